@@ -1,0 +1,299 @@
+package cache
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+)
+
+// checkInvariants walks every shard and verifies that the clock ring, the map,
+// the per-id lists and the size agree, and that no shard is over capacity.
+func checkInvariants(t *testing.T, c *Cache) {
+	t.Helper()
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		n := 0
+		var size int64
+		for e := s.hand; e != nil; {
+			if e.next.prev != e {
+				t.Fatalf("shard %d: broken ring links", i)
+			}
+			if s.entries[e.key] != e {
+				t.Fatalf("shard %d: ring entry %v not in map", i, e.key)
+			}
+			n++
+			size += e.charge
+			if e = e.next; e == s.hand {
+				break
+			}
+		}
+		if n != len(s.entries) {
+			t.Fatalf("shard %d: ring has %d entries, map %d", i, n, len(s.entries))
+		}
+		if size != s.size {
+			t.Fatalf("shard %d: size %d, sum of charges %d", i, s.size, size)
+		}
+		if s.size > s.capacity {
+			t.Fatalf("shard %d: size %d over capacity %d", i, s.size, s.capacity)
+		}
+		m := 0
+		for id, h := range s.byID {
+			if h.idPrev != nil {
+				t.Fatalf("shard %d: id %d head has a prev", i, id)
+			}
+			for e := h; e != nil; e = e.idNext {
+				if e.id != id || s.entries[e.key] != e {
+					t.Fatalf("shard %d: id list of %d holds %v", i, id, e.key)
+				}
+				if e.idNext != nil && e.idNext.idPrev != e {
+					t.Fatalf("shard %d: broken id links", i)
+				}
+				m++
+			}
+		}
+		if m != n {
+			t.Fatalf("shard %d: id lists hold %d entries, map %d", i, m, n)
+		}
+		s.mu.Unlock()
+	}
+}
+
+func TestBasic(t *testing.T) {
+	c := New(1 << 20)
+	id := c.NewID()
+	if _, ok := c.Get(id, 0); ok {
+		t.Fatal("hit on empty cache")
+	}
+	c.Set(id, 0, []byte("zero"))
+	c.Set(id, 4096, []byte("one"))
+	c.Set(id+1, 0, []byte("other"))
+	for _, tc := range []struct {
+		id, off uint64
+		want    string
+	}{{id, 0, "zero"}, {id, 4096, "one"}, {id + 1, 0, "other"}} {
+		v, ok := c.Get(tc.id, tc.off)
+		if !ok || string(v) != tc.want {
+			t.Fatalf("Get(%d,%d) = %q,%v want %q", tc.id, tc.off, v, ok, tc.want)
+		}
+	}
+	c.Set(id, 0, []byte("replaced"))
+	if v, _ := c.Get(id, 0); string(v) != "replaced" {
+		t.Fatalf("after replace got %q", v)
+	}
+	hits, misses, size, capacity, count := c.Stats()
+	if hits != 4 || misses != 1 || count != 3 || capacity != 1<<20 ||
+		size != int64(len("replaced")+len("one")+len("other"))+3*EntryOverhead {
+		t.Fatalf("Stats = %d %d %d %d %d", hits, misses, size, capacity, count)
+	}
+	c.EvictID(id)
+	if _, ok := c.Get(id, 0); ok {
+		t.Fatal("entry survived EvictID")
+	}
+	if _, ok := c.Get(id, 4096); ok {
+		t.Fatal("entry survived EvictID")
+	}
+	if v, ok := c.Get(id+1, 0); !ok || string(v) != "other" {
+		t.Fatal("EvictID dropped another id")
+	}
+	checkInvariants(t, c)
+}
+
+func TestNewIDDistinct(t *testing.T) {
+	c := New(0)
+	seen := map[uint64]bool{}
+	for range 1000 {
+		id := c.NewID()
+		if id == 0 || seen[id] {
+			t.Fatalf("NewID returned %d twice or zero", id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestZeroCapacityAndNil(t *testing.T) {
+	for _, c := range []*Cache{New(0), New(-5), nil} {
+		c.Set(1, 1, []byte("x"))
+		if _, ok := c.Get(1, 1); ok {
+			t.Fatal("cache with no capacity returned a value")
+		}
+		c.EvictID(1)
+		_, _, size, _, count := c.Stats()
+		if size != 0 || count != 0 {
+			t.Fatal("cache with no capacity holds entries")
+		}
+	}
+}
+
+// sameShardOffsets returns n offsets of id that all hash to one shard.
+func sameShardOffsets(c *Cache, id uint64, n int) []uint64 {
+	want := c.shardFor(id, 0)
+	var offs []uint64
+	for off := uint64(0); len(offs) < n; off++ {
+		if c.shardFor(id, off) == want {
+			offs = append(offs, off)
+		}
+	}
+	return offs
+}
+
+func TestLRUOrder(t *testing.T) {
+	const valLen = 100
+	const perEntry = valLen + EntryOverhead
+	c := New(numShards * 3 * perEntry) // three entries per shard
+	id := c.NewID()
+	offs := sameShardOffsets(c, id, 4)
+	val := bytes.Repeat([]byte{'v'}, valLen)
+	c.Set(id, offs[0], val)
+	c.Set(id, offs[1], val)
+	c.Set(id, offs[2], val)
+	c.Get(id, offs[0]) // referenced: the sweep spares it and evicts offs[1]
+	c.Set(id, offs[3], val)
+	for i, want := range []bool{true, false, true, true} {
+		if _, ok := c.Get(id, offs[i]); ok != want {
+			t.Fatalf("entry %d present=%v, want %v", i, ok, want)
+		}
+	}
+	// A value larger than a shard is never cached and evicts nothing.
+	c.Set(id, offs[1], make([]byte, 4*perEntry))
+	if _, ok := c.Get(id, offs[1]); ok {
+		t.Fatal("oversized value cached")
+	}
+	if _, ok := c.Get(id, offs[0]); !ok {
+		t.Fatal("oversized value evicted others")
+	}
+	checkInvariants(t, c)
+}
+
+// TestRandomModel runs random operations and checks that a hit always returns
+// the last value set for the key and never one that was evicted by EvictID.
+func TestRandomModel(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	c := New(64 << 10)
+	model := map[key][]byte{}
+	ids := []uint64{c.NewID(), c.NewID(), c.NewID(), c.NewID()}
+	for i := range 50000 {
+		id := ids[rng.IntN(len(ids))]
+		off := uint64(rng.IntN(200)) * 4096
+		switch r := rng.IntN(100); {
+		case r < 45:
+			v := make([]byte, rng.IntN(3000))
+			for j := range v {
+				v[j] = byte(rng.Uint32())
+			}
+			c.Set(id, off, v)
+			model[key{id, off}] = v
+		case r < 99:
+			v, ok := c.Get(id, off)
+			if ok && !bytes.Equal(v, model[key{id, off}]) {
+				t.Fatalf("seed %d op %d: Get(%d,%d) returned a stale value", seed, i, id, off)
+			}
+			if ok {
+				if _, inModel := model[key{id, off}]; !inModel {
+					t.Fatalf("seed %d op %d: Get(%d,%d) hit an evicted id", seed, i, id, off)
+				}
+			}
+		default:
+			c.EvictID(id)
+			for k := range model {
+				if k.id == id {
+					delete(model, k)
+				}
+			}
+		}
+		if i%5000 == 0 {
+			checkInvariants(t, c)
+		}
+	}
+	checkInvariants(t, c)
+}
+
+func TestConcurrent(t *testing.T) {
+	c := New(256 << 10)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(g), 1))
+			id := c.NewID()
+			for i := range 20000 {
+				off := uint64(rng.IntN(500))
+				switch rng.IntN(10) {
+				case 0, 1, 2:
+					c.Set(id, off, fmt.Appendf(nil, "%d/%d", id, off))
+				case 3:
+					if i%100 == 0 {
+						c.EvictID(id)
+					}
+				case 4:
+					c.Stats()
+				default:
+					if v, ok := c.Get(id, off); ok && string(v) != fmt.Sprintf("%d/%d", id, off) {
+						t.Errorf("Get(%d,%d) = %q", id, off, v)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	checkInvariants(t, c)
+}
+
+func TestGetHitAllocs(t *testing.T) {
+	c := New(1 << 20)
+	id := c.NewID()
+	c.Set(id, 7, []byte("block"))
+	if n := testing.AllocsPerRun(1000, func() { c.Get(id, 7) }); n != 0 {
+		t.Fatalf("Get hit allocates %v times", n)
+	}
+}
+
+func BenchmarkGetHit(b *testing.B) {
+	c := New(64 << 20)
+	id := c.NewID()
+	const n = 1024
+	for i := range n {
+		c.Set(id, uint64(i)*4096, make([]byte, 4096))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, ok := c.Get(id, uint64(i%n)*4096); !ok {
+			b.Fatal("miss")
+		}
+	}
+}
+
+func BenchmarkGetHitParallel(b *testing.B) {
+	c := New(64 << 20)
+	id := c.NewID()
+	const n = 1024
+	for i := range n {
+		c.Set(id, uint64(i)*4096, make([]byte, 4096))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := rand.IntN(n)
+		for pb.Next() {
+			c.Get(id, uint64(i%n)*4096)
+			i++
+		}
+	})
+}
+
+func BenchmarkSet(b *testing.B) {
+	c := New(4 << 20)
+	id := c.NewID()
+	v := make([]byte, 4096)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		c.Set(id, uint64(i)*4096, v)
+	}
+}
