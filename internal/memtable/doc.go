@@ -1,0 +1,75 @@
+// Package memtable is Strata's in-memory write buffer: a lock-free skiplist
+// of internal keys (user key + 8-byte trailer seq<<8|kind, the layout of
+// base.AppendInternalKey) and their values, ordered by base.InternalCompare
+// under a user comparer, living entirely in one fixed-size arena.
+//
+// # Design
+//
+// The arena is a single []byte (backed by a []uint32, so it is 4-byte
+// aligned and holds no pointers the garbage collector must scan) allocated
+// up front. Nodes are referenced by uint32 byte offsets into it; offset 0 is
+// the nil node. Space is taken by a compare-and-swap bump of the arena's
+// end offset, so an allocation that does not fit consumes nothing. Nothing
+// is ever freed or overwritten: a MemTable only grows until it is dropped.
+//
+// Node layout (offsets in bytes from the node's offset; words are native
+// endian and accessed as uint32; the node starts 4-byte aligned):
+//
+//	+--------+---------+--------------------------------------------------+
+//	| offset | size    | field                                            |
+//	+--------+---------+--------------------------------------------------+
+//	| 0      | 4       | keyLen: internal key length (user key + 8)       |
+//	| 4      | 4       | valLen: value length                             |
+//	| 8      | 4       | height h: tower height, 1..maxHeight             |
+//	| 12     | 4       | prev: level-0 predecessor hint (atomic)          |
+//	| 16     | 4*h     | next[0..h-1]: successor per level (atomic)       |
+//	| 16+4h  | keyLen  | internal key: user key, fixed64 LE seq<<8|kind   |
+//	| ...    | valLen  | value                                            |
+//	| ...    | 0..3    | padding to a multiple of 4                       |
+//	+--------+---------+--------------------------------------------------+
+//
+// The tower sits between the header and the key so that a search, which
+// reads a successor offset and then that node's key, touches one cache line
+// per node for short keys. The head node (offset 4, height maxHeight, empty
+// key) is never compared and never returned.
+//
+// Tower heights are random, 1..maxHeight (20) with p = 1/4 per extra level.
+//
+// # Invariants
+//
+//   - Level 0 links every inserted entry exactly once, in strictly
+//     increasing internal-key order; level i > 0 links a subsequence of
+//     level i-1. Entries are never unlinked, moved or modified.
+//   - A node's header, key and value are written before the node is linked
+//     at level 0 by a compare-and-swap of its predecessor's next word; every
+//     reader loads next words atomically, so a reader never sees a
+//     half-written node (Go's sync/atomic operations order the plain writes
+//     before them).
+//   - Levels are linked bottom-up after level 0, so a node reached at level
+//     i is already linked at every level below i.
+//   - Two entries never share (user key, sequence): Add detects that at
+//     level 0, where such entries would be neighbours, and the CAS that
+//     links the node re-validates the neighbours it checked.
+//   - A node's prev word always names a node that precedes it in order (or
+//     the head), never the node itself or a later one. It is exact whenever
+//     no Add is in flight; while inserts race it may lag behind.
+//
+// # Prev
+//
+// Iter.Prev does not search from the head as LevelDB does. It reads the
+// level-0 prev hint of the current node and walks forward on level 0 until
+// the node whose successor is the current node: O(1) when the hint is exact,
+// which it is except transiently under concurrent inserts next to the node.
+//
+// # Concurrency
+//
+// Add may be called from any number of goroutines at once, concurrently with
+// Get and with iterators. Get and an Iter observe an entry once its level-0
+// link is in place; an iterator is not a snapshot, so callers filter entries
+// by sequence number (the DB publishes a sequence only after all of its
+// entries are inserted). An Iter itself is not safe for concurrent use.
+//
+// Slices returned by Get, Iter.Key and Iter.Value alias the arena (capacity
+// clipped to their length, so appending to them cannot clobber the arena).
+// They stay valid for as long as the MemTable is referenced.
+package memtable

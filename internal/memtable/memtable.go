@@ -1,0 +1,467 @@
+package memtable
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync/atomic"
+	"unsafe"
+
+	"strata/internal/base"
+)
+
+// ErrArenaFull is returned by Add when the entry does not fit in the space
+// left in the arena. Nothing was inserted and the MemTable is unchanged; the
+// caller rotates to a new MemTable.
+var ErrArenaFull = errors.New("memtable: arena full")
+
+// ErrRecordExists is returned by Add when the MemTable already holds an entry
+// with the same user key and sequence number. Nothing was inserted (the
+// node's arena space, if already taken, is wasted).
+var ErrRecordExists = errors.New("memtable: entry with this user key and sequence already exists")
+
+const (
+	// maxHeight bounds tower heights; with p = 1/4 it serves 4^20 entries.
+	maxHeight = 20
+
+	// Word indexes of the node header fields (see the package doc).
+	wKeyLen     = 0
+	wValLen     = 1
+	wHeight     = 2
+	wPrev       = 3
+	wTower      = 4
+	headerBytes = wTower * 4
+
+	// headOff is the head node's offset; offset 0 is the nil node.
+	headOff = 4
+	// entriesOff is where entry nodes start: after the full-height head.
+	entriesOff = headOff + headerBytes + 4*maxHeight
+
+	// maxArenaSize keeps every node end offset representable in a uint32.
+	maxArenaSize = math.MaxUint32 - entriesOff - 3
+)
+
+// MemTable is a concurrent skiplist of internal keys and values in a fixed
+// arena. See the package doc for the layout, invariants and concurrency.
+type MemTable struct {
+	// Read-only after New, or read-mostly (height).
+	words     []uint32 // the arena as words: headers and towers
+	buf       []byte   // the same memory as bytes: keys and values
+	limit     uint32   // end offset of the usable arena
+	arenaSize int
+	cmp       *base.Comparer
+	ucmp      func(a, b []byte) int
+	bytewise  bool         // ucmp is bytes.Compare: call it directly
+	height    atomic.Int32 // tallest tower linked (or being linked), >= 1
+
+	_ [64]byte // keep the write-hot counters off the read-mostly line
+
+	end   atomic.Uint32 // end offset of allocated space
+	count atomic.Int64  // entries linked
+}
+
+// New returns an empty MemTable ordering user keys by cmp, whose arena holds
+// arenaSize bytes of entries (see EstimateEntrySize); the arena, plus a
+// fixed ~100-byte head, is allocated up front. arenaSize is clamped to
+// [0, ~4 GiB) since nodes are addressed by uint32 offsets.
+func New(cmp *base.Comparer, arenaSize int) *MemTable {
+	arenaSize = max(arenaSize, 0)
+	if uint64(arenaSize) > maxArenaSize {
+		arenaSize = maxArenaSize
+	}
+	limit := uint64(entriesOff) + uint64(arenaSize)
+	words := make([]uint32, (limit+3)/4)
+	m := &MemTable{
+		words:     words,
+		buf:       unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(words))), len(words)*4),
+		limit:     uint32(limit),
+		arenaSize: arenaSize,
+		cmp:       cmp,
+		ucmp:      cmp.Compare,
+		bytewise:  cmp == base.DefaultComparer,
+	}
+	m.words[headOff/4+wHeight] = maxHeight
+	m.words[headOff/4+wPrev] = headOff
+	m.height.Store(1)
+	m.end.Store(entriesOff)
+	return m
+}
+
+// EstimateEntrySize returns an upper bound on the arena bytes Add uses for an
+// entry with a user key of ukeyLen bytes and a value of valueLen bytes: if
+// the estimates of a set of entries sum to at most ArenaSize() -
+// ApproximateMemoryUsage(), they all fit (absent concurrent writers). It
+// assumes the tallest tower, so it overstates a typical entry by ~75 bytes.
+func EstimateEntrySize(ukeyLen, valueLen int) int {
+	return int(nodeSize(maxHeight, uint64(max(ukeyLen, 0))+base.TrailerLen+uint64(max(valueLen, 0))))
+}
+
+// nodeSize is the arena footprint of a node of height h whose key and value
+// together take kv bytes.
+func nodeSize(h int, kv uint64) uint64 {
+	return 4*uint64(h) + (headerBytes+kv+3)&^3
+}
+
+// ArenaSize returns the arena capacity for entries given to New (after
+// clamping).
+func (m *MemTable) ArenaSize() int { return m.arenaSize }
+
+// ApproximateMemoryUsage returns the arena bytes taken by entries so far
+// (excluding the fixed head). It never exceeds ArenaSize.
+func (m *MemTable) ApproximateMemoryUsage() uint64 {
+	return uint64(m.end.Load() - entriesOff)
+}
+
+// Len returns the number of entries inserted.
+func (m *MemTable) Len() int { return int(m.count.Load()) }
+
+// Empty reports whether no entry has been inserted.
+func (m *MemTable) Empty() bool { return m.count.Load() == 0 }
+
+// Comparer returns the user-key comparer the MemTable orders by.
+func (m *MemTable) Comparer() *base.Comparer { return m.cmp }
+
+// randomHeight draws a tower height: 1 + the number of leading pairs of zero
+// bits, capped at maxHeight (P(h > k) = 4^-k).
+func randomHeight() int {
+	r := rand.Uint64()
+	h := 1
+	for h < maxHeight && r&3 == 0 {
+		h++
+		r >>= 2
+	}
+	return h
+}
+
+// alloc reserves a node of height h (lowered, down to 1, when only a shorter
+// tower fits) for kv bytes of key and value. It returns the node's offset
+// and its final height.
+func (m *MemTable) alloc(h int, kv uint64) (uint32, int, error) {
+	for {
+		cur := m.end.Load()
+		avail := uint64(m.limit - cur)
+		size := nodeSize(h, kv)
+		if size > avail {
+			bare := nodeSize(0, kv)
+			if bare+4 > avail {
+				return 0, 0, ErrArenaFull
+			}
+			h = int((avail - bare) / 4)
+			size = nodeSize(h, kv)
+		}
+		if m.end.CompareAndSwap(cur, cur+uint32(size)) {
+			return cur, h, nil
+		}
+	}
+}
+
+// Node accessors. Header words are written before publication and never
+// again, so plain reads are ordered by the atomic load that found the node.
+
+func (m *MemTable) next(nd uint32, level int) uint32 {
+	return atomic.LoadUint32(&m.words[nd/4+wTower+uint32(level)])
+}
+
+func (m *MemTable) setNext(nd uint32, level int, v uint32) {
+	atomic.StoreUint32(&m.words[nd/4+wTower+uint32(level)], v)
+}
+
+func (m *MemTable) casNext(nd uint32, level int, old, v uint32) bool {
+	return atomic.CompareAndSwapUint32(&m.words[nd/4+wTower+uint32(level)], old, v)
+}
+
+func (m *MemTable) prev(nd uint32) uint32 {
+	return atomic.LoadUint32(&m.words[nd/4+wPrev])
+}
+
+// key returns the internal key of nd (never the head).
+func (m *MemTable) key(nd uint32) []byte {
+	w := nd / 4
+	ko := nd + headerBytes + 4*m.words[w+wHeight]
+	ke := ko + m.words[w+wKeyLen]
+	return m.buf[ko:ke:ke]
+}
+
+// value returns the value of nd (never the head).
+func (m *MemTable) value(nd uint32) []byte {
+	w := nd / 4
+	vo := nd + headerBytes + 4*m.words[w+wHeight] + m.words[w+wKeyLen]
+	ve := vo + m.words[w+wValLen]
+	return m.buf[vo:ve:ve]
+}
+
+// compare orders the search key (ukey, trailer) against node nd (never the
+// head). It returns -2 or +2 when the user keys differ, and -1, 0 or +1
+// from the trailers when they are equal (a larger trailer sorts first). A
+// negative result means the search key sorts before nd.
+func (m *MemTable) compare(ukey []byte, trailer uint64, nd uint32) int {
+	k := m.key(nd)
+	n := len(k) - base.TrailerLen
+	var c int
+	if m.bytewise {
+		c = bytes.Compare(ukey, k[:n])
+	} else {
+		c = m.ucmp(ukey, k[:n])
+	}
+	switch {
+	case c < 0:
+		return -2
+	case c > 0:
+		return 2
+	}
+	t := binary.LittleEndian.Uint64(k[n:])
+	switch {
+	case trailer > t:
+		return -1
+	case trailer < t:
+		return 1
+	}
+	return 0
+}
+
+// seekLevel walks level from prev (which sorts before the search key; pc is
+// the comparison of the key against it, 2 for the head) to the splice
+// prev < key <= next. nc is the comparison against next (-2 if next is nil);
+// nc == 0 means next is equal to the key.
+func (m *MemTable) seekLevel(ukey []byte, trailer uint64, level int, prev uint32, pc int) (p uint32, pcOut int, next uint32, nc int) {
+	for {
+		next = m.next(prev, level)
+		if next == 0 {
+			return prev, pc, 0, -2
+		}
+		c := m.compare(ukey, trailer, next)
+		if c <= 0 {
+			return prev, pc, next, c
+		}
+		prev, pc = next, c
+	}
+}
+
+// sameSeq reports whether neighbour nd, whose user key equals the search
+// key's (|comparison| == 1), also has sequence seq.
+func (m *MemTable) sameSeq(nd uint32, c int, seq uint64) bool {
+	if c != 1 && c != -1 {
+		return false
+	}
+	k := m.key(nd)
+	return binary.LittleEndian.Uint64(k[len(k)-base.TrailerLen:])>>8 == seq
+}
+
+// Add inserts the entry (ukey, seq, kind) -> value, copying ukey and value
+// into the arena. It is safe for concurrent use with Add, Get and iterators.
+// It returns ErrArenaFull when the entry does not fit, ErrRecordExists when
+// an entry with the same ukey and seq is present, and an error for seq >
+// base.MaxSeq or an unknown kind; in every error case nothing is inserted.
+func (m *MemTable) Add(seq uint64, kind base.Kind, ukey, value []byte) error {
+	if seq > base.MaxSeq {
+		return fmt.Errorf("memtable: sequence %d exceeds the maximum %d", seq, base.MaxSeq)
+	}
+	if kind > base.KindMax {
+		return fmt.Errorf("memtable: unknown kind %d", uint8(kind))
+	}
+	trailer := base.MakeTrailer(seq, kind)
+	kv := uint64(len(ukey)) + base.TrailerLen + uint64(len(value))
+
+	nd, h, err := m.alloc(randomHeight(), kv)
+	if err != nil {
+		return err
+	}
+	w := nd / 4
+	m.words[w+wKeyLen] = uint32(len(ukey) + base.TrailerLen)
+	m.words[w+wValLen] = uint32(len(value))
+	m.words[w+wHeight] = uint32(h)
+	ko := nd + headerBytes + 4*uint32(h)
+	copy(m.buf[ko:], ukey)
+	binary.LittleEndian.PutUint64(m.buf[ko+uint32(len(ukey)):], trailer)
+	copy(m.buf[ko+uint32(len(ukey))+base.TrailerLen:], value)
+
+	// Raise the list height first so that searches see every level that a
+	// node may be linked at (higher levels unused by a search are harmless).
+	top := int(m.height.Load())
+	for top < h {
+		if m.height.CompareAndSwap(int32(top), int32(h)) {
+			top = h
+			break
+		}
+		top = int(m.height.Load())
+	}
+
+	// Find the splice at every level, from the top down.
+	var spl [maxHeight]uint32 // spl[l] = predecessor at level l
+	var nexts [maxHeight]uint32
+	prev, pc := uint32(headOff), 2
+	var next uint32
+	var nc int
+	for l := top - 1; l >= 0; l-- {
+		prev, pc, next, nc = m.seekLevel(ukey, trailer, l, prev, pc)
+		if nc == 0 {
+			return ErrRecordExists
+		}
+		if l < h {
+			spl[l], nexts[l] = prev, next
+		}
+	}
+
+	// Link level 0: this publishes the node.
+	for {
+		if nc == 0 || m.sameSeq(prev, pc, seq) || m.sameSeq(next, nc, seq) {
+			return ErrRecordExists
+		}
+		m.setNext(nd, 0, next)
+		atomic.StoreUint32(&m.words[w+wPrev], prev)
+		if m.casNext(prev, 0, next, nd) {
+			break
+		}
+		prev, pc, next, nc = m.seekLevel(ukey, trailer, 0, prev, pc)
+	}
+	m.count.Add(1)
+	if next != 0 {
+		m.raisePrev(next, prev, nd, ukey, trailer)
+	}
+
+	// Link the upper levels. The node is already visible; these only speed
+	// up searches.
+	for l := 1; l < h; l++ {
+		prev, next := spl[l], nexts[l]
+		for {
+			m.setNext(nd, l, next)
+			if m.casNext(prev, l, next, nd) {
+				break
+			}
+			prev, _, next, nc = m.seekLevel(ukey, trailer, l, prev, 2)
+			if nc == 0 {
+				// Unreachable: an equal key would have failed level 0. Leave
+				// the tower shorter rather than link a duplicate.
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+// raisePrev moves next's prev hint forward to nd, the node just linked
+// between prev and next, unless a racing insert already set a hint that is
+// closer to next than nd.
+func (m *MemTable) raisePrev(next, prev, nd uint32, ukey []byte, trailer uint64) {
+	p := &m.words[next/4+wPrev]
+	if atomic.CompareAndSwapUint32(p, prev, nd) {
+		return
+	}
+	for {
+		cur := atomic.LoadUint32(p)
+		if cur == nd || (cur != headOff && m.compare(ukey, trailer, cur) < 0) {
+			return
+		}
+		if atomic.CompareAndSwapUint32(p, cur, nd) {
+			return
+		}
+	}
+}
+
+// findGE returns the first node whose key is >= (ukey, trailer) (0 if none)
+// and the comparison of the search key against it (-2 when nil).
+func (m *MemTable) findGE(ukey []byte, trailer uint64) (uint32, int) {
+	prev := uint32(headOff)
+	var lastNode uint32 // the node last compared, and its result
+	lastC := 0
+	for l := int(m.height.Load()) - 1; l >= 0; l-- {
+		for {
+			next := m.next(prev, l)
+			if next == 0 {
+				break
+			}
+			c := lastC
+			if next != lastNode {
+				c = m.compare(ukey, trailer, next)
+				lastNode, lastC = next, c
+			}
+			if c > 0 {
+				prev = next
+				continue
+			}
+			if c == 0 || l == 0 {
+				return next, c
+			}
+			break
+		}
+	}
+	return 0, -2
+}
+
+// findLT returns the last node whose key is < (ukey, trailer), or headOff.
+func (m *MemTable) findLT(ukey []byte, trailer uint64) uint32 {
+	prev := uint32(headOff)
+	var lastNode uint32
+	lastC := 0
+	for l := int(m.height.Load()) - 1; l >= 0; l-- {
+		for {
+			next := m.next(prev, l)
+			if next == 0 {
+				break
+			}
+			c := lastC
+			if next != lastNode {
+				c = m.compare(ukey, trailer, next)
+				lastNode, lastC = next, c
+			}
+			if c <= 0 {
+				break
+			}
+			prev = next
+		}
+	}
+	return prev
+}
+
+// findLast returns the last node, or headOff when the table is empty.
+func (m *MemTable) findLast() uint32 {
+	prev := uint32(headOff)
+	for l := int(m.height.Load()) - 1; l >= 0; l-- {
+		for {
+			next := m.next(prev, l)
+			if next == 0 {
+				break
+			}
+			prev = next
+		}
+	}
+	return prev
+}
+
+// findPrev returns the node before nd on level 0 (headOff if nd is first),
+// starting from nd's prev hint and walking forward.
+func (m *MemTable) findPrev(nd uint32) uint32 {
+	p := m.prev(nd)
+	for {
+		n := m.next(p, 0)
+		if n == nd {
+			return p
+		}
+		if n == 0 {
+			// Unreachable while the hint invariant holds; fall back to a
+			// search rather than loop or return a wrong node.
+			k := m.key(nd)
+			n := len(k) - base.TrailerLen
+			return m.findLT(k[:n], binary.LittleEndian.Uint64(k[n:]))
+		}
+		p = n
+	}
+}
+
+// Get returns the newest entry for ukey with sequence <= seq (seq above
+// base.MaxSeq means MaxSeq). ok is false when there is none; otherwise kind
+// tells a value (base.KindSet) from a tombstone (base.KindDelete) and value
+// is the value given to Add. value aliases the arena. Get does not allocate and is safe
+// for concurrent use.
+func (m *MemTable) Get(ukey []byte, seq uint64) (value []byte, kind base.Kind, ok bool) {
+	seq = min(seq, base.MaxSeq)
+	nd, c := m.findGE(ukey, base.MakeTrailer(seq, base.KindMax))
+	if nd == 0 || c < -1 {
+		return nil, 0, false
+	}
+	k := m.key(nd)
+	return m.value(nd), base.Kind(k[len(k)-base.TrailerLen]), true
+}
