@@ -512,7 +512,6 @@ func TestMemErrors(t *testing.T) {
 	l.Close()
 }
 
-
 func TestMemFileHandles(t *testing.T) {
 	fs := NewMem()
 	w, err := fs.Create("f")
