@@ -1,0 +1,114 @@
+package strata
+
+import (
+	"fmt"
+
+	"strata/internal/base"
+	"strata/internal/batch"
+)
+
+// Batch collects writes that DB.Write applies atomically: after a crash
+// either all of a batch's writes are present or none is. A Batch is not safe
+// for concurrent use; it may be reused after Write returns (see Reset).
+type Batch struct {
+	// data is the encoded batch (package internal/batch's layout); its
+	// header's sequence number is filled in by the commit.
+	data  []byte
+	count uint32
+}
+
+// NewBatch returns an empty batch. (A Batch's zero value is ready too.)
+func (d *DB) NewBatch() *Batch { return &Batch{} }
+
+func (b *Batch) init() {
+	if len(b.data) < batch.HeaderLen {
+		b.data = append(b.data[:0], make([]byte, batch.HeaderLen)...)
+	}
+}
+
+// Put adds "set key to value". The batch copies key and value.
+func (b *Batch) Put(key, value []byte) {
+	b.init()
+	b.data = batch.AppendSet(b.data, key, value)
+	b.count++
+	batch.SetCount(b.data, b.count)
+}
+
+// Delete adds "delete key". The batch copies key.
+func (b *Batch) Delete(key []byte) {
+	b.init()
+	b.data = batch.AppendDelete(b.data, key)
+	b.count++
+	batch.SetCount(b.data, b.count)
+}
+
+// Len returns the number of operations in the batch.
+func (b *Batch) Len() int { return int(b.count) }
+
+// Size returns the encoded size of the batch in bytes.
+func (b *Batch) Size() int { return len(b.data) }
+
+// Reset empties the batch, keeping its memory for reuse.
+func (b *Batch) Reset() {
+	b.data = b.data[:0]
+	b.count = 0
+}
+
+// Append adds every operation of other to b, in order.
+func (b *Batch) Append(other *Batch) {
+	if other.count == 0 {
+		return
+	}
+	b.init()
+	b.data = append(b.data, other.data[batch.HeaderLen:]...)
+	b.count += other.count
+	batch.SetCount(b.data, b.count)
+}
+
+// Repr returns the batch in LevelDB's WriteBatch encoding (the bytes a WAL
+// record holds). The slice aliases the batch until its next change.
+func (b *Batch) Repr() []byte {
+	b.init()
+	return b.data
+}
+
+// SetRepr replaces the batch's contents with an encoded WriteBatch (as Repr
+// returns, or as read from a WAL), after checking it is well formed. The
+// batch keeps its own copy.
+func (b *Batch) SetRepr(data []byte) error {
+	if err := batch.Validate(data); err != nil {
+		return fmt.Errorf("strata: SetRepr: %w", err)
+	}
+	b.data = append(b.data[:0], data...)
+	b.count = batch.Count(data)
+	return nil
+}
+
+// BatchOp is one operation of a batch, as Batch.Ops reports it.
+type BatchOp struct {
+	Delete bool   // true for a deletion, false for a put
+	Key    []byte // aliases the batch
+	Value  []byte // aliases the batch; nil for a deletion
+}
+
+// Ops returns the operations of the batch in order.
+func (b *Batch) Ops() ([]BatchOp, error) {
+	if b.count == 0 {
+		return nil, nil
+	}
+	r, err := batch.NewReader(b.data)
+	if err != nil {
+		return nil, err
+	}
+	var ops []BatchOp
+	for {
+		kind, k, v, ok, err := r.Next()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return ops, nil
+		}
+		ops = append(ops, BatchOp{Delete: kind == base.KindDelete, Key: k, Value: v})
+	}
+}

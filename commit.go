@@ -1,0 +1,380 @@
+package strata
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"strata/internal/base"
+	"strata/internal/batch"
+	"strata/internal/memtable"
+	"strata/internal/record"
+)
+
+// The commit pipeline (LevelDB's DBImpl::Write, group commit).
+//
+// Every write joins a queue (d.writers) under d.mu. The writer at the front
+// is the leader: it gathers the writers queued behind it into a group, makes
+// room in the memtable (which may stall for a flush or compaction), takes
+// sequence numbers for the whole group, and then — with d.mu released —
+// writes one WAL record for the group, fsyncs it once if any member asked
+// for Sync, and inserts every batch into the memtable. It then publishes the
+// group's last sequence as visible, wakes the members with the common
+// result, and hands leadership to the next writer.
+//
+// Invariants:
+//   - Only the leader writes the WAL, inserts into d.mem, or replaces
+//     d.mem/d.log; so while it works unlocked, nobody else touches them.
+//   - visibleSeq only grows, and is published after the memtable insert,
+//     so a reader that sees sequence s finds every write <= s.
+//   - A failed WAL write or sync sets d.bgErr: later writes fail instead
+//     of running ahead of what is known to be durable.
+
+// maxGroupBytes bounds the size of a commit group (LevelDB: 1 MiB, or the
+// leader's size + 128 KiB when the leader is small, so small writes are not
+// delayed behind big ones).
+const maxGroupBytes = 1 << 20
+
+type writer struct {
+	batch *Batch // nil asks the leader to rotate the memtable (Flush)
+	sync  bool
+	noWAL bool
+	done  bool
+	err   error
+	cond  sync.Cond
+}
+
+var writerPool = sync.Pool{New: func() any { return new(writer) }}
+
+var batchPool = sync.Pool{New: func() any { return new(Batch) }}
+
+// Put sets key to value. The DB keeps its own copies of key and value.
+func (d *DB) Put(key, value []byte, wo *WriteOptions) error {
+	b := batchPool.Get().(*Batch)
+	b.Put(key, value)
+	err := d.Write(b, wo)
+	b.Reset()
+	batchPool.Put(b)
+	return err
+}
+
+// Delete removes key. Deleting an absent key is not an error.
+func (d *DB) Delete(key []byte, wo *WriteOptions) error {
+	b := batchPool.Get().(*Batch)
+	b.Delete(key)
+	err := d.Write(b, wo)
+	b.Reset()
+	batchPool.Put(b)
+	return err
+}
+
+// Write applies every operation of b atomically, in order. b may be reused
+// once Write returns. An empty batch is a no-op.
+func (d *DB) Write(b *Batch, wo *WriteOptions) error {
+	if b == nil || b.count == 0 {
+		if d.opts.ReadOnly {
+			return ErrReadOnly
+		}
+		return nil
+	}
+	return d.commit(b, wo)
+}
+
+func (d *DB) commit(b *Batch, wo *WriteOptions) error {
+	if d.opts.ReadOnly {
+		return ErrReadOnly
+	}
+	w := writerPool.Get().(*writer)
+	*w = writer{batch: b}
+	w.cond.L = &d.mu
+	if wo != nil {
+		w.sync, w.noWAL = wo.Sync, wo.DisableWAL
+	}
+	defer func() { w.batch = nil; writerPool.Put(w) }()
+
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return ErrClosed
+	}
+	d.writers = append(d.writers, w)
+	for !w.done && d.writers[0] != w {
+		w.cond.Wait()
+	}
+	if w.done {
+		d.mu.Unlock()
+		return w.err
+	}
+
+	// w leads a group.
+	group := d.buildGroupLocked()
+	var err error
+	if w.batch == nil {
+		err = d.makeRoomForWriteLocked(true, 0)
+	} else {
+		need, count := 0, uint32(0)
+		for _, g := range group {
+			need += memtableNeed(g.batch)
+			count += g.batch.count
+		}
+		err = d.makeRoomForWriteLocked(false, need)
+		if err == nil {
+			seq := d.lastSeq + 1
+			d.lastSeq += uint64(count)
+			log, mem := d.log, d.mem
+			d.mu.Unlock()
+			err = d.applyGroup(group, seq, log, mem)
+			d.mu.Lock()
+			if err != nil {
+				d.setBGErrLocked(err)
+			} else {
+				d.visibleSeq.Store(seq + uint64(count) - 1)
+				d.stats.writes.Add(uint64(count))
+			}
+		}
+	}
+	for _, g := range group {
+		g.err, g.done = err, true
+		if g != w {
+			g.cond.Signal()
+		}
+	}
+	n := copy(d.writers, d.writers[len(group):])
+	clear(d.writers[n:])
+	d.writers = d.writers[:n]
+	if n > 0 {
+		d.writers[0].cond.Signal()
+	} else {
+		d.bgCond.Broadcast() // Close waits for the queue to drain
+	}
+	d.mu.Unlock()
+	return err
+}
+
+// buildGroupLocked returns the writers, from the front of the queue, that
+// the leader commits together: same WAL setting, no Sync writer behind a
+// non-Sync leader, bounded bytes, and never a rotation request.
+func (d *DB) buildGroupLocked() []*writer {
+	leader := d.writers[0]
+	if leader.batch == nil {
+		return d.writers[:1]
+	}
+	size := leader.batch.Size()
+	limit := maxGroupBytes
+	if size <= 128<<10 {
+		limit = size + 128<<10
+	}
+	n := 1
+	for ; n < len(d.writers); n++ {
+		w := d.writers[n]
+		if w.batch == nil || w.noWAL != leader.noWAL || (w.sync && !leader.sync) {
+			break
+		}
+		if size += w.batch.Size(); size > limit {
+			break
+		}
+	}
+	return d.writers[:n]
+}
+
+// memtableNeed bounds the arena bytes a batch takes in a memtable.
+func memtableNeed(b *Batch) int {
+	return len(b.data) + int(b.count)*memtable.EstimateEntrySize(0, 0)
+}
+
+// applyGroup writes the group's WAL record (one for the group), syncs it if
+// asked, and inserts the batches into mem, numbering operations from seq.
+// It runs without d.mu; only the leader calls it.
+func (d *DB) applyGroup(group []*writer, seq uint64, log *walFile, mem *memTable) error {
+	leader := group[0]
+	if !leader.noWAL {
+		var rec []byte
+		if len(group) == 1 {
+			rec = leader.batch.data
+		} else {
+			rec = append(d.commitBuf[:0], make([]byte, batch.HeaderLen)...)
+			var count uint32
+			for _, g := range group {
+				rec = append(rec, g.batch.data[batch.HeaderLen:]...)
+				count += g.batch.count
+			}
+			batch.SetCount(rec, count)
+			d.commitBuf = rec
+		}
+		batch.SetSeq(rec, seq)
+		if _, err := log.w.WriteRecord(rec); err != nil {
+			return fmt.Errorf("strata: write WAL %s: %w", base.MakeFilename(base.FileTypeLog, log.num), err)
+		}
+		log.unsynced = true
+		d.stats.walBytes.Add(uint64(len(rec)))
+		if leader.sync {
+			if err := d.syncWAL(log); err != nil {
+				return err
+			}
+		}
+	}
+	for _, g := range group {
+		r, err := batch.NewReader(g.batch.data)
+		if err != nil {
+			return err
+		}
+		for {
+			kind, k, v, ok, err := r.Next()
+			if err != nil {
+				return err
+			}
+			if !ok {
+				break
+			}
+			if err := mem.Add(seq, kind, k, v); err != nil {
+				return fmt.Errorf("strata: memtable insert at seq %d: %w", seq, err)
+			}
+			seq++
+		}
+	}
+	return nil
+}
+
+// syncWAL makes everything written to log durable, including (the first
+// time) the log's directory entry.
+func (d *DB) syncWAL(log *walFile) error {
+	if !log.dirSynced {
+		if err := d.syncDir(); err != nil {
+			return err
+		}
+		log.dirSynced = true
+	}
+	if err := log.file.Sync(); err != nil {
+		return fmt.Errorf("strata: sync WAL %s: %w", base.MakeFilename(base.FileTypeLog, log.num), err)
+	}
+	log.unsynced = false
+	d.stats.walSyncs.Add(1)
+	return nil
+}
+
+func (d *DB) syncDir() error {
+	dir, err := d.fs.OpenDir(d.dirname)
+	if err != nil {
+		return fmt.Errorf("strata: open directory %s: %w", d.dirname, err)
+	}
+	err = dir.Sync()
+	if cerr := dir.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("strata: sync directory %s: %w", d.dirname, err)
+	}
+	return nil
+}
+
+// setBGErrLocked records the first fatal error; writes fail from now on.
+func (d *DB) setBGErrLocked(err error) {
+	if d.bgErr == nil && err != nil {
+		d.bgErr = err
+		d.logger.Error("background error: the database refuses writes until reopened", "err", err)
+		d.bgCond.Broadcast()
+	}
+}
+
+// makeRoomForWriteLocked ensures the mutable memtable can take need more
+// bytes, stalling as LevelDB does: a 1 ms delay per write once level 0 has
+// L0SlowdownTrigger files, a wait when the memtables are all full or level
+// 0 reaches L0StopTrigger. force rotates a non-empty memtable regardless.
+// d.mu is held (and released while waiting).
+func (d *DB) makeRoomForWriteLocked(force bool, need int) error {
+	allowDelay := !force
+	for {
+		if d.bgErr != nil {
+			return d.bgErr
+		}
+		if d.closed {
+			return ErrClosed
+		}
+		l0 := len(d.versions.current.Levels[0])
+		l0Stalls := !d.opts.DisableAutoCompactions
+		switch {
+		case allowDelay && l0Stalls && l0 >= d.opts.L0SlowdownTrigger:
+			// Spread the pain over many writes rather than stopping one
+			// for seconds when level 0 hits the stop trigger.
+			d.mu.Unlock()
+			time.Sleep(time.Millisecond)
+			d.mu.Lock()
+			allowDelay = false
+			d.stats.slowdowns.Add(1)
+		case !force && d.mem.ApproximateMemoryUsage() < uint64(d.opts.WriteBufferSize) &&
+			d.memFits(need):
+			return nil
+		case force && d.mem.Empty():
+			return nil
+		case len(d.imms) >= d.opts.MaxWriteBufferNumber-1:
+			d.stats.stalls.Add(1)
+			d.logger.Debug("write stall: memtables full, waiting for flush")
+			d.scheduleFlush()
+			d.bgCond.Wait()
+		case l0Stalls && l0 >= d.opts.L0StopTrigger:
+			d.stats.stalls.Add(1)
+			d.logger.Debug("write stall: too many level-0 files, waiting for compaction", "files", l0)
+			d.scheduleCompaction()
+			d.bgCond.Wait()
+		default:
+			if err := d.rotateMemtableLocked(need); err != nil {
+				return err
+			}
+			force = false
+		}
+	}
+}
+
+func (d *DB) memFits(need int) bool {
+	return d.mem.ApproximateMemoryUsage()+uint64(need) <= uint64(d.mem.ArenaSize())
+}
+
+// arenaSize is the arena of a new memtable: the write buffer plus room for
+// the largest commit group, or more when one batch needs it.
+func (d *DB) arenaSize(need int) int {
+	n := d.opts.WriteBufferSize + maxGroupBytes + 128<<10
+	if need+64<<10 > n {
+		n = need + 64<<10
+	}
+	return n
+}
+
+// rotateMemtableLocked freezes the memtable, starts a new WAL and a new
+// memtable, and schedules a flush. The previous WAL is synced and closed
+// (with d.mu released — the caller is the commit leader, so nothing else
+// writes meanwhile) so that what reaches disk stays a prefix of the writes.
+func (d *DB) rotateMemtableLocked(need int) error {
+	num := d.versions.newFileNum()
+	name := base.MakeFilepath(d.dirname, base.FileTypeLog, num)
+	f, err := d.fs.Create(name)
+	if err != nil {
+		return fmt.Errorf("strata: create WAL: %w", err)
+	}
+	old := d.log
+	d.log = &walFile{num: num, file: f, w: record.NewWriter(f)}
+	d.imms = append(d.imms, d.mem)
+	d.mem = &memTable{MemTable: memtable.New(d.cmp, d.arenaSize(need)), logNum: num}
+	d.updateReadStateLocked()
+	d.scheduleFlush()
+	if old != nil {
+		d.mu.Unlock()
+		var err error
+		if old.unsynced {
+			err = old.file.Sync()
+		}
+		if cerr := old.file.Close(); err == nil {
+			err = cerr
+		}
+		d.mu.Lock()
+		if err != nil {
+			err = fmt.Errorf("strata: close WAL %s: %w", base.MakeFilename(base.FileTypeLog, old.num), err)
+			d.setBGErrLocked(err)
+			return err
+		}
+	}
+	return nil
+}
+
+// errWriteStopped is what writers get after a background failure.
+var errWriteStopped = errors.New("strata: writes stopped after an earlier error")

@@ -1,0 +1,369 @@
+package strata
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"time"
+
+	"strata/internal/base"
+	"strata/internal/iterator"
+	"strata/internal/manifest"
+)
+
+// Compactions. One background goroutine runs automatic compactions, one at
+// a time, picked by manifest.PickCompaction (level scores, level-0 file
+// count, compact pointers, seek statistics). CompactRange runs manual
+// compactions in the caller's goroutine; manual and automatic compactions
+// exclude each other, while flushes to level 0 run alongside either.
+//
+// A compaction merges its inputs (level L and the overlapping tables of
+// L+1), drops what no reader can see any more, and writes tables to level
+// L+1, cut at the target file size and where the output would overlap too
+// much of level L+2. Dropping rules (LevelDB's DoCompactionWork):
+//   - an entry is shadowed when a newer entry for the same user key exists
+//     at or below the oldest live snapshot: every reader sees the newer one;
+//   - a deletion at or below the oldest snapshot is dropped when no deeper
+//     level can hold the key (nothing left for it to hide).
+
+var errCompactionAborted = errors.New("strata: compaction aborted: database closing")
+
+func (d *DB) pickerOptions() manifest.PickerOptions {
+	return manifest.PickerOptions{
+		L0CompactionTrigger:             d.opts.L0CompactionTrigger,
+		LevelMultiplier:                 d.opts.LevelSizeMultiplier,
+		BaseLevelBytes:                  10 << 20,
+		TargetFileSize:                  uint64(d.opts.TargetFileSize),
+		MaxGrandparentOverlapBytes:      10 * uint64(d.opts.TargetFileSize),
+		ExpandedCompactionByteSizeLimit: 25 * uint64(d.opts.TargetFileSize),
+	}
+}
+
+func (d *DB) compactionLoop() {
+	defer d.bgWG.Done()
+	for {
+		select {
+		case <-d.compactCh:
+		case <-d.closing:
+			return
+		}
+		for d.maybeCompact() {
+		}
+	}
+}
+
+// maybeCompact runs one automatic compaction if one is due; it reports
+// whether it did.
+func (d *DB) maybeCompact() bool {
+	d.mu.Lock()
+	if d.closed || d.bgErr != nil || d.opts.DisableAutoCompactions ||
+		d.manualCompacting > 0 || d.manualWaiting > 0 || d.flushPlacing {
+		d.mu.Unlock()
+		return false
+	}
+	c := manifest.PickCompaction(d.versions.current, d.pickerOptions(), &d.versions.compactPointers)
+	if c == nil {
+		d.mu.Unlock()
+		return false
+	}
+	c.MarkCompacting(true)
+	d.compacting = true
+	d.mu.Unlock()
+
+	err := d.runCompaction(c, false)
+
+	d.mu.Lock()
+	c.MarkCompacting(false)
+	d.compacting = false
+	if err != nil && !errors.Is(err, errCompactionAborted) {
+		d.setBGErrLocked(fmt.Errorf("strata: compaction: %w", err))
+	}
+	d.bgCond.Broadcast()
+	d.mu.Unlock()
+	return err == nil
+}
+
+// runCompaction carries out c and installs its result. A manual compaction
+// never moves a table without rewriting it (as in LevelDB): the caller wants
+// the data rewritten, shadowed entries and tombstones dropped.
+func (d *DB) runCompaction(c *manifest.Compaction, manual bool) error {
+	start := time.Now()
+	edit := &manifest.VersionEdit{}
+	if cp := c.CompactPointer(); cp.Key != nil {
+		edit.CompactPointers = []manifest.CompactPointer{cp}
+	}
+	if !manual && c.IsTrivialMove() {
+		f := c.Inputs[0][0]
+		c.AddInputDeletions(edit)
+		edit.NewFiles = []manifest.NewFileEntry{{Level: c.Level + 1, Meta: f}}
+		if err := d.versions.logAndApply(edit, nil); err != nil {
+			return err
+		}
+		d.stats.trivialMoves.Add(1)
+		d.logger.Info("moved table", "table", tableName(f.Num), "from", c.Level, "to", c.Level+1, "bytes", f.Size)
+		return nil
+	}
+
+	var outNums []uint64
+	outputs, readBytes, err := d.compactionOutputs(c, &outNums)
+	defer func() {
+		d.mu.Lock()
+		for _, n := range outNums {
+			delete(d.pendingOutputs, n)
+		}
+		d.mu.Unlock()
+		d.scheduleCleanup()
+	}()
+	if err != nil {
+		for _, o := range outputs {
+			d.fs.Remove(base.MakeFilepath(d.dirname, base.FileTypeTable, o.Num))
+		}
+		return err
+	}
+	c.AddInputDeletions(edit)
+	var written uint64
+	for _, o := range outputs {
+		edit.NewFiles = append(edit.NewFiles, manifest.NewFileEntry{Level: c.Level + 1, Meta: o})
+		written += o.Size
+	}
+	if err := d.versions.logAndApply(edit, func() {
+		d.stats.levels[c.Level+1].recordCompaction(readBytes, written, time.Since(start))
+		d.stats.compactions.Add(1)
+	}); err != nil {
+		return err
+	}
+	d.logger.Info("compacted", "level", c.Level, "inputs", len(c.Inputs[0]), "next-level-inputs",
+		len(c.Inputs[1]), "outputs", len(outputs), "read", readBytes, "written", written,
+		"seconds", time.Since(start).Seconds())
+	return nil
+}
+
+// compactionOutputs merges c's inputs into new tables. It returns the
+// tables written so far even on error, so the caller can remove them.
+//
+// Every file number it allocates is appended to nums (they sit in
+// pendingOutputs until the caller releases them).
+func (d *DB) compactionOutputs(c *manifest.Compaction, nums *[]uint64) (outputs []*manifest.FileMetadata, readBytes uint64, err error) {
+	var iters []base.InternalIterator
+	for which := 0; which < 2; which++ {
+		for _, f := range c.Inputs[which] {
+			readBytes += f.Size
+		}
+		if len(c.Inputs[which]) == 0 {
+			continue
+		}
+		if c.Level+which == 0 {
+			for _, f := range c.Inputs[which] {
+				it, err := d.tables.newIter(f)
+				if err != nil {
+					for _, it := range iters {
+						it.Close()
+					}
+					return nil, readBytes, err
+				}
+				iters = append(iters, it)
+			}
+		} else {
+			iters = append(iters, iterator.NewLevel(d.cmp, c.Inputs[which], d.tables.newIter))
+		}
+	}
+	icmp := func(a, b []byte) int { return base.InternalCompare(d.cmp.Compare, a, b) }
+	in := iterator.NewMerging(icmp, iters...)
+	defer func() {
+		if cerr := in.Close(); err == nil {
+			err = cerr
+		}
+	}()
+
+	d.mu.Lock()
+	smallestSnapshot := d.visibleSeq.Load()
+	if s := d.snapshots.oldest(); s != nil {
+		smallestSnapshot = s.seq
+	}
+	d.mu.Unlock()
+
+	var (
+		tw            *tableWriter
+		currentUkey   []byte
+		hasCurrentKey bool
+		lastSeqForKey = base.MaxSeq
+	)
+	finish := func() error {
+		meta, err := tw.finish()
+		tw = nil
+		if meta != nil {
+			outputs = append(outputs, meta)
+		}
+		return err
+	}
+	n := 0
+	for ok := in.First(); ok; ok = in.Next() {
+		if n++; n%1024 == 0 {
+			select {
+			case <-d.closing:
+				if tw != nil {
+					tw.abandon()
+				}
+				return outputs, readBytes, errCompactionAborted
+			default:
+			}
+		}
+		ikey := in.Key()
+		if tw != nil && c.ShouldStopBefore(ikey) {
+			if err := finish(); err != nil {
+				return outputs, readBytes, err
+			}
+		}
+		ukey, seq, kind, valid := base.ParseInternalKey(ikey)
+		if !valid {
+			if tw != nil {
+				tw.abandon()
+			}
+			return outputs, readBytes, base.CorruptionErrorf("", -1,
+				"compaction of level %d: bad internal key %q", c.Level, ikey)
+		}
+		if !hasCurrentKey || d.cmp.Compare(ukey, currentUkey) != 0 {
+			currentUkey = append(currentUkey[:0], ukey...)
+			hasCurrentKey = true
+			lastSeqForKey = base.MaxSeq
+		}
+		drop := false
+		if lastSeqForKey <= smallestSnapshot {
+			drop = true // shadowed by a newer entry every reader sees
+		} else if kind == base.KindDelete && seq <= smallestSnapshot && c.IsBaseLevelForKey(ukey) {
+			drop = true // a tombstone with nothing beneath it to hide
+		}
+		lastSeqForKey = seq
+		if drop {
+			continue
+		}
+		if tw == nil {
+			d.mu.Lock()
+			num := d.newOutputNumLocked()
+			d.mu.Unlock()
+			if tw, err = d.newTableWriter(num); err != nil {
+				return outputs, readBytes, err
+			}
+			*nums = append(*nums, num)
+		}
+		if err := tw.w.Add(ikey, in.Value()); err != nil {
+			tw.abandon()
+			return outputs, readBytes, err
+		}
+		if tw.w.EstimatedSize() >= c.MaxOutputFileSize {
+			if err := finish(); err != nil {
+				return outputs, readBytes, err
+			}
+		}
+	}
+	if err := in.Error(); err != nil {
+		if tw != nil {
+			tw.abandon()
+		}
+		return outputs, readBytes, err
+	}
+	if tw != nil {
+		if err := finish(); err != nil {
+			return outputs, readBytes, err
+		}
+	}
+	return outputs, readBytes, nil
+}
+
+// CompactRange compacts the key range [start, end] (nil means unbounded on
+// that side) down to the deepest level that holds data in it, after
+// flushing the memtable. It returns when done.
+func (d *DB) CompactRange(start, end []byte) error {
+	if d.opts.ReadOnly {
+		return ErrReadOnly
+	}
+	if err := d.Flush(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	maxLevel := 1
+	for level := 1; level < manifest.NumLevels; level++ {
+		if d.versions.current.OverlapInLevel(level, start, end) {
+			maxLevel = level
+		}
+	}
+	d.mu.Unlock()
+	var begin, limit []byte
+	if start != nil {
+		begin = base.MakeSearchKey(nil, start, base.MaxSeq)
+	}
+	if end != nil {
+		limit = base.AppendInternalKey(nil, end, 0, base.KindDelete)
+	}
+	for level := 0; level < maxLevel; level++ {
+		if err := d.compactLevelRange(level, begin, limit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// compactLevelRange runs manual compactions of level until no table of it
+// overlaps [begin, limit] (internal keys, nil = open).
+func (d *DB) compactLevelRange(level int, begin, limit []byte) error {
+	for {
+		d.mu.Lock()
+		d.manualWaiting++
+		for (d.compacting || d.flushPlacing || d.manualCompacting > 0) && !d.closed && d.bgErr == nil {
+			d.bgCond.Wait()
+		}
+		d.manualWaiting--
+		if d.closed {
+			d.mu.Unlock()
+			return ErrClosed
+		}
+		if d.bgErr != nil {
+			err := d.bgErr
+			d.mu.Unlock()
+			return err
+		}
+		c, busy := manifest.PickManual(d.versions.current, d.pickerOptions(), level, begin, limit)
+		if busy {
+			// Cannot happen while manual and automatic compactions exclude
+			// each other; wait for the holder anyway rather than fail.
+			d.bgCond.Wait()
+			d.mu.Unlock()
+			continue
+		}
+		if c == nil {
+			d.bgCond.Broadcast()
+			d.mu.Unlock()
+			return nil
+		}
+		c.MarkCompacting(true)
+		d.manualCompacting++
+		d.mu.Unlock()
+
+		err := d.runCompaction(c, true)
+
+		d.mu.Lock()
+		c.MarkCompacting(false)
+		d.manualCompacting--
+		if err != nil && !errors.Is(err, errCompactionAborted) {
+			d.setBGErrLocked(fmt.Errorf("strata: compaction: %w", err))
+		}
+		d.bgCond.Broadcast()
+		d.mu.Unlock()
+		d.scheduleCompaction()
+		if err != nil {
+			if errors.Is(err, errCompactionAborted) {
+				return ErrClosed
+			}
+			return err
+		}
+		if level > 0 {
+			// Continue after what this call compacted (LevelDB limits
+			// one manual compaction's size for level > 0).
+			last := c.CompactPointer().Key
+			if limit != nil && base.InternalCompare(d.cmp.Compare, last, limit) >= 0 {
+				return nil
+			}
+			begin = bytes.Clone(last)
+		}
+	}
+}

@@ -1,0 +1,244 @@
+package strata
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"strata/internal/base"
+	"strata/internal/cache"
+	"strata/internal/manifest"
+	"strata/internal/memtable"
+	"strata/internal/record"
+	"strata/internal/vfs"
+)
+
+// DB is an open database. All methods are safe for concurrent use.
+type DB struct {
+	dirname string
+	opts    *Options // with defaults applied
+	cmp     *base.Comparer
+	fs      vfs.FS
+	logger  *slog.Logger
+	infoLog io.Closer // the LOG file when we own it
+	lock    io.Closer // nil when read-only
+
+	blockCache *cache.Cache
+	tables     *tableCache
+
+	// visibleSeq is the sequence number of the newest write readers may
+	// see: every write at or below it is fully in a memtable. It is
+	// published by the commit leader after the memtable insert.
+	visibleSeq atomic.Uint64
+
+	// rsMu guards loading and swapping readState: a reader takes it shared
+	// only long enough to add a reference, so a version can never be
+	// released between loading the pointer and referencing it.
+	rsMu      sync.RWMutex
+	readState atomic.Pointer[readState]
+
+	// mu guards everything below and the versionSet's mutable fields.
+	mu sync.Mutex
+	// bgCond is broadcast (with mu) whenever background work finishes,
+	// fails, or the writer stall conditions may have changed.
+	bgCond sync.Cond
+
+	closed bool
+	// bgErr is the first error of a background flush or compaction, or a
+	// failed WAL write or sync. Once set, every write returns it until the
+	// database is reopened: we never continue after losing track of what
+	// is durable.
+	bgErr error
+
+	// The commit queue: the writer at writers[0] is the leader.
+	writers []*writer
+	// lastSeq is the last sequence number handed out (under mu).
+	lastSeq uint64
+	// commitBuf holds a commit group's merged WAL record (leader only).
+	commitBuf []byte
+
+	mem  *memTable   // the mutable memtable
+	imms []*memTable // frozen memtables, oldest first, waiting to be flushed
+
+	// The WAL being written to (nil when read-only).
+	log *walFile
+
+	versions *versionSet
+	// pendingOutputs holds numbers of files being written by flushes and
+	// compactions: not yet in any version, and not to be deleted.
+	pendingOutputs map[uint64]struct{}
+	snapshots      snapshotList
+
+	flushing bool // the flush goroutine is writing a table
+	// flushPlacing is set while a flush installs a table below level 0;
+	// compactions wait for it (see pickFlushLevelLocked).
+	flushPlacing     bool
+	compacting       bool // an automatic compaction is running
+	manualCompacting int  // CompactRange calls in progress
+	// manualWaiting counts CompactRange calls waiting for the automatic
+	// compaction to stop; the compaction loop yields to them.
+	manualWaiting int
+
+	flushCh   chan struct{} // wakes the flush goroutine (capacity 1)
+	compactCh chan struct{} // wakes the compaction goroutine (capacity 1)
+	cleanCh   chan struct{} // asks for obsolete file deletion (capacity 1)
+	closing   chan struct{} // closed by Close
+	bgWG      sync.WaitGroup
+
+	stats dbStats
+	leaks leakTracker
+}
+
+// memTable is a memtable plus the WAL that holds its writes.
+type memTable struct {
+	*memtable.MemTable
+	logNum uint64 // the log file that holds this memtable's writes
+}
+
+// walFile is the open write-ahead log.
+type walFile struct {
+	num       uint64
+	file      vfs.File
+	w         *record.Writer
+	dirSynced bool // the directory entry of this log is durable
+	unsynced  bool // records written since the last sync
+}
+
+// readState is what a read needs: the memtables and the version, taken as
+// one consistent unit. It is reference counted; the DB holds one reference
+// to the current readState.
+type readState struct {
+	db      *DB
+	refs    atomic.Int32
+	mem     *memTable
+	imms    []*memTable // newest first, as reads visit them
+	version *manifest.Version
+}
+
+func (rs *readState) unref() {
+	if rs.refs.Add(-1) == 0 {
+		rs.db.releaseVersion(rs.version)
+	}
+}
+
+// loadReadState returns the current readState with a reference the caller
+// must drop with unref.
+func (d *DB) loadReadState() *readState {
+	d.rsMu.RLock()
+	rs := d.readState.Load()
+	rs.refs.Add(1)
+	d.rsMu.RUnlock()
+	return rs
+}
+
+// updateReadStateLocked installs a readState built from the current
+// memtables and version. d.mu must be held.
+func (d *DB) updateReadStateLocked() {
+	rs := &readState{db: d, mem: d.mem, version: d.versions.current}
+	rs.refs.Store(1)
+	rs.version.Ref()
+	for i := len(d.imms) - 1; i >= 0; i-- {
+		rs.imms = append(rs.imms, d.imms[i])
+	}
+	d.rsMu.Lock()
+	old := d.readState.Swap(rs)
+	d.rsMu.Unlock()
+	if old != nil {
+		old.unref()
+	}
+}
+
+// releaseVersion drops a reference to v; when it was the last, the files
+// only v used become obsolete.
+func (d *DB) releaseVersion(v *manifest.Version) {
+	if v.Unref() {
+		d.versions.forgetVersion(v)
+		d.scheduleCleanup()
+	}
+}
+
+func (d *DB) scheduleCleanup() {
+	select {
+	case d.cleanCh <- struct{}{}:
+	default:
+	}
+}
+
+func (d *DB) scheduleFlush() {
+	select {
+	case d.flushCh <- struct{}{}:
+	default:
+	}
+}
+
+func (d *DB) scheduleCompaction() {
+	select {
+	case d.compactCh <- struct{}{}:
+	default:
+	}
+}
+
+// Get returns a copy of the latest value of key, or ErrNotFound.
+func (d *DB) Get(key []byte) ([]byte, error) {
+	return d.get(key, 0)
+}
+
+// Close stops background work, closes every file and releases the lock.
+// Writes acknowledged before Close are durable as their WriteOptions said
+// (unsynced writes are in the operating system's hands). Close reports
+// iterators and snapshots that are still open (they are invalid
+// afterwards). Calling Close twice returns ErrClosed.
+func (d *DB) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return ErrClosed
+	}
+	d.closed = true
+	close(d.closing)
+	d.bgCond.Broadcast()
+	// Writers in flight finish (later ones fail with ErrClosed); manual
+	// compactions notice the closing and stop.
+	for len(d.writers) > 0 || d.manualCompacting > 0 {
+		d.bgCond.Wait()
+	}
+	d.mu.Unlock()
+	d.bgWG.Wait()
+
+	var errs []error
+	if err := d.leaks.check(); err != nil {
+		errs = append(errs, err)
+	}
+	d.mu.Lock()
+	if d.log != nil {
+		if d.log.unsynced {
+			// Not required for the durability contract, but a clean
+			// shutdown should leave nothing to chance.
+			if err := d.log.file.Sync(); err != nil {
+				errs = append(errs, fmt.Errorf("strata: sync WAL on close: %w", err))
+			}
+		}
+		if err := d.log.file.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		d.log = nil
+	}
+	if err := d.versions.close(); err != nil {
+		errs = append(errs, err)
+	}
+	d.mu.Unlock()
+	d.tables.close()
+	if d.lock != nil {
+		if err := d.lock.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	d.logger.Info("database closed")
+	if d.infoLog != nil {
+		d.infoLog.Close()
+	}
+	return errors.Join(errs...)
+}

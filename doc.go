@@ -1,0 +1,19 @@
+// Package strata is an embedded, persistent key-value store: an LSM tree
+// whose files are LevelDB's, so a database written by C++ LevelDB opens in
+// Strata and one written by Strata opens in LevelDB.
+//
+// A write goes to the write-ahead log (NNNNNN.log) and to an in-memory
+// skiplist (the memtable). A full memtable is frozen and flushed by a
+// background goroutine to a sorted table (NNNNNN.ldb) in level 0; background
+// compactions merge tables down through levels 1-6, each ten times larger
+// than the one above. The MANIFEST records which tables make up the tree;
+// CURRENT names the live MANIFEST.
+//
+// The data path, in the order the files present it: commit.go (sequence
+// numbers, group commit, WAL, memtable), flush.go, compaction.go,
+// version_set.go (MANIFEST), get.go and iterator.go (reads), open.go
+// (recovery), repair.go.
+//
+// Concurrency: a DB is safe for concurrent use by many goroutines. Batches,
+// Iterators and Snapshots are not; use one per goroutine.
+package strata

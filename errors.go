@@ -1,0 +1,23 @@
+package strata
+
+import (
+	"errors"
+
+	"strata/internal/base"
+)
+
+var (
+	// ErrNotFound is returned by Get when the key is absent.
+	ErrNotFound = errors.New("strata: not found")
+	// ErrClosed is returned by operations on a closed DB.
+	ErrClosed = errors.New("strata: database closed")
+	// ErrReadOnly is returned by writes to a database opened ReadOnly.
+	ErrReadOnly = errors.New("strata: database is read-only")
+	// ErrCorruption is matched (errors.Is) by every error that reports
+	// damaged persistent data; such errors name the file and offset.
+	ErrCorruption = base.ErrCorruption
+)
+
+// CorruptionError describes damaged data: the file, the byte offset (-1 if
+// unknown) and what was wrong.
+type CorruptionError = base.CorruptionError

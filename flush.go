@@ -1,0 +1,241 @@
+package strata
+
+import (
+	"fmt"
+
+	"strata/internal/base"
+	"strata/internal/manifest"
+	"strata/internal/sstable"
+)
+
+// Flushes: a background goroutine writes frozen memtables, oldest first, to
+// level-0 tables (or deeper, see pickFlushLevelLocked), then records the
+// table and the new oldest needed WAL in one version edit. Writes wait for
+// it only when MaxWriteBufferNumber memtables are full.
+
+func (d *DB) flushLoop() {
+	defer d.bgWG.Done()
+	for {
+		select {
+		case <-d.flushCh:
+		case <-d.closing:
+			return
+		}
+		for d.flushOne() {
+		}
+	}
+}
+
+// flushOne flushes the oldest frozen memtable; it reports whether it did.
+func (d *DB) flushOne() bool {
+	d.mu.Lock()
+	if d.closed || d.bgErr != nil || len(d.imms) == 0 {
+		d.mu.Unlock()
+		return false
+	}
+	m := d.imms[0]
+	num := d.newOutputNumLocked()
+	d.flushing = true
+	d.mu.Unlock()
+
+	meta, err := d.writeTableFromIter(num, m.NewIter())
+
+	d.mu.Lock()
+	level := 0
+	if err == nil && meta != nil {
+		level = d.pickFlushLevelLocked(meta)
+	}
+	nextLog := d.mem.logNum
+	if len(d.imms) > 1 {
+		nextLog = d.imms[1].logNum
+	}
+	d.mu.Unlock()
+
+	if err == nil {
+		edit := &manifest.VersionEdit{HasLogNumber: true, LogNumber: nextLog,
+			HasPrevLogNumber: true, PrevLogNumber: 0}
+		if meta != nil {
+			edit.NewFiles = []manifest.NewFileEntry{{Level: level, Meta: meta}}
+		}
+		err = d.versions.logAndApply(edit, func() {
+			d.imms = d.imms[1:]
+			if meta != nil {
+				d.stats.levels[level].recordWrite(meta.Size)
+				d.stats.flushes.Add(1)
+			}
+		})
+		if err == nil && meta != nil {
+			d.logger.Info("flushed memtable", "table", tableName(meta.Num), "level", level,
+				"bytes", meta.Size, "entries", m.Len())
+		}
+	}
+
+	d.mu.Lock()
+	delete(d.pendingOutputs, num)
+	d.flushing = false
+	d.flushPlacing = false
+	if err != nil {
+		d.setBGErrLocked(fmt.Errorf("strata: flush: %w", err))
+	}
+	d.bgCond.Broadcast()
+	d.mu.Unlock()
+	if err != nil && meta != nil {
+		d.fs.Remove(base.MakeFilepath(d.dirname, base.FileTypeTable, num))
+	}
+	d.scheduleCompaction()
+	d.scheduleCleanup()
+	return err == nil
+}
+
+// pickFlushLevelLocked places a flushed table as LevelDB does: below level
+// 0 (up to level 2) when nothing there overlaps it, which spares a
+// compaction. Only when no compaction runs: one could be writing into that
+// key range of the deeper level. While such a placement is pending,
+// compactions wait (flushPlacing).
+func (d *DB) pickFlushLevelLocked(meta *manifest.FileMetadata) int {
+	if d.compacting || d.manualCompacting > 0 {
+		return 0
+	}
+	level := d.versions.current.PickLevelForMemTableOutput(
+		meta.SmallestUserKey(), meta.LargestUserKey(), maxMemCompactLevel, d.pickerOptions())
+	if level > 0 {
+		d.flushPlacing = true
+	}
+	return level
+}
+
+// maxMemCompactLevel is the deepest level a flush may place a table in
+// (LevelDB's kMaxMemCompactLevel).
+const maxMemCompactLevel = 2
+
+// newOutputNumLocked allocates a file number for a new table and protects
+// it from the obsolete-file sweep until released from pendingOutputs.
+func (d *DB) newOutputNumLocked() uint64 {
+	num := d.versions.newFileNum()
+	d.pendingOutputs[num] = struct{}{}
+	return num
+}
+
+func (d *DB) writerOptions() sstable.WriterOptions {
+	o := sstable.WriterOptions{
+		BlockSize:            d.opts.BlockSize,
+		BlockRestartInterval: d.opts.BlockRestartInterval,
+		Comparer:             d.cmp,
+		BloomBitsPerKey:      max(d.opts.BloomBitsPerKey, 0),
+	}
+	switch d.opts.Compression {
+	case NoCompression:
+		o.Compression = sstable.NoCompression
+	case ZstdCompression:
+		o.Compression = sstable.ZstdCompression
+	default:
+		o.Compression = sstable.SnappyCompression
+	}
+	return o
+}
+
+// writeTableFromIter writes every entry of it to table num, syncs and
+// closes it. It returns nil metadata (and no file) when it is empty.
+func (d *DB) writeTableFromIter(num uint64, it base.InternalIterator) (*manifest.FileMetadata, error) {
+	tw, err := d.newTableWriter(num)
+	if err != nil {
+		it.Close()
+		return nil, err
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		if err = tw.w.Add(it.Key(), it.Value()); err != nil {
+			break
+		}
+	}
+	if ierr := it.Close(); err == nil {
+		err = ierr
+	}
+	if err != nil {
+		tw.abandon()
+		return nil, err
+	}
+	return tw.finish()
+}
+
+// tableWriter is a table being written to a new file.
+type tableWriter struct {
+	d    *DB
+	num  uint64
+	path string
+	file File
+	w    *sstable.Writer
+}
+
+func (d *DB) newTableWriter(num uint64) (*tableWriter, error) {
+	path := base.MakeFilepath(d.dirname, base.FileTypeTable, num)
+	f, err := d.fs.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("strata: create table: %w", err)
+	}
+	return &tableWriter{d: d, num: num, path: path, file: f, w: sstable.NewWriter(f, d.writerOptions())}, nil
+}
+
+// finish completes, syncs and closes the table. An empty table is removed
+// and nil returned.
+func (t *tableWriter) finish() (*manifest.FileMetadata, error) {
+	if t.w.NumEntries() == 0 {
+		t.abandon()
+		return nil, nil
+	}
+	err := t.w.Close()
+	if err == nil {
+		err = t.file.Sync()
+	}
+	if cerr := t.file.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.d.fs.Remove(t.path)
+		return nil, fmt.Errorf("strata: write table %s: %w", t.path, err)
+	}
+	md := t.w.Metadata()
+	meta := &manifest.FileMetadata{Num: t.num, Size: md.Size, Smallest: md.Smallest, Largest: md.Largest}
+	meta.InitAllowedSeeks()
+	return meta, nil
+}
+
+func (t *tableWriter) abandon() {
+	t.file.Close()
+	t.d.fs.Remove(t.path)
+}
+
+// Flush writes the memtable to a table and waits until it (and every
+// memtable frozen before it) is durable in the tree.
+func (d *DB) Flush() error {
+	if d.opts.ReadOnly {
+		return ErrReadOnly
+	}
+	if err := d.commit(nil, nil); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.imms) == 0 {
+		return d.bgErr
+	}
+	target := d.imms[len(d.imms)-1]
+	d.scheduleFlush()
+	for {
+		if d.bgErr != nil {
+			return d.bgErr
+		}
+		if d.closed {
+			return ErrClosed
+		}
+		pending := false
+		for _, m := range d.imms {
+			if m == target {
+				pending = true
+			}
+		}
+		if !pending {
+			return nil
+		}
+		d.bgCond.Wait()
+	}
+}

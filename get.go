@@ -1,0 +1,102 @@
+package strata
+
+import (
+	"bytes"
+
+	"strata/internal/base"
+	"strata/internal/manifest"
+)
+
+// get reads the newest value of key visible at seq (0 = the latest).
+func (d *DB) get(key []byte, seq uint64) ([]byte, error) {
+	// The sequence must be read before the read state: every write at or
+	// below it is then in a memtable of that read state or in a table of
+	// its version. Reading them the other way round could miss a write
+	// that went into a memtable created after the read state was taken.
+	if seq == 0 {
+		seq = d.visibleSeq.Load()
+	}
+	rs := d.loadReadState()
+	defer rs.unref()
+
+	if v, kind, ok := rs.mem.Get(key, seq); ok {
+		return found(v, kind)
+	}
+	for _, m := range rs.imms {
+		if v, kind, ok := m.Get(key, seq); ok {
+			return found(v, kind)
+		}
+	}
+	return d.getFromVersion(rs.version, key, seq)
+}
+
+func found(v []byte, kind base.Kind) ([]byte, error) {
+	if kind == base.KindDelete {
+		return nil, ErrNotFound
+	}
+	return bytes.Clone(v), nil
+}
+
+// getFromVersion searches the tables of v: level 0 newest first, then one
+// candidate table per deeper level. A read that has to look at more than
+// one table charges a seek to the first one (LevelDB's seek compaction).
+func (d *DB) getFromVersion(v *manifest.Version, ukey []byte, seq uint64) ([]byte, error) {
+	var keyBuf [64]byte
+	search := base.MakeSearchKey(keyBuf[:0], ukey, seq)
+	ucmp := d.cmp.Compare
+
+	var firstFile *manifest.FileMetadata
+	firstLevel := -1
+	examined := 0
+	check := func(f *manifest.FileMetadata, level int) (value []byte, done bool, err error) {
+		examined++
+		if examined == 1 {
+			firstFile, firstLevel = f, level
+		}
+		val, kind, ok, err := d.tables.get(f, search, ukey)
+		if err != nil {
+			return nil, true, err
+		}
+		if !ok {
+			return nil, false, nil
+		}
+		if kind == base.KindDelete {
+			return nil, true, ErrNotFound
+		}
+		return val, true, nil
+	}
+	defer func() {
+		if examined > 1 && firstFile != nil && v.UpdateStats(firstFile, firstLevel) {
+			d.scheduleCompaction()
+		}
+	}()
+
+	l0 := v.Levels[0]
+	for i := len(l0) - 1; i >= 0; i-- {
+		f := l0[i]
+		if ucmp(ukey, f.SmallestUserKey()) < 0 || ucmp(ukey, f.LargestUserKey()) > 0 {
+			continue
+		}
+		if val, done, err := check(f, 0); done {
+			return val, err
+		}
+	}
+	for level := 1; level < manifest.NumLevels; level++ {
+		files := v.Levels[level]
+		if len(files) == 0 {
+			continue
+		}
+		i := v.FindFile(level, search)
+		if i >= len(files) {
+			continue
+		}
+		f := files[i]
+		if ucmp(ukey, f.SmallestUserKey()) < 0 {
+			continue
+		}
+		if val, done, err := check(f, level); done {
+			return val, err
+		}
+	}
+	return nil, ErrNotFound
+}

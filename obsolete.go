@@ -1,0 +1,78 @@
+package strata
+
+import (
+	"strata/internal/base"
+)
+
+func (d *DB) cleanupLoop() {
+	defer d.bgWG.Done()
+	for {
+		select {
+		case <-d.cleanCh:
+			d.deleteObsoleteFiles(false)
+		case <-d.closing:
+			return
+		}
+	}
+}
+
+// deleteObsoleteFiles removes files no version needs: tables not in any
+// live version nor being written, logs older than the MANIFEST's log
+// number, older MANIFESTs and (at open) leftover temporary files. Files
+// whose names are not ours are never touched. After a background error
+// nothing is deleted: what is live is then uncertain.
+func (d *DB) deleteObsoleteFiles(atOpen bool) {
+	if d.opts.ReadOnly {
+		return
+	}
+	d.mu.Lock()
+	if d.bgErr != nil {
+		d.mu.Unlock()
+		return
+	}
+	live := make(map[uint64]struct{}, len(d.pendingOutputs)+64)
+	for n := range d.pendingOutputs {
+		live[n] = struct{}{}
+	}
+	d.versions.addLiveFiles(live)
+	logNum, prevLogNum := d.versions.logNum, d.versions.prevLogNum
+	manifestNum := d.versions.manifestNum
+	// Files numbered from here on were allocated after this snapshot of
+	// what is live: they are being written, never obsolete.
+	firstUnknown := d.versions.nextFileNum
+	d.mu.Unlock()
+
+	names, err := d.fs.List(d.dirname)
+	if err != nil {
+		d.logger.Warn("cannot list directory for obsolete files", "err", err)
+		return
+	}
+	for _, name := range names {
+		t, num, ok := base.ParseFilename(name)
+		if !ok || num >= firstUnknown && t != base.FileTypeInfoLog && t != base.FileTypeCurrent && t != base.FileTypeLock {
+			continue
+		}
+		keep := true
+		switch t {
+		case base.FileTypeLog:
+			keep = num >= logNum || num == prevLogNum
+		case base.FileTypeManifest:
+			keep = num >= manifestNum
+		case base.FileTypeTable:
+			_, keep = live[num]
+		case base.FileTypeTemp:
+			keep = !atOpen
+		}
+		if keep {
+			continue
+		}
+		if t == base.FileTypeTable {
+			d.tables.evict(num)
+		}
+		if err := d.fs.Remove(d.fs.PathJoin(d.dirname, name)); err != nil {
+			d.logger.Warn("cannot delete obsolete file", "file", name, "err", err)
+			continue
+		}
+		d.logger.Info("deleted obsolete file", "file", name, "type", t.String())
+	}
+}

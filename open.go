@@ -1,0 +1,383 @@
+package strata
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"slices"
+
+	"strata/internal/base"
+	"strata/internal/batch"
+	"strata/internal/cache"
+	"strata/internal/manifest"
+	"strata/internal/memtable"
+	"strata/internal/record"
+)
+
+// Open opens the database in dirname, creating it if it does not exist
+// (unless opts.ErrorIfNotExists or opts.ReadOnly). nil opts means defaults.
+//
+// Recovery: the MANIFEST named by CURRENT gives the tables; the logs at or
+// after its log number are replayed (a torn last record, the trace of a
+// crash, is dropped and logged). The replayed writes are written to level-0
+// tables and a fresh MANIFEST and WAL are started, so the old logs can go.
+// A read-only open replays the logs into memory and writes nothing.
+func Open(dirname string, opts *Options) (db *DB, err error) {
+	o := opts.withDefaults()
+	d := &DB{
+		dirname:        dirname,
+		opts:           o,
+		cmp:            o.Comparator,
+		fs:             o.FS,
+		pendingOutputs: map[uint64]struct{}{},
+		flushCh:        make(chan struct{}, 1),
+		compactCh:      make(chan struct{}, 1),
+		cleanCh:        make(chan struct{}, 1),
+		closing:        make(chan struct{}),
+	}
+	d.bgCond.L = &d.mu
+	defer func() {
+		if err != nil {
+			d.abandonOpen()
+		}
+	}()
+
+	if !o.ReadOnly {
+		if err := d.fs.MkdirAll(dirname, 0o755); err != nil {
+			return nil, fmt.Errorf("strata: create directory: %w", err)
+		}
+		lock, err := d.fs.Lock(base.MakeFilepath(dirname, base.FileTypeLock, 0))
+		if err != nil {
+			return nil, fmt.Errorf("strata: open %s: database is in use: %w", dirname, err)
+		}
+		d.lock = lock
+	}
+	if err := d.openInfoLog(); err != nil {
+		return nil, err
+	}
+	if o.BlockCacheSize > 0 {
+		d.blockCache = cache.New(o.BlockCacheSize)
+	}
+	d.tables = newTableCache(dirname, d.fs, d.cmp, d.blockCache, max(o.MaxOpenFiles-10, 10))
+	d.versions = newVersionSet(d)
+
+	currentPath := base.MakeFilepath(dirname, base.FileTypeCurrent, 0)
+	if _, err := d.fs.Stat(currentPath); errors.Is(err, fs.ErrNotExist) {
+		if o.ErrorIfNotExists || o.ReadOnly {
+			return nil, fmt.Errorf("strata: open %s: database does not exist: %w", dirname, fs.ErrNotExist)
+		}
+		if err := d.createDB(); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("strata: open %s: %w", dirname, err)
+	} else if o.ErrorIfExists {
+		return nil, fmt.Errorf("strata: open %s: database already exists: %w", dirname, fs.ErrExist)
+	}
+
+	if err := d.versions.recover(); err != nil {
+		return nil, err
+	}
+	if err := d.recoverLogsAndStart(); err != nil {
+		return nil, err
+	}
+	d.logger.Info("database opened", "dir", dirname, "read-only", o.ReadOnly,
+		"last-seq", d.lastSeq, "files", d.versions.current.String())
+	return d, nil
+}
+
+// createDB writes the MANIFEST and CURRENT of an empty database.
+func (d *DB) createDB() error {
+	const manifestNum = 1
+	edit := &manifest.VersionEdit{
+		HasComparator: true, Comparator: d.cmp.Name,
+		HasLogNumber: true, LogNumber: 0,
+		HasNextFileNumber: true, NextFileNumber: 2,
+		HasLastSequence: true, LastSequence: 0,
+	}
+	name := base.MakeFilepath(d.dirname, base.FileTypeManifest, manifestNum)
+	f, err := d.fs.Create(name)
+	if err != nil {
+		return fmt.Errorf("strata: create database: %w", err)
+	}
+	_, err = record.NewWriter(f).WriteRecord(edit.Encode(nil))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = setCurrentFile(d.fs, d.dirname, manifestNum)
+	}
+	if err != nil {
+		d.fs.Remove(name)
+		return fmt.Errorf("strata: create database: %w", err)
+	}
+	d.logger.Info("created database", "dir", d.dirname)
+	return nil
+}
+
+func (d *DB) openInfoLog() error {
+	switch {
+	case d.opts.Logger != nil:
+		d.logger = d.opts.Logger
+		return nil
+	case d.opts.ReadOnly:
+		d.logger = slog.New(slog.DiscardHandler)
+		return nil
+	}
+	path := base.MakeFilepath(d.dirname, base.FileTypeInfoLog, 0)
+	d.fs.Rename(path, d.fs.PathJoin(d.dirname, "LOG.old")) // no LOG yet is fine
+	f, err := d.fs.Create(path)
+	if err != nil {
+		return fmt.Errorf("strata: create info log: %w", err)
+	}
+	d.infoLog = f
+	d.logger = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return nil
+}
+
+// abandonOpen releases what a failed Open acquired.
+func (d *DB) abandonOpen() {
+	if d.log != nil {
+		d.log.file.Close()
+	}
+	if d.versions != nil {
+		d.versions.close()
+	}
+	if d.tables != nil {
+		d.tables.close()
+	}
+	if d.lock != nil {
+		d.lock.Close()
+	}
+	if d.infoLog != nil {
+		d.infoLog.Close()
+	}
+}
+
+// recoverLogsAndStart checks the tables exist, replays the logs, and
+// (unless read-only) writes their contents to tables under a new MANIFEST,
+// opens a new WAL and starts the background goroutines.
+func (d *DB) recoverLogsAndStart() error {
+	names, err := d.fs.List(d.dirname)
+	if err != nil {
+		return fmt.Errorf("strata: list %s: %w", d.dirname, err)
+	}
+	present := map[uint64]bool{}
+	var logs []uint64
+	for _, name := range names {
+		t, num, ok := base.ParseFilename(name)
+		if !ok {
+			continue
+		}
+		switch t {
+		case base.FileTypeTable:
+			present[num] = true
+		case base.FileTypeLog:
+			if num >= d.versions.logNum || num == d.versions.prevLogNum {
+				logs = append(logs, num)
+			}
+		}
+	}
+	var missing []uint64
+	for _, files := range d.versions.current.Levels {
+		for _, f := range files {
+			if !present[f.Num] {
+				missing = append(missing, f.Num)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		return base.CorruptionErrorf(d.dirname, -1, "%d table file(s) listed in the MANIFEST are missing, e.g. %s",
+			len(missing), tableName(missing[0]))
+	}
+	slices.Sort(logs)
+
+	edit := &manifest.VersionEdit{}
+	mem := d.newMemTable(0, 0)
+	for _, num := range logs {
+		d.versions.markFileNumUsed(num)
+		if mem, err = d.replayLog(num, mem, edit); err != nil {
+			return err
+		}
+	}
+	d.visibleSeq.Store(d.lastSeq)
+
+	if d.opts.ReadOnly {
+		d.mem = mem
+		d.mu.Lock()
+		d.updateReadStateLocked()
+		d.mu.Unlock()
+		return nil
+	}
+
+	if !mem.Empty() {
+		if err := d.flushRecovered(mem, edit); err != nil {
+			return err
+		}
+	}
+	d.mu.Lock()
+	logNum := d.versions.newFileNum()
+	d.mu.Unlock()
+	f, err := d.fs.Create(base.MakeFilepath(d.dirname, base.FileTypeLog, logNum))
+	if err != nil {
+		return fmt.Errorf("strata: create WAL: %w", err)
+	}
+	d.log = &walFile{num: logNum, file: f, w: record.NewWriter(f)}
+	d.mem = d.newMemTable(logNum, 0)
+	d.mu.Lock()
+	d.updateReadStateLocked()
+	d.mu.Unlock()
+	edit.HasLogNumber, edit.LogNumber = true, logNum
+	edit.HasPrevLogNumber, edit.PrevLogNumber = true, 0
+	if err := d.versions.logAndApply(edit, nil); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	for _, nf := range edit.NewFiles {
+		delete(d.pendingOutputs, nf.Meta.Num)
+	}
+	d.mu.Unlock()
+	d.deleteObsoleteFiles(true)
+
+	d.bgWG.Add(3)
+	go d.flushLoop()
+	go d.compactionLoop()
+	go d.cleanupLoop()
+	d.scheduleCompaction()
+	return nil
+}
+
+func (d *DB) newMemTable(logNum uint64, need int) *memTable {
+	return &memTable{MemTable: memtable.New(d.cmp, d.arenaSize(need)), logNum: logNum}
+}
+
+// replayLog applies the batches of log num to mem, writing full memtables
+// to level-0 tables recorded in edit (or, read-only, keeping them in
+// d.imms). It returns the memtable to continue with.
+func (d *DB) replayLog(num uint64, mem *memTable, edit *manifest.VersionEdit) (*memTable, error) {
+	path := base.MakeFilepath(d.dirname, base.FileTypeLog, num)
+	f, err := d.fs.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("strata: open WAL: %w", err)
+	}
+	defer f.Close()
+	r := record.NewReader(f, path)
+	batches, ops := 0, 0
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err == nil {
+			err = batch.Validate(rec)
+			if err != nil {
+				err = withFileOffset(err, path, r.Offset())
+			}
+		}
+		if err != nil {
+			if d.opts.ParanoidChecks || !errors.Is(err, base.ErrCorruption) {
+				return nil, err
+			}
+			// LevelDB's default: skip the damage, keep what follows, and
+			// say so loudly. ParanoidChecks refuses instead.
+			d.logger.Error("WAL damaged: skipping to the next intact record (ParanoidChecks refuses instead)",
+				"file", path, "err", err)
+			r.Skip()
+			continue
+		}
+		need := memtableNeed(&Batch{data: rec, count: batch.Count(rec)})
+		if !mem.Empty() && (mem.ApproximateMemoryUsage() >= uint64(d.opts.WriteBufferSize) ||
+			mem.ApproximateMemoryUsage()+uint64(need) > uint64(mem.ArenaSize())) {
+			if d.opts.ReadOnly {
+				d.imms = append(d.imms, mem)
+			} else if err := d.flushRecovered(mem, edit); err != nil {
+				return nil, err
+			}
+			mem = d.newMemTable(0, need)
+		} else if mem.Empty() && need > mem.ArenaSize() {
+			mem = d.newMemTable(0, need)
+		}
+		seq := batch.Seq(rec)
+		br, _ := batch.NewReader(rec)
+		for {
+			kind, k, v, ok, err := br.Next()
+			if err != nil {
+				return nil, withFileOffset(err, path, r.Offset())
+			}
+			if !ok {
+				break
+			}
+			if err := mem.Add(seq, kind, k, v); err != nil {
+				return nil, fmt.Errorf("strata: replay %s at offset %d: %w", path, r.Offset(), err)
+			}
+			seq++
+			ops++
+		}
+		// LevelDB may have logged batches at or below the MANIFEST's last
+		// sequence; the right last sequence is the maximum of both.
+		if last := seq - 1; batch.Count(rec) > 0 && last > d.lastSeq {
+			d.lastSeq = last
+		}
+		batches++
+	}
+	if off, n, torn := r.TornTail(); torn {
+		d.logger.Warn("WAL ends in a torn record (a crash cut the last write); dropped it",
+			"file", path, "offset", off, "bytes", n)
+	}
+	d.logger.Info("replayed WAL", "file", path, "batches", batches, "ops", ops)
+	return mem, nil
+}
+
+// flushRecovered writes a recovered memtable to a level-0 table and adds it
+// to edit.
+func (d *DB) flushRecovered(mem *memTable, edit *manifest.VersionEdit) error {
+	d.mu.Lock()
+	num := d.newOutputNumLocked()
+	d.mu.Unlock()
+	meta, err := d.writeTableFromIter(num, mem.NewIter())
+	if err != nil {
+		return err
+	}
+	if meta != nil {
+		edit.NewFiles = append(edit.NewFiles, manifest.NewFileEntry{Level: 0, Meta: meta})
+	}
+	return nil
+}
+
+// Destroy deletes the database in dirname: every file Strata or LevelDB
+// would have written there, then the directory if it is empty. Other files
+// are left alone. It fails if the database is open.
+func Destroy(dirname string, opts *Options) error {
+	o := opts.withDefaults()
+	names, err := o.FS.List(dirname)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("strata: destroy %s: %w", dirname, err)
+	}
+	lockPath := base.MakeFilepath(dirname, base.FileTypeLock, 0)
+	lock, err := o.FS.Lock(lockPath)
+	if err != nil {
+		return fmt.Errorf("strata: destroy %s: database is in use: %w", dirname, err)
+	}
+	var errs []error
+	for _, name := range names {
+		t, _, ok := base.ParseFilename(name)
+		if !ok || t == base.FileTypeLock {
+			continue
+		}
+		if err := o.FS.Remove(o.FS.PathJoin(dirname, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	lock.Close()
+	o.FS.Remove(lockPath)
+	o.FS.Remove(dirname) // only succeeds when empty, as intended
+	return errors.Join(errs...)
+}

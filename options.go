@@ -1,0 +1,216 @@
+package strata
+
+import (
+	"log/slog"
+
+	"strata/internal/base"
+	"strata/internal/vfs"
+)
+
+// Comparer defines the order of keys; see Options.Comparator. Its Name is
+// recorded in the MANIFEST and checked on every open.
+type Comparer = base.Comparer
+
+// DefaultComparer orders keys bytewise, as LevelDB's BytewiseComparator.
+var DefaultComparer = base.DefaultComparer
+
+// FS is the file system a database does its I/O through.
+type FS = vfs.FS
+
+// File is an open file of an FS.
+type File = vfs.File
+
+// Compression selects how table blocks are compressed.
+type Compression int
+
+const (
+	// DefaultCompression is snappy.
+	DefaultCompression Compression = iota
+	// NoCompression stores blocks raw.
+	NoCompression
+	// SnappyCompression compresses blocks with snappy (LevelDB's default).
+	SnappyCompression
+	// ZstdCompression compresses blocks with zstd (block type 2, as in
+	// current LevelDB sources; older LevelDB builds cannot read it).
+	ZstdCompression
+)
+
+// String returns "snappy", "none" or "zstd".
+func (c Compression) String() string {
+	switch c {
+	case NoCompression:
+		return "none"
+	case ZstdCompression:
+		return "zstd"
+	}
+	return "snappy"
+}
+
+// Options configure a database. A nil *Options and the zero value both mean
+// the defaults given on each field; a field left at its zero value takes its
+// default. Options are read at Open and not retained for mutation: changing
+// them afterwards has no effect.
+type Options struct {
+	// ErrorIfNotExists makes Open fail when the database does not exist.
+	// Otherwise a missing database is created (unless ReadOnly).
+	ErrorIfNotExists bool
+	// ErrorIfExists makes Open fail when the database already exists.
+	ErrorIfExists bool
+	// ReadOnly opens the database without writing anything and without
+	// taking its lock exclusively, so several processes may read at once.
+	// Writes return ErrReadOnly.
+	ReadOnly bool
+	// ParanoidChecks makes Open refuse a database with any detected damage
+	// (for instance a corrupt record in the middle of a log) instead of
+	// reporting it in the info log and continuing where that is safe.
+	ParanoidChecks bool
+
+	// Comparator orders keys. Default: DefaultComparer (bytewise).
+	Comparator *Comparer
+	// FS is the file system. Default: the operating system's.
+	FS FS
+	// Logger receives the engine's informational messages. Default: a
+	// LevelDB-style "LOG" text file in the database directory (nothing for
+	// a read-only open).
+	Logger *slog.Logger
+
+	// WriteBufferSize is how many bytes of writes a memtable holds before it
+	// is frozen and flushed to a table. Default 4 MiB.
+	WriteBufferSize int
+	// MaxWriteBufferNumber is how many memtables (the mutable one and those
+	// waiting to be flushed) may exist before writes wait for a flush.
+	// Default 2.
+	MaxWriteBufferNumber int
+	// MaxOpenFiles bounds the number of open table files. Default 1000.
+	MaxOpenFiles int
+	// BlockSize is the target uncompressed size of a table data block.
+	// Default 4 KiB.
+	BlockSize int
+	// BlockRestartInterval is the number of keys between restart points in
+	// a data block. Default 16.
+	BlockRestartInterval int
+	// BlockCacheSize is the capacity in bytes of the cache of uncompressed
+	// blocks. Default 8 MiB. A negative value disables the cache.
+	BlockCacheSize int64
+	// BloomBitsPerKey sets the bloom filter size. Default 10. A negative
+	// value writes tables without filters.
+	BloomBitsPerKey int
+	// Compression of table blocks. Default snappy.
+	Compression Compression
+
+	// L0CompactionTrigger is the number of level-0 files that starts a
+	// compaction. Default 4.
+	L0CompactionTrigger int
+	// L0SlowdownTrigger is the number of level-0 files at which each write
+	// is delayed by 1 ms. Default 8.
+	L0SlowdownTrigger int
+	// L0StopTrigger is the number of level-0 files at which writes wait for
+	// compaction. Default 12.
+	L0StopTrigger int
+	// TargetFileSize is the size at which compaction starts a new output
+	// table. Default 2 MiB.
+	TargetFileSize int64
+	// LevelSizeMultiplier is the size ratio between adjacent levels.
+	// Level 1 holds 10 MiB. Default 10.
+	LevelSizeMultiplier int
+	// DisableAutoCompactions stops background compactions; flushes still
+	// happen, and CompactRange still works. Level-0 write stalls are off
+	// too, since nothing would end them.
+	DisableAutoCompactions bool
+
+	// DebugLeaks records where each iterator and snapshot was created, so
+	// that Close can say where a leaked one came from. It costs a stack
+	// trace per iterator.
+	DebugLeaks bool
+}
+
+// withDefaults returns a copy of o (which may be nil) with every unset field
+// given its default.
+func (o *Options) withDefaults() *Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.Comparator == nil {
+		c.Comparator = DefaultComparer
+	}
+	if c.FS == nil {
+		c.FS = vfs.Default
+	}
+	if c.WriteBufferSize <= 0 {
+		c.WriteBufferSize = 4 << 20
+	}
+	if c.MaxWriteBufferNumber <= 1 {
+		c.MaxWriteBufferNumber = 2
+	}
+	if c.MaxOpenFiles <= 0 {
+		c.MaxOpenFiles = 1000
+	}
+	if c.MaxOpenFiles < 20 {
+		c.MaxOpenFiles = 20
+	}
+	if c.BlockSize <= 0 {
+		c.BlockSize = 4 << 10
+	}
+	if c.BlockRestartInterval <= 0 {
+		c.BlockRestartInterval = 16
+	}
+	if c.BlockCacheSize == 0 {
+		c.BlockCacheSize = 8 << 20
+	}
+	if c.BloomBitsPerKey == 0 {
+		c.BloomBitsPerKey = 10
+	}
+	if c.Compression == DefaultCompression {
+		c.Compression = SnappyCompression
+	}
+	if c.L0CompactionTrigger <= 0 {
+		c.L0CompactionTrigger = 4
+	}
+	if c.L0SlowdownTrigger <= 0 {
+		c.L0SlowdownTrigger = 8
+	}
+	if c.L0StopTrigger <= 0 {
+		c.L0StopTrigger = 12
+	}
+	if c.L0SlowdownTrigger < c.L0CompactionTrigger {
+		c.L0SlowdownTrigger = c.L0CompactionTrigger
+	}
+	if c.L0StopTrigger < c.L0SlowdownTrigger {
+		c.L0StopTrigger = c.L0SlowdownTrigger
+	}
+	if c.TargetFileSize <= 0 {
+		c.TargetFileSize = 2 << 20
+	}
+	if c.LevelSizeMultiplier <= 1 {
+		c.LevelSizeMultiplier = 10
+	}
+	return &c
+}
+
+// WriteOptions control one write. A nil *WriteOptions means no sync, WAL on.
+type WriteOptions struct {
+	// Sync makes the write durable (the WAL is fsynced) before it returns.
+	// Without Sync a write survives a process crash but not a machine crash.
+	Sync bool
+	// DisableWAL skips the write-ahead log: the write is lost on any crash
+	// until its memtable is flushed (see DB.Flush). For bulk loads.
+	DisableWAL bool
+}
+
+// IterOptions configure an iterator. A nil *IterOptions means unbounded, on
+// the latest state.
+type IterOptions struct {
+	// LowerBound, if set, is the inclusive smallest key the iterator shows.
+	LowerBound []byte
+	// UpperBound, if set, is the exclusive upper limit of keys shown.
+	UpperBound []byte
+	// Snapshot, if set, makes the iterator read that snapshot's state.
+	Snapshot *Snapshot
+}
+
+// Range is a key range [Start, Limit) for ApproximateSizes. A nil Limit is
+// the end of the key space.
+type Range struct {
+	Start, Limit []byte
+}

@@ -1,0 +1,221 @@
+package strata
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sync"
+	"sync/atomic"
+
+	"strata/internal/base"
+	"strata/internal/cache"
+	"strata/internal/manifest"
+	"strata/internal/sstable"
+	"strata/internal/vfs"
+)
+
+var iofsNotExist = fs.ErrNotExist
+
+// tableCache keeps up to capacity table readers open, least recently used
+// first out. An entry is reference counted: the cache holds one reference,
+// and each read or iterator one more, so a reader evicted while in use is
+// closed only when its last user lets go (which matters when its blocks are
+// memory-mapped).
+type tableCache struct {
+	dir      string
+	fs       vfs.FS
+	cmp      *base.Comparer
+	cache    *cache.Cache
+	verify   bool
+	capacity int
+
+	mu   sync.Mutex
+	m    map[uint64]*tableEntry
+	lru  tableEntry // sentinel: lru.next is the most recently used
+	size int
+}
+
+type tableEntry struct {
+	num        uint64
+	size       uint64
+	refs       atomic.Int32
+	once       sync.Once
+	reader     *sstable.Reader
+	file       vfs.File
+	unmap      func() error
+	err        error
+	prev, next *tableEntry
+}
+
+func newTableCache(dir string, fs vfs.FS, cmp *base.Comparer, c *cache.Cache, capacity int) *tableCache {
+	tc := &tableCache{dir: dir, fs: fs, cmp: cmp, cache: c, verify: true, capacity: capacity,
+		m: map[uint64]*tableEntry{}}
+	tc.lru.next, tc.lru.prev = &tc.lru, &tc.lru
+	return tc
+}
+
+func tableName(num uint64) string { return base.MakeFilename(base.FileTypeTable, num) }
+
+// acquire returns the open reader of table f with a reference the caller
+// drops with release.
+func (tc *tableCache) acquire(f *manifest.FileMetadata) (*tableEntry, error) {
+	tc.mu.Lock()
+	e := tc.m[f.Num]
+	if e == nil {
+		e = &tableEntry{num: f.Num, size: f.Size}
+		e.refs.Store(1)
+		tc.m[f.Num] = e
+		tc.size++
+		tc.pushFront(e)
+		for tc.size > tc.capacity && tc.lru.prev != e {
+			tc.removeLocked(tc.lru.prev)
+		}
+	} else if tc.lru.next != e {
+		tc.unlink(e)
+		tc.pushFront(e)
+	}
+	e.refs.Add(1)
+	tc.mu.Unlock()
+
+	e.once.Do(func() { tc.load(e) })
+	if e.err != nil {
+		err := e.err
+		tc.mu.Lock()
+		if tc.m[e.num] == e {
+			tc.removeLocked(e) // do not cache failures: the next read retries
+		}
+		tc.mu.Unlock()
+		e.release()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (tc *tableCache) load(e *tableEntry) {
+	path := tc.fs.PathJoin(tc.dir, tableName(e.num))
+	f, err := tc.fs.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Tables written by LevelDB before 1.13 end in .sst.
+		legacy := tc.fs.PathJoin(tc.dir, base.LegacyTableFilename(e.num))
+		if f2, err2 := tc.fs.Open(legacy); err2 == nil {
+			f, err, path = f2, nil, legacy
+		}
+	}
+	if err != nil {
+		e.err = fmt.Errorf("strata: open table %s: %w", path, err)
+		return
+	}
+	opts := sstable.ReaderOptions{Comparer: tc.cmp, Cache: tc.cache, FileName: path, VerifyChecksums: tc.verify}
+	if data, unmap, err := vfs.Mmap(f, int64(e.size)); err == nil {
+		opts.Mmap, e.unmap = data, unmap
+	}
+	r, err := sstable.NewReader(f, int64(e.size), opts)
+	if err != nil {
+		if e.unmap != nil {
+			e.unmap()
+		}
+		f.Close()
+		e.err = err
+		return
+	}
+	e.reader, e.file = r, f
+}
+
+func (e *tableEntry) release() {
+	if e.refs.Add(-1) == 0 && e.reader != nil {
+		e.reader.Close()
+		if e.unmap != nil {
+			e.unmap()
+		}
+		e.file.Close()
+	}
+}
+
+func (tc *tableCache) pushFront(e *tableEntry) {
+	e.prev, e.next = &tc.lru, tc.lru.next
+	e.prev.next, e.next.prev = e, e
+}
+
+func (tc *tableCache) unlink(e *tableEntry) {
+	e.prev.next, e.next.prev = e.next, e.prev
+	e.prev, e.next = nil, nil
+}
+
+func (tc *tableCache) removeLocked(e *tableEntry) {
+	tc.unlink(e)
+	delete(tc.m, e.num)
+	tc.size--
+	e.release()
+}
+
+// evict drops table num (its file is being deleted) and its cached blocks.
+func (tc *tableCache) evict(num uint64) {
+	tc.mu.Lock()
+	e := tc.m[num]
+	if e != nil {
+		tc.removeLocked(e)
+	}
+	tc.mu.Unlock()
+	if e != nil && e.reader != nil && tc.cache != nil {
+		tc.cache.EvictID(e.reader.CacheID())
+	}
+}
+
+func (tc *tableCache) close() {
+	tc.mu.Lock()
+	for tc.lru.next != &tc.lru {
+		tc.removeLocked(tc.lru.next)
+	}
+	tc.mu.Unlock()
+}
+
+// get looks up the newest entry for ukey at or below the sequence in
+// search (an internal search key) in table f. ok reports whether f holds
+// an entry for ukey; value is a copy.
+func (tc *tableCache) get(f *manifest.FileMetadata, search, ukey []byte) (value []byte, kind base.Kind, ok bool, err error) {
+	e, err := tc.acquire(f)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	defer e.release()
+	k, v, err := e.reader.Get(search)
+	if err != nil || k == nil {
+		return nil, 0, false, err
+	}
+	uk, _, kind, valid := base.ParseInternalKey(k)
+	if !valid {
+		return nil, 0, false, base.CorruptionErrorf(tableName(f.Num), -1, "bad internal key %q", k)
+	}
+	if tc.cmp.Compare(uk, ukey) != 0 {
+		return nil, 0, false, nil
+	}
+	if kind == base.KindSet {
+		value = bytes.Clone(v)
+	}
+	return value, kind, true, nil
+}
+
+// newIter returns an iterator over table f that keeps the table open until
+// it is closed.
+func (tc *tableCache) newIter(f *manifest.FileMetadata) (base.InternalIterator, error) {
+	e, err := tc.acquire(f)
+	if err != nil {
+		return nil, err
+	}
+	return &tableIter{Iter: e.reader.NewIter(), entry: e}, nil
+}
+
+type tableIter struct {
+	*sstable.Iter
+	entry *tableEntry
+}
+
+func (t *tableIter) Close() error {
+	err := t.Iter.Close()
+	if t.entry != nil {
+		t.entry.release()
+		t.entry = nil
+	}
+	return err
+}
