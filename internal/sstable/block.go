@@ -1,0 +1,412 @@
+package sstable
+
+import (
+	"encoding/binary"
+
+	"strata/internal/base"
+)
+
+// Block contents (LevelDB's block_builder.cc), before compression:
+//
+//	+---------+---------+-----+-------------+-----+-------------------+------------------+
+//	| entry 0 | entry 1 | ... | entry n-1   | restarts[0..r-1]    | num_restarts r   |
+//	|         |         |     |             | fixed32 each        | fixed32          |
+//	+---------+---------+-----+-------------+---------------------+------------------+
+//
+// Each entry shares a prefix with the previous entry's key:
+//
+//	+-----------------+---------------------+-------------------+-----------------+-------+
+//	| varint32 shared | varint32 non_shared | varint32 value_len | key[shared:]   | value |
+//	+-----------------+---------------------+-------------------+-----------------+-------+
+//
+// Every restartInterval entries the prefix compression restarts (shared = 0)
+// and the entry's offset is recorded in restarts[], which lets readers binary
+// search. restarts[0] is always 0, so even an empty block has one restart.
+
+// blockWriter builds one block. The zero value is not usable; set
+// restartInterval.
+type blockWriter struct {
+	restartInterval int
+	buf             []byte
+	restarts        []uint32
+	counter         int // entries since the last restart
+	nEntries        int
+	lastKey         []byte
+	finished        bool
+}
+
+func (w *blockWriter) reset() {
+	w.buf = w.buf[:0]
+	w.restarts = append(w.restarts[:0], 0)
+	w.counter = 0
+	w.nEntries = 0
+	w.lastKey = w.lastKey[:0]
+	w.finished = false
+}
+
+func (w *blockWriter) empty() bool { return w.nEntries == 0 }
+
+// estimatedSize is the size finish would return now (LevelDB's
+// CurrentSizeEstimate).
+func (w *blockWriter) estimatedSize() int {
+	return len(w.buf) + 4*len(w.restarts) + 4
+}
+
+// add appends an entry; key must sort after the previous one.
+func (w *blockWriter) add(key, value []byte) {
+	if len(w.restarts) == 0 {
+		w.restarts = append(w.restarts, 0)
+	}
+	shared := 0
+	if w.counter < w.restartInterval {
+		n := min(len(w.lastKey), len(key))
+		for shared < n && w.lastKey[shared] == key[shared] {
+			shared++
+		}
+	} else {
+		w.restarts = append(w.restarts, uint32(len(w.buf)))
+		w.counter = 0
+	}
+	nonShared := len(key) - shared
+	if shared < 128 && nonShared < 128 && len(value) < 128 {
+		w.buf = append(w.buf, byte(shared), byte(nonShared), byte(len(value)))
+	} else {
+		w.buf = binary.AppendUvarint(w.buf, uint64(shared))
+		w.buf = binary.AppendUvarint(w.buf, uint64(nonShared))
+		w.buf = binary.AppendUvarint(w.buf, uint64(len(value)))
+	}
+	w.buf = append(w.buf, key[shared:]...)
+	w.buf = append(w.buf, value...)
+	w.lastKey = append(w.lastKey[:shared], key[shared:]...)
+	w.counter++
+	w.nEntries++
+}
+
+// finish appends the restart array and returns the block contents, valid
+// until the next reset.
+func (w *blockWriter) finish() []byte {
+	if len(w.restarts) == 0 {
+		w.restarts = append(w.restarts, 0)
+	}
+	for _, r := range w.restarts {
+		w.buf = binary.LittleEndian.AppendUint32(w.buf, r)
+	}
+	w.buf = binary.LittleEndian.AppendUint32(w.buf, uint32(len(w.restarts)))
+	w.finished = true
+	return w.buf
+}
+
+// blockIter walks the entries of one block's (uncompressed) contents. It is
+// a value type so that the table iterator and Get embed it without
+// allocating. Keys are compared with base.InternalCompare when cmp is set;
+// the metaindex is only scanned, never searched.
+//
+// Key() aliases the block when the entry's key is stored whole (shared == 0)
+// and otherwise keyBuf, which is rebuilt in place; both stay valid until the
+// next positioning call.
+type blockIter struct {
+	cmp         func(a, b []byte) int // user-key comparison
+	data        []byte                // whole block contents
+	restarts    int                   // offset of the restart array
+	numRestarts int
+	// Position: offset is the current entry's offset (== restarts when
+	// past the end, -1 when before the start); next is the following entry's.
+	offset     int
+	next       int
+	restartIdx int // restart point at or before offset
+	key        []byte
+	keyBuf     []byte
+	val        []byte
+	valid      bool
+	err        error
+	// For error messages.
+	file     string
+	blockOff uint64
+}
+
+// init points the iterator at a block. It validates the restart array; on
+// failure the iterator is empty and err is set.
+func (it *blockIter) init(cmp func(a, b []byte) int, data []byte, file string, blockOff uint64) error {
+	it.cmp = cmp
+	it.file = file
+	it.blockOff = blockOff
+	it.data = data
+	it.valid = false
+	it.err = nil
+	it.key = nil
+	it.val = nil
+	if len(data) < 4 {
+		it.data, it.restarts, it.numRestarts = nil, 0, 0
+		it.err = it.corruption(0, "block too short (%d bytes)", len(data))
+		return it.err
+	}
+	n := binary.LittleEndian.Uint32(data[len(data)-4:])
+	if uint64(n) > uint64(len(data)-4)/4 {
+		it.data, it.restarts, it.numRestarts = nil, 0, 0
+		it.err = it.corruption(len(data)-4, "bad restart count %d in %d-byte block", n, len(data))
+		return it.err
+	}
+	it.numRestarts = int(n)
+	it.restarts = len(data) - 4 - 4*int(n)
+	it.offset, it.next = it.restarts, it.restarts
+	return nil
+}
+
+func (it *blockIter) corruption(off int, format string, args ...any) error {
+	return base.CorruptionErrorf(it.file, int64(it.blockOff)+int64(off), format, args...)
+}
+
+func (it *blockIter) fail(err error) bool {
+	it.err = err
+	it.valid = false
+	it.key, it.val = nil, nil
+	return false
+}
+
+// restartPoint returns the offset of restart i, or -1 if it is out of range.
+func (it *blockIter) restartPoint(i int) int {
+	p := binary.LittleEndian.Uint32(it.data[it.restarts+4*i:])
+	if int64(p) >= int64(it.restarts) {
+		return -1
+	}
+	return int(p)
+}
+
+// decodeEntry parses the entry header at p. It returns the shared length,
+// the start and end of the key delta, and the end of the value, or ok=false
+// when the entry does not fit in the entries area.
+func (it *blockIter) decodeEntry(p int) (shared, keyStart, keyEnd, valEnd int, ok bool) {
+	limit := it.restarts
+	d := it.data
+	if p+3 <= limit && d[p]|d[p+1]|d[p+2] < 128 {
+		shared, keyStart = int(d[p]), p+3
+		keyEnd = keyStart + int(d[p+1])
+		valEnd = keyEnd + int(d[p+2])
+	} else {
+		var a, b, c uint64
+		var n int
+		if a, n = binary.Uvarint(d[p:limit]); n <= 0 || a > 0xffffffff {
+			return 0, 0, 0, 0, false
+		}
+		p += n
+		if b, n = binary.Uvarint(d[p:limit]); n <= 0 || b > 0xffffffff {
+			return 0, 0, 0, 0, false
+		}
+		p += n
+		if c, n = binary.Uvarint(d[p:limit]); n <= 0 || c > 0xffffffff {
+			return 0, 0, 0, 0, false
+		}
+		p += n
+		if b > uint64(limit-p) || c > uint64(limit-p)-b {
+			return 0, 0, 0, 0, false
+		}
+		shared, keyStart = int(a), p
+		keyEnd = p + int(b)
+		valEnd = keyEnd + int(c)
+	}
+	if valEnd > limit {
+		return 0, 0, 0, 0, false
+	}
+	return shared, keyStart, keyEnd, valEnd, true
+}
+
+// parseAt decodes the entry at p, rebuilding the key from the current one.
+func (it *blockIter) parseAt(p int) bool {
+	shared, ks, ke, ve, ok := it.decodeEntry(p)
+	if !ok {
+		return it.fail(it.corruption(p, "bad entry in block"))
+	}
+	if shared == 0 {
+		it.key = it.data[ks:ke]
+	} else {
+		if !it.valid || shared > len(it.key) {
+			return it.fail(it.corruption(p, "bad shared key length %d in block", shared))
+		}
+		if &it.key[0] != firstElem(it.keyBuf) {
+			// The previous key lives in the block: copy its prefix.
+			it.keyBuf = append(it.keyBuf[:0], it.key[:shared]...)
+		} else {
+			it.keyBuf = it.keyBuf[:shared]
+		}
+		it.keyBuf = append(it.keyBuf, it.data[ks:ke]...)
+		it.key = it.keyBuf
+	}
+	it.val = it.data[ke:ve]
+	it.offset = p
+	it.next = ve
+	it.valid = true
+	for it.restartIdx+1 < it.numRestarts {
+		r := binary.LittleEndian.Uint32(it.data[it.restarts+4*(it.restartIdx+1):])
+		if int64(r) > int64(p) {
+			break
+		}
+		it.restartIdx++
+	}
+	return true
+}
+
+// firstElem returns a pointer to b's first element, or nil.
+func firstElem(b []byte) *byte {
+	if cap(b) == 0 {
+		return nil
+	}
+	return &b[:1][0]
+}
+
+// seekToRestart positions the iterator at restart point i.
+func (it *blockIter) seekToRestart(i int) bool {
+	p := it.restartPoint(i)
+	if p < 0 {
+		return it.fail(it.corruption(it.restarts+4*i, "restart point out of range"))
+	}
+	it.valid = false
+	it.restartIdx = i
+	if !it.parseAt(p) {
+		return false
+	}
+	return true
+}
+
+// keyAtRestart returns the key stored whole at restart point i.
+func (it *blockIter) keyAtRestart(i int) ([]byte, bool) {
+	p := it.restartPoint(i)
+	if p < 0 {
+		return nil, false
+	}
+	shared, ks, ke, _, ok := it.decodeEntry(p)
+	if !ok || shared != 0 {
+		return nil, false
+	}
+	return it.data[ks:ke], true
+}
+
+func (it *blockIter) compare(a, b []byte) int { return base.InternalCompare(it.cmp, a, b) }
+
+// isEmpty reports a block without entries: no restarts, or (as LevelDB
+// writes an empty block) restart 0 pointing at the restart array itself.
+func (it *blockIter) isEmpty() bool { return it.numRestarts == 0 || it.restarts == 0 }
+
+func (it *blockIter) First() bool {
+	if it.err != nil || it.isEmpty() {
+		it.valid = false
+		return false
+	}
+	return it.seekToRestart(0)
+}
+
+func (it *blockIter) Last() bool {
+	if it.err != nil || it.isEmpty() {
+		it.valid = false
+		return false
+	}
+	if !it.seekToRestart(it.numRestarts - 1) {
+		return false
+	}
+	for it.next < it.restarts {
+		if !it.parseAt(it.next) {
+			return false
+		}
+	}
+	return true
+}
+
+func (it *blockIter) Next() bool {
+	if !it.valid {
+		return false
+	}
+	if it.next >= it.restarts {
+		it.valid = false
+		it.offset = it.restarts
+		it.key, it.val = nil, nil
+		return false
+	}
+	return it.parseAt(it.next)
+}
+
+func (it *blockIter) Prev() bool {
+	if !it.valid {
+		return false
+	}
+	original := it.offset
+	for {
+		p := it.restartPoint(it.restartIdx)
+		if p < 0 {
+			return it.fail(it.corruption(it.restarts+4*it.restartIdx, "restart point out of range"))
+		}
+		if p < original {
+			break
+		}
+		if it.restartIdx == 0 {
+			it.valid = false
+			it.offset = -1
+			it.key, it.val = nil, nil
+			return false
+		}
+		it.restartIdx--
+	}
+	if !it.seekToRestart(it.restartIdx) {
+		return false
+	}
+	for it.next < original {
+		if !it.parseAt(it.next) {
+			return false
+		}
+	}
+	if it.next != original {
+		return it.fail(it.corruption(original, "entries do not chain to offset"))
+	}
+	return true
+}
+
+// SeekGE moves to the first entry with key >= target.
+func (it *blockIter) SeekGE(target []byte) bool {
+	if it.err != nil || it.isEmpty() {
+		it.valid = false
+		return false
+	}
+	// Binary search for the last restart point whose key is < target.
+	left, right := 0, it.numRestarts-1
+	if it.valid {
+		// Narrow with the current position, as LevelDB 1.23 does.
+		switch c := it.compare(it.key, target); {
+		case c < 0:
+			left = it.restartIdx
+		case c > 0:
+			right = it.restartIdx
+		default:
+			return true
+		}
+	}
+	for left < right {
+		mid := int(uint(left+right+1) >> 1)
+		k, ok := it.keyAtRestart(mid)
+		if !ok {
+			return it.fail(it.corruption(it.restarts+4*mid, "bad restart entry"))
+		}
+		if it.compare(k, target) < 0 {
+			left = mid
+		} else {
+			right = mid - 1
+		}
+	}
+	if !it.seekToRestart(left) {
+		return false
+	}
+	for it.compare(it.key, target) < 0 {
+		if !it.Next() {
+			return false
+		}
+	}
+	return true
+}
+
+// SeekLT moves to the last entry with key < target.
+func (it *blockIter) SeekLT(target []byte) bool {
+	if it.SeekGE(target) {
+		return it.Prev()
+	}
+	if it.err != nil {
+		return false
+	}
+	return it.Last()
+}

@@ -1,0 +1,224 @@
+package sstable
+
+import (
+	"sync"
+
+	"strata/internal/base"
+)
+
+// Iter is a two-level iterator over a table: an iterator over the index
+// block picks a data block, an iterator over that block walks its entries.
+// It implements base.InternalIterator; empty data blocks are skipped in both
+// directions. Key and Value point into blocks (or a buffer reused by the
+// next positioning call).
+//
+// Iterators come from Reader.NewIter and are recycled by Close: an Iter must
+// not be used after Close. An Iter is not safe for concurrent use.
+type Iter struct {
+	r          *Reader
+	index      blockIter
+	data       blockIter
+	dataOff    uint64 // offset of the loaded data block
+	dataLoaded bool
+	err        error
+}
+
+var _ base.InternalIterator = (*Iter)(nil)
+
+var iterPool = sync.Pool{New: func() any { return new(Iter) }}
+
+// NewIter returns an iterator over the table, unpositioned. Iterators are
+// pooled: in steady state NewIter does not allocate.
+func (r *Reader) NewIter() *Iter {
+	it := iterPool.Get().(*Iter)
+	it.r = r
+	it.err = nil
+	it.dataLoaded = false
+	it.data.valid = false
+	it.data.data = nil
+	if r.closed {
+		it.err = errClosedReader
+		it.index = blockIter{keyBuf: it.index.keyBuf}
+		return it
+	}
+	it.index.init(r.cmp.Compare, r.index, r.file, r.footer.index.Offset)
+	return it
+}
+
+// loadBlock points the data iterator at the block the index iterator is
+// at. It reports false (with it.err set) on failure.
+func (it *Iter) loadBlock() bool {
+	h, err := it.r.decodeIndexValue(&it.index)
+	if err != nil {
+		it.err = err
+		it.data.valid = false
+		return false
+	}
+	if it.dataLoaded && h.Offset == it.dataOff {
+		it.data.valid = false // the caller repositions it
+		return true
+	}
+	b, err := it.r.dataBlock(h)
+	if err != nil {
+		it.err = err
+		it.dataLoaded = false
+		it.data.valid = false
+		return false
+	}
+	if err := it.data.init(it.r.cmp.Compare, b, it.r.file, h.Offset); err != nil {
+		it.err = err
+		it.dataLoaded = false
+		return false
+	}
+	it.dataOff = h.Offset
+	it.dataLoaded = true
+	return true
+}
+
+// skipForward moves to the first entry of the following non-empty blocks
+// when the data iterator is exhausted.
+func (it *Iter) skipForward() bool {
+	for !it.data.valid {
+		if it.data.err != nil || it.err != nil || !it.index.Next() {
+			return false
+		}
+		if !it.loadBlock() {
+			return false
+		}
+		it.data.First()
+	}
+	return true
+}
+
+// skipBackward moves to the last entry of the preceding non-empty blocks
+// when the data iterator is exhausted.
+func (it *Iter) skipBackward() bool {
+	for !it.data.valid {
+		if it.data.err != nil || it.err != nil || !it.index.Prev() {
+			return false
+		}
+		if !it.loadBlock() {
+			return false
+		}
+		it.data.Last()
+	}
+	return true
+}
+
+func (it *Iter) ok() bool { return it.err == nil && it.data.err == nil && it.index.err == nil }
+
+// SeekGE moves to the first entry with internal key >= key.
+func (it *Iter) SeekGE(key []byte) bool {
+	if !it.ok() {
+		return false
+	}
+	if !it.index.SeekGE(key) || !it.loadBlock() {
+		it.data.valid = false
+		return false
+	}
+	it.data.SeekGE(key)
+	return it.skipForward()
+}
+
+// SeekLT moves to the last entry with internal key < key.
+func (it *Iter) SeekLT(key []byte) bool {
+	if !it.ok() {
+		return false
+	}
+	if !it.index.SeekGE(key) {
+		if it.index.err != nil {
+			it.data.valid = false
+			return false
+		}
+		return it.Last()
+	}
+	if !it.loadBlock() {
+		return false
+	}
+	it.data.SeekLT(key)
+	return it.skipBackward()
+}
+
+// First moves to the first entry.
+func (it *Iter) First() bool {
+	if !it.ok() {
+		return false
+	}
+	if !it.index.First() || !it.loadBlock() {
+		it.data.valid = false
+		return false
+	}
+	it.data.First()
+	return it.skipForward()
+}
+
+// Last moves to the last entry.
+func (it *Iter) Last() bool {
+	if !it.ok() {
+		return false
+	}
+	if !it.index.Last() || !it.loadBlock() {
+		it.data.valid = false
+		return false
+	}
+	it.data.Last()
+	return it.skipBackward()
+}
+
+// Next moves to the next entry.
+func (it *Iter) Next() bool {
+	if !it.data.valid {
+		return false
+	}
+	if it.data.Next() {
+		return true
+	}
+	return it.skipForward()
+}
+
+// Prev moves to the previous entry.
+func (it *Iter) Prev() bool {
+	if !it.data.valid {
+		return false
+	}
+	if it.data.Prev() {
+		return true
+	}
+	return it.skipBackward()
+}
+
+// Valid reports whether the iterator is at an entry.
+func (it *Iter) Valid() bool { return it.data.valid }
+
+// Key returns the current internal key.
+func (it *Iter) Key() []byte { return it.data.key }
+
+// Value returns the current value.
+func (it *Iter) Value() []byte { return it.data.val }
+
+// Error returns the first error met.
+func (it *Iter) Error() error {
+	switch {
+	case it.err != nil:
+		return it.err
+	case it.index.err != nil:
+		return it.index.err
+	}
+	return it.data.err
+}
+
+// Close returns Error and recycles the iterator: it must not be used
+// afterwards, not even closed again (it may already serve another caller).
+func (it *Iter) Close() error {
+	if it.r == nil {
+		return nil
+	}
+	err := it.Error()
+	it.r = nil
+	it.err = nil
+	it.dataLoaded = false
+	it.index.data, it.index.key, it.index.val, it.index.err, it.index.valid = nil, nil, nil, nil, false
+	it.data.data, it.data.key, it.data.val, it.data.err, it.data.valid = nil, nil, nil, nil, false
+	iterPool.Put(it)
+	return err
+}

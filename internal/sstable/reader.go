@@ -1,0 +1,351 @@
+package sstable
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"strata/internal/base"
+	"strata/internal/cache"
+)
+
+// ReaderOptions configure a Reader.
+type ReaderOptions struct {
+	// Comparer orders user keys; it must be the one the table was written
+	// with. nil means base.DefaultComparer.
+	Comparer *base.Comparer
+	// Cache holds uncompressed data blocks, keyed by an id the Reader takes
+	// from it. nil disables caching.
+	Cache *cache.Cache
+	// FileName names the file in errors.
+	FileName string
+	// VerifyChecksums makes every data-block read check the block's crc.
+	// The DB sets it (LevelDB's paranoid default for Strata). The footer,
+	// index, metaindex and filter blocks are always verified when opened.
+	VerifyChecksums bool
+	// Mmap, if non-nil, is the whole file's contents (len == size): blocks
+	// are read by slicing it, with no system calls, and uncompressed blocks
+	// are used in place (not copied, not cached). The caller keeps the
+	// mapping alive until the Reader and its iterators are closed.
+	Mmap []byte
+}
+
+// Reader reads one table. It keeps the index and filter blocks in memory and
+// reads data blocks through the cache. A Reader is safe for concurrent use
+// by multiple goroutines (each with its own iterators).
+type Reader struct {
+	f       io.ReaderAt
+	size    int64
+	mmap    []byte
+	cmp     *base.Comparer
+	cache   *cache.Cache
+	cacheID uint64
+	file    string
+	verify  bool
+	closed  bool
+
+	footer           footer
+	index            []byte // index block contents
+	indexCompression Compression
+	metaCompression  Compression
+	metaEntries      []MetaEntry
+	hasFilter        bool
+	filterHandle     BlockHandle
+	filter           filterReader
+}
+
+// MetaEntry is one entry of the metaindex block.
+type MetaEntry struct {
+	Name   string
+	Handle BlockHandle
+}
+
+// errClosedReader is returned by a Reader's methods after Close.
+var errClosedReader = errors.New("sstable: reader is closed")
+
+// NewReader opens the table held by f, of the given size. It reads and
+// verifies the footer, the index block, the metaindex and the filter block.
+// Errors about the file's contents are *base.CorruptionError values naming
+// o.FileName and the offset. NewReader does not take ownership of f.
+func NewReader(f io.ReaderAt, size int64, o ReaderOptions) (*Reader, error) {
+	r := &Reader{
+		f:      f,
+		size:   size,
+		mmap:   o.Mmap,
+		cmp:    o.Comparer,
+		cache:  o.Cache,
+		file:   o.FileName,
+		verify: o.VerifyChecksums,
+	}
+	if r.cmp == nil {
+		r.cmp = base.DefaultComparer
+	}
+	if r.mmap != nil && int64(len(r.mmap)) != size {
+		return nil, fmt.Errorf("sstable: %s: mmap holds %d bytes, file size is %d", r.file, len(r.mmap), size)
+	}
+	if r.mmap == nil && f == nil {
+		return nil, fmt.Errorf("sstable: %s: no file", r.file)
+	}
+	if size < footerLen {
+		return nil, base.CorruptionErrorf(r.file, 0, "file is too short (%d bytes) to be an sstable", size)
+	}
+	footOff := size - footerLen
+	var fbuf [footerLen]byte
+	fb, err := r.readAt(fbuf[:], footOff)
+	if err != nil {
+		return nil, err
+	}
+	if r.footer, err = decodeFooter(fb, r.file, footOff); err != nil {
+		return nil, err
+	}
+
+	// Index block.
+	r.index, r.indexCompression, _, err = r.readBlock(r.footer.index, true)
+	if err != nil {
+		return nil, err
+	}
+	var it blockIter
+	if err := it.init(r.cmp.Compare, r.index, r.file, r.footer.index.Offset); err != nil {
+		return nil, err
+	}
+
+	// Metaindex and filter.
+	meta, mc, _, err := r.readBlock(r.footer.metaindex, true)
+	if err != nil {
+		return nil, err
+	}
+	r.metaCompression = mc
+	if err := it.init(nil, meta, r.file, r.footer.metaindex.Offset); err != nil {
+		return nil, err
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		h, n := decodeBlockHandle(it.val)
+		if n <= 0 {
+			return nil, base.CorruptionErrorf(r.file, int64(r.footer.metaindex.Offset)+int64(it.offset),
+				"bad block handle in metaindex entry %q", it.key)
+		}
+		r.metaEntries = append(r.metaEntries, MetaEntry{Name: string(it.key), Handle: h})
+		if string(it.key) != filterMetaKey {
+			continue // e.g. goleveldb's "filter.leveldb.BuiltinBloomFilter"
+		}
+		fdata, _, _, err := r.readBlock(h, true)
+		if err != nil {
+			return nil, err
+		}
+		if r.filter, err = initFilterReader(fdata, r.file, h.Offset); err != nil {
+			return nil, err
+		}
+		r.hasFilter = true
+		r.filterHandle = h
+	}
+	if it.err != nil {
+		return nil, it.err
+	}
+	r.cacheID = r.cache.NewID()
+	return r, nil
+}
+
+// readAt reads len(buf) bytes at off (or slices the mmap).
+func (r *Reader) readAt(buf []byte, off int64) ([]byte, error) {
+	if r.mmap != nil {
+		return r.mmap[off : off+int64(len(buf))], nil
+	}
+	n, err := r.f.ReadAt(buf, off)
+	if n == len(buf) {
+		return buf, nil
+	}
+	if err == nil || err == io.EOF {
+		return nil, base.CorruptionErrorf(r.file, off, "truncated read (%d of %d bytes)", n, len(buf))
+	}
+	return nil, fmt.Errorf("sstable: %s: read at %d: %w", r.file, off, err)
+}
+
+// readBlock reads the block at h, checks its trailer's crc if verify, and
+// returns its uncompressed contents. fromMmap reports contents that alias the
+// mmap (uncompressed blocks of a mapped file); otherwise contents is a fresh
+// allocation owned by the caller.
+func (r *Reader) readBlock(h BlockHandle, verify bool) (contents []byte, c Compression, fromMmap bool, err error) {
+	end := uint64(r.size - footerLen)
+	if h.Size > end || h.Offset > end-h.Size || end-h.Size-h.Offset < blockTrailerLen {
+		return nil, 0, false, base.CorruptionErrorf(r.file, int64(min(h.Offset, uint64(r.size))), "bad block handle %s", h)
+	}
+	n := int(h.Size)
+	var b []byte
+	if r.mmap != nil {
+		b = r.mmap[h.Offset : h.Offset+h.Size+blockTrailerLen]
+	} else {
+		if b, err = r.readAt(make([]byte, n+blockTrailerLen), int64(h.Offset)); err != nil {
+			return nil, 0, false, err
+		}
+	}
+	c = Compression(b[n])
+	if verify {
+		want := base.UnmaskCRC(binary.LittleEndian.Uint32(b[n+1:]))
+		if got := base.CRC(b[:n+1]); got != want {
+			return nil, 0, false, base.CorruptionErrorf(r.file, int64(h.Offset),
+				"block checksum mismatch at block offset %d (size %d)", h.Offset, h.Size)
+		}
+	}
+	if c == NoCompression {
+		return b[:n:n], c, r.mmap != nil, nil
+	}
+	out, err := decompressBlock(b[:n], c)
+	if err != nil {
+		var de *decompressError
+		if errors.As(err, &de) {
+			return nil, c, false, base.CorruptionErrorf(r.file, int64(h.Offset), "block at offset %d: %s", h.Offset, de.msg)
+		}
+		return nil, c, false, err
+	}
+	return out, c, false, nil
+}
+
+// dataBlock returns the uncompressed contents of the data block at h,
+// through the cache.
+func (r *Reader) dataBlock(h BlockHandle) ([]byte, error) {
+	if b, ok := r.cache.Get(r.cacheID, h.Offset); ok {
+		return b, nil
+	}
+	b, _, fromMmap, err := r.readBlock(h, r.verify)
+	if err != nil {
+		return nil, err
+	}
+	if !fromMmap {
+		r.cache.Set(r.cacheID, h.Offset, b)
+	}
+	return b, nil
+}
+
+// decodeIndexValue decodes the handle stored in the index entry at which it
+// is positioned.
+func (r *Reader) decodeIndexValue(it *blockIter) (BlockHandle, error) {
+	h, n := decodeBlockHandle(it.val)
+	if n <= 0 {
+		return BlockHandle{}, base.CorruptionErrorf(r.file, int64(r.footer.index.Offset)+int64(it.offset),
+			"bad block handle in index entry")
+	}
+	return h, nil
+}
+
+// getState is the per-call state of Get, pooled so Get does not allocate.
+type getState struct {
+	index, data blockIter
+}
+
+var getStatePool = sync.Pool{New: func() any { return new(getState) }}
+
+// Get returns the first entry whose internal key is >= ikey, if its user key
+// equals ikey's user key (LevelDB's Table::InternalGet): with ikey built by
+// base.MakeSearchKey(ukey, seq), the newest entry for ukey at or below seq.
+// key is nil when there is no such entry. The bloom filter is consulted
+// first: a filter miss answers without reading a data block.
+//
+// key and value are never modified afterwards and may be retained: value
+// points into the (immutable) block; key too when the block stores it whole,
+// otherwise it is a new allocation. Use GetInto to avoid that allocation.
+func (r *Reader) Get(ikey []byte) (key, value []byte, err error) {
+	return r.get(nil, ikey, false)
+}
+
+// GetInto is Get, but the key is always appended to dst[:0] (which is
+// returned as key), so a caller reusing dst makes Get allocation-free on a
+// cache hit.
+func (r *Reader) GetInto(dst, ikey []byte) (key, value []byte, err error) {
+	return r.get(dst, ikey, true)
+}
+
+func (r *Reader) get(dst, ikey []byte, into bool) (key, value []byte, err error) {
+	if r.closed {
+		return nil, nil, errClosedReader
+	}
+	if len(ikey) < base.TrailerLen {
+		return nil, nil, fmt.Errorf("sstable: invalid internal key %q", ikey)
+	}
+	st := getStatePool.Get().(*getState)
+	defer putGetState(st)
+	ii := &st.index
+	ii.init(r.cmp.Compare, r.index, r.file, r.footer.index.Offset)
+	if !ii.SeekGE(ikey) {
+		return nil, nil, ii.err
+	}
+	h, err := r.decodeIndexValue(ii)
+	if err != nil {
+		return nil, nil, err
+	}
+	ukey := ikey[:len(ikey)-base.TrailerLen]
+	if r.hasFilter && !r.filter.mayContain(h.Offset, bloomHash(ukey)) {
+		return nil, nil, nil
+	}
+	block, err := r.dataBlock(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	di := &st.data
+	if err := di.init(r.cmp.Compare, block, r.file, h.Offset); err != nil {
+		return nil, nil, err
+	}
+	if !di.SeekGE(ikey) {
+		return nil, nil, di.err
+	}
+	k := di.key
+	if len(k) < base.TrailerLen {
+		return nil, nil, base.CorruptionErrorf(r.file, int64(h.Offset)+int64(di.offset), "invalid internal key %q", k)
+	}
+	if r.cmp.Compare(k[:len(k)-base.TrailerLen], ukey) != 0 {
+		return nil, nil, nil
+	}
+	switch {
+	case into:
+		k = append(dst[:0], k...)
+	case len(k) > 0 && firstElem(k) == firstElem(di.keyBuf):
+		k = append([]byte(nil), k...)
+	}
+	return k, di.val, nil
+}
+
+func putGetState(st *getState) {
+	// Drop references to blocks so evicted blocks can be collected.
+	st.index.data, st.index.key, st.index.val = nil, nil, nil
+	st.data.data, st.data.key, st.data.val = nil, nil, nil
+	getStatePool.Put(st)
+}
+
+// ApproximateOffset returns the approximate file offset where the entries
+// for ikey are (or would be): the offset of the data block the index points
+// to, or the metaindex offset (about the end of the data) when ikey is past
+// the last key. It is LevelDB's Table::ApproximateOffsetOf.
+func (r *Reader) ApproximateOffset(ikey []byte) uint64 {
+	if r.closed {
+		return 0
+	}
+	st := getStatePool.Get().(*getState)
+	defer putGetState(st)
+	ii := &st.index
+	ii.init(r.cmp.Compare, r.index, r.file, r.footer.index.Offset)
+	if ii.SeekGE(ikey) {
+		if h, err := r.decodeIndexValue(ii); err == nil {
+			return h.Offset
+		}
+	}
+	return r.footer.metaindex.Offset
+}
+
+// CacheID returns the id under which this Reader's blocks are cached (0
+// without a cache).
+func (r *Reader) CacheID() uint64 { return r.cacheID }
+
+// Close drops the Reader's blocks from the cache. It does not close the
+// underlying file. Iterators must be closed first.
+func (r *Reader) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	r.cache.EvictID(r.cacheID)
+	r.index = nil
+	r.filter = filterReader{}
+	r.hasFilter = false
+	return nil
+}

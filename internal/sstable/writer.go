@@ -1,0 +1,275 @@
+package sstable
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+
+	"strata/internal/base"
+)
+
+// WriterOptions configure a Writer. The zero value writes uncompressed
+// tables without a filter, with 4 KiB blocks, restart interval 16 and the
+// bytewise comparer. (LevelDB's defaults are snappy and, in Strata's DB
+// options, a 10 bits-per-key bloom filter: the DB layer passes those.)
+type WriterOptions struct {
+	// BlockSize is the target uncompressed size of a data block: a block is
+	// cut once its estimated size reaches it. <= 0 means 4096.
+	BlockSize int
+	// BlockRestartInterval is the number of keys between restart points of a
+	// data block. <= 0 means 16. Index blocks always use 1.
+	BlockRestartInterval int
+	// Compression is applied to data, index and metaindex blocks, each kept
+	// raw unless compressing saves at least 12.5% (as LevelDB does). The
+	// filter block is never compressed.
+	Compression Compression
+	// BloomBitsPerKey enables the bloom filter block over user keys with
+	// this many bits per key (10 gives ~1% false positives). 0 disables it.
+	BloomBitsPerKey int
+	// Comparer orders user keys. nil means base.DefaultComparer.
+	Comparer *base.Comparer
+}
+
+// WriterMetadata describes a finished table.
+type WriterMetadata struct {
+	// Smallest and Largest are the first and last internal keys (nil for an
+	// empty table).
+	Smallest, Largest []byte
+	// Size is the file's total size in bytes.
+	Size uint64
+	// NumEntries is the number of entries.
+	NumEntries uint64
+}
+
+// writeBufferSize is the buffer between the Writer and the file, so the file
+// sees large writes.
+const writeBufferSize = 256 << 10
+
+// Writer builds a table, writing it sequentially to an io.Writer. Add the
+// entries in strictly increasing internal-key order, then Close. After an
+// error every method returns it. A Writer is not safe for concurrent use.
+type Writer struct {
+	opts   WriterOptions
+	cmp    *base.Comparer
+	w      *bufio.Writer
+	offset uint64 // bytes handed to w so far
+	err    error
+	closed bool
+
+	data    blockWriter
+	index   blockWriter
+	filter  *filterWriter
+	lastKey []byte
+
+	// The index entry of a finished block is added when the next key
+	// arrives (or at Close), so its key can be a short separator.
+	pendingIndex  bool
+	pendingHandle BlockHandle
+
+	numEntries  uint64
+	smallest    []byte
+	compressBuf []byte
+	scratch     []byte // separator keys, handle encodings
+	meta        WriterMetadata
+	// compress is compressBlock; tests substitute a reference codec.
+	compress func(dst, raw []byte, c Compression) ([]byte, bool)
+}
+
+// NewWriter returns a Writer that writes a table to w. Close does not close
+// or sync w.
+func NewWriter(w io.Writer, o WriterOptions) *Writer {
+	if o.BlockSize <= 0 {
+		o.BlockSize = 4096
+	}
+	if o.BlockRestartInterval <= 0 {
+		o.BlockRestartInterval = 16
+	}
+	if o.BloomBitsPerKey < 0 {
+		o.BloomBitsPerKey = 0
+	}
+	cmp := o.Comparer
+	if cmp == nil {
+		cmp = base.DefaultComparer
+	}
+	tw := &Writer{
+		opts:  o,
+		cmp:   cmp,
+		w:     bufio.NewWriterSize(w, writeBufferSize),
+		data:  blockWriter{restartInterval: o.BlockRestartInterval},
+		index: blockWriter{restartInterval: 1},
+		compress: compressBlock,
+	}
+	tw.data.reset()
+	tw.index.reset()
+	if o.BloomBitsPerKey > 0 {
+		tw.filter = &filterWriter{bitsPerKey: o.BloomBitsPerKey}
+		tw.filter.startBlock(0)
+	}
+	return tw
+}
+
+// errClosed is returned by Add and Close after Close.
+var errClosed = errors.New("sstable: writer is closed")
+
+// Add appends an entry. ikey must be a valid internal key (at least 8
+// bytes) that sorts strictly after the previous one; otherwise Add returns
+// an error and the Writer stays usable. Add copies what it keeps.
+func (w *Writer) Add(ikey, value []byte) error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.closed {
+		return errClosed
+	}
+	if len(ikey) < base.TrailerLen {
+		return fmt.Errorf("sstable: invalid internal key %q (shorter than %d bytes)", ikey, base.TrailerLen)
+	}
+	if w.numEntries > 0 && base.InternalCompare(w.cmp.Compare, ikey, w.lastKey) <= 0 {
+		return fmt.Errorf("sstable: keys out of order: %s after %s",
+			base.FormatInternalKey(ikey), base.FormatInternalKey(w.lastKey))
+	}
+	if w.pendingIndex {
+		w.scratch = base.InternalSeparator(w.cmp, w.scratch[:0], w.lastKey, ikey)
+		w.addIndexEntry(w.scratch)
+	}
+	if w.filter != nil {
+		w.filter.addKey(ikey[:len(ikey)-base.TrailerLen])
+	}
+	if w.numEntries == 0 {
+		w.smallest = append(w.smallest[:0], ikey...)
+	}
+	w.lastKey = append(w.lastKey[:0], ikey...)
+	w.numEntries++
+	w.data.add(ikey, value)
+	if w.data.estimatedSize() >= w.opts.BlockSize {
+		w.flushDataBlock()
+	}
+	return w.err
+}
+
+// addIndexEntry adds the pending block's handle under key. key may alias
+// w.scratch: the handle is encoded after it.
+func (w *Writer) addIndexEntry(key []byte) {
+	n := len(key)
+	enc := appendBlockHandle(key, w.pendingHandle)
+	w.index.add(enc[:n], enc[n:])
+	w.scratch = enc[:0]
+	w.pendingIndex = false
+}
+
+// flushDataBlock writes the current data block and starts the next.
+func (w *Writer) flushDataBlock() {
+	if w.data.empty() {
+		return
+	}
+	w.pendingHandle = w.writeBlock(&w.data, w.opts.Compression)
+	w.pendingIndex = true
+	if w.filter != nil {
+		w.filter.startBlock(w.offset)
+	}
+}
+
+// writeBlock finishes b, compresses it if that saves at least 12.5%, writes
+// it with its trailer and resets b.
+func (w *Writer) writeBlock(b *blockWriter, c Compression) BlockHandle {
+	raw := b.finish()
+	contents, typ := raw, NoCompression
+	if c != NoCompression {
+		var ok bool
+		w.compressBuf, ok = w.compress(w.compressBuf, raw, c)
+		if ok && len(w.compressBuf) < len(raw)-len(raw)/8 {
+			contents, typ = w.compressBuf, c
+		}
+	}
+	h := w.writeRawBlock(contents, typ)
+	b.reset()
+	return h
+}
+
+// writeRawBlock writes contents and their trailer (see appendBlockTrailer).
+func (w *Writer) writeRawBlock(contents []byte, c Compression) BlockHandle {
+	h := BlockHandle{Offset: w.offset, Size: uint64(len(contents))}
+	if w.err != nil {
+		return h
+	}
+	if _, err := w.w.Write(contents); err != nil {
+		w.err = err
+		return h
+	}
+	var trailer [blockTrailerLen]byte
+	if _, err := w.w.Write(appendBlockTrailer(trailer[:0], contents, c)); err != nil {
+		w.err = err
+		return h
+	}
+	w.offset += uint64(len(contents)) + blockTrailerLen
+	return h
+}
+
+// EstimatedSize returns the bytes written so far plus the estimated size of
+// the data block being built: a running estimate of the final file size,
+// for deciding when to start a new output file.
+func (w *Writer) EstimatedSize() uint64 {
+	return w.offset + uint64(w.data.estimatedSize())
+}
+
+// NumEntries returns the number of entries added so far.
+func (w *Writer) NumEntries() uint64 { return w.numEntries }
+
+// Close writes the last data block, the filter, metaindex and index blocks
+// and the footer, and flushes everything to the underlying writer, which it
+// neither syncs nor closes. Calling Close again returns the first result.
+func (w *Writer) Close() error {
+	if w.closed {
+		if w.err != nil {
+			return w.err
+		}
+		return nil
+	}
+	w.closed = true
+	w.flushDataBlock()
+
+	var filterHandle BlockHandle
+	if w.filter != nil {
+		filterHandle = w.writeRawBlock(w.filter.finish(), NoCompression)
+	}
+
+	// The metaindex is built with the data blocks' options, like LevelDB.
+	meta := blockWriter{restartInterval: w.opts.BlockRestartInterval}
+	meta.reset()
+	if w.filter != nil {
+		meta.add([]byte(filterMetaKey), appendBlockHandle(nil, filterHandle))
+	}
+	metaHandle := w.writeBlock(&meta, w.opts.Compression)
+
+	if w.pendingIndex {
+		w.scratch = base.InternalSuccessor(w.cmp, w.scratch[:0], w.lastKey)
+		w.addIndexEntry(w.scratch)
+	}
+	indexHandle := w.writeBlock(&w.index, w.opts.Compression)
+
+	var buf [footerLen]byte
+	f := footer{metaindex: metaHandle, index: indexHandle}
+	if w.err == nil {
+		if _, err := w.w.Write(f.encode(buf[:0])); err != nil {
+			w.err = err
+		} else {
+			w.offset += footerLen
+		}
+	}
+	if w.err == nil {
+		w.err = w.w.Flush()
+	}
+	if w.err != nil {
+		return w.err
+	}
+	w.meta = WriterMetadata{Size: w.offset, NumEntries: w.numEntries}
+	if w.numEntries > 0 {
+		w.meta.Smallest = w.smallest
+		w.meta.Largest = append([]byte(nil), w.lastKey...)
+	}
+	return nil
+}
+
+// Metadata describes the table; valid after a successful Close.
+func (w *Writer) Metadata() WriterMetadata { return w.meta }
