@@ -1,0 +1,428 @@
+package manifest
+
+import (
+	"slices"
+
+	"strata/internal/base"
+)
+
+// PickerOptions are the knobs of compaction picking. Zero fields take
+// LevelDB's values (WithDefaults).
+type PickerOptions struct {
+	// L0CompactionTrigger is the number of level-0 files at which level 0
+	// scores 1. Default 4.
+	L0CompactionTrigger int
+	// LevelMultiplier is the growth of the byte budget from one level to
+	// the next. Default 10.
+	LevelMultiplier int
+	// BaseLevelBytes is the byte budget of level 1. Default 10 MiB.
+	BaseLevelBytes uint64
+	// TargetFileSize is the size at which compaction output files are cut,
+	// and the per-call input limit of a manual compaction. Default 2 MiB.
+	TargetFileSize uint64
+	// MaxGrandparentOverlapBytes bounds the grandparent bytes one output
+	// file (or trivially moved file, or pushed-down flush) may overlap.
+	// Default 10 × TargetFileSize.
+	MaxGrandparentOverlapBytes uint64
+	// ExpandedCompactionByteSizeLimit bounds the input bytes of a
+	// compaction whose level inputs are grown to cover more of its key
+	// range. Default 25 × TargetFileSize.
+	ExpandedCompactionByteSizeLimit uint64
+}
+
+// DefaultPickerOptions returns LevelDB's settings.
+func DefaultPickerOptions() PickerOptions { return PickerOptions{}.WithDefaults() }
+
+// WithDefaults returns o with every zero field set to its default.
+func (o PickerOptions) WithDefaults() PickerOptions {
+	if o.L0CompactionTrigger <= 0 {
+		o.L0CompactionTrigger = 4
+	}
+	if o.LevelMultiplier <= 0 {
+		o.LevelMultiplier = 10
+	}
+	if o.BaseLevelBytes == 0 {
+		o.BaseLevelBytes = 10 << 20
+	}
+	if o.TargetFileSize == 0 {
+		o.TargetFileSize = 2 << 20
+	}
+	if o.MaxGrandparentOverlapBytes == 0 {
+		o.MaxGrandparentOverlapBytes = 10 * o.TargetFileSize
+	}
+	if o.ExpandedCompactionByteSizeLimit == 0 {
+		o.ExpandedCompactionByteSizeLimit = 25 * o.TargetFileSize
+	}
+	return o
+}
+
+// MaxBytesForLevel returns the byte budget of level (1+): BaseLevelBytes ×
+// LevelMultiplier^(level-1). Level 0 is budgeted by file count; for it the
+// level-1 budget is returned, as in LevelDB. o should have its defaults
+// applied.
+func (o PickerOptions) MaxBytesForLevel(level int) float64 {
+	b := float64(o.BaseLevelBytes)
+	for ; level > 1; level-- {
+		b *= float64(o.LevelMultiplier)
+	}
+	return b
+}
+
+// Scores rates how urgently each level needs a compaction.
+type Scores struct {
+	// Level[0] is the number of level-0 files over L0CompactionTrigger;
+	// Level[l] for l >= 1 is the level's bytes over MaxBytesForLevel(l). A
+	// level scoring >= 1 is due for a size compaction. The last level's score
+	// is informational: it is never compacted.
+	Level [NumLevels]float64
+	// BestLevel and BestScore are the highest score among levels 0 to
+	// NumLevels-2 and its level (the lowest level on ties), as LevelDB's
+	// VersionSet::Finalize computes them.
+	BestLevel int
+	BestScore float64
+}
+
+// ComputeScores returns the Version's compaction scores under o. It does not
+// allocate; it costs a pass over every file's size.
+func (v *Version) ComputeScores(o PickerOptions) Scores {
+	o = o.WithDefaults()
+	s := Scores{BestLevel: -1, BestScore: -1}
+	for level := range NumLevels {
+		var score float64
+		if level == 0 {
+			score = float64(len(v.Levels[0])) / float64(o.L0CompactionTrigger)
+		} else {
+			score = float64(v.LevelBytes(level)) / o.MaxBytesForLevel(level)
+		}
+		s.Level[level] = score
+		if level < NumLevels-1 && score > s.BestScore {
+			s.BestLevel, s.BestScore = level, score
+		}
+	}
+	return s
+}
+
+// PickCompaction returns the compaction to run next on v, or nil when none
+// is due or every due one is blocked by running compactions. Size
+// compactions come first, most urgent level first (LevelDB runs only the
+// best level; the others are tried here when the best one is blocked).
+// Within a level the first file whose largest key sorts after the level's
+// compact pointer is the seed, wrapping to the start of the key space, so
+// successive compactions rotate through the level; if that seed's compaction
+// would touch a Compacting file, the following files are tried in turn.
+// Level-0 seeds are expanded to every overlapping level-0 file. Failing a
+// size compaction, v's seek candidate (Version.UpdateStats) is compacted.
+//
+// The inputs then grow as LevelDB's SetupOtherInputs grows them: the
+// level+1 files overlapping the level inputs; then more level inputs if
+// that adds no level+1 file and stays under ExpandedCompactionByteSizeLimit;
+// files sharing a boundary user key with an input are always pulled in.
+//
+// compactPointers (nil: no rotation) is updated at once for the picked
+// level, as LevelDB does, so a compaction that fails is not retried on the
+// same range; the pointer must still be recorded in the installing edit
+// (Compaction.CompactPointer). The stored key aliases a file's key.
+//
+// The caller must hold the mutex that serializes picking and call
+// MarkCompacting(true) on the result before releasing it.
+func PickCompaction(v *Version, o PickerOptions, compactPointers *[NumLevels][]byte) *Compaction {
+	o = o.WithDefaults()
+	scores := v.ComputeScores(o)
+	var order [NumLevels - 1]int
+	n := 0
+	for level := 0; level < NumLevels-1; level++ {
+		if scores.Level[level] >= 1 {
+			order[n] = level
+			n++
+		}
+	}
+	// Stable insertion sort, highest score first (lowest level on ties).
+	for i := 1; i < n; i++ {
+		for j := i; j > 0 && scores.Level[order[j]] > scores.Level[order[j-1]]; j-- {
+			order[j], order[j-1] = order[j-1], order[j]
+		}
+	}
+	for _, level := range order[:n] {
+		var ptr []byte
+		if compactPointers != nil {
+			ptr = compactPointers[level]
+		}
+		if c := pickSizeCompaction(v, o, level, ptr); c != nil {
+			c.Score = scores.Level[level]
+			if compactPointers != nil {
+				compactPointers[level] = c.pointerKey
+			}
+			return c
+		}
+	}
+	if f, level := v.FileToCompact(); f != nil && level < NumLevels-1 && !f.Compacting.Load() {
+		if c := newCompaction(v, o, level, ReasonSeek, []*FileMetadata{f}); c != nil {
+			if compactPointers != nil {
+				compactPointers[level] = c.pointerKey
+			}
+			return c
+		}
+	}
+	return nil
+}
+
+// pickSizeCompaction picks a size compaction of level seeded after ptr.
+func pickSizeCompaction(v *Version, o PickerOptions, level int, ptr []byte) *Compaction {
+	files := v.Levels[level]
+	if len(files) == 0 {
+		return nil
+	}
+	cmp := v.ucmp()
+	var start int
+	if level == 0 {
+		// LevelDB keeps level 0 sorted by smallest key and seeds from the
+		// first file in that order whose largest key is past the pointer.
+		files = slices.Clone(files)
+		slices.SortFunc(files, levelOrder(cmp, 1))
+		for start < len(files) && ptr != nil && base.InternalCompare(cmp, files[start].Largest, ptr) <= 0 {
+			start++
+		}
+	} else if ptr != nil {
+		start = v.FindFile(level, ptr)
+		if start < len(files) && base.InternalCompare(cmp, files[start].Largest, ptr) == 0 {
+			start++
+		}
+	}
+	if start == len(files) {
+		start = 0 // wrap around to the beginning of the key space
+	}
+	seed := make([]*FileMetadata, 1)
+	for k := range files {
+		f := files[(start+k)%len(files)]
+		if f.Compacting.Load() {
+			continue
+		}
+		seed[0] = f
+		if c := newCompaction(v, o, level, ReasonSize, seed); c != nil {
+			return c
+		}
+	}
+	return nil
+}
+
+// PickManual returns a compaction of the files of level overlapping the
+// internal-key range [begin, end] (nil: open on that side), LevelDB's
+// VersionSet::CompactRange: for levels 1+ the inputs stop once they reach
+// TargetFileSize bytes, so one call never does too much; level 0 is taken
+// whole, as newer level-0 files cannot be separated from older ones they
+// overlap. The inputs then grow as in PickCompaction, and are cut at the
+// first gap in their key range (see the package comment).
+//
+// It returns (nil, false) when nothing in level overlaps the range (or level
+// is the last one), and (nil, true) when the compaction would touch a
+// Compacting file: retry after a running compaction finishes. To compact a
+// whole range, repeat with begin = c.CompactPointer().Key after installing
+// each result, until (nil, false). The caller records c.CompactPointer() in
+// the edit and in its compact pointers, and marks the inputs Compacting.
+func PickManual(v *Version, o PickerOptions, level int, begin, end []byte) (c *Compaction, busy bool) {
+	o = o.WithDefaults()
+	if level < 0 || level >= NumLevels-1 {
+		return nil, false
+	}
+	var ubegin, uend []byte
+	if begin != nil {
+		ubegin = begin[:max(len(begin)-base.TrailerLen, 0)]
+	}
+	if end != nil {
+		uend = end[:max(len(end)-base.TrailerLen, 0)]
+	}
+	inputs := v.Overlaps(level, ubegin, uend)
+	if len(inputs) == 0 {
+		return nil, false
+	}
+	if level > 0 {
+		var total uint64
+		for i, f := range inputs {
+			total += f.Size
+			if total >= o.TargetFileSize {
+				inputs = inputs[:i+1]
+				break
+			}
+		}
+	}
+	if anyCompacting(inputs) {
+		return nil, true
+	}
+	c = newCompaction(v, o, level, ReasonManual, inputs)
+	if c == nil {
+		return nil, true
+	}
+	return c, false
+}
+
+// newCompaction builds the compaction seeded with inputs (files of level),
+// or returns nil if it would touch a Compacting file. Level-0 inputs are
+// first expanded to every level-0 file overlapping them.
+func newCompaction(v *Version, o PickerOptions, level int, reason CompactionReason, inputs []*FileMetadata) *Compaction {
+	cmp := v.ucmp()
+	if level == 0 {
+		smallest, largest := keyRange(cmp, inputs, nil)
+		inputs = v.Overlaps(0, base.UserKey(smallest), base.UserKey(largest))
+	}
+	// setupOtherInputs returns a covered compaction after at most one cut;
+	// the bound only guards against a broken invariant.
+	for range 4 {
+		c := setupOtherInputs(v, o, level, reason, inputs)
+		if c == nil {
+			return nil
+		}
+		first, covered := firstComponent(cmp, c.Inputs[0], c.Inputs[1])
+		if covered {
+			return c
+		}
+		inputs = first
+	}
+	return nil
+}
+
+// setupOtherInputs completes a compaction from its level inputs (LevelDB's
+// VersionSet::SetupOtherInputs), or returns nil if it would read a
+// Compacting file.
+func setupOtherInputs(v *Version, o PickerOptions, level int, reason CompactionReason, inputs0 []*FileMetadata) *Compaction {
+	cmp := v.ucmp()
+	inputs0 = v.addBoundaryInputs(level, slices.Clip(inputs0))
+	if anyCompacting(inputs0) {
+		return nil
+	}
+	smallest, largest := keyRange(cmp, inputs0, nil)
+	inputs1 := v.Overlaps(level+1, base.UserKey(smallest), base.UserKey(largest))
+	inputs1 = v.addBoundaryInputs(level+1, inputs1)
+	if anyCompacting(inputs1) {
+		return nil
+	}
+	allStart, allLimit := keyRange(cmp, inputs0, inputs1)
+
+	// Grow the level inputs if that pulls in no more level+1 files.
+	if len(inputs1) > 0 {
+		expanded0 := v.Overlaps(level, base.UserKey(allStart), base.UserKey(allLimit))
+		expanded0 = v.addBoundaryInputs(level, expanded0)
+		if len(expanded0) > len(inputs0) &&
+			totalSize(inputs1)+totalSize(expanded0) < o.ExpandedCompactionByteSizeLimit &&
+			!anyCompacting(expanded0) {
+			newStart, newLimit := keyRange(cmp, expanded0, nil)
+			expanded1 := v.Overlaps(level+1, base.UserKey(newStart), base.UserKey(newLimit))
+			expanded1 = v.addBoundaryInputs(level+1, expanded1)
+			if len(expanded1) == len(inputs1) && !anyCompacting(expanded1) {
+				largest = newLimit
+				inputs0, inputs1 = expanded0, expanded1
+				allStart, allLimit = keyRange(cmp, inputs0, inputs1)
+			}
+		}
+	}
+	c := &Compaction{
+		Level:                 level,
+		Inputs:                [2][]*FileMetadata{inputs0, inputs1},
+		MaxOutputFileSize:     o.TargetFileSize,
+		Reason:                reason,
+		Smallest:              allStart,
+		Largest:               allLimit,
+		Version:               v,
+		pointerKey:            largest,
+		maxGrandparentOverlap: o.MaxGrandparentOverlapBytes,
+	}
+	if level+2 < NumLevels {
+		c.Grandparents = v.Overlaps(level+2, base.UserKey(allStart), base.UserKey(allLimit))
+	}
+	return c
+}
+
+// addBoundaryInputs appends to files (files of level) every file of level
+// whose smallest key shares its user key with the largest key of files (and,
+// transitively, of each file so added): LevelDB's AddBoundaryInputs. Without
+// it a compaction could move the newer entries of a user key down a level
+// and leave older ones above them, where a lookup would find them first.
+func (v *Version) addBoundaryInputs(level int, files []*FileMetadata) []*FileMetadata {
+	if len(files) == 0 || level < 0 || level >= NumLevels {
+		return files
+	}
+	cmp := v.ucmp()
+	_, largest := keyRange(cmp, files, nil)
+	levelFiles := v.Levels[level]
+	for {
+		var next *FileMetadata
+		if level == 0 {
+			for _, f := range levelFiles {
+				if base.InternalCompare(cmp, f.Smallest, largest) > 0 &&
+					cmp(f.SmallestUserKey(), base.UserKey(largest)) == 0 &&
+					(next == nil || base.InternalCompare(cmp, f.Smallest, next.Smallest) < 0) {
+					next = f
+				}
+			}
+		} else {
+			// Sorted level: the only candidate is the first file whose
+			// smallest key sorts after largest.
+			lo, hi := 0, len(levelFiles)
+			for lo < hi {
+				mid := int(uint(lo+hi) >> 1)
+				if base.InternalCompare(cmp, levelFiles[mid].Smallest, largest) <= 0 {
+					lo = mid + 1
+				} else {
+					hi = mid
+				}
+			}
+			if lo < len(levelFiles) && cmp(levelFiles[lo].SmallestUserKey(), base.UserKey(largest)) == 0 {
+				next = levelFiles[lo]
+			}
+		}
+		if next == nil || slices.Contains(files, next) {
+			return files
+		}
+		files = append(files, next)
+		largest = next.Largest
+	}
+}
+
+// keyRange returns the smallest and largest internal keys of the files in a
+// and b (nil, nil if both are empty).
+func keyRange(cmp func(a, b []byte) int, a, b []*FileMetadata) (smallest, largest []byte) {
+	for _, files := range [2][]*FileMetadata{a, b} {
+		for _, f := range files {
+			if smallest == nil || base.InternalCompare(cmp, f.Smallest, smallest) < 0 {
+				smallest = f.Smallest
+			}
+			if largest == nil || base.InternalCompare(cmp, f.Largest, largest) > 0 {
+				largest = f.Largest
+			}
+		}
+	}
+	return smallest, largest
+}
+
+func anyCompacting(files []*FileMetadata) bool {
+	for _, f := range files {
+		if f.Compacting.Load() {
+			return true
+		}
+	}
+	return false
+}
+
+// firstComponent checks that the user-key ranges of in0 and in1 together
+// cover the hull of the compaction with no gap. If they do, it returns
+// covered = true. Otherwise it returns the files of in0 in the first
+// gap-free stretch (by key), from which a covered compaction can be built.
+func firstComponent(cmp func(a, b []byte) int, in0, in1 []*FileMetadata) (first []*FileMetadata, covered bool) {
+	all := make([]*FileMetadata, 0, len(in0)+len(in1))
+	all = append(append(all, in0...), in1...)
+	slices.SortFunc(all, func(a, b *FileMetadata) int { return cmp(a.SmallestUserKey(), b.SmallestUserKey()) })
+	end := all[0].LargestUserKey()
+	for _, f := range all[1:] {
+		if cmp(f.SmallestUserKey(), end) > 0 {
+			for _, g := range in0 {
+				if cmp(g.SmallestUserKey(), end) <= 0 {
+					first = append(first, g)
+				}
+			}
+			return first, false
+		}
+		if l := f.LargestUserKey(); cmp(l, end) > 0 {
+			end = l
+		}
+	}
+	return nil, true
+}
