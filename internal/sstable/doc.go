@@ -4,12 +4,14 @@
 //
 // A table is an immutable, sorted run of entries keyed by internal keys (user
 // key + 8-byte trailer, see internal/base) ordered by base.InternalCompare
-// over a user *base.Comparer. File layout:
+// over a user *base.Comparer. File layout (every block is followed by a
+// 5-byte trailer; the filter block is optional; the footer is 48 bytes):
 //
 //	+--------------+-----+--------------+--------------+-----------+-------+--------+
 //	| data block 0 | ... | data block n | filter block | metaindex | index | footer |
 //	+--------------+-----+--------------+--------------+-----------+-------+--------+
-//	  each block is followed by a 5-byte trailer          (optional)        48 bytes
+//
+// The parts:
 //
 //   - Data blocks hold the entries (block.go), each block followed by a
 //     trailer (compression type, masked crc32c; format.go).

@@ -246,7 +246,9 @@ func checkFilterFraming(f *filterReader, file string, off uint64) error {
 	return nil
 }
 
-func uint32LE(b []byte) uint32 { return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24 }
+func uint32LE(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
 
 // String summarizes a layout in one line.
 func (l *Layout) String() string {

@@ -93,11 +93,11 @@ func NewWriter(w io.Writer, o WriterOptions) *Writer {
 		cmp = base.DefaultComparer
 	}
 	tw := &Writer{
-		opts:  o,
-		cmp:   cmp,
-		w:     bufio.NewWriterSize(w, writeBufferSize),
-		data:  blockWriter{restartInterval: o.BlockRestartInterval},
-		index: blockWriter{restartInterval: 1},
+		opts:     o,
+		cmp:      cmp,
+		w:        bufio.NewWriterSize(w, writeBufferSize),
+		data:     blockWriter{restartInterval: o.BlockRestartInterval},
+		index:    blockWriter{restartInterval: 1},
 		compress: compressBlock,
 	}
 	tw.data.reset()
