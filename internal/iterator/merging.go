@@ -1,0 +1,315 @@
+package iterator
+
+import "strata/internal/base"
+
+// Direction of the last positioning call of a bidirectional iterator.
+const (
+	dirForward int8 = 1
+	dirReverse int8 = -1
+)
+
+// mergeChild is one child of a Merging iterator and the key it is at.
+type mergeChild struct {
+	iter base.InternalIterator
+	// key caches iter.Key() while the child is in the heap, so heap
+	// comparisons do not make interface calls.
+	key []byte
+	// index is the child's position in the constructor's argument list; it
+	// breaks ties between equal keys so the order is total.
+	index int
+}
+
+// Merging merges the sorted streams of its children into one sorted stream
+// (LevelDB's MergingIterator), using a binary heap of the children that are
+// positioned at an entry.
+//
+// Invariants:
+//   - Moving forward, heap is a min-heap on (key, index) and every child in
+//     it is at its first entry > the merged iterator's previous key; moving
+//     backward it is a max-heap on (key, index) with the symmetric property.
+//     Children not in the heap are exhausted in the current direction.
+//   - On a direction change every child except the current one is repositioned
+//     relative to the current key (LevelDB's rule: SeekGE and step past equal
+//     keys before Next; SeekLT before Prev), so the switch costs one seek per
+//     child and lands on the correct neighbour.
+//   - Equal internal keys in different children do not occur in the engine
+//     (sequence numbers are unique); if they do, every entry is still
+//     produced in a single direction (ties broken by child order), and no
+//     operation can loop, but a direction change skips the other children's
+//     copies of the current key.
+//   - Once a child reports an error the Merging iterator is invalid for good
+//     and Error returns that error.
+type Merging struct {
+	cmp      func(a, b []byte) int
+	children []mergeChild
+	heap     []*mergeChild
+	dir      int8
+	err      error
+}
+
+// NewMerging returns an iterator over the merged contents of iters, ordered
+// by cmp, which must be the internal-key order the children are sorted by.
+// It is unpositioned: call a positioning method first. The Merging iterator
+// owns the children: Close closes them.
+func NewMerging(cmp func(a, b []byte) int, iters ...base.InternalIterator) *Merging {
+	m := &Merging{}
+	m.Init(cmp, iters...)
+	return m
+}
+
+// Init resets m to merge iters under cmp, reusing m's memory, so a caller
+// can keep one Merging iterator per read. The previous children are not
+// closed: Close them first if they should be. Init does not retain the iters
+// slice itself.
+func (m *Merging) Init(cmp func(a, b []byte) int, iters ...base.InternalIterator) {
+	m.cmp = cmp
+	m.err = nil
+	m.dir = dirForward
+	if cap(m.children) < len(iters) {
+		m.children = make([]mergeChild, len(iters))
+		m.heap = make([]*mergeChild, 0, len(iters))
+	}
+	m.children = m.children[:len(iters)]
+	for i, it := range iters {
+		m.children[i] = mergeChild{iter: it, index: i}
+	}
+	m.heap = m.heap[:0]
+}
+
+// less orders heap entries: by key in the current direction, ties by child
+// index (ascending forward, descending backward).
+func (m *Merging) less(a, b *mergeChild) bool {
+	c := m.cmp(a.key, b.key)
+	if c == 0 {
+		c = a.index - b.index
+	}
+	if m.dir == dirForward {
+		return c < 0
+	}
+	return c > 0
+}
+
+func (m *Merging) down(i int) {
+	h := m.heap
+	n := len(h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		j := l
+		if r := l + 1; r < n && m.less(h[r], h[l]) {
+			j = r
+		}
+		if !m.less(h[j], h[i]) {
+			return
+		}
+		h[i], h[j] = h[j], h[i]
+		i = j
+	}
+}
+
+// rebuild puts every positioned child into the heap and heapifies it. A child
+// that is not positioned is checked for an error.
+func (m *Merging) rebuild(dir int8) bool {
+	m.dir = dir
+	m.heap = m.heap[:0]
+	for i := range m.children {
+		c := &m.children[i]
+		if c.iter.Valid() {
+			c.key = c.iter.Key()
+			m.heap = append(m.heap, c)
+		} else if err := c.iter.Error(); err != nil && m.err == nil {
+			m.err = err
+		}
+	}
+	if m.err != nil {
+		m.heap = m.heap[:0]
+		return false
+	}
+	for i := len(m.heap)/2 - 1; i >= 0; i-- {
+		m.down(i)
+	}
+	return len(m.heap) > 0
+}
+
+// fail records err, empties the heap and returns false.
+func (m *Merging) fail(err error) bool {
+	if m.err == nil {
+		m.err = err
+	}
+	m.heap = m.heap[:0]
+	return false
+}
+
+// SeekGE moves to the first entry whose key is >= key.
+func (m *Merging) SeekGE(key []byte) bool {
+	if m.err != nil {
+		return false
+	}
+	for i := range m.children {
+		m.children[i].iter.SeekGE(key)
+	}
+	return m.rebuild(dirForward)
+}
+
+// SeekLT moves to the last entry whose key is < key.
+func (m *Merging) SeekLT(key []byte) bool {
+	if m.err != nil {
+		return false
+	}
+	for i := range m.children {
+		m.children[i].iter.SeekLT(key)
+	}
+	return m.rebuild(dirReverse)
+}
+
+// First moves to the first entry.
+func (m *Merging) First() bool {
+	if m.err != nil {
+		return false
+	}
+	for i := range m.children {
+		m.children[i].iter.First()
+	}
+	return m.rebuild(dirForward)
+}
+
+// Last moves to the last entry.
+func (m *Merging) Last() bool {
+	if m.err != nil {
+		return false
+	}
+	for i := range m.children {
+		m.children[i].iter.Last()
+	}
+	return m.rebuild(dirReverse)
+}
+
+// Next moves to the next entry. It returns false, doing nothing, when m is
+// not positioned.
+func (m *Merging) Next() bool {
+	if len(m.heap) == 0 {
+		return false
+	}
+	if m.dir != dirForward {
+		return m.switchToForward()
+	}
+	top := m.heap[0]
+	if top.iter.Next() {
+		top.key = top.iter.Key()
+		m.down(0)
+		return true
+	}
+	return m.popTop()
+}
+
+// Prev moves to the previous entry. It returns false, doing nothing, when m
+// is not positioned.
+func (m *Merging) Prev() bool {
+	if len(m.heap) == 0 {
+		return false
+	}
+	if m.dir != dirReverse {
+		return m.switchToReverse()
+	}
+	top := m.heap[0]
+	if top.iter.Prev() {
+		top.key = top.iter.Key()
+		m.down(0)
+		return true
+	}
+	return m.popTop()
+}
+
+// popTop removes the exhausted top child from the heap, or fails if it
+// stopped because of an error.
+func (m *Merging) popTop() bool {
+	if err := m.heap[0].iter.Error(); err != nil {
+		return m.fail(err)
+	}
+	n := len(m.heap) - 1
+	m.heap[0] = m.heap[n]
+	m.heap[n] = nil
+	m.heap = m.heap[:n]
+	m.down(0)
+	return n > 0
+}
+
+// switchToForward is Next after backward movement: every other child moves
+// to its first entry > the current key, the current child steps forward, and
+// the heap is rebuilt as a min-heap.
+func (m *Merging) switchToForward() bool {
+	cur := m.heap[0]
+	key := cur.key // cur does not move until the others are placed
+	for i := range m.children {
+		c := &m.children[i]
+		if c == cur {
+			continue
+		}
+		ok := c.iter.SeekGE(key)
+		for ok && m.cmp(c.iter.Key(), key) == 0 {
+			ok = c.iter.Next()
+		}
+	}
+	cur.iter.Next()
+	return m.rebuild(dirForward)
+}
+
+// switchToReverse is Prev after forward movement: every other child moves to
+// its last entry < the current key, the current child steps back, and the
+// heap is rebuilt as a max-heap.
+func (m *Merging) switchToReverse() bool {
+	cur := m.heap[0]
+	key := cur.key
+	for i := range m.children {
+		c := &m.children[i]
+		if c == cur {
+			continue
+		}
+		c.iter.SeekLT(key)
+	}
+	cur.iter.Prev()
+	return m.rebuild(dirReverse)
+}
+
+// Valid reports whether m is at an entry.
+func (m *Merging) Valid() bool { return len(m.heap) > 0 }
+
+// Key returns the current internal key, or nil when not Valid.
+func (m *Merging) Key() []byte {
+	if len(m.heap) == 0 {
+		return nil
+	}
+	return m.heap[0].key
+}
+
+// Value returns the current value, or nil when not Valid.
+func (m *Merging) Value() []byte {
+	if len(m.heap) == 0 {
+		return nil
+	}
+	return m.heap[0].iter.Value()
+}
+
+// Error returns the first error reported by a child.
+func (m *Merging) Error() error { return m.err }
+
+// Close closes every child and returns the first error met while iterating
+// or closing. m must not be used afterwards except through Init.
+func (m *Merging) Close() error {
+	err := m.err
+	for i := range m.children {
+		c := &m.children[i]
+		if c.iter == nil {
+			continue
+		}
+		if cerr := c.iter.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+		*c = mergeChild{}
+	}
+	m.heap = m.heap[:0]
+	m.children = m.children[:0]
+	return err
+}
