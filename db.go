@@ -183,7 +183,7 @@ func (d *DB) scheduleCompaction() {
 
 // Get returns a copy of the latest value of key, or ErrNotFound.
 func (d *DB) Get(key []byte) ([]byte, error) {
-	return d.get(key, 0)
+	return d.get(key, seqLatest)
 }
 
 // Close stops background work, closes every file and releases the lock.

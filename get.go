@@ -7,13 +7,16 @@ import (
 	"strata/internal/manifest"
 )
 
-// get reads the newest value of key visible at seq (0 = the latest).
+// seqLatest asks get for the latest state rather than a snapshot's.
+const seqLatest = ^uint64(0)
+
+// get reads the newest value of key visible at seq (or seqLatest).
 func (d *DB) get(key []byte, seq uint64) ([]byte, error) {
 	// The sequence must be read before the read state: every write at or
 	// below it is then in a memtable of that read state or in a table of
 	// its version. Reading them the other way round could miss a write
 	// that went into a memtable created after the read state was taken.
-	if seq == 0 {
+	if seq == seqLatest {
 		seq = d.visibleSeq.Load()
 	}
 	rs := d.loadReadState()

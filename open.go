@@ -83,8 +83,10 @@ func Open(dirname string, opts *Options) (db *DB, err error) {
 	if err := d.recoverLogsAndStart(); err != nil {
 		return nil, err
 	}
+	d.mu.Lock()
 	d.logger.Info("database opened", "dir", dirname, "read-only", o.ReadOnly,
 		"last-seq", d.lastSeq, "files", d.versions.current.String())
+	d.mu.Unlock()
 	return d, nil
 }
 

@@ -107,8 +107,14 @@ func (tc *tableCache) load(e *tableEntry) {
 		return
 	}
 	opts := sstable.ReaderOptions{Comparer: tc.cmp, Cache: tc.cache, FileName: path, VerifyChecksums: tc.verify}
-	if data, unmap, err := vfs.Mmap(f, int64(e.size)); err == nil {
-		opts.Mmap, e.unmap = data, unmap
+	// Map the table when the file system allows (the OS on Linux): block
+	// reads then cost no system call and no copy, as in C++ LevelDB.
+	if data, unmap, err := vfs.MmapFile(f); err == nil {
+		if uint64(len(data)) >= e.size {
+			opts.Mmap, e.unmap = data[:e.size], unmap
+		} else {
+			unmap()
+		}
 	}
 	r, err := sstable.NewReader(f, int64(e.size), opts)
 	if err != nil {

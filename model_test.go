@@ -1,0 +1,401 @@
+package strata
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"testing"
+
+	"strata/internal/vfs"
+)
+
+// The model test (LevelDB's db_test "ChangeOptions" harness in spirit): a
+// random sequence of writes, batches, snapshots, reads, iterations in both
+// directions with bounds, flushes, compactions and reopens, checked step by
+// step against a plain map, under several option sets. A failure names the
+// option set, the seed and the step.
+
+// reverseComparer orders keys by descending bytes: a custom comparator
+// whose order differs from the default everywhere.
+var reverseComparer = &Comparer{
+	Name:      "strata.test.ReverseBytewise",
+	Compare:   func(a, b []byte) int { return bytes.Compare(b, a) },
+	Separator: func(dst, a, b []byte) []byte { return append(dst, a...) },
+	Successor: func(dst, a []byte) []byte { return append(dst, a...) },
+}
+
+type optionSet struct {
+	name string
+	opts func(fs FS) *Options
+}
+
+func modelOptionSets() []optionSet {
+	return []optionSet{
+		{"defaults", func(fs FS) *Options { return &Options{FS: fs} }},
+		{"tiny", func(fs FS) *Options {
+			return &Options{FS: fs, WriteBufferSize: 2 << 10, BlockSize: 64, BlockRestartInterval: 2,
+				TargetFileSize: 4 << 10, L0CompactionTrigger: 2, L0SlowdownTrigger: 3, L0StopTrigger: 6,
+				BloomBitsPerKey: -1, Compression: NoCompression, MaxOpenFiles: 20, BlockCacheSize: -1}
+		}},
+		{"zstd-reverse", func(fs FS) *Options {
+			return &Options{FS: fs, Comparator: reverseComparer, WriteBufferSize: 8 << 10,
+				BlockSize: 256, Compression: ZstdCompression, TargetFileSize: 16 << 10,
+				LevelSizeMultiplier: 2, BlockCacheSize: 32 << 10}
+		}},
+		{"no-auto-compaction", func(fs FS) *Options {
+			return &Options{FS: fs, WriteBufferSize: 4 << 10, DisableAutoCompactions: true,
+				BlockSize: 128, BloomBitsPerKey: 3}
+		}},
+	}
+}
+
+// model is the expected state: the latest map plus one frozen copy per
+// open snapshot.
+type model struct {
+	cmp  func(a, b []byte) int
+	live map[string]string
+}
+
+func (m *model) clone() map[string]string {
+	c := make(map[string]string, len(m.live))
+	for k, v := range m.live {
+		c[k] = v
+	}
+	return c
+}
+
+// sortedKeys returns the keys of state within [lower, upper) in comparator
+// order.
+func sortedKeys(cmp func(a, b []byte) int, state map[string]string, lower, upper []byte) []string {
+	var keys []string
+	for k := range state {
+		if lower != nil && cmp([]byte(k), lower) < 0 {
+			continue
+		}
+		if upper != nil && cmp([]byte(k), upper) >= 0 {
+			continue
+		}
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int { return cmp([]byte(a), []byte(b)) })
+	return keys
+}
+
+type modelRun struct {
+	t     *testing.T
+	rng   *rand.Rand
+	fs    *vfs.MemFS
+	set   optionSet
+	seed  uint64
+	step  int
+	db    *DB
+	m     model
+	snaps []*modelSnap
+	keys  []string // key universe
+}
+
+type modelSnap struct {
+	s     *Snapshot
+	state map[string]string
+}
+
+func (r *modelRun) fatalf(format string, args ...any) {
+	r.t.Helper()
+	r.t.Fatalf("[options %s, seed %d, step %d] %s", r.set.name, r.seed, r.step, fmt.Sprintf(format, args...))
+}
+
+var traceModel = os.Getenv("STRATA_MODEL_TRACE") != ""
+
+func (r *modelRun) trace(format string, args ...any) {
+	if traceModel {
+		r.t.Logf("step %d: %s", r.step, fmt.Sprintf(format, args...))
+	}
+}
+
+func (r *modelRun) randKey() []byte {
+	if r.rng.IntN(10) == 0 {
+		// Occasionally a fresh key, to grow the universe.
+		n := r.rng.IntN(20)
+		k := make([]byte, n)
+		for i := range k {
+			k[i] = byte(r.rng.IntN(256))
+		}
+		r.keys = append(r.keys, string(k))
+		return k
+	}
+	return []byte(r.keys[r.rng.IntN(len(r.keys))])
+}
+
+func (r *modelRun) randValue() []byte {
+	n := r.rng.IntN(100)
+	if r.rng.IntN(20) == 0 {
+		n = r.rng.IntN(5000)
+	}
+	v := make([]byte, n)
+	for i := range v {
+		v[i] = byte('a' + r.rng.IntN(4)) // compressible
+	}
+	return v
+}
+
+func (r *modelRun) open() {
+	db, err := Open("db", r.set.opts(r.fs))
+	if err != nil {
+		r.fatalf("open: %v", err)
+	}
+	r.db = db
+}
+
+func (r *modelRun) closeDB() {
+	for _, s := range r.snaps {
+		s.s.Close()
+	}
+	r.snaps = nil
+	if err := r.db.Close(); err != nil {
+		r.fatalf("close: %v", err)
+	}
+}
+
+func (r *modelRun) checkGet(get func([]byte) ([]byte, error), state map[string]string, key []byte) {
+	r.t.Helper()
+	v, err := get(key)
+	want, ok := state[string(key)]
+	switch {
+	case !ok && err != ErrNotFound:
+		r.fatalf("get %q: got %q, %v; want not found", key, v, err)
+	case ok && err != nil:
+		r.fatalf("get %q: %v; want %q", key, err, want)
+	case ok && string(v) != want:
+		r.fatalf("get %q: got %q; want %q", key, v, want)
+	}
+}
+
+func (r *modelRun) checkIterator(state map[string]string, snap *Snapshot) {
+	r.t.Helper()
+	var lower, upper []byte
+	if r.rng.IntN(3) == 0 {
+		lower = r.randKey()
+	}
+	if r.rng.IntN(3) == 0 {
+		upper = r.randKey()
+	}
+	keys := sortedKeys(r.m.cmp, state, lower, upper)
+	it := r.db.NewIterator(&IterOptions{LowerBound: lower, UpperBound: upper, Snapshot: snap})
+	defer func() {
+		if err := it.Close(); err != nil {
+			r.fatalf("iterator close: %v", err)
+		}
+	}()
+	pos := -1 // model position; -1 or len(keys) = invalid
+	valid := func() bool { return pos >= 0 && pos < len(keys) }
+	for i := 0; i < 30; i++ {
+		var op string
+		switch x := r.rng.IntN(10); {
+		case x == 0:
+			op = "First"
+			it.First()
+			pos = 0
+		case x == 1:
+			op = "Last"
+			it.Last()
+			pos = len(keys) - 1
+		case x == 2:
+			k := r.randKey()
+			op = fmt.Sprintf("Seek(%q)", k)
+			it.Seek(k)
+			pos, _ = slices.BinarySearchFunc(keys, k, func(e string, t []byte) int { return r.m.cmp([]byte(e), t) })
+		case x == 3:
+			k := r.randKey()
+			op = fmt.Sprintf("SeekLT(%q)", k)
+			it.SeekLT(k)
+			p, _ := slices.BinarySearchFunc(keys, k, func(e string, t []byte) int { return r.m.cmp([]byte(e), t) })
+			pos = p - 1
+		case x < 7:
+			if !valid() {
+				continue
+			}
+			op = "Next"
+			it.Next()
+			pos++
+		default:
+			if !valid() {
+				continue
+			}
+			op = "Prev"
+			it.Prev()
+			pos--
+		}
+		if valid() != it.Valid() {
+			r.fatalf("iterator [%q,%q) after %s: valid=%v, model valid=%v (model key %q, err %v)",
+				lower, upper, op, it.Valid(), valid(), modelKey(keys, pos), it.Err())
+		}
+		if !valid() {
+			pos = -1
+			continue
+		}
+		if string(it.Key()) != keys[pos] || string(it.Value()) != state[keys[pos]] {
+			r.fatalf("iterator [%q,%q) after %s: at %q=%q, model %q=%q",
+				lower, upper, op, it.Key(), it.Value(), keys[pos], state[keys[pos]])
+		}
+	}
+	if err := it.Err(); err != nil {
+		r.fatalf("iterator error: %v", err)
+	}
+}
+
+func modelKey(keys []string, pos int) string {
+	if pos >= 0 && pos < len(keys) {
+		return keys[pos]
+	}
+	return "<none>"
+}
+
+func (r *modelRun) run(steps int) {
+	r.open()
+	for r.step = 0; r.step < steps; r.step++ {
+		switch x := r.rng.IntN(100); {
+		case x < 35:
+			k, v := r.randKey(), r.randValue()
+			r.trace("put %q", k)
+			if err := r.db.Put(k, v, nil); err != nil {
+				r.fatalf("put: %v", err)
+			}
+			r.m.live[string(k)] = string(v)
+		case x < 45:
+			k := r.randKey()
+			r.trace("delete %q", k)
+			if err := r.db.Delete(k, nil); err != nil {
+				r.fatalf("delete: %v", err)
+			}
+			delete(r.m.live, string(k))
+		case x < 55:
+			b := r.db.NewBatch()
+			pending := map[string]*string{}
+			for n := r.rng.IntN(20); n >= 0; n-- {
+				k := r.randKey()
+				if r.rng.IntN(4) == 0 {
+					b.Delete(k)
+					pending[string(k)] = nil
+				} else {
+					v := string(r.randValue())
+					b.Put(k, []byte(v))
+					pending[string(k)] = &v
+				}
+			}
+			if err := r.db.Write(b, &WriteOptions{Sync: r.rng.IntN(4) == 0}); err != nil {
+				r.fatalf("write batch: %v", err)
+			}
+			r.trace("batch %v", pending)
+			for k, v := range pending {
+				if v == nil {
+					delete(r.m.live, k)
+				} else {
+					r.m.live[k] = *v
+				}
+			}
+		case x < 70:
+			r.checkGet(r.db.Get, r.m.live, r.randKey())
+		case x < 74:
+			if len(r.snaps) < 5 {
+				r.snaps = append(r.snaps, &modelSnap{s: r.db.NewSnapshot(), state: r.m.clone()})
+			}
+		case x < 77:
+			if len(r.snaps) > 0 {
+				i := r.rng.IntN(len(r.snaps))
+				r.snaps[i].s.Close()
+				r.snaps = slices.Delete(r.snaps, i, i+1)
+			}
+		case x < 82:
+			if len(r.snaps) > 0 {
+				s := r.snaps[r.rng.IntN(len(r.snaps))]
+				r.checkGet(s.s.Get, s.state, r.randKey())
+			}
+		case x < 90:
+			if len(r.snaps) > 0 && r.rng.IntN(2) == 0 {
+				s := r.snaps[r.rng.IntN(len(r.snaps))]
+				r.checkIterator(s.state, s.s)
+			} else {
+				r.checkIterator(r.m.live, nil)
+			}
+		case x < 93:
+			r.trace("flush")
+			if err := r.db.Flush(); err != nil {
+				r.fatalf("flush: %v", err)
+			}
+		case x < 96:
+			var a, b []byte
+			if r.rng.IntN(2) == 0 {
+				a, b = r.randKey(), r.randKey()
+				if r.m.cmp(a, b) > 0 {
+					a, b = b, a
+				}
+			}
+			r.trace("compact %q %q", a, b)
+			if err := r.db.CompactRange(a, b); err != nil {
+				r.fatalf("compact range: %v", err)
+			}
+		default:
+			r.trace("reopen")
+			r.closeDB()
+			r.open()
+		}
+	}
+	// Final full check, after a reopen.
+	r.closeDB()
+	r.open()
+	for k := range r.m.live {
+		r.checkGet(r.db.Get, r.m.live, []byte(k))
+	}
+	keys := sortedKeys(r.m.cmp, r.m.live, nil, nil)
+	it := r.db.NewIterator(nil)
+	i := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		if i >= len(keys) || string(it.Key()) != keys[i] {
+			r.fatalf("final scan: entry %d is %q, want %q", i, it.Key(), modelKey(keys, i))
+		}
+		i++
+	}
+	if i != len(keys) || it.Err() != nil {
+		r.fatalf("final scan: %d entries, want %d (err %v)", i, len(keys), it.Err())
+	}
+	i = len(keys) - 1
+	for ok := it.Last(); ok; ok = it.Prev() {
+		if i < 0 || string(it.Key()) != keys[i] {
+			r.fatalf("final reverse scan: got %q, want %q", it.Key(), modelKey(keys, i))
+		}
+		i--
+	}
+	if i != -1 {
+		r.fatalf("final reverse scan stopped with %d entries left", i+1)
+	}
+	it.Close()
+	r.closeDB()
+}
+
+func TestModel(t *testing.T) {
+	seeds, steps := 6, 1500
+	if testing.Short() {
+		seeds, steps = 2, 600
+	}
+	for _, set := range modelOptionSets() {
+		for s := 0; s < seeds; s++ {
+			seed := uint64(s + 1)
+			t.Run(fmt.Sprintf("%s/seed=%d", set.name, seed), func(t *testing.T) {
+				t.Parallel()
+				cmp := bytes.Compare
+				if c := set.opts(nil).Comparator; c != nil {
+					cmp = c.Compare
+				}
+				r := &modelRun{t: t, rng: rand.New(rand.NewPCG(seed, 0x5eed)), fs: vfs.NewMem(), set: set,
+					seed: seed, m: model{cmp: cmp, live: map[string]string{}}}
+				for i := 0; i < 50; i++ {
+					r.keys = append(r.keys, fmt.Sprintf("key%03d", r.rng.IntN(400)))
+				}
+				r.keys = append(r.keys, "")
+				r.run(steps)
+			})
+		}
+	}
+}
