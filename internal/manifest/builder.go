@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"math"
 	"slices"
 
 	"strata/internal/base"
@@ -144,8 +145,17 @@ func (b *Builder) Finish() (*Version, error) {
 		v.Levels[level] = files
 	}
 	if len(addedLevel) > 0 {
+		// New files usually carry numbers above every live one, so a range
+		// test settles most files without a map lookup.
+		minAdded, maxAdded := uint64(math.MaxUint64), uint64(0)
+		for num := range addedLevel {
+			minAdded, maxAdded = min(minAdded, num), max(maxAdded, num)
+		}
 		for level, files := range v.Levels {
 			for _, f := range files {
+				if f.Num < minAdded || f.Num > maxAdded {
+					continue
+				}
 				if al, ok := addedLevel[f.Num]; ok && al != level {
 					return nil, consistencyErrorf(al, "file %06d added while live in level %d", f.Num, level)
 				}
