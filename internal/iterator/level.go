@@ -1,6 +1,8 @@
 package iterator
 
 import (
+	"fmt"
+
 	"strata/internal/base"
 	"strata/internal/manifest"
 )
@@ -126,6 +128,9 @@ func (l *Level) load(i int, dir int8) bool {
 			return false
 		}
 		it, err := l.open(f)
+		if err == nil && it == nil {
+			err = fmt.Errorf("iterator: opening table %06d returned no iterator", f.Num)
+		}
 		if err != nil {
 			if it != nil {
 				_ = it.Close()

@@ -294,3 +294,12 @@ func TestLevelBoundsNeverOpenOutside(t *testing.T) {
 	}
 	_ = l.Close()
 }
+
+func TestLevelOpenReturnsNil(t *testing.T) {
+	f := &manifest.FileMetadata{Num: 7, Smallest: ikey("a", 1, 1), Largest: ikey("b", 1, 1)}
+	l := NewLevel(base.DefaultComparer, []*manifest.FileMetadata{f},
+		func(*manifest.FileMetadata) (base.InternalIterator, error) { return nil, nil })
+	if l.First() || l.Error() == nil {
+		t.Fatalf("First with a nil table iterator: err %v", l.Error())
+	}
+}
