@@ -23,7 +23,7 @@ var (
 
 func initZstd() {
 	zstdEncoder, zstdInitErr = zstd.NewWriter(nil,
-		zstd.WithEncoderLevel(zstd.SpeedDefault),
+		zstd.WithEncoderLevel(zstd.SpeedFastest), // zstd level 1, LevelDB's default
 		zstd.WithEncoderCRC(false),
 		zstd.WithLowerEncoderMem(true))
 	if zstdInitErr != nil {

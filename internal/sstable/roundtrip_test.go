@@ -1,0 +1,324 @@
+package sstable
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"strata/internal/base"
+	"strata/internal/cache"
+)
+
+// reverseComparer orders user keys in reverse bytewise order; appending a
+// itself is always a valid separator and successor.
+var reverseComparer = &base.Comparer{
+	Name:      "test.Reverse",
+	Compare:   func(a, b []byte) int { return bytes.Compare(b, a) },
+	Separator: func(dst, a, b []byte) []byte { return append(dst, a...) },
+	Successor: func(dst, a []byte) []byte { return append(dst, a...) },
+}
+
+// randomEntries returns n entries sorted in internal order for cmp: user keys
+// from a small alphabet (so prefixes are shared), several versions of some.
+func randomEntries(rng *rand.Rand, n int, cmp *base.Comparer, maxVal int) []kv {
+	var out []kv
+	seen := map[string]bool{}
+	for len(out) < n {
+		ukey := make([]byte, rng.IntN(12))
+		for i := range ukey {
+			ukey[i] = "abc\x00\xff"[rng.IntN(5)]
+		}
+		versions := 1 + rng.IntN(3)
+		for range versions {
+			seq := rng.Uint64N(base.MaxSeq + 1)
+			kind := base.KindSet
+			if rng.IntN(5) == 0 {
+				kind = base.KindDelete
+			}
+			k := base.AppendInternalKey(nil, ukey, seq, kind)
+			if seen[string(k)] {
+				continue
+			}
+			seen[string(k)] = true
+			v := make([]byte, rng.IntN(maxVal+1))
+			if rng.IntN(2) == 0 {
+				for i := range v {
+					v[i] = byte(rng.Uint32())
+				}
+			} else {
+				for i := range v {
+					v[i] = "xyz"[i%3]
+				}
+			}
+			out = append(out, kv{k, v})
+		}
+	}
+	slices.SortFunc(out, func(a, b kv) int { return base.InternalCompare(cmp.Compare, a.k, b.k) })
+	return out
+}
+
+// model answers iterator and Get questions over a sorted slice.
+type model struct {
+	cmp     *base.Comparer
+	entries []kv
+}
+
+func (m *model) seekGE(k []byte) int {
+	i, _ := slices.BinarySearchFunc(m.entries, k, func(e kv, t []byte) int {
+		return base.InternalCompare(m.cmp.Compare, e.k, t)
+	})
+	return i
+}
+
+func (m *model) get(k []byte) (kv, bool) {
+	i := m.seekGE(k)
+	if i < len(m.entries) && m.cmp.Compare(base.UserKey(m.entries[i].k), base.UserKey(k)) == 0 {
+		return m.entries[i], true
+	}
+	return kv{}, false
+}
+
+type roundTripConfig struct {
+	n           int
+	maxVal      int
+	opts        WriterOptions
+	cacheSize   int64
+	mmap        bool
+	verify      bool
+	reverseCmp  bool
+	description string
+}
+
+func randomConfig(rng *rand.Rand) roundTripConfig {
+	c := roundTripConfig{
+		n:      []int{0, 1, 2, 10, 100, 1000, 3000}[rng.IntN(7)],
+		maxVal: []int{0, 10, 100, 1000, 5000}[rng.IntN(5)],
+		opts: WriterOptions{
+			BlockSize:            []int{64, 100, 256, 1024, 4096, 65536}[rng.IntN(6)],
+			BlockRestartInterval: 1 + rng.IntN(32),
+			Compression:          []Compression{NoCompression, SnappyCompression, ZstdCompression}[rng.IntN(3)],
+			BloomBitsPerKey:      []int{0, 0, 1, 10, 20}[rng.IntN(5)],
+		},
+		cacheSize:  []int64{0, 4096, 1 << 20}[rng.IntN(3)],
+		mmap:       rng.IntN(2) == 0,
+		verify:     rng.IntN(2) == 0,
+		reverseCmp: rng.IntN(4) == 0,
+	}
+	if c.reverseCmp {
+		c.opts.Comparer = reverseComparer
+	}
+	c.description = fmt.Sprintf("%+v", c)
+	return c
+}
+
+func TestRandomRoundTrip(t *testing.T) {
+	seed := rand.Uint64()
+	rng := rand.New(rand.NewPCG(seed, 0))
+	iters := 60
+	if testing.Short() || raceEnabled {
+		iters = 15
+	}
+	for i := range iters {
+		cfg := randomConfig(rng)
+		caseSeed := rng.Uint64()
+		if !runRoundTrip(t, cfg, caseSeed) {
+			t.Fatalf("failed: seed %d, case %d (case seed %d), config %s", seed, i, caseSeed, cfg.description)
+		}
+	}
+}
+
+// runRoundTrip writes a random table, reads it back in every way and
+// compares with the model. It reports false after logging the first
+// mismatch.
+func runRoundTrip(t *testing.T, cfg roundTripConfig, seed uint64) bool {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 1))
+	cmp := base.DefaultComparer
+	if cfg.reverseCmp {
+		cmp = reverseComparer
+	}
+	m := &model{cmp: cmp, entries: randomEntries(rng, cfg.n, cmp, cfg.maxVal)}
+	if cfg.n == 0 {
+		m.entries = nil
+	}
+	data := writeTable(t, m.entries, cfg.opts)
+	o := ReaderOptions{Comparer: cmp, FileName: "rt.ldb", VerifyChecksums: cfg.verify}
+	if cfg.cacheSize > 0 {
+		o.Cache = cache.New(cfg.cacheSize)
+	}
+	if cfg.mmap {
+		o.Mmap = data
+	}
+	r, err := NewReader(bytes.NewReader(data), int64(len(data)), o)
+	if err != nil {
+		t.Logf("NewReader: %v", err)
+		return false
+	}
+	defer r.Close()
+	if err := r.Check(); err != nil {
+		t.Logf("Check: %v", err)
+		return false
+	}
+	l, err := r.Layout()
+	if err != nil || l.NumEntries != uint64(len(m.entries)) || l.HasFilter != (cfg.opts.BloomBitsPerKey > 0) {
+		t.Logf("Layout: %v %v", l, err)
+		return false
+	}
+
+	// Full scans in both directions.
+	got := readAll(t, r)
+	if len(got) != len(m.entries) {
+		t.Logf("scan: %d entries, want %d", len(got), len(m.entries))
+		return false
+	}
+	for i := range got {
+		if !bytes.Equal(got[i].k, m.entries[i].k) || !bytes.Equal(got[i].v, m.entries[i].v) {
+			t.Logf("scan: entry %d differs", i)
+			return false
+		}
+	}
+	it := r.NewIter()
+	defer it.Close()
+	j := len(m.entries) - 1
+	for ok := it.Last(); ok; ok = it.Prev() {
+		if j < 0 || !bytes.Equal(it.Key(), m.entries[j].k) || !bytes.Equal(it.Value(), m.entries[j].v) {
+			t.Logf("reverse scan: entry %d differs", j)
+			return false
+		}
+		j--
+	}
+	if j != -1 || it.Error() != nil {
+		t.Logf("reverse scan stopped at %d: %v", j, it.Error())
+		return false
+	}
+
+	// Random positioning, checked step by step against the model.
+	randomKey := func() []byte {
+		if len(m.entries) > 0 && rng.IntN(3) > 0 {
+			e := m.entries[rng.IntN(len(m.entries))].k
+			switch rng.IntN(3) {
+			case 0:
+				return e
+			case 1:
+				return base.MakeSearchKey(nil, base.UserKey(e), rng.Uint64N(base.MaxSeq+1))
+			}
+			ukey := append([]byte(nil), base.UserKey(e)...)
+			if len(ukey) > 0 {
+				ukey[len(ukey)-1]++
+			}
+			return base.MakeSearchKey(nil, ukey, base.MaxSeq)
+		}
+		ukey := make([]byte, rng.IntN(6))
+		for i := range ukey {
+			ukey[i] = "abc\x00\xff"[rng.IntN(5)]
+		}
+		return base.MakeSearchKey(nil, ukey, rng.Uint64N(base.MaxSeq+1))
+	}
+	pos := -1 // model position; -1 or len means invalid
+	check := func(op string, ok bool) bool {
+		valid := pos >= 0 && pos < len(m.entries)
+		if ok != valid || it.Valid() != valid {
+			t.Logf("%s: valid=%v (Valid()=%v), model says %v (pos %d of %d), err %v", op, ok, it.Valid(), valid, pos, len(m.entries), it.Error())
+			return false
+		}
+		if valid && (!bytes.Equal(it.Key(), m.entries[pos].k) || !bytes.Equal(it.Value(), m.entries[pos].v)) {
+			t.Logf("%s: at %s, model at %s", op, base.FormatInternalKey(it.Key()), base.FormatInternalKey(m.entries[pos].k))
+			return false
+		}
+		if it.Error() != nil {
+			t.Logf("%s: error %v", op, it.Error())
+			return false
+		}
+		return true
+	}
+	for range 400 {
+		var ok bool
+		var op string
+		valid := pos >= 0 && pos < len(m.entries)
+		switch r := rng.IntN(10); {
+		case r == 0:
+			op, ok, pos = "First", it.First(), 0
+		case r == 1:
+			op, ok, pos = "Last", it.Last(), len(m.entries)-1
+		case r < 4:
+			k := randomKey()
+			op, ok, pos = fmt.Sprintf("SeekGE(%s)", base.FormatInternalKey(k)), it.SeekGE(k), m.seekGE(k)
+		case r < 6:
+			k := randomKey()
+			op, ok, pos = fmt.Sprintf("SeekLT(%s)", base.FormatInternalKey(k)), it.SeekLT(k), m.seekGE(k)-1
+		case r < 8 && valid:
+			op, ok = "Next", it.Next()
+			pos++
+		case valid:
+			op, ok = "Prev", it.Prev()
+			pos--
+		default:
+			continue
+		}
+		if !check(op, ok) {
+			return false
+		}
+	}
+
+	// Get, including keys absent from the table.
+	var dst []byte
+	for range 300 {
+		k := randomKey()
+		want, found := m.get(k)
+		gk, gv, err := r.Get(k)
+		dst, _, _ = r.GetInto(dst, k)
+		if err != nil || (gk != nil) != found || (found && (!bytes.Equal(gk, want.k) || !bytes.Equal(gv, want.v) || !bytes.Equal(dst, want.k))) {
+			t.Logf("Get(%s) = %s, %v; model %s, %v", base.FormatInternalKey(k), base.FormatInternalKey(gk), err, base.FormatInternalKey(want.k), found)
+			return false
+		}
+	}
+
+	// ApproximateOffset is monotonic and within the file.
+	var prev uint64
+	for i := 0; i < len(m.entries); i += 1 + len(m.entries)/50 {
+		off := r.ApproximateOffset(m.entries[i].k)
+		if off < prev || off > uint64(len(data)) {
+			t.Logf("ApproximateOffset not monotonic: %d after %d", off, prev)
+			return false
+		}
+		prev = off
+	}
+	if len(m.entries) > 0 {
+		// Past the last index key (the successor of the last key).
+		lastIndexKey := l.DataBlocks[len(l.DataBlocks)-1].IndexKey
+		past := base.MakeSearchKey(nil, append(base.UserKey(lastIndexKey), 0), 0)
+		if cmp == base.DefaultComparer && r.ApproximateOffset(past) != r.footer.metaindex.Offset {
+			t.Logf("ApproximateOffset past the end = %d, want metaindex offset %d", r.ApproximateOffset(past), r.footer.metaindex.Offset)
+			return false
+		}
+	}
+	return true
+}
+
+// TestRoundTripGrid runs the round trip over the full grid of block sizes,
+// codecs and filter settings with a fixed seed.
+func TestRoundTripGrid(t *testing.T) {
+	seed := uint64(1)
+	n := 500
+	if raceEnabled {
+		n = 100
+	}
+	for _, bs := range []int{64, 512, 4096, 65536} {
+		for _, c := range []Compression{NoCompression, SnappyCompression, ZstdCompression} {
+			for _, bloom := range []int{0, 10} {
+				for _, ri := range []int{1, 16, 32} {
+					cfg := roundTripConfig{n: n, maxVal: 300, opts: WriterOptions{
+						BlockSize: bs, BlockRestartInterval: ri, Compression: c, BloomBitsPerKey: bloom,
+					}, cacheSize: 1 << 20, verify: true}
+					cfg.description = fmt.Sprintf("%+v", cfg)
+					seed++
+					if !runRoundTrip(t, cfg, seed) {
+						t.Fatalf("failed: seed %d config %s", seed, cfg.description)
+					}
+				}
+			}
+		}
+	}
+}
