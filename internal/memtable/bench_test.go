@@ -1,0 +1,169 @@
+package memtable
+
+import (
+	"errors"
+	"math/rand/v2"
+	"sync/atomic"
+	"testing"
+
+	"strata/internal/base"
+)
+
+const (
+	benchKeyLen   = 16
+	benchValueLen = 100
+	benchArena    = 64 << 20
+)
+
+// benchKeys returns n random 16-byte user keys packed in one slice.
+func benchKeys(n int) [][]byte {
+	rng := rand.New(rand.NewPCG(1, 2))
+	buf := make([]byte, n*benchKeyLen)
+	for i := range buf {
+		buf[i] = byte(rng.Uint32())
+	}
+	keys := make([][]byte, n)
+	for i := range keys {
+		keys[i] = buf[i*benchKeyLen : (i+1)*benchKeyLen]
+	}
+	return keys
+}
+
+// BenchmarkAdd inserts random 16-byte keys with 100-byte values from one
+// goroutine, starting a new memtable (outside the timer) when one fills.
+func BenchmarkAdd(b *testing.B) {
+	keys := benchKeys(1 << 16)
+	value := make([]byte, benchValueLen)
+	m := New(base.DefaultComparer, benchArena)
+	b.ReportAllocs()
+	b.SetBytes(benchKeyLen + benchValueLen)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		err := m.Add(uint64(i)+1, base.KindSet, keys[i&(len(keys)-1)], value)
+		if errors.Is(err, ErrArenaFull) {
+			b.StopTimer()
+			m = New(base.DefaultComparer, benchArena)
+			b.StartTimer()
+			err = m.Add(uint64(i)+1, base.KindSet, keys[i&(len(keys)-1)], value)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAddParallel inserts from GOMAXPROCS goroutines into one shared
+// memtable, swapping in a new one when it fills (the swap's allocation is
+// amortized over ~500k inserts).
+func BenchmarkAddParallel(b *testing.B) {
+	keys := benchKeys(1 << 16)
+	value := make([]byte, benchValueLen)
+	var mp atomic.Pointer[MemTable]
+	mp.Store(New(base.DefaultComparer, benchArena))
+	var worker atomic.Uint64
+	b.ReportAllocs()
+	b.SetBytes(benchKeyLen + benchValueLen)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		id := worker.Add(1)
+		rng := rand.New(rand.NewPCG(id, 7))
+		seq := id << 40 // disjoint sequence ranges per goroutine
+		for pb.Next() {
+			seq++
+			key := keys[rng.IntN(len(keys))]
+			for {
+				m := mp.Load()
+				err := m.Add(seq, base.KindSet, key, value)
+				if err == nil {
+					break
+				}
+				if !errors.Is(err, ErrArenaFull) {
+					b.Error(err)
+					return
+				}
+				mp.CompareAndSwap(m, New(base.DefaultComparer, benchArena))
+			}
+		}
+	})
+}
+
+// fillBench returns a memtable holding n random keys (16 B) with 100 B values.
+func fillBench(b *testing.B, n int) (*MemTable, [][]byte) {
+	keys := benchKeys(n)
+	value := make([]byte, benchValueLen)
+	m := New(base.DefaultComparer, n*(EstimateEntrySize(benchKeyLen, benchValueLen)))
+	for i, k := range keys {
+		if err := m.Add(uint64(i)+1, base.KindSet, k, value); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return m, keys
+}
+
+// BenchmarkGet looks up present keys in a 1M-entry memtable.
+func BenchmarkGet(b *testing.B) {
+	m, keys := fillBench(b, 1<<20)
+	rng := rand.New(rand.NewPCG(3, 4))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, _, ok := m.Get(keys[rng.IntN(len(keys))], base.MaxSeq); !ok {
+			b.Fatal("miss")
+		}
+	}
+}
+
+// BenchmarkSeekGE seeks to present keys in a 1M-entry memtable.
+func BenchmarkSeekGE(b *testing.B) {
+	m, keys := fillBench(b, 1<<20)
+	rng := rand.New(rand.NewPCG(3, 4))
+	search := make([][]byte, 1<<16)
+	for i := range search {
+		search[i] = base.MakeSearchKey(nil, keys[rng.IntN(len(keys))], base.MaxSeq)
+	}
+	var it Iter
+	it.Init(m)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if !it.SeekGE(search[i&(len(search)-1)]) {
+			b.Fatal("miss")
+		}
+	}
+}
+
+// BenchmarkIterNext scans a 1M-entry memtable forward; one op is one entry.
+func BenchmarkIterNext(b *testing.B) {
+	m, _ := fillBench(b, 1<<20)
+	var it Iter
+	it.Init(m)
+	b.ReportAllocs()
+	b.SetBytes(benchKeyLen + base.TrailerLen + benchValueLen)
+	b.ResetTimer()
+	ok := it.First()
+	for i := 0; i < b.N; i++ {
+		if !ok {
+			ok = it.First()
+		}
+		_, _ = it.Key(), it.Value()
+		ok = it.Next()
+	}
+}
+
+// BenchmarkIterPrev scans a 1M-entry memtable backward; one op is one entry.
+func BenchmarkIterPrev(b *testing.B) {
+	m, _ := fillBench(b, 1<<20)
+	var it Iter
+	it.Init(m)
+	b.ReportAllocs()
+	b.SetBytes(benchKeyLen + base.TrailerLen + benchValueLen)
+	b.ResetTimer()
+	ok := it.Last()
+	for i := 0; i < b.N; i++ {
+		if !ok {
+			ok = it.Last()
+		}
+		_, _ = it.Key(), it.Value()
+		ok = it.Prev()
+	}
+}
