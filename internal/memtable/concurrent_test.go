@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -79,7 +80,7 @@ func runConcurrent(t *testing.T, cmp *base.Comparer, seed uint64) {
 			rng := rand.New(rand.NewPCG(seed, uint64(r)+100))
 			it := m.NewIter()
 			var prevKey []byte
-			for pass := 0; ; pass++ {
+			for {
 				done := writersDone.Load()
 				// Acknowledged entries must be visible to Get.
 				for range 200 {
@@ -96,25 +97,40 @@ func runConcurrent(t *testing.T, cmp *base.Comparer, seed uint64) {
 					}
 				}
 				// Scans are strictly ordered in both directions, and a random
-				// walk never steps the wrong way.
+				// walk never steps the wrong way. Windows while writers run
+				// (bounded work per pass), whole-table scans at the end.
+				window := 300
+				if done {
+					window = math.MaxInt
+				}
 				prevKey = prevKey[:0]
-				for ok := it.First(); ok; ok = it.Next() {
+				ok := it.SeekGE(base.AppendInternalKey(nil, fmt.Appendf(nil, "k%03d", rng.IntN(500)), 0, 0))
+				if done {
+					ok = it.First()
+				}
+				for n := 0; ok && n < window; n++ {
 					if len(prevKey) > 0 && icmp(prevKey, it.Key()) >= 0 {
 						errc <- fmt.Errorf("reader %d: forward %s after %s", r, base.FormatInternalKey(it.Key()), base.FormatInternalKey(prevKey))
 						return
 					}
 					prevKey = append(prevKey[:0], it.Key()...)
+					ok = it.Next()
 				}
 				prevKey = prevKey[:0]
-				for ok := it.Last(); ok; ok = it.Prev() {
+				ok = it.SeekLT(base.AppendInternalKey(nil, fmt.Appendf(nil, "k%03d", rng.IntN(500)), 0, 0))
+				if done {
+					ok = it.Last()
+				}
+				for n := 0; ok && n < window; n++ {
 					if len(prevKey) > 0 && icmp(prevKey, it.Key()) <= 0 {
 						errc <- fmt.Errorf("reader %d: backward %s after %s", r, base.FormatInternalKey(it.Key()), base.FormatInternalKey(prevKey))
 						return
 					}
 					prevKey = append(prevKey[:0], it.Key()...)
+					ok = it.Prev()
 				}
 				key := base.AppendInternalKey(nil, fmt.Appendf(nil, "k%03d", rng.IntN(500)), rng.Uint64N(writers*perWriter), base.KindSet)
-				ok := it.SeekGE(key)
+				ok = it.SeekGE(key)
 				for step := 0; ok && step < 50; step++ {
 					cur := append([]byte(nil), it.Key()...)
 					if rng.IntN(2) == 0 {
@@ -127,7 +143,7 @@ func runConcurrent(t *testing.T, cmp *base.Comparer, seed uint64) {
 						return
 					}
 				}
-				if done && pass > 0 {
+				if done {
 					return
 				}
 			}
