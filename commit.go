@@ -70,13 +70,20 @@ func (d *DB) Delete(key []byte, wo *WriteOptions) error {
 }
 
 // Write applies every operation of b atomically, in order. b may be reused
-// once Write returns. An empty batch is a no-op.
+// once Write returns. An empty batch is a no-op, except that with Sync it
+// still makes every earlier write durable.
 func (d *DB) Write(b *Batch, wo *WriteOptions) error {
 	if b == nil || b.count == 0 {
 		if d.opts.ReadOnly {
 			return ErrReadOnly
 		}
-		return nil
+		if wo == nil || !wo.Sync || wo.DisableWAL {
+			return nil
+		}
+		if b == nil {
+			b = &Batch{}
+		}
+		b.init()
 	}
 	return d.commit(b, wo)
 }
