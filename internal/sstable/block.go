@@ -119,9 +119,22 @@ type blockIter struct {
 	val        []byte
 	valid      bool
 	err        error
+	// Reverse iteration: Prev and Last decode a whole restart interval
+	// forward once and remember its entries, so the following Prev calls in
+	// the interval are O(1) instead of a rescan each. cacheIdx is the
+	// current entry's index in cache, or -1 when not positioned from it.
+	cache    []cachedEntry
+	cacheBuf []byte // the cached entries' keys
+	cacheIdx int
 	// For error messages.
 	file     string
 	blockOff uint64
+}
+
+// cachedEntry is an entry of the restart interval cached for Prev: its key
+// is cacheBuf[keyStart:keyEnd], its value data[valStart:next].
+type cachedEntry struct {
+	offset, next, valStart, keyStart, keyEnd int
 }
 
 // init points the iterator at a block. It validates the restart array; on
@@ -135,6 +148,7 @@ func (it *blockIter) init(cmp func(a, b []byte) int, data []byte, file string, b
 	it.err = nil
 	it.key = nil
 	it.val = nil
+	it.cacheIdx = -1
 	if len(data) < 4 {
 		it.data, it.restarts, it.numRestarts = nil, 0, 0
 		it.err = it.corruption(0, "block too short (%d bytes)", len(data))
@@ -232,6 +246,7 @@ func (it *blockIter) parseAt(p int) bool {
 		it.key = it.keyBuf
 	}
 	it.val = it.data[ke:ve]
+	it.cacheIdx = -1
 	it.offset = p
 	it.next = ve
 	it.valid = true
@@ -299,14 +314,36 @@ func (it *blockIter) Last() bool {
 		it.valid = false
 		return false
 	}
-	if !it.seekToRestart(it.numRestarts - 1) {
+	return it.fillCache(it.numRestarts-1, it.restarts)
+}
+
+// fillCache decodes restart interval i from its restart point up to the
+// entry that ends at limit, caching every entry, and stays at that last
+// entry.
+func (it *blockIter) fillCache(i, limit int) bool {
+	it.cache = it.cache[:0]
+	it.cacheBuf = it.cacheBuf[:0]
+	if !it.seekToRestart(i) {
 		return false
 	}
-	for it.next < it.restarts {
+	for {
+		start := len(it.cacheBuf)
+		it.cacheBuf = append(it.cacheBuf, it.key...)
+		it.cache = append(it.cache, cachedEntry{
+			offset: it.offset, next: it.next, valStart: it.next - len(it.val),
+			keyStart: start, keyEnd: len(it.cacheBuf),
+		})
+		if it.next >= limit {
+			break
+		}
 		if !it.parseAt(it.next) {
 			return false
 		}
 	}
+	if it.next != limit {
+		return it.fail(it.corruption(limit, "entries do not chain to offset %d", limit))
+	}
+	it.cacheIdx = len(it.cache) - 1
 	return true
 }
 
@@ -327,6 +364,14 @@ func (it *blockIter) Prev() bool {
 	if !it.valid {
 		return false
 	}
+	if it.cacheIdx > 0 {
+		it.cacheIdx--
+		e := &it.cache[it.cacheIdx]
+		it.key = it.cacheBuf[e.keyStart:e.keyEnd]
+		it.val = it.data[e.valStart:e.next]
+		it.offset, it.next = e.offset, e.next
+		return true
+	}
 	original := it.offset
 	for {
 		p := it.restartPoint(it.restartIdx)
@@ -344,18 +389,7 @@ func (it *blockIter) Prev() bool {
 		}
 		it.restartIdx--
 	}
-	if !it.seekToRestart(it.restartIdx) {
-		return false
-	}
-	for it.next < original {
-		if !it.parseAt(it.next) {
-			return false
-		}
-	}
-	if it.next != original {
-		return it.fail(it.corruption(original, "entries do not chain to offset"))
-	}
-	return true
+	return it.fillCache(it.restartIdx, original)
 }
 
 // SeekGE moves to the first entry with key >= target.
