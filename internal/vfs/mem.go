@@ -76,14 +76,19 @@ type memNode struct {
 	entries map[string]*memNode // current entries
 	synced  map[string]*memNode // entries as of the last directory Sync
 
-	// Files; guarded by mu. data only grows by append, or is replaced by a
-	// new slice when Create truncates, and bytes below len(data) are never
-	// written again: that lets syncedData and clones share the backing
-	// array (sliced with cap == len so that appends to them copy).
-	mu         sync.RWMutex
-	data       []byte
-	syncedData []byte // the durable contents
-	truncated  bool   // Create emptied data since the last Sync
+	// Files; guarded by mu. data only grows, or is replaced by a new
+	// memData when Create truncates. The durable contents are the first
+	// durableSize bytes of durable, which is data unless Create truncated
+	// the file since its last Sync.
+	mu          sync.RWMutex
+	data        *memData
+	durable     *memData
+	durableSize int64
+}
+
+func newFileNode() *memNode {
+	d := &memData{}
+	return &memNode{data: d, durable: d}
 }
 
 func newDirNode() *memNode {
@@ -175,14 +180,13 @@ func (fs *MemFS) Create(name string) (File, error) {
 	n := d.entries[base]
 	switch {
 	case n == nil:
-		n = &memNode{}
+		n = newFileNode()
 		d.entries[base] = n
 	case n.isDir:
 		return nil, pathErr("open", name, syscall.EISDIR)
 	default:
 		n.mu.Lock()
-		n.data = nil
-		n.truncated = true
+		n.data = &memData{}
 		n.mu.Unlock()
 	}
 	return &memFile{n: n, fs: fs, name: base, read: true, write: true}, nil
@@ -385,7 +389,7 @@ func (fs *MemFS) Lock(name string) (io.Closer, error) {
 	}
 	if errno == 0 {
 		if n := d.entries[base]; n == nil {
-			d.entries[base] = &memNode{}
+			d.entries[base] = newFileNode()
 		} else if n.isDir {
 			errno = syscall.EISDIR
 		}
@@ -471,19 +475,18 @@ func (c *cloner) file(old *memNode) *memNode {
 		return n
 	}
 	old.mu.RLock()
-	keep := old.syncedData
+	from, size := old.durable, old.durableSize
 	if c.rng != nil {
 		switch {
-		case !old.truncated:
-			tail := len(old.data) - len(old.syncedData)
-			keep = old.data[:len(old.syncedData)+c.rng.IntN(tail+1)]
+		case old.durable == old.data:
+			size += c.rng.Int64N(old.data.size - size + 1)
 		case c.rng.IntN(2) == 1:
-			keep = old.data[:c.rng.IntN(len(old.data)+1)]
+			from, size = old.data, c.rng.Int64N(old.data.size+1)
 		}
 	}
+	keep := from.prefix(size)
 	old.mu.RUnlock()
-	keep = keep[:len(keep):len(keep)]
-	n := &memNode{data: keep, syncedData: keep}
+	n := &memNode{data: keep, durable: keep, durableSize: size}
 	c.files[old] = n
 	return n
 }
@@ -533,7 +536,7 @@ func dumpDir(b *strings.Builder, d *memNode, depth int) {
 			continue
 		}
 		n.mu.RLock()
-		size, synced, trunc := len(n.data), len(n.syncedData), n.truncated
+		size, synced, trunc := n.data.size, n.durableSize, n.durable != n.data
 		n.mu.RUnlock()
 		if trunc {
 			note = " (truncated)" + note
@@ -546,7 +549,7 @@ func (n *memNode) info(name string) os.FileInfo {
 	fi := &memFileInfo{name: name, dir: n.isDir}
 	if !n.isDir {
 		n.mu.RLock()
-		fi.size = int64(len(n.data))
+		fi.size = n.data.size
 		n.mu.RUnlock()
 	}
 	return fi
@@ -559,11 +562,22 @@ type memFileInfo struct {
 	dir  bool
 }
 
-func (fi *memFileInfo) Name() string       { return fi.name }
-func (fi *memFileInfo) Size() int64        { return fi.size }
+// Name is the base name.
+func (fi *memFileInfo) Name() string { return fi.name }
+
+// Size is the length in bytes (0 for a directory).
+func (fi *memFileInfo) Size() int64 { return fi.size }
+
+// ModTime is always the zero time.
 func (fi *memFileInfo) ModTime() time.Time { return time.Time{} }
-func (fi *memFileInfo) IsDir() bool        { return fi.dir }
-func (fi *memFileInfo) Sys() any           { return nil }
+
+// IsDir reports a directory.
+func (fi *memFileInfo) IsDir() bool { return fi.dir }
+
+// Sys is nil.
+func (fi *memFileInfo) Sys() any { return nil }
+
+// Mode is 0644, or ModeDir|0755.
 func (fi *memFileInfo) Mode() os.FileMode {
 	if fi.dir {
 		return os.ModeDir | 0o755
@@ -594,6 +608,7 @@ func (f *memFile) check(op string, needWrite bool) error {
 	return nil
 }
 
+// Read reads from the handle's offset.
 func (f *memFile) Read(p []byte) (int, error) {
 	if err := f.check("read", false); err != nil {
 		return 0, err
@@ -606,6 +621,7 @@ func (f *memFile) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// ReadAt reads at off; it returns io.EOF with a short count at the end.
 func (f *memFile) ReadAt(p []byte, off int64) (int, error) {
 	if err := f.check("read", false); err != nil {
 		return 0, err
@@ -619,22 +635,23 @@ func (f *memFile) ReadAt(p []byte, off int64) (int, error) {
 func (f *memFile) readAt(p []byte, off int64) (int, error) {
 	f.n.mu.RLock()
 	defer f.n.mu.RUnlock()
-	if off >= int64(len(f.n.data)) {
+	if off >= f.n.data.size {
 		return 0, io.EOF
 	}
-	n := copy(p, f.n.data[off:])
+	n := f.n.data.readAt(p, off)
 	if n < len(p) {
 		return n, io.EOF
 	}
 	return n, nil
 }
 
+// Write appends p.
 func (f *memFile) Write(p []byte) (int, error) {
 	if err := f.check("write", true); err != nil {
 		return 0, err
 	}
 	f.n.mu.Lock()
-	f.n.data = append(f.n.data, p...)
+	f.n.data.appendBytes(p)
 	f.n.mu.Unlock()
 	return len(p), nil
 }
@@ -651,12 +668,12 @@ func (f *memFile) Sync() error {
 		return nil
 	}
 	f.n.mu.Lock()
-	f.n.syncedData = f.n.data[:len(f.n.data):len(f.n.data)]
-	f.n.truncated = false
+	f.n.durable, f.n.durableSize = f.n.data, f.n.data.size
 	f.n.mu.Unlock()
 	return nil
 }
 
+// Stat describes the inode.
 func (f *memFile) Stat() (os.FileInfo, error) {
 	if err := f.check("stat", false); err != nil {
 		return nil, err
@@ -664,6 +681,7 @@ func (f *memFile) Stat() (os.FileInfo, error) {
 	return f.n.info(f.name), nil
 }
 
+// Close closes the handle; a second Close returns an error matching os.ErrClosed.
 func (f *memFile) Close() error {
 	if f.closed.Swap(true) {
 		return &os.PathError{Op: "close", Path: f.name, Err: os.ErrClosed}

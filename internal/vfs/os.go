@@ -25,6 +25,7 @@ func (osFS) Create(name string) (File, error) {
 	return f, nil
 }
 
+// Open opens name read-only.
 func (osFS) Open(name string) (File, error) {
 	f, err := os.Open(name)
 	if err != nil {
@@ -43,14 +44,25 @@ func (osFS) OpenDir(name string) (File, error) {
 	return f, nil
 }
 
-func (osFS) Remove(name string) error             { return os.Remove(name) }
+// Remove is os.Remove.
+func (osFS) Remove(name string) error { return os.Remove(name) }
+
+// Rename is os.Rename (which refuses to replace a directory).
 func (osFS) Rename(oldname, newname string) error { return os.Rename(oldname, newname) }
-func (osFS) Link(oldname, newname string) error   { return os.Link(oldname, newname) }
+
+// Link is os.Link.
+func (osFS) Link(oldname, newname string) error { return os.Link(oldname, newname) }
+
+// MkdirAll is os.MkdirAll.
 func (osFS) MkdirAll(dir string, perm os.FileMode) error {
 	return os.MkdirAll(dir, perm)
 }
+
+// Stat is os.Stat.
 func (osFS) Stat(name string) (os.FileInfo, error) { return os.Stat(name) }
-func (osFS) PathJoin(elem ...string) string        { return filepath.Join(elem...) }
+
+// PathJoin is filepath.Join.
+func (osFS) PathJoin(elem ...string) string { return filepath.Join(elem...) }
 
 // List returns the entry names of dir, sorted.
 func (osFS) List(dir string) ([]string, error) {
