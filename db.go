@@ -88,6 +88,9 @@ type DB struct {
 	closing   chan struct{} // closed by Close
 	bgWG      sync.WaitGroup
 
+	// iterSeed varies the read-sampling sequence between iterators.
+	iterSeed atomic.Uint64
+
 	stats dbStats
 	leaks leakTracker
 }

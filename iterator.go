@@ -92,6 +92,16 @@ func (d *DB) NewIterator(o *IterOptions) *Iterator {
 	icmp := func(a, b []byte) int { return base.InternalCompare(ucmp, a, b) }
 	merged := iterator.NewMerging(icmp, children...)
 	it.it = iterator.NewDB(d.cmp, merged, seq, it.lower, it.upper)
+	// Sample reads for seek-triggered compaction (LevelDB's
+	// RecordReadSample): a key range that iterators keep reading through
+	// several overlapping tables is worth compacting.
+	v := rs.version
+	it.it.OnRead = func(ikey []byte, _ int) {
+		if v.RecordReadSample(ikey) {
+			d.scheduleCompaction()
+		}
+	}
+	it.it.SampleSeed = d.iterSeed.Add(1)
 	return it
 }
 
