@@ -55,7 +55,8 @@ func (it *Iter) loadBlock() bool {
 		return false
 	}
 	if it.dataLoaded && h.Offset == it.dataOff {
-		it.data.valid = false // the caller repositions it
+		// Same block: keep the position, which lets SeekGE narrow its
+		// search; every caller repositions the data iterator next.
 		return true
 	}
 	b, err := it.r.dataBlock(h)

@@ -27,7 +27,9 @@ type ReaderOptions struct {
 	VerifyChecksums bool
 	// Mmap, if non-nil, is the whole file's contents (len == size): blocks
 	// are read by slicing it, with no system calls, and uncompressed blocks
-	// are used in place (not copied, not cached). The caller keeps the
+	// are used in place (not copied, not cached; as in LevelDB, with
+	// VerifyChecksums their crc is checked on every access). Compressed
+	// blocks are decompressed and cached as usual. The caller keeps the
 	// mapping alive until the Reader and its iterators are closed.
 	Mmap []byte
 }

@@ -322,3 +322,54 @@ func TestRoundTripGrid(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentReaders shares one Reader and one small cache between
+// goroutines doing Gets and scans (run with -race).
+func TestConcurrentReaders(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	entries := randomEntries(rng, 2000, base.DefaultComparer, 200)
+	data := writeTable(t, entries, WriterOptions{BlockSize: 512, Compression: SnappyCompression, BloomBitsPerKey: 10})
+	c := cache.New(32 << 10) // small: blocks are evicted while in use
+	r := openBytes(t, data, ReaderOptions{Cache: c, VerifyChecksums: true})
+	defer r.Close()
+	m := &model{cmp: base.DefaultComparer, entries: entries}
+	done := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			rng := rand.New(rand.NewPCG(uint64(g), 3))
+			for i := range 300 {
+				e := entries[rng.IntN(len(entries))]
+				if g%2 == 0 {
+					k, v, err := r.Get(e.k)
+					if want, _ := m.get(e.k); err != nil || !bytes.Equal(k, want.k) || !bytes.Equal(v, want.v) {
+						done <- fmt.Errorf("goroutine %d op %d: Get(%s) = %s, %v", g, i, base.FormatInternalKey(e.k), base.FormatInternalKey(k), err)
+						return
+					}
+					continue
+				}
+				it := r.NewIter()
+				j := m.seekGE(e.k)
+				for ok := it.SeekGE(e.k); ok && j < len(entries) && j < m.seekGE(e.k)+20; ok = it.Next() {
+					if !bytes.Equal(it.Key(), entries[j].k) || !bytes.Equal(it.Value(), entries[j].v) {
+						done <- fmt.Errorf("goroutine %d op %d: scan mismatch at %d", g, i, j)
+						return
+					}
+					j++
+				}
+				if err := it.Close(); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if hits, misses, _, _, _ := c.Stats(); hits == 0 || misses == 0 {
+		t.Fatalf("cache hits %d misses %d: expected both", hits, misses)
+	}
+}
