@@ -1,0 +1,254 @@
+package strata
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"testing"
+)
+
+// Benchmarks of the engine's hot paths, with db_bench's shapes: 16-byte
+// keys ("%016d"), 100-byte values that compress to about half. The
+// `strata bench` command (and the bench/ module) run the full workloads.
+
+const benchValueSize = 100
+
+func benchKey(buf []byte, i int) []byte {
+	return fmt.Appendf(buf[:0], "%016d", i)
+}
+
+// benchValues is a pool of half-compressible values, as db_bench's
+// RandomGenerator makes them.
+var benchValues = func() []byte {
+	rng := rand.New(rand.NewPCG(1, 2))
+	b := make([]byte, 1<<20)
+	for i := 0; i < len(b); i += 2 * benchValueSize {
+		for j := 0; j < benchValueSize/2 && i+j < len(b); j++ {
+			b[i+j] = byte(' ' + rng.IntN(95))
+		}
+		for j := benchValueSize / 2; j < 2*benchValueSize && i+j < len(b); j++ {
+			b[i+j] = b[i]
+		}
+	}
+	return b
+}()
+
+func benchValue(i int) []byte {
+	off := (i * 97) % (len(benchValues) - benchValueSize)
+	return benchValues[off : off+benchValueSize]
+}
+
+func openBenchDB(b *testing.B, dir string) *DB {
+	db, err := Open(dir, &Options{BlockCacheSize: 64 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return db
+}
+
+func BenchmarkFillSeq(b *testing.B) {
+	db := openBenchDB(b, b.TempDir())
+	defer db.Close()
+	var kb [32]byte
+	b.ReportAllocs()
+	b.SetBytes(16 + benchValueSize)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := db.Put(benchKey(kb[:], i), benchValue(i), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkFillRandom(b *testing.B) {
+	db := openBenchDB(b, b.TempDir())
+	defer db.Close()
+	rng := rand.New(rand.NewPCG(3, 4))
+	var kb [32]byte
+	b.ReportAllocs()
+	b.SetBytes(16 + benchValueSize)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := db.Put(benchKey(kb[:], rng.IntN(1<<30)), benchValue(i), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkFillRandomBatch1000(b *testing.B) {
+	db := openBenchDB(b, b.TempDir())
+	defer db.Close()
+	rng := rand.New(rand.NewPCG(3, 4))
+	var kb [32]byte
+	batch := db.NewBatch()
+	b.ReportAllocs()
+	b.SetBytes(16 + benchValueSize)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		batch.Put(benchKey(kb[:], rng.IntN(1<<30)), benchValue(i))
+		if batch.Len() == 1000 {
+			if err := db.Write(batch, &WriteOptions{DisableWAL: true}); err != nil {
+				b.Fatal(err)
+			}
+			batch.Reset()
+		}
+	}
+}
+
+// BenchmarkFillSyncParallel measures group commit: many goroutines each
+// writing with Sync share fsyncs.
+func BenchmarkFillSyncParallel(b *testing.B) {
+	db := openBenchDB(b, b.TempDir())
+	defer db.Close()
+	var n sync.Mutex
+	next := 0
+	b.SetParallelism(4) // 4 × GOMAXPROCS writers
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var kb [32]byte
+		for pb.Next() {
+			n.Lock()
+			i := next
+			next++
+			n.Unlock()
+			if err := db.Put(benchKey(kb[:], i), benchValue(i), &WriteOptions{Sync: true}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// readDB is a compacted database of readDBKeys keys shared by the read
+// benchmarks (built once per process).
+const readDBKeys = 200000
+
+var (
+	readDBOnce sync.Once
+	readDBDir  string
+	readDBErr  error
+)
+
+func sharedReadDB(b *testing.B) *DB {
+	readDBOnce.Do(func() {
+		readDBDir, readDBErr = os.MkdirTemp("", "strata-bench-read-")
+		if readDBErr != nil {
+			return
+		}
+		db, err := Open(readDBDir, nil)
+		if err != nil {
+			readDBErr = err
+			return
+		}
+		var kb [32]byte
+		batch := db.NewBatch()
+		perm := rand.New(rand.NewPCG(5, 6)).Perm(readDBKeys)
+		for i, k := range perm {
+			batch.Put(benchKey(kb[:], k*2), benchValue(i)) // even keys only: odd ones are missing
+			if batch.Len() == 1000 {
+				if readDBErr = db.Write(batch, nil); readDBErr != nil {
+					return
+				}
+				batch.Reset()
+			}
+		}
+		if readDBErr = db.Write(batch, nil); readDBErr != nil {
+			return
+		}
+		if readDBErr = db.CompactRange(nil, nil); readDBErr != nil {
+			return
+		}
+		readDBErr = db.Close()
+	})
+	if readDBErr != nil {
+		b.Fatal(readDBErr)
+	}
+	return openBenchDB(b, readDBDir)
+}
+
+func BenchmarkReadRandom(b *testing.B) {
+	db := sharedReadDB(b)
+	defer db.Close()
+	rng := rand.New(rand.NewPCG(7, 8))
+	var kb [32]byte
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := db.Get(benchKey(kb[:], 2*rng.IntN(readDBKeys))); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkReadMissing(b *testing.B) {
+	db := sharedReadDB(b)
+	defer db.Close()
+	rng := rand.New(rand.NewPCG(7, 8))
+	var kb [32]byte
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := db.Get(benchKey(kb[:], 2*rng.IntN(readDBKeys)+1)); err != ErrNotFound {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkReadSeq(b *testing.B) {
+	db := sharedReadDB(b)
+	defer db.Close()
+	it := db.NewIterator(nil)
+	defer it.Close()
+	b.ReportAllocs()
+	b.ResetTimer()
+	ok := it.First()
+	for i := 0; i < b.N; i++ {
+		if !ok {
+			ok = it.First()
+		}
+		ok = it.Next()
+	}
+}
+
+func BenchmarkReadReverse(b *testing.B) {
+	db := sharedReadDB(b)
+	defer db.Close()
+	it := db.NewIterator(nil)
+	defer it.Close()
+	b.ReportAllocs()
+	b.ResetTimer()
+	ok := it.Last()
+	for i := 0; i < b.N; i++ {
+		if !ok {
+			ok = it.Last()
+		}
+		ok = it.Prev()
+	}
+}
+
+func BenchmarkSeekRandom(b *testing.B) {
+	db := sharedReadDB(b)
+	defer db.Close()
+	it := db.NewIterator(nil)
+	defer it.Close()
+	rng := rand.New(rand.NewPCG(9, 10))
+	var kb [32]byte
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ok := it.Seek(benchKey(kb[:], rng.IntN(2*readDBKeys)))
+		for j := 0; ok && j < 10; j++ {
+			ok = it.Next()
+		}
+	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if readDBDir != "" {
+		os.RemoveAll(readDBDir)
+	}
+	os.Exit(code)
+}
