@@ -16,8 +16,10 @@ import (
 // each kind of file and check the damage is reported with the file and the
 // offset, and never returned as data.
 
-func corruptionKey(i int) []byte   { return []byte(fmt.Sprintf("key%06d", i)) }
-func corruptionValue(i int) []byte { return []byte(fmt.Sprintf("value%06d-%s", i, strings.Repeat("x", 50))) }
+func corruptionKey(i int) []byte { return []byte(fmt.Sprintf("key%06d", i)) }
+func corruptionValue(i int) []byte {
+	return []byte(fmt.Sprintf("value%06d-%s", i, strings.Repeat("x", 50)))
+}
 
 // buildCorruptionDB writes n keys; with flush they end up in tables and the
 // log is empty.
