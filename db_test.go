@@ -1,0 +1,316 @@
+package strata
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"strata/internal/base"
+	"strata/internal/vfs"
+	"strata/internal/vfs/errorfs"
+)
+
+func mustOpen(t *testing.T, dir string, o *Options) *DB {
+	t.Helper()
+	db, err := Open(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func TestOpenOptions(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	if _, err := Open(dir, &Options{ErrorIfNotExists: true}); err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("ErrorIfNotExists on a missing DB: %v", err)
+	}
+	if _, err := Open(dir, &Options{ReadOnly: true}); err == nil {
+		t.Fatal("read-only open of a missing DB succeeded")
+	}
+	db := mustOpen(t, dir, nil)
+	if _, err := Open(dir, nil); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second Open in one process: %v, want a lock error", err)
+	}
+	db.Put([]byte("k"), []byte("v"), nil)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != ErrClosed {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := Open(dir, &Options{ErrorIfExists: true}); err == nil || !errors.Is(err, os.ErrExist) {
+		t.Fatalf("ErrorIfExists on an existing DB: %v", err)
+	}
+	if _, err := Open(dir, &Options{Comparator: reverseComparer}); err == nil || !strings.Contains(err.Error(), "comparator") {
+		t.Fatalf("open with another comparator: %v", err)
+	}
+	// The comparator check must not have damaged anything.
+	db = mustOpen(t, dir, nil)
+	if v, err := db.Get([]byte("k")); err != nil || string(v) != "v" {
+		t.Fatalf("get after failed opens: %q %v", v, err)
+	}
+	db.Close()
+}
+
+func TestReadOnly(t *testing.T) {
+	dir := t.TempDir()
+	db := mustOpen(t, dir, nil)
+	for i := 0; i < 100; i++ {
+		db.Put([]byte(fmt.Sprintf("k%03d", i)), []byte("v"), nil)
+	}
+	db.Flush()
+	db.Put([]byte("in-log"), []byte("only in the WAL"), nil)
+	db.Close()
+	before := dirListing(t, dir)
+
+	// Several read-only opens at once, each seeing the logged write.
+	r1 := mustOpen(t, dir, &Options{ReadOnly: true})
+	r2 := mustOpen(t, dir, &Options{ReadOnly: true})
+	for _, r := range []*DB{r1, r2} {
+		if v, err := r.Get([]byte("in-log")); err != nil || string(v) != "only in the WAL" {
+			t.Fatalf("read-only get: %q %v", v, err)
+		}
+		if err := r.Put([]byte("x"), nil, nil); err != ErrReadOnly {
+			t.Fatalf("write to a read-only DB: %v", err)
+		}
+		if err := r.Flush(); err != ErrReadOnly {
+			t.Fatalf("flush of a read-only DB: %v", err)
+		}
+		if err := r.CompactRange(nil, nil); err != ErrReadOnly {
+			t.Fatalf("compaction of a read-only DB: %v", err)
+		}
+	}
+	r1.Close()
+	r2.Close()
+	if after := dirListing(t, dir); after != before {
+		t.Fatalf("read-only opens changed the directory:\n%s\nthen\n%s", before, after)
+	}
+}
+
+// dirListing renders names, sizes and modification times of dir's files.
+func dirListing(t *testing.T, dir string) string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s %d %v\n", e.Name(), fi.Size(), fi.ModTime().UnixNano())
+	}
+	return b.String()
+}
+
+func TestCloseReportsLeaks(t *testing.T) {
+	db := mustOpen(t, t.TempDir(), &Options{DebugLeaks: true})
+	db.Put([]byte("a"), []byte("b"), nil)
+	it := db.NewIterator(nil)
+	s := db.NewSnapshot()
+	err := db.Close()
+	if err == nil || !strings.Contains(err.Error(), "1 iterator(s) and 1 snapshot(s)") ||
+		!strings.Contains(err.Error(), "TestCloseReportsLeaks") {
+		t.Fatalf("Close with leaks: %v", err)
+	}
+	it.Close()
+	s.Close()
+
+	db = mustOpen(t, t.TempDir(), nil)
+	it = db.NewIterator(nil)
+	it.Close()
+	db.NewSnapshot().Close()
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close without leaks: %v", err)
+	}
+}
+
+func TestPropertiesAndSizes(t *testing.T) {
+	db := mustOpen(t, t.TempDir(), &Options{WriteBufferSize: 64 << 10, Compression: NoCompression})
+	defer db.Close()
+	val := bytes.Repeat([]byte("v"), 1000)
+	for i := 0; i < 2000; i++ {
+		if err := db.Put([]byte(fmt.Sprintf("k%06d", i)), val, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.CompactRange(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for level := 0; level < 7; level++ {
+		for _, prefix := range []string{"strata.", "leveldb."} {
+			v, ok := db.Property(prefix + "num-files-at-level" + strconv.Itoa(level))
+			if !ok {
+				t.Fatalf("no %snum-files-at-level%d", prefix, level)
+			}
+			n, _ := strconv.Atoi(v)
+			if prefix == "strata." {
+				total += n
+			}
+		}
+	}
+	if total == 0 {
+		t.Fatal("no tables after compaction")
+	}
+	if l0, _ := db.Property("strata.num-files-at-level0"); l0 != "0" {
+		t.Fatalf("level 0 not empty after a full compaction: %s", l0)
+	}
+	for _, name := range []string{"strata.stats", "leveldb.stats", "strata.sstables", "strata.approximate-memory-usage",
+		"leveldb.approximate-memory-usage", "strata.block-cache", "strata.total-table-size"} {
+		if v, ok := db.Property(name); !ok || v == "" {
+			t.Fatalf("property %s missing", name)
+		}
+	}
+	if _, ok := db.Property("strata.no-such-thing"); ok {
+		t.Fatal("unknown property answered")
+	}
+	if _, ok := db.Property("strata.num-files-at-level9"); ok {
+		t.Fatal("level 9 answered")
+	}
+	stats := mustProp(db, "strata.stats")
+	if !strings.Contains(stats, "Level  Files Size(MB) Score") {
+		t.Fatalf("stats:\n%s", stats)
+	}
+
+	sizes, err := db.ApproximateSizes([]Range{
+		{Start: []byte("k000000"), Limit: []byte("k001000")},
+		{Start: []byte("k001000"), Limit: []byte("k002000")},
+		{Start: []byte("k000000"), Limit: nil},
+		{Start: []byte("x"), Limit: []byte("z")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1000 entries of ~1 KB each ≈ 1 MB per half.
+	for i := 0; i < 2; i++ {
+		if sizes[i] < 800<<10 || sizes[i] > 1300<<10 {
+			t.Fatalf("size of half %d = %d, want about 1 MB", i, sizes[i])
+		}
+	}
+	if sizes[2] < sizes[0]+sizes[1]-10<<10 {
+		t.Fatalf("whole range %d smaller than its halves %d+%d", sizes[2], sizes[0], sizes[1])
+	}
+	if sizes[3] != 0 {
+		t.Fatalf("empty range has size %d", sizes[3])
+	}
+}
+
+func TestObsoleteFilesDeleted(t *testing.T) {
+	dir := t.TempDir()
+	db := mustOpen(t, dir, &Options{WriteBufferSize: 32 << 10})
+	for round := 0; round < 5; round++ {
+		for i := 0; i < 1000; i++ {
+			db.Put([]byte(fmt.Sprintf("k%05d", i)), []byte(fmt.Sprintf("round %d", round)), nil)
+		}
+		if err := db.CompactRange(nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	live := map[string]bool{}
+	for _, line := range strings.Split(mustProp(db, "strata.sstables"), "\n") {
+		for _, f := range strings.Fields(line) {
+			if n, err := strconv.Atoi(strings.SplitN(f, ":", 2)[0]); err == nil && strings.Contains(f, ":") {
+				live[base.MakeFilename(base.FileTypeTable, uint64(n))] = true
+			}
+		}
+	}
+	db.Close()
+	var tables, logs, manifests int
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		typ, _, ok := base.ParseFilename(e.Name())
+		switch {
+		case !ok:
+		case typ == base.FileTypeTable:
+			tables++
+			if len(live) > 0 && !live[e.Name()] {
+				t.Errorf("obsolete table %s left behind", e.Name())
+			}
+		case typ == base.FileTypeLog:
+			logs++
+		case typ == base.FileTypeManifest:
+			manifests++
+		}
+	}
+	if logs != 1 || manifests != 1 || tables == 0 {
+		t.Fatalf("after compactions: %d tables, %d logs, %d manifests", tables, logs, manifests)
+	}
+}
+
+func TestDestroy(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	db := mustOpen(t, dir, nil)
+	db.Put([]byte("a"), []byte("b"), nil)
+	if err := Destroy(dir, nil); err == nil {
+		t.Fatal("Destroy of an open database succeeded")
+	}
+	db.Close()
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o644)
+	if err := Destroy(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || entries[0].Name() != "notes.txt" {
+		t.Fatalf("after Destroy: %v (want only the user's file)", entries)
+	}
+	os.Remove(filepath.Join(dir, "notes.txt"))
+	if err := Destroy(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatal("empty directory not removed")
+	}
+}
+
+// TestWriteErrorStopsWrites: a failed WAL write or sync is returned to the
+// writer, and every later write fails until reopen; nothing acknowledged is
+// lost.
+func TestWriteErrorStopsWrites(t *testing.T) {
+	for _, kind := range []errorfs.Kind{errorfs.OpWrite, errorfs.OpSync} {
+		t.Run(kind.String(), func(t *testing.T) {
+			mem := vfs.NewMem()
+			fs := errorfs.Wrap(mem)
+			db := mustOpen(t, "db", &Options{FS: fs})
+			for i := 0; i < 10; i++ {
+				if err := db.Put([]byte(fmt.Sprintf("ok%d", i)), []byte("v"), &WriteOptions{Sync: true}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fs.AddRule(errorfs.OnIndex(0).On(kind).Path("*.log"))
+			err := db.Put([]byte("failed"), []byte("v"), &WriteOptions{Sync: true})
+			if !errors.Is(err, errorfs.ErrInjected) {
+				t.Fatalf("write with an injected %s failure: %v", kind, err)
+			}
+			if err := db.Put([]byte("later"), []byte("v"), nil); err == nil {
+				t.Fatal("a write after a failed write succeeded")
+			}
+			// Reads still work.
+			if v, err := db.Get([]byte("ok3")); err != nil || string(v) != "v" {
+				t.Fatalf("read after write failure: %q %v", v, err)
+			}
+			db.Close()
+			fs.ClearRules()
+			db = mustOpen(t, "db", &Options{FS: fs})
+			defer db.Close()
+			for i := 0; i < 10; i++ {
+				if _, err := db.Get([]byte(fmt.Sprintf("ok%d", i))); err != nil {
+					t.Fatalf("acknowledged write ok%d lost: %v", i, err)
+				}
+			}
+			if _, err := db.Get([]byte("later")); err != ErrNotFound {
+				t.Fatalf("a write that failed is present: %v", err)
+			}
+			if err := db.Put([]byte("after-reopen"), []byte("v"), nil); err != nil {
+				t.Fatalf("write after reopen: %v", err)
+			}
+		})
+	}
+}
