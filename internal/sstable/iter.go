@@ -21,6 +21,11 @@ type Iter struct {
 	dataOff    uint64 // offset of the loaded data block
 	dataLoaded bool
 	err        error
+	// Optional user-key bounds [lower, upper) (see SetBounds), kept as the
+	// smallest internal keys of those user keys: lowerKey/upperKey are nil
+	// when unbounded.
+	lowerKey, upperKey []byte
+	lowerBuf, upperBuf []byte
 }
 
 var _ base.InternalIterator = (*Iter)(nil)
@@ -36,6 +41,7 @@ func (r *Reader) NewIter() *Iter {
 	it.dataLoaded = false
 	it.data.valid = false
 	it.data.data = nil
+	it.lowerKey, it.upperKey = nil, nil
 	if r.closed {
 		it.err = errClosedReader
 		it.index = blockIter{keyBuf: it.index.keyBuf}
@@ -43,6 +49,41 @@ func (r *Reader) NewIter() *Iter {
 	}
 	it.index.init(r.cmp.Compare, r.index, r.file, r.footer.index.Offset)
 	return it
+}
+
+// SetBounds limits the iterator to user keys in [lower, upper); a nil bound
+// is no limit. The bounds are copied. The position is undefined until the
+// next SeekGE, SeekLT, First or Last.
+func (it *Iter) SetBounds(lower, upper []byte) {
+	it.lowerKey, it.upperKey = nil, nil
+	if lower != nil {
+		it.lowerBuf = base.MakeSearchKey(it.lowerBuf[:0], lower, base.MaxSeq)
+		it.lowerKey = it.lowerBuf
+	}
+	if upper != nil {
+		it.upperBuf = base.MakeSearchKey(it.upperBuf[:0], upper, base.MaxSeq)
+		it.upperKey = it.upperBuf
+	}
+	it.data.valid = false
+}
+
+// checkUpper invalidates the iterator if it moved to or past the upper
+// bound, and reports whether it is at an entry.
+func (it *Iter) checkUpper(ok bool) bool {
+	if ok && it.upperKey != nil && base.InternalCompare(it.r.cmp.Compare, it.data.key, it.upperKey) >= 0 {
+		it.data.valid = false
+		return false
+	}
+	return ok
+}
+
+// checkLower invalidates the iterator if it moved below the lower bound.
+func (it *Iter) checkLower(ok bool) bool {
+	if ok && it.lowerKey != nil && base.InternalCompare(it.r.cmp.Compare, it.data.key, it.lowerKey) < 0 {
+		it.data.valid = false
+		return false
+	}
+	return ok
 }
 
 // loadBlock points the data iterator at the block the index iterator is
@@ -113,12 +154,15 @@ func (it *Iter) SeekGE(key []byte) bool {
 	if !it.ok() {
 		return false
 	}
+	if it.lowerKey != nil && base.InternalCompare(it.r.cmp.Compare, key, it.lowerKey) < 0 {
+		key = it.lowerKey
+	}
 	if !it.index.SeekGE(key) || !it.loadBlock() {
 		it.data.valid = false
 		return false
 	}
 	it.data.SeekGE(key)
-	return it.skipForward()
+	return it.checkUpper(it.skipForward())
 }
 
 // SeekLT moves to the last entry with internal key < key.
@@ -126,18 +170,21 @@ func (it *Iter) SeekLT(key []byte) bool {
 	if !it.ok() {
 		return false
 	}
+	if it.upperKey != nil && base.InternalCompare(it.r.cmp.Compare, key, it.upperKey) > 0 {
+		key = it.upperKey
+	}
 	if !it.index.SeekGE(key) {
 		if it.index.err != nil {
 			it.data.valid = false
 			return false
 		}
-		return it.Last()
+		return it.checkLower(it.last())
 	}
 	if !it.loadBlock() {
 		return false
 	}
 	it.data.SeekLT(key)
-	return it.skipBackward()
+	return it.checkLower(it.skipBackward())
 }
 
 // First moves to the first entry.
@@ -145,12 +192,15 @@ func (it *Iter) First() bool {
 	if !it.ok() {
 		return false
 	}
+	if it.lowerKey != nil {
+		return it.SeekGE(it.lowerKey)
+	}
 	if !it.index.First() || !it.loadBlock() {
 		it.data.valid = false
 		return false
 	}
 	it.data.First()
-	return it.skipForward()
+	return it.checkUpper(it.skipForward())
 }
 
 // Last moves to the last entry.
@@ -158,6 +208,14 @@ func (it *Iter) Last() bool {
 	if !it.ok() {
 		return false
 	}
+	if it.upperKey != nil {
+		return it.SeekLT(it.upperKey)
+	}
+	return it.checkLower(it.last())
+}
+
+// last moves to the last entry of the table, ignoring the bounds.
+func (it *Iter) last() bool {
 	if !it.index.Last() || !it.loadBlock() {
 		it.data.valid = false
 		return false
@@ -172,9 +230,9 @@ func (it *Iter) Next() bool {
 		return false
 	}
 	if it.data.Next() {
-		return true
+		return it.checkUpper(true)
 	}
-	return it.skipForward()
+	return it.checkUpper(it.skipForward())
 }
 
 // Prev moves to the previous entry.
@@ -183,9 +241,9 @@ func (it *Iter) Prev() bool {
 		return false
 	}
 	if it.data.Prev() {
-		return true
+		return it.checkLower(true)
 	}
-	return it.skipBackward()
+	return it.checkLower(it.skipBackward())
 }
 
 // Valid reports whether the iterator is at an entry.

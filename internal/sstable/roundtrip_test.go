@@ -216,11 +216,29 @@ func runRoundTrip(t *testing.T, cfg roundTripConfig, seed uint64) bool {
 		}
 		return base.MakeSearchKey(nil, ukey, rng.Uint64N(base.MaxSeq+1))
 	}
-	pos := -1 // model position; -1 or len means invalid
+	// Half the time, bound the iterator to a random user-key range
+	// [lower, upper): the model is then the entries in [lo, hi).
+	lo, hi := 0, len(m.entries)
+	if rng.IntN(2) == 0 {
+		var lower, upper []byte
+		if rng.IntN(3) > 0 {
+			lower = append([]byte{}, base.UserKey(randomKey())...)
+			lo = m.seekGE(base.MakeSearchKey(nil, lower, base.MaxSeq))
+		}
+		if rng.IntN(3) > 0 {
+			upper = append([]byte{}, base.UserKey(randomKey())...)
+			hi = m.seekGE(base.MakeSearchKey(nil, upper, base.MaxSeq))
+		}
+		it.SetBounds(lower, upper)
+		if hi < lo {
+			hi = lo
+		}
+	}
+	pos := -1 // model position; outside [lo, hi) means invalid
 	check := func(op string, ok bool) bool {
-		valid := pos >= 0 && pos < len(m.entries)
+		valid := pos >= lo && pos < hi
 		if ok != valid || it.Valid() != valid {
-			t.Logf("%s: valid=%v (Valid()=%v), model says %v (pos %d of %d), err %v", op, ok, it.Valid(), valid, pos, len(m.entries), it.Error())
+			t.Logf("%s: valid=%v (Valid()=%v), model says %v (pos %d in [%d, %d) of %d), err %v", op, ok, it.Valid(), valid, pos, lo, hi, len(m.entries), it.Error())
 			return false
 		}
 		if valid && (!bytes.Equal(it.Key(), m.entries[pos].k) || !bytes.Equal(it.Value(), m.entries[pos].v)) {
@@ -236,18 +254,18 @@ func runRoundTrip(t *testing.T, cfg roundTripConfig, seed uint64) bool {
 	for range 400 {
 		var ok bool
 		var op string
-		valid := pos >= 0 && pos < len(m.entries)
+		valid := pos >= lo && pos < hi
 		switch r := rng.IntN(10); {
 		case r == 0:
-			op, ok, pos = "First", it.First(), 0
+			op, ok, pos = "First", it.First(), lo
 		case r == 1:
-			op, ok, pos = "Last", it.Last(), len(m.entries)-1
+			op, ok, pos = "Last", it.Last(), hi-1
 		case r < 4:
 			k := randomKey()
-			op, ok, pos = fmt.Sprintf("SeekGE(%s)", base.FormatInternalKey(k)), it.SeekGE(k), m.seekGE(k)
+			op, ok, pos = fmt.Sprintf("SeekGE(%s)", base.FormatInternalKey(k)), it.SeekGE(k), max(m.seekGE(k), lo)
 		case r < 6:
 			k := randomKey()
-			op, ok, pos = fmt.Sprintf("SeekLT(%s)", base.FormatInternalKey(k)), it.SeekLT(k), m.seekGE(k)-1
+			op, ok, pos = fmt.Sprintf("SeekLT(%s)", base.FormatInternalKey(k)), it.SeekLT(k), min(m.seekGE(k), hi)-1
 		case r < 8 && valid:
 			op, ok = "Next", it.Next()
 			pos++
