@@ -16,7 +16,6 @@ const benchEntries = 100000
 // benchKey is the internal key of entry i: a 16-byte user key.
 func benchKey(dst []byte, i int) []byte {
 	var u [16]byte
-	binary.BigEndian.PutUint64(u[:8], uint64(i)*0x9e3779b97f4a7c15>>1|1<<62) // spread, still ordered? no: see below
 	binary.BigEndian.PutUint64(u[:8], uint64(i))
 	binary.BigEndian.PutUint64(u[8:], uint64(i)*0x9e3779b97f4a7c15)
 	return base.AppendInternalKey(dst, u[:], uint64(i+1), base.KindSet)
@@ -64,12 +63,16 @@ func BenchmarkWriterAdd(b *testing.B) {
 // benchReader builds a snappy table of benchEntries entries with a filter and
 // opens it with a cache large enough to hold it.
 func benchReader(b *testing.B, o ReaderOptions) (*Reader, []byte) {
+	return benchReaderN(b, o, benchEntries)
+}
+
+func benchReaderN(b *testing.B, o ReaderOptions, entries int) (*Reader, []byte) {
 	b.Helper()
 	rng := rand.New(rand.NewPCG(1, 2))
 	var buf bytes.Buffer
 	w := NewWriter(&buf, WriterOptions{Compression: SnappyCompression, BloomBitsPerKey: 10})
 	var k []byte
-	for i := range benchEntries {
+	for i := range entries {
 		k = benchKey(k[:0], i)
 		if err := w.Add(k, benchValue(rng)); err != nil {
 			b.Fatal(err)
@@ -92,11 +95,13 @@ func benchReader(b *testing.B, o ReaderOptions) (*Reader, []byte) {
 	return r, data
 }
 
-func searchKeys(n int) [][]byte {
+func searchKeys(n int) [][]byte { return searchKeysIn(n, benchEntries) }
+
+func searchKeysIn(n, entries int) [][]byte {
 	rng := rand.New(rand.NewPCG(3, 4))
 	keys := make([][]byte, n)
 	for i := range keys {
-		k := benchKey(nil, rng.IntN(benchEntries))
+		k := benchKey(nil, rng.IntN(entries))
 		keys[i] = base.MakeSearchKey(nil, base.UserKey(k), base.MaxSeq)
 	}
 	return keys
@@ -195,6 +200,24 @@ func BenchmarkNewIter(b *testing.B) {
 		it := r.NewIter()
 		it.SeekGE(keys[i&(len(keys)-1)])
 		it.Close()
+		i++
+	}
+}
+
+// BenchmarkReaderGetSmall is Get on a 2000-entry table that stays in the CPU
+// caches: the algorithmic cost without memory latency.
+func BenchmarkReaderGetSmall(b *testing.B) {
+	r, _ := benchReaderN(b, ReaderOptions{}, 2000)
+	keys := searchKeysIn(1<<12, 2000)
+	b.ReportAllocs()
+	var dst []byte
+	i := 0
+	for b.Loop() {
+		var err error
+		dst, _, err = r.GetInto(dst, keys[i&(len(keys)-1)])
+		if err != nil || dst == nil {
+			b.Fatal("miss", err)
+		}
 		i++
 	}
 }
