@@ -1,6 +1,7 @@
 package sstable
 
 import (
+	"bytes"
 	"encoding/binary"
 
 	"strata/internal/base"
@@ -106,6 +107,7 @@ func (w *blockWriter) finish() []byte {
 // next positioning call.
 type blockIter struct {
 	cmp         func(a, b []byte) int // user-key comparison
+	bytewise    bool                  // cmp is base.DefaultComparer's: compare inline
 	data        []byte                // whole block contents
 	restarts    int                   // offset of the restart array
 	numRestarts int
@@ -139,8 +141,12 @@ type cachedEntry struct {
 
 // init points the iterator at a block. It validates the restart array; on
 // failure the iterator is empty and err is set.
-func (it *blockIter) init(cmp func(a, b []byte) int, data []byte, file string, blockOff uint64) error {
-	it.cmp = cmp
+func (it *blockIter) init(cmp *base.Comparer, data []byte, file string, blockOff uint64) error {
+	it.cmp = nil
+	if cmp != nil {
+		it.cmp = cmp.Compare
+	}
+	it.bytewise = cmp == base.DefaultComparer
 	it.file = file
 	it.blockOff = blockOff
 	it.data = data
@@ -295,7 +301,26 @@ func (it *blockIter) keyAtRestart(i int) ([]byte, bool) {
 	return it.data[ks:ke], true
 }
 
-func (it *blockIter) compare(a, b []byte) int { return base.InternalCompare(it.cmp, a, b) }
+// compare orders internal keys (base.InternalCompare), inlining the
+// bytewise case.
+func (it *blockIter) compare(a, b []byte) int {
+	if it.bytewise && len(a) >= base.TrailerLen && len(b) >= base.TrailerLen {
+		na, nb := len(a)-base.TrailerLen, len(b)-base.TrailerLen
+		if c := bytes.Compare(a[:na], b[:nb]); c != 0 {
+			return c
+		}
+		ta := binary.LittleEndian.Uint64(a[na:])
+		tb := binary.LittleEndian.Uint64(b[nb:])
+		switch {
+		case ta > tb:
+			return -1
+		case ta < tb:
+			return 1
+		}
+		return 0
+	}
+	return base.InternalCompare(it.cmp, a, b)
+}
 
 // isEmpty reports a block without entries: no restarts, or (as LevelDB
 // writes an empty block) restart 0 pointing at the restart array itself.

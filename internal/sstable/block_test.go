@@ -73,7 +73,7 @@ func TestBlockSeek(t *testing.T) {
 			w.add(k, []byte{byte(i)})
 		}
 		var it blockIter
-		if err := it.init(bytes.Compare, w.finish(), "t", 0); err != nil {
+		if err := it.init(base.DefaultComparer, w.finish(), "t", 0); err != nil {
 			t.Fatal(err)
 		}
 		for i := 0; i <= 40; i++ {
@@ -123,7 +123,7 @@ func TestBlockCorrupt(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var it blockIter
-			err := it.init(bytes.Compare, tc.block(), "f.ldb", 1000)
+			err := it.init(base.DefaultComparer, tc.block(), "f.ldb", 1000)
 			if err == nil {
 				n := 0
 				for ok := it.First(); ok; ok = it.Next() {

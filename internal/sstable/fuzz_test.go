@@ -23,7 +23,7 @@ func FuzzBlockIter(f *testing.F) {
 	f.Add([]byte{0, 5, 1, 'a', 'b', 'c', 'd', 'e', 'v', 0, 0, 0, 0, 1, 0, 0, 0}, []byte("abc"))
 	f.Fuzz(func(t *testing.T, data, target []byte) {
 		var it blockIter
-		if it.init(bytes.Compare, data, "fuzz", 0) != nil {
+		if it.init(base.DefaultComparer, data, "fuzz", 0) != nil {
 			return
 		}
 		var fwd [][]byte

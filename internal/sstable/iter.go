@@ -47,7 +47,7 @@ func (r *Reader) NewIter() *Iter {
 		it.index = blockIter{keyBuf: it.index.keyBuf}
 		return it
 	}
-	it.index.init(r.cmp.Compare, r.index, r.file, r.footer.index.Offset)
+	it.index.init(r.cmp, r.index, r.file, r.footer.index.Offset)
 	return it
 }
 
@@ -107,7 +107,7 @@ func (it *Iter) loadBlock() bool {
 		it.data.valid = false
 		return false
 	}
-	if err := it.data.init(it.r.cmp.Compare, b, it.r.file, h.Offset); err != nil {
+	if err := it.data.init(it.r.cmp, b, it.r.file, h.Offset); err != nil {
 		it.err = err
 		it.dataLoaded = false
 		return false

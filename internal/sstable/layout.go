@@ -68,7 +68,7 @@ func (r *Reader) Layout() (*Layout, error) {
 		return nil, err
 	}
 	var ii blockIter
-	ii.init(r.cmp.Compare, r.index, r.file, r.footer.index.Offset)
+	ii.init(r.cmp, r.index, r.file, r.footer.index.Offset)
 	for ok := ii.First(); ok; ok = ii.Next() {
 		h, err := r.decodeIndexValue(&ii)
 		if err != nil {
@@ -132,7 +132,7 @@ func (r *Reader) Check() error {
 	}
 	cmp := func(a, b []byte) int { return base.InternalCompare(r.cmp.Compare, a, b) }
 	var ii, bi blockIter
-	ii.init(r.cmp.Compare, r.index, r.file, r.footer.index.Offset)
+	ii.init(r.cmp, r.index, r.file, r.footer.index.Offset)
 	var prevKey, prevIndexKey []byte
 	next := uint64(0) // where the next data block must start
 	nBlocks := 0
@@ -157,7 +157,7 @@ func (r *Reader) Check() error {
 		if err != nil {
 			return err
 		}
-		if err := bi.init(r.cmp.Compare, contents, r.file, h.Offset); err != nil {
+		if err := bi.init(r.cmp, contents, r.file, h.Offset); err != nil {
 			return err
 		}
 		if err := checkRestarts(&bi); err != nil {

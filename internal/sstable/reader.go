@@ -109,7 +109,7 @@ func NewReader(f io.ReaderAt, size int64, o ReaderOptions) (*Reader, error) {
 		return nil, err
 	}
 	var it blockIter
-	if err := it.init(r.cmp.Compare, r.index, r.file, r.footer.index.Offset); err != nil {
+	if err := it.init(r.cmp, r.index, r.file, r.footer.index.Offset); err != nil {
 		return nil, err
 	}
 
@@ -268,7 +268,7 @@ func (r *Reader) get(dst, ikey []byte, into bool) (key, value []byte, err error)
 	st := getStatePool.Get().(*getState)
 	defer putGetState(st)
 	ii := &st.index
-	ii.init(r.cmp.Compare, r.index, r.file, r.footer.index.Offset)
+	ii.init(r.cmp, r.index, r.file, r.footer.index.Offset)
 	if !ii.SeekGE(ikey) {
 		return nil, nil, ii.err
 	}
@@ -285,7 +285,7 @@ func (r *Reader) get(dst, ikey []byte, into bool) (key, value []byte, err error)
 		return nil, nil, err
 	}
 	di := &st.data
-	if err := di.init(r.cmp.Compare, block, r.file, h.Offset); err != nil {
+	if err := di.init(r.cmp, block, r.file, h.Offset); err != nil {
 		return nil, nil, err
 	}
 	if !di.SeekGE(ikey) {
@@ -325,7 +325,7 @@ func (r *Reader) ApproximateOffset(ikey []byte) uint64 {
 	st := getStatePool.Get().(*getState)
 	defer putGetState(st)
 	ii := &st.index
-	ii.init(r.cmp.Compare, r.index, r.file, r.footer.index.Offset)
+	ii.init(r.cmp, r.index, r.file, r.footer.index.Offset)
 	if ii.SeekGE(ikey) {
 		if h, err := r.decodeIndexValue(ii); err == nil {
 			return h.Offset
