@@ -44,21 +44,37 @@ type readResult struct {
 }
 
 // readLog reads data to its end. With salvage it calls Skip after each
-// corruption error (at most maxSkips times) and keeps going.
+// corruption error and keeps going.
 func readLog(data []byte, salvage bool) readResult {
-	r := NewReader(bytes.NewReader(data), "test.log")
+	return readLogWith(NewReader(nil, ""), data, salvage, nil)
+}
+
+// readLogWith is readLog with a reused Reader. When visit is not nil it is
+// given each record (valid during the call only) instead of res.recs
+// keeping a copy.
+func readLogWith(r *Reader, data []byte, salvage bool, visit func(rec []byte, off int64)) readResult {
+	r.Reset(bytes.NewReader(data), "test.log")
 	var res readResult
-	skips := 0
+	lastSkip := int64(-1)
 	for {
 		rec, err := r.Next()
 		if err == nil {
-			res.recs = append(res.recs, bytes.Clone(rec))
+			if visit != nil {
+				visit(rec, r.Offset())
+			} else {
+				res.recs = append(res.recs, bytes.Clone(rec))
+			}
 			res.offs = append(res.offs, r.Offset())
 			continue
 		}
-		if salvage && errors.Is(err, base.ErrCorruption) && skips < 1<<20 {
-			skips++
+		if salvage && errors.Is(err, base.ErrCorruption) {
 			r.Skip()
+			// Every Skip must move forward, or salvage could loop forever.
+			if at := r.blockOff + int64(r.pos); at <= lastSkip {
+				panic(fmt.Sprintf("Skip resumed at %d, not after the previous resume point %d", at, lastSkip))
+			} else {
+				lastSkip = at
+			}
 			continue
 		}
 		res.err = err

@@ -1,6 +1,7 @@
 package record
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -47,6 +48,12 @@ type Reader struct {
 // names the log in errors.
 func NewReader(r io.Reader, file string) *Reader {
 	return &Reader{r: r, file: file}
+}
+
+// Reset makes the Reader read the log in rr from its start, named file,
+// keeping its buffers (for reading many logs without allocating).
+func (r *Reader) Reset(rr io.Reader, file string) {
+	*r = Reader{r: rr, file: file, block: r.block, rec: r.rec[:0]}
 }
 
 // Next returns the next record. The slice is owned by the Reader and valid
@@ -194,10 +201,8 @@ func (r *Reader) damage(at int64, msg string, from int, trusted, inRec bool, rec
 // it goes, and stops with the block holding the first valid chunk loaded.
 func (r *Reader) scan(from int) (bool, error) {
 	for {
-		for q := from; q+HeaderSize <= r.n; q++ {
-			if r.validAt(q) {
-				return true, nil
-			}
+		if r.findValid(from) {
+			return true, nil
 		}
 		if err := r.readBlock(); err == io.EOF {
 			return false, nil
@@ -206,6 +211,46 @@ func (r *Reader) scan(from int) (bool, error) {
 		}
 		from = 0
 	}
+}
+
+// findValid reports whether a valid chunk starts at a block position at or
+// after from in the current block. Candidates are found with one
+// bytes.IndexByte cursor per chunk type over the would-be type bytes (a
+// chunk starting at q has its type at q+6), so runs of bytes that cannot be
+// a type byte are skipped at memory speed.
+func (r *Reader) findValid(from int) bool {
+	last := r.n - HeaderSize // the last position a header fits at
+	if from > last {
+		return false
+	}
+	types := r.block[from+6 : last+7] // types[i] is the type byte of position from+i
+	var next [typeLast]int            // next[t-1]: next index in types holding t, or -1
+	for i := range next {
+		next[i] = indexFrom(types, 0, byte(i+1))
+	}
+	for {
+		k := -1
+		for i, v := range next {
+			if v >= 0 && (k < 0 || v < next[k]) {
+				k = i
+			}
+		}
+		if k < 0 {
+			return false
+		}
+		if r.validAt(from + next[k]) {
+			return true
+		}
+		next[k] = indexFrom(types, next[k]+1, byte(k+1))
+	}
+}
+
+// indexFrom returns the index of the first c in b at or after i, or -1.
+func indexFrom(b []byte, i int, c byte) int {
+	if j := bytes.IndexByte(b[i:], c); j >= 0 {
+		return i + j
+	}
+	return -1
 }
 
 // validAt reports whether a chunk with a sane type and length and a good

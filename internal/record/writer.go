@@ -98,8 +98,8 @@ func NewWriterAt(w io.Writer, offset int64) *Writer {
 // Reader.Offset reports for it. p is not retained.
 //
 // On a Write error (including a short write) nothing more is ever written:
-// this and every later call return that error, and Size stays at the size
-// before the failed record.
+// this and every later call return offset -1 and that error, and Size stays
+// at the size before the failed record (the file may hold part of it).
 func (w *Writer) WriteRecord(p []byte) (offset int64, err error) {
 	if w.err != nil {
 		return -1, w.err
