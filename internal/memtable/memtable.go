@@ -40,8 +40,9 @@ const (
 	// entriesOff is where entry nodes start: after the full-height head.
 	entriesOff = headOff + headerBytes + 4*maxHeight
 
-	// maxArenaSize keeps every node end offset representable in a uint32.
-	maxArenaSize = math.MaxUint32 - entriesOff - 3
+	// maxArenaSize keeps every node end offset representable in a uint32
+	// (and the arena's byte length in an int on 32-bit platforms).
+	maxArenaSize = min(math.MaxUint32, math.MaxInt) - entriesOff - 7
 )
 
 // MemTable is a concurrent skiplist of internal keys and values in a fixed
