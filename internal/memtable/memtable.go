@@ -19,8 +19,8 @@ import (
 var ErrArenaFull = errors.New("memtable: arena full")
 
 // ErrRecordExists is returned by Add when the MemTable already holds an entry
-// with the same user key and sequence number. Nothing was inserted (the
-// node's arena space, if already taken, is wasted).
+// with the same user key and sequence number. Nothing was inserted, but the
+// arena space reserved for the entry stays used (it is never reclaimed).
 var ErrRecordExists = errors.New("memtable: entry with this user key and sequence already exists")
 
 const (
@@ -111,7 +111,9 @@ func nodeSize(h int, kv uint64) uint64 {
 func (m *MemTable) ArenaSize() int { return m.arenaSize }
 
 // ApproximateMemoryUsage returns the arena bytes taken by entries so far
-// (excluding the fixed head). It never exceeds ArenaSize.
+// (excluding the fixed head; including space of Adds that failed with
+// ErrRecordExists). It never exceeds ArenaSize, and ArenaSize() minus it is
+// the space EstimateEntrySize is measured against.
 func (m *MemTable) ApproximateMemoryUsage() uint64 {
 	return uint64(m.end.Load() - entriesOff)
 }
@@ -256,6 +258,7 @@ func (m *MemTable) sameSeq(nd uint32, c int, seq uint64) bool {
 // It returns ErrArenaFull when the entry does not fit, ErrRecordExists when
 // an entry with the same ukey and seq is present, and an error for seq >
 // base.MaxSeq or an unknown kind; in every error case nothing is inserted.
+// Add does not allocate on the heap.
 func (m *MemTable) Add(seq uint64, kind base.Kind, ukey, value []byte) error {
 	if seq > base.MaxSeq {
 		return fmt.Errorf("memtable: sequence %d exceeds the maximum %d", seq, base.MaxSeq)
