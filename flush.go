@@ -79,9 +79,8 @@ func (d *DB) flushOne() bool {
 	}
 	d.bgCond.Broadcast()
 	d.mu.Unlock()
-	if err != nil && meta != nil {
-		d.fs.Remove(base.MakeFilepath(d.dirname, base.FileTypeTable, num))
-	}
+	// A table whose MANIFEST write failed is left in place: the record may
+	// have reached the disk anyway. The next open deletes it if unused.
 	d.scheduleCompaction()
 	d.scheduleCleanup()
 	return err == nil

@@ -148,6 +148,14 @@ func (vs *versionSet) logAndApply(edit *manifest.VersionEdit, onInstall func()) 
 		return fmt.Errorf("strata: apply version edit: %w", err)
 	}
 
+	if len(edit.NewFiles) > 0 {
+		// The new tables' directory entries must be durable before a
+		// MANIFEST record refers to them: otherwise a crash could leave a
+		// MANIFEST naming tables that are gone.
+		if err := syncDir(vs.fs, vs.dir); err != nil {
+			return fmt.Errorf("strata: sync directory %s: %w", vs.dir, err)
+		}
+	}
 	if newManifest {
 		if err := vs.createManifest(manifestNum, snapshot); err != nil {
 			return err
@@ -161,12 +169,6 @@ func (vs *versionSet) logAndApply(edit *manifest.VersionEdit, onInstall func()) 
 	}
 	if newManifest {
 		if err := setCurrentFile(vs.fs, vs.dir, manifestNum); err != nil {
-			return vs.manifestFailed(err)
-		}
-	} else if len(edit.NewFiles) > 0 {
-		// New tables' directory entries must be durable before anything
-		// relies on the edit that lists them.
-		if err := d.syncDir(); err != nil {
 			return vs.manifestFailed(err)
 		}
 	}
