@@ -1,7 +1,6 @@
 package strata
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"sync"
@@ -14,8 +13,14 @@ import (
 
 const benchValueSize = 100
 
+// benchKey formats i as db_bench does: 16 decimal digits, zero padded.
 func benchKey(buf []byte, i int) []byte {
-	return fmt.Appendf(buf[:0], "%016d", i)
+	buf = append(buf[:0], "0000000000000000"...)
+	for p := 15; i > 0 && p >= 0; p-- {
+		buf[p] = byte('0' + i%10)
+		i /= 10
+	}
+	return buf
 }
 
 // benchValues is a pool of half-compressible values, as db_bench's

@@ -2,6 +2,7 @@ package strata
 
 import (
 	"bytes"
+	"sync"
 
 	"strata/internal/base"
 	"strata/internal/manifest"
@@ -40,12 +41,24 @@ func found(v []byte, kind base.Kind) ([]byte, error) {
 	return bytes.Clone(v), nil
 }
 
+// getScratch holds a point read's reusable buffers.
+type getScratch struct {
+	search []byte // the internal search key
+	key    []byte // the key a table returns
+}
+
+var getScratchPool = sync.Pool{New: func() any { return &getScratch{} }}
+
 // getFromVersion searches the tables of v: level 0 newest first, then one
 // candidate table per deeper level. A read that has to look at more than
 // one table charges a seek to the first one (LevelDB's seek compaction).
 func (d *DB) getFromVersion(v *manifest.Version, ukey []byte, seq uint64) ([]byte, error) {
-	var keyBuf [64]byte
-	search := base.MakeSearchKey(keyBuf[:0], ukey, seq)
+	// Keys handed to a comparer escape (it is a function value), so the
+	// scratch buffers come from a pool rather than the stack.
+	scratch := getScratchPool.Get().(*getScratch)
+	defer getScratchPool.Put(scratch)
+	scratch.search = base.MakeSearchKey(scratch.search[:0], ukey, seq)
+	search := scratch.search
 	ucmp := d.cmp.Compare
 
 	var firstFile *manifest.FileMetadata
@@ -56,7 +69,7 @@ func (d *DB) getFromVersion(v *manifest.Version, ukey []byte, seq uint64) ([]byt
 		if examined == 1 {
 			firstFile, firstLevel = f, level
 		}
-		val, kind, ok, err := d.tables.get(f, search, ukey)
+		val, kind, ok, err := d.tables.get(f, search, ukey, scratch)
 		if err != nil {
 			return nil, true, err
 		}

@@ -179,19 +179,22 @@ func (tc *tableCache) close() {
 // get looks up the newest entry for ukey at or below the sequence in
 // search (an internal search key) in table f. ok reports whether f holds
 // an entry for ukey; value is a copy.
-func (tc *tableCache) get(f *manifest.FileMetadata, search, ukey []byte) (value []byte, kind base.Kind, ok bool, err error) {
+func (tc *tableCache) get(f *manifest.FileMetadata, search, ukey []byte, scratch *getScratch) (value []byte, kind base.Kind, ok bool, err error) {
 	e, err := tc.acquire(f)
 	if err != nil {
 		return nil, 0, false, err
 	}
 	defer e.release()
-	k, v, err := e.reader.Get(search)
+	k, v, err := e.reader.GetInto(scratch.key[:0], search)
+	if k != nil {
+		scratch.key = k[:0]
+	}
 	if err != nil || k == nil {
 		return nil, 0, false, err
 	}
 	uk, _, kind, valid := base.ParseInternalKey(k)
 	if !valid {
-		return nil, 0, false, base.CorruptionErrorf(tableName(f.Num), -1, "bad internal key %q", k)
+		return nil, 0, false, base.CorruptionErrorf(tableName(f.Num), -1, "bad internal key %q", bytes.Clone(k))
 	}
 	if tc.cmp.Compare(uk, ukey) != 0 {
 		return nil, 0, false, nil

@@ -1,6 +1,7 @@
 package sstable
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -263,7 +264,8 @@ func (r *Reader) get(dst, ikey []byte, into bool) (key, value []byte, err error)
 		return nil, nil, errClosedReader
 	}
 	if len(ikey) < base.TrailerLen {
-		return nil, nil, fmt.Errorf("sstable: invalid internal key %q", ikey)
+		// Cloned so that ikey does not escape on the hot path.
+		return nil, nil, fmt.Errorf("sstable: invalid internal key %q", bytes.Clone(ikey))
 	}
 	st := getStatePool.Get().(*getState)
 	defer putGetState(st)
@@ -293,7 +295,7 @@ func (r *Reader) get(dst, ikey []byte, into bool) (key, value []byte, err error)
 	}
 	k := di.key
 	if len(k) < base.TrailerLen {
-		return nil, nil, base.CorruptionErrorf(r.file, int64(h.Offset)+int64(di.offset), "invalid internal key %q", k)
+		return nil, nil, base.CorruptionErrorf(r.file, int64(h.Offset)+int64(di.offset), "invalid internal key %q", bytes.Clone(k))
 	}
 	if r.cmp.Compare(k[:len(k)-base.TrailerLen], ukey) != 0 {
 		return nil, nil, nil
