@@ -310,7 +310,7 @@ func (d *DB) makeRoomForWriteLocked(force bool, need int) error {
 			allowDelay = false
 			d.stats.slowdowns.Add(1)
 		case !force && d.mem.ApproximateMemoryUsage() < uint64(d.opts.WriteBufferSize) &&
-			d.memFits(need):
+			memHasRoom(d.mem, need):
 			return nil
 		case force && d.mem.Empty():
 			return nil
@@ -331,10 +331,6 @@ func (d *DB) makeRoomForWriteLocked(force bool, need int) error {
 			force = false
 		}
 	}
-}
-
-func (d *DB) memFits(need int) bool {
-	return d.mem.ApproximateMemoryUsage()+uint64(need) <= uint64(d.mem.ArenaSize())
 }
 
 // arenaSize is the arena of a new memtable: the write buffer plus room for

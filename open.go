@@ -99,23 +99,7 @@ func (d *DB) createDB() error {
 		HasNextFileNumber: true, NextFileNumber: 2,
 		HasLastSequence: true, LastSequence: 0,
 	}
-	name := base.MakeFilepath(d.dirname, base.FileTypeManifest, manifestNum)
-	f, err := d.fs.Create(name)
-	if err != nil {
-		return fmt.Errorf("strata: create database: %w", err)
-	}
-	_, err = record.NewWriter(f).WriteRecord(edit.Encode(nil))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = setCurrentFile(d.fs, d.dirname, manifestNum)
-	}
-	if err != nil {
-		d.fs.Remove(name)
+	if err := writeNewManifest(d.fs, d.dirname, manifestNum, edit); err != nil {
 		return fmt.Errorf("strata: create database: %w", err)
 	}
 	d.logger.Info("created database", "dir", d.dirname)
@@ -263,76 +247,117 @@ func (d *DB) newMemTable(logNum uint64, need int) *memTable {
 // d.imms). It returns the memtable to continue with.
 func (d *DB) replayLog(num uint64, mem *memTable, edit *manifest.VersionEdit) (*memTable, error) {
 	path := base.MakeFilepath(d.dirname, base.FileTypeLog, num)
+	full := func(m *memTable) error {
+		if d.opts.ReadOnly {
+			d.imms = append(d.imms, m)
+			return nil
+		}
+		return d.flushRecovered(m, edit)
+	}
+	onDamage := func(err error) error {
+		if d.opts.ParanoidChecks {
+			return err
+		}
+		// LevelDB's default: skip the damage, keep what follows, and say
+		// so loudly. ParanoidChecks refuses instead.
+		d.logger.Error("WAL damaged: skipping to the next intact record (ParanoidChecks refuses instead)",
+			"file", path, "err", err)
+		return nil
+	}
+	mem, st, err := d.replayLogInto(path, mem, full, onDamage)
+	if err != nil {
+		return nil, err
+	}
+	// LevelDB may have logged batches at or below the MANIFEST's last
+	// sequence; the right last sequence is the maximum of both.
+	d.lastSeq = max(d.lastSeq, st.maxSeq)
+	if st.torn {
+		d.logger.Warn("WAL ends in a torn record (a crash cut the last write); dropped it",
+			"file", path, "offset", st.tornOffset, "bytes", st.tornBytes)
+	}
+	d.logger.Info("replayed WAL", "file", path, "batches", st.batches, "ops", st.ops)
+	return mem, nil
+}
+
+// replayStats describes one replayed log.
+type replayStats struct {
+	batches, ops int
+	maxSeq       uint64 // the largest sequence applied (0 if none)
+	dropped      int64  // bytes skipped as damaged
+	torn         bool   // the log ended in a torn record...
+	tornOffset   int64  // ...at this offset
+	tornBytes    int64  // ...of this many bytes
+}
+
+// replayLogInto reads the batches of the log at path into mem. When mem
+// cannot take the next batch it is handed to full and a new memtable, big
+// enough for the batch, takes its place; the last one is returned. A damaged
+// record goes to onDamage: a non-nil result stops the replay with that
+// error, nil skips to the next intact record. Used by recovery and repair.
+func (d *DB) replayLogInto(path string, mem *memTable, full func(*memTable) error,
+	onDamage func(error) error) (*memTable, replayStats, error) {
+	var st replayStats
 	f, err := d.fs.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("strata: open WAL: %w", err)
+		return nil, st, fmt.Errorf("strata: open WAL: %w", err)
 	}
 	defer f.Close()
 	r := record.NewReader(f, path)
-	batches, ops := 0, 0
 	for {
 		rec, err := r.Next()
 		if err == io.EOF {
 			break
 		}
 		if err == nil {
-			err = batch.Validate(rec)
-			if err != nil {
+			if err = batch.Validate(rec); err != nil {
 				err = withFileOffset(err, path, r.Offset())
 			}
 		}
 		if err != nil {
-			if d.opts.ParanoidChecks || !errors.Is(err, base.ErrCorruption) {
-				return nil, err
+			if !errors.Is(err, base.ErrCorruption) {
+				return nil, st, err
 			}
-			// LevelDB's default: skip the damage, keep what follows, and
-			// say so loudly. ParanoidChecks refuses instead.
-			d.logger.Error("WAL damaged: skipping to the next intact record (ParanoidChecks refuses instead)",
-				"file", path, "err", err)
+			if err := onDamage(err); err != nil {
+				return nil, st, err
+			}
 			r.Skip()
 			continue
 		}
 		need := memtableNeed(&Batch{data: rec, count: batch.Count(rec)})
-		if !mem.Empty() && (mem.ApproximateMemoryUsage() >= uint64(d.opts.WriteBufferSize) ||
-			mem.ApproximateMemoryUsage()+uint64(need) > uint64(mem.ArenaSize())) {
-			if d.opts.ReadOnly {
-				d.imms = append(d.imms, mem)
-			} else if err := d.flushRecovered(mem, edit); err != nil {
-				return nil, err
+		if !mem.Empty() && (mem.ApproximateMemoryUsage() >= uint64(d.opts.WriteBufferSize) || !memHasRoom(mem, need)) {
+			if err := full(mem); err != nil {
+				return nil, st, err
 			}
 			mem = d.newMemTable(0, need)
-		} else if mem.Empty() && need > mem.ArenaSize() {
+		} else if !memHasRoom(mem, need) {
 			mem = d.newMemTable(0, need)
 		}
 		seq := batch.Seq(rec)
-		br, _ := batch.NewReader(rec)
+		br, _ := batch.NewReader(rec) // validated above
 		for {
-			kind, k, v, ok, err := br.Next()
-			if err != nil {
-				return nil, withFileOffset(err, path, r.Offset())
-			}
+			kind, k, v, ok, _ := br.Next()
 			if !ok {
 				break
 			}
 			if err := mem.Add(seq, kind, k, v); err != nil {
-				return nil, fmt.Errorf("strata: replay %s at offset %d: %w", path, r.Offset(), err)
+				return nil, st, fmt.Errorf("strata: replay %s at offset %d: %w", path, r.Offset(), err)
 			}
+			st.maxSeq = max(st.maxSeq, seq)
 			seq++
-			ops++
+			st.ops++
 		}
-		// LevelDB may have logged batches at or below the MANIFEST's last
-		// sequence; the right last sequence is the maximum of both.
-		if last := seq - 1; batch.Count(rec) > 0 && last > d.lastSeq {
-			d.lastSeq = last
-		}
-		batches++
+		st.batches++
 	}
-	if off, n, torn := r.TornTail(); torn {
-		d.logger.Warn("WAL ends in a torn record (a crash cut the last write); dropped it",
-			"file", path, "offset", off, "bytes", n)
+	st.tornOffset, st.tornBytes, st.torn = r.TornTail()
+	st.dropped = r.Dropped()
+	if st.torn {
+		st.dropped += st.tornBytes
 	}
-	d.logger.Info("replayed WAL", "file", path, "batches", batches, "ops", ops)
-	return mem, nil
+	return mem, st, nil
+}
+
+func memHasRoom(m *memTable, need int) bool {
+	return m.ApproximateMemoryUsage()+uint64(need) <= uint64(m.ArenaSize())
 }
 
 // flushRecovered writes a recovered memtable to a level-0 table and adds it

@@ -1,16 +1,11 @@
 package strata
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"slices"
 
 	"strata/internal/base"
-	"strata/internal/batch"
 	"strata/internal/manifest"
-	"strata/internal/memtable"
-	"strata/internal/record"
 	"strata/internal/sstable"
 )
 
@@ -160,81 +155,34 @@ func (r *repairer) newNum() uint64 {
 	return n
 }
 
-// convertLog replays log num (skipping damage) into tables, which the
-// table scan then picks up, and archives the log.
+// convertLog replays log num (skipping damage) into new tables and
+// archives the log.
 func (r *repairer) convertLog(num uint64) error {
 	d := r.d
 	name := base.MakeFilename(base.FileTypeLog, num)
-	f, err := d.fs.Open(d.fs.PathJoin(d.dirname, name))
-	if err != nil {
-		return fmt.Errorf("strata: repair: %w", err)
-	}
-	defer f.Close()
-	rd := record.NewReader(f, name)
-	mem := memtable.New(d.cmp, d.arenaSize(0))
-	flush := func() error {
-		if mem.Empty() {
-			return nil
-		}
-		meta, err := d.writeTableFromIter(r.newNum(), mem.NewIter())
+	full := func(m *memTable) error {
+		meta, err := d.writeTableFromIter(r.newNum(), m.NewIter())
 		if err != nil {
 			return err
 		}
 		if meta != nil {
 			r.tables = append(r.tables, meta)
-			r.report.Entries += uint64(mem.Len())
+			r.report.Entries += uint64(m.Len())
 		}
 		return nil
 	}
-	for {
-		rec, err := rd.Next()
-		if err == io.EOF {
-			break
-		}
-		if err == nil {
-			if err = batch.Validate(rec); err != nil {
-				err = withFileOffset(err, name, rd.Offset())
-			}
-		}
-		if err != nil {
-			if !errors.Is(err, base.ErrCorruption) {
-				return err
-			}
-			r.problem(err)
-			rd.Skip()
-			continue
-		}
-		need := memtableNeed(&Batch{data: rec, count: batch.Count(rec)})
-		if mem.ApproximateMemoryUsage()+uint64(need) > uint64(mem.ArenaSize()) ||
-			mem.ApproximateMemoryUsage() >= uint64(d.opts.WriteBufferSize) {
-			if err := flush(); err != nil {
-				return err
-			}
-			mem = memtable.New(d.cmp, d.arenaSize(need))
-		}
-		seq := batch.Seq(rec)
-		br, _ := batch.NewReader(rec)
-		for {
-			kind, k, v, ok, _ := br.Next() // validated above
-			if !ok {
-				break
-			}
-			if err := mem.Add(seq, kind, k, v); err != nil {
-				// The same sequence twice: damage that passed the
-				// checksums. Keep the first.
-				r.problem(base.CorruptionErrorf(name, rd.Offset(), "sequence %d repeated: %v", seq, err))
-			}
-			seq++
-		}
-		r.maxSeq = max(r.maxSeq, seq-1)
-	}
-	if _, n, torn := rd.TornTail(); torn {
-		r.report.DroppedBytes += n
-	}
-	r.report.DroppedBytes += rd.Dropped()
-	if err := flush(); err != nil {
+	onDamage := func(err error) error { r.problem(err); return nil }
+	mem, st, err := d.replayLogInto(d.fs.PathJoin(d.dirname, name), d.newMemTable(0, 0), full, onDamage)
+	if err != nil {
 		return err
 	}
+	if !mem.Empty() {
+		if err := full(mem); err != nil {
+			return err
+		}
+	}
+	r.maxSeq = max(r.maxSeq, st.maxSeq)
+	r.report.DroppedBytes += st.dropped
 	r.report.LogsConverted++
 	r.archive(name)
 	return nil
@@ -321,29 +269,13 @@ func (r *repairer) writeManifest(oldManifests []string) error {
 	for _, t := range r.tables {
 		edit.NewFiles = append(edit.NewFiles, manifest.NewFileEntry{Level: 0, Meta: t})
 	}
-	path := base.MakeFilepath(d.dirname, base.FileTypeManifest, num)
-	f, err := d.fs.Create(path)
-	if err != nil {
+	if err := writeNewManifest(d.fs, d.dirname, num, edit); err != nil {
 		return fmt.Errorf("strata: repair: %w", err)
-	}
-	_, err = record.NewWriter(f).WriteRecord(edit.Encode(nil))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = setCurrentFile(d.fs, d.dirname, num)
-	}
-	if err != nil {
-		d.fs.Remove(path)
-		return fmt.Errorf("strata: repair: write MANIFEST: %w", err)
 	}
 	for _, name := range oldManifests {
 		r.archive(name)
 	}
 	r.report.Tables = len(r.tables)
-	d.logger.Info("repair: wrote new MANIFEST", "file", path, "tables", len(r.tables), "last-seq", r.maxSeq)
+	d.logger.Info("repair: wrote new MANIFEST", "file", base.MakeFilename(base.FileTypeManifest, num), "tables", len(r.tables), "last-seq", r.maxSeq)
 	return nil
 }

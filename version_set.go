@@ -251,6 +251,31 @@ func (vs *versionSet) close() error {
 	return err
 }
 
+// writeNewManifest writes MANIFEST-num holding the single edit, syncs it,
+// and points CURRENT at it (creating a database, or after a repair).
+func writeNewManifest(fs vfs.FS, dir string, num uint64, edit *manifest.VersionEdit) error {
+	path := base.MakeFilepath(dir, base.FileTypeManifest, num)
+	f, err := fs.Create(path)
+	if err != nil {
+		return err
+	}
+	_, err = record.NewWriter(f).WriteRecord(edit.Encode(nil))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = setCurrentFile(fs, dir, num)
+	}
+	if err != nil {
+		fs.Remove(path)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
 // setCurrentFile points CURRENT at MANIFEST-num: written to a temporary
 // file, synced, renamed over CURRENT, and the directory synced.
 //
