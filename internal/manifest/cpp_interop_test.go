@@ -44,6 +44,9 @@ else:
 func TestCppOpensStrataManifest(t *testing.T) {
 	const python = "/usr/bin/python3"
 	if err := exec.Command(python, "-c", "import plyvel").Run(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("C++ LevelDB via plyvel is required in CI: %v", err)
+		}
 		t.Skipf("C++ LevelDB via plyvel not available: %v", err)
 	}
 	dir := t.TempDir()
