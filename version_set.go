@@ -266,11 +266,14 @@ func writeNewManifest(fs vfs.FS, dir string, num uint64, edit *manifest.VersionE
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = setCurrentFile(fs, dir, num)
-	}
 	if err != nil {
 		fs.Remove(path)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	// Once setCurrentFile has begun, CURRENT may name the new MANIFEST
+	// even if it fails (say, syncing the directory after the rename), so
+	// the MANIFEST stays: unused, it is harmless and swept later.
+	if err := setCurrentFile(fs, dir, num); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

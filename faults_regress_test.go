@@ -1,0 +1,48 @@
+package strata
+
+import (
+	"testing"
+
+	"strata/internal/vfs"
+	"strata/internal/vfs/errorfs"
+)
+
+// Regression tests for bugs the fault-injection tests found; each names
+// the bug it pins.
+
+// afterRenameTo returns a predicate that is true for operations of kind
+// that come after a rename onto db/target. (The rule must not filter by
+// kind itself, or the predicate would never see the rename.)
+func afterRenameTo(target string, kind errorfs.Kind) func(errorfs.Op) bool {
+	renamed := false
+	return func(op errorfs.Op) bool {
+		if op.Kind == errorfs.OpRename && op.NewPath == "db/"+target {
+			renamed = true
+			return false
+		}
+		return renamed && op.Kind == kind
+	}
+}
+
+// TestCreateDBDirSyncFails: creating a database renamed CURRENT over to
+// MANIFEST-000001, failed to sync the directory, and then deleted
+// MANIFEST-000001, leaving a CURRENT that named a missing MANIFEST: the
+// database never opened again.
+func TestCreateDBDirSyncFails(t *testing.T) {
+	mem := vfs.NewMem()
+	fs := errorfs.Wrap(mem)
+	fs.AddRule(errorfs.OnIndex(0).Where(afterRenameTo("CURRENT", errorfs.OpSync)))
+	if _, err := Open("db", &Options{FS: fs}); err == nil {
+		t.Fatal("Open succeeded although syncing the directory failed")
+	}
+	for _, fs := range []*vfs.MemFS{mem, mem.CrashClone()} {
+		db, err := Open("db", &Options{FS: fs})
+		if err != nil {
+			t.Fatalf("reopen after a failed directory sync: %v", err)
+		}
+		if err := db.Put([]byte("k"), []byte("v"), &WriteOptions{Sync: true}); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+	}
+}
