@@ -1,7 +1,6 @@
 package strata
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"strata/internal/batch"
 	"strata/internal/memtable"
 	"strata/internal/record"
+	"strata/internal/vfs"
 )
 
 // The commit pipeline (LevelDB's DBImpl::Write, group commit).
@@ -246,6 +246,13 @@ func (d *DB) applyGroup(group []*writer, seq uint64, log *walFile, mem *memTable
 // syncWAL makes everything written to log durable, including (the first
 // time) the log's directory entry.
 func (d *DB) syncWAL(log *walFile) error {
+	// Older logs first: a durable write implies durable older writes.
+	d.mu.Lock()
+	err := d.waitOldLogsLocked()
+	d.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	if !log.dirSynced {
 		if err := d.syncDir(); err != nil {
 			return err
@@ -344,9 +351,9 @@ func (d *DB) arenaSize(need int) int {
 }
 
 // rotateMemtableLocked freezes the memtable, starts a new WAL and a new
-// memtable, and schedules a flush. The previous WAL is synced and closed
-// (with d.mu released — the caller is the commit leader, so nothing else
-// writes meanwhile) so that what reaches disk stays a prefix of the writes.
+// memtable, and schedules a flush. The previous WAL is synced and closed in
+// the background (closeOldLog); a Sync write waits for that first (see
+// syncWAL), so a durable write is always preceded by durable older logs.
 func (d *DB) rotateMemtableLocked(need int) error {
 	num := d.versions.newFileNum()
 	name := base.MakeFilepath(d.dirname, base.FileTypeLog, num)
@@ -355,29 +362,42 @@ func (d *DB) rotateMemtableLocked(need int) error {
 		return fmt.Errorf("strata: create WAL: %w", err)
 	}
 	old := d.log
-	d.log = &walFile{num: num, file: f, w: record.NewWriter(f)}
+	app := vfs.NewAppender(f)
+	d.log = &walFile{num: num, file: app, w: record.NewWriter(app)}
 	d.imms = append(d.imms, d.mem)
 	d.mem = &memTable{MemTable: memtable.New(d.cmp, d.arenaSize(need)), logNum: num}
 	d.updateReadStateLocked()
 	d.scheduleFlush()
 	if old != nil {
-		d.mu.Unlock()
-		var err error
-		if old.unsynced {
-			err = old.file.Sync()
-		}
-		if cerr := old.file.Close(); err == nil {
-			err = cerr
-		}
-		d.mu.Lock()
-		if err != nil {
-			err = fmt.Errorf("strata: close WAL %s: %w", base.MakeFilename(base.FileTypeLog, old.num), err)
-			d.setBGErrLocked(err)
-			return err
-		}
+		d.closingLogs++
+		go d.closeOldLog(old)
 	}
 	return nil
 }
 
-// errWriteStopped is what writers get after a background failure.
-var errWriteStopped = errors.New("strata: writes stopped after an earlier error")
+// closeOldLog syncs (if needed) and closes a WAL that is no longer written.
+// Only its own goroutine touches old.
+func (d *DB) closeOldLog(old *walFile) {
+	var err error
+	if old.unsynced {
+		err = old.file.Sync()
+	}
+	if cerr := old.file.Close(); err == nil {
+		err = cerr
+	}
+	d.mu.Lock()
+	d.closingLogs--
+	if err != nil {
+		d.setBGErrLocked(fmt.Errorf("strata: close WAL %s: %w", base.MakeFilename(base.FileTypeLog, old.num), err))
+	}
+	d.bgCond.Broadcast()
+	d.mu.Unlock()
+}
+
+// waitOldLogsLocked waits until every older WAL is synced and closed.
+func (d *DB) waitOldLogsLocked() error {
+	for d.closingLogs > 0 {
+		d.bgCond.Wait()
+	}
+	return d.bgErr
+}

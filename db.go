@@ -65,6 +65,9 @@ type DB struct {
 
 	// The WAL being written to (nil when read-only).
 	log *walFile
+	// closingLogs counts older WALs still being synced and closed in the
+	// background after a memtable rotation.
+	closingLogs int
 
 	versions *versionSet
 	// pendingOutputs holds numbers of files being written by flushes and
@@ -104,7 +107,7 @@ type memTable struct {
 // walFile is the open write-ahead log.
 type walFile struct {
 	num       uint64
-	file      vfs.File
+	file      vfs.Appender // memory-mapped where the FS allows (vfs.NewAppender)
 	w         *record.Writer
 	dirSynced bool // the directory entry of this log is durable
 	unsynced  bool // records written since the last sync
@@ -205,7 +208,7 @@ func (d *DB) Close() error {
 	d.bgCond.Broadcast()
 	// Writers in flight finish (later ones fail with ErrClosed); manual
 	// compactions notice the closing and stop.
-	for len(d.writers) > 0 || d.manualCompacting > 0 {
+	for len(d.writers) > 0 || d.manualCompacting > 0 || d.closingLogs > 0 {
 		d.bgCond.Wait()
 	}
 	d.mu.Unlock()
