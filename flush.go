@@ -62,6 +62,7 @@ func (d *DB) flushOne() bool {
 			if meta != nil {
 				d.stats.levels[level].recordWrite(meta.Size)
 				d.stats.flushes.Add(1)
+				d.stats.flushBytes.Add(meta.Size)
 			}
 		})
 		if err == nil && meta != nil {

@@ -14,6 +14,7 @@ type dbStats struct {
 	slowdowns    atomic.Uint64 // writes delayed 1 ms by level-0 slowdown
 	stalls       atomic.Uint64 // times a writer waited for a flush or compaction
 	flushes      atomic.Uint64
+	flushBytes   atomic.Uint64 // bytes of tables written by flushes
 	compactions  atomic.Uint64
 	trivialMoves atomic.Uint64
 	levels       [7]levelStats
