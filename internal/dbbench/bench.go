@@ -1,0 +1,469 @@
+package dbbench
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Run runs cfg.Benchmarks in order against eng in cfg.DB, writing db_bench
+// output (a header, then one report line per benchmark) to out, and returns
+// the reports. Unless cfg.UseExistingDB, the database in cfg.DB is destroyed
+// first, as is the one a fresh-db benchmark (fillseq, fillrandom,
+// filluniquerandom, fillsync, fillbatch) starts from.
+func Run(cfg Config, eng Engine, out io.Writer) ([]Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	r := &runner{cfg: cfg, eng: eng, out: out, keys: KeyFormat{Size: cfg.KeySize}}
+	r.printHeader()
+	if !cfg.UseExistingDB {
+		if err := eng.Destroy(cfg.DB); err != nil {
+			return nil, fmt.Errorf("destroying %s: %w", cfg.DB, err)
+		}
+	}
+	if err := r.open(cfg.Sync); err != nil {
+		return nil, err
+	}
+	err := r.runAll()
+	if r.db != nil {
+		if cerr := r.db.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("closing %s: %w", cfg.DB, cerr)
+		}
+	}
+	return r.results, err
+}
+
+type runner struct {
+	cfg         Config
+	eng         Engine
+	out         io.Writer
+	db          DB
+	keys        KeyFormat
+	threadCount int // threads started so far: seeds are Seed + this count
+	results     []Result
+}
+
+// bench is one benchmark's parameters.
+type bench struct {
+	name    string
+	method  func(r *runner, t *thread, b *bench) error
+	fresh   bool // needs an empty database
+	threads int  // goroutines to run method in
+	writes  int  // write/delete operations per thread
+	reads   int  // read operations per thread
+	batch   int  // entries per write batch
+	wo      WriteOptions
+	opKind  string // histogram heading: "write", "read", "seek", "op"
+	// readersDone counts finished reader threads (readwhilewriting).
+	readersDone atomic.Int32
+}
+
+// thread is one benchmark goroutine's state.
+type thread struct {
+	tid   int
+	rand  *Random
+	stats *threadStats
+	gen   *ValueGenerator
+	key   []byte
+}
+
+func (r *runner) printHeader() {
+	c := &r.cfg
+	fmt.Fprintf(r.out, "Engine:     %s\n", r.eng.Name)
+	fmt.Fprintf(r.out, "Date:       %s\n", time.Now().Format(time.ANSIC))
+	fmt.Fprintf(r.out, "CPU:        %d * %s\n", runtime.NumCPU(), cpuModel())
+	fmt.Fprintf(r.out, "Keys:       %d bytes each\n", c.KeySize)
+	fmt.Fprintf(r.out, "Values:     %d bytes each (%d bytes after compression)\n",
+		c.ValueSize, int(float64(c.ValueSize)*c.CompressionRatio+0.5))
+	fmt.Fprintf(r.out, "Entries:    %d\n", c.Num)
+	fmt.Fprintf(r.out, "RawSize:    %.1f MB (estimated)\n", float64((c.KeySize+c.ValueSize)*c.Num)/1048576)
+	fmt.Fprintf(r.out, "FileSize:   %.1f MB (estimated)\n",
+		(float64(c.KeySize)+float64(c.ValueSize)*c.CompressionRatio)*float64(c.Num)/1048576)
+	fmt.Fprintf(r.out, "Compression: %s\n", c.CompressionType)
+	fmt.Fprintf(r.out, "Settings:   cache_size=%d bloom_bits=%d write_buffer_size=%d block_size=%d sync=%v disable_wal=%v\n",
+		c.CacheSize, c.BloomBits, c.WriteBufferSize, c.BlockSize, c.Sync, c.DisableWAL)
+	fmt.Fprintf(r.out, "DB path:    [%s]\n", c.DB)
+	fmt.Fprintln(r.out, "------------------------------------------------")
+}
+
+// cpuModel returns the processor's model name from /proc/cpuinfo, or
+// GOARCH where there is none.
+func cpuModel() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	return runtime.GOARCH
+}
+
+func (r *runner) open(sync bool) error {
+	o := r.cfg.EngineOptions()
+	o.Sync = sync
+	db, err := r.eng.Open(r.cfg.DB, o)
+	if err != nil {
+		return fmt.Errorf("opening %s database in %s: %w", r.eng.Name, r.cfg.DB, err)
+	}
+	r.db = db
+	return nil
+}
+
+func (r *runner) runAll() error {
+	c := &r.cfg
+	for _, name := range c.Benchmarks {
+		b := &bench{
+			name:    name,
+			threads: c.Threads,
+			writes:  c.Num,
+			reads:   c.Num,
+			batch:   c.BatchSize,
+			wo:      WriteOptions{Sync: c.Sync, DisableWAL: c.DisableWAL},
+			opKind:  "write",
+		}
+		if c.Writes >= 0 {
+			b.writes = c.Writes
+		}
+		if c.Reads >= 0 {
+			b.reads = c.Reads
+		}
+		switch name {
+		case "fillseq":
+			b.fresh, b.method = true, (*runner).writeSeq
+		case "fillbatch":
+			b.fresh, b.method, b.batch = true, (*runner).writeSeq, 1000
+		case "fillrandom":
+			b.fresh, b.method = true, (*runner).writeRandom
+		case "filluniquerandom":
+			b.fresh, b.method, b.threads = true, (*runner).writeUniqueRandom, 1
+		case "overwrite":
+			b.method = (*runner).writeRandom
+		case "fillsync":
+			b.fresh, b.method, b.wo.Sync = true, (*runner).writeRandom, true
+			b.writes = max(b.writes/1000, 1)
+		case "deleterandom":
+			b.method, b.opKind = (*runner).deleteRandom, "delete"
+		case "deleteseq":
+			b.method, b.opKind = (*runner).deleteSeq, "delete"
+		case "readrandom":
+			b.method, b.opKind = (*runner).readRandom, "read"
+		case "readmissing":
+			b.method, b.opKind = (*runner).readMissing, "read"
+		case "readseq":
+			b.method, b.opKind = (*runner).readSeq, "read"
+		case "readreverse":
+			b.method, b.opKind = (*runner).readReverse, "read"
+		case "seekrandom":
+			b.method, b.opKind = (*runner).seekRandom, "seek"
+		case "readwhilewriting":
+			b.method, b.opKind, b.threads = (*runner).readWhileWriting, "read", c.Threads+1
+		case "waitforcompaction":
+			b.method, b.opKind, b.threads = oneOp(DB.WaitForCompactions), "op", 1
+		case "flush":
+			b.method, b.opKind, b.threads = oneOp(DB.Flush), "op", 1
+		case "compact":
+			b.method, b.opKind, b.threads = oneOp(DB.Compact), "op", 1
+		case "stats":
+			fmt.Fprintf(r.out, "\n%s\n", r.db.Stats())
+			continue
+		default:
+			return fmt.Errorf("unknown benchmark %q", name)
+		}
+		if b.fresh {
+			if c.UseExistingDB {
+				fmt.Fprintf(r.out, "%-12s : skipped (--use_existing_db is true)\n", name)
+				continue
+			}
+			if err := r.db.Close(); err != nil {
+				r.db = nil
+				return fmt.Errorf("%s: closing %s: %w", name, c.DB, err)
+			}
+			r.db = nil
+			if err := r.eng.Destroy(c.DB); err != nil {
+				return fmt.Errorf("%s: destroying %s: %w", name, c.DB, err)
+			}
+			if err := r.open(b.wo.Sync); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+		}
+		if err := r.runBenchmark(b); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// runBenchmark starts b.threads goroutines, releases them together, and
+// reports their merged statistics.
+func (r *runner) runBenchmark(b *bench) error {
+	threads := make([]*thread, b.threads)
+	for i := range threads {
+		r.threadCount++
+		threads[i] = &thread{
+			tid:   i,
+			rand:  NewRandom(uint32(r.cfg.Seed + int64(r.threadCount))),
+			stats: newThreadStats(r.cfg.Histogram),
+			gen:   NewValueGenerator(r.cfg.CompressionRatio, r.cfg.ValueSize),
+			key:   make([]byte, 0, r.cfg.KeySize+1),
+		}
+	}
+	errs := make([]error, len(threads))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, t := range threads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			t.stats.begin()
+			errs[i] = b.method(r, t, b)
+			t.stats.stop()
+			if t.tid > 0 || b.name != "readwhilewriting" {
+				b.readersDone.Add(1)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	merged := threads[0].stats
+	for _, t := range threads[1:] {
+		merged.merge(t.stats)
+	}
+	if b.fresh && b.writes != r.cfg.Num {
+		// db_bench notes a reduced count, as in fillsync's "(1000 ops)".
+		merged.message = appendWithSpace(merged.message, fmt.Sprintf("(%d ops)", b.writes))
+	}
+	var buf bytes.Buffer
+	merged.report(&buf, b.name, b.opKind)
+	if _, err := r.out.Write(buf.Bytes()); err != nil {
+		return err
+	}
+	res, ok, err := ParseLine(merged.line(b.name))
+	if !ok || err != nil {
+		return fmt.Errorf("cannot parse own report line %q: %v", merged.line(b.name), err)
+	}
+	if h := merged.hist; h != nil && h.Count() > 0 {
+		res.Percentiles = map[string]float64{}
+		for _, p := range []struct {
+			name string
+			p    float64
+		}{{"P50", 50}, {"P75", 75}, {"P99", 99}, {"P99.9", 99.9}, {"P99.99", 99.99}} {
+			res.Percentiles[p.name] = float64(h.Percentile(p.p)) / 1e3
+		}
+	}
+	r.results = append(r.results, res)
+	return nil
+}
+
+func (r *runner) writeSeq(t *thread, b *bench) error {
+	return r.doWrite(t, b, func(i int) int { return i })
+}
+
+func (r *runner) writeRandom(t *thread, b *bench) error {
+	return r.doWrite(t, b, func(int) int { return t.rand.Uniform(r.cfg.Num) })
+}
+
+// writeUniqueRandom writes each key below --num once, in an order shuffled
+// with the thread's generator (Fisher-Yates); --writes is capped at --num.
+func (r *runner) writeUniqueRandom(t *thread, b *bench) error {
+	perm := make([]int32, r.cfg.Num)
+	for i := range perm {
+		perm[i] = int32(i)
+	}
+	for i := len(perm) - 1; i > 0; i-- {
+		j := t.rand.Uniform(i + 1)
+		perm[i], perm[j] = perm[j], perm[i]
+	}
+	t.stats.begin() // the shuffle is setup, not the benchmark
+	b.writes = min(b.writes, r.cfg.Num)
+	return r.doWrite(t, b, func(i int) int { return int(perm[i]) })
+}
+
+// doWrite puts b.writes entries, key i chosen by keyAt, in batches of
+// b.batch (single puts when b.batch is 1).
+func (r *runner) doWrite(t *thread, b *bench, keyAt func(i int) int) error {
+	var batch Batch
+	if b.batch > 1 {
+		batch = r.db.NewBatch()
+	}
+	var bytes int64
+	for i := 0; i < b.writes; i += b.batch {
+		n := min(b.batch, b.writes-i)
+		if batch == nil {
+			t.key = r.keys.Append(t.key[:0], keyAt(i))
+			if err := r.db.Put(t.key, t.gen.Generate(r.cfg.ValueSize), b.wo); err != nil {
+				return fmt.Errorf("put: %w", err)
+			}
+		} else {
+			batch.Reset()
+			for j := 0; j < n; j++ {
+				t.key = r.keys.Append(t.key[:0], keyAt(i+j))
+				batch.Put(t.key, t.gen.Generate(r.cfg.ValueSize))
+			}
+			if err := r.db.Apply(batch, b.wo); err != nil {
+				return fmt.Errorf("write batch: %w", err)
+			}
+		}
+		bytes += int64(n * (r.cfg.KeySize + r.cfg.ValueSize))
+		t.stats.finishedOps(n)
+	}
+	t.stats.bytes += bytes
+	return nil
+}
+
+func (r *runner) deleteSeq(t *thread, b *bench) error {
+	return r.doDelete(t, b, func(i int) int { return i })
+}
+
+func (r *runner) deleteRandom(t *thread, b *bench) error {
+	return r.doDelete(t, b, func(int) int { return t.rand.Uniform(r.cfg.Num) })
+}
+
+func (r *runner) doDelete(t *thread, b *bench, keyAt func(i int) int) error {
+	var batch Batch
+	if b.batch > 1 {
+		batch = r.db.NewBatch()
+	}
+	for i := 0; i < b.writes; i += b.batch {
+		n := min(b.batch, b.writes-i)
+		if batch == nil {
+			t.key = r.keys.Append(t.key[:0], keyAt(i))
+			if err := r.db.Delete(t.key, b.wo); err != nil {
+				return fmt.Errorf("delete: %w", err)
+			}
+		} else {
+			batch.Reset()
+			for j := 0; j < n; j++ {
+				t.key = r.keys.Append(t.key[:0], keyAt(i+j))
+				batch.Delete(t.key)
+			}
+			if err := r.db.Apply(batch, b.wo); err != nil {
+				return fmt.Errorf("write batch: %w", err)
+			}
+		}
+		t.stats.finishedOps(n)
+	}
+	return nil
+}
+
+func (r *runner) readRandom(t *thread, b *bench) error {
+	return r.doRead(t, b, false)
+}
+
+// readMissing reads keys that cannot exist: a key with "." appended.
+func (r *runner) readMissing(t *thread, b *bench) error {
+	return r.doRead(t, b, true)
+}
+
+func (r *runner) doRead(t *thread, b *bench, missing bool) error {
+	var found, bytes int64
+	for i := 0; i < b.reads; i++ {
+		t.key = r.keys.Append(t.key[:0], t.rand.Uniform(r.cfg.Num))
+		if missing {
+			t.key = append(t.key, '.')
+		}
+		ok, n, err := r.db.Get(t.key)
+		if err != nil {
+			return fmt.Errorf("get %q: %w", t.key, err)
+		}
+		if ok {
+			found++
+			bytes += int64(len(t.key) + n)
+		}
+		t.stats.finishedOps(1)
+	}
+	t.stats.bytes += bytes
+	t.stats.found, t.stats.reads = found, int64(b.reads)
+	return nil
+}
+
+func (r *runner) readSeq(t *thread, b *bench) error { return r.doScan(t, b, false) }
+
+func (r *runner) readReverse(t *thread, b *bench) error { return r.doScan(t, b, true) }
+
+// doScan iterates from one end for up to b.reads entries.
+func (r *runner) doScan(t *thread, b *bench, reverse bool) error {
+	it, err := r.db.NewIter(reverse)
+	if err != nil {
+		return err
+	}
+	var bytes int64
+	i := 0
+	for ok := it.First(); ok && i < b.reads; ok = it.Next() {
+		bytes += int64(len(it.Key()) + len(it.Value()))
+		t.stats.finishedOps(1)
+		i++
+	}
+	t.stats.bytes += bytes
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("iterator: %w", err)
+	}
+	return nil
+}
+
+// seekRandom seeks a fresh iterator to a random key b.reads times, counting
+// an exact hit as found, then steps --seek_nexts times.
+func (r *runner) seekRandom(t *thread, b *bench) error {
+	var found, nbytes int64
+	for i := 0; i < b.reads; i++ {
+		it, err := r.db.NewIter(false)
+		if err != nil {
+			return err
+		}
+		t.key = r.keys.Append(t.key[:0], t.rand.Uniform(r.cfg.Num))
+		ok := it.Seek(t.key)
+		if ok && bytes.Equal(it.Key(), t.key) {
+			found++
+		}
+		for j := 0; ok && j < r.cfg.SeekNexts; j++ {
+			nbytes += int64(len(it.Key()) + len(it.Value()))
+			ok = it.Next()
+		}
+		if err := it.Close(); err != nil {
+			return fmt.Errorf("iterator: %w", err)
+		}
+		t.stats.finishedOps(1)
+	}
+	t.stats.bytes += nbytes
+	t.stats.found, t.stats.reads = found, int64(b.reads)
+	return nil
+}
+
+// readWhileWriting: thread 0 writes random keys until every reader thread
+// is done; only the readers' work is reported.
+func (r *runner) readWhileWriting(t *thread, b *bench) error {
+	if t.tid > 0 {
+		return r.readRandom(t, b)
+	}
+	readers := int32(b.threads - 1)
+	for b.readersDone.Load() < readers {
+		t.key = r.keys.Append(t.key[:0], t.rand.Uniform(r.cfg.Num))
+		if err := r.db.Put(t.key, t.gen.Generate(r.cfg.ValueSize), b.wo); err != nil {
+			return fmt.Errorf("put: %w", err)
+		}
+	}
+	t.stats.begin() // do not count the writer
+	return nil
+}
+
+// oneOp makes a benchmark of one call (waitforcompaction, flush, compact).
+func oneOp(f func(DB) error) func(r *runner, t *thread, b *bench) error {
+	return func(r *runner, t *thread, b *bench) error {
+		err := f(r.db)
+		t.stats.finishedOps(1)
+		return err
+	}
+}

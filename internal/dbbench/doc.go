@@ -1,0 +1,35 @@
+// Package dbbench is a db_bench-compatible benchmark driver: the workloads,
+// flags, key and value generation and output lines of LevelDB's and
+// RocksDB's db_bench, run against any engine that implements DB. The
+// `strata bench` command runs it against Strata; the separate bench module
+// runs the same code against Pebble, goleveldb and Badger, so every Go
+// engine executes byte-for-byte the same workload.
+//
+// What is db_bench's and what is not:
+//
+//   - Keys are db_bench's (LevelDB's KeyBuffer): the key number written as
+//     zero-padded decimal, "%016d" for the default --key_size=16. RocksDB's
+//     db_bench writes the number as 8 big-endian bytes padded with '0'
+//     instead; the two encodings order the same numbers the same way, so the
+//     workloads are equivalent, but the key bytes differ.
+//   - Values come from a port of db_bench's RandomGenerator: a 1 MiB pool
+//     built from LevelDB's Park-Miller generator seeded with 301, each 100
+//     byte piece made of a random fraction (--compression_ratio) repeated,
+//     handed out in consecutive slices. The bytes are exactly db_bench's.
+//   - Random key choice uses the same generator (Random.Uniform), seeded as
+//     LevelDB does: each thread of each benchmark gets --seed plus a running
+//     thread count, so a rerun with the same flags draws the same keys.
+//   - Each benchmark prints one line in RocksDB's format
+//     ("name : X micros/op Y ops/sec Z seconds N operations; W MB/s"),
+//     read benchmarks ending in "(F of N found)"; with --histogram a
+//     RocksDB-style latency block follows (P50, P75, P99, P99.9, P99.99).
+//     Parse reads these lines back, and also RocksDB's and LevelDB's own.
+//
+// Semantics follow LevelDB's db_bench where the two tools differ: fillsync
+// writes num/1000 entries per thread (RocksDB writes --writes entries),
+// every thread of a multi-threaded fill or read does the whole count
+// (so --threads=2 doubles the work, as in db_bench), filluniquerandom runs in
+// one thread (as RocksDB), seekrandom opens a fresh iterator per seek and
+// then takes --seek_nexts steps (as RocksDB), and readwhilewriting runs
+// --threads readers against one extra writer and reports the readers.
+package dbbench
