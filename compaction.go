@@ -9,6 +9,7 @@ import (
 	"strata/internal/base"
 	"strata/internal/iterator"
 	"strata/internal/manifest"
+	"strata/internal/sstable"
 )
 
 // Compactions. One background goroutine runs automatic compactions, one at
@@ -149,45 +150,101 @@ func (d *DB) compactionOutputs(c *manifest.Compaction, nums *[]uint64) (outputs 
 		for _, f := range c.Inputs[which] {
 			readBytes += f.Size
 		}
-		if len(c.Inputs[which]) == 0 {
-			continue
+		level := c.Level + which
+		its, err := d.levelInputIters(level, c.Inputs[which])
+		if err != nil {
+			closeIters(iters)
+			return nil, readBytes, err
 		}
-		if c.Level+which == 0 {
-			for _, f := range c.Inputs[which] {
-				it, err := d.tables.newIter(f)
-				if err != nil {
-					for _, it := range iters {
-						it.Close()
-					}
-					return nil, readBytes, err
-				}
-				iters = append(iters, it)
-			}
-		} else {
-			iters = append(iters, iterator.NewLevel(d.cmp, c.Inputs[which], d.tables.newIter))
-		}
+		iters = append(iters, its...)
 	}
-	icmp := func(a, b []byte) int { return base.InternalCompare(d.cmp.Compare, a, b) }
-	in := iterator.NewMerging(icmp, iters...)
+	job := &compactionJob{
+		input:             iterator.NewMerging(d.internalCompare, iters...),
+		smallestSnapshot:  d.smallestSnapshot(),
+		isBaseLevelForKey: c.IsBaseLevelForKey,
+		shouldStopBefore:  c.ShouldStopBefore,
+		maxOutputSize:     c.MaxOutputFileSize,
+		writerOptions:     d.writerOptions(),
+		what:              fmt.Sprintf("compaction of level %d", c.Level),
+	}
+	outputs, err = d.runCompactionJob(job, nums)
+	return outputs, readBytes, err
+}
+
+func (d *DB) internalCompare(a, b []byte) int { return base.InternalCompare(d.cmp.Compare, a, b) }
+
+// levelInputIters returns iterators over files of one level: one per table
+// for level 0 (whose tables overlap), one concatenating iterator otherwise.
+func (d *DB) levelInputIters(level int, files []*manifest.FileMetadata) ([]base.InternalIterator, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	if level > 0 {
+		return []base.InternalIterator{iterator.NewLevel(d.cmp, files, d.tables.newIter)}, nil
+	}
+	var iters []base.InternalIterator
+	for _, f := range files {
+		it, err := d.tables.newIter(f)
+		if err != nil {
+			closeIters(iters)
+			return nil, err
+		}
+		iters = append(iters, it)
+	}
+	return iters, nil
+}
+
+func closeIters(iters []base.InternalIterator) {
+	for _, it := range iters {
+		it.Close()
+	}
+}
+
+// smallestSnapshot is the oldest sequence any reader may still read at.
+func (d *DB) smallestSnapshot() uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if s := d.snapshots.oldest(); s != nil {
+		return s.seq
+	}
+	return d.visibleSeq.Load()
+}
+
+// compactionJob describes one merge of input tables into output tables.
+type compactionJob struct {
+	input             base.InternalIterator // merged inputs; closed by the job
+	lower, upper      []byte                // optional user-key bounds [lower, upper)
+	smallestSnapshot  uint64
+	isBaseLevelForKey func(ukey []byte) bool // no deeper level can hold ukey (keys fed in order)
+	shouldStopBefore  func(ikey []byte) bool // cut the output before ikey (nil: never)
+	maxOutputSize     uint64
+	writerOptions     sstable.WriterOptions
+	what              string // for error messages
+}
+
+// runCompactionJob writes the entries of job.input that some reader may
+// still see into new tables, cut at maxOutputSize and where
+// shouldStopBefore says. It returns the tables written (on error too, so
+// the caller can remove them) and appends every file number it allocates to
+// nums.
+func (d *DB) runCompactionJob(job *compactionJob, nums *[]uint64) (outputs []*manifest.FileMetadata, err error) {
+	in := job.input
 	defer func() {
 		if cerr := in.Close(); err == nil {
 			err = cerr
 		}
 	}()
-
-	d.mu.Lock()
-	smallestSnapshot := d.visibleSeq.Load()
-	if s := d.snapshots.oldest(); s != nil {
-		smallestSnapshot = s.seq
-	}
-	d.mu.Unlock()
-
 	var (
 		tw            *tableWriter
 		currentUkey   []byte
 		hasCurrentKey bool
 		lastSeqForKey = base.MaxSeq
 	)
+	defer func() {
+		if err != nil && tw != nil {
+			tw.abandon()
+		}
+	}()
 	finish := func() error {
 		meta, err := tw.finish()
 		tw = nil
@@ -196,31 +253,32 @@ func (d *DB) compactionOutputs(c *manifest.Compaction, nums *[]uint64) (outputs 
 		}
 		return err
 	}
-	n := 0
-	for ok := in.First(); ok; ok = in.Next() {
+	var ok bool
+	if job.lower != nil {
+		ok = in.SeekGE(base.MakeSearchKey(nil, job.lower, base.MaxSeq))
+	} else {
+		ok = in.First()
+	}
+	for n := 0; ok; ok = in.Next() {
 		if n++; n%1024 == 0 {
 			select {
 			case <-d.closing:
-				if tw != nil {
-					tw.abandon()
-				}
-				return outputs, readBytes, errCompactionAborted
+				return outputs, errCompactionAborted
 			default:
 			}
 		}
 		ikey := in.Key()
-		if tw != nil && c.ShouldStopBefore(ikey) {
-			if err := finish(); err != nil {
-				return outputs, readBytes, err
-			}
-		}
 		ukey, seq, kind, valid := base.ParseInternalKey(ikey)
 		if !valid {
-			if tw != nil {
-				tw.abandon()
+			return outputs, base.CorruptionErrorf("", -1, "%s: bad internal key %q", job.what, ikey)
+		}
+		if job.upper != nil && d.cmp.Compare(ukey, job.upper) >= 0 {
+			break
+		}
+		if tw != nil && job.shouldStopBefore != nil && job.shouldStopBefore(ikey) {
+			if err := finish(); err != nil {
+				return outputs, err
 			}
-			return outputs, readBytes, base.CorruptionErrorf("", -1,
-				"compaction of level %d: bad internal key %q", c.Level, ikey)
 		}
 		if !hasCurrentKey || d.cmp.Compare(ukey, currentUkey) != 0 {
 			currentUkey = append(currentUkey[:0], ukey...)
@@ -228,9 +286,9 @@ func (d *DB) compactionOutputs(c *manifest.Compaction, nums *[]uint64) (outputs 
 			lastSeqForKey = base.MaxSeq
 		}
 		drop := false
-		if lastSeqForKey <= smallestSnapshot {
+		if lastSeqForKey <= job.smallestSnapshot {
 			drop = true // shadowed by a newer entry every reader sees
-		} else if kind == base.KindDelete && seq <= smallestSnapshot && c.IsBaseLevelForKey(ukey) {
+		} else if kind == base.KindDelete && seq <= job.smallestSnapshot && job.isBaseLevelForKey(ukey) {
 			drop = true // a tombstone with nothing beneath it to hide
 		}
 		lastSeqForKey = seq
@@ -241,33 +299,29 @@ func (d *DB) compactionOutputs(c *manifest.Compaction, nums *[]uint64) (outputs 
 			d.mu.Lock()
 			num := d.newOutputNumLocked()
 			d.mu.Unlock()
-			if tw, err = d.newTableWriter(num); err != nil {
-				return outputs, readBytes, err
-			}
 			*nums = append(*nums, num)
+			if tw, err = d.newTableWriterWith(num, job.writerOptions); err != nil {
+				return outputs, err
+			}
 		}
 		if err := tw.w.Add(ikey, in.Value()); err != nil {
-			tw.abandon()
-			return outputs, readBytes, err
+			return outputs, err
 		}
-		if tw.w.EstimatedSize() >= c.MaxOutputFileSize {
+		if tw.w.EstimatedSize() >= job.maxOutputSize {
 			if err := finish(); err != nil {
-				return outputs, readBytes, err
+				return outputs, err
 			}
 		}
 	}
 	if err := in.Error(); err != nil {
-		if tw != nil {
-			tw.abandon()
-		}
-		return outputs, readBytes, err
+		return outputs, err
 	}
 	if tw != nil {
 		if err := finish(); err != nil {
-			return outputs, readBytes, err
+			return outputs, err
 		}
 	}
-	return outputs, readBytes, nil
+	return outputs, nil
 }
 
 // CompactRange compacts the key range [start, end] (nil means unbounded on

@@ -167,12 +167,16 @@ type tableWriter struct {
 }
 
 func (d *DB) newTableWriter(num uint64) (*tableWriter, error) {
+	return d.newTableWriterWith(num, d.writerOptions())
+}
+
+func (d *DB) newTableWriterWith(num uint64, o sstable.WriterOptions) (*tableWriter, error) {
 	path := base.MakeFilepath(d.dirname, base.FileTypeTable, num)
 	f, err := d.fs.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("strata: create table: %w", err)
 	}
-	return &tableWriter{d: d, num: num, path: path, file: f, w: sstable.NewWriter(f, d.writerOptions())}, nil
+	return &tableWriter{d: d, num: num, path: path, file: f, w: sstable.NewWriter(f, o)}, nil
 }
 
 // finish completes, syncs and closes the table. An empty table is removed
