@@ -1,0 +1,280 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"strata"
+	"strata/inspect"
+)
+
+func newCompactCmd(e *env) *cobra.Command {
+	var dir string
+	var rf rangeFlags
+	c := &cobra.Command{
+		Use:   "compact --db DIR [--from K] [--to K] [--hex]",
+		Short: "Compact a key range (default: everything) down the tree",
+		Long: `Flush the memtable, then compact the tables holding keys in [--from, --to]
+down to the deepest level that holds data there. Compaction works on whole
+tables, so keys just outside the range may be rewritten too.`,
+		Args: args(0, 0, "no arguments"),
+		RunE: func(c *cobra.Command, _ []string) (err error) {
+			kr, err := rf.keyRange(c)
+			if err != nil {
+				return err
+			}
+			db, err := openWrite(dir, false)
+			if err != nil {
+				return err
+			}
+			defer closeDB(db, &err)
+			before := db.Metrics()
+			written := func(m *strata.Metrics) (n uint64) {
+				for _, l := range m.Levels {
+					n += l.WriteBytes
+				}
+				return n
+			}
+			bar := e.newProgress("compacting (bytes written)", -1, true)
+			start := time.Now()
+			done := make(chan error, 1)
+			go func() { done <- db.CompactRange(kr.From, kr.To) }()
+			tick := time.NewTicker(200 * time.Millisecond)
+			defer tick.Stop()
+		wait:
+			for {
+				select {
+				case err = <-done:
+					break wait
+				case <-tick.C:
+					bar.set(int64(written(db.Metrics()) - written(before)))
+				}
+			}
+			bar.finish()
+			if err != nil {
+				return err
+			}
+			after := db.Metrics()
+			var read uint64
+			for i := range after.Levels {
+				read += after.Levels[i].ReadBytes - before.Levels[i].ReadBytes
+			}
+			fmt.Fprintf(e.stdout, "compacted in %.2f s: %d compactions read %s and wrote %s; read amplification now %d\n",
+				time.Since(start).Seconds(), after.Compactions-before.Compactions,
+				inspect.HumanBytes(read), inspect.HumanBytes(written(after)-written(before)), after.ReadAmp())
+			return nil
+		},
+	}
+	addDBFlag(c, &dir)
+	c.Flags().StringVar(&rf.from, "from", "", "first key of the range")
+	c.Flags().StringVar(&rf.to, "to", "", "last key of the range")
+	c.Flags().BoolVar(&rf.hex, "hex", false, "--from and --to are hex")
+	return c
+}
+
+func newFlushCmd(e *env) *cobra.Command {
+	var dir string
+	c := &cobra.Command{
+		Use:   "flush --db DIR",
+		Short: "Write the memtable (what the write-ahead log holds) to a table",
+		Args:  args(0, 0, "no arguments"),
+		RunE: func(_ *cobra.Command, _ []string) (err error) {
+			db, err := openWrite(dir, false)
+			if err != nil {
+				return err
+			}
+			defer closeDB(db, &err)
+			return db.Flush()
+		},
+	}
+	addDBFlag(c, &dir)
+	return c
+}
+
+// statsJSON is the --json form of `strata stats`.
+type statsJSON struct {
+	Dir                string            `json:"dir"`
+	Manifest           string            `json:"manifest"`
+	LastSequence       uint64            `json:"last_sequence"`
+	Levels             []levelJSON       `json:"levels"`
+	TotalFiles         int               `json:"total_files"`
+	TotalBytes         uint64            `json:"total_bytes"`
+	MemTableBytes      uint64            `json:"memtable_bytes"`
+	ImmutableMemTables int               `json:"immutable_memtables"`
+	LiveLogs           []inspect.LogFile `json:"live_logs"`
+	BlockCache         cacheJSON         `json:"block_cache"`
+	ReadAmp            int               `json:"read_amplification"`
+	WriteAmp           float64           `json:"write_amplification"`
+	History            inspect.History   `json:"history"`
+}
+
+type levelJSON struct {
+	Level int     `json:"level"`
+	Files int     `json:"files"`
+	Bytes uint64  `json:"bytes"`
+	Score float64 `json:"score"`
+}
+
+type cacheJSON struct {
+	Capacity int64 `json:"capacity"`
+	Size     int64 `json:"size"`
+	Entries  int64 `json:"entries"`
+	Hits     int64 `json:"hits"`
+	Misses   int64 `json:"misses"`
+}
+
+func newStatsCmd(e *env) *cobra.Command {
+	var dir string
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "stats --db DIR [--json]",
+		Short: "The tree's shape per level, memtable, cache, read and write amplification",
+		Long: `Print the tree's shape per level (tables, bytes, compaction score), the
+memtable (the live logs' writes), the block cache, the read amplification (how
+many sorted runs a point read may consult) and the write amplification since
+the current MANIFEST was started (at the last open that wrote): table bytes
+written by flushes and compactions per byte flushed. The database is opened
+read-only, so it may be in use by another process.`,
+		Args: args(0, 0, "no arguments"),
+		RunE: func(_ *cobra.Command, _ []string) (err error) {
+			db, err := openRead(dir)
+			if err != nil {
+				return err
+			}
+			defer closeDB(db, &err)
+			m := db.Metrics()
+			lsm, err := inspect.LoadLSM(dir)
+			if err != nil {
+				return err
+			}
+			s := statsJSON{Dir: dir, Manifest: lsm.Manifest, LastSequence: m.LastSequence,
+				MemTableBytes: m.MemTableBytes, ImmutableMemTables: m.ImmutableMemTables,
+				LiveLogs: lsm.Logs, ReadAmp: m.ReadAmp(), WriteAmp: lsm.History.WriteAmp(), History: lsm.History,
+				BlockCache: cacheJSON{Capacity: m.BlockCache.Capacity, Size: m.BlockCache.Size,
+					Entries: m.BlockCache.Entries, Hits: m.BlockCache.Hits, Misses: m.BlockCache.Misses}}
+			for level, l := range m.Levels {
+				s.Levels = append(s.Levels, levelJSON{Level: level, Files: l.Files, Bytes: l.Bytes, Score: l.Score})
+				s.TotalFiles += l.Files
+				s.TotalBytes += l.Bytes
+			}
+			if s.LiveLogs == nil {
+				s.LiveLogs = []inspect.LogFile{}
+			}
+			if asJSON {
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(s)
+			}
+			_, err = fmt.Fprint(e.stdout, statsText(&s))
+			return err
+		},
+	}
+	addDBFlag(c, &dir)
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func statsText(s *statsJSON) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "database %s (%s), last sequence %d\n", s.Dir, s.Manifest, s.LastSequence)
+	b.WriteString("level  tables       size  score\n")
+	for _, l := range s.Levels {
+		fmt.Fprintf(&b, "  L%d %8d %10s %6.2f\n", l.Level, l.Files, inspect.HumanBytes(l.Bytes), l.Score)
+	}
+	fmt.Fprintf(&b, "total %7d %10s\n", s.TotalFiles, inspect.HumanBytes(s.TotalBytes))
+	var logBytes int64
+	for _, l := range s.LiveLogs {
+		logBytes += l.Size
+	}
+	fmt.Fprintf(&b, "memtable: %s from %d live log(s) of %s, %d immutable\n",
+		inspect.HumanBytes(s.MemTableBytes), len(s.LiveLogs), inspect.HumanBytes(uint64(logBytes)), s.ImmutableMemTables)
+	fmt.Fprintf(&b, "block cache: capacity %s, %s in %d blocks, %d hits, %d misses\n",
+		inspect.HumanBytes(uint64(s.BlockCache.Capacity)), inspect.HumanBytes(uint64(s.BlockCache.Size)),
+		s.BlockCache.Entries, s.BlockCache.Hits, s.BlockCache.Misses)
+	fmt.Fprintf(&b, "read amplification: %d (sorted runs a point read may consult)\n", s.ReadAmp)
+	h := s.History
+	if h.FlushBytes == 0 {
+		fmt.Fprintf(&b, "write amplification: n/a (nothing flushed since %s was started)\n", s.Manifest)
+	} else {
+		fmt.Fprintf(&b, "write amplification: %.2f since %s was started (%d flushes wrote %s; %d compactions read %s and wrote %s; %d trivial moves)\n",
+			s.WriteAmp, s.Manifest, h.Flushes, inspect.HumanBytes(h.FlushBytes), h.Compactions,
+			inspect.HumanBytes(h.CompactionReadBytes), inspect.HumanBytes(h.CompactionWriteBytes), h.TrivialMoves)
+	}
+	return b.String()
+}
+
+func newCheckCmd(e *env) *cobra.Command {
+	var dir string
+	c := &cobra.Command{
+		Use:   "check --db DIR",
+		Short: "Verify every checksum and key order of the live files; exit 1 on damage",
+		Long: `Read CURRENT, every MANIFEST record, every live table (every block's checksum,
+the structure, strictly increasing keys, the key range the MANIFEST records)
+and every live write-ahead log (record checksums, batch structure, increasing
+sequence numbers). Print each problem as "FILE at offset N: what", and exit 1
+if there is any. Nothing is written, and no lock is taken.`,
+		Args: args(0, 0, "no arguments"),
+		RunE: func(_ *cobra.Command, _ []string) error {
+			rep, err := inspect.Check(dir)
+			if err != nil {
+				return err
+			}
+			for _, f := range rep.Findings {
+				fmt.Fprintln(e.stdout, f.String())
+			}
+			fmt.Fprintf(e.stdout, "checked %s: %s with %d edits, %d tables (%s), %d logs (%d batches, %d ops): ",
+				dir, orNone(rep.Manifest), rep.ManifestEdits, rep.Tables, inspect.HumanBytes(rep.TableBytes),
+				rep.Logs, rep.LogBatches, rep.LogOps)
+			if rep.OK() {
+				fmt.Fprintln(e.stdout, "OK")
+				return nil
+			}
+			fmt.Fprintf(e.stdout, "%d problem(s)\n", len(rep.Findings))
+			return fmt.Errorf("check: %d problem(s) in %s; the first: %s", len(rep.Findings), dir, rep.Findings[0])
+		},
+	}
+	addDBFlag(c, &dir)
+	return c
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no readable MANIFEST"
+	}
+	return s
+}
+
+func newRepairCmd(e *env) *cobra.Command {
+	var dir string
+	c := &cobra.Command{
+		Use:   "repair --db DIR",
+		Short: "Rebuild a damaged database from whatever survives (as LevelDB's RepairDB)",
+		Long: `Rebuild the database from its logs and tables when it no longer opens: logs
+are replayed into tables, damaged tables are rewritten with their intact
+blocks, a new MANIFEST lists everything, and the result is compacted. Replaced
+files are moved to DIR/lost. Data in damaged blocks or records is lost.`,
+		Args: args(0, 0, "no arguments"),
+		RunE: func(_ *cobra.Command, _ []string) error {
+			if _, err := os.Stat(filepath.Join(dir)); err != nil {
+				return fmt.Errorf("repair: no database in %s: %w", dir, err)
+			}
+			rep, err := strata.Repair(dir, nil)
+			if rep != nil {
+				for _, p := range rep.Problems {
+					fmt.Fprintln(e.stdout, "damage:", p)
+				}
+				fmt.Fprintf(e.stdout, "repaired %s: %d tables, %d entries; %d logs converted; %d damaged tables; %d log bytes dropped\n",
+					dir, rep.Tables, rep.Entries, rep.LogsConverted, rep.DamagedTables, rep.DroppedBytes)
+			}
+			return err
+		},
+	}
+	addDBFlag(c, &dir)
+	return c
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"flag"
+
+	"github.com/spf13/cobra"
+
+	"strata/internal/dbbench"
+)
+
+// newBenchCmd returns `strata bench`: LevelDB/RocksDB db_bench-compatible
+// benchmarks against a Strata database, printing db_bench's report lines.
+func newBenchCmd() *cobra.Command {
+	cfg := dbbench.DefaultConfig()
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Run db_bench-compatible benchmarks against a Strata database",
+		Long: `Run db_bench-compatible benchmarks (db_bench's names, flags, keys and values)
+against a Strata database in --db, printing one line per benchmark in RocksDB's
+db_bench format:
+
+  fillrandom   :       3.012 micros/op 332005 ops/sec 3.012 seconds 1000000 operations;   36.7 MB/s
+
+Read benchmarks end in "(F of N found)"; --histogram adds latency percentiles
+(P50, P75, P99, P99.9, P99.99). The database in --db is deleted first unless
+--use_existing_db is set.
+
+Benchmarks: ` + joinNames(dbbench.Benchmarks),
+		Example: `  strata bench --benchmarks=fillrandom,readrandom --num=100000
+  strata bench --benchmarks=filluniquerandom,waitforcompaction,readrandom,seekrandom --seek_nexts=10 --histogram
+  strata bench --benchmarks=readrandom --use_existing_db --db=/tmp/strata-dbbench`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cmd.SilenceUsage = true
+			_, err := dbbench.Run(cfg, dbbench.Strata, cmd.OutOrStdout())
+			return err
+		},
+	}
+	gofs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	cfg.RegisterFlags(gofs)
+	cmd.Flags().AddGoFlagSet(gofs)
+	return cmd
+}
+
+func joinNames(names []string) string {
+	s := ""
+	for i, n := range names {
+		if i > 0 {
+			s += ", "
+		}
+		s += n
+	}
+	return s
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"strata"
+	"strata/dataio"
+)
+
+// addDBFlag adds the required --db flag.
+func addDBFlag(c *cobra.Command, dir *string) {
+	c.Flags().StringVar(dir, "db", "", "database directory (required)")
+	c.MarkFlagRequired("db")
+}
+
+// args checks the number of positional arguments, as a usage error.
+func args(minN, maxN int, usage string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, a []string) error {
+		if len(a) < minN || len(a) > maxN {
+			return usageError{fmt.Errorf("want %s, got %d argument(s)", usage, len(a))}
+		}
+		return nil
+	}
+}
+
+// parseKey decodes a key or value given on the command line: the text form
+// (see dataio.Escape) or, with hex, hex digits.
+func parseKey(s string, hex bool, what string) ([]byte, error) {
+	var b []byte
+	var err error
+	if hex {
+		b, err = dataio.DecodeHex([]byte(s))
+	} else {
+		b, err = dataio.Unescape([]byte(s))
+	}
+	if err != nil {
+		return nil, usageError{fmt.Errorf("%s %q: %v", what, s, err)}
+	}
+	return b, nil
+}
+
+// optKey is parseKey for an optional flag: nil when not given.
+func optKey(c *cobra.Command, flag, s string, hex bool) ([]byte, error) {
+	if !c.Flags().Changed(flag) {
+		return nil, nil
+	}
+	return parseKey(s, hex, "--"+flag)
+}
+
+// openRead opens an existing database for reading only: no lock is taken
+// and nothing is written, so it works beside a running writer.
+func openRead(dir string) (*strata.DB, error) {
+	return strata.Open(dir, &strata.Options{ReadOnly: true, ErrorIfNotExists: true})
+}
+
+// openWrite opens a database for writing; create says whether a missing one
+// is created.
+func openWrite(dir string, create bool) (*strata.DB, error) {
+	return strata.Open(dir, &strata.Options{ErrorIfNotExists: !create})
+}
+
+// closeDB closes db, keeping the first error.
+func closeDB(db *strata.DB, err *error) {
+	if cerr := db.Close(); cerr != nil && *err == nil {
+		*err = cerr
+	}
+}
+
+// isTerminal reports whether w is a terminal (progress bars only go there).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// progress is a progress bar on stderr when stderr is a terminal, and
+// nothing otherwise.
+type progress struct {
+	bar *progressbar.ProgressBar
+}
+
+// newProgress starts a bar of total units (-1: unknown, a spinner); bytes
+// says whether the units are bytes.
+func (e *env) newProgress(desc string, total int64, bytes bool) *progress {
+	if !isTerminal(e.stderr) {
+		return &progress{}
+	}
+	return &progress{bar: progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(e.stderr),
+		progressbar.OptionSetDescription(desc),
+		progressbar.OptionShowBytes(bytes),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionShowElapsedTimeOnFinish(),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionSetPredictTime(true),
+	)}
+}
+
+func (p *progress) set(n int64) {
+	if p.bar != nil {
+		p.bar.Set64(n)
+	}
+}
+
+func (p *progress) describe(s string) {
+	if p.bar != nil {
+		p.bar.Describe(s)
+	}
+}
+
+func (p *progress) finish() {
+	if p.bar != nil {
+		p.bar.Finish()
+		p.bar.Clear()
+	}
+}
+
+// errNotFound is `get`'s answer for a missing key: "not found", exit 1.
+var errNotFound = &exitError{code: 1, msg: "not found"}
+
+// is reports errors.Is, for brevity.
+func is(err, target error) bool { return errors.Is(err, target) }

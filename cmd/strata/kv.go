@@ -1,0 +1,310 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"strata"
+	"strata/dataio"
+)
+
+func newPutCmd(e *env) *cobra.Command {
+	var dir string
+	var sync, hex bool
+	c := &cobra.Command{
+		Use:   "put --db DIR [--sync] [--hex] KEY VALUE",
+		Short: "Set KEY to VALUE (creates the database if missing)",
+		Args:  args(2, 2, "KEY VALUE"),
+		RunE: func(_ *cobra.Command, a []string) (err error) {
+			key, err := parseKey(a[0], hex, "key")
+			if err != nil {
+				return err
+			}
+			value, err := parseKey(a[1], hex, "value")
+			if err != nil {
+				return err
+			}
+			db, err := openWrite(dir, true)
+			if err != nil {
+				return err
+			}
+			defer closeDB(db, &err)
+			return db.Put(key, value, &strata.WriteOptions{Sync: sync})
+		},
+	}
+	addDBFlag(c, &dir)
+	c.Flags().BoolVar(&sync, "sync", false, "fsync the write-ahead log before returning")
+	c.Flags().BoolVar(&hex, "hex", false, "KEY and VALUE are hex")
+	return c
+}
+
+func newGetCmd(e *env) *cobra.Command {
+	var dir string
+	var hex bool
+	c := &cobra.Command{
+		Use:   "get --db DIR [--hex] KEY",
+		Short: "Print the value of KEY (exit 1 and \"not found\" on stderr when absent)",
+		Args:  args(1, 1, "KEY"),
+		RunE: func(_ *cobra.Command, a []string) (err error) {
+			key, err := parseKey(a[0], hex, "key")
+			if err != nil {
+				return err
+			}
+			db, err := openRead(dir)
+			if err != nil {
+				return err
+			}
+			defer closeDB(db, &err)
+			v, err := db.Get(key)
+			if is(err, strata.ErrNotFound) {
+				return errNotFound
+			}
+			if err != nil {
+				return err
+			}
+			if hex {
+				_, err = fmt.Fprintf(e.stdout, "%x\n", v)
+			} else {
+				_, err = fmt.Fprintln(e.stdout, dataio.Escape(v))
+			}
+			return err
+		},
+	}
+	addDBFlag(c, &dir)
+	c.Flags().BoolVar(&hex, "hex", false, "KEY is hex, and the value is printed in hex")
+	return c
+}
+
+func newDeleteCmd(e *env) *cobra.Command {
+	var dir string
+	var sync, hex bool
+	c := &cobra.Command{
+		Use:   "delete --db DIR [--sync] [--hex] KEY",
+		Short: "Delete KEY (creates the database if missing; deleting an absent key is not an error)",
+		Args:  args(1, 1, "KEY"),
+		RunE: func(_ *cobra.Command, a []string) (err error) {
+			key, err := parseKey(a[0], hex, "key")
+			if err != nil {
+				return err
+			}
+			db, err := openWrite(dir, true)
+			if err != nil {
+				return err
+			}
+			defer closeDB(db, &err)
+			return db.Delete(key, &strata.WriteOptions{Sync: sync})
+		},
+	}
+	addDBFlag(c, &dir)
+	c.Flags().BoolVar(&sync, "sync", false, "fsync the write-ahead log before returning")
+	c.Flags().BoolVar(&hex, "hex", false, "KEY is hex")
+	return c
+}
+
+// rangeFlags are the key-range flags of scan and export.
+type rangeFlags struct {
+	from, to, prefix string
+	hex              bool
+}
+
+func (r *rangeFlags) add(c *cobra.Command) {
+	c.Flags().StringVar(&r.from, "from", "", "first key (inclusive)")
+	c.Flags().StringVar(&r.to, "to", "", "end key (exclusive)")
+	c.Flags().StringVar(&r.prefix, "prefix", "", "only keys starting with this prefix")
+	c.Flags().BoolVar(&r.hex, "hex", false, "keys and values (and --from, --to, --prefix) are hex")
+}
+
+func (r *rangeFlags) keyRange(c *cobra.Command) (kr dataio.KeyRange, err error) {
+	if kr.From, err = optKey(c, "from", r.from, r.hex); err != nil {
+		return kr, err
+	}
+	if kr.To, err = optKey(c, "to", r.to, r.hex); err != nil {
+		return kr, err
+	}
+	kr.Prefix, err = optKey(c, "prefix", r.prefix, r.hex)
+	return kr, err
+}
+
+func newScanCmd(e *env) *cobra.Command {
+	var dir, format string
+	var rf rangeFlags
+	var reverse, keysOnly bool
+	var limit int64
+	c := &cobra.Command{
+		Use:   "scan --db DIR [--from K] [--to K] [--prefix P] [--reverse] [--limit N] [--keys-only] [--format text|hex|json]",
+		Short: "Print entries in key order, one KEY<TAB>VALUE line each",
+		Long: `Print entries in key order, one KEY<TAB>VALUE line each.
+
+--format text (the default) writes the text form: printable characters as they
+are, \\ \t \n for backslash, tab and newline, \xNN for any other byte. hex
+writes both in lowercase hex (as does --hex). json writes one object per line,
+{"key":"...","value":"..."}, with base64 strings (hex with --hex).`,
+		Args: args(0, 0, "no arguments"),
+		RunE: func(c *cobra.Command, _ []string) (err error) {
+			o := dataio.DumpOptions{Reverse: reverse, Limit: limit, KeysOnly: keysOnly, Hex: rf.hex}
+			switch format {
+			case "text":
+				o.Format = dataio.TSV
+			case "hex":
+				o.Format, o.Hex = dataio.TSV, true
+			case "json":
+				o.Format = dataio.JSONL
+			default:
+				return usageError{fmt.Errorf("--format %q: want text, hex or json", format)}
+			}
+			if limit < 0 {
+				return usageError{fmt.Errorf("--limit %d: must be >= 0", limit)}
+			}
+			if o.Range, err = rf.keyRange(c); err != nil {
+				return err
+			}
+			db, err := openRead(dir)
+			if err != nil {
+				return err
+			}
+			defer closeDB(db, &err)
+			_, err = dataio.Dump(db, e.stdout, o)
+			return err
+		},
+	}
+	addDBFlag(c, &dir)
+	rf.add(c)
+	c.Flags().BoolVar(&reverse, "reverse", false, "descending key order")
+	c.Flags().Int64Var(&limit, "limit", 0, "stop after N entries (0: all)")
+	c.Flags().BoolVar(&keysOnly, "keys-only", false, "print keys only")
+	c.Flags().StringVar(&format, "format", "text", "output format: text, hex or json")
+	return c
+}
+
+func newExportCmd(e *env) *cobra.Command {
+	var dir, format string
+	var rf rangeFlags
+	c := &cobra.Command{
+		Use:   "export --db DIR [--format tsv|csv|jsonl] [--hex] [--from K] [--to K] [--prefix P] [FILE|-]",
+		Short: "Write entries to FILE (or stdout) in a format load reads back",
+		Long: `Write entries in key order to FILE (default: stdout), in a format load reads.
+
+tsv: KEY<TAB>VALUE lines in the text form (see scan). csv: two-field RFC 4180
+records of the text form. jsonl: {"key":"...","value":"..."} with base64
+strings. --hex writes hex instead of the text form (and of base64).`,
+		Args: args(0, 1, "at most one FILE"),
+		RunE: func(c *cobra.Command, a []string) (err error) {
+			f, err := dataio.ParseFormat(format)
+			if err != nil {
+				return usageError{err}
+			}
+			o := dataio.DumpOptions{Format: f, Hex: rf.hex}
+			if o.Range, err = rf.keyRange(c); err != nil {
+				return err
+			}
+			db, err := openRead(dir)
+			if err != nil {
+				return err
+			}
+			defer closeDB(db, &err)
+			var w io.Writer = e.stdout
+			var out *os.File
+			if len(a) == 1 && a[0] != "-" {
+				if out, err = os.Create(a[0]); err != nil {
+					return err
+				}
+				w = out
+			}
+			n, err := dataio.Dump(db, w, o)
+			if out != nil {
+				if cerr := out.Close(); err == nil {
+					err = cerr
+				}
+				if err == nil {
+					fmt.Fprintf(e.stderr, "exported %d entries to %s\n", n, a[0])
+				}
+			}
+			return err
+		},
+	}
+	addDBFlag(c, &dir)
+	rf.add(c)
+	c.Flags().StringVar(&format, "format", "tsv", "tsv, csv or jsonl")
+	return c
+}
+
+func newLoadCmd(e *env) *cobra.Command {
+	var dir, format string
+	var hex, noWAL bool
+	var batch int
+	c := &cobra.Command{
+		Use:   "load --db DIR [--format tsv|csv|jsonl] [--hex] [--no-wal] [--batch N] FILE|-",
+		Short: "Bulk-import entries from FILE (or - for stdin); all or nothing",
+		Long: `Bulk-import entries from FILE, or from stdin with -, in the formats export
+writes (see strata help export). The whole input is checked first: a malformed
+line anywhere stops the load with its line number before anything is written
+(stdin is spooled to a temporary file meanwhile), and a missing database is
+created only after that. Entries are then written in batches of --batch; a key
+given twice ends with its last value. --no-wal skips the write-ahead log and
+flushes at the end. A progress bar is shown when stderr is a terminal; a summary
+line ends the load.`,
+		Args: args(1, 1, "FILE or -"),
+		RunE: func(_ *cobra.Command, a []string) (err error) {
+			f, err := dataio.ParseFormat(format)
+			if err != nil {
+				return usageError{err}
+			}
+			if batch <= 0 {
+				return usageError{fmt.Errorf("--batch %d: must be > 0", batch)}
+			}
+			var in io.Reader = e.stdin
+			if a[0] != "-" {
+				file, err := os.Open(a[0])
+				if err != nil {
+					return err
+				}
+				defer file.Close()
+				in = file
+			}
+			bar := e.newProgress("validating", -1, true)
+			o := dataio.LoadOptions{Format: f, Hex: hex, BatchSize: batch, DisableWAL: noWAL,
+				Progress: func(phase string, done, total int64) {
+					if phase == "load" {
+						bar.describe("loading")
+					}
+					if bar.bar != nil && total >= 0 && bar.bar.GetMax64() != total {
+						bar.bar.ChangeMax64(total)
+					}
+					bar.set(done)
+				}}
+			inp, err := dataio.Prepare(in, o)
+			if err != nil {
+				bar.finish()
+				name := a[0]
+				if name == "-" {
+					name = "stdin"
+				}
+				return fmt.Errorf("load %s: %w (nothing was written)", name, err)
+			}
+			defer inp.Close()
+			db, err := openWrite(dir, true)
+			if err != nil {
+				bar.finish()
+				return err
+			}
+			defer closeDB(db, &err)
+			res, err := inp.LoadInto(db)
+			bar.finish()
+			if err != nil {
+				return fmt.Errorf("load: %w (after %d entries)", err, res.Entries)
+			}
+			fmt.Fprintf(e.stdout, "loaded %d entries, %d bytes in %.2f s: %.0f entries/s\n",
+				res.Entries, res.Bytes, res.Duration.Seconds(), res.EntriesPerSecond())
+			return nil
+		},
+	}
+	addDBFlag(c, &dir)
+	c.Flags().StringVar(&format, "format", "tsv", "tsv, csv or jsonl")
+	c.Flags().BoolVar(&hex, "hex", false, "keys and values are hex")
+	c.Flags().BoolVar(&noWAL, "no-wal", false, "write without the write-ahead log, then flush")
+	c.Flags().IntVar(&batch, "batch", 1000, "entries per write batch")
+	return c
+}

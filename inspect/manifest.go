@@ -1,0 +1,463 @@
+package inspect
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"strata/internal/base"
+	"strata/internal/manifest"
+	"strata/internal/record"
+)
+
+// FileRef names a table in a level.
+type FileRef struct {
+	Level int
+	Num   uint64
+}
+
+// TableMeta is a table as the MANIFEST records it.
+type TableMeta struct {
+	Level             int
+	Num, Size         uint64
+	Smallest, Largest InternalKey
+}
+
+// CompactPointer is where the next size compaction of Level starts.
+type CompactPointer struct {
+	Level int
+	Key   InternalKey
+}
+
+// Edit is one decoded MANIFEST record (a LevelDB VersionEdit). Optional
+// scalar fields are nil when the record does not set them.
+type Edit struct {
+	// Offset is the file offset of the record's first chunk.
+	Offset          int64
+	Comparator      *string
+	LogNumber       *uint64
+	PrevLogNumber   *uint64
+	NextFileNumber  *uint64
+	LastSequence    *uint64
+	CompactPointers []CompactPointer
+	Deleted         []FileRef
+	Added           []TableMeta
+}
+
+func newEdit(e *manifest.VersionEdit, off int64) *Edit {
+	out := &Edit{Offset: off}
+	opt := func(has bool, v uint64) *uint64 {
+		if !has {
+			return nil
+		}
+		return &v
+	}
+	if e.HasComparator {
+		c := e.Comparator
+		out.Comparator = &c
+	}
+	out.LogNumber = opt(e.HasLogNumber, e.LogNumber)
+	out.PrevLogNumber = opt(e.HasPrevLogNumber, e.PrevLogNumber)
+	out.NextFileNumber = opt(e.HasNextFileNumber, e.NextFileNumber)
+	out.LastSequence = opt(e.HasLastSequence, e.LastSequence)
+	for _, cp := range e.CompactPointers {
+		out.CompactPointers = append(out.CompactPointers, CompactPointer{Level: cp.Level, Key: ParseInternalKey(cp.Key)})
+	}
+	for d := range e.DeletedFiles {
+		out.Deleted = append(out.Deleted, FileRef{Level: d.Level, Num: d.Num})
+	}
+	slices.SortFunc(out.Deleted, func(a, b FileRef) int {
+		if a.Level != b.Level {
+			return a.Level - b.Level
+		}
+		return int(min(max(int64(a.Num)-int64(b.Num), -1), 1))
+	})
+	for _, nf := range e.NewFiles {
+		out.Added = append(out.Added, TableMeta{Level: nf.Level, Num: nf.Meta.Num, Size: nf.Meta.Size,
+			Smallest: ParseInternalKey(nf.Meta.Smallest), Largest: ParseInternalKey(nf.Meta.Largest)})
+	}
+	return out
+}
+
+// WriteText writes the edit for people, one field per line.
+func (e *Edit) WriteText(w io.Writer, kf KeyFormat) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "edit at offset %d\n", e.Offset)
+	if e.Comparator != nil {
+		fmt.Fprintf(&b, "  comparator      %s\n", *e.Comparator)
+	}
+	for _, f := range []struct {
+		name string
+		v    *uint64
+	}{{"log-number", e.LogNumber}, {"prev-log-number", e.PrevLogNumber}, {"next-file", e.NextFileNumber}, {"last-sequence", e.LastSequence}} {
+		if f.v != nil {
+			fmt.Fprintf(&b, "  %-15s %d\n", f.name, *f.v)
+		}
+	}
+	for _, cp := range e.CompactPointers {
+		fmt.Fprintf(&b, "  compact-pointer L%d %s\n", cp.Level, cp.Key.Format(kf))
+	}
+	for _, d := range e.Deleted {
+		fmt.Fprintf(&b, "  delete          L%d %06d\n", d.Level, d.Num)
+	}
+	for _, a := range e.Added {
+		fmt.Fprintf(&b, "  add             L%d %06d %d bytes [%s .. %s]\n", a.Level, a.Num, a.Size,
+			a.Smallest.Format(kf), a.Largest.Format(kf))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// ReadManifest decodes every record of the MANIFEST at path and calls fn
+// with each edit in order. Damage does not stop it: each damaged or
+// undecodable record, and a torn end, becomes a Finding, and reading goes
+// on after it. The error is for failing to read the file at all, or one
+// returned by fn.
+func ReadManifest(path string, fn func(*Edit) error) ([]Finding, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	name := filepath.Base(path)
+	var findings []Finding
+	r := record.NewReader(f, name)
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if !errors.Is(err, base.ErrCorruption) {
+				return findings, err
+			}
+			findings = append(findings, findingFrom(err, name))
+			r.Skip()
+			continue
+		}
+		var e manifest.VersionEdit
+		if err := e.DecodeAt(rec, r.Offset()); err != nil {
+			findings = append(findings, findingFrom(base.WithFile(err, name), name))
+			continue
+		}
+		if err := fn(newEdit(&e, r.Offset())); err != nil {
+			return findings, err
+		}
+	}
+	if off, n, torn := r.TornTail(); torn {
+		findings = append(findings, Finding{File: name, Offset: off,
+			Msg: fmt.Sprintf("MANIFEST ends with %d unreadable bytes (a torn or damaged last record)", n)})
+	}
+	return findings, nil
+}
+
+// ReadCurrent reads the CURRENT file of the database in dir and returns
+// the MANIFEST name it holds. Anything wrong with it is a Finding at the
+// offending byte.
+func ReadCurrent(dir string) (string, *Finding, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "CURRENT"))
+	if err != nil {
+		return "", nil, err
+	}
+	bad := func(off int, format string, args ...any) (string, *Finding, error) {
+		return "", &Finding{File: "CURRENT", Offset: int64(off), Msg: fmt.Sprintf(format, args...)}, nil
+	}
+	const prefix = "MANIFEST-"
+	for i := 0; i < len(prefix); i++ {
+		if i >= len(b) || b[i] != prefix[i] {
+			return bad(min(i, len(b)), "does not name a MANIFEST (content %q)", b)
+		}
+	}
+	i := len(prefix)
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	switch {
+	case i == len(prefix):
+		return bad(i, "no MANIFEST number (content %q)", b)
+	case i == len(b):
+		return bad(i, "does not end with a newline (content %q)", b)
+	case b[i] != '\n':
+		return bad(i, "unexpected byte %#02x after the MANIFEST name (content %q)", b[i], b)
+	case i+1 != len(b):
+		return bad(i+1, "%d unexpected bytes after the newline", len(b)-i-1)
+	}
+	return string(b[:i]), nil, nil
+}
+
+// History is what the MANIFEST's edits after its first record tell about
+// the work done since it was started (a new MANIFEST is begun on every open
+// that writes): tables written by flushes and by compactions.
+type History struct {
+	// Edits counts the records after the first (the first is a snapshot of
+	// the tree when the MANIFEST was started).
+	Edits int
+	// Flushes counts edits that add tables and delete none (flushes, and
+	// log recovery at open); FlushBytes is the size of those tables.
+	Flushes    int
+	FlushBytes uint64
+	// Compactions counts edits that delete tables; CompactionReadBytes and
+	// CompactionWriteBytes sum their input and output tables, trivial
+	// moves (a table moved to the next level without being rewritten)
+	// excluded and counted in TrivialMoves.
+	Compactions          int
+	CompactionReadBytes  uint64
+	CompactionWriteBytes uint64
+	TrivialMoves         int
+}
+
+// WriteAmp is the write amplification of the tree since the MANIFEST was
+// started: table bytes written by flushes and compactions per byte flushed
+// (the WAL not counted). 0 when nothing was flushed.
+func (h History) WriteAmp() float64 {
+	if h.FlushBytes == 0 {
+		return 0
+	}
+	return float64(h.FlushBytes+h.CompactionWriteBytes) / float64(h.FlushBytes)
+}
+
+// LogFile is a write-ahead log the MANIFEST still needs.
+type LogFile struct {
+	Num  uint64
+	Size int64
+}
+
+// LSM is the shape of a database's tree as its MANIFEST describes it.
+type LSM struct {
+	Dir, Manifest  string
+	Comparator     string
+	Levels         [manifest.NumLevels][]TableMeta
+	LogNumber      uint64
+	PrevLogNumber  uint64
+	NextFileNumber uint64
+	LastSequence   uint64
+	// Logs are the live write-ahead logs, whose writes are not in tables.
+	Logs    []LogFile
+	History History
+}
+
+// NumLevels is the number of levels of the tree.
+const NumLevels = manifest.NumLevels
+
+// LevelBytes returns the total size of level's tables.
+func (l *LSM) LevelBytes(level int) uint64 {
+	var n uint64
+	for _, t := range l.Levels[level] {
+		n += t.Size
+	}
+	return n
+}
+
+// NumTables returns the number of tables in the tree.
+func (l *LSM) NumTables() int {
+	n := 0
+	for _, lv := range l.Levels {
+		n += len(lv)
+	}
+	return n
+}
+
+// TotalBytes returns the size of all tables.
+func (l *LSM) TotalBytes() uint64 {
+	var n uint64
+	for level := range l.Levels {
+		n += l.LevelBytes(level)
+	}
+	return n
+}
+
+// ReadAmp is the number of sorted runs a point read may consult in the
+// worst case: every level-0 table plus one per non-empty deeper level.
+func (l *LSM) ReadAmp() int {
+	n := len(l.Levels[0])
+	for _, lv := range l.Levels[1:] {
+		if len(lv) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// LoadLSM reads CURRENT and the MANIFEST of the database in dir and
+// rebuilds its tree. Damage in either is an error (use Check to list
+// every problem).
+func LoadLSM(dir string) (*LSM, error) {
+	l, findings, err := loadLSM(dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(findings) > 0 {
+		f := findings[0]
+		return nil, &base.CorruptionError{File: filepath.Join(dir, f.File), Offset: f.Offset, Msg: f.Msg}
+	}
+	return l, nil
+}
+
+// loadLSM is LoadLSM returning every finding; l is nil when no tree could
+// be built.
+func loadLSM(dir string) (*LSM, []Finding, error) {
+	if _, err := os.Stat(dir); err != nil {
+		return nil, nil, fmt.Errorf("no database in %s: %w", dir, err)
+	}
+	name, bad, err := ReadCurrent(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil, fmt.Errorf("no database in %s: no CURRENT file", dir)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if bad != nil {
+		return nil, []Finding{*bad}, nil
+	}
+	l := &LSM{Dir: dir, Manifest: name}
+	cmp := base.DefaultComparer
+	b := manifest.NewBuilder(cmp, manifest.NewVersion(cmp))
+	sizes := map[uint64]uint64{}
+	var extra []Finding
+	var haveNext, haveLog, haveSeq bool
+	first := true
+	findings, err := ReadManifest(filepath.Join(dir, name), func(e *Edit) error {
+		if e.Comparator != nil {
+			l.Comparator = *e.Comparator
+			if *e.Comparator != cmp.Name {
+				return fmt.Errorf("%s: the database uses comparator %q; only %q is supported", name, *e.Comparator, cmp.Name)
+			}
+		}
+		if err := b.Apply(toVersionEdit(e)); err != nil {
+			extra = append(extra, findingFrom(base.WithFile(withOffset(err, e.Offset), name), name))
+			return nil
+		}
+		if e.LogNumber != nil {
+			l.LogNumber, haveLog = *e.LogNumber, true
+		}
+		if e.PrevLogNumber != nil {
+			l.PrevLogNumber = *e.PrevLogNumber
+		}
+		if e.NextFileNumber != nil {
+			l.NextFileNumber, haveNext = *e.NextFileNumber, true
+		}
+		if e.LastSequence != nil {
+			l.LastSequence, haveSeq = *e.LastSequence, true
+		}
+		l.History.account(e, sizes, first)
+		first = false
+		return nil
+	})
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, []Finding{{File: "CURRENT", Offset: 0, Msg: fmt.Sprintf("names %s, which does not exist", name)}}, nil
+	}
+	if err != nil {
+		return nil, findings, err
+	}
+	findings = append(findings, extra...)
+	for _, m := range []struct {
+		ok   bool
+		what string
+	}{{haveNext, "next-file-number"}, {haveLog, "log-number"}, {haveSeq, "last-sequence"}} {
+		if !m.ok {
+			findings = append(findings, Finding{File: name, Offset: -1, Msg: "no " + m.what + " entry"})
+		}
+	}
+	v, err := b.Finish()
+	if err != nil {
+		findings = append(findings, findingFrom(base.WithFile(err, name), name))
+		return nil, findings, nil
+	}
+	for level, files := range v.Levels {
+		for _, f := range files {
+			l.Levels[level] = append(l.Levels[level], TableMeta{Level: level, Num: f.Num, Size: f.Size,
+				Smallest: ParseInternalKey(f.Smallest), Largest: ParseInternalKey(f.Largest)})
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, findings, err
+	}
+	for _, de := range entries {
+		t, num, ok := base.ParseFilename(de.Name())
+		if !ok || t != base.FileTypeLog || (num < l.LogNumber && num != l.PrevLogNumber) {
+			continue
+		}
+		var size int64
+		if fi, err := de.Info(); err == nil {
+			size = fi.Size()
+		}
+		l.Logs = append(l.Logs, LogFile{Num: num, Size: size})
+	}
+	return l, findings, nil
+}
+
+func (h *History) account(e *Edit, sizes map[uint64]uint64, first bool) {
+	deleted := map[uint64]bool{}
+	for _, d := range e.Deleted {
+		deleted[d.Num] = true
+	}
+	var added, moved int
+	var addedBytes uint64
+	for _, a := range e.Added {
+		if deleted[a.Num] {
+			moved++
+			delete(deleted, a.Num)
+		} else {
+			added++
+			addedBytes += a.Size
+		}
+		sizes[a.Num] = a.Size
+	}
+	if first {
+		return
+	}
+	h.Edits++
+	switch {
+	case len(e.Deleted) == 0 && added > 0:
+		h.Flushes++
+		h.FlushBytes += addedBytes
+	case len(deleted) > 0:
+		h.Compactions++
+		h.CompactionWriteBytes += addedBytes
+		for num := range deleted {
+			h.CompactionReadBytes += sizes[num]
+		}
+	}
+	h.TrivialMoves += moved
+}
+
+// toVersionEdit converts back for the Builder (files only: the Builder
+// ignores the rest).
+func toVersionEdit(e *Edit) *manifest.VersionEdit {
+	ve := &manifest.VersionEdit{}
+	for _, d := range e.Deleted {
+		ve.DeleteFile(d.Level, d.Num)
+	}
+	for _, a := range e.Added {
+		ve.AddFile(a.Level, &manifest.FileMetadata{Num: a.Num, Size: a.Size,
+			Smallest: a.Smallest.encode(), Largest: a.Largest.encode()})
+	}
+	return ve
+}
+
+// encode rebuilds the internal key's bytes.
+func (k InternalKey) encode() []byte {
+	if !k.Valid {
+		return k.UserKey
+	}
+	kind := base.KindSet
+	if k.Kind == base.KindDelete.String() {
+		kind = base.KindDelete
+	}
+	return base.AppendInternalKey(nil, k.UserKey, k.Seq, kind)
+}
+
+func withOffset(err error, off int64) error {
+	var ce *base.CorruptionError
+	if errors.As(err, &ce) && ce.Offset < 0 {
+		c := *ce
+		c.Offset = off
+		return &c
+	}
+	return err
+}

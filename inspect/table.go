@@ -1,0 +1,241 @@
+package inspect
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"strata/internal/base"
+	"strata/internal/sstable"
+)
+
+// InternalKey is a decoded internal key: the user key, the sequence number
+// of the write and its kind ("SET" or "DEL"). Valid is false for bytes that
+// are not an internal key (then UserKey holds them all).
+type InternalKey struct {
+	UserKey []byte
+	Seq     uint64
+	Kind    string
+	Valid   bool
+}
+
+// ParseInternalKey decodes an internal key (user key + 8-byte trailer).
+func ParseInternalKey(ikey []byte) InternalKey {
+	ukey, seq, kind, ok := base.ParseInternalKey(ikey)
+	if !ok {
+		return InternalKey{UserKey: append([]byte(nil), ikey...)}
+	}
+	return InternalKey{UserKey: append([]byte(nil), ukey...), Seq: seq, Kind: kind.String(), Valid: true}
+}
+
+// Format renders the key as KEY#SEQ,KIND (or BAD-KEY(...) when invalid).
+func (k InternalKey) Format(f KeyFormat) string {
+	f = f.orDefault()
+	if !k.Valid {
+		return fmt.Sprintf("BAD-KEY(%s)", f(k.UserKey))
+	}
+	return fmt.Sprintf("%s#%d,%s", f(k.UserKey), k.Seq, k.Kind)
+}
+
+// Block describes one block of a table. Size excludes the 5-byte trailer
+// (compression type and checksum) that follows every block.
+type Block struct {
+	Offset, Size uint64
+	// RawSize is the uncompressed size; Compression the codec in the trailer.
+	RawSize     int
+	Compression string
+	// Entries and Restarts count the block's entries and restart points.
+	Entries, Restarts int
+	// FirstKey and LastKey are the block's first and last internal keys
+	// (data blocks only).
+	FirstKey, LastKey InternalKey
+}
+
+// MetaEntry is one entry of a table's metaindex block.
+type MetaEntry struct {
+	Name         string
+	Offset, Size uint64
+}
+
+// TableInfo is the layout of a table file.
+type TableInfo struct {
+	File string
+	Size uint64
+	// Entries is the number of entries, Compression the codec of the data
+	// blocks ("none" when every block is stored raw).
+	Entries     uint64
+	Compression string
+	// Smallest and Largest are the first and last internal keys.
+	Smallest, Largest InternalKey
+	DataBlocks        []Block
+	Index, Metaindex  Block
+	// Filter is the bloom filter block (nil when the table has none).
+	Filter      *Block
+	MetaEntries []MetaEntry
+	// DataBytes and RawDataBytes are the stored and uncompressed sizes of
+	// all data blocks (trailers excluded).
+	DataBytes, RawDataBytes uint64
+}
+
+const blockTrailerLen = 5
+
+// openTable opens a table file, verifying checksums of everything read.
+func openTable(path string) (*sstable.Reader, *os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	r, err := sstable.NewReader(f, fi.Size(), sstable.ReaderOptions{FileName: path, VerifyChecksums: true})
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return r, f, nil
+}
+
+// DescribeTable reads every block of the table at path and describes its
+// layout. A damaged table gives a *base.CorruptionError (errors.Is
+// strata.ErrCorruption) naming the file and offset.
+func DescribeTable(path string) (*TableInfo, error) {
+	r, f, err := openTable(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	defer r.Close()
+	l, err := r.Layout()
+	if err != nil {
+		return nil, err
+	}
+	info := &TableInfo{
+		File:        path,
+		Size:        l.FileSize,
+		Entries:     l.NumEntries,
+		Compression: l.Compression.String(),
+		Index:       block(l.Index),
+		Metaindex:   block(l.Metaindex),
+	}
+	for _, b := range l.DataBlocks {
+		blk := block(b)
+		info.DataBlocks = append(info.DataBlocks, blk)
+		info.DataBytes += blk.Size
+		info.RawDataBytes += uint64(blk.RawSize)
+	}
+	if n := len(info.DataBlocks); n > 0 {
+		info.Smallest = info.DataBlocks[0].FirstKey
+		for i := n - 1; i >= 0; i-- {
+			if info.DataBlocks[i].Entries > 0 {
+				info.Largest = info.DataBlocks[i].LastKey
+				break
+			}
+		}
+	}
+	for _, m := range l.MetaEntries {
+		info.MetaEntries = append(info.MetaEntries, MetaEntry{Name: m.Name, Offset: m.Handle.Offset, Size: m.Handle.Size})
+	}
+	if l.HasFilter {
+		info.Filter = &Block{Offset: l.Filter.Offset, Size: l.Filter.Size, RawSize: int(l.Filter.Size), Compression: "none"}
+	}
+	return info, nil
+}
+
+func block(b sstable.BlockInfo) Block {
+	blk := Block{
+		Offset: b.Handle.Offset, Size: b.Handle.Size, RawSize: b.RawSize,
+		Compression: b.Compression.String(), Entries: b.NumEntries, Restarts: b.NumRestarts,
+	}
+	if b.FirstKey != nil {
+		blk.FirstKey = ParseInternalKey(b.FirstKey)
+	}
+	if b.LastKey != nil {
+		blk.LastKey = ParseInternalKey(b.LastKey)
+	}
+	return blk
+}
+
+// WriteText writes the layout for people: a summary, then (with blocks)
+// one line per block in file order.
+func (t *TableInfo) WriteText(w io.Writer, kf KeyFormat, blocks bool) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "table %s\n", t.File)
+	fmt.Fprintf(&b, "  size         %d bytes\n", t.Size)
+	fmt.Fprintf(&b, "  entries      %d\n", t.Entries)
+	fmt.Fprintf(&b, "  compression  %s\n", t.Compression)
+	ratio := 0.0
+	if t.DataBytes > 0 {
+		ratio = float64(t.RawDataBytes) / float64(t.DataBytes)
+	}
+	fmt.Fprintf(&b, "  data         %d blocks, %d bytes stored, %d raw (ratio %.2f)\n",
+		len(t.DataBlocks), t.DataBytes, t.RawDataBytes, ratio)
+	fmt.Fprintf(&b, "  index        offset %d, %d bytes, %d entries\n", t.Index.Offset, t.Index.Size, t.Index.Entries)
+	if t.Filter != nil {
+		fmt.Fprintf(&b, "  filter       offset %d, %d bytes (bloom)\n", t.Filter.Offset, t.Filter.Size)
+	} else {
+		b.WriteString("  filter       none\n")
+	}
+	fmt.Fprintf(&b, "  metaindex    offset %d, %d bytes", t.Metaindex.Offset, t.Metaindex.Size)
+	for _, m := range t.MetaEntries {
+		fmt.Fprintf(&b, "; %s -> %d+%d", m.Name, m.Offset, m.Size)
+	}
+	b.WriteString("\n")
+	fmt.Fprintf(&b, "  footer       offset %d, 48 bytes\n", t.Size-48)
+	if t.Entries > 0 {
+		fmt.Fprintf(&b, "  smallest     %s\n", t.Smallest.Format(kf))
+		fmt.Fprintf(&b, "  largest      %s\n", t.Largest.Format(kf))
+	}
+	if blocks {
+		b.WriteString("  blocks:\n")
+		for i, blk := range t.DataBlocks {
+			fmt.Fprintf(&b, "    data %-5d offset %-9d size %-6d raw %-6d %-6s entries %-4d restarts %-3d %s .. %s\n",
+				i, blk.Offset, blk.Size, blk.RawSize, blk.Compression, blk.Entries, blk.Restarts,
+				blk.FirstKey.Format(kf), blk.LastKey.Format(kf))
+		}
+		if t.Filter != nil {
+			fmt.Fprintf(&b, "    filter     offset %-9d size %d\n", t.Filter.Offset, t.Filter.Size)
+		}
+		fmt.Fprintf(&b, "    metaindex  offset %-9d size %-6d %s\n", t.Metaindex.Offset, t.Metaindex.Size, t.Metaindex.Compression)
+		fmt.Fprintf(&b, "    index      offset %-9d size %-6d %s, %d entries\n", t.Index.Offset, t.Index.Size, t.Index.Compression, t.Index.Entries)
+		fmt.Fprintf(&b, "    footer     offset %-9d size 48\n", t.Size-48)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// ScanTable calls fn with every entry of the table at path, in order:
+// its internal key and value (valid only during the call). It stops at
+// the first error (a damaged block, or one from fn).
+func ScanTable(path string, fn func(key InternalKey, value []byte) error) error {
+	r, f, err := openTable(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	defer r.Close()
+	it := r.NewIter()
+	for ok := it.First(); ok; ok = it.Next() {
+		if err := fn(ParseInternalKey(it.Key()), it.Value()); err != nil {
+			it.Close()
+			return err
+		}
+	}
+	return it.Close()
+}
+
+// CheckTable verifies every checksum of the table at path, its structure,
+// and the order of its keys (sstable.Reader.Check). The error names the
+// file and offset of the first problem.
+func CheckTable(path string) error {
+	r, f, err := openTable(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	defer r.Close()
+	return r.Check()
+}
