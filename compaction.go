@@ -362,46 +362,34 @@ func (d *DB) CompactRange(start, end []byte) error {
 func (d *DB) compactLevelRange(level int, begin, limit []byte) error {
 	for {
 		d.mu.Lock()
-		d.manualWaiting++
-		for (d.compacting || d.flushPlacing || d.manualCompacting > 0) && !d.closed && d.bgErr == nil {
-			d.bgCond.Wait()
-		}
-		d.manualWaiting--
-		if d.closed {
-			d.mu.Unlock()
-			return ErrClosed
-		}
-		if d.bgErr != nil {
-			err := d.bgErr
+		if err := d.acquireManualLocked(); err != nil {
 			d.mu.Unlock()
 			return err
 		}
 		c, busy := manifest.PickManual(d.versions.current, d.pickerOptions(), level, begin, limit)
-		if busy {
-			// Cannot happen while manual and automatic compactions exclude
-			// each other; wait for the holder anyway rather than fail.
-			d.bgCond.Wait()
-			d.mu.Unlock()
-			continue
-		}
 		if c == nil {
-			d.bgCond.Broadcast()
+			d.releaseManualLocked()
+			if busy {
+				// Cannot happen while manual and automatic compactions
+				// exclude each other; wait for the holder rather than fail.
+				d.bgCond.Wait()
+				d.mu.Unlock()
+				continue
+			}
 			d.mu.Unlock()
 			return nil
 		}
 		c.MarkCompacting(true)
-		d.manualCompacting++
 		d.mu.Unlock()
 
 		err := d.runCompaction(c, true)
 
 		d.mu.Lock()
 		c.MarkCompacting(false)
-		d.manualCompacting--
+		d.releaseManualLocked()
 		if err != nil && !errors.Is(err, errCompactionAborted) {
 			d.setBGErrLocked(fmt.Errorf("strata: compaction: %w", err))
 		}
-		d.bgCond.Broadcast()
 		d.mu.Unlock()
 		d.scheduleCompaction()
 		if err != nil {

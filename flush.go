@@ -123,14 +123,7 @@ func (d *DB) writerOptions() sstable.WriterOptions {
 		Comparer:             d.cmp,
 		BloomBitsPerKey:      max(d.opts.BloomBitsPerKey, 0),
 	}
-	switch d.opts.Compression {
-	case NoCompression:
-		o.Compression = sstable.NoCompression
-	case ZstdCompression:
-		o.Compression = sstable.ZstdCompression
-	default:
-		o.Compression = sstable.SnappyCompression
-	}
+	o.Compression = sstableCompression(d.opts.Compression)
 	return o
 }
 

@@ -332,9 +332,17 @@ func (r *modelRun) run(steps int) {
 					a, b = b, a
 				}
 			}
-			r.trace("compact %q %q", a, b)
-			if err := r.db.CompactRange(a, b); err != nil {
-				r.fatalf("compact range: %v", err)
+			if r.rng.IntN(2) == 0 {
+				r.trace("compact %q %q", a, b)
+				if err := r.db.CompactRange(a, b); err != nil {
+					r.fatalf("compact range: %v", err)
+				}
+			} else {
+				o := CompactOptions{TargetLevel: r.rng.IntN(7), Parallelism: 1 + r.rng.IntN(3)}
+				r.trace("compact-with %q %q %+v", a, b, o)
+				if err := r.db.CompactRangeWith(a, b, o); err != nil {
+					r.fatalf("compact range with %+v: %v", o, err)
+				}
 			}
 		default:
 			r.trace("reopen")

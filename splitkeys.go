@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"strata/internal/base"
+	"strata/internal/manifest"
 )
 
 // SplitKeys returns up to n-1 keys, in increasing order, that divide the key
@@ -22,6 +23,17 @@ func (d *DB) SplitKeys(lower, upper []byte, n int) ([][]byte, error) {
 	}
 	rs := d.loadReadState()
 	defer rs.unref()
+	var files []*manifest.FileMetadata
+	for _, level := range rs.version.Levels {
+		files = append(files, level...)
+	}
+	return d.splitFiles(files, lower, upper, n)
+}
+
+// splitFiles divides [lower, upper) into n parts of about equal bytes of
+// the given tables' data (see SplitKeys). The tables must stay live during
+// the call.
+func (d *DB) splitFiles(files []*manifest.FileMetadata, lower, upper []byte, n int) ([][]byte, error) {
 	ucmp := d.cmp.Compare
 	type sample struct {
 		key   []byte
@@ -29,30 +41,28 @@ func (d *DB) SplitKeys(lower, upper []byte, n int) ([][]byte, error) {
 	}
 	var samples []sample
 	var total uint64
-	for _, files := range rs.version.Levels {
-		for _, f := range files {
-			if lower != nil && ucmp(f.LargestUserKey(), lower) < 0 {
-				continue
+	for _, f := range files {
+		if lower != nil && ucmp(f.LargestUserKey(), lower) < 0 {
+			continue
+		}
+		if upper != nil && ucmp(f.SmallestUserKey(), upper) >= 0 {
+			continue
+		}
+		e, err := d.tables.acquire(f)
+		if err != nil {
+			return nil, err
+		}
+		err = e.reader.ForEachIndexEntry(func(indexKey []byte, size uint64) {
+			k := base.UserKey(indexKey)
+			if lower != nil && ucmp(k, lower) <= 0 || upper != nil && ucmp(k, upper) >= 0 {
+				return
 			}
-			if upper != nil && ucmp(f.SmallestUserKey(), upper) >= 0 {
-				continue
-			}
-			e, err := d.tables.acquire(f)
-			if err != nil {
-				return nil, err
-			}
-			err = e.reader.ForEachIndexEntry(func(indexKey []byte, size uint64) {
-				k := base.UserKey(indexKey)
-				if lower != nil && ucmp(k, lower) <= 0 || upper != nil && ucmp(k, upper) >= 0 {
-					return
-				}
-				samples = append(samples, sample{bytes.Clone(k), size})
-				total += size
-			})
-			e.release()
-			if err != nil {
-				return nil, err
-			}
+			samples = append(samples, sample{bytes.Clone(k), size})
+			total += size
+		})
+		e.release()
+		if err != nil {
+			return nil, err
 		}
 	}
 	if len(samples) == 0 {
