@@ -1,0 +1,722 @@
+package strata
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"strata/internal/base"
+	"strata/internal/vfs"
+	"strata/internal/vfs/errorfs"
+)
+
+// Fault injection (SQLite's "every I/O fails once", LevelDB's
+// fault_injection_test in spirit).
+//
+// faultWorkload is a fixed sequence of writes, reads, flushes, a full and a
+// partial compaction, a reopen (log recovery) and a snapshot. It runs once
+// on a probe file system that counts and records every operation, and then
+// once per operation with exactly that operation failing. Each run must:
+// return the error to the caller (wrapping errorfs.ErrInjected), never
+// return wrong data, never panic; after a failed write, flush or compaction
+// with a background error, refuse writes; close; reopen on the same (now
+// healthy) file system with every acknowledged write present and every
+// batch all-or-nothing; reopen likewise on the state a power cut right
+// after the failure would leave, with every write acknowledged as synced
+// present; and go on working (write, flush, compact, reopen) without
+// orphaned files.
+//
+// Determinism. Background goroutines would make the order of operations
+// vary from run to run, and "fail operation i" would then name a different
+// operation each time. The workload avoids that: auto compactions are off
+// and the write buffer is large, so tables are written only by the explicit
+// Flush and CompactRange, which the workload waits for; the info log is a
+// slog.Logger, not a file. Only the obsolete-file sweep still runs in the
+// background; it lists the directory, removes files and closes the table
+// readers it evicts. So the operations are enumerated in two passes: the
+// deterministic pass counts every kind except List, Remove and Close, and
+// each run checks that the operation it failed is the one the probe saw at
+// that index; the second pass counts List, Remove and Close, whose order
+// may vary, and checks only the invariants.
+
+// faultKindsDeterministic are the operation kinds the first pass counts.
+var faultKindsDeterministic = []errorfs.Kind{
+	errorfs.OpCreate, errorfs.OpOpen, errorfs.OpOpenDir, errorfs.OpRead, errorfs.OpWrite,
+	errorfs.OpSync, errorfs.OpRename, errorfs.OpLink, errorfs.OpLock, errorfs.OpStat, errorfs.OpMkdirAll,
+}
+
+// faultKindsBackground are the kinds the obsolete-file sweep also issues.
+var faultKindsBackground = []errorfs.Kind{errorfs.OpList, errorfs.OpRemove, errorfs.OpClose}
+
+func faultOptions(fs FS) *Options {
+	return &Options{FS: fs, Logger: slog.New(slog.DiscardHandler), WriteBufferSize: 1 << 20,
+		DisableAutoCompactions: true, BlockSize: 256, TargetFileSize: 4 << 10, BlockCacheSize: -1}
+}
+
+// faultBatch is one attempted write, in commit order.
+type faultBatch struct {
+	ops   []crashOp
+	sync  bool
+	acked bool // Write returned nil
+}
+
+// faultRun is one run of the workload.
+type faultRun struct {
+	t    *testing.T
+	name string // for messages: which operation failed
+	mem  *vfs.MemFS
+	fs   FS
+	rng  *rand.Rand
+	opts func(FS) *Options
+	db   *DB
+	// oneShot says each fault fires once, so a read retried after a
+	// failed one must succeed.
+	oneShot bool
+
+	hist    []faultBatch
+	model   map[string]string // the state after every acknowledged batch
+	err     error             // the first error the workload met
+	errStep string            // the step it met it in
+	crash   *vfs.MemFS        // a power cut right after the first error
+	reads   int               // values read and checked
+	bgErr   error
+	logBuf  bytes.Buffer
+}
+
+func newFaultRun(t *testing.T, name string, fs FS, mem *vfs.MemFS) *faultRun {
+	return &faultRun{t: t, name: name, mem: mem, fs: fs, rng: rand.New(rand.NewPCG(7, 11)),
+		opts: faultOptions, oneShot: true, model: map[string]string{}}
+}
+
+func (r *faultRun) fatalf(format string, args ...any) {
+	r.t.Helper()
+	r.t.Fatalf("[%s] %s", r.name, fmt.Sprintf(format, args...))
+}
+
+// fail records the first error and reports whether the workload must stop.
+func (r *faultRun) fail(step string, err error) bool {
+	if err == nil {
+		return false
+	}
+	r.err, r.errStep = err, step
+	r.crash = r.mem.CrashClone()
+	return true
+}
+
+func faultKey(i int) string { return fmt.Sprintf("k%02d", i) }
+
+// writes commits batches number from..to-1: 1-3 operations on 40 keys,
+// every fifth synced.
+func (r *faultRun) writes(from, to int) bool {
+	for i := from; i < to; i++ {
+		b := r.db.NewBatch()
+		var ops []crashOp
+		for n := 1 + r.rng.IntN(3); n > 0; n-- {
+			k := faultKey(r.rng.IntN(40))
+			if r.rng.IntN(6) == 0 {
+				b.Delete([]byte(k))
+				ops = append(ops, crashOp{key: k})
+			} else {
+				v := fmt.Sprintf("v%d.%d.%s", i, n, strings.Repeat("x", r.rng.IntN(60)))
+				b.Put([]byte(k), []byte(v))
+				ops = append(ops, crashOp{key: k, value: &v})
+			}
+		}
+		sync := i%5 == 4
+		err := r.db.Write(b, &WriteOptions{Sync: sync})
+		r.hist = append(r.hist, faultBatch{ops: ops, sync: sync, acked: err == nil})
+		if r.fail(fmt.Sprintf("write %d", i), err) {
+			return false
+		}
+		applyOps(r.model, ops)
+	}
+	return true
+}
+
+func applyOps(m map[string]string, ops []crashOp) {
+	for _, op := range ops {
+		if op.value == nil {
+			delete(m, op.key)
+		} else {
+			m[op.key] = *op.value
+		}
+	}
+}
+
+// check reads every key with Get and scans the database, comparing with
+// state. A read may fail (with the injected error); it may never return
+// wrong data or "not found" for a present key.
+func (r *faultRun) check(step string, state map[string]string, snap *Snapshot) bool {
+	get := r.db.Get
+	if snap != nil {
+		get = snap.Get
+	}
+	for i := 0; i < 40; i++ {
+		k := faultKey(i)
+		v, err := get([]byte(k))
+		want, ok := state[k]
+		switch {
+		case err != nil && err != ErrNotFound:
+			r.fail(step+": get "+k, err)
+			if !r.oneShot {
+				return false
+			}
+			// The failure must not stick: read again, with the fault
+			// spent, the right value comes back.
+			v, err := get([]byte(k))
+			if ok && (err != nil || string(v) != want) || !ok && err != ErrNotFound {
+				r.fatalf("%s: get %s after a failed read: %q, %v; want %q (present %v)", step, k, v, err, want, ok)
+			}
+			return false
+		case !ok && err == nil:
+			r.fatalf("%s: get %s = %q, want not found", step, k, v)
+		case ok && err == ErrNotFound:
+			r.fatalf("%s: get %s: not found, want %q", step, k, want)
+		case ok && string(v) != want:
+			r.fatalf("%s: get %s = %q, want %q", step, k, v, want)
+		}
+		r.reads++
+	}
+	it := r.db.NewIterator(&IterOptions{Snapshot: snap})
+	keys := slices.Sorted(maps.Keys(state))
+	n := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		if n >= len(keys) || string(it.Key()) != keys[n] || string(it.Value()) != state[keys[n]] {
+			r.fatalf("%s: scan entry %d is %q=%q, want %q", step, n, it.Key(), it.Value(), modelKey(keys, n))
+		}
+		n++
+		r.reads++
+	}
+	if err := it.Close(); err != nil {
+		r.fail(step+": scan", err)
+		if !r.oneShot {
+			return false
+		}
+		// A new iterator, with the fault spent, sees everything.
+		it := r.db.NewIterator(&IterOptions{Snapshot: snap})
+		got := map[string]string{}
+		for ok := it.First(); ok; ok = it.Next() {
+			got[string(it.Key())] = string(it.Value())
+		}
+		if err := it.Close(); err != nil || !maps.Equal(got, state) {
+			r.fatalf("%s: scan after a failed scan: %d keys, want %d; %v", step, len(got), len(state), err)
+		}
+		return false
+	}
+	if n != len(keys) {
+		r.fatalf("%s: scan ended after %d of %d entries without an error", step, n, len(keys))
+	}
+	return true
+}
+
+func (r *faultRun) open(step string) bool {
+	db, err := Open("db", r.opts(r.fs))
+	if r.fail(step, err) {
+		return false
+	}
+	r.db = db
+	return true
+}
+
+func (r *faultRun) closeDB(step string) bool {
+	err := r.db.Close()
+	r.db = nil
+	return !r.fail(step, err)
+}
+
+// faultWorkload is the fixed workload. It stops at the first error,
+// leaving the database open (r.db) unless the error came from Open or
+// Close.
+func (r *faultRun) workload() {
+	_ = r.open("open") &&
+		r.writes(0, 40) &&
+		r.check("read memtable", r.model, nil) &&
+		!r.fail("flush 1", r.db.Flush()) &&
+		r.writes(40, 80) &&
+		!r.fail("flush 2", r.db.Flush()) &&
+		r.check("read level 0", r.model, nil) &&
+		!r.fail("compact all", r.db.CompactRange(nil, nil)) &&
+		r.check("read after compaction", r.model, nil) &&
+		r.writes(80, 100) &&
+		r.closeDB("close 1") &&
+		r.open("reopen") &&
+		r.check("read after recovery", r.model, nil) &&
+		r.snapshotSteps() &&
+		r.writes(120, 125) &&
+		r.closeDB("close 2")
+}
+
+// snapshotSteps writes, flushes and compacts part of the key space under a
+// snapshot, then reads the snapshot.
+func (r *faultRun) snapshotSteps() bool {
+	snap := r.db.NewSnapshot()
+	defer snap.Close()
+	at := maps.Clone(r.model)
+	return r.writes(100, 120) &&
+		!r.fail("flush 3", r.db.Flush()) &&
+		!r.fail("compact range", r.db.CompactRange([]byte(faultKey(10)), []byte(faultKey(30)))) &&
+		r.check("read snapshot", at, snap) &&
+		r.check("read latest", r.model, nil)
+}
+
+// afterFailure checks the open database (if any) after the workload's
+// first error, then closes it.
+func (r *faultRun) afterFailure() {
+	if r.err == nil {
+		return
+	}
+	if !errors.Is(r.err, errorfs.ErrInjected) {
+		r.fatalf("%s failed with %v, which does not wrap the injected error", r.errStep, r.err)
+	}
+	if r.db == nil {
+		return
+	}
+	r.db.mu.Lock()
+	bgErr := r.db.bgErr
+	r.db.mu.Unlock()
+	r.bgErr = bgErr
+	if bgErr != nil {
+		if !errors.Is(bgErr, errorfs.ErrInjected) {
+			r.fatalf("background error %v does not wrap the injected error", bgErr)
+		}
+		err := r.db.Put([]byte("after-error"), []byte("x"), &WriteOptions{Sync: true})
+		r.hist = append(r.hist, faultBatch{ops: []crashOp{{key: "after-error", value: new("x")}}, sync: true, acked: err == nil})
+		if err == nil {
+			r.fatalf("a write succeeded after the background error %v", bgErr)
+		}
+		if err := r.db.Flush(); err == nil {
+			r.fatalf("Flush succeeded after the background error %v", bgErr)
+		}
+	}
+	r.db.Close() // may report the error again; must not hang or panic
+	r.db = nil
+}
+
+// matchStates reports whether state is what applying the batches of hist
+// gives: every acknowledged batch, and each failed one wholly or not at
+// all. With crashed, a prefix suffices, as long as it holds every
+// acknowledged synced batch.
+func matchStates(state map[string]string, hist []faultBatch, crashed bool) bool {
+	var failed []int
+	for i, b := range hist {
+		if !b.acked {
+			failed = append(failed, i)
+		}
+	}
+	for mask := 0; mask < 1<<len(failed); mask++ {
+		var eff [][]crashOp
+		lastSynced := 0
+		for i, b := range hist {
+			if !b.acked {
+				j := slices.Index(failed, i)
+				if mask&(1<<j) == 0 {
+					continue
+				}
+			}
+			eff = append(eff, b.ops)
+			if b.sync && b.acked {
+				lastSynced = len(eff)
+			}
+		}
+		min := len(eff)
+		if crashed {
+			min = lastSynced
+		}
+		if matchPrefix(state, eff, min) >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// verify reopens on the healthy file system, then on the crash clone.
+func (r *faultRun) verify() {
+	r.t.Helper()
+	r.verifyFS("reopen", r.mem, false)
+	if r.crash != nil {
+		r.verifyFS("reopen after a power cut", r.crash, true)
+	}
+}
+
+func (r *faultRun) verifyFS(what string, fs *vfs.MemFS, crashed bool) {
+	r.t.Helper()
+	opts := r.opts(fs)
+	// No automatic compaction, so that the directory holds still for
+	// checkNoOrphans.
+	opts.DisableAutoCompactions = true
+	if os.Getenv("FAULT_DEBUG") != "" {
+		r.logBuf.Reset()
+		opts.Logger = slog.New(slog.NewTextHandler(&r.logBuf, nil))
+		r.t.Logf("before %s:\n%s", what, fs)
+	}
+	db, err := Open("db", opts)
+	if err != nil {
+		r.fatalf("%s after %s failed (%v): %v", what, r.errStep, r.err, err)
+	}
+	checkNoOrphans(r, what, db)
+	state := dumpDBNamed(r, what, db)
+	if !matchStates(state, r.hist, crashed) {
+		r.fatalf("%s after %s failed (%v): the state (%d keys) is not that of the acknowledged batches (%d attempted)",
+			what, r.errStep, r.err, len(state), len(r.hist))
+	}
+	// The database must go on working: files numbered after the failure
+	// must not overwrite live ones.
+	for i := 0; i < 20; i++ {
+		k, v := fmt.Sprintf("k%02d", i*2), fmt.Sprintf("after-%d", i)
+		if err := db.Put([]byte(k), []byte(v), nil); err != nil {
+			r.fatalf("%s: put after recovery: %v", what, err)
+		}
+		state[k] = v
+	}
+	if err := db.Flush(); err != nil {
+		r.fatalf("%s: flush after recovery: %v", what, err)
+	}
+	if err := db.CompactRange(nil, nil); err != nil {
+		r.fatalf("%s: compaction after recovery: %v", what, err)
+	}
+	if err := db.Close(); err != nil {
+		r.fatalf("%s: close after recovery: %v", what, err)
+	}
+	db, err = Open("db", opts)
+	if err != nil {
+		r.fatalf("%s: second reopen: %v", what, err)
+	}
+	checkNoOrphans(r, what+" twice", db)
+	if got := dumpDBNamed(r, what+" twice", db); !maps.Equal(got, state) {
+		r.fatalf("%s: after more writes, a compaction and a reopen the state differs (%d keys, want %d)",
+			what, len(got), len(state))
+	}
+	if err := db.Close(); err != nil {
+		r.fatalf("%s: close: %v", what, err)
+	}
+}
+
+func dumpDBNamed(r *faultRun, what string, db *DB) map[string]string {
+	m := map[string]string{}
+	it := db.NewIterator(nil)
+	for ok := it.First(); ok; ok = it.Next() {
+		m[string(it.Key())] = string(it.Value())
+	}
+	if err := it.Close(); err != nil {
+		r.fatalf("%s: scan: %v", what, err)
+	}
+	return m
+}
+
+// checkNoOrphans checks, right after Open (whose obsolete-file sweep runs
+// before it returns), that the directory holds exactly the live tables, one
+// log and one MANIFEST.
+func checkNoOrphans(r *faultRun, what string, db *DB) {
+	names, err := db.fs.List("db")
+	if err != nil {
+		r.fatalf("%s: list: %v", what, err)
+	}
+	live := map[uint64]struct{}{}
+	db.mu.Lock()
+	db.versions.addLiveFiles(live)
+	db.mu.Unlock()
+	var tables, logs, manifests []string
+	for _, name := range names {
+		t, num, ok := base.ParseFilename(name)
+		if !ok {
+			continue
+		}
+		switch t {
+		case base.FileTypeTable:
+			if _, ok := live[num]; !ok {
+				tables = append(tables, name)
+			}
+		case base.FileTypeLog:
+			logs = append(logs, name)
+		case base.FileTypeManifest:
+			manifests = append(manifests, name)
+		case base.FileTypeTemp:
+			tables = append(tables, name)
+		}
+	}
+	if len(tables) > 0 || len(logs) != 1 || len(manifests) != 1 {
+		if os.Getenv("FAULT_DEBUG") != "" {
+			db.mu.Lock()
+			r.t.Logf("%s", r.logBuf.String())
+			r.t.Logf("next file %d, log %d, manifest %d, version %s", db.versions.nextFileNum, db.versions.logNum, db.versions.manifestNum, db.versions.current)
+			db.mu.Unlock()
+		}
+		r.fatalf("%s after %s failed (%v): left behind: orphaned %v, logs %v, MANIFESTs %v",
+			what, r.errStep, r.err, tables, logs, manifests)
+	}
+}
+
+// faultProbe runs the workload with no failures and returns the
+// operations it did of the given kinds, in order.
+func faultProbe(t *testing.T, kinds []errorfs.Kind) []errorfs.Op {
+	mem := vfs.NewMem()
+	fs := errorfs.Wrap(mem)
+	var mu sync.Mutex
+	var ops []errorfs.Op
+	fs.AddRule(errorfs.OnIndex(-1).On(kinds...).Where(func(op errorfs.Op) bool {
+		mu.Lock()
+		ops = append(ops, op)
+		mu.Unlock()
+		return true
+	}))
+	r := newFaultRun(t, "probe", fs, mem)
+	r.workload()
+	if r.err != nil {
+		t.Fatalf("the workload fails without injected errors: %s: %v", r.errStep, r.err)
+	}
+	r.verify()
+	return ops
+}
+
+// faultStats counts what the fault tests did, for docs/reliability.md.
+type faultStats struct {
+	runs, injected, failedCaller, transparent, reads int
+	byKind                                           map[string]int
+}
+
+// add counts a run in which op failed.
+func (s *faultStats) add(r *faultRun, op errorfs.Op) {
+	s.runs++
+	s.injected++
+	s.reads += r.reads
+	s.byKind[op.Kind.String()]++
+	if r.err != nil {
+		s.failedCaller++
+	} else {
+		s.transparent++
+	}
+}
+
+func (s *faultStats) String() string {
+	kinds := slices.Sorted(maps.Keys(s.byKind))
+	var b strings.Builder
+	for _, k := range kinds {
+		fmt.Fprintf(&b, " %s=%d", k, s.byKind[k])
+	}
+	return fmt.Sprintf("%d runs, %d faults injected (%s), %d reported to the caller, %d absorbed or background-only, %d values read and checked",
+		s.runs, s.injected, strings.TrimSpace(b.String()), s.failedCaller, s.transparent, s.reads)
+}
+
+// runFaultPass fails each operation of kinds once; deterministic says the
+// failed operation must be the one the probe saw at that index.
+func runFaultPass(t *testing.T, kinds []errorfs.Kind, deterministic bool, stats *faultStats) {
+	probe := faultProbe(t, kinds)
+	step := 1
+	if testing.Short() && raceEnabled {
+		step = 5
+	}
+	for i := 0; i < len(probe); i += step {
+		mem := vfs.NewMem()
+		fs := errorfs.Wrap(mem)
+		var mu sync.Mutex
+		var seen []errorfs.Op
+		rule := fs.AddRule(errorfs.OnIndex(int64(i)).On(kinds...).Where(func(op errorfs.Op) bool {
+			mu.Lock()
+			seen = append(seen, op)
+			mu.Unlock()
+			return true
+		}))
+		name := fmt.Sprintf("fail op %d: %s", i, probe[i])
+		r := newFaultRun(t, name, fs, mem)
+		r.workload()
+		r.afterFailure()
+		mu.Lock()
+		if rule.Injected() != 1 {
+			mu.Unlock()
+			if deterministic {
+				t.Fatalf("[%s] the workload did only %d operations of the kinds counted this time", name, len(seen))
+			}
+			continue
+		}
+		failed := seen[i]
+		mu.Unlock()
+		if deterministic && failed != probe[i] {
+			t.Fatalf("[%s] the workload is not deterministic: operation %d was %s this time", name, i, failed)
+		}
+		r.name = fmt.Sprintf("fail op %d: %s", i, failed)
+		fs.SetEnabled(false)
+		r.verify()
+		stats.add(r, failed)
+		if os.Getenv("FAULT_DEBUG") != "" {
+			t.Logf("%s: step %q err %v bg %v", r.name, r.errStep, r.err, r.bgErr)
+		}
+	}
+}
+
+// TestEveryIOFailsOnce is the every-I/O-fails-once test described at the
+// top of this file.
+func TestEveryIOFailsOnce(t *testing.T) {
+	stats := &faultStats{byKind: map[string]int{}}
+	t.Run("deterministic", func(t *testing.T) {
+		runFaultPass(t, faultKindsDeterministic, true, stats)
+	})
+	t.Run("list-remove-close", func(t *testing.T) {
+		runFaultPass(t, faultKindsBackground, false, stats)
+	})
+	t.Logf("every I/O fails once: %s", stats)
+}
+
+// TestDiskFull runs the workload on a disk that fills up after n bytes,
+// for n spread over the workload's writes: the first write that does not
+// fit fails with an error that says the disk is full (ENOSPC), nothing
+// acknowledged is lost, and once space returns the database reopens and
+// works.
+func TestDiskFull(t *testing.T) {
+	total := faultBytesWritten(t)
+	points := 60
+	if testing.Short() {
+		points = 20
+	}
+	prng := rand.New(rand.NewPCG(3, 5))
+	for p := 0; p < points; p++ {
+		limit := prng.Int64N(total)
+		if p < 4 {
+			limit = []int64{0, 1, 100, total - 1}[p]
+		}
+		mem := vfs.NewMem()
+		fs := errorfs.Wrap(mem)
+		fs.AddRule(errorfs.DiskFullAfter(limit))
+		r := newFaultRun(t, fmt.Sprintf("disk full after %d of %d bytes", limit, total), fs, mem)
+		r.workload()
+		if r.err == nil {
+			t.Fatalf("[%s] the workload succeeded on a full disk", r.name)
+		}
+		if !errors.Is(r.err, syscall.ENOSPC) || !strings.Contains(r.err.Error(), "no space left on device") {
+			t.Fatalf("[%s] %s failed with %q, which does not say the disk is full", r.name, r.errStep, r.err)
+		}
+		// While the disk stays full, writes keep failing and reads work.
+		if r.db != nil {
+			if err := r.db.Put([]byte("more"), []byte("x"), &WriteOptions{Sync: true}); err == nil {
+				r.hist = append(r.hist, faultBatch{ops: []crashOp{{key: "more", value: new("x")}}, sync: true, acked: true})
+				applyOps(r.model, r.hist[len(r.hist)-1].ops)
+				// Accepted only if it fit: a WAL record may fit where a
+				// table did not. It must then be durable like any other.
+			} else {
+				r.hist = append(r.hist, faultBatch{ops: []crashOp{{key: "more", value: new("x")}}, sync: true})
+			}
+		}
+		r.afterFailure()
+		// Space returns.
+		fs.ClearRules()
+		r.verify()
+	}
+}
+
+// faultBytesWritten returns the bytes the fault workload writes.
+func faultBytesWritten(t *testing.T) int64 {
+	mem := vfs.NewMem()
+	fs := errorfs.Wrap(mem)
+	var mu sync.Mutex
+	var total int64
+	fs.AddRule(errorfs.OnIndex(-1).On(errorfs.OpWrite).Where(func(op errorfs.Op) bool {
+		mu.Lock()
+		total += int64(op.Len)
+		mu.Unlock()
+		return true
+	}))
+	r := newFaultRun(t, "probe", fs, mem)
+	r.workload()
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return total
+}
+
+// faultAutoOptions turn background work on: tiny memtables and tables, so
+// flushes, automatic compactions and trivial moves run all the time, in
+// goroutines racing the workload.
+func faultAutoOptions(fs FS) *Options {
+	return &Options{FS: fs, Logger: slog.New(slog.DiscardHandler), WriteBufferSize: 2 << 10,
+		BlockSize: 128, TargetFileSize: 2 << 10, L0CompactionTrigger: 2, LevelSizeMultiplier: 2,
+		BlockCacheSize: 16 << 10, MaxOpenFiles: 20}
+}
+
+// workloadAuto is a longer workload for faultAutoOptions.
+func (r *faultRun) workloadAuto() {
+	_ = r.open("open") &&
+		r.writes(0, 150) &&
+		r.check("read 1", r.model, nil) &&
+		r.writes(150, 300) &&
+		r.check("read 2", r.model, nil) &&
+		r.closeDB("close 1") &&
+		r.open("reopen") &&
+		r.check("read after recovery", r.model, nil) &&
+		r.writes(300, 400) &&
+		!r.fail("compact all", r.db.CompactRange(nil, nil)) &&
+		r.check("read after compaction", r.model, nil) &&
+		r.closeDB("close 2")
+}
+
+// TestFaultsWithBackgroundWork fails one operation, at a random index, of
+// a workload whose flushes and compactions run in the background, where
+// the order of operations varies from run to run. Background failures must
+// stop writes with the error; the checks are those of TestEveryIOFailsOnce.
+func TestFaultsWithBackgroundWork(t *testing.T) {
+	mem := vfs.NewMem()
+	fs := errorfs.Wrap(mem)
+	counter := fs.AddRule(errorfs.OnIndex(-1))
+	probe := newFaultRun(t, "probe", fs, mem)
+	probe.opts = faultAutoOptions
+	probe.workloadAuto()
+	if probe.err != nil {
+		t.Fatalf("the workload fails without injected errors: %s: %v", probe.errStep, probe.err)
+	}
+	probe.verify()
+	total := counter.Matched()
+
+	runs := 100
+	if testing.Short() {
+		runs = 40
+		if raceEnabled {
+			runs = 15
+		}
+	}
+	seed := uint64(time.Now().UnixNano())
+	if s, err := strconv.ParseUint(os.Getenv("STRATA_SEED"), 10, 64); err == nil {
+		seed = s
+	}
+	t.Logf("seed %d (%d operations in the probe run)", seed, total)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	stats := &faultStats{byKind: map[string]int{}}
+	for run := 0; run < runs; run++ {
+		i := rng.Int64N(total)
+		mem := vfs.NewMem()
+		fs := errorfs.Wrap(mem)
+		var mu sync.Mutex
+		var failed errorfs.Op
+		var n int64
+		rule := fs.AddRule(errorfs.OnIndex(i).Where(func(op errorfs.Op) bool {
+			mu.Lock()
+			if n == i {
+				failed = op
+			}
+			n++
+			mu.Unlock()
+			return true
+		}))
+		r := newFaultRun(t, fmt.Sprintf("seed %d, run %d: fail op %d", seed, run, i), fs, mem)
+		r.opts = faultAutoOptions
+		r.workloadAuto()
+		r.afterFailure()
+		fs.SetEnabled(false)
+		mu.Lock()
+		r.name += ": " + failed.String()
+		mu.Unlock()
+		r.verify()
+		if rule.Injected() == 1 {
+			stats.add(r, failed)
+		}
+	}
+	t.Logf("one fault at a random point of a workload with background work: %s", stats)
+}
