@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -64,6 +66,13 @@ func openRead(dir string) (*strata.DB, error) {
 // openWrite opens a database for writing; create says whether a missing one
 // is created.
 func openWrite(dir string, create bool) (*strata.DB, error) {
+	if !create {
+		// strata.Open with ErrorIfNotExists creates the directory and its
+		// LOCK and LOG files before it finds CURRENT missing: look first.
+		if _, err := os.Stat(filepath.Join(dir, "CURRENT")); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("strata: open %s: database does not exist: %w", dir, err)
+		}
+	}
 	return strata.Open(dir, &strata.Options{ErrorIfNotExists: !create})
 }
 
