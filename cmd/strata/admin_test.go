@@ -1,0 +1,321 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"image/png"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"strata"
+	"strata/inspect"
+)
+
+// makeDB writes a database with one flushed table (many data blocks, a
+// bloom filter) and a live log holding ten more batches.
+func makeDB(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "db")
+	db, err := strata.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := db.NewBatch()
+	for i := 0; i < 3000; i++ {
+		b.Put([]byte(fmt.Sprintf("key%06d", i)), bytes.Repeat([]byte{byte('a' + i%26)}, 100))
+	}
+	if err := db.Write(b, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		if err := db.Put([]byte(fmt.Sprintf("log%02d", i)), []byte("in the log"), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "copy")
+	os.MkdirAll(dst, 0o755)
+	entries, _ := os.ReadDir(src)
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644)
+	}
+	return dst
+}
+
+func onlyFile(t *testing.T, dir, pattern string) string {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(dir, pattern))
+	if len(m) != 1 {
+		t.Fatalf("%s in %s: %v", pattern, dir, m)
+	}
+	return m[0]
+}
+
+var findingRE = regexp.MustCompile(`(?m)^(\S+) at offset (\d+): (.*)$`)
+
+// TestCheckFindsFlippedBytes: `check` finds one flipped byte in each kind
+// of file and part of a table, naming the file and an offset at or just
+// before the flipped byte (the start of the damaged block, record or
+// chunk), and exits 1.
+func TestCheckFindsFlippedBytes(t *testing.T) {
+	clean := makeDB(t)
+	if out := mustStrata(t, "", "check", "--db", clean); !strings.HasSuffix(out, "1 tables (") && !strings.Contains(out, ": OK\n") {
+		t.Fatalf("check of a clean database: %s", out)
+	}
+	table := onlyFile(t, clean, "*.ldb")
+	info, err := inspect.DescribeTable(table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.DataBlocks) < 10 || info.Filter == nil {
+		t.Fatalf("fixture table: %d blocks, filter %v", len(info.DataBlocks), info.Filter)
+	}
+	blk := info.DataBlocks[5]
+	cases := []struct {
+		name       string
+		file       string // pattern in the directory
+		flip       int64
+		lo, hi     int64 // the reported offset must be in [lo, hi]
+		exactMatch bool
+	}{
+		{"table data block", "*.ldb", int64(blk.Offset + blk.Size/2), int64(blk.Offset), int64(blk.Offset + blk.Size/2), false},
+		{"table data block trailer", "*.ldb", int64(blk.Offset + blk.Size + 2), int64(blk.Offset), int64(blk.Offset + blk.Size + 2), false},
+		{"table index block", "*.ldb", int64(info.Index.Offset + 3), int64(info.Index.Offset), int64(info.Index.Offset + 3), false},
+		{"table filter block", "*.ldb", int64(info.Filter.Offset + 7), int64(info.Filter.Offset), int64(info.Filter.Offset + 7), false},
+		{"table metaindex block", "*.ldb", int64(info.Metaindex.Offset + 1), int64(info.Metaindex.Offset), int64(info.Metaindex.Offset + 1), false},
+		{"table footer", "*.ldb", int64(info.Size - 3), int64(info.Size - 48), int64(info.Size - 3), false},
+		{"log record", "*.log", 40, 0, 40, false},
+		{"log record header", "*.log", 1, 0, 1, false},
+		{"MANIFEST record", "MANIFEST-*", 20, 0, 20, false},
+		{"CURRENT", "CURRENT", 3, 3, 3, true},
+		{"CURRENT number", "CURRENT", 12, 12, 12, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := copyDir(t, clean)
+			path := onlyFile(t, dir, tc.file)
+			flipByte(t, path, tc.flip)
+			r := runStrata(t, "", "check", "--db", dir)
+			wantError(t, r, 1, "check: ")
+			m := findingRE.FindStringSubmatch(r.stdout)
+			if m == nil {
+				t.Fatalf("no finding with an offset:\n%s", r)
+			}
+			off, _ := strconv.ParseInt(m[2], 10, 64)
+			if m[1] != filepath.Base(path) || off < tc.lo || off > tc.hi {
+				t.Fatalf("finding %q: want file %s, offset in [%d, %d] (flipped %d)", m[0], filepath.Base(path), tc.lo, tc.hi, tc.flip)
+			}
+			t.Logf("%s", m[0])
+		})
+	}
+
+	// A missing table and a truncated log tail.
+	dir := copyDir(t, clean)
+	os.Remove(onlyFile(t, dir, "*.ldb"))
+	log := onlyFile(t, dir, "*.log")
+	b, _ := os.ReadFile(log)
+	os.WriteFile(log, b[:len(b)-5], 0o644)
+	r := runStrata(t, "", "check", "--db", dir)
+	wantError(t, r, 1, "2 problem(s)")
+	if !strings.Contains(r.stdout, "is missing") || !strings.Contains(r.stdout, "unreadable bytes") {
+		t.Fatalf("check output:\n%s", r)
+	}
+}
+
+func TestFlushCompactStatsLSM(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "db")
+	// Four loads of interleaved keys: overlapping level-0 tables.
+	for round := 0; round < 4; round++ {
+		var in strings.Builder
+		for i := round; i < 20000; i += 4 {
+			fmt.Fprintf(&in, "k%06d\t%s\n", i, strings.Repeat("v", 50))
+		}
+		mustStrata(t, in.String(), "load", "--db", db, "-")
+		mustStrata(t, "", "flush", "--db", db)
+	}
+	var before statsJSON
+	if err := json.Unmarshal([]byte(mustStrata(t, "", "stats", "--db", db, "--json")), &before); err != nil {
+		t.Fatal(err)
+	}
+	if before.TotalFiles < 2 || before.ReadAmp < 2 || len(before.Levels) != 7 || before.History.Flushes == 0 && before.TotalFiles == 0 {
+		t.Fatalf("stats before compaction: %+v", before)
+	}
+	out := mustStrata(t, "", "compact", "--db", db)
+	if !regexp.MustCompile(`^compacted in [0-9.]+ s: \d+ compactions read .* and wrote .*; read amplification now 1\n$`).MatchString(out) {
+		t.Fatalf("compact: %q", out)
+	}
+	var after statsJSON
+	if err := json.Unmarshal([]byte(mustStrata(t, "", "stats", "--db", db, "--json")), &after); err != nil {
+		t.Fatal(err)
+	}
+	// compact opened the database, which started a new MANIFEST: its
+	// history has the compaction but no flush, so no write amplification.
+	if after.ReadAmp != 1 || after.Levels[0].Files != 0 || after.History.Compactions == 0 || after.WriteAmp != 0 {
+		t.Fatalf("stats after compaction: %+v", after)
+	}
+	text := mustStrata(t, "", "stats", "--db", db)
+	for _, want := range []string{"level  tables       size  score\n", "  L0        0 ", "read amplification: 1 ", "write amplification: n/a (nothing flushed since MANIFEST-", "block cache: capacity 8.0 MB"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("stats text lacks %q:\n%s", want, text)
+		}
+	}
+	// A compaction of a range, in hex.
+	if out := mustStrata(t, "", "compact", "--db", db, "--hex", "--from", "6b", "--to", "6c"); !strings.HasPrefix(out, "compacted in ") {
+		t.Errorf("compact --from --to: %q", out)
+	}
+	if got := mustStrata(t, "", "scan", "--db", db, "--keys-only", "--limit", "2"); got != "k000000\nk000001\n" {
+		t.Errorf("after compaction: %q", got)
+	}
+
+	svg, pngFile := filepath.Join(dir, "tree.svg"), filepath.Join(dir, "tree.png")
+	lsm := mustStrata(t, "", "lsm", "--db", db, "--svg", svg, "--png", pngFile, "--width", "40")
+	for _, want := range []string{"LSM tree of " + db, "\nL0    0 files", "|[====", "keys k000000", "read amplification (sorted runs a point read may consult): 1", "wrote " + svg, "wrote " + pngFile} {
+		if !strings.Contains(lsm, want) {
+			t.Errorf("lsm output lacks %q:\n%s", want, lsm)
+		}
+	}
+	sv, _ := os.ReadFile(svg)
+	dec := xml.NewDecoder(bytes.NewReader(sv))
+	rects := 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("SVG is not well-formed XML: %v", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "rect" {
+			rects++
+		}
+	}
+	if rects < 8 { // background, 7 lanes, the tables
+		t.Errorf("SVG has %d rects", rects)
+	}
+	pf, _ := os.Open(pngFile)
+	defer pf.Close()
+	img, err := png.Decode(pf)
+	if err != nil || img.Bounds().Dx() != 1000 {
+		t.Fatalf("PNG: %v, %v", err, img)
+	}
+}
+
+func TestSSTManifestWAL(t *testing.T) {
+	dir := makeDB(t)
+	table := onlyFile(t, dir, "*.ldb")
+	out := mustStrata(t, "", "sst", table)
+	for _, want := range []string{"table " + table, "entries      3000\n", "compression  snappy\n", "filter       offset ",
+		"smallest     key000000#1,SET\n", "largest      key002999#3000,SET\n", "    data 0     offset 0 ", "    footer     offset "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("sst lacks %q:\n%s", want, out)
+		}
+	}
+	out = mustStrata(t, "", "sst", table, "--scan", "--check")
+	if !strings.Contains(out, "\nkey000001#2,SET\t"+strings.Repeat("b", 100)+"\n") || !strings.HasSuffix(out, "check: OK\n") {
+		t.Errorf("sst --scan --check:\n%.2000s", out)
+	}
+	if out := mustStrata(t, "", "sst", "--hex", "--scan", table); !strings.Contains(out, "\n6b6579303030303030#1,SET\t6161") {
+		t.Errorf("sst --hex --scan:\n%.1000s", out)
+	}
+
+	out = mustStrata(t, "", "manifest", "--db", dir)
+	for _, want := range []string{"comparator      leveldb.BytewiseComparator\n", "  add             L", " bytes [key000000#1,SET .. key002999#3000,SET]\n", "last-sequence   3000\n", " edits\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("manifest lacks %q:\n%s", want, out)
+		}
+	}
+	name := filepath.Base(onlyFile(t, dir, "MANIFEST-*"))
+	if again := mustStrata(t, "", "manifest", "--db", dir, "--file", name); again != out {
+		t.Errorf("manifest --file %s differs from the current MANIFEST's output", name)
+	}
+
+	log := onlyFile(t, dir, "*.log")
+	out = mustStrata(t, "", "wal", log)
+	if !strings.HasPrefix(out, "batch at offset 0: seq 3001, 1 ops\n  3001 SET log00 = in the log\n") || !strings.HasSuffix(out, "10 batches, 10 ops\n") {
+		t.Errorf("wal:\n%s", out)
+	}
+
+	// Damage is reported with its offset. The reader resumes at the next
+	// 32 KiB block, so the rest of this small log's only block is lost.
+	flipByte(t, log, 30)
+	r := runStrata(t, "", "wal", log)
+	wantError(t, r, 1, "wal: 1 problem(s); the first: "+filepath.Base(log)+" at offset 0: chunk checksum mismatch")
+	if r.stdout != "0 batches, 0 ops\ndamage: "+filepath.Base(log)+" at offset 0: chunk checksum mismatch\n" {
+		t.Errorf("wal of a damaged log:\n%s", r)
+	}
+	flipByte(t, onlyFile(t, dir, "MANIFEST-*"), 5)
+	wantError(t, runStrata(t, "", "manifest", "--db", dir), 1, "manifest: 1 problem(s)")
+	flipByte(t, table, 100)
+	wantError(t, runStrata(t, "", "sst", table), 1, "corruption: ")
+}
+
+func TestRepair(t *testing.T) {
+	dir := makeDB(t)
+	table := onlyFile(t, dir, "*.ldb")
+	info, _ := inspect.DescribeTable(table)
+	flipByte(t, table, int64(info.DataBlocks[3].Offset+10))
+	wantError(t, runStrata(t, "", "check", "--db", dir), 1, "1 problem(s)")
+	out := mustStrata(t, "", "repair", "--db", dir)
+	if !strings.Contains(out, "damage: ") || !regexp.MustCompile(`repaired .*: \d+ tables, \d+ entries; 1 logs converted; 1 damaged tables; 0 log bytes dropped\n`).MatchString(out) {
+		t.Errorf("repair:\n%s", out)
+	}
+	mustStrata(t, "", "check", "--db", dir)
+	// The entries of the damaged block are gone; the others and the log's are kept.
+	keys := strings.Count(mustStrata(t, "", "scan", "--db", dir, "--keys-only"), "\n")
+	if lost := 3010 - keys; lost <= 0 || lost != info.DataBlocks[3].Entries {
+		t.Errorf("after repair %d keys: lost %d, want the damaged block's %d", keys, lost, info.DataBlocks[3].Entries)
+	}
+	wantError(t, runStrata(t, "", "repair", "--db", filepath.Join(t.TempDir(), "missing")), 1, "no database")
+}
+
+func TestDemo(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "demo")
+	out := mustStrata(t, "", "demo", "--dir", dir, "--n", "5000")
+	for _, want := range []string{"loading 5000 entries (500 users and their orders)", "\nloaded 5000 entries (",
+		"\ncompacted everything in ", "\npoint gets: 20000 (half of them for missing users) in ", "; 10000 found\n",
+		"\nprefix scan \"order:", "\nreverse scan of the same prefix", "\nfull scan: 5000 entries, ", "\nLSM tree of " + dir} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	// Running it again reuses the database.
+	again := mustStrata(t, "", "demo", "--dir", dir, "--n", "5000")
+	if !strings.HasPrefix(again, "reusing the demo database in "+dir+" (5000 entries)") || !strings.Contains(again, "full scan: 5000 entries") {
+		t.Errorf("second run:\n%s", again)
+	}
+	// Another size starts clean.
+	other := mustStrata(t, "", "demo", "--dir", dir, "--n", "3000")
+	if !strings.HasPrefix(other, "deleting the previous demo database") || !strings.Contains(other, "full scan: 3000 entries") {
+		t.Errorf("run with another --n:\n%s", other)
+	}
+	mustStrata(t, "", "check", "--db", dir)
+	// A directory holding something else is left alone.
+	busy := t.TempDir()
+	os.WriteFile(filepath.Join(busy, "precious.txt"), []byte("x"), 0o644)
+	wantError(t, runStrata(t, "", "demo", "--dir", busy, "--n", "100"), 1, "holds no demo database")
+	if _, err := os.Stat(filepath.Join(busy, "precious.txt")); err != nil {
+		t.Error(err)
+	}
+}
