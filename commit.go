@@ -37,8 +37,11 @@ import (
 const maxGroupBytes = 1 << 20
 
 type writer struct {
-	batch *Batch // nil asks the leader to rotate the memtable (Flush)
-	sync  bool
+	batch *Batch // nil asks the leader to rotate the memtable (Flush)...
+	// ...unless exclusive is set: then the leader runs it, without d.mu,
+	// while every other writer waits (ingestion uses this).
+	exclusive func() error
+	sync      bool
 	noWAL bool
 	done  bool
 	err   error
@@ -98,8 +101,25 @@ func (d *DB) commit(b *Batch, wo *WriteOptions) error {
 	if wo != nil {
 		w.sync, w.noWAL = wo.Sync, wo.DisableWAL
 	}
-	defer func() { w.batch = nil; writerPool.Put(w) }()
+	err := d.runWriter(w)
+	w.batch = nil
+	writerPool.Put(w)
+	return err
+}
 
+// leadExclusive runs fn as the commit leader: no write commits while it
+// runs. fn is called without d.mu.
+func (d *DB) leadExclusive(fn func() error) error {
+	if d.opts.ReadOnly {
+		return ErrReadOnly
+	}
+	w := &writer{exclusive: fn}
+	w.cond.L = &d.mu
+	return d.runWriter(w)
+}
+
+// runWriter queues w and, once it leads, commits its group.
+func (d *DB) runWriter(w *writer) error {
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
@@ -117,9 +137,16 @@ func (d *DB) commit(b *Batch, wo *WriteOptions) error {
 	// w leads a group.
 	group := d.buildGroupLocked()
 	var err error
-	if w.batch == nil {
+	switch {
+	case w.exclusive != nil:
+		if err = d.bgErr; err == nil {
+			d.mu.Unlock()
+			err = w.exclusive()
+			d.mu.Lock()
+		}
+	case w.batch == nil:
 		err = d.makeRoomForWriteLocked(true, 0)
-	} else {
+	default:
 		need, count := 0, uint32(0)
 		for _, g := range group {
 			need += memtableNeed(g.batch)

@@ -1,0 +1,330 @@
+package strata
+
+import (
+	"fmt"
+	"io"
+	"slices"
+
+	"strata/internal/base"
+	"strata/internal/manifest"
+	"strata/internal/sstable"
+)
+
+// IngestOptions tune DB.Ingest.
+type IngestOptions struct {
+	// Move hard-links each table into the database and removes the
+	// original path (falling back to a copy when a link is impossible,
+	// e.g. across file systems). Otherwise tables are copied.
+	Move bool
+}
+
+// externalTable is a table offered for ingestion, as inspected.
+type externalTable struct {
+	path              string
+	size              uint64
+	smallest, largest []byte // internal keys
+	allSeqZero        bool   // written by TableWriter (or equivalent)
+}
+
+// Ingest adds the tables at paths (built with NewTableWriter, or any
+// LevelDB-format tables with the same comparator) to the database,
+// atomically: a reader sees all of them or none, and none before Ingest
+// returns. Their entries are newer than every write made before Ingest:
+// they shadow older values of the same keys.
+//
+// The tables must not overlap each other. Each is checked whole first
+// (every checksum, key order). Then, with writes held back: writes still
+// in memtables that overlap the tables are flushed; a table whose keys
+// overlap nothing in the database, while no snapshot is open, is linked or
+// copied in as it is and placed in the last level; any other table is
+// rewritten with a sequence number newer than every existing write and
+// placed in the deepest level above every table it overlaps (level 0 if
+// level 0 overlaps it). Automatic compactions wait meanwhile.
+func (d *DB) Ingest(paths []string, o *IngestOptions) error {
+	if d.opts.ReadOnly {
+		return ErrReadOnly
+	}
+	if o == nil {
+		o = &IngestOptions{}
+	}
+	if len(paths) == 0 {
+		return nil
+	}
+	exts := make([]*externalTable, 0, len(paths))
+	for _, p := range paths {
+		e, err := d.inspectExternalTable(p)
+		if err != nil {
+			return err
+		}
+		if e != nil {
+			exts = append(exts, e)
+		}
+	}
+	ucmp := d.cmp.Compare
+	slices.SortFunc(exts, func(a, b *externalTable) int {
+		return ucmp(base.UserKey(a.smallest), base.UserKey(b.smallest))
+	})
+	for i := 1; i < len(exts); i++ {
+		if ucmp(base.UserKey(exts[i-1].largest), base.UserKey(exts[i].smallest)) >= 0 {
+			return fmt.Errorf("strata: ingest: tables %s and %s overlap", exts[i-1].path, exts[i].path)
+		}
+	}
+	if len(exts) == 0 {
+		return nil
+	}
+
+	d.mu.Lock()
+	err := d.acquireManualLocked()
+	d.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		d.mu.Lock()
+		d.releaseManualLocked()
+		d.mu.Unlock()
+		d.scheduleCompaction()
+	}()
+	return d.leadExclusive(func() error { return d.ingestLocked(exts, o) })
+}
+
+// inspectExternalTable reads a whole table, checking it, and returns its
+// key range (nil for an empty table).
+func (d *DB) inspectExternalTable(path string) (*externalTable, error) {
+	fi, err := d.fs.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("strata: ingest: %w", err)
+	}
+	f, err := d.fs.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("strata: ingest: %w", err)
+	}
+	defer f.Close()
+	r, err := sstable.NewReader(f, fi.Size(), sstable.ReaderOptions{Comparer: d.cmp, FileName: path, VerifyChecksums: true})
+	if err != nil {
+		return nil, fmt.Errorf("strata: ingest: %w", err)
+	}
+	defer r.Close()
+	if err := r.Check(); err != nil {
+		return nil, fmt.Errorf("strata: ingest: %w", err)
+	}
+	e := &externalTable{path: path, size: uint64(fi.Size()), allSeqZero: true}
+	it := r.NewIter()
+	for ok := it.First(); ok; ok = it.Next() {
+		if e.smallest == nil {
+			e.smallest = slices.Clone(it.Key())
+		}
+		if base.Trailer(it.Key())>>8 != 0 {
+			e.allSeqZero = false
+		}
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("strata: ingest: %w", err)
+	}
+	if e.smallest == nil {
+		return nil, nil
+	}
+	it = r.NewIter()
+	it.Last()
+	e.largest = slices.Clone(it.Key())
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("strata: ingest: %w", err)
+	}
+	return e, nil
+}
+
+// ingestLocked runs as the exclusive commit leader, with the manual
+// compaction slot held (so the version only changes by our own edits and by
+// flushes of memtables we wait for).
+func (d *DB) ingestLocked(exts []*externalTable, o *IngestOptions) (err error) {
+	d.mu.Lock()
+	if d.memOverlapsLocked(exts) {
+		if err := d.makeRoomForWriteLocked(true, 0); err != nil {
+			d.mu.Unlock()
+			return err
+		}
+		for len(d.imms) > 0 && d.bgErr == nil && !d.closed {
+			d.scheduleFlush()
+			d.bgCond.Wait()
+		}
+		if d.bgErr != nil || d.closed {
+			err := d.bgErr
+			d.mu.Unlock()
+			if err == nil {
+				err = ErrClosed
+			}
+			return err
+		}
+	}
+	v := d.versions.current
+	type placement struct {
+		level   int
+		rewrite bool
+		num     uint64
+	}
+	places := make([]placement, len(exts))
+	var newSeq uint64
+	for i, e := range exts {
+		lo, hi := base.UserKey(e.smallest), base.UserKey(e.largest)
+		first := -1 // the shallowest level overlapping e
+		for level := 0; level < manifest.NumLevels && first < 0; level++ {
+			if v.OverlapInLevel(level, lo, hi) {
+				first = level
+			}
+		}
+		p := placement{level: manifest.NumLevels - 1}
+		if first >= 0 {
+			p.level = max(first-1, 0)
+		}
+		p.rewrite = first >= 0 || d.snapshots.n > 0 || !e.allSeqZero
+		if p.rewrite && newSeq == 0 {
+			d.lastSeq++
+			newSeq = d.lastSeq
+		}
+		p.num = d.newOutputNumLocked()
+		places[i] = p
+	}
+	d.mu.Unlock()
+	manifestTried := false
+	defer func() {
+		d.mu.Lock()
+		for _, p := range places {
+			delete(d.pendingOutputs, p.num)
+		}
+		d.mu.Unlock()
+		// After a failed MANIFEST write the tables stay: the record may
+		// have reached the disk anyway (the next open deletes them if not).
+		if err != nil && !manifestTried {
+			for _, p := range places {
+				d.fs.Remove(base.MakeFilepath(d.dirname, base.FileTypeTable, p.num))
+			}
+		}
+	}()
+
+	edit := &manifest.VersionEdit{}
+	for i, e := range exts {
+		p := places[i]
+		var meta *manifest.FileMetadata
+		if p.rewrite {
+			meta, err = d.rewriteWithSeq(e, p.num, newSeq)
+		} else {
+			meta, err = d.linkOrCopyTable(e, p.num, o.Move)
+		}
+		if err != nil {
+			return err
+		}
+		edit.AddFile(p.level, meta)
+	}
+	manifestTried = true
+	if err := d.versions.logAndApply(edit, nil); err != nil {
+		d.mu.Lock()
+		d.setBGErrLocked(fmt.Errorf("strata: ingest: %w", err))
+		d.mu.Unlock()
+		return err
+	}
+	if newSeq > 0 {
+		d.visibleSeq.Store(newSeq)
+	}
+	if o.Move {
+		for _, e := range exts {
+			d.fs.Remove(e.path)
+		}
+	}
+	d.logger.Info("ingested tables", "count", len(exts), "seq", newSeq)
+	return nil
+}
+
+// memOverlapsLocked reports whether any memtable holds a key in the range
+// of one of the tables.
+func (d *DB) memOverlapsLocked(exts []*externalTable) bool {
+	mems := append([]*memTable{d.mem}, d.imms...)
+	for _, m := range mems {
+		if m.Empty() {
+			continue
+		}
+		it := m.NewIter()
+		for _, e := range exts {
+			if it.SeekGE(base.MakeSearchKey(nil, base.UserKey(e.smallest), base.MaxSeq)) &&
+				d.cmp.Compare(base.UserKey(it.Key()), base.UserKey(e.largest)) <= 0 {
+				it.Close()
+				return true
+			}
+		}
+		it.Close()
+	}
+	return false
+}
+
+// rewriteWithSeq copies a table into table num, giving every entry seq.
+func (d *DB) rewriteWithSeq(e *externalTable, num, seq uint64) (*manifest.FileMetadata, error) {
+	f, err := d.fs.Open(e.path)
+	if err != nil {
+		return nil, fmt.Errorf("strata: ingest: %w", err)
+	}
+	defer f.Close()
+	r, err := sstable.NewReader(f, int64(e.size), sstable.ReaderOptions{Comparer: d.cmp, FileName: e.path, VerifyChecksums: true})
+	if err != nil {
+		return nil, fmt.Errorf("strata: ingest: %w", err)
+	}
+	defer r.Close()
+	tw, err := d.newTableWriter(num)
+	if err != nil {
+		return nil, err
+	}
+	it := r.NewIter()
+	var ikey []byte
+	for ok := it.First(); ok; ok = it.Next() {
+		ukey, _, kind, _ := base.ParseInternalKey(it.Key())
+		ikey = base.AppendInternalKey(ikey[:0], ukey, seq, kind)
+		if err = tw.w.Add(ikey, it.Value()); err != nil {
+			break
+		}
+	}
+	if cerr := it.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		tw.abandon()
+		return nil, fmt.Errorf("strata: ingest %s: %w", e.path, err)
+	}
+	return tw.finish()
+}
+
+// linkOrCopyTable puts the table into the database as table num, by a
+// hard link when move is set (copying when linking fails), else by a copy.
+func (d *DB) linkOrCopyTable(e *externalTable, num uint64, move bool) (*manifest.FileMetadata, error) {
+	dst := base.MakeFilepath(d.dirname, base.FileTypeTable, num)
+	linked := move && d.fs.Link(e.path, dst) == nil
+	if !linked {
+		if err := copyFile(d.fs, e.path, dst); err != nil {
+			return nil, fmt.Errorf("strata: ingest %s: %w", e.path, err)
+		}
+	}
+	meta := &manifest.FileMetadata{Num: num, Size: e.size, Smallest: e.smallest, Largest: e.largest}
+	meta.InitAllowedSeeks()
+	return meta, nil
+}
+
+func copyFile(fs FS, src, dst string) error {
+	in, err := fs.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := fs.Create(dst)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		fs.Remove(dst)
+		return err
+	}
+	return nil
+}
