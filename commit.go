@@ -42,10 +42,10 @@ type writer struct {
 	// while every other writer waits (ingestion uses this).
 	exclusive func() error
 	sync      bool
-	noWAL bool
-	done  bool
-	err   error
-	cond  sync.Cond
+	noWAL     bool
+	done      bool
+	err       error
+	cond      sync.Cond
 }
 
 var writerPool = sync.Pool{New: func() any { return new(writer) }}
