@@ -1,14 +1,17 @@
 package strata
 
 import (
+	"os"
 	"testing"
+
+	"strata/internal/base"
 
 	"strata/internal/vfs"
 	"strata/internal/vfs/errorfs"
 )
 
-// Regression tests for bugs the fault-injection tests found; each names
-// the bug it pins.
+// Regression tests for bugs the reliability suite (fault injection,
+// corruption matrix, crash tests) found; each names the bug it pins.
 
 // afterRenameTo returns a predicate that is true for operations of kind
 // that come after a rename onto db/target. (The rule must not filter by
@@ -44,5 +47,44 @@ func TestCreateDBDirSyncFails(t *testing.T) {
 			t.Fatal(err)
 		}
 		db.Close()
+	}
+}
+
+// TestParanoidChecksVerifiesTables: ParanoidChecks refused damaged logs
+// but opened a database whose tables were truncated or had a damaged
+// footer, index or filter block; reads failed later. Open now checks every
+// table's size and metadata blocks when ParanoidChecks is set.
+func TestParanoidChecksVerifiesTables(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		damage func(t *testing.T, path string)
+	}{
+		{"truncated", func(t *testing.T, path string) {
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(path, fi.Size()-1); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"footer", func(t *testing.T, path string) { flipByte(t, path, -1) }},
+		{"index", func(t *testing.T, path string) { flipByte(t, path, -60) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			buildCorruptionDB(t, dir, 500, true)
+			table := filesOfType(t, dir, base.FileTypeTable)[0]
+			tc.damage(t, table)
+			_, err := Open(dir, &Options{ParanoidChecks: true})
+			wantCorruption(t, err, table)
+			db, err := Open(dir, nil) // without ParanoidChecks, reads report it
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = db.Get(corruptionKey(0))
+			wantCorruption(t, err, table)
+			db.Close()
+		})
 	}
 }

@@ -62,7 +62,9 @@ type Options struct {
 	ReadOnly bool
 	// ParanoidChecks makes Open refuse a database with any detected damage
 	// (for instance a corrupt record in the middle of a log) instead of
-	// reporting it in the info log and continuing where that is safe.
+	// reporting it in the info log and continuing where that is safe. Open
+	// then also checks every table's size and its footer, index and filter
+	// blocks; data blocks are verified whenever they are read, either way.
 	ParanoidChecks bool
 
 	// Comparator orders keys. Default: DefaultComparer (bytewise).
