@@ -91,6 +91,11 @@ type DB struct {
 	closing   chan struct{} // closed by Close
 	bgWG      sync.WaitGroup
 
+	// Read-only handles keep every table of their version open (see
+	// catchup.go); CatchUp calls are serialized by catchUpMu.
+	pinned    []*tableEntry
+	catchUpMu sync.Mutex
+
 	// iterSeed varies the read-sampling sequence between iterators.
 	iterSeed atomic.Uint64
 
@@ -235,6 +240,8 @@ func (d *DB) Close() error {
 	if err := d.versions.close(); err != nil {
 		errs = append(errs, err)
 	}
+	unpin(d.pinned)
+	d.pinned = nil
 	d.mu.Unlock()
 	d.tables.close()
 	if d.lock != nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"slices"
 
 	"strata/internal/base"
@@ -14,6 +15,7 @@ import (
 	"strata/internal/manifest"
 	"strata/internal/memtable"
 	"strata/internal/record"
+	"strata/internal/vfs"
 )
 
 // Open opens the database in dirname, creating it if it does not exist
@@ -60,7 +62,12 @@ func Open(dirname string, opts *Options) (db *DB, err error) {
 	if o.BlockCacheSize > 0 {
 		d.blockCache = cache.New(o.BlockCacheSize)
 	}
-	d.tables = newTableCache(dirname, d.fs, d.cmp, d.blockCache, max(o.MaxOpenFiles-10, 10))
+	tableCapacity := max(o.MaxOpenFiles-10, 10)
+	if o.ReadOnly {
+		// A read-only handle pins every table it may read (catchup.go).
+		tableCapacity = math.MaxInt32
+	}
+	d.tables = newTableCache(dirname, d.fs, d.cmp, d.blockCache, tableCapacity)
 	d.versions = newVersionSet(d)
 
 	currentPath := base.MakeFilepath(dirname, base.FileTypeCurrent, 0)
@@ -77,9 +84,11 @@ func Open(dirname string, opts *Options) (db *DB, err error) {
 		return nil, fmt.Errorf("strata: open %s: database already exists: %w", dirname, fs.ErrExist)
 	}
 
-	if err := d.versions.recover(); err != nil {
+	lastSeq, err := d.versions.recover()
+	if err != nil {
 		return nil, err
 	}
+	d.lastSeq = lastSeq
 	if err := d.recoverLogsAndStart(); err != nil {
 		return nil, err
 	}
@@ -199,6 +208,11 @@ func (d *DB) recoverLogsAndStart() error {
 	d.visibleSeq.Store(d.lastSeq)
 
 	if d.opts.ReadOnly {
+		pins, err := d.pinTables(d.versions.current)
+		if err != nil {
+			return err
+		}
+		d.pinned = pins
 		d.mem = mem
 		d.mu.Lock()
 		d.updateReadStateLocked()
@@ -218,7 +232,8 @@ func (d *DB) recoverLogsAndStart() error {
 	if err != nil {
 		return fmt.Errorf("strata: create WAL: %w", err)
 	}
-	d.log = &walFile{num: logNum, file: f, w: record.NewWriter(f)}
+	app := vfs.NewAppender(f)
+	d.log = &walFile{num: logNum, file: app, w: record.NewWriter(app)}
 	d.mem = d.newMemTable(logNum, 0)
 	d.mu.Lock()
 	d.updateReadStateLocked()

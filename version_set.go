@@ -345,27 +345,28 @@ func readCurrentFile(fs vfs.FS, dir string) (string, error) {
 	return s, nil
 }
 
-// recover loads the state the MANIFEST named by CURRENT describes.
-func (vs *versionSet) recover() error {
+// recover loads the state the MANIFEST named by CURRENT describes and
+// returns its last sequence number.
+func (vs *versionSet) recover() (lastSeq uint64, err error) {
 	d := vs.d
 	manifestName, err := readCurrentFile(vs.fs, vs.dir)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	path := vs.fs.PathJoin(vs.dir, manifestName)
 	f, err := vs.fs.Open(path)
 	if err != nil {
 		if errors.Is(err, iofsNotExist) {
-			return base.CorruptionErrorf(base.MakeFilepath(vs.dir, base.FileTypeCurrent, 0), 0,
+			return 0, base.CorruptionErrorf(base.MakeFilepath(vs.dir, base.FileTypeCurrent, 0), 0,
 				"CURRENT points to %s, which does not exist", manifestName)
 		}
-		return fmt.Errorf("strata: open %s: %w", path, err)
+		return 0, fmt.Errorf("strata: open %s: %w", path, err)
 	}
 	defer f.Close()
 
 	var (
 		haveLog, havePrevLog, haveNext, haveLastSeq bool
-		logNum, prevLogNum, nextFile, lastSeq       uint64
+		logNum, prevLogNum, nextFile, manifestSeq   uint64
 	)
 	b := manifest.NewBuilder(vs.cmp, manifest.NewVersion(vs.cmp))
 	r := record.NewReader(f, path)
@@ -375,18 +376,18 @@ func (vs *versionSet) recover() error {
 			break
 		}
 		if err != nil {
-			return err
+			return 0, err
 		}
 		var e manifest.VersionEdit
 		if err := e.Decode(rec); err != nil {
-			return withFileOffset(err, path, r.Offset())
+			return 0, withFileOffset(err, path, r.Offset())
 		}
 		if e.HasComparator && e.Comparator != vs.cmp.Name {
-			return fmt.Errorf("strata: %s: database uses comparator %q, but Options.Comparator is %q",
+			return 0, fmt.Errorf("strata: %s: database uses comparator %q, but Options.Comparator is %q",
 				path, e.Comparator, vs.cmp.Name)
 		}
 		if err := b.Apply(&e); err != nil {
-			return withFileOffset(err, path, r.Offset())
+			return 0, withFileOffset(err, path, r.Offset())
 		}
 		if e.HasLogNumber {
 			haveLog, logNum = true, e.LogNumber
@@ -398,7 +399,7 @@ func (vs *versionSet) recover() error {
 			haveNext, nextFile = true, e.NextFileNumber
 		}
 		if e.HasLastSequence {
-			haveLastSeq, lastSeq = true, e.LastSequence
+			haveLastSeq, manifestSeq = true, e.LastSequence
 		}
 		for _, cp := range e.CompactPointers {
 			vs.compactPointers[cp.Level] = bytes.Clone(cp.Key)
@@ -409,31 +410,30 @@ func (vs *versionSet) recover() error {
 	}
 	switch {
 	case !haveNext:
-		return base.CorruptionErrorf(path, -1, "no next-file-number entry in MANIFEST")
+		return 0, base.CorruptionErrorf(path, -1, "no next-file-number entry in MANIFEST")
 	case !haveLog:
-		return base.CorruptionErrorf(path, -1, "no log-number entry in MANIFEST")
+		return 0, base.CorruptionErrorf(path, -1, "no log-number entry in MANIFEST")
 	case !haveLastSeq:
-		return base.CorruptionErrorf(path, -1, "no last-sequence entry in MANIFEST")
+		return 0, base.CorruptionErrorf(path, -1, "no last-sequence entry in MANIFEST")
 	}
 	if !havePrevLog {
 		prevLogNum = 0
 	}
 	v, err := b.Finish()
 	if err != nil {
-		return withFileOffset(err, path, -1)
+		return 0, withFileOffset(err, path, -1)
 	}
 	vs.nextFileNum = nextFile
 	vs.markFileNumUsed(logNum)
 	vs.markFileNumUsed(prevLogNum)
 	vs.logNum, vs.prevLogNum = logNum, prevLogNum
-	d.lastSeq = lastSeq
 	_, num, _ := base.ParseFilename(manifestName)
 	vs.manifestNum = num
 	vs.markFileNumUsed(num)
 	if old := vs.install(v); old != nil {
 		d.releaseVersion(old)
 	}
-	return nil
+	return manifestSeq, nil
 }
 
 // withFileOffset attaches a file (and offset, if the error has none) to a

@@ -1,0 +1,151 @@
+package strata
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+
+	"strata/internal/base"
+	"strata/internal/manifest"
+)
+
+// Read-only handles and CatchUp: many processes may open a database
+// ReadOnly while one process writes it. A read-only handle sees the state
+// of its Open; CatchUp moves it to the writer's current state.
+//
+// The writer deletes tables its compactions made obsolete, without
+// knowing about readers. A read-only handle therefore opens every table of
+// its version up front and keeps them open (an open file stays readable on
+// Linux after it is deleted), so its view stays whole while the writer
+// compacts. The price is one file descriptor (and mapping) per table.
+
+var errCatchUpRace = errors.New("strata: the writer changed the database during CatchUp")
+
+// CatchUp re-reads the MANIFEST and the logs written since, so a read-only
+// handle sees every write the writer has made durable in its logs and
+// tables (including unsynced writes already handed to the operating
+// system). Iterators and snapshots taken before keep their view. It fails
+// on a handle that is not read-only.
+func (d *DB) CatchUp() error {
+	if !d.opts.ReadOnly {
+		return errors.New("strata: CatchUp is for read-only handles (Options.ReadOnly)")
+	}
+	d.catchUpMu.Lock()
+	defer d.catchUpMu.Unlock()
+	var err error
+	for attempt := 0; attempt < 20; attempt++ {
+		if err = d.catchUpOnce(); !errors.Is(err, errCatchUpRace) {
+			return err
+		}
+	}
+	return err
+}
+
+// catchUpOnce reads the writer's state; errCatchUpRace means a file it
+// needed vanished meanwhile (the writer moved on) and it should retry.
+func (d *DB) catchUpOnce() error {
+	reader := &DB{dirname: d.dirname, cmp: d.cmp, fs: d.fs, logger: d.logger, opts: d.opts}
+	tmp := newVersionSet(reader)
+	reader.versions = tmp
+	lastSeq, err := tmp.recover()
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrCorruption) {
+			// CURRENT may have moved to a MANIFEST that did not exist yet
+			// when we listed, or we read a half-written one: retry.
+			return fmt.Errorf("%w: %v", errCatchUpRace, err)
+		}
+		return err
+	}
+	v := tmp.current
+	pins, err := d.pinTables(v)
+	if err != nil {
+		return err
+	}
+	mem, imms, lastSeq, err := d.replayForReadOnly(tmp.logNum, tmp.prevLogNum, lastSeq)
+	if err != nil {
+		unpin(pins)
+		return err
+	}
+	d.mu.Lock()
+	old := d.versions.install(v)
+	v.Unref() // tmp's reference: d.versions holds its own now
+	d.versions.logNum, d.versions.prevLogNum = tmp.logNum, tmp.prevLogNum
+	d.mem, d.imms = mem, imms
+	if lastSeq > d.lastSeq {
+		d.lastSeq = lastSeq
+		d.visibleSeq.Store(lastSeq)
+	}
+	d.updateReadStateLocked()
+	oldPins := d.pinned
+	d.pinned = pins
+	d.mu.Unlock()
+	d.releaseVersion(old)
+	unpin(oldPins)
+	return nil
+}
+
+// pinTables opens every table of v and holds it open.
+func (d *DB) pinTables(v *manifest.Version) ([]*tableEntry, error) {
+	var pins []*tableEntry
+	for _, files := range v.Levels {
+		for _, f := range files {
+			e, err := d.tables.acquire(f)
+			if err != nil {
+				unpin(pins)
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil, fmt.Errorf("%w: %v", errCatchUpRace, err)
+				}
+				return nil, err
+			}
+			pins = append(pins, e)
+		}
+	}
+	return pins, nil
+}
+
+func unpin(pins []*tableEntry) {
+	for _, e := range pins {
+		e.release()
+	}
+}
+
+// replayForReadOnly reads the logs numbered from logNum (and prevLogNum)
+// into memtables, keeping them in memory. It returns the newest memtable,
+// the older full ones (oldest first) and the last sequence seen.
+func (d *DB) replayForReadOnly(logNum, prevLogNum, lastSeq uint64) (*memTable, []*memTable, uint64, error) {
+	names, err := d.fs.List(d.dirname)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("strata: list %s: %w", d.dirname, err)
+	}
+	var logs []uint64
+	for _, name := range names {
+		if t, num, ok := base.ParseFilename(name); ok && t == base.FileTypeLog && (num >= logNum || num == prevLogNum) {
+			logs = append(logs, num)
+		}
+	}
+	slices.Sort(logs)
+	var imms []*memTable
+	full := func(m *memTable) error { imms = append(imms, m); return nil }
+	onDamage := func(err error) error {
+		if d.opts.ParanoidChecks {
+			return err
+		}
+		d.logger.Error("WAL damaged: skipping to the next intact record", "err", err)
+		return nil
+	}
+	mem := d.newMemTable(0, 0)
+	for _, num := range logs {
+		path := base.MakeFilepath(d.dirname, base.FileTypeLog, num)
+		var st replayStats
+		mem, st, err = d.replayLogInto(path, mem, full, onDamage)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, nil, 0, fmt.Errorf("%w: %v", errCatchUpRace, err)
+			}
+			return nil, nil, 0, err
+		}
+		lastSeq = max(lastSeq, st.maxSeq)
+	}
+	return mem, imms, lastSeq, nil
+}
