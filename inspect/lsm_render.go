@@ -15,9 +15,12 @@ import (
 // The pictures of the tree (text, SVG, PNG) share one geometry: a row per
 // level (level 0, whose tables may overlap, gets as many rows as it needs
 // so that no two tables of a row overlap), and a horizontal axis of key
-// positions. A key's position is its rank among all distinct table
-// boundary keys, spread evenly over [0, 1]: the picture shows how tables
-// line up against each other whatever the distribution of the keys.
+// positions. Positions come from the ranks of the tables' boundary keys,
+// not from the keys' values, so the picture shows how tables line up
+// against each other whatever the keys look like: the step between two
+// consecutive boundary keys is one unit wide when some table covers it and
+// gapWeight units when none does (a gap between neighbouring tables), and
+// the steps are scaled to fill [0, 1].
 
 type shapeRect struct {
 	level  int
@@ -37,7 +40,10 @@ type shape struct {
 	hidden      int    // level-0 tables left out (too many rows)
 }
 
-const maxL0Rows = 12
+const (
+	maxL0Rows = 12
+	gapWeight = 0.15
+)
 
 func (l *LSM) shape() *shape {
 	var keys [][]byte
@@ -48,12 +54,32 @@ func (l *LSM) shape() *shape {
 	}
 	slices.SortFunc(keys, bytes.Compare)
 	keys = slices.CompactFunc(keys, bytes.Equal)
+	index := func(k []byte) int {
+		i, _ := slices.BinarySearchFunc(keys, k, bytes.Compare)
+		return i
+	}
+	// covered[i] is whether a table spans the step from keys[i] to keys[i+1].
+	covered := make([]bool, max(len(keys)-1, 0))
+	for _, lv := range l.Levels {
+		for _, t := range lv {
+			for i := index(t.Smallest.UserKey); i < index(t.Largest.UserKey); i++ {
+				covered[i] = true
+			}
+		}
+	}
+	at := make([]float64, len(keys)) // cumulative step widths
+	for i, c := range covered {
+		w := gapWeight
+		if c {
+			w = 1
+		}
+		at[i+1] = at[i] + w
+	}
 	pos := func(k []byte) float64 {
 		if len(keys) < 2 {
 			return 0
 		}
-		i, _ := slices.BinarySearchFunc(keys, k, bytes.Compare)
-		return float64(i) / float64(len(keys)-1)
+		return at[index(k)] / at[len(at)-1]
 	}
 	s := &shape{}
 	if len(keys) > 0 {
@@ -140,9 +166,14 @@ func (l *LSM) WriteText(w io.Writer, width int, kf KeyFormat) error {
 			label = l.levelLabel(row.level)
 		}
 		line := []byte(strings.Repeat(" ", width))
+		prevEnd := -1
 		for _, r := range row.rects {
 			a := int(r.x0 * float64(width-1))
 			z := int(r.x1 * float64(width-1))
+			// Keep neighbours apart: start after the previous table.
+			a = min(max(a, prevEnd+1), width-1)
+			z = max(z, a)
+			prevEnd = z
 			if a == z {
 				line[a] = '|'
 				continue

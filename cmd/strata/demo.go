@@ -34,6 +34,7 @@ var (
 	demoCities = []string{"Lisbon", "Osaka", "Nairobi", "Oslo", "Quito", "Perth", "Lyon", "Austin", "Pune", "Tartu"}
 	demoNames  = []string{"Ada", "Grace", "Linus", "Barbara", "Ken", "Radia", "Donald", "Frances", "Edsger", "Margaret"}
 	demoItems  = []string{"keyboard", "monitor", "cable", "desk lamp", "notebook", "headphones", "mug", "backpack", "chair", "router"}
+	demoEpoch  = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
 type demoGen struct {
@@ -66,9 +67,10 @@ func (g *demoGen) next() (key, value []byte) {
 	g.orders[u]++
 	o := g.orders[u]
 	g.kbuf = fmt.Appendf(g.kbuf[:0], "order:%08d:%06d", u, o)
-	g.vbuf = fmt.Appendf(g.vbuf[:0], `{"user":%d,"order":%d,"item":"%s","qty":%d,"cents":%d,"at":"2024-%02d-%02dT%02d:%02d:%02dZ"}`,
-		u, o, demoItems[g.rng.IntN(len(demoItems))], 1+g.rng.IntN(5), 199+g.rng.IntN(50000),
-		1+i*12/(g.users*10+1), 1+g.rng.IntN(28), g.rng.IntN(24), g.rng.IntN(60), g.rng.IntN(60))
+	// Orders arrive in time order through 2024.
+	at := demoEpoch.Add(time.Duration(float64(i) / float64(g.users*10) * float64(366*24*time.Hour)))
+	g.vbuf = fmt.Appendf(g.vbuf[:0], `{"user":%d,"order":%d,"item":"%s","qty":%d,"cents":%d,"at":"%s"}`,
+		u, o, demoItems[g.rng.IntN(len(demoItems))], 1+g.rng.IntN(5), 199+g.rng.IntN(50000), at.Format(time.RFC3339))
 	return g.kbuf, g.vbuf
 }
 

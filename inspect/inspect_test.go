@@ -1,0 +1,140 @@
+package inspect
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"strata"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+func TestReadCurrent(t *testing.T) {
+	for _, tc := range []struct {
+		content string
+		name    string
+		off     int64 // of the finding; -2: none
+	}{
+		{"MANIFEST-000005\n", "MANIFEST-000005", -2},
+		{"MANIFEST-000005", "", 15},
+		{"MANIFEST-\n", "", 9},
+		{"MANIFEST-00x005\n", "", 11},
+		{"MANXFEST-000005\n", "", 3},
+		{"", "", 0},
+		{"MANIFEST-000005\nextra", "", 16},
+	} {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "CURRENT"), []byte(tc.content), 0o644)
+		name, bad, err := ReadCurrent(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.off == -2 {
+			if bad != nil || name != tc.name {
+				t.Errorf("%q: %q, %v", tc.content, name, bad)
+			}
+			continue
+		}
+		if bad == nil || bad.Offset != tc.off || bad.File != "CURRENT" {
+			t.Errorf("%q: finding %v, want one at offset %d", tc.content, bad, tc.off)
+		}
+	}
+}
+
+// TestLSMAgreesWithEngine: the tree and the flush/compaction history that
+// LoadLSM rebuilds from the MANIFEST agree with what the engine reports
+// about itself, and Check passes on what the engine wrote.
+func TestLSMAgreesWithEngine(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	db, err := strata.Open(dir, &strata.Options{WriteBufferSize: 32 << 10, TargetFileSize: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 30000; i++ {
+		k := fmt.Sprintf("key%06d", i*7919%30000) // random order: overlapping flushes
+		if err := db.Put([]byte(k), bytes.Repeat([]byte{'v'}, 20), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.CompactRange(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	m := db.Metrics()
+	l, err := LoadLSM(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for level := range l.Levels {
+		if len(l.Levels[level]) != m.Levels[level].Files || l.LevelBytes(level) != m.Levels[level].Bytes {
+			t.Errorf("level %d: MANIFEST has %d tables, %d bytes; the engine %d, %d", level,
+				len(l.Levels[level]), l.LevelBytes(level), m.Levels[level].Files, m.Levels[level].Bytes)
+		}
+	}
+	h := l.History
+	if uint64(h.Flushes) != m.Flushes || h.FlushBytes != m.FlushBytes || uint64(h.Compactions) != m.Compactions ||
+		uint64(h.TrivialMoves) != m.TrivialMoves {
+		t.Errorf("history %+v; engine: %d flushes of %d bytes, %d compactions, %d trivial moves",
+			h, m.Flushes, m.FlushBytes, m.Compactions, m.TrivialMoves)
+	}
+	if math.Abs(h.WriteAmp()-m.WriteAmp()) > 1e-9 || h.WriteAmp() <= 1 {
+		t.Errorf("write amplification: MANIFEST %.4f, engine %.4f", h.WriteAmp(), m.WriteAmp())
+	}
+	if l.ReadAmp() != m.ReadAmp() {
+		t.Errorf("read amplification: %d vs %d", l.ReadAmp(), m.ReadAmp())
+	}
+	// Inspection works beside the open database.
+	rep, err := Check(dir)
+	if err != nil || !rep.OK() || rep.Tables != l.NumTables() || rep.Logs != 1 {
+		t.Fatalf("Check: %+v, %v", rep, err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWriteTextGolden pins the terminal picture of a small tree with
+// overlapping level-0 tables.
+func TestWriteTextGolden(t *testing.T) {
+	k := func(s string, seq uint64) InternalKey {
+		return InternalKey{UserKey: []byte(s), Seq: seq, Kind: "SET", Valid: true}
+	}
+	tm := func(level int, num uint64, size uint64, a, z string) TableMeta {
+		return TableMeta{Level: level, Num: num, Size: size, Smallest: k(a, num), Largest: k(z, num)}
+	}
+	l := &LSM{Dir: "/db", Manifest: "MANIFEST-000009", Logs: []LogFile{{Num: 8, Size: 1500}}}
+	l.Levels[0] = []TableMeta{tm(0, 20, 3000, "b", "k"), tm(0, 21, 2000, "c", "e"), tm(0, 22, 1000, "m", "q")}
+	l.Levels[1] = []TableMeta{tm(1, 10, 5<<20, "a", "f"), tm(1, 11, 4<<20, "g", "p"), tm(1, 12, 3<<20, "r", "z\xff")}
+	l.Levels[3] = []TableMeta{tm(3, 5, 50<<20, "a", "z\xff")}
+	l.History = History{Edits: 5, Flushes: 3, FlushBytes: 6000, Compactions: 1, CompactionReadBytes: 9000, CompactionWriteBytes: 12000}
+	var got bytes.Buffer
+	if err := l.WriteText(&got, 40, nil); err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "lsm.golden")
+	if *update {
+		os.MkdirAll("testdata", 0o755)
+		os.WriteFile(golden, got.Bytes(), 0o644)
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != string(want) {
+		t.Errorf("got:\n%s\nwant:\n%s", got.String(), want)
+	}
+	// The SVG holds a rectangle and a tooltip per table.
+	var svg bytes.Buffer
+	l.WriteSVG(&svg, nil)
+	if n := strings.Count(svg.String(), "<title>"); n != l.NumTables() {
+		t.Errorf("SVG has %d tooltips for %d tables", n, l.NumTables())
+	}
+	if !strings.Contains(svg.String(), "<title>L1 000012 3.0 MB [r .. z\\xff]</title>") {
+		t.Errorf("SVG tooltip of table 12 missing:\n%s", svg.String())
+	}
+}
