@@ -17,8 +17,11 @@
 // In jsonl, K and V are base64 (standard alphabet, padded) by default and
 // hex with Hex set: a JSON string cannot hold arbitrary bytes. On input a
 // trailing CR before LF is ignored in tsv and jsonl (files written on
-// Windows), and blank lines are errors, as is anything that would make an
-// entry ambiguous: there is no silent skipping.
+// Windows); in those formats blank lines are errors, as is anything that
+// would make an entry ambiguous: there is no silent skipping. (csv follows
+// encoding/csv, which skips blank lines; the text form of a value never
+// holds a raw CR or LF, so quoted fields do not change under its CRLF
+// normalization.)
 package dataio
 
 import (

@@ -118,6 +118,24 @@ func (e *Edit) WriteText(w io.Writer, kf KeyFormat) error {
 // on after it. The error is for failing to read the file at all, or one
 // returned by fn.
 func ReadManifest(path string, fn func(*Edit) error) ([]Finding, error) {
+	name := filepath.Base(path)
+	return readLog(path, "MANIFEST ends with %d unreadable bytes (a torn or damaged last record)",
+		func(rec []byte, off int64) (*Finding, error) {
+			var e manifest.VersionEdit
+			if err := e.DecodeAt(rec, off); err != nil {
+				f := findingFrom(base.WithFile(err, name), name)
+				return &f, nil
+			}
+			return nil, fn(newEdit(&e, off))
+		})
+}
+
+// readLog reads the records of a log-format file (a WAL or a MANIFEST) and
+// passes each with its offset to fn. Damaged records and a torn end become
+// Findings (tornMsg formats the torn byte count); so does a Finding fn
+// returns, and reading goes on. An error from fn, or from reading the
+// file, stops it.
+func readLog(path, tornMsg string, fn func(rec []byte, off int64) (*Finding, error)) ([]Finding, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -139,18 +157,16 @@ func ReadManifest(path string, fn func(*Edit) error) ([]Finding, error) {
 			r.Skip()
 			continue
 		}
-		var e manifest.VersionEdit
-		if err := e.DecodeAt(rec, r.Offset()); err != nil {
-			findings = append(findings, findingFrom(base.WithFile(err, name), name))
-			continue
+		bad, err := fn(rec, r.Offset())
+		if bad != nil {
+			findings = append(findings, *bad)
 		}
-		if err := fn(newEdit(&e, r.Offset())); err != nil {
+		if err != nil {
 			return findings, err
 		}
 	}
 	if off, n, torn := r.TornTail(); torn {
-		findings = append(findings, Finding{File: name, Offset: off,
-			Msg: fmt.Sprintf("MANIFEST ends with %d unreadable bytes (a torn or damaged last record)", n)})
+		findings = append(findings, Finding{File: name, Offset: off, Msg: fmt.Sprintf(tornMsg, n)})
 	}
 	return findings, nil
 }

@@ -1,16 +1,13 @@
 package inspect
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"strata/internal/base"
 	"strata/internal/batch"
-	"strata/internal/record"
 )
 
 // Op is one operation of a write batch.
@@ -56,50 +53,24 @@ func (b *Batch) WriteText(w io.Writer, kf KeyFormat, ops bool) error {
 // goes on after it. The error is for failing to read the file, or one
 // returned by fn. The batch's slices are valid only during the call.
 func ReadWAL(path string, fn func(*Batch) error) ([]Finding, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
 	name := filepath.Base(path)
-	var findings []Finding
-	r := record.NewReader(f, name)
 	var b Batch
 	var nextSeq uint64 // smallest sequence number the next batch may have
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			if !errors.Is(err, base.ErrCorruption) {
-				return findings, err
+	return readLog(path, "log ends with %d unreadable bytes (a write cut short by a crash, or damage)",
+		func(rec []byte, off int64) (*Finding, error) {
+			if err := decodeBatch(&b, rec, off); err != nil {
+				return &Finding{File: name, Offset: off, Msg: err.Error()}, nil
 			}
-			findings = append(findings, findingFrom(err, name))
-			r.Skip()
-			continue
-		}
-		off := r.Offset()
-		if err := decodeBatch(&b, rec, off); err != nil {
-			findings = append(findings, Finding{File: name, Offset: off, Msg: err.Error()})
-			continue
-		}
-		if b.Count > 0 && b.Seq < nextSeq {
-			findings = append(findings, Finding{File: name, Offset: off,
-				Msg: fmt.Sprintf("batch sequence %d goes backwards (the previous batch ended at %d)", b.Seq, nextSeq-1)})
-		}
-		if end := b.Seq + uint64(b.Count); end > nextSeq {
-			nextSeq = end
-		}
-		if err := fn(&b); err != nil {
-			return findings, err
-		}
-	}
-	if off, n, torn := r.TornTail(); torn {
-		findings = append(findings, Finding{File: name, Offset: off,
-			Msg: fmt.Sprintf("log ends with %d unreadable bytes (a write cut short by a crash, or damage)", n)})
-	}
-	return findings, nil
+			var bad *Finding
+			if b.Count > 0 && b.Seq < nextSeq {
+				bad = &Finding{File: name, Offset: off,
+					Msg: fmt.Sprintf("batch sequence %d goes backwards (the previous batch ended at %d)", b.Seq, nextSeq-1)}
+			}
+			if end := b.Seq + uint64(b.Count); end > nextSeq {
+				nextSeq = end
+			}
+			return bad, fn(&b)
+		})
 }
 
 func decodeBatch(b *Batch, rec []byte, off int64) error {

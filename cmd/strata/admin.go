@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -85,12 +84,7 @@ func newFlushCmd(e *env) *cobra.Command {
 		Short: "Write the memtable (what the write-ahead log holds) to a table",
 		Args:  args(0, 0, "no arguments"),
 		RunE: func(_ *cobra.Command, _ []string) (err error) {
-			db, err := openWrite(dir, false)
-			if err != nil {
-				return err
-			}
-			defer closeDB(db, &err)
-			return db.Flush()
+			return withDB(dir, false, func(db *strata.DB) error { return db.Flush() })
 		},
 	}
 	addDBFlag(c, &dir)
@@ -261,7 +255,7 @@ blocks, a new MANIFEST lists everything, and the result is compacted. Replaced
 files are moved to DIR/lost. Data in damaged blocks or records is lost.`,
 		Args: args(0, 0, "no arguments"),
 		RunE: func(_ *cobra.Command, _ []string) error {
-			if _, err := os.Stat(filepath.Join(dir)); err != nil {
+			if _, err := os.Stat(dir); err != nil {
 				return fmt.Errorf("repair: no database in %s: %w", dir, err)
 			}
 			rep, err := strata.Repair(dir, nil)
@@ -269,6 +263,8 @@ files are moved to DIR/lost. Data in damaged blocks or records is lost.`,
 				for _, p := range rep.Problems {
 					fmt.Fprintln(e.stdout, "damage:", p)
 				}
+			}
+			if err == nil {
 				fmt.Fprintf(e.stdout, "repaired %s: %d tables, %d entries; %d logs converted; %d damaged tables; %d log bytes dropped\n",
 					dir, rep.Tables, rep.Entries, rep.LogsConverted, rep.DamagedTables, rep.DroppedBytes)
 			}

@@ -76,6 +76,17 @@ func openWrite(dir string, create bool) (*strata.DB, error) {
 	return strata.Open(dir, &strata.Options{ErrorIfNotExists: !create})
 }
 
+// withDB runs fn on the database opened for writing (see openWrite) and
+// closes it.
+func withDB(dir string, create bool, fn func(*strata.DB) error) (err error) {
+	db, err := openWrite(dir, create)
+	if err != nil {
+		return err
+	}
+	defer closeDB(db, &err)
+	return fn(db)
+}
+
 // closeDB closes db, keeping the first error.
 func closeDB(db *strata.DB, err *error) {
 	if cerr := db.Close(); cerr != nil && *err == nil {

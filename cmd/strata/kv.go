@@ -27,12 +27,7 @@ func newPutCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			db, err := openWrite(dir, true)
-			if err != nil {
-				return err
-			}
-			defer closeDB(db, &err)
-			return db.Put(key, value, &strata.WriteOptions{Sync: sync})
+			return withDB(dir, true, func(db *strata.DB) error { return db.Put(key, value, &strata.WriteOptions{Sync: sync}) })
 		},
 	}
 	addDBFlag(c, &dir)
@@ -90,12 +85,7 @@ func newDeleteCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			db, err := openWrite(dir, true)
-			if err != nil {
-				return err
-			}
-			defer closeDB(db, &err)
-			return db.Delete(key, &strata.WriteOptions{Sync: sync})
+			return withDB(dir, true, func(db *strata.DB) error { return db.Delete(key, &strata.WriteOptions{Sync: sync}) })
 		},
 	}
 	addDBFlag(c, &dir)
