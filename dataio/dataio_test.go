@@ -94,7 +94,11 @@ func TestRoundTrip(t *testing.T) {
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	var keys, values [][]byte
-	for i := 0; i < 500; i++ {
+	n := 500
+	if testing.Short() {
+		n = 100
+	}
+	for i := 0; i < n; i++ {
 		keys = append(keys, randBytes(rng))
 		values = append(values, randBytes(rng))
 	}
