@@ -70,6 +70,12 @@ func filesOfType(t *testing.T, dir string, ft base.FileType) []string {
 
 func flipByte(t *testing.T, path string, off int64) {
 	t.Helper()
+	xorByte(t, path, off, 0x55)
+}
+
+// xorByte XORs the byte at off (from the end if negative) with mask.
+func xorByte(t *testing.T, path string, off int64, mask byte) {
+	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +83,7 @@ func flipByte(t *testing.T, path string, off int64) {
 	if off < 0 {
 		off += int64(len(data))
 	}
-	data[off] ^= 0x55
+	data[off] ^= mask
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -321,6 +321,9 @@ func (d *DB) replayLog(num uint64, mem *memTable, edit *manifest.VersionEdit) (*
 	// LevelDB may have logged batches at or below the MANIFEST's last
 	// sequence; the right last sequence is the maximum of both.
 	d.lastSeq = max(d.lastSeq, st.maxSeq)
+	if st.tornChecksum && d.opts.ParanoidChecks {
+		return nil, base.CorruptionErrorf(path, st.tornOffset, "WAL ends in a record whose checksum does not match")
+	}
 	if st.torn {
 		d.logger.Warn("WAL ends in a torn record (a crash cut the last write); dropped it",
 			"file", path, "offset", st.tornOffset, "bytes", st.tornBytes)
@@ -337,6 +340,9 @@ type replayStats struct {
 	torn         bool   // the log ended in a torn record...
 	tornOffset   int64  // ...at this offset
 	tornBytes    int64  // ...of this many bytes
+	// tornChecksum: the torn tail starts with a complete record whose
+	// checksum fails, which a crash does not leave (record.TornByChecksum).
+	tornChecksum bool
 }
 
 // replayLogInto reads the batches of the log at path into mem. When mem
@@ -399,6 +405,7 @@ func (d *DB) replayLogInto(path string, mem *memTable, full func(*memTable) erro
 		st.batches++
 	}
 	st.tornOffset, st.tornBytes, st.torn = r.TornTail()
+	st.tornChecksum = r.TornByChecksum()
 	st.dropped = r.Dropped()
 	if st.torn {
 		st.dropped += st.tornBytes

@@ -405,16 +405,25 @@ func (vs *versionSet) recover() (lastSeq uint64, err error) {
 			vs.compactPointers[cp.Level] = bytes.Clone(cp.Key)
 		}
 	}
-	if off, n, torn := r.TornTail(); torn {
-		d.logger.Warn("MANIFEST ends in a torn record; ignoring it", "file", path, "offset", off, "bytes", n)
+	// end is where the intact records end: the torn tail, or the file end.
+	end, tornN, torn := r.TornTail()
+	if torn && r.TornByChecksum() && vs.d.opts.ParanoidChecks {
+		return 0, base.CorruptionErrorf(path, end, "MANIFEST ends in a record whose checksum does not match")
+	}
+	if torn {
+		d.logger.Warn("MANIFEST ends in a torn record; ignoring it", "file", path, "offset", end, "bytes", tornN)
+	} else if fi, err := f.Stat(); err == nil {
+		end = fi.Size()
+	} else {
+		end = -1
 	}
 	switch {
 	case !haveNext:
-		return 0, base.CorruptionErrorf(path, -1, "no next-file-number entry in MANIFEST")
+		return 0, base.CorruptionErrorf(path, end, "no next-file-number entry in MANIFEST")
 	case !haveLog:
-		return 0, base.CorruptionErrorf(path, -1, "no log-number entry in MANIFEST")
+		return 0, base.CorruptionErrorf(path, end, "no log-number entry in MANIFEST")
 	case !haveLastSeq:
-		return 0, base.CorruptionErrorf(path, -1, "no last-sequence entry in MANIFEST")
+		return 0, base.CorruptionErrorf(path, end, "no last-sequence entry in MANIFEST")
 	}
 	if !havePrevLog {
 		prevLogNum = 0

@@ -42,6 +42,10 @@ type Reader struct {
 	tornOff int64
 	tornN   int64
 	dropped int64
+
+	// tornChecksum: the torn tail starts with a complete chunk whose
+	// checksum does not match (see TornByChecksum).
+	tornChecksum bool
 }
 
 // NewReader returns a Reader for the log in r, read from its start. file
@@ -117,7 +121,7 @@ func (r *Reader) Next() ([]byte, error) {
 			return nil, r.damage(off, fmt.Sprintf(msg, length), r.pos+1, false, inRec, recOff)
 		}
 		if base.UnmaskCRC(binary.LittleEndian.Uint32(h[0:4])) != base.CRC(r.block[r.pos+6:end]) {
-			return nil, r.damage(off, "chunk checksum mismatch", r.pos+1, false, inRec, recOff)
+			return nil, r.damage(off, msgChecksumMismatch, r.pos+1, false, inRec, recOff)
 		}
 		payload := r.block[r.pos+HeaderSize : end]
 
@@ -177,6 +181,7 @@ func (r *Reader) damage(at int64, msg string, from int, trusted, inRec bool, rec
 		return r.fail(err)
 	}
 	if !found {
+		r.tornChecksum = msg == msgChecksumMismatch
 		return r.endOfFile()
 	}
 	// scan left the block holding the first valid chunk loaded. Resume at
@@ -348,6 +353,17 @@ func (r *Reader) Offset() int64 { return r.recOff }
 func (r *Reader) TornTail() (offset int64, n int64, ok bool) {
 	return r.tornOff, r.tornN, r.torn
 }
+
+// TornByChecksum reports, with TornTail, whether the torn tail starts with
+// a complete chunk (header and whole payload present) whose checksum does
+// not match. A crash that cuts a write short leaves an incomplete chunk;
+// a complete one with a bad checksum is what bit rot leaves (or a file
+// system that persisted a write's bytes out of order), so a caller that
+// must refuse damage (ParanoidChecks) refuses this tail.
+func (r *Reader) TornByChecksum() bool { return r.torn && r.tornChecksum }
+
+// msgChecksumMismatch describes a complete chunk whose checksum fails.
+const msgChecksumMismatch = "chunk checksum mismatch"
 
 // Dropped returns the number of bytes given up by Skip: damaged chunks,
 // partial records around them, and the fragments of records whose start
