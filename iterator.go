@@ -29,6 +29,11 @@ type Iterator struct {
 	leakID uint64
 	lower  []byte
 	upper  []byte
+	// interrupt, if set, is polled every 1024 calls (ParallelScan passes
+	// its context's Err): an error from it stops the iterator like a read
+	// error would.
+	interrupt func() error
+	calls     uint32
 }
 
 // NewIterator returns an iterator over the database (or over o.Snapshot).
@@ -106,6 +111,11 @@ func (d *DB) NewIterator(o *IterOptions) *Iterator {
 }
 
 func (it *Iterator) ready() bool {
+	if it.interrupt != nil {
+		if it.calls++; it.calls&1023 == 1 && it.err == nil {
+			it.err = it.interrupt()
+		}
+	}
 	return it.err == nil && !it.closed && it.it != nil
 }
 
