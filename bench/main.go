@@ -1,0 +1,237 @@
+// Command bench runs Strata and its peers side by side on db_bench's
+// workloads and renders docs/benchmarks.md. Run it from this directory:
+//
+//	go run . all           # the full suite (tens of minutes), then the docs
+//	go run . all --quick   # a small version, a few minutes
+//
+// See README.md.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"strata/bench/engines"
+	"strata/bench/render"
+	"strata/bench/suite"
+	"strata/internal/dbbench"
+)
+
+func main() {
+	if err := newRoot().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "bench",
+		Short:         "Strata side by side with Pebble, goleveldb, Badger, RocksDB and C++ LevelDB",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newRunCmd(false), newRunCmd(true), newRenderCmd(), newWorkerCmd())
+	return root
+}
+
+type runOptions struct {
+	quick   bool
+	reps    int
+	sets    string
+	engines string
+	out     string
+	work    string
+	timeout time.Duration
+	require bool
+	docs    string
+}
+
+// newRunCmd returns "run" (results only) or "all" (results, then the docs).
+func newRunCmd(all bool) *cobra.Command {
+	o := runOptions{}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the workloads on every engine and write JSON lines",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := runSuite(cmd, &o); err != nil {
+				return err
+			}
+			if all {
+				return renderDocs(o.out, o.docs)
+			}
+			return nil
+		},
+	}
+	if all {
+		cmd.Use, cmd.Short = "all", "Run everything, then render the docs (the one command to rerun the benchmarks)"
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.quick, "quick", false, "small sizes and one repetition: a few minutes in all")
+	f.IntVar(&o.reps, "reps", 0, "repetitions (default 3, or 1 with --quick)")
+	f.StringVar(&o.sets, "sets", strings.Join(suite.Sets, ","), "workload sets: default, values, bulk")
+	f.StringVar(&o.engines, "engines", "strata,pebble,goleveldb,badger,rocksdb,leveldb", "engines to run, in order")
+	f.StringVar(&o.out, "out", "", "results file (default results/full.jsonl, or results/quick.jsonl with --quick)")
+	f.StringVar(&o.work, "work", filepath.Join(os.TempDir(), "strata-bench"), "directory for databases and logs (a real disk, not tmpfs)")
+	f.DurationVar(&o.timeout, "timeout", 30*time.Minute, "limit for one step (process)")
+	f.BoolVar(&o.require, "require-all", os.Getenv("CI") == "true", "fail when RocksDB's db_bench or C++ LevelDB is not installed (default true when CI=true)")
+	if all {
+		f.StringVar(&o.docs, "docs", "../docs", "directory for benchmarks.md and its charts")
+	}
+	return cmd
+}
+
+func runSuite(cmd *cobra.Command, o *runOptions) error {
+	if _, err := os.Stat("engines/engines.go"); err != nil {
+		return errors.New("run from the bench/ directory of the Strata repository")
+	}
+	benchDir, _ := os.Getwd()
+	repo := filepath.Dir(benchDir)
+	if o.reps == 0 {
+		o.reps = 3
+		if o.quick {
+			o.reps = 1
+		}
+	}
+	if o.out == "" {
+		o.out = "results/full.jsonl"
+		if o.quick {
+			o.out = "results/quick.jsonl"
+		}
+	}
+	plan, err := suite.NewPlan(o.quick, o.reps, strings.Split(o.sets, ","))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.work, 0o755); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	available := map[string]*suite.Engine{}
+	for _, e := range suite.GoEngines(self, repo) {
+		available[e.Name] = e
+	}
+	wanted := strings.Split(o.engines, ",")
+	if slices.Contains(wanted, "rocksdb") {
+		available["rocksdb"] = suite.RocksDB()
+	}
+	if slices.Contains(wanted, "leveldb") {
+		available["leveldb"] = suite.LevelDB(benchDir, o.work)
+	}
+	header := suite.Header{Type: "run", Started: time.Now().UTC(), Plan: plan,
+		Command: "go run . " + strings.Join(os.Args[1:], " "), Machine: suite.DescribeMachine(o.work),
+		Skipped: map[string]string{}}
+	var run []*suite.Engine
+	for _, name := range wanted {
+		e, ok := available[name]
+		switch {
+		case !ok:
+			return fmt.Errorf("unknown engine %q", name)
+		case e.Err != nil && o.require:
+			return fmt.Errorf("%s: %v", name, e.Err)
+		case e.Err != nil:
+			fmt.Fprintf(cmd.ErrOrStderr(), "skipping %s: %v\n", name, e.Err)
+			header.Skipped[name] = e.Err.Error()
+		default:
+			run = append(run, e)
+		}
+	}
+	if len(run) == 0 {
+		return errors.New("no engine to run")
+	}
+	header.Engines = run
+	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
+		return err
+	}
+	out, err := os.Create(o.out)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	if err := writeJSONLine(out, header); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	r := &suite.Runner{Plan: plan, Engines: run, WorkDir: o.work, Timeout: o.timeout, Out: out, Log: cmd.ErrOrStderr()}
+	if err := r.Run(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "results in %s\n", o.out)
+	return out.Close()
+}
+
+func newRenderCmd() *cobra.Command {
+	var in, docs string
+	cmd := &cobra.Command{
+		Use:   "render",
+		Short: "Render a results file into docs/benchmarks.md and PNG charts",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, args []string) error { return renderDocs(in, docs) },
+	}
+	cmd.Flags().StringVar(&in, "in", "results/full.jsonl", "results file")
+	cmd.Flags().StringVar(&docs, "docs", "../docs", "directory for benchmarks.md and its charts")
+	return cmd
+}
+
+func renderDocs(in, docs string) error {
+	f, err := os.Open(in)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	data, err := render.Load(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	if err := render.Write(data, docs, in); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "wrote %s\n", filepath.Join(docs, "benchmarks.md"))
+	return nil
+}
+
+// newWorkerCmd runs db_bench benchmarks on one Go engine in this process:
+// the runner starts one worker per step.
+func newWorkerCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:                "worker --engine=NAME [db_bench flags]",
+		Short:              "Run db_bench benchmarks on one Go engine (used by run)",
+		DisableFlagParsing: true,
+		Hidden:             true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg := dbbench.DefaultConfig()
+			fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+			engine := fs.String("engine", "strata", "engine: strata, pebble, goleveldb or badger")
+			cfg.RegisterFlags(fs)
+			if err := fs.Parse(args); err != nil {
+				return err
+			}
+			eng, ok := engines.All[*engine]
+			if !ok {
+				return fmt.Errorf("unknown engine %q", *engine)
+			}
+			_, err := dbbench.Run(cfg, eng, os.Stdout)
+			return err
+		},
+	}
+}
+
+func writeJSONLine(f *os.File, v any) error {
+	return json.NewEncoder(f).Encode(v)
+}

@@ -1,0 +1,178 @@
+package suite
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Engine is one column of the comparison: how to start a step's process
+// and what its settings are.
+type Engine struct {
+	Name    string   `json:"name"`
+	Label   string   `json:"label"` // for tables: name and version
+	Version string   `json:"version"`
+	Notes   []string `json:"notes"` // how the shared settings map, and every difference
+	// Err says why the engine cannot run here (nil: it can).
+	Err     error                                           `json:"-"`
+	command func(flags map[string]string) *exec.Cmd         `json:"-"`
+	extra   func(flags map[string]string) map[string]string `json:"-"`
+}
+
+// Command returns the process for one step.
+func (e *Engine) Command(flags map[string]string) *exec.Cmd {
+	if e.extra != nil {
+		flags = e.extra(flags)
+	}
+	return e.command(flags)
+}
+
+// flagArgs renders flags as sorted --name=value arguments.
+func flagArgs(flags map[string]string) []string {
+	var args []string
+	for k, v := range flags {
+		args = append(args, "--"+k+"="+v)
+	}
+	sort.Strings(args)
+	return args
+}
+
+// moduleVersion returns the version of a module this binary was built with.
+func moduleVersion(path string) string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range bi.Deps {
+			if m.Path == path {
+				if m.Replace != nil && m.Replace.Version != "" {
+					return m.Replace.Version
+				}
+				return m.Version
+			}
+		}
+	}
+	return "unknown"
+}
+
+// strataVersion names the commit of the repository the bench module sits in.
+func strataVersion(repo string) string {
+	out, err := exec.Command("git", "-C", repo, "describe", "--always", "--dirty").Output()
+	if err != nil {
+		return "working tree"
+	}
+	return "git " + strings.TrimSpace(string(out))
+}
+
+// dpkgVersion returns an installed Debian package's version, or "".
+func dpkgVersion(pkg string) string {
+	out, err := exec.Command("dpkg-query", "-W", "-f", "${Version}", pkg).Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// GoEngines returns the in-process Go engines, each run by re-executing
+// self ("worker --engine=NAME" plus the db_bench flags).
+func GoEngines(self, repo string) []*Engine {
+	goCmd := func(name string) func(map[string]string) *exec.Cmd {
+		return func(flags map[string]string) *exec.Cmd {
+			return exec.Command(self, append([]string{"worker", "--engine=" + name}, flagArgs(flags)...)...)
+		}
+	}
+	shared := "64 MiB block cache, bloom filter 10 bits/key, snappy, 64 MiB memtable, 4 KiB blocks"
+	return []*Engine{
+		{
+			Name: "strata", Version: strataVersion(repo), command: goCmd("strata"),
+			Notes: []string{shared + ".",
+				"WAL on; unsynced writes go to a memory-mapped WAL (they survive a process crash); `disable_wal` is per write.",
+				"waitforcompaction is `DB.WaitForCompactions`; compact is `CompactRange(nil, nil)`."},
+		},
+		{
+			Name: "pebble", Version: moduleVersion("github.com/cockroachdb/pebble/v2"), command: goCmd("pebble"),
+			Notes: []string{shared + " (filter and compression set on every level); default format major version.",
+				"Unsynced writes use `pebble.NoSync`; `disable_wal` sets the database-wide `Options.DisableWAL`.",
+				"waitforcompaction polls `Metrics()` until no flush or compaction runs and the estimated debt is 0; compact flushes, then `Compact(first, last+1, parallelize=true)`."},
+		},
+		{
+			Name: "goleveldb", Version: moduleVersion("github.com/syndtr/goleveldb"), command: goCmd("goleveldb"),
+			Notes: []string{shared + ".",
+				"Cannot disable its journal (WAL): the bulk load writes it.",
+				"No flush call (compact writes the memtable first); no compaction-pending signal, so waitforcompaction waits until the directory and `leveldb.stats` are unchanged for 1 s."},
+		},
+		{
+			Name: "badger", Version: moduleVersion("github.com/dgraph-io/badger/v4"), command: goCmd("badger"),
+			Notes: []string{"64 MiB block cache (indexes kept in memory outside it, Badger's default), bloom false-positive rate 0.01 (≈ 10 bits/key), snappy, 64 MiB memtable, 4 KiB blocks; values inside the LSM tree (default 1 MiB value threshold).",
+				"Sync is an open-time setting (`SyncWrites`, on for fillsync); writes are transactions (`Update`, conflict detection on); the WAL cannot be disabled.",
+				"No memtable flush call (flush is `Sync`); compact is `Flatten(2)`; waitforcompaction waits until the directory is unchanged for 1 s."},
+		},
+	}
+}
+
+// RocksDB returns the engine driven through Debian's db_bench (rocksdb-tools).
+func RocksDB() *Engine {
+	e := &Engine{Name: "rocksdb",
+		Notes: []string{"Debian's `rocksdb-tools` build of db_bench, which keeps assertions on (it prints \"Assertions are enabled\"): it understates RocksDB.",
+			"Same flags: `--cache_size=64 MiB --bloom_bits=10 --compression_type=snappy --write_buffer_size=64 MiB --block_size=4096`; everything else is db_bench 7.8.3's default (LRU cache, 2 background jobs, leveled compaction).",
+			"Keys are RocksDB's db_bench keys (the number as 8 big-endian bytes padded with '0' to 16 bytes), not decimal: same order and count, different bytes.",
+			"fillsync gets `--writes=num/1000`, since RocksDB's fillsync otherwise does `--writes` (= num) synced writes, not num/1000."},
+	}
+	path, err := exec.LookPath("db_bench")
+	if err != nil {
+		e.Err = fmt.Errorf("db_bench not found (apt-get install -y rocksdb-tools)")
+		return e
+	}
+	e.Version = dpkgVersion("rocksdb-tools")
+	if e.Version == "" {
+		e.Version = "unknown"
+	}
+	e.command = func(flags map[string]string) *exec.Cmd { return exec.Command(path, flagArgs(flags)...) }
+	e.extra = func(flags map[string]string) map[string]string {
+		if strings.Contains(","+flags["benchmarks"]+",", ",fillsync,") {
+			f := make(map[string]string, len(flags)+1)
+			for k, v := range flags {
+				f[k] = v
+			}
+			num, _ := strconv.Atoi(flags["num"])
+			f["writes"] = strconv.Itoa(max(num/1000, 1))
+			return f
+		}
+		return flags
+	}
+	return e
+}
+
+// LevelDB returns C++ LevelDB (Debian's libleveldb-dev) driven by
+// leveldb/leveldb_bench.cc, compiled into workDir.
+func LevelDB(benchDir, workDir string) *Engine {
+	e := &Engine{Name: "leveldb",
+		Notes: []string{"C++ LevelDB through Debian's `libleveldb-dev` and `bench/leveldb/leveldb_bench.cc` (same keys, values, workloads and output as `strata bench`), built with g++ -O2.",
+			"`NewLRUCache(64 MiB)`, `NewBloomFilterPolicy(10)`, snappy, 64 MiB write buffer, 4 KiB blocks, default max_open_files (1000).",
+			"Cannot disable its WAL (the bulk load writes it); no flush call (compact writes the memtable first); waitforcompaction waits until the directory and `leveldb.stats` are unchanged for 1 s."},
+	}
+	if _, err := os.Stat("/usr/include/leveldb/db.h"); err != nil {
+		e.Err = fmt.Errorf("libleveldb-dev not installed (apt-get install -y libleveldb-dev)")
+		return e
+	}
+	gxx, err := exec.LookPath("g++")
+	if err != nil {
+		e.Err = fmt.Errorf("g++ not found (apt-get install -y g++)")
+		return e
+	}
+	bin := filepath.Join(workDir, "leveldb_bench")
+	src := filepath.Join(benchDir, "leveldb", "leveldb_bench.cc")
+	out, err := exec.Command(gxx, "-O2", "-DNDEBUG", "-std=c++17", "-o", bin, src, "-lleveldb", "-lpthread").CombinedOutput()
+	if err != nil {
+		e.Err = fmt.Errorf("building %s: %v\n%s", src, err, out)
+		return e
+	}
+	e.Version = dpkgVersion("libleveldb-dev")
+	if e.Version == "" {
+		e.Version = "unknown"
+	}
+	e.command = func(flags map[string]string) *exec.Cmd { return exec.Command(bin, flagArgs(flags)...) }
+	return e
+}
