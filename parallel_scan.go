@@ -48,14 +48,7 @@ type ScanOptions struct {
 // returned, wrapped with the part it came from. Cancelling ctx stops the
 // scan the same way and returns ctx.Err().
 func ParallelScan(ctx context.Context, db *DB, o ScanOptions, fn func(part int, it *Iterator) error) error {
-	workers := o.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	n := o.Parts
-	if n <= 0 {
-		n = 4 * workers
-	}
+	n, workers := partsAndWorkers(o.Parts, o.Workers)
 	snap := o.Snapshot
 	if snap == nil {
 		snap = db.NewSnapshot()
@@ -81,6 +74,18 @@ func ParallelScan(ctx context.Context, db *DB, o ScanOptions, fn func(part int, 
 		}
 		return nil
 	})
+}
+
+// partsAndWorkers applies the defaults of Parts and Workers: GOMAXPROCS
+// workers, 4 parts per worker.
+func partsAndWorkers(parts, workers int) (int, int) {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	if parts <= 0 {
+		parts = 4 * workers
+	}
+	return parts, workers
 }
 
 // partBounds returns lower, the splits, upper: part i is [b[i], b[i+1]).

@@ -61,6 +61,23 @@ func fillRandom(t *testing.T, db *DB, rng *rand.Rand, n int) map[string]string {
 	return model
 }
 
+// forSeeds runs fn for seeds 0..n-1 (short in -short mode), each with its
+// own generator; a failure names its seed.
+func forSeeds(t *testing.T, n, short int, fn func(t *testing.T, seed uint64, rng *rand.Rand)) {
+	t.Helper()
+	if testing.Short() {
+		n = short
+	}
+	for seed := range uint64(n) {
+		ok := t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			fn(t, seed, rand.New(rand.NewPCG(seed, 7)))
+		})
+		if !ok {
+			t.Fatalf("failed with seed %d", seed)
+		}
+	}
+}
+
 // memDB opens a database on a fresh in-memory file system with small
 // tables and blocks, so that small data sets still have many split points.
 func memDB(t *testing.T) *DB {
@@ -74,12 +91,7 @@ func memDB(t *testing.T) *DB {
 // order, for many seeds, part counts and bounds, with keys holding 0x00 and
 // the empty key, over data in memtables and tables.
 func TestParallelScanComplete(t *testing.T) {
-	seeds := 6
-	if testing.Short() {
-		seeds = 2
-	}
-	for seed := range uint64(seeds) {
-		rng := rand.New(rand.NewPCG(seed, 7))
+	forSeeds(t, 6, 2, func(t *testing.T, seed uint64, rng *rand.Rand) {
 		db := memDB(t)
 		model := fillRandom(t, db, rng, 3000)
 		bounds := []struct{ lower, upper []byte }{
@@ -130,7 +142,7 @@ func TestParallelScanComplete(t *testing.T) {
 				}
 			}
 		}
-	}
+	})
 }
 
 // TestParallelScanSnapshot: every part reads one snapshot: writes made

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -122,14 +121,7 @@ func CompareKeySets(ctx context.Context, left, right *DB, o KeySetOptions) (SetC
 // iterators on the same two snapshots, and the part counts are summed. The
 // result equals CompareKeySets's. The first error cancels the other parts.
 func ParallelCompareKeySets(ctx context.Context, left, right *DB, o KeySetOptions) (SetCounts, error) {
-	workers := o.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	n := o.Parts
-	if n <= 0 {
-		n = 4 * workers
-	}
+	n, workers := partsAndWorkers(o.Parts, o.Workers)
 	w, err := newSetWalk(left, right, &o)
 	if err != nil {
 		return SetCounts{}, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -67,16 +68,9 @@ func (c *collector) onKey(part int, set KeySet, key []byte) error {
 
 // sorted concatenates the parts in order.
 func (c *collector) sorted(set KeySet) []string {
-	parts := c.keys[set]
 	var out []string
-	for _, p := range slices.Sorted(func(yield func(int) bool) {
-		for p := range parts {
-			if !yield(p) {
-				return
-			}
-		}
-	}) {
-		out = append(out, parts[p]...)
+	for _, p := range slices.Sorted(maps.Keys(c.keys[set])) {
+		out = append(out, c.keys[set][p]...)
 	}
 	return out
 }
@@ -86,13 +80,7 @@ func (c *collector) sorted(set KeySet) []string {
 // sizes), the counts and emitted keys equal the in-memory computation,
 // sequentially and in parallel.
 func TestCompareKeySetsModel(t *testing.T) {
-	seeds := 8
-	if testing.Short() {
-		seeds = 3
-	}
-	for seed := range uint64(seeds) {
-		rng := rand.New(rand.NewPCG(seed, 11))
-		t.Logf("seed %d", seed)
+	forSeeds(t, 8, 3, func(t *testing.T, seed uint64, rng *rand.Rand) {
 		left, right := memDB(t), memDB(t)
 		lm := fillRandom(t, left, rng, 300+rng.IntN(4000))
 		rm := fillRandom(t, right, rng, 300+rng.IntN(400))
@@ -141,7 +129,7 @@ func TestCompareKeySetsModel(t *testing.T) {
 		if err != nil || c.Left != int64(len(lm)) || c.Right != c.Left || c.Both != c.Left {
 			t.Fatalf("seed %d: left against itself: %v %v (%d keys)", seed, c, err, len(lm))
 		}
-	}
+	})
 }
 
 // TestCompareKeySetsSnapshots: given snapshots are read; writes after them
