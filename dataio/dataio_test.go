@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -292,7 +293,9 @@ func TestLoadAllOrNothing(t *testing.T) {
 			if err != nil || res.Entries != 2500 {
 				t.Fatalf("LoadInto: %+v, %v", res, err)
 			}
-			if strings.Join(phases, ",") != "validate,load" {
+			// (Reads run ahead of entries: a report before the end may
+			// already say done == total.)
+			if strings.Join(slices.Compact(phases), ",") != "validate,load" {
 				t.Errorf("progress phases %v", phases)
 			}
 			var out bytes.Buffer
