@@ -96,8 +96,8 @@ fail on one. Start with:  strata demo`,
 	)
 	// Commands maintained in their own files by other engineers: one line each.
 	// (bench.go: newBenchCmd, stress.go: newStressCmd.)
-	// root.AddCommand(newBenchCmd())
-	// root.AddCommand(newStressCmd())
+	root.AddCommand(newBenchCmd())
+	root.AddCommand(newStressCmd())
 	return root
 }
 
