@@ -1,0 +1,444 @@
+package strata
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"iter"
+	"os"
+	"sync"
+	"sync/atomic"
+)
+
+// Group-by, map-shuffle-reduce style, out of core: the map function emits
+// (group, value) records into a private scratch database written without
+// the WAL; one CompactRangeWith sorts them (the shuffle); reduce walks the
+// groups in key order, in parallel parts cut at group boundaries, and
+// writes one result per group to the output database.
+//
+// Scratch keys. A record is stored under
+//
+//	enc(group) || seq
+//
+// where seq is an 8-byte big-endian emission number (unique, so that equal
+// records are all kept, and in emission order within a group) and enc is
+// the order-preserving, prefix-free escaping of FoundationDB's tuple layer:
+//
+//	group byte 0x00      ->  0x00 0xFF
+//	any other group byte ->  itself
+//	end of group         ->  0x00 0x01
+//
+// e.g. group "a\x00b" is 61 00 FF 62 00 01 and the empty group is 00 01.
+// Bytewise, enc(a) < enc(b) exactly when a < b: up to the first difference
+// the encodings agree; a 0x00 in one group against a larger byte in the
+// other compares 0x00 < that byte either way; where one group ends and the
+// other goes on, 0x00 0x01 sorts below both 0x00 0xFF (a 0x00 byte) and
+// any byte above 0x00. And no encoding is a prefix of another (the only
+// 0x00 0x01 is the last two bytes), so all records of a group, whatever
+// their seq, are contiguous and sort between enc(g) and the next group's.
+// A separator character could not do this: any byte may occur in a group.
+
+// GroupByOptions configure GroupBy.
+type GroupByOptions struct {
+	// ScratchDir is the directory in which the scratch database is
+	// created, in a new subdirectory "strata-groupby-*" that is removed
+	// at the end, on failure too. Default: os.TempDir(). It needs room
+	// for about twice the emitted records.
+	ScratchDir string
+	// Out receives one entry per group: key the group, value what reduce
+	// returned. Required.
+	Out *DB
+	// OutWrite are the write options of the writes to Out (nil: default).
+	OutWrite *WriteOptions
+	// Workers is how many groups are reduced at once (on parts of the
+	// group space). Default: GOMAXPROCS.
+	Workers int
+	// Progress, if set, is called one call at a time now and then, and at
+	// the end of each phase: "map" with the records emitted (total -1),
+	// "compact" with 0 and then 1 of 1, "reduce" with the records passed
+	// to reduce out of all records.
+	Progress func(phase string, done, total int64)
+}
+
+// GroupByStats summarize a GroupBy.
+type GroupByStats struct {
+	Records int64 // records emitted by map
+	Groups  int64 // groups reduced, entries written to Out
+}
+
+// ValueIter walks the values of one group, in emission order. Not safe for
+// concurrent use; valid only during the reduce call it is passed to.
+type ValueIter struct {
+	it      *Iterator
+	prefix  []byte // enc(group)
+	started bool
+	done    bool
+	n       int64 // values passed
+	err     error
+}
+
+// Next moves to the group's next value and reports whether there is one.
+// A read error ends the walk; GroupBy reports it after reduce returns.
+func (v *ValueIter) Next() bool {
+	if v.done {
+		return false
+	}
+	if v.started {
+		v.it.Next()
+	}
+	v.started = true
+	if !v.it.Valid() || !bytes.HasPrefix(v.it.Key(), v.prefix) {
+		v.done = true
+		return false
+	}
+	if len(v.it.Key()) != len(v.prefix)+8 {
+		v.err = fmt.Errorf("strata: GroupBy: scratch key %x is not a group and an 8-byte number: %w", v.it.Key(), ErrCorruption)
+		v.done = true
+		return false
+	}
+	v.n++
+	return true
+}
+
+// Value returns the current value, valid until the next call to Next.
+func (v *ValueIter) Value() []byte { return v.it.Value() }
+
+// All returns the remaining values for range-over-func:
+//
+//	for value := range values.All() { ... }
+func (v *ValueIter) All() iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		for v.Next() {
+			if !yield(v.Value()) {
+				return
+			}
+		}
+	}
+}
+
+// GroupBy runs a map-shuffle-reduce over data too large for memory.
+//
+// mapFn is called once and emits records with emit(group, value), which
+// copies both and is safe for concurrent use (mapFn may fan out to
+// goroutines, but must wait for them: emit fails after mapFn returns).
+// Groups and values are any bytes, including 0x00 and empty. An error
+// from mapFn, or from emit (which it should return), ends GroupBy.
+//
+// The records are written into a scratch database (see
+// GroupByOptions.ScratchDir) without the WAL, sorted by one CompactRangeWith,
+// and then reduceFn is called once per group, in group order within a part
+// and concurrently across parts (up to o.Workers at once), with the group
+// and its values in emission order (each emit holds a lock, so emissions
+// from several goroutines are ordered as they got it). reduceFn need not
+// read every value. Its result is written to o.Out under the group as key,
+// in batches; a group with no result must still return one (say nil).
+//
+// The first error, or ctx's cancellation, stops the work and is returned;
+// the scratch database is removed in every case. Results already written
+// to Out stay there: GroupBy is not atomic on Out.
+func GroupBy(ctx context.Context, o GroupByOptions,
+	mapFn func(emit func(group, value []byte) error) error,
+	reduceFn func(group []byte, values *ValueIter) ([]byte, error)) (stats GroupByStats, err error) {
+	if o.Out == nil {
+		return stats, errors.New("strata: GroupBy: GroupByOptions.Out is nil")
+	}
+	if err := ctx.Err(); err != nil {
+		return stats, err
+	}
+	_, workers := partsAndWorkers(0, o.Workers)
+	progress := o.Progress
+	var progressMu sync.Mutex
+	report := func(phase string, done, total int64) {
+		if progress != nil {
+			progressMu.Lock()
+			progress(phase, done, total)
+			progressMu.Unlock()
+		}
+	}
+
+	dir, err := os.MkdirTemp(o.ScratchDir, "strata-groupby-*")
+	if err != nil {
+		return stats, fmt.Errorf("strata: GroupBy: scratch directory: %w", err)
+	}
+	defer func() {
+		if rerr := os.RemoveAll(dir); rerr != nil && err == nil {
+			err = fmt.Errorf("strata: GroupBy: remove scratch directory: %w", rerr)
+		}
+	}()
+	scratch, err := Open(dir, (&Options{ErrorIfExists: true, BloomBitsPerKey: -1}).PrepareForBulkLoad())
+	if err != nil {
+		return stats, fmt.Errorf("strata: GroupBy: scratch database: %w", err)
+	}
+	defer func() {
+		if cerr := scratch.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("strata: GroupBy: close scratch database: %w", cerr)
+		}
+	}()
+
+	// Map.
+	e := &emitter{ctx: ctx, db: scratch, report: report, batch: scratch.NewBatch()}
+	if err := mapFn(e.emit); err != nil {
+		e.mu.Lock()
+		e.closed = true
+		e.mu.Unlock()
+		return stats, err
+	}
+	if err := e.finish(); err != nil {
+		return stats, err
+	}
+	stats.Records = int64(e.seq)
+	report("map", stats.Records, -1)
+	if stats.Records == 0 {
+		return stats, nil
+	}
+
+	// Shuffle.
+	report("compact", 0, 1)
+	if err := scratch.CompactRangeWith(nil, nil, CompactOptions{}); err != nil {
+		return stats, fmt.Errorf("strata: GroupBy: sort the scratch database: %w", err)
+	}
+	report("compact", 1, 1)
+
+	// Reduce.
+	bounds, err := groupBounds(scratch, 4*workers)
+	if err != nil {
+		return stats, err
+	}
+	var groups, passed, unreported atomic.Int64
+	err = runParts(ctx, len(bounds)-1, workers, func(ctx context.Context, part int) error {
+		r := &reducer{db: scratch, out: o.Out, wo: o.OutWrite, fn: reduceFn}
+		r.progress = func(n int64) {
+			total := passed.Add(n)
+			if unreported.Add(n) >= 1<<16 {
+				unreported.Store(0)
+				report("reduce", total, stats.Records)
+			}
+		}
+		n, err := r.run(ctx, bounds[part], bounds[part+1])
+		groups.Add(n)
+		return err
+	})
+	stats.Groups = groups.Load()
+	if err != nil {
+		return stats, err
+	}
+	report("reduce", passed.Load(), stats.Records)
+	return stats, nil
+}
+
+// emitter is the emit function of a GroupBy's map phase.
+type emitter struct {
+	ctx    context.Context
+	db     *DB
+	report func(phase string, done, total int64)
+	mu     sync.Mutex
+	batch  *Batch
+	spare  []*Batch
+	key    []byte
+	seq    uint64
+	closed bool
+	err    error
+}
+
+// emitBatchSize is the size at which an emitter writes its batch.
+const emitBatchSize = 1 << 20
+
+func (e *emitter) emit(group, value []byte) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return errors.New("strata: GroupBy: emit called after the map function returned")
+	}
+	if e.err == nil && e.seq&1023 == 0 {
+		e.err = e.ctx.Err()
+	}
+	if e.err != nil {
+		err := e.err
+		e.mu.Unlock()
+		return err
+	}
+	e.key = appendGroupKey(e.key[:0], group)
+	e.key = binary.BigEndian.AppendUint64(e.key, e.seq)
+	e.seq++
+	e.batch.Put(e.key, value)
+	if e.seq&(1<<16-1) == 0 {
+		e.report("map", int64(e.seq), -1)
+	}
+	if e.batch.Size() < emitBatchSize {
+		e.mu.Unlock()
+		return nil
+	}
+	full := e.batch
+	if n := len(e.spare); n > 0 {
+		e.batch, e.spare = e.spare[n-1], e.spare[:n-1]
+	} else {
+		e.batch = e.db.NewBatch()
+	}
+	e.mu.Unlock()
+	return e.write(full)
+}
+
+// write writes a full batch (outside the lock: writes from several
+// goroutines group-commit) and recycles it.
+func (e *emitter) write(b *Batch) error {
+	err := e.db.Write(b, &WriteOptions{DisableWAL: true})
+	b.Reset()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.spare = append(e.spare, b)
+	if err != nil && e.err == nil {
+		e.err = fmt.Errorf("strata: GroupBy: write to the scratch database: %w", err)
+	}
+	return e.err
+}
+
+// finish closes the emitter and writes what is left.
+func (e *emitter) finish() error {
+	e.mu.Lock()
+	e.closed = true
+	b := e.batch
+	e.mu.Unlock()
+	if b.Len() > 0 {
+		return e.write(b)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.err
+}
+
+// groupBounds splits the sorted scratch database into up to n parts of
+// about equal bytes whose bounds fall on group boundaries: each split key
+// from SplitKeys is moved to the start, enc(g), of the group g of the first
+// record at or after it. Part i is [b[i], b[i+1]).
+func groupBounds(scratch *DB, n int) ([][]byte, error) {
+	splits, err := scratch.SplitKeys(nil, nil, n)
+	if err != nil {
+		return nil, fmt.Errorf("strata: GroupBy: split the scratch database: %w", err)
+	}
+	it := scratch.NewIterator(nil)
+	defer it.Close()
+	bounds := [][]byte{nil}
+	var last []byte // enc of the group the previous part starts with
+	if it.First() {
+		_, n, err := decodeGroupKey(it.Key())
+		if err != nil {
+			return nil, err
+		}
+		last = bytes.Clone(it.Key()[:n])
+	}
+	for _, s := range splits {
+		if !it.Seek(s) {
+			break
+		}
+		_, n, err := decodeGroupKey(it.Key())
+		if err != nil {
+			return nil, err
+		}
+		if b := it.Key()[:n]; bytes.Compare(b, last) > 0 {
+			last = bytes.Clone(b)
+			bounds = append(bounds, last)
+		}
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("strata: GroupBy: split the scratch database: %w", err)
+	}
+	return append(bounds, nil), nil
+}
+
+// reducer reduces the groups of one part.
+type reducer struct {
+	db       *DB
+	out      *DB
+	wo       *WriteOptions
+	fn       func(group []byte, values *ValueIter) ([]byte, error)
+	progress func(records int64)
+}
+
+// run reduces the groups in [lo, hi) and returns how many there were.
+func (r *reducer) run(ctx context.Context, lo, hi []byte) (groups int64, err error) {
+	it := r.db.NewIterator(&IterOptions{LowerBound: lo, UpperBound: hi})
+	it.interrupt = ctx.Err
+	defer func() {
+		if cerr := it.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("strata: GroupBy: read the scratch database: %w", cerr)
+		}
+	}()
+	b := r.out.NewBatch()
+	write := func() error {
+		if b.Len() == 0 {
+			return nil
+		}
+		if err := r.out.Write(b, r.wo); err != nil {
+			return fmt.Errorf("strata: GroupBy: write results: %w", err)
+		}
+		b.Reset()
+		return nil
+	}
+	for it.First(); it.Valid(); {
+		group, n, err := decodeGroupKey(it.Key())
+		if err != nil {
+			return groups, err
+		}
+		v := &ValueIter{it: it, prefix: bytes.Clone(it.Key()[:n])}
+		res, err := r.fn(group, v)
+		if err != nil {
+			return groups, fmt.Errorf("strata: GroupBy: reduce group %q: %w", group, err)
+		}
+		for v.Next() { // skip what reduce left
+		}
+		if v.err != nil {
+			return groups, v.err
+		}
+		r.progress(v.n)
+		groups++
+		b.Put(group, res)
+		if b.Size() >= emitBatchSize {
+			if err := write(); err != nil {
+				return groups, err
+			}
+		}
+	}
+	if err := it.Err(); err != nil {
+		return groups, fmt.Errorf("strata: GroupBy: read the scratch database: %w", err)
+	}
+	return groups, write()
+}
+
+// appendGroupKey appends enc(group) (see the layout above) to dst.
+func appendGroupKey(dst, group []byte) []byte {
+	for {
+		i := bytes.IndexByte(group, 0)
+		if i < 0 {
+			break
+		}
+		dst = append(dst, group[:i+1]...)
+		dst = append(dst, 0xFF)
+		group = group[i+1:]
+	}
+	dst = append(dst, group...)
+	return append(dst, 0x00, 0x01)
+}
+
+// decodeGroupKey decodes the enc(group) that b starts with: the group (a
+// new slice) and the length of its encoding.
+func decodeGroupKey(b []byte) (group []byte, n int, err error) {
+	group = []byte{}
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], 0)
+		if j < 0 || i+j+1 >= len(b) {
+			return nil, 0, fmt.Errorf("strata: GroupBy: scratch key %x: group not terminated: %w", b, ErrCorruption)
+		}
+		group = append(group, b[i:i+j]...)
+		switch b[i+j+1] {
+		case 0xFF:
+			group = append(group, 0)
+			i += j + 2
+		case 0x01:
+			return group, i + j + 2, nil
+		default:
+			return nil, 0, fmt.Errorf("strata: GroupBy: scratch key %x: byte %#x after 0x00 at offset %d: %w", b, b[i+j+1], i+j+1, ErrCorruption)
+		}
+	}
+}
