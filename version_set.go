@@ -407,8 +407,12 @@ func (vs *versionSet) recover() (lastSeq uint64, err error) {
 	}
 	// end is where the intact records end: the torn tail, or the file end.
 	end, tornN, torn := r.TornTail()
-	if torn && r.TornByChecksum() && vs.d.opts.ParanoidChecks {
-		return 0, base.CorruptionErrorf(path, end, "MANIFEST ends in a record whose checksum does not match")
+	// A crash leaves an incomplete last record (dropped below: that edit
+	// was never acknowledged). A complete record whose checksum fails is
+	// damage: dropping it could lose a flush or compaction, so refuse, as
+	// C++ LevelDB does, whatever ParanoidChecks says. Repair recovers.
+	if torn && r.TornByChecksum() {
+		return 0, base.CorruptionErrorf(path, end, "MANIFEST ends in a record whose checksum does not match (run Repair)")
 	}
 	if torn {
 		d.logger.Warn("MANIFEST ends in a torn record; ignoring it", "file", path, "offset", end, "bytes", tornN)
