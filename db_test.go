@@ -32,6 +32,9 @@ func TestOpenOptions(t *testing.T) {
 	if _, err := Open(dir, &Options{ReadOnly: true}); err == nil {
 		t.Fatal("read-only open of a missing DB succeeded")
 	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("refused opens created %s", dir)
+	}
 	db := mustOpen(t, dir, nil)
 	if _, err := Open(dir, nil); err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("second Open in one process: %v, want a lock error", err)

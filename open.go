@@ -46,6 +46,13 @@ func Open(dirname string, opts *Options) (db *DB, err error) {
 		}
 	}()
 
+	currentPath := base.MakeFilepath(dirname, base.FileTypeCurrent, 0)
+	if o.ErrorIfNotExists || o.ReadOnly {
+		// Refuse before creating anything (directory, LOCK, LOG).
+		if _, err := d.fs.Stat(currentPath); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("strata: open %s: database does not exist: %w", dirname, fs.ErrNotExist)
+		}
+	}
 	if !o.ReadOnly {
 		if err := d.fs.MkdirAll(dirname, 0o755); err != nil {
 			return nil, fmt.Errorf("strata: create directory: %w", err)
@@ -70,7 +77,7 @@ func Open(dirname string, opts *Options) (db *DB, err error) {
 	d.tables = newTableCache(dirname, d.fs, d.cmp, d.blockCache, tableCapacity)
 	d.versions = newVersionSet(d)
 
-	currentPath := base.MakeFilepath(dirname, base.FileTypeCurrent, 0)
+	// Checked again now that the lock is held.
 	if _, err := d.fs.Stat(currentPath); errors.Is(err, fs.ErrNotExist) {
 		if o.ErrorIfNotExists || o.ReadOnly {
 			return nil, fmt.Errorf("strata: open %s: database does not exist: %w", dirname, fs.ErrNotExist)
