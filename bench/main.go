@@ -84,7 +84,7 @@ func newRunCmd(all bool) *cobra.Command {
 	f.StringVar(&o.sets, "sets", strings.Join(suite.Sets, ","), "workload sets: default, values, bulk")
 	f.StringVar(&o.engines, "engines", "strata,pebble,goleveldb,badger,rocksdb,leveldb", "engines to run, in order")
 	f.StringVar(&o.out, "out", "", "results file (default results/full.jsonl, or results/quick.jsonl with --quick)")
-	f.StringVar(&o.work, "work", filepath.Join(os.TempDir(), "strata-bench"), "directory for databases and logs (a real disk, not tmpfs)")
+	f.StringVar(&o.work, "work", filepath.Join(os.TempDir(), "strata-bench-work"), "directory for databases and logs (a real disk, not tmpfs)")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Minute, "limit for one step (process)")
 	f.BoolVar(&o.require, "require-all", os.Getenv("CI") == "true", "fail when RocksDB's db_bench or C++ LevelDB is not installed (default true when CI=true)")
 	if all {

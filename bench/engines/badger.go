@@ -26,6 +26,11 @@ func BadgerOptions(dir string, o dbbench.Options) (badger.Options, error) {
 		WithMemTableSize(int64(o.WriteBufferSize)).
 		WithBlockCacheSize(max(o.CacheSize, 0)).
 		WithBlockSize(o.BlockSize)
+	// Badger refuses a value threshold above its largest batch (15% of
+	// the memtable): keep values in the tree, but within that limit.
+	if vt := int64(o.WriteBufferSize) * 15 / 100 / 2; vt < bo.ValueThreshold {
+		bo = bo.WithValueThreshold(vt)
+	}
 	if o.BloomBits > 0 {
 		bo = bo.WithBloomFalsePositive(0.01)
 	} else {

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"strata/bench/engines"
+	"strata/bench/render"
+	"strata/bench/suite"
+	"strata/internal/dbbench"
+)
+
+// TestEnginesAgree runs the same db_bench sequence on every Go engine in
+// this process and checks that they report the same counts: the same keys
+// were written, read, found and scanned everywhere.
+func TestEnginesAgree(t *testing.T) {
+	var want []dbbench.Result
+	for _, name := range engines.Names {
+		t.Run(name, func(t *testing.T) {
+			cfg := dbbench.DefaultConfig()
+			cfg.DB = filepath.Join(t.TempDir(), "db")
+			cfg.Num = 3000
+			cfg.SeekNexts = 10
+			cfg.CacheSize = 1 << 20
+			cfg.Benchmarks = []string{"fillrandom", "overwrite", "deleterandom", "flush", "waitforcompaction",
+				"readrandom", "readmissing", "readseq", "readreverse", "seekrandom", "compact", "readseq"}
+			var out bytes.Buffer
+			got, err := dbbench.Run(cfg, engines.All[name], &out)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out.String())
+			}
+			if want == nil {
+				want = got
+				return
+			}
+			for i := range got {
+				g, w := got[i], want[i]
+				if g.Name != w.Name || g.Ops != w.Ops || g.Found != w.Found || g.Reads != w.Reads {
+					t.Errorf("%s: ops %d found %d of %d; %s says ops %d found %d of %d",
+						g.Name, g.Ops, g.Found, g.Reads, engines.Names[0], w.Ops, w.Found, w.Reads)
+				}
+			}
+		})
+	}
+}
+
+// TestRunTiny runs a tiny plan end to end through worker processes (this
+// test binary re-executed as "bench worker"), with RocksDB and C++ LevelDB
+// when installed (required when CI=true), then renders the docs.
+func TestRunTiny(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the bench binary and starts a process per step")
+	}
+	work := t.TempDir()
+	bin := filepath.Join(work, "bench")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	plan, err := suite.NewPlan(true, 2, suite.Sets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range plan.Workloads {
+		w := &plan.Workloads[i]
+		w.Num = min(w.Num, 2000)
+	}
+	wd, _ := os.Getwd()
+	runners := suite.GoEngines(bin, filepath.Dir(wd))
+	for _, e := range []*suite.Engine{suite.RocksDB(), suite.LevelDB(wd, work)} {
+		if e.Err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s: %v", e.Name, e.Err)
+			}
+			t.Logf("skipping %s: %v", e.Name, e.Err)
+			continue
+		}
+		runners = append(runners, e)
+	}
+	var out, log bytes.Buffer
+	header := suite.Header{Type: "run", Started: time.Now(), Plan: plan, Engines: runners, Machine: suite.DescribeMachine(work)}
+	json.NewEncoder(&out).Encode(header)
+	r := &suite.Runner{Plan: plan, Engines: runners, WorkDir: work, Timeout: 5 * time.Minute, Out: &out, Log: &log}
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	data, err := render.Load(bytes.NewReader(out.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := map[string]int{}
+	for _, rec := range data.Records {
+		if rec.Type == "failure" {
+			t.Errorf("%s %s step %d: %s", rec.Engine, rec.Workload, rec.Step, rec.Error)
+			continue
+		}
+		results[rec.Engine]++
+		if rec.OpsPerSec <= 0 || rec.PeakRSS <= 0 || rec.DiskBytes <= 0 {
+			t.Errorf("%s %s %s: ops/s %v, peak RSS %d, disk %d", rec.Engine, rec.Workload, rec.Name, rec.OpsPerSec, rec.PeakRSS, rec.DiskBytes)
+		}
+		if (rec.Name == "readrandom" || rec.Name == "seekrandom") && rec.Found != rec.Reads {
+			t.Errorf("%s %s %s: found %d of %d after a unique fill", rec.Engine, rec.Workload, rec.Name, rec.Found, rec.Reads)
+		}
+	}
+	// Per repetition: default set 12 lines, values 10, bulk 4 (3 without a flush line).
+	for _, e := range runners {
+		if n := results[e.Name]; n < 2*(12+10+3) {
+			t.Errorf("%s: %d results", e.Name, n)
+		}
+	}
+	docs := filepath.Join(work, "docs")
+	if err := render.Write(data, docs, "test"); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(docs, "benchmarks.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"## 1. db_bench's default workload", "## 2. Value sizes", "## 3. Bulk load",
+		"benchmarks/default.png", "benchmarks/values-reads.png", "benchmarks/bulk.png", "| fillseq |"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("benchmarks.md lacks %q", want)
+		}
+	}
+	for _, png := range []string{"default.png", "values-writes.png", "values-reads.png", "bulk.png"} {
+		if fi, err := os.Stat(filepath.Join(docs, "benchmarks", png)); err != nil || fi.Size() < 1000 {
+			t.Errorf("chart %s: %v", png, err)
+		}
+	}
+}
