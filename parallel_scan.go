@@ -76,6 +76,10 @@ func ParallelScan(ctx context.Context, db *DB, o ScanOptions, fn func(part int, 
 	})
 }
 
+// Bounds returns the iterator's bounds, [lower, upper) (nil is open): in
+// ParallelScan, the part's. The slices must not be modified.
+func (it *Iterator) Bounds() (lower, upper []byte) { return it.lower, it.upper }
+
 // partsAndWorkers applies the defaults of Parts and Workers: GOMAXPROCS
 // workers, 4 parts per worker.
 func partsAndWorkers(parts, workers int) (int, int) {

@@ -121,19 +121,29 @@ func (r *rangeFlags) keyRange(c *cobra.Command) (kr dataio.KeyRange, err error) 
 func newScanCmd(e *env) *cobra.Command {
 	var dir, format string
 	var rf rangeFlags
-	var reverse, keysOnly bool
+	var reverse, keysOnly, count bool
 	var limit int64
+	var parallel int
 	c := &cobra.Command{
-		Use:   "scan --db DIR [--from K] [--to K] [--prefix P] [--reverse] [--limit N] [--keys-only] [--format text|hex|json]",
+		Use:   "scan --db DIR [--from K] [--to K] [--prefix P] [--reverse] [--limit N] [--keys-only] [--format text|hex|json] [--count [--parallel N]]",
 		Short: "Print entries in key order, one KEY<TAB>VALUE line each",
 		Long: `Print entries in key order, one KEY<TAB>VALUE line each.
 
 --format text (the default) writes the text form: printable characters as they
 are, \\ \t \n for backslash, tab and newline, \xNN for any other byte. hex
 writes both in lowercase hex (as does --hex). json writes one object per line,
-{"key":"...","value":"..."}, with base64 strings (hex with --hex).`,
+{"key":"...","value":"..."}, with base64 strings (hex with --hex).
+
+--count prints counts instead of entries: for each part of the range,
+part=I<TAB>from=K<TAB>to=K<TAB>entries=N<TAB>bytes=B (keys plus values; a part
+is [from, to), "-" is open), then total<TAB>parts=P<TAB>entries=N<TAB>bytes=B.
+--parallel N splits the range into N parts of about equal bytes, scanned at
+once on one snapshot (strata.ParallelScan).`,
 		Args: args(0, 0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
+			if parallel < 1 || parallel > 1 && !count {
+				return usageError{fmt.Errorf("--parallel %d: must be >= 1, and needs --count", parallel)}
+			}
 			o := dataio.DumpOptions{Reverse: reverse, Limit: limit, KeysOnly: keysOnly, Hex: rf.hex}
 			switch format {
 			case "text":
@@ -156,6 +166,9 @@ writes both in lowercase hex (as does --hex). json writes one object per line,
 				return err
 			}
 			defer closeDB(db, &err)
+			if count {
+				return e.scanCount(db, o.Range, parallel, rf.hex)
+			}
 			_, err = dataio.Dump(db, e.stdout, o)
 			return err
 		},
@@ -166,6 +179,8 @@ writes both in lowercase hex (as does --hex). json writes one object per line,
 	c.Flags().Int64Var(&limit, "limit", 0, "stop after N entries (0: all)")
 	c.Flags().BoolVar(&keysOnly, "keys-only", false, "print keys only")
 	c.Flags().StringVar(&format, "format", "text", "output format: text, hex or json")
+	c.Flags().BoolVar(&count, "count", false, "print entry and byte counts per part and in total")
+	c.Flags().IntVar(&parallel, "parallel", 1, "with --count: scan N parts at once")
 	return c
 }
 
@@ -224,9 +239,9 @@ strings. --hex writes hex instead of the text form (and of base64).`,
 func newLoadCmd(e *env) *cobra.Command {
 	var dir, format string
 	var hex, noWAL bool
-	var batch int
+	var batch, parallel int
 	c := &cobra.Command{
-		Use:   "load --db DIR [--format tsv|csv|jsonl] [--hex] [--no-wal] [--batch N] FILE|-",
+		Use:   "load --db DIR [--format tsv|csv|jsonl] [--hex] [--no-wal] [--batch N] [--parallel N] FILE|-",
 		Short: "Bulk-import entries from FILE (or - for stdin); all or nothing",
 		Long: `Bulk-import entries from FILE, or from stdin with -, in the formats export
 writes (see strata help export). The whole input is checked first: a malformed
@@ -235,7 +250,14 @@ line anywhere stops the load with its line number before anything is written
 created only after that. Entries are then written in batches of --batch; a key
 given twice ends with its last value. --no-wal skips the write-ahead log and
 flushes at the end. A progress bar is shown when stderr is a terminal; a summary
-line ends the load.`,
+line ends the load.
+
+--parallel N loads through tables instead of batches: N loaders sort the input
+in chunks, merge them into tables (staged in the database directory) and the
+tables are ingested at once (dataio.Input.LoadParallel): the result is the
+same, a key given twice ends with its last value, nothing is written unless all
+succeeds, and no WAL is used (--no-wal and --batch do not apply). On an empty
+database the tables land in the last level: nothing is left to compact.`,
 		Args: args(1, 1, "FILE or -"),
 		RunE: func(_ *cobra.Command, a []string) (err error) {
 			f, err := dataio.ParseFormat(format)
@@ -257,9 +279,7 @@ line ends the load.`,
 			bar := e.newProgress("validating", -1, true)
 			o := dataio.LoadOptions{Format: f, Hex: hex, BatchSize: batch, DisableWAL: noWAL,
 				Progress: func(phase string, done, total int64) {
-					if phase == "load" {
-						bar.describe("loading")
-					}
+					bar.describe(loadPhases[phase])
 					if bar.bar != nil && total >= 0 && bar.bar.GetMax64() != total {
 						bar.bar.ChangeMax64(total)
 					}
@@ -281,7 +301,7 @@ line ends the load.`,
 				return err
 			}
 			defer closeDB(db, &err)
-			res, err := inp.LoadInto(db)
+			res, err := loadInto(inp, db, dir, parallel)
 			bar.finish()
 			if err != nil {
 				return fmt.Errorf("load: %w (after %d entries)", err, res.Entries)
@@ -296,5 +316,6 @@ line ends the load.`,
 	c.Flags().BoolVar(&hex, "hex", false, "keys and values are hex")
 	c.Flags().BoolVar(&noWAL, "no-wal", false, "write without the write-ahead log, then flush")
 	c.Flags().IntVar(&batch, "batch", 1000, "entries per write batch")
+	c.Flags().IntVar(&parallel, "parallel", 0, "load with N loaders writing tables, then one ingest (0: batches)")
 	return c
 }

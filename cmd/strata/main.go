@@ -98,6 +98,7 @@ fail on one. Start with:  strata demo`,
 	// (bench.go: newBenchCmd, stress.go: newStressCmd.)
 	root.AddCommand(newBenchCmd())
 	root.AddCommand(newStressCmd())
+	root.AddCommand(newSetopsCmd(e), newGroupbyCmd(e)) // dataeng.go
 	return root
 }
 
