@@ -194,7 +194,22 @@ func (d *DB) scheduleCompaction() {
 
 // Get returns a copy of the latest value of key, or ErrNotFound.
 func (d *DB) Get(key []byte) ([]byte, error) {
+	if d.isClosed() {
+		return nil, ErrClosed
+	}
 	return d.get(key, seqLatest)
+}
+
+// isClosed reports whether Close has begun: reads then return ErrClosed
+// (the table cache is closing, and a table opened now would never be
+// closed).
+func (d *DB) isClosed() bool {
+	select {
+	case <-d.closing:
+		return true
+	default:
+		return false
+	}
 }
 
 // Close stops background work, closes every file and releases the lock.

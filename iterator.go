@@ -52,6 +52,10 @@ func (d *DB) NewIterator(o *IterOptions) *Iterator {
 		}
 		seq = opts.Snapshot.seq
 	}
+	if d.isClosed() {
+		it.err = ErrClosed
+		return it
+	}
 	rs := d.loadReadState()
 	it.rs = rs
 	it.leakID = d.leaks.add("iterator", d.opts.DebugLeaks)

@@ -31,6 +31,9 @@ func (s *Snapshot) Get(key []byte) ([]byte, error) {
 	if s.closed {
 		return nil, errSnapshotClosed
 	}
+	if s.db.isClosed() {
+		return nil, ErrClosed
+	}
 	return s.db.get(key, s.seq)
 }
 

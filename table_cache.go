@@ -34,6 +34,9 @@ type tableCache struct {
 	m    map[uint64]*tableEntry
 	lru  tableEntry // sentinel: lru.next is the most recently used
 	size int
+	// closed: close was called; acquire fails, so that no table is
+	// opened that nobody would close (a read on a closed DB).
+	closed bool
 }
 
 type tableEntry struct {
@@ -61,6 +64,10 @@ func tableName(num uint64) string { return base.MakeFilename(base.FileTypeTable,
 // drops with release.
 func (tc *tableCache) acquire(f *manifest.FileMetadata) (*tableEntry, error) {
 	tc.mu.Lock()
+	if tc.closed {
+		tc.mu.Unlock()
+		return nil, ErrClosed
+	}
 	e := tc.m[f.Num]
 	if e == nil {
 		e = &tableEntry{num: f.Num, size: f.Size}
@@ -170,6 +177,7 @@ func (tc *tableCache) evict(num uint64) {
 
 func (tc *tableCache) close() {
 	tc.mu.Lock()
+	tc.closed = true
 	for tc.lru.next != &tc.lru {
 		tc.removeLocked(tc.lru.next)
 	}
