@@ -197,6 +197,24 @@ func (l *parallelLoad) sortRuns() (res LoadResult, err error) {
 		c   *chunk
 	}
 	jobs := make(chan job)
+	// Chunks are recycled: a loader done with one hands it back, so memory
+	// is allocated (and page-faulted) once per chunk in flight.
+	free := make(chan *chunk, l.po.Loaders+1)
+	newChunk := func() *chunk {
+		select {
+		case c := <-free:
+			c.arena, c.ents = c.arena[:0], c.ents[:0]
+			return c
+		default:
+			// Decoded keys and values are never longer than their
+			// input: a small input needs a small arena.
+			size := l.po.ChunkBytes
+			if l.in.size >= 0 {
+				size = min(size, l.in.size)
+			}
+			return &chunk{arena: make([]byte, 0, size)}
+		}
+	}
 	var (
 		mu       sync.Mutex
 		firstErr error
@@ -226,6 +244,10 @@ func (l *parallelLoad) sortRuns() (res LoadResult, err error) {
 				mu.Lock()
 				l.runs[j.idx] = r
 				mu.Unlock()
+				select {
+				case free <- j.c:
+				default:
+				}
 			}
 		})
 	}
@@ -233,7 +255,7 @@ func (l *parallelLoad) sortRuns() (res LoadResult, err error) {
 	if _, err := l.in.src.Seek(0, io.SeekStart); err != nil {
 		fail(fmt.Errorf("rewind input: %w", err))
 	}
-	c := &chunk{}
+	c := newChunk()
 	last := time.Now()
 	for !failed.Load() {
 		k, v, err := r.Next()
@@ -250,7 +272,7 @@ func (l *parallelLoad) sortRuns() (res LoadResult, err error) {
 			idx := len(l.runs) - 1
 			mu.Unlock()
 			jobs <- job{idx, c}
-			c = &chunk{arena: make([]byte, 0, l.po.ChunkBytes)}
+			c = newChunk()
 		}
 		if int64(len(k)+len(v)) > l.po.ChunkBytes || len(c.ents) == 1<<32-1 {
 			fail(fmt.Errorf("line %d: entry of %d bytes is larger than a chunk (ChunkBytes %d)", r.Line(), len(k)+len(v), l.po.ChunkBytes))
