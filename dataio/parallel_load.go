@@ -24,7 +24,7 @@ import (
 //  1. The input is read in order and cut into chunks of about ChunkBytes.
 //     Each chunk is sorted by key in memory by one of the loaders, keeping
 //     for each key only its last entry in the chunk, and written to a run
-//     file (the last chunk stays in memory).
+//     file (the last chunk stays in memory, as one run per loader).
 //  2. The key space is cut into parts of about equal bytes, from key
 //     samples of every run. The loaders merge the runs part by part and
 //     write each part as tables (strata.TableWriter); for a key in several
@@ -292,10 +292,20 @@ func (l *parallelLoad) sortRuns() (res LoadResult, err error) {
 	if firstErr != nil {
 		return res, firstErr
 	}
-	if len(c.ents) > 0 {
-		c.sortDedup()
-		l.runs = append(l.runs, memRun(c))
+	// The last chunk stays in memory, cut into one run per loader (in
+	// input order, so later pieces win) so that they sort in parallel.
+	pieces := make([]run, min(l.po.Loaders, len(c.ents)))
+	var sorting sync.WaitGroup
+	for i := range pieces {
+		lo, hi := len(c.ents)*i/len(pieces), len(c.ents)*(i+1)/len(pieces)
+		sorting.Go(func() {
+			piece := &chunk{arena: c.arena, ents: c.ents[lo:hi:hi]}
+			piece.sortDedup()
+			pieces[i] = memRun(piece)
+		})
 	}
+	sorting.Wait()
+	l.runs = append(l.runs, pieces...)
 	return res, nil
 }
 
