@@ -579,6 +579,11 @@ func TestDiskFull(t *testing.T) {
 		points = 20
 	}
 	prng := rand.New(rand.NewPCG(3, 5))
+	accepted := 0
+	defer func() {
+		t.Logf("disk full at %d points of %d bytes: every one reported ENOSPC; %d sync writes fitted afterwards and were kept",
+			points, total, accepted)
+	}()
 	for p := 0; p < points; p++ {
 		limit := prng.Int64N(total)
 		if p < 4 {
@@ -600,6 +605,7 @@ func TestDiskFull(t *testing.T) {
 			if err := r.db.Put([]byte("more"), []byte("x"), &WriteOptions{Sync: true}); err == nil {
 				r.hist = append(r.hist, faultBatch{ops: []crashOp{{key: "more", value: new("x")}}, sync: true, acked: true})
 				applyOps(r.model, r.hist[len(r.hist)-1].ops)
+				accepted++
 				// Accepted only if it fit: a WAL record may fit where a
 				// table did not. It must then be durable like any other.
 			} else {
