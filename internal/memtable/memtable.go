@@ -74,16 +74,15 @@ func New(cmp *base.Comparer, arenaSize int) *MemTable {
 		arenaSize = maxArenaSize
 	}
 	limit := uint64(entriesOff) + uint64(arenaSize)
-	words := make([]uint32, (limit+3)/4)
 	m := &MemTable{
-		words:     words,
-		buf:       unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(words))), len(words)*4),
 		limit:     uint32(limit),
 		arenaSize: arenaSize,
 		cmp:       cmp,
 		ucmp:      cmp.Compare,
 		bytewise:  cmp == base.DefaultComparer,
 	}
+	m.words = allocArena(m, int((limit+3)/4))
+	m.buf = unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(m.words))), len(m.words)*4)
 	m.words[headOff/4+wHeight] = maxHeight
 	m.words[headOff/4+wPrev] = headOff
 	m.height.Store(1)
