@@ -131,6 +131,12 @@ func (d *DB) runCompaction(c *manifest.Compaction, manual bool) error {
 		d.stats.levels[c.Level+1].recordCompaction(readBytes, written, time.Since(start))
 		d.stats.compactions.Add(1)
 	}); err != nil {
+		// The record may have reached the MANIFEST anyway: the background
+		// error must be set before the deferred release of the outputs
+		// lets the cleanup delete them (it deletes nothing after one).
+		d.mu.Lock()
+		d.setBGErrLocked(fmt.Errorf("strata: compaction: %w", err))
+		d.mu.Unlock()
 		return err
 	}
 	d.logger.Info("compacted", "level", c.Level, "inputs", len(c.Inputs[0]), "next-level-inputs",
