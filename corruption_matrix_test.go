@@ -217,15 +217,27 @@ func truncateFile(t *testing.T, path string, size int64) {
 	}
 }
 
+// repairLoses says what Repair may lose of a damaged table.
+type repairLoses int
+
+const (
+	repairLosesBlock repairLoses = iota // the damaged block's keys (the read loss range)
+	repairLosesTable                    // the whole table: no index to find its blocks
+	repairLosesNone                     // nothing: only the filter was lost
+)
+
 // tableRow damages a structure of the first level-1 table.
-func tableRow(name string, paranoid bool, hit func(t *testing.T, tb cmTable) (lossFrom, lossTo int, wholeOnRepair bool)) cmRow {
+func tableRow(name string, paranoid bool, hit func(t *testing.T, tb cmTable) (lossFrom, lossTo int, repair repairLoses)) cmRow {
 	return cmRow{name: name, paranoidFails: paranoid, damage: func(t *testing.T, dir string) cmDamage {
 		tb := cmTables(t, dir)[0]
 		tb.path = filepath.Join(dir, filepath.Base(tb.path))
-		from, to, whole := hit(t, tb)
+		from, to, repair := hit(t, tb)
 		d := cmDamage{file: tb.path, lossFrom: from, lossTo: to}
-		if whole {
+		switch repair {
+		case repairLosesTable:
 			d.repairLoss = &[2]int{tb.first, tb.last + 1}
+		case repairLosesNone:
+			d.repairLoss = &[2]int{}
 		}
 		return d
 	}}
@@ -238,76 +250,76 @@ func blockKeys(b sstable.BlockInfo) (int, int) {
 func cmRows() []cmRow {
 	whole := func(tb cmTable) (int, int) { return tb.first, tb.last + 1 }
 	rows := []cmRow{
-		tableRow("table/data-block/flip", false, func(t *testing.T, tb cmTable) (int, int, bool) {
+		tableRow("table/data-block/flip", false, func(t *testing.T, tb cmTable) (int, int, repairLoses) {
 			b := tb.layout.DataBlocks[1]
 			flipBit(t, tb.path, int64(b.Handle.Offset)+int64(b.Handle.Size)/2, 3)
 			from, to := blockKeys(b)
-			return from, to, false
+			return from, to, repairLosesBlock
 		}),
-		tableRow("table/data-block/flip-first-byte", false, func(t *testing.T, tb cmTable) (int, int, bool) {
+		tableRow("table/data-block/flip-first-byte", false, func(t *testing.T, tb cmTable) (int, int, repairLoses) {
 			b := tb.layout.DataBlocks[0]
 			flipBit(t, tb.path, int64(b.Handle.Offset), 0)
 			from, to := blockKeys(b)
-			return from, to, false
+			return from, to, repairLosesBlock
 		}),
-		tableRow("table/data-block/trailer-compression-type", false, func(t *testing.T, tb cmTable) (int, int, bool) {
+		tableRow("table/data-block/trailer-compression-type", false, func(t *testing.T, tb cmTable) (int, int, repairLoses) {
 			b := tb.layout.DataBlocks[2]
 			flipBit(t, tb.path, int64(b.Handle.Offset+b.Handle.Size), 1)
 			from, to := blockKeys(b)
-			return from, to, false
+			return from, to, repairLosesBlock
 		}),
-		tableRow("table/data-block/trailer-crc", false, func(t *testing.T, tb cmTable) (int, int, bool) {
+		tableRow("table/data-block/trailer-crc", false, func(t *testing.T, tb cmTable) (int, int, repairLoses) {
 			b := tb.layout.DataBlocks[len(tb.layout.DataBlocks)-1]
 			flipBit(t, tb.path, int64(b.Handle.Offset+b.Handle.Size)+3, 7)
 			from, to := blockKeys(b)
-			return from, to, false
+			return from, to, repairLosesBlock
 		}),
-		tableRow("table/index-block/flip", true, func(t *testing.T, tb cmTable) (int, int, bool) {
+		tableRow("table/index-block/flip", true, func(t *testing.T, tb cmTable) (int, int, repairLoses) {
 			h := tb.layout.Index.Handle
 			flipBit(t, tb.path, int64(h.Offset)+int64(h.Size)/3, 5)
 			from, to := whole(tb)
-			return from, to, true
+			return from, to, repairLosesTable
 		}),
-		tableRow("table/metaindex/flip", true, func(t *testing.T, tb cmTable) (int, int, bool) {
+		tableRow("table/metaindex/flip", true, func(t *testing.T, tb cmTable) (int, int, repairLoses) {
 			h := tb.layout.Metaindex.Handle
 			flipBit(t, tb.path, int64(h.Offset)+1, 2)
 			from, to := whole(tb)
-			return from, to, true
+			return from, to, repairLosesNone
 		}),
-		tableRow("table/filter-block/flip", true, func(t *testing.T, tb cmTable) (int, int, bool) {
+		tableRow("table/filter-block/flip", true, func(t *testing.T, tb cmTable) (int, int, repairLoses) {
 			if !tb.layout.HasFilter {
 				t.Fatal("no filter block")
 			}
 			h := tb.layout.Filter
 			flipBit(t, tb.path, int64(h.Offset)+int64(h.Size)/2, 4)
 			from, to := whole(tb)
-			return from, to, true
+			return from, to, repairLosesNone
 		}),
-		tableRow("table/footer/magic", true, func(t *testing.T, tb cmTable) (int, int, bool) {
+		tableRow("table/footer/magic", true, func(t *testing.T, tb cmTable) (int, int, repairLoses) {
 			flipBit(t, tb.path, -1, 0)
 			from, to := whole(tb)
-			return from, to, true
+			return from, to, repairLosesTable
 		}),
-		tableRow("table/footer/index-handle", true, func(t *testing.T, tb cmTable) (int, int, bool) {
+		tableRow("table/footer/index-handle", true, func(t *testing.T, tb cmTable) (int, int, repairLoses) {
 			flipBit(t, tb.path, -48+4, 6)
 			from, to := whole(tb)
-			return from, to, true
+			return from, to, repairLosesTable
 		}),
-		tableRow("table/truncate/last-byte", true, func(t *testing.T, tb cmTable) (int, int, bool) {
+		tableRow("table/truncate/last-byte", true, func(t *testing.T, tb cmTable) (int, int, repairLoses) {
 			truncateFile(t, tb.path, -1)
 			from, to := whole(tb)
-			return from, to, true
+			return from, to, repairLosesTable
 		}),
-		tableRow("table/truncate/mid-data", true, func(t *testing.T, tb cmTable) (int, int, bool) {
+		tableRow("table/truncate/mid-data", true, func(t *testing.T, tb cmTable) (int, int, repairLoses) {
 			b := tb.layout.DataBlocks[len(tb.layout.DataBlocks)/2]
 			truncateFile(t, tb.path, int64(b.Handle.Offset)+10)
 			from, to := whole(tb)
-			return from, to, true
+			return from, to, repairLosesTable
 		}),
-		tableRow("table/truncate/empty", true, func(t *testing.T, tb cmTable) (int, int, bool) {
+		tableRow("table/truncate/empty", true, func(t *testing.T, tb cmTable) (int, int, repairLoses) {
 			truncateFile(t, tb.path, 0)
 			from, to := whole(tb)
-			return from, to, true
+			return from, to, repairLosesTable
 		}),
 		{name: "log/record/flip", paranoidFails: true, mayLoseOnOpen: true, damage: func(t *testing.T, dir string) cmDamage {
 			log := filesOfType(t, dir, base.FileTypeLog)[0]

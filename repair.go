@@ -202,12 +202,20 @@ func (r *repairer) scanTable(num uint64, name string) error {
 		return fmt.Errorf("strata: repair: %w", err)
 	}
 	defer f.Close()
-	rd, err := sstable.NewReader(f, fi.Size(), sstable.ReaderOptions{Comparer: d.cmp, FileName: name, VerifyChecksums: true})
+	ro := sstable.ReaderOptions{Comparer: d.cmp, FileName: name, VerifyChecksums: true}
+	rd, err := sstable.NewReader(f, fi.Size(), ro)
+	metaErr := err
 	if err != nil {
-		r.problem(err)
-		r.report.DamagedTables++
-		r.archive(name)
-		return nil
+		// A damaged metaindex or filter block costs only the filter:
+		// read the table without them and rewrite it (as LevelDB, which
+		// ignores errors in the meta blocks).
+		ro.IgnoreMeta = true
+		if rd, err = sstable.NewReader(f, fi.Size(), ro); err != nil {
+			r.problem(metaErr)
+			r.report.DamagedTables++
+			r.archive(name)
+			return nil
+		}
 	}
 	defer rd.Close()
 
@@ -226,13 +234,18 @@ func (r *repairer) scanTable(num uint64, name string) error {
 		return err
 	}
 	r.report.Entries += res.Entries
-	if res.DamagedBlocks == 0 {
+	if res.DamagedBlocks == 0 && metaErr == nil {
 		if res.Entries > 0 {
 			r.tables = append(r.tables, meta)
 		}
 		return nil
 	}
-	r.problem(res.FirstError)
+	if metaErr != nil {
+		r.problem(metaErr)
+	}
+	if res.FirstError != nil {
+		r.problem(res.FirstError)
+	}
 	r.report.DamagedTables++
 	// Rewrite the intact entries into a new table.
 	out := r.newNum()

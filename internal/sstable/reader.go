@@ -33,6 +33,10 @@ type ReaderOptions struct {
 	// blocks are decompressed and cached as usual. The caller keeps the
 	// mapping alive until the Reader and its iterators are closed.
 	Mmap []byte
+	// IgnoreMeta skips the metaindex and the filter block: the table is
+	// read without a filter. Repair uses it to save the data of a table
+	// whose metaindex or filter block is damaged.
+	IgnoreMeta bool
 }
 
 // Reader reads one table. It keeps the index and filter blocks in memory and
@@ -112,6 +116,11 @@ func NewReader(f io.ReaderAt, size int64, o ReaderOptions) (*Reader, error) {
 	var it blockIter
 	if err := it.init(r.cmp, r.index, r.file, r.footer.index.Offset); err != nil {
 		return nil, err
+	}
+
+	if o.IgnoreMeta {
+		r.cacheID = r.cache.NewID()
+		return r, nil
 	}
 
 	// Metaindex and filter.
