@@ -49,6 +49,9 @@ import (
 // each run checks that the operation it failed is the one the probe saw at
 // that index; the second pass counts List, Remove and Close, whose order
 // may vary, and checks only the invariants.
+//
+// STRATA_FAULT_DEBUG=1 logs every run's failed operation and error, and on a
+// failed check the directory before the reopen and the engine's log.
 
 // faultKindsDeterministic are the operation kinds the first pass counts.
 var faultKindsDeterministic = []errorfs.Kind{
@@ -355,7 +358,7 @@ func (r *faultRun) verifyFS(what string, fs *vfs.MemFS, crashed bool) {
 	// No automatic compaction, so that the directory holds still for
 	// checkNoOrphans.
 	opts.DisableAutoCompactions = true
-	if os.Getenv("FAULT_DEBUG") != "" {
+	if os.Getenv("STRATA_FAULT_DEBUG") != "" {
 		r.logBuf.Reset()
 		opts.Logger = slog.New(slog.NewTextHandler(&r.logBuf, nil))
 		r.t.Logf("before %s:\n%s", what, fs)
@@ -446,7 +449,7 @@ func checkNoOrphans(r *faultRun, what string, db *DB) {
 		}
 	}
 	if len(tables) > 0 || len(logs) != 1 || len(manifests) != 1 {
-		if os.Getenv("FAULT_DEBUG") != "" {
+		if os.Getenv("STRATA_FAULT_DEBUG") != "" {
 			db.mu.Lock()
 			r.t.Logf("%s", r.logBuf.String())
 			r.t.Logf("next file %d, log %d, manifest %d, version %s", db.versions.nextFileNum, db.versions.logNum, db.versions.manifestNum, db.versions.current)
@@ -548,7 +551,7 @@ func runFaultPass(t *testing.T, kinds []errorfs.Kind, deterministic bool, stats 
 		fs.SetEnabled(false)
 		r.verify()
 		stats.add(r, failed)
-		if os.Getenv("FAULT_DEBUG") != "" {
+		if os.Getenv("STRATA_FAULT_DEBUG") != "" {
 			t.Logf("%s: step %q err %v bg %v", r.name, r.errStep, r.err, r.bgErr)
 		}
 	}
