@@ -8,6 +8,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"os"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -462,18 +463,24 @@ func checkNoOrphans(r *faultRun, what string, db *DB) {
 
 // faultProbe runs the workload with no failures and returns the
 // operations it did of the given kinds, in order.
-func faultProbe(t *testing.T, kinds []errorfs.Kind) []errorfs.Op {
+func faultProbe(t *testing.T, pass faultPass) []errorfs.Op {
 	mem := vfs.NewMem()
 	fs := errorfs.Wrap(mem)
 	var mu sync.Mutex
 	var ops []errorfs.Op
-	fs.AddRule(errorfs.OnIndex(-1).On(kinds...).Where(func(op errorfs.Op) bool {
+	fs.AddRule(errorfs.OnIndex(-1).On(pass.kinds...).Where(func(op errorfs.Op) bool {
+		if pass.filter != nil && !pass.filter(op) {
+			return false
+		}
 		mu.Lock()
 		ops = append(ops, op)
 		mu.Unlock()
 		return true
 	}))
 	r := newFaultRun(t, "probe", fs, mem)
+	if pass.opts != nil {
+		r.opts = pass.opts
+	}
 	r.workload()
 	if r.err != nil {
 		t.Fatalf("the workload fails without injected errors: %s: %v", r.errStep, r.err)
@@ -511,10 +518,22 @@ func (s *faultStats) String() string {
 		s.runs, s.injected, strings.TrimSpace(b.String()), s.failedCaller, s.transparent, s.reads)
 }
 
-// runFaultPass fails each operation of kinds once; deterministic says the
-// failed operation must be the one the probe saw at that index.
-func runFaultPass(t *testing.T, kinds []errorfs.Kind, deterministic bool, stats *faultStats) {
-	probe := faultProbe(t, kinds)
+// faultPass says which operations a pass of TestEveryIOFailsOnce fails.
+type faultPass struct {
+	kinds []errorfs.Kind
+	// filter, if set, narrows the operations counted.
+	filter func(errorfs.Op) bool
+	// deterministic says the failed operation must be the one the probe
+	// saw at that index.
+	deterministic bool
+	// opts replaces faultOptions.
+	opts func(FS) *Options
+}
+
+// runFaultPass fails each operation the pass counts once.
+func runFaultPass(t *testing.T, pass faultPass, stats *faultStats) {
+	kinds, deterministic := pass.kinds, pass.deterministic
+	probe := faultProbe(t, pass)
 	step := 1
 	if testing.Short() && raceEnabled {
 		step = 5
@@ -525,6 +544,9 @@ func runFaultPass(t *testing.T, kinds []errorfs.Kind, deterministic bool, stats 
 		var mu sync.Mutex
 		var seen []errorfs.Op
 		rule := fs.AddRule(errorfs.OnIndex(int64(i)).On(kinds...).Where(func(op errorfs.Op) bool {
+			if pass.filter != nil && !pass.filter(op) {
+				return false
+			}
 			mu.Lock()
 			seen = append(seen, op)
 			mu.Unlock()
@@ -532,6 +554,9 @@ func runFaultPass(t *testing.T, kinds []errorfs.Kind, deterministic bool, stats 
 		}))
 		name := fmt.Sprintf("fail op %d: %s", i, probe[i])
 		r := newFaultRun(t, name, fs, mem)
+		if pass.opts != nil {
+			r.opts = pass.opts
+		}
 		r.workload()
 		r.afterFailure()
 		mu.Lock()
@@ -562,12 +587,42 @@ func runFaultPass(t *testing.T, kinds []errorfs.Kind, deterministic bool, stats 
 func TestEveryIOFailsOnce(t *testing.T) {
 	stats := &faultStats{byKind: map[string]int{}}
 	t.Run("deterministic", func(t *testing.T) {
-		runFaultPass(t, faultKindsDeterministic, true, stats)
+		runFaultPass(t, faultPass{kinds: faultKindsDeterministic, deterministic: true}, stats)
 	})
 	t.Run("list-remove-close", func(t *testing.T) {
-		runFaultPass(t, faultKindsBackground, false, stats)
+		runFaultPass(t, faultPass{kinds: faultKindsBackground}, stats)
+	})
+	// Every flush and compaction switches to a new MANIFEST, as one does
+	// past 64 MiB: creating it, writing its snapshot, renaming CURRENT over
+	// and syncing the directory each fail once, in a running database.
+	t.Run("manifest-switch", func(t *testing.T) {
+		runFaultPass(t, faultPass{
+			kinds:         faultKindsDeterministic,
+			deterministic: true,
+			filter:        isManifestSwitchOp,
+			opts: func(fs FS) *Options {
+				o := faultOptions(fs)
+				o.maxManifestSize = 1
+				return o
+			},
+		}, stats)
 	})
 	t.Logf("every I/O fails once: %s", stats)
+}
+
+// isManifestSwitchOp reports operations on MANIFESTs, CURRENT, its
+// temporary file and the directory.
+func isManifestSwitchOp(op errorfs.Op) bool {
+	for _, p := range []string{op.Path, op.NewPath} {
+		if p == "db" {
+			return true
+		}
+		if t, _, ok := base.ParseFilename(path.Base(p)); ok &&
+			(t == base.FileTypeManifest || t == base.FileTypeCurrent || t == base.FileTypeTemp) {
+			return true
+		}
+	}
+	return false
 }
 
 // TestDiskFull runs the workload on a disk that fills up after n bytes,

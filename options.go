@@ -124,6 +124,11 @@ type Options struct {
 	// that Close can say where a leaked one came from. It costs a stack
 	// trace per iterator.
 	DebugLeaks bool
+
+	// maxManifestSize, when positive, replaces the MANIFEST size past
+	// which a version edit starts a new MANIFEST (tests: 1 makes every
+	// edit switch MANIFEST and CURRENT).
+	maxManifestSize int64
 }
 
 // withDefaults returns a copy of o (which may be nil) with every unset field

@@ -125,7 +125,11 @@ func (vs *versionSet) logAndApply(edit *manifest.VersionEdit, onInstall func()) 
 	if !edit.HasPrevLogNumber {
 		edit.HasPrevLogNumber, edit.PrevLogNumber = true, vs.prevLogNum
 	}
-	newManifest := vs.manifestW == nil || vs.manifestW.Size() > maxManifestSize
+	limit := int64(maxManifestSize)
+	if d.opts.maxManifestSize > 0 {
+		limit = d.opts.maxManifestSize
+	}
+	newManifest := vs.manifestW == nil || vs.manifestW.Size() > limit
 	var manifestNum uint64
 	if newManifest {
 		manifestNum = vs.newFileNum()
