@@ -543,7 +543,9 @@ func runFaultPass(t *testing.T, pass faultPass, stats *faultStats) {
 		fs := errorfs.Wrap(mem)
 		var mu sync.Mutex
 		var seen []errorfs.Op
-		rule := fs.AddRule(errorfs.OnIndex(int64(i)).On(kinds...).Where(func(op errorfs.Op) bool {
+		// A failed write first writes a random prefix of its buffer, as a
+		// real short write does.
+		rule := fs.AddRule(errorfs.OnIndex(int64(i)).On(kinds...).PartialWrites(uint64(i)).Where(func(op errorfs.Op) bool {
 			if pass.filter != nil && !pass.filter(op) {
 				return false
 			}
