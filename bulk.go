@@ -171,14 +171,7 @@ func (d *DB) CompactRangeWith(start, end []byte, o CompactOptions) error {
 		}()
 	}
 	wg.Wait()
-	defer func() {
-		d.mu.Lock()
-		for _, n := range nums {
-			delete(d.pendingOutputs, n)
-		}
-		d.mu.Unlock()
-		d.scheduleCleanup()
-	}()
+	defer d.releaseOutputs(nums)
 	if err := errors.Join(errs...); err != nil {
 		for _, out := range outputs {
 			d.fs.Remove(base.MakeFilepath(d.dirname, base.FileTypeTable, out.Num))

@@ -107,14 +107,7 @@ func (d *DB) runCompaction(c *manifest.Compaction, manual bool) error {
 
 	var outNums []uint64
 	outputs, readBytes, err := d.compactionOutputs(c, &outNums)
-	defer func() {
-		d.mu.Lock()
-		for _, n := range outNums {
-			delete(d.pendingOutputs, n)
-		}
-		d.mu.Unlock()
-		d.scheduleCleanup()
-	}()
+	defer d.releaseOutputs(outNums)
 	if err != nil {
 		for _, o := range outputs {
 			d.fs.Remove(base.MakeFilepath(d.dirname, base.FileTypeTable, o.Num))
@@ -178,6 +171,17 @@ func (d *DB) compactionOutputs(c *manifest.Compaction, nums *[]uint64) (outputs 
 }
 
 func (d *DB) internalCompare(a, b []byte) int { return base.InternalCompare(d.cmp.Compare, a, b) }
+
+// releaseOutputs removes file numbers from pendingOutputs once they are
+// installed in a version or abandoned, and lets the cleanup run.
+func (d *DB) releaseOutputs(nums []uint64) {
+	d.mu.Lock()
+	for _, n := range nums {
+		delete(d.pendingOutputs, n)
+	}
+	d.mu.Unlock()
+	d.scheduleCleanup()
+}
 
 // levelInputIters returns iterators over files of one level: one per table
 // for level 0 (whose tables overlap), one concatenating iterator otherwise.

@@ -80,8 +80,26 @@ func InternalCompare(ucmp func(a, b []byte) int, a, b []byte) int {
 	if c := ucmp(a[:na], b[:nb]); c != 0 {
 		return c
 	}
-	ta := binary.LittleEndian.Uint64(a[na:])
-	tb := binary.LittleEndian.Uint64(b[nb:])
+	return compareTrailers(a[na:], b[nb:])
+}
+
+// InternalCompareBytewise is InternalCompare with the bytewise user order,
+// without the indirect call (for hot loops that know the comparer).
+func InternalCompareBytewise(a, b []byte) int {
+	if len(a) < TrailerLen || len(b) < TrailerLen {
+		return bytes.Compare(a, b)
+	}
+	na, nb := len(a)-TrailerLen, len(b)-TrailerLen
+	if c := bytes.Compare(a[:na], b[:nb]); c != 0 {
+		return c
+	}
+	return compareTrailers(a[na:], b[nb:])
+}
+
+// compareTrailers orders two 8-byte trailers descending: the newer entry
+// (larger sequence, then larger kind) first.
+func compareTrailers(a, b []byte) int {
+	ta, tb := binary.LittleEndian.Uint64(a), binary.LittleEndian.Uint64(b)
 	switch {
 	case ta > tb:
 		return -1

@@ -1,7 +1,6 @@
 package sstable
 
 import (
-	"bytes"
 	"encoding/binary"
 
 	"strata/internal/base"
@@ -304,20 +303,8 @@ func (it *blockIter) keyAtRestart(i int) ([]byte, bool) {
 // compare orders internal keys (base.InternalCompare), inlining the
 // bytewise case.
 func (it *blockIter) compare(a, b []byte) int {
-	if it.bytewise && len(a) >= base.TrailerLen && len(b) >= base.TrailerLen {
-		na, nb := len(a)-base.TrailerLen, len(b)-base.TrailerLen
-		if c := bytes.Compare(a[:na], b[:nb]); c != 0 {
-			return c
-		}
-		ta := binary.LittleEndian.Uint64(a[na:])
-		tb := binary.LittleEndian.Uint64(b[nb:])
-		switch {
-		case ta > tb:
-			return -1
-		case ta < tb:
-			return 1
-		}
-		return 0
+	if it.bytewise {
+		return base.InternalCompareBytewise(a, b)
 	}
 	return base.InternalCompare(it.cmp, a, b)
 }
