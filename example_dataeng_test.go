@@ -41,9 +41,9 @@ func ExampleOptions_PrepareForBulkLoad() {
 	for w := range 4 { // four loaders, each writing its own batches
 		wg.Go(func() {
 			b := db.NewBatch()
-			for i := range 2500 {
+			for i := range 500 {
 				b.Put(fmt.Appendf(nil, "user%06d", i*4+w), []byte("profile"))
-				if b.Len() == 500 {
+				if b.Len() == 100 {
 					if err := db.Write(b, &strata.WriteOptions{DisableWAL: true}); err != nil {
 						log.Fatal(err)
 					}
@@ -59,9 +59,9 @@ func ExampleOptions_PrepareForBulkLoad() {
 		log.Fatal(err)
 	}
 	l0, _ := db.Property("strata.num-files-at-level0")
-	v, _ := db.Get([]byte("user009999"))
-	fmt.Printf("level-0 tables: %s, user009999 = %s\n", l0, v)
-	// Output: level-0 tables: 0, user009999 = profile
+	v, _ := db.Get([]byte("user001999"))
+	fmt.Printf("level-0 tables: %s, user001999 = %s\n", l0, v)
+	// Output: level-0 tables: 0, user001999 = profile
 }
 
 // Parallel loaders: each writes a sorted table of its own key range with a

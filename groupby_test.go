@@ -143,7 +143,11 @@ func TestGroupByModel(t *testing.T) {
 // record arrives once.
 func TestGroupByConcurrentEmit(t *testing.T) {
 	out := memDB(t)
-	const goroutines, each = 4, 20000
+	const goroutines = 4
+	each := 20000
+	if testing.Short() {
+		each = 2000
+	}
 	var mu sync.Mutex
 	reduced := map[string]int{}
 	stats, err := GroupBy(context.Background(), GroupByOptions{ScratchDir: t.TempDir(), Out: out, Workers: 3},
@@ -179,7 +183,7 @@ func TestGroupByConcurrentEmit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if stats.Records != goroutines*each || stats.Groups != 500 || len(reduced) != 500 {
+	if stats.Records != int64(goroutines*each) || stats.Groups != 500 || len(reduced) != 500 {
 		t.Fatalf("stats %+v, %d groups reduced", stats, len(reduced))
 	}
 	for g, n := range reduced {
@@ -205,7 +209,11 @@ func TestGroupByPartialReduceAndProgress(t *testing.T) {
 			}
 		}},
 		func(emit func(group, value []byte) error) error {
-			for i := range 100000 {
+			n := 100000
+			if testing.Short() {
+				n = 10000
+			}
+			for i := range n {
 				emit(fmt.Appendf(nil, "%d", i%7), fmt.Appendf(nil, "%06d", i))
 			}
 			return nil

@@ -32,13 +32,13 @@ func dbContents(t *testing.T, db *strata.DB) string {
 // what LoadInto leaves, for several chunk and table sizes and loader
 // counts.
 func TestLoadParallelEqualsSequential(t *testing.T) {
-	seeds := 4
+	seeds, maxN := 4, 5000
 	if testing.Short() {
-		seeds = 2
+		seeds, maxN = 2, 1500
 	}
 	for seed := range uint64(seeds) {
 		rng := rand.New(rand.NewPCG(seed, 3))
-		n := 500 + rng.IntN(5000)
+		n := 500 + rng.IntN(maxN)
 		var in bytes.Buffer
 		hexEnc := rng.IntN(2) == 0
 		w := NewWriter(&in, TSV, hexEnc, false)
