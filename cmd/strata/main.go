@@ -8,6 +8,7 @@
 //	strata sst FILE [--scan] [--check]
 //	strata wal FILE
 //	strata demo [--dir DIR] [--n N]
+//	strata stress [--kills N] [--dir DIR]   (the process crash test)
 //
 // `strata help COMMAND` describes each command. Errors are one line on
 // stderr and a non-zero exit status: 1 for a failure (including `get` of a
