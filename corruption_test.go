@@ -279,3 +279,29 @@ func TestRepair(t *testing.T) {
 		t.Fatal("nothing archived in lost/")
 	}
 }
+
+// TestTornManifestKeepsTables: when recovery drops a torn last MANIFEST
+// record, the tables only that record named are moved to lost/, not
+// deleted: if the tear was damage rather than a crash, they hold data no
+// log has any more.
+func TestTornManifestKeepsTables(t *testing.T) {
+	dir := t.TempDir()
+	db := mustOpen(t, dir, nil)
+	db.Put([]byte("k1"), []byte("v1"), nil)
+	db.Flush()
+	db.Put([]byte("k2"), []byte("v2"), nil)
+	db.Flush() // the last edit names k2's table and retires its log
+	db.Close()
+	tablesBefore := filesOfType(t, dir, base.FileTypeTable)
+	m := filesOfType(t, dir, base.FileTypeManifest)[0]
+	fi, _ := os.Stat(m)
+	if err := os.Truncate(m, fi.Size()-3); err != nil {
+		t.Fatal(err)
+	}
+	db = mustOpen(t, dir, nil)
+	db.Close()
+	lost, _ := os.ReadDir(filepath.Join(dir, "lost"))
+	if len(lost) == 0 {
+		t.Fatalf("no table moved to lost/ (tables before: %v, after: %v)", tablesBefore, filesOfType(t, dir, base.FileTypeTable))
+	}
+}

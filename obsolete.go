@@ -68,6 +68,13 @@ func (d *DB) deleteObsoleteFiles(atOpen bool) {
 		}
 		if t == base.FileTypeTable {
 			d.tables.evict(num)
+			if atOpen && d.versions.tornManifest {
+				// The MANIFEST lost its last record: a crash during an
+				// edit (then the table is debris) or damage (then it may
+				// hold data no log has any more). Keep it for Repair.
+				d.archiveToLost(name)
+				continue
+			}
 		}
 		if err := d.fs.Remove(d.fs.PathJoin(d.dirname, name)); err != nil {
 			d.logger.Warn("cannot delete obsolete file", "file", name, "err", err)
@@ -75,4 +82,20 @@ func (d *DB) deleteObsoleteFiles(atOpen bool) {
 		}
 		d.logger.Info("deleted obsolete file", "file", name, "type", t.String())
 	}
+}
+
+// archiveToLost moves a file of the database directory into its lost/
+// subdirectory (where Repair also puts what it replaces).
+func (d *DB) archiveToLost(name string) {
+	lost := d.fs.PathJoin(d.dirname, "lost")
+	err := d.fs.MkdirAll(lost, 0o755)
+	if err == nil {
+		err = d.fs.Rename(d.fs.PathJoin(d.dirname, name), d.fs.PathJoin(lost, name))
+	}
+	if err != nil {
+		d.logger.Warn("cannot move unreferenced table to lost/", "file", name, "err", err)
+		return
+	}
+	d.logger.Warn("moved a table the MANIFEST does not name to lost/ (its last record was torn); Repair can recover it",
+		"file", name)
 }

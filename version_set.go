@@ -42,6 +42,9 @@ type versionSet struct {
 	compactPointers [manifest.NumLevels][]byte // (d.mu)
 
 	manifestNum  uint64 // (d.mu)
+	// tornManifest: recovery dropped a torn last MANIFEST record, so tables
+	// it does not name are moved to lost/ rather than deleted at open.
+	tornManifest bool
 	manifestFile vfs.File
 	manifestW    *record.Writer
 
@@ -420,6 +423,7 @@ func (vs *versionSet) recover() (lastSeq uint64, err error) {
 	}
 	if torn {
 		d.logger.Warn("MANIFEST ends in a torn record; ignoring it", "file", path, "offset", end, "bytes", tornN)
+		vs.tornManifest = true
 	} else if fi, err := f.Stat(); err == nil {
 		end = fi.Size()
 	} else {
