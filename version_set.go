@@ -41,7 +41,7 @@ type versionSet struct {
 	prevLogNum      uint64                     // (d.mu) 0, or a log still needed (old LevelDB)
 	compactPointers [manifest.NumLevels][]byte // (d.mu)
 
-	manifestNum  uint64 // (d.mu)
+	manifestNum uint64 // (d.mu)
 	// tornManifest: recovery dropped a torn last MANIFEST record, so tables
 	// it does not name are moved to lost/ rather than deleted at open.
 	tornManifest bool
