@@ -145,12 +145,24 @@ func (i *pebbleIter) Close() error  { return i.it.Close() }
 func (p pebbleDB) Flush() error { return p.d.Flush() }
 
 // WaitForCompactions polls Pebble's metrics until no flush or compaction
-// runs and the estimated compaction debt is zero.
+// has run for a second (or the estimated compaction debt is zero). The debt
+// alone is not a signal: Pebble can leave some debt below its compaction
+// threshold indefinitely, with nothing scheduled.
 func (p pebbleDB) WaitForCompactions() error {
 	deadline := time.Now().Add(10 * time.Minute)
+	quiet := 0
 	for {
 		m := p.d.Metrics()
-		if m.Compact.NumInProgress == 0 && m.Flush.NumInProgress == 0 && m.Compact.EstimatedDebt == 0 {
+		idle := m.Compact.NumInProgress == 0 && m.Flush.NumInProgress == 0
+		if idle && m.Compact.EstimatedDebt == 0 {
+			return nil
+		}
+		if idle {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		if quiet >= 20 {
 			return nil
 		}
 		if time.Now().After(deadline) {
