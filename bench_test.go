@@ -257,3 +257,22 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// BenchmarkSeekRandomNewIterator is db_bench's seekrandom: a new iterator
+// per seek, then 10 nexts.
+func BenchmarkSeekRandomNewIterator(b *testing.B) {
+	db := sharedReadDB(b)
+	defer db.Close()
+	rng := rand.New(rand.NewPCG(9, 10))
+	var kb [32]byte
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		it := db.NewIterator(nil)
+		ok := it.Seek(benchKey(kb[:], rng.IntN(2*readDBKeys)))
+		for j := 0; ok && j < 10; j++ {
+			ok = it.Next()
+		}
+		it.Close()
+	}
+}

@@ -28,6 +28,10 @@ type DB struct {
 
 	blockCache *cache.Cache
 	tables     *tableCache
+	// icmp and openTableIter are method values bound once, so iterators do
+	// not allocate closures.
+	icmp          func(a, b []byte) int
+	openTableIter func(f *manifest.FileMetadata) (base.InternalIterator, error)
 
 	// visibleSeq is the sequence number of the newest write readers may
 	// see: every write at or below it is fully in a memtable. It is

@@ -7,17 +7,22 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 var errSnapshotClosed = errors.New("strata: snapshot is closed")
 
-// leakTracker remembers open iterators and snapshots so Close can name the
-// ones a program forgot. With Options.DebugLeaks it also keeps the stack
-// that created each one.
+// leakTracker counts open iterators and snapshots so Close can name the
+// ones a program forgot. Counting is two atomics; only with
+// Options.DebugLeaks does it also keep, per object, the stack that created
+// it (in a map under a mutex).
 type leakTracker struct {
+	iterators atomic.Int64
+	snapshots atomic.Int64
+
 	mu   sync.Mutex
 	next uint64
-	open map[uint64]leak
+	open map[uint64]leak // DebugLeaks only
 }
 
 type leak struct {
@@ -25,12 +30,15 @@ type leak struct {
 	stack string
 }
 
+// add counts a new object of kind ("iterator" or "snapshot") and returns its
+// id for remove (0 unless withStack).
 func (t *leakTracker) add(kind string, withStack bool) uint64 {
-	var stack string
-	if withStack {
-		buf := make([]byte, 4096)
-		stack = string(buf[:runtime.Stack(buf, false)])
+	t.counter(kind).Add(1)
+	if !withStack {
+		return 0
 	}
+	buf := make([]byte, 4096)
+	stack := string(buf[:runtime.Stack(buf, false)])
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.open == nil {
@@ -41,7 +49,19 @@ func (t *leakTracker) add(kind string, withStack bool) uint64 {
 	return t.next
 }
 
-func (t *leakTracker) remove(id uint64) {
+func (t *leakTracker) counter(kind string) *atomic.Int64 {
+	if kind == "snapshot" {
+		return &t.snapshots
+	}
+	return &t.iterators
+}
+
+// remove uncounts an object add returned id for.
+func (t *leakTracker) remove(kind string, id uint64) {
+	t.counter(kind).Add(-1)
+	if id == 0 {
+		return
+	}
 	t.mu.Lock()
 	delete(t.open, id)
 	t.mu.Unlock()
@@ -49,34 +69,33 @@ func (t *leakTracker) remove(id uint64) {
 
 // check returns an error naming what is still open, or nil.
 func (t *leakTracker) check() error {
+	iters, snaps := t.iterators.Load(), t.snapshots.Load()
+	if iters == 0 && snaps == 0 {
+		return nil
+	}
+	var parts []string
+	if iters > 0 {
+		parts = append(parts, fmt.Sprintf("%d iterator(s)", iters))
+	}
+	if snaps > 0 {
+		parts = append(parts, fmt.Sprintf("%d snapshot(s)", snaps))
+	}
+	msg := fmt.Sprintf("strata: Close with %s still open", strings.Join(parts, " and "))
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.open) == 0 {
-		return nil
+		return errors.New(msg + " (set Options.DebugLeaks to see where they were created)")
 	}
-	counts := map[string]int{}
-	var ids []uint64
-	for id, l := range t.open {
-		counts[l.kind]++
+	ids := make([]uint64, 0, len(t.open))
+	for id := range t.open {
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	var parts []string
-	for _, kind := range []string{"iterator", "snapshot"} {
-		if n := counts[kind]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s(s)", n, kind))
-		}
-	}
-	msg := fmt.Sprintf("strata: Close with %s still open", strings.Join(parts, " and "))
 	var b strings.Builder
 	b.WriteString(msg)
 	for _, id := range ids {
-		if l := t.open[id]; l.stack != "" {
-			fmt.Fprintf(&b, "\n%s created at:\n%s", l.kind, l.stack)
-		}
-	}
-	if b.Len() == len(msg) {
-		b.WriteString(" (set Options.DebugLeaks to see where they were created)")
+		l := t.open[id]
+		fmt.Fprintf(&b, "\n%s created at:\n%s", l.kind, l.stack)
 	}
 	return errors.New(b.String())
 }

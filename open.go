@@ -75,6 +75,11 @@ func Open(dirname string, opts *Options) (db *DB, err error) {
 		tableCapacity = math.MaxInt32
 	}
 	d.tables = newTableCache(dirname, d.fs, d.cmp, d.blockCache, tableCapacity)
+	d.icmp = d.internalCompare
+	if d.cmp == DefaultComparer {
+		d.icmp = base.InternalCompareBytewise
+	}
+	d.openTableIter = d.tables.newIter
 	d.versions = newVersionSet(d)
 
 	// Checked again now that the lock is held.

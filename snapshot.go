@@ -58,7 +58,7 @@ func (s *Snapshot) Close() error {
 	}
 	s.closed = true
 	d.snapshots.remove(s)
-	d.leaks.remove(s.leakID)
+	d.leaks.remove("snapshot", s.leakID)
 	return nil
 }
 

@@ -220,19 +220,27 @@ func (tc *tableCache) newIter(f *manifest.FileMetadata) (base.InternalIterator, 
 	if err != nil {
 		return nil, err
 	}
-	return &tableIter{Iter: e.reader.NewIter(), entry: e}, nil
+	t := tableIterPool.Get().(*tableIter)
+	t.Iter, t.entry = e.reader.NewIter(), e
+	return t, nil
 }
 
+// tableIter is a table's iterator holding the table open. Pooled: it must
+// not be used after Close.
 type tableIter struct {
 	*sstable.Iter
 	entry *tableEntry
 }
 
+var tableIterPool = sync.Pool{New: func() any { return new(tableIter) }}
+
 func (t *tableIter) Close() error {
 	err := t.Iter.Close()
+	t.Iter = nil
 	if t.entry != nil {
 		t.entry.release()
 		t.entry = nil
 	}
+	tableIterPool.Put(t)
 	return err
 }

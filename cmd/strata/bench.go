@@ -2,6 +2,8 @@ package main
 
 import (
 	"flag"
+	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -12,6 +14,7 @@ import (
 // benchmarks against a Strata database, printing db_bench's report lines.
 func newBenchCmd() *cobra.Command {
 	cfg := dbbench.DefaultConfig()
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Run db_bench-compatible benchmarks against a Strata database",
@@ -32,10 +35,22 @@ Benchmarks: ` + joinNames(dbbench.Benchmarks),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cmd.SilenceUsage = true
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			_, err := dbbench.Run(cfg, dbbench.Strata, cmd.OutOrStdout())
 			return err
 		},
 	}
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	gofs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	cfg.RegisterFlags(gofs)
 	cmd.Flags().AddGoFlagSet(gofs)

@@ -66,6 +66,12 @@ func (e *decompressError) Error() string { return e.msg }
 // decompressBlock returns the decoded contents of a block compressed with c
 // in a newly allocated slice.
 func decompressBlock(src []byte, c Compression) ([]byte, error) {
+	return decompressBlockInto(nil, src, c)
+}
+
+// decompressBlockInto is decompressBlock writing into dst's storage when it
+// is large enough (a fresh slice otherwise).
+func decompressBlockInto(dst, src []byte, c Compression) ([]byte, error) {
 	switch c {
 	case SnappyCompression:
 		n, err := s2.DecodedLen(src)
@@ -77,7 +83,10 @@ func decompressBlock(src []byte, c Compression) ([]byte, error) {
 		if n > 32*len(src)+64 {
 			return nil, &decompressError{"corrupted snappy block: implausible length"}
 		}
-		out, err := s2.Decode(make([]byte, n), src)
+		if cap(dst) < n {
+			dst = make([]byte, n)
+		}
+		out, err := s2.Decode(dst[:n], src)
 		if err != nil {
 			return nil, &decompressError{"corrupted snappy block: " + err.Error()}
 		}
@@ -87,7 +96,7 @@ func decompressBlock(src []byte, c Compression) ([]byte, error) {
 		if zstdInitErr != nil {
 			return nil, zstdInitErr
 		}
-		out, err := zstdDecoder.DecodeAll(src, nil)
+		out, err := zstdDecoder.DecodeAll(src, dst[:0])
 		if err != nil {
 			return nil, &decompressError{"corrupted zstd block: " + err.Error()}
 		}

@@ -26,7 +26,17 @@ type Iter struct {
 	// when unbounded.
 	lowerKey, upperKey []byte
 	lowerBuf, upperBuf []byte
+	// seqLoads counts data blocks loaded in a row by stepping (Next or Prev
+	// across a block boundary), reset by a seek. From scanThreshold on the
+	// iterator is scanning: blocks the cache lacks are read into scanBuf
+	// and not cached (scan resistance, and no allocation per block).
+	seqLoads int
+	scanBuf  []byte
 }
+
+// scanThreshold is how many blocks in a row an iterator steps through
+// before it stops filling the block cache.
+const scanThreshold = 2
 
 var _ base.InternalIterator = (*Iter)(nil)
 
@@ -100,7 +110,12 @@ func (it *Iter) loadBlock() bool {
 		// search; every caller repositions the data iterator next.
 		return true
 	}
-	b, err := it.r.dataBlock(h)
+	var b []byte
+	if it.seqLoads >= scanThreshold {
+		b, err = it.r.dataBlockNoFill(h, &it.scanBuf)
+	} else {
+		b, err = it.r.dataBlock(h)
+	}
 	if err != nil {
 		it.err = err
 		it.dataLoaded = false
@@ -124,6 +139,7 @@ func (it *Iter) skipForward() bool {
 		if it.data.err != nil || it.err != nil || !it.index.Next() {
 			return false
 		}
+		it.seqLoads++
 		if !it.loadBlock() {
 			return false
 		}
@@ -139,6 +155,7 @@ func (it *Iter) skipBackward() bool {
 		if it.data.err != nil || it.err != nil || !it.index.Prev() {
 			return false
 		}
+		it.seqLoads++
 		if !it.loadBlock() {
 			return false
 		}
@@ -157,6 +174,7 @@ func (it *Iter) SeekGE(key []byte) bool {
 	if it.lowerKey != nil && base.InternalCompare(it.r.cmp.Compare, key, it.lowerKey) < 0 {
 		key = it.lowerKey
 	}
+	it.seqLoads = 0
 	if !it.index.SeekGE(key) || !it.loadBlock() {
 		it.data.valid = false
 		return false
@@ -173,6 +191,7 @@ func (it *Iter) SeekLT(key []byte) bool {
 	if it.upperKey != nil && base.InternalCompare(it.r.cmp.Compare, key, it.upperKey) > 0 {
 		key = it.upperKey
 	}
+	it.seqLoads = 0
 	if !it.index.SeekGE(key) {
 		if it.index.err != nil {
 			it.data.valid = false
@@ -195,6 +214,7 @@ func (it *Iter) First() bool {
 	if it.lowerKey != nil {
 		return it.SeekGE(it.lowerKey)
 	}
+	it.seqLoads = 0
 	if !it.index.First() || !it.loadBlock() {
 		it.data.valid = false
 		return false
@@ -216,6 +236,7 @@ func (it *Iter) Last() bool {
 
 // last moves to the last entry of the table, ignoring the bounds.
 func (it *Iter) last() bool {
+	it.seqLoads = 0
 	if !it.index.Last() || !it.loadBlock() {
 		it.data.valid = false
 		return false

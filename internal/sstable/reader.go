@@ -179,6 +179,12 @@ func (r *Reader) readAt(buf []byte, off int64) ([]byte, error) {
 // mmap (uncompressed blocks of a mapped file); otherwise contents is a fresh
 // allocation owned by the caller.
 func (r *Reader) readBlock(h BlockHandle, verify bool) (contents []byte, c Compression, fromMmap bool, err error) {
+	return r.readBlockInto(nil, h, verify)
+}
+
+// readBlockInto is readBlock decompressing into dst's storage when it can
+// (see decompressBlockInto); then contents aliases dst.
+func (r *Reader) readBlockInto(dst []byte, h BlockHandle, verify bool) (contents []byte, c Compression, fromMmap bool, err error) {
 	end := uint64(r.size - footerLen)
 	if h.Size > end || h.Offset > end-h.Size || end-h.Size-h.Offset < blockTrailerLen {
 		return nil, 0, false, base.CorruptionErrorf(r.file, int64(min(h.Offset, uint64(r.size))), "bad block handle %s", h)
@@ -203,7 +209,7 @@ func (r *Reader) readBlock(h BlockHandle, verify bool) (contents []byte, c Compr
 	if c == NoCompression {
 		return b[:n:n], c, r.mmap != nil, nil
 	}
-	out, err := decompressBlock(b[:n], c)
+	out, err := decompressBlockInto(dst, b[:n], c)
 	if err != nil {
 		var de *decompressError
 		if errors.As(err, &de) {
@@ -226,6 +232,25 @@ func (r *Reader) dataBlock(h BlockHandle) ([]byte, error) {
 	}
 	if !fromMmap {
 		r.cache.Set(r.cacheID, h.Offset, b)
+	}
+	return b, nil
+}
+
+// dataBlockNoFill returns the data block at h from the cache if it is
+// there, else reads it without adding it to the cache, decompressing into
+// *buf (which it grows and keeps for the next call). Long scans use it: they
+// would otherwise evict the working set of point reads for blocks read
+// once, and allocate a fresh block each time.
+func (r *Reader) dataBlockNoFill(h BlockHandle, buf *[]byte) ([]byte, error) {
+	if b, ok := r.cache.Get(r.cacheID, h.Offset); ok {
+		return b, nil
+	}
+	b, c, _, err := r.readBlockInto(*buf, h, r.verify)
+	if err != nil {
+		return nil, err
+	}
+	if c != NoCompression {
+		*buf = b
 	}
 	return b, nil
 }
