@@ -71,6 +71,7 @@ func (d *DB) catchUpOnce() error {
 	old := d.versions.install(v)
 	v.Unref() // tmp's reference: d.versions holds its own now
 	d.versions.logNum, d.versions.prevLogNum = tmp.logNum, tmp.prevLogNum
+	oldMem, oldImms := d.mem, d.imms
 	d.mem, d.imms = mem, imms
 	if lastSeq > d.lastSeq {
 		d.lastSeq = lastSeq
@@ -82,6 +83,10 @@ func (d *DB) catchUpOnce() error {
 	d.mu.Unlock()
 	d.releaseVersion(old)
 	unpin(oldPins)
+	oldMem.unref()
+	for _, m := range oldImms {
+		m.unref()
+	}
 	return nil
 }
 

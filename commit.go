@@ -392,7 +392,7 @@ func (d *DB) rotateMemtableLocked(need int) error {
 	app := vfs.NewAppender(f)
 	d.log = &walFile{num: num, file: app, w: record.NewWriter(app)}
 	d.imms = append(d.imms, d.mem)
-	d.mem = &memTable{MemTable: memtable.New(d.cmp, d.arenaSize(need)), logNum: num}
+	d.mem = d.newMemTable(num, need)
 	d.updateReadStateLocked()
 	d.scheduleFlush()
 	if old != nil {

@@ -107,10 +107,24 @@ type DB struct {
 	leaks leakTracker
 }
 
-// memTable is a memtable plus the WAL that holds its writes.
+// memTable is a memtable plus the WAL that holds its writes. It is
+// reference counted: its owner (the DB while it is the mutable memtable or
+// waiting to be flushed, or recovery) holds one reference and every
+// readState that lists it one more; the last unref releases its arena for
+// reuse. Nothing may touch a memtable, or a slice it handed out, without a
+// reference.
 type memTable struct {
 	*memtable.MemTable
 	logNum uint64 // the log file that holds this memtable's writes
+	refs   atomic.Int32
+}
+
+func (m *memTable) ref() { m.refs.Add(1) }
+
+func (m *memTable) unref() {
+	if m.refs.Add(-1) == 0 {
+		m.MemTable.Release()
+	}
 }
 
 // walFile is the open write-ahead log.
@@ -136,6 +150,10 @@ type readState struct {
 func (rs *readState) unref() {
 	if rs.refs.Add(-1) == 0 {
 		rs.db.releaseVersion(rs.version)
+		rs.mem.unref()
+		for _, m := range rs.imms {
+			m.unref()
+		}
 	}
 }
 
@@ -155,7 +173,9 @@ func (d *DB) updateReadStateLocked() {
 	rs := &readState{db: d, mem: d.mem, version: d.versions.current}
 	rs.refs.Store(1)
 	rs.version.Ref()
+	rs.mem.ref()
 	for i := len(d.imms) - 1; i >= 0; i-- {
+		d.imms[i].ref()
 		rs.imms = append(rs.imms, d.imms[i])
 	}
 	d.rsMu.Lock()
@@ -261,6 +281,14 @@ func (d *DB) Close() error {
 	}
 	unpin(d.pinned)
 	d.pinned = nil
+	// The DB's own references to its memtables (readers keep theirs).
+	if d.mem != nil {
+		d.mem.unref()
+	}
+	for _, m := range d.imms {
+		m.unref()
+	}
+	d.imms = nil
 	d.mu.Unlock()
 	d.tables.close()
 	if d.lock != nil {

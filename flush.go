@@ -65,9 +65,12 @@ func (d *DB) flushOne() bool {
 				d.stats.flushBytes.Add(meta.Size)
 			}
 		})
-		if err == nil && meta != nil {
-			d.logger.Info("flushed memtable", "table", tableName(meta.Num), "level", level,
-				"bytes", meta.Size, "entries", m.Len())
+		if err == nil {
+			if meta != nil {
+				d.logger.Info("flushed memtable", "table", tableName(meta.Num), "level", level,
+					"bytes", meta.Size, "entries", m.Len())
+			}
+			m.unref() // the DB's reference: it left d.imms
 		}
 	}
 

@@ -236,6 +236,8 @@ func (d *DB) recoverLogsAndStart() error {
 		if err := d.flushRecovered(mem, edit); err != nil {
 			return err
 		}
+	} else {
+		mem.unref()
 	}
 	d.mu.Lock()
 	logNum := d.versions.newFileNum()
@@ -300,8 +302,11 @@ func (d *DB) verifyTables() error {
 	return nil
 }
 
+// newMemTable returns a memtable holding one reference, its owner's.
 func (d *DB) newMemTable(logNum uint64, need int) *memTable {
-	return &memTable{MemTable: memtable.New(d.cmp, d.arenaSize(need)), logNum: logNum}
+	m := &memTable{MemTable: memtable.New(d.cmp, d.arenaSize(need)), logNum: logNum}
+	m.refs.Store(1)
+	return m
 }
 
 // replayLog applies the batches of log num to mem, writing full memtables
@@ -398,6 +403,7 @@ func (d *DB) replayLogInto(path string, mem *memTable, full func(*memTable) erro
 			}
 			mem = d.newMemTable(0, need)
 		} else if !memHasRoom(mem, need) {
+			mem.unref() // empty, and too small for this batch
 			mem = d.newMemTable(0, need)
 		}
 		seq := batch.Seq(rec)
@@ -431,7 +437,10 @@ func memHasRoom(m *memTable, need int) bool {
 
 // flushRecovered writes a recovered memtable to a level-0 table and adds it
 // to edit.
+//
+// It consumes the caller's reference to mem.
 func (d *DB) flushRecovered(mem *memTable, edit *manifest.VersionEdit) error {
+	defer mem.unref()
 	d.mu.Lock()
 	num := d.newOutputNumLocked()
 	d.mu.Unlock()

@@ -161,6 +161,7 @@ func (r *repairer) convertLog(num uint64) error {
 	d := r.d
 	name := base.MakeFilename(base.FileTypeLog, num)
 	full := func(m *memTable) error {
+		defer m.unref()
 		meta, err := d.writeTableFromIter(r.newNum(), m.NewIter())
 		if err != nil {
 			return err
@@ -180,6 +181,8 @@ func (r *repairer) convertLog(num uint64) error {
 		if err := full(mem); err != nil {
 			return err
 		}
+	} else {
+		mem.unref()
 	}
 	r.maxSeq = max(r.maxSeq, st.maxSeq)
 	r.report.DroppedBytes += st.dropped

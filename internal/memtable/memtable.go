@@ -62,6 +62,17 @@ type MemTable struct {
 
 	end   atomic.Uint32 // end offset of allocated space
 	count atomic.Int64  // entries linked
+
+	arena *arena // the arena's mapping, when it is not on the Go heap
+}
+
+// Release gives the arena's memory back for reuse. After Release the
+// MemTable, its iterators and every key or value slice it handed out must
+// not be used: the caller (the DB, which reference-counts memtables) must
+// be sure no reader is left. Without Release the memory is reclaimed when
+// the MemTable is garbage collected.
+func (m *MemTable) Release() {
+	m.arena.release(int(m.end.Load()))
 }
 
 // New returns an empty MemTable ordering user keys by cmp, whose arena holds
