@@ -63,6 +63,8 @@ type DB struct {
 	lastSeq uint64
 	// commitBuf holds a commit group's merged WAL record (leader only).
 	commitBuf []byte
+	// syncGather helps concurrent sync writers share fsyncs (commit.go).
+	syncGather syncGather
 
 	mem  *memTable   // the mutable memtable
 	imms []*memTable // frozen memtables, oldest first, waiting to be flushed
