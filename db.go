@@ -293,6 +293,8 @@ func (d *DB) Close() error {
 	d.imms = nil
 	d.mu.Unlock()
 	d.tables.close()
+	// Blocks still held by iterators left open stay valid until released.
+	d.blockCache.Close()
 	if d.lock != nil {
 		if err := d.lock.Close(); err != nil {
 			errs = append(errs, err)

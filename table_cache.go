@@ -193,7 +193,8 @@ func (tc *tableCache) get(f *manifest.FileMetadata, search, ukey []byte, scratch
 		return nil, 0, false, err
 	}
 	defer e.release()
-	k, v, err := e.reader.GetInto(scratch.key[:0], search)
+	k, v, cv, err := e.reader.GetInto(scratch.key[:0], search)
+	defer cv.Release() // after v is copied
 	if k != nil {
 		scratch.key = k[:0]
 	}

@@ -12,22 +12,23 @@
 // Each shard holds at most capacity/numShards bytes; an entry's charge is
 // len(value) plus a fixed per-entry overhead.
 //
-// Invariants and trade-offs:
+// Invariants:
 //   - Values are immutable once Set: neither the cache nor its callers may
 //     modify them. The cache never copies a value.
-//   - There is no reference counting. An evicted block stays alive for as long
-//     as some reader (an iterator, a Get in flight) still holds the slice; the
-//     Go garbage collector frees it afterwards. Memory in use can therefore
-//     exceed the capacity transiently by what readers hold.
+//   - Values are reference counted (see Value): Get hands the caller a
+//     reference it must Release; eviction drops the cache's own reference,
+//     so memory in use can exceed the capacity by what readers still hold,
+//     and a block is freed only when its last holder lets go.
 //   - Ids come from NewID, one per open table file, so the same file number
 //     reused by another database sharing the cache never collides.
 //   - A nil *Cache and a Cache of capacity 0 cache nothing: Get always misses
-//     and Set does nothing.
+//     and Set does nothing; Alloc still works (from the Go heap).
 //
 // All methods are safe for concurrent use.
 package cache
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -48,7 +49,7 @@ type key struct {
 // shard's list of entries with the same id.
 type entry struct {
 	key
-	value      []byte
+	value      *Value
 	charge     int64
 	referenced bool
 	// Clock ring (circular, doubly linked so removal is O(1)).
@@ -76,6 +77,7 @@ type shard struct {
 type Cache struct {
 	capacity int64
 	nextID   atomic.Uint64
+	alloc    *slabAllocator
 	shards   [numShards]shard
 }
 
@@ -86,6 +88,11 @@ func New(capacity int64) *Cache {
 		capacity = 0
 	}
 	c := &Cache{capacity: capacity}
+	if capacity >= slabMinCapacity {
+		c.alloc = newSlabAllocator()
+		// A cache dropped without Close still returns its memory.
+		runtime.AddCleanup(c, func(a *slabAllocator) { a.close() }, c.alloc)
+	}
 	per := capacity / numShards
 	if capacity > 0 && per == 0 {
 		per = 1
@@ -116,11 +123,28 @@ func (c *Cache) shardFor(id, off uint64) *shard {
 	return &c.shards[h>>60&(numShards-1)]
 }
 
-// Get returns the value cached for (id, off) and marks it referenced.
-// The returned slice must not be modified. Get does not allocate.
-func (c *Cache) Get(id, off uint64) ([]byte, bool) {
+// Alloc returns a Value of n bytes (contents undefined) holding one
+// reference, the caller's. Blocks are decoded straight into it and then
+// Set. Alloc works on a nil Cache too (from the Go heap).
+func (c *Cache) Alloc(n int) *Value {
+	v := &Value{}
+	v.refs.Store(1)
+	if c != nil && c.alloc != nil {
+		if b := c.alloc.alloc(n); b != nil {
+			v.buf, v.alloc = b, c.alloc
+			return v
+		}
+	}
+	v.buf = make([]byte, n)
+	return v
+}
+
+// Get returns the value cached for (id, off), with a reference for the
+// caller to Release, and marks it referenced; nil on a miss. Get does not
+// allocate.
+func (c *Cache) Get(id, off uint64) *Value {
 	if c == nil {
-		return nil, false
+		return nil
 	}
 	s := c.shardFor(id, off)
 	s.mu.Lock()
@@ -128,27 +152,28 @@ func (c *Cache) Get(id, off uint64) ([]byte, bool) {
 	if !ok {
 		s.misses++
 		s.mu.Unlock()
-		return nil, false
+		return nil
 	}
 	s.hits++
 	if !e.referenced {
 		e.referenced = true
 	}
 	v := e.value
+	v.ref()
 	s.mu.Unlock()
-	return v, true
+	return v
 }
 
 // Set caches v under (id, off), replacing any previous value, and evicts
-// entries of the shard (by CLOCK) until it fits. A value larger than
-// a shard's capacity is not cached. The cache keeps v (without copying): the
-// caller must not modify it afterwards.
-func (c *Cache) Set(id, off uint64, v []byte) {
+// entries of the shard (by CLOCK) until it fits. The cache takes its own
+// reference; the caller keeps (and must still Release) theirs. A value
+// larger than a shard's capacity is not cached.
+func (c *Cache) Set(id, off uint64, v *Value) {
 	if c == nil || c.capacity == 0 {
 		return
 	}
 	s := c.shardFor(id, off)
-	charge := int64(len(v)) + EntryOverhead
+	charge := int64(len(v.buf)) + EntryOverhead
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old, ok := s.entries[key{id, off}]; ok {
@@ -160,6 +185,7 @@ func (c *Cache) Set(id, off uint64, v []byte) {
 	for s.size+charge > s.capacity && s.hand != nil {
 		s.evictOne()
 	}
+	v.ref()
 	e := &entry{key: key{id, off}, value: v, charge: charge}
 	s.entries[e.key] = e
 	s.insert(e)
@@ -169,6 +195,25 @@ func (c *Cache) Set(id, off uint64, v []byte) {
 	}
 	s.byID[id] = e
 	s.size += charge
+}
+
+// Close drops every entry. Block memory goes back to the system once the
+// last outstanding Value is released. The cache must not be used after.
+func (c *Cache) Close() {
+	if c == nil {
+		return
+	}
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		for s.hand != nil {
+			s.remove(s.hand)
+		}
+		s.mu.Unlock()
+	}
+	if c.alloc != nil {
+		c.alloc.close()
+	}
 }
 
 // EvictID drops every entry of id, e.g. when its table is closed or deleted.
@@ -253,5 +298,6 @@ func (s *shard) remove(e *entry) {
 	e.idPrev, e.idNext = nil, nil
 	delete(s.entries, e.key)
 	s.size -= e.charge
+	e.value.Release()
 	e.value = nil
 }

@@ -64,23 +64,23 @@ func checkInvariants(t *testing.T, c *Cache) {
 func TestBasic(t *testing.T) {
 	c := New(1 << 20)
 	id := c.NewID()
-	if _, ok := c.Get(id, 0); ok {
+	if _, ok := getCopy(c, id, 0); ok {
 		t.Fatal("hit on empty cache")
 	}
-	c.Set(id, 0, []byte("zero"))
-	c.Set(id, 4096, []byte("one"))
-	c.Set(id+1, 0, []byte("other"))
+	setCopy(c, id, 0, []byte("zero"))
+	setCopy(c, id, 4096, []byte("one"))
+	setCopy(c, id+1, 0, []byte("other"))
 	for _, tc := range []struct {
 		id, off uint64
 		want    string
 	}{{id, 0, "zero"}, {id, 4096, "one"}, {id + 1, 0, "other"}} {
-		v, ok := c.Get(tc.id, tc.off)
+		v, ok := getCopy(c, tc.id, tc.off)
 		if !ok || string(v) != tc.want {
 			t.Fatalf("Get(%d,%d) = %q,%v want %q", tc.id, tc.off, v, ok, tc.want)
 		}
 	}
-	c.Set(id, 0, []byte("replaced"))
-	if v, _ := c.Get(id, 0); string(v) != "replaced" {
+	setCopy(c, id, 0, []byte("replaced"))
+	if v, _ := getCopy(c, id, 0); string(v) != "replaced" {
 		t.Fatalf("after replace got %q", v)
 	}
 	hits, misses, size, capacity, count := c.Stats()
@@ -89,13 +89,13 @@ func TestBasic(t *testing.T) {
 		t.Fatalf("Stats = %d %d %d %d %d", hits, misses, size, capacity, count)
 	}
 	c.EvictID(id)
-	if _, ok := c.Get(id, 0); ok {
+	if _, ok := getCopy(c, id, 0); ok {
 		t.Fatal("entry survived EvictID")
 	}
-	if _, ok := c.Get(id, 4096); ok {
+	if _, ok := getCopy(c, id, 4096); ok {
 		t.Fatal("entry survived EvictID")
 	}
-	if v, ok := c.Get(id+1, 0); !ok || string(v) != "other" {
+	if v, ok := getCopy(c, id+1, 0); !ok || string(v) != "other" {
 		t.Fatal("EvictID dropped another id")
 	}
 	checkInvariants(t, c)
@@ -115,8 +115,8 @@ func TestNewIDDistinct(t *testing.T) {
 
 func TestZeroCapacityAndNil(t *testing.T) {
 	for _, c := range []*Cache{New(0), New(-5), nil} {
-		c.Set(1, 1, []byte("x"))
-		if _, ok := c.Get(1, 1); ok {
+		setCopy(c, 1, 1, []byte("x"))
+		if _, ok := getCopy(c, 1, 1); ok {
 			t.Fatal("cache with no capacity returned a value")
 		}
 		c.EvictID(1)
@@ -146,22 +146,22 @@ func TestLRUOrder(t *testing.T) {
 	id := c.NewID()
 	offs := sameShardOffsets(c, id, 4)
 	val := bytes.Repeat([]byte{'v'}, valLen)
-	c.Set(id, offs[0], val)
-	c.Set(id, offs[1], val)
-	c.Set(id, offs[2], val)
-	c.Get(id, offs[0]) // referenced: the sweep spares it and evicts offs[1]
-	c.Set(id, offs[3], val)
+	setCopy(c, id, offs[0], val)
+	setCopy(c, id, offs[1], val)
+	setCopy(c, id, offs[2], val)
+	getCopy(c, id, offs[0]) // referenced: the sweep spares it and evicts offs[1]
+	setCopy(c, id, offs[3], val)
 	for i, want := range []bool{true, false, true, true} {
-		if _, ok := c.Get(id, offs[i]); ok != want {
+		if _, ok := getCopy(c, id, offs[i]); ok != want {
 			t.Fatalf("entry %d present=%v, want %v", i, ok, want)
 		}
 	}
 	// A value larger than a shard is never cached and evicts nothing.
-	c.Set(id, offs[1], make([]byte, 4*perEntry))
-	if _, ok := c.Get(id, offs[1]); ok {
+	setCopy(c, id, offs[1], make([]byte, 4*perEntry))
+	if _, ok := getCopy(c, id, offs[1]); ok {
 		t.Fatal("oversized value cached")
 	}
-	if _, ok := c.Get(id, offs[0]); !ok {
+	if _, ok := getCopy(c, id, offs[0]); !ok {
 		t.Fatal("oversized value evicted others")
 	}
 	checkInvariants(t, c)
@@ -185,10 +185,10 @@ func TestRandomModel(t *testing.T) {
 			for j := range v {
 				v[j] = byte(rng.Uint32())
 			}
-			c.Set(id, off, v)
+			setCopy(c, id, off, v)
 			model[key{id, off}] = v
 		case r < 99:
-			v, ok := c.Get(id, off)
+			v, ok := getCopy(c, id, off)
 			if ok && !bytes.Equal(v, model[key{id, off}]) {
 				t.Fatalf("seed %d op %d: Get(%d,%d) returned a stale value", seed, i, id, off)
 			}
@@ -225,7 +225,7 @@ func TestConcurrent(t *testing.T) {
 				off := uint64(rng.IntN(500))
 				switch rng.IntN(10) {
 				case 0, 1, 2:
-					c.Set(id, off, fmt.Appendf(nil, "%d/%d", id, off))
+					setCopy(c, id, off, fmt.Appendf(nil, "%d/%d", id, off))
 				case 3:
 					if i%100 == 0 {
 						c.EvictID(id)
@@ -233,7 +233,7 @@ func TestConcurrent(t *testing.T) {
 				case 4:
 					c.Stats()
 				default:
-					if v, ok := c.Get(id, off); ok && string(v) != fmt.Sprintf("%d/%d", id, off) {
+					if v, ok := getCopy(c, id, off); ok && string(v) != fmt.Sprintf("%d/%d", id, off) {
 						t.Errorf("Get(%d,%d) = %q", id, off, v)
 						return
 					}
@@ -248,8 +248,8 @@ func TestConcurrent(t *testing.T) {
 func TestGetHitAllocs(t *testing.T) {
 	c := New(1 << 20)
 	id := c.NewID()
-	c.Set(id, 7, []byte("block"))
-	if n := testing.AllocsPerRun(1000, func() { c.Get(id, 7) }); n != 0 {
+	setCopy(c, id, 7, []byte("block"))
+	if n := testing.AllocsPerRun(1000, func() { c.Get(id, 7).Release() }); n != 0 {
 		t.Fatalf("Get hit allocates %v times", n)
 	}
 }
@@ -259,12 +259,12 @@ func BenchmarkGetHit(b *testing.B) {
 	id := c.NewID()
 	const n = 1024
 	for i := range n {
-		c.Set(id, uint64(i)*4096, make([]byte, 4096))
+		setCopy(c, id, uint64(i)*4096, make([]byte, 4096))
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		if _, ok := c.Get(id, uint64(i%n)*4096); !ok {
+		if _, ok := getCopy(c, id, uint64(i%n)*4096); !ok {
 			b.Fatal("miss")
 		}
 	}
@@ -275,14 +275,14 @@ func BenchmarkGetHitParallel(b *testing.B) {
 	id := c.NewID()
 	const n = 1024
 	for i := range n {
-		c.Set(id, uint64(i)*4096, make([]byte, 4096))
+		setCopy(c, id, uint64(i)*4096, make([]byte, 4096))
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		i := rand.IntN(n)
 		for pb.Next() {
-			c.Get(id, uint64(i%n)*4096)
+			getCopy(c, id, uint64(i%n)*4096)
 			i++
 		}
 	})
@@ -294,6 +294,100 @@ func BenchmarkSet(b *testing.B) {
 	v := make([]byte, 4096)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		c.Set(id, uint64(i)*4096, v)
+		setCopy(c, id, uint64(i)*4096, v)
 	}
+}
+
+// setCopy caches a copy of b (test helper over Alloc/Set/Release).
+func setCopy(c *Cache, id, off uint64, b []byte) {
+	v := c.Alloc(len(b))
+	copy(v.Buf(), b)
+	c.Set(id, off, v)
+	v.Release()
+}
+
+// getCopy returns a copy of the cached value (test helper over Get/Release).
+func getCopy(c *Cache, id, off uint64) ([]byte, bool) {
+	v := c.Get(id, off)
+	if v == nil {
+		return nil, false
+	}
+	b := append([]byte(nil), v.Buf()...)
+	v.Release()
+	return b, true
+}
+
+// TestValueLifetime: a Value evicted while held stays intact until its
+// holder releases it, then its memory is reused (and poisoned in tests);
+// slab memory is recycled within a size class.
+func TestValueLifetime(t *testing.T) {
+	c := New(slabMinCapacity)
+	if c.alloc == nil {
+		t.Fatal("a cache of slabMinCapacity should use the slab allocator")
+	}
+	v := c.Alloc(4000)
+	for i := range v.Buf() {
+		v.Buf()[i] = 7
+	}
+	c.Set(1, 0, v)
+	held := c.Get(1, 0)
+	v.Release()
+	c.EvictID(1) // the cache drops its reference; held keeps the memory
+	if c.Get(1, 0) != nil {
+		t.Fatal("evicted value still cached")
+	}
+	for _, b := range held.Buf() {
+		if b != 7 {
+			t.Fatal("a held value changed after eviction")
+		}
+	}
+	buf := held.Buf()
+	held.Release()
+	for _, b := range buf {
+		if b != poisonByte {
+			t.Fatal("released memory was not poisoned")
+		}
+	}
+	// The slot is reused by the next allocation of the same class.
+	w := c.Alloc(3900)
+	if &w.Buf()[0] != &buf[0] {
+		t.Fatal("freed slot not reused")
+	}
+	w.Release()
+	if got := c.alloc.live; got != 0 {
+		t.Fatalf("%d buffers outstanding", got)
+	}
+	big := c.Alloc(maxSlabSize + 1) // from the heap
+	if big.alloc != nil {
+		t.Fatal("oversized value from a slab")
+	}
+	big.Release()
+	c.Close()
+}
+
+func TestConcurrentValues(t *testing.T) {
+	c := New(slabMinCapacity)
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 5000; i++ {
+				off := uint64(i % 300)
+				if v := c.Get(uint64(g%2), off); v != nil {
+					if v.Buf()[0] != byte(off) {
+						t.Errorf("value of %d corrupted", off)
+					}
+					v.Release()
+					continue
+				}
+				v := c.Alloc(4096 + int(off))
+				v.Buf()[0] = byte(off)
+				c.Set(uint64(g%2), off, v)
+				v.Release()
+			}
+		}(g)
+	}
+	wg.Wait()
+	c.Close()
 }

@@ -116,7 +116,9 @@ func BenchmarkReaderGet(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			var err error
-			dst, _, err = r.GetInto(dst, keys[i&(len(keys)-1)])
+			var v *cache.Value
+			dst, _, v, err = r.GetInto(dst, keys[i&(len(keys)-1)])
+			v.Release()
 			if err != nil || dst == nil {
 				b.Fatal("miss", err)
 			}
@@ -144,7 +146,9 @@ func BenchmarkReaderGet(b *testing.B) {
 		var dst []byte
 		i := 0
 		for b.Loop() {
-			dst, _, _ = r.GetInto(dst, absent[i&(len(absent)-1)])
+			var v *cache.Value
+			dst, _, v, _ = r.GetInto(dst, absent[i&(len(absent)-1)])
+			v.Release()
 			i++
 		}
 	})
@@ -214,7 +218,9 @@ func BenchmarkReaderGetSmall(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		var err error
-		dst, _, err = r.GetInto(dst, keys[i&(len(keys)-1)])
+		var v *cache.Value
+		dst, _, v, err = r.GetInto(dst, keys[i&(len(keys)-1)])
+		v.Release()
 		if err != nil || dst == nil {
 			b.Fatal("miss", err)
 		}

@@ -65,6 +65,21 @@ func (e *decompressError) Error() string { return e.msg }
 
 // decompressBlock returns the decoded contents of a block compressed with c
 // in a newly allocated slice.
+// snappyDecodedLen returns the length a snappy block decodes to, checking
+// it is plausible.
+func snappyDecodedLen(src []byte) (int, error) {
+	n, err := s2.DecodedLen(src)
+	if err != nil {
+		return 0, &decompressError{"corrupted snappy block: " + err.Error()}
+	}
+	// A snappy copy element expands at most 64 bytes out of 2; anything
+	// claiming more is damaged (and would be an allocation bomb).
+	if n > 32*len(src)+64 {
+		return 0, &decompressError{"corrupted snappy block: implausible length"}
+	}
+	return n, nil
+}
+
 func decompressBlock(src []byte, c Compression) ([]byte, error) {
 	return decompressBlockInto(nil, src, c)
 }
@@ -74,14 +89,9 @@ func decompressBlock(src []byte, c Compression) ([]byte, error) {
 func decompressBlockInto(dst, src []byte, c Compression) ([]byte, error) {
 	switch c {
 	case SnappyCompression:
-		n, err := s2.DecodedLen(src)
+		n, err := snappyDecodedLen(src)
 		if err != nil {
-			return nil, &decompressError{"corrupted snappy block: " + err.Error()}
-		}
-		// A snappy copy element expands at most 64 bytes out of 2; anything
-		// claiming more is damaged (and would be an allocation bomb).
-		if n > 32*len(src)+64 {
-			return nil, &decompressError{"corrupted snappy block: implausible length"}
+			return nil, err
 		}
 		if cap(dst) < n {
 			dst = make([]byte, n)

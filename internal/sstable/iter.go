@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"strata/internal/base"
+	"strata/internal/cache"
 )
 
 // Iter is a two-level iterator over a table: an iterator over the index
@@ -32,6 +33,10 @@ type Iter struct {
 	// and not cached (scan resistance, and no allocation per block).
 	seqLoads int
 	scanBuf  []byte
+	// dataValue holds the loaded data block when it is cache memory (a
+	// reference released when the iterator moves to another block or
+	// closes).
+	dataValue *cache.Value
 }
 
 // scanThreshold is how many blocks in a row an iterator steps through
@@ -111,11 +116,16 @@ func (it *Iter) loadBlock() bool {
 		return true
 	}
 	var b []byte
+	var v *cache.Value
 	if it.seqLoads >= scanThreshold {
-		b, err = it.r.dataBlockNoFill(h, &it.scanBuf)
+		b, v, err = it.r.dataBlockNoFill(h, &it.scanBuf)
 	} else {
-		b, err = it.r.dataBlock(h)
+		b, v, err = it.r.dataBlock(h)
 	}
+	// The previous block's memory goes back now: its keys and values were
+	// only valid until this move.
+	it.dataValue.Release()
+	it.dataValue = v
 	if err != nil {
 		it.err = err
 		it.dataLoaded = false
@@ -297,6 +307,8 @@ func (it *Iter) Close() error {
 	it.r = nil
 	it.err = nil
 	it.dataLoaded = false
+	it.dataValue.Release()
+	it.dataValue = nil
 	it.index.data, it.index.key, it.index.val, it.index.err, it.index.valid = nil, nil, nil, nil, false
 	it.data.data, it.data.key, it.data.val, it.data.err, it.data.valid = nil, nil, nil, nil, false
 	iterPool.Put(it)

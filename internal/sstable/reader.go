@@ -221,19 +221,99 @@ func (r *Reader) readBlockInto(dst []byte, h BlockHandle, verify bool) (contents
 }
 
 // dataBlock returns the uncompressed contents of the data block at h,
-// through the cache.
-func (r *Reader) dataBlock(h BlockHandle) ([]byte, error) {
-	if b, ok := r.cache.Get(r.cacheID, h.Offset); ok {
-		return b, nil
+// through the cache. When the contents are cache memory, v holds a
+// reference the caller must Release once done with them (the contents are
+// invalid afterwards); v is nil when they are not (no cache, or an
+// uncompressed block read in place from the mapped file).
+func (r *Reader) dataBlock(h BlockHandle) (contents []byte, v *cache.Value, err error) {
+	if v := r.cache.Get(r.cacheID, h.Offset); v != nil {
+		return v.Buf(), v, nil
 	}
-	b, _, fromMmap, err := r.readBlock(h, r.verify)
+	if r.cache == nil {
+		b, _, _, err := r.readBlock(h, r.verify)
+		return b, nil, err
+	}
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	payload, c, err := r.rawBlock(h, r.verify, &sc.buf)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if !fromMmap {
-		r.cache.Set(r.cacheID, h.Offset, b)
+	switch c {
+	case NoCompression:
+		if r.mmap != nil {
+			return payload, nil, nil // in place: nothing to cache
+		}
+		v = r.cache.Alloc(len(payload))
+		copy(v.Buf(), payload)
+	case SnappyCompression:
+		n, err := snappyDecodedLen(payload)
+		if err != nil {
+			return nil, nil, r.decompressErr(h, err)
+		}
+		v = r.cache.Alloc(n)
+		if _, err := decompressBlockInto(v.Buf(), payload, c); err != nil {
+			v.Release()
+			return nil, nil, r.decompressErr(h, err)
+		}
+	default:
+		out, err := decompressBlockInto(nil, payload, c)
+		if err != nil {
+			return nil, nil, r.decompressErr(h, err)
+		}
+		v = r.cache.Alloc(len(out))
+		copy(v.Buf(), out)
 	}
-	return b, nil
+	r.cache.Set(r.cacheID, h.Offset, v)
+	return v.Buf(), v, nil
+}
+
+// scratch is a pooled buffer for reading a block's stored bytes with
+// ReadAt before they are decompressed into cache memory.
+type scratch struct{ buf []byte }
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// rawBlock returns the stored bytes of the block at h (without its trailer)
+// and its compression type, checking the trailer's checksum if verify. With
+// a mapped file the bytes alias the mapping; otherwise they are read into
+// *buf, grown as needed.
+func (r *Reader) rawBlock(h BlockHandle, verify bool, buf *[]byte) (payload []byte, c Compression, err error) {
+	end := uint64(r.size - footerLen)
+	if h.Size > end || h.Offset > end-h.Size || end-h.Size-h.Offset < blockTrailerLen {
+		return nil, 0, base.CorruptionErrorf(r.file, int64(min(h.Offset, uint64(r.size))), "bad block handle %s", h)
+	}
+	n := int(h.Size)
+	var b []byte
+	if r.mmap != nil {
+		b = r.mmap[h.Offset : h.Offset+h.Size+blockTrailerLen]
+	} else {
+		if cap(*buf) < n+blockTrailerLen {
+			*buf = make([]byte, n+blockTrailerLen)
+		}
+		if b, err = r.readAt((*buf)[:n+blockTrailerLen], int64(h.Offset)); err != nil {
+			return nil, 0, err
+		}
+	}
+	c = Compression(b[n])
+	if verify {
+		want := base.UnmaskCRC(binary.LittleEndian.Uint32(b[n+1:]))
+		if got := base.CRC(b[:n+1]); got != want {
+			return nil, 0, base.CorruptionErrorf(r.file, int64(h.Offset),
+				"block checksum mismatch at block offset %d (size %d)", h.Offset, h.Size)
+		}
+	}
+	return b[:n:n], c, nil
+}
+
+// decompressErr turns a decompression failure into a corruption error
+// naming the block.
+func (r *Reader) decompressErr(h BlockHandle, err error) error {
+	var de *decompressError
+	if errors.As(err, &de) {
+		return base.CorruptionErrorf(r.file, int64(h.Offset), "block at offset %d: %s", h.Offset, de.msg)
+	}
+	return err
 }
 
 // dataBlockNoFill returns the data block at h from the cache if it is
@@ -241,18 +321,20 @@ func (r *Reader) dataBlock(h BlockHandle) ([]byte, error) {
 // *buf (which it grows and keeps for the next call). Long scans use it: they
 // would otherwise evict the working set of point reads for blocks read
 // once, and allocate a fresh block each time.
-func (r *Reader) dataBlockNoFill(h BlockHandle, buf *[]byte) ([]byte, error) {
-	if b, ok := r.cache.Get(r.cacheID, h.Offset); ok {
-		return b, nil
+//
+// A cache hit returns the cache's Value, which the caller must Release.
+func (r *Reader) dataBlockNoFill(h BlockHandle, buf *[]byte) ([]byte, *cache.Value, error) {
+	if v := r.cache.Get(r.cacheID, h.Offset); v != nil {
+		return v.Buf(), v, nil
 	}
 	b, c, _, err := r.readBlockInto(*buf, h, r.verify)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if c != NoCompression {
 		*buf = b
 	}
-	return b, nil
+	return b, nil, nil
 }
 
 // decodeIndexValue decodes the handle stored in the index entry at which it
@@ -279,60 +361,70 @@ var getStatePool = sync.Pool{New: func() any { return new(getState) }}
 // key is nil when there is no such entry. The bloom filter is consulted
 // first: a filter miss answers without reading a data block.
 //
-// key and value are never modified afterwards and may be retained: value
-// points into the (immutable) block; key too when the block stores it whole,
-// otherwise it is a new allocation. Use GetInto to avoid that allocation.
+// key and value are the caller's copies. Use GetInto to avoid copying.
 func (r *Reader) Get(ikey []byte) (key, value []byte, err error) {
-	return r.get(nil, ikey, false)
+	key, value, v, err := r.get(nil, ikey, true)
+	if v != nil {
+		value = bytes.Clone(value)
+		v.Release()
+	}
+	return key, value, err
 }
 
 // GetInto is Get, but the key is always appended to dst[:0] (which is
-// returned as key), so a caller reusing dst makes Get allocation-free on a
-// cache hit.
-func (r *Reader) GetInto(dst, ikey []byte) (key, value []byte, err error) {
+// returned as key), and value may point into cache memory: then v is the
+// cache Value holding it, which the caller must Release once done with
+// value (nil otherwise). Allocation-free on a cache hit.
+func (r *Reader) GetInto(dst, ikey []byte) (key, value []byte, v *cache.Value, err error) {
 	return r.get(dst, ikey, true)
 }
 
-func (r *Reader) get(dst, ikey []byte, into bool) (key, value []byte, err error) {
+func (r *Reader) get(dst, ikey []byte, into bool) (key, value []byte, v *cache.Value, err error) {
 	if r.closed {
-		return nil, nil, errClosedReader
+		return nil, nil, nil, errClosedReader
 	}
 	if len(ikey) < base.TrailerLen {
 		// Cloned so that ikey does not escape on the hot path.
-		return nil, nil, fmt.Errorf("sstable: invalid internal key %q", bytes.Clone(ikey))
+		return nil, nil, nil, fmt.Errorf("sstable: invalid internal key %q", bytes.Clone(ikey))
 	}
 	st := getStatePool.Get().(*getState)
 	defer putGetState(st)
 	ii := &st.index
 	ii.init(r.cmp, r.index, r.file, r.footer.index.Offset)
 	if !ii.SeekGE(ikey) {
-		return nil, nil, ii.err
+		return nil, nil, nil, ii.err
 	}
 	h, err := r.decodeIndexValue(ii)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	ukey := ikey[:len(ikey)-base.TrailerLen]
 	if r.hasFilter && !r.filter.mayContain(h.Offset, bloomHash(ukey)) {
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
-	block, err := r.dataBlock(h)
+	block, v, err := r.dataBlock(h)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
+	// Released below unless the caller gets the value.
+	defer func() {
+		if key == nil {
+			v.Release()
+		}
+	}()
 	di := &st.data
 	if err := di.init(r.cmp, block, r.file, h.Offset); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if !di.SeekGE(ikey) {
-		return nil, nil, di.err
+		return nil, nil, nil, di.err
 	}
 	k := di.key
 	if len(k) < base.TrailerLen {
-		return nil, nil, base.CorruptionErrorf(r.file, int64(h.Offset)+int64(di.offset), "invalid internal key %q", bytes.Clone(k))
+		return nil, nil, nil, base.CorruptionErrorf(r.file, int64(h.Offset)+int64(di.offset), "invalid internal key %q", bytes.Clone(k))
 	}
 	if r.cmp.Compare(k[:len(k)-base.TrailerLen], ukey) != 0 {
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
 	switch {
 	case into:
@@ -340,7 +432,7 @@ func (r *Reader) get(dst, ikey []byte, into bool) (key, value []byte, err error)
 	case len(k) > 0 && firstElem(k) == firstElem(di.keyBuf):
 		k = append([]byte(nil), k...)
 	}
-	return k, di.val, nil
+	return k, di.val, v, nil
 }
 
 func putGetState(st *getState) {

@@ -286,7 +286,9 @@ func runRoundTrip(t *testing.T, cfg roundTripConfig, seed uint64) bool {
 		k := randomKey()
 		want, found := m.get(k)
 		gk, gv, err := r.Get(k)
-		dst, _, _ = r.GetInto(dst, k)
+		var v *cache.Value
+		dst, _, v, _ = r.GetInto(dst, k)
+		v.Release()
 		if err != nil || (gk != nil) != found || (found && (!bytes.Equal(gk, want.k) || !bytes.Equal(gv, want.v) || !bytes.Equal(dst, want.k))) {
 			t.Logf("Get(%s) = %s, %v; model %s, %v", base.FormatInternalKey(k), base.FormatInternalKey(gk), err, base.FormatInternalKey(want.k), found)
 			return false

@@ -1,0 +1,155 @@
+package cache
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// Value holds a block's contents in memory the cache manages. It is
+// reference counted: Alloc returns a Value holding one reference (the
+// caller's), Get returns one with a reference added for the caller, the
+// cache holds one while the Value is cached, and the last Release gives
+// the memory back to the allocator. Buf must not be used after the
+// caller's Release.
+//
+// Keeping block memory out of the Go heap is what lets a 64 MiB cache cost
+// 64 MiB: the garbage collector neither scans it nor lets the heap grow by
+// as much again before collecting, and a released block's memory is reused
+// at once instead of being freed, scavenged and faulted in again.
+type Value struct {
+	buf   []byte
+	refs  atomic.Int32
+	alloc *slabAllocator // nil: buf is on the Go heap
+}
+
+// Buf returns the value's bytes (valid while the holder's reference is).
+func (v *Value) Buf() []byte { return v.buf }
+
+// Release drops a reference. It is safe on a nil Value.
+func (v *Value) Release() {
+	if v == nil {
+		return
+	}
+	switch n := v.refs.Add(-1); {
+	case n == 0:
+		if v.alloc != nil {
+			v.alloc.free(v.buf)
+		} else if poisonFreed {
+			poison(v.buf)
+		}
+		v.buf = nil
+	case n < 0:
+		panic("cache: Value released more times than referenced") // a bug, not bad data
+	}
+}
+
+func (v *Value) ref() { v.refs.Add(1) }
+
+// slabAllocator hands out buffers in size classes of classStep bytes, carved
+// from chunks of slabChunkSize bytes (memory-mapped where supported, see
+// allocChunk) and recycled through per-class free lists. Buffers larger
+// than maxSlabSize come from the Go heap. Memory is returned to the system
+// only when the allocator is closed with nothing outstanding.
+type slabAllocator struct {
+	mu       sync.Mutex
+	freeList [numClasses][][]byte
+	carve    [numClasses][]byte // unused tail of each class's current chunk
+	chunks   []chunk
+	live     int64 // buffers handed out and not freed
+	poison   bool  // fill freed buffers with poisonByte (test binaries)
+	closed   bool
+}
+
+// chunk is a slab of memory the allocator carves buffers from.
+type chunk struct {
+	buf    []byte
+	mapped bool // from mmap (to be unmapped), not the Go heap
+}
+
+const (
+	classStep     = 512
+	maxSlabSize   = 64 << 10
+	numClasses    = maxSlabSize / classStep
+	slabChunkSize = 1 << 20
+	// slabMinCapacity is the capacity from which a cache manages its own
+	// block memory; smaller caches use the Go heap, where the collector's
+	// overhead is small and a chunk per size class would be too much.
+	slabMinCapacity = 16 << 20
+	poisonByte      = 0xdb
+)
+
+// poisonFreed makes test binaries overwrite released block memory, so a
+// use after Release shows up as garbage in tests instead of going unseen.
+var poisonFreed = testing.Testing()
+
+func poison(b []byte) {
+	for i := range b {
+		b[i] = poisonByte
+	}
+}
+
+func newSlabAllocator() *slabAllocator {
+	return &slabAllocator{poison: poisonFreed}
+}
+
+// alloc returns a buffer of len n (its contents are undefined), or nil
+// when n is too large for a slab (the caller uses the heap).
+func (a *slabAllocator) alloc(n int) []byte {
+	if n <= 0 || n > maxSlabSize {
+		return nil
+	}
+	cls := (n - 1) / classStep
+	size := (cls + 1) * classStep
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.live++
+	if l := a.freeList[cls]; len(l) > 0 {
+		b := l[len(l)-1]
+		a.freeList[cls] = l[:len(l)-1]
+		return b[:n]
+	}
+	if len(a.carve[cls]) < size {
+		c := allocChunk(slabChunkSize)
+		a.chunks = append(a.chunks, c)
+		a.carve[cls] = c.buf[:len(c.buf)-len(c.buf)%size]
+	}
+	b := a.carve[cls][:size:size]
+	a.carve[cls] = a.carve[cls][size:]
+	return b[:n]
+}
+
+// free returns a buffer alloc handed out.
+func (a *slabAllocator) free(b []byte) {
+	b = b[:cap(b)]
+	if a.poison {
+		poison(b)
+	}
+	cls := len(b)/classStep - 1
+	a.mu.Lock()
+	a.freeList[cls] = append(a.freeList[cls], b)
+	a.live--
+	a.releaseIfDoneLocked()
+	a.mu.Unlock()
+}
+
+// close marks the allocator closed; its chunks go back to the system as
+// soon as no buffer is outstanding.
+func (a *slabAllocator) close() {
+	a.mu.Lock()
+	a.closed = true
+	a.releaseIfDoneLocked()
+	a.mu.Unlock()
+}
+
+func (a *slabAllocator) releaseIfDoneLocked() {
+	if !a.closed || a.live != 0 {
+		return
+	}
+	for _, c := range a.chunks {
+		freeChunk(c)
+	}
+	a.chunks = nil
+	a.freeList = [numClasses][][]byte{}
+	a.carve = [numClasses][]byte{}
+}
