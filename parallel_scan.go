@@ -77,7 +77,8 @@ func ParallelScan(ctx context.Context, db *DB, o ScanOptions, fn func(part int, 
 }
 
 // Bounds returns the iterator's bounds, [lower, upper) (nil is open): in
-// ParallelScan, the part's. The slices must not be modified.
+// ParallelScan, the part's. The slices must not be modified, and are valid
+// only until Close (copy them to keep them).
 func (it *Iterator) Bounds() (lower, upper []byte) { return it.lower, it.upper }
 
 // partsAndWorkers applies the defaults of Parts and Workers: GOMAXPROCS

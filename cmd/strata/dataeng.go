@@ -226,7 +226,8 @@ func (e *env) scanCount(db *strata.DB, kr dataio.KeyRange, parallel int, hex boo
 		err = strata.ParallelScan(context.Background(), db, strata.ScanOptions{Lower: lower, Upper: upper, Parts: parallel, Workers: parallel},
 			func(part int, it *strata.Iterator) error {
 				var pc partCount
-				pc.lo, pc.hi = it.Bounds()
+				lo, hi := it.Bounds() // valid until the iterator closes
+				pc.lo, pc.hi = cloneBound(lo), cloneBound(hi)
 				for k, v := range it.All() {
 					pc.entries++
 					pc.bytes += int64(len(k) + len(v))
@@ -458,4 +459,12 @@ func sameDir(a, b string) (bool, error) {
 		return false, err
 	}
 	return os.SameFile(fa, fb), nil
+}
+
+// cloneBound copies a bound, keeping nil (open) apart from empty.
+func cloneBound(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte{}, b...)
 }
