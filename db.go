@@ -259,6 +259,9 @@ func (d *DB) Close() error {
 	}
 	d.mu.Unlock()
 	d.bgWG.Wait()
+	// Leave no obsolete logs or tables behind (the cleanup goroutine may
+	// not have got to them).
+	d.deleteObsoleteFiles(false)
 
 	var errs []error
 	if err := d.leaks.check(); err != nil {
