@@ -174,6 +174,20 @@ func (it *Iter) skipBackward() bool {
 	return true
 }
 
+// seekIndex positions the index iterator at the first entry >= key, through
+// the Reader's decoded index when its entries are all restart points.
+func (it *Iter) seekIndex(key []byte) bool {
+	if !it.r.idxRestarts {
+		return it.index.SeekGE(key)
+	}
+	i := it.r.searchIndex(key)
+	if i == len(it.r.idxKeys) {
+		it.index.valid = false
+		return false
+	}
+	return it.index.seekToRestart(i)
+}
+
 func (it *Iter) ok() bool { return it.err == nil && it.data.err == nil && it.index.err == nil }
 
 // SeekGE moves to the first entry with internal key >= key.
@@ -185,7 +199,7 @@ func (it *Iter) SeekGE(key []byte) bool {
 		key = it.lowerKey
 	}
 	it.seqLoads = 0
-	if !it.index.SeekGE(key) || !it.loadBlock() {
+	if !it.seekIndex(key) || !it.loadBlock() {
 		it.data.valid = false
 		return false
 	}
@@ -202,7 +216,7 @@ func (it *Iter) SeekLT(key []byte) bool {
 		key = it.upperKey
 	}
 	it.seqLoads = 0
-	if !it.index.SeekGE(key) {
+	if !it.seekIndex(key) {
 		if it.index.err != nil {
 			it.data.valid = false
 			return false

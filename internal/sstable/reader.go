@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"unsafe"
 
 	"strata/internal/base"
 	"strata/internal/cache"
@@ -56,11 +57,19 @@ type Reader struct {
 	footer           footer
 	index            []byte // index block contents
 	indexCompression Compression
-	metaCompression  Compression
-	metaEntries      []MetaEntry
-	hasFilter        bool
-	filterHandle     BlockHandle
-	filter           filterReader
+	// The index decoded once, for binary search without varint decoding:
+	// idxKeys[i] (slices of index, or of a copy when the block prefix
+	// compresses its keys) separates data block idxHandles[i]. When every
+	// index entry is a restart point (LevelDB writes them so), entry i is
+	// restart i, and an index iterator can be positioned by seekToRestart.
+	idxKeys         [][]byte
+	idxHandles      []BlockHandle
+	idxRestarts     bool
+	metaCompression Compression
+	metaEntries     []MetaEntry
+	hasFilter       bool
+	filterHandle    BlockHandle
+	filter          filterReader
 }
 
 // MetaEntry is one entry of the metaindex block.
@@ -115,6 +124,9 @@ func NewReader(f io.ReaderAt, size int64, o ReaderOptions) (*Reader, error) {
 	}
 	var it blockIter
 	if err := it.init(r.cmp, r.index, r.file, r.footer.index.Offset); err != nil {
+		return nil, err
+	}
+	if err := r.buildFlatIndex(&it); err != nil {
 		return nil, err
 	}
 
@@ -337,6 +349,80 @@ func (r *Reader) dataBlockNoFill(h BlockHandle, buf *[]byte) ([]byte, *cache.Val
 	return b, nil, nil
 }
 
+// buildFlatIndex decodes every index entry (it is an iterator over the
+// index block).
+func (r *Reader) buildFlatIndex(it *blockIter) error {
+	n := 0
+	var arena []byte
+	for ok := it.First(); ok; ok = it.Next() {
+		h, err := r.decodeIndexValue(it)
+		if err != nil {
+			return err
+		}
+		k := it.key
+		if !aliases(k, r.index) {
+			// A prefix-compressed key lives in the iterator's buffer.
+			start := len(arena)
+			arena = append(arena, k...)
+			k = arena[start:len(arena):len(arena)]
+		}
+		r.idxKeys = append(r.idxKeys, k)
+		r.idxHandles = append(r.idxHandles, h)
+		n++
+	}
+	if it.err != nil {
+		return it.err
+	}
+	if len(arena) > 0 {
+		// The arena may have moved while growing: re-slice its keys.
+		off := 0
+		for i, k := range r.idxKeys {
+			if !aliases(k, r.index) {
+				r.idxKeys[i] = arena[off : off+len(k) : off+len(k)]
+				off += len(k)
+			}
+		}
+	}
+	r.idxRestarts = n == it.numRestarts
+	return nil
+}
+
+// aliases reports whether b lies inside buf.
+func aliases(b, buf []byte) bool {
+	if len(b) == 0 || len(buf) == 0 {
+		return false
+	}
+	p := uintptr(unsafe.Pointer(&b[0]))
+	start := uintptr(unsafe.Pointer(&buf[0]))
+	return p >= start && p < start+uintptr(len(buf))
+}
+
+// searchIndex returns the first index entry whose key is >= ikey (the data
+// block that holds ikey, if any), or len(r.idxKeys).
+func (r *Reader) searchIndex(ikey []byte) int {
+	lo, hi := 0, len(r.idxKeys)
+	if r.cmp == base.DefaultComparer {
+		for lo < hi {
+			m := int(uint(lo+hi) >> 1)
+			if base.InternalCompareBytewise(r.idxKeys[m], ikey) < 0 {
+				lo = m + 1
+			} else {
+				hi = m
+			}
+		}
+		return lo
+	}
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if base.InternalCompare(r.cmp.Compare, r.idxKeys[m], ikey) < 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
 // decodeIndexValue decodes the handle stored in the index entry at which it
 // is positioned.
 func (r *Reader) decodeIndexValue(it *blockIter) (BlockHandle, error) {
@@ -387,17 +473,13 @@ func (r *Reader) get(dst, ikey []byte, into bool) (key, value []byte, v *cache.V
 		// Cloned so that ikey does not escape on the hot path.
 		return nil, nil, nil, fmt.Errorf("sstable: invalid internal key %q", bytes.Clone(ikey))
 	}
+	i := r.searchIndex(ikey)
+	if i == len(r.idxKeys) {
+		return nil, nil, nil, nil
+	}
+	h := r.idxHandles[i]
 	st := getStatePool.Get().(*getState)
 	defer putGetState(st)
-	ii := &st.index
-	ii.init(r.cmp, r.index, r.file, r.footer.index.Offset)
-	if !ii.SeekGE(ikey) {
-		return nil, nil, nil, ii.err
-	}
-	h, err := r.decodeIndexValue(ii)
-	if err != nil {
-		return nil, nil, nil, err
-	}
 	ukey := ikey[:len(ikey)-base.TrailerLen]
 	if r.hasFilter && !r.filter.mayContain(h.Offset, bloomHash(ukey)) {
 		return nil, nil, nil, nil
