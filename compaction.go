@@ -190,11 +190,11 @@ func (d *DB) levelInputIters(level int, files []*manifest.FileMetadata) ([]base.
 		return nil, nil
 	}
 	if level > 0 {
-		return []base.InternalIterator{iterator.NewLevel(d.cmp, files, d.tables.newIter)}, nil
+		return []base.InternalIterator{iterator.NewLevel(d.cmp, files, d.tables.newCompactionIter)}, nil
 	}
 	var iters []base.InternalIterator
 	for _, f := range files {
-		it, err := d.tables.newIter(f)
+		it, err := d.tables.newCompactionIter(f)
 		if err != nil {
 			closeIters(iters)
 			return nil, err

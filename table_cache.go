@@ -228,6 +228,19 @@ func (tc *tableCache) newIter(f *manifest.FileMetadata) (base.InternalIterator, 
 
 // tableIter is a table's iterator holding the table open. Pooled: it must
 // not be used after Close.
+// newCompactionIter is newIter for a compaction's input: the table read
+// once, in order, with ReadAt and without the block cache (see
+// sstable.Reader.NewCompactionIter).
+func (tc *tableCache) newCompactionIter(f *manifest.FileMetadata) (base.InternalIterator, error) {
+	e, err := tc.acquire(f)
+	if err != nil {
+		return nil, err
+	}
+	t := tableIterPool.Get().(*tableIter)
+	t.Iter, t.entry = e.reader.NewCompactionIter(), e
+	return t, nil
+}
+
 type tableIter struct {
 	*sstable.Iter
 	entry *tableEntry

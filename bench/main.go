@@ -42,7 +42,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(false), newRunCmd(true), newRenderCmd(), newWorkerCmd())
+	root.AddCommand(newRunCmd(false), newRunCmd(true), newRenderCmd(), newWorkerCmd(), newCLIFlowCmd())
 	return root
 }
 
@@ -82,7 +82,8 @@ func newRunCmd(all bool) *cobra.Command {
 	f.BoolVar(&o.quick, "quick", false, "small sizes and one repetition: a few minutes in all")
 	f.IntVar(&o.reps, "reps", 0, "repetitions (default 3, or 1 with --quick)")
 	f.StringVar(&o.sets, "sets", strings.Join(suite.Sets, ","), "workload sets: default, values, bulk")
-	f.StringVar(&o.engines, "engines", "strata,pebble,goleveldb,badger,rocksdb,leveldb", "engines to run, in order")
+	f.StringVar(&o.engines, "engines", "strata,pebble,goleveldb,badger,rocksdb,leveldb,strata-cli",
+		"engines to run, in order (strata-cli: the bulk load through the strata command, bulk set only)")
 	f.StringVar(&o.out, "out", "", "results file (default results/full.jsonl, or results/quick.jsonl with --quick)")
 	f.StringVar(&o.work, "work", filepath.Join(os.TempDir(), "strata-bench-work"), "directory for databases and logs (a real disk, not tmpfs)")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Minute, "limit for one step (process)")
@@ -132,6 +133,9 @@ func runSuite(cmd *cobra.Command, o *runOptions) error {
 	}
 	if slices.Contains(wanted, "leveldb") {
 		available["leveldb"] = suite.LevelDB(benchDir, o.work)
+	}
+	if slices.Contains(wanted, "strata-cli") {
+		available["strata-cli"] = suite.StrataCLI(self, repo, o.work)
 	}
 	header := suite.Header{Type: "run", Started: time.Now().UTC(), Plan: plan,
 		Command: "go run . " + strings.Join(os.Args[1:], " "), Machine: suite.DescribeMachine(o.work),

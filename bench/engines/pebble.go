@@ -27,6 +27,9 @@ func PebbleOptions(o dbbench.Options) (*pebble.Options, error) {
 		DisableWAL:       o.DisableWAL,
 		Logger:           quietLogger{},
 	}
+	if o.BulkLoad {
+		po.CompactionConcurrencyRange = func() (lower, upper int) { return 1, 2 }
+	}
 	if o.CacheSize > 0 {
 		po.Cache = pebble.NewCache(o.CacheSize)
 	}

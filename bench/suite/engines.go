@@ -18,6 +18,8 @@ type Engine struct {
 	Label   string   `json:"label"` // for tables: name and version
 	Version string   `json:"version"`
 	Notes   []string `json:"notes"` // how the shared settings map, and every difference
+	// OnlySets, if set, limits the engine to these workload sets.
+	OnlySets []string `json:"only_sets,omitempty"`
 	// Err says why the engine cannot run here (nil: it can).
 	Err     error                                           `json:"-"`
 	command func(flags map[string]string) *exec.Cmd         `json:"-"`
@@ -89,13 +91,15 @@ func GoEngines(self, repo string) []*Engine {
 			Name: "strata", Version: strataVersion(repo), command: goCmd("strata"),
 			Notes: []string{shared + ".",
 				"WAL on; unsynced writes go to a memory-mapped WAL (they survive a process crash); `disable_wal` is per write.",
-				"waitforcompaction is `DB.WaitForCompactions`; compact is `CompactRange(nil, nil)`."},
+				"waitforcompaction is `DB.WaitForCompactions`; compact is `CompactRange(nil, nil)`.",
+				"Bulk load (`--bulk_load`): `Options.PrepareForBulkLoad()` (automatic compactions off, up to four 64 MiB memtables, 8 MiB tables), and compact is `CompactRangeWith(nil, nil, {})`: every table merged once, straight into the last level, key ranges in parallel."},
 		},
 		{
 			Name: "pebble", Version: moduleVersion("github.com/cockroachdb/pebble/v2"), command: goCmd("pebble"),
 			Notes: []string{shared + " (filter and compression set on every level); default format major version.",
 				"Unsynced writes use `pebble.NoSync`; `disable_wal` sets the database-wide `Options.DisableWAL`.",
-				"waitforcompaction polls `Metrics()` until no flush or compaction runs and the estimated debt is 0; compact flushes, then `Compact(first, last+1, parallelize=true)`."},
+				"waitforcompaction polls `Metrics()` until no flush or compaction runs for a second (or the estimated debt is 0); compact flushes, then `Compact(first, last+1, parallelize=true)`.",
+				"Bulk load (`--bulk_load`): two concurrent compactions (`CompactionConcurrencyRange` 1 to 2), the setting the issue names for Pebble's faster bulk load."},
 		},
 		{
 			Name: "goleveldb", Version: moduleVersion("github.com/syndtr/goleveldb"), command: goCmd("goleveldb"),
@@ -110,6 +114,26 @@ func GoEngines(self, repo string) []*Engine {
 				"No memtable flush call (flush is `Sync`); compact is `Flatten(2)`; waitforcompaction waits until the directory is unchanged for 1 s."},
 		},
 	}
+}
+
+// StrataCLI returns the bulk-load flow through the strata command (built
+// from repo into workDir), run by re-executing self as "cliflow". It takes
+// part in the bulk set only.
+func StrataCLI(self, repo, workDir string) *Engine {
+	e := &Engine{Name: "strata-cli", OnlySets: []string{"bulk"},
+		Notes: []string{"The bulk load through the strata command (issue 7): the entries are written to a TSV file first (not timed), then `strata load --parallel 2 --no-wal` (sorted runs on two loaders, tables ingested at once; reported as the fill and flush), `strata compact`, and `strata scan --parallel 2 --count` (reported as readseq: note it reads each entry once, split between two workers, where db_bench's readseq with 2 threads has each thread read every entry). Each is a process; peak RSS is theirs."}}
+	bin := filepath.Join(workDir, "strata")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/strata")
+	cmd.Dir = repo
+	if out, err := cmd.CombinedOutput(); err != nil {
+		e.Err = fmt.Errorf("building the strata command: %v\n%s", err, out)
+		return e
+	}
+	e.Version = strataVersion(repo)
+	e.command = func(flags map[string]string) *exec.Cmd {
+		return exec.Command(self, append([]string{"cliflow", "--strata=" + bin}, flagArgs(withoutFlag(flags, "bulk_load"))...)...)
+	}
+	return e
 }
 
 // RocksDB returns the engine driven through Debian's db_bench (rocksdb-tools).
@@ -131,6 +155,7 @@ func RocksDB() *Engine {
 	}
 	e.command = func(flags map[string]string) *exec.Cmd { return exec.Command(path, flagArgs(flags)...) }
 	e.extra = func(flags map[string]string) map[string]string {
+		flags = withoutFlag(flags, "bulk_load") // not a db_bench flag
 		if strings.Contains(","+flags["benchmarks"]+",", ",fillsync,") {
 			f := make(map[string]string, len(flags)+1)
 			for k, v := range flags {
@@ -174,5 +199,20 @@ func LevelDB(benchDir, workDir string) *Engine {
 		e.Version = "unknown"
 	}
 	e.command = func(flags map[string]string) *exec.Cmd { return exec.Command(bin, flagArgs(flags)...) }
+	e.extra = func(flags map[string]string) map[string]string { return withoutFlag(flags, "bulk_load") }
 	return e
+}
+
+// withoutFlag returns flags without name (a copy when it was there).
+func withoutFlag(flags map[string]string, name string) map[string]string {
+	if _, ok := flags[name]; !ok {
+		return flags
+	}
+	f := make(map[string]string, len(flags))
+	for k, v := range flags {
+		if k != name {
+			f[k] = v
+		}
+	}
+	return f
 }

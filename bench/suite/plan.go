@@ -101,7 +101,7 @@ func NewPlan(quick bool, reps int, sets []string) (Plan, error) {
 				Steps: []Step{
 					{
 						Benchmarks: []string{"filluniquerandom", "flush", "compact"},
-						Flags:      map[string]string{"batch_size": "1000", "disable_wal": "1"},
+						Flags:      map[string]string{"batch_size": "1000", "disable_wal": "1", "bulk_load": "1"},
 						Measure:    []string{"filluniquerandom", "flush", "compact"},
 					},
 					{Benchmarks: []string{"readseq"}, Flags: map[string]string{"threads": "2"}, Measure: []string{"readseq"}},

@@ -72,7 +72,14 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return err
 	}
-	total := r.Plan.Reps * len(r.Plan.Workloads) * len(r.Engines)
+	total := 0
+	for _, w := range r.Plan.Workloads {
+		for _, e := range r.Engines {
+			if e.runs(w.Set) {
+				total += r.Plan.Reps
+			}
+		}
+	}
 	done := 0
 	start := time.Now()
 	for rep := 1; rep <= r.Plan.Reps; rep++ {
@@ -80,6 +87,9 @@ func (r *Runner) Run(ctx context.Context) error {
 			w := &r.Plan.Workloads[wi]
 			for ei := range r.Engines {
 				e := r.Engines[(ei+rep-1)%len(r.Engines)]
+				if !e.runs(w.Set) {
+					continue
+				}
 				done++
 				fmt.Fprintf(r.Log, "[%d/%d %s] rep %d %s %s\n", done, total,
 					time.Since(start).Round(time.Second), rep, w.Name, e.Name)
@@ -222,4 +232,9 @@ func dirSize(dir string) int64 {
 		return nil
 	})
 	return n
+}
+
+// runs reports whether the engine takes part in workload set set.
+func (e *Engine) runs(set string) bool {
+	return len(e.OnlySets) == 0 || contains(e.OnlySets, set)
 }

@@ -37,6 +37,7 @@ type Config struct {
 	Histogram        bool     // print latency histograms (--histogram)
 	Sync             bool     // sync every write (--sync)
 	DisableWAL       bool     // write without the WAL (--disable_wal)
+	BulkLoad         bool     // configure the engine for a bulk load (--bulk_load)
 	UseExistingDB    bool     // keep the database; skip fresh-db benchmarks (--use_existing_db)
 	DB               string   // database directory (--db)
 
@@ -113,6 +114,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Histogram, "histogram", c.Histogram, "print latency histograms (p50, p99, p99.9)")
 	fs.BoolVar(&c.Sync, "sync", c.Sync, "sync every write")
 	fs.BoolVar(&c.DisableWAL, "disable_wal", c.DisableWAL, "write without the write-ahead log")
+	fs.BoolVar(&c.BulkLoad, "bulk_load", c.BulkLoad,
+		"use the engine's bulk-load configuration (Strata: Options.PrepareForBulkLoad, and compact writes straight to the last level in parallel)")
 	fs.BoolVar(&c.UseExistingDB, "use_existing_db", c.UseExistingDB,
 		"use the existing database and skip benchmarks that need a fresh one")
 	fs.StringVar(&c.DB, "db", c.DB, "database directory (deleted first unless --use_existing_db)")
@@ -175,5 +178,6 @@ func (c *Config) EngineOptions() Options {
 		DisableWAL:      c.DisableWAL,
 		Sync:            c.Sync,
 		MustExist:       c.UseExistingDB,
+		BulkLoad:        c.BulkLoad,
 	}
 }

@@ -84,6 +84,9 @@ type Options struct {
 	DisableWAL, Sync bool
 	// MustExist makes Open fail when there is no database (--use_existing_db).
 	MustExist bool
+	// BulkLoad asks for the engine's bulk-load configuration, as a user
+	// loading a large data set would choose it (--bulk_load).
+	BulkLoad bool
 }
 
 // Engine opens and destroys databases of one kind.

@@ -26,6 +26,12 @@ func StrataOptions(o Options) (*strata.Options, error) {
 	if o.CacheSize == 0 {
 		so.BlockCacheSize = -1
 	}
+	if o.BulkLoad {
+		// Automatic compactions off, several 64 MiB memtables; the write
+		// buffer asked for still applies when larger.
+		so.PrepareForBulkLoad()
+		so.WriteBufferSize = max(so.WriteBufferSize, o.WriteBufferSize)
+	}
 	if o.BloomBits <= 0 {
 		so.BloomBitsPerKey = -1
 	}
@@ -51,10 +57,13 @@ func openStrata(dir string, o Options) (DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return strataDB{d}, nil
+	return strataDB{d: d, bulk: o.BulkLoad}, nil
 }
 
-type strataDB struct{ d *strata.DB }
+type strataDB struct {
+	d    *strata.DB
+	bulk bool // compact with CompactRangeWith
+}
 
 func strataWO(wo WriteOptions) *strata.WriteOptions {
 	return &strata.WriteOptions{Sync: wo.Sync, DisableWAL: wo.DisableWAL}
@@ -81,8 +90,15 @@ func (s strataDB) NewIter(reverse bool) (Iter, error) {
 
 func (s strataDB) Flush() error              { return s.d.Flush() }
 func (s strataDB) WaitForCompactions() error { return s.d.WaitForCompactions() }
-func (s strataDB) Compact() error            { return s.d.CompactRange(nil, nil) }
-func (s strataDB) Close() error              { return s.d.Close() }
+func (s strataDB) Compact() error {
+	if s.bulk {
+		// The bulk-load path: every table, once, straight into the last
+		// level, key ranges merged in parallel.
+		return s.d.CompactRangeWith(nil, nil, strata.CompactOptions{})
+	}
+	return s.d.CompactRange(nil, nil)
+}
+func (s strataDB) Close() error { return s.d.Close() }
 func (s strataDB) Stats() string {
 	st, _ := s.d.Property("strata.stats")
 	return st

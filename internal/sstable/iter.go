@@ -37,6 +37,11 @@ type Iter struct {
 	// reference released when the iterator moves to another block or
 	// closes).
 	dataValue *cache.Value
+	// readOnce: a compaction's iterator, which reads every block once in
+	// order: through ReadAt (not the mapping, whose touched pages would
+	// count towards the process's resident memory), without the cache.
+	readOnce bool
+	rawBuf   []byte
 }
 
 // scanThreshold is how many blocks in a row an iterator steps through
@@ -57,12 +62,24 @@ func (r *Reader) NewIter() *Iter {
 	it.data.valid = false
 	it.data.data = nil
 	it.lowerKey, it.upperKey = nil, nil
+	it.readOnce = false
 	if r.closed {
 		it.err = errClosedReader
 		it.index = blockIter{keyBuf: it.index.keyBuf}
 		return it
 	}
 	it.index.init(r.cmp, r.index, r.file, r.footer.index.Offset)
+	return it
+}
+
+// NewCompactionIter returns an iterator for reading the whole table once,
+// in order, as a compaction does: blocks are read with ReadAt into buffers
+// the iterator reuses, bypassing the block cache and the memory mapping
+// (sequential reads get the kernel's readahead, and the table does not
+// become resident in the process).
+func (r *Reader) NewCompactionIter() *Iter {
+	it := r.NewIter()
+	it.readOnce = true
 	return it
 }
 
@@ -117,7 +134,9 @@ func (it *Iter) loadBlock() bool {
 	}
 	var b []byte
 	var v *cache.Value
-	if it.seqLoads >= scanThreshold {
+	if it.readOnce {
+		b, err = it.r.readBlockOnce(h, &it.rawBuf, &it.scanBuf)
+	} else if it.seqLoads >= scanThreshold {
 		b, v, err = it.r.dataBlockNoFill(h, &it.scanBuf)
 	} else {
 		b, v, err = it.r.dataBlock(h)

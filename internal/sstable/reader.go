@@ -318,6 +318,43 @@ func (r *Reader) rawBlock(h BlockHandle, verify bool, buf *[]byte) (payload []by
 	return b[:n:n], c, nil
 }
 
+// readBlockOnce reads the block at h with ReadAt into *raw (never from
+// the mapping), verifying its checksum, and returns its contents:
+// decompressed into *out when compressed. Both buffers are grown as needed
+// and kept by the caller for the next block.
+func (r *Reader) readBlockOnce(h BlockHandle, raw, out *[]byte) ([]byte, error) {
+	end := uint64(r.size - footerLen)
+	if h.Size > end || h.Offset > end-h.Size || end-h.Size-h.Offset < blockTrailerLen {
+		return nil, base.CorruptionErrorf(r.file, int64(min(h.Offset, uint64(r.size))), "bad block handle %s", h)
+	}
+	n := int(h.Size)
+	if cap(*raw) < n+blockTrailerLen {
+		*raw = make([]byte, n+blockTrailerLen)
+	}
+	b := (*raw)[:n+blockTrailerLen]
+	if got, err := r.f.ReadAt(b, int64(h.Offset)); got != len(b) {
+		if err == nil || err == io.EOF {
+			return nil, base.CorruptionErrorf(r.file, int64(h.Offset), "truncated read (%d of %d bytes)", got, len(b))
+		}
+		return nil, fmt.Errorf("sstable: %s: read at %d: %w", r.file, h.Offset, err)
+	}
+	c := Compression(b[n])
+	want := base.UnmaskCRC(binary.LittleEndian.Uint32(b[n+1:]))
+	if got := base.CRC(b[:n+1]); got != want {
+		return nil, base.CorruptionErrorf(r.file, int64(h.Offset),
+			"block checksum mismatch at block offset %d (size %d)", h.Offset, h.Size)
+	}
+	if c == NoCompression {
+		return b[:n:n], nil
+	}
+	contents, err := decompressBlockInto(*out, b[:n], c)
+	if err != nil {
+		return nil, r.decompressErr(h, err)
+	}
+	*out = contents
+	return contents, nil
+}
+
 // decompressErr turns a decompression failure into a corruption error
 // naming the block.
 func (r *Reader) decompressErr(h BlockHandle, err error) error {
