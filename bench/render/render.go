@@ -169,6 +169,7 @@ func Write(data *Data, dir, source string) error {
 	p("engine rotating), and each cell is the **median of %d repetition(s)**. Ratios are engine ÷ Strata for\n", h.Plan.Reps)
 	p("throughput (above 1: faster than Strata) and for time (above 1: slower than Strata).\n\n")
 
+	writeTargets(p, t)
 	writeMachine(p, h)
 	writeSettings(p, h)
 
