@@ -124,7 +124,7 @@ func runSuite(cmd *cobra.Command, o *runOptions) error {
 		return err
 	}
 	available := map[string]*suite.Engine{}
-	for _, e := range suite.GoEngines(self, repo) {
+	for _, e := range suite.GoEngines(benchDir, o.work) {
 		available[e.Name] = e
 	}
 	wanted := strings.Split(o.engines, ",")

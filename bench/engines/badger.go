@@ -1,3 +1,5 @@
+//go:build !bench_single || bench_badger
+
 package engines
 
 import (
@@ -13,6 +15,8 @@ import (
 
 // Badger is dgraph-io/badger v4 with values stored in the LSM tree (its
 // default value threshold, 1 MiB, is above every benchmark value size).
+func init() { All[Badger.Name] = Badger }
+
 var Badger = dbbench.Engine{Name: "badger", Open: openBadger, Destroy: removeDir}
 
 // BadgerOptions maps benchmark options onto Badger's. Badger fixes sync at

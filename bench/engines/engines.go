@@ -14,12 +14,13 @@ import (
 	"strata/internal/dbbench"
 )
 
-// All lists the Go engines by name: Strata and its peers.
+// All lists the Go engines by name: Strata and its peers. Each peer's
+// file adds it. A normal build holds every engine; a worker built with the
+// tag bench_single holds Strata only, plus the peer its bench_<name> tag
+// names (bench_pebble, bench_goleveldb, bench_badger), so that a peer's
+// process carries no other engine's code or memory (see ../worker).
 var All = map[string]dbbench.Engine{
-	"strata":    dbbench.Strata,
-	"pebble":    Pebble,
-	"goleveldb": GoLevelDB,
-	"badger":    Badger,
+	"strata": dbbench.Strata,
 }
 
 // Names is the Go engines' order in tables and runs.

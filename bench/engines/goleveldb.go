@@ -1,3 +1,5 @@
+//go:build !bench_single || bench_goleveldb
+
 package engines
 
 import (
@@ -14,6 +16,8 @@ import (
 )
 
 // GoLevelDB is syndtr/goleveldb.
+func init() { All[GoLevelDB.Name] = GoLevelDB }
+
 var GoLevelDB = dbbench.Engine{Name: "goleveldb", Open: openGoLevelDB, Destroy: removeDir}
 
 // GoLevelDBOptions maps benchmark options onto goleveldb's. goleveldb

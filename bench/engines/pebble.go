@@ -1,3 +1,5 @@
+//go:build !bench_single || bench_pebble
+
 package engines
 
 import (
@@ -14,6 +16,8 @@ import (
 )
 
 // Pebble is CockroachDB's Pebble v2 with its default format major version.
+func init() { All[Pebble.Name] = Pebble }
+
 var Pebble = dbbench.Engine{Name: "pebble", Open: openPebble, Destroy: removeDir}
 
 // PebbleOptions maps benchmark options onto Pebble's: the block cache, a

@@ -77,16 +77,38 @@ func dpkgVersion(pkg string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// GoEngines returns the in-process Go engines, each run by re-executing
-// self ("worker --engine=NAME" plus the db_bench flags).
-func GoEngines(self, repo string) []*Engine {
+// GoEngines returns the Go engines. Each runs in a worker binary of its
+// own, built from benchDir's worker package into workDir with the tags that
+// leave every other engine out (see ../worker), started as
+// "worker-NAME --engine=NAME" plus the db_bench flags. An engine whose
+// worker does not build carries the error.
+func GoEngines(benchDir, workDir string) []*Engine {
+	workers := map[string]string{}
+	errs := map[string]error{}
+	if abs, err := filepath.Abs(workDir); err == nil {
+		workDir = abs
+	}
+	for _, name := range []string{"strata", "pebble", "goleveldb", "badger"} {
+		tags := "bench_single"
+		if name != "strata" {
+			tags += ",bench_" + name
+		}
+		bin := filepath.Join(workDir, "worker-"+name)
+		cmd := exec.Command("go", "build", "-tags", tags, "-o", bin, "./worker")
+		cmd.Dir = benchDir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			errs[name] = fmt.Errorf("building the %s worker: %v\n%s", name, err, out)
+		}
+		workers[name] = bin
+	}
 	goCmd := func(name string) func(map[string]string) *exec.Cmd {
 		return func(flags map[string]string) *exec.Cmd {
-			return exec.Command(self, append([]string{"worker", "--engine=" + name}, flagArgs(flags)...)...)
+			return exec.Command(workers[name], append([]string{"--engine=" + name}, flagArgs(flags)...)...)
 		}
 	}
-	shared := "64 MiB block cache, bloom filter 10 bits/key, snappy, 64 MiB memtable, 4 KiB blocks"
-	return []*Engine{
+	repo := filepath.Dir(benchDir)
+	shared := "Runs in a worker binary that links only this engine (bench/worker); 64 MiB block cache, bloom filter 10 bits/key, snappy, 64 MiB memtable, 4 KiB blocks"
+	engs := []*Engine{
 		{
 			Name: "strata", Version: strataVersion(repo), command: goCmd("strata"),
 			Notes: []string{shared + ".",
@@ -109,11 +131,15 @@ func GoEngines(self, repo string) []*Engine {
 		},
 		{
 			Name: "badger", Version: moduleVersion("github.com/dgraph-io/badger/v4"), command: goCmd("badger"),
-			Notes: []string{"64 MiB block cache (indexes kept in memory outside it, Badger's default), bloom false-positive rate 0.01 (≈ 10 bits/key), snappy, 64 MiB memtable, 4 KiB blocks; values inside the LSM tree (default 1 MiB value threshold).",
+			Notes: []string{"Runs in a worker binary that links only this engine (bench/worker); 64 MiB block cache (indexes kept in memory outside it, Badger's default), bloom false-positive rate 0.01 (≈ 10 bits/key), snappy, 64 MiB memtable, 4 KiB blocks; values inside the LSM tree (default 1 MiB value threshold).",
 				"Sync is an open-time setting (`SyncWrites`, on for fillsync); writes are transactions (`Update`, conflict detection on); the WAL cannot be disabled.",
 				"No memtable flush call (flush is `Sync`); compact is `Flatten(2)`; waitforcompaction waits until the directory is unchanged for 1 s."},
 		},
 	}
+	for _, e := range engs {
+		e.Err = errs[e.Name]
+	}
+	return engs
 }
 
 // StrataCLI returns the bulk-load flow through the strata command (built
