@@ -2,6 +2,7 @@ package strata
 
 import (
 	"fmt"
+	"time"
 
 	"strata/internal/base"
 	"strata/internal/manifest"
@@ -38,6 +39,7 @@ func (d *DB) flushOne() bool {
 	d.flushing = true
 	d.mu.Unlock()
 
+	start := time.Now()
 	meta, err := d.writeTableFromIter(num, m.NewIter())
 
 	d.mu.Lock()
@@ -68,7 +70,7 @@ func (d *DB) flushOne() bool {
 		if err == nil {
 			if meta != nil {
 				d.logger.Info("flushed memtable", "table", tableName(meta.Num), "level", level,
-					"bytes", meta.Size, "entries", m.Len())
+					"bytes", meta.Size, "entries", m.Len(), "took", time.Since(start).Round(time.Millisecond))
 			}
 			m.unref() // the DB's reference: it left d.imms
 		}
