@@ -223,7 +223,19 @@ func (d *DB) Get(key []byte) ([]byte, error) {
 	if d.isClosed() {
 		return nil, ErrClosed
 	}
-	return d.get(key, seqLatest)
+	return d.get(nil, key, seqLatest)
+}
+
+// AppendGet is Get that appends the value to dst and returns the extended
+// slice, so that a caller reading many values can reuse one buffer
+// (`buf, err = db.AppendGet(buf[:0], key)`) instead of receiving a fresh
+// copy each time. On ErrNotFound or another error it returns nil. A nil
+// dst behaves as Get.
+func (d *DB) AppendGet(dst, key []byte) ([]byte, error) {
+	if d.isClosed() {
+		return nil, ErrClosed
+	}
+	return d.get(dst, key, seqLatest)
 }
 
 // isClosed reports whether Close has begun: reads then return ErrClosed

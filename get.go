@@ -11,8 +11,9 @@ import (
 // seqLatest asks get for the latest state rather than a snapshot's.
 const seqLatest = ^uint64(0)
 
-// get reads the newest value of key visible at seq (or seqLatest).
-func (d *DB) get(key []byte, seq uint64) ([]byte, error) {
+// get reads the newest value of key visible at seq (or seqLatest) and
+// appends it to dst (nil dst: a fresh copy).
+func (d *DB) get(dst, key []byte, seq uint64) ([]byte, error) {
 	// The sequence must be read before the read state: every write at or
 	// below it is then in a memtable of that read state or in a table of
 	// its version. Reading them the other way round could miss a write
@@ -24,21 +25,29 @@ func (d *DB) get(key []byte, seq uint64) ([]byte, error) {
 	defer rs.unref()
 
 	if v, kind, ok := rs.mem.Get(key, seq); ok {
-		return found(v, kind)
+		return found(dst, v, kind)
 	}
 	for _, m := range rs.imms {
 		if v, kind, ok := m.Get(key, seq); ok {
-			return found(v, kind)
+			return found(dst, v, kind)
 		}
 	}
-	return d.getFromVersion(rs.version, key, seq)
+	return d.getFromVersion(dst, rs.version, key, seq)
 }
 
-func found(v []byte, kind base.Kind) ([]byte, error) {
+func found(dst, v []byte, kind base.Kind) ([]byte, error) {
 	if kind == base.KindDelete {
 		return nil, ErrNotFound
 	}
-	return bytes.Clone(v), nil
+	return appendValue(dst, v), nil
+}
+
+// appendValue appends v to dst; with a nil dst it returns a copy of v.
+func appendValue(dst, v []byte) []byte {
+	if dst == nil {
+		return bytes.Clone(v)
+	}
+	return append(dst, v...)
 }
 
 // getScratch holds a point read's reusable buffers.
@@ -52,7 +61,7 @@ var getScratchPool = sync.Pool{New: func() any { return &getScratch{} }}
 // getFromVersion searches the tables of v: level 0 newest first, then one
 // candidate table per deeper level. A read that has to look at more than
 // one table charges a seek to the first one (LevelDB's seek compaction).
-func (d *DB) getFromVersion(v *manifest.Version, ukey []byte, seq uint64) ([]byte, error) {
+func (d *DB) getFromVersion(dst []byte, v *manifest.Version, ukey []byte, seq uint64) ([]byte, error) {
 	// Keys handed to a comparer escape (it is a function value), so the
 	// scratch buffers come from a pool rather than the stack.
 	scratch := getScratchPool.Get().(*getScratch)
@@ -69,7 +78,7 @@ func (d *DB) getFromVersion(v *manifest.Version, ukey []byte, seq uint64) ([]byt
 		if examined == 1 {
 			firstFile, firstLevel = f, level
 		}
-		val, kind, ok, err := d.tables.get(f, search, ukey, scratch)
+		val, kind, ok, err := d.tables.get(dst, f, search, ukey, scratch)
 		if err != nil {
 			return nil, true, err
 		}

@@ -34,7 +34,19 @@ func (s *Snapshot) Get(key []byte) ([]byte, error) {
 	if s.db.isClosed() {
 		return nil, ErrClosed
 	}
-	return s.db.get(key, s.seq)
+	return s.db.get(nil, key, s.seq)
+}
+
+// AppendGet is Get through the snapshot that appends the value to dst (see
+// DB.AppendGet).
+func (s *Snapshot) AppendGet(dst, key []byte) ([]byte, error) {
+	if s.closed {
+		return nil, errSnapshotClosed
+	}
+	if s.db.isClosed() {
+		return nil, ErrClosed
+	}
+	return s.db.get(dst, key, s.seq)
 }
 
 // NewIterator returns an iterator over the snapshot (o.Snapshot is

@@ -186,8 +186,8 @@ func (tc *tableCache) close() {
 
 // get looks up the newest entry for ukey at or below the sequence in
 // search (an internal search key) in table f. ok reports whether f holds
-// an entry for ukey; value is a copy.
-func (tc *tableCache) get(f *manifest.FileMetadata, search, ukey []byte, scratch *getScratch) (value []byte, kind base.Kind, ok bool, err error) {
+// an entry for ukey; a found value is appended to dst (nil dst: a copy).
+func (tc *tableCache) get(dst []byte, f *manifest.FileMetadata, search, ukey []byte, scratch *getScratch) (value []byte, kind base.Kind, ok bool, err error) {
 	e, err := tc.acquire(f)
 	if err != nil {
 		return nil, 0, false, err
@@ -209,7 +209,7 @@ func (tc *tableCache) get(f *manifest.FileMetadata, search, ukey []byte, scratch
 		return nil, 0, false, nil
 	}
 	if kind == base.KindSet {
-		value = bytes.Clone(v)
+		value = appendValue(dst, v)
 	}
 	return value, kind, true, nil
 }

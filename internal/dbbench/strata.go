@@ -2,6 +2,7 @@ package dbbench
 
 import (
 	"fmt"
+	"sync"
 
 	"strata"
 )
@@ -76,13 +77,23 @@ func (s strataDB) Apply(b Batch, wo WriteOptions) error {
 	return s.d.Write(b.(*strata.Batch), strataWO(wo))
 }
 
+// Get reads into a pooled buffer with AppendGet, as db_bench reuses one
+// std::string for every read (Pebble's adapter reads in place, too).
 func (s strataDB) Get(k []byte) (bool, int, error) {
-	v, err := s.d.Get(k)
+	bp := getBufPool.Get().(*[]byte)
+	defer getBufPool.Put(bp)
+	v, err := s.d.AppendGet((*bp)[:0], k)
 	if err == strata.ErrNotFound {
 		return false, 0, nil
 	}
+	if v != nil {
+		*bp = v
+	}
 	return err == nil, len(v), err
 }
+
+// getBufPool holds the reusable value buffers of Get.
+var getBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
 
 func (s strataDB) NewIter(reverse bool) (Iter, error) {
 	return &strataIter{it: s.d.NewIterator(nil), reverse: reverse}, nil

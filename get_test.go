@@ -1,0 +1,85 @@
+package strata
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"testing"
+)
+
+// TestAppendGet checks that AppendGet returns what Get returns, appended to
+// the caller's buffer, from the memtable and from tables, through
+// snapshots, and nothing for missing and deleted keys.
+func TestAppendGet(t *testing.T) {
+	db, err := Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	put := func(k, v string) {
+		if err := db.Put([]byte(k), []byte(v), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("table", "in-a-table")
+	put("empty", "")
+	put("gone", "x")
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	snap := db.NewSnapshot()
+	defer snap.Close()
+	put("mem", "in-the-memtable")
+	if err := db.Delete([]byte("gone"), nil); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		key     string
+		snap    bool
+		want    string
+		missing bool
+	}{
+		{key: "table", want: "in-a-table"},
+		{key: "mem", want: "in-the-memtable"},
+		{key: "empty", want: ""},
+		{key: "gone", missing: true},
+		{key: "absent", missing: true},
+		{key: "gone", snap: true, want: "x"},
+		{key: "mem", snap: true, missing: true},
+	} {
+		t.Run(fmt.Sprintf("%s/snap=%v", tc.key, tc.snap), func(t *testing.T) {
+			dst := append(make([]byte, 0, 64), "prefix:"...)
+			var got []byte
+			var err error
+			if tc.snap {
+				got, err = snap.AppendGet(dst, []byte(tc.key))
+			} else {
+				got, err = db.AppendGet(dst, []byte(tc.key))
+			}
+			if tc.missing {
+				if !errors.Is(err, ErrNotFound) || got != nil {
+					t.Fatalf("AppendGet(%q) = %q, %v; want nil, ErrNotFound", tc.key, got, err)
+				}
+				return
+			}
+			if err != nil || string(got) != "prefix:"+tc.want {
+				t.Fatalf("AppendGet(%q) = %q, %v; want %q", tc.key, got, err, "prefix:"+tc.want)
+			}
+			if &got[0] != &dst[:1][0] {
+				t.Fatalf("AppendGet(%q) did not reuse the buffer's capacity", tc.key)
+			}
+			// A nil dst behaves as Get.
+			var plain []byte
+			if tc.snap {
+				plain, err = snap.Get([]byte(tc.key))
+			} else {
+				plain, err = db.Get([]byte(tc.key))
+			}
+			viaNil, err2 := db.AppendGet(nil, []byte(tc.key))
+			if !tc.snap && (err != nil || err2 != nil || !bytes.Equal(plain, viaNil) || (plain == nil) != (viaNil == nil)) {
+				t.Fatalf("Get = %q, %v; AppendGet(nil) = %q, %v", plain, err, viaNil, err2)
+			}
+		})
+	}
+}
