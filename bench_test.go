@@ -187,6 +187,25 @@ func BenchmarkReadRandom(b *testing.B) {
 	}
 }
 
+// BenchmarkReadRandomAppendGet reads into one reused buffer: the read path
+// itself allocates nothing (Get's one allocation is the copy it returns).
+func BenchmarkReadRandomAppendGet(b *testing.B) {
+	db := sharedReadDB(b)
+	defer db.Close()
+	rng := rand.New(rand.NewPCG(7, 8))
+	var kb [32]byte
+	var buf []byte
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		v, err := db.AppendGet(buf[:0], benchKey(kb[:], 2*rng.IntN(readDBKeys)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf = v
+	}
+}
+
 func BenchmarkReadMissing(b *testing.B) {
 	db := sharedReadDB(b)
 	defer db.Close()
