@@ -55,10 +55,15 @@ type slabAllocator struct {
 	mu       sync.Mutex
 	freeList [numClasses][][]byte
 	carve    [numClasses][]byte // unused tail of each class's current chunk
-	chunks   []chunk
-	live     int64 // buffers handed out and not freed
-	poison   bool  // fill freed buffers with poisonByte (test binaries)
-	closed   bool
+	// The current chunk of each class and how much of it is populated: a
+	// chunk is faulted in populateStep bytes at a time, ahead of carving, so
+	// that a class using little of its chunk does not make the rest resident.
+	carveChunk [numClasses][]byte
+	populated  [numClasses]int
+	chunks     []chunk
+	live       int64 // buffers handed out and not freed
+	poison     bool  // fill freed buffers with poisonByte (test binaries)
+	closed     bool
 }
 
 // chunk is a slab of memory the allocator carves buffers from.
@@ -72,6 +77,7 @@ const (
 	maxSlabSize   = 64 << 10
 	numClasses    = maxSlabSize / classStep
 	slabChunkSize = 1 << 20
+	populateStep  = 64 << 10 // a multiple of the page size
 	// slabMinCapacity is the capacity from which a cache manages its own
 	// block memory; smaller caches use the Go heap, where the collector's
 	// overhead is small and a chunk per size class would be too much.
@@ -113,9 +119,16 @@ func (a *slabAllocator) alloc(n int) []byte {
 		c := allocChunk(slabChunkSize)
 		a.chunks = append(a.chunks, c)
 		a.carve[cls] = c.buf[:len(c.buf)-len(c.buf)%size]
+		a.carveChunk[cls], a.populated[cls] = c.buf, 0
 	}
 	b := a.carve[cls][:size:size]
 	a.carve[cls] = a.carve[cls][size:]
+	chunk := a.carveChunk[cls]
+	if end := len(chunk) - cap(a.carve[cls]); end > a.populated[cls] {
+		next := min(len(chunk), (end+populateStep-1)/populateStep*populateStep)
+		populate(chunk[a.populated[cls]:next])
+		a.populated[cls] = next
+	}
 	return b[:n]
 }
 
