@@ -503,22 +503,7 @@ func writeBulk(p func(string, ...any), t *table, h *suite.Header, chartDir strin
 	phase := func(e, bench string) float64 {
 		return t.get("bulk", bench, e).median(func(r suite.Record) float64 { return r.Seconds })
 	}
-	// total is the median over repetitions of the sum of their phases.
-	total := func(e string) float64 {
-		sums := map[int]float64{}
-		for k, v := range t.cells {
-			if k.workload == "bulk" && k.engine == e {
-				for _, r := range v.recs {
-					sums[r.Rep] += r.Seconds
-				}
-			}
-		}
-		var v []float64
-		for _, s := range sums {
-			v = append(v, s)
-		}
-		return median(v)
-	}
+	total := t.bulkTotal
 	strataTotal := total("strata")
 	var totals []float64
 	for _, e := range t.engines {
@@ -583,4 +568,22 @@ func writeRaw(p func(string, ...any), t *table, data *Data) {
 		p("| %s | %s | %s | %s |\n", k.w, k.b, k.e, strings.Join(vals, ", "))
 	}
 	p("\n</details>\n")
+}
+
+// bulkTotal is engine e's bulk-load time: the median over repetitions of the
+// sum of their phases' seconds.
+func (t *table) bulkTotal(e string) float64 {
+	sums := map[int]float64{}
+	for k, v := range t.cells {
+		if k.workload == "bulk" && k.engine == e {
+			for _, r := range v.recs {
+				sums[r.Rep] += r.Seconds
+			}
+		}
+	}
+	var v []float64
+	for _, s := range sums {
+		v = append(v, s)
+	}
+	return median(v)
 }

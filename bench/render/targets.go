@@ -81,21 +81,7 @@ func writeTargets(p func(string, ...any), t *table) {
 		}
 	}
 	if t.hasWorkload("bulk") {
-		total := func(e string) float64 {
-			sums := map[int]float64{}
-			for k, v := range t.cells {
-				if k.workload == "bulk" && k.engine == e {
-					for _, r := range v.recs {
-						sums[r.Rep] += r.Seconds
-					}
-				}
-			}
-			var v []float64
-			for _, s := range sums {
-				v = append(v, s)
-			}
-			return median(v)
-		}
+		total := t.bulkTotal
 		s := total("strata")
 		if !math.IsNaN(s) {
 			p("| bulk load of the bulk set < %.1f s (RocksDB 11.8 release, the issue's figure) | %s s | — | %s |\n",
