@@ -5,12 +5,20 @@
 // own mutex, so concurrent readers rarely contend. Each shard evicts with the
 // CLOCK algorithm, an approximation of LRU: a hit only sets the entry's
 // referenced bit (no list surgery, so hits on hot blocks write nothing shared
-// beyond the shard's mutex), and eviction sweeps a hand around the circular
-// list of entries, clearing referenced bits and evicting the first entry
-// found unreferenced. New entries start unreferenced, so a block read once by
-// a scan is evicted before blocks that were hit again.
+// beyond the shard's mutex), and eviction sweeps a hand around the shard's
+// frames, clearing referenced bits and evicting the first entry found
+// unreferenced. New entries start unreferenced and take the frame the sweep
+// just freed, behind the hand, so a block read once by a scan is evicted
+// before blocks that were hit again.
 // Each shard holds at most capacity/numShards bytes; an entry's charge is
 // len(value) plus a fixed per-entry overhead.
+//
+// A shard keeps its entries in a slice of frames (no per-entry heap object,
+// no pointers between entries) indexed by an open-addressing hash table of
+// 64-bit slots, so that a lookup touches one slot and one frame, and an
+// eviction moves the hand over adjacent frames instead of chasing links: on a
+// read-heavy workload with a cache smaller than the data, every miss evicts,
+// and the cost of a miss is mostly cache-line misses.
 //
 // Invariants:
 //   - Values are immutable once Set: neither the cache nor its callers may
@@ -28,16 +36,17 @@
 package cache
 
 import (
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
 )
 
-// numShards is the number of independent LRU shards (a power of two).
+// numShards is the number of independent CLOCK shards (a power of two).
 const numShards = 16
 
-// EntryOverhead is the bytes charged per entry on top of len(value): the
-// entry struct, its map slot and its id-index slot, approximately.
+// EntryOverhead is the bytes charged per entry on top of len(value): its
+// frame, its share of the hash table and its Value header, approximately.
 const EntryOverhead = 96
 
 // key identifies a cached block.
@@ -45,30 +54,36 @@ type key struct {
 	id, off uint64
 }
 
-// entry is a cached value, linked into its shard's clock ring and into the
-// shard's list of entries with the same id.
-type entry struct {
+// frame holds one cached entry (value != nil) or is free.
+type frame struct {
 	key
 	value      *Value
-	charge     int64
+	charge     uint32
 	referenced bool
-	// Clock ring (circular, doubly linked so removal is O(1)).
-	prev, next *entry
-	// Per-id list (nil-terminated, unordered).
-	idPrev, idNext *entry
 }
 
-// shard is one CLOCK cache. hand is the next entry the eviction sweep looks
-// at (nil when the shard is empty); new entries are inserted just behind it,
-// so they are the last the sweep reaches.
+// Slots of a shard's hash table: 0 is empty; otherwise the low 32 bits are
+// the frame index plus one and the high 32 bits the low 32 bits of the
+// key's hash, whose low bits are also the slot's home position. The table is
+// probed linearly and kept at most half full; deletion shifts later slots
+// back (no tombstones).
+const (
+	slotEmpty    = 0
+	minTableSize = 64
+)
+
+// shard is one CLOCK cache. hand is the index of the next frame the
+// eviction sweep looks at.
 type shard struct {
 	_        [64]byte // keep shards on separate cache lines
 	mu       sync.Mutex
 	capacity int64
 	size     int64
-	entries  map[key]*entry
-	byID     map[uint64]*entry // head of the per-id list
-	hand     *entry
+	frames   []frame
+	free     []int32 // indices of free frames; the last is reused first
+	table    []uint64
+	count    int // frames in use
+	hand     int
 	hits     int64
 	misses   int64
 }
@@ -98,10 +113,7 @@ func New(capacity int64) *Cache {
 		per = 1
 	}
 	for i := range c.shards {
-		s := &c.shards[i]
-		s.capacity = per
-		s.entries = make(map[key]*entry)
-		s.byID = make(map[uint64]*entry)
+		c.shards[i].capacity = per
 	}
 	return c
 }
@@ -115,12 +127,19 @@ func (c *Cache) NewID() uint64 {
 	return c.nextID.Add(1)
 }
 
-// shardFor picks the shard of a key with a multiplicative hash of both halves.
-func (c *Cache) shardFor(id, off uint64) *shard {
+// hash mixes both halves of a key. Its top bits pick the shard, its low
+// bits the home slot in the shard's table.
+func hash(id, off uint64) uint64 {
 	h := id*0x9e3779b97f4a7c15 ^ off*0xc2b2ae3d27d4eb4f
 	h ^= h >> 29
 	h *= 0xbf58476d1ce4e5b9
-	return &c.shards[h>>60&(numShards-1)]
+	return h ^ h>>32
+}
+
+// shardFor returns the shard of a key and the key's hash.
+func (c *Cache) shardFor(id, off uint64) (*shard, uint64) {
+	h := hash(id, off)
+	return &c.shards[h>>60&(numShards-1)], h
 }
 
 // Alloc returns a Value of n bytes (contents undefined) holding one
@@ -146,19 +165,20 @@ func (c *Cache) Get(id, off uint64) *Value {
 	if c == nil {
 		return nil
 	}
-	s := c.shardFor(id, off)
+	s, h := c.shardFor(id, off)
 	s.mu.Lock()
-	e, ok := s.entries[key{id, off}]
-	if !ok {
+	_, fi := s.find(id, off, h)
+	if fi < 0 {
 		s.misses++
 		s.mu.Unlock()
 		return nil
 	}
 	s.hits++
-	if !e.referenced {
-		e.referenced = true
+	f := &s.frames[fi]
+	if !f.referenced {
+		f.referenced = true
 	}
-	v := e.value
+	v := f.value
 	v.ref()
 	s.mu.Unlock()
 	return v
@@ -172,51 +192,41 @@ func (c *Cache) Set(id, off uint64, v *Value) {
 	if c == nil || c.capacity == 0 {
 		return
 	}
-	s := c.shardFor(id, off)
+	s, h := c.shardFor(id, off)
 	charge := int64(len(v.buf)) + EntryOverhead
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old, ok := s.entries[key{id, off}]; ok {
-		s.remove(old)
+	if slot, fi := s.find(id, off, h); fi >= 0 {
+		s.remove(slot, fi)
 	}
-	if charge > s.capacity {
+	if charge > s.capacity || charge > math.MaxUint32 {
 		return
 	}
-	for s.size+charge > s.capacity && s.hand != nil {
+	for s.size+charge > s.capacity && s.count > 0 {
 		s.evictOne()
 	}
 	v.ref()
-	e := &entry{key: key{id, off}, value: v, charge: charge}
-	s.entries[e.key] = e
-	s.insert(e)
-	if h := s.byID[id]; h != nil {
-		e.idNext = h
-		h.idPrev = e
+	var fi int
+	if n := len(s.free); n > 0 {
+		fi = int(s.free[n-1])
+		s.free = s.free[:n-1]
+	} else {
+		fi = len(s.frames)
+		s.frames = append(s.frames, frame{})
 	}
-	s.byID[id] = e
+	s.frames[fi] = frame{key: key{id, off}, value: v, charge: uint32(charge)}
+	s.count++
 	s.size += charge
+	if 2*s.count > len(s.table) {
+		s.grow()
+	}
+	s.insertSlot(h, fi)
 }
 
-// Close drops every entry. Block memory goes back to the system once the
-// last outstanding Value is released. The cache must not be used after.
-func (c *Cache) Close() {
-	if c == nil {
-		return
-	}
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.Lock()
-		for s.hand != nil {
-			s.remove(s.hand)
-		}
-		s.mu.Unlock()
-	}
-	if c.alloc != nil {
-		c.alloc.close()
-	}
-}
-
-// EvictID drops every entry of id, e.g. when its table is closed or deleted.
+// EvictID drops every entry of id, e.g. when its table is closed or
+// deleted. It scans the frames of every shard: about 1 ms per GiB of
+// capacity, paid once per deleted table, in exchange for entries that carry
+// no per-id links to maintain on every insert and eviction.
 func (c *Cache) EvictID(id uint64) {
 	if c == nil || c.capacity == 0 {
 		return
@@ -224,8 +234,11 @@ func (c *Cache) EvictID(id uint64) {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
-		for e := s.byID[id]; e != nil; e = s.byID[id] {
-			s.remove(e)
+		for fi := range s.frames {
+			if f := &s.frames[fi]; f.value != nil && f.id == id {
+				slot, _ := s.find(id, f.off, hash(id, f.off))
+				s.remove(slot, fi)
+			}
 		}
 		s.mu.Unlock()
 	}
@@ -243,61 +256,134 @@ func (c *Cache) Stats() (hits, misses, size, capacity, count int64) {
 		hits += s.hits
 		misses += s.misses
 		size += s.size
-		count += int64(len(s.entries))
+		count += int64(s.count)
 		s.mu.Unlock()
 	}
 	return hits, misses, size, c.capacity, count
+}
+
+// find returns the table slot and frame index of (id, off), or -1, -1.
+// s.mu must be held.
+func (s *shard) find(id, off, h uint64) (slot, fi int) {
+	if len(s.table) == 0 {
+		return -1, -1
+	}
+	mask := len(s.table) - 1
+	tag := uint64(uint32(h))
+	for i := int(h) & mask; ; i = (i + 1) & mask {
+		e := s.table[i]
+		if e == slotEmpty {
+			return -1, -1
+		}
+		if e>>32 == tag {
+			fi := int(uint32(e)) - 1
+			if f := &s.frames[fi]; f.off == off && f.id == id {
+				return i, fi
+			}
+		}
+	}
+}
+
+// insertSlot puts frame fi, whose key hashes to h, into the table (which
+// has room). s.mu must be held.
+func (s *shard) insertSlot(h uint64, fi int) {
+	mask := len(s.table) - 1
+	i := int(h) & mask
+	for s.table[i] != slotEmpty {
+		i = (i + 1) & mask
+	}
+	s.table[i] = uint64(uint32(h))<<32 | uint64(fi+1)
+}
+
+// grow doubles the table (or makes the first one) and reinserts every
+// entry. s.mu must be held.
+func (s *shard) grow() {
+	old := s.table
+	s.table = make([]uint64, max(minTableSize, 2*len(old)))
+	mask := len(s.table) - 1
+	for _, e := range old {
+		if e == slotEmpty {
+			continue
+		}
+		i := int(e>>32) & mask
+		for s.table[i] != slotEmpty {
+			i = (i + 1) & mask
+		}
+		s.table[i] = e
+	}
 }
 
 // evictOne advances the clock hand to the first unreferenced entry, clearing
 // the referenced bits it passes, and removes that entry. s.mu must be held and
 // the shard must not be empty.
 func (s *shard) evictOne() {
-	for s.hand.referenced {
-		s.hand.referenced = false
-		s.hand = s.hand.next
+	for {
+		if s.hand >= len(s.frames) {
+			s.hand = 0
+		}
+		f := &s.frames[s.hand]
+		if f.value != nil {
+			if !f.referenced {
+				break
+			}
+			f.referenced = false
+		}
+		s.hand++
 	}
-	s.remove(s.hand)
+	fi := s.hand
+	s.hand++
+	f := &s.frames[fi]
+	slot, _ := s.find(f.id, f.off, hash(f.id, f.off))
+	s.remove(slot, fi)
 }
 
-// insert links e into the ring just behind the hand. s.mu must be held.
-func (s *shard) insert(e *entry) {
-	if s.hand == nil {
-		e.prev, e.next = e, e
-		s.hand = e
+// remove drops the entry in frame fi, found at table slot slot. s.mu must
+// be held.
+func (s *shard) remove(slot, fi int) {
+	f := &s.frames[fi]
+	s.size -= int64(f.charge)
+	f.value.Release()
+	*f = frame{}
+	s.free = append(s.free, int32(fi))
+	s.count--
+	// Backward-shift deletion: move later slots of the probe run into the
+	// hole when their home position allows it.
+	mask := len(s.table) - 1
+	hole := slot
+	for i := (slot + 1) & mask; ; i = (i + 1) & mask {
+		e := s.table[i]
+		if e == slotEmpty {
+			break
+		}
+		home := int(e>>32) & mask
+		// e may move to hole if home is not in the cyclic range (hole, i].
+		if (i-home)&mask >= (i-hole)&mask {
+			s.table[hole] = e
+			hole = i
+		}
+	}
+	s.table[hole] = slotEmpty
+}
+
+// Close drops every entry. Block memory goes back to the system once the
+// last outstanding Value is released. The cache must not be used after.
+func (c *Cache) Close() {
+	if c == nil {
 		return
 	}
-	e.next = s.hand
-	e.prev = s.hand.prev
-	e.prev.next = e
-	s.hand.prev = e
-}
-
-// remove unlinks e from every structure of s. s.mu must be held.
-func (s *shard) remove(e *entry) {
-	if e.next == e {
-		s.hand = nil
-	} else {
-		if s.hand == e {
-			s.hand = e.next
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		for fi := range s.frames {
+			if f := &s.frames[fi]; f.value != nil {
+				f.value.Release()
+			}
 		}
-		e.prev.next = e.next
-		e.next.prev = e.prev
+		s.frames, s.free, s.table = nil, nil, nil
+		s.count, s.size, s.hand = 0, 0, 0
+		s.mu.Unlock()
 	}
-	e.prev, e.next = nil, nil
-	if e.idPrev != nil {
-		e.idPrev.idNext = e.idNext
-	} else if e.idNext != nil {
-		s.byID[e.id] = e.idNext
-	} else {
-		delete(s.byID, e.id)
+	if c.alloc != nil {
+		c.alloc.close()
 	}
-	if e.idNext != nil {
-		e.idNext.idPrev = e.idPrev
-	}
-	e.idPrev, e.idNext = nil, nil
-	delete(s.entries, e.key)
-	s.size -= e.charge
-	e.value.Release()
-	e.value = nil
 }

@@ -8,8 +8,8 @@ import (
 	"testing"
 )
 
-// checkInvariants walks every shard and verifies that the clock ring, the map,
-// the per-id lists and the size agree, and that no shard is over capacity.
+// checkInvariants walks every shard and verifies that the frames, the free
+// list, the hash table and the size agree, and that no shard is over capacity.
 func checkInvariants(t *testing.T, c *Cache) {
 	t.Helper()
 	for i := range c.shards {
@@ -17,45 +17,39 @@ func checkInvariants(t *testing.T, c *Cache) {
 		s.mu.Lock()
 		n := 0
 		var size int64
-		for e := s.hand; e != nil; {
-			if e.next.prev != e {
-				t.Fatalf("shard %d: broken ring links", i)
-			}
-			if s.entries[e.key] != e {
-				t.Fatalf("shard %d: ring entry %v not in map", i, e.key)
+		for fi := range s.frames {
+			f := &s.frames[fi]
+			if f.value == nil {
+				continue
 			}
 			n++
-			size += e.charge
-			if e = e.next; e == s.hand {
-				break
+			size += int64(f.charge)
+			if _, got := s.find(f.id, f.off, hash(f.id, f.off)); got != fi {
+				t.Fatalf("shard %d: frame %d (%v) found at %d", i, fi, f.key, got)
 			}
 		}
-		if n != len(s.entries) {
-			t.Fatalf("shard %d: ring has %d entries, map %d", i, n, len(s.entries))
+		if n != s.count || n+len(s.free) != len(s.frames) {
+			t.Fatalf("shard %d: %d live frames, count %d, %d free of %d", i, n, s.count, len(s.free), len(s.frames))
+		}
+		for _, fi := range s.free {
+			if s.frames[fi].value != nil {
+				t.Fatalf("shard %d: free frame %d in use", i, fi)
+			}
+		}
+		slots := 0
+		for _, e := range s.table {
+			if e != slotEmpty {
+				slots++
+			}
+		}
+		if slots != n || (len(s.table) > 0 && 2*n > len(s.table)) {
+			t.Fatalf("shard %d: %d table slots for %d entries (table %d)", i, slots, n, len(s.table))
 		}
 		if size != s.size {
 			t.Fatalf("shard %d: size %d, sum of charges %d", i, s.size, size)
 		}
 		if s.size > s.capacity {
 			t.Fatalf("shard %d: size %d over capacity %d", i, s.size, s.capacity)
-		}
-		m := 0
-		for id, h := range s.byID {
-			if h.idPrev != nil {
-				t.Fatalf("shard %d: id %d head has a prev", i, id)
-			}
-			for e := h; e != nil; e = e.idNext {
-				if e.id != id || s.entries[e.key] != e {
-					t.Fatalf("shard %d: id list of %d holds %v", i, id, e.key)
-				}
-				if e.idNext != nil && e.idNext.idPrev != e {
-					t.Fatalf("shard %d: broken id links", i)
-				}
-				m++
-			}
-		}
-		if m != n {
-			t.Fatalf("shard %d: id lists hold %d entries, map %d", i, m, n)
 		}
 		s.mu.Unlock()
 	}
@@ -129,10 +123,10 @@ func TestZeroCapacityAndNil(t *testing.T) {
 
 // sameShardOffsets returns n offsets of id that all hash to one shard.
 func sameShardOffsets(c *Cache, id uint64, n int) []uint64 {
-	want := c.shardFor(id, 0)
+	want, _ := c.shardFor(id, 0)
 	var offs []uint64
 	for off := uint64(0); len(offs) < n; off++ {
-		if c.shardFor(id, off) == want {
+		if s, _ := c.shardFor(id, off); s == want {
 			offs = append(offs, off)
 		}
 	}
@@ -390,4 +384,47 @@ func TestConcurrentValues(t *testing.T) {
 	}
 	wg.Wait()
 	c.Close()
+}
+
+// TestManySmallEntries fills shards with thousands of small entries, so
+// that the hash tables grow and long probe runs form, then evicts, replaces
+// and drops ids at random, checking every lookup against a model and the
+// table invariants as it goes.
+func TestManySmallEntries(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 7))
+	c := New(numShards * 2000 * (8 + EntryOverhead)) // ~2000 entries per shard
+	ids := []uint64{c.NewID(), c.NewID(), c.NewID()}
+	model := map[key]string{}
+	for i := range 200000 {
+		id := ids[rng.IntN(len(ids))]
+		off := uint64(rng.IntN(30000))
+		switch r := rng.IntN(100); {
+		case r < 50:
+			v := fmt.Sprintf("%08d", i)
+			setCopy(c, id, off, []byte(v))
+			model[key{id, off}] = v
+		case r < 99:
+			if v, ok := getCopy(c, id, off); ok && string(v) != model[key{id, off}] {
+				t.Fatalf("seed %d op %d: Get(%d,%d) = %q, want %q", seed, i, id, off, v, model[key{id, off}])
+			}
+		default:
+			if i%50000 > 49000 && rng.IntN(20) == 0 {
+				c.EvictID(id)
+				for k := range model {
+					if k.id == id {
+						delete(model, k)
+					}
+				}
+			}
+		}
+		if i%20000 == 0 {
+			checkInvariants(t, c)
+		}
+	}
+	checkInvariants(t, c)
+	if _, _, _, _, count := c.Stats(); count < numShards*500 {
+		t.Fatalf("only %d entries cached", count)
+	}
 }

@@ -112,7 +112,8 @@ func (s strataDB) Compact() error {
 func (s strataDB) Close() error { return s.d.Close() }
 func (s strataDB) Stats() string {
 	st, _ := s.d.Property("strata.stats")
-	return st
+	bc, _ := s.d.Property("strata.block-cache")
+	return st + "block cache: " + bc + "\n"
 }
 
 type strataIter struct {
