@@ -343,7 +343,7 @@ func TestValueLifetime(t *testing.T) {
 		}
 	}
 	// The slot is reused by the next allocation of the same class.
-	w := c.Alloc(3900)
+	w := c.Alloc(3990)
 	if &w.Buf()[0] != &buf[0] {
 		t.Fatal("freed slot not reused")
 	}
