@@ -428,3 +428,31 @@ func TestManySmallEntries(t *testing.T) {
 		t.Fatalf("only %d entries cached", count)
 	}
 }
+
+// BenchmarkEvictID measures dropping one table's blocks from a full 1 GiB
+// cache of 4 KiB blocks (what deleting a table costs): one op is one
+// EvictID of a table with 512 cached blocks, then caching them again.
+func BenchmarkEvictID(b *testing.B) {
+	const capacity, blockLen, perTable = 1 << 30, 4096, 512
+	c := New(capacity)
+	v := &Value{buf: make([]byte, blockLen)} // shared by every entry: only the frames matter
+	v.refs.Store(1)
+	n := capacity / (blockLen + EntryOverhead)
+	ids := make([]uint64, n/perTable)
+	for i := range ids {
+		ids[i] = c.NewID()
+		for j := range perTable {
+			c.Set(ids[i], uint64(j)*blockLen, v)
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		id := ids[i%len(ids)]
+		c.EvictID(id)
+		b.StopTimer()
+		for j := range perTable {
+			c.Set(id, uint64(j)*blockLen, v)
+		}
+		b.StartTimer()
+	}
+}
