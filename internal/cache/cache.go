@@ -82,7 +82,6 @@ type shard struct {
 	frames   []frame
 	free     []int32 // indices of free frames; the last is reused first
 	table    []uint64
-	count    int // frames in use
 	hand     int
 	hits     int64
 	misses   int64
@@ -202,7 +201,7 @@ func (c *Cache) Set(id, off uint64, v *Value) {
 	if charge > s.capacity || charge > math.MaxUint32 {
 		return
 	}
-	for s.size+charge > s.capacity && s.count > 0 {
+	for s.size+charge > s.capacity && s.live() > 0 {
 		s.evictOne()
 	}
 	v.ref()
@@ -215,9 +214,8 @@ func (c *Cache) Set(id, off uint64, v *Value) {
 		s.frames = append(s.frames, frame{})
 	}
 	s.frames[fi] = frame{key: key{id, off}, value: v, charge: uint32(charge)}
-	s.count++
 	s.size += charge
-	if 2*s.count > len(s.table) {
+	if 2*s.live() > len(s.table) {
 		s.grow()
 	}
 	s.insertSlot(h, fi)
@@ -256,11 +254,14 @@ func (c *Cache) Stats() (hits, misses, size, capacity, count int64) {
 		hits += s.hits
 		misses += s.misses
 		size += s.size
-		count += int64(s.count)
+		count += int64(s.live())
 		s.mu.Unlock()
 	}
 	return hits, misses, size, c.capacity, count
 }
+
+// live returns the number of frames in use. s.mu must be held.
+func (s *shard) live() int { return len(s.frames) - len(s.free) }
 
 // find returns the table slot and frame index of (id, off), or -1, -1.
 // s.mu must be held.
@@ -345,7 +346,6 @@ func (s *shard) remove(slot, fi int) {
 	f.value.Release()
 	*f = frame{}
 	s.free = append(s.free, int32(fi))
-	s.count--
 	// Backward-shift deletion: move later slots of the probe run into the
 	// hole when their home position allows it.
 	mask := len(s.table) - 1
@@ -380,7 +380,7 @@ func (c *Cache) Close() {
 			}
 		}
 		s.frames, s.free, s.table = nil, nil, nil
-		s.count, s.size, s.hand = 0, 0, 0
+		s.size, s.hand = 0, 0
 		s.mu.Unlock()
 	}
 	if c.alloc != nil {

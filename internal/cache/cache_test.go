@@ -28,8 +28,8 @@ func checkInvariants(t *testing.T, c *Cache) {
 				t.Fatalf("shard %d: frame %d (%v) found at %d", i, fi, f.key, got)
 			}
 		}
-		if n != s.count || n+len(s.free) != len(s.frames) {
-			t.Fatalf("shard %d: %d live frames, count %d, %d free of %d", i, n, s.count, len(s.free), len(s.frames))
+		if n != s.live() {
+			t.Fatalf("shard %d: %d live frames, %d free of %d", i, n, len(s.free), len(s.frames))
 		}
 		for _, fi := range s.free {
 			if s.frames[fi].value != nil {
