@@ -57,6 +57,8 @@ func (w *blockWriter) add(key, value []byte) {
 	if len(w.restarts) == 0 {
 		w.restarts = append(w.restarts, 0)
 	}
+	w.buf = grow(w.buf, 3*binary.MaxVarintLen32+len(key)+len(value))
+	w.restarts = grow(w.restarts, 1)
 	shared := 0
 	if w.counter < w.restartInterval {
 		n := min(len(w.lastKey), len(key))
@@ -88,12 +90,27 @@ func (w *blockWriter) finish() []byte {
 	if len(w.restarts) == 0 {
 		w.restarts = append(w.restarts, 0)
 	}
+	w.buf = grow(w.buf, 4*len(w.restarts)+4)
 	for _, r := range w.restarts {
 		w.buf = binary.LittleEndian.AppendUint32(w.buf, r)
 	}
 	w.buf = binary.LittleEndian.AppendUint32(w.buf, uint32(len(w.restarts)))
 	w.finished = true
 	return w.buf
+}
+
+// grow returns s with room for n more elements. It doubles the capacity
+// when it must grow, where append grows large slices by only 1.25×: an
+// index or filter block that grows to a megabyte by append leaves ~4 MB of
+// garbage behind; by doubling, ~1 MB (and nothing once a reused Writer's
+// buffers have reached their size).
+func grow[T any](s []T, n int) []T {
+	if cap(s)-len(s) >= n {
+		return s
+	}
+	ns := make([]T, len(s), max(2*cap(s), len(s)+n, 64))
+	copy(ns, s)
+	return ns
 }
 
 // blockIter walks the entries of one block's (uncompressed) contents. It is

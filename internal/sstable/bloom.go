@@ -60,6 +60,7 @@ func appendBloomFilter(dst []byte, hashes []uint32, bitsPerKey int) []byte {
 	nBytes := (bits + 7) / 8
 	bits = nBytes * 8
 	start := len(dst)
+	dst = grow(dst, nBytes+1)
 	dst = append(dst, make([]byte, nBytes)...)
 	dst = append(dst, byte(k))
 	array := dst[start : start+nBytes]

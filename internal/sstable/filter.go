@@ -33,6 +33,14 @@ type filterWriter struct {
 	offsets    []uint32 // start of each filter in result
 }
 
+// reset empties f for a new filter block, keeping its buffers.
+func (f *filterWriter) reset(bitsPerKey int) {
+	f.bitsPerKey = bitsPerKey
+	f.hashes = f.hashes[:0]
+	f.result = f.result[:0]
+	f.offsets = f.offsets[:0]
+}
+
 // startBlock is called with the offset of each data block before its keys.
 func (f *filterWriter) startBlock(blockOffset uint64) {
 	idx := blockOffset >> filterBaseLg
@@ -46,7 +54,7 @@ func (f *filterWriter) addKey(userKey []byte) {
 }
 
 func (f *filterWriter) generate() {
-	f.offsets = append(f.offsets, uint32(len(f.result)))
+	f.offsets = append(grow(f.offsets, 1), uint32(len(f.result)))
 	if len(f.hashes) == 0 {
 		return
 	}
@@ -60,6 +68,7 @@ func (f *filterWriter) finish() []byte {
 		f.generate()
 	}
 	arrayOffset := uint32(len(f.result))
+	f.result = grow(f.result, 4*len(f.offsets)+5)
 	for _, o := range f.offsets {
 		f.result = binary.LittleEndian.AppendUint32(f.result, o)
 	}

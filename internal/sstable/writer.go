@@ -71,6 +71,7 @@ type Writer struct {
 	smallest    []byte
 	compressBuf []byte
 	scratch     []byte // separator keys, handle encodings
+	trailer     [blockTrailerLen]byte
 	meta        WriterMetadata
 	// compress is compressBlock; tests substitute a reference codec.
 	compress func(dst, raw []byte, c Compression) ([]byte, bool)
@@ -79,6 +80,18 @@ type Writer struct {
 // NewWriter returns a Writer that writes a table to w. Close does not close
 // or sync w.
 func NewWriter(w io.Writer, o WriterOptions) *Writer {
+	tw := &Writer{}
+	tw.Reset(w, o)
+	return tw
+}
+
+// Reset makes the Writer write a new table to w with options o, as a
+// Writer from NewWriter would, keeping the memory of its buffers (block,
+// index, filter, compression and output buffers). A database writes its
+// tables through a few reused Writers so that each new table does not
+// allocate megabytes of buffers that become garbage when it is done. The
+// previous table's Metadata is invalid after Reset.
+func (w *Writer) Reset(dst io.Writer, o WriterOptions) {
 	if o.BlockSize <= 0 {
 		o.BlockSize = 4096
 	}
@@ -92,21 +105,35 @@ func NewWriter(w io.Writer, o WriterOptions) *Writer {
 	if cmp == nil {
 		cmp = base.DefaultComparer
 	}
-	tw := &Writer{
-		opts:     o,
-		cmp:      cmp,
-		w:        bufio.NewWriterSize(w, writeBufferSize),
-		data:     blockWriter{restartInterval: o.BlockRestartInterval},
-		index:    blockWriter{restartInterval: 1},
-		compress: compressBlock,
+	if w.w == nil {
+		w.w = bufio.NewWriterSize(dst, writeBufferSize)
+	} else {
+		w.w.Reset(dst)
 	}
-	tw.data.reset()
-	tw.index.reset()
+	*w = Writer{
+		opts:        o,
+		cmp:         cmp,
+		w:           w.w,
+		data:        blockWriter{restartInterval: o.BlockRestartInterval, buf: w.data.buf, restarts: w.data.restarts, lastKey: w.data.lastKey},
+		index:       blockWriter{restartInterval: 1, buf: w.index.buf, restarts: w.index.restarts, lastKey: w.index.lastKey},
+		filter:      w.filter,
+		lastKey:     w.lastKey[:0],
+		smallest:    w.smallest[:0],
+		compressBuf: w.compressBuf[:0],
+		scratch:     w.scratch[:0],
+		compress:    compressBlock,
+	}
+	w.data.reset()
+	w.index.reset()
 	if o.BloomBitsPerKey > 0 {
-		tw.filter = &filterWriter{bitsPerKey: o.BloomBitsPerKey}
-		tw.filter.startBlock(0)
+		if w.filter == nil {
+			w.filter = &filterWriter{}
+		}
+		w.filter.reset(o.BloomBitsPerKey)
+		w.filter.startBlock(0)
+	} else {
+		w.filter = nil
 	}
-	return tw
 }
 
 // errClosed is returned by Add and Close after Close.
@@ -197,8 +224,7 @@ func (w *Writer) writeRawBlock(contents []byte, c Compression) BlockHandle {
 		w.err = err
 		return h
 	}
-	var trailer [blockTrailerLen]byte
-	if _, err := w.w.Write(appendBlockTrailer(trailer[:0], contents, c)); err != nil {
+	if _, err := w.w.Write(appendBlockTrailer(w.trailer[:0], contents, c)); err != nil {
 		w.err = err
 		return h
 	}
@@ -265,7 +291,7 @@ func (w *Writer) Close() error {
 	}
 	w.meta = WriterMetadata{Size: w.offset, NumEntries: w.numEntries}
 	if w.numEntries > 0 {
-		w.meta.Smallest = w.smallest
+		w.meta.Smallest = append([]byte(nil), w.smallest...)
 		w.meta.Largest = append([]byte(nil), w.lastKey...)
 	}
 	return nil
