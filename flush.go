@@ -2,6 +2,7 @@ package strata
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"strata/internal/base"
@@ -40,7 +41,7 @@ func (d *DB) flushOne() bool {
 	d.mu.Unlock()
 
 	start := time.Now()
-	meta, err := d.writeTableFromIter(num, m.NewIter())
+	meta, err := d.writeTableFromIter(num, m.NewScanIter())
 
 	d.mu.Lock()
 	level := 0
@@ -174,7 +175,29 @@ func (d *DB) newTableWriterWith(num uint64, o sstable.WriterOptions) (*tableWrit
 	if err != nil {
 		return nil, fmt.Errorf("strata: create table: %w", err)
 	}
-	return &tableWriter{d: d, num: num, path: path, file: f, w: sstable.NewWriter(f, o)}, nil
+	w, _ := sstWriters.Get().(*sstable.Writer)
+	if w == nil {
+		w = sstable.NewWriter(f, o)
+	} else {
+		w.Reset(f, o)
+	}
+	return &tableWriter{d: d, num: num, path: path, file: f, w: w}, nil
+}
+
+// sstWriters holds sstable Writers between tables. A Writer's buffers grow
+// to the size of the tables it writes (a flushed 64 MiB memtable has a
+// ~1 MB index and filter block, and its output buffer is 256 KiB), so a
+// new Writer per table made megabytes of garbage per flush, which raised
+// the Go heap (and peak RSS) by as much while the garbage collector caught
+// up. A sync.Pool lets idle Writers go after two collections.
+var sstWriters sync.Pool
+
+// release returns t's Writer to sstWriters; t is unusable afterwards.
+func (t *tableWriter) release() {
+	if t.w != nil {
+		sstWriters.Put(t.w)
+		t.w = nil
+	}
 }
 
 // finish completes, syncs and closes the table. An empty table is removed
@@ -192,16 +215,20 @@ func (t *tableWriter) finish() (*manifest.FileMetadata, error) {
 		err = cerr
 	}
 	if err != nil {
+		t.release()
 		t.d.fs.Remove(t.path)
 		return nil, fmt.Errorf("strata: write table %s: %w", t.path, err)
 	}
 	md := t.w.Metadata()
+	t.release()
 	meta := &manifest.FileMetadata{Num: t.num, Size: md.Size, Smallest: md.Smallest, Largest: md.Largest}
 	meta.InitAllowedSeeks()
 	return meta, nil
 }
 
+// abandon closes and removes the unfinished table.
 func (t *tableWriter) abandon() {
+	t.release()
 	t.file.Close()
 	t.d.fs.Remove(t.path)
 }
