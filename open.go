@@ -444,7 +444,7 @@ func (d *DB) flushRecovered(mem *memTable, edit *manifest.VersionEdit) error {
 	d.mu.Lock()
 	num := d.newOutputNumLocked()
 	d.mu.Unlock()
-	meta, err := d.writeTableFromIter(num, mem.NewIter())
+	meta, err := d.writeTableFromIter(num, mem.NewScanIter())
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,12 @@ type Iter struct {
 	key   []byte
 	value []byte
 	err   error
+
+	// ra, when set, serves First and the Nexts after it (see
+	// readahead.go); raOn says it is positioned (cleared by a seek, Last
+	// or Prev, after which Next walks plainly).
+	ra   *readahead
+	raOn bool
 }
 
 var _ base.InternalIterator = (*Iter)(nil)
@@ -36,10 +42,22 @@ func (m *MemTable) NewIter() *Iter {
 	return it
 }
 
+// NewScanIter returns an unpositioned iterator over m for a scan of all or
+// most of it from First (a flush): First and Next walk several stretches of
+// the skiplist at once so that cache misses overlap, which makes a forward
+// scan of a memtable filled in random order about twice as fast. It costs
+// a few hundred node lookups ahead of the position, so a short scan should
+// use NewIter. Seeks, Last and Prev work as on any Iter.
+func (m *MemTable) NewScanIter() *Iter {
+	it := &Iter{m: m, ra: &readahead{}}
+	return it
+}
+
 // Init resets it to an unpositioned iterator over m, without allocating, so
-// an Iter can be reused (also after Close).
+// an Iter can be reused (also after Close). It keeps the readahead of a
+// NewScanIter iterator.
 func (it *Iter) Init(m *MemTable) {
-	*it = Iter{m: m}
+	*it = Iter{m: m, ra: it.ra}
 }
 
 // setNode positions it at nd; headOff and 0 mean "not valid".
@@ -77,6 +95,7 @@ func (it *Iter) SeekGE(key []byte) bool {
 		return false
 	}
 	nd, _ := it.m.findGE(ukey, trailer)
+	it.raOn = false
 	return it.setNode(nd)
 }
 
@@ -87,20 +106,34 @@ func (it *Iter) SeekLT(key []byte) bool {
 	if !ok {
 		return false
 	}
+	it.raOn = false
 	return it.setNode(it.m.findLT(ukey, trailer))
 }
 
 // First moves to the first entry.
-func (it *Iter) First() bool { return it.setNode(it.m.next(headOff, 0)) }
+func (it *Iter) First() bool {
+	if it.ra != nil {
+		it.ra.reset(it.m)
+		it.raOn = true
+		return it.setNode(it.ra.next())
+	}
+	return it.setNode(it.m.next(headOff, 0))
+}
 
 // Last moves to the last entry.
-func (it *Iter) Last() bool { return it.setNode(it.m.findLast()) }
+func (it *Iter) Last() bool {
+	it.raOn = false
+	return it.setNode(it.m.findLast())
+}
 
 // Next moves to the following entry. Called when not valid, it stays
 // invalid.
 func (it *Iter) Next() bool {
 	if it.nd == 0 {
 		return false
+	}
+	if it.raOn {
+		return it.setNode(it.ra.next())
 	}
 	return it.setNode(it.m.next(it.nd, 0))
 }
@@ -111,6 +144,7 @@ func (it *Iter) Prev() bool {
 	if it.nd == 0 {
 		return false
 	}
+	it.raOn = false
 	return it.setNode(it.m.findPrev(it.nd))
 }
 
