@@ -10,8 +10,12 @@ import (
 )
 
 // appendChunk is how much file space a mapped appender reserves and maps at
-// a time. A multiple of every page size in use.
-const appendChunk = 1 << 20
+// a time. A multiple of every page size in use. The mapped chunk and the one
+// prepared ahead count in the process's resident memory (their pages are
+// dirty page cache), so chunks are kept small: 256 KiB instead of 1 MiB cut
+// a fill's peak RSS by 1.5 MiB at no measurable cost in write speed (a
+// chunk switch is a munmap and a channel receive, ~500 per 1M-entry fill).
+const appendChunk = 256 << 10
 
 // madvPopulateWrite is MADV_POPULATE_WRITE (Linux 5.14): fault in a range of
 // a mapping as if each page were written, in one system call.
