@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"os"
+	"runtime"
 	"runtime/pprof"
 
 	"github.com/spf13/cobra"
@@ -14,7 +15,7 @@ import (
 // benchmarks against a Strata database, printing db_bench's report lines.
 func newBenchCmd() *cobra.Command {
 	cfg := dbbench.DefaultConfig()
-	var cpuProfile string
+	var cpuProfile, memProfile string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Run db_bench-compatible benchmarks against a Strata database",
@@ -46,15 +47,39 @@ Benchmarks: ` + joinNames(dbbench.Benchmarks),
 				}
 				defer pprof.StopCPUProfile()
 			}
+			if memProfile != "" {
+				// Sample every 64 KiB allocated rather than every 512 KiB:
+				// a fill allocates only a few megabytes in all.
+				runtime.MemProfileRate = 64 << 10
+			}
 			_, err := dbbench.Run(cfg, dbbench.Strata, cmd.OutOrStdout())
+			if err == nil && memProfile != "" {
+				err = writeMemProfile(memProfile)
+			}
 			return err
 		},
 	}
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
+	cmd.Flags().StringVar(&memProfile, "memprofile", "", "write an allocation profile of the whole run to this file (go tool pprof -sample_index=alloc_space)")
 	gofs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	cfg.RegisterFlags(gofs)
 	cmd.Flags().AddGoFlagSet(gofs)
 	return cmd
+}
+
+// writeMemProfile writes the heap profile (allocations since the start,
+// and what is still in use) to path.
+func writeMemProfile(path string) error {
+	runtime.GC() // the profile is as of the last collection: include everything
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func joinNames(names []string) string {
