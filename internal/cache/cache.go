@@ -145,15 +145,13 @@ func (c *Cache) shardFor(id, off uint64) (*shard, uint64) {
 // reference, the caller's. Blocks are decoded straight into it and then
 // Set. Alloc works on a nil Cache too (from the Go heap).
 func (c *Cache) Alloc(n int) *Value {
-	v := &Value{}
-	v.refs.Store(1)
 	if c != nil && c.alloc != nil {
-		if b := c.alloc.alloc(n); b != nil {
-			v.buf, v.alloc = b, c.alloc
+		if v := c.alloc.newValue(n); v != nil {
 			return v
 		}
 	}
-	v.buf = make([]byte, n)
+	v := &Value{buf: make([]byte, n)}
+	v.refs.Store(1)
 	return v
 }
 

@@ -456,3 +456,54 @@ func BenchmarkEvictID(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// TestValueReuse runs with reuse on (as outside test binaries): a released
+// Value is handed out again by the next Alloc, so a cache miss allocates
+// nothing, and under concurrent churn no holder ever sees another block's
+// bytes.
+func TestValueReuse(t *testing.T) {
+	c := New(slabMinCapacity)
+	c.alloc.poison = false
+	v := c.Alloc(4096)
+	v.Release()
+	w := c.Alloc(100)
+	if w != v || len(w.Buf()) != 100 || w.refs.Load() != 1 {
+		t.Fatalf("released Value not reused as a fresh one: same %v, len %d, refs %d", w == v, len(w.Buf()), w.refs.Load())
+	}
+	w.Release()
+	if n := testing.AllocsPerRun(1000, func() { c.Alloc(4096).Release() }); n != 0 {
+		t.Fatalf("Alloc+Release allocates %v times with reuse on", n)
+	}
+
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 4000; i++ {
+				id, off := uint64(g%2), uint64(i%500)
+				if v := c.Get(id, off); v != nil {
+					for _, b := range v.Buf() {
+						if b != byte(off) {
+							t.Errorf("block %d holds a byte %d of another block", off, b)
+							break
+						}
+					}
+					v.Release()
+					continue
+				}
+				v := c.Alloc(4096 + int(off))
+				for j := range v.Buf() {
+					v.Buf()[j] = byte(off)
+				}
+				c.Set(id, off, v)
+				v.Release()
+				if i%997 == 0 {
+					c.EvictID(id)
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	c.Close()
+}
