@@ -76,7 +76,7 @@ func TestRunTiny(t *testing.T) {
 	}
 	plan.Workloads = keep
 	wd, _ := os.Getwd()
-	runners := suite.GoEngines(bin, filepath.Dir(wd))
+	runners := suite.GoEngines(wd, work)
 	for _, e := range []*suite.Engine{suite.RocksDB(), suite.LevelDB(wd, work)} {
 		if e.Err != nil {
 			if os.Getenv("CI") == "true" {
