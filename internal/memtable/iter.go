@@ -49,8 +49,7 @@ func (m *MemTable) NewIter() *Iter {
 // a few hundred node lookups ahead of the position, so a short scan should
 // use NewIter. Seeks, Last and Prev work as on any Iter.
 func (m *MemTable) NewScanIter() *Iter {
-	it := &Iter{m: m, ra: &readahead{}}
-	return it
+	return &Iter{m: m, ra: &readahead{}}
 }
 
 // Init resets it to an unpositioned iterator over m, without allocating, so

@@ -30,12 +30,12 @@ const (
 	raSlots = 32
 )
 
-// raSeg is one stretch of level 0: start, then its successors up to end
-// (excluded; 0 means the end of the list).
+// raSeg is one stretch of level 0: its first node, then the successors up
+// to end (excluded; 0 means the end of the list).
 type raSeg struct {
-	start, end uint32
-	nodes      []uint32 // the stretch's nodes walked so far, in order
-	done       bool
+	end   uint32
+	nodes []uint32 // the stretch's nodes walked so far, in order
+	done  bool
 }
 
 // raLane walks one segment.
@@ -89,7 +89,7 @@ func (r *readahead) assign(i int) bool {
 		end = m.next(end, raLevel)
 	}
 	s := &r.segs[r.tail%raSlots]
-	s.start, s.end, s.done = r.segStart, end, false
+	s.end, s.done = end, false
 	s.nodes = append(s.nodes[:0], r.segStart)
 	r.touch(r.segStart)
 	r.lanes[i] = raLane{seg: r.tail, cur: r.segStart}

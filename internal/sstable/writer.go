@@ -114,8 +114,8 @@ func (w *Writer) Reset(dst io.Writer, o WriterOptions) {
 		opts:        o,
 		cmp:         cmp,
 		w:           w.w,
-		data:        blockWriter{restartInterval: o.BlockRestartInterval, buf: w.data.buf, restarts: w.data.restarts, lastKey: w.data.lastKey},
-		index:       blockWriter{restartInterval: 1, buf: w.index.buf, restarts: w.index.restarts, lastKey: w.index.lastKey},
+		data:        w.data,
+		index:       w.index,
 		filter:      w.filter,
 		lastKey:     w.lastKey[:0],
 		smallest:    w.smallest[:0],
@@ -123,7 +123,9 @@ func (w *Writer) Reset(dst io.Writer, o WriterOptions) {
 		scratch:     w.scratch[:0],
 		compress:    compressBlock,
 	}
+	w.data.restartInterval = o.BlockRestartInterval
 	w.data.reset()
+	w.index.restartInterval = 1
 	w.index.reset()
 	if o.BloomBitsPerKey > 0 {
 		if w.filter == nil {
