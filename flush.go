@@ -8,6 +8,7 @@ import (
 	"strata/internal/base"
 	"strata/internal/manifest"
 	"strata/internal/sstable"
+	"strata/internal/vfs"
 )
 
 // Flushes: a background goroutine writes frozen memtables, oldest first, to
@@ -175,11 +176,12 @@ func (d *DB) newTableWriterWith(num uint64, o sstable.WriterOptions) (*tableWrit
 	if err != nil {
 		return nil, fmt.Errorf("strata: create table: %w", err)
 	}
+	dst := vfs.NewWritebackWriter(f, d.opts.BytesPerSync)
 	w, _ := sstWriters.Get().(*sstable.Writer)
 	if w == nil {
-		w = sstable.NewWriter(f, o)
+		w = sstable.NewWriter(dst, o)
 	} else {
-		w.Reset(f, o)
+		w.Reset(dst, o)
 	}
 	return &tableWriter{d: d, num: num, path: path, file: f, w: w}, nil
 }

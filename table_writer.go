@@ -6,6 +6,7 @@ import (
 
 	"strata/internal/base"
 	"strata/internal/sstable"
+	"strata/internal/vfs"
 )
 
 // TableWriter builds a sorted table file offline, in LevelDB's table
@@ -38,7 +39,7 @@ func NewTableWriter(path string, opts *Options) (*TableWriter, error) {
 	}
 	d := &DB{opts: o, cmp: o.Comparator}
 	return &TableWriter{path: path, fs: o.FS, file: f, cmp: o.Comparator,
-		w: sstable.NewWriter(f, d.writerOptions())}, nil
+		w: sstable.NewWriter(vfs.NewWritebackWriter(f, o.BytesPerSync), d.writerOptions())}, nil
 }
 
 // Add appends key with value. key must sort after every key added before;
