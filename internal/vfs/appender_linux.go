@@ -30,6 +30,14 @@ const madvPopulateWrite = 23
 // once: a process crash loses nothing written, as with write(2). Sync is
 // fsync, which on Linux also writes back pages dirtied through mappings.
 //
+// Large writes (directWriteMin bytes or more) go to the file with pwrite
+// instead: preparing mapped pages costs ~5 µs per 4 KiB page (the write
+// fault), which caps the mapping at ~700 MB/s, while pwrite of a 16 KiB
+// record costs ~5 µs in all (~3 GB/s). Both reach the same page cache, so
+// the two kinds of write mix freely; small writes that follow large ones
+// go through pwrite too until the file reaches the next chunk boundary,
+// where a chunk prepared in the background takes over again.
+//
 // After a crash of the machine, or before Close, the file may end in zeros
 // (the reserved but unwritten rest of a chunk). The log format tolerates a
 // zero tail: LevelDB's reader skips zero-type records ("produced by the
@@ -38,18 +46,25 @@ const madvPopulateWrite = 23
 type mmapAppender struct {
 	f        *os.File
 	fd       int
-	mapping  []byte // the current chunk
+	mapping  []byte // the current chunk, or nil
 	chunkOff int64  // file offset of mapping[0]
 	size     int64  // bytes written
 	closed   bool
 	err      error // sticky
 
-	// next delivers the following chunk, prepared in the background: the
+	// next delivers the chunk at nextOff, prepared in the background: the
 	// first write to each page of a fresh file mapping takes a page fault
 	// that costs microseconds (the file system readies the block), so a
 	// goroutine takes those faults ahead of the writer.
-	next chan preparedChunk
+	next    chan preparedChunk
+	nextOff int64
 }
+
+// directWriteMin is the write size from which the appender uses pwrite
+// rather than the mapping (see mmapAppender). Measured on the 2-core VM,
+// per write: 1 KiB mapped 1.4 µs vs pwrite 2.3 µs; 4 KiB 5.5 vs 3.4-4.2;
+// 16 KiB 21 vs 5-6.
+const directWriteMin = 4 << 10
 
 type preparedChunk struct {
 	mapping []byte
@@ -62,7 +77,7 @@ func newMmapAppender(f File) (*mmapAppender, error) {
 	if !ok {
 		return nil, ErrMmapUnsupported
 	}
-	a := &mmapAppender{f: osf, fd: -1, chunkOff: -appendChunk}
+	a := &mmapAppender{f: osf, fd: -1}
 	err := withFd(osf, func(fd int) error { a.fd = fd; return nil })
 	if err != nil {
 		return nil, err
@@ -89,51 +104,75 @@ func (a *mmapAppender) prepare(off int64) preparedChunk {
 	if err != nil {
 		return preparedChunk{err: &os.PathError{Op: "mmap", Path: a.f.Name(), Err: err}}
 	}
-	// Take each page's write fault now: with one madvise(MADV_POPULATE_WRITE)
-	// call where the kernel has it (Linux 5.14), else by writing a zero to
-	// each page. The pages hold zeros (fresh fallocated space), so neither
-	// changes anything on disk.
-	if err := syscall.Madvise(m, madvPopulateWrite); err != nil {
-		for i := 0; i < len(m); i += 4096 {
-			m[i] = 0
-		}
-	}
+	// Take each page's write fault now, with one madvise(MADV_POPULATE_WRITE)
+	// call (Linux 5.14). It changes no byte, so it is safe while pwrite
+	// writes into the same range (as is fallocate, which allocates only
+	// holes). Older kernels leave the faults to the writer.
+	syscall.Madvise(m, madvPopulateWrite)
 	return preparedChunk{mapping: m, off: off}
 }
 
 // prepareAsync starts preparing the chunk at off in the background.
 func (a *mmapAppender) prepareAsync(off int64) {
-	a.next = make(chan preparedChunk, 1)
+	a.next, a.nextOff = make(chan preparedChunk, 1), off
 	go func(ch chan<- preparedChunk) { ch <- a.prepare(off) }(a.next)
 }
 
-// nextChunk unmaps the current chunk and switches to the next one (the one
-// being prepared, or a fresh one), then starts preparing the one after.
-func (a *mmapAppender) nextChunk() error {
+// mapped reports whether the current chunk holds the next byte to write.
+func (a *mmapAppender) mapped() bool {
+	return a.mapping != nil && a.size >= a.chunkOff && a.size < a.chunkOff+appendChunk
+}
+
+// remap is called when the current chunk does not hold the next byte to
+// write. It makes current the chunk that does, when that needs no waiting
+// on the file system: the chunk prepared in the background once the file
+// has reached it, or, at a chunk boundary with none prepared (the first
+// write), one prepared now. Otherwise (after pwrites left the file inside
+// a chunk) it starts preparing the chunk at the next boundary and leaves
+// the appender unmapped, so that writes go through pwrite until then.
+func (a *mmapAppender) remap() error {
 	if a.mapping != nil {
 		if err := syscall.Munmap(a.mapping); err != nil {
 			return &os.PathError{Op: "munmap", Path: a.f.Name(), Err: err}
 		}
 		a.mapping = nil
 	}
-	off := a.chunkOff + appendChunk
-	var c preparedChunk
+	boundary := a.size - a.size%appendChunk
 	if a.next != nil {
-		c = <-a.next
+		if a.nextOff > a.size {
+			return nil // not there yet
+		}
+		c := <-a.next
 		a.next = nil
-	} else {
-		c = a.prepare(off)
+		if c.err != nil {
+			return c.err
+		}
+		if c.off == boundary {
+			a.mapping, a.chunkOff = c.mapping, c.off
+			a.prepareAsync(c.off + appendChunk)
+			return nil
+		}
+		// pwrites went past it.
+		if err := syscall.Munmap(c.mapping); err != nil {
+			return &os.PathError{Op: "munmap", Path: a.f.Name(), Err: err}
+		}
 	}
-	if c.err != nil {
-		return c.err
+	if a.size == boundary {
+		c := a.prepare(boundary)
+		if c.err != nil {
+			return c.err
+		}
+		a.mapping, a.chunkOff = c.mapping, c.off
+		a.prepareAsync(boundary + appendChunk)
+		return nil
 	}
-	a.mapping, a.chunkOff = c.mapping, c.off
-	a.prepareAsync(off + appendChunk)
+	a.prepareAsync(boundary + appendChunk)
 	return nil
 }
 
-// Write copies p into the mapping, growing the file as needed. After an
-// error the appender is broken: every later call returns that error.
+// Write appends p: copied into the mapping, or with pwrite when p is large
+// or no chunk is mapped at the end of the file. After an error the
+// appender is broken: every later call returns that error.
 func (a *mmapAppender) Write(p []byte) (int, error) {
 	if a.err != nil {
 		return 0, a.err
@@ -143,11 +182,20 @@ func (a *mmapAppender) Write(p []byte) (int, error) {
 	}
 	n := 0
 	for len(p) > 0 {
-		if a.size == a.chunkOff+appendChunk {
-			if err := a.nextChunk(); err != nil {
+		if len(p) < directWriteMin && !a.mapped() {
+			if err := a.remap(); err != nil {
 				a.err = err
 				return n, err
 			}
+		}
+		if len(p) >= directWriteMin || !a.mapped() {
+			m, err := a.f.WriteAt(p, a.size)
+			a.size += int64(m)
+			n += m
+			if err != nil {
+				a.err = err
+			}
+			return n, err
 		}
 		c := copy(a.mapping[a.size-a.chunkOff:], p)
 		a.size += int64(c)

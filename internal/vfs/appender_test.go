@@ -104,3 +104,100 @@ func TestAppenderSurvivesKill(t *testing.T) {
 		t.Fatal("non-zero bytes after the written data")
 	}
 }
+
+// TestAppenderMixedSizes mixes small writes (copied into the mapping) with
+// large ones (pwrite) in patterns that cross, reach and skip chunk
+// boundaries in every order, and checks the file holds exactly the bytes
+// written, before Close (read through another handle) and after.
+func TestAppenderMixedSizes(t *testing.T) {
+	chunk := int(appendChunk)
+	patterns := map[string]func(size, i int) int{
+		"random": func(size, i int) int {
+			switch (i * 7919) % 10 {
+			case 0, 1:
+				return directWriteMin + (i*131)%(3*directWriteMin)
+			case 2:
+				return 1 + (i*977)%(2*chunk)
+			default:
+				return 1 + (i*31)%600
+			}
+		},
+		// large writes that end exactly on a chunk boundary, then small ones
+		"to-boundary": func(size, i int) int {
+			if i%3 == 0 {
+				return max(directWriteMin, chunk-size%chunk)
+			}
+			return 100
+		},
+		// small writes up to just before a boundary, then a large one across
+		"across": func(size, i int) int {
+			if rest := chunk - size%chunk; rest > 200 {
+				return min(rest-50, directWriteMin-1)
+			}
+			return 3*directWriteMin + 17
+		},
+		"all-large": func(size, i int) int { return directWriteMin + i%5000 },
+	}
+	for name, next := range patterns {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "log")
+			f, err := Default.Create(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := NewAppender(f)
+			if _, ok := a.(*mmapAppender); !ok {
+				t.Skip("no mapped appender on this system")
+			}
+			var want []byte
+			for i := 0; len(want) < 6*chunk; i++ {
+				p := bytes.Repeat([]byte{byte(i), byte(i >> 8), byte(i >> 16)}, 1+next(len(want), i)/3)[:next(len(want), i)]
+				if n, err := a.Write(p); err != nil || n != len(p) {
+					t.Fatalf("write %d (%d bytes at %d): %d, %v", i, len(p), len(want), n, err)
+				}
+				want = append(want, p...)
+				if i%50 == 0 {
+					if err := a.Sync(); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			ma := a.(*mmapAppender)
+			if name == "all-large" && (ma.mapping != nil || ma.next != nil) {
+				t.Fatal("large writes alone mapped or prepared a chunk")
+			}
+			// Small writes return to the mapping by the next chunk boundary.
+			for end := len(want) + 2*chunk; len(want) < end; {
+				p := []byte("small write after the pattern")
+				if _, err := a.Write(p); err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, p...)
+			}
+			if !ma.mapped() {
+				t.Fatal("small writes did not return to the mapping within two chunks")
+			}
+			live, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(live, want) || len(bytes.Trim(live[len(want):], "\x00")) != 0 {
+				t.Fatalf("before Close the file does not hold the %d bytes written (then zeros)", len(want))
+			}
+			if err := a.Close(); err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				i := 0
+				for i < min(len(got), len(want)) && got[i] == want[i] {
+					i++
+				}
+				t.Fatalf("file holds %d bytes, want %d; first difference at %d", len(got), len(want), i)
+			}
+		})
+	}
+}
