@@ -22,7 +22,8 @@ func Run(cfg Config, eng Engine, out io.Writer) ([]Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	r := &runner{cfg: cfg, eng: eng, out: out, keys: KeyFormat{Size: cfg.KeySize}}
+	r := &runner{cfg: cfg, eng: eng, out: out, keys: KeyFormat{Size: cfg.KeySize},
+		values: &valuePool{compressionRatio: cfg.CompressionRatio, maxLen: cfg.ValueSize}}
 	r.printHeader()
 	if !cfg.UseExistingDB {
 		if err := eng.Destroy(cfg.DB); err != nil {
@@ -49,6 +50,7 @@ type runner struct {
 	keys        KeyFormat
 	threadCount int // threads started so far: seeds are Seed + this count
 	results     []Result
+	values      *valuePool // shared by every thread's value generator
 }
 
 // bench is one benchmark's parameters.
@@ -213,7 +215,7 @@ func (r *runner) runBenchmark(b *bench) error {
 			tid:   i,
 			rand:  NewRandom(uint32(r.cfg.Seed + int64(r.threadCount))),
 			stats: newThreadStats(r.cfg.Histogram),
-			gen:   NewValueGenerator(r.cfg.CompressionRatio, r.cfg.ValueSize),
+			gen:   r.values.generator(),
 			key:   make([]byte, 0, r.cfg.KeySize+1),
 		}
 	}

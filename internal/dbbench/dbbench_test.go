@@ -66,6 +66,35 @@ func TestValueGenerator(t *testing.T) {
 	}
 }
 
+// TestSharedValuePool: generators over one shared pool hand out exactly the
+// values a generator with its own pool does, each from its own position,
+// and the pool is built once, on the first value asked for.
+func TestSharedValuePool(t *testing.T) {
+	for _, tc := range []struct {
+		ratio float64
+		size  int
+	}{{0.5, 100}, {0.25, 4096}, {0.5, 2 << 20}} {
+		p := &valuePool{compressionRatio: tc.ratio, maxLen: tc.size}
+		a, b := p.generator(), p.generator()
+		if p.data != nil {
+			t.Fatal("pool built before any value was asked for")
+		}
+		own := NewValueGenerator(tc.ratio, tc.size)
+		for i := 0; i < 40; i++ {
+			want := own.Generate(tc.size)
+			if got := a.Generate(tc.size); !bytes.Equal(got, want) {
+				t.Fatalf("ratio %g size %d: shared value %d differs", tc.ratio, tc.size, i)
+			}
+			if i%2 == 0 {
+				b.Generate(tc.size) // b's position must not move a's
+			}
+		}
+		if &a.data[0] != &b.data[0] {
+			t.Fatal("generators of one pool hold different pools")
+		}
+	}
+}
+
 func TestRandomMatchesLevelDB(t *testing.T) {
 	// Park-Miller with seed 1: the sequence 16807, 282475249, 1622650073, ...
 	r := NewRandom(1)

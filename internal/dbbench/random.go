@@ -3,6 +3,7 @@ package dbbench
 import (
 	"fmt"
 	"strconv"
+	"sync"
 )
 
 // Random is LevelDB's util/random.h generator: Park-Miller "minimal
@@ -47,43 +48,74 @@ func (r *Random) Uniform(n int) int { return int(r.Next() % uint32(n)) }
 // to about that ratio. Values are consecutive slices of the pool, wrapping
 // to the start when the next one would not fit.
 type ValueGenerator struct {
-	data []byte
-	pos  int
+	data   []byte
+	pos    int
+	shared *valuePool // where data comes from on first use, if not built yet
 }
 
 // NewValueGenerator builds the pool for values of up to maxLen bytes.
 func NewValueGenerator(compressionRatio float64, maxLen int) *ValueGenerator {
+	return &ValueGenerator{data: buildValuePool(compressionRatio, maxLen)}
+}
+
+// valuePool is one value pool shared, read-only, by the generators of
+// every thread and benchmark of a run: the pool's contents depend only on
+// the compression ratio and the value size (its seed is fixed), so sharing
+// it gives each generator the values it would have built itself, without
+// a megabyte per thread per benchmark (and none in a run that writes no
+// values), which would otherwise count in the engine's peak RSS.
+type valuePool struct {
+	once             sync.Once
+	compressionRatio float64
+	maxLen           int
+	data             []byte
+}
+
+func (p *valuePool) get() []byte {
+	p.once.Do(func() { p.data = buildValuePool(p.compressionRatio, p.maxLen) })
+	return p.data
+}
+
+// generator returns a generator over the shared pool, built when the first
+// value is asked for.
+func (p *valuePool) generator() *ValueGenerator { return &ValueGenerator{shared: p} }
+
+func buildValuePool(compressionRatio float64, maxLen int) []byte {
 	rnd := NewRandom(301)
 	size := max(1<<20, maxLen)
 	data := make([]byte, 0, size+100)
-	var piece []byte
+	var piece, raw []byte
 	for len(data) < size {
-		piece = compressibleString(rnd, compressionRatio, 100, piece[:0])
+		piece, raw = compressibleString(rnd, compressionRatio, 100, piece[:0], raw)
 		data = append(data, piece...)
 	}
-	return &ValueGenerator{data: data}
+	return data
 }
 
 // compressibleString is LevelDB's test::CompressibleString: raw =
-// len*fraction random characters (at least 1), repeated to len bytes.
-func compressibleString(rnd *Random, fraction float64, n int, dst []byte) []byte {
-	raw := int(float64(n) * fraction)
-	if raw < 1 {
-		raw = 1
+// len*fraction random characters (at least 1), repeated to len bytes. It
+// returns the string, appended to dst, and raw's buffer for reuse.
+func compressibleString(rnd *Random, fraction float64, n int, dst, raw []byte) ([]byte, []byte) {
+	k := int(float64(n) * fraction)
+	if k < 1 {
+		k = 1
 	}
-	rawData := make([]byte, raw)
-	for i := range rawData {
-		rawData[i] = byte(' ' + rnd.Uniform(95))
+	raw = raw[:0]
+	for range k {
+		raw = append(raw, byte(' '+rnd.Uniform(95)))
 	}
 	for len(dst) < n {
-		dst = append(dst, rawData...)
+		dst = append(dst, raw...)
 	}
-	return dst[:n]
+	return dst[:n], raw
 }
 
 // Generate returns the next n bytes of the pool. The slice aliases the pool:
 // callers must not modify it.
 func (g *ValueGenerator) Generate(n int) []byte {
+	if g.data == nil {
+		g.data = g.shared.get()
+	}
 	if g.pos+n > len(g.data) {
 		g.pos = 0
 	}
