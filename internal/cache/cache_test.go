@@ -507,3 +507,25 @@ func TestValueReuse(t *testing.T) {
 	wg.Wait()
 	c.Close()
 }
+
+// TestPopulateStopsAtLastSlot: a chunk is made resident only as far as the
+// last buffer of its class that fits, not through the tail no buffer uses.
+func TestPopulateStopsAtLastSlot(t *testing.T) {
+	for _, n := range []int{4100, 16420, 40000, 64 << 10} {
+		a := newSlabAllocator()
+		cls := (n - 1) / classStep
+		size := (cls + 1) * classStep
+		fit := slabChunkSize / size
+		a.mu.Lock()
+		for i := 0; i < fit; i++ {
+			a.allocLocked(n)
+		}
+		got := a.populated[cls]
+		a.mu.Unlock()
+		lo := fit * size
+		hi := (lo + pageSize - 1) / pageSize * pageSize
+		if got < lo || got > hi {
+			t.Fatalf("%d-byte buffers (%d per chunk): populated %d bytes of the chunk, want %d..%d", n, fit, got, lo, hi)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -97,6 +98,9 @@ const (
 	poisonByte      = 0xdb
 )
 
+// pageSize is the system's memory page size: populate works on whole pages.
+var pageSize = os.Getpagesize()
+
 // poisonFreed makes test binaries overwrite released block memory, so a
 // use after Release shows up as garbage in tests instead of going unseen.
 var poisonFreed = testing.Testing()
@@ -171,7 +175,12 @@ func (a *slabAllocator) allocLocked(n int) []byte {
 	a.carve[cls] = a.carve[cls][size:]
 	chunk := a.carveChunk[cls]
 	if end := len(chunk) - cap(a.carve[cls]); end > a.populated[cls] {
-		next := min(len(chunk), (end+populateStep-1)/populateStep*populateStep)
+		// Populate ahead, but not the chunk's tail that no buffer of this
+		// class fits in (up to 12 KiB of each 1 MiB chunk for ~16 KiB
+		// blocks, which would be resident for nothing).
+		usable := len(chunk) - len(chunk)%size
+		usable = (usable + pageSize - 1) / pageSize * pageSize
+		next := min(usable, (end+populateStep-1)/populateStep*populateStep)
 		populate(chunk[a.populated[cls]:next])
 		a.populated[cls] = next
 	}
