@@ -62,9 +62,17 @@ type Reader struct {
 	// compresses its keys) separates data block idxHandles[i]. When every
 	// index entry is a restart point (LevelDB writes them so), entry i is
 	// restart i, and an index iterator can be positioned by seekToRestart.
-	idxKeys         [][]byte
-	idxHandles      []BlockHandle
-	idxRestarts     bool
+	idxKeys     [][]byte
+	idxHandles  []BlockHandle
+	idxRestarts bool
+	// With the bytewise comparer, a dense search array over the index
+	// (see buildIndexPrefixes): idxPrefix[i] is bytes idxSkip..idxSkip+8
+	// of idxKeys[i]'s user key (zero-padded, big-endian), where idxCommon
+	// (idxSkip bytes) is the user-key prefix every index key shares. Nil
+	// for other comparers.
+	idxPrefix       []uint64
+	idxCommon       []byte
+	idxSkip         int
 	metaCompression Compression
 	metaEntries     []MetaEntry
 	hasFilter       bool
@@ -426,7 +434,58 @@ func (r *Reader) buildFlatIndex(it *blockIter) error {
 		}
 	}
 	r.idxRestarts = n == it.numRestarts
+	if r.cmp == base.DefaultComparer {
+		r.buildIndexPrefixes()
+	}
 	return nil
+}
+
+// buildIndexPrefixes fills idxCommon, idxSkip and idxPrefix, for every
+// index entry but the last: that one is usually the short successor of the
+// table's last key ("1" for "0999"), which shares nothing with the rest.
+// The other keys are sorted, so the common prefix of the first and the
+// second-to-last user key is common to all of them; past it, 8 bytes of
+// each key as a big-endian number order the entries as their keys do
+// wherever the numbers differ (a shorter key is padded with zeros, which
+// sorts it first). A binary search over the numbers, in one contiguous
+// array, then narrows the search to the entries with the target's number,
+// most often one, instead of comparing whole keys reached through a
+// pointer at every step.
+func (r *Reader) buildIndexPrefixes() {
+	n := len(r.idxKeys) - 1
+	if n < 1 {
+		return
+	}
+	first, last := r.idxKeys[0], r.idxKeys[n-1]
+	if len(first) < base.TrailerLen || len(last) < base.TrailerLen {
+		return // corrupt keys: the plain search reports nothing wrong either
+	}
+	fu, lu := first[:len(first)-base.TrailerLen], last[:len(last)-base.TrailerLen]
+	skip := 0
+	for skip < len(fu) && skip < len(lu) && fu[skip] == lu[skip] {
+		skip++
+	}
+	prefix := make([]uint64, n)
+	for i, k := range r.idxKeys[:n] {
+		if len(k) < base.TrailerLen {
+			return
+		}
+		prefix[i] = prefixAt(k[:len(k)-base.TrailerLen], skip)
+	}
+	r.idxCommon, r.idxSkip, r.idxPrefix = fu[:skip:skip], skip, prefix
+}
+
+// prefixAt returns bytes skip..skip+8 of u, zero-padded, as a big-endian
+// number.
+func prefixAt(u []byte, skip int) uint64 {
+	if len(u) >= skip+8 {
+		return binary.BigEndian.Uint64(u[skip:])
+	}
+	var b [8]byte
+	if skip < len(u) {
+		copy(b[:], u[skip:])
+	}
+	return binary.BigEndian.Uint64(b[:])
 }
 
 // aliases reports whether b lies inside buf.
@@ -443,6 +502,46 @@ func aliases(b, buf []byte) bool {
 // block that holds ikey, if any), or len(r.idxKeys).
 func (r *Reader) searchIndex(ikey []byte) int {
 	lo, hi := 0, len(r.idxKeys)
+	if r.idxPrefix != nil && len(ikey) >= base.TrailerLen {
+		// Narrow [lo, hi) with the numbers of the entries before the last:
+		// entries before the target's number sort before ikey, entries
+		// after it after ikey.
+		u := ikey[:len(ikey)-base.TrailerLen]
+		c, p := r.idxCommon, r.idxPrefix
+		if len(u) < len(c) || string(u[:len(c)]) != string(c) {
+			if string(u) < string(c) {
+				return 0 // ikey sorts before every index key
+			}
+			lo = len(p) // after every entry but (perhaps) the last
+		} else {
+			t := prefixAt(u, r.idxSkip)
+			hi = len(p)
+			for lo < hi {
+				m := int(uint(lo+hi) >> 1)
+				if p[m] < t {
+					lo = m + 1
+				} else {
+					hi = m
+				}
+			}
+			// lo is the first entry whose number is >= t; hi becomes the
+			// first whose number is > t, or the end (the last entry, which
+			// has no number, may still be the answer).
+			e, f := lo, len(p)
+			for e < f {
+				m := int(uint(e+f) >> 1)
+				if p[m] <= t {
+					e = m + 1
+				} else {
+					f = m
+				}
+			}
+			hi = e
+			if e == len(p) {
+				hi = len(r.idxKeys)
+			}
+		}
+	}
 	if r.cmp == base.DefaultComparer {
 		for lo < hi {
 			m := int(uint(lo+hi) >> 1)
