@@ -515,25 +515,34 @@ func (r *Reader) searchIndex(ikey []byte) int {
 			lo = len(p) // after every entry but (perhaps) the last
 		} else {
 			t := prefixAt(u, r.idxSkip)
-			hi = len(p)
-			for lo < hi {
-				m := int(uint(lo+hi) >> 1)
-				if p[m] < t {
-					lo = m + 1
-				} else {
-					hi = m
+			// lo: the first entry whose number is >= t (a branch-free
+			// lower bound: the compiler makes the step a conditional move).
+			lo = 0
+			for n := len(p); n > 1; {
+				half := n >> 1
+				if p[lo+half-1] < t {
+					lo += half
 				}
+				n -= half
 			}
-			// lo is the first entry whose number is >= t; hi becomes the
-			// first whose number is > t, or the end (the last entry, which
-			// has no number, may still be the answer).
-			e, f := lo, len(p)
-			for e < f {
-				m := int(uint(e+f) >> 1)
-				if p[m] <= t {
-					e = m + 1
-				} else {
-					f = m
+			if lo < len(p) && p[lo] < t {
+				lo++
+			}
+			// hi: the first entry whose number is > t, usually lo or lo+1;
+			// the end when there is none (the last entry, which has no
+			// number, may then be the answer).
+			e := lo
+			for e < len(p) && p[e] == t && e-lo < 4 {
+				e++
+			}
+			if e-lo == 4 {
+				for f := len(p); e < f; {
+					m := int(uint(e+f) >> 1)
+					if p[m] <= t {
+						e = m + 1
+					} else {
+						f = m
+					}
 				}
 			}
 			hi = e
