@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -141,5 +144,88 @@ func TestBlockCorrupt(t *testing.T) {
 				t.Fatalf("got %v, want a corruption error in f.ldb at offset >= 1000", err)
 			}
 		})
+	}
+}
+
+// TestBlockSeekBytewiseScan checks SeekGE with the bytewise comparer
+// against a sorted model, on random blocks (random restart intervals) whose
+// user keys are prefixes of one another, end in zero bytes, repeat with
+// several versions, or are db_bench's decimal keys, mostly seeking from
+// where an earlier seek left the iterator, and checks Next and Prev from
+// where it stops.
+func TestBlockSeekBytewiseScan(t *testing.T) {
+	gens := map[string]func(rng *rand.Rand) []byte{
+		"alphabet": func(rng *rand.Rand) []byte {
+			k := make([]byte, rng.IntN(10))
+			for i := range k {
+				k[i] = "ab\x00\xff"[rng.IntN(4)]
+			}
+			return k
+		},
+		"decimal": func(rng *rand.Rand) []byte { return fmt.Appendf(nil, "%016d", rng.IntN(100000)) },
+		"long":    func(rng *rand.Rand) []byte { return fmt.Appendf(nil, "prefix/%06d/%s", rng.IntN(300), strings.Repeat("z", rng.IntN(3))) },
+	}
+	for name, gen := range gens {
+		rng := rand.New(rand.NewPCG(uint64(len(name)), 3))
+		for round := 0; round < 30; round++ {
+			seen := map[string]bool{}
+			var keys [][]byte
+			for len(keys) < 1+rng.IntN(200) {
+				k := base.AppendInternalKey(nil, gen(rng), rng.Uint64N(1000), base.KindSet)
+				if !seen[string(k)] {
+					seen[string(k)] = true
+					keys = append(keys, k)
+				}
+			}
+			slices.SortFunc(keys, base.InternalCompareBytewise)
+			w := blockWriter{restartInterval: 1 + rng.IntN(20)}
+			w.reset()
+			for i, k := range keys {
+				w.add(k, []byte{byte(i)})
+			}
+			var it blockIter
+			if err := it.init(base.DefaultComparer, w.finish(), "t", 0); err != nil {
+				t.Fatal(err)
+			}
+			for q := 0; q < 300; q++ {
+				var u []byte
+				if rng.IntN(2) == 0 {
+					u = bytes.Clone(keys[rng.IntN(len(keys))])
+					u = u[:len(u)-base.TrailerLen]
+					switch rng.IntN(3) {
+					case 0:
+						if len(u) > 0 {
+							u = u[:rng.IntN(len(u))]
+						}
+					case 1:
+						u = append(u, "\x00a\xff"[rng.IntN(3)])
+					}
+				} else {
+					u = gen(rng)
+				}
+				target := base.AppendInternalKey(nil, u, rng.Uint64N(1000), base.KindSet)
+				want, _ := slices.BinarySearchFunc(keys, target, base.InternalCompareBytewise)
+				if rng.IntN(3) > 0 { // mostly seek from where an earlier seek left it
+					it.SeekGE(base.AppendInternalKey(nil, gen(rng), rng.Uint64N(1000), base.KindSet))
+				}
+				ok := it.SeekGE(target)
+				if ok != (want < len(keys)) || (ok && !bytes.Equal(it.key, keys[want])) {
+					t.Fatalf("%s: SeekGE(%q) = %v %q, want index %d of %d", name, target, ok, it.key, want, len(keys))
+				}
+				if !ok {
+					continue
+				}
+				if it.val[0] != byte(want) {
+					t.Fatalf("%s: SeekGE(%q): value of entry %d, want %d", name, target, it.val[0], want)
+				}
+				if rng.IntN(2) == 0 {
+					if it.Next() != (want+1 < len(keys)) || (want+1 < len(keys) && !bytes.Equal(it.key, keys[want+1])) {
+						t.Fatalf("%s: Next after SeekGE(%q) = %q, want index %d", name, target, it.key, want+1)
+					}
+				} else if it.Prev() != (want > 0) || (want > 0 && !bytes.Equal(it.key, keys[want-1])) {
+					t.Fatalf("%s: Prev after SeekGE(%q) = %q, want index %d", name, target, it.key, want-1)
+				}
+			}
+		}
 	}
 }
