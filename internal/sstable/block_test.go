@@ -163,7 +163,9 @@ func TestBlockSeekBytewiseScan(t *testing.T) {
 			return k
 		},
 		"decimal": func(rng *rand.Rand) []byte { return fmt.Appendf(nil, "%016d", rng.IntN(100000)) },
-		"long":    func(rng *rand.Rand) []byte { return fmt.Appendf(nil, "prefix/%06d/%s", rng.IntN(300), strings.Repeat("z", rng.IntN(3))) },
+		"long": func(rng *rand.Rand) []byte {
+			return fmt.Appendf(nil, "prefix/%06d/%s", rng.IntN(300), strings.Repeat("z", rng.IntN(3)))
+		},
 	}
 	for name, gen := range gens {
 		rng := rand.New(rand.NewPCG(uint64(len(name)), 3))
