@@ -66,10 +66,10 @@ type Reader struct {
 	idxHandles  []BlockHandle
 	idxRestarts bool
 	// With the bytewise comparer, a dense search array over the index
-	// (see buildIndexPrefixes): idxPrefix[i] is bytes idxSkip..idxSkip+8
-	// of idxKeys[i]'s user key (zero-padded, big-endian), where idxCommon
-	// (idxSkip bytes) is the user-key prefix every index key shares. Nil
-	// for other comparers.
+	// entries but the last (see buildIndexPrefixes): idxPrefix[i] is bytes
+	// idxSkip..idxSkip+8 of idxKeys[i]'s user key (zero-padded,
+	// big-endian), where idxCommon (idxSkip bytes) is the user-key prefix
+	// those entries share. Nil for other comparers.
 	idxPrefix       []uint64
 	idxCommon       []byte
 	idxSkip         int
@@ -508,7 +508,7 @@ func (r *Reader) searchIndex(ikey []byte) int {
 		// after it after ikey.
 		u := ikey[:len(ikey)-base.TrailerLen]
 		c, p := r.idxCommon, r.idxPrefix
-		if len(u) < len(c) || string(u[:len(c)]) != string(c) {
+		if !bytes.HasPrefix(u, c) {
 			if string(u) < string(c) {
 				return 0 // ikey sorts before every index key
 			}
@@ -517,7 +517,6 @@ func (r *Reader) searchIndex(ikey []byte) int {
 			t := prefixAt(u, r.idxSkip)
 			// lo: the first entry whose number is >= t (a branch-free
 			// lower bound: the compiler makes the step a conditional move).
-			lo = 0
 			for n := len(p); n > 1; {
 				half := n >> 1
 				if p[lo+half-1] < t {
@@ -528,25 +527,15 @@ func (r *Reader) searchIndex(ikey []byte) int {
 			if lo < len(p) && p[lo] < t {
 				lo++
 			}
-			// hi: the first entry whose number is > t, usually lo or lo+1;
-			// the end when there is none (the last entry, which has no
-			// number, may then be the answer).
-			e := lo
-			for e < len(p) && p[e] == t && e-lo < 4 {
-				e++
+			// hi: the first entry whose number is > t, usually lo or lo+1.
+			// Past a few equal numbers, or at the end (the last entry has
+			// no number and may be the answer), the key search below
+			// covers the rest.
+			hi = lo
+			for hi < len(p) && p[hi] == t && hi-lo < 4 {
+				hi++
 			}
-			if e-lo == 4 {
-				for f := len(p); e < f; {
-					m := int(uint(e+f) >> 1)
-					if p[m] <= t {
-						e = m + 1
-					} else {
-						f = m
-					}
-				}
-			}
-			hi = e
-			if e == len(p) {
+			if hi == len(p) || p[hi] == t {
 				hi = len(r.idxKeys)
 			}
 		}
