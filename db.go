@@ -38,10 +38,9 @@ type DB struct {
 	// published by the commit leader after the memtable insert.
 	visibleSeq atomic.Uint64
 
-	// rsMu guards loading and swapping readState: a reader takes it shared
-	// only long enough to add a reference, so a version can never be
-	// released between loading the pointer and referencing it.
-	rsMu      sync.RWMutex
+	// readState is the current read state. It is replaced (with d.mu held)
+	// before the old one's owning reference is dropped; readers reference it
+	// with loadReadState.
 	readState atomic.Pointer[readState]
 
 	// mu guards everything below and the versionSet's mutable fields.
@@ -161,12 +160,23 @@ func (rs *readState) unref() {
 
 // loadReadState returns the current readState with a reference the caller
 // must drop with unref.
+//
+// It is lock-free: a reference is added only while the count is above zero.
+// A count of zero means the state was already replaced (the swap in
+// updateReadStateLocked comes before the old state's owning reference is
+// dropped) and is being released, so the current pointer is loaded again.
+// A state loaded just before a swap may still be referenced if other
+// readers hold it: it was current when loaded, after the caller read its
+// sequence number, which is all a read needs (see get).
 func (d *DB) loadReadState() *readState {
-	d.rsMu.RLock()
-	rs := d.readState.Load()
-	rs.refs.Add(1)
-	d.rsMu.RUnlock()
-	return rs
+	for {
+		rs := d.readState.Load()
+		for n := rs.refs.Load(); n > 0; n = rs.refs.Load() {
+			if rs.refs.CompareAndSwap(n, n+1) {
+				return rs
+			}
+		}
+	}
 }
 
 // updateReadStateLocked installs a readState built from the current
@@ -180,9 +190,7 @@ func (d *DB) updateReadStateLocked() {
 		d.imms[i].ref()
 		rs.imms = append(rs.imms, d.imms[i])
 	}
-	d.rsMu.Lock()
 	old := d.readState.Swap(rs)
-	d.rsMu.Unlock()
 	if old != nil {
 		old.unref()
 	}

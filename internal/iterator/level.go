@@ -34,6 +34,10 @@ type Level struct {
 	index int // file of iter; meaningful only while iter != nil
 	iter  base.InternalIterator
 	err   error
+	// valid is the result of the last positioning call: whether iter is at
+	// an entry (so no error is set). It saves Key, Value, Valid and Next a
+	// call through the interface on every step.
+	valid bool
 }
 
 // NewLevel returns an unpositioned iterator over the tables of a level.
@@ -179,9 +183,8 @@ func (l *Level) skipBackward() bool {
 	}
 }
 
-// SeekGE moves to the first entry whose internal key is >= key: the table
-// is the first whose Largest is >= key.
-func (l *Level) SeekGE(key []byte) bool {
+// seekGE is SeekGE without the bookkeeping of valid.
+func (l *Level) seekGE(key []byte) bool {
 	if l.err != nil {
 		return false
 	}
@@ -203,9 +206,8 @@ func (l *Level) SeekGE(key []byte) bool {
 	return l.skipForward()
 }
 
-// SeekLT moves to the last entry whose internal key is < key: the table is
-// the last whose Smallest is < key.
-func (l *Level) SeekLT(key []byte) bool {
+// seekLT is SeekLT without the bookkeeping of valid.
+func (l *Level) seekLT(key []byte) bool {
 	if l.err != nil {
 		return false
 	}
@@ -227,8 +229,8 @@ func (l *Level) SeekLT(key []byte) bool {
 	return l.skipBackward()
 }
 
-// First moves to the first entry of the first table in bounds.
-func (l *Level) First() bool {
+// first is First without the bookkeeping of valid.
+func (l *Level) first() bool {
 	if l.err != nil {
 		return false
 	}
@@ -254,8 +256,8 @@ func (l *Level) First() bool {
 	return l.skipForward()
 }
 
-// Last moves to the last entry of the last table in bounds.
-func (l *Level) Last() bool {
+// last is Last without the bookkeeping of valid.
+func (l *Level) last() bool {
 	if l.err != nil {
 		return false
 	}
@@ -281,36 +283,62 @@ func (l *Level) Last() bool {
 	return l.skipBackward()
 }
 
-// Next moves to the next entry, crossing into later tables as needed. It
-// returns false, doing nothing, when l is not positioned.
-func (l *Level) Next() bool {
-	if l.iter == nil || !l.iter.Valid() {
-		return false
-	}
+// next is Next on a positioned iterator, without the bookkeeping of valid.
+func (l *Level) next() bool {
 	if l.iter.Next() {
 		return true
 	}
 	return l.skipForward()
 }
 
-// Prev moves to the previous entry, crossing into earlier tables as needed.
-// It returns false, doing nothing, when l is not positioned.
-func (l *Level) Prev() bool {
-	if l.iter == nil || !l.iter.Valid() {
-		return false
-	}
+// prev is Prev on a positioned iterator, without the bookkeeping of valid.
+func (l *Level) prev() bool {
 	if l.iter.Prev() {
 		return true
 	}
 	return l.skipBackward()
 }
 
+// SeekGE moves to the first entry whose internal key is >= key: the table
+// is the first whose Largest is >= key.
+func (l *Level) SeekGE(key []byte) bool { l.valid = l.seekGE(key); return l.valid }
+
+// SeekLT moves to the last entry whose internal key is < key: the table is
+// the last whose Smallest is < key.
+func (l *Level) SeekLT(key []byte) bool { l.valid = l.seekLT(key); return l.valid }
+
+// First moves to the first entry of the first table in bounds.
+func (l *Level) First() bool { l.valid = l.first(); return l.valid }
+
+// Last moves to the last entry of the last table in bounds.
+func (l *Level) Last() bool { l.valid = l.last(); return l.valid }
+
+// Next moves to the next entry, crossing into later tables as needed. It
+// returns false, doing nothing, when l is not positioned.
+func (l *Level) Next() bool {
+	if !l.valid {
+		return false
+	}
+	l.valid = l.next()
+	return l.valid
+}
+
+// Prev moves to the previous entry, crossing into earlier tables as needed.
+// It returns false, doing nothing, when l is not positioned.
+func (l *Level) Prev() bool {
+	if !l.valid {
+		return false
+	}
+	l.valid = l.prev()
+	return l.valid
+}
+
 // Valid reports whether l is at an entry.
-func (l *Level) Valid() bool { return l.err == nil && l.iter != nil && l.iter.Valid() }
+func (l *Level) Valid() bool { return l.valid }
 
 // Key returns the current internal key, or nil when not Valid.
 func (l *Level) Key() []byte {
-	if !l.Valid() {
+	if !l.valid {
 		return nil
 	}
 	return l.iter.Key()
@@ -318,7 +346,7 @@ func (l *Level) Key() []byte {
 
 // Value returns the current value, or nil when not Valid.
 func (l *Level) Value() []byte {
-	if !l.Valid() {
+	if !l.valid {
 		return nil
 	}
 	return l.iter.Value()
@@ -330,5 +358,6 @@ func (l *Level) Error() error { return l.err }
 // Close closes the open table, if any, and returns Error.
 func (l *Level) Close() error {
 	l.closeIter()
+	l.valid = false
 	return l.err
 }
