@@ -155,14 +155,8 @@ func TestBlockCorrupt(t *testing.T) {
 // where it stops.
 func TestBlockSeekBytewiseScan(t *testing.T) {
 	gens := map[string]func(rng *rand.Rand) []byte{
-		"alphabet": func(rng *rand.Rand) []byte {
-			k := make([]byte, rng.IntN(10))
-			for i := range k {
-				k[i] = "ab\x00\xff"[rng.IntN(4)]
-			}
-			return k
-		},
-		"decimal": func(rng *rand.Rand) []byte { return fmt.Appendf(nil, "%016d", rng.IntN(100000)) },
+		"alphabet": func(rng *rand.Rand) []byte { return alphabetKey(rng, "ab\x00\xff", 10) },
+		"decimal":  func(rng *rand.Rand) []byte { return fmt.Appendf(nil, "%016d", rng.IntN(100000)) },
 		"long": func(rng *rand.Rand) []byte {
 			return fmt.Appendf(nil, "prefix/%06d/%s", rng.IntN(300), strings.Repeat("z", rng.IntN(3)))
 		},

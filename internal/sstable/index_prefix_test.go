@@ -17,13 +17,7 @@ import (
 // decimal keys, and for targets before, inside and after each table.
 func TestIndexPrefixSearch(t *testing.T) {
 	gens := map[string]func(rng *rand.Rand) []byte{
-		"small-alphabet": func(rng *rand.Rand) []byte {
-			k := make([]byte, rng.IntN(12))
-			for i := range k {
-				k[i] = "ab\x00\xff"[rng.IntN(4)]
-			}
-			return k
-		},
+		"small-alphabet": func(rng *rand.Rand) []byte { return alphabetKey(rng, "ab\x00\xff", 12) },
 		"long-shared": func(rng *rand.Rand) []byte {
 			return fmt.Appendf(nil, "tenant/0042/table/0007/row/%020d%s", rng.IntN(50), bytes.Repeat([]byte{0}, rng.IntN(3)))
 		},

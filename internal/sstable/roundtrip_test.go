@@ -22,14 +22,21 @@ var reverseComparer = &base.Comparer{
 
 // randomEntries returns n entries sorted in internal order for cmp: user keys
 // from a small alphabet (so prefixes are shared), several versions of some.
+// alphabetKey returns a random key of fewer than maxLen bytes drawn from
+// alphabet: small alphabets make keys that are prefixes of one another.
+func alphabetKey(rng *rand.Rand, alphabet string, maxLen int) []byte {
+	k := make([]byte, rng.IntN(maxLen))
+	for i := range k {
+		k[i] = alphabet[rng.IntN(len(alphabet))]
+	}
+	return k
+}
+
 func randomEntries(rng *rand.Rand, n int, cmp *base.Comparer, maxVal int) []kv {
 	var out []kv
 	seen := map[string]bool{}
 	for len(out) < n {
-		ukey := make([]byte, rng.IntN(12))
-		for i := range ukey {
-			ukey[i] = "abc\x00\xff"[rng.IntN(5)]
-		}
+		ukey := alphabetKey(rng, "abc\x00\xff", 12)
 		versions := 1 + rng.IntN(3)
 		for range versions {
 			seq := rng.Uint64N(base.MaxSeq + 1)
