@@ -280,8 +280,11 @@ func (r *runner) writeRandom(t *thread, b *bench) error {
 
 // writeUniqueRandom writes each key below --num once, in an order shuffled
 // with the thread's generator (Fisher-Yates); --writes is capped at --num.
+// The permutation lives outside the Go heap (allocInt32s), as the C++
+// driver's does, and is unmapped when the benchmark ends.
 func (r *runner) writeUniqueRandom(t *thread, b *bench) error {
-	perm := make([]int32, r.cfg.Num)
+	perm, free := allocInt32s(r.cfg.Num)
+	defer free()
 	for i := range perm {
 		perm[i] = int32(i)
 	}
