@@ -283,22 +283,6 @@ func (l *Level) last() bool {
 	return l.skipBackward()
 }
 
-// next is Next on a positioned iterator, without the bookkeeping of valid.
-func (l *Level) next() bool {
-	if l.iter.Next() {
-		return true
-	}
-	return l.skipForward()
-}
-
-// prev is Prev on a positioned iterator, without the bookkeeping of valid.
-func (l *Level) prev() bool {
-	if l.iter.Prev() {
-		return true
-	}
-	return l.skipBackward()
-}
-
 // SeekGE moves to the first entry whose internal key is >= key: the table
 // is the first whose Largest is >= key.
 func (l *Level) SeekGE(key []byte) bool { l.valid = l.seekGE(key); return l.valid }
@@ -319,7 +303,7 @@ func (l *Level) Next() bool {
 	if !l.valid {
 		return false
 	}
-	l.valid = l.next()
+	l.valid = l.iter.Next() || l.skipForward()
 	return l.valid
 }
 
@@ -329,7 +313,7 @@ func (l *Level) Prev() bool {
 	if !l.valid {
 		return false
 	}
-	l.valid = l.prev()
+	l.valid = l.iter.Prev() || l.skipBackward()
 	return l.valid
 }
 
