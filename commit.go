@@ -105,6 +105,11 @@ func (d *DB) commit(b *Batch, wo *WriteOptions) error {
 	err := d.runWriter(w)
 	w.batch = nil
 	writerPool.Put(w)
+	if a := d.assisting.Load(); a != nil && b != nil {
+		// A flush is writing its table: help compress its blocks, about
+		// one block per 4 KiB written (at least one). See sstable.Assist.
+		a.Help(1 + b.Size()>>12)
+	}
 	return err
 }
 

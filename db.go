@@ -13,6 +13,7 @@ import (
 	"strata/internal/manifest"
 	"strata/internal/memtable"
 	"strata/internal/record"
+	"strata/internal/sstable"
 	"strata/internal/vfs"
 )
 
@@ -81,6 +82,11 @@ type DB struct {
 	snapshots      snapshotList
 
 	flushing bool // the flush goroutine is writing a table
+	// flushAssist is the Assist of the flush's table Writer (one flush runs
+	// at a time); assisting points at it while a flush writes its table, and
+	// committed writes then help compress the table's blocks (commit).
+	flushAssist *sstable.Assist
+	assisting   atomic.Pointer[sstable.Assist]
 	// flushPlacing is set while a flush installs a table below level 0;
 	// compactions wait for it (see pickFlushLevelLocked).
 	flushPlacing     bool

@@ -42,7 +42,9 @@ func (d *DB) flushOne() bool {
 	d.mu.Unlock()
 
 	start := time.Now()
+	helped := d.flushAssist.Helped()
 	meta, err := d.writeTableFromIter(num, m.NewScanIter())
+	helped = d.flushAssist.Helped() - helped
 
 	d.mu.Lock()
 	level := 0
@@ -72,7 +74,8 @@ func (d *DB) flushOne() bool {
 		if err == nil {
 			if meta != nil {
 				d.logger.Info("flushed memtable", "table", tableName(meta.Num), "level", level,
-					"bytes", meta.Size, "entries", m.Len(), "took", time.Since(start).Round(time.Millisecond))
+					"bytes", meta.Size, "entries", m.Len(), "took", time.Since(start).Round(time.Millisecond),
+					"blocks_compressed_by_writers", helped)
 			}
 			m.unref() // the DB's reference: it left d.imms
 		}
@@ -142,6 +145,9 @@ func (d *DB) writeTableFromIter(num uint64, it base.InternalIterator) (*manifest
 		it.Close()
 		return nil, err
 	}
+	tw.w.SetAssist(d.flushAssist)
+	d.assisting.Store(d.flushAssist)
+	defer d.assisting.Store(nil)
 	for ok := it.First(); ok; ok = it.Next() {
 		if err = tw.w.Add(it.Key(), it.Value()); err != nil {
 			break

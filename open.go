@@ -15,6 +15,7 @@ import (
 	"strata/internal/manifest"
 	"strata/internal/memtable"
 	"strata/internal/record"
+	"strata/internal/sstable"
 	"strata/internal/vfs"
 )
 
@@ -38,6 +39,7 @@ func Open(dirname string, opts *Options) (db *DB, err error) {
 		compactCh:      make(chan struct{}, 1),
 		cleanCh:        make(chan struct{}, 1),
 		closing:        make(chan struct{}),
+		flushAssist:    sstable.NewAssist(),
 	}
 	d.bgCond.L = &d.mu
 	defer func() {

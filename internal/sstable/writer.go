@@ -75,6 +75,15 @@ type Writer struct {
 	meta        WriterMetadata
 	// compress is compressBlock; tests substitute a reference codec.
 	compress func(dst, raw []byte, c Compression) ([]byte, bool)
+
+	// With an Assist (SetAssist), finished data blocks wait there to be
+	// compressed and written in order: the filter hashes of the block
+	// being built, whether the last published block still needs its
+	// index key, and the raw bytes published but not yet written.
+	assist      *Assist
+	blockHashes []uint32
+	sepPending  bool
+	queued      uint64
 }
 
 // NewWriter returns a Writer that writes a table to w. Close does not close
@@ -122,6 +131,7 @@ func (w *Writer) Reset(dst io.Writer, o WriterOptions) {
 		compressBuf: w.compressBuf[:0],
 		scratch:     w.scratch[:0],
 		compress:    compressBlock,
+		blockHashes: w.blockHashes[:0],
 	}
 	w.data.restartInterval = o.BlockRestartInterval
 	w.data.reset()
@@ -162,8 +172,16 @@ func (w *Writer) Add(ikey, value []byte) error {
 		w.scratch = base.InternalSeparator(w.cmp, w.scratch[:0], w.lastKey, ikey)
 		w.addIndexEntry(w.scratch)
 	}
+	if w.sepPending {
+		sl := w.pendingSlot()
+		sl.sep = base.InternalSeparator(w.cmp, sl.sep[:0], w.lastKey, ikey)
+	}
 	if w.filter != nil {
-		w.filter.addKey(ikey[:len(ikey)-base.TrailerLen])
+		if w.assist != nil {
+			w.blockHashes = append(w.blockHashes, bloomHash(ikey[:len(ikey)-base.TrailerLen]))
+		} else {
+			w.filter.addKey(ikey[:len(ikey)-base.TrailerLen])
+		}
 	}
 	if w.numEntries == 0 {
 		w.smallest = append(w.smallest[:0], ikey...)
@@ -190,6 +208,10 @@ func (w *Writer) addIndexEntry(key []byte) {
 // flushDataBlock writes the current data block and starts the next.
 func (w *Writer) flushDataBlock() {
 	if w.data.empty() {
+		return
+	}
+	if w.assist != nil {
+		w.publishBlock()
 		return
 	}
 	w.pendingHandle = w.writeBlock(&w.data, w.opts.Compression)
@@ -234,11 +256,12 @@ func (w *Writer) writeRawBlock(contents []byte, c Compression) BlockHandle {
 	return h
 }
 
-// EstimatedSize returns the bytes written so far plus the estimated size of
-// the data block being built: a running estimate of the final file size,
-// for deciding when to start a new output file.
+// EstimatedSize returns the bytes written so far plus the raw size of the
+// data blocks waiting in an Assist and the estimated size of the data block
+// being built: a running estimate of the final file size, for deciding when
+// to start a new output file.
 func (w *Writer) EstimatedSize() uint64 {
-	return w.offset + uint64(w.data.estimatedSize())
+	return w.offset + w.queued + uint64(w.data.estimatedSize())
 }
 
 // NumEntries returns the number of entries added so far.
@@ -256,6 +279,13 @@ func (w *Writer) Close() error {
 	}
 	w.closed = true
 	w.flushDataBlock()
+	if w.assist != nil {
+		if w.sepPending {
+			sl := w.pendingSlot()
+			sl.sep = base.InternalSuccessor(w.cmp, sl.sep[:0], w.lastKey)
+		}
+		w.emitAll()
+	}
 
 	var filterHandle BlockHandle
 	if w.filter != nil {

@@ -13,13 +13,17 @@ import (
 // and checks that every finished table is byte-for-byte the table a fresh
 // Writer produces, with the same metadata, and that the metadata of one
 // table survives writing the next.
-func TestWriterReset(t *testing.T) {
+func TestWriterReset(t *testing.T) { testReusedWriter(t, nil, 40) }
+
+// testReusedWriter is TestWriterReset's body; with a non-nil Assist every
+// table is written through it (SetAssist after each Reset).
+func testReusedWriter(t *testing.T, a *Assist, tables int) {
 	seed := rand.Uint64()
 	rng := rand.New(rand.NewPCG(seed, 1))
 	var reused *Writer
 	var prevMeta WriterMetadata
 	var prevSmallest, prevLargest []byte
-	for i := range 40 {
+	for i := range tables {
 		cfg := randomConfig(rng)
 		cmp := base.DefaultComparer
 		if cfg.reverseCmp {
@@ -34,6 +38,9 @@ func TestWriterReset(t *testing.T) {
 		} else {
 			reused.Reset(&got, cfg.opts)
 		}
+		if a != nil {
+			reused.SetAssist(a)
+		}
 		abandon := rng.IntN(5) == 0 && len(entries) > 1
 		for j, e := range entries {
 			if abandon && j == len(entries)/2 {
@@ -42,9 +49,12 @@ func TestWriterReset(t *testing.T) {
 			if err := reused.Add(e.k, e.v); err != nil {
 				t.Fatalf("seed %d table %d: %v", seed, i, err)
 			}
+			if est := reused.EstimatedSize(); est < uint64(got.Len()) {
+				t.Fatalf("seed %d table %d: EstimatedSize %d below the %d bytes written", seed, i, est, got.Len())
+			}
 		}
 		if abandon {
-			continue // the next Reset must forget this half-written table
+			continue // the next Reset (and SetAssist) must forget this half-written table
 		}
 		if err := reused.Close(); err != nil {
 			t.Fatalf("seed %d table %d: %v", seed, i, err)
