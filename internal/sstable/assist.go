@@ -36,6 +36,7 @@ const assistSlots = 16
 type Assist struct {
 	slots    [assistSlots]assistSlot
 	produced atomic.Uint64 // blocks published by the Writer
+	waiting  atomic.Int64  // published blocks nobody has claimed yet
 	helped   atomic.Uint64 // blocks compressed by Help
 
 	// Writer-side state, touched only by the Writer using the Assist.
@@ -74,13 +75,18 @@ func NewAssist() *Assist { return &Assist{} }
 // Help compresses up to max waiting blocks, newest first, and returns how
 // many it compressed (0 when none is waiting).
 func (a *Assist) Help(max int) int {
+	if a.waiting.Load() == 0 {
+		return 0 // the common case between flushes' blocks: one shared load
+	}
 	done := 0
 	p := a.produced.Load()
 	for n := p; n > 0 && p-n < assistSlots && done < max; {
 		n--
 		// The slot may hold a newer block than n by now: whichever it
 		// holds when the claim succeeds is the one compressed.
-		if s := &a.slots[n%assistSlots]; s.state.CompareAndSwap(slotPublished, slotClaimed) {
+		s := &a.slots[n%assistSlots]
+		if s.state.Load() == slotPublished && s.state.CompareAndSwap(slotPublished, slotClaimed) {
+			a.waiting.Add(-1)
 			s.compressBlock()
 			done++
 		}
@@ -107,6 +113,7 @@ func (s *assistSlot) compressBlock() {
 func (a *Assist) waitCompressed(n uint64) *assistSlot {
 	s := &a.slots[n%assistSlots]
 	if s.state.CompareAndSwap(slotPublished, slotClaimed) {
+		a.waiting.Add(-1)
 		s.compressBlock()
 		return s
 	}
@@ -150,6 +157,7 @@ func (w *Writer) publishBlock() {
 	s.raw, w.data.buf = raw, s.raw[:0]
 	s.c, s.compress = w.opts.Compression, w.compress
 	s.hashes, w.blockHashes = w.blockHashes, s.hashes[:0]
+	a.waiting.Add(1) // before the block can be claimed, so it never goes below 0
 	s.state.Store(slotPublished)
 	a.next++
 	a.produced.Store(a.next)
