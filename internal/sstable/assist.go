@@ -39,9 +39,10 @@ type Assist struct {
 	waiting  atomic.Int64  // published blocks nobody has claimed yet
 	helped   atomic.Uint64 // blocks compressed by Help
 
-	// Writer-side state, touched only by the Writer using the Assist.
-	next    uint64 // == produced
-	emitted uint64 // blocks written; slot next%assistSlots is free when next-emitted < assistSlots
+	// emitted counts the blocks written, touched only by the Writer using
+	// the Assist (the only one that stores produced, too); slot
+	// produced%assistSlots is free when produced-emitted < assistSlots.
+	emitted uint64
 }
 
 // Slot states. A slot goes free → published (by the Writer) → claimed (by
@@ -126,7 +127,7 @@ func (a *Assist) waitCompressed(n uint64) *assistSlot {
 // drain waits out the blocks a previous Writer published and did not write
 // (it stopped at an error before Close), so their slots can be reused.
 func (a *Assist) drain() {
-	for ; a.emitted < a.next; a.emitted++ {
+	for ; a.emitted < a.produced.Load(); a.emitted++ {
 		a.waitCompressed(a.emitted).state.Store(slotFree)
 	}
 }
@@ -149,22 +150,22 @@ func (w *Writer) SetAssist(a *Assist) {
 // blocks that are ready (compressed, with their index key known).
 func (w *Writer) publishBlock() {
 	a := w.assist
-	for a.next-a.emitted >= assistSlots {
+	n := a.produced.Load()
+	for n-a.emitted >= assistSlots {
 		w.emitBlock()
 	}
 	raw := w.data.finish()
-	s := &a.slots[a.next%assistSlots]
+	s := &a.slots[n%assistSlots]
 	s.raw, w.data.buf = raw, s.raw[:0]
 	s.c, s.compress = w.opts.Compression, w.compress
 	s.hashes, w.blockHashes = w.blockHashes, s.hashes[:0]
 	a.waiting.Add(1) // before the block can be claimed, so it never goes below 0
 	s.state.Store(slotPublished)
-	a.next++
-	a.produced.Store(a.next)
+	a.produced.Store(n + 1)
 	w.queued += uint64(len(raw))
 	w.data.reset()
 	w.sepPending = true
-	for a.emitted+1 < a.next && a.slots[a.emitted%assistSlots].state.Load() == slotCompressed {
+	for a.emitted < n && a.slots[a.emitted%assistSlots].state.Load() == slotCompressed {
 		w.emitBlock()
 	}
 }
@@ -173,7 +174,7 @@ func (w *Writer) publishBlock() {
 // the caller is about to set.
 func (w *Writer) pendingSlot() *assistSlot {
 	w.sepPending = false
-	return &w.assist.slots[(w.assist.next-1)%assistSlots]
+	return &w.assist.slots[(w.assist.produced.Load()-1)%assistSlots]
 }
 
 // emitBlock writes the oldest published block: its filter keys, the block
@@ -200,12 +201,4 @@ func (w *Writer) emitBlock() {
 	w.queued -= uint64(len(s.raw))
 	s.state.Store(slotFree)
 	a.emitted++
-}
-
-// emitAll writes every published block; the last one's index key must be
-// known.
-func (w *Writer) emitAll() {
-	for w.assist.emitted < w.assist.next {
-		w.emitBlock()
-	}
 }

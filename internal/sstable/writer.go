@@ -284,7 +284,9 @@ func (w *Writer) Close() error {
 			sl := w.pendingSlot()
 			sl.sep = base.InternalSuccessor(w.cmp, sl.sep[:0], w.lastKey)
 		}
-		w.emitAll()
+		for w.assist.emitted < w.assist.produced.Load() {
+			w.emitBlock()
+		}
 	}
 
 	var filterHandle BlockHandle
