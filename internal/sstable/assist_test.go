@@ -3,6 +3,7 @@ package sstable
 import (
 	"bytes"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,7 +15,8 @@ import (
 // Assist while helper goroutines call Help continuously: every finished
 // table must be byte for byte the table a Writer without an Assist writes,
 // including after tables abandoned half-way, and the helpers must have
-// compressed blocks.
+// compressed blocks. The writing goroutine and the helpers yield the
+// processor now and then, so that they interleave even with GOMAXPROCS=1.
 func TestAssistSameTable(t *testing.T) {
 	a := NewAssist()
 	var stop atomic.Bool
@@ -23,6 +25,7 @@ func TestAssistSameTable(t *testing.T) {
 		wg.Go(func() {
 			for !stop.Load() {
 				a.Help(1 + rand.IntN(3))
+				runtime.Gosched()
 			}
 		})
 	}
@@ -30,7 +33,12 @@ func TestAssistSameTable(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		tables = 15
 	}
-	testReusedWriter(t, a, tables)
+	adds := 0
+	testReusedWriter(t, a, tables, func() {
+		if adds++; adds%64 == 0 {
+			runtime.Gosched()
+		}
+	})
 	stop.Store(true)
 	wg.Wait()
 	if a.Helped() == 0 {

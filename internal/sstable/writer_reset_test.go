@@ -13,11 +13,12 @@ import (
 // and checks that every finished table is byte-for-byte the table a fresh
 // Writer produces, with the same metadata, and that the metadata of one
 // table survives writing the next.
-func TestWriterReset(t *testing.T) { testReusedWriter(t, nil, 40) }
+func TestWriterReset(t *testing.T) { testReusedWriter(t, nil, 40, nil) }
 
 // testReusedWriter is TestWriterReset's body; with a non-nil Assist every
-// table is written through it (SetAssist after each Reset).
-func testReusedWriter(t *testing.T, a *Assist, tables int) {
+// table is written through it (SetAssist after each Reset). A non-nil
+// afterAdd is called after every Add.
+func testReusedWriter(t *testing.T, a *Assist, tables int, afterAdd func()) {
 	seed := rand.Uint64()
 	rng := rand.New(rand.NewPCG(seed, 1))
 	var reused *Writer
@@ -48,6 +49,9 @@ func testReusedWriter(t *testing.T, a *Assist, tables int) {
 			}
 			if err := reused.Add(e.k, e.v); err != nil {
 				t.Fatalf("seed %d table %d: %v", seed, i, err)
+			}
+			if afterAdd != nil {
+				afterAdd()
 			}
 			if est := reused.EstimatedSize(); est < uint64(got.Len()) {
 				t.Fatalf("seed %d table %d: EstimatedSize %d below the %d bytes written", seed, i, est, got.Len())
