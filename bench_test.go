@@ -1,10 +1,14 @@
 package strata
 
 import (
+	"errors"
 	"math/rand/v2"
 	"os"
 	"sync"
 	"testing"
+
+	"strata/internal/base"
+	"strata/internal/memtable"
 )
 
 // Benchmarks of the engine's hot paths, with db_bench's shapes: 16-byte
@@ -293,5 +297,48 @@ func BenchmarkSeekRandomNewIterator(b *testing.B) {
 			ok = it.Next()
 		}
 		it.Close()
+	}
+}
+
+// BenchmarkFlush writes a full 64 MiB memtable of random-order entries
+// (db_bench's fillrandom shape) to a table, as a flush does: one op is one
+// flush; ns/entry is reported too. No writer helps (see sstable.Assist).
+func BenchmarkFlush(b *testing.B) {
+	for _, order := range []string{"seq", "random"} {
+		b.Run(order, func(b *testing.B) {
+			dir := b.TempDir()
+			db := openBenchDB(b, dir)
+			defer db.Close()
+			m := memtable.New(db.cmp, 64<<20)
+			rng := rand.New(rand.NewPCG(7, 7))
+			var kb [32]byte
+			n := 0
+			for ; ; n++ {
+				k := n
+				if order == "random" {
+					k = rng.IntN(1 << 30)
+				}
+				err := m.Add(uint64(n+1), base.KindSet, benchKey(kb[:], k), benchValue(n))
+				if errors.Is(err, memtable.ErrArenaFull) {
+					break
+				} else if err != nil && !errors.Is(err, memtable.ErrRecordExists) {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				db.mu.Lock()
+				num := db.newOutputNumLocked()
+				db.mu.Unlock()
+				if _, err := db.writeTableFromIter(num, m.NewScanIter()); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				os.Remove(base.MakeFilepath(dir, base.FileTypeTable, num))
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/entry")
+		})
 	}
 }

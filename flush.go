@@ -194,7 +194,7 @@ func (d *DB) newTableWriterWith(num uint64, o sstable.WriterOptions) (*tableWrit
 
 // sstWriters holds sstable Writers between tables. A Writer's buffers grow
 // to the size of the tables it writes (a flushed 64 MiB memtable has a
-// ~1 MB index and filter block, and its output buffer is 256 KiB), so a
+// ~1 MB index and filter block, and its output buffer is 64 KiB), so a
 // new Writer per table made megabytes of garbage per flush, which raised
 // the Go heap (and peak RSS) by as much while the garbage collector caught
 // up. A sync.Pool lets idle Writers go after two collections.

@@ -131,7 +131,9 @@ func decodeFooter(b []byte, file string, off int64) (footer, error) {
 //	| uint8 compression | fixed32 masked crc32c(contents || compression) |
 //	+------------------+--------------------------------------------------+
 func appendBlockTrailer(dst, contents []byte, c Compression) []byte {
-	crc := base.CRCUpdate(base.CRC(contents), []byte{byte(c)})
 	dst = append(dst, byte(c))
+	// The type byte is checksummed from dst: a one-byte slice literal
+	// would escape to the heap, one allocation per block written.
+	crc := base.CRCUpdate(base.CRC(contents), dst[len(dst)-1:])
 	return binary.LittleEndian.AppendUint32(dst, base.MaskCRC(crc))
 }
