@@ -300,9 +300,10 @@ func BenchmarkSeekRandomNewIterator(b *testing.B) {
 	}
 }
 
-// BenchmarkFlush writes a full 64 MiB memtable of random-order entries
-// (db_bench's fillrandom shape) to a table, as a flush does: one op is one
-// flush; ns/entry is reported too. No writer helps (see sstable.Assist).
+// BenchmarkFlush writes a full 64 MiB memtable of db_bench-shaped entries,
+// inserted in key order (seq) or in random order (random), to a table as a
+// flush does: one op is one flush; ns/entry is reported too. No writer
+// helps, so the flush compresses every block itself (see sstable.Assist).
 func BenchmarkFlush(b *testing.B) {
 	for _, order := range []string{"seq", "random"} {
 		b.Run(order, func(b *testing.B) {
