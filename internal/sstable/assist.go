@@ -183,10 +183,7 @@ func (w *Writer) pendingSlot() *assistSlot {
 func (w *Writer) emitBlock() {
 	a := w.assist
 	s := a.waitCompressed(a.emitted)
-	contents, typ := s.raw, NoCompression
-	if s.ok && len(s.out) < len(s.raw)-len(s.raw)/8 {
-		contents, typ = s.out, s.c
-	}
+	contents, typ := storedForm(s.raw, s.out, s.ok, s.c)
 	if w.filter != nil {
 		w.filter.hashes = append(w.filter.hashes, s.hashes...)
 	}

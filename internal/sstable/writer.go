@@ -232,13 +232,21 @@ func (w *Writer) writeBlock(b *blockWriter, c Compression) BlockHandle {
 	if c != NoCompression {
 		var ok bool
 		w.compressBuf, ok = w.compress(w.compressBuf, raw, c)
-		if ok && len(w.compressBuf) < len(raw)-len(raw)/8 {
-			contents, typ = w.compressBuf, c
-		}
+		contents, typ = storedForm(raw, w.compressBuf, ok, c)
 	}
 	h := w.writeRawBlock(contents, typ)
 	b.reset()
 	return h
+}
+
+// storedForm picks what a block is stored as: its compressed form out (by
+// c) when compression succeeded (ok) and saved at least an eighth, as
+// LevelDB decides, else raw, uncompressed.
+func storedForm(raw, out []byte, ok bool, c Compression) ([]byte, Compression) {
+	if ok && len(out) < len(raw)-len(raw)/8 {
+		return out, c
+	}
+	return raw, NoCompression
 }
 
 // writeRawBlock writes contents and their trailer (see appendBlockTrailer).
