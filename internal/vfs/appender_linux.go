@@ -112,10 +112,26 @@ func (a *mmapAppender) prepare(off int64) preparedChunk {
 	return preparedChunk{mapping: m, off: off}
 }
 
-// prepareAsync starts preparing the chunk at off in the background.
+// prepareAsync starts preparing the chunk at off in the background. The
+// writer is then in the chunk before it, so the background goroutine first
+// starts writeback of the chunk before that one, which is complete
+// (sync_file_range, without waiting; see startWriteback). A log's bytes
+// then reach the disk while it is written, not all at the fsync that
+// retires it: the database syncs a WAL when it rotates to a new one, and
+// that fsync, with 64 MiB memtables 64 MiB of writeback at once, competed
+// for the CPU with the flush of the same memtable (~30 ms longer flushes on
+// two cores). The same bytes are written either way; durability still
+// comes only from Sync.
 func (a *mmapAppender) prepareAsync(off int64) {
 	a.next, a.nextOff = make(chan preparedChunk, 1), off
-	go func(ch chan<- preparedChunk) { ch <- a.prepare(off) }(a.next)
+	done := off - 2*appendChunk
+	go func(ch chan<- preparedChunk) {
+		if done >= 0 {
+			// Advisory: an I/O error surfaces at the next Sync.
+			startWriteback(a.f, done, appendChunk)
+		}
+		ch <- a.prepare(off)
+	}(a.next)
 }
 
 // mapped reports whether the current chunk holds the next byte to write.
