@@ -373,7 +373,8 @@ func (d *DB) setBGErrLocked(err error) {
 // makeRoomForWriteLocked ensures the mutable memtable can take need more
 // bytes, stalling as LevelDB does: a 1 ms delay per write once level 0 has
 // L0SlowdownTrigger files, a wait when the memtables are all full or level
-// 0 reaches L0StopTrigger. force rotates a non-empty memtable regardless.
+// 0 reaches L0StopTrigger; and a wait when the memtables would pass
+// MaxMemTableBytes while a flush is pending. force rotates a non-empty memtable regardless.
 // d.mu is held (and released while waiting).
 func (d *DB) makeRoomForWriteLocked(force bool, need int) error {
 	allowDelay := !force
@@ -395,6 +396,11 @@ func (d *DB) makeRoomForWriteLocked(force bool, need int) error {
 			d.mu.Lock()
 			allowDelay = false
 			d.stats.slowdowns.Add(1)
+		case !force && d.overMemTableBudgetLocked(need):
+			d.stats.stalls.Add(1)
+			d.logger.Debug("write stall: memtables at MaxMemTableBytes, waiting for flush")
+			d.scheduleFlush()
+			d.bgCond.Wait()
 		case !force && d.mem.ApproximateMemoryUsage() < uint64(d.opts.WriteBufferSize) &&
 			memHasRoom(d.mem, need):
 			return nil
@@ -417,6 +423,21 @@ func (d *DB) makeRoomForWriteLocked(force bool, need int) error {
 			force = false
 		}
 	}
+}
+
+// overMemTableBudgetLocked reports whether need more bytes would take the
+// memtables past MaxMemTableBytes while a flush is pending (see
+// Options.MaxMemTableBytes). A write that finds no memtable waiting for a
+// flush never waits here: it rotates (or stalls) by the other rules.
+func (d *DB) overMemTableBudgetLocked(need int) bool {
+	if len(d.imms) == 0 || d.opts.MaxMemTableBytes < 0 {
+		return false
+	}
+	total := d.mem.ApproximateMemoryUsage() + uint64(need)
+	for _, m := range d.imms {
+		total += m.ApproximateMemoryUsage()
+	}
+	return total > uint64(d.opts.MaxMemTableBytes)
 }
 
 // arenaSize is the arena of a new memtable: the write buffer plus room for

@@ -1,0 +1,127 @@
+package strata
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"strata/internal/vfs"
+)
+
+// holdTablesFS holds every table creation (a flush's first step) until
+// release is closed; held is closed when the first one arrives.
+type holdTablesFS struct {
+	vfs.FS
+	once    sync.Once
+	held    chan struct{}
+	release chan struct{}
+}
+
+func (h *holdTablesFS) Create(name string) (vfs.File, error) {
+	if strings.HasSuffix(name, ".ldb") {
+		h.once.Do(func() { close(h.held) })
+		<-h.release
+	}
+	return h.FS.Create(name)
+}
+
+// TestMaxMemTableBytes holds a flush and checks that writes go on until the
+// memtables would pass MaxMemTableBytes, then wait (a stall) rather than
+// fill the next memtable to WriteBufferSize, and that they complete, every
+// one readable, once the flush is let go. With the bound off (negative),
+// the same writes fill the next memtable past it while the flush is held.
+func TestMaxMemTableBytes(t *testing.T) {
+	const wbs, overlap = 256 << 10, 32 << 10
+	for _, bounded := range []bool{true, false} {
+		t.Run(fmt.Sprint("bounded=", bounded), func(t *testing.T) {
+			fs := &holdTablesFS{FS: vfs.Default, held: make(chan struct{}), release: make(chan struct{})}
+			limit := wbs + overlap
+			if !bounded {
+				limit = -1
+			}
+			db, err := Open(filepath.Join(t.TempDir(), "db"), &Options{FS: fs,
+				WriteBufferSize: wbs, MaxMemTableBytes: limit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var releaseOnce sync.Once
+			release := func() { releaseOnce.Do(func() { close(fs.release) }) }
+			defer db.Close()
+			defer release() // before Close, which waits for the held flush
+			key := func(i int) []byte { return fmt.Appendf(nil, "key%08d", i) }
+			val := make([]byte, 100)
+			const n = 6000 // ~800 KiB of memtable: three write buffers' worth
+			done := make(chan error, 1)
+			go func() {
+				for i := range n {
+					if err := db.Put(key(i), val, nil); err != nil {
+						done <- err
+						return
+					}
+				}
+				done <- nil
+			}()
+			<-fs.held // the first memtable is frozen and its flush held
+			// Wait until the writer stalls: on the bound, or (unbounded) on
+			// the second memtable filling up.
+			deadline := time.Now().Add(10 * time.Second)
+			for db.Metrics().Stalls == 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("no write stalled while the flush was held")
+				}
+				time.Sleep(time.Millisecond)
+			}
+			db.mu.Lock()
+			total := db.mem.ApproximateMemoryUsage()
+			for _, m := range db.imms {
+				total += m.ApproximateMemoryUsage()
+			}
+			imms, mem := len(db.imms), db.mem.ApproximateMemoryUsage()
+			db.mu.Unlock()
+			if imms != 1 {
+				t.Fatalf("%d memtables waiting for the held flush, want 1", imms)
+			}
+			if bounded && total > uint64(limit) {
+				t.Fatalf("memtables hold %d bytes while writes wait, past MaxMemTableBytes %d", total, limit)
+			}
+			if bounded && mem < overlap/2 {
+				t.Fatalf("the next memtable holds %d bytes: writes stalled before using the %d-byte overlap", mem, overlap)
+			}
+			if !bounded && mem < wbs {
+				t.Fatalf("unbounded: the next memtable holds %d bytes when writes stall, want a full write buffer (%d)", mem, wbs)
+			}
+			release()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			for i := range n {
+				if v, err := db.Get(key(i)); err != nil || len(v) != len(val) {
+					t.Fatalf("key %d after the stall: %q, %v", i, v, err)
+				}
+			}
+		})
+	}
+}
+
+// TestMaxMemTableBytesDefault pins the default bound.
+func TestMaxMemTableBytesDefault(t *testing.T) {
+	for _, c := range []struct{ wbs, number, want int }{
+		{0, 0, 4<<20 + 2<<20},           // defaults: 4 MiB buffers, overlap 2 MiB
+		{64 << 20, 2, 64<<20 + 2<<20},   // overlap WriteBufferSize/32
+		{256 << 20, 2, 256<<20 + 8<<20}, //
+		{64 << 20, 4, 3*64<<20 + 2<<20}, // MaxWriteBufferNumber - 1 full buffers
+		{2 << 20, 2, -1},                // overlap would be a whole buffer: no bound
+		{1 << 20, 3, -1},                //
+	} {
+		o := (&Options{WriteBufferSize: c.wbs, MaxWriteBufferNumber: c.number}).withDefaults()
+		if o.MaxMemTableBytes != c.want {
+			t.Errorf("WriteBufferSize %d, MaxWriteBufferNumber %d: MaxMemTableBytes %d, want %d", c.wbs, c.number, o.MaxMemTableBytes, c.want)
+		}
+	}
+	if o := (&Options{MaxMemTableBytes: -1}).withDefaults(); o.MaxMemTableBytes != -1 {
+		t.Errorf("an explicit -1 became %d", o.MaxMemTableBytes)
+	}
+}
