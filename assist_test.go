@@ -70,7 +70,7 @@ func TestWritersAssistFlush(t *testing.T) {
 		}
 	}()
 	go func() {
-		meta, err := db.writeTableFromIter(num, g)
+		meta, err := db.writeTableFromIter(num, g, 0, 0)
 		done <- result{meta, err}
 	}()
 

@@ -43,7 +43,7 @@ func (d *DB) flushOne() bool {
 
 	start := time.Now()
 	helped := d.flushAssist.Helped()
-	meta, err := d.writeTableFromIter(num, m.NewScanIter())
+	meta, err := d.writeTableFromIter(num, m.NewScanIter(), m.Len(), int64(m.ApproximateMemoryUsage()))
 	helped = d.flushAssist.Helped() - helped
 
 	d.mu.Lock()
@@ -139,7 +139,10 @@ func (d *DB) writerOptions() sstable.WriterOptions {
 
 // writeTableFromIter writes every entry of it to table num, syncs and
 // closes it. It returns nil metadata (and no file) when it is empty.
-func (d *DB) writeTableFromIter(num uint64, it base.InternalIterator) (*manifest.FileMetadata, error) {
+// entries and dataBytes size the Writer's buffers (sstable.Writer.Reserve):
+// for a memtable, its length and memory usage (an upper bound of its keys'
+// and values' bytes).
+func (d *DB) writeTableFromIter(num uint64, it base.InternalIterator, entries int, dataBytes int64) (*manifest.FileMetadata, error) {
 	tw, err := d.newTableWriter(num)
 	if err != nil {
 		it.Close()

@@ -113,6 +113,17 @@ func grow[T any](s []T, n int) []T {
 	return ns
 }
 
+// reserve returns s with room for n more elements, allocating exactly that
+// when it must grow (for buffers whose final size is known).
+func reserve[T any](s []T, n int) []T {
+	if cap(s)-len(s) >= n {
+		return s
+	}
+	ns := make([]T, len(s), len(s)+n)
+	copy(ns, s)
+	return ns
+}
+
 // blockIter walks the entries of one block's (uncompressed) contents. It is
 // a value type so that the table iterator and Get embed it without
 // allocating. Keys are compared with base.InternalCompare when cmp is set;

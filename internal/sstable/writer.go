@@ -87,7 +87,16 @@ type Writer struct {
 	blockHashes []uint32
 	sepPending  bool
 	queued      uint64
+
+	// expectBlocks is the number of data blocks Reserve expects (0: no
+	// Reserve); the index buffer is sized from it once the first
+	// indexSampleEntries entries show how long an index entry is.
+	expectBlocks int
 }
+
+// indexSampleEntries is how many index entries Reserve's sizing of the
+// index buffer waits for: enough to average out the length of separators.
+const indexSampleEntries = 16
 
 // NewWriter returns a Writer that writes a table to w. Close does not close
 // or sync w.
@@ -206,6 +215,44 @@ func (w *Writer) addIndexEntry(key []byte) {
 	w.index.add(enc[:n], enc[n:])
 	w.scratch = enc[:0]
 	w.pendingIndex = false
+	if w.index.nEntries == indexSampleEntries && w.expectBlocks > indexSampleEntries {
+		// The entries so far, scaled to the expected blocks, with a
+		// sixteenth for separators longer than these, plus the restart
+		// array that finish appends (every index entry is a restart).
+		b := &w.index
+		want := len(b.buf)/indexSampleEntries*w.expectBlocks*17/16 + 4*w.expectBlocks + 8
+		b.buf = reserve(b.buf, want-len(b.buf))
+		b.restarts = reserve(b.restarts, w.expectBlocks+1-len(b.restarts))
+	}
+}
+
+// Reserve tells the Writer how big the table it is about to write is: at
+// most about dataBytes of uncompressed keys and values in entries entries
+// (a flush knows both from its memtable). The filter and index blocks,
+// which the Writer holds until Close and which grow to ~1.2 MB for a
+// 64 MiB memtable, are then allocated once at about their final size,
+// rather than grown by doubling to up to twice it: the Writer keeps its
+// buffers for its next table, so that slack stayed on the heap, and each
+// live heap byte lets the garbage collector's heap grow by another. Call
+// it after NewWriter or Reset, before the first Add; it is optional.
+func (w *Writer) Reserve(entries int, dataBytes int64) {
+	if entries <= 0 || dataBytes <= 0 {
+		return
+	}
+	// A block is cut once it reaches BlockSize, so it holds on average
+	// half an entry more; an entry larger than a block is a block.
+	avg := dataBytes / int64(entries)
+	w.expectBlocks = int(min(dataBytes/(int64(w.opts.BlockSize)+avg/2), int64(entries))) + 1
+	if f := w.filter; f != nil {
+		// One filter per 2 KiB of file, non-empty for the ranges where a
+		// data block starts: each key's bits, and per block up to 8 bytes
+		// of rounding (a filter has at least 64 bits) and the k byte; then
+		// the offset array, written into the same buffer by finish.
+		filters := int(dataBytes>>filterBaseLg) + 2
+		want := entries*f.bitsPerKey/8 + 9*w.expectBlocks + 4*filters + 5
+		f.result = reserve(f.result, want-len(f.result))
+		f.offsets = reserve(f.offsets, filters-len(f.offsets))
+	}
 }
 
 // flushDataBlock writes the current data block and starts the next.
@@ -301,8 +348,14 @@ func (w *Writer) Close() error {
 	}
 
 	var filterHandle BlockHandle
+	compressBuf := w.compressBuf
 	if w.filter != nil {
 		filterHandle = w.writeRawBlock(w.filter.finish(), NoCompression)
+		// The filter's bytes have been written: its buffer, the largest
+		// the Writer has, now holds the compressed index (about half the
+		// filter's size), which otherwise grew compressBuf, sized for data
+		// blocks, to the index's size for the Writer's lifetime.
+		w.compressBuf = w.filter.result[:0]
 	}
 
 	// The metaindex is built with the data blocks' options, like LevelDB.
@@ -318,6 +371,9 @@ func (w *Writer) Close() error {
 		w.addIndexEntry(w.scratch)
 	}
 	indexHandle := w.writeBlock(&w.index, w.opts.Compression)
+	if w.filter != nil {
+		w.filter.result, w.compressBuf = w.compressBuf[:0], compressBuf
+	}
 
 	var buf [footerLen]byte
 	f := footer{metaindex: metaHandle, index: indexHandle}
