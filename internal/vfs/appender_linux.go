@@ -119,7 +119,7 @@ func (a *mmapAppender) prepare(off int64) preparedChunk {
 // then reach the disk while it is written, not all at the fsync that
 // retires it: the database syncs a WAL when it rotates to a new one, and
 // that fsync, with 64 MiB memtables 64 MiB of writeback at once, competed
-// for the CPU with the flush of the same memtable (~30 ms longer flushes on
+// for the CPU with the flush of the same memtable (~15 ms longer flushes on
 // two cores). The same bytes are written either way; durability still
 // comes only from Sync.
 func (a *mmapAppender) prepareAsync(off int64) {
