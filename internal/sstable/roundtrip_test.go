@@ -400,3 +400,71 @@ func TestConcurrentReaders(t *testing.T) {
 		t.Fatalf("cache hits %d misses %d: expected both", hits, misses)
 	}
 }
+
+// TestLargeBlocksBypassMapping checks which point reads of a mapped table
+// use the mapping: blocks up to mappedBlockMax do, larger ones are read
+// from the file (see mappedBlockMax). The mapping handed to the Reader is
+// a copy of the table in which every data block is damaged, so a read that
+// uses it fails its checksum, while one that reads the file succeeds; with
+// and without a block cache.
+func TestLargeBlocksBypassMapping(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	var entries []kv
+	for i := range 140 {
+		n := 100
+		if i >= 100 {
+			n = 20 << 10 // one entry per block, stored as more than 8 KiB
+		}
+		v := make([]byte, n)
+		for j := range v {
+			v[j] = byte(rng.Uint32()) // incompressible
+		}
+		entries = append(entries, kv{base.AppendInternalKey(nil, fmt.Appendf(nil, "k%03d", i), 1, base.KindSet), v})
+	}
+	data := writeTable(t, entries, WriterOptions{Compression: SnappyCompression})
+	clean := openBytes(t, data, ReaderOptions{})
+	layout, err := clean.Layout()
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := bytes.Clone(data)
+	small, large := 0, 0
+	for _, b := range layout.DataBlocks {
+		damaged[b.Handle.Offset] ^= 0xff
+		if b.Handle.Size > mappedBlockMax {
+			large++
+		} else {
+			small++
+		}
+	}
+	if small < 2 || large < 20 {
+		t.Fatalf("%d small and %d large blocks, want at least 2 and 20", small, large)
+	}
+	// blockOf returns the data block holding the i-th entry.
+	blockOf := func(i int) BlockInfo {
+		for _, b := range layout.DataBlocks {
+			if bytes.Compare(entries[i].k, b.LastKey) <= 0 {
+				return b
+			}
+		}
+		t.Fatalf("no block holds entry %d", i)
+		return BlockInfo{}
+	}
+	for _, withCache := range []bool{true, false} {
+		o := ReaderOptions{Mmap: damaged, VerifyChecksums: true}
+		if withCache {
+			o.Cache = cache.New(1 << 20)
+		}
+		r := openBytes(t, data, o)
+		for i, e := range entries {
+			_, v, err := r.Get(base.MakeSearchKey(nil, e.k[:len(e.k)-base.TrailerLen], 1))
+			if h := blockOf(i).Handle; h.Size <= mappedBlockMax {
+				if err == nil {
+					t.Fatalf("cache %v: entry %d in block %s was not read from the (damaged) mapping", withCache, i, h)
+				}
+			} else if err != nil || !bytes.Equal(v, e.v) {
+				t.Fatalf("cache %v: entry %d in block %s: %v (want it read from the file)", withCache, i, h, err)
+			}
+		}
+	}
+}
