@@ -374,8 +374,8 @@ func (d *DB) setBGErrLocked(err error) {
 // bytes, stalling as LevelDB does: a 1 ms delay per write once level 0 has
 // L0SlowdownTrigger files, a wait when the memtables are all full or level
 // 0 reaches L0StopTrigger; and a wait when the memtables would pass
-// MaxMemTableBytes while a flush is pending. force rotates a non-empty memtable regardless.
-// d.mu is held (and released while waiting).
+// MaxMemTableBytes while a flush is pending. force rotates a non-empty
+// memtable regardless. d.mu is held (and released while waiting).
 func (d *DB) makeRoomForWriteLocked(force bool, need int) error {
 	allowDelay := !force
 	for {

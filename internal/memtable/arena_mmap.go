@@ -33,8 +33,9 @@ type arena struct {
 // (the slack for the last write group) keeps base pages, so a memtable
 // holds no more than it has filled, rounded to huge pages (see
 // mapAligned). Recycling released arenas instead was measured: no faster
-// with huge pages, and it kept ~50 MiB more resident in a 1M-entry fill. (Race builds use the heap: the
-// race detector does not track memory outside it.)
+// with huge pages, and it kept ~50 MiB more resident in a 1M-entry fill.
+// (Race builds use the heap: the race detector does not track memory
+// outside it.)
 func allocArena(m *MemTable, n int) []uint32 {
 	size := n * 4
 	if size < mmapArenaMin {
@@ -58,12 +59,12 @@ const hugePage = 2 << 20
 // mapAligned maps size bytes of anonymous memory starting at a hugePage
 // boundary: aligned, within mapping (which Munmap takes). A memtable's
 // resident memory is then what it has filled, rounded up to whole huge
-// pages, rather than that plus up to a huge page
-// more at each end of a mapping placed anywhere: with the 1.1 MiB of slack
-// an arena has past its write buffer left to base pages (see allocArena),
-// a full 64 MiB memtable is resident for 64 MiB, and the next one, which
-// the database bounds to 2 MiB while a flush runs (its MaxMemTableBytes),
-// for 2 MiB, where unaligned it held up to 4.
+// pages, rather than that plus up to a huge page more at each end of a
+// mapping placed anywhere: with the 1.1 MiB of slack an arena has past its
+// write buffer left to base pages (see allocArena), a full 64 MiB memtable
+// is resident for 64 MiB, and the next one, which the database bounds to
+// 2 MiB while a flush runs (its MaxMemTableBytes), for 2 MiB, where
+// unaligned it held up to 4.
 func mapAligned(size int) (mapping, aligned []byte, err error) {
 	mapping, err = syscall.Mmap(-1, 0, size+hugePage, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
 	if err != nil {
