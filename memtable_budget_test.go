@@ -1,6 +1,7 @@
 package strata
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -18,14 +19,63 @@ type holdTablesFS struct {
 	once    sync.Once
 	held    chan struct{}
 	release chan struct{}
+	fail    bool // set before release: the held creation then fails
 }
 
 func (h *holdTablesFS) Create(name string) (vfs.File, error) {
 	if strings.HasSuffix(name, ".ldb") {
 		h.once.Do(func() { close(h.held) })
 		<-h.release
+		if h.fail {
+			return nil, errors.New("injected: table creation failed")
+		}
 	}
 	return h.FS.Create(name)
+}
+
+// TestMaxMemTableBytesFlushFails: a write waiting at MaxMemTableBytes for
+// a flush that then fails returns the flush's error instead of waiting on.
+func TestMaxMemTableBytesFlushFails(t *testing.T) {
+	const wbs = 256 << 10
+	fs := &holdTablesFS{FS: vfs.Default, held: make(chan struct{}), release: make(chan struct{})}
+	db, err := Open(filepath.Join(t.TempDir(), "db"), &Options{FS: fs,
+		WriteBufferSize: wbs, MaxMemTableBytes: wbs + 32<<10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var releaseOnce sync.Once
+	release := func() { releaseOnce.Do(func() { close(fs.release) }) }
+	defer db.Close()
+	defer release()
+	done := make(chan error, 1)
+	go func() {
+		val := make([]byte, 100)
+		for i := range 6000 {
+			if err := db.Put(fmt.Appendf(nil, "key%08d", i), val, nil); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	<-fs.held
+	deadline := time.Now().Add(10 * time.Second)
+	for db.Metrics().Stalls == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no write stalled while the flush was held")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	fs.fail = true
+	release()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "injected") {
+			t.Fatalf("the stalled write returned %v, want the flush's error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stalled write still waits after its flush failed")
+	}
 }
 
 // TestMaxMemTableBytes holds a flush and checks that writes go on until the
