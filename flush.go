@@ -7,6 +7,7 @@ import (
 
 	"strata/internal/base"
 	"strata/internal/manifest"
+	"strata/internal/memtable"
 	"strata/internal/sstable"
 	"strata/internal/vfs"
 )
@@ -43,7 +44,7 @@ func (d *DB) flushOne() bool {
 
 	start := time.Now()
 	helped := d.flushAssist.Helped()
-	meta, err := d.writeTableFromIter(num, m.NewScanIter(), m.Len(), int64(m.ApproximateMemoryUsage()))
+	meta, err := d.writeMemTable(num, m.MemTable)
 	helped = d.flushAssist.Helped() - helped
 
 	d.mu.Lock()
@@ -137,11 +138,17 @@ func (d *DB) writerOptions() sstable.WriterOptions {
 	return o
 }
 
+// writeMemTable writes every entry of m to table num (see
+// writeTableFromIter), sizing the table's buffers from m: its length and its
+// memory usage, an upper bound of its keys' and values' bytes.
+func (d *DB) writeMemTable(num uint64, m *memtable.MemTable) (*manifest.FileMetadata, error) {
+	return d.writeTableFromIter(num, m.NewScanIter(), m.Len(), int64(m.ApproximateMemoryUsage()))
+}
+
 // writeTableFromIter writes every entry of it to table num, syncs and
 // closes it. It returns nil metadata (and no file) when it is empty.
-// entries and dataBytes size the Writer's buffers (sstable.Writer.Reserve):
-// for a memtable, its length and memory usage (an upper bound of its keys'
-// and values' bytes).
+// entries and dataBytes, when known (0 otherwise), size the Writer's
+// buffers (sstable.Writer.Reserve).
 func (d *DB) writeTableFromIter(num uint64, it base.InternalIterator, entries int, dataBytes int64) (*manifest.FileMetadata, error) {
 	tw, err := d.newTableWriter(num)
 	if err != nil {

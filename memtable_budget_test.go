@@ -33,32 +33,35 @@ func (h *holdTablesFS) Create(name string) (vfs.File, error) {
 	return h.FS.Create(name)
 }
 
-// TestMaxMemTableBytesFlushFails: a write waiting at MaxMemTableBytes for
-// a flush that then fails returns the flush's error instead of waiting on.
-func TestMaxMemTableBytesFlushFails(t *testing.T) {
-	const wbs = 256 << 10
-	fs := &holdTablesFS{FS: vfs.Default, held: make(chan struct{}), release: make(chan struct{})}
+// heldFlushFill opens a database on a holdTablesFS with 256 KiB write
+// buffers and the given MaxMemTableBytes, and starts writing n keys
+// (key(i), 100-byte values) in a goroutine whose result arrives on done.
+// It returns once the first flush is held and a write has stalled behind
+// it (by whichever rule). release lets the flush go; cleanup releases it
+// before closing the database, which waits for the flush.
+func heldFlushFill(t *testing.T, limit, n int) (db *DB, fs *holdTablesFS, release func(), done <-chan error) {
+	t.Helper()
+	fs = &holdTablesFS{FS: vfs.Default, held: make(chan struct{}), release: make(chan struct{})}
 	db, err := Open(filepath.Join(t.TempDir(), "db"), &Options{FS: fs,
-		WriteBufferSize: wbs, MaxMemTableBytes: wbs + 32<<10})
+		WriteBufferSize: 256 << 10, MaxMemTableBytes: limit})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var releaseOnce sync.Once
-	release := func() { releaseOnce.Do(func() { close(fs.release) }) }
-	defer db.Close()
-	defer release()
-	done := make(chan error, 1)
+	release = func() { releaseOnce.Do(func() { close(fs.release) }) }
+	t.Cleanup(func() { release(); db.Close() })
+	ch := make(chan error, 1)
 	go func() {
 		val := make([]byte, 100)
-		for i := range 6000 {
-			if err := db.Put(fmt.Appendf(nil, "key%08d", i), val, nil); err != nil {
-				done <- err
+		for i := range n {
+			if err := db.Put(budgetKey(i), val, nil); err != nil {
+				ch <- err
 				return
 			}
 		}
-		done <- nil
+		ch <- nil
 	}()
-	<-fs.held
+	<-fs.held // the first memtable is frozen and its flush held
 	deadline := time.Now().Add(10 * time.Second)
 	for db.Metrics().Stalls == 0 {
 		if time.Now().After(deadline) {
@@ -66,6 +69,16 @@ func TestMaxMemTableBytesFlushFails(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+	return db, fs, release, ch
+}
+
+func budgetKey(i int) []byte { return fmt.Appendf(nil, "key%08d", i) }
+
+// TestMaxMemTableBytesFlushFails: a write waiting at MaxMemTableBytes for
+// a flush that then fails returns the flush's error instead of waiting on.
+func TestMaxMemTableBytesFlushFails(t *testing.T) {
+	const wbs = 256 << 10
+	_, fs, release, done := heldFlushFill(t, wbs+32<<10, 6000)
 	fs.fail = true
 	release()
 	select {
@@ -87,43 +100,14 @@ func TestMaxMemTableBytes(t *testing.T) {
 	const wbs, overlap = 256 << 10, 32 << 10
 	for _, bounded := range []bool{true, false} {
 		t.Run(fmt.Sprint("bounded=", bounded), func(t *testing.T) {
-			fs := &holdTablesFS{FS: vfs.Default, held: make(chan struct{}), release: make(chan struct{})}
 			limit := wbs + overlap
 			if !bounded {
 				limit = -1
 			}
-			db, err := Open(filepath.Join(t.TempDir(), "db"), &Options{FS: fs,
-				WriteBufferSize: wbs, MaxMemTableBytes: limit})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var releaseOnce sync.Once
-			release := func() { releaseOnce.Do(func() { close(fs.release) }) }
-			defer db.Close()
-			defer release() // before Close, which waits for the held flush
-			key := func(i int) []byte { return fmt.Appendf(nil, "key%08d", i) }
-			val := make([]byte, 100)
 			const n = 6000 // ~800 KiB of memtable: three write buffers' worth
-			done := make(chan error, 1)
-			go func() {
-				for i := range n {
-					if err := db.Put(key(i), val, nil); err != nil {
-						done <- err
-						return
-					}
-				}
-				done <- nil
-			}()
-			<-fs.held // the first memtable is frozen and its flush held
-			// Wait until the writer stalls: on the bound, or (unbounded) on
+			// Returns once a write stalls: on the bound, or (unbounded) on
 			// the second memtable filling up.
-			deadline := time.Now().Add(10 * time.Second)
-			for db.Metrics().Stalls == 0 {
-				if time.Now().After(deadline) {
-					t.Fatal("no write stalled while the flush was held")
-				}
-				time.Sleep(time.Millisecond)
-			}
+			db, _, release, done := heldFlushFill(t, limit, n)
 			db.mu.Lock()
 			total := db.mem.ApproximateMemoryUsage()
 			for _, m := range db.imms {
@@ -148,7 +132,7 @@ func TestMaxMemTableBytes(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := range n {
-				if v, err := db.Get(key(i)); err != nil || len(v) != len(val) {
+				if v, err := db.Get(budgetKey(i)); err != nil || len(v) != 100 {
 					t.Fatalf("key %d after the stall: %q, %v", i, v, err)
 				}
 			}

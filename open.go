@@ -446,7 +446,7 @@ func (d *DB) flushRecovered(mem *memTable, edit *manifest.VersionEdit) error {
 	d.mu.Lock()
 	num := d.newOutputNumLocked()
 	d.mu.Unlock()
-	meta, err := d.writeTableFromIter(num, mem.NewScanIter(), mem.Len(), int64(mem.ApproximateMemoryUsage()))
+	meta, err := d.writeMemTable(num, mem.MemTable)
 	if err != nil {
 		return err
 	}

@@ -162,7 +162,7 @@ func (r *repairer) convertLog(num uint64) error {
 	name := base.MakeFilename(base.FileTypeLog, num)
 	full := func(m *memTable) error {
 		defer m.unref()
-		meta, err := d.writeTableFromIter(r.newNum(), m.NewScanIter(), m.Len(), int64(m.ApproximateMemoryUsage()))
+		meta, err := d.writeMemTable(r.newNum(), m.MemTable)
 		if err != nil {
 			return err
 		}
