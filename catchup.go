@@ -140,8 +140,25 @@ func (d *DB) replayForReadOnly(logNum, prevLogNum, lastSeq uint64) (*memTable, [
 		return nil
 	}
 	mem := d.newMemTable(0, 0)
-	for _, num := range logs {
+	var prev replayStats
+	for i, num := range logs {
 		path := base.MakeFilepath(d.dirname, base.FileTypeLog, num)
+		if i > 0 {
+			gap, err := d.walGap(base.MakeFilepath(d.dirname, base.FileTypeLog, logs[i-1]), prev, path)
+			if errors.Is(err, fs.ErrNotExist) {
+				err = fmt.Errorf("%w: %v", errCatchUpRace, err)
+			}
+			if err != nil {
+				mem.unref()
+				for _, m := range imms {
+					m.unref()
+				}
+				return nil, nil, 0, err
+			}
+			if gap {
+				break
+			}
+		}
 		var st replayStats
 		mem, st, err = d.replayLogInto(path, mem, full, onDamage)
 		if err != nil {
@@ -151,6 +168,7 @@ func (d *DB) replayForReadOnly(logNum, prevLogNum, lastSeq uint64) (*memTable, [
 			return nil, nil, 0, err
 		}
 		lastSeq = max(lastSeq, st.maxSeq)
+		prev = st
 	}
 	return mem, imms, lastSeq, nil
 }

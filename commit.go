@@ -3,13 +3,13 @@ package strata
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
 	"strata/internal/base"
 	"strata/internal/batch"
 	"strata/internal/memtable"
-	"strata/internal/record"
 	"strata/internal/vfs"
 )
 
@@ -184,6 +184,9 @@ func (d *DB) runWriter(w *writer) error {
 			if err != nil {
 				d.setBGErrLocked(err)
 			} else {
+				if !w.noWAL && count > 0 {
+					d.lastLoggedSeq = seq + uint64(count) - 1
+				}
 				d.visibleSeq.Store(seq + uint64(count) - 1)
 				d.stats.writes.Add(uint64(count))
 			}
@@ -323,14 +326,16 @@ func (d *DB) applyGroup(group []*writer, seq uint64, log *walFile, mem *memTable
 }
 
 // syncWAL makes everything written to log durable, including (the first
-// time) the log's directory entry.
+// time) the log's directory entry, after every retired log still open:
+// a durable write implies durable older writes.
 func (d *DB) syncWAL(log *walFile) error {
-	// Older logs first: a durable write implies durable older writes.
 	d.mu.Lock()
-	err := d.waitOldLogsLocked()
+	retired := slices.Clone(d.retired)
 	d.mu.Unlock()
-	if err != nil {
-		return err
+	for _, l := range retired {
+		if err := l.syncRetired(); err != nil {
+			return err
+		}
 	}
 	if !log.dirSynced {
 		if err := d.syncDir(); err != nil {
@@ -451,53 +456,31 @@ func (d *DB) arenaSize(need int) int {
 }
 
 // rotateMemtableLocked freezes the memtable, starts a new WAL and a new
-// memtable, and schedules a flush. The previous WAL is synced and closed in
-// the background (closeOldLog); a Sync write waits for that first (see
-// syncWAL), so a durable write is always preceded by durable older logs.
+// memtable, and schedules a flush. The previous WAL joins d.retired, open
+// and not synced: a Sync write syncs it first (syncWAL), so a durable
+// write is always preceded by durable older logs; otherwise the flush of
+// its memtable closes it, and it is deleted never synced, as LevelDB does.
 func (d *DB) rotateMemtableLocked(need int) error {
-	num := d.versions.newFileNum()
-	name := base.MakeFilepath(d.dirname, base.FileTypeLog, num)
-	f, err := d.fs.Create(name)
+	l, err := d.createWALLocked(d.versions.newFileNum())
 	if err != nil {
-		return fmt.Errorf("strata: create WAL: %w", err)
+		return err
 	}
 	old := d.log
-	app := vfs.NewAppender(f)
-	d.log = &walFile{num: num, file: app, w: record.NewWriter(app)}
+	d.log = l
 	d.imms = append(d.imms, d.mem)
-	d.mem = d.newMemTable(num, need)
+	d.mem = d.newMemTable(l.num, need)
 	d.updateReadStateLocked()
 	d.scheduleFlush()
 	if old != nil {
-		d.closingLogs++
-		go d.closeOldLog(old)
+		// Give back the mapped appender's chunks now, not at the flush's
+		// end; the log stays open for a Sync write.
+		if r, ok := old.file.(vfs.Retirer); ok {
+			if err := r.Retire(); err != nil {
+				// Its bytes are written; at worst it keeps a zero tail.
+				d.logger.Warn("cannot release retired WAL", "file", base.MakeFilename(base.FileTypeLog, old.num), "err", err)
+			}
+		}
+		d.retired = append(d.retired, old)
 	}
 	return nil
-}
-
-// closeOldLog syncs (if needed) and closes a WAL that is no longer written.
-// Only its own goroutine touches old.
-func (d *DB) closeOldLog(old *walFile) {
-	var err error
-	if old.unsynced {
-		err = old.file.Sync()
-	}
-	if cerr := old.file.Close(); err == nil {
-		err = cerr
-	}
-	d.mu.Lock()
-	d.closingLogs--
-	if err != nil {
-		d.setBGErrLocked(fmt.Errorf("strata: close WAL %s: %w", base.MakeFilename(base.FileTypeLog, old.num), err))
-	}
-	d.bgCond.Broadcast()
-	d.mu.Unlock()
-}
-
-// waitOldLogsLocked waits until every older WAL is synced and closed.
-func (d *DB) waitOldLogsLocked() error {
-	for d.closingLogs > 0 {
-		d.bgCond.Wait()
-	}
-	return d.bgErr
 }

@@ -71,9 +71,17 @@ type DB struct {
 
 	// The WAL being written to (nil when read-only).
 	log *walFile
-	// closingLogs counts older WALs still being synced and closed in the
-	// background after a memtable rotation.
-	closingLogs int
+	// retired holds the WALs rotated out whose memtables are not yet
+	// flushed, oldest first: still open, and synced only when a Sync write
+	// needs them durable (syncWAL) or at Close. A flush closes the ones it
+	// made obsolete, unsynced, as LevelDB does; recovery's check of each
+	// log's header record (walHeader) keeps the recovered state a prefix
+	// of the writes when one of them lost its tail in a power cut.
+	retired []*walFile
+	// lastLoggedSeq is the last sequence number written to a WAL (under
+	// mu): writes without the WAL take sequence numbers too. A new log's
+	// header record says which number its predecessor reached.
+	lastLoggedSeq uint64
 
 	versions *versionSet
 	// pendingOutputs holds numbers of files being written by flushes and
@@ -134,13 +142,22 @@ func (m *memTable) unref() {
 	}
 }
 
-// walFile is the open write-ahead log.
+// walFile is an open write-ahead log: the one being written (DB.log) or a
+// retired one (DB.retired).
 type walFile struct {
 	num       uint64
 	file      vfs.Appender // memory-mapped where the FS allows (vfs.NewAppender)
 	w         *record.Writer
 	dirSynced bool // the directory entry of this log is durable
-	unsynced  bool // records written since the last sync
+	// unsynced: records were written since the last sync. Written by the
+	// commit leader while the log is current; once retired, read and
+	// cleared under mu.
+	unsynced bool
+
+	// mu orders a retired log's Sync (by a Sync write's leader, or Close)
+	// against its Close (by the flush that made it obsolete).
+	mu     sync.Mutex
+	closed bool // under mu
 }
 
 // readState is what a read needs: the memtables and the version, taken as
@@ -280,7 +297,7 @@ func (d *DB) Close() error {
 	d.bgCond.Broadcast()
 	// Writers in flight finish (later ones fail with ErrClosed); manual
 	// compactions notice the closing and stop.
-	for len(d.writers) > 0 || d.manualCompacting > 0 || d.closingLogs > 0 {
+	for len(d.writers) > 0 || d.manualCompacting > 0 {
 		d.bgCond.Wait()
 	}
 	d.mu.Unlock()
@@ -294,6 +311,17 @@ func (d *DB) Close() error {
 		errs = append(errs, err)
 	}
 	d.mu.Lock()
+	retired := d.retired
+	d.retired = nil
+	for _, l := range retired {
+		// As for the current log below: a clean shutdown syncs.
+		if err := l.syncRetired(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := l.closeRetired(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if d.log != nil {
 		if d.log.unsynced {
 			// Not required for the durability contract, but a clean

@@ -91,6 +91,9 @@ func (d *DB) flushOne() bool {
 	}
 	d.bgCond.Broadcast()
 	d.mu.Unlock()
+	if err == nil {
+		d.closeObsoleteLogs(nextLog)
+	}
 	// A table whose MANIFEST write failed is left in place: the record may
 	// have reached the disk anyway. The next open deletes it if unused.
 	d.scheduleCompaction()

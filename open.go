@@ -16,7 +16,6 @@ import (
 	"strata/internal/memtable"
 	"strata/internal/record"
 	"strata/internal/sstable"
-	"strata/internal/vfs"
 )
 
 // Open opens the database in dirname, creating it if it does not exist
@@ -215,7 +214,22 @@ func (d *DB) recoverLogsAndStart() error {
 	mem := d.newMemTable(0, 0)
 	for _, num := range logs {
 		d.versions.markFileNumUsed(num)
-		if mem, err = d.replayLog(num, mem, edit); err != nil {
+	}
+	var prev replayStats
+	for i, num := range logs {
+		if i > 0 {
+			gap, err := d.walGap(base.MakeFilepath(d.dirname, base.FileTypeLog, logs[i-1]), prev,
+				base.MakeFilepath(d.dirname, base.FileTypeLog, num))
+			if err != nil {
+				return err
+			}
+			if gap {
+				// The logs from num on are left out; unless read-only,
+				// the new MANIFEST below makes them obsolete.
+				break
+			}
+		}
+		if mem, prev, err = d.replayLog(num, mem, edit); err != nil {
 			return err
 		}
 	}
@@ -243,13 +257,12 @@ func (d *DB) recoverLogsAndStart() error {
 	}
 	d.mu.Lock()
 	logNum := d.versions.newFileNum()
+	d.lastLoggedSeq = d.lastSeq
+	d.log, err = d.createWALLocked(logNum)
 	d.mu.Unlock()
-	f, err := d.fs.Create(base.MakeFilepath(d.dirname, base.FileTypeLog, logNum))
 	if err != nil {
-		return fmt.Errorf("strata: create WAL: %w", err)
+		return err
 	}
-	app := vfs.NewAppender(f)
-	d.log = &walFile{num: logNum, file: app, w: record.NewWriter(app)}
 	d.mem = d.newMemTable(logNum, 0)
 	d.mu.Lock()
 	d.updateReadStateLocked()
@@ -313,8 +326,8 @@ func (d *DB) newMemTable(logNum uint64, need int) *memTable {
 
 // replayLog applies the batches of log num to mem, writing full memtables
 // to level-0 tables recorded in edit (or, read-only, keeping them in
-// d.imms). It returns the memtable to continue with.
-func (d *DB) replayLog(num uint64, mem *memTable, edit *manifest.VersionEdit) (*memTable, error) {
+// d.imms). It returns the memtable to continue with and what it replayed.
+func (d *DB) replayLog(num uint64, mem *memTable, edit *manifest.VersionEdit) (*memTable, replayStats, error) {
 	path := base.MakeFilepath(d.dirname, base.FileTypeLog, num)
 	full := func(m *memTable) error {
 		if d.opts.ReadOnly {
@@ -335,30 +348,33 @@ func (d *DB) replayLog(num uint64, mem *memTable, edit *manifest.VersionEdit) (*
 	}
 	mem, st, err := d.replayLogInto(path, mem, full, onDamage)
 	if err != nil {
-		return nil, err
+		return nil, st, err
 	}
 	// LevelDB may have logged batches at or below the MANIFEST's last
 	// sequence; the right last sequence is the maximum of both.
 	d.lastSeq = max(d.lastSeq, st.maxSeq)
 	if st.tornChecksum && d.opts.ParanoidChecks {
-		return nil, base.CorruptionErrorf(path, st.tornOffset, "WAL ends in a record whose checksum does not match")
+		return nil, st, base.CorruptionErrorf(path, st.tornOffset, "WAL ends in a record whose checksum does not match")
 	}
 	if st.torn {
 		d.logger.Warn("WAL ends in a torn record (a crash cut the last write); dropped it",
 			"file", path, "offset", st.tornOffset, "bytes", st.tornBytes)
 	}
 	d.logger.Info("replayed WAL", "file", path, "batches", st.batches, "ops", st.ops)
-	return mem, nil
+	return mem, st, nil
 }
 
 // replayStats describes one replayed log.
 type replayStats struct {
 	batches, ops int
 	maxSeq       uint64 // the largest sequence applied (0 if none)
-	dropped      int64  // bytes skipped as damaged
-	torn         bool   // the log ended in a torn record...
-	tornOffset   int64  // ...at this offset
-	tornBytes    int64  // ...of this many bytes
+	// logged: the largest sequence the records reached, counting an empty
+	// batch at s as reaching s-1 (a header record, see walGap).
+	logged     uint64
+	dropped    int64 // bytes skipped as damaged
+	torn       bool  // the log ended in a torn record...
+	tornOffset int64 // ...at this offset
+	tornBytes  int64 // ...of this many bytes
 	// tornChecksum: the torn tail starts with a complete record whose
 	// checksum fails, which a crash does not leave (record.TornByChecksum).
 	tornChecksum bool
@@ -421,6 +437,9 @@ func (d *DB) replayLogInto(path string, mem *memTable, full func(*memTable) erro
 			st.maxSeq = max(st.maxSeq, seq)
 			seq++
 			st.ops++
+		}
+		if seq > 0 {
+			st.logged = max(st.logged, seq-1) // seq is now past the batch
 		}
 		st.batches++
 	}

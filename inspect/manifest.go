@@ -119,7 +119,7 @@ func (e *Edit) WriteText(w io.Writer, kf KeyFormat) error {
 // returned by fn.
 func ReadManifest(path string, fn func(*Edit) error) ([]Finding, error) {
 	name := filepath.Base(path)
-	return readLog(path, "MANIFEST ends with %d unreadable bytes (a torn or damaged last record)",
+	return readLog(path, "MANIFEST ends with %d unreadable bytes (a torn or damaged last record)", false,
 		func(rec []byte, off int64) (*Finding, error) {
 			var e manifest.VersionEdit
 			if err := e.DecodeAt(rec, off); err != nil {
@@ -132,10 +132,10 @@ func ReadManifest(path string, fn func(*Edit) error) ([]Finding, error) {
 
 // readLog reads the records of a log-format file (a WAL or a MANIFEST) and
 // passes each with its offset to fn. Damaged records and a torn end become
-// Findings (tornMsg formats the torn byte count); so does a Finding fn
-// returns, and reading goes on. An error from fn, or from reading the
-// file, stops it.
-func readLog(path, tornMsg string, fn func(rec []byte, off int64) (*Finding, error)) ([]Finding, error) {
+// Findings (tornMsg formats the torn byte count), except, with zeroTailOK,
+// a tail of zeros only; so does a Finding fn returns, and reading goes on.
+// An error from fn, or from reading the file, stops it.
+func readLog(path, tornMsg string, zeroTailOK bool, fn func(rec []byte, off int64) (*Finding, error)) ([]Finding, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -166,9 +166,35 @@ func readLog(path, tornMsg string, fn func(rec []byte, off int64) (*Finding, err
 		}
 	}
 	if off, n, torn := r.TornTail(); torn {
-		findings = append(findings, Finding{File: name, Offset: off, Msg: fmt.Sprintf(tornMsg, n)})
+		zeros := false
+		if zeroTailOK {
+			if zeros, err = allZeros(f, off, n); err != nil {
+				return findings, err
+			}
+		}
+		if !zeros {
+			findings = append(findings, Finding{File: name, Offset: off, Msg: fmt.Sprintf(tornMsg, n)})
+		}
 	}
 	return findings, nil
+}
+
+// allZeros reports whether the n bytes of f at off are all zero.
+func allZeros(f *os.File, off, n int64) (bool, error) {
+	buf := make([]byte, 64<<10)
+	for n > 0 {
+		m, err := f.ReadAt(buf[:min(n, int64(len(buf)))], off)
+		for _, c := range buf[:m] {
+			if c != 0 {
+				return false, nil
+			}
+		}
+		if err != nil && m == 0 {
+			return false, err
+		}
+		off, n = off+int64(m), n-int64(m)
+	}
+	return true, nil
 }
 
 // ReadCurrent reads the CURRENT file of the database in dir and returns

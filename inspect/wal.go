@@ -27,12 +27,23 @@ type Batch struct {
 	Ops    []Op
 }
 
+// IsHeader reports whether b is a log's header record: the first record,
+// a batch of no operations, which Strata writes when it starts a log (its
+// sequence minus one is the last sequence the logs before it reached).
+// LevelDB's logs have none, though one may start with an empty batch a
+// user wrote, which means the same.
+func (b *Batch) IsHeader() bool { return b.Offset == 0 && b.Count == 0 && b.Seq > 0 }
+
 // WriteText writes the batch for people: a header line, then (with ops)
 // one line per operation.
 func (b *Batch) WriteText(w io.Writer, kf KeyFormat, ops bool) error {
 	kf = kf.orDefault()
 	var s strings.Builder
-	fmt.Fprintf(&s, "batch at offset %d: seq %d, %d ops\n", b.Offset, b.Seq, b.Count)
+	fmt.Fprintf(&s, "batch at offset %d: seq %d, %d ops", b.Offset, b.Seq, b.Count)
+	if b.IsHeader() {
+		fmt.Fprintf(&s, " (log header: the logs before reached seq %d)", b.Seq-1)
+	}
+	s.WriteByte('\n')
 	if ops {
 		for i, op := range b.Ops {
 			if op.Kind == "DEL" {
@@ -49,14 +60,17 @@ func (b *Batch) WriteText(w io.Writer, kf KeyFormat, ops bool) error {
 // ReadWAL decodes every record of the write-ahead log at path as a batch
 // and calls fn with each, in order. Damage does not stop it: a damaged
 // record, a record that is not a well-formed batch, a batch whose sequence
-// numbers go backwards, and a torn end each become a Finding, and reading
-// goes on after it. The error is for failing to read the file, or one
+// numbers go backwards, and a torn end (unless it is zeros only) each
+// become a Finding, and reading goes on after it. The error is for failing to read the file, or one
 // returned by fn. The batch's slices are valid only during the call.
 func ReadWAL(path string, fn func(*Batch) error) ([]Finding, error) {
 	name := filepath.Base(path)
 	var b Batch
 	var nextSeq uint64 // smallest sequence number the next batch may have
-	return readLog(path, "log ends with %d unreadable bytes (a write cut short by a crash, or damage)",
+	// A tail of zeros is space the mapped appender reserved ahead of the
+	// writes (vfs.NewAppender): the log is open, or the machine stopped
+	// before it was closed. LevelDB's reader takes it as padding too.
+	return readLog(path, "log ends with %d unreadable bytes (a write cut short by a crash, or damage)", true,
 		func(rec []byte, off int64) (*Finding, error) {
 			if err := decodeBatch(&b, rec, off); err != nil {
 				return &Finding{File: name, Offset: off, Msg: err.Error()}, nil

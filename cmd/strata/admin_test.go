@@ -253,16 +253,17 @@ func TestSSTManifestWAL(t *testing.T) {
 
 	log := onlyFile(t, dir, "*.log")
 	out = mustStrata(t, "", "wal", log)
-	if !strings.HasPrefix(out, "batch at offset 0: seq 3001, 1 ops\n  3001 SET log00 = in the log\n") || !strings.HasSuffix(out, "10 batches, 10 ops\n") {
+	if !strings.HasPrefix(out, "batch at offset 0: seq 3001, 0 ops (log header: the logs before reached seq 3000)\n"+
+		"batch at offset 19: seq 3001, 1 ops\n  3001 SET log00 = in the log\n") || !strings.HasSuffix(out, "11 batches, 10 ops\n") {
 		t.Errorf("wal:\n%s", out)
 	}
 
 	// Damage is reported with its offset. The reader resumes at the next
 	// 32 KiB block, so the rest of this small log's only block is lost.
-	flipByte(t, log, 30)
+	flipByte(t, log, 19+10)
 	r := runStrata(t, "", "wal", log)
-	wantError(t, r, 1, "wal: 1 problem(s); the first: "+filepath.Base(log)+" at offset 0: chunk checksum mismatch")
-	if r.stdout != "0 batches, 0 ops\ndamage: "+filepath.Base(log)+" at offset 0: chunk checksum mismatch\n" {
+	wantError(t, r, 1, "wal: 1 problem(s); the first: "+filepath.Base(log)+" at offset 19: chunk checksum mismatch")
+	if !strings.HasSuffix(r.stdout, "1 batches, 0 ops\ndamage: "+filepath.Base(log)+" at offset 19: chunk checksum mismatch\n") {
 		t.Errorf("wal of a damaged log:\n%s", r)
 	}
 	flipByte(t, onlyFile(t, dir, "MANIFEST-*"), 5)

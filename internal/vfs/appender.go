@@ -12,6 +12,13 @@ type Appender interface {
 	Close() error
 }
 
+// Retirer is implemented by an Appender that holds memory for the writes to
+// come (the mapped appender's chunks). Retire releases it when nothing more
+// will be written; Sync and Close still work, Write fails.
+type Retirer interface {
+	Retire() error
+}
+
 // NewAppender returns an Appender for f, a file just created for writing.
 // When f is an operating-system file on Linux it is a memory-mapped
 // appender (see mmapAppender): each Write is a copy into a shared mapping

@@ -50,6 +50,7 @@ type mmapAppender struct {
 	chunkOff int64  // file offset of mapping[0]
 	size     int64  // bytes written
 	closed   bool
+	retired  bool  // Retire was called: no more writes
 	err      error // sticky
 
 	// next delivers the chunk at nextOff, prepared in the background: the
@@ -196,6 +197,9 @@ func (a *mmapAppender) Write(p []byte) (int, error) {
 	if a.closed {
 		return 0, os.ErrClosed
 	}
+	if a.retired {
+		return 0, errRetired
+	}
 	n := 0
 	for len(p) > 0 {
 		if len(p) < directWriteMin && !a.mapped() {
@@ -236,12 +240,33 @@ func (a *mmapAppender) Sync() error {
 	return nil
 }
 
+// Retire unmaps the file and truncates it to the bytes written, as Close
+// does, but leaves it open for Sync and Close. Writes fail afterwards.
+func (a *mmapAppender) Retire() error {
+	if a.closed {
+		return os.ErrClosed
+	}
+	a.retired = true
+	return a.release()
+}
+
+var errRetired = errors.New("vfs: write to a retired appender")
+
 // Close unmaps the file, truncates it to the bytes written and closes it.
 func (a *mmapAppender) Close() error {
 	if a.closed {
 		return os.ErrClosed
 	}
 	a.closed = true
+	err := a.release()
+	if cerr := a.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// release unmaps the chunks and truncates the file to the bytes written.
+func (a *mmapAppender) release() error {
 	var errs []error
 	if a.next != nil {
 		// Wait for the chunk being prepared and drop it.
@@ -257,9 +282,6 @@ func (a *mmapAppender) Close() error {
 		a.mapping = nil
 	}
 	if err := a.f.Truncate(a.size); err != nil {
-		errs = append(errs, err)
-	}
-	if err := a.f.Close(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -201,3 +201,45 @@ func TestAppenderMixedSizes(t *testing.T) {
 		})
 	}
 }
+
+// TestAppenderRetire: a retired appender (vfs.Retirer) has released its
+// chunks and trimmed the file to the bytes written; writes fail, Sync and
+// Close work.
+func TestAppenderRetire(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log")
+	f, err := Default.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewAppender(f)
+	r, ok := a.(Retirer)
+	if !ok {
+		t.Skipf("%T is not a Retirer (no mapped appender here)", a)
+	}
+	var want []byte
+	for i := 0; i < 3000; i++ { // past the first chunk
+		p := appenderPayload(i)
+		if _, err := a.Write(p); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, p...)
+	}
+	if err := r.Retire(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() != int64(len(want)) {
+		t.Fatalf("after Retire the file is %v bytes (%v), want %d", fi.Size(), err, len(want))
+	}
+	if _, err := a.Write([]byte("x")); err == nil {
+		t.Fatal("write after Retire succeeded")
+	}
+	if err := a.Sync(); err != nil {
+		t.Fatalf("Sync after Retire: %v", err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatalf("Close after Retire: %v", err)
+	}
+	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("file holds %d bytes (%v), want the %d written", len(got), err, len(want))
+	}
+}

@@ -1,0 +1,159 @@
+package strata
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"strata/internal/base"
+	"strata/internal/batch"
+	"strata/internal/record"
+	"strata/internal/vfs"
+)
+
+// Write-ahead logs: one per memtable. A log rotated out is not synced: it
+// stays open in d.retired until the flush of its memtable makes it obsolete
+// (then it is closed and deleted unsynced, as LevelDB does), or until a
+// Sync write needs it durable first. Not syncing it at rotation keeps a
+// 64 MiB fsync, and the journal commit that drags the flush's new table
+// along with it, out of the flush's way.
+//
+// A power cut may then leave an older log without its unsynced tail while
+// a newer one kept some records. Replaying the newer one would recover
+// writes without some that came before them, so each log starts with a
+// header record that says how far the logs before it reached, and recovery
+// stops at the first log whose predecessor falls short of that (walGap):
+// the recovered state stays a prefix of the writes.
+//
+// The header record is a LevelDB WriteBatch with no operations, framed as
+// every log record is (doc/log_format.md), the first record of the file:
+//
+//	offset 0   fixed64 (little-endian) sequence: H = L + 1, where L is the
+//	           last sequence number written to any log before this one
+//	           (or, for the first log after Open, the last sequence of
+//	           the recovered database)
+//	offset 8   fixed32 (little-endian) count: 0
+//
+// 12 bytes. LevelDB (and older Strata) replay it as an empty batch, which
+// changes nothing; a batch of n operations at sequence s reaches s+n-1,
+// and an empty one at s reaches s-1, so a log that kept every record
+// reaches at least H-1 of its successor's header. The header is synced
+// when the log is created, so a log that exists holds at least its header
+// unless it was written by LevelDB (whose logs have none, or whose first
+// record may be an empty batch: the same rule holds for those).
+
+// createWALLocked creates log num, writes its header record (sequence
+// d.lastLoggedSeq+1) and syncs it.
+func (d *DB) createWALLocked(num uint64) (*walFile, error) {
+	name := base.MakeFilepath(d.dirname, base.FileTypeLog, num)
+	f, err := d.fs.Create(name)
+	if err != nil {
+		return nil, fmt.Errorf("strata: create WAL: %w", err)
+	}
+	app := vfs.NewAppender(f)
+	l := &walFile{num: num, file: app, w: record.NewWriter(app)}
+	var hdr [batch.HeaderLen]byte
+	batch.SetSeq(hdr[:], d.lastLoggedSeq+1)
+	if _, err := l.w.WriteRecord(hdr[:]); err == nil {
+		err = app.Sync()
+	}
+	if err != nil {
+		app.Close()
+		d.fs.Remove(name)
+		return nil, fmt.Errorf("strata: write header of WAL %s: %w", base.MakeFilename(base.FileTypeLog, num), err)
+	}
+	return l, nil
+}
+
+// syncRetired makes a retired log durable, if it is still open and has
+// records written since its last sync.
+func (l *walFile) syncRetired() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed || !l.unsynced {
+		return nil
+	}
+	if err := l.file.Sync(); err != nil {
+		return fmt.Errorf("strata: sync WAL %s: %w", base.MakeFilename(base.FileTypeLog, l.num), err)
+	}
+	l.unsynced = false
+	return nil
+}
+
+// closeRetired closes a retired log.
+func (l *walFile) closeRetired() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	if err := l.file.Close(); err != nil {
+		return fmt.Errorf("strata: close WAL %s: %w", base.MakeFilename(base.FileTypeLog, l.num), err)
+	}
+	return nil
+}
+
+// closeObsoleteLogs closes the retired logs numbered below logNum, the
+// oldest log the MANIFEST now needs. Their memtables are in tables, so a
+// failure to close one loses nothing: it is logged, not returned.
+func (d *DB) closeObsoleteLogs(logNum uint64) {
+	d.mu.Lock()
+	var done []*walFile
+	keep := d.retired[:0]
+	for _, l := range d.retired {
+		if l.num < logNum {
+			done = append(done, l)
+		} else {
+			keep = append(keep, l)
+		}
+	}
+	clear(d.retired[len(keep):])
+	d.retired = keep
+	d.mu.Unlock()
+	for _, l := range done {
+		if err := l.closeRetired(); err != nil {
+			d.logger.Warn("cannot close obsolete WAL", "err", err)
+		}
+	}
+}
+
+// walHeader returns the sequence of the header record of the log at path,
+// if its first record is one (a batch of no operations).
+func (d *DB) walHeader(path string) (seq uint64, ok bool, err error) {
+	f, err := d.fs.Open(path)
+	if err != nil {
+		return 0, false, fmt.Errorf("strata: open WAL: %w", err)
+	}
+	defer f.Close()
+	rec, err := record.NewReader(f, path).Next()
+	if err == io.EOF || errors.Is(err, base.ErrCorruption) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	if batch.Validate(rec) != nil || batch.Count(rec) != 0 {
+		return 0, false, nil
+	}
+	return batch.Seq(rec), true, nil
+}
+
+// walGap reports whether the log at path must not be replayed, nor any log
+// after it: its header says the logs before it reached sequence H-1, but
+// prev, the log replayed just before it, fell short (a power cut took its
+// unsynced tail). A predecessor that recovered nothing at all is no
+// evidence (a LevelDB log, which has no header); a Strata log always keeps
+// its header, synced when it was created.
+func (d *DB) walGap(prevPath string, prev replayStats, path string) (bool, error) {
+	if prev.batches == 0 {
+		return false, nil
+	}
+	h, ok, err := d.walHeader(path)
+	if err != nil || !ok || h == 0 || h-1 <= prev.logged {
+		return false, err
+	}
+	d.logger.Warn("WAL lost its unsynced tail (a power cut before it was synced): the logs after it are not replayed, so the recovered state is a prefix of the writes",
+		"file", prevPath, "reached-seq", prev.logged, "next-log", path, "next-log-says-reached", h-1)
+	return true, nil
+}
