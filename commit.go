@@ -383,6 +383,7 @@ func (d *DB) setBGErrLocked(err error) {
 // memtable regardless. d.mu is held (and released while waiting).
 func (d *DB) makeRoomForWriteLocked(force bool, need int) error {
 	allowDelay := !force
+	budgetStalled := false
 	for {
 		if d.bgErr != nil {
 			return d.bgErr
@@ -402,9 +403,21 @@ func (d *DB) makeRoomForWriteLocked(force bool, need int) error {
 			allowDelay = false
 			d.stats.slowdowns.Add(1)
 		case !force && d.overMemTableBudgetLocked(need):
-			d.stats.stalls.Add(1)
-			d.logger.Debug("write stall: memtables at MaxMemTableBytes, waiting for flush")
+			if !budgetStalled {
+				budgetStalled = true
+				d.stats.stalls.Add(1)
+				d.logger.Debug("write stall: memtables at MaxMemTableBytes, waiting for flush")
+			}
 			d.scheduleFlush()
+			if a := d.assisting.Load(); a != nil {
+				// Spend the wait compressing the flush's blocks (see
+				// sstable.Assist.HelpWhile): the flush, and so the wait,
+				// ends sooner.
+				d.mu.Unlock()
+				a.HelpWhile(func() bool { return d.assisting.Load() == a })
+				d.mu.Lock()
+				continue
+			}
 			d.bgCond.Wait()
 		case !force && d.mem.ApproximateMemoryUsage() < uint64(d.opts.WriteBufferSize) &&
 			memHasRoom(d.mem, need):

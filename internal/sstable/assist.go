@@ -43,7 +43,18 @@ type Assist struct {
 	// the Assist (the only one that stores produced, too); slot
 	// produced%assistSlots is free when produced-emitted < assistSlots.
 	emitted uint64
+
+	// sleepers counts goroutines in HelpWhile waiting for blocks; the
+	// Writer then sends on wake once wakeBatch blocks are waiting.
+	sleepers atomic.Int32
+	wake     chan struct{} // capacity 1
 }
+
+// wakeBatch is how many blocks must be waiting before the Writer wakes a
+// sleeping HelpWhile: a wake costs the Writer's goroutine a few
+// microseconds (the sleeper's thread is woken by a system call), about as
+// much as compressing a block, so the sleeper is woken for a batch.
+const wakeBatch = 4
 
 // Slot states. A slot goes free → published (by the Writer) → claimed (by
 // a helper or the Writer) → compressed (by the claimer) → free (by the
@@ -71,7 +82,7 @@ type assistSlot struct {
 }
 
 // NewAssist returns an empty Assist.
-func NewAssist() *Assist { return &Assist{} }
+func NewAssist() *Assist { return &Assist{wake: make(chan struct{}, 1)} }
 
 // Help compresses up to max waiting blocks, newest first, and returns how
 // many it compressed (0 when none is waiting).
@@ -96,6 +107,38 @@ func (a *Assist) Help(max int) int {
 		a.helped.Add(uint64(done))
 	}
 	return done
+}
+
+// HelpWhile compresses waiting blocks, as Help does, for as long as cont
+// returns true; when none is waiting it sleeps until the Writer has
+// published a few (wakeBatch) or Wake is called, then checks cont again.
+// It is for a goroutine that would otherwise wait for the Writer to finish
+// (a database's writer stalled until a flush ends): the wait is spent on
+// the Writer's work, so it ends sooner. Call Wake after whatever makes cont
+// false, so that a sleeping HelpWhile returns.
+func (a *Assist) HelpWhile(cont func() bool) {
+	for cont() {
+		if a.Help(assistSlots) > 0 {
+			continue
+		}
+		a.sleepers.Add(1)
+		// Published blocks are counted in waiting before the Writer
+		// checks sleepers, so a block published after this load wakes us.
+		if a.waiting.Load() == 0 && cont() {
+			<-a.wake
+		}
+		a.sleepers.Add(-1)
+	}
+}
+
+// Wake wakes a goroutine sleeping in HelpWhile, so that it checks its
+// condition again. (A wake with nobody asleep is kept for the next one,
+// who then checks once more for nothing.)
+func (a *Assist) Wake() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
 }
 
 // Helped returns how many blocks Help has compressed since the Assist was
@@ -159,9 +202,12 @@ func (w *Writer) publishBlock() {
 	s.raw, w.data.buf = raw, s.raw[:0]
 	s.c, s.compress = w.opts.Compression, w.compress
 	s.hashes, w.blockHashes = w.blockHashes, s.hashes[:0]
-	a.waiting.Add(1) // before the block can be claimed, so it never goes below 0
+	waiting := a.waiting.Add(1) // before the block can be claimed, so it never goes below 0
 	s.state.Store(slotPublished)
 	a.produced.Store(n + 1)
+	if waiting >= wakeBatch && a.sleepers.Load() > 0 {
+		a.Wake()
+	}
 	w.queued += uint64(len(raw))
 	w.data.reset()
 	w.sepPending = true

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"strata/internal/base"
 )
@@ -86,6 +87,56 @@ func TestAssistWriter(t *testing.T) {
 		}
 		if n := a.Help(5); n != 0 {
 			t.Fatalf("%s: Help on an idle Assist compressed %d blocks", tc.name, n)
+		}
+	}
+}
+
+// TestAssistHelpWhile runs HelpWhile in a goroutine while a table is
+// written through the Assist, as a database's writer stalled for a flush
+// does: the table must be the one a Writer without an Assist writes, the
+// sleeper must have compressed blocks (it is woken for batches of them),
+// and it must return once its condition is false and Wake is called,
+// also when it was asleep then.
+func TestAssistHelpWhile(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	entries := randomEntries(rng, 20000, base.DefaultComparer, 300)
+	o := WriterOptions{Compression: SnappyCompression, BloomBitsPerKey: 10}
+	want := writeTable(t, entries, o)
+	a := NewAssist()
+	for round := range 3 {
+		var writing atomic.Bool
+		writing.Store(true)
+		helped := a.Helped()
+		done := make(chan struct{})
+		go func() {
+			a.HelpWhile(writing.Load)
+			close(done)
+		}()
+		var got bytes.Buffer
+		w := NewWriter(&got, o)
+		w.SetAssist(a)
+		for i, e := range entries {
+			if err := w.Add(e.k, e.v); err != nil {
+				t.Fatal(err)
+			}
+			if i%64 == 0 {
+				runtime.Gosched() // let the helper run with GOMAXPROCS=1 too
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if round == 2 {
+			time.Sleep(10 * time.Millisecond) // the helper is asleep by now
+		}
+		writing.Store(false)
+		a.Wake()
+		<-done
+		if !bytes.Equal(got.Bytes(), want) {
+			t.Fatalf("round %d: the table differs from a Writer's without an Assist at byte %d", round, firstDiff(got.Bytes(), want))
+		}
+		if a.Helped() == helped {
+			t.Fatalf("round %d: HelpWhile compressed no block", round)
 		}
 	}
 }
