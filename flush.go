@@ -158,17 +158,19 @@ func (d *DB) writeTableFromIter(num uint64, it base.InternalIterator, entries in
 		it.Close()
 		return nil, err
 	}
-	tw.w.SetAssist(d.flushAssist)
-	d.assisting.Store(d.flushAssist)
-	// A writer stalled on MaxMemTableBytes before this flush began now
-	// has its blocks to compress (makeRoomForWriteLocked).
-	d.mu.Lock()
-	d.bgCond.Broadcast()
-	d.mu.Unlock()
-	defer func() {
-		d.assisting.Store(nil)
-		d.flushAssist.Wake() // a stalled writer in HelpWhile: the table is done
-	}()
+	if a := d.flushAssist; a != nil { // nil in Repair, which has no writers
+		tw.w.SetAssist(a)
+		d.assisting.Store(a)
+		// A writer stalled on MaxMemTableBytes before this flush began now
+		// has its blocks to compress (makeRoomForWriteLocked).
+		d.mu.Lock()
+		d.bgCond.Broadcast()
+		d.mu.Unlock()
+		defer func() {
+			d.assisting.Store(nil)
+			a.Wake() // a stalled writer in HelpWhile: the table is done
+		}()
+	}
 	for ok := it.First(); ok; ok = it.Next() {
 		if err = tw.w.Add(it.Key(), it.Value()); err != nil {
 			break
