@@ -347,6 +347,9 @@ func (d *DB) syncWAL(log *walFile) error {
 		return fmt.Errorf("strata: sync WAL %s: %w", base.MakeFilename(base.FileTypeLog, log.num), err)
 	}
 	log.unsynced = false
+	log.mu.Lock()
+	log.headerSynced = true
+	log.mu.Unlock()
 	d.stats.walSyncs.Add(1)
 	return nil
 }
@@ -474,11 +477,18 @@ func (d *DB) arenaSize(need int) int {
 // write is always preceded by durable older logs; otherwise the flush of
 // its memtable closes it, and it is deleted never synced, as LevelDB does.
 func (d *DB) rotateMemtableLocked(need int) error {
-	l, err := d.createWALLocked(d.versions.newFileNum())
+	old := d.log
+	if old != nil {
+		// Normally done by the flush the last rotation scheduled; a flush
+		// backlog (MaxWriteBufferNumber > 2) may not have got to it.
+		if err := old.syncHeader(); err != nil {
+			return err
+		}
+	}
+	l, err := d.createWALLocked(d.versions.newFileNum(), false)
 	if err != nil {
 		return err
 	}
-	old := d.log
 	d.log = l
 	d.imms = append(d.imms, d.mem)
 	d.mem = d.newMemTable(l.num, need)

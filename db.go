@@ -154,10 +154,17 @@ type walFile struct {
 	// cleared under mu.
 	unsynced bool
 
+	// raw is the file under file, for syncing the header record while
+	// the leader appends (the Appender's own Sync is the leader's).
+	raw vfs.File
+
 	// mu orders a retired log's Sync (by a Sync write's leader, or Close)
-	// against its Close (by the flush that made it obsolete).
+	// against its Close (by the flush that made it obsolete), and guards
+	// headerSynced.
 	mu     sync.Mutex
 	closed bool // under mu
+	// headerSynced: the header record is durable (see createWALLocked).
+	headerSynced bool
 }
 
 // readState is what a read needs: the memtables and the version, taken as

@@ -45,6 +45,12 @@ func (d *DB) flushOne() bool {
 	start := time.Now()
 	helped := d.flushAssist.Helped()
 	meta, err := d.writeMemTable(num, m.MemTable)
+	if err == nil {
+		// The new log's header, which the rotation left unsynced: after
+		// the table's fsync, which has committed the journal, this one
+		// has little left to commit.
+		err = d.syncLogHeaders()
+	}
 	helped = d.flushAssist.Helped() - helped
 
 	d.mu.Lock()

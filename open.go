@@ -258,7 +258,7 @@ func (d *DB) recoverLogsAndStart() error {
 	d.mu.Lock()
 	logNum := d.versions.newFileNum()
 	d.lastLoggedSeq = d.lastSeq
-	d.log, err = d.createWALLocked(logNum)
+	d.log, err = d.createWALLocked(logNum, true)
 	d.mu.Unlock()
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"strata/internal/base"
 	"strata/internal/batch"
@@ -38,24 +39,33 @@ import (
 // changes nothing; a batch of n operations at sequence s reaches s+n-1,
 // and an empty one at s reaches s-1, so a log that kept every record
 // reaches at least H-1 of its successor's header. The header is synced
-// when the log is created, so a log that exists holds at least its header
-// unless it was written by LevelDB (whose logs have none, or whose first
-// record may be an empty batch: the same rule holds for those).
+// before the next log is created, so a log that exists beside a later one
+// holds at least its header, unless it was written by LevelDB (whose logs
+// have none, or whose first record may be an empty batch: the same rule
+// holds for those).
 
-// createWALLocked creates log num, writes its header record (sequence
-// d.lastLoggedSeq+1) and syncs it.
-func (d *DB) createWALLocked(num uint64) (*walFile, error) {
+// createWALLocked creates log num and writes its header record (sequence
+// d.lastLoggedSeq+1); with syncNow it also syncs it. Otherwise the flush
+// that the rotation schedules syncs it first thing (syncLogHeaders), off
+// the write path: on ext4 this small fsync commits the journal and took
+// 40-45 ms at a fill's rotations. Either way it is durable before the next
+// log is created (rotateMemtableLocked calls syncHeader), which is what
+// recovery needs: a log that exists next to a later one holds its header.
+func (d *DB) createWALLocked(num uint64, syncNow bool) (*walFile, error) {
 	name := base.MakeFilepath(d.dirname, base.FileTypeLog, num)
 	f, err := d.fs.Create(name)
 	if err != nil {
 		return nil, fmt.Errorf("strata: create WAL: %w", err)
 	}
 	app := vfs.NewAppender(f)
-	l := &walFile{num: num, file: app, w: record.NewWriter(app)}
+	l := &walFile{num: num, file: app, w: record.NewWriter(app), raw: f, unsynced: true}
 	var hdr [batch.HeaderLen]byte
 	batch.SetSeq(hdr[:], d.lastLoggedSeq+1)
-	if _, err := l.w.WriteRecord(hdr[:]); err == nil {
-		err = app.Sync()
+	_, err = l.w.WriteRecord(hdr[:])
+	if err == nil && syncNow {
+		if err = app.Sync(); err == nil {
+			l.unsynced, l.headerSynced = false, true
+		}
 	}
 	if err != nil {
 		app.Close()
@@ -63,6 +73,39 @@ func (d *DB) createWALLocked(num uint64) (*walFile, error) {
 		return nil, fmt.Errorf("strata: write header of WAL %s: %w", base.MakeFilename(base.FileTypeLog, num), err)
 	}
 	return l, nil
+}
+
+// syncHeader makes the log's header record durable, if no sync has yet.
+// It may run while the leader appends to the log: it syncs the file, not
+// the Appender.
+func (l *walFile) syncHeader() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.headerSynced || l.closed {
+		return nil
+	}
+	if err := l.raw.Sync(); err != nil {
+		return fmt.Errorf("strata: sync header of WAL %s: %w", base.MakeFilename(base.FileTypeLog, l.num), err)
+	}
+	l.headerSynced = true
+	return nil
+}
+
+// syncLogHeaders syncs the header records not yet durable: the flush's
+// first step (see createWALLocked).
+func (d *DB) syncLogHeaders() error {
+	d.mu.Lock()
+	logs := append(slices.Clone(d.retired), d.log)
+	d.mu.Unlock()
+	for _, l := range logs {
+		if l == nil {
+			continue
+		}
+		if err := l.syncHeader(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // syncRetired makes a retired log durable, if it is still open and has
@@ -76,7 +119,7 @@ func (l *walFile) syncRetired() error {
 	if err := l.file.Sync(); err != nil {
 		return fmt.Errorf("strata: sync WAL %s: %w", base.MakeFilename(base.FileTypeLog, l.num), err)
 	}
-	l.unsynced = false
+	l.unsynced, l.headerSynced = false, true
 	return nil
 }
 
@@ -143,8 +186,9 @@ func (d *DB) walHeader(path string) (seq uint64, ok bool, err error) {
 // after it: its header says the logs before it reached sequence H-1, but
 // prev, the log replayed just before it, fell short (a power cut took its
 // unsynced tail). A predecessor that recovered nothing at all is no
-// evidence (a LevelDB log, which has no header); a Strata log always keeps
-// its header, synced when it was created.
+// evidence (a LevelDB log, which has no header); a Strata log beside a
+// later one always keeps its header, synced before the later one was
+// created.
 func (d *DB) walGap(prevPath string, prev replayStats, path string) (bool, error) {
 	if prev.batches == 0 {
 		return false, nil
