@@ -140,11 +140,12 @@ func (d *DB) replayForReadOnly(logNum, prevLogNum, lastSeq uint64) (*memTable, [
 		return nil
 	}
 	mem := d.newMemTable(0, 0)
-	var prev replayStats
+	var prev replayStats // the last log that recovered records
+	var prevNum uint64
 	for i, num := range logs {
 		path := base.MakeFilepath(d.dirname, base.FileTypeLog, num)
 		if i > 0 {
-			gap, err := d.walGap(base.MakeFilepath(d.dirname, base.FileTypeLog, logs[i-1]), prev, path)
+			gap, err := d.walGap(base.MakeFilepath(d.dirname, base.FileTypeLog, prevNum), prev, path)
 			if errors.Is(err, fs.ErrNotExist) {
 				err = fmt.Errorf("%w: %v", errCatchUpRace, err)
 			}
@@ -168,7 +169,9 @@ func (d *DB) replayForReadOnly(logNum, prevLogNum, lastSeq uint64) (*memTable, [
 			return nil, nil, 0, err
 		}
 		lastSeq = max(lastSeq, st.maxSeq)
-		prev = st
+		if st.batches > 0 {
+			prev, prevNum = st, num
+		}
 	}
 	return mem, imms, lastSeq, nil
 }

@@ -295,7 +295,7 @@ func (d *DB) applyGroup(group []*writer, seq uint64, log *walFile, mem *memTable
 		if _, err := log.w.WriteRecord(rec); err != nil {
 			return fmt.Errorf("strata: write WAL %s: %w", base.MakeFilename(base.FileTypeLog, log.num), err)
 		}
-		log.unsynced = true
+		log.unsynced, log.hasRecords = true, true
 		d.stats.walBytes.Add(uint64(len(rec)))
 		if leader.sync {
 			if err := d.syncWAL(log); err != nil {
@@ -412,12 +412,15 @@ func (d *DB) makeRoomForWriteLocked(force bool, need int) error {
 				d.logger.Debug("write stall: memtables at MaxMemTableBytes, waiting for flush")
 			}
 			d.scheduleFlush()
+			gen := d.assistGen.Load()
 			if a := d.assisting.Load(); a != nil {
 				// Spend the wait compressing the flush's blocks (see
 				// sstable.Assist.HelpWhile): the flush, and so the wait,
-				// ends sooner.
+				// ends sooner. Only this flush's: with more flushes queued
+				// (MaxWriteBufferNumber > 2) the next one starts at once,
+				// and its end may not be what the write waits for.
 				d.mu.Unlock()
-				a.HelpWhile(func() bool { return d.assisting.Load() == a })
+				a.HelpWhile(func() bool { return d.assisting.Load() == a && d.assistGen.Load() == gen })
 				d.mu.Lock()
 				continue
 			}
@@ -478,9 +481,12 @@ func (d *DB) arenaSize(need int) int {
 // its memtable closes it, and it is deleted never synced, as LevelDB does.
 func (d *DB) rotateMemtableLocked(need int) error {
 	old := d.log
-	if old != nil {
+	if old != nil && old.hasRecords {
 		// Normally done by the flush the last rotation scheduled; a flush
-		// backlog (MaxWriteBufferNumber > 2) may not have got to it.
+		// backlog (MaxWriteBufferNumber > 2) may not have got to it. A log
+		// with no records (writes without the WAL) needs no durable
+		// header: losing it loses nothing, and recovery compares the next
+		// log with the last one that recovered records (walGap).
 		if err := old.syncHeader(); err != nil {
 			return err
 		}

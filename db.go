@@ -95,6 +95,9 @@ type DB struct {
 	// committed writes then help compress the table's blocks (commit).
 	flushAssist *sstable.Assist
 	assisting   atomic.Pointer[sstable.Assist]
+	// assistGen counts the flushes that have set assisting: a write helping
+	// one flush (HelpWhile) stops when it ends, not at the end of the next.
+	assistGen atomic.Uint64
 	// flushPlacing is set while a flush installs a table below level 0;
 	// compactions wait for it (see pickFlushLevelLocked).
 	flushPlacing     bool
@@ -153,6 +156,8 @@ type walFile struct {
 	// commit leader while the log is current; once retired, read and
 	// cleared under mu.
 	unsynced bool
+	// hasRecords: a record follows the header (leader only).
+	hasRecords bool
 
 	// raw is the file under file, for syncing the header record while
 	// the leader appends (the Appender's own Sync is the leader's).

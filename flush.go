@@ -166,6 +166,7 @@ func (d *DB) writeTableFromIter(num uint64, it base.InternalIterator, entries in
 	}
 	if a := d.flushAssist; a != nil { // nil in Repair, which has no writers
 		tw.w.SetAssist(a)
+		d.assistGen.Add(1)
 		d.assisting.Store(a)
 		// A writer stalled on MaxMemTableBytes before this flush began now
 		// has its blocks to compress (makeRoomForWriteLocked).

@@ -215,10 +215,11 @@ func (d *DB) recoverLogsAndStart() error {
 	for _, num := range logs {
 		d.versions.markFileNumUsed(num)
 	}
-	var prev replayStats
+	var prev replayStats // the last log that recovered records
+	var prevNum uint64
 	for i, num := range logs {
 		if i > 0 {
-			gap, err := d.walGap(base.MakeFilepath(d.dirname, base.FileTypeLog, logs[i-1]), prev,
+			gap, err := d.walGap(base.MakeFilepath(d.dirname, base.FileTypeLog, prevNum), prev,
 				base.MakeFilepath(d.dirname, base.FileTypeLog, num))
 			if err != nil {
 				return err
@@ -229,8 +230,12 @@ func (d *DB) recoverLogsAndStart() error {
 				break
 			}
 		}
-		if mem, prev, err = d.replayLog(num, mem, edit); err != nil {
+		var st replayStats
+		if mem, st, err = d.replayLog(num, mem, edit); err != nil {
 			return err
+		}
+		if st.batches > 0 {
+			prev, prevNum = st, num
 		}
 	}
 	d.visibleSeq.Store(d.lastSeq)

@@ -38,19 +38,20 @@ import (
 // 12 bytes. LevelDB (and older Strata) replay it as an empty batch, which
 // changes nothing; a batch of n operations at sequence s reaches s+n-1,
 // and an empty one at s reaches s-1, so a log that kept every record
-// reaches at least H-1 of its successor's header. The header is synced
-// before the next log is created, so a log that exists beside a later one
-// holds at least its header, unless it was written by LevelDB (whose logs
+// reaches at least H-1 of its successor's header. The header of a log with
+// records is synced before the next log is created, so such a log beside a
+// later one holds at least its header, unless it was written by LevelDB (whose logs
 // have none, or whose first record may be an empty batch: the same rule
 // holds for those).
 
 // createWALLocked creates log num and writes its header record (sequence
 // d.lastLoggedSeq+1); with syncNow it also syncs it. Otherwise the flush
-// that the rotation schedules syncs it first thing (syncLogHeaders), off
+// that the rotation schedules syncs it after its table (syncLogHeaders), off
 // the write path: on ext4 this small fsync commits the journal and took
-// 40-45 ms at a fill's rotations. Either way it is durable before the next
-// log is created (rotateMemtableLocked calls syncHeader), which is what
-// recovery needs: a log that exists next to a later one holds its header.
+// 40-45 ms at a fill's rotations. Either way, if the log has records, it
+// is durable before the next log is created (rotateMemtableLocked calls
+// syncHeader), which is what recovery needs: such a log next to a later
+// one holds its header.
 func (d *DB) createWALLocked(num uint64, syncNow bool) (*walFile, error) {
 	name := base.MakeFilepath(d.dirname, base.FileTypeLog, num)
 	f, err := d.fs.Create(name)
@@ -184,13 +185,13 @@ func (d *DB) walHeader(path string) (seq uint64, ok bool, err error) {
 
 // walGap reports whether the log at path must not be replayed, nor any log
 // after it: its header says the logs before it reached sequence H-1, but
-// prev, the log replayed just before it, fell short (a power cut took its
-// unsynced tail). A predecessor that recovered nothing at all is no
-// evidence (a LevelDB log, which has no header); a Strata log beside a
-// later one always keeps its header, synced before the later one was
-// created.
+// prev, the last earlier log that recovered records, fell short (a power
+// cut took its unsynced tail). With no such log there is no evidence (a
+// LevelDB log has no header). A Strata log with records beside a later log
+// always keeps its header, synced before the later one was created; one
+// without records (writes without the WAL) may lose it, and is skipped.
 func (d *DB) walGap(prevPath string, prev replayStats, path string) (bool, error) {
-	if prev.batches == 0 {
+	if prev.batches == 0 { // no earlier log recovered records
 		return false, nil
 	}
 	h, ok, err := d.walHeader(path)
