@@ -140,26 +140,23 @@ func (d *DB) replayForReadOnly(logNum, prevLogNum, lastSeq uint64) (*memTable, [
 		return nil
 	}
 	mem := d.newMemTable(0, 0)
-	var prev replayStats // the last log that recovered records
-	var prevNum uint64
-	for i, num := range logs {
-		path := base.MakeFilepath(d.dirname, base.FileTypeLog, num)
-		if i > 0 {
-			gap, err := d.walGap(base.MakeFilepath(d.dirname, base.FileTypeLog, prevNum), prev, path)
-			if errors.Is(err, fs.ErrNotExist) {
-				err = fmt.Errorf("%w: %v", errCatchUpRace, err)
-			}
-			if err != nil {
-				mem.unref()
-				for _, m := range imms {
-					m.unref()
-				}
-				return nil, nil, 0, err
-			}
-			if gap {
-				break
-			}
+	chain := walChain{d: d}
+	for _, num := range logs {
+		gap, err := chain.stop(num)
+		if errors.Is(err, fs.ErrNotExist) {
+			err = fmt.Errorf("%w: %v", errCatchUpRace, err)
 		}
+		if err != nil {
+			mem.unref()
+			for _, m := range imms {
+				m.unref()
+			}
+			return nil, nil, 0, err
+		}
+		if gap {
+			break
+		}
+		path := base.MakeFilepath(d.dirname, base.FileTypeLog, num)
 		var st replayStats
 		mem, st, err = d.replayLogInto(path, mem, full, onDamage)
 		if err != nil {
@@ -169,9 +166,7 @@ func (d *DB) replayForReadOnly(logNum, prevLogNum, lastSeq uint64) (*memTable, [
 			return nil, nil, 0, err
 		}
 		lastSeq = max(lastSeq, st.maxSeq)
-		if st.batches > 0 {
-			prev, prevNum = st, num
-		}
+		chain.replayed(num, st)
 	}
 	return mem, imms, lastSeq, nil
 }

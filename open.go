@@ -215,28 +215,22 @@ func (d *DB) recoverLogsAndStart() error {
 	for _, num := range logs {
 		d.versions.markFileNumUsed(num)
 	}
-	var prev replayStats // the last log that recovered records
-	var prevNum uint64
-	for i, num := range logs {
-		if i > 0 {
-			gap, err := d.walGap(base.MakeFilepath(d.dirname, base.FileTypeLog, prevNum), prev,
-				base.MakeFilepath(d.dirname, base.FileTypeLog, num))
-			if err != nil {
-				return err
-			}
-			if gap {
-				// The logs from num on are left out; unless read-only,
-				// the new MANIFEST below makes them obsolete.
-				break
-			}
+	chain := walChain{d: d}
+	for _, num := range logs {
+		gap, err := chain.stop(num)
+		if err != nil {
+			return err
+		}
+		if gap {
+			// The logs from num on are left out; unless read-only, the new
+			// MANIFEST below makes them obsolete.
+			break
 		}
 		var st replayStats
 		if mem, st, err = d.replayLog(num, mem, edit); err != nil {
 			return err
 		}
-		if st.batches > 0 {
-			prev, prevNum = st, num
-		}
+		chain.replayed(num, st)
 	}
 	d.visibleSeq.Store(d.lastSeq)
 

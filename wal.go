@@ -183,17 +183,39 @@ func (d *DB) walHeader(path string) (seq uint64, ok bool, err error) {
 	return batch.Seq(rec), true, nil
 }
 
-// walGap reports whether the log at path must not be replayed, nor any log
-// after it: its header says the logs before it reached sequence H-1, but
-// prev, the last earlier log that recovered records, fell short (a power
-// cut took its unsynced tail). With no such log there is no evidence (a
-// LevelDB log has no header). A Strata log with records beside a later log
-// always keeps its header, synced before the later one was created; one
-// without records (writes without the WAL) may lose it, and is skipped.
-func (d *DB) walGap(prevPath string, prev replayStats, path string) (bool, error) {
-	if prev.batches == 0 { // no earlier log recovered records
+// walChain applies walGap to a database's logs replayed in order: stop
+// reports whether log num must not be replayed (nor any after it), replayed
+// records what log num recovered.
+type walChain struct {
+	d       *DB
+	prev    replayStats // the last log that recovered records...
+	prevNum uint64      // ...and its number
+}
+
+func (c *walChain) stop(num uint64) (bool, error) {
+	if c.prev.batches == 0 { // no earlier log recovered records
 		return false, nil
 	}
+	d := c.d
+	return d.walGap(base.MakeFilepath(d.dirname, base.FileTypeLog, c.prevNum), c.prev,
+		base.MakeFilepath(d.dirname, base.FileTypeLog, num))
+}
+
+func (c *walChain) replayed(num uint64, st replayStats) {
+	if st.batches > 0 {
+		c.prev, c.prevNum = st, num
+	}
+}
+
+// walGap reports whether the log at path must not be replayed, nor any log
+// after it: its header says the logs before it reached sequence H-1, but
+// prev, the last earlier log that recovered records (at prevPath), fell
+// short (a power cut took its unsynced tail). With no such log there is no
+// evidence (a LevelDB log has no header): see walChain. A Strata log with
+// records beside a later log always keeps its header, synced before the
+// later one was created; one without records (writes without the WAL) may
+// lose it, and is passed over.
+func (d *DB) walGap(prevPath string, prev replayStats, path string) (bool, error) {
 	h, ok, err := d.walHeader(path)
 	if err != nil || !ok || h == 0 || h-1 <= prev.logged {
 		return false, err
