@@ -14,14 +14,7 @@ const seqLatest = ^uint64(0)
 // get reads the newest value of key visible at seq (or seqLatest) and
 // appends it to dst (nil dst: a fresh copy).
 func (d *DB) get(dst, key []byte, seq uint64) ([]byte, error) {
-	// The sequence must be read before the read state: every write at or
-	// below it is then in a memtable of that read state or in a table of
-	// its version. Reading them the other way round could miss a write
-	// that went into a memtable created after the read state was taken.
-	if seq == seqLatest {
-		seq = d.visibleSeq.Load()
-	}
-	rs := d.loadReadState()
+	rs, seq := d.acquireReadView(seq)
 	defer rs.unref()
 
 	if v, kind, ok := rs.mem.Get(key, seq); ok {
@@ -33,6 +26,42 @@ func (d *DB) get(dst, key []byte, seq uint64) ([]byte, error) {
 		}
 	}
 	return d.getFromVersion(dst, rs.version, key, seq)
+}
+
+// testHookReadView, when set (by tests), runs inside acquireReadView
+// between taking the read state and reading the sequence: where a
+// concurrent write, flush or compaction can fall.
+var testHookReadView func()
+
+// acquireReadView returns the read state a read uses, with a reference the
+// caller drops with unref, and the sequence it reads at: seq, or the newest
+// visible sequence for seqLatest.
+//
+// The read state is taken first, then the sequence. The other order is
+// wrong: a compaction may drop an entry shadowed by a newer one at or
+// below the visible sequence when it starts (smallestSnapshot). If it
+// started after a reader took an older sequence and installed its output
+// before the reader took the read state, the reader would look for the key
+// at its older sequence in tables that keep only the newer entry, and find
+// nothing, or an even older value from a deeper level. In this order, every
+// compaction in the read state's version started before the sequence was
+// read, so it kept whatever that sequence can see. (LevelDB takes both
+// under its mutex.)
+//
+// The read state may miss writes at or below the sequence that went into a
+// memtable created after it was taken. The read then sees the database as
+// of that memtable switch: writes are applied to one memtable per group,
+// in sequence order, so what it sees is still a prefix of the writes, and
+// one that is at least as new as the moment the read began.
+func (d *DB) acquireReadView(seq uint64) (*readState, uint64) {
+	rs := d.loadReadState()
+	if testHookReadView != nil {
+		testHookReadView()
+	}
+	if seq == seqLatest {
+		seq = d.visibleSeq.Load()
+	}
+	return rs, seq
 }
 
 func found(dst, v []byte, kind base.Kind) ([]byte, error) {

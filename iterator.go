@@ -79,7 +79,7 @@ func (d *DB) NewIterator(o *IterOptions) *Iterator {
 		opts = *o
 	}
 	it := &Iterator{db: d}
-	seq := d.visibleSeq.Load() // before the read state: see get
+	seq := seqLatest
 	if opts.Snapshot != nil {
 		if opts.Snapshot.closed {
 			it.err = errSnapshotClosed
@@ -103,7 +103,7 @@ func (d *DB) NewIterator(o *IterOptions) *Iterator {
 		ia.upperBuf = append(nonNil(ia.upperBuf), opts.UpperBound...)
 		it.upper = ia.upperBuf
 	}
-	rs := d.loadReadState()
+	rs, seq := d.acquireReadView(seq)
 	it.rs = rs
 	it.leakID = d.leaks.add("iterator", d.opts.DebugLeaks)
 
