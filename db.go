@@ -43,6 +43,10 @@ type DB struct {
 	// before the old one's owning reference is dropped; readers reference it
 	// with loadReadState.
 	readState atomic.Pointer[readState]
+	// testHookReadView, when set by a test before any read, runs inside
+	// acquireReadView between taking the read state and reading the
+	// sequence: where a concurrent write, flush or compaction can fall.
+	testHookReadView func()
 
 	// mu guards everything below and the versionSet's mutable fields.
 	mu sync.Mutex

@@ -28,11 +28,6 @@ func (d *DB) get(dst, key []byte, seq uint64) ([]byte, error) {
 	return d.getFromVersion(dst, rs.version, key, seq)
 }
 
-// testHookReadView, when set (by tests), runs inside acquireReadView
-// between taking the read state and reading the sequence: where a
-// concurrent write, flush or compaction can fall.
-var testHookReadView func()
-
 // acquireReadView returns the read state a read uses, with a reference the
 // caller drops with unref, and the sequence it reads at: seq, or the newest
 // visible sequence for seqLatest.
@@ -55,8 +50,8 @@ var testHookReadView func()
 // one that is at least as new as the moment the read began.
 func (d *DB) acquireReadView(seq uint64) (*readState, uint64) {
 	rs := d.loadReadState()
-	if testHookReadView != nil {
-		testHookReadView()
+	if d.testHookReadView != nil {
+		d.testHookReadView()
 	}
 	if seq == seqLatest {
 		seq = d.visibleSeq.Load()

@@ -109,7 +109,7 @@ func TestReadViewBeforeCompaction(t *testing.T) {
 				t.Fatal(err)
 			}
 			ran := false
-			testHookReadView = func() {
+			db.testHookReadView = func() {
 				if ran {
 					return
 				}
@@ -121,7 +121,6 @@ func TestReadViewBeforeCompaction(t *testing.T) {
 					t.Error(err)
 				}
 			}
-			defer func() { testHookReadView = nil }()
 
 			var v []byte
 			switch kind {
