@@ -459,7 +459,7 @@ func (d *DB) overMemTableBudgetLocked(need int) bool {
 	}
 	total := d.mem.ApproximateMemoryUsage() + uint64(need)
 	for _, m := range d.imms {
-		total += m.ApproximateMemoryUsage()
+		total += m.memoryUsage() // 0 for a stand-in (see memTable)
 	}
 	return total > uint64(d.opts.MaxMemTableBytes)
 }

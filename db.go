@@ -47,6 +47,10 @@ type DB struct {
 	// acquireReadView between taking the read state and reading the
 	// sequence: where a concurrent write, flush or compaction can fall.
 	testHookReadView func()
+	// testHookStandIn, when set by a test, runs on the flush goroutine
+	// once a flush has put its stand-in in place (see memTable), before
+	// the table is synced and installed.
+	testHookStandIn func()
 
 	// mu guards everything below and the versionSet's mutable fields.
 	mu sync.Mutex
@@ -135,19 +139,46 @@ type DB struct {
 // readState that lists it one more; the last unref releases its arena for
 // reuse. Nothing may touch a memtable, or a slice it handed out, without a
 // reference.
+//
+// A memtable whose table a flush has written, but not yet made durable and
+// recorded in the MANIFEST, is replaced in DB.imms by a stand-in: a
+// memTable with a nil MemTable whose table field names that table. Reads
+// then find its entries in the table, and the memtable's arena is released
+// once older read states let go of it, so writers waiting for memtable
+// room (MaxMemTableBytes) go on while the flush syncs the table and writes
+// the MANIFEST. Until then the table is in no version: compactions, and
+// the MANIFEST snapshots a new MANIFEST starts with, never see it, and the
+// memtable's WAL is kept. See DB.flushOne.
 type memTable struct {
 	*memtable.MemTable
 	logNum uint64 // the log file that holds this memtable's writes
 	refs   atomic.Int32
+
+	// table is set only in a stand-in (MemTable nil): the written table.
+	table *manifest.FileMetadata
+	// of is the memtable a stand-in replaced, for identity only (Flush
+	// waits for it): its MemTable may be released.
+	of *memTable
 }
 
 func (m *memTable) ref() { m.refs.Add(1) }
 
 func (m *memTable) unref() {
-	if m.refs.Add(-1) == 0 {
+	if m.refs.Add(-1) == 0 && m.MemTable != nil {
 		m.MemTable.Release()
 	}
 }
+
+// memoryUsage is the memtable's arena usage; a stand-in's is 0.
+func (m *memTable) memoryUsage() uint64 {
+	if m.MemTable == nil {
+		return 0
+	}
+	return m.MemTable.ApproximateMemoryUsage()
+}
+
+// is reports whether m is target or the stand-in that replaced it.
+func (m *memTable) is(target *memTable) bool { return m == target || m.of == target }
 
 // walFile is an open write-ahead log: the one being written (DB.log) or a
 // retired one (DB.retired).
@@ -183,7 +214,7 @@ type readState struct {
 	db      *DB
 	refs    atomic.Int32
 	mem     *memTable
-	imms    []*memTable // newest first, as reads visit them
+	imms    []*memTable // newest first, as reads visit them; the last may be a stand-in
 	version *manifest.Version
 }
 

@@ -15,7 +15,9 @@ import (
 // Flushes: a background goroutine writes frozen memtables, oldest first, to
 // level-0 tables (or deeper, see pickFlushLevelLocked), then records the
 // table and the new oldest needed WAL in one version edit. Writes wait for
-// it only when MaxWriteBufferNumber memtables are full.
+// it only when MaxWriteBufferNumber memtables are full, or when the
+// memtables reach MaxMemTableBytes: then only until the table is written,
+// not until it is synced and recorded (see memTable's stand-in).
 
 func (d *DB) flushLoop() {
 	defer d.bgWG.Done()
@@ -31,6 +33,17 @@ func (d *DB) flushLoop() {
 }
 
 // flushOne flushes the oldest frozen memtable; it reports whether it did.
+//
+// It runs in two steps. Once the table is written (to the page cache, not
+// yet synced), a stand-in that reads the table replaces the memtable in
+// d.imms and in the read state, and the DB drops its reference to the
+// memtable, whose arena is then released as soon as older read states let
+// go of it: writers waiting for memtable room go on. Then the table is
+// synced, the new log's header too (syncLogHeaders), and the version edit
+// is made durable and installed, which drops the stand-in. Until that
+// install the table is in no version, so compactions never take it as an
+// input and a new MANIFEST's snapshot never names it; the memtable's log
+// stays until the edit is durable, so a crash before then replays it.
 func (d *DB) flushOne() bool {
 	d.mu.Lock()
 	if d.closed || d.bgErr != nil || len(d.imms) == 0 {
@@ -38,13 +51,31 @@ func (d *DB) flushOne() bool {
 		return false
 	}
 	m := d.imms[0]
+	if m.table != nil {
+		// Only a failed flush leaves a stand-in behind, and it sets bgErr.
+		d.setBGErrLocked(fmt.Errorf("strata: internal error: flush found table %s not installed", tableName(m.table.Num)))
+		d.mu.Unlock()
+		return false
+	}
 	num := d.newOutputNumLocked()
 	d.flushing = true
 	d.mu.Unlock()
 
 	start := time.Now()
 	helped := d.flushAssist.Helped()
-	meta, err := d.writeMemTable(num, m.MemTable)
+	entries := m.Len()
+	tw, meta, err := d.buildTable(num, m.NewScanIter(), entries, int64(m.ApproximateMemoryUsage()))
+	standIn := err == nil && meta != nil
+	if standIn {
+		d.replaceWithStandIn(m, meta)
+		m = nil // the DB's reference is dropped: m's arena may be reused
+		if d.testHookStandIn != nil {
+			d.testHookStandIn()
+		}
+	}
+	if err == nil && tw != nil {
+		err = tw.syncAndClose(standIn)
+	}
 	if err == nil {
 		// The new log's header, which the rotation left unsynced: after
 		// the table's fsync, which has committed the journal, this one
@@ -70,7 +101,9 @@ func (d *DB) flushOne() bool {
 		if meta != nil {
 			edit.NewFiles = []manifest.NewFileEntry{{Level: level, Meta: meta}}
 		}
+		var flushed *memTable // what leaves d.imms: the stand-in, or m
 		err = d.versions.logAndApply(edit, func() {
+			flushed = d.imms[0]
 			d.imms = d.imms[1:]
 			if meta != nil {
 				d.stats.levels[level].recordWrite(meta.Size)
@@ -81,15 +114,19 @@ func (d *DB) flushOne() bool {
 		if err == nil {
 			if meta != nil {
 				d.logger.Info("flushed memtable", "table", tableName(meta.Num), "level", level,
-					"bytes", meta.Size, "entries", m.Len(), "took", time.Since(start).Round(time.Millisecond),
+					"bytes", meta.Size, "entries", entries, "took", time.Since(start).Round(time.Millisecond),
 					"blocks_compressed_by_writers", helped)
 			}
-			m.unref() // the DB's reference: it left d.imms
+			flushed.unref() // the DB's reference: it left d.imms
 		}
 	}
 
 	d.mu.Lock()
-	delete(d.pendingOutputs, num)
+	if err == nil || !standIn {
+		// A stand-in left by a failed flush still reads the table: it
+		// stays protected from the obsolete-file sweep.
+		delete(d.pendingOutputs, num)
+	}
 	d.flushing = false
 	d.flushPlacing = false
 	if err != nil {
@@ -105,6 +142,20 @@ func (d *DB) flushOne() bool {
 	d.scheduleCompaction()
 	d.scheduleCleanup()
 	return err == nil
+}
+
+// replaceWithStandIn puts a stand-in reading table meta in place of m, the
+// oldest memtable, in d.imms and the read state, and drops the DB's
+// reference to m (see memTable). Writers waiting for memtable room are woken.
+func (d *DB) replaceWithStandIn(m *memTable, meta *manifest.FileMetadata) {
+	s := &memTable{logNum: m.logNum, table: meta, of: m}
+	s.refs.Store(1)
+	d.mu.Lock()
+	d.imms[0] = s
+	d.updateReadStateLocked()
+	d.bgCond.Broadcast()
+	d.mu.Unlock()
+	m.unref()
 }
 
 // pickFlushLevelLocked places a flushed table as LevelDB does: below level
@@ -159,10 +210,24 @@ func (d *DB) writeMemTable(num uint64, m *memtable.MemTable) (*manifest.FileMeta
 // entries and dataBytes, when known (0 otherwise), size the Writer's
 // buffers (sstable.Writer.Reserve).
 func (d *DB) writeTableFromIter(num uint64, it base.InternalIterator, entries int, dataBytes int64) (*manifest.FileMetadata, error) {
+	tw, meta, err := d.buildTable(num, it, entries, dataBytes)
+	if err != nil || tw == nil {
+		return nil, err
+	}
+	if err := tw.syncAndClose(false); err != nil {
+		return nil, err
+	}
+	return meta, nil
+}
+
+// buildTable writes every entry of it to table num, and returns the table
+// written but neither synced nor closed (syncAndClose does both), and its
+// metadata. An empty table is removed, and buildTable returns nils.
+func (d *DB) buildTable(num uint64, it base.InternalIterator, entries int, dataBytes int64) (*tableWriter, *manifest.FileMetadata, error) {
 	tw, err := d.newTableWriter(num)
 	if err != nil {
 		it.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	if a := d.flushAssist; a != nil { // nil in Repair, which has no writers
 		tw.w.SetAssist(a)
@@ -188,9 +253,13 @@ func (d *DB) writeTableFromIter(num uint64, it base.InternalIterator, entries in
 	}
 	if err != nil {
 		tw.abandon()
-		return nil, err
+		return nil, nil, err
 	}
-	return tw.finish()
+	meta, err := tw.writeOut()
+	if err != nil || meta == nil {
+		return nil, nil, err
+	}
+	return tw, meta, nil
 }
 
 // tableWriter is a table being written to a new file.
@@ -241,19 +310,27 @@ func (t *tableWriter) release() {
 // finish completes, syncs and closes the table. An empty table is removed
 // and nil returned.
 func (t *tableWriter) finish() (*manifest.FileMetadata, error) {
+	meta, err := t.writeOut()
+	if err != nil || meta == nil {
+		return nil, err
+	}
+	if err := t.syncAndClose(false); err != nil {
+		return nil, err
+	}
+	return meta, nil
+}
+
+// writeOut completes the table: every byte is written to the file (to the
+// page cache: nothing is synced), and its metadata returned. An empty table
+// is removed and nil returned. On error the file is removed.
+func (t *tableWriter) writeOut() (*manifest.FileMetadata, error) {
 	if t.w.NumEntries() == 0 {
 		t.abandon()
 		return nil, nil
 	}
-	err := t.w.Close()
-	if err == nil {
-		err = t.file.Sync()
-	}
-	if cerr := t.file.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := t.w.Close(); err != nil {
 		t.release()
+		t.file.Close()
 		t.d.fs.Remove(t.path)
 		return nil, fmt.Errorf("strata: write table %s: %w", t.path, err)
 	}
@@ -262,6 +339,22 @@ func (t *tableWriter) finish() (*manifest.FileMetadata, error) {
 	meta := &manifest.FileMetadata{Num: t.num, Size: md.Size, Smallest: md.Smallest, Largest: md.Largest}
 	meta.InitAllowedSeeks()
 	return meta, nil
+}
+
+// syncAndClose syncs and closes a table writeOut completed. On error the
+// file is removed, unless keep (a stand-in may be reading it).
+func (t *tableWriter) syncAndClose(keep bool) error {
+	err := t.file.Sync()
+	if cerr := t.file.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		if !keep {
+			t.d.fs.Remove(t.path)
+		}
+		return fmt.Errorf("strata: write table %s: %w", t.path, err)
+	}
+	return nil
 }
 
 // abandon closes and removes the unfinished table.
@@ -296,7 +389,7 @@ func (d *DB) Flush() error {
 		}
 		pending := false
 		for _, m := range d.imms {
-			if m == target {
+			if m.is(target) {
 				pending = true
 			}
 		}

@@ -21,11 +21,48 @@ func (d *DB) get(dst, key []byte, seq uint64) ([]byte, error) {
 		return found(dst, v, kind)
 	}
 	for _, m := range rs.imms {
+		if m.table != nil {
+			if v, done, err := d.getFromStandIn(dst, m.table, key, seq); done {
+				return v, err
+			}
+			continue
+		}
 		if v, kind, ok := m.Get(key, seq); ok {
 			return found(dst, v, kind)
 		}
 	}
 	return d.getFromVersion(dst, rs.version, key, seq)
+}
+
+// getFromStandIn looks key up in the table a flush wrote for a memtable and
+// has not yet installed (see memTable): done reports whether the table
+// decided the read (a value, a deletion, or an error).
+func (d *DB) getFromStandIn(dst []byte, f *manifest.FileMetadata, key []byte, seq uint64) (value []byte, done bool, err error) {
+	ucmp := d.cmp.Compare
+	if ucmp(key, f.SmallestUserKey()) < 0 || ucmp(key, f.LargestUserKey()) > 0 {
+		return nil, false, nil
+	}
+	scratch := getScratchPool.Get().(*getScratch)
+	defer getScratchPool.Put(scratch)
+	scratch.search = base.MakeSearchKey(scratch.search[:0], key, seq)
+	return d.getFromTable(dst, f, scratch.search, key, scratch)
+}
+
+// getFromTable looks ukey up at the sequence in search (an internal search
+// key) in table f: done reports whether the table decided the read (a
+// value, a deletion as ErrNotFound, or an error).
+func (d *DB) getFromTable(dst []byte, f *manifest.FileMetadata, search, ukey []byte, scratch *getScratch) (value []byte, done bool, err error) {
+	val, kind, ok, err := d.tables.get(dst, f, search, ukey, scratch)
+	if err != nil {
+		return nil, true, err
+	}
+	if !ok {
+		return nil, false, nil
+	}
+	if kind == base.KindDelete {
+		return nil, true, ErrNotFound
+	}
+	return val, true, nil
 }
 
 // acquireReadView returns the read state a read uses, with a reference the
@@ -102,17 +139,7 @@ func (d *DB) getFromVersion(dst []byte, v *manifest.Version, ukey []byte, seq ui
 		if examined == 1 {
 			firstFile, firstLevel = f, level
 		}
-		val, kind, ok, err := d.tables.get(dst, f, search, ukey, scratch)
-		if err != nil {
-			return nil, true, err
-		}
-		if !ok {
-			return nil, false, nil
-		}
-		if kind == base.KindDelete {
-			return nil, true, ErrNotFound
-		}
-		return val, true, nil
+		return d.getFromTable(dst, f, search, ukey, scratch)
 	}
 	defer func() {
 		if examined > 1 && firstFile != nil && v.UpdateStats(firstFile, firstLevel) {

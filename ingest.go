@@ -239,6 +239,15 @@ func (d *DB) ingestLocked(exts []*externalTable, o *IngestOptions) (err error) {
 func (d *DB) memOverlapsLocked(exts []*externalTable) bool {
 	mems := append([]*memTable{d.mem}, d.imms...)
 	for _, m := range mems {
+		if m.table != nil { // a stand-in: its table's key range
+			for _, e := range exts {
+				if d.cmp.Compare(m.table.SmallestUserKey(), base.UserKey(e.largest)) <= 0 &&
+					d.cmp.Compare(base.UserKey(e.smallest), m.table.LargestUserKey()) <= 0 {
+					return true
+				}
+			}
+			continue
+		}
 		if m.Empty() {
 			continue
 		}

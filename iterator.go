@@ -49,6 +49,7 @@ type iterAlloc struct {
 	levels   [manifest.NumLevels]iterator.Level
 	mems     []memtable.Iter
 	children []base.InternalIterator
+	l0       []*manifest.FileMetadata // NewIterator's scratch
 	lowerBuf []byte
 	upperBuf []byte
 
@@ -116,13 +117,22 @@ func (d *DB) NewIterator(o *IterOptions) *Iterator {
 	ia.mems = ia.mems[:nmem]
 	ia.mems[0].Init(rs.mem.MemTable)
 	children = append(children, &ia.mems[0])
+	// Level 0's tables newest first, after the table of a memtable's
+	// stand-in (at most one: the oldest memtable's; see memTable).
+	l0 := ia.l0[:0]
 	for i, m := range rs.imms {
+		if m.table != nil {
+			l0 = append(l0, m.table)
+			continue
+		}
 		ia.mems[i+1].Init(m.MemTable)
 		children = append(children, &ia.mems[i+1])
 	}
-	l0 := rs.version.Levels[0]
-	for i := len(l0) - 1; i >= 0; i-- {
-		f := l0[i]
+	for i := len(rs.version.Levels[0]) - 1; i >= 0; i-- {
+		l0 = append(l0, rs.version.Levels[0][i])
+	}
+	ia.l0 = l0[:0]
+	for _, f := range l0 {
 		if it.lower != nil && ucmp(f.LargestUserKey(), it.lower) < 0 ||
 			it.upper != nil && ucmp(f.SmallestUserKey(), it.upper) >= 0 {
 			continue

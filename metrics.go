@@ -38,7 +38,9 @@ type CacheMetrics struct {
 type Metrics struct {
 	Levels [NumLevels]LevelMetrics
 	// MemTableBytes is the memory used by the mutable and the immutable
-	// memtables; ImmutableMemTables counts the latter (waiting for a flush).
+	// memtables; ImmutableMemTables counts the latter (waiting for a flush
+	// to finish: one whose table is written but not yet recorded in the
+	// MANIFEST counts, though its memory is released).
 	MemTableBytes      uint64
 	ImmutableMemTables int
 	BlockCache         CacheMetrics
@@ -79,7 +81,7 @@ func (d *DB) Metrics() *Metrics {
 	}
 	m.MemTableBytes = rs.mem.ApproximateMemoryUsage()
 	for _, im := range rs.imms {
-		m.MemTableBytes += im.ApproximateMemoryUsage()
+		m.MemTableBytes += im.memoryUsage()
 	}
 	d.mu.Lock()
 	levels := d.stats.levels

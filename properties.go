@@ -47,7 +47,7 @@ func (d *DB) Property(name string) (string, bool) {
 	case "approximate-memory-usage":
 		total := rs.mem.ApproximateMemoryUsage()
 		for _, m := range rs.imms {
-			total += m.ApproximateMemoryUsage()
+			total += m.memoryUsage()
 		}
 		if d.blockCache != nil {
 			_, _, size, _, _ := d.blockCache.Stats()
