@@ -243,6 +243,7 @@ func (d *DB) buildTable(num uint64, it base.InternalIterator, entries int, dataB
 			a.Wake() // a stalled writer in HelpWhile: the table is done
 		}()
 	}
+	tw.w.Reserve(entries, dataBytes)
 	for ok := it.First(); ok; ok = it.Next() {
 		if err = tw.w.Add(it.Key(), it.Value()); err != nil {
 			break
