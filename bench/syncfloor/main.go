@@ -87,12 +87,7 @@ func appendSync(path string, rec []byte, datasync bool) error {
 		if _, err := f.Write(rec); err != nil {
 			return err
 		}
-		if datasync {
-			err = syscall.Fdatasync(int(f.Fd()))
-		} else {
-			err = f.Sync()
-		}
-		if err != nil {
+		if err := syncFile(f, datasync); err != nil {
 			return err
 		}
 	}
@@ -158,14 +153,17 @@ func mappedSync(path string, rec []byte, zeroed, datasync bool) error {
 	defer syscall.Munmap(m)
 	for i := range writes {
 		copy(m[i*len(rec):], rec)
-		if datasync {
-			err = syscall.Fdatasync(int(f.Fd()))
-		} else {
-			err = f.Sync()
-		}
-		if err != nil {
+		if err := syncFile(f, datasync); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// syncFile is fdatasync(2) or fsync(2) of f.
+func syncFile(f *os.File, datasync bool) error {
+	if datasync {
+		return syscall.Fdatasync(int(f.Fd()))
+	}
+	return f.Sync()
 }
