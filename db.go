@@ -52,6 +52,14 @@ type DB struct {
 	// the table is synced and installed.
 	testHookStandIn func()
 
+	// standInTables holds the tables of memtable stand-ins that some read
+	// state may still use (see memTable): the obsolete-file sweep keeps
+	// them. Guarded by standInMu, which is taken without d.mu (a stand-in's
+	// last reference may be dropped with or without d.mu held) and after
+	// it when both are held.
+	standInMu     sync.Mutex
+	standInTables map[uint64]struct{}
+
 	// mu guards everything below and the versionSet's mutable fields.
 	mu sync.Mutex
 	// bgCond is broadcast (with mu) whenever background work finishes,
@@ -159,13 +167,25 @@ type memTable struct {
 	// of is the memtable a stand-in replaced, for identity only (Flush
 	// waits for it): its MemTable may be released.
 	of *memTable
+	// db is set in a stand-in: its last unref unpins the table.
+	db *DB
 }
 
 func (m *memTable) ref() { m.refs.Add(1) }
 
 func (m *memTable) unref() {
-	if m.refs.Add(-1) == 0 && m.MemTable != nil {
+	if m.refs.Add(-1) != 0 {
+		return
+	}
+	if m.MemTable != nil {
 		m.MemTable.Release()
+	}
+	if m.table != nil {
+		// No read state lists the stand-in any more: a table the
+		// version no longer holds may now be deleted.
+		m.db.standInMu.Lock()
+		delete(m.db.standInTables, m.table.Num)
+		m.db.standInMu.Unlock()
 	}
 }
 

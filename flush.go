@@ -122,11 +122,9 @@ func (d *DB) flushOne() bool {
 	}
 
 	d.mu.Lock()
-	if err == nil || !standIn {
-		// A stand-in left by a failed flush still reads the table: it
-		// stays protected from the obsolete-file sweep.
-		delete(d.pendingOutputs, num)
-	}
+	// A stand-in (even one a failed flush leaves in d.imms) keeps its table
+	// from the obsolete-file sweep itself (standInTables).
+	delete(d.pendingOutputs, num)
 	d.flushing = false
 	d.flushPlacing = false
 	if err != nil {
@@ -148,8 +146,17 @@ func (d *DB) flushOne() bool {
 // oldest memtable, in d.imms and the read state, and drops the DB's
 // reference to m (see memTable). Writers waiting for memtable room are woken.
 func (d *DB) replaceWithStandIn(m *memTable, meta *manifest.FileMetadata) {
-	s := &memTable{logNum: m.logNum, table: meta, of: m}
+	s := &memTable{logNum: m.logNum, table: meta, of: m, db: d}
 	s.refs.Store(1)
+	// Pinned until the stand-in's last reference goes: a reader holding a
+	// read state from before the table's install may read it after a
+	// compaction has taken it out of every version.
+	d.standInMu.Lock()
+	if d.standInTables == nil {
+		d.standInTables = map[uint64]struct{}{}
+	}
+	d.standInTables[meta.Num] = struct{}{}
+	d.standInMu.Unlock()
 	d.mu.Lock()
 	d.imms[0] = s
 	d.updateReadStateLocked()

@@ -196,3 +196,62 @@ func fileLevel(v *manifest.Version, num uint64) int {
 	}
 	return -1
 }
+
+// TestStandInOutlivesInstall: a read that took its read state while a
+// stand-in was in place reads the stand-in's table even after the flush
+// installed it and a compaction took it out of every version (the table
+// stays pinned, standInTables, until the stand-in's last reference goes).
+func TestStandInOutlivesInstall(t *testing.T) {
+	db := mustOpen(t, "db", &Options{FS: vfs.NewMem()})
+	defer db.Close()
+	model := standInModel(t, db)
+
+	reached, release := make(chan struct{}), make(chan struct{})
+	db.testHookStandIn = func() {
+		close(reached)
+		<-release
+	}
+	flushed := make(chan error, 1)
+	go func() { flushed <- db.Flush() }()
+	<-reached
+
+	var num uint64
+	ran := false
+	db.testHookReadView = func() {
+		if ran {
+			return
+		}
+		ran = true
+		db.mu.Lock()
+		num = db.imms[0].table.Num
+		db.mu.Unlock()
+		close(release)
+		if err := <-flushed; err != nil {
+			t.Error(err)
+		}
+		if err := db.CompactRange(nil, nil); err != nil {
+			t.Error(err)
+		}
+		db.mu.Lock()
+		level := fileLevel(db.versions.current, num)
+		db.mu.Unlock()
+		if level >= 0 {
+			t.Errorf("table %d still at level %d after the compaction", num, level)
+		}
+		db.deleteObsoleteFiles(false)
+	}
+	// k002 was overwritten in the memtable the stand-in replaced.
+	v, err := db.Get([]byte("k002"))
+	if !ran {
+		t.Fatal("the read-view hook did not run")
+	}
+	if err != nil || string(v) != model["k002"] {
+		t.Fatalf("read through a stand-in after its table was compacted away: %q, %v; want %q", v, err, model["k002"])
+	}
+	// Once that read state is gone, the sweep deletes the table.
+	db.deleteObsoleteFiles(false)
+	if _, err := db.fs.Stat(fmt.Sprintf("db/%06d.ldb", num)); err == nil {
+		t.Fatalf("table %d was not deleted once unused", num)
+	}
+	checkModel(t, db, model, "after the compaction")
+}

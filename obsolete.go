@@ -35,6 +35,11 @@ func (d *DB) deleteObsoleteFiles(atOpen bool) {
 		live[n] = struct{}{}
 	}
 	d.versions.addLiveFiles(live)
+	d.standInMu.Lock()
+	for n := range d.standInTables {
+		live[n] = struct{}{}
+	}
+	d.standInMu.Unlock()
 	logNum, prevLogNum := d.versions.logNum, d.versions.prevLogNum
 	manifestNum := d.versions.manifestNum
 	// Files numbered from here on were allocated after this snapshot of
