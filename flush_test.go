@@ -1,9 +1,9 @@
 package strata
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
-	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -48,7 +48,8 @@ func standInModel(t *testing.T, db *DB) map[string]string {
 	return model
 }
 
-// checkModel compares point reads and both iterator directions with model.
+// checkModel compares point reads (absent keys too) and both iterator
+// directions (checkDBEquals) with model.
 func checkModel(t *testing.T, db *DB, model map[string]string, where string) {
 	t.Helper()
 	for i := range 220 {
@@ -62,34 +63,12 @@ func checkModel(t *testing.T, db *DB, model map[string]string, where string) {
 			t.Fatalf("%s: Get(%s) = %q, %v; want %q", where, k, v, err, want)
 		}
 	}
-	keys := make([]string, 0, len(model))
-	for k := range model {
-		keys = append(keys, k)
+	want := make([]kvPair, 0, len(model))
+	for _, k := range sortedKeys(bytes.Compare, model, nil, nil) {
+		want = append(want, kvPair{k: []byte(k), v: []byte(model[k])})
 	}
-	slices.Sort(keys)
-	it := db.NewIterator(nil)
-	defer it.Close()
-	var got []string
-	for ok := it.First(); ok; ok = it.Next() {
-		if string(it.Value()) != model[string(it.Key())] {
-			t.Fatalf("%s: iterator at %s has %q, want %q", where, it.Key(), it.Value(), model[string(it.Key())])
-		}
-		got = append(got, string(it.Key()))
-	}
-	if !slices.Equal(got, keys) {
-		t.Fatalf("%s: forward iteration saw %d keys, want %d", where, len(got), len(keys))
-	}
-	got = got[:0]
-	for ok := it.Last(); ok; ok = it.Prev() {
-		got = append(got, string(it.Key()))
-	}
-	slices.Reverse(got)
-	if !slices.Equal(got, keys) {
-		t.Fatalf("%s: backward iteration saw %d keys, want %d", where, len(got), len(keys))
-	}
-	if err := it.Err(); err != nil {
-		t.Fatalf("%s: iterator: %v", where, err)
-	}
+	t.Logf("%s: checking scans", where)
+	checkDBEquals(t, db, want)
 }
 
 // TestFlushStandIn pins the flush's two steps (see memTable): once the
