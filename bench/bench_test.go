@@ -87,10 +87,14 @@ func TestRunTiny(t *testing.T) {
 		}
 		runners = append(runners, e)
 	}
+	launcher, err := suite.BuildLauncher(wd, work)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out, log bytes.Buffer
-	header := suite.Header{Type: "run", Started: time.Now(), Plan: plan, Engines: runners, Machine: suite.DescribeMachine(work)}
+	header := suite.Header{Type: "run", Started: time.Now(), Plan: plan, Engines: runners, Machine: suite.DescribeMachine(work), Launcher: true}
 	json.NewEncoder(&out).Encode(header)
-	r := &suite.Runner{Plan: plan, Engines: runners, WorkDir: work, Timeout: 5 * time.Minute, Out: &out, Log: &log}
+	r := &suite.Runner{Plan: plan, Engines: runners, WorkDir: work, Timeout: 5 * time.Minute, Out: &out, Log: &log, Launcher: launcher}
 	if err := r.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -137,9 +137,14 @@ func runSuite(cmd *cobra.Command, o *runOptions) error {
 	if slices.Contains(wanted, "strata-cli") {
 		available["strata-cli"] = suite.StrataCLI(self, repo, o.work)
 	}
+	launcher, err := suite.BuildLauncher(benchDir, o.work)
+	if err != nil {
+		// Off Linux there is none; peak RSS figures then include the runner's.
+		fmt.Fprintf(cmd.ErrOrStderr(), "no launcher, so each step's peak RSS is at least this process's: %v\n", err)
+	}
 	header := suite.Header{Type: "run", Started: time.Now().UTC(), Plan: plan,
 		Command: "go run . " + strings.Join(os.Args[1:], " "), Machine: suite.DescribeMachine(o.work),
-		Skipped: map[string]string{}}
+		Launcher: launcher != "", Skipped: map[string]string{}}
 	var run []*suite.Engine
 	for _, name := range wanted {
 		e, ok := available[name]
@@ -172,7 +177,7 @@ func runSuite(cmd *cobra.Command, o *runOptions) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	r := &suite.Runner{Plan: plan, Engines: run, WorkDir: o.work, Timeout: o.timeout, Out: out, Log: cmd.ErrOrStderr()}
+	r := &suite.Runner{Plan: plan, Engines: run, WorkDir: o.work, Timeout: o.timeout, Out: out, Log: cmd.ErrOrStderr(), Launcher: launcher}
 	if err := r.Run(ctx); err != nil {
 		return err
 	}

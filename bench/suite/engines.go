@@ -77,6 +77,22 @@ func dpkgVersion(pkg string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// BuildLauncher builds benchDir's launcher command (Linux only) into
+// workDir and returns its path: the runner starts every step through it
+// (Runner.Launcher) so that a step's peak RSS is its own.
+func BuildLauncher(benchDir, workDir string) (string, error) {
+	if abs, err := filepath.Abs(workDir); err == nil {
+		workDir = abs
+	}
+	bin := filepath.Join(workDir, "launcher")
+	cmd := exec.Command("go", "build", "-o", bin, "./launcher")
+	cmd.Dir = benchDir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building the launcher: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
 // GoEngines returns the Go engines. Each runs in a worker binary of its
 // own, built from benchDir's worker package into workDir with the tags that
 // leave every other engine out (see ../worker), started as
@@ -168,7 +184,7 @@ func RocksDB() *Engine {
 		Notes: []string{"Debian's `rocksdb-tools` build of db_bench, which keeps assertions on (it prints \"Assertions are enabled\"): it understates RocksDB.",
 			"Same flags: `--cache_size=64 MiB --bloom_bits=10 --compression_type=snappy --write_buffer_size=64 MiB --block_size=4096`; everything else is db_bench 7.8.3's default (LRU cache, 2 background jobs, leveled compaction).",
 			"Keys are RocksDB's db_bench keys (the number as 8 big-endian bytes padded with '0' to 16 bytes), not decimal: same order and count, different bytes.",
-			"fillsync gets `--writes=num/1000`, since RocksDB's fillsync otherwise does `--writes` (= num) synced writes, not num/1000."},
+			"fillsync gets `--writes` divided by 1000, since RocksDB's fillsync otherwise does `--writes` synced writes, not writes/1000 like LevelDB's."},
 	}
 	path, err := exec.LookPath("db_bench")
 	if err != nil {
@@ -187,8 +203,11 @@ func RocksDB() *Engine {
 			for k, v := range flags {
 				f[k] = v
 			}
-			num, _ := strconv.Atoi(flags["num"])
-			f["writes"] = strconv.Itoa(max(num/1000, 1))
+			n, _ := strconv.Atoi(flags["num"])
+			if w, err := strconv.Atoi(flags["writes"]); err == nil && w >= 0 {
+				n = w
+			}
+			f["writes"] = strconv.Itoa(max(n/1000, 1))
 			return f
 		}
 		return flags

@@ -49,6 +49,9 @@ const (
 	Compression     = "snappy"
 	WriteBufferSize = 64 << 20
 	SeekNexts       = 10
+	// SyncWritesFactor scales --writes for the fillsync workloads: each
+	// thread writes SyncWritesFactor × num / 1000 synced entries.
+	SyncWritesFactor = 10
 )
 
 // NewPlan builds the plan. Full sizes are the issue's: 1,000,000 entries of
@@ -119,6 +122,11 @@ func defaultSet(num int) []Workload {
 	w := func(name string, steps ...Step) Workload {
 		return Workload{Set: "default", Name: name, Num: num, ValueSize: 100, Steps: steps}
 	}
+	// fillsync does --writes/1000 synced writes per thread. With the
+	// default --writes (= num) that is 1,000, about 0.3 s on this machine's
+	// disk, short enough that one slow moment of fsync latency decides a
+	// repetition; every engine gets 10 × num instead (10,000 writes).
+	syncWrites := strconv.Itoa(SyncWritesFactor * num)
 	read := func(name string) Step {
 		return Step{Benchmarks: []string{"waitforcompaction", name}, Measure: []string{name}}
 	}
@@ -131,8 +139,8 @@ func defaultSet(num int) []Workload {
 		w("reads",
 			Step{Benchmarks: []string{"filluniquerandom", "waitforcompaction"}},
 			read("readrandom"), read("readseq"), read("readreverse"), read("seekrandom")),
-		w("fillsync", Step{Benchmarks: []string{"fillsync"}, Measure: []string{"fillsync"}}),
-		w("fillsync8", Step{Benchmarks: []string{"fillsync"}, Flags: map[string]string{"threads": "8"}, Measure: []string{"fillsync"}}),
+		w("fillsync", Step{Benchmarks: []string{"fillsync"}, Flags: map[string]string{"writes": syncWrites}, Measure: []string{"fillsync"}}),
+		w("fillsync8", Step{Benchmarks: []string{"fillsync"}, Flags: map[string]string{"threads": "8", "writes": syncWrites}, Measure: []string{"fillsync"}}),
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -24,6 +25,9 @@ type Header struct {
 	Plan    Plan      `json:"plan"`
 	Machine Machine   `json:"machine"`
 	Engines []*Engine `json:"engines"`
+	// Launcher says whether steps ran under the launcher, whose peak RSS
+	// figures are the steps' own (false: each is at least the runner's).
+	Launcher bool `json:"launcher,omitempty"`
 	// Skipped lists engines that could not run here, with the reason.
 	Skipped map[string]string `json:"skipped,omitempty"`
 }
@@ -41,8 +45,9 @@ type Record struct {
 	ValueSize int    `json:"value_size"`
 	Threads   int    `json:"threads"`
 	dbbench.Result
-	// PeakRSS is the step process's maximum resident set size (getrusage
-	// ru_maxrss of the child).
+	// PeakRSS is the step process's maximum resident set size: getrusage
+	// ru_maxrss of the step, as the launcher reports it (Header.Launcher),
+	// or of the runner's child, which is at least the runner's own peak.
 	PeakRSS int64 `json:"peak_rss_bytes"`
 	// WorkloadPeakRSS is the largest over all steps of the workload.
 	WorkloadPeakRSS int64 `json:"workload_peak_rss_bytes"`
@@ -61,6 +66,10 @@ type Runner struct {
 	Timeout time.Duration // per step
 	Out     io.Writer     // JSON lines
 	Log     io.Writer     // progress
+	// Launcher is the launcher binary (BuildLauncher) that starts each step
+	// and reports its peak RSS. Empty: the runner starts steps itself, and
+	// each step's peak RSS is at least the runner's own (see ../launcher).
+	Launcher string
 }
 
 // Run runs every repetition: for each workload, every engine in turn (the
@@ -191,6 +200,14 @@ func (r *Runner) runStep(ctx context.Context, e *Engine, flags map[string]string
 	}
 	defer logFile.Close()
 	fmt.Fprintf(logFile, "$ %s\n", cmd.String())
+	rusagePath := ""
+	if r.Launcher != "" {
+		rusagePath = logPath + ".rusage"
+		os.Remove(rusagePath)
+		step := cmd
+		cmd = exec.Command(r.Launcher, append([]string{rusagePath, step.Path}, step.Args[1:]...)...)
+		cmd.Dir, cmd.Env = step.Dir, step.Env
+	}
 	cmd.Stdout = io.MultiWriter(&stdout, logFile)
 	cmd.Stderr = logFile
 	start := time.Now()
@@ -209,7 +226,18 @@ func (r *Runner) runStep(ctx context.Context, e *Engine, flags map[string]string
 	close(waitDone)
 	secs := time.Since(start).Seconds()
 	var rss int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+	if rusagePath != "" {
+		var kib int64
+		if data, rerr := os.ReadFile(rusagePath); rerr == nil {
+			if _, serr := fmt.Sscanf(string(data), "maxrss_kib %d", &kib); serr == nil {
+				rss = kib * 1024
+			} else if err == nil && ctx.Err() == nil {
+				err = fmt.Errorf("%s: %q: %v", rusagePath, data, serr)
+			}
+		} else if err == nil && ctx.Err() == nil {
+			err = fmt.Errorf("launcher wrote no peak RSS: %v", rerr)
+		}
+	} else if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rss = ru.Maxrss * 1024 // kilobytes on Linux
 	}
 	if ctx.Err() != nil {

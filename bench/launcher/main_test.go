@@ -1,0 +1,62 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"testing"
+)
+
+// TestLauncherReportsTheStepsOwnPeak checks the reason the launcher
+// exists: from a parent whose RSS is 256 MiB, a direct child's ru_maxrss
+// is at least the parent's, and the launcher's report is the child's own.
+func TestLauncherReportsTheStepsOwnPeak(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "launcher")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ballast := make([]byte, 256<<20)
+	for i := range ballast {
+		ballast[i] = 1
+	}
+	const kib = 1024
+	direct := exec.Command(bin, filepath.Join(dir, "unused"), "true")
+	if err := direct.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if got := direct.ProcessState.SysUsage().(*syscall.Rusage).Maxrss; got < 256*kib {
+		t.Logf("a direct child reported %d KiB: this kernel does not fold the parent's peak into the child's", got)
+	}
+	rusage := filepath.Join(dir, "rusage")
+	for _, c := range []struct {
+		args     []string
+		exit     int
+		min, max int64 // KiB
+	}{
+		{[]string{"true"}, 0, 1, 64 * kib},
+		{[]string{"false"}, 1, 1, 64 * kib},
+		{[]string{"sh", "-c", "exit 3"}, 3, 1, 64 * kib},
+	} {
+		os.Remove(rusage)
+		cmd := exec.Command(bin, append([]string{rusage}, c.args...)...)
+		cmd.Run()
+		if got := cmd.ProcessState.ExitCode(); got != c.exit {
+			t.Errorf("%v: exit status %d, want %d", c.args, got, c.exit)
+		}
+		data, err := os.ReadFile(rusage)
+		if err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		var n int64
+		if _, err := fmt.Sscanf(string(data), "maxrss_kib %d", &n); err != nil || n < c.min || n > c.max {
+			t.Errorf("%v: report %q, want maxrss between %d and %d KiB", c.args, data, c.min, c.max)
+		}
+	}
+	runtime.KeepAlive(ballast)
+}
