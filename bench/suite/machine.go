@@ -63,7 +63,7 @@ func DescribeMachine(dir string) Machine {
 	}
 	var st syscall.Statfs_t
 	if syscall.Statfs(abs, &st) == nil {
-		m.DiskFreeGB = int64(st.Bavail) * st.Bsize >> 30
+		m.DiskFreeGB = int64(st.Bavail) * int64(st.Bsize) >> 30 // Bsize is uint32 on darwin
 	}
 	return m
 }
