@@ -16,9 +16,10 @@
 //
 // It runs COMMAND with the launcher's standard input, output, error,
 // directory and environment, killed if the launcher dies (SIGKILL as the
-// parent-death signal), and exits with COMMAND's exit status. Then it writes
-// to RUSAGE_FILE one line, "maxrss_kib N": COMMAND's getrusage ru_maxrss in
-// KiB, which covers COMMAND and every descendant it waited for.
+// parent-death signal). When COMMAND ends, it writes to RUSAGE_FILE one
+// line, "maxrss_kib N": COMMAND's getrusage ru_maxrss in KiB, which covers
+// COMMAND and every descendant it waited for. Then it exits with COMMAND's
+// exit status, or 128 + the signal's number if a signal ended COMMAND.
 package main
 
 import (
@@ -55,6 +56,9 @@ func main() {
 	if werr := os.WriteFile(os.Args[1], fmt.Appendf(nil, "maxrss_kib %d\n", ru.Maxrss), 0o644); werr != nil {
 		fmt.Fprintf(os.Stderr, "launcher: %v\n", werr)
 		os.Exit(127)
+	}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		os.Exit(128 + int(ws.Signal()))
 	}
 	os.Exit(cmd.ProcessState.ExitCode())
 }

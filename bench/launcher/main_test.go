@@ -12,9 +12,10 @@ import (
 	"testing"
 )
 
-// TestLauncherReportsTheStepsOwnPeak checks the reason the launcher
-// exists: from a parent whose RSS is 256 MiB, a direct child's ru_maxrss
-// is at least the parent's, and the launcher's report is the child's own.
+// TestLauncherReportsTheStepsOwnPeak checks that, from a parent whose RSS is
+// 256 MiB, the launcher reports its command's own peak and passes on its
+// exit status. (It logs when a direct child's ru_maxrss is not the parent's
+// peak, the reason the launcher exists: a kernel that does not fold it in.)
 func TestLauncherReportsTheStepsOwnPeak(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "launcher")
@@ -42,6 +43,7 @@ func TestLauncherReportsTheStepsOwnPeak(t *testing.T) {
 		{[]string{"true"}, 0, 1, 64 * kib},
 		{[]string{"false"}, 1, 1, 64 * kib},
 		{[]string{"sh", "-c", "exit 3"}, 3, 1, 64 * kib},
+		{[]string{"sh", "-c", "kill -KILL $$"}, 128 + 9, 1, 64 * kib},
 	} {
 		os.Remove(rusage)
 		cmd := exec.Command(bin, append([]string{rusage}, c.args...)...)

@@ -125,7 +125,7 @@ func defaultSet(num int) []Workload {
 	// fillsync does --writes/1000 synced writes per thread. With the
 	// default --writes (= num) that is 1,000, about 0.3 s on this machine's
 	// disk, short enough that one slow moment of fsync latency decides a
-	// repetition; every engine gets 10 × num instead (10,000 writes).
+	// repetition; every engine gets SyncWritesFactor × num instead.
 	syncWrites := strconv.Itoa(SyncWritesFactor * num)
 	read := func(name string) Step {
 		return Step{Benchmarks: []string{"waitforcompaction", name}, Measure: []string{name}}
