@@ -64,7 +64,7 @@ func (d *DB) flushOne() bool {
 	start := time.Now()
 	helped := d.flushAssist.Helped()
 	entries := m.Len()
-	tw, meta, err := d.buildTable(num, m.NewScanIter(), entries, int64(m.ApproximateMemoryUsage()))
+	tw, meta, err := d.buildMemTable(num, m.MemTable)
 	standIn := err == nil && meta != nil
 	if standIn {
 		d.replaceWithStandIn(m, meta)
@@ -209,7 +209,12 @@ func (d *DB) writerOptions() sstable.WriterOptions {
 // writeTableFromIter), sizing the table's buffers from m: its length and its
 // memory usage, an upper bound of its keys' and values' bytes.
 func (d *DB) writeMemTable(num uint64, m *memtable.MemTable) (*manifest.FileMetadata, error) {
-	return d.writeTableFromIter(num, m.NewScanIter(), m.Len(), int64(m.ApproximateMemoryUsage()))
+	return syncBuilt(d.buildMemTable(num, m))
+}
+
+// buildMemTable is buildTable for memtable m, sized as writeMemTable says.
+func (d *DB) buildMemTable(num uint64, m *memtable.MemTable) (*tableWriter, *manifest.FileMetadata, error) {
+	return d.buildTable(num, m.NewScanIter(), m.Len(), int64(m.ApproximateMemoryUsage()))
 }
 
 // writeTableFromIter writes every entry of it to table num, syncs and
@@ -217,7 +222,12 @@ func (d *DB) writeMemTable(num uint64, m *memtable.MemTable) (*manifest.FileMeta
 // entries and dataBytes, when known (0 otherwise), size the Writer's
 // buffers (sstable.Writer.Reserve).
 func (d *DB) writeTableFromIter(num uint64, it base.InternalIterator, entries int, dataBytes int64) (*manifest.FileMetadata, error) {
-	tw, meta, err := d.buildTable(num, it, entries, dataBytes)
+	return syncBuilt(d.buildTable(num, it, entries, dataBytes))
+}
+
+// syncBuilt syncs and closes the table buildTable returned, passing on its
+// metadata, or its error.
+func syncBuilt(tw *tableWriter, meta *manifest.FileMetadata, err error) (*manifest.FileMetadata, error) {
 	if err != nil || tw == nil {
 		return nil, err
 	}

@@ -38,8 +38,7 @@ func (d *DB) get(dst, key []byte, seq uint64) ([]byte, error) {
 // has not yet installed (see memTable): done reports whether the table
 // decided the read (a value, a deletion, or an error).
 func (d *DB) getFromStandIn(dst []byte, f *manifest.FileMetadata, key []byte, seq uint64) (value []byte, done bool, err error) {
-	ucmp := d.cmp.Compare
-	if ucmp(key, f.SmallestUserKey()) < 0 || ucmp(key, f.LargestUserKey()) > 0 {
+	if !f.Overlaps(d.cmp.Compare, key, key) {
 		return nil, false, nil
 	}
 	scratch := getScratchPool.Get().(*getScratch)

@@ -241,8 +241,7 @@ func (d *DB) memOverlapsLocked(exts []*externalTable) bool {
 	for _, m := range mems {
 		if m.table != nil { // a stand-in: its table's key range
 			for _, e := range exts {
-				if d.cmp.Compare(m.table.SmallestUserKey(), base.UserKey(e.largest)) <= 0 &&
-					d.cmp.Compare(base.UserKey(e.smallest), m.table.LargestUserKey()) <= 0 {
+				if m.table.Overlaps(d.cmp.Compare, base.UserKey(e.smallest), base.UserKey(e.largest)) {
 					return true
 				}
 			}

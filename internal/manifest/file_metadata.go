@@ -46,6 +46,18 @@ func (f *FileMetadata) SmallestUserKey() []byte { return base.UserKey(f.Smallest
 // LargestUserKey returns the user key of Largest.
 func (f *FileMetadata) LargestUserKey() []byte { return base.UserKey(f.Largest) }
 
+// Overlaps reports whether f's user-key range meets [smallest, largest]
+// under the user-key comparison cmp (nil = unbounded).
+func (f *FileMetadata) Overlaps(cmp func(a, b []byte) int, smallest, largest []byte) bool {
+	if smallest != nil && cmp(f.LargestUserKey(), smallest) < 0 {
+		return false
+	}
+	if largest != nil && cmp(f.SmallestUserKey(), largest) > 0 {
+		return false
+	}
+	return true
+}
+
 // String renders "NNNNNN:size[smallest..largest]".
 func (f *FileMetadata) String() string {
 	return fmt.Sprintf("%06d:%d[%s..%s]", f.Num, f.Size,

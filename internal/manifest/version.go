@@ -122,7 +122,7 @@ func (v *Version) appendOverlaps(dst []*FileMetadata, level int, smallest, large
 	if level == 0 {
 		smallest, largest = v.l0Range(smallest, largest)
 		for _, f := range files {
-			if fileOverlaps(cmp, f, smallest, largest) {
+			if f.Overlaps(cmp, smallest, largest) {
 				dst = append(dst, f)
 			}
 		}
@@ -145,7 +145,7 @@ func (v *Version) l0Range(smallest, largest []byte) ([]byte, []byte) {
 	for changed := true; changed; {
 		changed = false
 		for _, f := range v.Levels[0] {
-			if !fileOverlaps(cmp, f, smallest, largest) {
+			if !f.Overlaps(cmp, smallest, largest) {
 				continue
 			}
 			if s := f.SmallestUserKey(); smallest != nil && cmp(s, smallest) < 0 {
@@ -157,18 +157,6 @@ func (v *Version) l0Range(smallest, largest []byte) ([]byte, []byte) {
 		}
 	}
 	return smallest, largest
-}
-
-// fileOverlaps reports whether f's user-key range meets [smallest, largest]
-// (nil = unbounded).
-func fileOverlaps(cmp func(a, b []byte) int, f *FileMetadata, smallest, largest []byte) bool {
-	if smallest != nil && cmp(f.LargestUserKey(), smallest) < 0 {
-		return false
-	}
-	if largest != nil && cmp(f.SmallestUserKey(), largest) > 0 {
-		return false
-	}
-	return true
 }
 
 // firstByLargestUkey returns the index of the first file of a sorted level
@@ -203,7 +191,7 @@ func (v *Version) OverlapInLevel(level int, smallest, largest []byte) bool {
 	files := v.Levels[level]
 	if level == 0 {
 		for _, f := range files {
-			if fileOverlaps(cmp, f, smallest, largest) {
+			if f.Overlaps(cmp, smallest, largest) {
 				return true
 			}
 		}
@@ -224,7 +212,7 @@ func (v *Version) overlapBytes(level int, smallest, largest []byte) uint64 {
 	if level == 0 {
 		smallest, largest = v.l0Range(smallest, largest)
 		for _, f := range v.Levels[0] {
-			if fileOverlaps(cmp, f, smallest, largest) {
+			if f.Overlaps(cmp, smallest, largest) {
 				n += f.Size
 			}
 		}

@@ -111,7 +111,7 @@ func TestOverlapsRandom(t *testing.T) {
 				}
 				direct := false
 				for _, f := range v.Levels[level] {
-					if fileOverlaps(bytesCompare, f, lo, hi) {
+					if f.Overlaps(bytesCompare, lo, hi) {
 						direct = true
 					}
 				}
