@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"strata/internal/base"
-	"strata/internal/manifest"
-	"strata/internal/memtable"
-	"strata/internal/sstable"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/manifest"
+	"github.com/strata-db/strata/internal/memtable"
+	"github.com/strata-db/strata/internal/sstable"
 )
 
 // gatedIter passes through an InternalIterator but, once gateAt entries

@@ -3,8 +3,8 @@ package strata
 import (
 	"fmt"
 
-	"strata/internal/base"
-	"strata/internal/batch"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/batch"
 )
 
 // Batch collects writes that DB.Write applies atomically: after a crash

@@ -7,8 +7,8 @@ import (
 	"sync"
 	"testing"
 
-	"strata/internal/base"
-	"strata/internal/memtable"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/memtable"
 )
 
 // Benchmarks of the engine's hot paths, with db_bench's shapes: 16-byte

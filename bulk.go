@@ -7,10 +7,10 @@ import (
 	"sync"
 	"time"
 
-	"strata/internal/base"
-	"strata/internal/iterator"
-	"strata/internal/manifest"
-	"strata/internal/sstable"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/iterator"
+	"github.com/strata-db/strata/internal/manifest"
+	"github.com/strata-db/strata/internal/sstable"
 )
 
 // Bulk loading: the pattern data engineers use with RocksDB. Load with

@@ -6,8 +6,8 @@ import (
 	"io/fs"
 	"slices"
 
-	"strata/internal/base"
-	"strata/internal/manifest"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/manifest"
 )
 
 // Read-only handles and CatchUp: many processes may open a database

@@ -7,10 +7,10 @@ import (
 	"sync"
 	"time"
 
-	"strata/internal/base"
-	"strata/internal/batch"
-	"strata/internal/memtable"
-	"strata/internal/vfs"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/batch"
+	"github.com/strata-db/strata/internal/memtable"
+	"github.com/strata-db/strata/internal/vfs"
 )
 
 // The commit pipeline (LevelDB's DBImpl::Write, group commit).

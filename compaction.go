@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"time"
 
-	"strata/internal/base"
-	"strata/internal/iterator"
-	"strata/internal/manifest"
-	"strata/internal/sstable"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/iterator"
+	"github.com/strata-db/strata/internal/manifest"
+	"github.com/strata-db/strata/internal/sstable"
 )
 
 // Compactions. One background goroutine runs automatic compactions, one at

@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"strata/internal/vfs"
+	"github.com/strata-db/strata/internal/vfs"
 )
 
 // TestConcurrentReadersWriters runs 8 writer goroutines and 8 reader

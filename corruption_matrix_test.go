@@ -10,8 +10,8 @@ import (
 	"sync"
 	"testing"
 
-	"strata/internal/base"
-	"strata/internal/sstable"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/sstable"
 )
 
 // The corruption matrix (LevelDB's corruption_test and log_test, as a

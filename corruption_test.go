@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // Corruption tests (LevelDB's corruption_test in spirit): flip bytes in

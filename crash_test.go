@@ -6,7 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"strata/internal/vfs"
+	"github.com/strata-db/strata/internal/vfs"
 )
 
 // TestCrashRecovery simulates power loss at random moments of a workload —

@@ -8,13 +8,13 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"strata/internal/base"
-	"strata/internal/cache"
-	"strata/internal/manifest"
-	"strata/internal/memtable"
-	"strata/internal/record"
-	"strata/internal/sstable"
-	"strata/internal/vfs"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/cache"
+	"github.com/strata-db/strata/internal/manifest"
+	"github.com/strata-db/strata/internal/memtable"
+	"github.com/strata-db/strata/internal/record"
+	"github.com/strata-db/strata/internal/sstable"
+	"github.com/strata-db/strata/internal/vfs"
 )
 
 // DB is an open database. All methods are safe for concurrent use.

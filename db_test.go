@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"strata/internal/base"
-	"strata/internal/vfs"
-	"strata/internal/vfs/errorfs"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/vfs"
+	"github.com/strata-db/strata/internal/vfs/errorfs"
 )
 
 func mustOpen(t *testing.T, dir string, o *Options) *DB {

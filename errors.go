@@ -3,7 +3,7 @@ package strata
 import (
 	"errors"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 var (

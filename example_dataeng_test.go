@@ -14,7 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"strata"
+	"github.com/strata-db/strata"
 )
 
 // tempDir makes a scratch directory for an example.

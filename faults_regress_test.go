@@ -4,10 +4,10 @@ import (
 	"os"
 	"testing"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 
-	"strata/internal/vfs"
-	"strata/internal/vfs/errorfs"
+	"github.com/strata-db/strata/internal/vfs"
+	"github.com/strata-db/strata/internal/vfs/errorfs"
 )
 
 // Regression tests for bugs the reliability suite (fault injection,

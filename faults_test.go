@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"strata/internal/base"
-	"strata/internal/vfs"
-	"strata/internal/vfs/errorfs"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/vfs"
+	"github.com/strata-db/strata/internal/vfs/errorfs"
 )
 
 // Fault injection (SQLite's "every I/O fails once", LevelDB's

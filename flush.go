@@ -5,11 +5,11 @@ import (
 	"sync"
 	"time"
 
-	"strata/internal/base"
-	"strata/internal/manifest"
-	"strata/internal/memtable"
-	"strata/internal/sstable"
-	"strata/internal/vfs"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/manifest"
+	"github.com/strata-db/strata/internal/memtable"
+	"github.com/strata-db/strata/internal/sstable"
+	"github.com/strata-db/strata/internal/vfs"
 )
 
 // Flushes: a background goroutine writes frozen memtables, oldest first, to

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"strata/internal/manifest"
-	"strata/internal/vfs"
-	"strata/internal/vfs/errorfs"
+	"github.com/strata-db/strata/internal/manifest"
+	"github.com/strata-db/strata/internal/vfs"
+	"github.com/strata-db/strata/internal/vfs/errorfs"
 )
 
 // standInModel writes the workload the stand-in tests flush: keys k000..k199

@@ -6,8 +6,8 @@ import (
 	"log/slog"
 	"testing"
 
-	"strata/internal/base"
-	"strata/internal/vfs"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/vfs"
 )
 
 // FuzzOpen feeds arbitrary MANIFEST and log contents to recovery, next to

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"sync"
 
-	"strata/internal/base"
-	"strata/internal/manifest"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/manifest"
 )
 
 // seqLatest asks get for the latest state rather than a snapshot's.

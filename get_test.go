@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"testing"
 
-	"strata/internal/vfs"
+	"github.com/strata-db/strata/internal/vfs"
 )
 
 // TestAppendGet checks that AppendGet returns what Get returns, appended to

@@ -1,4 +1,4 @@
-module strata
+module github.com/strata-db/strata
 
 go 1.26.0
 

@@ -5,9 +5,9 @@ import (
 	"io"
 	"slices"
 
-	"strata/internal/base"
-	"strata/internal/manifest"
-	"strata/internal/sstable"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/manifest"
+	"github.com/strata-db/strata/internal/sstable"
 )
 
 // IngestOptions tune DB.Ingest.

@@ -5,10 +5,10 @@ import (
 	"iter"
 	"sync"
 
-	"strata/internal/base"
-	"strata/internal/iterator"
-	"strata/internal/manifest"
-	"strata/internal/memtable"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/iterator"
+	"github.com/strata-db/strata/internal/manifest"
+	"github.com/strata-db/strata/internal/memtable"
 )
 
 var errIterClosed = errors.New("strata: iterator is closed")

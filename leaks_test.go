@@ -6,8 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"strata/internal/vfs"
-	"strata/internal/vfs/errorfs"
+	"github.com/strata-db/strata/internal/vfs"
+	"github.com/strata-db/strata/internal/vfs/errorfs"
 )
 
 // Leak reports: Close names the iterators and snapshots still open, with

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"strata/internal/vfs"
+	"github.com/strata-db/strata/internal/vfs"
 )
 
 // holdTablesFS holds every table creation (a flush's first step) until

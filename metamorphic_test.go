@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"strata/internal/vfs"
+	"github.com/strata-db/strata/internal/vfs"
 )
 
 // The metamorphic test (Pebble's metamorphic package in spirit): one random

@@ -3,7 +3,7 @@ package strata
 import (
 	"time"
 
-	"strata/internal/manifest"
+	"github.com/strata-db/strata/internal/manifest"
 )
 
 // NumLevels is the number of levels of the tree (0 through 6), as in LevelDB.

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"testing"
 
-	"strata/internal/vfs"
+	"github.com/strata-db/strata/internal/vfs"
 )
 
 // The model test (LevelDB's db_test "ChangeOptions" harness in spirit): a

@@ -1,7 +1,7 @@
 package strata
 
 import (
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 func (d *DB) cleanupLoop() {

@@ -9,13 +9,13 @@ import (
 	"math"
 	"slices"
 
-	"strata/internal/base"
-	"strata/internal/batch"
-	"strata/internal/cache"
-	"strata/internal/manifest"
-	"strata/internal/memtable"
-	"strata/internal/record"
-	"strata/internal/sstable"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/batch"
+	"github.com/strata-db/strata/internal/cache"
+	"github.com/strata-db/strata/internal/manifest"
+	"github.com/strata-db/strata/internal/memtable"
+	"github.com/strata-db/strata/internal/record"
+	"github.com/strata-db/strata/internal/sstable"
 )
 
 // Open opens the database in dirname, creating it if it does not exist

@@ -3,8 +3,8 @@ package strata
 import (
 	"log/slog"
 
-	"strata/internal/base"
-	"strata/internal/vfs"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/vfs"
 )
 
 // Comparer defines the order of keys; see Options.Comparator. Its Name is

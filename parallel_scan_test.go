@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"strata/internal/vfs"
+	"github.com/strata-db/strata/internal/vfs"
 )
 
 // deKey returns a random key for the data-engineering tests: short keys

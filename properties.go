@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"strings"
 
-	"strata/internal/base"
-	"strata/internal/manifest"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/manifest"
 )
 
 // Property returns the value of a named property of the database, and

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"slices"
 
-	"strata/internal/base"
-	"strata/internal/manifest"
-	"strata/internal/sstable"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/manifest"
+	"github.com/strata-db/strata/internal/sstable"
 )
 
 // RepairReport says what Repair kept and what it could not save.

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"strata/internal/vfs"
+	"github.com/strata-db/strata/internal/vfs"
 )
 
 // modelSets computes the set comparison of two key sets in memory.

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"slices"
 
-	"strata/internal/base"
-	"strata/internal/manifest"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/manifest"
 )
 
 // SplitKeys returns up to n-1 keys, in increasing order, that divide the key

@@ -8,11 +8,11 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"strata/internal/base"
-	"strata/internal/cache"
-	"strata/internal/manifest"
-	"strata/internal/sstable"
-	"strata/internal/vfs"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/cache"
+	"github.com/strata-db/strata/internal/manifest"
+	"github.com/strata-db/strata/internal/sstable"
+	"github.com/strata-db/strata/internal/vfs"
 )
 
 var iofsNotExist = fs.ErrNotExist

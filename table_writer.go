@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 
-	"strata/internal/base"
-	"strata/internal/sstable"
-	"strata/internal/vfs"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/sstable"
+	"github.com/strata-db/strata/internal/vfs"
 )
 
 // TableWriter builds a sorted table file offline, in LevelDB's table

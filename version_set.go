@@ -8,10 +8,10 @@ import (
 	"strings"
 	"sync"
 
-	"strata/internal/base"
-	"strata/internal/manifest"
-	"strata/internal/record"
-	"strata/internal/vfs"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/manifest"
+	"github.com/strata-db/strata/internal/record"
+	"github.com/strata-db/strata/internal/vfs"
 )
 
 // maxManifestSize is the size past which the next version edit starts a

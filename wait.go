@@ -1,6 +1,6 @@
 package strata
 
-import "strata/internal/manifest"
+import "github.com/strata-db/strata/internal/manifest"
 
 // WaitForCompactions waits until the database has settled: no frozen
 // memtable waits for a flush, no flush or compaction is running, and no

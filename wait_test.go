@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"testing"
 
-	"strata/internal/manifest"
-	"strata/internal/vfs"
+	"github.com/strata-db/strata/internal/manifest"
+	"github.com/strata-db/strata/internal/vfs"
 )
 
 // TestWaitForCompactions writes enough through a small write buffer to

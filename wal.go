@@ -6,10 +6,10 @@ import (
 	"io"
 	"slices"
 
-	"strata/internal/base"
-	"strata/internal/batch"
-	"strata/internal/record"
-	"strata/internal/vfs"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/batch"
+	"github.com/strata-db/strata/internal/record"
+	"github.com/strata-db/strata/internal/vfs"
 )
 
 // Write-ahead logs: one per memtable. A log rotated out is not synced: it

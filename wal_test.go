@@ -8,8 +8,8 @@ import (
 	"slices"
 	"testing"
 
-	"strata/internal/record"
-	"strata/internal/vfs"
+	"github.com/strata-db/strata/internal/record"
+	"github.com/strata-db/strata/internal/vfs"
 )
 
 // TestWALGapStopsReplay: when an older log lost its tail (unsynced, then a

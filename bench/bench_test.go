@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"strata/bench/engines"
-	"strata/bench/render"
-	"strata/bench/suite"
-	"strata/internal/dbbench"
+	"github.com/strata-db/strata/bench/engines"
+	"github.com/strata-db/strata/bench/render"
+	"github.com/strata-db/strata/bench/suite"
+	"github.com/strata-db/strata/internal/dbbench"
 )
 
 // TestEnginesAgree runs the same db_bench sequence on every Go engine in

@@ -1,4 +1,4 @@
-module strata/bench
+module github.com/strata-db/strata/bench
 
 go 1.26.0
 
@@ -8,7 +8,7 @@ require (
 	github.com/spf13/cobra v1.10.2
 	github.com/syndtr/goleveldb v1.0.1-0.20220721030215-126854af5e6d
 	gonum.org/v1/plot v0.17.0
-	strata v0.0.0
+	github.com/strata-db/strata v0.0.0
 )
 
 require (
@@ -62,4 +62,4 @@ require (
 	google.golang.org/protobuf v1.36.7 // indirect
 )
 
-replace strata => ../
+replace github.com/strata-db/strata => ../

@@ -22,10 +22,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"strata/bench/engines"
-	"strata/bench/render"
-	"strata/bench/suite"
-	"strata/internal/dbbench"
+	"github.com/strata-db/strata/bench/engines"
+	"github.com/strata-db/strata/bench/render"
+	"github.com/strata-db/strata/bench/suite"
+	"github.com/strata-db/strata/internal/dbbench"
 )
 
 func main() {
@@ -226,7 +226,7 @@ func newWorkerCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg := dbbench.DefaultConfig()
 			fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-			engine := fs.String("engine", "strata", "engine: strata, pebble, goleveldb or badger")
+			engine := fs.String("engine", "github.com/strata-db/strata", "engine: strata, pebble, goleveldb or badger")
 			cfg.RegisterFlags(fs)
 			if err := fs.Parse(args); err != nil {
 				return err

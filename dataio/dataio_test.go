@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"strata"
+	"github.com/strata-db/strata"
 )
 
 func TestEscape(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"io"
 
-	"strata"
+	"github.com/strata-db/strata"
 )
 
 // KeyRange selects keys: From (inclusive), To (exclusive) and Prefix, each

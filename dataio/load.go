@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	"strata"
+	"github.com/strata-db/strata"
 )
 
 // LoadOptions configure Prepare and Input.LoadInto.

@@ -16,7 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"strata"
+	"github.com/strata-db/strata"
 )
 
 // Parallel load: an external sort whose output is ingested as tables.

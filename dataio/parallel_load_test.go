@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"strata"
+	"github.com/strata-db/strata"
 )
 
 // dbContents returns every entry of db as "key=value" lines (hex).

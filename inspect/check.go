@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // Finding is one problem found in a database file: the file's name in the

@@ -15,7 +15,7 @@
 // package dataio (printable bytes as they are, others as \xNN).
 package inspect
 
-import "strata/dataio"
+import "github.com/strata-db/strata/dataio"
 
 // KeyFormat renders a user key (or value) for people.
 type KeyFormat func([]byte) string

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"strata"
+	"github.com/strata-db/strata"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")

@@ -9,9 +9,9 @@ import (
 	"slices"
 	"strings"
 
-	"strata/internal/base"
-	"strata/internal/manifest"
-	"strata/internal/record"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/manifest"
+	"github.com/strata-db/strata/internal/record"
 )
 
 // FileRef names a table in a level.

@@ -6,8 +6,8 @@ import (
 	"os"
 	"strings"
 
-	"strata/internal/base"
-	"strata/internal/sstable"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/sstable"
 )
 
 // InternalKey is a decoded internal key: the user key, the sequence number

@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"strata/internal/base"
-	"strata/internal/batch"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/batch"
 )
 
 // Op is one operation of a write batch.

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"strata/internal/dbbench"
+	"github.com/strata-db/strata/internal/dbbench"
 )
 
 // All lists the Go engines by name: Strata and its peers. Each peer's
@@ -20,11 +20,11 @@ import (
 // names (bench_pebble, bench_goleveldb, bench_badger), so that a peer's
 // process carries no other engine's code or memory (see ../worker).
 var All = map[string]dbbench.Engine{
-	"strata": dbbench.Strata,
+	"github.com/strata-db/strata": dbbench.Strata,
 }
 
 // Names is the Go engines' order in tables and runs.
-var Names = []string{"strata", "pebble", "goleveldb", "badger"}
+var Names = []string{"github.com/strata-db/strata", "pebble", "goleveldb", "badger"}
 
 // removeDir deletes a benchmark database directory. It refuses paths that
 // cannot be a benchmark's own directory (the root, the home directory).

@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"strata/internal/dbbench"
+	"github.com/strata-db/strata/internal/dbbench"
 )
 
 // Header is the first JSON line of a results file: what was run, where,

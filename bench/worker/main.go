@@ -19,14 +19,14 @@ import (
 	"sort"
 	"strings"
 
-	"strata/bench/engines"
-	"strata/internal/dbbench"
+	"github.com/strata-db/strata/bench/engines"
+	"github.com/strata-db/strata/internal/dbbench"
 )
 
 func main() {
 	cfg := dbbench.DefaultConfig()
 	fs := flag.NewFlagSet("worker", flag.ExitOnError)
-	engine := fs.String("engine", "strata", "engine to run")
+	engine := fs.String("engine", "github.com/strata-db/strata", "engine to run")
 	cfg.RegisterFlags(fs)
 	fs.Parse(os.Args[1:])
 	eng, ok := engines.All[*engine]

@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"strata"
-	"strata/inspect"
+	"github.com/strata-db/strata"
+	"github.com/strata-db/strata/inspect"
 )
 
 func newCompactCmd(e *env) *cobra.Command {

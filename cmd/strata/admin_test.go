@@ -14,8 +14,8 @@ import (
 	"strings"
 	"testing"
 
-	"strata"
-	"strata/inspect"
+	"github.com/strata-db/strata"
+	"github.com/strata-db/strata/inspect"
 )
 
 // makeDB writes a database with one flushed table (many data blocks, a

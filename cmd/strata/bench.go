@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"strata/internal/dbbench"
+	"github.com/strata-db/strata/internal/dbbench"
 )
 
 // newBenchCmd returns `strata bench`: LevelDB/RocksDB db_bench-compatible

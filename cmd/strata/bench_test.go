@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"strata/internal/dbbench"
+	"github.com/strata-db/strata/internal/dbbench"
 )
 
 func TestBench(t *testing.T) {

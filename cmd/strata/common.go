@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"strata"
-	"strata/dataio"
+	"github.com/strata-db/strata"
+	"github.com/strata-db/strata/dataio"
 )
 
 // addDBFlag adds the required --db flag.

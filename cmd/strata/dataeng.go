@@ -19,8 +19,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"strata"
-	"strata/dataio"
+	"github.com/strata-db/strata"
+	"github.com/strata-db/strata/dataio"
 )
 
 func newSetopsCmd(e *env) *cobra.Command {

@@ -14,8 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"strata"
-	"strata/inspect"
+	"github.com/strata-db/strata"
+	"github.com/strata-db/strata/inspect"
 )
 
 // The demo's data set: a shop's users and their orders, with composite keys

@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"strata"
-	"strata/dataio"
+	"github.com/strata-db/strata"
+	"github.com/strata-db/strata/dataio"
 )
 
 func newPutCmd(e *env) *cobra.Command {

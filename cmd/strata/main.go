@@ -60,7 +60,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	msg := oneLine(err.Error())
-	if !strings.HasPrefix(msg, "strata") {
+	if !strings.HasPrefix(msg, "github.com/strata-db/strata") {
 		msg = "strata: " + msg
 	}
 	fmt.Fprintln(stderr, msg)
@@ -70,7 +70,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // newRootCmd builds the command tree.
 func newRootCmd(e *env) *cobra.Command {
 	root := &cobra.Command{
-		Use:   "strata",
+		Use:   "github.com/strata-db/strata",
 		Short: "Inspect, load, export and repair Strata and LevelDB databases",
 		Long: `strata works on Strata databases (and LevelDB ones: the files are the same).
 

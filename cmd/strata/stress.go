@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"strata/internal/stress"
+	"github.com/strata-db/strata/internal/stress"
 )
 
 // newStressCmd returns `strata stress`: the process crash test (see package

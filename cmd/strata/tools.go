@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"strata/inspect"
+	"github.com/strata-db/strata/inspect"
 )
 
 // keyFormat returns how keys are shown: the text form, or hex.

@@ -14,7 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"strata"
+	"github.com/strata-db/strata"
 )
 
 func main() {

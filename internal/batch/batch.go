@@ -16,7 +16,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // HeaderLen is the size of the batch header (sequence and count).

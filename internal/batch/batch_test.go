@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 func TestRoundTrip(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"strata"
+	"github.com/strata-db/strata"
 )
 
 // TestValuesMatchDBBench checks the value generator against values written

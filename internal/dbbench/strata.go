@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"sync"
 
-	"strata"
+	"github.com/strata-db/strata"
 )
 
 // Strata is the Engine for this module's own database.
 var Strata = Engine{
-	Name:    "strata",
+	Name:    "github.com/strata-db/strata",
 	Open:    openStrata,
 	Destroy: func(dir string) error { return strata.Destroy(dir, nil) },
 }

@@ -5,8 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"strata/internal/base"
-	"strata/internal/manifest"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/manifest"
 )
 
 const benchEntries = 1 << 16

@@ -1,7 +1,7 @@
 package iterator
 
 import (
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // ReadSamplePeriod is the average number of bytes a DB iterator reads

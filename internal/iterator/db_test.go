@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"strata/internal/base"
-	"strata/internal/manifest"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/manifest"
 )
 
 // visibleModel is what a DB iterator at snapshot snap with bounds [lower,

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"testing"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // decodeFuzzEntries reads entries as (len byte, key, len byte, value)

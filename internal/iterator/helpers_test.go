@@ -8,7 +8,7 @@ import (
 	"slices"
 	"testing"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 var seedFlag = flag.Uint64("seed", 0, "run randomized tests with only this seed")

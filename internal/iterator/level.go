@@ -3,8 +3,8 @@ package iterator
 import (
 	"fmt"
 
-	"strata/internal/base"
-	"strata/internal/manifest"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/manifest"
 )
 
 // Level iterates over the concatenated tables of one level whose files are

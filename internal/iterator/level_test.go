@@ -6,8 +6,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"strata/internal/base"
-	"strata/internal/manifest"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/manifest"
 )
 
 // testLevel is a level of in-memory tables with instrumentation.

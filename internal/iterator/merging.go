@@ -1,6 +1,6 @@
 package iterator
 
-import "strata/internal/base"
+import "github.com/strata-db/strata/internal/base"
 
 // Direction of the last positioning call of a bidirectional iterator.
 const (

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // collect walks it forward from First (or backward from Last) and renders

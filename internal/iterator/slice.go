@@ -3,7 +3,7 @@ package iterator
 import (
 	"bytes"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // KV is one entry of a SliceIter: an encoded internal key and its value.

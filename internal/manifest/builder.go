@@ -4,7 +4,7 @@ import (
 	"math"
 	"slices"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // Builder applies a sequence of VersionEdits to a base Version without

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // modelFile is the model's view of a live file.

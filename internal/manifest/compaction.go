@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // CompactionReason says why a compaction was picked.

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // cppScript drives C++ LevelDB 1.23 through plyvel: "create DIR" builds a

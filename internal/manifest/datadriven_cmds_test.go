@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // lsmState is the state a golden file's commands share.

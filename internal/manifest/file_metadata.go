@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // NumLevels is the number of levels in the tree, as in LevelDB.

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // ikey parses "ukey#seq,KIND" (KIND is SET or DEL) into an internal key.

@@ -3,7 +3,7 @@ package manifest
 import (
 	"slices"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // PickerOptions are the knobs of compaction picking. Zero fields take

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // BenchmarkPickCompaction picks from a Version of 6×1000 files whose levels

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // simEntry is one entry of a simulated table: a user key (as an integer)

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // Version is one state of the tree: the table files of every level. See the

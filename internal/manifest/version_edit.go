@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // Tags of the VersionEdit fields, numbered as in LevelDB's version_edit.cc.

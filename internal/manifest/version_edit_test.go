@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // logRecords splits a small log file (every record FULL and in the first

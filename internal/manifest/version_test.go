@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 func TestVersionRefs(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 const (

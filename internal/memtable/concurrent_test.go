@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // TestConcurrentInsertAndRead runs 8 inserters over a shared, small key

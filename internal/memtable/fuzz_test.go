@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"testing"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // FuzzOps decodes the input as a program of Add/Get/SeekGE/SeekLT/step

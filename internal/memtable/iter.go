@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // errShortSeekKey is reported by an Iter asked to seek to a key too short to

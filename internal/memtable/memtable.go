@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // ErrArenaFull is returned by Add when the entry does not fit in the space

@@ -6,7 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 func TestDuplicateRejected(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"testing"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // reverseComparer orders user keys by descending bytes, to check that the

@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // TestScanIterAgainstModel checks NewScanIter's readahead against the model

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // FuzzReader feeds arbitrary bytes to the Reader: it must never panic,

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // encodeLog writes recs with a Writer started at offset and returns the

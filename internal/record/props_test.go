@@ -8,7 +8,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // writtenLog is a log built by the Writer together with what the tests

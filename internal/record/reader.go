@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // Reader reads records in the log format from an io.Reader, one 32 KiB

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }

@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"io"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // The log format (LevelDB doc/log_format.md), byte by byte.

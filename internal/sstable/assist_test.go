@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // TestAssistSameTable runs TestWriterReset's random tables through an

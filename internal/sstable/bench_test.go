@@ -7,8 +7,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"strata/internal/base"
-	"strata/internal/cache"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/cache"
 )
 
 const benchEntries = 100000

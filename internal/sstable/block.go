@@ -3,7 +3,7 @@ package sstable
 import (
 	"encoding/binary"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // Block contents (LevelDB's block_builder.cc), before compression:

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // TestBlockLayout pins the byte layout of a block: prefix compression,

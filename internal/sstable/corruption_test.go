@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"testing"
 
-	"strata/internal/base"
-	"strata/internal/cache"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/cache"
 )
 
 // smallTable returns a table of a few blocks with a filter, and its entries.

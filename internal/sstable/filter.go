@@ -3,7 +3,7 @@ package sstable
 import (
 	"encoding/binary"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // filterBaseLg is log2 of the data-block offset range covered by one filter:

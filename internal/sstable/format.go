@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // Compression is the codec of a block, stored in its trailer.

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"testing"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // FuzzBlockIter drives the block iterator over arbitrary bytes: it must

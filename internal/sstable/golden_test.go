@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // goldenTable describes a table written by C++ LevelDB 1.23 (see

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"testing"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // TestIndexPrefixSearch checks the index search through the dense prefix

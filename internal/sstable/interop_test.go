@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // TestWriteInteropTables writes tables for testdata/cpp_read_table.cc, which

@@ -3,8 +3,8 @@ package sstable
 import (
 	"sync"
 
-	"strata/internal/base"
-	"strata/internal/cache"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/cache"
 )
 
 // Iter is a two-level iterator over a table: an iterator over the index

@@ -3,7 +3,7 @@ package sstable
 import (
 	"fmt"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // BlockInfo describes one block of a table.

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"unsafe"
 
-	"strata/internal/base"
-	"strata/internal/cache"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/cache"
 )
 
 // ReaderOptions configure a Reader.

@@ -7,8 +7,8 @@ import (
 	"slices"
 	"testing"
 
-	"strata/internal/base"
-	"strata/internal/cache"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/cache"
 )
 
 // reverseComparer orders user keys in reverse bytewise order; appending a

@@ -1,7 +1,7 @@
 package sstable
 
 import (
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // SalvageResult counts what Salvage kept and lost.

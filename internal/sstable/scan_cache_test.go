@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"testing"
 
-	"strata/internal/base"
-	"strata/internal/cache"
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/cache"
 )
 
 // TestScanDoesNotFillCache: an iterator stepping through many blocks stops

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // WriterOptions configure a Writer. The zero value writes uncompressed

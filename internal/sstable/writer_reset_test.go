@@ -7,7 +7,7 @@ import (
 	"testing"
 	"unsafe"
 
-	"strata/internal/base"
+	"github.com/strata-db/strata/internal/base"
 )
 
 // TestWriterReset writes a sequence of random tables (random options,

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"strata"
+	"github.com/strata-db/strata"
 )
 
 // ChildEnv is the environment variable that makes a process a crash-test

@@ -41,7 +41,7 @@ import (
 	"sync"
 	"time"
 
-	"strata"
+	"github.com/strata-db/strata"
 )
 
 // Config configures a crash test.

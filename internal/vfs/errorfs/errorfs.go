@@ -47,7 +47,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
-	"strata/internal/vfs"
+	"github.com/strata-db/strata/internal/vfs"
 )
 
 // Kind is the kind of an operation.

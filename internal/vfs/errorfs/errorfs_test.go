@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"testing"
 
-	"strata/internal/vfs"
+	"github.com/strata-db/strata/internal/vfs"
 )
 
 // workload does one of every operation, in a fixed order, stopping at the
