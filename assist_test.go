@@ -70,7 +70,10 @@ func TestWritersAssistFlush(t *testing.T) {
 		}
 	}()
 	go func() {
-		meta, err := db.writeTableFromIter(num, g, 0, 0)
+		t, meta, err := db.writeFlushTable(num, g, 0, 0)
+		if err == nil && t != nil {
+			err = t.sync(false)
+		}
 		done <- result{meta, err}
 	}()
 

@@ -332,7 +332,7 @@ func BenchmarkFlush(b *testing.B) {
 				db.mu.Lock()
 				num := db.newOutputNumLocked()
 				db.mu.Unlock()
-				if _, err := db.writeMemTable(num, m); err != nil {
+				if _, err := writeMemTable(db.opts, db.dirname, num, m); err != nil {
 					b.Fatal(err)
 				}
 				b.StopTimer()

@@ -10,7 +10,6 @@ import (
 	"github.com/strata-db/strata/internal/base"
 	"github.com/strata-db/strata/internal/iterator"
 	"github.com/strata-db/strata/internal/manifest"
-	"github.com/strata-db/strata/internal/sstable"
 )
 
 // Bulk loading: the pattern data engineers use with RocksDB. Load with
@@ -96,7 +95,7 @@ func (d *DB) CompactRangeWith(start, end []byte, o CompactOptions) error {
 		}
 		d.releaseManualLocked()
 		d.mu.Unlock()
-		d.releaseVersion(v)
+		d.versions.release(v)
 		d.scheduleCompaction()
 	}()
 	if len(all) == 0 {
@@ -104,7 +103,7 @@ func (d *DB) CompactRangeWith(start, end []byte, o CompactOptions) error {
 	}
 
 	began := time.Now()
-	wo := d.writerOptions()
+	wo := d.opts.writerOptions()
 	bottommost := true
 	for level := target + 1; level < manifest.NumLevels; level++ {
 		if len(v.Overlaps(level, lo, hi)) > 0 {
@@ -289,14 +288,4 @@ func (d *DB) acquireManualLocked() error {
 func (d *DB) releaseManualLocked() {
 	d.manualCompacting--
 	d.bgCond.Broadcast()
-}
-
-func sstableCompression(c Compression) sstable.Compression {
-	switch c {
-	case NoCompression:
-		return sstable.NoCompression
-	case ZstdCompression:
-		return sstable.ZstdCompression
-	}
-	return sstable.SnappyCompression
 }

@@ -45,10 +45,7 @@ func (d *DB) CatchUp() error {
 // catchUpOnce reads the writer's state; errCatchUpRace means a file it
 // needed vanished meanwhile (the writer moved on) and it should retry.
 func (d *DB) catchUpOnce() error {
-	reader := &DB{dirname: d.dirname, cmp: d.cmp, fs: d.fs, logger: d.logger, opts: d.opts}
-	tmp := newVersionSet(reader)
-	reader.versions = tmp
-	lastSeq, err := tmp.recover()
+	st, err := replayManifest(d.fs, d.dirname, d.cmp)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrCorruption) {
 			// CURRENT may have moved to a MANIFEST that did not exist yet
@@ -57,20 +54,19 @@ func (d *DB) catchUpOnce() error {
 		}
 		return err
 	}
-	v := tmp.current
+	v := st.Version
 	pins, err := d.pinTables(v)
 	if err != nil {
 		return err
 	}
-	mem, imms, lastSeq, err := d.replayForReadOnly(tmp.logNum, tmp.prevLogNum, lastSeq)
+	mem, imms, lastSeq, err := d.replayForReadOnly(st.LogNumber, st.PrevLogNumber, st.LastSequence)
 	if err != nil {
 		unpin(pins)
 		return err
 	}
 	d.mu.Lock()
 	old := d.versions.install(v)
-	v.Unref() // tmp's reference: d.versions holds its own now
-	d.versions.logNum, d.versions.prevLogNum = tmp.logNum, tmp.prevLogNum
+	d.versions.logNum, d.versions.prevLogNum = st.LogNumber, st.PrevLogNumber
 	oldMem, oldImms := d.mem, d.imms
 	d.mem, d.imms = mem, imms
 	if lastSeq > d.lastSeq {
@@ -81,7 +77,7 @@ func (d *DB) catchUpOnce() error {
 	oldPins := d.pinned
 	d.pinned = pins
 	d.mu.Unlock()
-	d.releaseVersion(old)
+	d.versions.release(old)
 	unpin(oldPins)
 	oldMem.unref()
 	for _, m := range oldImms {
@@ -139,7 +135,7 @@ func (d *DB) replayForReadOnly(logNum, prevLogNum, lastSeq uint64) (*memTable, [
 		d.logger.Error("WAL damaged: skipping to the next intact record", "err", err)
 		return nil
 	}
-	mem := d.newMemTable(0, 0)
+	mem := d.opts.newMemTable(0, 0)
 	chain := walChain{d: d}
 	for _, num := range logs {
 		gap, err := chain.stop(num)
@@ -158,7 +154,7 @@ func (d *DB) replayForReadOnly(logNum, prevLogNum, lastSeq uint64) (*memTable, [
 		}
 		path := base.MakeFilepath(d.dirname, base.FileTypeLog, num)
 		var st replayStats
-		mem, st, err = d.replayLogInto(path, mem, full, onDamage)
+		mem, st, err = replayLogFile(d.opts, path, mem, full, onDamage)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil, nil, 0, fmt.Errorf("%w: %v", errCatchUpRace, err)

@@ -338,8 +338,8 @@ func (d *DB) syncWAL(log *walFile) error {
 		}
 	}
 	if !log.dirSynced {
-		if err := d.syncDir(); err != nil {
-			return err
+		if err := vfs.SyncDir(d.fs, d.dirname); err != nil {
+			return fmt.Errorf("strata: %w", err)
 		}
 		log.dirSynced = true
 	}
@@ -351,21 +351,6 @@ func (d *DB) syncWAL(log *walFile) error {
 	log.headerSynced = true
 	log.mu.Unlock()
 	d.stats.walSyncs.Add(1)
-	return nil
-}
-
-func (d *DB) syncDir() error {
-	dir, err := d.fs.OpenDir(d.dirname)
-	if err != nil {
-		return fmt.Errorf("strata: open directory %s: %w", d.dirname, err)
-	}
-	err = dir.Sync()
-	if cerr := dir.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("strata: sync directory %s: %w", d.dirname, err)
-	}
 	return nil
 }
 
@@ -464,16 +449,6 @@ func (d *DB) overMemTableBudgetLocked(need int) bool {
 	return total > uint64(d.opts.MaxMemTableBytes)
 }
 
-// arenaSize is the arena of a new memtable: the write buffer plus room for
-// the largest commit group, or more when one batch needs it.
-func (d *DB) arenaSize(need int) int {
-	n := d.opts.WriteBufferSize + maxGroupBytes + 128<<10
-	if need+64<<10 > n {
-		n = need + 64<<10
-	}
-	return n
-}
-
 // rotateMemtableLocked freezes the memtable, starts a new WAL and a new
 // memtable, and schedules a flush. The previous WAL joins d.retired, open
 // and not synced: a Sync write syncs it first (syncWAL), so a durable
@@ -497,7 +472,7 @@ func (d *DB) rotateMemtableLocked(need int) error {
 	}
 	d.log = l
 	d.imms = append(d.imms, d.mem)
-	d.mem = d.newMemTable(l.num, need)
+	d.mem = d.opts.newMemTable(l.num, need)
 	d.updateReadStateLocked()
 	d.scheduleFlush()
 	if old != nil {

@@ -163,7 +163,7 @@ func (d *DB) compactionOutputs(c *manifest.Compaction, nums *[]uint64) (outputs 
 		isBaseLevelForKey: c.IsBaseLevelForKey,
 		shouldStopBefore:  c.ShouldStopBefore,
 		maxOutputSize:     c.MaxOutputFileSize,
-		writerOptions:     d.writerOptions(),
+		writerOptions:     d.opts.writerOptions(),
 		what:              fmt.Sprintf("compaction of level %d", c.Level),
 	}
 	outputs, err = d.runCompactionJob(job, nums)
@@ -245,7 +245,7 @@ func (d *DB) runCompactionJob(job *compactionJob, nums *[]uint64) (outputs []*ma
 		}
 	}()
 	var (
-		tw            *tableWriter
+		tw            *tableFile
 		currentUkey   []byte
 		hasCurrentKey bool
 		lastSeqForKey = base.MaxSeq
@@ -310,7 +310,7 @@ func (d *DB) runCompactionJob(job *compactionJob, nums *[]uint64) (outputs []*ma
 			num := d.newOutputNumLocked()
 			d.mu.Unlock()
 			*nums = append(*nums, num)
-			if tw, err = d.newTableWriterWith(num, job.writerOptions); err != nil {
+			if tw, err = d.createTable(num, job.writerOptions); err != nil {
 				return outputs, err
 			}
 		}

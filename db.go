@@ -240,7 +240,7 @@ type readState struct {
 
 func (rs *readState) unref() {
 	if rs.refs.Add(-1) == 0 {
-		rs.db.releaseVersion(rs.version)
+		rs.db.versions.release(rs.version)
 		rs.mem.unref()
 		for _, m := range rs.imms {
 			m.unref()
@@ -283,15 +283,6 @@ func (d *DB) updateReadStateLocked() {
 	old := d.readState.Swap(rs)
 	if old != nil {
 		old.unref()
-	}
-}
-
-// releaseVersion drops a reference to v; when it was the last, the files
-// only v used become obsolete.
-func (d *DB) releaseVersion(v *manifest.Version) {
-	if v.Unref() {
-		d.versions.forgetVersion(v)
-		d.scheduleCleanup()
 	}
 }
 

@@ -2,14 +2,10 @@ package strata
 
 import (
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/strata-db/strata/internal/base"
 	"github.com/strata-db/strata/internal/manifest"
-	"github.com/strata-db/strata/internal/memtable"
-	"github.com/strata-db/strata/internal/sstable"
-	"github.com/strata-db/strata/internal/vfs"
 )
 
 // Flushes: a background goroutine writes frozen memtables, oldest first, to
@@ -64,7 +60,7 @@ func (d *DB) flushOne() bool {
 	start := time.Now()
 	helped := d.flushAssist.Helped()
 	entries := m.Len()
-	tw, meta, err := d.buildMemTable(num, m.MemTable)
+	tw, meta, err := d.writeFlushTable(num, m.NewScanIter(), entries, int64(m.ApproximateMemoryUsage()))
 	standIn := err == nil && meta != nil
 	if standIn {
 		d.replaceWithStandIn(m, meta)
@@ -74,7 +70,7 @@ func (d *DB) flushOne() bool {
 		}
 	}
 	if err == nil && tw != nil {
-		err = tw.syncAndClose(standIn)
+		err = tw.sync(standIn)
 	}
 	if err == nil {
 		// The new log's header, which the rotation left unsynced: after
@@ -194,192 +190,38 @@ func (d *DB) newOutputNumLocked() uint64 {
 	return num
 }
 
-func (d *DB) writerOptions() sstable.WriterOptions {
-	o := sstable.WriterOptions{
-		BlockSize:            d.opts.BlockSize,
-		BlockRestartInterval: d.opts.BlockRestartInterval,
-		Comparer:             d.cmp,
-		BloomBitsPerKey:      max(d.opts.BloomBitsPerKey, 0),
-	}
-	o.Compression = sstableCompression(d.opts.Compression)
-	return o
-}
-
-// writeMemTable writes every entry of m to table num (see
-// writeTableFromIter), sizing the table's buffers from m: its length and its
-// memory usage, an upper bound of its keys' and values' bytes.
-func (d *DB) writeMemTable(num uint64, m *memtable.MemTable) (*manifest.FileMetadata, error) {
-	return syncBuilt(d.buildMemTable(num, m))
-}
-
-// buildMemTable is buildTable for memtable m, sized as writeMemTable says.
-func (d *DB) buildMemTable(num uint64, m *memtable.MemTable) (*tableWriter, *manifest.FileMetadata, error) {
-	return d.buildTable(num, m.NewScanIter(), m.Len(), int64(m.ApproximateMemoryUsage()))
-}
-
-// writeTableFromIter writes every entry of it to table num, syncs and
-// closes it. It returns nil metadata (and no file) when it is empty.
-// entries and dataBytes, when known (0 otherwise), size the Writer's
-// buffers (sstable.Writer.Reserve).
-func (d *DB) writeTableFromIter(num uint64, it base.InternalIterator, entries int, dataBytes int64) (*manifest.FileMetadata, error) {
-	return syncBuilt(d.buildTable(num, it, entries, dataBytes))
-}
-
-// syncBuilt syncs and closes the table buildTable returned, passing on its
-// metadata, or its error.
-func syncBuilt(tw *tableWriter, meta *manifest.FileMetadata, err error) (*manifest.FileMetadata, error) {
-	if err != nil || tw == nil {
-		return nil, err
-	}
-	if err := tw.syncAndClose(false); err != nil {
-		return nil, err
-	}
-	return meta, nil
-}
-
-// buildTable writes every entry of it to table num, and returns the table
-// written but neither synced nor closed (syncAndClose does both), and its
-// metadata. An empty table is removed, and buildTable returns nils.
-func (d *DB) buildTable(num uint64, it base.InternalIterator, entries int, dataBytes int64) (*tableWriter, *manifest.FileMetadata, error) {
-	tw, err := d.newTableWriter(num)
+// writeFlushTable writes the entries of it (a memtable's, of which there
+// are entries taking at most dataBytes) to table num, completed but not yet
+// synced (tableFile.sync does that). While it runs, writes stalled for
+// memtable room help compress the table's blocks (see sstable.Assist). An
+// empty memtable leaves no table, and nils are returned.
+func (d *DB) writeFlushTable(num uint64, it base.InternalIterator, entries int, dataBytes int64) (*tableFile, *manifest.FileMetadata, error) {
+	t, err := d.createTable(num, d.opts.writerOptions())
 	if err != nil {
 		it.Close()
 		return nil, nil, err
 	}
-	if a := d.flushAssist; a != nil { // nil in Repair, which has no writers
-		tw.w.SetAssist(a)
-		d.assistGen.Add(1)
-		d.assisting.Store(a)
-		// A writer stalled on MaxMemTableBytes before this flush began now
-		// has its blocks to compress (makeRoomForWriteLocked).
-		d.mu.Lock()
-		d.bgCond.Broadcast()
-		d.mu.Unlock()
-		defer func() {
-			d.assisting.Store(nil)
-			a.Wake() // a stalled writer in HelpWhile: the table is done
-		}()
-	}
-	tw.w.Reserve(entries, dataBytes)
-	for ok := it.First(); ok; ok = it.Next() {
-		if err = tw.w.Add(it.Key(), it.Value()); err != nil {
-			break
-		}
-	}
-	if ierr := it.Close(); err == nil {
-		err = ierr
-	}
-	if err != nil {
-		tw.abandon()
+	a := d.flushAssist
+	t.w.SetAssist(a)
+	d.assistGen.Add(1)
+	d.assisting.Store(a)
+	// A writer stalled on MaxMemTableBytes before this flush began now has
+	// its blocks to compress (makeRoomForWriteLocked).
+	d.mu.Lock()
+	d.bgCond.Broadcast()
+	d.mu.Unlock()
+	defer func() {
+		d.assisting.Store(nil)
+		a.Wake() // a stalled writer in HelpWhile: the table is done
+	}()
+	if err := t.addAll(it, entries, dataBytes); err != nil {
 		return nil, nil, err
 	}
-	meta, err := tw.writeOut()
-	if err != nil || meta == nil {
-		return nil, nil, err
-	}
-	return tw, meta, nil
-}
-
-// tableWriter is a table being written to a new file.
-type tableWriter struct {
-	d    *DB
-	num  uint64
-	path string
-	file File
-	w    *sstable.Writer
-}
-
-func (d *DB) newTableWriter(num uint64) (*tableWriter, error) {
-	return d.newTableWriterWith(num, d.writerOptions())
-}
-
-func (d *DB) newTableWriterWith(num uint64, o sstable.WriterOptions) (*tableWriter, error) {
-	path := base.MakeFilepath(d.dirname, base.FileTypeTable, num)
-	f, err := d.fs.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("strata: create table: %w", err)
-	}
-	dst := vfs.NewWritebackWriter(f, d.opts.BytesPerSync)
-	w, _ := sstWriters.Get().(*sstable.Writer)
-	if w == nil {
-		w = sstable.NewWriter(dst, o)
-	} else {
-		w.Reset(dst, o)
-	}
-	return &tableWriter{d: d, num: num, path: path, file: f, w: w}, nil
-}
-
-// sstWriters holds sstable Writers between tables. A Writer's buffers grow
-// to the size of the tables it writes (a flushed 64 MiB memtable has a
-// ~1 MB index and filter block, and its output buffer is 64 KiB), so a
-// new Writer per table made megabytes of garbage per flush, which raised
-// the Go heap (and peak RSS) by as much while the garbage collector caught
-// up. A sync.Pool lets idle Writers go after two collections.
-var sstWriters sync.Pool
-
-// release returns t's Writer to sstWriters; t is unusable afterwards.
-func (t *tableWriter) release() {
-	if t.w != nil {
-		sstWriters.Put(t.w)
-		t.w = nil
-	}
-}
-
-// finish completes, syncs and closes the table. An empty table is removed
-// and nil returned.
-func (t *tableWriter) finish() (*manifest.FileMetadata, error) {
 	meta, err := t.writeOut()
 	if err != nil || meta == nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := t.syncAndClose(false); err != nil {
-		return nil, err
-	}
-	return meta, nil
-}
-
-// writeOut completes the table: every byte is written to the file (to the
-// page cache: nothing is synced), and its metadata returned. An empty table
-// is removed and nil returned. On error the file is removed.
-func (t *tableWriter) writeOut() (*manifest.FileMetadata, error) {
-	if t.w.NumEntries() == 0 {
-		t.abandon()
-		return nil, nil
-	}
-	if err := t.w.Close(); err != nil {
-		t.release()
-		t.file.Close()
-		t.d.fs.Remove(t.path)
-		return nil, fmt.Errorf("strata: write table %s: %w", t.path, err)
-	}
-	md := t.w.Metadata()
-	t.release()
-	meta := &manifest.FileMetadata{Num: t.num, Size: md.Size, Smallest: md.Smallest, Largest: md.Largest}
-	meta.InitAllowedSeeks()
-	return meta, nil
-}
-
-// syncAndClose syncs and closes a table writeOut completed. On error the
-// file is removed, unless keep (a stand-in may be reading it).
-func (t *tableWriter) syncAndClose(keep bool) error {
-	err := t.file.Sync()
-	if cerr := t.file.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		if !keep {
-			t.d.fs.Remove(t.path)
-		}
-		return fmt.Errorf("strata: write table %s: %w", t.path, err)
-	}
-	return nil
-}
-
-// abandon closes and removes the unfinished table.
-func (t *tableWriter) abandon() {
-	t.release()
-	t.file.Close()
-	t.d.fs.Remove(t.path)
+	return t, meta, nil
 }
 
 // Flush writes the memtable to a table and waits until it (and every

@@ -275,7 +275,7 @@ func (d *DB) rewriteWithSeq(e *externalTable, num, seq uint64) (*manifest.FileMe
 		return nil, fmt.Errorf("strata: ingest: %w", err)
 	}
 	defer r.Close()
-	tw, err := d.newTableWriter(num)
+	tw, err := d.createTable(num, d.opts.writerOptions())
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ var errIterClosed = errors.New("strata: iterator is closed")
 type Iterator struct {
 	db     *DB
 	rs     *readState
-	it     *iterator.DB
+	it     *iterator.DBIter
 	err    error
 	closed bool
 	leakID uint64
@@ -44,7 +44,7 @@ type Iterator struct {
 // allocations (db_bench's seekrandom opens one per seek). The Iterator
 // handle itself is not pooled, so a second Close stays harmless.
 type iterAlloc struct {
-	dbIter   iterator.DB
+	dbIter   iterator.DBIter
 	merging  iterator.Merging
 	levels   [manifest.NumLevels]iterator.Level
 	mems     []memtable.Iter

@@ -13,7 +13,6 @@ import (
 	"github.com/strata-db/strata/internal/batch"
 	"github.com/strata-db/strata/internal/cache"
 	"github.com/strata-db/strata/internal/manifest"
-	"github.com/strata-db/strata/internal/memtable"
 	"github.com/strata-db/strata/internal/record"
 	"github.com/strata-db/strata/internal/sstable"
 )
@@ -64,7 +63,7 @@ func Open(dirname string, opts *Options) (db *DB, err error) {
 		}
 		d.lock = lock
 	}
-	if err := d.openInfoLog(); err != nil {
+	if d.logger, d.infoLog, err = openInfoLog(o, dirname); err != nil {
 		return nil, err
 	}
 	if o.BlockCacheSize > 0 {
@@ -81,7 +80,13 @@ func Open(dirname string, opts *Options) (db *DB, err error) {
 		d.icmp = base.InternalCompareBytewise
 	}
 	d.openTableIter = d.tables.newIter
-	d.versions = newVersionSet(d)
+	d.versions = newVersionSet(versionSetConfig{
+		fs: d.fs, dir: dirname, cmp: d.cmp, logger: d.logger, mu: &d.mu,
+		maxManifestSize: o.maxManifestSize,
+		lastSeq:         func() uint64 { return d.lastSeq },
+		installed:       d.updateReadStateLocked,
+		obsolete:        d.scheduleCleanup,
+	})
 
 	// Checked again now that the lock is held.
 	if _, err := d.fs.Stat(currentPath); errors.Is(err, fs.ErrNotExist) {
@@ -121,31 +126,30 @@ func (d *DB) createDB() error {
 		HasNextFileNumber: true, NextFileNumber: 2,
 		HasLastSequence: true, LastSequence: 0,
 	}
-	if err := writeNewManifest(d.fs, d.dirname, manifestNum, edit); err != nil {
+	if err := manifest.CreateCurrent(d.fs, d.dirname, manifestNum, edit); err != nil {
 		return fmt.Errorf("strata: create database: %w", err)
 	}
 	d.logger.Info("created database", "dir", d.dirname)
 	return nil
 }
 
-func (d *DB) openInfoLog() error {
+// openInfoLog returns the logger of a database in dir: Options.Logger if
+// set; else, unless read-only, a new LOG file in dir (the previous one
+// renamed LOG.old), returned as the closer too; else a logger that discards.
+func openInfoLog(o *Options, dir string) (*slog.Logger, io.Closer, error) {
 	switch {
-	case d.opts.Logger != nil:
-		d.logger = d.opts.Logger
-		return nil
-	case d.opts.ReadOnly:
-		d.logger = slog.New(slog.DiscardHandler)
-		return nil
+	case o.Logger != nil:
+		return o.Logger, nil, nil
+	case o.ReadOnly:
+		return slog.New(slog.DiscardHandler), nil, nil
 	}
-	path := base.MakeFilepath(d.dirname, base.FileTypeInfoLog, 0)
-	d.fs.Rename(path, d.fs.PathJoin(d.dirname, "LOG.old")) // no LOG yet is fine
-	f, err := d.fs.Create(path)
+	path := base.MakeFilepath(dir, base.FileTypeInfoLog, 0)
+	o.FS.Rename(path, o.FS.PathJoin(dir, "LOG.old")) // no LOG yet is fine
+	f, err := o.FS.Create(path)
 	if err != nil {
-		return fmt.Errorf("strata: create info log: %w", err)
+		return nil, nil, fmt.Errorf("strata: create info log: %w", err)
 	}
-	d.infoLog = f
-	d.logger = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	return nil
+	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo})), f, nil
 }
 
 // abandonOpen releases what a failed Open acquired.
@@ -211,7 +215,7 @@ func (d *DB) recoverLogsAndStart() error {
 	slices.Sort(logs)
 
 	edit := &manifest.VersionEdit{}
-	mem := d.newMemTable(0, 0)
+	mem := d.opts.newMemTable(0, 0)
 	for _, num := range logs {
 		d.versions.markFileNumUsed(num)
 	}
@@ -262,7 +266,7 @@ func (d *DB) recoverLogsAndStart() error {
 	if err != nil {
 		return err
 	}
-	d.mem = d.newMemTable(logNum, 0)
+	d.mem = d.opts.newMemTable(logNum, 0)
 	d.mu.Lock()
 	d.updateReadStateLocked()
 	d.mu.Unlock()
@@ -316,13 +320,6 @@ func (d *DB) verifyTables() error {
 	return nil
 }
 
-// newMemTable returns a memtable holding one reference, its owner's.
-func (d *DB) newMemTable(logNum uint64, need int) *memTable {
-	m := &memTable{MemTable: memtable.New(d.cmp, d.arenaSize(need)), logNum: logNum}
-	m.refs.Store(1)
-	return m
-}
-
 // replayLog applies the batches of log num to mem, writing full memtables
 // to level-0 tables recorded in edit (or, read-only, keeping them in
 // d.imms). It returns the memtable to continue with and what it replayed.
@@ -345,7 +342,7 @@ func (d *DB) replayLog(num uint64, mem *memTable, edit *manifest.VersionEdit) (*
 			"file", path, "err", err)
 		return nil
 	}
-	mem, st, err := d.replayLogInto(path, mem, full, onDamage)
+	mem, st, err := replayLogFile(d.opts, path, mem, full, onDamage)
 	if err != nil {
 		return nil, st, err
 	}
@@ -379,15 +376,16 @@ type replayStats struct {
 	tornChecksum bool
 }
 
-// replayLogInto reads the batches of the log at path into mem. When mem
+// replayLogFile reads the batches of the log at path into mem. When mem
 // cannot take the next batch it is handed to full and a new memtable, big
 // enough for the batch, takes its place; the last one is returned. A damaged
 // record goes to onDamage: a non-nil result stops the replay with that
-// error, nil skips to the next intact record. Used by recovery and repair.
-func (d *DB) replayLogInto(path string, mem *memTable, full func(*memTable) error,
+// error, nil skips to the next intact record. Used by recovery, CatchUp
+// and Repair.
+func replayLogFile(o *Options, path string, mem *memTable, full func(*memTable) error,
 	onDamage func(error) error) (*memTable, replayStats, error) {
 	var st replayStats
-	f, err := d.fs.Open(path)
+	f, err := o.FS.Open(path)
 	if err != nil {
 		return nil, st, fmt.Errorf("strata: open WAL: %w", err)
 	}
@@ -400,7 +398,7 @@ func (d *DB) replayLogInto(path string, mem *memTable, full func(*memTable) erro
 		}
 		if err == nil {
 			if err = batch.Validate(rec); err != nil {
-				err = withFileOffset(err, path, r.Offset())
+				err = base.WithFileOffset(err, path, r.Offset())
 			}
 		}
 		if err != nil {
@@ -414,14 +412,14 @@ func (d *DB) replayLogInto(path string, mem *memTable, full func(*memTable) erro
 			continue
 		}
 		need := memtableNeed(&Batch{data: rec, count: batch.Count(rec)})
-		if !mem.Empty() && (mem.ApproximateMemoryUsage() >= uint64(d.opts.WriteBufferSize) || !memHasRoom(mem, need)) {
+		if !mem.Empty() && (mem.ApproximateMemoryUsage() >= uint64(o.WriteBufferSize) || !memHasRoom(mem, need)) {
 			if err := full(mem); err != nil {
 				return nil, st, err
 			}
-			mem = d.newMemTable(0, need)
+			mem = o.newMemTable(0, need)
 		} else if !memHasRoom(mem, need) {
 			mem.unref() // empty, and too small for this batch
-			mem = d.newMemTable(0, need)
+			mem = o.newMemTable(0, need)
 		}
 		seq := batch.Seq(rec)
 		br, _ := batch.NewReader(rec) // validated above
@@ -464,7 +462,7 @@ func (d *DB) flushRecovered(mem *memTable, edit *manifest.VersionEdit) error {
 	d.mu.Lock()
 	num := d.newOutputNumLocked()
 	d.mu.Unlock()
-	meta, err := d.writeMemTable(num, mem.MemTable)
+	meta, err := writeMemTable(d.opts, d.dirname, num, mem.MemTable)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,8 @@ import (
 	"log/slog"
 
 	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/memtable"
+	"github.com/strata-db/strata/internal/sstable"
 	"github.com/strata-db/strata/internal/vfs"
 )
 
@@ -257,4 +259,45 @@ type IterOptions struct {
 // the end of the key space.
 type Range struct {
 	Start, Limit []byte
+}
+
+// writerOptions are the table writer's options for tables of a database
+// with these options (defaults applied).
+func (o *Options) writerOptions() sstable.WriterOptions {
+	return sstable.WriterOptions{
+		BlockSize:            o.BlockSize,
+		BlockRestartInterval: o.BlockRestartInterval,
+		Comparer:             o.Comparator,
+		BloomBitsPerKey:      max(o.BloomBitsPerKey, 0),
+		Compression:          sstableCompression(o.Compression),
+	}
+}
+
+// sstableCompression maps a Compression to the table format's.
+func sstableCompression(c Compression) sstable.Compression {
+	switch c {
+	case NoCompression:
+		return sstable.NoCompression
+	case ZstdCompression:
+		return sstable.ZstdCompression
+	}
+	return sstable.SnappyCompression
+}
+
+// newMemTable returns a memtable for the writes of log logNum, holding one
+// reference, its owner's; need is the size of the batch it must take.
+func (o *Options) newMemTable(logNum uint64, need int) *memTable {
+	m := &memTable{MemTable: memtable.New(o.Comparator, o.arenaSize(need)), logNum: logNum}
+	m.refs.Store(1)
+	return m
+}
+
+// arenaSize is the arena of a new memtable: the write buffer plus room for
+// the largest commit group, or more when one batch needs it.
+func (o *Options) arenaSize(need int) int {
+	n := o.WriteBufferSize + maxGroupBytes + 128<<10
+	if need+64<<10 > n {
+		n = need + 64<<10
+	}
+	return n
 }

@@ -2,6 +2,7 @@ package strata
 
 import (
 	"fmt"
+	"log/slog"
 	"slices"
 
 	"github.com/strata-db/strata/internal/base"
@@ -51,14 +52,16 @@ func Repair(dirname string, opts *Options) (*RepairReport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("strata: repair %s: database is in use: %w", dirname, err)
 	}
-	r := &repairer{d: &DB{dirname: dirname, opts: o, cmp: o.Comparator, fs: o.FS}, report: &RepairReport{}}
-	if err := r.d.openInfoLog(); err != nil {
+	r := &repairer{opts: o, fs: o.FS, dir: dirname, report: &RepairReport{}}
+	logger, infoLog, err := openInfoLog(o, dirname)
+	if err != nil {
 		lock.Close()
 		return nil, err
 	}
+	r.logger = logger
 	err = r.run()
-	if r.d.infoLog != nil {
-		r.d.infoLog.Close()
+	if infoLog != nil {
+		infoLog.Close()
 	}
 	lock.Close()
 	if err != nil {
@@ -82,7 +85,10 @@ func Repair(dirname string, opts *Options) (*RepairReport, error) {
 }
 
 type repairer struct {
-	d       *DB
+	opts    *Options // with defaults applied
+	fs      FS
+	dir     string
+	logger  *slog.Logger
 	report  *RepairReport
 	nextNum uint64
 	maxSeq  uint64
@@ -92,12 +98,11 @@ type repairer struct {
 
 func (r *repairer) problem(err error) {
 	r.report.Problems = append(r.report.Problems, err.Error())
-	r.d.logger.Warn("repair: damage found", "err", err)
+	r.logger.Warn("repair: damage found", "err", err)
 }
 
 func (r *repairer) run() error {
-	d := r.d
-	names, err := d.fs.List(d.dirname)
+	names, err := r.fs.List(r.dir)
 	if err != nil {
 		return fmt.Errorf("strata: repair: %w", err)
 	}
@@ -123,8 +128,8 @@ func (r *repairer) run() error {
 	r.nextNum = max(r.nextNum, 2)
 	slices.Sort(logs)
 	slices.Sort(tables)
-	r.lostDir = d.fs.PathJoin(d.dirname, "lost")
-	if err := d.fs.MkdirAll(r.lostDir, 0o755); err != nil {
+	r.lostDir = r.fs.PathJoin(r.dir, "lost")
+	if err := r.fs.MkdirAll(r.lostDir, 0o755); err != nil {
 		return fmt.Errorf("strata: repair: %w", err)
 	}
 
@@ -143,9 +148,8 @@ func (r *repairer) run() error {
 
 // archive moves a replaced file into lost/.
 func (r *repairer) archive(name string) {
-	d := r.d
-	if err := d.fs.Rename(d.fs.PathJoin(d.dirname, name), d.fs.PathJoin(r.lostDir, name)); err != nil {
-		d.logger.Warn("repair: cannot move file to lost/", "file", name, "err", err)
+	if err := r.fs.Rename(r.fs.PathJoin(r.dir, name), r.fs.PathJoin(r.lostDir, name)); err != nil {
+		r.logger.Warn("repair: cannot move file to lost/", "file", name, "err", err)
 	}
 }
 
@@ -158,11 +162,10 @@ func (r *repairer) newNum() uint64 {
 // convertLog replays log num (skipping damage) into new tables and
 // archives the log.
 func (r *repairer) convertLog(num uint64) error {
-	d := r.d
 	name := base.MakeFilename(base.FileTypeLog, num)
 	full := func(m *memTable) error {
 		defer m.unref()
-		meta, err := d.writeMemTable(r.newNum(), m.MemTable)
+		meta, err := writeMemTable(r.opts, r.dir, r.newNum(), m.MemTable)
 		if err != nil {
 			return err
 		}
@@ -173,7 +176,7 @@ func (r *repairer) convertLog(num uint64) error {
 		return nil
 	}
 	onDamage := func(err error) error { r.problem(err); return nil }
-	mem, st, err := d.replayLogInto(d.fs.PathJoin(d.dirname, name), d.newMemTable(0, 0), full, onDamage)
+	mem, st, err := replayLogFile(r.opts, r.fs.PathJoin(r.dir, name), r.opts.newMemTable(0, 0), full, onDamage)
 	if err != nil {
 		return err
 	}
@@ -194,18 +197,17 @@ func (r *repairer) convertLog(num uint64) error {
 // scanTable reads every block of a table. An intact table is kept as is; a
 // damaged one is rewritten with its intact entries and archived.
 func (r *repairer) scanTable(num uint64, name string) error {
-	d := r.d
-	path := d.fs.PathJoin(d.dirname, name)
-	fi, err := d.fs.Stat(path)
+	path := r.fs.PathJoin(r.dir, name)
+	fi, err := r.fs.Stat(path)
 	if err != nil {
 		return fmt.Errorf("strata: repair: %w", err)
 	}
-	f, err := d.fs.Open(path)
+	f, err := r.fs.Open(path)
 	if err != nil {
 		return fmt.Errorf("strata: repair: %w", err)
 	}
 	defer f.Close()
-	ro := sstable.ReaderOptions{Comparer: d.cmp, FileName: name, VerifyChecksums: true}
+	ro := sstable.ReaderOptions{Comparer: r.opts.Comparator, FileName: name, VerifyChecksums: true}
 	rd, err := sstable.NewReader(f, fi.Size(), ro)
 	metaErr := err
 	if err != nil {
@@ -252,7 +254,7 @@ func (r *repairer) scanTable(num uint64, name string) error {
 	r.report.DamagedTables++
 	// Rewrite the intact entries into a new table.
 	out := r.newNum()
-	tw, err := d.newTableWriter(out)
+	tw, err := newTableFile(r.fs, base.MakeFilepath(r.dir, base.FileTypeTable, out), out, r.opts.writerOptions(), r.opts.BytesPerSync)
 	if err != nil {
 		return err
 	}
@@ -274,10 +276,9 @@ func (r *repairer) scanTable(num uint64, name string) error {
 // writeManifest writes a MANIFEST listing every kept table in level 0,
 // points CURRENT at it, and archives the old MANIFESTs.
 func (r *repairer) writeManifest(oldManifests []string) error {
-	d := r.d
 	num := r.newNum()
 	edit := &manifest.VersionEdit{
-		HasComparator: true, Comparator: d.cmp.Name,
+		HasComparator: true, Comparator: r.opts.Comparator.Name,
 		HasLogNumber: true, LogNumber: 0,
 		HasNextFileNumber: true, NextFileNumber: r.nextNum,
 		HasLastSequence: true, LastSequence: r.maxSeq,
@@ -285,13 +286,13 @@ func (r *repairer) writeManifest(oldManifests []string) error {
 	for _, t := range r.tables {
 		edit.NewFiles = append(edit.NewFiles, manifest.NewFileEntry{Level: 0, Meta: t})
 	}
-	if err := writeNewManifest(d.fs, d.dirname, num, edit); err != nil {
+	if err := manifest.CreateCurrent(r.fs, r.dir, num, edit); err != nil {
 		return fmt.Errorf("strata: repair: %w", err)
 	}
 	for _, name := range oldManifests {
 		r.archive(name)
 	}
 	r.report.Tables = len(r.tables)
-	d.logger.Info("repair: wrote new MANIFEST", "file", base.MakeFilename(base.FileTypeManifest, num), "tables", len(r.tables), "last-seq", r.maxSeq)
+	r.logger.Info("repair: wrote new MANIFEST", "file", base.MakeFilename(base.FileTypeManifest, num), "tables", len(r.tables), "last-seq", r.maxSeq)
 	return nil
 }

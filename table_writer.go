@@ -5,8 +5,6 @@ import (
 	"fmt"
 
 	"github.com/strata-db/strata/internal/base"
-	"github.com/strata-db/strata/internal/sstable"
-	"github.com/strata-db/strata/internal/vfs"
 )
 
 // TableWriter builds a sorted table file offline, in LevelDB's table
@@ -15,11 +13,8 @@ import (
 // Keys must be added in strictly increasing order (by Options.Comparator).
 // A TableWriter is not safe for concurrent use.
 type TableWriter struct {
-	path string
-	fs   FS
-	file File
+	t    *tableFile
 	cmp  *Comparer
-	w    *sstable.Writer
 	last []byte
 	ikey []byte
 	n    uint64
@@ -33,13 +28,11 @@ type TableWriter struct {
 // opts (nil means defaults), as for the database the table is meant for.
 func NewTableWriter(path string, opts *Options) (*TableWriter, error) {
 	o := opts.withDefaults()
-	f, err := o.FS.Create(path)
+	t, err := newTableFile(o.FS, path, 0, o.writerOptions(), o.BytesPerSync)
 	if err != nil {
-		return nil, fmt.Errorf("strata: create table %s: %w", path, err)
+		return nil, err
 	}
-	d := &DB{opts: o, cmp: o.Comparator}
-	return &TableWriter{path: path, fs: o.FS, file: f, cmp: o.Comparator,
-		w: sstable.NewWriter(vfs.NewWritebackWriter(f, o.BytesPerSync), d.writerOptions())}, nil
+	return &TableWriter{t: t, cmp: o.Comparator}, nil
 }
 
 // Add appends key with value. key must sort after every key added before;
@@ -52,14 +45,14 @@ func (w *TableWriter) Add(key, value []byte) error {
 		return errors.New("strata: TableWriter.Add after Close")
 	}
 	if w.n > 0 && w.cmp.Compare(key, w.last) <= 0 {
-		w.err = fmt.Errorf("strata: table %s: key %q added after %q: keys must be strictly increasing", w.path, key, w.last)
+		w.err = fmt.Errorf("strata: table %s: key %q added after %q: keys must be strictly increasing", w.t.path, key, w.last)
 		return w.err
 	}
 	// Sequence 0: DB.Ingest gives the entries a sequence newer than every
 	// write already in the database when that is needed.
 	w.ikey = base.AppendInternalKey(w.ikey[:0], key, 0, base.KindSet)
-	if err := w.w.Add(w.ikey, value); err != nil {
-		w.err = fmt.Errorf("strata: table %s: %w", w.path, err)
+	if err := w.t.w.Add(w.ikey, value); err != nil {
+		w.err = fmt.Errorf("strata: table %s: %w", w.t.path, err)
 		return w.err
 	}
 	w.last = append(w.last[:0], key...)
@@ -78,21 +71,10 @@ func (w *TableWriter) Close() error {
 		return nil
 	}
 	w.done = true
-	if w.err != nil || w.n == 0 {
-		w.file.Close()
-		w.fs.Remove(w.path)
+	if w.err != nil {
+		w.t.abandon()
 		return w.err
 	}
-	err := w.w.Close()
-	if err == nil {
-		err = w.file.Sync()
-	}
-	if cerr := w.file.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		w.fs.Remove(w.path)
-		return fmt.Errorf("strata: write table %s: %w", w.path, err)
-	}
-	return nil
+	_, err := w.t.finish() // an empty table is removed
+	return err
 }

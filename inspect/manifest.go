@@ -12,6 +12,7 @@ import (
 	"github.com/strata-db/strata/internal/base"
 	"github.com/strata-db/strata/internal/manifest"
 	"github.com/strata-db/strata/internal/record"
+	"github.com/strata-db/strata/internal/vfs"
 )
 
 // FileRef names a table in a level.
@@ -201,34 +202,12 @@ func allZeros(f *os.File, off, n int64) (bool, error) {
 // the MANIFEST name it holds. Anything wrong with it is a Finding at the
 // offending byte.
 func ReadCurrent(dir string) (string, *Finding, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "CURRENT"))
-	if err != nil {
-		return "", nil, err
+	name, err := manifest.ReadCurrent(vfs.Default, dir)
+	if errors.Is(err, base.ErrCorruption) {
+		f := findingFrom(err, "CURRENT")
+		return "", &f, nil
 	}
-	bad := func(off int, format string, args ...any) (string, *Finding, error) {
-		return "", &Finding{File: "CURRENT", Offset: int64(off), Msg: fmt.Sprintf(format, args...)}, nil
-	}
-	const prefix = "MANIFEST-"
-	for i := 0; i < len(prefix); i++ {
-		if i >= len(b) || b[i] != prefix[i] {
-			return bad(min(i, len(b)), "does not name a MANIFEST (content %q)", b)
-		}
-	}
-	i := len(prefix)
-	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-		i++
-	}
-	switch {
-	case i == len(prefix):
-		return bad(i, "no MANIFEST number (content %q)", b)
-	case i == len(b):
-		return bad(i, "does not end with a newline (content %q)", b)
-	case b[i] != '\n':
-		return bad(i, "unexpected byte %#02x after the MANIFEST name (content %q)", b[i], b)
-	case i+1 != len(b):
-		return bad(i+1, "%d unexpected bytes after the newline", len(b)-i-1)
-	}
-	return string(b[:i]), nil, nil
+	return name, nil, err
 }
 
 // History is what the MANIFEST's edits after its first record tell about
@@ -340,76 +319,53 @@ func LoadLSM(dir string) (*LSM, error) {
 }
 
 // loadLSM is LoadLSM returning every finding; l is nil when no tree could
-// be built.
+// be built. It replays the MANIFEST as the engine does (manifest.Replay),
+// but goes on past damage, making each problem a Finding.
 func loadLSM(dir string) (*LSM, []Finding, error) {
 	if _, err := os.Stat(dir); err != nil {
 		return nil, nil, fmt.Errorf("no database in %s: %w", dir, err)
 	}
-	name, bad, err := ReadCurrent(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil, fmt.Errorf("no database in %s: no CURRENT file", dir)
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	if bad != nil {
-		return nil, []Finding{*bad}, nil
-	}
-	l := &LSM{Dir: dir, Manifest: name}
-	cmp := base.DefaultComparer
-	b := manifest.NewBuilder(cmp, manifest.NewVersion(cmp))
+	l := &LSM{Dir: dir}
+	var findings []Finding
 	sizes := map[uint64]uint64{}
-	var extra []Finding
-	var haveNext, haveLog, haveSeq bool
 	first := true
-	findings, err := ReadManifest(filepath.Join(dir, name), func(e *Edit) error {
-		if e.Comparator != nil {
-			l.Comparator = *e.Comparator
-			if *e.Comparator != cmp.Name {
-				return fmt.Errorf("%s: the database uses comparator %q; only %q is supported", name, *e.Comparator, cmp.Name)
-			}
-		}
-		if err := b.Apply(toVersionEdit(e)); err != nil {
-			extra = append(extra, findingFrom(base.WithFile(withOffset(err, e.Offset), name), name))
+	cmp := base.DefaultComparer
+	st, err := manifest.Replay(vfs.Default, dir, manifest.ReplayOptions{
+		Comparer: cmp,
+		OnEdit: func(e *manifest.VersionEdit, off int64) error {
+			l.History.account(newEdit(e, off), sizes, first)
+			first = false
 			return nil
-		}
-		if e.LogNumber != nil {
-			l.LogNumber, haveLog = *e.LogNumber, true
-		}
-		if e.PrevLogNumber != nil {
-			l.PrevLogNumber = *e.PrevLogNumber
-		}
-		if e.NextFileNumber != nil {
-			l.NextFileNumber, haveNext = *e.NextFileNumber, true
-		}
-		if e.LastSequence != nil {
-			l.LastSequence, haveSeq = *e.LastSequence, true
-		}
-		l.History.account(e, sizes, first)
-		first = false
-		return nil
+		},
+		OnDamage: func(err error) { findings = append(findings, findingFrom(err, "MANIFEST")) },
 	})
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, []Finding{{File: "CURRENT", Offset: 0, Msg: fmt.Sprintf("names %s, which does not exist", name)}}, nil
-	}
-	if err != nil {
+	var ce *manifest.ComparatorError
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if _, serr := os.Stat(filepath.Join(dir, "CURRENT")); errors.Is(serr, os.ErrNotExist) {
+			return nil, nil, fmt.Errorf("no database in %s: no CURRENT file", dir)
+		}
+		return nil, findings, err
+	case errors.As(err, &ce):
+		return nil, nil, fmt.Errorf("%s: the database uses comparator %q; only %q is supported",
+			filepath.Base(ce.File), ce.Database, ce.Configured)
+	case errors.Is(err, base.ErrCorruption):
+		return nil, append(findings, findingFrom(err, "MANIFEST")), nil
+	case err != nil:
 		return nil, findings, err
 	}
-	findings = append(findings, extra...)
-	for _, m := range []struct {
-		ok   bool
-		what string
-	}{{haveNext, "next-file-number"}, {haveLog, "log-number"}, {haveSeq, "last-sequence"}} {
-		if !m.ok {
-			findings = append(findings, Finding{File: name, Offset: -1, Msg: "no " + m.what + " entry"})
-		}
+	name := filepath.Base(st.Path)
+	l.Manifest, l.Comparator = name, st.Comparator
+	l.LogNumber, l.PrevLogNumber = st.LogNumber, st.PrevLogNumber
+	l.NextFileNumber, l.LastSequence = st.NextFileNumber, st.LastSequence
+	if st.Torn {
+		findings = append(findings, Finding{File: name, Offset: st.End,
+			Msg: fmt.Sprintf("MANIFEST ends with %d unreadable bytes (a torn or damaged last record)", st.TornBytes)})
 	}
-	v, err := b.Finish()
-	if err != nil {
-		findings = append(findings, findingFrom(base.WithFile(err, name), name))
-		return nil, findings, nil
+	for _, m := range st.Missing() {
+		findings = append(findings, Finding{File: name, Offset: -1, Msg: "no " + m + " entry"})
 	}
-	for level, files := range v.Levels {
+	for level, files := range st.Version.Levels {
 		for _, f := range files {
 			l.Levels[level] = append(l.Levels[level], TableMeta{Level: level, Num: f.Num, Size: f.Size,
 				Smallest: ParseInternalKey(f.Smallest), Largest: ParseInternalKey(f.Largest)})
@@ -468,20 +424,6 @@ func (h *History) account(e *Edit, sizes map[uint64]uint64, first bool) {
 	h.TrivialMoves += moved
 }
 
-// toVersionEdit converts back for the Builder (files only: the Builder
-// ignores the rest).
-func toVersionEdit(e *Edit) *manifest.VersionEdit {
-	ve := &manifest.VersionEdit{}
-	for _, d := range e.Deleted {
-		ve.DeleteFile(d.Level, d.Num)
-	}
-	for _, a := range e.Added {
-		ve.AddFile(a.Level, &manifest.FileMetadata{Num: a.Num, Size: a.Size,
-			Smallest: a.Smallest.encode(), Largest: a.Largest.encode()})
-	}
-	return ve
-}
-
 // encode rebuilds the internal key's bytes.
 func (k InternalKey) encode() []byte {
 	if !k.Valid {
@@ -492,14 +434,4 @@ func (k InternalKey) encode() []byte {
 		kind = base.KindDelete
 	}
 	return base.AppendInternalKey(nil, k.UserKey, k.Seq, kind)
-}
-
-func withOffset(err error, off int64) error {
-	var ce *base.CorruptionError
-	if errors.As(err, &ce) && ce.Offset < 0 {
-		c := *ce
-		c.Offset = off
-		return &c
-	}
-	return err
 }

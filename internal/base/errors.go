@@ -57,3 +57,24 @@ func WithFile(err error, file string) error {
 	}
 	return fmt.Errorf("%s: %w", file, err)
 }
+
+// WithFileOffset is WithFile that also fills in the offset of a
+// CorruptionError whose offset is not yet known (-1) with off. Other errors
+// are returned wrapped with the file and offset.
+func WithFileOffset(err error, file string, off int64) error {
+	if err == nil {
+		return nil
+	}
+	var ce *CorruptionError
+	if errors.As(err, &ce) {
+		c := *ce
+		if c.File == "" {
+			c.File = file
+		}
+		if c.Offset < 0 {
+			c.Offset = off
+		}
+		return &c
+	}
+	return fmt.Errorf("%s at offset %d: %w", file, off, err)
+}

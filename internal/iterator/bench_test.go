@@ -100,9 +100,9 @@ func BenchmarkMergingSeekGE(b *testing.B) {
 
 // benchDB is a DB iterator over 4 merged children holding versions entries
 // per user key.
-func benchDB(versions int) (*DB, [][]byte) {
+func benchDB(versions int) (*DBIter, [][]byte) {
 	its, ukeys := benchChildren(4, versions)
-	return NewDB(base.DefaultComparer, NewMerging(icmp, its...), base.MaxSeq, nil, nil), ukeys
+	return NewDBIter(base.DefaultComparer, NewMerging(icmp, its...), base.MaxSeq, nil, nil), ukeys
 }
 
 func BenchmarkDBNext(b *testing.B) {

@@ -5,7 +5,7 @@
 //     (memtables, level-0 tables and levels), in both directions;
 //   - Level concatenates the tables of one sorted, non-overlapping level,
 //     opening each table lazily and never opening a table outside its bounds;
-//   - DB turns a stream of internal keys into what a user sees at a snapshot:
+//   - DBIter turns a stream of internal keys into what a user sees at a snapshot:
 //     user keys, the newest visible value of each, tombstones hidden, bounds
 //     applied (LevelDB's DBIter);
 //   - SliceIter walks a sorted in-memory slice, for tests here and elsewhere.

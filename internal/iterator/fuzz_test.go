@@ -79,7 +79,7 @@ func fuzzDB(t *testing.T, data []byte, snap, opSeed uint64) {
 			b = append(b, kv)
 		}
 	}
-	d := NewDB(base.DefaultComparer, NewMerging(icmp, NewSliceIter(icmp, a), NewSliceIter(icmp, b)), snap, lower, upper)
+	d := NewDBIter(base.DefaultComparer, NewMerging(icmp, NewSliceIter(icmp, a), NewSliceIter(icmp, b)), snap, lower, upper)
 	seekKey := func() []byte {
 		if len(kvs) > 0 && rng.IntN(2) == 0 {
 			return base.UserKey(kvs[rng.IntN(len(kvs))].Key)

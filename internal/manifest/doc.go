@@ -1,9 +1,11 @@
 // Package manifest holds the LSM tree's metadata logic: which table files
 // make up the tree (a Version), the change records that move it from one
 // Version to the next (a VersionEdit, the payload of MANIFEST log records),
-// the Builder that applies edits, and the compaction picker. It does no I/O:
-// reading and writing the MANIFEST's log framing, CURRENT and the tables
-// themselves is other packages' work.
+// the Builder that applies edits, and the compaction picker; and the
+// MANIFEST and CURRENT files themselves (manifest_file.go): Replay, the one
+// reading of a MANIFEST that Open, CatchUp and the inspection tools share,
+// Writer and SetCurrent. That is all its I/O: the log framing is package
+// record's, the tables package sstable's.
 //
 // The VersionEdit encoding is byte-compatible with LevelDB 1.23
 // (db/version_edit.cc): edits Strata writes decode in C++ LevelDB and vice

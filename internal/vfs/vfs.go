@@ -10,6 +10,7 @@
 package vfs
 
 import (
+	"fmt"
 	"io"
 	"os"
 )
@@ -54,4 +55,21 @@ type FS interface {
 	Lock(name string) (io.Closer, error)
 	// PathJoin joins path elements (filepath.Join for the OS).
 	PathJoin(elem ...string) string
+}
+
+// SyncDir makes the directory entries of dir durable (files created,
+// renamed or removed in it): it opens dir with OpenDir and syncs it.
+func SyncDir(fs FS, dir string) error {
+	f, err := fs.OpenDir(dir)
+	if err != nil {
+		return fmt.Errorf("open directory %s: %w", dir, err)
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
 }

@@ -12,7 +12,7 @@ const ReadSamplePeriod = 1 << 20
 // maxKeyInError bounds how much of a malformed key an error message quotes.
 const maxKeyInError = 64
 
-// DB is the iterator a user sees (LevelDB's DBIter). It reads a stream of
+// DBIter is the iterator a user sees (LevelDB's DBIter). It reads a stream of
 // internal keys (usually a Merging iterator over memtables and tables) and
 // exposes user keys at a snapshot:
 //
@@ -32,7 +32,7 @@ const maxKeyInError = 64
 //   - A malformed internal key from iter is corruption: the iterator becomes
 //     invalid for good and Error wraps base.ErrCorruption. Errors from iter
 //     likewise end iteration.
-type DB struct {
+type DBIter struct {
 	// OnRead, when not nil, samples the data the iterator reads, as LevelDB
 	// does to trigger compactions of files that absorb many reads (its
 	// RecordReadSample). Every entry stepped over counts its internal key
@@ -65,21 +65,21 @@ type DB struct {
 	rng              uint64
 }
 
-// NewDB returns an unpositioned user iterator over it at snapshot seq: only
+// NewDBIter returns an unpositioned user iterator over it at snapshot seq: only
 // entries with sequence <= seq are visible. lower (inclusive) and upper
 // (exclusive) bound the user keys returned; nil means unbounded. The bounds
 // are retained, not copied. ucmp orders user keys and must be the comparer
 // it is sorted by. The DB iterator owns it: Close closes it.
-func NewDB(ucmp *base.Comparer, it base.InternalIterator, seq uint64, lower, upper []byte) *DB {
-	d := &DB{}
+func NewDBIter(ucmp *base.Comparer, it base.InternalIterator, seq uint64, lower, upper []byte) *DBIter {
+	d := &DBIter{}
 	d.Init(ucmp, it, seq, lower, upper)
 	return d
 }
 
-// Init resets d as NewDB would, reusing its buffers. The previous internal
+// Init resets d as NewDBIter would, reusing its buffers. The previous internal
 // iterator is not closed. OnRead and SampleSeed are kept.
-func (d *DB) Init(ucmp *base.Comparer, it base.InternalIterator, seq uint64, lower, upper []byte) {
-	*d = DB{
+func (d *DBIter) Init(ucmp *base.Comparer, it base.InternalIterator, seq uint64, lower, upper []byte) {
+	*d = DBIter{
 		OnRead:     d.OnRead,
 		SampleSeed: d.SampleSeed,
 		ucmp:       ucmp,
@@ -95,14 +95,14 @@ func (d *DB) Init(ucmp *base.Comparer, it base.InternalIterator, seq uint64, low
 }
 
 // SetBounds replaces the bounds (retained, not copied) and unpositions d.
-func (d *DB) SetBounds(lower, upper []byte) {
+func (d *DBIter) SetBounds(lower, upper []byte) {
 	d.lower, d.upper = lower, upper
 	d.valid = false
 }
 
 // fail records a corruption for the malformed internal key k and returns
 // false.
-func (d *DB) fail(k []byte) bool {
+func (d *DBIter) fail(k []byte) bool {
 	if len(k) > maxKeyInError {
 		k = k[:maxKeyInError]
 	}
@@ -115,13 +115,13 @@ func (d *DB) fail(k []byte) bool {
 
 // stop makes d invalid: the end of the data in this direction, or an error
 // of iter that Error reports.
-func (d *DB) stop() bool {
+func (d *DBIter) stop() bool {
 	d.valid = false
 	return false
 }
 
 // parse splits iter's current key, feeding the read sampler first.
-func (d *DB) parse() (ukey []byte, seq uint64, kind base.Kind, ok bool) {
+func (d *DBIter) parse() (ukey []byte, seq uint64, kind base.Kind, ok bool) {
 	k := d.iter.Key()
 	if d.OnRead != nil {
 		d.sample(k)
@@ -130,7 +130,7 @@ func (d *DB) parse() (ukey []byte, seq uint64, kind base.Kind, ok bool) {
 }
 
 // nextPeriod draws the gap to the next sampling point (splitmix64).
-func (d *DB) nextPeriod() int64 {
+func (d *DBIter) nextPeriod() int64 {
 	d.rng += 0x9e3779b97f4a7c15
 	z := d.rng
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
@@ -140,7 +140,7 @@ func (d *DB) nextPeriod() int64 {
 }
 
 // sample charges the current entry to the read sampler.
-func (d *DB) sample(k []byte) {
+func (d *DBIter) sample(k []byte) {
 	if !d.sampleStarted {
 		d.sampleStarted = true
 		d.rng = d.SampleSeed
@@ -157,7 +157,7 @@ func (d *DB) sample(k []byte) {
 // findNextUserEntry moves forward from iter's (valid) position to the newest
 // visible entry of the first user key that has a live value. When skipping
 // is true, entries whose user key is <= savedKey are hidden.
-func (d *DB) findNextUserEntry(skipping bool) bool {
+func (d *DBIter) findNextUserEntry(skipping bool) bool {
 	for {
 		ukey, seq, kind, ok := d.parse()
 		if !ok {
@@ -186,7 +186,7 @@ func (d *DB) findNextUserEntry(skipping bool) bool {
 // collecting the newest visible entry of the nearest smaller user key with a
 // live value into savedKey/savedValue, and stops with iter before all of
 // that key's entries.
-func (d *DB) findPrevUserEntry() bool {
+func (d *DBIter) findPrevUserEntry() bool {
 	kind := base.KindDelete
 	for d.iter.Valid() {
 		ukey, seq, k, ok := d.parse()
@@ -228,7 +228,7 @@ func (d *DB) findPrevUserEntry() bool {
 }
 
 // SeekGE moves to the first user key >= key (and >= lower).
-func (d *DB) SeekGE(key []byte) bool {
+func (d *DBIter) SeekGE(key []byte) bool {
 	if d.err != nil {
 		return d.stop()
 	}
@@ -247,7 +247,7 @@ func (d *DB) SeekGE(key []byte) bool {
 }
 
 // SeekLT moves to the last user key < key (and < upper).
-func (d *DB) SeekLT(key []byte) bool {
+func (d *DBIter) SeekLT(key []byte) bool {
 	if d.err != nil {
 		return d.stop()
 	}
@@ -266,7 +266,7 @@ func (d *DB) SeekLT(key []byte) bool {
 }
 
 // First moves to the first user key (SeekGE(lower) when bounded).
-func (d *DB) First() bool {
+func (d *DBIter) First() bool {
 	if d.lower != nil {
 		return d.SeekGE(d.lower)
 	}
@@ -281,7 +281,7 @@ func (d *DB) First() bool {
 }
 
 // Last moves to the last user key (SeekLT(upper) when bounded).
-func (d *DB) Last() bool {
+func (d *DBIter) Last() bool {
 	if d.upper != nil {
 		return d.SeekLT(d.upper)
 	}
@@ -295,7 +295,7 @@ func (d *DB) Last() bool {
 
 // Next moves to the next user key. It returns false, doing nothing, when d
 // is not Valid.
-func (d *DB) Next() bool {
+func (d *DBIter) Next() bool {
 	if !d.valid {
 		return false
 	}
@@ -323,7 +323,7 @@ func (d *DB) Next() bool {
 
 // Prev moves to the previous user key. It returns false, doing nothing, when
 // d is not Valid.
-func (d *DB) Prev() bool {
+func (d *DBIter) Prev() bool {
 	if !d.valid {
 		return false
 	}
@@ -348,11 +348,11 @@ func (d *DB) Prev() bool {
 }
 
 // Valid reports whether d is at a user key.
-func (d *DB) Valid() bool { return d.valid }
+func (d *DBIter) Valid() bool { return d.valid }
 
 // Key returns the current user key, or nil when not Valid. It stays valid
 // until the next positioning call or Close.
-func (d *DB) Key() []byte {
+func (d *DBIter) Key() []byte {
 	if !d.valid {
 		return nil
 	}
@@ -364,7 +364,7 @@ func (d *DB) Key() []byte {
 
 // Value returns the current value, or nil when not Valid. It stays valid
 // until the next positioning call or Close.
-func (d *DB) Value() []byte {
+func (d *DBIter) Value() []byte {
 	if !d.valid {
 		return nil
 	}
@@ -375,7 +375,7 @@ func (d *DB) Value() []byte {
 }
 
 // Error returns the first corruption found or the internal iterator's error.
-func (d *DB) Error() error {
+func (d *DBIter) Error() error {
 	if d.err != nil {
 		return d.err
 	}
@@ -384,7 +384,7 @@ func (d *DB) Error() error {
 
 // Close closes the internal iterator and returns Error (or the close
 // error).
-func (d *DB) Close() error {
+func (d *DBIter) Close() error {
 	d.valid = false
 	err := d.iter.Close()
 	if d.err != nil {

@@ -43,7 +43,7 @@ func visibleModel(kvs []KV, snap uint64, lower, upper []byte) *sliceModel {
 }
 
 // scan renders every user entry of d forward (or backward).
-func scan(d *DB, backward bool) string {
+func scan(d *DBIter, backward bool) string {
 	var parts []string
 	var ok bool
 	if backward {
@@ -60,7 +60,7 @@ func scan(d *DB, backward bool) string {
 	return strings.Join(parts, " ")
 }
 
-func newTestDB(kvs []KV, seq uint64, lower, upper string) *DB {
+func newTestDB(kvs []KV, seq uint64, lower, upper string) *DBIter {
 	var lo, up []byte
 	if lower != "" {
 		lo = []byte(lower)
@@ -69,7 +69,7 @@ func newTestDB(kvs []KV, seq uint64, lower, upper string) *DB {
 		up = []byte(upper)
 	}
 	it := NewSliceIter(icmp, sortKVs(kvs))
-	return NewDB(base.DefaultComparer, newInvalidating(it), seq, lo, up)
+	return NewDBIter(base.DefaultComparer, newInvalidating(it), seq, lo, up)
 }
 
 func TestDBTable(t *testing.T) {
@@ -162,7 +162,7 @@ func TestDBSeeksAndSwitches(t *testing.T) {
 // (tables in levels and memtable-like slices, merged, under a DB iterator at
 // a random snapshot with random bounds) against a model.
 func TestDBRandomized(t *testing.T) {
-	d := &DB{}
+	d := &DBIter{}
 	m := &Merging{}
 	for _, seed := range seeds(600) {
 		rng := rand.New(rand.NewPCG(seed, 42))
@@ -215,7 +215,7 @@ func TestDBCorruptKey(t *testing.T) {
 	for _, b := range bad {
 		for _, backward := range []bool{false, true} {
 			kvs := sortKVs([]KV{set("a", 1, "a"), b, set("z", 1, "z")})
-			d := NewDB(base.DefaultComparer, NewSliceIter(icmp, kvs), base.MaxSeq, nil, nil)
+			d := NewDBIter(base.DefaultComparer, NewSliceIter(icmp, kvs), base.MaxSeq, nil, nil)
 			got := scan(d, backward)
 			if !errors.Is(d.Error(), base.ErrCorruption) {
 				t.Fatalf("%q backward=%v: scan %s, err %v; want corruption", b.Key, backward, got, d.Error())
@@ -235,7 +235,7 @@ func TestDBChildError(t *testing.T) {
 	t.Run("forward stops", func(t *testing.T) {
 		s := NewSliceIter(icmp, sortKVs([]KV{set("a", 1, "a"), set("b", 1, "b"), set("c", 1, "c")}))
 		s.FailAt(2, boom)
-		d := NewDB(base.DefaultComparer, s, base.MaxSeq, nil, nil)
+		d := NewDBIter(base.DefaultComparer, s, base.MaxSeq, nil, nil)
 		if got, want := scan(d, false), "a=a b=b err=read failed"; got != want {
 			t.Fatalf("got %s, want %s", got, want)
 		}
@@ -243,7 +243,7 @@ func TestDBChildError(t *testing.T) {
 	t.Run("reverse does not return a possibly shadowed version", func(t *testing.T) {
 		s := NewSliceIter(icmp, sortKVs([]KV{set("k", 8, "new"), set("k", 4, "old")}))
 		s.FailAt(0, boom) // the newest version cannot be read
-		d := NewDB(base.DefaultComparer, s, base.MaxSeq, nil, nil)
+		d := NewDBIter(base.DefaultComparer, s, base.MaxSeq, nil, nil)
 		if got, want := scan(d, true), "err=read failed"; got != want {
 			t.Fatalf("got %s, want %s", got, want)
 		}
@@ -252,7 +252,7 @@ func TestDBChildError(t *testing.T) {
 		a := NewSliceIter(icmp, sortKVs([]KV{set("a", 1, "a"), set("c", 1, "c"), set("e", 1, "e")}))
 		b := NewSliceIter(icmp, sortKVs([]KV{set("b", 1, "b"), set("d", 1, "d")}))
 		b.FailAt(0, boom)
-		d := NewDB(base.DefaultComparer, NewMerging(icmp, a, b), base.MaxSeq, nil, nil)
+		d := NewDBIter(base.DefaultComparer, NewMerging(icmp, a, b), base.MaxSeq, nil, nil)
 		if !d.SeekGE([]byte("c")) || string(d.Key()) != "c" {
 			t.Fatalf("SeekGE(c) at %q, err %v", d.Key(), d.Error())
 		}
@@ -284,7 +284,7 @@ func TestDBReadSampling(t *testing.T) {
 		kvs = append(kvs, KV{Key: ikey(fmt.Sprintf("k%04d", i), uint64(i+1), base.KindSet), Value: make([]byte, vsize)})
 	}
 	var calls, total int
-	d := NewDB(base.DefaultComparer, NewSliceIter(icmp, kvs), base.MaxSeq, nil, nil)
+	d := NewDBIter(base.DefaultComparer, NewSliceIter(icmp, kvs), base.MaxSeq, nil, nil)
 	d.SampleSeed = 12345
 	d.OnRead = func(k []byte, bytes int) {
 		calls++
@@ -300,14 +300,14 @@ func TestDBReadSampling(t *testing.T) {
 		t.Fatalf("%d samples for %d bytes", calls, 2*n*(vsize+13))
 	}
 	// Without a hook nothing is sampled, and nothing breaks.
-	d2 := NewDB(base.DefaultComparer, NewSliceIter(icmp, kvs), base.MaxSeq, nil, nil)
+	d2 := NewDBIter(base.DefaultComparer, NewSliceIter(icmp, kvs), base.MaxSeq, nil, nil)
 	if got := len(strings.Fields(scan(d2, false))); got != n {
 		t.Fatalf("scan saw %d entries", got)
 	}
 	// One huge entry spans several sampling periods.
 	calls = 0
 	huge := []KV{{Key: ikey("big", 1, base.KindSet), Value: make([]byte, 8*ReadSamplePeriod)}}
-	d3 := NewDB(base.DefaultComparer, NewSliceIter(icmp, huge), base.MaxSeq, nil, nil)
+	d3 := NewDBIter(base.DefaultComparer, NewSliceIter(icmp, huge), base.MaxSeq, nil, nil)
 	d3.OnRead = func(k []byte, bytes int) { calls++ }
 	d3.First()
 	if calls < 3 {
