@@ -327,6 +327,10 @@ func (d *DB) AppendGet(dst, key []byte) ([]byte, error) {
 	return d.get(dst, key, seqLatest)
 }
 
+// Comparer returns the comparator that orders the database's keys
+// (Options.Comparator, or DefaultComparer).
+func (d *DB) Comparer() *Comparer { return d.cmp }
+
 // isClosed reports whether Close has begun: reads then return ErrClosed
 // (the table cache is closing, and a table opened now would never be
 // closed).

@@ -1,6 +1,7 @@
 package strata
 
 import (
+	"context"
 	"errors"
 	"iter"
 	"sync"
@@ -31,11 +32,10 @@ type Iterator struct {
 	alloc  *iterAlloc // pooled internals (nil after Close)
 	lower  []byte
 	upper  []byte
-	// interrupt, if set, is polled every 1024 calls (ParallelScan passes
-	// its context's Err): an error from it stops the iterator like a read
-	// error would.
-	interrupt func() error
-	calls     uint32
+	// ctx, if set (IterOptions.Context), is polled every 1024 calls: once
+	// it is done, its cause stops the iterator like a read error would.
+	ctx   context.Context
+	calls uint32
 }
 
 // iterAlloc holds an Iterator's internal iterators and buffers. It is
@@ -79,7 +79,7 @@ func (d *DB) NewIterator(o *IterOptions) *Iterator {
 	if o != nil {
 		opts = *o
 	}
-	it := &Iterator{db: d}
+	it := &Iterator{db: d, ctx: opts.Context}
 	seq := seqLatest
 	if opts.Snapshot != nil {
 		if opts.Snapshot.closed {
@@ -176,9 +176,9 @@ func nonNil(b []byte) []byte {
 }
 
 func (it *Iterator) ready() bool {
-	if it.interrupt != nil {
-		if it.calls++; it.calls&1023 == 1 && it.err == nil {
-			it.err = it.interrupt()
+	if it.ctx != nil {
+		if it.calls++; it.calls&1023 == 1 && it.err == nil && it.ctx.Err() != nil {
+			it.err = context.Cause(it.ctx)
 		}
 	}
 	return it.err == nil && !it.closed && it.it != nil
@@ -267,6 +267,11 @@ func (it *Iterator) Close() error {
 	}
 	return err
 }
+
+// Bounds returns the iterator's bounds, [lower, upper) (nil is open). The
+// slices must not be modified, and are valid only until Close (copy them to
+// keep them).
+func (it *Iterator) Bounds() (lower, upper []byte) { return it.lower, it.upper }
 
 // All returns a forward walk from First to the end, for range-over-func.
 // Check Err after the loop: a read error ends it early.

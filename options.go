@@ -1,6 +1,7 @@
 package strata
 
 import (
+	"context"
 	"log/slog"
 
 	"github.com/strata-db/strata/internal/base"
@@ -18,6 +19,12 @@ var DefaultComparer = base.DefaultComparer
 
 // FS is the file system a database does its I/O through.
 type FS = vfs.FS
+
+// NewMemFS returns an empty file system that lives in memory: a database
+// opened on it (Options.FS) behaves as on disk, is gone when the last
+// reference to the FS is dropped, and is private to the process. For tests,
+// caches and short-lived pipelines.
+func NewMemFS() FS { return vfs.NewMem() }
 
 // File is an open file of an FS.
 type File = vfs.File
@@ -253,6 +260,12 @@ type IterOptions struct {
 	UpperBound []byte
 	// Snapshot, if set, makes the iterator read that snapshot's state.
 	Snapshot *Snapshot
+	// Context, if set, stops the iterator once it is done: the iterator
+	// checks it on its first positioning call and then every 1024 calls,
+	// and when it is done the iterator becomes invalid and Err returns
+	// context.Cause(Context). For long scans that a caller must be able to
+	// cancel (the data-engineering helpers pass their context).
+	Context context.Context
 }
 
 // Range is a key range [Start, Limit) for ApproximateSizes. A nil Limit is

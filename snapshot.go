@@ -26,6 +26,9 @@ func (d *DB) NewSnapshot() *Snapshot {
 // a sequence at or below it is visible.
 func (s *Snapshot) Seq() uint64 { return s.seq }
 
+// DB returns the database the snapshot belongs to.
+func (s *Snapshot) DB() *DB { return s.db }
+
 // Get returns a copy of key's value as of the snapshot, or ErrNotFound.
 func (s *Snapshot) Get(key []byte) ([]byte, error) {
 	if s.closed {

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-db/strata"
+	"github.com/strata-db/strata/dataeng"
 	"github.com/strata-db/strata/dataio"
 )
 
@@ -46,15 +47,15 @@ read-only, so they may be in use. A progress spinner (keys read) shows on a
 terminal.`,
 		Args: args(0, 0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
-			var set strata.KeySet
+			var set dataeng.KeySet
 			switch emit {
 			case "":
 			case "left":
-				set = strata.OnlyLeft
+				set = dataeng.OnlyLeft
 			case "right":
-				set = strata.OnlyRight
+				set = dataeng.OnlyRight
 			case "both":
-				set = strata.InBoth
+				set = dataeng.InBoth
 			default:
 				return usageError{fmt.Errorf("--emit %q: want left, right or both", emit)}
 			}
@@ -82,18 +83,18 @@ terminal.`,
 			defer spool.close()
 			bar := e.newProgress("comparing (keys read)", -1, false)
 			var read int64
-			o := strata.KeySetOptions{Lower: lower, Upper: upper, Emit: set, Workers: parallel, Parts: parallel,
+			o := dataeng.KeySetOptions{Lower: lower, Upper: upper, Emit: set, Workers: parallel, Parts: parallel,
 				Progress: func(n int64) { read += n; bar.set(read) }}
 			if set != 0 {
-				o.OnKey = func(part int, _ strata.KeySet, key []byte) error { return spool.writeHex(part, key) }
+				o.OnKey = func(part int, _ dataeng.KeySet, key []byte) error { return spool.writeHex(part, key) }
 			}
-			var counts strata.SetCounts
+			var counts dataeng.SetCounts
 			switch {
 			case empty:
 			case parallel > 1:
-				counts, err = strata.ParallelCompareKeySets(context.Background(), l, r, o)
+				counts, err = dataeng.ParallelCompareKeySets(context.Background(), l, r, o)
 			default:
-				counts, err = strata.CompareKeySets(context.Background(), l, r, o)
+				counts, err = dataeng.CompareKeySets(context.Background(), l, r, o)
 			}
 			bar.finish()
 			if err != nil {
@@ -223,7 +224,7 @@ func (e *env) scanCount(db *strata.DB, kr dataio.KeyRange, parallel int, hex boo
 	bar := e.newProgress("scanning (entries)", -1, false)
 	var err error
 	if !empty {
-		err = strata.ParallelScan(context.Background(), db, strata.ScanOptions{Lower: lower, Upper: upper, Parts: parallel, Workers: parallel},
+		err = dataeng.ParallelScan(context.Background(), db, dataeng.ScanOptions{Lower: lower, Upper: upper, Parts: parallel, Workers: parallel},
 			func(part int, it *strata.Iterator) error {
 				var pc partCount
 				lo, hi := it.Bounds() // valid until the iterator closes
@@ -298,7 +299,7 @@ printed in the shortest form that reads back the same ('f' format). A row
 with fewer than N (or M) fields, or whose field M is not a number, stops the
 command with an error naming its key; nothing more is written then.
 
-This is a map-shuffle-reduce (strata.GroupBy): the rows' (group, value)
+This is a map-shuffle-reduce (dataeng.GroupBy): the rows' (group, value)
 records go to a scratch database (in a new directory under --scratch,
 default $TMPDIR, removed at the end) without the WAL, one compaction sorts
 them, and --parallel goroutines reduce groups in parallel parts. A summary
@@ -377,7 +378,7 @@ func (e *env) groupBy(src, dst *strata.DB, g groupSpec) error {
 	start := time.Now()
 	bar := &progress{}
 	phase := ""
-	o := strata.GroupByOptions{ScratchDir: g.scratch, Out: dst, Workers: g.parallel,
+	o := dataeng.GroupByOptions{ScratchDir: g.scratch, Out: dst, Workers: g.parallel,
 		Progress: func(p string, done, total int64) {
 			if p != phase {
 				phase = p
@@ -395,7 +396,7 @@ func (e *env) groupBy(src, dst *strata.DB, g groupSpec) error {
 				bar.set(done)
 			}
 		}}
-	stats, err := strata.GroupBy(context.Background(), o,
+	stats, err := dataeng.GroupBy(context.Background(), o,
 		func(emit func(group, value []byte) error) error {
 			it := src.NewIterator(nil)
 			defer it.Close()
@@ -424,7 +425,7 @@ func (e *env) groupBy(src, dst *strata.DB, g groupSpec) error {
 			}
 			return it.Err()
 		},
-		func(group []byte, values *strata.ValueIter) ([]byte, error) {
+		func(group []byte, values *dataeng.ValueIter) ([]byte, error) {
 			var count int64
 			var sum float64
 			for v := range values.All() {

@@ -138,7 +138,7 @@ writes both in lowercase hex (as does --hex). json writes one object per line,
 part=I<TAB>from=K<TAB>to=K<TAB>entries=N<TAB>bytes=B (keys plus values; a part
 is [from, to), "-" is open), then total<TAB>parts=P<TAB>entries=N<TAB>bytes=B.
 --parallel N splits the range into N parts of about equal bytes, scanned at
-once on one snapshot (strata.ParallelScan).`,
+once on one snapshot (dataeng.ParallelScan).`,
 		Args: args(0, 0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if parallel < 1 || parallel > 1 && !count {

@@ -1,4 +1,4 @@
-package strata
+package dataeng
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/strata-db/strata/internal/vfs"
+	"github.com/strata-db/strata"
 )
 
 // modelSets computes the set comparison of two key sets in memory.
@@ -144,7 +144,7 @@ func TestCompareKeySetsSnapshots(t *testing.T) {
 	left.Put([]byte("b"), nil, nil)
 	right.Delete([]byte("a"), nil)
 	o := KeySetOptions{LeftSnapshot: ls, RightSnapshot: rs}
-	for _, f := range []func(context.Context, *DB, *DB, KeySetOptions) (SetCounts, error){CompareKeySets, ParallelCompareKeySets} {
+	for _, f := range []func(context.Context, *strata.DB, *strata.DB, KeySetOptions) (SetCounts, error){CompareKeySets, ParallelCompareKeySets} {
 		c, err := f(context.Background(), left, right, o)
 		if err != nil || c != (SetCounts{1, 1, 1}) {
 			t.Fatalf("with snapshots: %v %v", c, err)
@@ -184,10 +184,10 @@ func TestCompareKeySetsErrors(t *testing.T) {
 	if _, err := CompareKeySets(cctx, left, right, KeySetOptions{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled context: %v", err)
 	}
-	rev := &Comparer{Name: "reverse", Compare: func(a, b []byte) int { return -DefaultComparer.Compare(a, b) },
+	rev := &strata.Comparer{Name: "reverse", Compare: func(a, b []byte) int { return -strata.DefaultComparer.Compare(a, b) },
 		Separator: func(dst, a, b []byte) []byte { return append(dst, a...) },
 		Successor: func(dst, a []byte) []byte { return append(dst, a...) }}
-	other := mustOpen(t, "rev", &Options{FS: vfs.NewMem(), Comparator: rev})
+	other := mustOpen(t, "rev", &strata.Options{FS: strata.NewMemFS(), Comparator: rev})
 	defer other.Close()
 	if _, err := CompareKeySets(ctx, left, other, KeySetOptions{}); err == nil || !strings.Contains(err.Error(), "comparators") {
 		t.Fatalf("different comparators: %v", err)

@@ -1,4 +1,4 @@
-package strata
+package dataeng
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/strata-db/strata"
 )
 
 // Parallel scans: SplitKeys divides a key range into parts of about equal
@@ -26,7 +28,7 @@ type ScanOptions struct {
 	// Snapshot, if set, is the state scanned; it must belong to the
 	// database scanned. Otherwise ParallelScan takes a snapshot and
 	// releases it before returning.
-	Snapshot *Snapshot
+	Snapshot *strata.Snapshot
 }
 
 // ParallelScan calls fn once for each part of [o.Lower, o.Upper), with an
@@ -47,39 +49,33 @@ type ScanOptions struct {
 // becomes context.Canceled) so fn returns soon. That first error is
 // returned, wrapped with the part it came from. Cancelling ctx stops the
 // scan the same way and returns ctx.Err().
-func ParallelScan(ctx context.Context, db *DB, o ScanOptions, fn func(part int, it *Iterator) error) error {
+func ParallelScan(ctx context.Context, db *strata.DB, o ScanOptions, fn func(part int, it *strata.Iterator) error) error {
 	n, workers := partsAndWorkers(o.Parts, o.Workers)
 	snap := o.Snapshot
 	if snap == nil {
 		snap = db.NewSnapshot()
 		defer snap.Close()
-	} else if snap.db != db {
-		return errors.New("strata: ParallelScan: the snapshot belongs to another database")
+	} else if snap.DB() != db {
+		return errors.New("dataeng: ParallelScan: the snapshot belongs to another database")
 	}
 	splits, err := db.SplitKeys(o.Lower, o.Upper, n)
 	if err != nil {
-		return fmt.Errorf("strata: ParallelScan: split the range: %w", err)
+		return fmt.Errorf("dataeng: ParallelScan: split the range: %w", err)
 	}
 	bounds := partBounds(o.Lower, o.Upper, splits)
 	return runParts(ctx, len(bounds)-1, workers, func(ctx context.Context, part int) error {
 		lo, hi := bounds[part], bounds[part+1]
-		it := snap.NewIterator(&IterOptions{LowerBound: lo, UpperBound: hi})
-		it.interrupt = ctx.Err
+		it := snap.NewIterator(&strata.IterOptions{LowerBound: lo, UpperBound: hi, Context: ctx})
 		err := fn(part, it)
 		if cerr := it.Close(); err == nil {
 			err = cerr
 		}
 		if err != nil {
-			return fmt.Errorf("strata: ParallelScan: part %d [%s, %s): %w", part, showBound(lo), showBound(hi), err)
+			return fmt.Errorf("dataeng: ParallelScan: part %d [%s, %s): %w", part, showBound(lo), showBound(hi), err)
 		}
 		return nil
 	})
 }
-
-// Bounds returns the iterator's bounds, [lower, upper) (nil is open): in
-// ParallelScan, the part's. The slices must not be modified, and are valid
-// only until Close (copy them to keep them).
-func (it *Iterator) Bounds() (lower, upper []byte) { return it.lower, it.upper }
 
 // partsAndWorkers applies the defaults of Parts and Workers: GOMAXPROCS
 // workers, 4 parts per worker.

@@ -1,4 +1,4 @@
-package strata
+package dataeng
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/strata-db/strata"
 )
 
 func TestGroupKeyEncoding(t *testing.T) {
@@ -37,7 +39,7 @@ func TestGroupKeyEncoding(t *testing.T) {
 	}
 	for _, bad := range []string{"", "61", "6100", "610002", "00", "00fe0001"} {
 		raw, _ := hex.DecodeString(bad)
-		if _, _, err := decodeGroupKey(raw); !errors.Is(err, ErrCorruption) {
+		if _, _, err := decodeGroupKey(raw); !errors.Is(err, strata.ErrCorruption) {
 			t.Errorf("decode(%s): %v, want a corruption error", bad, err)
 		}
 	}

@@ -1,4 +1,4 @@
-package strata
+package dataeng
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/strata-db/strata"
 )
 
 // Set logic across two databases: a two-pointer walk over one iterator on
@@ -80,7 +82,7 @@ type KeySetOptions struct {
 	// LeftSnapshot and RightSnapshot, if set, are the states compared; each
 	// must belong to its database. A missing one is taken at the start and
 	// released at the end, so each side is read as of one moment.
-	LeftSnapshot, RightSnapshot *Snapshot
+	LeftSnapshot, RightSnapshot *strata.Snapshot
 	// Emit selects the sets whose keys are passed to OnKey (0: none; the
 	// walk then only counts).
 	Emit KeySet
@@ -105,7 +107,7 @@ type KeySetOptions struct {
 // together, in order, and counts the keys of each and those in both. The
 // databases may be different sizes, and left may be right. Values are not
 // compared. Both must order keys with the same comparator.
-func CompareKeySets(ctx context.Context, left, right *DB, o KeySetOptions) (SetCounts, error) {
+func CompareKeySets(ctx context.Context, left, right *strata.DB, o KeySetOptions) (SetCounts, error) {
 	w, err := newSetWalk(left, right, &o)
 	if err != nil {
 		return SetCounts{}, err
@@ -120,7 +122,7 @@ func CompareKeySets(ctx context.Context, left, right *DB, o KeySetOptions) (SetC
 // on its own goroutine (at most o.Workers at once) with its own pair of
 // iterators on the same two snapshots, and the part counts are summed. The
 // result equals CompareKeySets's. The first error cancels the other parts.
-func ParallelCompareKeySets(ctx context.Context, left, right *DB, o KeySetOptions) (SetCounts, error) {
+func ParallelCompareKeySets(ctx context.Context, left, right *strata.DB, o KeySetOptions) (SetCounts, error) {
 	n, workers := partsAndWorkers(o.Parts, o.Workers)
 	w, err := newSetWalk(left, right, &o)
 	if err != nil {
@@ -129,13 +131,13 @@ func ParallelCompareKeySets(ctx context.Context, left, right *DB, o KeySetOption
 	defer w.close()
 	ls, err := left.SplitKeys(o.Lower, o.Upper, n)
 	if err != nil {
-		return SetCounts{}, fmt.Errorf("strata: compare key sets: split the left database: %w", err)
+		return SetCounts{}, fmt.Errorf("dataeng: compare key sets: split the left database: %w", err)
 	}
 	rs, err := right.SplitKeys(o.Lower, o.Upper, n)
 	if err != nil {
-		return SetCounts{}, fmt.Errorf("strata: compare key sets: split the right database: %w", err)
+		return SetCounts{}, fmt.Errorf("dataeng: compare key sets: split the right database: %w", err)
 	}
-	cmp := left.cmp.Compare
+	cmp := left.Comparer().Compare
 	splits := slices.CompactFunc(slices.SortedFunc(slices.Values(append(ls, rs...)), cmp),
 		func(a, b []byte) bool { return cmp(a, b) == 0 })
 	bounds := partBounds(o.Lower, o.Upper, splits)
@@ -159,34 +161,34 @@ func ParallelCompareKeySets(ctx context.Context, left, right *DB, o KeySetOption
 
 // setWalk holds what the parts of one comparison share.
 type setWalk struct {
-	left, right *DB
+	left, right *strata.DB
 	o           *KeySetOptions
-	lsnap       *Snapshot
-	rsnap       *Snapshot
-	release     []*Snapshot
+	lsnap       *strata.Snapshot
+	rsnap       *strata.Snapshot
+	release     []*strata.Snapshot
 	progressMu  sync.Mutex
 }
 
-func newSetWalk(left, right *DB, o *KeySetOptions) (*setWalk, error) {
-	if left.cmp.Name != right.cmp.Name {
-		return nil, fmt.Errorf("strata: compare key sets: the databases use different comparators (%s, %s)", left.cmp.Name, right.cmp.Name)
+func newSetWalk(left, right *strata.DB, o *KeySetOptions) (*setWalk, error) {
+	if left.Comparer().Name != right.Comparer().Name {
+		return nil, fmt.Errorf("dataeng: compare key sets: the databases use different comparators (%s, %s)", left.Comparer().Name, right.Comparer().Name)
 	}
 	if o.Emit != 0 && o.OnKey == nil {
-		return nil, errors.New("strata: compare key sets: Emit is set but OnKey is nil")
+		return nil, errors.New("dataeng: compare key sets: Emit is set but OnKey is nil")
 	}
 	w := &setWalk{left: left, right: right, o: o, lsnap: o.LeftSnapshot, rsnap: o.RightSnapshot}
 	if w.lsnap == nil {
 		w.lsnap = left.NewSnapshot()
 		w.release = append(w.release, w.lsnap)
-	} else if w.lsnap.db != left {
-		return nil, errors.New("strata: compare key sets: LeftSnapshot belongs to another database")
+	} else if w.lsnap.DB() != left {
+		return nil, errors.New("dataeng: compare key sets: LeftSnapshot belongs to another database")
 	}
 	if w.rsnap == nil {
 		w.rsnap = right.NewSnapshot()
 		w.release = append(w.release, w.rsnap)
-	} else if w.rsnap.db != right {
+	} else if w.rsnap.DB() != right {
 		w.close()
-		return nil, errors.New("strata: compare key sets: RightSnapshot belongs to another database")
+		return nil, errors.New("dataeng: compare key sets: RightSnapshot belongs to another database")
 	}
 	return w, nil
 }
@@ -199,10 +201,9 @@ func (w *setWalk) close() {
 
 // walk is the two-pointer merge over [lo, hi) of both databases.
 func (w *setWalk) walk(ctx context.Context, part int, lo, hi []byte) (c SetCounts, err error) {
-	bounds := &IterOptions{LowerBound: lo, UpperBound: hi}
+	bounds := &strata.IterOptions{LowerBound: lo, UpperBound: hi, Context: ctx}
 	l := w.lsnap.NewIterator(bounds)
 	r := w.rsnap.NewIterator(bounds)
-	l.interrupt, r.interrupt = ctx.Err, ctx.Err
 	defer func() {
 		if lerr := l.Close(); err == nil && lerr != nil {
 			err = fmt.Errorf("left: %w", lerr)
@@ -236,7 +237,7 @@ func (w *setWalk) walk(ctx context.Context, part int, lo, hi []byte) (c SetCount
 			w.progressMu.Unlock()
 		}
 	}()
-	cmp := w.left.cmp.Compare
+	cmp := w.left.Comparer().Compare
 	lok, rok := l.First(), r.First()
 	for lok || rok {
 		var set KeySet

@@ -1,4 +1,4 @@
-package strata
+package dataeng
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/strata-db/strata/internal/vfs"
+	"github.com/strata-db/strata"
 )
 
 // deKey returns a random key for the data-engineering tests: short keys
@@ -29,7 +29,7 @@ func deKey(rng *rand.Rand) []byte {
 // fillRandom writes n random puts and some deletes to db, flushing now and
 // then so the data lies in several levels and the memtable, and returns
 // the model: the live keys and values.
-func fillRandom(t *testing.T, db *DB, rng *rand.Rand, n int) map[string]string {
+func fillRandom(t *testing.T, db *strata.DB, rng *rand.Rand, n int) map[string]string {
 	t.Helper()
 	model := map[string]string{}
 	b := db.NewBatch()
@@ -78,11 +78,21 @@ func forSeeds(t *testing.T, n, short int, fn func(t *testing.T, seed uint64, rng
 	}
 }
 
+// mustOpen opens the database in dir or fails the test.
+func mustOpen(t *testing.T, dir string, o *strata.Options) *strata.DB {
+	t.Helper()
+	db, err := strata.Open(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
 // memDB opens a database on a fresh in-memory file system with small
 // tables and blocks, so that small data sets still have many split points.
-func memDB(t *testing.T) *DB {
+func memDB(t *testing.T) *strata.DB {
 	t.Helper()
-	db := mustOpen(t, "db", &Options{FS: vfs.NewMem(), BlockSize: 64, WriteBufferSize: 8 << 10})
+	db := mustOpen(t, "db", &strata.Options{FS: strata.NewMemFS(), BlockSize: 64, WriteBufferSize: 8 << 10})
 	t.Cleanup(func() { db.Close() })
 	return db
 }
@@ -110,7 +120,7 @@ func TestParallelScanComplete(t *testing.T) {
 				var mu sync.Mutex
 				got := map[int][]string{}
 				err := ParallelScan(context.Background(), db, ScanOptions{Lower: bd.lower, Upper: bd.upper, Parts: parts, Workers: 3},
-					func(part int, it *Iterator) error {
+					func(part int, it *strata.Iterator) error {
 						var keys []string
 						for k, v := range it.All() {
 							if model[string(k)] != string(v) {
@@ -158,7 +168,7 @@ func TestParallelScanSnapshot(t *testing.T) {
 	db.Put([]byte("k00000x"), []byte("old"), nil) // after snap
 	var mu sync.Mutex
 	count := 0
-	err := ParallelScan(context.Background(), db, ScanOptions{Parts: 8, Workers: 4}, func(part int, it *Iterator) error {
+	err := ParallelScan(context.Background(), db, ScanOptions{Parts: 8, Workers: 4}, func(part int, it *strata.Iterator) error {
 		n := 0
 		for k, v := range it.All() {
 			if string(v) != "old" {
@@ -185,7 +195,7 @@ func TestParallelScanSnapshot(t *testing.T) {
 	}
 	// With the older snapshot: neither the new key nor the new values.
 	count = 0
-	err = ParallelScan(context.Background(), db, ScanOptions{Parts: 4, Snapshot: snap}, func(part int, it *Iterator) error {
+	err = ParallelScan(context.Background(), db, ScanOptions{Parts: 4, Snapshot: snap}, func(part int, it *strata.Iterator) error {
 		for range it.All() {
 			mu.Lock()
 			count++
@@ -199,7 +209,7 @@ func TestParallelScanSnapshot(t *testing.T) {
 	other := memDB(t)
 	osnap := other.NewSnapshot()
 	defer osnap.Close()
-	err = ParallelScan(context.Background(), db, ScanOptions{Snapshot: osnap}, func(int, *Iterator) error { return nil })
+	err = ParallelScan(context.Background(), db, ScanOptions{Snapshot: osnap}, func(int, *strata.Iterator) error { return nil })
 	if err == nil || !strings.Contains(err.Error(), "another database") {
 		t.Fatalf("snapshot of another database: %v", err)
 	}
@@ -219,7 +229,7 @@ func TestParallelScanCancel(t *testing.T) {
 	var mu sync.Mutex
 	var calls int
 	var sawCancel bool
-	err := ParallelScan(context.Background(), db, ScanOptions{Parts: 16, Workers: 2}, func(part int, it *Iterator) error {
+	err := ParallelScan(context.Background(), db, ScanOptions{Parts: 16, Workers: 2}, func(part int, it *strata.Iterator) error {
 		mu.Lock()
 		calls++
 		mu.Unlock()
@@ -252,7 +262,7 @@ func TestParallelScanCancel(t *testing.T) {
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	err = ParallelScan(ctx, db, ScanOptions{Parts: 16, Workers: 1}, func(part int, it *Iterator) error {
+	err = ParallelScan(ctx, db, ScanOptions{Parts: 16, Workers: 1}, func(part int, it *strata.Iterator) error {
 		cancel()
 		for range it.All() {
 		}
@@ -262,13 +272,15 @@ func TestParallelScanCancel(t *testing.T) {
 		t.Fatalf("cancelled context: %v", err)
 	}
 
-	// A read error fn ignores is still reported (Close returns it).
-	err = ParallelScan(context.Background(), db, ScanOptions{Parts: 2}, func(part int, it *Iterator) error {
-		it.interrupt = func() error { return boom }
+	// An iterator error fn ignores is still reported (Close returns it):
+	// here the cause the context is cancelled with.
+	cctx, cancelCause := context.WithCancelCause(context.Background())
+	err = ParallelScan(cctx, db, ScanOptions{Parts: 2, Workers: 1}, func(part int, it *strata.Iterator) error {
+		cancelCause(boom)
 		it.First()
 		return nil
 	})
-	if !errors.Is(err, boom) {
+	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "part 0") {
 		t.Fatalf("ignored iterator error: %v", err)
 	}
 }

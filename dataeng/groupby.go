@@ -1,4 +1,4 @@
-package strata
+package dataeng
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+
+	"github.com/strata-db/strata"
 )
 
 // Group-by, map-shuffle-reduce style, out of core: the map function emits
@@ -49,9 +51,9 @@ type GroupByOptions struct {
 	ScratchDir string
 	// Out receives one entry per group: key the group, value what reduce
 	// returned. Required.
-	Out *DB
+	Out *strata.DB
 	// OutWrite are the write options of the writes to Out (nil: default).
-	OutWrite *WriteOptions
+	OutWrite *strata.WriteOptions
 	// Workers is how many groups are reduced at once (on parts of the
 	// group space). Default: GOMAXPROCS.
 	Workers int
@@ -71,7 +73,7 @@ type GroupByStats struct {
 // ValueIter walks the values of one group, in emission order. Not safe for
 // concurrent use; valid only during the reduce call it is passed to.
 type ValueIter struct {
-	it      *Iterator
+	it      *strata.Iterator
 	prefix  []byte // enc(group)
 	started bool
 	done    bool
@@ -94,7 +96,7 @@ func (v *ValueIter) Next() bool {
 		return false
 	}
 	if len(v.it.Key()) != len(v.prefix)+8 {
-		v.err = fmt.Errorf("strata: GroupBy: scratch key %x is not a group and an 8-byte number: %w", v.it.Key(), ErrCorruption)
+		v.err = fmt.Errorf("dataeng: GroupBy: scratch key %x is not a group and an 8-byte number: %w", v.it.Key(), strata.ErrCorruption)
 		v.done = true
 		return false
 	}
@@ -142,7 +144,7 @@ func GroupBy(ctx context.Context, o GroupByOptions,
 	mapFn func(emit func(group, value []byte) error) error,
 	reduceFn func(group []byte, values *ValueIter) ([]byte, error)) (stats GroupByStats, err error) {
 	if o.Out == nil {
-		return stats, errors.New("strata: GroupBy: GroupByOptions.Out is nil")
+		return stats, errors.New("dataeng: GroupBy: GroupByOptions.Out is nil")
 	}
 	if err := ctx.Err(); err != nil {
 		return stats, err
@@ -160,20 +162,20 @@ func GroupBy(ctx context.Context, o GroupByOptions,
 
 	dir, err := os.MkdirTemp(o.ScratchDir, "strata-groupby-*")
 	if err != nil {
-		return stats, fmt.Errorf("strata: GroupBy: scratch directory: %w", err)
+		return stats, fmt.Errorf("dataeng: GroupBy: scratch directory: %w", err)
 	}
 	defer func() {
 		if rerr := os.RemoveAll(dir); rerr != nil && err == nil {
-			err = fmt.Errorf("strata: GroupBy: remove scratch directory: %w", rerr)
+			err = fmt.Errorf("dataeng: GroupBy: remove scratch directory: %w", rerr)
 		}
 	}()
-	scratch, err := Open(dir, (&Options{ErrorIfExists: true, BloomBitsPerKey: -1}).PrepareForBulkLoad())
+	scratch, err := strata.Open(dir, (&strata.Options{ErrorIfExists: true, BloomBitsPerKey: -1}).PrepareForBulkLoad())
 	if err != nil {
-		return stats, fmt.Errorf("strata: GroupBy: scratch database: %w", err)
+		return stats, fmt.Errorf("dataeng: GroupBy: scratch database: %w", err)
 	}
 	defer func() {
 		if cerr := scratch.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("strata: GroupBy: close scratch database: %w", cerr)
+			err = fmt.Errorf("dataeng: GroupBy: close scratch database: %w", cerr)
 		}
 	}()
 
@@ -196,8 +198,8 @@ func GroupBy(ctx context.Context, o GroupByOptions,
 
 	// Shuffle.
 	report("compact", 0, 1)
-	if err := scratch.CompactRangeWith(nil, nil, CompactOptions{}); err != nil {
-		return stats, fmt.Errorf("strata: GroupBy: sort the scratch database: %w", err)
+	if err := scratch.CompactRangeWith(nil, nil, strata.CompactOptions{}); err != nil {
+		return stats, fmt.Errorf("dataeng: GroupBy: sort the scratch database: %w", err)
 	}
 	report("compact", 1, 1)
 
@@ -231,11 +233,11 @@ func GroupBy(ctx context.Context, o GroupByOptions,
 // emitter is the emit function of a GroupBy's map phase.
 type emitter struct {
 	ctx    context.Context
-	db     *DB
+	db     *strata.DB
 	report func(phase string, done, total int64)
 	mu     sync.Mutex
-	batch  *Batch
-	spare  []*Batch
+	batch  *strata.Batch
+	spare  []*strata.Batch
 	key    []byte
 	seq    uint64
 	closed bool
@@ -249,7 +251,7 @@ func (e *emitter) emit(group, value []byte) error {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
-		return errors.New("strata: GroupBy: emit called after the map function returned")
+		return errors.New("dataeng: GroupBy: emit called after the map function returned")
 	}
 	if e.err == nil && e.seq&1023 == 0 {
 		e.err = e.ctx.Err()
@@ -282,14 +284,14 @@ func (e *emitter) emit(group, value []byte) error {
 
 // write writes a full batch (outside the lock: writes from several
 // goroutines group-commit) and recycles it.
-func (e *emitter) write(b *Batch) error {
-	err := e.db.Write(b, &WriteOptions{DisableWAL: true})
+func (e *emitter) write(b *strata.Batch) error {
+	err := e.db.Write(b, &strata.WriteOptions{DisableWAL: true})
 	b.Reset()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.spare = append(e.spare, b)
 	if err != nil && e.err == nil {
-		e.err = fmt.Errorf("strata: GroupBy: write to the scratch database: %w", err)
+		e.err = fmt.Errorf("dataeng: GroupBy: write to the scratch database: %w", err)
 	}
 	return e.err
 }
@@ -312,10 +314,10 @@ func (e *emitter) finish() error {
 // about equal bytes whose bounds fall on group boundaries: each split key
 // from SplitKeys is moved to the start, enc(g), of the group g of the first
 // record at or after it. Part i is [b[i], b[i+1]).
-func groupBounds(scratch *DB, n int) ([][]byte, error) {
+func groupBounds(scratch *strata.DB, n int) ([][]byte, error) {
 	splits, err := scratch.SplitKeys(nil, nil, n)
 	if err != nil {
-		return nil, fmt.Errorf("strata: GroupBy: split the scratch database: %w", err)
+		return nil, fmt.Errorf("dataeng: GroupBy: split the scratch database: %w", err)
 	}
 	it := scratch.NewIterator(nil)
 	defer it.Close()
@@ -342,27 +344,26 @@ func groupBounds(scratch *DB, n int) ([][]byte, error) {
 		}
 	}
 	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("strata: GroupBy: split the scratch database: %w", err)
+		return nil, fmt.Errorf("dataeng: GroupBy: split the scratch database: %w", err)
 	}
 	return append(bounds, nil), nil
 }
 
 // reducer reduces the groups of one part.
 type reducer struct {
-	db       *DB
-	out      *DB
-	wo       *WriteOptions
+	db       *strata.DB
+	out      *strata.DB
+	wo       *strata.WriteOptions
 	fn       func(group []byte, values *ValueIter) ([]byte, error)
 	progress func(records int64)
 }
 
 // run reduces the groups in [lo, hi) and returns how many there were.
 func (r *reducer) run(ctx context.Context, lo, hi []byte) (groups int64, err error) {
-	it := r.db.NewIterator(&IterOptions{LowerBound: lo, UpperBound: hi})
-	it.interrupt = ctx.Err
+	it := r.db.NewIterator(&strata.IterOptions{LowerBound: lo, UpperBound: hi, Context: ctx})
 	defer func() {
 		if cerr := it.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("strata: GroupBy: read the scratch database: %w", cerr)
+			err = fmt.Errorf("dataeng: GroupBy: read the scratch database: %w", cerr)
 		}
 	}()
 	b := r.out.NewBatch()
@@ -371,7 +372,7 @@ func (r *reducer) run(ctx context.Context, lo, hi []byte) (groups int64, err err
 			return nil
 		}
 		if err := r.out.Write(b, r.wo); err != nil {
-			return fmt.Errorf("strata: GroupBy: write results: %w", err)
+			return fmt.Errorf("dataeng: GroupBy: write results: %w", err)
 		}
 		b.Reset()
 		return nil
@@ -384,7 +385,7 @@ func (r *reducer) run(ctx context.Context, lo, hi []byte) (groups int64, err err
 		v := &ValueIter{it: it, prefix: bytes.Clone(it.Key()[:n])}
 		res, err := r.fn(group, v)
 		if err != nil {
-			return groups, fmt.Errorf("strata: GroupBy: reduce group %q: %w", group, err)
+			return groups, fmt.Errorf("dataeng: GroupBy: reduce group %q: %w", group, err)
 		}
 		for v.Next() { // skip what reduce left
 		}
@@ -401,7 +402,7 @@ func (r *reducer) run(ctx context.Context, lo, hi []byte) (groups int64, err err
 		}
 	}
 	if err := it.Err(); err != nil {
-		return groups, fmt.Errorf("strata: GroupBy: read the scratch database: %w", err)
+		return groups, fmt.Errorf("dataeng: GroupBy: read the scratch database: %w", err)
 	}
 	return groups, write()
 }
@@ -428,7 +429,7 @@ func decodeGroupKey(b []byte) (group []byte, n int, err error) {
 	for i := 0; ; {
 		j := bytes.IndexByte(b[i:], 0)
 		if j < 0 || i+j+1 >= len(b) {
-			return nil, 0, fmt.Errorf("strata: GroupBy: scratch key %x: group not terminated: %w", b, ErrCorruption)
+			return nil, 0, fmt.Errorf("dataeng: GroupBy: scratch key %x: group not terminated: %w", b, strata.ErrCorruption)
 		}
 		group = append(group, b[i:i+j]...)
 		switch b[i+j+1] {
@@ -438,7 +439,7 @@ func decodeGroupKey(b []byte) (group []byte, n int, err error) {
 		case 0x01:
 			return group, i + j + 2, nil
 		default:
-			return nil, 0, fmt.Errorf("strata: GroupBy: scratch key %x: byte %#x after 0x00 at offset %d: %w", b, b[i+j+1], i+j+1, ErrCorruption)
+			return nil, 0, fmt.Errorf("dataeng: GroupBy: scratch key %x: byte %#x after 0x00 at offset %d: %w", b, b[i+j+1], i+j+1, strata.ErrCorruption)
 		}
 	}
 }
