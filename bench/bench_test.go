@@ -14,7 +14,7 @@ import (
 	"github.com/strata-db/strata/bench/engines"
 	"github.com/strata-db/strata/bench/render"
 	"github.com/strata-db/strata/bench/suite"
-	"github.com/strata-db/strata/internal/dbbench"
+	"github.com/strata-db/strata/tools/dbbench"
 )
 
 // TestEnginesAgree runs the same db_bench sequence on every Go engine in

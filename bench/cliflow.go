@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-db/strata/dataio"
-	"github.com/strata-db/strata/internal/dbbench"
+	"github.com/strata-db/strata/tools/dbbench"
 )
 
 // newCLIFlowCmd returns the hidden "cliflow" command: the bulk-load flow

@@ -25,7 +25,7 @@ import (
 	"github.com/strata-db/strata/bench/engines"
 	"github.com/strata-db/strata/bench/render"
 	"github.com/strata-db/strata/bench/suite"
-	"github.com/strata-db/strata/internal/dbbench"
+	"github.com/strata-db/strata/tools/dbbench"
 )
 
 func main() {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/strata-db/strata/internal/dbbench"
+	"github.com/strata-db/strata/tools/dbbench"
 )
 
 // All lists the Go engines by name: Strata and its peers. Each peer's

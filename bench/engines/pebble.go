@@ -12,7 +12,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/sstable"
 
-	"github.com/strata-db/strata/internal/dbbench"
+	"github.com/strata-db/strata/tools/dbbench"
 )
 
 // Pebble is CockroachDB's Pebble v2 with its default format major version.

@@ -1,4 +1,4 @@
-// leveldb_bench: the workloads of `strata bench` (strata/internal/dbbench)
+// leveldb_bench: the workloads of `strata bench` (tools/dbbench)
 // run against C++ LevelDB, with the same flags, the same keys (zero-padded
 // decimal), the same values (db_bench's RandomGenerator), the same seeds and
 // the same report lines in RocksDB's db_bench format, so the bench module

@@ -432,7 +432,7 @@ func writeSettings(p func(string, ...any), h *suite.Header) {
 	p("Shared by every engine: 64 MiB block cache, bloom filters of 10 bits per key, snappy, 64 MiB write buffer\n")
 	p("(memtable), 4 KiB blocks, WAL on and writes not synced (except fillsync, and the bulk load, which turns the WAL\n")
 	p("off where the engine allows), one thread unless stated, db_bench's keys (16 bytes) and values (half compressible,\n")
-	p("db_bench's own generator), seed 1000. The Go engines run the same code (`strata/internal/dbbench`, also behind\n")
+	p("db_bench's own generator), seed 1000. The Go engines run the same code (`tools/dbbench`, also behind\n")
 	p("`strata bench`) through one small interface; RocksDB runs its own db_bench with the same flags; C++ LevelDB runs\n")
 	p("a C++ port of the same driver. Every difference:\n\n")
 	p("| engine | version | settings and differences |\n|---|---|---|\n")

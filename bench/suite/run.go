@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/strata-db/strata/internal/dbbench"
+	"github.com/strata-db/strata/tools/dbbench"
 )
 
 // Header is the first JSON line of a results file: what was run, where,

@@ -20,7 +20,7 @@ import (
 	"strings"
 
 	"github.com/strata-db/strata/bench/engines"
-	"github.com/strata-db/strata/internal/dbbench"
+	"github.com/strata-db/strata/tools/dbbench"
 )
 
 func main() {

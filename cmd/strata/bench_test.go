@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/strata-db/strata/internal/dbbench"
+	"github.com/strata-db/strata/tools/dbbench"
 )
 
 func TestBench(t *testing.T) {

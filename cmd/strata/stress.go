@@ -10,11 +10,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/strata-db/strata/internal/stress"
+	"github.com/strata-db/strata/tools/stress"
 )
 
 // newStressCmd returns `strata stress`: the process crash test (see package
-// internal/stress). The command runs itself again as the child it kills:
+// tools/stress). The command runs itself again as the child it kills:
 // a process started with stress.ChildEnv set is the child.
 func newStressCmd() *cobra.Command {
 	var (
