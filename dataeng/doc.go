@@ -8,7 +8,8 @@
 // internal package, no private hook. What it needs from the engine —
 // DB.SplitKeys, snapshots, bounded iterators that stop when their
 // IterOptions.Context is done, bulk-load options and CompactRangeWith — any
-// user of the engine has too.
+// user of the engine has too. Keys it writes to scratch databases are
+// encoded with package keys.
 //
 // Invariants. Every helper reads each database as of one snapshot (taken at
 // the start and released at the end unless the caller passes its own), so

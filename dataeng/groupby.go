@@ -3,7 +3,6 @@ package dataeng
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"iter"
@@ -12,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/strata-db/strata"
+	"github.com/strata-db/strata/keys"
 )
 
 // Group-by, map-shuffle-reduce style, out of core: the map function emits
@@ -20,27 +20,20 @@ import (
 // groups in key order, in parallel parts cut at group boundaries, and
 // writes one result per group to the output database.
 //
-// Scratch keys. A record is stored under
+// Scratch keys. A record is stored under the tuple (group, seq) encoded with
+// package keys:
 //
-//	enc(group) || seq
+//	keys.AppendBytes(group) || keys.AppendUint(seq)
+//	= 0x01, group with each 0x00 written 0x00 0xFF, 0x00 0x01,
+//	  then 0x14+n and seq's n big-endian bytes (0x14 alone for 0)
 //
-// where seq is an 8-byte big-endian emission number (unique, so that equal
-// records are all kept, and in emission order within a group) and enc is
-// the order-preserving, prefix-free escaping of FoundationDB's tuple layer:
-//
-//	group byte 0x00      ->  0x00 0xFF
-//	any other group byte ->  itself
-//	end of group         ->  0x00 0x01
-//
-// e.g. group "a\x00b" is 61 00 FF 62 00 01 and the empty group is 00 01.
-// Bytewise, enc(a) < enc(b) exactly when a < b: up to the first difference
-// the encodings agree; a 0x00 in one group against a larger byte in the
-// other compares 0x00 < that byte either way; where one group ends and the
-// other goes on, 0x00 0x01 sorts below both 0x00 0xFF (a 0x00 byte) and
-// any byte above 0x00. And no encoding is a prefix of another (the only
-// 0x00 0x01 is the last two bytes), so all records of a group, whatever
-// their seq, are contiguous and sort between enc(g) and the next group's.
-// A separator character could not do this: any byte may occur in a group.
+// where seq is the emission number (unique, so that equal records are all
+// kept, and in emission order within a group). Group "a\x00b" with seq 5 is
+// 01 61 00 FF 62 00 01 15 05. The encoding preserves order and its elements
+// are self-delimiting (see package keys), so records sort by group, then by
+// seq, and all records of a group are contiguous: they are exactly the keys
+// that start with the group's encoding. A separator character could not do
+// this: any byte may occur in a group.
 
 // GroupByOptions configure GroupBy.
 type GroupByOptions struct {
@@ -95,8 +88,8 @@ func (v *ValueIter) Next() bool {
 		v.done = true
 		return false
 	}
-	if len(v.it.Key()) != len(v.prefix)+8 {
-		v.err = fmt.Errorf("dataeng: GroupBy: scratch key %x is not a group and an 8-byte number: %w", v.it.Key(), strata.ErrCorruption)
+	if !isEmissionNumber(v.it.Key()[len(v.prefix):]) {
+		v.err = fmt.Errorf("dataeng: GroupBy: scratch key %x is not a group and an emission number: %w", v.it.Key(), strata.ErrCorruption)
 		v.done = true
 		return false
 	}
@@ -261,8 +254,7 @@ func (e *emitter) emit(group, value []byte) error {
 		e.mu.Unlock()
 		return err
 	}
-	e.key = appendGroupKey(e.key[:0], group)
-	e.key = binary.BigEndian.AppendUint64(e.key, e.seq)
+	e.key = appendScratchKey(e.key[:0], group, e.seq)
 	e.seq++
 	e.batch.Put(e.key, value)
 	if e.seq&(1<<16-1) == 0 {
@@ -407,39 +399,33 @@ func (r *reducer) run(ctx context.Context, lo, hi []byte) (groups int64, err err
 	return groups, write()
 }
 
-// appendGroupKey appends enc(group) (see the layout above) to dst.
-func appendGroupKey(dst, group []byte) []byte {
-	for {
-		i := bytes.IndexByte(group, 0)
-		if i < 0 {
-			break
-		}
-		dst = append(dst, group[:i+1]...)
-		dst = append(dst, 0xFF)
-		group = group[i+1:]
-	}
-	dst = append(dst, group...)
-	return append(dst, 0x00, 0x01)
+// appendScratchKey appends the scratch key of a record (see the layout
+// above) to dst.
+func appendScratchKey(dst, group []byte, seq uint64) []byte {
+	return keys.AppendUint(keys.AppendBytes(dst, group), seq)
 }
 
-// decodeGroupKey decodes the enc(group) that b starts with: the group (a
-// new slice) and the length of its encoding.
+// decodeGroupKey decodes the group that scratch key b starts with: the
+// group (a new slice) and the length of its encoding.
 func decodeGroupKey(b []byte) (group []byte, n int, err error) {
-	group = []byte{}
-	for i := 0; ; {
-		j := bytes.IndexByte(b[i:], 0)
-		if j < 0 || i+j+1 >= len(b) {
-			return nil, 0, fmt.Errorf("dataeng: GroupBy: scratch key %x: group not terminated: %w", b, strata.ErrCorruption)
-		}
-		group = append(group, b[i:i+j]...)
-		switch b[i+j+1] {
-		case 0xFF:
-			group = append(group, 0)
-			i += j + 2
-		case 0x01:
-			return group, i + j + 2, nil
-		default:
-			return nil, 0, fmt.Errorf("dataeng: GroupBy: scratch key %x: byte %#x after 0x00 at offset %d: %w", b, b[i+j+1], i+j+1, strata.ErrCorruption)
-		}
+	d := keys.NewDecoder(b)
+	v, err := d.Next()
+	if err != nil {
+		return nil, 0, fmt.Errorf("dataeng: GroupBy: scratch key %x: %w: %w", b, err, strata.ErrCorruption)
 	}
+	group, ok := v.([]byte)
+	if !ok {
+		return nil, 0, fmt.Errorf("dataeng: GroupBy: scratch key %x starts with a %T, not a group: %w", b, v, strata.ErrCorruption)
+	}
+	return group, d.Offset(), nil
+}
+
+// isEmissionNumber reports whether b is exactly one encoded non-negative
+// integer (the rest of a scratch key after its group).
+func isEmissionNumber(b []byte) bool {
+	if len(b) == 0 || b[0] < 0x14 || b[0] > 0x1c {
+		return false
+	}
+	d := keys.NewDecoder(b)
+	return d.Skip() == nil && !d.More()
 }

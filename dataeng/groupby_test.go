@@ -2,6 +2,7 @@ package dataeng
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
@@ -16,50 +17,61 @@ import (
 	"github.com/strata-db/strata"
 )
 
-func TestGroupKeyEncoding(t *testing.T) {
+// TestScratchKeys pins the scratch key layout (package keys' tuple of the
+// group and the emission number), checks that decodeGroupKey reads the group
+// back and refuses damaged keys, and that random keys sort by group, then
+// emission number, with every key of a group starting with the group's
+// encoding.
+func TestScratchKeys(t *testing.T) {
 	for _, tc := range []struct {
 		group string
+		seq   uint64
 		enc   string // hex
 	}{
-		{"", "0001"},
-		{"a", "610001"},
-		{"\x00", "00ff0001"},
-		{"a\x00b", "6100ff620001"},
-		{"\x00\x00", "00ff00ff0001"},
-		{"\xff\x01", "ff010001"},
+		{"", 0, "01000114"},
+		{"a", 1, "0161000115" + "01"},
+		{"\x00", 255, "0100ff000115ff"},
+		{"a\x00b", 5, "016100ff6200011505"},
+		{"\xff\x01", 256, "01ff010001160100"},
 	} {
-		enc := appendGroupKey([]byte("prefix"), []byte(tc.group))[len("prefix"):]
+		enc := appendScratchKey([]byte("prefix"), []byte(tc.group), tc.seq)[len("prefix"):]
 		if got := fmt.Sprintf("%x", enc); got != tc.enc {
-			t.Errorf("enc(%q) = %s, want %s", tc.group, got, tc.enc)
+			t.Errorf("key(%q, %d) = %s, want %s", tc.group, tc.seq, got, tc.enc)
 		}
-		g, n, err := decodeGroupKey(append(enc, "seqnum78"...))
-		if err != nil || string(g) != tc.group || n != len(enc) {
-			t.Errorf("decode(enc(%q)) = %q, %d, %v", tc.group, g, n, err)
+		g, n, err := decodeGroupKey(enc)
+		if err != nil || string(g) != tc.group || !isEmissionNumber(enc[n:]) {
+			t.Errorf("decode(key(%q)) = %q, %d, %v", tc.group, g, n, err)
 		}
 	}
-	for _, bad := range []string{"", "61", "6100", "610002", "00", "00fe0001"} {
+	for _, bad := range []string{"", "61", "0161", "016100", "01610002", "14", "0100fe0001"} {
 		raw, _ := hex.DecodeString(bad)
 		if _, _, err := decodeGroupKey(raw); !errors.Is(err, strata.ErrCorruption) {
 			t.Errorf("decode(%s): %v, want a corruption error", bad, err)
 		}
 	}
-	// Order-preserving and prefix-free, on random groups over a small
-	// alphabet with 0x00, 0x01 and 0xFF (so prefixes and ties are common).
+	for _, bad := range []string{"", "13fe", "0100", "1505ff", "1600ff"} {
+		raw, _ := hex.DecodeString(bad)
+		if isEmissionNumber(raw) {
+			t.Errorf("isEmissionNumber(%s) = true", bad)
+		}
+	}
+	// Random groups over a small alphabet with 0x00, 0x01 and 0xFF (so
+	// prefixes and ties are common) and random emission numbers.
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 20000 {
 		a, b := deKey(rng), deKey(rng)
-		ea, eb := appendGroupKey(nil, a), appendGroupKey(nil, b)
-		if bytes.Compare(a, b) != bytes.Compare(ea, eb) {
-			t.Fatalf("order: %x vs %x encode to %x vs %x", a, b, ea, eb)
+		sa, sb := rng.Uint64N(1<<uint(rng.IntN(64))), rng.Uint64N(1<<uint(rng.IntN(64)))
+		ka, kb := appendScratchKey(nil, a, sa), appendScratchKey(nil, b, sb)
+		want := bytes.Compare(a, b)
+		if want == 0 {
+			want = cmp.Compare(sa, sb)
 		}
-		if !bytes.Equal(a, b) && (bytes.HasPrefix(ea, eb) || bytes.HasPrefix(eb, ea)) {
-			t.Fatalf("prefix: %x and %x encode to %x and %x", a, b, ea, eb)
+		if got := bytes.Compare(ka, kb); got != want {
+			t.Fatalf("(%x, %d) vs (%x, %d): keys compare %d, want %d", a, sa, b, sb, got, want)
 		}
-		// With any suffixes, the group order still decides.
-		sa := binary.BigEndian.AppendUint64(ea, rng.Uint64())
-		sb := binary.BigEndian.AppendUint64(eb, rng.Uint64())
-		if c := bytes.Compare(a, b); c != 0 && bytes.Compare(sa, sb) != c {
-			t.Fatalf("suffixes reorder %x and %x", a, b)
+		_, n, _ := decodeGroupKey(ka)
+		if bytes.HasPrefix(kb, ka[:n]) != bytes.Equal(a, b) {
+			t.Fatalf("key %x of group %x starts with group %x's encoding", kb, b, a)
 		}
 	}
 }
