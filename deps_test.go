@@ -1,0 +1,226 @@
+package strata_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// The import rules: which of the module's packages may import which, so
+// that every layer imports only the layers below it (docs/architecture.md
+// draws them). In the manner of the Go project's go/build/deps_test.go:
+// TestImportRules lists every package of the module with `go list -deps`
+// and fails, naming the rule, when a package imports something its rule
+// does not allow. A new package needs a rule before its first test passes.
+//
+// Paths are relative to the module ("" is the engine, the root package).
+// Standard-library imports are always allowed; other modules only where a
+// rule names them.
+
+// importRule says what the packages in pkgs may import.
+type importRule struct {
+	name    string   // the rule, as a failure states it
+	pkgs    []string // the packages it governs
+	may     []string // packages of this module they may import
+	modules []string // other modules (path prefixes) they may import
+}
+
+// engineInternals are the engine's own packages below the root.
+var engineInternals = []string{"internal/base", "internal/vfs", "internal/cache", "internal/record",
+	"internal/batch", "internal/memtable", "internal/sstable", "internal/manifest", "internal/iterator"}
+
+var importRules = []importRule{
+	{name: "keys encodes tuples for every layer and imports nothing of ours",
+		pkgs: []string{"keys"}},
+	{name: "the engine's leaves (keys and errors, files, the block cache) import nothing of ours",
+		pkgs: []string{"internal/base", "internal/vfs", "internal/cache"}},
+	{name: "the fault-injecting file system wraps vfs only",
+		pkgs: []string{"internal/vfs/errorfs"}, may: []string{"internal/vfs"}},
+	{name: "the log format, the batch encoding and the memtable build on base only",
+		pkgs: []string{"internal/record", "internal/batch", "internal/memtable"}, may: []string{"internal/base"}},
+	{name: "tables know keys and the block cache, not versions or the engine",
+		pkgs: []string{"internal/sstable"}, may: []string{"internal/base", "internal/cache"},
+		modules: []string{"github.com/klauspost/compress"}},
+	{name: "the MANIFEST package reads and writes its files through vfs and record, nothing above",
+		pkgs: []string{"internal/manifest"}, may: []string{"internal/base", "internal/record", "internal/vfs"}},
+	{name: "iterators merge internal iterators over versions, without the engine",
+		pkgs: []string{"internal/iterator"}, may: []string{"internal/base", "internal/manifest"}},
+	{name: "the engine (root package) imports its internals only, never a layer above it",
+		pkgs: []string{""}, may: engineInternals},
+	{name: "data-engineering algorithms are clients of the engine's public API",
+		pkgs: []string{"dataeng"}, may: []string{"", "keys"}},
+	{name: "text formats, bulk load and export are clients of the engine's public API",
+		pkgs: []string{"dataio"}, may: []string{""}},
+	{name: "inspect reads the on-disk formats offline, without opening the engine",
+		pkgs: []string{"inspect"}, may: []string{"dataio", "internal/base", "internal/batch",
+			"internal/manifest", "internal/record", "internal/sstable", "internal/vfs"}},
+	{name: "tools drive the engine from above, through its public API",
+		pkgs: []string{"tools/dbbench", "tools/stress"}, may: []string{""}},
+	{name: "the command does flags and printing over the packages below it",
+		pkgs: []string{"cmd/strata"}, may: []string{"", "dataeng", "dataio", "inspect", "tools/dbbench", "tools/stress"},
+		modules: []string{"github.com/spf13/cobra", "github.com/schollz/progressbar", "golang.org/x/term"}},
+	{name: "examples use the public API only",
+		pkgs: []string{"examples/quickstart"}, may: []string{""}},
+}
+
+// testOnly are packages any test of the module may import besides what its
+// package may: the engine, to build a test's fixtures (inspect's tests write
+// the databases they inspect; Go itself refuses the cycle for the engine's
+// own internal packages), and the fault-injecting file system.
+var testOnly = []string{"", "internal/vfs/errorfs"}
+
+// listedPackage is what TestImportRules reads of `go list -json`.
+type listedPackage struct {
+	ImportPath string
+	Module     *struct {
+		Path string
+		Main bool
+	}
+	Standard     bool
+	Imports      []string
+	TestImports  []string
+	XTestImports []string
+}
+
+func TestImportRules(t *testing.T) {
+	pkgs := goListDeps(t)
+	module := ""
+	for _, p := range pkgs {
+		if p.Module != nil && p.Module.Main {
+			module = p.Module.Path
+		}
+	}
+	if module == "" {
+		t.Fatal("go list found no root package of the module")
+	}
+	rules := map[string]*importRule{}
+	for i := range importRules {
+		for _, p := range importRules[i].pkgs {
+			if rules[p] != nil {
+				t.Fatalf("package %q has two rules", p)
+			}
+			rules[p] = &importRules[i]
+		}
+	}
+	rel := func(path string) (string, bool) {
+		if path == module {
+			return "", true
+		}
+		r, ok := strings.CutPrefix(path, module+"/")
+		return r, ok
+	}
+	seen := map[string]bool{}
+	for _, p := range pkgs {
+		name, ours := rel(p.ImportPath)
+		if !ours || p.Module == nil || p.Module.Path != module {
+			continue
+		}
+		seen[name] = true
+		r := rules[name]
+		if r == nil {
+			t.Errorf("package %s has no import rule: add one to importRules in deps_test.go (and its place to docs/architecture.md)", show(name))
+			continue
+		}
+		check := func(imports []string, extra []string, what string) {
+			for _, imp := range imports {
+				if to, ours := rel(imp); ours {
+					if to == name || slices.Contains(r.may, to) || slices.Contains(extra, to) {
+						continue
+					}
+					t.Errorf("%s%s imports %s: not allowed by the rule %q (it may import: %s)",
+						show(name), what, show(to), r.name, showAll(r.may))
+				} else if !isStandard(imp) && !slices.ContainsFunc(r.modules, func(m string) bool {
+					return imp == m || strings.HasPrefix(imp, m+"/")
+				}) {
+					t.Errorf("%s%s imports %s: another module, not allowed by the rule %q (it may import: %s)",
+						show(name), what, imp, r.name, strings.Join(append([]string{"the standard library"}, r.modules...), ", "))
+				}
+			}
+		}
+		check(p.Imports, nil, "")
+		check(p.TestImports, testOnly, " (in its tests)")
+		// An external test package (package x_test) may import the
+		// packages that import x, to test x as they use it.
+		check(p.XTestImports, append(slices.Clone(testOnly), importersOf(name, rules)...), " (in its external tests)")
+	}
+	for _, r := range importRules {
+		for _, p := range r.pkgs {
+			if !seen[p] {
+				t.Errorf("the rule %q names %s, which go list did not find: remove it", r.name, show(p))
+			}
+		}
+	}
+}
+
+// importersOf lists the packages whose rule lets them import pkg.
+func importersOf(pkg string, rules map[string]*importRule) []string {
+	var out []string
+	for p, r := range rules {
+		if slices.Contains(r.may, pkg) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// goListDeps runs `go list -deps -test -json ./...` in the module root.
+func goListDeps(t *testing.T) []listedPackage {
+	t.Helper()
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("go is not on PATH: %v", err)
+		}
+		t.Skipf("go is not on PATH: %v", err)
+	}
+	cmd := exec.Command(gobin, "list", "-deps", "-json=ImportPath,Module,Standard,Imports,TestImports,XTestImports", "./...")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, stderr.String())
+	}
+	var pkgs []listedPackage
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		var p listedPackage
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("go list output: %v", err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	return pkgs
+}
+
+// isStandard reports whether an import path is the standard library's: its
+// first element has no dot.
+func isStandard(path string) bool {
+	first, _, _ := strings.Cut(path, "/")
+	return !strings.Contains(first, ".")
+}
+
+func show(p string) string {
+	if p == "" {
+		return "the engine (root package)"
+	}
+	return p
+}
+
+func showAll(ps []string) string {
+	if len(ps) == 0 {
+		return "nothing of this module"
+	}
+	var out []string
+	for _, p := range ps {
+		out = append(out, show(p))
+	}
+	return strings.Join(out, ", ")
+}
