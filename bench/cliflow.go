@@ -49,7 +49,7 @@ func newCLIFlowCmd() *cobra.Command {
 	gofs := flag.NewFlagSet("cliflow", flag.ContinueOnError)
 	cfg.RegisterFlags(gofs)
 	cmd.Flags().AddGoFlagSet(gofs)
-	cmd.Flags().StringVar(&strataBin, "github.com/strata-db/strata", "", "the strata binary")
+	cmd.Flags().StringVar(&strataBin, "strata", "", "the strata binary")
 	return cmd
 }
 

@@ -226,7 +226,7 @@ func newWorkerCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg := dbbench.DefaultConfig()
 			fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-			engine := fs.String("engine", "github.com/strata-db/strata", "engine: strata, pebble, goleveldb or badger")
+			engine := fs.String("engine", "strata", "engine: strata, pebble, goleveldb or badger")
 			cfg.RegisterFlags(fs)
 			if err := fs.Parse(args); err != nil {
 				return err

@@ -20,11 +20,11 @@ import (
 // names (bench_pebble, bench_goleveldb, bench_badger), so that a peer's
 // process carries no other engine's code or memory (see ../worker).
 var All = map[string]dbbench.Engine{
-	"github.com/strata-db/strata": dbbench.Strata,
+	"strata": dbbench.Strata,
 }
 
 // Names is the Go engines' order in tables and runs.
-var Names = []string{"github.com/strata-db/strata", "pebble", "goleveldb", "badger"}
+var Names = []string{"strata", "pebble", "goleveldb", "badger"}
 
 // removeDir deletes a benchmark database directory. It refuses paths that
 // cannot be a benchmark's own directory (the root, the home directory).

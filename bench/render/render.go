@@ -201,10 +201,10 @@ func Write(data *Data, dir, source string) error {
 			continue
 		}
 		p("| %s |", r.label)
-		strata := t.get(r.workload, r.bench, "github.com/strata-db/strata").median(opsPerSec)
+		strata := t.get(r.workload, r.bench, "strata").median(opsPerSec)
 		for _, e := range t.engines {
 			v := t.get(r.workload, r.bench, e).median(opsPerSec)
-			p(" %s |", withRatio(v, strata, e == "github.com/strata-db/strata", fmtOps))
+			p(" %s |", withRatio(v, strata, e == "strata", fmtOps))
 		}
 		p("\n")
 	}
@@ -258,7 +258,7 @@ func Write(data *Data, dir, source string) error {
 		if err := ratioChart(filepath.Join(chartDir, "default.png"), "db_bench default workload: throughput relative to Strata",
 			labels, t.engines, func(i int, e string) float64 {
 				return t.get(rows[i].workload, rows[i].bench, e).median(opsPerSec) /
-					t.get(rows[i].workload, rows[i].bench, "github.com/strata-db/strata").median(opsPerSec)
+					t.get(rows[i].workload, rows[i].bench, "strata").median(opsPerSec)
 			}); err != nil {
 			return err
 		}
@@ -476,12 +476,12 @@ func writeValues(p func(string, ...any), t *table, h *suite.Header, chartDir str
 		p("| value size |%s\n|---|%s\n", headerCells(t.engines), strings.Repeat("---|", len(t.engines)))
 		for _, w := range ws {
 			p("| %s B |", commas(w.ValueSize))
-			strata := t.get(w.Name, bench.name, "github.com/strata-db/strata").median(opsPerSec)
+			strata := t.get(w.Name, bench.name, "strata").median(opsPerSec)
 			for _, e := range t.engines {
 				c := t.get(w.Name, bench.name, e)
 				v := c.median(opsPerSec)
 				mb := c.median(func(r suite.Record) float64 { return r.MBPerSec })
-				s := withRatio(v, strata, e == "github.com/strata-db/strata", fmtOps)
+				s := withRatio(v, strata, e == "strata", fmtOps)
 				if !math.IsNaN(mb) {
 					s += fmt.Sprintf(", %.0f MB/s", mb)
 				}
@@ -520,7 +520,7 @@ func writeBulk(p func(string, ...any), t *table, h *suite.Header, chartDir strin
 		return t.get("bulk", bench, e).median(func(r suite.Record) float64 { return r.Seconds })
 	}
 	total := t.bulkTotal
-	strataTotal := total("github.com/strata-db/strata")
+	strataTotal := total("strata")
 	var totals []float64
 	for _, e := range t.engines {
 		c := t.anyCell("bulk", e)

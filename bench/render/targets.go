@@ -19,7 +19,7 @@ const rocksDBReleaseBulkSeconds = 26.5
 func writeTargets(p func(string, ...any), t *table) {
 	var peers []string
 	for _, e := range t.engines {
-		if e != "github.com/strata-db/strata" && e != "strata-cli" {
+		if e != "strata" && e != "strata-cli" {
 			peers = append(peers, e)
 		}
 	}
@@ -50,19 +50,19 @@ func writeTargets(p func(string, ...any), t *table) {
 		if !t.hasRow(r.workload, r.bench) {
 			continue
 		}
-		s := t.get(r.workload, r.bench, "github.com/strata-db/strata").median(opsPerSec)
+		s := t.get(r.workload, r.bench, "strata").median(opsPerSec)
 		name, v := best(r.workload, r.bench)
 		if math.IsNaN(s) || name == "" {
 			continue
 		}
 		p("| %s ≥ best peer | %s | %s (%s) | %s |\n", r.label, fmtOps(s), fmtOps(v), name, mark(s >= v))
 	}
-	if one, eight := t.get("fillsync", "fillsync", "github.com/strata-db/strata").median(opsPerSec), t.get("fillsync8", "fillsync", "github.com/strata-db/strata").median(opsPerSec); !math.IsNaN(one) && !math.IsNaN(eight) {
+	if one, eight := t.get("fillsync", "fillsync", "strata").median(opsPerSec), t.get("fillsync8", "fillsync", "strata").median(opsPerSec); !math.IsNaN(one) && !math.IsNaN(eight) {
 		p("| fillsync with 8 writers ≥ 4 × one writer | %.1f × | — | %s |\n", eight/one, mark(eight >= 4*one))
 	}
 	for _, w := range []string{"values-64", "values-256", "values-1024", "values-4096", "values-16384"} {
 		for _, bench := range []string{"filluniquerandom", "readrandom"} {
-			s := t.get(w, bench, "github.com/strata-db/strata").median(opsPerSec)
+			s := t.get(w, bench, "strata").median(opsPerSec)
 			if math.IsNaN(s) {
 				continue
 			}
@@ -82,7 +82,7 @@ func writeTargets(p func(string, ...any), t *table) {
 	}
 	if t.hasWorkload("bulk") {
 		total := t.bulkTotal
-		s := total("github.com/strata-db/strata")
+		s := total("strata")
 		if !math.IsNaN(s) {
 			p("| bulk load of the bulk set < %.1f s (RocksDB 11.8 release, the issue's figure) | %s s | — | %s |\n",
 				rocksDBReleaseBulkSeconds, fmtSeconds(s), mark(s < rocksDBReleaseBulkSeconds))
@@ -100,7 +100,7 @@ func writeTargets(p func(string, ...any), t *table) {
 	}
 	if contains(t.engines, "leveldb") {
 		for _, w := range []string{"fillseq", "fillrandom", "overwrite", "reads", "values-64", "values-1024", "values-16384", "bulk"} {
-			sc, lc := t.anyCell(w, "github.com/strata-db/strata"), t.anyCell(w, "leveldb")
+			sc, lc := t.anyCell(w, "strata"), t.anyCell(w, "leveldb")
 			rss := func(c *cell) float64 {
 				return c.median(func(r suite.Record) float64 { return float64(r.WorkloadPeakRSS) })
 			}

@@ -104,9 +104,9 @@ func GoEngines(benchDir, workDir string) []*Engine {
 	if abs, err := filepath.Abs(workDir); err == nil {
 		workDir = abs
 	}
-	for _, name := range []string{"github.com/strata-db/strata", "pebble", "goleveldb", "badger"} {
+	for _, name := range []string{"strata", "pebble", "goleveldb", "badger"} {
 		tags := "bench_single"
-		if name != "github.com/strata-db/strata" {
+		if name != "strata" {
 			tags += ",bench_" + name
 		}
 		bin := filepath.Join(workDir, "worker-"+name)
@@ -126,7 +126,7 @@ func GoEngines(benchDir, workDir string) []*Engine {
 	shared := "Runs in a worker binary that links only this engine (bench/worker); 64 MiB block cache, bloom filter 10 bits/key, snappy, 64 MiB memtable, 4 KiB blocks"
 	engs := []*Engine{
 		{
-			Name: "github.com/strata-db/strata", Version: strataVersion(repo), command: goCmd("github.com/strata-db/strata"),
+			Name: "strata", Version: strataVersion(repo), command: goCmd("strata"),
 			Notes: []string{shared + ".",
 				"WAL on; unsynced writes go to a memory-mapped WAL (they survive a process crash); `disable_wal` is per write.",
 				"waitforcompaction is `DB.WaitForCompactions`; compact is `CompactRange(nil, nil)`.",
@@ -164,7 +164,7 @@ func GoEngines(benchDir, workDir string) []*Engine {
 func StrataCLI(self, repo, workDir string) *Engine {
 	e := &Engine{Name: "strata-cli", OnlySets: []string{"bulk"},
 		Notes: []string{"The bulk load through the strata command (issue 7): the entries are written to a TSV file first (not timed), then `strata load --parallel 2 --no-wal` (sorted runs on two loaders, tables ingested at once; reported as the fill and flush), `strata compact`, and `strata scan --parallel 2 --count` (reported as readseq: note it reads each entry once, split between two workers, where db_bench's readseq with 2 threads has each thread read every entry). Each is a process; peak RSS is theirs."}}
-	bin := filepath.Join(workDir, "github.com/strata-db/strata")
+	bin := filepath.Join(workDir, "strata")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/strata")
 	cmd.Dir = repo
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -26,7 +26,7 @@ import (
 func main() {
 	cfg := dbbench.DefaultConfig()
 	fs := flag.NewFlagSet("worker", flag.ExitOnError)
-	engine := fs.String("engine", "github.com/strata-db/strata", "engine to run")
+	engine := fs.String("engine", "strata", "engine to run")
 	cfg.RegisterFlags(fs)
 	fs.Parse(os.Args[1:])
 	eng, ok := engines.All[*engine]

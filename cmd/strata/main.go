@@ -13,7 +13,7 @@
 // `strata help COMMAND` describes each command. Errors are one line on
 // stderr and a non-zero exit status: 1 for a failure (including `get` of a
 // missing key and `check` finding damage), 2 for a usage error. The work is
-// done by the packages strata, strata/dataio and strata/inspect; this
+// done by the packages strata, dataeng, dataio, inspect and tools/...; this
 // command only parses flags and prints.
 package main
 
@@ -60,7 +60,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	msg := oneLine(err.Error())
-	if !strings.HasPrefix(msg, "github.com/strata-db/strata") {
+	if !strings.HasPrefix(msg, "strata") {
 		msg = "strata: " + msg
 	}
 	fmt.Fprintln(stderr, msg)
@@ -70,7 +70,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // newRootCmd builds the command tree.
 func newRootCmd(e *env) *cobra.Command {
 	root := &cobra.Command{
-		Use:   "github.com/strata-db/strata",
+		Use:   "strata",
 		Short: "Inspect, load, export and repair Strata and LevelDB databases",
 		Long: `strata works on Strata databases (and LevelDB ones: the files are the same).
 

@@ -23,7 +23,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	strataBin = filepath.Join(dir, "github.com/strata-db/strata")
+	strataBin = filepath.Join(dir, "strata")
 	build := exec.Command("go", "build", "-o", strataBin, ".")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {

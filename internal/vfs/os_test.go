@@ -175,7 +175,7 @@ func errString(err error) string {
 func TestMmapFile(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "000007.ldb")
-	want := bytes.Repeat([]byte("github.com/strata-db/strata"), 10000)
+	want := bytes.Repeat([]byte("strata"), 10000)
 	if err := os.WriteFile(p, want, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -91,7 +91,7 @@ type Options struct {
 
 // Engine opens and destroys databases of one kind.
 type Engine struct {
-	// Name identifies the engine in output ("github.com/strata-db/strata", "pebble", ...).
+	// Name identifies the engine in output ("strata", "pebble", ...).
 	Name string
 	// Open opens (or creates) the database in dir.
 	Open func(dir string, o Options) (DB, error)

@@ -9,7 +9,7 @@ import (
 
 // Strata is the Engine for this module's own database.
 var Strata = Engine{
-	Name:    "github.com/strata-db/strata",
+	Name:    "strata",
 	Open:    openStrata,
 	Destroy: func(dir string) error { return strata.Destroy(dir, nil) },
 }
