@@ -10,9 +10,12 @@
 // CURRENT names the live MANIFEST.
 //
 // The data path, in the order the files present it: commit.go (sequence
-// numbers, group commit, WAL, memtable), flush.go, compaction.go,
-// version_set.go (MANIFEST), get.go and iterator.go (reads), open.go
-// (recovery), repair.go.
+// numbers, group commit, memtable), wal.go (the logs), flush.go and
+// table_file.go (memtables to tables), compaction.go, version_set.go (the
+// MANIFEST, through internal/manifest), get.go and iterator.go (reads),
+// open.go (recovery), catchup.go (read-only handles), repair.go.
+// docs/architecture.md draws the layers and follows a write and a read
+// through them.
 //
 // Concurrency: a DB is safe for concurrent use by many goroutines. Batches,
 // Iterators and Snapshots are not; use one per goroutine.

@@ -15,8 +15,6 @@ import (
 	"github.com/strata-db/strata/internal/vfs"
 )
 
-var iofsNotExist = fs.ErrNotExist
-
 // tableCache keeps up to capacity table readers open, least recently used
 // first out. An entry is reference counted: the cache holds one reference,
 // and each read or iterator one more, so a reader evicted while in use is
