@@ -391,30 +391,14 @@ func replayLogFile(o *Options, path string, mem *memTable, full func(*memTable) 
 	}
 	defer f.Close()
 	r := record.NewReader(f, path)
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err == nil {
-			if err = batch.Validate(rec); err != nil {
-				err = base.WithFileOffset(err, path, r.Offset())
-			}
-		}
-		if err != nil {
-			if !errors.Is(err, base.ErrCorruption) {
-				return nil, st, err
-			}
-			if err := onDamage(err); err != nil {
-				return nil, st, err
-			}
-			r.Skip()
-			continue
+	err = r.Each(onDamage, func(rec []byte, off int64) error {
+		if err := batch.Validate(rec); err != nil {
+			return base.WithFileOffset(err, path, off)
 		}
 		need := memtableNeed(&Batch{data: rec, count: batch.Count(rec)})
 		if !mem.Empty() && (mem.ApproximateMemoryUsage() >= uint64(o.WriteBufferSize) || !memHasRoom(mem, need)) {
 			if err := full(mem); err != nil {
-				return nil, st, err
+				return err
 			}
 			mem = o.newMemTable(0, need)
 		} else if !memHasRoom(mem, need) {
@@ -429,7 +413,7 @@ func replayLogFile(o *Options, path string, mem *memTable, full func(*memTable) 
 				break
 			}
 			if err := mem.Add(seq, kind, k, v); err != nil {
-				return nil, st, fmt.Errorf("strata: replay %s at offset %d: %w", path, r.Offset(), err)
+				return fmt.Errorf("strata: replay %s at offset %d: %w", path, r.Offset(), err)
 			}
 			st.maxSeq = max(st.maxSeq, seq)
 			seq++
@@ -439,6 +423,10 @@ func replayLogFile(o *Options, path string, mem *memTable, full func(*memTable) 
 			st.logged = max(st.logged, seq-1) // seq is now past the batch
 		}
 		st.batches++
+		return nil
+	})
+	if err != nil {
+		return nil, st, err
 	}
 	st.tornOffset, st.tornBytes, st.torn = r.TornTail()
 	st.tornChecksum = r.TornByChecksum()

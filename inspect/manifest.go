@@ -145,26 +145,18 @@ func readLog(path, tornMsg string, zeroTailOK bool, fn func(rec []byte, off int6
 	name := filepath.Base(path)
 	var findings []Finding
 	r := record.NewReader(f, name)
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			if !errors.Is(err, base.ErrCorruption) {
-				return findings, err
-			}
-			findings = append(findings, findingFrom(err, name))
-			r.Skip()
-			continue
-		}
-		bad, err := fn(rec, r.Offset())
+	err = r.Each(func(err error) error {
+		findings = append(findings, findingFrom(err, name))
+		return nil
+	}, func(rec []byte, off int64) error {
+		bad, err := fn(rec, off)
 		if bad != nil {
 			findings = append(findings, *bad)
 		}
-		if err != nil {
-			return findings, err
-		}
+		return err
+	})
+	if err != nil {
+		return findings, err
 	}
 	if off, n, torn := r.TornTail(); torn {
 		zeros := false

@@ -282,53 +282,29 @@ func ReplayFile(fs vfs.FS, path string, o ReplayOptions) (*State, error) {
 	if t, num, ok := base.ParseFilename(baseName(path)); ok && t == base.FileTypeManifest {
 		s.Num = num
 	}
-	damaged := func(err error) error {
-		if o.OnDamage == nil {
-			return err
-		}
-		o.OnDamage(err)
-		return nil
+	var onDamage func(error) error
+	if o.OnDamage != nil {
+		onDamage = func(err error) error { o.OnDamage(err); return nil }
 	}
 	b := NewBuilder(cmp, NewVersion(cmp))
 	r := record.NewReader(f, path)
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			if !errors.Is(err, base.ErrCorruption) {
-				return nil, err
-			}
-			if err := damaged(err); err != nil {
-				return nil, err
-			}
-			r.Skip()
-			continue
-		}
-		off := r.Offset()
+	err = r.Each(onDamage, func(rec []byte, off int64) error {
 		var e VersionEdit
 		if err := e.DecodeAt(rec, off); err != nil {
-			if err := damaged(base.WithFile(err, path)); err != nil {
-				return nil, err
-			}
-			continue
+			return base.WithFile(err, path)
 		}
 		if e.HasComparator {
 			s.Comparator = e.Comparator
 			if e.Comparator != cmp.Name {
-				return nil, &ComparatorError{File: path, Database: e.Comparator, Configured: cmp.Name}
+				return &ComparatorError{File: path, Database: e.Comparator, Configured: cmp.Name}
 			}
 		}
 		if err := b.Apply(&e); err != nil {
-			if err := damaged(base.WithFileOffset(err, path, off)); err != nil {
-				return nil, err
-			}
-			continue
+			return base.WithFileOffset(err, path, off)
 		}
 		if o.OnEdit != nil {
 			if err := o.OnEdit(&e, off); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		s.Edits++
@@ -347,6 +323,10 @@ func ReplayFile(fs vfs.FS, path string, o ReplayOptions) (*State, error) {
 		for _, cp := range e.CompactPointers {
 			s.CompactPointers[cp.Level] = bytes.Clone(cp.Key)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	s.End, s.TornBytes, s.Torn = r.TornTail()
 	s.TornByChecksum = r.TornByChecksum()

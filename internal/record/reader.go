@@ -3,6 +3,7 @@ package record
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 
@@ -339,6 +340,40 @@ func (r *Reader) Skip() {
 	}
 	r.clean = resume
 	r.err, r.corrupt, r.resync = nil, false, true
+}
+
+// Each reads the remaining records in order, calling fn with each and the
+// file offset of its first chunk (rec is valid only during the call). A
+// damaged record — a corruption error from Next, or a corruption error fn
+// returns for a record it cannot decode (errors.Is(err,
+// base.ErrCorruption)) — goes to onDamage: if it returns nil, the damage is
+// skipped (Skip) and reading goes on; otherwise Each returns its error. A nil
+// onDamage stops at the first damage with its error. Any other error, from
+// reading or from fn, stops Each and is returned. At the end of the log Each
+// returns nil; TornTail, TornByChecksum and Dropped then describe the log.
+func (r *Reader) Each(onDamage func(error) error, fn func(rec []byte, off int64) error) error {
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err == nil {
+			err = fn(rec, r.Offset())
+		}
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, base.ErrCorruption) {
+			return err
+		}
+		if onDamage == nil {
+			return err
+		}
+		if err := onDamage(err); err != nil {
+			return err
+		}
+		r.Skip()
+	}
 }
 
 // Offset returns the file offset of the first chunk header of the record
