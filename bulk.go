@@ -192,13 +192,7 @@ func (d *DB) CompactRangeWith(start, end []byte, o CompactOptions) error {
 		edit.AddFile(target, out)
 		written += out.Size
 	}
-	if err := d.versions.logAndApply(edit, func() {
-		d.stats.levels[target].recordCompaction(read, written, time.Since(began))
-		d.stats.compactions.Add(1)
-	}); err != nil {
-		d.mu.Lock()
-		d.setBGErrLocked(fmt.Errorf("strata: compaction: %w", err))
-		d.mu.Unlock()
+	if err := d.installCompaction(edit, target, read, written, began); err != nil {
 		return err
 	}
 	d.logger.Info("compacted range", "target-level", target, "inputs", len(all), "outputs", len(outputs),

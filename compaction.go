@@ -120,22 +120,31 @@ func (d *DB) runCompaction(c *manifest.Compaction, manual bool) error {
 		edit.NewFiles = append(edit.NewFiles, manifest.NewFileEntry{Level: c.Level + 1, Meta: o})
 		written += o.Size
 	}
-	if err := d.versions.logAndApply(edit, func() {
-		d.stats.levels[c.Level+1].recordCompaction(readBytes, written, time.Since(start))
-		d.stats.compactions.Add(1)
-	}); err != nil {
-		// The record may have reached the MANIFEST anyway: the background
-		// error must be set before the deferred release of the outputs
-		// lets the cleanup delete them (it deletes nothing after one).
-		d.mu.Lock()
-		d.setBGErrLocked(fmt.Errorf("strata: compaction: %w", err))
-		d.mu.Unlock()
+	if err := d.installCompaction(edit, c.Level+1, readBytes, written, start); err != nil {
 		return err
 	}
 	d.logger.Info("compacted", "level", c.Level, "inputs", len(c.Inputs[0]), "next-level-inputs",
 		len(c.Inputs[1]), "outputs", len(outputs), "read", readBytes, "written", written,
 		"seconds", time.Since(start).Seconds())
 	return nil
+}
+
+// installCompaction makes a compaction's edit durable and installs it,
+// counting read and written bytes (since start) for the output level. On
+// failure it sets the background error: the record may have reached the
+// MANIFEST anyway, and the error must be set before the caller's release of
+// the outputs lets the cleanup delete them (it deletes nothing after one).
+func (d *DB) installCompaction(edit *manifest.VersionEdit, level int, read, written uint64, start time.Time) error {
+	err := d.versions.logAndApply(edit, func() {
+		d.stats.levels[level].recordCompaction(read, written, time.Since(start))
+		d.stats.compactions.Add(1)
+	})
+	if err != nil {
+		d.mu.Lock()
+		d.setBGErrLocked(fmt.Errorf("strata: compaction: %w", err))
+		d.mu.Unlock()
+	}
+	return err
 }
 
 // compactionOutputs merges c's inputs into new tables. It returns the

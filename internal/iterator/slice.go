@@ -2,6 +2,7 @@ package iterator
 
 import (
 	"bytes"
+	"slices"
 
 	"github.com/strata-db/strata/internal/base"
 )
@@ -66,31 +67,15 @@ func (s *SliceIter) land(i int) bool {
 }
 
 // SeekGE moves to the first entry whose key is >= key.
-func (s *SliceIter) SeekGE(key []byte) bool {
-	lo, hi := 0, len(s.kvs)
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if s.cmp(s.kvs[mid].Key, key) < 0 {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
-	return s.land(lo)
-}
+func (s *SliceIter) SeekGE(key []byte) bool { return s.land(s.search(key)) }
 
 // SeekLT moves to the last entry whose key is < key.
-func (s *SliceIter) SeekLT(key []byte) bool {
-	lo, hi := 0, len(s.kvs)
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if s.cmp(s.kvs[mid].Key, key) < 0 {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
-	return s.land(lo - 1)
+func (s *SliceIter) SeekLT(key []byte) bool { return s.land(s.search(key) - 1) }
+
+// search returns the index of the first entry whose key is >= key.
+func (s *SliceIter) search(key []byte) int {
+	i, _ := slices.BinarySearchFunc(s.kvs, key, func(kv KV, k []byte) int { return s.cmp(kv.Key, k) })
+	return i
 }
 
 // First moves to the first entry.

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"cmp"
 	"math"
 	"slices"
 
@@ -185,21 +186,13 @@ func deletesAny(deleted map[uint64]struct{}, files []*FileMetadata) bool {
 
 // levelOrder returns the order of files within level: file number for level
 // 0, smallest key then file number for the others.
-func levelOrder(cmp func(a, b []byte) int, level int) func(a, b *FileMetadata) int {
-	byNum := func(a, b *FileMetadata) int {
-		switch {
-		case a.Num < b.Num:
-			return -1
-		case a.Num > b.Num:
-			return 1
-		}
-		return 0
-	}
+func levelOrder(ucmp func(a, b []byte) int, level int) func(a, b *FileMetadata) int {
+	byNum := func(a, b *FileMetadata) int { return cmp.Compare(a.Num, b.Num) }
 	if level == 0 {
 		return byNum
 	}
 	return func(a, b *FileMetadata) int {
-		if c := base.InternalCompare(cmp, a.Smallest, b.Smallest); c != 0 {
+		if c := base.InternalCompare(ucmp, a.Smallest, b.Smallest); c != 0 {
 			return c
 		}
 		return byNum(a, b)

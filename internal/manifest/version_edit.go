@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -189,13 +190,7 @@ func compareDeleted(a, b DeletedFileEntry) int {
 	if a.Level != b.Level {
 		return a.Level - b.Level
 	}
-	switch {
-	case a.Num < b.Num:
-		return -1
-	case a.Num > b.Num:
-		return 1
-	}
-	return 0
+	return cmp.Compare(a.Num, b.Num)
 }
 
 func appendLengthPrefixed[T string | []byte](dst []byte, s T) []byte {
@@ -236,27 +231,27 @@ func (e *VersionEdit) DecodeAt(b []byte, recordOffset int64) error {
 			}
 			e.SetComparator(string(s))
 		case tagLogNumber:
-			v, ok := d.uvarint64()
-			if !ok {
-				return d.errorf("log number", "truncated or over-long varint")
+			v, err := d.number("log number")
+			if err != nil {
+				return err
 			}
 			e.SetLogNumber(v)
 		case tagPrevLogNumber:
-			v, ok := d.uvarint64()
-			if !ok {
-				return d.errorf("previous log number", "truncated or over-long varint")
+			v, err := d.number("previous log number")
+			if err != nil {
+				return err
 			}
 			e.SetPrevLogNumber(v)
 		case tagNextFileNumber:
-			v, ok := d.uvarint64()
-			if !ok {
-				return d.errorf("next file number", "truncated or over-long varint")
+			v, err := d.number("next file number")
+			if err != nil {
+				return err
 			}
 			e.SetNextFileNumber(v)
 		case tagLastSequence:
-			v, ok := d.uvarint64()
-			if !ok {
-				return d.errorf("last sequence number", "truncated or over-long varint")
+			v, err := d.number("last sequence number")
+			if err != nil {
+				return err
 			}
 			e.SetLastSequence(v)
 		case tagCompactPointer:
@@ -352,6 +347,15 @@ func (d *editDecoder) uvarint64() (uint64, bool) {
 }
 
 // lengthPrefixed returns a slice of d.b (not a copy).
+// number reads a uvarint64 field named field.
+func (d *editDecoder) number(field string) (uint64, error) {
+	v, ok := d.uvarint64()
+	if !ok {
+		return 0, d.errorf(field, "truncated or over-long varint")
+	}
+	return v, nil
+}
+
 func (d *editDecoder) lengthPrefixed() ([]byte, bool) {
 	n, ok := d.uvarint32()
 	if !ok || uint64(n) > uint64(len(d.b)-d.pos) {

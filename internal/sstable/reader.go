@@ -210,9 +210,8 @@ func (r *Reader) readBlock(h BlockHandle, verify bool) (contents []byte, c Compr
 // readBlockInto is readBlock decompressing into dst's storage when it can
 // (see decompressBlockInto); then contents aliases dst.
 func (r *Reader) readBlockInto(dst []byte, h BlockHandle, verify bool) (contents []byte, c Compression, fromMmap bool, err error) {
-	end := uint64(r.size - footerLen)
-	if h.Size > end || h.Offset > end-h.Size || end-h.Size-h.Offset < blockTrailerLen {
-		return nil, 0, false, base.CorruptionErrorf(r.file, int64(min(h.Offset, uint64(r.size))), "bad block handle %s", h)
+	if err := r.checkHandle(h); err != nil {
+		return nil, 0, false, err
 	}
 	n := int(h.Size)
 	var b []byte
@@ -225,10 +224,8 @@ func (r *Reader) readBlockInto(dst []byte, h BlockHandle, verify bool) (contents
 	}
 	c = Compression(b[n])
 	if verify {
-		want := base.UnmaskCRC(binary.LittleEndian.Uint32(b[n+1:]))
-		if got := base.CRC(b[:n+1]); got != want {
-			return nil, 0, false, base.CorruptionErrorf(r.file, int64(h.Offset),
-				"block checksum mismatch at block offset %d (size %d)", h.Offset, h.Size)
+		if err := r.checkTrailer(b, h); err != nil {
+			return nil, 0, false, err
 		}
 	}
 	if c == NoCompression {
@@ -236,11 +233,7 @@ func (r *Reader) readBlockInto(dst []byte, h BlockHandle, verify bool) (contents
 	}
 	out, err := decompressBlockInto(dst, b[:n], c)
 	if err != nil {
-		var de *decompressError
-		if errors.As(err, &de) {
-			return nil, c, false, base.CorruptionErrorf(r.file, int64(h.Offset), "block at offset %d: %s", h.Offset, de.msg)
-		}
-		return nil, c, false, err
+		return nil, c, false, r.decompressErr(h, err)
 	}
 	return out, c, false, nil
 }
@@ -327,9 +320,8 @@ const mappedBlockMax = 8<<10 - 1
 // With a mapped file the bytes of a block up to mappedBlockMax alias the
 // mapping (mapped); otherwise they are read into *buf, grown as needed.
 func (r *Reader) rawBlock(h BlockHandle, verify bool, buf *[]byte) (payload []byte, c Compression, mapped bool, err error) {
-	end := uint64(r.size - footerLen)
-	if h.Size > end || h.Offset > end-h.Size || end-h.Size-h.Offset < blockTrailerLen {
-		return nil, 0, false, base.CorruptionErrorf(r.file, int64(min(h.Offset, uint64(r.size))), "bad block handle %s", h)
+	if err := r.checkHandle(h); err != nil {
+		return nil, 0, false, err
 	}
 	n := int(h.Size)
 	var b []byte
@@ -346,10 +338,8 @@ func (r *Reader) rawBlock(h BlockHandle, verify bool, buf *[]byte) (payload []by
 	}
 	c = Compression(b[n])
 	if verify {
-		want := base.UnmaskCRC(binary.LittleEndian.Uint32(b[n+1:]))
-		if got := base.CRC(b[:n+1]); got != want {
-			return nil, 0, false, base.CorruptionErrorf(r.file, int64(h.Offset),
-				"block checksum mismatch at block offset %d (size %d)", h.Offset, h.Size)
+		if err := r.checkTrailer(b, h); err != nil {
+			return nil, 0, false, err
 		}
 	}
 	return b[:n:n], c, mapped, nil
@@ -360,9 +350,8 @@ func (r *Reader) rawBlock(h BlockHandle, verify bool, buf *[]byte) (payload []by
 // decompressed into *out when compressed. Both buffers are grown as needed
 // and kept by the caller for the next block.
 func (r *Reader) readBlockOnce(h BlockHandle, raw, out *[]byte) ([]byte, error) {
-	end := uint64(r.size - footerLen)
-	if h.Size > end || h.Offset > end-h.Size || end-h.Size-h.Offset < blockTrailerLen {
-		return nil, base.CorruptionErrorf(r.file, int64(min(h.Offset, uint64(r.size))), "bad block handle %s", h)
+	if err := r.checkHandle(h); err != nil {
+		return nil, err
 	}
 	n := int(h.Size)
 	if cap(*raw) < n+blockTrailerLen {
@@ -376,10 +365,8 @@ func (r *Reader) readBlockOnce(h BlockHandle, raw, out *[]byte) ([]byte, error) 
 		return nil, fmt.Errorf("sstable: %s: read at %d: %w", r.file, h.Offset, err)
 	}
 	c := Compression(b[n])
-	want := base.UnmaskCRC(binary.LittleEndian.Uint32(b[n+1:]))
-	if got := base.CRC(b[:n+1]); got != want {
-		return nil, base.CorruptionErrorf(r.file, int64(h.Offset),
-			"block checksum mismatch at block offset %d (size %d)", h.Offset, h.Size)
+	if err := r.checkTrailer(b, h); err != nil {
+		return nil, err
 	}
 	if c == NoCompression {
 		return b[:n:n], nil
@@ -390,6 +377,29 @@ func (r *Reader) readBlockOnce(h BlockHandle, raw, out *[]byte) ([]byte, error) 
 	}
 	*out = contents
 	return contents, nil
+}
+
+// checkHandle reports a block handle that does not fit, with its 5-byte
+// trailer, between the table's start and its footer.
+func (r *Reader) checkHandle(h BlockHandle) error {
+	end := uint64(r.size - footerLen)
+	if h.Size > end || h.Offset > end-h.Size || end-h.Size-h.Offset < blockTrailerLen {
+		return base.CorruptionErrorf(r.file, int64(min(h.Offset, uint64(r.size))), "bad block handle %s", h)
+	}
+	return nil
+}
+
+// checkTrailer checks the checksum in the trailer of the block at h: b holds
+// the block's h.Size stored bytes and its trailer (compression type, then
+// the masked CRC-32C of the bytes and the type).
+func (r *Reader) checkTrailer(b []byte, h BlockHandle) error {
+	n := int(h.Size)
+	want := base.UnmaskCRC(binary.LittleEndian.Uint32(b[n+1:]))
+	if got := base.CRC(b[:n+1]); got != want {
+		return base.CorruptionErrorf(r.file, int64(h.Offset),
+			"block checksum mismatch at block offset %d (size %d)", h.Offset, h.Size)
+	}
+	return nil
 }
 
 // decompressErr turns a decompression failure into a corruption error
