@@ -230,30 +230,13 @@ func (e *VersionEdit) DecodeAt(b []byte, recordOffset int64) error {
 				return d.errorf("comparator name", "truncated")
 			}
 			e.SetComparator(string(s))
-		case tagLogNumber:
-			v, err := d.number("log number")
+		case tagLogNumber, tagPrevLogNumber, tagNextFileNumber, tagLastSequence:
+			f := numberFields[tag]
+			v, err := d.number(f.name)
 			if err != nil {
 				return err
 			}
-			e.SetLogNumber(v)
-		case tagPrevLogNumber:
-			v, err := d.number("previous log number")
-			if err != nil {
-				return err
-			}
-			e.SetPrevLogNumber(v)
-		case tagNextFileNumber:
-			v, err := d.number("next file number")
-			if err != nil {
-				return err
-			}
-			e.SetNextFileNumber(v)
-		case tagLastSequence:
-			v, err := d.number("last sequence number")
-			if err != nil {
-				return err
-			}
-			e.SetLastSequence(v)
+			f.set(e, v)
 		case tagCompactPointer:
 			const field = "compaction pointer"
 			level, err := d.level(field)
@@ -347,6 +330,18 @@ func (d *editDecoder) uvarint64() (uint64, bool) {
 }
 
 // lengthPrefixed returns a slice of d.b (not a copy).
+// numberFields are the edit's number fields by tag: LevelDB's name for each
+// (in error messages) and its setter.
+var numberFields = map[uint32]struct {
+	name string
+	set  func(*VersionEdit, uint64)
+}{
+	tagLogNumber:      {"log number", (*VersionEdit).SetLogNumber},
+	tagPrevLogNumber:  {"previous log number", (*VersionEdit).SetPrevLogNumber},
+	tagNextFileNumber: {"next file number", (*VersionEdit).SetNextFileNumber},
+	tagLastSequence:   {"last sequence number", (*VersionEdit).SetLastSequence},
+}
+
 // number reads a uvarint64 field named field.
 func (d *editDecoder) number(field string) (uint64, error) {
 	v, ok := d.uvarint64()
