@@ -177,11 +177,18 @@ func nonNil(b []byte) []byte {
 
 func (it *Iterator) ready() bool {
 	if it.ctx != nil {
-		if it.calls++; it.calls&1023 == 1 && it.err == nil && it.ctx.Err() != nil {
-			it.err = context.Cause(it.ctx)
-		}
+		it.pollContext()
 	}
 	return it.err == nil && !it.closed && it.it != nil
+}
+
+// pollContext stops the iterator once its context is done, checking on the
+// first call and every 1024th after. Kept out of ready so that ready, on
+// every positioning call, stays small enough to inline.
+func (it *Iterator) pollContext() {
+	if it.calls++; it.calls&1023 == 1 && it.err == nil && it.ctx.Err() != nil {
+		it.err = context.Cause(it.ctx)
+	}
 }
 
 // First moves to the first key (at or after LowerBound).
