@@ -1,6 +1,7 @@
 package strata
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -280,28 +281,198 @@ func TestRepair(t *testing.T) {
 	}
 }
 
-// TestTornManifestKeepsTables: when recovery drops a torn last MANIFEST
-// record, the tables only that record named are moved to lost/, not
-// deleted: if the tear was damage rather than a crash, they hold data no
-// log has any more.
-func TestTornManifestKeepsTables(t *testing.T) {
+// TestTornManifestAfterDamage: a MANIFEST cut inside its last record whose
+// edit was acted on (the flush's log it retired is deleted) must not open:
+// dropping the edit would bring back the state before the flush without
+// its writes. Repair recovers everything; and the table the lost edit
+// named is never overwritten by a new file of the same number.
+func TestTornManifestAfterDamage(t *testing.T) {
+	for _, paranoid := range []bool{false, true} {
+		dir := t.TempDir()
+		db := mustOpen(t, dir, nil)
+		db.Put([]byte("k1"), []byte("v1"), nil)
+		db.Flush()
+		db.Put([]byte("k1"), []byte("v2"), nil)
+		db.Put([]byte("k2"), []byte("v2"), nil)
+		db.Flush() // the last edit names this table and retires its log
+		db.Close()
+		tables := filesOfType(t, dir, base.FileTypeTable)
+		last := tables[len(tables)-1]
+		before, _ := os.ReadFile(last)
+		m := filesOfType(t, dir, base.FileTypeManifest)[0]
+		fi, _ := os.Stat(m)
+		if err := os.Truncate(m, fi.Size()-3); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Open(dir, &Options{ParanoidChecks: paranoid})
+		if !errors.Is(err, ErrCorruption) || !strings.Contains(err.Error(), "torn") {
+			t.Fatalf("paranoid=%v: open with a torn, acted-on last edit: %v", paranoid, err)
+		}
+		if after, _ := os.ReadFile(last); !bytes.Equal(before, after) {
+			t.Fatalf("the refused open changed %s", last)
+		}
+		if _, err := Repair(dir, nil); err != nil {
+			t.Fatal(err)
+		}
+		db = mustOpen(t, dir, nil)
+		for k, want := range map[string]string{"k1": "v2", "k2": "v2"} {
+			if v, err := db.Get([]byte(k)); err != nil || string(v) != want {
+				t.Fatalf("after repair %s = %q, %v; want %q", k, v, err, want)
+			}
+		}
+		db.Close()
+	}
+}
+
+// TestTornManifestAfterCrash: a torn last edit whose logs are all still
+// there is what a crash while the edit was written leaves: Open drops the
+// edit and replays the log (nothing is lost), the table only that edit
+// named goes to lost/ (no MANIFEST names it: not ours to delete), and the
+// replay's new tables do not reuse its number. ParanoidChecks refuses.
+func TestTornManifestAfterCrash(t *testing.T) {
 	dir := t.TempDir()
 	db := mustOpen(t, dir, nil)
 	db.Put([]byte("k1"), []byte("v1"), nil)
 	db.Flush()
 	db.Put([]byte("k2"), []byte("v2"), nil)
-	db.Flush() // the last edit names k2's table and retires its log
-	db.Close()
-	tablesBefore := filesOfType(t, dir, base.FileTypeTable)
+	db.Close() // k2 only in the log
 	m := filesOfType(t, dir, base.FileTypeManifest)[0]
-	fi, _ := os.Stat(m)
-	if err := os.Truncate(m, fi.Size()-3); err != nil {
+	good, _ := os.ReadFile(m)
+	// Flush k2 in a copy of the database, to get the table and the edit a
+	// crash would have left half written: the copy's table and the first
+	// bytes of its edit, grafted onto the original.
+	cp := t.TempDir()
+	copyDir(t, dir, cp)
+	db = mustOpen(t, cp, nil)
+	db.Flush()
+	db.Close()
+	cm := filesOfType(t, cp, base.FileTypeManifest)[0]
+	full, _ := os.ReadFile(cm)
+	// The copy's Open started a new MANIFEST; find the table its edits
+	// added that the original does not have.
+	var stray string
+	for _, p := range filesOfType(t, cp, base.FileTypeTable) {
+		if _, err := os.Stat(filepath.Join(dir, filepath.Base(p))); errors.Is(err, os.ErrNotExist) {
+			stray = p
+		}
+	}
+	if stray == "" {
+		t.Fatal("the copy's flush wrote no new table")
+	}
+	strayBytes, _ := os.ReadFile(stray)
+	if err := os.WriteFile(filepath.Join(dir, filepath.Base(stray)), strayBytes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A torn record: a chunk header promising more bytes than follow.
+	torn := append(bytes.Clone(good), full[len(full)-40:len(full)-20]...)
+	torn[len(good)+4], torn[len(good)+5] = 200, 0 // length 200, only 13 bytes of payload
+	torn[len(good)+6] = 1                         // a FULL chunk
+	if err := os.WriteFile(m, torn, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir, &Options{ParanoidChecks: true}); !errors.Is(err, ErrCorruption) {
+		t.Fatalf("ParanoidChecks opened a torn MANIFEST: %v", err)
+	}
+	db = mustOpen(t, dir, nil)
+	for k, want := range map[string]string{"k1": "v1", "k2": "v2"} {
+		if v, err := db.Get([]byte(k)); err != nil || string(v) != want {
+			t.Fatalf("%s = %q, %v; want %q", k, v, err, want)
+		}
+	}
+	db.Close()
+	moved, err := os.ReadFile(filepath.Join(dir, lostDirName, filepath.Base(stray)))
+	if err != nil || !bytes.Equal(moved, strayBytes) {
+		t.Fatalf("the unnamed table is not in lost/ intact: %v", err)
+	}
+}
+
+// TestOpenRefusesDirectoryWithoutCurrent: with CURRENT gone, Open in any
+// mode refuses a directory that holds tables or logs, naming what it found
+// and Repair, and changes nothing there; Repair then recovers everything.
+// (Creating a new database there made every table obsolete: all deleted.)
+func TestOpenRefusesDirectoryWithoutCurrent(t *testing.T) {
+	dir := t.TempDir()
+	db := mustOpen(t, dir, nil)
+	for i := range 1000 {
+		db.Put(fmt.Appendf(nil, "k%04d", i), []byte("v"), nil)
+		if i == 500 {
+			db.Flush()
+		}
+	}
+	db.Close()
+	if err := os.Remove(filepath.Join(dir, "CURRENT")); err != nil {
+		t.Fatal(err)
+	}
+	listing := func() string {
+		var names []string
+		for _, n := range mustList(t, dir) {
+			if n != "LOCK" {
+				names = append(names, n)
+			}
+		}
+		return strings.Join(names, " ")
+	}
+	before := listing()
+	for _, o := range []*Options{nil, {ErrorIfNotExists: true}, {ReadOnly: true}} {
+		_, err := Open(dir, o)
+		if !errors.Is(err, ErrCorruption) || !strings.Contains(err.Error(), "CURRENT") ||
+			!strings.Contains(err.Error(), "Repair") || !strings.Contains(err.Error(), "1 tables") {
+			t.Fatalf("Open(%+v) without CURRENT: %v", o, err)
+		}
+		if after := listing(); after != before {
+			t.Fatalf("Open(%+v) changed the directory:\n%s\n%s", o, before, after)
+		}
+	}
+	if _, err := Repair(dir, nil); err != nil {
 		t.Fatal(err)
 	}
 	db = mustOpen(t, dir, nil)
+	defer db.Close()
+	n := 0
+	it := db.NewIterator(nil)
+	for range it.All() {
+		n++
+	}
+	it.Close()
+	if n != 1000 {
+		t.Fatalf("after repair %d keys, want 1000", n)
+	}
+}
+
+// mustList returns the sorted names in dir.
+func mustList(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// TestOpenKeepsUnnamedTables: at open, a table no MANIFEST edit names is
+// moved to lost/, never deleted, whatever its number.
+func TestOpenKeepsUnnamedTables(t *testing.T) {
+	dir := t.TempDir()
+	db := mustOpen(t, dir, nil)
+	db.Put([]byte("a"), []byte("1"), nil)
+	db.Flush()
 	db.Close()
-	lost, _ := os.ReadDir(filepath.Join(dir, "lost"))
-	if len(lost) == 0 {
-		t.Fatalf("no table moved to lost/ (tables before: %v, after: %v)", tablesBefore, filesOfType(t, dir, base.FileTypeTable))
+	table := filesOfType(t, dir, base.FileTypeTable)[0]
+	data, _ := os.ReadFile(table)
+	for _, name := range []string{"000001.ldb", "999999.ldb"} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db = mustOpen(t, dir, nil)
+	db.Close()
+	for _, name := range []string{"000001.ldb", "999999.ldb"} {
+		if b, err := os.ReadFile(filepath.Join(dir, lostDirName, name)); err != nil || !bytes.Equal(b, data) {
+			t.Fatalf("%s not moved to lost/ intact: %v", name, err)
+		}
 	}
 }

@@ -19,8 +19,10 @@ func (d *DB) cleanupLoop() {
 // deleteObsoleteFiles removes files no version needs: tables not in any
 // live version nor being written, logs older than the MANIFEST's log
 // number, older MANIFESTs and (at open) leftover temporary files. Files
-// whose names are not ours are never touched. After a background error
-// nothing is deleted: what is live is then uncertain.
+// whose names are not ours are never touched. At open, a table is deleted
+// only if the MANIFEST read names it (a table it added and a later edit
+// removed); any other is moved to lost/. After a background error nothing
+// is deleted: what is live is then uncertain.
 func (d *DB) deleteObsoleteFiles(atOpen bool) {
 	if d.opts.ReadOnly {
 		return
@@ -42,6 +44,11 @@ func (d *DB) deleteObsoleteFiles(atOpen bool) {
 	d.standInMu.Unlock()
 	logNum, prevLogNum := d.versions.logNum, d.versions.prevLogNum
 	manifestNum := d.versions.manifestNum
+	var named map[uint64]struct{}
+	if atOpen {
+		named = d.versions.named
+		d.versions.named = nil
+	}
 	// Files numbered from here on were allocated after this snapshot of
 	// what is live: they are being written, never obsolete.
 	firstUnknown := d.versions.nextFileNum
@@ -73,10 +80,12 @@ func (d *DB) deleteObsoleteFiles(atOpen bool) {
 		}
 		if t == base.FileTypeTable {
 			d.tables.evict(num)
-			if atOpen && d.versions.tornManifest {
-				// The MANIFEST lost its last record: a crash during an
-				// edit (then the table is debris) or damage (then it may
-				// hold data no log has any more). Keep it for Repair.
+			if _, ok := named[num]; atOpen && !ok {
+				// No edit of the MANIFEST names it: the output of work a
+				// crash interrupted (a flush or compaction whose edit was
+				// never written, or was torn), or a table of a state the
+				// MANIFEST does not know. Whichever, it is not ours to
+				// delete: keep it for Repair.
 				d.archiveToLost(name)
 				continue
 			}
@@ -89,18 +98,14 @@ func (d *DB) deleteObsoleteFiles(atOpen bool) {
 	}
 }
 
-// archiveToLost moves a file of the database directory into its lost/
-// subdirectory (where Repair also puts what it replaces).
+// archiveToLost moves a table the MANIFEST does not name to lost/ (see
+// lostDirName), saying so in LOG.
 func (d *DB) archiveToLost(name string) {
-	lost := d.fs.PathJoin(d.dirname, "lost")
-	err := d.fs.MkdirAll(lost, 0o755)
-	if err == nil {
-		err = d.fs.Rename(d.fs.PathJoin(d.dirname, name), d.fs.PathJoin(lost, name))
-	}
+	target, err := moveToLost(d.fs, d.dirname, name, "")
 	if err != nil {
-		d.logger.Warn("cannot move unreferenced table to lost/", "file", name, "err", err)
+		d.logger.Warn("cannot move a table no MANIFEST edit names to lost/", "file", name, "err", err)
 		return
 	}
-	d.logger.Warn("moved a table the MANIFEST does not name to lost/ (its last record was torn); Repair can recover it",
-		"file", name)
+	d.logger.Warn("moved a table no MANIFEST edit names to lost/ (the output of work a crash interrupted, normally); Repair can recover from it",
+		"file", name, "moved-to", lostDirName+"/"+target)
 }

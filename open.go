@@ -15,6 +15,7 @@ import (
 	"github.com/strata-db/strata/internal/manifest"
 	"github.com/strata-db/strata/internal/record"
 	"github.com/strata-db/strata/internal/sstable"
+	"github.com/strata-db/strata/internal/vfs"
 )
 
 // Open opens the database in dirname, creating it if it does not exist
@@ -46,10 +47,11 @@ func Open(dirname string, opts *Options) (db *DB, err error) {
 		}
 	}()
 
-	currentPath := base.MakeFilepath(dirname, base.FileTypeCurrent, 0)
 	if o.ErrorIfNotExists || o.ReadOnly {
 		// Refuse before creating anything (directory, LOCK, LOG).
-		if _, err := d.fs.Stat(currentPath); errors.Is(err, fs.ErrNotExist) {
+		if exists, err := databaseExists(d.fs, dirname); err != nil {
+			return nil, err
+		} else if !exists {
 			return nil, fmt.Errorf("strata: open %s: database does not exist: %w", dirname, fs.ErrNotExist)
 		}
 	}
@@ -62,6 +64,16 @@ func Open(dirname string, opts *Options) (db *DB, err error) {
 			return nil, fmt.Errorf("strata: open %s: database is in use: %w", dirname, err)
 		}
 		d.lock = lock
+	}
+	// Checked again now that the lock is held, before the LOG is rotated.
+	exists, err := databaseExists(d.fs, dirname)
+	switch {
+	case err != nil:
+		return nil, err
+	case !exists && (o.ErrorIfNotExists || o.ReadOnly):
+		return nil, fmt.Errorf("strata: open %s: database does not exist: %w", dirname, fs.ErrNotExist)
+	case exists && o.ErrorIfExists:
+		return nil, fmt.Errorf("strata: open %s: database already exists: %w", dirname, fs.ErrExist)
 	}
 	if d.logger, d.infoLog, err = openInfoLog(o, dirname); err != nil {
 		return nil, err
@@ -86,20 +98,13 @@ func Open(dirname string, opts *Options) (db *DB, err error) {
 		lastSeq:         func() uint64 { return d.lastSeq },
 		installed:       d.updateReadStateLocked,
 		obsolete:        d.scheduleCleanup,
+		paranoid:        o.ParanoidChecks,
 	})
 
-	// Checked again now that the lock is held.
-	if _, err := d.fs.Stat(currentPath); errors.Is(err, fs.ErrNotExist) {
-		if o.ErrorIfNotExists || o.ReadOnly {
-			return nil, fmt.Errorf("strata: open %s: database does not exist: %w", dirname, fs.ErrNotExist)
-		}
+	if !exists {
 		if err := d.createDB(); err != nil {
 			return nil, err
 		}
-	} else if err != nil {
-		return nil, fmt.Errorf("strata: open %s: %w", dirname, err)
-	} else if o.ErrorIfExists {
-		return nil, fmt.Errorf("strata: open %s: database already exists: %w", dirname, fs.ErrExist)
 	}
 
 	lastSeq, err := d.versions.recover()
@@ -115,6 +120,50 @@ func Open(dirname string, opts *Options) (db *DB, err error) {
 		"last-seq", d.lastSeq, "files", d.versions.current.String())
 	d.mu.Unlock()
 	return d, nil
+}
+
+// databaseExists reports whether dir holds a database: whether CURRENT
+// exists. A directory without CURRENT that holds tables or logs is a
+// damaged database, not an empty directory: creating a new database there
+// would make every one of those files obsolete, and they would be deleted.
+// That is refused with a corruption error naming what was found; Repair
+// rebuilds the database from them. MANIFESTs alone hold no data (what
+// creating a database leaves when it fails before CURRENT is written), so
+// they do not stop a new database.
+func databaseExists(fsys vfs.FS, dir string) (bool, error) {
+	current := base.MakeFilepath(dir, base.FileTypeCurrent, 0)
+	_, err := fsys.Stat(current)
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("strata: open %s: %w", dir, err)
+	}
+	names, err := fsys.List(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("strata: open %s: %w", dir, err)
+	}
+	counts := map[base.FileType]int{}
+	var example string
+	for _, name := range names {
+		t, _, ok := base.ParseFilename(name)
+		if !ok || (t != base.FileTypeTable && t != base.FileTypeLog && t != base.FileTypeManifest) {
+			continue
+		}
+		if counts[t]++; example == "" && t != base.FileTypeManifest {
+			example = name
+		}
+	}
+	if counts[base.FileTypeTable]+counts[base.FileTypeLog] == 0 {
+		return false, nil
+	}
+	return false, &base.CorruptionError{File: current, Offset: -1, Msg: fmt.Sprintf(
+		"missing, but the directory holds a database's files (%d tables, %d logs, %d MANIFESTs; e.g. %s): "+
+			"refusing to create a new database over them; Repair (strata repair --db %s) rebuilds the database from them",
+		counts[base.FileTypeTable], counts[base.FileTypeLog], counts[base.FileTypeManifest], example, dir)}
 }
 
 // createDB writes the MANIFEST and CURRENT of an empty database.
@@ -186,6 +235,10 @@ func (d *DB) recoverLogsAndStart() error {
 		if !ok {
 			continue
 		}
+		// A number in use is never handed out again, whatever the MANIFEST
+		// says: a new file must not overwrite one that exists (a table
+		// the MANIFEST does not name may be all that holds some data).
+		d.versions.markFileNumUsed(num)
 		switch t {
 		case base.FileTypeTable:
 			present[num] = true
@@ -216,9 +269,6 @@ func (d *DB) recoverLogsAndStart() error {
 
 	edit := &manifest.VersionEdit{}
 	mem := d.opts.newMemTable(0, 0)
-	for _, num := range logs {
-		d.versions.markFileNumUsed(num)
-	}
 	chain := walChain{d: d}
 	for _, num := range logs {
 		gap, err := chain.stop(num)

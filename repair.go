@@ -93,7 +93,6 @@ type repairer struct {
 	nextNum uint64
 	maxSeq  uint64
 	tables  []*manifest.FileMetadata
-	lostDir string
 }
 
 func (r *repairer) problem(err error) {
@@ -128,10 +127,6 @@ func (r *repairer) run() error {
 	r.nextNum = max(r.nextNum, 2)
 	slices.Sort(logs)
 	slices.Sort(tables)
-	r.lostDir = r.fs.PathJoin(r.dir, "lost")
-	if err := r.fs.MkdirAll(r.lostDir, 0o755); err != nil {
-		return fmt.Errorf("strata: repair: %w", err)
-	}
 
 	for _, num := range logs {
 		if err := r.convertLog(num); err != nil {
@@ -148,7 +143,7 @@ func (r *repairer) run() error {
 
 // archive moves a replaced file into lost/.
 func (r *repairer) archive(name string) {
-	if err := r.fs.Rename(r.fs.PathJoin(r.dir, name), r.fs.PathJoin(r.lostDir, name)); err != nil {
+	if _, err := moveToLost(r.fs, r.dir, name, ""); err != nil {
 		r.logger.Warn("repair: cannot move file to lost/", "file", name, "err", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	iofs "io/fs"
 	"log/slog"
 	"sync"
 
@@ -39,9 +40,10 @@ type versionSet struct {
 	compactPointers [manifest.NumLevels][]byte // (mu)
 
 	manifestNum uint64 // (mu)
-	// tornManifest: recovery dropped a torn last MANIFEST record, so tables
-	// it does not name are moved to lost/ rather than deleted at open.
-	tornManifest bool
+	// named holds the tables the MANIFEST read at open names (see
+	// manifest.State.Named): the open's obsolete-file sweep deletes only
+	// those; any other table it finds goes to lost/. nil after that sweep.
+	named map[uint64]struct{}
 	// manifest is the MANIFEST edits are appended to (editMu); nil until
 	// the first edit, and after a failed write.
 	manifest *manifest.Writer
@@ -72,6 +74,8 @@ type versionSetConfig struct {
 	// obsolete runs when a version loses its last reference: tables only it
 	// listed are now obsolete (the DB schedules its cleanup).
 	obsolete func()
+	// paranoid refuses a MANIFEST with a torn last record (ParanoidChecks).
+	paranoid bool
 }
 
 func newVersionSet(c versionSetConfig) *versionSet {
@@ -264,14 +268,40 @@ func (vs *versionSet) close() error {
 
 // recover loads the state the MANIFEST named by CURRENT describes and
 // returns its last sequence number.
+//
+// A torn last record is what a crash during an edit leaves, and that edit
+// was never acknowledged: it is dropped, and the tables only it named are
+// moved to lost/ at open (see deleteObsoleteFiles). But the same tail is
+// also what damage to a MANIFEST leaves, and then the edit may have been
+// acted on: the logs it made obsolete deleted, their writes only in its
+// tables. Dropping it would then silently bring back older values. So a
+// torn tail is accepted only when the log the recovered state replays from
+// still exists (a crash before the edit was durable leaves it, since logs
+// are deleted only after the edit that retires them is durable); otherwise,
+// and always with ParanoidChecks, it is corruption, and Repair recovers
+// from the tables and logs.
 func (vs *versionSet) recover() (lastSeq uint64, err error) {
 	st, err := replayManifest(vs.fs, vs.dir, vs.cmp)
 	if err != nil {
 		return 0, err
 	}
 	if st.Torn {
-		vs.logger.Warn("MANIFEST ends in a torn record; ignoring it", "file", st.Path, "offset", st.End, "bytes", st.TornBytes)
-		vs.tornManifest = true
+		if vs.paranoid {
+			return 0, base.CorruptionErrorf(st.Path, st.End,
+				"MANIFEST ends in a torn record of %d bytes (ParanoidChecks refuses; run Repair)", st.TornBytes)
+		}
+		if st.LogNumber > 0 {
+			log := base.MakeFilepath(vs.dir, base.FileTypeLog, st.LogNumber)
+			if _, err := vs.fs.Stat(log); errors.Is(err, iofs.ErrNotExist) {
+				return 0, base.CorruptionErrorf(st.Path, st.End,
+					"MANIFEST ends in a torn record of %d bytes, and %s, the log the state before it replays from, is gone: the lost edit was acted on (damage, not a crash); run Repair",
+					st.TornBytes, base.MakeFilename(base.FileTypeLog, st.LogNumber))
+			} else if err != nil {
+				return 0, fmt.Errorf("strata: %w", err)
+			}
+		}
+		vs.logger.Warn("MANIFEST ends in a torn record (a crash during an edit); ignoring it",
+			"file", st.Path, "offset", st.End, "bytes", st.TornBytes)
 	}
 	vs.nextFileNum = st.NextFileNumber
 	vs.markFileNumUsed(st.LogNumber)
@@ -280,6 +310,7 @@ func (vs *versionSet) recover() (lastSeq uint64, err error) {
 	vs.logNum, vs.prevLogNum = st.LogNumber, st.PrevLogNumber
 	vs.manifestNum = st.Num
 	vs.compactPointers = st.CompactPointers
+	vs.named = st.Named
 	if old := vs.install(st.Version); old != nil {
 		vs.release(old)
 	}

@@ -210,6 +210,11 @@ type State struct {
 	CompactPointers [NumLevels][]byte
 	// Edits counts the records applied.
 	Edits int
+	// Named holds the number of every table an applied edit added (live or
+	// deleted since): the tables this MANIFEST knows. A table file in the
+	// directory that it does not name was never recorded as part of the
+	// tree.
+	Named map[uint64]struct{}
 	// End is where the intact records end: the start of a torn tail, or
 	// the file's size.
 	End int64
@@ -278,7 +283,7 @@ func ReplayFile(fs vfs.FS, path string, o ReplayOptions) (*State, error) {
 	}
 	defer f.Close()
 	cmp := o.Comparer
-	s := &State{Path: path}
+	s := &State{Path: path, Named: map[uint64]struct{}{}}
 	if t, num, ok := base.ParseFilename(baseName(path)); ok && t == base.FileTypeManifest {
 		s.Num = num
 	}
@@ -308,6 +313,9 @@ func ReplayFile(fs vfs.FS, path string, o ReplayOptions) (*State, error) {
 			}
 		}
 		s.Edits++
+		for _, nf := range e.NewFiles {
+			s.Named[nf.Meta.Num] = struct{}{}
+		}
 		if e.HasLogNumber {
 			s.HasLogNumber, s.LogNumber = true, e.LogNumber
 		}
