@@ -128,12 +128,16 @@ func (d *DB) replayForReadOnly(logNum, prevLogNum, lastSeq uint64) (*memTable, [
 	slices.Sort(logs)
 	var imms []*memTable
 	full := func(m *memTable) error { imms = append(imms, m); return nil }
+	// A log the writer is appending to may end in a record not yet whole,
+	// which can look damaged: stop there, as WALPointInTime recovery does,
+	// so the view is a prefix of the writes (unless the database skips
+	// damage).
 	onDamage := func(err error) error {
-		if d.opts.ParanoidChecks {
-			return err
+		if d.opts.WALRecoveryMode == WALSkipAnyCorruptedRecords {
+			d.logger.Error("WAL damaged: skipping to the next intact record", "err", err)
+			return nil
 		}
-		d.logger.Error("WAL damaged: skipping to the next intact record", "err", err)
-		return nil
+		return errStopReplay
 	}
 	mem := d.opts.newMemTable(0, 0)
 	chain := walChain{d: d}
@@ -163,6 +167,9 @@ func (d *DB) replayForReadOnly(logNum, prevLogNum, lastSeq uint64) (*memTable, [
 		}
 		lastSeq = max(lastSeq, st.maxSeq)
 		chain.replayed(num, st)
+		if st.stopped {
+			break
+		}
 	}
 	return mem, imms, lastSeq, nil
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/record"
 )
 
 // Corruption tests (LevelDB's corruption_test in spirit): flip bytes in
@@ -141,43 +142,140 @@ func TestCorruptTableBlock(t *testing.T) {
 	wantCorruption(t, it.Close(), tables[0])
 }
 
-func TestCorruptLogRecord(t *testing.T) {
-	dir := t.TempDir()
-	buildCorruptionDB(t, dir, 500, false)
-	logs := filesOfType(t, dir, base.FileTypeLog)
-	if len(logs) != 1 {
-		t.Fatalf("logs: %v", logs)
-	}
-	flipByte(t, logs[0], 20) // inside the first record
-	_, err := Open(dir, &Options{ParanoidChecks: true})
-	wantCorruption(t, err, logs[0])
-
-	// Without ParanoidChecks the damage is skipped (and logged), and what
-	// survives is correct.
-	db, err := Open(dir, nil)
+// logRecordOffsets returns the offset of each record of the log at path.
+func logRecordOffsets(t *testing.T, path string) []int64 {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	found := 0
-	for i := 0; i < 500; i++ {
-		v, err := db.Get(corruptionKey(i))
-		if err == nil {
-			found++
-			if string(v) != string(corruptionValue(i)) {
-				t.Fatalf("key %d: wrong value", i)
+	defer f.Close()
+	var offs []int64
+	if err := record.NewReader(f, path).Each(nil, func(_ []byte, off int64) error {
+		offs = append(offs, off)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return offs
+}
+
+// TestWALRecoveryModes: a damaged record in the middle of a log (50
+// batches of 10 keys, batch 25 damaged), under each WALRecoveryMode. The
+// default, point-in-time, recovers exactly the batches before the damage (a
+// prefix of the writes), says so in RecoveryReport and LOG, and keeps the
+// log in lost/ with a note; it no longer skips the damage and replays the
+// rest (the recovered state was then not a prefix), nor deletes the log.
+func TestWALRecoveryModes(t *testing.T) {
+	const batches, damaged = 50, 25
+	// A damaged chunk costs the rest of its 32 KiB block (the log format
+	// resynchronizes at the next block): intact[j] says whether batch j's
+	// record survives the damage.
+	var intact []bool
+	build := func(t *testing.T) (dir, log string) {
+		dir = t.TempDir()
+		buildCorruptionDB(t, dir, batches*10, false)
+		logs := filesOfType(t, dir, base.FileTypeLog)
+		if len(logs) != 1 {
+			t.Fatalf("logs: %v", logs)
+		}
+		offs := logRecordOffsets(t, logs[0])
+		if len(offs) != batches+1 { // the header record, then one per batch
+			t.Fatalf("%d records in the log, want %d", len(offs), batches+1)
+		}
+		flipByte(t, logs[0], offs[1+damaged]+20)
+		blockEnd := (offs[1+damaged]/record.BlockSize + 1) * record.BlockSize
+		intact = intact[:0]
+		for j := range batches {
+			intact = append(intact, j < damaged || offs[1+j] >= blockEnd)
+		}
+		return dir, logs[0]
+	}
+	after := func() int { // intact records after the damaged one
+		n := 0
+		for j := damaged + 1; j < batches; j++ {
+			if intact[j] {
+				n++
 			}
-		} else if err != ErrNotFound {
-			t.Fatal(err)
+		}
+		return n
+	}
+	present := func(t *testing.T, db *DB) []bool {
+		var got []bool
+		for i := 0; i < batches*10; i++ {
+			v, err := db.Get(corruptionKey(i))
+			switch {
+			case err == nil && string(v) == string(corruptionValue(i)):
+				got = append(got, true)
+			case errors.Is(err, ErrNotFound):
+				got = append(got, false)
+			default:
+				t.Fatalf("key %d: %q, %v", i, v, err)
+			}
+		}
+		return got
+	}
+	for _, mode := range []WALRecoveryMode{WALTolerateCorruptedTailRecords, WALAbsoluteConsistency} {
+		dir, log := build(t)
+		_, err := Open(dir, &Options{WALRecoveryMode: mode})
+		wantCorruption(t, err, log)
+		if !strings.Contains(err.Error(), mode.String()) {
+			t.Fatalf("%s: the error does not name the mode: %v", mode, err)
 		}
 	}
-	if found == 0 || found == 500 {
-		t.Fatalf("found %d of 500 keys after skipping a damaged record", found)
-	}
-	logText, _ := os.ReadFile(filepath.Join(dir, "LOG"))
-	if !strings.Contains(string(logText), "WAL damaged") {
-		t.Fatalf("the info log does not report the skipped damage:\n%s", logText)
-	}
+	dir, log := build(t)
+	_, err := Open(dir, &Options{ParanoidChecks: true, WALRecoveryMode: WALSkipAnyCorruptedRecords})
+	wantCorruption(t, err, log)
+
+	t.Run("point-in-time", func(t *testing.T) {
+		dir, log := build(t)
+		db := mustOpen(t, dir, nil)
+		got := present(t, db)
+		for i, ok := range got {
+			if ok != (i < damaged*10) {
+				t.Fatalf("key %d present=%v: want exactly the %d batches before the damage", i, ok, damaged)
+			}
+		}
+		r := db.RecoveryReport()
+		if !r.DataLost() || !r.Stopped || len(r.Damage) == 0 || r.NotReplayed != after() || after() == 0 ||
+			r.Mode != WALPointInTime || len(r.MovedToLost) != 1 || !strings.Contains(r.String(), filepath.Base(log)) {
+			t.Fatalf("report: %+v", r)
+		}
+		db.Close()
+		note, err := os.ReadFile(filepath.Join(dir, r.MovedToLost[0]+".txt"))
+		if err != nil || !strings.Contains(string(note), fmt.Sprintf("%d intact record(s)", after())) {
+			t.Fatalf("note in lost/: %q, %v", note, err)
+		}
+		if kept, err := os.ReadFile(filepath.Join(dir, r.MovedToLost[0])); err != nil || len(kept) == 0 {
+			t.Fatalf("the damaged log is not kept in lost/: %v", err)
+		}
+		logText, _ := os.ReadFile(filepath.Join(dir, "LOG"))
+		if !strings.Contains(string(logText), "recovery stops here") {
+			t.Fatalf("LOG does not report the damage:\n%s", logText)
+		}
+		// Reopened: the recovered state holds, and nothing more is lost.
+		db = mustOpen(t, dir, nil)
+		defer db.Close()
+		if r := db.RecoveryReport(); r.DataLost() {
+			t.Fatalf("second open reports loss: %+v", r)
+		}
+		if again := present(t, db); fmt.Sprint(again) != fmt.Sprint(got) {
+			t.Fatal("the state changed on reopen")
+		}
+	})
+	t.Run("skip-any", func(t *testing.T) {
+		dir, _ := build(t)
+		db := mustOpen(t, dir, &Options{WALRecoveryMode: WALSkipAnyCorruptedRecords})
+		defer db.Close()
+		for i, ok := range present(t, db) {
+			if ok != intact[i/10] {
+				t.Fatalf("key %d present=%v: want every intact batch", i, ok)
+			}
+		}
+		if r := db.RecoveryReport(); !r.DataLost() || r.Stopped || len(r.Damage) != 1 {
+			t.Fatalf("report: %+v", r)
+		}
+	})
 }
 
 func TestCorruptManifest(t *testing.T) {

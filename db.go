@@ -139,6 +139,8 @@ type DB struct {
 
 	stats dbStats
 	leaks leakTracker
+	// recovery is what Open's recovery found and did; fixed after Open.
+	recovery *RecoveryReport
 }
 
 // memTable is a memtable plus the WAL that holds its writes. It is

@@ -23,11 +23,20 @@ import (
 //
 // Recovery: the MANIFEST named by CURRENT gives the tables; the logs at or
 // after its log number are replayed (a torn last record, the trace of a
-// crash, is dropped and logged). The replayed writes are written to level-0
-// tables and a fresh MANIFEST and WAL are started, so the old logs can go.
-// A read-only open replays the logs into memory and writes nothing.
+// crash, is dropped and logged; damage is handled as
+// Options.WALRecoveryMode says). The replayed writes are written to level-0
+// tables and a fresh MANIFEST and WAL are started, so the old logs can go;
+// a log not replayed whole goes to lost/. DB.RecoveryReport says what was
+// found. A read-only open replays the logs into memory and writes nothing.
+//
+// Open refuses (with a corruption error that names Repair) a directory
+// without CURRENT that holds tables or logs, and a MANIFEST whose torn last
+// edit was acted on; it never deletes a table no MANIFEST edit names.
 func Open(dirname string, opts *Options) (db *DB, err error) {
 	o := opts.withDefaults()
+	if o.WALRecoveryMode < WALPointInTime || o.WALRecoveryMode > WALSkipAnyCorruptedRecords {
+		return nil, fmt.Errorf("strata: open %s: unknown WALRecoveryMode %d", dirname, int(o.WALRecoveryMode))
+	}
 	d := &DB{
 		dirname:        dirname,
 		opts:           o,
@@ -39,6 +48,7 @@ func Open(dirname string, opts *Options) (db *DB, err error) {
 		cleanCh:        make(chan struct{}, 1),
 		closing:        make(chan struct{}),
 		flushAssist:    sstable.NewAssist(),
+		recovery:       &RecoveryReport{Mode: o.WALRecoveryMode},
 	}
 	d.bgCond.L = &d.mu
 	defer func() {
@@ -270,14 +280,20 @@ func (d *DB) recoverLogsAndStart() error {
 	edit := &manifest.VersionEdit{}
 	mem := d.opts.newMemTable(0, 0)
 	chain := walChain{d: d}
-	for _, num := range logs {
+	var unreplayed []unreplayedLog // the logs not replayed whole, in order
+	for i, num := range logs {
 		gap, err := chain.stop(num)
 		if err != nil {
 			return err
 		}
 		if gap {
-			// The logs from num on are left out; unless read-only, the new
-			// MANIFEST below makes them obsolete.
+			// The logs from num on are left out (see walGap).
+			d.recovery.Stopped = true
+			d.recovery.StopReason = fmt.Sprintf("%s follows a log that lost its unsynced tail in a power cut",
+				base.MakeFilename(base.FileTypeLog, num))
+			if unreplayed, err = d.countUnreplayed(logs[i:], "the log before it lost its unsynced tail in a power cut"); err != nil {
+				return err
+			}
 			break
 		}
 		var st replayStats
@@ -285,8 +301,25 @@ func (d *DB) recoverLogsAndStart() error {
 			return err
 		}
 		chain.replayed(num, st)
+		if st.stopped {
+			d.recovery.Stopped = true
+			d.recovery.StopReason = fmt.Sprintf("damage in %s at offset %d", base.MakeFilename(base.FileTypeLog, num), st.stopOffset)
+			d.recovery.NotReplayed += st.notReplayed
+			d.recovery.NotReplayedBytes += st.notReplayedBytes
+			why := "a damaged record there (" + st.damage[0].Err + ")"
+			later, err := d.countUnreplayed(logs[i+1:], fmt.Sprintf("an earlier log, %s, is damaged", base.MakeFilename(base.FileTypeLog, num)))
+			if err != nil {
+				return err
+			}
+			unreplayed = append([]unreplayedLog{{num: num, from: st.stopOffset, why: why,
+				records: st.notReplayed, bytes: st.notReplayedBytes}}, later...)
+			break
+		}
 	}
 	d.visibleSeq.Store(d.lastSeq)
+	if d.recovery.DataLost() {
+		d.logger.Error("recovery left writes out", "report", d.recovery.String())
+	}
 
 	if d.opts.ReadOnly {
 		pins, err := d.pinTables(d.versions.current)
@@ -330,6 +363,9 @@ func (d *DB) recoverLogsAndStart() error {
 		delete(d.pendingOutputs, nf.Meta.Num)
 	}
 	d.mu.Unlock()
+	if err := d.moveUnreplayedLogs(unreplayed); err != nil {
+		return err
+	}
 	d.deleteObsoleteFiles(true)
 
 	d.bgWG.Add(3)
@@ -375,6 +411,13 @@ func (d *DB) verifyTables() error {
 // d.imms). It returns the memtable to continue with and what it replayed.
 func (d *DB) replayLog(num uint64, mem *memTable, edit *manifest.VersionEdit) (*memTable, replayStats, error) {
 	path := base.MakeFilepath(d.dirname, base.FileTypeLog, num)
+	mode := d.opts.WALRecoveryMode
+	refuse := func(err error) error {
+		if d.opts.ParanoidChecks {
+			return fmt.Errorf("strata: recovery refuses a damaged log (ParanoidChecks; run Repair, or open without ParanoidChecks to recover up to the damage): %w", err)
+		}
+		return fmt.Errorf("strata: recovery (%s) refuses a damaged log (run Repair, or open with WALRecoveryMode WALPointInTime to recover up to the damage): %w", mode, err)
+	}
 	full := func(m *memTable) error {
 		if d.opts.ReadOnly {
 			d.imms = append(d.imms, m)
@@ -383,14 +426,16 @@ func (d *DB) replayLog(num uint64, mem *memTable, edit *manifest.VersionEdit) (*
 		return d.flushRecovered(m, edit)
 	}
 	onDamage := func(err error) error {
-		if d.opts.ParanoidChecks {
-			return err
+		switch {
+		case d.opts.ParanoidChecks || mode == WALTolerateCorruptedTailRecords || mode == WALAbsoluteConsistency:
+			return refuse(err)
+		case mode == WALSkipAnyCorruptedRecords:
+			d.logger.Error("WAL damaged: skipping to the next intact record (WALSkipAnyCorruptedRecords)", "file", path, "err", err)
+			return nil
 		}
-		// LevelDB's default: skip the damage, keep what follows, and say
-		// so loudly. ParanoidChecks refuses instead.
-		d.logger.Error("WAL damaged: skipping to the next intact record (ParanoidChecks refuses instead)",
+		d.logger.Error("WAL damaged: recovery stops here (WALPointInTime); the writes after it are not replayed",
 			"file", path, "err", err)
-		return nil
+		return errStopReplay
 	}
 	mem, st, err := replayLogFile(d.opts, path, mem, full, onDamage)
 	if err != nil {
@@ -399,13 +444,32 @@ func (d *DB) replayLog(num uint64, mem *memTable, edit *manifest.VersionEdit) (*
 	// LevelDB may have logged batches at or below the MANIFEST's last
 	// sequence; the right last sequence is the maximum of both.
 	d.lastSeq = max(d.lastSeq, st.maxSeq)
-	if st.tornChecksum && d.opts.ParanoidChecks {
-		return nil, st, base.CorruptionErrorf(path, st.tornOffset, "WAL ends in a record whose checksum does not match")
-	}
-	if st.torn {
+	switch {
+	case st.torn && st.tornChecksum:
+		// A complete last record whose checksum fails: damage, not a
+		// crash's trace.
+		err := base.CorruptionErrorf(path, st.tornOffset, "WAL ends in a record whose checksum does not match")
+		if st.stopped {
+			break // already past the stop: only counted
+		}
+		if err := onDamage(err); errors.Is(err, errStopReplay) {
+			st.stopped, st.stopOffset = true, st.tornOffset
+		} else if err != nil {
+			return nil, st, err
+		}
+		st.damage = append(st.damage, LogDamage{File: path, Offset: st.tornOffset, Err: err.Error()})
+	case st.torn && mode == WALAbsoluteConsistency:
+		return nil, st, refuse(base.CorruptionErrorf(path, st.tornOffset,
+			"WAL ends in a torn record of %d bytes (WALAbsoluteConsistency refuses even a crash's trace)", st.tornBytes))
+	case st.torn:
+		d.recovery.TornTails = append(d.recovery.TornTails, LogDamage{File: path, Offset: st.tornOffset, Bytes: st.tornBytes,
+			Err: "torn last record (a write a crash cut short)"})
 		d.logger.Warn("WAL ends in a torn record (a crash cut the last write); dropped it",
 			"file", path, "offset", st.tornOffset, "bytes", st.tornBytes)
 	}
+	d.recovery.LogsReplayed++
+	d.recovery.Batches += st.batches
+	d.recovery.Damage = append(d.recovery.Damage, st.damage...)
 	d.logger.Info("replayed WAL", "file", path, "batches", st.batches, "ops", st.ops)
 	return mem, st, nil
 }
@@ -424,13 +488,23 @@ type replayStats struct {
 	// tornChecksum: the torn tail starts with a complete record whose
 	// checksum fails, which a crash does not leave (record.TornByChecksum).
 	tornChecksum bool
+	// damage lists the damaged records met (skipped, or the one replay
+	// stopped at).
+	damage []LogDamage
+	// stopped: onDamage stopped the replay at stopOffset; the records after
+	// it were only counted: notReplayed of them, notReplayedBytes long.
+	stopped          bool
+	stopOffset       int64
+	notReplayed      int
+	notReplayedBytes int64
 }
 
 // replayLogFile reads the batches of the log at path into mem. When mem
 // cannot take the next batch it is handed to full and a new memtable, big
 // enough for the batch, takes its place; the last one is returned. A damaged
-// record goes to onDamage: a non-nil result stops the replay with that
-// error, nil skips to the next intact record. Used by recovery, CatchUp
+// record goes to onDamage: nil skips to the next intact record;
+// errStopReplay stops applying records there (the rest of the log is only
+// counted, see replayStats); another error stops the replay with it. Used by recovery, CatchUp
 // and Repair.
 func replayLogFile(o *Options, path string, mem *memTable, full func(*memTable) error,
 	onDamage func(error) error) (*memTable, replayStats, error) {
@@ -441,7 +515,26 @@ func replayLogFile(o *Options, path string, mem *memTable, full func(*memTable) 
 	}
 	defer f.Close()
 	r := record.NewReader(f, path)
-	err = r.Each(onDamage, func(rec []byte, off int64) error {
+	damaged := func(err error) error {
+		at := damageAt(err)
+		st.damage = append(st.damage, LogDamage{File: path, Offset: at, Err: err.Error()})
+		if st.stopped {
+			return nil // past the stop: only counting
+		}
+		if err := onDamage(err); !errors.Is(err, errStopReplay) {
+			return err
+		}
+		st.stopped, st.stopOffset = true, at
+		return nil
+	}
+	err = r.Each(damaged, func(rec []byte, off int64) error {
+		if st.stopped {
+			if isWrite(rec) {
+				st.notReplayed++
+				st.notReplayedBytes += int64(len(rec))
+			}
+			return nil
+		}
 		if err := batch.Validate(rec); err != nil {
 			return base.WithFileOffset(err, path, off)
 		}

@@ -2,6 +2,7 @@ package strata
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
 	"github.com/strata-db/strata/internal/base"
@@ -70,11 +71,15 @@ type Options struct {
 	// Writes return ErrReadOnly.
 	ReadOnly bool
 	// ParanoidChecks makes Open refuse a database with any detected damage
-	// (for instance a corrupt record in the middle of a log) instead of
-	// reporting it in the info log and continuing where that is safe. Open
-	// then also checks every table's size and its footer, index and filter
-	// blocks; data blocks are verified whenever they are read, either way.
+	// (for instance a corrupt record in the middle of a log, or a torn last
+	// MANIFEST record) instead of recovering what WALRecoveryMode allows and
+	// reporting it (DB.RecoveryReport, LOG). Open then also checks every
+	// table's size and its footer, index and filter blocks; data blocks are
+	// verified whenever they are read, either way.
 	ParanoidChecks bool
+	// WALRecoveryMode says what Open does with a damaged write-ahead log.
+	// Default: WALPointInTime (stop at the first damaged record).
+	WALRecoveryMode WALRecoveryMode
 
 	// Comparator orders keys. Default: DefaultComparer (bytewise).
 	Comparator *Comparer
@@ -266,6 +271,49 @@ type IterOptions struct {
 	// context.Cause(Context). For long scans that a caller must be able to
 	// cancel (the data-engineering helpers pass their context).
 	Context context.Context
+}
+
+// WALRecoveryMode says what recovery does when a write-ahead log is damaged
+// (RocksDB's modes, under its names). Whatever the mode, a torn last record
+// — a write a crash cut short, which was never acknowledged as durable — is
+// dropped, except under WALAbsoluteConsistency; docs/reliability.md says
+// what each mode can lose.
+type WALRecoveryMode int
+
+const (
+	// WALPointInTime (the default) replays the logs up to the first
+	// damaged record and stops there: the database holds exactly the
+	// writes before it, a prefix of what was written, and nothing after it
+	// (not the intact records that follow in that log, nor later logs).
+	// The log and the later ones are moved to lost/ with a note of what
+	// they hold; DB.RecoveryReport says what was not replayed.
+	WALPointInTime WALRecoveryMode = iota
+	// WALTolerateCorruptedTailRecords drops torn tails (the traces of a
+	// crash) and refuses to open on any other damage.
+	WALTolerateCorruptedTailRecords
+	// WALAbsoluteConsistency refuses to open on any damage, a torn tail
+	// included: for databases that are always closed cleanly.
+	WALAbsoluteConsistency
+	// WALSkipAnyCorruptedRecords skips each damaged record and replays the
+	// intact ones after it (C++ LevelDB's behaviour): the most data, but
+	// the recovered state may not be a prefix of the writes (a later write
+	// survives while an earlier one is lost).
+	WALSkipAnyCorruptedRecords
+)
+
+// String returns the mode's RocksDB name.
+func (m WALRecoveryMode) String() string {
+	switch m {
+	case WALPointInTime:
+		return "point-in-time"
+	case WALTolerateCorruptedTailRecords:
+		return "tolerate-corrupted-tail-records"
+	case WALAbsoluteConsistency:
+		return "absolute-consistency"
+	case WALSkipAnyCorruptedRecords:
+		return "skip-any-corrupted-records"
+	}
+	return fmt.Sprintf("WALRecoveryMode(%d)", int(m))
 }
 
 // Range is a key range [Start, Limit) for ApproximateSizes. A nil Limit is
