@@ -86,12 +86,20 @@ func (d *DB) catchUpOnce() error {
 	return nil
 }
 
-// pinTables opens every table of v and holds it open.
+// pinTables opens every table of v and holds it open, but for damaged ones
+// (see below).
 func (d *DB) pinTables(v *manifest.Version) ([]*tableEntry, error) {
 	var pins []*tableEntry
 	for _, files := range v.Levels {
 		for _, f := range files {
 			e, err := d.tables.acquire(f)
+			if errors.Is(err, ErrCorruption) {
+				// A damaged table must not stop reads that never touch
+				// it: left unpinned, it is opened (and fails, naming the
+				// damage) only by the reads that need it.
+				d.logger.Error("table damaged; reads that need it will fail", "table", tableName(f.Num), "err", err)
+				continue
+			}
 			if err != nil {
 				unpin(pins)
 				if errors.Is(err, fs.ErrNotExist) {
