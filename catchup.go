@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"slices"
 
 	"github.com/strata-db/strata/internal/base"
@@ -45,6 +46,16 @@ func (d *DB) CatchUp() error {
 // catchUpOnce reads the writer's state; errCatchUpRace means a file it
 // needed vanished meanwhile (the writer moved on) and it should retry.
 func (d *DB) catchUpOnce() error {
+	// The writer deletes a log only after a MANIFEST edit retires it, and
+	// edits only append to the MANIFEST (or start a new one CURRENT then
+	// names). So if CURRENT names the same MANIFEST, of the same size,
+	// before the replay and after the logs are read, no edit happened in
+	// between: the logs listed are every log the replayed state needs, and
+	// what they held is a prefix of the writes. Otherwise read again.
+	before, err := d.manifestMark()
+	if err != nil {
+		return err
+	}
 	st, err := replayManifest(d.fs, d.dirname, d.cmp)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrCorruption) {
@@ -59,9 +70,23 @@ func (d *DB) catchUpOnce() error {
 	if err != nil {
 		return err
 	}
+	if d.testHookCatchUp != nil {
+		d.testHookCatchUp()
+	}
 	mem, imms, lastSeq, err := d.replayForReadOnly(st.LogNumber, st.PrevLogNumber, st.LastSequence)
 	if err != nil {
 		unpin(pins)
+		return err
+	}
+	if after, err := d.manifestMark(); err != nil || after != before {
+		unpin(pins)
+		mem.unref()
+		for _, m := range imms {
+			m.unref()
+		}
+		if err == nil {
+			err = fmt.Errorf("%w: the MANIFEST changed from %v to %v", errCatchUpRace, before, after)
+		}
 		return err
 	}
 	d.mu.Lock()
@@ -84,6 +109,29 @@ func (d *DB) catchUpOnce() error {
 		m.unref()
 	}
 	return nil
+}
+
+// manifestMark is what changes when the writer makes a version edit: the
+// MANIFEST CURRENT names, and its size.
+type manifestMark struct {
+	name string
+	size int64
+}
+
+// manifestMark reads CURRENT and the size of the MANIFEST it names. A
+// CURRENT or MANIFEST changing under it is a race (errCatchUpRace).
+func (d *DB) manifestMark() (manifestMark, error) {
+	name, err := manifest.ReadCurrent(d.fs, d.dirname)
+	if err == nil {
+		var fi os.FileInfo
+		if fi, err = d.fs.Stat(d.fs.PathJoin(d.dirname, name)); err == nil {
+			return manifestMark{name, fi.Size()}, nil
+		}
+	}
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrCorruption) {
+		return manifestMark{}, fmt.Errorf("%w: %v", errCatchUpRace, err)
+	}
+	return manifestMark{}, err
 }
 
 // pinTables opens every table of v and holds it open, but for damaged ones

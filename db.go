@@ -47,6 +47,10 @@ type DB struct {
 	// acquireReadView between taking the read state and reading the
 	// sequence: where a concurrent write, flush or compaction can fall.
 	testHookReadView func()
+	// testHookCatchUp, when set by a test, runs inside catchUpOnce between
+	// the MANIFEST's replay and the listing of the logs: where the writer's
+	// flush and log deletion can fall.
+	testHookCatchUp func()
 	// testHookStandIn, when set by a test, runs on the flush goroutine
 	// once a flush has put its stand-in in place (see memTable), before
 	// the table is synced and installed.
