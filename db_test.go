@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/strata-db/strata/internal/base"
@@ -317,3 +319,47 @@ func TestWriteErrorStopsWrites(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenErrorsSayWhatFailed: a database held by another handle is "in
+// use" (ErrLocked); a lock file that cannot be created says why (here: the
+// path is not a directory, or the directory is read-only), not "in use".
+func TestOpenErrorsSayWhatFailed(t *testing.T) {
+	dir := t.TempDir()
+	db := mustOpen(t, dir, nil)
+	_, err := Open(dir, nil)
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second open: %v", err)
+	}
+	if _, err := Repair(dir, nil); !errors.Is(err, ErrLocked) {
+		t.Fatalf("repair of an open database: %v", err)
+	}
+	db.Close()
+
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, []byte("x"), 0o644)
+	_, err = Open(filepath.Join(file, "db"), nil)
+	if err == nil || errors.Is(err, ErrLocked) || strings.Contains(err.Error(), "in use") ||
+		!strings.Contains(err.Error(), "not a directory") {
+		t.Fatalf("open under a file: %v", err)
+	}
+	// A directory entry the lock file cannot be created in, through a file
+	// system that refuses writes (as a read-only mount does).
+	ro := &readOnlyFS{FS: NewMemFS()}
+	ro.FS.MkdirAll("/db", 0o755)
+	_, err = Open("/db", &Options{FS: ro})
+	if err == nil || errors.Is(err, ErrLocked) || strings.Contains(err.Error(), "in use") ||
+		!strings.Contains(err.Error(), "read-only file system") {
+		t.Fatalf("open on a read-only file system: %v", err)
+	}
+}
+
+// readOnlyFS fails every call that would write, as a read-only mount does.
+type readOnlyFS struct{ FS }
+
+func (f *readOnlyFS) Create(name string) (File, error) {
+	return nil, &os.PathError{Op: "open", Path: name, Err: syscall.EROFS}
+}
+func (f *readOnlyFS) Lock(name string) (io.Closer, error) {
+	return nil, &os.PathError{Op: "open", Path: name, Err: syscall.EROFS}
+}
+func (f *readOnlyFS) MkdirAll(dir string, perm os.FileMode) error { return nil }

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/vfs"
 )
 
 var (
@@ -16,6 +17,10 @@ var (
 	// ErrCorruption is matched (errors.Is) by every error that reports
 	// damaged persistent data; such errors name the file and offset.
 	ErrCorruption = base.ErrCorruption
+	// ErrLocked is matched (errors.Is) by the error Open and Repair return
+	// when the database is held by another process, or by another open
+	// handle in this one (its LOCK file is locked).
+	ErrLocked = vfs.ErrLockHeld
 )
 
 // CorruptionError describes damaged data: the file, the byte offset (-1 if

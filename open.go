@@ -69,9 +69,9 @@ func Open(dirname string, opts *Options) (db *DB, err error) {
 		if err := d.fs.MkdirAll(dirname, 0o755); err != nil {
 			return nil, fmt.Errorf("strata: create directory: %w", err)
 		}
-		lock, err := d.fs.Lock(base.MakeFilepath(dirname, base.FileTypeLock, 0))
+		lock, err := lockDB(d.fs, dirname, "open")
 		if err != nil {
-			return nil, fmt.Errorf("strata: open %s: database is in use: %w", dirname, err)
+			return nil, err
 		}
 		d.lock = lock
 	}
@@ -130,6 +130,22 @@ func Open(dirname string, opts *Options) (db *DB, err error) {
 		"last-seq", d.lastSeq, "files", d.versions.current.String())
 	d.mu.Unlock()
 	return d, nil
+}
+
+// lockDB takes the LOCK file of the database in dir for the operation what
+// ("open", "repair", ...). A lock held elsewhere is "database is in use"
+// (errors.Is(err, ErrLocked)); any other failure (a read-only file system,
+// permissions, a path that is not a directory) says what it is.
+func lockDB(fsys vfs.FS, dir, what string) (io.Closer, error) {
+	path := base.MakeFilepath(dir, base.FileTypeLock, 0)
+	lock, err := fsys.Lock(path)
+	switch {
+	case errors.Is(err, ErrLocked):
+		return nil, fmt.Errorf("strata: %s %s: database is in use: %w", what, dir, err)
+	case err != nil:
+		return nil, fmt.Errorf("strata: %s %s: cannot take the lock file: %w", what, dir, err)
+	}
+	return lock, nil
 }
 
 // databaseExists reports whether dir holds a database: whether CURRENT
@@ -616,9 +632,9 @@ func Destroy(dirname string, opts *Options) error {
 		return fmt.Errorf("strata: destroy %s: %w", dirname, err)
 	}
 	lockPath := base.MakeFilepath(dirname, base.FileTypeLock, 0)
-	lock, err := o.FS.Lock(lockPath)
+	lock, err := lockDB(o.FS, dirname, "destroy")
 	if err != nil {
-		return fmt.Errorf("strata: destroy %s: database is in use: %w", dirname, err)
+		return err
 	}
 	var errs []error
 	for _, name := range names {

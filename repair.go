@@ -48,9 +48,9 @@ func Repair(dirname string, opts *Options) (*RepairReport, error) {
 	if o.ReadOnly {
 		return nil, ErrReadOnly
 	}
-	lock, err := o.FS.Lock(base.MakeFilepath(dirname, base.FileTypeLock, 0))
+	lock, err := lockDB(o.FS, dirname, "repair")
 	if err != nil {
-		return nil, fmt.Errorf("strata: repair %s: database is in use: %w", dirname, err)
+		return nil, err
 	}
 	r := &repairer{opts: o, fs: o.FS, dir: dirname, report: &RepairReport{}}
 	logger, infoLog, err := openInfoLog(o, dirname)

@@ -136,7 +136,7 @@ func (l *osLock) Close() error {
 
 // ErrLockHeld is matched (errors.Is) by the error Lock returns when the lock
 // is already held, by this process or another.
-var ErrLockHeld = errors.New("lock held")
+var ErrLockHeld = errors.New("database is locked by another process or handle")
 
 // LockHeldError reports that FS.Lock found the lock taken. It matches
 // ErrLockHeld and its cause (for the OS, syscall.EWOULDBLOCK where defined).
