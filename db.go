@@ -34,6 +34,11 @@ type DB struct {
 	icmp          func(a, b []byte) int
 	openTableIter func(f *manifest.FileMetadata) (base.InternalIterator, error)
 
+	// closedFlag is set when Close begins: iterators still open then stop
+	// with ErrClosed (checked on every positioning call, so an atomic
+	// rather than the closing channel).
+	closedFlag atomic.Bool
+
 	// visibleSeq is the sequence number of the newest write readers may
 	// see: every write at or below it is fully in a memtable. It is
 	// published by the commit leader after the memtable insert.
@@ -361,6 +366,7 @@ func (d *DB) Close() error {
 		return ErrClosed
 	}
 	d.closed = true
+	d.closedFlag.Store(true)
 	close(d.closing)
 	d.bgCond.Broadcast()
 	// Writers in flight finish (later ones fail with ErrClosed); manual

@@ -363,3 +363,33 @@ func (f *readOnlyFS) Lock(name string) (io.Closer, error) {
 	return nil, &os.PathError{Op: "open", Path: name, Err: syscall.EROFS}
 }
 func (f *readOnlyFS) MkdirAll(dir string, perm os.FileMode) error { return nil }
+
+// TestIteratorAfterClose: an iterator left open when its DB is closed stops
+// with ErrClosed at its next move, instead of going on reading.
+func TestIteratorAfterClose(t *testing.T) {
+	db := mustOpen(t, "db", &Options{FS: NewMemFS()})
+	for i := range 100 {
+		db.Put(fmt.Appendf(nil, "k%03d", i), []byte("v"), nil)
+	}
+	db.Flush()
+	it := db.NewIterator(nil)
+	if !it.First() {
+		t.Fatal(it.Err())
+	}
+	if err := db.Close(); err == nil {
+		t.Fatal("Close with an open iterator reported nothing")
+	}
+	for name, move := range map[string]func() bool{
+		"Next": it.Next, "Seek": func() bool { return it.Seek([]byte("k050")) }, "First": it.First, "Last": it.Last, "Valid": it.Valid,
+	} {
+		if move() {
+			t.Fatalf("%s after Close: valid", name)
+		}
+	}
+	if err := it.Err(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Err after Close: %v", err)
+	}
+	if err := it.Close(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("iterator Close after DB Close: %v", err)
+	}
+}

@@ -36,6 +36,11 @@ type Iterator struct {
 	// it is done, its cause stops the iterator like a read error would.
 	ctx   context.Context
 	calls uint32
+	// usable: the iterator was built, and neither an error of its own
+	// (err) nor Close has stopped it. Positioning methods check only this
+	// (and the DB's closedFlag and ctx), so that ready stays cheap enough
+	// to inline; read errors are the inner iterator's.
+	usable bool
 }
 
 // iterAlloc holds an Iterator's internal iterators and buffers. It is
@@ -164,6 +169,7 @@ func (d *DB) NewIterator(o *IterOptions) *Iterator {
 	ia.dbIter.OnRead = ia.onRead
 	ia.dbIter.SampleSeed = d.iterSeed.Add(1)
 	it.it = &ia.dbIter
+	it.usable = true
 	return it
 }
 
@@ -176,18 +182,25 @@ func nonNil(b []byte) []byte {
 }
 
 func (it *Iterator) ready() bool {
-	if it.ctx != nil {
-		it.pollContext()
+	if it.ctx != nil || it.db.closedFlag.Load() {
+		it.poll()
 	}
-	return it.err == nil && !it.closed && it.it != nil
+	return it.usable
 }
 
-// pollContext stops the iterator once its context is done, checking on the
-// first call and every 1024th after. Kept out of ready so that ready, on
-// every positioning call, stays small enough to inline.
-func (it *Iterator) pollContext() {
-	if it.calls++; it.calls&1023 == 1 && it.err == nil && it.ctx.Err() != nil {
-		it.err = context.Cause(it.ctx)
+// poll stops the iterator once its DB is closed (ErrClosed), or once its
+// context is done (checked on the first call and every 1024th after). Kept
+// out of ready so that ready, on every positioning call, stays small
+// enough to inline.
+func (it *Iterator) poll() {
+	switch {
+	case it.err != nil:
+	case it.db.closedFlag.Load():
+		it.err, it.usable = ErrClosed, false
+	case it.ctx != nil:
+		if it.calls++; it.calls&1023 == 1 && it.ctx.Err() != nil {
+			it.err, it.usable = context.Cause(it.ctx), false
+		}
 	}
 }
 
@@ -245,7 +258,7 @@ func (it *Iterator) Close() error {
 		return nil
 	}
 	err := it.Err()
-	it.closed = true
+	it.closed, it.usable = true, false
 	if it.it != nil {
 		if cerr := it.it.Close(); err == nil {
 			err = cerr
