@@ -303,7 +303,15 @@ func (d *DB) rewriteWithSeq(e *externalTable, num, seq uint64) (*manifest.FileMe
 func (d *DB) linkOrCopyTable(e *externalTable, num uint64, move bool) (*manifest.FileMetadata, error) {
 	dst := base.MakeFilepath(d.dirname, base.FileTypeTable, num)
 	linked := move && d.fs.Link(e.path, dst) == nil
-	if !linked {
+	if linked {
+		// The link shares the file's data, which nobody may have synced
+		// (a table need not come from TableWriter): sync it before the
+		// MANIFEST names it. (logAndApply syncs the directory entry.)
+		if err := syncFile(d.fs, dst); err != nil {
+			d.fs.Remove(dst)
+			return nil, fmt.Errorf("strata: ingest %s: %w", e.path, err)
+		}
+	} else {
 		if err := copyFile(d.fs, e.path, dst); err != nil {
 			return nil, fmt.Errorf("strata: ingest %s: %w", e.path, err)
 		}
@@ -311,6 +319,19 @@ func (d *DB) linkOrCopyTable(e *externalTable, num uint64, move bool) (*manifest
 	meta := &manifest.FileMetadata{Num: num, Size: e.size, Smallest: e.smallest, Largest: e.largest}
 	meta.InitAllowedSeeks()
 	return meta, nil
+}
+
+// syncFile makes the data of the file at path durable.
+func syncFile(fs FS, path string) error {
+	f, err := fs.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func copyFile(fs FS, src, dst string) error {
