@@ -611,3 +611,41 @@ func TestDamagedTableSparesOtherReads(t *testing.T) {
 		db.Close()
 	}
 }
+
+// TestRepairHealthyLeavesNothing: repairing a healthy database keeps every
+// key and leaves nothing in lost/ (it grew on every repair: old MANIFESTs
+// and converted logs were archived whatever their state), while a repair
+// that finds damage keeps the damaged file there.
+func TestRepairHealthyLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	buildCorruptionDB(t, dir, 500, true)
+	db := mustOpen(t, dir, nil)
+	db.Put([]byte("in-the-log"), []byte("v"), nil)
+	db.Close()
+	for range 3 {
+		if _, err := Repair(dir, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if names, err := os.ReadDir(filepath.Join(dir, lostDirName)); err == nil && len(names) > 0 {
+		t.Fatalf("repairs of a healthy database left %d files in lost/", len(names))
+	}
+	db = mustOpen(t, dir, nil)
+	for i := range 500 {
+		if v, err := db.Get(corruptionKey(i)); err != nil || string(v) != string(corruptionValue(i)) {
+			t.Fatalf("key %d after repairs: %v", i, err)
+		}
+	}
+	if _, err := db.Get([]byte("in-the-log")); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	tables := filesOfType(t, dir, base.FileTypeTable)
+	flipByte(t, tables[0], 100)
+	if _, err := Repair(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	if names, _ := os.ReadDir(filepath.Join(dir, lostDirName)); len(names) == 0 {
+		t.Fatal("a repair that found damage kept nothing in lost/")
+	}
+}

@@ -85,6 +85,11 @@ func Repair(dirname string, opts *Options) (*RepairReport, error) {
 }
 
 type repairer struct {
+	// replaced lists the files the rebuilt database no longer uses, to be
+	// disposed of once its MANIFEST is written (see dispose).
+	replaced []replacedFile
+	// manifestHealthy: the MANIFEST CURRENT named replayed cleanly.
+	manifestHealthy bool
 	opts    *Options // with defaults applied
 	fs      FS
 	dir     string
@@ -125,6 +130,8 @@ func (r *repairer) run() error {
 		}
 	}
 	r.nextNum = max(r.nextNum, 2)
+	st, err := manifest.Replay(r.fs, r.dir, manifest.ReplayOptions{Comparer: r.opts.Comparator})
+	r.manifestHealthy = err == nil && !st.Torn
 	slices.Sort(logs)
 	slices.Sort(tables)
 
@@ -138,13 +145,42 @@ func (r *repairer) run() error {
 			return err
 		}
 	}
-	return r.writeManifest(manifests)
+	if err := r.writeManifest(manifests); err != nil {
+		return err
+	}
+	r.dispose()
+	return nil
 }
 
-// archive moves a replaced file into lost/.
-func (r *repairer) archive(name string) {
-	if _, err := moveToLost(r.fs, r.dir, name, ""); err != nil {
-		r.logger.Warn("repair: cannot move file to lost/", "file", name, "err", err)
+// replacedFile is a file the rebuilt database no longer uses; damaged says
+// it held something the rebuild could not keep.
+type replacedFile struct {
+	name    string
+	damaged bool
+}
+
+// replace notes a file the rebuilt database will not use.
+func (r *repairer) replace(name string, damaged bool) {
+	r.replaced = append(r.replaced, replacedFile{name, damaged})
+}
+
+// dispose gets rid of the replaced files once the new MANIFEST is durable
+// (before, a crash leaves them in place for the next attempt): a file with
+// damage, whose unreadable part may still be of use to someone, is moved
+// to lost/; an intact one, everything of which is now in the rebuilt
+// tables, is deleted — so repairing a healthy database leaves nothing
+// behind.
+func (r *repairer) dispose() {
+	for _, f := range r.replaced {
+		if f.damaged {
+			if _, err := moveToLost(r.fs, r.dir, f.name, ""); err != nil {
+				r.logger.Warn("repair: cannot move file to lost/", "file", f.name, "err", err)
+			}
+			continue
+		}
+		if err := r.fs.Remove(r.fs.PathJoin(r.dir, f.name)); err != nil {
+			r.logger.Warn("repair: cannot delete a replaced file", "file", f.name, "err", err)
+		}
 	}
 }
 
@@ -185,7 +221,7 @@ func (r *repairer) convertLog(num uint64) error {
 	r.maxSeq = max(r.maxSeq, st.maxSeq)
 	r.report.DroppedBytes += st.dropped
 	r.report.LogsConverted++
-	r.archive(name)
+	r.replace(name, st.dropped > 0)
 	return nil
 }
 
@@ -213,7 +249,7 @@ func (r *repairer) scanTable(num uint64, name string) error {
 		if rd, err = sstable.NewReader(f, fi.Size(), ro); err != nil {
 			r.problem(metaErr)
 			r.report.DamagedTables++
-			r.archive(name)
+			r.replace(name, true)
 			return nil
 		}
 	}
@@ -264,7 +300,7 @@ func (r *repairer) scanTable(num uint64, name string) error {
 	if newMeta != nil {
 		r.tables = append(r.tables, newMeta)
 	}
-	r.archive(name)
+	r.replace(name, true)
 	return nil
 }
 
@@ -284,8 +320,11 @@ func (r *repairer) writeManifest(oldManifests []string) error {
 	if err := manifest.CreateCurrent(r.fs, r.dir, num, edit); err != nil {
 		return fmt.Errorf("strata: repair: %w", err)
 	}
+	// The old MANIFESTs: kept in lost/ unless the database was healthy
+	// (nothing damaged, and the MANIFEST CURRENT named replayed cleanly).
+	healthy := r.manifestHealthy && len(r.report.Problems) == 0
 	for _, name := range oldManifests {
-		r.archive(name)
+		r.replace(name, !healthy)
 	}
 	r.report.Tables = len(r.tables)
 	r.logger.Info("repair: wrote new MANIFEST", "file", base.MakeFilename(base.FileTypeManifest, num), "tables", len(r.tables), "last-seq", r.maxSeq)
