@@ -90,14 +90,14 @@ type repairer struct {
 	replaced []replacedFile
 	// manifestHealthy: the MANIFEST CURRENT named replayed cleanly.
 	manifestHealthy bool
-	opts    *Options // with defaults applied
-	fs      FS
-	dir     string
-	logger  *slog.Logger
-	report  *RepairReport
-	nextNum uint64
-	maxSeq  uint64
-	tables  []*manifest.FileMetadata
+	opts            *Options // with defaults applied
+	fs              FS
+	dir             string
+	logger          *slog.Logger
+	report          *RepairReport
+	nextNum         uint64
+	maxSeq          uint64
+	tables          []*manifest.FileMetadata
 }
 
 func (r *repairer) problem(err error) {
