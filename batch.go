@@ -15,6 +15,9 @@ type Batch struct {
 	// header's sequence number is filled in by the commit.
 	data  []byte
 	count uint32
+	// maxKey and maxValue are the sizes of the largest key and value
+	// added, checked against the options' limits at Write.
+	maxKey, maxValue int
 }
 
 // NewBatch returns an empty batch. (A Batch's zero value is ready too.)
@@ -31,6 +34,7 @@ func (b *Batch) Put(key, value []byte) {
 	b.init()
 	b.data = batch.AppendSet(b.data, key, value)
 	b.count++
+	b.maxKey, b.maxValue = max(b.maxKey, len(key)), max(b.maxValue, len(value))
 	batch.SetCount(b.data, b.count)
 }
 
@@ -39,6 +43,7 @@ func (b *Batch) Delete(key []byte) {
 	b.init()
 	b.data = batch.AppendDelete(b.data, key)
 	b.count++
+	b.maxKey = max(b.maxKey, len(key))
 	batch.SetCount(b.data, b.count)
 }
 
@@ -52,6 +57,7 @@ func (b *Batch) Size() int { return len(b.data) }
 func (b *Batch) Reset() {
 	b.data = b.data[:0]
 	b.count = 0
+	b.maxKey, b.maxValue = 0, 0
 }
 
 // Append adds every operation of other to b, in order.
@@ -62,6 +68,7 @@ func (b *Batch) Append(other *Batch) {
 	b.init()
 	b.data = append(b.data, other.data[batch.HeaderLen:]...)
 	b.count += other.count
+	b.maxKey, b.maxValue = max(b.maxKey, other.maxKey), max(b.maxValue, other.maxValue)
 	batch.SetCount(b.data, b.count)
 }
 
@@ -81,6 +88,15 @@ func (b *Batch) SetRepr(data []byte) error {
 	}
 	b.data = append(b.data[:0], data...)
 	b.count = batch.Count(data)
+	b.maxKey, b.maxValue = 0, 0
+	r, _ := batch.NewReader(b.data) // validated above
+	for {
+		_, k, v, ok, _ := r.Next()
+		if !ok {
+			break
+		}
+		b.maxKey, b.maxValue = max(b.maxKey, len(k)), max(b.maxValue, len(v))
+	}
 	return nil
 }
 
@@ -111,4 +127,15 @@ func (b *Batch) Ops() ([]BatchOp, error) {
 		}
 		ops = append(ops, BatchOp{Delete: kind == base.KindDelete, Key: k, Value: v})
 	}
+}
+
+// checkSizes refuses a batch with a key or value over the options' limits.
+func (b *Batch) checkSizes(o *Options) error {
+	if b.maxKey > o.MaxKeySize {
+		return fmt.Errorf("%w: a key of %d bytes is over Options.MaxKeySize (%d)", ErrKeyTooLarge, b.maxKey, o.MaxKeySize)
+	}
+	if b.maxValue > o.MaxValueSize {
+		return fmt.Errorf("%w: a value of %d bytes is over Options.MaxValueSize (%d)", ErrValueTooLarge, b.maxValue, o.MaxValueSize)
+	}
+	return nil
 }

@@ -89,6 +89,9 @@ func (d *DB) Write(b *Batch, wo *WriteOptions) error {
 		}
 		b.init()
 	}
+	if err := b.checkSizes(d.opts); err != nil {
+		return err
+	}
 	return d.commit(b, wo)
 }
 

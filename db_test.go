@@ -393,3 +393,83 @@ func TestIteratorAfterClose(t *testing.T) {
 		t.Fatalf("iterator Close after DB Close: %v", err)
 	}
 }
+
+// TestSizeLimits: a key over MaxKeySize or a value over MaxValueSize is
+// refused with a clear error (ErrKeyTooLarge, ErrValueTooLarge), by Write
+// and by TableWriter; at the limits they are accepted; the info log never
+// holds a whole key (a 16 MiB key made a 33 MB LOG line on every open).
+func TestSizeLimits(t *testing.T) {
+	fs := NewMemFS()
+	o := &Options{FS: fs, MaxKeySize: 1 << 10, MaxValueSize: 4 << 10}
+	db := mustOpen(t, "/db", o)
+	if err := db.Put(make([]byte, 1<<10), make([]byte, 4<<10), nil); err != nil {
+		t.Fatalf("at the limits: %v", err)
+	}
+	err := db.Put(make([]byte, 1<<10+1), nil, nil)
+	if !errors.Is(err, ErrKeyTooLarge) || !strings.Contains(err.Error(), "MaxKeySize") {
+		t.Fatalf("key over the limit: %v", err)
+	}
+	b := db.NewBatch()
+	b.Put([]byte("k"), nil)
+	b.Delete(make([]byte, 2<<10))
+	if err := db.Write(b, nil); !errors.Is(err, ErrKeyTooLarge) {
+		t.Fatalf("delete of a key over the limit: %v", err)
+	}
+	var big Batch
+	big.Put([]byte("k"), make([]byte, 4<<10+1))
+	var c Batch
+	if err := c.SetRepr(big.Repr()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Write(&c, nil); !errors.Is(err, ErrValueTooLarge) {
+		t.Fatalf("value over the limit through SetRepr: %v", err)
+	}
+	if _, err := db.Get([]byte("k")); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a refused batch wrote something: %v", err)
+	}
+	w, err := NewTableWriter("/t.ldb", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Add(make([]byte, 2<<10), nil); !errors.Is(err, ErrKeyTooLarge) {
+		t.Fatalf("TableWriter: %v", err)
+	}
+	w.Close()
+	db.Close()
+
+	// The default limits: 64 KiB keys; and the LOG of an open shows no key.
+	db = mustOpen(t, "/db2", &Options{FS: fs})
+	long := bytes.Repeat([]byte("K"), 64<<10)
+	if err := db.Put(long, []byte("v"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Put(append(long, 'x'), []byte("v"), nil); !errors.Is(err, ErrKeyTooLarge) {
+		t.Fatalf("default key limit: %v", err)
+	}
+	db.Flush()
+	db.Close()
+	db = mustOpen(t, "/db2", &Options{FS: fs})
+	db.Close()
+	f, err := fs.Open("/db2/LOG")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logText, _ := io.ReadAll(f)
+	f.Close()
+	if bytes.Contains(logText, bytes.Repeat([]byte("K"), 100)) {
+		t.Fatalf("the LOG holds the key (%d bytes of LOG)", len(logText))
+	}
+}
+
+// TestMaxOpenFilesCappedByRlimit: MaxOpenFiles never exceeds what
+// RLIMIT_NOFILE leaves.
+func TestMaxOpenFilesCappedByRlimit(t *testing.T) {
+	limit := vfs.OpenFileLimit()
+	if limit == 0 {
+		t.Skip("no file limit here")
+	}
+	o := (&Options{MaxOpenFiles: limit * 2}).withDefaults()
+	if o.MaxOpenFiles > limit-fileLimitMargin && o.MaxOpenFiles != 20 {
+		t.Fatalf("MaxOpenFiles %d with RLIMIT_NOFILE %d", o.MaxOpenFiles, limit)
+	}
+}

@@ -17,6 +17,12 @@ var (
 	// ErrCorruption is matched (errors.Is) by every error that reports
 	// damaged persistent data; such errors name the file and offset.
 	ErrCorruption = base.ErrCorruption
+	// ErrKeyTooLarge is matched by the error of a write whose key is over
+	// Options.MaxKeySize.
+	ErrKeyTooLarge = errors.New("strata: key too large")
+	// ErrValueTooLarge is matched by the error of a write whose value is
+	// over Options.MaxValueSize.
+	ErrValueTooLarge = errors.New("strata: value too large")
 	// ErrLocked is matched (errors.Is) by the error Open and Repair return
 	// when the database is held by another process, or by another open
 	// handle in this one (its LOCK file is locked).

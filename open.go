@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/strata-db/strata/internal/base"
 	"github.com/strata-db/strata/internal/batch"
@@ -127,9 +128,32 @@ func Open(dirname string, opts *Options) (db *DB, err error) {
 	}
 	d.mu.Lock()
 	d.logger.Info("database opened", "dir", dirname, "read-only", o.ReadOnly,
-		"last-seq", d.lastSeq, "files", d.versions.current.String())
+		"last-seq", d.lastSeq, "tables", levelSummary(d.versions.current))
 	d.mu.Unlock()
 	return d, nil
+}
+
+// levelSummary describes v's tables for the info log without their keys
+// (a key can be large): "L0:2/1.2MiB L1:5/9.8MiB".
+func levelSummary(v *manifest.Version) string {
+	var b strings.Builder
+	for level, files := range v.Levels {
+		if len(files) == 0 {
+			continue
+		}
+		var n uint64
+		for _, f := range files {
+			n += f.Size
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "L%d:%d/%.1fMiB", level, len(files), float64(n)/(1<<20))
+	}
+	if b.Len() == 0 {
+		return "none"
+	}
+	return b.String()
 }
 
 // lockDB takes the LOCK file of the database in dir for the operation what

@@ -115,8 +115,22 @@ type Options struct {
 	// 72-82k at 119-127 MB without the bound). A negative value turns the
 	// bound off: for bulk writes of large values where memory is plentiful.
 	MaxMemTableBytes int
-	// MaxOpenFiles bounds the number of open table files. Default 1000.
+	// MaxOpenFiles bounds the number of open table files. Default 1000,
+	// and never more than the process's file-descriptor limit
+	// (RLIMIT_NOFILE) allows, less a margin for logs and the caller's own
+	// files: past it, reads and compactions would fail with "too many open
+	// files".
 	MaxOpenFiles int
+	// MaxKeySize bounds the size of a key: a write (or a TableWriter.Add)
+	// with a longer one fails with ErrKeyTooLarge. Keys are kept whole in
+	// tables' indexes and in the MANIFEST's table bounds, so huge keys make
+	// every MANIFEST record and every open costly. Default 64 KiB.
+	MaxKeySize int
+	// MaxValueSize bounds the size of a value: a write with a larger one
+	// fails with ErrValueTooLarge. A value is held whole in a memtable, the
+	// log and a table block, several times over while it is written.
+	// Default 64 MiB.
+	MaxValueSize int
 	// BlockSize is the target uncompressed size of a table data block.
 	// Default 4 KiB.
 	BlockSize int
@@ -203,6 +217,15 @@ func (o *Options) withDefaults() *Options {
 	}
 	if c.MaxOpenFiles < 20 {
 		c.MaxOpenFiles = 20
+	}
+	if limit := vfs.OpenFileLimit(); limit > 0 && c.MaxOpenFiles > limit-fileLimitMargin {
+		c.MaxOpenFiles = max(limit-fileLimitMargin, 20)
+	}
+	if c.MaxKeySize <= 0 {
+		c.MaxKeySize = 64 << 10
+	}
+	if c.MaxValueSize <= 0 {
+		c.MaxValueSize = 64 << 20
 	}
 	if c.BlockSize <= 0 {
 		c.BlockSize = 4 << 10
@@ -321,6 +344,11 @@ func (m WALRecoveryMode) String() string {
 type Range struct {
 	Start, Limit []byte
 }
+
+// fileLimitMargin is how many file descriptors MaxOpenFiles leaves to
+// everything but table files: logs, the MANIFEST, directories being synced,
+// and the process's own files.
+const fileLimitMargin = 64
 
 // writerOptions are the table writer's options for tables of a database
 // with these options (defaults applied).

@@ -14,6 +14,7 @@ import (
 // A TableWriter is not safe for concurrent use.
 type TableWriter struct {
 	t    *tableFile
+	opts *Options
 	cmp  *Comparer
 	last []byte
 	ikey []byte
@@ -32,7 +33,7 @@ func NewTableWriter(path string, opts *Options) (*TableWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &TableWriter{t: t, cmp: o.Comparator}, nil
+	return &TableWriter{t: t, opts: o, cmp: o.Comparator}, nil
 }
 
 // Add appends key with value. key must sort after every key added before;
@@ -43,6 +44,11 @@ func (w *TableWriter) Add(key, value []byte) error {
 	}
 	if w.done {
 		return errors.New("strata: TableWriter.Add after Close")
+	}
+	if len(key) > w.opts.MaxKeySize || len(value) > w.opts.MaxValueSize {
+		b := Batch{maxKey: len(key), maxValue: len(value)}
+		w.err = fmt.Errorf("strata: table %s: %w", w.t.path, b.checkSizes(w.opts))
+		return w.err
 	}
 	if w.n > 0 && w.cmp.Compare(key, w.last) <= 0 {
 		w.err = fmt.Errorf("strata: table %s: key %q added after %q: keys must be strictly increasing", w.t.path, key, w.last)
