@@ -1,10 +1,12 @@
 package strata
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/strata-db/strata/internal/base"
@@ -355,6 +357,29 @@ func (d *DB) syncWAL(log *walFile) error {
 	log.mu.Unlock()
 	d.stats.walSyncs.Add(1)
 	return nil
+}
+
+// isTransient reports whether err is a failure that goes away by itself:
+// the process or the system out of file descriptors. Background work that
+// fails so is retried, not made fatal.
+func isTransient(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
+}
+
+// backgroundFailedLocked handles the error of a flush or compaction (what):
+// a transient one (isTransient) is logged and the work retried after a
+// delay that doubles with each consecutive failure (10 ms to 5 s), with no
+// harm done (the work left nothing installed); any other stops writes
+// (setBGErrLocked). d.mu is held.
+func (d *DB) backgroundFailedLocked(what string, err error, retry func()) {
+	if !isTransient(err) {
+		d.setBGErrLocked(fmt.Errorf("strata: %s: %w", what, err))
+		return
+	}
+	delay := min(10*time.Millisecond<<min(d.transientFailures, 10), 5*time.Second)
+	d.transientFailures++
+	d.logger.Warn("background work failed for a passing reason; retrying", "work", what, "err", err, "retry-in", delay)
+	time.AfterFunc(delay, retry)
 }
 
 // setBGErrLocked records the first fatal error; writes fail from now on.

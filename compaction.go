@@ -76,8 +76,11 @@ func (d *DB) maybeCompact() bool {
 	d.mu.Lock()
 	c.MarkCompacting(false)
 	d.compacting = false
-	if err != nil && !errors.Is(err, errCompactionAborted) {
-		d.setBGErrLocked(fmt.Errorf("strata: compaction: %w", err))
+	switch {
+	case err == nil:
+		d.transientFailures = 0
+	case !errors.Is(err, errCompactionAborted):
+		d.backgroundFailedLocked("compaction", err, d.scheduleCompaction)
 	}
 	d.bgCond.Broadcast()
 	d.mu.Unlock()
@@ -406,7 +409,8 @@ func (d *DB) compactLevelRange(level int, begin, limit []byte) error {
 		d.mu.Lock()
 		c.MarkCompacting(false)
 		d.releaseManualLocked()
-		if err != nil && !errors.Is(err, errCompactionAborted) {
+		if err != nil && !errors.Is(err, errCompactionAborted) && !isTransient(err) {
+			// A transient failure is only returned: the caller may retry.
 			d.setBGErrLocked(fmt.Errorf("strata: compaction: %w", err))
 		}
 		d.mu.Unlock()

@@ -76,6 +76,9 @@ type DB struct {
 	bgCond sync.Cond
 
 	closed bool
+	// transientFailures counts consecutive background failures for a
+	// passing reason (backgroundFailedLocked); a success resets it.
+	transientFailures int
 	// bgErr is the first error of a background flush or compaction, or a
 	// failed WAL write or sync. Once set, every write returns it until the
 	// database is reopened: we never continue after losing track of what

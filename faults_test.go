@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -785,4 +786,38 @@ func TestFaultsWithBackgroundWork(t *testing.T) {
 		}
 	}
 	t.Logf("one fault at a random point of a workload with background work: %s", stats)
+}
+
+// TestOutOfFileDescriptorsIsNotFatal: a flush or compaction that fails
+// because the process is out of file descriptors (EMFILE) is retried, not
+// made the background error that stops every write until reopen; once
+// descriptors are back, the work completes and nothing is lost.
+func TestOutOfFileDescriptorsIsNotFatal(t *testing.T) {
+	fs := errorfs.Wrap(vfs.NewMem())
+	db := mustOpen(t, "/db", &Options{FS: fs, WriteBufferSize: 32 << 10, L0CompactionTrigger: 2})
+	defer db.Close()
+	// The next six table files fail to open: flushes and compactions.
+	var creates atomic.Int64
+	rule := fs.AddRule(errorfs.Always().On(errorfs.OpCreate).Path("*.ldb").WithErr(syscall.EMFILE).
+		Where(func(errorfs.Op) bool { return creates.Add(1) <= 6 }))
+	value := make([]byte, 100)
+	for i := range 3000 {
+		if err := db.Put(fmt.Appendf(nil, "k%05d", i), value, nil); err != nil {
+			t.Fatalf("write %d while out of descriptors: %v", i, err)
+		}
+	}
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CompactRange(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if rule.Injected() < 6 {
+		t.Fatalf("only %d table creations failed", rule.Injected())
+	}
+	for i := range 3000 {
+		if _, err := db.Get(fmt.Appendf(nil, "k%05d", i)); err != nil {
+			t.Fatalf("key %d: %v", i, err)
+		}
+	}
 }

@@ -123,7 +123,14 @@ func (d *DB) flushOne() bool {
 	delete(d.pendingOutputs, num)
 	d.flushing = false
 	d.flushPlacing = false
-	if err != nil {
+	switch {
+	case err == nil:
+		d.transientFailures = 0
+	case !standIn:
+		// Nothing was installed: the memtable is still first in d.imms.
+		d.backgroundFailedLocked("flush", err, d.scheduleFlush)
+	default:
+		// The stand-in is in place: the flush cannot be taken up again.
 		d.setBGErrLocked(fmt.Errorf("strata: flush: %w", err))
 	}
 	d.bgCond.Broadcast()

@@ -409,6 +409,7 @@ type Rule struct {
 	limit   int64      // DiskFullAfter
 	written int64      // DiskFullAfter: bytes let through
 	partial *rand.Rand // PartialWrites
+	cause   error      // WithErr
 
 	matched, injected int64
 }
@@ -525,6 +526,16 @@ func globMatch(glob, name string) bool {
 }
 
 // eval decides op for this rule; see FS.check.
+// WithErr makes the errors r injects carry cause (errors.Is matches it), as
+// a real system would report: syscall.EMFILE for a process out of file
+// descriptors, say.
+func (r *Rule) WithErr(cause error) *Rule {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cause = cause
+	return r
+}
+
 func (r *Rule) eval(op Op) (prefix int, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -558,6 +569,9 @@ func (r *Rule) eval(op Op) (prefix int, err error) {
 	r.injected++
 	if op.Kind == OpWrite && r.partial != nil && op.Len > 0 {
 		prefix = r.partial.IntN(op.Len)
+	}
+	if r.cause != nil {
+		return prefix, &Error{Op: op, Err: r.cause, msg: "injected"}
 	}
 	return prefix, &Error{Op: op}
 }
