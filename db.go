@@ -384,7 +384,13 @@ func (d *DB) Close() error {
 	d.deleteObsoleteFiles(false)
 
 	var errs []error
-	if err := d.leaks.check(); err != nil {
+	d.mu.Lock()
+	var snapSeqs []uint64
+	for s := d.snapshots.oldest(); s != nil; s = s.next {
+		snapSeqs = append(snapSeqs, s.seq)
+	}
+	d.mu.Unlock()
+	if err := d.leaks.check(snapSeqs); err != nil {
 		errs = append(errs, err)
 	}
 	d.mu.Lock()

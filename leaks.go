@@ -67,8 +67,9 @@ func (t *leakTracker) remove(kind string, id uint64) {
 	t.mu.Unlock()
 }
 
-// check returns an error naming what is still open, or nil.
-func (t *leakTracker) check() error {
+// check returns an error naming what is still open, or nil; snapSeqs are
+// the sequence numbers of the snapshots still open, which name them.
+func (t *leakTracker) check(snapSeqs []uint64) error {
 	iters, snaps := t.iterators.Load(), t.snapshots.Load()
 	if iters == 0 && snaps == 0 {
 		return nil
@@ -78,7 +79,15 @@ func (t *leakTracker) check() error {
 		parts = append(parts, fmt.Sprintf("%d iterator(s)", iters))
 	}
 	if snaps > 0 {
-		parts = append(parts, fmt.Sprintf("%d snapshot(s)", snaps))
+		p := fmt.Sprintf("%d snapshot(s)", snaps)
+		if len(snapSeqs) > 0 {
+			seqs := make([]string, len(snapSeqs))
+			for i, s := range snapSeqs {
+				seqs[i] = fmt.Sprint(s)
+			}
+			p += " (taken at sequence " + strings.Join(seqs, ", ") + ")"
+		}
+		parts = append(parts, p)
 	}
 	msg := fmt.Sprintf("strata: Close with %s still open", strings.Join(parts, " and "))
 	t.mu.Lock()

@@ -46,8 +46,8 @@ func TestLeakReports(t *testing.T) {
 	}{
 		{"none", false, 0, 0, 0, nil},
 		{"iterators", false, 2, 0, 0, []string{"2 iterator(s) still open", "set Options.DebugLeaks"}},
-		{"snapshots", false, 0, 3, 0, []string{"3 snapshot(s) still open", "set Options.DebugLeaks"}},
-		{"both-debug", true, 1, 1, 1, []string{"2 iterator(s) and 1 snapshot(s) still open",
+		{"snapshots", false, 0, 3, 0, []string{"3 snapshot(s) (taken at sequence 300, 300, 300) still open", "set Options.DebugLeaks"}},
+		{"both-debug", true, 1, 1, 1, []string{"2 iterator(s) and 1 snapshot(s) (taken at sequence 300) still open",
 			"leakIterHere", "leakSnapHere", "leakSnapIterHere", "leaks_test.go"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -118,6 +118,12 @@ func TestLeakReports(t *testing.T) {
 				}
 				s.Close()
 			}
+			// The database is closed for good: its lock is free again.
+			db2, err := Open("db", &Options{FS: fs})
+			if err != nil {
+				t.Fatalf("reopen after a Close with leaks: %v", err)
+			}
+			db2.Close()
 			if n := openFiles.Load(); n != 0 {
 				t.Fatalf("%d files still open after Close and closing the leaked objects", n)
 			}
