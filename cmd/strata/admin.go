@@ -230,7 +230,7 @@ if there is any. Nothing is written, and no lock is taken.`,
 				return nil
 			}
 			fmt.Fprintf(e.stdout, "%d problem(s)\n", len(rep.Findings))
-			return fmt.Errorf("check: %d problem(s) in %s; the first: %s", len(rep.Findings), dir, rep.Findings[0])
+			return damaged{fmt.Errorf("check: %d problem(s) in %s; the first: %s", len(rep.Findings), dir, rep.Findings[0])}
 		},
 	}
 	addDBFlag(c, &dir)

@@ -64,7 +64,7 @@ func openRead(dir string) (*strata.DB, error) {
 }
 
 // openWrite opens a database for writing; create says whether a missing one
-// is created.
+// is created (see createDir).
 func openWrite(dir string, create bool) (*strata.DB, error) {
 	if !create {
 		// strata.Open with ErrorIfNotExists creates the directory and its
@@ -72,8 +72,29 @@ func openWrite(dir string, create bool) (*strata.DB, error) {
 		if _, err := os.Stat(filepath.Join(dir, "CURRENT")); errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("strata: open %s: database does not exist: %w", dir, err)
 		}
+	} else if err := createDir(dir); err != nil {
+		return nil, err
 	}
 	return strata.Open(dir, &strata.Options{ErrorIfNotExists: !create})
+}
+
+// createDir makes the directory dir when it is missing, as mkdir does: only
+// its last component. A missing parent is an error that names it (the
+// engine itself would create every missing parent).
+func createDir(dir string) error {
+	_, err := os.Stat(dir)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil // there, or an error strata.Open reports better
+	}
+	parent := filepath.Dir(filepath.Clean(dir))
+	if _, err := os.Stat(parent); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("create %s: its parent directory %s does not exist (create it first: mkdir -p %s)",
+			dir, parent, shellQuote(parent))
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("create database directory: %w", err)
+	}
+	return nil
 }
 
 // withDB runs fn on the database opened for writing (see openWrite) and
@@ -142,6 +163,13 @@ func (p *progress) finish() {
 		p.bar.Clear()
 	}
 }
+
+// damaged marks an error that reports damage found by a checking command
+// (check, manifest, wal), so that it matches strata.ErrCorruption and run
+// ends it with what to run.
+type damaged struct{ error }
+
+func (damaged) Is(target error) bool { return target == strata.ErrCorruption }
 
 // errNotFound is `get`'s answer for a missing key: "not found", exit 1.
 var errNotFound = &exitError{code: 1, msg: "not found"}

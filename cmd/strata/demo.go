@@ -145,7 +145,7 @@ func runDemo(e *env, dir string, n int) (err error) {
 		case len(entries) > 0:
 			return fmt.Errorf("demo: %s is not empty and holds no demo database; pass --dir with a new directory", dir)
 		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := createDir(dir); err != nil {
 			return err
 		}
 		if err := os.WriteFile(filepath.Join(dir, demoMarker), fmt.Appendf(nil, "n=%d complete=false\n", n), 0o644); err != nil {

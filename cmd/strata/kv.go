@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -114,8 +115,24 @@ func (r *rangeFlags) keyRange(c *cobra.Command) (kr dataio.KeyRange, err error) 
 	if kr.To, err = optKey(c, "to", r.to, r.hex); err != nil {
 		return kr, err
 	}
+	if kr.From != nil && kr.To != nil && bytes.Compare(kr.From, kr.To) > 0 {
+		return kr, usageError{fmt.Errorf("--from %s comes after --to %s: no key is in the range", r.from, r.to)}
+	}
 	kr.Prefix, err = optKey(c, "prefix", r.prefix, r.hex)
 	return kr, err
+}
+
+// limitFlag adds --limit N (0: no limit).
+func limitFlag(c *cobra.Command, limit *int64) {
+	c.Flags().Int64Var(limit, "limit", 0, "stop after N entries (0: all)")
+}
+
+// checkLimit refuses a negative --limit.
+func checkLimit(limit int64) error {
+	if limit < 0 {
+		return usageError{fmt.Errorf("--limit %d: must be >= 0", limit)}
+	}
+	return nil
 }
 
 func newScanCmd(e *env) *cobra.Command {
@@ -155,8 +172,8 @@ once on one snapshot (dataeng.ParallelScan).`,
 			default:
 				return usageError{fmt.Errorf("--format %q: want text, hex or json", format)}
 			}
-			if limit < 0 {
-				return usageError{fmt.Errorf("--limit %d: must be >= 0", limit)}
+			if err := checkLimit(limit); err != nil {
+				return err
 			}
 			if o.Range, err = rf.keyRange(c); err != nil {
 				return err
@@ -176,7 +193,7 @@ once on one snapshot (dataeng.ParallelScan).`,
 	addDBFlag(c, &dir)
 	rf.add(c)
 	c.Flags().BoolVar(&reverse, "reverse", false, "descending key order")
-	c.Flags().Int64Var(&limit, "limit", 0, "stop after N entries (0: all)")
+	limitFlag(c, &limit)
 	c.Flags().BoolVar(&keysOnly, "keys-only", false, "print keys only")
 	c.Flags().StringVar(&format, "format", "text", "output format: text, hex or json")
 	c.Flags().BoolVar(&count, "count", false, "print entry and byte counts per part and in total")
@@ -187,21 +204,26 @@ once on one snapshot (dataeng.ParallelScan).`,
 func newExportCmd(e *env) *cobra.Command {
 	var dir, format string
 	var rf rangeFlags
+	var limit int64
 	c := &cobra.Command{
-		Use:   "export --db DIR [--format tsv|csv|jsonl] [--hex] [--from K] [--to K] [--prefix P] [FILE|-]",
+		Use:   "export --db DIR [--format tsv|csv|jsonl] [--hex] [--from K] [--to K] [--prefix P] [--limit N] [FILE|-]",
 		Short: "Write entries to FILE (or stdout) in a format load reads back",
 		Long: `Write entries in key order to FILE (default: stdout), in a format load reads.
 
 tsv: KEY<TAB>VALUE lines in the text form (see scan). csv: two-field RFC 4180
 records of the text form. jsonl: {"key":"...","value":"..."} with base64
-strings. --hex writes hex instead of the text form (and of base64).`,
+strings. --hex writes hex instead of the text form (and of base64). --limit N
+stops after the first N entries.`,
 		Args: args(0, 1, "at most one FILE"),
 		RunE: func(c *cobra.Command, a []string) (err error) {
 			f, err := dataio.ParseFormat(format)
 			if err != nil {
 				return usageError{err}
 			}
-			o := dataio.DumpOptions{Format: f, Hex: rf.hex}
+			if err := checkLimit(limit); err != nil {
+				return err
+			}
+			o := dataio.DumpOptions{Format: f, Hex: rf.hex, Limit: limit}
 			if o.Range, err = rf.keyRange(c); err != nil {
 				return err
 			}
@@ -233,6 +255,7 @@ strings. --hex writes hex instead of the text form (and of base64).`,
 	addDBFlag(c, &dir)
 	rf.add(c)
 	c.Flags().StringVar(&format, "format", "tsv", "tsv, csv or jsonl")
+	limitFlag(c, &limit)
 	return c
 }
 

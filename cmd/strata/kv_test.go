@@ -76,6 +76,11 @@ func TestCommandLineErrors(t *testing.T) {
 		{[]string{"wal", dir}, 1, "is a directory"},
 		{[]string{"sst", filepath.Join(dir, "nope.ldb")}, 1, "no such file"},
 		{[]string{"demo", "--n", "3"}, 2, "at least 10"},
+		{[]string{"lsm", "--db", db, "--width", "0"}, 2, "--width 0: must be at least 20"},
+		{[]string{"scan", "--db", db, "--from", "b", "--to", "a"}, 2, "--from b comes after --to a"},
+		{[]string{"export", "--db", db, "--from", "b", "--to", "a"}, 2, "--from b comes after --to a"},
+		{[]string{"compact", "--db", db, "--from", "b", "--to", "a"}, 2, "--from b comes after --to a"},
+		{[]string{"export", "--db", db, "--limit", "-1"}, 2, "--limit -1"},
 	} {
 		r := runStrata(t, "", tc.args...)
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) { wantError(t, r, tc.code, tc.want) })
@@ -163,7 +168,7 @@ func TestScan(t *testing.T) {
 		{[]string{"--format", "json", "--to", "ab"}, `{"key":"YQ==","value":"MQ=="}` + "\n"},
 		{[]string{"--format", "json", "--hex", "--to", "6162"}, `{"key":"61","value":"31"}` + "\n"},
 		{[]string{"--prefix", "zz"}, ""},
-		{[]string{"--from", "c", "--to", "a"}, ""},
+		{[]string{"--from", "b", "--to", "b"}, ""},
 	} {
 		got := mustStrata(t, "", append([]string{"scan", "--db", db}, tc.args...)...)
 		if got != tc.want {
@@ -349,5 +354,10 @@ func TestExportToFile(t *testing.T) {
 	}
 	if got := hex.EncodeToString([]byte(mustStrata(t, "", "export", "--db", db, "-"))); got != hex.EncodeToString([]byte("k\tv\n")) {
 		t.Fatalf("export to -: %s", got)
+	}
+	mustStrata(t, "", "put", "--db", db, "k2", "v2")
+	mustStrata(t, "", "put", "--db", db, "k3", "v3")
+	if got := mustStrata(t, "", "export", "--db", db, "--limit", "2"); got != "k\tv\nk2\tv2\n" {
+		t.Fatalf("export --limit 2: %q", got)
 	}
 }

@@ -28,7 +28,7 @@ func (e *env) findingsError(what string, findings []inspect.Finding) error {
 	if len(findings) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%s: %d problem(s); the first: %s", what, len(findings), findings[0])
+	return damaged{fmt.Errorf("%s: %d problem(s); the first: %s", what, len(findings), findings[0])}
 }
 
 func newSSTCmd(e *env) *cobra.Command {
@@ -164,6 +164,10 @@ records are reported with their offset (exit 1) and skipped.`,
 	return c
 }
 
+// minLSMWidth is the narrowest key axis lsm draws (inspect.LSM.WriteText
+// widens anything narrower).
+const minLSMWidth = 20
+
 func newLSMCmd(e *env) *cobra.Command {
 	var dir, svg, png string
 	var width int
@@ -179,6 +183,9 @@ picture as an image (the SVG has each table's number, size and keys as a
 tooltip). Nothing is written to the database, and no lock is taken.`,
 		Args: args(0, 0, "no arguments"),
 		RunE: func(_ *cobra.Command, _ []string) error {
+			if width < minLSMWidth {
+				return usageError{fmt.Errorf("--width %d: must be at least %d", width, minLSMWidth)}
+			}
 			l, err := inspect.LoadLSM(dir)
 			if err != nil {
 				return err
@@ -218,7 +225,7 @@ tooltip). Nothing is written to the database, and no lock is taken.`,
 	addDBFlag(c, &dir)
 	c.Flags().StringVar(&svg, "svg", "", "also write the picture as SVG to FILE")
 	c.Flags().StringVar(&png, "png", "", "also write the picture as PNG to FILE")
-	c.Flags().IntVar(&width, "width", 72, "columns of the key axis in the terminal picture")
+	c.Flags().IntVar(&width, "width", 72, fmt.Sprintf("columns of the key axis in the terminal picture (at least %d)", minLSMWidth))
 	c.Flags().BoolVar(&hexKeys, "hex", false, "show keys in hex")
 	return c
 }
