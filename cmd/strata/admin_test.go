@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -319,4 +320,93 @@ func TestDemo(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(busy, "precious.txt")); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestDemoHintsRunAsPrinted: the demo's closing hints use the invocation
+// the user ran — go run, strata on PATH, or the binary's path — and each
+// runs verbatim in a shell.
+func TestDemoHintsRunAsPrinted(t *testing.T) {
+	tmp := t.TempDir()
+	bin, spaced, other := filepath.Join(tmp, "bin", "strata"), filepath.Join(tmp, "my bin", "strata"), filepath.Join(tmp, "other", "strata")
+	for _, p := range []string{bin, spaced, other} {
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(p), 0o755)
+	}
+	for _, tc := range []struct{ exe, arg0, path, want string }{
+		{"/tmp/go-build1234/b001/exe/strata", "/tmp/go-build1234/b001/exe/strata", "", "go run ./cmd/strata"},
+		{bin, "strata", bin, "strata"},
+		{bin, "./strata", "", "./strata"},
+		{spaced, spaced, other, "'" + spaced + "'"},
+	} {
+		lookPath := func(string) (string, error) {
+			if tc.path == "" {
+				return "", exec.ErrNotFound
+			}
+			return tc.path, nil
+		}
+		if got := invocation(tc.exe, tc.arg0, lookPath); got != tc.want {
+			t.Errorf("invocation(%q, %q) = %q, want %q", tc.exe, tc.arg0, got, tc.want)
+		}
+	}
+
+	// The built binary, by its path and on PATH.
+	dir := filepath.Join(t.TempDir(), "demo db")
+	hints := func(out string) []string {
+		t.Helper()
+		i := strings.Index(out, "\nnext: ")
+		if i < 0 {
+			t.Fatalf("no hints in:\n%s", out)
+		}
+		var cmds []string
+		for _, line := range strings.Split(strings.TrimSpace(strings.TrimPrefix(out[i+1:], "next:")), "\n") {
+			cmds = append(cmds, strings.TrimSpace(line))
+		}
+		return cmds
+	}
+	runHints := func(cmds []string, env []string, cwd string) {
+		t.Helper()
+		for _, c := range cmds {
+			sh := exec.Command("/bin/sh", "-c", c)
+			sh.Env, sh.Dir = env, cwd
+			if out, err := sh.CombinedOutput(); err != nil {
+				t.Fatalf("hint %q: %v\n%s", c, err, out)
+			}
+		}
+	}
+	r := strataExec(t, "", "demo", "--dir", dir, "--n", "200")
+	cmds := hints(r.stdout)
+	if !strings.HasPrefix(cmds[0], strataBin+" scan --db '"+dir+"' --prefix order:") {
+		t.Errorf("hint by path: %q", cmds[0])
+	}
+	runHints(cmds, os.Environ(), t.TempDir())
+
+	pathEnv := append(os.Environ(), "PATH="+filepath.Dir(strataBin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cmd := exec.Command(strataBin, "demo", "--dir", dir, "--n", "200")
+	cmd.Env, cmd.Args[0] = pathEnv, "strata" // as a shell runs it from PATH
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds = hints(string(out))
+	if !strings.HasPrefix(cmds[0], "strata scan --db ") || !strings.HasPrefix(cmds[1], "strata stats --db ") {
+		t.Errorf("hints on PATH: %q", cmds)
+	}
+	runHints(cmds, pathEnv, t.TempDir())
+
+	// README's quickstart: go run ./cmd/strata from the repository's root.
+	if testing.Short() {
+		t.Skip("go run of the quickstart: not in -short")
+	}
+	root, _ := filepath.Abs("../..")
+	gorun := exec.Command("go", "run", "./cmd/strata", "demo", "--dir", dir, "--n", "200")
+	gorun.Dir = root
+	out, err = gorun.Output()
+	if err != nil {
+		t.Fatalf("go run ./cmd/strata demo: %v", err)
+	}
+	cmds = hints(string(out))
+	if !strings.HasPrefix(cmds[0], "go run ./cmd/strata scan --db ") {
+		t.Errorf("hints of go run: %q", cmds)
+	}
+	runHints(cmds[:1], os.Environ(), root)
 }

@@ -318,7 +318,7 @@ line ends the command; progress bars show on a terminal.`,
 			if parallel < 1 {
 				return usageError{fmt.Errorf("--parallel %d: must be >= 1", parallel)}
 			}
-			if same, _ := sameDir(in, out); same {
+			if sameFile(in, out) {
 				return usageError{fmt.Errorf("--out %s is the input database", out)}
 			}
 			src, err := openRead(in)
@@ -447,19 +447,6 @@ func (e *env) groupBy(src, dst *strata.DB, g groupSpec) error {
 	}
 	fmt.Fprintf(e.stdout, "grouped %d rows into %d groups in %.2f s\n", stats.Records, stats.Groups, time.Since(start).Seconds())
 	return nil
-}
-
-// sameDir reports whether two paths name the same directory.
-func sameDir(a, b string) (bool, error) {
-	fa, err := os.Stat(a)
-	if err != nil {
-		return false, err
-	}
-	fb, err := os.Stat(b)
-	if err != nil {
-		return false, err
-	}
-	return os.SameFile(fa, fb), nil
 }
 
 // cloneBound copies a bound, keeping nil (open) apart from empty.

@@ -7,7 +7,9 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -279,7 +281,47 @@ func runDemo(e *env, dir string, n int) (err error) {
 	if err := l.WriteText(out, 60, nil); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nnext: strata scan --db %s --prefix order:%08d: --limit 5\n", dir, user)
-	fmt.Fprintf(out, "      strata stats --db %s;  strata lsm --db %s --svg tree.svg;  strata check --db %s\n", dir, dir, dir)
+	// The next commands, run the way this one was, so that they work as
+	// printed (go run, strata on PATH, or a path).
+	self, q := thisCommand(), shellQuote(dir)
+	fmt.Fprintf(out, "\nnext: %s scan --db %s --prefix order:%08d: --limit 5\n", self, q, user)
+	fmt.Fprintf(out, "      %s stats --db %s;  %s lsm --db %s --svg tree.svg;  %s check --db %s\n", self, q, self, q, self, q)
 	return nil
+}
+
+// thisCommand is how to run this program again, the way the user ran it:
+// see invocation.
+func thisCommand() string {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0]
+	}
+	return invocation(exe, os.Args[0], exec.LookPath)
+}
+
+// invocation is the command line that runs the program exe, started as
+// arg0: "go run ./cmd/strata" when exe is a `go run` build (it lives in an
+// exe directory of a go-build temporary directory; README's quickstart runs
+// it from the repository's root), the program's name when that name on PATH
+// (lookPath) finds exe itself, and otherwise arg0, the path it was run as.
+func invocation(exe, arg0 string, lookPath func(string) (string, error)) string {
+	if filepath.Base(filepath.Dir(exe)) == "exe" && slices.ContainsFunc(strings.Split(filepath.ToSlash(exe), "/"),
+		func(elem string) bool { return strings.HasPrefix(elem, "go-build") }) {
+		return "go run ./cmd/strata"
+	}
+	name := filepath.Base(arg0)
+	if found, err := lookPath(name); err == nil && sameFile(found, exe) {
+		return name
+	}
+	return shellQuote(arg0)
+}
+
+// sameFile reports whether two paths name the same existing file.
+func sameFile(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
 }
