@@ -334,6 +334,7 @@ func TestDemoHintsRunAsPrinted(t *testing.T) {
 	}
 	for _, tc := range []struct{ exe, arg0, path, want string }{
 		{"/tmp/go-build1234/b001/exe/strata", "/tmp/go-build1234/b001/exe/strata", "", "go run ./cmd/strata"},
+		{"/root/.cache/go-build/d3/d36dfc56530ded247b0d9600f1916c36e37cce0c9d4d67685bb34cf5b7c378d5-d/strata", "/root/.cache/go-build/d3/d36dfc56530ded247b0d9600f1916c36e37cce0c9d4d67685bb34cf5b7c378d5-d/strata", "", "go run ./cmd/strata"},
 		{bin, "strata", bin, "strata"},
 		{bin, "./strata", "", "./strata"},
 		{spaced, spaced, other, "'" + spaced + "'"},

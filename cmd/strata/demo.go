@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -300,13 +301,12 @@ func thisCommand() string {
 }
 
 // invocation is the command line that runs the program exe, started as
-// arg0: "go run ./cmd/strata" when exe is a `go run` build (it lives in an
-// exe directory of a go-build temporary directory; README's quickstart runs
-// it from the repository's root), the program's name when that name on PATH
+// arg0: "go run ./cmd/strata" when exe is a `go run` build (see
+// isGoRunBuild; README's quickstart runs it from the repository's root),
+// the program's name when that name on PATH
 // (lookPath) finds exe itself, and otherwise arg0, the path it was run as.
 func invocation(exe, arg0 string, lookPath func(string) (string, error)) string {
-	if filepath.Base(filepath.Dir(exe)) == "exe" && slices.ContainsFunc(strings.Split(filepath.ToSlash(exe), "/"),
-		func(elem string) bool { return strings.HasPrefix(elem, "go-build") }) {
+	if isGoRunBuild(exe) {
 		return "go run ./cmd/strata"
 	}
 	name := filepath.Base(arg0)
@@ -314,6 +314,22 @@ func invocation(exe, arg0 string, lookPath func(string) (string, error)) string 
 		return name
 	}
 	return shellQuote(arg0)
+}
+
+// goCacheExeDir is the name of the directory in which the go command caches
+// an executable it built for go run: the hex hash of the build, then "-d".
+var goCacheExeDir = regexp.MustCompile(`^[0-9a-f]{16,}-d$`)
+
+// isGoRunBuild reports whether exe is an executable that `go run` built:
+// in its build cache ($GOCACHE/XX/HASH-d/NAME, since Go 1.24) or, when it
+// does not cache it, in a temporary go-buildNNN/bNNN/exe/ directory.
+func isGoRunBuild(exe string) bool {
+	dir := filepath.Dir(exe)
+	if goCacheExeDir.MatchString(filepath.Base(dir)) {
+		return true
+	}
+	return filepath.Base(dir) == "exe" && slices.ContainsFunc(strings.Split(filepath.ToSlash(exe), "/"),
+		func(elem string) bool { return strings.HasPrefix(elem, "go-build") })
 }
 
 // sameFile reports whether two paths name the same existing file.
