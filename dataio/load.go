@@ -27,8 +27,9 @@ type LoadOptions struct {
 	// while it is validated. Default os.TempDir().
 	TempDir string
 	// Progress, if set, is called now and then with the input bytes done
-	// and the total (-1 when unknown), and at the end of each phase with
-	// done == total. phase is "validate" or "load".
+	// and the total (-1 when unknown): at the start of each phase with
+	// done == 0, and at its end with done == total. phase is "validate" or
+	// "load".
 	Progress func(phase string, done, total int64)
 }
 
@@ -90,6 +91,9 @@ func Prepare(in io.Reader, o LoadOptions) (*Input, error) {
 	}
 	r := NewReader(src, o.Format, o.Hex)
 	last := time.Now()
+	if o.Progress != nil {
+		o.Progress("validate", 0, inp.size)
+	}
 	for {
 		k, v, err := r.Next()
 		if err == io.EOF {
@@ -183,6 +187,9 @@ func (in *Input) LoadInto(db *strata.DB) (LoadResult, error) {
 	wo := &strata.WriteOptions{DisableWAL: in.o.DisableWAL}
 	b := db.NewBatch()
 	last := time.Now()
+	if in.o.Progress != nil {
+		in.o.Progress("load", 0, in.size)
+	}
 	write := func(final bool) error {
 		if b.Len() == 0 && !final {
 			return nil

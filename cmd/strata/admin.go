@@ -28,7 +28,7 @@ tables, so keys just outside the range may be rewritten too.`,
 			if err != nil {
 				return err
 			}
-			db, err := openWrite(dir, false)
+			db, err := e.openWrite(dir, false)
 			if err != nil {
 				return err
 			}
@@ -84,7 +84,7 @@ func newFlushCmd(e *env) *cobra.Command {
 		Short: "Write the memtable (what the write-ahead log holds) to a table",
 		Args:  args(0, 0, "no arguments"),
 		RunE: func(_ *cobra.Command, _ []string) (err error) {
-			return withDB(dir, false, func(db *strata.DB) error { return db.Flush() })
+			return e.withDB(dir, false, func(db *strata.DB) error { return db.Flush() })
 		},
 	}
 	addDBFlag(c, &dir)

@@ -190,16 +190,23 @@ func (s *partSpool) close() {
 	}
 }
 
-// loadPhases describe the phases of a load's progress bar.
-var loadPhases = map[string]string{"validate": "validating", "load": "loading", "merge": "merging", "ingest": "ingesting"}
+// loadPhases describe the phases of a load's progress bars: through
+// tables (dataio.Input.LoadParallel) or, with batches, through the
+// memtable (LoadInto).
+var loadPhases = map[bool]map[string]phase{
+	false: {"validate": {desc: "validating", bytes: true, count: true}, "load": {desc: "sorting", bytes: true, count: true},
+		"merge": {desc: "writing tables", bytes: true, count: true}, "ingest": {desc: "ingesting"}},
+	true: {"validate": {desc: "validating", bytes: true, count: true}, "load": {desc: "writing", bytes: true, count: true}},
+}
 
-// loadInto is load's work: batches, or with parallel > 0 that many
-// loaders writing tables staged in the database directory, then ingested.
-func loadInto(inp *dataio.Input, db *strata.DB, dir string, parallel int) (dataio.LoadResult, error) {
-	if parallel > 0 {
-		return inp.LoadParallel(db, dataio.ParallelLoadOptions{Loaders: parallel, TempDir: dir})
+// loadInto is load's work: with batches, through the memtable; else
+// loaders writing tables staged in the database directory, then ingested
+// at once.
+func loadInto(inp *dataio.Input, db *strata.DB, dir string, batches bool, loaders int) (dataio.LoadResult, error) {
+	if batches {
+		return inp.LoadInto(db)
 	}
-	return inp.LoadInto(db)
+	return inp.LoadParallel(db, dataio.ParallelLoadOptions{Loaders: loaders, TempDir: dir})
 }
 
 // scanCount is scan --count [--parallel N]: it prints, for each part of
@@ -326,7 +333,7 @@ line ends the command; progress bars show on a terminal.`,
 				return err
 			}
 			defer closeDB(src, &err)
-			dst, err := openWrite(out, true)
+			dst, err := e.openWrite(out, true)
 			if err != nil {
 				return err
 			}
@@ -376,26 +383,9 @@ func rowField(key, value []byte, n int) ([]byte, bool) {
 
 func (e *env) groupBy(src, dst *strata.DB, g groupSpec) error {
 	start := time.Now()
-	bar := &progress{}
-	phase := ""
-	o := dataeng.GroupByOptions{ScratchDir: g.scratch, Out: dst, Workers: g.parallel,
-		Progress: func(p string, done, total int64) {
-			if p != phase {
-				phase = p
-				bar.finish()
-				switch p {
-				case "map":
-					bar = e.newProgress("map (rows)", -1, false)
-				case "compact":
-					bar = e.newProgress("sorting", -1, false)
-				case "reduce":
-					bar = e.newProgress("reduce (rows)", total, false)
-				}
-			}
-			if p != "compact" {
-				bar.set(done)
-			}
-		}}
+	bar := e.newPhasedProgress(map[string]phase{"map": {desc: "map (rows)", count: true},
+		"compact": {desc: "sorting"}, "reduce": {desc: "reduce (rows)", count: true}})
+	o := dataeng.GroupByOptions{ScratchDir: g.scratch, Out: dst, Workers: g.parallel, Progress: bar.update}
 	stats, err := dataeng.GroupBy(context.Background(), o,
 		func(emit func(group, value []byte) error) error {
 			it := src.NewIterator(nil)

@@ -36,8 +36,9 @@ func randomInput(rng *rand.Rand, n int) (string, map[string]string) {
 	return b.String(), last
 }
 
-// TestLoadParallelAndScanCount: load --parallel N leaves what a sequential
-// load leaves (from a file and from stdin), and scan --count --parallel N
+// TestLoadParallelAndScanCount: load through tables (one loader or
+// --parallel N) leaves what a load in --batches leaves (from a file and
+// from stdin), and scan --count --parallel N
 // counts every entry once, in parts that tile the key space.
 func TestLoadParallelAndScanCount(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
@@ -49,12 +50,12 @@ func TestLoadParallelAndScanCount(t *testing.T) {
 	os.WriteFile(src, []byte(input), 0o644)
 
 	seq := filepath.Join(dir, "seq")
-	mustStrata(t, "", "load", "--db", seq, "--hex", src)
+	mustStrata(t, "", "load", "--db", seq, "--hex", "--batches", src)
 	want := mustStrata(t, "", "export", "--db", seq, "--hex")
 	if n := strings.Count(want, "\n"); n != len(last) {
 		t.Fatalf("sequential load: %d entries, want %d", n, len(last))
 	}
-	for i, args := range [][]string{{"--parallel", "1", src}, {"--parallel", "3", "--no-wal", src}, {"--parallel", "2", "-"}} {
+	for i, args := range [][]string{{src}, {"--parallel", "3", "--no-wal", src}, {"--parallel", "2", "-"}} {
 		db := filepath.Join(dir, fmt.Sprint("par", i))
 		stdin := ""
 		if args[len(args)-1] == "-" {

@@ -28,7 +28,7 @@ func newPutCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return withDB(dir, true, func(db *strata.DB) error { return db.Put(key, value, &strata.WriteOptions{Sync: sync}) })
+			return e.withDB(dir, true, func(db *strata.DB) error { return db.Put(key, value, &strata.WriteOptions{Sync: sync}) })
 		},
 	}
 	addDBFlag(c, &dir)
@@ -86,7 +86,7 @@ func newDeleteCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return withDB(dir, true, func(db *strata.DB) error { return db.Delete(key, &strata.WriteOptions{Sync: sync}) })
+			return e.withDB(dir, true, func(db *strata.DB) error { return db.Delete(key, &strata.WriteOptions{Sync: sync}) })
 		},
 	}
 	addDBFlag(c, &dir)
@@ -261,33 +261,51 @@ stops after the first N entries.`,
 
 func newLoadCmd(e *env) *cobra.Command {
 	var dir, format string
-	var hex, noWAL bool
+	var hex, noWAL, batches bool
 	var batch, parallel int
 	c := &cobra.Command{
-		Use:   "load --db DIR [--format tsv|csv|jsonl] [--hex] [--no-wal] [--batch N] [--parallel N] FILE|-",
+		Use:   "load --db DIR [--format tsv|csv|jsonl] [--hex] [--parallel N] [--batches [--batch N] [--no-wal]] FILE|-",
 		Short: "Bulk-import entries from FILE (or - for stdin); all or nothing",
 		Long: `Bulk-import entries from FILE, or from stdin with -, in the formats export
 writes (see strata help export). The whole input is checked first: a malformed
 line anywhere stops the load with its line number before anything is written
 (stdin is spooled to a temporary file meanwhile), and a missing database is
-created only after that. Entries are then written in batches of --batch; a key
-given twice ends with its last value. --no-wal skips the write-ahead log and
-flushes at the end. A progress bar is shown when stderr is a terminal; a summary
-line ends the load.
+created only after that.
 
---parallel N loads through tables instead of batches: N loaders sort the input
-in chunks, merge them into tables (staged in the database directory) and the
-tables are ingested at once (dataio.Input.LoadParallel): the result is the
-same, a key given twice ends with its last value, nothing is written unless all
-succeeds, and no WAL is used (--no-wal and --batch do not apply). On an empty
-database the tables land in the last level: nothing is left to compact.`,
+The load is all or nothing: loaders (--parallel N, default 1) sort the input
+in chunks and merge them into tables, staged in a strata-load-NNN directory in
+the database directory, and the tables are ingested in one step at the end
+(dataio.Input.LoadParallel). Until then the database does not change, so a
+failed, interrupted or killed load leaves it as it was. A key given twice ends
+with its last value. Tables bypass the write-ahead log and are durable when
+the load returns. On an empty database the tables land in the last level:
+nothing is left to compact. A killed load leaves its staging directory
+behind; the next command that opens the database for writing (put, delete,
+load, compact, flush) removes it and says so.
+
+--batches writes through the memtable instead, in batches of --batch entries
+in input order (dataio.Input.LoadInto), with --no-wal without the write-ahead
+log and a flush at the end. That is NOT all or nothing: each batch is atomic,
+but a load killed or failing midway leaves the batches written before (with
+--no-wal, those already flushed to tables). Without --batches, --no-wal
+changes nothing: tables never go through the write-ahead log.
+
+Progress bars (validating, then sorting and writing tables, or writing) are
+shown when stderr is a terminal; a summary line ends the load.`,
 		Args: args(1, 1, "FILE or -"),
-		RunE: func(_ *cobra.Command, a []string) (err error) {
+		RunE: func(c *cobra.Command, a []string) (err error) {
 			f, err := dataio.ParseFormat(format)
 			if err != nil {
 				return usageError{err}
 			}
-			if batch <= 0 {
+			switch {
+			case parallel < 1:
+				return usageError{fmt.Errorf("--parallel %d: must be >= 1", parallel)}
+			case batches && c.Flags().Changed("parallel"):
+				return usageError{fmt.Errorf("--parallel and --batches exclude each other")}
+			case !batches && c.Flags().Changed("batch"):
+				return usageError{fmt.Errorf("--batch applies only with --batches")}
+			case batch <= 0:
 				return usageError{fmt.Errorf("--batch %d: must be > 0", batch)}
 			}
 			var in io.Reader = e.stdin
@@ -299,18 +317,11 @@ database the tables land in the last level: nothing is left to compact.`,
 				defer file.Close()
 				in = file
 			}
-			bar := e.newProgress("validating", -1, true)
-			o := dataio.LoadOptions{Format: f, Hex: hex, BatchSize: batch, DisableWAL: noWAL,
-				Progress: func(phase string, done, total int64) {
-					bar.describe(loadPhases[phase])
-					if bar.bar != nil && total >= 0 && bar.bar.GetMax64() != total {
-						bar.bar.ChangeMax64(total)
-					}
-					bar.set(done)
-				}}
+			bar := e.newPhasedProgress(loadPhases[batches])
+			defer bar.finish()
+			o := dataio.LoadOptions{Format: f, Hex: hex, BatchSize: batch, DisableWAL: noWAL, Progress: bar.update}
 			inp, err := dataio.Prepare(in, o)
 			if err != nil {
-				bar.finish()
 				name := a[0]
 				if name == "-" {
 					name = "stdin"
@@ -318,16 +329,18 @@ database the tables land in the last level: nothing is left to compact.`,
 				return fmt.Errorf("load %s: %w (nothing was written)", name, err)
 			}
 			defer inp.Close()
-			db, err := openWrite(dir, true)
+			db, err := e.openWrite(dir, true)
 			if err != nil {
-				bar.finish()
 				return err
 			}
 			defer closeDB(db, &err)
-			res, err := loadInto(inp, db, dir, parallel)
+			res, err := loadInto(inp, db, dir, batches, parallel)
 			bar.finish()
-			if err != nil {
+			if err != nil && batches {
 				return fmt.Errorf("load: %w (after %d entries)", err, res.Entries)
+			}
+			if err != nil {
+				return fmt.Errorf("load: %w (the database is as it was)", err)
 			}
 			fmt.Fprintf(e.stdout, "loaded %d entries, %d bytes in %.2f s: %.0f entries/s\n",
 				res.Entries, res.Bytes, res.Duration.Seconds(), res.EntriesPerSecond())
@@ -337,8 +350,9 @@ database the tables land in the last level: nothing is left to compact.`,
 	addDBFlag(c, &dir)
 	c.Flags().StringVar(&format, "format", "tsv", "tsv, csv or jsonl")
 	c.Flags().BoolVar(&hex, "hex", false, "keys and values are hex")
-	c.Flags().BoolVar(&noWAL, "no-wal", false, "write without the write-ahead log, then flush")
-	c.Flags().IntVar(&batch, "batch", 1000, "entries per write batch")
-	c.Flags().IntVar(&parallel, "parallel", 0, "load with N loaders writing tables, then one ingest (0: batches)")
+	c.Flags().IntVar(&parallel, "parallel", 1, "loaders sorting the input and writing tables")
+	c.Flags().BoolVar(&batches, "batches", false, "write through the memtable in batches instead (not all or nothing)")
+	c.Flags().IntVar(&batch, "batch", 1000, "with --batches: entries per write batch")
+	c.Flags().BoolVar(&noWAL, "no-wal", false, "with --batches: write without the write-ahead log, then flush (tables never use it)")
 	return c
 }
