@@ -312,7 +312,7 @@ func (l *parallelLoad) sortRuns() (res LoadResult, err error) {
 			}
 		})
 	}
-	r := NewReader(l.in.src, l.in.o.Format, l.in.o.Hex)
+	r := l.in.o.newReader(l.in.src)
 	if _, err := l.in.src.Seek(0, io.SeekStart); err != nil {
 		fail(fmt.Errorf("rewind input: %w", err))
 	}

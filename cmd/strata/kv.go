@@ -263,14 +263,27 @@ func newLoadCmd(e *env) *cobra.Command {
 	var dir, format string
 	var hex, noWAL, batches bool
 	var batch, parallel int
+	var sel dataio.Selection
 	c := &cobra.Command{
-		Use:   "load --db DIR [--format tsv|csv|jsonl] [--hex] [--parallel N] [--batches [--batch N] [--no-wal]] FILE|-",
+		Use: "load --db DIR [--format tsv|csv|jsonl] [--hex] [--header] [--key-column N | --key-field NAME] " +
+			"[--value-columns LIST | --value-fields LIST] [--parallel N] [--batches [--batch N] [--no-wal]] FILE|-",
 		Short: "Bulk-import entries from FILE (or - for stdin); all or nothing",
 		Long: `Bulk-import entries from FILE, or from stdin with -, in the formats export
 writes (see strata help export). The whole input is checked first: a malformed
 line anywhere stops the load with its line number before anything is written
 (stdin is spooled to a temporary file meanwhile), and a missing database is
-created only after that.
+created only after that. A UTF-8 byte order mark at the start is skipped.
+
+Files written by other programs: --key-column N (numbered from 1) and
+--value-columns LIST (say 2,4) pick the key and the value out of tsv or csv
+rows with more columns; with --header the first row names the columns, and
+--key-field NAME and --value-fields NAMES pick them by name. For jsonl,
+--key-field NAME names the key's field and --value-fields NAMES the value's
+(default: the whole object, the line as it is); a string field gives its
+UTF-8 text, any other JSON value its JSON text. Fields picked this way are
+taken as they are (not the text form or base64; hex with --hex). A value of
+several columns or fields is their contents joined by tabs (the rows
+strata groupby reads); every row must have as many columns as the first.
 
 The load is all or nothing: loaders (--parallel N, default 1) sort the input
 in chunks and merge them into tables, staged in a strata-load-NNN directory in
@@ -308,6 +321,15 @@ shown when stderr is a terminal; a summary line ends the load.`,
 			case batch <= 0:
 				return usageError{fmt.Errorf("--batch %d: must be > 0", batch)}
 			}
+			if !c.Flags().Changed("value-columns") {
+				sel.ValueColumns = nil
+			}
+			if !c.Flags().Changed("value-fields") && !c.Flags().Changed("value-field") {
+				sel.ValueFields = nil
+			}
+			if err := sel.Check(f); err != nil {
+				return usageError{err}
+			}
 			var in io.Reader = e.stdin
 			if a[0] != "-" {
 				file, err := os.Open(a[0])
@@ -319,7 +341,7 @@ shown when stderr is a terminal; a summary line ends the load.`,
 			}
 			bar := e.newPhasedProgress(loadPhases[batches])
 			defer bar.finish()
-			o := dataio.LoadOptions{Format: f, Hex: hex, BatchSize: batch, DisableWAL: noWAL, Progress: bar.update}
+			o := dataio.LoadOptions{Format: f, Hex: hex, Select: sel, BatchSize: batch, DisableWAL: noWAL, Progress: bar.update}
 			inp, err := dataio.Prepare(in, o)
 			if err != nil {
 				name := a[0]
@@ -350,6 +372,13 @@ shown when stderr is a terminal; a summary line ends the load.`,
 	addDBFlag(c, &dir)
 	c.Flags().StringVar(&format, "format", "tsv", "tsv, csv or jsonl")
 	c.Flags().BoolVar(&hex, "hex", false, "keys and values are hex")
+	c.Flags().BoolVar(&sel.Header, "header", false, "tsv, csv: the first row names the columns")
+	c.Flags().IntVar(&sel.KeyColumn, "key-column", 0, "tsv, csv: the key's column, from 1")
+	c.Flags().IntSliceVar(&sel.ValueColumns, "value-columns", nil, "tsv, csv: the value's columns (default: all but the key's)")
+	c.Flags().StringVar(&sel.KeyField, "key-field", "", "the key's column (tsv, csv with --header) or field (jsonl) by name")
+	c.Flags().StringSliceVar(&sel.ValueFields, "value-fields", nil, "the value's columns or fields by name (--value-field for one)")
+	c.Flags().StringSliceVar(&sel.ValueFields, "value-field", nil, "the same as --value-fields")
+	c.Flags().MarkHidden("value-field")
 	c.Flags().IntVar(&parallel, "parallel", 1, "loaders sorting the input and writing tables")
 	c.Flags().BoolVar(&batches, "batches", false, "write through the memtable in batches instead (not all or nothing)")
 	c.Flags().IntVar(&batch, "batch", 1000, "with --batches: entries per write batch")

@@ -140,3 +140,43 @@ func TestLoadProgressShowsEveryPhase(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadRealWorldInput: csv with a header and a byte order mark, tsv by
+// column numbers, jsonl with named fields and plain strings; the old jsonl
+// form still loads.
+func TestLoadRealWorldInput(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args  []string
+		input string
+		want  string
+	}{
+		{[]string{"--format", "csv", "--header", "--key-field", "email"},
+			"\uFEFFname,email,city\r\nAda,ada@example.com,Lisbon\r\n\"Ken, T.\",ken@example.com,Osaka\r\n",
+			"ada@example.com\tAda\\tLisbon\nken@example.com\tKen, T.\\tOsaka\n"},
+		{[]string{"--format", "csv", "--header", "--key-field", "email", "--value-field", "city"},
+			"name,email,city\nAda,ada@example.com,Lisbon\n",
+			"ada@example.com\tLisbon\n"},
+		{[]string{"--key-column", "2", "--value-columns", "3,1"},
+			"1\tb\\x\tz\n2\ta\ty\n",
+			"a\ty\\t2\nb\\\\x\tz\\t1\n"},
+		{[]string{"--format", "jsonl", "--key-field", "id", "--value-fields", "name,n"},
+			`{"id":"u1","name":"Zoë","n":3}` + "\n" + `{"id":2,"name":"Al","n":[1,2]}` + "\n",
+			"2\tAl\\t[1,2]\nu1\tZoë\\t3\n"},
+		{[]string{"--format", "jsonl", "--key-field", "id"},
+			`{"id":"u1", "x": true}` + "\n",
+			"u1\t{\"id\":\"u1\", \"x\": true}\n"},
+		{[]string{"--format", "jsonl"}, "\uFEFF" + `{"key":"YQ==","value":"Yg=="}` + "\n", "a\tb\n"},
+		{nil, "\uFEFFfirst\tkey\n", "first\tkey\n"},
+	} {
+		db := filepath.Join(dir, fmt.Sprint(len(tc.args), tc.want[:3]))
+		mustStrata(t, tc.input, append(append([]string{"load", "--db", db}, tc.args...), "-")...)
+		if got := mustStrata(t, "", "scan", "--db", db); got != tc.want {
+			t.Errorf("load %v:\n got %q\nwant %q", tc.args, got, tc.want)
+		}
+	}
+	db := filepath.Join(dir, "errors")
+	wantError(t, runStrata(t, "", "load", "--db", db, "--key-field", "id", "-"), 2, "needs a header")
+	wantError(t, runStrata(t, "", "load", "--db", db, "--format", "jsonl", "--header", "-"), 2, "jsonl has no columns")
+	wantError(t, runStrata(t, "a\tb\tc\nd\te\n", "load", "--db", db, "--key-column", "1", "-"), 1, "line 2: 2 fields, but the first record has 3")
+}
