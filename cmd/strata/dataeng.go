@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"math"
@@ -38,7 +39,8 @@ func newSetopsCmd(e *env) *cobra.Command {
 where L is the number of keys in the left database, R in the right one and B
 in both (so L-B are only in the left, R-B only in the right). Values are not
 compared. With --emit left, right or both, the keys only in the left, only in
-the right, or in both follow, one per line in lowercase hex, in key order.
+the right, or in both follow, one per line in key order, in the text form of
+scan (lowercase hex with --hex).
 
 --parallel N splits the key space at split points of both databases and walks
 N parts at once (the result is the same). --from, --to and --prefix limit the
@@ -86,7 +88,11 @@ terminal.`,
 			o := dataeng.KeySetOptions{Lower: lower, Upper: upper, Emit: set, Workers: parallel, Parts: parallel,
 				Progress: func(n int64) { read += n; bar.set(read) }}
 			if set != 0 {
-				o.OnKey = func(part int, _ dataeng.KeySet, key []byte) error { return spool.writeHex(part, key) }
+				appendKey := dataio.AppendEscaped
+				if rf.hex {
+					appendKey = hex.AppendEncode
+				}
+				o.OnKey = func(part int, _ dataeng.KeySet, key []byte) error { return spool.writeKey(part, appendKey, key) }
 			}
 			var counts dataeng.SetCounts
 			switch {
@@ -113,7 +119,7 @@ terminal.`,
 	c.Flags().IntVar(&parallel, "parallel", 1, "parts walked at once")
 	c.Flags().StringVar(&emit, "emit", "", "also print the keys of one set: left (only left), right (only right) or both")
 	rf.add(c)
-	c.Flags().Lookup("hex").Usage = "--from, --to and --prefix are hex"
+	c.Flags().Lookup("hex").Usage = "--from, --to and --prefix are hex, and so are the keys --emit prints"
 	return c
 }
 
@@ -130,7 +136,8 @@ type spoolFile struct {
 	w *bufio.Writer
 }
 
-func (s *partSpool) writeHex(part int, key []byte) error {
+// writeKey spools key, as appendKey writes it, on a line of part's.
+func (s *partSpool) writeKey(part int, appendKey func(dst, key []byte) []byte, key []byte) error {
 	s.mu.Lock()
 	if s.parts == nil {
 		s.parts = map[int]*spoolFile{}
@@ -147,8 +154,7 @@ func (s *partSpool) writeHex(part int, key []byte) error {
 		s.parts[part] = sf
 	}
 	s.mu.Unlock()
-	line := make([]byte, 0, 2*len(key)+1)
-	line = fmt.Appendf(line, "%x\n", key)
+	line := append(appendKey(make([]byte, 0, 2*len(key)+1), key), '\n')
 	if _, err := sf.w.Write(line); err != nil {
 		return fmt.Errorf("spool keys to %s: %w", sf.f.Name(), err)
 	}

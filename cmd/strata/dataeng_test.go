@@ -161,7 +161,7 @@ func TestSetops(t *testing.T) {
 			t.Fatalf("--parallel %s: %q, want %q", parallel, out, counts)
 		}
 		for _, emit := range []string{"left", "right", "both"} {
-			out := mustStrata(t, "", "setops", "--left", l, "--right", r, "--parallel", parallel, "--emit", emit)
+			out := mustStrata(t, "", "setops", "--left", l, "--right", r, "--parallel", parallel, "--emit", emit, "--hex")
 			want := counts + strings.Join(sets[emit], "\n") + "\n"
 			if len(sets[emit]) == 0 {
 				want = counts
@@ -171,6 +171,22 @@ func TestSetops(t *testing.T) {
 			}
 		}
 	}
+	// Without --hex the keys are in scan's text form.
+	text := mustStrata(t, "", "setops", "--left", l, "--right", r, "--emit", "left")
+	scanned := map[string]bool{}
+	for _, k := range strings.Split(mustStrata(t, "", "scan", "--db", l, "--keys-only"), "\n") {
+		scanned[k] = true
+	}
+	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")[1:]
+	if len(lines) != len(sets["left"]) {
+		t.Fatalf("--emit left in text: %d keys, want %d", len(lines), len(sets["left"]))
+	}
+	for _, k := range lines {
+		if !scanned[k] {
+			t.Fatalf("--emit left printed %q, which scan does not print", k)
+		}
+	}
+
 	// Bounds: keys starting "key" only.
 	var lk, rk, bk int
 	for k := range left {
