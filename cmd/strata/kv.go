@@ -13,18 +13,34 @@ import (
 )
 
 func newPutCmd(e *env) *cobra.Command {
-	var dir string
+	var dir, valueFile string
 	var sync, hex bool
 	c := &cobra.Command{
-		Use:   "put --db DIR [--sync] [--hex] KEY VALUE",
-		Short: "Set KEY to VALUE (creates the database if missing)",
-		Args:  args(2, 2, "KEY VALUE"),
-		RunE: func(_ *cobra.Command, a []string) (err error) {
+		Use:   "put --db DIR [--sync] [--hex] KEY VALUE | put --db DIR [--sync] [--hex] --value-file PATH|- KEY",
+		Short: "Set KEY to VALUE, or to the bytes of a file (creates the database if missing)",
+		Long: `Set KEY to VALUE (the text form, or hex with --hex), or with --value-file to
+the bytes of the file PATH as they are (- for stdin): binary or large values.
+A missing database is created.`,
+		Args: func(c *cobra.Command, a []string) error {
+			if c.Flags().Changed("value-file") {
+				return args(1, 1, "KEY with --value-file")(c, a)
+			}
+			return args(2, 2, "KEY VALUE")(c, a)
+		},
+		RunE: func(c *cobra.Command, a []string) (err error) {
 			key, err := parseKey(a[0], hex, "key")
 			if err != nil {
 				return err
 			}
-			value, err := parseKey(a[1], hex, "value")
+			var value []byte
+			switch {
+			case !c.Flags().Changed("value-file"):
+				value, err = parseKey(a[1], hex, "value")
+			case valueFile == "-":
+				value, err = io.ReadAll(e.stdin)
+			default:
+				value, err = os.ReadFile(valueFile)
+			}
 			if err != nil {
 				return err
 			}
@@ -34,16 +50,21 @@ func newPutCmd(e *env) *cobra.Command {
 	addDBFlag(c, &dir)
 	c.Flags().BoolVar(&sync, "sync", false, "fsync the write-ahead log before returning")
 	c.Flags().BoolVar(&hex, "hex", false, "KEY and VALUE are hex")
+	c.Flags().StringVar(&valueFile, "value-file", "", "the value is this file's bytes as they are (- for stdin)")
 	return c
 }
 
 func newGetCmd(e *env) *cobra.Command {
 	var dir string
-	var hex bool
+	var hex, raw bool
 	c := &cobra.Command{
-		Use:   "get --db DIR [--hex] KEY",
+		Use:   "get --db DIR [--hex] [--raw] KEY",
 		Short: "Print the value of KEY (exit 1 and \"not found\" on stderr when absent)",
-		Args:  args(1, 1, "KEY"),
+		Long: `Print the value of KEY in the text form and a newline (hex with --hex), or
+with --raw its bytes as they are, without a newline (binary values, say
+strata get --raw --db DIR KEY > file; --hex then applies to KEY only). Exit 1 with "not found" on stderr when
+KEY is absent.`,
+		Args: args(1, 1, "KEY"),
 		RunE: func(_ *cobra.Command, a []string) (err error) {
 			key, err := parseKey(a[0], hex, "key")
 			if err != nil {
@@ -61,9 +82,12 @@ func newGetCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if hex {
+			switch {
+			case raw:
+				_, err = e.stdout.Write(v)
+			case hex:
 				_, err = fmt.Fprintf(e.stdout, "%x\n", v)
-			} else {
+			default:
 				_, err = fmt.Fprintln(e.stdout, dataio.Escape(v))
 			}
 			return err
@@ -71,6 +95,7 @@ func newGetCmd(e *env) *cobra.Command {
 	}
 	addDBFlag(c, &dir)
 	c.Flags().BoolVar(&hex, "hex", false, "KEY is hex, and the value is printed in hex")
+	c.Flags().BoolVar(&raw, "raw", false, "print the value's bytes as they are, without a newline")
 	return c
 }
 

@@ -366,3 +366,29 @@ func TestExportToFile(t *testing.T) {
 		t.Fatalf("export --limit 2: %q", got)
 	}
 }
+
+// TestBinaryValues: put --value-file (a file, or stdin) stores bytes as
+// they are, and get --raw prints them back exactly, without a newline.
+func TestBinaryValues(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "db")
+	blob := make([]byte, 3<<20)
+	for i := range blob {
+		blob[i] = byte(i * 7)
+	}
+	file := filepath.Join(dir, "blob")
+	os.WriteFile(file, blob, 0o644)
+	mustStrata(t, "", "put", "--db", db, "--value-file", file, "blob")
+	if got := mustStrata(t, "", "get", "--db", db, "--raw", "blob"); got != string(blob) {
+		t.Fatalf("get --raw: %d bytes, want the file's %d", len(got), len(blob))
+	}
+	mustStrata(t, "line\n\x00\xff", "put", "--db", db, "--value-file", "-", "--hex", "00")
+	if got := mustStrata(t, "", "get", "--db", db, "--raw", "--hex", "00"); got != "line\n\x00\xff" {
+		t.Fatalf("get --raw of a value from stdin: %q", got)
+	}
+	if got := mustStrata(t, "", "get", "--db", db, "--hex", "00"); got != "6c696e650a00ff\n" {
+		t.Fatalf("get --hex: %q", got)
+	}
+	wantError(t, runStrata(t, "", "put", "--db", db, "--value-file", file, "k", "v"), 2, "want KEY with --value-file")
+	wantError(t, runStrata(t, "", "put", "--db", db, "--value-file", filepath.Join(dir, "missing"), "k"), 1, "no such file")
+}
