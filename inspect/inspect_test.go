@@ -15,6 +15,15 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
+func TestHumanBytes(t *testing.T) {
+	for n, want := range map[uint64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 8 << 20: "8.0 MiB",
+		3 << 30: "3.0 GiB", 5 << 40: "5.0 TiB", 3000 << 40: "3000.0 TiB"} {
+		if got := HumanBytes(n); got != want {
+			t.Errorf("HumanBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
 func TestReadCurrent(t *testing.T) {
 	for _, tc := range []struct {
 		content string
@@ -93,6 +102,23 @@ func TestLSMAgreesWithEngine(t *testing.T) {
 	if err != nil || !rep.OK() || rep.Tables != l.NumTables() || rep.Logs != 1 {
 		t.Fatalf("Check: %+v, %v", rep, err)
 	}
+	// The open log's size is its records, not the space reserved for it.
+	if err := db.Put([]byte("one more"), []byte("entry"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if l, err = LoadLSM(dir); err != nil || len(l.Logs) != 1 {
+		t.Fatalf("LoadLSM: %v, %+v", err, l)
+	}
+	var records int64
+	if _, err := ReadWAL(filepath.Join(dir, fmt.Sprintf("%06d.log", l.Logs[0].Num)), func(b *Batch) error {
+		records++
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if lf := l.Logs[0]; lf.Size <= 0 || lf.Size > 200 || lf.Allocated < lf.Size || records != 2 {
+		t.Errorf("live log: %+v with %d records (the header and one batch)", lf, records)
+	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +160,7 @@ func TestWriteTextGolden(t *testing.T) {
 	if n := strings.Count(svg.String(), "<title>"); n != l.NumTables() {
 		t.Errorf("SVG has %d tooltips for %d tables", n, l.NumTables())
 	}
-	if !strings.Contains(svg.String(), "<title>L1 000012 3.0 MB [r .. z\\xff]</title>") {
+	if !strings.Contains(svg.String(), "<title>L1 000012 3.0 MiB [r .. z\\xff]</title>") {
 		t.Errorf("SVG tooltip of table 12 missing:\n%s", svg.String())
 	}
 }

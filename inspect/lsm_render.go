@@ -124,18 +124,17 @@ func overlapsAny(row []shapeRect, r shapeRect) bool {
 	return false
 }
 
-// HumanBytes renders a byte count as "512 B", "3.4 KB", "12.0 MB", ...
-// (binary multiples).
+// HumanBytes renders a byte count in binary units, named as such: "512 B",
+// "3.4 KiB", "12.0 MiB", "1.5 GiB", "2.0 TiB" (1 KiB = 1024 bytes).
 func HumanBytes(n uint64) string {
-	switch {
-	case n < 1<<10:
+	if n < 1<<10 {
 		return fmt.Sprintf("%d B", n)
-	case n < 1<<20:
-		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
-	case n < 1<<30:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
 	}
-	return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
+	unit, size := 0, float64(n)/(1<<10)
+	for size >= 1<<10 && unit < 3 {
+		unit, size = unit+1, size/(1<<10)
+	}
+	return fmt.Sprintf("%.1f %ciB", size, "KMGT"[unit])
 }
 
 func (l *LSM) levelLabel(level int) string {

@@ -208,19 +208,19 @@ func ReadCurrent(dir string) (string, *Finding, error) {
 type History struct {
 	// Edits counts the records after the first (the first is a snapshot of
 	// the tree when the MANIFEST was started).
-	Edits int
+	Edits int `json:"edits"`
 	// Flushes counts edits that add tables and delete none (flushes, and
 	// log recovery at open); FlushBytes is the size of those tables.
-	Flushes    int
-	FlushBytes uint64
+	Flushes    int    `json:"flushes"`
+	FlushBytes uint64 `json:"flush_bytes"`
 	// Compactions counts edits that delete tables; CompactionReadBytes and
 	// CompactionWriteBytes sum their input and output tables, trivial
 	// moves (a table moved to the next level without being rewritten)
 	// excluded and counted in TrivialMoves.
-	Compactions          int
-	CompactionReadBytes  uint64
-	CompactionWriteBytes uint64
-	TrivialMoves         int
+	Compactions          int    `json:"compactions"`
+	CompactionReadBytes  uint64 `json:"compaction_read_bytes"`
+	CompactionWriteBytes uint64 `json:"compaction_write_bytes"`
+	TrivialMoves         int    `json:"trivial_moves"`
 }
 
 // WriteAmp is the write amplification of the tree since the MANIFEST was
@@ -235,8 +235,12 @@ func (h History) WriteAmp() float64 {
 
 // LogFile is a write-ahead log the MANIFEST still needs.
 type LogFile struct {
-	Num  uint64
-	Size int64
+	Num uint64 `json:"num"`
+	// Size is how many bytes of records the log holds: its length without
+	// the zeros a writer reserves ahead of its writes (a log that is open,
+	// or was when its process stopped). Allocated is the file's length.
+	Size      int64 `json:"size"`
+	Allocated int64 `json:"allocated_size"`
 }
 
 // LSM is the shape of a database's tree as its MANIFEST describes it.
@@ -372,11 +376,14 @@ func loadLSM(dir string) (*LSM, []Finding, error) {
 		if !ok || t != base.FileTypeLog || (num < l.LogNumber && num != l.PrevLogNumber) {
 			continue
 		}
-		var size int64
+		lf := LogFile{Num: num}
 		if fi, err := de.Info(); err == nil {
-			size = fi.Size()
+			lf.Allocated = fi.Size()
 		}
-		l.Logs = append(l.Logs, LogFile{Num: num, Size: size})
+		if lf.Size, err = logDataSize(filepath.Join(dir, de.Name()), lf.Allocated); err != nil {
+			return nil, findings, err
+		}
+		l.Logs = append(l.Logs, lf)
 	}
 	return l, findings, nil
 }

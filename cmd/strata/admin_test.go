@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -177,7 +178,7 @@ func TestFlushCompactStatsLSM(t *testing.T) {
 		t.Fatalf("stats after compaction: %+v", after)
 	}
 	text := mustStrata(t, "", "stats", "--db", db)
-	for _, want := range []string{"level  tables       size  score\n", "  L0        0 ", "read amplification: 1 ", "write amplification: n/a (nothing flushed since MANIFEST-", "block cache: capacity 8.0 MB"} {
+	for _, want := range []string{"level  tables       size  score\n", "  L0        0 ", "read amplification: 1 ", "write amplification: n/a (nothing flushed since MANIFEST-", "block cache: capacity 8.0 MiB"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("stats text lacks %q:\n%s", want, text)
 		}
@@ -220,6 +221,43 @@ func TestFlushCompactStatsLSM(t *testing.T) {
 	img, err := png.Decode(pf)
 	if err != nil || img.Bounds().Dx() != 1000 {
 		t.Fatalf("PNG: %v, %v", err, img)
+	}
+}
+
+// TestStatsJSONNames: every name in stats --json is snake_case; the names
+// are pinned in testdata/stats-json-keys.golden.
+func TestStatsJSONNames(t *testing.T) {
+	var v any
+	if err := json.Unmarshal([]byte(mustStrata(t, "", "stats", "--db", makeDB(t), "--json")), &v); err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if !regexp.MustCompile(`^[a-z][a-z0-9_]*$`).MatchString(k) {
+					t.Errorf("%s%s is not snake_case", prefix, k)
+				}
+				paths = append(paths, prefix+k)
+				walk(prefix+k+".", x)
+			}
+		case []any:
+			if len(v) > 0 {
+				walk(prefix+"[].", v[0])
+			}
+		}
+	}
+	walk("", v)
+	slices.Sort(paths)
+	got := strings.Join(paths, "\n") + "\n"
+	golden := "testdata/stats-json-keys.golden"
+	if *update {
+		os.WriteFile(golden, []byte(got), 0o644)
+	}
+	if want, _ := os.ReadFile(golden); got != string(want) {
+		t.Errorf("stats --json names:\n%s\nwant (%s):\n%s", got, golden, want)
 	}
 }
 

@@ -188,7 +188,7 @@ func runDemo(e *env, dir string, n int) (err error) {
 		}
 		bar.finish()
 		el := time.Since(start)
-		fmt.Fprintf(out, "loaded %d entries (%s of keys and values) in %.2f s: %.0f entries/s, %.1f MB/s (batches of 1000 without the WAL, then a flush)\n",
+		fmt.Fprintf(out, "loaded %d entries (%s of keys and values) in %.2f s: %.0f entries/s, %.1f MiB/s (batches of 1000 without the WAL, then a flush)\n",
 			n, inspect.HumanBytes(uint64(bytesIn)), el.Seconds(), float64(n)/el.Seconds(), float64(bytesIn)/(1<<20)/el.Seconds())
 		m := db.Metrics()
 		fmt.Fprintf(out, "  so far: %d flushes, %d compactions in the background; read amplification %d\n",

@@ -185,7 +185,8 @@ Keys and values on the command line, and in scan output, are text: printable
 characters as they are, and \\ \t \n \xNN for the rest. With --hex they are hex.
 Commands that write (put, delete, load, groupby's --out) create a missing
 database, as mkdir does: only the last component of its path, so its parent
-must exist. The others fail on a missing database. Start with:  strata demo`,
+must exist. The others fail on a missing database. Sizes are shown in binary
+units: 1 KiB = 1024 bytes, 1 MiB = 1024 KiB. Start with:  strata demo`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version(debug.ReadBuildInfo()),
