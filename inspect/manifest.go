@@ -120,15 +120,36 @@ func (e *Edit) WriteText(w io.Writer, kf KeyFormat) error {
 // returned by fn.
 func ReadManifest(path string, fn func(*Edit) error) ([]Finding, error) {
 	name := filepath.Base(path)
-	return readLog(path, "MANIFEST ends with %d unreadable bytes (a torn or damaged last record)", false,
+	var st manifest.State // what the edits set, for the entries a MANIFEST must have
+	findings, err := readLog(path, tornManifest, false,
 		func(rec []byte, off int64) (*Finding, error) {
 			var e manifest.VersionEdit
 			if err := e.DecodeAt(rec, off); err != nil {
 				f := findingFrom(base.WithFile(err, name), name)
 				return &f, nil
 			}
+			st.HasNextFileNumber = st.HasNextFileNumber || e.HasNextFileNumber
+			st.HasLogNumber = st.HasLogNumber || e.HasLogNumber
+			st.HasLastSequence = st.HasLastSequence || e.HasLastSequence
 			return nil, fn(newEdit(&e, off))
 		})
+	if err != nil {
+		return findings, err
+	}
+	return append(findings, missingEntries(name, &st)...), nil
+}
+
+// tornManifest formats the finding of a MANIFEST's torn end.
+const tornManifest = "MANIFEST ends with %d unreadable bytes (a torn or damaged last record)"
+
+// missingEntries are the findings for the entries every MANIFEST must set
+// and st lacks.
+func missingEntries(name string, st *manifest.State) []Finding {
+	var findings []Finding
+	for _, m := range st.Missing() {
+		findings = append(findings, Finding{File: name, Offset: -1, Msg: "no " + m + " entry"})
+	}
+	return findings
 }
 
 // readLog reads the records of a log-format file (a WAL or a MANIFEST) and
@@ -255,6 +276,9 @@ type LSM struct {
 	// Logs are the live write-ahead logs, whose writes are not in tables.
 	Logs    []LogFile
 	History History
+	// ManifestEdits counts the MANIFEST's records that decoded as edits
+	// (the first, a snapshot of the tree, included).
+	ManifestEdits int
 }
 
 // NumLevels is the number of levels of the tree.
@@ -329,6 +353,7 @@ func loadLSM(dir string) (*LSM, []Finding, error) {
 	st, err := manifest.Replay(vfs.Default, dir, manifest.ReplayOptions{
 		Comparer: cmp,
 		OnEdit: func(e *manifest.VersionEdit, off int64) error {
+			l.ManifestEdits++
 			l.History.account(newEdit(e, off), sizes, first)
 			first = false
 			return nil
@@ -355,12 +380,9 @@ func loadLSM(dir string) (*LSM, []Finding, error) {
 	l.LogNumber, l.PrevLogNumber = st.LogNumber, st.PrevLogNumber
 	l.NextFileNumber, l.LastSequence = st.NextFileNumber, st.LastSequence
 	if st.Torn {
-		findings = append(findings, Finding{File: name, Offset: st.End,
-			Msg: fmt.Sprintf("MANIFEST ends with %d unreadable bytes (a torn or damaged last record)", st.TornBytes)})
+		findings = append(findings, Finding{File: name, Offset: st.End, Msg: fmt.Sprintf(tornManifest, st.TornBytes)})
 	}
-	for _, m := range st.Missing() {
-		findings = append(findings, Finding{File: name, Offset: -1, Msg: "no " + m + " entry"})
-	}
+	findings = append(findings, missingEntries(name, st)...)
 	for level, files := range st.Version.Levels {
 		for _, f := range files {
 			l.Levels[level] = append(l.Levels[level], TableMeta{Level: level, Num: f.Num, Size: f.Size,

@@ -306,9 +306,51 @@ func TestSSTManifestWAL(t *testing.T) {
 		t.Errorf("wal of a damaged log:\n%s", r)
 	}
 	flipByte(t, onlyFile(t, dir, "MANIFEST-*"), 5)
-	wantError(t, runStrata(t, "", "manifest", "--db", dir), 1, "manifest: 1 problem(s)")
+	wantError(t, runStrata(t, "", "manifest", "--db", dir), 1, "manifest: 4 problem(s)") // the record, and the three entries it held
 	flipByte(t, table, 100)
 	wantError(t, runStrata(t, "", "sst", table), 1, "corruption: ")
+}
+
+// TestCheckAndManifestAgree: on an empty or cut MANIFEST, check and
+// manifest count the same edits, both report the damage and both say
+// what to run.
+func TestCheckAndManifestAgree(t *testing.T) {
+	clean := makeDB(t)
+	editsRE := regexp.MustCompile(`with (\d+) edits|(?m)^(\d+) edits$`)
+	count := func(out string) string {
+		m := editsRE.FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no edit count in:\n%s", out)
+		}
+		return m[1] + m[2]
+	}
+	for _, size := range []int64{-1, 0, 10} {
+		dir := copyDir(t, clean)
+		if size >= 0 {
+			if err := os.Truncate(onlyFile(t, dir, "MANIFEST-*"), size); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c, m := runStrata(t, "", "check", "--db", dir), runStrata(t, "", "manifest", "--db", dir)
+		if count(c.stdout) != count(m.stdout) {
+			t.Errorf("MANIFEST of %d bytes: check counts %s edits, manifest %s\n%s\n%s", size, count(c.stdout), count(m.stdout), c, m)
+		}
+		if size < 0 {
+			if c.code != 0 || m.code != 0 {
+				t.Fatalf("intact MANIFEST:\n%s\n%s", c, m)
+			}
+			continue
+		}
+		if !strings.Contains(m.stdout, "damage: ") || !strings.Contains(m.stdout, "no last-sequence entry") {
+			t.Errorf("manifest of a MANIFEST of %d bytes reports no damage:\n%s", size, m)
+		}
+		for _, r := range []result{c, m} {
+			wantError(t, r, 1, "problem(s)")
+			if !strings.Contains(r.stderr, "`strata repair --db "+dir+"` rebuilds the database") {
+				t.Errorf("no repair hint: %s", r.stderr)
+			}
+		}
+	}
 }
 
 func TestRepair(t *testing.T) {

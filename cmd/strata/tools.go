@@ -87,8 +87,10 @@ func newManifestCmd(e *env) *cobra.Command {
 		Short: "The MANIFEST's version edits, decoded",
 		Long: `Print every version edit of the MANIFEST that CURRENT names (or of --file, a
 MANIFEST path or a name in DIR): log and file numbers, last sequence, compact
-pointers, tables deleted and added with their sizes and key ranges. Damaged
-records are reported with their offset (exit 1) and skipped.`,
+pointers, tables deleted and added with their sizes and key ranges, then the
+number of edits (as check counts them). Damaged records are reported with
+their offset and skipped, and so is a MANIFEST that lacks an entry every
+MANIFEST sets (exit 1).`,
 		Args: args(0, 0, "no arguments"),
 		RunE: func(_ *cobra.Command, _ []string) error {
 			path := file
@@ -99,7 +101,7 @@ records are reported with their offset (exit 1) and skipped.`,
 					return fmt.Errorf("no database in %s: %w", dir, err)
 				}
 				if bad != nil {
-					return fmt.Errorf("%s: %s", filepath.Join(dir, "CURRENT"), bad)
+					return damaged{fmt.Errorf("%s: %s", filepath.Join(dir, "CURRENT"), bad)}
 				}
 				path = filepath.Join(dir, name)
 			case filepath.Base(path) == path && dir != "":
