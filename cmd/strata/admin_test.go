@@ -307,7 +307,23 @@ func TestSSTManifestWAL(t *testing.T) {
 	}
 	flipByte(t, onlyFile(t, dir, "MANIFEST-*"), 5)
 	wantError(t, runStrata(t, "", "manifest", "--db", dir), 1, "manifest: 4 problem(s)") // the record, and the three entries it held
-	flipByte(t, table, 100)
+	// A damaged data block is marked in the layout, which goes on.
+	info, err := inspect.DescribeTable(table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk := info.DataBlocks[4]
+	flipByte(t, table, int64(blk.Offset+10))
+	r = runStrata(t, "", "sst", table)
+	wantError(t, r, 1, fmt.Sprintf("sst: 1 problem(s); the first: %s at offset %d: block checksum mismatch", filepath.Base(table), blk.Offset))
+	for _, want := range []string{"  damage       1 of ", fmt.Sprintf("\n    data 4     offset %-9d size %-6d DAMAGED: block checksum mismatch", blk.Offset, blk.Size),
+		"\n    data 5     offset ", "\n    footer     offset ", fmt.Sprintf("entries      %d\n", info.Entries-uint64(blk.Entries))} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("sst of a damaged table lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	// Damage that hides the blocks (here the footer) is an error.
+	flipByte(t, table, -5)
 	wantError(t, runStrata(t, "", "sst", table), 1, "corruption: ")
 }
 

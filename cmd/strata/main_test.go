@@ -174,7 +174,7 @@ func TestCorruptionHint(t *testing.T) {
 	full := "; run `strata check --db '" + dir + "'` to list the damage; `strata repair --db '" + dir + "'` rebuilds the database\n"
 	for _, args := range [][]string{{"get", "--db", dir, "k"}, {"scan", "--db", dir}, {"export", "--db", dir}, {"sst", tables[0]}} {
 		r := runStrata(t, "", args...)
-		wantError(t, r, 1, "corruption")
+		wantError(t, r, 1, "checksum mismatch")
 		if !strings.HasSuffix(r.stderr, full) {
 			t.Errorf("%v: stderr %q does not end with the hint", args, r.stderr)
 		}

@@ -38,7 +38,8 @@ func newSSTCmd(e *env) *cobra.Command {
 		Short: "A table file's layout: blocks, index, filter, sizes, key range, compression",
 		Long: `Describe a table file (NNNNNN.ldb or .sst): its size, entries, compression,
 key range and every block (offset, size, raw size, entries, first and last
-key). --scan also prints every entry as KEY#SEQ,KIND<TAB>VALUE; --check
+key). A damaged data block is marked DAMAGED in the list and reported after
+it (exit 1). --scan also prints every entry as KEY#SEQ,KIND<TAB>VALUE; --check
 verifies every checksum and the key order and exits 1 on damage.`,
 		Args: args(1, 1, "FILE"),
 		RunE: func(_ *cobra.Command, a []string) error {
@@ -49,6 +50,9 @@ verifies every checksum and the key order and exits 1 on damage.`,
 			}
 			if err := info.WriteText(e.stdout, kf, true); err != nil {
 				return err
+			}
+			if len(info.Findings) > 0 {
+				return e.findingsError("sst", info.Findings)
 			}
 			if scan {
 				fmt.Fprintln(e.stdout, "entries:")
