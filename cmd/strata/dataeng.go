@@ -7,11 +7,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
-	"math"
+	"io/fs"
 	"os"
 	"runtime"
 	"strconv"
@@ -296,9 +296,8 @@ field N, and write one entry per group to --out (created if missing).
 
 The row of an entry is KEY<TAB>VALUE split at every tab: field 1 is the key,
 fields 2, 3, ... are the value's tab-separated parts. A TSV file whose first
-column is unique loads into such a database when its second and later tabs
-are written as \t (strata load --format tsv), and field N is then what
-cut -f N gives on the original line.
+column is unique loads into such a database with strata load --key-column 1,
+and field N is then what cut -f N gives on the original line.
 
 The output entry of a group is
 
@@ -306,11 +305,14 @@ The output entry of a group is
   value  COUNT                 the number of rows in the group, or, with
          COUNT<TAB>SUM          --sum-field M, also the sum of field M
 
-COUNT is a decimal integer. SUM is the float64 sum of field M parsed as a
-decimal number (Go's strconv.ParseFloat), added in key order of the rows and
-printed in the shortest form that reads back the same ('f' format). A row
-with fewer than N (or M) fields, or whose field M is not a number, stops the
-command with an error naming its key; nothing more is written then.
+COUNT is a decimal integer. SUM is the sum of field M: exact when every
+value of the group is a decimal integer (of any size: no float rounding, no
+overflow), else the float64 sum of the values parsed as decimal numbers (Go's
+strconv.ParseFloat), printed in the shortest form that reads back the same
+('f' format) (dataeng.Sum). A row with fewer than N (or M) fields, or whose
+field M is not a number, stops the command with an error naming its key;
+nothing more is written then, and an output database the command created is
+removed.
 
 This is a map-shuffle-reduce (dataeng.GroupBy): the rows' (group, value)
 records go to a scratch database (in a new directory under --scratch,
@@ -339,12 +341,22 @@ line ends the command; progress bars show on a terminal.`,
 				return err
 			}
 			defer closeDB(src, &err)
+			_, statErr := os.Stat(out)
+			created := errors.Is(statErr, fs.ErrNotExist)
 			dst, err := e.openWrite(out, true)
 			if err != nil {
 				return err
 			}
-			defer closeDB(dst, &err)
-			return e.groupBy(src, dst, groupSpec{keyField: keyField, sumField: sumField, parallel: parallel, scratch: scratch})
+			err = e.groupBy(src, dst, groupSpec{keyField: keyField, sumField: sumField, parallel: parallel, scratch: scratch})
+			closeDB(dst, &err)
+			if err != nil && created {
+				// Leave no half-written (or empty) output behind.
+				if rerr := os.RemoveAll(out); rerr != nil {
+					return fmt.Errorf("%w (and removing the output database %s failed: %v)", err, out, rerr)
+				}
+				return fmt.Errorf("%w (the output database %s was removed)", err, out)
+			}
+			return err
 		},
 	}
 	c.Flags().StringVar(&in, "db", "", "input database directory (required)")
@@ -396,7 +408,6 @@ func (e *env) groupBy(src, dst *strata.DB, g groupSpec) error {
 		func(emit func(group, value []byte) error) error {
 			it := src.NewIterator(nil)
 			defer it.Close()
-			var num [8]byte
 			for k, v := range it.All() {
 				group, ok := rowField(k, v, g.keyField)
 				if !ok {
@@ -408,12 +419,10 @@ func (e *env) groupBy(src, dst *strata.DB, g groupSpec) error {
 					if !ok {
 						return fmt.Errorf("row %s has no field %d", dataio.Escape(k), g.sumField)
 					}
-					x, err := strconv.ParseFloat(string(f), 64)
-					if err != nil {
+					if dataeng.ParseNumber(f) != nil {
 						return fmt.Errorf("row %s: field %d %q is not a number", dataio.Escape(k), g.sumField, f)
 					}
-					binary.BigEndian.PutUint64(num[:], math.Float64bits(x))
-					val = num[:]
+					val = f
 				}
 				if err := emit(group, val); err != nil {
 					return err
@@ -423,17 +432,18 @@ func (e *env) groupBy(src, dst *strata.DB, g groupSpec) error {
 		},
 		func(group []byte, values *dataeng.ValueIter) ([]byte, error) {
 			var count int64
-			var sum float64
+			var sum dataeng.Sum
 			for v := range values.All() {
 				count++
 				if g.sumField > 0 {
-					sum += math.Float64frombits(binary.BigEndian.Uint64(v))
+					if err := sum.Add(v); err != nil {
+						return nil, fmt.Errorf("group %s: %w", dataio.Escape(group), err)
+					}
 				}
 			}
 			out := strconv.AppendInt(nil, count, 10)
 			if g.sumField > 0 {
-				out = append(out, '\t')
-				out = strconv.AppendFloat(out, sum, 'f', -1, 64)
+				out = sum.AppendText(append(out, '\t'))
 			}
 			return out, nil
 		})

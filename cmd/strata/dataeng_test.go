@@ -248,9 +248,36 @@ func TestGroupbyGolden(t *testing.T) {
 
 	wantError(t, runStrata(t, "", "groupby", "--db", db, "--out", filepath.Join(dir, "x"), "--key-field", "6"), 1, "row o-0001 has no field 6")
 	wantError(t, runStrata(t, "", "groupby", "--db", db, "--out", filepath.Join(dir, "x"), "--key-field", "2", "--sum-field", "3"), 1, `field 3 "widget" is not a number`)
+	if _, err := os.Stat(filepath.Join(dir, "x")); !os.IsNotExist(err) {
+		t.Errorf("a failed groupby left its output database: %v", err)
+	}
+	// An output database that existed is kept.
+	existing := filepath.Join(dir, "existing")
+	mustStrata(t, "", "put", "--db", existing, "k", "v")
+	wantError(t, runStrata(t, "", "groupby", "--db", db, "--out", existing, "--key-field", "6"), 1, "no field 6")
+	if got := mustStrata(t, "", "get", "--db", existing, "k"); got != "v\n" {
+		t.Errorf("the existing output database: %q", got)
+	}
 	wantError(t, runStrata(t, "", "groupby", "--db", db, "--out", filepath.Join(dir, "x"), "--key-field", "2", "--format", "csv"), 2, "only tsv")
 	wantError(t, runStrata(t, "", "groupby", "--db", db, "--out", db, "--key-field", "2"), 2, "is the input database")
 	wantError(t, runStrata(t, "", "groupby", "--db", db, "--out", filepath.Join(dir, "x"), "--key-field", "0"), 2, "numbered from 1")
+}
+
+// TestGroupbyExactIntegers: sums of integers are exact, past float64's
+// 2^53 and past int64's range; a group with a fraction sums as float64.
+func TestGroupbyExactIntegers(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "db")
+	in := "r1\ta\t9007199254740993\nr2\ta\t1\n" + // 2^53+1: float64 rounds it
+		"r3\tb\t9223372036854775807\nr4\tb\t9223372036854775807\n" + // past int64
+		"r5\tc\t-5\nr6\tc\t2.5\n"
+	mustStrata(t, in, "load", "--db", db, "--key-column", "1", "-") // the rest of the row is the value
+	out := filepath.Join(dir, "out")
+	mustStrata(t, "", "groupby", "--db", db, "--out", out, "--key-field", "2", "--sum-field", "3", "--scratch", dir)
+	want := "a\t2\\t9007199254740994\nb\t2\\t18446744073709551614\nc\t2\\t-2.5\n"
+	if got := mustStrata(t, "", "scan", "--db", out); got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
 }
 
 // TestGroupbyModel: per-group counts and sums equal the in-memory
