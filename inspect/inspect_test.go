@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"image"
+	"image/color"
 	"math"
 	"os"
 	"path/filepath"
@@ -162,5 +164,33 @@ func TestWriteTextGolden(t *testing.T) {
 	}
 	if !strings.Contains(svg.String(), "<title>L1 000012 3.0 MiB [r .. z\\xff]</title>") {
 		t.Errorf("SVG tooltip of table 12 missing:\n%s", svg.String())
+	}
+}
+
+// TestPNGLabelsTrueCase: the PNG's labels are drawn in true case: lower
+// and upper case differ, and the label lands where the SVG puts its text.
+func TestPNGLabelsTrueCase(t *testing.T) {
+	draw := func(s string) *image.RGBA {
+		img := image.NewRGBA(image.Rect(0, 0, 80, 20))
+		drawText(img, 2, 15, s, color.RGBA{0, 0, 0, 0xff})
+		return img
+	}
+	lower, upper := draw("files"), draw("FILES")
+	if bytes.Equal(lower.Pix, upper.Pix) {
+		t.Fatal(`"files" and "FILES" are drawn alike`)
+	}
+	inked := 0
+	for y := 0; y < 20; y++ {
+		for x := 0; x < 80; x++ {
+			if lower.RGBAAt(x, y).A != 0 {
+				inked++
+				if y > 15+3 || y < 15-11 || x < 2 || x >= 2+5*7 {
+					t.Errorf("ink at (%d, %d), outside the label's box", x, y)
+				}
+			}
+		}
+	}
+	if inked < 20 {
+		t.Errorf("%d pixels inked for \"files\"", inked)
 	}
 }
