@@ -194,3 +194,66 @@ func TestPNGLabelsTrueCase(t *testing.T) {
 		t.Errorf("%d pixels inked for \"files\"", inked)
 	}
 }
+
+// TestKeyHistory: every version of a key, from tables of several levels
+// and the live log, newest first; other keys' versions are not listed.
+func TestKeyHistory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	db, err := strata.Open(dir, &strata.Options{DisableAutoCompactions: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(k, v string) {
+		t.Helper()
+		if err := db.Put([]byte(k), []byte(v), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("k", "v1")
+	put("k2", "other")
+	if err := db.CompactRange(nil, nil); err != nil { // v1 to a deeper level
+		t.Fatal(err)
+	}
+	put("k", "v2")
+	if err := db.Flush(); err != nil { // v2 in level 0
+		t.Fatal(err)
+	}
+	if err := db.Delete([]byte("k"), nil); err != nil { // in the log
+		t.Fatal(err)
+	}
+	put("k", "v3")
+	vs, findings, err := KeyHistory(dir, []byte("k"))
+	if err != nil || len(findings) > 0 {
+		t.Fatalf("KeyHistory: %v, %v", err, findings)
+	}
+	l, err := LoadLSM(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	levelOf := map[string]int{}
+	for level, tables := range l.Levels {
+		for _, tm := range tables {
+			levelOf[fmt.Sprintf("%06d.ldb", tm.Num)] = level
+		}
+	}
+	var got []string
+	for _, v := range vs {
+		got = append(got, fmt.Sprintf("%d %s %s %s", v.Seq, v.Kind, filepath.Ext(v.File), v.Value))
+		if lv, ok := levelOf[v.File]; v.Level != -1 && (!ok || lv != v.Level) || v.Level == -1 && filepath.Ext(v.File) != ".log" {
+			t.Errorf("version %d in %s at level %d; the MANIFEST has it at %d", v.Seq, v.File, v.Level, lv)
+		}
+	}
+	if len(vs) == 4 && vs[2].Level >= vs[3].Level {
+		t.Errorf("v2 at level %d, v1 at %d: v1 was compacted deeper", vs[2].Level, vs[3].Level)
+	}
+	want := []string{"5 SET .log v3", "4 DEL .log ", "3 SET .ldb v2", "1 SET .ldb v1"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("history:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if vs, _, err := KeyHistory(dir, []byte("absent")); err != nil || len(vs) != 0 {
+		t.Fatalf("history of an absent key: %v, %v", vs, err)
+	}
+}

@@ -5,6 +5,9 @@
 //	strata scan|export --db DIR [--from K] [--to K] [--prefix P] ...
 //	strata load --db DIR [--format tsv|csv|jsonl] [--hex] [--no-wal] FILE|-
 //	strata compact|flush|stats|check|repair|manifest|lsm --db DIR
+//	strata approxsize --db DIR [--from K] [--to K]...
+//	strata property --db DIR [NAME]
+//	strata idump --db DIR KEY
 //	strata sst FILE [--scan] [--check]
 //	strata wal FILE
 //	strata demo [--dir DIR] [--n N]
@@ -207,7 +210,8 @@ units: 1 KiB = 1024 bytes, 1 MiB = 1024 KiB. Start with:  strata demo`,
 	// (bench.go: newBenchCmd, stress.go: newStressCmd.)
 	root.AddCommand(newBenchCmd())
 	root.AddCommand(newStressCmd())
-	root.AddCommand(newSetopsCmd(e), newGroupbyCmd(e)) // dataeng.go
+	root.AddCommand(newSetopsCmd(e), newGroupbyCmd(e))                      // dataeng.go
+	root.AddCommand(newApproxSizeCmd(e), newPropertyCmd(e), newIdumpCmd(e)) // query.go
 	return root
 }
 
