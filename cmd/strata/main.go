@@ -1,9 +1,9 @@
 // Command strata inspects, loads, exports and repairs Strata (and LevelDB)
 // databases, and runs the quickstart demo:
 //
-//	strata put|get|delete --db DIR KEY [VALUE]
+//	strata put|get|delete --db DIR KEY [VALUE]   (put --value-file, get --raw)
 //	strata scan|export --db DIR [--from K] [--to K] [--prefix P] ...
-//	strata load --db DIR [--format tsv|csv|jsonl] [--hex] [--no-wal] FILE|-
+//	strata load --db DIR [--format tsv|csv|jsonl] [--hex] [--header] [--key-column N] ... FILE|-
 //	strata compact|flush|stats|check|repair|manifest|lsm --db DIR
 //	strata approxsize --db DIR [--from K] [--to K]...
 //	strata property --db DIR [NAME]
