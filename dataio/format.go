@@ -21,7 +21,13 @@
 // would make an entry ambiguous: there is no silent skipping. (csv follows
 // encoding/csv, which skips blank lines; the text form of a value never
 // holds a raw CR or LF, so quoted fields do not change under its CRLF
-// normalization.)
+// normalization.) A UTF-8 byte order mark at the start of the input is
+// skipped in every format.
+//
+// Input written by other programs — tables with more columns, a header
+// row, JSON objects with fields of their own names — is read with a
+// Selection (NewReaderSelect, LoadOptions.Select), which picks the key and
+// the value out of each record and takes fields as they are.
 package dataio
 
 import (
@@ -86,27 +92,45 @@ func (e *LineError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e
 type Reader struct {
 	format Format
 	hex    bool
-	br     *bufio.Reader
-	cr     *csv.Reader
-	line   int   // line number of the entry last returned
-	bytes  int64 // input bytes consumed
-	buf    []byte
-	err    error
+	sel    Selection
+	cols   *columns // sel resolved at the first record
+	// started is set by the first Next (which skips a byte order mark).
+	started bool
+	br      *bufio.Reader
+	cr      *csv.Reader
+	line    int   // line number of the entry last returned
+	bytes   int64 // input bytes consumed
+	buf     []byte
+	err     error
 }
 
 // NewReader returns a Reader of entries in format f from r; with hexEnc,
-// keys and values are hex.
+// keys and values are hex. A UTF-8 byte order mark at the start of the
+// input is skipped.
 func NewReader(r io.Reader, f Format, hexEnc bool) *Reader {
 	rd := &Reader{format: f, hex: hexEnc}
-	cnt := &countingReader{r: r, n: &rd.bytes}
+	rd.br = bufio.NewReaderSize(&countingReader{r: r, n: &rd.bytes}, 256<<10)
 	if f == CSV {
-		rd.cr = csv.NewReader(cnt)
+		rd.cr = csv.NewReader(rd.br)
 		rd.cr.FieldsPerRecord = -1
 		rd.cr.ReuseRecord = true
-	} else {
-		rd.br = bufio.NewReaderSize(cnt, 256<<10)
 	}
 	return rd
+}
+
+// utf8BOM is the byte order mark some programs write at the start of UTF-8
+// text.
+const utf8BOM = "\uFEFF"
+
+// NewReaderSelect is NewReader for input whose entries sel picks out (see
+// Selection). The error is for a selection that cannot apply to f.
+func NewReaderSelect(r io.Reader, f Format, hexEnc bool, sel Selection) (*Reader, error) {
+	if err := sel.Check(f); err != nil {
+		return nil, err
+	}
+	rd := NewReader(r, f, hexEnc)
+	rd.sel = sel
+	return rd, nil
 }
 
 type countingReader struct {
@@ -136,6 +160,12 @@ func (r *Reader) Next() (key, value []byte, err error) {
 	if r.err != nil {
 		return nil, nil, r.err
 	}
+	if !r.started { // nothing is read before the first Next
+		r.started = true
+		if bom, err := r.br.Peek(len(utf8BOM)); err == nil && string(bom) == utf8BOM {
+			r.br.Discard(len(utf8BOM))
+		}
+	}
 	key, value, err = r.next()
 	if err != nil {
 		r.err = err
@@ -144,6 +174,16 @@ func (r *Reader) Next() (key, value []byte, err error) {
 }
 
 func (r *Reader) next() (key, value []byte, err error) {
+	for {
+		key, value, err = r.nextRecord()
+		if err != errHeader {
+			return key, value, err
+		}
+	}
+}
+
+// nextRecord reads the next record: an entry, or errHeader for a header.
+func (r *Reader) nextRecord() (key, value []byte, err error) {
 	if r.format == CSV {
 		return r.nextCSV()
 	}
@@ -153,6 +193,12 @@ func (r *Reader) next() (key, value []byte, err error) {
 	}
 	if r.format == JSONL {
 		return r.parseJSON(line)
+	}
+	if !r.sel.IsZero() {
+		if len(line) == 0 {
+			return nil, nil, r.errorf("empty line")
+		}
+		return r.selectColumns(bytes.Split(line, []byte{'\t'}))
 	}
 	tab := bytes.IndexByte(line, '\t')
 	if tab < 0 {
@@ -213,6 +259,13 @@ func (r *Reader) nextCSV() (key, value []byte, err error) {
 		return nil, nil, err
 	}
 	r.line, _ = r.cr.FieldPos(0)
+	if !r.sel.IsZero() {
+		fields := make([][]byte, len(rec))
+		for i, f := range rec {
+			fields[i] = []byte(f)
+		}
+		return r.selectColumns(fields)
+	}
 	if len(rec) != 2 {
 		return nil, nil, r.errorf("%d fields, want 2 (key,value)", len(rec))
 	}
@@ -233,6 +286,9 @@ type jsonEntry struct {
 func (r *Reader) parseJSON(line []byte) (key, value []byte, err error) {
 	if len(bytes.TrimSpace(line)) == 0 {
 		return nil, nil, r.errorf("empty line (want a JSON object with \"key\" and \"value\")")
+	}
+	if !r.sel.IsZero() {
+		return r.selectJSON(line)
 	}
 	var e jsonEntry
 	dec := json.NewDecoder(bytes.NewReader(line))

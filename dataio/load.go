@@ -15,6 +15,9 @@ type LoadOptions struct {
 	// Format and Hex say how the input is written.
 	Format Format
 	Hex    bool
+	// Select picks the key and value out of input with more columns or
+	// fields (see Selection); the zero value reads export's form.
+	Select Selection
 	// BatchSize is the number of entries per write batch. Default 1000.
 	BatchSize int
 	// DisableWAL writes without the write-ahead log and flushes at the end
@@ -27,8 +30,9 @@ type LoadOptions struct {
 	// while it is validated. Default os.TempDir().
 	TempDir string
 	// Progress, if set, is called now and then with the input bytes done
-	// and the total (-1 when unknown), and at the end of each phase with
-	// done == total. phase is "validate" or "load".
+	// and the total (-1 when unknown): at the start of each phase with
+	// done == 0, and at its end with done == total. phase is "validate" or
+	// "load".
 	Progress func(phase string, done, total int64)
 }
 
@@ -67,6 +71,9 @@ func Prepare(in io.Reader, o LoadOptions) (*Input, error) {
 	if o.BatchSize <= 0 {
 		o.BatchSize = 1000
 	}
+	if err := o.Select.Check(o.Format); err != nil {
+		return nil, err
+	}
 	inp := &Input{o: o, size: -1}
 	var src io.Reader = in
 	if rs, ok := in.(io.ReadSeeker); ok && isSeekable(rs) {
@@ -88,8 +95,11 @@ func Prepare(in io.Reader, o LoadOptions) (*Input, error) {
 		inp.src = f
 		src = io.TeeReader(in, &errWriter{w: f})
 	}
-	r := NewReader(src, o.Format, o.Hex)
+	r := o.newReader(src)
 	last := time.Now()
+	if o.Progress != nil {
+		o.Progress("validate", 0, inp.size)
+	}
 	for {
 		k, v, err := r.Next()
 		if err == io.EOF {
@@ -120,6 +130,13 @@ func Prepare(in io.Reader, o LoadOptions) (*Input, error) {
 		o.Progress("validate", inp.size, inp.size)
 	}
 	return inp, nil
+}
+
+// newReader reads the input as o says (Prepare has checked o.Select).
+func (o *LoadOptions) newReader(src io.Reader) *Reader {
+	r := NewReader(src, o.Format, o.Hex)
+	r.sel = o.Select
+	return r
 }
 
 func isSeekable(rs io.ReadSeeker) bool {
@@ -179,10 +196,13 @@ func (in *Input) Close() error {
 func (in *Input) LoadInto(db *strata.DB) (LoadResult, error) {
 	start := time.Now()
 	var res LoadResult
-	r := NewReader(in.src, in.o.Format, in.o.Hex)
+	r := in.o.newReader(in.src)
 	wo := &strata.WriteOptions{DisableWAL: in.o.DisableWAL}
 	b := db.NewBatch()
 	last := time.Now()
+	if in.o.Progress != nil {
+		in.o.Progress("load", 0, in.size)
+	}
 	write := func(final bool) error {
 		if b.Len() == 0 && !final {
 			return nil

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"sync"
@@ -91,7 +92,7 @@ func (in *Input) LoadParallel(db *strata.DB, po ParallelLoadOptions) (res LoadRe
 			in.o.Progress(phase, done, total)
 		}
 	}
-	dir, err := os.MkdirTemp(po.TempDir, "strata-load-*")
+	dir, err := os.MkdirTemp(po.TempDir, stagingPrefix+"*")
 	if err != nil {
 		return res, fmt.Errorf("staging directory: %w", err)
 	}
@@ -121,6 +122,66 @@ func (in *Input) LoadParallel(db *strata.DB, po ParallelLoadOptions) (res LoadRe
 	progress("ingest", 1, 1)
 	res.Duration = time.Since(start)
 	return res, nil
+}
+
+// stagingPrefix starts the name of LoadParallel's staging directory; the
+// rest is random digits (os.MkdirTemp).
+const stagingPrefix = "strata-load-"
+
+var (
+	stagingDirRE  = regexp.MustCompile(`^` + stagingPrefix + `[0-9]+$`)
+	stagingFileRE = regexp.MustCompile(`^(run-[0-9]+|part-[0-9]+-[0-9]+\.ldb)$`)
+)
+
+// StaleStaging is a staging directory RemoveStaleStaging removed.
+type StaleStaging struct {
+	Path  string
+	Bytes int64 // the size of the files it held
+}
+
+// RemoveStaleStaging removes from dir the staging directories that
+// LoadParallel left there when its process was killed (it removes its own
+// at the end, on errors too): directories named strata-load-NNN that hold
+// nothing but run files and tables. It returns what it removed.
+//
+// Only call it when no LoadParallel can be using dir as its TempDir: for a
+// database directory, while holding the database open for writing (a load
+// holds it for as long as it runs, and takes no other lock). Directories
+// of that name holding anything else are left alone.
+func RemoveStaleStaging(dir string) ([]StaleStaging, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("look for stale staging directories: %w", err)
+	}
+	var removed []StaleStaging
+	for _, de := range entries {
+		if !de.IsDir() || !stagingDirRE.MatchString(de.Name()) {
+			continue
+		}
+		path := filepath.Join(dir, de.Name())
+		files, err := os.ReadDir(path)
+		if err != nil {
+			return removed, fmt.Errorf("look into staging directory: %w", err)
+		}
+		st := StaleStaging{Path: path}
+		ours := true
+		for _, f := range files {
+			info, err := f.Info()
+			if !f.Type().IsRegular() || !stagingFileRE.MatchString(f.Name()) || err != nil {
+				ours = false
+				break
+			}
+			st.Bytes += info.Size()
+		}
+		if !ours {
+			continue
+		}
+		if err := os.RemoveAll(path); err != nil {
+			return removed, fmt.Errorf("remove stale staging directory: %w", err)
+		}
+		removed = append(removed, st)
+	}
+	return removed, nil
 }
 
 // parallelLoad is the state of one LoadParallel.
@@ -251,10 +312,11 @@ func (l *parallelLoad) sortRuns() (res LoadResult, err error) {
 			}
 		})
 	}
-	r := NewReader(l.in.src, l.in.o.Format, l.in.o.Hex)
+	r := l.in.o.newReader(l.in.src)
 	if _, err := l.in.src.Seek(0, io.SeekStart); err != nil {
 		fail(fmt.Errorf("rewind input: %w", err))
 	}
+	l.progress("load", 0, l.in.size)
 	c := newChunk()
 	last := time.Now()
 	for !failed.Load() {

@@ -152,3 +152,47 @@ func TestLoadParallelErrors(t *testing.T) {
 		t.Fatalf("staging left behind: %v", ents)
 	}
 }
+
+// TestRemoveStaleStaging removes the staging directories a killed
+// LoadParallel leaves, and nothing else.
+func TestRemoveStaleStaging(t *testing.T) {
+	dir := t.TempDir()
+	mk := func(name string, files ...string) string {
+		p := filepath.Join(dir, name)
+		if err := os.Mkdir(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if err := os.WriteFile(filepath.Join(p, f), []byte("12345"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return p
+	}
+	stale := mk("strata-load-123456", "run-000000", "run-000001", "part-0000-0000.ldb")
+	empty := mk("strata-load-42")
+	foreign := mk("strata-load-7", "run-000000", "notes.txt")
+	other := mk("strata-load-x1", "run-000000")
+	os.WriteFile(filepath.Join(dir, "strata-load-9"), nil, 0o644) // a file, not a directory
+	removed, err := RemoveStaleStaging(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []StaleStaging{{stale, 15}, {empty, 0}}
+	if fmt.Sprint(removed) != fmt.Sprint(want) {
+		t.Fatalf("removed %v, want %v", removed, want)
+	}
+	for _, p := range []string{stale, empty} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s is still there", p)
+		}
+	}
+	for _, p := range []string{foreign, other, filepath.Join(dir, "strata-load-9")} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s was removed: %v", p, err)
+		}
+	}
+	if _, err := RemoveStaleStaging(filepath.Join(dir, "missing")); err == nil {
+		t.Error("no error for a missing directory")
+	}
+}

@@ -81,7 +81,7 @@ func Check(dir string) (*CheckReport, error) {
 		return rep, nil
 	}
 	rep.Manifest = l.Manifest
-	rep.ManifestEdits = l.History.Edits + 1
+	rep.ManifestEdits = l.ManifestEdits
 	for level, files := range l.Levels {
 		for _, t := range files {
 			rep.Tables++

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"image"
+	"image/color"
 	"math"
 	"os"
 	"path/filepath"
@@ -14,6 +16,15 @@ import (
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+func TestHumanBytes(t *testing.T) {
+	for n, want := range map[uint64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 8 << 20: "8.0 MiB",
+		3 << 30: "3.0 GiB", 5 << 40: "5.0 TiB", 3000 << 40: "3000.0 TiB"} {
+		if got := HumanBytes(n); got != want {
+			t.Errorf("HumanBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
 
 func TestReadCurrent(t *testing.T) {
 	for _, tc := range []struct {
@@ -93,6 +104,23 @@ func TestLSMAgreesWithEngine(t *testing.T) {
 	if err != nil || !rep.OK() || rep.Tables != l.NumTables() || rep.Logs != 1 {
 		t.Fatalf("Check: %+v, %v", rep, err)
 	}
+	// The open log's size is its records, not the space reserved for it.
+	if err := db.Put([]byte("one more"), []byte("entry"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if l, err = LoadLSM(dir); err != nil || len(l.Logs) != 1 {
+		t.Fatalf("LoadLSM: %v, %+v", err, l)
+	}
+	var records int64
+	if _, err := ReadWAL(filepath.Join(dir, fmt.Sprintf("%06d.log", l.Logs[0].Num)), func(b *Batch) error {
+		records++
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if lf := l.Logs[0]; lf.Size <= 0 || lf.Size > 200 || lf.Allocated < lf.Size || records != 2 {
+		t.Errorf("live log: %+v with %d records (the header and one batch)", lf, records)
+	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +162,98 @@ func TestWriteTextGolden(t *testing.T) {
 	if n := strings.Count(svg.String(), "<title>"); n != l.NumTables() {
 		t.Errorf("SVG has %d tooltips for %d tables", n, l.NumTables())
 	}
-	if !strings.Contains(svg.String(), "<title>L1 000012 3.0 MB [r .. z\\xff]</title>") {
+	if !strings.Contains(svg.String(), "<title>L1 000012 3.0 MiB [r .. z\\xff]</title>") {
 		t.Errorf("SVG tooltip of table 12 missing:\n%s", svg.String())
+	}
+}
+
+// TestPNGLabelsTrueCase: the PNG's labels are drawn in true case: lower
+// and upper case differ, and the label lands where the SVG puts its text.
+func TestPNGLabelsTrueCase(t *testing.T) {
+	draw := func(s string) *image.RGBA {
+		img := image.NewRGBA(image.Rect(0, 0, 80, 20))
+		drawText(img, 2, 15, s, color.RGBA{0, 0, 0, 0xff})
+		return img
+	}
+	lower, upper := draw("files"), draw("FILES")
+	if bytes.Equal(lower.Pix, upper.Pix) {
+		t.Fatal(`"files" and "FILES" are drawn alike`)
+	}
+	inked := 0
+	for y := 0; y < 20; y++ {
+		for x := 0; x < 80; x++ {
+			if lower.RGBAAt(x, y).A != 0 {
+				inked++
+				if y > 15+3 || y < 15-11 || x < 2 || x >= 2+5*7 {
+					t.Errorf("ink at (%d, %d), outside the label's box", x, y)
+				}
+			}
+		}
+	}
+	if inked < 20 {
+		t.Errorf("%d pixels inked for \"files\"", inked)
+	}
+}
+
+// TestKeyHistory: every version of a key, from tables of several levels
+// and the live log, newest first; other keys' versions are not listed.
+func TestKeyHistory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	db, err := strata.Open(dir, &strata.Options{DisableAutoCompactions: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(k, v string) {
+		t.Helper()
+		if err := db.Put([]byte(k), []byte(v), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("k", "v1")
+	put("k2", "other")
+	if err := db.CompactRange(nil, nil); err != nil { // v1 to a deeper level
+		t.Fatal(err)
+	}
+	put("k", "v2")
+	if err := db.Flush(); err != nil { // v2 in level 0
+		t.Fatal(err)
+	}
+	if err := db.Delete([]byte("k"), nil); err != nil { // in the log
+		t.Fatal(err)
+	}
+	put("k", "v3")
+	vs, findings, err := KeyHistory(dir, []byte("k"))
+	if err != nil || len(findings) > 0 {
+		t.Fatalf("KeyHistory: %v, %v", err, findings)
+	}
+	l, err := LoadLSM(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	levelOf := map[string]int{}
+	for level, tables := range l.Levels {
+		for _, tm := range tables {
+			levelOf[fmt.Sprintf("%06d.ldb", tm.Num)] = level
+		}
+	}
+	var got []string
+	for _, v := range vs {
+		got = append(got, fmt.Sprintf("%d %s %s %s", v.Seq, v.Kind, filepath.Ext(v.File), v.Value))
+		if lv, ok := levelOf[v.File]; v.Level != -1 && (!ok || lv != v.Level) || v.Level == -1 && filepath.Ext(v.File) != ".log" {
+			t.Errorf("version %d in %s at level %d; the MANIFEST has it at %d", v.Seq, v.File, v.Level, lv)
+		}
+	}
+	if len(vs) == 4 && vs[2].Level >= vs[3].Level {
+		t.Errorf("v2 at level %d, v1 at %d: v1 was compacted deeper", vs[2].Level, vs[3].Level)
+	}
+	want := []string{"5 SET .log v3", "4 DEL .log ", "3 SET .ldb v2", "1 SET .ldb v1"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("history:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if vs, _, err := KeyHistory(dir, []byte("absent")); err != nil || len(vs) != 0 {
+		t.Fatalf("history of an absent key: %v, %v", vs, err)
 	}
 }

@@ -120,15 +120,36 @@ func (e *Edit) WriteText(w io.Writer, kf KeyFormat) error {
 // returned by fn.
 func ReadManifest(path string, fn func(*Edit) error) ([]Finding, error) {
 	name := filepath.Base(path)
-	return readLog(path, "MANIFEST ends with %d unreadable bytes (a torn or damaged last record)", false,
+	var st manifest.State // what the edits set, for the entries a MANIFEST must have
+	findings, err := readLog(path, tornManifest, false,
 		func(rec []byte, off int64) (*Finding, error) {
 			var e manifest.VersionEdit
 			if err := e.DecodeAt(rec, off); err != nil {
 				f := findingFrom(base.WithFile(err, name), name)
 				return &f, nil
 			}
+			st.HasNextFileNumber = st.HasNextFileNumber || e.HasNextFileNumber
+			st.HasLogNumber = st.HasLogNumber || e.HasLogNumber
+			st.HasLastSequence = st.HasLastSequence || e.HasLastSequence
 			return nil, fn(newEdit(&e, off))
 		})
+	if err != nil {
+		return findings, err
+	}
+	return append(findings, missingEntries(name, &st)...), nil
+}
+
+// tornManifest formats the finding of a MANIFEST's torn end.
+const tornManifest = "MANIFEST ends with %d unreadable bytes (a torn or damaged last record)"
+
+// missingEntries are the findings for the entries every MANIFEST must set
+// and st lacks.
+func missingEntries(name string, st *manifest.State) []Finding {
+	var findings []Finding
+	for _, m := range st.Missing() {
+		findings = append(findings, Finding{File: name, Offset: -1, Msg: "no " + m + " entry"})
+	}
+	return findings
 }
 
 // readLog reads the records of a log-format file (a WAL or a MANIFEST) and
@@ -208,19 +229,19 @@ func ReadCurrent(dir string) (string, *Finding, error) {
 type History struct {
 	// Edits counts the records after the first (the first is a snapshot of
 	// the tree when the MANIFEST was started).
-	Edits int
+	Edits int `json:"edits"`
 	// Flushes counts edits that add tables and delete none (flushes, and
 	// log recovery at open); FlushBytes is the size of those tables.
-	Flushes    int
-	FlushBytes uint64
+	Flushes    int    `json:"flushes"`
+	FlushBytes uint64 `json:"flush_bytes"`
 	// Compactions counts edits that delete tables; CompactionReadBytes and
 	// CompactionWriteBytes sum their input and output tables, trivial
 	// moves (a table moved to the next level without being rewritten)
 	// excluded and counted in TrivialMoves.
-	Compactions          int
-	CompactionReadBytes  uint64
-	CompactionWriteBytes uint64
-	TrivialMoves         int
+	Compactions          int    `json:"compactions"`
+	CompactionReadBytes  uint64 `json:"compaction_read_bytes"`
+	CompactionWriteBytes uint64 `json:"compaction_write_bytes"`
+	TrivialMoves         int    `json:"trivial_moves"`
 }
 
 // WriteAmp is the write amplification of the tree since the MANIFEST was
@@ -235,8 +256,12 @@ func (h History) WriteAmp() float64 {
 
 // LogFile is a write-ahead log the MANIFEST still needs.
 type LogFile struct {
-	Num  uint64
-	Size int64
+	Num uint64 `json:"num"`
+	// Size is how many bytes of records the log holds: its length without
+	// the zeros a writer reserves ahead of its writes (a log that is open,
+	// or was when its process stopped). Allocated is the file's length.
+	Size      int64 `json:"size"`
+	Allocated int64 `json:"allocated_size"`
 }
 
 // LSM is the shape of a database's tree as its MANIFEST describes it.
@@ -251,6 +276,9 @@ type LSM struct {
 	// Logs are the live write-ahead logs, whose writes are not in tables.
 	Logs    []LogFile
 	History History
+	// ManifestEdits counts the MANIFEST's records that decoded as edits
+	// (the first, a snapshot of the tree, included).
+	ManifestEdits int
 }
 
 // NumLevels is the number of levels of the tree.
@@ -325,6 +353,7 @@ func loadLSM(dir string) (*LSM, []Finding, error) {
 	st, err := manifest.Replay(vfs.Default, dir, manifest.ReplayOptions{
 		Comparer: cmp,
 		OnEdit: func(e *manifest.VersionEdit, off int64) error {
+			l.ManifestEdits++
 			l.History.account(newEdit(e, off), sizes, first)
 			first = false
 			return nil
@@ -351,12 +380,9 @@ func loadLSM(dir string) (*LSM, []Finding, error) {
 	l.LogNumber, l.PrevLogNumber = st.LogNumber, st.PrevLogNumber
 	l.NextFileNumber, l.LastSequence = st.NextFileNumber, st.LastSequence
 	if st.Torn {
-		findings = append(findings, Finding{File: name, Offset: st.End,
-			Msg: fmt.Sprintf("MANIFEST ends with %d unreadable bytes (a torn or damaged last record)", st.TornBytes)})
+		findings = append(findings, Finding{File: name, Offset: st.End, Msg: fmt.Sprintf(tornManifest, st.TornBytes)})
 	}
-	for _, m := range st.Missing() {
-		findings = append(findings, Finding{File: name, Offset: -1, Msg: "no " + m + " entry"})
-	}
+	findings = append(findings, missingEntries(name, st)...)
 	for level, files := range st.Version.Levels {
 		for _, f := range files {
 			l.Levels[level] = append(l.Levels[level], TableMeta{Level: level, Num: f.Num, Size: f.Size,
@@ -372,11 +398,14 @@ func loadLSM(dir string) (*LSM, []Finding, error) {
 		if !ok || t != base.FileTypeLog || (num < l.LogNumber && num != l.PrevLogNumber) {
 			continue
 		}
-		var size int64
+		lf := LogFile{Num: num}
 		if fi, err := de.Info(); err == nil {
-			size = fi.Size()
+			lf.Allocated = fi.Size()
 		}
-		l.Logs = append(l.Logs, LogFile{Num: num, Size: size})
+		if lf.Size, err = logDataSize(filepath.Join(dir, de.Name()), lf.Allocated); err != nil {
+			return nil, findings, err
+		}
+		l.Logs = append(l.Logs, lf)
 	}
 	return l, findings, nil
 }

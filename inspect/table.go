@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/strata-db/strata/internal/base"
@@ -50,6 +51,9 @@ type Block struct {
 	// FirstKey and LastKey are the block's first and last internal keys
 	// (data blocks only).
 	FirstKey, LastKey InternalKey
+	// Damage says why a data block could not be read ("" when it was);
+	// only Offset and Size are known then.
+	Damage string
 }
 
 // MetaEntry is one entry of a table's metaindex block.
@@ -74,8 +78,11 @@ type TableInfo struct {
 	Filter      *Block
 	MetaEntries []MetaEntry
 	// DataBytes and RawDataBytes are the stored and uncompressed sizes of
-	// all data blocks (trailers excluded).
+	// all data blocks (trailers excluded; raw sizes of intact blocks only).
 	DataBytes, RawDataBytes uint64
+	// Findings lists the damaged data blocks, in file order. Entries,
+	// Smallest and Largest count only intact blocks.
+	Findings []Finding
 }
 
 const blockTrailerLen = 5
@@ -100,7 +107,9 @@ func openTable(path string) (*sstable.Reader, *os.File, error) {
 }
 
 // DescribeTable reads every block of the table at path and describes its
-// layout. A damaged table gives a *base.CorruptionError (errors.Is
+// layout. A damaged data block is described as such (Block.Damage) and
+// listed in Findings; damage that hides the blocks (in the footer, the
+// index or the metaindex) gives a *base.CorruptionError (errors.Is
 // strata.ErrCorruption) naming the file and offset.
 func DescribeTable(path string) (*TableInfo, error) {
 	r, f, err := openTable(path)
@@ -109,7 +118,7 @@ func DescribeTable(path string) (*TableInfo, error) {
 	}
 	defer f.Close()
 	defer r.Close()
-	l, err := r.Layout()
+	l, err := r.LayoutDamaged()
 	if err != nil {
 		return nil, err
 	}
@@ -123,17 +132,25 @@ func DescribeTable(path string) (*TableInfo, error) {
 	}
 	for _, b := range l.DataBlocks {
 		blk := block(b)
+		if b.Err != nil {
+			fd := findingFrom(b.Err, filepath.Base(path))
+			info.Findings = append(info.Findings, fd)
+			blk.Damage = fd.Msg
+		}
 		info.DataBlocks = append(info.DataBlocks, blk)
 		info.DataBytes += blk.Size
 		info.RawDataBytes += uint64(blk.RawSize)
 	}
-	if n := len(info.DataBlocks); n > 0 {
-		info.Smallest = info.DataBlocks[0].FirstKey
-		for i := n - 1; i >= 0; i-- {
-			if info.DataBlocks[i].Entries > 0 {
-				info.Largest = info.DataBlocks[i].LastKey
-				break
-			}
+	for _, blk := range info.DataBlocks {
+		if blk.Entries > 0 {
+			info.Smallest = blk.FirstKey
+			break
+		}
+	}
+	for i := len(info.DataBlocks) - 1; i >= 0; i-- {
+		if blk := info.DataBlocks[i]; blk.Entries > 0 {
+			info.Largest = blk.LastKey
+			break
 		}
 	}
 	for _, m := range l.MetaEntries {
@@ -185,13 +202,23 @@ func (t *TableInfo) WriteText(w io.Writer, kf KeyFormat, blocks bool) error {
 	}
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "  footer       offset %d, 48 bytes\n", t.Size-48)
+	intact := ""
+	if len(t.Findings) > 0 {
+		fmt.Fprintf(&b, "  damage       %d of %d data blocks unreadable (marked DAMAGED below); entries and keys are of the others\n",
+			len(t.Findings), len(t.DataBlocks))
+		intact = " (of the intact blocks)"
+	}
 	if t.Entries > 0 {
-		fmt.Fprintf(&b, "  smallest     %s\n", t.Smallest.Format(kf))
-		fmt.Fprintf(&b, "  largest      %s\n", t.Largest.Format(kf))
+		fmt.Fprintf(&b, "  smallest     %s%s\n", t.Smallest.Format(kf), intact)
+		fmt.Fprintf(&b, "  largest      %s%s\n", t.Largest.Format(kf), intact)
 	}
 	if blocks {
 		b.WriteString("  blocks:\n")
 		for i, blk := range t.DataBlocks {
+			if blk.Damage != "" {
+				fmt.Fprintf(&b, "    data %-5d offset %-9d size %-6d DAMAGED: %s\n", i, blk.Offset, blk.Size, blk.Damage)
+				continue
+			}
 			fmt.Fprintf(&b, "    data %-5d offset %-9d size %-6d raw %-6d %-6s entries %-4d restarts %-3d %s .. %s\n",
 				i, blk.Offset, blk.Size, blk.RawSize, blk.Compression, blk.Entries, blk.Restarts,
 				blk.FirstKey.Format(kf), blk.LastKey.Format(kf))

@@ -1,13 +1,17 @@
 package inspect
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/strata-db/strata/internal/base"
 	"github.com/strata-db/strata/internal/batch"
+	"github.com/strata-db/strata/internal/record"
 )
 
 // Op is one operation of a write batch.
@@ -85,6 +89,31 @@ func ReadWAL(path string, fn func(*Batch) error) ([]Finding, error) {
 			}
 			return bad, fn(&b)
 		})
+}
+
+// logDataSize returns how many bytes of the log at path, of length size,
+// are records: size less a tail of zeros after the last record (space a
+// writer reserved ahead of its writes). A log that vanished meanwhile (the
+// writer deleted it) holds none.
+func logDataSize(path string, size int64) (int64, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	r := record.NewReader(f, filepath.Base(path))
+	if err := r.Each(func(error) error { return nil }, func([]byte, int64) error { return nil }); err != nil {
+		return 0, err
+	}
+	if off, n, torn := r.TornTail(); torn {
+		if zeros, err := allZeros(f, off, n); err != nil || zeros {
+			return off, err
+		}
+	}
+	return size, nil
 }
 
 func decodeBatch(b *Batch, rec []byte, off int64) error {

@@ -28,7 +28,7 @@ tables, so keys just outside the range may be rewritten too.`,
 			if err != nil {
 				return err
 			}
-			db, err := openWrite(dir, false)
+			db, err := e.openWrite(dir, false)
 			if err != nil {
 				return err
 			}
@@ -84,7 +84,7 @@ func newFlushCmd(e *env) *cobra.Command {
 		Short: "Write the memtable (what the write-ahead log holds) to a table",
 		Args:  args(0, 0, "no arguments"),
 		RunE: func(_ *cobra.Command, _ []string) (err error) {
-			return withDB(dir, false, func(db *strata.DB) error { return db.Flush() })
+			return e.withDB(dir, false, func(db *strata.DB) error { return db.Flush() })
 		},
 	}
 	addDBFlag(c, &dir)
@@ -230,7 +230,7 @@ if there is any. Nothing is written, and no lock is taken.`,
 				return nil
 			}
 			fmt.Fprintf(e.stdout, "%d problem(s)\n", len(rep.Findings))
-			return fmt.Errorf("check: %d problem(s) in %s; the first: %s", len(rep.Findings), dir, rep.Findings[0])
+			return damaged{fmt.Errorf("check: %d problem(s) in %s; the first: %s", len(rep.Findings), dir, rep.Findings[0])}
 		},
 	}
 	addDBFlag(c, &dir)

@@ -8,8 +8,10 @@ import (
 	"image/png"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -176,7 +178,7 @@ func TestFlushCompactStatsLSM(t *testing.T) {
 		t.Fatalf("stats after compaction: %+v", after)
 	}
 	text := mustStrata(t, "", "stats", "--db", db)
-	for _, want := range []string{"level  tables       size  score\n", "  L0        0 ", "read amplification: 1 ", "write amplification: n/a (nothing flushed since MANIFEST-", "block cache: capacity 8.0 MB"} {
+	for _, want := range []string{"level  tables       size  score\n", "  L0        0 ", "read amplification: 1 ", "write amplification: n/a (nothing flushed since MANIFEST-", "block cache: capacity 8.0 MiB"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("stats text lacks %q:\n%s", want, text)
 		}
@@ -219,6 +221,43 @@ func TestFlushCompactStatsLSM(t *testing.T) {
 	img, err := png.Decode(pf)
 	if err != nil || img.Bounds().Dx() != 1000 {
 		t.Fatalf("PNG: %v, %v", err, img)
+	}
+}
+
+// TestStatsJSONNames: every name in stats --json is snake_case; the names
+// are pinned in testdata/stats-json-keys.golden.
+func TestStatsJSONNames(t *testing.T) {
+	var v any
+	if err := json.Unmarshal([]byte(mustStrata(t, "", "stats", "--db", makeDB(t), "--json")), &v); err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if !regexp.MustCompile(`^[a-z][a-z0-9_]*$`).MatchString(k) {
+					t.Errorf("%s%s is not snake_case", prefix, k)
+				}
+				paths = append(paths, prefix+k)
+				walk(prefix+k+".", x)
+			}
+		case []any:
+			if len(v) > 0 {
+				walk(prefix+"[].", v[0])
+			}
+		}
+	}
+	walk("", v)
+	slices.Sort(paths)
+	got := strings.Join(paths, "\n") + "\n"
+	golden := "testdata/stats-json-keys.golden"
+	if *update {
+		os.WriteFile(golden, []byte(got), 0o644)
+	}
+	if want, _ := os.ReadFile(golden); got != string(want) {
+		t.Errorf("stats --json names:\n%s\nwant (%s):\n%s", got, golden, want)
 	}
 }
 
@@ -267,9 +306,67 @@ func TestSSTManifestWAL(t *testing.T) {
 		t.Errorf("wal of a damaged log:\n%s", r)
 	}
 	flipByte(t, onlyFile(t, dir, "MANIFEST-*"), 5)
-	wantError(t, runStrata(t, "", "manifest", "--db", dir), 1, "manifest: 1 problem(s)")
-	flipByte(t, table, 100)
+	wantError(t, runStrata(t, "", "manifest", "--db", dir), 1, "manifest: 4 problem(s)") // the record, and the three entries it held
+	// A damaged data block is marked in the layout, which goes on.
+	info, err := inspect.DescribeTable(table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk := info.DataBlocks[4]
+	flipByte(t, table, int64(blk.Offset+10))
+	r = runStrata(t, "", "sst", table)
+	wantError(t, r, 1, fmt.Sprintf("sst: 1 problem(s); the first: %s at offset %d: block checksum mismatch", filepath.Base(table), blk.Offset))
+	for _, want := range []string{"  damage       1 of ", fmt.Sprintf("\n    data 4     offset %-9d size %-6d DAMAGED: block checksum mismatch", blk.Offset, blk.Size),
+		"\n    data 5     offset ", "\n    footer     offset ", fmt.Sprintf("entries      %d\n", info.Entries-uint64(blk.Entries))} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("sst of a damaged table lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	// Damage that hides the blocks (here the footer) is an error.
+	flipByte(t, table, -5)
 	wantError(t, runStrata(t, "", "sst", table), 1, "corruption: ")
+}
+
+// TestCheckAndManifestAgree: on an empty or cut MANIFEST, check and
+// manifest count the same edits, both report the damage and both say
+// what to run.
+func TestCheckAndManifestAgree(t *testing.T) {
+	clean := makeDB(t)
+	editsRE := regexp.MustCompile(`with (\d+) edits|(?m)^(\d+) edits$`)
+	count := func(out string) string {
+		m := editsRE.FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no edit count in:\n%s", out)
+		}
+		return m[1] + m[2]
+	}
+	for _, size := range []int64{-1, 0, 10} {
+		dir := copyDir(t, clean)
+		if size >= 0 {
+			if err := os.Truncate(onlyFile(t, dir, "MANIFEST-*"), size); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c, m := runStrata(t, "", "check", "--db", dir), runStrata(t, "", "manifest", "--db", dir)
+		if count(c.stdout) != count(m.stdout) {
+			t.Errorf("MANIFEST of %d bytes: check counts %s edits, manifest %s\n%s\n%s", size, count(c.stdout), count(m.stdout), c, m)
+		}
+		if size < 0 {
+			if c.code != 0 || m.code != 0 {
+				t.Fatalf("intact MANIFEST:\n%s\n%s", c, m)
+			}
+			continue
+		}
+		if !strings.Contains(m.stdout, "damage: ") || !strings.Contains(m.stdout, "no last-sequence entry") {
+			t.Errorf("manifest of a MANIFEST of %d bytes reports no damage:\n%s", size, m)
+		}
+		for _, r := range []result{c, m} {
+			wantError(t, r, 1, "problem(s)")
+			if !strings.Contains(r.stderr, "`strata repair --db "+dir+"` rebuilds the database") {
+				t.Errorf("no repair hint: %s", r.stderr)
+			}
+		}
+	}
 }
 
 func TestRepair(t *testing.T) {
@@ -319,4 +416,94 @@ func TestDemo(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(busy, "precious.txt")); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestDemoHintsRunAsPrinted: the demo's closing hints use the invocation
+// the user ran — go run, strata on PATH, or the binary's path — and each
+// runs verbatim in a shell.
+func TestDemoHintsRunAsPrinted(t *testing.T) {
+	tmp := t.TempDir()
+	bin, spaced, other := filepath.Join(tmp, "bin", "strata"), filepath.Join(tmp, "my bin", "strata"), filepath.Join(tmp, "other", "strata")
+	for _, p := range []string{bin, spaced, other} {
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(p), 0o755)
+	}
+	for _, tc := range []struct{ exe, arg0, path, want string }{
+		{"/tmp/go-build1234/b001/exe/strata", "/tmp/go-build1234/b001/exe/strata", "", "go run ./cmd/strata"},
+		{"/root/.cache/go-build/d3/d36dfc56530ded247b0d9600f1916c36e37cce0c9d4d67685bb34cf5b7c378d5-d/strata", "/root/.cache/go-build/d3/d36dfc56530ded247b0d9600f1916c36e37cce0c9d4d67685bb34cf5b7c378d5-d/strata", "", "go run ./cmd/strata"},
+		{bin, "strata", bin, "strata"},
+		{bin, "./strata", "", "./strata"},
+		{spaced, spaced, other, "'" + spaced + "'"},
+	} {
+		lookPath := func(string) (string, error) {
+			if tc.path == "" {
+				return "", exec.ErrNotFound
+			}
+			return tc.path, nil
+		}
+		if got := invocation(tc.exe, tc.arg0, lookPath); got != tc.want {
+			t.Errorf("invocation(%q, %q) = %q, want %q", tc.exe, tc.arg0, got, tc.want)
+		}
+	}
+
+	// The built binary, by its path and on PATH.
+	dir := filepath.Join(t.TempDir(), "demo db")
+	hints := func(out string) []string {
+		t.Helper()
+		i := strings.Index(out, "\nnext: ")
+		if i < 0 {
+			t.Fatalf("no hints in:\n%s", out)
+		}
+		var cmds []string
+		for _, line := range strings.Split(strings.TrimSpace(strings.TrimPrefix(out[i+1:], "next:")), "\n") {
+			cmds = append(cmds, strings.TrimSpace(line))
+		}
+		return cmds
+	}
+	runHints := func(cmds []string, env []string, cwd string) {
+		t.Helper()
+		for _, c := range cmds {
+			sh := exec.Command("/bin/sh", "-c", c)
+			sh.Env, sh.Dir = env, cwd
+			if out, err := sh.CombinedOutput(); err != nil {
+				t.Fatalf("hint %q: %v\n%s", c, err, out)
+			}
+		}
+	}
+	r := strataExec(t, "", "demo", "--dir", dir, "--n", "200")
+	cmds := hints(r.stdout)
+	if !strings.HasPrefix(cmds[0], strataBin+" scan --db '"+dir+"' --prefix order:") {
+		t.Errorf("hint by path: %q", cmds[0])
+	}
+	runHints(cmds, os.Environ(), t.TempDir())
+
+	pathEnv := append(os.Environ(), "PATH="+filepath.Dir(strataBin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cmd := exec.Command(strataBin, "demo", "--dir", dir, "--n", "200")
+	cmd.Env, cmd.Args[0] = pathEnv, "strata" // as a shell runs it from PATH
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds = hints(string(out))
+	if !strings.HasPrefix(cmds[0], "strata scan --db ") || !strings.HasPrefix(cmds[1], "strata stats --db ") {
+		t.Errorf("hints on PATH: %q", cmds)
+	}
+	runHints(cmds, pathEnv, t.TempDir())
+
+	// README's quickstart: go run ./cmd/strata from the repository's root.
+	if testing.Short() {
+		t.Skip("go run of the quickstart: not in -short")
+	}
+	root, _ := filepath.Abs("../..")
+	gorun := exec.Command("go", "run", "./cmd/strata", "demo", "--dir", dir, "--n", "200")
+	gorun.Dir = root
+	out, err = gorun.Output()
+	if err != nil {
+		t.Fatalf("go run ./cmd/strata demo: %v", err)
+	}
+	cmds = hints(string(out))
+	if !strings.HasPrefix(cmds[0], "go run ./cmd/strata scan --db ") {
+		t.Errorf("hints of go run: %q", cmds)
+	}
+	runHints(cmds[:1], os.Environ(), root)
 }

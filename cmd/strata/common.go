@@ -15,6 +15,7 @@ import (
 
 	"github.com/strata-db/strata"
 	"github.com/strata-db/strata/dataio"
+	"github.com/strata-db/strata/inspect"
 )
 
 // addDBFlag adds the required --db flag.
@@ -64,22 +65,63 @@ func openRead(dir string) (*strata.DB, error) {
 }
 
 // openWrite opens a database for writing; create says whether a missing one
-// is created.
-func openWrite(dir string, create bool) (*strata.DB, error) {
+// is created (see createDir). Holding the database's lock, it then removes
+// the staging directories that killed loads left in it, saying so on
+// stderr.
+func (e *env) openWrite(dir string, create bool) (*strata.DB, error) {
+	db, err := openWriteDB(dir, create)
+	if err != nil {
+		return nil, err
+	}
+	removed, err := dataio.RemoveStaleStaging(dir)
+	for _, st := range removed {
+		fmt.Fprintf(e.stderr, "strata: removed %s (%s), the staging directory of a load that was killed\n",
+			st.Path, inspect.HumanBytes(uint64(st.Bytes)))
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// openWriteDB is openWrite without the clean-up.
+func openWriteDB(dir string, create bool) (*strata.DB, error) {
 	if !create {
 		// strata.Open with ErrorIfNotExists creates the directory and its
 		// LOCK and LOG files before it finds CURRENT missing: look first.
 		if _, err := os.Stat(filepath.Join(dir, "CURRENT")); errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("strata: open %s: database does not exist: %w", dir, err)
 		}
+	} else if err := createDir(dir); err != nil {
+		return nil, err
 	}
 	return strata.Open(dir, &strata.Options{ErrorIfNotExists: !create})
 }
 
+// createDir makes the directory dir when it is missing, as mkdir does: only
+// its last component. A missing parent is an error that names it (the
+// engine itself would create every missing parent).
+func createDir(dir string) error {
+	_, err := os.Stat(dir)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil // there, or an error strata.Open reports better
+	}
+	parent := filepath.Dir(filepath.Clean(dir))
+	if _, err := os.Stat(parent); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("create %s: its parent directory %s does not exist (create it first: mkdir -p %s)",
+			dir, parent, shellQuote(parent))
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("create database directory: %w", err)
+	}
+	return nil
+}
+
 // withDB runs fn on the database opened for writing (see openWrite) and
 // closes it.
-func withDB(dir string, create bool, fn func(*strata.DB) error) (err error) {
-	db, err := openWrite(dir, create)
+func (e *env) withDB(dir string, create bool, fn func(*strata.DB) error) (err error) {
+	db, err := e.openWrite(dir, create)
 	if err != nil {
 		return err
 	}
@@ -109,19 +151,22 @@ type progress struct {
 // newProgress starts a bar of total units (-1: unknown, a spinner); bytes
 // says whether the units are bytes.
 func (e *env) newProgress(desc string, total int64, bytes bool) *progress {
-	if !isTerminal(e.stderr) {
+	if !e.progressAlways && !isTerminal(e.stderr) {
 		return &progress{}
 	}
-	return &progress{bar: progressbar.NewOptions64(total,
+	p := &progress{bar: progressbar.NewOptions64(total,
 		progressbar.OptionSetWriter(e.stderr),
 		progressbar.OptionSetDescription(desc),
 		progressbar.OptionShowBytes(bytes),
+		progressbar.OptionUseIECUnits(true), // KiB, MiB: as inspect.HumanBytes
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionShowElapsedTimeOnFinish(),
 		progressbar.OptionClearOnFinish(),
 		progressbar.OptionSetPredictTime(true),
 	)}
+	p.bar.RenderBlank() // show it now, not at the first step
+	return p
 }
 
 func (p *progress) set(n int64) {
@@ -142,6 +187,56 @@ func (p *progress) finish() {
 		p.bar.Clear()
 	}
 }
+
+// phase describes one phase of a phased progress display.
+type phase struct {
+	desc  string
+	bytes bool // the units are bytes
+	count bool // done counts something (else a spinner without numbers)
+}
+
+// phasedProgress shows a new bar for each phase of a long operation (a
+// finished bar stays finished, so one bar cannot serve several phases).
+type phasedProgress struct {
+	e      *env
+	phases map[string]phase
+	cur    string
+	bar    *progress
+}
+
+func (e *env) newPhasedProgress(phases map[string]phase) *phasedProgress {
+	return &phasedProgress{e: e, phases: phases, bar: &progress{}}
+}
+
+// update reports done of total (-1: unknown) in phase name, starting the
+// phase's bar when it changes.
+func (p *phasedProgress) update(name string, done, total int64) {
+	ph := p.phases[name]
+	if name != p.cur {
+		p.cur = name
+		p.bar.finish()
+		if !ph.count {
+			total = -1
+		}
+		p.bar = p.e.newProgress(ph.desc, total, ph.bytes)
+	}
+	if !ph.count {
+		return
+	}
+	if b := p.bar.bar; b != nil && total >= 0 && b.GetMax64() != total {
+		b.ChangeMax64(total)
+	}
+	p.bar.set(done)
+}
+
+func (p *phasedProgress) finish() { p.bar.finish() }
+
+// damaged marks an error that reports damage found by a checking command
+// (check, manifest, wal), so that it matches strata.ErrCorruption and run
+// ends it with what to run.
+type damaged struct{ error }
+
+func (damaged) Is(target error) bool { return target == strata.ErrCorruption }
 
 // errNotFound is `get`'s answer for a missing key: "not found", exit 1.
 var errNotFound = &exitError{code: 1, msg: "not found"}

@@ -7,10 +7,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
-	"math"
+	"io/fs"
 	"os"
 	"runtime"
 	"strconv"
@@ -38,7 +39,8 @@ func newSetopsCmd(e *env) *cobra.Command {
 where L is the number of keys in the left database, R in the right one and B
 in both (so L-B are only in the left, R-B only in the right). Values are not
 compared. With --emit left, right or both, the keys only in the left, only in
-the right, or in both follow, one per line in lowercase hex, in key order.
+the right, or in both follow, one per line in key order, in the text form of
+scan (lowercase hex with --hex).
 
 --parallel N splits the key space at split points of both databases and walks
 N parts at once (the result is the same). --from, --to and --prefix limit the
@@ -86,7 +88,11 @@ terminal.`,
 			o := dataeng.KeySetOptions{Lower: lower, Upper: upper, Emit: set, Workers: parallel, Parts: parallel,
 				Progress: func(n int64) { read += n; bar.set(read) }}
 			if set != 0 {
-				o.OnKey = func(part int, _ dataeng.KeySet, key []byte) error { return spool.writeHex(part, key) }
+				appendKey := dataio.AppendEscaped
+				if rf.hex {
+					appendKey = hex.AppendEncode
+				}
+				o.OnKey = func(part int, _ dataeng.KeySet, key []byte) error { return spool.writeKey(part, appendKey, key) }
 			}
 			var counts dataeng.SetCounts
 			switch {
@@ -113,7 +119,7 @@ terminal.`,
 	c.Flags().IntVar(&parallel, "parallel", 1, "parts walked at once")
 	c.Flags().StringVar(&emit, "emit", "", "also print the keys of one set: left (only left), right (only right) or both")
 	rf.add(c)
-	c.Flags().Lookup("hex").Usage = "--from, --to and --prefix are hex"
+	c.Flags().Lookup("hex").Usage = "--from, --to and --prefix are hex, and so are the keys --emit prints"
 	return c
 }
 
@@ -130,7 +136,8 @@ type spoolFile struct {
 	w *bufio.Writer
 }
 
-func (s *partSpool) writeHex(part int, key []byte) error {
+// writeKey spools key, as appendKey writes it, on a line of part's.
+func (s *partSpool) writeKey(part int, appendKey func(dst, key []byte) []byte, key []byte) error {
 	s.mu.Lock()
 	if s.parts == nil {
 		s.parts = map[int]*spoolFile{}
@@ -147,8 +154,7 @@ func (s *partSpool) writeHex(part int, key []byte) error {
 		s.parts[part] = sf
 	}
 	s.mu.Unlock()
-	line := make([]byte, 0, 2*len(key)+1)
-	line = fmt.Appendf(line, "%x\n", key)
+	line := append(appendKey(make([]byte, 0, 2*len(key)+1), key), '\n')
 	if _, err := sf.w.Write(line); err != nil {
 		return fmt.Errorf("spool keys to %s: %w", sf.f.Name(), err)
 	}
@@ -190,16 +196,23 @@ func (s *partSpool) close() {
 	}
 }
 
-// loadPhases describe the phases of a load's progress bar.
-var loadPhases = map[string]string{"validate": "validating", "load": "loading", "merge": "merging", "ingest": "ingesting"}
+// loadPhases describe the phases of a load's progress bars: through
+// tables (dataio.Input.LoadParallel) or, with batches, through the
+// memtable (LoadInto).
+var loadPhases = map[bool]map[string]phase{
+	false: {"validate": {desc: "validating", bytes: true, count: true}, "load": {desc: "sorting", bytes: true, count: true},
+		"merge": {desc: "writing tables", bytes: true, count: true}, "ingest": {desc: "ingesting"}},
+	true: {"validate": {desc: "validating", bytes: true, count: true}, "load": {desc: "writing", bytes: true, count: true}},
+}
 
-// loadInto is load's work: batches, or with parallel > 0 that many
-// loaders writing tables staged in the database directory, then ingested.
-func loadInto(inp *dataio.Input, db *strata.DB, dir string, parallel int) (dataio.LoadResult, error) {
-	if parallel > 0 {
-		return inp.LoadParallel(db, dataio.ParallelLoadOptions{Loaders: parallel, TempDir: dir})
+// loadInto is load's work: with batches, through the memtable; else
+// loaders writing tables staged in the database directory, then ingested
+// at once.
+func loadInto(inp *dataio.Input, db *strata.DB, dir string, batches bool, loaders int) (dataio.LoadResult, error) {
+	if batches {
+		return inp.LoadInto(db)
 	}
-	return inp.LoadInto(db)
+	return inp.LoadParallel(db, dataio.ParallelLoadOptions{Loaders: loaders, TempDir: dir})
 }
 
 // scanCount is scan --count [--parallel N]: it prints, for each part of
@@ -283,9 +296,8 @@ field N, and write one entry per group to --out (created if missing).
 
 The row of an entry is KEY<TAB>VALUE split at every tab: field 1 is the key,
 fields 2, 3, ... are the value's tab-separated parts. A TSV file whose first
-column is unique loads into such a database when its second and later tabs
-are written as \t (strata load --format tsv), and field N is then what
-cut -f N gives on the original line.
+column is unique loads into such a database with strata load --key-column 1,
+and field N is then what cut -f N gives on the original line.
 
 The output entry of a group is
 
@@ -293,11 +305,14 @@ The output entry of a group is
   value  COUNT                 the number of rows in the group, or, with
          COUNT<TAB>SUM          --sum-field M, also the sum of field M
 
-COUNT is a decimal integer. SUM is the float64 sum of field M parsed as a
-decimal number (Go's strconv.ParseFloat), added in key order of the rows and
-printed in the shortest form that reads back the same ('f' format). A row
-with fewer than N (or M) fields, or whose field M is not a number, stops the
-command with an error naming its key; nothing more is written then.
+COUNT is a decimal integer. SUM is the sum of field M: exact when every
+value of the group is a decimal integer (of any size: no float rounding, no
+overflow), else the float64 sum of the values parsed as decimal numbers (Go's
+strconv.ParseFloat), printed in the shortest form that reads back the same
+('f' format) (dataeng.Sum). A row with fewer than N (or M) fields, or whose
+field M is not a number, stops the command with an error naming its key;
+nothing more is written then, and an output database the command created is
+removed.
 
 This is a map-shuffle-reduce (dataeng.GroupBy): the rows' (group, value)
 records go to a scratch database (in a new directory under --scratch,
@@ -318,7 +333,7 @@ line ends the command; progress bars show on a terminal.`,
 			if parallel < 1 {
 				return usageError{fmt.Errorf("--parallel %d: must be >= 1", parallel)}
 			}
-			if same, _ := sameDir(in, out); same {
+			if sameFile(in, out) {
 				return usageError{fmt.Errorf("--out %s is the input database", out)}
 			}
 			src, err := openRead(in)
@@ -326,12 +341,22 @@ line ends the command; progress bars show on a terminal.`,
 				return err
 			}
 			defer closeDB(src, &err)
-			dst, err := openWrite(out, true)
+			_, statErr := os.Stat(out)
+			created := errors.Is(statErr, fs.ErrNotExist)
+			dst, err := e.openWrite(out, true)
 			if err != nil {
 				return err
 			}
-			defer closeDB(dst, &err)
-			return e.groupBy(src, dst, groupSpec{keyField: keyField, sumField: sumField, parallel: parallel, scratch: scratch})
+			err = e.groupBy(src, dst, groupSpec{keyField: keyField, sumField: sumField, parallel: parallel, scratch: scratch})
+			closeDB(dst, &err)
+			if err != nil && created {
+				// Leave no half-written (or empty) output behind.
+				if rerr := os.RemoveAll(out); rerr != nil {
+					return fmt.Errorf("%w (and removing the output database %s failed: %v)", err, out, rerr)
+				}
+				return fmt.Errorf("%w (the output database %s was removed)", err, out)
+			}
+			return err
 		},
 	}
 	c.Flags().StringVar(&in, "db", "", "input database directory (required)")
@@ -376,31 +401,13 @@ func rowField(key, value []byte, n int) ([]byte, bool) {
 
 func (e *env) groupBy(src, dst *strata.DB, g groupSpec) error {
 	start := time.Now()
-	bar := &progress{}
-	phase := ""
-	o := dataeng.GroupByOptions{ScratchDir: g.scratch, Out: dst, Workers: g.parallel,
-		Progress: func(p string, done, total int64) {
-			if p != phase {
-				phase = p
-				bar.finish()
-				switch p {
-				case "map":
-					bar = e.newProgress("map (rows)", -1, false)
-				case "compact":
-					bar = e.newProgress("sorting", -1, false)
-				case "reduce":
-					bar = e.newProgress("reduce (rows)", total, false)
-				}
-			}
-			if p != "compact" {
-				bar.set(done)
-			}
-		}}
+	bar := e.newPhasedProgress(map[string]phase{"map": {desc: "map (rows)", count: true},
+		"compact": {desc: "sorting"}, "reduce": {desc: "reduce (rows)", count: true}})
+	o := dataeng.GroupByOptions{ScratchDir: g.scratch, Out: dst, Workers: g.parallel, Progress: bar.update}
 	stats, err := dataeng.GroupBy(context.Background(), o,
 		func(emit func(group, value []byte) error) error {
 			it := src.NewIterator(nil)
 			defer it.Close()
-			var num [8]byte
 			for k, v := range it.All() {
 				group, ok := rowField(k, v, g.keyField)
 				if !ok {
@@ -412,12 +419,10 @@ func (e *env) groupBy(src, dst *strata.DB, g groupSpec) error {
 					if !ok {
 						return fmt.Errorf("row %s has no field %d", dataio.Escape(k), g.sumField)
 					}
-					x, err := strconv.ParseFloat(string(f), 64)
-					if err != nil {
+					if dataeng.ParseNumber(f) != nil {
 						return fmt.Errorf("row %s: field %d %q is not a number", dataio.Escape(k), g.sumField, f)
 					}
-					binary.BigEndian.PutUint64(num[:], math.Float64bits(x))
-					val = num[:]
+					val = f
 				}
 				if err := emit(group, val); err != nil {
 					return err
@@ -427,17 +432,18 @@ func (e *env) groupBy(src, dst *strata.DB, g groupSpec) error {
 		},
 		func(group []byte, values *dataeng.ValueIter) ([]byte, error) {
 			var count int64
-			var sum float64
+			var sum dataeng.Sum
 			for v := range values.All() {
 				count++
 				if g.sumField > 0 {
-					sum += math.Float64frombits(binary.BigEndian.Uint64(v))
+					if err := sum.Add(v); err != nil {
+						return nil, fmt.Errorf("group %s: %w", dataio.Escape(group), err)
+					}
 				}
 			}
 			out := strconv.AppendInt(nil, count, 10)
 			if g.sumField > 0 {
-				out = append(out, '\t')
-				out = strconv.AppendFloat(out, sum, 'f', -1, 64)
+				out = sum.AppendText(append(out, '\t'))
 			}
 			return out, nil
 		})
@@ -447,19 +453,6 @@ func (e *env) groupBy(src, dst *strata.DB, g groupSpec) error {
 	}
 	fmt.Fprintf(e.stdout, "grouped %d rows into %d groups in %.2f s\n", stats.Records, stats.Groups, time.Since(start).Seconds())
 	return nil
-}
-
-// sameDir reports whether two paths name the same directory.
-func sameDir(a, b string) (bool, error) {
-	fa, err := os.Stat(a)
-	if err != nil {
-		return false, err
-	}
-	fb, err := os.Stat(b)
-	if err != nil {
-		return false, err
-	}
-	return os.SameFile(fa, fb), nil
 }
 
 // cloneBound copies a bound, keeping nil (open) apart from empty.

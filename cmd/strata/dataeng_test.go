@@ -36,8 +36,9 @@ func randomInput(rng *rand.Rand, n int) (string, map[string]string) {
 	return b.String(), last
 }
 
-// TestLoadParallelAndScanCount: load --parallel N leaves what a sequential
-// load leaves (from a file and from stdin), and scan --count --parallel N
+// TestLoadParallelAndScanCount: load through tables (one loader or
+// --parallel N) leaves what a load in --batches leaves (from a file and
+// from stdin), and scan --count --parallel N
 // counts every entry once, in parts that tile the key space.
 func TestLoadParallelAndScanCount(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
@@ -49,12 +50,12 @@ func TestLoadParallelAndScanCount(t *testing.T) {
 	os.WriteFile(src, []byte(input), 0o644)
 
 	seq := filepath.Join(dir, "seq")
-	mustStrata(t, "", "load", "--db", seq, "--hex", src)
+	mustStrata(t, "", "load", "--db", seq, "--hex", "--batches", src)
 	want := mustStrata(t, "", "export", "--db", seq, "--hex")
 	if n := strings.Count(want, "\n"); n != len(last) {
 		t.Fatalf("sequential load: %d entries, want %d", n, len(last))
 	}
-	for i, args := range [][]string{{"--parallel", "1", src}, {"--parallel", "3", "--no-wal", src}, {"--parallel", "2", "-"}} {
+	for i, args := range [][]string{{src}, {"--parallel", "3", "--no-wal", src}, {"--parallel", "2", "-"}} {
 		db := filepath.Join(dir, fmt.Sprint("par", i))
 		stdin := ""
 		if args[len(args)-1] == "-" {
@@ -160,7 +161,7 @@ func TestSetops(t *testing.T) {
 			t.Fatalf("--parallel %s: %q, want %q", parallel, out, counts)
 		}
 		for _, emit := range []string{"left", "right", "both"} {
-			out := mustStrata(t, "", "setops", "--left", l, "--right", r, "--parallel", parallel, "--emit", emit)
+			out := mustStrata(t, "", "setops", "--left", l, "--right", r, "--parallel", parallel, "--emit", emit, "--hex")
 			want := counts + strings.Join(sets[emit], "\n") + "\n"
 			if len(sets[emit]) == 0 {
 				want = counts
@@ -170,6 +171,22 @@ func TestSetops(t *testing.T) {
 			}
 		}
 	}
+	// Without --hex the keys are in scan's text form.
+	text := mustStrata(t, "", "setops", "--left", l, "--right", r, "--emit", "left")
+	scanned := map[string]bool{}
+	for _, k := range strings.Split(mustStrata(t, "", "scan", "--db", l, "--keys-only"), "\n") {
+		scanned[k] = true
+	}
+	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")[1:]
+	if len(lines) != len(sets["left"]) {
+		t.Fatalf("--emit left in text: %d keys, want %d", len(lines), len(sets["left"]))
+	}
+	for _, k := range lines {
+		if !scanned[k] {
+			t.Fatalf("--emit left printed %q, which scan does not print", k)
+		}
+	}
+
 	// Bounds: keys starting "key" only.
 	var lk, rk, bk int
 	for k := range left {
@@ -231,9 +248,36 @@ func TestGroupbyGolden(t *testing.T) {
 
 	wantError(t, runStrata(t, "", "groupby", "--db", db, "--out", filepath.Join(dir, "x"), "--key-field", "6"), 1, "row o-0001 has no field 6")
 	wantError(t, runStrata(t, "", "groupby", "--db", db, "--out", filepath.Join(dir, "x"), "--key-field", "2", "--sum-field", "3"), 1, `field 3 "widget" is not a number`)
+	if _, err := os.Stat(filepath.Join(dir, "x")); !os.IsNotExist(err) {
+		t.Errorf("a failed groupby left its output database: %v", err)
+	}
+	// An output database that existed is kept.
+	existing := filepath.Join(dir, "existing")
+	mustStrata(t, "", "put", "--db", existing, "k", "v")
+	wantError(t, runStrata(t, "", "groupby", "--db", db, "--out", existing, "--key-field", "6"), 1, "no field 6")
+	if got := mustStrata(t, "", "get", "--db", existing, "k"); got != "v\n" {
+		t.Errorf("the existing output database: %q", got)
+	}
 	wantError(t, runStrata(t, "", "groupby", "--db", db, "--out", filepath.Join(dir, "x"), "--key-field", "2", "--format", "csv"), 2, "only tsv")
 	wantError(t, runStrata(t, "", "groupby", "--db", db, "--out", db, "--key-field", "2"), 2, "is the input database")
 	wantError(t, runStrata(t, "", "groupby", "--db", db, "--out", filepath.Join(dir, "x"), "--key-field", "0"), 2, "numbered from 1")
+}
+
+// TestGroupbyExactIntegers: sums of integers are exact, past float64's
+// 2^53 and past int64's range; a group with a fraction sums as float64.
+func TestGroupbyExactIntegers(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "db")
+	in := "r1\ta\t9007199254740993\nr2\ta\t1\n" + // 2^53+1: float64 rounds it
+		"r3\tb\t9223372036854775807\nr4\tb\t9223372036854775807\n" + // past int64
+		"r5\tc\t-5\nr6\tc\t2.5\n"
+	mustStrata(t, in, "load", "--db", db, "--key-column", "1", "-") // the rest of the row is the value
+	out := filepath.Join(dir, "out")
+	mustStrata(t, "", "groupby", "--db", db, "--out", out, "--key-field", "2", "--sum-field", "3", "--scratch", dir)
+	want := "a\t2\\t9007199254740994\nb\t2\\t18446744073709551614\nc\t2\\t-2.5\n"
+	if got := mustStrata(t, "", "scan", "--db", out); got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
 }
 
 // TestGroupbyModel: per-group counts and sums equal the in-memory

@@ -7,7 +7,10 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -145,7 +148,7 @@ func runDemo(e *env, dir string, n int) (err error) {
 		case len(entries) > 0:
 			return fmt.Errorf("demo: %s is not empty and holds no demo database; pass --dir with a new directory", dir)
 		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := createDir(dir); err != nil {
 			return err
 		}
 		if err := os.WriteFile(filepath.Join(dir, demoMarker), fmt.Appendf(nil, "n=%d complete=false\n", n), 0o644); err != nil {
@@ -185,7 +188,7 @@ func runDemo(e *env, dir string, n int) (err error) {
 		}
 		bar.finish()
 		el := time.Since(start)
-		fmt.Fprintf(out, "loaded %d entries (%s of keys and values) in %.2f s: %.0f entries/s, %.1f MB/s (batches of 1000 without the WAL, then a flush)\n",
+		fmt.Fprintf(out, "loaded %d entries (%s of keys and values) in %.2f s: %.0f entries/s, %.1f MiB/s (batches of 1000 without the WAL, then a flush)\n",
 			n, inspect.HumanBytes(uint64(bytesIn)), el.Seconds(), float64(n)/el.Seconds(), float64(bytesIn)/(1<<20)/el.Seconds())
 		m := db.Metrics()
 		fmt.Fprintf(out, "  so far: %d flushes, %d compactions in the background; read amplification %d\n",
@@ -279,7 +282,62 @@ func runDemo(e *env, dir string, n int) (err error) {
 	if err := l.WriteText(out, 60, nil); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nnext: strata scan --db %s --prefix order:%08d: --limit 5\n", dir, user)
-	fmt.Fprintf(out, "      strata stats --db %s;  strata lsm --db %s --svg tree.svg;  strata check --db %s\n", dir, dir, dir)
+	// The next commands, run the way this one was, so that they work as
+	// printed (go run, strata on PATH, or a path).
+	self, q := thisCommand(), shellQuote(dir)
+	fmt.Fprintf(out, "\nnext: %s scan --db %s --prefix order:%08d: --limit 5\n", self, q, user)
+	fmt.Fprintf(out, "      %s stats --db %s;  %s lsm --db %s --svg tree.svg;  %s check --db %s\n", self, q, self, q, self, q)
 	return nil
+}
+
+// thisCommand is how to run this program again, the way the user ran it:
+// see invocation.
+func thisCommand() string {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0]
+	}
+	return invocation(exe, os.Args[0], exec.LookPath)
+}
+
+// invocation is the command line that runs the program exe, started as
+// arg0: "go run ./cmd/strata" when exe is a `go run` build (see
+// isGoRunBuild; README's quickstart runs it from the repository's root),
+// the program's name when that name on PATH
+// (lookPath) finds exe itself, and otherwise arg0, the path it was run as.
+func invocation(exe, arg0 string, lookPath func(string) (string, error)) string {
+	if isGoRunBuild(exe) {
+		return "go run ./cmd/strata"
+	}
+	name := filepath.Base(arg0)
+	if found, err := lookPath(name); err == nil && sameFile(found, exe) {
+		return name
+	}
+	return shellQuote(arg0)
+}
+
+// goCacheExeDir is the name of the directory in which the go command caches
+// an executable it built for go run: the hex hash of the build, then "-d".
+var goCacheExeDir = regexp.MustCompile(`^[0-9a-f]{16,}-d$`)
+
+// isGoRunBuild reports whether exe is an executable that `go run` built:
+// in its build cache ($GOCACHE/XX/HASH-d/NAME, since Go 1.24) or, when it
+// does not cache it, in a temporary go-buildNNN/bNNN/exe/ directory.
+func isGoRunBuild(exe string) bool {
+	dir := filepath.Dir(exe)
+	if goCacheExeDir.MatchString(filepath.Base(dir)) {
+		return true
+	}
+	return filepath.Base(dir) == "exe" && slices.ContainsFunc(strings.Split(filepath.ToSlash(exe), "/"),
+		func(elem string) bool { return strings.HasPrefix(elem, "go-build") })
+}
+
+// sameFile reports whether two paths name the same existing file.
+func sameFile(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -12,37 +13,58 @@ import (
 )
 
 func newPutCmd(e *env) *cobra.Command {
-	var dir string
+	var dir, valueFile string
 	var sync, hex bool
 	c := &cobra.Command{
-		Use:   "put --db DIR [--sync] [--hex] KEY VALUE",
-		Short: "Set KEY to VALUE (creates the database if missing)",
-		Args:  args(2, 2, "KEY VALUE"),
-		RunE: func(_ *cobra.Command, a []string) (err error) {
+		Use:   "put --db DIR [--sync] [--hex] KEY VALUE | put --db DIR [--sync] [--hex] --value-file PATH|- KEY",
+		Short: "Set KEY to VALUE, or to the bytes of a file (creates the database if missing)",
+		Long: `Set KEY to VALUE (the text form, or hex with --hex), or with --value-file to
+the bytes of the file PATH as they are (- for stdin): binary or large values.
+A missing database is created.`,
+		Args: func(c *cobra.Command, a []string) error {
+			if c.Flags().Changed("value-file") {
+				return args(1, 1, "KEY with --value-file")(c, a)
+			}
+			return args(2, 2, "KEY VALUE")(c, a)
+		},
+		RunE: func(c *cobra.Command, a []string) (err error) {
 			key, err := parseKey(a[0], hex, "key")
 			if err != nil {
 				return err
 			}
-			value, err := parseKey(a[1], hex, "value")
+			var value []byte
+			switch {
+			case !c.Flags().Changed("value-file"):
+				value, err = parseKey(a[1], hex, "value")
+			case valueFile == "-":
+				value, err = io.ReadAll(e.stdin)
+			default:
+				value, err = os.ReadFile(valueFile)
+			}
 			if err != nil {
 				return err
 			}
-			return withDB(dir, true, func(db *strata.DB) error { return db.Put(key, value, &strata.WriteOptions{Sync: sync}) })
+			return e.withDB(dir, true, func(db *strata.DB) error { return db.Put(key, value, &strata.WriteOptions{Sync: sync}) })
 		},
 	}
 	addDBFlag(c, &dir)
 	c.Flags().BoolVar(&sync, "sync", false, "fsync the write-ahead log before returning")
 	c.Flags().BoolVar(&hex, "hex", false, "KEY and VALUE are hex")
+	c.Flags().StringVar(&valueFile, "value-file", "", "the value is this file's bytes as they are (- for stdin)")
 	return c
 }
 
 func newGetCmd(e *env) *cobra.Command {
 	var dir string
-	var hex bool
+	var hex, raw bool
 	c := &cobra.Command{
-		Use:   "get --db DIR [--hex] KEY",
+		Use:   "get --db DIR [--hex] [--raw] KEY",
 		Short: "Print the value of KEY (exit 1 and \"not found\" on stderr when absent)",
-		Args:  args(1, 1, "KEY"),
+		Long: `Print the value of KEY in the text form and a newline (hex with --hex), or
+with --raw its bytes as they are, without a newline (binary values, say
+strata get --raw --db DIR KEY > file; --hex then applies to KEY only). Exit 1 with "not found" on stderr when
+KEY is absent.`,
+		Args: args(1, 1, "KEY"),
 		RunE: func(_ *cobra.Command, a []string) (err error) {
 			key, err := parseKey(a[0], hex, "key")
 			if err != nil {
@@ -60,9 +82,12 @@ func newGetCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if hex {
+			switch {
+			case raw:
+				_, err = e.stdout.Write(v)
+			case hex:
 				_, err = fmt.Fprintf(e.stdout, "%x\n", v)
-			} else {
+			default:
 				_, err = fmt.Fprintln(e.stdout, dataio.Escape(v))
 			}
 			return err
@@ -70,6 +95,7 @@ func newGetCmd(e *env) *cobra.Command {
 	}
 	addDBFlag(c, &dir)
 	c.Flags().BoolVar(&hex, "hex", false, "KEY is hex, and the value is printed in hex")
+	c.Flags().BoolVar(&raw, "raw", false, "print the value's bytes as they are, without a newline")
 	return c
 }
 
@@ -85,7 +111,7 @@ func newDeleteCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return withDB(dir, true, func(db *strata.DB) error { return db.Delete(key, &strata.WriteOptions{Sync: sync}) })
+			return e.withDB(dir, true, func(db *strata.DB) error { return db.Delete(key, &strata.WriteOptions{Sync: sync}) })
 		},
 	}
 	addDBFlag(c, &dir)
@@ -114,8 +140,24 @@ func (r *rangeFlags) keyRange(c *cobra.Command) (kr dataio.KeyRange, err error) 
 	if kr.To, err = optKey(c, "to", r.to, r.hex); err != nil {
 		return kr, err
 	}
+	if kr.From != nil && kr.To != nil && bytes.Compare(kr.From, kr.To) > 0 {
+		return kr, usageError{fmt.Errorf("--from %s comes after --to %s: no key is in the range", r.from, r.to)}
+	}
 	kr.Prefix, err = optKey(c, "prefix", r.prefix, r.hex)
 	return kr, err
+}
+
+// limitFlag adds --limit N (0: no limit).
+func limitFlag(c *cobra.Command, limit *int64) {
+	c.Flags().Int64Var(limit, "limit", 0, "stop after N entries (0: all)")
+}
+
+// checkLimit refuses a negative --limit.
+func checkLimit(limit int64) error {
+	if limit < 0 {
+		return usageError{fmt.Errorf("--limit %d: must be >= 0", limit)}
+	}
+	return nil
 }
 
 func newScanCmd(e *env) *cobra.Command {
@@ -155,8 +197,8 @@ once on one snapshot (dataeng.ParallelScan).`,
 			default:
 				return usageError{fmt.Errorf("--format %q: want text, hex or json", format)}
 			}
-			if limit < 0 {
-				return usageError{fmt.Errorf("--limit %d: must be >= 0", limit)}
+			if err := checkLimit(limit); err != nil {
+				return err
 			}
 			if o.Range, err = rf.keyRange(c); err != nil {
 				return err
@@ -176,7 +218,7 @@ once on one snapshot (dataeng.ParallelScan).`,
 	addDBFlag(c, &dir)
 	rf.add(c)
 	c.Flags().BoolVar(&reverse, "reverse", false, "descending key order")
-	c.Flags().Int64Var(&limit, "limit", 0, "stop after N entries (0: all)")
+	limitFlag(c, &limit)
 	c.Flags().BoolVar(&keysOnly, "keys-only", false, "print keys only")
 	c.Flags().StringVar(&format, "format", "text", "output format: text, hex or json")
 	c.Flags().BoolVar(&count, "count", false, "print entry and byte counts per part and in total")
@@ -187,21 +229,26 @@ once on one snapshot (dataeng.ParallelScan).`,
 func newExportCmd(e *env) *cobra.Command {
 	var dir, format string
 	var rf rangeFlags
+	var limit int64
 	c := &cobra.Command{
-		Use:   "export --db DIR [--format tsv|csv|jsonl] [--hex] [--from K] [--to K] [--prefix P] [FILE|-]",
+		Use:   "export --db DIR [--format tsv|csv|jsonl] [--hex] [--from K] [--to K] [--prefix P] [--limit N] [FILE|-]",
 		Short: "Write entries to FILE (or stdout) in a format load reads back",
 		Long: `Write entries in key order to FILE (default: stdout), in a format load reads.
 
 tsv: KEY<TAB>VALUE lines in the text form (see scan). csv: two-field RFC 4180
 records of the text form. jsonl: {"key":"...","value":"..."} with base64
-strings. --hex writes hex instead of the text form (and of base64).`,
+strings. --hex writes hex instead of the text form (and of base64). --limit N
+stops after the first N entries.`,
 		Args: args(0, 1, "at most one FILE"),
 		RunE: func(c *cobra.Command, a []string) (err error) {
 			f, err := dataio.ParseFormat(format)
 			if err != nil {
 				return usageError{err}
 			}
-			o := dataio.DumpOptions{Format: f, Hex: rf.hex}
+			if err := checkLimit(limit); err != nil {
+				return err
+			}
+			o := dataio.DumpOptions{Format: f, Hex: rf.hex, Limit: limit}
 			if o.Range, err = rf.keyRange(c); err != nil {
 				return err
 			}
@@ -233,39 +280,80 @@ strings. --hex writes hex instead of the text form (and of base64).`,
 	addDBFlag(c, &dir)
 	rf.add(c)
 	c.Flags().StringVar(&format, "format", "tsv", "tsv, csv or jsonl")
+	limitFlag(c, &limit)
 	return c
 }
 
 func newLoadCmd(e *env) *cobra.Command {
 	var dir, format string
-	var hex, noWAL bool
+	var hex, noWAL, batches bool
 	var batch, parallel int
+	var sel dataio.Selection
 	c := &cobra.Command{
-		Use:   "load --db DIR [--format tsv|csv|jsonl] [--hex] [--no-wal] [--batch N] [--parallel N] FILE|-",
+		Use: "load --db DIR [--format tsv|csv|jsonl] [--hex] [--header] [--key-column N | --key-field NAME] " +
+			"[--value-columns LIST | --value-fields LIST] [--parallel N] [--batches [--batch N] [--no-wal]] FILE|-",
 		Short: "Bulk-import entries from FILE (or - for stdin); all or nothing",
 		Long: `Bulk-import entries from FILE, or from stdin with -, in the formats export
 writes (see strata help export). The whole input is checked first: a malformed
 line anywhere stops the load with its line number before anything is written
 (stdin is spooled to a temporary file meanwhile), and a missing database is
-created only after that. Entries are then written in batches of --batch; a key
-given twice ends with its last value. --no-wal skips the write-ahead log and
-flushes at the end. A progress bar is shown when stderr is a terminal; a summary
-line ends the load.
+created only after that. A UTF-8 byte order mark at the start is skipped.
 
---parallel N loads through tables instead of batches: N loaders sort the input
-in chunks, merge them into tables (staged in the database directory) and the
-tables are ingested at once (dataio.Input.LoadParallel): the result is the
-same, a key given twice ends with its last value, nothing is written unless all
-succeeds, and no WAL is used (--no-wal and --batch do not apply). On an empty
-database the tables land in the last level: nothing is left to compact.`,
+Files written by other programs: --key-column N (numbered from 1) and
+--value-columns LIST (say 2,4) pick the key and the value out of tsv or csv
+rows with more columns; with --header the first row names the columns, and
+--key-field NAME and --value-fields NAMES pick them by name. For jsonl,
+--key-field NAME names the key's field and --value-fields NAMES the value's
+(default: the whole object, the line as it is); a string field gives its
+UTF-8 text, any other JSON value its JSON text. Fields picked this way are
+taken as they are (not the text form or base64; hex with --hex). A value of
+several columns or fields is their contents joined by tabs (the rows
+strata groupby reads); every row must have as many columns as the first.
+
+The load is all or nothing: loaders (--parallel N, default 1) sort the input
+in chunks and merge them into tables, staged in a strata-load-NNN directory in
+the database directory, and the tables are ingested in one step at the end
+(dataio.Input.LoadParallel). Until then the database does not change, so a
+failed, interrupted or killed load leaves it as it was. A key given twice ends
+with its last value. Tables bypass the write-ahead log and are durable when
+the load returns. On an empty database the tables land in the last level:
+nothing is left to compact. A killed load leaves its staging directory
+behind; the next command that opens the database for writing (put, delete,
+load, compact, flush) removes it and says so.
+
+--batches writes through the memtable instead, in batches of --batch entries
+in input order (dataio.Input.LoadInto), with --no-wal without the write-ahead
+log and a flush at the end. That is NOT all or nothing: each batch is atomic,
+but a load killed or failing midway leaves the batches written before (with
+--no-wal, those already flushed to tables). Without --batches, --no-wal
+changes nothing: tables never go through the write-ahead log.
+
+Progress bars (validating, then sorting and writing tables, or writing) are
+shown when stderr is a terminal; a summary line ends the load.`,
 		Args: args(1, 1, "FILE or -"),
-		RunE: func(_ *cobra.Command, a []string) (err error) {
+		RunE: func(c *cobra.Command, a []string) (err error) {
 			f, err := dataio.ParseFormat(format)
 			if err != nil {
 				return usageError{err}
 			}
-			if batch <= 0 {
+			switch {
+			case parallel < 1:
+				return usageError{fmt.Errorf("--parallel %d: must be >= 1", parallel)}
+			case batches && c.Flags().Changed("parallel"):
+				return usageError{fmt.Errorf("--parallel and --batches exclude each other")}
+			case !batches && c.Flags().Changed("batch"):
+				return usageError{fmt.Errorf("--batch applies only with --batches")}
+			case batch <= 0:
 				return usageError{fmt.Errorf("--batch %d: must be > 0", batch)}
+			}
+			if !c.Flags().Changed("value-columns") {
+				sel.ValueColumns = nil
+			}
+			if !c.Flags().Changed("value-fields") && !c.Flags().Changed("value-field") {
+				sel.ValueFields = nil
+			}
+			if err := sel.Check(f); err != nil {
+				return usageError{err}
 			}
 			var in io.Reader = e.stdin
 			if a[0] != "-" {
@@ -276,18 +364,11 @@ database the tables land in the last level: nothing is left to compact.`,
 				defer file.Close()
 				in = file
 			}
-			bar := e.newProgress("validating", -1, true)
-			o := dataio.LoadOptions{Format: f, Hex: hex, BatchSize: batch, DisableWAL: noWAL,
-				Progress: func(phase string, done, total int64) {
-					bar.describe(loadPhases[phase])
-					if bar.bar != nil && total >= 0 && bar.bar.GetMax64() != total {
-						bar.bar.ChangeMax64(total)
-					}
-					bar.set(done)
-				}}
+			bar := e.newPhasedProgress(loadPhases[batches])
+			defer bar.finish()
+			o := dataio.LoadOptions{Format: f, Hex: hex, Select: sel, BatchSize: batch, DisableWAL: noWAL, Progress: bar.update}
 			inp, err := dataio.Prepare(in, o)
 			if err != nil {
-				bar.finish()
 				name := a[0]
 				if name == "-" {
 					name = "stdin"
@@ -295,16 +376,18 @@ database the tables land in the last level: nothing is left to compact.`,
 				return fmt.Errorf("load %s: %w (nothing was written)", name, err)
 			}
 			defer inp.Close()
-			db, err := openWrite(dir, true)
+			db, err := e.openWrite(dir, true)
 			if err != nil {
-				bar.finish()
 				return err
 			}
 			defer closeDB(db, &err)
-			res, err := loadInto(inp, db, dir, parallel)
+			res, err := loadInto(inp, db, dir, batches, parallel)
 			bar.finish()
-			if err != nil {
+			if err != nil && batches {
 				return fmt.Errorf("load: %w (after %d entries)", err, res.Entries)
+			}
+			if err != nil {
+				return fmt.Errorf("load: %w (the database is as it was)", err)
 			}
 			fmt.Fprintf(e.stdout, "loaded %d entries, %d bytes in %.2f s: %.0f entries/s\n",
 				res.Entries, res.Bytes, res.Duration.Seconds(), res.EntriesPerSecond())
@@ -314,8 +397,16 @@ database the tables land in the last level: nothing is left to compact.`,
 	addDBFlag(c, &dir)
 	c.Flags().StringVar(&format, "format", "tsv", "tsv, csv or jsonl")
 	c.Flags().BoolVar(&hex, "hex", false, "keys and values are hex")
-	c.Flags().BoolVar(&noWAL, "no-wal", false, "write without the write-ahead log, then flush")
-	c.Flags().IntVar(&batch, "batch", 1000, "entries per write batch")
-	c.Flags().IntVar(&parallel, "parallel", 0, "load with N loaders writing tables, then one ingest (0: batches)")
+	c.Flags().BoolVar(&sel.Header, "header", false, "tsv, csv: the first row names the columns")
+	c.Flags().IntVar(&sel.KeyColumn, "key-column", 0, "tsv, csv: the key's column, from 1")
+	c.Flags().IntSliceVar(&sel.ValueColumns, "value-columns", nil, "tsv, csv: the value's columns (default: all but the key's)")
+	c.Flags().StringVar(&sel.KeyField, "key-field", "", "the key's column (tsv, csv with --header) or field (jsonl) by name")
+	c.Flags().StringSliceVar(&sel.ValueFields, "value-fields", nil, "the value's columns or fields by name (--value-field for one)")
+	c.Flags().StringSliceVar(&sel.ValueFields, "value-field", nil, "the same as --value-fields")
+	c.Flags().MarkHidden("value-field")
+	c.Flags().IntVar(&parallel, "parallel", 1, "loaders sorting the input and writing tables")
+	c.Flags().BoolVar(&batches, "batches", false, "write through the memtable in batches instead (not all or nothing)")
+	c.Flags().IntVar(&batch, "batch", 1000, "with --batches: entries per write batch")
+	c.Flags().BoolVar(&noWAL, "no-wal", false, "with --batches: write without the write-ahead log, then flush (tables never use it)")
 	return c
 }

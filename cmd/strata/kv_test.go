@@ -71,11 +71,20 @@ func TestCommandLineErrors(t *testing.T) {
 		{[]string{"get", "--db", db, "--hex", "zz"}, 2, "invalid hex"},
 		{[]string{"get", "--db", db, `a\q`}, 2, "unknown escape"},
 		{[]string{"export", "--db", db, "--format", "xml"}, 2, "unknown format"},
-		{[]string{"load", "--db", db, "--batch", "0", "-"}, 2, "--batch 0"},
+		{[]string{"load", "--db", db, "--batches", "--batch", "0", "-"}, 2, "--batch 0"},
+		{[]string{"load", "--db", db, "--parallel", "-1", "-"}, 2, "--parallel -1: must be >= 1"},
+		{[]string{"load", "--db", db, "--parallel", "0", "-"}, 2, "--parallel 0: must be >= 1"},
+		{[]string{"load", "--db", db, "--batch", "5", "-"}, 2, "--batch applies only with --batches"},
+		{[]string{"load", "--db", db, "--batches", "--parallel", "2", "-"}, 2, "exclude each other"},
 		{[]string{"frobnicate"}, 2, "unknown command"},
 		{[]string{"wal", dir}, 1, "is a directory"},
 		{[]string{"sst", filepath.Join(dir, "nope.ldb")}, 1, "no such file"},
 		{[]string{"demo", "--n", "3"}, 2, "at least 10"},
+		{[]string{"lsm", "--db", db, "--width", "0"}, 2, "--width 0: must be at least 20"},
+		{[]string{"scan", "--db", db, "--from", "b", "--to", "a"}, 2, "--from b comes after --to a"},
+		{[]string{"export", "--db", db, "--from", "b", "--to", "a"}, 2, "--from b comes after --to a"},
+		{[]string{"compact", "--db", db, "--from", "b", "--to", "a"}, 2, "--from b comes after --to a"},
+		{[]string{"export", "--db", db, "--limit", "-1"}, 2, "--limit -1"},
 	} {
 		r := runStrata(t, "", tc.args...)
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) { wantError(t, r, tc.code, tc.want) })
@@ -101,7 +110,7 @@ func TestErrorsFromBinary(t *testing.T) {
 	wantError(t, strataExec(t, "k\tv\nno tab\n", "load", "--db", db, "-"), 1, "line 2: no tab")
 
 	// A locked database: the test process holds it open.
-	held, err := openWrite(db, false)
+	held, err := openWriteDB(db, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +172,7 @@ func TestScan(t *testing.T) {
 		{[]string{"--format", "json", "--to", "ab"}, `{"key":"YQ==","value":"MQ=="}` + "\n"},
 		{[]string{"--format", "json", "--hex", "--to", "6162"}, `{"key":"61","value":"31"}` + "\n"},
 		{[]string{"--prefix", "zz"}, ""},
-		{[]string{"--from", "c", "--to", "a"}, ""},
+		{[]string{"--from", "b", "--to", "b"}, ""},
 	} {
 		got := mustStrata(t, "", append([]string{"scan", "--db", db}, tc.args...)...)
 		if got != tc.want {
@@ -213,7 +222,7 @@ func TestLoadExportRoundTrip(t *testing.T) {
 	src := filepath.Join(dir, "in.tsv")
 	os.WriteFile(src, []byte(hexTSV.String()), 0o644)
 	db := filepath.Join(dir, "db")
-	out := mustStrata(t, "", "load", "--db", db, "--hex", "--batch", "128", src)
+	out := mustStrata(t, "", "load", "--db", db, "--hex", src)
 	if !regexp.MustCompile(`^loaded 3000 entries, \d+ bytes in [0-9.]+ s: \d+ entries/s\n$`).MatchString(out) {
 		t.Errorf("load summary: %q", out)
 	}
@@ -295,8 +304,9 @@ func TestLoadMalformedLeavesDatabase(t *testing.T) {
 			before, contents := dirState(t, db), mustStrata(t, "", "export", "--db", db)
 			file := filepath.Join(dir, fmt.Sprintf("in%d", i))
 			os.WriteFile(file, []byte(tc.input), 0o644)
-			for _, noWAL := range []string{"--no-wal=false", "--no-wal"} {
-				wantError(t, runStrata(t, "", "load", "--db", db, "--format", tc.format, noWAL, "--batch", "100", file), 1, tc.want)
+			for _, mode := range [][]string{nil, {"--parallel", "2"}, {"--batches", "--batch", "100"}, {"--batches", "--no-wal", "--batch", "100"}} {
+				args := append(append([]string{"load", "--db", db, "--format", tc.format}, mode...), file)
+				wantError(t, runStrata(t, "", args...), 1, tc.want)
 			}
 			if after := dirState(t, db); after != before {
 				t.Fatalf("files changed:\nbefore\n%s\nafter\n%s", before, after)
@@ -308,8 +318,8 @@ func TestLoadMalformedLeavesDatabase(t *testing.T) {
 	}
 }
 
-// TestLoadNoWAL: --no-wal writes nothing to the log (but its header
-// record) and flushes, so the data is in tables.
+// TestLoadNoWAL: --batches --no-wal writes nothing to the log (but its
+// header record) and flushes, so the data is in tables.
 func TestLoadNoWAL(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "db")
@@ -317,7 +327,7 @@ func TestLoadNoWAL(t *testing.T) {
 	for i := 0; i < 1000; i++ {
 		fmt.Fprintf(&in, "k%04d\tv\n", i)
 	}
-	out := mustStrata(t, in.String(), "load", "--db", db, "--no-wal", "--batch", "7", "-")
+	out := mustStrata(t, in.String(), "load", "--db", db, "--batches", "--no-wal", "--batch", "7", "-")
 	if !strings.HasPrefix(out, "loaded 1000 entries, 6000 bytes in ") {
 		t.Errorf("summary %q", out)
 	}
@@ -350,4 +360,35 @@ func TestExportToFile(t *testing.T) {
 	if got := hex.EncodeToString([]byte(mustStrata(t, "", "export", "--db", db, "-"))); got != hex.EncodeToString([]byte("k\tv\n")) {
 		t.Fatalf("export to -: %s", got)
 	}
+	mustStrata(t, "", "put", "--db", db, "k2", "v2")
+	mustStrata(t, "", "put", "--db", db, "k3", "v3")
+	if got := mustStrata(t, "", "export", "--db", db, "--limit", "2"); got != "k\tv\nk2\tv2\n" {
+		t.Fatalf("export --limit 2: %q", got)
+	}
+}
+
+// TestBinaryValues: put --value-file (a file, or stdin) stores bytes as
+// they are, and get --raw prints them back exactly, without a newline.
+func TestBinaryValues(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "db")
+	blob := make([]byte, 3<<20)
+	for i := range blob {
+		blob[i] = byte(i * 7)
+	}
+	file := filepath.Join(dir, "blob")
+	os.WriteFile(file, blob, 0o644)
+	mustStrata(t, "", "put", "--db", db, "--value-file", file, "blob")
+	if got := mustStrata(t, "", "get", "--db", db, "--raw", "blob"); got != string(blob) {
+		t.Fatalf("get --raw: %d bytes, want the file's %d", len(got), len(blob))
+	}
+	mustStrata(t, "line\n\x00\xff", "put", "--db", db, "--value-file", "-", "--hex", "00")
+	if got := mustStrata(t, "", "get", "--db", db, "--raw", "--hex", "00"); got != "line\n\x00\xff" {
+		t.Fatalf("get --raw of a value from stdin: %q", got)
+	}
+	if got := mustStrata(t, "", "get", "--db", db, "--hex", "00"); got != "6c696e650a00ff\n" {
+		t.Fatalf("get --hex: %q", got)
+	}
+	wantError(t, runStrata(t, "", "put", "--db", db, "--value-file", file, "k", "v"), 2, "want KEY with --value-file")
+	wantError(t, runStrata(t, "", "put", "--db", db, "--value-file", filepath.Join(dir, "missing"), "k"), 1, "no such file")
 }

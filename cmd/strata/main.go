@@ -1,10 +1,13 @@
 // Command strata inspects, loads, exports and repairs Strata (and LevelDB)
 // databases, and runs the quickstart demo:
 //
-//	strata put|get|delete --db DIR KEY [VALUE]
+//	strata put|get|delete --db DIR KEY [VALUE]   (put --value-file, get --raw)
 //	strata scan|export --db DIR [--from K] [--to K] [--prefix P] ...
-//	strata load --db DIR [--format tsv|csv|jsonl] [--hex] [--no-wal] FILE|-
+//	strata load --db DIR [--format tsv|csv|jsonl] [--hex] [--header] [--key-column N] ... FILE|-
 //	strata compact|flush|stats|check|repair|manifest|lsm --db DIR
+//	strata approxsize --db DIR [--from K] [--to K]...
+//	strata property --db DIR [NAME]
+//	strata idump --db DIR KEY
 //	strata sst FILE [--scan] [--check]
 //	strata wal FILE
 //	strata demo [--dir DIR] [--n N]
@@ -12,7 +15,10 @@
 //
 // `strata help COMMAND` describes each command. Errors are one line on
 // stderr and a non-zero exit status: 1 for a failure (including `get` of a
-// missing key and `check` finding damage), 2 for a usage error. The work is
+// missing key and `check` finding damage), 2 for a usage error; an error
+// reporting damaged data ends with what to run (`strata check`, `strata
+// repair`). `strata --version` prints the module version and VCS revision;
+// `strata completion SHELL` prints a shell-completion script. The work is
 // done by the packages strata, dataeng, dataio, inspect and tools/...; this
 // command only parses flags and prints.
 package main
@@ -22,9 +28,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/strata-db/strata"
 )
 
 func main() {
@@ -37,14 +47,22 @@ type env struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// progressAlways shows progress bars on stderr even when it is not a
+	// terminal (for tests).
+	progressAlways bool
 }
 
 // run executes the command line args and returns the exit status.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	return (&env{stdin: stdin, stdout: stdout, stderr: stderr}).run(args)
+}
+
+// run executes the command line args in e and returns the exit status.
+func (e *env) run(args []string) int {
+	stderr := e.stderr
 	root := newRootCmd(e)
 	root.SetArgs(args)
-	err := root.Execute()
+	cmd, err := root.ExecuteC()
 	if err == nil {
 		return 0
 	}
@@ -63,8 +81,100 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if !strings.HasPrefix(msg, "strata") {
 		msg = "strata: " + msg
 	}
+	if is(err, strata.ErrCorruption) && cmd != nil && cmd.Name() != "repair" {
+		msg += "; " + repairHint(damagedDir(cmd, err), cmd.Name() == "check")
+	}
 	fmt.Fprintln(stderr, msg)
 	return 1
+}
+
+// repairHint is what to run about damage in the database in dir: check to
+// list it (unless listed, when check is what reported it), repair to
+// rebuild.
+func repairHint(dir string, listed bool) string {
+	dir = shellQuote(dir)
+	repair := fmt.Sprintf("`strata repair --db %s` rebuilds the database", dir)
+	if listed {
+		return repair
+	}
+	return fmt.Sprintf("run `strata check --db %s` to list the damage; %s", dir, repair)
+}
+
+// damagedDir is the database directory a damage error of cmd is about: its
+// --db flag (or --left/--right, whichever the damaged file is in), else the
+// directory of the damaged file, or of the file argument (sst, wal).
+func damagedDir(cmd *cobra.Command, err error) string {
+	file := ""
+	var ce *strata.CorruptionError
+	if errors.As(err, &ce) {
+		file = ce.File
+	}
+	for _, name := range []string{"db", "left", "right"} {
+		f := cmd.Flags().Lookup(name)
+		if f == nil || f.Value.String() == "" {
+			continue
+		}
+		dir := f.Value.String()
+		if file == "" || filepath.Dir(file) == "." || filepath.Clean(filepath.Dir(file)) == filepath.Clean(dir) {
+			return dir
+		}
+	}
+	if file != "" && filepath.Dir(file) != "." {
+		return filepath.Dir(file)
+	}
+	if a := cmd.Flags().Args(); len(a) > 0 {
+		return filepath.Dir(a[0])
+	}
+	return "DIR"
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but
+// letters, digits and -_./:=+,@%.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=+,@%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// version is what `strata --version` prints after "strata version ": the
+// main module's version (from the build information), then the VCS
+// revision the binary was built from when the build recorded one.
+func version(bi *debug.BuildInfo, ok bool) string {
+	if !ok {
+		return "unknown (no build information)"
+	}
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, when string
+	modified := false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			when = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if rev != "" {
+		v += ", revision " + rev
+		if when != "" {
+			v += " of " + when
+		}
+		if modified {
+			v += " with local changes"
+		}
+	}
+	if bi.GoVersion != "" {
+		v += ", built with " + bi.GoVersion
+	}
+	return v
 }
 
 // newRootCmd builds the command tree.
@@ -76,12 +186,13 @@ func newRootCmd(e *env) *cobra.Command {
 
 Keys and values on the command line, and in scan output, are text: printable
 characters as they are, and \\ \t \n \xNN for the rest. With --hex they are hex.
-Commands that write (put, delete, load) create a missing database; the others
-fail on one. Start with:  strata demo`,
+Commands that write (put, delete, load, groupby's --out) create a missing
+database, as mkdir does: only the last component of its path, so its parent
+must exist. The others fail on a missing database. Sizes are shown in binary
+units: 1 KiB = 1024 bytes, 1 MiB = 1024 KiB. Start with:  strata demo`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		// No shell-completion command: it is not worth a top-level name.
-		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+		Version:       version(debug.ReadBuildInfo()),
 	}
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
@@ -99,7 +210,8 @@ fail on one. Start with:  strata demo`,
 	// (bench.go: newBenchCmd, stress.go: newStressCmd.)
 	root.AddCommand(newBenchCmd())
 	root.AddCommand(newStressCmd())
-	root.AddCommand(newSetopsCmd(e), newGroupbyCmd(e)) // dataeng.go
+	root.AddCommand(newSetopsCmd(e), newGroupbyCmd(e))                      // dataeng.go
+	root.AddCommand(newApproxSizeCmd(e), newPropertyCmd(e), newIdumpCmd(e)) // query.go
 	return root
 }
 
@@ -128,11 +240,26 @@ func isUsageError(err error) bool {
 		strings.HasPrefix(msg, "unknown flag") || strings.HasPrefix(msg, "unknown shorthand flag")
 }
 
-// oneLine folds a multi-line message onto one line.
+// oneLine folds a multi-line message onto one line, leaving out blank
+// lines; cobra's "Did you mean this?" and the suggestions under it become
+// one "did you mean X?".
 func oneLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	for i := range lines {
-		lines[i] = strings.TrimSpace(lines[i])
+	var parts, suggestions []string
+	inSuggestions := false
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "":
+		case line == "Did you mean this?":
+			inSuggestions = true
+		case inSuggestions:
+			suggestions = append(suggestions, line)
+		default:
+			parts = append(parts, line)
+		}
 	}
-	return strings.Join(lines, "; ")
+	if len(suggestions) > 0 {
+		parts = append(parts, "did you mean "+strings.Join(suggestions, " or ")+"?")
+	}
+	return strings.Join(parts, "; ")
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -102,7 +103,7 @@ func wantError(t *testing.T, r result, code int, want string) {
 func TestHelpListsEveryCommand(t *testing.T) {
 	out := mustStrata(t, "", "help")
 	for _, name := range []string{"put", "get", "delete", "scan", "load", "export", "compact", "flush",
-		"stats", "check", "repair", "sst", "manifest", "wal", "lsm", "demo", "bench", "stress", "setops", "groupby"} {
+		"stats", "check", "repair", "sst", "manifest", "wal", "lsm", "demo", "bench", "stress", "setops", "groupby", "completion", "approxsize", "property", "idump"} {
 		if !strings.Contains(out, "\n  "+name+" ") {
 			t.Errorf("help does not list %s:\n%s", name, out)
 		}
@@ -112,5 +113,96 @@ func TestHelpListsEveryCommand(t *testing.T) {
 func TestOneLine(t *testing.T) {
 	if got := oneLine("a\n  b\nc  d\n"); got != "a; b; c  d" {
 		t.Fatalf("oneLine: %q", got)
+	}
+}
+
+// TestTypoHint: an unknown command gets one "did you mean" and no empty
+// parts (cobra's message has blank lines).
+func TestTypoHint(t *testing.T) {
+	r := runStrata(t, "", "scna")
+	wantError(t, r, 2, `unknown command "scna" for "strata"; did you mean scan? (see strata help)`)
+	if strings.Contains(r.stderr, "; ;") || strings.Contains(r.stderr, "?;") {
+		t.Errorf("stderr %q has empty parts", r.stderr)
+	}
+	if got := oneLine("a\n\nDid you mean this?\n\tstats\n\tstat\n"); got != "a; did you mean stats or stat?" {
+		t.Errorf("oneLine with two suggestions: %q", got)
+	}
+}
+
+// TestVersion: --version prints the module version from the build
+// information, and the VCS revision when the build recorded one.
+func TestVersion(t *testing.T) {
+	out := mustStrata(t, "", "--version")
+	if !strings.HasPrefix(out, "strata version ") || !strings.Contains(out, ", built with go") {
+		t.Errorf("--version: %q", out)
+	}
+	bi := &debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Path: "github.com/strata-db/strata", Version: "v0.4.0"},
+		Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "d32bc59"}, {Key: "vcs.time", Value: "2026-01-02T03:04:05Z"}, {Key: "vcs.modified", Value: "true"}}}
+	if got, want := version(bi, true), "v0.4.0, revision d32bc59 of 2026-01-02T03:04:05Z with local changes, built with go1.26.0"; got != want {
+		t.Errorf("version: %q, want %q", got, want)
+	}
+	if got := version(nil, false); !strings.HasPrefix(got, "unknown") {
+		t.Errorf("version without build information: %q", got)
+	}
+}
+
+// TestCompletion: cobra's completion command is there and writes scripts
+// that know the commands.
+func TestCompletion(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh", "fish", "powershell"} {
+		if out := mustStrata(t, "", "completion", shell); !strings.Contains(out, "strata") || len(out) < 500 {
+			t.Errorf("completion %s: %.200q", shell, out)
+		}
+	}
+	out := mustStrata(t, "", "__complete", "sc")
+	if !strings.Contains(out, "scan\t") {
+		t.Errorf("completing \"sc\": %q", out)
+	}
+}
+
+// TestCorruptionHint: every command that meets damage ends its error with
+// what to run, naming the database directory.
+func TestCorruptionHint(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "my db")
+	mustStrata(t, "", "put", "--db", dir, "k", "v")
+	mustStrata(t, "", "flush", "--db", dir)
+	tables, _ := filepath.Glob(filepath.Join(dir, "*.ldb"))
+	if len(tables) != 1 {
+		t.Fatalf("tables: %v", tables)
+	}
+	flipByte(t, tables[0], 3)
+	full := "; run `strata check --db '" + dir + "'` to list the damage; `strata repair --db '" + dir + "'` rebuilds the database\n"
+	for _, args := range [][]string{{"get", "--db", dir, "k"}, {"scan", "--db", dir}, {"export", "--db", dir}, {"sst", tables[0]}} {
+		r := runStrata(t, "", args...)
+		wantError(t, r, 1, "checksum mismatch")
+		if !strings.HasSuffix(r.stderr, full) {
+			t.Errorf("%v: stderr %q does not end with the hint", args, r.stderr)
+		}
+	}
+	r := runStrata(t, "", "check", "--db", dir)
+	wantError(t, r, 1, "1 problem(s)")
+	if !strings.HasSuffix(r.stderr, "; `strata repair --db '"+dir+"'` rebuilds the database\n") || strings.Contains(r.stderr, "strata check --db") {
+		t.Errorf("check: stderr %q", r.stderr)
+	}
+	if got := shellQuote("it's"); got != `'it'\''s'` {
+		t.Errorf("shellQuote: %s", got)
+	}
+}
+
+// TestCreateOnlyLastComponent: commands that create a database make only
+// the last component of its path, as mkdir does.
+func TestCreateOnlyLastComponent(t *testing.T) {
+	dir := t.TempDir()
+	deep := filepath.Join(dir, "no", "such", "db")
+	for _, args := range [][]string{{"put", "--db", deep, "k", "v"}, {"delete", "--db", deep, "k"}, {"load", "--db", deep, "-"}} {
+		wantError(t, runStrata(t, "k\tv\n", args...), 1, "its parent directory "+filepath.Join(dir, "no", "such")+" does not exist")
+		if _, err := os.Stat(filepath.Join(dir, "no")); !os.IsNotExist(err) {
+			t.Fatalf("%v created a parent: %v", args, err)
+		}
+	}
+	wantError(t, runStrata(t, "", "demo", "--dir", deep, "--n", "10"), 1, "does not exist")
+	mustStrata(t, "", "put", "--db", filepath.Join(dir, "db"), "k", "v")
+	if got := mustStrata(t, "", "get", "--db", filepath.Join(dir, "db"), "k"); got != "v\n" {
+		t.Errorf("get: %q", got)
 	}
 }

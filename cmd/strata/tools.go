@@ -28,7 +28,7 @@ func (e *env) findingsError(what string, findings []inspect.Finding) error {
 	if len(findings) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%s: %d problem(s); the first: %s", what, len(findings), findings[0])
+	return damaged{fmt.Errorf("%s: %d problem(s); the first: %s", what, len(findings), findings[0])}
 }
 
 func newSSTCmd(e *env) *cobra.Command {
@@ -38,7 +38,8 @@ func newSSTCmd(e *env) *cobra.Command {
 		Short: "A table file's layout: blocks, index, filter, sizes, key range, compression",
 		Long: `Describe a table file (NNNNNN.ldb or .sst): its size, entries, compression,
 key range and every block (offset, size, raw size, entries, first and last
-key). --scan also prints every entry as KEY#SEQ,KIND<TAB>VALUE; --check
+key). A damaged data block is marked DAMAGED in the list and reported after
+it (exit 1). --scan also prints every entry as KEY#SEQ,KIND<TAB>VALUE; --check
 verifies every checksum and the key order and exits 1 on damage.`,
 		Args: args(1, 1, "FILE"),
 		RunE: func(_ *cobra.Command, a []string) error {
@@ -49,6 +50,9 @@ verifies every checksum and the key order and exits 1 on damage.`,
 			}
 			if err := info.WriteText(e.stdout, kf, true); err != nil {
 				return err
+			}
+			if len(info.Findings) > 0 {
+				return e.findingsError("sst", info.Findings)
 			}
 			if scan {
 				fmt.Fprintln(e.stdout, "entries:")
@@ -87,8 +91,10 @@ func newManifestCmd(e *env) *cobra.Command {
 		Short: "The MANIFEST's version edits, decoded",
 		Long: `Print every version edit of the MANIFEST that CURRENT names (or of --file, a
 MANIFEST path or a name in DIR): log and file numbers, last sequence, compact
-pointers, tables deleted and added with their sizes and key ranges. Damaged
-records are reported with their offset (exit 1) and skipped.`,
+pointers, tables deleted and added with their sizes and key ranges, then the
+number of edits (as check counts them). Damaged records are reported with
+their offset and skipped, and so is a MANIFEST that lacks an entry every
+MANIFEST sets (exit 1).`,
 		Args: args(0, 0, "no arguments"),
 		RunE: func(_ *cobra.Command, _ []string) error {
 			path := file
@@ -99,7 +105,7 @@ records are reported with their offset (exit 1) and skipped.`,
 					return fmt.Errorf("no database in %s: %w", dir, err)
 				}
 				if bad != nil {
-					return fmt.Errorf("%s: %s", filepath.Join(dir, "CURRENT"), bad)
+					return damaged{fmt.Errorf("%s: %s", filepath.Join(dir, "CURRENT"), bad)}
 				}
 				path = filepath.Join(dir, name)
 			case filepath.Base(path) == path && dir != "":
@@ -164,6 +170,10 @@ records are reported with their offset (exit 1) and skipped.`,
 	return c
 }
 
+// minLSMWidth is the narrowest key axis lsm draws (inspect.LSM.WriteText
+// widens anything narrower).
+const minLSMWidth = 20
+
 func newLSMCmd(e *env) *cobra.Command {
 	var dir, svg, png string
 	var width int
@@ -179,6 +189,9 @@ picture as an image (the SVG has each table's number, size and keys as a
 tooltip). Nothing is written to the database, and no lock is taken.`,
 		Args: args(0, 0, "no arguments"),
 		RunE: func(_ *cobra.Command, _ []string) error {
+			if width < minLSMWidth {
+				return usageError{fmt.Errorf("--width %d: must be at least %d", width, minLSMWidth)}
+			}
 			l, err := inspect.LoadLSM(dir)
 			if err != nil {
 				return err
@@ -218,7 +231,7 @@ tooltip). Nothing is written to the database, and no lock is taken.`,
 	addDBFlag(c, &dir)
 	c.Flags().StringVar(&svg, "svg", "", "also write the picture as SVG to FILE")
 	c.Flags().StringVar(&png, "png", "", "also write the picture as PNG to FILE")
-	c.Flags().IntVar(&width, "width", 72, "columns of the key axis in the terminal picture")
+	c.Flags().IntVar(&width, "width", 72, fmt.Sprintf("columns of the key axis in the terminal picture (at least %d)", minLSMWidth))
 	c.Flags().BoolVar(&hexKeys, "hex", false, "show keys in hex")
 	return c
 }

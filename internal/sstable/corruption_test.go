@@ -290,3 +290,35 @@ func TestUnknownMetaEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestLayoutDamaged: Layout stops at a damaged data block; LayoutDamaged
+// lists it with its error and describes the others.
+func TestLayoutDamaged(t *testing.T) {
+	data, _ := smallTable(t, NoCompression)
+	clean, err := openBytes(t, data, ReaderOptions{}).Layout()
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk := clean.DataBlocks[2]
+	data[blk.Handle.Offset+3] ^= 0x10
+	r := openBytes(t, data, ReaderOptions{FileName: "d.ldb", VerifyChecksums: true})
+	if _, err := r.Layout(); !errors.Is(err, base.ErrCorruption) {
+		t.Fatalf("Layout of a damaged table: %v", err)
+	}
+	l, err := r.LayoutDamaged()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.DataBlocks) != len(clean.DataBlocks) || l.NumEntries != clean.NumEntries-uint64(blk.NumEntries) {
+		t.Fatalf("%d blocks, %d entries; want %d, %d", len(l.DataBlocks), l.NumEntries, len(clean.DataBlocks), clean.NumEntries-uint64(blk.NumEntries))
+	}
+	for i, b := range l.DataBlocks {
+		var ce *base.CorruptionError
+		switch {
+		case i == 2 && (!errors.As(b.Err, &ce) || ce.Offset != int64(blk.Handle.Offset) || b.Handle != blk.Handle):
+			t.Errorf("block 2: %+v", b)
+		case i != 2 && (b.Err != nil || b.NumEntries != clean.DataBlocks[i].NumEntries):
+			t.Errorf("block %d: %+v", i, b)
+		}
+	}
+}

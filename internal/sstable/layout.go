@@ -1,6 +1,7 @@
 package sstable
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/strata-db/strata/internal/base"
@@ -19,6 +20,10 @@ type BlockInfo struct {
 	// FirstKey and LastKey are the block's first and last keys (nil if
 	// empty); IndexKey is the key of its index entry (data blocks only).
 	FirstKey, LastKey, IndexKey []byte
+	// Err is why a data block could not be read or decoded (a
+	// *base.CorruptionError); only LayoutDamaged lists such blocks, with
+	// Handle and IndexKey alone filled in besides.
+	Err error
 }
 
 // Layout describes a table's structure, for tools (`strata sst`).
@@ -44,8 +49,16 @@ type Layout struct {
 }
 
 // Layout reads every data block (without the cache, verifying checksums if
-// the Reader does) and describes the table.
-func (r *Reader) Layout() (*Layout, error) {
+// the Reader does) and describes the table. A damaged block is an error.
+func (r *Reader) Layout() (*Layout, error) { return r.layout(false) }
+
+// LayoutDamaged is Layout going on past damaged data blocks: each is listed
+// with its Err, and NumEntries counts the intact blocks' entries. Damage
+// that hides the data blocks (in the footer, the index or the metaindex)
+// is still an error.
+func (r *Reader) LayoutDamaged() (*Layout, error) { return r.layout(true) }
+
+func (r *Reader) layout(goOn bool) (*Layout, error) {
 	if r.closed {
 		return nil, errClosedReader
 	}
@@ -75,10 +88,14 @@ func (r *Reader) Layout() (*Layout, error) {
 			return nil, err
 		}
 		contents, c, _, err := r.readBlock(h, r.verify)
-		if err != nil {
-			return nil, err
+		var info BlockInfo
+		if err == nil {
+			info, err = r.describeBlock(&bi, h, c, contents, true)
 		}
-		info, err := r.describeBlock(&bi, h, c, contents, true)
+		if err != nil && goOn && errors.Is(err, base.ErrCorruption) {
+			l.DataBlocks = append(l.DataBlocks, BlockInfo{Handle: h, IndexKey: append([]byte(nil), ii.key...), Err: err})
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
