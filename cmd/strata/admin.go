@@ -137,7 +137,7 @@ written by flushes and compactions per byte flushed. The database is opened
 read-only, so it may be in use by another process.`,
 		Args: args(0, 0, "no arguments"),
 		RunE: func(_ *cobra.Command, _ []string) (err error) {
-			db, err := openRead(dir)
+			db, err := e.openRead(dir)
 			if err != nil {
 				return err
 			}

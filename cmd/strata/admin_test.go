@@ -507,3 +507,35 @@ func TestDemoHintsRunAsPrinted(t *testing.T) {
 	}
 	runHints(cmds[:1], os.Environ(), root)
 }
+
+// TestWarnsWhenRecoveryLeavesWritesOut: a database whose log is damaged
+// opens (recovery stops at the damage), and every command that opens it,
+// reading or writing, says on stderr what was left out, instead of
+// counting fewer entries in silence.
+func TestWarnsWhenRecoveryLeavesWritesOut(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	var in strings.Builder
+	for i := range 20000 {
+		fmt.Fprintf(&in, "k%05d\tv\n", i)
+	}
+	mustStrata(t, in.String(), "load", "--db", dir, "--batches", "-")
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	if len(logs) != 1 {
+		t.Fatalf("logs: %v", logs)
+	}
+	fi, _ := os.Stat(logs[0])
+	flipByte(t, logs[0], fi.Size()/2)
+	r := runStrata(t, "", "scan", "--db", dir, "--count")
+	if r.code != 0 || !strings.Contains(r.stderr, "warning") || !strings.Contains(r.stderr, "not replayed") {
+		t.Fatalf("scan of a database with a damaged log:\n%s", r)
+	}
+	r = runStrata(t, "", "put", "--db", dir, "x", "y")
+	if r.code != 0 || !strings.Contains(r.stderr, "warning") || !strings.Contains(r.stderr, "lost/") {
+		t.Fatalf("put into a database with a damaged log:\n%s", r)
+	}
+	// Recovery is done: the next command opens a database with nothing
+	// missing, and warns of nothing.
+	if r := runStrata(t, "", "get", "--db", dir, "x"); r.code != 0 || r.stderr != "" {
+		t.Fatalf("get after recovery:\n%s", r)
+	}
+}

@@ -59,9 +59,24 @@ func optKey(c *cobra.Command, flag, s string, hex bool) ([]byte, error) {
 }
 
 // openRead opens an existing database for reading only: no lock is taken
-// and nothing is written, so it works beside a running writer.
-func openRead(dir string) (*strata.DB, error) {
-	return strata.Open(dir, &strata.Options{ReadOnly: true, ErrorIfNotExists: true})
+// and nothing is written, so it works beside a running writer. What
+// recovery had to leave out is a warning on stderr (warnRecovery).
+func (e *env) openRead(dir string) (*strata.DB, error) {
+	db, err := strata.Open(dir, &strata.Options{ReadOnly: true, ErrorIfNotExists: true})
+	if err == nil {
+		e.warnRecovery(dir, db)
+	}
+	return db, err
+}
+
+// warnRecovery prints a warning on stderr when recovery at open left
+// writes out (a damaged log, or one after a power cut's gap): the database
+// opens, but without them.
+func (e *env) warnRecovery(dir string, db *strata.DB) {
+	if r := db.RecoveryReport(); r.DataLost() {
+		fmt.Fprintf(e.stderr, "strata: warning: %s: %s (the database holds the writes before that point; see %s/LOG and lost/)\n",
+			dir, r, dir)
+	}
 }
 
 // openWrite opens a database for writing; create says whether a missing one
@@ -73,6 +88,7 @@ func (e *env) openWrite(dir string, create bool) (*strata.DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.warnRecovery(dir, db)
 	removed, err := dataio.RemoveStaleStaging(dir)
 	for _, st := range removed {
 		fmt.Fprintf(e.stderr, "strata: removed %s (%s), the staging directory of a load that was killed\n",

@@ -69,12 +69,12 @@ terminal.`,
 				return err
 			}
 			lower, upper, empty := kr.Bounds()
-			l, err := openRead(left)
+			l, err := e.openRead(left)
 			if err != nil {
 				return err
 			}
 			defer closeDB(l, &err)
-			r, err := openRead(right)
+			r, err := e.openRead(right)
 			if err != nil {
 				return err
 			}
@@ -336,7 +336,7 @@ line ends the command; progress bars show on a terminal.`,
 			if sameFile(in, out) {
 				return usageError{fmt.Errorf("--out %s is the input database", out)}
 			}
-			src, err := openRead(in)
+			src, err := e.openRead(in)
 			if err != nil {
 				return err
 			}

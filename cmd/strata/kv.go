@@ -70,7 +70,7 @@ KEY is absent.`,
 			if err != nil {
 				return err
 			}
-			db, err := openRead(dir)
+			db, err := e.openRead(dir)
 			if err != nil {
 				return err
 			}
@@ -203,7 +203,7 @@ once on one snapshot (dataeng.ParallelScan).`,
 			if o.Range, err = rf.keyRange(c); err != nil {
 				return err
 			}
-			db, err := openRead(dir)
+			db, err := e.openRead(dir)
 			if err != nil {
 				return err
 			}
@@ -252,7 +252,7 @@ stops after the first N entries.`,
 			if o.Range, err = rf.keyRange(c); err != nil {
 				return err
 			}
-			db, err := openRead(dir)
+			db, err := e.openRead(dir)
 			if err != nil {
 				return err
 			}

@@ -53,7 +53,7 @@ bound), or hex with --hex. The database is opened read-only.`,
 					return err
 				}
 			}
-			db, err := openRead(dir)
+			db, err := e.openRead(dir)
 			if err != nil {
 				return err
 			}
@@ -118,7 +118,7 @@ what this shows.`,
 				_, err := fmt.Fprint(e.stdout, b.String())
 				return err
 			}
-			db, err := openRead(dir)
+			db, err := e.openRead(dir)
 			if err != nil {
 				return err
 			}
