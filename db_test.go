@@ -473,3 +473,18 @@ func TestMaxOpenFilesCappedByRlimit(t *testing.T) {
 		t.Fatalf("MaxOpenFiles %d with RLIMIT_NOFILE %d", o.MaxOpenFiles, limit)
 	}
 }
+
+// TestOpenCreatesOnlyTheLastComponent: Open creates a missing database
+// directory as mkdir does, and refuses (naming it) a missing parent rather
+// than creating a tree of directories for a mistyped path.
+func TestOpenCreatesOnlyTheLastComponent(t *testing.T) {
+	dir := t.TempDir()
+	deep := filepath.Join(dir, "no", "such", "db")
+	if _, err := Open(deep, nil); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "no", "such")+" does not exist") {
+		t.Fatalf("Open under a missing parent: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "no")); !os.IsNotExist(err) {
+		t.Fatalf("Open created a parent: %v", err)
+	}
+	mustOpen(t, filepath.Join(dir, "db"), nil).Close()
+}

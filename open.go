@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"math"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -67,8 +68,8 @@ func Open(dirname string, opts *Options) (db *DB, err error) {
 		}
 	}
 	if !o.ReadOnly {
-		if err := d.fs.MkdirAll(dirname, 0o755); err != nil {
-			return nil, fmt.Errorf("strata: create directory: %w", err)
+		if err := createDir(d.fs, dirname); err != nil {
+			return nil, err
 		}
 		lock, err := lockDB(d.fs, dirname, "open")
 		if err != nil {
@@ -154,6 +155,31 @@ func levelSummary(v *manifest.Version) string {
 		return "none"
 	}
 	return b.String()
+}
+
+// createDir creates the database directory if it is missing, as mkdir
+// does (and LevelDB's Open): only its last component. A missing parent is
+// an error naming it, so that a mistyped path does not silently become a
+// tree of new directories.
+func createDir(fsys vfs.FS, dir string) error {
+	_, err := fsys.Stat(dir)
+	switch {
+	case err == nil:
+		return nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("strata: open %s: %w", dir, err)
+	}
+	if parent := filepath.Dir(filepath.Clean(dir)); parent != dir {
+		if _, err := fsys.Stat(parent); errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("strata: create %s: its parent directory %s does not exist: %w", dir, parent, err)
+		} else if err != nil {
+			return fmt.Errorf("strata: create %s: %w", dir, err)
+		}
+	}
+	if err := fsys.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("strata: create directory: %w", err)
+	}
+	return nil
 }
 
 // lockDB takes the LOCK file of the database in dir for the operation what

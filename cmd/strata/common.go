@@ -80,7 +80,7 @@ func (e *env) warnRecovery(dir string, db *strata.DB) {
 }
 
 // openWrite opens a database for writing; create says whether a missing one
-// is created (see createDir). Holding the database's lock, it then removes
+// is created. Holding the database's lock, it then removes
 // the staging directories that killed loads left in it, saying so on
 // stderr.
 func (e *env) openWrite(dir string, create bool) (*strata.DB, error) {
@@ -101,23 +101,15 @@ func (e *env) openWrite(dir string, create bool) (*strata.DB, error) {
 	return db, nil
 }
 
-// openWriteDB is openWrite without the clean-up.
+// openWriteDB is openWrite without the clean-up. Creating a database,
+// strata.Open makes only the last component of dir, as mkdir does.
 func openWriteDB(dir string, create bool) (*strata.DB, error) {
-	if !create {
-		// strata.Open with ErrorIfNotExists creates the directory and its
-		// LOCK and LOG files before it finds CURRENT missing: look first.
-		if _, err := os.Stat(filepath.Join(dir, "CURRENT")); errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("strata: open %s: database does not exist: %w", dir, err)
-		}
-	} else if err := createDir(dir); err != nil {
-		return nil, err
-	}
 	return strata.Open(dir, &strata.Options{ErrorIfNotExists: !create})
 }
 
-// createDir makes the directory dir when it is missing, as mkdir does: only
-// its last component. A missing parent is an error that names it (the
-// engine itself would create every missing parent).
+// createDir makes the directory dir when it is missing, as mkdir does (and
+// strata.Open): only its last component. A missing parent is an error that
+// names it. The demo needs its directory before it opens the database.
 func createDir(dir string) error {
 	_, err := os.Stat(dir)
 	if !errors.Is(err, fs.ErrNotExist) {
