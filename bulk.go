@@ -69,7 +69,7 @@ func (d *DB) CompactRangeWith(start, end []byte, o CompactOptions) error {
 // nothing is installed, and it returns context.Cause(ctx); a ctx done
 // before the call changes nothing. It returns ErrReadOnly on a read-only
 // handle, ErrClosed if the database is closed under it, and the background
-// error that stopped writes, if any.
+// error that stopped writes, if any. It runs alone, as CompactRangeContext.
 func (d *DB) CompactRangeWithContext(ctx context.Context, start, end []byte, o CompactOptions) error {
 	if d.opts.ReadOnly {
 		return ErrReadOnly

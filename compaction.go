@@ -407,6 +407,9 @@ func (d *DB) CompactRange(start, end []byte) error {
 // way); a ctx done before the call changes nothing. It returns ErrReadOnly
 // on a read-only handle, ErrClosed if the database is closed under it, and
 // the background error that stopped writes, if any.
+//
+// Manual compactions and ingests run one at a time (calls from several
+// goroutines wait their turn, which ctx also ends); reads and writes go on.
 func (d *DB) CompactRangeContext(ctx context.Context, start, end []byte) error {
 	if d.opts.ReadOnly {
 		return ErrReadOnly

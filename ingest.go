@@ -54,7 +54,8 @@ func (d *DB) Ingest(paths []string, o *IngestOptions) error {
 // as before the call. After the MANIFEST records the tables,
 // which is the last step, it no longer stops. The paths and o are only read
 // during the call. It returns ErrReadOnly on a read-only handle and
-// ErrClosed if the database is closed under it.
+// ErrClosed if the database is closed under it. It runs alone, as
+// CompactRangeContext.
 func (d *DB) IngestContext(ctx context.Context, paths []string, o *IngestOptions) error {
 	if d.opts.ReadOnly {
 		return ErrReadOnly

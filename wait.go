@@ -23,7 +23,8 @@ func (d *DB) WaitForCompactions() error {
 // background error that stopped work, if any, ErrClosed when the database
 // is closed while waiting, and context.Cause(ctx) when ctx is done first:
 // it stops waiting, while the background work goes on. Writes that continue
-// while it waits may keep it waiting.
+// while it waits may keep it waiting. Any number of goroutines may wait at
+// once.
 func (d *DB) WaitForCompactionsContext(ctx context.Context) error {
 	if d.opts.ReadOnly {
 		return nil
