@@ -1,6 +1,7 @@
 package strata
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime"
@@ -50,17 +51,30 @@ type CompactOptions struct {
 	Parallelism int
 }
 
-// CompactRangeWith compacts every table that holds keys in [start, end]
-// (nil: open on that side) in levels 0 to TargetLevel, in one pass, into
-// TargetLevel: each entry is written once, however many levels it passes
-// through. The work is split into key ranges of about equal bytes that are
-// merged concurrently. It flushes the memtable first and returns when the
-// result is installed.
+// CompactRangeWith is CompactRangeWithContext without cancellation.
 func (d *DB) CompactRangeWith(start, end []byte, o CompactOptions) error {
+	return d.CompactRangeWithContext(context.Background(), start, end, o)
+}
+
+// CompactRangeWithContext compacts every table that holds keys in [start,
+// end] (nil: open on that side) in levels 0 to TargetLevel, in one pass,
+// into TargetLevel: each entry is written once, however many levels it
+// passes through. The work is split into key ranges of about equal bytes
+// that are merged concurrently. It flushes the memtable first and returns
+// when the result is installed. start and end are only read during the
+// call.
+//
+// The result is installed atomically, or not at all. Once ctx is done, the
+// merges stop within 1024 entries each, the tables they wrote are removed,
+// nothing is installed, and it returns context.Cause(ctx); a ctx done
+// before the call changes nothing. It returns ErrReadOnly on a read-only
+// handle, ErrClosed if the database is closed under it, and the background
+// error that stopped writes, if any. It runs alone, as CompactRangeContext.
+func (d *DB) CompactRangeWithContext(ctx context.Context, start, end []byte, o CompactOptions) error {
 	if d.opts.ReadOnly {
 		return ErrReadOnly
 	}
-	if err := d.Flush(); err != nil {
+	if err := d.flush(ctx); err != nil {
 		return err
 	}
 	target := o.TargetLevel
@@ -73,7 +87,7 @@ func (d *DB) CompactRangeWith(start, end []byte, o CompactOptions) error {
 	}
 
 	d.mu.Lock()
-	if err := d.acquireManualLocked(); err != nil {
+	if err := d.acquireManualLocked(ctx); err != nil {
 		d.mu.Unlock()
 		return err
 	}
@@ -149,6 +163,7 @@ func (d *DB) CompactRangeWith(start, end []byte, o CompactOptions) error {
 			}
 			checker := newBaseLevelChecker(d.cmp.Compare, v, target+1)
 			job := &compactionJob{
+				ctx:               ctx,
 				input:             iterator.NewMerging(d.internalCompare, iters...),
 				lower:             partLo,
 				upper:             partHi,
@@ -171,14 +186,15 @@ func (d *DB) CompactRangeWith(start, end []byte, o CompactOptions) error {
 	}
 	wg.Wait()
 	defer d.releaseOutputs(nums)
-	if err := errors.Join(errs...); err != nil {
+	err = errors.Join(errs...)
+	if err == nil && ctx.Err() != nil {
+		err = canceledError{context.Cause(ctx)} // the last point before installing
+	}
+	if err != nil {
 		for _, out := range outputs {
 			d.fs.Remove(base.MakeFilepath(d.dirname, base.FileTypeTable, out.Num))
 		}
-		if errors.Is(err, errCompactionAborted) {
-			return ErrClosed
-		}
-		return err
+		return manualErr(err)
 	}
 	edit := &manifest.VersionEdit{}
 	var read, written uint64
@@ -262,10 +278,13 @@ func (c *baseLevelChecker) isBaseLevelForKey(ukey []byte) bool {
 }
 
 // acquireManualLocked waits until no automatic compaction, manual
-// compaction or deep flush placement runs, then claims the manual slot.
-func (d *DB) acquireManualLocked() error {
+// compaction or deep flush placement runs, then claims the manual slot. It
+// returns context.Cause(ctx) if ctx is done first.
+func (d *DB) acquireManualLocked(ctx context.Context) error {
+	stop := d.wakeOnDone(ctx)
+	defer stop()
 	d.manualWaiting++
-	for (d.compacting || d.flushPlacing || d.manualCompacting > 0) && !d.closed && d.bgErr == nil {
+	for (d.compacting || d.flushPlacing || d.manualCompacting > 0) && !d.closed && d.bgErr == nil && ctx.Err() == nil {
 		d.bgCond.Wait()
 	}
 	d.manualWaiting--
@@ -274,6 +293,10 @@ func (d *DB) acquireManualLocked() error {
 	}
 	if d.bgErr != nil {
 		return d.bgErr
+	}
+	if ctx.Err() != nil {
+		d.scheduleCompaction() // one may have yielded to this wait (maybeCompact)
+		return context.Cause(ctx)
 	}
 	d.manualCompacting++
 	return nil

@@ -2,6 +2,7 @@ package strata
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -28,6 +29,47 @@ import (
 //     level can hold the key (nothing left for it to hide).
 
 var errCompactionAborted = errors.New("strata: compaction aborted: database closing")
+
+// canceledError stops a manual compaction whose context is done. Like
+// errCompactionAborted it is no failure of the database, never the
+// background error: the compaction installs nothing and removes its
+// tables, and its caller returns the cause (manualErr).
+type canceledError struct{ cause error }
+
+func (e canceledError) Error() string { return "strata: compaction canceled: " + e.cause.Error() }
+func (e canceledError) Unwrap() error { return e.cause }
+
+// stopCheck returns what stops a compaction now: errCompactionAborted once
+// the database is closing, a canceledError once ctx is done, else nil.
+func (d *DB) stopCheck(ctx context.Context) error {
+	select {
+	case <-d.closing:
+		return errCompactionAborted
+	case <-ctx.Done():
+		return canceledError{context.Cause(ctx)}
+	default:
+		return nil
+	}
+}
+
+// stopped reports whether a compaction's error only says it was stopped
+// (stopCheck), not that something failed.
+func stopped(err error) bool {
+	return errors.Is(err, errCompactionAborted) || errors.As(err, new(canceledError))
+}
+
+// manualErr is what a manual compaction returns for its error: ErrClosed
+// when the database closed under it, its context's cause when canceled.
+func manualErr(err error) error {
+	var c canceledError
+	switch {
+	case errors.Is(err, errCompactionAborted):
+		return ErrClosed
+	case errors.As(err, &c):
+		return c.cause
+	}
+	return err
+}
 
 func (d *DB) pickerOptions() manifest.PickerOptions {
 	return manifest.PickerOptions{
@@ -71,7 +113,7 @@ func (d *DB) maybeCompact() bool {
 	d.compacting = true
 	d.mu.Unlock()
 
-	err := d.runCompaction(c, false)
+	err := d.runCompaction(context.Background(), c, false)
 
 	d.mu.Lock()
 	c.MarkCompacting(false)
@@ -87,10 +129,11 @@ func (d *DB) maybeCompact() bool {
 	return err == nil
 }
 
-// runCompaction carries out c and installs its result. A manual compaction
-// never moves a table without rewriting it (as in LevelDB): the caller wants
-// the data rewritten, shadowed entries and tombstones dropped.
-func (d *DB) runCompaction(c *manifest.Compaction, manual bool) error {
+// runCompaction carries out c and installs its result, unless ctx is done
+// first (a canceledError). A manual compaction never moves a table without
+// rewriting it (as in LevelDB): the caller wants the data rewritten,
+// shadowed entries and tombstones dropped.
+func (d *DB) runCompaction(ctx context.Context, c *manifest.Compaction, manual bool) error {
 	start := time.Now()
 	edit := &manifest.VersionEdit{}
 	if cp := c.CompactPointer(); cp.Key != nil {
@@ -109,8 +152,11 @@ func (d *DB) runCompaction(c *manifest.Compaction, manual bool) error {
 	}
 
 	var outNums []uint64
-	outputs, readBytes, err := d.compactionOutputs(c, &outNums)
+	outputs, readBytes, err := d.compactionOutputs(ctx, c, &outNums)
 	defer d.releaseOutputs(outNums)
+	if err == nil && ctx.Err() != nil {
+		err = canceledError{context.Cause(ctx)} // the last point before installing
+	}
 	if err != nil {
 		for _, o := range outputs {
 			d.fs.Remove(base.MakeFilepath(d.dirname, base.FileTypeTable, o.Num))
@@ -150,12 +196,13 @@ func (d *DB) installCompaction(edit *manifest.VersionEdit, level int, read, writ
 	return err
 }
 
-// compactionOutputs merges c's inputs into new tables. It returns the
-// tables written so far even on error, so the caller can remove them.
+// compactionOutputs merges c's inputs into new tables, stopping once ctx is
+// done. It returns the tables written so far even on error, so the caller
+// can remove them.
 //
 // Every file number it allocates is appended to nums (they sit in
 // pendingOutputs until the caller releases them).
-func (d *DB) compactionOutputs(c *manifest.Compaction, nums *[]uint64) (outputs []*manifest.FileMetadata, readBytes uint64, err error) {
+func (d *DB) compactionOutputs(ctx context.Context, c *manifest.Compaction, nums *[]uint64) (outputs []*manifest.FileMetadata, readBytes uint64, err error) {
 	var iters []base.InternalIterator
 	for which := 0; which < 2; which++ {
 		for _, f := range c.Inputs[which] {
@@ -170,6 +217,7 @@ func (d *DB) compactionOutputs(c *manifest.Compaction, nums *[]uint64) (outputs 
 		iters = append(iters, its...)
 	}
 	job := &compactionJob{
+		ctx:               ctx,
 		input:             iterator.NewMerging(d.internalCompare, iters...),
 		smallestSnapshot:  d.smallestSnapshot(),
 		isBaseLevelForKey: c.IsBaseLevelForKey,
@@ -234,6 +282,7 @@ func (d *DB) smallestSnapshot() uint64 {
 
 // compactionJob describes one merge of input tables into output tables.
 type compactionJob struct {
+	ctx               context.Context       // stops the job once done (stopCheck)
 	input             base.InternalIterator // merged inputs; closed by the job
 	lower, upper      []byte                // optional user-key bounds [lower, upper)
 	smallestSnapshot  uint64
@@ -248,7 +297,7 @@ type compactionJob struct {
 // still see into new tables, cut at maxOutputSize and where
 // shouldStopBefore says. It returns the tables written (on error too, so
 // the caller can remove them) and appends every file number it allocates to
-// nums.
+// nums. It checks stopCheck at its first entry and every 1024th after.
 func (d *DB) runCompactionJob(job *compactionJob, nums *[]uint64) (outputs []*manifest.FileMetadata, err error) {
 	in := job.input
 	defer func() {
@@ -282,11 +331,9 @@ func (d *DB) runCompactionJob(job *compactionJob, nums *[]uint64) (outputs []*ma
 		ok = in.First()
 	}
 	for n := 0; ok; ok = in.Next() {
-		if n++; n%1024 == 0 {
-			select {
-			case <-d.closing:
-				return outputs, errCompactionAborted
-			default:
+		if n++; n&1023 == 1 {
+			if err := d.stopCheck(job.ctx); err != nil {
+				return outputs, err
 			}
 		}
 		ikey := in.Key()
@@ -346,14 +393,31 @@ func (d *DB) runCompactionJob(job *compactionJob, nums *[]uint64) (outputs []*ma
 	return outputs, nil
 }
 
-// CompactRange compacts the key range [start, end] (nil means unbounded on
-// that side) down to the deepest level that holds data in it, after
-// flushing the memtable. It returns when done.
+// CompactRange is CompactRangeContext without cancellation.
 func (d *DB) CompactRange(start, end []byte) error {
+	return d.CompactRangeContext(context.Background(), start, end)
+}
+
+// CompactRangeContext compacts the key range [start, end] (nil means
+// unbounded on that side) down to the deepest level that holds data in it,
+// after flushing the memtable. It returns when done. start and end are
+// only read during the call.
+//
+// It runs one compaction after another, each installed atomically. Once
+// ctx is done it stops within 1024 entries and returns context.Cause(ctx):
+// the compaction it cuts short installs nothing and removes the tables it
+// wrote, while those installed before stay (the data reads the same either
+// way); a ctx done before the call changes nothing. It returns ErrReadOnly
+// on a read-only handle, ErrClosed if the database is closed under it, and
+// the background error that stopped writes, if any.
+//
+// Manual compactions and ingests run one at a time (calls from several
+// goroutines wait their turn, which ctx also ends); reads and writes go on.
+func (d *DB) CompactRangeContext(ctx context.Context, start, end []byte) error {
 	if d.opts.ReadOnly {
 		return ErrReadOnly
 	}
-	if err := d.Flush(); err != nil {
+	if err := d.flush(ctx); err != nil {
 		return err
 	}
 	d.mu.Lock()
@@ -372,7 +436,7 @@ func (d *DB) CompactRange(start, end []byte) error {
 		limit = base.AppendInternalKey(nil, end, 0, base.KindDelete)
 	}
 	for level := 0; level < maxLevel; level++ {
-		if err := d.compactLevelRange(level, begin, limit); err != nil {
+		if err := d.compactLevelRange(ctx, level, begin, limit); err != nil {
 			return err
 		}
 	}
@@ -380,11 +444,11 @@ func (d *DB) CompactRange(start, end []byte) error {
 }
 
 // compactLevelRange runs manual compactions of level until no table of it
-// overlaps [begin, limit] (internal keys, nil = open).
-func (d *DB) compactLevelRange(level int, begin, limit []byte) error {
+// overlaps [begin, limit] (internal keys, nil = open), or ctx is done.
+func (d *DB) compactLevelRange(ctx context.Context, level int, begin, limit []byte) error {
 	for {
 		d.mu.Lock()
-		if err := d.acquireManualLocked(); err != nil {
+		if err := d.acquireManualLocked(ctx); err != nil {
 			d.mu.Unlock()
 			return err
 		}
@@ -404,22 +468,19 @@ func (d *DB) compactLevelRange(level int, begin, limit []byte) error {
 		c.MarkCompacting(true)
 		d.mu.Unlock()
 
-		err := d.runCompaction(c, true)
+		err := d.runCompaction(ctx, c, true)
 
 		d.mu.Lock()
 		c.MarkCompacting(false)
 		d.releaseManualLocked()
-		if err != nil && !errors.Is(err, errCompactionAborted) && !isTransient(err) {
+		if err != nil && !stopped(err) && !isTransient(err) {
 			// A transient failure is only returned: the caller may retry.
 			d.setBGErrLocked(fmt.Errorf("strata: compaction: %w", err))
 		}
 		d.mu.Unlock()
 		d.scheduleCompaction()
 		if err != nil {
-			if errors.Is(err, errCompactionAborted) {
-				return ErrClosed
-			}
-			return err
+			return manualErr(err)
 		}
 		if level > 0 {
 			// Continue after what this call compacted (LevelDB limits

@@ -321,7 +321,10 @@ func (d *DB) scheduleCompaction() {
 	}
 }
 
-// Get returns a copy of the latest value of key, or ErrNotFound.
+// Get returns a copy of the latest value of key, the caller's to keep. For
+// an absent key it returns ErrNotFound: test for it with errors.Is(err,
+// ErrNotFound), since any other error is a failed read (an I/O error,
+// ErrCorruption, ErrClosed), not an absent key.
 func (d *DB) Get(key []byte) ([]byte, error) {
 	if d.isClosed() {
 		return nil, ErrClosed

@@ -19,4 +19,13 @@
 //
 // Concurrency: a DB is safe for concurrent use by many goroutines. Batches,
 // Iterators and Snapshots are not; use one per goroutine.
+//
+// Cancellation: the calls that can take long have a second form that takes
+// a context.Context first, as database/sql's QueryContext:
+// CompactRangeContext, CompactRangeWithContext, IngestContext and
+// WaitForCompactionsContext. Once the context is done they stop promptly
+// and return context.Cause(ctx); a compaction or an ingest cut short
+// installs nothing and removes the files it wrote, so the database reads as
+// before the call. The forms without a context (CompactRange, ...) run to
+// the end. A long scan stops with IterOptions.Context.
 package strata

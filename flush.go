@@ -1,6 +1,7 @@
 package strata
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -233,9 +234,16 @@ func (d *DB) writeFlushTable(num uint64, it base.InternalIterator, entries int, 
 
 // Flush writes the memtable to a table and waits until it (and every
 // memtable frozen before it) is durable in the tree.
-func (d *DB) Flush() error {
+func (d *DB) Flush() error { return d.flush(context.Background()) }
+
+// flush is Flush that stops waiting once ctx is done and returns
+// context.Cause(ctx); the flush goes on in the background.
+func (d *DB) flush(ctx context.Context) error {
 	if d.opts.ReadOnly {
 		return ErrReadOnly
+	}
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
 	}
 	if err := d.commit(nil, nil); err != nil {
 		return err
@@ -247,12 +255,17 @@ func (d *DB) Flush() error {
 	}
 	target := d.imms[len(d.imms)-1]
 	d.scheduleFlush()
+	stop := d.wakeOnDone(ctx)
+	defer stop()
 	for {
 		if d.bgErr != nil {
 			return d.bgErr
 		}
 		if d.closed {
 			return ErrClosed
+		}
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
 		}
 		pending := false
 		for _, m := range d.imms {

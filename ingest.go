@@ -1,6 +1,7 @@
 package strata
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"slices"
@@ -26,7 +27,12 @@ type externalTable struct {
 	allSeqZero        bool   // written by TableWriter (or equivalent)
 }
 
-// Ingest adds the tables at paths (built with NewTableWriter, or any
+// Ingest is IngestContext without cancellation.
+func (d *DB) Ingest(paths []string, o *IngestOptions) error {
+	return d.IngestContext(context.Background(), paths, o)
+}
+
+// IngestContext adds the tables at paths (built with NewTableWriter, or any
 // LevelDB-format tables with the same comparator) to the database,
 // atomically: a reader sees all of them or none, and none before Ingest
 // returns. Their entries are newer than every write made before Ingest:
@@ -39,8 +45,18 @@ type externalTable struct {
 // copied in as it is and placed in the last level; any other table is
 // rewritten with a sequence number newer than every existing write and
 // placed in the deepest level above every table it overlaps (level 0 if
-// level 0 overlaps it). Automatic compactions wait meanwhile.
-func (d *DB) Ingest(paths []string, o *IngestOptions) error {
+// level 0 overlaps it). Automatic compactions wait meanwhile, and so do
+// writes while the tables are placed.
+//
+// Once ctx is done it stops, at the next table or within 1024 entries of
+// a table it is rewriting, removes what it put in the database directory,
+// and returns context.Cause(ctx): the database and the files at paths are
+// as before the call. After the MANIFEST records the tables,
+// which is the last step, it no longer stops. The paths and o are only read
+// during the call. It returns ErrReadOnly on a read-only handle and
+// ErrClosed if the database is closed under it. It runs alone, as
+// CompactRangeContext.
+func (d *DB) IngestContext(ctx context.Context, paths []string, o *IngestOptions) error {
 	if d.opts.ReadOnly {
 		return ErrReadOnly
 	}
@@ -52,7 +68,10 @@ func (d *DB) Ingest(paths []string, o *IngestOptions) error {
 	}
 	exts := make([]*externalTable, 0, len(paths))
 	for _, p := range paths {
-		e, err := d.inspectExternalTable(p)
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		e, err := d.inspectExternalTable(ctx, p)
 		if err != nil {
 			return err
 		}
@@ -74,7 +93,7 @@ func (d *DB) Ingest(paths []string, o *IngestOptions) error {
 	}
 
 	d.mu.Lock()
-	err := d.acquireManualLocked()
+	err := d.acquireManualLocked(ctx)
 	d.mu.Unlock()
 	if err != nil {
 		return err
@@ -85,12 +104,13 @@ func (d *DB) Ingest(paths []string, o *IngestOptions) error {
 		d.mu.Unlock()
 		d.scheduleCompaction()
 	}()
-	return d.leadExclusive(func() error { return d.ingestLocked(exts, o) })
+	return d.leadExclusive(func() error { return d.ingestLocked(ctx, exts, o) })
 }
 
 // inspectExternalTable reads a whole table, checking it, and returns its
-// key range (nil for an empty table).
-func (d *DB) inspectExternalTable(path string) (*externalTable, error) {
+// key range (nil for an empty table), or context.Cause(ctx) once ctx is
+// done.
+func (d *DB) inspectExternalTable(ctx context.Context, path string) (*externalTable, error) {
 	fi, err := d.fs.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("strata: ingest: %w", err)
@@ -110,7 +130,11 @@ func (d *DB) inspectExternalTable(path string) (*externalTable, error) {
 	}
 	e := &externalTable{path: path, size: uint64(fi.Size()), allSeqZero: true}
 	it := r.NewIter()
-	for ok := it.First(); ok; ok = it.Next() {
+	for n, ok := 0, it.First(); ok; ok = it.Next() {
+		if n++; n&1023 == 0 && ctx.Err() != nil {
+			it.Close()
+			return nil, context.Cause(ctx)
+		}
 		if e.smallest == nil {
 			e.smallest = slices.Clone(it.Key())
 		}
@@ -135,24 +159,30 @@ func (d *DB) inspectExternalTable(path string) (*externalTable, error) {
 
 // ingestLocked runs as the exclusive commit leader, with the manual
 // compaction slot held (so the version only changes by our own edits and by
-// flushes of memtables we wait for).
-func (d *DB) ingestLocked(exts []*externalTable, o *IngestOptions) (err error) {
+// flushes of memtables we wait for). Until it writes the MANIFEST, it stops
+// once ctx is done.
+func (d *DB) ingestLocked(ctx context.Context, exts []*externalTable, o *IngestOptions) (err error) {
 	d.mu.Lock()
 	if d.memOverlapsLocked(exts) {
 		if err := d.makeRoomForWriteLocked(true, 0); err != nil {
 			d.mu.Unlock()
 			return err
 		}
-		for len(d.imms) > 0 && d.bgErr == nil && !d.closed {
+		stop := d.wakeOnDone(ctx)
+		for len(d.imms) > 0 && d.bgErr == nil && !d.closed && ctx.Err() == nil {
 			d.scheduleFlush()
 			d.bgCond.Wait()
 		}
-		if d.bgErr != nil || d.closed {
-			err := d.bgErr
-			d.mu.Unlock()
-			if err == nil {
+		stop()
+		if err := d.bgErr; err != nil || d.closed || ctx.Err() != nil {
+			switch {
+			case err != nil:
+			case d.closed:
 				err = ErrClosed
+			default:
+				err = context.Cause(ctx)
 			}
+			d.mu.Unlock()
 			return err
 		}
 	}
@@ -203,10 +233,13 @@ func (d *DB) ingestLocked(exts []*externalTable, o *IngestOptions) (err error) {
 
 	edit := &manifest.VersionEdit{}
 	for i, e := range exts {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
 		p := places[i]
 		var meta *manifest.FileMetadata
 		if p.rewrite {
-			meta, err = d.rewriteWithSeq(e, p.num, newSeq)
+			meta, err = d.rewriteWithSeq(ctx, e, p.num, newSeq)
 		} else {
 			meta, err = d.linkOrCopyTable(e, p.num, o.Move)
 		}
@@ -214,6 +247,9 @@ func (d *DB) ingestLocked(exts []*externalTable, o *IngestOptions) (err error) {
 			return err
 		}
 		edit.AddFile(p.level, meta)
+	}
+	if ctx.Err() != nil { // the last point before the tables are in the database
+		return context.Cause(ctx)
 	}
 	manifestTried = true
 	if err := d.versions.logAndApply(edit, nil); err != nil {
@@ -263,8 +299,9 @@ func (d *DB) memOverlapsLocked(exts []*externalTable) bool {
 	return false
 }
 
-// rewriteWithSeq copies a table into table num, giving every entry seq.
-func (d *DB) rewriteWithSeq(e *externalTable, num, seq uint64) (*manifest.FileMetadata, error) {
+// rewriteWithSeq copies a table into table num, giving every entry seq, or
+// returns context.Cause(ctx) once ctx is done.
+func (d *DB) rewriteWithSeq(ctx context.Context, e *externalTable, num, seq uint64) (*manifest.FileMetadata, error) {
 	f, err := d.fs.Open(e.path)
 	if err != nil {
 		return nil, fmt.Errorf("strata: ingest: %w", err)
@@ -281,7 +318,12 @@ func (d *DB) rewriteWithSeq(e *externalTable, num, seq uint64) (*manifest.FileMe
 	}
 	it := r.NewIter()
 	var ikey []byte
-	for ok := it.First(); ok; ok = it.Next() {
+	var canceled error
+	for n, ok := 0, it.First(); ok; ok = it.Next() {
+		if n++; n&1023 == 0 && ctx.Err() != nil {
+			canceled = context.Cause(ctx)
+			break
+		}
 		ukey, _, kind, _ := base.ParseInternalKey(it.Key())
 		ikey = base.AppendInternalKey(ikey[:0], ukey, seq, kind)
 		if err = tw.w.Add(ikey, it.Value()); err != nil {
@@ -291,8 +333,11 @@ func (d *DB) rewriteWithSeq(e *externalTable, num, seq uint64) (*manifest.FileMe
 	if cerr := it.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
+	if err != nil || canceled != nil {
 		tw.abandon()
+		if canceled != nil {
+			return nil, canceled
+		}
 		return nil, fmt.Errorf("strata: ingest %s: %w", e.path, err)
 	}
 	return tw.finish()

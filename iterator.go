@@ -1,8 +1,10 @@
 package strata
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 	"sync"
 
@@ -58,6 +60,8 @@ type iterAlloc struct {
 	lowerBuf []byte
 	upperBuf []byte
 
+	prefixEnd []byte // NewIterator's scratch: PrefixUpperBound(IterOptions.Prefix)
+
 	// Read sampling for seek-triggered compaction (LevelDB's
 	// RecordReadSample): onRead is bound once to this iterAlloc.
 	db      *DB
@@ -97,16 +101,32 @@ func (d *DB) NewIterator(o *IterOptions) *Iterator {
 		it.err = ErrClosed
 		return it
 	}
+	if len(opts.Prefix) > 0 && d.cmp.Name != DefaultComparer.Name {
+		it.err = fmt.Errorf("strata: IterOptions.Prefix needs the bytewise comparator, not %s", d.cmp.Name)
+		return it
+	}
 	ia := iterAllocPool.Get().(*iterAlloc)
 	it.alloc = ia
+	lower, upper := opts.LowerBound, opts.UpperBound
+	if len(opts.Prefix) > 0 {
+		// The prefix's keys are a range in the bytewise order (checked
+		// above): intersect it with the bounds.
+		if lower == nil || bytes.Compare(lower, opts.Prefix) < 0 {
+			lower = opts.Prefix
+		}
+		ia.prefixEnd = appendPrefixUpperBound(ia.prefixEnd[:0], opts.Prefix)
+		if ia.prefixEnd != nil && (upper == nil || bytes.Compare(ia.prefixEnd, upper) < 0) {
+			upper = ia.prefixEnd
+		}
+	}
 	// Copies of the bounds; an empty bound is not a missing one (an empty
 	// upper bound admits no key), so the copies stay non-nil.
-	if opts.LowerBound != nil {
-		ia.lowerBuf = append(nonNil(ia.lowerBuf), opts.LowerBound...)
+	if lower != nil {
+		ia.lowerBuf = append(nonNil(ia.lowerBuf), lower...)
 		it.lower = ia.lowerBuf
 	}
-	if opts.UpperBound != nil {
-		ia.upperBuf = append(nonNil(ia.upperBuf), opts.UpperBound...)
+	if upper != nil {
+		ia.upperBuf = append(nonNil(ia.upperBuf), upper...)
 		it.upper = ia.upperBuf
 	}
 	rs, seq := d.acquireReadView(seq)
@@ -288,9 +308,10 @@ func (it *Iterator) Close() error {
 	return err
 }
 
-// Bounds returns the iterator's bounds, [lower, upper) (nil is open). The
-// slices must not be modified, and are valid only until Close (copy them to
-// keep them).
+// Bounds returns the iterator's bounds, [lower, upper) (nil is open): its
+// IterOptions' LowerBound and UpperBound, intersected with Prefix's range
+// when Prefix is set. The slices must not be modified, and are valid only
+// until Close (copy them to keep them).
 func (it *Iterator) Bounds() (lower, upper []byte) { return it.lower, it.upper }
 
 // All returns a forward walk from First to the end, for range-over-func.
@@ -301,13 +322,47 @@ func (it *Iterator) Bounds() (lower, upper []byte) { return it.lower, it.upper }
 //	for k, v := range it.All() { ... }
 //	if err := it.Err(); err != nil { ... }
 //
-// The slices are valid only during one loop step.
-func (it *Iterator) All() iter.Seq2[[]byte, []byte] {
+// The slices are valid only during one loop step. The walk moves the
+// iterator: do not position it inside the loop.
+func (it *Iterator) All() iter.Seq2[[]byte, []byte] { return it.walk(it.First, it.Next) }
+
+// Backward returns a backward walk from Last to the start, for
+// range-over-func: All in reverse, with the same rules (check Err after the
+// loop; the slices are valid only during one loop step).
+//
+//	for k, v := range it.Backward() { ... }
+func (it *Iterator) Backward() iter.Seq2[[]byte, []byte] { return it.walk(it.Last, it.Prev) }
+
+// walk yields the key and value at every position from start() on, moving
+// by step(), until either returns false or the loop body breaks.
+func (it *Iterator) walk(start, step func() bool) iter.Seq2[[]byte, []byte] {
 	return func(yield func([]byte, []byte) bool) {
-		for ok := it.First(); ok; ok = it.Next() {
+		for ok := start(); ok; ok = step() {
 			if !yield(it.Key(), it.Value()) {
 				return
 			}
 		}
 	}
+}
+
+// PrefixUpperBound returns the smallest key greater than every key that
+// starts with prefix, in the bytewise order: prefix with its trailing 0xFF
+// bytes removed and its last remaining byte incremented. It returns nil,
+// meaning no upper bound, when prefix is empty or all 0xFF. With
+// LowerBound prefix it makes the bounds of IterOptions.Prefix. The result
+// is newly allocated and the caller's; prefix is not modified. Package
+// keys's PrefixEnd is the same function.
+func PrefixUpperBound(prefix []byte) []byte { return appendPrefixUpperBound(nil, prefix) }
+
+// appendPrefixUpperBound appends PrefixUpperBound(prefix) to dst and
+// returns the result, or returns nil when there is no upper bound.
+func appendPrefixUpperBound(dst, prefix []byte) []byte {
+	for i := len(prefix) - 1; i >= 0; i-- {
+		if prefix[i] != 0xFF {
+			dst = append(dst, prefix[:i+1]...)
+			dst[len(dst)-1]++
+			return dst
+		}
+	}
+	return nil
 }

@@ -280,12 +280,21 @@ type WriteOptions struct {
 }
 
 // IterOptions configure an iterator. A nil *IterOptions means unbounded, on
-// the latest state.
+// the latest state. NewIterator copies the bounds and the prefix: the
+// caller may reuse its slices once it returns.
 type IterOptions struct {
 	// LowerBound, if set, is the inclusive smallest key the iterator shows.
 	LowerBound []byte
 	// UpperBound, if set, is the exclusive upper limit of keys shown.
 	UpperBound []byte
+	// Prefix, if not empty, limits the iterator to the keys that start
+	// with it. It is a pair of bounds, [Prefix, PrefixUpperBound(Prefix)),
+	// intersected with LowerBound and UpperBound: the iterator shows the
+	// keys within all of them, First, Last, Seek and SeekLT included, and
+	// Bounds returns the intersection (when it is empty, no key). Prefix
+	// needs the bytewise order: with another Options.Comparator the
+	// iterator fails with an error (Err); set the bounds instead.
+	Prefix []byte
 	// Snapshot, if set, makes the iterator read that snapshot's state.
 	Snapshot *Snapshot
 	// Context, if set, stops the iterator once it is done: the iterator

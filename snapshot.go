@@ -29,7 +29,8 @@ func (s *Snapshot) Seq() uint64 { return s.seq }
 // DB returns the database the snapshot belongs to.
 func (s *Snapshot) DB() *DB { return s.db }
 
-// Get returns a copy of key's value as of the snapshot, or ErrNotFound.
+// Get returns a copy of key's value as of the snapshot, or ErrNotFound
+// (see DB.Get).
 func (s *Snapshot) Get(key []byte) ([]byte, error) {
 	if s.closed {
 		return nil, errSnapshotClosed

@@ -7,8 +7,8 @@
 // It is a client of the engine's public API only (package strata): no
 // internal package, no private hook. What it needs from the engine —
 // DB.SplitKeys, snapshots, bounded iterators that stop when their
-// IterOptions.Context is done, bulk-load options and CompactRangeWith — any
-// user of the engine has too. Keys it writes to scratch databases are
+// IterOptions.Context is done, bulk-load options and
+// CompactRangeWithContext — any user of the engine has too. Keys it writes to scratch databases are
 // encoded with package keys.
 //
 // Invariants. Every helper reads each database as of one snapshot (taken at

@@ -4,7 +4,9 @@ package keys
 // that starts with prefix: prefix with its trailing 0xFF bytes removed and
 // its last remaining byte incremented. It returns nil, meaning no upper
 // bound, when prefix is empty or all 0xFF. The result is newly allocated;
-// prefix is not modified.
+// prefix is not modified. It is the engine's strata.PrefixUpperBound (this
+// package imports nothing of the module, so it keeps its own copy), and
+// PrefixRange(p) is the range an iterator with IterOptions.Prefix p walks.
 func PrefixEnd(prefix []byte) []byte {
 	for i := len(prefix) - 1; i >= 0; i-- {
 		if prefix[i] != 0xFF {
