@@ -78,6 +78,15 @@ func (d *DB) catchUpOnce() error {
 		unpin(pins)
 		return err
 	}
+	holes, err := readHoles(d.fs, d.dirname)
+	if err != nil {
+		unpin(pins)
+		mem.unref()
+		for _, m := range imms {
+			m.unref()
+		}
+		return err
+	}
 	if after, err := d.manifestMark(); err != nil || after != before {
 		unpin(pins)
 		mem.unref()
@@ -99,6 +108,7 @@ func (d *DB) catchUpOnce() error {
 		d.visibleSeq.Store(lastSeq)
 	}
 	d.updateReadStateLocked()
+	d.holes.Store(newHoleSet(d.cmp.Compare, holes))
 	oldPins := d.pinned
 	d.pinned = pins
 	d.mu.Unlock()

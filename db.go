@@ -153,6 +153,9 @@ type DB struct {
 	leaks leakTracker
 	// recovery is what Open's recovery found and did; fixed after Open.
 	recovery *RecoveryReport
+	// holes are the key ranges Repair could not recover (holes.go): reads
+	// that touch one fail. nil when there are none (the usual case).
+	holes atomic.Pointer[holeSet]
 }
 
 // memTable is a memtable plus the WAL that holds its writes. It is

@@ -14,6 +14,9 @@ const seqLatest = ^uint64(0)
 // get reads the newest value of key visible at seq (or seqLatest) and
 // appends it to dst (nil dst: a fresh copy).
 func (d *DB) get(dst, key []byte, seq uint64) ([]byte, error) {
+	if err := d.holeAt(key); err != nil {
+		return nil, err
+	}
 	rs, seq := d.acquireReadView(seq)
 	defer rs.unref()
 

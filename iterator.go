@@ -38,6 +38,10 @@ type Iterator struct {
 	// it is done, its cause stops the iterator like a read error would.
 	ctx   context.Context
 	calls uint32
+	// holes are the DB's holes when it has any (see moveAcrossHoles);
+	// prevKey is the key a Next or Prev started from.
+	holes   *holeSet
+	prevKey []byte
 	// usable: the iterator was built, and neither an error of its own
 	// (err) nor Close has stopped it. Positioning methods check only this
 	// (and the DB's closedFlag and ctx), so that ready stays cheap enough
@@ -190,6 +194,7 @@ func (d *DB) NewIterator(o *IterOptions) *Iterator {
 	ia.dbIter.SampleSeed = d.iterSeed.Add(1)
 	it.it = &ia.dbIter
 	it.usable = true
+	it.holes = d.holes.Load()
 	return it
 }
 
@@ -225,22 +230,100 @@ func (it *Iterator) poll() {
 }
 
 // First moves to the first key (at or after LowerBound).
-func (it *Iterator) First() bool { return it.ready() && it.it.First() }
+func (it *Iterator) First() bool {
+	if it.holes != nil {
+		return it.moveAcrossHoles(it.lower, true, false, it.it.First)
+	}
+	return it.ready() && it.it.First()
+}
 
 // Last moves to the last key (before UpperBound).
-func (it *Iterator) Last() bool { return it.ready() && it.it.Last() }
+func (it *Iterator) Last() bool {
+	if it.holes != nil {
+		return it.moveAcrossHoles(it.upper, false, true, it.it.Last)
+	}
+	return it.ready() && it.it.Last()
+}
 
 // Seek moves to the first key >= key.
-func (it *Iterator) Seek(key []byte) bool { return it.ready() && it.it.SeekGE(key) }
+func (it *Iterator) Seek(key []byte) bool {
+	if it.holes != nil {
+		from := key
+		if it.lower != nil && it.db.cmp.Compare(from, it.lower) < 0 {
+			from = it.lower
+		}
+		return it.moveAcrossHoles(from, true, false, func() bool { return it.it.SeekGE(key) })
+	}
+	return it.ready() && it.it.SeekGE(key)
+}
 
 // SeekLT moves to the last key < key.
-func (it *Iterator) SeekLT(key []byte) bool { return it.ready() && it.it.SeekLT(key) }
+func (it *Iterator) SeekLT(key []byte) bool {
+	if it.holes != nil {
+		from := key
+		if it.upper != nil && it.db.cmp.Compare(from, it.upper) > 0 {
+			from = it.upper
+		}
+		return it.moveAcrossHoles(from, false, true, func() bool { return it.it.SeekLT(key) })
+	}
+	return it.ready() && it.it.SeekLT(key)
+}
 
 // Next moves to the next key. It returns false at the end.
-func (it *Iterator) Next() bool { return it.ready() && it.it.Valid() && it.it.Next() }
+func (it *Iterator) Next() bool {
+	if it.holes != nil {
+		if !it.ready() || !it.it.Valid() {
+			return false
+		}
+		it.prevKey = append(it.prevKey[:0], it.it.Key()...)
+		return it.moveAcrossHoles(it.prevKey, true, false, it.it.Next)
+	}
+	return it.ready() && it.it.Valid() && it.it.Next()
+}
 
 // Prev moves to the previous key. It returns false at the start.
-func (it *Iterator) Prev() bool { return it.ready() && it.it.Valid() && it.it.Prev() }
+func (it *Iterator) Prev() bool {
+	if it.holes != nil {
+		if !it.ready() || !it.it.Valid() {
+			return false
+		}
+		it.prevKey = append(it.prevKey[:0], it.it.Key()...)
+		return it.moveAcrossHoles(it.prevKey, false, false, it.it.Prev)
+	}
+	return it.ready() && it.it.Valid() && it.it.Prev()
+}
+
+// moveAcrossHoles makes a move in a database with holes (see holes.go): the
+// move covers the keys from `from` (nil: the open end; excluded when
+// fromExclusive) to where it lands (or to the bound it ran into), forward
+// or backward; if a hole has a key in that span, the iterator stops with a
+// *HoleError, since the keys it passed or returned there may be older
+// versions, or some missing.
+func (it *Iterator) moveAcrossHoles(from []byte, forward, fromExclusive bool, move func() bool) bool {
+	if !it.ready() {
+		return false
+	}
+	ok := move()
+	var at []byte
+	var h *Hole
+	switch {
+	case ok && forward:
+		at = it.it.Key()
+		h = it.holes.overlapping(from, at, false)
+	case forward:
+		h = it.holes.overlapping(from, it.upper, true)
+	case ok:
+		at = it.it.Key()
+		h = it.holes.overlapping(at, from, fromExclusive)
+	default:
+		h = it.holes.overlapping(it.lower, from, fromExclusive)
+	}
+	if h == nil {
+		return ok
+	}
+	it.err, it.usable = &HoleError{Hole: *h, Key: bytes.Clone(at)}, false
+	return false
+}
 
 // Valid reports whether the iterator is at a key.
 func (it *Iterator) Valid() bool { return it.ready() && it.it.Valid() }

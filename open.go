@@ -123,6 +123,9 @@ func Open(dirname string, opts *Options) (db *DB, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := d.loadHoles(); err != nil {
+		return nil, err
+	}
 	d.lastSeq = lastSeq
 	if err := d.recoverLogsAndStart(); err != nil {
 		return nil, err

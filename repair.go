@@ -1,6 +1,7 @@
 package strata
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -21,8 +22,20 @@ type RepairReport struct {
 	// DamagedTables counts tables that were only partly readable (their
 	// intact blocks were kept) or not readable at all.
 	DamagedTables int
-	// DroppedBytes is how much of the logs was unreadable and skipped.
+	// DroppedBytes is how much of the logs was unreadable.
 	DroppedBytes int64
+	// RecordsNotConverted counts the intact log records after the first
+	// damaged one, in its log and the later logs, that were not converted:
+	// as recovery's WALPointInTime, Repair stops at damage in the logs so
+	// that what it keeps of them is a prefix of the writes. Their logs are
+	// kept in lost/.
+	RecordsNotConverted int
+	// Holes are the key ranges whose newest data was in the damaged table
+	// blocks (or unreadable tables) Repair had to drop: older versions of
+	// those keys would show through, so reads there fail with ErrHole until
+	// ClearHoles. Holes recorded by an earlier Repair are kept, not listed
+	// here.
+	Holes []Hole
 	// Problems lists each damage found, with file and offset.
 	Problems []string
 }
@@ -90,14 +103,20 @@ type repairer struct {
 	replaced []replacedFile
 	// manifestHealthy: the MANIFEST CURRENT named replayed cleanly.
 	manifestHealthy bool
-	opts            *Options // with defaults applied
-	fs              FS
-	dir             string
-	logger          *slog.Logger
-	report          *RepairReport
-	nextNum         uint64
-	maxSeq          uint64
-	tables          []*manifest.FileMetadata
+	// old is the state that MANIFEST describes (nil if it did not replay):
+	// the key ranges of unreadable tables, and which logs are obsolete.
+	old *manifest.State
+	// stopped: a damaged log record was met; the records after it are
+	// not converted (see RepairReport.RecordsNotConverted).
+	stopped bool
+	opts    *Options // with defaults applied
+	fs      FS
+	dir     string
+	logger  *slog.Logger
+	report  *RepairReport
+	nextNum uint64
+	maxSeq  uint64
+	tables  []*manifest.FileMetadata
 }
 
 func (r *repairer) problem(err error) {
@@ -132,6 +151,9 @@ func (r *repairer) run() error {
 	r.nextNum = max(r.nextNum, 2)
 	st, err := manifest.Replay(r.fs, r.dir, manifest.ReplayOptions{Comparer: r.opts.Comparator})
 	r.manifestHealthy = err == nil && !st.Torn
+	if err == nil {
+		r.old = st
+	}
 	slices.Sort(logs)
 	slices.Sort(tables)
 
@@ -140,9 +162,27 @@ func (r *repairer) run() error {
 			return err
 		}
 	}
+	if r.report.RecordsNotConverted > 0 {
+		r.logger.Warn("repair: stopped at damage in the logs; later records were not converted",
+			"records", r.report.RecordsNotConverted)
+	}
 	for _, num := range tables {
 		if err := r.scanTable(num, tableNames[num]); err != nil {
 			return err
+		}
+	}
+	// The holes first: once the new MANIFEST is in place, reads must
+	// already fail in them.
+	old, err := readHoles(r.fs, r.dir)
+	if err != nil {
+		return fmt.Errorf("strata: repair: %w", err)
+	}
+	if len(r.report.Holes) > 0 {
+		if err := writeHoles(r.fs, r.dir, append(old, r.report.Holes...)); err != nil {
+			return fmt.Errorf("strata: repair: %w", err)
+		}
+		for _, h := range r.report.Holes {
+			r.logger.Error("repair: lost the newest data of a key range; reads there fail until ClearHoles", "hole", h.String())
 		}
 	}
 	if err := r.writeManifest(manifests); err != nil {
@@ -190,10 +230,26 @@ func (r *repairer) newNum() uint64 {
 	return n
 }
 
-// convertLog replays log num (skipping damage) into new tables and
-// archives the log.
+// convertLog replays log num into new tables, up to its first damaged
+// record, and notes it replaced. After damage (in it or an earlier log) the
+// rest is only counted and the log kept in lost/. A log the old MANIFEST
+// retired, whose writes are in its tables, is not converted again.
 func (r *repairer) convertLog(num uint64) error {
 	name := base.MakeFilename(base.FileTypeLog, num)
+	path := r.fs.PathJoin(r.dir, name)
+	if r.old != nil && num < r.old.LogNumber && num != r.old.PrevLogNumber {
+		r.replace(name, false)
+		return nil
+	}
+	if r.stopped {
+		n, _, err := countLogRecords(r.opts, path)
+		if err != nil {
+			return err
+		}
+		r.report.RecordsNotConverted += n
+		r.replace(name, true)
+		return nil
+	}
 	full := func(m *memTable) error {
 		defer m.unref()
 		meta, err := writeMemTable(r.opts, r.dir, r.newNum(), m.MemTable)
@@ -206,8 +262,8 @@ func (r *repairer) convertLog(num uint64) error {
 		}
 		return nil
 	}
-	onDamage := func(err error) error { r.problem(err); return nil }
-	mem, st, err := replayLogFile(r.opts, r.fs.PathJoin(r.dir, name), r.opts.newMemTable(0, 0), full, onDamage)
+	onDamage := func(err error) error { r.problem(err); return errStopReplay }
+	mem, st, err := replayLogFile(r.opts, path, r.opts.newMemTable(0, 0), full, onDamage)
 	if err != nil {
 		return err
 	}
@@ -218,10 +274,16 @@ func (r *repairer) convertLog(num uint64) error {
 	} else {
 		mem.unref()
 	}
+	if st.torn && st.tornChecksum {
+		r.problem(base.CorruptionErrorf(path, st.tornOffset, "log ends in a record whose checksum does not match"))
+		st.stopped = true
+	}
+	r.stopped = r.stopped || st.stopped
 	r.maxSeq = max(r.maxSeq, st.maxSeq)
 	r.report.DroppedBytes += st.dropped
+	r.report.RecordsNotConverted += st.notReplayed
 	r.report.LogsConverted++
-	r.replace(name, st.dropped > 0)
+	r.replace(name, st.dropped > 0 || st.stopped)
 	return nil
 }
 
@@ -250,6 +312,7 @@ func (r *repairer) scanTable(num uint64, name string) error {
 			r.problem(metaErr)
 			r.report.DamagedTables++
 			r.replace(name, true)
+			r.hole(num, nil, nil, fmt.Sprintf("table %s is unreadable: %v", name, metaErr))
 			return nil
 		}
 	}
@@ -282,6 +345,16 @@ func (r *repairer) scanTable(num uint64, name string) error {
 	if res.FirstError != nil {
 		r.problem(res.FirstError)
 	}
+	for _, l := range res.Lost {
+		start := l.After
+		if start != nil && l.AfterIsEntry && r.opts.Comparator.Name == DefaultComparer.Name {
+			// The user key of an intact entry is not at risk (the lost
+			// entries after it hold only older versions of it): the hole
+			// starts at the next key, that key followed by 0x00.
+			start = base.AppendInternalKey(nil, append(bytes.Clone(base.UserKey(l.After)), 0), base.MaxSeq, base.KindSet)
+		}
+		r.hole(num, start, l.Through, fmt.Sprintf("table %s: %v", name, l.Err))
+	}
 	r.report.DamagedTables++
 	// Rewrite the intact entries into a new table.
 	out := r.newNum()
@@ -302,6 +375,40 @@ func (r *repairer) scanTable(num uint64, name string) error {
 	}
 	r.replace(name, true)
 	return nil
+}
+
+// hole records that the entries of table num with internal keys from after
+// to through are lost (nil: open on that side). In user keys, both ends
+// included, within the table's bounds when the old MANIFEST gives them (an
+// unreadable table's whole range then).
+func (r *repairer) hole(num uint64, after, through []byte, source string) {
+	h := Hole{Source: source}
+	if after != nil {
+		h.Start = bytes.Clone(base.UserKey(after))
+	}
+	if through != nil {
+		h.End = bytes.Clone(base.UserKey(through))
+	}
+	// The table's bounds, when the old MANIFEST gives them, narrow the
+	// range: the index's keys may reach past the table's last key (the
+	// last block's index key is a short successor of it).
+	if r.old != nil {
+		ucmp := r.opts.Comparator.Compare
+		for _, files := range r.old.Version.Levels {
+			for _, f := range files {
+				if f.Num != num {
+					continue
+				}
+				if lo := f.SmallestUserKey(); h.Start == nil || ucmp(h.Start, lo) < 0 {
+					h.Start = bytes.Clone(lo)
+				}
+				if hi := f.LargestUserKey(); h.End == nil || ucmp(h.End, hi) > 0 {
+					h.End = bytes.Clone(hi)
+				}
+			}
+		}
+	}
+	r.report.Holes = append(r.report.Holes, h)
 }
 
 // writeManifest writes a MANIFEST listing every kept table in level 0,

@@ -246,31 +246,57 @@ func orNone(s string) string {
 
 func newRepairCmd(e *env) *cobra.Command {
 	var dir string
+	var clearHoles bool
 	c := &cobra.Command{
-		Use:   "repair --db DIR",
+		Use:   "repair --db DIR [--clear-holes]",
 		Short: "Rebuild a damaged database from whatever survives (as LevelDB's RepairDB)",
 		Long: `Rebuild the database from its logs and tables when it no longer opens: logs
-are replayed into tables, damaged tables are rewritten with their intact
-blocks, a new MANIFEST lists everything, and the result is compacted. Replaced
-files are moved to DIR/lost. Data in damaged blocks or records is lost.`,
+are replayed into tables (up to the first damaged record), damaged tables are
+rewritten with their intact blocks, a new MANIFEST lists everything, and the
+result is compacted. Files replaced because of damage are moved to DIR/lost.
+Data in damaged blocks or records is lost.
+
+Where a dropped table block held the newest versions of some keys, older
+versions would show through; repair reports each such key range as a hole,
+and reads in a hole fail until you accept the loss with --clear-holes (which
+does nothing else).`,
 		Args: args(0, 0, "no arguments"),
 		RunE: func(_ *cobra.Command, _ []string) error {
 			if _, err := os.Stat(dir); err != nil {
 				return fmt.Errorf("repair: no database in %s: %w", dir, err)
+			}
+			if clearHoles {
+				if err := strata.ClearHoles(dir, nil); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "cleared the holes of %s: reads there show what survived\n", dir)
+				return nil
 			}
 			rep, err := strata.Repair(dir, nil)
 			if rep != nil {
 				for _, p := range rep.Problems {
 					fmt.Fprintln(e.stdout, "damage:", p)
 				}
+				for _, h := range rep.Holes {
+					fmt.Fprintln(e.stdout, "hole:", h)
+				}
 			}
 			if err == nil {
 				fmt.Fprintf(e.stdout, "repaired %s: %d tables, %d entries; %d logs converted; %d damaged tables; %d log bytes dropped\n",
 					dir, rep.Tables, rep.Entries, rep.LogsConverted, rep.DamagedTables, rep.DroppedBytes)
+				if rep.RecordsNotConverted > 0 {
+					fmt.Fprintf(e.stdout, "stopped at damage in the logs: %d later log records not converted (their logs are in %s/lost)\n",
+						rep.RecordsNotConverted, dir)
+				}
+				if len(rep.Holes) > 0 {
+					fmt.Fprintf(e.stdout, "%d key range(s) lost their newest data: reads there fail until you accept the loss with: strata repair --db %s --clear-holes\n",
+						len(rep.Holes), shellQuote(dir))
+				}
 			}
 			return err
 		},
 	}
+	c.Flags().BoolVar(&clearHoles, "clear-holes", false, "accept the loss repair reported: reads in its holes work again (nothing is rebuilt)")
 	addDBFlag(c, &dir)
 	return c
 }

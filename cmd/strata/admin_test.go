@@ -376,10 +376,16 @@ func TestRepair(t *testing.T) {
 	flipByte(t, table, int64(info.DataBlocks[3].Offset+10))
 	wantError(t, runStrata(t, "", "check", "--db", dir), 1, "1 problem(s)")
 	out := mustStrata(t, "", "repair", "--db", dir)
-	if !strings.Contains(out, "damage: ") || !regexp.MustCompile(`repaired .*: \d+ tables, \d+ entries; 1 logs converted; 1 damaged tables; 0 log bytes dropped\n`).MatchString(out) {
+	if !strings.Contains(out, "damage: ") || !regexp.MustCompile(`repaired .*: \d+ tables, \d+ entries; 1 logs converted; 1 damaged tables; 0 log bytes dropped\n`).MatchString(out) ||
+		!strings.Contains(out, "hole: [") || !strings.Contains(out, "--clear-holes") {
 		t.Errorf("repair:\n%s", out)
 	}
 	mustStrata(t, "", "check", "--db", dir)
+	// Reads in the hole fail until the loss is accepted.
+	wantError(t, runStrata(t, "", "scan", "--db", dir, "--keys-only"), 1, "Repair could not recover")
+	if out := mustStrata(t, "", "repair", "--db", dir, "--clear-holes"); !strings.Contains(out, "cleared the holes") {
+		t.Errorf("repair --clear-holes:\n%s", out)
+	}
 	// The entries of the damaged block are gone; the others and the log's are kept.
 	keys := strings.Count(mustStrata(t, "", "scan", "--db", dir, "--keys-only"), "\n")
 	if lost := 3010 - keys; lost <= 0 || lost != info.DataBlocks[3].Entries {

@@ -81,7 +81,9 @@ func (e *env) run(args []string) int {
 	if !strings.HasPrefix(msg, "strata") {
 		msg = "strata: " + msg
 	}
-	if is(err, strata.ErrCorruption) && cmd != nil && cmd.Name() != "repair" {
+	// A hole's own message says how to accept the loss; other damage gets
+	// the commands to run.
+	if is(err, strata.ErrCorruption) && !is(err, strata.ErrHole) && cmd != nil && cmd.Name() != "repair" {
 		msg += "; " + repairHint(damagedDir(cmd, err), cmd.Name() == "check")
 	}
 	fmt.Fprintln(stderr, msg)

@@ -13,6 +13,21 @@ type SalvageResult struct {
 	DamagedBlocks int
 	// FirstError is the first damage met (nil if none).
 	FirstError error
+	// Lost lists, for each damaged data block, the key range its lost
+	// entries lie in, as the index gives it.
+	Lost []LostRange
+}
+
+// LostRange is the key range of a data block Salvage could not read whole:
+// its lost entries are among the internal keys in (After, Through] (After
+// nil: from the table's start; Through nil: to its end, when the index could
+// not be read past it). After is the last entry passed to fn before the
+// damage when there is one (AfterIsEntry), else the index key of the block
+// before. Through is the damaged block's index key.
+type LostRange struct {
+	After, Through []byte
+	AfterIsEntry   bool
+	Err            error
 }
 
 // Salvage walks every data block of the table through the index, verifying
@@ -28,19 +43,26 @@ func (r *Reader) Salvage(fn func(ikey, value []byte) error) (SalvageResult, erro
 	if r.closed {
 		return res, errClosedReader
 	}
+	cmp := func(a, b []byte) int { return base.InternalCompare(r.cmp.Compare, a, b) }
+	var after, through []byte // the current block's range, from the index
+	var prev []byte           // the last entry passed to fn
 	damage := func(err error) {
 		res.DamagedBlocks++
 		if res.FirstError == nil {
 			res.FirstError = err
 		}
+		l := LostRange{After: clone(after), Through: clone(through), Err: err}
+		if prev != nil && (after == nil || cmp(prev, after) >= 0) {
+			l.After, l.AfterIsEntry = clone(prev), true
+		}
+		res.Lost = append(res.Lost, l)
 	}
-	cmp := func(a, b []byte) int { return base.InternalCompare(r.cmp.Compare, a, b) }
 	var ii, bi blockIter
 	if err := ii.init(r.cmp, r.index, r.file, r.footer.index.Offset); err != nil {
 		return res, err
 	}
-	var prev []byte
 	for ok := ii.First(); ok; ok = ii.Next() {
+		after, through = through, append([]byte(nil), ii.key...)
 		h, err := r.decodeIndexValue(&ii)
 		if err != nil {
 			damage(err)
@@ -71,7 +93,16 @@ func (r *Reader) Salvage(fn func(ikey, value []byte) error) (SalvageResult, erro
 		}
 	}
 	if ii.err != nil {
+		after, through = through, nil
 		damage(ii.err)
 	}
 	return res, nil
+}
+
+// clone copies b, keeping nil nil.
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte{}, b...)
 }
