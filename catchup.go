@@ -206,7 +206,7 @@ func (d *DB) replayForReadOnly(logNum, prevLogNum, lastSeq uint64) (*memTable, [
 		return errStopReplay
 	}
 	mem := d.opts.newMemTable(0, 0)
-	chain := walChain{d: d}
+	chain := d.newWALChain()
 	for _, num := range logs {
 		gap, err := chain.stop(num)
 		if errors.Is(err, fs.ErrNotExist) {

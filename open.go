@@ -348,7 +348,7 @@ func (d *DB) recoverLogsAndStart() error {
 
 	edit := &manifest.VersionEdit{}
 	mem := d.opts.newMemTable(0, 0)
-	chain := walChain{d: d}
+	chain := d.newWALChain()
 	var unreplayed []unreplayedLog // the logs not replayed whole, in order
 	for i, num := range logs {
 		gap, err := chain.stop(num)
@@ -358,9 +358,9 @@ func (d *DB) recoverLogsAndStart() error {
 		if gap {
 			// The logs from num on are left out (see walGap).
 			d.recovery.Stopped = true
-			d.recovery.StopReason = fmt.Sprintf("%s follows a log that lost its unsynced tail in a power cut",
+			d.recovery.StopReason = fmt.Sprintf("%s follows a log that ends early (a power cut took its unsynced tail, or damage)",
 				base.MakeFilename(base.FileTypeLog, num))
-			if unreplayed, err = d.countUnreplayed(logs[i:], "the log before it lost its unsynced tail in a power cut"); err != nil {
+			if unreplayed, err = d.countUnreplayed(logs[i:], "the log before it ends early (a power cut took its unsynced tail, or damage)"); err != nil {
 				return err
 			}
 			break

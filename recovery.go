@@ -28,9 +28,9 @@ type RecoveryReport struct {
 	// each was skipped and the records after it replayed.
 	Damage []LogDamage
 	// Stopped says recovery stopped before the end of the logs: at damage
-	// (WALPointInTime), or at a log whose predecessor lost its unsynced
-	// tail in a power cut (replaying it would recover later writes without
-	// earlier ones). StopReason says which.
+	// (WALPointInTime), or at a log whose predecessor ends early (a power
+	// cut took its unsynced tail, or damage: replaying it would recover
+	// later writes without earlier ones). StopReason says which.
 	Stopped    bool
 	StopReason string
 	// NotReplayed counts the intact records after the stop, in the log

@@ -72,6 +72,7 @@ func Repair(dirname string, opts *Options) (*RepairReport, error) {
 		return nil, err
 	}
 	r.logger = logger
+	r.chain = walChain{fs: r.fs, dir: r.dir, logger: logger}
 	err = r.run()
 	if infoLog != nil {
 		infoLog.Close()
@@ -106,9 +107,12 @@ type repairer struct {
 	// old is the state that MANIFEST describes (nil if it did not replay):
 	// the key ranges of unreadable tables, and which logs are obsolete.
 	old *manifest.State
-	// stopped: a damaged log record was met; the records after it are
-	// not converted (see RepairReport.RecordsNotConverted).
+	// stopped: a damaged log record was met, or a log that ends before
+	// the next one says it did; the records after it are not converted
+	// (see RepairReport.RecordsNotConverted).
 	stopped bool
+	// chain checks the logs' headers (see walGap).
+	chain walChain
 	opts    *Options // with defaults applied
 	fs      FS
 	dir     string
@@ -241,6 +245,16 @@ func (r *repairer) convertLog(num uint64) error {
 		r.replace(name, false)
 		return nil
 	}
+	if !r.stopped {
+		gap, err := r.chain.stop(num)
+		if err != nil {
+			return err
+		}
+		if gap {
+			r.problem(fmt.Errorf("strata: repair: %s follows a log that ends early (damage, or a power cut): converting it would keep later writes without earlier ones", name))
+			r.stopped = true
+		}
+	}
 	if r.stopped {
 		n, _, err := countLogRecords(r.opts, path)
 		if err != nil {
@@ -279,6 +293,7 @@ func (r *repairer) convertLog(num uint64) error {
 		st.stopped = true
 	}
 	r.stopped = r.stopped || st.stopped
+	r.chain.replayed(num, st)
 	r.maxSeq = max(r.maxSeq, st.maxSeq)
 	r.report.DroppedBytes += st.dropped
 	r.report.RecordsNotConverted += st.notReplayed

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 
 	"github.com/strata-db/strata/internal/base"
@@ -164,8 +165,8 @@ func (d *DB) closeObsoleteLogs(logNum uint64) {
 
 // walHeader returns the sequence of the header record of the log at path,
 // if its first record is one (a batch of no operations).
-func (d *DB) walHeader(path string) (seq uint64, ok bool, err error) {
-	f, err := d.fs.Open(path)
+func walHeader(fs vfs.FS, path string) (seq uint64, ok bool, err error) {
+	f, err := fs.Open(path)
 	if err != nil {
 		return 0, false, fmt.Errorf("strata: open WAL: %w", err)
 	}
@@ -185,20 +186,24 @@ func (d *DB) walHeader(path string) (seq uint64, ok bool, err error) {
 
 // walChain applies walGap to a database's logs replayed in order: stop
 // reports whether log num must not be replayed (nor any after it), replayed
-// records what log num recovered.
+// records what log num recovered. Recovery, CatchUp and Repair use it.
 type walChain struct {
-	d       *DB
+	fs      vfs.FS
+	dir     string
+	logger  *slog.Logger
 	prev    replayStats // the last log that recovered records...
 	prevNum uint64      // ...and its number
+}
+
+func (d *DB) newWALChain() walChain {
+	return walChain{fs: d.fs, dir: d.dirname, logger: d.logger}
 }
 
 func (c *walChain) stop(num uint64) (bool, error) {
 	if c.prev.batches == 0 { // no earlier log recovered records
 		return false, nil
 	}
-	d := c.d
-	return d.walGap(base.MakeFilepath(d.dirname, base.FileTypeLog, c.prevNum), c.prev,
-		base.MakeFilepath(d.dirname, base.FileTypeLog, num))
+	return c.walGap(base.MakeFilepath(c.dir, base.FileTypeLog, c.prevNum), base.MakeFilepath(c.dir, base.FileTypeLog, num))
 }
 
 func (c *walChain) replayed(num uint64, st replayStats) {
@@ -209,18 +214,18 @@ func (c *walChain) replayed(num uint64, st replayStats) {
 
 // walGap reports whether the log at path must not be replayed, nor any log
 // after it: its header says the logs before it reached sequence H-1, but
-// prev, the last earlier log that recovered records (at prevPath), fell
-// short (a power cut took its unsynced tail). With no such log there is no
-// evidence (a LevelDB log has no header): see walChain. A Strata log with
+// c.prev, the last earlier log that recovered records (at prevPath), fell
+// short (a power cut took its unsynced tail, or damage). With no such log
+// there is no evidence (a LevelDB log has no header). A Strata log with
 // records beside a later log always keeps its header, synced before the
 // later one was created; one without records (writes without the WAL) may
 // lose it, and is passed over.
-func (d *DB) walGap(prevPath string, prev replayStats, path string) (bool, error) {
-	h, ok, err := d.walHeader(path)
-	if err != nil || !ok || h == 0 || h-1 <= prev.logged {
+func (c *walChain) walGap(prevPath, path string) (bool, error) {
+	h, ok, err := walHeader(c.fs, path)
+	if err != nil || !ok || h == 0 || h-1 <= c.prev.logged {
 		return false, err
 	}
-	d.logger.Warn("WAL lost its unsynced tail (a power cut before it was synced): the logs after it are not replayed, so the recovered state is a prefix of the writes",
-		"file", prevPath, "reached-seq", prev.logged, "next-log", path, "next-log-says-reached", h-1)
+	c.logger.Warn("a log ends before the next one says it did (it lost its tail): the logs after it are not replayed, so the recovered state is a prefix of the writes",
+		"file", prevPath, "reached-seq", c.prev.logged, "next-log", path, "next-log-says-reached", h-1)
 	return true, nil
 }
