@@ -112,7 +112,7 @@ type repairer struct {
 	// (see RepairReport.RecordsNotConverted).
 	stopped bool
 	// chain checks the logs' headers (see walGap).
-	chain walChain
+	chain   walChain
 	opts    *Options // with defaults applied
 	fs      FS
 	dir     string
