@@ -272,11 +272,7 @@ func (it *Iterator) SeekLT(key []byte) bool {
 // Next moves to the next key. It returns false at the end.
 func (it *Iterator) Next() bool {
 	if it.holes != nil {
-		if !it.ready() || !it.it.Valid() {
-			return false
-		}
-		it.prevKey = append(it.prevKey[:0], it.it.Key()...)
-		return it.moveAcrossHoles(it.prevKey, true, false, it.it.Next)
+		return it.stepAcrossHoles(true, it.it.Next)
 	}
 	return it.ready() && it.it.Valid() && it.it.Next()
 }
@@ -284,13 +280,19 @@ func (it *Iterator) Next() bool {
 // Prev moves to the previous key. It returns false at the start.
 func (it *Iterator) Prev() bool {
 	if it.holes != nil {
-		if !it.ready() || !it.it.Valid() {
-			return false
-		}
-		it.prevKey = append(it.prevKey[:0], it.it.Key()...)
-		return it.moveAcrossHoles(it.prevKey, false, false, it.it.Prev)
+		return it.stepAcrossHoles(false, it.it.Prev)
 	}
 	return it.ready() && it.it.Valid() && it.it.Prev()
+}
+
+// stepAcrossHoles is Next (forward) or Prev in a database with holes: the
+// step covers the keys from the current one to where it lands.
+func (it *Iterator) stepAcrossHoles(forward bool, move func() bool) bool {
+	if !it.ready() || !it.it.Valid() {
+		return false
+	}
+	it.prevKey = append(it.prevKey[:0], it.it.Key()...)
+	return it.moveAcrossHoles(it.prevKey, forward, false, move)
 }
 
 // moveAcrossHoles makes a move in a database with holes (see holes.go): the
