@@ -583,6 +583,9 @@ func TestOpenKeepsUnnamedTables(t *testing.T) {
 		}
 	}
 	db = mustOpen(t, dir, nil)
+	if r := db.RecoveryReport(); len(r.MovedToLost) != 2 || r.DataLost() {
+		t.Fatalf("report: %+v", r)
+	}
 	db.Close()
 	for _, name := range []string{"000001.ldb", "999999.ldb"} {
 		if b, err := os.ReadFile(filepath.Join(dir, lostDirName, name)); err != nil || !bytes.Equal(b, data) {

@@ -99,7 +99,8 @@ func (d *DB) deleteObsoleteFiles(atOpen bool) {
 }
 
 // archiveToLost moves a table the MANIFEST does not name to lost/ (see
-// lostDirName), saying so in LOG.
+// lostDirName), saying so in LOG and in the recovery report. Only the
+// open's sweep calls it, before the background goroutines start.
 func (d *DB) archiveToLost(name string) {
 	target, err := moveToLost(d.fs, d.dirname, name, "")
 	if err != nil {
@@ -108,4 +109,5 @@ func (d *DB) archiveToLost(name string) {
 	}
 	d.logger.Warn("moved a table no MANIFEST edit names to lost/ (the output of work a crash interrupted, normally); Repair can recover from it",
 		"file", name, "moved-to", lostDirName+"/"+target)
+	d.recovery.MovedToLost = append(d.recovery.MovedToLost, lostDirName+"/"+target)
 }
