@@ -468,15 +468,7 @@ func faultProbe(t *testing.T, pass faultPass) []errorfs.Op {
 	fs := errorfs.Wrap(mem)
 	var mu sync.Mutex
 	var ops []errorfs.Op
-	fs.AddRule(errorfs.OnIndex(-1).On(pass.kinds...).Where(func(op errorfs.Op) bool {
-		if pass.filter != nil && !pass.filter(op) {
-			return false
-		}
-		mu.Lock()
-		ops = append(ops, op)
-		mu.Unlock()
-		return true
-	}))
+	fs.AddRule(errorfs.OnIndex(-1).On(pass.kinds...).Where(pass.recorder(&mu, &ops)))
 	r := newFaultRun(t, "probe", fs, mem)
 	if pass.opts != nil {
 		r.opts = pass.opts
@@ -530,58 +522,92 @@ type faultPass struct {
 	opts func(FS) *Options
 }
 
+// recorder returns a rule condition that matches the operations the pass
+// counts (its filter) and appends them to *ops under mu.
+func (pass faultPass) recorder(mu *sync.Mutex, ops *[]errorfs.Op) func(errorfs.Op) bool {
+	return func(op errorfs.Op) bool {
+		if pass.filter != nil && !pass.filter(op) {
+			return false
+		}
+		mu.Lock()
+		*ops = append(*ops, op)
+		mu.Unlock()
+		return true
+	}
+}
+
 // runFaultPass fails each operation the pass counts once.
 func runFaultPass(t *testing.T, pass faultPass, stats *faultStats) {
-	kinds, deterministic := pass.kinds, pass.deterministic
+	deterministic := pass.deterministic
 	probe := faultProbe(t, pass)
 	step := 1
 	if testing.Short() && raceEnabled {
 		step = 5
 	}
 	for i := 0; i < len(probe); i += step {
-		mem := vfs.NewMem()
-		fs := errorfs.Wrap(mem)
-		var mu sync.Mutex
-		var seen []errorfs.Op
-		// A failed write first writes a random prefix of its buffer, as a
-		// real short write does.
-		rule := fs.AddRule(errorfs.OnIndex(int64(i)).On(kinds...).PartialWrites(uint64(i)).Where(func(op errorfs.Op) bool {
-			if pass.filter != nil && !pass.filter(op) {
-				return false
+		// The obsolete-file sweep runs in the background, so how many
+		// List, Remove and Close operations a run does varies (70 to 80
+		// where the probe did 80): a run that ends before operation i
+		// comes is run again until it does. A deterministic pass never
+		// needs to.
+		var did []int
+		for {
+			n, fired := runFaultOnce(t, pass, probe, i, stats)
+			if fired {
+				break
 			}
-			mu.Lock()
-			seen = append(seen, op)
-			mu.Unlock()
-			return true
-		}))
-		name := fmt.Sprintf("fail op %d: %s", i, probe[i])
-		r := newFaultRun(t, name, fs, mem)
-		if pass.opts != nil {
-			r.opts = pass.opts
-		}
-		r.workload()
-		r.afterFailure()
-		mu.Lock()
-		if rule.Injected() != 1 {
-			mu.Unlock()
-			if deterministic {
-				t.Fatalf("[%s] the workload did only %d operations of the kinds counted this time", name, len(seen))
+			did = append(did, n)
+			if deterministic || len(did) == maxFaultAttempts {
+				t.Fatalf("[fail op %d: %s] the fault never fired: %d runs did only %v operations of the kinds counted (the probe %d)",
+					i, probe[i], len(did), did, len(probe))
 			}
-			continue
-		}
-		failed := seen[i]
-		mu.Unlock()
-		if deterministic && failed != probe[i] {
-			t.Fatalf("[%s] the workload is not deterministic: operation %d was %s this time", name, i, failed)
-		}
-		r.name = fmt.Sprintf("fail op %d: %s", i, failed)
-		fs.SetEnabled(false)
-		r.verify()
-		stats.add(r, failed)
-		if os.Getenv("STRATA_FAULT_DEBUG") != "" {
-			t.Logf("%s: step %q err %v bg %v", r.name, r.errStep, r.err, r.bgErr)
 		}
 	}
+}
+
+// maxFaultAttempts bounds the runs that wait for a fault to fire.
+const maxFaultAttempts = 20
+
+// runFaultOnce runs the workload with the pass's i-th operation failing. If
+// the fault fired, it checks the run (runFaultPass's invariants) and counts
+// it; either way it reports how many operations of the pass's kinds the run
+// did.
+func runFaultOnce(t *testing.T, pass faultPass, probe []errorfs.Op, i int, stats *faultStats) (ops int, fired bool) {
+	mem := vfs.NewMem()
+	fs := errorfs.Wrap(mem)
+	var mu sync.Mutex
+	var seen []errorfs.Op
+	// A failed write first writes a random prefix of its buffer, as a
+	// real short write does.
+	rule := fs.AddRule(errorfs.OnIndex(int64(i)).On(pass.kinds...).PartialWrites(uint64(i)).Where(pass.recorder(&mu, &seen)))
+	name := fmt.Sprintf("fail op %d: %s", i, probe[i])
+	r := newFaultRun(t, name, fs, mem)
+	if pass.opts != nil {
+		r.opts = pass.opts
+	}
+	r.workload()
+	r.afterFailure()
+	mu.Lock()
+	ops, fired = len(seen), rule.Injected() == 1
+	var failed errorfs.Op
+	if fired {
+		failed = seen[i]
+	}
+	mu.Unlock()
+	if !fired {
+		return ops, false
+	}
+	if pass.deterministic && failed != probe[i] {
+		t.Fatalf("[%s] the workload is not deterministic: operation %d was %s this time", name, i, failed)
+	}
+	r.name = fmt.Sprintf("fail op %d: %s", i, failed)
+	fs.SetEnabled(false)
+	r.verify()
+	stats.add(r, failed)
+	if os.Getenv("STRATA_FAULT_DEBUG") != "" {
+		t.Logf("%s: step %q err %v bg %v", r.name, r.errStep, r.err, r.bgErr)
+	}
+	return ops, true
 }
 
 // TestEveryIOFailsOnce is the every-I/O-fails-once test described at the
@@ -724,6 +750,41 @@ func (r *faultRun) workloadAuto() {
 		r.closeDB("close 2")
 }
 
+// runBackgroundFaultOnce runs workloadAuto with operation i failing. If the
+// fault fired, it checks the run and counts it; either way it reports how
+// many operations the run did.
+func runBackgroundFaultOnce(t *testing.T, name string, i int64, stats *faultStats) (ops int64, fired bool) {
+	mem := vfs.NewMem()
+	fs := errorfs.Wrap(mem)
+	var mu sync.Mutex
+	var failed errorfs.Op
+	var n int64
+	rule := fs.AddRule(errorfs.OnIndex(i).Where(func(op errorfs.Op) bool {
+		mu.Lock()
+		if n == i {
+			failed = op
+		}
+		n++
+		mu.Unlock()
+		return true
+	}))
+	r := newFaultRun(t, name, fs, mem)
+	r.opts = faultAutoOptions
+	r.workloadAuto()
+	r.afterFailure()
+	fs.SetEnabled(false)
+	mu.Lock()
+	ops, fired = n, rule.Injected() == 1
+	mu.Unlock()
+	if !fired {
+		return ops, false
+	}
+	r.name += ": " + failed.String()
+	r.verify()
+	stats.add(r, failed)
+	return ops, true
+}
+
 // TestFaultsWithBackgroundWork fails one operation, at a random index, of
 // a workload whose flushes and compactions run in the background, where
 // the order of operations varies from run to run. Background failures must
@@ -756,32 +817,20 @@ func TestFaultsWithBackgroundWork(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	stats := &faultStats{byKind: map[string]int{}}
 	for run := 0; run < runs; run++ {
+		// A run may do fewer operations than the probe: if it ends before
+		// operation i, it is run again with an index below what it did.
 		i := rng.Int64N(total)
-		mem := vfs.NewMem()
-		fs := errorfs.Wrap(mem)
-		var mu sync.Mutex
-		var failed errorfs.Op
-		var n int64
-		rule := fs.AddRule(errorfs.OnIndex(i).Where(func(op errorfs.Op) bool {
-			mu.Lock()
-			if n == i {
-				failed = op
+		var did []int64
+		for {
+			n, fired := runBackgroundFaultOnce(t, fmt.Sprintf("seed %d, run %d: fail op %d", seed, run, i), i, stats)
+			if fired {
+				break
 			}
-			n++
-			mu.Unlock()
-			return true
-		}))
-		r := newFaultRun(t, fmt.Sprintf("seed %d, run %d: fail op %d", seed, run, i), fs, mem)
-		r.opts = faultAutoOptions
-		r.workloadAuto()
-		r.afterFailure()
-		fs.SetEnabled(false)
-		mu.Lock()
-		r.name += ": " + failed.String()
-		mu.Unlock()
-		r.verify()
-		if rule.Injected() == 1 {
-			stats.add(r, failed)
+			did = append(did, n)
+			if len(did) == maxFaultAttempts {
+				t.Fatalf("[seed %d, run %d] the fault never fired: %d runs did only %v operations", seed, run, len(did), did)
+			}
+			i = rng.Int64N(n)
 		}
 	}
 	t.Logf("one fault at a random point of a workload with background work: %s", stats)
