@@ -87,6 +87,8 @@ type faultRun struct {
 	// oneShot says each fault fires once, so a read retried after a
 	// failed one must succeed.
 	oneShot bool
+	// acked, if set, is called after each acknowledged batch.
+	acked func(batch int)
 
 	hist    []faultBatch
 	model   map[string]string // the state after every acknowledged batch
@@ -144,6 +146,9 @@ func (r *faultRun) writes(from, to int) bool {
 			return false
 		}
 		applyOps(r.model, ops)
+		if r.acked != nil {
+			r.acked(i)
+		}
 	}
 	return true
 }
@@ -657,23 +662,29 @@ func isManifestSwitchOp(op errorfs.Op) bool {
 // for n spread over the workload's writes: the first write that does not
 // fit fails with an error that says the disk is full (ENOSPC), nothing
 // acknowledged is lost, and once space returns the database reopens and
-// works.
+// works. Some fill points are exact: the disk fills with the last byte of
+// a synced batch's log record, so that batch is accepted on a disk left
+// with no room, and the next write fails; the accepted batch must be
+// acknowledged and must survive the reopen and a power cut.
 func TestDiskFull(t *testing.T) {
-	total := faultBytesWritten(t)
+	total, atBatch := faultBytesWritten(t)
 	points := 60
 	if testing.Short() {
 		points = 20
 	}
+	// Synced batches: the first, before the first flush, before the
+	// compaction, before the close and the last under the snapshot.
+	exact := []int{4, 39, 79, 99, 119}
 	prng := rand.New(rand.NewPCG(3, 5))
-	accepted := 0
-	defer func() {
-		t.Logf("disk full at %d points of %d bytes: every one reported ENOSPC; %d sync writes fitted afterwards and were kept",
-			points, total, accepted)
-	}()
-	for p := 0; p < points; p++ {
-		limit := prng.Int64N(total)
-		if p < 4 {
+	fills := 0
+	for p := 0; p < points+len(exact); p++ {
+		limit, filler := prng.Int64N(total), -1
+		switch {
+		case p < 4:
 			limit = []int64{0, 1, 100, total - 1}[p]
+		case p >= points:
+			filler = exact[p-points]
+			limit = atBatch[filler]
 		}
 		mem := vfs.NewMem()
 		fs := errorfs.Wrap(mem)
@@ -686,31 +697,36 @@ func TestDiskFull(t *testing.T) {
 		if !errors.Is(r.err, syscall.ENOSPC) || !strings.Contains(r.err.Error(), "no space left on device") {
 			t.Fatalf("[%s] %s failed with %q, which does not say the disk is full", r.name, r.errStep, r.err)
 		}
+		if filler >= 0 {
+			if b := r.hist[filler]; !b.sync || !b.acked || r.errStep == fmt.Sprintf("write %d", filler) {
+				t.Fatalf("[%s] batch %d (synced %v) filled the disk to its last byte and was not acknowledged; %s failed: %v",
+					r.name, filler, b.sync, r.errStep, r.err)
+			}
+			r.name += fmt.Sprintf(", batch %d filled it", filler)
+			fills++
+		}
 		// While the disk stays full, writes keep failing and reads work.
 		if r.db != nil {
 			if err := r.db.Put([]byte("more"), []byte("x"), &WriteOptions{Sync: true}); err == nil {
-				r.hist = append(r.hist, faultBatch{ops: []crashOp{{key: "more", value: new("x")}}, sync: true, acked: true})
-				applyOps(r.model, r.hist[len(r.hist)-1].ops)
-				accepted++
-				// Accepted only if it fit: a WAL record may fit where a
-				// table did not. It must then be durable like any other.
-			} else {
-				r.hist = append(r.hist, faultBatch{ops: []crashOp{{key: "more", value: new("x")}}, sync: true})
+				t.Fatalf("[%s] a write was accepted on a full disk after %s failed", r.name, r.errStep)
 			}
+			r.hist = append(r.hist, faultBatch{ops: []crashOp{{key: "more", value: new("x")}}, sync: true})
 		}
 		r.afterFailure()
 		// Space returns.
 		fs.ClearRules()
 		r.verify()
 	}
+	t.Logf("disk full at %d points of %d bytes: every one reported ENOSPC; at %d of them a synced batch filled the disk to its last byte and was kept",
+		points+len(exact), total, fills)
 }
 
-// faultBytesWritten returns the bytes the fault workload writes.
-func faultBytesWritten(t *testing.T) int64 {
+// faultBytesWritten returns the bytes the fault workload writes, and how
+// many it had written when each batch was acknowledged.
+func faultBytesWritten(t *testing.T) (total int64, atBatch map[int]int64) {
 	mem := vfs.NewMem()
 	fs := errorfs.Wrap(mem)
 	var mu sync.Mutex
-	var total int64
 	fs.AddRule(errorfs.OnIndex(-1).On(errorfs.OpWrite).Where(func(op errorfs.Op) bool {
 		mu.Lock()
 		total += int64(op.Len)
@@ -718,11 +734,17 @@ func faultBytesWritten(t *testing.T) int64 {
 		return true
 	}))
 	r := newFaultRun(t, "probe", fs, mem)
+	atBatch = map[int]int64{}
+	r.acked = func(batch int) {
+		mu.Lock()
+		atBatch[batch] = total
+		mu.Unlock()
+	}
 	r.workload()
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	return total
+	return total, atBatch
 }
 
 // faultAutoOptions turn background work on: tiny memtables and tables, so
