@@ -146,7 +146,9 @@ func TestImportRules(t *testing.T) {
 		check(p.Imports, nil, "")
 		check(p.TestImports, testOnly, " (in its tests)")
 		// An external test package (package x_test) may import the
-		// packages that import x, to test x as they use it.
+		// packages that import x, directly or through others, to test x as
+		// they use it (the engine's fuzz test checks its reads against
+		// inspect.Check, which reaches the engine through dataio).
 		check(p.XTestImports, append(slices.Clone(testOnly), importersOf(name, rules)...), " (in its external tests)")
 	}
 	for _, r := range importRules {
@@ -158,12 +160,16 @@ func TestImportRules(t *testing.T) {
 	}
 }
 
-// importersOf lists the packages whose rule lets them import pkg.
+// importersOf lists the packages whose rule lets them import pkg, directly
+// or through other packages.
 func importersOf(pkg string, rules map[string]*importRule) []string {
-	var out []string
-	for p, r := range rules {
-		if slices.Contains(r.may, pkg) {
-			out = append(out, p)
+	out := []string{}
+	for todo := []string{pkg}; len(todo) > 0; todo = todo[1:] {
+		for p, r := range rules {
+			if slices.Contains(r.may, todo[0]) && !slices.Contains(out, p) {
+				out = append(out, p)
+				todo = append(todo, p)
+			}
 		}
 	}
 	return out
