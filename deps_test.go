@@ -40,6 +40,8 @@ var importRules = []importRule{
 		pkgs: []string{"keys"}},
 	{name: "the engine's leaves (keys and errors, files, the block cache) import nothing of ours",
 		pkgs: []string{"internal/base", "internal/vfs", "internal/cache"}},
+	{name: "the tests' view of the machine (which outside tools there are) imports nothing of ours",
+		pkgs: []string{"internal/testenv"}},
 	{name: "the fault-injecting file system wraps vfs only",
 		pkgs: []string{"internal/vfs/errorfs"}, may: []string{"internal/vfs"}},
 	{name: "the log format, the batch encoding and the memtable build on base only",
@@ -72,8 +74,8 @@ var importRules = []importRule{
 // testOnly are packages any test of the module may import besides what its
 // package may: the engine, to build a test's fixtures (inspect's tests write
 // the databases they inspect; Go itself refuses the cycle for the engine's
-// own internal packages), and the fault-injecting file system.
-var testOnly = []string{"", "internal/vfs/errorfs"}
+// own internal packages), the fault-injecting file system, and testenv.
+var testOnly = []string{"", "internal/vfs/errorfs", "internal/testenv"}
 
 // listedPackage is what TestImportRules reads of `go list -json`.
 type listedPackage struct {
