@@ -47,28 +47,14 @@ func cmOptions() *Options {
 		Logger: slog.New(slog.DiscardHandler)}
 }
 
-var (
-	cmGoldenOnce sync.Once
-	cmGoldenDir  string
-	cmGoldenErr  error
-)
-
-// cmGolden builds the database once per test binary, in a directory that
-// outlives the tests' temporary directories.
+// cmGolden builds the database in the test's temporary directory, removed
+// once every row (the parallel subtests) has finished with it.
 func cmGolden(t *testing.T) string {
-	cmGoldenOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "strata-corruption-matrix-")
-		if err != nil {
-			cmGoldenErr = err
-			return
-		}
-		cmGoldenDir = filepath.Join(dir, "db")
-		cmGoldenErr = cmBuild(cmGoldenDir)
-	})
-	if cmGoldenErr != nil {
-		t.Fatal(cmGoldenErr)
+	dir := filepath.Join(t.TempDir(), "db")
+	if err := cmBuild(dir); err != nil {
+		t.Fatal(err)
 	}
-	return cmGoldenDir
+	return dir
 }
 
 func cmBuild(dir string) error {

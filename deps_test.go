@@ -40,6 +40,8 @@ var importRules = []importRule{
 		pkgs: []string{"keys"}},
 	{name: "the engine's leaves (keys and errors, files, the block cache) import nothing of ours",
 		pkgs: []string{"internal/base", "internal/vfs", "internal/cache"}},
+	{name: "the tests' view of the machine (which outside tools there are) imports nothing of ours",
+		pkgs: []string{"internal/testenv"}},
 	{name: "the fault-injecting file system wraps vfs only",
 		pkgs: []string{"internal/vfs/errorfs"}, may: []string{"internal/vfs"}},
 	{name: "the log format, the batch encoding and the memtable build on base only",
@@ -73,8 +75,8 @@ var importRules = []importRule{
 // testOnly are packages any test of the module may import besides what its
 // package may: the engine, to build a test's fixtures (inspect's tests write
 // the databases they inspect; Go itself refuses the cycle for the engine's
-// own internal packages), and the fault-injecting file system.
-var testOnly = []string{"", "internal/vfs/errorfs"}
+// own internal packages), the fault-injecting file system, and testenv.
+var testOnly = []string{"", "internal/vfs/errorfs", "internal/testenv"}
 
 // listedPackage is what TestImportRules reads of `go list -json`.
 type listedPackage struct {
@@ -147,7 +149,9 @@ func TestImportRules(t *testing.T) {
 		check(p.Imports, nil, "")
 		check(p.TestImports, testOnly, " (in its tests)")
 		// An external test package (package x_test) may import the
-		// packages that import x, to test x as they use it.
+		// packages that import x, directly or through others, to test x as
+		// they use it (the engine's fuzz test checks its reads against
+		// inspect.Check, which reaches the engine through dataio).
 		check(p.XTestImports, append(slices.Clone(testOnly), importersOf(name, rules)...), " (in its external tests)")
 	}
 	for _, r := range importRules {
@@ -159,12 +163,16 @@ func TestImportRules(t *testing.T) {
 	}
 }
 
-// importersOf lists the packages whose rule lets them import pkg.
+// importersOf lists the packages whose rule lets them import pkg, directly
+// or through other packages.
 func importersOf(pkg string, rules map[string]*importRule) []string {
-	var out []string
-	for p, r := range rules {
-		if slices.Contains(r.may, pkg) {
-			out = append(out, p)
+	out := []string{}
+	for todo := []string{pkg}; len(todo) > 0; todo = todo[1:] {
+		for p, r := range rules {
+			if slices.Contains(r.may, todo[0]) && !slices.Contains(out, p) {
+				out = append(out, p)
+				todo = append(todo, p)
+			}
 		}
 	}
 	return out

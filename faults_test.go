@@ -88,6 +88,8 @@ type faultRun struct {
 	// oneShot says each fault fires once, so a read retried after a
 	// failed one must succeed.
 	oneShot bool
+	// acked, if set, is called after each acknowledged batch.
+	acked func(batch int)
 
 	hist    []faultBatch
 	model   map[string]string // the state after every acknowledged batch
@@ -145,6 +147,9 @@ func (r *faultRun) writes(from, to int) bool {
 			return false
 		}
 		applyOps(r.model, ops)
+		if r.acked != nil {
+			r.acked(i)
+		}
 	}
 	return true
 }
@@ -469,15 +474,7 @@ func faultProbe(t *testing.T, pass faultPass) []errorfs.Op {
 	fs := errorfs.Wrap(mem)
 	var mu sync.Mutex
 	var ops []errorfs.Op
-	fs.AddRule(errorfs.OnIndex(-1).On(pass.kinds...).Where(func(op errorfs.Op) bool {
-		if pass.filter != nil && !pass.filter(op) {
-			return false
-		}
-		mu.Lock()
-		ops = append(ops, op)
-		mu.Unlock()
-		return true
-	}))
+	fs.AddRule(errorfs.OnIndex(-1).On(pass.kinds...).Where(pass.recorder(&mu, &ops)))
 	r := newFaultRun(t, "probe", fs, mem)
 	if pass.opts != nil {
 		r.opts = pass.opts
@@ -531,58 +528,92 @@ type faultPass struct {
 	opts func(FS) *Options
 }
 
+// recorder returns a rule condition that matches the operations the pass
+// counts (its filter) and appends them to *ops under mu.
+func (pass faultPass) recorder(mu *sync.Mutex, ops *[]errorfs.Op) func(errorfs.Op) bool {
+	return func(op errorfs.Op) bool {
+		if pass.filter != nil && !pass.filter(op) {
+			return false
+		}
+		mu.Lock()
+		*ops = append(*ops, op)
+		mu.Unlock()
+		return true
+	}
+}
+
 // runFaultPass fails each operation the pass counts once.
 func runFaultPass(t *testing.T, pass faultPass, stats *faultStats) {
-	kinds, deterministic := pass.kinds, pass.deterministic
+	deterministic := pass.deterministic
 	probe := faultProbe(t, pass)
 	step := 1
 	if testing.Short() && raceEnabled {
 		step = 5
 	}
 	for i := 0; i < len(probe); i += step {
-		mem := vfs.NewMem()
-		fs := errorfs.Wrap(mem)
-		var mu sync.Mutex
-		var seen []errorfs.Op
-		// A failed write first writes a random prefix of its buffer, as a
-		// real short write does.
-		rule := fs.AddRule(errorfs.OnIndex(int64(i)).On(kinds...).PartialWrites(uint64(i)).Where(func(op errorfs.Op) bool {
-			if pass.filter != nil && !pass.filter(op) {
-				return false
+		// The obsolete-file sweep runs in the background, so how many
+		// List, Remove and Close operations a run does varies (70 to 80
+		// where the probe did 80): a run that ends before operation i
+		// comes is run again until it does. A deterministic pass never
+		// needs to.
+		var did []int
+		for {
+			n, fired := runFaultOnce(t, pass, probe, i, stats)
+			if fired {
+				break
 			}
-			mu.Lock()
-			seen = append(seen, op)
-			mu.Unlock()
-			return true
-		}))
-		name := fmt.Sprintf("fail op %d: %s", i, probe[i])
-		r := newFaultRun(t, name, fs, mem)
-		if pass.opts != nil {
-			r.opts = pass.opts
-		}
-		r.workload()
-		r.afterFailure()
-		mu.Lock()
-		if rule.Injected() != 1 {
-			mu.Unlock()
-			if deterministic {
-				t.Fatalf("[%s] the workload did only %d operations of the kinds counted this time", name, len(seen))
+			did = append(did, n)
+			if deterministic || len(did) == maxFaultAttempts {
+				t.Fatalf("[fail op %d: %s] the fault never fired: %d runs did only %v operations of the kinds counted (the probe %d)",
+					i, probe[i], len(did), did, len(probe))
 			}
-			continue
-		}
-		failed := seen[i]
-		mu.Unlock()
-		if deterministic && failed != probe[i] {
-			t.Fatalf("[%s] the workload is not deterministic: operation %d was %s this time", name, i, failed)
-		}
-		r.name = fmt.Sprintf("fail op %d: %s", i, failed)
-		fs.SetEnabled(false)
-		r.verify()
-		stats.add(r, failed)
-		if os.Getenv("STRATA_FAULT_DEBUG") != "" {
-			t.Logf("%s: step %q err %v bg %v", r.name, r.errStep, r.err, r.bgErr)
 		}
 	}
+}
+
+// maxFaultAttempts bounds the runs that wait for a fault to fire.
+const maxFaultAttempts = 20
+
+// runFaultOnce runs the workload with the pass's i-th operation failing. If
+// the fault fired, it checks the run (runFaultPass's invariants) and counts
+// it; either way it reports how many operations of the pass's kinds the run
+// did.
+func runFaultOnce(t *testing.T, pass faultPass, probe []errorfs.Op, i int, stats *faultStats) (ops int, fired bool) {
+	mem := vfs.NewMem()
+	fs := errorfs.Wrap(mem)
+	var mu sync.Mutex
+	var seen []errorfs.Op
+	// A failed write first writes a random prefix of its buffer, as a
+	// real short write does.
+	rule := fs.AddRule(errorfs.OnIndex(int64(i)).On(pass.kinds...).PartialWrites(uint64(i)).Where(pass.recorder(&mu, &seen)))
+	name := fmt.Sprintf("fail op %d: %s", i, probe[i])
+	r := newFaultRun(t, name, fs, mem)
+	if pass.opts != nil {
+		r.opts = pass.opts
+	}
+	r.workload()
+	r.afterFailure()
+	mu.Lock()
+	ops, fired = len(seen), rule.Injected() == 1
+	var failed errorfs.Op
+	if fired {
+		failed = seen[i]
+	}
+	mu.Unlock()
+	if !fired {
+		return ops, false
+	}
+	if pass.deterministic && failed != probe[i] {
+		t.Fatalf("[%s] the workload is not deterministic: operation %d was %s this time", name, i, failed)
+	}
+	r.name = fmt.Sprintf("fail op %d: %s", i, failed)
+	fs.SetEnabled(false)
+	r.verify()
+	stats.add(r, failed)
+	if os.Getenv("STRATA_FAULT_DEBUG") != "" {
+		t.Logf("%s: step %q err %v bg %v", r.name, r.errStep, r.err, r.bgErr)
+	}
+	return ops, true
 }
 
 // TestEveryIOFailsOnce is the every-I/O-fails-once test described at the
@@ -632,23 +663,29 @@ func isManifestSwitchOp(op errorfs.Op) bool {
 // for n spread over the workload's writes: the first write that does not
 // fit fails with an error that says the disk is full (ENOSPC), nothing
 // acknowledged is lost, and once space returns the database reopens and
-// works.
+// works. Some fill points are exact: the disk fills with the last byte of
+// a synced batch's log record, so that batch is accepted on a disk left
+// with no room, and the next write fails; the accepted batch must be
+// acknowledged and must survive the reopen and a power cut.
 func TestDiskFull(t *testing.T) {
-	total := faultBytesWritten(t)
+	total, atBatch := faultBytesWritten(t)
 	points := 60
 	if testing.Short() {
 		points = 20
 	}
+	// Synced batches: the first, before the first flush, before the
+	// compaction, before the close and the last under the snapshot.
+	exact := []int{4, 39, 79, 99, 119}
 	prng := rand.New(rand.NewPCG(3, 5))
-	accepted := 0
-	defer func() {
-		t.Logf("disk full at %d points of %d bytes: every one reported ENOSPC; %d sync writes fitted afterwards and were kept",
-			points, total, accepted)
-	}()
-	for p := 0; p < points; p++ {
-		limit := prng.Int64N(total)
-		if p < 4 {
+	fills := 0
+	for p := 0; p < points+len(exact); p++ {
+		limit, filler := prng.Int64N(total), -1
+		switch {
+		case p < 4:
 			limit = []int64{0, 1, 100, total - 1}[p]
+		case p >= points:
+			filler = exact[p-points]
+			limit = atBatch[filler]
 		}
 		mem := vfs.NewMem()
 		fs := errorfs.Wrap(mem)
@@ -661,31 +698,36 @@ func TestDiskFull(t *testing.T) {
 		if !errors.Is(r.err, syscall.ENOSPC) || !strings.Contains(r.err.Error(), "no space left on device") {
 			t.Fatalf("[%s] %s failed with %q, which does not say the disk is full", r.name, r.errStep, r.err)
 		}
+		if filler >= 0 {
+			if b := r.hist[filler]; !b.sync || !b.acked || r.errStep == fmt.Sprintf("write %d", filler) {
+				t.Fatalf("[%s] batch %d (synced %v) filled the disk to its last byte and was not acknowledged; %s failed: %v",
+					r.name, filler, b.sync, r.errStep, r.err)
+			}
+			r.name += fmt.Sprintf(", batch %d filled it", filler)
+			fills++
+		}
 		// While the disk stays full, writes keep failing and reads work.
 		if r.db != nil {
 			if err := r.db.Put([]byte("more"), []byte("x"), &WriteOptions{Sync: true}); err == nil {
-				r.hist = append(r.hist, faultBatch{ops: []crashOp{{key: "more", value: new("x")}}, sync: true, acked: true})
-				applyOps(r.model, r.hist[len(r.hist)-1].ops)
-				accepted++
-				// Accepted only if it fit: a WAL record may fit where a
-				// table did not. It must then be durable like any other.
-			} else {
-				r.hist = append(r.hist, faultBatch{ops: []crashOp{{key: "more", value: new("x")}}, sync: true})
+				t.Fatalf("[%s] a write was accepted on a full disk after %s failed", r.name, r.errStep)
 			}
+			r.hist = append(r.hist, faultBatch{ops: []crashOp{{key: "more", value: new("x")}}, sync: true})
 		}
 		r.afterFailure()
 		// Space returns.
 		fs.ClearRules()
 		r.verify()
 	}
+	t.Logf("disk full at %d points of %d bytes: every one reported ENOSPC; at %d of them a synced batch filled the disk to its last byte and was kept",
+		points+len(exact), total, fills)
 }
 
-// faultBytesWritten returns the bytes the fault workload writes.
-func faultBytesWritten(t *testing.T) int64 {
+// faultBytesWritten returns the bytes the fault workload writes, and how
+// many it had written when each batch was acknowledged.
+func faultBytesWritten(t *testing.T) (total int64, atBatch map[int]int64) {
 	mem := vfs.NewMem()
 	fs := errorfs.Wrap(mem)
 	var mu sync.Mutex
-	var total int64
 	fs.AddRule(errorfs.OnIndex(-1).On(errorfs.OpWrite).Where(func(op errorfs.Op) bool {
 		mu.Lock()
 		total += int64(op.Len)
@@ -693,11 +735,17 @@ func faultBytesWritten(t *testing.T) int64 {
 		return true
 	}))
 	r := newFaultRun(t, "probe", fs, mem)
+	atBatch = map[int]int64{}
+	r.acked = func(batch int) {
+		mu.Lock()
+		atBatch[batch] = total
+		mu.Unlock()
+	}
 	r.workload()
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	return total
+	return total, atBatch
 }
 
 // faultAutoOptions turn background work on: tiny memtables and tables, so
@@ -723,6 +771,41 @@ func (r *faultRun) workloadAuto() {
 		!r.fail("compact all", r.db.CompactRange(nil, nil)) &&
 		r.check("read after compaction", r.model, nil) &&
 		r.closeDB("close 2")
+}
+
+// runBackgroundFaultOnce runs workloadAuto with operation i failing. If the
+// fault fired, it checks the run and counts it; either way it reports how
+// many operations the run did.
+func runBackgroundFaultOnce(t *testing.T, name string, i int64, stats *faultStats) (ops int64, fired bool) {
+	mem := vfs.NewMem()
+	fs := errorfs.Wrap(mem)
+	var mu sync.Mutex
+	var failed errorfs.Op
+	var n int64
+	rule := fs.AddRule(errorfs.OnIndex(i).Where(func(op errorfs.Op) bool {
+		mu.Lock()
+		if n == i {
+			failed = op
+		}
+		n++
+		mu.Unlock()
+		return true
+	}))
+	r := newFaultRun(t, name, fs, mem)
+	r.opts = faultAutoOptions
+	r.workloadAuto()
+	r.afterFailure()
+	fs.SetEnabled(false)
+	mu.Lock()
+	ops, fired = n, rule.Injected() == 1
+	mu.Unlock()
+	if !fired {
+		return ops, false
+	}
+	r.name += ": " + failed.String()
+	r.verify()
+	stats.add(r, failed)
+	return ops, true
 }
 
 // TestFaultsWithBackgroundWork fails one operation, at a random index, of
@@ -757,32 +840,20 @@ func TestFaultsWithBackgroundWork(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	stats := &faultStats{byKind: map[string]int{}}
 	for run := 0; run < runs; run++ {
+		// A run may do fewer operations than the probe: if it ends before
+		// operation i, it is run again with an index below what it did.
 		i := rng.Int64N(total)
-		mem := vfs.NewMem()
-		fs := errorfs.Wrap(mem)
-		var mu sync.Mutex
-		var failed errorfs.Op
-		var n int64
-		rule := fs.AddRule(errorfs.OnIndex(i).Where(func(op errorfs.Op) bool {
-			mu.Lock()
-			if n == i {
-				failed = op
+		var did []int64
+		for {
+			n, fired := runBackgroundFaultOnce(t, fmt.Sprintf("seed %d, run %d: fail op %d", seed, run, i), i, stats)
+			if fired {
+				break
 			}
-			n++
-			mu.Unlock()
-			return true
-		}))
-		r := newFaultRun(t, fmt.Sprintf("seed %d, run %d: fail op %d", seed, run, i), fs, mem)
-		r.opts = faultAutoOptions
-		r.workloadAuto()
-		r.afterFailure()
-		fs.SetEnabled(false)
-		mu.Lock()
-		r.name += ": " + failed.String()
-		mu.Unlock()
-		r.verify()
-		if rule.Injected() == 1 {
-			stats.add(r, failed)
+			did = append(did, n)
+			if len(did) == maxFaultAttempts {
+				t.Fatalf("[seed %d, run %d] the fault never fired: %d runs did only %v operations", seed, run, len(did), did)
+			}
+			i = rng.Int64N(n)
 		}
 	}
 	t.Logf("one fault at a random point of a workload with background work: %s", stats)

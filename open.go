@@ -607,6 +607,10 @@ func replayLogFile(o *Options, path string, mem *memTable, full func(*memTable) 
 		if err := batch.Validate(rec); err != nil {
 			return base.WithFileOffset(err, path, off)
 		}
+		if seq, n := batch.Seq(rec), uint64(batch.Count(rec)); seq > base.MaxSeq+1 || n > base.MaxSeq+1-seq {
+			return base.CorruptionErrorf(path, off, "batch of %d operations at sequence %d runs past the largest sequence number %d",
+				n, seq, uint64(base.MaxSeq))
+		}
 		need := memtableNeed(&Batch{data: rec, count: batch.Count(rec)})
 		if !mem.Empty() && (mem.ApproximateMemoryUsage() >= uint64(o.WriteBufferSize) || !memHasRoom(mem, need)) {
 			if err := full(mem); err != nil {

@@ -17,9 +17,15 @@ import (
 // middle of a readahead scan and a second First on the same iterator.
 func TestScanIterAgainstModel(t *testing.T) {
 	sizes := []int{0, 1, 2, 3, 7, 16, 17, 64, 100, 255, 511, 512, 1000, 3000, 20000}
+	nSeeds := uint64(4)
+	if testing.Short() || raceEnabled {
+		// The same shapes (empty, one entry, around readahead batches, many
+		// batches), one seed each and without the largest memtable.
+		sizes, nSeeds = sizes[:len(sizes)-1], 1
+	}
 	for _, cmp := range comparers {
 		for _, n := range sizes {
-			for seed := range uint64(4) {
+			for seed := range nSeeds {
 				t.Run(fmt.Sprintf("%s/%d/%d", cmp.Name, n, seed), func(t *testing.T) {
 					rng := rand.New(rand.NewPCG(seed, uint64(n)))
 					m := New(cmp, 4<<20)

@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/strata-db/strata/internal/testenv"
 )
 
 const (
@@ -17,24 +19,11 @@ const (
 )
 
 // buildOracle compiles testdata/cpporacle/oracle.cc against C++ LevelDB's
-// static library, or skips the test when the toolchain or library is
-// missing.
+// static library (testenv.CppLevelDB: skipped where missing, except in
+// CI).
 func buildOracle(t *testing.T) string {
 	t.Helper()
-	// Locally a missing toolchain skips the test; in CI (CI=true) it must run.
-	skip := t.Skipf
-	if os.Getenv("CI") == "true" {
-		skip = t.Fatalf
-	}
-	gxx, err := exec.LookPath("g++")
-	if err != nil {
-		skip("g++ not installed")
-	}
-	for _, p := range []string{cppLib, cppInclude} {
-		if _, err := os.Stat(p); err != nil {
-			skip("C++ LevelDB (libleveldb-dev) not installed: %v", err)
-		}
-	}
+	gxx := testenv.CppLevelDB(t, cppLib, cppInclude)
 	bin := filepath.Join(t.TempDir(), "oracle")
 	out, err := exec.Command(gxx, "-O1", "-std=c++17", "-o", bin,
 		filepath.Join("testdata", "cpporacle", "oracle.cc"), cppLib, "-lpthread").CombinedOutput()

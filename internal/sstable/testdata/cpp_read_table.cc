@@ -1,13 +1,11 @@
 // cpp_read_table: reads a table with C++ LevelDB's own Table class and prints
 // every entry as "hex(key) hex(value)" lines, verifying checksums, then seeks
-// to every key and checks it is found. Used to show that C++ LevelDB 1.23
-// reads tables written by Strata (see interop_test.go):
+// to every key and checks it is found. TestCppLevelDBReadsTables
+// (interop_test.go) builds it and runs it on tables Strata writes, in CI
+// and wherever g++ and libleveldb-dev are installed. By hand:
 //
 //	g++ -O1 -o /tmp/cpp_read_table internal/sstable/testdata/cpp_read_table.cc -lleveldb
-//	STRATA_SSTABLE_INTEROP_DIR=/tmp/interop go test -run TestWriteInteropTables ./internal/sstable
-//	for f in /tmp/interop/*.ldb; do /tmp/cpp_read_table $f | cmp - ${f%.ldb}.want; done
-//
-// Not a Go test dependency: the Go tests only read checked-in files.
+//	/tmp/cpp_read_table TABLE
 #include <cstdio>
 #include <string>
 #include <vector>
