@@ -262,10 +262,6 @@ func (s *fuzzOpenDB) check(t *testing.T, manifestBytes, logBytes []byte, paranoi
 			t.Fatalf("%s: %v, which is not a corruption error", what, err)
 		case want != nil:
 			t.Fatalf("%s: %v, in a valid database", what, err)
-		case clean && strings.Contains(err.Error(), "runs past the largest sequence number"):
-			t.Skipf("KNOWN GAP in inspect.Check, kept failing: %s: %v; Check does not report a log batch whose "+
-				"sequence numbers run past 2^56-1 (first seed: testdata/fuzz/FuzzOpenRecords/2d653c92b805ee53). "+
-				"Remove this case when it does", what, err)
 		case clean:
 			t.Fatalf("%s: %v, where inspect.Check found nothing wrong", what, err)
 		}

@@ -80,6 +80,10 @@ func ReadWAL(path string, fn func(*Batch) error) ([]Finding, error) {
 				return &Finding{File: name, Offset: off, Msg: err.Error()}, nil
 			}
 			var bad *Finding
+			if b.Count > 0 && b.Seq+uint64(b.Count)-1 > base.MaxSeq {
+				return &Finding{File: name, Offset: off,
+					Msg: fmt.Sprintf("batch of %d operations at sequence %d runs past the largest sequence number %d", b.Count, b.Seq, base.MaxSeq)}, fn(&b)
+			}
 			if b.Count > 0 && b.Seq < nextSeq {
 				bad = &Finding{File: name, Offset: off,
 					Msg: fmt.Sprintf("batch sequence %d goes backwards (the previous batch ended at %d)", b.Seq, nextSeq-1)}
