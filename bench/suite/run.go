@@ -125,6 +125,10 @@ func (r *Runner) runWorkload(ctx context.Context, w *Workload, e *Engine, rep in
 	dir := filepath.Join(r.WorkDir, "db", fmt.Sprintf("%s-%s-%d", e.Name, w.Name, rep))
 	os.RemoveAll(dir)
 	defer os.RemoveAll(dir)
+	// The engines create only the database directory itself, as mkdir does.
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return []Record{{Type: "failure", Set: w.Set, Workload: w.Name, Engine: e.Name, Rep: rep, Num: w.Num, ValueSize: w.ValueSize, Error: err.Error()}}
+	}
 	var records []Record
 	var peak int64
 	for si := range w.Steps {
