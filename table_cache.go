@@ -116,7 +116,7 @@ func (tc *tableCache) load(e *tableEntry) {
 	// reads then cost no system call and no copy, as in C++ LevelDB.
 	if data, unmap, err := vfs.MmapFile(f); err == nil {
 		if uint64(len(data)) >= e.size {
-			opts.Mmap, e.unmap = data[:e.size], unmap
+			opts.Mmap, opts.WillNeed, e.unmap = data[:e.size], vfs.WillNeed, unmap
 		} else {
 			unmap()
 		}

@@ -30,9 +30,13 @@ type Iter struct {
 	// seqLoads counts data blocks loaded in a row by stepping (Next or Prev
 	// across a block boundary), reset by a seek. From scanThreshold on the
 	// iterator is scanning: blocks the cache lacks are read into scanBuf
-	// and not cached (scan resistance, and no allocation per block).
+	// and not cached (scan resistance, and no allocation per block); from
+	// a mapped table, with the part ahead of the scan read ahead first
+	// (aheadLo, aheadHi: what was last asked for; see readAhead).
 	seqLoads int
 	scanBuf  []byte
+	aheadLo  uint64
+	aheadHi  uint64
 	// dataValue holds the loaded data block when it is cache memory (a
 	// reference released when the iterator moves to another block or
 	// closes).
@@ -42,6 +46,21 @@ type Iter struct {
 	// count towards the process's resident memory), without the cache.
 	readOnce bool
 	rawBuf   []byte
+}
+
+// readAhead asks for the part of the mapping a scan is about to read to be
+// read ahead, when block h is outside what was asked last: the next
+// scanAheadBytes after it going forward, before it going backward.
+func (it *Iter) readAhead(h BlockHandle) {
+	end := h.Offset + h.Size + blockTrailerLen
+	if h.Offset >= it.aheadLo && end <= it.aheadHi {
+		return
+	}
+	if forward := h.Offset >= it.dataOff; forward {
+		it.aheadLo, it.aheadHi = h.Offset, it.r.willNeedFrom(h.Offset, true)
+	} else {
+		it.aheadLo, it.aheadHi = it.r.willNeedFrom(end, false), end
+	}
 }
 
 // scanThreshold is how many blocks in a row an iterator steps through
@@ -63,6 +82,7 @@ func (r *Reader) NewIter() *Iter {
 	it.data.data = nil
 	it.lowerKey, it.upperKey = nil, nil
 	it.readOnce = false
+	it.aheadLo, it.aheadHi = 0, 0 // what a previous table's scan asked for
 	if r.closed {
 		it.err = errClosedReader
 		it.index = blockIter{keyBuf: it.index.keyBuf}
@@ -137,6 +157,9 @@ func (it *Iter) loadBlock() bool {
 	if it.readOnce {
 		b, err = it.r.readBlockOnce(h, &it.rawBuf, &it.scanBuf)
 	} else if it.seqLoads >= scanThreshold {
+		if it.r.willNeed != nil {
+			it.readAhead(h)
+		}
 		b, v, err = it.r.dataBlockNoFill(h, &it.scanBuf)
 	} else {
 		b, v, err = it.r.dataBlock(h)

@@ -38,21 +38,27 @@ type ReaderOptions struct {
 	// read without a filter. Repair uses it to save the data of a table
 	// whose metaindex or filter block is damaged.
 	IgnoreMeta bool
+	// WillNeed, if set with Mmap, is called with a part of Mmap a scan is
+	// about to read, so that its pages are read ahead (vfs.WillNeed): a
+	// mapping advised for random access faults page by page.
+	WillNeed func(b []byte)
 }
 
 // Reader reads one table. It keeps the index and filter blocks in memory and
 // reads data blocks through the cache. A Reader is safe for concurrent use
 // by multiple goroutines (each with its own iterators).
 type Reader struct {
-	f       io.ReaderAt
-	size    int64
-	mmap    []byte
-	cmp     *base.Comparer
-	cache   *cache.Cache
-	cacheID uint64
-	file    string
-	verify  bool
-	closed  bool
+	f    io.ReaderAt
+	size int64
+	mmap []byte
+	// willNeed is ReaderOptions.WillNeed (nil without a mapping).
+	willNeed func(b []byte)
+	cmp      *base.Comparer
+	cache    *cache.Cache
+	cacheID  uint64
+	file     string
+	verify   bool
+	closed   bool
 
 	footer           footer
 	index            []byte // index block contents
@@ -102,6 +108,9 @@ func NewReader(f io.ReaderAt, size int64, o ReaderOptions) (*Reader, error) {
 		cache:  o.Cache,
 		file:   o.FileName,
 		verify: o.VerifyChecksums,
+	}
+	if o.Mmap != nil {
+		r.willNeed = o.WillNeed
 	}
 	if r.cmp == nil {
 		r.cmp = base.DefaultComparer
@@ -431,6 +440,29 @@ func (r *Reader) dataBlockNoFill(h BlockHandle, buf *[]byte) ([]byte, *cache.Val
 		*buf = b
 	}
 	return b, nil, nil
+}
+
+// scanAheadBytes is how much of a mapped table a scan asks the kernel to
+// read ahead at a time (see Reader.willNeedFrom).
+const scanAheadBytes = 2 << 20
+
+// willNeedFrom asks for the scanAheadBytes of the mapping from off (or, for
+// a backward scan, before end) to be read ahead, and returns the offset
+// past which (forward) or before which (backward) it must be asked again.
+// The mapping is advised for random access, so without this a scan would
+// fault on it page by page; reading it with ReadAt instead (the kernel's own
+// readahead) costs a system call and a copy per block, a third of the speed
+// of a scan whose tables are in memory.
+func (r *Reader) willNeedFrom(off uint64, forward bool) uint64 {
+	size := uint64(len(r.mmap))
+	if forward {
+		end := min(off+scanAheadBytes, size)
+		r.willNeed(r.mmap[off:end])
+		return end
+	}
+	start := off - min(off, scanAheadBytes)
+	r.willNeed(r.mmap[start:off])
+	return start
 }
 
 // buildFlatIndex decodes every index entry (it is an iterator over the

@@ -8,3 +8,6 @@ import "os"
 func mmapFile(*os.File) ([]byte, func() error, error) {
 	return nil, nil, ErrMmapUnsupported
 }
+
+// willNeed does nothing: there are no mappings here.
+func willNeed([]byte) error { return nil }

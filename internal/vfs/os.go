@@ -194,6 +194,9 @@ var ErrMmapUnsupported = errors.New("mmap unsupported")
 // writes while it is mapped (a finished table), and returns its bytes and a
 // function that unmaps them. The bytes are read-only: writing to them
 // faults. They must not be used after unmap is called; unmap is idempotent.
+// The mapping is advised for random access (MADV_RANDOM): a fault reads the
+// page it needs, not a read-ahead window, so sequential readers should ask
+// for what they will read with WillNeed (or use ReadAt).
 //
 // It works for files of Default on Linux. For anything else (MemFS,
 // errorfs-wrapped files, other platforms) it returns an error matching
@@ -206,6 +209,12 @@ func MmapFile(f File) (data []byte, unmap func() error, err error) {
 	}
 	return mmapFile(osf)
 }
+
+// WillNeed asks the system to read ahead the pages of b, a part of a
+// mapping MmapFile returned: a sequential reader of a mapping advised for
+// random access calls it for the part it is about to read. It is advice:
+// nothing fails if it is not taken.
+func WillNeed(b []byte) { willNeed(b) } // advice: its failure changes nothing
 
 // noopUnmap is the unmap of an empty mapping.
 func noopUnmap() error { return nil }
