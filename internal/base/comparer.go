@@ -119,7 +119,7 @@ func InternalSeparator(c *Comparer, dst, a, b []byte) []byte {
 	dst = c.Separator(dst, ua, ub)
 	sep := dst[start:]
 	if len(sep) < len(ua) && c.Compare(ua, sep) < 0 {
-		return binary.LittleEndian.AppendUint64(dst, MakeTrailer(MaxSeq, KindMax))
+		return binary.LittleEndian.AppendUint64(dst, MakeTrailer(MaxSeq, KindSeparator))
 	}
 	return append(dst[:start], a...)
 }
@@ -132,7 +132,7 @@ func InternalSuccessor(c *Comparer, dst, a []byte) []byte {
 	dst = c.Successor(dst, ua)
 	succ := dst[start:]
 	if len(succ) < len(ua) && c.Compare(ua, succ) < 0 {
-		return binary.LittleEndian.AppendUint64(dst, MakeTrailer(MaxSeq, KindMax))
+		return binary.LittleEndian.AppendUint64(dst, MakeTrailer(MaxSeq, KindSeparator))
 	}
 	return append(dst[:start], a...)
 }

@@ -32,7 +32,7 @@ func FuzzInternalKey(f *testing.F) {
 		seq &= MaxSeq
 		ikey := AppendInternalKey([]byte("prefix"), ukey, seq, Kind(kind))[len("prefix"):]
 		u, s, k, ok := ParseInternalKey(ikey)
-		if !bytes.Equal(u, ukey) || s != seq || k != Kind(kind) || ok != (Kind(kind) <= KindMax) {
+		if !bytes.Equal(u, ukey) || s != seq || k != Kind(kind) || ok != Kind(kind).Valid() {
 			t.Fatalf("round trip of (%q, %d, %d): (%q, %d, %d, %v)", ukey, seq, kind, u, s, k, ok)
 		}
 		if ValidInternalKey(ikey) != ok || !bytes.Equal(UserKey(ikey), ukey) || Trailer(ikey) != MakeTrailer(seq, Kind(kind)) {

@@ -6,8 +6,9 @@ import (
 )
 
 // Kind is the type of an internal key: what the entry does to its user key.
-// The values are LevelDB's ValueType and are stored on disk in the low byte of
-// every internal key's trailer and in write batches.
+// The values are LevelDB's ValueType (0, 1) and RocksDB's for the kinds
+// LevelDB lacks (2, 15), stored on disk in the low byte of every internal
+// key's trailer and in write batches.
 type Kind uint8
 
 const (
@@ -15,19 +16,47 @@ const (
 	KindDelete Kind = 0
 	// KindSet is a value for the user key.
 	KindSet Kind = 1
-	// KindMax is the largest kind. Because entries with equal user key and
-	// sequence sort by kind descending, a search key built with KindMax finds
-	// the first entry at or below its sequence (LevelDB's kValueTypeForSeek).
-	KindMax Kind = KindSet
+	// KindMerge is a merge operand for the user key: combined, by the
+	// database's merge operator, with the operands and value below it
+	// (RocksDB's kTypeMerge).
+	KindMerge Kind = 2
+	// KindRangeDelete is a range tombstone: every version of every key in
+	// [user key, value) with a smaller sequence is deleted (RocksDB's
+	// kTypeRangeDeletion). Tables keep range tombstones in a meta block of
+	// their own, never among their point entries.
+	KindRangeDelete Kind = 15
+	// KindMax is the largest kind. Entries with equal user key and sequence
+	// sort by kind descending, so a search key built with KindMax sorts
+	// before every entry of its user key and sequence (see MakeSearchKey).
+	KindMax Kind = KindRangeDelete
+	// KindSeparator is the kind of the short separators and successors
+	// table index blocks hold (LevelDB's kValueTypeForSeek): KindSet, so
+	// that a table of plain puts and deletes is byte for byte what C++
+	// LevelDB writes.
+	KindSeparator Kind = KindSet
 )
 
-// String returns "DEL" or "SET" (or "KIND(n)" for an unknown kind).
+// Valid reports whether k is a kind Strata knows.
+func (k Kind) Valid() bool {
+	switch k {
+	case KindDelete, KindSet, KindMerge, KindRangeDelete:
+		return true
+	}
+	return false
+}
+
+// String returns "DEL", "SET", "MERGE" or "RANGEDEL" (or "KIND(n)" for an
+// unknown kind).
 func (k Kind) String() string {
 	switch k {
 	case KindDelete:
 		return "DEL"
 	case KindSet:
 		return "SET"
+	case KindMerge:
+		return "MERGE"
+	case KindRangeDelete:
+		return "RANGEDEL"
 	}
 	return fmt.Sprintf("KIND(%d)", uint8(k))
 }
@@ -66,7 +95,7 @@ func ValidInternalKey(ikey []byte) bool {
 	if len(ikey) < TrailerLen {
 		return false
 	}
-	return Kind(ikey[len(ikey)-TrailerLen]) <= KindMax
+	return Kind(ikey[len(ikey)-TrailerLen]).Valid()
 }
 
 // UserKey returns the user key part of an internal key. ikey must be at least
@@ -95,7 +124,7 @@ func ParseInternalKey(ikey []byte) (ukey []byte, seq uint64, kind Kind, ok bool)
 	n := len(ikey) - TrailerLen
 	t := binary.LittleEndian.Uint64(ikey[n:])
 	kind = Kind(t & 0xff)
-	return ikey[:n], t >> 8, kind, kind <= KindMax
+	return ikey[:n], t >> 8, kind, kind.Valid()
 }
 
 // FormatInternalKey renders an internal key for humans and error messages:

@@ -187,7 +187,7 @@ func TestVersionEditDecodeCorrupt(t *testing.T) {
 		{"last sequence missing", "04", "last sequence number"},
 		{"compact pointer level", "05 07 " + goodKey, "compaction pointer at byte 0 of 12: level 7 >= 7"},
 		{"compact pointer short key", "05 01 03 616263", "compaction pointer at byte 0 of 6: bad internal key"},
-		{"compact pointer bad kind", "05 01 09 61 0201000000000000", "bad internal key"},
+		{"compact pointer bad kind", "05 01 09 61 0301000000000000", "bad internal key"},
 		{"compact pointer key truncated", "05 01 09 61", "truncated key"},
 		{"deleted file level", "06 09 01", "deleted file at byte 0 of 3: level 9 >= 7"},
 		{"deleted file level huge", "06 ffffffff0f 01", "deleted file"},

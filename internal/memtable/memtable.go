@@ -267,14 +267,15 @@ func (m *MemTable) sameSeq(nd uint32, c int, seq uint64) bool {
 // into the arena. It is safe for concurrent use with Add, Get and iterators.
 // It returns ErrArenaFull when the entry does not fit, ErrRecordExists when
 // an entry with the same ukey and seq is present, and an error for seq >
-// base.MaxSeq or an unknown kind; in every error case nothing is inserted.
+// base.MaxSeq or a kind other than a point entry's (Set, Delete, Merge); in
+// every error case nothing is inserted.
 // Add does not allocate on the heap.
 func (m *MemTable) Add(seq uint64, kind base.Kind, ukey, value []byte) error {
 	if seq > base.MaxSeq {
 		return fmt.Errorf("memtable: sequence %d exceeds the maximum %d", seq, base.MaxSeq)
 	}
-	if kind > base.KindMax {
-		return fmt.Errorf("memtable: unknown kind %d", uint8(kind))
+	if kind != base.KindSet && kind != base.KindDelete && kind != base.KindMerge {
+		return fmt.Errorf("memtable: kind %s is not a point entry's", kind)
 	}
 	trailer := base.MakeTrailer(seq, kind)
 	kv := uint64(len(ukey)) + base.TrailerLen + uint64(len(value))

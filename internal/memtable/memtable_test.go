@@ -42,8 +42,10 @@ func TestInvalidAdd(t *testing.T) {
 	if err := m.Add(base.MaxSeq+1, base.KindSet, []byte("k"), nil); err == nil {
 		t.Fatal("seq > MaxSeq accepted")
 	}
-	if err := m.Add(1, base.KindMax+1, []byte("k"), nil); err == nil {
-		t.Fatal("unknown kind accepted")
+	for _, k := range []base.Kind{base.KindMax + 1, base.KindRangeDelete, 3} {
+		if err := m.Add(1, k, []byte("k"), nil); err == nil {
+			t.Fatalf("kind %s accepted", k)
+		}
 	}
 	if err := m.Add(base.MaxSeq, base.KindSet, []byte("k"), []byte("v")); err != nil {
 		t.Fatal(err)
