@@ -7,9 +7,13 @@
 //	| seq (fixed64)  | count (fixed32)| records...                        |
 //	+----------------+---------------+------------------------------------+
 //	record := kind (1 byte) | varint32 len | key [| varint32 len | value]
-//	kind 1 (Set) carries a value, kind 0 (Delete) does not.
+//	kind 1 (Set) carries a value, kind 0 (Delete) does not; kind 2 (Merge)
+//	carries an operand as its value, kind 15 (RangeDelete) the exclusive
+//	end of its range [key, end) (RocksDB's kTypeMerge, kTypeRangeDeletion).
 //
-// The i-th record (from 0) is applied with sequence number seq+i.
+// The i-th record (from 0) is applied with sequence number seq+i. C++
+// LevelDB knows only kinds 0 and 1: a log holding the others is not
+// LevelDB's to read.
 package batch
 
 import (
@@ -60,6 +64,24 @@ func AppendDelete(data, key []byte) []byte {
 	return append(data, key...)
 }
 
+// AppendMerge appends a Merge record (key and operand) to data.
+func AppendMerge(data, key, operand []byte) []byte {
+	data = append(data, byte(base.KindMerge))
+	data = binary.AppendUvarint(data, uint64(len(key)))
+	data = append(data, key...)
+	data = binary.AppendUvarint(data, uint64(len(operand)))
+	return append(data, operand...)
+}
+
+// AppendRangeDelete appends a RangeDelete record for [start, end) to data.
+func AppendRangeDelete(data, start, end []byte) []byte {
+	data = append(data, byte(base.KindRangeDelete))
+	data = binary.AppendUvarint(data, uint64(len(start)))
+	data = append(data, start...)
+	data = binary.AppendUvarint(data, uint64(len(end)))
+	return append(data, end...)
+}
+
 // Reader walks the records of an encoded batch. The zero value is not
 // usable; use NewReader.
 type Reader struct {
@@ -80,7 +102,8 @@ func NewReader(data []byte) (Reader, error) {
 
 // Next decodes the next record. ok is false at the end; err reports a
 // malformed record, or a count that disagrees with the records present. key
-// and value alias the batch's bytes.
+// and value alias the batch's bytes; for a RangeDelete, key is the start of
+// the range and value its exclusive end.
 func (r *Reader) Next() (kind base.Kind, key, value []byte, ok bool, err error) {
 	if r.off >= len(r.data) {
 		if r.index != r.count {
@@ -100,7 +123,7 @@ func (r *Reader) Next() (kind base.Kind, key, value []byte, ok bool, err error) 
 		return 0, nil, nil, false, fmt.Errorf("record %d at batch offset %d: %w", r.index, at, err)
 	}
 	switch kind {
-	case base.KindSet:
+	case base.KindSet, base.KindMerge, base.KindRangeDelete:
 		if value, err = r.varstring(); err != nil {
 			return 0, nil, nil, false, fmt.Errorf("record %d at batch offset %d: %w", r.index, at, err)
 		}

@@ -110,9 +110,14 @@ func readOps(t *testing.T, data []byte) ([]batchOp, error) {
 func encodeOps(seq uint64, ops []batchOp) []byte {
 	data := make([]byte, HeaderLen)
 	for _, op := range ops {
-		if op.kind == base.KindSet {
+		switch op.kind {
+		case base.KindSet:
 			data = AppendSet(data, []byte(op.key), []byte(op.value))
-		} else {
+		case base.KindMerge:
+			data = AppendMerge(data, []byte(op.key), []byte(op.value))
+		case base.KindRangeDelete:
+			data = AppendRangeDelete(data, []byte(op.key), []byte(op.value))
+		default:
 			data = AppendDelete(data, []byte(op.key))
 		}
 	}
@@ -122,8 +127,9 @@ func encodeOps(seq uint64, ops []batchOp) []byte {
 }
 
 // fuzzOps turns arbitrary bytes into batch operations: per operation a
-// byte of kind and key length, a byte of value length, then the key and
-// the value, cut short where the bytes end.
+// byte of kind (low two bits: delete, set, merge, range delete) and key
+// length, a byte of value length, then the key and the value, cut short
+// where the bytes end.
 func fuzzOps(data []byte) []batchOp {
 	var ops []batchOp
 	take := func(n int) string {
@@ -133,9 +139,10 @@ func fuzzOps(data []byte) []batchOp {
 		return s
 	}
 	for len(data) >= 2 {
-		kind, klen, vlen := base.KindSet, int(data[0]>>1), int(data[1])
-		if data[0]&1 == 0 {
-			kind, vlen = base.KindDelete, 0
+		kind := []base.Kind{base.KindDelete, base.KindSet, base.KindMerge, base.KindRangeDelete}[data[0]&3]
+		klen, vlen := int(data[0]>>2), int(data[1])
+		if kind == base.KindDelete {
+			vlen = 0
 		}
 		data = data[2:]
 		ops = append(ops, batchOp{kind, take(klen), take(vlen)})
@@ -163,13 +170,13 @@ func modelDecode(data []byte) (ops []batchOp, ok bool) {
 	for len(rest) > 0 {
 		op := batchOp{kind: base.Kind(rest[0])}
 		rest = rest[1:]
-		if op.kind != base.KindSet && op.kind != base.KindDelete {
+		if !op.kind.Valid() {
 			return nil, false
 		}
 		if op.key, ok = str(); !ok {
 			return nil, false
 		}
-		if op.kind == base.KindSet {
+		if op.kind != base.KindDelete {
 			if op.value, ok = str(); !ok {
 				return nil, false
 			}
@@ -193,6 +200,7 @@ func FuzzReader(f *testing.F) {
 	f.Add(good)
 	f.Add([]byte{})
 	f.Add(encodeOps(7, []batchOp{{base.KindSet, "", ""}, {base.KindDelete, "k", ""}, {base.KindSet, "a", string(make([]byte, 300))}}))
+	f.Add(encodeOps(9, []batchOp{{base.KindMerge, "m", "+1"}, {base.KindRangeDelete, "a", "z"}, {base.KindDelete, "k", ""}}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ops, err := readOps(t, data)
 		if err != nil && !errors.Is(err, base.ErrCorruption) {
