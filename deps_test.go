@@ -32,14 +32,14 @@ type importRule struct {
 }
 
 // engineInternals are the engine's own packages below the root.
-var engineInternals = []string{"internal/base", "internal/vfs", "internal/cache", "internal/record",
+var engineInternals = []string{"internal/base", "internal/vfs", "internal/cache", "internal/record", "internal/rangedel",
 	"internal/batch", "internal/memtable", "internal/sstable", "internal/manifest", "internal/iterator"}
 
 var importRules = []importRule{
 	{name: "keys encodes tuples for every layer and imports nothing of ours",
 		pkgs: []string{"keys"}},
-	{name: "the engine's leaves (keys and errors, files, the block cache) import nothing of ours",
-		pkgs: []string{"internal/base", "internal/vfs", "internal/cache"}},
+	{name: "the engine's leaves (keys and errors, files, the block cache, range-tombstone fragments) import nothing of ours",
+		pkgs: []string{"internal/base", "internal/vfs", "internal/cache", "internal/rangedel"}},
 	{name: "the tests' view of the machine (which outside tools there are) imports nothing of ours",
 		pkgs: []string{"internal/testenv"}},
 	{name: "the fault-injecting file system wraps vfs only",
