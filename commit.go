@@ -321,7 +321,7 @@ func (d *DB) applyGroup(group []*writer, seq uint64, log *walFile, mem *memTable
 			if !ok {
 				break
 			}
-			if err := mem.Add(seq, kind, k, v); err != nil {
+			if err := mem.apply(seq, kind, k, v); err != nil {
 				return fmt.Errorf("strata: memtable insert at seq %d: %w", seq, err)
 			}
 			seq++

@@ -206,6 +206,15 @@ func (m *memTable) unref() {
 	}
 }
 
+// apply inserts one operation of a batch: a range tombstone beside the
+// entries, any other kind as an entry.
+func (m *memTable) apply(seq uint64, kind base.Kind, key, value []byte) error {
+	if kind == base.KindRangeDelete {
+		return m.AddRangeDel(seq, key, value)
+	}
+	return m.Add(seq, kind, key, value)
+}
+
 // memoryUsage is the memtable's arena usage; a stand-in's is 0.
 func (m *memTable) memoryUsage() uint64 {
 	if m.MemTable == nil {

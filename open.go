@@ -628,7 +628,7 @@ func replayLogFile(o *Options, path string, mem *memTable, full func(*memTable) 
 			if !ok {
 				break
 			}
-			if err := mem.Add(seq, kind, k, v); err != nil {
+			if err := mem.apply(seq, kind, k, v); err != nil {
 				return fmt.Errorf("strata: replay %s at offset %d: %w", path, r.Offset(), err)
 			}
 			st.maxSeq = max(st.maxSeq, seq)

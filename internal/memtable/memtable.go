@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
 	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/rangedel"
 )
 
 // ErrArenaFull is returned by Add when the entry does not fit in the space
@@ -64,6 +66,15 @@ type MemTable struct {
 	count atomic.Int64  // entries linked
 
 	arena *arena // the arena's mapping, when it is not on the Go heap
+
+	// Range tombstones live beside the skiplist, on the Go heap (copies):
+	// rdTombs under rdMu; rdSet their fragments, nil when stale (rebuilt
+	// by RangeDels); rdCount and rdBytes for the accounting.
+	rdMu    sync.Mutex
+	rdTombs []rangedel.Tombstone
+	rdSet   atomic.Pointer[rangedel.Set]
+	rdCount atomic.Int64
+	rdBytes atomic.Int64
 }
 
 // Release gives the arena's memory back for reuse. After Release the
@@ -122,17 +133,73 @@ func (m *MemTable) ArenaSize() int { return m.arenaSize }
 
 // ApproximateMemoryUsage returns the arena bytes taken by entries so far
 // (excluding the fixed head; including space of Adds that failed with
-// ErrRecordExists). It never exceeds ArenaSize, and ArenaSize() minus it is
-// the space EstimateEntrySize is measured against.
+// ErrRecordExists), plus the bytes of the range tombstones, which are held
+// outside the arena. ArenaSize() minus the arena part is the space
+// EstimateEntrySize is measured against.
 func (m *MemTable) ApproximateMemoryUsage() uint64 {
-	return uint64(m.end.Load() - entriesOff)
+	return uint64(m.end.Load()-entriesOff) + uint64(m.rdBytes.Load())
 }
 
-// Len returns the number of entries inserted.
+// Len returns the number of point entries inserted (range tombstones not
+// counted: see RangeDelCount).
 func (m *MemTable) Len() int { return int(m.count.Load()) }
 
-// Empty reports whether no entry has been inserted.
-func (m *MemTable) Empty() bool { return m.count.Load() == 0 }
+// Empty reports whether nothing, no entry and no range tombstone, has been
+// inserted.
+func (m *MemTable) Empty() bool { return m.count.Load() == 0 && m.rdCount.Load() == 0 }
+
+// RangeDelCount returns the number of range tombstones inserted.
+func (m *MemTable) RangeDelCount() int { return int(m.rdCount.Load()) }
+
+// rangeDelOverhead approximates the memory a range tombstone takes beside
+// its keys (its slot, two slice headers, its share of the fragments).
+const rangeDelOverhead = 96
+
+// AddRangeDel inserts the range tombstone [start, end)#seq, copying the
+// keys. It is safe for concurrent use with readers and other inserts. An
+// empty range (start >= end) is kept, and deletes nothing.
+func (m *MemTable) AddRangeDel(seq uint64, start, end []byte) error {
+	if seq > base.MaxSeq {
+		return fmt.Errorf("memtable: sequence %d exceeds the maximum %d", seq, base.MaxSeq)
+	}
+	t := rangedel.Tombstone{Start: bytes.Clone(start), End: bytes.Clone(end), Seq: seq}
+	if t.Start == nil {
+		t.Start = []byte{}
+	}
+	if t.End == nil {
+		t.End = []byte{}
+	}
+	m.rdMu.Lock()
+	m.rdTombs = append(m.rdTombs, t)
+	m.rdSet.Store(nil)
+	m.rdMu.Unlock()
+	m.rdBytes.Add(int64(len(start) + len(end) + rangeDelOverhead))
+	m.rdCount.Add(1)
+	return nil
+}
+
+// RangeDels returns the range tombstones inserted so far, fragmented (nil
+// when there are none). A reader filters them by sequence
+// (rangedel.Set.Covering), as it does entries.
+func (m *MemTable) RangeDels() *rangedel.Set {
+	if m.rdCount.Load() == 0 {
+		return nil
+	}
+	if s := m.rdSet.Load(); s != nil {
+		return s
+	}
+	m.rdMu.Lock()
+	defer m.rdMu.Unlock()
+	if s := m.rdSet.Load(); s != nil {
+		return s
+	}
+	s := rangedel.NewSet(m.ucmp, m.rdTombs)
+	if s == nil {
+		s = &rangedel.Set{} // only empty ranges: a set that covers nothing
+	}
+	m.rdSet.Store(s)
+	return s
+}
 
 // Comparer returns the user-key comparer the MemTable orders by.
 func (m *MemTable) Comparer() *base.Comparer { return m.cmp }

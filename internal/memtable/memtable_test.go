@@ -292,3 +292,35 @@ func TestNoAllocs(t *testing.T) {
 		t.Fatalf("allocs per op: Add %v, Get %v, Iter %v", add, get, iter)
 	}
 }
+
+// TestRangeDels: range tombstones are kept beside the entries, fragmented
+// on demand, counted in Empty and in the memory usage, and a set handed
+// out before an insert is replaced after it.
+func TestRangeDels(t *testing.T) {
+	m := New(base.DefaultComparer, 1<<16)
+	if !m.Empty() || m.RangeDels() != nil {
+		t.Fatal("new memtable has range tombstones")
+	}
+	before := m.ApproximateMemoryUsage()
+	if err := m.AddRangeDel(5, []byte("b"), []byte("d")); err != nil {
+		t.Fatal(err)
+	}
+	if m.Empty() || m.Len() != 0 || m.RangeDelCount() != 1 || m.ApproximateMemoryUsage() <= before {
+		t.Fatalf("after one tombstone: empty %v, len %d, count %d, usage %d", m.Empty(), m.Len(), m.RangeDelCount(), m.ApproximateMemoryUsage())
+	}
+	s1 := m.RangeDels()
+	if seq, _ := s1.Covering([]byte("c"), 10); seq != 5 {
+		t.Fatalf("c covered at %d", seq)
+	}
+	m.AddRangeDel(7, []byte("a"), []byte("c"))
+	s2 := m.RangeDels()
+	if seq, _ := s2.Covering([]byte("b"), 10); seq != 7 {
+		t.Fatalf("b covered at %d after the second tombstone", seq)
+	}
+	if seq, _ := s2.Covering([]byte("b"), 6); seq != 5 {
+		t.Fatalf("b at 6 covered at %d", seq)
+	}
+	if err := m.AddRangeDel(base.MaxSeq+1, []byte("a"), []byte("b")); err == nil {
+		t.Fatal("seq > MaxSeq accepted")
+	}
+}

@@ -45,6 +45,15 @@ const (
 	tableMagic uint64 = 0xdb4775248b80fb57
 	// filterMetaKey is the metaindex key of the bloom filter block.
 	filterMetaKey = "filter.leveldb.BuiltinBloomFilter2"
+	// rangeDelMetaKey is the metaindex key of the range-deletion block
+	// (RocksDB's name). The block has the layout of a data block (restart
+	// interval 1, no compression); each entry is a fragment of the table's
+	// range tombstones: key Start#Seq,RANGEDEL (an internal key), value End.
+	// Entries are in internal-key order, fragments do not overlap, and a
+	// fragment covered by several tombstones has one entry per sequence.
+	// A table without range tombstones has no such block (C++ LevelDB's
+	// tables never do).
+	rangeDelMetaKey = "rocksdb.range_del"
 )
 
 // BlockHandle locates a block in the file: its offset and its size, the

@@ -2,11 +2,13 @@ package sstable
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 
 	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/rangedel"
 )
 
 // WriterOptions configure a Writer. The zero value writes uncompressed
@@ -38,8 +40,10 @@ type WriterMetadata struct {
 	Smallest, Largest []byte
 	// Size is the file's total size in bytes.
 	Size uint64
-	// NumEntries is the number of entries.
-	NumEntries uint64
+	// NumEntries is the number of entries; NumRangeDels the number of
+	// range-deletion entries (fragments times their sequences).
+	NumEntries   uint64
+	NumRangeDels uint64
 }
 
 // writeBufferSize is the buffer between the Writer and the file, so the file
@@ -70,8 +74,11 @@ type Writer struct {
 	pendingIndex  bool
 	pendingHandle BlockHandle
 
-	numEntries  uint64
-	smallest    []byte
+	numEntries uint64
+	smallest   []byte
+	// rangeDels are the range tombstones added (AddRangeDel), written
+	// fragmented in a block of their own at Close.
+	rangeDels   []rangedel.Tombstone
 	compressBuf []byte
 	scratch     []byte // separator keys, handle encodings
 	trailer     [blockTrailerLen]byte
@@ -325,6 +332,19 @@ func (w *Writer) EstimatedSize() uint64 {
 // NumEntries returns the number of entries added so far.
 func (w *Writer) NumEntries() uint64 { return w.numEntries }
 
+// AddRangeDel adds the range tombstone [start, end)#seq, in any order
+// relative to the entries and the other tombstones (Close fragments them).
+// The Writer copies the keys. An empty range is ignored.
+func (w *Writer) AddRangeDel(start, end []byte, seq uint64) {
+	if w.cmp.Compare(start, end) >= 0 {
+		return
+	}
+	w.rangeDels = append(w.rangeDels, rangedel.Tombstone{Start: bytes.Clone(start), End: bytes.Clone(end), Seq: seq})
+}
+
+// Empty reports whether nothing was added: no entry, no range tombstone.
+func (w *Writer) Empty() bool { return w.numEntries == 0 && len(w.rangeDels) == 0 }
+
 // Close writes the last data block, the filter, metaindex and index blocks
 // and the footer, and flushes everything to the underlying writer, which it
 // neither syncs nor closes. Calling Close again returns the first result.
@@ -358,11 +378,29 @@ func (w *Writer) Close() error {
 		w.compressBuf = w.filter.result[:0]
 	}
 
+	rdel := rangedel.NewSet(w.cmp.Compare, w.rangeDels).Tombstones()
+	var rangeDelHandle BlockHandle
+	if len(rdel) > 0 {
+		b := blockWriter{restartInterval: 1}
+		b.reset()
+		var k []byte
+		for _, t := range rdel {
+			k = base.AppendInternalKey(k[:0], t.Start, t.Seq, base.KindRangeDelete)
+			b.add(k, t.End)
+		}
+		rangeDelHandle = w.writeBlock(&b, NoCompression)
+	}
+
 	// The metaindex is built with the data blocks' options, like LevelDB.
+	// Its keys are sorted: the filter's ("filter.") before the range
+	// deletions' ("rocksdb.").
 	meta := blockWriter{restartInterval: w.opts.BlockRestartInterval}
 	meta.reset()
 	if w.filter != nil {
 		meta.add([]byte(filterMetaKey), appendBlockHandle(nil, filterHandle))
+	}
+	if len(rdel) > 0 {
+		meta.add([]byte(rangeDelMetaKey), appendBlockHandle(nil, rangeDelHandle))
 	}
 	metaHandle := w.writeBlock(&meta, w.opts.Compression)
 
@@ -390,10 +428,31 @@ func (w *Writer) Close() error {
 	if w.err != nil {
 		return w.err
 	}
-	w.meta = WriterMetadata{Size: w.offset, NumEntries: w.numEntries}
+	w.meta = WriterMetadata{Size: w.offset, NumEntries: w.numEntries, NumRangeDels: uint64(len(rdel))}
 	if w.numEntries > 0 {
 		w.meta.Smallest = append([]byte(nil), w.smallest...)
 		w.meta.Largest = append([]byte(nil), w.lastKey...)
+	}
+	// The bounds cover the tombstones too: from the first one's start (at
+	// its sequence) to the last one's end, as a sentinel (End#MaxSeq,
+	// RANGEDEL) that sorts before every entry of End, which the table does
+	// not cover.
+	if len(rdel) > 0 {
+		icmp := func(a, b []byte) int { return base.InternalCompare(w.cmp.Compare, a, b) }
+		first := base.AppendInternalKey(nil, rdel[0].Start, rdel[0].Seq, base.KindRangeDelete)
+		if w.meta.Smallest == nil || icmp(first, w.meta.Smallest) < 0 {
+			w.meta.Smallest = first
+		}
+		end := rdel[0].End
+		for _, t := range rdel[1:] {
+			if w.cmp.Compare(t.End, end) > 0 {
+				end = t.End
+			}
+		}
+		last := base.AppendInternalKey(nil, end, base.MaxSeq, base.KindRangeDelete)
+		if w.meta.Largest == nil || icmp(last, w.meta.Largest) > 0 {
+			w.meta.Largest = last
+		}
 	}
 	return nil
 }
