@@ -28,4 +28,14 @@
 // installs nothing and removes the files it wrote, so the database reads as
 // before the call. The forms without a context (CompactRange, ...) run to
 // the end. A long scan stops with IterOptions.Context.
+//
+// In-memory databases: a database opened with Options{FS: NewMemFS()}
+// lives in memory, private to the process and gone with the FS, with the
+// same semantics as on disk (see NewMemFS). For tests, caches and
+// short-lived pipelines.
+//
+// Storage of your own: Options.FS takes any FS — wrap OSFS() or NewMemFS()
+// (see ExampleFS), or implement FS and File from scratch — to keep the
+// files encrypted, remote or counted; FS documents what the engine relies
+// on (durability after Sync, atomic Rename, an exclusive Lock, ...).
 package strata
