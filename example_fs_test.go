@@ -1,7 +1,7 @@
 package strata_test
 
-// The examples of in-memory databases and of a file system of one's own.
-// Each runs under go test and checks its output.
+// The examples of in-memory databases, of a file system of one's own, and
+// of checkpoints. Each runs under go test and checks its output.
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"io"
 	"log"
 	"os"
+	"path/filepath"
 
 	"github.com/strata-db/strata"
 )
@@ -163,4 +164,40 @@ func ExampleFS() {
 	// Output:
 	// read back: the launch code is 0000
 	// files underneath holding the secret in the clear: 0 of 6
+}
+
+// A checkpoint is a consistent copy of a live database, openable on its
+// own: here a backup taken while the database goes on.
+func ExampleDB_Checkpoint() {
+	db, done := openExample()
+	defer done()
+	if err := db.Put([]byte("balance"), []byte("100"), nil); err != nil {
+		log.Fatal(err)
+	}
+
+	backups := tempDir()
+	defer os.RemoveAll(backups)
+	backup := filepath.Join(backups, "backup-1") // must not exist (its parent must), or be empty
+	if err := db.Checkpoint(backup); err != nil {
+		log.Fatal(err)
+	}
+	if err := db.Put([]byte("balance"), []byte("50"), nil); err != nil { // after: not in the backup
+		log.Fatal(err)
+	}
+
+	b, err := strata.Open(backup, &strata.Options{ErrorIfNotExists: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer b.Close()
+	for name, d := range map[string]*strata.DB{"database": db, "backup": b} {
+		v, err := d.Get([]byte("balance"))
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s: balance = %s\n", name, v)
+	}
+	// Unordered output:
+	// database: balance = 50
+	// backup: balance = 100
 }

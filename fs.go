@@ -10,7 +10,8 @@ import "github.com/strata-db/strata/internal/vfs"
 // use only File, os.FileInfo and io.Closer, so a package outside this
 // module can implement it; every file a database has (tables, logs,
 // MANIFEST, CURRENT, LOCK, LOG, HOLES, lost/) and every file Repair,
-// Destroy, ClearHoles, NewTableWriter and Ingest touch goes through it.
+// Destroy, ClearHoles, NewTableWriter, Ingest and Checkpoint touch goes
+// through it.
 //
 // What the engine relies on, as the operating system and NewMemFS give
 // it (internal/vfs documents the same contract; MemFS simulates it,
@@ -41,8 +42,8 @@ import "github.com/strata-db/strata/internal/vfs"
 //     error matching ErrLocked. Without a real lock, two handles could
 //     write one database and damage it.
 //   - Link makes a hard link and fails if newname exists; it may always
-//     fail (no hard links, another device): Ingest with Move then
-//     copies.
+//     fail (no hard links, another device): Ingest with Move and
+//     Checkpoint then copy.
 //   - Create creates or truncates a file for writing and reading; Open
 //     opens one for reading; MkdirAll creates a directory and its
 //     parents; Remove removes a file or an empty directory; List returns
@@ -78,7 +79,7 @@ func OSFS() FS { return vfs.Default }
 // layout, compactions, snapshots, Close and a later Open on the same FS
 // (which finds what a reopen on disk would), the LOCK
 // that refuses a second Open of one directory, errors matching
-// io/fs.ErrNotExist, Repair and Destroy. Paths are
+// io/fs.ErrNotExist, Repair, Destroy and Checkpoint. Paths are
 // slash-separated; a relative one is taken from the FS's root. Nothing
 // outside the process can read it: the strata command and package inspect
 // work on the operating system's files only. For tests, caches and

@@ -45,8 +45,8 @@ type FS interface {
 	// Rename atomically renames oldname to newname, replacing newname.
 	Rename(oldname, newname string) error
 	// Link creates newname as a hard link to oldname (used to ingest tables
-	// without copying). It fails if newname exists; the engine copies when
-	// it fails.
+	// and take checkpoints without copying). It fails if newname exists;
+	// the engine copies when it fails.
 	Link(oldname, newname string) error
 	// MkdirAll creates a directory and any missing parents.
 	MkdirAll(dir string, perm os.FileMode) error
