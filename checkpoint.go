@@ -7,6 +7,7 @@ import (
 	"io"
 	iofs "io/fs"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/strata-db/strata/internal/base"
@@ -61,9 +62,10 @@ func (d *DB) Checkpoint(dir string) error {
 // no space until this database's compactions delete the original, or as a
 // copy otherwise (another device). Each is synced; then a MANIFEST naming
 // them, with no log, and CURRENT are written, and dir is synced: CURRENT
-// comes last, so a crash part-way leaves a directory Open refuses, never
-// one it opens as a database missing some tables. Compactions go on while
-// it runs.
+// comes last, so a crash part-way leaves a directory without CURRENT,
+// never a database missing some tables. Compactions go on while it runs.
+// It holds dir's LOCK meanwhile (another checkpoint into dir, or an Open
+// of it, fails), and leaves the LOCK file there, as a database has one.
 //
 // On failure it removes what it created in dir (and dir, if it created
 // it) and returns an error saying what failed. Once ctx is done it stops
@@ -87,9 +89,36 @@ func (d *DB) CheckpointContext(ctx context.Context, dir string) (err error) {
 	if err := c.prepareDir(); err != nil {
 		return err
 	}
+	// The directory's LOCK, held until the checkpoint is done, keeps out
+	// another checkpoint into it (and an Open of it): the clean-up below
+	// removes everything in the directory, which must all be ours. So the
+	// directory must still be empty once it is held (another checkpoint
+	// may have filled it since prepareDir looked). It is left behind, as
+	// a database's is.
+	lock, err := lockDB(c.fs, dir, "checkpoint into")
+	if err != nil {
+		if c.created {
+			c.removeDir() // only if still empty: another checkpoint may hold it
+		}
+		return err
+	}
+	if err := c.checkEmpty(true); err != nil {
+		if !errors.Is(err, iofs.ErrExist) {
+			// Only the LOCK file is surely ours to remove: it holds nothing.
+			c.fs.Remove(base.MakeFilepath(dir, base.FileTypeLock, 0))
+			c.finishRemoval()
+		}
+		lock.Close()
+		return err
+	}
 	defer func() {
 		if err != nil {
 			c.removeAll()
+		}
+		// A failed release still releases (as close(2) does), and the
+		// checkpoint, if written, is whole: nothing to report.
+		if cerr := lock.Close(); cerr != nil {
+			d.logger.Warn("checkpoint: cannot release the lock of its directory", "dir", dir, "err", cerr)
 		}
 	}()
 	v, edit, err := d.checkpointVersion(ctx)
@@ -176,9 +205,18 @@ func (c *checkpoint) prepareDir() error {
 	case !fi.IsDir():
 		return fmt.Errorf("strata: checkpoint %s: not a directory: %w", c.dir, iofs.ErrExist)
 	}
+	return c.checkEmpty(false)
+}
+
+// checkEmpty checks that dir holds nothing, but for its LOCK when locked
+// (by this checkpoint).
+func (c *checkpoint) checkEmpty(locked bool) error {
 	names, err := c.fs.List(c.dir)
 	if err != nil {
 		return c.fail("list the directory", err)
+	}
+	if locked {
+		names = slices.DeleteFunc(names, func(n string) bool { return n == base.MakeFilename(base.FileTypeLock, 0) })
 	}
 	if len(names) > 0 {
 		return fmt.Errorf("strata: checkpoint %s: the directory is not empty (%d entries, e.g. %s): %w",
@@ -220,8 +258,7 @@ func (c *checkpoint) writeFiles(v *manifest.Version, edit *manifest.VersionEdit)
 		return c.fail("write MANIFEST and CURRENT", err)
 	}
 	if c.created {
-		parent := filepath.Dir(filepath.Clean(c.dir))
-		if err := vfs.SyncDir(c.fs, parent); err != nil {
+		if err := vfs.SyncDir(c.fs, c.parent()); err != nil {
 			return c.fail("sync the parent directory", err)
 		}
 	}
@@ -265,6 +302,13 @@ func (c *checkpoint) putTable(f *manifest.FileMetadata) error {
 		}
 		d.logger.Info("checkpoint copies tables: cannot hard-link", "table", name, "err", err)
 		c.link = false
+		// A link may exist although Link failed (on NFS, a retried link
+		// whose first reply was lost fails with EEXIST): creating the copy
+		// over it would truncate the database's own table. Remove the name
+		// first; that never touches the table's data.
+		if err := c.fs.Remove(dst); err != nil && !errors.Is(err, iofs.ErrNotExist) {
+			return c.fail("remove "+name+" before copying it", err)
+		}
 	}
 	if err := copyFile(c.ctx, c.fs, src, dst); err != nil {
 		return c.fail("copy table "+name, err)
@@ -275,21 +319,38 @@ func (c *checkpoint) putTable(f *manifest.FileMetadata) error {
 }
 
 // removeAll removes what the checkpoint created: every entry of dir (which
-// was empty), CURRENT first so that no state of the removal opens as a
-// database, then dir itself if it created it.
+// was empty, and which its LOCK keeps others out of), CURRENT first so
+// that no state of the removal opens as a database, then dir itself if it
+// created it.
 func (c *checkpoint) removeAll() {
 	c.fs.Remove(base.MakeFilepath(c.dir, base.FileTypeCurrent, 0))
 	names, _ := c.fs.List(c.dir)
 	for _, name := range names {
 		c.fs.Remove(c.fs.PathJoin(c.dir, name))
 	}
+	c.finishRemoval()
+}
+
+// finishRemoval makes the removal of dir's entries durable, and removes
+// dir if the checkpoint created it.
+func (c *checkpoint) finishRemoval() {
 	if c.created {
-		c.fs.Remove(c.dir)
-		vfs.SyncDir(c.fs, filepath.Dir(filepath.Clean(c.dir)))
+		c.removeDir()
 		return
 	}
 	vfs.SyncDir(c.fs, c.dir)
 }
+
+// removeDir removes dir, which the checkpoint created, if it is empty, and
+// makes that durable.
+func (c *checkpoint) removeDir() {
+	if c.fs.Remove(c.dir) == nil {
+		vfs.SyncDir(c.fs, c.parent())
+	}
+}
+
+// parent is the directory that holds dir.
+func (c *checkpoint) parent() string { return filepath.Dir(filepath.Clean(c.dir)) }
 
 // ctxReader is a Reader that fails with context.Cause(ctx) once ctx is
 // done, so that a long copy stops.

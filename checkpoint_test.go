@@ -15,9 +15,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/strata-db/strata/internal/base"
 	"github.com/strata-db/strata/internal/vfs"
 	"github.com/strata-db/strata/internal/vfs/errorfs"
 )
@@ -217,7 +219,8 @@ func TestCheckpointLinksOrCopies(t *testing.T) {
 			}
 			names := mustList(t, ckpt)
 			for _, n := range names {
-				if strings.HasSuffix(n, ".log") || n == "LOCK" || n == "LOG" {
+				ft, _, ok := base.ParseFilename(n)
+				if n != holesFileName && (!ok || ft == base.FileTypeLog || ft == base.FileTypeInfoLog || ft == base.FileTypeTemp) {
 					t.Fatalf("checkpoint holds %s: %v", n, names)
 				}
 			}
@@ -383,6 +386,128 @@ func outsideDB(mem *vfs.MemFS) string {
 		}
 	}
 	return b.String()
+}
+
+// TestCheckpointSameDirectory: checkpoints racing into one directory. The
+// directory's LOCK lets one in at a time, and the rest find it locked or
+// not empty; no clean-up removes another's files, and the one that
+// succeeds is whole.
+func TestCheckpointSameDirectory(t *testing.T) {
+	mem := vfs.NewMem()
+	s := newCkptSource(t, mem, "/db", quietOptions(), ckptHoles)
+	defer s.db.Close()
+	for round := range 10 {
+		dir := fmt.Sprintf("/ckpt%d", round)
+		errs := make([]error, 4)
+		var wg sync.WaitGroup
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = s.db.Checkpoint(dir)
+			}()
+		}
+		wg.Wait()
+		done := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				done++
+			case !errors.Is(err, iofs.ErrExist) && !errors.Is(err, ErrLocked):
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		if done != 1 {
+			t.Fatalf("round %d: %d checkpoints succeeded (%v)", round, done, errs)
+		}
+		checkCheckpoint(t, mem, dir, s.model, s.holes)
+	}
+}
+
+// linkThenFailFS makes the link and then reports a failure, as NFS does
+// when a link's reply is lost and the retry finds the name taken.
+type linkThenFailFS struct{ FS }
+
+func (fs linkThenFailFS) Link(oldname, newname string) error {
+	if err := fs.FS.Link(oldname, newname); err != nil {
+		return err
+	}
+	return &os.LinkError{Op: "link", Old: oldname, New: newname, Err: syscall.EEXIST}
+}
+
+// TestCheckpointCopyAfterFailedLink: when Link fails but made the link,
+// the copy that follows must not write through it into the database's
+// table: the database reads as before, and the checkpoint holds copies.
+func TestCheckpointCopyAfterFailedLink(t *testing.T) {
+	root := t.TempDir()
+	src := filepath.Join(root, "db")
+	s := newCkptSource(t, linkThenFailFS{vfs.Default}, src, quietOptions(), ckptHoles)
+	defer s.db.Close()
+	sizes := map[string]int64{}
+	tables, _ := filepath.Glob(filepath.Join(src, "*.ldb"))
+	for _, p := range tables {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes[filepath.Base(p)] = fi.Size()
+	}
+	ckpt := filepath.Join(root, "ckpt")
+	if err := s.db.Checkpoint(ckpt); err != nil {
+		t.Fatal(err)
+	}
+	for name, size := range sizes {
+		fi, err := os.Stat(filepath.Join(src, name))
+		if err != nil || fi.Size() != size {
+			t.Fatalf("the database's %s: %v, %v (was %d bytes)", name, fi, err, size)
+		}
+		if c, err := os.Stat(filepath.Join(ckpt, name)); err == nil && os.SameFile(c, fi) {
+			t.Fatalf("%s in the checkpoint is a link to the database's, after Link failed", name)
+		}
+	}
+	if got := ckptDump(t, s.db); !maps.Equal(got, s.model) {
+		t.Fatalf("the database reads %d keys: %s", len(got), mapDiff(got, s.model))
+	}
+	checkCheckpoint(t, vfs.Default, ckpt, s.model, s.holes)
+}
+
+// TestCheckpointLegacyTableNames: tables named as LevelDB before 1.13 named
+// them (NNNNNN.sst) keep their names in the checkpoint, which opens.
+func TestCheckpointLegacyTableNames(t *testing.T) {
+	mem := vfs.NewMem()
+	s := newCkptSource(t, mem, "/db", quietOptions(), nil)
+	if err := s.db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	renamed := 0
+	names, _ := mem.List("/db")
+	for _, name := range names {
+		if ft, num, ok := base.ParseFilename(name); ok && ft == base.FileTypeTable && renamed < 2 {
+			if err := mem.Rename("/db/"+name, "/db/"+base.LegacyTableFilename(num)); err != nil {
+				t.Fatal(err)
+			}
+			renamed++
+		}
+	}
+	db := mustOpen(t, "/db", &Options{FS: mem})
+	defer db.Close()
+	if err := db.Checkpoint("/ckpt"); err != nil {
+		t.Fatal(err)
+	}
+	var legacy int
+	names, _ = mem.List("/ckpt")
+	for _, name := range names {
+		if strings.HasSuffix(name, ".sst") {
+			legacy++
+		}
+	}
+	if legacy != renamed || renamed == 0 {
+		t.Fatalf("the checkpoint has %d .sst tables, want %d", legacy, renamed)
+	}
+	checkCheckpoint(t, mem, "/ckpt", s.model, nil)
 }
 
 // TestCheckpointIngestDuringFlush: an ingestion that lands between the
@@ -713,7 +838,6 @@ func TestCheckpointAndClose(t *testing.T) {
 // failure stopped its writes (a failed flush), it goes on working and
 // takes the next checkpoint.
 func TestCheckpointFaults(t *testing.T) {
-	deterministic := slices.DeleteFunc(slices.Clone(faultKindsDeterministic), func(k errorfs.Kind) bool { return k == errorfs.OpLock })
 	passes := []struct {
 		name   string
 		kinds  []errorfs.Kind
@@ -724,11 +848,11 @@ func TestCheckpointFaults(t *testing.T) {
 		// too, so what the checkpoint wrote stays.
 		cleanupFails bool
 	}{
-		{"links", deterministic, false, true, false, false},
-		{"copies", deterministic, false, false, true, false},
+		{"links", faultKindsDeterministic, false, true, false, false},
+		{"copies", faultKindsDeterministic, false, false, true, false},
 		{"links-list-close", faultKindsBackground, true, true, true, false},
 		{"copies-list-close", faultKindsBackground, true, false, false, false},
-		{"links-cleanup-fails", deterministic, false, true, false, true},
+		{"links-cleanup-fails", faultKindsDeterministic, false, true, false, true},
 	}
 	for _, pass := range passes {
 		t.Run(pass.name, func(t *testing.T) {
