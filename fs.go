@@ -46,10 +46,11 @@ import "github.com/strata-db/strata/internal/vfs"
 //     Checkpoint then copy.
 //   - Create creates or truncates a file for writing and reading; Open
 //     opens one for reading; MkdirAll creates a directory and its
-//     parents; Remove removes a file or an empty directory; List returns
-//     the names (not paths) in a directory; PathJoin joins names as
-//     filepath.Join does. Stat's and File.Stat's FileInfo need Size and
-//     IsDir.
+//     parents; Remove removes a file or an empty directory, and fails on
+//     a directory that is not empty (Checkpoint's clean-up relies on it
+//     not to remove another's); List returns the names (not paths) in a
+//     directory; PathJoin joins names as filepath.Join does. Stat's and
+//     File.Stat's FileInfo need Size and IsDir.
 //   - Concurrency. An FS is used by many goroutines at once. On one File,
 //     ReadAt may run concurrently with any call, and Sync concurrently
 //     with Write and with another Sync (a log is synced while the next
