@@ -60,6 +60,10 @@ type DB struct {
 	// once a flush has put its stand-in in place (see memTable), before
 	// the table is synced and installed.
 	testHookStandIn func()
+	// testHookCheckpoint, when set by a test, runs inside Checkpoint after
+	// each flush, before the version is taken: where an ingestion can land
+	// (see checkpoint.go).
+	testHookCheckpoint func()
 
 	// standInTables holds the tables of memtable stand-ins that some read
 	// state may still use (see memTable): the obsolete-file sweep keeps
@@ -134,6 +138,9 @@ type DB struct {
 	// manualWaiting counts CompactRange calls waiting for the automatic
 	// compaction to stop; the compaction loop yields to them.
 	manualWaiting int
+	// ingests counts the ingestions installed: Checkpoint flushes again
+	// when one lands during its flush (see checkpoint.go).
+	ingests uint64
 
 	flushCh   chan struct{} // wakes the flush goroutine (capacity 1)
 	compactCh chan struct{} // wakes the compaction goroutine (capacity 1)

@@ -13,7 +13,8 @@
 // numbers, group commit, memtable), wal.go (the logs), flush.go and
 // table_file.go (memtables to tables), compaction.go, version_set.go (the
 // MANIFEST, through internal/manifest), get.go and iterator.go (reads),
-// open.go (recovery), catchup.go (read-only handles), repair.go.
+// open.go (recovery), catchup.go (read-only handles), repair.go,
+// checkpoint.go (consistent copies of a live database).
 // docs/architecture.md draws the layers and follows a write and a read
 // through them.
 //
@@ -22,10 +23,24 @@
 //
 // Cancellation: the calls that can take long have a second form that takes
 // a context.Context first, as database/sql's QueryContext:
-// CompactRangeContext, CompactRangeWithContext, IngestContext and
-// WaitForCompactionsContext. Once the context is done they stop promptly
-// and return context.Cause(ctx); a compaction or an ingest cut short
-// installs nothing and removes the files it wrote, so the database reads as
-// before the call. The forms without a context (CompactRange, ...) run to
+// CompactRangeContext, CompactRangeWithContext, IngestContext,
+// CheckpointContext and WaitForCompactionsContext. Once the context is
+// done they stop promptly and return context.Cause(ctx); a compaction or an
+// ingest cut short installs nothing and removes the files it wrote, so the
+// database reads as before the call, and a checkpoint cut short removes
+// what it wrote. The forms without a context (CompactRange, ...) run to
 // the end. A long scan stops with IterOptions.Context.
+//
+// In-memory databases: a database opened with Options{FS: NewMemFS()}
+// lives in memory, private to the process and gone with the FS, with the
+// same semantics as on disk (see NewMemFS). For tests, caches and
+// short-lived pipelines.
+//
+// Storage of your own: Options.FS takes any FS — wrap OSFS() or NewMemFS()
+// (see ExampleFS), or implement FS and File from scratch — to keep the
+// files encrypted, remote or counted; FS documents what the engine relies
+// on (durability after Sync, atomic Rename, an exclusive Lock, ...).
+//
+// Backups: DB.Checkpoint writes a consistent, openable copy of a live
+// database to another directory, hard-linking its tables where it can.
 package strata

@@ -252,7 +252,7 @@ func (d *DB) ingestLocked(ctx context.Context, exts []*externalTable, o *IngestO
 		return context.Cause(ctx)
 	}
 	manifestTried = true
-	if err := d.versions.logAndApply(edit, nil); err != nil {
+	if err := d.versions.logAndApply(edit, func() { d.ingests++ }); err != nil {
 		d.mu.Lock()
 		d.setBGErrLocked(fmt.Errorf("strata: ingest: %w", err))
 		d.mu.Unlock()
@@ -357,7 +357,7 @@ func (d *DB) linkOrCopyTable(e *externalTable, num uint64, move bool) (*manifest
 			return nil, fmt.Errorf("strata: ingest %s: %w", e.path, err)
 		}
 	} else {
-		if err := copyFile(d.fs, e.path, dst); err != nil {
+		if err := copyFile(context.Background(), d.fs, e.path, dst); err != nil {
 			return nil, fmt.Errorf("strata: ingest %s: %w", e.path, err)
 		}
 	}
@@ -379,7 +379,9 @@ func syncFile(fs FS, path string) error {
 	return err
 }
 
-func copyFile(fs FS, src, dst string) error {
+// copyFile copies the file at src to a new file at dst, synced, or returns
+// context.Cause(ctx) once ctx is done; on failure dst is removed.
+func copyFile(ctx context.Context, fs FS, src, dst string) error {
 	in, err := fs.Open(src)
 	if err != nil {
 		return err
@@ -389,7 +391,7 @@ func copyFile(fs FS, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	_, err = io.Copy(out, in)
+	_, err = io.Copy(out, ctxReader{ctx, in})
 	if err == nil {
 		err = out.Sync()
 	}

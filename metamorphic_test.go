@@ -395,11 +395,34 @@ func (r *mmRunner) run(op mmOp) string {
 	case mmCompact:
 		return errResult(d.CompactRange(op.lower, op.upper))
 	case mmReopen:
+		// A checkpoint first: it must scan as the database does, in every
+		// configuration.
+		ckpt := r.checkpointScan()
 		r.closeAll()
 		r.open()
-		return "ok"
+		return "ok; checkpoint: " + ckpt
 	}
 	return "unknown op"
+}
+
+// checkpointScan takes a checkpoint (with the iterators and snapshots
+// open), opens it with the same options and returns its full scan.
+func (r *mmRunner) checkpointScan() string {
+	if err := r.db.Checkpoint("ckpt"); err != nil {
+		return "error: " + err.Error()
+	}
+	db, err := Open("ckpt", r.set.opts(r.fs))
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	scan := strings.Join(mmScan(db), "\n")
+	if err := db.Close(); err != nil {
+		return "error: " + err.Error()
+	}
+	if err := Destroy("ckpt", r.set.opts(r.fs)); err != nil {
+		return "error: " + err.Error()
+	}
+	return scan
 }
 
 // TestMetamorphic runs random operation sequences under every

@@ -350,7 +350,8 @@ func (r *modelRun) run(steps int) {
 				}
 			}
 		default:
-			r.trace("reopen")
+			r.trace("checkpoint, reopen")
+			r.checkCheckpoint()
 			r.closeDB()
 			r.open()
 		}
@@ -385,6 +386,37 @@ func (r *modelRun) run(steps int) {
 	}
 	it.Close()
 	r.closeDB()
+}
+
+// checkCheckpoint takes a checkpoint (with the snapshots open and the
+// background work of the moment) and checks that it opens, with the same
+// options, to the model's state: every key by Get, and a full scan.
+func (r *modelRun) checkCheckpoint() {
+	if err := r.db.Checkpoint("ckpt"); err != nil {
+		r.fatalf("checkpoint: %v", err)
+	}
+	db, err := Open("ckpt", r.set.opts(r.fs))
+	if err != nil {
+		r.fatalf("open the checkpoint: %v", err)
+	}
+	for k := range r.m.live {
+		r.checkGet(db.Get, r.m.live, []byte(k))
+	}
+	keys := sortedKeys(r.m.cmp, r.m.live, nil, nil)
+	got := make([]string, 0, len(keys))
+	it := db.NewIterator(nil)
+	for k := range it.All() {
+		got = append(got, string(k))
+	}
+	if err := it.Close(); err != nil || !slices.Equal(got, keys) {
+		r.fatalf("the checkpoint scans to %d keys, want %d (err %v)", len(got), len(keys), err)
+	}
+	if err := db.Close(); err != nil {
+		r.fatalf("close the checkpoint: %v", err)
+	}
+	if err := Destroy("ckpt", r.set.opts(r.fs)); err != nil {
+		r.fatalf("destroy the checkpoint: %v", err)
+	}
 }
 
 func TestModel(t *testing.T) {

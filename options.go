@@ -18,18 +18,6 @@ type Comparer = base.Comparer
 // DefaultComparer orders keys bytewise, as LevelDB's BytewiseComparator.
 var DefaultComparer = base.DefaultComparer
 
-// FS is the file system a database does its I/O through.
-type FS = vfs.FS
-
-// NewMemFS returns an empty file system that lives in memory: a database
-// opened on it (Options.FS) behaves as on disk, is gone when the last
-// reference to the FS is dropped, and is private to the process. For tests,
-// caches and short-lived pipelines.
-func NewMemFS() FS { return vfs.NewMem() }
-
-// File is an open file of an FS.
-type File = vfs.File
-
 // Compression selects how table blocks are compressed.
 type Compression int
 
@@ -83,7 +71,8 @@ type Options struct {
 
 	// Comparator orders keys. Default: DefaultComparer (bytewise).
 	Comparator *Comparer
-	// FS is the file system. Default: the operating system's.
+	// FS is the file system. Default: the operating system's (OSFS);
+	// NewMemFS for a database in memory; or your own (see FS).
 	FS FS
 	// Logger receives the engine's informational messages. Default: a
 	// LevelDB-style "LOG" text file in the database directory (nothing for

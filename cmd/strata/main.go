@@ -5,6 +5,7 @@
 //	strata scan|export --db DIR [--from K] [--to K] [--prefix P] ...
 //	strata load --db DIR [--format tsv|csv|jsonl] [--hex] [--header] [--key-column N] ... FILE|-
 //	strata compact|flush|stats|check|repair|manifest|lsm --db DIR
+//	strata checkpoint --db DIR --to DIR
 //	strata approxsize --db DIR [--from K] [--to K]...
 //	strata property --db DIR [NAME]
 //	strata idump --db DIR KEY
@@ -214,6 +215,7 @@ units: 1 KiB = 1024 bytes, 1 MiB = 1024 KiB. Start with:  strata demo`,
 	root.AddCommand(newStressCmd())
 	root.AddCommand(newSetopsCmd(e), newGroupbyCmd(e))                      // dataeng.go
 	root.AddCommand(newApproxSizeCmd(e), newPropertyCmd(e), newIdumpCmd(e)) // query.go
+	root.AddCommand(newCheckpointCmd(e))                                    // checkpoint.go
 	return root
 }
 

@@ -15,8 +15,12 @@ import (
 	"os"
 )
 
-// File is an open file. Implementations must allow concurrent ReadAt calls;
-// other methods are not called concurrently on one File.
+// File is an open file. Implementations must allow ReadAt concurrently
+// with any call, and Sync concurrently with Write and with another Sync
+// (a log is synced while the next writes are appended); Read, Write and
+// Close are not called concurrently on one File. Bytes a Write returned
+// are readable at once, through this File and any File Open returns
+// later, before Sync. (strata.FS documents the whole contract for users.)
 type File interface {
 	io.Reader
 	io.ReaderAt
@@ -41,7 +45,8 @@ type FS interface {
 	// Rename atomically renames oldname to newname, replacing newname.
 	Rename(oldname, newname string) error
 	// Link creates newname as a hard link to oldname (used to ingest tables
-	// without copying). It fails if newname exists.
+	// and take checkpoints without copying). It fails if newname exists;
+	// the engine copies when it fails.
 	Link(oldname, newname string) error
 	// MkdirAll creates a directory and any missing parents.
 	MkdirAll(dir string, perm os.FileMode) error
