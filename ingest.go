@@ -2,8 +2,10 @@ package strata
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"slices"
 
 	"github.com/strata-db/strata/internal/base"
@@ -357,6 +359,14 @@ func (d *DB) linkOrCopyTable(e *externalTable, num uint64, move bool) (*manifest
 			return nil, fmt.Errorf("strata: ingest %s: %w", e.path, err)
 		}
 	} else {
+		if move {
+			// A link that reported failure may still exist (a lost reply
+			// on a network file system): copying over it would truncate
+			// the user's file through it.
+			if err := d.fs.Remove(dst); err != nil && !errors.Is(err, iofs.ErrNotExist) {
+				return nil, fmt.Errorf("strata: ingest %s: %w", e.path, err)
+			}
+		}
 		if err := copyFile(context.Background(), d.fs, e.path, dst); err != nil {
 			return nil, fmt.Errorf("strata: ingest %s: %w", e.path, err)
 		}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/strata-db/strata/internal/base"
 	"github.com/strata-db/strata/internal/vfs"
 )
 
@@ -211,5 +212,28 @@ func TestIngestMoveIsDurable(t *testing.T) {
 	defer db.Close()
 	if v, err := db.Get([]byte("k00050")); err != nil || string(v) != "v" {
 		t.Fatalf("after a power cut: %q, %v", v, err)
+	}
+}
+
+// TestIngestMoveLinkReportedFailed: a hard link that is made but reported
+// failed (a lost reply on a network file system) must not lead Ingest to
+// copy over it: that truncated the user's table through the link.
+func TestIngestMoveLinkReportedFailed(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(t.TempDir(), "t.ldb")
+	writeTable(t, src, rangeKeys("k", 0, 100), func(string) string { return "v" })
+	before, _ := os.ReadFile(src)
+	db := mustOpen(t, dir, &Options{FS: linkThenFailFS{OSFS()}})
+	defer db.Close()
+	if err := db.Ingest([]string{src}, &IngestOptions{Move: true}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := db.Get([]byte("k00050")); err != nil || string(v) != "v" {
+		t.Fatalf("after ingest: %q, %v", v, err)
+	}
+	for _, p := range filesOfType(t, dir, base.FileTypeTable) {
+		if data, _ := os.ReadFile(p); len(data) != len(before) {
+			t.Fatalf("%s is %d bytes, the table %d", p, len(data), len(before))
+		}
 	}
 }
