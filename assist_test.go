@@ -70,7 +70,7 @@ func TestWritersAssistFlush(t *testing.T) {
 		}
 	}()
 	go func() {
-		t, meta, err := db.writeFlushTable(num, g, 0, 0)
+		t, meta, err := db.writeFlushTable(num, g, nil, 0, 0)
 		if err == nil && t != nil {
 			err = t.sync(false)
 		}

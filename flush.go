@@ -7,6 +7,7 @@ import (
 
 	"github.com/strata-db/strata/internal/base"
 	"github.com/strata-db/strata/internal/manifest"
+	"github.com/strata-db/strata/internal/rangedel"
 )
 
 // Flushes: a background goroutine writes frozen memtables, oldest first, to
@@ -61,7 +62,7 @@ func (d *DB) flushOne() bool {
 	start := time.Now()
 	helped := d.flushAssist.Helped()
 	entries := m.Len()
-	tw, meta, err := d.writeFlushTable(num, m.NewScanIter(), entries, int64(m.ApproximateMemoryUsage()))
+	tw, meta, err := d.writeFlushTable(num, m.NewScanIter(), m.RangeDels(), entries, int64(m.ApproximateMemoryUsage()))
 	standIn := err == nil && meta != nil
 	if standIn {
 		d.replaceWithStandIn(m, meta)
@@ -199,11 +200,12 @@ func (d *DB) newOutputNumLocked() uint64 {
 }
 
 // writeFlushTable writes the entries of it (a memtable's, of which there
-// are entries taking at most dataBytes) to table num, completed but not yet
+// are entries taking at most dataBytes) and the range tombstones of
+// rangeDels to table num, completed but not yet
 // synced (tableFile.sync does that). While it runs, writes stalled for
 // memtable room help compress the table's blocks (see sstable.Assist). An
 // empty memtable leaves no table, and nils are returned.
-func (d *DB) writeFlushTable(num uint64, it base.InternalIterator, entries int, dataBytes int64) (*tableFile, *manifest.FileMetadata, error) {
+func (d *DB) writeFlushTable(num uint64, it base.InternalIterator, rangeDels *rangedel.Set, entries int, dataBytes int64) (*tableFile, *manifest.FileMetadata, error) {
 	t, err := d.createTable(num, d.opts.writerOptions())
 	if err != nil {
 		it.Close()
@@ -225,6 +227,7 @@ func (d *DB) writeFlushTable(num uint64, it base.InternalIterator, entries int, 
 	if err := t.addAll(it, entries, dataBytes); err != nil {
 		return nil, nil, err
 	}
+	t.addRangeDels(rangeDels)
 	meta, err := t.writeOut()
 	if err != nil || meta == nil {
 		return nil, nil, err

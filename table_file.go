@@ -7,6 +7,7 @@ import (
 	"github.com/strata-db/strata/internal/base"
 	"github.com/strata-db/strata/internal/manifest"
 	"github.com/strata-db/strata/internal/memtable"
+	"github.com/strata-db/strata/internal/rangedel"
 	"github.com/strata-db/strata/internal/sstable"
 	"github.com/strata-db/strata/internal/vfs"
 )
@@ -66,6 +67,13 @@ func (t *tableFile) release() {
 	}
 }
 
+// addRangeDels adds the range tombstones of s (nil: none).
+func (t *tableFile) addRangeDels(s *rangedel.Set) {
+	for _, ts := range s.Tombstones() {
+		t.w.AddRangeDel(ts.Start, ts.End, ts.Seq)
+	}
+}
+
 // addAll adds every entry of it, which it closes. entries and dataBytes,
 // when known (0 otherwise), size the Writer's buffers
 // (sstable.Writer.Reserve). On error the table is abandoned.
@@ -91,7 +99,7 @@ func (t *tableFile) addAll(it base.InternalIterator, entries int, dataBytes int6
 // page cache: nothing is synced), and its metadata returned. An empty table
 // is removed and nil returned. On error the file is removed.
 func (t *tableFile) writeOut() (*manifest.FileMetadata, error) {
-	if t.w.NumEntries() == 0 {
+	if t.w.Empty() {
 		t.abandon()
 		return nil, nil
 	}
@@ -142,7 +150,8 @@ func (t *tableFile) abandon() {
 	t.fs.Remove(t.path)
 }
 
-// writeMemTable writes every entry of m to a new table num in dir, synced:
+// writeMemTable writes every entry and range tombstone of m to a new table
+// num in dir, synced:
 // how recovery and Repair turn a replayed log into a table. It returns nil
 // metadata (and leaves no file) when m is empty.
 func writeMemTable(o *Options, dir string, num uint64, m *memtable.MemTable) (*manifest.FileMetadata, error) {
@@ -153,5 +162,6 @@ func writeMemTable(o *Options, dir string, num uint64, m *memtable.MemTable) (*m
 	if err := t.addAll(m.NewScanIter(), m.Len(), int64(m.ApproximateMemoryUsage())); err != nil {
 		return nil, err
 	}
+	t.addRangeDels(m.RangeDels())
 	return t.finish()
 }

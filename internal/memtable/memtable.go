@@ -539,11 +539,18 @@ func (m *MemTable) findPrev(nd uint32) uint32 {
 // is the value given to Add. value aliases the arena. Get does not allocate and is safe
 // for concurrent use.
 func (m *MemTable) Get(ukey []byte, seq uint64) (value []byte, kind base.Kind, ok bool) {
+	value, _, kind, ok = m.GetEntry(ukey, seq)
+	return value, kind, ok
+}
+
+// GetEntry is Get that also returns the entry's sequence number.
+func (m *MemTable) GetEntry(ukey []byte, seq uint64) (value []byte, entrySeq uint64, kind base.Kind, ok bool) {
 	seq = min(seq, base.MaxSeq)
 	nd, c := m.findGE(ukey, base.MakeTrailer(seq, base.KindMax))
 	if nd == 0 || c < -1 {
-		return nil, 0, false
+		return nil, 0, 0, false
 	}
 	k := m.key(nd)
-	return m.value(nd), base.Kind(k[len(k)-base.TrailerLen]), true
+	t := binary.LittleEndian.Uint64(k[len(k)-base.TrailerLen:])
+	return m.value(nd), t >> 8, base.Kind(t & 0xff), true
 }

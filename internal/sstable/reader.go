@@ -11,6 +11,7 @@ import (
 
 	"github.com/strata-db/strata/internal/base"
 	"github.com/strata-db/strata/internal/cache"
+	"github.com/strata-db/strata/internal/rangedel"
 )
 
 // ReaderOptions configure a Reader.
@@ -83,7 +84,10 @@ type Reader struct {
 	metaEntries     []MetaEntry
 	hasFilter       bool
 	filterHandle    BlockHandle
-	filter          filterReader
+	// rangeDels are the table's range tombstones (nil: none), read at open
+	// from the range-deletion block; their keys are copies.
+	rangeDels *rangedel.Set
+	filter    filterReader
 }
 
 // MetaEntry is one entry of the metaindex block.
@@ -168,6 +172,12 @@ func NewReader(f io.ReaderAt, size int64, o ReaderOptions) (*Reader, error) {
 				"bad block handle in metaindex entry %q", it.key)
 		}
 		r.metaEntries = append(r.metaEntries, MetaEntry{Name: string(it.key), Handle: h})
+		if string(it.key) == rangeDelMetaKey {
+			if r.rangeDels, err = r.readRangeDels(h); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if string(it.key) != filterMetaKey {
 			continue // e.g. goleveldb's "filter.leveldb.BuiltinBloomFilter"
 		}
@@ -187,6 +197,35 @@ func NewReader(f io.ReaderAt, size int64, o ReaderOptions) (*Reader, error) {
 	r.cacheID = r.cache.NewID()
 	return r, nil
 }
+
+// readRangeDels reads the range-deletion block at h (see rangeDelMetaKey).
+func (r *Reader) readRangeDels(h BlockHandle) (*rangedel.Set, error) {
+	data, _, _, err := r.readBlock(h, true)
+	if err != nil {
+		return nil, err
+	}
+	var it blockIter
+	if err := it.init(r.cmp, data, r.file, h.Offset); err != nil {
+		return nil, err
+	}
+	var ts []rangedel.Tombstone
+	for ok := it.First(); ok; ok = it.Next() {
+		ukey, seq, kind, valid := base.ParseInternalKey(it.key)
+		if !valid || kind != base.KindRangeDelete {
+			return nil, base.CorruptionErrorf(r.file, int64(h.Offset)+int64(it.offset),
+				"range-deletion block entry %s is not a range tombstone", base.FormatInternalKey(it.key))
+		}
+		ts = append(ts, rangedel.Tombstone{Start: bytes.Clone(ukey), End: bytes.Clone(it.val), Seq: seq})
+	}
+	if it.err != nil {
+		return nil, it.err
+	}
+	return rangedel.NewSet(r.cmp.Compare, ts), nil
+}
+
+// RangeDels returns the table's range tombstones, fragmented (nil when it
+// has none). The set stays valid after Close.
+func (r *Reader) RangeDels() *rangedel.Set { return r.rangeDels }
 
 // readAt reads len(buf) bytes at off (or slices the mmap).
 func (r *Reader) readAt(buf []byte, off int64) ([]byte, error) {
