@@ -421,6 +421,24 @@ func (d *DB) runCompactionJob(job *compactionJob, nums *[]uint64) (outputs []*ma
 	} else {
 		ok = in.First()
 	}
+	// emit writes one entry to the current output, opening one if needed.
+	emit := func(ikey, value []byte) error {
+		if tw == nil {
+			if err := newOutput(); err != nil {
+				return err
+			}
+		}
+		if err := tw.w.Add(ikey, value); err != nil {
+			return err
+		}
+		if tw.w.EstimatedSize() >= job.maxOutputSize {
+			cutPending = true
+		}
+		return nil
+	}
+	// run collects a key's merge operands that every reader sees, to fold
+	// them (see compactionMerge).
+	run := compactionMerge{d: d, job: job, emit: emit}
 	for n := 0; ok; ok = in.Next() {
 		if n++; n&1023 == 1 {
 			if err := d.stopCheck(job.ctx); err != nil {
@@ -439,6 +457,9 @@ func (d *DB) runCompactionJob(job *compactionJob, nums *[]uint64) (outputs []*ma
 			cutPending = true
 		}
 		if !hasCurrentKey || d.cmp.Compare(ukey, currentUkey) != 0 {
+			if err := run.endOfKey(currentUkey); err != nil {
+				return outputs, err
+			}
 			if cutPending && tw != nil {
 				// Cut between user keys, never inside one: a key's entries
 				// and the tombstones covering it stay in one table.
@@ -451,36 +472,55 @@ func (d *DB) runCompactionJob(job *compactionJob, nums *[]uint64) (outputs []*ma
 			hasCurrentKey = true
 			lastSeqForKey = base.MaxSeq
 		}
-		drop := false
-		if lastSeqForKey <= job.smallestSnapshot {
-			drop = true // shadowed by a newer entry every reader sees
-		} else if kind == base.KindDelete && seq <= job.smallestSnapshot && job.isBaseLevelForKey(ukey) {
-			drop = true // a tombstone with nothing beneath it to hide
-		} else if job.rangeDels != nil {
+		rangeDeleted := false // by a range tombstone every reader sees
+		if job.rangeDels != nil {
 			if !tombCached || tombLoK != nil && d.cmp.Compare(ukey, tombLoK) < 0 ||
 				tombHiK != nil && d.cmp.Compare(ukey, tombHiK) >= 0 {
 				tombSeq, tombLoK, tombHiK = job.rangeDels.Span(ukey, job.smallestSnapshot)
 				tombCached = true
 			}
-			drop = tombSeq > seq // deleted by a range tombstone every reader sees
+			rangeDeleted = tombSeq > seq
+		}
+		if run.active() {
+			// An entry beneath the operands every reader sees: another
+			// operand, or what they fold onto.
+			switch {
+			case rangeDeleted || kind == base.KindDelete:
+				err = run.fold(nil, false)
+			case kind == base.KindMerge:
+				run.add(ikey, in.Value())
+			default:
+				err = run.fold(in.Value(), true)
+			}
+			if err != nil {
+				return outputs, err
+			}
+			continue // the rest of the key is shadowed (lastSeqForKey)
+		}
+		drop := false
+		if lastSeqForKey <= job.smallestSnapshot {
+			drop = true // shadowed by a newer entry every reader sees
+		} else if kind == base.KindDelete && seq <= job.smallestSnapshot && job.isBaseLevelForKey(ukey) {
+			drop = true // a tombstone with nothing beneath it to hide
+		} else {
+			drop = rangeDeleted
 		}
 		lastSeqForKey = seq
 		if drop {
 			continue
 		}
-		if tw == nil {
-			if err := newOutput(); err != nil {
-				return outputs, err
-			}
+		if kind == base.KindMerge && seq <= job.smallestSnapshot {
+			run.add(ikey, in.Value()) // the newest entry every reader sees
+			continue
 		}
-		if err := tw.w.Add(ikey, in.Value()); err != nil {
+		if err := emit(ikey, in.Value()); err != nil {
 			return outputs, err
-		}
-		if tw.w.EstimatedSize() >= job.maxOutputSize {
-			cutPending = true
 		}
 	}
 	if err := in.Error(); err != nil {
+		return outputs, err
+	}
+	if err := run.endOfKey(currentUkey); err != nil {
 		return outputs, err
 	}
 	if err := finish(job.upper); err != nil {

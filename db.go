@@ -10,6 +10,7 @@ import (
 
 	"github.com/strata-db/strata/internal/base"
 	"github.com/strata-db/strata/internal/cache"
+	"github.com/strata-db/strata/internal/iterator"
 	"github.com/strata-db/strata/internal/manifest"
 	"github.com/strata-db/strata/internal/memtable"
 	"github.com/strata-db/strata/internal/record"
@@ -33,6 +34,7 @@ type DB struct {
 	// not allocate closures.
 	icmp          func(a, b []byte) int
 	openTableIter func(f *manifest.FileMetadata) (base.InternalIterator, error)
+	mergeFn       iterator.MergeFunc // fullMerge, for iterators
 
 	// closedFlag is set when Close begins: iterators still open then stop
 	// with ErrClosed (checked on every positioning call, so an atomic

@@ -2,6 +2,7 @@ package strata
 
 import (
 	"bytes"
+	"errors"
 	"sync"
 
 	"github.com/strata-db/strata/internal/base"
@@ -28,7 +29,20 @@ func (d *DB) get(dst, key []byte, seq uint64) ([]byte, error) {
 	}
 	rs, seq := d.acquireReadView(seq)
 	defer rs.unref()
+	v, err := d.getIn(dst, rs, key, seq)
+	if err == errMergeOperand {
+		return d.getMerged(dst, rs, key, seq)
+	}
+	return v, err
+}
 
+// errMergeOperand stops get's fast path at a merge operand: the read
+// starts over collecting operands (getMerged).
+var errMergeOperand = errors.New("strata: merge operand")
+
+// getIn is get's fast path in the read state rs: the first entry found
+// decides the read, unless it is a merge operand (errMergeOperand).
+func (d *DB) getIn(dst []byte, rs *readState, key []byte, seq uint64) ([]byte, error) {
 	var tomb uint64
 	if v, done, err := getFromMem(dst, rs.mem.MemTable, key, seq, &tomb); done {
 		return v, err
@@ -99,8 +113,11 @@ func (d *DB) getFromTable(dst []byte, f *manifest.FileMetadata, search, ukey []b
 	}
 	*tomb = max(*tomb, h.tomb)
 	if h.found && h.seq >= *tomb {
-		if h.kind == base.KindDelete {
+		switch h.kind {
+		case base.KindDelete:
 			return nil, true, ErrNotFound
+		case base.KindMerge:
+			return nil, true, errMergeOperand
 		}
 		return h.value, true, nil
 	}
@@ -142,8 +159,11 @@ func (d *DB) acquireReadView(seq uint64) (*readState, uint64) {
 }
 
 func found(dst, v []byte, kind base.Kind) ([]byte, error) {
-	if kind == base.KindDelete {
+	switch kind {
+	case base.KindDelete:
 		return nil, ErrNotFound
+	case base.KindMerge:
+		return nil, errMergeOperand
 	}
 	return appendValue(dst, v), nil
 }

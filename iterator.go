@@ -219,6 +219,7 @@ func (d *DB) NewIterator(o *IterOptions) *Iterator {
 	ia.merging.Init(d.icmp, children...)
 	ia.merging.SetTombstones(ucmp, seq, tombs)
 	ia.dbIter.Init(d.cmp, &ia.merging, seq, it.lower, it.upper)
+	ia.dbIter.Merge = d.mergeFn
 	ia.db, ia.version = d, rs.version
 	ia.dbIter.OnRead = ia.onRead
 	ia.dbIter.SampleSeed = d.iterSeed.Add(1)
@@ -412,6 +413,7 @@ func (it *Iterator) Close() error {
 		ia.db, ia.version = nil, nil
 		ia.merging.Init(nil)
 		ia.dbIter.Init(nil, nil, 0, nil, nil)
+		ia.dbIter.Merge = nil
 		for i := range ia.levels {
 			ia.levels[i] = iterator.Level{}
 		}

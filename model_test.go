@@ -7,7 +7,6 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/strata-db/strata/internal/vfs"
@@ -63,8 +62,19 @@ func modelOptionSets() []optionSet {
 type model struct {
 	cmp  func(a, b []byte) int
 	live map[string]string
-	// pendingRanges are the range deletions of the batch being built.
-	pendingRanges [][2][]byte
+}
+
+// modelMerger is the merge operator of the model test's databases: append
+// with a separator.
+var modelMerger = AppendMerger([]byte("+"))
+
+// merge applies modelMerger's fold of operand to k.
+func (m *model) merge(k, operand []byte) {
+	if v, ok := m.live[string(k)]; ok {
+		m.live[string(k)] = v + "+" + string(operand)
+	} else {
+		m.live[string(k)] = string(operand)
+	}
 }
 
 // deleteRange removes the keys of [a, b).
@@ -158,8 +168,23 @@ func (r *modelRun) randValue() []byte {
 	return v
 }
 
+func (r *modelRun) options(fs FS) *Options {
+	o := r.set.opts(fs)
+	o.Merger = modelMerger
+	return o
+}
+
+// randOperand returns a short merge operand (possibly empty).
+func (r *modelRun) randOperand() []byte {
+	v := make([]byte, r.rng.IntN(8))
+	for i := range v {
+		v[i] = byte('a' + r.rng.IntN(26))
+	}
+	return v
+}
+
 func (r *modelRun) open() {
-	db, err := Open("db", r.set.opts(r.fs))
+	db, err := Open("db", r.options(r.fs))
 	if err != nil {
 		r.fatalf("open: %v", err)
 	}
@@ -274,6 +299,13 @@ func (r *modelRun) run(steps int) {
 	r.open()
 	for r.step = 0; r.step < steps; r.step++ {
 		switch x := r.rng.IntN(100); {
+		case x < 5:
+			k, v := r.randKey(), r.randOperand()
+			r.trace("merge %q %q", k, v)
+			if err := r.db.Merge(k, v, nil); err != nil {
+				r.fatalf("merge: %v", err)
+			}
+			r.m.merge(k, v)
 		case x < 35:
 			k, v := r.randKey(), r.randValue()
 			r.trace("put %q", k)
@@ -300,53 +332,42 @@ func (r *modelRun) run(steps int) {
 			r.m.deleteRange(a, b)
 		case x < 55:
 			b := r.db.NewBatch()
-			pending := map[string]*string{}
+			// The batch's effect: its operations applied in order.
+			var ops []string
+			apply := []func(){}
 			for n := r.rng.IntN(20); n >= 0; n-- {
 				k := r.randKey()
-				if r.rng.IntN(10) == 0 {
-					// A range deletion inside the batch: it applies to
-					// the batch's earlier writes too.
+				switch y := r.rng.IntN(20); {
+				case y < 2:
 					k2 := r.randKey()
 					if r.m.cmp(k, k2) > 0 {
 						k, k2 = k2, k
 					}
 					b.DeleteRange(k, k2)
-					for pk := range pending {
-						if r.m.cmp([]byte(pk), k) >= 0 && r.m.cmp([]byte(pk), k2) < 0 {
-							pending[pk] = nil
-						}
-					}
-					pending["\x00range:"+string(k)+"\x00"+string(k2)] = nil
-					r.m.pendingRanges = append(r.m.pendingRanges, [2][]byte{k, k2})
-				} else if r.rng.IntN(4) == 0 {
+					ops = append(ops, fmt.Sprintf("delrange %q %q", k, k2))
+					apply = append(apply, func() { r.m.deleteRange(k, k2) })
+				case y < 4:
+					v := r.randOperand()
+					b.Merge(k, v)
+					ops = append(ops, fmt.Sprintf("merge %q", k))
+					apply = append(apply, func() { r.m.merge(k, v) })
+				case y < 8:
 					b.Delete(k)
-					pending[string(k)] = nil
-				} else {
-					v := string(r.randValue())
-					b.Put(k, []byte(v))
-					pending[string(k)] = &v
+					ops = append(ops, fmt.Sprintf("delete %q", k))
+					apply = append(apply, func() { delete(r.m.live, string(k)) })
+				default:
+					v := r.randValue()
+					b.Put(k, v)
+					ops = append(ops, fmt.Sprintf("put %q", k))
+					apply = append(apply, func() { r.m.live[string(k)] = string(v) })
 				}
 			}
 			if err := r.db.Write(b, &WriteOptions{Sync: r.rng.IntN(4) == 0}); err != nil {
 				r.fatalf("write batch: %v", err)
 			}
-			r.trace("batch %v", pending)
-			// The batch's range deletions first (on the state before it),
-			// then its point writes (the last of each key, with the
-			// deletions of later ranges already applied to them above).
-			for _, rg := range r.m.pendingRanges {
-				r.m.deleteRange(rg[0], rg[1])
-			}
-			r.m.pendingRanges = r.m.pendingRanges[:0]
-			for k, v := range pending {
-				if strings.HasPrefix(k, "\x00range:") {
-					continue
-				}
-				if v == nil {
-					delete(r.m.live, k)
-				} else {
-					r.m.live[k] = *v
-				}
+			r.trace("batch %v", ops)
+			for _, f := range apply {
+				f()
 			}
 		case x < 70:
 			r.checkGet(r.db.Get, r.m.live, r.randKey())
@@ -443,7 +464,7 @@ func (r *modelRun) checkCheckpoint() {
 	if err := r.db.Checkpoint("ckpt"); err != nil {
 		r.fatalf("checkpoint: %v", err)
 	}
-	db, err := Open("ckpt", r.set.opts(r.fs))
+	db, err := Open("ckpt", r.options(r.fs))
 	if err != nil {
 		r.fatalf("open the checkpoint: %v", err)
 	}
@@ -462,7 +483,7 @@ func (r *modelRun) checkCheckpoint() {
 	if err := db.Close(); err != nil {
 		r.fatalf("close the checkpoint: %v", err)
 	}
-	if err := Destroy("ckpt", r.set.opts(r.fs)); err != nil {
+	if err := Destroy("ckpt", r.options(r.fs)); err != nil {
 		r.fatalf("destroy the checkpoint: %v", err)
 	}
 }
