@@ -24,14 +24,20 @@ const seqLatest = ^uint64(0)
 // covering tombstone, the deeper sources hold nothing newer than it (see
 // internal/rangedel), so the key is deleted without looking further.
 func (d *DB) get(dst, key []byte, seq uint64) ([]byte, error) {
+	return d.getThrough(dst, key, seq, nil, 0)
+}
+
+// getThrough is get through an indexed batch's memtable ix, read at ixSeq,
+// laid over the database (nil ix: none).
+func (d *DB) getThrough(dst, key []byte, seq uint64, ix *memtable.MemTable, ixSeq uint64) ([]byte, error) {
 	if err := d.holeAt(key); err != nil {
 		return nil, err
 	}
 	rs, seq := d.acquireReadView(seq)
 	defer rs.unref()
-	v, err := d.getIn(dst, rs, key, seq)
+	v, err := d.getIn(dst, rs, key, seq, ix, ixSeq)
 	if err == errMergeOperand {
-		return d.getMerged(dst, rs, key, seq)
+		return d.getMerged(dst, rs, key, seq, ix, ixSeq)
 	}
 	return v, err
 }
@@ -42,8 +48,13 @@ var errMergeOperand = errors.New("strata: merge operand")
 
 // getIn is get's fast path in the read state rs: the first entry found
 // decides the read, unless it is a merge operand (errMergeOperand).
-func (d *DB) getIn(dst []byte, rs *readState, key []byte, seq uint64) ([]byte, error) {
+func (d *DB) getIn(dst []byte, rs *readState, key []byte, seq uint64, ix *memtable.MemTable, ixSeq uint64) ([]byte, error) {
 	var tomb uint64
+	if ix != nil {
+		if v, done, err := getFromMem(dst, ix, key, ixSeq, &tomb); done {
+			return v, err
+		}
+	}
 	if v, done, err := getFromMem(dst, rs.mem.MemTable, key, seq, &tomb); done {
 		return v, err
 	}

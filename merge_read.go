@@ -30,6 +30,12 @@ type operandCollector struct {
 	done   bool // a value, a deletion or a tombstone ended the walk
 }
 
+// at makes the next sources read at seq.
+func (c *operandCollector) at(seq uint64) {
+	c.seq = seq
+	c.search = base.MakeSearchKey(c.search[:0], c.key, seq)
+}
+
 // raise notes a covering tombstone of the next source to be fed.
 func (c *operandCollector) raise(tomb uint64) { c.tomb = max(c.tomb, tomb) }
 
@@ -68,12 +74,12 @@ func (c *operandCollector) feed(it base.InternalIterator) error {
 }
 
 // getMerged reads key at seq in rs collecting merge operands (see above).
-func (d *DB) getMerged(dst []byte, rs *readState, key []byte, seq uint64) ([]byte, error) {
-	c := &operandCollector{key: key, seq: seq, search: base.MakeSearchKey(nil, key, seq), cmp: d.cmp.Compare}
+func (d *DB) getMerged(dst []byte, rs *readState, key []byte, seq uint64, ix *memtable.MemTable, ixSeq uint64) ([]byte, error) {
+	c := &operandCollector{key: key, cmp: d.cmp.Compare}
 	var mi memtable.Iter
 	feedMem := func(m *memtable.MemTable) error {
 		if m.RangeDelCount() > 0 {
-			t, _ := m.RangeDels().Covering(key, seq)
+			t, _ := m.RangeDels().Covering(key, c.seq)
 			c.raise(t)
 		}
 		mi.Init(m)
@@ -81,6 +87,13 @@ func (d *DB) getMerged(dst []byte, rs *readState, key []byte, seq uint64) ([]byt
 		mi.Close()
 		return err
 	}
+	if ix != nil {
+		c.at(ixSeq)
+		if err := feedMem(ix); err != nil || c.done {
+			return d.foldOperands(dst, c, err)
+		}
+	}
+	c.at(seq)
 	if err := feedMem(rs.mem.MemTable); err != nil || c.done {
 		return d.foldOperands(dst, c, err)
 	}

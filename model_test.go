@@ -3,6 +3,7 @@ package strata
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -69,19 +70,25 @@ type model struct {
 var modelMerger = AppendMerger([]byte("+"))
 
 // merge applies modelMerger's fold of operand to k.
-func (m *model) merge(k, operand []byte) {
-	if v, ok := m.live[string(k)]; ok {
-		m.live[string(k)] = v + "+" + string(operand)
+func (m *model) merge(k, operand []byte) { mergeInto(m.live, k, operand) }
+
+// mergeInto applies modelMerger's fold of operand to k in state.
+func mergeInto(state map[string]string, k, operand []byte) {
+	if v, ok := state[string(k)]; ok {
+		state[string(k)] = v + "+" + string(operand)
 	} else {
-		m.live[string(k)] = string(operand)
+		state[string(k)] = string(operand)
 	}
 }
 
 // deleteRange removes the keys of [a, b).
-func (m *model) deleteRange(a, b []byte) {
-	for k := range m.live {
-		if m.cmp([]byte(k), a) >= 0 && m.cmp([]byte(k), b) < 0 {
-			delete(m.live, k)
+func (m *model) deleteRange(a, b []byte) { deleteRangeIn(m.cmp, m.live, a, b) }
+
+// deleteRangeIn removes the keys of [a, b) from state.
+func deleteRangeIn(cmp func(a, b []byte) int, state map[string]string, a, b []byte) {
+	for k := range state {
+		if cmp([]byte(k), a) >= 0 && cmp([]byte(k), b) < 0 {
+			delete(state, k)
 		}
 	}
 }
@@ -217,6 +224,16 @@ func (r *modelRun) checkGet(get func([]byte) ([]byte, error), state map[string]s
 
 func (r *modelRun) checkIterator(state map[string]string, snap *Snapshot) {
 	r.t.Helper()
+	r.checkIteratorWith(state, func(o *IterOptions) *Iterator {
+		o.Snapshot = snap
+		return r.db.NewIterator(o)
+	})
+}
+
+// checkIteratorWith moves an iterator newIter makes (given random bounds)
+// at random, checking each position against state.
+func (r *modelRun) checkIteratorWith(state map[string]string, newIter func(*IterOptions) *Iterator) {
+	r.t.Helper()
 	var lower, upper []byte
 	if r.rng.IntN(3) == 0 {
 		lower = r.randKey()
@@ -225,7 +242,7 @@ func (r *modelRun) checkIterator(state map[string]string, snap *Snapshot) {
 		upper = r.randKey()
 	}
 	keys := sortedKeys(r.m.cmp, state, lower, upper)
-	it := r.db.NewIterator(&IterOptions{LowerBound: lower, UpperBound: upper, Snapshot: snap})
+	it := newIter(&IterOptions{LowerBound: lower, UpperBound: upper})
 	defer func() {
 		if err := it.Close(); err != nil {
 			r.fatalf("iterator close: %v", err)
@@ -331,10 +348,20 @@ func (r *modelRun) run(steps int) {
 			}
 			r.m.deleteRange(a, b)
 		case x < 55:
+			// Now and then an indexed batch, over the latest state or over
+			// a snapshot, read (Get and an iterator) before it is written.
 			b := r.db.NewBatch()
+			var baseState map[string]string // an indexed batch's reads see it beneath
+			if r.rng.IntN(3) == 0 {
+				b, baseState = r.db.NewIndexedBatch(), r.m.live
+				if len(r.snaps) > 0 && r.rng.IntN(2) == 0 {
+					s := r.snaps[r.rng.IntN(len(r.snaps))]
+					b, baseState = s.s.NewIndexedBatch(), s.state
+				}
+			}
 			// The batch's effect: its operations applied in order.
 			var ops []string
-			apply := []func(){}
+			apply := []func(map[string]string){}
 			for n := r.rng.IntN(20); n >= 0; n-- {
 				k := r.randKey()
 				switch y := r.rng.IntN(20); {
@@ -345,29 +372,39 @@ func (r *modelRun) run(steps int) {
 					}
 					b.DeleteRange(k, k2)
 					ops = append(ops, fmt.Sprintf("delrange %q %q", k, k2))
-					apply = append(apply, func() { r.m.deleteRange(k, k2) })
+					apply = append(apply, func(st map[string]string) { deleteRangeIn(r.m.cmp, st, k, k2) })
 				case y < 4:
 					v := r.randOperand()
 					b.Merge(k, v)
 					ops = append(ops, fmt.Sprintf("merge %q", k))
-					apply = append(apply, func() { r.m.merge(k, v) })
+					apply = append(apply, func(st map[string]string) { mergeInto(st, k, v) })
 				case y < 8:
 					b.Delete(k)
 					ops = append(ops, fmt.Sprintf("delete %q", k))
-					apply = append(apply, func() { delete(r.m.live, string(k)) })
+					apply = append(apply, func(st map[string]string) { delete(st, string(k)) })
 				default:
 					v := r.randValue()
 					b.Put(k, v)
 					ops = append(ops, fmt.Sprintf("put %q", k))
-					apply = append(apply, func() { r.m.live[string(k)] = string(v) })
+					apply = append(apply, func(st map[string]string) { st[string(k)] = string(v) })
 				}
+			}
+			r.trace("batch %v (indexed %v)", ops, b.Indexed())
+			if b.Indexed() {
+				want := maps.Clone(baseState)
+				for _, f := range apply {
+					f(want)
+				}
+				for range 3 {
+					r.checkGet(b.Get, want, r.randKey())
+				}
+				r.checkIteratorWith(want, func(o *IterOptions) *Iterator { return b.NewIterator(o) })
 			}
 			if err := r.db.Write(b, &WriteOptions{Sync: r.rng.IntN(4) == 0}); err != nil {
 				r.fatalf("write batch: %v", err)
 			}
-			r.trace("batch %v", ops)
 			for _, f := range apply {
-				f()
+				f(r.m.live)
 			}
 		case x < 70:
 			r.checkGet(r.db.Get, r.m.live, r.randKey())
