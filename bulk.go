@@ -71,6 +71,18 @@ func (d *DB) CompactRangeWith(start, end []byte, o CompactOptions) error {
 // handle, ErrClosed if the database is closed under it, and the background
 // error that stopped writes, if any. It runs alone, as CompactRangeContext.
 func (d *DB) CompactRangeWithContext(ctx context.Context, start, end []byte, o CompactOptions) error {
+	for {
+		err := d.compactRangeWithOnce(ctx, start, end, o)
+		if !errors.Is(err, errFilterRaced) {
+			return err
+		}
+		// A snapshot taken while the compaction filter changed values: run
+		// again, respecting it.
+	}
+}
+
+// compactRangeWithOnce is one attempt of CompactRangeWithContext.
+func (d *DB) compactRangeWithOnce(ctx context.Context, start, end []byte, o CompactOptions) error {
 	if d.opts.ReadOnly {
 		return ErrReadOnly
 	}
@@ -133,7 +145,8 @@ func (d *DB) CompactRangeWithContext(ctx context.Context, start, end []byte, o C
 	}
 	// Part i is [bounds[i], bounds[i+1]); the last runs to the end.
 	bounds := append(append([][]byte{lo}, splits...), nil)
-	smallestSnapshot := d.smallestSnapshot()
+	smallestSnapshot, newestSnapshot, epoch := d.snapshotState()
+	guard := &filterGuard{epoch: epoch}
 	rangeDels, err := d.inputRangeDels(all)
 	if err != nil {
 		return err
@@ -179,6 +192,7 @@ func (d *DB) CompactRangeWithContext(ctx context.Context, start, end []byte, o C
 				rangeDels:           rangeDels,
 				isBaseLevelForRange: baseLevelForRange(d.cmp.Compare, v, target+1),
 			}
+			d.setFilter(job, guard, newestSnapshot, target)
 			var partNums []uint64
 			outs, err := d.runCompactionJob(job, &partNums)
 			mu.Lock()
@@ -214,7 +228,7 @@ func (d *DB) CompactRangeWithContext(ctx context.Context, start, end []byte, o C
 		edit.AddFile(target, out)
 		written += out.Size
 	}
-	if err := d.installCompaction(edit, target, read, written, began); err != nil {
+	if err := d.installCompaction(edit, target, read, written, began, guard); err != nil {
 		return err
 	}
 	d.logger.Info("compacted range", "target-level", target, "inputs", len(all), "outputs", len(outputs),

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/strata-db/strata/internal/base"
@@ -122,6 +123,10 @@ func (d *DB) maybeCompact() bool {
 	switch {
 	case err == nil:
 		d.transientFailures = 0
+	case errors.Is(err, errFilterRaced):
+		d.bgCond.Broadcast()
+		d.mu.Unlock()
+		return true // pick again: the new snapshot is respected now
 	case !errors.Is(err, errCompactionAborted):
 		d.backgroundFailedLocked("compaction", err, d.scheduleCompaction)
 	}
@@ -153,7 +158,8 @@ func (d *DB) runCompaction(ctx context.Context, c *manifest.Compaction, manual b
 	}
 
 	var outNums []uint64
-	outputs, readBytes, err := d.compactionOutputs(ctx, c, &outNums)
+	var guard filterGuard
+	outputs, readBytes, err := d.compactionOutputs(ctx, c, &outNums, &guard)
 	defer d.releaseOutputs(outNums)
 	if err == nil && ctx.Err() != nil {
 		err = canceledError{context.Cause(ctx)} // the last point before installing
@@ -170,7 +176,7 @@ func (d *DB) runCompaction(ctx context.Context, c *manifest.Compaction, manual b
 		edit.NewFiles = append(edit.NewFiles, manifest.NewFileEntry{Level: c.Level + 1, Meta: o})
 		written += o.Size
 	}
-	if err := d.installCompaction(edit, c.Level+1, readBytes, written, start); err != nil {
+	if err := d.installCompaction(edit, c.Level+1, readBytes, written, start, &guard); err != nil {
 		return err
 	}
 	d.logger.Info("compacted", "level", c.Level, "inputs", len(c.Inputs[0]), "next-level-inputs",
@@ -184,7 +190,30 @@ func (d *DB) runCompaction(ctx context.Context, c *manifest.Compaction, manual b
 // failure it sets the background error: the record may have reached the
 // MANIFEST anyway, and the error must be set before the caller's release of
 // the outputs lets the cleanup delete them (it deletes nothing after one).
-func (d *DB) installCompaction(edit *manifest.VersionEdit, level int, read, written uint64, start time.Time) error {
+//
+// A compaction whose filter changed values (guard) installs only if no
+// snapshot was taken since it started (one could see those values): else
+// it removes its outputs and returns errFilterRaced. NewSnapshot waits
+// while such a compaction installs, so none slips in between.
+func (d *DB) installCompaction(edit *manifest.VersionEdit, level int, read, written uint64, start time.Time, guard *filterGuard) error {
+	if guard != nil && guard.filtered.Load() > 0 {
+		d.mu.Lock()
+		if d.snapshotEpoch != guard.epoch {
+			d.mu.Unlock()
+			for _, nf := range edit.NewFiles {
+				d.fs.Remove(base.MakeFilepath(d.dirname, base.FileTypeTable, nf.Meta.Num))
+			}
+			return errFilterRaced
+		}
+		d.filterInstalling = true
+		d.mu.Unlock()
+		defer func() {
+			d.mu.Lock()
+			d.filterInstalling = false
+			d.bgCond.Broadcast()
+			d.mu.Unlock()
+		}()
+	}
 	err := d.versions.logAndApply(edit, func() {
 		d.stats.levels[level].recordCompaction(read, written, time.Since(start))
 		d.stats.compactions.Add(1)
@@ -203,7 +232,7 @@ func (d *DB) installCompaction(edit *manifest.VersionEdit, level int, read, writ
 //
 // Every file number it allocates is appended to nums (they sit in
 // pendingOutputs until the caller releases them).
-func (d *DB) compactionOutputs(ctx context.Context, c *manifest.Compaction, nums *[]uint64) (outputs []*manifest.FileMetadata, readBytes uint64, err error) {
+func (d *DB) compactionOutputs(ctx context.Context, c *manifest.Compaction, nums *[]uint64, guard *filterGuard) (outputs []*manifest.FileMetadata, readBytes uint64, err error) {
 	var iters []base.InternalIterator
 	for which := 0; which < 2; which++ {
 		for _, f := range c.Inputs[which] {
@@ -222,10 +251,12 @@ func (d *DB) compactionOutputs(ctx context.Context, c *manifest.Compaction, nums
 		closeIters(iters)
 		return nil, readBytes, err
 	}
+	smallest, newest, epoch := d.snapshotState()
+	guard.epoch = epoch
 	job := &compactionJob{
 		ctx:                 ctx,
 		input:               iterator.NewMerging(d.internalCompare, iters...),
-		smallestSnapshot:    d.smallestSnapshot(),
+		smallestSnapshot:    smallest,
 		isBaseLevelForKey:   c.IsBaseLevelForKey,
 		shouldStopBefore:    c.ShouldStopBefore,
 		maxOutputSize:       c.MaxOutputFileSize,
@@ -234,6 +265,7 @@ func (d *DB) compactionOutputs(ctx context.Context, c *manifest.Compaction, nums
 		rangeDels:           rangeDels,
 		isBaseLevelForRange: baseLevelForRange(d.cmp.Compare, c.Version, c.Level+2),
 	}
+	d.setFilter(job, guard, newest, c.Level+1)
 	outputs, err = d.runCompactionJob(job, nums)
 	return outputs, readBytes, err
 }
@@ -339,6 +371,50 @@ type compactionJob struct {
 	// [start, end) (nil: deeper levels may hold anything).
 	rangeDels           *rangedel.Set
 	isBaseLevelForRange func(start, end []byte) bool
+
+	// filter is Options.CompactionFilter (nil: none), applied to values
+	// with a sequence above filterAbove (the newest snapshot's; 0: none),
+	// written to outputLevel; filtered counts the values it changed or
+	// removed (shared by a compaction's parallel jobs).
+	filter      *CompactionFilter
+	filterAbove uint64
+	outputLevel int
+	filtered    *atomic.Int64
+}
+
+// filterGuard is what a compaction that ran a filter needs at install:
+// the snapshot epoch at its start (see installCompaction).
+type filterGuard struct {
+	epoch    uint64
+	filtered atomic.Int64
+}
+
+// errFilterRaced: a snapshot was taken while a compaction's filter changed
+// values it can see; the compaction installs nothing and is run again.
+var errFilterRaced = errors.New("strata: compaction filter raced a new snapshot; compaction retried")
+
+// snapshotState returns, under one lock, the oldest sequence a reader may
+// read at (smallestSnapshot), the newest snapshot's sequence (0: none) and
+// the snapshot epoch (see filterGuard).
+func (d *DB) snapshotState() (smallest, newest, epoch uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	smallest = d.visibleSeq.Load()
+	if s := d.snapshots.oldest(); s != nil {
+		smallest = s.seq
+	}
+	if s := d.snapshots.newest(); s != nil {
+		newest = s.seq
+	}
+	return smallest, newest, d.snapshotEpoch
+}
+
+// setFilter arms job with Options.CompactionFilter (if any), guarded by g.
+func (d *DB) setFilter(job *compactionJob, g *filterGuard, newest uint64, level int) {
+	if d.opts.CompactionFilter == nil {
+		return
+	}
+	job.filter, job.filterAbove, job.outputLevel, job.filtered = d.opts.CompactionFilter, newest, level, &g.filtered
 }
 
 // runCompactionJob writes the entries of job.input that some reader may
@@ -436,9 +512,33 @@ func (d *DB) runCompactionJob(job *compactionJob, nums *[]uint64) (outputs []*ma
 		}
 		return nil
 	}
+	// put is emit through the compaction filter, if any.
+	var filterKey []byte
+	put := func(ikey, value []byte) error {
+		if job.filter == nil {
+			return emit(ikey, value)
+		}
+		ukey, seq, kind, _ := base.ParseInternalKey(ikey)
+		if kind != base.KindSet || seq <= job.filterAbove {
+			return emit(ikey, value)
+		}
+		switch dec, nv := job.filter.Filter(job.outputLevel, ukey, value); dec {
+		case FilterRemove:
+			job.filtered.Add(1)
+			if seq <= job.smallestSnapshot && job.isBaseLevelForKey(ukey) {
+				return nil // nothing beneath for a deletion to hide
+			}
+			filterKey = base.AppendInternalKey(filterKey[:0], ukey, seq, base.KindDelete)
+			return emit(filterKey, nil)
+		case FilterChange:
+			job.filtered.Add(1)
+			return emit(ikey, nv)
+		}
+		return emit(ikey, value)
+	}
 	// run collects a key's merge operands that every reader sees, to fold
 	// them (see compactionMerge).
-	run := compactionMerge{d: d, job: job, emit: emit}
+	run := compactionMerge{d: d, job: job, emit: put}
 	for n := 0; ok; ok = in.Next() {
 		if n++; n&1023 == 1 {
 			if err := d.stopCheck(job.ctx); err != nil {
@@ -513,7 +613,7 @@ func (d *DB) runCompactionJob(job *compactionJob, nums *[]uint64) (outputs []*ma
 			run.add(ikey, in.Value()) // the newest entry every reader sees
 			continue
 		}
-		if err := emit(ikey, in.Value()); err != nil {
+		if err := put(ikey, in.Value()); err != nil {
 			return outputs, err
 		}
 	}
@@ -645,6 +745,10 @@ func (d *DB) compactLevelRange(ctx context.Context, level int, begin, limit []by
 		d.mu.Lock()
 		c.MarkCompacting(false)
 		d.releaseManualLocked()
+		if errors.Is(err, errFilterRaced) {
+			d.mu.Unlock()
+			continue // again, respecting the new snapshot
+		}
 		if err != nil && !stopped(err) && !isTransient(err) {
 			// A transient failure is only returned: the caller may retry.
 			d.setBGErrLocked(fmt.Errorf("strata: compaction: %w", err))

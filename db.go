@@ -129,6 +129,11 @@ type DB struct {
 	// compactions: not yet in any version, and not to be deleted.
 	pendingOutputs map[uint64]struct{}
 	snapshots      snapshotList
+	// snapshotEpoch counts the snapshots taken; filterInstalling is set
+	// while a compaction that filtered values installs (NewSnapshot waits).
+	// See installCompaction.
+	snapshotEpoch    uint64
+	filterInstalling bool
 
 	flushing bool // the flush goroutine is writing a table
 	// flushAssist is the Assist of the flush's table Writer (one flush runs
