@@ -1,6 +1,7 @@
 package strata
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -13,7 +14,8 @@ import (
 // while flushes and compactions run in the background — by cloning the
 // in-memory file system as a crash would leave it (only synced data and
 // synced directory entries survive; with torn tails of unsynced data kept at
-// random). The database must open on every clone, hold every write that
+// random), with range deletions and merges among the writes. The database
+// must open on every clone, hold every write that
 // was acknowledged as synced, and show a state that is exactly the state
 // after some prefix of the batches: batches are all-or-nothing and never
 // reordered. The same holds after a second crash during recovery.
@@ -33,12 +35,15 @@ func TestCrashRecovery(t *testing.T) {
 
 func crashOptions(fs FS) *Options {
 	return &Options{FS: fs, WriteBufferSize: 8 << 10, BlockSize: 256, TargetFileSize: 8 << 10,
-		L0CompactionTrigger: 2, LevelSizeMultiplier: 2}
+		L0CompactionTrigger: 2, LevelSizeMultiplier: 2, Merger: modelMerger}
 }
 
 type crashOp struct {
 	key   string
 	value *string // nil = delete
+	// end: a range deletion of [key, end); merge: value is a merge operand
+	end   string
+	merge bool
 }
 
 func crashWorkload(t *testing.T, seed uint64, ops int) {
@@ -57,10 +62,19 @@ func crashWorkload(t *testing.T, seed uint64, ops int) {
 		var batchOps []crashOp
 		for n := 1 + rng.IntN(5); n > 0; n-- {
 			k := fmt.Sprintf("k%03d", rng.IntN(150))
-			if rng.IntN(5) == 0 {
+			switch x := rng.IntN(20); {
+			case x < 1:
+				end := fmt.Sprintf("k%03d", rng.IntN(150))
+				b.DeleteRange([]byte(k), []byte(end))
+				batchOps = append(batchOps, crashOp{key: k, end: end})
+			case x < 3:
+				v := fmt.Sprintf("m%d", i)
+				b.Merge([]byte(k), []byte(v))
+				batchOps = append(batchOps, crashOp{key: k, value: &v, merge: true})
+			case x < 7:
 				b.Delete([]byte(k))
 				batchOps = append(batchOps, crashOp{key: k})
-			} else {
+			default:
 				v := fmt.Sprintf("v%d-%d-%s", i, n, make([]byte, rng.IntN(200)))
 				b.Put([]byte(k), []byte(v))
 				batchOps = append(batchOps, crashOp{key: k, value: &v})
@@ -132,17 +146,27 @@ func dumpDB(t *testing.T, db *DB) map[string]string {
 	return m
 }
 
+// applyCrashOp applies one operation to the model m.
+func applyCrashOp(m map[string]string, op crashOp) {
+	switch {
+	case op.end != "":
+		deleteRangeIn(bytes.Compare, m, []byte(op.key), []byte(op.end))
+	case op.merge:
+		mergeInto(m, []byte(op.key), []byte(*op.value))
+	case op.value == nil:
+		delete(m, op.key)
+	default:
+		m[op.key] = *op.value
+	}
+}
+
 // matchPrefix returns the smallest k >= min such that applying history[:k]
 // to an empty map gives state, or -1.
 func matchPrefix(state map[string]string, history [][]crashOp, min int) int {
 	m := map[string]string{}
 	apply := func(ops []crashOp) {
 		for _, op := range ops {
-			if op.value == nil {
-				delete(m, op.key)
-			} else {
-				m[op.key] = *op.value
-			}
+			applyCrashOp(m, op)
 		}
 	}
 	for _, ops := range history[:min] {

@@ -66,7 +66,8 @@ var faultKindsBackground = []errorfs.Kind{errorfs.OpList, errorfs.OpRemove, erro
 
 func faultOptions(fs FS) *Options {
 	return &Options{FS: fs, Logger: slog.New(slog.DiscardHandler), WriteBufferSize: 1 << 20,
-		DisableAutoCompactions: true, BlockSize: 256, TargetFileSize: 4 << 10, BlockCacheSize: -1}
+		DisableAutoCompactions: true, BlockSize: 256, TargetFileSize: 4 << 10, BlockCacheSize: -1,
+		Merger: modelMerger}
 }
 
 // faultBatch is one attempted write, in commit order.
@@ -131,10 +132,19 @@ func (r *faultRun) writes(from, to int) bool {
 		var ops []crashOp
 		for n := 1 + r.rng.IntN(3); n > 0; n-- {
 			k := faultKey(r.rng.IntN(40))
-			if r.rng.IntN(6) == 0 {
+			switch x := r.rng.IntN(30); {
+			case x < 1:
+				end := faultKey(r.rng.IntN(40))
+				b.DeleteRange([]byte(k), []byte(end))
+				ops = append(ops, crashOp{key: k, end: end})
+			case x < 3:
+				v := fmt.Sprintf("m%d", i)
+				b.Merge([]byte(k), []byte(v))
+				ops = append(ops, crashOp{key: k, value: &v, merge: true})
+			case x < 8:
 				b.Delete([]byte(k))
 				ops = append(ops, crashOp{key: k})
-			} else {
+			default:
 				v := fmt.Sprintf("v%d.%d.%s", i, n, strings.Repeat("x", r.rng.IntN(60)))
 				b.Put([]byte(k), []byte(v))
 				ops = append(ops, crashOp{key: k, value: &v})
@@ -156,11 +166,7 @@ func (r *faultRun) writes(from, to int) bool {
 
 func applyOps(m map[string]string, ops []crashOp) {
 	for _, op := range ops {
-		if op.value == nil {
-			delete(m, op.key)
-		} else {
-			m[op.key] = *op.value
-		}
+		applyCrashOp(m, op)
 	}
 }
 
@@ -754,7 +760,7 @@ func faultBytesWritten(t *testing.T) (total int64, atBatch map[int]int64) {
 func faultAutoOptions(fs FS) *Options {
 	return &Options{FS: fs, Logger: slog.New(slog.DiscardHandler), WriteBufferSize: 2 << 10,
 		BlockSize: 128, TargetFileSize: 2 << 10, L0CompactionTrigger: 2, LevelSizeMultiplier: 2,
-		BlockCacheSize: 16 << 10, MaxOpenFiles: 20}
+		BlockCacheSize: 16 << 10, MaxOpenFiles: 20, Merger: modelMerger}
 }
 
 // workloadAuto is a longer workload for faultAutoOptions.

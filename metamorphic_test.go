@@ -13,7 +13,8 @@ import (
 )
 
 // The metamorphic test (Pebble's metamorphic package in spirit): one random
-// sequence of operations — writes, batches, deletes, reads, snapshots and
+// sequence of operations — writes, batches (some indexed, read before they
+// are written), deletes, range deletions, merges, reads, snapshots and
 // reads through them, iterators moved in both directions with bounds and
 // kept open across writes, flushes, compactions and reopens — runs under
 // several option configurations (block sizes, buffer sizes, compression,
@@ -95,6 +96,10 @@ const (
 	mmFlush
 	mmCompact
 	mmReopen
+	mmDeleteRange
+	mmMerge
+	mmIndexedBatch
+	mmCompactTo
 )
 
 // mmOp is one operation. Iterators and snapshots are named by slot.
@@ -102,7 +107,7 @@ type mmOp struct {
 	kind    mmOpKind
 	key     []byte
 	value   []byte
-	batch   []mmOp // mmBatch: puts and deletes
+	batch   []mmOp // mmBatch, mmIndexedBatch: puts, deletes, merges, range deletions
 	slot    int    // snapshot or iterator slot
 	snap    int    // mmNewIter: the snapshot slot to read, or -1
 	lower   []byte // mmNewIter bounds; mmCompact range
@@ -139,6 +144,14 @@ func (op mmOp) String() string {
 		return fmt.Sprintf("compact [%q, %q]", op.lower, op.upper)
 	case mmReopen:
 		return "reopen"
+	case mmDeleteRange:
+		return fmt.Sprintf("delete range [%q, %q)", op.key, op.upper)
+	case mmMerge:
+		return fmt.Sprintf("merge %q %q", op.key, op.value)
+	case mmIndexedBatch:
+		return fmt.Sprintf("indexed batch of %d over snapshot %d, read and written", len(op.batch), op.snap)
+	case mmCompactTo:
+		return fmt.Sprintf("compact [%q, %q] to level %d", op.lower, op.upper, op.slot)
 	}
 	return "?"
 }
@@ -172,6 +185,17 @@ func mmGenerate(rng *rand.Rand, n int) []mmOp {
 		}
 		return v
 	}
+	randOperand := func() []byte {
+		v := randValue()
+		return v[:min(len(v), rng.IntN(6))]
+	}
+	randRange := func() mmOp { // mostly short ranges, some wide, some empty
+		a, b := randKey(), randKey()
+		if rng.IntN(5) != 0 && bytes.Compare(a, b) > 0 {
+			a, b = b, a
+		}
+		return mmOp{kind: mmDeleteRange, key: a, upper: b}
+	}
 	snapOpen := make([]bool, mmSlots)
 	iterOpen := make([]bool, mmSlots)
 	pick := func(open []bool, want bool) int {
@@ -194,15 +218,28 @@ func mmGenerate(rng *rand.Rand, n int) []mmOp {
 		case x < 32:
 			ops = append(ops, mmOp{kind: mmDelete, key: randKey()})
 		case x < 38:
+			kind := mmBatch
+			snap := -1
+			if rng.IntN(3) == 0 {
+				kind = mmIndexedBatch
+				if s := pick(snapOpen, true); s >= 0 && rng.IntN(2) == 0 {
+					snap = s
+				}
+			}
 			var b []mmOp
 			for i := rng.IntN(12); i >= 0; i-- {
-				if rng.IntN(4) == 0 {
+				switch y := rng.IntN(12); {
+				case y < 3:
 					b = append(b, mmOp{kind: mmDelete, key: randKey()})
-				} else {
+				case y < 4:
+					b = append(b, randRange())
+				case y < 6:
+					b = append(b, mmOp{kind: mmMerge, key: randKey(), value: randOperand()})
+				default:
 					b = append(b, mmOp{kind: mmPut, key: randKey(), value: randValue()})
 				}
 			}
-			ops = append(ops, mmOp{kind: mmBatch, batch: b})
+			ops = append(ops, mmOp{kind: kind, batch: b, snap: snap, key: randKey()})
 		case x < 50:
 			ops = append(ops, mmOp{kind: mmGet, key: randKey()})
 		case x < 53:
@@ -248,10 +285,17 @@ func mmGenerate(rng *rand.Rand, n int) []mmOp {
 				iterOpen[i] = false
 				ops = append(ops, mmOp{kind: mmCloseIter, slot: i})
 			}
-		case x < 93:
+		case x < 90:
 			ops = append(ops, mmOp{kind: mmFlush})
+		case x < 91:
+			ops = append(ops, randRange())
+		case x < 93:
+			ops = append(ops, mmOp{kind: mmMerge, key: randKey(), value: randOperand()})
 		case x < 97:
 			op := mmOp{kind: mmCompact}
+			if rng.IntN(3) == 0 {
+				op = mmOp{kind: mmCompactTo, slot: 1 + rng.IntN(6)}
+			}
 			if rng.IntN(2) == 0 {
 				op.lower, op.upper = randKey(), randKey()
 				if bytes.Compare(op.lower, op.upper) > 0 {
@@ -279,8 +323,15 @@ type mmRunner struct {
 	iters [mmSlots]*Iterator
 }
 
+// opts are the configuration's options with the merge operator.
+func (r *mmRunner) opts() *Options {
+	o := r.set.opts(r.fs)
+	o.Merger = modelMerger
+	return o
+}
+
 func (r *mmRunner) open() {
-	db, err := Open("db", r.set.opts(r.fs))
+	db, err := Open("db", r.opts())
 	if err != nil {
 		r.t.Fatalf("[%s] open: %v", r.set.name, err)
 	}
@@ -337,16 +388,46 @@ func (r *mmRunner) run(op mmOp) string {
 		return errResult(d.Put(op.key, op.value, &WriteOptions{Sync: op.syncOpt}))
 	case mmDelete:
 		return errResult(d.Delete(op.key, nil))
-	case mmBatch:
+	case mmBatch, mmIndexedBatch:
 		b := d.NewBatch()
+		if op.kind == mmIndexedBatch {
+			b = d.NewIndexedBatch()
+			if op.snap >= 0 {
+				b = r.snaps[op.snap].NewIndexedBatch()
+			}
+		}
 		for _, o := range op.batch {
-			if o.kind == mmDelete {
+			switch o.kind {
+			case mmDelete:
 				b.Delete(o.key)
-			} else {
+			case mmDeleteRange:
+				b.DeleteRange(o.key, o.upper)
+			case mmMerge:
+				b.Merge(o.key, o.value)
+			default:
 				b.Put(o.key, o.value)
 			}
 		}
-		return errResult(d.Write(b, nil))
+		res := ""
+		if b.Indexed() {
+			// Read through it first: a Get, and a short scan from a key.
+			res = getResult(b.Get(op.key)) + "; scan:"
+			it := b.NewIterator(nil)
+			for ok, n := it.Seek(op.key), 0; ok && n < 5; ok, n = it.Next(), n+1 {
+				res += fmt.Sprintf(" %q=%q", it.Key(), it.Value())
+			}
+			if err := it.Close(); err != nil {
+				res += " error: " + err.Error()
+			}
+			res += "; "
+		}
+		return res + errResult(d.Write(b, nil))
+	case mmDeleteRange:
+		return errResult(d.DeleteRange(op.key, op.upper, nil))
+	case mmMerge:
+		return errResult(d.Merge(op.key, op.value, nil))
+	case mmCompactTo:
+		return errResult(d.CompactRangeWith(op.lower, op.upper, CompactOptions{TargetLevel: op.slot, Parallelism: 2}))
 	case mmGet:
 		return getResult(d.Get(op.key))
 	case mmNewSnapshot:
@@ -411,7 +492,7 @@ func (r *mmRunner) checkpointScan() string {
 	if err := r.db.Checkpoint("ckpt"); err != nil {
 		return "error: " + err.Error()
 	}
-	db, err := Open("ckpt", r.set.opts(r.fs))
+	db, err := Open("ckpt", r.opts())
 	if err != nil {
 		return "error: " + err.Error()
 	}
@@ -419,7 +500,7 @@ func (r *mmRunner) checkpointScan() string {
 	if err := db.Close(); err != nil {
 		return "error: " + err.Error()
 	}
-	if err := Destroy("ckpt", r.set.opts(r.fs)); err != nil {
+	if err := Destroy("ckpt", r.opts()); err != nil {
 		return "error: " + err.Error()
 	}
 	return scan

@@ -240,13 +240,15 @@ func (d *DBIter) mergeForward(ukey []byte) bool {
 	return true
 }
 
-// parse splits iter's current key, feeding the read sampler first.
+// parse splits iter's current key, feeding the read sampler first. A range
+// tombstone's kind is not ok: tombstones never come through iter.
 func (d *DBIter) parse() (ukey []byte, seq uint64, kind base.Kind, ok bool) {
 	k := d.iter.Key()
 	if d.OnRead != nil {
 		d.sample(k)
 	}
-	return base.ParseInternalKey(k)
+	ukey, seq, kind, ok = base.ParseInternalKey(k)
+	return ukey, seq, kind, ok && kind != base.KindRangeDelete
 }
 
 // nextPeriod draws the gap to the next sampling point (splitmix64).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -18,6 +19,23 @@ func visibleModel(kvs []KV, snap uint64, lower, upper []byte) *sliceModel {
 	m := &sliceModel{cmp: bytes.Compare, pos: -1}
 	var last []byte
 	done := false
+	var ops [][]byte // the current key's operands, newest first
+	emit := func(uk []byte, base []byte, has bool) {
+		done = true
+		if !has && len(ops) == 0 {
+			return
+		}
+		v := base
+		if len(ops) > 0 {
+			slices.Reverse(ops)
+			v, _ = testMerge(uk, base, has, ops)
+		}
+		if lower != nil && bytes.Compare(uk, lower) < 0 || upper != nil && bytes.Compare(uk, upper) >= 0 {
+			return
+		}
+		m.keys = append(m.keys, uk)
+		m.vals = append(m.vals, v)
+	}
 	for _, kv := range kvs {
 		uk, seq, kind, ok := base.ParseInternalKey(kv.Key)
 		if !ok {
@@ -26,20 +44,38 @@ func visibleModel(kvs []KV, snap uint64, lower, upper []byte) *sliceModel {
 		if seq > snap {
 			continue
 		}
-		if last != nil && bytes.Equal(uk, last) && done {
+		if last == nil || !bytes.Equal(uk, last) {
+			if last != nil && !done {
+				emit(last, nil, false) // operands with nothing beneath
+			}
+			last, done, ops = uk, false, nil
+		}
+		if done {
 			continue // an older entry of a key already decided
 		}
-		last, done = uk, true
-		if kind != base.KindSet {
-			continue
+		switch kind {
+		case base.KindMerge:
+			ops = append(ops, kv.Value)
+		case base.KindSet:
+			emit(uk, kv.Value, true)
+		default:
+			emit(uk, nil, false)
 		}
-		if lower != nil && bytes.Compare(uk, lower) < 0 || upper != nil && bytes.Compare(uk, upper) >= 0 {
-			continue
-		}
-		m.keys = append(m.keys, uk)
-		m.vals = append(m.vals, kv.Value)
+	}
+	if last != nil && !done {
+		emit(last, nil, false)
 	}
 	return m
+}
+
+// testMerge is the merge operator of these tests: the value and operands
+// joined by commas.
+func testMerge(_, existing []byte, has bool, ops [][]byte) ([]byte, error) {
+	var parts [][]byte
+	if has {
+		parts = append(parts, existing)
+	}
+	return bytes.Join(append(parts, ops...), []byte(",")), nil
 }
 
 // scan renders every user entry of d forward (or backward).

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/vfs"
 )
 
 // logRecords splits a small log file (every record FULL and in the first
@@ -387,6 +388,9 @@ func FuzzVersionEditDecode(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{8})
 	f.Add([]byte{7, 1, 5, 100, 9, 'a', 1, 0, 0, 0, 0, 0, 0, 0, 9, 'b', 1, 0, 0, 0, 0, 0, 0, 0})
+	marked := &VersionEdit{Merger: "strata.add", HasMerger: true}
+	marked.SetComparator(ExtendedComparatorName("leveldb.BytewiseComparator"))
+	f.Add(marked.Encode(nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var e VersionEdit
 		if err := e.Decode(b); err != nil {
@@ -451,5 +455,43 @@ func BenchmarkVersionEditDecode(b *testing.B) {
 		if err := e.Decode(buf); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestExtendedMarks: the marked comparator name and the merge operator's
+// record round-trip, and a MANIFEST carrying them replays with the
+// comparator's plain name, marked extended, the operator recorded; Create
+// writes the operator in a record of its own after the snapshot.
+func TestExtendedMarks(t *testing.T) {
+	name := "leveldb.BytewiseComparator"
+	if n, ext := SplitComparatorName(ExtendedComparatorName(name)); n != name || !ext {
+		t.Fatalf("SplitComparatorName = %q, %v", n, ext)
+	}
+	if n, ext := SplitComparatorName(name); n != name || ext {
+		t.Fatalf("SplitComparatorName(plain) = %q, %v", n, ext)
+	}
+	fs := vfs.NewMem()
+	fs.MkdirAll("db", 0o755)
+	snap := &VersionEdit{Merger: "strata.max", HasMerger: true}
+	snap.SetComparator(ExtendedComparatorName(name))
+	snap.SetLogNumber(0)
+	snap.SetNextFileNumber(3)
+	snap.SetLastSequence(7)
+	if err := CreateCurrent(fs, "db", 2, snap); err != nil {
+		t.Fatal(err)
+	}
+	var edits []string
+	st, err := Replay(fs, "db", ReplayOptions{Comparer: base.DefaultComparer, OnEdit: func(e *VersionEdit, _ int64) error {
+		edits = append(edits, fmt.Sprintf("comparator=%v merger=%v", e.HasComparator, e.HasMerger))
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Extended || st.Merger != "strata.max" {
+		t.Fatalf("replayed Extended=%v Merger=%q", st.Extended, st.Merger)
+	}
+	if fmt.Sprint(edits) != "[comparator=true merger=false comparator=false merger=true]" {
+		t.Fatalf("records %v: the operator must follow the snapshot in a record of its own", edits)
 	}
 }
