@@ -358,6 +358,10 @@ func (d *DB) applyGroup(group []*writer, seq uint64, log *walFile, mem *memTable
 			if !ok {
 				break
 			}
+			if kind == base.KindMerge && d.opts.MaxSuccessiveMerges > 0 &&
+				mem.SuccessiveMerges(k, d.opts.MaxSuccessiveMerges) >= d.opts.MaxSuccessiveMerges {
+				kind, v = d.foldAtWrite(k, v, seq)
+			}
 			if err := mem.apply(seq, kind, k, v); err != nil {
 				return fmt.Errorf("strata: memtable insert at seq %d: %w", seq, err)
 			}

@@ -128,12 +128,22 @@ func addInto(a, b []byte) {
 }
 
 func addFull(_, existing []byte, _ bool, ops [][]byte) ([]byte, error) {
-	acc := existing // nil (missing) reads as zero
+	// One buffer as long as the longest operand; acc is its prefix of the
+	// current operand's length (existing, nil when missing, reads as zero).
+	n := 0
 	for _, op := range ops {
-		acc = fit(acc, len(op))
-		addInto(acc, op)
+		n = max(n, len(op))
 	}
-	return acc, nil
+	buf := make([]byte, n)
+	cur := copy(buf, existing)
+	for _, op := range ops {
+		if len(op) > cur {
+			clear(buf[cur:len(op)]) // zero-pad the value to the operand's length
+		}
+		cur = len(op)
+		addInto(buf[:cur], op)
+	}
+	return buf[:cur], nil
 }
 
 // addPartial combines adds while no operand is longer than the one after

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/strata-db/strata/internal/base"
 	"github.com/strata-db/strata/internal/manifest"
@@ -16,6 +17,8 @@ import (
 // key in each, newest first, collecting operands down to the first value,
 // deletion or covering range tombstone, and folds them with
 // Options.Merger. Iterators fold operands in iterator.DBIter.
+
+var collectorPool = sync.Pool{New: func() any { return new(operandCollector) }}
 
 // operandCollector gathers what a merged point read finds.
 type operandCollector struct {
@@ -40,8 +43,16 @@ func (c *operandCollector) at(seq uint64) {
 func (c *operandCollector) raise(tomb uint64) { c.tomb = max(c.tomb, tomb) }
 
 // feed reads one source's entries for the key, through it (closed by the
-// caller), newest first.
-func (c *operandCollector) feed(it base.InternalIterator) error {
+// caller), newest first. stable: the source's values stay valid for the
+// whole read (a memtable's, pinned by the read state), so they are not
+// copied.
+func (c *operandCollector) feed(it base.InternalIterator, stable bool) error {
+	keep := func(v []byte) []byte {
+		if stable {
+			return v
+		}
+		return bytes.Clone(v)
+	}
 	for ok := it.SeekGE(c.search); ok; ok = it.Next() {
 		uk, s, kind, valid := base.ParseInternalKey(it.Key())
 		if !valid {
@@ -56,10 +67,10 @@ func (c *operandCollector) feed(it base.InternalIterator) error {
 		}
 		switch kind {
 		case base.KindMerge:
-			c.ops = append(c.ops, bytes.Clone(it.Value()))
+			c.ops = append(c.ops, keep(it.Value()))
 			continue
 		case base.KindSet:
-			c.base, c.has = bytes.Clone(it.Value()), true
+			c.base, c.has = keep(it.Value()), true
 		}
 		c.done = true
 		return nil
@@ -75,7 +86,13 @@ func (c *operandCollector) feed(it base.InternalIterator) error {
 
 // getMerged reads key at seq in rs collecting merge operands (see above).
 func (d *DB) getMerged(dst []byte, rs *readState, key []byte, seq uint64, ix *memtable.MemTable, ixSeq uint64) ([]byte, error) {
-	c := &operandCollector{key: key, cmp: d.cmp.Compare}
+	c := collectorPool.Get().(*operandCollector)
+	*c = operandCollector{key: key, cmp: d.cmp.Compare, search: c.search[:0], ops: c.ops[:0]}
+	defer func() {
+		clear(c.ops)
+		c.key, c.base = nil, nil
+		collectorPool.Put(c)
+	}()
 	var mi memtable.Iter
 	feedMem := func(m *memtable.MemTable) error {
 		if m.RangeDelCount() > 0 {
@@ -83,7 +100,7 @@ func (d *DB) getMerged(dst []byte, rs *readState, key []byte, seq uint64, ix *me
 			c.raise(t)
 		}
 		mi.Init(m)
-		err := c.feed(&mi)
+		err := c.feed(&mi, true)
 		mi.Close()
 		return err
 	}
@@ -145,7 +162,7 @@ func (d *DB) feedTable(c *operandCollector, f *manifest.FileMetadata) error {
 		c.raise(t)
 	}
 	it := e.reader.NewIter()
-	err = c.feed(it)
+	err = c.feed(it, false)
 	if cerr := it.Close(); err == nil {
 		err = cerr
 	}
@@ -184,4 +201,24 @@ func (d *DB) fullMerge(key, existing []byte, has bool, ops [][]byte) ([]byte, er
 		return nil, fmt.Errorf("strata: merge operator %s on key %q: %w", m.Name, key, err)
 	}
 	return v, nil
+}
+
+// foldAtWrite is a Merge of operand into key, at seq, that would exceed
+// Options.MaxSuccessiveMerges operands in a row in the memtable: it reads
+// key just before seq, folds operand onto it, and returns a Set of the
+// result to store instead — what every read at seq or later would compute.
+// If the read or the fold fails, the operand is stored as it is (a read
+// then meets the same failure, or a transient one is gone). The commit
+// leader calls it, so the entries before seq are all in the memtable.
+func (d *DB) foldAtWrite(key, operand []byte, seq uint64) (base.Kind, []byte) {
+	cur, err := d.get(nil, key, seq-1)
+	has := err == nil
+	if err != nil && err != ErrNotFound {
+		return base.KindMerge, operand
+	}
+	v, err := d.fullMerge(key, cur, has, [][]byte{operand})
+	if err != nil {
+		return base.KindMerge, operand
+	}
+	return base.KindSet, v
 }

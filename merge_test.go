@@ -200,3 +200,42 @@ func TestMergeOperatorError(t *testing.T) {
 	}
 	it.Close()
 }
+
+// TestMaxSuccessiveMerges: a key merged 100 times keeps at most
+// MaxSuccessiveMerges operands in a row in the memtable (the rest are
+// folded into values as they are written), reads give the same answers
+// with and without the bound, and snapshots taken between the merges see
+// their own folds.
+func TestMaxSuccessiveMerges(t *testing.T) {
+	for _, bound := range []int{-1, 0, 3} {
+		db, err := Open("db", &Options{FS: NewMemFS(), Merger: AddMerger, MaxSuccessiveMerges: bound})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var snaps []*Snapshot
+		for i := range 100 {
+			if err := db.Merge([]byte("k"), u64(uint64(i)), nil); err != nil {
+				t.Fatal(err)
+			}
+			if i%10 == 0 {
+				snaps = append(snaps, db.NewSnapshot())
+			}
+		}
+		limit := db.opts.MaxSuccessiveMerges
+		n := db.mem.SuccessiveMerges([]byte("k"), 1000)
+		if limit > 0 && n > limit || limit < 0 && n != 100 {
+			t.Errorf("bound %d: %d operands in a row in the memtable", bound, n)
+		}
+		if v, err := db.Get([]byte("k")); err != nil || binary.LittleEndian.Uint64(v) != 4950 {
+			t.Errorf("bound %d: Get = %x, %v; want 4950", bound, v, err)
+		}
+		for j, s := range snaps { // snapshot j follows merges 0..10j
+			want := uint64(10 * j * (10*j + 1) / 2)
+			if v, err := s.Get([]byte("k")); err != nil || binary.LittleEndian.Uint64(v) != want {
+				t.Errorf("bound %d: snapshot %d reads %x, %v; want %d", bound, j, v, err, want)
+			}
+			s.Close()
+		}
+		db.Close()
+	}
+}

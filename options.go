@@ -84,6 +84,13 @@ type Options struct {
 	// waits, and a compaction during which a snapshot was taken starts
 	// over.
 	CompactionFilter *CompactionFilter
+	// MaxSuccessiveMerges bounds the merge operands in a row a key may
+	// gather in the memtable (RocksDB's max_successive_merges): a Merge
+	// that would exceed it is folded when written — the key is read and
+	// the operand applied, and the result stored as a value — so a read
+	// never folds more than this many operands from the memtable. Default
+	// 8; negative: no bound (every operand is stored as written).
+	MaxSuccessiveMerges int
 	// FS is the file system. Default: the operating system's (OSFS);
 	// NewMemFS for a database in memory; or your own (see FS).
 	FS FS
@@ -200,6 +207,9 @@ func (o *Options) withDefaults() *Options {
 	}
 	if c.FS == nil {
 		c.FS = vfs.Default
+	}
+	if c.MaxSuccessiveMerges == 0 {
+		c.MaxSuccessiveMerges = 8
 	}
 	if c.WriteBufferSize <= 0 {
 		c.WriteBufferSize = 4 << 20

@@ -543,6 +543,26 @@ func (m *MemTable) Get(ukey []byte, seq uint64) (value []byte, kind base.Kind, o
 	return value, kind, ok
 }
 
+// SuccessiveMerges returns how many merge operands ukey's newest entries
+// are, in a row, counting at most limit: the operands a read of ukey would
+// fold here before reaching a value, a deletion, or older data.
+func (m *MemTable) SuccessiveMerges(ukey []byte, limit int) int {
+	nd, c := m.findGE(ukey, base.MakeTrailer(base.MaxSeq, base.KindMax))
+	n := 0
+	for nd != 0 && c >= -1 && n < limit {
+		k := m.key(nd)
+		if base.Kind(binary.LittleEndian.Uint64(k[len(k)-base.TrailerLen:])&0xff) != base.KindMerge {
+			break
+		}
+		n++
+		nd = m.next(nd, 0)
+		if nd != 0 {
+			c = m.compare(ukey, 0, nd)
+		}
+	}
+	return n
+}
+
 // GetEntry is Get that also returns the entry's sequence number.
 func (m *MemTable) GetEntry(ukey []byte, seq uint64) (value []byte, entrySeq uint64, kind base.Kind, ok bool) {
 	seq = min(seq, base.MaxSeq)
