@@ -63,7 +63,7 @@ var importRules = []importRule{
 		pkgs: []string{"dataio"}, may: []string{""}},
 	{name: "inspect reads the on-disk formats offline, without opening the engine",
 		pkgs: []string{"inspect"}, may: []string{"dataio", "internal/base", "internal/batch",
-			"internal/manifest", "internal/record", "internal/sstable", "internal/vfs"},
+			"internal/manifest", "internal/rangedel", "internal/record", "internal/sstable", "internal/vfs"},
 		modules: []string{"golang.org/x/image"}}, // the PNG picture's font
 	{name: "tools drive the engine from above, through its public API",
 		pkgs: []string{"tools/dbbench", "tools/stress"}, may: []string{""}},

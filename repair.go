@@ -2,12 +2,14 @@ package strata
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"log/slog"
 	"slices"
 
 	"github.com/strata-db/strata/internal/base"
 	"github.com/strata-db/strata/internal/manifest"
+	"github.com/strata-db/strata/internal/rangedel"
 	"github.com/strata-db/strata/internal/sstable"
 )
 
@@ -38,6 +40,12 @@ type RepairReport struct {
 	Holes []Hole
 	// Problems lists each damage found, with file and offset.
 	Problems []string
+	// Extended: the rebuilt database holds range deletions or merge
+	// operands, so its MANIFEST carries the mark that makes C++ LevelDB
+	// refuse it (see Extensions). Merger is the merge operator's name the
+	// rebuilt MANIFEST records ("" if none).
+	Extended bool
+	Merger   string
 }
 
 // Repair rebuilds the database in dirname from whatever survives, when it
@@ -47,8 +55,10 @@ type RepairReport struct {
 //  1. every write-ahead log is replayed, skipping damaged records, into new
 //     tables;
 //  2. every table is scanned, verifying every checksum; a table with
-//     damaged blocks is rewritten with its intact blocks' entries;
-//  3. a new MANIFEST lists every table, and CURRENT points at it;
+//     damaged blocks is rewritten with its intact blocks' entries (and its
+//     range tombstones);
+//  3. a new MANIFEST lists every table, its bounds covering its range
+//     tombstones, and CURRENT points at it;
 //  4. the database is opened and fully compacted, which restores the level
 //     invariants (the tables' key ranges overlap arbitrarily at first).
 //
@@ -56,6 +66,23 @@ type RepairReport struct {
 // to dirname/lost, not deleted. Data in damaged blocks or records is lost;
 // everything intact is kept, and nothing is invented. opts must name the
 // database's comparator if it is not the default.
+//
+// Range deletions and merge operands are kept like the rest, from tables
+// (their range-deletion blocks, also when the filter block is damaged) and
+// logs alike. When any survives, the new MANIFEST is marked as using them
+// (see Extensions), and records the merge operator when merge operands
+// survive: opts.Merger, or else the operator a MANIFEST in dirname
+// records (the built-in one of that name, see BuiltinMerger). opts.Merger
+// of another name than a MANIFEST records is refused, and so is an
+// operator recorded but not built in when opts.Merger is nil, before
+// anything is changed. Merge operands whose operator is known nowhere
+// (the MANIFESTs are gone, and opts.Merger is nil) are kept, but the
+// rebuilt database is not compacted and the error wraps ErrNoMerger: run
+// Repair again with opts.Merger. A table whose range tombstones are
+// unreadable (a damaged metaindex or range-deletion block) in a database
+// that uses range deletions is a hole (see RepairReport.Holes) over its
+// key range as the old MANIFEST gives it, or over every key when none
+// does: the deletions it held may have been undone.
 func Repair(dirname string, opts *Options) (*RepairReport, error) {
 	o := opts.withDefaults()
 	if o.ReadOnly {
@@ -81,9 +108,13 @@ func Repair(dirname string, opts *Options) (*RepairReport, error) {
 	if err != nil {
 		return r.report, err
 	}
+	if r.merges && r.merger == nil {
+		return r.report, fmt.Errorf("strata: repair %s: the database holds merge operands, and no MANIFEST records their operator: "+
+			"it was rebuilt but not compacted; run Repair again with Options.Merger set to the operator, which records it: %w", dirname, ErrNoMerger)
+	}
 	// Compact everything so the tree obeys the level invariants again.
 	db, err := Open(dirname, &Options{
-		Comparator: o.Comparator, FS: o.FS, Logger: o.Logger, WriteBufferSize: o.WriteBufferSize,
+		Comparator: o.Comparator, Merger: r.merger, FS: o.FS, Logger: o.Logger, WriteBufferSize: o.WriteBufferSize,
 		BlockSize: o.BlockSize, BlockRestartInterval: o.BlockRestartInterval, BlockCacheSize: o.BlockCacheSize,
 		BloomBitsPerKey: o.BloomBitsPerKey, Compression: o.Compression, TargetFileSize: o.TargetFileSize,
 		LevelSizeMultiplier: o.LevelSizeMultiplier, MaxOpenFiles: o.MaxOpenFiles, ErrorIfNotExists: true,
@@ -112,15 +143,25 @@ type repairer struct {
 	// (see RepairReport.RecordsNotConverted).
 	stopped bool
 	// chain checks the logs' headers (see walGap).
-	chain   walChain
-	opts    *Options // with defaults applied
-	fs      FS
-	dir     string
-	logger  *slog.Logger
-	report  *RepairReport
-	nextNum uint64
-	maxSeq  uint64
-	tables  []*manifest.FileMetadata
+	chain walChain
+	// merger is the merge operator of the rebuilt database: Options.Merger,
+	// or the built-in one a MANIFEST records (nil: none known).
+	merger *Merger
+	// rangeDels and merges: a salvaged table or log holds range deletions,
+	// merge operands. extended: a MANIFEST marks the database as using
+	// them.
+	rangeDels, merges, extended bool
+	// tombsLost lists the tables whose range tombstones, if they had any,
+	// could not be read: holes if the database uses range deletions.
+	tombsLost []lostTombstones
+	opts      *Options // with defaults applied
+	fs        FS
+	dir       string
+	logger    *slog.Logger
+	report    *RepairReport
+	nextNum   uint64
+	maxSeq    uint64
+	tables    []*manifest.FileMetadata
 }
 
 func (r *repairer) problem(err error) {
@@ -158,6 +199,9 @@ func (r *repairer) run() error {
 	if err == nil {
 		r.old = st
 	}
+	if err := r.resolveMerger(manifests); err != nil {
+		return err
+	}
 	slices.Sort(logs)
 	slices.Sort(tables)
 
@@ -173,6 +217,11 @@ func (r *repairer) run() error {
 	for _, num := range tables {
 		if err := r.scanTable(num, tableNames[num]); err != nil {
 			return err
+		}
+	}
+	if r.extended || r.rangeDels || r.merges {
+		for _, l := range r.tombsLost {
+			r.hole(l.num, nil, nil, fmt.Sprintf("table %s: its range deletions are unreadable (%v), so what they deleted may show again", l.name, l.err))
 		}
 	}
 	// The holes first: once the new MANIFEST is in place, reads must
@@ -293,6 +342,8 @@ func (r *repairer) convertLog(num uint64) error {
 		st.stopped = true
 	}
 	r.stopped = r.stopped || st.stopped
+	r.rangeDels = r.rangeDels || st.rangeDels
+	r.merges = r.merges || st.merges
 	r.chain.replayed(num, st)
 	r.maxSeq = max(r.maxSeq, st.maxSeq)
 	r.report.DroppedBytes += st.dropped
@@ -332,6 +383,7 @@ func (r *repairer) scanTable(num uint64, name string) error {
 		}
 	}
 	defer rd.Close()
+	tombs := r.tableTombstones(num, name, rd, metaErr)
 
 	meta := &manifest.FileMetadata{Num: num, Size: uint64(fi.Size())}
 	note := func(ikey []byte) {
@@ -339,8 +391,9 @@ func (r *repairer) scanTable(num uint64, name string) error {
 			meta.Smallest = append([]byte(nil), ikey...)
 		}
 		meta.Largest = append(meta.Largest[:0], ikey...)
-		if _, seq, _, ok := base.ParseInternalKey(ikey); ok && seq > r.maxSeq {
-			r.maxSeq = seq
+		if _, seq, kind, ok := base.ParseInternalKey(ikey); ok {
+			r.maxSeq = max(r.maxSeq, seq)
+			r.merges = r.merges || kind == base.KindMerge
 		}
 	}
 	res, err := rd.Salvage(func(ikey, _ []byte) error { note(ikey); return nil })
@@ -349,7 +402,9 @@ func (r *repairer) scanTable(num uint64, name string) error {
 	}
 	r.report.Entries += res.Entries
 	if res.DamagedBlocks == 0 && metaErr == nil {
-		if res.Entries > 0 {
+		// The table's bounds cover its tombstones, as when it was written.
+		meta.Smallest, meta.Largest = sstable.WidenBounds(r.opts.Comparator, meta.Smallest, meta.Largest, tombs)
+		if meta.Smallest != nil {
 			r.tables = append(r.tables, meta)
 		}
 		return nil
@@ -380,6 +435,9 @@ func (r *repairer) scanTable(num uint64, name string) error {
 	if _, err := rd.Salvage(func(ikey, value []byte) error { return tw.w.Add(ikey, value) }); err != nil {
 		tw.abandon()
 		return err
+	}
+	for _, t := range tombs {
+		tw.w.AddRangeDel(t.Start, t.End, t.Seq)
 	}
 	newMeta, err := tw.finish()
 	if err != nil {
@@ -436,6 +494,16 @@ func (r *repairer) writeManifest(oldManifests []string) error {
 		HasNextFileNumber: true, NextFileNumber: r.nextNum,
 		HasLastSequence: true, LastSequence: r.maxSeq,
 	}
+	// What LevelDB cannot read marks the database (manifest.Create puts
+	// the operator's name in a record after the marked comparator's).
+	if r.rangeDels || r.merges {
+		edit.Comparator = manifest.ExtendedComparatorName(r.opts.Comparator.Name)
+		r.report.Extended = true
+	}
+	if r.merges && r.merger != nil {
+		edit.Merger, edit.HasMerger = r.merger.Name, true
+		r.report.Merger = r.merger.Name
+	}
 	for _, t := range r.tables {
 		edit.NewFiles = append(edit.NewFiles, manifest.NewFileEntry{Level: 0, Meta: t})
 	}
@@ -450,5 +518,87 @@ func (r *repairer) writeManifest(oldManifests []string) error {
 	}
 	r.report.Tables = len(r.tables)
 	r.logger.Info("repair: wrote new MANIFEST", "file", base.MakeFilename(base.FileTypeManifest, num), "tables", len(r.tables), "last-seq", r.maxSeq)
+	return nil
+}
+
+// lostTombstones is a table whose range tombstones could not be read.
+type lostTombstones struct {
+	num  uint64
+	name string
+	err  error
+}
+
+// tableTombstones returns the range tombstones of table num (name), read
+// through rd, noting that the database uses range deletions when there are
+// any. A Reader opened without its meta blocks (metaErr: why) reads the
+// range-deletion block on its own; when that fails too, the tombstones,
+// if any, are lost (see tombsLost).
+func (r *repairer) tableTombstones(num uint64, name string, rd *sstable.Reader, metaErr error) []rangedel.Tombstone {
+	var ts []rangedel.Tombstone
+	if metaErr == nil {
+		ts = rd.RangeDels().Tombstones()
+	} else {
+		entries, _, found, err := rd.RangeDelBlock()
+		switch {
+		case err != nil:
+			r.tombsLost = append(r.tombsLost, lostTombstones{num, name, err})
+			r.rangeDels = r.rangeDels || found
+		default:
+			for _, e := range entries {
+				ts = append(ts, rangedel.Tombstone{Start: e.Start, End: e.End, Seq: e.Seq})
+			}
+		}
+	}
+	for _, t := range ts {
+		r.maxSeq = max(r.maxSeq, t.Seq)
+	}
+	r.rangeDels = r.rangeDels || len(ts) > 0
+	return ts
+}
+
+// resolveMerger settles the merge operator of the rebuilt database (see
+// Repair) and whether a MANIFEST marks the database as using range
+// deletions or merges: from the MANIFEST CURRENT names, or when it did not
+// replay, from every MANIFEST in the directory (manifests), read past
+// damage. It fails, before anything is changed, on an operator the
+// database records that Options.Merger contradicts or, unset, that is not
+// built in.
+func (r *repairer) resolveMerger(manifests []string) error {
+	recorded := ""
+	if r.old != nil {
+		recorded, r.extended = r.old.Merger, r.old.Extended
+	} else {
+		// The newest MANIFEST first: the name in the newest that has one.
+		slices.SortFunc(manifests, func(a, b string) int {
+			_, na, _ := base.ParseFilename(a)
+			_, nb, _ := base.ParseFilename(b)
+			return cmp.Compare(nb, na)
+		})
+		for _, name := range manifests {
+			st, _ := manifest.ReplayFile(r.fs, r.fs.PathJoin(r.dir, name), manifest.ReplayOptions{
+				Comparer: r.opts.Comparator,
+				OnDamage: func(error) {},
+			})
+			if st == nil {
+				continue
+			}
+			r.extended = r.extended || st.Extended
+			if recorded == "" {
+				recorded = st.Merger
+			}
+		}
+	}
+	r.merger = r.opts.Merger
+	switch {
+	case recorded == "":
+	case r.merger != nil && r.merger.Name != recorded:
+		return fmt.Errorf("strata: repair %s: the database records merge operator %q, but Options.Merger is %q (nothing was changed)",
+			r.dir, recorded, r.merger.Name)
+	case r.merger == nil:
+		if r.merger = BuiltinMerger(recorded); r.merger == nil {
+			return fmt.Errorf("strata: repair %s: the database records merge operator %q, which is not built in: set Options.Merger to it (nothing was changed): %w",
+				r.dir, recorded, ErrNoMerger)
+		}
+	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/sstable"
 )
 
 // Finding is one problem found in a database file: the file's name in the
@@ -51,6 +52,19 @@ type CheckReport struct {
 	ManifestEdits int
 	LogBatches    int
 	LogOps        int64
+	// Extended and Merger are what the MANIFEST records: the database has
+	// used range deletions or merges (C++ LevelDB refuses it), and the
+	// merge operator's name ("" if none).
+	Extended bool
+	Merger   string
+	// RangeDelTables counts the tables with a range-deletion block, and
+	// RangeTombstones the entries of those blocks (fragments, one per
+	// sequence); LogRangeDels and LogMerges count the range deletions and
+	// merge operands of the logs.
+	RangeDelTables  int
+	RangeTombstones int
+	LogRangeDels    int64
+	LogMerges       int64
 	// Findings lists every problem, in the order found: CURRENT, the
 	// MANIFEST, the tables (level by level), the logs.
 	Findings []Finding
@@ -64,8 +78,12 @@ func (r *CheckReport) OK() bool { return len(r.Findings) == 0 }
 // MANIFEST; every MANIFEST record must be intact and decode, and the edits
 // must build a consistent tree; every live table must exist with the size
 // the MANIFEST gives, pass sstable's full check (every block checksum, the
-// structure, strictly increasing keys, index and filter agreement) and hold
-// exactly the key range the MANIFEST records; every live write-ahead log
+// structure, strictly increasing keys, index and filter agreement, a
+// range-deletion block of ordered, non-overlapping fragments) and hold
+// exactly the key range the MANIFEST records, its range tombstones
+// included; a table holding range deletions, or a log holding them or
+// merge operands, needs a MANIFEST that marks the database as using them;
+// every live write-ahead log
 // must consist of intact records that are well-formed batches with
 // increasing sequence numbers, without a torn end. Each problem becomes a
 // Finding; the error is for a directory that holds no database or cannot
@@ -82,11 +100,26 @@ func Check(dir string) (*CheckReport, error) {
 	}
 	rep.Manifest = l.Manifest
 	rep.ManifestEdits = l.ManifestEdits
+	rep.Extended, rep.Merger = l.Extended, l.Merger
+	// unmarked reports a file holding what LevelDB cannot read in a
+	// database whose MANIFEST does not say so.
+	unmarked := func(file, what string) {
+		if !l.Extended {
+			rep.Findings = append(rep.Findings, Finding{File: file, Offset: -1,
+				Msg: what + ", but the MANIFEST does not mark the database as using them (C++ LevelDB would misread it)"})
+		}
+	}
 	for level, files := range l.Levels {
 		for _, t := range files {
 			rep.Tables++
 			rep.TableBytes += t.Size
-			if f := checkTable(dir, level, t); f != nil {
+			n, f := checkTable(dir, level, t)
+			if n > 0 {
+				rep.RangeDelTables++
+				rep.RangeTombstones += n
+				unmarked(filepath.Base(TablePath(dir, t.Num)), "table holds range deletions")
+			}
+			if f != nil {
 				rep.Findings = append(rep.Findings, *f)
 			}
 		}
@@ -94,15 +127,29 @@ func Check(dir string) (*CheckReport, error) {
 	for _, lf := range l.Logs {
 		rep.Logs++
 		path := base.MakeFilepath(dir, base.FileTypeLog, lf.Num)
+		var rangeDels, merges int64
 		fs, err := ReadWAL(path, func(b *Batch) error {
 			rep.LogBatches++
 			rep.LogOps += int64(b.Count)
+			for _, op := range b.Ops {
+				switch op.Kind {
+				case base.KindRangeDelete.String():
+					rangeDels++
+				case base.KindMerge.String():
+					merges++
+				}
+			}
 			return nil
 		})
 		rep.Findings = append(rep.Findings, fs...)
 		if err != nil {
 			rep.Findings = append(rep.Findings, Finding{File: filepath.Base(path), Offset: -1, Msg: err.Error()})
 		}
+		if rangeDels+merges > 0 {
+			unmarked(filepath.Base(path), fmt.Sprintf("log holds %d range deletions and %d merge operands", rangeDels, merges))
+		}
+		rep.LogRangeDels += rangeDels
+		rep.LogMerges += merges
 	}
 	return rep, nil
 }
@@ -120,50 +167,58 @@ func TablePath(dir string, num uint64) string {
 	return p
 }
 
-func checkTable(dir string, level int, t TableMeta) *Finding {
+// checkTable checks table t of level (see Check) and returns how many
+// range tombstones (entries of its range-deletion block) it holds and the
+// first problem, if any.
+func checkTable(dir string, level int, t TableMeta) (int, *Finding) {
 	path := TablePath(dir, t.Num)
 	name := filepath.Base(path)
 	fi, err := os.Stat(path)
 	if err != nil {
-		return &Finding{File: name, Offset: -1, Msg: fmt.Sprintf("table of level %d listed in the MANIFEST is missing: %v", level, err)}
+		return 0, &Finding{File: name, Offset: -1, Msg: fmt.Sprintf("table of level %d listed in the MANIFEST is missing: %v", level, err)}
 	}
 	if uint64(fi.Size()) != t.Size {
-		return &Finding{File: name, Offset: -1, Msg: fmt.Sprintf("size %d bytes, but the MANIFEST says %d", fi.Size(), t.Size)}
+		return 0, &Finding{File: name, Offset: -1, Msg: fmt.Sprintf("size %d bytes, but the MANIFEST says %d", fi.Size(), t.Size)}
 	}
 	r, f, err := openTable(path)
 	if err != nil {
 		fd := findingFrom(err, name)
-		return &fd
+		return 0, &fd
 	}
 	defer f.Close()
 	defer r.Close()
 	if err := r.Check(); err != nil {
 		fd := findingFrom(err, name)
-		return &fd
+		return 0, &fd
 	}
-	// The MANIFEST's key range must be the table's.
+	tombs := r.RangeDels().Tombstones()
+	// The MANIFEST's key range must be the table's: its entries' widened
+	// to its range tombstones (sstable.WidenBounds).
 	it := r.NewIter()
 	defer it.Close()
+	var first, last []byte
+	if it.First() {
+		first = bytes.Clone(it.Key())
+		if it.Last() {
+			last = bytes.Clone(it.Key())
+		}
+	}
+	if err := it.Error(); err != nil {
+		fd := findingFrom(err, name)
+		return len(tombs), &fd
+	}
+	first, last = sstable.WidenBounds(base.DefaultComparer, first, last, tombs)
 	rangeErr := func(what string, got []byte, want InternalKey) *Finding {
 		return &Finding{File: name, Offset: -1, Msg: fmt.Sprintf("%s key %s differs from the MANIFEST's %s",
 			what, ParseInternalKey(got).Format(nil), want.Format(nil))}
 	}
-	if !it.First() {
-		if err := it.Error(); err != nil {
-			fd := findingFrom(err, name)
-			return &fd
-		}
-		return &Finding{File: name, Offset: -1, Msg: "table is empty, but the MANIFEST lists a key range"}
+	switch {
+	case first == nil:
+		return 0, &Finding{File: name, Offset: -1, Msg: "table is empty, but the MANIFEST lists a key range"}
+	case !bytes.Equal(first, t.Smallest.encode()):
+		return len(tombs), rangeErr("first", first, t.Smallest)
+	case !bytes.Equal(last, t.Largest.encode()):
+		return len(tombs), rangeErr("last", last, t.Largest)
 	}
-	if !bytes.Equal(it.Key(), t.Smallest.encode()) {
-		return rangeErr("first", it.Key(), t.Smallest)
-	}
-	if it.Last() && !bytes.Equal(it.Key(), t.Largest.encode()) {
-		return rangeErr("last", it.Key(), t.Largest)
-	}
-	if err := it.Error(); err != nil {
-		fd := findingFrom(err, name)
-		return &fd
-	}
-	return nil
+	return len(tombs), nil
 }

@@ -9,20 +9,26 @@ import (
 	"github.com/strata-db/strata/internal/base"
 )
 
-// KeyVersion is one version of a key in a database's files: a write (SET)
-// or a deletion (DEL) with its sequence number, and where it is.
+// KeyVersion is one version of a key in a database's files: a write (SET),
+// a merge operand (MERGE), a deletion (DEL) or a range deletion covering
+// the key (RANGEDEL) with its sequence number, and where it is.
 type KeyVersion struct {
 	Seq  uint64
-	Kind string // "SET" or "DEL"
+	Kind string // "SET", "MERGE", "DEL" or "RANGEDEL"
 	// File is the table or log's name in the database directory; Level the
 	// table's level, or -1 for a log.
 	File  string
 	Level int
-	Value []byte // nil for DEL
+	Value []byte // the value or operand; nil for DEL and RANGEDEL
+	// RangeStart and RangeEnd bound a RANGEDEL's range, [RangeStart,
+	// RangeEnd): the log record's, or in a table the fragment holding the
+	// key (tables store tombstones cut where they overlap).
+	RangeStart, RangeEnd []byte
 }
 
 // KeyHistory returns every version of the user key held by the live files
-// of the database in dir, newest (highest sequence) first: the tables the
+// of the database in dir, range deletions covering it included, newest
+// (highest sequence) first: the tables the
 // MANIFEST lists, and the write-ahead logs not yet flushed (what the
 // memtables of a process that has the database open hold; writes made
 // without the WAL are in no file until flushed). A version may appear
@@ -53,10 +59,19 @@ func KeyHistory(dir string, key []byte) ([]KeyVersion, []Finding, error) {
 		name := filepath.Base(path)
 		fs, err := ReadWAL(path, func(b *Batch) error {
 			for i, op := range b.Ops {
-				if bytes.Equal(op.Key, key) {
-					versions = append(versions, KeyVersion{Seq: b.Seq + uint64(i), Kind: op.Kind, File: name, Level: -1,
-						Value: bytes.Clone(op.Value)})
+				v := KeyVersion{Seq: b.Seq + uint64(i), Kind: op.Kind, File: name, Level: -1}
+				switch {
+				case op.Kind == base.KindRangeDelete.String():
+					if bytes.Compare(op.Key, key) > 0 || bytes.Compare(key, op.Value) >= 0 {
+						continue
+					}
+					v.RangeStart, v.RangeEnd = bytes.Clone(op.Key), bytes.Clone(op.Value)
+				case bytes.Equal(op.Key, key):
+					v.Value = bytes.Clone(op.Value)
+				default:
+					continue
 				}
+				versions = append(versions, v)
 			}
 			return nil
 		})
@@ -80,8 +95,14 @@ func tableVersions(dir string, level int, num uint64, key []byte) ([]KeyVersion,
 	}
 	defer f.Close()
 	defer r.Close()
-	it := r.NewIter()
 	var versions []KeyVersion
+	if _, frag := r.RangeDels().Covering(key, base.MaxSeq); frag != nil {
+		for _, seq := range frag.Seqs {
+			versions = append(versions, KeyVersion{Seq: seq, Kind: base.KindRangeDelete.String(), File: name, Level: level,
+				RangeStart: bytes.Clone(frag.Start), RangeEnd: bytes.Clone(frag.End)})
+		}
+	}
+	it := r.NewIter()
 	for ok := it.SeekGE(base.MakeSearchKey(nil, key, base.MaxSeq)); ok; ok = it.Next() {
 		k := ParseInternalKey(it.Key())
 		if !k.Valid || !bytes.Equal(k.UserKey, key) {

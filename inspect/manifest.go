@@ -38,8 +38,16 @@ type CompactPointer struct {
 // scalar fields are nil when the record does not set them.
 type Edit struct {
 	// Offset is the file offset of the record's first chunk.
-	Offset          int64
-	Comparator      *string
+	Offset int64
+	// Comparator is the comparator name recorded, marked (Extended) in a
+	// database that has used range deletions or merges.
+	Comparator *string
+	// Extended: Comparator carries the mark that makes LevelDB refuse the
+	// database (it holds range deletions or merge operands).
+	Extended bool
+	// Merger is the merge operator's name, a Strata-only record (tag
+	// 0x5301) written at the database's first merge.
+	Merger          *string
 	LogNumber       *uint64
 	PrevLogNumber   *uint64
 	NextFileNumber  *uint64
@@ -60,6 +68,11 @@ func newEdit(e *manifest.VersionEdit, off int64) *Edit {
 	if e.HasComparator {
 		c := e.Comparator
 		out.Comparator = &c
+		_, out.Extended = manifest.SplitComparatorName(c)
+	}
+	if e.HasMerger {
+		m := e.Merger
+		out.Merger = &m
 	}
 	out.LogNumber = opt(e.HasLogNumber, e.LogNumber)
 	out.PrevLogNumber = opt(e.HasPrevLogNumber, e.PrevLogNumber)
@@ -90,6 +103,9 @@ func (e *Edit) WriteText(w io.Writer, kf KeyFormat) error {
 	fmt.Fprintf(&b, "edit at offset %d\n", e.Offset)
 	if e.Comparator != nil {
 		fmt.Fprintf(&b, "  comparator      %s\n", *e.Comparator)
+	}
+	if e.Merger != nil {
+		fmt.Fprintf(&b, "  merger          %s\n", *e.Merger)
 	}
 	for _, f := range []struct {
 		name string
@@ -266,8 +282,14 @@ type LogFile struct {
 
 // LSM is the shape of a database's tree as its MANIFEST describes it.
 type LSM struct {
-	Dir, Manifest  string
+	Dir, Manifest string
+	// Comparator is the comparator name the MANIFEST records, with its
+	// mark when Extended: the database has used range deletions or merges
+	// (C++ LevelDB refuses it). Merger is the merge operator's name it
+	// records ("" if none).
 	Comparator     string
+	Extended       bool
+	Merger         string
 	Levels         [manifest.NumLevels][]TableMeta
 	LogNumber      uint64
 	PrevLogNumber  uint64
@@ -377,6 +399,7 @@ func loadLSM(dir string) (*LSM, []Finding, error) {
 	}
 	name := filepath.Base(st.Path)
 	l.Manifest, l.Comparator = name, st.Comparator
+	l.Extended, l.Merger = st.Extended, st.Merger
 	l.LogNumber, l.PrevLogNumber = st.LogNumber, st.PrevLogNumber
 	l.NextFileNumber, l.LastSequence = st.NextFileNumber, st.LastSequence
 	if st.Torn {
@@ -451,8 +474,10 @@ func (k InternalKey) encode() []byte {
 		return k.UserKey
 	}
 	kind := base.KindSet
-	if k.Kind == base.KindDelete.String() {
-		kind = base.KindDelete
+	for _, kd := range []base.Kind{base.KindDelete, base.KindSet, base.KindMerge, base.KindRangeDelete} {
+		if k.Kind == kd.String() {
+			kind = kd
+		}
 	}
 	return base.AppendInternalKey(nil, k.UserKey, k.Seq, kind)
 }

@@ -8,12 +8,15 @@ import (
 	"strings"
 
 	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/rangedel"
 	"github.com/strata-db/strata/internal/sstable"
 )
 
 // InternalKey is a decoded internal key: the user key, the sequence number
-// of the write and its kind ("SET" or "DEL"). Valid is false for bytes that
-// are not an internal key (then UserKey holds them all).
+// of the write and its kind ("SET", "DEL", "MERGE" for a merge operand, or
+// "RANGEDEL" for a range tombstone's start, or its end as a table's
+// largest key). Valid is false for bytes that are not an internal key (then
+// UserKey holds them all).
 type InternalKey struct {
 	UserKey []byte
 	Seq     uint64
@@ -31,12 +34,40 @@ func ParseInternalKey(ikey []byte) InternalKey {
 }
 
 // Format renders the key as KEY#SEQ,KIND (or BAD-KEY(...) when invalid).
+// A range tombstone's end as a table's largest key, the sentinel
+// END#MaxSeq,RANGEDEL that bounds the table without covering END (see
+// IsRangeDelEnd), is rendered END#max,RANGEDEL.
 func (k InternalKey) Format(f KeyFormat) string {
 	f = f.orDefault()
 	if !k.Valid {
 		return fmt.Sprintf("BAD-KEY(%s)", f(k.UserKey))
 	}
+	if k.IsRangeDelEnd() {
+		return fmt.Sprintf("%s#max,%s", f(k.UserKey), k.Kind)
+	}
 	return fmt.Sprintf("%s#%d,%s", f(k.UserKey), k.Seq, k.Kind)
+}
+
+// IsRangeDelEnd reports whether k is a range tombstone's end used as a
+// table's largest key (END#MaxSeq,RANGEDEL): an exclusive bound, the table
+// holds nothing of END.
+func (k InternalKey) IsRangeDelEnd() bool {
+	return k.Valid && k.Seq == base.MaxSeq && k.Kind == base.KindRangeDelete.String()
+}
+
+// RangeTombstone is a range deletion as a table's range-deletion block
+// stores it: every version older than Seq of every key in [Start, End) is
+// deleted. Offset is the entry's offset in the file.
+type RangeTombstone struct {
+	Start, End []byte
+	Seq        uint64
+	Offset     int64
+}
+
+// Format renders the tombstone as [START, END)#SEQ.
+func (t RangeTombstone) Format(f KeyFormat) string {
+	f = f.orDefault()
+	return fmt.Sprintf("[%s, %s)#%d", f(t.Start), f(t.End), t.Seq)
 }
 
 // Block describes one block of a table. Size excludes the 5-byte trailer
@@ -70,12 +101,20 @@ type TableInfo struct {
 	// blocks ("none" when every block is stored raw).
 	Entries     uint64
 	Compression string
-	// Smallest and Largest are the first and last internal keys.
+	// Smallest and Largest are the first and last internal keys of the
+	// data blocks (the table's bounds, as the MANIFEST records them, also
+	// cover its range tombstones: see Bounds).
 	Smallest, Largest InternalKey
 	DataBlocks        []Block
 	Index, Metaindex  Block
 	// Filter is the bloom filter block (nil when the table has none).
-	Filter      *Block
+	Filter *Block
+	// RangeDel is the range-deletion block (nil when the table has none:
+	// every table C++ LevelDB writes), and RangeDels its tombstones in
+	// file order: fragments, so that they do not overlap, one per sequence
+	// of the tombstones covering the fragment.
+	RangeDel    *Block
+	RangeDels   []RangeTombstone
 	MetaEntries []MetaEntry
 	// DataBytes and RawDataBytes are the stored and uncompressed sizes of
 	// all data blocks (trailers excluded; raw sizes of intact blocks only).
@@ -159,7 +198,43 @@ func DescribeTable(path string) (*TableInfo, error) {
 	if l.HasFilter {
 		info.Filter = &Block{Offset: l.Filter.Offset, Size: l.Filter.Size, RawSize: int(l.Filter.Size), Compression: "none"}
 	}
+	entries, h, found, err := r.RangeDelBlock()
+	if err != nil {
+		return nil, err
+	}
+	if found {
+		info.RangeDel = &Block{Offset: h.Offset, Size: h.Size, RawSize: int(h.Size), Compression: "none", Entries: len(entries)}
+		for _, e := range entries {
+			info.RangeDels = append(info.RangeDels, RangeTombstone(e))
+		}
+	}
 	return info, nil
+}
+
+// Bounds returns the table's smallest and largest internal keys as the
+// MANIFEST records them: those of the data blocks widened to cover the
+// range tombstones (the largest then may be a tombstone's end, END#max,
+// RANGEDEL, which excludes END). ok is false when the table holds neither
+// entries nor tombstones.
+func (t *TableInfo) Bounds() (smallest, largest InternalKey, ok bool) {
+	var lo, hi []byte
+	if t.Entries > 0 {
+		lo, hi = t.Smallest.encode(), t.Largest.encode()
+	}
+	lo, hi = sstable.WidenBounds(base.DefaultComparer, lo, hi, t.tombstones())
+	if lo == nil {
+		return InternalKey{}, InternalKey{}, false
+	}
+	return ParseInternalKey(lo), ParseInternalKey(hi), true
+}
+
+// tombstones returns the table's range tombstones in the rangedel form.
+func (t *TableInfo) tombstones() []rangedel.Tombstone {
+	ts := make([]rangedel.Tombstone, len(t.RangeDels))
+	for i, rt := range t.RangeDels {
+		ts[i] = rangedel.Tombstone{Start: rt.Start, End: rt.End, Seq: rt.Seq}
+	}
+	return ts
 }
 
 func block(b sstable.BlockInfo) Block {
@@ -201,6 +276,9 @@ func (t *TableInfo) WriteText(w io.Writer, kf KeyFormat, blocks bool) error {
 		fmt.Fprintf(&b, "; %s -> %d+%d", m.Name, m.Offset, m.Size)
 	}
 	b.WriteString("\n")
+	if t.RangeDel != nil {
+		fmt.Fprintf(&b, "  range-del    offset %d, %d bytes, %d tombstones\n", t.RangeDel.Offset, t.RangeDel.Size, len(t.RangeDels))
+	}
 	fmt.Fprintf(&b, "  footer       offset %d, 48 bytes\n", t.Size-48)
 	intact := ""
 	if len(t.Findings) > 0 {
@@ -211,6 +289,9 @@ func (t *TableInfo) WriteText(w io.Writer, kf KeyFormat, blocks bool) error {
 	if t.Entries > 0 {
 		fmt.Fprintf(&b, "  smallest     %s%s\n", t.Smallest.Format(kf), intact)
 		fmt.Fprintf(&b, "  largest      %s%s\n", t.Largest.Format(kf), intact)
+	}
+	if lo, hi, ok := t.Bounds(); ok && t.RangeDel != nil {
+		fmt.Fprintf(&b, "  bounds       %s .. %s (entries and range tombstones)\n", lo.Format(kf), hi.Format(kf))
 	}
 	if blocks {
 		b.WriteString("  blocks:\n")
@@ -225,6 +306,9 @@ func (t *TableInfo) WriteText(w io.Writer, kf KeyFormat, blocks bool) error {
 		}
 		if t.Filter != nil {
 			fmt.Fprintf(&b, "    filter     offset %-9d size %d\n", t.Filter.Offset, t.Filter.Size)
+		}
+		if t.RangeDel != nil {
+			fmt.Fprintf(&b, "    range-del  offset %-9d size %-6d none, %d entries\n", t.RangeDel.Offset, t.RangeDel.Size, len(t.RangeDels))
 		}
 		fmt.Fprintf(&b, "    metaindex  offset %-9d size %-6d %s\n", t.Metaindex.Offset, t.Metaindex.Size, t.Metaindex.Compression)
 		fmt.Fprintf(&b, "    index      offset %-9d size %-6d %s, %d entries\n", t.Index.Offset, t.Index.Size, t.Index.Compression, t.Index.Entries)
@@ -254,9 +338,20 @@ func ScanTable(path string, fn func(key InternalKey, value []byte) error) error 
 	return it.Close()
 }
 
+// WriteRangeDels writes the table's range tombstones for people, one per
+// line: [START, END)#SEQ, in file order.
+func (t *TableInfo) WriteRangeDels(w io.Writer, kf KeyFormat) error {
+	var b strings.Builder
+	for _, rt := range t.RangeDels {
+		fmt.Fprintf(&b, "%s\n", rt.Format(kf))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
 // CheckTable verifies every checksum of the table at path, its structure,
-// and the order of its keys (sstable.Reader.Check). The error names the
-// file and offset of the first problem.
+// the order of its keys, and its range-deletion block (sstable.Reader.Check).
+// The error names the file and offset of the first problem.
 func CheckTable(path string) error {
 	r, f, err := openTable(path)
 	if err != nil {

@@ -14,11 +14,14 @@ import (
 	"github.com/strata-db/strata/internal/record"
 )
 
-// Op is one operation of a write batch.
+// Op is one operation of a write batch: Kind "SET" (Key = Value), "DEL"
+// (Key; Value nil), "MERGE" (a merge operand Value for Key) or "RANGEDEL"
+// (a range deletion of [Key, Value): the record's key is the range's
+// start, its value the end).
 type Op struct {
-	Kind  string // "SET" or "DEL"
+	Kind  string
 	Key   []byte
-	Value []byte // nil for DEL
+	Value []byte
 }
 
 // Batch is one decoded write-ahead-log record: an atomic write batch whose
@@ -39,7 +42,8 @@ type Batch struct {
 func (b *Batch) IsHeader() bool { return b.Offset == 0 && b.Count == 0 && b.Seq > 0 }
 
 // WriteText writes the batch for people: a header line, then (with ops)
-// one line per operation.
+// one line per operation, with its sequence number: SEQ SET KEY = VALUE,
+// SEQ DEL KEY, SEQ MERGE KEY <- OPERAND, SEQ RANGEDEL [START, END).
 func (b *Batch) WriteText(w io.Writer, kf KeyFormat, ops bool) error {
 	kf = kf.orDefault()
 	var s strings.Builder
@@ -50,10 +54,16 @@ func (b *Batch) WriteText(w io.Writer, kf KeyFormat, ops bool) error {
 	s.WriteByte('\n')
 	if ops {
 		for i, op := range b.Ops {
-			if op.Kind == "DEL" {
-				fmt.Fprintf(&s, "  %d DEL %s\n", b.Seq+uint64(i), kf(op.Key))
-			} else {
-				fmt.Fprintf(&s, "  %d SET %s = %s\n", b.Seq+uint64(i), kf(op.Key), kf(op.Value))
+			seq := b.Seq + uint64(i)
+			switch op.Kind {
+			case base.KindDelete.String():
+				fmt.Fprintf(&s, "  %d DEL %s\n", seq, kf(op.Key))
+			case base.KindMerge.String():
+				fmt.Fprintf(&s, "  %d MERGE %s <- %s\n", seq, kf(op.Key), kf(op.Value))
+			case base.KindRangeDelete.String():
+				fmt.Fprintf(&s, "  %d RANGEDEL [%s, %s)\n", seq, kf(op.Key), kf(op.Value))
+			default:
+				fmt.Fprintf(&s, "  %d SET %s = %s\n", seq, kf(op.Key), kf(op.Value))
 			}
 		}
 	}
@@ -135,7 +145,7 @@ func decodeBatch(b *Batch, rec []byte, off int64) error {
 			break
 		}
 		op := Op{Kind: kind.String(), Key: key}
-		if kind == base.KindSet {
+		if kind != base.KindDelete {
 			op.Value = value
 		}
 		b.Ops = append(b.Ops, op)

@@ -211,8 +211,13 @@ func newCheckCmd(e *env) *cobra.Command {
 		Long: `Read CURRENT, every MANIFEST record, every live table (every block's checksum,
 the structure, strictly increasing keys, the key range the MANIFEST records)
 and every live write-ahead log (record checksums, batch structure, increasing
-sequence numbers). Print each problem as "FILE at offset N: what", and exit 1
-if there is any. Nothing is written, and no lock is taken.`,
+sequence numbers). Range-deletion blocks must decode and hold ordered,
+non-empty, non-overlapping fragments, the key range the MANIFEST records
+must cover the tables' range tombstones, and range deletions or merge operands
+need a MANIFEST marked as using them; a database that is gets a line saying
+so, with the merge operator and the range deletions found. Print each problem
+as "FILE at offset N: what", and exit 1 if there is any. Nothing is written,
+and no lock is taken.`,
 		Args: args(0, 0, "no arguments"),
 		RunE: func(_ *cobra.Command, _ []string) error {
 			rep, err := inspect.Check(dir)
@@ -221,6 +226,10 @@ if there is any. Nothing is written, and no lock is taken.`,
 			}
 			for _, f := range rep.Findings {
 				fmt.Fprintln(e.stdout, f.String())
+			}
+			if rep.Extended {
+				fmt.Fprintf(e.stdout, "%s uses range deletions or merges (C++ LevelDB refuses it)%s: %d range tombstones in %d tables; %d range deletions and %d merge operands in the logs\n",
+					dir, mergerNote(rep.Merger), rep.RangeTombstones, rep.RangeDelTables, rep.LogRangeDels, rep.LogMerges)
 			}
 			fmt.Fprintf(e.stdout, "checked %s: %s with %d edits, %d tables (%s), %d logs (%d batches, %d ops): ",
 				dir, orNone(rep.Manifest), rep.ManifestEdits, rep.Tables, inspect.HumanBytes(rep.TableBytes),
@@ -237,6 +246,14 @@ if there is any. Nothing is written, and no lock is taken.`,
 	return c
 }
 
+// mergerNote is ", merge operator NAME" for a recorded operator, else "".
+func mergerNote(name string) string {
+	if name == "" {
+		return ""
+	}
+	return ", merge operator " + name
+}
+
 func orNone(s string) string {
 	if s == "" {
 		return "no readable MANIFEST"
@@ -246,7 +263,8 @@ func orNone(s string) string {
 
 func newRepairCmd(e *env) *cobra.Command {
 	var dir string
-	var clearHoles bool
+	var clearHoles, hex bool
+	var of opFlags
 	c := &cobra.Command{
 		Use:   "repair --db DIR [--clear-holes]",
 		Short: "Rebuild a damaged database from whatever survives (as LevelDB's RepairDB)",
@@ -259,9 +277,16 @@ Data in damaged blocks or records is lost.
 Where a dropped table block held the newest versions of some keys, older
 versions would show through; repair reports each such key range as a hole,
 and reads in a hole fail until you accept the loss with --clear-holes (which
-does nothing else).`,
+does nothing else).
+
+Range deletions and merge operands are kept like everything else, and the
+rebuilt database stays marked as using them. The merge operator is the one a
+MANIFEST in DIR records; when none is left (say the MANIFESTs were deleted),
+name it with --op (add, max, min or append with --sep, as for strata merge):
+without it, repair keeps the operands, skips the final compaction and says
+so (exit 1); run it again with --op.`,
 		Args: args(0, 0, "no arguments"),
-		RunE: func(_ *cobra.Command, _ []string) error {
+		RunE: func(c *cobra.Command, _ []string) error {
 			if _, err := os.Stat(dir); err != nil {
 				return fmt.Errorf("repair: no database in %s: %w", dir, err)
 			}
@@ -272,7 +297,14 @@ does nothing else).`,
 				fmt.Fprintf(e.stdout, "cleared the holes of %s: reads there show what survived\n", dir)
 				return nil
 			}
-			rep, err := strata.Repair(dir, nil)
+			m, err := of.merger(c, hex)
+			if err != nil {
+				return err
+			}
+			rep, err := strata.Repair(dir, &strata.Options{Merger: m})
+			if is(err, strata.ErrNoMerger) {
+				err = fmt.Errorf("%w (name the operator: strata repair --db %s --op add|max|min|append)", err, shellQuote(dir))
+			}
 			if rep != nil {
 				for _, p := range rep.Problems {
 					fmt.Fprintln(e.stdout, "damage:", p)
@@ -292,11 +324,16 @@ does nothing else).`,
 					fmt.Fprintf(e.stdout, "%d key range(s) lost their newest data: reads there fail until you accept the loss with: strata repair --db %s --clear-holes\n",
 						len(rep.Holes), shellQuote(dir))
 				}
+				if rep.Extended {
+					fmt.Fprintf(e.stdout, "the database holds range deletions or merge operands%s (C++ LevelDB refuses it)\n", mergerNote(rep.Merger))
+				}
 			}
 			return err
 		},
 	}
 	c.Flags().BoolVar(&clearHoles, "clear-holes", false, "accept the loss repair reported: reads in its holes work again (nothing is rebuilt)")
+	of.add(c)
+	c.Flags().BoolVar(&hex, "hex", false, "--sep is hex")
 	addDBFlag(c, &dir)
 	return c
 }

@@ -61,8 +61,17 @@ func optKey(c *cobra.Command, flag, s string, hex bool) ([]byte, error) {
 // openRead opens an existing database for reading only: no lock is taken
 // and nothing is written, so it works beside a running writer. What
 // recovery had to leave out is a warning on stderr (warnRecovery).
+//
+// A database that records a merge operator is opened with it when it is
+// built in; when it is not, with a stand-in that fails each read of a
+// merged key with an error naming the operator (see recordedMerger), so
+// that everything else reads.
 func (e *env) openRead(dir string) (*strata.DB, error) {
-	db, err := strata.Open(dir, &strata.Options{ReadOnly: true, ErrorIfNotExists: true})
+	m, name := recordedMerger(dir)
+	if m == nil && name != "" {
+		m = unknownMerger(name)
+	}
+	db, err := strata.Open(dir, &strata.Options{ReadOnly: true, ErrorIfNotExists: true, Merger: m})
 	if err == nil {
 		e.warnRecovery(dir, db)
 	}
@@ -82,9 +91,16 @@ func (e *env) warnRecovery(dir string, db *strata.DB) {
 // openWrite opens a database for writing; create says whether a missing one
 // is created. Holding the database's lock, it then removes
 // the staging directories that killed loads left in it, saying so on
-// stderr.
+// stderr. The database's merge operator is the one it records (see
+// openWriteDB).
 func (e *env) openWrite(dir string, create bool) (*strata.DB, error) {
-	db, err := openWriteDB(dir, create)
+	return e.openWriteMerger(dir, create, nil)
+}
+
+// openWriteMerger is openWrite with merge operator m (nil: the one the
+// database records).
+func (e *env) openWriteMerger(dir string, create bool, m *strata.Merger) (*strata.DB, error) {
+	db, err := openWriteDBMerger(dir, create, m)
 	if err != nil {
 		return nil, err
 	}
@@ -102,10 +118,62 @@ func (e *env) openWrite(dir string, create bool) (*strata.DB, error) {
 }
 
 // openWriteDB is openWrite without the clean-up. Creating a database,
-// strata.Open makes only the last component of dir, as mkdir does.
+// strata.Open makes only the last component of dir, as mkdir does. A
+// database that records a merge operator is opened with it if it is built
+// in, and refused with an error naming it if not: its compactions would
+// need it.
 func openWriteDB(dir string, create bool) (*strata.DB, error) {
-	return strata.Open(dir, &strata.Options{ErrorIfNotExists: !create})
+	return openWriteDBMerger(dir, create, nil)
 }
+
+// openWriteDBMerger is openWriteDB with merge operator m (nil: the one the
+// database records).
+func openWriteDBMerger(dir string, create bool, m *strata.Merger) (*strata.DB, error) {
+	if m == nil {
+		var name string
+		if m, name = recordedMerger(dir); m == nil && name != "" {
+			return nil, fmt.Errorf("%s holds merge operands of operator %q, which strata does not have built in (%s): "+
+				"only a program that sets Options.Merger to it can write to this database; commands that only read can open it",
+				dir, name, builtinMergers)
+		}
+	}
+	return strata.Open(dir, &strata.Options{ErrorIfNotExists: !create, Merger: m})
+}
+
+// builtinMergers lists the names of the built-in merge operators.
+const builtinMergers = "built in: strata.add, strata.max, strata.min, strata.append:<separator in hex>"
+
+// recordedMerger returns the merge operator the database in dir records
+// (strata.ReadExtensions): its name, and the operator when it is built in
+// (nil when not, or when there is none). A database that cannot be read
+// here (missing, damaged) records none: strata.Open says what is wrong.
+func recordedMerger(dir string) (*strata.Merger, string) {
+	x, err := strata.ReadExtensions(dir, nil)
+	if err != nil {
+		return nil, ""
+	}
+	return strata.BuiltinMerger(x.Merger), x.Merger
+}
+
+// unknownMerger stands in for the merge operator called name, which strata
+// does not have: each read of a key with merge operands fails with an error
+// (matching strata.ErrNoMerger) that the engine prefixes with the
+// operator's name and the key.
+func unknownMerger(name string) *strata.Merger {
+	return &strata.Merger{Name: name, FullMerge: func(_, _ []byte, _ bool, _ [][]byte) ([]byte, error) {
+		return nil, errNotBuiltin
+	}}
+}
+
+// errNotBuiltin is unknownMerger's error.
+var errNotBuiltin = noMergerError("the operator is not built into strata (" + builtinMergers +
+	"); only a program that sets Options.Merger to it can read this value")
+
+// noMergerError is an error that matches strata.ErrNoMerger.
+type noMergerError string
+
+func (e noMergerError) Error() string        { return string(e) }
+func (e noMergerError) Is(target error) bool { return target == strata.ErrNoMerger }
 
 // createDir makes the directory dir when it is missing, as mkdir does (and
 // strata.Open): only its last component. A missing parent is an error that

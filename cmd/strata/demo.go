@@ -156,7 +156,7 @@ func runDemo(e *env, dir string, n int) (err error) {
 		}
 	}
 
-	db, err := strata.Open(dir, nil)
+	db, err := openWriteDB(dir, true) // with the merge operator the database records
 	if err != nil {
 		return err
 	}

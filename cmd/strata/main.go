@@ -2,6 +2,8 @@
 // databases, and runs the quickstart demo:
 //
 //	strata put|get|delete --db DIR KEY [VALUE]   (put --value-file, get --raw)
+//	strata delete-range --db DIR START END
+//	strata merge --db DIR [--op add|max|min|append [--sep S]] KEY OPERAND
 //	strata scan|export --db DIR [--from K] [--to K] [--prefix P] ...
 //	strata load --db DIR [--format tsv|csv|jsonl] [--hex] [--header] [--key-column N] ... FILE|-
 //	strata compact|flush|stats|check|repair|manifest|lsm --db DIR
@@ -192,7 +194,11 @@ characters as they are, and \\ \t \n \xNN for the rest. With --hex they are hex.
 Commands that write (put, delete, load, groupby's --out) create a missing
 database, as mkdir does: only the last component of its path, so its parent
 must exist. The others fail on a missing database. Sizes are shown in binary
-units: 1 KiB = 1024 bytes, 1 MiB = 1024 KiB. Start with:  strata demo`,
+units: 1 KiB = 1024 bytes, 1 MiB = 1024 KiB.
+
+` + mergerHelp + `
+
+Start with:  strata demo`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version(debug.ReadBuildInfo()),
@@ -216,6 +222,7 @@ units: 1 KiB = 1024 bytes, 1 MiB = 1024 KiB. Start with:  strata demo`,
 	root.AddCommand(newSetopsCmd(e), newGroupbyCmd(e))                      // dataeng.go
 	root.AddCommand(newApproxSizeCmd(e), newPropertyCmd(e), newIdumpCmd(e)) // query.go
 	root.AddCommand(newCheckpointCmd(e))                                    // checkpoint.go
+	root.AddCommand(newDeleteRangeCmd(e), newMergeCmd(e))                   // merge.go
 	return root
 }
 

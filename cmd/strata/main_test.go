@@ -103,7 +103,7 @@ func wantError(t *testing.T, r result, code int, want string) {
 func TestHelpListsEveryCommand(t *testing.T) {
 	out := mustStrata(t, "", "help")
 	for _, name := range []string{"put", "get", "delete", "scan", "load", "export", "compact", "flush",
-		"stats", "check", "repair", "sst", "manifest", "wal", "lsm", "demo", "bench", "stress", "setops", "groupby", "completion", "approxsize", "property", "idump", "checkpoint"} {
+		"stats", "check", "repair", "sst", "manifest", "wal", "lsm", "demo", "bench", "stress", "setops", "groupby", "completion", "approxsize", "property", "idump", "checkpoint", "delete-range", "merge"} {
 		if !strings.Contains(out, "\n  "+name+" ") {
 			t.Errorf("help does not list %s:\n%s", name, out)
 		}

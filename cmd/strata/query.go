@@ -150,10 +150,12 @@ logs not yet flushed (the memtable of a process that has the database open
 holds what those logs hold; writes made without the WAL are in no file until
 flushed). One line per version:
 
-  SEQ<TAB>SET|DEL<TAB>FILE<TAB>LEVEL<TAB>VALUE
+  SEQ<TAB>SET|MERGE|DEL|RANGEDEL<TAB>FILE<TAB>LEVEL<TAB>VALUE
 
 LEVEL is L0..L6 for a table and "log" for a log; VALUE is in the text form
-(hex with --hex, which also takes KEY in hex), empty for DEL. A version may
+(hex with --hex, which also takes KEY in hex): the value, or a merge
+operand; empty for DEL; for a range deletion covering KEY its range
+[START, END) (in a table, the fragment of it that holds KEY). A version may
 show twice, in a log and in the table it was flushed to, while the log is
 kept. A summary line follows on stderr. Damage met on the way is reported
 (exit 1) after the versions read. The files are read without opening the
@@ -175,7 +177,11 @@ database or taking its lock.`,
 				if v.Level >= 0 {
 					level = fmt.Sprintf("L%d", v.Level)
 				}
-				fmt.Fprintf(&b, "%d\t%s\t%s\t%s\t%s\n", v.Seq, v.Kind, v.File, level, kf(v.Value))
+				value := kf(v.Value)
+				if v.RangeEnd != nil {
+					value = fmt.Sprintf("[%s, %s)", kf(v.RangeStart), kf(v.RangeEnd))
+				}
+				fmt.Fprintf(&b, "%d\t%s\t%s\t%s\t%s\n", v.Seq, v.Kind, v.File, level, value)
 			}
 			if _, err := fmt.Fprint(e.stdout, b.String()); err != nil {
 				return err

@@ -38,9 +38,14 @@ func newSSTCmd(e *env) *cobra.Command {
 		Short: "A table file's layout: blocks, index, filter, sizes, key range, compression",
 		Long: `Describe a table file (NNNNNN.ldb or .sst): its size, entries, compression,
 key range and every block (offset, size, raw size, entries, first and last
-key). A damaged data block is marked DAMAGED in the list and reported after
-it (exit 1). --scan also prints every entry as KEY#SEQ,KIND<TAB>VALUE; --check
-verifies every checksum and the key order and exits 1 on damage.`,
+key). A table with range deletions also shows its range-deletion block and
+the bounds the tombstones give it (a largest key END#max,RANGEDEL is a
+tombstone's end, which the table does not cover). A damaged data block is
+marked DAMAGED in the list and reported after it (exit 1). --scan also prints
+every entry as KEY#SEQ,KIND<TAB>VALUE (KIND is SET, DEL, or MERGE for a merge
+operand), then every range tombstone as [START, END)#SEQ; --check verifies
+every checksum, the key order and the range-deletion block, and exits 1 on
+damage.`,
 		Args: args(1, 1, "FILE"),
 		RunE: func(_ *cobra.Command, a []string) error {
 			kf := keyFormat(hexKeys)
@@ -67,6 +72,12 @@ verifies every checksum and the key order and exits 1 on damage.`,
 				if err != nil {
 					return err
 				}
+				if len(info.RangeDels) > 0 {
+					fmt.Fprintln(e.stdout, "range deletions:")
+					if err := info.WriteRangeDels(e.stdout, kf); err != nil {
+						return err
+					}
+				}
 			}
 			if check {
 				if err := inspect.CheckTable(a[0]); err != nil {
@@ -92,7 +103,10 @@ func newManifestCmd(e *env) *cobra.Command {
 		Long: `Print every version edit of the MANIFEST that CURRENT names (or of --file, a
 MANIFEST path or a name in DIR): log and file numbers, last sequence, compact
 pointers, tables deleted and added with their sizes and key ranges, then the
-number of edits (as check counts them). Damaged records are reported with
+number of edits (as check counts them). A database that has used range
+deletions or merges records a marked comparator name (the "strata.v2" note
+that makes C++ LevelDB refuse it) and, after its first merge, the merge
+operator's name (merger). Damaged records are reported with
 their offset and skipped, and so is a MANIFEST that lacks an entry every
 MANIFEST sets (exit 1).`,
 		Args: args(0, 0, "no arguments"),
@@ -142,8 +156,9 @@ func newWALCmd(e *env) *cobra.Command {
 		Use:   "wal FILE [--hex] [--summary]",
 		Short: "A write-ahead log's batches: sequence, count and operations",
 		Long: `Print every batch of a write-ahead log (NNNNNN.log): its offset, first
-sequence number and operation count, then each operation (SET key = value, or
-DEL key) with its sequence number; --summary leaves the operations out. Damaged
+sequence number and operation count, then each operation (SET key = value,
+DEL key, MERGE key <- operand, or RANGEDEL [start, end)) with its sequence
+number; --summary leaves the operations out. Damaged
 records are reported with their offset (exit 1) and skipped.`,
 		Args: args(1, 1, "FILE"),
 		RunE: func(_ *cobra.Command, a []string) error {

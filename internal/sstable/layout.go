@@ -141,7 +141,9 @@ func (r *Reader) describeBlock(bi *blockIter, h BlockHandle, c Compression, cont
 // offset 0 and followed by the meta blocks; every key is a valid internal
 // key; keys are strictly increasing across the table; each index key is >=
 // the last key of its block and < the first key of the next; the filter's
-// framing is sound and it matches every key of its block. It returns the
+// framing is sound and it matches every key of its block; the
+// range-deletion block, if any, holds ordered, non-empty, non-overlapping
+// fragments (checkRangeDels). It returns the
 // first problem found as a *base.CorruptionError with its offset.
 func (r *Reader) Check() error {
 	if r.closed {
@@ -227,7 +229,7 @@ func (r *Reader) Check() error {
 	if _, _, _, err := r.readBlock(r.footer.metaindex, true); err != nil {
 		return err
 	}
-	return nil
+	return r.checkRangeDels()
 }
 
 // checkRestarts verifies that restart points are strictly increasing, start

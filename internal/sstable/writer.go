@@ -436,24 +436,8 @@ func (w *Writer) Close() error {
 	// The bounds cover the tombstones too: from the first one's start (at
 	// its sequence) to the last one's end, as a sentinel (End#MaxSeq,
 	// RANGEDEL) that sorts before every entry of End, which the table does
-	// not cover.
-	if len(rdel) > 0 {
-		icmp := func(a, b []byte) int { return base.InternalCompare(w.cmp.Compare, a, b) }
-		first := base.AppendInternalKey(nil, rdel[0].Start, rdel[0].Seq, base.KindRangeDelete)
-		if w.meta.Smallest == nil || icmp(first, w.meta.Smallest) < 0 {
-			w.meta.Smallest = first
-		}
-		end := rdel[0].End
-		for _, t := range rdel[1:] {
-			if w.cmp.Compare(t.End, end) > 0 {
-				end = t.End
-			}
-		}
-		last := base.AppendInternalKey(nil, end, base.MaxSeq, base.KindRangeDelete)
-		if w.meta.Largest == nil || icmp(last, w.meta.Largest) > 0 {
-			w.meta.Largest = last
-		}
-	}
+	// not cover (RangeDelBounds).
+	w.meta.Smallest, w.meta.Largest = WidenBounds(w.cmp, w.meta.Smallest, w.meta.Largest, rdel)
 	return nil
 }
 
