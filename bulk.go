@@ -70,11 +70,11 @@ func (d *DB) CompactRangeWith(start, end []byte, o CompactOptions) error {
 // before the call changes nothing. It returns ErrReadOnly on a read-only
 // handle, ErrClosed if the database is closed under it, and the background
 // error that stopped writes, if any. It runs alone, as CompactRangeContext.
-func (d *DB) CompactRangeWithContext(ctx context.Context, start, end []byte, o CompactOptions) error {
+func (d *DB) CompactRangeWithContext(ctx context.Context, start, end []byte, o CompactOptions) (err error) {
 	if d.opts.ReadOnly {
 		return ErrReadOnly
 	}
-	if err := d.flush(ctx); err != nil {
+	if err := d.flush(ctx, flushReasonCompactRange); err != nil {
 		return err
 	}
 	target := o.TargetLevel
@@ -115,6 +115,9 @@ func (d *DB) CompactRangeWithContext(ctx context.Context, start, end []byte, o C
 	if len(all) == 0 {
 		return nil
 	}
+	ev := d.compactionBeginLevels("manual", inputs, target)
+	d.emitCompactionBegin(ev)
+	defer func() { d.compactionEnd(ev, err) }()
 
 	began := time.Now()
 	wo := d.opts.writerOptions()
@@ -172,6 +175,7 @@ func (d *DB) CompactRangeWithContext(ctx context.Context, start, end []byte, o C
 				maxOutputSize:     uint64(d.opts.TargetFileSize),
 				writerOptions:     wo,
 				what:              fmt.Sprintf("compaction into level %d", target),
+				jobID:             ev.job(),
 			}
 			var partNums []uint64
 			outs, err := d.runCompactionJob(job, &partNums)
@@ -191,9 +195,7 @@ func (d *DB) CompactRangeWithContext(ctx context.Context, start, end []byte, o C
 		err = canceledError{context.Cause(ctx)} // the last point before installing
 	}
 	if err != nil {
-		for _, out := range outputs {
-			d.fs.Remove(base.MakeFilepath(d.dirname, base.FileTypeTable, out.Num))
-		}
+		d.removeTables(ev.job(), outputs)
 		return manualErr(err)
 	}
 	edit := &manifest.VersionEdit{}
@@ -208,12 +210,8 @@ func (d *DB) CompactRangeWithContext(ctx context.Context, start, end []byte, o C
 		edit.AddFile(target, out)
 		written += out.Size
 	}
-	if err := d.installCompaction(edit, target, read, written, began); err != nil {
-		return err
-	}
-	d.logger.Info("compacted range", "target-level", target, "inputs", len(all), "outputs", len(outputs),
-		"parts", len(bounds)-1, "read", read, "written", written, "seconds", time.Since(began).Seconds())
-	return nil
+	ev.setOutput(outputs, read, written)
+	return d.installCompaction(edit, target, read, written, began, ev)
 }
 
 // rangeInputs returns the tables of levels 0..target overlapping [start,

@@ -118,14 +118,16 @@ func (d *DB) maybeCompact() bool {
 	d.mu.Lock()
 	c.MarkCompacting(false)
 	d.compacting = false
+	notify := func() {}
 	switch {
 	case err == nil:
 		d.transientFailures = 0
 	case !errors.Is(err, errCompactionAborted):
-		d.backgroundFailedLocked("compaction", err, d.scheduleCompaction)
+		notify = d.backgroundFailedLocked("compaction", err, d.scheduleCompaction)
 	}
 	d.bgCond.Broadcast()
 	d.mu.Unlock()
+	notify()
 	return err == nil
 }
 
@@ -133,13 +135,19 @@ func (d *DB) maybeCompact() bool {
 // first (a canceledError). A manual compaction never moves a table without
 // rewriting it (as in LevelDB): the caller wants the data rewritten,
 // shadowed entries and tombstones dropped.
-func (d *DB) runCompaction(ctx context.Context, c *manifest.Compaction, manual bool) error {
+//
+// Its events (CompactionBegin, TableCreated, CompactionEnd) are delivered on
+// the calling goroutine.
+func (d *DB) runCompaction(ctx context.Context, c *manifest.Compaction, manual bool) (err error) {
 	start := time.Now()
+	trivial := !manual && c.IsTrivialMove()
+	ev := d.compactionBegin(c, trivial)
+	defer func() { d.compactionEnd(ev, err) }()
 	edit := &manifest.VersionEdit{}
 	if cp := c.CompactPointer(); cp.Key != nil {
 		edit.CompactPointers = []manifest.CompactPointer{cp}
 	}
-	if !manual && c.IsTrivialMove() {
+	if trivial {
 		f := c.Inputs[0][0]
 		c.AddInputDeletions(edit)
 		edit.NewFiles = []manifest.NewFileEntry{{Level: c.Level + 1, Meta: f}}
@@ -147,20 +155,18 @@ func (d *DB) runCompaction(ctx context.Context, c *manifest.Compaction, manual b
 			return err
 		}
 		d.stats.trivialMoves.Add(1)
-		d.logger.Info("moved table", "table", tableName(f.Num), "from", c.Level, "to", c.Level+1, "bytes", f.Size)
+		ev.setOutput([]*manifest.FileMetadata{f}, 0, 0)
 		return nil
 	}
 
 	var outNums []uint64
-	outputs, readBytes, err := d.compactionOutputs(ctx, c, &outNums)
+	outputs, readBytes, err := d.compactionOutputs(ctx, c, ev.job(), &outNums)
 	defer d.releaseOutputs(outNums)
 	if err == nil && ctx.Err() != nil {
 		err = canceledError{context.Cause(ctx)} // the last point before installing
 	}
 	if err != nil {
-		for _, o := range outputs {
-			d.fs.Remove(base.MakeFilepath(d.dirname, base.FileTypeTable, o.Num))
-		}
+		d.removeTables(ev.job(), outputs)
 		return err
 	}
 	c.AddInputDeletions(edit)
@@ -169,13 +175,8 @@ func (d *DB) runCompaction(ctx context.Context, c *manifest.Compaction, manual b
 		edit.NewFiles = append(edit.NewFiles, manifest.NewFileEntry{Level: c.Level + 1, Meta: o})
 		written += o.Size
 	}
-	if err := d.installCompaction(edit, c.Level+1, readBytes, written, start); err != nil {
-		return err
-	}
-	d.logger.Info("compacted", "level", c.Level, "inputs", len(c.Inputs[0]), "next-level-inputs",
-		len(c.Inputs[1]), "outputs", len(outputs), "read", readBytes, "written", written,
-		"seconds", time.Since(start).Seconds())
-	return nil
+	ev.setOutput(outputs, readBytes, written)
+	return d.installCompaction(edit, c.Level+1, readBytes, written, start, ev)
 }
 
 // installCompaction makes a compaction's edit durable and installs it,
@@ -183,15 +184,20 @@ func (d *DB) runCompaction(ctx context.Context, c *manifest.Compaction, manual b
 // failure it sets the background error: the record may have reached the
 // MANIFEST anyway, and the error must be set before the caller's release of
 // the outputs lets the cleanup delete them (it deletes nothing after one).
-func (d *DB) installCompaction(edit *manifest.VersionEdit, level int, read, written uint64, start time.Time) error {
+// The input tables it makes obsolete stay until ev's CompactionEnd.
+func (d *DB) installCompaction(edit *manifest.VersionEdit, level int, read, written uint64, start time.Time, ev *compactionEvent) error {
+	d.mu.Lock()
+	ev.holdLocked(d)
+	d.mu.Unlock()
 	err := d.versions.logAndApply(edit, func() {
 		d.stats.levels[level].recordCompaction(read, written, time.Since(start))
 		d.stats.compactions.Add(1)
 	})
 	if err != nil {
 		d.mu.Lock()
-		d.setBGErrLocked(fmt.Errorf("strata: compaction: %w", err))
+		notify := d.setBGErrLocked("compaction", fmt.Errorf("strata: compaction: %w", err))
 		d.mu.Unlock()
+		ev.reportAfterEnd(notify)
 	}
 	return err
 }
@@ -202,7 +208,7 @@ func (d *DB) installCompaction(edit *manifest.VersionEdit, level int, read, writ
 //
 // Every file number it allocates is appended to nums (they sit in
 // pendingOutputs until the caller releases them).
-func (d *DB) compactionOutputs(ctx context.Context, c *manifest.Compaction, nums *[]uint64) (outputs []*manifest.FileMetadata, readBytes uint64, err error) {
+func (d *DB) compactionOutputs(ctx context.Context, c *manifest.Compaction, jobID int, nums *[]uint64) (outputs []*manifest.FileMetadata, readBytes uint64, err error) {
 	var iters []base.InternalIterator
 	for which := 0; which < 2; which++ {
 		for _, f := range c.Inputs[which] {
@@ -225,6 +231,7 @@ func (d *DB) compactionOutputs(ctx context.Context, c *manifest.Compaction, nums
 		maxOutputSize:     c.MaxOutputFileSize,
 		writerOptions:     d.opts.writerOptions(),
 		what:              fmt.Sprintf("compaction of level %d", c.Level),
+		jobID:             jobID,
 	}
 	outputs, err = d.runCompactionJob(job, nums)
 	return outputs, readBytes, err
@@ -291,6 +298,7 @@ type compactionJob struct {
 	maxOutputSize     uint64
 	writerOptions     sstable.WriterOptions
 	what              string // for error messages
+	jobID             int    // for TableCreated
 }
 
 // runCompactionJob writes the entries of job.input that some reader may
@@ -321,6 +329,7 @@ func (d *DB) runCompactionJob(job *compactionJob, nums *[]uint64) (outputs []*ma
 		tw = nil
 		if meta != nil {
 			outputs = append(outputs, meta)
+			d.tableCreated(job.jobID, tableCompacting, meta)
 		}
 		return err
 	}
@@ -417,7 +426,7 @@ func (d *DB) CompactRangeContext(ctx context.Context, start, end []byte) error {
 	if d.opts.ReadOnly {
 		return ErrReadOnly
 	}
-	if err := d.flush(ctx); err != nil {
+	if err := d.flush(ctx, flushReasonCompactRange); err != nil {
 		return err
 	}
 	d.mu.Lock()
@@ -473,11 +482,13 @@ func (d *DB) compactLevelRange(ctx context.Context, level int, begin, limit []by
 		d.mu.Lock()
 		c.MarkCompacting(false)
 		d.releaseManualLocked()
+		notify := func() {}
 		if err != nil && !stopped(err) && !isTransient(err) {
 			// A transient failure is only returned: the caller may retry.
-			d.setBGErrLocked(fmt.Errorf("strata: compaction: %w", err))
+			notify = d.setBGErrLocked("compaction", fmt.Errorf("strata: compaction: %w", err))
 		}
 		d.mu.Unlock()
+		notify()
 		d.scheduleCompaction()
 		if err != nil {
 			return manualErr(err)
