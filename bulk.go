@@ -175,7 +175,6 @@ func (d *DB) CompactRangeWithContext(ctx context.Context, start, end []byte, o C
 				maxOutputSize:     uint64(d.opts.TargetFileSize),
 				writerOptions:     wo,
 				what:              fmt.Sprintf("compaction into level %d", target),
-				jobID:             ev.job(),
 			}
 			var partNums []uint64
 			outs, err := d.runCompactionJob(job, &partNums)
@@ -195,8 +194,13 @@ func (d *DB) CompactRangeWithContext(ctx context.Context, start, end []byte, o C
 		err = canceledError{context.Cause(ctx)} // the last point before installing
 	}
 	if err != nil {
-		d.removeTables(ev.job(), outputs)
+		for _, out := range outputs {
+			d.fs.Remove(base.MakeFilepath(d.dirname, base.FileTypeTable, out.Num))
+		}
 		return manualErr(err)
+	}
+	for _, out := range outputs { // here, not in the merges' goroutines
+		d.tableCreated(ev.job(), tableCompacting, out)
 	}
 	edit := &manifest.VersionEdit{}
 	var read, written uint64

@@ -424,13 +424,18 @@ func (d *DB) makeRoomForWriteLocked(forceReason string, need int) error {
 	allowDelay := !force
 	budgetStalled := false
 	var stall writeStall
-	defer stall.endLocked(d)
+	// done ends the stall, if any (not deferred: a panicking listener
+	// must not have it unlock d.mu, which is then not held).
+	done := func(err error) error {
+		stall.endLocked(d)
+		return err
+	}
 	for {
 		if d.bgErr != nil {
-			return d.bgErr
+			return done(d.bgErr)
 		}
 		if d.closed {
-			return ErrClosed
+			return done(ErrClosed)
 		}
 		l0 := len(d.versions.current.Levels[0])
 		l0Stalls := !d.opts.DisableAutoCompactions
@@ -467,9 +472,9 @@ func (d *DB) makeRoomForWriteLocked(forceReason string, need int) error {
 			d.bgCond.Wait()
 		case !force && d.mem.ApproximateMemoryUsage() < uint64(d.opts.WriteBufferSize) &&
 			memHasRoom(d.mem, need):
-			return nil
+			return done(nil)
 		case force && d.mem.Empty():
-			return nil
+			return done(nil)
 		case len(d.imms) >= d.opts.MaxWriteBufferNumber-1:
 			if stall.beginLocked(d, stallMemTableCount) {
 				continue
@@ -490,7 +495,7 @@ func (d *DB) makeRoomForWriteLocked(forceReason string, need int) error {
 				reason = flushReasonFull
 			}
 			if err := d.rotateMemtableLocked(need, reason); err != nil {
-				return err
+				return done(err)
 			}
 			force = false
 			if d.events.on {

@@ -298,7 +298,7 @@ type compactionJob struct {
 	maxOutputSize     uint64
 	writerOptions     sstable.WriterOptions
 	what              string // for error messages
-	jobID             int    // for TableCreated
+	jobID             int    // reports each table as this job's (TableCreated); 0: the caller does
 }
 
 // runCompactionJob writes the entries of job.input that some reader may
@@ -329,7 +329,9 @@ func (d *DB) runCompactionJob(job *compactionJob, nums *[]uint64) (outputs []*ma
 		tw = nil
 		if meta != nil {
 			outputs = append(outputs, meta)
-			d.tableCreated(job.jobID, tableCompacting, meta)
+			if job.jobID > 0 {
+				d.tableCreated(job.jobID, tableCompacting, meta)
+			}
 		}
 		return err
 	}

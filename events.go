@@ -16,9 +16,10 @@ import (
 // EventListener holds functions the database calls when something
 // significant happens in it: a flush or a compaction begins or ends, writes
 // stall and resume, a table or a write-ahead log is created or deleted, a
-// background operation fails. Set only the fields you need; a nil field, and
-// a nil Options.EventListener, cost nothing. Pebble's EventListener and
-// RocksDB's are the models.
+// background operation fails. Set only the fields you need: a nil field
+// costs nothing, and with a nil Options.EventListener and a Logger that
+// discards everything the engine builds no event at all. Pebble's
+// EventListener and RocksDB's are the models.
 //
 // Every event is also one line of the info log (Options.Logger, by default
 // the LOG file): its String, with the attributes event=KIND (flush-begin,
@@ -34,8 +35,9 @@ import (
 // stalls on the writing goroutine that stalled (the one leading its commit
 // group, Flush's caller for a forced flush); deletions of obsolete files on
 // the cleanup goroutine, or on Open's or Close's; WAL creation on the writer
-// that rotated the memtable; what Open does on Open's caller's goroutine,
-// before Open returns. The events of one job (one JobID) come in order, from
+// that rotated the memtable; an ingestion's tables on Ingest's caller's;
+// what Open does on Open's caller's goroutine, before Open returns the *DB
+// (so a function cannot reach the database then). The events of one job (one JobID) come in order, from
 // one goroutine; those of different jobs may interleave, and functions may
 // run concurrently with each other, so they must be safe for concurrent
 // use.
@@ -56,8 +58,7 @@ import (
 // NewSnapshot) and ask for Metrics, Property and the like: none of them
 // waits for background work. It must not write, Flush, CompactRange,
 // Ingest, Checkpoint or Close: those may wait for the very work that is
-// calling the function, which would never finish. Events raised during
-// Open come before Open returns the *DB.
+// calling the function, which would never finish.
 //
 // Panics. A function must not panic. The database does not recover a panic
 // from a listener (Pebble does not either, and RocksDB forbids exceptions
