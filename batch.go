@@ -18,6 +18,9 @@ type Batch struct {
 	// maxKey and maxValue are the sizes of the largest key and value
 	// added, checked against the options' limits at Write.
 	maxKey, maxValue int
+	// rangeDels and merges: the batch holds range deletions, merge
+	// operands (records LevelDB cannot read; see DB.ensureExtended).
+	rangeDels, merges bool
 }
 
 // NewBatch returns an empty batch. (A Batch's zero value is ready too.)
@@ -47,6 +50,38 @@ func (b *Batch) Delete(key []byte) {
 	batch.SetCount(b.data, b.count)
 }
 
+// DeleteRange adds "delete every key in [start, end)": one record however
+// many keys the range holds (a range tombstone). An empty range (start >=
+// end) deletes nothing. The batch copies start and end.
+//
+// A database that has held a range deletion is marked so that C++ LevelDB
+// refuses to open it (see the README's compatibility rules).
+func (b *Batch) DeleteRange(start, end []byte) {
+	b.init()
+	b.data = batch.AppendRangeDelete(b.data, start, end)
+	b.count++
+	b.maxKey = max(b.maxKey, len(start), len(end))
+	b.rangeDels = true
+	batch.SetCount(b.data, b.count)
+}
+
+// Merge adds "merge operand into key's value" (see Merger): the value a
+// read then sees is Options.Merger's fold of the operands written since the
+// key's last Put or deletion onto that value. The batch copies key and
+// operand. Writing it fails with ErrNoMerger if the database has no
+// Merger.
+//
+// A database that has held a merge operand is marked so that C++ LevelDB
+// refuses to open it (see the README's compatibility rules).
+func (b *Batch) Merge(key, operand []byte) {
+	b.init()
+	b.data = batch.AppendMerge(b.data, key, operand)
+	b.count++
+	b.maxKey, b.maxValue = max(b.maxKey, len(key)), max(b.maxValue, len(operand))
+	b.merges = true
+	batch.SetCount(b.data, b.count)
+}
+
 // Len returns the number of operations in the batch.
 func (b *Batch) Len() int { return int(b.count) }
 
@@ -58,6 +93,7 @@ func (b *Batch) Reset() {
 	b.data = b.data[:0]
 	b.count = 0
 	b.maxKey, b.maxValue = 0, 0
+	b.rangeDels, b.merges = false, false
 }
 
 // Append adds every operation of other to b, in order.
@@ -69,6 +105,7 @@ func (b *Batch) Append(other *Batch) {
 	b.data = append(b.data, other.data[batch.HeaderLen:]...)
 	b.count += other.count
 	b.maxKey, b.maxValue = max(b.maxKey, other.maxKey), max(b.maxValue, other.maxValue)
+	b.rangeDels, b.merges = b.rangeDels || other.rangeDels, b.merges || other.merges
 	batch.SetCount(b.data, b.count)
 }
 
@@ -89,11 +126,20 @@ func (b *Batch) SetRepr(data []byte) error {
 	b.data = append(b.data[:0], data...)
 	b.count = batch.Count(data)
 	b.maxKey, b.maxValue = 0, 0
+	b.rangeDels, b.merges = false, false
 	r, _ := batch.NewReader(b.data) // validated above
 	for {
-		_, k, v, ok, _ := r.Next()
+		kind, k, v, ok, _ := r.Next()
 		if !ok {
 			break
+		}
+		switch kind {
+		case base.KindRangeDelete:
+			b.maxKey = max(b.maxKey, len(k), len(v))
+			b.rangeDels = true
+			continue
+		case base.KindMerge:
+			b.merges = true
 		}
 		b.maxKey, b.maxValue = max(b.maxKey, len(k)), max(b.maxValue, len(v))
 	}
@@ -102,9 +148,41 @@ func (b *Batch) SetRepr(data []byte) error {
 
 // BatchOp is one operation of a batch, as Batch.Ops reports it.
 type BatchOp struct {
-	Delete bool   // true for a deletion, false for a put
-	Key    []byte // aliases the batch
-	Value  []byte // aliases the batch; nil for a deletion
+	Kind   OpKind
+	Delete bool   // Kind == OpDelete (kept for callers that only know puts and deletes)
+	Key    []byte // aliases the batch; a range deletion's start
+	Value  []byte // aliases the batch; nil for a deletion; a range deletion's end
+}
+
+// OpKind says what a BatchOp does.
+type OpKind uint8
+
+// The kinds of batch operations.
+const (
+	OpPut         OpKind = iota // Put(Key, Value)
+	OpDelete                    // Delete(Key)
+	OpMerge                     // Merge(Key, Value)
+	OpDeleteRange               // DeleteRange(Key, Value)
+)
+
+// String names the kind as the batch method that adds it.
+func (k OpKind) String() string {
+	switch k {
+	case OpPut:
+		return "Put"
+	case OpDelete:
+		return "Delete"
+	case OpMerge:
+		return "Merge"
+	case OpDeleteRange:
+		return "DeleteRange"
+	}
+	return fmt.Sprintf("OpKind(%d)", uint8(k))
+}
+
+// opKinds maps record kinds to operation kinds.
+var opKinds = map[base.Kind]OpKind{
+	base.KindSet: OpPut, base.KindDelete: OpDelete, base.KindMerge: OpMerge, base.KindRangeDelete: OpDeleteRange,
 }
 
 // Ops returns the operations of the batch in order.
@@ -125,7 +203,7 @@ func (b *Batch) Ops() ([]BatchOp, error) {
 		if !ok {
 			return ops, nil
 		}
-		ops = append(ops, BatchOp{Delete: kind == base.KindDelete, Key: k, Value: v})
+		ops = append(ops, BatchOp{Kind: opKinds[kind], Delete: kind == base.KindDelete, Key: k, Value: v})
 	}
 }
 

@@ -137,6 +137,10 @@ func (d *DB) CompactRangeWithContext(ctx context.Context, start, end []byte, o C
 	// Part i is [bounds[i], bounds[i+1]); the last runs to the end.
 	bounds := append(append([][]byte{lo}, splits...), nil)
 	smallestSnapshot := d.smallestSnapshot()
+	rangeDels, err := d.inputRangeDels(all)
+	if err != nil {
+		return err
+	}
 
 	var (
 		mu      sync.Mutex
@@ -166,15 +170,17 @@ func (d *DB) CompactRangeWithContext(ctx context.Context, start, end []byte, o C
 			}
 			checker := newBaseLevelChecker(d.cmp.Compare, v, target+1)
 			job := &compactionJob{
-				ctx:               ctx,
-				input:             iterator.NewMerging(d.internalCompare, iters...),
-				lower:             partLo,
-				upper:             partHi,
-				smallestSnapshot:  smallestSnapshot,
-				isBaseLevelForKey: checker.isBaseLevelForKey,
-				maxOutputSize:     uint64(d.opts.TargetFileSize),
-				writerOptions:     wo,
-				what:              fmt.Sprintf("compaction into level %d", target),
+				ctx:                 ctx,
+				input:               iterator.NewMerging(d.internalCompare, iters...),
+				lower:               partLo,
+				upper:               partHi,
+				smallestSnapshot:    smallestSnapshot,
+				isBaseLevelForKey:   checker.isBaseLevelForKey,
+				maxOutputSize:       uint64(d.opts.TargetFileSize),
+				writerOptions:       wo,
+				what:                fmt.Sprintf("compaction into level %d", target),
+				rangeDels:           rangeDels,
+				isBaseLevelForRange: baseLevelForRange(d.cmp.Compare, v, target+1),
 			}
 			var partNums []uint64
 			outs, err := d.runCompactionJob(job, &partNums)

@@ -66,6 +66,9 @@ func (d *DB) catchUpOnce() error {
 		return err
 	}
 	v := st.Version
+	if st.Extended {
+		d.extendedFlag.Store(true) // tables may now hold tombstones
+	}
 	pins, err := d.pinTables(v)
 	if err != nil {
 		return err

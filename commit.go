@@ -78,6 +78,32 @@ func (d *DB) Delete(key []byte, wo *WriteOptions) error {
 	return err
 }
 
+// DeleteRange deletes every key in [start, end) (under the comparator's
+// order) with one record, however many keys the range holds: a range
+// tombstone, honoured by reads at once and by compactions, which drop the
+// keys it covers. An empty range (start >= end) deletes nothing. The DB
+// keeps its own copies of start and end. See Batch.DeleteRange.
+func (d *DB) DeleteRange(start, end []byte, wo *WriteOptions) error {
+	b := batchPool.Get().(*Batch)
+	b.DeleteRange(start, end)
+	err := d.Write(b, wo)
+	b.Reset()
+	batchPool.Put(b)
+	return err
+}
+
+// Merge records operand for key, for Options.Merger to fold into key's
+// value when it is read (see Merger): ErrNoMerger without one. The DB keeps
+// its own copies of key and operand. See Batch.Merge.
+func (d *DB) Merge(key, operand []byte, wo *WriteOptions) error {
+	b := batchPool.Get().(*Batch)
+	b.Merge(key, operand)
+	err := d.Write(b, wo)
+	b.Reset()
+	batchPool.Put(b)
+	return err
+}
+
 // Write applies every operation of b atomically, in order. b may be reused
 // once Write returns. An empty batch is a no-op, except that with Sync it
 // still makes every earlier write durable.
@@ -96,6 +122,17 @@ func (d *DB) Write(b *Batch, wo *WriteOptions) error {
 	}
 	if err := b.checkSizes(d.opts); err != nil {
 		return err
+	}
+	if b.merges || b.rangeDels {
+		if b.merges && d.opts.Merger == nil {
+			return ErrNoMerger
+		}
+		if d.opts.ReadOnly {
+			return ErrReadOnly
+		}
+		if err := d.ensureExtended(b.merges); err != nil {
+			return err
+		}
 	}
 	return d.commit(b, wo)
 }

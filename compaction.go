@@ -10,6 +10,7 @@ import (
 	"github.com/strata-db/strata/internal/base"
 	"github.com/strata-db/strata/internal/iterator"
 	"github.com/strata-db/strata/internal/manifest"
+	"github.com/strata-db/strata/internal/rangedel"
 	"github.com/strata-db/strata/internal/sstable"
 )
 
@@ -222,19 +223,60 @@ func (d *DB) compactionOutputs(ctx context.Context, c *manifest.Compaction, jobI
 		}
 		iters = append(iters, its...)
 	}
+	rangeDels, err := d.inputRangeDels(c.Inputs[0], c.Inputs[1])
+	if err != nil {
+		closeIters(iters)
+		return nil, readBytes, err
+	}
 	job := &compactionJob{
-		ctx:               ctx,
-		input:             iterator.NewMerging(d.internalCompare, iters...),
-		smallestSnapshot:  d.smallestSnapshot(),
-		isBaseLevelForKey: c.IsBaseLevelForKey,
-		shouldStopBefore:  c.ShouldStopBefore,
-		maxOutputSize:     c.MaxOutputFileSize,
-		writerOptions:     d.opts.writerOptions(),
-		what:              fmt.Sprintf("compaction of level %d", c.Level),
-		jobID:             jobID,
+		ctx:                 ctx,
+		input:               iterator.NewMerging(d.internalCompare, iters...),
+		smallestSnapshot:    d.smallestSnapshot(),
+		isBaseLevelForKey:   c.IsBaseLevelForKey,
+		shouldStopBefore:    c.ShouldStopBefore,
+		maxOutputSize:       c.MaxOutputFileSize,
+		writerOptions:       d.opts.writerOptions(),
+		what:                fmt.Sprintf("compaction of level %d", c.Level),
+		rangeDels:           rangeDels,
+		isBaseLevelForRange: baseLevelForRange(d.cmp.Compare, c.Version, c.Level+2),
+		jobID:               jobID,
 	}
 	outputs, err = d.runCompactionJob(job, nums)
 	return outputs, readBytes, err
+}
+
+// inputRangeDels returns the range tombstones of a compaction's input
+// tables (nil when they have none, or the database never had any).
+func (d *DB) inputRangeDels(inputs ...[]*manifest.FileMetadata) (*rangedel.Set, error) {
+	if !d.extendedFlag.Load() {
+		return nil, nil
+	}
+	var sets []*rangedel.Set
+	for _, files := range inputs {
+		for _, f := range files {
+			s, err := d.tables.rangeDels(f)
+			if err != nil {
+				return nil, err
+			}
+			sets = append(sets, s)
+		}
+	}
+	return rangedel.Union(d.cmp.Compare, sets...), nil
+}
+
+// baseLevelForRange returns a function reporting whether no table of v in
+// level from or deeper holds a key of [start, end).
+func baseLevelForRange(ucmp func(a, b []byte) int, v *manifest.Version, from int) func(start, end []byte) bool {
+	return func(start, end []byte) bool {
+		for level := from; level < manifest.NumLevels; level++ {
+			for _, f := range v.Levels[level] {
+				if ucmp(f.LargestUserKey(), start) >= 0 && ucmp(f.SmallestUserKey(), end) < 0 {
+					return false
+				}
+			}
+		}
+		return true
+	}
 }
 
 func (d *DB) internalCompare(a, b []byte) int { return base.InternalCompare(d.cmp.Compare, a, b) }
@@ -298,7 +340,14 @@ type compactionJob struct {
 	maxOutputSize     uint64
 	writerOptions     sstable.WriterOptions
 	what              string // for error messages
-	jobID             int    // reports each table as this job's (TableCreated); 0: the caller does
+
+	// rangeDels are the inputs' range tombstones (nil: none), and
+	// isBaseLevelForRange reports whether no deeper level can hold a key of
+	// [start, end) (nil: deeper levels may hold anything).
+	rangeDels           *rangedel.Set
+	isBaseLevelForRange func(start, end []byte) bool
+
+	jobID int // reports each table as this job's (TableCreated); 0: the caller does
 }
 
 // runCompactionJob writes the entries of job.input that some reader may
@@ -306,6 +355,15 @@ type compactionJob struct {
 // shouldStopBefore says. It returns the tables written (on error too, so
 // the caller can remove them) and appends every file number it allocates to
 // nums. It checks stopCheck at its first entry and every 1024th after.
+//
+// Range tombstones (job.rangeDels) delete: an entry older than a tombstone
+// every reader sees (at or below smallestSnapshot) is dropped. They are
+// also written out, each output table carrying the pieces that fall in its
+// part of the key space: an output is cut only between user keys, and
+// holds [the previous cut, the next cut). A tombstone is dropped when a
+// newer one every reader sees covers the same keys, or when every reader
+// sees it and no deeper level holds keys it covers (nothing left to
+// delete).
 func (d *DB) runCompactionJob(job *compactionJob, nums *[]uint64) (outputs []*manifest.FileMetadata, err error) {
 	in := job.input
 	defer func() {
@@ -318,13 +376,47 @@ func (d *DB) runCompactionJob(job *compactionJob, nums *[]uint64) (outputs []*ma
 		currentUkey   []byte
 		hasCurrentKey bool
 		lastSeqForKey = base.MaxSeq
+		// cutPending: the output is full (or would overlap too much of
+		// the grandparents) and is finished at the next user key.
+		cutPending bool
+		// tombLo is where the current output's part of the key space
+		// starts (nil: open), for its tombstones.
+		tombLo = job.lower
+		// The tombstones' answer for the last key asked (see Span).
+		tombSeq          uint64
+		tombLoK, tombHiK []byte
+		tombCached       bool
 	)
 	defer func() {
 		if err != nil && tw != nil {
 			tw.abandon()
 		}
 	}()
-	finish := func() error {
+	newOutput := func() error {
+		d.mu.Lock()
+		num := d.newOutputNumLocked()
+		d.mu.Unlock()
+		*nums = append(*nums, num)
+		var err error
+		tw, err = d.createTable(num, job.writerOptions)
+		return err
+	}
+	// finish completes the current output with its tombstones, those of
+	// [tombLo, hi); with no output open, it opens one if they are needed.
+	finish := func(hi []byte) error {
+		ts := d.outputTombstones(job, tombLo, hi)
+		tombLo = hi
+		if tw == nil {
+			if len(ts) == 0 {
+				return nil
+			}
+			if err := newOutput(); err != nil {
+				return err
+			}
+		}
+		for _, t := range ts {
+			tw.w.AddRangeDel(t.Start, t.End, t.Seq)
+		}
 		meta, err := tw.finish()
 		tw = nil
 		if meta != nil {
@@ -355,12 +447,18 @@ func (d *DB) runCompactionJob(job *compactionJob, nums *[]uint64) (outputs []*ma
 		if job.upper != nil && d.cmp.Compare(ukey, job.upper) >= 0 {
 			break
 		}
-		if tw != nil && job.shouldStopBefore != nil && job.shouldStopBefore(ikey) {
-			if err := finish(); err != nil {
-				return outputs, err
-			}
+		if job.shouldStopBefore != nil && job.shouldStopBefore(ikey) && tw != nil {
+			cutPending = true
 		}
 		if !hasCurrentKey || d.cmp.Compare(ukey, currentUkey) != 0 {
+			if cutPending && tw != nil {
+				// Cut between user keys, never inside one: a key's entries
+				// and the tombstones covering it stay in one table.
+				if err := finish(bytes.Clone(ukey)); err != nil {
+					return outputs, err
+				}
+			}
+			cutPending = false
 			currentUkey = append(currentUkey[:0], ukey...)
 			hasCurrentKey = true
 			lastSeqForKey = base.MaxSeq
@@ -370,17 +468,20 @@ func (d *DB) runCompactionJob(job *compactionJob, nums *[]uint64) (outputs []*ma
 			drop = true // shadowed by a newer entry every reader sees
 		} else if kind == base.KindDelete && seq <= job.smallestSnapshot && job.isBaseLevelForKey(ukey) {
 			drop = true // a tombstone with nothing beneath it to hide
+		} else if job.rangeDels != nil {
+			if !tombCached || tombLoK != nil && d.cmp.Compare(ukey, tombLoK) < 0 ||
+				tombHiK != nil && d.cmp.Compare(ukey, tombHiK) >= 0 {
+				tombSeq, tombLoK, tombHiK = job.rangeDels.Span(ukey, job.smallestSnapshot)
+				tombCached = true
+			}
+			drop = tombSeq > seq // deleted by a range tombstone every reader sees
 		}
 		lastSeqForKey = seq
 		if drop {
 			continue
 		}
 		if tw == nil {
-			d.mu.Lock()
-			num := d.newOutputNumLocked()
-			d.mu.Unlock()
-			*nums = append(*nums, num)
-			if tw, err = d.createTable(num, job.writerOptions); err != nil {
+			if err := newOutput(); err != nil {
 				return outputs, err
 			}
 		}
@@ -388,20 +489,52 @@ func (d *DB) runCompactionJob(job *compactionJob, nums *[]uint64) (outputs []*ma
 			return outputs, err
 		}
 		if tw.w.EstimatedSize() >= job.maxOutputSize {
-			if err := finish(); err != nil {
-				return outputs, err
-			}
+			cutPending = true
 		}
 	}
 	if err := in.Error(); err != nil {
 		return outputs, err
 	}
-	if tw != nil {
-		if err := finish(); err != nil {
-			return outputs, err
-		}
+	if err := finish(job.upper); err != nil {
+		return outputs, err
 	}
 	return outputs, nil
+}
+
+// outputTombstones returns the tombstones of job.rangeDels an output
+// holding the keys of [lo, hi) must carry: clipped to that range, without
+// those no reader needs (see runCompactionJob).
+func (d *DB) outputTombstones(job *compactionJob, lo, hi []byte) []rangedel.Tombstone {
+	if job.rangeDels == nil {
+		return nil
+	}
+	clipped := job.rangeDels.Truncate(lo, hi)
+	out := clipped[:0]
+	for i := 0; i < len(clipped); {
+		// clipped holds each fragment's sequences newest first.
+		j := i
+		for j < len(clipped) && d.cmp.Compare(clipped[j].Start, clipped[i].Start) == 0 {
+			j++
+		}
+		frag := clipped[i:j]
+		seenVisible := false
+		for _, t := range frag {
+			if t.Seq > job.smallestSnapshot {
+				out = append(out, t) // a snapshot may read beneath it
+				continue
+			}
+			if seenVisible {
+				continue // a newer tombstone every reader sees covers the same keys
+			}
+			seenVisible = true
+			if job.isBaseLevelForRange != nil && job.isBaseLevelForRange(t.Start, t.End) {
+				continue // every reader sees it, and it has nothing left to delete
+			}
+			out = append(out, t)
+		}
+		i = j
+	}
+	return out
 }
 
 // CompactRange is CompactRangeContext without cancellation.

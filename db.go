@@ -41,6 +41,13 @@ type DB struct {
 	// with ErrClosed (checked on every positioning call, so an atomic
 	// rather than the closing channel).
 	closedFlag atomic.Bool
+	// extendedFlag: the database is marked as holding range deletions or
+	// merge operands (versionSet.extended), so tables may hold tombstones;
+	// mergerRecorded: the MANIFEST records the merge operator's name.
+	// Set once, under markMu (see ensureExtended).
+	extendedFlag   atomic.Bool
+	mergerRecorded atomic.Bool
+	markMu         sync.Mutex
 
 	// visibleSeq is the sequence number of the newest write readers may
 	// see: every write at or below it is fully in a memtable. It is

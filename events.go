@@ -395,7 +395,8 @@ func (i WALDeleteInfo) String() string {
 // own.
 type BackgroundErrorInfo struct {
 	// Operation is "flush", "compaction", "write" (a write to the log or
-	// the memtable) or "ingest".
+	// the memtable, or the MANIFEST record a write's first range deletion
+	// or merge needs) or "ingest".
 	Operation string
 	Err       error
 	// Fatal is set when the error stops writes: every write, Flush and

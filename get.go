@@ -6,6 +6,7 @@ import (
 
 	"github.com/strata-db/strata/internal/base"
 	"github.com/strata-db/strata/internal/manifest"
+	"github.com/strata-db/strata/internal/memtable"
 )
 
 // seqLatest asks get for the latest state rather than a snapshot's.
@@ -13,6 +14,14 @@ const seqLatest = ^uint64(0)
 
 // get reads the newest value of key visible at seq (or seqLatest) and
 // appends it to dst (nil dst: a fresh copy).
+//
+// It looks in the sources newest first — the memtable, the older memtables,
+// level 0's tables newest first, then one table per deeper level — and
+// stops at the first entry it finds. Range tombstones join in as it goes:
+// tomb is the newest tombstone seen so far that covers key (at or below
+// seq). An entry older than tomb is deleted; and once a source has a
+// covering tombstone, the deeper sources hold nothing newer than it (see
+// internal/rangedel), so the key is deleted without looking further.
 func (d *DB) get(dst, key []byte, seq uint64) ([]byte, error) {
 	if err := d.holeAt(key); err != nil {
 		return nil, err
@@ -20,51 +29,85 @@ func (d *DB) get(dst, key []byte, seq uint64) ([]byte, error) {
 	rs, seq := d.acquireReadView(seq)
 	defer rs.unref()
 
-	if v, kind, ok := rs.mem.Get(key, seq); ok {
-		return found(dst, v, kind)
+	var tomb uint64
+	if v, done, err := getFromMem(dst, rs.mem.MemTable, key, seq, &tomb); done {
+		return v, err
 	}
 	for _, m := range rs.imms {
 		if m.table != nil {
-			if v, done, err := d.getFromStandIn(dst, m.table, key, seq); done {
+			if v, done, err := d.getFromStandIn(dst, m.table, key, seq, &tomb); done {
 				return v, err
 			}
 			continue
 		}
-		if v, kind, ok := m.Get(key, seq); ok {
-			return found(dst, v, kind)
+		if v, done, err := getFromMem(dst, m.MemTable, key, seq, &tomb); done {
+			return v, err
 		}
 	}
-	return d.getFromVersion(dst, rs.version, key, seq)
+	return d.getFromVersion(dst, rs.version, key, seq, tomb)
+}
+
+// getFromMem looks key up at seq in memtable m, raising *tomb to its
+// newest covering tombstone: done reports whether m decided the read (a
+// value, or a deletion as ErrNotFound).
+func getFromMem(dst []byte, m *memtable.MemTable, key []byte, seq uint64, tomb *uint64) (value []byte, done bool, err error) {
+	if m.RangeDelCount() > 0 {
+		if t, _ := m.RangeDels().Covering(key, seq); t > *tomb {
+			*tomb = t
+		}
+	}
+	v, es, kind, ok := m.GetEntry(key, seq)
+	return decide(dst, v, es, kind, ok, *tomb)
+}
+
+// decide turns what one source holds for a key into get's answer: done
+// reports whether the read is decided — by an entry newer than the newest
+// covering tombstone tomb (its value, or ErrNotFound for a deletion), or
+// by tomb itself (ErrNotFound) — rather than left to deeper sources.
+func decide(dst, v []byte, entrySeq uint64, kind base.Kind, ok bool, tomb uint64) ([]byte, bool, error) {
+	switch {
+	case ok && entrySeq >= tomb:
+		v, err := found(dst, v, kind)
+		return v, true, err
+	case ok || tomb > 0:
+		return nil, true, ErrNotFound
+	}
+	return nil, false, nil
 }
 
 // getFromStandIn looks key up in the table a flush wrote for a memtable and
 // has not yet installed (see memTable): done reports whether the table
 // decided the read (a value, a deletion, or an error).
-func (d *DB) getFromStandIn(dst []byte, f *manifest.FileMetadata, key []byte, seq uint64) (value []byte, done bool, err error) {
+func (d *DB) getFromStandIn(dst []byte, f *manifest.FileMetadata, key []byte, seq uint64, tomb *uint64) (value []byte, done bool, err error) {
 	if !f.Overlaps(d.cmp.Compare, key, key) {
 		return nil, false, nil
 	}
 	scratch := getScratchPool.Get().(*getScratch)
 	defer getScratchPool.Put(scratch)
 	scratch.search = base.MakeSearchKey(scratch.search[:0], key, seq)
-	return d.getFromTable(dst, f, scratch.search, key, scratch)
+	return d.getFromTable(dst, f, scratch.search, key, seq, scratch, tomb)
 }
 
-// getFromTable looks ukey up at the sequence in search (an internal search
-// key) in table f: done reports whether the table decided the read (a
-// value, a deletion as ErrNotFound, or an error).
-func (d *DB) getFromTable(dst []byte, f *manifest.FileMetadata, search, ukey []byte, scratch *getScratch) (value []byte, done bool, err error) {
-	val, kind, ok, err := d.tables.get(dst, f, search, ukey, scratch)
+// getFromTable looks ukey up at readSeq (search is its internal search
+// key) in table f, raising *tomb to the table's newest covering tombstone:
+// done reports whether the table decided the read (see decide), or an
+// error.
+func (d *DB) getFromTable(dst []byte, f *manifest.FileMetadata, search, ukey []byte, readSeq uint64, scratch *getScratch, tomb *uint64) (value []byte, done bool, err error) {
+	h, err := d.tables.get(dst, f, search, ukey, readSeq, scratch)
 	if err != nil {
 		return nil, true, err
 	}
-	if !ok {
-		return nil, false, nil
+	*tomb = max(*tomb, h.tomb)
+	if h.found && h.seq >= *tomb {
+		if h.kind == base.KindDelete {
+			return nil, true, ErrNotFound
+		}
+		return h.value, true, nil
 	}
-	if kind == base.KindDelete {
+	if h.found || *tomb > 0 {
 		return nil, true, ErrNotFound
 	}
-	return val, true, nil
+	return nil, false, nil
 }
 
 // acquireReadView returns the read state a read uses, with a reference the
@@ -124,7 +167,7 @@ var getScratchPool = sync.Pool{New: func() any { return &getScratch{} }}
 // getFromVersion searches the tables of v: level 0 newest first, then one
 // candidate table per deeper level. A read that has to look at more than
 // one table charges a seek to the first one (LevelDB's seek compaction).
-func (d *DB) getFromVersion(dst []byte, v *manifest.Version, ukey []byte, seq uint64) ([]byte, error) {
+func (d *DB) getFromVersion(dst []byte, v *manifest.Version, ukey []byte, seq, tomb uint64) ([]byte, error) {
 	// Keys handed to a comparer escape (it is a function value), so the
 	// scratch buffers come from a pool rather than the stack.
 	scratch := getScratchPool.Get().(*getScratch)
@@ -141,7 +184,7 @@ func (d *DB) getFromVersion(dst []byte, v *manifest.Version, ukey []byte, seq ui
 		if examined == 1 {
 			firstFile, firstLevel = f, level
 		}
-		return d.getFromTable(dst, f, search, ukey, scratch)
+		return d.getFromTable(dst, f, search, ukey, seq, scratch, &tomb)
 	}
 	defer func() {
 		if examined > 1 && firstFile != nil && v.UpdateStats(firstFile, firstLevel) {

@@ -60,9 +60,13 @@ type iterAlloc struct {
 	levels   [manifest.NumLevels]iterator.Level
 	mems     []memtable.Iter
 	children []base.InternalIterator
-	l0       []*manifest.FileMetadata // NewIterator's scratch
-	lowerBuf []byte
-	upperBuf []byte
+	// tombs and levelTombs give the children's range tombstones (see
+	// iterator.Merging.SetTombstones).
+	tombs      []iterator.Tombstones
+	levelTombs [manifest.NumLevels]levelTombs
+	l0         []*manifest.FileMetadata // NewIterator's scratch
+	lowerBuf   []byte
+	upperBuf   []byte
 
 	prefixEnd []byte // NewIterator's scratch: PrefixUpperBound(IterOptions.Prefix)
 
@@ -139,6 +143,15 @@ func (d *DB) NewIterator(o *IterOptions) *Iterator {
 
 	ucmp := d.cmp.Compare
 	children := ia.children[:0]
+	// tombs[i] gives children[i]'s range tombstones (nil: none).
+	tombs := ia.tombs[:0]
+	tablesMayHaveTombs := d.extendedFlag.Load()
+	memTombs := func(m *memtable.MemTable) iterator.Tombstones {
+		if m.RangeDelCount() == 0 {
+			return nil
+		}
+		return (*setView)(m.RangeDels())
+	}
 	nmem := 1 + len(rs.imms)
 	if cap(ia.mems) < nmem {
 		ia.mems = make([]memtable.Iter, nmem)
@@ -146,6 +159,7 @@ func (d *DB) NewIterator(o *IterOptions) *Iterator {
 	ia.mems = ia.mems[:nmem]
 	ia.mems[0].Init(rs.mem.MemTable)
 	children = append(children, &ia.mems[0])
+	tombs = append(tombs, memTombs(rs.mem.MemTable))
 	// Level 0's tables newest first, after the table of a memtable's
 	// stand-in (at most one: the oldest memtable's; see memTable).
 	l0 := ia.l0[:0]
@@ -156,6 +170,7 @@ func (d *DB) NewIterator(o *IterOptions) *Iterator {
 		}
 		ia.mems[i+1].Init(m.MemTable)
 		children = append(children, &ia.mems[i+1])
+		tombs = append(tombs, memTombs(m.MemTable))
 	}
 	for i := len(rs.version.Levels[0]) - 1; i >= 0; i-- {
 		l0 = append(l0, rs.version.Levels[0][i])
@@ -172,10 +187,16 @@ func (d *DB) NewIterator(o *IterOptions) *Iterator {
 				c.Close()
 			}
 			ia.children = children[:0]
+			clear(tombs)
 			it.err = err
 			return it
 		}
 		children = append(children, t)
+		var ts iterator.Tombstones
+		if rd := t.(*tableIter).entry.reader.RangeDels(); rd != nil {
+			ts = (*setView)(rd)
+		}
+		tombs = append(tombs, ts)
 	}
 	for level := 1; level < manifest.NumLevels; level++ {
 		if len(rs.version.Levels[level]) == 0 {
@@ -185,9 +206,18 @@ func (d *DB) NewIterator(o *IterOptions) *Iterator {
 		li.Init(d.cmp, rs.version.Levels[level], d.openTableIter)
 		li.SetBounds(it.lower, it.upper)
 		children = append(children, li)
+		var ts iterator.Tombstones
+		if tablesMayHaveTombs {
+			lt := &ia.levelTombs[level]
+			lt.init(d, rs.version.Levels[level])
+			ts = lt
+		}
+		tombs = append(tombs, ts)
 	}
 	ia.children = children
+	ia.tombs = tombs
 	ia.merging.Init(d.icmp, children...)
+	ia.merging.SetTombstones(ucmp, seq, tombs)
 	ia.dbIter.Init(d.cmp, &ia.merging, seq, it.lower, it.upper)
 	ia.db, ia.version = d, rs.version
 	ia.dbIter.OnRead = ia.onRead
@@ -375,6 +405,9 @@ func (it *Iterator) Close() error {
 		// or blocks alive.
 		clear(ia.children)
 		ia.children = ia.children[:0]
+		clear(ia.tombs)
+		ia.tombs = ia.tombs[:0]
+		ia.levelTombs = [manifest.NumLevels]levelTombs{}
 		clear(ia.mems)
 		ia.db, ia.version = nil, nil
 		ia.merging.Init(nil)

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/strata-db/strata/internal/vfs"
@@ -61,6 +63,17 @@ func modelOptionSets() []optionSet {
 type model struct {
 	cmp  func(a, b []byte) int
 	live map[string]string
+	// pendingRanges are the range deletions of the batch being built.
+	pendingRanges [][2][]byte
+}
+
+// deleteRange removes the keys of [a, b).
+func (m *model) deleteRange(a, b []byte) {
+	for k := range m.live {
+		if m.cmp([]byte(k), a) >= 0 && m.cmp([]byte(k), b) < 0 {
+			delete(m.live, k)
+		}
+	}
 }
 
 func (m *model) clone() map[string]string {
@@ -268,19 +281,44 @@ func (r *modelRun) run(steps int) {
 				r.fatalf("put: %v", err)
 			}
 			r.m.live[string(k)] = string(v)
-		case x < 45:
+		case x < 41:
 			k := r.randKey()
 			r.trace("delete %q", k)
 			if err := r.db.Delete(k, nil); err != nil {
 				r.fatalf("delete: %v", err)
 			}
 			delete(r.m.live, string(k))
+		case x < 45:
+			a, b := r.randKey(), r.randKey()
+			if r.rng.IntN(4) != 0 && r.m.cmp(a, b) > 0 {
+				a, b = b, a // mostly non-empty ranges
+			}
+			r.trace("delete range %q %q", a, b)
+			if err := r.db.DeleteRange(a, b, nil); err != nil {
+				r.fatalf("delete range: %v", err)
+			}
+			r.m.deleteRange(a, b)
 		case x < 55:
 			b := r.db.NewBatch()
 			pending := map[string]*string{}
 			for n := r.rng.IntN(20); n >= 0; n-- {
 				k := r.randKey()
-				if r.rng.IntN(4) == 0 {
+				if r.rng.IntN(10) == 0 {
+					// A range deletion inside the batch: it applies to
+					// the batch's earlier writes too.
+					k2 := r.randKey()
+					if r.m.cmp(k, k2) > 0 {
+						k, k2 = k2, k
+					}
+					b.DeleteRange(k, k2)
+					for pk := range pending {
+						if r.m.cmp([]byte(pk), k) >= 0 && r.m.cmp([]byte(pk), k2) < 0 {
+							pending[pk] = nil
+						}
+					}
+					pending["\x00range:"+string(k)+"\x00"+string(k2)] = nil
+					r.m.pendingRanges = append(r.m.pendingRanges, [2][]byte{k, k2})
+				} else if r.rng.IntN(4) == 0 {
 					b.Delete(k)
 					pending[string(k)] = nil
 				} else {
@@ -293,7 +331,17 @@ func (r *modelRun) run(steps int) {
 				r.fatalf("write batch: %v", err)
 			}
 			r.trace("batch %v", pending)
+			// The batch's range deletions first (on the state before it),
+			// then its point writes (the last of each key, with the
+			// deletions of later ranges already applied to them above).
+			for _, rg := range r.m.pendingRanges {
+				r.m.deleteRange(rg[0], rg[1])
+			}
+			r.m.pendingRanges = r.m.pendingRanges[:0]
 			for k, v := range pending {
+				if strings.HasPrefix(k, "\x00range:") {
+					continue
+				}
 				if v == nil {
 					delete(r.m.live, k)
 				} else {
@@ -423,6 +471,9 @@ func TestModel(t *testing.T) {
 	seeds, steps := 6, 1500
 	if testing.Short() {
 		seeds, steps = 2, 600
+	}
+	if n, err := strconv.Atoi(os.Getenv("STRATA_MODEL_SEEDS")); err == nil {
+		seeds = n // a longer hunt: STRATA_MODEL_SEEDS=100 go test -run TestModel
 	}
 	for _, set := range modelOptionSets() {
 		for s := 0; s < seeds; s++ {

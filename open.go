@@ -124,6 +124,9 @@ func Open(dirname string, opts *Options) (db *DB, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := d.checkMerger(); err != nil {
+		return nil, err
+	}
 	if err := d.loadHoles(); err != nil {
 		return nil, err
 	}
@@ -136,6 +139,28 @@ func Open(dirname string, opts *Options) (db *DB, err error) {
 		"last-seq", d.lastSeq, "tables", levelSummary(d.versions.current))
 	d.mu.Unlock()
 	return d, nil
+}
+
+// checkMerger publishes the MANIFEST's marks (see ensureExtended) and
+// refuses Options.Merger unless it is the operator the database recorded.
+func (d *DB) checkMerger() error {
+	d.mu.Lock()
+	extended, merger := d.versions.extended, d.versions.merger
+	d.mu.Unlock()
+	d.extendedFlag.Store(extended)
+	d.mergerRecorded.Store(merger != "")
+	if merger == "" {
+		return nil
+	}
+	switch {
+	case d.opts.Merger == nil:
+		return fmt.Errorf("strata: %s holds merge operands of operator %q: set Options.Merger to it (strata.BuiltinMerger(%q) if built in)",
+			d.dirname, merger, merger)
+	case d.opts.Merger.Name != merger:
+		return fmt.Errorf("strata: %s holds merge operands of operator %q, but Options.Merger is %q",
+			d.dirname, merger, d.opts.Merger.Name)
+	}
+	return nil
 }
 
 // levelSummary describes v's tables for the info log without their keys
@@ -517,6 +542,17 @@ func (d *DB) replayLog(num uint64, mem *memTable, edit *manifest.VersionEdit, jo
 	if err != nil {
 		return nil, st, err
 	}
+	if (st.rangeDels || st.merges) && !d.extendedFlag.Load() {
+		// A log with records LevelDB cannot read in a database not marked
+		// for them (a log brought from elsewhere): the recovery's edit
+		// marks it, before tables holding them are installed.
+		edit.SetComparator(manifest.ExtendedComparatorName(d.cmp.Name))
+		d.extendedFlag.Store(true)
+	}
+	if st.merges && !d.mergerRecorded.Load() && d.opts.Merger != nil {
+		edit.Merger, edit.HasMerger = d.opts.Merger.Name, true
+		d.mergerRecorded.Store(true)
+	}
 	// LevelDB may have logged batches at or below the MANIFEST's last
 	// sequence; the right last sequence is the maximum of both.
 	d.lastSeq = max(d.lastSeq, st.maxSeq)
@@ -573,6 +609,8 @@ type replayStats struct {
 	stopOffset       int64
 	notReplayed      int
 	notReplayedBytes int64
+	// rangeDels, merges: the log holds range deletions, merge operands.
+	rangeDels, merges bool
 }
 
 // replayLogFile reads the batches of the log at path into mem. When mem
@@ -634,6 +672,12 @@ func replayLogFile(o *Options, path string, mem *memTable, full func(*memTable) 
 			kind, k, v, ok, _ := br.Next()
 			if !ok {
 				break
+			}
+			switch kind {
+			case base.KindRangeDelete:
+				st.rangeDels = true
+			case base.KindMerge:
+				st.merges = true
 			}
 			if err := mem.apply(seq, kind, k, v); err != nil {
 				return fmt.Errorf("strata: replay %s at offset %d: %w", path, r.Offset(), err)

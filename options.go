@@ -71,6 +71,12 @@ type Options struct {
 
 	// Comparator orders keys. Default: DefaultComparer (bytewise).
 	Comparator *Comparer
+	// Merger is the merge operator DB.Merge and Batch.Merge need (nil:
+	// merges are refused with ErrNoMerger). Its name is recorded in the
+	// database at the first merge; from then on, opening it with another
+	// operator, or none, is refused. Built in: AddMerger, MaxMerger,
+	// MinMerger, AppendMerger.
+	Merger *Merger
 	// FS is the file system. Default: the operating system's (OSFS);
 	// NewMemFS for a database in memory; or your own (see FS).
 	FS FS

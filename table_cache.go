@@ -182,34 +182,49 @@ func (tc *tableCache) close() {
 	tc.mu.Unlock()
 }
 
-// get looks up the newest entry for ukey at or below the sequence in
-// search (an internal search key) in table f. ok reports whether f holds
-// an entry for ukey; a found value is appended to dst (nil dst: a copy).
-func (tc *tableCache) get(dst []byte, f *manifest.FileMetadata, search, ukey []byte, scratch *getScratch) (value []byte, kind base.Kind, ok bool, err error) {
+// tableHit is what a point read finds in one table.
+type tableHit struct {
+	found bool      // the table holds an entry for the key
+	kind  base.Kind // its kind, and
+	seq   uint64    // its sequence number
+	value []byte    // the value of a KindSet entry, appended to dst
+	// tomb is the newest sequence (at or below the read's) of the table's
+	// range tombstones covering the key, or 0.
+	tomb uint64
+}
+
+// get looks up the newest entry for ukey at or below readSeq (search is
+// its internal search key) in table f, and the table's newest tombstone
+// covering it. A found value is appended to dst (nil dst: a copy).
+func (tc *tableCache) get(dst []byte, f *manifest.FileMetadata, search, ukey []byte, readSeq uint64, scratch *getScratch) (h tableHit, err error) {
 	e, err := tc.acquire(f)
 	if err != nil {
-		return nil, 0, false, err
+		return h, err
 	}
 	defer e.release()
+	if rd := e.reader.RangeDels(); rd != nil {
+		h.tomb, _ = rd.Covering(ukey, readSeq)
+	}
 	k, v, cv, err := e.reader.GetInto(scratch.key[:0], search)
 	defer cv.Release() // after v is copied
 	if k != nil {
 		scratch.key = k[:0]
 	}
 	if err != nil || k == nil {
-		return nil, 0, false, err
+		return h, err
 	}
-	uk, _, kind, valid := base.ParseInternalKey(k)
+	uk, seq, kind, valid := base.ParseInternalKey(k)
 	if !valid {
-		return nil, 0, false, base.CorruptionErrorf(tableName(f.Num), -1, "bad internal key %q", bytes.Clone(k))
+		return h, base.CorruptionErrorf(tableName(f.Num), -1, "bad internal key %q", bytes.Clone(k))
 	}
 	if tc.cmp.Compare(uk, ukey) != 0 {
-		return nil, 0, false, nil
+		return h, nil
 	}
-	if kind == base.KindSet {
-		value = appendValue(dst, v)
+	h.found, h.kind, h.seq = true, kind, seq
+	if kind == base.KindSet && seq >= h.tomb {
+		h.value = appendValue(dst, v)
 	}
-	return value, kind, true, nil
+	return h, nil
 }
 
 // newIter returns an iterator over table f that keeps the table open until

@@ -40,6 +40,13 @@ type versionSet struct {
 	compactPointers [manifest.NumLevels][]byte // (mu)
 
 	manifestNum uint64 // (mu)
+	// extended: the MANIFEST marks the database as holding range
+	// deletions or merge operands (manifest.ExtendedComparatorName);
+	// merger is the merge operator's name it records. Both only change
+	// from false and "" by an edit, and are also published in the DB's
+	// extendedFlag for lock-free readers.
+	extended bool   // (mu)
+	merger   string // (mu)
 	// named holds the tables the MANIFEST read at open names (see
 	// manifest.State.Named): the open's obsolete-file sweep deletes only
 	// those; any other table it finds goes to lost/. nil after that sweep.
@@ -220,6 +227,13 @@ func (vs *versionSet) logAndApply(edit *manifest.VersionEdit, onInstall func()) 
 	for _, cp := range edit.CompactPointers {
 		vs.compactPointers[cp.Level] = bytes.Clone(cp.Key)
 	}
+	if edit.HasComparator {
+		_, ext := manifest.SplitComparatorName(edit.Comparator)
+		vs.extended = vs.extended || ext
+	}
+	if edit.HasMerger {
+		vs.merger = edit.Merger
+	}
 	if onInstall != nil {
 		onInstall()
 	}
@@ -243,7 +257,10 @@ func (vs *versionSet) manifestFailed(err error) error {
 // snapshotEditLocked describes v and the set's state as one edit: the first
 // record of a new MANIFEST.
 func (vs *versionSet) snapshotEditLocked(v *manifest.Version) *manifest.VersionEdit {
-	e := &manifest.VersionEdit{HasComparator: true, Comparator: vs.cmp.Name}
+	e := &manifest.VersionEdit{HasComparator: true, Comparator: vs.comparatorNameLocked()}
+	if vs.merger != "" {
+		e.Merger, e.HasMerger = vs.merger, true
+	}
 	for level, key := range vs.compactPointers {
 		if key != nil {
 			e.CompactPointers = append(e.CompactPointers, manifest.CompactPointer{Level: level, Key: key})
@@ -255,6 +272,15 @@ func (vs *versionSet) snapshotEditLocked(v *manifest.Version) *manifest.VersionE
 		}
 	}
 	return e
+}
+
+// comparatorNameLocked is the comparator name the MANIFEST records: the
+// comparator's, marked once the database is extended.
+func (vs *versionSet) comparatorNameLocked() string {
+	if vs.extended {
+		return manifest.ExtendedComparatorName(vs.cmp.Name)
+	}
+	return vs.cmp.Name
 }
 
 func (vs *versionSet) close() error {
@@ -310,6 +336,7 @@ func (vs *versionSet) recover() (lastSeq uint64, err error) {
 	vs.logNum, vs.prevLogNum = st.LogNumber, st.PrevLogNumber
 	vs.manifestNum = st.Num
 	vs.compactPointers = st.CompactPointers
+	vs.extended, vs.merger = st.Extended, st.Merger
 	vs.named = st.Named
 	if old := vs.install(st.Version); old != nil {
 		vs.release(old)

@@ -115,6 +115,17 @@ func Trailer(ikey []byte) uint64 {
 	return binary.LittleEndian.Uint64(ikey[len(ikey)-TrailerLen:])
 }
 
+// RangeDelSentinelTrailer is the trailer of a range tombstone's end as a
+// table bound: End#MaxSeq,RANGEDEL sorts before every entry of End, so a
+// table whose largest key is a sentinel holds nothing of End's.
+const RangeDelSentinelTrailer = MaxSeq<<8 | uint64(KindRangeDelete)
+
+// IsRangeDelSentinel reports whether ikey is a range tombstone's end used as
+// a table's largest key (see RangeDelSentinelTrailer): an exclusive bound.
+func IsRangeDelSentinel(ikey []byte) bool {
+	return len(ikey) >= TrailerLen && Trailer(ikey) == RangeDelSentinelTrailer
+}
+
 // ParseInternalKey splits an internal key. ok is false when ikey is too short
 // or carries an unknown kind.
 func ParseInternalKey(ikey []byte) (ukey []byte, seq uint64, kind Kind, ok bool) {

@@ -45,6 +45,12 @@ type Merging struct {
 	heap     []*mergeChild
 	dir      int8
 	err      error
+
+	// Range tombstones (SetTombstones): tombs is empty when there are none.
+	tombs   []tombView
+	ucmp    func(a, b []byte) int
+	readSeq uint64
+	seekBuf []byte
 }
 
 // NewMerging returns an iterator over the merged contents of iters, ordered
@@ -74,6 +80,8 @@ func (m *Merging) Init(cmp func(a, b []byte) int, iters ...base.InternalIterator
 		m.children[i] = mergeChild{iter: it, index: i}
 	}
 	m.heap = m.heap[:0]
+	clear(m.tombs)
+	m.tombs = m.tombs[:0]
 }
 
 // less orders heap entries: by key in the current direction, ties by child
@@ -150,7 +158,7 @@ func (m *Merging) SeekGE(key []byte) bool {
 	for i := range m.children {
 		m.children[i].iter.SeekGE(key)
 	}
-	return m.rebuild(dirForward)
+	return m.settle(m.rebuild(dirForward))
 }
 
 // SeekLT moves to the last entry whose key is < key.
@@ -161,7 +169,7 @@ func (m *Merging) SeekLT(key []byte) bool {
 	for i := range m.children {
 		m.children[i].iter.SeekLT(key)
 	}
-	return m.rebuild(dirReverse)
+	return m.settle(m.rebuild(dirReverse))
 }
 
 // First moves to the first entry.
@@ -172,7 +180,7 @@ func (m *Merging) First() bool {
 	for i := range m.children {
 		m.children[i].iter.First()
 	}
-	return m.rebuild(dirForward)
+	return m.settle(m.rebuild(dirForward))
 }
 
 // Last moves to the last entry.
@@ -183,7 +191,7 @@ func (m *Merging) Last() bool {
 	for i := range m.children {
 		m.children[i].iter.Last()
 	}
-	return m.rebuild(dirReverse)
+	return m.settle(m.rebuild(dirReverse))
 }
 
 // Next moves to the next entry. It returns false, doing nothing, when m is
@@ -199,9 +207,9 @@ func (m *Merging) Next() bool {
 	if top.iter.Next() {
 		top.key = top.iter.Key()
 		m.down(0)
-		return true
+		return m.settle(true)
 	}
-	return m.popTop()
+	return m.settle(m.popTop())
 }
 
 // Prev moves to the previous entry. It returns false, doing nothing, when m
@@ -217,9 +225,9 @@ func (m *Merging) Prev() bool {
 	if top.iter.Prev() {
 		top.key = top.iter.Key()
 		m.down(0)
-		return true
+		return m.settle(true)
 	}
-	return m.popTop()
+	return m.settle(m.popTop())
 }
 
 // popTop removes the exhausted top child from the heap, or fails if it
@@ -253,7 +261,7 @@ func (m *Merging) switchToForward() bool {
 		}
 	}
 	cur.iter.Next()
-	return m.rebuild(dirForward)
+	return m.settle(m.rebuild(dirForward))
 }
 
 // switchToReverse is Prev after forward movement: every other child moves to
@@ -270,7 +278,7 @@ func (m *Merging) switchToReverse() bool {
 		c.iter.SeekLT(key)
 	}
 	cur.iter.Prev()
-	return m.rebuild(dirReverse)
+	return m.settle(m.rebuild(dirReverse))
 }
 
 // Valid reports whether m is at an entry.

@@ -123,7 +123,21 @@ func Create(fs vfs.FS, dir string, num uint64, first *VersionEdit) (*Writer, err
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
 	w := &Writer{f: f, w: record.NewWriter(f), path: path}
-	if err := w.Append(first); err != nil {
+	// Strata-only fields go in a record of their own after the snapshot, so
+	// that LevelDB meets the marked comparator name (ExtendedComparatorName)
+	// before a tag it does not know, and says so.
+	rest := (*VersionEdit)(nil)
+	if first.HasMerger {
+		head := *first
+		head.Merger, head.HasMerger = "", false
+		rest = &VersionEdit{Merger: first.Merger, HasMerger: true}
+		first = &head
+	}
+	err = w.Append(first)
+	if err == nil && rest != nil {
+		err = w.Append(rest)
+	}
+	if err != nil {
 		f.Close()
 		fs.Remove(path)
 		return nil, err
@@ -200,8 +214,13 @@ type State struct {
 	Num  uint64
 	// Version is the tree, with no reference taken.
 	Version *Version
-	// Comparator is the comparator name the MANIFEST records ("" if none).
+	// Comparator is the comparator name the MANIFEST records ("" if none),
+	// with the extended marker if it has one (see ExtendedComparatorName).
 	Comparator string
+	// Extended: the database is marked as holding range deletions or merge
+	// operands. Merger is the merge operator's name it records ("" if none).
+	Extended bool
+	Merger   string
 	// The last value of each field any edit set; the Has flags say whether
 	// one did (see Missing).
 	LogNumber, PrevLogNumber, NextFileNumber, LastSequence uint64
@@ -300,9 +319,14 @@ func ReplayFile(fs vfs.FS, path string, o ReplayOptions) (*State, error) {
 		}
 		if e.HasComparator {
 			s.Comparator = e.Comparator
-			if e.Comparator != cmp.Name {
-				return &ComparatorError{File: path, Database: e.Comparator, Configured: cmp.Name}
+			name, extended := SplitComparatorName(e.Comparator)
+			if name != cmp.Name {
+				return &ComparatorError{File: path, Database: name, Configured: cmp.Name}
 			}
+			s.Extended = s.Extended || extended
+		}
+		if e.HasMerger {
+			s.Merger = e.Merger
 		}
 		if err := b.Apply(&e); err != nil {
 			return base.WithFileOffset(err, path, off)

@@ -372,6 +372,11 @@ func (v *Version) addBoundaryInputs(level int, files []*FileMetadata) []*FileMet
 		if next == nil || slices.Contains(files, next) {
 			return files
 		}
+		if base.IsRangeDelSentinel(largest) {
+			// largest is a tombstone's exclusive end: files holds nothing
+			// of its user key, so no entry of it is split from next.
+			return files
+		}
 		files = append(files, next)
 		largest = next.Largest
 	}

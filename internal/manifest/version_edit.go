@@ -24,7 +24,37 @@ const (
 	// Tag 8 was LevelDB's "large value reference"; no 1.x release writes it
 	// and it decodes as an unknown tag, as in LevelDB.
 	tagPrevLogNumber = 9
+	// tagMerger is Strata's own: the name of the merge operator whose
+	// operands the database holds. It appears only in a database marked
+	// as extended (see ExtendedComparatorName), and only in records after
+	// the first that carries the marked name, so that LevelDB, which does
+	// not know it, stops at the comparator instead (see Create).
+	tagMerger = 0x5301
 )
+
+// extendedSuffix marks a comparator name recorded in the MANIFEST of a
+// database that holds range deletions or merge operands.
+const extendedSuffix = " (strata.v2: range deletions or merge operands, which LevelDB cannot read)"
+
+// ExtendedComparatorName returns the comparator name a MANIFEST records for
+// a database that has used range deletions or merge operands: name with a
+// marker appended. LevelDB and RocksDB compare the recorded name with their
+// comparator's and refuse the database with an error that quotes it
+// ("Invalid argument: leveldb.BytewiseComparator (strata.v2: range
+// deletions or merge operands, which LevelDB cannot read) does not match
+// existing comparator leveldb.BytewiseComparator") instead of misreading
+// records they do not know. A database that never used them records name
+// alone and stays readable by LevelDB.
+func ExtendedComparatorName(name string) string { return name + extendedSuffix }
+
+// SplitComparatorName undoes ExtendedComparatorName: the comparator's name
+// and whether the database is marked as extended.
+func SplitComparatorName(recorded string) (name string, extended bool) {
+	if n, ok := strings.CutSuffix(recorded, extendedSuffix); ok {
+		return n, true
+	}
+	return recorded, false
+}
 
 // CompactPointer records where the next size compaction of Level starts: the
 // first file whose largest key sorts after Key. Key is an internal key.
@@ -78,6 +108,11 @@ type VersionEdit struct {
 	// NewFiles are added in order. Within one edit every deletion is applied
 	// before any addition (LevelDB's Builder::Apply).
 	NewFiles []NewFileEntry
+
+	// Merger is the name of the merge operator (Strata only; see
+	// tagMerger).
+	Merger    string
+	HasMerger bool
 }
 
 // SetComparator sets Comparator and HasComparator.
@@ -129,6 +164,7 @@ func (e *VersionEdit) DeleteFile(level int, num uint64) {
 //	|     |                    | varint64 file size |                         |
 //	|     |                    | varint32 len | smallest internal key |       |
 //	|     |                    | varint32 len | largest internal key         |
+//	|0x5301| merge operator    | varint32 len | name bytes (Strata only)      |
 //	+-----+--------------------+----------------------------------------------+
 //
 // There is no count, length or terminator: the edit ends where the record
@@ -182,6 +218,10 @@ func (e *VersionEdit) Encode(dst []byte) []byte {
 		dst = binary.AppendUvarint(dst, nf.Meta.Size)
 		dst = appendLengthPrefixed(dst, nf.Meta.Smallest)
 		dst = appendLengthPrefixed(dst, nf.Meta.Largest)
+	}
+	if e.HasMerger {
+		dst = binary.AppendUvarint(dst, tagMerger)
+		dst = appendLengthPrefixed(dst, e.Merger)
 	}
 	return dst
 }
@@ -288,6 +328,12 @@ func (e *VersionEdit) DecodeAt(b []byte, recordOffset int64) error {
 			copy(keys[n:], largest)
 			m := &FileMetadata{Num: num, Size: size, Smallest: keys[:n:n], Largest: keys[n:]}
 			e.NewFiles = append(e.NewFiles, NewFileEntry{Level: level, Meta: m})
+		case tagMerger:
+			s, ok := d.lengthPrefixed()
+			if !ok {
+				return d.errorf("merge operator name", "truncated")
+			}
+			e.Merger, e.HasMerger = string(s), true
 		default:
 			return d.errorf("tag", "unknown tag %d", tag)
 		}
@@ -422,6 +468,9 @@ func (e *VersionEdit) String() string {
 			continue
 		}
 		fmt.Fprintf(&sb, "  AddFile: L%d %s\n", nf.Level, nf.Meta)
+	}
+	if e.HasMerger {
+		fmt.Fprintf(&sb, "  Merger: %s\n", e.Merger)
 	}
 	sb.WriteString("}\n")
 	return sb.String()

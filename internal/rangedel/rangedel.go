@@ -153,6 +153,41 @@ func (s *Set) Covering(key []byte, readSeq uint64) (uint64, *Fragment) {
 	return 0, nil
 }
 
+// Span returns what Covering does for key (the largest sequence at or
+// below readSeq of the tombstones covering it, or 0), together with the
+// widest range [lo, hi) around key over which that answer is the same: the
+// fragment holding key, or the gap between fragments that key falls in. A
+// nil lo or hi is open. Iterators use it to ask once per range, not once
+// per key.
+func (s *Set) Span(key []byte, readSeq uint64) (seq uint64, lo, hi []byte) {
+	if s == nil {
+		return 0, nil, nil
+	}
+	// The first fragment whose End is after key.
+	i, _ := slices.BinarySearchFunc(s.frags, key, func(f Fragment, k []byte) int {
+		if s.cmp(f.End, k) <= 0 {
+			return -1
+		}
+		return 1
+	})
+	if i > 0 {
+		lo = s.frags[i-1].End
+	}
+	if i == len(s.frags) {
+		return 0, lo, nil
+	}
+	f := &s.frags[i]
+	if s.cmp(f.Start, key) > 0 {
+		return 0, lo, f.Start // in the gap before f
+	}
+	for _, q := range f.Seqs { // newest first
+		if q <= readSeq {
+			return q, f.Start, f.End
+		}
+	}
+	return 0, f.Start, f.End
+}
+
 // Union returns the set of the tombstones of every set given (nil ones are
 // skipped; nil when all are empty).
 func Union(cmp func(a, b []byte) int, sets ...*Set) *Set {

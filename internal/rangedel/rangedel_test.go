@@ -111,6 +111,17 @@ func TestSetAgainstModel(t *testing.T) {
 				if got, f := s.Covering(k, readSeq); got != want || (f == nil) != (want == 0) {
 					t.Fatalf("Covering(%s, %d) = %d in %v, want %d; tombstones %v", k, readSeq, got, f, want, tombs)
 				}
+				sq, slo, shi := s.Span(k, readSeq)
+				if sq != want || slo != nil && bytes.Compare(slo, k) > 0 || shi != nil && bytes.Compare(k, shi) >= 0 {
+					t.Fatalf("Span(%s, %d) = %d [%q, %q), want %d around the key; tombstones %v", k, readSeq, sq, slo, shi, want, tombs)
+				}
+				for c2 := byte('a' - 1); c2 <= 'm'+1; c2++ {
+					k2 := []byte{c2}
+					if (slo == nil || bytes.Compare(slo, k2) <= 0) && (shi == nil || bytes.Compare(k2, shi) < 0) &&
+						model(tombs, k2, readSeq) != want {
+						t.Fatalf("Span(%s, %d) = %d [%q, %q), but %s reads %d; tombstones %v", k, readSeq, sq, slo, shi, k2, model(tombs, k2, readSeq), tombs)
+					}
+				}
 				in := (lo == nil || bytes.Compare(lo, k) <= 0) && bytes.Compare(k, hi) < 0
 				wantTr := uint64(0)
 				if in {

@@ -1,0 +1,141 @@
+package strata
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/manifest"
+	"github.com/strata-db/strata/internal/rangedel"
+)
+
+// Range deletions in the read paths. A memtable keeps its tombstones
+// beside its entries, a table in its range-deletion block (see
+// internal/sstable); get asks each source it visits, and an iterator gives
+// the Merging iterator one view of tombstones per child (a memtable's, a
+// level-0 table's, or a whole level's) to hide what they delete (see
+// iterator.Merging.SetTombstones).
+
+// setView is a fragmented set of tombstones as an iterator.Tombstones.
+type setView rangedel.Set
+
+// Span implements iterator.Tombstones.
+func (v *setView) Span(ukey []byte, readSeq uint64) (uint64, []byte, []byte, error) {
+	q, lo, hi := (*rangedel.Set)(v).Span(ukey, readSeq)
+	return q, lo, hi, nil
+}
+
+// levelTombs is the tombstones of a sorted level (1 and deeper) as an
+// iterator.Tombstones: those of the table whose range holds the key. It
+// keeps the last table's set, so a walk opens each table's once.
+type levelTombs struct {
+	d     *DB
+	files []*manifest.FileMetadata
+	cur   int // the index of the file whose tombstones set holds; -1: none
+	set   *rangedel.Set
+}
+
+func (l *levelTombs) init(d *DB, files []*manifest.FileMetadata) {
+	*l = levelTombs{d: d, files: files, cur: -1}
+}
+
+// Span implements iterator.Tombstones.
+func (l *levelTombs) Span(ukey []byte, readSeq uint64) (uint64, []byte, []byte, error) {
+	cmp := l.d.cmp.Compare
+	files := l.files
+	i := sort.Search(len(files), func(i int) bool { return reachesKey(cmp, files[i], ukey) })
+	// Between tables (or past the last), the range runs from the previous
+	// table's largest user key: no tombstone of that table covers it (one
+	// that did would end after it, and the table's largest key would be
+	// that end), and none of this level covers what follows it. (Never
+	// ukey itself: the caller's key changes under it.)
+	var prevEnd []byte
+	if i > 0 {
+		prevEnd = files[i-1].LargestUserKey()
+	}
+	if i == len(files) {
+		return 0, prevEnd, nil, nil
+	}
+	f := files[i]
+	lo := f.SmallestUserKey()
+	if cmp(ukey, lo) < 0 {
+		return 0, prevEnd, lo, nil
+	}
+	var next []byte // where the next table starts: no tombstone of this level before it
+	if i+1 < len(files) {
+		next = files[i+1].SmallestUserKey()
+	}
+	if l.cur != i {
+		set, err := l.d.tables.rangeDels(f)
+		if err != nil {
+			return 0, nil, nil, err
+		}
+		l.cur, l.set = i, set
+	}
+	q, slo, shi := l.set.Span(ukey, readSeq)
+	if slo != nil && cmp(slo, lo) > 0 {
+		lo = slo
+	}
+	hi := shi
+	if hi == nil || next != nil && cmp(hi, next) > 0 {
+		hi = next
+	}
+	return q, lo, hi, nil
+}
+
+// reachesKey reports whether table f's range reaches ukey: its largest key
+// is after ukey, or is an entry of ukey (not a tombstone's end, which
+// excludes its user key; see base.IsRangeDelSentinel).
+func reachesKey(cmp func(a, b []byte) int, f *manifest.FileMetadata, ukey []byte) bool {
+	c := cmp(f.LargestUserKey(), ukey)
+	return c > 0 || c == 0 && !base.IsRangeDelSentinel(f.Largest)
+}
+
+// rangeDels returns table f's tombstones (nil when it has none).
+func (tc *tableCache) rangeDels(f *manifest.FileMetadata) (*rangedel.Set, error) {
+	e, err := tc.acquire(f)
+	if err != nil {
+		return nil, err
+	}
+	defer e.release()
+	return e.reader.RangeDels(), nil
+}
+
+// ensureExtended marks the database, before a batch that needs it is
+// written, as one that holds range deletions (and, with merges, merge
+// operands of Options.Merger, whose name it records): see
+// manifest.ExtendedComparatorName. The marks are MANIFEST edits, made
+// durable before the batch reaches the WAL, so that LevelDB never meets a
+// record it would misread. Each is written once in a database's life.
+func (d *DB) ensureExtended(merges bool) error {
+	if d.extendedFlag.Load() && (!merges || d.mergerRecorded.Load()) {
+		return nil
+	}
+	d.markMu.Lock()
+	defer d.markMu.Unlock()
+	d.mu.Lock()
+	extended, merger := d.versions.extended, d.versions.merger
+	d.mu.Unlock()
+	var edits []*manifest.VersionEdit
+	if !extended {
+		edits = append(edits, &manifest.VersionEdit{HasComparator: true, Comparator: manifest.ExtendedComparatorName(d.cmp.Name)})
+	}
+	if merges && merger == "" {
+		edits = append(edits, &manifest.VersionEdit{HasMerger: true, Merger: d.opts.Merger.Name})
+	}
+	for _, e := range edits {
+		if err := d.versions.logAndApply(e, nil); err != nil {
+			err = fmt.Errorf("strata: mark the database as using range deletions or merges: %w", err)
+			d.mu.Lock()
+			notify := d.setBGErrLocked("write", err)
+			d.mu.Unlock()
+			notify()
+			return err
+		}
+	}
+	d.extendedFlag.Store(true)
+	if merges {
+		d.mergerRecorded.Store(true)
+	}
+	return nil
+}
