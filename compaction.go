@@ -187,9 +187,11 @@ func (d *DB) runCompaction(ctx context.Context, c *manifest.Compaction, manual b
 // the outputs lets the cleanup delete them (it deletes nothing after one).
 // The input tables it makes obsolete stay until ev's CompactionEnd.
 func (d *DB) installCompaction(edit *manifest.VersionEdit, level int, read, written uint64, start time.Time, ev *compactionEvent) error {
-	d.mu.Lock()
-	ev.holdLocked(d)
-	d.mu.Unlock()
+	if ev != nil {
+		d.mu.Lock()
+		ev.holdLocked(d)
+		d.mu.Unlock()
+	}
 	err := d.versions.logAndApply(edit, func() {
 		d.stats.levels[level].recordCompaction(read, written, time.Since(start))
 		d.stats.compactions.Add(1)
