@@ -21,6 +21,8 @@ type Batch struct {
 	// rangeDels and merges: the batch holds range deletions, merge
 	// operands (records LevelDB cannot read; see DB.ensureExtended).
 	rangeDels, merges bool
+	// ix is the read side of an indexed batch (nil: not indexed).
+	ix *batchIndex
 }
 
 // NewBatch returns an empty batch. (A Batch's zero value is ready too.)
@@ -39,6 +41,9 @@ func (b *Batch) Put(key, value []byte) {
 	b.count++
 	b.maxKey, b.maxValue = max(b.maxKey, len(key)), max(b.maxValue, len(value))
 	batch.SetCount(b.data, b.count)
+	if b.ix != nil {
+		b.indexAdd(base.KindSet, key, value)
+	}
 }
 
 // Delete adds "delete key". The batch copies key.
@@ -48,6 +53,9 @@ func (b *Batch) Delete(key []byte) {
 	b.count++
 	b.maxKey = max(b.maxKey, len(key))
 	batch.SetCount(b.data, b.count)
+	if b.ix != nil {
+		b.indexAdd(base.KindDelete, key, nil)
+	}
 }
 
 // DeleteRange adds "delete every key in [start, end)": one record however
@@ -63,6 +71,9 @@ func (b *Batch) DeleteRange(start, end []byte) {
 	b.maxKey = max(b.maxKey, len(start), len(end))
 	b.rangeDels = true
 	batch.SetCount(b.data, b.count)
+	if b.ix != nil {
+		b.indexAdd(base.KindRangeDelete, start, end)
+	}
 }
 
 // Merge adds "merge operand into key's value" (see Merger): the value a
@@ -80,6 +91,9 @@ func (b *Batch) Merge(key, operand []byte) {
 	b.maxKey, b.maxValue = max(b.maxKey, len(key)), max(b.maxValue, len(operand))
 	b.merges = true
 	batch.SetCount(b.data, b.count)
+	if b.ix != nil {
+		b.indexAdd(base.KindMerge, key, operand)
+	}
 }
 
 // Len returns the number of operations in the batch.
@@ -94,6 +108,9 @@ func (b *Batch) Reset() {
 	b.count = 0
 	b.maxKey, b.maxValue = 0, 0
 	b.rangeDels, b.merges = false, false
+	if b.ix != nil {
+		b.ix.mem = nil
+	}
 }
 
 // Append adds every operation of other to b, in order.
@@ -107,6 +124,9 @@ func (b *Batch) Append(other *Batch) {
 	b.maxKey, b.maxValue = max(b.maxKey, other.maxKey), max(b.maxValue, other.maxValue)
 	b.rangeDels, b.merges = b.rangeDels || other.rangeDels, b.merges || other.merges
 	batch.SetCount(b.data, b.count)
+	if b.ix != nil {
+		b.reindex(2 * len(b.data))
+	}
 }
 
 // Repr returns the batch in LevelDB's WriteBatch encoding (the bytes a WAL
@@ -142,6 +162,9 @@ func (b *Batch) SetRepr(data []byte) error {
 			b.merges = true
 		}
 		b.maxKey, b.maxValue = max(b.maxKey, len(k)), max(b.maxValue, len(v))
+	}
+	if b.ix != nil {
+		b.reindex(2 * len(b.data))
 	}
 	return nil
 }

@@ -70,7 +70,19 @@ func (d *DB) CompactRangeWith(start, end []byte, o CompactOptions) error {
 // before the call changes nothing. It returns ErrReadOnly on a read-only
 // handle, ErrClosed if the database is closed under it, and the background
 // error that stopped writes, if any. It runs alone, as CompactRangeContext.
-func (d *DB) CompactRangeWithContext(ctx context.Context, start, end []byte, o CompactOptions) (err error) {
+func (d *DB) CompactRangeWithContext(ctx context.Context, start, end []byte, o CompactOptions) error {
+	for {
+		err := d.compactRangeWithOnce(ctx, start, end, o)
+		if !errors.Is(err, errFilterRaced) {
+			return err
+		}
+		// A snapshot taken while the compaction filter changed values: run
+		// again, respecting it.
+	}
+}
+
+// compactRangeWithOnce is one attempt of CompactRangeWithContext.
+func (d *DB) compactRangeWithOnce(ctx context.Context, start, end []byte, o CompactOptions) (err error) {
 	if d.opts.ReadOnly {
 		return ErrReadOnly
 	}
@@ -136,7 +148,8 @@ func (d *DB) CompactRangeWithContext(ctx context.Context, start, end []byte, o C
 	}
 	// Part i is [bounds[i], bounds[i+1]); the last runs to the end.
 	bounds := append(append([][]byte{lo}, splits...), nil)
-	smallestSnapshot := d.smallestSnapshot()
+	smallestSnapshot, newestSnapshot, epoch := d.snapshotState()
+	guard := &filterGuard{epoch: epoch}
 	rangeDels, err := d.inputRangeDels(all)
 	if err != nil {
 		return err
@@ -182,6 +195,7 @@ func (d *DB) CompactRangeWithContext(ctx context.Context, start, end []byte, o C
 				rangeDels:           rangeDels,
 				isBaseLevelForRange: baseLevelForRange(d.cmp.Compare, v, target+1),
 			}
+			d.setFilter(job, guard, newestSnapshot, target)
 			var partNums []uint64
 			outs, err := d.runCompactionJob(job, &partNums)
 			mu.Lock()
@@ -221,7 +235,7 @@ func (d *DB) CompactRangeWithContext(ctx context.Context, start, end []byte, o C
 		written += out.Size
 	}
 	ev.setOutput(outputs, read, written)
-	return d.installCompaction(edit, target, read, written, began, ev)
+	return d.installCompaction(edit, target, read, written, began, guard, ev)
 }
 
 // rangeInputs returns the tables of levels 0..target overlapping [start,

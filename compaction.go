@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/strata-db/strata/internal/base"
@@ -123,6 +124,10 @@ func (d *DB) maybeCompact() bool {
 	switch {
 	case err == nil:
 		d.transientFailures = 0
+	case errors.Is(err, errFilterRaced):
+		d.bgCond.Broadcast()
+		d.mu.Unlock()
+		return true // pick again: the new snapshot is respected now
 	case !errors.Is(err, errCompactionAborted):
 		notify = d.backgroundFailedLocked("compaction", err, d.scheduleCompaction)
 	}
@@ -161,7 +166,8 @@ func (d *DB) runCompaction(ctx context.Context, c *manifest.Compaction, manual b
 	}
 
 	var outNums []uint64
-	outputs, readBytes, err := d.compactionOutputs(ctx, c, ev.job(), &outNums)
+	var guard filterGuard
+	outputs, readBytes, err := d.compactionOutputs(ctx, c, ev.job(), &outNums, &guard)
 	defer d.releaseOutputs(outNums)
 	if err == nil && ctx.Err() != nil {
 		err = canceledError{context.Cause(ctx)} // the last point before installing
@@ -177,7 +183,7 @@ func (d *DB) runCompaction(ctx context.Context, c *manifest.Compaction, manual b
 		written += o.Size
 	}
 	ev.setOutput(outputs, readBytes, written)
-	return d.installCompaction(edit, c.Level+1, readBytes, written, start, ev)
+	return d.installCompaction(edit, c.Level+1, readBytes, written, start, &guard, ev)
 }
 
 // installCompaction makes a compaction's edit durable and installs it,
@@ -186,7 +192,31 @@ func (d *DB) runCompaction(ctx context.Context, c *manifest.Compaction, manual b
 // MANIFEST anyway, and the error must be set before the caller's release of
 // the outputs lets the cleanup delete them (it deletes nothing after one).
 // The input tables it makes obsolete stay until ev's CompactionEnd.
-func (d *DB) installCompaction(edit *manifest.VersionEdit, level int, read, written uint64, start time.Time, ev *compactionEvent) error {
+//
+// A compaction whose filter changed values (guard) installs only if no
+// snapshot was taken since it started (one could see those values): else
+// it removes its outputs and returns errFilterRaced. NewSnapshot waits
+// while such a compaction installs, so none slips in between.
+func (d *DB) installCompaction(edit *manifest.VersionEdit, level int, read, written uint64, start time.Time, guard *filterGuard, ev *compactionEvent) error {
+	if guard != nil && guard.filtered.Load() > 0 {
+		d.mu.Lock()
+		if d.snapshotEpoch != guard.epoch {
+			d.mu.Unlock()
+			for _, nf := range edit.NewFiles {
+				path := base.MakeFilepath(d.dirname, base.FileTypeTable, nf.Meta.Num)
+				d.fileDeleted(ev.job(), base.FileTypeTable, path, nf.Meta.Num, d.fs.Remove(path))
+			}
+			return errFilterRaced
+		}
+		d.filterInstalling = true
+		d.mu.Unlock()
+		defer func() {
+			d.mu.Lock()
+			d.filterInstalling = false
+			d.bgCond.Broadcast()
+			d.mu.Unlock()
+		}()
+	}
 	if ev != nil {
 		d.mu.Lock()
 		ev.holdLocked(d)
@@ -211,7 +241,7 @@ func (d *DB) installCompaction(edit *manifest.VersionEdit, level int, read, writ
 //
 // Every file number it allocates is appended to nums (they sit in
 // pendingOutputs until the caller releases them).
-func (d *DB) compactionOutputs(ctx context.Context, c *manifest.Compaction, jobID int, nums *[]uint64) (outputs []*manifest.FileMetadata, readBytes uint64, err error) {
+func (d *DB) compactionOutputs(ctx context.Context, c *manifest.Compaction, jobID int, nums *[]uint64, guard *filterGuard) (outputs []*manifest.FileMetadata, readBytes uint64, err error) {
 	var iters []base.InternalIterator
 	for which := 0; which < 2; which++ {
 		for _, f := range c.Inputs[which] {
@@ -230,10 +260,12 @@ func (d *DB) compactionOutputs(ctx context.Context, c *manifest.Compaction, jobI
 		closeIters(iters)
 		return nil, readBytes, err
 	}
+	smallest, newest, epoch := d.snapshotState()
+	guard.epoch = epoch
 	job := &compactionJob{
 		ctx:                 ctx,
 		input:               iterator.NewMerging(d.internalCompare, iters...),
-		smallestSnapshot:    d.smallestSnapshot(),
+		smallestSnapshot:    smallest,
 		isBaseLevelForKey:   c.IsBaseLevelForKey,
 		shouldStopBefore:    c.ShouldStopBefore,
 		maxOutputSize:       c.MaxOutputFileSize,
@@ -243,6 +275,7 @@ func (d *DB) compactionOutputs(ctx context.Context, c *manifest.Compaction, jobI
 		isBaseLevelForRange: baseLevelForRange(d.cmp.Compare, c.Version, c.Level+2),
 		jobID:               jobID,
 	}
+	d.setFilter(job, guard, newest, c.Level+1)
 	outputs, err = d.runCompactionJob(job, nums)
 	return outputs, readBytes, err
 }
@@ -349,7 +382,51 @@ type compactionJob struct {
 	rangeDels           *rangedel.Set
 	isBaseLevelForRange func(start, end []byte) bool
 
+	// filter is Options.CompactionFilter (nil: none), applied to values
+	// with a sequence above filterAbove (the newest snapshot's; 0: none),
+	// written to outputLevel; filtered counts the values it changed or
+	// removed (shared by a compaction's parallel jobs).
+	filter      *CompactionFilter
+	filterAbove uint64
+	outputLevel int
+	filtered    *atomic.Int64
+
 	jobID int // reports each table as this job's (TableCreated); 0: the caller does
+}
+
+// filterGuard is what a compaction that ran a filter needs at install:
+// the snapshot epoch at its start (see installCompaction).
+type filterGuard struct {
+	epoch    uint64
+	filtered atomic.Int64
+}
+
+// errFilterRaced: a snapshot was taken while a compaction's filter changed
+// values it can see; the compaction installs nothing and is run again.
+var errFilterRaced = errors.New("strata: compaction filter raced a new snapshot; compaction retried")
+
+// snapshotState returns, under one lock, the oldest sequence a reader may
+// read at (smallestSnapshot), the newest snapshot's sequence (0: none) and
+// the snapshot epoch (see filterGuard).
+func (d *DB) snapshotState() (smallest, newest, epoch uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	smallest = d.visibleSeq.Load()
+	if s := d.snapshots.oldest(); s != nil {
+		smallest = s.seq
+	}
+	if s := d.snapshots.newest(); s != nil {
+		newest = s.seq
+	}
+	return smallest, newest, d.snapshotEpoch
+}
+
+// setFilter arms job with Options.CompactionFilter (if any), guarded by g.
+func (d *DB) setFilter(job *compactionJob, g *filterGuard, newest uint64, level int) {
+	if d.opts.CompactionFilter == nil {
+		return
+	}
+	job.filter, job.filterAbove, job.outputLevel, job.filtered = d.opts.CompactionFilter, newest, level, &g.filtered
 }
 
 // runCompactionJob writes the entries of job.input that some reader may
@@ -435,6 +512,48 @@ func (d *DB) runCompactionJob(job *compactionJob, nums *[]uint64) (outputs []*ma
 	} else {
 		ok = in.First()
 	}
+	// emit writes one entry to the current output, opening one if needed.
+	emit := func(ikey, value []byte) error {
+		if tw == nil {
+			if err := newOutput(); err != nil {
+				return err
+			}
+		}
+		if err := tw.w.Add(ikey, value); err != nil {
+			return err
+		}
+		if tw.w.EstimatedSize() >= job.maxOutputSize {
+			cutPending = true
+		}
+		return nil
+	}
+	// put is emit through the compaction filter, if any.
+	var filterKey []byte
+	put := func(ikey, value []byte) error {
+		if job.filter == nil {
+			return emit(ikey, value)
+		}
+		ukey, seq, kind, _ := base.ParseInternalKey(ikey)
+		if kind != base.KindSet || seq <= job.filterAbove {
+			return emit(ikey, value)
+		}
+		switch dec, nv := job.filter.Filter(job.outputLevel, ukey, value); dec {
+		case FilterRemove:
+			job.filtered.Add(1)
+			if seq <= job.smallestSnapshot && job.isBaseLevelForKey(ukey) {
+				return nil // nothing beneath for a deletion to hide
+			}
+			filterKey = base.AppendInternalKey(filterKey[:0], ukey, seq, base.KindDelete)
+			return emit(filterKey, nil)
+		case FilterChange:
+			job.filtered.Add(1)
+			return emit(ikey, nv)
+		}
+		return emit(ikey, value)
+	}
+	// run collects a key's merge operands that every reader sees, to fold
+	// them (see compactionMerge).
+	run := compactionMerge{d: d, job: job, emit: put}
 	for n := 0; ok; ok = in.Next() {
 		if n++; n&1023 == 1 {
 			if err := d.stopCheck(job.ctx); err != nil {
@@ -453,6 +572,9 @@ func (d *DB) runCompactionJob(job *compactionJob, nums *[]uint64) (outputs []*ma
 			cutPending = true
 		}
 		if !hasCurrentKey || d.cmp.Compare(ukey, currentUkey) != 0 {
+			if err := run.endOfKey(currentUkey); err != nil {
+				return outputs, err
+			}
 			if cutPending && tw != nil {
 				// Cut between user keys, never inside one: a key's entries
 				// and the tombstones covering it stay in one table.
@@ -465,36 +587,55 @@ func (d *DB) runCompactionJob(job *compactionJob, nums *[]uint64) (outputs []*ma
 			hasCurrentKey = true
 			lastSeqForKey = base.MaxSeq
 		}
-		drop := false
-		if lastSeqForKey <= job.smallestSnapshot {
-			drop = true // shadowed by a newer entry every reader sees
-		} else if kind == base.KindDelete && seq <= job.smallestSnapshot && job.isBaseLevelForKey(ukey) {
-			drop = true // a tombstone with nothing beneath it to hide
-		} else if job.rangeDels != nil {
+		rangeDeleted := false // by a range tombstone every reader sees
+		if job.rangeDels != nil {
 			if !tombCached || tombLoK != nil && d.cmp.Compare(ukey, tombLoK) < 0 ||
 				tombHiK != nil && d.cmp.Compare(ukey, tombHiK) >= 0 {
 				tombSeq, tombLoK, tombHiK = job.rangeDels.Span(ukey, job.smallestSnapshot)
 				tombCached = true
 			}
-			drop = tombSeq > seq // deleted by a range tombstone every reader sees
+			rangeDeleted = tombSeq > seq
+		}
+		if run.active() {
+			// An entry beneath the operands every reader sees: another
+			// operand, or what they fold onto.
+			switch {
+			case rangeDeleted || kind == base.KindDelete:
+				err = run.fold(nil, false)
+			case kind == base.KindMerge:
+				run.add(ikey, in.Value())
+			default:
+				err = run.fold(in.Value(), true)
+			}
+			if err != nil {
+				return outputs, err
+			}
+			continue // the rest of the key is shadowed (lastSeqForKey)
+		}
+		drop := false
+		if lastSeqForKey <= job.smallestSnapshot {
+			drop = true // shadowed by a newer entry every reader sees
+		} else if kind == base.KindDelete && seq <= job.smallestSnapshot && job.isBaseLevelForKey(ukey) {
+			drop = true // a tombstone with nothing beneath it to hide
+		} else {
+			drop = rangeDeleted
 		}
 		lastSeqForKey = seq
 		if drop {
 			continue
 		}
-		if tw == nil {
-			if err := newOutput(); err != nil {
-				return outputs, err
-			}
+		if kind == base.KindMerge && seq <= job.smallestSnapshot {
+			run.add(ikey, in.Value()) // the newest entry every reader sees
+			continue
 		}
-		if err := tw.w.Add(ikey, in.Value()); err != nil {
+		if err := put(ikey, in.Value()); err != nil {
 			return outputs, err
-		}
-		if tw.w.EstimatedSize() >= job.maxOutputSize {
-			cutPending = true
 		}
 	}
 	if err := in.Error(); err != nil {
+		return outputs, err
+	}
+	if err := run.endOfKey(currentUkey); err != nil {
 		return outputs, err
 	}
 	if err := finish(job.upper); err != nil {
@@ -619,6 +760,10 @@ func (d *DB) compactLevelRange(ctx context.Context, level int, begin, limit []by
 		d.mu.Lock()
 		c.MarkCompacting(false)
 		d.releaseManualLocked()
+		if errors.Is(err, errFilterRaced) {
+			d.mu.Unlock()
+			continue // again, respecting the new snapshot
+		}
 		notify := func() {}
 		if err != nil && !stopped(err) && !isTransient(err) {
 			// A transient failure is only returned: the caller may retry.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/strata-db/strata/internal/base"
 	"github.com/strata-db/strata/internal/cache"
+	"github.com/strata-db/strata/internal/iterator"
 	"github.com/strata-db/strata/internal/manifest"
 	"github.com/strata-db/strata/internal/memtable"
 	"github.com/strata-db/strata/internal/record"
@@ -36,6 +37,7 @@ type DB struct {
 	// not allocate closures.
 	icmp          func(a, b []byte) int
 	openTableIter func(f *manifest.FileMetadata) (base.InternalIterator, error)
+	mergeFn       iterator.MergeFunc // fullMerge, for iterators
 
 	// closedFlag is set when Close begins: iterators still open then stop
 	// with ErrClosed (checked on every positioning call, so an atomic
@@ -134,6 +136,11 @@ type DB struct {
 	// compactions: not yet in any version, and not to be deleted.
 	pendingOutputs map[uint64]struct{}
 	snapshots      snapshotList
+	// snapshotEpoch counts the snapshots taken; filterInstalling is set
+	// while a compaction that filtered values installs (NewSnapshot waits).
+	// See installCompaction.
+	snapshotEpoch    uint64
+	filterInstalling bool
 
 	flushing bool // the flush goroutine is writing a table
 	// flushAssist is the Assist of the flush's table Writer (one flush runs

@@ -207,7 +207,9 @@ type CompactionInfo struct {
 	Duration time.Duration
 	// Done is set in the end event. Err is the failure, or for a manual
 	// compaction the cause of its context or ErrClosed when it was stopped;
-	// a compaction the database's Close interrupts ends with ErrClosed.
+	// a compaction the database's Close interrupts ends with ErrClosed. A
+	// compaction whose CompactionFilter changed values while a snapshot was
+	// taken ends with an error saying so, and runs again as a new job.
 	Done bool
 	Err  error
 }
@@ -515,9 +517,11 @@ func emit[T fmt.Stringer](s *eventSink, kind string, level slog.Level, job int, 
 }
 
 // endLevel is the level of a job's end event: a warning when it failed, but
-// not when it was only stopped (a closing database, a canceled context).
+// not when it was only stopped (a closing database, a canceled context) or
+// is run again (errFilterRaced).
 func endLevel(err error) slog.Level {
-	if err != nil && !stopped(err) && !errors.Is(err, ErrClosed) && !errors.Is(err, context.Canceled) {
+	if err != nil && !stopped(err) && !errors.Is(err, ErrClosed) && !errors.Is(err, context.Canceled) &&
+		!errors.Is(err, errFilterRaced) {
 		return slog.LevelWarn
 	}
 	return slog.LevelInfo

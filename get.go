@@ -2,6 +2,7 @@ package strata
 
 import (
 	"bytes"
+	"errors"
 	"sync"
 
 	"github.com/strata-db/strata/internal/base"
@@ -23,13 +24,37 @@ const seqLatest = ^uint64(0)
 // covering tombstone, the deeper sources hold nothing newer than it (see
 // internal/rangedel), so the key is deleted without looking further.
 func (d *DB) get(dst, key []byte, seq uint64) ([]byte, error) {
+	return d.getThrough(dst, key, seq, nil, 0)
+}
+
+// getThrough is get through an indexed batch's memtable ix, read at ixSeq,
+// laid over the database (nil ix: none).
+func (d *DB) getThrough(dst, key []byte, seq uint64, ix *memtable.MemTable, ixSeq uint64) ([]byte, error) {
 	if err := d.holeAt(key); err != nil {
 		return nil, err
 	}
 	rs, seq := d.acquireReadView(seq)
 	defer rs.unref()
+	v, err := d.getIn(dst, rs, key, seq, ix, ixSeq)
+	if err == errMergeOperand {
+		return d.getMerged(dst, rs, key, seq, ix, ixSeq)
+	}
+	return v, err
+}
 
+// errMergeOperand stops get's fast path at a merge operand: the read
+// starts over collecting operands (getMerged).
+var errMergeOperand = errors.New("strata: merge operand")
+
+// getIn is get's fast path in the read state rs: the first entry found
+// decides the read, unless it is a merge operand (errMergeOperand).
+func (d *DB) getIn(dst []byte, rs *readState, key []byte, seq uint64, ix *memtable.MemTable, ixSeq uint64) ([]byte, error) {
 	var tomb uint64
+	if ix != nil {
+		if v, done, err := getFromMem(dst, ix, key, ixSeq, &tomb); done {
+			return v, err
+		}
+	}
 	if v, done, err := getFromMem(dst, rs.mem.MemTable, key, seq, &tomb); done {
 		return v, err
 	}
@@ -99,8 +124,11 @@ func (d *DB) getFromTable(dst []byte, f *manifest.FileMetadata, search, ukey []b
 	}
 	*tomb = max(*tomb, h.tomb)
 	if h.found && h.seq >= *tomb {
-		if h.kind == base.KindDelete {
+		switch h.kind {
+		case base.KindDelete:
 			return nil, true, ErrNotFound
+		case base.KindMerge:
+			return nil, true, errMergeOperand
 		}
 		return h.value, true, nil
 	}
@@ -142,8 +170,11 @@ func (d *DB) acquireReadView(seq uint64) (*readState, uint64) {
 }
 
 func found(dst, v []byte, kind base.Kind) ([]byte, error) {
-	if kind == base.KindDelete {
+	switch kind {
+	case base.KindDelete:
 		return nil, ErrNotFound
+	case base.KindMerge:
+		return nil, errMergeOperand
 	}
 	return appendValue(dst, v), nil
 }

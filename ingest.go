@@ -10,6 +10,7 @@ import (
 
 	"github.com/strata-db/strata/internal/base"
 	"github.com/strata-db/strata/internal/manifest"
+	"github.com/strata-db/strata/internal/rangedel"
 	"github.com/strata-db/strata/internal/sstable"
 )
 
@@ -25,8 +26,9 @@ type IngestOptions struct {
 type externalTable struct {
 	path              string
 	size              uint64
-	smallest, largest []byte // internal keys
+	smallest, largest []byte // internal keys, the range tombstones' included
 	allSeqZero        bool   // written by TableWriter (or equivalent)
+	rangeDels         *rangedel.Set
 }
 
 // Ingest is IngestContext without cancellation.
@@ -93,6 +95,14 @@ func (d *DB) IngestContext(ctx context.Context, paths []string, o *IngestOptions
 	if len(exts) == 0 {
 		return nil
 	}
+	for _, e := range exts {
+		if e.rangeDels != nil {
+			if err := d.ensureExtended(false); err != nil {
+				return err
+			}
+			break
+		}
+	}
 
 	d.mu.Lock()
 	err := d.acquireManualLocked(ctx)
@@ -147,14 +157,35 @@ func (d *DB) inspectExternalTable(ctx context.Context, path string) (*externalTa
 	if err := it.Close(); err != nil {
 		return nil, fmt.Errorf("strata: ingest: %w", err)
 	}
+	if e.smallest != nil {
+		it = r.NewIter()
+		it.Last()
+		e.largest = slices.Clone(it.Key())
+		if err := it.Close(); err != nil {
+			return nil, fmt.Errorf("strata: ingest: %w", err)
+		}
+	}
+	// Range tombstones (from TableWriter.DeleteRange, or RocksDB's
+	// SstFileWriter) widen the table's range to theirs.
+	if e.rangeDels = r.RangeDels(); e.rangeDels != nil {
+		frags := e.rangeDels.Fragments()
+		first, last := frags[0], frags[len(frags)-1]
+		lo := base.AppendInternalKey(nil, first.Start, first.Seqs[0], base.KindRangeDelete)
+		hi := base.AppendInternalKey(nil, last.End, base.MaxSeq, base.KindRangeDelete)
+		if e.smallest == nil || base.InternalCompare(d.cmp.Compare, lo, e.smallest) < 0 {
+			e.smallest = lo
+		}
+		if e.largest == nil || base.InternalCompare(d.cmp.Compare, hi, e.largest) > 0 {
+			e.largest = hi
+		}
+		for _, f := range frags {
+			if f.Seqs[0] != 0 {
+				e.allSeqZero = false
+			}
+		}
+	}
 	if e.smallest == nil {
 		return nil, nil
-	}
-	it = r.NewIter()
-	it.Last()
-	e.largest = slices.Clone(it.Key())
-	if err := it.Close(); err != nil {
-		return nil, fmt.Errorf("strata: ingest: %w", err)
 	}
 	return e, nil
 }
@@ -297,6 +328,13 @@ func (d *DB) memOverlapsLocked(exts []*externalTable) bool {
 		if m.Empty() {
 			continue
 		}
+		for _, f := range m.RangeDels().Fragments() {
+			for _, e := range exts {
+				if d.cmp.Compare(f.Start, base.UserKey(e.largest)) <= 0 && d.cmp.Compare(base.UserKey(e.smallest), f.End) < 0 {
+					return true
+				}
+			}
+		}
 		it := m.NewIter()
 		for _, e := range exts {
 			if it.SeekGE(base.MakeSearchKey(nil, base.UserKey(e.smallest), base.MaxSeq)) &&
@@ -339,6 +377,11 @@ func (d *DB) rewriteWithSeq(ctx context.Context, e *externalTable, num, seq uint
 		ikey = base.AppendInternalKey(ikey[:0], ukey, seq, kind)
 		if err = tw.w.Add(ikey, it.Value()); err != nil {
 			break
+		}
+	}
+	if err == nil && canceled == nil {
+		for _, f := range e.rangeDels.Fragments() {
+			tw.w.AddRangeDel(f.Start, f.End, seq)
 		}
 	}
 	if cerr := it.Close(); err == nil {

@@ -55,11 +55,13 @@ type Iterator struct {
 // allocations (db_bench's seekrandom opens one per seek). The Iterator
 // handle itself is not pooled, so a second Close stays harmless.
 type iterAlloc struct {
-	dbIter   iterator.DBIter
-	merging  iterator.Merging
-	levels   [manifest.NumLevels]iterator.Level
-	mems     []memtable.Iter
-	children []base.InternalIterator
+	dbIter  iterator.DBIter
+	merging iterator.Merging
+	levels  [manifest.NumLevels]iterator.Level
+	mems    []memtable.Iter
+	// batchIter reads an indexed batch's memtable (Batch.NewIterator).
+	batchIter memtable.Iter
+	children  []base.InternalIterator
 	// tombs and levelTombs give the children's range tombstones (see
 	// iterator.Merging.SetTombstones).
 	tombs      []iterator.Tombstones
@@ -92,6 +94,12 @@ var iterAllocPool = sync.Pool{New: func() any {
 // NewIterator returns an iterator over the database (or over o.Snapshot).
 // It starts unpositioned: call First, Last, Seek or SeekLT.
 func (d *DB) NewIterator(o *IterOptions) *Iterator {
+	return d.newIterator(o, nil, 0)
+}
+
+// newIterator is NewIterator through an indexed batch's memtable ix, read
+// at ixSeq, laid over the database (nil ix: none).
+func (d *DB) newIterator(o *IterOptions, ix *memtable.MemTable, ixSeq uint64) *Iterator {
 	var opts IterOptions
 	if o != nil {
 		opts = *o
@@ -145,6 +153,16 @@ func (d *DB) NewIterator(o *IterOptions) *Iterator {
 	children := ia.children[:0]
 	// tombs[i] gives children[i]'s range tombstones (nil: none).
 	tombs := ia.tombs[:0]
+	if ix != nil {
+		ia.batchIter.Init(ix)
+		children = append(children, &ia.batchIter)
+		var ts iterator.Tombstones
+		if ix.RangeDelCount() > 0 {
+			ts = (*setView)(ix.RangeDels())
+		}
+		tombs = append(tombs, ts)
+	}
+	dbFrom := len(children) // the database's children start here
 	tablesMayHaveTombs := d.extendedFlag.Load()
 	memTombs := func(m *memtable.MemTable) iterator.Tombstones {
 		if m.RangeDelCount() == 0 {
@@ -217,8 +235,14 @@ func (d *DB) NewIterator(o *IterOptions) *Iterator {
 	ia.children = children
 	ia.tombs = tombs
 	ia.merging.Init(d.icmp, children...)
-	ia.merging.SetTombstones(ucmp, seq, tombs)
-	ia.dbIter.Init(d.cmp, &ia.merging, seq, it.lower, it.upper)
+	readSeq := seq
+	if ix != nil {
+		readSeq = ixSeq
+		ia.merging.SetSeqCap(dbFrom, seq)
+	}
+	ia.merging.SetTombstones(ucmp, readSeq, tombs)
+	ia.dbIter.Init(d.cmp, &ia.merging, readSeq, it.lower, it.upper)
+	ia.dbIter.Merge = d.mergeFn
 	ia.db, ia.version = d, rs.version
 	ia.dbIter.OnRead = ia.onRead
 	ia.dbIter.SampleSeed = d.iterSeed.Add(1)
@@ -409,9 +433,11 @@ func (it *Iterator) Close() error {
 		ia.tombs = ia.tombs[:0]
 		ia.levelTombs = [manifest.NumLevels]levelTombs{}
 		clear(ia.mems)
+		ia.batchIter = memtable.Iter{}
 		ia.db, ia.version = nil, nil
 		ia.merging.Init(nil)
 		ia.dbIter.Init(nil, nil, 0, nil, nil)
+		ia.dbIter.Merge = nil
 		for i := range ia.levels {
 			ia.levels[i] = iterator.Level{}
 		}

@@ -3,11 +3,11 @@ package strata
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/strata-db/strata/internal/vfs"
@@ -63,15 +63,32 @@ func modelOptionSets() []optionSet {
 type model struct {
 	cmp  func(a, b []byte) int
 	live map[string]string
-	// pendingRanges are the range deletions of the batch being built.
-	pendingRanges [][2][]byte
+}
+
+// modelMerger is the merge operator of the model test's databases: append
+// with a separator.
+var modelMerger = AppendMerger([]byte("+"))
+
+// merge applies modelMerger's fold of operand to k.
+func (m *model) merge(k, operand []byte) { mergeInto(m.live, k, operand) }
+
+// mergeInto applies modelMerger's fold of operand to k in state.
+func mergeInto(state map[string]string, k, operand []byte) {
+	if v, ok := state[string(k)]; ok {
+		state[string(k)] = v + "+" + string(operand)
+	} else {
+		state[string(k)] = string(operand)
+	}
 }
 
 // deleteRange removes the keys of [a, b).
-func (m *model) deleteRange(a, b []byte) {
-	for k := range m.live {
-		if m.cmp([]byte(k), a) >= 0 && m.cmp([]byte(k), b) < 0 {
-			delete(m.live, k)
+func (m *model) deleteRange(a, b []byte) { deleteRangeIn(m.cmp, m.live, a, b) }
+
+// deleteRangeIn removes the keys of [a, b) from state.
+func deleteRangeIn(cmp func(a, b []byte) int, state map[string]string, a, b []byte) {
+	for k := range state {
+		if cmp([]byte(k), a) >= 0 && cmp([]byte(k), b) < 0 {
+			delete(state, k)
 		}
 	}
 }
@@ -158,8 +175,23 @@ func (r *modelRun) randValue() []byte {
 	return v
 }
 
+func (r *modelRun) options(fs FS) *Options {
+	o := r.set.opts(fs)
+	o.Merger = modelMerger
+	return o
+}
+
+// randOperand returns a short merge operand (possibly empty).
+func (r *modelRun) randOperand() []byte {
+	v := make([]byte, r.rng.IntN(8))
+	for i := range v {
+		v[i] = byte('a' + r.rng.IntN(26))
+	}
+	return v
+}
+
 func (r *modelRun) open() {
-	db, err := Open("db", r.set.opts(r.fs))
+	db, err := Open("db", r.options(r.fs))
 	if err != nil {
 		r.fatalf("open: %v", err)
 	}
@@ -192,6 +224,16 @@ func (r *modelRun) checkGet(get func([]byte) ([]byte, error), state map[string]s
 
 func (r *modelRun) checkIterator(state map[string]string, snap *Snapshot) {
 	r.t.Helper()
+	r.checkIteratorWith(state, func(o *IterOptions) *Iterator {
+		o.Snapshot = snap
+		return r.db.NewIterator(o)
+	})
+}
+
+// checkIteratorWith moves an iterator newIter makes (given random bounds)
+// at random, checking each position against state.
+func (r *modelRun) checkIteratorWith(state map[string]string, newIter func(*IterOptions) *Iterator) {
+	r.t.Helper()
 	var lower, upper []byte
 	if r.rng.IntN(3) == 0 {
 		lower = r.randKey()
@@ -200,7 +242,7 @@ func (r *modelRun) checkIterator(state map[string]string, snap *Snapshot) {
 		upper = r.randKey()
 	}
 	keys := sortedKeys(r.m.cmp, state, lower, upper)
-	it := r.db.NewIterator(&IterOptions{LowerBound: lower, UpperBound: upper, Snapshot: snap})
+	it := newIter(&IterOptions{LowerBound: lower, UpperBound: upper})
 	defer func() {
 		if err := it.Close(); err != nil {
 			r.fatalf("iterator close: %v", err)
@@ -274,6 +316,13 @@ func (r *modelRun) run(steps int) {
 	r.open()
 	for r.step = 0; r.step < steps; r.step++ {
 		switch x := r.rng.IntN(100); {
+		case x < 5:
+			k, v := r.randKey(), r.randOperand()
+			r.trace("merge %q %q", k, v)
+			if err := r.db.Merge(k, v, nil); err != nil {
+				r.fatalf("merge: %v", err)
+			}
+			r.m.merge(k, v)
 		case x < 35:
 			k, v := r.randKey(), r.randValue()
 			r.trace("put %q", k)
@@ -299,54 +348,63 @@ func (r *modelRun) run(steps int) {
 			}
 			r.m.deleteRange(a, b)
 		case x < 55:
+			// Now and then an indexed batch, over the latest state or over
+			// a snapshot, read (Get and an iterator) before it is written.
 			b := r.db.NewBatch()
-			pending := map[string]*string{}
+			var baseState map[string]string // an indexed batch's reads see it beneath
+			if r.rng.IntN(3) == 0 {
+				b, baseState = r.db.NewIndexedBatch(), r.m.live
+				if len(r.snaps) > 0 && r.rng.IntN(2) == 0 {
+					s := r.snaps[r.rng.IntN(len(r.snaps))]
+					b, baseState = s.s.NewIndexedBatch(), s.state
+				}
+			}
+			// The batch's effect: its operations applied in order.
+			var ops []string
+			apply := []func(map[string]string){}
 			for n := r.rng.IntN(20); n >= 0; n-- {
 				k := r.randKey()
-				if r.rng.IntN(10) == 0 {
-					// A range deletion inside the batch: it applies to
-					// the batch's earlier writes too.
+				switch y := r.rng.IntN(20); {
+				case y < 2:
 					k2 := r.randKey()
 					if r.m.cmp(k, k2) > 0 {
 						k, k2 = k2, k
 					}
 					b.DeleteRange(k, k2)
-					for pk := range pending {
-						if r.m.cmp([]byte(pk), k) >= 0 && r.m.cmp([]byte(pk), k2) < 0 {
-							pending[pk] = nil
-						}
-					}
-					pending["\x00range:"+string(k)+"\x00"+string(k2)] = nil
-					r.m.pendingRanges = append(r.m.pendingRanges, [2][]byte{k, k2})
-				} else if r.rng.IntN(4) == 0 {
+					ops = append(ops, fmt.Sprintf("delrange %q %q", k, k2))
+					apply = append(apply, func(st map[string]string) { deleteRangeIn(r.m.cmp, st, k, k2) })
+				case y < 4:
+					v := r.randOperand()
+					b.Merge(k, v)
+					ops = append(ops, fmt.Sprintf("merge %q", k))
+					apply = append(apply, func(st map[string]string) { mergeInto(st, k, v) })
+				case y < 8:
 					b.Delete(k)
-					pending[string(k)] = nil
-				} else {
-					v := string(r.randValue())
-					b.Put(k, []byte(v))
-					pending[string(k)] = &v
+					ops = append(ops, fmt.Sprintf("delete %q", k))
+					apply = append(apply, func(st map[string]string) { delete(st, string(k)) })
+				default:
+					v := r.randValue()
+					b.Put(k, v)
+					ops = append(ops, fmt.Sprintf("put %q", k))
+					apply = append(apply, func(st map[string]string) { st[string(k)] = string(v) })
 				}
+			}
+			r.trace("batch %v (indexed %v)", ops, b.Indexed())
+			if b.Indexed() {
+				want := maps.Clone(baseState)
+				for _, f := range apply {
+					f(want)
+				}
+				for range 3 {
+					r.checkGet(b.Get, want, r.randKey())
+				}
+				r.checkIteratorWith(want, func(o *IterOptions) *Iterator { return b.NewIterator(o) })
 			}
 			if err := r.db.Write(b, &WriteOptions{Sync: r.rng.IntN(4) == 0}); err != nil {
 				r.fatalf("write batch: %v", err)
 			}
-			r.trace("batch %v", pending)
-			// The batch's range deletions first (on the state before it),
-			// then its point writes (the last of each key, with the
-			// deletions of later ranges already applied to them above).
-			for _, rg := range r.m.pendingRanges {
-				r.m.deleteRange(rg[0], rg[1])
-			}
-			r.m.pendingRanges = r.m.pendingRanges[:0]
-			for k, v := range pending {
-				if strings.HasPrefix(k, "\x00range:") {
-					continue
-				}
-				if v == nil {
-					delete(r.m.live, k)
-				} else {
-					r.m.live[k] = *v
-				}
+			for _, f := range apply {
+				f(r.m.live)
 			}
 		case x < 70:
 			r.checkGet(r.db.Get, r.m.live, r.randKey())
@@ -443,7 +501,7 @@ func (r *modelRun) checkCheckpoint() {
 	if err := r.db.Checkpoint("ckpt"); err != nil {
 		r.fatalf("checkpoint: %v", err)
 	}
-	db, err := Open("ckpt", r.set.opts(r.fs))
+	db, err := Open("ckpt", r.options(r.fs))
 	if err != nil {
 		r.fatalf("open the checkpoint: %v", err)
 	}
@@ -462,7 +520,7 @@ func (r *modelRun) checkCheckpoint() {
 	if err := db.Close(); err != nil {
 		r.fatalf("close the checkpoint: %v", err)
 	}
-	if err := Destroy("ckpt", r.set.opts(r.fs)); err != nil {
+	if err := Destroy("ckpt", r.options(r.fs)); err != nil {
 		r.fatalf("destroy the checkpoint: %v", err)
 	}
 }

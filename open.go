@@ -105,6 +105,7 @@ func Open(dirname string, opts *Options) (db *DB, err error) {
 		d.icmp = base.InternalCompareBytewise
 	}
 	d.openTableIter = d.tables.newIter
+	d.mergeFn = d.fullMerge
 	d.versions = newVersionSet(versionSetConfig{
 		fs: d.fs, dir: dirname, cmp: d.cmp, logger: d.logger, mu: &d.mu,
 		maxManifestSize: o.maxManifestSize,

@@ -77,6 +77,13 @@ type Options struct {
 	// operator, or none, is refused. Built in: AddMerger, MaxMerger,
 	// MinMerger, AppendMerger.
 	Merger *Merger
+	// CompactionFilter, if set, decides per value what compactions keep,
+	// change or delete (see CompactionFilter; TTLFilter is built in). It
+	// is never applied to an entry a live snapshot can see: while a
+	// compaction that changed something installs its result, NewSnapshot
+	// waits, and a compaction during which a snapshot was taken starts
+	// over.
+	CompactionFilter *CompactionFilter
 	// FS is the file system. Default: the operating system's (OSFS);
 	// NewMemFS for a database in memory; or your own (see FS).
 	FS FS

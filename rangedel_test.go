@@ -99,7 +99,7 @@ func TestDeleteRangeBasic(t *testing.T) {
 	}
 }
 
-// TestRangeDelSmallAlphabet: random puts, deletes, range deletions,
+// TestRangeDelSmallAlphabet: random puts, merges, deletes, range deletions,
 // snapshots, flushes and compactions (one level at a time, and in one pass
 // to a deeper level) over 12 keys, with tiny tables so that tombstones
 // straddle table and output boundaries; after every step every key is read
@@ -126,7 +126,8 @@ func TestRangeDelSmallAlphabet(t *testing.T) {
 func rangeDelSmallRun(seed uint64) string {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	fs := NewMemFS()
-	opts := &Options{FS: fs, WriteBufferSize: 2 << 10, BlockSize: 64, TargetFileSize: 150, DisableAutoCompactions: true}
+	opts := &Options{FS: fs, WriteBufferSize: 2 << 10, BlockSize: 64, TargetFileSize: 150, DisableAutoCompactions: true,
+		Merger: AppendMerger([]byte(","))}
 	db, err := Open("db", opts)
 	if err != nil {
 		return err.Error()
@@ -200,11 +201,19 @@ func rangeDelSmallRun(seed uint64) string {
 	for step := 0; step < 40; step++ {
 		var op string
 		switch x := rng.IntN(20); {
-		case x < 8:
+		case x < 5:
 			k, v := key(), fmt.Sprintf("v%d", step)
 			db.Put([]byte(k), []byte(v), nil)
 			live[k] = v
 			op = "put " + k
+		case x < 8:
+			k, v := key(), fmt.Sprintf("m%d", step)
+			db.Merge([]byte(k), []byte(v), nil)
+			if old, ok := live[k]; ok {
+				v = old + "," + v
+			}
+			live[k] = v
+			op = "merge " + k
 		case x < 10:
 			k := key()
 			db.Delete([]byte(k), nil)
@@ -266,4 +275,65 @@ func rangeDelSmallRun(seed uint64) string {
 		s.s.Close()
 	}
 	return ""
+}
+
+// TestIngestRangeDeletions: an ingested table's tombstones delete what the
+// database held in their range (in a table, and in the memtable, which the
+// ingestion flushes first), not the table's own entries; a memtable
+// tombstone over the table's range makes the ingestion flush it, so the
+// table's newer entries are not hidden by it.
+func TestIngestRangeDeletions(t *testing.T) {
+	fs := NewMemFS()
+	db, err := Open("db", &Options{FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, k := range []string{"a", "b", "c", "d", "e"} {
+		db.Put([]byte(k), []byte("old"), nil)
+	}
+	db.Flush()
+	db.Put([]byte("c2"), []byte("old"), nil) // in the memtable
+	db.DeleteRange([]byte("x"), []byte("z"), nil)
+
+	tw, err := NewTableWriter("ext1", &Options{FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw.DeleteRange([]byte("b"), []byte("e"))
+	tw.Add([]byte("c"), []byte("new"))
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tw, _ = NewTableWriter("ext2", &Options{FS: fs})
+	tw.Add([]byte("y"), []byte("new")) // under the memtable's tombstone
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Ingest([]string{"ext1", "ext2"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"a=old", "c=new", "e=old", "y=new"}
+	check := func(when string) {
+		t.Helper()
+		var got []string
+		it := db.NewIterator(nil)
+		for k, v := range it.All() {
+			got = append(got, string(k)+"="+string(v))
+		}
+		it.Close()
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s: %v, want %v", when, got, want)
+		}
+		for _, k := range []string{"b", "c2", "d"} {
+			if _, err := db.Get([]byte(k)); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("%s: Get(%s): %v, want not found", when, k, err)
+			}
+		}
+	}
+	check("after ingest")
+	if err := db.CompactRange(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	check("after compaction")
 }

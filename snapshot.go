@@ -16,8 +16,12 @@ type Snapshot struct {
 func (d *DB) NewSnapshot() *Snapshot {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	for d.filterInstalling {
+		d.bgCond.Wait() // a compaction filter's result is being installed
+	}
 	s := &Snapshot{db: d, seq: d.visibleSeq.Load()}
 	d.snapshots.pushBack(s)
+	d.snapshotEpoch++
 	s.leakID = d.leaks.add("snapshot", d.opts.DebugLeaks)
 	return s
 }
@@ -114,3 +118,6 @@ func (l *snapshotList) remove(s *Snapshot) {
 
 // oldest returns the snapshot with the smallest sequence, or nil.
 func (l *snapshotList) oldest() *Snapshot { return l.head }
+
+// newest returns the snapshot with the largest sequence, or nil.
+func (l *snapshotList) newest() *Snapshot { return l.tail }

@@ -66,6 +66,30 @@ func (w *TableWriter) Add(key, value []byte) error {
 	return nil
 }
 
+// DeleteRange adds a range tombstone over [start, end): once the table is
+// ingested, it deletes the keys of that range the database held before
+// (not the table's own entries, which are as new as it). Tombstones may be
+// added in any order, before, between or after Add calls. An empty range
+// (start >= end) is ignored.
+func (w *TableWriter) DeleteRange(start, end []byte) error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.done {
+		return errors.New("strata: TableWriter.DeleteRange after Close")
+	}
+	if len(start) > w.opts.MaxKeySize || len(end) > w.opts.MaxKeySize {
+		b := Batch{maxKey: max(len(start), len(end))}
+		w.err = fmt.Errorf("strata: table %s: %w", w.t.path, b.checkSizes(w.opts))
+		return w.err
+	}
+	if w.cmp.Compare(start, end) >= 0 {
+		return nil
+	}
+	w.t.w.AddRangeDel(start, end, 0)
+	return nil
+}
+
 // Count returns the number of entries added.
 func (w *TableWriter) Count() uint64 { return w.n }
 

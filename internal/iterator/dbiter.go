@@ -1,6 +1,9 @@
 package iterator
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/strata-db/strata/internal/base"
 )
 
@@ -46,6 +49,11 @@ type DBIter struct {
 	// different seed (LevelDB uses a per-DB counter) so samples spread.
 	SampleSeed uint64
 
+	// Merge folds a key's merge operands (oldest first) onto the value
+	// beneath them (has: there is one) into the key's value. It is kept by
+	// Init. Nil: a merge operand is an error (ErrNoMerge).
+	Merge MergeFunc
+
 	ucmp         *base.Comparer
 	iter         base.InternalIterator
 	seq          uint64
@@ -59,6 +67,20 @@ type DBIter struct {
 	savedValue []byte
 	seekKey    []byte
 	err        error
+
+	// merged: moving forward, the current key's value was folded from
+	// merge operands: savedKey and savedValue hold the key and its value,
+	// and iter is past the entries of the key it read (at an older entry
+	// of the key, at a later key, or exhausted).
+	merged bool
+	// ops holds the operands being collected for a merge: their bytes
+	// back to back in opBuf, ending at opEnds.
+	opBuf  []byte
+	opEnds []int
+	opList [][]byte
+	// hasBase: moving backward, savedValue holds the value beneath the
+	// operands collected so far.
+	hasBase bool
 
 	sampleStarted    bool
 	bytesUntilSample int64
@@ -82,6 +104,10 @@ func (d *DBIter) Init(ucmp *base.Comparer, it base.InternalIterator, seq uint64,
 	*d = DBIter{
 		OnRead:     d.OnRead,
 		SampleSeed: d.SampleSeed,
+		Merge:      d.Merge,
+		opBuf:      d.opBuf[:0],
+		opEnds:     d.opEnds[:0],
+		opList:     d.opList[:0],
 		ucmp:       ucmp,
 		iter:       it,
 		seq:        min(seq, base.MaxSeq),
@@ -117,7 +143,101 @@ func (d *DBIter) fail(k []byte) bool {
 // of iter that Error reports.
 func (d *DBIter) stop() bool {
 	d.valid = false
+	d.merged = false
 	return false
+}
+
+// MergeFunc folds merge operands, oldest first, onto the value beneath them
+// (has reports whether there is one) into key's value. The result may alias
+// the arguments; the caller copies it.
+type MergeFunc func(key, existing []byte, has bool, operands [][]byte) ([]byte, error)
+
+// ErrNoMerge is the error of a DBIter without a Merge function that meets a
+// merge operand.
+var ErrNoMerge = errors.New("iterator: merge operand met without a merge operator")
+
+// addOperand appends a copy of op to the operands being collected.
+func (d *DBIter) addOperand(op []byte) {
+	d.opBuf = append(d.opBuf, op...)
+	d.opEnds = append(d.opEnds, len(d.opBuf))
+}
+
+// resetOperands forgets the operands collected.
+func (d *DBIter) resetOperands() {
+	d.opBuf, d.opEnds = d.opBuf[:0], d.opEnds[:0]
+}
+
+// fold merges the operands collected (in the order collected, reversed
+// when newestFirst) onto beneath into savedValue. It reports false, with d
+// stopped and the error recorded, when the merge fails.
+func (d *DBIter) fold(beneath []byte, has, newestFirst bool) bool {
+	d.opList = d.opList[:0]
+	start := 0
+	for _, end := range d.opEnds {
+		d.opList = append(d.opList, d.opBuf[start:end:end])
+		start = end
+	}
+	if newestFirst {
+		for i, j := 0, len(d.opList)-1; i < j; i, j = i+1, j-1 {
+			d.opList[i], d.opList[j] = d.opList[j], d.opList[i]
+		}
+	}
+	var v []byte
+	err := ErrNoMerge
+	if d.Merge != nil {
+		v, err = d.Merge(d.savedKey, beneath, has, d.opList)
+	}
+	if err != nil {
+		if d.err == nil {
+			d.err = fmt.Errorf("merge of key %q: %w", d.savedKey, err)
+		}
+		return d.stop()
+	}
+	// v may alias beneath, which may be savedValue: build the result aside.
+	d.opBuf = append(d.opBuf[:0], v...)
+	d.savedValue, d.opBuf = d.opBuf, d.savedValue[:0]
+	d.opEnds = d.opEnds[:0]
+	return true
+}
+
+// mergeForward is findNextUserEntry at the newest visible entry of ukey, a
+// merge operand: it reads the key's older entries to the first value or
+// deletion (or the last entry), folds them, and leaves d valid at the
+// key in the merged state.
+func (d *DBIter) mergeForward(ukey []byte) bool {
+	d.savedKey = append(d.savedKey[:0], ukey...)
+	d.resetOperands()
+	d.addOperand(d.iter.Value())
+	var beneath []byte
+	has := false
+	for d.iter.Next() {
+		uk, seq, kind, ok := d.parse()
+		if !ok {
+			return d.fail(d.iter.Key())
+		}
+		if d.ucmp.Compare(uk, d.savedKey) != 0 {
+			break
+		}
+		if seq > d.seq {
+			continue
+		}
+		if kind == base.KindMerge {
+			d.addOperand(d.iter.Value())
+			continue
+		}
+		if kind == base.KindSet {
+			beneath, has = d.iter.Value(), true
+		}
+		break
+	}
+	if !d.iter.Valid() && d.iter.Error() != nil {
+		return d.stop()
+	}
+	if !d.fold(beneath, has, true) {
+		return false
+	}
+	d.valid, d.merged = true, true
+	return true
 }
 
 // parse splits iter's current key, feeding the read sampler first.
@@ -172,6 +292,9 @@ func (d *DBIter) findNextUserEntry(skipping bool) bool {
 				d.savedKey = append(d.savedKey[:0], ukey...)
 				skipping = true
 			} else if !skipping || d.ucmp.Compare(ukey, d.savedKey) > 0 {
+				if kind == base.KindMerge {
+					return d.mergeForward(ukey)
+				}
 				d.valid = true
 				return true
 			}
@@ -201,18 +324,32 @@ func (d *DBIter) findPrevUserEntry() bool {
 				// A visible entry of a smaller key: the saved one is done.
 				break
 			}
-			kind = k
-			if kind == base.KindDelete {
+			switch k {
+			case base.KindDelete:
 				d.savedKey = d.savedKey[:0]
 				d.savedValue = d.savedValue[:0]
-			} else {
+				d.hasBase = false
+				d.resetOperands()
+			case base.KindMerge:
+				// Entries come oldest first: operands pile up on the
+				// value (or deletion) beneath them.
+				if kind != base.KindMerge {
+					d.hasBase = kind == base.KindSet
+					d.resetOperands()
+					d.savedKey = append(d.savedKey[:0], ukey...)
+				}
+				d.addOperand(d.iter.Value())
+			default:
 				v := d.iter.Value()
 				if cap(d.savedValue) > len(v)+ReadSamplePeriod {
 					d.savedValue = nil // do not pin a huge buffer for small values
 				}
 				d.savedKey = append(d.savedKey[:0], ukey...)
 				d.savedValue = append(d.savedValue[:0], v...)
+				d.hasBase = true
+				d.resetOperands()
 			}
+			kind = k
 		}
 		d.iter.Prev()
 	}
@@ -220,8 +357,17 @@ func (d *DBIter) findPrevUserEntry() bool {
 		// The saved entry may be shadowed by a newer one we could not read.
 		return d.stop()
 	}
-	if kind == base.KindDelete {
+	switch kind {
+	case base.KindDelete:
 		return d.stop()
+	case base.KindMerge:
+		var beneath []byte
+		if d.hasBase {
+			beneath = d.savedValue
+		}
+		if !d.fold(beneath, d.hasBase, false) {
+			return false
+		}
 	}
 	d.valid = true
 	return true
@@ -229,6 +375,7 @@ func (d *DBIter) findPrevUserEntry() bool {
 
 // SeekGE moves to the first user key >= key (and >= lower).
 func (d *DBIter) SeekGE(key []byte) bool {
+	d.merged = false
 	if d.err != nil {
 		return d.stop()
 	}
@@ -248,6 +395,7 @@ func (d *DBIter) SeekGE(key []byte) bool {
 
 // SeekLT moves to the last user key < key (and < upper).
 func (d *DBIter) SeekLT(key []byte) bool {
+	d.merged = false
 	if d.err != nil {
 		return d.stop()
 	}
@@ -267,6 +415,7 @@ func (d *DBIter) SeekLT(key []byte) bool {
 
 // First moves to the first user key (SeekGE(lower) when bounded).
 func (d *DBIter) First() bool {
+	d.merged = false
 	if d.lower != nil {
 		return d.SeekGE(d.lower)
 	}
@@ -282,6 +431,7 @@ func (d *DBIter) First() bool {
 
 // Last moves to the last user key (SeekLT(upper) when bounded).
 func (d *DBIter) Last() bool {
+	d.merged = false
 	if d.upper != nil {
 		return d.SeekLT(d.upper)
 	}
@@ -312,6 +462,13 @@ func (d *DBIter) Next() bool {
 		if !ok {
 			return d.stop()
 		}
+	} else if d.merged {
+		// iter is already past the key's entries it read; savedKey holds
+		// the key, whose remaining entries are skipped.
+		d.merged = false
+		if !d.iter.Valid() {
+			return d.stop()
+		}
 	} else {
 		d.savedKey = append(d.savedKey[:0], base.UserKey(d.iter.Key())...)
 		if !d.iter.Next() {
@@ -326,6 +483,14 @@ func (d *DBIter) Next() bool {
 func (d *DBIter) Prev() bool {
 	if !d.valid {
 		return false
+	}
+	if d.dir == dirForward && d.merged {
+		// iter is somewhere past the key's entries: go before them all.
+		d.merged = false
+		d.dir = dirReverse
+		d.seekKey = base.MakeSearchKey(d.seekKey[:0], d.savedKey, base.MaxSeq)
+		d.iter.SeekLT(d.seekKey)
+		return d.findPrevUserEntry()
 	}
 	if d.dir == dirForward {
 		// iter is at the current entry: step back past all its entries.
@@ -356,7 +521,7 @@ func (d *DBIter) Key() []byte {
 	if !d.valid {
 		return nil
 	}
-	if d.dir == dirForward {
+	if d.dir == dirForward && !d.merged {
 		return base.UserKey(d.iter.Key())
 	}
 	return d.savedKey
@@ -368,7 +533,7 @@ func (d *DBIter) Value() []byte {
 	if !d.valid {
 		return nil
 	}
-	if d.dir == dirForward {
+	if d.dir == dirForward && !d.merged {
 		return d.iter.Value()
 	}
 	return d.savedValue

@@ -51,6 +51,9 @@ type Merging struct {
 	ucmp    func(a, b []byte) int
 	readSeq uint64
 	seekBuf []byte
+	// capFrom and capSeq: see SetSeqCap (capFrom >= len(children): none).
+	capFrom int
+	capSeq  uint64
 }
 
 // NewMerging returns an iterator over the merged contents of iters, ordered
@@ -82,6 +85,7 @@ func (m *Merging) Init(cmp func(a, b []byte) int, iters ...base.InternalIterator
 	m.heap = m.heap[:0]
 	clear(m.tombs)
 	m.tombs = m.tombs[:0]
+	m.capFrom, m.capSeq = len(iters), base.MaxSeq
 }
 
 // less orders heap entries: by key in the current direction, ties by child

@@ -53,13 +53,31 @@ func (m *Merging) SetTombstones(ucmp func(a, b []byte) int, readSeq uint64, ts [
 	}
 }
 
+// SetSeqCap hides the entries with a sequence above seq of the children
+// from index from on, and has their tombstones read at seq at most, while
+// the children before from are read at the Merging iterator's readSeq (see
+// SetTombstones). An indexed batch's iterator uses it: the batch's entries,
+// numbered above every real sequence, come first, and the database beneath
+// is read at its own sequence. Call it after Init (which removes the cap).
+func (m *Merging) SetSeqCap(from int, seq uint64) {
+	m.capFrom, m.capSeq = from, seq
+}
+
+// readSeqOf is the sequence child i is read at.
+func (m *Merging) readSeqOf(i int) uint64 {
+	if i >= m.capFrom {
+		return min(m.readSeq, m.capSeq)
+	}
+	return m.readSeq
+}
+
 // covering asks child i's tombstones about ukey, through its cache.
 func (m *Merging) covering(i int, ukey []byte) (seq uint64, lo, hi []byte, err error) {
 	v := &m.tombs[i]
 	if v.cached && (v.lo == nil || m.ucmp(v.lo, ukey) <= 0) && (v.hi == nil || m.ucmp(ukey, v.hi) < 0) {
 		return v.seq, v.lo, v.hi, nil
 	}
-	seq, lo, hi, err = v.src.Span(ukey, m.readSeq)
+	seq, lo, hi, err = v.src.Span(ukey, m.readSeqOf(i))
 	if err != nil {
 		v.cached = false
 		return 0, nil, nil, err
@@ -71,7 +89,7 @@ func (m *Merging) covering(i int, ukey []byte) (seq uint64, lo, hi []byte, err e
 // settle returns ok, after moving past deleted entries when m has
 // tombstones (SetTombstones). Every positioning method ends with it.
 func (m *Merging) settle(ok bool) bool {
-	if !ok || len(m.tombs) == 0 {
+	if !ok || len(m.tombs) == 0 && m.capFrom >= len(m.children) {
 		return ok
 	}
 	return m.skipDeleted()
@@ -87,11 +105,13 @@ func (m *Merging) skipDeleted() bool {
 		}
 		ukey := base.UserKey(top.key)
 		seq := base.Trailer(top.key) >> 8
-		if seq > m.readSeq {
+		act, bound := 0, []byte(nil) // 1: step over the entry; 2: skip to bound
+		if top.index >= m.capFrom && seq > m.capSeq {
+			act = 1 // above the cap: hidden
+		} else if seq > m.readSeq {
 			return true // invisible anyway; no visible tombstone is newer
 		}
-		act, bound := 0, []byte(nil) // 1: step over the entry; 2: skip to bound
-		for i := 0; i <= top.index && i < len(m.tombs); i++ {
+		for i := 0; act == 0 && i <= top.index && i < len(m.tombs); i++ {
 			if m.tombs[i].src == nil {
 				continue
 			}
