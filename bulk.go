@@ -82,11 +82,11 @@ func (d *DB) CompactRangeWithContext(ctx context.Context, start, end []byte, o C
 }
 
 // compactRangeWithOnce is one attempt of CompactRangeWithContext.
-func (d *DB) compactRangeWithOnce(ctx context.Context, start, end []byte, o CompactOptions) error {
+func (d *DB) compactRangeWithOnce(ctx context.Context, start, end []byte, o CompactOptions) (err error) {
 	if d.opts.ReadOnly {
 		return ErrReadOnly
 	}
-	if err := d.flush(ctx); err != nil {
+	if err := d.flush(ctx, flushReasonCompactRange); err != nil {
 		return err
 	}
 	target := o.TargetLevel
@@ -127,6 +127,9 @@ func (d *DB) compactRangeWithOnce(ctx context.Context, start, end []byte, o Comp
 	if len(all) == 0 {
 		return nil
 	}
+	ev := d.compactionBeginLevels("manual", inputs, target)
+	d.emitCompactionBegin(ev)
+	defer func() { d.compactionEnd(ev, err) }()
 
 	began := time.Now()
 	wo := d.opts.writerOptions()
@@ -216,6 +219,9 @@ func (d *DB) compactRangeWithOnce(ctx context.Context, start, end []byte, o Comp
 		}
 		return manualErr(err)
 	}
+	for _, out := range outputs { // here, not in the merges' goroutines
+		d.tableCreated(ev.job(), tableCompacting, out)
+	}
 	edit := &manifest.VersionEdit{}
 	var read, written uint64
 	for level, files := range inputs {
@@ -228,12 +234,8 @@ func (d *DB) compactRangeWithOnce(ctx context.Context, start, end []byte, o Comp
 		edit.AddFile(target, out)
 		written += out.Size
 	}
-	if err := d.installCompaction(edit, target, read, written, began, guard); err != nil {
-		return err
-	}
-	d.logger.Info("compacted range", "target-level", target, "inputs", len(all), "outputs", len(outputs),
-		"parts", len(bounds)-1, "read", read, "written", written, "seconds", time.Since(began).Seconds())
-	return nil
+	ev.setOutput(outputs, read, written)
+	return d.installCompaction(edit, target, read, written, began, guard, ev)
 }
 
 // rangeInputs returns the tables of levels 0..target overlapping [start,

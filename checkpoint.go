@@ -145,7 +145,7 @@ func (d *DB) checkpointVersion(ctx context.Context) (*manifest.Version, *manifes
 		d.mu.Lock()
 		ingests := d.ingests
 		d.mu.Unlock()
-		if err := d.flush(ctx); err != nil {
+		if err := d.flush(ctx, flushReasonCheckpoint); err != nil {
 			return nil, nil, err
 		}
 		if d.testHookCheckpoint != nil {

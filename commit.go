@@ -49,6 +49,9 @@ type writer struct {
 	done      bool
 	err       error
 	cond      sync.Cond
+
+	// flushReason, for a rotation request, says who asks (FlushInfo.Reason).
+	flushReason string
 }
 
 var writerPool = sync.Pool{New: func() any { return new(writer) }}
@@ -155,6 +158,14 @@ func (d *DB) commit(b *Batch, wo *WriteOptions) error {
 	return err
 }
 
+// forceRotate asks the commit leader to freeze the memtable, if it holds
+// anything, and schedule its flush; reason is who asks (FlushInfo.Reason).
+func (d *DB) forceRotate(reason string) error {
+	w := &writer{flushReason: reason}
+	w.cond.L = &d.mu
+	return d.runWriter(w)
+}
+
 // leadExclusive runs fn as the commit leader: no write commits while it
 // runs. fn is called without d.mu.
 func (d *DB) leadExclusive(fn func() error) error {
@@ -188,6 +199,7 @@ func (d *DB) runWriter(w *writer) error {
 	}
 	group := d.buildGroupLocked()
 	var err error
+	var notify func() // a background error to report once d.mu is released
 	switch {
 	case w.exclusive != nil:
 		if err = d.bgErr; err == nil {
@@ -196,14 +208,14 @@ func (d *DB) runWriter(w *writer) error {
 			d.mu.Lock()
 		}
 	case w.batch == nil:
-		err = d.makeRoomForWriteLocked(true, 0)
+		err = d.makeRoomForWriteLocked(w.flushReason, 0)
 	default:
 		need, count := 0, uint32(0)
 		for _, g := range group {
 			need += memtableNeed(g.batch)
 			count += g.batch.count
 		}
-		err = d.makeRoomForWriteLocked(false, need)
+		err = d.makeRoomForWriteLocked("", need)
 		if err == nil {
 			seq := d.lastSeq + 1
 			d.lastSeq += uint64(count)
@@ -224,7 +236,7 @@ func (d *DB) runWriter(w *writer) error {
 				g.prevSize, g.lastSize, g.lastDur = g.lastSize, len(group), time.Since(began)
 			}
 			if err != nil {
-				d.setBGErrLocked(err)
+				notify = d.setBGErrLocked("write", err)
 			} else {
 				if !w.noWAL && count > 0 {
 					d.lastLoggedSeq = seq + uint64(count) - 1
@@ -249,6 +261,9 @@ func (d *DB) runWriter(w *writer) error {
 		d.bgCond.Broadcast() // Close waits for the queue to drain
 	}
 	d.mu.Unlock()
+	if notify != nil {
+		notify()
+	}
 	return err
 }
 
@@ -408,45 +423,60 @@ func isTransient(err error) bool {
 }
 
 // backgroundFailedLocked handles the error of a flush or compaction (what):
-// a transient one (isTransient) is logged and the work retried after a
-// delay that doubles with each consecutive failure (10 ms to 5 s), with no
-// harm done (the work left nothing installed); any other stops writes
-// (setBGErrLocked). d.mu is held.
-func (d *DB) backgroundFailedLocked(what string, err error, retry func()) {
+// a transient one (isTransient) is reported (BackgroundError, not Fatal)
+// and the work retried after a delay that doubles with each consecutive
+// failure (10 ms to 5 s), with no harm done (the work left nothing
+// installed); any other stops writes (setBGErrLocked). d.mu is held; the
+// caller calls the function returned once it is released, to report the
+// error (BackgroundError).
+func (d *DB) backgroundFailedLocked(what string, err error, retry func()) (notify func()) {
 	if !isTransient(err) {
-		d.setBGErrLocked(fmt.Errorf("strata: %s: %w", what, err))
-		return
+		return d.setBGErrLocked(what, fmt.Errorf("strata: %s: %w", what, err))
 	}
 	delay := min(10*time.Millisecond<<min(d.transientFailures, 10), 5*time.Second)
 	d.transientFailures++
-	d.logger.Warn("background work failed for a passing reason; retrying", "work", what, "err", err, "retry-in", delay)
 	time.AfterFunc(delay, retry)
+	return d.backgroundErrorLocked(BackgroundErrorInfo{Operation: what, Err: err, RetryIn: delay})
 }
 
-// setBGErrLocked records the first fatal error; writes fail from now on.
-func (d *DB) setBGErrLocked(err error) {
-	if d.bgErr == nil && err != nil {
-		d.bgErr = err
-		d.logger.Error("background error: the database refuses writes until reopened", "err", err)
-		d.bgCond.Broadcast()
+// setBGErrLocked records the first fatal error, of operation op (see
+// BackgroundErrorInfo); writes fail from now on. The caller calls the
+// function returned once d.mu is released, to report the error
+// (BackgroundError); a later error is not reported.
+func (d *DB) setBGErrLocked(op string, err error) (notify func()) {
+	if d.bgErr != nil || err == nil {
+		return func() {}
 	}
+	d.bgErr = err
+	d.bgCond.Broadcast()
+	return d.backgroundErrorLocked(BackgroundErrorInfo{Operation: op, Err: err, Fatal: true})
 }
 
 // makeRoomForWriteLocked ensures the mutable memtable can take need more
 // bytes, stalling as LevelDB does: a 1 ms delay per write once level 0 has
 // L0SlowdownTrigger files, a wait when the memtables are all full or level
 // 0 reaches L0StopTrigger; and a wait when the memtables would pass
-// MaxMemTableBytes while a flush is pending. force rotates a non-empty
-// memtable regardless. d.mu is held (and released while waiting).
-func (d *DB) makeRoomForWriteLocked(force bool, need int) error {
+// MaxMemTableBytes while a flush is pending. A forceReason (FlushInfo's
+// Reason) rotates a non-empty memtable regardless. A stall is reported by
+// WriteStallBegin and WriteStallEnd, and a new WAL by WALCreated. d.mu is
+// held (and released while waiting, and while events are delivered).
+func (d *DB) makeRoomForWriteLocked(forceReason string, need int) error {
+	force := forceReason != ""
 	allowDelay := !force
 	budgetStalled := false
+	var stall writeStall
+	// done ends the stall, if any (not deferred: a panicking listener
+	// must not have it unlock d.mu, which is then not held).
+	done := func(err error) error {
+		stall.endLocked(d)
+		return err
+	}
 	for {
 		if d.bgErr != nil {
-			return d.bgErr
+			return done(d.bgErr)
 		}
 		if d.closed {
-			return ErrClosed
+			return done(ErrClosed)
 		}
 		l0 := len(d.versions.current.Levels[0])
 		l0Stalls := !d.opts.DisableAutoCompactions
@@ -460,10 +490,12 @@ func (d *DB) makeRoomForWriteLocked(force bool, need int) error {
 			allowDelay = false
 			d.stats.slowdowns.Add(1)
 		case !force && d.overMemTableBudgetLocked(need):
+			if stall.beginLocked(d, stallMemTableBytes) {
+				continue // d.mu was released: look again
+			}
 			if !budgetStalled {
 				budgetStalled = true
 				d.stats.stalls.Add(1)
-				d.logger.Debug("write stall: memtables at MaxMemTableBytes, waiting for flush")
 			}
 			d.scheduleFlush()
 			gen := d.assistGen.Load()
@@ -481,24 +513,38 @@ func (d *DB) makeRoomForWriteLocked(force bool, need int) error {
 			d.bgCond.Wait()
 		case !force && d.mem.ApproximateMemoryUsage() < uint64(d.opts.WriteBufferSize) &&
 			memHasRoom(d.mem, need):
-			return nil
+			return done(nil)
 		case force && d.mem.Empty():
-			return nil
+			return done(nil)
 		case len(d.imms) >= d.opts.MaxWriteBufferNumber-1:
+			if stall.beginLocked(d, stallMemTableCount) {
+				continue
+			}
 			d.stats.stalls.Add(1)
-			d.logger.Debug("write stall: memtables full, waiting for flush")
 			d.scheduleFlush()
 			d.bgCond.Wait()
 		case l0Stalls && l0 >= d.opts.L0StopTrigger:
+			if stall.beginLocked(d, stallL0Files) {
+				continue
+			}
 			d.stats.stalls.Add(1)
-			d.logger.Debug("write stall: too many level-0 files, waiting for compaction", "files", l0)
 			d.scheduleCompaction()
 			d.bgCond.Wait()
 		default:
-			if err := d.rotateMemtableLocked(need); err != nil {
-				return err
+			reason := forceReason
+			if !force {
+				reason = flushReasonFull
+			}
+			if err := d.rotateMemtableLocked(need, reason); err != nil {
+				return done(err)
 			}
 			force = false
+			if d.events.on {
+				job, num := d.events.newJob(), d.log.num
+				d.mu.Unlock()
+				d.walCreated(job, num)
+				d.mu.Lock()
+			}
 		}
 	}
 }
@@ -523,7 +569,9 @@ func (d *DB) overMemTableBudgetLocked(need int) bool {
 // and not synced: a Sync write syncs it first (syncWAL), so a durable
 // write is always preceded by durable older logs; otherwise the flush of
 // its memtable closes it, and it is deleted never synced, as LevelDB does.
-func (d *DB) rotateMemtableLocked(need int) error {
+//
+// reason is why the memtable is frozen (FlushInfo.Reason).
+func (d *DB) rotateMemtableLocked(need int, reason string) error {
 	old := d.log
 	if old != nil && old.hasRecords {
 		// Normally done by the flush the last rotation scheduled; a flush
@@ -540,6 +588,7 @@ func (d *DB) rotateMemtableLocked(need int) error {
 		return err
 	}
 	d.log = l
+	d.mem.flushReason = reason
 	d.imms = append(d.imms, d.mem)
 	d.mem = d.opts.newMemTable(l.num, need)
 	d.updateReadStateLocked()

@@ -120,6 +120,7 @@ func (d *DB) maybeCompact() bool {
 	d.mu.Lock()
 	c.MarkCompacting(false)
 	d.compacting = false
+	notify := func() {}
 	switch {
 	case err == nil:
 		d.transientFailures = 0
@@ -128,10 +129,11 @@ func (d *DB) maybeCompact() bool {
 		d.mu.Unlock()
 		return true // pick again: the new snapshot is respected now
 	case !errors.Is(err, errCompactionAborted):
-		d.backgroundFailedLocked("compaction", err, d.scheduleCompaction)
+		notify = d.backgroundFailedLocked("compaction", err, d.scheduleCompaction)
 	}
 	d.bgCond.Broadcast()
 	d.mu.Unlock()
+	notify()
 	return err == nil
 }
 
@@ -139,13 +141,19 @@ func (d *DB) maybeCompact() bool {
 // first (a canceledError). A manual compaction never moves a table without
 // rewriting it (as in LevelDB): the caller wants the data rewritten,
 // shadowed entries and tombstones dropped.
-func (d *DB) runCompaction(ctx context.Context, c *manifest.Compaction, manual bool) error {
+//
+// Its events (CompactionBegin, TableCreated, CompactionEnd) are delivered on
+// the calling goroutine.
+func (d *DB) runCompaction(ctx context.Context, c *manifest.Compaction, manual bool) (err error) {
 	start := time.Now()
+	trivial := !manual && c.IsTrivialMove()
+	ev := d.compactionBegin(c, trivial)
+	defer func() { d.compactionEnd(ev, err) }()
 	edit := &manifest.VersionEdit{}
 	if cp := c.CompactPointer(); cp.Key != nil {
 		edit.CompactPointers = []manifest.CompactPointer{cp}
 	}
-	if !manual && c.IsTrivialMove() {
+	if trivial {
 		f := c.Inputs[0][0]
 		c.AddInputDeletions(edit)
 		edit.NewFiles = []manifest.NewFileEntry{{Level: c.Level + 1, Meta: f}}
@@ -153,21 +161,19 @@ func (d *DB) runCompaction(ctx context.Context, c *manifest.Compaction, manual b
 			return err
 		}
 		d.stats.trivialMoves.Add(1)
-		d.logger.Info("moved table", "table", tableName(f.Num), "from", c.Level, "to", c.Level+1, "bytes", f.Size)
+		ev.setOutput([]*manifest.FileMetadata{f}, 0, 0)
 		return nil
 	}
 
 	var outNums []uint64
 	var guard filterGuard
-	outputs, readBytes, err := d.compactionOutputs(ctx, c, &outNums, &guard)
+	outputs, readBytes, err := d.compactionOutputs(ctx, c, ev.job(), &outNums, &guard)
 	defer d.releaseOutputs(outNums)
 	if err == nil && ctx.Err() != nil {
 		err = canceledError{context.Cause(ctx)} // the last point before installing
 	}
 	if err != nil {
-		for _, o := range outputs {
-			d.fs.Remove(base.MakeFilepath(d.dirname, base.FileTypeTable, o.Num))
-		}
+		d.removeTables(ev.job(), outputs)
 		return err
 	}
 	c.AddInputDeletions(edit)
@@ -176,13 +182,8 @@ func (d *DB) runCompaction(ctx context.Context, c *manifest.Compaction, manual b
 		edit.NewFiles = append(edit.NewFiles, manifest.NewFileEntry{Level: c.Level + 1, Meta: o})
 		written += o.Size
 	}
-	if err := d.installCompaction(edit, c.Level+1, readBytes, written, start, &guard); err != nil {
-		return err
-	}
-	d.logger.Info("compacted", "level", c.Level, "inputs", len(c.Inputs[0]), "next-level-inputs",
-		len(c.Inputs[1]), "outputs", len(outputs), "read", readBytes, "written", written,
-		"seconds", time.Since(start).Seconds())
-	return nil
+	ev.setOutput(outputs, readBytes, written)
+	return d.installCompaction(edit, c.Level+1, readBytes, written, start, &guard, ev)
 }
 
 // installCompaction makes a compaction's edit durable and installs it,
@@ -190,18 +191,20 @@ func (d *DB) runCompaction(ctx context.Context, c *manifest.Compaction, manual b
 // failure it sets the background error: the record may have reached the
 // MANIFEST anyway, and the error must be set before the caller's release of
 // the outputs lets the cleanup delete them (it deletes nothing after one).
+// The input tables it makes obsolete stay until ev's CompactionEnd.
 //
 // A compaction whose filter changed values (guard) installs only if no
 // snapshot was taken since it started (one could see those values): else
 // it removes its outputs and returns errFilterRaced. NewSnapshot waits
 // while such a compaction installs, so none slips in between.
-func (d *DB) installCompaction(edit *manifest.VersionEdit, level int, read, written uint64, start time.Time, guard *filterGuard) error {
+func (d *DB) installCompaction(edit *manifest.VersionEdit, level int, read, written uint64, start time.Time, guard *filterGuard, ev *compactionEvent) error {
 	if guard != nil && guard.filtered.Load() > 0 {
 		d.mu.Lock()
 		if d.snapshotEpoch != guard.epoch {
 			d.mu.Unlock()
 			for _, nf := range edit.NewFiles {
-				d.fs.Remove(base.MakeFilepath(d.dirname, base.FileTypeTable, nf.Meta.Num))
+				path := base.MakeFilepath(d.dirname, base.FileTypeTable, nf.Meta.Num)
+				d.fileDeleted(ev.job(), base.FileTypeTable, path, nf.Meta.Num, d.fs.Remove(path))
 			}
 			return errFilterRaced
 		}
@@ -214,14 +217,20 @@ func (d *DB) installCompaction(edit *manifest.VersionEdit, level int, read, writ
 			d.mu.Unlock()
 		}()
 	}
+	if ev != nil {
+		d.mu.Lock()
+		ev.holdLocked(d)
+		d.mu.Unlock()
+	}
 	err := d.versions.logAndApply(edit, func() {
 		d.stats.levels[level].recordCompaction(read, written, time.Since(start))
 		d.stats.compactions.Add(1)
 	})
 	if err != nil {
 		d.mu.Lock()
-		d.setBGErrLocked(fmt.Errorf("strata: compaction: %w", err))
+		notify := d.setBGErrLocked("compaction", fmt.Errorf("strata: compaction: %w", err))
 		d.mu.Unlock()
+		ev.reportAfterEnd(notify)
 	}
 	return err
 }
@@ -232,7 +241,7 @@ func (d *DB) installCompaction(edit *manifest.VersionEdit, level int, read, writ
 //
 // Every file number it allocates is appended to nums (they sit in
 // pendingOutputs until the caller releases them).
-func (d *DB) compactionOutputs(ctx context.Context, c *manifest.Compaction, nums *[]uint64, guard *filterGuard) (outputs []*manifest.FileMetadata, readBytes uint64, err error) {
+func (d *DB) compactionOutputs(ctx context.Context, c *manifest.Compaction, jobID int, nums *[]uint64, guard *filterGuard) (outputs []*manifest.FileMetadata, readBytes uint64, err error) {
 	var iters []base.InternalIterator
 	for which := 0; which < 2; which++ {
 		for _, f := range c.Inputs[which] {
@@ -264,6 +273,7 @@ func (d *DB) compactionOutputs(ctx context.Context, c *manifest.Compaction, nums
 		what:                fmt.Sprintf("compaction of level %d", c.Level),
 		rangeDels:           rangeDels,
 		isBaseLevelForRange: baseLevelForRange(d.cmp.Compare, c.Version, c.Level+2),
+		jobID:               jobID,
 	}
 	d.setFilter(job, guard, newest, c.Level+1)
 	outputs, err = d.runCompactionJob(job, nums)
@@ -380,6 +390,8 @@ type compactionJob struct {
 	filterAbove uint64
 	outputLevel int
 	filtered    *atomic.Int64
+
+	jobID int // reports each table as this job's (TableCreated); 0: the caller does
 }
 
 // filterGuard is what a compaction that ran a filter needs at install:
@@ -488,6 +500,9 @@ func (d *DB) runCompactionJob(job *compactionJob, nums *[]uint64) (outputs []*ma
 		tw = nil
 		if meta != nil {
 			outputs = append(outputs, meta)
+			if job.jobID > 0 {
+				d.tableCreated(job.jobID, tableCompacting, meta)
+			}
 		}
 		return err
 	}
@@ -689,7 +704,7 @@ func (d *DB) CompactRangeContext(ctx context.Context, start, end []byte) error {
 	if d.opts.ReadOnly {
 		return ErrReadOnly
 	}
-	if err := d.flush(ctx); err != nil {
+	if err := d.flush(ctx, flushReasonCompactRange); err != nil {
 		return err
 	}
 	d.mu.Lock()
@@ -749,11 +764,13 @@ func (d *DB) compactLevelRange(ctx context.Context, level int, begin, limit []by
 			d.mu.Unlock()
 			continue // again, respecting the new snapshot
 		}
+		notify := func() {}
 		if err != nil && !stopped(err) && !isTransient(err) {
 			// A transient failure is only returned: the caller may retry.
-			d.setBGErrLocked(fmt.Errorf("strata: compaction: %w", err))
+			notify = d.setBGErrLocked("compaction", fmt.Errorf("strata: compaction: %w", err))
 		}
 		d.mu.Unlock()
+		notify()
 		d.scheduleCompaction()
 		if err != nil {
 			return manualErr(err)

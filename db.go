@@ -27,6 +27,9 @@ type DB struct {
 	logger  *slog.Logger
 	infoLog io.Closer // the LOG file when we own it
 	lock    io.Closer // nil when read-only
+	// events delivers events to the info log and Options.EventListener
+	// (events.go).
+	events *eventSink
 
 	blockCache *cache.Cache
 	tables     *tableCache
@@ -89,6 +92,10 @@ type DB struct {
 	bgCond sync.Cond
 
 	closed bool
+	// cleanupHolds counts jobs between the install of their edit and
+	// their end event, during which the obsolete-file sweep deletes
+	// nothing (holdCleanupLocked).
+	cleanupHolds int
 	// transientFailures counts consecutive background failures for a
 	// passing reason (backgroundFailedLocked); a success resets it.
 	transientFailures int
@@ -207,6 +214,8 @@ type memTable struct {
 	of *memTable
 	// db is set in a stand-in: its last unref unpins the table.
 	db *DB
+	// flushReason is why the memtable was frozen (FlushInfo.Reason).
+	flushReason string
 }
 
 func (m *memTable) ref() { m.refs.Add(1) }

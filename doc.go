@@ -43,4 +43,10 @@
 //
 // Backups: DB.Checkpoint writes a consistent, openable copy of a live
 // database to another directory, hard-linking its tables where it can.
+//
+// Events: Options.EventListener is told of flushes, compactions, write
+// stalls, table and log files created and deleted, and background errors,
+// on the goroutine doing the work and never with the database's mutex held
+// (see EventListener). The info log (Options.Logger, by default the LOG
+// file) gets the same events, one line each.
 package strata

@@ -320,3 +320,39 @@ func ExampleDB_CompactRangeWithContext() {
 	fmt.Println("tables in level 0:", l0)
 	// Output: tables in level 0: 0
 }
+
+// An EventListener sees the engine's background work as it happens. Here
+// a Flush writes the memtable to a table: the flush begins, the table is
+// created, the flush ends; a function may read the database meanwhile.
+func ExampleEventListener() {
+	var db *strata.DB
+	listener := &strata.EventListener{
+		FlushBegin: func(i strata.FlushInfo) {
+			fmt.Printf("flush: %d memtable, %d entries (%s)\n", i.Input, i.InputEntries, i.Reason)
+		},
+		TableCreated: func(i strata.TableCreateInfo) {
+			fmt.Printf("table created (%s)\n", i.Reason)
+		},
+		FlushEnd: func(i strata.FlushInfo) {
+			fmt.Printf("flushed to level %d: %d table, error %v, %d flush in Metrics\n",
+				i.OutputLevel, len(i.Output), i.Err, db.Metrics().Flushes)
+		},
+	}
+	db, err := strata.Open("db", &strata.Options{FS: strata.NewMemFS(), EventListener: listener})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	for _, k := range []string{"a", "b", "c"} {
+		if err := db.Put([]byte(k), []byte("value"), nil); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if err := db.Flush(); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// flush: 1 memtable, 3 entries (Flush)
+	// table created (flushing)
+	// flushed to level 2: 1 table, error <nil>, 1 flush in Metrics
+}

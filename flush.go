@@ -3,7 +3,6 @@ package strata
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/strata-db/strata/internal/base"
 	"github.com/strata-db/strata/internal/manifest"
@@ -51,18 +50,18 @@ func (d *DB) flushOne() bool {
 	m := d.imms[0]
 	if m.table != nil {
 		// Only a failed flush leaves a stand-in behind, and it sets bgErr.
-		d.setBGErrLocked(fmt.Errorf("strata: internal error: flush found table %s not installed", tableName(m.table.Num)))
+		notify := d.setBGErrLocked("flush", fmt.Errorf("strata: internal error: flush found table %s not installed", tableName(m.table.Num)))
 		d.mu.Unlock()
+		notify()
 		return false
 	}
 	num := d.newOutputNumLocked()
 	d.flushing = true
 	d.mu.Unlock()
 
-	start := time.Now()
+	ev := d.flushBegin(m)
 	helped := d.flushAssist.Helped()
-	entries := m.Len()
-	tw, meta, err := d.writeFlushTable(num, m.NewScanIter(), m.RangeDels(), entries, int64(m.ApproximateMemoryUsage()))
+	tw, meta, err := d.writeFlushTable(num, m.NewScanIter(), m.RangeDels(), m.Len(), int64(m.ApproximateMemoryUsage()))
 	standIn := err == nil && meta != nil
 	if standIn {
 		d.replaceWithStandIn(m, meta)
@@ -80,6 +79,9 @@ func (d *DB) flushOne() bool {
 		// has little left to commit.
 		err = d.syncLogHeaders()
 	}
+	if err == nil {
+		d.tableCreated(ev.job(), tableFlushing, meta)
+	}
 	helped = d.flushAssist.Helped() - helped
 
 	d.mu.Lock()
@@ -90,6 +92,9 @@ func (d *DB) flushOne() bool {
 	nextLog := d.mem.logNum
 	if len(d.imms) > 1 {
 		nextLog = d.imms[1].logNum
+	}
+	if err == nil {
+		ev.holdLocked(d) // the logs the install makes obsolete stay until FlushEnd
 	}
 	d.mu.Unlock()
 
@@ -111,32 +116,33 @@ func (d *DB) flushOne() bool {
 		})
 		if err == nil {
 			if meta != nil {
-				d.logger.Info("flushed memtable", "table", tableName(meta.Num), "level", level,
-					"bytes", meta.Size, "entries", entries, "took", time.Since(start).Round(time.Millisecond),
-					"blocks_compressed_by_writers", helped)
+				d.logger.Debug("flush: blocks compressed by writers", "table", tableName(meta.Num), "blocks", helped)
 			}
 			flushed.unref() // the DB's reference: it left d.imms
 		}
 	}
 
+	d.flushEnd(ev, level, meta, err)
 	d.mu.Lock()
 	// A stand-in (even one a failed flush leaves in d.imms) keeps its table
 	// from the obsolete-file sweep itself (standInTables).
 	delete(d.pendingOutputs, num)
 	d.flushing = false
 	d.flushPlacing = false
+	notify := func() {}
 	switch {
 	case err == nil:
 		d.transientFailures = 0
 	case !standIn:
 		// Nothing was installed: the memtable is still first in d.imms.
-		d.backgroundFailedLocked("flush", err, d.scheduleFlush)
+		notify = d.backgroundFailedLocked("flush", err, d.scheduleFlush)
 	default:
 		// The stand-in is in place: the flush cannot be taken up again.
-		d.setBGErrLocked(fmt.Errorf("strata: flush: %w", err))
+		notify = d.setBGErrLocked("flush", fmt.Errorf("strata: flush: %w", err))
 	}
 	d.bgCond.Broadcast()
 	d.mu.Unlock()
+	notify()
 	if err == nil {
 		d.closeObsoleteLogs(nextLog)
 	}
@@ -237,18 +243,19 @@ func (d *DB) writeFlushTable(num uint64, it base.InternalIterator, rangeDels *ra
 
 // Flush writes the memtable to a table and waits until it (and every
 // memtable frozen before it) is durable in the tree.
-func (d *DB) Flush() error { return d.flush(context.Background()) }
+func (d *DB) Flush() error { return d.flush(context.Background(), flushReasonFlush) }
 
 // flush is Flush that stops waiting once ctx is done and returns
-// context.Cause(ctx); the flush goes on in the background.
-func (d *DB) flush(ctx context.Context) error {
+// context.Cause(ctx); the flush goes on in the background. reason is the
+// caller (FlushInfo.Reason).
+func (d *DB) flush(ctx context.Context, reason string) error {
 	if d.opts.ReadOnly {
 		return ErrReadOnly
 	}
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
 	}
-	if err := d.commit(nil, nil); err != nil {
+	if err := d.forceRotate(reason); err != nil {
 		return err
 	}
 	d.mu.Lock()

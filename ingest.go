@@ -197,7 +197,7 @@ func (d *DB) inspectExternalTable(ctx context.Context, path string) (*externalTa
 func (d *DB) ingestLocked(ctx context.Context, exts []*externalTable, o *IngestOptions) (err error) {
 	d.mu.Lock()
 	if d.memOverlapsLocked(exts) {
-		if err := d.makeRoomForWriteLocked(true, 0); err != nil {
+		if err := d.makeRoomForWriteLocked(flushReasonIngest, 0); err != nil {
 			d.mu.Unlock()
 			return err
 		}
@@ -265,6 +265,7 @@ func (d *DB) ingestLocked(ctx context.Context, exts []*externalTable, o *IngestO
 	}()
 
 	edit := &manifest.VersionEdit{}
+	var metas []*manifest.FileMetadata
 	for i, e := range exts {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
@@ -280,15 +281,23 @@ func (d *DB) ingestLocked(ctx context.Context, exts []*externalTable, o *IngestO
 			return err
 		}
 		edit.AddFile(p.level, meta)
+		metas = append(metas, meta)
 	}
 	if ctx.Err() != nil { // the last point before the tables are in the database
 		return context.Cause(ctx)
 	}
+	if d.events.on {
+		job := d.events.newJob()
+		for _, meta := range metas {
+			d.tableCreated(job, tableIngesting, meta)
+		}
+	}
 	manifestTried = true
 	if err := d.versions.logAndApply(edit, func() { d.ingests++ }); err != nil {
 		d.mu.Lock()
-		d.setBGErrLocked(fmt.Errorf("strata: ingest: %w", err))
+		notify := d.setBGErrLocked("ingest", fmt.Errorf("strata: ingest: %w", err))
 		d.mu.Unlock()
+		notify()
 		return err
 	}
 	if newSeq > 0 {

@@ -22,13 +22,16 @@ func (d *DB) cleanupLoop() {
 // whose names are not ours are never touched. At open, a table is deleted
 // only if the MANIFEST read names it (a table it added and a later edit
 // removed); any other is moved to lost/. After a background error nothing
-// is deleted: what is live is then uncertain.
+// is deleted: what is live is then uncertain; nor while a job holds the
+// sweep (holdCleanupLocked) between its install and its end event, which
+// schedules a sweep when it lets go. Each table and log deleted is
+// reported (TableDeleted, WALDeleted), the sweep's deletions as one job.
 func (d *DB) deleteObsoleteFiles(atOpen bool) {
 	if d.opts.ReadOnly {
 		return
 	}
 	d.mu.Lock()
-	if d.bgErr != nil {
+	if d.bgErr != nil || d.cleanupHolds > 0 {
 		d.mu.Unlock()
 		return
 	}
@@ -59,6 +62,7 @@ func (d *DB) deleteObsoleteFiles(atOpen bool) {
 		d.logger.Warn("cannot list directory for obsolete files", "err", err)
 		return
 	}
+	job := 0 // allocated at the first deletion
 	for _, name := range names {
 		t, num, ok := base.ParseFilename(name)
 		if !ok || num >= firstUnknown && t != base.FileTypeInfoLog && t != base.FileTypeCurrent && t != base.FileTypeLock {
@@ -90,7 +94,16 @@ func (d *DB) deleteObsoleteFiles(atOpen bool) {
 				continue
 			}
 		}
-		if err := d.fs.Remove(d.fs.PathJoin(d.dirname, name)); err != nil {
+		path := d.fs.PathJoin(d.dirname, name)
+		err := d.fs.Remove(path)
+		if t == base.FileTypeTable || t == base.FileTypeLog {
+			if job == 0 && d.events.on {
+				job = d.events.newJob()
+			}
+			d.fileDeleted(job, t, path, num, err)
+			continue
+		}
+		if err != nil {
 			d.logger.Warn("cannot delete obsolete file", "file", name, "err", err)
 			continue
 		}

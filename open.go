@@ -90,6 +90,7 @@ func Open(dirname string, opts *Options) (db *DB, err error) {
 	if d.logger, d.infoLog, err = openInfoLog(o, dirname); err != nil {
 		return nil, err
 	}
+	d.events = newEventSink(o.EventListener, d.logger)
 	if o.BlockCacheSize > 0 {
 		d.blockCache = cache.New(o.BlockCacheSize)
 	}
@@ -376,6 +377,8 @@ func (d *DB) recoverLogsAndStart() error {
 	mem := d.opts.newMemTable(0, 0)
 	chain := d.newWALChain()
 	var unreplayed []unreplayedLog // the logs not replayed whole, in order
+
+	job := d.events.newJob() // Open's, for the tables and the log it writes
 	for i, num := range logs {
 		gap, err := chain.stop(num)
 		if err != nil {
@@ -392,7 +395,7 @@ func (d *DB) recoverLogsAndStart() error {
 			break
 		}
 		var st replayStats
-		if mem, st, err = d.replayLog(num, mem, edit); err != nil {
+		if mem, st, err = d.replayLog(num, mem, edit, job); err != nil {
 			return err
 		}
 		chain.replayed(num, st)
@@ -430,7 +433,7 @@ func (d *DB) recoverLogsAndStart() error {
 	}
 
 	if !mem.Empty() {
-		if err := d.flushRecovered(mem, edit); err != nil {
+		if err := d.flushRecovered(mem, edit, job); err != nil {
 			return err
 		}
 	} else {
@@ -443,6 +446,9 @@ func (d *DB) recoverLogsAndStart() error {
 	d.mu.Unlock()
 	if err != nil {
 		return err
+	}
+	if d.events.on {
+		d.walCreated(job, logNum)
 	}
 	d.mem = d.opts.newMemTable(logNum, 0)
 	d.mu.Lock()
@@ -503,8 +509,9 @@ func (d *DB) verifyTables() error {
 
 // replayLog applies the batches of log num to mem, writing full memtables
 // to level-0 tables recorded in edit (or, read-only, keeping them in
-// d.imms). It returns the memtable to continue with and what it replayed.
-func (d *DB) replayLog(num uint64, mem *memTable, edit *manifest.VersionEdit) (*memTable, replayStats, error) {
+// d.imms), reported as created by job. It returns the memtable to continue
+// with and what it replayed.
+func (d *DB) replayLog(num uint64, mem *memTable, edit *manifest.VersionEdit, job int) (*memTable, replayStats, error) {
 	path := base.MakeFilepath(d.dirname, base.FileTypeLog, num)
 	mode := d.opts.WALRecoveryMode
 	refuse := func(err error) error {
@@ -518,7 +525,7 @@ func (d *DB) replayLog(num uint64, mem *memTable, edit *manifest.VersionEdit) (*
 			d.imms = append(d.imms, m)
 			return nil
 		}
-		return d.flushRecovered(m, edit)
+		return d.flushRecovered(m, edit, job)
 	}
 	onDamage := func(err error) error {
 		switch {
@@ -705,8 +712,9 @@ func memHasRoom(m *memTable, need int) bool {
 // flushRecovered writes a recovered memtable to a level-0 table and adds it
 // to edit.
 //
-// It consumes the caller's reference to mem.
-func (d *DB) flushRecovered(mem *memTable, edit *manifest.VersionEdit) error {
+// It consumes the caller's reference to mem. The table is reported as
+// created by job.
+func (d *DB) flushRecovered(mem *memTable, edit *manifest.VersionEdit, job int) error {
 	defer mem.unref()
 	d.mu.Lock()
 	num := d.newOutputNumLocked()
@@ -717,6 +725,7 @@ func (d *DB) flushRecovered(mem *memTable, edit *manifest.VersionEdit) error {
 	}
 	if meta != nil {
 		edit.NewFiles = append(edit.NewFiles, manifest.NewFileEntry{Level: 0, Meta: meta})
+		d.tableCreated(job, tableRecovery, meta)
 	}
 	return nil
 }

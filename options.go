@@ -94,10 +94,16 @@ type Options struct {
 	// FS is the file system. Default: the operating system's (OSFS);
 	// NewMemFS for a database in memory; or your own (see FS).
 	FS FS
-	// Logger receives the engine's informational messages. Default: a
-	// LevelDB-style "LOG" text file in the database directory (nothing for
-	// a read-only open).
+	// Logger receives the engine's informational messages, among them
+	// every event of EventListener as one line (its String, with the
+	// attributes event= and job=). Default: a LevelDB-style "LOG" text file
+	// in the database directory (nothing for a read-only open).
 	Logger *slog.Logger
+	// EventListener, if set, is told of flushes, compactions, write
+	// stalls, table and log files created and deleted, and background
+	// errors, as they happen. See EventListener for which goroutine calls
+	// it and what it may do. Default: none.
+	EventListener *EventListener
 
 	// WriteBufferSize is how many bytes of writes a memtable holds before it
 	// is frozen and flushed to a table. Default 4 MiB.

@@ -127,8 +127,9 @@ func (d *DB) ensureExtended(merges bool) error {
 		if err := d.versions.logAndApply(e, nil); err != nil {
 			err = fmt.Errorf("strata: mark the database as using range deletions or merges: %w", err)
 			d.mu.Lock()
-			d.setBGErrLocked(err)
+			notify := d.setBGErrLocked("write", err)
 			d.mu.Unlock()
+			notify()
 			return err
 		}
 	}

@@ -3,9 +3,11 @@
 // decodes MANIFEST version edits and write-ahead-log batches, rebuilds the
 // shape of the LSM tree from the MANIFEST (and renders it as text, SVG or
 // PNG), lists every version of a key across tables and logs (KeyHistory),
-// and checks a whole database, reporting each problem with its file and byte
-// offset. It is the library behind `strata sst`, `strata manifest`, `strata
-// wal`, `strata lsm`, `strata stats`, `strata idump` and `strata check`.
+// checks a whole database, reporting each problem with its file and byte
+// offset, and reads back the engine's events from its info log
+// (ReadEvents). It is the library behind `strata sst`, `strata manifest`,
+// `strata wal`, `strata lsm`, `strata stats`, `strata idump` and `strata
+// check`.
 //
 // Everything here only reads: no function of this package writes to a
 // database directory or takes its lock, so it may run beside a process that

@@ -14,6 +14,8 @@ import (
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
+
+	"github.com/strata-db/strata/internal/base"
 )
 
 // The pictures of the tree (text, SVG, PNG) share one geometry: a row per
@@ -130,16 +132,7 @@ func overlapsAny(row []shapeRect, r shapeRect) bool {
 
 // HumanBytes renders a byte count in binary units, named as such: "512 B",
 // "3.4 KiB", "12.0 MiB", "1.5 GiB", "2.0 TiB" (1 KiB = 1024 bytes).
-func HumanBytes(n uint64) string {
-	if n < 1<<10 {
-		return fmt.Sprintf("%d B", n)
-	}
-	unit, size := 0, float64(n)/(1<<10)
-	for size >= 1<<10 && unit < 3 {
-		unit, size = unit+1, size/(1<<10)
-	}
-	return fmt.Sprintf("%.1f %ciB", size, "KMGT"[unit])
-}
+func HumanBytes(n uint64) string { return base.HumanBytes(n) }
 
 func (l *LSM) levelLabel(level int) string {
 	return fmt.Sprintf("L%d %4d files %10s", level, len(l.Levels[level]), HumanBytes(l.LevelBytes(level)))

@@ -106,6 +106,8 @@ type statsJSON struct {
 	ReadAmp            int               `json:"read_amplification"`
 	WriteAmp           float64           `json:"write_amplification"`
 	History            inspect.History   `json:"history"`
+	// Events, with --events: the last events of the info log.
+	Events []inspect.Event `json:"events,omitempty"`
 }
 
 type levelJSON struct {
@@ -125,16 +127,25 @@ type cacheJSON struct {
 
 func newStatsCmd(e *env) *cobra.Command {
 	var dir string
-	var asJSON bool
+	var asJSON, events bool
+	var eventsLimit int
 	c := &cobra.Command{
-		Use:   "stats --db DIR [--json]",
+		Use:   "stats --db DIR [--json] [--events [--events-limit N]]",
 		Short: "The tree's shape per level, memtable, cache, read and write amplification",
 		Long: `Print the tree's shape per level (tables, bytes, compaction score), the
 memtable (the live logs' writes), the block cache, the read amplification (how
 many sorted runs a point read may consult) and the write amplification since
 the current MANIFEST was started (at the last open that wrote): table bytes
 written by flushes and compactions per byte flushed. The database is opened
-read-only, so it may be in use by another process.`,
+read-only, so it may be in use by another process.
+
+With --events, also the most recent events: flushes and compactions (with
+their inputs, outputs, bytes and time), write stalls, tables and logs created
+and deleted, background errors. They are read back from the database's LOG
+(and LOG.old), where the process that last opened it for writing recorded
+them, one line each (the same lines a program's strata.EventListener gets as
+String()); this command only reads, so it causes none. A database opened by a
+program with its own Options.Logger keeps its events in that logger instead.`,
 		Args: args(0, 0, "no arguments"),
 		RunE: func(_ *cobra.Command, _ []string) (err error) {
 			db, err := e.openRead(dir)
@@ -160,18 +171,67 @@ read-only, so it may be in use by another process.`,
 			if s.LiveLogs == nil {
 				s.LiveLogs = []inspect.LogFile{}
 			}
+			var recorded []inspect.Event
+			var found bool
+			if events {
+				if recorded, found, err = inspect.ReadEvents(dir); err != nil {
+					return err
+				}
+				if eventsLimit > 0 && len(recorded) > eventsLimit {
+					s.Events = recorded[len(recorded)-eventsLimit:]
+				} else {
+					s.Events = recorded
+				}
+			}
 			if asJSON {
 				enc := json.NewEncoder(e.stdout)
 				enc.SetIndent("", "  ")
 				return enc.Encode(s)
 			}
 			_, err = fmt.Fprint(e.stdout, statsText(&s))
+			if err == nil && events {
+				_, err = fmt.Fprint(e.stdout, eventsText(dir, s.Events, len(recorded), found))
+			}
 			return err
 		},
 	}
 	addDBFlag(c, &dir)
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.Flags().BoolVar(&events, "events", false, "also show the most recent events recorded in the database's LOG")
+	c.Flags().IntVar(&eventsLimit, "events-limit", 20, "with --events, how many events at most (0: all that LOG and LOG.old hold)")
 	return c
+}
+
+// eventsText renders the events --events shows, the last of all recorded
+// in dir's LOG and LOG.old (found: whether either exists).
+func eventsText(dir string, events []inspect.Event, all int, found bool) string {
+	var b strings.Builder
+	switch {
+	case !found:
+		fmt.Fprintf(&b, "events: no LOG in %s (a database opened read-only only, or by a program with its own Options.Logger, which got the events)\n", dir)
+		return b.String()
+	case all == 0:
+		b.WriteString("events: none in LOG or LOG.old\n")
+		return b.String()
+	}
+	if len(events) == all {
+		fmt.Fprintf(&b, "events: all %d in LOG.old and LOG\n", all)
+	} else {
+		fmt.Fprintf(&b, "events: the last %d of %d in LOG.old and LOG (--events-limit)\n", len(events), all)
+	}
+	file := ""
+	for _, ev := range events {
+		if ev.File != file {
+			file = ev.File
+			which := "the last open for writing"
+			if file == "LOG.old" {
+				which = "the open for writing before it"
+			}
+			fmt.Fprintf(&b, "  %s (%s):\n", file, which)
+		}
+		fmt.Fprintf(&b, "    %s\n", ev)
+	}
+	return b.String()
 }
 
 func statsText(s *statsJSON) string {

@@ -224,11 +224,46 @@ func TestFlushCompactStatsLSM(t *testing.T) {
 	}
 }
 
-// TestStatsJSONNames: every name in stats --json is snake_case; the names
-// are pinned in testdata/stats-json-keys.golden.
+// TestStatsEvents: stats --events shows the last events the writing
+// processes recorded in LOG and LOG.old, as the engine described them, and
+// says where there are none.
+func TestStatsEvents(t *testing.T) {
+	dir := makeDB(t) // one open: a flush; then a compaction in a second
+	mustStrata(t, "", "compact", "--db", dir)
+	out := mustStrata(t, "", "stats", "--db", dir, "--events", "--events-limit", "0")
+	_, events, ok := strings.Cut(out, "events: all ")
+	if !ok {
+		t.Fatalf("stats --events:\n%s", out)
+	}
+	for _, want := range []string{" in LOG.old and LOG\n", "\n  LOG.old (the open for writing before it):\n",
+		"] flushed 1 memtable (", "; Flush) to L", "\n  LOG (the last open for writing):\n", "] compacted (manual) L",
+		"] table 0000", " created (compacting, ", " deleted\n", "] WAL 0000"} {
+		if !strings.Contains(events, want) {
+			t.Errorf("stats --events lacks %q:\n%s", want, events)
+		}
+	}
+	if n := strings.Count(mustStrata(t, "", "stats", "--db", dir, "--events", "--events-limit", "3"), "\n    "); n != 3 {
+		t.Errorf("--events-limit 3 shows %d events", n)
+	}
+	var s statsJSON
+	if err := json.Unmarshal([]byte(mustStrata(t, "", "stats", "--db", dir, "--events", "--json")), &s); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Events) == 0 || s.Events[len(s.Events)-1].File != "LOG" || s.Events[0].Kind == "" {
+		t.Errorf("stats --events --json: %+v", s.Events)
+	}
+	os.Remove(filepath.Join(dir, "LOG"))
+	os.Remove(filepath.Join(dir, "LOG.old"))
+	if out := mustStrata(t, "", "stats", "--db", dir, "--events"); !strings.Contains(out, "events: no LOG in ") {
+		t.Errorf("stats --events without a LOG:\n%s", out)
+	}
+}
+
+// TestStatsJSONNames: every name in stats --json (with --events) is
+// snake_case; the names are pinned in testdata/stats-json-keys.golden.
 func TestStatsJSONNames(t *testing.T) {
 	var v any
-	if err := json.Unmarshal([]byte(mustStrata(t, "", "stats", "--db", makeDB(t), "--json")), &v); err != nil {
+	if err := json.Unmarshal([]byte(mustStrata(t, "", "stats", "--db", makeDB(t), "--json", "--events")), &v); err != nil {
 		t.Fatal(err)
 	}
 	var paths []string
