@@ -536,7 +536,7 @@ class Bench {
     std::vector<std::unique_ptr<Thread>> threads;
     for (int i = 0; i < s.threads; i++) threads.emplace_back(new Thread(i, static_cast<uint32_t>(F.seed + ++thread_count_)));
     std::unique_ptr<Reporter> reporter;
-    if (F.report_interval > 0) {
+    if (F.report_interval > 0 && std::string(s.kind) != "op") {  // as dbbench: not waitforcompaction, flush, compact
       reporter.reset(new Reporter);
       for (auto& t : threads) t->stats.report = &reporter->ops;
     }

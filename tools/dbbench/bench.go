@@ -234,7 +234,9 @@ func (r *runner) runBenchmark(b *bench) error {
 		}
 	}
 	var rep *reporter
-	if r.cfg.ReportInterval > 0 {
+	// As in RocksDB's db_bench, waitforcompaction, flush and compact leave
+	// the report file alone (RocksDB's compact would rewrite it: a header).
+	if r.cfg.ReportInterval > 0 && b.opKind != "op" {
 		var err error
 		if rep, err = startReporter(r.cfg.ReportFile, time.Duration(r.cfg.ReportInterval)*time.Second); err != nil {
 			return err

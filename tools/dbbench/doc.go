@@ -39,5 +39,6 @@
 // a rate in bytes per second (readwhilewriting's writer reports the rate it
 // kept: "(writer: N writes, R/s)"), and --report_interval_seconds writes
 // each benchmark's throughput per interval to --report_file in RocksDB's
-// "secs_elapsed,interval_qps" format.
+// "secs_elapsed,interval_qps" format (waitforcompaction, flush and compact
+// leave the file alone).
 package dbbench
