@@ -123,7 +123,7 @@ func TestRunTiny(t *testing.T) {
 		}
 	}
 	docs := filepath.Join(work, "docs")
-	if err := render.Write(data, docs, "test"); err != nil {
+	if err := render.Write(data, docs, "test", nil, ""); err != nil {
 		t.Fatal(err)
 	}
 	md, err := os.ReadFile(filepath.Join(docs, "benchmarks.md"))
@@ -140,5 +140,126 @@ func TestRunTiny(t *testing.T) {
 		if fi, err := os.Stat(filepath.Join(docs, "benchmarks", png)); err != nil || fi.Size() < 1000 {
 			t.Errorf("chart %s: %v", png, err)
 		}
+	}
+}
+
+// TestScaleQuick runs the scale plan's quick form end to end (as root: the
+// limited set runs each step in a memory control group, and the page cache
+// is dropped before read phases), then renders the "At scale" section.
+func TestScaleQuick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a process per phase and engine")
+	}
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the scale runs need root, and CI runs as root")
+		}
+		t.Skip("the scale runs need root (memory control groups, drop_caches)")
+	}
+	if _, err := suite.CgroupVersion(); err != nil {
+		t.Skip(err)
+	}
+	work := t.TempDir()
+	plan, err := suite.NewScalePlan(suite.ScaleOptions{Quick: true, Reps: 1, Sets: suite.ScaleSets,
+		MemoryNum: 5000, Num: 5000, MemLimit: 128 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd, _ := os.Getwd()
+	engs := suite.GoEngines(wd, work)
+	for _, e := range []*suite.Engine{suite.RocksDB(), suite.LevelDB(wd, work)} {
+		if e.Err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s: %v", e.Name, e.Err)
+			}
+			t.Logf("skipping %s: %v", e.Name, e.Err)
+			continue
+		}
+		engs = append(engs, e)
+	}
+	launcher, err := suite.BuildLauncher(wd, work)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, log bytes.Buffer
+	header := suite.ScaleHeader{Type: "scale-run", Started: time.Now(), Plan: plan, Engines: engs,
+		Machine: suite.DescribeMachine(work), Disk: suite.DescribeDisk(work), Cgroup: "test"}
+	json.NewEncoder(&out).Encode(header)
+	r := &suite.ScaleRunner{Plan: plan, Engines: engs, WorkDir: work, Timeout: 2 * time.Minute, Out: &out, Log: &log, Launcher: launcher}
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sd, err := render.LoadScale(bytes.NewReader(out.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sd.Runs) != 1 || sd.Runs[0].End == nil {
+		t.Fatalf("%d runs; want one, ended", len(sd.Runs))
+	}
+	seen := map[string]int{}
+	for _, rec := range sd.Runs[0].Records {
+		if rec.Type == "failure" {
+			t.Errorf("%s %s %s: %s", rec.Set, rec.Engine, rec.Phase, rec.Error)
+			continue
+		}
+		seen[rec.Engine]++
+		st := rec.Step
+		limited := rec.Set == plan.Sets[1].ID
+		if (rec.OpsPerSec <= 0 && rec.Phase != "settle") || st.PeakRSS <= 0 || st.DiskAllocBytes <= 0 || (st.Cgroup != nil) != limited {
+			t.Errorf("%s %s %s: ops/s %v, peak RSS %d, disk %d, cgroup %+v", rec.Set, rec.Engine, rec.Phase, rec.OpsPerSec, st.PeakRSS, st.DiskAllocBytes, st.Cgroup)
+		}
+		if limited && (st.Cgroup.Peak <= 0 || st.Cgroup.Peak > 128<<20) {
+			t.Errorf("%s %s: cgroup peak %d with a 128 MiB limit", rec.Engine, rec.Phase, st.Cgroup.Peak)
+		}
+		switch rec.Phase {
+		case "fill", "overwrite":
+			// 5,000 entries of 116 bytes: the WAL alone is 580 kB.
+			if st.WriteBytes < 500000 || rec.MaxMicros <= 0 || len(rec.Buckets) == 0 {
+				t.Errorf("%s %s %s: wrote %d bytes, longest write %v µs, %d buckets", rec.Set, rec.Engine, rec.Phase, st.WriteBytes, rec.MaxMicros, len(rec.Buckets))
+			}
+		case "readrandom-1", "readrandom-2", "seekrandom-1", "seekrandom-2", "readwhilewriting":
+			if rec.Found != rec.Reads || rec.Reads <= 0 || !st.DroppedCaches {
+				t.Errorf("%s %s %s: found %d of %d (dropped caches: %v)", rec.Set, rec.Engine, rec.Phase, rec.Found, rec.Reads, st.DroppedCaches)
+			}
+		}
+	}
+	for _, e := range engs {
+		if n := seen[e.Name]; n != 2*len(plan.Phases) {
+			t.Errorf("%s: %d results, want %d", e.Name, n, 2*len(plan.Phases))
+		}
+	}
+	docs := filepath.Join(work, "docs")
+	full, err := os.Open("results/full.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer full.Close()
+	data, err := render.Load(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := render.Write(data, docs, "results/full.jsonl", sd, "results/scale-test.jsonl"); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(docs, "benchmarks.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"## 4. At scale", "### 4.2 5,000 entries in a 128 MiB memory cgroup", "write amplification ≤ Pebble's",
+		"| readwhilewriting (the reader) |", "benchmarks/scale-5k-128MiB-series.png"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("benchmarks.md lacks %q", want)
+		}
+	}
+	for _, id := range []string{"5k-nolimit", "5k-128MiB"} {
+		for _, kind := range []string{"series", "ratios"} {
+			png := filepath.Join(docs, "benchmarks", "scale-"+id+"-"+kind+".png")
+			if fi, err := os.Stat(png); err != nil || fi.Size() < 1000 {
+				t.Errorf("chart %s: %v", png, err)
+			}
+		}
+	}
+	if t.Failed() {
+		t.Logf("runner's log:\n%s", log.String())
 	}
 }

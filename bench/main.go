@@ -42,7 +42,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(false), newRunCmd(true), newRenderCmd(), newWorkerCmd(), newCLIFlowCmd())
+	root.AddCommand(newRunCmd(false), newRunCmd(true), newRenderCmd(), newScaleCmd(), newWorkerCmd(), newCLIFlowCmd())
 	return root
 }
 
@@ -70,7 +70,7 @@ func newRunCmd(all bool) *cobra.Command {
 				return err
 			}
 			if all {
-				return renderDocs(o.out, o.docs)
+				return renderDocs(o.out, o.docs, defaultScaleResults)
 			}
 			return nil
 		},
@@ -123,46 +123,19 @@ func runSuite(cmd *cobra.Command, o *runOptions) error {
 	if err != nil {
 		return err
 	}
-	available := map[string]*suite.Engine{}
-	for _, e := range suite.GoEngines(benchDir, o.work) {
-		available[e.Name] = e
-	}
-	wanted := strings.Split(o.engines, ",")
-	if slices.Contains(wanted, "rocksdb") {
-		available["rocksdb"] = suite.RocksDB()
-	}
-	if slices.Contains(wanted, "leveldb") {
-		available["leveldb"] = suite.LevelDB(benchDir, o.work)
-	}
-	if slices.Contains(wanted, "strata-cli") {
-		available["strata-cli"] = suite.StrataCLI(self, repo, o.work)
+	header := suite.Header{Type: "run", Started: time.Now().UTC(), Plan: plan,
+		Command: "go run . " + strings.Join(os.Args[1:], " "), Machine: suite.DescribeMachine(o.work),
+		Skipped: map[string]string{}}
+	run, err := pickEngines(cmd, benchDir, repo, o.work, self, strings.Split(o.engines, ","), o.require, header.Skipped)
+	if err != nil {
+		return err
 	}
 	launcher, err := suite.BuildLauncher(benchDir, o.work)
 	if err != nil {
 		// Off Linux there is none; peak RSS figures then include the runner's.
 		fmt.Fprintf(cmd.ErrOrStderr(), "no launcher, so each step's peak RSS is at least this process's: %v\n", err)
 	}
-	header := suite.Header{Type: "run", Started: time.Now().UTC(), Plan: plan,
-		Command: "go run . " + strings.Join(os.Args[1:], " "), Machine: suite.DescribeMachine(o.work),
-		Launcher: launcher != "", Skipped: map[string]string{}}
-	var run []*suite.Engine
-	for _, name := range wanted {
-		e, ok := available[name]
-		switch {
-		case !ok:
-			return fmt.Errorf("unknown engine %q", name)
-		case e.Err != nil && o.require:
-			return fmt.Errorf("%s: %v", name, e.Err)
-		case e.Err != nil:
-			fmt.Fprintf(cmd.ErrOrStderr(), "skipping %s: %v\n", name, e.Err)
-			header.Skipped[name] = e.Err.Error()
-		default:
-			run = append(run, e)
-		}
-	}
-	if len(run) == 0 {
-		return errors.New("no engine to run")
-	}
+	header.Launcher = launcher != ""
 	header.Engines = run
 	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
 		return err
@@ -185,20 +158,26 @@ func runSuite(cmd *cobra.Command, o *runOptions) error {
 	return out.Close()
 }
 
+// defaultScaleResults is the scale results file the docs' "At scale"
+// section is rendered from (go run . scale writes it).
+const defaultScaleResults = "results/scale.jsonl"
+
 func newRenderCmd() *cobra.Command {
-	var in, docs string
+	var in, docs, scale string
 	cmd := &cobra.Command{
 		Use:   "render",
 		Short: "Render a results file into docs/benchmarks.md and PNG charts",
 		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, args []string) error { return renderDocs(in, docs) },
+		RunE:  func(cmd *cobra.Command, args []string) error { return renderDocs(in, docs, scale) },
 	}
 	cmd.Flags().StringVar(&in, "in", "results/full.jsonl", "results file")
 	cmd.Flags().StringVar(&docs, "docs", "../docs", "directory for benchmarks.md and its charts")
+	cmd.Flags().StringVar(&scale, "scale", defaultScaleResults, "scale results file for the \"At scale\" section (skipped if absent)")
 	return cmd
 }
 
-func renderDocs(in, docs string) error {
+// renderDocs renders in (and scale, if that file exists) into docs.
+func renderDocs(in, docs, scale string) error {
 	f, err := os.Open(in)
 	if err != nil {
 		return err
@@ -208,7 +187,22 @@ func renderDocs(in, docs string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", in, err)
 	}
-	if err := render.Write(data, docs, in); err != nil {
+	var sd *render.ScaleData
+	if scale != "" {
+		sf, err := os.Open(scale)
+		switch {
+		case os.IsNotExist(err):
+			fmt.Fprintf(os.Stderr, "no %s: the page has no \"At scale\" section\n", scale)
+		case err != nil:
+			return err
+		default:
+			defer sf.Close()
+			if sd, err = render.LoadScale(sf); err != nil {
+				return fmt.Errorf("%s: %w", scale, err)
+			}
+		}
+	}
+	if err := render.Write(data, docs, in, sd, scale); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "wrote %s\n", filepath.Join(docs, "benchmarks.md"))
@@ -243,4 +237,41 @@ func newWorkerCmd() *cobra.Command {
 
 func writeJSONLine(f *os.File, v any) error {
 	return json.NewEncoder(f).Encode(v)
+}
+
+// pickEngines builds the engines wanted, in order: those that cannot run
+// here are an error with require, else skipped (and noted in skipped).
+func pickEngines(cmd *cobra.Command, benchDir, repo, work, self string, wanted []string, require bool, skipped map[string]string) ([]*suite.Engine, error) {
+	available := map[string]*suite.Engine{}
+	for _, e := range suite.GoEngines(benchDir, work) {
+		available[e.Name] = e
+	}
+	if slices.Contains(wanted, "rocksdb") {
+		available["rocksdb"] = suite.RocksDB()
+	}
+	if slices.Contains(wanted, "leveldb") {
+		available["leveldb"] = suite.LevelDB(benchDir, work)
+	}
+	if slices.Contains(wanted, "strata-cli") {
+		available["strata-cli"] = suite.StrataCLI(self, repo, work)
+	}
+	var run []*suite.Engine
+	for _, name := range wanted {
+		e, ok := available[name]
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("unknown engine %q", name)
+		case e.Err != nil && require:
+			return nil, fmt.Errorf("%s: %v", name, e.Err)
+		case e.Err != nil:
+			fmt.Fprintf(cmd.ErrOrStderr(), "skipping %s: %v\n", name, e.Err)
+			skipped[name] = e.Err.Error()
+		default:
+			run = append(run, e)
+		}
+	}
+	if len(run) == 0 {
+		return nil, errors.New("no engine to run")
+	}
+	return run, nil
 }

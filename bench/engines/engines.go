@@ -23,6 +23,11 @@ var All = map[string]dbbench.Engine{
 	"strata": dbbench.Strata,
 }
 
+// SettleLimit bounds waitforcompaction where an engine has no "compactions
+// done" call and the harness polls (Pebble, goleveldb, Badger): past it the
+// benchmark fails. An hour, for the scale runs' compaction debt.
+const SettleLimit = time.Hour
+
 // Names is the Go engines' order in tables and runs.
 var Names = []string{"strata", "pebble", "goleveldb", "badger"}
 
@@ -62,7 +67,7 @@ func dirState(dir string) string {
 // settleDir waits until the files in dir (names and sizes) and, if given,
 // the engine's own state string have not changed for a full second: for
 // engines with no "compactions done" signal, a running compaction shows as
-// a growing or new table file. It gives up after ten minutes.
+// a growing or new table file. It gives up after SettleLimit.
 func settleDir(dir string, state func() string) error {
 	const quiet = time.Second
 	snapshot := func() string {
@@ -73,10 +78,10 @@ func settleDir(dir string, state func() string) error {
 		return s
 	}
 	last, since := snapshot(), time.Now()
-	deadline := time.Now().Add(10 * time.Minute)
+	deadline := time.Now().Add(SettleLimit)
 	for time.Since(since) < quiet {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s still changing after 10 minutes", dir)
+			return fmt.Errorf("%s still changing after %v", dir, SettleLimit)
 		}
 		time.Sleep(100 * time.Millisecond)
 		if s := snapshot(); s != last {

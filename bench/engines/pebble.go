@@ -156,7 +156,7 @@ func (p pebbleDB) Flush() error { return p.d.Flush() }
 // alone is not a signal: Pebble can leave some debt below its compaction
 // threshold indefinitely, with nothing scheduled.
 func (p pebbleDB) WaitForCompactions() error {
-	deadline := time.Now().Add(10 * time.Minute)
+	deadline := time.Now().Add(SettleLimit)
 	quiet := 0
 	for {
 		m := p.d.Metrics()
@@ -173,7 +173,7 @@ func (p pebbleDB) WaitForCompactions() error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("pebble: compactions still running after 10 minutes")
+			return fmt.Errorf("pebble: compactions still running after %v", SettleLimit)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -61,4 +62,61 @@ func TestLauncherReportsTheStepsOwnPeak(t *testing.T) {
 		}
 	}
 	runtime.KeepAlive(ballast)
+
+	// The step's I/O: /proc/PID/io, read from the zombie.
+	os.Remove(rusage)
+	out := filepath.Join(dir, "out")
+	cmd := exec.Command(bin, rusage, "sh", "-c", "head -c 4194304 /dev/zero > "+out+" && sync "+out)
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	report := readReport(t, rusage)
+	if report["write_bytes"] < 4<<20 || report["write_bytes"] > 5<<20 || report["oublock_bytes"] != report["write_bytes"] {
+		t.Errorf("a step that wrote 4 MiB reported %v", report)
+	}
+}
+
+// readReport parses a launcher report ("name value" lines).
+func readReport(t *testing.T, path string) map[string]int64 {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]int64{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var name string
+		var v int64
+		if _, err := fmt.Sscanf(line, "%s %d", &name, &v); err != nil {
+			t.Fatalf("report line %q: %v", line, err)
+		}
+		m[name] = v
+	}
+	return m
+}
+
+// TestLauncherJoinsTheCgroup checks that --cgroup starts the command inside
+// the group (as root, on a machine with the memory controller).
+func TestLauncherJoinsTheCgroup(t *testing.T) {
+	parent := "/sys/fs/cgroup/memory"
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		parent = "/sys/fs/cgroup"
+	}
+	group := filepath.Join(parent, fmt.Sprintf("strata-launcher-test-%d", os.Getpid()))
+	if err := os.Mkdir(group, 0o755); err != nil {
+		t.Skipf("cannot create a control group (needs root): %v", err)
+	}
+	defer os.Remove(group)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "launcher")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "--cgroup", group, filepath.Join(dir, "rusage"), "cat", "/proc/self/cgroup").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "/"+filepath.Base(group)+"\n") {
+		t.Errorf("the command ran in\n%s\nnot in %s", out, group)
+	}
 }

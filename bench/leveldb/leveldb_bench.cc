@@ -46,6 +46,10 @@ struct Flags {
   std::string db = "/tmp/leveldb-dbbench", compression_type = "snappy";
   long cache_size = 8 << 20, write_buffer_size = 4 << 20, block_size = 4096;
   int bloom_bits = 10, open_files = 0;
+  // As dbbench's --duration, --benchmark_write_rate_limit,
+  // --report_interval_seconds and --report_file (RocksDB's flags).
+  long duration = 0, write_rate_limit = 0, report_interval = 0;
+  std::string report_file = "report.csv";
 } F;
 
 [[noreturn]] void Die(const std::string& msg) {
@@ -99,6 +103,10 @@ void ParseFlags(int argc, char** argv) {
     else if (name == "block_size") F.block_size = ParseInt(name, v);
     else if (name == "bloom_bits") F.bloom_bits = ParseInt(name, v);
     else if (name == "open_files") F.open_files = ParseInt(name, v);
+    else if (name == "duration") F.duration = ParseInt(name, v);
+    else if (name == "benchmark_write_rate_limit") F.write_rate_limit = ParseInt(name, v);
+    else if (name == "report_interval_seconds") F.report_interval = ParseInt(name, v);
+    else if (name == "report_file") F.report_file = v;
     else Die("unknown flag --" + name);
   }
   if (F.num < 1 || F.threads < 1 || F.batch_size < 1) Die("--num, --threads and --batch_size must be at least 1");
@@ -239,22 +247,108 @@ class Histogram {
                   Percentile(99.99) / 1e3);
     s += buf;
     s += "------------------------------------------------------\n";
+    if (n_ == 0) return s;
+    // The bucket table on RocksDB's limits, as dbbench.Histogram prints it:
+    // a fine bucket goes where its lowest value (in whole microseconds) falls.
+    const std::vector<double>& limits = RocksLimits();
+    std::vector<uint64_t> coarse(limits.size(), 0);
+    for (int i = 0; i < kBuckets; i++) {
+      if (counts_[i] == 0) continue;
+      double v = static_cast<double>(Lower(i) / 1000);
+      size_t j = 0;
+      while (j < limits.size() - 1 && limits[j] < v) j++;
+      coarse[j] += counts_[i];
+    }
+    double mult = 100.0 / n_;
+    uint64_t cum = 0;
+    for (size_t j = 0; j < coarse.size(); j++) {
+      if (coarse[j] == 0) continue;
+      cum += coarse[j];
+      double left = j > 0 ? limits[j - 1] : 0;
+      std::snprintf(buf, sizeof(buf), "%c %7.0f, %7.0f ] %8llu %7.3f%% %7.3f%% %s\n", j > 0 ? '(' : '[', left, limits[j],
+                    (unsigned long long)coarse[j], mult * coarse[j], mult * cum,
+                    std::string(static_cast<size_t>(mult * coarse[j] / 5 + 0.5), '#').c_str());
+      s += buf;
+    }
     return s;
   }
 
  private:
+  // RocksDB's HistogramBucketMapper limits in microseconds (as dbbench's
+  // rocksBucketLimits): 1, 2, then each 1.5 times the last, cut to two
+  // significant digits.
+  static const std::vector<double>& RocksLimits() {
+    static const std::vector<double> limits = [] {
+      std::vector<double> l = {1, 2};
+      double v = 2;
+      for (;;) {
+        v *= 1.5;
+        if (v > 1e13) return l;
+        uint64_t b = static_cast<uint64_t>(v), pow = 1;
+        while (b / 10 > 10) b /= 10, pow *= 10;
+        l.push_back(static_cast<double>(b * pow));
+      }
+    }();
+    return limits;
+  }
   std::vector<uint64_t> counts_;
   uint64_t n_ = 0, min_ = 0, max_ = 0;
   double sum_ = 0, sum_sq_ = 0;
 };
 
 // One thread's counters, as dbbench's threadStats.
+// Reporter writes a benchmark's operations per interval to --report_file,
+// as dbbench's reporter and RocksDB's ReporterAgent do.
+class Reporter {
+ public:
+  std::atomic<long> ops{0};
+  Reporter() {
+    f_ = std::fopen(F.report_file.c_str(), "w");
+    if (f_ == nullptr) Die("cannot create --report_file " + F.report_file);
+    std::fprintf(f_, "secs_elapsed,interval_qps\n");
+    std::fflush(f_);
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~Reporter() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    std::fclose(f_);
+  }
+
+ private:
+  void Loop() {
+    auto start = Clock::now();
+    auto next = start;
+    long last = 0;
+    std::unique_lock<std::mutex> l(mu_);
+    for (;;) {
+      next += std::chrono::seconds(F.report_interval);
+      if (cv_.wait_until(l, next, [this] { return stop_; })) return;
+      long total = ops.load();
+      long secs = static_cast<long>(std::chrono::duration<double>(Clock::now() - start).count() + 0.5);
+      std::fprintf(f_, "%ld,%ld\n", secs, (total - last) / F.report_interval);
+      std::fflush(f_);
+      last = total;
+    }
+  }
+  std::FILE* f_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+};
+
 struct Stats {
   Clock::time_point start, finish, last;
   double seconds = 0;
   long done = 0, bytes = 0, found = 0, reads = -1;
   std::string message;
   Histogram hist;
+  std::atomic<long>* report = nullptr;  // --report_interval_seconds
   void Begin() {
     done = bytes = found = 0;
     reads = -1;
@@ -273,6 +367,7 @@ struct Stats {
       last = now;
     }
     done += n;
+    if (report != nullptr) *report += n;
   }
   void Merge(const Stats& o) {
     hist.Merge(o.hist);
@@ -348,6 +443,23 @@ class Bench {
     int batch = F.batch_size;
     bool sync = F.sync;
     const char* kind = "write";
+    Clock::time_point deadline{};  // --duration; epoch: none
+    // --benchmark_write_rate_limit: bytes written so far, due at this rate.
+    std::atomic<long> paced{0};
+    Clock::time_point pace_start;
+    long writer_ops = 0;
+    double writer_secs = 0;
+    // Expired: past --duration at the i'th operation (checked every 16).
+    bool Expired(long i) const {
+      return F.duration > 0 && (i & 15) == 0 && Clock::now() > deadline;
+    }
+    // Pace: sleep until a write of n bytes is due (dbbench's pacer).
+    void Pace(long n) {
+      if (F.write_rate_limit <= 0) return;
+      long before = paced.fetch_add(n);
+      auto due = pace_start + std::chrono::nanoseconds(static_cast<long>(before * 1e9 / F.write_rate_limit));
+      if (due > Clock::now()) std::this_thread::sleep_until(due);
+    }
   };
 
   void PrintHeader() {
@@ -423,6 +535,11 @@ class Bench {
     }
     std::vector<std::unique_ptr<Thread>> threads;
     for (int i = 0; i < s.threads; i++) threads.emplace_back(new Thread(i, static_cast<uint32_t>(F.seed + ++thread_count_)));
+    std::unique_ptr<Reporter> reporter;
+    if (F.report_interval > 0 && std::string(s.kind) != "op") {  // as dbbench: not waitforcompaction, flush, compact
+      reporter.reset(new Reporter);
+      for (auto& t : threads) t->stats.report = &reporter->ops;
+    }
     readers_done_ = 0;
     std::mutex mu;
     std::condition_variable cv;
@@ -444,12 +561,20 @@ class Bench {
     {
       std::lock_guard<std::mutex> l(mu);
       go = true;
+      s.deadline = Clock::now() + std::chrono::seconds(F.duration);
+      s.pace_start = Clock::now();
     }
     cv.notify_all();
     for (auto& th : running) th.join();
+    reporter.reset();
     Stats& merged = threads[0]->stats;
     for (size_t i = 1; i < threads.size(); i++) merged.Merge(threads[i]->stats);
     if (s.fresh && s.writes != F.num) merged.message = "(" + std::to_string(s.writes) + " ops)";
+    if (name == "readwhilewriting" && s.writer_secs > 0) {
+      char buf[100];
+      std::snprintf(buf, sizeof(buf), "(writer: %ld writes, %.0f/s)", s.writer_ops, s.writer_ops / s.writer_secs);
+      merged.message += (merged.message.empty() ? "" : " ") + std::string(buf);
+    }
     merged.Report(name, s.kind);
   }
 
@@ -468,6 +593,7 @@ class Bench {
     long bytes = 0;
     for (long i = 0; i < s.writes; i += s.batch) {
       long n = std::min<long>(s.batch, s.writes - i);
+      s.Pace(n * (F.key_size + F.value_size));
       batch.Clear();
       for (long j = 0; j < n; j++) {
         long k = order == 's' ? i + j : order == 'u' ? perm[i + j] : t->rand.Uniform(F.num);
@@ -486,6 +612,7 @@ class Bench {
     leveldb::WriteBatch batch;
     for (long i = 0; i < s.writes; i += s.batch) {
       long n = std::min<long>(s.batch, s.writes - i);
+      s.Pace(n * F.key_size);
       batch.Clear();
       for (long j = 0; j < n; j++) batch.Delete(t->key.Set(seq ? i + j : t->rand.Uniform(F.num)));
       Check(db_->Write(wo, &batch), "delete");
@@ -496,8 +623,8 @@ class Bench {
   void Read(Thread* t, Spec& s, bool missing) {
     leveldb::ReadOptions ro;
     std::string value;
-    long found = 0, bytes = 0;
-    for (long i = 0; i < s.reads; i++) {
+    long found = 0, bytes = 0, i = 0;
+    for (; i < s.reads && !s.Expired(i); i++) {
       long k = t->rand.Uniform(F.num);
       leveldb::Slice key = missing ? t->key.Missing(k) : t->key.Set(k);
       leveldb::Status st = db_->Get(ro, key, &value);
@@ -511,7 +638,7 @@ class Bench {
     }
     t->stats.bytes += bytes;
     t->stats.found = found;
-    t->stats.reads = s.reads;
+    t->stats.reads = i;
   }
 
   void Scan(Thread* t, Spec& s, bool reverse) {
@@ -527,8 +654,8 @@ class Bench {
   }
 
   void Seek(Thread* t, Spec& s) {
-    long found = 0, bytes = 0;
-    for (long i = 0; i < s.reads; i++) {
+    long found = 0, bytes = 0, i = 0;
+    for (; i < s.reads && !s.Expired(i); i++) {
       std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
       leveldb::Slice key = t->key.Set(t->rand.Uniform(F.num));
       it->Seek(key);
@@ -542,15 +669,23 @@ class Bench {
     }
     t->stats.bytes += bytes;
     t->stats.found = found;
-    t->stats.reads = s.reads;
+    t->stats.reads = i;
   }
 
   void ReadWhileWriting(Thread* t, Spec& s) {
     if (t->tid > 0) return Read(t, s, false);
     leveldb::WriteOptions wo;
     wo.sync = s.sync;
-    while (readers_done_.load() < s.threads - 1)
+    auto start = Clock::now();
+    long n = 0;
+    while (readers_done_.load() < s.threads - 1) {
+      s.Pace(F.key_size + F.value_size);
       Check(db_->Put(wo, t->key.Set(t->rand.Uniform(F.num)), t->gen.Generate(F.value_size)), "put");
+      n++;
+      if (t->stats.report != nullptr) ++*t->stats.report;
+    }
+    s.writer_ops = n;
+    s.writer_secs = std::chrono::duration<double>(Clock::now() - start).count();
     t->stats.Begin();  // do not count the writer
   }
 

@@ -3,11 +3,15 @@ package render
 import (
 	"image/color"
 	"math"
+	"os"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // engineColor gives each engine the same color in every chart.
@@ -113,4 +117,116 @@ func barChart(path, title, yLabel string, engines []string, values []float64) er
 	p.NominalX(engines...)
 	p.Y.Min = 0
 	return p.Save(7*vg.Inch, 4.5*vg.Inch, path)
+}
+
+// seriesChart draws one panel per engine, two columns wide: the fill's
+// and then the overwrite's operations per interval (thousands per second)
+// against seconds, on axes shared by every panel, with a dashed line
+// where the fill ends.
+func seriesChart(path, title string, engines []string, series func(e string) (fill, over []float64)) error {
+	cols := 2
+	rows := (len(engines) + cols - 1) / cols
+	xMax, yMax := 1.0, 1.0
+	for _, e := range engines {
+		f, o := series(e)
+		xMax = math.Max(xMax, float64(len(f)+len(o)))
+		for _, v := range append(append([]float64(nil), f...), o...) {
+			yMax = math.Max(yMax, v/1e3)
+		}
+	}
+	yMax *= 1.1
+	plots := make([][]*plot.Plot, rows)
+	for r := range plots {
+		plots[r] = make([]*plot.Plot, cols)
+	}
+	for i, e := range engines {
+		p := plot.New()
+		p.Title.Text = e
+		if i == 0 {
+			p.Title.Text = title + " — " + e
+		}
+		p.X.Label.Text = "seconds"
+		p.Y.Label.Text = "k ops/s"
+		p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, xMax, 0, yMax
+		p.Y.Tick.Marker = wholeTicks{}
+		p.Add(plotter.NewGrid())
+		f, o := series(e)
+		add := func(vals []float64, offset int, c color.Color, name string) error {
+			if len(vals) == 0 {
+				return nil
+			}
+			pts := make(plotter.XYs, len(vals))
+			for j, v := range vals {
+				pts[j] = plotter.XY{X: float64(offset + j + 1), Y: v / 1e3}
+			}
+			l, err := plotter.NewLine(pts)
+			if err != nil {
+				return err
+			}
+			l.Color, l.Width = c, vg.Points(1.2)
+			p.Add(l)
+			p.Legend.Add(name, l)
+			return nil
+		}
+		if err := add(f, 0, engineColor(0), "fillrandom"); err != nil {
+			return err
+		}
+		if err := add(o, len(f), engineColor(1), "overwrite"); err != nil {
+			return err
+		}
+		if len(f) > 0 && len(o) > 0 {
+			x := float64(len(f)) + 0.5
+			l, err := plotter.NewLine(plotter.XYs{{X: x, Y: 0}, {X: x, Y: yMax}})
+			if err != nil {
+				return err
+			}
+			l.Color, l.Dashes = color.Gray{Y: 90}, []vg.Length{vg.Points(3), vg.Points(3)}
+			p.Add(l)
+		}
+		if len(f) == 0 && len(o) == 0 {
+			p.Title.Text += " (no series)"
+		}
+		p.Legend.Top = true
+		plots[i/cols][i%cols] = p
+	}
+	for r := range plots {
+		for c := range plots[r] {
+			if plots[r][c] == nil {
+				plots[r][c] = plot.New()
+				plots[r][c].HideAxes()
+			}
+		}
+	}
+	img := vgimg.New(vg.Length(cols)*5.5*vg.Inch, vg.Length(rows)*3*vg.Inch)
+	dc := draw.New(img)
+	tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Millimeter * 4, PadY: vg.Millimeter * 4,
+		PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 2}
+	canvases := plot.Align(plots, tiles, dc)
+	for r := range plots {
+		for c := range plots[r] {
+			plots[r][c].Draw(canvases[r][c])
+		}
+	}
+	out, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(out); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// wholeTicks are plot.DefaultTicks labelled without decimals.
+type wholeTicks struct{}
+
+func (wholeTicks) Ticks(min, max float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(min, max)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'f', -1, 64)
+		}
+	}
+	return ts
 }

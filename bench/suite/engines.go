@@ -20,6 +20,9 @@ type Engine struct {
 	Notes   []string `json:"notes"` // how the shared settings map, and every difference
 	// OnlySets, if set, limits the engine to these workload sets.
 	OnlySets []string `json:"only_sets,omitempty"`
+	// GoWorker: the engine runs in a bench/worker binary (it takes
+	// --cpuprofile).
+	GoWorker bool `json:"-"`
 	// Err says why the engine cannot run here (nil: it can).
 	Err     error                                           `json:"-"`
 	command func(flags map[string]string) *exec.Cmd         `json:"-"`
@@ -153,7 +156,7 @@ func GoEngines(benchDir, workDir string) []*Engine {
 		},
 	}
 	for _, e := range engs {
-		e.Err = errs[e.Name]
+		e.Err, e.GoWorker = errs[e.Name], true
 	}
 	return engs
 }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -191,32 +192,56 @@ func checkMeasured(results []dbbench.Result, measure []string) error {
 // runStep runs one process, saving its output to logPath, and returns its
 // report lines, peak RSS in bytes and wall time.
 func (r *Runner) runStep(ctx context.Context, e *Engine, flags map[string]string, logPath string) ([]dbbench.Result, int64, float64, error) {
-	if r.Timeout > 0 {
+	s := launch(ctx, e, flags, logPath, r.Launcher, "", r.Timeout)
+	return s.results, s.rss, s.secs, s.err
+}
+
+// stepRun is what one step's process did.
+type stepRun struct {
+	results []dbbench.Result
+	stdout  []byte
+	// usage is the launcher's report ("maxrss_kib", "write_bytes", ...);
+	// nil without the launcher.
+	usage map[string]int64
+	rss   int64 // peak RSS in bytes
+	secs  float64
+	err   error
+}
+
+// launch runs one step's process with a timeout, through the launcher if
+// there is one (inside cgroup, if set), saving its output to logPath.
+func launch(ctx context.Context, e *Engine, flags map[string]string, logPath, launcher, cgroup string, timeout time.Duration) stepRun {
+	if timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, r.Timeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
 	cmd := e.Command(flags)
 	var stdout bytes.Buffer
 	logFile, err := os.Create(logPath)
 	if err != nil {
-		return nil, 0, 0, err
+		return stepRun{err: err}
 	}
 	defer logFile.Close()
 	fmt.Fprintf(logFile, "$ %s\n", cmd.String())
 	rusagePath := ""
-	if r.Launcher != "" {
+	if launcher != "" {
 		rusagePath = logPath + ".rusage"
 		os.Remove(rusagePath)
 		step := cmd
-		cmd = exec.Command(r.Launcher, append([]string{rusagePath, step.Path}, step.Args[1:]...)...)
+		var args []string
+		if cgroup != "" {
+			args = append(args, "--cgroup", cgroup)
+		}
+		args = append(append(args, rusagePath, step.Path), step.Args[1:]...)
+		cmd = exec.Command(launcher, args...)
 		cmd.Dir, cmd.Env = step.Dir, step.Env
 	}
 	cmd.Stdout = io.MultiWriter(&stdout, logFile)
 	cmd.Stderr = logFile
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return nil, 0, 0, fmt.Errorf("starting %s: %w", cmd.Path, err)
+		return stepRun{err: fmt.Errorf("starting %s: %w", cmd.Path, err)}
 	}
 	waitDone := make(chan struct{})
 	go func() {
@@ -228,30 +253,50 @@ func (r *Runner) runStep(ctx context.Context, e *Engine, flags map[string]string
 	}()
 	err = cmd.Wait()
 	close(waitDone)
-	secs := time.Since(start).Seconds()
-	var rss int64
+	s := stepRun{secs: time.Since(start).Seconds(), stdout: stdout.Bytes()}
 	if rusagePath != "" {
-		var kib int64
 		if data, rerr := os.ReadFile(rusagePath); rerr == nil {
-			if _, serr := fmt.Sscanf(string(data), "maxrss_kib %d", &kib); serr == nil {
-				rss = kib * 1024
-			} else if err == nil && ctx.Err() == nil {
-				err = fmt.Errorf("%s: %q: %v", rusagePath, data, serr)
+			usage, perr := parseUsage(data)
+			if perr == nil && usage["maxrss_kib"] <= 0 {
+				perr = fmt.Errorf("no maxrss_kib")
 			}
+			if perr != nil && err == nil && ctx.Err() == nil {
+				err = fmt.Errorf("%s: %q: %v", rusagePath, data, perr)
+			}
+			s.usage, s.rss = usage, usage["maxrss_kib"]*1024
 		} else if err == nil && ctx.Err() == nil {
 			err = fmt.Errorf("launcher wrote no peak RSS: %v", rerr)
 		}
 	} else if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = ru.Maxrss * 1024 // kilobytes on Linux
+		s.rss = ru.Maxrss * 1024 // kilobytes on Linux
 	}
 	if ctx.Err() != nil {
-		return nil, rss, secs, fmt.Errorf("%s: stopped after %.0f s: %w", e.Name, secs, ctx.Err())
+		s.err = fmt.Errorf("%s: stopped after %.0f s: %w", e.Name, s.secs, ctx.Err())
+		return s
 	}
 	if err != nil {
-		return nil, rss, secs, fmt.Errorf("%s exited: %w", e.Name, err)
+		s.err = fmt.Errorf("%s exited: %w", e.Name, err)
+		return s
 	}
-	results, err := dbbench.Parse(&stdout)
-	return results, rss, secs, err
+	s.results, s.err = dbbench.Parse(bytes.NewReader(s.stdout))
+	return s
+}
+
+// parseUsage reads the launcher's report: "name value" lines.
+func parseUsage(data []byte) (map[string]int64, error) {
+	m := map[string]int64{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		name, value, ok := strings.Cut(line, " ")
+		if !ok {
+			return m, fmt.Errorf("line %q", line)
+		}
+		v, err := strconv.ParseInt(strings.TrimSpace(value), 10, 64)
+		if err != nil {
+			return m, fmt.Errorf("line %q: %v", line, err)
+		}
+		m[name] = v
+	}
+	return m, nil
 }
 
 // dirSize sums the sizes of the files under dir.

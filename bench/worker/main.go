@@ -10,12 +10,15 @@
 //
 //	go build -tags bench_single,bench_pebble -o worker-pebble ./worker
 //	worker-pebble --engine=pebble --benchmarks=fillrandom --num=100000
+//
+// --cpuprofile=FILE writes a CPU profile of the whole run (go tool pprof).
 package main
 
 import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 
@@ -27,6 +30,7 @@ func main() {
 	cfg := dbbench.DefaultConfig()
 	fs := flag.NewFlagSet("worker", flag.ExitOnError)
 	engine := fs.String("engine", "strata", "engine to run")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	cfg.RegisterFlags(fs)
 	fs.Parse(os.Args[1:])
 	eng, ok := engines.All[*engine]
@@ -39,7 +43,20 @@ func main() {
 		fmt.Fprintf(os.Stderr, "worker: engine %q is not in this build (it has %s)\n", *engine, strings.Join(names, ", "))
 		os.Exit(2)
 	}
-	if _, err := dbbench.Run(cfg, eng, os.Stdout); err != nil {
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "worker: --cpuprofile: %v\n", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+	}
+	_, err := dbbench.Run(cfg, eng, os.Stdout)
+	pprof.StopCPUProfile()
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "worker: %v\n", err)
 		os.Exit(1)
 	}

@@ -66,6 +66,20 @@ type bench struct {
 	opKind  string // histogram heading: "write", "read", "seek", "op"
 	// readersDone counts finished reader threads (readwhilewriting).
 	readersDone atomic.Int32
+	// deadline ends read loops (--duration); zero: none.
+	deadline time.Time
+	// pace holds writes to --benchmark_write_rate_limit; nil: no limit.
+	pace *pacer
+	// writerOps and writerSecs are readwhilewriting's writer's count and
+	// time, for its report line.
+	writerOps  int64
+	writerSecs float64
+}
+
+// expired reports whether a read loop at its i'th operation is past
+// --duration (checked every 16 operations).
+func (b *bench) expired(i int) bool {
+	return !b.deadline.IsZero() && i&15 == 0 && time.Now().After(b.deadline)
 }
 
 // thread is one benchmark goroutine's state.
@@ -219,6 +233,18 @@ func (r *runner) runBenchmark(b *bench) error {
 			key:   make([]byte, 0, r.cfg.KeySize+1),
 		}
 	}
+	var rep *reporter
+	// As in RocksDB's db_bench, waitforcompaction, flush and compact leave
+	// the report file alone (RocksDB's compact would rewrite it: a header).
+	if r.cfg.ReportInterval > 0 && b.opKind != "op" {
+		var err error
+		if rep, err = startReporter(r.cfg.ReportFile, time.Duration(r.cfg.ReportInterval)*time.Second); err != nil {
+			return err
+		}
+		for _, t := range threads {
+			t.stats.reportOps = &rep.ops
+		}
+	}
 	errs := make([]error, len(threads))
 	start := make(chan struct{})
 	var wg sync.WaitGroup
@@ -235,9 +261,13 @@ func (r *runner) runBenchmark(b *bench) error {
 			}
 		}()
 	}
+	if r.cfg.Duration > 0 {
+		b.deadline = time.Now().Add(time.Duration(r.cfg.Duration) * time.Second)
+	}
+	b.pace = newPacer(r.cfg.WriteRateLimit)
 	close(start)
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(append(errs, rep.close())...); err != nil {
 		return err
 	}
 	merged := threads[0].stats
@@ -247,6 +277,10 @@ func (r *runner) runBenchmark(b *bench) error {
 	if b.fresh && b.writes != r.cfg.Num {
 		// db_bench notes a reduced count, as in fillsync's "(1000 ops)".
 		merged.message = appendWithSpace(merged.message, fmt.Sprintf("(%d ops)", b.writes))
+	}
+	if b.name == "readwhilewriting" && b.writerSecs > 0 {
+		merged.message = appendWithSpace(merged.message,
+			fmt.Sprintf("(writer: %d writes, %.0f/s)", b.writerOps, float64(b.writerOps)/b.writerSecs))
 	}
 	var buf bytes.Buffer
 	merged.report(&buf, b.name, b.opKind)
@@ -307,6 +341,7 @@ func (r *runner) doWrite(t *thread, b *bench, keyAt func(i int) int) error {
 	var bytes int64
 	for i := 0; i < b.writes; i += b.batch {
 		n := min(b.batch, b.writes-i)
+		b.pace.wait(n * (r.cfg.KeySize + r.cfg.ValueSize))
 		if batch == nil {
 			t.key = r.keys.Append(t.key[:0], keyAt(i))
 			if err := r.db.Put(t.key, t.gen.Generate(r.cfg.ValueSize), b.wo); err != nil {
@@ -344,6 +379,7 @@ func (r *runner) doDelete(t *thread, b *bench, keyAt func(i int) int) error {
 	}
 	for i := 0; i < b.writes; i += b.batch {
 		n := min(b.batch, b.writes-i)
+		b.pace.wait(n * r.cfg.KeySize)
 		if batch == nil {
 			t.key = r.keys.Append(t.key[:0], keyAt(i))
 			if err := r.db.Delete(t.key, b.wo); err != nil {
@@ -375,7 +411,8 @@ func (r *runner) readMissing(t *thread, b *bench) error {
 
 func (r *runner) doRead(t *thread, b *bench, missing bool) error {
 	var found, bytes int64
-	for i := 0; i < b.reads; i++ {
+	i := 0
+	for ; i < b.reads && !b.expired(i); i++ {
 		t.key = r.keys.Append(t.key[:0], t.rand.Uniform(r.cfg.Num))
 		if missing {
 			t.key = append(t.key, '.')
@@ -391,7 +428,7 @@ func (r *runner) doRead(t *thread, b *bench, missing bool) error {
 		t.stats.finishedOps(1)
 	}
 	t.stats.bytes += bytes
-	t.stats.found, t.stats.reads = found, int64(b.reads)
+	t.stats.found, t.stats.reads = found, int64(i)
 	return nil
 }
 
@@ -423,7 +460,8 @@ func (r *runner) doScan(t *thread, b *bench, reverse bool) error {
 // an exact hit as found, then steps --seek_nexts times.
 func (r *runner) seekRandom(t *thread, b *bench) error {
 	var found, nbytes int64
-	for i := 0; i < b.reads; i++ {
+	i := 0
+	for ; i < b.reads && !b.expired(i); i++ {
 		it, err := r.db.NewIter(false)
 		if err != nil {
 			return err
@@ -443,7 +481,7 @@ func (r *runner) seekRandom(t *thread, b *bench) error {
 		t.stats.finishedOps(1)
 	}
 	t.stats.bytes += nbytes
-	t.stats.found, t.stats.reads = found, int64(b.reads)
+	t.stats.found, t.stats.reads = found, int64(i)
 	return nil
 }
 
@@ -454,12 +492,20 @@ func (r *runner) readWhileWriting(t *thread, b *bench) error {
 		return r.readRandom(t, b)
 	}
 	readers := int32(b.threads - 1)
+	start := time.Now()
+	var n int64
 	for b.readersDone.Load() < readers {
+		b.pace.wait(r.cfg.KeySize + r.cfg.ValueSize)
 		t.key = r.keys.Append(t.key[:0], t.rand.Uniform(r.cfg.Num))
 		if err := r.db.Put(t.key, t.gen.Generate(r.cfg.ValueSize), b.wo); err != nil {
 			return fmt.Errorf("put: %w", err)
 		}
+		n++
+		if t.stats.reportOps != nil {
+			t.stats.reportOps.Add(1)
+		}
 	}
+	b.writerOps, b.writerSecs = n, time.Since(start).Seconds()
 	t.stats.begin() // do not count the writer
 	return nil
 }

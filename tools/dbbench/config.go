@@ -40,6 +40,23 @@ type Config struct {
 	BulkLoad         bool     // configure the engine for a bulk load (--bulk_load)
 	UseExistingDB    bool     // keep the database; skip fresh-db benchmarks (--use_existing_db)
 	DB               string   // database directory (--db)
+	// Duration, if positive, ends each thread of a read benchmark
+	// (readrandom, readmissing, seekrandom, readwhilewriting's readers)
+	// after this many seconds, or at --reads, whichever comes first
+	// (--duration, as RocksDB's).
+	Duration int
+	// WriteRateLimit, if positive, holds the writes of fills, overwrite,
+	// deletes and readwhilewriting's writer to this many bytes (key plus
+	// value) per second, shared by the benchmark's threads
+	// (--benchmark_write_rate_limit, as RocksDB's).
+	WriteRateLimit int64
+	// ReportInterval, if positive, writes each benchmark's throughput
+	// every this many seconds to ReportFile, as RocksDB's db_bench does:
+	// a "secs_elapsed,interval_qps" header, then one line per interval;
+	// each benchmark rewrites the file (--report_interval_seconds,
+	// --report_file).
+	ReportInterval int
+	ReportFile     string
 
 	// Engine settings.
 	CacheSize       int64  // block cache bytes; negative disables (--cache_size)
@@ -66,6 +83,7 @@ func DefaultConfig() Config {
 		SeekNexts:        0,
 		Seed:             1000,
 		DB:               filepath.Join(os.TempDir(), "strata-dbbench"),
+		ReportFile:       "report.csv",
 		CacheSize:        8 << 20,
 		BloomBits:        10,
 		CompressionType:  "snappy",
@@ -119,6 +137,13 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.UseExistingDB, "use_existing_db", c.UseExistingDB,
 		"use the existing database and skip benchmarks that need a fresh one")
 	fs.StringVar(&c.DB, "db", c.DB, "database directory (deleted first unless --use_existing_db)")
+	fs.IntVar(&c.Duration, "duration", c.Duration,
+		"seconds after which each thread of a read benchmark stops, if it has not done --reads (0: no limit)")
+	fs.Int64Var(&c.WriteRateLimit, "benchmark_write_rate_limit", c.WriteRateLimit,
+		"bytes (key + value) per second that writes are held to, across threads (0: no limit)")
+	fs.IntVar(&c.ReportInterval, "report_interval_seconds", c.ReportInterval,
+		"write each benchmark's operations per second every this many seconds to --report_file (0: never)")
+	fs.StringVar(&c.ReportFile, "report_file", c.ReportFile, "file for --report_interval_seconds (rewritten by each benchmark)")
 	fs.Int64Var(&c.CacheSize, "cache_size", c.CacheSize, "block cache size in bytes (negative: no cache)")
 	fs.IntVar(&c.BloomBits, "bloom_bits", c.BloomBits, "bloom filter bits per key (<= 0: no filter)")
 	fs.StringVar(&c.CompressionType, "compression_type", c.CompressionType, "block compression: none, snappy or zstd")
@@ -148,6 +173,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--write_buffer_size must not be negative, not %d", c.WriteBufferSize)
 	case c.DB == "":
 		return fmt.Errorf("--db must name a directory")
+	case c.Duration < 0 || c.WriteRateLimit < 0 || c.ReportInterval < 0:
+		return fmt.Errorf("--duration, --benchmark_write_rate_limit and --report_interval_seconds must not be negative")
+	case c.ReportInterval > 0 && c.ReportFile == "":
+		return fmt.Errorf("--report_interval_seconds needs a --report_file")
 	}
 	switch c.CompressionType {
 	case "none", "snappy", "zstd":

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -520,6 +521,56 @@ func TestHeader(t *testing.T) {
 	for _, want := range []string{"Keys:       16 bytes each", "Values:     100 bytes each (50 bytes after compression)", "Entries:    10"} {
 		if !slices.Contains(lines, want) {
 			t.Errorf("no %q in header:\n%s", want, out)
+		}
+	}
+}
+
+// TestDurationRateLimitAndReport checks --duration (reads stop on time and
+// report what they did), --benchmark_write_rate_limit (readwhilewriting's
+// writer held to a rate, reported on the line) and --report_interval_seconds
+// (RocksDB's report file: a header, then one line per interval).
+func TestDurationRateLimitAndReport(t *testing.T) {
+	const num = 5000
+	cfg := testConfig(t, num, "fillseq")
+	runBench(t, cfg)
+	cfg.UseExistingDB = true
+	cfg.Benchmarks = []string{"readrandom", "readwhilewriting", "waitforcompaction"}
+	cfg.Reads = 1 << 40
+	cfg.Duration = 2
+	const writesPerSec = 2000
+	cfg.WriteRateLimit = writesPerSec * int64(cfg.KeySize+cfg.ValueSize)
+	cfg.ReportInterval = 1
+	cfg.ReportFile = filepath.Join(t.TempDir(), "report.csv")
+	_, results := runBench(t, cfg)
+	results = results[:2] // waitforcompaction leaves the report file to readwhilewriting
+	for _, r := range results {
+		if r.Seconds < 1.9 || r.Seconds > 4 {
+			t.Errorf("%s ran %.2f s with --duration=2", r.Name, r.Seconds)
+		}
+		if r.Reads != r.Ops || r.Found != r.Reads {
+			t.Errorf("%s: %d operations, found %d of %d: want every read counted and found", r.Name, r.Ops, r.Found, r.Reads)
+		}
+	}
+	var writes int64
+	var rate float64
+	if _, err := fmt.Sscanf(results[1].Message, "(writer: %d writes, %f/s)", &writes, &rate); err != nil {
+		t.Fatalf("readwhilewriting message %q: %v", results[1].Message, err)
+	}
+	if rate < 0.8*writesPerSec || rate > 1.1*writesPerSec {
+		t.Errorf("writer held to %d writes/s wrote %.0f/s (%d writes)", writesPerSec, rate, writes)
+	}
+	data, err := os.ReadFile(cfg.ReportFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if lines[0] != "secs_elapsed,interval_qps" || len(lines) < 2 || len(lines) > 4 {
+		t.Fatalf("report file of a 2 s benchmark:\n%s", data)
+	}
+	for i, l := range lines[1:] {
+		var secs, qps int64
+		if _, err := fmt.Sscanf(l, "%d,%d", &secs, &qps); err != nil || secs != int64(i+1) || qps < writesPerSec/2 {
+			t.Errorf("report line %q: secs %d qps %d (%v)", l, secs, qps, err)
 		}
 	}
 }

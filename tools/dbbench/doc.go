@@ -32,4 +32,13 @@
 // one thread (as RocksDB), seekrandom opens a fresh iterator per seek and
 // then takes --seek_nexts steps (as RocksDB), and readwhilewriting runs
 // --threads readers against one extra writer and reports the readers.
+//
+// Three of RocksDB's db_bench flags for longer runs are here too:
+// --duration ends read benchmarks after that many seconds (each thread
+// stops at --reads or on time), --benchmark_write_rate_limit holds writes to
+// a rate in bytes per second (readwhilewriting's writer reports the rate it
+// kept: "(writer: N writes, R/s)"), and --report_interval_seconds writes
+// each benchmark's throughput per interval to --report_file in RocksDB's
+// "secs_elapsed,interval_qps" format (waitforcompaction, flush and compact
+// leave the file alone).
 package dbbench

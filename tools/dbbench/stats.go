@@ -3,6 +3,7 @@ package dbbench
 import (
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,6 +17,8 @@ type threadStats struct {
 	message       string
 	hist          *Histogram // nil unless --histogram
 	lastOp        time.Time
+	// report, if set, counts operations for --report_interval_seconds.
+	reportOps *atomic.Int64
 }
 
 func newThreadStats(histogram bool) *threadStats {
@@ -51,6 +54,9 @@ func (s *threadStats) finishedOps(n int) {
 		s.lastOp = now
 	}
 	s.done += int64(n)
+	if s.reportOps != nil {
+		s.reportOps.Add(int64(n))
+	}
 }
 
 func (s *threadStats) merge(o *threadStats) {

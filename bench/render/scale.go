@@ -1,0 +1,721 @@
+package render
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/strata-db/strata/bench/suite"
+)
+
+// ScaleRun is one scale run of a results file: its header, records and end.
+type ScaleRun struct {
+	Header  suite.ScaleHeader
+	Records []suite.ScaleRecord
+	End     *suite.ScaleEnd
+}
+
+// ScaleData is a loaded scale results file: one or more runs (`go run .
+// scale --append` adds a run). A set's figures come from the last run that
+// has any for it.
+type ScaleData struct {
+	Runs []*ScaleRun
+}
+
+// LoadScale reads a scale results file.
+func LoadScale(r io.Reader) (*ScaleData, error) {
+	d := &ScaleData{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for line := 1; sc.Scan(); line++ {
+		text := sc.Bytes()
+		if len(strings.TrimSpace(string(text))) == 0 {
+			continue
+		}
+		var probe struct{ Type string }
+		if err := json.Unmarshal(text, &probe); err != nil {
+			return nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		if probe.Type == "scale-run" {
+			run := &ScaleRun{}
+			if err := json.Unmarshal(text, &run.Header); err != nil {
+				return nil, fmt.Errorf("line %d: %w", line, err)
+			}
+			d.Runs = append(d.Runs, run)
+			continue
+		}
+		if len(d.Runs) == 0 {
+			return nil, fmt.Errorf("line %d: %q before any scale-run header", line, probe.Type)
+		}
+		run := d.Runs[len(d.Runs)-1]
+		switch probe.Type {
+		case "result", "failure":
+			var rec suite.ScaleRecord
+			if err := json.Unmarshal(text, &rec); err != nil {
+				return nil, fmt.Errorf("line %d: %w", line, err)
+			}
+			if rec.Step == nil {
+				rec.Step = &suite.StepStats{}
+			}
+			run.Records = append(run.Records, rec)
+		case "scale-end":
+			run.End = &suite.ScaleEnd{}
+			if err := json.Unmarshal(text, run.End); err != nil {
+				return nil, fmt.Errorf("line %d: %w", line, err)
+			}
+		default:
+			return nil, fmt.Errorf("line %d: unknown record type %q", line, probe.Type)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if len(d.Runs) == 0 {
+		return nil, fmt.Errorf("no scale-run header line")
+	}
+	return d, nil
+}
+
+// scaleSet is one set's records, from the run that has them last.
+type scaleSet struct {
+	set     suite.ScaleSet
+	run     *ScaleRun
+	engines []string
+	recs    map[[2]string][]suite.ScaleRecord // (phase, engine) → one per repetition
+	fails   []suite.ScaleRecord
+}
+
+func (d *ScaleData) sets() []*scaleSet {
+	var order []string
+	byID := map[string]*scaleSet{}
+	for _, run := range d.Runs {
+		has := map[string]bool{}
+		for _, r := range run.Records {
+			has[r.Set] = true
+		}
+		for _, s := range run.Header.Plan.Sets {
+			if !has[s.ID] {
+				continue
+			}
+			if byID[s.ID] == nil {
+				order = append(order, s.ID)
+			}
+			ss := &scaleSet{set: s, run: run, recs: map[[2]string][]suite.ScaleRecord{}}
+			for _, e := range run.Header.Engines {
+				ss.engines = append(ss.engines, e.Name)
+			}
+			for _, r := range run.Records {
+				if r.Set != s.ID {
+					continue
+				}
+				if r.Type == "failure" {
+					ss.fails = append(ss.fails, r)
+					continue
+				}
+				k := [2]string{r.Phase, r.Engine}
+				ss.recs[k] = append(ss.recs[k], r)
+			}
+			byID[s.ID] = ss
+		}
+	}
+	var out []*scaleSet
+	for _, id := range order {
+		out = append(out, byID[id])
+	}
+	return out
+}
+
+// med returns the median over repetitions of f on (phase, engine)'s records.
+func (s *scaleSet) med(phase, engine string, f func(r suite.ScaleRecord) float64) float64 {
+	var v []float64
+	for _, r := range s.recs[[2]string{phase, engine}] {
+		if x := f(r); !math.IsNaN(x) {
+			v = append(v, x)
+		}
+	}
+	return median(v)
+}
+
+func (s *scaleSet) ops(phase, engine string) float64 {
+	return s.med(phase, engine, func(r suite.ScaleRecord) float64 { return r.OpsPerSec })
+}
+
+// perRep returns f over the repetitions where both phases ran, as the
+// median of f(a, b).
+func (s *scaleSet) perRep(pa, pb, engine string, f func(a, b suite.ScaleRecord) float64) float64 {
+	var v []float64
+	for _, a := range s.recs[[2]string{pa, engine}] {
+		for _, b := range s.recs[[2]string{pb, engine}] {
+			if a.Rep == b.Rep {
+				if x := f(a, b); !math.IsNaN(x) {
+					v = append(v, x)
+				}
+			}
+		}
+	}
+	return median(v)
+}
+
+// stallMicros estimates the time spent in operations slower than
+// threshold µs from a histogram table: each bucket's count times its
+// midpoint (the top bucket's upper end is the maximum).
+func stallMicros(r suite.ScaleRecord, threshold float64) float64 {
+	if len(r.Buckets) == 0 {
+		return math.NaN()
+	}
+	var t float64
+	for _, b := range r.Buckets {
+		if b.Lower < threshold {
+			continue
+		}
+		u := b.Upper
+		if r.MaxMicros > 0 && r.MaxMicros < u {
+			u = math.Max(r.MaxMicros, b.Lower)
+		}
+		t += float64(b.Count) * (b.Lower + u) / 2
+	}
+	return t
+}
+
+// Thresholds of the stall figures: bucket boundaries of RocksDB's
+// histogram, on which every engine's driver prints its table.
+const (
+	stallSlow = 870.0  // µs: LevelDB's 1 ms slowdown sleeps and RocksDB's delays land above it
+	stallStop = 9900.0 // µs: waits for a flush or a compaction
+)
+
+// written is the bytes the fill, overwrite and settle steps wrote.
+func (s *scaleSet) written(e string) float64 {
+	return s.perRep("fill", "overwrite", e, func(a, b suite.ScaleRecord) float64 {
+		w := float64(a.Step.WriteBytes + b.Step.WriteBytes)
+		for _, c := range s.recs[[2]string{"settle", e}] {
+			if c.Rep == a.Rep {
+				w += float64(c.Step.WriteBytes)
+			}
+		}
+		return w
+	})
+}
+
+// writeAmp is the bytes the fill, overwrite and settle steps wrote ÷ the
+// user bytes of the fill and the overwrite (ops × (key + value)).
+func (s *scaleSet) writeAmp(e string) float64 {
+	w := s.written(e)
+	user := s.perRep("fill", "overwrite", e, func(a, b suite.ScaleRecord) float64 {
+		return float64(a.Ops+b.Ops) * (16 + 100)
+	})
+	return w / user
+}
+
+// settledPhase is the phase after which the database has settled: the
+// settle step's, or the overwrite's in results from before it existed.
+func (s *scaleSet) settledPhase(e string) string {
+	if len(s.recs[[2]string{"settle", e}]) > 0 {
+		return "settle"
+	}
+	return "overwrite"
+}
+
+// spaceAmp is the size on disk after settling ÷ after the full compaction.
+func (s *scaleSet) spaceAmp(e string) float64 {
+	return s.perRep(s.settledPhase(e), "compact", e, func(a, b suite.ScaleRecord) float64 {
+		if b.Step.DiskAllocBytes == 0 {
+			return math.NaN()
+		}
+		return float64(a.Step.DiskAllocBytes) / float64(b.Step.DiskAllocBytes)
+	})
+}
+
+// longestWrite is the slowest single write of the fill and the overwrite (µs).
+func (s *scaleSet) longestWrite(e string) float64 {
+	return s.perRep("fill", "overwrite", e, func(a, b suite.ScaleRecord) float64 {
+		return math.Max(a.MaxMicros, b.MaxMicros)
+	})
+}
+
+func (s *scaleSet) stall(e string, threshold float64) float64 {
+	return s.perRep("fill", "overwrite", e, func(a, b suite.ScaleRecord) float64 {
+		return stallMicros(a, threshold) + stallMicros(b, threshold)
+	})
+}
+
+// writerRate parses readwhilewriting's "(writer: N writes, R/s)".
+func writerRate(r suite.ScaleRecord) float64 {
+	var n int64
+	var rate float64
+	if i := strings.Index(r.Message, "(writer:"); i >= 0 {
+		if _, err := fmt.Sscanf(r.Message[i:], "(writer: %d writes, %f/s)", &n, &rate); err == nil {
+			return rate
+		}
+	}
+	return math.NaN()
+}
+
+var scaleRows = []struct{ label, phase string }{
+	{"fillrandom (each key once)", "fill"},
+	{"overwrite (on the fill's debt)", "overwrite"},
+	{"readrandom, 1 thread", "readrandom-1"},
+	{"readrandom, 2 threads", "readrandom-2"},
+	{"seekrandom (+10 nexts), 1 thread", "seekrandom-1"},
+	{"seekrandom (+10 nexts), 2 threads", "seekrandom-2"},
+	{"readwhilewriting (the reader)", "readwhilewriting"},
+}
+
+// writeScale renders the "At scale" section.
+func writeScale(p func(string, ...any), sd *ScaleData, chartDir, source string) error {
+	sets := sd.sets()
+	if len(sets) == 0 {
+		return nil
+	}
+	last := sd.Runs[len(sd.Runs)-1]
+	h := &last.Header
+	p("## 4. At scale\n\n")
+	shown := filepath.ToSlash(source)
+	if !filepath.IsAbs(source) {
+		shown = "bench/" + shown
+	}
+	p("<!-- Generated from `%s` (`go run . render --scale %s`); edit bench/render, not this section. -->\n\n", shown, filepath.ToSlash(source))
+	if h.Plan.Mode == "quick" {
+		p("> **Quick mode.** These figures come from `go run . scale --quick`: tiny sizes, 4 MiB memtables, reads by count.\n")
+		p("> They show that every engine goes through every phase; they do not rank the engines.\n\n")
+	}
+	p("Issue 28: data larger than memory, sustained writes, both cores. Regenerated by `cd bench && go run . scale`\n")
+	p("(see [bench/README.md](../bench/README.md#at-scale)); the runs on this page:\n\n")
+	for _, run := range sd.Runs {
+		var ids []string
+		for _, s := range sets {
+			if s.run == run {
+				ids = append(ids, s.set.ID)
+			}
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		took := ""
+		if run.End != nil {
+			took = fmt.Sprintf(", took %s", run.End.Finished.Sub(run.Header.Started).Round(60e9))
+		}
+		var strata string
+		for _, e := range run.Header.Engines {
+			if e.Name == "strata" {
+				strata = "; Strata " + e.Version
+			}
+		}
+		p("- `%s` (sets %s): started %s%s, %d repetition(s)%s.\n", run.Header.Command, strings.Join(ids, ", "),
+			run.Header.Started.Format("2006-01-02 15:04 MST"), took, run.Header.Plan.Reps, strata)
+	}
+	p("\n")
+	m, d := h.Machine, h.Disk
+	p("**How.** Every phase below is one process per engine (`bench/launcher` starts it and reports its peak RSS and\n")
+	p("its `/proc/PID/io`), and all engines run a phase in turn before the next phase starts, each on its own database,\n")
+	p("which stays on disk between phases. With a memory limit, each step runs in a memory control group of its own\n")
+	p("(%s) whose limit also charges the step's page cache: the launcher joins the group before it starts the\n", h.Cgroup)
+	p("engine, so every page the engine touches, its files' pages included, counts; the data does not fit, so reads miss\n")
+	p("the page cache and go to the disk. Before the fill and before every read phase the runner syncs and drops the\n")
+	p("page cache (`echo 3 > /proc/sys/vm/drop_caches`), so reads start cold. The machine: %d × %s, %s MiB of memory,\n",
+		m.Cores, m.CPU, commas(int(m.MemoryMiB)))
+	rot := "`rotational` 0"
+	if d.Rotational {
+		rot = "`rotational` 1 (as the kernel reports it: a virtual disk says 1 whatever backs it)"
+	}
+	p("%s; the disk: %s, %s, `read_ahead_kb` %d, scheduler `%s`; kernel %s, %s.\n\n", m.OS, m.Filesystem, rot, d.ReadAheadKB, d.Scheduler, m.Kernel, m.Go)
+	pl := h.Plan
+	p("**Settings** (every engine, as in the sections above unless stated): 16-byte keys, 100-byte values (half\n")
+	p("compressible), bloom filters of 10 bits per key, snappy, 64 MiB memtable (`--write_buffer_size`), 4 KiB blocks,\n")
+	p("WAL on and not synced, seed 1000; the block cache as each set says. Phases, in order, on one database per engine:\n\n")
+	p("1. **fill**: `filluniquerandom`, N keys each once into an empty database.\n")
+	p("2. **overwrite**: `overwrite` (N random keys, so about 63%% of them once or more) straight on the debt the fill left, then\n")
+	p("   `waitforcompaction` in the same process (settling: the step's wall time less the overwrite's).\n")
+	p("   **settle**: the database reopened and `waitforcompaction` again, so that what an engine does on opening (replaying\n")
+	p("   its log into a memtable, flushing it, compacting) happens here and not in the first read phase, whose cold page\n")
+	p("   cache it would warm.\n")
+	readHow := fmt.Sprintf("for %d s", pl.ReadSeconds)
+	if pl.ReadSeconds == 0 {
+		readHow = fmt.Sprintf("of %s reads per thread", commas(pl.Reads))
+	}
+	waitFirst := " after `waitforcompaction`"
+	if len(pl.Phases) > 2 && pl.Phases[2].Benchmarks[0] != "waitforcompaction" {
+		waitFirst = ""
+	}
+	p("3. **readrandom** and **seekrandom** (`--seek_nexts=10`), each with 1 and then 2 threads, each a process %s%s,\n", readHow, waitFirst)
+	p("   the page cache dropped before it. (A step's bytes read from the disk include loading the program itself after\n")
+	p("   the drop: 10 to 30 MiB.)\n")
+	rwwHow := fmt.Sprintf("for %d s", pl.RWWSeconds)
+	if pl.RWWSeconds == 0 {
+		rwwHow = fmt.Sprintf("for %s reads", commas(pl.Reads))
+	}
+	p("4. **readwhilewriting**: one reader %s against one writer held to %s writes/s\n", rwwHow, commas(pl.RWWWritesPerSec))
+	p("   (`--benchmark_write_rate_limit=%d`, bytes of key and value per second: RocksDB's flag, implemented the same way in\n", pl.RWWWritesPerSec*116)
+	p("   the Go and C++ drivers); the reader's latency percentiles. The writer's kept rate is checked below where the\n")
+	p("   driver reports it (Go engines, C++ LevelDB; RocksDB's db_bench does not).\n")
+	p("5. **compact**: a full compaction, whose size on disk is the live data's in the engine's own format.\n\n")
+	p("**Figures.** *Write amplification*: bytes the fill, overwrite and settle processes caused to\n")
+	p("be written to storage, `write_bytes` of `/proc/PID/io` (counted as pages are dirtied, the same kernel meter for\n")
+	p("every engine, whether it writes with `write` or through a mapping), ÷ the user bytes written (operations × 116).\n")
+	p("*Space amplification*: the database's size on disk (allocated blocks) after the settle phase closed it ÷ its size\n")
+	p("after the full compaction. *Stalls*: from each write's latency (every\n")
+	p("driver's histogram, on RocksDB's bucket limits): the longest single write, and the time spent in writes slower\n")
+	p("than %.2f ms (where LevelDB's 1 ms slowdown sleeps and RocksDB's write delays land) and than %.1f ms (waits for a\n", stallSlow/1000, stallStop/1000)
+	p("flush or a compaction), estimated as bucket count × bucket midpoint. *Other CPU*: CPU time the rest of the machine\n")
+	p("used during a step (`/proc/stat` less the step's own): another job disturbing the step.\n\n")
+	p("Engines (versions and every setting difference: [Engines and settings](#engines-and-settings)):")
+	for _, e := range h.Engines {
+		p(" %s %s;", e.Name, e.Version)
+	}
+	p(" RocksDB is Debian's `db_bench` built with assertions on (it prints \"Assertions are enabled\"), which understates\n")
+	p("it; its other options are db_bench 7.8.3's defaults (2 background jobs, `max_open_files` -1: every table's index\n")
+	p("and filter held in memory outside the block cache).\n\n")
+	if len(h.Skipped) > 0 {
+		var names []string
+		for n := range h.Skipped {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			p("Not run: %s (%s).\n", n, h.Skipped[n])
+		}
+		p("\n")
+	}
+	for i, s := range sets {
+		if err := writeScaleSet(p, s, i+1, chartDir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *scaleSet) title() string {
+	t := fmt.Sprintf("%s entries", commas(s.set.Num))
+	if s.set.MemLimit > 0 {
+		return t + fmt.Sprintf(" in a %s MiB memory cgroup (page cache included), %s MiB block cache",
+			commas(int(s.set.MemLimit>>20)), commas(int(s.set.CacheSize>>20)))
+	}
+	return t + fmt.Sprintf(", no memory limit, %s MiB block cache", commas(int(s.set.CacheSize>>20)))
+}
+
+func writeScaleSet(p func(string, ...any), s *scaleSet, n int, chartDir string) error {
+	id := s.set.ID
+	p("### 4.%d %s\n\n", n, s.title())
+	user := float64(s.set.Num) * 116
+	p("Set `%s`: %s of user data (%s × 116 B); %d repetition(s), medians.\n\n", id, fmtBytes(user), commas(s.set.Num), s.run.Header.Plan.Reps)
+	engines := s.engines
+	p("Operations per second, and the ratio to Strata:\n\n")
+	p("| phase |%s\n|---|%s\n", headerCells(engines), strings.Repeat("---|", len(engines)))
+	for _, row := range scaleRows {
+		p("| %s |", row.label)
+		strata := s.ops(row.phase, "strata")
+		for _, e := range engines {
+			p(" %s |", withRatio(s.ops(row.phase, e), strata, e == "strata", fmtOps))
+		}
+		p("\n")
+	}
+	p("\n")
+	p("| figure |%s\n|---|%s\n", headerCells(engines), strings.Repeat("---|", len(engines)))
+	row := func(label string, f func(e string) string) {
+		p("| %s |", label)
+		for _, e := range engines {
+			p(" %s |", f(e))
+		}
+		p("\n")
+	}
+	ratio := func(a, b string) func(e string) string {
+		return func(e string) string {
+			x, y := s.ops(a, e), s.ops(b, e)
+			if math.IsNaN(x) || math.IsNaN(y) || y == 0 {
+				return "—"
+			}
+			return fmt.Sprintf("%.2f×", x/y)
+		}
+	}
+	row("readrandom 2 threads ÷ 1 thread", ratio("readrandom-2", "readrandom-1"))
+	row("seekrandom 2 threads ÷ 1 thread", ratio("seekrandom-2", "seekrandom-1"))
+	row("readwhilewriting reader P50 / P99 / P99.9 (µs)", func(e string) string {
+		pc := func(name string) float64 {
+			return s.med("readwhilewriting", e, func(r suite.ScaleRecord) float64 { return pct2(r.Percentiles, name) })
+		}
+		return fmt.Sprintf("%s / %s / %s", fmtMicros(pc("P50")), fmtMicros(pc("P99")), fmtMicros(pc("P99.9")))
+	})
+	row("readwhilewriting writer's kept rate (writes/s)", func(e string) string {
+		v := s.med("readwhilewriting", e, writerRate)
+		if math.IsNaN(v) {
+			return "not reported"
+		}
+		return commas(int(v + 0.5))
+	})
+	row("longest write, fill and overwrite (ms)", func(e string) string { return fmtMillis(s.longestWrite(e)) })
+	row(fmt.Sprintf("time in writes > %.2f ms (s)", stallSlow/1000), func(e string) string { return fmtSeconds(s.stall(e, stallSlow) / 1e6) })
+	row(fmt.Sprintf("time in writes > %.1f ms (s)", stallStop/1000), func(e string) string { return fmtSeconds(s.stall(e, stallStop) / 1e6) })
+	row("settling: after the overwrite / on reopening (s)", func(e string) string {
+		a := s.med("overwrite", e, func(r suite.ScaleRecord) float64 { return r.Step.Seconds - r.Seconds })
+		b := s.med("settle", e, func(r suite.ScaleRecord) float64 { return r.Step.Seconds })
+		return fmtSeconds(a) + " / " + fmtSeconds(b)
+	})
+	row("write amplification (fill + overwrite + settle)", func(e string) string { return fmtRatio(s.writeAmp(e)) })
+	row("bytes written: fill + overwrite + settle (GiB)", func(e string) string { return fmtGiB(s.written(e)) })
+	row("space amplification (settled ÷ compacted)", func(e string) string { return fmtRatio(s.spaceAmp(e)) })
+	row("on disk: settled / compacted (MiB)", func(e string) string {
+		a := s.med(s.settledPhase(e), e, func(r suite.ScaleRecord) float64 { return float64(r.Step.DiskAllocBytes) })
+		b := s.med("compact", e, func(r suite.ScaleRecord) float64 { return float64(r.Step.DiskAllocBytes) })
+		return fmtMiB(a) + " / " + fmtMiB(b)
+	})
+	row("compacted ÷ user data", func(e string) string {
+		return fmtRatio(s.med("compact", e, func(r suite.ScaleRecord) float64 { return float64(r.Step.DiskAllocBytes) / user }))
+	})
+	row("full compaction (s)", func(e string) string {
+		return fmtSeconds(s.med("compact", e, func(r suite.ScaleRecord) float64 { return r.Seconds }))
+	})
+	row("read from disk per readrandom, 1 thread (KiB)", func(e string) string {
+		return fmtKiB(s.med("readrandom-1", e, func(r suite.ScaleRecord) float64 {
+			if r.Ops == 0 {
+				return math.NaN()
+			}
+			return float64(r.Step.ReadBytes) / float64(r.Ops)
+		}))
+	})
+	row("read from disk per seekrandom, 1 thread (KiB)", func(e string) string {
+		return fmtKiB(s.med("seekrandom-1", e, func(r suite.ScaleRecord) float64 {
+			if r.Ops == 0 {
+				return math.NaN()
+			}
+			return float64(r.Step.ReadBytes) / float64(r.Ops)
+		}))
+	})
+	if s.set.MemLimit > 0 {
+		row("peak memory charged to the cgroup, largest phase (MiB)", func(e string) string {
+			return fmtMiB(s.maxOver(e, func(r suite.ScaleRecord) float64 {
+				if r.Step.Cgroup == nil {
+					return math.NaN()
+				}
+				return float64(r.Step.Cgroup.Peak)
+			}))
+		})
+	}
+	row("peak RSS, largest phase (MiB)", func(e string) string {
+		return fmtMiB(s.maxOver(e, func(r suite.ScaleRecord) float64 { return float64(r.Step.PeakRSS) }))
+	})
+	row("other CPU during the steps, largest (s)", func(e string) string {
+		return fmtSeconds(s.maxOver(e, func(r suite.ScaleRecord) float64 { return r.Step.OtherCPU }))
+	})
+	p("\n")
+
+	// Charts: throughput over time, one panel per engine; ratios to Strata.
+	file := "scale-" + id + "-series.png"
+	if err := seriesChart(filepath.Join(chartDir, file),
+		fmt.Sprintf("%s: fill, then overwrite: ops/s per second", id), engines,
+		func(e string) (fill, over []float64) {
+			first := func(phase string) []float64 {
+				rs := s.recs[[2]string{phase, e}]
+				if len(rs) == 0 {
+					return nil
+				}
+				var out []float64
+				for _, v := range rs[0].Series {
+					out = append(out, float64(v))
+				}
+				return out
+			}
+			return first("fill"), first("overwrite")
+		}); err != nil {
+		return err
+	}
+	p("Throughput over time (repetition 1; each point one second of `--report_interval_seconds=1`; the dashed line is\n")
+	p("where the fill's process ended and the overwrite's began; a stall shows as a drop to the axis):\n\n")
+	p("![%s throughput over time](benchmarks/%s)\n\n", id, file)
+	var labels []string
+	for _, r := range scaleRows {
+		labels = append(labels, strings.SplitN(strings.SplitN(r.label, " (", 2)[0], ",", 2)[0]+phaseSuffix(r.phase))
+	}
+	rfile := "scale-" + id + "-ratios.png"
+	if err := ratioChart(filepath.Join(chartDir, rfile), id+": throughput relative to Strata", labels, engines,
+		func(i int, e string) float64 {
+			return s.ops(scaleRows[i].phase, e) / s.ops(scaleRows[i].phase, "strata")
+		}); err != nil {
+		return err
+	}
+	p("![%s throughput relative to Strata](benchmarks/%s)\n\n", id, rfile)
+	writeScaleTargets(p, s)
+	writeScaleSteps(p, s)
+	return nil
+}
+
+func phaseSuffix(phase string) string {
+	switch {
+	case strings.HasSuffix(phase, "-1"):
+		return " 1t"
+	case strings.HasSuffix(phase, "-2"):
+		return " 2t"
+	}
+	return ""
+}
+
+// maxOver is the largest f over every phase's records of e.
+func (s *scaleSet) maxOver(e string, f func(r suite.ScaleRecord) float64) float64 {
+	v := math.NaN()
+	for k, rs := range s.recs {
+		if k[1] != e {
+			continue
+		}
+		for _, r := range rs {
+			if x := f(r); !math.IsNaN(x) && (math.IsNaN(v) || x > v) {
+				v = x
+			}
+		}
+	}
+	return v
+}
+
+// writeScaleTargets checks issue 28's targets against the set's medians.
+func writeScaleTargets(p func(string, ...any), s *scaleSet) {
+	var peers []string
+	for _, e := range s.engines {
+		if e != "strata" {
+			peers = append(peers, e)
+		}
+	}
+	if len(peers) == 0 || len(s.recs) == 0 {
+		return
+	}
+	mark := func(ok bool) string {
+		if ok {
+			return "✅"
+		}
+		return "❌"
+	}
+	p("Issue 28's targets on this set (✅ met, ❌ missed; the issue states them for 50M entries):\n\n")
+	p("| target | Strata | best peer | met |\n|---|---|---|---|\n")
+	best := func(f func(e string) float64, higher bool) (string, float64) {
+		name, v := "", math.NaN()
+		for _, e := range peers {
+			x := f(e)
+			if !math.IsNaN(x) && (math.IsNaN(v) || (higher && x > v) || (!higher && x < v)) {
+				name, v = e, x
+			}
+		}
+		return name, v
+	}
+	for _, r := range scaleRows {
+		st := s.ops(r.phase, "strata")
+		name, v := best(func(e string) float64 { return s.ops(r.phase, e) }, true)
+		if math.IsNaN(st) || name == "" {
+			continue
+		}
+		p("| %s ≥ best peer | %s | %s (%s) | %s |\n", r.label, fmtOps(st), fmtOps(v), name, mark(st >= v))
+	}
+	if one, two := s.ops("readrandom-1", "strata"), s.ops("readrandom-2", "strata"); !math.IsNaN(one) && !math.IsNaN(two) {
+		name, v := best(func(e string) float64 { return s.ops("readrandom-2", e) / s.ops("readrandom-1", e) }, true)
+		p("| readrandom 2 threads ≥ 1.8 × 1 thread | %.2f× | %.2f× (%s) | %s |\n", two/one, v, name, mark(two >= 1.8*one))
+	}
+	if w := s.writeAmp("strata"); !math.IsNaN(w) {
+		pw := s.writeAmp("pebble")
+		p("| write amplification ≤ Pebble's | %s | %s (pebble) | %s |\n", fmtRatio(w), fmtRatio(pw), mark(!math.IsNaN(pw) && w <= pw))
+	}
+	if sa := s.spaceAmp("strata"); !math.IsNaN(sa) {
+		name, v := best(s.spaceAmp, false)
+		p("| space amplification ≤ 1.15 | %s | %s (%s) | %s |\n", fmtRatio(sa), fmtRatio(v), name, mark(sa <= 1.15))
+	}
+	if lw := s.longestWrite("strata"); !math.IsNaN(lw) {
+		name, v := best(s.longestWrite, false)
+		p("| no write stall > 1 s (longest write) | %s ms | %s ms (%s) | %s |\n", fmtMillis(lw), fmtMillis(v), name, mark(lw <= 1e6))
+	}
+	p99 := func(e string) float64 {
+		return s.med("readwhilewriting", e, func(r suite.ScaleRecord) float64 { return pct2(r.Percentiles, "P99") })
+	}
+	if sp := p99("strata"); !math.IsNaN(sp) {
+		name, v := best(p99, false)
+		p("| readwhilewriting P99 ≤ best peer's | %s µs | %s µs (%s) | %s |\n", fmtMicros(sp), fmtMicros(v), name, mark(!math.IsNaN(v) && sp <= v))
+	}
+	p("\n")
+}
+
+// writeScaleSteps lists every step, collapsed, and the set's failures.
+func writeScaleSteps(p func(string, ...any), s *scaleSet) {
+	if len(s.fails) > 0 {
+		p("Failures:\n\n| engine | phase | rep | error |\n|---|---|---|---|\n")
+		for _, f := range s.fails {
+			p("| %s | %s | %d | %s |\n", f.Engine, f.Phase, f.Rep, strings.ReplaceAll(f.Error, "|", "\\|"))
+		}
+		p("\n")
+	}
+	p("<details><summary>Every step of set %s</summary>\n\n", s.set.ID)
+	p("| engine | phase | rep | ops/s | seconds (benchmark / process) | written (MiB) | read (MiB) | cgroup peak (MiB) | peak RSS (MiB) | CPU (s, user + sys) | other CPU (s) | disk after (MiB) |\n")
+	p("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	var phases []string
+	for _, ph := range s.run.Header.Plan.Phases {
+		phases = append(phases, ph.Name)
+	}
+	for _, e := range s.engines {
+		for _, ph := range phases {
+			for _, r := range s.recs[[2]string{ph, e}] {
+				cg := "—"
+				if r.Step.Cgroup != nil {
+					cg = fmtMiB(float64(r.Step.Cgroup.Peak))
+				}
+				p("| %s | %s | %d | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s |\n", e, ph, r.Rep, fmtOps(r.OpsPerSec),
+					fmtSeconds(r.Seconds), fmtSeconds(r.Step.Seconds), fmtMiB(float64(r.Step.WriteBytes)), fmtMiB(float64(r.Step.ReadBytes)),
+					cg, fmtMiB(float64(r.Step.PeakRSS)), fmtSeconds(r.Step.UserCPU+r.Step.SysCPU), fmtSeconds(r.Step.OtherCPU),
+					fmtMiB(float64(r.Step.DiskAllocBytes)))
+			}
+		}
+	}
+	p("\n</details>\n\n")
+}
+
+func pct2(m map[string]float64, name string) float64 {
+	if v, ok := m[name]; ok {
+		return v
+	}
+	return math.NaN()
+}
+
+func fmtRatio(v float64) string {
+	if math.IsNaN(v) {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+func fmtMillis(us float64) string {
+	if math.IsNaN(us) {
+		return "—"
+	}
+	ms := us / 1000
+	switch {
+	case ms >= 100:
+		return commas(int(ms + 0.5))
+	case ms >= 10:
+		return fmt.Sprintf("%.1f", ms)
+	}
+	return fmt.Sprintf("%.2f", ms)
+}
+
+func fmtGiB(v float64) string {
+	if math.IsNaN(v) {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f", v/(1<<30))
+}
+
+func fmtKiB(v float64) string {
+	if math.IsNaN(v) {
+		return "—"
+	}
+	if v >= 100*1024 {
+		return commas(int(v/1024 + 0.5))
+	}
+	return fmt.Sprintf("%.1f", v/1024)
+}
+
+func fmtBytes(v float64) string {
+	switch {
+	case v >= 1e9:
+		return fmt.Sprintf("%.2f GB", v/1e9)
+	case v >= 1e6:
+		return fmt.Sprintf("%.1f MB", v/1e6)
+	}
+	return fmt.Sprintf("%.0f kB", v/1e3)
+}
