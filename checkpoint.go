@@ -86,23 +86,39 @@ func (d *DB) CheckpointContext(ctx context.Context, dir string) (err error) {
 	}
 	start := time.Now()
 	c := &checkpoint{d: d, ctx: ctx, fs: d.fs, dir: dir, link: true}
-	if err := c.prepareDir(); err != nil {
-		return err
-	}
 	// The directory's LOCK, held until the checkpoint is done, keeps out
 	// another checkpoint into it (and an Open of it): the clean-up below
 	// removes everything in the directory, which must all be ours. So the
 	// directory must still be empty once it is held (another checkpoint
 	// may have filled it since prepareDir looked). It is left behind, as
-	// a database's is.
-	lock, err := lockDB(c.fs, dir, "checkpoint into")
-	if err != nil {
+	// a database's is. A directory that vanished while it was prepared
+	// and locked (a concurrent checkpoint that created it gave up and
+	// removed it, empty) is prepared again.
+	var lock io.Closer
+	for attempt := 0; ; attempt++ {
+		c.created = false
+		if err = c.prepareDir(); err != nil {
+			if errors.Is(err, iofs.ErrNotExist) && attempt < 3 {
+				continue
+			}
+			return err
+		}
+		lock, err = lockDB(c.fs, dir, "checkpoint into")
+		if err == nil {
+			if err = c.checkEmpty(true); !errors.Is(err, iofs.ErrNotExist) || attempt == 3 {
+				break
+			}
+			lock.Close()
+			continue
+		}
 		if c.created {
 			c.removeDir() // only if still empty: another checkpoint may hold it
 		}
-		return err
+		if !errors.Is(err, iofs.ErrNotExist) || attempt == 3 {
+			return err
+		}
 	}
-	if err := c.checkEmpty(true); err != nil {
+	if err != nil {
 		if !errors.Is(err, iofs.ErrExist) {
 			// Only the LOCK file is surely ours to remove: it holds nothing.
 			c.fs.Remove(base.MakeFilepath(dir, base.FileTypeLock, 0))
