@@ -52,6 +52,14 @@ type writer struct {
 
 	// flushReason, for a rotation request, says who asks (FlushInfo.Reason).
 	flushReason string
+
+	// txn, for a transaction's commit, is what the leader checks
+	// (resolveGroupLocked); skip marks a writer it refused (err says why),
+	// whose batch the group leaves out. seq is the writer's first
+	// sequence number.
+	txn  *txnCommit
+	skip bool
+	seq  uint64
 }
 
 var writerPool = sync.Pool{New: func() any { return new(writer) }}
@@ -218,6 +226,7 @@ func (d *DB) runWriter(w *writer) error {
 		err = d.makeRoomForWriteLocked("", need)
 		if err == nil {
 			seq := d.lastSeq + 1
+			count = d.resolveGroupLocked(group)
 			d.lastSeq += uint64(count)
 			log, mem := d.log, d.mem
 			d.mu.Unlock()
@@ -229,7 +238,9 @@ func (d *DB) runWriter(w *writer) error {
 			if timed {
 				began = time.Now()
 			}
-			err = d.applyGroup(group, seq, log, mem)
+			if count > 0 {
+				err = d.applyGroup(group, seq, log, mem)
+			}
 			d.mu.Lock()
 			if timed {
 				g := &d.syncGather
@@ -237,17 +248,26 @@ func (d *DB) runWriter(w *writer) error {
 			}
 			if err != nil {
 				notify = d.setBGErrLocked("write", err)
-			} else {
-				if !w.noWAL && count > 0 {
+			} else if count > 0 {
+				if !w.noWAL {
 					d.lastLoggedSeq = seq + uint64(count) - 1
 				}
 				d.visibleSeq.Store(seq + uint64(count) - 1)
 				d.stats.writes.Add(uint64(count))
+				if d.watches.n.Load() > 0 {
+					d.pokeWatchesLocked(group)
+				}
 			}
 		}
 	}
+	if d.txns.seqWaiters > 0 {
+		d.bgCond.Broadcast() // BeginTxn waits for visibleSeq
+	}
 	for _, g := range group {
-		g.err, g.done = err, true
+		if !g.skip {
+			g.err = err
+		}
+		g.done = true
 		if g != w {
 			g.cond.Signal()
 		}
@@ -264,7 +284,7 @@ func (d *DB) runWriter(w *writer) error {
 	if notify != nil {
 		notify()
 	}
-	return err
+	return w.err // err, unless the leader refused w's own transaction
 }
 
 // syncGather is the state behind gatherSyncWritersLocked (under d.mu).
@@ -342,6 +362,9 @@ func (d *DB) applyGroup(group []*writer, seq uint64, log *walFile, mem *memTable
 			rec = append(d.commitBuf[:0], make([]byte, batch.HeaderLen)...)
 			var count uint32
 			for _, g := range group {
+				if g.skip {
+					continue
+				}
 				rec = append(rec, g.batch.data[batch.HeaderLen:]...)
 				count += g.batch.count
 			}
@@ -361,6 +384,9 @@ func (d *DB) applyGroup(group []*writer, seq uint64, log *walFile, mem *memTable
 		}
 	}
 	for _, g := range group {
+		if g.skip {
+			continue
+		}
 		r, err := batch.NewReader(g.batch.data)
 		if err != nil {
 			return err

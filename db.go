@@ -178,7 +178,13 @@ type DB struct {
 	iterSeed atomic.Uint64
 
 	stats dbStats
-	leaks leakTracker
+
+	// txns is the transactions' state: the conflict set and the count of
+	// open read-write transactions (under mu), the lock table (its own
+	// mutex). watches are the keys DB.Watch waits on.
+	txns    txnState
+	watches watchSet
+	leaks   leakTracker
 	// recovery is what Open's recovery found and did; fixed after Open.
 	recovery *RecoveryReport
 	// holes are the key ranges Repair could not recover (holes.go): reads
@@ -415,6 +421,7 @@ func (d *DB) Close() error {
 	}
 	d.closed = true
 	d.closedFlag.Store(true)
+	d.watches.pokeAll() // their reads now fail with ErrClosed
 	close(d.closing)
 	d.bgCond.Broadcast()
 	// Writers in flight finish (later ones fail with ErrClosed); manual

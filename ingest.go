@@ -247,6 +247,12 @@ func (d *DB) ingestLocked(ctx context.Context, exts []*externalTable, o *IngestO
 		p.num = d.newOutputNumLocked()
 		places[i] = p
 	}
+	if newSeq > 0 {
+		for _, e := range exts {
+			lo, hi := base.UserKey(e.smallest), base.UserKey(e.largest)
+			d.recordWriteLocked(keyRange{bound{key: lo}, bound{key: hi, after: true}}, newSeq)
+		}
+	}
 	d.mu.Unlock()
 	manifestTried := false
 	defer func() {
@@ -302,6 +308,9 @@ func (d *DB) ingestLocked(ctx context.Context, exts []*externalTable, o *IngestO
 	}
 	if newSeq > 0 {
 		d.visibleSeq.Store(newSeq)
+	}
+	if d.watches.n.Load() > 0 {
+		d.watches.pokeAll()
 	}
 	if o.Move {
 		for _, e := range exts {

@@ -42,6 +42,9 @@ type Iterator struct {
 	// prevKey is the key a Next or Prev started from.
 	holes   *holeSet
 	prevKey []byte
+	// track, for a transaction's iterator, records the span it covers as
+	// a read conflict range (txn_iter.go).
+	track *iterTrack
 	// usable: the iterator was built, and neither an error of its own
 	// (err) nor Close has stopped it. Positioning methods check only this
 	// (and the DB's closedFlag and ctx), so that ready stays cheap enough
@@ -285,6 +288,13 @@ func (it *Iterator) poll() {
 
 // First moves to the first key (at or after LowerBound).
 func (it *Iterator) First() bool {
+	if it.track != nil {
+		return it.trackedFirst()
+	}
+	return it.first()
+}
+
+func (it *Iterator) first() bool {
 	if it.holes != nil {
 		return it.moveAcrossHoles(it.lower, true, false, it.it.First)
 	}
@@ -293,6 +303,13 @@ func (it *Iterator) First() bool {
 
 // Last moves to the last key (before UpperBound).
 func (it *Iterator) Last() bool {
+	if it.track != nil {
+		return it.trackedLast()
+	}
+	return it.last()
+}
+
+func (it *Iterator) last() bool {
 	if it.holes != nil {
 		return it.moveAcrossHoles(it.upper, false, true, it.it.Last)
 	}
@@ -301,6 +318,13 @@ func (it *Iterator) Last() bool {
 
 // Seek moves to the first key >= key.
 func (it *Iterator) Seek(key []byte) bool {
+	if it.track != nil {
+		return it.trackedSeek(key)
+	}
+	return it.seek(key)
+}
+
+func (it *Iterator) seek(key []byte) bool {
 	if it.holes != nil {
 		from := key
 		if it.lower != nil && it.db.cmp.Compare(from, it.lower) < 0 {
@@ -313,6 +337,13 @@ func (it *Iterator) Seek(key []byte) bool {
 
 // SeekLT moves to the last key < key.
 func (it *Iterator) SeekLT(key []byte) bool {
+	if it.track != nil {
+		return it.trackedSeekLT(key)
+	}
+	return it.seekLT(key)
+}
+
+func (it *Iterator) seekLT(key []byte) bool {
 	if it.holes != nil {
 		from := key
 		if it.upper != nil && it.db.cmp.Compare(from, it.upper) > 0 {
@@ -325,6 +356,16 @@ func (it *Iterator) SeekLT(key []byte) bool {
 
 // Next moves to the next key. It returns false at the end.
 func (it *Iterator) Next() bool {
+	if it.holes != nil || it.track != nil {
+		if it.track != nil {
+			return it.trackedNext()
+		}
+		return it.stepAcrossHoles(true, it.it.Next)
+	}
+	return it.ready() && it.it.Valid() && it.it.Next()
+}
+
+func (it *Iterator) next() bool {
 	if it.holes != nil {
 		return it.stepAcrossHoles(true, it.it.Next)
 	}
@@ -333,6 +374,16 @@ func (it *Iterator) Next() bool {
 
 // Prev moves to the previous key. It returns false at the start.
 func (it *Iterator) Prev() bool {
+	if it.holes != nil || it.track != nil {
+		if it.track != nil {
+			return it.trackedPrev()
+		}
+		return it.stepAcrossHoles(false, it.it.Prev)
+	}
+	return it.ready() && it.it.Valid() && it.it.Prev()
+}
+
+func (it *Iterator) prev() bool {
 	if it.holes != nil {
 		return it.stepAcrossHoles(false, it.it.Prev)
 	}
@@ -415,6 +466,9 @@ func (it *Iterator) Err() error {
 func (it *Iterator) Close() error {
 	if it.closed {
 		return nil
+	}
+	if it.track != nil {
+		it.track.close(it)
 	}
 	err := it.Err()
 	it.closed, it.usable = true, false

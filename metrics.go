@@ -58,6 +58,12 @@ type Metrics struct {
 	Slowdowns, Stalls uint64
 	// LastSequence is the newest visible sequence number.
 	LastSequence uint64
+	// TxnCommits counts transactions committed with writes, TxnConflicts
+	// commits refused with ErrConflict, TxnRetries the times DB.Update ran
+	// a transaction again after a retryable error. TxnConflictBytes is the
+	// conflict window's size (see Options.TxnConflictWindow).
+	TxnCommits, TxnConflicts, TxnRetries uint64
+	TxnConflictBytes                     int64
 }
 
 // Metrics returns the database's current shape and counters. It is cheap
@@ -78,6 +84,9 @@ func (d *DB) Metrics() *Metrics {
 		Slowdowns:    d.stats.slowdowns.Load(),
 		Stalls:       d.stats.stalls.Load(),
 		LastSequence: d.visibleSeq.Load(),
+		TxnCommits:   d.stats.txnCommits.Load(),
+		TxnConflicts: d.stats.txnConflicts.Load(),
+		TxnRetries:   d.stats.txnRetried.Load(),
 	}
 	m.MemTableBytes = rs.mem.ApproximateMemoryUsage()
 	for _, im := range rs.imms {
@@ -86,6 +95,9 @@ func (d *DB) Metrics() *Metrics {
 	d.mu.Lock()
 	levels := d.stats.levels
 	m.ImmutableMemTables = len(d.imms)
+	if d.txns.set != nil {
+		m.TxnConflictBytes = d.txns.set.bytes
+	}
 	d.mu.Unlock()
 	for level := range m.Levels {
 		ls := levels[level]

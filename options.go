@@ -190,6 +190,14 @@ type Options struct {
 	// too, since nothing would end them.
 	DisableAutoCompactions bool
 
+	// TxnConflictWindow bounds the memory of the transactions' conflict
+	// history (the write ranges of recent commits, checked against a
+	// committing transaction's reads; see Txn). Once exceeded, the oldest
+	// writes are forgotten, and a transaction that began before them gets
+	// ErrTxnTooOld at commit (retryable). History older than every open
+	// read-write transaction is forgotten for free. Default 64 MiB.
+	TxnConflictWindow int64
+
 	// DebugLeaks records where each iterator and snapshot was created, so
 	// that Close can say where a leaked one came from. It costs a stack
 	// trace per iterator.
@@ -277,6 +285,9 @@ func (o *Options) withDefaults() *Options {
 	}
 	if c.L0StopTrigger < c.L0SlowdownTrigger {
 		c.L0StopTrigger = c.L0SlowdownTrigger
+	}
+	if c.TxnConflictWindow <= 0 {
+		c.TxnConflictWindow = 64 << 20
 	}
 	if c.TargetFileSize <= 0 {
 		c.TargetFileSize = 2 << 20

@@ -16,6 +16,11 @@ type Snapshot struct {
 func (d *DB) NewSnapshot() *Snapshot {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	return d.newSnapshotLocked()
+}
+
+// newSnapshotLocked is NewSnapshot under d.mu.
+func (d *DB) newSnapshotLocked() *Snapshot {
 	for d.filterInstalling {
 		d.bgCond.Wait() // a compaction filter's result is being installed
 	}

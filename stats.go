@@ -17,6 +17,9 @@ type dbStats struct {
 	flushBytes   atomic.Uint64 // bytes of tables written by flushes
 	compactions  atomic.Uint64
 	trivialMoves atomic.Uint64
+	txnCommits   atomic.Uint64 // read-write transactions committed with writes
+	txnConflicts atomic.Uint64 // commits refused with ErrConflict
+	txnRetried   atomic.Uint64 // transactions DB.Update ran again
 	levels       [7]levelStats
 }
 
