@@ -74,6 +74,12 @@ var importRules = []importRule{
 		pkgs: []string{"sql/ast"}},
 	{name: "SQL values and types (MySQL's semantics) import nothing of ours; decimals are apd's",
 		pkgs: []string{"sql/types"}, modules: []string{"github.com/cockroachdb/apd"}},
+	{name: "the SQL layer's storage interface (transactions) imports nothing of ours",
+		pkgs: []string{"sql/kv"}},
+	{name: "the embedded store adapts the engine's transactions to the SQL layer's storage interface",
+		pkgs: []string{"sql/kv/local"}, may: []string{"", "sql/kv"}},
+	{name: "row and index encoding builds on keys and SQL values",
+		pkgs: []string{"sql/rowcodec"}, may: []string{"keys", "sql/types"}, modules: []string{"github.com/cockroachdb/apd"}},
 	{name: "examples use the public API only",
 		pkgs: []string{"examples/quickstart"}, may: []string{""}},
 }

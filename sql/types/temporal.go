@@ -296,3 +296,7 @@ func allDigits(s string) bool {
 func splitNums(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r < '0' || r > '9' })
 }
+
+// FromPacked returns a temporal value of kind k from its packed integer
+// (as Packed returns it).
+func FromPacked(k Kind, packed int64) Value { return Value{kind: k, num: uint64(packed)} }
