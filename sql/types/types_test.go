@@ -174,3 +174,49 @@ func family(v Value) int {
 	}
 	return 0
 }
+
+func TestConvert(t *testing.T) {
+	ty := func(name string, l, s int, u bool) Type {
+		t, err := ParseType(name, l, s, u)
+		if err != nil {
+			panic(err)
+		}
+		return t
+	}
+	tests := []struct {
+		v    Value
+		t    Type
+		want string
+		code int
+	}{
+		{NewInt(127), ty("tinyint", -1, -1, false), "127", 0},
+		{NewInt(128), ty("tinyint", -1, -1, false), "", ErrDataOutOfRange},
+		{NewInt(-1), ty("int", -1, -1, true), "", ErrDataOutOfRange},
+		{NewFloat(2.5), ty("int", -1, -1, false), "2", 0},
+		{dec("2.5"), ty("int", -1, -1, false), "3", 0},
+		{NewString("42"), ty("bigint", -1, -1, false), "42", 0},
+		{NewString("abc"), ty("int", -1, -1, false), "", ErrIncorrectValue},
+		{NewString("1.005"), ty("decimal", 5, 2, false), "1.01", 0},
+		{NewInt(12345), ty("decimal", 5, 2, false), "", ErrDataOutOfRange},
+		{NewString("hello"), ty("varchar", 3, -1, false), "", ErrDataTooLong},
+		{NewInt(5), ty("varchar", 3, -1, false), "5", 0},
+		{NewString("2024-01-02 10:11:12"), ty("date", -1, -1, false), "2024-01-02", 0},
+		{NewString("2024-01-02"), ty("datetime", -1, -1, false), "2024-01-02 00:00:00", 0},
+		{NewString("nope"), ty("datetime", -1, -1, false), "", ErrTruncatedWrongValue},
+		{NewUint(1 << 63), ty("bigint", -1, -1, true), "9223372036854775808", 0},
+		{NewUint(1 << 63), ty("bigint", -1, -1, false), "", ErrDataOutOfRange},
+		{Null, ty("int", -1, -1, false), "NULL", 0},
+	}
+	for _, tt := range tests {
+		v, err := Convert(tt.v, tt.t, "c")
+		var e *Error
+		switch {
+		case tt.code != 0:
+			if !errors.As(err, &e) || e.Code != tt.code {
+				t.Errorf("Convert(%v, %v) = %v, %v; want error %d", tt.v, tt.t, v, err, tt.code)
+			}
+		case err != nil || v.String() != tt.want:
+			t.Errorf("Convert(%v, %v) = %v, %v; want %s", tt.v, tt.t, v, err, tt.want)
+		}
+	}
+}
