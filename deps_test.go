@@ -80,6 +80,8 @@ var importRules = []importRule{
 		pkgs: []string{"sql/kv/local"}, may: []string{"", "sql/kv"}},
 	{name: "row and index encoding builds on keys and SQL values",
 		pkgs: []string{"sql/rowcodec"}, may: []string{"keys", "sql/types"}, modules: []string{"github.com/cockroachdb/apd"}},
+	{name: "the SQL catalog keeps the schema in system keys through the storage interface",
+		pkgs: []string{"sql/catalog"}, may: []string{"keys", "sql/kv", "sql/types"}},
 	{name: "examples use the public API only",
 		pkgs: []string{"examples/quickstart"}, may: []string{""}},
 }
@@ -88,7 +90,7 @@ var importRules = []importRule{
 // package may: the engine, to build a test's fixtures (inspect's tests write
 // the databases they inspect; Go itself refuses the cycle for the engine's
 // own internal packages), the fault-injecting file system, and testenv.
-var testOnly = []string{"", "internal/vfs/errorfs", "internal/testenv"}
+var testOnly = []string{"", "internal/vfs/errorfs", "internal/testenv", "sql/kv/local"}
 
 // listedPackage is what TestImportRules reads of `go list -json`.
 type listedPackage struct {
