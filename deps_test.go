@@ -82,6 +82,8 @@ var importRules = []importRule{
 		pkgs: []string{"sql/rowcodec"}, may: []string{"keys", "sql/types"}, modules: []string{"github.com/cockroachdb/apd"}},
 	{name: "the SQL catalog keeps the schema in system keys through the storage interface",
 		pkgs: []string{"sql/catalog"}, may: []string{"keys", "sql/kv", "sql/types"}},
+	{name: "compiled SQL expressions evaluate over SQL values, without storage",
+		pkgs: []string{"sql/expr"}, may: []string{"sql/types"}, modules: []string{"github.com/cockroachdb/apd"}},
 	{name: "examples use the public API only",
 		pkgs: []string{"examples/quickstart"}, may: []string{""}},
 }
@@ -89,7 +91,8 @@ var importRules = []importRule{
 // testOnly are packages any test of the module may import besides what its
 // package may: the engine, to build a test's fixtures (inspect's tests write
 // the databases they inspect; Go itself refuses the cycle for the engine's
-// own internal packages), the fault-injecting file system, and testenv.
+// own internal packages), the fault-injecting file system, testenv, and
+// the SQL layer's embedded store (the SQL packages' tests run over it).
 var testOnly = []string{"", "internal/vfs/errorfs", "internal/testenv", "sql/kv/local"}
 
 // listedPackage is what TestImportRules reads of `go list -json`.
