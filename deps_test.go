@@ -84,6 +84,10 @@ var importRules = []importRule{
 		pkgs: []string{"sql/catalog"}, may: []string{"keys", "sql/kv", "sql/types"}},
 	{name: "compiled SQL expressions evaluate over SQL values, without storage",
 		pkgs: []string{"sql/expr"}, may: []string{"sql/types"}, modules: []string{"github.com/cockroachdb/apd"}},
+	{name: "the SQL planner binds and plans over the schema, without storage",
+		pkgs: []string{"sql/plan"}, may: []string{"sql/ast", "sql/catalog", "sql/expr", "sql/types"}, modules: []string{"github.com/cockroachdb/apd"}},
+	{name: "the SQL executor runs plans through the storage interface",
+		pkgs: []string{"sql/exec"}, may: []string{"keys", "sql/catalog", "sql/expr", "sql/kv", "sql/plan", "sql/rowcodec", "sql/types"}, modules: []string{"github.com/cockroachdb/apd"}},
 	{name: "examples use the public API only",
 		pkgs: []string{"examples/quickstart"}, may: []string{""}},
 }
