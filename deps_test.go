@@ -72,6 +72,9 @@ var importRules = []importRule{
 		modules: []string{"github.com/spf13/cobra", "github.com/schollz/progressbar", "golang.org/x/term"}},
 	{name: "the SQL trees (statements, expressions) import nothing of ours, and nothing of vitess",
 		pkgs: []string{"sql/ast"}},
+	{name: "the SQL parser is the only importer of vitess's parser",
+		pkgs: []string{"sql/parser"}, may: []string{"sql/ast"},
+		modules: []string{"vitess.io/vitess"}},
 	{name: "examples use the public API only",
 		pkgs: []string{"examples/quickstart"}, may: []string{""}},
 }
