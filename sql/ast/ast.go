@@ -76,13 +76,16 @@ type Select struct {
 }
 
 // Union is left UNION [ALL] right, with the ORDER BY and LIMIT of the
-// whole.
+// whole; Op makes it INTERSECT or EXCEPT instead (INTERSECT binds tighter
+// than UNION and EXCEPT: the parser has nested them accordingly).
 type Union struct {
 	With        []CTE
 	Left, Right Stmt // *Select or *Union
 	All         bool
-	OrderBy     []OrderBy
-	Limit       *Limit
+	// Op is "union" (or ""), "intersect" or "except".
+	Op      string
+	OrderBy []OrderBy
+	Limit   *Limit
 }
 
 // CTE is WITH name [(columns)] AS (query).
