@@ -72,7 +72,6 @@ var importRules = []importRule{
 		modules: []string{"github.com/spf13/cobra", "github.com/schollz/progressbar", "golang.org/x/term"}},
 	{name: "the SQL trees (statements, expressions) import nothing of ours, and nothing of vitess",
 		pkgs: []string{"sql/ast"}},
-<<<<<<< HEAD
 	{name: "SQL values and types (MySQL's semantics) import nothing of ours; decimals are apd's",
 		pkgs: []string{"sql/types"}, modules: []string{"github.com/cockroachdb/apd"}},
 	{name: "the SQL layer's storage interface (transactions) imports nothing of ours",
@@ -89,11 +88,11 @@ var importRules = []importRule{
 		pkgs: []string{"sql/plan"}, may: []string{"sql/ast", "sql/catalog", "sql/expr", "sql/types"}, modules: []string{"github.com/cockroachdb/apd"}},
 	{name: "the SQL executor runs plans through the storage interface",
 		pkgs: []string{"sql/exec"}, may: []string{"keys", "sql/catalog", "sql/expr", "sql/kv", "sql/plan", "sql/rowcodec", "sql/types"}, modules: []string{"github.com/cockroachdb/apd"}},
-=======
 	{name: "the SQL parser is the only importer of vitess's parser",
 		pkgs: []string{"sql/parser"}, may: []string{"sql/ast"},
 		modules: []string{"vitess.io/vitess"}},
->>>>>>> c1d592f
+	{name: "a SQL session parses, plans and executes statements over the storage interface",
+		pkgs: []string{"sql/session"}, may: []string{"keys", "sql/ast", "sql/catalog", "sql/exec", "sql/expr", "sql/kv", "sql/parser", "sql/plan", "sql/types"}},
 	{name: "examples use the public API only",
 		pkgs: []string{"examples/quickstart"}, may: []string{""}},
 }

@@ -281,11 +281,67 @@ func (x *Exec) openUnion(n *plan.Union) (Iter, error) {
 		l.Close()
 		return nil, err
 	}
+	if n.Op == "intersect" || n.Op == "except" {
+		defer l.Close()
+		defer r.Close()
+		counts := map[string]int{}
+		var buf []byte
+		for {
+			row, err := r.Next()
+			if err != nil {
+				return nil, err
+			}
+			if row == nil {
+				break
+			}
+			buf = rowKey(buf[:0], row)
+			counts[string(buf)]++
+		}
+		var out []expr.Row
+		emitted := map[string]bool{}
+		for {
+			row, err := l.Next()
+			if err != nil {
+				return nil, err
+			}
+			if row == nil {
+				break
+			}
+			buf = rowKey(buf[:0], row)
+			k := string(buf)
+			keep := counts[k] > 0
+			if n.Op == "except" {
+				keep = !keep
+			}
+			if n.All {
+				if n.Op == "intersect" && keep {
+					counts[k]--
+				} else if n.Op == "except" && counts[k] > 0 {
+					counts[k]--
+					keep = false
+				}
+			} else if emitted[k] {
+				keep = false
+			}
+			if keep {
+				emitted[k] = true
+				out = append(out, row)
+			}
+		}
+		return &sliceIter{rows: out}, nil
+	}
 	var it Iter = &concatIter{its: []Iter{l, r}}
 	if !n.All {
 		it = &distinctIter{in: it, seen: map[string]bool{}}
 	}
 	return it, nil
+}
+
+func rowKey(dst []byte, row expr.Row) []byte {
+	for _, v := range row {
+		dst = types.Key(dst, v)
+	}
+	return dst
 }
 
 type concatIter struct {

@@ -81,7 +81,7 @@ func (b *builder) buildUnion(u *ast.Union, outer *scope) (Node, error) {
 	for i, c := range lc {
 		cols[i] = Column{Name: c.Name}
 	}
-	var n Node = &Union{Left: trim(l), Right: trim(r), All: u.All, Cols: cols}
+	var n Node = &Union{Left: trim(l), Right: trim(r), All: u.All, Op: u.Op, Cols: cols}
 	if len(u.OrderBy) > 0 {
 		sc := &scope{cols: cols, outer: outer, clause: "order clause"}
 		var keys []SortKey

@@ -427,10 +427,13 @@ func (d *Distinct) Children() []Node { return []Node{d.Input} }
 // Explain says distinct.
 func (d *Distinct) Explain() string { return "distinct" }
 
-// Union is Left's rows then Right's (All false: without duplicates).
+// Union is Left's rows then Right's (All false: without duplicates); Op
+// "intersect" keeps Left's rows that Right has, "except" those it has
+// not (with All, counting duplicates).
 type Union struct {
 	Left, Right Node
 	All         bool
+	Op          string
 	Cols        []Column
 }
 
@@ -442,10 +445,14 @@ func (u *Union) Children() []Node { return []Node{u.Left, u.Right} }
 
 // Explain says which union.
 func (u *Union) Explain() string {
-	if u.All {
-		return "union all"
+	op := u.Op
+	if op == "" {
+		op = "union"
 	}
-	return "union distinct"
+	if u.All {
+		return op + " all"
+	}
+	return op + " distinct"
 }
 
 // Rename gives a derived table's (or view's) columns its alias.

@@ -196,8 +196,11 @@ func selectColumn(it ast.SelectExpr, e expr.Expr, in []Column) Column {
 	if col, ok := e.(*expr.Column); ok && col.Depth == 0 && col.Index < len(in) {
 		src := in[col.Index]
 		c.Table, c.DB, c.Type = src.Table, src.DB, src.Type
-		if _, isName := it.Expr.(*ast.ColName); isName {
-			c.Name = src.Name
+		if cn, isName := it.Expr.(*ast.ColName); isName {
+			c.Name = cn.Name.Orig
+			if src.Table != "" {
+				c.Name = src.Name // a table column: its declared name
+			}
 		}
 	}
 	if !it.As.Empty() {
