@@ -106,6 +106,10 @@ func (c *converter) statement() ast.Stmt {
 		return &ast.Analyze{Tables: c.tableList(3, "analyze")}
 	case kw(0, "do"):
 		return c.do()
+	case kw(0, "drop", "trigger"):
+		failUnsupported("DROP TRIGGER")
+	case kw(0, "create") && c.leads("trigger", 8):
+		failUnsupported("CREATE TRIGGER")
 	case kw(0, "begin"), kw(0, "commit"), kw(0, "rollback"):
 		if st := c.txn(); st != nil {
 			return st
@@ -349,4 +353,14 @@ func (c *converter) txn() ast.Stmt {
 		return &ast.Commit{}
 	}
 	return &ast.Rollback{}
+}
+
+// leads reports whether the keyword word is among the first n tokens.
+func (c *converter) leads(word string, n int) bool {
+	for i := 0; i < n && i < len(c.toks); i++ {
+		if c.toks[i].is(c.text, word) {
+			return true
+		}
+	}
+	return false
 }
