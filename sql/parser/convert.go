@@ -12,8 +12,7 @@ import (
 type converter struct {
 	orig string  // the statement as written
 	text string  // what vitess parses: orig with same-length rewrites
-	all  []token // tokens of text, comments included
-	toks []token // without comments
+	toks []token // tokens of text, without comments
 	// delta maps offsets of text to orig for a rewrite that is not
 	// same-length (DO parsed as SELECT): orig offset = text offset + delta
 	// for offsets at or after deltaFrom.
@@ -50,7 +49,6 @@ func newConverter(orig string) *converter {
 // relex tokenizes c.text.
 func (c *converter) relex() {
 	lr := lex(vt, c.text)
-	c.all = lr.toks
 	c.toks = significant(lr.toks)
 }
 

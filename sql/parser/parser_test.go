@@ -314,3 +314,21 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParse parses a point select (sysbench's oltp_point_select);
+// BenchmarkVitess is vitess's parser alone on it, for comparison.
+func BenchmarkParse(b *testing.B) {
+	for b.Loop() {
+		if _, err := ParseOne("SELECT c FROM sbtest1 WHERE id=4711"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVitess(b *testing.B) {
+	for b.Loop() {
+		if _, err := vt.ParseStrictDDL("SELECT c FROM sbtest1 WHERE id=4711"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
