@@ -98,18 +98,12 @@ func ParsePrepared(sql string) (ast.Stmt, int, error) {
 		return nil, 0, &ParseError{Code: ErEmptyQuery, Offset: -1}
 	case 1:
 	default:
-		// MySQL reads the first statement and fails on the ';' after it.
-		p := pieces[1]
-		semi := p.base - 1
-		for semi > 0 && sql[semi] != ';' {
-			semi--
-		}
-		st, _, err := parseStatement(pieces[0].text, pieces[0].base)
-		if err != nil {
+		// MySQL reads the first statement, then takes the ';' for the
+		// end of it and fails on what follows.
+		if _, _, err := parseStatement(pieces[0].text, pieces[0].base); err != nil {
 			return nil, 0, err
 		}
-		_ = st
-		return nil, 0, syntaxErrorAt(sql, semi, 0)
+		return nil, 0, syntaxErrorAt(sql, pieces[1].base, 0)
 	}
 	st, n, err := parseStatement(pieces[0].text, pieces[0].base)
 	if err == nil && st == nil {

@@ -90,7 +90,7 @@ func TestOtherErrors(t *testing.T) {
 		}
 	}
 	_, err := ParseOne("select 1; select 2")
-	if err == nil || err.Error() != syntax+"'; select 2' at line 1" {
+	if err == nil || err.Error() != syntax+"'select 2' at line 1" {
 		t.Errorf("ParseOne of two statements: %v", err)
 	}
 	_, err = ParseOne("select row_number() over () from t")
