@@ -127,7 +127,7 @@ func TestCorpus(t *testing.T) {
 			}
 			must++
 			sts, err := Parse(r.sql)
-			if err == nil {
+			if err == nil && !testing.Short() {
 				checkRecord(t, r, sts)
 			}
 			if err != nil {
@@ -159,7 +159,7 @@ func TestCorpus(t *testing.T) {
 	}
 }
 
-// checkRecord checks a parsed record: its canonical text parses to the
+// checkRecord (not in -short runs) checks a parsed record: its canonical text parses to the
 // same text, and each select item's Text parses to the item's expression.
 func checkRecord(t *testing.T, r sltRecord, sts []ast.Stmt) {
 	for _, st := range sts {
