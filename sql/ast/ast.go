@@ -346,7 +346,8 @@ type SetTransaction struct {
 type Show struct {
 	// What: databases, tables, columns, index, create table, variables,
 	// status, warnings, errors, engines, collation, charset, processlist,
-	// table status, create database.
+	// table status, create database, create view (Table), grants (of the
+	// current user).
 	What  string
 	Full  bool
 	Table TableName // for columns, index, create table

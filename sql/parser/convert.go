@@ -12,8 +12,7 @@ import (
 type converter struct {
 	orig string  // the statement as written
 	text string  // what vitess parses: orig with same-length rewrites
-	all  []token // tokens of text, comments included
-	toks []token // without comments
+	toks []token // tokens of text, without comments
 	// delta maps offsets of text to orig for a rewrite that is not
 	// same-length (DO parsed as SELECT): orig offset = text offset + delta
 	// for offsets at or after deltaFrom.
@@ -50,7 +49,6 @@ func newConverter(orig string) *converter {
 // relex tokenizes c.text.
 func (c *converter) relex() {
 	lr := lex(vt, c.text)
-	c.all = lr.toks
 	c.toks = significant(lr.toks)
 }
 
@@ -106,6 +104,10 @@ func (c *converter) statement() ast.Stmt {
 		return &ast.Analyze{Tables: c.tableList(3, "analyze")}
 	case kw(0, "do"):
 		return c.do()
+	case kw(0, "drop", "trigger"):
+		failUnsupported("DROP TRIGGER")
+	case kw(0, "create") && c.leads("trigger", 8):
+		failUnsupported("CREATE TRIGGER")
 	case kw(0, "begin"), kw(0, "commit"), kw(0, "rollback"):
 		if st := c.txn(); st != nil {
 			return st
@@ -349,4 +351,14 @@ func (c *converter) txn() ast.Stmt {
 		return &ast.Commit{}
 	}
 	return &ast.Rollback{}
+}
+
+// leads reports whether the keyword word is among the first n tokens.
+func (c *converter) leads(word string, n int) bool {
+	for i := 0; i < n && i < len(c.toks); i++ {
+		if c.toks[i].is(c.text, word) {
+			return true
+		}
+	}
+	return false
 }

@@ -34,7 +34,7 @@ type lexResult struct {
 // included, as type COMMENT), recording where each starts and ends.
 func lex(p *sqlparser.Parser, text string) lexResult {
 	tz := p.NewStringTokenizer(text)
-	res := lexResult{errAt: -1}
+	res := lexResult{errAt: -1, toks: make([]token, 0, 8+len(text)/5)}
 	depth := 0
 	for {
 		before := tz.Pos
@@ -87,9 +87,9 @@ func tokenStart(text string, before, end int) int {
 	}
 }
 
-// significant drops comments.
+// significant drops comments, in place.
 func significant(toks []token) []token {
-	out := make([]token, 0, len(toks))
+	out := toks[:0]
 	for _, t := range toks {
 		if t.typ != sqlparser.COMMENT {
 			out = append(out, t)
@@ -110,6 +110,17 @@ type piece struct {
 // multi-statement query. A text that does not tokenize is returned whole
 // from the failing statement on, so that its parse reports the error.
 func split(p *sqlparser.Parser, sql string) []piece {
+	if strings.IndexByte(sql, ';') < 0 {
+		// One statement at most (the usual case): no need to tokenize.
+		s := 0
+		for s < len(sql) && isBlank(sql[s]) {
+			s++
+		}
+		if s == len(sql) {
+			return nil
+		}
+		return []piece{{text: sql[s:], base: s}}
+	}
 	lr := lex(p, sql)
 	var out []piece
 	start := 0

@@ -17,7 +17,35 @@
 //
 // Errors are *ParseError: MySQL's 1064 syntax error with the text near
 // the failure and its line, as MySQL reports them; 1235 for what Strata's
-// trees cannot represent. No input makes the parser panic.
+// trees cannot represent (window functions, ANY/ALL subquery comparisons,
+// := in expressions, foreign keys and CHECK constraints, generated
+// columns, ON UPDATE of a column, partitions, temporary tables, CREATE
+// TABLE ... SELECT, multi-table DELETE, UPDATE/DELETE IGNORE, triggers,
+// stored routines, ...). No input makes the parser panic: a panic in
+// vitess is an error.
+//
+// What the trees do not keep, because it changes nothing on Strata or
+// MySQL reads it as the same thing:
+//
+//   - table options (ENGINE, DEFAULT CHARSET, AUTO_INCREMENT=n, COMMENT),
+//     ALTER TABLE's ALGORITHM/LOCK/FORCE, CREATE DATABASE's character set
+//     and collation, SET NAMES's COLLATE, a view's ALGORITHM, DEFINER and
+//     SQL SECURITY, index options (USING BTREE, COMMENT), optimizer hints
+//     and SELECT's modifiers (HIGH_PRIORITY, SQL_NO_CACHE, ...);
+//   - WITH RECURSIVE's RECURSIVE (a CTE that names itself is recursive);
+//   - the spelling of synonyms: MOD and %, != and <>, RLIKE and REGEXP,
+//     IS UNKNOWN and IS NULL, DISTINCTROW and DISTINCT, FOR SHARE and LOCK
+//     IN SHARE MODE, CROSS JOIN and JOIN without a condition (both
+//     ast.CrossJoin; JOIN ... ON is ast.InnerJoin), unary +, N'x';
+//   - LOCK TABLES's tables and GRANT/REVOKE's privileges (both no-ops).
+//
+// SelectExpr.Text is the item's text as written (comments inside it
+// included), found from the tokens of the statement; the rare item whose
+// text cannot be found is named by vitess's rendering of it instead.
+// @@x is a system variable with Scope "" and @@session.x (or
+// @@local.x) one with Scope "session": vitess does not tell them apart,
+// the tokens do, by name (were both spellings of one name in a statement,
+// both would read "session").
 package parser
 
 import (
@@ -70,18 +98,12 @@ func ParsePrepared(sql string) (ast.Stmt, int, error) {
 		return nil, 0, &ParseError{Code: ErEmptyQuery, Offset: -1}
 	case 1:
 	default:
-		// MySQL reads the first statement and fails on the ';' after it.
-		p := pieces[1]
-		semi := p.base - 1
-		for semi > 0 && sql[semi] != ';' {
-			semi--
-		}
-		st, _, err := parseStatement(pieces[0].text, pieces[0].base)
-		if err != nil {
+		// MySQL reads the first statement, then takes the ';' for the
+		// end of it and fails on what follows.
+		if _, _, err := parseStatement(pieces[0].text, pieces[0].base); err != nil {
 			return nil, 0, err
 		}
-		_ = st
-		return nil, 0, syntaxErrorAt(sql, semi, 0)
+		return nil, 0, syntaxErrorAt(sql, pieces[1].base, 0)
 	}
 	st, n, err := parseStatement(pieces[0].text, pieces[0].base)
 	if err == nil && st == nil {

@@ -322,3 +322,5 @@ call p()
 values row(1, 2)
 create procedure p() begin end
 handler t open
+create trigger x after insert on t for each row begin end
+drop trigger if exists x
