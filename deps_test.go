@@ -93,6 +93,8 @@ var importRules = []importRule{
 		modules: []string{"vitess.io/vitess"}},
 	{name: "a SQL session parses, plans and executes statements over the storage interface",
 		pkgs: []string{"sql/session"}, may: []string{"keys", "sql/ast", "sql/catalog", "sql/exec", "sql/expr", "sql/kv", "sql/parser", "sql/plan", "sql/types"}},
+	{name: "the sqllogictest runner reads the corpus format and talks to a database through an interface (its tests run it on an embedded session)",
+		pkgs: []string{"sql/sqllogictest"}, may: []string{"sql/session"}},
 	{name: "examples use the public API only",
 		pkgs: []string{"examples/quickstart"}, may: []string{""}},
 }

@@ -72,8 +72,8 @@ func (b *builder) joinList(items []ast.TableExpr, j *ast.Join, outer *scope) (No
 // filter), as an index lookup or hash join key, or as a join filter.
 // Conditions holding subqueries go last.
 func (b *builder) planJoins(items []ast.TableExpr, conds []ast.Expr, outer *scope, clause string) (Node, error) {
-	if len(items) > 61 {
-		return nil, types.Errorf(1116, "HY000", "Too many tables; MySQL can only use 61 tables in a join")
+	if len(items) > maxJoinTables {
+		return nil, types.Errorf(1116, "HY000", "Too many tables; Strata can only use %d tables in a join", maxJoinTables)
 	}
 	var leaves []*leaf
 	var all []Column
@@ -117,8 +117,8 @@ func (b *builder) planJoins(items []ast.TableExpr, conds []ast.Expr, outer *scop
 	// Which leaves does each condition read?
 	type cond struct {
 		e      ast.Expr
-		leaves uint64 // bit i: leaf i (at most 61 leaves)
-		late   bool   // holds a subquery, or reads no leaf
+		leaves lset // the leaves it reads
+		late   bool // holds a subquery, or reads no leaf
 		done   bool
 	}
 	leafOf := func(pos int) int {
@@ -149,7 +149,7 @@ func (b *builder) planJoins(items []ast.TableExpr, conds []ast.Expr, outer *scop
 					return false
 				}
 				if depth == 0 {
-					c.leaves |= 1 << uint(leafOf(idx))
+					c.leaves = c.leaves.with(leafOf(idx))
 				}
 			}
 			return true
@@ -157,15 +157,37 @@ func (b *builder) planJoins(items []ast.TableExpr, conds []ast.Expr, outer *scop
 		if ferr != nil {
 			return nil, ferr
 		}
-		if c.leaves == 0 {
+		if c.leaves.empty() {
 			c.late = true
 		}
 		cs = append(cs, c)
 	}
+	// Join order: greedy, from the leaf expected to give fewest rows,
+	// then always a leaf joined to those already placed by a condition
+	// (fewest rows first), a cross join only when none is.
+	perm := b.joinOrder(leaves, cs2sets(cs, func(c *cond) (lset, bool) { return c.leaves, c.late }), outer, clause)
+	fromLeaves := leaves
+	leaves = make([]*leaf, len(perm))
+	pos := 0
+	for i, p := range perm {
+		l := *fromLeaves[p]
+		l.start = pos
+		pos += len(l.cols)
+		leaves[i] = &l
+	}
+	for _, c := range cs {
+		var m lset
+		for i, p := range perm {
+			if c.leaves.has(p) {
+				m = m.with(i)
+			}
+		}
+		c.leaves = m
+	}
 	var n Node
-	var joined uint64
+	var joined lset
 	for i, l := range leaves {
-		bit := uint64(1) << uint(i)
+		bit := lset{}.with(i)
 		var local, join []*cond
 		for _, c := range cs {
 			if c.done || c.late {
@@ -174,7 +196,7 @@ func (b *builder) planJoins(items []ast.TableExpr, conds []ast.Expr, outer *scop
 			switch {
 			case c.leaves == bit:
 				local = append(local, c)
-			case c.leaves&bit != 0 && c.leaves&^(joined|bit) == 0 && i > 0:
+			case c.leaves.has(i) && c.leaves.minus(joined.or(bit)).empty() && i > 0:
 				join = append(join, c)
 			}
 		}
@@ -189,7 +211,7 @@ func (b *builder) planJoins(items []ast.TableExpr, conds []ast.Expr, outer *scop
 				return nil, err
 			}
 			n = node
-			joined |= bit
+			joined = joined.or(bit)
 			continue
 		}
 		prevCols := n.Columns()
@@ -211,7 +233,7 @@ func (b *builder) planJoins(items []ast.TableExpr, conds []ast.Expr, outer *scop
 				}
 				_ = used
 				n = &Join{Kind: Inner, Left: n, Right: node, Method: "index lookup", Correlated: true}
-				joined |= bit
+				joined = joined.or(bit)
 				continue
 			}
 		}
@@ -234,7 +256,27 @@ func (b *builder) planJoins(items []ast.TableExpr, conds []ast.Expr, outer *scop
 			b.hashKeys(jn, andAll(es), len(prevCols))
 		}
 		n = jn
-		joined |= bit
+		joined = joined.or(bit)
+	}
+	if !isIdentity(perm) {
+		// Back to the FROM clause's column order (SELECT *, and the
+		// scope the late conditions were resolved in).
+		var exprs []expr.Expr
+		var cols []Column
+		joinedCols := n.Columns()
+		for fi, fl := range fromLeaves {
+			at := 0
+			for i, p := range perm {
+				if p == fi {
+					at = leaves[i].start
+				}
+			}
+			for j := range fl.cols {
+				exprs = append(exprs, &expr.Column{Index: at + j, Name: joinedCols[at+j].Name})
+				cols = append(cols, joinedCols[at+j])
+			}
+		}
+		n = &Project{Input: n, Exprs: exprs, Cols: cols}
 	}
 	var late []expr.Expr
 	for _, c := range cs {
@@ -510,4 +552,104 @@ func colVsValue(c *expr.Cmp) (col int, val expr.Expr, op expr.CmpOp, ok bool) {
 		return y.Index, c.X, op, ok
 	}
 	return 0, nil, 0, false
+}
+
+// maxJoinTables bounds the tables of one join (MySQL's is 61).
+const maxJoinTables = 128
+
+// lset is a set of join leaves (up to maxJoinTables).
+type lset [2]uint64
+
+func (s lset) with(i int) lset   { s[i/64] |= 1 << uint(i%64); return s }
+func (s lset) has(i int) bool    { return s[i/64]&(1<<uint(i%64)) != 0 }
+func (s lset) or(t lset) lset    { return lset{s[0] | t[0], s[1] | t[1]} }
+func (s lset) minus(t lset) lset { return lset{s[0] &^ t[0], s[1] &^ t[1]} }
+func (s lset) empty() bool       { return s[0] == 0 && s[1] == 0 }
+func (s lset) meets(t lset) bool { return s[0]&t[0] != 0 || s[1]&t[1] != 0 }
+
+type condSet struct {
+	leaves lset
+	late   bool
+}
+
+func cs2sets[T any](cs []T, f func(T) (lset, bool)) []condSet {
+	out := make([]condSet, len(cs))
+	for i, c := range cs {
+		out[i].leaves, out[i].late = f(c)
+	}
+	return out
+}
+
+func isIdentity(p []int) bool {
+	for i, v := range p {
+		if i != v {
+			return false
+		}
+	}
+	return true
+}
+
+// joinOrder picks the order in which the leaves are joined: a permutation
+// of their indexes.
+func (b *builder) joinOrder(leaves []*leaf, conds []condSet, outer *scope, clause string) []int {
+	n := len(leaves)
+	perm := make([]int, 0, n)
+	if n <= 1 {
+		for i := 0; i < n; i++ {
+			perm = append(perm, i)
+		}
+		return perm
+	}
+	// Rows each leaf is expected to give after its own conditions.
+	est := make([]float64, n)
+	for i, l := range leaves {
+		est[i] = 1000
+		if l.scan != nil {
+			est[i] = l.scan.EstRows
+		}
+	}
+	// Local conditions make a leaf smaller: count them (a cheap proxy
+	// that needs no compilation).
+	for _, c := range conds {
+		if c.late {
+			continue
+		}
+		for i := 0; i < n; i++ {
+			if c.leaves == (lset{}).with(i) {
+				est[i] /= 3
+			}
+		}
+	}
+	var placed lset
+	used := make([]bool, n)
+	for len(perm) < n {
+		best, bestConnected := -1, false
+		for i := 0; i < n; i++ {
+			if used[i] {
+				continue
+			}
+			bit := lset{}.with(i)
+			connected := false
+			if !placed.empty() {
+				for _, c := range conds {
+					if !c.late && c.leaves.has(i) && c.leaves.meets(placed) && c.leaves.minus(placed.or(bit)).empty() {
+						connected = true
+						break
+					}
+				}
+			}
+			switch {
+			case best < 0:
+			case connected && !bestConnected:
+			case connected == bestConnected && est[i] < est[best]:
+			default:
+				continue
+			}
+			best, bestConnected = i, connected
+		}
+		used[best] = true
+		placed = placed.with(best)
+		perm = append(perm, best)
+	}
+	return perm
 }
