@@ -880,8 +880,15 @@ func (d *DB) getLatestThrough(key []byte, b *Batch) ([]byte, uint64, error) {
 // while transactions are open, checks each transaction against the
 // conflict set (refusing it: skip) and records the writes of the writers
 // it accepts, in order, so that a transaction later in the group sees the
-// writes of those before it. It returns the operations to commit.
-func (d *DB) resolveGroupLocked(group []*writer) (count uint32) {
+// writes of those before it. It returns the operations to commit, and the
+// sequence numbers the group takes (span): one more than the operations
+// when it accepted a transaction that writes only write conflict ranges
+// (GetForUpdate, AddWriteConflictRange, no operation). Such a transaction
+// is recorded at a version no operation uses; the extra number makes that
+// version visible once the group is, so that a transaction that begins
+// after its commit returned reads at or above it and does not conflict
+// with it.
+func (d *DB) resolveGroupLocked(group []*writer) (count uint32, span uint64) {
 	seq := d.lastSeq + 1
 	t := &d.txns
 	if t.active == 0 {
@@ -890,9 +897,10 @@ func (d *DB) resolveGroupLocked(group []*writer) (count uint32) {
 			seq += uint64(g.batch.count)
 			count += g.batch.count
 		}
-		return count
+		return count, uint64(count)
 	}
 	set := t.set
+	var extra uint64
 	for _, g := range group {
 		g.seq = seq
 		var grew int64
@@ -903,6 +911,9 @@ func (d *DB) resolveGroupLocked(group []*writer) (count uint32) {
 			}
 			for _, r := range g.txn.writes {
 				grew += set.record(r, seq)
+			}
+			if g.batch.count == 0 && len(g.txn.writes) > 0 {
+				extra = 1 // recorded at seq, which no operation may take
 			}
 		} else if r, err := batch.NewReader(g.batch.data); err == nil {
 			for {
@@ -920,7 +931,7 @@ func (d *DB) resolveGroupLocked(group []*writer) (count uint32) {
 	if set.bytes > d.opts.TxnConflictWindow {
 		d.trimConflictWindowLocked()
 	}
-	return count
+	return count, uint64(count) + extra
 }
 
 // recordWriteLocked records r as written at seq, while transactions are

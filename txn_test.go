@@ -447,3 +447,35 @@ func TestConflictSetModel(t *testing.T) {
 		}
 	}
 }
+
+// TestTxnWriteConflictOnlyCommit: a transaction whose only write is a write
+// conflict range (GetForUpdate without a Put) conflicts with transactions
+// that were concurrent with it, and not with those that begin after its
+// commit returned. It used to be recorded at a sequence number no write
+// took, above every later read version until some other write came, so a
+// reader of its key conflicted on every retry.
+func TestTxnWriteConflictOnlyCommit(t *testing.T) {
+	d := openTxnDB(t, nil)
+	d.Put([]byte("a"), []byte("0"), nil)
+	open := mustBegin(t, d, nil) // keeps the conflict history
+	defer open.Rollback()
+	concurrent := mustBegin(t, d, nil)
+	concurrent.Get([]byte("a"))
+	concurrent.Put([]byte("b"), nil)
+	t1 := mustBegin(t, d, nil)
+	if _, err := t1.GetForUpdate([]byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := t1.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := concurrent.Commit(); !errors.Is(err, ErrConflict) {
+		t.Fatalf("concurrent reader of a = %v, want a conflict", err)
+	}
+	t2 := mustBegin(t, d, nil)
+	t2.Get([]byte("a"))
+	t2.Put([]byte("b"), nil)
+	if err := t2.Commit(); err != nil {
+		t.Fatalf("reader begun after the commit returned: %v", err)
+	}
+}
