@@ -734,8 +734,9 @@ func (tx *Txn) Len() int { return tx.b.Len() }
 // Commit writes the transaction's writes atomically, as one batch, if
 // nothing it read was written since its read version (ErrConflict
 // otherwise; see IsRetryable). A transaction that wrote nothing commits
-// without a check: it is serializable at its read version. Commit ends the
-// transaction either way.
+// without a check, being serializable at its read version, unless it read
+// locked keys at later versions (Pessimistic): then its reads are checked
+// as a writer's are. Commit ends the transaction either way.
 func (tx *Txn) Commit() error {
 	if tx.done {
 		return ErrTxnDone
@@ -757,10 +758,22 @@ func (tx *Txn) commit() error {
 	if tx.err != nil { // the iterators' ranges passed the size limit
 		return tx.err
 	}
-	if tx.opts.ReadOnly || (tx.b.count == 0 && len(tx.writes) == 0) {
+	if tx.opts.ReadOnly {
 		return nil
 	}
 	tc := &txnCommit{readVersion: tx.readVersion, isolation: tx.opts.Isolation, reads: tx.reads}
+	if tx.b.count == 0 && len(tx.writes) == 0 {
+		// Reads all at the read version are serializable there. A
+		// pessimistic transaction's reads of locked keys are at the
+		// latest state, later ones: those hold only if nothing it read
+		// changed since, as a writer's are checked.
+		for _, rr := range tx.reads {
+			if rr.version != tx.readVersion {
+				return tx.db.checkTxnReads(tc)
+			}
+		}
+		return nil
+	}
 	tc.writes = make([]keyRange, 0, int(tx.b.count)+len(tx.writes))
 	r, err := batch.NewReader(tx.b.Repr())
 	if err != nil {
@@ -855,6 +868,15 @@ func (d *DB) writeTxn(b *Batch, wo *WriteOptions, tc *txnCommit) (uint64, error)
 	w.batch, w.txn = nil, nil
 	writerPool.Put(w)
 	return seq, err
+}
+
+// checkTxnReads checks the reads of a transaction that writes nothing
+// against every write recorded so far: if none was overwritten, they are
+// the state at the newest version read, which is visible now.
+func (d *DB) checkTxnReads(tc *txnCommit) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.txns.set.check(tc)
 }
 
 // getLatestThrough reads key through the indexed batch b over the latest

@@ -278,6 +278,12 @@ var pessimisticCases = []struct {
 	{name: "deadlock", init: "A=0 B=0",
 		history: "G1(A) G2(B) G1(B) G2(A) A2 W1(A) W1(B) C1",
 		want:    "ok deadlock", blocked: []string{"G1(B)"}},
+	// A read of a locked key is at the latest state, the others at the
+	// read version: T1 sees T3's A but not T2's B, which committed before
+	// T3 began. Though T1 writes nothing, its reads are checked.
+	{name: "reads at two versions", init: "A=0 B=0",
+		history: "B1 W2(B) C2 W3(A) C3 R1(B) G1(A) C1",
+		want:    "conflict ok ok"},
 	// Plain reads are not locked; Commit still checks them.
 	{name: "write skew with plain reads", init: "A=0 B=0",
 		history: "R1(A) R1(B) R2(A) R2(B) W1(A) W2(B) C1 C2",
