@@ -479,3 +479,34 @@ func TestTxnWriteConflictOnlyCommit(t *testing.T) {
 		t.Fatalf("reader begun after the commit returned: %v", err)
 	}
 }
+
+// TestTxnDeadlockDetectOtherCycle: a transaction that detects deadlocks
+// asks for a lock whose holder is in a cycle of waits it is not part of
+// (transactions that do not detect deadlocks, waiting for their timeouts).
+// It must wait like any waiter, not follow the cycle forever.
+func TestTxnDeadlockDetectOtherCycle(t *testing.T) {
+	d := openTxnDB(t, nil)
+	slow := &TxnOptions{Pessimistic: true, LockTimeout: 200 * time.Millisecond}
+	t1, t2 := mustBegin(t, d, slow), mustBegin(t, d, slow)
+	t1.Put([]byte("a"), nil)
+	t2.Put([]byte("b"), nil)
+	errs := make(chan error, 3)
+	go func() { errs <- t1.Put([]byte("b"), nil) }()
+	go func() { errs <- t2.Put([]byte("a"), nil) }()
+	time.Sleep(50 * time.Millisecond) // both wait: a cycle nobody detects
+	t3 := mustBegin(t, d, &TxnOptions{Pessimistic: true, DeadlockDetect: true, LockTimeout: 50 * time.Millisecond})
+	go func() { errs <- t3.Put([]byte("a"), nil) }()
+	for range 3 {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, ErrLockTimeout) {
+				t.Errorf("lock = %v, want a timeout", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("lock waits hang")
+		}
+	}
+	t1.Rollback()
+	t2.Rollback()
+	t3.Rollback()
+}
