@@ -80,6 +80,7 @@ type elleTxn struct {
 	ok               bool  // committed
 	invoke, complete int64 // the clock before it began and after it ended
 	how              string
+	failed           string // why it did not commit
 }
 
 func (t *elleTxn) String() string {
@@ -524,7 +525,7 @@ var elleConfigs = []elleConfig{
 	{name: "serializable_rmw", appends: "rmw"},
 	{name: "serializable_merge", appends: "merge"},
 	{name: "serializable_mixed", appends: "mixed"},
-	{name: "serializable_small_window", appends: "mixed", window: 8 << 10},
+	{name: "serializable_small_window", appends: "mixed", window: 1 << 10},
 	{name: "pessimistic", appends: "mixed", opts: TxnOptions{Pessimistic: true, DeadlockDetect: true, LockTimeout: 10 * time.Second}},
 	{name: "snapshot_rmw", appends: "rmw", opts: TxnOptions{Isolation: SnapshotIsolation}},
 	{name: "snapshot_merge", appends: "merge", opts: TxnOptions{Isolation: SnapshotIsolation}},
@@ -564,12 +565,16 @@ func TestElle(t *testing.T) {
 			h := runElle(t, c, s, workers, perWorker)
 			anomalies, cycles := elleCheck(h, true, c.opts.Isolation == SnapshotIsolation)
 			var committed int
+			failed := map[string]int{}
 			for _, x := range h {
 				if x.ok {
 					committed++
+				} else {
+					failed[x.failed]++
 				}
 			}
-			t.Logf("%d transactions, %d committed, %d cycles, in %v", len(h), committed, cycles, time.Since(start).Round(time.Millisecond))
+			t.Logf("%d transactions, %d committed, failed %v, %d cycles, in %v",
+				len(h), committed, failed, cycles, time.Since(start).Round(time.Millisecond))
 			if len(anomalies) > 0 {
 				t.Fatalf("seed %d (STRATA_ELLE_SEED=%d reproduces): %d anomalies:\n  %s", s, seed, len(anomalies), strings.Join(anomalies, "\n  "))
 			}
@@ -795,6 +800,14 @@ func elleTxnRun(d *DB, c elleConfig, rng *rand.Rand, x *elleTxn, pick func() int
 	x.ok = err == nil
 	if err != nil {
 		x.how += ": " + err.Error()
+		for _, e := range []struct {
+			err  error
+			name string
+		}{{ErrConflict, "conflict"}, {ErrTxnTooOld, "too old"}, {ErrDeadlock, "deadlock"}, {ErrLockTimeout, "lock timeout"}} {
+			if errors.Is(err, e.err) {
+				x.failed = e.name
+			}
+		}
 		if !IsRetryable(err) {
 			return err
 		}
