@@ -280,7 +280,7 @@ func TestAnomaly(t *testing.T) {
 }
 
 // pessimisticCases run under TxnOptions{Pessimistic: true, DeadlockDetect:
-// true}: blocked lists the steps that must wait for a lock.
+// true}: blocked lists steps that must wait for a lock.
 var pessimisticCases = []struct {
 	name, init, history, want string
 	blocked                   []string
@@ -318,8 +318,12 @@ func TestAnomalyPessimistic(t *testing.T) {
 			o := TxnOptions{Pessimistic: true, DeadlockDetect: true, LockTimeout: 30 * time.Second}
 			r := runHistory(t, c.init, c.history, o)
 			r.expectOutcomes(c.want)
-			if !slices.Equal(r.blocked, c.blocked) {
-				t.Errorf("blocked steps %q, want %q", r.blocked, c.blocked)
+			// A step that returned within histBlockWait did not wait for a
+			// lock; one that did not may only have been slow.
+			for _, st := range c.blocked {
+				if !slices.Contains(r.blocked, st) {
+					t.Errorf("%s did not wait for its lock (blocked steps %q)", st, r.blocked)
+				}
 			}
 			if _, ok := r.serialOrder(); !ok {
 				t.Fatalf("not serializable\n%s", r.describe())
