@@ -734,8 +734,9 @@ func (tx *Txn) Len() int { return tx.b.Len() }
 // Commit writes the transaction's writes atomically, as one batch, if
 // nothing it read was written since its read version (ErrConflict
 // otherwise; see IsRetryable). A transaction that wrote nothing commits
-// without a check: it is serializable at its read version. Commit ends the
-// transaction either way.
+// without a check, being serializable at its read version, unless it read
+// locked keys at later versions (Pessimistic): then its reads are checked
+// as a writer's are. Commit ends the transaction either way.
 func (tx *Txn) Commit() error {
 	if tx.done {
 		return ErrTxnDone
@@ -757,10 +758,22 @@ func (tx *Txn) commit() error {
 	if tx.err != nil { // the iterators' ranges passed the size limit
 		return tx.err
 	}
-	if tx.opts.ReadOnly || (tx.b.count == 0 && len(tx.writes) == 0) {
+	if tx.opts.ReadOnly {
 		return nil
 	}
 	tc := &txnCommit{readVersion: tx.readVersion, isolation: tx.opts.Isolation, reads: tx.reads}
+	if tx.b.count == 0 && len(tx.writes) == 0 {
+		// Reads all at the read version are serializable there. A
+		// pessimistic transaction's reads of locked keys are at the
+		// latest state, later ones: those hold only if nothing it read
+		// changed since, as a writer's are checked.
+		for _, rr := range tx.reads {
+			if rr.version != tx.readVersion {
+				return tx.db.checkTxnReads(tc)
+			}
+		}
+		return nil
+	}
 	tc.writes = make([]keyRange, 0, int(tx.b.count)+len(tx.writes))
 	r, err := batch.NewReader(tx.b.Repr())
 	if err != nil {
@@ -857,6 +870,15 @@ func (d *DB) writeTxn(b *Batch, wo *WriteOptions, tc *txnCommit) (uint64, error)
 	return seq, err
 }
 
+// checkTxnReads checks the reads of a transaction that writes nothing
+// against every write recorded so far: if none was overwritten, they are
+// the state at the newest version read, which is visible now.
+func (d *DB) checkTxnReads(tc *txnCommit) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.txns.set.check(tc)
+}
+
 // getLatestThrough reads key through the indexed batch b over the latest
 // committed state, returning the sequence it read at.
 func (d *DB) getLatestThrough(key []byte, b *Batch) ([]byte, uint64, error) {
@@ -880,8 +902,15 @@ func (d *DB) getLatestThrough(key []byte, b *Batch) ([]byte, uint64, error) {
 // while transactions are open, checks each transaction against the
 // conflict set (refusing it: skip) and records the writes of the writers
 // it accepts, in order, so that a transaction later in the group sees the
-// writes of those before it. It returns the operations to commit.
-func (d *DB) resolveGroupLocked(group []*writer) (count uint32) {
+// writes of those before it. It returns the operations to commit, and the
+// sequence numbers the group takes (span): one more than the operations
+// when it accepted a transaction that writes only write conflict ranges
+// (GetForUpdate, AddWriteConflictRange, no operation). Such a transaction
+// is recorded at a version no operation uses; the extra number makes that
+// version visible once the group is, so that a transaction that begins
+// after its commit returned reads at or above it and does not conflict
+// with it.
+func (d *DB) resolveGroupLocked(group []*writer) (count uint32, span uint64) {
 	seq := d.lastSeq + 1
 	t := &d.txns
 	if t.active == 0 {
@@ -890,9 +919,10 @@ func (d *DB) resolveGroupLocked(group []*writer) (count uint32) {
 			seq += uint64(g.batch.count)
 			count += g.batch.count
 		}
-		return count
+		return count, uint64(count)
 	}
 	set := t.set
+	var extra uint64
 	for _, g := range group {
 		g.seq = seq
 		var grew int64
@@ -903,6 +933,9 @@ func (d *DB) resolveGroupLocked(group []*writer) (count uint32) {
 			}
 			for _, r := range g.txn.writes {
 				grew += set.record(r, seq)
+			}
+			if g.batch.count == 0 && len(g.txn.writes) > 0 {
+				extra = 1 // recorded at seq, which no operation may take
 			}
 		} else if r, err := batch.NewReader(g.batch.data); err == nil {
 			for {
@@ -920,7 +953,7 @@ func (d *DB) resolveGroupLocked(group []*writer) (count uint32) {
 	if set.bytes > d.opts.TxnConflictWindow {
 		d.trimConflictWindowLocked()
 	}
-	return count
+	return count, uint64(count) + extra
 }
 
 // recordWriteLocked records r as written at seq, while transactions are
