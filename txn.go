@@ -186,7 +186,7 @@ type readRange struct {
 type txnCommit struct {
 	readVersion uint64
 	reads       []readRange // checked (Serializable)
-	writes      []keyRange  // recorded; checked under SnapshotIsolation
+	writes      []keyRange  // recorded; checked under SnapshotIsolation (merges too: SI's first committer wins)
 	isolation   Isolation
 }
 
@@ -484,7 +484,7 @@ func (tx *Txn) Get(key []byte) ([]byte, error) {
 	if err := tx.checkOpen(); err != nil {
 		return nil, err
 	}
-	if _, ok := tx.locked[string(key)]; ok {
+	if _, ok := tx.locked[string(key)]; ok && tx.opts.Isolation == Serializable {
 		return tx.getLatest(key)
 	}
 	if err := tx.addRead(pointRange(key), tx.readVersion); err != nil {
@@ -519,6 +519,14 @@ func (tx *Txn) GetForUpdate(key []byte) ([]byte, error) {
 	if tx.opts.Pessimistic {
 		if err := tx.lock(key); err != nil {
 			return nil, err
+		}
+		if tx.opts.Isolation == SnapshotIsolation {
+			// One snapshot throughout: a key written since it was taken
+			// fails now (as RocksDB's GetForUpdate with a snapshot does).
+			if err := tx.db.writtenSince(key, tx.readVersion); err != nil {
+				return nil, err
+			}
+			return tx.b.Get(key)
 		}
 		return tx.getLatest(key)
 	}
@@ -954,6 +962,21 @@ func (d *DB) resolveGroupLocked(group []*writer) (count uint32, span uint64) {
 		d.trimConflictWindowLocked()
 	}
 	return count, uint64(count) + extra
+}
+
+// writtenSince returns a write conflict if key was written after version
+// (ErrTxnTooOld if that cannot be known).
+func (d *DB) writtenSince(key []byte, version uint64) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	set := d.txns.set
+	if version < set.floor {
+		return fmt.Errorf("%w (read version %d, oldest kept %d)", ErrTxnTooOld, version, set.floor)
+	}
+	if v := set.maxVersion(pointRange(key)); v > version {
+		return conflictError(pointRange(key), version, v, true)
+	}
+	return nil
 }
 
 // recordWriteLocked records r as written at seq, while transactions are
