@@ -13,6 +13,9 @@ import (
 type txnCatalog struct {
 	s  *Session
 	tx kv.Txn
+	// deps, when non-nil, records every table resolved (a plan's
+	// dependencies, for the prepared statements' plan cache).
+	deps []tableDep
 }
 
 func (s *Session) catalog(tx kv.Txn) *txnCatalog { return &txnCatalog{s: s, tx: tx} }
@@ -23,7 +26,11 @@ func (c *txnCatalog) Table(db, name string) (*catalog.Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	return catalog.GetTable(c.tx, d, name)
+	t, err := catalog.GetTable(c.tx, d, name)
+	if err == nil && c.deps != nil {
+		c.deps = append(c.deps, tableDep{db: db, name: name, id: t.ID, version: t.Version})
+	}
+	return t, err
 }
 
 func (c *txnCatalog) database(db string) (*catalog.Database, error) {

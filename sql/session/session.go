@@ -83,6 +83,8 @@ type Session struct {
 	connID       uint64
 	savepoints   []string
 	now          types.Value
+	// prepared is the prepared statement being executed (its plan cache).
+	prepared *Stmt
 }
 
 // NewSession opens a session as user.
@@ -141,6 +143,10 @@ type Stmt struct {
 	SQL    string
 	AST    ast.Stmt
 	Params int
+	// cache is the plan of the last execution and the tables it was
+	// planned against: reused while the database and every table's
+	// descriptor version are the same.
+	cache *cachedPlan
 	// Columns are the result columns, when the statement is a query
 	// (planned once at prepare time: nil if that failed).
 	Columns []Column
@@ -171,7 +177,51 @@ func (s *Session) Execute(ctx context.Context, ps *Stmt, params []types.Value) (
 	if len(params) != ps.Params {
 		return nil, types.Errorf(1210, "HY000", "Incorrect arguments to EXECUTE")
 	}
+	s.prepared = ps
+	defer func() { s.prepared = nil }()
 	return s.ExecStmt(ctx, ps.AST, params)
+}
+
+// cachedPlan is a prepared statement's plan and what it depends on.
+type cachedPlan struct {
+	db   string
+	deps []tableDep
+	plan any
+}
+
+type tableDep struct {
+	db, name string
+	id       uint32
+	version  uint64
+}
+
+// planFor returns the prepared statement's cached plan if it still holds
+// (same database, same descriptor versions, read in tx), or builds one
+// with build, recording the tables it reads.
+func (s *Session) planFor(tx kv.Txn, build func(cat *txnCatalog) (any, error)) (any, error) {
+	ps := s.prepared
+	if ps != nil && ps.cache != nil && ps.cache.db == s.db {
+		cat := s.catalog(tx)
+		valid := true
+		for _, d := range ps.cache.deps {
+			t, err := cat.Table(d.db, d.name)
+			if err != nil || t.ID != d.id || t.Version != d.version {
+				valid = false
+				break
+			}
+		}
+		if valid {
+			return ps.cache.plan, nil
+		}
+	}
+	cat := s.catalog(tx)
+	cat.deps = []tableDep{}
+	p, err := build(cat)
+	if err != nil || ps == nil {
+		return p, err
+	}
+	ps.cache = &cachedPlan{db: s.db, deps: cat.deps, plan: p}
+	return p, nil
 }
 
 func columnsOf(cols []plan.Column) []Column {
@@ -399,10 +449,14 @@ func (s *Session) ctx(params []types.Value) *expr.Ctx {
 func (s *Session) query(ctx context.Context, st ast.Stmt, params []types.Value) (*Result, error) {
 	var res *Result
 	run := func(tx kv.Txn) error {
-		p, _, err := plan.Query(s.catalog(tx), s.parseView, st)
+		pa, err := s.planFor(tx, func(cat *txnCatalog) (any, error) {
+			p, _, err := plan.Query(cat, s.parseView, st)
+			return p, err
+		})
 		if err != nil {
 			return err
 		}
+		p := pa.(plan.Node)
 		x := exec.New(tx, s.ctx(params))
 		rows, err := x.All(p)
 		if err != nil {
@@ -427,16 +481,19 @@ func (s *Session) write(ctx context.Context, st ast.Stmt, params []types.Value) 
 	res := &Result{}
 	err := s.withWrite(ctx, func(tx kv.Txn) error {
 		*res = Result{}
-		cat := s.catalog(tx)
 		x := exec.New(tx, s.ctx(params))
 		x.AutoInc = s.e.allocAutoInc
 		x.AutoIncSeen = s.e.sawAutoInc
 		switch st := st.(type) {
 		case *ast.Insert:
-			p, _, err := plan.PlanInsert(cat, s.parseView, parseDefault, st)
+			pa, err := s.planFor(tx, func(cat *txnCatalog) (any, error) {
+				p, _, err := plan.PlanInsert(cat, s.parseView, parseDefault, st)
+				return p, err
+			})
 			if err != nil {
 				return err
 			}
+			p := pa.(*plan.Insert)
 			n, err := x.Insert(p)
 			if err != nil {
 				return err
@@ -447,10 +504,14 @@ func (s *Session) write(ctx context.Context, st ast.Stmt, params []types.Value) 
 				res.Info = fmt.Sprintf("Records: %d  Duplicates: 0  Warnings: 0", max(len(p.Rows), int(n)))
 			}
 		case *ast.Update:
-			p, _, err := plan.PlanUpdate(cat, s.parseView, st)
+			pa, err := s.planFor(tx, func(cat *txnCatalog) (any, error) {
+				p, _, err := plan.PlanUpdate(cat, s.parseView, st)
+				return p, err
+			})
 			if err != nil {
 				return err
 			}
+			p := pa.(*plan.Update)
 			matched, changed, err := x.Update(p)
 			if err != nil {
 				return err
@@ -458,10 +519,14 @@ func (s *Session) write(ctx context.Context, st ast.Stmt, params []types.Value) 
 			res.RowsAffected = uint64(changed)
 			res.Info = fmt.Sprintf("Rows matched: %d  Changed: %d  Warnings: 0", matched, changed)
 		case *ast.Delete:
-			p, _, err := plan.PlanDelete(cat, s.parseView, st)
+			pa, err := s.planFor(tx, func(cat *txnCatalog) (any, error) {
+				p, _, err := plan.PlanDelete(cat, s.parseView, st)
+				return p, err
+			})
 			if err != nil {
 				return err
 			}
+			p := pa.(*plan.Delete)
 			n, err := x.Delete(p)
 			if err != nil {
 				return err

@@ -153,3 +153,36 @@ func TestTransactions(t *testing.T) {
 		t.Fatalf("statement atomicity: %q", got)
 	}
 }
+
+func TestPreparedPlanCache(t *testing.T) {
+	s := newSession(t)
+	ctx := context.Background()
+	run(t, s, "CREATE DATABASE d; USE d; CREATE TABLE t (id INT PRIMARY KEY, v INT); INSERT INTO t VALUES (1, 10), (2, 20)")
+	ps, err := s.Prepare(ctx, "SELECT * FROM t WHERE id = ?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []int64{1, 2, 1} {
+		r, err := s.Execute(ctx, ps, []types.Value{types.NewInt(id)})
+		if err != nil || len(r.Rows) != 1 || r.Rows[0][0].Int() != id {
+			t.Fatalf("execute %d: %v %v", id, r, err)
+		}
+	}
+	run(t, s, "ALTER TABLE t ADD COLUMN w INT DEFAULT 7")
+	r, err := s.Execute(ctx, ps, []types.Value{types.NewInt(2)})
+	if err != nil || len(r.Rows[0]) != 3 || r.Rows[0][2].String() != "7" {
+		t.Fatalf("after ALTER: %v %v", r, err)
+	}
+	ins, err := s.Prepare(ctx, "INSERT INTO t (id, v) VALUES (?, ?)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := int64(3); i < 6; i++ {
+		if _, err := s.Execute(ctx, ins, []types.Value{types.NewInt(i), types.NewInt(i * 10)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := join(run(t, s, "SELECT COUNT(*), SUM(w) FROM t")); got != "5 35" {
+		t.Fatalf("after inserts: %q", got)
+	}
+}
