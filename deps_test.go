@@ -71,8 +71,10 @@ var importRules = []importRule{
 	{name: "tools drive the engine from above, through its public API",
 		pkgs: []string{"tools/dbbench", "tools/stress"}, may: []string{""}},
 	{name: "the command does flags and printing over the packages below it",
-		pkgs: []string{"cmd/strata"}, may: []string{"", "dataeng", "dataio", "inspect", "tools/dbbench", "tools/stress"},
-		modules: []string{"github.com/spf13/cobra", "github.com/schollz/progressbar", "golang.org/x/term"}},
+		pkgs: []string{"cmd/strata"}, may: []string{"", "dataeng", "dataio", "inspect", "tools/dbbench", "tools/stress",
+			"sql/kv/local", "sql/parser", "sql/server", "sql/session", "sql/types"},
+		modules: []string{"github.com/spf13/cobra", "github.com/schollz/progressbar", "golang.org/x/term",
+			"vitess.io/vitess"}}, // the SQL shell's client for --connect
 	{name: "the SQL trees (statements, expressions) import nothing of ours, and nothing of vitess",
 		pkgs: []string{"sql/ast"}},
 	{name: "SQL values and types (MySQL's semantics) import nothing of ours; decimals are apd's",

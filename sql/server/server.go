@@ -77,6 +77,9 @@ type Config struct {
 	Log io.Writer
 }
 
+// Version is the server version clients see (SELECT VERSION()).
+func Version() string { return expr.ServerVersion }
+
 // Server is a MySQL protocol server over an engine.
 type Server struct {
 	eng      *session.Engine
