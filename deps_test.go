@@ -101,6 +101,8 @@ var importRules = []importRule{
 	{name: "the MySQL wire server serves sessions with vitess's protocol side; its tests talk to it with a real client driver",
 		pkgs: []string{"sql/server"}, may: []string{"sql/catalog", "sql/expr", "sql/kv", "sql/parser", "sql/session", "sql/types"},
 		modules: []string{"vitess.io/vitess", "github.com/cockroachdb/apd"}, testModules: []string{"github.com/go-sql-driver/mysql"}},
+	{name: "the database/sql driver runs sessions over a database opened in the process",
+		pkgs: []string{"sql/driver"}, may: []string{"", "sql/kv/local", "sql/session", "sql/types"}},
 	{name: "examples use the public API only",
 		pkgs: []string{"examples/quickstart"}, may: []string{""}},
 }
