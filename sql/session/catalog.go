@@ -13,12 +13,19 @@ import (
 type txnCatalog struct {
 	s  *Session
 	tx kv.Txn
+	// virtual lets queries read information_schema's virtual tables;
+	// used records the ones the plan reads (see infoschema.go).
+	virtual bool
+	used    map[uint32]bool
 }
 
 func (s *Session) catalog(tx kv.Txn) *txnCatalog { return &txnCatalog{s: s, tx: tx} }
 
 // Table resolves db.name (db "": the current database).
 func (c *txnCatalog) Table(db, name string) (*catalog.Table, error) {
+	if isInfoSchema(db) || (db == "" && isInfoSchema(c.s.db)) {
+		return c.infoTableFor(name)
+	}
 	d, err := c.database(db)
 	if err != nil {
 		return nil, err

@@ -156,7 +156,9 @@ func (s *Session) Prepare(ctx context.Context, sql string) (*Stmt, error) {
 	switch st.(type) {
 	case *ast.Select, *ast.Union:
 		_ = s.withRead(ctx, func(tx kv.Txn) error {
-			p, _, err := plan.Query(s.catalog(tx), s.parseView, st)
+			cat := s.catalog(tx)
+			cat.virtual = true
+			p, _, err := plan.Query(cat, s.parseView, st)
 			if err == nil {
 				ps.Columns = columnsOf(p.Columns())
 			}
@@ -223,6 +225,10 @@ func (s *Session) ExecStmt(ctx context.Context, st ast.Stmt, params []types.Valu
 	case *ast.ReleaseSavepoint:
 		return &Result{}, s.rollbackTo(st.Name.Lower, false)
 	case *ast.Use:
+		if isInfoSchema(st.DB.Orig) {
+			s.db = infoSchemaName
+			return &Result{}, nil
+		}
 		err := s.withRead(ctx, func(tx kv.Txn) error {
 			_, err := catalog.GetDatabase(tx, st.DB.Orig)
 			return err
@@ -399,11 +405,13 @@ func (s *Session) ctx(params []types.Value) *expr.Ctx {
 func (s *Session) query(ctx context.Context, st ast.Stmt, params []types.Value) (*Result, error) {
 	var res *Result
 	run := func(tx kv.Txn) error {
-		p, _, err := plan.Query(s.catalog(tx), s.parseView, st)
+		cat := s.catalog(tx)
+		cat.virtual = true
+		p, _, err := plan.Query(cat, s.parseView, st)
 		if err != nil {
 			return err
 		}
-		x := exec.New(tx, s.ctx(params))
+		x := exec.New(cat.txn(), s.ctx(params))
 		rows, err := x.All(p)
 		if err != nil {
 			return err

@@ -224,6 +224,7 @@ func (s *Session) explain(ctx context.Context, st *ast.Explain, params []types.V
 	var out string
 	err := s.withRead(ctx, func(tx kv.Txn) error {
 		cat := s.catalog(tx)
+		cat.virtual = true
 		var p plan.Node
 		var err error
 		switch q := st.Stmt.(type) {
@@ -251,7 +252,7 @@ func (s *Session) explain(ctx context.Context, st *ast.Explain, params []types.V
 			out = plan.Format(p)
 			return nil
 		}
-		x := exec.New(tx, s.ctx(params))
+		x := exec.New(cat.txn(), s.ctx(params))
 		x.Stats = map[plan.Node]*exec.OpStats{}
 		if _, err := x.All(p); err != nil {
 			return err
