@@ -15,6 +15,8 @@
 //	strata wal FILE
 //	strata demo [--dir DIR] [--n N]
 //	strata stress [--kills N] [--dir DIR]   (the process crash test)
+//	strata sql --dir DIR | --connect HOST:PORT [-u USER -p PW] [-e STMTS]   (a SQL shell)
+//	strata sql serve --dir DIR [--addr 127.0.0.1:3306] [--root-password PW]   (MySQL protocol)
 //
 // `strata help COMMAND` describes each command. Errors are one line on
 // stderr and a non-zero exit status: 1 for a failure (including `get` of a
@@ -223,6 +225,7 @@ Start with:  strata demo`,
 	root.AddCommand(newApproxSizeCmd(e), newPropertyCmd(e), newIdumpCmd(e)) // query.go
 	root.AddCommand(newCheckpointCmd(e))                                    // checkpoint.go
 	root.AddCommand(newDeleteRangeCmd(e), newMergeCmd(e))                   // merge.go
+	root.AddCommand(newSQLCmd(e))                                           // sql.go
 	return root
 }
 

@@ -104,6 +104,10 @@ type User struct {
 	// AuthString is mysql_native_password's stored hash (SHA1(SHA1(pw)),
 	// upper-case hex with a leading '*'), "" for no password.
 	AuthString string `json:"auth"`
+	// CachingSha2 is caching_sha2_password's stored hash of the same
+	// password: the lower-case hex of SHA256(SHA256(pw)); "" for no
+	// password, or when only AuthString is known.
+	CachingSha2 string `json:"sha2,omitempty"`
 }
 
 // Errors with MySQL's numbers.

@@ -203,6 +203,9 @@ func selectColumn(it ast.SelectExpr, e expr.Expr, in []Column) Column {
 			}
 		}
 	}
+	if l, ok := it.Expr.(*ast.Literal); ok && l.Kind == ast.LitString {
+		c.Name = l.Text // MySQL names a string literal's column by its value
+	}
 	if !it.As.Empty() {
 		c.Name = it.As.Orig
 	}

@@ -16,12 +16,19 @@ type txnCatalog struct {
 	// deps, when non-nil, records every table resolved (a plan's
 	// dependencies, for the prepared statements' plan cache).
 	deps []tableDep
+	// virtual lets queries read information_schema's virtual tables;
+	// used records the ones the plan reads (see infoschema.go).
+	virtual bool
+	used    map[uint32]bool
 }
 
 func (s *Session) catalog(tx kv.Txn) *txnCatalog { return &txnCatalog{s: s, tx: tx} }
 
 // Table resolves db.name (db "": the current database).
 func (c *txnCatalog) Table(db, name string) (*catalog.Table, error) {
+	if isInfoSchema(db) || (db == "" && isInfoSchema(c.s.db)) {
+		return c.infoTableFor(name)
+	}
 	d, err := c.database(db)
 	if err != nil {
 		return nil, err

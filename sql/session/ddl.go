@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -97,6 +98,7 @@ func (s *Session) ddl(ctx context.Context, st ast.Stmt) (*Result, error) {
 			}
 			if st.Password != nil {
 				u.AuthString = NativePasswordHash(*st.Password)
+				u.CachingSha2 = CachingSha2Hash(*st.Password)
 			}
 			return catalog.PutUser(tx, u)
 		case *ast.DropUser:
@@ -162,6 +164,17 @@ func NativePasswordHash(pw string) string {
 	h1 := sha1.Sum([]byte(pw))
 	h2 := sha1.Sum(h1[:])
 	return "*" + strings.ToUpper(hex.EncodeToString(h2[:]))
+}
+
+// CachingSha2Hash is caching_sha2_password's stored form of a password
+// (its fast path's): the lower-case hex of SHA256(SHA256(password)).
+func CachingSha2Hash(pw string) string {
+	if pw == "" {
+		return ""
+	}
+	h1 := sha256.Sum256([]byte(pw))
+	h2 := sha256.Sum256(h1[:])
+	return hex.EncodeToString(h2[:])
 }
 
 // columnDef makes a catalog column from its definition.

@@ -85,6 +85,9 @@ type Session struct {
 	now          types.Value
 	// prepared is the prepared statement being executed (its plan cache).
 	prepared *Stmt
+	// nextIsolation, set by SET TRANSACTION without a scope, is the
+	// isolation level of the next transaction only.
+	nextIsolation *kv.Isolation
 }
 
 // NewSession opens a session as user.
@@ -162,7 +165,9 @@ func (s *Session) Prepare(ctx context.Context, sql string) (*Stmt, error) {
 	switch st.(type) {
 	case *ast.Select, *ast.Union:
 		_ = s.withRead(ctx, func(tx kv.Txn) error {
-			p, _, err := plan.Query(s.catalog(tx), s.parseView, st)
+			cat := s.catalog(tx)
+			cat.virtual = true
+			p, _, err := plan.Query(cat, s.parseView, st)
 			if err == nil {
 				ps.Columns = columnsOf(p.Columns())
 			}
@@ -187,6 +192,7 @@ type cachedPlan struct {
 	db   string
 	deps []tableDep
 	plan any
+	used map[uint32]bool // information_schema's tables it reads
 }
 
 type tableDep struct {
@@ -199,9 +205,22 @@ type tableDep struct {
 // (same database, same descriptor versions, read in tx), or builds one
 // with build, recording the tables it reads.
 func (s *Session) planFor(tx kv.Txn, build func(cat *txnCatalog) (any, error)) (any, error) {
+	p, _, err := s.plan(tx, false, build)
+	return p, err
+}
+
+// planForQuery is planFor for a query, which may read information_schema's
+// virtual tables: the catalog it returns gives the transaction to run the
+// plan in (cat.txn()).
+func (s *Session) planForQuery(tx kv.Txn, build func(cat *txnCatalog) (any, error)) (any, *txnCatalog, error) {
+	return s.plan(tx, true, build)
+}
+
+func (s *Session) plan(tx kv.Txn, virtual bool, build func(cat *txnCatalog) (any, error)) (any, *txnCatalog, error) {
 	ps := s.prepared
 	if ps != nil && ps.cache != nil && ps.cache.db == s.db {
 		cat := s.catalog(tx)
+		cat.virtual = virtual
 		valid := true
 		for _, d := range ps.cache.deps {
 			t, err := cat.Table(d.db, d.name)
@@ -211,17 +230,19 @@ func (s *Session) planFor(tx kv.Txn, build func(cat *txnCatalog) (any, error)) (
 			}
 		}
 		if valid {
-			return ps.cache.plan, nil
+			cat.used = ps.cache.used
+			return ps.cache.plan, cat, nil
 		}
 	}
 	cat := s.catalog(tx)
+	cat.virtual = virtual
 	cat.deps = []tableDep{}
 	p, err := build(cat)
 	if err != nil || ps == nil {
-		return p, err
+		return p, cat, err
 	}
-	ps.cache = &cachedPlan{db: s.db, deps: cat.deps, plan: p}
-	return p, nil
+	ps.cache = &cachedPlan{db: s.db, deps: cat.deps, plan: p, used: cat.used}
+	return p, cat, nil
 }
 
 func columnsOf(cols []plan.Column) []Column {
@@ -243,6 +264,16 @@ func (s *Session) ExecStmt(ctx context.Context, st ast.Stmt, params []types.Valu
 		s.warnings = s.warnings[:0]
 	}
 	s.now = nowValue()
+	switch st.(type) {
+	case *ast.Select, *ast.Union, *ast.Insert, *ast.Update, *ast.Delete:
+		if !s.autocommit && s.txn == nil {
+			// With autocommit off, a statement starts a transaction that
+			// stays open until COMMIT or ROLLBACK.
+			if _, err := s.begin(ctx, false); err != nil {
+				return nil, err
+			}
+		}
+	}
 	switch st := st.(type) {
 	case *ast.Select, *ast.Union:
 		return s.query(ctx, st, params)
@@ -273,6 +304,10 @@ func (s *Session) ExecStmt(ctx context.Context, st ast.Stmt, params []types.Valu
 	case *ast.ReleaseSavepoint:
 		return &Result{}, s.rollbackTo(st.Name.Lower, false)
 	case *ast.Use:
+		if isInfoSchema(st.DB.Orig) {
+			s.db = infoSchemaName
+			return &Result{}, nil
+		}
 		err := s.withRead(ctx, func(tx kv.Txn) error {
 			_, err := catalog.GetDatabase(tx, st.DB.Orig)
 			return err
@@ -322,7 +357,7 @@ func nowValue() types.Value {
 // ---- transactions ----
 
 func (s *Session) begin(ctx context.Context, readOnly bool) (*Result, error) {
-	tx, err := s.e.Store.Begin(ctx, kv.TxnOptions{ReadOnly: readOnly, Isolation: s.isolation, Sync: s.e.SyncCommits})
+	tx, err := s.e.Store.Begin(ctx, kv.TxnOptions{ReadOnly: readOnly, Isolation: s.takeIsolation(), Sync: s.e.SyncCommits})
 	if err != nil {
 		return nil, err
 	}
@@ -409,8 +444,9 @@ func (s *Session) withWrite(ctx context.Context, fn func(tx kv.Txn) error) error
 		s.savepoints = append(s.savepoints, "")
 		return nil
 	}
+	iso := s.takeIsolation()
 	for attempt := 0; ; attempt++ {
-		tx, err := s.e.Store.Begin(ctx, kv.TxnOptions{Isolation: s.isolation, Sync: s.e.SyncCommits})
+		tx, err := s.e.Store.Begin(ctx, kv.TxnOptions{Isolation: iso, Sync: s.e.SyncCommits})
 		if err != nil {
 			return err
 		}
@@ -449,7 +485,7 @@ func (s *Session) ctx(params []types.Value) *expr.Ctx {
 func (s *Session) query(ctx context.Context, st ast.Stmt, params []types.Value) (*Result, error) {
 	var res *Result
 	run := func(tx kv.Txn) error {
-		pa, err := s.planFor(tx, func(cat *txnCatalog) (any, error) {
+		pa, cat, err := s.planForQuery(tx, func(cat *txnCatalog) (any, error) {
 			p, _, err := plan.Query(cat, s.parseView, st)
 			return p, err
 		})
@@ -457,7 +493,7 @@ func (s *Session) query(ctx context.Context, st ast.Stmt, params []types.Value) 
 			return err
 		}
 		p := pa.(plan.Node)
-		x := exec.New(tx, s.ctx(params))
+		x := exec.New(cat.txn(), s.ctx(params))
 		rows, err := x.All(p)
 		if err != nil {
 			return err

@@ -139,7 +139,14 @@ func (s *Session) set(ctx context.Context, st *ast.Set, params []types.Value) er
 			s.autocommit = on
 			continue
 		case "transaction_isolation", "tx_isolation":
-			return s.setTransaction(&ast.SetTransaction{Isolation: strings.ToLower(strings.ReplaceAll(val.String(), " ", "-"))})
+			scope := v.Scope
+			if scope == "" {
+				scope = "session"
+			}
+			if err := s.setTransaction(&ast.SetTransaction{Scope: scope, Isolation: strings.ToLower(strings.ReplaceAll(val.String(), " ", "-"))}); err != nil {
+				return err
+			}
+			continue
 		}
 		if _, known := sysVarDefaults[name]; !known {
 			return types.Errorf(1193, "HY000", "Unknown system variable '%s'", name)
@@ -161,17 +168,37 @@ func (s *Session) set(ctx context.Context, st *ast.Set, params []types.Value) er
 // SERIALIZABLE (the default) is serializable, the weaker levels run under
 // snapshot isolation (which prevents everything they allow and more, but
 // write skew).
+//
+// Without SESSION or GLOBAL it applies to the next transaction only (an
+// explicit one, or the next autocommit statement), as in MySQL.
 func (s *Session) setTransaction(st *ast.SetTransaction) error {
+	var iso kv.Isolation
 	switch strings.ReplaceAll(st.Isolation, " ", "-") {
 	case "":
+		return nil
 	case "serializable":
-		s.isolation = kv.Serializable
+		iso = kv.Serializable
 	case "repeatable-read", "read-committed", "read-uncommitted":
-		s.isolation = kv.SnapshotIsolation
+		iso = kv.SnapshotIsolation
 	default:
 		return types.Errorf(1231, "42000", "Variable 'transaction_isolation' can't be set to the value of '%s'", st.Isolation)
 	}
+	if st.Scope == "" {
+		s.nextIsolation = &iso
+		return nil
+	}
+	s.isolation = iso
 	return nil
+}
+
+// takeIsolation is the isolation level of a transaction starting now.
+func (s *Session) takeIsolation() kv.Isolation {
+	if s.nextIsolation != nil {
+		iso := *s.nextIsolation
+		s.nextIsolation = nil
+		return iso
+	}
+	return s.isolation
 }
 
 // resultRows builds a result of string columns.
@@ -224,6 +251,7 @@ func (s *Session) explain(ctx context.Context, st *ast.Explain, params []types.V
 	var out string
 	err := s.withRead(ctx, func(tx kv.Txn) error {
 		cat := s.catalog(tx)
+		cat.virtual = true
 		var p plan.Node
 		var err error
 		switch q := st.Stmt.(type) {
@@ -251,7 +279,7 @@ func (s *Session) explain(ctx context.Context, st *ast.Explain, params []types.V
 			out = plan.Format(p)
 			return nil
 		}
-		x := exec.New(tx, s.ctx(params))
+		x := exec.New(cat.txn(), s.ctx(params))
 		x.Stats = map[plan.Node]*exec.OpStats{}
 		if _, err := x.All(p); err != nil {
 			return err
