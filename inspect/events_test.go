@@ -107,3 +107,18 @@ func TestParseEventLine(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseEventLine: any line of a LOG file either reads as an event (with
+// a kind and a text) or is skipped, never a panic.
+func FuzzParseEventLine(f *testing.F) {
+	f.Add(`time=2026-12-06T10:00:00.000Z level=INFO msg="flush finished" event=flush-end job=3 bytes=1024`)
+	f.Add(`time=2026-12-06T10:00:00Z level=WARN msg=x event=stall-begin job=-1`)
+	f.Add(`msg="a \"quoted\" text" event=table-created`)
+	f.Add(`event= msg=`)
+	f.Fuzz(func(t *testing.T, line string) {
+		e, ok := parseEventLine(line)
+		if ok && (e.Kind == "" || e.Text == "") {
+			t.Fatalf("%q read as an event without a kind or text: %+v", line, e)
+		}
+	})
+}
