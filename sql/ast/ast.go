@@ -674,3 +674,26 @@ func (*RenameColumn) alterAction()      {}
 func (*AddIndex) alterAction()          {}
 func (*DropIndexAction) alterAction()   {}
 func (*RenameTableAction) alterAction() {}
+
+// CreateTrigger is CREATE TRIGGER [IF NOT EXISTS] name {BEFORE|AFTER}
+// {INSERT|UPDATE|DELETE} ON table FOR EACH ROW body.
+type CreateTrigger struct {
+	Name        TableName
+	IfNotExists bool
+	Timing      string // "before" or "after"
+	Event       string // "insert", "update" or "delete"
+	Table       TableName
+	// Body is the body's statements (BEGIN ... END's, or the one
+	// statement); BodyText the body as written, which is stored.
+	Body     []Stmt
+	BodyText string
+}
+
+// DropTrigger is DROP TRIGGER [IF EXISTS] [db.]name.
+type DropTrigger struct {
+	Name     TableName
+	IfExists bool
+}
+
+func (*CreateTrigger) stmt() {}
+func (*DropTrigger) stmt()   {}

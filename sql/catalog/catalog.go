@@ -89,6 +89,18 @@ type Table struct {
 	View     *View    `json:"view,omitempty"`
 	Comment  string   `json:"comment,omitempty"`
 	HiddenPK bool     `json:"hidden_pk,omitempty"`
+	// Triggers fire on the table's rows, in creation order.
+	Triggers []Trigger `json:"triggers,omitempty"`
+}
+
+// Trigger is a row trigger: Body (a statement, or BEGIN ... END) runs for
+// each row an INSERT, UPDATE or DELETE (Event) changes, before or after
+// the change (Timing).
+type Trigger struct {
+	Name   string `json:"name"`
+	Timing string `json:"timing"` // "before" or "after"
+	Event  string `json:"event"`  // "insert", "update" or "delete"
+	Body   string `json:"body"`
 }
 
 // View is a view's definition.

@@ -67,11 +67,25 @@ func (x *Exec) Insert(p *plan.Insert) (affected int64, err error) {
 			}
 			return affected, err
 		}
+		if len(t.Triggers) > 0 {
+			nw, err := x.fire(t, "before", "insert", nil, full)
+			if err != nil {
+				return affected, err
+			}
+			if full, err = x.reconvert(t, nw, n+1); err != nil {
+				return affected, err
+			}
+		}
 		a, err := x.insertRow(p, full)
 		if err != nil {
 			return affected, err
 		}
 		affected += a
+		if len(t.Triggers) > 0 {
+			if _, err := x.fire(t, "after", "insert", nil, full); err != nil {
+				return affected, err
+			}
+		}
 	}
 	return affected, nil
 }
@@ -393,12 +407,26 @@ func (x *Exec) Update(p *plan.Update) (matched, changed int64, err error) {
 			upd[a.Col] = v
 		}
 		matched++
+		if len(t.Triggers) > 0 {
+			nw, err := x.fire(t, "before", "update", old, upd)
+			if err != nil {
+				return matched, changed, err
+			}
+			if upd, err = x.reconvert(t, nw, n+1); err != nil {
+				return matched, changed, err
+			}
+		}
 		ok, err := x.updateRow(t, old, upd)
 		if err != nil {
 			return matched, changed, err
 		}
 		if ok {
 			changed++
+		}
+		if len(t.Triggers) > 0 {
+			if _, err := x.fire(t, "after", "update", old, upd); err != nil {
+				return matched, changed, err
+			}
 		}
 	}
 	return matched, changed, nil
@@ -412,10 +440,37 @@ func (x *Exec) Delete(p *plan.Delete) (n int64, err error) {
 		return 0, err
 	}
 	for _, r := range rows {
+		if _, err := x.fire(p.Table, "before", "delete", r, nil); err != nil {
+			return n, err
+		}
 		if err := x.deleteRow(p.Table, r); err != nil {
 			return n, err
 		}
 		n++
+		if _, err := x.fire(p.Table, "after", "delete", r, nil); err != nil {
+			return n, err
+		}
 	}
 	return n, nil
+}
+
+// reconvert converts a row a BEFORE trigger may have changed to its
+// columns' types, checking NOT NULL.
+func (x *Exec) reconvert(t *catalog.Table, row expr.Row, n int) (expr.Row, error) {
+	for i := range t.Columns {
+		c := &t.Columns[i]
+		v, err := types.Convert(row[i], c.Type, c.Name)
+		if err != nil {
+			var e *types.Error
+			if errors.As(err, &e) {
+				e.Message = strings.Replace(e.Message, "at row 1", "at row "+itoa(n), 1)
+			}
+			return nil, err
+		}
+		if v.IsNull() && !c.Nullable {
+			return nil, types.Errorf(types.ErrBadNull, "23000", "Column '%s' cannot be null", c.Name)
+		}
+		row[i] = v
+	}
+	return row, nil
 }

@@ -30,6 +30,22 @@ type Exec struct {
 	// Stats, when set, collects each operator's rows and time (EXPLAIN
 	// ANALYZE).
 	Stats map[plan.Node]*OpStats
+	// Fire runs t's triggers of timing ("before", "after") and event
+	// ("insert", "update", "delete") for a row (old and new: nil where
+	// the event has none), returning the new row as BEFORE triggers left
+	// it. Nil: the table's triggers are not run (none may exist).
+	Fire func(t *catalog.Table, timing, event string, old, new expr.Row) (expr.Row, error)
+}
+
+// fire runs triggers if t has some for the event.
+func (x *Exec) fire(t *catalog.Table, timing, event string, old, new expr.Row) (expr.Row, error) {
+	if len(t.Triggers) == 0 {
+		return new, nil
+	}
+	if x.Fire == nil {
+		return nil, types.Errorf(1105, "HY000", "table %s has triggers, and nothing to run them", t.Name)
+	}
+	return x.Fire(t, timing, event, old, new)
 }
 
 // OpStats are an operator's actual figures.

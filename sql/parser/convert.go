@@ -105,9 +105,9 @@ func (c *converter) statement() ast.Stmt {
 	case kw(0, "do"):
 		return c.do()
 	case kw(0, "drop", "trigger"):
-		failUnsupported("DROP TRIGGER")
+		return c.dropTrigger()
 	case kw(0, "create") && c.leads("trigger", 8):
-		failUnsupported("CREATE TRIGGER")
+		return c.createTrigger()
 	case kw(0, "begin"), kw(0, "commit"), kw(0, "rollback"):
 		if st := c.txn(); st != nil {
 			return st

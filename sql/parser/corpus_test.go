@@ -97,13 +97,9 @@ func readSLT(t *testing.T, path string) []sltRecord {
 	return out
 }
 
-// knownGaps are the errors that records of the corpus may meet: triggers
-// (slt_lang_createtrigger and slt_lang_droptrigger), which sql/ast has no
-// statement for yet.
-var knownGaps = map[string]bool{
-	"This version of Strata doesn't yet support 'CREATE TRIGGER'": true,
-	"This version of Strata doesn't yet support 'DROP TRIGGER'":   true,
-}
+// knownGaps are the errors that records of the corpus may meet (none
+// since triggers parse).
+var knownGaps = map[string]bool{}
 
 // TestCorpus parses every record of the sqllogictest corpus (select1-5
 // and evidence/, copied into sql/testdata) that MySQL runs: every

@@ -289,6 +289,26 @@ func (p *printer) stmt(st ast.Stmt) {
 		}
 		p.WriteString("AS ")
 		p.stmt(s.Query)
+	case *ast.CreateTrigger:
+		p.WriteString("CREATE TRIGGER ")
+		if s.IfNotExists {
+			p.WriteString("IF NOT EXISTS ")
+		}
+		p.tables([]ast.TableName{s.Name})
+		p.f(" %s %s ON ", strings.ToUpper(s.Timing), strings.ToUpper(s.Event))
+		p.tables([]ast.TableName{s.Table})
+		p.WriteString(" FOR EACH ROW BEGIN ")
+		for _, b := range s.Body {
+			p.stmt(b)
+			p.WriteString("; ")
+		}
+		p.WriteString("END")
+	case *ast.DropTrigger:
+		p.WriteString("DROP TRIGGER ")
+		if s.IfExists {
+			p.WriteString("IF EXISTS ")
+		}
+		p.tables([]ast.TableName{s.Name})
 	case *ast.DropView:
 		p.WriteString("DROP VIEW ")
 		if s.IfExists {

@@ -134,11 +134,38 @@ func split(p *sqlparser.Parser, sql string) []piece {
 			out = append(out, piece{text: sql[s:end], base: s})
 		}
 	}
+	// A CREATE TRIGGER's BEGIN ... END holds ';' that do not end it:
+	// depth counts BEGIN and CASE against END inside one.
+	depth, trigger, create, n := 0, false, false, 0
 	for _, t := range lr.toks {
+		if t.typ != sqlparser.COMMENT && t.typ != ';' {
+			n++
+			switch {
+			case n == 1:
+				create = t.is(sql, "create")
+			case create && n <= 8 && t.is(sql, "trigger"):
+				trigger = true
+			case trigger && depth == 0 && t.is(sql, "begin"):
+				depth = 1
+				continue
+			}
+			if depth > 0 {
+				switch {
+				case t.is(sql, "begin"), t.is(sql, "case"):
+					depth++
+				case t.is(sql, "end"):
+					depth--
+				}
+			}
+		}
 		switch t.typ {
 		case ';':
+			if depth > 0 {
+				continue
+			}
 			emit(t.start)
 			start, empty = t.end, true
+			n, create, trigger = 0, false, false
 		case sqlparser.COMMENT:
 		case sqlparser.LEX_ERROR:
 			empty = false

@@ -23,13 +23,27 @@ type builder struct {
 	correlated bool
 	ctes       []map[string]*ast.CTE
 	viewDepth  int
+	// root is the scope around the statement (nil: none): a trigger's
+	// NEW and OLD rows, read as the innermost outer row.
+	root *scope
+}
+
+// rootScope makes the scope of a statement run with an outer row of cols
+// (nil: none).
+func rootScope(cols []Column) *scope {
+	if cols == nil {
+		return nil
+	}
+	return &scope{cols: cols, clause: "field list"}
 }
 
 // Query plans a query (SELECT or UNION). It returns the plan and the
-// number of parameters the statement takes.
-func Query(cat Catalog, parseView ViewParser, q ast.Stmt) (Node, int, error) {
-	b := &builder{cat: cat, parseView: parseView}
-	n, err := b.buildQuery(q, nil)
+// number of parameters the statement takes. outer, if given, are the
+// columns of an outer row the statement may read (a trigger's NEW and OLD
+// rows): the executor is given that row as the innermost outer row.
+func Query(cat Catalog, parseView ViewParser, q ast.Stmt, outer ...Column) (Node, int, error) {
+	b := &builder{cat: cat, parseView: parseView, root: rootScope(outer)}
+	n, err := b.buildQuery(q, b.root)
 	if err != nil {
 		return nil, 0, err
 	}

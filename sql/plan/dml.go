@@ -90,8 +90,8 @@ func (d *Delete) Children() []Node { return []Node{d.Source} }
 func (d *Delete) Explain() string { return "delete from " + d.Table.Name }
 
 // PlanInsert plans an INSERT or REPLACE.
-func PlanInsert(cat Catalog, parseView ViewParser, parseDefault DefaultParser, s *ast.Insert) (*Insert, int, error) {
-	b := &builder{cat: cat, parseView: parseView}
+func PlanInsert(cat Catalog, parseView ViewParser, parseDefault DefaultParser, s *ast.Insert, outer ...Column) (*Insert, int, error) {
+	b := &builder{cat: cat, parseView: parseView, root: rootScope(outer)}
 	t, err := cat.Table(s.Table.DB.Orig, s.Table.Name.Orig)
 	if err != nil {
 		return nil, 0, err
@@ -133,7 +133,7 @@ func PlanInsert(cat Catalog, parseView ViewParser, parseDefault DefaultParser, s
 			return nil, 0, err
 		}
 	}
-	rowScope := &scope{clause: "field list"}
+	rowScope := &scope{outer: b.root, clause: "field list"}
 	for _, r := range s.Rows {
 		if len(r) != len(ins.Targets) && !(len(r) == 0 && s.Columns == nil) {
 			return nil, 0, types.Errorf(1136, "21S01", "Column count doesn't match value count at row %d", len(ins.Rows)+1)
@@ -156,7 +156,7 @@ func PlanInsert(cat Catalog, parseView ViewParser, parseDefault DefaultParser, s
 		ins.Rows = append(ins.Rows, row)
 	}
 	if s.Select != nil {
-		src, err := b.buildQuery(s.Select, nil)
+		src, err := b.buildQuery(s.Select, b.root)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -172,7 +172,7 @@ func PlanInsert(cat Catalog, parseView ViewParser, parseDefault DefaultParser, s
 		for _, c := range t.Columns {
 			cols = append(cols, Column{Name: c.Name, Table: t.Name, Type: &c.Type})
 		}
-		sc := &scope{cols: cols, clause: "field list"}
+		sc := &scope{cols: cols, outer: b.root, clause: "field list"}
 		for _, a := range s.OnDup {
 			i := t.ColumnByName(a.Column.Name.Orig)
 			if i < 0 {
@@ -234,8 +234,8 @@ func (b *builder) compileOnDup(e ast.Expr, sc *scope, t *catalog.Table) (expr.Ex
 }
 
 // PlanUpdate plans an UPDATE of one table.
-func PlanUpdate(cat Catalog, parseView ViewParser, s *ast.Update) (*Update, int, error) {
-	b := &builder{cat: cat, parseView: parseView}
+func PlanUpdate(cat Catalog, parseView ViewParser, s *ast.Update, outer ...Column) (*Update, int, error) {
+	b := &builder{cat: cat, parseView: parseView, root: rootScope(outer)}
 	at, ok := s.Table.(*ast.AliasedTable)
 	if !ok || at.Derived != nil {
 		return nil, 0, unsupported("multi-table UPDATE")
@@ -244,7 +244,7 @@ func PlanUpdate(cat Catalog, parseView ViewParser, s *ast.Update) (*Update, int,
 	if err != nil {
 		return nil, 0, err
 	}
-	sc := &scope{cols: src.Columns(), clause: "field list"}
+	sc := &scope{cols: src.Columns(), outer: b.root, clause: "field list"}
 	u := &Update{Table: t, Source: src}
 	for _, a := range s.Set {
 		i := t.ColumnByName(a.Column.Name.Orig)
@@ -265,8 +265,8 @@ func PlanUpdate(cat Catalog, parseView ViewParser, s *ast.Update) (*Update, int,
 }
 
 // PlanDelete plans a DELETE from one table.
-func PlanDelete(cat Catalog, parseView ViewParser, s *ast.Delete) (*Delete, int, error) {
-	b := &builder{cat: cat, parseView: parseView}
+func PlanDelete(cat Catalog, parseView ViewParser, s *ast.Delete, outer ...Column) (*Delete, int, error) {
+	b := &builder{cat: cat, parseView: parseView, root: rootScope(outer)}
 	src, t, err := b.dmlSource(&ast.AliasedTable{Table: s.Table}, s.Where, s.OrderBy, s.Limit)
 	if err != nil {
 		return nil, 0, err
@@ -290,7 +290,7 @@ func (b *builder) dmlSource(at *ast.AliasedTable, where ast.Expr, order []ast.Or
 	}
 	scan := b.newScan(t, alias, at.Table.DB.Orig)
 	l := &leaf{node: scan, scan: scan, cols: scan.Columns()}
-	sc := &scope{cols: l.cols, clause: "where clause"}
+	sc := &scope{cols: l.cols, outer: b.root, clause: "where clause"}
 	n, err := b.leafAccess(l, splitAnd(where), nil, sc)
 	if err != nil {
 		return nil, nil, err
@@ -299,7 +299,7 @@ func (b *builder) dmlSource(at *ast.AliasedTable, where ast.Expr, order []ast.Or
 	// filter runs per row.
 	markLock(n)
 	if len(order) > 0 {
-		os := &scope{cols: l.cols, clause: "order clause"}
+		os := &scope{cols: l.cols, outer: b.root, clause: "order clause"}
 		var keys []SortKey
 		for _, o := range order {
 			e, err := b.compile(o.Expr, os)
@@ -312,7 +312,7 @@ func (b *builder) dmlSource(at *ast.AliasedTable, where ast.Expr, order []ast.Or
 			n = &Sort{Input: n, Keys: keys}
 		}
 	}
-	if n, err = b.applyLimit(n, limit, nil); err != nil {
+	if n, err = b.applyLimit(n, limit, b.root); err != nil {
 		return nil, nil, err
 	}
 	return n, t, nil

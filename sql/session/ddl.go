@@ -79,6 +79,10 @@ func (s *Session) ddl(ctx context.Context, st ast.Stmt) (*Result, error) {
 			return s.alter(tx, st.Table, st.Actions)
 		case *ast.CreateView:
 			return s.createView(tx, st)
+		case *ast.CreateTrigger:
+			return s.createTrigger(tx, st)
+		case *ast.DropTrigger:
+			return s.dropTrigger(tx, st)
 		case *ast.CreateUser:
 			u, err := catalog.GetUser(tx, st.User, hostOr(st.Host))
 			if err != nil {

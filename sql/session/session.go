@@ -520,6 +520,7 @@ func (s *Session) write(ctx context.Context, st ast.Stmt, params []types.Value) 
 		x := exec.New(tx, s.ctx(params))
 		x.AutoInc = s.e.allocAutoInc
 		x.AutoIncSeen = s.e.sawAutoInc
+		x.Fire = s.firer(tx, params, 0)
 		switch st := st.(type) {
 		case *ast.Insert:
 			pa, err := s.planFor(tx, func(cat *txnCatalog) (any, error) {

@@ -186,3 +186,41 @@ func TestPreparedPlanCache(t *testing.T) {
 		t.Fatalf("after inserts: %q", got)
 	}
 }
+
+func TestTriggers(t *testing.T) {
+	s := newSession(t)
+	run(t, s, "CREATE DATABASE d; USE d")
+	run(t, s, "CREATE TABLE t (id INT PRIMARY KEY, v INT, note VARCHAR(20))")
+	run(t, s, "CREATE TABLE log (id INT PRIMARY KEY AUTO_INCREMENT, what VARCHAR(40))")
+	run(t, s, "CREATE TABLE counts (k VARCHAR(5) PRIMARY KEY, n INT)")
+	run(t, s, "INSERT INTO counts VALUES ('rows', 0)")
+	run(t, s, "CREATE TRIGGER bi BEFORE INSERT ON t FOR EACH ROW SET NEW.note = CONCAT('v=', NEW.v), NEW.v = NEW.v * 10")
+	run(t, s, `CREATE TRIGGER ai AFTER INSERT ON t FOR EACH ROW BEGIN
+		INSERT INTO log (what) VALUES (CONCAT('insert ', NEW.id));
+		UPDATE counts SET n = n + 1 WHERE k = 'rows';
+	END`)
+	run(t, s, "CREATE TRIGGER ad AFTER DELETE ON t FOR EACH ROW UPDATE counts SET n = n - 1 WHERE k = 'rows'")
+	run(t, s, "CREATE TRIGGER au AFTER UPDATE ON t FOR EACH ROW INSERT INTO log (what) VALUES (CONCAT(OLD.v, '->', NEW.v))")
+	fails(t, s, "CREATE TRIGGER ai AFTER INSERT ON t FOR EACH ROW DO 1", 1359)
+	fails(t, s, "CREATE TRIGGER x AFTER INSERT ON t FOR EACH ROW SET NEW.v = 1", 1362)
+	run(t, s, "INSERT INTO t (id, v) VALUES (1, 2), (2, 3)")
+	if got := join(run(t, s, "SELECT id, v, note FROM t ORDER BY id")); got != "1 20 v=2\n2 30 v=3" {
+		t.Fatalf("BEFORE INSERT: %q", got)
+	}
+	run(t, s, "UPDATE t SET v = 7 WHERE id = 2")
+	run(t, s, "DELETE FROM t WHERE id = 1")
+	if got := join(run(t, s, "SELECT what FROM log ORDER BY id")); got != "insert 1\ninsert 2\n30->7" {
+		t.Fatalf("log: %q", got)
+	}
+	if got := join(run(t, s, "SELECT n FROM counts")); got != "1" {
+		t.Fatalf("counts: %q", got)
+	}
+	// A failing trigger fails its statement, which leaves nothing.
+	run(t, s, "CREATE TRIGGER boom BEFORE DELETE ON t FOR EACH ROW INSERT INTO log VALUES (1, 'dup id')")
+	fails(t, s, "DELETE FROM t", 1062)
+	if got := join(run(t, s, "SELECT COUNT(*) FROM t")); got != "1" {
+		t.Fatalf("after a failed trigger: %q", got)
+	}
+	run(t, s, "DROP TRIGGER boom; DROP TRIGGER IF EXISTS boom")
+	fails(t, s, "DROP TRIGGER boom", 1360)
+}

@@ -99,8 +99,7 @@ func TestCorpusEmbedded(t *testing.T) {
 				}
 				t.Logf("line %d: %s\n  %s", fl.Line, fl.Reason, strings.ReplaceAll(fl.SQL, "\n", " "))
 			}
-			// Records known to fail, each for a reason: CREATE/DROP
-			// TRIGGER (triggers are not implemented). A listed record
+			// Records known to fail, each for a reason. A listed record
 			// that passes fails the test, so the list stays true.
 			known := knownFailures[strings.TrimPrefix(f, "../testdata/sqllogictest/")]
 			unexpected := 0
@@ -118,13 +117,9 @@ func TestCorpusEmbedded(t *testing.T) {
 	}
 }
 
-// knownFailures are the records expected to fail, by file and line.
-var knownFailures = map[string]map[int]bool{
-	// Triggers are not implemented (CREATE TRIGGER and DROP TRIGGER fail
-	// with 1235).
-	"evidence/slt_lang_createtrigger.test": lines(33, 120, 124, 128, 132, 136, 140, 237, 252, 255, 258, 261, 264, 267),
-	"evidence/slt_lang_droptrigger.test":   lines(24, 27, 44),
-}
+// knownFailures are the records expected to fail, by file and line (none
+// today; each entry would say why).
+var knownFailures = map[string]map[int]bool{}
 
 func lines(ls ...int) map[int]bool {
 	m := map[int]bool{}
