@@ -225,6 +225,7 @@ type savePoint struct {
 	rangeDels        bool
 	merges           bool
 	writes           int
+	reads            int // len(tx.reads) at the save point
 	txnSize          int64
 }
 
@@ -691,7 +692,7 @@ func (tx *Txn) SetSavePoint() {
 	b.init()
 	tx.saves = append(tx.saves, savePoint{
 		size: len(b.data), count: b.count, maxKey: b.maxKey, maxValue: b.maxValue,
-		rangeDels: b.rangeDels, merges: b.merges, writes: len(tx.writes), txnSize: tx.size,
+		rangeDels: b.rangeDels, merges: b.merges, writes: len(tx.writes), reads: len(tx.reads), txnSize: tx.size,
 	})
 }
 
@@ -715,14 +716,15 @@ func (tx *Txn) RollbackToSavePoint() error {
 	b.maxKey, b.maxValue, b.rangeDels, b.merges = sp.maxKey, sp.maxValue, sp.rangeDels, sp.merges
 	b.reindex(2 * len(b.data))
 	tx.writes = tx.writes[:sp.writes]
-	tx.size = sp.txnSize + tx.readBytes()
+	tx.size = sp.txnSize + tx.readBytes(sp.reads)
 	return nil
 }
 
-// readBytes is what the read set counts against the size limit.
-func (tx *Txn) readBytes() int64 {
+// readBytes is what the reads from the i-th on count against the size
+// limit.
+func (tx *Txn) readBytes(i int) int64 {
 	var n int64
-	for _, r := range tx.reads {
+	for _, r := range tx.reads[i:] {
 		n += int64(len(r.r.start.key) + len(r.r.end.key))
 	}
 	return n
