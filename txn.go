@@ -143,7 +143,8 @@ var (
 type ConflictError struct {
 	// Start and End bound the conflicting range, [Start, End); for a
 	// single key End is nil and Key is set. End is nil too for a range
-	// open at the top (Unbounded).
+	// open at the top (Unbounded); Start is nil for one open at the
+	// bottom (an iterator without a lower bound).
 	Key        []byte
 	Start, End []byte
 	Unbounded  bool
@@ -457,7 +458,7 @@ func (tx *Txn) keep(key []byte) []byte {
 }
 
 func (tx *Txn) keepBound(b bound) bound {
-	return bound{key: tx.keep(b.key), after: b.after, inf: b.inf}
+	return b.withKey(tx.keep(b.key))
 }
 
 // tracksReads reports whether reads add read conflict ranges.
@@ -986,7 +987,7 @@ func (s *conflictSet) check(tc *txnCommit) error {
 
 func conflictError(r keyRange, read, written uint64, write bool) error {
 	e := &ConflictError{ReadVersion: read, WriteVersion: written, Write: write, what: r.String()}
-	if !r.start.after && r.end.after && !r.end.inf && string(r.start.key) == string(r.end.key) {
+	if r.isPoint() {
 		e.Key = append([]byte(nil), r.start.key...)
 	} else {
 		e.Start = append([]byte(nil), r.start.key...)
