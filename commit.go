@@ -226,8 +226,9 @@ func (d *DB) runWriter(w *writer) error {
 		err = d.makeRoomForWriteLocked("", need)
 		if err == nil {
 			seq := d.lastSeq + 1
-			count = d.resolveGroupLocked(group)
-			d.lastSeq += uint64(count)
+			var extra uint64 // a sequence number taken with nothing at it
+			count, extra = d.resolveGroupLocked(group)
+			d.lastSeq += uint64(count) + extra
 			log, mem := d.log, d.mem
 			d.mu.Unlock()
 			// Only synced groups are timed (for gatherSyncWritersLocked):
@@ -248,11 +249,11 @@ func (d *DB) runWriter(w *writer) error {
 			}
 			if err != nil {
 				notify = d.setBGErrLocked("write", err)
-			} else if count > 0 {
-				if !w.noWAL {
+			} else if count > 0 || extra > 0 {
+				if !w.noWAL && count > 0 {
 					d.lastLoggedSeq = seq + uint64(count) - 1
 				}
-				d.visibleSeq.Store(seq + uint64(count) - 1)
+				d.visibleSeq.Store(seq + uint64(count) + extra - 1)
 				d.stats.writes.Add(uint64(count))
 				if d.watches.n.Load() > 0 {
 					d.pokeWatchesLocked(group)

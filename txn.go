@@ -883,8 +883,14 @@ func (d *DB) getLatestThrough(key []byte, b *Batch) ([]byte, uint64, error) {
 // while transactions are open, checks each transaction against the
 // conflict set (refusing it: skip) and records the writes of the writers
 // it accepts, in order, so that a transaction later in the group sees the
-// writes of those before it. It returns the operations to commit.
-func (d *DB) resolveGroupLocked(group []*writer) (count uint32) {
+// writes of those before it. It returns the operations to commit, and
+// extra: 1 when the group ends with an accepted transaction that wrote
+// nothing but write conflict ranges, recorded at the sequence number after
+// the group's last operation. That number must be taken (d.lastSeq and
+// visibleSeq advanced past it, with nothing logged at it) so that a
+// transaction beginning after the commit reads at or above it, and does
+// not conflict with a commit that came before it.
+func (d *DB) resolveGroupLocked(group []*writer) (count uint32, extra uint64) {
 	seq := d.lastSeq + 1
 	t := &d.txns
 	if t.active == 0 {
@@ -893,8 +899,9 @@ func (d *DB) resolveGroupLocked(group []*writer) (count uint32) {
 			seq += uint64(g.batch.count)
 			count += g.batch.count
 		}
-		return count
+		return count, 0
 	}
+	unnumbered := false // a version recorded that no operation took yet
 	set := t.set
 	for _, g := range group {
 		g.seq = seq
@@ -907,6 +914,7 @@ func (d *DB) resolveGroupLocked(group []*writer) (count uint32) {
 			for _, r := range g.txn.writes {
 				grew += set.record(r, seq)
 			}
+			unnumbered = unnumbered || (g.batch.count == 0 && len(g.txn.writes) > 0)
 		} else if r, err := batch.NewReader(g.batch.data); err == nil {
 			for {
 				kind, k, v, ok, err := r.Next()
@@ -917,13 +925,19 @@ func (d *DB) resolveGroupLocked(group []*writer) (count uint32) {
 			}
 		}
 		set.log = append(set.log, windowEntry{version: seq, bytes: grew})
+		if g.batch.count > 0 {
+			unnumbered = false // this writer's first operation takes it
+		}
 		seq += uint64(g.batch.count)
 		count += g.batch.count
+	}
+	if unnumbered {
+		extra = 1
 	}
 	if set.bytes > d.opts.TxnConflictWindow {
 		d.trimConflictWindowLocked()
 	}
-	return count
+	return count, extra
 }
 
 // recordWriteLocked records r as written at seq, while transactions are
