@@ -26,7 +26,9 @@ import (
 // Under each mode: optimistic (serializable, and snapshot isolation, where
 // a transfer writes both keys it reads, so first-committer-wins keeps the
 // total); pessimistic, locking the two accounts in random order so that
-// deadlocks happen, resolved by LockTimeout alone or by DeadlockDetect; and
+// deadlocks happen, resolved by LockTimeout alone or by DeadlockDetect;
+// with a conflict window so small that history is forgotten all the time;
+// and
 // with the credit side a blind Merge (AddMerger) while the debit stays a
 // read-modify-write, the merge made first half the time and undone with a
 // save point when the source is short.
@@ -56,12 +58,17 @@ type bankMode struct {
 	opts TxnOptions
 	// merge: the credit is a Merge of the amount (AddMerger).
 	merge bool
+	// window, if set, is Options.TxnConflictWindow: small, so that the
+	// conflict set forgets history all the time and slow transactions
+	// fail with ErrTxnTooOld (retried) rather than miss a conflict.
+	window int64
 }
 
 func bankModes() []bankMode {
 	return []bankMode{
 		{name: "optimistic"},
 		{name: "optimistic-merge", merge: true},
+		{name: "optimistic-small-window", window: 2 << 10},
 		{name: "snapshot-isolation", opts: TxnOptions{Isolation: SnapshotIsolation}},
 		{name: "pessimistic-timeout", opts: TxnOptions{Pessimistic: true, LockTimeout: 10 * time.Millisecond}},
 		{name: "pessimistic-deadlock-detect", opts: TxnOptions{Pessimistic: true, DeadlockDetect: true, LockTimeout: 5 * time.Second}},
@@ -122,7 +129,7 @@ func bankIterOptions() *IterOptions {
 func runBank(t *testing.T, mode bankMode, life time.Duration) {
 	fs := vfs.NewMem()
 	opts := &Options{FS: fs, WriteBufferSize: 4 << 10, BlockSize: 256, TargetFileSize: 8 << 10,
-		L0CompactionTrigger: 2, LevelSizeMultiplier: 2, Merger: AddMerger}
+		L0CompactionTrigger: 2, LevelSizeMultiplier: 2, Merger: AddMerger, TxnConflictWindow: mode.window}
 	d, err := Open("db", opts)
 	if err != nil {
 		t.Fatal(err)
