@@ -226,9 +226,9 @@ func (d *DB) runWriter(w *writer) error {
 		err = d.makeRoomForWriteLocked("", need)
 		if err == nil {
 			seq := d.lastSeq + 1
-			var extra uint64 // a sequence number taken with nothing at it
-			count, extra = d.resolveGroupLocked(group)
-			d.lastSeq += uint64(count) + extra
+			var span uint64
+			count, span = d.resolveGroupLocked(group)
+			d.lastSeq += span
 			log, mem := d.log, d.mem
 			d.mu.Unlock()
 			// Only synced groups are timed (for gatherSyncWritersLocked):
@@ -249,13 +249,13 @@ func (d *DB) runWriter(w *writer) error {
 			}
 			if err != nil {
 				notify = d.setBGErrLocked("write", err)
-			} else if count > 0 || extra > 0 {
-				if !w.noWAL && count > 0 {
+			} else if span > 0 {
+				if count > 0 && !w.noWAL {
 					d.lastLoggedSeq = seq + uint64(count) - 1
 				}
-				d.visibleSeq.Store(seq + uint64(count) + extra - 1)
+				d.visibleSeq.Store(seq + span - 1)
 				d.stats.writes.Add(uint64(count))
-				if d.watches.n.Load() > 0 {
+				if count > 0 && d.watches.n.Load() > 0 {
 					d.pokeWatchesLocked(group)
 				}
 			}

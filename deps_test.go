@@ -70,6 +70,31 @@ var importRules = []importRule{
 	{name: "the command does flags and printing over the packages below it",
 		pkgs: []string{"cmd/strata"}, may: []string{"", "dataeng", "dataio", "inspect", "tools/dbbench", "tools/stress"},
 		modules: []string{"github.com/spf13/cobra", "github.com/schollz/progressbar", "golang.org/x/term"}},
+	{name: "the SQL trees (statements, expressions) import nothing of ours, and nothing of vitess",
+		pkgs: []string{"sql/ast"}},
+	{name: "SQL values and types (MySQL's semantics) import nothing of ours; decimals are apd's",
+		pkgs: []string{"sql/types"}, modules: []string{"github.com/cockroachdb/apd"}},
+	{name: "the SQL layer's storage interface (transactions) imports nothing of ours",
+		pkgs: []string{"sql/kv"}},
+	{name: "the embedded store adapts the engine's transactions to the SQL layer's storage interface",
+		pkgs: []string{"sql/kv/local"}, may: []string{"", "sql/kv"}},
+	{name: "row and index encoding builds on keys and SQL values",
+		pkgs: []string{"sql/rowcodec"}, may: []string{"keys", "sql/types"}, modules: []string{"github.com/cockroachdb/apd"}},
+	{name: "the SQL catalog keeps the schema in system keys through the storage interface",
+		pkgs: []string{"sql/catalog"}, may: []string{"keys", "sql/kv", "sql/types"}},
+	{name: "compiled SQL expressions evaluate over SQL values, without storage",
+		pkgs: []string{"sql/expr"}, may: []string{"sql/types"}, modules: []string{"github.com/cockroachdb/apd"}},
+	{name: "the SQL planner binds and plans over the schema, without storage",
+		pkgs: []string{"sql/plan"}, may: []string{"sql/ast", "sql/catalog", "sql/expr", "sql/types"}, modules: []string{"github.com/cockroachdb/apd"}},
+	{name: "the SQL executor runs plans through the storage interface",
+		pkgs: []string{"sql/exec"}, may: []string{"keys", "sql/catalog", "sql/expr", "sql/kv", "sql/plan", "sql/rowcodec", "sql/types"}, modules: []string{"github.com/cockroachdb/apd"}},
+	{name: "the SQL parser is the only importer of vitess's parser",
+		pkgs: []string{"sql/parser"}, may: []string{"sql/ast"},
+		modules: []string{"vitess.io/vitess"}},
+	{name: "a SQL session parses, plans and executes statements over the storage interface",
+		pkgs: []string{"sql/session"}, may: []string{"keys", "sql/ast", "sql/catalog", "sql/exec", "sql/expr", "sql/kv", "sql/parser", "sql/plan", "sql/types"}},
+	{name: "the sqllogictest runner reads the corpus format and talks to a database through an interface (its tests run it on an embedded session)",
+		pkgs: []string{"sql/sqllogictest"}, may: []string{"sql/session"}},
 	{name: "examples use the public API only",
 		pkgs: []string{"examples/quickstart"}, may: []string{""}},
 }
@@ -77,8 +102,9 @@ var importRules = []importRule{
 // testOnly are packages any test of the module may import besides what its
 // package may: the engine, to build a test's fixtures (inspect's tests write
 // the databases they inspect; Go itself refuses the cycle for the engine's
-// own internal packages), the fault-injecting file system, and testenv.
-var testOnly = []string{"", "internal/vfs/errorfs", "internal/testenv"}
+// own internal packages), the fault-injecting file system, testenv, and
+// the SQL layer's embedded store (the SQL packages' tests run over it).
+var testOnly = []string{"", "internal/vfs/errorfs", "internal/testenv", "sql/kv/local"}
 
 // listedPackage is what TestImportRules reads of `go list -json`.
 type listedPackage struct {

@@ -383,7 +383,7 @@ func (r *modelRun) txnGet(t *modelTxn, k []byte, how string) {
 	switch {
 	case how == "snapshot get":
 		r.checkGet(t.tx.Snapshot().Get, t.view(t.base), k)
-	case how == "get" && t.locked[string(k)]:
+	case how == "get" && t.locked[string(k)] && t.o.Isolation == Serializable:
 		latest() // a key it holds the lock of: the latest committed state
 	case how == "get":
 		r.checkGet(t.tx.Get, t.view(t.base), k)
@@ -397,6 +397,22 @@ func (r *modelRun) txnGet(t *modelTxn, k []byte, how string) {
 			r.fatalf("txn %d: get for update of %q, locked by another transaction: %v, want a lock timeout", t.id, k, err)
 		}
 		r.txnStats.lockTimeouts++
+	case t.o.Pessimistic && t.o.Isolation == SnapshotIsolation:
+		// The lock, then one snapshot throughout: a key written since
+		// the read version fails (the lock stays held).
+		t.locked[string(k)] = true
+		written := false
+		for _, w := range r.hist {
+			written = written || (w.ver > t.readVer && r.overlap(w.r, mPoint(k)))
+		}
+		if written {
+			if _, err := t.tx.GetForUpdate(k); !errors.Is(err, ErrConflict) {
+				r.fatalf("txn %d: get for update (pessimistic, snapshot) of %q, written since its read version: %v, want a conflict",
+					t.id, k, err)
+			}
+			return
+		}
+		r.checkGet(t.tx.GetForUpdate, t.view(t.base), k)
 	case t.o.Pessimistic:
 		t.locked[string(k)] = true
 		latest()
@@ -441,8 +457,12 @@ func (r *modelRun) txnCommit(t *modelTxn) {
 		ranges = append(ranges, op.r)
 	}
 	ranges = append(ranges, t.writes...)
+	// A transaction that wrote nothing is serializable at its read
+	// version, unless it read (locked keys) at later versions: then its
+	// reads are checked as a writer's.
+	later := slices.ContainsFunc(t.reads, func(rd mRead) bool { return rd.ver != t.readVer })
 	switch {
-	case t.o.ReadOnly || !wrote:
+	case t.o.ReadOnly || (!wrote && !later):
 	case t.o.Isolation == Serializable:
 		for _, rd := range t.reads {
 			for _, w := range r.hist {

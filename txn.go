@@ -187,7 +187,7 @@ type readRange struct {
 type txnCommit struct {
 	readVersion uint64
 	reads       []readRange // checked (Serializable)
-	writes      []keyRange  // recorded; checked under SnapshotIsolation
+	writes      []keyRange  // recorded; checked under SnapshotIsolation (merges too: SI's first committer wins)
 	isolation   Isolation
 }
 
@@ -486,7 +486,7 @@ func (tx *Txn) Get(key []byte) ([]byte, error) {
 	if err := tx.checkOpen(); err != nil {
 		return nil, err
 	}
-	if _, ok := tx.locked[string(key)]; ok {
+	if _, ok := tx.locked[string(key)]; ok && tx.opts.Isolation == Serializable {
 		return tx.getLatest(key)
 	}
 	if err := tx.addRead(pointRange(key), tx.readVersion); err != nil {
@@ -521,6 +521,14 @@ func (tx *Txn) GetForUpdate(key []byte) ([]byte, error) {
 	if tx.opts.Pessimistic {
 		if err := tx.lock(key); err != nil {
 			return nil, err
+		}
+		if tx.opts.Isolation == SnapshotIsolation {
+			// One snapshot throughout: a key written since it was taken
+			// fails now (as RocksDB's GetForUpdate with a snapshot does).
+			if err := tx.db.writtenSince(key, tx.readVersion); err != nil {
+				return nil, err
+			}
+			return tx.b.Get(key)
 		}
 		return tx.getLatest(key)
 	}
@@ -737,8 +745,9 @@ func (tx *Txn) Len() int { return tx.b.Len() }
 // Commit writes the transaction's writes atomically, as one batch, if
 // nothing it read was written since its read version (ErrConflict
 // otherwise; see IsRetryable). A transaction that wrote nothing commits
-// without a check: it is serializable at its read version. Commit ends the
-// transaction either way.
+// without a check, being serializable at its read version, unless it read
+// locked keys at later versions (Pessimistic): then its reads are checked
+// as a writer's are. Commit ends the transaction either way.
 func (tx *Txn) Commit() error {
 	if tx.done {
 		return ErrTxnDone
@@ -760,10 +769,22 @@ func (tx *Txn) commit() error {
 	if tx.err != nil { // the iterators' ranges passed the size limit
 		return tx.err
 	}
-	if tx.opts.ReadOnly || (tx.b.count == 0 && len(tx.writes) == 0) {
+	if tx.opts.ReadOnly {
 		return nil
 	}
 	tc := &txnCommit{readVersion: tx.readVersion, isolation: tx.opts.Isolation, reads: tx.reads}
+	if tx.b.count == 0 && len(tx.writes) == 0 {
+		// Reads all at the read version are serializable there. A
+		// pessimistic transaction's reads of locked keys are at the
+		// latest state, later ones: those hold only if nothing it read
+		// changed since, as a writer's are checked.
+		for _, rr := range tx.reads {
+			if rr.version != tx.readVersion {
+				return tx.db.checkTxnReads(tc)
+			}
+		}
+		return nil
+	}
 	tc.writes = make([]keyRange, 0, int(tx.b.count)+len(tx.writes))
 	r, err := batch.NewReader(tx.b.Repr())
 	if err != nil {
@@ -860,6 +881,15 @@ func (d *DB) writeTxn(b *Batch, wo *WriteOptions, tc *txnCommit) (uint64, error)
 	return seq, err
 }
 
+// checkTxnReads checks the reads of a transaction that writes nothing
+// against every write recorded so far: if none was overwritten, they are
+// the state at the newest version read, which is visible now.
+func (d *DB) checkTxnReads(tc *txnCommit) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.txns.set.check(tc)
+}
+
 // getLatestThrough reads key through the indexed batch b over the latest
 // committed state, returning the sequence it read at.
 func (d *DB) getLatestThrough(key []byte, b *Batch) ([]byte, uint64, error) {
@@ -883,14 +913,15 @@ func (d *DB) getLatestThrough(key []byte, b *Batch) ([]byte, uint64, error) {
 // while transactions are open, checks each transaction against the
 // conflict set (refusing it: skip) and records the writes of the writers
 // it accepts, in order, so that a transaction later in the group sees the
-// writes of those before it. It returns the operations to commit, and
-// extra: 1 when the group ends with an accepted transaction that wrote
-// nothing but write conflict ranges, recorded at the sequence number after
-// the group's last operation. That number must be taken (d.lastSeq and
-// visibleSeq advanced past it, with nothing logged at it) so that a
-// transaction beginning after the commit reads at or above it, and does
-// not conflict with a commit that came before it.
-func (d *DB) resolveGroupLocked(group []*writer) (count uint32, extra uint64) {
+// writes of those before it. It returns the operations to commit, and the
+// sequence numbers the group takes (span): one more than the operations
+// when it accepted a transaction that writes only write conflict ranges
+// (GetForUpdate, AddWriteConflictRange, no operation). Such a transaction
+// is recorded at a version no operation uses; the extra number makes that
+// version visible once the group is, so that a transaction that begins
+// after its commit returned reads at or above it and does not conflict
+// with it.
+func (d *DB) resolveGroupLocked(group []*writer) (count uint32, span uint64) {
 	seq := d.lastSeq + 1
 	t := &d.txns
 	if t.active == 0 {
@@ -899,10 +930,10 @@ func (d *DB) resolveGroupLocked(group []*writer) (count uint32, extra uint64) {
 			seq += uint64(g.batch.count)
 			count += g.batch.count
 		}
-		return count, 0
+		return count, uint64(count)
 	}
-	unnumbered := false // a version recorded that no operation took yet
 	set := t.set
+	var extra uint64
 	for _, g := range group {
 		g.seq = seq
 		var grew int64
@@ -914,7 +945,9 @@ func (d *DB) resolveGroupLocked(group []*writer) (count uint32, extra uint64) {
 			for _, r := range g.txn.writes {
 				grew += set.record(r, seq)
 			}
-			unnumbered = unnumbered || (g.batch.count == 0 && len(g.txn.writes) > 0)
+			if g.batch.count == 0 && len(g.txn.writes) > 0 {
+				extra = 1 // recorded at seq, which no operation may take
+			}
 		} else if r, err := batch.NewReader(g.batch.data); err == nil {
 			for {
 				kind, k, v, ok, err := r.Next()
@@ -925,19 +958,28 @@ func (d *DB) resolveGroupLocked(group []*writer) (count uint32, extra uint64) {
 			}
 		}
 		set.log = append(set.log, windowEntry{version: seq, bytes: grew})
-		if g.batch.count > 0 {
-			unnumbered = false // this writer's first operation takes it
-		}
 		seq += uint64(g.batch.count)
 		count += g.batch.count
-	}
-	if unnumbered {
-		extra = 1
 	}
 	if set.bytes > d.opts.TxnConflictWindow {
 		d.trimConflictWindowLocked()
 	}
-	return count, extra
+	return count, uint64(count) + extra
+}
+
+// writtenSince returns a write conflict if key was written after version
+// (ErrTxnTooOld if that cannot be known).
+func (d *DB) writtenSince(key []byte, version uint64) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	set := d.txns.set
+	if version < set.floor {
+		return fmt.Errorf("%w (read version %d, oldest kept %d)", ErrTxnTooOld, version, set.floor)
+	}
+	if v := set.maxVersion(pointRange(key)); v > version {
+		return conflictError(pointRange(key), version, v, true)
+	}
+	return nil
 }
 
 // recordWriteLocked records r as written at seq, while transactions are

@@ -16,8 +16,9 @@ import (
 //     lets go, and then tries again (another waiter may win).
 //   - tx.waitingFor is the holder tx waits for, set only while it waits.
 //     Each transaction waits for at most one lock, so the wait-for graph
-//     is a set of chains: a wait closes a cycle exactly when following the
-//     chain from the holder comes back to the waiter. The transaction
+//     is a set of chains, some ending in a cycle (of transactions that do
+//     not detect deadlocks): a wait closes a cycle exactly when following
+//     the chain from the holder comes back to the waiter. The transaction
 //     whose wait would close it is the one that fails (ErrDeadlock).
 
 type lockTable struct {
@@ -61,7 +62,10 @@ func (tx *Txn) lock(key []byte) error {
 			return nil
 		}
 		if tx.opts.DeadlockDetect {
-			for h := kl.holder; h != nil; h = h.waitingFor {
+			// The chain may end in a cycle without tx (transactions
+			// that do not detect deadlocks wait in it for their
+			// timeouts): it has at most len(lt.m) distinct holders.
+			for h, n := kl.holder, 0; h != nil && n <= len(lt.m); h, n = h.waitingFor, n+1 {
 				if h == tx {
 					lt.mu.Unlock()
 					return fmt.Errorf("%w (waiting for key %q)", ErrDeadlock, key)

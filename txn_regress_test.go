@@ -1,7 +1,6 @@
 package strata
 
 import (
-	"context"
 	"errors"
 	"testing"
 )
@@ -83,53 +82,5 @@ func TestConflictSetNegBound(t *testing.T) {
 		if got := s.maxVersion(c.r); got != c.want {
 			t.Errorf("maxVersion(%v) = %d, want %d", c.r, got, c.want)
 		}
-	}
-}
-
-// TestTxnWriteConflictOnlyCommit: a transaction that commits write conflict
-// ranges but no writes (AddWriteConflictRange, or an optimistic
-// GetForUpdate of a key it then leaves alone) was recorded at the sequence
-// number the next write would take, which no write had taken: a
-// transaction that began after it had committed read below that version
-// and conflicted with it, again on every retry (DB.Update gave up after
-// MaxRetries) until some other write came.
-func TestTxnWriteConflictOnlyCommit(t *testing.T) {
-	for _, how := range []string{"AddWriteConflictRange", "GetForUpdate"} {
-		t.Run(how, func(t *testing.T) {
-			d := openTxnDB(t, nil)
-			keep := mustBegin(t, d, nil) // an open transaction keeps the history
-			defer keep.Rollback()
-			reader := mustBegin(t, d, nil) // begins before the commit: must conflict
-			reader.Get([]byte("k"))
-			t1 := mustBegin(t, d, nil)
-			if how == "GetForUpdate" {
-				t1.GetForUpdate([]byte("k"))
-			} else {
-				t1.AddWriteConflictRange([]byte("k"), nil)
-			}
-			if err := t1.Commit(); err != nil {
-				t.Fatal(err)
-			}
-			reader.Put([]byte("y"), nil)
-			if err := reader.Commit(); !errors.Is(err, ErrConflict) {
-				t.Fatalf("a transaction that read k before the commit that declared k written: %v", err)
-			}
-			t2 := mustBegin(t, d, nil) // began after t1 committed
-			t2.Get([]byte("k"))
-			t2.Put([]byte("x"), nil)
-			if err := t2.Commit(); err != nil {
-				t.Fatalf("a transaction begun after the commit (read version %d, the commit's %d): %v",
-					t2.ReadVersion(), t1.ReadVersion(), err)
-			}
-			err := d.UpdateWith(context.Background(), &TxnOptions{MaxRetries: 3}, func(tx *Txn) error {
-				if _, err := tx.Get([]byte("k")); !errors.Is(err, ErrNotFound) {
-					return err
-				}
-				return tx.Put([]byte("z"), nil)
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-		})
 	}
 }

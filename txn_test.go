@@ -447,3 +447,66 @@ func TestConflictSetModel(t *testing.T) {
 		}
 	}
 }
+
+// TestTxnWriteConflictOnlyCommit: a transaction whose only write is a write
+// conflict range (GetForUpdate without a Put) conflicts with transactions
+// that were concurrent with it, and not with those that begin after its
+// commit returned. It used to be recorded at a sequence number no write
+// took, above every later read version until some other write came, so a
+// reader of its key conflicted on every retry.
+func TestTxnWriteConflictOnlyCommit(t *testing.T) {
+	d := openTxnDB(t, nil)
+	d.Put([]byte("a"), []byte("0"), nil)
+	open := mustBegin(t, d, nil) // keeps the conflict history
+	defer open.Rollback()
+	concurrent := mustBegin(t, d, nil)
+	concurrent.Get([]byte("a"))
+	concurrent.Put([]byte("b"), nil)
+	t1 := mustBegin(t, d, nil)
+	if _, err := t1.GetForUpdate([]byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := t1.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := concurrent.Commit(); !errors.Is(err, ErrConflict) {
+		t.Fatalf("concurrent reader of a = %v, want a conflict", err)
+	}
+	t2 := mustBegin(t, d, nil)
+	t2.Get([]byte("a"))
+	t2.Put([]byte("b"), nil)
+	if err := t2.Commit(); err != nil {
+		t.Fatalf("reader begun after the commit returned: %v", err)
+	}
+}
+
+// TestTxnDeadlockDetectOtherCycle: a transaction that detects deadlocks
+// asks for a lock whose holder is in a cycle of waits it is not part of
+// (transactions that do not detect deadlocks, waiting for their timeouts).
+// It must wait like any waiter, not follow the cycle forever.
+func TestTxnDeadlockDetectOtherCycle(t *testing.T) {
+	d := openTxnDB(t, nil)
+	slow := &TxnOptions{Pessimistic: true, LockTimeout: 200 * time.Millisecond}
+	t1, t2 := mustBegin(t, d, slow), mustBegin(t, d, slow)
+	t1.Put([]byte("a"), nil)
+	t2.Put([]byte("b"), nil)
+	errs := make(chan error, 3)
+	go func() { errs <- t1.Put([]byte("b"), nil) }()
+	go func() { errs <- t2.Put([]byte("a"), nil) }()
+	time.Sleep(50 * time.Millisecond) // both wait: a cycle nobody detects
+	t3 := mustBegin(t, d, &TxnOptions{Pessimistic: true, DeadlockDetect: true, LockTimeout: 50 * time.Millisecond})
+	go func() { errs <- t3.Put([]byte("a"), nil) }()
+	for range 3 {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, ErrLockTimeout) {
+				t.Errorf("lock = %v, want a timeout", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("lock waits hang")
+		}
+	}
+	t1.Rollback()
+	t2.Rollback()
+	t3.Rollback()
+}

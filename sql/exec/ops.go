@@ -1,0 +1,594 @@
+package exec
+
+import (
+	"container/heap"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/apd/v3"
+	"github.com/strata-db/strata/sql/expr"
+	"github.com/strata-db/strata/sql/plan"
+	"github.com/strata-db/strata/sql/types"
+)
+
+// ---- joins ----
+
+func (x *Exec) openJoin(j *plan.Join) (Iter, error) {
+	left, err := x.Open(j.Left)
+	if err != nil {
+		return nil, err
+	}
+	it := &joinIter{x: x, j: j, left: left, nr: len(j.Right.Columns())}
+	if !j.Correlated {
+		// The right side once: materialized (and hashed).
+		rows, err := x.All(j.Right)
+		if err != nil {
+			left.Close()
+			return nil, err
+		}
+		it.rightRows = rows
+		if len(j.RightKeys) > 0 {
+			it.buildHash()
+		}
+	}
+	return it, nil
+}
+
+type joinIter struct {
+	x         *Exec
+	j         *plan.Join
+	left      Iter
+	nr        int
+	rightRows []expr.Row
+	hash      map[string][]int
+	families  map[int]bool // the kinds of hashed key values, by family
+	// The current left row and its candidate right rows.
+	cur     expr.Row
+	cands   []expr.Row
+	ci      int
+	matched bool
+	buf     []byte
+}
+
+func family(v types.Value) int {
+	switch {
+	case v.IsNumeric():
+		return 1
+	case v.Kind() == types.KindString:
+		return 2
+	case v.Kind() == types.KindBytes:
+		return 3
+	}
+	return 4
+}
+
+func (it *joinIter) buildHash() {
+	it.hash = map[string][]int{}
+	it.families = map[int]bool{}
+	for i, r := range it.rightRows {
+		k, fam, ok := it.key(it.j.RightKeys, r)
+		if !ok {
+			continue // a NULL key matches nothing
+		}
+		it.families[fam] = true
+		it.hash[string(k)] = append(it.hash[string(k)], i)
+	}
+}
+
+// key computes a hash key; fam summarizes the key values' families.
+func (it *joinIter) key(es []expr.Expr, r expr.Row) ([]byte, int, bool) {
+	it.buf = it.buf[:0]
+	fam := 0
+	for _, e := range es {
+		v, err := e.Eval(it.x.Ctx, r)
+		if err != nil || v.IsNull() {
+			return nil, 0, false
+		}
+		fam = fam*8 + family(v)
+		it.buf = types.Key(it.buf, v)
+	}
+	return it.buf, fam, true
+}
+
+func (it *joinIter) candidates(l expr.Row) ([]expr.Row, error) {
+	if it.j.Correlated {
+		return it.x.Rows(it.x.Ctx, it.j.Right, l, -1)
+	}
+	if it.hash == nil {
+		return it.rightRows, nil
+	}
+	k, fam, ok := it.key(it.j.LeftKeys, l)
+	if !ok {
+		return nil, nil
+	}
+	if len(it.families) == 1 && it.families[fam] {
+		idx := it.hash[string(k)]
+		out := make([]expr.Row, len(idx))
+		for i, n := range idx {
+			out[i] = it.rightRows[n]
+		}
+		return out, nil
+	}
+	// Keys of several families: compare one by one, by SQL's rules.
+	var out []expr.Row
+	lv := make([]types.Value, len(it.j.LeftKeys))
+	for i, e := range it.j.LeftKeys {
+		v, err := e.Eval(it.x.Ctx, l)
+		if err != nil {
+			return nil, err
+		}
+		lv[i] = v
+	}
+	for _, r := range it.rightRows {
+		match := true
+		for i, e := range it.j.RightKeys {
+			rv, err := e.Eval(it.x.Ctx, r)
+			if err != nil {
+				return nil, err
+			}
+			if c, null := types.Compare(lv[i], rv); null || c != 0 {
+				match = false
+				break
+			}
+		}
+		if match {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (it *joinIter) Next() (expr.Row, error) {
+	for {
+		if it.cur == nil {
+			l, err := it.left.Next()
+			if err != nil || l == nil {
+				return nil, err
+			}
+			it.cur, it.ci, it.matched = l, 0, false
+			if it.cands, err = it.candidates(l); err != nil {
+				return nil, err
+			}
+		}
+		for it.ci < len(it.cands) {
+			r := it.cands[it.ci]
+			it.ci++
+			row := make(expr.Row, 0, len(it.cur)+len(r))
+			row = append(append(row, it.cur...), r...)
+			ok, err := truth(it.x.Ctx, it.j.On, row)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				it.matched = true
+				return row, nil
+			}
+		}
+		cur := it.cur
+		it.cur = nil
+		if it.j.Kind == plan.LeftOuter && !it.matched {
+			row := make(expr.Row, len(cur)+it.nr)
+			copy(row, cur)
+			return row, nil
+		}
+	}
+}
+
+func (it *joinIter) Close() { it.left.Close() }
+
+// ---- aggregation ----
+
+type aggState struct {
+	f        *plan.AggFunc
+	count    int64
+	sumI     int64 // exact while no overflow and every input is an integer
+	sumD     *apd.Decimal
+	sumF     float64
+	kind     int // 0 none, 1 integer/decimal, 2 float
+	best     types.Value
+	has      bool
+	parts    []string
+	sortVals [][]types.Value
+	sq       float64 // for variance: sum of squares
+	bits     uint64
+	seen     map[string]bool
+}
+
+var decCtx = apd.Context{Precision: 96, MaxExponent: 2000, MinExponent: -2000, Rounding: apd.RoundHalfUp}
+
+func newAggState(f *plan.AggFunc) *aggState {
+	s := &aggState{f: f}
+	if f.Distinct {
+		s.seen = map[string]bool{}
+	}
+	if f.Name == "bit_and" {
+		s.bits = math.MaxUint64
+	}
+	return s
+}
+
+func (s *aggState) add(ctx *expr.Ctx, row expr.Row) error {
+	if s.f.Star {
+		s.count++
+		return nil
+	}
+	vals := make([]types.Value, len(s.f.Args))
+	for i, e := range s.f.Args {
+		v, err := e.Eval(ctx, row)
+		if err != nil {
+			return err
+		}
+		if v.IsNull() {
+			return nil // aggregates skip NULLs
+		}
+		vals[i] = v
+	}
+	if s.seen != nil {
+		var k []byte
+		for _, v := range vals {
+			k = types.Key(k, v)
+		}
+		if s.seen[string(k)] {
+			return nil
+		}
+		s.seen[string(k)] = true
+	}
+	v := vals[0]
+	s.count++
+	switch s.f.Name {
+	case "sum", "avg":
+		if v.IsNumeric() && v.Kind() != types.KindFloat && s.kind != 2 {
+			s.kind = 1
+			d, _ := types.ToDecimal(v)
+			if s.sumD == nil {
+				s.sumD = new(apd.Decimal)
+			}
+			decCtx.Add(s.sumD, s.sumD, d)
+		} else {
+			if s.kind == 1 {
+				f, _ := s.sumD.Float64()
+				s.sumF = f
+			}
+			s.kind = 2
+			f, _ := types.ToFloat(v)
+			s.sumF += f
+		}
+	case "min", "max":
+		if !s.has {
+			s.best, s.has = v, true
+			break
+		}
+		c, _ := types.Compare(v, s.best)
+		if (s.f.Name == "min" && c < 0) || (s.f.Name == "max" && c > 0) {
+			s.best = v
+		}
+	case "any_value":
+		if !s.has {
+			s.best, s.has = v, true
+		}
+	case "group_concat":
+		var b strings.Builder
+		for _, a := range vals {
+			b.WriteString(a.String())
+		}
+		s.parts = append(s.parts, b.String())
+		if len(s.f.OrderBy) > 0 {
+			var keys []types.Value
+			for _, k := range s.f.OrderBy {
+				kv, err := k.Expr.Eval(ctx, row)
+				if err != nil {
+					return err
+				}
+				keys = append(keys, kv)
+			}
+			s.sortVals = append(s.sortVals, keys)
+		}
+	case "bit_and", "bit_or", "bit_xor":
+		i, _, _ := types.ToInt(v)
+		switch s.f.Name {
+		case "bit_and":
+			s.bits &= uint64(i)
+		case "bit_or":
+			s.bits |= uint64(i)
+		default:
+			s.bits ^= uint64(i)
+		}
+	default: // std, variance and their forms
+		f, _ := types.ToFloat(v)
+		s.sumF += f
+		s.sq += f * f
+	}
+	return nil
+}
+
+func (s *aggState) result() types.Value {
+	switch s.f.Name {
+	case "count":
+		return types.NewInt(s.count)
+	case "sum":
+		switch s.kind {
+		case 1:
+			return types.NewDecimal(s.sumD)
+		case 2:
+			return types.NewFloat(s.sumF)
+		}
+		return types.Null
+	case "avg":
+		if s.count == 0 {
+			return types.Null
+		}
+		if s.kind == 1 {
+			r := new(apd.Decimal)
+			decCtx.Quo(r, s.sumD, apd.New(s.count, 0))
+			scale := max(int32(0), -s.sumD.Exponent) + 4
+			decCtx.Quantize(r, r, -scale)
+			return types.NewDecimal(r)
+		}
+		return types.NewFloat(s.sumF / float64(s.count))
+	case "min", "max", "any_value":
+		if !s.has {
+			return types.Null
+		}
+		return s.best
+	case "group_concat":
+		if len(s.parts) == 0 {
+			return types.Null
+		}
+		if len(s.sortVals) == len(s.parts) {
+			idx := make([]int, len(s.parts))
+			for i := range idx {
+				idx[i] = i
+			}
+			sort.SliceStable(idx, func(a, b int) bool {
+				for k, key := range s.f.OrderBy {
+					c, _ := types.Compare(s.sortVals[idx[a]][k], s.sortVals[idx[b]][k])
+					if c != 0 {
+						return (c < 0) != key.Desc
+					}
+				}
+				return false
+			})
+			parts := make([]string, len(idx))
+			for i, n := range idx {
+				parts[i] = s.parts[n]
+			}
+			s.parts = parts
+		}
+		out := strings.Join(s.parts, s.f.Sep)
+		if len(out) > 1024 { // group_concat_max_len
+			out = out[:1024]
+		}
+		return types.NewString(out)
+	case "bit_and", "bit_or", "bit_xor":
+		return types.NewUint(s.bits)
+	}
+	if s.count == 0 {
+		return types.Null
+	}
+	n := float64(s.count)
+	mean := s.sumF / n
+	v := s.sq/n - mean*mean
+	switch s.f.Name {
+	case "var_samp", "stddev_samp":
+		if s.count < 2 {
+			return types.Null
+		}
+		v = v * n / (n - 1)
+	}
+	if v < 0 {
+		v = 0
+	}
+	if strings.HasPrefix(s.f.Name, "std") {
+		return types.NewFloat(math.Sqrt(v))
+	}
+	return types.NewFloat(v)
+}
+
+type group struct {
+	keys  []types.Value
+	aggs  []*aggState
+	first expr.Row
+}
+
+func (x *Exec) openAggregate(a *plan.Aggregate) (Iter, error) {
+	in, err := x.Open(a.Input)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Close()
+	groups := map[string]*group{}
+	var order []*group
+	var buf []byte
+	for {
+		r, err := in.Next()
+		if err != nil {
+			return nil, err
+		}
+		if r == nil {
+			break
+		}
+		buf = buf[:0]
+		keys := make([]types.Value, len(a.GroupBy))
+		for i, g := range a.GroupBy {
+			v, err := g.Eval(x.Ctx, r)
+			if err != nil {
+				return nil, err
+			}
+			keys[i] = v
+			buf = types.Key(buf, v)
+		}
+		g := groups[string(buf)]
+		if g == nil {
+			g = &group{keys: keys, first: r}
+			for _, f := range a.Aggs {
+				g.aggs = append(g.aggs, newAggState(f))
+			}
+			groups[string(buf)] = g
+			order = append(order, g)
+		}
+		for _, s := range g.aggs {
+			if err := s.add(x.Ctx, r); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(a.GroupBy) == 0 && len(order) == 0 {
+		g := &group{first: make(expr.Row, len(a.Input.Columns()))}
+		for _, f := range a.Aggs {
+			g.aggs = append(g.aggs, newAggState(f))
+		}
+		order = append(order, g)
+	}
+	rows := make([]expr.Row, 0, len(order))
+	for _, g := range order {
+		row := make(expr.Row, 0, len(a.Cols))
+		row = append(row, g.keys...)
+		for _, s := range g.aggs {
+			row = append(row, s.result())
+		}
+		row = append(row, g.first...)
+		rows = append(rows, row)
+	}
+	return &sliceIter{rows: rows}, nil
+}
+
+type sliceIter struct {
+	rows []expr.Row
+	i    int
+}
+
+func (s *sliceIter) Next() (expr.Row, error) {
+	if s.i >= len(s.rows) {
+		return nil, nil
+	}
+	s.i++
+	return s.rows[s.i-1], nil
+}
+
+func (s *sliceIter) Close() {}
+
+// ---- sort ----
+
+type sortRow struct {
+	row  expr.Row
+	keys []types.Value
+	seq  int
+}
+
+type sorter struct {
+	rows []sortRow
+	desc []bool
+	max  bool // a max-heap (top-N keeps the smallest)
+}
+
+func (s *sorter) less(a, b *sortRow) bool {
+	for i := range a.keys {
+		c := compareForSort(a.keys[i], b.keys[i])
+		if c != 0 {
+			return (c < 0) != s.desc[i]
+		}
+	}
+	return a.seq < b.seq
+}
+
+// compareForSort orders NULL first, then by SQL comparison.
+func compareForSort(a, b types.Value) int {
+	switch {
+	case a.IsNull() && b.IsNull():
+		return 0
+	case a.IsNull():
+		return -1
+	case b.IsNull():
+		return 1
+	}
+	c, _ := types.Compare(a, b)
+	return c
+}
+
+func (s *sorter) Len() int           { return len(s.rows) }
+func (s *sorter) Less(i, j int) bool { return s.less(&s.rows[i], &s.rows[j]) != s.max }
+func (s *sorter) Swap(i, j int)      { s.rows[i], s.rows[j] = s.rows[j], s.rows[i] }
+func (s *sorter) Push(v any)         { s.rows = append(s.rows, v.(sortRow)) }
+func (s *sorter) Pop() any {
+	v := s.rows[len(s.rows)-1]
+	s.rows = s.rows[:len(s.rows)-1]
+	return v
+}
+
+func (x *Exec) openSort(n *plan.Sort) (Iter, error) {
+	in, err := x.Open(n.Input)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Close()
+	s := &sorter{desc: make([]bool, len(n.Keys))}
+	for i, k := range n.Keys {
+		s.desc[i] = k.Desc
+	}
+	topN := n.Limit > 0
+	s.max = topN
+	for seq := 0; ; seq++ {
+		r, err := in.Next()
+		if err != nil {
+			return nil, err
+		}
+		if r == nil {
+			break
+		}
+		keys := make([]types.Value, len(n.Keys))
+		for i, k := range n.Keys {
+			if keys[i], err = k.Expr.Eval(x.Ctx, r); err != nil {
+				return nil, err
+			}
+		}
+		sr := sortRow{row: r, keys: keys, seq: seq}
+		if !topN {
+			s.rows = append(s.rows, sr)
+			continue
+		}
+		if int64(len(s.rows)) < n.Limit {
+			heap.Push(s, sr)
+		} else if s.less(&sr, &s.rows[0]) {
+			s.rows[0] = sr
+			heap.Fix(s, 0)
+		}
+	}
+	s.max = false
+	sort.Sort(s)
+	rows := make([]expr.Row, len(s.rows))
+	for i := range s.rows {
+		rows[i] = s.rows[i].row
+	}
+	return &sliceIter{rows: rows}, nil
+}
+
+// ---- EXPLAIN ANALYZE ----
+
+type statIter struct {
+	in Iter
+	st *OpStats
+}
+
+func (s *statIter) Next() (expr.Row, error) {
+	t := time.Now()
+	r, err := s.in.Next()
+	s.st.Nanos += int64(time.Since(t))
+	if r != nil {
+		s.st.Rows++
+	}
+	return r, err
+}
+
+func (s *statIter) Close() { s.in.Close() }
+
+func (x *Exec) instrument(n plan.Node, it Iter) Iter {
+	st := x.Stats[n]
+	if st == nil {
+		st = &OpStats{}
+		x.Stats[n] = st
+	}
+	st.Loops++
+	return &statIter{in: it, st: st}
+}

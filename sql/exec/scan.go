@@ -1,0 +1,345 @@
+package exec
+
+import (
+	"fmt"
+
+	"github.com/strata-db/strata/keys"
+	"github.com/strata-db/strata/sql/catalog"
+	"github.com/strata-db/strata/sql/expr"
+	"github.com/strata-db/strata/sql/kv"
+	"github.com/strata-db/strata/sql/plan"
+	"github.com/strata-db/strata/sql/rowcodec"
+	"github.com/strata-db/strata/sql/types"
+)
+
+// DecodeRow decodes a row value of t into its columns, in declaration
+// order.
+func DecodeRow(t *catalog.Table, b []byte) (expr.Row, error) {
+	row := make(expr.Row, len(t.Columns))
+	err := rowcodec.DecodeRow(b, func(id uint32, v types.Value) {
+		if i := t.ColumnByID(id); i >= 0 {
+			row[i] = v
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sql: table %s: %w", t.Name, err)
+	}
+	return row, nil
+}
+
+// EncodeRow encodes a row of t as its row value.
+func EncodeRow(t *catalog.Table, row expr.Row) []byte {
+	var b []byte
+	for i, c := range t.Columns {
+		b = rowcodec.AppendColumn(b, c.ID, row[i])
+	}
+	return b
+}
+
+// keyOf appends the key encoding of index columns of row.
+func keyOf(dst []byte, t *catalog.Table, idx *catalog.Index, row expr.Row) []byte {
+	for i, id := range idx.Columns {
+		desc := len(idx.Desc) > i && idx.Desc[i]
+		dst = rowcodec.AppendKey(dst, row[t.ColumnByID(id)], desc)
+	}
+	return dst
+}
+
+// PrimaryKey returns the key of row's entry in t's primary index.
+func PrimaryKey(t *catalog.Table, row expr.Row) []byte {
+	return keyOf(t.IndexPrefix(rowcodec.PrimaryIndexID), t, t.Primary(), row)
+}
+
+// pkSuffix returns the primary key's column encodings (the key without
+// its prefix).
+func pkSuffix(t *catalog.Table, row expr.Row) []byte {
+	return keyOf(nil, t, t.Primary(), row)
+}
+
+// IndexEntry returns row's entry in secondary index idx: a unique index
+// without NULLs maps its columns to the primary key suffix; any other
+// entry holds the suffix in its key.
+func IndexEntry(t *catalog.Table, idx *catalog.Index, row expr.Row) (key, value []byte, unique bool) {
+	key = keyOf(t.IndexPrefix(idx.ID), t, idx, row)
+	suffix := pkSuffix(t, row)
+	if idx.Unique {
+		hasNull := false
+		for _, id := range idx.Columns {
+			hasNull = hasNull || row[t.ColumnByID(id)].IsNull()
+		}
+		if !hasNull {
+			return key, suffix, true
+		}
+	}
+	return append(key, suffix...), nil, false
+}
+
+// scanIter reads a table through an index, range by range.
+type scanIter struct {
+	x      *Exec
+	s      *plan.Scan
+	spans  [][2][]byte
+	si     int
+	it     kv.Iterator
+	prefix int // bytes of the index prefix
+}
+
+func (x *Exec) openScan(s *plan.Scan) (Iter, error) {
+	spans, err := x.spans(s)
+	if err != nil {
+		return nil, err
+	}
+	if s.Reverse {
+		for i, j := 0, len(spans)-1; i < j; i, j = i+1, j-1 {
+			spans[i], spans[j] = spans[j], spans[i]
+		}
+	}
+	return &scanIter{x: x, s: s, spans: spans, prefix: len(s.Table.IndexPrefix(s.Index.ID))}, nil
+}
+
+// spans computes the key ranges of a scan: for each plan range, the keys
+// whose index columns satisfy it — or a superset, when a value does not
+// convert exactly to the column's type (the scan's filter decides).
+func (x *Exec) spans(s *plan.Scan) ([][2][]byte, error) {
+	prefix := s.Table.IndexPrefix(s.Index.ID)
+	if s.Ranges == nil {
+		return [][2][]byte{{prefix, keys.PrefixEnd(prefix)}}, nil
+	}
+	var out [][2][]byte
+	for _, r := range s.Ranges {
+		start := append([]byte(nil), prefix...)
+		empty, whole := false, false
+		for i, e := range r.Eq {
+			v, err := e.Eval(x.Ctx, nil)
+			if err != nil {
+				return nil, err
+			}
+			col := &s.Table.Columns[s.Table.ColumnByID(s.Index.Columns[i])]
+			k, exact, ok := keyValue(v, col.Type)
+			switch {
+			case !ok:
+				whole = true
+			case !exact:
+				empty = true // no value of the column's type equals v
+			}
+			if whole || empty {
+				break
+			}
+			start = rowcodec.AppendKey(start, k, descAt(s.Index, i))
+		}
+		if empty {
+			continue
+		}
+		if whole {
+			return [][2][]byte{{prefix, keys.PrefixEnd(prefix)}}, nil
+		}
+		end := keys.PrefixEnd(start)
+		if r.Lo != nil || r.Hi != nil {
+			i := len(r.Eq)
+			col := &s.Table.Columns[s.Table.ColumnByID(s.Index.Columns[i])]
+			desc := descAt(s.Index, i)
+			lo, hi := start, end
+			loB, err := x.bound(r.Lo, col.Type)
+			if err != nil {
+				return nil, err
+			}
+			hiB, err := x.bound(r.Hi, col.Type)
+			if err != nil {
+				return nil, err
+			}
+			if loB.null || hiB.null {
+				continue // a comparison with NULL holds for no row
+			}
+			if desc {
+				loB, hiB = hiB, loB
+				loB.incl, hiB.incl = r.HiIncl || hiB.inexact, r.LoIncl || loB.inexact
+			} else {
+				loB.incl, hiB.incl = r.LoIncl || loB.inexact, r.HiIncl || hiB.inexact
+			}
+			if loB.ok {
+				k := rowcodec.AppendKey(append([]byte(nil), start...), loB.v, desc)
+				if loB.incl {
+					lo = k
+				} else {
+					lo = keys.PrefixEnd(k)
+				}
+			} else if !desc && r.Lo == nil && r.Hi != nil {
+				// x < v excludes NULLs, which sort first.
+				lo = keys.PrefixEnd(keys.AppendNull(append([]byte(nil), start...)))
+			}
+			if hiB.ok {
+				k := rowcodec.AppendKey(append([]byte(nil), start...), hiB.v, desc)
+				if hiB.incl {
+					hi = keys.PrefixEnd(k)
+				} else {
+					hi = k
+				}
+			}
+			if string(lo) >= string(hi) {
+				continue
+			}
+			start, end = lo, hi
+		}
+		out = append(out, [2][]byte{start, end})
+	}
+	return mergeSpans(out), nil
+}
+
+func descAt(idx *catalog.Index, i int) bool { return len(idx.Desc) > i && idx.Desc[i] }
+
+type boundVal struct {
+	v       types.Value
+	ok      bool // a usable key value
+	null    bool // the bound is NULL: no row qualifies
+	inexact bool // rounded to the column's type: include it
+	incl    bool
+}
+
+func (x *Exec) bound(e expr.Expr, t types.Type) (boundVal, error) {
+	if e == nil {
+		return boundVal{}, nil
+	}
+	v, err := e.Eval(x.Ctx, nil)
+	if err != nil {
+		return boundVal{}, err
+	}
+	if v.IsNull() {
+		return boundVal{null: true}, nil
+	}
+	k, exact, ok := keyValue(v, t)
+	if !ok {
+		return boundVal{}, nil // unbounded on this side: a superset
+	}
+	return boundVal{v: k, ok: true, inexact: !exact}, nil
+}
+
+// keyValue converts v to a value of the column's type for its key: ok
+// false if that would not preserve the comparison (values of another
+// family: a string against a number compares as numbers), exact false if
+// the conversion rounded.
+func keyValue(v types.Value, t types.Type) (k types.Value, exact, ok bool) {
+	if v.IsNull() {
+		return v, true, true
+	}
+	family := func(k types.Kind) int {
+		switch k {
+		case types.KindInt, types.KindUint, types.KindFloat, types.KindDecimal:
+			return 1
+		case types.KindString:
+			return 2
+		case types.KindBytes:
+			return 3
+		}
+		return 4
+	}
+	vf, tf := family(v.Kind()), family(t.Kind)
+	switch {
+	case vf == tf:
+	case tf == 4 && vf == 2: // a date column against a string: as dates
+	default:
+		return v, false, false
+	}
+	c, err := types.Convert(v, t, "")
+	if err != nil {
+		return v, false, false
+	}
+	if t.Kind == types.KindString || t.Kind == types.KindBytes {
+		// Padding or truncation rules aside, equality is by collation.
+		cmp, _ := types.Compare(c, v)
+		return c, cmp == 0, true
+	}
+	cmp, _ := types.Compare(c, v)
+	return c, cmp == 0, true
+}
+
+// mergeSpans sorts nothing (the plan's ranges come in order for IN lists
+// of constants only by chance) but drops exact duplicates.
+func mergeSpans(s [][2][]byte) [][2][]byte {
+	seen := map[string]bool{}
+	out := s[:0]
+	for _, sp := range s {
+		k := string(sp[0]) + "\x00" + string(sp[1])
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, sp)
+		}
+	}
+	return out
+}
+
+func (s *scanIter) Next() (expr.Row, error) {
+	for {
+		if s.it == nil {
+			if s.si >= len(s.spans) {
+				return nil, nil
+			}
+			sp := s.spans[s.si]
+			s.si++
+			s.it = s.x.Txn.Scan(sp[0], sp[1], s.s.Reverse)
+		}
+		if !s.it.Next() {
+			err := s.it.Err()
+			s.it.Close()
+			s.it = nil
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		row, err := s.row(s.it.Key(), s.it.Value())
+		if err != nil {
+			return nil, err
+		}
+		if row == nil {
+			continue
+		}
+		ok, err := truth(s.x.Ctx, s.s.Filter, row)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if s.s.Lock {
+				if err := s.x.Txn.Lock(PrimaryKey(s.s.Table, row)); err != nil {
+					return nil, err
+				}
+			}
+			return row, nil
+		}
+	}
+}
+
+// row decodes the row an index entry stands for.
+func (s *scanIter) row(key, value []byte) (expr.Row, error) {
+	t := s.s.Table
+	if s.s.Index.Primary {
+		return DecodeRow(t, value)
+	}
+	// A secondary entry: the primary key suffix is after the index
+	// columns in the key, or in the value (unique, without NULLs).
+	d := keys.NewDecoder(key[s.prefix:])
+	for range s.s.Index.Columns {
+		if err := d.Skip(); err != nil {
+			return nil, fmt.Errorf("sql: index %s of %s: bad entry %x: %w", s.s.Index.Name, t.Name, key, err)
+		}
+	}
+	suffix := key[s.prefix+d.Offset():]
+	if len(suffix) == 0 {
+		suffix = value
+	}
+	pk := append(t.IndexPrefix(rowcodec.PrimaryIndexID), suffix...)
+	v, err := s.x.Txn.Get(pk)
+	if err == kv.ErrNotFound {
+		return nil, fmt.Errorf("sql: index %s of %s has an entry for a missing row (key %x)", s.s.Index.Name, t.Name, pk)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return DecodeRow(t, v)
+}
+
+func (s *scanIter) Close() {
+	if s.it != nil {
+		s.it.Close()
+		s.it = nil
+	}
+}

@@ -1,0 +1,81 @@
+// Package kv is the storage interface of the SQL layer: the transaction
+// operations the catalog, the executor and the session use, and nothing
+// else. SQL reaches storage only through it, so the same SQL layer can run
+// over the embedded engine (package sql/kv/local, over strata.Txn) or,
+// later, over the cluster's client.
+package kv
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrNotFound is returned by Get for an absent key.
+var ErrNotFound = errors.New("kv: not found")
+
+// Isolation is a transaction's isolation level.
+type Isolation int
+
+// The levels a store offers.
+const (
+	Serializable Isolation = iota
+	SnapshotIsolation
+)
+
+// TxnOptions configure a transaction.
+type TxnOptions struct {
+	ReadOnly  bool
+	Isolation Isolation
+	// Sync makes Commit durable before it returns.
+	Sync bool
+}
+
+// Store starts transactions.
+type Store interface {
+	// Begin starts a transaction reading the latest committed state.
+	Begin(ctx context.Context, o TxnOptions) (Txn, error)
+	// IsRetryable reports whether a transaction that failed with err may
+	// succeed if run again (a conflict).
+	IsRetryable(err error) bool
+}
+
+// Txn is a transaction: reads see its own writes; Commit applies every
+// write atomically or fails (a conflict is retryable). Not safe for
+// concurrent use.
+type Txn interface {
+	// Get returns key's value, or ErrNotFound.
+	Get(key []byte) ([]byte, error)
+	// Scan returns an iterator over [start, end) (end nil: unbounded),
+	// forward or in reverse. The range it covers is read by the
+	// transaction (a phantom in it fails the commit).
+	Scan(start, end []byte, reverse bool) Iterator
+	// Put sets key to value.
+	Put(key, value []byte) error
+	// Delete removes key.
+	Delete(key []byte) error
+	// DeleteRange removes every key in [start, end).
+	DeleteRange(start, end []byte) error
+	// Lock marks key as written by the transaction without changing it,
+	// so that concurrent readers of key conflict (SELECT ... FOR UPDATE).
+	Lock(key []byte) error
+	// SetSavePoint and RollbackToSavePoint undo the writes since the
+	// latest save point (a failed statement inside a transaction).
+	SetSavePoint()
+	RollbackToSavePoint() error
+	// Commit and Rollback end the transaction; Rollback after Commit is a
+	// no-op.
+	Commit() error
+	Rollback() error
+}
+
+// Iterator walks keys in order. Key and Value are valid until the next
+// call to Next.
+type Iterator interface {
+	// Next moves to the next key; false at the end or on error.
+	Next() bool
+	Key() []byte
+	Value() []byte
+	// Err is the error that stopped the iterator, if any.
+	Err() error
+	Close() error
+}

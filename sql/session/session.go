@@ -1,0 +1,667 @@
+// Package session runs SQL statements for one connection: it parses them,
+// keeps the connection's state (current database, open transaction,
+// variables, warnings), runs DDL, plans and executes queries and writes,
+// each statement in a transaction of the storage interface (autocommit
+// statements in their own, retried on a conflict; explicit transactions
+// failing with MySQL's 1213 to be retried by the client).
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/strata-db/strata/sql/ast"
+	"github.com/strata-db/strata/sql/catalog"
+	"github.com/strata-db/strata/sql/exec"
+	"github.com/strata-db/strata/sql/expr"
+	"github.com/strata-db/strata/sql/kv"
+	"github.com/strata-db/strata/sql/parser"
+	"github.com/strata-db/strata/sql/plan"
+	"github.com/strata-db/strata/sql/types"
+)
+
+// Engine is the SQL layer over one store, shared by every session.
+type Engine struct {
+	Store  kv.Store
+	connID atomic.Uint64
+	// autoinc caches AUTO_INCREMENT ranges per table id.
+	aiMu    sync.Mutex
+	autoinc map[uint32]*aiRange
+	// SyncCommits makes every commit durable before it returns.
+	SyncCommits bool
+	globals     sync.Map // global system variables set at run time
+}
+
+type aiRange struct{ next, limit uint64 }
+
+// NewEngine returns an engine over store.
+func NewEngine(store kv.Store) *Engine {
+	return &Engine{Store: store, autoinc: map[uint32]*aiRange{}, SyncCommits: true}
+}
+
+// Column describes a result column.
+type Column struct {
+	Name  string
+	Table string
+	DB    string
+	// Type is the column's type when it is a table column (nil: a
+	// computed value; the wire layer infers one from the values).
+	Type *types.Type
+}
+
+// Result is one statement's outcome: a result set (Columns non-nil) or a
+// count of affected rows.
+type Result struct {
+	Columns      []Column
+	Rows         [][]types.Value
+	RowsAffected uint64
+	LastInsertID uint64
+	Info         string
+	Warnings     uint16
+}
+
+// Session is one connection's state. Not safe for concurrent use.
+type Session struct {
+	e            *Engine
+	db           string
+	user         string
+	txn          kv.Txn
+	txnReadOnly  bool
+	autocommit   bool
+	isolation    kv.Isolation
+	userVars     map[string]types.Value
+	sysVars      map[string]types.Value
+	warnings     []expr.Warning
+	lastInsertID uint64
+	foundRows    uint64
+	rowCount     int64
+	connID       uint64
+	savepoints   []string
+	now          types.Value
+	// prepared is the prepared statement being executed (its plan cache).
+	prepared *Stmt
+}
+
+// NewSession opens a session as user.
+func (e *Engine) NewSession(user string) *Session {
+	return &Session{e: e, user: user, autocommit: true, userVars: map[string]types.Value{},
+		sysVars: map[string]types.Value{}, connID: e.connID.Add(1)}
+}
+
+// Database returns the current database.
+func (s *Session) Database() string { return s.db }
+
+// SetDatabase changes the current database (USE), checking it exists.
+func (s *Session) SetDatabase(ctx context.Context, name string) error {
+	if name == "" {
+		s.db = ""
+		return nil
+	}
+	_, err := s.Exec(ctx, "USE `"+strings.ReplaceAll(name, "`", "``")+"`")
+	return err
+}
+
+// ConnectionID is the session's id (CONNECTION_ID()).
+func (s *Session) ConnectionID() uint64 { return s.connID }
+
+// InTransaction reports whether an explicit transaction is open.
+func (s *Session) InTransaction() bool { return s.txn != nil }
+
+// Close rolls back an open transaction.
+func (s *Session) Close() {
+	if s.txn != nil {
+		s.txn.Rollback()
+		s.txn = nil
+	}
+}
+
+// Exec runs the statements of sql (separated by ';') and returns their
+// results; it stops at the first failure, returning the results so far.
+func (s *Session) Exec(ctx context.Context, sql string) ([]*Result, error) {
+	stmts, err := parser.Parse(sql)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Result
+	for _, st := range stmts {
+		r, err := s.ExecStmt(ctx, st, nil)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Stmt is a prepared statement.
+type Stmt struct {
+	SQL    string
+	AST    ast.Stmt
+	Params int
+	// cache is the plan of the last execution and the tables it was
+	// planned against: reused while the database and every table's
+	// descriptor version are the same.
+	cache *cachedPlan
+	// Columns are the result columns, when the statement is a query
+	// (planned once at prepare time: nil if that failed).
+	Columns []Column
+}
+
+// Prepare parses one statement for repeated execution.
+func (s *Session) Prepare(ctx context.Context, sql string) (*Stmt, error) {
+	st, n, err := parser.ParsePrepared(sql)
+	if err != nil {
+		return nil, err
+	}
+	ps := &Stmt{SQL: sql, AST: st, Params: n}
+	switch st.(type) {
+	case *ast.Select, *ast.Union:
+		_ = s.withRead(ctx, func(tx kv.Txn) error {
+			p, _, err := plan.Query(s.catalog(tx), s.parseView, st)
+			if err == nil {
+				ps.Columns = columnsOf(p.Columns())
+			}
+			return nil
+		})
+	}
+	return ps, nil
+}
+
+// Execute runs a prepared statement with its parameters.
+func (s *Session) Execute(ctx context.Context, ps *Stmt, params []types.Value) (*Result, error) {
+	if len(params) != ps.Params {
+		return nil, types.Errorf(1210, "HY000", "Incorrect arguments to EXECUTE")
+	}
+	s.prepared = ps
+	defer func() { s.prepared = nil }()
+	return s.ExecStmt(ctx, ps.AST, params)
+}
+
+// cachedPlan is a prepared statement's plan and what it depends on.
+type cachedPlan struct {
+	db   string
+	deps []tableDep
+	plan any
+}
+
+type tableDep struct {
+	db, name string
+	id       uint32
+	version  uint64
+}
+
+// planFor returns the prepared statement's cached plan if it still holds
+// (same database, same descriptor versions, read in tx), or builds one
+// with build, recording the tables it reads.
+func (s *Session) planFor(tx kv.Txn, build func(cat *txnCatalog) (any, error)) (any, error) {
+	ps := s.prepared
+	if ps != nil && ps.cache != nil && ps.cache.db == s.db {
+		cat := s.catalog(tx)
+		valid := true
+		for _, d := range ps.cache.deps {
+			t, err := cat.Table(d.db, d.name)
+			if err != nil || t.ID != d.id || t.Version != d.version {
+				valid = false
+				break
+			}
+		}
+		if valid {
+			return ps.cache.plan, nil
+		}
+	}
+	cat := s.catalog(tx)
+	cat.deps = []tableDep{}
+	p, err := build(cat)
+	if err != nil || ps == nil {
+		return p, err
+	}
+	ps.cache = &cachedPlan{db: s.db, deps: cat.deps, plan: p}
+	return p, nil
+}
+
+func columnsOf(cols []plan.Column) []Column {
+	out := make([]Column, len(cols))
+	for i, c := range cols {
+		out[i] = Column{Name: c.Name, Table: c.Table, DB: c.DB, Type: c.Type}
+	}
+	return out
+}
+
+// ExecStmt runs one parsed statement.
+func (s *Session) ExecStmt(ctx context.Context, st ast.Stmt, params []types.Value) (res *Result, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = types.Errorf(1105, "HY000", "internal error: %v", r)
+		}
+	}()
+	if _, ok := st.(*ast.Show); !ok {
+		s.warnings = s.warnings[:0]
+	}
+	s.now = nowValue()
+	switch st := st.(type) {
+	case *ast.Select, *ast.Union:
+		return s.query(ctx, st, params)
+	case *ast.Insert, *ast.Update, *ast.Delete:
+		return s.write(ctx, st, params)
+	case *ast.Begin:
+		if err := s.commitImplicit(); err != nil {
+			return nil, err
+		}
+		return s.begin(ctx, st.ReadOnly)
+	case *ast.Commit:
+		return &Result{}, s.commit()
+	case *ast.Rollback:
+		if s.txn != nil {
+			s.txn.Rollback()
+			s.txn, s.savepoints = nil, nil
+		}
+		return &Result{}, nil
+	case *ast.Savepoint:
+		if s.txn == nil {
+			return &Result{}, nil
+		}
+		s.txn.SetSavePoint()
+		s.savepoints = append(s.savepoints, st.Name.Lower)
+		return &Result{}, nil
+	case *ast.RollbackTo:
+		return &Result{}, s.rollbackTo(st.Name.Lower, true)
+	case *ast.ReleaseSavepoint:
+		return &Result{}, s.rollbackTo(st.Name.Lower, false)
+	case *ast.Use:
+		err := s.withRead(ctx, func(tx kv.Txn) error {
+			_, err := catalog.GetDatabase(tx, st.DB.Orig)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.db = st.DB.Orig
+		return &Result{}, nil
+	case *ast.Set:
+		return &Result{}, s.set(ctx, st, params)
+	case *ast.SetTransaction:
+		return &Result{}, s.setTransaction(st)
+	case *ast.Show:
+		return s.show(ctx, st)
+	case *ast.Explain:
+		return s.explain(ctx, st, params)
+	case *ast.Do:
+		_, err := s.query(ctx, &ast.Select{Exprs: doItems(st.Exprs)}, params)
+		return &Result{}, err
+	case *ast.Lock, *ast.Grant:
+		return &Result{}, nil
+	}
+	// Everything else is DDL or administration: it commits the open
+	// transaction first, as MySQL does, and runs in a transaction of its
+	// own.
+	if err := s.commitImplicit(); err != nil {
+		return nil, err
+	}
+	return s.ddl(ctx, st)
+}
+
+func doItems(es []ast.Expr) []ast.SelectExpr {
+	out := make([]ast.SelectExpr, len(es))
+	for i, e := range es {
+		out[i] = ast.SelectExpr{Expr: e}
+	}
+	return out
+}
+
+func nowValue() types.Value {
+	t := time.Now()
+	return types.NewDatetime(types.Parts{Year: t.Year(), Month: int(t.Month()), Day: t.Day(),
+		Hour: t.Hour(), Minute: t.Minute(), Second: t.Second()})
+}
+
+// ---- transactions ----
+
+func (s *Session) begin(ctx context.Context, readOnly bool) (*Result, error) {
+	tx, err := s.e.Store.Begin(ctx, kv.TxnOptions{ReadOnly: readOnly, Isolation: s.isolation, Sync: s.e.SyncCommits})
+	if err != nil {
+		return nil, err
+	}
+	s.txn, s.txnReadOnly, s.savepoints = tx, readOnly, nil
+	return &Result{}, nil
+}
+
+// commit ends the explicit transaction; a conflict is MySQL's 1213.
+func (s *Session) commit() error {
+	if s.txn == nil {
+		return nil
+	}
+	tx := s.txn
+	s.txn, s.savepoints = nil, nil
+	if err := tx.Commit(); err != nil {
+		return s.txnError(err)
+	}
+	return nil
+}
+
+func (s *Session) commitImplicit() error { return s.commit() }
+
+func (s *Session) txnError(err error) error {
+	if s.e.Store.IsRetryable(err) {
+		return types.Errorf(1213, "40001", "Deadlock found when trying to get lock; try restarting transaction (%v)", err)
+	}
+	return err
+}
+
+func (s *Session) rollbackTo(name string, rollback bool) error {
+	for i := len(s.savepoints) - 1; i >= 0; i-- {
+		if s.savepoints[i] != name {
+			continue
+		}
+		if rollback {
+			// Undo the save points above it, then its own writes.
+			for j := len(s.savepoints) - 1; j >= i; j-- {
+				if err := s.txn.RollbackToSavePoint(); err != nil {
+					return err
+				}
+			}
+			s.txn.SetSavePoint() // the save point stays after ROLLBACK TO
+			s.savepoints = s.savepoints[:i+1]
+		} else {
+			// RELEASE: the names go; the store's save points stay, as
+			// anonymous ones (it has no release).
+			for j := i; j < len(s.savepoints); j++ {
+				s.savepoints[j] = ""
+			}
+		}
+		return nil
+	}
+	return types.Errorf(1305, "42000", "SAVEPOINT %s does not exist", name)
+}
+
+// withRead runs fn in the explicit transaction, or in a read-only one.
+func (s *Session) withRead(ctx context.Context, fn func(tx kv.Txn) error) error {
+	if s.txn != nil {
+		return fn(s.txn)
+	}
+	tx, err := s.e.Store.Begin(ctx, kv.TxnOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return fn(tx)
+}
+
+// withWrite runs fn as a statement: inside the explicit transaction (its
+// writes undone if it fails), or in a transaction of its own, committed,
+// and retried on a conflict.
+func (s *Session) withWrite(ctx context.Context, fn func(tx kv.Txn) error) error {
+	if s.txn != nil {
+		if s.txnReadOnly {
+			return types.Errorf(1792, "25006", "Cannot execute statement in a READ ONLY transaction.")
+		}
+		s.txn.SetSavePoint()
+		if err := fn(s.txn); err != nil {
+			s.txn.RollbackToSavePoint()
+			return err
+		}
+		// Keep the save point stack as it was: drop this one by
+		// nesting (a later ROLLBACK TO unwinds through it).
+		s.savepoints = append(s.savepoints, "")
+		return nil
+	}
+	for attempt := 0; ; attempt++ {
+		tx, err := s.e.Store.Begin(ctx, kv.TxnOptions{Isolation: s.isolation, Sync: s.e.SyncCommits})
+		if err != nil {
+			return err
+		}
+		if err := fn(tx); err != nil {
+			tx.Rollback()
+			if s.e.Store.IsRetryable(err) && attempt < 100 {
+				continue
+			}
+			return err
+		}
+		err = tx.Commit()
+		if err == nil {
+			return nil
+		}
+		if !s.e.Store.IsRetryable(err) || attempt >= 100 {
+			return s.txnError(err)
+		}
+		backoff(ctx, attempt)
+	}
+}
+
+func backoff(ctx context.Context, attempt int) {
+	d := time.Duration(50<<min(attempt, 10)) * time.Microsecond
+	select {
+	case <-time.After(d):
+	case <-ctx.Done():
+	}
+}
+
+// ---- queries and writes ----
+
+func (s *Session) ctx(params []types.Value) *expr.Ctx {
+	return &expr.Ctx{Params: params, Session: s, Warnings: &s.warnings}
+}
+
+func (s *Session) query(ctx context.Context, st ast.Stmt, params []types.Value) (*Result, error) {
+	var res *Result
+	run := func(tx kv.Txn) error {
+		pa, err := s.planFor(tx, func(cat *txnCatalog) (any, error) {
+			p, _, err := plan.Query(cat, s.parseView, st)
+			return p, err
+		})
+		if err != nil {
+			return err
+		}
+		p := pa.(plan.Node)
+		x := exec.New(tx, s.ctx(params))
+		rows, err := x.All(p)
+		if err != nil {
+			return err
+		}
+		res = &Result{Columns: columnsOf(p.Columns())}
+		res.Rows = make([][]types.Value, len(rows))
+		for i, r := range rows {
+			res.Rows[i] = r
+		}
+		s.foundRows = uint64(len(rows))
+		s.rowCount = -1
+		return nil
+	}
+	if sel, ok := st.(*ast.Select); ok && sel.Lock != "" {
+		return res, s.withWrite(ctx, run)
+	}
+	return res, s.withRead(ctx, run)
+}
+
+func (s *Session) write(ctx context.Context, st ast.Stmt, params []types.Value) (*Result, error) {
+	res := &Result{}
+	err := s.withWrite(ctx, func(tx kv.Txn) error {
+		*res = Result{}
+		x := exec.New(tx, s.ctx(params))
+		x.AutoInc = s.e.allocAutoInc
+		x.AutoIncSeen = s.e.sawAutoInc
+		switch st := st.(type) {
+		case *ast.Insert:
+			pa, err := s.planFor(tx, func(cat *txnCatalog) (any, error) {
+				p, _, err := plan.PlanInsert(cat, s.parseView, parseDefault, st)
+				return p, err
+			})
+			if err != nil {
+				return err
+			}
+			p := pa.(*plan.Insert)
+			n, err := x.Insert(p)
+			if err != nil {
+				return err
+			}
+			res.RowsAffected = uint64(n)
+			res.LastInsertID = x.LastInsertID
+			if len(p.Rows) > 1 || p.Source != nil {
+				res.Info = fmt.Sprintf("Records: %d  Duplicates: 0  Warnings: 0", max(len(p.Rows), int(n)))
+			}
+		case *ast.Update:
+			pa, err := s.planFor(tx, func(cat *txnCatalog) (any, error) {
+				p, _, err := plan.PlanUpdate(cat, s.parseView, st)
+				return p, err
+			})
+			if err != nil {
+				return err
+			}
+			p := pa.(*plan.Update)
+			matched, changed, err := x.Update(p)
+			if err != nil {
+				return err
+			}
+			res.RowsAffected = uint64(changed)
+			res.Info = fmt.Sprintf("Rows matched: %d  Changed: %d  Warnings: 0", matched, changed)
+		case *ast.Delete:
+			pa, err := s.planFor(tx, func(cat *txnCatalog) (any, error) {
+				p, _, err := plan.PlanDelete(cat, s.parseView, st)
+				return p, err
+			})
+			if err != nil {
+				return err
+			}
+			p := pa.(*plan.Delete)
+			n, err := x.Delete(p)
+			if err != nil {
+				return err
+			}
+			res.RowsAffected = uint64(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res.LastInsertID != 0 {
+		s.lastInsertID = res.LastInsertID
+	}
+	s.rowCount = int64(res.RowsAffected)
+	return res, nil
+}
+
+func parseDefault(text string) (ast.Expr, error) {
+	st, err := parser.ParseOne("SELECT " + text)
+	if err != nil {
+		return nil, err
+	}
+	sel, ok := st.(*ast.Select)
+	if !ok || len(sel.Exprs) != 1 {
+		return nil, fmt.Errorf("sql: bad default %q", text)
+	}
+	return sel.Exprs[0].Expr, nil
+}
+
+func (s *Session) parseView(q string) (ast.Stmt, error) { return parser.ParseOne(q) }
+
+// ---- AUTO_INCREMENT ----
+
+// allocAutoInc hands out AUTO_INCREMENT values from a cached range,
+// reserving ranges of 100 in transactions of their own (so that concurrent
+// inserts never conflict on the counter; values are not reused after a
+// rollback or a crash, as InnoDB's are not).
+func (e *Engine) allocAutoInc(t *catalog.Table, n uint64) (uint64, error) {
+	e.aiMu.Lock()
+	defer e.aiMu.Unlock()
+	r := e.autoinc[t.ID]
+	if r == nil || r.next+n > r.limit {
+		first, err := e.reserve(t.ID, max(n, 100), 0)
+		if err != nil {
+			return 0, err
+		}
+		r = &aiRange{next: first, limit: first + max(n, 100)}
+		e.autoinc[t.ID] = r
+	}
+	v := r.next
+	r.next += n
+	return v, nil
+}
+
+// sawAutoInc moves the counter past an explicit value v.
+func (e *Engine) sawAutoInc(t *catalog.Table, v uint64) error {
+	e.aiMu.Lock()
+	defer e.aiMu.Unlock()
+	if r := e.autoinc[t.ID]; r != nil && v < r.next {
+		return nil
+	}
+	if _, err := e.reserve(t.ID, 0, v+1); err != nil {
+		return err
+	}
+	delete(e.autoinc, t.ID)
+	return nil
+}
+
+// reserve advances table id's counter by n (or to at least floor) in a
+// transaction of its own, returning the first value reserved.
+func (e *Engine) reserve(id uint32, n, floor uint64) (uint64, error) {
+	for attempt := 0; ; attempt++ {
+		tx, err := e.Store.Begin(context.Background(), kv.TxnOptions{Sync: e.SyncCommits})
+		if err != nil {
+			return 0, err
+		}
+		k := catalog.AutoIncrementKey(id)
+		next := uint64(1)
+		v, err := tx.Get(k)
+		switch {
+		case err == nil && len(v) == 8:
+			next = be64(v)
+		case err != nil && !errors.Is(err, kv.ErrNotFound):
+			tx.Rollback()
+			return 0, err
+		}
+		first := max(next, floor)
+		if err := tx.Put(k, put64(first+n)); err != nil {
+			tx.Rollback()
+			return 0, err
+		}
+		if err := tx.Commit(); err != nil {
+			if e.Store.IsRetryable(err) && attempt < 100 {
+				continue
+			}
+			return 0, err
+		}
+		return first, nil
+	}
+}
+
+func be64(b []byte) uint64 {
+	var n uint64
+	for _, c := range b {
+		n = n<<8 | uint64(c)
+	}
+	return n
+}
+
+func put64(n uint64) []byte {
+	b := make([]byte, 8)
+	for i := 7; i >= 0; i-- {
+		b[i] = byte(n)
+		n >>= 8
+	}
+	return b
+}
+
+// ---- expr.Session ----
+
+// User is the session's user (USER()).
+func (s *Session) User() string { return s.user + "@localhost" }
+
+// LastInsertID is LAST_INSERT_ID().
+func (s *Session) LastInsertID() uint64 { return s.lastInsertID }
+
+// FoundRows is FOUND_ROWS().
+func (s *Session) FoundRows() uint64 { return s.foundRows }
+
+// RowCount is ROW_COUNT().
+func (s *Session) RowCount() int64 { return s.rowCount }
+
+// Now is the statement's NOW().
+func (s *Session) Now() types.Value { return s.now }
+
+// Warnings returns the last statement's warnings.
+func (s *Session) Warnings() []expr.Warning { return s.warnings }

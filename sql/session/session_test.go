@@ -1,0 +1,188 @@
+package session_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/strata-db/strata"
+	"github.com/strata-db/strata/sql/kv/local"
+	"github.com/strata-db/strata/sql/session"
+	"github.com/strata-db/strata/sql/types"
+)
+
+func newSession(t *testing.T) *session.Session {
+	t.Helper()
+	db, err := strata.Open("db", &strata.Options{FS: strata.NewMemFS()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	e := session.NewEngine(local.New(db))
+	e.SyncCommits = false
+	return e.NewSession("root")
+}
+
+func run(t *testing.T, s *session.Session, sql string) [][]string {
+	t.Helper()
+	res, err := s.Exec(context.Background(), sql)
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	var out [][]string
+	for _, r := range res {
+		for _, row := range r.Rows {
+			var cells []string
+			for _, v := range row {
+				cells = append(cells, v.String())
+			}
+			out = append(out, cells)
+		}
+	}
+	return out
+}
+
+func fails(t *testing.T, s *session.Session, sql string, code int) {
+	t.Helper()
+	_, err := s.Exec(context.Background(), sql)
+	e, ok := err.(*types.Error)
+	if !ok || e.Code != code {
+		t.Fatalf("%s: got %v, want error %d", sql, err, code)
+	}
+}
+
+func join(rows [][]string) string {
+	var lines []string
+	for _, r := range rows {
+		lines = append(lines, strings.Join(r, " "))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func TestQuickstart(t *testing.T) {
+	s := newSession(t)
+	run(t, s, "CREATE DATABASE shop; USE shop")
+	run(t, s, "CREATE TABLE users (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL, age INT, KEY by_age (age))")
+	run(t, s, "INSERT INTO users VALUES (1, 'ann', 30), (2, 'bob', 25), (3, 'cy', NULL)")
+	if got := join(run(t, s, "SELECT name FROM users WHERE id = 2")); got != "bob" {
+		t.Fatalf("point select: %q", got)
+	}
+	plan := join(run(t, s, "EXPLAIN SELECT name FROM users WHERE id = 2"))
+	if !strings.Contains(plan, "point lookup of users using PRIMARY") {
+		t.Fatalf("EXPLAIN: %s", plan)
+	}
+	plan = join(run(t, s, "EXPLAIN SELECT name FROM users WHERE age > 26"))
+	if !strings.Contains(plan, "index range scan of users using by_age") {
+		t.Fatalf("EXPLAIN: %s", plan)
+	}
+	if got := join(run(t, s, "SELECT name FROM users WHERE age > 26")); got != "ann" {
+		t.Fatalf("index range: %q", got)
+	}
+	if got := join(run(t, s, "SELECT name FROM users WHERE name LIKE 'B%'")); got != "bob" {
+		t.Fatalf("scan: %q", got)
+	}
+	if got := join(run(t, s, "SELECT COUNT(*), SUM(age), AVG(age), MIN(name) FROM users")); got != "3 55 27.5000 ann" {
+		t.Fatalf("aggregates: %q", got)
+	}
+	fails(t, s, "INSERT INTO users VALUES (1, 'dup', 1)", 1062)
+	fails(t, s, "INSERT INTO users (id) VALUES (9)", 1364)
+	fails(t, s, "SELECT nope FROM users", 1054)
+	fails(t, s, "SELECT * FROM nope", 1146)
+	run(t, s, "UPDATE users SET age = age + 1 WHERE id <= 2")
+	if got := join(run(t, s, "SELECT id, age FROM users ORDER BY id")); got != "1 31\n2 26\n3 NULL" {
+		t.Fatalf("after update: %q", got)
+	}
+	run(t, s, "DELETE FROM users WHERE age IS NULL")
+	if got := join(run(t, s, "SELECT COUNT(*) FROM users")); got != "2" {
+		t.Fatalf("after delete: %q", got)
+	}
+	if got := join(run(t, s, "CHECK TABLE users")); !strings.HasSuffix(got, "OK") {
+		t.Fatalf("check: %q", got)
+	}
+}
+
+func TestJoinsAndSubqueries(t *testing.T) {
+	s := newSession(t)
+	run(t, s, "CREATE DATABASE d; USE d")
+	run(t, s, "CREATE TABLE a (id INT PRIMARY KEY, x INT)")
+	run(t, s, "CREATE TABLE b (id INT PRIMARY KEY, a_id INT, y VARCHAR(5))")
+	run(t, s, "INSERT INTO a VALUES (1, 10), (2, 20), (3, 30)")
+	run(t, s, "INSERT INTO b VALUES (1, 1, 'p'), (2, 1, 'q'), (3, 2, 'r')")
+	if got := join(run(t, s, "SELECT a.x, b.y FROM a JOIN b ON b.a_id = a.id ORDER BY b.y")); got != "10 p\n10 q\n20 r" {
+		t.Fatalf("join: %q", got)
+	}
+	if got := join(run(t, s, "SELECT a.id, COUNT(b.id) FROM a LEFT JOIN b ON b.a_id = a.id GROUP BY a.id ORDER BY a.id")); got != "1 2\n2 1\n3 0" {
+		t.Fatalf("left join: %q", got)
+	}
+	if got := join(run(t, s, "SELECT x FROM a WHERE id IN (SELECT a_id FROM b) ORDER BY x")); got != "10\n20" {
+		t.Fatalf("IN subquery: %q", got)
+	}
+	if got := join(run(t, s, "SELECT x, (SELECT COUNT(*) FROM b WHERE b.a_id = a.id) FROM a ORDER BY x DESC")); got != "30 0\n20 1\n10 2" {
+		t.Fatalf("correlated: %q", got)
+	}
+	if got := join(run(t, s, "SELECT x FROM a WHERE EXISTS (SELECT 1 FROM b WHERE b.a_id = a.id AND y = 'r')")); got != "20" {
+		t.Fatalf("exists: %q", got)
+	}
+	if got := join(run(t, s, "SELECT x FROM a UNION SELECT id FROM b ORDER BY 1 LIMIT 4")); got != "1\n2\n3\n10" {
+		t.Fatalf("union: %q", got)
+	}
+	if got := join(run(t, s, "WITH c AS (SELECT a_id, COUNT(*) n FROM b GROUP BY a_id) SELECT a.x, c.n FROM a, c WHERE a.id = c.a_id ORDER BY 1")); got != "10 2\n20 1" {
+		t.Fatalf("cte: %q", got)
+	}
+}
+
+func TestTransactions(t *testing.T) {
+	s := newSession(t)
+	run(t, s, "CREATE DATABASE d; USE d; CREATE TABLE t (id INT PRIMARY KEY AUTO_INCREMENT, v INT)")
+	run(t, s, "BEGIN; INSERT INTO t (v) VALUES (1), (2); ROLLBACK")
+	if got := join(run(t, s, "SELECT COUNT(*) FROM t")); got != "0" {
+		t.Fatalf("rolled back: %q", got)
+	}
+	run(t, s, "START TRANSACTION; INSERT INTO t (v) VALUES (5); SAVEPOINT a; INSERT INTO t (v) VALUES (6); ROLLBACK TO SAVEPOINT a; COMMIT")
+	if got := join(run(t, s, "SELECT v FROM t")); got != "5" {
+		t.Fatalf("savepoint: %q", got)
+	}
+	if got := join(run(t, s, "SELECT LAST_INSERT_ID() > 0")); got != "1" {
+		t.Fatalf("last insert id: %q", got)
+	}
+	// A failed statement in a transaction leaves the rest.
+	run(t, s, "BEGIN; INSERT INTO t VALUES (100, 1)")
+	fails(t, s, "INSERT INTO t VALUES (101, 1), (100, 2)", 1062)
+	run(t, s, "COMMIT")
+	if got := join(run(t, s, "SELECT id FROM t WHERE id >= 100")); got != "100" {
+		t.Fatalf("statement atomicity: %q", got)
+	}
+}
+
+func TestPreparedPlanCache(t *testing.T) {
+	s := newSession(t)
+	ctx := context.Background()
+	run(t, s, "CREATE DATABASE d; USE d; CREATE TABLE t (id INT PRIMARY KEY, v INT); INSERT INTO t VALUES (1, 10), (2, 20)")
+	ps, err := s.Prepare(ctx, "SELECT * FROM t WHERE id = ?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []int64{1, 2, 1} {
+		r, err := s.Execute(ctx, ps, []types.Value{types.NewInt(id)})
+		if err != nil || len(r.Rows) != 1 || r.Rows[0][0].Int() != id {
+			t.Fatalf("execute %d: %v %v", id, r, err)
+		}
+	}
+	run(t, s, "ALTER TABLE t ADD COLUMN w INT DEFAULT 7")
+	r, err := s.Execute(ctx, ps, []types.Value{types.NewInt(2)})
+	if err != nil || len(r.Rows[0]) != 3 || r.Rows[0][2].String() != "7" {
+		t.Fatalf("after ALTER: %v %v", r, err)
+	}
+	ins, err := s.Prepare(ctx, "INSERT INTO t (id, v) VALUES (?, ?)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := int64(3); i < 6; i++ {
+		if _, err := s.Execute(ctx, ins, []types.Value{types.NewInt(i), types.NewInt(i * 10)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := join(run(t, s, "SELECT COUNT(*), SUM(w) FROM t")); got != "5 35" {
+		t.Fatalf("after inserts: %q", got)
+	}
+}
