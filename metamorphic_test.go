@@ -100,6 +100,16 @@ const (
 	mmMerge
 	mmIndexedBatch
 	mmCompactTo
+	// Transactions (metamorphic_txn_test.go); slot names the transaction.
+	mmTxnBegin
+	mmTxnWrite
+	mmTxnGet
+	mmTxnScan
+	mmTxnConflictRange
+	mmTxnSavePoint
+	mmTxnRollbackTo
+	mmTxnCommit
+	mmTxnRollback
 )
 
 // mmOp is one operation. Iterators and snapshots are named by slot.
@@ -114,6 +124,7 @@ type mmOp struct {
 	upper   []byte
 	iterOp  string // mmIterOp: First, Last, Seek, SeekLT, Next, Prev
 	syncOpt bool
+	txnKind int // mmTxnBegin: the transaction's options (mmTxnOptions)
 }
 
 func (op mmOp) String() string {
@@ -152,6 +163,9 @@ func (op mmOp) String() string {
 		return fmt.Sprintf("indexed batch of %d over snapshot %d, read and written", len(op.batch), op.snap)
 	case mmCompactTo:
 		return fmt.Sprintf("compact [%q, %q] to level %d", op.lower, op.upper, op.slot)
+	}
+	if op.kind >= mmTxnBegin {
+		return mmTxnString(op)
 	}
 	return "?"
 }
@@ -196,8 +210,21 @@ func mmGenerate(rng *rand.Rand, n int) []mmOp {
 		}
 		return mmOp{kind: mmDeleteRange, key: a, upper: b}
 	}
+	randWrite := func() mmOp { // a batch's or a transaction's write
+		switch y := rng.IntN(12); {
+		case y < 3:
+			return mmOp{kind: mmDelete, key: randKey()}
+		case y < 4:
+			return randRange()
+		case y < 6:
+			return mmOp{kind: mmMerge, key: randKey(), value: randOperand()}
+		default:
+			return mmOp{kind: mmPut, key: randKey(), value: randValue()}
+		}
+	}
 	snapOpen := make([]bool, mmSlots)
 	iterOpen := make([]bool, mmSlots)
+	txnOpen := make([]bool, mmTxnSlots)
 	pick := func(open []bool, want bool) int {
 		var c []int
 		for i, o := range open {
@@ -212,6 +239,10 @@ func mmGenerate(rng *rand.Rand, n int) []mmOp {
 	}
 	var ops []mmOp
 	for len(ops) < n {
+		if rng.IntN(100) < 12 {
+			ops = append(ops, mmGenTxn(rng, txnOpen, randKey, randWrite))
+			continue
+		}
 		switch x := rng.IntN(100); {
 		case x < 25:
 			ops = append(ops, mmOp{kind: mmPut, key: randKey(), value: randValue(), syncOpt: rng.IntN(10) == 0})
@@ -228,16 +259,7 @@ func mmGenerate(rng *rand.Rand, n int) []mmOp {
 			}
 			var b []mmOp
 			for i := rng.IntN(12); i >= 0; i-- {
-				switch y := rng.IntN(12); {
-				case y < 3:
-					b = append(b, mmOp{kind: mmDelete, key: randKey()})
-				case y < 4:
-					b = append(b, randRange())
-				case y < 6:
-					b = append(b, mmOp{kind: mmMerge, key: randKey(), value: randOperand()})
-				default:
-					b = append(b, mmOp{kind: mmPut, key: randKey(), value: randValue()})
-				}
+				b = append(b, randWrite())
 			}
 			ops = append(ops, mmOp{kind: kind, batch: b, snap: snap, key: randKey()})
 		case x < 50:
@@ -307,6 +329,7 @@ func mmGenerate(rng *rand.Rand, n int) []mmOp {
 			for i := range snapOpen {
 				snapOpen[i], iterOpen[i] = false, false
 			}
+			clear(txnOpen)
 			ops = append(ops, mmOp{kind: mmReopen})
 		}
 	}
@@ -321,6 +344,7 @@ type mmRunner struct {
 	db    *DB
 	snaps [mmSlots]*Snapshot
 	iters [mmSlots]*Iterator
+	txns  [mmTxnSlots]*Txn
 }
 
 // opts are the configuration's options with the merge operator.
@@ -339,6 +363,12 @@ func (r *mmRunner) open() {
 }
 
 func (r *mmRunner) closeAll() {
+	for i, tx := range r.txns {
+		if tx != nil {
+			tx.Rollback()
+			r.txns[i] = nil
+		}
+	}
 	for i := range r.iters {
 		if r.iters[i] != nil {
 			r.iters[i].Close()
@@ -376,6 +406,9 @@ func iterResult(it *Iterator, valid bool) string {
 
 // run applies op and returns its result.
 func (r *mmRunner) run(op mmOp) string {
+	if op.kind >= mmTxnBegin {
+		return r.runTxn(op)
+	}
 	d := r.db
 	errResult := func(err error) string {
 		if err != nil {
@@ -555,6 +588,19 @@ func TestMetamorphic(t *testing.T) {
 			if found == 0 || valid == 0 {
 				t.Fatalf("seed %d: the sequence found %d values and had %d valid iterator positions", seed, found, valid)
 			}
+			commits, conflicts, timeouts := 0, 0, 0
+			for i, op := range ops {
+				res := histories[0][i]
+				switch {
+				case op.kind == mmTxnCommit && strings.HasPrefix(res, "ok"):
+					commits++
+				case op.kind == mmTxnCommit && strings.HasPrefix(res, "conflict"):
+					conflicts++
+				case strings.Contains(res, "lock timeout"):
+					timeouts++
+				}
+			}
+			t.Logf("transactions: %d commits, %d conflicts, %d lock timeouts", commits, conflicts, timeouts)
 			for c := 1; c < len(configs); c++ {
 				for i := range histories[0] {
 					if histories[c][i] != histories[0][i] {

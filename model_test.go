@@ -129,6 +129,16 @@ type modelRun struct {
 	m     model
 	snaps []*modelSnap
 	keys  []string // key universe
+
+	// Transactions (model_txn_test.go): the open ones; the committed
+	// writes' ranges, numbered by ver, kept while a read-write one is
+	// open; the last sequence number a commit returned.
+	txns          []*modelTxn
+	hist          []mWrite
+	ver, txnID    int
+	txnPhase      int // steps left in a phase of transactions alone
+	lastCommitSeq uint64
+	txnStats      txnStats
 }
 
 type modelSnap struct {
@@ -199,6 +209,7 @@ func (r *modelRun) open() {
 }
 
 func (r *modelRun) closeDB() {
+	r.txnEndAll()
 	for _, s := range r.snaps {
 		s.s.Close()
 	}
@@ -234,6 +245,15 @@ func (r *modelRun) checkIterator(state map[string]string, snap *Snapshot) {
 // at random, checking each position against state.
 func (r *modelRun) checkIteratorWith(state map[string]string, newIter func(*IterOptions) *Iterator) {
 	r.t.Helper()
+	r.checkIteratorTracked(state, newIter, 30, nil, false)
+}
+
+// checkIteratorTracked is checkIteratorWith with the number of moves, that
+// also tells sp (if not nil) where each move started and landed, and, with
+// keepOpen, returns the iterator open instead of closing it.
+func (r *modelRun) checkIteratorTracked(state map[string]string, newIter func(*IterOptions) *Iterator,
+	moves int, sp *mSpans, keepOpen bool) *Iterator {
+	r.t.Helper()
 	var lower, upper []byte
 	if r.rng.IntN(3) == 0 {
 		lower = r.randKey()
@@ -244,14 +264,18 @@ func (r *modelRun) checkIteratorWith(state map[string]string, newIter func(*Iter
 	keys := sortedKeys(r.m.cmp, state, lower, upper)
 	it := newIter(&IterOptions{LowerBound: lower, UpperBound: upper})
 	defer func() {
+		if keepOpen {
+			return
+		}
 		if err := it.Close(); err != nil {
 			r.fatalf("iterator close: %v", err)
 		}
 	}()
 	pos := -1 // model position; -1 or len(keys) = invalid
 	valid := func() bool { return pos >= 0 && pos < len(keys) }
-	for i := 0; i < 30; i++ {
+	for i := 0; i < moves; i++ {
 		var op string
+		var seek []byte
 		switch x := r.rng.IntN(10); {
 		case x == 0:
 			op = "First"
@@ -262,15 +286,15 @@ func (r *modelRun) checkIteratorWith(state map[string]string, newIter func(*Iter
 			it.Last()
 			pos = len(keys) - 1
 		case x == 2:
-			k := r.randKey()
-			op = fmt.Sprintf("Seek(%q)", k)
-			it.Seek(k)
-			pos, _ = slices.BinarySearchFunc(keys, k, func(e string, t []byte) int { return r.m.cmp([]byte(e), t) })
+			seek = r.randKey()
+			op = "Seek"
+			it.Seek(seek)
+			pos, _ = slices.BinarySearchFunc(keys, seek, func(e string, t []byte) int { return r.m.cmp([]byte(e), t) })
 		case x == 3:
-			k := r.randKey()
-			op = fmt.Sprintf("SeekLT(%q)", k)
-			it.SeekLT(k)
-			p, _ := slices.BinarySearchFunc(keys, k, func(e string, t []byte) int { return r.m.cmp([]byte(e), t) })
+			seek = r.randKey()
+			op = "SeekLT"
+			it.SeekLT(seek)
+			p, _ := slices.BinarySearchFunc(keys, seek, func(e string, t []byte) int { return r.m.cmp([]byte(e), t) })
 			pos = p - 1
 		case x < 7:
 			if !valid() {
@@ -286,6 +310,16 @@ func (r *modelRun) checkIteratorWith(state map[string]string, newIter func(*Iter
 			op = "Prev"
 			it.Prev()
 			pos--
+		}
+		if sp != nil {
+			if op == "Next" || op == "Prev" {
+				sp.step(op == "Next", valid(), modelKey(keys, pos))
+			} else {
+				sp.position(op, seek, valid(), modelKey(keys, pos))
+			}
+		}
+		if seek != nil {
+			op = fmt.Sprintf("%s(%q)", op, seek)
 		}
 		if valid() != it.Valid() {
 			r.fatalf("iterator [%q,%q) after %s: valid=%v, model valid=%v (model key %q, err %v)",
@@ -303,6 +337,10 @@ func (r *modelRun) checkIteratorWith(state map[string]string, newIter func(*Iter
 	if err := it.Err(); err != nil {
 		r.fatalf("iterator error: %v", err)
 	}
+	if keepOpen {
+		return it
+	}
+	return nil
 }
 
 func modelKey(keys []string, pos int) string {
@@ -315,6 +353,16 @@ func modelKey(keys []string, pos int) string {
 func (r *modelRun) run(steps int) {
 	r.open()
 	for r.step = 0; r.step < steps; r.step++ {
+		if r.txnPhase == 0 && r.rng.IntN(100) == 0 {
+			// Now and then a phase of transactions alone: no plain
+			// write moves the version between their steps.
+			r.txnPhase = 20 + r.rng.IntN(60)
+		}
+		if r.txnPhase > 0 || r.rng.IntN(100) < 30 {
+			r.txnPhase = max(r.txnPhase-1, 0)
+			r.txnStep()
+			continue
+		}
 		switch x := r.rng.IntN(100); {
 		case x < 5:
 			k, v := r.randKey(), r.randOperand()
@@ -323,6 +371,7 @@ func (r *modelRun) run(steps int) {
 				r.fatalf("merge: %v", err)
 			}
 			r.m.merge(k, v)
+			r.recordWrite(mPoint(k))
 		case x < 35:
 			k, v := r.randKey(), r.randValue()
 			r.trace("put %q", k)
@@ -330,6 +379,7 @@ func (r *modelRun) run(steps int) {
 				r.fatalf("put: %v", err)
 			}
 			r.m.live[string(k)] = string(v)
+			r.recordWrite(mPoint(k))
 		case x < 41:
 			k := r.randKey()
 			r.trace("delete %q", k)
@@ -337,6 +387,7 @@ func (r *modelRun) run(steps int) {
 				r.fatalf("delete: %v", err)
 			}
 			delete(r.m.live, string(k))
+			r.recordWrite(mPoint(k))
 		case x < 45:
 			a, b := r.randKey(), r.randKey()
 			if r.rng.IntN(4) != 0 && r.m.cmp(a, b) > 0 {
@@ -347,6 +398,7 @@ func (r *modelRun) run(steps int) {
 				r.fatalf("delete range: %v", err)
 			}
 			r.m.deleteRange(a, b)
+			r.recordWrite(mRange{mBefore(a), mBefore(b)})
 		case x < 55:
 			// Now and then an indexed batch, over the latest state or over
 			// a snapshot, read (Get and an iterator) before it is written.
@@ -361,6 +413,7 @@ func (r *modelRun) run(steps int) {
 			}
 			// The batch's effect: its operations applied in order.
 			var ops []string
+			var ranges []mRange // what it writes, for the transactions' conflicts
 			apply := []func(map[string]string){}
 			for n := r.rng.IntN(20); n >= 0; n-- {
 				k := r.randKey()
@@ -371,20 +424,24 @@ func (r *modelRun) run(steps int) {
 						k, k2 = k2, k
 					}
 					b.DeleteRange(k, k2)
+					ranges = append(ranges, mRange{mBefore(k), mBefore(k2)})
 					ops = append(ops, fmt.Sprintf("delrange %q %q", k, k2))
 					apply = append(apply, func(st map[string]string) { deleteRangeIn(r.m.cmp, st, k, k2) })
 				case y < 4:
 					v := r.randOperand()
 					b.Merge(k, v)
+					ranges = append(ranges, mPoint(k))
 					ops = append(ops, fmt.Sprintf("merge %q", k))
 					apply = append(apply, func(st map[string]string) { mergeInto(st, k, v) })
 				case y < 8:
 					b.Delete(k)
+					ranges = append(ranges, mPoint(k))
 					ops = append(ops, fmt.Sprintf("delete %q", k))
 					apply = append(apply, func(st map[string]string) { delete(st, string(k)) })
 				default:
 					v := r.randValue()
 					b.Put(k, v)
+					ranges = append(ranges, mPoint(k))
 					ops = append(ops, fmt.Sprintf("put %q", k))
 					apply = append(apply, func(st map[string]string) { st[string(k)] = string(v) })
 				}
@@ -406,6 +463,7 @@ func (r *modelRun) run(steps int) {
 			for _, f := range apply {
 				f(r.m.live)
 			}
+			r.recordWrite(ranges...)
 		case x < 70:
 			r.checkGet(r.db.Get, r.m.live, r.randKey())
 		case x < 74:
@@ -492,6 +550,7 @@ func (r *modelRun) run(steps int) {
 	}
 	it.Close()
 	r.closeDB()
+	r.t.Logf("transactions: %+v", r.txnStats)
 }
 
 // checkCheckpoint takes a checkpoint (with the snapshots open and the

@@ -143,7 +143,8 @@ var (
 type ConflictError struct {
 	// Start and End bound the conflicting range, [Start, End); for a
 	// single key End is nil and Key is set. End is nil too for a range
-	// open at the top (Unbounded).
+	// open at the top (Unbounded); Start is nil for one open at the
+	// bottom (an iterator without a lower bound).
 	Key        []byte
 	Start, End []byte
 	Unbounded  bool
@@ -225,6 +226,7 @@ type savePoint struct {
 	rangeDels        bool
 	merges           bool
 	writes           int
+	reads            int // len(tx.reads) at the save point
 	txnSize          int64
 }
 
@@ -456,7 +458,7 @@ func (tx *Txn) keep(key []byte) []byte {
 }
 
 func (tx *Txn) keepBound(b bound) bound {
-	return bound{key: tx.keep(b.key), after: b.after, inf: b.inf}
+	return b.withKey(tx.keep(b.key))
 }
 
 // tracksReads reports whether reads add read conflict ranges.
@@ -699,7 +701,7 @@ func (tx *Txn) SetSavePoint() {
 	b.init()
 	tx.saves = append(tx.saves, savePoint{
 		size: len(b.data), count: b.count, maxKey: b.maxKey, maxValue: b.maxValue,
-		rangeDels: b.rangeDels, merges: b.merges, writes: len(tx.writes), txnSize: tx.size,
+		rangeDels: b.rangeDels, merges: b.merges, writes: len(tx.writes), reads: len(tx.reads), txnSize: tx.size,
 	})
 }
 
@@ -723,14 +725,15 @@ func (tx *Txn) RollbackToSavePoint() error {
 	b.maxKey, b.maxValue, b.rangeDels, b.merges = sp.maxKey, sp.maxValue, sp.rangeDels, sp.merges
 	b.reindex(2 * len(b.data))
 	tx.writes = tx.writes[:sp.writes]
-	tx.size = sp.txnSize + tx.readBytes()
+	tx.size = sp.txnSize + tx.readBytes(sp.reads)
 	return nil
 }
 
-// readBytes is what the read set counts against the size limit.
-func (tx *Txn) readBytes() int64 {
+// readBytes is what the reads from the i-th on count against the size
+// limit.
+func (tx *Txn) readBytes(i int) int64 {
 	var n int64
-	for _, r := range tx.reads {
+	for _, r := range tx.reads[i:] {
 		n += int64(len(r.r.start.key) + len(r.r.end.key))
 	}
 	return n
@@ -1040,7 +1043,7 @@ func (s *conflictSet) check(tc *txnCommit) error {
 
 func conflictError(r keyRange, read, written uint64, write bool) error {
 	e := &ConflictError{ReadVersion: read, WriteVersion: written, Write: write, what: r.String()}
-	if !r.start.after && r.end.after && !r.end.inf && string(r.start.key) == string(r.end.key) {
+	if r.isPoint() {
 		e.Key = append([]byte(nil), r.start.key...)
 	} else {
 		e.Start = append([]byte(nil), r.start.key...)

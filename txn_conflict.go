@@ -32,18 +32,35 @@ import (
 // floor follows the last sequence handed out).
 
 // bound is a position between keys: just before key, or just after it
-// (after), or past every key (inf). Ranges are [start, end) over bounds, so
-// a point key k is [before(k), after(k)) whatever the comparator.
+// (after), or before every key (neg), or past every key (inf). Ranges are
+// [start, end) over bounds, so a point key k is [before(k), after(k))
+// whatever the comparator. The empty key is not a stand-in for neg: under a
+// comparator other than the bytewise one it need not be the smallest key.
 type bound struct {
 	key   []byte
 	after bool
+	neg   bool
 	inf   bool
 }
 
-// compareBounds orders bounds by key (under cmp), before < after, and inf
-// last.
+// withKey is b at key k (a copy of its key kept elsewhere).
+func (b bound) withKey(k []byte) bound {
+	b.key = k
+	return b
+}
+
+// compareBounds orders bounds by key (under cmp), before < after, with neg
+// first and inf last.
 func compareBounds(cmp *base.Comparer, a, b bound) int {
 	switch {
+	case a.neg || b.neg:
+		if a.neg == b.neg {
+			return 0
+		}
+		if a.neg {
+			return -1
+		}
+		return 1
 	case a.inf || b.inf:
 		if a.inf == b.inf {
 			return 0
@@ -72,14 +89,22 @@ type keyRange struct {
 
 // String shows a range for error messages: [a, b), a single key as itself.
 func (r keyRange) String() string {
-	if !r.start.after && r.end.after && !r.start.inf && !r.end.inf && bytes.Equal(r.start.key, r.end.key) {
+	if r.isPoint() {
 		return fmt.Sprintf("key %q", r.start.key)
 	}
 	return fmt.Sprintf("range [%s, %s)", r.start.show(), r.end.show())
 }
 
+// isPoint reports whether r holds exactly one key, r.start.key.
+func (r keyRange) isPoint() bool {
+	return !r.start.after && !r.start.neg && !r.start.inf && r.end.after && !r.end.inf &&
+		bytes.Equal(r.start.key, r.end.key)
+}
+
 func (b bound) show() string {
 	switch {
+	case b.neg:
+		return "-inf"
 	case b.inf:
 		return "+inf"
 	case b.after:
@@ -284,7 +309,7 @@ func leftmost(t *cnode) *cnode {
 }
 
 func (s *conflictSet) newNode(k bound, v uint64) *cnode {
-	n := &cnode{key: bound{key: bytes.Clone(k.key), after: k.after, inf: k.inf}, version: v, maxVersion: v, prio: uint32(s.rng.Uint64())}
+	n := &cnode{key: k.withKey(bytes.Clone(k.key)), version: v, maxVersion: v, prio: uint32(s.rng.Uint64())}
 	s.nodes++
 	s.bytes += int64(len(k.key)) + nodeOverhead
 	return n

@@ -19,17 +19,22 @@ type iterTrack struct {
 
 func (tr *iterTrack) setLo(b bound) {
 	tr.loBuf = append(tr.loBuf[:0], b.key...)
-	tr.lo = bound{key: tr.loBuf, after: b.after, inf: b.inf}
+	tr.lo = b.withKey(tr.loBuf)
 }
 
 func (tr *iterTrack) setHi(b bound) {
 	tr.hiBuf = append(tr.hiBuf[:0], b.key...)
-	tr.hi = bound{key: tr.hiBuf, after: b.after, inf: b.inf}
+	tr.hi = b.withKey(tr.hiBuf)
 }
 
 // lowerBound and upperBound are the iterator's bounds as bounds (an open
-// end: the start of the key space, or past its end).
-func lowerBound(it *Iterator) bound { return bound{key: it.lower} }
+// end: before every key, or past every key).
+func lowerBound(it *Iterator) bound {
+	if it.lower == nil {
+		return bound{neg: true}
+	}
+	return bound{key: it.lower}
+}
 
 func upperBound(it *Iterator) bound {
 	if it.upper == nil {

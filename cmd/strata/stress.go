@@ -32,9 +32,16 @@ random moments (one in five soon after start, during recovery), opens the
 database read-only, checks that every acknowledged batch is there, that
 every batch is all-or-nothing and that no value was invented, and starts
 the child again. It prints a line per kill and a summary, and exits 1 on
-the first violation.`,
+the first violation.
+
+With --bank the child runs bank transfers as transactions instead
+(optimistic and pessimistic, credits as merges, most with Sync, each logging
+itself in the same transaction and reported once committed); after each kill
+the total must be unchanged, the balances must match the logged transfers,
+and every transfer reported with Sync must be there.`,
 		Example: `  strata stress --kills 1000
-  strata stress --kills 30 --max-life 200ms --dir /tmp/strata-stress --keep`,
+  strata stress --kills 30 --max-life 200ms --dir /tmp/strata-stress --keep
+  strata stress --bank --kills 300 --writers 8`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			stress.MaybeChild() // never returns in the child
@@ -55,7 +62,11 @@ the first violation.`,
 			}
 			out := c.OutOrStdout()
 			cfg.Progress = out
-			fmt.Fprintf(out, "crash test in %s, seed %d, %d kills\n", cfg.Dir, cfg.Seed, cfg.Kills)
+			what := "crash test"
+			if cfg.Bank {
+				what = "bank crash test"
+			}
+			fmt.Fprintf(out, "%s in %s, seed %d, %d kills\n", what, cfg.Dir, cfg.Seed, cfg.Kills)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 			defer stop()
 			res, err := stress.Run(ctx, cfg)
@@ -75,6 +86,8 @@ the first violation.`,
 	f.IntVar(&cfg.Writers, "writers", 4, "writing goroutines in the child")
 	f.IntVar(&cfg.Keys, "keys", 500, "keys per writer")
 	f.IntVar(&cfg.ValueSize, "value-size", 200, "largest value filler in bytes")
+	f.BoolVar(&cfg.Bank, "bank", false, "run bank transfers as transactions instead of batches")
+	f.IntVar(&cfg.Accounts, "accounts", 50, "bank accounts (with --bank)")
 	f.DurationVar(&cfg.MaxLife, "max-life", 500*time.Millisecond, "longest a child runs before it is killed")
 	return cmd
 }

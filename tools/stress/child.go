@@ -25,6 +25,10 @@ const ChildEnv = "STRATA_STRESS_CHILD"
 type childConfig struct {
 	Dir      string
 	Workload Workload
+	// Bank runs the bank (bank.go) with Accounts accounts; Life numbers
+	// the child's life from 1, for its transfers' log keys.
+	Bank           bool
+	Accounts, Life int
 }
 
 // The child's protocol, one line per event on its standard output (a pipe
@@ -37,6 +41,7 @@ type childConfig struct {
 //	ack <g> <n>            Write of batch n of writer g returned nil (Sync)
 //	work <flushes> <compactions>   background work done since Open
 //	bad <message>          a read returned wrong data: the test fails
+//	txn <life> <g> ...     bank: a transfer committed (see bank.go)
 //
 // The child runs until it is killed; it exits by itself (status 1, the
 // reason on standard error) only on an error.
@@ -87,6 +92,9 @@ func runChild(c childConfig, out io.Writer) error {
 	lw := &lineWriter{w: out}
 	if err := lw.printf("opening"); err != nil {
 		return err
+	}
+	if c.Bank {
+		return runBankChild(c, lw)
 	}
 	db, err := strata.Open(c.Dir, ChildOptions())
 	if err != nil {

@@ -20,7 +20,11 @@
 // child.go). The workload is deterministic (see gen.go), so a failure is
 // reproducible in what was written, if not in when the kills fell.
 //
-// Run is used by the test in this package (a short run) and by the
+// With Config.Bank the child runs bank transfers as transactions instead
+// (see bank.go): the total never changes, and every transfer committed
+// with Sync and reported survives the kill.
+//
+// Run is used by the tests in this package (short runs) and by the
 // `strata stress` command (long runs); both are programs that call
 // MaybeChild first, since the parent re-runs its own command as the child.
 package stress
@@ -68,6 +72,11 @@ type Config struct {
 	Command func() *exec.Cmd
 	// Progress, if set, receives a line per kill.
 	Progress io.Writer
+	// Bank runs the bank instead (see bank.go): Writers goroutines run
+	// transfers between Accounts accounts (default 50); Keys and
+	// ValueSize do not apply.
+	Bank     bool
+	Accounts int
 }
 
 // Result is what a run did and found.
@@ -93,10 +102,22 @@ type Result struct {
 	// returned without an error.
 	Lost, Wrong int
 	Elapsed     time.Duration
+	// Bank: Acked counts the transfers reported as committed,
+	// UnsyncedAcked those of them committed without Sync, and
+	// UnsyncedLost those of these that a kill lost (allowed).
+	Bank                        bool
+	UnsyncedAcked, UnsyncedLost uint64
 }
 
 // String summarizes the result in one line.
 func (r *Result) String() string {
+	if r.Bank {
+		return fmt.Sprintf("bank: %d kills (%d during recovery, %d during start-up), %d transfers reported committed "+
+			"(%d without Sync, %d of which lost to a kill; +%d in flight found), %d flushes and %d compactions "+
+			"reported, %d verifications (%d keys), %d reported transfers lost, %d wrong states, in %v",
+			r.Kills, r.KilledInRecovery, r.KilledStarting, r.Acked, r.UnsyncedAcked, r.UnsyncedLost, r.InFlight,
+			r.Flushes, r.Compactions, r.Verifications, r.KeysChecked, r.Lost, r.Wrong, r.Elapsed.Round(time.Second))
+	}
 	return fmt.Sprintf("%d kills (%d during recovery, %d during start-up), %d batches acknowledged "+
 		"(+%d in flight found), %d flushes and %d compactions reported, %d verifications (%d keys; "+
 		"%d found tables of an interrupted flush, compaction or recovery), %d acknowledged batches lost, "+
@@ -114,6 +135,9 @@ func (c *Config) defaults() {
 	}
 	if c.ValueSize <= 0 {
 		c.ValueSize = 200
+	}
+	if c.Accounts <= 1 {
+		c.Accounts = 50
 	}
 	if c.MaxLife <= 0 {
 		c.MaxLife = 500 * time.Millisecond
@@ -140,6 +164,8 @@ type parent struct {
 	// work: background work reported by the children before the current
 	// one, and by the current one (its counters start at zero).
 	workBefore, workNow [2]uint64
+	lives               int // children started
+	bank                bankParent
 }
 
 // Run runs the crash test. It returns an error describing the first
@@ -149,6 +175,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	p := &parent{cfg: cfg, rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), cfg.Seed)),
 		w: Workload{Seed: cfg.Seed, Writers: cfg.Writers, Keys: cfg.Keys, ValueSize: cfg.ValueSize}}
 	p.acked = make([]uint64, cfg.Writers)
+	p.res.Bank = cfg.Bank
+	p.bank = newBankParent()
 	for g := 0; g < cfg.Writers; g++ {
 		p.state = append(p.state, map[string]string{})
 	}
@@ -164,11 +192,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if err := p.life(); err != nil {
 			return &p.res, err
 		}
-		if err := p.verify(); err != nil {
+		verify, what := p.verify, "batches acknowledged"
+		if cfg.Bank {
+			verify, what = p.verifyBank, "transfers reported"
+		}
+		if err := verify(); err != nil {
 			return &p.res, err
 		}
 		if cfg.Progress != nil {
-			fmt.Fprintf(cfg.Progress, "kill %d/%d: %d batches acknowledged\n", p.res.Kills, cfg.Kills, p.res.Acked)
+			fmt.Fprintf(cfg.Progress, "kill %d/%d: %d %s\n", p.res.Kills, cfg.Kills, p.res.Acked, what)
 		}
 	}
 	p.res.Elapsed = time.Since(start)
@@ -177,7 +209,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 // life runs one child until it is killed, recording its acknowledgements.
 func (p *parent) life() error {
-	cfg, err := json.Marshal(childConfig{Dir: p.cfg.Dir, Workload: p.w})
+	p.lives++
+	cfg, err := json.Marshal(childConfig{Dir: p.cfg.Dir, Workload: p.w, Bank: p.cfg.Bank, Accounts: p.cfg.Accounts, Life: p.lives})
 	if err != nil {
 		return err
 	}
@@ -286,6 +319,8 @@ func (p *parent) event(line string, openingCh chan struct{}, opening, ready *boo
 		co, _ := strconv.ParseUint(f[2], 10, 64)
 		p.workNow = [2]uint64{fl, co}
 		p.res.Flushes, p.res.Compactions = p.workBefore[0]+fl, p.workBefore[1]+co
+	case len(f) >= 1 && f[0] == "txn" && p.cfg.Bank:
+		return p.bankEvent(f, line)
 	case len(f) >= 1 && f[0] == "bad":
 		*bad = append(*bad, line)
 	default:
@@ -297,17 +332,11 @@ func (p *parent) event(line string, openingCh chan struct{}, opening, ready *boo
 // verify opens the database read-only and checks it against the expected
 // state; it then adopts the batch in flight, if the database holds it.
 func (p *parent) verify() error {
-	opts := ChildOptions()
-	opts.ReadOnly = true
-	db, err := strata.Open(p.cfg.Dir, opts)
-	if errors.Is(err, os.ErrNotExist) && p.res.Acked == 0 {
-		return nil // killed before the database was created
-	}
-	if err != nil {
-		return fmt.Errorf("stress: open after kill %d: %w", p.res.Kills, err)
+	db, err := p.openReadOnly(ChildOptions())
+	if db == nil {
+		return err
 	}
 	defer db.Close()
-	p.res.Verifications++
 	for g := 0; g < p.cfg.Writers; g++ {
 		var n uint64
 		v, err := db.Get([]byte(ProgressKey(g)))
@@ -400,6 +429,22 @@ func (p *parent) verify() error {
 		}
 	}
 	return nil
+}
+
+// openReadOnly opens the database read-only with opts to verify it,
+// counting the verification; a nil database without an error: the child
+// was killed before it created the database.
+func (p *parent) openReadOnly(opts *strata.Options) (*strata.DB, error) {
+	opts.ReadOnly = true
+	db, err := strata.Open(p.cfg.Dir, opts)
+	if errors.Is(err, os.ErrNotExist) && p.res.Acked == 0 {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stress: open after kill %d: %w", p.res.Kills, err)
+	}
+	p.res.Verifications++
+	return db, nil
 }
 
 // limitedWriter keeps the first n bytes written to it.
