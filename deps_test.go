@@ -101,7 +101,7 @@ var importRules = []importRule{
 	{name: "the sqllogictest runner reads the corpus format and talks to a database through an interface (its tests run it on an embedded session)",
 		pkgs: []string{"sql/sqllogictest"}, may: []string{"sql/session"}},
 	{name: "the MySQL wire server serves sessions with vitess's protocol side; its tests talk to it with a real client driver",
-		pkgs: []string{"sql/server"}, may: []string{"sql/catalog", "sql/expr", "sql/kv", "sql/parser", "sql/session", "sql/types"},
+		pkgs: []string{"sql/server"}, may: []string{"sql/catalog", "sql/expr", "sql/kv", "sql/parser", "sql/session", "sql/sqllogictest", "sql/types"},
 		modules: []string{"vitess.io/vitess", "github.com/cockroachdb/apd"}, testModules: []string{"github.com/go-sql-driver/mysql"}},
 	{name: "the database/sql driver runs sessions over a database opened in the process",
 		pkgs: []string{"sql/driver"}, may: []string{"", "sql/kv/local", "sql/session", "sql/types"}},
