@@ -196,7 +196,13 @@ type Txn struct {
 	ctx  context.Context
 	opts TxnOptions
 	snap *Snapshot
-	b    *Batch // indexed, over snap
+	// b holds the transaction's writes. It is indexed (b.ix = &tx.ix, its
+	// reads see its writes over snap) only once a read follows a write
+	// (view): most transactions read and then write, or only write, and
+	// never pay for the index.
+	b     *Batch
+	ix    batchIndex // b's read side, over snap
+	empty Batch      // reads before the first write: indexed, no writes
 
 	readVersion uint64
 	committed   uint64
@@ -302,7 +308,8 @@ func (d *DB) BeginTxn(ctx context.Context, o *TxnOptions) (*Txn, error) {
 	}
 	tx.snap = d.newSnapshotLocked()
 	tx.readVersion = tx.snap.seq
-	tx.b = tx.snap.NewIndexedBatch()
+	tx.ix = batchIndex{db: d, snap: tx.snap}
+	tx.b, tx.empty.ix = &Batch{}, &tx.ix
 	return tx, nil
 }
 
@@ -490,13 +497,13 @@ func (tx *Txn) Get(key []byte) ([]byte, error) {
 	if err := tx.addRead(pointRange(key), tx.readVersion); err != nil {
 		return nil, err
 	}
-	return tx.b.Get(key)
+	return tx.view().Get(key)
 }
 
 // getLatest reads key through the batch over the latest committed state,
 // recording the read at the version it saw.
 func (tx *Txn) getLatest(key []byte) ([]byte, error) {
-	v, seq, err := tx.db.getLatestThrough(key, tx.b)
+	v, seq, err := tx.db.getLatestThrough(key, tx.view())
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
@@ -526,7 +533,7 @@ func (tx *Txn) GetForUpdate(key []byte) ([]byte, error) {
 		return nil, err
 	}
 	if tx.opts.Isolation == SnapshotIsolation {
-		return tx.b.Get(key)
+		return tx.view().Get(key)
 	}
 	return tx.Get(key)
 }
@@ -545,7 +552,7 @@ func (s *TxnSnapshot) Get(key []byte) ([]byte, error) {
 	if err := s.tx.checkOpen(); err != nil {
 		return nil, err
 	}
-	return s.tx.b.Get(key)
+	return s.tx.view().Get(key)
 }
 
 // NewIterator returns an iterator over the transaction's view that adds no
@@ -554,7 +561,7 @@ func (s *TxnSnapshot) NewIterator(o *IterOptions) *Iterator {
 	if err := s.tx.checkOpen(); err != nil {
 		return &Iterator{db: s.tx.db, err: err}
 	}
-	return s.tx.b.NewIterator(txnIterOptions(o))
+	return s.tx.view().NewIterator(txnIterOptions(o))
 }
 
 func txnIterOptions(o *IterOptions) *IterOptions {
@@ -578,7 +585,7 @@ func (tx *Txn) NewIterator(o *IterOptions) *Iterator {
 	if err := tx.checkOpen(); err != nil {
 		return &Iterator{db: tx.db, err: err}
 	}
-	it := tx.b.NewIterator(txnIterOptions(o))
+	it := tx.view().NewIterator(txnIterOptions(o))
 	if it.err == nil && tx.tracksReads() {
 		it.track = &iterTrack{tx: tx, idx: len(tx.iters)}
 		tx.iters = append(tx.iters, it)
@@ -713,7 +720,9 @@ func (tx *Txn) RollbackToSavePoint() error {
 	b.count = sp.count
 	batch.SetCount(b.data, b.count)
 	b.maxKey, b.maxValue, b.rangeDels, b.merges = sp.maxKey, sp.maxValue, sp.rangeDels, sp.merges
-	b.reindex(2 * len(b.data))
+	if b.ix != nil {
+		b.reindex(2 * len(b.data))
+	}
 	tx.writes = tx.writes[:sp.writes]
 	tx.size = sp.txnSize + tx.readBytes()
 	return nil
@@ -730,6 +739,22 @@ func (tx *Txn) readBytes() int64 {
 
 // Len returns the number of writes the transaction holds.
 func (tx *Txn) Len() int { return tx.b.Len() }
+
+// view returns the indexed batch the transaction reads through: before its
+// first write, an empty one over its snapshot; after, its own batch, whose
+// index is built on the first read (and kept up by later writes).
+func (tx *Txn) view() *Batch {
+	b := tx.b
+	switch {
+	case b.ix != nil:
+		return b
+	case b.count == 0:
+		return &tx.empty
+	}
+	b.ix = &tx.ix
+	b.reindex(2 * len(b.data))
+	return b
+}
 
 // Commit writes the transaction's writes atomically, as one batch, if
 // nothing it read was written since its read version (ErrConflict
