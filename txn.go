@@ -918,31 +918,46 @@ func (d *DB) resolveGroupLocked(group []*writer) (count uint32) {
 		return count
 	}
 	set := t.set
+	// unresolved counts the open transactions whose commit is not resolved
+	// yet (this group's later ones included): only they can check against
+	// a write. Once none is left, the rest of the group is not recorded and
+	// the history is dropped, its floor raised past the group, so that a
+	// transaction that begins before the group is visible waits for it
+	// (BeginTxn) rather than reading under writes the set does not hold.
+	// A lone transaction thus records nothing.
+	unresolved := t.active
 	for _, g := range group {
 		g.seq = seq
-		var grew int64
 		if g.txn != nil {
+			unresolved--
 			if err := set.check(g.txn); err != nil {
 				g.skip, g.err = true, err
 				continue
 			}
-			for _, r := range g.txn.writes {
-				grew += set.record(r, seq)
-			}
-		} else if r, err := batch.NewReader(g.batch.data); err == nil {
-			for {
-				kind, k, v, ok, err := r.Next()
-				if err != nil || !ok {
-					break
-				}
-				grew += set.record(opRange(kind, k, v), seq)
-			}
 		}
-		set.log = append(set.log, windowEntry{version: seq, bytes: grew})
+		if unresolved > 0 {
+			var grew int64
+			if g.txn != nil {
+				for _, r := range g.txn.writes {
+					grew += set.record(r, seq)
+				}
+			} else if r, err := batch.NewReader(g.batch.data); err == nil {
+				for {
+					kind, k, v, ok, err := r.Next()
+					if err != nil || !ok {
+						break
+					}
+					grew += set.record(opRange(kind, k, v), seq)
+				}
+			}
+			set.log = append(set.log, windowEntry{version: seq, bytes: grew})
+		}
 		seq += uint64(g.batch.count)
 		count += g.batch.count
 	}
-	if set.bytes > d.opts.TxnConflictWindow {
+	if unresolved <= 0 {
+		set.reset(seq - 1)
+	} else if set.bytes > d.opts.TxnConflictWindow {
 		d.trimConflictWindowLocked()
 	}
 	return count
