@@ -186,8 +186,11 @@ type readRange struct {
 type txnCommit struct {
 	readVersion uint64
 	reads       []readRange // checked (Serializable)
-	writes      []keyRange  // recorded; checked under SnapshotIsolation
-	isolation   Isolation
+	// writes are the explicit write conflict ranges (AddWriteConflictRange,
+	// an optimistic GetForUpdate); the batch's operations are the others
+	// (eachWrite). All are recorded, and checked under SnapshotIsolation.
+	writes    []keyRange
+	isolation Isolation
 }
 
 // Txn is a transaction: see DB.BeginTxn. Not safe for concurrent use.
@@ -785,23 +788,7 @@ func (tx *Txn) commit() error {
 	if tx.opts.ReadOnly || (tx.b.count == 0 && len(tx.writes) == 0) {
 		return nil
 	}
-	tc := &txnCommit{readVersion: tx.readVersion, isolation: tx.opts.Isolation, reads: tx.reads}
-	tc.writes = make([]keyRange, 0, int(tx.b.count)+len(tx.writes))
-	r, err := batch.NewReader(tx.b.Repr())
-	if err != nil {
-		return err
-	}
-	for {
-		kind, k, v, ok, err := r.Next()
-		if err != nil {
-			return err
-		}
-		if !ok {
-			break
-		}
-		tc.writes = append(tc.writes, opRange(kind, k, v))
-	}
-	tc.writes = append(tc.writes, tx.writes...)
+	tc := &txnCommit{readVersion: tx.readVersion, isolation: tx.opts.Isolation, reads: tx.reads, writes: tx.writes}
 	seq, err := tx.db.writeTxn(tx.b, &WriteOptions{Sync: tx.opts.Sync}, tc)
 	if err != nil {
 		return err
@@ -810,6 +797,27 @@ func (tx *Txn) commit() error {
 		tx.committed = seq
 	}
 	return nil
+}
+
+// eachWrite calls fn with the range each operation of the batch data
+// writes, then with each of extra, while fn returns true.
+func eachWrite(data []byte, extra []keyRange, fn func(keyRange) bool) {
+	if r, err := batch.NewReader(data); err == nil {
+		for {
+			kind, k, v, ok, err := r.Next()
+			if err != nil || !ok {
+				break
+			}
+			if !fn(opRange(kind, k, v)) {
+				return
+			}
+		}
+	}
+	for _, r := range extra {
+		if !fn(r) {
+			return
+		}
+	}
 }
 
 // opRange is the range a batch operation writes.
@@ -844,11 +852,15 @@ func (tx *Txn) finish(err error) {
 	if tx.lockOrder != nil {
 		d.txns.locks.unlockAll(tx)
 	}
+	tx.armWatches(err) // reads through the snapshot
 	d.mu.Lock()
 	tx.releaseActiveLocked()
+	if s := tx.snap; !s.closed { // tx.snap.Close, in the same critical section
+		s.closed = true
+		d.snapshots.remove(s)
+		d.leaks.remove("snapshot", s.leakID)
+	}
 	d.mu.Unlock()
-	tx.armWatches(err)
-	tx.snap.Close()
 	if err == nil && !tx.opts.ReadOnly && tx.committed > 0 {
 		d.stats.txnCommits.Add(1)
 	} else if errors.Is(err, ErrConflict) {
@@ -930,26 +942,21 @@ func (d *DB) resolveGroupLocked(group []*writer) (count uint32) {
 		g.seq = seq
 		if g.txn != nil {
 			unresolved--
-			if err := set.check(g.txn); err != nil {
+			if err := set.check(g.txn, g.batch.data); err != nil {
 				g.skip, g.err = true, err
 				continue
 			}
 		}
 		if unresolved > 0 {
 			var grew int64
+			var explicit []keyRange
 			if g.txn != nil {
-				for _, r := range g.txn.writes {
-					grew += set.record(r, seq)
-				}
-			} else if r, err := batch.NewReader(g.batch.data); err == nil {
-				for {
-					kind, k, v, ok, err := r.Next()
-					if err != nil || !ok {
-						break
-					}
-					grew += set.record(opRange(kind, k, v), seq)
-				}
+				explicit = g.txn.writes
 			}
+			eachWrite(g.batch.data, explicit, func(r keyRange) bool {
+				grew += set.record(r, seq)
+				return true
+			})
 			set.log = append(set.log, windowEntry{version: seq, bytes: grew})
 		}
 		seq += uint64(g.batch.count)
@@ -997,19 +1004,21 @@ func (d *DB) trimConflictWindowLocked() {
 	set.raiseFloor(floor)
 }
 
-// check refuses tc if something it read (or, under snapshot isolation,
-// wrote) was written after it read it.
-func (s *conflictSet) check(tc *txnCommit) error {
+// check refuses tc, whose batch is data, if something it read (or, under
+// snapshot isolation, wrote) was written after it read it.
+func (s *conflictSet) check(tc *txnCommit, data []byte) error {
 	if tc.isolation == SnapshotIsolation {
-		if len(tc.writes) > 0 && tc.readVersion < s.floor {
+		if tc.readVersion < s.floor { // it writes: it is committing
 			return ErrTxnTooOld
 		}
-		for _, r := range tc.writes {
+		var err error
+		eachWrite(data, tc.writes, func(r keyRange) bool {
 			if v := s.maxVersion(r); v > tc.readVersion {
-				return conflictError(r, tc.readVersion, v, true)
+				err = conflictError(r, tc.readVersion, v, true)
 			}
-		}
-		return nil
+			return err == nil
+		})
+		return err
 	}
 	for _, rr := range tc.reads {
 		if rr.version < s.floor {
