@@ -232,7 +232,12 @@ func renderTxn(d *TxnData, g *GoBench, notes string, src TxnSources) string {
 		p("| %s |", txnLabel(w))
 		s := ops(w.Name, "strata")
 		for _, e := range engines {
-			p(" %s |", withRatio(ops(w.Name, e), s, e == "strata", fmtOps))
+			v := ops(w.Name, e)
+			if e != "strata" && v/s < 0.01 { // goleveldb: keep two digits
+				p(" %s (%.2g×) |", fmtOps(v), v/s)
+				continue
+			}
+			p(" %s |", withRatio(v, s, e == "strata", fmtOps))
 		}
 		p("\n")
 	}
