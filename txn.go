@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/strata-db/strata/internal/base"
@@ -204,6 +205,8 @@ type Txn struct {
 	// (view): most transactions read and then write, or only write, and
 	// never pay for the index.
 	b     *Batch
+	batch Batch      // b's storage
+	buf   *[]byte    // b's buffer, from txnBufs, returned by finish
 	ix    batchIndex // b's read side, over snap
 	empty Batch      // reads before the first write: indexed, no writes
 
@@ -312,7 +315,9 @@ func (d *DB) BeginTxn(ctx context.Context, o *TxnOptions) (*Txn, error) {
 	tx.snap = d.newSnapshotLocked()
 	tx.readVersion = tx.snap.seq
 	tx.ix = batchIndex{db: d, snap: tx.snap}
-	tx.b, tx.empty.ix = &Batch{}, &tx.ix
+	tx.b, tx.empty.ix = &tx.batch, &tx.ix
+	tx.buf = txnBufs.Get().(*[]byte)
+	tx.batch.data = (*tx.buf)[:0]
 	return tx, nil
 }
 
@@ -861,12 +866,26 @@ func (tx *Txn) finish(err error) {
 		d.leaks.remove("snapshot", s.leakID)
 	}
 	d.mu.Unlock()
+	if tx.buf != nil { // nothing reads the batch's bytes any more
+		if cap(tx.batch.data) <= maxPooledTxnBuf {
+			*tx.buf = tx.batch.data[:0]
+			txnBufs.Put(tx.buf)
+		}
+		tx.buf, tx.batch.data = nil, nil
+	}
 	if err == nil && !tx.opts.ReadOnly && tx.committed > 0 {
 		d.stats.txnCommits.Add(1)
 	} else if errors.Is(err, ErrConflict) {
 		d.stats.txnConflicts.Add(1)
 	}
 }
+
+// txnBufs holds the buffers of finished transactions' batches, so that a
+// transaction does not grow a new one from nothing.
+var txnBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledTxnBuf bounds the buffers kept in txnBufs.
+const maxPooledTxnBuf = 64 << 10
 
 // writeTxn commits b for a transaction: Write's checks, then the commit
 // queue, where the leader checks tc. It returns b's first sequence number.
