@@ -19,7 +19,11 @@ import (
 // Each also reports cpu-ns/op, the process's CPU time (user and system,
 // background flushes and compactions included) per operation: on a shared
 // machine, where wall time swings with other work, it is the steadier
-// measure of what a transaction costs.
+// measure of what a transaction costs. Give every sub-benchmark the same
+// number of operations (-benchtime 100000x), so that each does the same
+// background work per operation:
+//
+//	go test -run XXX -bench TxnVsBatch -benchtime 100000x -count 6 .
 func BenchmarkTxnVsBatch(b *testing.B) {
 	for _, writes := range []int{2, 10} {
 		for _, mode := range []string{"batch", "txn", "txn-pessimistic"} {
