@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/strata-db/strata/internal/base"
@@ -187,8 +188,12 @@ type readRange struct {
 type txnCommit struct {
 	readVersion uint64
 	reads       []readRange // checked (Serializable)
-	writes      []keyRange  // recorded; checked under SnapshotIsolation (merges too: SI's first committer wins)
-	isolation   Isolation
+	// writes are the explicit write conflict ranges (AddWriteConflictRange,
+	// an optimistic GetForUpdate); the batch's operations are the others
+	// (eachWrite). All are recorded, and checked under SnapshotIsolation
+	// (merges too: SI's first committer wins).
+	writes    []keyRange
+	isolation Isolation
 }
 
 // Txn is a transaction: see DB.BeginTxn. Not safe for concurrent use.
@@ -197,7 +202,15 @@ type Txn struct {
 	ctx  context.Context
 	opts TxnOptions
 	snap *Snapshot
-	b    *Batch // indexed, over snap
+	// b holds the transaction's writes. It is indexed (b.ix = &tx.ix, its
+	// reads see its writes over snap) only once a read follows a write
+	// (view): most transactions read and then write, or only write, and
+	// never pay for the index.
+	b     *Batch
+	batch Batch      // b's storage
+	buf   *[]byte    // b's buffer, from txnBufs, returned by finish
+	ix    batchIndex // b's read side, over snap
+	empty Batch      // reads before the first write: indexed, no writes
 
 	readVersion uint64
 	committed   uint64
@@ -304,7 +317,10 @@ func (d *DB) BeginTxn(ctx context.Context, o *TxnOptions) (*Txn, error) {
 	}
 	tx.snap = d.newSnapshotLocked()
 	tx.readVersion = tx.snap.seq
-	tx.b = tx.snap.NewIndexedBatch()
+	tx.ix = batchIndex{db: d, snap: tx.snap}
+	tx.b, tx.empty.ix = &tx.batch, &tx.ix
+	tx.buf = txnBufs.Get().(*[]byte)
+	tx.batch.data = (*tx.buf)[:0]
 	return tx, nil
 }
 
@@ -492,13 +508,13 @@ func (tx *Txn) Get(key []byte) ([]byte, error) {
 	if err := tx.addRead(pointRange(key), tx.readVersion); err != nil {
 		return nil, err
 	}
-	return tx.b.Get(key)
+	return tx.view().Get(key)
 }
 
 // getLatest reads key through the batch over the latest committed state,
 // recording the read at the version it saw.
 func (tx *Txn) getLatest(key []byte) ([]byte, error) {
-	v, seq, err := tx.db.getLatestThrough(key, tx.b)
+	v, seq, err := tx.db.getLatestThrough(key, tx.view())
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
@@ -528,7 +544,7 @@ func (tx *Txn) GetForUpdate(key []byte) ([]byte, error) {
 			if err := tx.db.writtenSince(key, tx.readVersion); err != nil {
 				return nil, err
 			}
-			return tx.b.Get(key)
+			return tx.view().Get(key)
 		}
 		return tx.getLatest(key)
 	}
@@ -536,7 +552,7 @@ func (tx *Txn) GetForUpdate(key []byte) ([]byte, error) {
 		return nil, err
 	}
 	if tx.opts.Isolation == SnapshotIsolation {
-		return tx.b.Get(key)
+		return tx.view().Get(key)
 	}
 	return tx.Get(key)
 }
@@ -555,7 +571,7 @@ func (s *TxnSnapshot) Get(key []byte) ([]byte, error) {
 	if err := s.tx.checkOpen(); err != nil {
 		return nil, err
 	}
-	return s.tx.b.Get(key)
+	return s.tx.view().Get(key)
 }
 
 // NewIterator returns an iterator over the transaction's view that adds no
@@ -564,7 +580,7 @@ func (s *TxnSnapshot) NewIterator(o *IterOptions) *Iterator {
 	if err := s.tx.checkOpen(); err != nil {
 		return &Iterator{db: s.tx.db, err: err}
 	}
-	return s.tx.b.NewIterator(txnIterOptions(o))
+	return s.tx.view().NewIterator(txnIterOptions(o))
 }
 
 func txnIterOptions(o *IterOptions) *IterOptions {
@@ -588,7 +604,7 @@ func (tx *Txn) NewIterator(o *IterOptions) *Iterator {
 	if err := tx.checkOpen(); err != nil {
 		return &Iterator{db: tx.db, err: err}
 	}
-	it := tx.b.NewIterator(txnIterOptions(o))
+	it := tx.view().NewIterator(txnIterOptions(o))
 	if it.err == nil && tx.tracksReads() {
 		it.track = &iterTrack{tx: tx, idx: len(tx.iters)}
 		tx.iters = append(tx.iters, it)
@@ -723,7 +739,9 @@ func (tx *Txn) RollbackToSavePoint() error {
 	b.count = sp.count
 	batch.SetCount(b.data, b.count)
 	b.maxKey, b.maxValue, b.rangeDels, b.merges = sp.maxKey, sp.maxValue, sp.rangeDels, sp.merges
-	b.reindex(2 * len(b.data))
+	if b.ix != nil {
+		b.reindex(2 * len(b.data))
+	}
 	tx.writes = tx.writes[:sp.writes]
 	tx.size = sp.txnSize + tx.readBytes(sp.reads)
 	return nil
@@ -741,6 +759,22 @@ func (tx *Txn) readBytes(i int) int64 {
 
 // Len returns the number of writes the transaction holds.
 func (tx *Txn) Len() int { return tx.b.Len() }
+
+// view returns the indexed batch the transaction reads through: before its
+// first write, an empty one over its snapshot; after, its own batch, whose
+// index is built on the first read (and kept up by later writes).
+func (tx *Txn) view() *Batch {
+	b := tx.b
+	switch {
+	case b.ix != nil:
+		return b
+	case b.count == 0:
+		return &tx.empty
+	}
+	b.ix = &tx.ix
+	b.reindex(2 * len(b.data))
+	return b
+}
 
 // Commit writes the transaction's writes atomically, as one batch, if
 // nothing it read was written since its read version (ErrConflict
@@ -772,7 +806,7 @@ func (tx *Txn) commit() error {
 	if tx.opts.ReadOnly {
 		return nil
 	}
-	tc := &txnCommit{readVersion: tx.readVersion, isolation: tx.opts.Isolation, reads: tx.reads}
+	tc := &txnCommit{readVersion: tx.readVersion, isolation: tx.opts.Isolation, reads: tx.reads, writes: tx.writes}
 	if tx.b.count == 0 && len(tx.writes) == 0 {
 		// Reads all at the read version are serializable there. A
 		// pessimistic transaction's reads of locked keys are at the
@@ -785,22 +819,6 @@ func (tx *Txn) commit() error {
 		}
 		return nil
 	}
-	tc.writes = make([]keyRange, 0, int(tx.b.count)+len(tx.writes))
-	r, err := batch.NewReader(tx.b.Repr())
-	if err != nil {
-		return err
-	}
-	for {
-		kind, k, v, ok, err := r.Next()
-		if err != nil {
-			return err
-		}
-		if !ok {
-			break
-		}
-		tc.writes = append(tc.writes, opRange(kind, k, v))
-	}
-	tc.writes = append(tc.writes, tx.writes...)
 	seq, err := tx.db.writeTxn(tx.b, &WriteOptions{Sync: tx.opts.Sync}, tc)
 	if err != nil {
 		return err
@@ -809,6 +827,27 @@ func (tx *Txn) commit() error {
 		tx.committed = seq
 	}
 	return nil
+}
+
+// eachWrite calls fn with the range each operation of the batch data
+// writes, then with each of extra, while fn returns true.
+func eachWrite(data []byte, extra []keyRange, fn func(keyRange) bool) {
+	if r, err := batch.NewReader(data); err == nil {
+		for {
+			kind, k, v, ok, err := r.Next()
+			if err != nil || !ok {
+				break
+			}
+			if !fn(opRange(kind, k, v)) {
+				return
+			}
+		}
+	}
+	for _, r := range extra {
+		if !fn(r) {
+			return
+		}
+	}
 }
 
 // opRange is the range a batch operation writes.
@@ -843,17 +882,35 @@ func (tx *Txn) finish(err error) {
 	if tx.lockOrder != nil {
 		d.txns.locks.unlockAll(tx)
 	}
+	tx.armWatches(err) // reads through the snapshot
 	d.mu.Lock()
 	tx.releaseActiveLocked()
+	if s := tx.snap; !s.closed { // tx.snap.Close, in the same critical section
+		s.closed = true
+		d.snapshots.remove(s)
+		d.leaks.remove("snapshot", s.leakID)
+	}
 	d.mu.Unlock()
-	tx.armWatches(err)
-	tx.snap.Close()
+	if tx.buf != nil { // nothing reads the batch's bytes any more
+		if cap(tx.batch.data) <= maxPooledTxnBuf {
+			*tx.buf = tx.batch.data[:0]
+			txnBufs.Put(tx.buf)
+		}
+		tx.buf, tx.batch.data = nil, nil
+	}
 	if err == nil && !tx.opts.ReadOnly && tx.committed > 0 {
 		d.stats.txnCommits.Add(1)
 	} else if errors.Is(err, ErrConflict) {
 		d.stats.txnConflicts.Add(1)
 	}
 }
+
+// txnBufs holds the buffers of finished transactions' batches, so that a
+// transaction does not grow a new one from nothing.
+var txnBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledTxnBuf bounds the buffers kept in txnBufs.
+const maxPooledTxnBuf = 64 << 10
 
 // writeTxn commits b for a transaction: Write's checks, then the commit
 // queue, where the leader checks tc. It returns b's first sequence number.
@@ -887,7 +944,7 @@ func (d *DB) writeTxn(b *Batch, wo *WriteOptions, tc *txnCommit) (uint64, error)
 func (d *DB) checkTxnReads(tc *txnCommit) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.txns.set.check(tc)
+	return d.txns.set.check(tc, nil)
 }
 
 // getLatestThrough reads key through the indexed batch b over the latest
@@ -934,34 +991,44 @@ func (d *DB) resolveGroupLocked(group []*writer) (count uint32, span uint64) {
 	}
 	set := t.set
 	var extra uint64
+	// unresolved counts the open transactions whose commit is not resolved
+	// yet (this group's later ones included): only they can check against
+	// a write. Once none is left, the rest of the group is not recorded and
+	// the history is dropped, its floor raised past the group, so that a
+	// transaction that begins before the group is visible waits for it
+	// (BeginTxn) rather than reading under writes the set does not hold.
+	// A lone transaction thus records nothing.
+	unresolved := t.active
 	for _, g := range group {
 		g.seq = seq
-		var grew int64
 		if g.txn != nil {
-			if err := set.check(g.txn); err != nil {
+			unresolved--
+			if err := set.check(g.txn, g.batch.data); err != nil {
 				g.skip, g.err = true, err
 				continue
-			}
-			for _, r := range g.txn.writes {
-				grew += set.record(r, seq)
 			}
 			if g.batch.count == 0 && len(g.txn.writes) > 0 {
 				extra = 1 // recorded at seq, which no operation may take
 			}
-		} else if r, err := batch.NewReader(g.batch.data); err == nil {
-			for {
-				kind, k, v, ok, err := r.Next()
-				if err != nil || !ok {
-					break
-				}
-				grew += set.record(opRange(kind, k, v), seq)
-			}
 		}
-		set.log = append(set.log, windowEntry{version: seq, bytes: grew})
+		if unresolved > 0 {
+			var grew int64
+			var explicit []keyRange
+			if g.txn != nil {
+				explicit = g.txn.writes
+			}
+			eachWrite(g.batch.data, explicit, func(r keyRange) bool {
+				grew += set.record(r, seq)
+				return true
+			})
+			set.log = append(set.log, windowEntry{version: seq, bytes: grew})
+		}
 		seq += uint64(g.batch.count)
 		count += g.batch.count
 	}
-	if set.bytes > d.opts.TxnConflictWindow {
+	if unresolved <= 0 {
+		set.reset(seq - 1 + extra) // the group's last sequence, the extra one included
+	} else if set.bytes > d.opts.TxnConflictWindow {
 		d.trimConflictWindowLocked()
 	}
 	return count, uint64(count) + extra
@@ -1016,19 +1083,21 @@ func (d *DB) trimConflictWindowLocked() {
 	set.raiseFloor(floor)
 }
 
-// check refuses tc if something it read (or, under snapshot isolation,
-// wrote) was written after it read it.
-func (s *conflictSet) check(tc *txnCommit) error {
+// check refuses tc, whose batch is data, if something it read (or, under
+// snapshot isolation, wrote) was written after it read it.
+func (s *conflictSet) check(tc *txnCommit, data []byte) error {
 	if tc.isolation == SnapshotIsolation {
-		if len(tc.writes) > 0 && tc.readVersion < s.floor {
+		if tc.readVersion < s.floor { // it writes: it is committing
 			return ErrTxnTooOld
 		}
-		for _, r := range tc.writes {
+		var err error
+		eachWrite(data, tc.writes, func(r keyRange) bool {
 			if v := s.maxVersion(r); v > tc.readVersion {
-				return conflictError(r, tc.readVersion, v, true)
+				err = conflictError(r, tc.readVersion, v, true)
 			}
-		}
-		return nil
+			return err == nil
+		})
+		return err
 	}
 	for _, rr := range tc.reads {
 		if rr.version < s.floor {

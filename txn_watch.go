@@ -188,7 +188,7 @@ func (tx *Txn) armWatches(err error) {
 			w.ch <- err
 			continue
 		}
-		v, gerr := tx.b.Get(w.key)
+		v, gerr := tx.view().Get(w.key)
 		if gerr != nil && !errors.Is(gerr, ErrNotFound) {
 			w.ch <- gerr
 			continue

@@ -43,6 +43,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newRunCmd(false), newRunCmd(true), newRenderCmd(), newScaleCmd(), newWorkerCmd(), newCLIFlowCmd())
+	root.AddCommand(newTxnCmd())
 	return root
 }
 
@@ -203,6 +204,10 @@ func renderDocs(in, docs, scale string) error {
 		}
 	}
 	if err := render.Write(data, docs, in, sd, scale); err != nil {
+		return err
+	}
+	// The Transactions section comes from a run of its own (go run . txn).
+	if err := spliceTxnDocs(docs, defaultTxnResults, false); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "wrote %s\n", filepath.Join(docs, "benchmarks.md"))

@@ -108,17 +108,7 @@ func GoEngines(benchDir, workDir string) []*Engine {
 		workDir = abs
 	}
 	for _, name := range []string{"strata", "pebble", "goleveldb", "badger"} {
-		tags := "bench_single"
-		if name != "strata" {
-			tags += ",bench_" + name
-		}
-		bin := filepath.Join(workDir, "worker-"+name)
-		cmd := exec.Command("go", "build", "-tags", tags, "-o", bin, "./worker")
-		cmd.Dir = benchDir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			errs[name] = fmt.Errorf("building the %s worker: %v\n%s", name, err, out)
-		}
-		workers[name] = bin
+		workers[name], errs[name] = buildWorker(benchDir, workDir, name)
 	}
 	goCmd := func(name string) func(map[string]string) *exec.Cmd {
 		return func(flags map[string]string) *exec.Cmd {

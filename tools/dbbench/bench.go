@@ -74,6 +74,8 @@ type bench struct {
 	// time, for its report line.
 	writerOps  int64
 	writerSecs float64
+	// txn is a transaction benchmark's state (txn.go); nil for others.
+	txn *txnBench
 }
 
 // expired reports whether a read loop at its i'th operation is past
@@ -154,6 +156,10 @@ func (r *runner) runAll() error {
 			b.reads = c.Reads
 		}
 		switch name {
+		case "txnrmw", "txnbatch", "txncontended":
+			if err := r.setupTxn(b); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
 		case "fillseq":
 			b.fresh, b.method = true, (*runner).writeSeq
 		case "fillbatch":
@@ -273,6 +279,11 @@ func (r *runner) runBenchmark(b *bench) error {
 	merged := threads[0].stats
 	for _, t := range threads[1:] {
 		merged.merge(t.stats)
+	}
+	if b.txn != nil {
+		if err := r.finishTxn(b, merged); err != nil {
+			return err
+		}
 	}
 	if b.fresh && b.writes != r.cfg.Num {
 		// db_bench notes a reduced count, as in fillsync's "(1000 ops)".

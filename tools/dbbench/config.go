@@ -13,6 +13,7 @@ var Benchmarks = []string{
 	"fillseq", "fillrandom", "filluniquerandom", "overwrite", "fillsync",
 	"fillbatch", "readrandom", "readmissing", "readseq", "readreverse",
 	"seekrandom", "deleterandom", "deleteseq", "readwhilewriting",
+	"txnrmw", "txnbatch", "txncontended",
 	"waitforcompaction", "flush", "compact", "stats",
 }
 
@@ -65,6 +66,8 @@ type Config struct {
 	WriteBufferSize int    // memtable bytes (--write_buffer_size)
 	BlockSize       int    // data block bytes (--block_size)
 	OpenFiles       int    // max open table files; 0 = engine default (--open_files)
+
+	TxnConfig // the transaction benchmarks' flags (txn.go)
 }
 
 // DefaultConfig returns db_bench's defaults (Strata's for the engine
@@ -150,10 +153,14 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.WriteBufferSize, "write_buffer_size", c.WriteBufferSize, "memtable size in bytes")
 	fs.IntVar(&c.BlockSize, "block_size", c.BlockSize, "data block size in bytes")
 	fs.IntVar(&c.OpenFiles, "open_files", c.OpenFiles, "maximum open table files (0: engine default)")
+	c.TxnConfig.registerFlags(fs)
 }
 
 // Validate reports the first flag value Run cannot use.
 func (c *Config) Validate() error {
+	if err := c.TxnConfig.validate(); err != nil {
+		return err
+	}
 	switch {
 	case c.Num < 1:
 		return fmt.Errorf("--num must be at least 1, not %d", c.Num)

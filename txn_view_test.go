@@ -1,0 +1,160 @@
+package strata
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+// TestTxnLazyIndex: a transaction's writes are indexed only when a read
+// follows them; whatever the order of reads, writes, save points, range
+// deletions and merges, reads see exactly the transaction's writes over its
+// snapshot, and an iterator sees the writes made before it was created.
+func TestTxnLazyIndex(t *testing.T) {
+	d := openTxnDB(t, &Options{Merger: AddMerger})
+	for _, k := range []string{"a", "b", "c", "n"} {
+		if err := d.Put([]byte(k), []byte("db-"+k), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counter := []byte{1, 0, 0, 0, 0, 0, 0, 0}
+	if err := d.Put([]byte("n"), counter, nil); err != nil {
+		t.Fatal(err)
+	}
+	tx := mustBegin(t, d, nil)
+	defer tx.Rollback()
+	want := func(key, value string) {
+		t.Helper()
+		v, err := tx.Get([]byte(key))
+		if value == "" {
+			if !errors.Is(err, ErrNotFound) {
+				t.Fatalf("Get %s = %q, %v; want not found", key, v, err)
+			}
+			return
+		}
+		if err != nil || string(v) != value {
+			t.Fatalf("Get %s = %q, %v; want %q", key, v, err, value)
+		}
+	}
+	scan := func(it *Iterator) string {
+		t.Helper()
+		var s string
+		for ok := it.First(); ok; ok = it.Next() {
+			s += string(it.Key()) + "=" + string(it.Value()) + " "
+		}
+		if err := it.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	want("a", "db-a") // before any write: the snapshot
+	before := tx.NewIterator(&IterOptions{UpperBound: []byte("c")})
+	tx.SetSavePoint()
+	tx.Put([]byte("a"), []byte("tx-a")) // not indexed yet
+	tx.Delete([]byte("b"))
+	if tx.b.ix != nil {
+		t.Fatal("writes indexed before any read followed them")
+	}
+	if err := tx.RollbackToSavePoint(); err != nil { // unindexed rollback
+		t.Fatal(err)
+	}
+	want("a", "db-a")
+	tx.Put([]byte("a"), []byte("tx-a"))
+	tx.Delete([]byte("b"))
+	tx.DeleteRange([]byte("c"), []byte("d"))
+	tx.Merge([]byte("n"), counter)
+	want("a", "tx-a") // builds the index from the batch
+	want("b", "")
+	want("c", "")
+	if v, err := tx.Get([]byte("n")); err != nil || v[0] != 2 {
+		t.Fatalf("merged counter = %v, %v", v, err)
+	}
+	tx.Put([]byte("z"), []byte("tx-z")) // indexed as it is written
+	want("z", "tx-z")
+	if got := scan(before); got != "a=db-a b=db-b " {
+		t.Fatalf("iterator from before the writes saw %q", got)
+	}
+	if got := scan(tx.NewIterator(&IterOptions{UpperBound: []byte("m")})); got != "a=tx-a " {
+		t.Fatalf("iterator after the writes saw %q", got)
+	}
+	if got := scan(tx.Snapshot().NewIterator(nil)); got != "a=tx-a n=\x02\x00\x00\x00\x00\x00\x00\x00 z=tx-z " {
+		t.Fatalf("snapshot iterator saw %q", got)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := d.Get([]byte("z")); err != nil || string(v) != "tx-z" {
+		t.Fatalf("committed z = %q, %v", v, err)
+	}
+}
+
+// TestTxnRecordOnlyWhenNeeded: the commit leader records a group's writes
+// in the conflict set only while an open transaction is still to be
+// checked; after the last one, it drops the history and raises the floor
+// past the group, and a transaction begun later reads at or above it and
+// still conflicts with what was written after it began.
+func TestTxnRecordOnlyWhenNeeded(t *testing.T) {
+	d := openTxnDB(t, nil)
+	resolve := func(active int, writers ...*writer) *conflictSet {
+		t.Helper()
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		// A set of its own, from the last sequence (the leader's numbering
+		// is not applied: d.lastSeq stays).
+		set, savedSet, savedActive := newConflictSet(d.cmp), d.txns.set, d.txns.active
+		set.reset(d.lastSeq)
+		d.txns.set, d.txns.active = set, active
+		d.resolveGroupLocked(writers)
+		d.txns.set, d.txns.active = savedSet, savedActive
+		return set
+	}
+	txnWriter := func(key string) *writer {
+		b := &Batch{}
+		b.Put([]byte(key), []byte("v"))
+		return &writer{batch: b, txn: &txnCommit{readVersion: d.lastSeq, writes: []keyRange{pointRange([]byte(key))}}}
+	}
+	plain := func(key string) *writer {
+		b := &Batch{}
+		b.Put([]byte(key), []byte("v"))
+		return &writer{batch: b}
+	}
+	// A lone transaction, with a plain write after it: nothing recorded.
+	set := resolve(1, txnWriter("a"), plain("b"))
+	if set.nodes != 0 || set.floor != d.lastSeq+2 {
+		t.Fatalf("lone transaction: %d nodes, floor %d (last seq %d)", set.nodes, set.floor, d.lastSeq)
+	}
+	// Another transaction open: everything recorded.
+	set = resolve(2, plain("c"), txnWriter("a"), plain("b"))
+	if set.nodes == 0 || set.maxVersion(pointRange([]byte("b"))) != d.lastSeq+3 {
+		t.Fatalf("with another transaction open: %d nodes", set.nodes)
+	}
+	// Two transactions in one group, none other open: the first one's
+	// writes are recorded for the second to check, then dropped.
+	first, second := txnWriter("x"), txnWriter("x")
+	second.txn.reads = []readRange{{pointRange([]byte("x")), d.lastSeq}}
+	set = resolve(2, first, second)
+	if !second.skip || !errors.Is(second.err, ErrConflict) || first.skip {
+		t.Fatalf("second transaction of a group: skip %v, err %v", second.skip, second.err)
+	}
+	if set.nodes != 0 {
+		t.Fatalf("history kept after the group's last transaction: %d nodes", set.nodes)
+	}
+
+	// End to end: a transaction that begins after a lone one committed
+	// reads its writes, and conflicts with a later write.
+	if err := d.Update(context.Background(), func(tx *Txn) error { return tx.Put([]byte("k"), []byte("1")) }); err != nil {
+		t.Fatal(err)
+	}
+	tx := mustBegin(t, d, nil)
+	defer tx.Rollback()
+	if v, err := tx.Get([]byte("k")); err != nil || string(v) != "1" {
+		t.Fatalf("Get k = %q, %v", v, err)
+	}
+	if err := d.Update(context.Background(), func(tx *Txn) error { return tx.Put([]byte("k"), []byte("2")) }); err != nil {
+		t.Fatal(err)
+	}
+	tx.Put([]byte("j"), []byte("x"))
+	if err := tx.Commit(); !errors.Is(err, ErrConflict) {
+		t.Fatalf("commit after k changed: %v", err)
+	}
+}
