@@ -21,14 +21,21 @@ func (d *DB) NewSnapshot() *Snapshot {
 
 // newSnapshotLocked is NewSnapshot under d.mu.
 func (d *DB) newSnapshotLocked() *Snapshot {
+	s := &Snapshot{}
+	d.addSnapshotLocked(s)
+	return s
+}
+
+// addSnapshotLocked makes s (zero, or closed and out of the list) a
+// snapshot of the current state.
+func (d *DB) addSnapshotLocked(s *Snapshot) {
 	for d.filterInstalling {
 		d.bgCond.Wait() // a compaction filter's result is being installed
 	}
-	s := &Snapshot{db: d, seq: d.visibleSeq.Load()}
+	*s = Snapshot{db: d, seq: d.visibleSeq.Load()}
 	d.snapshots.pushBack(s)
 	d.snapshotEpoch++
 	s.leakID = d.leaks.add("snapshot", d.opts.DebugLeaks)
-	return s
 }
 
 // Seq returns the sequence number the snapshot reads at: every write with

@@ -202,6 +202,8 @@ type Txn struct {
 	ctx  context.Context
 	opts TxnOptions
 	snap *Snapshot
+	// snapStore is snap's storage: one allocation less per transaction.
+	snapStore Snapshot
 	// b holds the transaction's writes. It is indexed (b.ix = &tx.ix, its
 	// reads see its writes over snap) only once a read follows a write
 	// (view): most transactions read and then write, or only write, and
@@ -255,6 +257,12 @@ type txnState struct {
 // committed state. ctx bounds its lock waits. Commit or Rollback it; a
 // deferred Rollback after Commit is harmless.
 func (d *DB) BeginTxn(ctx context.Context, o *TxnOptions) (*Txn, error) {
+	return d.beginTxn(ctx, o, nil)
+}
+
+// beginTxn is BeginTxn into reuse, a finished transaction's struct (nil: a
+// new one).
+func (d *DB) beginTxn(ctx context.Context, o *TxnOptions, reuse *Txn) (*Txn, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -280,7 +288,13 @@ func (d *DB) BeginTxn(ctx context.Context, o *TxnOptions) (*Txn, error) {
 	if d.opts.ReadOnly && !opts.ReadOnly {
 		return nil, ErrReadOnly
 	}
-	tx := &Txn{db: d, ctx: ctx, opts: opts}
+	tx := reuse
+	if tx == nil {
+		tx = &Txn{}
+	} else {
+		tx.reset()
+	}
+	tx.db, tx.ctx, tx.opts = d, ctx, opts
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -315,7 +329,8 @@ func (d *DB) BeginTxn(ctx context.Context, o *TxnOptions) (*Txn, error) {
 			t.seqWaiters--
 		}
 	}
-	tx.snap = d.newSnapshotLocked()
+	tx.snap = &tx.snapStore
+	d.addSnapshotLocked(tx.snap)
 	tx.readVersion = tx.snap.seq
 	tx.ix = batchIndex{db: d, snap: tx.snap}
 	tx.b, tx.empty.ix = &tx.batch, &tx.ix
@@ -344,6 +359,8 @@ func (tx *Txn) releaseActiveLocked() {
 // read what it needs again (its earlier writes are not replayed) and have
 // no effects outside the transaction that a retry would repeat. fn's own
 // error rolls back and is returned. A panic in fn rolls back and panics on.
+// fn must not keep tx, or an iterator it made, after it returns: Update
+// reuses the transaction's memory (as bbolt's Update does).
 func (d *DB) Update(ctx context.Context, fn func(tx *Txn) error) error {
 	return d.UpdateWith(ctx, nil, fn)
 }
@@ -358,8 +375,18 @@ func (d *DB) UpdateWith(ctx context.Context, o *TxnOptions, fn func(tx *Txn) err
 		return d.ViewWith(ctx, o, fn)
 	}
 	backoff := 100 * time.Microsecond
+	// One Txn serves every attempt, and goes back to a pool after: fn must
+	// not keep tx (or iterators it made) once it returns. Not for
+	// pessimistic transactions: other transactions' deadlock detection
+	// may still follow a pointer to one that finished (the lock table's
+	// wait chains), which must not become another transaction.
+	var spare *Txn
+	if o == nil || !o.Pessimistic {
+		spare = txnPool.Get().(*Txn)
+		defer txnPool.Put(spare)
+	}
 	for attempt := 0; ; attempt++ {
-		tx, err := d.BeginTxn(ctx, o)
+		tx, err := d.beginTxn(ctx, o, spare)
 		if err != nil {
 			return err
 		}
@@ -383,6 +410,20 @@ func (d *DB) UpdateWith(ctx context.Context, o *TxnOptions, fn func(tx *Txn) err
 			return errors.Join(err, context.Cause(ctx))
 		}
 	}
+}
+
+// txnPool holds finished transactions' structs for UpdateWith.
+var txnPool = sync.Pool{New: func() any { return new(Txn) }}
+
+// reset empties a finished transaction for reuse, keeping its slices'
+// storage.
+func (tx *Txn) reset() {
+	reads, writes, arena, iters := tx.reads[:0], tx.writes[:0], tx.arena[:0], tx.iters[:0]
+	clear(tx.iters[:cap(tx.iters)])
+	lockOrder, saves := tx.lockOrder[:0], tx.saves[:0]
+	*tx = Txn{}
+	tx.reads, tx.writes, tx.arena, tx.iters = reads, writes, arena, iters
+	tx.lockOrder, tx.saves = lockOrder, saves
 }
 
 // View runs fn in a read-only transaction (one snapshot; it never
