@@ -7,6 +7,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -195,14 +196,19 @@ type cachedPlan struct {
 	used map[uint32]bool // information_schema's tables it reads
 }
 
+// tableDep is a table a plan was built on: its descriptor's key and value.
+// The descriptor changes with every change to the table (its version goes
+// up), a rename included, and goes when the table is dropped; a name that
+// comes to mean another table meant this one before a rename or a drop.
+// So while each descriptor reads the same, the plan holds — checked by
+// reading only the descriptors, in the statement's transaction (a
+// concurrent change to one conflicts with the statement).
 type tableDep struct {
-	db, name string
-	id       uint32
-	version  uint64
+	key, desc []byte
 }
 
 // planFor returns the prepared statement's cached plan if it still holds
-// (same database, same descriptor versions, read in tx), or builds one
+// (same database, same table descriptors, read in tx), or builds one
 // with build, recording the tables it reads.
 func (s *Session) planFor(tx kv.Txn, build func(cat *txnCatalog) (any, error)) (any, error) {
 	p, _, err := s.plan(tx, false, build)
@@ -223,8 +229,8 @@ func (s *Session) plan(tx kv.Txn, virtual bool, build func(cat *txnCatalog) (any
 		cat.virtual = virtual
 		valid := true
 		for _, d := range ps.cache.deps {
-			t, err := cat.Table(d.db, d.name)
-			if err != nil || t.ID != d.id || t.Version != d.version {
+			v, err := tx.Get(d.key)
+			if err != nil || !bytes.Equal(v, d.desc) {
 				valid = false
 				break
 			}

@@ -185,4 +185,31 @@ func TestPreparedPlanCache(t *testing.T) {
 	if got := join(run(t, s, "SELECT COUNT(*), SUM(w) FROM t")); got != "5 35" {
 		t.Fatalf("after inserts: %q", got)
 	}
+	// The name comes to mean another table: after a rename, after a drop,
+	// in another database.
+	one := []types.Value{types.NewInt(1)}
+	want := func(step string, want string) {
+		t.Helper()
+		r, err := s.Execute(ctx, ps, one)
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		var got []string
+		for _, v := range r.Rows[0] {
+			got = append(got, v.String())
+		}
+		if strings.Join(got, " ") != want {
+			t.Fatalf("%s: got %q, want %q", step, strings.Join(got, " "), want)
+		}
+	}
+	run(t, s, "RENAME TABLE t TO t_old; CREATE TABLE t (id INT PRIMARY KEY, v INT, x INT, y INT); INSERT INTO t VALUES (1, 99, 5, 6)")
+	want("after RENAME and CREATE", "1 99 5 6")
+	run(t, s, "DROP TABLE t; CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(5)); INSERT INTO t VALUES (1, 'new')")
+	want("after DROP and CREATE", "1 new")
+	run(t, s, "CREATE DATABASE e; USE e; CREATE TABLE t (id INT PRIMARY KEY, other VARCHAR(5)); INSERT INTO t VALUES (1, 'e')")
+	want("in another database", "1 e")
+	run(t, s, "DROP TABLE t")
+	if _, err := s.Execute(ctx, ps, one); err == nil {
+		t.Fatal("a dropped table's plan ran")
+	}
 }
