@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -151,6 +152,30 @@ func TestTransactions(t *testing.T) {
 	run(t, s, "COMMIT")
 	if got := join(run(t, s, "SELECT id FROM t WHERE id >= 100")); got != "100" {
 		t.Fatalf("statement atomicity: %q", got)
+	}
+}
+
+func TestAutoIncrementExplicitValues(t *testing.T) {
+	s := newSession(t)
+	run(t, s, "CREATE DATABASE d; USE d; CREATE TABLE t (id INT PRIMARY KEY AUTO_INCREMENT, v INT)")
+	for _, step := range []struct {
+		explicit int
+		want     string // the id the next automatic insert gets
+	}{
+		{5, "6"},     // above the counter: the next value is past it
+		{3, "7"},     // below the next value: nothing moves
+		{50, "51"},   // inside the reserved range: the values up to it are skipped
+		{500, "501"}, // past the reserved range
+		{0, "503"},   // 0 is an automatic value (502)
+	} {
+		run(t, s, fmt.Sprintf("INSERT INTO t VALUES (%d, 1)", step.explicit))
+		run(t, s, "INSERT INTO t (v) VALUES (2)")
+		if got := join(run(t, s, "SELECT LAST_INSERT_ID()")); got != step.want {
+			t.Fatalf("after an explicit %d: automatic id %s, want %s", step.explicit, got, step.want)
+		}
+	}
+	if got := join(run(t, s, "SELECT COUNT(*), MAX(id) FROM t")); got != "10 503" {
+		t.Fatalf("rows: %q", got)
 	}
 }
 
