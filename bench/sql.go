@@ -70,7 +70,7 @@ directory, never as a system service.`,
 	f.IntVar(&o.seconds, "time", 0, "seconds per sysbench run (default 30)")
 	f.StringVar(&o.threads, "threads", "", "thread counts, comma-separated (default 1,8; 2 with --quick)")
 	f.StringVar(&o.workloads, "workloads", strings.Join(sqlbench.Workloads, ","), "sysbench workloads")
-	f.StringVar(&o.engines, "engines", "strata,mariadb", "servers, in order: strata (built from this repository), mariadb, or names given --strata-bin")
+	f.StringVar(&o.engines, "engines", "strata,mariadb", "servers, in order: strata (built from this repository), strata-rr (the same at REPEATABLE-READ, snapshot isolation), mariadb, or names given --strata-bin")
 	f.StringArrayVar(&o.strataBins, "strata-bin", nil, "NAME=PATH: another strata binary to run as engine NAME (to compare builds interleaved)")
 	f.StringVar(&o.work, "work", filepath.Join(os.TempDir(), "strata-sqlbench-work"), "directory for the servers' data and logs (a real disk)")
 	f.StringVar(&o.out, "out", "", "sysbench results file (default "+defaultSQLResults+", or results/sql-quick.jsonl with --quick)")

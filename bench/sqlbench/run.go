@@ -336,14 +336,23 @@ func BuildStrata(ctx context.Context, repo, dir string) (string, error) {
 // compare builds: name=path).
 func NewEngines(ctx context.Context, names []string, repo, work string, extra map[string]string) ([]*Engine, error) {
 	var out []*Engine
+	built := ""
 	for _, n := range names {
 		switch {
-		case n == "strata":
-			bin, err := BuildStrata(ctx, repo, work)
-			if err != nil {
-				return nil, err
+		case n == "strata" || n == "strata-rr":
+			if built == "" {
+				bin, err := BuildStrata(ctx, repo, work)
+				if err != nil {
+					return nil, err
+				}
+				built = bin
 			}
-			out = append(out, &Engine{Name: n, Kind: "strata", Binary: bin, Version: "(git " + gitCommit(repo) + ")", Settings: StrataSettings})
+			e := &Engine{Name: n, Kind: "strata", Binary: built, Version: "(git " + gitCommit(repo) + ")", Settings: StrataSettings}
+			if n == "strata-rr" {
+				e.Extra = []string{"--transaction-isolation=REPEATABLE-READ"}
+				e.Settings = StrataRRSettings
+			}
+			out = append(out, e)
 		case n == "mariadb":
 			srv, _, err := findMariaDB()
 			if err != nil {
@@ -353,7 +362,7 @@ func NewEngines(ctx context.Context, names []string, repo, work string, extra ma
 		case extra[n] != "":
 			out = append(out, &Engine{Name: n, Kind: "strata", Binary: extra[n], Version: "(" + extra[n] + ")", Settings: StrataSettings})
 		default:
-			return nil, fmt.Errorf("unknown engine %q (strata, mariadb, or one named with --strata-bin NAME=PATH)", n)
+			return nil, fmt.Errorf("unknown engine %q (strata, strata-rr, mariadb, or one named with --strata-bin NAME=PATH)", n)
 		}
 	}
 	if len(out) == 0 {

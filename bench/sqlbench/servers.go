@@ -31,6 +31,8 @@ type Engine struct {
 	Settings string `json:"settings"`
 	// Args are the server's command line (after the binary).
 	Args []string `json:"args"`
+	// Extra are flags added to a Strata server's command line.
+	Extra []string `json:"extra,omitempty"`
 }
 
 // server is a running server process.
@@ -89,6 +91,12 @@ const StrataSettings = "`strata sql serve --dir DIR --addr 127.0.0.1:PORT`: the 
 	"that conflicts is retried inside the server, an explicit transaction's conflict is error 1213, which sysbench " +
 	"restarts (its `--mysql-ignore-errors` default, 1213,1020,1205)."
 
+// StrataRRSettings describes strata-rr, Strata at MariaDB's default
+// isolation level.
+const StrataRRSettings = "As strata, with `--transaction-isolation=REPEATABLE-READ`: MariaDB's default level, which " +
+	"Strata runs as snapshot isolation (a transaction conflicts only with concurrent writes to keys it writes; " +
+	"serializable also fails it when a key it read was written since it began)."
+
 // findMariaDB returns mariadbd and mariadb-install-db.
 func findMariaDB() (server, install string, err error) {
 	for _, c := range []string{"mariadbd", "/usr/sbin/mariadbd", "mysqld", "/usr/sbin/mysqld"} {
@@ -123,7 +131,7 @@ func start(ctx context.Context, e *Engine, dir string, extra []string) (*server,
 	var args []string
 	switch e.Kind {
 	case "strata":
-		args = []string{"sql", "serve", "--dir", filepath.Join(dir, "db"), "--addr", "127.0.0.1:" + strconv.Itoa(port)}
+		args = append([]string{"sql", "serve", "--dir", filepath.Join(dir, "db"), "--addr", "127.0.0.1:" + strconv.Itoa(port)}, e.Extra...)
 	case "mariadb":
 		data := filepath.Join(dir, "data")
 		if _, err := os.Stat(data); os.IsNotExist(err) {

@@ -35,7 +35,10 @@ type Engine struct {
 	autoinc map[uint32]*aiRange
 	// SyncCommits makes every commit durable before it returns.
 	SyncCommits bool
-	globals     sync.Map // global system variables set at run time
+	// Isolation is the level new sessions' transactions run at
+	// (Serializable unless set; mysqld's --transaction-isolation).
+	Isolation kv.Isolation
+	globals   sync.Map // global system variables set at run time
 }
 
 type aiRange struct{ next, limit uint64 }
@@ -94,7 +97,7 @@ type Session struct {
 // NewSession opens a session as user.
 func (e *Engine) NewSession(user string) *Session {
 	return &Session{e: e, user: user, autocommit: true, userVars: map[string]types.Value{},
-		sysVars: map[string]types.Value{}, connID: e.connID.Add(1)}
+		sysVars: map[string]types.Value{}, connID: e.connID.Add(1), isolation: e.Isolation}
 }
 
 // Database returns the current database.

@@ -238,3 +238,29 @@ func TestPreparedPlanCache(t *testing.T) {
 		t.Fatal("a dropped table's plan ran")
 	}
 }
+
+// Engine.Isolation is the level new sessions start with (strata sql serve
+// --transaction-isolation, as mysqld's option).
+func TestEngineIsolation(t *testing.T) {
+	db, err := strata.Open("db", &strata.Options{FS: strata.NewMemFS()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	e := session.NewEngine(local.New(db))
+	e.SyncCommits = false
+	for _, level := range []string{"REPEATABLE-READ", "repeatable read", "SERIALIZABLE"} {
+		iso, err := session.ParseIsolation(level)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Isolation = iso
+		want := strings.ToUpper(strings.ReplaceAll(level, " ", "-"))
+		if got := join(run(t, e.NewSession("root"), "SELECT @@transaction_isolation")); got != want {
+			t.Errorf("a new session under %q: @@transaction_isolation %s, want %s", level, got, want)
+		}
+	}
+	if _, err := session.ParseIsolation("snapshot"); err == nil {
+		t.Error("ParseIsolation accepted \"snapshot\"")
+	}
+}
