@@ -42,7 +42,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(false), newRunCmd(true), newRenderCmd(), newScaleCmd(), newWorkerCmd(), newCLIFlowCmd())
+	root.AddCommand(newRunCmd(false), newRunCmd(true), newRenderCmd(), newScaleCmd(), newSQLCmd(), newWorkerCmd(), newCLIFlowCmd())
 	root.AddCommand(newTxnCmd())
 	return root
 }

@@ -36,23 +36,17 @@ Benchmarks: ` + joinNames(dbbench.Benchmarks),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cmd.SilenceUsage = true
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
 			}
+			defer stop()
 			if memProfile != "" {
 				// Sample every 64 KiB allocated rather than every 512 KiB:
 				// a fill allocates only a few megabytes in all.
 				runtime.MemProfileRate = 64 << 10
 			}
-			_, err := dbbench.Run(cfg, dbbench.Strata, cmd.OutOrStdout())
+			_, err = dbbench.Run(cfg, dbbench.Strata, cmd.OutOrStdout())
 			if err == nil && memProfile != "" {
 				err = writeMemProfile(memProfile)
 			}
@@ -65,6 +59,26 @@ Benchmarks: ` + joinNames(dbbench.Benchmarks),
 	cfg.RegisterFlags(gofs)
 	cmd.Flags().AddGoFlagSet(gofs)
 	return cmd
+}
+
+// startCPUProfile starts a CPU profile into path (none if path is empty);
+// stop ends it and closes the file.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // writeMemProfile writes the heap profile (allocations since the start,

@@ -93,7 +93,7 @@ the shell.`,
 
 // newSQLServeCmd is `strata sql serve`.
 func newSQLServeCmd(e *env) *cobra.Command {
-	var dir, addr, rootPassword, defaultAuth string
+	var dir, addr, rootPassword, defaultAuth, cpuProfile, memProfile, isolation string
 	var noSync bool
 	cmd := &cobra.Command{
 		Use:   "serve --dir DIR [--addr 127.0.0.1:3306] [--root-password PW]",
@@ -109,9 +109,29 @@ has no password. CREATE USER and ALTER USER ... IDENTIFIED BY manage accounts
 (mysql_native_password and caching_sha2_password).
 
 Every commit is synced to disk before the client hears of it, unless
---no-sync.`,
+--no-sync. Transactions are serializable unless --transaction-isolation (or
+a session's SET TRANSACTION ISOLATION LEVEL) says otherwise.
+
+--cpuprofile and --memprofile write profiles of the server's whole run, from
+the start until it is stopped (go tool pprof).`,
 		Args: args(0, 0, "no arguments"),
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			if memProfile != "" {
+				defer func() {
+					if perr := writeMemProfile(memProfile); err == nil {
+						err = perr
+					}
+				}()
+			}
+			iso, err := session.ParseIsolation(isolation)
+			if err != nil {
+				return usageError{fmt.Errorf("--transaction-isolation: %w", err)}
+			}
 			db, err := openSQLDB(dir)
 			if err != nil {
 				return err
@@ -119,6 +139,7 @@ Every commit is synced to disk before the client hears of it, unless
 			defer db.Close()
 			eng := session.NewEngine(local.New(db))
 			eng.SyncCommits = !noSync
+			eng.Isolation = iso
 			if err := server.Bootstrap(cmd.Context(), eng.Store, rootPassword); err != nil {
 				return err
 			}
@@ -143,6 +164,9 @@ Every commit is synced to disk before the client hears of it, unless
 	cmd.Flags().StringVar(&rootPassword, "root-password", "", "set root's password")
 	cmd.Flags().StringVar(&defaultAuth, "default-auth", "mysql_native_password", "the authentication plugin the handshake proposes (mysql_native_password or caching_sha2_password)")
 	cmd.Flags().BoolVar(&noSync, "no-sync", false, "do not sync each commit to disk (faster; a crash may lose acknowledged commits)")
+	cmd.Flags().StringVar(&isolation, "transaction-isolation", "SERIALIZABLE", "the isolation level sessions start with, as mysqld's option: SERIALIZABLE, or REPEATABLE-READ, READ-COMMITTED or READ-UNCOMMITTED (all three snapshot isolation)")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the server's run to this file when it stops (go tool pprof)")
+	cmd.Flags().StringVar(&memProfile, "memprofile", "", "write an allocation profile of the server's run to this file when it stops (go tool pprof -sample_index=alloc_space)")
 	return cmd
 }
 

@@ -332,6 +332,10 @@ func GetTable(tx kv.Txn, db *Database, name string) (*Table, error) {
 	return GetTableByID(tx, uint32(binary.BigEndian.Uint64(v)))
 }
 
+// TableKey is the key of table id's descriptor: it changes (or goes) with
+// every change to the table, a rename and a drop included.
+func TableKey(id uint32) []byte { return key(nsTables, id) }
+
 // GetTableByID returns a table's descriptor by id.
 func GetTableByID(tx kv.Txn, id uint32) (*Table, error) {
 	v, err := tx.Get(key(nsTables, id))

@@ -78,10 +78,18 @@ func IndexEntry(t *catalog.Table, idx *catalog.Index, row expr.Row) (key, value 
 type scanIter struct {
 	x      *Exec
 	s      *plan.Scan
-	spans  [][2][]byte
+	spans  []span
 	si     int
 	it     kv.Iterator
 	prefix int // bytes of the index prefix
+}
+
+// span is a key range [start, end) of a scan. point marks the range of one
+// primary key (every primary key column equal to a value): the one key
+// start, read with Get rather than an iterator.
+type span struct {
+	start, end []byte
+	point      bool
 }
 
 func (x *Exec) openScan(s *plan.Scan) (Iter, error) {
@@ -100,12 +108,12 @@ func (x *Exec) openScan(s *plan.Scan) (Iter, error) {
 // spans computes the key ranges of a scan: for each plan range, the keys
 // whose index columns satisfy it — or a superset, when a value does not
 // convert exactly to the column's type (the scan's filter decides).
-func (x *Exec) spans(s *plan.Scan) ([][2][]byte, error) {
+func (x *Exec) spans(s *plan.Scan) ([]span, error) {
 	prefix := s.Table.IndexPrefix(s.Index.ID)
 	if s.Ranges == nil {
-		return [][2][]byte{{prefix, keys.PrefixEnd(prefix)}}, nil
+		return []span{{start: prefix, end: keys.PrefixEnd(prefix)}}, nil
 	}
-	var out [][2][]byte
+	var out []span
 	for _, r := range s.Ranges {
 		start := append([]byte(nil), prefix...)
 		empty, whole := false, false
@@ -131,7 +139,7 @@ func (x *Exec) spans(s *plan.Scan) ([][2][]byte, error) {
 			continue
 		}
 		if whole {
-			return [][2][]byte{{prefix, keys.PrefixEnd(prefix)}}, nil
+			return []span{{start: prefix, end: keys.PrefixEnd(prefix)}}, nil
 		}
 		end := keys.PrefixEnd(start)
 		if r.Lo != nil || r.Hi != nil {
@@ -180,7 +188,10 @@ func (x *Exec) spans(s *plan.Scan) ([][2][]byte, error) {
 			}
 			start, end = lo, hi
 		}
-		out = append(out, [2][]byte{start, end})
+		// Primary key encodings are self-delimiting: with every column
+		// equal, start is the only key in [start, end).
+		point := s.Index.Primary && len(r.Eq) == len(s.Index.Columns) && r.Lo == nil && r.Hi == nil
+		out = append(out, span{start: start, end: end, point: point})
 	}
 	return mergeSpans(out), nil
 }
@@ -254,11 +265,14 @@ func keyValue(v types.Value, t types.Type) (k types.Value, exact, ok bool) {
 
 // mergeSpans sorts nothing (the plan's ranges come in order for IN lists
 // of constants only by chance) but drops exact duplicates.
-func mergeSpans(s [][2][]byte) [][2][]byte {
+func mergeSpans(s []span) []span {
+	if len(s) == 1 {
+		return s
+	}
 	seen := map[string]bool{}
 	out := s[:0]
 	for _, sp := range s {
-		k := string(sp[0]) + "\x00" + string(sp[1])
+		k := string(sp.start) + "\x00" + string(sp.end)
 		if !seen[k] {
 			seen[k] = true
 			out = append(out, sp)
@@ -269,26 +283,42 @@ func mergeSpans(s [][2][]byte) [][2][]byte {
 
 func (s *scanIter) Next() (expr.Row, error) {
 	for {
+		var row expr.Row
 		if s.it == nil {
 			if s.si >= len(s.spans) {
 				return nil, nil
 			}
 			sp := s.spans[s.si]
 			s.si++
-			s.it = s.x.Txn.Scan(sp[0], sp[1], s.s.Reverse)
+			if sp.point {
+				v, err := s.x.Txn.Get(sp.start)
+				if err == kv.ErrNotFound {
+					continue
+				}
+				if err != nil {
+					return nil, err
+				}
+				if row, err = DecodeRow(s.s.Table, v); err != nil {
+					return nil, err
+				}
+			} else {
+				s.it = s.x.Txn.Scan(sp.start, sp.end, s.s.Reverse)
+			}
 		}
-		if !s.it.Next() {
-			err := s.it.Err()
-			s.it.Close()
-			s.it = nil
-			if err != nil {
+		if s.it != nil {
+			if !s.it.Next() {
+				err := s.it.Err()
+				s.it.Close()
+				s.it = nil
+				if err != nil {
+					return nil, err
+				}
+				continue
+			}
+			var err error
+			if row, err = s.row(s.it.Key(), s.it.Value()); err != nil {
 				return nil, err
 			}
-			continue
-		}
-		row, err := s.row(s.it.Key(), s.it.Value())
-		if err != nil {
-			return nil, err
 		}
 		if row == nil {
 			continue

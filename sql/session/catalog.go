@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"encoding/json"
 
 	"github.com/strata-db/strata/sql/catalog"
@@ -35,7 +36,12 @@ func (c *txnCatalog) Table(db, name string) (*catalog.Table, error) {
 	}
 	t, err := catalog.GetTable(c.tx, d, name)
 	if err == nil && c.deps != nil {
-		c.deps = append(c.deps, tableDep{db: db, name: name, id: t.ID, version: t.Version})
+		k := catalog.TableKey(t.ID)
+		desc, err := c.tx.Get(k)
+		if err != nil {
+			return nil, err
+		}
+		c.deps = append(c.deps, tableDep{key: k, desc: bytes.Clone(desc)})
 	}
 	return t, err
 }

@@ -7,6 +7,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -34,7 +35,10 @@ type Engine struct {
 	autoinc map[uint32]*aiRange
 	// SyncCommits makes every commit durable before it returns.
 	SyncCommits bool
-	globals     sync.Map // global system variables set at run time
+	// Isolation is the level new sessions' transactions run at
+	// (Serializable unless set; mysqld's --transaction-isolation).
+	Isolation kv.Isolation
+	globals   sync.Map // global system variables set at run time
 }
 
 type aiRange struct{ next, limit uint64 }
@@ -93,7 +97,7 @@ type Session struct {
 // NewSession opens a session as user.
 func (e *Engine) NewSession(user string) *Session {
 	return &Session{e: e, user: user, autocommit: true, userVars: map[string]types.Value{},
-		sysVars: map[string]types.Value{}, connID: e.connID.Add(1)}
+		sysVars: map[string]types.Value{}, connID: e.connID.Add(1), isolation: e.Isolation}
 }
 
 // Database returns the current database.
@@ -195,14 +199,19 @@ type cachedPlan struct {
 	used map[uint32]bool // information_schema's tables it reads
 }
 
+// tableDep is a table a plan was built on: its descriptor's key and value.
+// The descriptor changes with every change to the table (its version goes
+// up), a rename included, and goes when the table is dropped; a name that
+// comes to mean another table meant this one before a rename or a drop.
+// So while each descriptor reads the same, the plan holds — checked by
+// reading only the descriptors, in the statement's transaction (a
+// concurrent change to one conflicts with the statement).
 type tableDep struct {
-	db, name string
-	id       uint32
-	version  uint64
+	key, desc []byte
 }
 
 // planFor returns the prepared statement's cached plan if it still holds
-// (same database, same descriptor versions, read in tx), or builds one
+// (same database, same table descriptors, read in tx), or builds one
 // with build, recording the tables it reads.
 func (s *Session) planFor(tx kv.Txn, build func(cat *txnCatalog) (any, error)) (any, error) {
 	p, _, err := s.plan(tx, false, build)
@@ -223,8 +232,8 @@ func (s *Session) plan(tx kv.Txn, virtual bool, build func(cat *txnCatalog) (any
 		cat.virtual = virtual
 		valid := true
 		for _, d := range ps.cache.deps {
-			t, err := cat.Table(d.db, d.name)
-			if err != nil || t.ID != d.id || t.Version != d.version {
+			v, err := tx.Get(d.key)
+			if err != nil || !bytes.Equal(v, d.desc) {
 				valid = false
 				break
 			}
@@ -619,17 +628,28 @@ func (e *Engine) allocAutoInc(t *catalog.Table, n uint64) (uint64, error) {
 	return v, nil
 }
 
-// sawAutoInc moves the counter past an explicit value v.
+// sawAutoInc moves the counter past an explicit value v: nothing to do
+// when v is below the next value handed out, nor (but skipping the values
+// up to v) when v is in the range reserved; otherwise a range of 100 from
+// v+1 is reserved in a transaction of its own. So explicit values below the
+// counter (sysbench's delete and insert of an existing id) and rising ones
+// (ids the client makes) need a transaction once in 100 at most, not each.
 func (e *Engine) sawAutoInc(t *catalog.Table, v uint64) error {
 	e.aiMu.Lock()
 	defer e.aiMu.Unlock()
-	if r := e.autoinc[t.ID]; r != nil && v < r.next {
+	r := e.autoinc[t.ID]
+	switch {
+	case r != nil && v < r.next:
+		return nil
+	case r != nil && v < r.limit:
+		r.next = v + 1
 		return nil
 	}
-	if _, err := e.reserve(t.ID, 0, v+1); err != nil {
+	first, err := e.reserve(t.ID, 100, v+1)
+	if err != nil {
 		return err
 	}
-	delete(e.autoinc, t.ID)
+	e.autoinc[t.ID] = &aiRange{next: first, limit: first + 100}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -154,6 +155,30 @@ func TestTransactions(t *testing.T) {
 	}
 }
 
+func TestAutoIncrementExplicitValues(t *testing.T) {
+	s := newSession(t)
+	run(t, s, "CREATE DATABASE d; USE d; CREATE TABLE t (id INT PRIMARY KEY AUTO_INCREMENT, v INT)")
+	for _, step := range []struct {
+		explicit int
+		want     string // the id the next automatic insert gets
+	}{
+		{5, "6"},     // above the counter: the next value is past it
+		{3, "7"},     // below the next value: nothing moves
+		{50, "51"},   // inside the reserved range: the values up to it are skipped
+		{500, "501"}, // past the reserved range
+		{0, "503"},   // 0 is an automatic value (502)
+	} {
+		run(t, s, fmt.Sprintf("INSERT INTO t VALUES (%d, 1)", step.explicit))
+		run(t, s, "INSERT INTO t (v) VALUES (2)")
+		if got := join(run(t, s, "SELECT LAST_INSERT_ID()")); got != step.want {
+			t.Fatalf("after an explicit %d: automatic id %s, want %s", step.explicit, got, step.want)
+		}
+	}
+	if got := join(run(t, s, "SELECT COUNT(*), MAX(id) FROM t")); got != "10 503" {
+		t.Fatalf("rows: %q", got)
+	}
+}
+
 func TestPreparedPlanCache(t *testing.T) {
 	s := newSession(t)
 	ctx := context.Background()
@@ -184,6 +209,59 @@ func TestPreparedPlanCache(t *testing.T) {
 	}
 	if got := join(run(t, s, "SELECT COUNT(*), SUM(w) FROM t")); got != "5 35" {
 		t.Fatalf("after inserts: %q", got)
+	}
+	// The name comes to mean another table: after a rename, after a drop,
+	// in another database.
+	one := []types.Value{types.NewInt(1)}
+	want := func(step string, want string) {
+		t.Helper()
+		r, err := s.Execute(ctx, ps, one)
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		var got []string
+		for _, v := range r.Rows[0] {
+			got = append(got, v.String())
+		}
+		if strings.Join(got, " ") != want {
+			t.Fatalf("%s: got %q, want %q", step, strings.Join(got, " "), want)
+		}
+	}
+	run(t, s, "RENAME TABLE t TO t_old; CREATE TABLE t (id INT PRIMARY KEY, v INT, x INT, y INT); INSERT INTO t VALUES (1, 99, 5, 6)")
+	want("after RENAME and CREATE", "1 99 5 6")
+	run(t, s, "DROP TABLE t; CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(5)); INSERT INTO t VALUES (1, 'new')")
+	want("after DROP and CREATE", "1 new")
+	run(t, s, "CREATE DATABASE e; USE e; CREATE TABLE t (id INT PRIMARY KEY, other VARCHAR(5)); INSERT INTO t VALUES (1, 'e')")
+	want("in another database", "1 e")
+	run(t, s, "DROP TABLE t")
+	if _, err := s.Execute(ctx, ps, one); err == nil {
+		t.Fatal("a dropped table's plan ran")
+	}
+}
+
+// Engine.Isolation is the level new sessions start with (strata sql serve
+// --transaction-isolation, as mysqld's option).
+func TestEngineIsolation(t *testing.T) {
+	db, err := strata.Open("db", &strata.Options{FS: strata.NewMemFS()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	e := session.NewEngine(local.New(db))
+	e.SyncCommits = false
+	for _, level := range []string{"REPEATABLE-READ", "repeatable read", "SERIALIZABLE"} {
+		iso, err := session.ParseIsolation(level)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Isolation = iso
+		want := strings.ToUpper(strings.ReplaceAll(level, " ", "-"))
+		if got := join(run(t, e.NewSession("root"), "SELECT @@transaction_isolation")); got != want {
+			t.Errorf("a new session under %q: @@transaction_isolation %s, want %s", level, got, want)
+		}
+	}
+	if _, err := session.ParseIsolation("snapshot"); err == nil {
+		t.Error("ParseIsolation accepted \"snapshot\"")
 	}
 }
 

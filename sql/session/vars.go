@@ -172,16 +172,12 @@ func (s *Session) set(ctx context.Context, st *ast.Set, params []types.Value) er
 // Without SESSION or GLOBAL it applies to the next transaction only (an
 // explicit one, or the next autocommit statement), as in MySQL.
 func (s *Session) setTransaction(st *ast.SetTransaction) error {
-	var iso kv.Isolation
-	switch strings.ReplaceAll(st.Isolation, " ", "-") {
-	case "":
+	if st.Isolation == "" {
 		return nil
-	case "serializable":
-		iso = kv.Serializable
-	case "repeatable-read", "read-committed", "read-uncommitted":
-		iso = kv.SnapshotIsolation
-	default:
-		return types.Errorf(1231, "42000", "Variable 'transaction_isolation' can't be set to the value of '%s'", st.Isolation)
+	}
+	iso, err := ParseIsolation(st.Isolation)
+	if err != nil {
+		return err
 	}
 	if st.Scope == "" {
 		s.nextIsolation = &iso
@@ -189,6 +185,20 @@ func (s *Session) setTransaction(st *ast.SetTransaction) error {
 	}
 	s.isolation = iso
 	return nil
+}
+
+// ParseIsolation maps a MySQL isolation level (SERIALIZABLE,
+// REPEATABLE-READ or REPEATABLE READ, READ-COMMITTED, READ-UNCOMMITTED; any
+// case) onto the store's: SERIALIZABLE is serializable, the weaker levels
+// snapshot isolation.
+func ParseIsolation(level string) (kv.Isolation, error) {
+	switch strings.ToLower(strings.ReplaceAll(level, " ", "-")) {
+	case "serializable":
+		return kv.Serializable, nil
+	case "repeatable-read", "read-committed", "read-uncommitted":
+		return kv.SnapshotIsolation, nil
+	}
+	return 0, types.Errorf(1231, "42000", "Variable 'transaction_isolation' can't be set to the value of '%s'", level)
 }
 
 // takeIsolation is the isolation level of a transaction starting now.

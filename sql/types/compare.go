@@ -142,12 +142,39 @@ func cmpUint(a, b uint64) int {
 }
 
 // CompareStrings compares two character strings under the default
-// collation.
+// collation: as their collation keys compare, without building them while
+// both strings are ASCII (an ASCII character's weight is itself, upper
+// case; from the first other byte on, the rest of each string's key is
+// built and compared).
 func CompareStrings(a, b string) int {
 	if a == b {
 		return 0
 	}
-	return bytes.Compare(CollationKey(nil, a), CollationKey(nil, b))
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		ca, cb := a[i], b[i]
+		if ca >= utf8.RuneSelf || cb >= utf8.RuneSelf {
+			return bytes.Compare(CollationKey(nil, a[i:]), CollationKey(nil, b[i:]))
+		}
+		if ca == cb {
+			continue
+		}
+		if 'a' <= ca && ca <= 'z' {
+			ca -= 'a' - 'A'
+		}
+		if 'a' <= cb && cb <= 'z' {
+			cb -= 'a' - 'A'
+		}
+		if ca != cb {
+			if ca < cb {
+				return -1
+			}
+			return 1
+		}
+	}
+	// One is a prefix of the other (up to case): every character weighs
+	// at least one byte, so the longer one is above.
+	return cmpInt(int64(len(a)), int64(len(b)))
 }
 
 // CollationKey appends s's weight string under the default collation:

@@ -1,8 +1,11 @@
 package types
 
 import (
+	"bytes"
 	"errors"
 	"math"
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/cockroachdb/apd/v3"
@@ -217,6 +220,28 @@ func TestConvert(t *testing.T) {
 			}
 		case err != nil || v.String() != tt.want:
 			t.Errorf("Convert(%v, %v) = %v, %v; want %s", tt.v, tt.t, v, err, tt.want)
+		}
+	}
+}
+
+// TestCompareStringsMatchesKeys checks CompareStrings's ASCII fast path
+// against comparing the collation keys, on random strings of ASCII letters
+// and digits, accented and other non-ASCII letters, and invalid UTF-8.
+func TestCompareStringsMatchesKeys(t *testing.T) {
+	alphabet := []string{"a", "A", "b", "B", "z", "Z", "0", "9", " ", "-", "~", "é", "E", "É", "ß", "ss", "S", "æ", "Ж", "ж", "\xff", "\xc3", "€"}
+	rng := rand.New(rand.NewPCG(7, 11))
+	gen := func() string {
+		var sb strings.Builder
+		for range rng.IntN(6) {
+			sb.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		return sb.String()
+	}
+	for range 200000 {
+		a, b := gen(), gen()
+		want := bytes.Compare(CollationKey(nil, a), CollationKey(nil, b))
+		if got := CompareStrings(a, b); got != want {
+			t.Fatalf("CompareStrings(%q, %q) = %d, keys compare %d", a, b, got, want)
 		}
 	}
 }
