@@ -41,4 +41,24 @@
 // each benchmark's throughput per interval to --report_file in RocksDB's
 // "secs_elapsed,interval_qps" format (waitforcompaction, flush and compact
 // leave the file alone).
+//
+// Merges and range deletions follow RocksDB's db_bench. --merge_operator
+// opens the database with a merge operator; only uint64add (8-byte
+// little-endian addition: Strata's AddMerger) is known. mergerandom merges
+// into random keys (below --merge_keys, default --num) and
+// readrandommergerandom mixes merges and Gets, --mergereadpercent (default
+// 70) of its operations being merges, as RocksDB counts it despite the
+// flag's name; its line ends in RocksDB's "(reads:R merges:M total:T
+// hits:H maxlength:L)". Both refuse to run without --merge_operator, as
+// RocksDB's db_bench does. Their operand is 1 as 8 little-endian bytes
+// (RocksDB's is --value_size bytes of its value generator, the same size
+// with --value_size=8). RocksDB has no range-deletion benchmark: its write
+// benchmarks write range deletions, and so do this package's (fills,
+// overwrite and readwhilewriting's writer), with its flags
+// --writes_per_range_tombstone, --range_tombstone_width,
+// --max_num_range_tombstones, --writes_before_delete_range and
+// --expand_range_tombstones, drawing each deletion's start as the
+// benchmark draws its keys, from --num plus --max_num_range_tombstones
+// numbers, and printing RocksDB's "Number of range deletions: N" line
+// before the report line.
 package dbbench
