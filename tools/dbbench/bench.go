@@ -238,7 +238,12 @@ func (r *runner) runAll() error {
 func (r *runner) runBenchmark(b *bench) error {
 	threads := make([]*thread, b.threads)
 	for i := range threads {
-		r.threadCount++
+		// RocksDB's db_bench runs waitforcompaction and flush without a
+		// thread, so they take no seed: a benchmark after them draws the
+		// keys it would draw without them.
+		if b.name != "waitforcompaction" && b.name != "flush" {
+			r.threadCount++
+		}
 		threads[i] = &thread{
 			tid:   i,
 			rand:  NewRandom(uint32(r.cfg.Seed + int64(r.threadCount))),

@@ -19,6 +19,10 @@
 //   - Random key choice uses the same generator (Random.Uniform), seeded as
 //     LevelDB does: each thread of each benchmark gets --seed plus a running
 //     thread count, so a rerun with the same flags draws the same keys.
+//     waitforcompaction and flush, which run without a thread in RocksDB's
+//     db_bench (LevelDB's has neither), take no seed: in both tools, a
+//     process running "waitforcompaction,readrandom" reads the keys that
+//     the first benchmark of an earlier process ("mergerandom") drew.
 //   - Each benchmark prints one line in RocksDB's format
 //     ("name : X micros/op Y ops/sec Z seconds N operations; W MB/s"),
 //     read benchmarks ending in "(F of N found)"; with --histogram a

@@ -308,3 +308,26 @@ readrandommergerandom :       4.676 micros/op 213723 ops/sec 0.094 seconds 20000
 		t.Fatalf("parsed %+v", results)
 	}
 }
+
+// TestSeedsAsRocksDB: waitforcompaction and flush take no thread seed, as
+// in RocksDB's db_bench, so a process running them and then readrandom
+// reads the keys the first benchmark of the process before drew: after
+// mergerandom, every read finds its key (RocksDB's db_bench does the same
+// with the suite's steps).
+func TestSeedsAsRocksDB(t *testing.T) {
+	const num = 2000
+	cfg := testConfig(t, num, "mergerandom", "waitforcompaction")
+	cfg.MergeOperator = "uint64add"
+	runBench(t, cfg)
+	cfg.UseExistingDB = true
+	cfg.Benchmarks = []string{"waitforcompaction", "flush", "readrandom"}
+	_, results := runBench(t, cfg)
+	if r := results[2]; r.Found != num || r.Reads != num {
+		t.Errorf("readrandom after mergerandom found %d of %d, want every key", r.Found, r.Reads)
+	}
+	cfg.Benchmarks = []string{"compact", "readrandom"} // compact takes a seed, as in RocksDB
+	_, results = runBench(t, cfg)
+	if r := results[1]; r.Found == num {
+		t.Errorf("readrandom after compact found every key: it drew mergerandom's keys")
+	}
+}
