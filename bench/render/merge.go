@@ -194,7 +194,15 @@ func writeMergeSet(p func(string, ...any), d *Data, source string, own bool) {
 			if s < v {
 				verdict = "❌ not met"
 			}
-			p("**Target: Strata's mergerandom ≥ the best peer's**: %s against %s (%s), %.2f×: %s.\n\n", fmtOps(s), fmtOps(v), name, s/v, verdict)
+			p("**Target: Strata's mergerandom ≥ the best peer's**: %s against %s (%s), %.2f× (medians): %s.", fmtOps(s), fmtOps(v), name, s/v, verdict)
+			if rr := repRatios(t, "mergerandom", "mergerandom", "strata", name); len(rr) > 0 {
+				var parts []string
+				for _, x := range rr {
+					parts = append(parts, fmt.Sprintf("%.2f", x))
+				}
+				p(" Strata ÷ %s within each repetition: %s (median %.2f×).", name, strings.Join(parts, ", "), median(rr))
+			}
+			p("\n\n")
 		}
 	}
 	if w := findWorkload(h.Plan, "deleterange"); w != nil {
@@ -260,18 +268,60 @@ func writeMergeSet(p func(string, ...any), d *Data, source string, own bool) {
 	}
 }
 
-// writeOpsRows writes a table of median ops/s with the ratio to Strata.
+// writeOpsRows writes a table of median ops/s with the ratio to Strata,
+// then how far apart the repetitions of its cells are: on a shared machine
+// the spread says how much a median can be trusted.
 func writeOpsRows(p func(string, ...any), t *table, engines []string, rows []row) {
 	p("| benchmark |%s\n|---|%s\n", headerCells(engines), strings.Repeat("---|", len(engines)))
+	worst, where := 0.0, ""
+	var spreads []float64
 	for _, r := range rows {
 		p("| %s |", r.label)
 		strata := t.get(r.workload, r.bench, "strata").median(opsPerSec)
 		for _, e := range engines {
-			p(" %s |", withRatio(t.get(r.workload, r.bench, e).median(opsPerSec), strata, e == "strata", fmtOps))
+			c := t.get(r.workload, r.bench, e)
+			p(" %s |", withRatio(c.median(opsPerSec), strata, e == "strata", fmtOps))
+			if c == nil || len(c.recs) < 2 {
+				continue
+			}
+			lo, hi := math.Inf(1), 0.0
+			for _, rec := range c.recs {
+				lo, hi = min(lo, rec.OpsPerSec), max(hi, rec.OpsPerSec)
+			}
+			if lo > 0 {
+				spreads = append(spreads, hi/lo)
+				if hi/lo > worst {
+					worst, where = hi/lo, fmt.Sprintf("%s, %s", e, r.label)
+				}
+			}
 		}
 		p("\n")
 	}
 	p("\n")
+	if len(spreads) > 0 {
+		p("Spread of the repetitions (fastest ÷ slowest of one cell): median %.2f×, at most %.2f× (%s).\n\n", median(spreads), worst, where)
+	}
+}
+
+// repRatios returns, repetition by repetition, engine a's ops/s ÷ engine
+// b's on one benchmark: engines of one repetition ran minutes apart, so
+// these ratios resist the machine's load better than a ratio of medians.
+func repRatios(t *table, workload, bench, a, b string) []float64 {
+	ca, cb := t.get(workload, bench, a), t.get(workload, bench, b)
+	if ca == nil || cb == nil {
+		return nil
+	}
+	byRep := map[int]float64{}
+	for _, r := range cb.recs {
+		byRep[r.Rep] = r.OpsPerSec
+	}
+	var out []float64
+	for _, r := range ca.recs {
+		if v, ok := byRep[r.Rep]; ok && v > 0 {
+			out = append(out, r.OpsPerSec/v)
+		}
+	}
+	return out
 }
 
 // bestPeer returns the fastest engine other than Strata on a benchmark.
