@@ -400,11 +400,19 @@ func (d *DB) applyGroup(group []*writer, seq uint64, log *walFile, mem *memTable
 			if !ok {
 				break
 			}
-			if kind == base.KindMerge && d.opts.MaxSuccessiveMerges > 0 &&
-				mem.SuccessiveMerges(k, d.opts.MaxSuccessiveMerges) >= d.opts.MaxSuccessiveMerges {
-				kind, v = d.foldAtWrite(k, v, seq)
+			if kind == base.KindMerge && d.opts.MaxSuccessiveMerges > 0 {
+				// One search inserts the operand or finds the key's
+				// operands in a row at the limit: then the operand is
+				// folded into a value, which is inserted instead.
+				err = mem.AddMerge(seq, k, v, d.opts.MaxSuccessiveMerges)
+				if errors.Is(err, memtable.ErrMergeLimit) {
+					kind, v = d.foldAtWrite(k, v, seq)
+					err = mem.apply(seq, kind, k, v)
+				}
+			} else {
+				err = mem.apply(seq, kind, k, v)
 			}
-			if err := mem.apply(seq, kind, k, v); err != nil {
+			if err != nil {
 				return fmt.Errorf("strata: memtable insert at seq %d: %w", seq, err)
 			}
 			seq++

@@ -71,7 +71,7 @@ func newRunCmd(all bool) *cobra.Command {
 				return err
 			}
 			if all {
-				return renderDocs(o.out, o.docs, defaultScaleResults)
+				return renderDocs(o.out, o.docs, defaultScaleResults, defaultMergeResults, defaultGoBench)
 			}
 			return nil
 		},
@@ -82,7 +82,7 @@ func newRunCmd(all bool) *cobra.Command {
 	f := cmd.Flags()
 	f.BoolVar(&o.quick, "quick", false, "small sizes and one repetition: a few minutes in all")
 	f.IntVar(&o.reps, "reps", 0, "repetitions (default 3, or 1 with --quick)")
-	f.StringVar(&o.sets, "sets", strings.Join(suite.Sets, ","), "workload sets: default, values, bulk")
+	f.StringVar(&o.sets, "sets", strings.Join(suite.Sets, ","), "workload sets: default, values, bulk, merge (merges and range deletions: engines without them skip it)")
 	f.StringVar(&o.engines, "engines", "strata,pebble,goleveldb,badger,rocksdb,leveldb,strata-cli",
 		"engines to run, in order (strata-cli: the bulk load through the strata command, bulk set only)")
 	f.StringVar(&o.out, "out", "", "results file (default results/full.jsonl, or results/quick.jsonl with --quick)")
@@ -164,21 +164,35 @@ func runSuite(cmd *cobra.Command, o *runOptions) error {
 const defaultScaleResults = "results/scale.jsonl"
 
 func newRenderCmd() *cobra.Command {
-	var in, docs, scale string
+	var in, docs, scale, merge, gobench string
 	cmd := &cobra.Command{
 		Use:   "render",
 		Short: "Render a results file into docs/benchmarks.md and PNG charts",
 		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, args []string) error { return renderDocs(in, docs, scale) },
+		RunE:  func(cmd *cobra.Command, args []string) error { return renderDocs(in, docs, scale, merge, gobench) },
 	}
 	cmd.Flags().StringVar(&in, "in", "results/full.jsonl", "results file")
 	cmd.Flags().StringVar(&docs, "docs", "../docs", "directory for benchmarks.md and its charts")
 	cmd.Flags().StringVar(&scale, "scale", defaultScaleResults, "scale results file for the \"At scale\" section (skipped if absent)")
+	cmd.Flags().StringVar(&merge, "merge", defaultMergeResults,
+		"results of the merge set for the \"Merges and range deletions\" section, when --in did not run it (skipped if absent)")
+	cmd.Flags().StringVar(&gobench, "gobench", defaultGoBench,
+		"go test -bench output of issue 23's benchmarks, each run after a \"$ command\" line, for the same section (skipped if absent)")
 	return cmd
 }
 
-// renderDocs renders in (and scale, if that file exists) into docs.
-func renderDocs(in, docs, scale string) error {
+// defaultMergeResults and defaultGoBench are the files the "Merges and
+// range deletions" section is rendered from when the main results did not
+// run the merge set (go run . run --sets merge --out results/merge.jsonl),
+// and the Go benchmarks' output.
+const (
+	defaultMergeResults = "results/merge.jsonl"
+	defaultGoBench      = "results/gobench-merge.txt"
+)
+
+// renderDocs renders in (and scale, merge and gobench, if those files
+// exist) into docs.
+func renderDocs(in, docs, scale, merge, gobench string) error {
 	f, err := os.Open(in)
 	if err != nil {
 		return err
@@ -203,7 +217,28 @@ func renderDocs(in, docs, scale string) error {
 			}
 		}
 	}
-	if err := render.Write(data, docs, in, sd, scale); err != nil {
+	m := &render.Merges{Source: merge, GoBenchSource: gobench}
+	if merge != "" && merge != in {
+		if mf, err := os.Open(merge); err == nil {
+			defer mf.Close()
+			if m.Data, err = render.Load(mf); err != nil {
+				return fmt.Errorf("%s: %w", merge, err)
+			}
+		} else if !os.IsNotExist(err) {
+			return err
+		}
+	}
+	if gobench != "" {
+		if gf, err := os.Open(gobench); err == nil {
+			defer gf.Close()
+			if m.GoBench, err = render.LoadMergeGoBench(gf); err != nil {
+				return fmt.Errorf("%s: %w", gobench, err)
+			}
+		} else if !os.IsNotExist(err) {
+			return err
+		}
+	}
+	if err := render.Write(data, docs, in, sd, scale, m); err != nil {
 		return err
 	}
 	// The Transactions section comes from a run of its own (go run . txn).

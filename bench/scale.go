@@ -217,7 +217,7 @@ func runScale(cmd *cobra.Command, o *scaleOptions) error {
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "results in %s\n", o.out)
 	if o.render {
-		return renderDocs("results/full.jsonl", o.docs, o.out)
+		return renderDocs("results/full.jsonl", o.docs, o.out, defaultMergeResults, defaultGoBench)
 	}
 	return nil
 }

@@ -115,7 +115,7 @@ func runSQL(cmd *cobra.Command, o *sqlOptions) error {
 		}
 	}
 	if o.render {
-		return renderDocs("results/full.jsonl", o.docs, defaultScaleResults)
+		return renderDocs("results/full.jsonl", o.docs, defaultScaleResults, defaultMergeResults, defaultGoBench)
 	}
 	return nil
 }

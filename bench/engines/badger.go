@@ -24,6 +24,11 @@ var Badger = dbbench.Engine{Name: "badger", Open: openBadger, Destroy: removeDir
 // bloom filters by false-positive rate (0.01, about what 10 bits per key
 // give), and keeps indexes in memory outside the block cache.
 func BadgerOptions(dir string, o dbbench.Options) (badger.Options, error) {
+	if o.MergeOperator != "" {
+		// Badger's MergeOperator folds a key's values in the background
+		// through transactions; there is no merge operand to write.
+		return badger.Options{}, fmt.Errorf("badger: no merge operator")
+	}
 	bo := badger.DefaultOptions(dir).
 		WithLoggingLevel(badger.WARNING).
 		WithSyncWrites(o.Sync).

@@ -23,6 +23,9 @@ var GoLevelDB = dbbench.Engine{Name: "goleveldb", Open: openGoLevelDB, Destroy: 
 // GoLevelDBOptions maps benchmark options onto goleveldb's. goleveldb
 // cannot write without its journal (WAL), so DisableWAL has no effect.
 func GoLevelDBOptions(o dbbench.Options) (*opt.Options, error) {
+	if o.MergeOperator != "" {
+		return nil, fmt.Errorf("goleveldb: no merge operator")
+	}
 	lo := &opt.Options{
 		ErrorIfMissing:         o.MustExist,
 		BlockCacheCapacity:     int(o.CacheSize),

@@ -4,8 +4,10 @@ package engines
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -30,6 +32,13 @@ func PebbleOptions(o dbbench.Options) (*pebble.Options, error) {
 		MaxOpenFiles:     o.OpenFiles,
 		DisableWAL:       o.DisableWAL,
 		Logger:           quietLogger{},
+	}
+	switch o.MergeOperator {
+	case "":
+	case "uint64add":
+		po.Merger = Uint64AddMerger
+	default:
+		return nil, fmt.Errorf("pebble: unknown merge operator %q", o.MergeOperator)
 	}
 	if o.BulkLoad {
 		po.CompactionConcurrencyRange = func() (lower, upper int) { return 1, 2 }
@@ -95,7 +104,13 @@ func pebbleWO(wo dbbench.WriteOptions) *pebble.WriteOptions {
 
 func (p pebbleDB) Put(k, v []byte, wo dbbench.WriteOptions) error { return p.d.Set(k, v, pebbleWO(wo)) }
 func (p pebbleDB) Delete(k []byte, wo dbbench.WriteOptions) error { return p.d.Delete(k, pebbleWO(wo)) }
-func (p pebbleDB) NewBatch() dbbench.Batch                        { return &pebbleBatch{p.d.NewBatch()} }
+func (p pebbleDB) Merge(k, v []byte, wo dbbench.WriteOptions) error {
+	return p.d.Merge(k, v, pebbleWO(wo))
+}
+func (p pebbleDB) DeleteRange(start, end []byte, wo dbbench.WriteOptions) error {
+	return p.d.DeleteRange(start, end, pebbleWO(wo))
+}
+func (p pebbleDB) NewBatch() dbbench.Batch { return &pebbleBatch{p.d.NewBatch()} }
 func (p pebbleDB) Apply(b dbbench.Batch, wo dbbench.WriteOptions) error {
 	return b.(*pebbleBatch).b.Commit(pebbleWO(wo))
 }
@@ -104,7 +119,10 @@ type pebbleBatch struct{ b *pebble.Batch }
 
 func (b *pebbleBatch) Put(k, v []byte) { b.b.Set(k, v, nil) }
 func (b *pebbleBatch) Delete(k []byte) { b.b.Delete(k, nil) }
-func (b *pebbleBatch) Reset()          { b.b.Reset() }
+func (b *pebbleBatch) DeleteRange(start, end []byte) {
+	b.b.DeleteRange(start, end, nil)
+}
+func (b *pebbleBatch) Reset() { b.b.Reset() }
 
 func (p pebbleDB) Get(k []byte) (bool, int, error) {
 	v, closer, err := p.d.Get(k)
@@ -203,6 +221,38 @@ func (p pebbleDB) Compact() error {
 		return nil
 	}
 	return p.d.Compact(context.Background(), first, last, true)
+}
+
+// Uint64AddMerger is RocksDB's uint64add for Pebble, which has no such
+// operator built in: operands and values are 8-byte little-endian unsigned
+// integers, added with wrap-around; one of another length counts as 0, as
+// RocksDB's UInt64AddOperator counts it (RocksDB also logs an error).
+// Addition commutes, so newer and older operands are added alike.
+var Uint64AddMerger = &pebble.Merger{
+	Name: "uint64add",
+	Merge: func(_, value []byte) (pebble.ValueMerger, error) {
+		m := &uint64AddMerger{}
+		m.add(value)
+		return m, nil
+	},
+}
+
+type uint64AddMerger struct {
+	sum uint64
+	buf [8]byte
+}
+
+func (m *uint64AddMerger) add(v []byte) {
+	if len(v) == 8 {
+		m.sum += binary.LittleEndian.Uint64(v)
+	}
+}
+
+func (m *uint64AddMerger) MergeNewer(v []byte) error { m.add(v); return nil }
+func (m *uint64AddMerger) MergeOlder(v []byte) error { m.add(v); return nil }
+func (m *uint64AddMerger) Finish(bool) ([]byte, io.Closer, error) {
+	binary.LittleEndian.PutUint64(m.buf[:], m.sum)
+	return m.buf[:], nil, nil
 }
 
 func (p pebbleDB) Stats() string { return p.d.Metrics().String() }

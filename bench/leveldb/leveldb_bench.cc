@@ -534,7 +534,11 @@ class Bench {
       Open();
     }
     std::vector<std::unique_ptr<Thread>> threads;
-    for (int i = 0; i < s.threads; i++) threads.emplace_back(new Thread(i, static_cast<uint32_t>(F.seed + ++thread_count_)));
+    // As dbbench and RocksDB's db_bench: waitforcompaction and flush start
+    // no thread there, so they take no seed.
+    const bool seeded = name != "waitforcompaction" && name != "flush";
+    for (int i = 0; i < s.threads; i++)
+      threads.emplace_back(new Thread(i, static_cast<uint32_t>(F.seed + (seeded ? ++thread_count_ : thread_count_))));
     std::unique_ptr<Reporter> reporter;
     if (F.report_interval > 0 && std::string(s.kind) != "op") {  // as dbbench: not waitforcompaction, flush, compact
       reporter.reset(new Reporter);

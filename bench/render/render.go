@@ -145,8 +145,10 @@ var defaultRows = []row{
 }
 
 // Write renders data into dir/benchmarks.md and dir/benchmarks/*.png, with
-// the "At scale" section from scale (from the file scaleSource) if not nil.
-func Write(data *Data, dir, source string, scale *ScaleData, scaleSource string) error {
+// the "At scale" section from scale (from the file scaleSource) if not nil,
+// and the "Merges and range deletions" section from data if it ran the
+// merge set, else from merges if not nil.
+func Write(data *Data, dir, source string, scale *ScaleData, scaleSource string, merges *Merges) error {
 	chartDir := filepath.Join(dir, "benchmarks")
 	if err := os.MkdirAll(chartDir, 0o755); err != nil {
 		return err
@@ -227,11 +229,7 @@ func Write(data *Data, dir, source string, scale *ScaleData, scaleSource string)
 			}
 			p("| %s |", r.label)
 			for _, e := range t.engines {
-				c := t.get(r.workload, r.bench, e)
-				pc := func(name string) float64 {
-					return c.median(func(r suite.Record) float64 { return pct(r, name) })
-				}
-				p(" %s / %s / %s |", fmtMicros(pc("P50")), fmtMicros(pc("P99")), fmtMicros(pc("P99.9")))
+				p(" %s |", latencies(t.get(r.workload, r.bench, e)))
 			}
 			p("\n")
 		}
@@ -285,6 +283,7 @@ func Write(data *Data, dir, source string, scale *ScaleData, scaleSource string)
 			return err
 		}
 	}
+	writeMerges(p, data, source, merges)
 	writeFailures(p, t, h)
 	writeRaw(p, t, data)
 	return os.WriteFile(filepath.Join(dir, "benchmarks.md"), []byte(b.String()), 0o644)
@@ -346,6 +345,14 @@ func (t *table) anyCell(workload, engine string) *cell {
 		}
 	}
 	return c
+}
+
+// latencies renders a cell's median P50 / P99 / P99.9 in µs.
+func latencies(c *cell) string {
+	pc := func(name string) float64 {
+		return c.median(func(r suite.Record) float64 { return pct(r, name) })
+	}
+	return fmt.Sprintf("%s / %s / %s", fmtMicros(pc("P50")), fmtMicros(pc("P99")), fmtMicros(pc("P99.9")))
 }
 
 func pct(r suite.Record, name string) float64 {
@@ -573,30 +580,7 @@ func writeFailures(p func(string, ...any), t *table, h *suite.Header) {
 // writeRaw lists every repetition's ops/s so the medians can be checked.
 func writeRaw(p func(string, ...any), t *table, data *Data) {
 	p("## Every repetition\n\n<details><summary>ops/s of each repetition, in run order</summary>\n\n")
-	p("| workload | benchmark | engine | ops/s by repetition |\n|---|---|---|---|\n")
-	type rk struct{ w, b, e string }
-	var order []rk
-	seen := map[rk]bool{}
-	for _, r := range data.Records {
-		k := rk{r.Workload, r.Name, r.Engine}
-		if r.Type == "result" && !seen[k] {
-			seen[k] = true
-			order = append(order, k)
-		}
-	}
-	slices.SortStableFunc(order, func(a, b rk) int {
-		if c := strings.Compare(a.w, b.w); c != 0 {
-			return c
-		}
-		return strings.Compare(a.b, b.b)
-	})
-	for _, k := range order {
-		var vals []string
-		for _, r := range t.get(k.w, k.b, k.e).recs {
-			vals = append(vals, fmtOps(r.OpsPerSec))
-		}
-		p("| %s | %s | %s | %s |\n", k.w, k.b, k.e, strings.Join(vals, ", "))
-	}
+	writeRawTable(p, t, data)
 	p("\n</details>\n")
 }
 

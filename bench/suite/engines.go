@@ -20,6 +20,9 @@ type Engine struct {
 	Notes   []string `json:"notes"` // how the shared settings map, and every difference
 	// OnlySets, if set, limits the engine to these workload sets.
 	OnlySets []string `json:"only_sets,omitempty"`
+	// Lacks names what the engine does not have that some workloads need
+	// (Workload.Needs: "merge", "deleterange"), and why.
+	Lacks map[string]string `json:"lacks,omitempty"`
 	// GoWorker: the engine runs in a bench/worker binary (it takes
 	// --cpuprofile).
 	GoWorker bool `json:"-"`
@@ -123,26 +126,31 @@ func GoEngines(benchDir, workDir string) []*Engine {
 			Notes: []string{shared + ".",
 				"WAL on; unsynced writes go to a memory-mapped WAL (they survive a process crash); `disable_wal` is per write.",
 				"waitforcompaction is `DB.WaitForCompactions`; compact is `CompactRange(nil, nil)`.",
-				"Bulk load (`--bulk_load`): `Options.PrepareForBulkLoad()` (automatic compactions off, up to four 64 MiB memtables, 8 MiB tables), and compact is `CompactRangeWith(nil, nil, {})`: every table merged once, straight into the last level, key ranges in parallel."},
+				"Bulk load (`--bulk_load`): `Options.PrepareForBulkLoad()` (automatic compactions off, up to four 64 MiB memtables, 8 MiB tables), and compact is `CompactRangeWith(nil, nil, {})`: every table merged once, straight into the last level, key ranges in parallel.",
+				"Merges: `--merge_operator=uint64add` is `Options.Merger = strata.AddMerger`, with Strata's default `MaxSuccessiveMerges` (8: a ninth operand in a row in the memtable is folded at write, as RocksDB's `max_successive_merges`, which db_bench leaves at 0, off); range deletions are `DB.DeleteRange` and `Batch.DeleteRange`."},
 		},
 		{
 			Name: "pebble", Version: moduleVersion("github.com/cockroachdb/pebble/v2"), command: goCmd("pebble"),
 			Notes: []string{shared + " (filter and compression set on every level); default format major version.",
 				"Unsynced writes use `pebble.NoSync`; `disable_wal` sets the database-wide `Options.DisableWAL`.",
 				"waitforcompaction polls `Metrics()` until no flush or compaction runs for a second (or the estimated debt is 0); compact flushes, then `Compact(first, last+1, parallelize=true)`.",
-				"Bulk load (`--bulk_load`): two concurrent compactions (`CompactionConcurrencyRange` 1 to 2), the setting the issue names for Pebble's faster bulk load."},
+				"Bulk load (`--bulk_load`): two concurrent compactions (`CompactionConcurrencyRange` 1 to 2), the setting the issue names for Pebble's faster bulk load.",
+				"Merges: Pebble has no uint64add; `--merge_operator=uint64add` sets `Options.Merger` to the bench module's (`engines.Uint64AddMerger`, named \"uint64add\": 8-byte little-endian addition, as RocksDB's); range deletions are `DB.DeleteRange` and `Batch.DeleteRange`."},
 		},
 		{
 			Name: "goleveldb", Version: moduleVersion("github.com/syndtr/goleveldb"), command: goCmd("goleveldb"),
 			Notes: []string{shared + ".",
 				"Cannot disable its journal (WAL): the bulk load writes it.",
 				"No flush call (compact writes the memtable first); no compaction-pending signal, so waitforcompaction waits until the directory and `leveldb.stats` are unchanged for 1 s."},
+			Lacks: map[string]string{"merge": "no merge operator", "deleterange": "no range deletion"},
 		},
 		{
 			Name: "badger", Version: moduleVersion("github.com/dgraph-io/badger/v4"), command: goCmd("badger"),
 			Notes: []string{"Runs in a worker binary that links only this engine (bench/worker); 64 MiB block cache (indexes kept in memory outside it, Badger's default), bloom false-positive rate 0.01 (≈ 10 bits/key), snappy, 64 MiB memtable, 4 KiB blocks; values inside the LSM tree (default 1 MiB value threshold).",
 				"Sync is an open-time setting (`SyncWrites`, on for fillsync); writes are transactions (`Update`, conflict detection on); the WAL cannot be disabled.",
 				"No memtable flush call (flush is `Sync`); compact is `Flatten(2)`; waitforcompaction waits until the directory is unchanged for 1 s."},
+			Lacks: map[string]string{"merge": "no merge operator (Badger's MergeOperator is a background read-modify-write of stored values, not a merge operand a write records)",
+				"deleterange": "no range deletion (DropPrefix drops a prefix, with writes stopped)"},
 		},
 	}
 	for _, e := range engs {
@@ -177,7 +185,8 @@ func RocksDB() *Engine {
 		Notes: []string{"Debian's `rocksdb-tools` build of db_bench, which keeps assertions on (it prints \"Assertions are enabled\"): it understates RocksDB.",
 			"Same flags: `--cache_size=64 MiB --bloom_bits=10 --compression_type=snappy --write_buffer_size=64 MiB --block_size=4096`; everything else is db_bench 7.8.3's default (LRU cache, 2 background jobs, leveled compaction).",
 			"Keys are RocksDB's db_bench keys (the number as 8 big-endian bytes padded with '0' to 16 bytes), not decimal: same order and count, different bytes.",
-			"fillsync gets `--writes` divided by 1000, since RocksDB's fillsync otherwise does `--writes` synced writes, not writes/1000 like LevelDB's."},
+			"fillsync gets `--writes` divided by 1000, since RocksDB's fillsync otherwise does `--writes` synced writes, not writes/1000 like LevelDB's.",
+			"Merges: `--merge_operator=uint64add` (RocksDB's UInt64AddOperator); db_bench merges `--value_size` bytes of its value generator, 8 here, where the Go driver merges the integer 1: the same size. Range deletions are db_bench's own (`--writes_per_range_tombstone` and the rest)."},
 	}
 	path, err := exec.LookPath("db_bench")
 	if err != nil {
@@ -215,6 +224,7 @@ func LevelDB(benchDir, workDir string) *Engine {
 		Notes: []string{"C++ LevelDB through Debian's `libleveldb-dev` and `bench/leveldb/leveldb_bench.cc` (same keys, values, workloads and output as `strata bench`), built with g++ -O2.",
 			"`NewLRUCache(64 MiB)`, `NewBloomFilterPolicy(10)`, snappy, 64 MiB write buffer, 4 KiB blocks, default max_open_files (1000).",
 			"Cannot disable its WAL (the bulk load writes it); no flush call (compact writes the memtable first); waitforcompaction waits until the directory and `leveldb.stats` are unchanged for 1 s."},
+		Lacks: map[string]string{"merge": "no merge operator", "deleterange": "no range deletion"},
 	}
 	if _, err := os.Stat("/usr/include/leveldb/db.h"); err != nil {
 		e.Err = fmt.Errorf("libleveldb-dev not installed (apt-get install -y libleveldb-dev)")

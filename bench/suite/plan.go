@@ -21,11 +21,16 @@ type Step struct {
 
 // Workload is a sequence of steps on one fresh database.
 type Workload struct {
-	Set       string `json:"set"`  // "default", "values", "bulk"
+	Set       string `json:"set"`  // "default", "values", "bulk", "merge"
 	Name      string `json:"name"` // unique within the plan
 	Num       int    `json:"num"`
 	ValueSize int    `json:"value_size"`
-	Steps     []Step `json:"steps"`
+	// Flags are db_bench flags for every step, on top of the plan's.
+	Flags map[string]string `json:"flags,omitempty"`
+	// Needs lists what an engine must have to run the workload ("merge",
+	// "deleterange"); engines that lack one (Engine.Lacks) skip it.
+	Needs []string `json:"needs,omitempty"`
+	Steps []Step   `json:"steps"`
 }
 
 // Plan is everything one run does.
@@ -37,7 +42,7 @@ type Plan struct {
 }
 
 // Sets are the workload sets, in order.
-var Sets = []string{"default", "values", "bulk"}
+var Sets = []string{"default", "values", "bulk", "merge"}
 
 // ValueSizes is the value-size sweep.
 var ValueSizes = []int{64, 256, 1024, 4096, 16384}
@@ -52,6 +57,13 @@ const (
 	// SyncWritesFactor scales --writes for the fillsync workloads: each
 	// thread writes SyncWritesFactor × num / 1000 synced entries.
 	SyncWritesFactor = 10
+	// Range deletions of the deleterange workload, RocksDB's db_bench
+	// flags as its developers run them (e.g. facebook/rocksdb#4449: one
+	// range deletion of 100 keys every 100 writes): up to num/100 of them,
+	// so that together they span about as many key numbers as the fill
+	// writes.
+	RangeTombstoneWidth     = 100
+	WritesPerRangeTombstone = 100
 )
 
 // NewPlan builds the plan. Full sizes are the issue's: 1,000,000 entries of
@@ -98,6 +110,8 @@ func NewPlan(quick bool, reps int, sets []string) (Plan, error) {
 					},
 				})
 			}
+		case "merge":
+			p.Workloads = append(p.Workloads, mergeSet(num)...)
 		case "bulk":
 			p.Workloads = append(p.Workloads, Workload{
 				Set: "bulk", Name: "bulk", Num: bulkNum, ValueSize: 100,
@@ -144,6 +158,47 @@ func defaultSet(num int) []Workload {
 	}
 }
 
+// mergeSet is the merge operator and range deletions (issue 23), on the
+// engines that have them: RocksDB's db_bench names and flags.
+//
+//   - mergerandom: num merges of an 8-byte little-endian integer into
+//     random keys below num (--merge_operator=uint64add, --value_size=8:
+//     RocksDB merges value_size bytes), then, each in a new process after
+//     waitforcompaction, readrandom (Gets that fold the operands) and
+//     readrandommergerandom (70% merges, 30% Gets).
+//   - deleterange: RocksDB has no such benchmark; its write benchmarks
+//     write range deletions with --writes_per_range_tombstone,
+//     --range_tombstone_width and --max_num_range_tombstones. A unique fill
+//     with one range deletion of 100 keys every 100 writes, then readrandom
+//     and seekrandom (+10 nexts) across them, each in a new process after
+//     waitforcompaction; deleterange-none is the same without range
+//     deletions, on the same engines, for the ratio.
+func mergeSet(num int) []Workload {
+	read := func(name string) Step {
+		return Step{Benchmarks: []string{"waitforcompaction", name}, Measure: []string{name}}
+	}
+	rangeDels := map[string]string{
+		"writes_per_range_tombstone": strconv.Itoa(WritesPerRangeTombstone),
+		"range_tombstone_width":      strconv.Itoa(RangeTombstoneWidth),
+		"max_num_range_tombstones":   strconv.Itoa(max(num/WritesPerRangeTombstone, 1)),
+	}
+	fill := func(flags map[string]string) Step {
+		return Step{Benchmarks: []string{"filluniquerandom", "waitforcompaction"}, Flags: flags, Measure: []string{"filluniquerandom"}}
+	}
+	return []Workload{
+		{Set: "merge", Name: "mergerandom", Num: num, ValueSize: 8, Needs: []string{"merge"},
+			Flags: map[string]string{"merge_operator": "uint64add"},
+			Steps: []Step{
+				{Benchmarks: []string{"mergerandom", "waitforcompaction"}, Measure: []string{"mergerandom"}},
+				read("readrandom"), read("readrandommergerandom"),
+			}},
+		{Set: "merge", Name: "deleterange", Num: num, ValueSize: 100, Needs: []string{"deleterange"},
+			Steps: []Step{fill(rangeDels), read("readrandom"), read("seekrandom")}},
+		{Set: "merge", Name: "deleterange-none", Num: num, ValueSize: 100, Needs: []string{"deleterange"},
+			Steps: []Step{fill(nil), read("readrandom"), read("seekrandom")}},
+	}
+}
+
 // Flags returns the db_bench flags of step s of workload w in dir: the
 // plan's, the workload's sizes, the step's, the database, and
 // --use_existing_db for every step after the first.
@@ -154,6 +209,9 @@ func (p *Plan) Flags(w *Workload, stepIndex int, dir string) map[string]string {
 	}
 	f["num"] = strconv.Itoa(w.Num)
 	f["value_size"] = strconv.Itoa(w.ValueSize)
+	for k, v := range w.Flags {
+		f[k] = v
+	}
 	for k, v := range w.Steps[stepIndex].Flags {
 		f[k] = v
 	}

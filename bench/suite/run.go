@@ -85,9 +85,14 @@ func (r *Runner) Run(ctx context.Context) error {
 	total := 0
 	for _, w := range r.Plan.Workloads {
 		for _, e := range r.Engines {
-			if e.runs(w.Set) {
-				total += r.Plan.Reps
+			if !e.runs(w.Set) {
+				continue
 			}
+			if why := e.Cannot(&w); why != "" {
+				fmt.Fprintf(r.Log, "skipping %s on %s: %s\n", w.Name, e.Name, why)
+				continue
+			}
+			total += r.Plan.Reps
 		}
 	}
 	done := 0
@@ -97,7 +102,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			w := &r.Plan.Workloads[wi]
 			for ei := range r.Engines {
 				e := r.Engines[(ei+rep-1)%len(r.Engines)]
-				if !e.runs(w.Set) {
+				if !e.runs(w.Set) || e.Cannot(w) != "" {
 					continue
 				}
 				done++
@@ -314,4 +319,14 @@ func dirSize(dir string) int64 {
 // runs reports whether the engine takes part in workload set set.
 func (e *Engine) runs(set string) bool {
 	return len(e.OnlySets) == 0 || contains(e.OnlySets, set)
+}
+
+// Cannot says why the engine cannot run w (a need it lacks), or "".
+func (e *Engine) Cannot(w *Workload) string {
+	for _, n := range w.Needs {
+		if why, ok := e.Lacks[n]; ok {
+			return why
+		}
+	}
+	return ""
 }

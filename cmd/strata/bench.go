@@ -29,10 +29,18 @@ Read benchmarks end in "(F of N found)"; --histogram adds latency percentiles
 (P50, P75, P99, P99.9, P99.99). The database in --db is deleted first unless
 --use_existing_db is set.
 
+Merges and range deletions take RocksDB's db_bench flags: mergerandom and
+readrandommergerandom need --merge_operator=uint64add (8-byte little-endian
+addition), and the write benchmarks write range deletions with
+--writes_per_range_tombstone, --range_tombstone_width and
+--max_num_range_tombstones.
+
 Benchmarks: ` + joinNames(dbbench.Benchmarks),
 		Example: `  strata bench --benchmarks=fillrandom,readrandom --num=100000
   strata bench --benchmarks=filluniquerandom,waitforcompaction,readrandom,seekrandom --seek_nexts=10 --histogram
-  strata bench --benchmarks=readrandom --use_existing_db --db=/tmp/strata-dbbench`,
+  strata bench --benchmarks=readrandom --use_existing_db --db=/tmp/strata-dbbench
+  strata bench --benchmarks=mergerandom,readrandommergerandom --merge_operator=uint64add --value_size=8
+  strata bench --benchmarks=filluniquerandom,readrandom --writes_per_range_tombstone=100 --max_num_range_tombstones=10000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cmd.SilenceUsage = true

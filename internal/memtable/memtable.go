@@ -22,8 +22,13 @@ var ErrArenaFull = errors.New("memtable: arena full")
 
 // ErrRecordExists is returned by Add when the MemTable already holds an entry
 // with the same user key and sequence number. Nothing was inserted, but the
-// arena space reserved for the entry stays used (it is never reclaimed).
+// arena space reserved for the entry may stay used (it is never reclaimed).
 var ErrRecordExists = errors.New("memtable: entry with this user key and sequence already exists")
+
+// ErrMergeLimit is returned by AddMerge when the key's entries older than
+// the operand begin with the limit's count of merge operands in a row.
+// Nothing was inserted, and no arena space was used.
+var ErrMergeLimit = errors.New("memtable: too many successive merge operands")
 
 const (
 	// maxHeight bounds tower heights; with p = 1/4 it serves 4^20 entries.
@@ -338,6 +343,20 @@ func (m *MemTable) sameSeq(nd uint32, c int, seq uint64) bool {
 // every error case nothing is inserted.
 // Add does not allocate on the heap.
 func (m *MemTable) Add(seq uint64, kind base.Kind, ukey, value []byte) error {
+	return m.add(seq, kind, ukey, value, 0)
+}
+
+// AddMerge is Add of the merge operand (ukey, seq) -> value, unless ukey's
+// entries older than seq begin with limit merge operands in a row (limit >
+// 0; what SuccessiveMerges counts when seq is the newest): then it inserts
+// nothing and returns ErrMergeLimit. The count costs no search of its own:
+// it reads the entries after the place the operand's search finds.
+func (m *MemTable) AddMerge(seq uint64, ukey, value []byte, limit int) error {
+	return m.add(seq, base.KindMerge, ukey, value, limit)
+}
+
+// add is Add, and with limit > 0 AddMerge.
+func (m *MemTable) add(seq uint64, kind base.Kind, ukey, value []byte, limit int) error {
 	if seq > base.MaxSeq {
 		return fmt.Errorf("memtable: sequence %d exceeds the maximum %d", seq, base.MaxSeq)
 	}
@@ -346,19 +365,9 @@ func (m *MemTable) Add(seq uint64, kind base.Kind, ukey, value []byte) error {
 	}
 	trailer := base.MakeTrailer(seq, kind)
 	kv := uint64(len(ukey)) + base.TrailerLen + uint64(len(value))
-
-	nd, h, err := m.alloc(randomHeight(), kv)
-	if err != nil {
-		return err
-	}
-	w := nd / 4
-	m.words[w+wKeyLen] = uint32(len(ukey) + base.TrailerLen)
-	m.words[w+wValLen] = uint32(len(value))
-	m.words[w+wHeight] = uint32(h)
-	ko := nd + headerBytes + 4*uint32(h)
-	copy(m.buf[ko:], ukey)
-	binary.LittleEndian.PutUint64(m.buf[ko+uint32(len(ukey)):], trailer)
-	copy(m.buf[ko+uint32(len(ukey))+base.TrailerLen:], value)
+	// The node is allocated after the search, at this height or, when
+	// only a shorter tower fits, lower (its upper splices then go unused).
+	h := randomHeight()
 
 	// Raise the list height first so that searches see every level that a
 	// node may be linked at (higher levels unused by a search are harmless).
@@ -386,6 +395,22 @@ func (m *MemTable) Add(seq uint64, kind base.Kind, ukey, value []byte) error {
 			spl[l], nexts[l] = prev, next
 		}
 	}
+	if limit > 0 && m.mergesFrom(ukey, next, nc, limit) >= limit {
+		return ErrMergeLimit
+	}
+
+	nd, h, err := m.alloc(h, kv)
+	if err != nil {
+		return err
+	}
+	w := nd / 4
+	m.words[w+wKeyLen] = uint32(len(ukey) + base.TrailerLen)
+	m.words[w+wValLen] = uint32(len(value))
+	m.words[w+wHeight] = uint32(h)
+	ko := nd + headerBytes + 4*uint32(h)
+	copy(m.buf[ko:], ukey)
+	binary.LittleEndian.PutUint64(m.buf[ko+uint32(len(ukey)):], trailer)
+	copy(m.buf[ko+uint32(len(ukey))+base.TrailerLen:], value)
 
 	// Link level 0: this publishes the node.
 	for {
@@ -548,8 +573,15 @@ func (m *MemTable) Get(ukey []byte, seq uint64) (value []byte, kind base.Kind, o
 // fold here before reaching a value, a deletion, or older data.
 func (m *MemTable) SuccessiveMerges(ukey []byte, limit int) int {
 	nd, c := m.findGE(ukey, base.MakeTrailer(base.MaxSeq, base.KindMax))
+	return m.mergesFrom(ukey, nd, c, limit)
+}
+
+// mergesFrom counts, up to limit, the merge operands of ukey in a row on
+// level 0 from nd, whose comparison against ukey is c (from a search:
+// |c| <= 1 when nd holds ukey; nd 0 for none).
+func (m *MemTable) mergesFrom(ukey []byte, nd uint32, c int, limit int) int {
 	n := 0
-	for nd != 0 && c >= -1 && n < limit {
+	for nd != 0 && c >= -1 && c <= 1 && n < limit {
 		k := m.key(nd)
 		if base.Kind(binary.LittleEndian.Uint64(k[len(k)-base.TrailerLen:])&0xff) != base.KindMerge {
 			break

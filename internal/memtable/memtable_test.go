@@ -324,3 +324,53 @@ func TestRangeDels(t *testing.T) {
 		t.Fatal("seq > MaxSeq accepted")
 	}
 }
+
+// TestAddMerge: AddMerge inserts an operand unless the key's older entries
+// begin with limit operands in a row, counted as SuccessiveMerges counts
+// them (a value, a deletion or another key ends the run); refused, it
+// inserts nothing and takes no arena space.
+func TestAddMerge(t *testing.T) {
+	m := New(base.DefaultComparer, 1<<16)
+	seq := uint64(1)
+	add := func(kind base.Kind, key string) {
+		t.Helper()
+		if err := m.Add(seq, kind, []byte(key), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+		seq++
+	}
+	add(base.KindMerge, "a") // another key's operands do not count
+	add(base.KindMerge, "c")
+	for round := range 3 {
+		for i := range 4 {
+			if err := m.AddMerge(seq, []byte("b"), []byte("op"), 4); err != nil {
+				t.Fatalf("round %d, operand %d: %v", round, i, err)
+			}
+			seq++
+			if n := m.SuccessiveMerges([]byte("b"), 100); n != i+1 {
+				t.Fatalf("round %d: %d operands in a row after %d", round, n, i+1)
+			}
+		}
+		used, count := m.ApproximateMemoryUsage(), m.Len()
+		if err := m.AddMerge(seq, []byte("b"), []byte("op"), 4); !errors.Is(err, ErrMergeLimit) {
+			t.Fatalf("round %d: a fifth operand in a row: %v, want ErrMergeLimit", round, err)
+		}
+		if m.ApproximateMemoryUsage() != used || m.Len() != count {
+			t.Fatalf("a refused operand used arena space or was counted")
+		}
+		if err := m.AddMerge(seq, []byte("b"), []byte("op"), 5); err != nil { // a higher limit takes it
+			t.Fatal(err)
+		}
+		seq++
+		// A value (or a deletion) ends the run.
+		add([]base.Kind{base.KindSet, base.KindDelete, base.KindSet}[round], "b")
+	}
+	// An operand older than every entry of its key counts none.
+	if err := m.AddMerge(2, []byte("b"), []byte("old"), 1); err != nil {
+		t.Fatalf("an operand below the key's entries: %v", err)
+	}
+	if err := m.AddMerge(seq, []byte("d"), nil, 1); err != nil { // a key with no entries
+		t.Fatal(err)
+	}
+	checkStructure(t, m)
+}

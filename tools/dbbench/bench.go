@@ -2,6 +2,7 @@ package dbbench
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -61,9 +62,13 @@ type bench struct {
 	threads int  // goroutines to run method in
 	writes  int  // write/delete operations per thread
 	reads   int  // read operations per thread
-	batch   int  // entries per write batch
-	wo      WriteOptions
-	opKind  string // histogram heading: "write", "read", "seek", "op"
+	// readwrites is the operations per thread of the merge benchmarks:
+	// --num, or the larger of --reads and --writes when either is set
+	// (RocksDB's readwrites_).
+	readwrites int
+	batch      int // entries per write batch
+	wo         WriteOptions
+	opKind     string // histogram heading: "write", "read", "seek", "op"
 	// readersDone counts finished reader threads (readwhilewriting).
 	readersDone atomic.Int32
 	// deadline ends read loops (--duration); zero: none.
@@ -91,6 +96,7 @@ type thread struct {
 	stats *threadStats
 	gen   *ValueGenerator
 	key   []byte
+	end   []byte // a range deletion's end key
 }
 
 func (r *runner) printHeader() {
@@ -155,6 +161,10 @@ func (r *runner) runAll() error {
 		if c.Reads >= 0 {
 			b.reads = c.Reads
 		}
+		b.readwrites = c.Num
+		if c.Reads >= 0 || c.Writes >= 0 {
+			b.readwrites = max(c.Reads, c.Writes)
+		}
 		switch name {
 		case "txnrmw", "txnbatch", "txncontended":
 			if err := r.setupTxn(b); err != nil {
@@ -189,6 +199,10 @@ func (r *runner) runAll() error {
 			b.method, b.opKind = (*runner).seekRandom, "seek"
 		case "readwhilewriting":
 			b.method, b.opKind, b.threads = (*runner).readWhileWriting, "read", c.Threads+1
+		case "mergerandom":
+			b.method, b.opKind = (*runner).mergeRandom, "merge"
+		case "readrandommergerandom":
+			b.method, b.opKind = (*runner).readRandomMergeRandom, "read or merge"
 		case "waitforcompaction":
 			b.method, b.opKind, b.threads = oneOp(DB.WaitForCompactions), "op", 1
 		case "flush":
@@ -230,13 +244,19 @@ func (r *runner) runAll() error {
 func (r *runner) runBenchmark(b *bench) error {
 	threads := make([]*thread, b.threads)
 	for i := range threads {
-		r.threadCount++
+		// RocksDB's db_bench runs waitforcompaction and flush without a
+		// thread, so they take no seed: a benchmark after them draws the
+		// keys it would draw without them.
+		if b.name != "waitforcompaction" && b.name != "flush" {
+			r.threadCount++
+		}
 		threads[i] = &thread{
 			tid:   i,
 			rand:  NewRandom(uint32(r.cfg.Seed + int64(r.threadCount))),
 			stats: newThreadStats(r.cfg.Histogram),
 			gen:   r.values.generator(),
 			key:   make([]byte, 0, r.cfg.KeySize+1),
+			end:   make([]byte, 0, r.cfg.KeySize),
 		}
 	}
 	var rep *reporter
@@ -294,6 +314,11 @@ func (r *runner) runBenchmark(b *bench) error {
 			fmt.Sprintf("(writer: %d writes, %.0f/s)", b.writerOps, float64(b.writerOps)/b.writerSecs))
 	}
 	var buf bytes.Buffer
+	if merged.rangeDels > 0 {
+		// RocksDB's db_bench prints this line per writing thread, before
+		// the report line; this prints the threads' total.
+		fmt.Fprintf(&buf, "Number of range deletions: %d\n", merged.rangeDels)
+	}
 	merged.report(&buf, b.name, b.opKind)
 	if _, err := r.out.Write(buf.Bytes()); err != nil {
 		return err
@@ -302,6 +327,7 @@ func (r *runner) runBenchmark(b *bench) error {
 	if !ok || err != nil {
 		return fmt.Errorf("cannot parse own report line %q: %v", merged.line(b.name), err)
 	}
+	res.RangeDeletions = merged.rangeDels
 	if h := merged.hist; h != nil && h.Count() > 0 {
 		res.Percentiles = map[string]float64{}
 		for _, p := range []struct {
@@ -315,12 +341,24 @@ func (r *runner) runBenchmark(b *bench) error {
 	return nil
 }
 
+// The write benchmarks draw their keys, and the starts of their range
+// deletions, as RocksDB's db_bench's KeyGenerator does: from --num plus
+// --max_num_range_tombstones numbers (--num alone without range deletions),
+// in order (fillseq), at random (fillrandom) or as a permutation
+// (filluniquerandom). A range deletion thus takes the next number of
+// fillseq's sequence, and deletes keys not yet written.
+
+// writeKeys is how many key numbers the write benchmarks draw from.
+func (r *runner) writeKeys() int { return r.cfg.Num + r.cfg.MaxNumRangeTombstones }
+
 func (r *runner) writeSeq(t *thread, b *bench) error {
-	return r.doWrite(t, b, func(i int) int { return i })
+	next := 0
+	return r.doWrite(t, b, func() int { next++; return next - 1 })
 }
 
 func (r *runner) writeRandom(t *thread, b *bench) error {
-	return r.doWrite(t, b, func(int) int { return t.rand.Uniform(r.cfg.Num) })
+	n := r.writeKeys()
+	return r.doWrite(t, b, func() int { return t.rand.Uniform(n) })
 }
 
 // writeUniqueRandom writes each key below --num once, in an order shuffled
@@ -328,7 +366,7 @@ func (r *runner) writeRandom(t *thread, b *bench) error {
 // The permutation lives outside the Go heap (allocInt32s), as the C++
 // driver's does, and is unmapped when the benchmark ends.
 func (r *runner) writeUniqueRandom(t *thread, b *bench) error {
-	perm, free := allocInt32s(r.cfg.Num)
+	perm, free := allocInt32s(r.writeKeys())
 	defer free()
 	for i := range perm {
 		perm[i] = int32(i)
@@ -339,30 +377,46 @@ func (r *runner) writeUniqueRandom(t *thread, b *bench) error {
 	}
 	t.stats.begin() // the shuffle is setup, not the benchmark
 	b.writes = min(b.writes, r.cfg.Num)
-	return r.doWrite(t, b, func(i int) int { return int(perm[i]) })
+	next := 0
+	return r.doWrite(t, b, func() int { next++; return int(perm[next-1]) })
 }
 
-// doWrite puts b.writes entries, key i chosen by keyAt, in batches of
-// b.batch (single puts when b.batch is 1).
-func (r *runner) doWrite(t *thread, b *bench, keyAt func(i int) int) error {
+// doWrite puts b.writes entries, keys drawn by next, in batches of b.batch
+// (single puts when b.batch is 1). With --writes_per_range_tombstone it
+// adds range deletions as RocksDB's db_bench does: into the batch of the
+// entry that is due one, after it, starting at a number drawn by next. A
+// range deletion is not an operation of the report, and counts no bytes.
+func (r *runner) doWrite(t *thread, b *bench, next func() int) error {
+	rangeDels := r.cfg.WritesPerRangeTombstone > 0
+	if rangeDels {
+		if err := r.checkRangeDeletes(); err != nil {
+			return err
+		}
+	}
 	var batch Batch
-	if b.batch > 1 {
+	if b.batch > 1 || rangeDels {
 		batch = r.db.NewBatch()
 	}
 	var bytes int64
+	written := 0
 	for i := 0; i < b.writes; i += b.batch {
 		n := min(b.batch, b.writes-i)
 		b.pace.wait(n * (r.cfg.KeySize + r.cfg.ValueSize))
-		if batch == nil {
-			t.key = r.keys.Append(t.key[:0], keyAt(i))
+		if b.batch == 1 && !r.rangeDelDue(written+1) {
+			t.key = r.keys.Append(t.key[:0], next())
 			if err := r.db.Put(t.key, t.gen.Generate(r.cfg.ValueSize), b.wo); err != nil {
 				return fmt.Errorf("put: %w", err)
 			}
+			written++
 		} else {
 			batch.Reset()
 			for j := 0; j < n; j++ {
-				t.key = r.keys.Append(t.key[:0], keyAt(i+j))
+				t.key = r.keys.Append(t.key[:0], next())
 				batch.Put(t.key, t.gen.Generate(r.cfg.ValueSize))
+				written++
+				if r.rangeDelDue(written) {
+					r.addRangeDelete(t, batch, next())
+				}
 			}
 			if err := r.db.Apply(batch, b.wo); err != nil {
 				return fmt.Errorf("write batch: %w", err)
@@ -372,6 +426,51 @@ func (r *runner) doWrite(t *thread, b *bench, keyAt func(i int) int) error {
 		t.stats.finishedOps(n)
 	}
 	t.stats.bytes += bytes
+	return nil
+}
+
+// rangeDelDue reports whether a range deletion follows a thread's
+// written'th entry: RocksDB's db_bench writes one after
+// --writes_before_delete_range entries and then every
+// --writes_per_range_tombstone, up to --max_num_range_tombstones.
+func (r *runner) rangeDelDue(written int) bool {
+	c := &r.cfg
+	if c.WritesPerRangeTombstone <= 0 || written <= c.WritesBeforeDeleteRange {
+		return false
+	}
+	w := written - c.WritesBeforeDeleteRange
+	return w%c.WritesPerRangeTombstone == 0 && w/c.WritesPerRangeTombstone <= c.MaxNumRangeTombstones
+}
+
+// addRangeDelete adds the range deletion of --range_tombstone_width key
+// numbers from begin to batch: one DeleteRange, or as many Deletes with
+// --expand_range_tombstones.
+func (r *runner) addRangeDelete(t *thread, batch Batch, begin int) {
+	t.stats.rangeDels++
+	if r.cfg.ExpandRangeTombstones {
+		for k := begin; k < begin+r.cfg.RangeTombstoneWidth; k++ {
+			t.key = r.keys.Append(t.key[:0], k)
+			batch.Delete(t.key)
+		}
+		return
+	}
+	t.key = r.keys.Append(t.key[:0], begin)
+	t.end = r.keys.Append(t.end[:0], begin+r.cfg.RangeTombstoneWidth)
+	batch.(RangeDeleteBatch).DeleteRange(t.key, t.end)
+}
+
+// checkRangeDeletes reports an engine that cannot write the range
+// deletions the flags ask for.
+func (r *runner) checkRangeDeletes() error {
+	if r.cfg.ExpandRangeTombstones {
+		return nil
+	}
+	if _, ok := r.db.(RangeDeleteDB); !ok {
+		return fmt.Errorf("--writes_per_range_tombstone: the %s engine has no range deletion (--expand_range_tombstones writes point deletions instead)", r.eng.Name)
+	}
+	if _, ok := r.db.NewBatch().(RangeDeleteBatch); !ok {
+		return fmt.Errorf("--writes_per_range_tombstone: the %s engine's batches have no range deletion", r.eng.Name)
+	}
 	return nil
 }
 
@@ -503,8 +602,16 @@ func (r *runner) readWhileWriting(t *thread, b *bench) error {
 		return r.readRandom(t, b)
 	}
 	readers := int32(b.threads - 1)
+	var batch Batch
+	if r.cfg.WritesPerRangeTombstone > 0 {
+		if err := r.checkRangeDeletes(); err != nil {
+			return err
+		}
+		batch = r.db.NewBatch()
+	}
 	start := time.Now()
 	var n int64
+	rangeDels := 0
 	for b.readersDone.Load() < readers {
 		b.pace.wait(r.cfg.KeySize + r.cfg.ValueSize)
 		t.key = r.keys.Append(t.key[:0], t.rand.Uniform(r.cfg.Num))
@@ -515,9 +622,95 @@ func (r *runner) readWhileWriting(t *thread, b *bench) error {
 		if t.stats.reportOps != nil {
 			t.stats.reportOps.Add(1)
 		}
+		// RocksDB's writer (BGWriter) writes its range deletions on
+		// their own, starting at a random key below --num.
+		if r.rangeDelDue(int(n)) {
+			batch.Reset()
+			r.addRangeDelete(t, batch, t.rand.Uniform(r.cfg.Num))
+			if err := r.db.Apply(batch, b.wo); err != nil {
+				return fmt.Errorf("range deletion: %w", err)
+			}
+			rangeDels++
+		}
 	}
 	b.writerOps, b.writerSecs = n, time.Since(start).Seconds()
 	t.stats.begin() // do not count the writer
+	t.stats.rangeDels = rangeDels
+	return nil
+}
+
+// mergeOperand is what the merge benchmarks merge: 1, as an 8-byte
+// little-endian integer (for --merge_operator=uint64add, a counter's
+// increment). RocksDB's db_bench merges --value_size bytes of its value
+// generator instead, which uint64add reads as a number when --value_size
+// is 8; the cost of a merge does not depend on the number.
+var mergeOperand = binary.LittleEndian.AppendUint64(nil, 1)
+
+// mergeDB returns the database as a MergeDB, or why it is not one.
+func (r *runner) mergeDB() (MergeDB, error) {
+	m, ok := r.db.(MergeDB)
+	if !ok {
+		return nil, fmt.Errorf("the %s engine has no merge operator", r.eng.Name)
+	}
+	return m, nil
+}
+
+// mergeRandom merges mergeOperand into a random key below --merge_keys,
+// b.readwrites times (RocksDB's MergeRandom).
+func (r *runner) mergeRandom(t *thread, b *bench) error {
+	m, err := r.mergeDB()
+	if err != nil {
+		return err
+	}
+	keys := r.cfg.mergeKeys()
+	var bytes int64
+	for i := 0; i < b.readwrites && !b.expired(i); i++ {
+		b.pace.wait(r.cfg.KeySize + len(mergeOperand))
+		t.key = r.keys.Append(t.key[:0], t.rand.Uniform(keys))
+		if err := m.Merge(t.key, mergeOperand, b.wo); err != nil {
+			return fmt.Errorf("merge: %w", err)
+		}
+		bytes += int64(len(t.key) + len(mergeOperand))
+		t.stats.finishedOps(1)
+	}
+	t.stats.bytes += bytes
+	t.stats.message = fmt.Sprintf("( updates:%d)", b.readwrites) // RocksDB's, space included
+	return nil
+}
+
+// readRandomMergeRandom does b.readwrites operations on random keys below
+// --merge_keys, each a merge with probability --mergereadpercent and a Get
+// otherwise (RocksDB's ReadRandomMergeRandom, and its message: reads,
+// merges, the operations asked for, reads that found a value, and the
+// longest value read).
+func (r *runner) readRandomMergeRandom(t *thread, b *bench) error {
+	m, err := r.mergeDB()
+	if err != nil {
+		return err
+	}
+	keys := r.cfg.mergeKeys()
+	var reads, merges, hits, maxLen int
+	for i := 0; i < b.readwrites && !b.expired(i); i++ {
+		t.key = r.keys.Append(t.key[:0], t.rand.Uniform(keys))
+		if t.rand.Uniform(100) < r.cfg.MergeReadPercent {
+			if err := m.Merge(t.key, mergeOperand, b.wo); err != nil {
+				return fmt.Errorf("merge: %w", err)
+			}
+			merges++
+		} else {
+			found, n, err := r.db.Get(t.key)
+			if err != nil {
+				return fmt.Errorf("get %q: %w", t.key, err)
+			}
+			if found {
+				hits++
+			}
+			maxLen = max(maxLen, n)
+			reads++
+		}
+		t.stats.finishedOps(1)
+	}
+	t.stats.message = fmt.Sprintf("(reads:%d merges:%d total:%d hits:%d maxlength:%d)", reads, merges, b.readwrites, hits, maxLen)
 	return nil
 }
 

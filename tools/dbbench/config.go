@@ -14,6 +14,7 @@ var Benchmarks = []string{
 	"fillbatch", "readrandom", "readmissing", "readseq", "readreverse",
 	"seekrandom", "deleterandom", "deleteseq", "readwhilewriting",
 	"txnrmw", "txnbatch", "txncontended",
+	"mergerandom", "readrandommergerandom",
 	"waitforcompaction", "flush", "compact", "stats",
 }
 
@@ -59,6 +60,36 @@ type Config struct {
 	ReportInterval int
 	ReportFile     string
 
+	// MergeOperator names the merge operator the database is opened with
+	// (--merge_operator, RocksDB's name): "" for none, or "uint64add",
+	// addition of 8-byte little-endian integers (Strata's AddMerger). As
+	// in RocksDB's db_bench, mergerandom and readrandommergerandom refuse
+	// to run without one.
+	MergeOperator string
+	// MergeKeys is how many distinct keys mergerandom and
+	// readrandommergerandom draw from; negative means Num (--merge_keys).
+	MergeKeys int
+	// MergeReadPercent is the percentage of readrandommergerandom's
+	// operations that are merges, the rest being reads (--mergereadpercent:
+	// despite its name, RocksDB's db_bench counts merges with it).
+	MergeReadPercent int
+
+	// Range deletions written by the write benchmarks (fills, overwrite,
+	// fillsync, fillbatch and readwhilewriting's writer), as RocksDB's
+	// db_bench writes them: after WritesBeforeDeleteRange entries, one
+	// range deletion every WritesPerRangeTombstone entries, at most
+	// MaxNumRangeTombstones of them, each deleting RangeTombstoneWidth
+	// consecutive key numbers from a key drawn as the benchmark draws its
+	// keys. With ExpandRangeTombstones each is that many point deletions
+	// instead. (--writes_before_delete_range, --writes_per_range_tombstone,
+	// --max_num_range_tombstones, --range_tombstone_width,
+	// --expand_range_tombstones.)
+	WritesBeforeDeleteRange int
+	WritesPerRangeTombstone int
+	MaxNumRangeTombstones   int
+	RangeTombstoneWidth     int
+	ExpandRangeTombstones   bool
+
 	// Engine settings.
 	CacheSize       int64  // block cache bytes; negative disables (--cache_size)
 	BloomBits       int    // bloom bits per key; <= 0 disables (--bloom_bits)
@@ -74,24 +105,27 @@ type Config struct {
 // settings db_bench leaves to the engine).
 func DefaultConfig() Config {
 	return Config{
-		Benchmarks:       strings.Split(DefaultBenchmarks, ","),
-		Num:              1000000,
-		Reads:            -1,
-		Writes:           -1,
-		KeySize:          16,
-		ValueSize:        100,
-		CompressionRatio: 0.5,
-		Threads:          1,
-		BatchSize:        1,
-		SeekNexts:        0,
-		Seed:             1000,
-		DB:               filepath.Join(os.TempDir(), "strata-dbbench"),
-		ReportFile:       "report.csv",
-		CacheSize:        8 << 20,
-		BloomBits:        10,
-		CompressionType:  "snappy",
-		WriteBufferSize:  4 << 20,
-		BlockSize:        4 << 10,
+		Benchmarks:          strings.Split(DefaultBenchmarks, ","),
+		Num:                 1000000,
+		Reads:               -1,
+		Writes:              -1,
+		KeySize:             16,
+		ValueSize:           100,
+		CompressionRatio:    0.5,
+		Threads:             1,
+		BatchSize:           1,
+		SeekNexts:           0,
+		Seed:                1000,
+		DB:                  filepath.Join(os.TempDir(), "strata-dbbench"),
+		ReportFile:          "report.csv",
+		MergeKeys:           -1,
+		MergeReadPercent:    70,
+		RangeTombstoneWidth: 100,
+		CacheSize:           8 << 20,
+		BloomBits:           10,
+		CompressionType:     "snappy",
+		WriteBufferSize:     4 << 20,
+		BlockSize:           4 << 10,
 	}
 }
 
@@ -147,6 +181,22 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.ReportInterval, "report_interval_seconds", c.ReportInterval,
 		"write each benchmark's operations per second every this many seconds to --report_file (0: never)")
 	fs.StringVar(&c.ReportFile, "report_file", c.ReportFile, "file for --report_interval_seconds (rewritten by each benchmark)")
+	fs.StringVar(&c.MergeOperator, "merge_operator", c.MergeOperator,
+		"merge operator to open the database with: uint64add (8-byte little-endian addition), or none; mergerandom and readrandommergerandom need it")
+	fs.IntVar(&c.MergeKeys, "merge_keys", c.MergeKeys,
+		"distinct keys for mergerandom and readrandommergerandom (negative: --num)")
+	fs.IntVar(&c.MergeReadPercent, "mergereadpercent", c.MergeReadPercent,
+		"percentage of readrandommergerandom's operations that are merges (the rest are reads), as RocksDB's db_bench counts it")
+	fs.IntVar(&c.WritesBeforeDeleteRange, "writes_before_delete_range", c.WritesBeforeDeleteRange,
+		"entries the write benchmarks write before their first range deletion")
+	fs.IntVar(&c.WritesPerRangeTombstone, "writes_per_range_tombstone", c.WritesPerRangeTombstone,
+		"the write benchmarks write a range deletion every this many entries (0: none)")
+	fs.IntVar(&c.MaxNumRangeTombstones, "max_num_range_tombstones", c.MaxNumRangeTombstones,
+		"most range deletions a write benchmark writes (per thread)")
+	fs.IntVar(&c.RangeTombstoneWidth, "range_tombstone_width", c.RangeTombstoneWidth,
+		"key numbers each range deletion deletes")
+	fs.BoolVar(&c.ExpandRangeTombstones, "expand_range_tombstones", c.ExpandRangeTombstones,
+		"write each range deletion as --range_tombstone_width point deletions")
 	fs.Int64Var(&c.CacheSize, "cache_size", c.CacheSize, "block cache size in bytes (negative: no cache)")
 	fs.IntVar(&c.BloomBits, "bloom_bits", c.BloomBits, "bloom filter bits per key (<= 0: no filter)")
 	fs.StringVar(&c.CompressionType, "compression_type", c.CompressionType, "block compression: none, snappy or zstd")
@@ -184,6 +234,16 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--duration, --benchmark_write_rate_limit and --report_interval_seconds must not be negative")
 	case c.ReportInterval > 0 && c.ReportFile == "":
 		return fmt.Errorf("--report_interval_seconds needs a --report_file")
+	case c.MergeOperator != "" && c.MergeOperator != "uint64add":
+		return fmt.Errorf("--merge_operator must be uint64add or empty, not %q", c.MergeOperator)
+	case c.MergeReadPercent < 0 || c.MergeReadPercent > 100:
+		return fmt.Errorf("--mergereadpercent must be in [0, 100], not %d", c.MergeReadPercent)
+	case c.MergeKeys == 0:
+		return fmt.Errorf("--merge_keys must be positive, or negative for --num")
+	case c.WritesBeforeDeleteRange < 0 || c.WritesPerRangeTombstone < 0 || c.MaxNumRangeTombstones < 0:
+		return fmt.Errorf("--writes_before_delete_range, --writes_per_range_tombstone and --max_num_range_tombstones must not be negative")
+	case c.RangeTombstoneWidth < 1:
+		return fmt.Errorf("--range_tombstone_width must be at least 1, not %d", c.RangeTombstoneWidth)
 	}
 	switch c.CompressionType {
 	case "none", "snappy", "zstd":
@@ -199,7 +259,34 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("unknown benchmark %q in --benchmarks (known: %s)", b, strings.Join(Benchmarks, ", "))
 		}
 	}
-	return KeyFormat{Size: c.KeySize}.check(c.Num)
+	for _, b := range c.Benchmarks {
+		if (b == "mergerandom" || b == "readrandommergerandom") && c.MergeOperator == "" {
+			// RocksDB's db_bench: "mergerandom : skipped (--merge_operator
+			// is unknown)", and it exits.
+			return fmt.Errorf("%s needs --merge_operator=uint64add", b)
+		}
+	}
+	keys := KeyFormat{Size: c.KeySize}
+	if err := keys.check(max(c.Num, c.mergeKeys())); err != nil {
+		return err
+	}
+	if c.WritesPerRangeTombstone > 0 {
+		// The write benchmarks draw from --num plus the tombstones'
+		// count, and a tombstone ends --range_tombstone_width past its
+		// start (RocksDB's db_bench does the same).
+		if err := keys.check(c.Num + c.MaxNumRangeTombstones + c.RangeTombstoneWidth); err != nil {
+			return fmt.Errorf("range deletions: %w", err)
+		}
+	}
+	return nil
+}
+
+// mergeKeys is --merge_keys, or --num when negative.
+func (c *Config) mergeKeys() int {
+	if c.MergeKeys < 0 {
+		return c.Num
+	}
+	return c.MergeKeys
 }
 
 // EngineOptions returns the engine settings c asks for.
@@ -215,5 +302,6 @@ func (c *Config) EngineOptions() Options {
 		Sync:            c.Sync,
 		MustExist:       c.UseExistingDB,
 		BulkLoad:        c.BulkLoad,
+		MergeOperator:   c.MergeOperator,
 	}
 }

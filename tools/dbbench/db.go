@@ -87,6 +87,35 @@ type Options struct {
 	// BulkLoad asks for the engine's bulk-load configuration, as a user
 	// loading a large data set would choose it (--bulk_load).
 	BulkLoad bool
+	// MergeOperator is "" (none) or "uint64add": the engine's merge
+	// operator adds 8-byte little-endian unsigned integers, wrapping
+	// around (RocksDB's uint64add, Strata's AddMerger). An engine without
+	// merges fails to open with it.
+	MergeOperator string
+}
+
+// MergeDB is a DB with a merge operator (Options.MergeOperator), as
+// mergerandom and readrandommergerandom need.
+type MergeDB interface {
+	DB
+	// Merge records operand for key, for the merge operator to fold into
+	// its value.
+	Merge(key, operand []byte, wo WriteOptions) error
+}
+
+// RangeDeleteDB is a DB with range deletions, as the write benchmarks need
+// with --writes_per_range_tombstone (unless --expand_range_tombstones).
+// Its batches must implement RangeDeleteBatch.
+type RangeDeleteDB interface {
+	DB
+	// DeleteRange deletes every key in [start, end).
+	DeleteRange(start, end []byte, wo WriteOptions) error
+}
+
+// RangeDeleteBatch is the Batch of a RangeDeleteDB.
+type RangeDeleteBatch interface {
+	Batch
+	DeleteRange(start, end []byte)
 }
 
 // Engine opens and destroys databases of one kind.

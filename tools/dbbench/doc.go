@@ -19,6 +19,10 @@
 //   - Random key choice uses the same generator (Random.Uniform), seeded as
 //     LevelDB does: each thread of each benchmark gets --seed plus a running
 //     thread count, so a rerun with the same flags draws the same keys.
+//     waitforcompaction and flush, which run without a thread in RocksDB's
+//     db_bench (LevelDB's has neither), take no seed: in both tools, a
+//     process running "waitforcompaction,readrandom" reads the keys that
+//     the first benchmark of an earlier process ("mergerandom") drew.
 //   - Each benchmark prints one line in RocksDB's format
 //     ("name : X micros/op Y ops/sec Z seconds N operations; W MB/s"),
 //     read benchmarks ending in "(F of N found)"; with --histogram a
@@ -41,4 +45,24 @@
 // each benchmark's throughput per interval to --report_file in RocksDB's
 // "secs_elapsed,interval_qps" format (waitforcompaction, flush and compact
 // leave the file alone).
+//
+// Merges and range deletions follow RocksDB's db_bench. --merge_operator
+// opens the database with a merge operator; only uint64add (8-byte
+// little-endian addition: Strata's AddMerger) is known. mergerandom merges
+// into random keys (below --merge_keys, default --num) and
+// readrandommergerandom mixes merges and Gets, --mergereadpercent (default
+// 70) of its operations being merges, as RocksDB counts it despite the
+// flag's name; its line ends in RocksDB's "(reads:R merges:M total:T
+// hits:H maxlength:L)". Both refuse to run without --merge_operator, as
+// RocksDB's db_bench does. Their operand is 1 as 8 little-endian bytes
+// (RocksDB's is --value_size bytes of its value generator, the same size
+// with --value_size=8). RocksDB has no range-deletion benchmark: its write
+// benchmarks write range deletions, and so do this package's (fills,
+// overwrite and readwhilewriting's writer), with its flags
+// --writes_per_range_tombstone, --range_tombstone_width,
+// --max_num_range_tombstones, --writes_before_delete_range and
+// --expand_range_tombstones, drawing each deletion's start as the
+// benchmark draws its keys, from --num plus --max_num_range_tombstones
+// numbers, and printing RocksDB's "Number of range deletions: N" line
+// before the report line.
 package dbbench

@@ -25,6 +25,10 @@ type Result struct {
 	Reads int64 `json:"reads"`
 	// Message is the rest of the line's tail, such as "(1000 ops)".
 	Message string `json:"message,omitempty"`
+	// RangeDeletions is the count of the "Number of range deletions: N"
+	// lines RocksDB's db_bench prints before a write benchmark's report
+	// line (one per thread, summed here) when it writes range deletions.
+	RangeDeletions int `json:"range_deletions,omitempty"`
 	// Percentiles in microseconds from a following histogram block
 	// ("Percentiles: P50: .. P99: .."), keyed "P50", "P75", "P99", "P99.9",
 	// "P99.99"; nil without a histogram.
@@ -39,6 +43,7 @@ var (
 	mbRate    = regexp.MustCompile(`^\s*(\S+) MB/s`)
 	foundMsg  = regexp.MustCompile(`\((\d+) of (\d+) found\)`)
 	pctPair   = regexp.MustCompile(`(P[\d.]+): (\S+)`)
+	rangeDels = regexp.MustCompile(`^Number of range deletions: (\d+)\s*$`)
 )
 
 // ParseLine parses one report line. ok is false for any other line (headers,
@@ -98,6 +103,7 @@ func ParseLine(line string) (r Result, ok bool, err error) {
 // block belongs to the report line before it. Errors name the line number.
 func Parse(rd io.Reader) ([]Result, error) {
 	var results []Result
+	pendingRangeDels := 0 // "Number of range deletions" lines since the last report line
 	sc := bufio.NewScanner(rd)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for lineNo := 1; sc.Scan(); lineNo++ {
@@ -114,11 +120,20 @@ func Parse(rd io.Reader) ([]Result, error) {
 			}
 			continue
 		}
+		if m := rangeDels.FindStringSubmatch(line); m != nil {
+			n, err := strconv.Atoi(m[1])
+			if err != nil {
+				return results, fmt.Errorf("line %d: range deletions %q: %w", lineNo, m[1], err)
+			}
+			pendingRangeDels += n
+			continue
+		}
 		r, ok, err := ParseLine(line)
 		if err != nil {
 			return results, fmt.Errorf("line %d: %w", lineNo, err)
 		}
 		if ok {
+			r.RangeDeletions, pendingRangeDels = pendingRangeDels, 0
 			results = append(results, r)
 		}
 	}

@@ -15,6 +15,7 @@ type threadStats struct {
 	bytes         int64
 	found, reads  int64 // for "(F of N found)"; reads < 0: no message
 	message       string
+	rangeDels     int        // range deletions written (--writes_per_range_tombstone)
 	hist          *Histogram // nil unless --histogram
 	lastOp        time.Time
 	// report, if set, counts operations for --report_interval_seconds.
@@ -32,7 +33,7 @@ func newThreadStats(histogram bool) *threadStats {
 
 // begin (re)starts the clock and clears the counters (db_bench's Start).
 func (s *threadStats) begin() {
-	s.done, s.bytes, s.seconds, s.found, s.reads = 0, 0, 0, 0, -1
+	s.done, s.bytes, s.seconds, s.found, s.reads, s.rangeDels = 0, 0, 0, 0, -1, 0
 	if s.hist != nil {
 		*s.hist = Histogram{}
 	}
@@ -65,6 +66,7 @@ func (s *threadStats) merge(o *threadStats) {
 	}
 	s.done += o.done
 	s.bytes += o.bytes
+	s.rangeDels += o.rangeDels
 	s.seconds += o.seconds
 	if o.reads >= 0 {
 		s.found += o.found

@@ -27,6 +27,13 @@ func StrataOptions(o Options) (*strata.Options, error) {
 	if o.CacheSize == 0 {
 		so.BlockCacheSize = -1
 	}
+	switch o.MergeOperator {
+	case "":
+	case "uint64add":
+		so.Merger = strata.AddMerger
+	default:
+		return nil, fmt.Errorf("unknown merge operator %q (want uint64add)", o.MergeOperator)
+	}
 	if o.BulkLoad {
 		// Automatic compactions off, several 64 MiB memtables; the write
 		// buffer asked for still applies when larger.
@@ -72,7 +79,13 @@ func strataWO(wo WriteOptions) *strata.WriteOptions {
 
 func (s strataDB) Put(k, v []byte, wo WriteOptions) error { return s.d.Put(k, v, strataWO(wo)) }
 func (s strataDB) Delete(k []byte, wo WriteOptions) error { return s.d.Delete(k, strataWO(wo)) }
-func (s strataDB) NewBatch() Batch                        { return s.d.NewBatch() }
+func (s strataDB) Merge(k, v []byte, wo WriteOptions) error {
+	return s.d.Merge(k, v, strataWO(wo))
+}
+func (s strataDB) DeleteRange(start, end []byte, wo WriteOptions) error {
+	return s.d.DeleteRange(start, end, strataWO(wo))
+}
+func (s strataDB) NewBatch() Batch { return s.d.NewBatch() }
 func (s strataDB) Apply(b Batch, wo WriteOptions) error {
 	return s.d.Write(b.(*strata.Batch), strataWO(wo))
 }
