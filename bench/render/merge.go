@@ -124,14 +124,20 @@ func writeMergeSet(p func(string, ...any), d *Data, source string, own bool) {
 		p("<!-- Generated from `%s`; edit bench/render, not this section. -->\n\n", shown)
 		p("From a run of its own, `%s`, started %s (results in `%s`): engines interleaved within each\n", h.Command, h.Started.Format("2006-01-02 15:04 MST"), shown)
 		p("repetition (the first rotating), each step a process, each cell the **median of %d repetition(s)**; the machine,\n", h.Plan.Reps)
-		p("settings and engine notes are those above. Rerun with\n\n")
-		p("```sh\ncd bench && go run . run --sets merge --out %s && go run . render\n```\n\n", filepath.ToSlash(source))
+		p("settings and engine notes are those above. The same again, then this page:\n\n")
+		p("```sh\ncd bench && %s && go run . render\n```\n\n", h.Command)
 		p("How each engine of that run does merges and range deletions:\n\n")
 		for _, e := range h.Engines {
+			var notes []string
 			for _, n := range e.Notes {
-				if strings.HasPrefix(n, "Merges:") {
-					p("- **%s** (%s): %s\n", e.Name, e.Version, strings.TrimSpace(strings.TrimPrefix(n, "Merges:")))
+				if rest, ok := strings.CutPrefix(n, "Merges:"); ok {
+					notes = append([]string{strings.TrimSpace(rest)}, notes...)
+				} else if strings.Contains(strings.ToLower(n), "assertion") {
+					notes = append(notes, n) // what the numbers of a debug build mean
 				}
+			}
+			if len(notes) > 0 {
+				p("- **%s** (%s): %s\n", e.Name, e.Version, strings.Join(notes, " "))
 			}
 		}
 		p("\n")
