@@ -13,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -173,7 +174,52 @@ func newRenderCmd() *cobra.Command {
 	cmd.Flags().StringVar(&in, "in", "results/full.jsonl", "results file")
 	cmd.Flags().StringVar(&docs, "docs", "../docs", "directory for benchmarks.md and its charts")
 	cmd.Flags().StringVar(&scale, "scale", defaultScaleResults, "scale results file for the \"At scale\" section (skipped if absent)")
+	cmd.Flags().StringVar(&sqlResults, "sql", sqlResults, "sysbench results file for the \"SQL: sysbench against MariaDB\" section (skipped if absent)")
+	cmd.Flags().StringVar(&embeddedResults, "sql-embedded", embeddedResults, "embedded benchmarks' output for the \"SQL embedded\" section (skipped if absent)")
 	return cmd
+}
+
+// The SQL sections' sources (go run . sql writes them; render --sql and
+// --sql-embedded, or go run . sql --out, choose others).
+var (
+	sqlResults      = defaultSQLResults
+	embeddedResults = defaultEmbeddedResults
+)
+
+// loadSQL loads the SQL sections' files that exist (nil if neither does).
+func loadSQL() (*render.SQL, error) {
+	s := &render.SQL{SysbenchSource: sqlResults, EmbeddedSource: embeddedResults}
+	err := loadOptional(sqlResults, "sysbench", func(f io.Reader) (err error) {
+		s.Sysbench, err = render.LoadSQL(f)
+		return err
+	})
+	if err == nil {
+		err = loadOptional(embeddedResults, "embedded SQL", func(f io.Reader) (err error) {
+			s.Embedded, err = render.LoadEmbedded(f)
+			return err
+		})
+	}
+	if err != nil || s.Sysbench == nil && s.Embedded == nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// loadOptional runs load on the file at path, if there is one.
+func loadOptional(path, section string, load func(io.Reader) error) error {
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		fmt.Fprintf(os.Stderr, "no %s: the page has no %s section\n", path, section)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := load(f); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }
 
 // renderDocs renders in (and scale, if that file exists) into docs.
@@ -202,7 +248,11 @@ func renderDocs(in, docs, scale string) error {
 			}
 		}
 	}
-	if err := render.Write(data, docs, in, sd, scale); err != nil {
+	sql, err := loadSQL()
+	if err != nil {
+		return err
+	}
+	if err := render.Write(data, docs, in, sd, scale, sql); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "wrote %s\n", filepath.Join(docs, "benchmarks.md"))
