@@ -185,7 +185,7 @@ func TestRunTiny(t *testing.T) {
 		}
 	}
 	docs := filepath.Join(work, "docs")
-	if err := render.Write(data, docs, "test", nil, "", nil); err != nil {
+	if err := render.Write(data, docs, "test", nil, "", nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	md, err := os.ReadFile(filepath.Join(docs, "benchmarks.md"))
@@ -301,7 +301,7 @@ func TestScaleQuick(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := render.Write(data, docs, "results/full.jsonl", sd, "results/scale-test.jsonl", nil); err != nil {
+	if err := render.Write(data, docs, "results/full.jsonl", sd, "results/scale-test.jsonl", nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	md, err := os.ReadFile(filepath.Join(docs, "benchmarks.md"))

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -178,7 +179,52 @@ func newRenderCmd() *cobra.Command {
 		"results of the merge set for the \"Merges and range deletions\" section, when --in did not run it (skipped if absent)")
 	cmd.Flags().StringVar(&gobench, "gobench", defaultGoBench,
 		"go test -bench output of issue 23's benchmarks, each run after a \"$ command\" line, for the same section (skipped if absent)")
+	cmd.Flags().StringVar(&sqlResults, "sql", sqlResults, "sysbench results file for the \"SQL: sysbench against MariaDB\" section (skipped if absent)")
+	cmd.Flags().StringVar(&embeddedResults, "sql-embedded", embeddedResults, "embedded benchmarks' output for the \"SQL embedded\" section (skipped if absent)")
 	return cmd
+}
+
+// The SQL sections' sources (go run . sql writes them; render --sql and
+// --sql-embedded, or go run . sql --out, choose others).
+var (
+	sqlResults      = defaultSQLResults
+	embeddedResults = defaultEmbeddedResults
+)
+
+// loadSQL loads the SQL sections' files that exist (nil if neither does).
+func loadSQL() (*render.SQL, error) {
+	s := &render.SQL{SysbenchSource: sqlResults, EmbeddedSource: embeddedResults}
+	err := loadOptional(sqlResults, "sysbench", func(f io.Reader) (err error) {
+		s.Sysbench, err = render.LoadSQL(f)
+		return err
+	})
+	if err == nil {
+		err = loadOptional(embeddedResults, "embedded SQL", func(f io.Reader) (err error) {
+			s.Embedded, err = render.LoadEmbedded(f)
+			return err
+		})
+	}
+	if err != nil || s.Sysbench == nil && s.Embedded == nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// loadOptional runs load on the file at path, if there is one.
+func loadOptional(path, section string, load func(io.Reader) error) error {
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		fmt.Fprintf(os.Stderr, "no %s: the page has no %s section\n", path, section)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := load(f); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }
 
 // defaultMergeResults and defaultGoBench are the files the "Merges and
@@ -238,7 +284,11 @@ func renderDocs(in, docs, scale, merge, gobench string) error {
 			return err
 		}
 	}
-	if err := render.Write(data, docs, in, sd, scale, m); err != nil {
+	sql, err := loadSQL()
+	if err != nil {
+		return err
+	}
+	if err := render.Write(data, docs, in, sd, scale, m, sql); err != nil {
 		return err
 	}
 	// The Transactions section comes from a run of its own (go run . txn).

@@ -115,6 +115,10 @@ func runSQL(cmd *cobra.Command, o *sqlOptions) error {
 		}
 	}
 	if o.render {
+		if o.sysbench {
+			sqlResults = sqlOut
+		}
+		embeddedResults = o.embOut
 		return renderDocs("results/full.jsonl", o.docs, defaultScaleResults, defaultMergeResults, defaultGoBench)
 	}
 	return nil

@@ -28,6 +28,35 @@ type Data struct {
 // Load reads a results file: a "run" header line, then records.
 func Load(r io.Reader) (*Data, error) {
 	d := &Data{}
+	if err := loadRecords(r, "run", &d.Header, []string{"result", "failure"}, &d.Records); err != nil {
+		return nil, err
+	}
+	if d.Header.Type != "run" {
+		return nil, fmt.Errorf("no run header line")
+	}
+	return d, nil
+}
+
+// loadRecords reads JSON lines: the one of type headerType into header,
+// those of the recordTypes into records.
+func loadRecords[R any](r io.Reader, headerType string, header any, recordTypes []string, records *[]R) error {
+	return readJSONLines(r, func(typ string, text []byte) error {
+		if typ == headerType {
+			return json.Unmarshal(text, header)
+		}
+		if !slices.Contains(recordTypes, typ) {
+			return fmt.Errorf("unknown record type %q", typ)
+		}
+		var rec R
+		err := json.Unmarshal(text, &rec)
+		*records = append(*records, rec)
+		return err
+	})
+}
+
+// readJSONLines calls fn with each non-blank line of r and its "type"
+// field; an error names the line.
+func readJSONLines(r io.Reader, fn func(typ string, text []byte) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	for line := 1; sc.Scan(); line++ {
@@ -36,31 +65,15 @@ func Load(r io.Reader) (*Data, error) {
 			continue
 		}
 		var probe struct{ Type string }
-		if err := json.Unmarshal(text, &probe); err != nil {
-			return nil, fmt.Errorf("line %d: %w", line, err)
+		err := json.Unmarshal(text, &probe)
+		if err == nil {
+			err = fn(probe.Type, text)
 		}
-		switch probe.Type {
-		case "run":
-			if err := json.Unmarshal(text, &d.Header); err != nil {
-				return nil, fmt.Errorf("line %d: %w", line, err)
-			}
-		case "result", "failure":
-			var rec suite.Record
-			if err := json.Unmarshal(text, &rec); err != nil {
-				return nil, fmt.Errorf("line %d: %w", line, err)
-			}
-			d.Records = append(d.Records, rec)
-		default:
-			return nil, fmt.Errorf("line %d: unknown record type %q", line, probe.Type)
+		if err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	if d.Header.Type != "run" {
-		return nil, fmt.Errorf("no run header line")
-	}
-	return d, nil
+	return sc.Err()
 }
 
 // key identifies one cell: a benchmark line of a workload on an engine.
@@ -146,9 +159,10 @@ var defaultRows = []row{
 
 // Write renders data into dir/benchmarks.md and dir/benchmarks/*.png, with
 // the "At scale" section from scale (from the file scaleSource) if not nil,
-// and the "Merges and range deletions" section from data if it ran the
-// merge set, else from merges if not nil.
-func Write(data *Data, dir, source string, scale *ScaleData, scaleSource string, merges *Merges) error {
+// the "Merges and range deletions" section from data if it ran the merge
+// set, else from merges if not nil, and the SQL sections from sql if not
+// nil.
+func Write(data *Data, dir, source string, scale *ScaleData, scaleSource string, merges *Merges, sql *SQL) error {
 	chartDir := filepath.Join(dir, "benchmarks")
 	if err := os.MkdirAll(chartDir, 0o755); err != nil {
 		return err
@@ -284,6 +298,9 @@ func Write(data *Data, dir, source string, scale *ScaleData, scaleSource string,
 		}
 	}
 	writeMerges(p, data, source, merges)
+	if sql != nil {
+		writeSQL(p, sql)
+	}
 	writeFailures(p, t, h)
 	writeRaw(p, t, data)
 	return os.WriteFile(filepath.Join(dir, "benchmarks.md"), []byte(b.String()), 0o644)

@@ -1,7 +1,6 @@
 package render
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -30,34 +29,21 @@ type ScaleData struct {
 // LoadScale reads a scale results file.
 func LoadScale(r io.Reader) (*ScaleData, error) {
 	d := &ScaleData{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for line := 1; sc.Scan(); line++ {
-		text := sc.Bytes()
-		if len(strings.TrimSpace(string(text))) == 0 {
-			continue
-		}
-		var probe struct{ Type string }
-		if err := json.Unmarshal(text, &probe); err != nil {
-			return nil, fmt.Errorf("line %d: %w", line, err)
-		}
-		if probe.Type == "scale-run" {
+	err := readJSONLines(r, func(typ string, text []byte) error {
+		if typ == "scale-run" {
 			run := &ScaleRun{}
-			if err := json.Unmarshal(text, &run.Header); err != nil {
-				return nil, fmt.Errorf("line %d: %w", line, err)
-			}
 			d.Runs = append(d.Runs, run)
-			continue
+			return json.Unmarshal(text, &run.Header)
 		}
 		if len(d.Runs) == 0 {
-			return nil, fmt.Errorf("line %d: %q before any scale-run header", line, probe.Type)
+			return fmt.Errorf("%q before any scale-run header", typ)
 		}
 		run := d.Runs[len(d.Runs)-1]
-		switch probe.Type {
+		switch typ {
 		case "result", "failure":
 			var rec suite.ScaleRecord
 			if err := json.Unmarshal(text, &rec); err != nil {
-				return nil, fmt.Errorf("line %d: %w", line, err)
+				return err
 			}
 			if rec.Step == nil {
 				rec.Step = &suite.StepStats{}
@@ -65,14 +51,13 @@ func LoadScale(r io.Reader) (*ScaleData, error) {
 			run.Records = append(run.Records, rec)
 		case "scale-end":
 			run.End = &suite.ScaleEnd{}
-			if err := json.Unmarshal(text, run.End); err != nil {
-				return nil, fmt.Errorf("line %d: %w", line, err)
-			}
+			return json.Unmarshal(text, run.End)
 		default:
-			return nil, fmt.Errorf("line %d: unknown record type %q", line, probe.Type)
+			return fmt.Errorf("unknown record type %q", typ)
 		}
-	}
-	if err := sc.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	if len(d.Runs) == 0 {

@@ -66,6 +66,8 @@ type Header struct {
 	// SysbenchArgs are the flags every run shares (host, port and user
 	// left out).
 	SysbenchArgs []string `json:"sysbench_args"`
+	// Work is the directory the servers' data and logs were under.
+	Work string `json:"work"`
 }
 
 // Record is one measured run, one load, or one failure.
@@ -118,6 +120,7 @@ func (r *Runner) Run(ctx context.Context, h *Header) error {
 	}
 	h.Sysbench = strings.TrimSpace(string(ver))
 	h.SysbenchArgs = r.Plan.commonArgs()
+	h.Work = r.Work
 	servers := map[string]*server{}
 	defer func() {
 		for _, s := range servers {

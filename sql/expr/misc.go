@@ -31,13 +31,17 @@ func (b *Between) Eval(ctx *Ctx, row Row) (types.Value, error) {
 	if err != nil {
 		return hi, err
 	}
-	ge := compareValues(GE, x, lo)
-	le := compareValues(LE, x, hi)
-	r, _ := (&And{X: &Const{ge}, Y: &Const{le}}).Eval(ctx, row)
-	if b.Not {
-		return (&Not{X: &Const{r}}).Eval(ctx, row)
+	// x >= lo AND x <= hi, three-valued (FALSE wins over NULL), without
+	// building an And per row.
+	geT, geN := types.Truth(compareValues(GE, x, lo))
+	leT, leN := types.Truth(compareValues(LE, x, hi))
+	switch {
+	case (!geT && !geN) || (!leT && !leN):
+		return types.NewBool(b.Not), nil
+	case geN || leN:
+		return types.Null, nil
 	}
-	return r, nil
+	return types.NewBool(!b.Not), nil
 }
 
 // String shows (x [NOT] BETWEEN lo AND hi).
