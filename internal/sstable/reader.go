@@ -698,7 +698,7 @@ var getStatePool = sync.Pool{New: func() any { return new(getState) }}
 //
 // key and value are the caller's copies. Use GetInto to avoid copying.
 func (r *Reader) Get(ikey []byte) (key, value []byte, err error) {
-	key, value, v, err := r.get(nil, ikey, true)
+	key, value, v, err := r.get(nil, ikey, true, nil)
 	if v != nil {
 		value = bytes.Clone(value)
 		v.Release()
@@ -711,10 +711,19 @@ func (r *Reader) Get(ikey []byte) (key, value []byte, err error) {
 // cache Value holding it, which the caller must Release once done with
 // value (nil otherwise). Allocation-free on a cache hit.
 func (r *Reader) GetInto(dst, ikey []byte) (key, value []byte, v *cache.Value, err error) {
-	return r.get(dst, ikey, true)
+	return r.get(dst, ikey, true, nil)
 }
 
-func (r *Reader) get(dst, ikey []byte, into bool) (key, value []byte, v *cache.Value, err error) {
+// GetIntoRead is GetInto that also reports whether the lookup read a data
+// block: false when the key is past the table's last key or the filter ruled
+// it out. That read is what the engine charges to the table's seek budget
+// (LevelDB's allowed_seeks): a lookup the filter answers costs no I/O.
+func (r *Reader) GetIntoRead(dst, ikey []byte) (key, value []byte, v *cache.Value, read bool, err error) {
+	key, value, v, err = r.get(dst, ikey, true, &read)
+	return key, value, v, read, err
+}
+
+func (r *Reader) get(dst, ikey []byte, into bool, read *bool) (key, value []byte, v *cache.Value, err error) {
 	if r.closed {
 		return nil, nil, nil, errClosedReader
 	}
@@ -732,6 +741,9 @@ func (r *Reader) get(dst, ikey []byte, into bool) (key, value []byte, v *cache.V
 	ukey := ikey[:len(ikey)-base.TrailerLen]
 	if r.hasFilter && !r.filter.mayContain(h.Offset, bloomHash(ukey)) {
 		return nil, nil, nil, nil
+	}
+	if read != nil {
+		*read = true
 	}
 	block, v, err := r.dataBlock(h)
 	if err != nil {
