@@ -1,10 +1,10 @@
 #!/bin/bash
 # Compare old vs new strata worker readrandom on identical copies of a 20M-key
+# DB after fill + overwrite, each in a 768 MiB memory cgroup (page cache included).
 # Usage (root): build /tmp/worker-old and /tmp/worker-new from two checkouts
 # (cd bench && go build -o /tmp/worker-new ./worker), then run this script.
 # It needs the launcher of a scale run at /work/scale-bench-data/launcher
 # (go run . scale builds it) and ~10 GB in /work/seekcmp.
-# DB after fill + overwrite, each in a 768 MiB memory cgroup (page cache included).
 set -euo pipefail
 W=/work/seekcmp; mkdir -p $W; cd $W
 CG=/sys/fs/cgroup/memory/seekcmp
