@@ -459,6 +459,13 @@ func (b *Batch) RequireAbsent(key []byte) {
 	b.conds = append(b.conds, &clusterpb.Condition{Key: key})
 }
 
+// Conditions returns the batch's conditions in the order they were added
+// (for implementations of batch writes other than Client's).
+func (b *Batch) Conditions() []*clusterpb.Condition { return b.conds }
+
+// Mutations returns the batch's writes in the order they were added.
+func (b *Batch) Mutations() []*clusterpb.Mutation { return b.muts }
+
 // WriteResult is the outcome of a conditional batch.
 type WriteResult struct {
 	// Succeeded is false when a condition failed; nothing was written then.
