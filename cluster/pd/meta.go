@@ -38,7 +38,7 @@ import (
 var (
 	// SystemStart is the first key of the system key space; user keys are
 	// below it.
-	SystemStart = []byte{0xff}
+	SystemStart  = []byte{0xff}
 	regionPrefix = []byte{0xff, 0x01, 'r'}
 	nodePrefix   = []byte{0xff, 0x01, 'n'}
 	idKey        = []byte{0xff, 0x01, 'i'}
