@@ -118,6 +118,12 @@ var importRules = []importRule{
 	{name: "the transport carries raft messages and client requests between processes with gRPC (TLS optional)",
 		pkgs: []string{"cluster/transport"}, may: []string{"cluster/clusterpb"},
 		modules: []string{"google.golang.org/protobuf", "google.golang.org/grpc", "go.etcd.io/raft/v3"}},
+	{name: "the cluster's Go client talks to nodes with gRPC only (region cache, retries); it knows no server code",
+		pkgs: []string{"cluster/client"}, may: []string{"cluster/clusterpb"},
+		modules: []string{"google.golang.org/protobuf", "google.golang.org/grpc", "go.etcd.io/raft/v3"}},
+	{name: "the placement driver keeps its state in the system key space through a KV interface (the client's), and schedules as a pure function",
+		pkgs: []string{"cluster/pd"}, may: []string{"cluster/client", "cluster/clusterpb"},
+		modules: []string{"google.golang.org/protobuf", "google.golang.org/grpc", "go.etcd.io/raft/v3"}},
 	{name: "examples use the public API only",
 		pkgs: []string{"examples/quickstart"}, may: []string{""}},
 }
