@@ -372,3 +372,22 @@ func (cl *Client) Scan(ctx context.Context, start, end []byte, limit int) ([]*cl
 		start = regionEnd
 	}
 }
+
+// Split splits the region holding key at key through its leader, retrying
+// until ctx ends while the leader is unknown or changes.
+func (cl *Client) Split(ctx context.Context, key []byte) (left, right *clusterpb.Region, err error) {
+	err = cl.do(ctx, key, clusterpb.ReadMode_LINEARIZABLE, func(s *raftstore.Store, rc *clusterpb.RequestContext, r *clusterpb.Region) (*clusterpb.RegionError, error) {
+		if bytes.Equal(r.GetStartKey(), key) {
+			left, right = nil, r // already split there
+			return nil, nil
+		}
+		left, right, err = s.Split(ctx, r.GetId(), r.GetEpoch(), key)
+		var re *raftstore.RegionErr
+		if errors.As(err, &re) {
+			return re.Err, nil
+		}
+		return nil, err
+	})
+	cl.refresh()
+	return left, right, err
+}
