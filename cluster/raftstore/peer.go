@@ -557,6 +557,7 @@ func (p *peer) execSplit(a *applier, e *pb.Entry, cmd *clusterpb.RaftCommand) (p
 		if p.isLeader() {
 			_ = np.rn.Campaign()
 		}
+		s.replayEarly(right.GetId())
 	}
 	return proposalResult{regions: []*clusterpb.Region{proto.Clone(left).(*clusterpb.Region), proto.Clone(right).(*clusterpb.Region)}}, nil
 }

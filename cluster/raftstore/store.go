@@ -153,6 +153,12 @@ type Store struct {
 	awake      map[uint64]*peer
 	rng        *rand.Rand
 	raftLogger raft.Logger
+	// early holds a few messages for regions this node will create when a
+	// split applies here (the right side's leader campaigns as soon as the
+	// split applies on its node; replaying its vote request saves an
+	// election timeout).
+	early map[uint64][]*clusterpb.RaftMessage
+	ticks uint64 // store ticks, to forget early messages now and then
 	snapSeq    uint64
 }
 
@@ -192,6 +198,7 @@ func Open(cfg Config) (*Store, error) {
 		done:    make(chan struct{}),
 		peers:   map[uint64]*peer{},
 		awake:   map[uint64]*peer{},
+		early:   map[uint64][]*clusterpb.RaftMessage{},
 		rng:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 	}
 	s.raftLogger = &raftLogger{l: cfg.Logger.With("node", cfg.NodeID)}
@@ -491,6 +498,10 @@ func (s *Store) shutdown() {
 
 // tick advances the clock of every awake region.
 func (s *Store) tick() {
+	s.ticks++
+	if s.ticks%uint64(4*s.cfg.ElectionTicks) == 0 {
+		clear(s.early)
+	}
 	for _, p := range s.awake {
 		p.tick()
 	}
@@ -564,12 +575,16 @@ func (s *Store) maybeCreatePeer(msg *clusterpb.RaftMessage) *peer {
 	}
 	switch m.GetType() {
 	case pb.MessageType_MsgApp, pb.MessageType_MsgHeartbeat, pb.MessageType_MsgSnap:
+	case pb.MessageType_MsgVote, pb.MessageType_MsgPreVote:
+		s.keepEarly(msg)
+		return nil
 	default:
 		return nil
 	}
 	r := &clusterpb.Region{Id: msg.GetRegionId(), StartKey: msg.GetStartKey(), EndKey: msg.GetEndKey()}
 	for _, q := range s.peers {
 		if overlaps(r, q.region()) {
+			s.keepEarly(msg)
 			return nil
 		}
 	}
@@ -579,6 +594,28 @@ func (s *Store) maybeCreatePeer(msg *clusterpb.RaftMessage) *peer {
 		return nil
 	}
 	return p
+}
+
+// keepEarly keeps a message for a region that does not exist here yet, in
+// a small bounded buffer (Store.early).
+func (s *Store) keepEarly(msg *clusterpb.RaftMessage) {
+	id := msg.GetRegionId()
+	if _, ok := s.early[id]; !ok && len(s.early) >= 64 {
+		return
+	}
+	if len(s.early[id]) >= 8 {
+		return
+	}
+	s.early[id] = append(s.early[id], msg)
+}
+
+// replayEarly steps the messages kept for a region just created by a split.
+func (s *Store) replayEarly(regionID uint64) {
+	msgs := s.early[regionID]
+	delete(s.early, regionID)
+	for _, m := range msgs {
+		s.handleMessage(m)
+	}
 }
 
 // createUninitialized records and starts an empty replica. Its region

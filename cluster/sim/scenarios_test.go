@@ -203,12 +203,14 @@ func TestHibernation(t *testing.T) {
 	cl := c.Client()
 	ctx := ctxT(t, 60*time.Second)
 	const regions = 20
+	t0 := time.Now()
 	for i := 1; i < regions; i++ {
 		if _, _, err := cl.Split(ctx, fmt.Appendf(nil, "r%02d", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	putMany(t, cl, "r", regions, 4)
+	t.Logf("split and written: %v", time.Since(t0))
 	waitFor(t, 20*time.Second, "every region to hibernate", func() bool {
 		for _, n := range c.Nodes() {
 			sts, err := c.Store(n).Regions()
@@ -223,6 +225,7 @@ func TestHibernation(t *testing.T) {
 		}
 		return true
 	})
+	t.Logf("all hibernating: %v", time.Since(t0))
 	before := map[uint64]uint64{}
 	for _, n := range c.Nodes() {
 		before[n] = c.Store(n).Stats().Ticks
