@@ -534,9 +534,13 @@ func (x *Region) GetPeers() []*Peer {
 // region's data: the region's descriptor and whether the replica is live or
 // has been removed (tombstone: its data is gone, a message for it is ignored).
 type RegionLocalState struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	State         RegionLocalState_State `protobuf:"varint,1,opt,name=state,proto3,enum=strata.cluster.RegionLocalState_State" json:"state,omitempty"`
-	Region        *Region                `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	State  RegionLocalState_State `protobuf:"varint,1,opt,name=state,proto3,enum=strata.cluster.RegionLocalState_State" json:"state,omitempty"`
+	Region *Region                `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
+	// peer_id is this node's peer in the region. An uninitialized replica (one
+	// created by a leader's message, waiting for its first snapshot) has a
+	// descriptor without peers: this says who it is.
+	PeerId        uint64 `protobuf:"varint,3,opt,name=peer_id,json=peerId,proto3" json:"peer_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -583,6 +587,13 @@ func (x *RegionLocalState) GetRegion() *Region {
 		return x.Region
 	}
 	return nil
+}
+
+func (x *RegionLocalState) GetPeerId() uint64 {
+	if x != nil {
+		return x.PeerId
+	}
+	return 0
 }
 
 // RaftApplyState is a replica's applied index and the index/term below which
@@ -1101,12 +1112,15 @@ func (*AdminRequest_ChangePeers) isAdminRequest_Cmd() {}
 // replica checks it again when it applies (a command proposed under an epoch
 // that a split overtook is refused, identically on every replica).
 type RaftCommand struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RegionId      uint64                 `protobuf:"varint,1,opt,name=region_id,json=regionId,proto3" json:"region_id,omitempty"`
-	Epoch         *RegionEpoch           `protobuf:"bytes,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	Conditions    []*Condition           `protobuf:"bytes,3,rep,name=conditions,proto3" json:"conditions,omitempty"`
-	Mutations     []*Mutation            `protobuf:"bytes,4,rep,name=mutations,proto3" json:"mutations,omitempty"`
-	Admin         *AdminRequest          `protobuf:"bytes,5,opt,name=admin,proto3" json:"admin,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	RegionId   uint64                 `protobuf:"varint,1,opt,name=region_id,json=regionId,proto3" json:"region_id,omitempty"`
+	Epoch      *RegionEpoch           `protobuf:"bytes,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Conditions []*Condition           `protobuf:"bytes,3,rep,name=conditions,proto3" json:"conditions,omitempty"`
+	Mutations  []*Mutation            `protobuf:"bytes,4,rep,name=mutations,proto3" json:"mutations,omitempty"`
+	Admin      *AdminRequest          `protobuf:"bytes,5,opt,name=admin,proto3" json:"admin,omitempty"`
+	// proposal_id is chosen at random by the proposing replica to find the
+	// caller waiting for the command when it applies; nothing else reads it.
+	ProposalId    uint64 `protobuf:"varint,6,opt,name=proposal_id,json=proposalId,proto3" json:"proposal_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1176,22 +1190,36 @@ func (x *RaftCommand) GetAdmin() *AdminRequest {
 	return nil
 }
 
+func (x *RaftCommand) GetProposalId() uint64 {
+	if x != nil {
+		return x.ProposalId
+	}
+	return 0
+}
+
 // RaftMessage carries one raftpb.Message for a region. from/to name the
 // replicas; region_start/end_key and epoch let a node create a replica it does
 // not have yet (a peer being added, or the right side of a split that has not
 // applied locally yet).
 type RaftMessage struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RegionId      uint64                 `protobuf:"varint,1,opt,name=region_id,json=regionId,proto3" json:"region_id,omitempty"`
-	FromPeer      *Peer                  `protobuf:"bytes,2,opt,name=from_peer,json=fromPeer,proto3" json:"from_peer,omitempty"`
-	ToPeer        *Peer                  `protobuf:"bytes,3,opt,name=to_peer,json=toPeer,proto3" json:"to_peer,omitempty"`
-	Epoch         *RegionEpoch           `protobuf:"bytes,4,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	StartKey      []byte                 `protobuf:"bytes,5,opt,name=start_key,json=startKey,proto3" json:"start_key,omitempty"`
-	EndKey        []byte                 `protobuf:"bytes,6,opt,name=end_key,json=endKey,proto3" json:"end_key,omitempty"`
-	Message       *raftpb.Message        `protobuf:"bytes,7,opt,name=message,proto3" json:"message,omitempty"`
-	ClusterId     uint64                 `protobuf:"varint,8,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RegionId  uint64                 `protobuf:"varint,1,opt,name=region_id,json=regionId,proto3" json:"region_id,omitempty"`
+	FromPeer  *Peer                  `protobuf:"bytes,2,opt,name=from_peer,json=fromPeer,proto3" json:"from_peer,omitempty"`
+	ToPeer    *Peer                  `protobuf:"bytes,3,opt,name=to_peer,json=toPeer,proto3" json:"to_peer,omitempty"`
+	Epoch     *RegionEpoch           `protobuf:"bytes,4,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	StartKey  []byte                 `protobuf:"bytes,5,opt,name=start_key,json=startKey,proto3" json:"start_key,omitempty"`
+	EndKey    []byte                 `protobuf:"bytes,6,opt,name=end_key,json=endKey,proto3" json:"end_key,omitempty"`
+	Message   *raftpb.Message        `protobuf:"bytes,7,opt,name=message,proto3" json:"message,omitempty"`
+	ClusterId uint64                 `protobuf:"varint,8,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	// hibernate (with message unset) is the leader telling a follower that the
+	// region is quiet: everything up to hibernate_commit in hibernate_term is
+	// committed and replicated everywhere, so the follower may stop ticking
+	// until the next message or request for the region wakes it.
+	Hibernate       bool   `protobuf:"varint,9,opt,name=hibernate,proto3" json:"hibernate,omitempty"`
+	HibernateTerm   uint64 `protobuf:"varint,10,opt,name=hibernate_term,json=hibernateTerm,proto3" json:"hibernate_term,omitempty"`
+	HibernateCommit uint64 `protobuf:"varint,11,opt,name=hibernate_commit,json=hibernateCommit,proto3" json:"hibernate_commit,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *RaftMessage) Reset() {
@@ -1276,6 +1304,27 @@ func (x *RaftMessage) GetMessage() *raftpb.Message {
 func (x *RaftMessage) GetClusterId() uint64 {
 	if x != nil {
 		return x.ClusterId
+	}
+	return 0
+}
+
+func (x *RaftMessage) GetHibernate() bool {
+	if x != nil {
+		return x.Hibernate
+	}
+	return false
+}
+
+func (x *RaftMessage) GetHibernateTerm() uint64 {
+	if x != nil {
+		return x.HibernateTerm
+	}
+	return 0
+}
+
+func (x *RaftMessage) GetHibernateCommit() uint64 {
+	if x != nil {
+		return x.HibernateCommit
 	}
 	return 0
 }
@@ -1421,9 +1470,13 @@ func (x *SnapshotChunk) GetData() []byte {
 // SnapshotMeta is the data field of a region's raftpb.Snapshot: the region
 // descriptor as of the snapshot index, and the files that carry its data.
 type SnapshotMeta struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Region        *Region                `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
-	Files         []*SnapshotFile        `protobuf:"bytes,2,rep,name=files,proto3" json:"files,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Region *Region                `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	Files  []*SnapshotFile        `protobuf:"bytes,2,rep,name=files,proto3" json:"files,omitempty"` // not used yet: data travels inline in pairs
+	// pairs is the region's user data (keys without the node's data prefix), in
+	// increasing key order, as of the snapshot's index. For now a snapshot
+	// carries its data inline; streaming table files in chunks is for later.
+	Pairs         []*KvPair `protobuf:"bytes,3,rep,name=pairs,proto3" json:"pairs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1468,6 +1521,13 @@ func (x *SnapshotMeta) GetRegion() *Region {
 func (x *SnapshotMeta) GetFiles() []*SnapshotFile {
 	if x != nil {
 		return x.Files
+	}
+	return nil
+}
+
+func (x *SnapshotMeta) GetPairs() []*KvPair {
+	if x != nil {
+		return x.Pairs
 	}
 	return nil
 }
@@ -2617,10 +2677,11 @@ const file_cluster_proto_rawDesc = "" +
 	"\tstart_key\x18\x02 \x01(\fR\bstartKey\x12\x17\n" +
 	"\aend_key\x18\x03 \x01(\fR\x06endKey\x121\n" +
 	"\x05epoch\x18\x04 \x01(\v2\x1b.strata.cluster.RegionEpochR\x05epoch\x12*\n" +
-	"\x05peers\x18\x05 \x03(\v2\x14.strata.cluster.PeerR\x05peers\"\xb2\x01\n" +
+	"\x05peers\x18\x05 \x03(\v2\x14.strata.cluster.PeerR\x05peers\"\xcb\x01\n" +
 	"\x10RegionLocalState\x12<\n" +
 	"\x05state\x18\x01 \x01(\x0e2&.strata.cluster.RegionLocalState.StateR\x05state\x12.\n" +
-	"\x06region\x18\x02 \x01(\v2\x16.strata.cluster.RegionR\x06region\"0\n" +
+	"\x06region\x18\x02 \x01(\v2\x16.strata.cluster.RegionR\x06region\x12\x17\n" +
+	"\apeer_id\x18\x03 \x01(\x04R\x06peerId\"0\n" +
 	"\x05State\x12\n" +
 	"\n" +
 	"\x06NORMAL\x10\x00\x12\f\n" +
@@ -2668,7 +2729,7 @@ const file_cluster_proto_rawDesc = "" +
 	"\vcompact_log\x18\x02 \x01(\v2!.strata.cluster.CompactLogRequestH\x00R\n" +
 	"compactLog\x12G\n" +
 	"\fchange_peers\x18\x03 \x01(\v2\".strata.cluster.ChangePeersRequestH\x00R\vchangePeersB\x05\n" +
-	"\x03cmd\"\x84\x02\n" +
+	"\x03cmd\"\xa5\x02\n" +
 	"\vRaftCommand\x12\x1b\n" +
 	"\tregion_id\x18\x01 \x01(\x04R\bregionId\x121\n" +
 	"\x05epoch\x18\x02 \x01(\v2\x1b.strata.cluster.RegionEpochR\x05epoch\x129\n" +
@@ -2676,7 +2737,9 @@ const file_cluster_proto_rawDesc = "" +
 	"conditions\x18\x03 \x03(\v2\x19.strata.cluster.ConditionR\n" +
 	"conditions\x126\n" +
 	"\tmutations\x18\x04 \x03(\v2\x18.strata.cluster.MutationR\tmutations\x122\n" +
-	"\x05admin\x18\x05 \x01(\v2\x1c.strata.cluster.AdminRequestR\x05admin\"\xbf\x02\n" +
+	"\x05admin\x18\x05 \x01(\v2\x1c.strata.cluster.AdminRequestR\x05admin\x12\x1f\n" +
+	"\vproposal_id\x18\x06 \x01(\x04R\n" +
+	"proposalId\"\xaf\x03\n" +
 	"\vRaftMessage\x12\x1b\n" +
 	"\tregion_id\x18\x01 \x01(\x04R\bregionId\x121\n" +
 	"\tfrom_peer\x18\x02 \x01(\v2\x14.strata.cluster.PeerR\bfromPeer\x12-\n" +
@@ -2686,16 +2749,21 @@ const file_cluster_proto_rawDesc = "" +
 	"\aend_key\x18\x06 \x01(\fR\x06endKey\x12)\n" +
 	"\amessage\x18\a \x01(\v2\x0f.raftpb.MessageR\amessage\x12\x1d\n" +
 	"\n" +
-	"cluster_id\x18\b \x01(\x04R\tclusterId\"C\n" +
+	"cluster_id\x18\b \x01(\x04R\tclusterId\x12\x1c\n" +
+	"\thibernate\x18\t \x01(\bR\thibernate\x12%\n" +
+	"\x0ehibernate_term\x18\n" +
+	" \x01(\x04R\rhibernateTerm\x12)\n" +
+	"\x10hibernate_commit\x18\v \x01(\x04R\x0fhibernateCommit\"C\n" +
 	"\x10RaftMessageBatch\x12/\n" +
 	"\x04msgs\x18\x01 \x03(\v2\x1b.strata.cluster.RaftMessageR\x04msgs\"\x06\n" +
 	"\x04Done\"Z\n" +
 	"\rSnapshotChunk\x125\n" +
 	"\amessage\x18\x01 \x01(\v2\x1b.strata.cluster.RaftMessageR\amessage\x12\x12\n" +
-	"\x04data\x18\x02 \x01(\fR\x04data\"r\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\"\xa0\x01\n" +
 	"\fSnapshotMeta\x12.\n" +
 	"\x06region\x18\x01 \x01(\v2\x16.strata.cluster.RegionR\x06region\x122\n" +
-	"\x05files\x18\x02 \x03(\v2\x1c.strata.cluster.SnapshotFileR\x05files\"N\n" +
+	"\x05files\x18\x02 \x03(\v2\x1c.strata.cluster.SnapshotFileR\x05files\x12,\n" +
+	"\x05pairs\x18\x03 \x03(\v2\x16.strata.cluster.KvPairR\x05pairs\"N\n" +
 	"\fSnapshotFile\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x04R\x04size\x12\x16\n" +
@@ -2886,47 +2954,48 @@ var file_cluster_proto_depIdxs = []int32{
 	19, // 21: strata.cluster.SnapshotChunk.message:type_name -> strata.cluster.RaftMessage
 	8,  // 22: strata.cluster.SnapshotMeta.region:type_name -> strata.cluster.Region
 	24, // 23: strata.cluster.SnapshotMeta.files:type_name -> strata.cluster.SnapshotFile
-	7,  // 24: strata.cluster.RequestContext.epoch:type_name -> strata.cluster.RegionEpoch
-	6,  // 25: strata.cluster.RequestContext.peer:type_name -> strata.cluster.Peer
-	1,  // 26: strata.cluster.RequestContext.read_mode:type_name -> strata.cluster.ReadMode
-	6,  // 27: strata.cluster.NotLeader.leader:type_name -> strata.cluster.Peer
-	8,  // 28: strata.cluster.EpochNotMatch.regions:type_name -> strata.cluster.Region
-	26, // 29: strata.cluster.RegionError.not_leader:type_name -> strata.cluster.NotLeader
-	27, // 30: strata.cluster.RegionError.epoch_not_match:type_name -> strata.cluster.EpochNotMatch
-	28, // 31: strata.cluster.RegionError.key_not_in_region:type_name -> strata.cluster.KeyNotInRegion
-	25, // 32: strata.cluster.GetRequest.context:type_name -> strata.cluster.RequestContext
-	29, // 33: strata.cluster.GetResponse.region_error:type_name -> strata.cluster.RegionError
-	25, // 34: strata.cluster.ScanRequest.context:type_name -> strata.cluster.RequestContext
-	29, // 35: strata.cluster.ScanResponse.region_error:type_name -> strata.cluster.RegionError
-	33, // 36: strata.cluster.ScanResponse.pairs:type_name -> strata.cluster.KvPair
-	25, // 37: strata.cluster.WriteRequest.context:type_name -> strata.cluster.RequestContext
-	12, // 38: strata.cluster.WriteRequest.conditions:type_name -> strata.cluster.Condition
-	11, // 39: strata.cluster.WriteRequest.mutations:type_name -> strata.cluster.Mutation
-	29, // 40: strata.cluster.WriteResponse.region_error:type_name -> strata.cluster.RegionError
-	5,  // 41: strata.cluster.Node.state:type_name -> strata.cluster.Node.State
-	8,  // 42: strata.cluster.GetRegionResponse.region:type_name -> strata.cluster.Region
-	6,  // 43: strata.cluster.GetRegionResponse.leader:type_name -> strata.cluster.Peer
-	37, // 44: strata.cluster.GetRegionResponse.nodes:type_name -> strata.cluster.Node
-	39, // 45: strata.cluster.ScanRegionsResponse.regions:type_name -> strata.cluster.GetRegionResponse
-	20, // 46: strata.cluster.Raft.Send:input_type -> strata.cluster.RaftMessageBatch
-	22, // 47: strata.cluster.Raft.Snapshot:input_type -> strata.cluster.SnapshotChunk
-	30, // 48: strata.cluster.KV.Get:input_type -> strata.cluster.GetRequest
-	32, // 49: strata.cluster.KV.Scan:input_type -> strata.cluster.ScanRequest
-	35, // 50: strata.cluster.KV.Write:input_type -> strata.cluster.WriteRequest
-	38, // 51: strata.cluster.PD.GetRegion:input_type -> strata.cluster.GetRegionRequest
-	40, // 52: strata.cluster.PD.ScanRegions:input_type -> strata.cluster.ScanRegionsRequest
-	21, // 53: strata.cluster.Raft.Send:output_type -> strata.cluster.Done
-	21, // 54: strata.cluster.Raft.Snapshot:output_type -> strata.cluster.Done
-	31, // 55: strata.cluster.KV.Get:output_type -> strata.cluster.GetResponse
-	34, // 56: strata.cluster.KV.Scan:output_type -> strata.cluster.ScanResponse
-	36, // 57: strata.cluster.KV.Write:output_type -> strata.cluster.WriteResponse
-	39, // 58: strata.cluster.PD.GetRegion:output_type -> strata.cluster.GetRegionResponse
-	41, // 59: strata.cluster.PD.ScanRegions:output_type -> strata.cluster.ScanRegionsResponse
-	53, // [53:60] is the sub-list for method output_type
-	46, // [46:53] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	33, // 24: strata.cluster.SnapshotMeta.pairs:type_name -> strata.cluster.KvPair
+	7,  // 25: strata.cluster.RequestContext.epoch:type_name -> strata.cluster.RegionEpoch
+	6,  // 26: strata.cluster.RequestContext.peer:type_name -> strata.cluster.Peer
+	1,  // 27: strata.cluster.RequestContext.read_mode:type_name -> strata.cluster.ReadMode
+	6,  // 28: strata.cluster.NotLeader.leader:type_name -> strata.cluster.Peer
+	8,  // 29: strata.cluster.EpochNotMatch.regions:type_name -> strata.cluster.Region
+	26, // 30: strata.cluster.RegionError.not_leader:type_name -> strata.cluster.NotLeader
+	27, // 31: strata.cluster.RegionError.epoch_not_match:type_name -> strata.cluster.EpochNotMatch
+	28, // 32: strata.cluster.RegionError.key_not_in_region:type_name -> strata.cluster.KeyNotInRegion
+	25, // 33: strata.cluster.GetRequest.context:type_name -> strata.cluster.RequestContext
+	29, // 34: strata.cluster.GetResponse.region_error:type_name -> strata.cluster.RegionError
+	25, // 35: strata.cluster.ScanRequest.context:type_name -> strata.cluster.RequestContext
+	29, // 36: strata.cluster.ScanResponse.region_error:type_name -> strata.cluster.RegionError
+	33, // 37: strata.cluster.ScanResponse.pairs:type_name -> strata.cluster.KvPair
+	25, // 38: strata.cluster.WriteRequest.context:type_name -> strata.cluster.RequestContext
+	12, // 39: strata.cluster.WriteRequest.conditions:type_name -> strata.cluster.Condition
+	11, // 40: strata.cluster.WriteRequest.mutations:type_name -> strata.cluster.Mutation
+	29, // 41: strata.cluster.WriteResponse.region_error:type_name -> strata.cluster.RegionError
+	5,  // 42: strata.cluster.Node.state:type_name -> strata.cluster.Node.State
+	8,  // 43: strata.cluster.GetRegionResponse.region:type_name -> strata.cluster.Region
+	6,  // 44: strata.cluster.GetRegionResponse.leader:type_name -> strata.cluster.Peer
+	37, // 45: strata.cluster.GetRegionResponse.nodes:type_name -> strata.cluster.Node
+	39, // 46: strata.cluster.ScanRegionsResponse.regions:type_name -> strata.cluster.GetRegionResponse
+	20, // 47: strata.cluster.Raft.Send:input_type -> strata.cluster.RaftMessageBatch
+	22, // 48: strata.cluster.Raft.Snapshot:input_type -> strata.cluster.SnapshotChunk
+	30, // 49: strata.cluster.KV.Get:input_type -> strata.cluster.GetRequest
+	32, // 50: strata.cluster.KV.Scan:input_type -> strata.cluster.ScanRequest
+	35, // 51: strata.cluster.KV.Write:input_type -> strata.cluster.WriteRequest
+	38, // 52: strata.cluster.PD.GetRegion:input_type -> strata.cluster.GetRegionRequest
+	40, // 53: strata.cluster.PD.ScanRegions:input_type -> strata.cluster.ScanRegionsRequest
+	21, // 54: strata.cluster.Raft.Send:output_type -> strata.cluster.Done
+	21, // 55: strata.cluster.Raft.Snapshot:output_type -> strata.cluster.Done
+	31, // 56: strata.cluster.KV.Get:output_type -> strata.cluster.GetResponse
+	34, // 57: strata.cluster.KV.Scan:output_type -> strata.cluster.ScanResponse
+	36, // 58: strata.cluster.KV.Write:output_type -> strata.cluster.WriteResponse
+	39, // 59: strata.cluster.PD.GetRegion:output_type -> strata.cluster.GetRegionResponse
+	41, // 60: strata.cluster.PD.ScanRegions:output_type -> strata.cluster.ScanRegionsResponse
+	54, // [54:61] is the sub-list for method output_type
+	47, // [47:54] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_cluster_proto_init() }
