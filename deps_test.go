@@ -126,6 +126,9 @@ var importRules = []importRule{
 	{name: "the placement driver keeps its state in the system key space through a KV interface (the client's), and schedules as a pure function",
 		pkgs: []string{"cluster/pd"}, may: []string{"cluster/client", "cluster/clusterpb"},
 		modules: []string{"google.golang.org/protobuf", "google.golang.org/grpc", "go.etcd.io/raft/v3"}},
+	{name: "a cluster node wires the raft store, the transport, the placement driver and the client together",
+		pkgs: []string{"cluster/server"}, may: []string{"", "cluster/certs", "cluster/client", "cluster/clusterpb", "cluster/pd", "cluster/raftstore", "cluster/transport"},
+		modules: []string{"google.golang.org/protobuf", "google.golang.org/grpc", "go.etcd.io/raft/v3"}},
 	{name: "examples use the public API only",
 		pkgs: []string{"examples/quickstart"}, may: []string{""}},
 }

@@ -549,12 +549,19 @@ type ScanOptions struct {
 	KeysOnly bool
 }
 
+// SystemStart is the first key of the cluster's system key space (keys from
+// 0xFF up hold the placement driver's state; users' keys sort below).
+var SystemStart = []byte{0xff}
+
 // Scan returns the pairs with keys in [start, end) (end nil: to the end of
-// the key space), across regions, in key order (or reverse). Each region's
-// part is read consistently; the scan as a whole is not one snapshot when it
-// spans regions.
+// the user key space, SystemStart), across regions, in key order (or
+// reverse). Each region's part is read consistently; the scan as a whole is
+// not one snapshot when it spans regions.
 func (c *Client) Scan(ctx context.Context, start, end []byte, o ScanOptions) ([]KV, error) {
 	var out []KV
+	if end == nil {
+		end = SystemStart
+	}
 	if end != nil && bytes.Compare(start, end) >= 0 {
 		return nil, nil
 	}

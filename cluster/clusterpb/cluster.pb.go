@@ -2660,6 +2660,388 @@ func (x *ScanRegionsResponse) GetRegions() []*GetRegionResponse {
 	return nil
 }
 
+// SplitRegionRequest asks the node to split the region holding split_key at
+// split_key (the node forwards nothing: it must host the region's leader, or
+// the answer's error says who does).
+type SplitRegionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SplitKey      []byte                 `protobuf:"bytes,1,opt,name=split_key,json=splitKey,proto3" json:"split_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SplitRegionRequest) Reset() {
+	*x = SplitRegionRequest{}
+	mi := &file_cluster_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SplitRegionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SplitRegionRequest) ProtoMessage() {}
+
+func (x *SplitRegionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SplitRegionRequest.ProtoReflect.Descriptor instead.
+func (*SplitRegionRequest) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *SplitRegionRequest) GetSplitKey() []byte {
+	if x != nil {
+		return x.SplitKey
+	}
+	return nil
+}
+
+type SplitRegionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         string                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Left          *Region                `protobuf:"bytes,2,opt,name=left,proto3" json:"left,omitempty"`
+	Right         *Region                `protobuf:"bytes,3,opt,name=right,proto3" json:"right,omitempty"`
+	RegionError   *RegionError           `protobuf:"bytes,4,opt,name=region_error,json=regionError,proto3" json:"region_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SplitRegionResponse) Reset() {
+	*x = SplitRegionResponse{}
+	mi := &file_cluster_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SplitRegionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SplitRegionResponse) ProtoMessage() {}
+
+func (x *SplitRegionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SplitRegionResponse.ProtoReflect.Descriptor instead.
+func (*SplitRegionResponse) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *SplitRegionResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *SplitRegionResponse) GetLeft() *Region {
+	if x != nil {
+		return x.Left
+	}
+	return nil
+}
+
+func (x *SplitRegionResponse) GetRight() *Region {
+	if x != nil {
+		return x.Right
+	}
+	return nil
+}
+
+func (x *SplitRegionResponse) GetRegionError() *RegionError {
+	if x != nil {
+		return x.RegionError
+	}
+	return nil
+}
+
+type StatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatusRequest) Reset() {
+	*x = StatusRequest{}
+	mi := &file_cluster_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatusRequest) ProtoMessage() {}
+
+func (x *StatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
+func (*StatusRequest) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{38}
+}
+
+// ReplicaStatus is one replica a node hosts, as its raft state says.
+type ReplicaStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Region        *Region                `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	PeerId        uint64                 `protobuf:"varint,2,opt,name=peer_id,json=peerId,proto3" json:"peer_id,omitempty"`
+	Leader        uint64                 `protobuf:"varint,3,opt,name=leader,proto3" json:"leader,omitempty"` // the leader's peer id, 0 if unknown
+	IsLeader      bool                   `protobuf:"varint,4,opt,name=is_leader,json=isLeader,proto3" json:"is_leader,omitempty"`
+	Term          uint64                 `protobuf:"varint,5,opt,name=term,proto3" json:"term,omitempty"`
+	Applied       uint64                 `protobuf:"varint,6,opt,name=applied,proto3" json:"applied,omitempty"`
+	Hibernating   bool                   `protobuf:"varint,7,opt,name=hibernating,proto3" json:"hibernating,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaStatus) Reset() {
+	*x = ReplicaStatus{}
+	mi := &file_cluster_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaStatus) ProtoMessage() {}
+
+func (x *ReplicaStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaStatus.ProtoReflect.Descriptor instead.
+func (*ReplicaStatus) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ReplicaStatus) GetRegion() *Region {
+	if x != nil {
+		return x.Region
+	}
+	return nil
+}
+
+func (x *ReplicaStatus) GetPeerId() uint64 {
+	if x != nil {
+		return x.PeerId
+	}
+	return 0
+}
+
+func (x *ReplicaStatus) GetLeader() uint64 {
+	if x != nil {
+		return x.Leader
+	}
+	return 0
+}
+
+func (x *ReplicaStatus) GetIsLeader() bool {
+	if x != nil {
+		return x.IsLeader
+	}
+	return false
+}
+
+func (x *ReplicaStatus) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *ReplicaStatus) GetApplied() uint64 {
+	if x != nil {
+		return x.Applied
+	}
+	return 0
+}
+
+func (x *ReplicaStatus) GetHibernating() bool {
+	if x != nil {
+		return x.Hibernating
+	}
+	return false
+}
+
+type StatusResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          *Node                  `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Replicas      []*ReplicaStatus       `protobuf:"bytes,2,rep,name=replicas,proto3" json:"replicas,omitempty"`
+	Nodes         []*Node                `protobuf:"bytes,3,rep,name=nodes,proto3" json:"nodes,omitempty"` // the nodes this node knows, with addresses
+	ClusterId     uint64                 `protobuf:"varint,4,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatusResponse) Reset() {
+	*x = StatusResponse{}
+	mi := &file_cluster_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatusResponse) ProtoMessage() {}
+
+func (x *StatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
+func (*StatusResponse) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *StatusResponse) GetNode() *Node {
+	if x != nil {
+		return x.Node
+	}
+	return nil
+}
+
+func (x *StatusResponse) GetReplicas() []*ReplicaStatus {
+	if x != nil {
+		return x.Replicas
+	}
+	return nil
+}
+
+func (x *StatusResponse) GetNodes() []*Node {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *StatusResponse) GetClusterId() uint64 {
+	if x != nil {
+		return x.ClusterId
+	}
+	return 0
+}
+
+// RegionHeartbeat is what a region's leader records in the system key space
+// for the scheduler: who leads, and which peers are still catching up.
+type RegionHeartbeat struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RegionId      uint64                 `protobuf:"varint,1,opt,name=region_id,json=regionId,proto3" json:"region_id,omitempty"`
+	Leader        uint64                 `protobuf:"varint,2,opt,name=leader,proto3" json:"leader,omitempty"`
+	Pending       []uint64               `protobuf:"varint,3,rep,packed,name=pending,proto3" json:"pending,omitempty"`
+	Term          uint64                 `protobuf:"varint,4,opt,name=term,proto3" json:"term,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegionHeartbeat) Reset() {
+	*x = RegionHeartbeat{}
+	mi := &file_cluster_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegionHeartbeat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegionHeartbeat) ProtoMessage() {}
+
+func (x *RegionHeartbeat) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegionHeartbeat.ProtoReflect.Descriptor instead.
+func (*RegionHeartbeat) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *RegionHeartbeat) GetRegionId() uint64 {
+	if x != nil {
+		return x.RegionId
+	}
+	return 0
+}
+
+func (x *RegionHeartbeat) GetLeader() uint64 {
+	if x != nil {
+		return x.Leader
+	}
+	return 0
+}
+
+func (x *RegionHeartbeat) GetPending() []uint64 {
+	if x != nil {
+		return x.Pending
+	}
+	return nil
+}
+
+func (x *RegionHeartbeat) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
 var File_cluster_proto protoreflect.FileDescriptor
 
 const file_cluster_proto_rawDesc = "" +
@@ -2849,7 +3231,34 @@ const file_cluster_proto_rawDesc = "" +
 	"\x05limit\x18\x03 \x01(\rR\x05limit\"h\n" +
 	"\x13ScanRegionsResponse\x12\x14\n" +
 	"\x05error\x18\x01 \x01(\tR\x05error\x12;\n" +
-	"\aregions\x18\x02 \x03(\v2!.strata.cluster.GetRegionResponseR\aregions*J\n" +
+	"\aregions\x18\x02 \x03(\v2!.strata.cluster.GetRegionResponseR\aregions\"1\n" +
+	"\x12SplitRegionRequest\x12\x1b\n" +
+	"\tsplit_key\x18\x01 \x01(\fR\bsplitKey\"\xc5\x01\n" +
+	"\x13SplitRegionResponse\x12\x14\n" +
+	"\x05error\x18\x01 \x01(\tR\x05error\x12*\n" +
+	"\x04left\x18\x02 \x01(\v2\x16.strata.cluster.RegionR\x04left\x12,\n" +
+	"\x05right\x18\x03 \x01(\v2\x16.strata.cluster.RegionR\x05right\x12>\n" +
+	"\fregion_error\x18\x04 \x01(\v2\x1b.strata.cluster.RegionErrorR\vregionError\"\x0f\n" +
+	"\rStatusRequest\"\xdd\x01\n" +
+	"\rReplicaStatus\x12.\n" +
+	"\x06region\x18\x01 \x01(\v2\x16.strata.cluster.RegionR\x06region\x12\x17\n" +
+	"\apeer_id\x18\x02 \x01(\x04R\x06peerId\x12\x16\n" +
+	"\x06leader\x18\x03 \x01(\x04R\x06leader\x12\x1b\n" +
+	"\tis_leader\x18\x04 \x01(\bR\bisLeader\x12\x12\n" +
+	"\x04term\x18\x05 \x01(\x04R\x04term\x12\x18\n" +
+	"\aapplied\x18\x06 \x01(\x04R\aapplied\x12 \n" +
+	"\vhibernating\x18\a \x01(\bR\vhibernating\"\xc0\x01\n" +
+	"\x0eStatusResponse\x12(\n" +
+	"\x04node\x18\x01 \x01(\v2\x14.strata.cluster.NodeR\x04node\x129\n" +
+	"\breplicas\x18\x02 \x03(\v2\x1d.strata.cluster.ReplicaStatusR\breplicas\x12*\n" +
+	"\x05nodes\x18\x03 \x03(\v2\x14.strata.cluster.NodeR\x05nodes\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\x04 \x01(\x04R\tclusterId\"t\n" +
+	"\x0fRegionHeartbeat\x12\x1b\n" +
+	"\tregion_id\x18\x01 \x01(\x04R\bregionId\x12\x16\n" +
+	"\x06leader\x18\x02 \x01(\x04R\x06leader\x12\x18\n" +
+	"\apending\x18\x03 \x03(\x04R\apending\x12\x12\n" +
+	"\x04term\x18\x04 \x01(\x04R\x04term*J\n" +
 	"\bPeerRole\x12\t\n" +
 	"\x05VOTER\x10\x00\x12\v\n" +
 	"\aLEARNER\x10\x01\x12\x12\n" +
@@ -2868,7 +3277,10 @@ const file_cluster_proto_rawDesc = "" +
 	"\x05Write\x12\x1c.strata.cluster.WriteRequest\x1a\x1d.strata.cluster.WriteResponse2\xae\x01\n" +
 	"\x02PD\x12P\n" +
 	"\tGetRegion\x12 .strata.cluster.GetRegionRequest\x1a!.strata.cluster.GetRegionResponse\x12V\n" +
-	"\vScanRegions\x12\".strata.cluster.ScanRegionsRequest\x1a#.strata.cluster.ScanRegionsResponseB/Z-github.com/strata-db/strata/cluster/clusterpbb\x06proto3"
+	"\vScanRegions\x12\".strata.cluster.ScanRegionsRequest\x1a#.strata.cluster.ScanRegionsResponse2\xa2\x01\n" +
+	"\x05Admin\x12P\n" +
+	"\x05Split\x12\".strata.cluster.SplitRegionRequest\x1a#.strata.cluster.SplitRegionResponse\x12G\n" +
+	"\x06Status\x12\x1d.strata.cluster.StatusRequest\x1a\x1e.strata.cluster.StatusResponseB/Z-github.com/strata-db/strata/cluster/clusterpbb\x06proto3"
 
 var (
 	file_cluster_proto_rawDescOnce sync.Once
@@ -2883,7 +3295,7 @@ func file_cluster_proto_rawDescGZIP() []byte {
 }
 
 var file_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_cluster_proto_goTypes = []any{
 	(PeerRole)(0),               // 0: strata.cluster.PeerRole
 	(ReadMode)(0),               // 1: strata.cluster.ReadMode
@@ -2927,7 +3339,13 @@ var file_cluster_proto_goTypes = []any{
 	(*GetRegionResponse)(nil),   // 39: strata.cluster.GetRegionResponse
 	(*ScanRegionsRequest)(nil),  // 40: strata.cluster.ScanRegionsRequest
 	(*ScanRegionsResponse)(nil), // 41: strata.cluster.ScanRegionsResponse
-	(*raftpb.Message)(nil),      // 42: raftpb.Message
+	(*SplitRegionRequest)(nil),  // 42: strata.cluster.SplitRegionRequest
+	(*SplitRegionResponse)(nil), // 43: strata.cluster.SplitRegionResponse
+	(*StatusRequest)(nil),       // 44: strata.cluster.StatusRequest
+	(*ReplicaStatus)(nil),       // 45: strata.cluster.ReplicaStatus
+	(*StatusResponse)(nil),      // 46: strata.cluster.StatusResponse
+	(*RegionHeartbeat)(nil),     // 47: strata.cluster.RegionHeartbeat
+	(*raftpb.Message)(nil),      // 48: raftpb.Message
 }
 var file_cluster_proto_depIdxs = []int32{
 	0,  // 0: strata.cluster.Peer.role:type_name -> strata.cluster.PeerRole
@@ -2949,7 +3367,7 @@ var file_cluster_proto_depIdxs = []int32{
 	6,  // 16: strata.cluster.RaftMessage.from_peer:type_name -> strata.cluster.Peer
 	6,  // 17: strata.cluster.RaftMessage.to_peer:type_name -> strata.cluster.Peer
 	7,  // 18: strata.cluster.RaftMessage.epoch:type_name -> strata.cluster.RegionEpoch
-	42, // 19: strata.cluster.RaftMessage.message:type_name -> raftpb.Message
+	48, // 19: strata.cluster.RaftMessage.message:type_name -> raftpb.Message
 	19, // 20: strata.cluster.RaftMessageBatch.msgs:type_name -> strata.cluster.RaftMessage
 	19, // 21: strata.cluster.SnapshotChunk.message:type_name -> strata.cluster.RaftMessage
 	8,  // 22: strata.cluster.SnapshotMeta.region:type_name -> strata.cluster.Region
@@ -2977,25 +3395,36 @@ var file_cluster_proto_depIdxs = []int32{
 	6,  // 44: strata.cluster.GetRegionResponse.leader:type_name -> strata.cluster.Peer
 	37, // 45: strata.cluster.GetRegionResponse.nodes:type_name -> strata.cluster.Node
 	39, // 46: strata.cluster.ScanRegionsResponse.regions:type_name -> strata.cluster.GetRegionResponse
-	20, // 47: strata.cluster.Raft.Send:input_type -> strata.cluster.RaftMessageBatch
-	22, // 48: strata.cluster.Raft.Snapshot:input_type -> strata.cluster.SnapshotChunk
-	30, // 49: strata.cluster.KV.Get:input_type -> strata.cluster.GetRequest
-	32, // 50: strata.cluster.KV.Scan:input_type -> strata.cluster.ScanRequest
-	35, // 51: strata.cluster.KV.Write:input_type -> strata.cluster.WriteRequest
-	38, // 52: strata.cluster.PD.GetRegion:input_type -> strata.cluster.GetRegionRequest
-	40, // 53: strata.cluster.PD.ScanRegions:input_type -> strata.cluster.ScanRegionsRequest
-	21, // 54: strata.cluster.Raft.Send:output_type -> strata.cluster.Done
-	21, // 55: strata.cluster.Raft.Snapshot:output_type -> strata.cluster.Done
-	31, // 56: strata.cluster.KV.Get:output_type -> strata.cluster.GetResponse
-	34, // 57: strata.cluster.KV.Scan:output_type -> strata.cluster.ScanResponse
-	36, // 58: strata.cluster.KV.Write:output_type -> strata.cluster.WriteResponse
-	39, // 59: strata.cluster.PD.GetRegion:output_type -> strata.cluster.GetRegionResponse
-	41, // 60: strata.cluster.PD.ScanRegions:output_type -> strata.cluster.ScanRegionsResponse
-	54, // [54:61] is the sub-list for method output_type
-	47, // [47:54] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	8,  // 47: strata.cluster.SplitRegionResponse.left:type_name -> strata.cluster.Region
+	8,  // 48: strata.cluster.SplitRegionResponse.right:type_name -> strata.cluster.Region
+	29, // 49: strata.cluster.SplitRegionResponse.region_error:type_name -> strata.cluster.RegionError
+	8,  // 50: strata.cluster.ReplicaStatus.region:type_name -> strata.cluster.Region
+	37, // 51: strata.cluster.StatusResponse.node:type_name -> strata.cluster.Node
+	45, // 52: strata.cluster.StatusResponse.replicas:type_name -> strata.cluster.ReplicaStatus
+	37, // 53: strata.cluster.StatusResponse.nodes:type_name -> strata.cluster.Node
+	20, // 54: strata.cluster.Raft.Send:input_type -> strata.cluster.RaftMessageBatch
+	22, // 55: strata.cluster.Raft.Snapshot:input_type -> strata.cluster.SnapshotChunk
+	30, // 56: strata.cluster.KV.Get:input_type -> strata.cluster.GetRequest
+	32, // 57: strata.cluster.KV.Scan:input_type -> strata.cluster.ScanRequest
+	35, // 58: strata.cluster.KV.Write:input_type -> strata.cluster.WriteRequest
+	38, // 59: strata.cluster.PD.GetRegion:input_type -> strata.cluster.GetRegionRequest
+	40, // 60: strata.cluster.PD.ScanRegions:input_type -> strata.cluster.ScanRegionsRequest
+	42, // 61: strata.cluster.Admin.Split:input_type -> strata.cluster.SplitRegionRequest
+	44, // 62: strata.cluster.Admin.Status:input_type -> strata.cluster.StatusRequest
+	21, // 63: strata.cluster.Raft.Send:output_type -> strata.cluster.Done
+	21, // 64: strata.cluster.Raft.Snapshot:output_type -> strata.cluster.Done
+	31, // 65: strata.cluster.KV.Get:output_type -> strata.cluster.GetResponse
+	34, // 66: strata.cluster.KV.Scan:output_type -> strata.cluster.ScanResponse
+	36, // 67: strata.cluster.KV.Write:output_type -> strata.cluster.WriteResponse
+	39, // 68: strata.cluster.PD.GetRegion:output_type -> strata.cluster.GetRegionResponse
+	41, // 69: strata.cluster.PD.ScanRegions:output_type -> strata.cluster.ScanRegionsResponse
+	43, // 70: strata.cluster.Admin.Split:output_type -> strata.cluster.SplitRegionResponse
+	46, // 71: strata.cluster.Admin.Status:output_type -> strata.cluster.StatusResponse
+	63, // [63:72] is the sub-list for method output_type
+	54, // [54:63] is the sub-list for method input_type
+	54, // [54:54] is the sub-list for extension type_name
+	54, // [54:54] is the sub-list for extension extendee
+	0,  // [0:54] is the sub-list for field type_name
 }
 
 func init() { file_cluster_proto_init() }
@@ -3014,9 +3443,9 @@ func file_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   36,
+			NumMessages:   42,
 			NumExtensions: 0,
-			NumServices:   3,
+			NumServices:   4,
 		},
 		GoTypes:           file_cluster_proto_goTypes,
 		DependencyIndexes: file_cluster_proto_depIdxs,

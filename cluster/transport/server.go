@@ -76,6 +76,8 @@ type ServerConfig struct {
 	Snapshots SnapshotReceiver // nil: snapshots are refused (Unimplemented)
 	KV        KVHandler        // nil: the KV service is refused (Unimplemented)
 	PD        PDHandler        // nil: the PD service is refused (Unimplemented)
+	// Admin serves the administration service as is (nil: refused).
+	Admin clusterpb.AdminServer
 
 	// MaxMessageSize bounds one gRPC message (a Raft batch, a snapshot chunk,
 	// a KV request), in bytes; larger ones are refused with
@@ -208,6 +210,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	clusterpb.RegisterRaftServer(s.grpc, raftService{s: s})
 	clusterpb.RegisterKVServer(s.grpc, kvService{s: s})
 	clusterpb.RegisterPDServer(s.grpc, pdService{s: s})
+	if cfg.Admin != nil {
+		clusterpb.RegisterAdminServer(s.grpc, cfg.Admin)
+	}
 	go func() {
 		s.err = s.grpc.Serve(s.lis)
 		close(s.done)

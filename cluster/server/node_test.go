@@ -1,0 +1,227 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-db/strata/cluster/client"
+	"github.com/strata-db/strata/cluster/clusterpb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// freeAddrs returns n loopback addresses with free ports.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	var out []string
+	var ls []net.Listener
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		out = append(out, l.Addr().String())
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return out
+}
+
+type testCluster struct {
+	t       *testing.T
+	dirs    []string
+	addrs   []string
+	initial map[uint64]string
+	nodes   []*Node
+}
+
+func startCluster(t *testing.T, n int) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, addrs: freeAddrs(t, n), initial: map[uint64]string{}}
+	for i := 0; i < n; i++ {
+		c.dirs = append(c.dirs, t.TempDir())
+		c.initial[uint64(i+1)] = c.addrs[i]
+	}
+	c.nodes = make([]*Node, n)
+	for i := 0; i < n; i++ {
+		c.start(i)
+	}
+	t.Cleanup(func() {
+		for _, nd := range c.nodes {
+			if nd != nil {
+				nd.Close()
+			}
+		}
+	})
+	return c
+}
+
+func (c *testCluster) start(i int) {
+	c.t.Helper()
+	nd, err := Start(Config{NodeID: uint64(i + 1), ClusterID: 7, Dir: c.dirs[i], Listen: c.addrs[i],
+		InitialCluster: c.initial, TickInterval: 50 * time.Millisecond, HeartbeatInterval: 100 * time.Millisecond,
+		MetricsListen: "127.0.0.1:0"})
+	if err != nil {
+		c.t.Fatalf("starting node %d: %v", i+1, err)
+	}
+	c.nodes[i] = nd
+}
+
+func (c *testCluster) stop(i int) {
+	c.t.Helper()
+	if err := c.nodes[i].Close(); err != nil {
+		c.t.Logf("closing node %d: %v", i+1, err)
+	}
+	c.nodes[i] = nil
+}
+
+func (c *testCluster) client() *client.Client {
+	c.t.Helper()
+	cl, err := client.New(client.Options{Addrs: c.addrs, AttemptTimeout: time.Second})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { cl.Close() })
+	return cl
+}
+
+func (c *testCluster) admin(i int) clusterpb.AdminClient {
+	c.t.Helper()
+	cc, err := grpc.NewClient(c.addrs[i], grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { cc.Close() })
+	return clusterpb.NewAdminClient(cc)
+}
+
+// retry runs f until it succeeds or 20 s pass.
+func retry(t *testing.T, what string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestThreeNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three nodes")
+	}
+	c := startCluster(t, 3)
+	cl := c.client()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	retry(t, "first write", func() error { return cl.Put(ctx, []byte("a"), []byte("1")) })
+	for i := 0; i < 100; i++ {
+		k := fmt.Sprintf("k%03d", i)
+		// A put is idempotent: one whose outcome is unknown (a leader
+		// change under a loaded machine) is simply sent again.
+		retry(t, "put "+k, func() error { return cl.Put(ctx, []byte(k), []byte("v"+k)) })
+	}
+	// Split the user region through whichever node leads it.
+	var split *clusterpb.SplitRegionResponse
+	retry(t, "split", func() error {
+		for i := range c.nodes {
+			resp, err := c.admin(i).Split(ctx, &clusterpb.SplitRegionRequest{SplitKey: []byte("k050")})
+			if err == nil && resp.GetError() == "" {
+				split = resp
+				return nil
+			}
+		}
+		return errors.New("no node split")
+	})
+	if string(split.GetRight().GetStartKey()) != "k050" {
+		t.Fatalf("split: %v", split)
+	}
+	// Both sides serve, routed by the region map once it has the split.
+	retry(t, "scan across the split", func() error {
+		kvs, err := cl.Scan(ctx, []byte("k"), nil, client.ScanOptions{})
+		if err != nil {
+			return err
+		}
+		if len(kvs) != 100 {
+			return fmt.Errorf("%d pairs", len(kvs))
+		}
+		return nil
+	})
+	// A node dies: writes go on (two of three replicas), and it catches up
+	// when it returns.
+	c.stop(2)
+	for i := 0; i < 50; i++ {
+		k := fmt.Sprintf("m%03d", i)
+		retry(t, "put with a node down", func() error { return cl.Put(ctx, []byte(k), []byte("x")) })
+	}
+	retry(t, "cas", func() error {
+		ok, err := cl.CompareAndSwap(ctx, []byte("a"), []byte("1"), []byte("2"))
+		if errors.Is(err, client.ErrUnknownResult) {
+			if v, gerr := cl.Get(ctx, []byte("a")); gerr == nil && string(v) == "2" {
+				return nil // it applied
+			}
+		}
+		if err == nil && !ok {
+			return errors.New("cas refused")
+		}
+		return err
+	})
+	c.start(2)
+	retry(t, "restarted node catches up", func() error {
+		st, err := c.nodes[2].Store().Regions()
+		if err != nil {
+			return err
+		}
+		leaderApplied := map[uint64]uint64{}
+		for i := 0; i < 2; i++ {
+			s, _ := c.nodes[i].Store().Regions()
+			for _, r := range s {
+				if r.IsLeader {
+					leaderApplied[r.Region.GetId()] = r.Applied
+				}
+			}
+		}
+		for _, r := range st {
+			if a, ok := leaderApplied[r.Region.GetId()]; ok && r.Applied < a {
+				return fmt.Errorf("region %d applied %d < leader's %d", r.Region.GetId(), r.Applied, a)
+			}
+		}
+		if len(st) < 3 {
+			return fmt.Errorf("%d replicas", len(st))
+		}
+		return nil
+	})
+	if v, err := cl.Get(ctx, []byte("a")); err != nil || string(v) != "2" {
+		t.Fatalf("get a: %q %v", v, err)
+	}
+	// Status and metrics.
+	st, err := c.admin(0).Status(ctx, &clusterpb.StatusRequest{})
+	if err != nil || len(st.GetReplicas()) != 3 || len(st.GetNodes()) != 3 {
+		t.Fatalf("status: %v %v", st, err)
+	}
+	resp, err := http.Get("http://" + c.nodes[0].MetricsAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"# TYPE strata_regions gauge", "strata_regions 3", "strata_raft_splits_total 1"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+}
