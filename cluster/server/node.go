@@ -104,7 +104,7 @@ type Node struct {
 	wg   sync.WaitGroup
 
 	mu       sync.Mutex
-	reported map[uint64]*clusterpb.Region         // region id → descriptor last recorded
+	reported map[uint64]*clusterpb.Region          // region id → descriptor last recorded
 	beats    map[uint64]*clusterpb.RegionHeartbeat // region id → heartbeat last recorded
 	hbCount  uint64
 }
