@@ -72,9 +72,11 @@ var importRules = []importRule{
 		pkgs: []string{"tools/dbbench", "tools/stress"}, may: []string{""}},
 	{name: "the command does flags and printing over the packages below it",
 		pkgs: []string{"cmd/strata"}, may: []string{"", "dataeng", "dataio", "inspect", "tools/dbbench", "tools/stress",
-			"sql/kv/local", "sql/parser", "sql/server", "sql/session", "sql/types"},
+			"sql/kv/local", "sql/parser", "sql/server", "sql/session", "sql/types",
+			"cluster/certs", "cluster/client", "cluster/clusterpb", "cluster/server"},
 		modules: []string{"github.com/spf13/cobra", "github.com/schollz/progressbar", "golang.org/x/term",
-			"vitess.io/vitess"}}, // the SQL shell's client for --connect
+			"vitess.io/vitess",         // the SQL shell's client for --connect
+			"google.golang.org/grpc"}}, // the cluster commands' connections
 	{name: "the SQL trees (statements, expressions) import nothing of ours, and nothing of vitess",
 		pkgs: []string{"sql/ast"}},
 	{name: "SQL values and types (MySQL's semantics) import nothing of ours; decimals are apd's",
