@@ -130,7 +130,7 @@ var importRules = []importRule{
 		modules: []string{"google.golang.org/protobuf", "google.golang.org/grpc", "go.etcd.io/raft/v3"}},
 	{name: "a cluster node wires the raft store, the transport, the placement driver and the client together",
 		pkgs: []string{"cluster/server"}, may: []string{"", "cluster/certs", "cluster/client", "cluster/clusterpb", "cluster/pd", "cluster/raftstore", "cluster/transport"},
-		modules: []string{"google.golang.org/protobuf", "google.golang.org/grpc", "go.etcd.io/raft/v3"}},
+		modules: []string{"google.golang.org/protobuf", "google.golang.org/grpc", "go.etcd.io/raft/v3"}, testModules: []string{"github.com/anishathalye/porcupine"}},
 	{name: "examples use the public API only",
 		pkgs: []string{"examples/quickstart"}, may: []string{""}},
 }

@@ -88,6 +88,7 @@ func newServerCmd(e *env) *cobra.Command {
 	var id, clusterID uint64
 	var dir, listen, advertise, initial, join, metrics string
 	var insecureListen, verbose bool
+	var tick time.Duration
 	var tls clusterTLS
 	c := &cobra.Command{
 		Use:   "server --id N --dir DIR --listen ADDR (--initial-cluster 1=ADDR,2=ADDR,3=ADDR | --join ADDRS)",
@@ -121,7 +122,7 @@ plaintext and refuses to listen on a non-loopback address unless --insecure.`,
 			}
 			n, err := server.Start(server.Config{NodeID: id, ClusterID: clusterID, Dir: dir, Listen: listen,
 				Advertise: advertise, InitialCluster: ic, Join: splitAddrs(join), TLS: tls.files(),
-				Insecure: insecureListen, MetricsListen: metrics,
+				Insecure: insecureListen, MetricsListen: metrics, TickInterval: tick,
 				Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))})
 			if err != nil {
 				return err
@@ -147,6 +148,7 @@ plaintext and refuses to listen on a non-loopback address unless --insecure.`,
 	c.Flags().StringVar(&metrics, "metrics", "", "HTTP address for /metrics (Prometheus text format)")
 	c.Flags().BoolVar(&insecureListen, "insecure", false, "allow plaintext on a non-loopback address")
 	c.Flags().BoolVar(&verbose, "verbose", false, "log debug messages")
+	c.Flags().DurationVar(&tick, "raft-tick", 100*time.Millisecond, "Raft's tick; elections time out after 10 ticks, leaders heartbeat every 2 (every node of a cluster should have the same)")
 	tls.add(c, "")
 	return c
 }
