@@ -61,6 +61,7 @@ type peer struct {
 	active    bool // work happened since the last tick
 	wasLeader bool
 
+	removed             bool // removed from its region by a membership change
 	lastCompactProposed uint64
 	snapCache           *pb.Snapshot
 }
@@ -214,6 +215,9 @@ func (p *peer) handleReady(rd raft.Ready) error {
 	if err := p.applyEntries(rd.CommittedEntries); err != nil {
 		return err
 	}
+	if p.removed {
+		return nil // the replica is gone; its RawNode with it
+	}
 	for _, rs := range rd.ReadStates {
 		if len(rs.RequestCtx) != 8 {
 			continue
@@ -342,26 +346,28 @@ func (p *peer) applyEntries(es []*pb.Entry) error {
 				delete(p.proposals, cmd.GetProposalId())
 			}
 		case pb.EntryType_EntryConfChange, pb.EntryType_EntryConfChangeV2:
-			// Membership changes are not proposed by this version (see
-			// docs/cluster.md); raft is told of one so that its state stays
-			// consistent, the region descriptor is left as it is.
-			var cc pb.ConfChangeI
-			if e.GetType() == pb.EntryType_EntryConfChange {
-				c := &pb.ConfChange{}
-				if err := proto.Unmarshal(e.GetData(), c); err != nil {
-					break
-				}
-				cc = c
-			} else {
-				c := &pb.ConfChangeV2{}
-				if err := proto.Unmarshal(e.GetData(), c); err != nil {
-					break
-				}
-				cc = c
+			res, pid, err := p.applyConfChange(a, e)
+			if err != nil {
+				return err
 			}
-			p.rn.ApplyConfChange(cc)
+			if pr := p.proposals[pid]; pr != nil && pid != 0 && pr.term == e.GetTerm() {
+				answers = append(answers, delivery{pr.ch, res})
+				delete(p.proposals, pid)
+			}
+		}
+		if p.removed {
+			break
 		}
 		p.ps.apply.AppliedIndex = e.GetIndex()
+	}
+	if p.removed {
+		for _, d := range answers {
+			d.ch <- d.res
+		}
+		p.failAll(ErrUnknownResult)
+		delete(p.store.peers, p.regionID)
+		delete(p.store.awake, p.regionID)
+		return nil
 	}
 	if err := a.flush(); err != nil {
 		return err

@@ -159,6 +159,9 @@ type Store struct {
 	// election timeout).
 	early map[uint64][]*clusterpb.RaftMessage
 	ticks uint64 // store ticks, to forget early messages now and then
+	// tombstones are the regions whose replica here was removed, with
+	// its peer id: messages to that peer or an older one are ignored.
+	tombstones map[uint64]uint64
 	snapSeq    uint64
 }
 
@@ -188,18 +191,19 @@ func Open(cfg Config) (*Store, error) {
 		opts.MaxValueSize = 64 << 20
 	}
 	s := &Store{
-		cfg:     cfg,
-		dbOpts:  opts,
-		fs:      opts.FS,
-		snapDir: opts.FS.PathJoin(cfg.Dir, "snap"),
-		inbox:   make(chan func(), cfg.InboxSize),
-		msgs:    make(chan *clusterpb.RaftMessage, cfg.InboxSize),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
-		peers:   map[uint64]*peer{},
-		awake:   map[uint64]*peer{},
-		early:   map[uint64][]*clusterpb.RaftMessage{},
-		rng:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		cfg:        cfg,
+		dbOpts:     opts,
+		fs:         opts.FS,
+		snapDir:    opts.FS.PathJoin(cfg.Dir, "snap"),
+		inbox:      make(chan func(), cfg.InboxSize),
+		msgs:       make(chan *clusterpb.RaftMessage, cfg.InboxSize),
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
+		peers:      map[uint64]*peer{},
+		awake:      map[uint64]*peer{},
+		early:      map[uint64][]*clusterpb.RaftMessage{},
+		tombstones: map[uint64]uint64{},
+		rng:        rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 	}
 	s.raftLogger = &raftLogger{l: cfg.Logger.With("node", cfg.NodeID)}
 	if err := opts.FS.MkdirAll(s.snapDir, 0o755); err != nil {
@@ -268,6 +272,7 @@ func (s *Store) load() error {
 	}
 	for _, st := range states {
 		if st.GetState() == clusterpb.RegionLocalState_TOMBSTONE {
+			s.tombstones[st.GetRegion().GetId()] = st.GetPeerId()
 			continue
 		}
 		ps, err := loadPeerStorage(s.db, st.GetRegion())
@@ -581,6 +586,9 @@ func (s *Store) maybeCreatePeer(msg *clusterpb.RaftMessage) *peer {
 	default:
 		return nil
 	}
+	if t, ok := s.tombstones[msg.GetRegionId()]; ok && msg.GetToPeer().GetId() <= t {
+		return nil // a late message for a removed replica
+	}
 	r := &clusterpb.Region{Id: msg.GetRegionId(), StartKey: msg.GetStartKey(), EndKey: msg.GetEndKey()}
 	for _, q := range s.peers {
 		if overlaps(r, q.region()) {
@@ -630,6 +638,7 @@ func (s *Store) createUninitialized(r *clusterpb.Region, peerID uint64) (*peer, 
 		s.fatal(err)
 		return nil, err
 	}
+	delete(s.tombstones, r.GetId())
 	ps := &peerStorage{regionID: r.GetId(), db: s.db, hard: &pb.HardState{}, apply: &clusterpb.RaftApplyState{}, region: r}
 	return s.addPeer(ps, peerID)
 }
@@ -657,6 +666,7 @@ func (s *Store) addPeer(ps *peerStorage, peerID uint64) (*peer, error) {
 		CheckQuorum:               true,
 		PreVote:                   true,
 		DisableProposalForwarding: true,
+		StepDownOnRemoval:         true,
 		Logger:                    s.raftLogger,
 	})
 	if err != nil {
