@@ -52,11 +52,11 @@ func (s *Store) ChangePeer(ctx context.Context, regionID uint64, epoch *clusterp
 		if rerr == nil {
 			rerr = validChange(p.region(), change)
 		}
-		if rerr == nil && (p.ps.apply.GetAppliedIndex() != p.ps.lastIndex() || p2.rn.HasReady()) {
+		if rerr == nil && (p2.ccInFlight || p2.confBarrier > p2.ps.apply.GetAppliedIndex()) {
 			// Raft takes one change at a time and, without saying so,
-			// turns a second one into an empty entry: wait until the log
-			// is applied.
-			rerr = &clusterpb.RegionError{Message: "membership change: the log is not applied yet, retry", ServerBusy: true}
+			// turns another into an empty entry: wait until the last one
+			// (or, for a new leader, its whole log) is applied.
+			rerr = &clusterpb.RegionError{Message: "membership change: another change is not applied yet, retry", ServerBusy: true}
 		}
 		if rerr != nil {
 			ch <- proposalResult{regionErr: rerr}
@@ -75,6 +75,7 @@ func (s *Store) ChangePeer(ctx context.Context, regionID uint64, epoch *clusterp
 			return
 		}
 		p.proposals[cmd.ProposalId] = &proposal{term: p.rn.BasicStatus().HardState.GetTerm(), ch: ch}
+		p.ccInFlight = true
 	}); err != nil {
 		if errors.Is(err, errBusy) {
 			return nil, &RegionErr{busy()}

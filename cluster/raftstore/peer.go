@@ -61,7 +61,12 @@ type peer struct {
 	active    bool // work happened since the last tick
 	wasLeader bool
 
-	removed             bool // removed from its region by a membership change
+	removed bool // removed from its region by a membership change
+	// confBarrier bounds raft's pending configuration index from above: a
+	// membership change may be proposed once it is applied. ccInFlight: a
+	// change was proposed and its entry is not persisted yet.
+	confBarrier         uint64
+	ccInFlight          bool
 	lastCompactProposed uint64
 	snapCache           *pb.Snapshot
 }
@@ -199,6 +204,9 @@ func (p *peer) onHibernate(msg *clusterpb.RaftMessage) {
 func (p *peer) handleReady(rd raft.Ready) error {
 	if rd.SoftState != nil {
 		leader := rd.SoftState.RaftState == raft.StateLeader
+		if leader && !p.wasLeader {
+			p.confBarrier, p.ccInFlight = p.ps.lastIndex(), false
+		}
 		if p.wasLeader && !leader {
 			// Reads not yet confirmed never will be by this replica.
 			for id, w := range p.reads {

@@ -731,6 +731,9 @@ func (s *Store) handleReadies() (more bool, err error) {
 	var snaps []readyItem
 	for _, it := range items {
 		it.p.ps.commitAppend(it.rd.Entries)
+		if it.p.ccInFlight && len(it.rd.Entries) > 0 {
+			it.p.confBarrier, it.p.ccInFlight = it.p.ps.lastIndex(), false
+		}
 		if it.rd.HardState != nil && !raft.IsEmptyHardState(it.rd.HardState) {
 			it.p.ps.hard = it.rd.HardState
 		}
