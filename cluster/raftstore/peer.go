@@ -630,3 +630,39 @@ func (p *peer) maybeCompactLog() {
 		p.lastCompactProposed = idx
 	}
 }
+
+// saneMessage refuses (false) or repairs a message from the network that
+// etcd raft, which trusts its peers, would panic on: it is the last guard
+// against a buggy or hostile node. No correct leader sends what it refuses.
+func (p *peer) saneMessage(m *pb.Message) bool {
+	if m.GetTerm() == 0 {
+		return false // only local messages have no term
+	}
+	switch m.GetType() {
+	case pb.MessageType_MsgHeartbeat:
+		// A commit index beyond the log: raft panics. Telling a follower
+		// less is always safe.
+		if last := p.ps.lastIndex(); m.GetCommit() > last {
+			m.Commit = proto.Uint64(last)
+		}
+	case pb.MessageType_MsgApp:
+		prev := m.GetLogTerm()
+		var commit uint64
+		for i, e := range m.GetEntries() {
+			if e.GetTerm() < prev || e.GetTerm() > m.GetTerm() {
+				return false // terms go down along the log, or beyond the sender's
+			}
+			prev = e.GetTerm()
+			if i == 0 {
+				commit = p.rn.BasicStatus().HardState.GetCommit()
+			}
+			if e.GetIndex() <= commit {
+				// Raft panics on a conflict with a committed entry.
+				if t, err := p.ps.Term(e.GetIndex()); err == nil && t != e.GetTerm() {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}

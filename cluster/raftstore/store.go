@@ -539,6 +539,9 @@ func (s *Store) handleMessage(msg *clusterpb.RaftMessage) {
 		return
 	}
 	m := msg.GetMessage()
+	if !p.saneMessage(m) {
+		return
+	}
 	if m.GetType() == pb.MessageType_MsgSnap && !s.snapshotFits(p, m.GetSnapshot()) {
 		return
 	}
