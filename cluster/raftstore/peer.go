@@ -69,6 +69,10 @@ type peer struct {
 	ccInFlight          bool
 	lastCompactProposed uint64
 	snapCache           *pb.Snapshot
+	// approxBytes counts the bytes written to the region (see
+	// Config.SplitSize); splitChecking: a size check is running.
+	approxBytes   uint64
+	splitChecking bool
 }
 
 func (p *peer) region() *clusterpb.Region { return p.ps.region }
@@ -241,6 +245,7 @@ func (p *peer) handleReady(rd raft.Ready) error {
 	p.serveReads()
 	if p.isLeader() {
 		p.maybeCompactLog()
+		p.maybeSplit()
 	}
 	return nil
 }
@@ -498,6 +503,7 @@ func (p *peer) execute(a *applier, e *pb.Entry, cmd *clusterpb.RaftCommand) (pro
 		switch m.GetOp() {
 		case clusterpb.Mutation_PUT:
 			a.b.Put(dataKey(m.GetKey()), m.GetValue())
+			p.approxBytes += uint64(len(m.GetKey()) + len(m.GetValue()))
 		case clusterpb.Mutation_DELETE:
 			a.b.Delete(dataKey(m.GetKey()))
 		case clusterpb.Mutation_DELETE_RANGE:
@@ -558,6 +564,7 @@ func (p *peer) execSplit(a *applier, e *pb.Entry, cmd *clusterpb.RaftCommand) (p
 	}
 	p.ps.region = left
 	p.snapCache = nil
+	p.approxBytes /= 2
 	s.stats.splits.Add(1)
 	if existing == nil && myNewID != 0 {
 		ps, err := loadPeerStorage(s.db, right)
@@ -568,6 +575,7 @@ func (p *peer) execSplit(a *applier, e *pb.Entry, cmd *clusterpb.RaftCommand) (p
 		if err != nil {
 			return proposalResult{}, err
 		}
+		np.approxBytes = p.approxBytes
 		if p.isLeader() {
 			_ = np.rn.Campaign()
 		}

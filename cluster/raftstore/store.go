@@ -67,6 +67,12 @@ type Config struct {
 	// that falls behind by more than twice that many entries is caught up
 	// by a snapshot.
 	LogGCThreshold uint64
+	// SplitSize, if positive, splits a region automatically once it holds
+	// about that many bytes of keys and values: its leader counts the bytes
+	// written to it (from zero at start-up; a split halves the count), and
+	// past SplitSize a goroutine measures the region and splits it at the
+	// key that halves it. Default 0: splits only on demand.
+	SplitSize uint64
 	// AllocID returns a new id, unique in the cluster, for the regions and
 	// peers a split creates. Default: random 63-bit ids (collisions
 	// improbable, not impossible: a cluster should pass its allocator).
@@ -123,6 +129,7 @@ type Stats struct {
 	SnapshotsApplied   uint64 // region snapshots ingested by this store
 	Splits             uint64 // splits applied by this store's replicas
 	LogCompactions     uint64 // log truncations applied
+	AutoSplits         uint64 // splits this store's leaders proposed by size
 	ReadyRounds        uint64 // rounds of Ready handling (one synced write each)
 	Ticks              uint64 // region ticks processed (hibernating regions cost none)
 }
@@ -145,7 +152,7 @@ type Store struct {
 	err   atomic.Pointer[error] // the fatal error that stopped the loop
 
 	stats struct {
-		snapGen, snapApplied, splits, compactions, rounds, ticks atomic.Uint64
+		snapGen, snapApplied, splits, compactions, rounds, ticks, autoSplits atomic.Uint64
 	}
 
 	// Owned by the loop goroutine.
@@ -322,6 +329,7 @@ func (s *Store) Stats() Stats {
 		SnapshotsApplied:   s.stats.snapApplied.Load(),
 		Splits:             s.stats.splits.Load(),
 		LogCompactions:     s.stats.compactions.Load(),
+		AutoSplits:         s.stats.autoSplits.Load(),
 		ReadyRounds:        s.stats.rounds.Load(),
 		Ticks:              s.stats.ticks.Load(),
 	}
