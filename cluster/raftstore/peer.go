@@ -61,8 +61,18 @@ type peer struct {
 	active    bool // work happened since the last tick
 	wasLeader bool
 
+	removed bool // removed from its region by a membership change
+	// confBarrier bounds raft's pending configuration index from above: a
+	// membership change may be proposed once it is applied. ccInFlight: a
+	// change was proposed and its entry is not persisted yet.
+	confBarrier         uint64
+	ccInFlight          bool
 	lastCompactProposed uint64
 	snapCache           *pb.Snapshot
+	// approxBytes counts the bytes written to the region (see
+	// Config.SplitSize); splitChecking: a size check is running.
+	approxBytes   uint64
+	splitChecking bool
 }
 
 func (p *peer) region() *clusterpb.Region { return p.ps.region }
@@ -198,6 +208,9 @@ func (p *peer) onHibernate(msg *clusterpb.RaftMessage) {
 func (p *peer) handleReady(rd raft.Ready) error {
 	if rd.SoftState != nil {
 		leader := rd.SoftState.RaftState == raft.StateLeader
+		if leader && !p.wasLeader {
+			p.confBarrier, p.ccInFlight = p.ps.lastIndex(), false
+		}
 		if p.wasLeader && !leader {
 			// Reads not yet confirmed never will be by this replica.
 			for id, w := range p.reads {
@@ -214,6 +227,9 @@ func (p *peer) handleReady(rd raft.Ready) error {
 	if err := p.applyEntries(rd.CommittedEntries); err != nil {
 		return err
 	}
+	if p.removed {
+		return nil // the replica is gone; its RawNode with it
+	}
 	for _, rs := range rd.ReadStates {
 		if len(rs.RequestCtx) != 8 {
 			continue
@@ -229,6 +245,7 @@ func (p *peer) handleReady(rd raft.Ready) error {
 	p.serveReads()
 	if p.isLeader() {
 		p.maybeCompactLog()
+		p.maybeSplit()
 	}
 	return nil
 }
@@ -342,26 +359,28 @@ func (p *peer) applyEntries(es []*pb.Entry) error {
 				delete(p.proposals, cmd.GetProposalId())
 			}
 		case pb.EntryType_EntryConfChange, pb.EntryType_EntryConfChangeV2:
-			// Membership changes are not proposed by this version (see
-			// docs/cluster.md); raft is told of one so that its state stays
-			// consistent, the region descriptor is left as it is.
-			var cc pb.ConfChangeI
-			if e.GetType() == pb.EntryType_EntryConfChange {
-				c := &pb.ConfChange{}
-				if err := proto.Unmarshal(e.GetData(), c); err != nil {
-					break
-				}
-				cc = c
-			} else {
-				c := &pb.ConfChangeV2{}
-				if err := proto.Unmarshal(e.GetData(), c); err != nil {
-					break
-				}
-				cc = c
+			res, pid, err := p.applyConfChange(a, e)
+			if err != nil {
+				return err
 			}
-			p.rn.ApplyConfChange(cc)
+			if pr := p.proposals[pid]; pr != nil && pid != 0 && pr.term == e.GetTerm() {
+				answers = append(answers, delivery{pr.ch, res})
+				delete(p.proposals, pid)
+			}
+		}
+		if p.removed {
+			break
 		}
 		p.ps.apply.AppliedIndex = e.GetIndex()
+	}
+	if p.removed {
+		for _, d := range answers {
+			d.ch <- d.res
+		}
+		p.failAll(ErrUnknownResult)
+		delete(p.store.peers, p.regionID)
+		delete(p.store.awake, p.regionID)
+		return nil
 	}
 	if err := a.flush(); err != nil {
 		return err
@@ -484,6 +503,7 @@ func (p *peer) execute(a *applier, e *pb.Entry, cmd *clusterpb.RaftCommand) (pro
 		switch m.GetOp() {
 		case clusterpb.Mutation_PUT:
 			a.b.Put(dataKey(m.GetKey()), m.GetValue())
+			p.approxBytes += uint64(len(m.GetKey()) + len(m.GetValue()))
 		case clusterpb.Mutation_DELETE:
 			a.b.Delete(dataKey(m.GetKey()))
 		case clusterpb.Mutation_DELETE_RANGE:
@@ -544,6 +564,7 @@ func (p *peer) execSplit(a *applier, e *pb.Entry, cmd *clusterpb.RaftCommand) (p
 	}
 	p.ps.region = left
 	p.snapCache = nil
+	p.approxBytes /= 2
 	s.stats.splits.Add(1)
 	if existing == nil && myNewID != 0 {
 		ps, err := loadPeerStorage(s.db, right)
@@ -554,6 +575,7 @@ func (p *peer) execSplit(a *applier, e *pb.Entry, cmd *clusterpb.RaftCommand) (p
 		if err != nil {
 			return proposalResult{}, err
 		}
+		np.approxBytes = p.approxBytes
 		if p.isLeader() {
 			_ = np.rn.Campaign()
 		}
@@ -615,4 +637,40 @@ func (p *peer) maybeCompactLog() {
 	if p.rn.Propose(data) == nil {
 		p.lastCompactProposed = idx
 	}
+}
+
+// saneMessage refuses (false) or repairs a message from the network that
+// etcd raft, which trusts its peers, would panic on: it is the last guard
+// against a buggy or hostile node. No correct leader sends what it refuses.
+func (p *peer) saneMessage(m *pb.Message) bool {
+	if m.GetTerm() == 0 {
+		return false // only local messages have no term
+	}
+	switch m.GetType() {
+	case pb.MessageType_MsgHeartbeat:
+		// A commit index beyond the log: raft panics. Telling a follower
+		// less is always safe.
+		if last := p.ps.lastIndex(); m.GetCommit() > last {
+			m.Commit = proto.Uint64(last)
+		}
+	case pb.MessageType_MsgApp:
+		prev := m.GetLogTerm()
+		var commit uint64
+		for i, e := range m.GetEntries() {
+			if e.GetTerm() < prev || e.GetTerm() > m.GetTerm() {
+				return false // terms go down along the log, or beyond the sender's
+			}
+			prev = e.GetTerm()
+			if i == 0 {
+				commit = p.rn.BasicStatus().HardState.GetCommit()
+			}
+			if e.GetIndex() <= commit {
+				// Raft panics on a conflict with a committed entry.
+				if t, err := p.ps.Term(e.GetIndex()); err == nil && t != e.GetTerm() {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }

@@ -56,6 +56,9 @@ func decodeSnapshotMeta(snap *pb.Snapshot) (*clusterpb.SnapshotMeta, error) {
 	if len(r.GetEndKey()) > 0 && bytes.Compare(r.GetStartKey(), r.GetEndKey()) >= 0 {
 		return nil, fmt.Errorf("snapshot of region %d with an empty range", r.GetId())
 	}
+	if !proto.Equal(snap.GetMetadata().GetConfState(), confState(r)) {
+		return nil, fmt.Errorf("snapshot of region %d: its raft configuration does not match its descriptor", r.GetId())
+	}
 	var prev []byte
 	for i, kv := range meta.GetPairs() {
 		if !inRegion(kv.GetKey(), r) {

@@ -67,6 +67,12 @@ type Config struct {
 	// that falls behind by more than twice that many entries is caught up
 	// by a snapshot.
 	LogGCThreshold uint64
+	// SplitSize, if positive, splits a region automatically once it holds
+	// about that many bytes of keys and values: its leader counts the bytes
+	// written to it (from zero at start-up; a split halves the count), and
+	// past SplitSize a goroutine measures the region and splits it at the
+	// key that halves it. Default 0: splits only on demand.
+	SplitSize uint64
 	// AllocID returns a new id, unique in the cluster, for the regions and
 	// peers a split creates. Default: random 63-bit ids (collisions
 	// improbable, not impossible: a cluster should pass its allocator).
@@ -123,6 +129,7 @@ type Stats struct {
 	SnapshotsApplied   uint64 // region snapshots ingested by this store
 	Splits             uint64 // splits applied by this store's replicas
 	LogCompactions     uint64 // log truncations applied
+	AutoSplits         uint64 // splits this store's leaders proposed by size
 	ReadyRounds        uint64 // rounds of Ready handling (one synced write each)
 	Ticks              uint64 // region ticks processed (hibernating regions cost none)
 }
@@ -145,7 +152,7 @@ type Store struct {
 	err   atomic.Pointer[error] // the fatal error that stopped the loop
 
 	stats struct {
-		snapGen, snapApplied, splits, compactions, rounds, ticks atomic.Uint64
+		snapGen, snapApplied, splits, compactions, rounds, ticks, autoSplits atomic.Uint64
 	}
 
 	// Owned by the loop goroutine.
@@ -159,6 +166,9 @@ type Store struct {
 	// election timeout).
 	early map[uint64][]*clusterpb.RaftMessage
 	ticks uint64 // store ticks, to forget early messages now and then
+	// tombstones are the regions whose replica here was removed, with
+	// its peer id: messages to that peer or an older one are ignored.
+	tombstones map[uint64]uint64
 	snapSeq    uint64
 }
 
@@ -188,18 +198,19 @@ func Open(cfg Config) (*Store, error) {
 		opts.MaxValueSize = 64 << 20
 	}
 	s := &Store{
-		cfg:     cfg,
-		dbOpts:  opts,
-		fs:      opts.FS,
-		snapDir: opts.FS.PathJoin(cfg.Dir, "snap"),
-		inbox:   make(chan func(), cfg.InboxSize),
-		msgs:    make(chan *clusterpb.RaftMessage, cfg.InboxSize),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
-		peers:   map[uint64]*peer{},
-		awake:   map[uint64]*peer{},
-		early:   map[uint64][]*clusterpb.RaftMessage{},
-		rng:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		cfg:        cfg,
+		dbOpts:     opts,
+		fs:         opts.FS,
+		snapDir:    opts.FS.PathJoin(cfg.Dir, "snap"),
+		inbox:      make(chan func(), cfg.InboxSize),
+		msgs:       make(chan *clusterpb.RaftMessage, cfg.InboxSize),
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
+		peers:      map[uint64]*peer{},
+		awake:      map[uint64]*peer{},
+		early:      map[uint64][]*clusterpb.RaftMessage{},
+		tombstones: map[uint64]uint64{},
+		rng:        rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 	}
 	s.raftLogger = &raftLogger{l: cfg.Logger.With("node", cfg.NodeID)}
 	if err := opts.FS.MkdirAll(s.snapDir, 0o755); err != nil {
@@ -268,6 +279,7 @@ func (s *Store) load() error {
 	}
 	for _, st := range states {
 		if st.GetState() == clusterpb.RegionLocalState_TOMBSTONE {
+			s.tombstones[st.GetRegion().GetId()] = st.GetPeerId()
 			continue
 		}
 		ps, err := loadPeerStorage(s.db, st.GetRegion())
@@ -317,6 +329,7 @@ func (s *Store) Stats() Stats {
 		SnapshotsApplied:   s.stats.snapApplied.Load(),
 		Splits:             s.stats.splits.Load(),
 		LogCompactions:     s.stats.compactions.Load(),
+		AutoSplits:         s.stats.autoSplits.Load(),
 		ReadyRounds:        s.stats.rounds.Load(),
 		Ticks:              s.stats.ticks.Load(),
 	}
@@ -534,6 +547,9 @@ func (s *Store) handleMessage(msg *clusterpb.RaftMessage) {
 		return
 	}
 	m := msg.GetMessage()
+	if !p.saneMessage(m) {
+		return
+	}
 	if m.GetType() == pb.MessageType_MsgSnap && !s.snapshotFits(p, m.GetSnapshot()) {
 		return
 	}
@@ -580,6 +596,9 @@ func (s *Store) maybeCreatePeer(msg *clusterpb.RaftMessage) *peer {
 		return nil
 	default:
 		return nil
+	}
+	if t, ok := s.tombstones[msg.GetRegionId()]; ok && msg.GetToPeer().GetId() <= t {
+		return nil // a late message for a removed replica
 	}
 	r := &clusterpb.Region{Id: msg.GetRegionId(), StartKey: msg.GetStartKey(), EndKey: msg.GetEndKey()}
 	for _, q := range s.peers {
@@ -630,6 +649,7 @@ func (s *Store) createUninitialized(r *clusterpb.Region, peerID uint64) (*peer, 
 		s.fatal(err)
 		return nil, err
 	}
+	delete(s.tombstones, r.GetId())
 	ps := &peerStorage{regionID: r.GetId(), db: s.db, hard: &pb.HardState{}, apply: &clusterpb.RaftApplyState{}, region: r}
 	return s.addPeer(ps, peerID)
 }
@@ -657,6 +677,7 @@ func (s *Store) addPeer(ps *peerStorage, peerID uint64) (*peer, error) {
 		CheckQuorum:               true,
 		PreVote:                   true,
 		DisableProposalForwarding: true,
+		StepDownOnRemoval:         true,
 		Logger:                    s.raftLogger,
 	})
 	if err != nil {
@@ -721,6 +742,9 @@ func (s *Store) handleReadies() (more bool, err error) {
 	var snaps []readyItem
 	for _, it := range items {
 		it.p.ps.commitAppend(it.rd.Entries)
+		if it.p.ccInFlight && len(it.rd.Entries) > 0 {
+			it.p.confBarrier, it.p.ccInFlight = it.p.ps.lastIndex(), false
+		}
 		if it.rd.HardState != nil && !raft.IsEmptyHardState(it.rd.HardState) {
 			it.p.ps.hard = it.rd.HardState
 		}

@@ -19,6 +19,10 @@ import (
 type ClusterOptions struct {
 	// Nodes is how many stores (default 3); their node ids are 1..Nodes.
 	Nodes int
+	// RegionNodes is how many of them (the first ones) hold a replica of
+	// the first region (default all); the others start empty, to be
+	// added by membership changes.
+	RegionNodes int
 	// Dir, if set, holds each node's store on disk (Dir/node<id>);
 	// otherwise each node has its own in-memory file system, kept across
 	// Stop and Start.
@@ -51,14 +55,20 @@ func NewCluster(o ClusterOptions) (*Cluster, error) {
 	}
 	c := &Cluster{Net: NewNetwork(o.Seed, o.Faults), opts: o, stores: map[uint64]*raftstore.Store{}, fss: map[uint64]strata.FS{}}
 	c.nextID.Store(1000)
+	if o.RegionNodes <= 0 || o.RegionNodes > o.Nodes {
+		o.RegionNodes = o.Nodes
+	}
 	region := &clusterpb.Region{Id: 1, Epoch: &clusterpb.RegionEpoch{ConfVer: 1, Version: 1}}
-	for id := uint64(1); id <= uint64(o.Nodes); id++ {
+	for id := uint64(1); id <= uint64(o.RegionNodes); id++ {
 		region.Peers = append(region.Peers, &clusterpb.Peer{Id: id, NodeId: id})
 	}
 	for id := uint64(1); id <= uint64(o.Nodes); id++ {
 		if err := c.Start(id); err != nil {
 			c.Close()
 			return nil, err
+		}
+		if id > uint64(o.RegionNodes) {
+			continue
 		}
 		if err := c.Store(id).Bootstrap(region); err != nil {
 			c.Close()
@@ -390,4 +400,22 @@ func (cl *Client) Split(ctx context.Context, key []byte) (left, right *clusterpb
 	})
 	cl.refresh()
 	return left, right, err
+}
+
+// NewID allocates an id (for peers added by tests).
+func (c *Cluster) NewID() uint64 { return c.nextID.Add(1) }
+
+// ChangePeer applies one membership change to the region holding key
+// through its leader, retrying while the leader is unknown or busy.
+func (cl *Client) ChangePeer(ctx context.Context, key []byte, change *clusterpb.ChangePeer) (region *clusterpb.Region, err error) {
+	err = cl.do(ctx, key, clusterpb.ReadMode_LINEARIZABLE, func(s *raftstore.Store, rc *clusterpb.RequestContext, r *clusterpb.Region) (*clusterpb.RegionError, error) {
+		region, err = s.ChangePeer(ctx, r.GetId(), r.GetEpoch(), change)
+		var re *raftstore.RegionErr
+		if errors.As(err, &re) {
+			return re.Err, nil
+		}
+		return nil, err
+	})
+	cl.refresh()
+	return region, err
 }

@@ -274,3 +274,24 @@ func TestRestartKeepsData(t *testing.T) {
 		t.Fatalf("%d regions after restart, want 2", got)
 	}
 }
+
+// TestAutoSplit writes past Config.SplitSize and checks the regions split
+// by themselves, every write still readable across them.
+func TestAutoSplit(t *testing.T) {
+	c := newCluster(t, ClusterOptions{Config: func(cfg *raftstore.Config) {
+		fastConfig(cfg)
+		cfg.SplitSize = 4 << 10
+	}})
+	cl := c.Client()
+	putMany(t, cl, "k", 1000, 8) // about 16 KiB
+	waitFor(t, 20*time.Second, "a few automatic splits", func() bool { return len(c.Regions()) >= 3 })
+	ctx := ctxT(t, 30*time.Second)
+	pairs, err := cl.Scan(ctx, []byte("k"), []byte("l"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pairs) != 1000 {
+		t.Fatalf("scan across %d regions: %d pairs, want 1000", len(c.Regions()), len(pairs))
+	}
+	t.Logf("%d regions", len(c.Regions()))
+}
