@@ -264,3 +264,36 @@ func TestSnapshotStreamed(t *testing.T) {
 		t.Errorf("snapshot refused by the receiver: status %v, want failure", st)
 	}
 }
+
+// TestCloseWhileStalled closes a transport whose peer stream is stuck on a
+// stalled receiver and whose snapshot is being sent: Close returns, and
+// Send afterwards drops without panicking.
+func TestCloseWhileStalled(t *testing.T) {
+	rec := &recorder{gate: make(chan struct{})}
+	defer close(rec.gate)
+	srv := startServer(t, ServerConfig{ClusterID: 1, Raft: rec, Snapshots: &snapSink{}})
+	rep := &reports{}
+	tr, err := New(Config{ClusterID: 1, Resolver: NewMapResolver(map[uint64]string{2: srv.Addr()}),
+		Snapshots: snapData{1: make([]byte, 64<<20)}, SnapshotStatus: rep.snap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20000 {
+		tr.Send([]*clusterpb.RaftMessage{appMsg(1, 2, uint64(i), 1<<10)})
+	}
+	tr.Send([]*clusterpb.RaftMessage{snapMsg(1)})
+	closed := make(chan error)
+	go func() { closed <- tr.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Close hung on a stalled peer")
+	}
+	tr.Send([]*clusterpb.RaftMessage{appMsg(1, 2, 0, 1), appMsg(1, 3, 0, 1), snapMsg(1)})
+	if err := tr.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}

@@ -571,7 +571,19 @@ func (t *Transport) sendSnapshot(p *peer, m *clusterpb.RaftMessage) {
 		report(fmt.Errorf("%d snapshots are being sent", cap(t.snapSem)))
 		return
 	}
-	t.wg.Add(1)
+	// The goroutine joins the WaitGroup only while the transport is open
+	// (Close sets closed under the lock before it waits).
+	t.mu.RLock()
+	closed := t.closed
+	if !closed {
+		t.wg.Add(1)
+	}
+	t.mu.RUnlock()
+	if closed {
+		<-t.snapSem
+		report(errors.New("transport closed"))
+		return
+	}
 	go func() {
 		defer t.wg.Done()
 		defer func() { <-t.snapSem }()
