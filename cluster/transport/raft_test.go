@@ -249,8 +249,11 @@ func TestSnapshotStreamed(t *testing.T) {
 			t.Errorf("region %d: snapshot status %v, want %v", region, st, want)
 		}
 	}
-	if !bytes.Equal(sink.got[1], data) {
-		t.Errorf("region 1: received %d bytes, want the %d sent", len(sink.got[1]), len(data))
+	sink.mu.Lock()
+	got := sink.got[1]
+	sink.mu.Unlock()
+	if !bytes.Equal(got, data) {
+		t.Errorf("region 1: received %d bytes, want the %d sent", len(got), len(data))
 	}
 
 	tr2 := newTransport(t, Config{ClusterID: 1, Snapshots: src, SnapshotStatus: rep.snap,
@@ -295,5 +298,76 @@ func TestCloseWhileStalled(t *testing.T) {
 	tr.Send([]*clusterpb.RaftMessage{appMsg(1, 2, 0, 1), appMsg(1, 3, 0, 1), snapMsg(1)})
 	if err := tr.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
+	}
+}
+
+// TestInlineSnapshot: without a SnapshotSource, a MsgSnap goes on the
+// message stream and is reported finished once sent, failed once dropped.
+func TestInlineSnapshot(t *testing.T) {
+	rec := &recorder{}
+	srv := startServer(t, ServerConfig{ClusterID: 1, Raft: rec})
+	rep := &reports{}
+	tr := newTransport(t, Config{ClusterID: 1, SnapshotStatus: rep.snap, MinBackoff: 10 * time.Millisecond,
+		Resolver: NewMapResolver(map[uint64]string{2: srv.Addr()})})
+	m := snapMsg(1)
+	m.Message.Snapshot.Data = []byte("inline snapshot")
+	tr.Send([]*clusterpb.RaftMessage{m})
+	waitFor(t, "the snapshot stepped", func() bool { return rec.count() == 1 })
+	waitFor(t, "its report", func() bool { _, ok := rep.snapStatus(1, 12); return ok })
+	if st, _ := rep.snapStatus(1, 12); st != raft.SnapshotFinish {
+		t.Errorf("inline snapshot sent: status %v, want finish", st)
+	}
+	if got := rec.snapshot()[0].Message.GetSnapshot().GetData(); string(got) != "inline snapshot" {
+		t.Errorf("snapshot data %q", got)
+	}
+
+	m = snapMsg(2)
+	m.ToPeer.NodeId, m.ToPeer.Id = 3, 23 // no address known
+	tr.Send([]*clusterpb.RaftMessage{m})
+	waitFor(t, "the failed report", func() bool { _, ok := rep.snapStatus(2, 23); return ok })
+	if st, _ := rep.snapStatus(2, 23); st != raft.SnapshotFailure {
+		t.Errorf("inline snapshot dropped: status %v, want failure", st)
+	}
+}
+
+// storeLike has the raft store's method shapes.
+type storeLike struct{}
+
+func (storeLike) Send([]*clusterpb.RaftMessage)     {}
+func (storeLike) Step(*clusterpb.RaftMessage) error { return nil }
+func (storeLike) Get(context.Context, *clusterpb.GetRequest) *clusterpb.GetResponse {
+	return &clusterpb.GetResponse{Found: true}
+}
+func (storeLike) Scan(context.Context, *clusterpb.ScanRequest) *clusterpb.ScanResponse {
+	return &clusterpb.ScanResponse{}
+}
+func (storeLike) Write(context.Context, *clusterpb.WriteRequest) *clusterpb.WriteResponse {
+	return &clusterpb.WriteResponse{RegionError: &clusterpb.RegionError{ServerBusy: true}}
+}
+
+// The raft store's contract: it hands messages to a Transport's Send, and
+// its Step and Get/Scan/Write plug into a Server.
+var (
+	_ interface {
+		Send(msgs []*clusterpb.RaftMessage)
+	} = (*Transport)(nil)
+	_ RaftHandler = storeLike{}
+	_ KVHandler   = KVFromStore(storeLike{})
+)
+
+func TestKVFromStore(t *testing.T) {
+	srv := startServer(t, ServerConfig{ClusterID: 1, KV: KVFromStore(storeLike{})})
+	conn, err := Dial(srv.Addr(), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	kv := clusterpb.NewKVClient(conn)
+	ctx := context.Background()
+	if r, err := kv.Get(ctx, &clusterpb.GetRequest{Key: []byte("k")}); err != nil || !r.Found {
+		t.Errorf("get: %v, %v", r, err)
+	}
+	if r, err := kv.Write(ctx, &clusterpb.WriteRequest{Mutations: []*clusterpb.Mutation{{Key: []byte("k")}}}); err != nil || !r.GetRegionError().GetServerBusy() {
+		t.Errorf("write: %v, %v (want the region error passed on)", r, err)
 	}
 }

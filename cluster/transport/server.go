@@ -52,6 +52,32 @@ type KVHandler interface {
 	Write(ctx context.Context, req *clusterpb.WriteRequest) (*clusterpb.WriteResponse, error)
 }
 
+// StoreKV is the raft store's client-facing methods, whose region-level
+// failures are in their responses.
+type StoreKV interface {
+	Get(ctx context.Context, req *clusterpb.GetRequest) *clusterpb.GetResponse
+	Scan(ctx context.Context, req *clusterpb.ScanRequest) *clusterpb.ScanResponse
+	Write(ctx context.Context, req *clusterpb.WriteRequest) *clusterpb.WriteResponse
+}
+
+// KVFromStore adapts a StoreKV to a KVHandler that never fails at the gRPC
+// level.
+func KVFromStore(s StoreKV) KVHandler { return storeKV{s} }
+
+type storeKV struct{ s StoreKV }
+
+func (k storeKV) Get(ctx context.Context, req *clusterpb.GetRequest) (*clusterpb.GetResponse, error) {
+	return k.s.Get(ctx, req), nil
+}
+
+func (k storeKV) Scan(ctx context.Context, req *clusterpb.ScanRequest) (*clusterpb.ScanResponse, error) {
+	return k.s.Scan(ctx, req), nil
+}
+
+func (k storeKV) Write(ctx context.Context, req *clusterpb.WriteRequest) (*clusterpb.WriteResponse, error) {
+	return k.s.Write(ctx, req), nil
+}
+
 // PDHandler serves the placement driver's region lookups.
 type PDHandler interface {
 	GetRegion(ctx context.Context, req *clusterpb.GetRegionRequest) (*clusterpb.GetRegionResponse, error)

@@ -102,7 +102,8 @@ type Config struct {
 
 	// Snapshots, if set, provides the data of MsgSnap messages, which are
 	// then streamed on Raft/Snapshot; if nil, a MsgSnap goes on the message
-	// stream like any other message (its snapshot inline).
+	// stream like any other message (its snapshot inline), reported
+	// finished once sent and failed if dropped.
 	Snapshots SnapshotSource
 	// SnapshotChunkSize is the data size of one SnapshotChunk. Default 1 MiB.
 	SnapshotChunkSize int
@@ -116,7 +117,8 @@ type Config struct {
 	// must not block.
 	Unreachable func(regionID, peerID uint64)
 	// SnapshotStatus, if set, is told how each snapshot sent ended (raft's
-	// ReportSnapshot). It is called from the transport's goroutines and
+	// ReportSnapshot): every MsgSnap given to Send while the transport is
+	// open is reported once, finished or failed. It is called from the transport's goroutines and
 	// must not block.
 	SnapshotStatus func(regionID, peerID uint64, status raft.SnapshotStatus)
 
@@ -246,7 +248,7 @@ func (t *Transport) Send(msgs []*clusterpb.RaftMessage) {
 		m.ClusterId = t.cfg.ClusterID
 		p := t.peer(m.ToPeer.NodeId)
 		if p == nil {
-			t.stats.dropped.Add(1)
+			t.drop(m, false)
 			continue
 		}
 		if t.cfg.Snapshots != nil && m.Message.GetType() == raftpb.MessageType_MsgSnap {
@@ -346,6 +348,34 @@ type peer struct {
 	addr string
 }
 
+// drop counts a message dropped; a snapshot sent inline that is dropped
+// is reported failed (raft waits for every snapshot's report).
+func (t *Transport) drop(m *clusterpb.RaftMessage, queueFull bool) {
+	t.stats.dropped.Add(1)
+	if queueFull {
+		t.stats.queueFull.Add(1)
+	}
+	if m.Message.GetType() == raftpb.MessageType_MsgSnap {
+		t.reportSnapshot(m, errors.New("dropped"))
+	}
+}
+
+// reportSnapshot counts how a snapshot's sending ended and tells
+// Config.SnapshotStatus.
+func (t *Transport) reportSnapshot(m *clusterpb.RaftMessage, err error) {
+	st := raft.SnapshotFinish
+	if err != nil {
+		st = raft.SnapshotFailure
+		t.stats.snapsFailed.Add(1)
+		t.cfg.Logger.Warn("transport: snapshot failed", "region", m.RegionId, "node", m.ToPeer.GetNodeId(), "err", err)
+	} else {
+		t.stats.snapsSent.Add(1)
+	}
+	if t.cfg.SnapshotStatus != nil {
+		t.cfg.SnapshotStatus(m.RegionId, m.ToPeer.GetId(), st)
+	}
+}
+
 // enqueue adds m to the queue, or drops it if the queue is full.
 func (p *peer) enqueue(m *clusterpb.RaftMessage) {
 	t := p.t
@@ -353,22 +383,20 @@ func (p *peer) enqueue(m *clusterpb.RaftMessage) {
 	if size > t.cfg.MaxMessageSize-messageSlack {
 		// It could never be sent: gRPC refuses it, and would break the
 		// stream for every message behind it.
-		t.stats.dropped.Add(1)
+		t.drop(m, false)
 		t.cfg.Logger.Warn("transport: message over MaxMessageSize dropped", "region", m.RegionId, "type", m.Message.GetType(), "bytes", size, "limit", t.cfg.MaxMessageSize)
 		return
 	}
 	if p.bytes.Add(int64(size)) > int64(t.cfg.QueueBytes) {
 		p.bytes.Add(-int64(size))
-		t.stats.dropped.Add(1)
-		t.stats.queueFull.Add(1)
+		t.drop(m, true)
 		return
 	}
 	select {
 	case p.queue <- queued{m, size}:
 	default:
 		p.bytes.Add(-int64(size))
-		t.stats.dropped.Add(1)
-		t.stats.queueFull.Add(1)
+		t.drop(m, true)
 	}
 }
 
@@ -465,6 +493,11 @@ func (p *peer) run() {
 			failures = 0
 			t.stats.messages.Add(uint64(len(batch.Msgs)))
 			t.stats.batches.Add(1)
+			for _, m := range batch.Msgs {
+				if m.Message.GetType() == raftpb.MessageType_MsgSnap {
+					t.reportSnapshot(m, nil) // sent inline, whole
+				}
+			}
 			clear(batch.Msgs)
 			batch.Msgs = batch.Msgs[:0]
 			continue
@@ -506,7 +539,7 @@ func (p *peer) fail(batch *clusterpb.RaftMessageBatch) {
 	type target struct{ region, peer uint64 }
 	seen := map[target]bool{}
 	drop := func(m *clusterpb.RaftMessage) {
-		t.stats.dropped.Add(1)
+		t.drop(m, false)
 		seen[target{m.RegionId, m.ToPeer.GetId()}] = true
 	}
 	for _, m := range batch.Msgs {
@@ -552,19 +585,7 @@ func (p *peer) sleep(n int) bool {
 // sendSnapshot streams m's snapshot to its node on a goroutine of its own,
 // and reports how it ended.
 func (t *Transport) sendSnapshot(p *peer, m *clusterpb.RaftMessage) {
-	report := func(err error) {
-		st := raft.SnapshotFinish
-		if err != nil {
-			st = raft.SnapshotFailure
-			t.stats.snapsFailed.Add(1)
-			t.cfg.Logger.Warn("transport: snapshot failed", "region", m.RegionId, "node", p.nodeID, "err", err)
-		} else {
-			t.stats.snapsSent.Add(1)
-		}
-		if t.cfg.SnapshotStatus != nil {
-			t.cfg.SnapshotStatus(m.RegionId, m.ToPeer.GetId(), st)
-		}
-	}
+	report := func(err error) { t.reportSnapshot(m, err) }
 	select {
 	case t.snapSem <- struct{}{}:
 	default:
