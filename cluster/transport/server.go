@@ -116,6 +116,11 @@ type ServerConfig struct {
 	// has open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS): a client
 	// that wants more waits (backpressure). Default 64.
 	MaxConcurrentStreams uint32
+	// MaxInflightRequests bounds the KV and PD requests being served at
+	// once over all connections; past it a request is refused at once with
+	// ResourceExhausted ("server busy"), so that a flood costs no memory
+	// beyond the bound. Default 4096.
+	MaxInflightRequests int
 	// MaxConnections bounds the open connections; the next ones wait in the
 	// listen backlog. Default 1024. With MaxConcurrentStreams and
 	// MaxMessageSize it bounds the memory requests in flight can hold.
@@ -144,6 +149,9 @@ func (c *ServerConfig) withDefaults() {
 	if c.MaxConcurrentStreams == 0 {
 		c.MaxConcurrentStreams = 64
 	}
+	if c.MaxInflightRequests <= 0 {
+		c.MaxInflightRequests = 4096
+	}
 	if c.MaxConnections <= 0 {
 		c.MaxConnections = 1024
 	}
@@ -167,6 +175,7 @@ type ServerStats struct {
 	Refused      uint64 // Raft streams and snapshots refused (cluster id, malformed, busy)
 	KVRefused    uint64 // KV requests refused (over a size limit, malformed)
 	KVRequests   uint64 // KV requests passed to the KVHandler
+	Busy         uint64 // KV and PD requests refused over MaxInflightRequests
 	Connections  uint64 // connections accepted
 	OpenConns    int64  // connections open now
 	StreamsNowIn int64  // Raft streams open now
@@ -181,9 +190,10 @@ type Server struct {
 	err  error // Serve's return, once done is closed
 
 	snapSem chan struct{}
+	reqSem  chan struct{} // KV and PD requests in flight
 	stats   struct {
-		batches, messages, stepErrors, snapshots, refused, kvRefused, kvRequests atomic.Uint64
-		streams                                                                  atomic.Int64
+		batches, messages, stepErrors, snapshots, refused, kvRefused, kvRequests, busy atomic.Uint64
+		streams                                                                        atomic.Int64
 	}
 }
 
@@ -200,10 +210,17 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 			return nil, fmt.Errorf("transport: refusing to listen on %s without TLS: configure certificate files, or set Insecure to allow plaintext on a non-loopback address", cfg.Listen)
 		}
 	}
+	s := &Server{
+		cfg:     cfg,
+		done:    make(chan struct{}),
+		snapSem: make(chan struct{}, cfg.MaxConcurrentSnapshots),
+		reqSem:  make(chan struct{}, cfg.MaxInflightRequests),
+	}
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(cfg.MaxMessageSize),
 		grpc.MaxSendMsgSize(cfg.MaxMessageSize),
 		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
+		grpc.UnaryInterceptor(s.limitRequests),
 		grpc.ConnectionTimeout(cfg.HandshakeTimeout),
 		// Fixed windows: a connection buffers at most this much unread data
 		// (no BDP growth to 16 MiB per stream).
@@ -224,13 +241,8 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transport: %w", err)
 	}
-	s := &Server{
-		cfg:     cfg,
-		lis:     newLimitListener(lis, cfg.MaxConnections),
-		grpc:    grpc.NewServer(opts...),
-		done:    make(chan struct{}),
-		snapSem: make(chan struct{}, cfg.MaxConcurrentSnapshots),
-	}
+	s.lis = newLimitListener(lis, cfg.MaxConnections)
+	s.grpc = grpc.NewServer(opts...)
 	clusterpb.RegisterRaftServer(s.grpc, raftService{s: s})
 	clusterpb.RegisterKVServer(s.grpc, kvService{s: s})
 	clusterpb.RegisterPDServer(s.grpc, pdService{s: s})
@@ -239,6 +251,19 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		close(s.done)
 	}()
 	return s, nil
+}
+
+// limitRequests refuses a unary request (KV, PD) while MaxInflightRequests
+// are being served.
+func (s *Server) limitRequests(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	select {
+	case s.reqSem <- struct{}{}:
+		defer func() { <-s.reqSem }()
+	default:
+		s.stats.busy.Add(1)
+		return nil, status.Errorf(codes.ResourceExhausted, "server busy: %d requests in flight", cap(s.reqSem))
+	}
+	return handler(ctx, req)
 }
 
 // isLoopback says whether a listen address is on a loopback interface only.
@@ -267,6 +292,7 @@ func (s *Server) Stats() ServerStats {
 		Refused:      s.stats.refused.Load(),
 		KVRefused:    s.stats.kvRefused.Load(),
 		KVRequests:   s.stats.kvRequests.Load(),
+		Busy:         s.stats.busy.Load(),
 		Connections:  s.lis.accepted.Load(),
 		OpenConns:    s.lis.open.Load(),
 		StreamsNowIn: s.stats.streams.Load(),
