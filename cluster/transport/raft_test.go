@@ -371,3 +371,21 @@ func TestKVFromStore(t *testing.T) {
 		t.Errorf("write: %v, %v (want the region error passed on)", r, err)
 	}
 }
+
+// TestForget: a forgotten node's stream and connection are closed; a later
+// message for it dials afresh.
+func TestForget(t *testing.T) {
+	rec := &recorder{}
+	srv := startServer(t, ServerConfig{ClusterID: 1, Raft: rec})
+	tr := newTransport(t, Config{ClusterID: 1, Resolver: NewMapResolver(map[uint64]string{2: srv.Addr()})})
+	tr.Send([]*clusterpb.RaftMessage{appMsg(1, 2, 0, 1)})
+	waitFor(t, "the first message", func() bool { return rec.count() == 1 })
+	tr.Forget(2)
+	waitFor(t, "the stream ended", func() bool { return srv.Stats().StreamsNowIn == 0 })
+	tr.Send([]*clusterpb.RaftMessage{appMsg(1, 2, 1, 1)})
+	waitFor(t, "the second message", func() bool { return rec.count() == 2 })
+	if d := tr.Stats().Dials; d != 2 {
+		t.Errorf("%d dials, want 2", d)
+	}
+	tr.Forget(3) // never known: nothing happens
+}

@@ -189,7 +189,6 @@ type Transport struct {
 	cfg    Config
 	ctx    context.Context // canceled by Close: ends every stream
 	cancel context.CancelFunc
-	done   chan struct{} // closed by Close: peers stop
 	wg     sync.WaitGroup
 
 	mu     sync.RWMutex
@@ -218,7 +217,6 @@ func New(cfg Config) (*Transport, error) {
 		cfg:     cfg,
 		ctx:     ctx,
 		cancel:  cancel,
-		done:    make(chan struct{}),
 		peers:   map[uint64]*peer{},
 		snapSem: make(chan struct{}, cfg.MaxConcurrentSnapshots),
 	}, nil
@@ -273,7 +271,8 @@ func (t *Transport) peer(nodeID uint64) *peer {
 		return nil
 	}
 	if p = t.peers[nodeID]; p == nil {
-		p = &peer{t: t, nodeID: nodeID, queue: make(chan queued, t.cfg.QueueMessages)}
+		p = &peer{t: t, nodeID: nodeID, queue: make(chan queued, t.cfg.QueueMessages), stop: make(chan struct{})}
+		p.ctx, p.cancel = context.WithCancel(t.ctx)
 		t.peers[nodeID] = p
 		t.wg.Add(1)
 		go p.run()
@@ -290,24 +289,30 @@ func (t *Transport) Close() error {
 		return nil
 	}
 	t.closed = true
+	for _, p := range t.peers {
+		close(p.stop)
+	}
 	t.mu.Unlock()
-	close(t.done)
 	stop := time.AfterFunc(time.Second, t.cancel)
 	t.wg.Wait()
 	stop.Stop()
 	t.cancel()
-	var errs []error
+	return nil
+}
+
+// Forget stops sending to a node (one removed from the cluster): its queue
+// is dropped, its stream ended (what was sent is flushed for up to a
+// second) and its connection closed. A later message for the node starts
+// afresh.
+func (t *Transport) Forget(nodeID uint64) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, p := range t.peers {
-		p.mu.Lock()
-		if p.conn != nil {
-			errs = append(errs, p.conn.Close())
-			p.conn = nil
-		}
-		p.mu.Unlock()
+	p := t.peers[nodeID]
+	if p != nil && !t.closed {
+		delete(t.peers, nodeID)
+		close(p.stop)
+		time.AfterFunc(time.Second, p.cancel)
 	}
-	return errors.Join(errs...)
+	t.mu.Unlock()
 }
 
 // dialOptions are the options of a connection to a peer node.
@@ -341,11 +346,26 @@ type peer struct {
 	t      *Transport
 	nodeID uint64
 	queue  chan queued
-	bytes  atomic.Int64 // bytes queued
+	bytes  atomic.Int64  // bytes queued
+	stop   chan struct{} // closed by Close or Forget: run returns
+	ctx    context.Context
+	cancel context.CancelFunc // ends the peer's streams
 
-	mu   sync.Mutex // guards conn and addr (shared with snapshot senders)
-	conn *grpc.ClientConn
-	addr string
+	mu     sync.Mutex // guards conn, addr and closed (shared with snapshot senders)
+	conn   *grpc.ClientConn
+	addr   string
+	closed bool // run returned: no more connections
+}
+
+// shutdown closes the peer's connection for good.
+func (p *peer) shutdown() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	if p.conn != nil {
+		p.conn.Close()
+		p.conn = nil
+	}
 }
 
 // drop counts a message dropped; a snapshot sent inline that is dropped
@@ -409,6 +429,9 @@ func (p *peer) client() (clusterpb.RaftClient, error) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.closed {
+		return nil, fmt.Errorf("transport: node %d: transport closed or node forgotten", p.nodeID)
+	}
 	if p.conn != nil && p.addr == addr {
 		return clusterpb.NewRaftClient(p.conn), nil
 	}
@@ -434,7 +457,7 @@ func (p *peer) open() (clusterpb.Raft_SendClient, context.CancelFunc, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	ctx, cancel := context.WithCancel(p.t.ctx)
+	ctx, cancel := context.WithCancel(p.ctx)
 	timer := time.AfterFunc(p.t.cfg.DialTimeout, cancel)
 	s, err := c.Send(ctx)
 	if !timer.Stop() && err == nil {
@@ -465,11 +488,12 @@ func (p *peer) run() {
 			stream, cancel = nil, nil
 		}
 	}
+	defer p.shutdown()
 	defer endStream()
 	for {
 		var first queued
 		select {
-		case <-t.done:
+		case <-p.stop:
 			return
 		case first = <-p.queue:
 		}
@@ -575,7 +599,7 @@ func (p *peer) sleep(n int) bool {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {
-	case <-p.t.done:
+	case <-p.stop:
 		return false
 	case <-timer.C:
 		return true
@@ -630,7 +654,7 @@ func (p *peer) streamSnapshot(m *clusterpb.RaftMessage) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(t.ctx)
+	ctx, cancel := context.WithCancel(p.ctx)
 	defer cancel()
 	stream, err := c.Snapshot(ctx)
 	if err != nil {
@@ -658,8 +682,8 @@ func (p *peer) streamSnapshot(m *clusterpb.RaftMessage) error {
 			return fmt.Errorf("reading the snapshot: %w", rerr)
 		}
 		select {
-		case <-t.done:
-			return errors.New("transport closed")
+		case <-p.stop:
+			return errors.New("transport closed or node forgotten")
 		default:
 		}
 	}
