@@ -32,7 +32,7 @@ var fuzzCodec = encoding.GetCodecV2("proto")
 
 // fuzzServer is a server whose handlers check what they are given.
 func fuzzServer() *Server {
-	cfg := ServerConfig{ClusterID: 7, Raft: checkingRaft{}, Snapshots: checkingSnaps{}, KV: checkingKV{}, PD: fakePD{},
+	cfg := ServerConfig{ClusterID: 7, NodeID: 2, Raft: checkingRaft{}, Snapshots: checkingSnaps{}, KV: checkingKV{}, PD: fakePD{},
 		MaxKeySize: 64, MaxValueSize: 256}
 	cfg.withDefaults()
 	return &Server{cfg: cfg, snapSem: make(chan struct{}, 1)}
@@ -41,7 +41,7 @@ func fuzzServer() *Server {
 type checkingRaft struct{}
 
 func (checkingRaft) Step(m *clusterpb.RaftMessage) error {
-	if m.ClusterId != 7 || m.Message == nil || m.FromPeer == nil || m.ToPeer == nil {
+	if m.ClusterId != 7 || m.Message == nil || m.FromPeer == nil || m.ToPeer.GetNodeId() != 2 {
 		panic(fmt.Sprintf("Step got a message the server should have refused: %v", m))
 	}
 	return nil

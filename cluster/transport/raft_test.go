@@ -389,3 +389,30 @@ func TestForget(t *testing.T) {
 	}
 	tr.Forget(3) // never known: nothing happens
 }
+
+// TestWrongNodeRefused: a server that knows its node id refuses messages
+// for another node (the sender's address was stale) and the sender, told
+// the new address, gets through to the right node.
+func TestWrongNodeRefused(t *testing.T) {
+	wrong := &recorder{}
+	srv3 := startServer(t, ServerConfig{ClusterID: 1, NodeID: 3, Raft: wrong})
+	right := &recorder{}
+	srv2 := startServer(t, ServerConfig{ClusterID: 1, NodeID: 2, Raft: right})
+	res := NewMapResolver(map[uint64]string{2: srv3.Addr()}) // stale: node 3 is there
+	rep := &reports{}
+	tr := newTransport(t, Config{ClusterID: 1, Resolver: res, Unreachable: rep.unreach, MinBackoff: 10 * time.Millisecond})
+	waitFor(t, "the refusal", func() bool {
+		tr.Send([]*clusterpb.RaftMessage{appMsg(1, 2, 0, 1)})
+		time.Sleep(5 * time.Millisecond)
+		return rep.unreachableCount(1, 12) > 0
+	})
+	if wrong.count() != 0 {
+		t.Errorf("node 3 stepped %d messages for node 2", wrong.count())
+	}
+	res.Set(2, srv2.Addr())
+	waitFor(t, "a message at node 2", func() bool {
+		tr.Send([]*clusterpb.RaftMessage{appMsg(1, 2, 0, 1)})
+		time.Sleep(5 * time.Millisecond)
+		return right.count() > 0
+	})
+}

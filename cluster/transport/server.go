@@ -90,6 +90,11 @@ type ServerConfig struct {
 	// cluster_id differs is refused (the stream fails with
 	// PermissionDenied).
 	ClusterID uint64
+	// NodeID is this node's id: a Raft message addressed to another node
+	// (to_peer.node_id: the sender resolved a stale address) is refused
+	// (FailedPrecondition), so that the sender looks the address up again.
+	// 0 disables the check.
+	NodeID uint64
 	// Listen is the TCP address to listen on ("127.0.0.1:0" picks a port).
 	Listen string
 	// TLS, if set, makes the server require mutual TLS with these files.
@@ -339,6 +344,9 @@ func (s *Server) checkRaftMessage(m *clusterpb.RaftMessage) error {
 	}
 	if m.Message == nil || m.FromPeer == nil || m.ToPeer == nil {
 		return s.refuse(codes.InvalidArgument, "malformed raft message for region %d: missing message, from_peer or to_peer", m.RegionId)
+	}
+	if s.cfg.NodeID != 0 && m.ToPeer.NodeId != s.cfg.NodeID {
+		return s.refuse(codes.FailedPrecondition, "raft message for node %d delivered to node %d (a stale address?)", m.ToPeer.NodeId, s.cfg.NodeID)
 	}
 	return nil
 }
@@ -607,6 +615,12 @@ func (p pdService) GetRegion(ctx context.Context, req *clusterpb.GetRegionReques
 func (p pdService) ScanRegions(ctx context.Context, req *clusterpb.ScanRegionsRequest) (*clusterpb.ScanRegionsResponse, error) {
 	if p.s.cfg.PD == nil {
 		return nil, errNoPD
+	}
+	if err := p.s.checkBytes(req.StartKey, p.s.cfg.MaxKeySize, "scan regions: start key"); err != nil {
+		return nil, err
+	}
+	if err := p.s.checkBytes(req.EndKey, p.s.cfg.MaxKeySize, "scan regions: end key"); err != nil {
+		return nil, err
 	}
 	resp, err := p.s.cfg.PD.ScanRegions(ctx, req)
 	return respond(resp, err, "scan regions")
