@@ -30,7 +30,8 @@
 // Config.Unreachable for every region that had a message for it, and is
 // redialled with exponential backoff, its address looked up again through
 // the Resolver (a restarted node may have moved). The server refuses a Raft
-// message of another cluster (its cluster_id), any message over
+// message of another cluster (its cluster_id) or for another node (a stale
+// address), any message over
 // MaxMessageSize, keys and values over MaxKeySize and MaxValueSize, and
 // limits connections (MaxConnections: more wait in the listen backlog),
 // streams per connection (MaxConcurrentStreams: more wait on the client, the

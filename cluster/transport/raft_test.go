@@ -74,21 +74,13 @@ func TestPeerRestartReconnects(t *testing.T) {
 	// until the handler has one more than want.
 	deliver := func(r *recorder, want int) {
 		t.Helper()
-		waitFor(t, "a message through", func() bool {
-			tr.Send([]*clusterpb.RaftMessage{appMsg(3, 2, 0, 10)})
-			time.Sleep(5 * time.Millisecond)
-			return r.count() > want
-		})
+		resendUntil(t, tr, "a message through", func() bool { return r.count() > want }, func() *clusterpb.RaftMessage { return appMsg(3, 2, 0, 10) })
 	}
 	deliver(rec, 0)
 	if err := srv.Close(0); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "an unreachable report", func() bool {
-		tr.Send([]*clusterpb.RaftMessage{appMsg(3, 2, 0, 10)})
-		time.Sleep(5 * time.Millisecond)
-		return rep.unreachableCount(3, 32) > 0
-	})
+	resendUntil(t, tr, "an unreachable report", func() bool { return rep.unreachableCount(3, 32) > 0 }, func() *clusterpb.RaftMessage { return appMsg(3, 2, 0, 10) })
 
 	// The same address again.
 	rec2 := &recorder{}
@@ -159,11 +151,7 @@ func TestClusterIDMismatchRefused(t *testing.T) {
 	rep := &reports{}
 	tr := newTransport(t, Config{ClusterID: 1, Unreachable: rep.unreach, MinBackoff: 10 * time.Millisecond,
 		Resolver: NewMapResolver(map[uint64]string{2: srv.Addr()})})
-	waitFor(t, "the refusal", func() bool {
-		tr.Send([]*clusterpb.RaftMessage{appMsg(4, 2, 0, 10)})
-		time.Sleep(5 * time.Millisecond)
-		return rep.unreachableCount(4, 42) > 0
-	})
+	resendUntil(t, tr, "the refusal", func() bool { return rep.unreachableCount(4, 42) > 0 }, func() *clusterpb.RaftMessage { return appMsg(4, 2, 0, 10) })
 	if rec.count() != 0 || srv.Stats().Refused == 0 {
 		t.Errorf("stepped %d messages, refused %d: want none stepped, refusals counted", rec.count(), srv.Stats().Refused)
 	}
@@ -401,18 +389,10 @@ func TestWrongNodeRefused(t *testing.T) {
 	res := NewMapResolver(map[uint64]string{2: srv3.Addr()}) // stale: node 3 is there
 	rep := &reports{}
 	tr := newTransport(t, Config{ClusterID: 1, Resolver: res, Unreachable: rep.unreach, MinBackoff: 10 * time.Millisecond})
-	waitFor(t, "the refusal", func() bool {
-		tr.Send([]*clusterpb.RaftMessage{appMsg(1, 2, 0, 1)})
-		time.Sleep(5 * time.Millisecond)
-		return rep.unreachableCount(1, 12) > 0
-	})
+	resendUntil(t, tr, "the refusal", func() bool { return rep.unreachableCount(1, 12) > 0 }, func() *clusterpb.RaftMessage { return appMsg(1, 2, 0, 1) })
 	if wrong.count() != 0 {
 		t.Errorf("node 3 stepped %d messages for node 2", wrong.count())
 	}
 	res.Set(2, srv2.Addr())
-	waitFor(t, "a message at node 2", func() bool {
-		tr.Send([]*clusterpb.RaftMessage{appMsg(1, 2, 0, 1)})
-		time.Sleep(5 * time.Millisecond)
-		return right.count() > 0
-	})
+	resendUntil(t, tr, "a message at node 2", func() bool { return right.count() > 0 }, func() *clusterpb.RaftMessage { return appMsg(1, 2, 0, 1) })
 }

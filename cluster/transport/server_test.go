@@ -159,11 +159,7 @@ func TestTLSTransport(t *testing.T) {
 
 	rep := &reports{}
 	intruder := newTransport(t, Config{ClusterID: 1, TLS: &fx.other, Resolver: res, Unreachable: rep.unreach, MinBackoff: 10 * time.Millisecond})
-	waitFor(t, "the intruder's refusal", func() bool {
-		intruder.Send([]*clusterpb.RaftMessage{appMsg(1, 2, 5, 10)})
-		time.Sleep(5 * time.Millisecond)
-		return rep.unreachableCount(1, 12) > 0
-	})
+	resendUntil(t, intruder, "the intruder's refusal", func() bool { return rep.unreachableCount(1, 12) > 0 }, func() *clusterpb.RaftMessage { return appMsg(1, 2, 5, 10) })
 	if rec.count() != 2 {
 		t.Errorf("%d messages stepped, want only the 2 of the cluster's node", rec.count())
 	}

@@ -262,7 +262,10 @@ func (t *Transport) peer(nodeID uint64) *peer {
 	t.mu.RLock()
 	p, closed := t.peers[nodeID], t.closed
 	t.mu.RUnlock()
-	if p != nil || closed {
+	if closed {
+		return nil
+	}
+	if p != nil {
 		return p
 	}
 	t.mu.Lock()
