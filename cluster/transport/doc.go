@@ -20,7 +20,7 @@
 // talks to; each RaftMessageBatch is every message queued for that node
 // since the previous send. A snapshot (a MsgSnap) goes on its own
 // Raft/Snapshot stream: a first chunk with the message, then the snapshot's
-// bytes in chunks of at most ChunkSize.
+// bytes in chunks of at most Config.SnapshotChunkSize.
 //
 // # Failure and limits
 //

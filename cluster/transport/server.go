@@ -66,14 +66,17 @@ func KVFromStore(s StoreKV) KVHandler { return storeKV{s} }
 
 type storeKV struct{ s StoreKV }
 
+// Get passes the request to the store.
 func (k storeKV) Get(ctx context.Context, req *clusterpb.GetRequest) (*clusterpb.GetResponse, error) {
 	return k.s.Get(ctx, req), nil
 }
 
+// Scan passes the request to the store.
 func (k storeKV) Scan(ctx context.Context, req *clusterpb.ScanRequest) (*clusterpb.ScanResponse, error) {
 	return k.s.Scan(ctx, req), nil
 }
 
+// Write passes the request to the store.
 func (k storeKV) Write(ctx context.Context, req *clusterpb.WriteRequest) (*clusterpb.WriteResponse, error) {
 	return k.s.Write(ctx, req), nil
 }
@@ -452,6 +455,7 @@ type chunkReader struct {
 	err     error
 }
 
+// Read returns the data of the chunks in order, io.EOF at the stream's end.
 func (c *chunkReader) Read(p []byte) (int, error) {
 	for len(c.pending) == 0 {
 		if c.err != nil {
@@ -671,6 +675,7 @@ type limitConn struct {
 	once sync.Once
 }
 
+// Close closes the connection and frees its slot (once).
 func (c *limitConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() {
