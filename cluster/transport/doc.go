@@ -20,7 +20,7 @@
 // talks to; each RaftMessageBatch is every message queued for that node
 // since the previous send. A snapshot (a MsgSnap) goes on its own
 // Raft/Snapshot stream: a first chunk with the message, then the snapshot's
-// bytes in chunks of at most ChunkSize.
+// bytes in chunks of at most Config.SnapshotChunkSize.
 //
 // # Failure and limits
 //
@@ -30,10 +30,16 @@
 // Config.Unreachable for every region that had a message for it, and is
 // redialled with exponential backoff, its address looked up again through
 // the Resolver (a restarted node may have moved). The server refuses a Raft
-// message of another cluster (its cluster_id), any message over
-// MaxMessageSize, keys and values over MaxKeySize and MaxValueSize, and limits
-// connections and concurrent streams per connection, so that a misbehaving
-// peer or client costs bounded memory.
+// message of another cluster (its cluster_id) or for another node (a stale
+// address), any message over
+// MaxMessageSize, keys and values over MaxKeySize and MaxValueSize, and
+// limits connections (MaxConnections: more wait in the listen backlog),
+// streams per connection (MaxConcurrentStreams: more wait on the client, the
+// HTTP/2 backpressure) and requests being served (MaxInflightRequests: more
+// are refused as "server busy"), so that a misbehaving peer or client costs
+// bounded memory: at most about MaxConnections × MaxConcurrentStreams ×
+// MaxMessageSize of requests being read, and 4 MiB of unread data per
+// connection (fixed HTTP/2 windows).
 //
 // # Security
 //

@@ -189,3 +189,14 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// resendUntil sends a fresh message from msg every few milliseconds, as
+// raft retransmits, until cond holds.
+func resendUntil(t testing.TB, tr *Transport, what string, cond func() bool, msg func() *clusterpb.RaftMessage) {
+	t.Helper()
+	waitFor(t, what, func() bool {
+		tr.Send([]*clusterpb.RaftMessage{msg()})
+		time.Sleep(5 * time.Millisecond)
+		return cond()
+	})
+}

@@ -74,21 +74,13 @@ func TestPeerRestartReconnects(t *testing.T) {
 	// until the handler has one more than want.
 	deliver := func(r *recorder, want int) {
 		t.Helper()
-		waitFor(t, "a message through", func() bool {
-			tr.Send([]*clusterpb.RaftMessage{appMsg(3, 2, 0, 10)})
-			time.Sleep(5 * time.Millisecond)
-			return r.count() > want
-		})
+		resendUntil(t, tr, "a message through", func() bool { return r.count() > want }, func() *clusterpb.RaftMessage { return appMsg(3, 2, 0, 10) })
 	}
 	deliver(rec, 0)
 	if err := srv.Close(0); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "an unreachable report", func() bool {
-		tr.Send([]*clusterpb.RaftMessage{appMsg(3, 2, 0, 10)})
-		time.Sleep(5 * time.Millisecond)
-		return rep.unreachableCount(3, 32) > 0
-	})
+	resendUntil(t, tr, "an unreachable report", func() bool { return rep.unreachableCount(3, 32) > 0 }, func() *clusterpb.RaftMessage { return appMsg(3, 2, 0, 10) })
 
 	// The same address again.
 	rec2 := &recorder{}
@@ -159,11 +151,7 @@ func TestClusterIDMismatchRefused(t *testing.T) {
 	rep := &reports{}
 	tr := newTransport(t, Config{ClusterID: 1, Unreachable: rep.unreach, MinBackoff: 10 * time.Millisecond,
 		Resolver: NewMapResolver(map[uint64]string{2: srv.Addr()})})
-	waitFor(t, "the refusal", func() bool {
-		tr.Send([]*clusterpb.RaftMessage{appMsg(4, 2, 0, 10)})
-		time.Sleep(5 * time.Millisecond)
-		return rep.unreachableCount(4, 42) > 0
-	})
+	resendUntil(t, tr, "the refusal", func() bool { return rep.unreachableCount(4, 42) > 0 }, func() *clusterpb.RaftMessage { return appMsg(4, 2, 0, 10) })
 	if rec.count() != 0 || srv.Stats().Refused == 0 {
 		t.Errorf("stepped %d messages, refused %d: want none stepped, refusals counted", rec.count(), srv.Stats().Refused)
 	}
@@ -249,8 +237,11 @@ func TestSnapshotStreamed(t *testing.T) {
 			t.Errorf("region %d: snapshot status %v, want %v", region, st, want)
 		}
 	}
-	if !bytes.Equal(sink.got[1], data) {
-		t.Errorf("region 1: received %d bytes, want the %d sent", len(sink.got[1]), len(data))
+	sink.mu.Lock()
+	got := sink.got[1]
+	sink.mu.Unlock()
+	if !bytes.Equal(got, data) {
+		t.Errorf("region 1: received %d bytes, want the %d sent", len(got), len(data))
 	}
 
 	tr2 := newTransport(t, Config{ClusterID: 1, Snapshots: src, SnapshotStatus: rep.snap,
@@ -263,4 +254,145 @@ func TestSnapshotStreamed(t *testing.T) {
 	if st, _ := rep.snapStatus(8, 82); st != raft.SnapshotFailure {
 		t.Errorf("snapshot refused by the receiver: status %v, want failure", st)
 	}
+}
+
+// TestCloseWhileStalled closes a transport whose peer stream is stuck on a
+// stalled receiver and whose snapshot is being sent: Close returns, and
+// Send afterwards drops without panicking.
+func TestCloseWhileStalled(t *testing.T) {
+	rec := &recorder{gate: make(chan struct{})}
+	defer close(rec.gate)
+	srv := startServer(t, ServerConfig{ClusterID: 1, Raft: rec, Snapshots: &snapSink{}})
+	rep := &reports{}
+	tr, err := New(Config{ClusterID: 1, Resolver: NewMapResolver(map[uint64]string{2: srv.Addr()}),
+		Snapshots: snapData{1: make([]byte, 64<<20)}, SnapshotStatus: rep.snap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20000 {
+		tr.Send([]*clusterpb.RaftMessage{appMsg(1, 2, uint64(i), 1<<10)})
+	}
+	tr.Send([]*clusterpb.RaftMessage{snapMsg(1)})
+	closed := make(chan error)
+	go func() { closed <- tr.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Close hung on a stalled peer")
+	}
+	tr.Send([]*clusterpb.RaftMessage{appMsg(1, 2, 0, 1), appMsg(1, 3, 0, 1), snapMsg(1)})
+	if err := tr.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+// TestInlineSnapshot: without a SnapshotSource, a MsgSnap goes on the
+// message stream and is reported finished once sent, failed once dropped.
+func TestInlineSnapshot(t *testing.T) {
+	rec := &recorder{}
+	srv := startServer(t, ServerConfig{ClusterID: 1, Raft: rec})
+	rep := &reports{}
+	tr := newTransport(t, Config{ClusterID: 1, SnapshotStatus: rep.snap, MinBackoff: 10 * time.Millisecond,
+		Resolver: NewMapResolver(map[uint64]string{2: srv.Addr()})})
+	m := snapMsg(1)
+	m.Message.Snapshot.Data = []byte("inline snapshot")
+	tr.Send([]*clusterpb.RaftMessage{m})
+	waitFor(t, "the snapshot stepped", func() bool { return rec.count() == 1 })
+	waitFor(t, "its report", func() bool { _, ok := rep.snapStatus(1, 12); return ok })
+	if st, _ := rep.snapStatus(1, 12); st != raft.SnapshotFinish {
+		t.Errorf("inline snapshot sent: status %v, want finish", st)
+	}
+	if got := rec.snapshot()[0].Message.GetSnapshot().GetData(); string(got) != "inline snapshot" {
+		t.Errorf("snapshot data %q", got)
+	}
+
+	m = snapMsg(2)
+	m.ToPeer.NodeId, m.ToPeer.Id = 3, 23 // no address known
+	tr.Send([]*clusterpb.RaftMessage{m})
+	waitFor(t, "the failed report", func() bool { _, ok := rep.snapStatus(2, 23); return ok })
+	if st, _ := rep.snapStatus(2, 23); st != raft.SnapshotFailure {
+		t.Errorf("inline snapshot dropped: status %v, want failure", st)
+	}
+}
+
+// storeLike has the raft store's method shapes.
+type storeLike struct{}
+
+func (storeLike) Send([]*clusterpb.RaftMessage)     {}
+func (storeLike) Step(*clusterpb.RaftMessage) error { return nil }
+func (storeLike) Get(context.Context, *clusterpb.GetRequest) *clusterpb.GetResponse {
+	return &clusterpb.GetResponse{Found: true}
+}
+func (storeLike) Scan(context.Context, *clusterpb.ScanRequest) *clusterpb.ScanResponse {
+	return &clusterpb.ScanResponse{}
+}
+func (storeLike) Write(context.Context, *clusterpb.WriteRequest) *clusterpb.WriteResponse {
+	return &clusterpb.WriteResponse{RegionError: &clusterpb.RegionError{ServerBusy: true}}
+}
+
+// The raft store's contract: it hands messages to a Transport's Send, and
+// its Step and Get/Scan/Write plug into a Server.
+var (
+	_ interface {
+		Send(msgs []*clusterpb.RaftMessage)
+	} = (*Transport)(nil)
+	_ RaftHandler = storeLike{}
+	_ KVHandler   = KVFromStore(storeLike{})
+)
+
+func TestKVFromStore(t *testing.T) {
+	srv := startServer(t, ServerConfig{ClusterID: 1, KV: KVFromStore(storeLike{})})
+	conn, err := Dial(srv.Addr(), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	kv := clusterpb.NewKVClient(conn)
+	ctx := context.Background()
+	if r, err := kv.Get(ctx, &clusterpb.GetRequest{Key: []byte("k")}); err != nil || !r.Found {
+		t.Errorf("get: %v, %v", r, err)
+	}
+	if r, err := kv.Write(ctx, &clusterpb.WriteRequest{Mutations: []*clusterpb.Mutation{{Key: []byte("k")}}}); err != nil || !r.GetRegionError().GetServerBusy() {
+		t.Errorf("write: %v, %v (want the region error passed on)", r, err)
+	}
+}
+
+// TestForget: a forgotten node's stream and connection are closed; a later
+// message for it dials afresh.
+func TestForget(t *testing.T) {
+	rec := &recorder{}
+	srv := startServer(t, ServerConfig{ClusterID: 1, Raft: rec})
+	tr := newTransport(t, Config{ClusterID: 1, Resolver: NewMapResolver(map[uint64]string{2: srv.Addr()})})
+	tr.Send([]*clusterpb.RaftMessage{appMsg(1, 2, 0, 1)})
+	waitFor(t, "the first message", func() bool { return rec.count() == 1 })
+	tr.Forget(2)
+	waitFor(t, "the stream ended", func() bool { return srv.Stats().StreamsNowIn == 0 })
+	tr.Send([]*clusterpb.RaftMessage{appMsg(1, 2, 1, 1)})
+	waitFor(t, "the second message", func() bool { return rec.count() == 2 })
+	if d := tr.Stats().Dials; d != 2 {
+		t.Errorf("%d dials, want 2", d)
+	}
+	tr.Forget(3) // never known: nothing happens
+}
+
+// TestWrongNodeRefused: a server that knows its node id refuses messages
+// for another node (the sender's address was stale) and the sender, told
+// the new address, gets through to the right node.
+func TestWrongNodeRefused(t *testing.T) {
+	wrong := &recorder{}
+	srv3 := startServer(t, ServerConfig{ClusterID: 1, NodeID: 3, Raft: wrong})
+	right := &recorder{}
+	srv2 := startServer(t, ServerConfig{ClusterID: 1, NodeID: 2, Raft: right})
+	res := NewMapResolver(map[uint64]string{2: srv3.Addr()}) // stale: node 3 is there
+	rep := &reports{}
+	tr := newTransport(t, Config{ClusterID: 1, Resolver: res, Unreachable: rep.unreach, MinBackoff: 10 * time.Millisecond})
+	resendUntil(t, tr, "the refusal", func() bool { return rep.unreachableCount(1, 12) > 0 }, func() *clusterpb.RaftMessage { return appMsg(1, 2, 0, 1) })
+	if wrong.count() != 0 {
+		t.Errorf("node 3 stepped %d messages for node 2", wrong.count())
+	}
+	res.Set(2, srv2.Addr())
+	resendUntil(t, tr, "a message at node 2", func() bool { return right.count() > 0 }, func() *clusterpb.RaftMessage { return appMsg(1, 2, 0, 1) })
 }

@@ -52,6 +52,35 @@ type KVHandler interface {
 	Write(ctx context.Context, req *clusterpb.WriteRequest) (*clusterpb.WriteResponse, error)
 }
 
+// StoreKV is the raft store's client-facing methods, whose region-level
+// failures are in their responses.
+type StoreKV interface {
+	Get(ctx context.Context, req *clusterpb.GetRequest) *clusterpb.GetResponse
+	Scan(ctx context.Context, req *clusterpb.ScanRequest) *clusterpb.ScanResponse
+	Write(ctx context.Context, req *clusterpb.WriteRequest) *clusterpb.WriteResponse
+}
+
+// KVFromStore adapts a StoreKV to a KVHandler that never fails at the gRPC
+// level.
+func KVFromStore(s StoreKV) KVHandler { return storeKV{s} }
+
+type storeKV struct{ s StoreKV }
+
+// Get passes the request to the store.
+func (k storeKV) Get(ctx context.Context, req *clusterpb.GetRequest) (*clusterpb.GetResponse, error) {
+	return k.s.Get(ctx, req), nil
+}
+
+// Scan passes the request to the store.
+func (k storeKV) Scan(ctx context.Context, req *clusterpb.ScanRequest) (*clusterpb.ScanResponse, error) {
+	return k.s.Scan(ctx, req), nil
+}
+
+// Write passes the request to the store.
+func (k storeKV) Write(ctx context.Context, req *clusterpb.WriteRequest) (*clusterpb.WriteResponse, error) {
+	return k.s.Write(ctx, req), nil
+}
+
 // PDHandler serves the placement driver's region lookups.
 type PDHandler interface {
 	GetRegion(ctx context.Context, req *clusterpb.GetRegionRequest) (*clusterpb.GetRegionResponse, error)
@@ -64,6 +93,11 @@ type ServerConfig struct {
 	// cluster_id differs is refused (the stream fails with
 	// PermissionDenied).
 	ClusterID uint64
+	// NodeID is this node's id: a Raft message addressed to another node
+	// (to_peer.node_id: the sender resolved a stale address) is refused
+	// (FailedPrecondition), so that the sender looks the address up again.
+	// 0 disables the check.
+	NodeID uint64
 	// Listen is the TCP address to listen on ("127.0.0.1:0" picks a port).
 	Listen string
 	// TLS, if set, makes the server require mutual TLS with these files.
@@ -92,6 +126,11 @@ type ServerConfig struct {
 	// has open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS): a client
 	// that wants more waits (backpressure). Default 64.
 	MaxConcurrentStreams uint32
+	// MaxInflightRequests bounds the KV and PD requests being served at
+	// once over all connections; past it a request is refused at once with
+	// ResourceExhausted ("server busy"), so that a flood costs no memory
+	// beyond the bound. Default 4096.
+	MaxInflightRequests int
 	// MaxConnections bounds the open connections; the next ones wait in the
 	// listen backlog. Default 1024. With MaxConcurrentStreams and
 	// MaxMessageSize it bounds the memory requests in flight can hold.
@@ -120,6 +159,9 @@ func (c *ServerConfig) withDefaults() {
 	if c.MaxConcurrentStreams == 0 {
 		c.MaxConcurrentStreams = 64
 	}
+	if c.MaxInflightRequests <= 0 {
+		c.MaxInflightRequests = 4096
+	}
 	if c.MaxConnections <= 0 {
 		c.MaxConnections = 1024
 	}
@@ -143,6 +185,7 @@ type ServerStats struct {
 	Refused      uint64 // Raft streams and snapshots refused (cluster id, malformed, busy)
 	KVRefused    uint64 // KV requests refused (over a size limit, malformed)
 	KVRequests   uint64 // KV requests passed to the KVHandler
+	Busy         uint64 // KV and PD requests refused over MaxInflightRequests
 	Connections  uint64 // connections accepted
 	OpenConns    int64  // connections open now
 	StreamsNowIn int64  // Raft streams open now
@@ -157,9 +200,10 @@ type Server struct {
 	err  error // Serve's return, once done is closed
 
 	snapSem chan struct{}
+	reqSem  chan struct{} // KV and PD requests in flight
 	stats   struct {
-		batches, messages, stepErrors, snapshots, refused, kvRefused, kvRequests atomic.Uint64
-		streams                                                                  atomic.Int64
+		batches, messages, stepErrors, snapshots, refused, kvRefused, kvRequests, busy atomic.Uint64
+		streams                                                                        atomic.Int64
 	}
 }
 
@@ -176,10 +220,17 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 			return nil, fmt.Errorf("transport: refusing to listen on %s without TLS: configure certificate files, or set Insecure to allow plaintext on a non-loopback address", cfg.Listen)
 		}
 	}
+	s := &Server{
+		cfg:     cfg,
+		done:    make(chan struct{}),
+		snapSem: make(chan struct{}, cfg.MaxConcurrentSnapshots),
+		reqSem:  make(chan struct{}, cfg.MaxInflightRequests),
+	}
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(cfg.MaxMessageSize),
 		grpc.MaxSendMsgSize(cfg.MaxMessageSize),
 		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
+		grpc.UnaryInterceptor(s.limitRequests),
 		grpc.ConnectionTimeout(cfg.HandshakeTimeout),
 		// Fixed windows: a connection buffers at most this much unread data
 		// (no BDP growth to 16 MiB per stream).
@@ -200,13 +251,8 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transport: %w", err)
 	}
-	s := &Server{
-		cfg:     cfg,
-		lis:     newLimitListener(lis, cfg.MaxConnections),
-		grpc:    grpc.NewServer(opts...),
-		done:    make(chan struct{}),
-		snapSem: make(chan struct{}, cfg.MaxConcurrentSnapshots),
-	}
+	s.lis = newLimitListener(lis, cfg.MaxConnections)
+	s.grpc = grpc.NewServer(opts...)
 	clusterpb.RegisterRaftServer(s.grpc, raftService{s: s})
 	clusterpb.RegisterKVServer(s.grpc, kvService{s: s})
 	clusterpb.RegisterPDServer(s.grpc, pdService{s: s})
@@ -218,6 +264,19 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		close(s.done)
 	}()
 	return s, nil
+}
+
+// limitRequests refuses a unary request (KV, PD) while MaxInflightRequests
+// are being served.
+func (s *Server) limitRequests(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	select {
+	case s.reqSem <- struct{}{}:
+		defer func() { <-s.reqSem }()
+	default:
+		s.stats.busy.Add(1)
+		return nil, status.Errorf(codes.ResourceExhausted, "server busy: %d requests in flight", cap(s.reqSem))
+	}
+	return handler(ctx, req)
 }
 
 // isLoopback says whether a listen address is on a loopback interface only.
@@ -246,6 +305,7 @@ func (s *Server) Stats() ServerStats {
 		Refused:      s.stats.refused.Load(),
 		KVRefused:    s.stats.kvRefused.Load(),
 		KVRequests:   s.stats.kvRequests.Load(),
+		Busy:         s.stats.busy.Load(),
 		Connections:  s.lis.accepted.Load(),
 		OpenConns:    s.lis.open.Load(),
 		StreamsNowIn: s.stats.streams.Load(),
@@ -292,6 +352,9 @@ func (s *Server) checkRaftMessage(m *clusterpb.RaftMessage) error {
 	}
 	if m.Message == nil || m.FromPeer == nil || m.ToPeer == nil {
 		return s.refuse(codes.InvalidArgument, "malformed raft message for region %d: missing message, from_peer or to_peer", m.RegionId)
+	}
+	if s.cfg.NodeID != 0 && m.ToPeer.NodeId != s.cfg.NodeID {
+		return s.refuse(codes.FailedPrecondition, "raft message for node %d delivered to node %d (a stale address?)", m.ToPeer.NodeId, s.cfg.NodeID)
 	}
 	return nil
 }
@@ -397,6 +460,7 @@ type chunkReader struct {
 	err     error
 }
 
+// Read returns the data of the chunks in order, io.EOF at the stream's end.
 func (c *chunkReader) Read(p []byte) (int, error) {
 	for len(c.pending) == 0 {
 		if c.err != nil {
@@ -561,6 +625,12 @@ func (p pdService) ScanRegions(ctx context.Context, req *clusterpb.ScanRegionsRe
 	if p.s.cfg.PD == nil {
 		return nil, errNoPD
 	}
+	if err := p.s.checkBytes(req.StartKey, p.s.cfg.MaxKeySize, "scan regions: start key"); err != nil {
+		return nil, err
+	}
+	if err := p.s.checkBytes(req.EndKey, p.s.cfg.MaxKeySize, "scan regions: end key"); err != nil {
+		return nil, err
+	}
 	resp, err := p.s.cfg.PD.ScanRegions(ctx, req)
 	return respond(resp, err, "scan regions")
 }
@@ -610,6 +680,7 @@ type limitConn struct {
 	once sync.Once
 }
 
+// Close closes the connection and frees its slot (once).
 func (c *limitConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() {

@@ -159,11 +159,7 @@ func TestTLSTransport(t *testing.T) {
 
 	rep := &reports{}
 	intruder := newTransport(t, Config{ClusterID: 1, TLS: &fx.other, Resolver: res, Unreachable: rep.unreach, MinBackoff: 10 * time.Millisecond})
-	waitFor(t, "the intruder's refusal", func() bool {
-		intruder.Send([]*clusterpb.RaftMessage{appMsg(1, 2, 5, 10)})
-		time.Sleep(5 * time.Millisecond)
-		return rep.unreachableCount(1, 12) > 0
-	})
+	resendUntil(t, intruder, "the intruder's refusal", func() bool { return rep.unreachableCount(1, 12) > 0 }, func() *clusterpb.RaftMessage { return appMsg(1, 2, 5, 10) })
 	if rec.count() != 2 {
 		t.Errorf("%d messages stepped, want only the 2 of the cluster's node", rec.count())
 	}
@@ -387,4 +383,43 @@ func TestConnectionLimit(t *testing.T) {
 	}
 	c1.Close()
 	waitFor(t, "the second connection accepted", func() bool { return srv.Stats().Connections == 2 })
+}
+
+// TestInflightLimit: past MaxInflightRequests over all connections, a
+// request is refused at once as "server busy"; the ones in flight finish.
+func TestInflightLimit(t *testing.T) {
+	kv := &gatedKV{gate: make(chan struct{})}
+	srv := startServer(t, ServerConfig{ClusterID: 1, KV: kv, MaxInflightRequests: 2})
+	var conns []*grpc.ClientConn
+	for range 2 {
+		c, err := Dial(srv.Addr(), nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Go(func() {
+			if err := get(c); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	waitFor(t, "2 requests in flight", func() bool { return kv.inflight.Load() == 2 })
+	for i := range 3 {
+		err := get(conns[i%2])
+		if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "server busy") {
+			t.Errorf("request over the limit: %v, want ResourceExhausted, server busy", err)
+		}
+	}
+	close(kv.gate)
+	wg.Wait()
+	if b := srv.Stats().Busy; b != 3 {
+		t.Errorf("busy refusals counted %d, want 3", b)
+	}
+	if err := get(conns[0]); err != nil {
+		t.Errorf("after the flood: %v", err)
+	}
 }

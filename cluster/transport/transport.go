@@ -102,7 +102,8 @@ type Config struct {
 
 	// Snapshots, if set, provides the data of MsgSnap messages, which are
 	// then streamed on Raft/Snapshot; if nil, a MsgSnap goes on the message
-	// stream like any other message (its snapshot inline).
+	// stream like any other message (its snapshot inline), reported
+	// finished once sent and failed if dropped.
 	Snapshots SnapshotSource
 	// SnapshotChunkSize is the data size of one SnapshotChunk. Default 1 MiB.
 	SnapshotChunkSize int
@@ -116,7 +117,8 @@ type Config struct {
 	// must not block.
 	Unreachable func(regionID, peerID uint64)
 	// SnapshotStatus, if set, is told how each snapshot sent ended (raft's
-	// ReportSnapshot). It is called from the transport's goroutines and
+	// ReportSnapshot): every MsgSnap given to Send while the transport is
+	// open is reported once, finished or failed. It is called from the transport's goroutines and
 	// must not block.
 	SnapshotStatus func(regionID, peerID uint64, status raft.SnapshotStatus)
 
@@ -187,7 +189,6 @@ type Transport struct {
 	cfg    Config
 	ctx    context.Context // canceled by Close: ends every stream
 	cancel context.CancelFunc
-	done   chan struct{} // closed by Close: peers stop
 	wg     sync.WaitGroup
 
 	mu     sync.RWMutex
@@ -216,7 +217,6 @@ func New(cfg Config) (*Transport, error) {
 		cfg:     cfg,
 		ctx:     ctx,
 		cancel:  cancel,
-		done:    make(chan struct{}),
 		peers:   map[uint64]*peer{},
 		snapSem: make(chan struct{}, cfg.MaxConcurrentSnapshots),
 	}, nil
@@ -246,7 +246,7 @@ func (t *Transport) Send(msgs []*clusterpb.RaftMessage) {
 		m.ClusterId = t.cfg.ClusterID
 		p := t.peer(m.ToPeer.NodeId)
 		if p == nil {
-			t.stats.dropped.Add(1)
+			t.drop(m, false)
 			continue
 		}
 		if t.cfg.Snapshots != nil && m.Message.GetType() == raftpb.MessageType_MsgSnap {
@@ -262,7 +262,10 @@ func (t *Transport) peer(nodeID uint64) *peer {
 	t.mu.RLock()
 	p, closed := t.peers[nodeID], t.closed
 	t.mu.RUnlock()
-	if p != nil || closed {
+	if closed {
+		return nil
+	}
+	if p != nil {
 		return p
 	}
 	t.mu.Lock()
@@ -271,7 +274,8 @@ func (t *Transport) peer(nodeID uint64) *peer {
 		return nil
 	}
 	if p = t.peers[nodeID]; p == nil {
-		p = &peer{t: t, nodeID: nodeID, queue: make(chan queued, t.cfg.QueueMessages)}
+		p = &peer{t: t, nodeID: nodeID, queue: make(chan queued, t.cfg.QueueMessages), stop: make(chan struct{})}
+		p.ctx, p.cancel = context.WithCancel(t.ctx)
 		t.peers[nodeID] = p
 		t.wg.Add(1)
 		go p.run()
@@ -288,24 +292,30 @@ func (t *Transport) Close() error {
 		return nil
 	}
 	t.closed = true
+	for _, p := range t.peers {
+		close(p.stop)
+	}
 	t.mu.Unlock()
-	close(t.done)
 	stop := time.AfterFunc(time.Second, t.cancel)
 	t.wg.Wait()
 	stop.Stop()
 	t.cancel()
-	var errs []error
+	return nil
+}
+
+// Forget stops sending to a node (one removed from the cluster): its queue
+// is dropped, its stream ended (what was sent is flushed for up to a
+// second) and its connection closed. A later message for the node starts
+// afresh.
+func (t *Transport) Forget(nodeID uint64) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, p := range t.peers {
-		p.mu.Lock()
-		if p.conn != nil {
-			errs = append(errs, p.conn.Close())
-			p.conn = nil
-		}
-		p.mu.Unlock()
+	p := t.peers[nodeID]
+	if p != nil && !t.closed {
+		delete(t.peers, nodeID)
+		close(p.stop)
+		time.AfterFunc(time.Second, p.cancel)
 	}
-	return errors.Join(errs...)
+	t.mu.Unlock()
 }
 
 // dialOptions are the options of a connection to a peer node.
@@ -339,11 +349,54 @@ type peer struct {
 	t      *Transport
 	nodeID uint64
 	queue  chan queued
-	bytes  atomic.Int64 // bytes queued
+	bytes  atomic.Int64  // bytes queued
+	stop   chan struct{} // closed by Close or Forget: run returns
+	ctx    context.Context
+	cancel context.CancelFunc // ends the peer's streams
 
-	mu   sync.Mutex // guards conn and addr (shared with snapshot senders)
-	conn *grpc.ClientConn
-	addr string
+	mu     sync.Mutex // guards conn, addr and closed (shared with snapshot senders)
+	conn   *grpc.ClientConn
+	addr   string
+	closed bool // run returned: no more connections
+}
+
+// shutdown closes the peer's connection for good.
+func (p *peer) shutdown() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	if p.conn != nil {
+		p.conn.Close()
+		p.conn = nil
+	}
+}
+
+// drop counts a message dropped; a snapshot sent inline that is dropped
+// is reported failed (raft waits for every snapshot's report).
+func (t *Transport) drop(m *clusterpb.RaftMessage, queueFull bool) {
+	t.stats.dropped.Add(1)
+	if queueFull {
+		t.stats.queueFull.Add(1)
+	}
+	if m.Message.GetType() == raftpb.MessageType_MsgSnap {
+		t.reportSnapshot(m, errors.New("dropped"))
+	}
+}
+
+// reportSnapshot counts how a snapshot's sending ended and tells
+// Config.SnapshotStatus.
+func (t *Transport) reportSnapshot(m *clusterpb.RaftMessage, err error) {
+	st := raft.SnapshotFinish
+	if err != nil {
+		st = raft.SnapshotFailure
+		t.stats.snapsFailed.Add(1)
+		t.cfg.Logger.Warn("transport: snapshot failed", "region", m.RegionId, "node", m.ToPeer.GetNodeId(), "err", err)
+	} else {
+		t.stats.snapsSent.Add(1)
+	}
+	if t.cfg.SnapshotStatus != nil {
+		t.cfg.SnapshotStatus(m.RegionId, m.ToPeer.GetId(), st)
+	}
 }
 
 // enqueue adds m to the queue, or drops it if the queue is full.
@@ -353,22 +406,20 @@ func (p *peer) enqueue(m *clusterpb.RaftMessage) {
 	if size > t.cfg.MaxMessageSize-messageSlack {
 		// It could never be sent: gRPC refuses it, and would break the
 		// stream for every message behind it.
-		t.stats.dropped.Add(1)
+		t.drop(m, false)
 		t.cfg.Logger.Warn("transport: message over MaxMessageSize dropped", "region", m.RegionId, "type", m.Message.GetType(), "bytes", size, "limit", t.cfg.MaxMessageSize)
 		return
 	}
 	if p.bytes.Add(int64(size)) > int64(t.cfg.QueueBytes) {
 		p.bytes.Add(-int64(size))
-		t.stats.dropped.Add(1)
-		t.stats.queueFull.Add(1)
+		t.drop(m, true)
 		return
 	}
 	select {
 	case p.queue <- queued{m, size}:
 	default:
 		p.bytes.Add(-int64(size))
-		t.stats.dropped.Add(1)
-		t.stats.queueFull.Add(1)
+		t.drop(m, true)
 	}
 }
 
@@ -381,6 +432,9 @@ func (p *peer) client() (clusterpb.RaftClient, error) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.closed {
+		return nil, fmt.Errorf("transport: node %d: transport closed or node forgotten", p.nodeID)
+	}
 	if p.conn != nil && p.addr == addr {
 		return clusterpb.NewRaftClient(p.conn), nil
 	}
@@ -406,7 +460,7 @@ func (p *peer) open() (clusterpb.Raft_SendClient, context.CancelFunc, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	ctx, cancel := context.WithCancel(p.t.ctx)
+	ctx, cancel := context.WithCancel(p.ctx)
 	timer := time.AfterFunc(p.t.cfg.DialTimeout, cancel)
 	s, err := c.Send(ctx)
 	if !timer.Stop() && err == nil {
@@ -437,11 +491,12 @@ func (p *peer) run() {
 			stream, cancel = nil, nil
 		}
 	}
+	defer p.shutdown()
 	defer endStream()
 	for {
 		var first queued
 		select {
-		case <-t.done:
+		case <-p.stop:
 			return
 		case first = <-p.queue:
 		}
@@ -465,6 +520,11 @@ func (p *peer) run() {
 			failures = 0
 			t.stats.messages.Add(uint64(len(batch.Msgs)))
 			t.stats.batches.Add(1)
+			for _, m := range batch.Msgs {
+				if m.Message.GetType() == raftpb.MessageType_MsgSnap {
+					t.reportSnapshot(m, nil) // sent inline, whole
+				}
+			}
 			clear(batch.Msgs)
 			batch.Msgs = batch.Msgs[:0]
 			continue
@@ -506,7 +566,7 @@ func (p *peer) fail(batch *clusterpb.RaftMessageBatch) {
 	type target struct{ region, peer uint64 }
 	seen := map[target]bool{}
 	drop := func(m *clusterpb.RaftMessage) {
-		t.stats.dropped.Add(1)
+		t.drop(m, false)
 		seen[target{m.RegionId, m.ToPeer.GetId()}] = true
 	}
 	for _, m := range batch.Msgs {
@@ -542,7 +602,7 @@ func (p *peer) sleep(n int) bool {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {
-	case <-p.t.done:
+	case <-p.stop:
 		return false
 	case <-timer.C:
 		return true
@@ -552,26 +612,26 @@ func (p *peer) sleep(n int) bool {
 // sendSnapshot streams m's snapshot to its node on a goroutine of its own,
 // and reports how it ended.
 func (t *Transport) sendSnapshot(p *peer, m *clusterpb.RaftMessage) {
-	report := func(err error) {
-		st := raft.SnapshotFinish
-		if err != nil {
-			st = raft.SnapshotFailure
-			t.stats.snapsFailed.Add(1)
-			t.cfg.Logger.Warn("transport: snapshot failed", "region", m.RegionId, "node", p.nodeID, "err", err)
-		} else {
-			t.stats.snapsSent.Add(1)
-		}
-		if t.cfg.SnapshotStatus != nil {
-			t.cfg.SnapshotStatus(m.RegionId, m.ToPeer.GetId(), st)
-		}
-	}
+	report := func(err error) { t.reportSnapshot(m, err) }
 	select {
 	case t.snapSem <- struct{}{}:
 	default:
 		report(fmt.Errorf("%d snapshots are being sent", cap(t.snapSem)))
 		return
 	}
-	t.wg.Add(1)
+	// The goroutine joins the WaitGroup only while the transport is open
+	// (Close sets closed under the lock before it waits).
+	t.mu.RLock()
+	closed := t.closed
+	if !closed {
+		t.wg.Add(1)
+	}
+	t.mu.RUnlock()
+	if closed {
+		<-t.snapSem
+		report(errors.New("transport closed"))
+		return
+	}
 	go func() {
 		defer t.wg.Done()
 		defer func() { <-t.snapSem }()
@@ -597,7 +657,7 @@ func (p *peer) streamSnapshot(m *clusterpb.RaftMessage) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(t.ctx)
+	ctx, cancel := context.WithCancel(p.ctx)
 	defer cancel()
 	stream, err := c.Snapshot(ctx)
 	if err != nil {
@@ -625,8 +685,8 @@ func (p *peer) streamSnapshot(m *clusterpb.RaftMessage) error {
 			return fmt.Errorf("reading the snapshot: %w", rerr)
 		}
 		select {
-		case <-t.done:
-			return errors.New("transport closed")
+		case <-p.stop:
+			return errors.New("transport closed or node forgotten")
 		default:
 		}
 	}
