@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/strata-db/strata/cluster/clusterpb"
 	"google.golang.org/protobuf/proto"
@@ -13,7 +14,7 @@ import (
 // peer it believes leads it (nil: unknown, try the peers in turn).
 type regionInfo struct {
 	region *clusterpb.Region
-	leader *clusterpb.Peer
+	leader atomic.Pointer[clusterpb.Peer] // read and written by concurrent requests
 }
 
 // contains reports whether key is in the region's range [start, end).
@@ -73,7 +74,8 @@ func (c *regionCache) findPrev(key []byte) *regionInfo {
 // insert adds r, dropping every cached region that overlaps it unless that
 // region's epoch is newer (an older answer must not replace a newer one).
 func (c *regionCache) insert(r *clusterpb.Region, leader *clusterpb.Peer) *regionInfo {
-	info := &regionInfo{region: proto.Clone(r).(*clusterpb.Region), leader: leader}
+	info := &regionInfo{region: proto.Clone(r).(*clusterpb.Region)}
+	info.leader.Store(leader)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	kept := c.regions[:0:0]
@@ -112,7 +114,7 @@ func (c *regionCache) setLeader(id uint64, leader *clusterpb.Peer) {
 	defer c.mu.Unlock()
 	for _, r := range c.regions {
 		if r.region.GetId() == id {
-			r.leader = leader
+			r.leader.Store(leader)
 			return
 		}
 	}

@@ -226,8 +226,8 @@ func (c *Client) locate(ctx context.Context, key []byte, prev bool) (*regionInfo
 // target picks the replica to send to: the known leader, else a voter
 // chosen by the attempt number.
 func target(info *regionInfo, attempt int) *clusterpb.Peer {
-	if info.leader != nil && info.leader.GetId() != 0 {
-		return info.leader
+	if l := info.leader.Load(); l != nil && l.GetId() != 0 {
+		return l
 	}
 	var voters []*clusterpb.Peer
 	for _, p := range info.region.GetPeers() {

@@ -330,7 +330,7 @@ func TestClientFollowsLeaderAndSplits(t *testing.T) {
 	if err := cl.Put(ctx, []byte("b"), []byte("2")); err != nil {
 		t.Fatal(err)
 	}
-	if l := cl.cache.find([]byte("b")).leader; l.GetNodeId() != 3 {
+	if l := cl.cache.find([]byte("b")).leader.Load(); l.GetNodeId() != 3 {
 		t.Fatalf("cached leader %v, want node 3", l)
 	}
 	// The region splits: the stale epoch is refused with the new regions.

@@ -3042,6 +3042,226 @@ func (x *RegionHeartbeat) GetTerm() uint64 {
 	return 0
 }
 
+// ChangePeerRequest asks the node leading region_id to make one membership
+// change (the placement driver's operators; strata cluster add/remove).
+type ChangePeerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RegionId      uint64                 `protobuf:"varint,1,opt,name=region_id,json=regionId,proto3" json:"region_id,omitempty"`
+	Epoch         *RegionEpoch           `protobuf:"bytes,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Change        *ChangePeer            `protobuf:"bytes,3,opt,name=change,proto3" json:"change,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangePeerRequest) Reset() {
+	*x = ChangePeerRequest{}
+	mi := &file_cluster_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangePeerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangePeerRequest) ProtoMessage() {}
+
+func (x *ChangePeerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangePeerRequest.ProtoReflect.Descriptor instead.
+func (*ChangePeerRequest) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *ChangePeerRequest) GetRegionId() uint64 {
+	if x != nil {
+		return x.RegionId
+	}
+	return 0
+}
+
+func (x *ChangePeerRequest) GetEpoch() *RegionEpoch {
+	if x != nil {
+		return x.Epoch
+	}
+	return nil
+}
+
+func (x *ChangePeerRequest) GetChange() *ChangePeer {
+	if x != nil {
+		return x.Change
+	}
+	return nil
+}
+
+type ChangePeerResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         string                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Region        *Region                `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangePeerResponse) Reset() {
+	*x = ChangePeerResponse{}
+	mi := &file_cluster_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangePeerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangePeerResponse) ProtoMessage() {}
+
+func (x *ChangePeerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangePeerResponse.ProtoReflect.Descriptor instead.
+func (*ChangePeerResponse) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *ChangePeerResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *ChangePeerResponse) GetRegion() *Region {
+	if x != nil {
+		return x.Region
+	}
+	return nil
+}
+
+// SetNodeStateRequest records a node's state in the placement driver (UP to
+// admit a node, REMOVING to have its replicas moved off before it leaves).
+type SetNodeStateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        uint64                 `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	State         Node_State             `protobuf:"varint,2,opt,name=state,proto3,enum=strata.cluster.Node_State" json:"state,omitempty"`
+	Address       string                 `protobuf:"bytes,3,opt,name=address,proto3" json:"address,omitempty"` // for UP: the node's address
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetNodeStateRequest) Reset() {
+	*x = SetNodeStateRequest{}
+	mi := &file_cluster_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetNodeStateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetNodeStateRequest) ProtoMessage() {}
+
+func (x *SetNodeStateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetNodeStateRequest.ProtoReflect.Descriptor instead.
+func (*SetNodeStateRequest) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *SetNodeStateRequest) GetNodeId() uint64 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
+
+func (x *SetNodeStateRequest) GetState() Node_State {
+	if x != nil {
+		return x.State
+	}
+	return Node_UP
+}
+
+func (x *SetNodeStateRequest) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+type SetNodeStateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         string                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetNodeStateResponse) Reset() {
+	*x = SetNodeStateResponse{}
+	mi := &file_cluster_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetNodeStateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetNodeStateResponse) ProtoMessage() {}
+
+func (x *SetNodeStateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetNodeStateResponse.ProtoReflect.Descriptor instead.
+func (*SetNodeStateResponse) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *SetNodeStateResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 var File_cluster_proto protoreflect.FileDescriptor
 
 const file_cluster_proto_rawDesc = "" +
@@ -3258,7 +3478,20 @@ const file_cluster_proto_rawDesc = "" +
 	"\tregion_id\x18\x01 \x01(\x04R\bregionId\x12\x16\n" +
 	"\x06leader\x18\x02 \x01(\x04R\x06leader\x12\x18\n" +
 	"\apending\x18\x03 \x03(\x04R\apending\x12\x12\n" +
-	"\x04term\x18\x04 \x01(\x04R\x04term*J\n" +
+	"\x04term\x18\x04 \x01(\x04R\x04term\"\x97\x01\n" +
+	"\x11ChangePeerRequest\x12\x1b\n" +
+	"\tregion_id\x18\x01 \x01(\x04R\bregionId\x121\n" +
+	"\x05epoch\x18\x02 \x01(\v2\x1b.strata.cluster.RegionEpochR\x05epoch\x122\n" +
+	"\x06change\x18\x03 \x01(\v2\x1a.strata.cluster.ChangePeerR\x06change\"Z\n" +
+	"\x12ChangePeerResponse\x12\x14\n" +
+	"\x05error\x18\x01 \x01(\tR\x05error\x12.\n" +
+	"\x06region\x18\x02 \x01(\v2\x16.strata.cluster.RegionR\x06region\"z\n" +
+	"\x13SetNodeStateRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\x04R\x06nodeId\x120\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x1a.strata.cluster.Node.StateR\x05state\x12\x18\n" +
+	"\aaddress\x18\x03 \x01(\tR\aaddress\",\n" +
+	"\x14SetNodeStateResponse\x12\x14\n" +
+	"\x05error\x18\x01 \x01(\tR\x05error*J\n" +
 	"\bPeerRole\x12\t\n" +
 	"\x05VOTER\x10\x00\x12\v\n" +
 	"\aLEARNER\x10\x01\x12\x12\n" +
@@ -3277,10 +3510,13 @@ const file_cluster_proto_rawDesc = "" +
 	"\x05Write\x12\x1c.strata.cluster.WriteRequest\x1a\x1d.strata.cluster.WriteResponse2\xae\x01\n" +
 	"\x02PD\x12P\n" +
 	"\tGetRegion\x12 .strata.cluster.GetRegionRequest\x1a!.strata.cluster.GetRegionResponse\x12V\n" +
-	"\vScanRegions\x12\".strata.cluster.ScanRegionsRequest\x1a#.strata.cluster.ScanRegionsResponse2\xa2\x01\n" +
+	"\vScanRegions\x12\".strata.cluster.ScanRegionsRequest\x1a#.strata.cluster.ScanRegionsResponse2\xd2\x02\n" +
 	"\x05Admin\x12P\n" +
 	"\x05Split\x12\".strata.cluster.SplitRegionRequest\x1a#.strata.cluster.SplitRegionResponse\x12G\n" +
-	"\x06Status\x12\x1d.strata.cluster.StatusRequest\x1a\x1e.strata.cluster.StatusResponseB/Z-github.com/strata-db/strata/cluster/clusterpbb\x06proto3"
+	"\x06Status\x12\x1d.strata.cluster.StatusRequest\x1a\x1e.strata.cluster.StatusResponse\x12S\n" +
+	"\n" +
+	"ChangePeer\x12!.strata.cluster.ChangePeerRequest\x1a\".strata.cluster.ChangePeerResponse\x12Y\n" +
+	"\fSetNodeState\x12#.strata.cluster.SetNodeStateRequest\x1a$.strata.cluster.SetNodeStateResponseB/Z-github.com/strata-db/strata/cluster/clusterpbb\x06proto3"
 
 var (
 	file_cluster_proto_rawDescOnce sync.Once
@@ -3295,57 +3531,61 @@ func file_cluster_proto_rawDescGZIP() []byte {
 }
 
 var file_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_cluster_proto_goTypes = []any{
-	(PeerRole)(0),               // 0: strata.cluster.PeerRole
-	(ReadMode)(0),               // 1: strata.cluster.ReadMode
-	(RegionLocalState_State)(0), // 2: strata.cluster.RegionLocalState.State
-	(Mutation_Op)(0),            // 3: strata.cluster.Mutation.Op
-	(ChangePeer_Type)(0),        // 4: strata.cluster.ChangePeer.Type
-	(Node_State)(0),             // 5: strata.cluster.Node.State
-	(*Peer)(nil),                // 6: strata.cluster.Peer
-	(*RegionEpoch)(nil),         // 7: strata.cluster.RegionEpoch
-	(*Region)(nil),              // 8: strata.cluster.Region
-	(*RegionLocalState)(nil),    // 9: strata.cluster.RegionLocalState
-	(*RaftApplyState)(nil),      // 10: strata.cluster.RaftApplyState
-	(*Mutation)(nil),            // 11: strata.cluster.Mutation
-	(*Condition)(nil),           // 12: strata.cluster.Condition
-	(*SplitRequest)(nil),        // 13: strata.cluster.SplitRequest
-	(*CompactLogRequest)(nil),   // 14: strata.cluster.CompactLogRequest
-	(*ChangePeersRequest)(nil),  // 15: strata.cluster.ChangePeersRequest
-	(*ChangePeer)(nil),          // 16: strata.cluster.ChangePeer
-	(*AdminRequest)(nil),        // 17: strata.cluster.AdminRequest
-	(*RaftCommand)(nil),         // 18: strata.cluster.RaftCommand
-	(*RaftMessage)(nil),         // 19: strata.cluster.RaftMessage
-	(*RaftMessageBatch)(nil),    // 20: strata.cluster.RaftMessageBatch
-	(*Done)(nil),                // 21: strata.cluster.Done
-	(*SnapshotChunk)(nil),       // 22: strata.cluster.SnapshotChunk
-	(*SnapshotMeta)(nil),        // 23: strata.cluster.SnapshotMeta
-	(*SnapshotFile)(nil),        // 24: strata.cluster.SnapshotFile
-	(*RequestContext)(nil),      // 25: strata.cluster.RequestContext
-	(*NotLeader)(nil),           // 26: strata.cluster.NotLeader
-	(*EpochNotMatch)(nil),       // 27: strata.cluster.EpochNotMatch
-	(*KeyNotInRegion)(nil),      // 28: strata.cluster.KeyNotInRegion
-	(*RegionError)(nil),         // 29: strata.cluster.RegionError
-	(*GetRequest)(nil),          // 30: strata.cluster.GetRequest
-	(*GetResponse)(nil),         // 31: strata.cluster.GetResponse
-	(*ScanRequest)(nil),         // 32: strata.cluster.ScanRequest
-	(*KvPair)(nil),              // 33: strata.cluster.KvPair
-	(*ScanResponse)(nil),        // 34: strata.cluster.ScanResponse
-	(*WriteRequest)(nil),        // 35: strata.cluster.WriteRequest
-	(*WriteResponse)(nil),       // 36: strata.cluster.WriteResponse
-	(*Node)(nil),                // 37: strata.cluster.Node
-	(*GetRegionRequest)(nil),    // 38: strata.cluster.GetRegionRequest
-	(*GetRegionResponse)(nil),   // 39: strata.cluster.GetRegionResponse
-	(*ScanRegionsRequest)(nil),  // 40: strata.cluster.ScanRegionsRequest
-	(*ScanRegionsResponse)(nil), // 41: strata.cluster.ScanRegionsResponse
-	(*SplitRegionRequest)(nil),  // 42: strata.cluster.SplitRegionRequest
-	(*SplitRegionResponse)(nil), // 43: strata.cluster.SplitRegionResponse
-	(*StatusRequest)(nil),       // 44: strata.cluster.StatusRequest
-	(*ReplicaStatus)(nil),       // 45: strata.cluster.ReplicaStatus
-	(*StatusResponse)(nil),      // 46: strata.cluster.StatusResponse
-	(*RegionHeartbeat)(nil),     // 47: strata.cluster.RegionHeartbeat
-	(*raftpb.Message)(nil),      // 48: raftpb.Message
+	(PeerRole)(0),                // 0: strata.cluster.PeerRole
+	(ReadMode)(0),                // 1: strata.cluster.ReadMode
+	(RegionLocalState_State)(0),  // 2: strata.cluster.RegionLocalState.State
+	(Mutation_Op)(0),             // 3: strata.cluster.Mutation.Op
+	(ChangePeer_Type)(0),         // 4: strata.cluster.ChangePeer.Type
+	(Node_State)(0),              // 5: strata.cluster.Node.State
+	(*Peer)(nil),                 // 6: strata.cluster.Peer
+	(*RegionEpoch)(nil),          // 7: strata.cluster.RegionEpoch
+	(*Region)(nil),               // 8: strata.cluster.Region
+	(*RegionLocalState)(nil),     // 9: strata.cluster.RegionLocalState
+	(*RaftApplyState)(nil),       // 10: strata.cluster.RaftApplyState
+	(*Mutation)(nil),             // 11: strata.cluster.Mutation
+	(*Condition)(nil),            // 12: strata.cluster.Condition
+	(*SplitRequest)(nil),         // 13: strata.cluster.SplitRequest
+	(*CompactLogRequest)(nil),    // 14: strata.cluster.CompactLogRequest
+	(*ChangePeersRequest)(nil),   // 15: strata.cluster.ChangePeersRequest
+	(*ChangePeer)(nil),           // 16: strata.cluster.ChangePeer
+	(*AdminRequest)(nil),         // 17: strata.cluster.AdminRequest
+	(*RaftCommand)(nil),          // 18: strata.cluster.RaftCommand
+	(*RaftMessage)(nil),          // 19: strata.cluster.RaftMessage
+	(*RaftMessageBatch)(nil),     // 20: strata.cluster.RaftMessageBatch
+	(*Done)(nil),                 // 21: strata.cluster.Done
+	(*SnapshotChunk)(nil),        // 22: strata.cluster.SnapshotChunk
+	(*SnapshotMeta)(nil),         // 23: strata.cluster.SnapshotMeta
+	(*SnapshotFile)(nil),         // 24: strata.cluster.SnapshotFile
+	(*RequestContext)(nil),       // 25: strata.cluster.RequestContext
+	(*NotLeader)(nil),            // 26: strata.cluster.NotLeader
+	(*EpochNotMatch)(nil),        // 27: strata.cluster.EpochNotMatch
+	(*KeyNotInRegion)(nil),       // 28: strata.cluster.KeyNotInRegion
+	(*RegionError)(nil),          // 29: strata.cluster.RegionError
+	(*GetRequest)(nil),           // 30: strata.cluster.GetRequest
+	(*GetResponse)(nil),          // 31: strata.cluster.GetResponse
+	(*ScanRequest)(nil),          // 32: strata.cluster.ScanRequest
+	(*KvPair)(nil),               // 33: strata.cluster.KvPair
+	(*ScanResponse)(nil),         // 34: strata.cluster.ScanResponse
+	(*WriteRequest)(nil),         // 35: strata.cluster.WriteRequest
+	(*WriteResponse)(nil),        // 36: strata.cluster.WriteResponse
+	(*Node)(nil),                 // 37: strata.cluster.Node
+	(*GetRegionRequest)(nil),     // 38: strata.cluster.GetRegionRequest
+	(*GetRegionResponse)(nil),    // 39: strata.cluster.GetRegionResponse
+	(*ScanRegionsRequest)(nil),   // 40: strata.cluster.ScanRegionsRequest
+	(*ScanRegionsResponse)(nil),  // 41: strata.cluster.ScanRegionsResponse
+	(*SplitRegionRequest)(nil),   // 42: strata.cluster.SplitRegionRequest
+	(*SplitRegionResponse)(nil),  // 43: strata.cluster.SplitRegionResponse
+	(*StatusRequest)(nil),        // 44: strata.cluster.StatusRequest
+	(*ReplicaStatus)(nil),        // 45: strata.cluster.ReplicaStatus
+	(*StatusResponse)(nil),       // 46: strata.cluster.StatusResponse
+	(*RegionHeartbeat)(nil),      // 47: strata.cluster.RegionHeartbeat
+	(*ChangePeerRequest)(nil),    // 48: strata.cluster.ChangePeerRequest
+	(*ChangePeerResponse)(nil),   // 49: strata.cluster.ChangePeerResponse
+	(*SetNodeStateRequest)(nil),  // 50: strata.cluster.SetNodeStateRequest
+	(*SetNodeStateResponse)(nil), // 51: strata.cluster.SetNodeStateResponse
+	(*raftpb.Message)(nil),       // 52: raftpb.Message
 }
 var file_cluster_proto_depIdxs = []int32{
 	0,  // 0: strata.cluster.Peer.role:type_name -> strata.cluster.PeerRole
@@ -3367,7 +3607,7 @@ var file_cluster_proto_depIdxs = []int32{
 	6,  // 16: strata.cluster.RaftMessage.from_peer:type_name -> strata.cluster.Peer
 	6,  // 17: strata.cluster.RaftMessage.to_peer:type_name -> strata.cluster.Peer
 	7,  // 18: strata.cluster.RaftMessage.epoch:type_name -> strata.cluster.RegionEpoch
-	48, // 19: strata.cluster.RaftMessage.message:type_name -> raftpb.Message
+	52, // 19: strata.cluster.RaftMessage.message:type_name -> raftpb.Message
 	19, // 20: strata.cluster.RaftMessageBatch.msgs:type_name -> strata.cluster.RaftMessage
 	19, // 21: strata.cluster.SnapshotChunk.message:type_name -> strata.cluster.RaftMessage
 	8,  // 22: strata.cluster.SnapshotMeta.region:type_name -> strata.cluster.Region
@@ -3402,29 +3642,37 @@ var file_cluster_proto_depIdxs = []int32{
 	37, // 51: strata.cluster.StatusResponse.node:type_name -> strata.cluster.Node
 	45, // 52: strata.cluster.StatusResponse.replicas:type_name -> strata.cluster.ReplicaStatus
 	37, // 53: strata.cluster.StatusResponse.nodes:type_name -> strata.cluster.Node
-	20, // 54: strata.cluster.Raft.Send:input_type -> strata.cluster.RaftMessageBatch
-	22, // 55: strata.cluster.Raft.Snapshot:input_type -> strata.cluster.SnapshotChunk
-	30, // 56: strata.cluster.KV.Get:input_type -> strata.cluster.GetRequest
-	32, // 57: strata.cluster.KV.Scan:input_type -> strata.cluster.ScanRequest
-	35, // 58: strata.cluster.KV.Write:input_type -> strata.cluster.WriteRequest
-	38, // 59: strata.cluster.PD.GetRegion:input_type -> strata.cluster.GetRegionRequest
-	40, // 60: strata.cluster.PD.ScanRegions:input_type -> strata.cluster.ScanRegionsRequest
-	42, // 61: strata.cluster.Admin.Split:input_type -> strata.cluster.SplitRegionRequest
-	44, // 62: strata.cluster.Admin.Status:input_type -> strata.cluster.StatusRequest
-	21, // 63: strata.cluster.Raft.Send:output_type -> strata.cluster.Done
-	21, // 64: strata.cluster.Raft.Snapshot:output_type -> strata.cluster.Done
-	31, // 65: strata.cluster.KV.Get:output_type -> strata.cluster.GetResponse
-	34, // 66: strata.cluster.KV.Scan:output_type -> strata.cluster.ScanResponse
-	36, // 67: strata.cluster.KV.Write:output_type -> strata.cluster.WriteResponse
-	39, // 68: strata.cluster.PD.GetRegion:output_type -> strata.cluster.GetRegionResponse
-	41, // 69: strata.cluster.PD.ScanRegions:output_type -> strata.cluster.ScanRegionsResponse
-	43, // 70: strata.cluster.Admin.Split:output_type -> strata.cluster.SplitRegionResponse
-	46, // 71: strata.cluster.Admin.Status:output_type -> strata.cluster.StatusResponse
-	63, // [63:72] is the sub-list for method output_type
-	54, // [54:63] is the sub-list for method input_type
-	54, // [54:54] is the sub-list for extension type_name
-	54, // [54:54] is the sub-list for extension extendee
-	0,  // [0:54] is the sub-list for field type_name
+	7,  // 54: strata.cluster.ChangePeerRequest.epoch:type_name -> strata.cluster.RegionEpoch
+	16, // 55: strata.cluster.ChangePeerRequest.change:type_name -> strata.cluster.ChangePeer
+	8,  // 56: strata.cluster.ChangePeerResponse.region:type_name -> strata.cluster.Region
+	5,  // 57: strata.cluster.SetNodeStateRequest.state:type_name -> strata.cluster.Node.State
+	20, // 58: strata.cluster.Raft.Send:input_type -> strata.cluster.RaftMessageBatch
+	22, // 59: strata.cluster.Raft.Snapshot:input_type -> strata.cluster.SnapshotChunk
+	30, // 60: strata.cluster.KV.Get:input_type -> strata.cluster.GetRequest
+	32, // 61: strata.cluster.KV.Scan:input_type -> strata.cluster.ScanRequest
+	35, // 62: strata.cluster.KV.Write:input_type -> strata.cluster.WriteRequest
+	38, // 63: strata.cluster.PD.GetRegion:input_type -> strata.cluster.GetRegionRequest
+	40, // 64: strata.cluster.PD.ScanRegions:input_type -> strata.cluster.ScanRegionsRequest
+	42, // 65: strata.cluster.Admin.Split:input_type -> strata.cluster.SplitRegionRequest
+	44, // 66: strata.cluster.Admin.Status:input_type -> strata.cluster.StatusRequest
+	48, // 67: strata.cluster.Admin.ChangePeer:input_type -> strata.cluster.ChangePeerRequest
+	50, // 68: strata.cluster.Admin.SetNodeState:input_type -> strata.cluster.SetNodeStateRequest
+	21, // 69: strata.cluster.Raft.Send:output_type -> strata.cluster.Done
+	21, // 70: strata.cluster.Raft.Snapshot:output_type -> strata.cluster.Done
+	31, // 71: strata.cluster.KV.Get:output_type -> strata.cluster.GetResponse
+	34, // 72: strata.cluster.KV.Scan:output_type -> strata.cluster.ScanResponse
+	36, // 73: strata.cluster.KV.Write:output_type -> strata.cluster.WriteResponse
+	39, // 74: strata.cluster.PD.GetRegion:output_type -> strata.cluster.GetRegionResponse
+	41, // 75: strata.cluster.PD.ScanRegions:output_type -> strata.cluster.ScanRegionsResponse
+	43, // 76: strata.cluster.Admin.Split:output_type -> strata.cluster.SplitRegionResponse
+	46, // 77: strata.cluster.Admin.Status:output_type -> strata.cluster.StatusResponse
+	49, // 78: strata.cluster.Admin.ChangePeer:output_type -> strata.cluster.ChangePeerResponse
+	51, // 79: strata.cluster.Admin.SetNodeState:output_type -> strata.cluster.SetNodeStateResponse
+	69, // [69:80] is the sub-list for method output_type
+	58, // [58:69] is the sub-list for method input_type
+	58, // [58:58] is the sub-list for extension type_name
+	58, // [58:58] is the sub-list for extension extendee
+	0,  // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_cluster_proto_init() }
@@ -3443,7 +3691,7 @@ func file_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   42,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

@@ -478,8 +478,10 @@ var PD_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	Admin_Split_FullMethodName  = "/strata.cluster.Admin/Split"
-	Admin_Status_FullMethodName = "/strata.cluster.Admin/Status"
+	Admin_Split_FullMethodName        = "/strata.cluster.Admin/Split"
+	Admin_Status_FullMethodName       = "/strata.cluster.Admin/Status"
+	Admin_ChangePeer_FullMethodName   = "/strata.cluster.Admin/ChangePeer"
+	Admin_SetNodeState_FullMethodName = "/strata.cluster.Admin/SetNodeState"
 )
 
 // AdminClient is the client API for Admin service.
@@ -488,6 +490,8 @@ const (
 type AdminClient interface {
 	Split(ctx context.Context, in *SplitRegionRequest, opts ...grpc.CallOption) (*SplitRegionResponse, error)
 	Status(ctx context.Context, in *StatusRequest, opts ...grpc.CallOption) (*StatusResponse, error)
+	ChangePeer(ctx context.Context, in *ChangePeerRequest, opts ...grpc.CallOption) (*ChangePeerResponse, error)
+	SetNodeState(ctx context.Context, in *SetNodeStateRequest, opts ...grpc.CallOption) (*SetNodeStateResponse, error)
 }
 
 type adminClient struct {
@@ -518,12 +522,34 @@ func (c *adminClient) Status(ctx context.Context, in *StatusRequest, opts ...grp
 	return out, nil
 }
 
+func (c *adminClient) ChangePeer(ctx context.Context, in *ChangePeerRequest, opts ...grpc.CallOption) (*ChangePeerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ChangePeerResponse)
+	err := c.cc.Invoke(ctx, Admin_ChangePeer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) SetNodeState(ctx context.Context, in *SetNodeStateRequest, opts ...grpc.CallOption) (*SetNodeStateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetNodeStateResponse)
+	err := c.cc.Invoke(ctx, Admin_SetNodeState_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility.
 type AdminServer interface {
 	Split(context.Context, *SplitRegionRequest) (*SplitRegionResponse, error)
 	Status(context.Context, *StatusRequest) (*StatusResponse, error)
+	ChangePeer(context.Context, *ChangePeerRequest) (*ChangePeerResponse, error)
+	SetNodeState(context.Context, *SetNodeStateRequest) (*SetNodeStateResponse, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -539,6 +565,12 @@ func (UnimplementedAdminServer) Split(context.Context, *SplitRegionRequest) (*Sp
 }
 func (UnimplementedAdminServer) Status(context.Context, *StatusRequest) (*StatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Status not implemented")
+}
+func (UnimplementedAdminServer) ChangePeer(context.Context, *ChangePeerRequest) (*ChangePeerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ChangePeer not implemented")
+}
+func (UnimplementedAdminServer) SetNodeState(context.Context, *SetNodeStateRequest) (*SetNodeStateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetNodeState not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 func (UnimplementedAdminServer) testEmbeddedByValue()               {}
@@ -597,6 +629,42 @@ func _Admin_Status_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_ChangePeer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ChangePeerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).ChangePeer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_ChangePeer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).ChangePeer(ctx, req.(*ChangePeerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_SetNodeState_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetNodeStateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).SetNodeState(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_SetNodeState_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).SetNodeState(ctx, req.(*SetNodeStateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Admin_ServiceDesc is the grpc.ServiceDesc for Admin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -611,6 +679,14 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Status",
 			Handler:    _Admin_Status_Handler,
+		},
+		{
+			MethodName: "ChangePeer",
+			Handler:    _Admin_ChangePeer_Handler,
+		},
+		{
+			MethodName: "SetNodeState",
+			Handler:    _Admin_SetNodeState_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

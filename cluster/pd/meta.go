@@ -32,6 +32,8 @@ import (
 //	0xFF 0x01 'r' <region start key>       → Region
 //	0xFF 0x01 'n' <node id: 8 bytes, big-endian> → Node
 //	0xFF 0x01 'i'                          → next unallocated id: 8 bytes, big-endian
+//	0xFF 0x01 'h' <node id: 8 bytes>       → the node's heartbeat counter: 8 bytes, big-endian
+//	0xFF 0x01 'l' <region id: 8 bytes>     → RegionHeartbeat (leader, lagging peers)
 //
 // The region entries are ordered by start key, so the region holding k is
 // the last entry at or below 0xFF 0x01 'r' k.
@@ -42,6 +44,8 @@ var (
 	regionPrefix = []byte{0xff, 0x01, 'r'}
 	nodePrefix   = []byte{0xff, 0x01, 'n'}
 	idKey        = []byte{0xff, 0x01, 'i'}
+	beatPrefix   = []byte{0xff, 0x01, 'h'}
+	leadPrefix   = []byte{0xff, 0x01, 'l'}
 )
 
 // RegionKey is the system key of the region whose start key is start.
@@ -332,4 +336,63 @@ func (m *Meta) SetIDFloor(ctx context.Context, floor uint64) error {
 		}
 	}
 	return errors.New("pd: setting the id floor: too many concurrent allocations")
+}
+
+// Heartbeat records that node id is alive: its counter, which the node
+// bumps every heartbeat. The scheduler compares counters between rounds on
+// its own clock, so nodes' clocks never matter.
+func (m *Meta) Heartbeat(ctx context.Context, id, counter uint64) error {
+	b := &client.Batch{}
+	b.Put(binary.BigEndian.AppendUint64(bytes.Clone(beatPrefix), id), binary.BigEndian.AppendUint64(nil, counter))
+	if _, err := m.kv.Write(ctx, b); err != nil {
+		return fmt.Errorf("pd: heartbeat of node %d: %w", id, err)
+	}
+	return nil
+}
+
+// Heartbeats returns every node's heartbeat counter.
+func (m *Meta) Heartbeats(ctx context.Context) (map[uint64]uint64, error) {
+	kvs, err := m.kv.Scan(ctx, beatPrefix, prefixEnd(beatPrefix), client.ScanOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("pd: reading heartbeats: %w", err)
+	}
+	out := map[uint64]uint64{}
+	for _, kv := range kvs {
+		if len(kv.Key) != len(beatPrefix)+8 || len(kv.Value) != 8 {
+			return nil, fmt.Errorf("pd: heartbeat entry %q is corrupt", kv.Key)
+		}
+		out[binary.BigEndian.Uint64(kv.Key[len(beatPrefix):])] = binary.BigEndian.Uint64(kv.Value)
+	}
+	return out, nil
+}
+
+// PutRegionHeartbeat records who leads a region and which of its peers lag.
+func (m *Meta) PutRegionHeartbeat(ctx context.Context, hb *clusterpb.RegionHeartbeat) error {
+	v, err := proto.Marshal(hb)
+	if err != nil {
+		return err
+	}
+	b := &client.Batch{}
+	b.Put(binary.BigEndian.AppendUint64(bytes.Clone(leadPrefix), hb.GetRegionId()), v)
+	if _, err := m.kv.Write(ctx, b); err != nil {
+		return fmt.Errorf("pd: heartbeat of region %d: %w", hb.GetRegionId(), err)
+	}
+	return nil
+}
+
+// RegionHeartbeats returns the last heartbeat of every region, by id.
+func (m *Meta) RegionHeartbeats(ctx context.Context) (map[uint64]*clusterpb.RegionHeartbeat, error) {
+	kvs, err := m.kv.Scan(ctx, leadPrefix, prefixEnd(leadPrefix), client.ScanOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("pd: reading region heartbeats: %w", err)
+	}
+	out := map[uint64]*clusterpb.RegionHeartbeat{}
+	for _, kv := range kvs {
+		hb := &clusterpb.RegionHeartbeat{}
+		if err := proto.Unmarshal(kv.Value, hb); err != nil {
+			return nil, fmt.Errorf("pd: region heartbeat %q is corrupt: %w", kv.Key, err)
+		}
+		out[hb.GetRegionId()] = hb
+	}
+	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -673,4 +674,26 @@ func (p *peer) saneMessage(m *pb.Message) bool {
 		}
 	}
 	return true
+}
+
+// pendingLag is how far behind the leader's commit index a peer's log may
+// be and still count as caught up (replication is never instantaneous).
+const pendingLag = 64
+
+// pendingPeers returns, on the leader, the peers being sent a snapshot or
+// whose match index is more than pendingLag below the commit index (nil
+// elsewhere).
+func (p *peer) pendingPeers() []uint64 {
+	if !p.isLeader() {
+		return nil
+	}
+	commit := p.rn.BasicStatus().HardState.GetCommit()
+	var out []uint64
+	p.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
+		if id != p.peerID && (pr.Match+pendingLag < commit || pr.State == tracker.StateSnapshot || pr.Match == 0) {
+			out = append(out, id)
+		}
+	})
+	slices.Sort(out)
+	return out
 }

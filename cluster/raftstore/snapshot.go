@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
@@ -56,8 +57,8 @@ func decodeSnapshotMeta(snap *pb.Snapshot) (*clusterpb.SnapshotMeta, error) {
 	if len(r.GetEndKey()) > 0 && bytes.Compare(r.GetStartKey(), r.GetEndKey()) >= 0 {
 		return nil, fmt.Errorf("snapshot of region %d with an empty range", r.GetId())
 	}
-	if !proto.Equal(snap.GetMetadata().GetConfState(), confState(r)) {
-		return nil, fmt.Errorf("snapshot of region %d: its raft configuration does not match its descriptor", r.GetId())
+	if !sameConfState(snap.GetMetadata().GetConfState(), confState(r)) {
+		return nil, fmt.Errorf("snapshot of region %d: its raft configuration (%v) does not match its descriptor (%v)", r.GetId(), snap.GetMetadata().GetConfState(), confState(r))
 	}
 	var prev []byte
 	for i, kv := range meta.GetPairs() {
@@ -180,4 +181,20 @@ func (p *peer) applySnapshot(snap *pb.Snapshot) error {
 		delete(p.proposals, id)
 	}
 	return nil
+}
+
+// sameConfState reports whether two raft configurations have the same
+// members in each role, whatever their order and whether auto_leave is
+// unset or set to false (proto.Equal tells those apart: raft's own snapshots
+// set it).
+func sameConfState(a, b *pb.ConfState) bool {
+	same := func(x, y []uint64) bool {
+		x, y = slices.Clone(x), slices.Clone(y)
+		slices.Sort(x)
+		slices.Sort(y)
+		return slices.Equal(x, y)
+	}
+	return same(a.GetVoters(), b.GetVoters()) && same(a.GetLearners(), b.GetLearners()) &&
+		same(a.GetVotersOutgoing(), b.GetVotersOutgoing()) && same(a.GetLearnersNext(), b.GetLearnersNext()) &&
+		a.GetAutoLeave() == b.GetAutoLeave()
 }

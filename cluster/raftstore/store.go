@@ -799,6 +799,10 @@ type RegionStatus struct {
 	Truncated   uint64
 	Hibernating bool
 	Initialized bool
+	// Pending, on the leader, are the peers whose logs lag its commit
+	// index (a new learner still being caught up, a replica being sent a
+	// snapshot): the scheduler promotes a learner only once it is not.
+	Pending []uint64
 }
 
 // Regions returns the status of every replica the store hosts, by region id.
@@ -817,6 +821,7 @@ func (s *Store) Regions() ([]RegionStatus, error) {
 				Truncated:   p.ps.truncated(),
 				Hibernating: p.asleep,
 				Initialized: p.initialized(),
+				Pending:     p.pendingPeers(),
 			})
 		}
 		return nil

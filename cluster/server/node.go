@@ -81,6 +81,13 @@ type Config struct {
 	// HeartbeatInterval is how often the node reports its regions and
 	// itself to the placement driver (default 1 s).
 	HeartbeatInterval time.Duration
+	// Schedule tunes the placement driver's scheduler, which runs on the
+	// node leading the meta region (default pd.DefaultConfig: three
+	// replicas, a node silent for 30 s is down).
+	Schedule pd.Config
+	// ScheduleInterval is the period of the scheduler's rounds (default
+	// 2 s).
+	ScheduleInterval time.Duration
 	// Logger receives the node's messages (nil: discarded).
 	Logger *slog.Logger
 }
@@ -121,6 +128,12 @@ func Start(cfg Config) (*Node, error) {
 	}
 	if cfg.HeartbeatInterval <= 0 {
 		cfg.HeartbeatInterval = time.Second
+	}
+	if cfg.ScheduleInterval <= 0 {
+		cfg.ScheduleInterval = 2 * time.Second
+	}
+	if cfg.Schedule.Replicas == 0 {
+		cfg.Schedule = pd.DefaultConfig()
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -183,8 +196,9 @@ func Start(cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.heartbeatLoop()
+	go n.scheduleLoop()
 	return n, nil
 }
 
@@ -393,11 +407,15 @@ func (n *Node) heartbeatLoop() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*n.cfg.HeartbeatInterval)
 		if !registered {
-			err := n.meta.PutNode(ctx, &clusterpb.Node{Id: n.cfg.NodeID, Address: n.cfg.Advertise})
+			err := n.register(ctx)
 			registered = err == nil
 			if err != nil {
 				n.log.Debug("registering the node", "err", err)
 			}
+		}
+		n.hbCount++
+		if err := n.meta.Heartbeat(ctx, n.cfg.NodeID, n.hbCount); err != nil {
+			n.log.Debug("heartbeat", "err", err)
 		}
 		if err := n.reportRegions(ctx); err != nil {
 			n.log.Debug("reporting regions", "err", err)
@@ -433,11 +451,21 @@ func (n *Node) reportRegions(ctx context.Context) error {
 			n.reported[id] = proto.Clone(s.Region).(*clusterpb.Region)
 			n.mu.Unlock()
 		}
-		// The leadership, for lookups this node answers (the scheduler will
-		// read it from the system key space once it moves replicas).
+		// Who leads and which peers lag: for the scheduler, and for the
+		// lookups this node answers.
+		hb := &clusterpb.RegionHeartbeat{RegionId: id, Leader: s.PeerID, Term: s.Term, Pending: s.Pending}
 		n.mu.Lock()
-		n.beats[id] = &clusterpb.RegionHeartbeat{RegionId: id, Leader: s.PeerID, Term: s.Term}
+		same := proto.Equal(n.beats[id], hb)
 		n.mu.Unlock()
+		if !same {
+			if err := n.meta.PutRegionHeartbeat(ctx, hb); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			n.mu.Lock()
+			n.beats[id] = hb
+			n.mu.Unlock()
+		}
 	}
 	return errors.Join(errs...)
 }

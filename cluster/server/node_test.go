@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/strata-db/strata/cluster/client"
 	"github.com/strata-db/strata/cluster/clusterpb"
+	"github.com/strata-db/strata/cluster/pd"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -224,4 +226,101 @@ func TestThreeNodes(t *testing.T) {
 			t.Errorf("metrics lack %q:\n%s", want, body)
 		}
 	}
+}
+
+// TestReplaceDeadNode has a fourth node join a three-node cluster, kills one
+// of the first three for good, and checks that the placement driver rebuilds
+// its replicas on the new node (learner, promotion, removal of the dead
+// peer) while the data stays readable.
+func TestReplaceDeadNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts four nodes")
+	}
+	c := startCluster(t, 3)
+	for i, nd := range c.nodes {
+		// A short DownAfter for the test (restarted with it).
+		nd.Close()
+		c.nodes[i] = nil
+	}
+	addrs := append(c.addrs, freeAddrs(t, 1)...)
+	dirs := append(c.dirs, t.TempDir())
+	start := func(i int) *Node {
+		cfg := Config{NodeID: uint64(i + 1), ClusterID: 7, Dir: dirs[i], Listen: addrs[i],
+			TickInterval: 50 * time.Millisecond, HeartbeatInterval: 100 * time.Millisecond,
+			ScheduleInterval: 200 * time.Millisecond, Logger: testLogger(t)}
+		cfg.Schedule = pdTestConfig()
+		if i < 3 {
+			cfg.InitialCluster = c.initial
+		} else {
+			cfg.Join = addrs[:3]
+		}
+		nd, err := Start(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return nd
+	}
+	nodes := make([]*Node, 4)
+	for i := range nodes {
+		nodes[i] = start(i)
+	}
+	defer func() {
+		for _, nd := range nodes {
+			if nd != nil {
+				nd.Close()
+			}
+		}
+	}()
+	cl := c.client()
+	ctx := context.Background()
+	for i := 0; i < 50; i++ {
+		k := fmt.Sprintf("k%03d", i)
+		retry(t, "put "+k, func() error { return cl.Put(ctx, []byte(k), []byte("v")) })
+	}
+	// Node 3 dies for good.
+	nodes[2].Close()
+	nodes[2] = nil
+	retry(t, "replicas rebuilt on node 4", func() error {
+		st, err := nodes[3].Store().Regions()
+		if err != nil {
+			t.Fatalf("node 4: %v (%v)", err, nodes[3].Store().Err())
+		}
+		voters := 0
+		for _, s := range st {
+			for _, p := range s.Region.GetPeers() {
+				if p.GetNodeId() == 3 {
+					return fmt.Errorf("region %d still has a peer on node 3", s.Region.GetId())
+				}
+				if p.GetNodeId() == 4 && p.GetRole() == clusterpb.PeerRole_VOTER {
+					voters++
+				}
+			}
+		}
+		if voters < 2 {
+			return fmt.Errorf("node 4 votes in %d regions", voters)
+		}
+		return nil
+	})
+	kvs, err := cl.Scan(ctx, []byte("k"), nil, client.ScanOptions{})
+	if err != nil || len(kvs) != 50 {
+		t.Fatalf("scan after the move: %d pairs, %v", len(kvs), err)
+	}
+}
+
+func pdTestConfig() pd.Config {
+	cfg := pd.DefaultConfig()
+	cfg.DownAfter = 2 * time.Second
+	return cfg
+}
+
+// testLogger sends a node's messages to the test's log.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
