@@ -166,7 +166,8 @@ func newClusterCmd(e *env) *cobra.Command {
 		Use:   "cluster",
 		Short: "Start a local cluster, show and steer a running one, make certificates",
 	}
-	c.AddCommand(newClusterUpCmd(e), newClusterStatusCmd(e), newClusterRegionsCmd(e), newClusterSplitCmd(e), newClusterCertsCmd(e))
+	c.AddCommand(newClusterUpCmd(e), newClusterStatusCmd(e), newClusterRegionsCmd(e), newClusterSplitCmd(e), newClusterCertsCmd(e),
+		newClusterNodeStateCmd(e, "add-node"), newClusterNodeStateCmd(e, "remove-node"))
 	return c
 }
 
@@ -349,7 +350,11 @@ func rangeText(r *clusterpb.Region) string {
 	if len(r.GetEndKey()) == 0 {
 		end = "∞"
 	}
-	return fmt.Sprintf("[%s, %s)", dataio.Escape(r.GetStartKey()), end)
+	start := dataio.Escape(r.GetStartKey())
+	if start == "" {
+		start = `""`
+	}
+	return fmt.Sprintf("[%s, %s)", start, end)
 }
 
 func newClusterRegionsCmd(e *env) *cobra.Command {
@@ -570,5 +575,61 @@ Keys from 0xFF up belong to the cluster and are refused.`,
 	c.Flags().IntVar(&limit, "limit", 0, "scan: at most this many pairs (0: all)")
 	c.Flags().BoolVar(&reverse, "reverse", false, "scan: from the end backward")
 	c.Flags().BoolVar(&hex, "hex", false, "keys and values are hex, in and out")
+	return c
+}
+
+// newClusterNodeStateCmd is add-node (record a node UP with its address, so
+// that the placement driver may place replicas on it) and remove-node (mark
+// it REMOVING: its replicas are moved off, then it is REMOVED).
+func newClusterNodeStateCmd(e *env, name string) *cobra.Command {
+	var f clusterFlags
+	var addr string
+	c := &cobra.Command{
+		Use:   name + " [--cluster ADDRS] ID",
+		Short: "Admit a node (then start it with strata server --join)",
+		Args:  args(1, 1, "ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			id, err := strconv.ParseUint(a[0], 10, 64)
+			if err != nil || id == 0 {
+				return usageError{fmt.Errorf("node id %q: want a positive number", a[0])}
+			}
+			state := clusterpb.Node_UP
+			if name == "remove-node" {
+				state = clusterpb.Node_REMOVING
+			} else if addr == "" {
+				return usageError{errors.New("add-node needs --addr (the node's gRPC address)")}
+			}
+			admins, done, err := f.admins()
+			if err != nil {
+				return err
+			}
+			defer done()
+			ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
+			defer cancel()
+			var msgs []string
+			for _, ad := range admins {
+				resp, err := ad.SetNodeState(ctx, &clusterpb.SetNodeStateRequest{NodeId: id, State: state, Address: addr})
+				if err == nil && resp.GetError() == "" {
+					if state == clusterpb.Node_REMOVING {
+						fmt.Fprintf(e.stdout, "node %d is being removed: its replicas move to other nodes (strata cluster status shows them)\n", id)
+					} else {
+						fmt.Fprintf(e.stdout, "node %d at %s admitted: start it with strata server --id %d --listen %s --join %s\n", id, addr, id, addr, f.addrs)
+					}
+					return nil
+				}
+				if err != nil {
+					msgs = append(msgs, err.Error())
+				} else {
+					msgs = append(msgs, resp.GetError())
+				}
+			}
+			return fmt.Errorf("%s %d failed: %s", name, id, strings.Join(msgs, "; "))
+		},
+	}
+	if name == "remove-node" {
+		c.Short = "Move a node's replicas to other nodes, then mark it removed"
+	}
+	f.add(c)
+	c.Flags().StringVar(&addr, "addr", "", "add-node: the node's gRPC address")
 	return c
 }
