@@ -8,14 +8,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/strata-db/strata/cluster/certs"
 	"github.com/strata-db/strata/cluster/client"
 	"github.com/strata-db/strata/cluster/clusterpb"
 	"github.com/strata-db/strata/cluster/pd"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
@@ -323,4 +326,61 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// TestTLSCluster runs three nodes with mutual TLS: a client with the CA's
+// client certificate is served; one without a certificate, or with another
+// CA's, is refused.
+func TestTLSCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three nodes")
+	}
+	dir := t.TempDir()
+	files, err := certs.Generate(filepath.Join(dir, "ca"), []string{"node1", "node2", "node3", "client"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := certs.Generate(filepath.Join(dir, "other"), []string{"client"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := freeAddrs(t, 3)
+	initial := map[uint64]string{1: addrs[0], 2: addrs[1], 3: addrs[2]}
+	for i := 0; i < 3; i++ {
+		f := files[i]
+		nd, err := Start(Config{NodeID: uint64(i + 1), ClusterID: 7, Dir: t.TempDir(), Listen: addrs[i],
+			InitialCluster: initial, TLS: &f, TickInterval: 50 * time.Millisecond, HeartbeatInterval: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nd.Close()
+	}
+	clientWith := func(f *certs.Files) *client.Client {
+		var opts []grpc.DialOption
+		if f != nil {
+			cfg, err := f.ClientConfig()
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+		}
+		cl, err := client.New(client.Options{Addrs: addrs, DialOptions: opts, AttemptTimeout: time.Second, MaxAttempts: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cl.Close() })
+		return cl
+	}
+	ctx := context.Background()
+	good := clientWith(&files[3])
+	retry(t, "put over mutual TLS", func() error { return good.Put(ctx, []byte("k"), []byte("v")) })
+	if v, err := good.Get(ctx, []byte("k")); err != nil || string(v) != "v" {
+		t.Fatalf("get over TLS: %q %v", v, err)
+	}
+	if _, err := clientWith(nil).Get(ctx, []byte("k")); err == nil {
+		t.Fatal("a plaintext client was served by a TLS cluster")
+	}
+	if _, err := clientWith(&other[0]).Get(ctx, []byte("k")); err == nil {
+		t.Fatal("a client with another CA's certificate was served")
+	}
 }
