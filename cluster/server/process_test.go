@@ -19,6 +19,7 @@ import (
 	"github.com/anishathalye/porcupine"
 	"github.com/strata-db/strata/cluster/client"
 	"github.com/strata-db/strata/cluster/clusterpb"
+	"github.com/strata-db/strata/internal/testenv"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -172,12 +173,23 @@ type procCluster struct {
 	procs   []*exec.Cmd
 	logs    []*os.File
 	stopped []bool
+	// With network namespaces: node i runs in namespace netns[i] at
+	// 10.x.y.(11+i), joined to a bridge in the test's namespace by a veth
+	// pair whose outer end is veths[i]; a partition takes that end down.
+	netns []string
+	veths []string
+	cut   []bool
 }
 
-func startProcCluster(t *testing.T, n int) *procCluster {
+func startProcCluster(t *testing.T, n int, namespaces bool) *procCluster {
 	t.Helper()
-	c := &procCluster{t: t, bin: buildStrata(t), addrs: freeAddrs(t, n), procs: make([]*exec.Cmd, n),
-		logs: make([]*os.File, n), stopped: make([]bool, n)}
+	c := &procCluster{t: t, bin: buildStrata(t), procs: make([]*exec.Cmd, n),
+		logs: make([]*os.File, n), stopped: make([]bool, n), cut: make([]bool, n)}
+	if namespaces {
+		c.addrs = setupNamespaces(t, c, n)
+	} else {
+		c.addrs = freeAddrs(t, n)
+	}
 	var parts []string
 	for i := 0; i < n; i++ {
 		c.dirs = append(c.dirs, t.TempDir())
@@ -225,8 +237,14 @@ func (c *procCluster) start(i int) {
 		}
 		c.logs[i] = f
 	}
-	cmd := exec.Command(c.bin, "server", "--id", strconv.Itoa(i+1), "--dir", filepath.Join(c.dirs[i], "data"),
-		"--listen", c.addrs[i], "--initial-cluster", c.initial, "--raft-tick", "50ms")
+	args := []string{"server", "--id", strconv.Itoa(i + 1), "--dir", filepath.Join(c.dirs[i], "data"),
+		"--listen", c.addrs[i], "--initial-cluster", c.initial, "--raft-tick", "50ms"}
+	cmd := exec.Command(c.bin, args...)
+	if c.netns != nil {
+		// ip netns exec execs the server in the namespace: same pid, so
+		// signals reach it. Its address is not a loopback one: --insecure.
+		cmd = exec.Command("ip", append([]string{"netns", "exec", c.netns[i], c.bin}, append(args, "--insecure")...)...)
+	}
 	cmd.Stdout, cmd.Stderr = c.logs[i], c.logs[i]
 	if err := cmd.Start(); err != nil {
 		c.t.Fatal(err)
@@ -256,6 +274,80 @@ func (c *procCluster) resume(i int) {
 	c.stopped[i] = false
 }
 
+// partition cuts node i off from every other node and from the clients (its
+// veth's outer end goes down); heal brings it back.
+func (c *procCluster) partition(i int) {
+	if out, err := exec.Command("ip", "link", "set", c.veths[i], "down").CombinedOutput(); err != nil {
+		c.t.Fatalf("partition: %v %s", err, out)
+	}
+	c.cut[i] = true
+}
+
+func (c *procCluster) heal(i int) {
+	if out, err := exec.Command("ip", "link", "set", c.veths[i], "up").CombinedOutput(); err != nil {
+		c.t.Fatalf("heal: %v %s", err, out)
+	}
+	c.cut[i] = false
+}
+
+// setupNamespaces makes a bridge and, per node, a network namespace joined
+// to it by a veth pair, and returns the nodes' addresses. Everything is
+// removed when the test ends. It needs root and ip(8): the test skips
+// without them, except in CI.
+func setupNamespaces(t *testing.T, c *procCluster, n int) []string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		testenv.Require(t, "root (for network namespaces)", errors.New("not root"))
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		testenv.Require(t, "ip(8)", err)
+	}
+	tag := os.Getpid() % 10000
+	subnet := fmt.Sprintf("10.%d.%d", 100+tag%100, tag/100)
+	bridge := fmt.Sprintf("sbr%d", tag)
+	run := func(args ...string) error {
+		out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	t.Cleanup(func() {
+		for _, ns := range c.netns {
+			run("ip", "netns", "del", ns)
+		}
+		run("ip", "link", "del", bridge)
+	})
+	steps := [][]string{
+		{"ip", "link", "add", bridge, "type", "bridge"},
+		{"ip", "addr", "add", subnet + ".1/24", "dev", bridge},
+		{"ip", "link", "set", bridge, "up"},
+	}
+	var addrs []string
+	for i := 0; i < n; i++ {
+		ns, veth := fmt.Sprintf("strata-%d-n%d", tag, i+1), fmt.Sprintf("sv%d-%d", tag, i+1)
+		ip := fmt.Sprintf("%s.%d", subnet, 11+i)
+		c.netns = append(c.netns, ns)
+		c.veths = append(c.veths, veth)
+		steps = append(steps,
+			[]string{"ip", "netns", "add", ns},
+			[]string{"ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns},
+			[]string{"ip", "link", "set", veth, "master", bridge},
+			[]string{"ip", "link", "set", veth, "up"},
+			[]string{"ip", "netns", "exec", ns, "ip", "addr", "add", ip + "/24", "dev", "eth0"},
+			[]string{"ip", "netns", "exec", ns, "ip", "link", "set", "eth0", "up"},
+			[]string{"ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"},
+		)
+		addrs = append(addrs, ip+":20160")
+	}
+	for _, st := range steps {
+		if err := run(st...); err != nil {
+			testenv.Require(t, "network namespaces", err)
+		}
+	}
+	return addrs
+}
+
 // TestProcessesNemesis runs three `strata server` processes on loopback and
 // clients doing gets, puts and compare-and-swaps on a few keys while a
 // nemesis SIGKILLs (and restarts) or SIGSTOPs (and continues) one node at a
@@ -266,13 +358,27 @@ func TestProcessesNemesis(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds strata and runs three server processes with faults for ~30 s")
 	}
+	processNemesis(t, false)
+}
+
+// TestProcessesNemesisPartitions is TestProcessesNemesis with each node in
+// a network namespace of its own, so that the nemesis can also partition a
+// node from the others and from the clients (as root; CI runs it).
+func TestProcessesNemesisPartitions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds strata and runs three server processes in network namespaces with faults for ~30 s")
+	}
+	processNemesis(t, true)
+}
+
+func processNemesis(t *testing.T, namespaces bool) {
 	seed := rand.Uint64()
 	if s := os.Getenv("STRATA_CLUSTER_SEED"); s != "" {
 		seed, _ = strconv.ParseUint(s, 10, 64)
 	}
 	t.Logf("seed %d (STRATA_CLUSTER_SEED to replay the nemesis schedule)", seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
-	c := startProcCluster(t, 3)
+	c := startProcCluster(t, 3, namespaces)
 	newClient := func() *client.Client {
 		cl, err := client.New(client.Options{Addrs: c.addrs, AttemptTimeout: 500 * time.Millisecond, MaxAttempts: 30})
 		if err != nil {
@@ -347,12 +453,22 @@ func TestProcessesNemesis(t *testing.T) {
 		time.Sleep(time.Duration(500+rng.IntN(1000)) * time.Millisecond)
 		i := rng.IntN(len(c.addrs))
 		down := time.Duration(500+rng.IntN(2000)) * time.Millisecond
-		if rng.IntN(2) == 0 {
+		kinds := 2
+		if namespaces {
+			kinds = 3
+		}
+		switch rng.IntN(kinds) {
+		case 0:
 			t.Logf("nemesis: SIGKILL node %d for %v", i+1, down)
 			c.kill(i)
 			time.Sleep(down)
 			c.start(i)
-		} else {
+		case 2:
+			t.Logf("nemesis: partition node %d for %v", i+1, down)
+			c.partition(i)
+			time.Sleep(down)
+			c.heal(i)
+		default:
 			t.Logf("nemesis: SIGSTOP node %d for %v", i+1, down)
 			c.pause(i)
 			time.Sleep(down)
