@@ -369,7 +369,7 @@ func TestForget(t *testing.T) {
 	tr.Send([]*clusterpb.RaftMessage{appMsg(1, 2, 0, 1)})
 	waitFor(t, "the first message", func() bool { return rec.count() == 1 })
 	tr.Forget(2)
-	waitFor(t, "the stream ended", func() bool { return srv.Stats().StreamsNowIn == 0 })
+	waitFor(t, "the stream ended", func() bool { return srv.Stats().RaftStreams == 0 })
 	tr.Send([]*clusterpb.RaftMessage{appMsg(1, 2, 1, 1)})
 	waitFor(t, "the second message", func() bool { return rec.count() == 2 })
 	if d := tr.Stats().Dials; d != 2 {

@@ -178,17 +178,17 @@ func (c *ServerConfig) withDefaults() {
 
 // ServerStats counts what a Server received and refused.
 type ServerStats struct {
-	Batches      uint64 // Raft message batches received
-	Messages     uint64 // Raft messages passed to Step
-	StepErrors   uint64 // of those, the ones Step returned an error for
-	Snapshots    uint64 // snapshots received whole
-	Refused      uint64 // Raft streams and snapshots refused (cluster id, malformed, busy)
-	KVRefused    uint64 // KV requests refused (over a size limit, malformed)
-	KVRequests   uint64 // KV requests passed to the KVHandler
-	Busy         uint64 // KV and PD requests refused over MaxInflightRequests
-	Connections  uint64 // connections accepted
-	OpenConns    int64  // connections open now
-	StreamsNowIn int64  // Raft streams open now
+	Batches     uint64 // Raft message batches received
+	Messages    uint64 // Raft messages passed to Step
+	StepErrors  uint64 // of those, the ones Step returned an error for
+	Snapshots   uint64 // snapshots received whole
+	Refused     uint64 // Raft streams and snapshots refused (cluster id, malformed, busy)
+	KVRefused   uint64 // KV requests refused (over a size limit, malformed)
+	KVRequests  uint64 // KV requests passed to the KVHandler
+	Busy        uint64 // KV and PD requests refused over MaxInflightRequests
+	Connections uint64 // connections accepted
+	OpenConns   int64  // connections open now
+	RaftStreams int64  // Raft streams open now
 }
 
 // Server serves the Raft, KV and PD services of one node over gRPC.
@@ -298,17 +298,17 @@ func (s *Server) Addr() string { return s.lis.Addr().String() }
 // Stats returns the server's counters.
 func (s *Server) Stats() ServerStats {
 	return ServerStats{
-		Batches:      s.stats.batches.Load(),
-		Messages:     s.stats.messages.Load(),
-		StepErrors:   s.stats.stepErrors.Load(),
-		Snapshots:    s.stats.snapshots.Load(),
-		Refused:      s.stats.refused.Load(),
-		KVRefused:    s.stats.kvRefused.Load(),
-		KVRequests:   s.stats.kvRequests.Load(),
-		Busy:         s.stats.busy.Load(),
-		Connections:  s.lis.accepted.Load(),
-		OpenConns:    s.lis.open.Load(),
-		StreamsNowIn: s.stats.streams.Load(),
+		Batches:     s.stats.batches.Load(),
+		Messages:    s.stats.messages.Load(),
+		StepErrors:  s.stats.stepErrors.Load(),
+		Snapshots:   s.stats.snapshots.Load(),
+		Refused:     s.stats.refused.Load(),
+		KVRefused:   s.stats.kvRefused.Load(),
+		KVRequests:  s.stats.kvRequests.Load(),
+		Busy:        s.stats.busy.Load(),
+		Connections: s.lis.accepted.Load(),
+		OpenConns:   s.lis.open.Load(),
+		RaftStreams: s.stats.streams.Load(),
 	}
 }
 
