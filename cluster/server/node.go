@@ -156,7 +156,7 @@ func Start(cfg Config) (*Node, error) {
 		n.tr.Close()
 		return nil, err
 	}
-	n.srv, err = transport.NewServer(transport.ServerConfig{ClusterID: cfg.ClusterID, Listen: cfg.Listen,
+	n.srv, err = transport.NewServer(transport.ServerConfig{ClusterID: cfg.ClusterID, NodeID: cfg.NodeID, Listen: cfg.Listen,
 		TLS: cfg.TLS, Insecure: cfg.Insecure, Raft: n.store, KV: n.store, PD: n, Admin: adminService{n: n}, Logger: log})
 	if err != nil {
 		n.closeStore()

@@ -112,7 +112,13 @@ func (c *testCluster) admin(i int) clusterpb.AdminClient {
 // retry runs f until it succeeds or 20 s pass.
 func retry(t *testing.T, what string, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	retryFor(t, what, 20*time.Second, f)
+}
+
+// retryFor runs f until it succeeds or d passes.
+func retryFor(t *testing.T, what string, d time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for {
 		err := f()
 		if err == nil {
@@ -283,7 +289,9 @@ func TestReplaceDeadNode(t *testing.T) {
 	// Node 3 dies for good.
 	nodes[2].Close()
 	nodes[2] = nil
-	retry(t, "replicas rebuilt on node 4", func() error {
+	// Generous: on a loaded machine (CI under -race) elections and the
+	// scheduler's rounds stretch.
+	retryFor(t, "replicas rebuilt on node 4", 90*time.Second, func() error {
 		st, err := nodes[3].Store().Regions()
 		if err != nil {
 			t.Fatalf("node 4: %v (%v)", err, nodes[3].Store().Err())

@@ -77,7 +77,7 @@ func (n *Node) scheduleLoop() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*n.cfg.ScheduleInterval)
 		if err := n.scheduleRound(ctx, seen); err != nil {
-			n.log.Debug("scheduling", "err", err)
+			n.log.Info("scheduling round failed", "err", err)
 		}
 		cancel()
 	}
