@@ -73,6 +73,10 @@ type peer struct {
 	// Config.SplitSize); splitChecking: a size check is running.
 	approxBytes   uint64
 	splitChecking bool
+	// snapSent records, per follower, the index of the last snapshot sent
+	// to it and the store tick it left at: log truncation spares the
+	// entries after it for a while, or the follower would need another.
+	snapSent map[uint64]snapSent
 }
 
 func (p *peer) region() *clusterpb.Region { return p.ps.region }
@@ -286,6 +290,8 @@ func (p *peer) failAll(err error) {
 	p.readsApply = nil
 }
 
+type snapSent struct{ index, tick uint64 }
+
 // applier gathers the writes of applied entries into batches, each written
 // with the apply state that covers it.
 type applier struct {
@@ -439,14 +445,12 @@ func checkMutations(r *clusterpb.Region, conds []*clusterpb.Condition, muts []*c
 			}
 		case clusterpb.Mutation_DELETE:
 		case clusterpb.Mutation_DELETE_RANGE:
+			// An empty end key means the region's end.
 			end := m.GetEndKey()
-			if len(end) == 0 {
-				if len(r.GetEndKey()) != 0 {
-					return keyNotInRegion(end, r)
-				}
-			} else if len(r.GetEndKey()) != 0 && bytes.Compare(end, r.GetEndKey()) > 0 {
+			if len(end) > 0 && len(r.GetEndKey()) != 0 && bytes.Compare(end, r.GetEndKey()) > 0 {
 				return keyNotInRegion(end, r)
-			} else if len(end)+1 > maxKey {
+			}
+			if len(end)+1 > maxKey {
 				return &clusterpb.RegionError{Message: fmt.Sprintf("key of %d bytes is over the limit of %d", len(end), maxKey-1)}
 			}
 		default:
@@ -604,7 +608,8 @@ func (p *peer) execCompactLog(a *applier, e *pb.Entry, req *clusterpb.CompactLog
 // maybeCompactLog has a leader propose a log truncation once its log holds
 // LogGCThreshold applied entries: up to what every follower has, or, when
 // a follower is more than twice that far behind, up to what is applied
-// (that follower then gets a snapshot).
+// (that follower then gets a snapshot); never past a snapshot sent in the
+// last ten election timeouts, which its follower will continue from.
 func (p *peer) maybeCompactLog() {
 	th := p.store.cfg.LogGCThreshold
 	applied := p.ps.apply.GetAppliedIndex()
@@ -612,15 +617,22 @@ func (p *peer) maybeCompactLog() {
 	if applied < trunc+th {
 		return
 	}
-	idx := applied
+	idx, spare := applied, applied
+	now, window := p.store.ticks, uint64(10*p.store.cfg.ElectionTicks)
 	p.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
-		if id != p.peerID && pr.Match < idx {
-			idx = pr.Match
+		if id == p.peerID {
+			return
 		}
+		if ss, ok := p.snapSent[id]; ok && now-ss.tick < window && ss.index > pr.Match {
+			spare = min(spare, ss.index) // being caught up by that snapshot
+			return
+		}
+		idx = min(idx, pr.Match)
 	})
 	if idx+2*th < applied {
 		idx = applied
 	}
+	idx = min(idx, spare)
 	if idx <= trunc || idx <= p.lastCompactProposed {
 		return
 	}

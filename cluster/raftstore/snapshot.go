@@ -56,7 +56,7 @@ func decodeSnapshotMeta(snap *pb.Snapshot) (*clusterpb.SnapshotMeta, error) {
 	if len(r.GetEndKey()) > 0 && bytes.Compare(r.GetStartKey(), r.GetEndKey()) >= 0 {
 		return nil, fmt.Errorf("snapshot of region %d with an empty range", r.GetId())
 	}
-	if !proto.Equal(snap.GetMetadata().GetConfState(), confState(r)) {
+	if cs := snap.GetMetadata().GetConfState(); cs == nil || confState(r).Equivalent(cs) != nil {
 		return nil, fmt.Errorf("snapshot of region %d: its raft configuration does not match its descriptor", r.GetId())
 	}
 	var prev []byte

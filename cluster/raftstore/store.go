@@ -754,6 +754,10 @@ func (s *Store) handleReadies() (more bool, err error) {
 			}
 			if m.GetType() == pb.MessageType_MsgSnap {
 				snaps = append(snaps, readyItem{p: it.p, rd: raft.Ready{Messages: []*pb.Message{m}}})
+				if it.p.snapSent == nil {
+					it.p.snapSent = map[uint64]snapSent{}
+				}
+				it.p.snapSent[m.GetTo()] = snapSent{index: m.GetSnapshot().GetMetadata().GetIndex(), tick: s.ticks}
 			}
 		}
 	}

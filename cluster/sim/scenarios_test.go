@@ -104,7 +104,7 @@ func TestLeaderKilled(t *testing.T) {
 
 // TestSnapshotCatchUp stops a node for thousands of writes, long enough for
 // the leader to truncate its log past it, and checks it catches up by a
-// snapshot and then holds every write.
+// snapshot, while writes go on, and then holds every write.
 func TestSnapshotCatchUp(t *testing.T) {
 	n := 2000
 	if !testing.Short() {
@@ -131,11 +131,30 @@ func TestSnapshotCatchUp(t *testing.T) {
 	if err := c.Start(3); err != nil {
 		t.Fatal(err)
 	}
+	// Writes go on while node 3 catches up: the log keeps being
+	// truncated, but not past the snapshot node 3 is getting.
+	more := make(chan struct{})
+	go func() {
+		defer close(more)
+		putMany(t, cl, "more", n/2, 8)
+	}()
+	defer func() { <-more }()
 	target := sts[0].Applied
-	waitFor(t, 30*time.Second, "node 3 to catch up", func() bool {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
 		sts, err := c.Store(3).Regions()
-		return err == nil && len(sts) == 1 && sts[0].Applied >= target
-	})
+		if err == nil && len(sts) == 1 && sts[0].Applied >= target {
+			break
+		}
+		if time.Now().After(deadline) {
+			for _, n := range c.Nodes() {
+				sts, _ := c.Store(n).Regions()
+				t.Logf("node %d: %+v %+v err=%v", n, sts, c.Store(n).Stats(), c.Store(n).Err())
+			}
+			t.Fatalf("node 3 did not catch up to %d", target)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if got := c.Store(3).Stats().SnapshotsApplied; got == 0 {
 		t.Fatal("node 3 caught up without a snapshot")
 	}
