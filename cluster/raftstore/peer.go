@@ -92,12 +92,20 @@ func (p *peer) pending() int { return len(p.proposals) + len(p.reads) + len(p.re
 // findPeer returns the peer with id, from the region or from the messages
 // seen.
 func (p *peer) findPeer(id uint64) *clusterpb.Peer {
+	if q := p.findPeerInRegion(id); q != nil {
+		return q
+	}
+	return p.peerCache[id]
+}
+
+// findPeerInRegion returns the region's peer with id, or nil.
+func (p *peer) findPeerInRegion(id uint64) *clusterpb.Peer {
 	for _, q := range p.region().GetPeers() {
 		if q.GetId() == id {
 			return q
 		}
 	}
-	return p.peerCache[id]
+	return nil
 }
 
 func (p *peer) learnPeer(q *clusterpb.Peer) {

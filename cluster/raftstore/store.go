@@ -419,7 +419,7 @@ func (s *Store) checkMessage(msg *clusterpb.RaftMessage) error {
 	if msg.GetRegionId() == 0 || msg.GetToPeer().GetId() == 0 || msg.GetFromPeer().GetId() == 0 {
 		return fmt.Errorf("raftstore: node %d: message without region or peer ids refused", s.cfg.NodeID)
 	}
-	if msg.GetHibernate() {
+	if msg.GetHibernate() || msg.GetIsTombstone() {
 		return nil
 	}
 	m := msg.GetMessage()
@@ -541,6 +541,22 @@ func (s *Store) handleMessage(msg *clusterpb.RaftMessage) {
 	if msg.GetToPeer().GetId() != p.peerID {
 		return // for a replica of this region that is gone or not yet here
 	}
+	if msg.GetIsTombstone() {
+		s.onTombstone(p, msg)
+		return
+	}
+	if p.initialized() && p.findPeerInRegion(msg.GetFromPeer().GetId()) == nil &&
+		msg.GetEpoch().GetConfVer() > 0 && msg.GetEpoch().GetConfVer() < p.region().GetEpoch().GetConfVer() {
+		// From a replica removed from the region that has not applied its
+		// removal: it knows itself from a descriptor older than ours, so
+		// our configuration includes its addition and, since, its removal.
+		// Tell it. (An uninitialized sender, conf_ver 0, is a peer being
+		// added: never told.)
+		r := p.region()
+		s.cfg.Transport.Send([]*clusterpb.RaftMessage{{RegionId: p.regionID, FromPeer: &clusterpb.Peer{Id: p.peerID, NodeId: s.cfg.NodeID},
+			ToPeer: msg.GetFromPeer(), Epoch: r.GetEpoch(), StartKey: r.GetStartKey(), EndKey: r.GetEndKey(), ClusterId: s.cfg.ClusterID, IsTombstone: true}})
+		return
+	}
 	p.learnPeer(msg.GetFromPeer())
 	if msg.GetHibernate() {
 		p.onHibernate(msg)
@@ -613,6 +629,24 @@ func (s *Store) maybeCreatePeer(msg *clusterpb.RaftMessage) *peer {
 		return nil
 	}
 	return p
+}
+
+// onTombstone removes replica p when a member of its region with a newer
+// configuration says p is no longer in it.
+func (s *Store) onTombstone(p *peer, msg *clusterpb.RaftMessage) {
+	if !p.initialized() || msg.GetEpoch().GetConfVer() <= p.region().GetEpoch().GetConfVer() {
+		return
+	}
+	a := &applier{p: p, b: s.db.NewBatch()}
+	r := proto.Clone(p.region()).(*clusterpb.Region)
+	if err := p.destroy(a, r); err != nil {
+		s.fatal(err)
+		return
+	}
+	p.failAll(ErrUnknownResult)
+	delete(s.peers, p.regionID)
+	delete(s.awake, p.regionID)
+	s.cfg.Logger.Info("raftstore: replica removed (told by a newer member)", "region", p.regionID, "peer", p.peerID)
 }
 
 // keepEarly keeps a message for a region that does not exist here yet, in
