@@ -23,8 +23,15 @@ import (
 // to_peer.node_id, where whoever receives them calls Store.Step. Send is
 // called from the store's loop goroutine with every message of one Ready
 // round (batched across regions); it must not block: queue or drop. Raft
-// recovers from lost, duplicated and reordered messages. Send must not
-// modify or keep the messages after it returns unless it copies them.
+// recovers from lost, duplicated and reordered messages. The messages are
+// not modified after Send returns; a transport may keep them (to encode
+// them later) but must not modify them.
+//
+// A snapshot travels as a message too (raft type MsgSnap, its data inline:
+// see snapshot.go), possibly large. The store reports a snapshot delivered
+// as soon as it is handed to Send; if it is lost, the leader notices the
+// follower is still behind and sends another, so a transport may drop one
+// like any other message.
 type Transport interface {
 	Send(msgs []*clusterpb.RaftMessage)
 }
