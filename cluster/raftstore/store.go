@@ -394,7 +394,8 @@ func (s *Store) call(fn func() error) error {
 // Step hands a message from another node to the store. It returns an error
 // for a message that is malformed or not for this node (it is then
 // dropped), and queues the rest for the loop; when the queue is full the
-// message is dropped (Raft resends) and an error says so.
+// message is dropped (Raft resends) and an error says so. The store owns
+// msg from then on (it may modify it): the caller must not reuse it.
 func (s *Store) Step(msg *clusterpb.RaftMessage) error {
 	if err := s.checkMessage(msg); err != nil {
 		return err
