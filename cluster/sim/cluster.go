@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -141,6 +142,30 @@ func (c *Cluster) Stop(node uint64) error {
 		return nil
 	}
 	return s.Close()
+}
+
+// Crash kills node as a power cut would: it is cut off from the network at
+// once, and when it starts again its file system holds only what it had
+// synced (in-memory clusters only; on disk, Crash is Stop).
+func (c *Cluster) Crash(node uint64) error {
+	c.Net.Kill(node)
+	c.mu.Lock()
+	if fs := c.fss[node]; fs != nil && c.opts.Dir == "" {
+		c.fss[node] = crashClone(fs)
+	}
+	c.mu.Unlock()
+	return c.Stop(node)
+}
+
+// crashClone returns what a power cut would leave of an in-memory file
+// system (strata.NewMemFS's CrashClone, reached by reflection: its type is
+// internal to the engine).
+func crashClone(fs strata.FS) strata.FS {
+	m := reflect.ValueOf(fs).MethodByName("CrashClone")
+	if !m.IsValid() {
+		return fs
+	}
+	return m.Call(nil)[0].Interface().(strata.FS)
 }
 
 // Close stops every node and the network.
