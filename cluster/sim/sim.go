@@ -57,7 +57,7 @@ type Network struct {
 	rng      *rand.Rand
 	faults   Faults
 	nodes    map[uint64]Receiver
-	group    map[uint64]int // partition group of a node; nodes talk only within a group
+	group    map[uint64]int  // partition group of a node; nodes talk only within a group
 	dead     map[uint64]bool // killed nodes: nothing leaves or reaches them until Attach
 	q        deliveries
 	seq      uint64
