@@ -69,6 +69,7 @@ type peer struct {
 	ccInFlight          bool
 	lastCompactProposed uint64
 	snapCache           *pb.Snapshot
+	snapGenerating      bool // a goroutine is building a snapshot
 	// approxBytes counts the bytes written to the region (see
 	// Config.SplitSize); splitChecking: a size check is running.
 	approxBytes   uint64
