@@ -136,7 +136,7 @@ func TestSnapshotCatchUp(t *testing.T) {
 	more := make(chan struct{})
 	go func() {
 		defer close(more)
-		putMany(t, cl, "more", n/2, 8)
+		putMany(t, cl, "more", n/4, 8)
 	}()
 	defer func() { <-more }()
 	target := sts[0].Applied
