@@ -96,7 +96,9 @@ func (p *peer) generateSnapshot() (*pb.Snapshot, error) {
 	r := proto.Clone(p.region()).(*clusterpb.Region)
 	dbSnap := s.db.NewSnapshot()
 	p.snapGenerating = true
+	s.bg.Add(1)
 	go func() {
+		defer s.bg.Done()
 		snap, err := buildSnapshot(dbSnap, r, applied, term)
 		dbSnap.Close()
 		op := func() {

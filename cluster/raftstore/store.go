@@ -157,6 +157,7 @@ type Store struct {
 	done  chan struct{}
 	once  sync.Once
 	err   atomic.Pointer[error] // the fatal error that stopped the loop
+	bg    sync.WaitGroup        // goroutines reading the database (snapshots, split checks)
 
 	stats struct {
 		snapGen, snapApplied, splits, compactions, rounds, ticks, autoSplits atomic.Uint64
@@ -317,6 +318,7 @@ func (s *Store) load() error {
 func (s *Store) Close() error {
 	s.once.Do(func() { close(s.stop) })
 	<-s.done
+	s.bg.Wait()
 	return s.db.Close()
 }
 
