@@ -224,6 +224,13 @@ func Open(cfg Config) (*Store, error) {
 	if err := opts.FS.MkdirAll(s.snapDir, 0o755); err != nil {
 		return nil, fmt.Errorf("raftstore: node %d: creating %s: %w", cfg.NodeID, s.snapDir, err)
 	}
+	// Tables of a snapshot a crash interrupted: an installed snapshot's
+	// tables were moved into the database, what is left is garbage.
+	if names, err := opts.FS.List(s.snapDir); err == nil {
+		for _, name := range names {
+			opts.FS.Remove(opts.FS.PathJoin(s.snapDir, name))
+		}
+	}
 	db, err := strata.Open(opts.FS.PathJoin(cfg.Dir, "db"), opts)
 	if err != nil {
 		return nil, fmt.Errorf("raftstore: node %d: opening its database: %w", cfg.NodeID, err)
