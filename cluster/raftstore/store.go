@@ -883,8 +883,10 @@ func (s *Store) Regions() ([]RegionStatus, error) {
 // Bootstrap creates a replica of region on this store, with the Raft
 // state every replica of a new region starts from (log truncated at index
 // 5, term 5). Call it with the same descriptor on every store holding one
-// of region's peers, before any of them serves; the peers then elect a
-// leader. It fails if the region or an overlapping one already exists here.
+// of region's peers, before any of them serves and before messages for the
+// region can reach this store (one would create an empty replica of it,
+// and Bootstrap then fails); the peers then elect a leader. It fails if the
+// region or an overlapping one already exists here.
 func (s *Store) Bootstrap(region *clusterpb.Region) error {
 	region = proto.Clone(region).(*clusterpb.Region)
 	var me *clusterpb.Peer
