@@ -1218,8 +1218,13 @@ type RaftMessage struct {
 	Hibernate       bool   `protobuf:"varint,9,opt,name=hibernate,proto3" json:"hibernate,omitempty"`
 	HibernateTerm   uint64 `protobuf:"varint,10,opt,name=hibernate_term,json=hibernateTerm,proto3" json:"hibernate_term,omitempty"`
 	HibernateCommit uint64 `protobuf:"varint,11,opt,name=hibernate_commit,json=hibernateCommit,proto3" json:"hibernate_commit,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// is_tombstone (with message unset) answers a message from to_peer, which
+	// is not in the sender's region any more: the sender's epoch (conf_ver)
+	// is newer than the one to_peer sent. A replica that learns so removes
+	// itself (it missed the commit of its own removal).
+	IsTombstone   bool `protobuf:"varint,12,opt,name=is_tombstone,json=isTombstone,proto3" json:"is_tombstone,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RaftMessage) Reset() {
@@ -1327,6 +1332,13 @@ func (x *RaftMessage) GetHibernateCommit() uint64 {
 		return x.HibernateCommit
 	}
 	return 0
+}
+
+func (x *RaftMessage) GetIsTombstone() bool {
+	if x != nil {
+		return x.IsTombstone
+	}
+	return false
 }
 
 // RaftMessageBatch is the unit a node sends to another: every message queued
@@ -3341,7 +3353,7 @@ const file_cluster_proto_rawDesc = "" +
 	"\tmutations\x18\x04 \x03(\v2\x18.strata.cluster.MutationR\tmutations\x122\n" +
 	"\x05admin\x18\x05 \x01(\v2\x1c.strata.cluster.AdminRequestR\x05admin\x12\x1f\n" +
 	"\vproposal_id\x18\x06 \x01(\x04R\n" +
-	"proposalId\"\xaf\x03\n" +
+	"proposalId\"\xd2\x03\n" +
 	"\vRaftMessage\x12\x1b\n" +
 	"\tregion_id\x18\x01 \x01(\x04R\bregionId\x121\n" +
 	"\tfrom_peer\x18\x02 \x01(\v2\x14.strata.cluster.PeerR\bfromPeer\x12-\n" +
@@ -3355,7 +3367,8 @@ const file_cluster_proto_rawDesc = "" +
 	"\thibernate\x18\t \x01(\bR\thibernate\x12%\n" +
 	"\x0ehibernate_term\x18\n" +
 	" \x01(\x04R\rhibernateTerm\x12)\n" +
-	"\x10hibernate_commit\x18\v \x01(\x04R\x0fhibernateCommit\"C\n" +
+	"\x10hibernate_commit\x18\v \x01(\x04R\x0fhibernateCommit\x12!\n" +
+	"\fis_tombstone\x18\f \x01(\bR\visTombstone\"C\n" +
 	"\x10RaftMessageBatch\x12/\n" +
 	"\x04msgs\x18\x01 \x03(\v2\x1b.strata.cluster.RaftMessageR\x04msgs\"\x06\n" +
 	"\x04Done\"Z\n" +

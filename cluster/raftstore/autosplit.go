@@ -20,7 +20,11 @@ func (p *peer) maybeSplit() {
 	}
 	p.splitChecking = true
 	r := proto.Clone(p.region()).(*clusterpb.Region)
-	go s.autoSplit(r)
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.autoSplit(r)
+	}()
 }
 
 // autoSplit measures region r outside the loop (reading the database, which

@@ -23,12 +23,12 @@ import (
 // applied to raft as a no-op, the node id zeroed as etcd raft allows),
 // then updates the descriptor (conf_ver+1). A replica that is removed
 // deletes its data and Raft state and leaves a tombstone, so that late
-// messages for it do not bring it back. A new peer's node creates it
-// uninitialized on the first message from the leader; a snapshot fills it.
+// messages for it do not bring it back; one that missed the commit of its
+// removal is told by the others (RaftMessage.is_tombstone, see
+// Store.handleMessage). A new peer's node creates it uninitialized on the
+// first message from the leader; a snapshot fills it.
 //
-// Not done: several changes at once (joint consensus), and removing the
-// replica of a node that is down when it is removed (it stays on that
-// node, idle, until a placement driver cleans it up).
+// Not done: several changes at once (joint consensus).
 
 // ChangePeer proposes one membership change of region regionID through its
 // leader on this store and returns the region descriptor after it. epoch,

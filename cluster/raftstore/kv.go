@@ -197,11 +197,8 @@ func (s *Store) Scan(ctx context.Context, req *clusterpb.ScanRequest) (*clusterp
 		if !inRegion(req.GetStartKey(), r) {
 			return keyNotInRegion(req.GetStartKey(), r)
 		}
-		end := req.GetEndKey()
-		if len(r.GetEndKey()) > 0 && (len(end) == 0 || bytes.Compare(end, r.GetEndKey()) > 0) {
-			if len(end) != 0 {
-				return keyNotInRegion(end, r)
-			}
+		if end := req.GetEndKey(); len(end) > 0 && len(r.GetEndKey()) > 0 && bytes.Compare(end, r.GetEndKey()) > 0 {
+			return keyNotInRegion(end, r)
 		}
 		return nil
 	})

@@ -70,10 +70,15 @@ type peer struct {
 	ccInFlight          bool
 	lastCompactProposed uint64
 	snapCache           *pb.Snapshot
+	snapGenerating      bool // a goroutine is building a snapshot
 	// approxBytes counts the bytes written to the region (see
 	// Config.SplitSize); splitChecking: a size check is running.
 	approxBytes   uint64
 	splitChecking bool
+	// snapSent records, per follower, the index of the last snapshot sent
+	// to it and the store tick it left at: log truncation spares the
+	// entries after it for a while, or the follower would need another.
+	snapSent map[uint64]snapSent
 }
 
 func (p *peer) region() *clusterpb.Region { return p.ps.region }
@@ -89,12 +94,20 @@ func (p *peer) pending() int { return len(p.proposals) + len(p.reads) + len(p.re
 // findPeer returns the peer with id, from the region or from the messages
 // seen.
 func (p *peer) findPeer(id uint64) *clusterpb.Peer {
+	if q := p.findPeerInRegion(id); q != nil {
+		return q
+	}
+	return p.peerCache[id]
+}
+
+// findPeerInRegion returns the region's peer with id, or nil.
+func (p *peer) findPeerInRegion(id uint64) *clusterpb.Peer {
 	for _, q := range p.region().GetPeers() {
 		if q.GetId() == id {
 			return q
 		}
 	}
-	return p.peerCache[id]
+	return nil
 }
 
 func (p *peer) learnPeer(q *clusterpb.Peer) {
@@ -287,6 +300,8 @@ func (p *peer) failAll(err error) {
 	p.readsApply = nil
 }
 
+type snapSent struct{ index, tick uint64 }
+
 // applier gathers the writes of applied entries into batches, each written
 // with the apply state that covers it.
 type applier struct {
@@ -440,14 +455,12 @@ func checkMutations(r *clusterpb.Region, conds []*clusterpb.Condition, muts []*c
 			}
 		case clusterpb.Mutation_DELETE:
 		case clusterpb.Mutation_DELETE_RANGE:
+			// An empty end key means the region's end.
 			end := m.GetEndKey()
-			if len(end) == 0 {
-				if len(r.GetEndKey()) != 0 {
-					return keyNotInRegion(end, r)
-				}
-			} else if len(r.GetEndKey()) != 0 && bytes.Compare(end, r.GetEndKey()) > 0 {
+			if len(end) > 0 && len(r.GetEndKey()) != 0 && bytes.Compare(end, r.GetEndKey()) > 0 {
 				return keyNotInRegion(end, r)
-			} else if len(end)+1 > maxKey {
+			}
+			if len(end)+1 > maxKey {
 				return &clusterpb.RegionError{Message: fmt.Sprintf("key of %d bytes is over the limit of %d", len(end), maxKey-1)}
 			}
 		default:
@@ -605,7 +618,8 @@ func (p *peer) execCompactLog(a *applier, e *pb.Entry, req *clusterpb.CompactLog
 // maybeCompactLog has a leader propose a log truncation once its log holds
 // LogGCThreshold applied entries: up to what every follower has, or, when
 // a follower is more than twice that far behind, up to what is applied
-// (that follower then gets a snapshot).
+// (that follower then gets a snapshot); never past a snapshot sent in the
+// last ten election timeouts, which its follower will continue from.
 func (p *peer) maybeCompactLog() {
 	th := p.store.cfg.LogGCThreshold
 	applied := p.ps.apply.GetAppliedIndex()
@@ -613,15 +627,22 @@ func (p *peer) maybeCompactLog() {
 	if applied < trunc+th {
 		return
 	}
-	idx := applied
+	idx, spare := applied, applied
+	now, window := p.store.ticks, uint64(10*p.store.cfg.ElectionTicks)
 	p.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
-		if id != p.peerID && pr.Match < idx {
-			idx = pr.Match
+		if id == p.peerID {
+			return
 		}
+		if ss, ok := p.snapSent[id]; ok && now-ss.tick < window && ss.index > pr.Match {
+			spare = min(spare, ss.index) // being caught up by that snapshot
+			return
+		}
+		idx = min(idx, pr.Match)
 	})
 	if idx+2*th < applied {
 		idx = applied
 	}
+	idx = min(idx, spare)
 	if idx <= trunc || idx <= p.lastCompactProposed {
 		return
 	}

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"slices"
 
+	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
@@ -17,11 +17,9 @@ import (
 //
 // A snapshot is a raftpb.Snapshot whose data is a clusterpb.SnapshotMeta:
 // the region descriptor as of the snapshot's index and the region's user
-// data as key/value pairs, inline (protocol buffers). The leader builds it
-// from its database when raft asks (the store applies every committed
-// entry in its loop, so the database holds exactly the applied state then)
-// and keeps it while it stays usable (its index not below the log's
-// truncation point).
+// data as key/value pairs, inline (protocol buffers). The leader builds it,
+// outside its loop, from a database snapshot taken when raft asks (see
+// generateSnapshot) and keeps it while it stays usable.
 //
 // The receiver validates it when the message arrives (Store.Step: decodes,
 // keys inside the region, strictly increasing), then installs it in one
@@ -57,8 +55,8 @@ func decodeSnapshotMeta(snap *pb.Snapshot) (*clusterpb.SnapshotMeta, error) {
 	if len(r.GetEndKey()) > 0 && bytes.Compare(r.GetStartKey(), r.GetEndKey()) >= 0 {
 		return nil, fmt.Errorf("snapshot of region %d with an empty range", r.GetId())
 	}
-	if !sameConfState(snap.GetMetadata().GetConfState(), confState(r)) {
-		return nil, fmt.Errorf("snapshot of region %d: its raft configuration (%v) does not match its descriptor (%v)", r.GetId(), snap.GetMetadata().GetConfState(), confState(r))
+	if cs := snap.GetMetadata().GetConfState(); cs == nil || confState(r).Equivalent(cs) != nil {
+		return nil, fmt.Errorf("snapshot of region %d: its raft configuration does not match its descriptor", r.GetId())
 	}
 	var prev []byte
 	for i, kv := range meta.GetPairs() {
@@ -73,36 +71,74 @@ func decodeSnapshotMeta(snap *pb.Snapshot) (*clusterpb.SnapshotMeta, error) {
 	return meta, nil
 }
 
-// generateSnapshot is raft.Storage.Snapshot: the applied state of the region.
+// generateSnapshot is raft.Storage.Snapshot: the applied state of the
+// region. It returns a snapshot built earlier while it is still usable (its
+// index not below the log's truncation point); otherwise it takes a
+// database snapshot (the applied state, since the loop applies every
+// committed entry itself), builds the region snapshot from it in a
+// goroutine, and says the snapshot is temporarily unavailable: raft asks
+// again at the follower's next heartbeat response. The loop never reads a
+// region's data itself. It never returns another error (raft panics on one).
 func (p *peer) generateSnapshot() (*pb.Snapshot, error) {
 	if c := p.snapCache; c != nil && c.GetMetadata().GetIndex() >= p.ps.truncated() {
 		return c, nil
 	}
-	if !p.initialized() {
-		return nil, errors.New("raftstore: snapshot of an uninitialized replica")
+	if p.snapGenerating || !p.initialized() {
+		return nil, raft.ErrSnapshotTemporarilyUnavailable
 	}
+	s := p.store
 	applied := p.ps.apply.GetAppliedIndex()
 	term, err := p.ps.Term(applied)
 	if err != nil {
-		return nil, err
+		s.cfg.Logger.Error("raftstore: snapshot: term of the applied index", "region", p.regionID, "err", err)
+		return nil, raft.ErrSnapshotTemporarilyUnavailable
 	}
-	r := p.region()
-	meta := &clusterpb.SnapshotMeta{Region: proto.Clone(r).(*clusterpb.Region)}
-	it := p.store.db.NewIterator(&strata.IterOptions{LowerBound: dataKey(r.GetStartKey()), UpperBound: dataEnd(r.GetEndKey())})
+	r := proto.Clone(p.region()).(*clusterpb.Region)
+	dbSnap := s.db.NewSnapshot()
+	p.snapGenerating = true
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		snap, err := buildSnapshot(dbSnap, r, applied, term)
+		dbSnap.Close()
+		op := func() {
+			if s.peers[p.regionID] != p {
+				return
+			}
+			p.snapGenerating = false
+			if err != nil {
+				s.cfg.Logger.Error("raftstore: building a snapshot", "region", p.regionID, "err", err)
+				return
+			}
+			if proto.Equal(p.region().GetEpoch(), r.GetEpoch()) {
+				p.snapCache = snap
+				s.stats.snapGen.Add(1)
+				s.wake(p)
+			}
+		}
+		select {
+		case s.inbox <- op:
+		case <-s.stop:
+		}
+	}()
+	return nil, raft.ErrSnapshotTemporarilyUnavailable
+}
+
+// buildSnapshot reads region r from a database snapshot taken at applied.
+func buildSnapshot(dbSnap *strata.Snapshot, r *clusterpb.Region, applied, term uint64) (*pb.Snapshot, error) {
+	meta := &clusterpb.SnapshotMeta{Region: r}
+	it := dbSnap.NewIterator(&strata.IterOptions{LowerBound: dataKey(r.GetStartKey()), UpperBound: dataEnd(r.GetEndKey())})
 	for ok := it.First(); ok; ok = it.Next() {
 		meta.Pairs = append(meta.Pairs, &clusterpb.KvPair{Key: bytes.Clone(userKey(it.Key())), Value: bytes.Clone(it.Value())})
 	}
 	if err := it.Close(); err != nil {
-		return nil, fmt.Errorf("raftstore: node %d: region %d: reading a snapshot: %w", p.store.cfg.NodeID, p.regionID, err)
+		return nil, fmt.Errorf("raftstore: region %d: reading a snapshot: %w", r.GetId(), err)
 	}
 	data, err := proto.Marshal(meta)
 	if err != nil {
 		return nil, err
 	}
-	snap := &pb.Snapshot{Data: data, Metadata: &pb.SnapshotMetadata{ConfState: confState(r), Index: proto.Uint64(applied), Term: proto.Uint64(term)}}
-	p.snapCache = snap
-	p.store.stats.snapGen.Add(1)
-	return snap, nil
+	return &pb.Snapshot{Data: data, Metadata: &pb.SnapshotMetadata{ConfState: confState(r), Index: proto.Uint64(applied), Term: proto.Uint64(term)}}, nil
 }
 
 // applySnapshot installs a snapshot from a Ready (see the layout above).
@@ -181,20 +217,4 @@ func (p *peer) applySnapshot(snap *pb.Snapshot) error {
 		delete(p.proposals, id)
 	}
 	return nil
-}
-
-// sameConfState reports whether two raft configurations have the same
-// members in each role, whatever their order and whether auto_leave is
-// unset or set to false (proto.Equal tells those apart: raft's own snapshots
-// set it).
-func sameConfState(a, b *pb.ConfState) bool {
-	same := func(x, y []uint64) bool {
-		x, y = slices.Clone(x), slices.Clone(y)
-		slices.Sort(x)
-		slices.Sort(y)
-		return slices.Equal(x, y)
-	}
-	return same(a.GetVoters(), b.GetVoters()) && same(a.GetLearners(), b.GetLearners()) &&
-		same(a.GetVotersOutgoing(), b.GetVotersOutgoing()) && same(a.GetLearnersNext(), b.GetLearnersNext()) &&
-		a.GetAutoLeave() == b.GetAutoLeave()
 }

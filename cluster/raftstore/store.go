@@ -23,8 +23,15 @@ import (
 // to_peer.node_id, where whoever receives them calls Store.Step. Send is
 // called from the store's loop goroutine with every message of one Ready
 // round (batched across regions); it must not block: queue or drop. Raft
-// recovers from lost, duplicated and reordered messages. Send must not
-// modify or keep the messages after it returns unless it copies them.
+// recovers from lost, duplicated and reordered messages. The messages are
+// not modified after Send returns; a transport may keep them (to encode
+// them later) but must not modify them.
+//
+// A snapshot travels as a message too (raft type MsgSnap, its data inline:
+// see snapshot.go), possibly large. The store reports a snapshot delivered
+// as soon as it is handed to Send; if it is lost, the leader notices the
+// follower is still behind and sends another, so a transport may drop one
+// like any other message.
 type Transport interface {
 	Send(msgs []*clusterpb.RaftMessage)
 }
@@ -150,6 +157,7 @@ type Store struct {
 	done  chan struct{}
 	once  sync.Once
 	err   atomic.Pointer[error] // the fatal error that stopped the loop
+	bg    sync.WaitGroup        // goroutines reading the database (snapshots, split checks)
 
 	stats struct {
 		snapGen, snapApplied, splits, compactions, rounds, ticks, autoSplits atomic.Uint64
@@ -215,6 +223,13 @@ func Open(cfg Config) (*Store, error) {
 	s.raftLogger = &raftLogger{l: cfg.Logger.With("node", cfg.NodeID)}
 	if err := opts.FS.MkdirAll(s.snapDir, 0o755); err != nil {
 		return nil, fmt.Errorf("raftstore: node %d: creating %s: %w", cfg.NodeID, s.snapDir, err)
+	}
+	// Tables of a snapshot a crash interrupted: an installed snapshot's
+	// tables were moved into the database, what is left is garbage.
+	if names, err := opts.FS.List(s.snapDir); err == nil {
+		for _, name := range names {
+			opts.FS.Remove(opts.FS.PathJoin(s.snapDir, name))
+		}
 	}
 	db, err := strata.Open(opts.FS.PathJoin(cfg.Dir, "db"), opts)
 	if err != nil {
@@ -310,6 +325,7 @@ func (s *Store) load() error {
 func (s *Store) Close() error {
 	s.once.Do(func() { close(s.stop) })
 	<-s.done
+	s.bg.Wait()
 	return s.db.Close()
 }
 
@@ -387,7 +403,8 @@ func (s *Store) call(fn func() error) error {
 // Step hands a message from another node to the store. It returns an error
 // for a message that is malformed or not for this node (it is then
 // dropped), and queues the rest for the loop; when the queue is full the
-// message is dropped (Raft resends) and an error says so.
+// message is dropped (Raft resends) and an error says so. The store owns
+// msg from then on (it may modify it): the caller must not reuse it.
 func (s *Store) Step(msg *clusterpb.RaftMessage) error {
 	if err := s.checkMessage(msg); err != nil {
 		return err
@@ -419,7 +436,7 @@ func (s *Store) checkMessage(msg *clusterpb.RaftMessage) error {
 	if msg.GetRegionId() == 0 || msg.GetToPeer().GetId() == 0 || msg.GetFromPeer().GetId() == 0 {
 		return fmt.Errorf("raftstore: node %d: message without region or peer ids refused", s.cfg.NodeID)
 	}
-	if msg.GetHibernate() {
+	if msg.GetHibernate() || msg.GetIsTombstone() {
 		return nil
 	}
 	m := msg.GetMessage()
@@ -541,6 +558,22 @@ func (s *Store) handleMessage(msg *clusterpb.RaftMessage) {
 	if msg.GetToPeer().GetId() != p.peerID {
 		return // for a replica of this region that is gone or not yet here
 	}
+	if msg.GetIsTombstone() {
+		s.onTombstone(p, msg)
+		return
+	}
+	if p.initialized() && p.findPeerInRegion(msg.GetFromPeer().GetId()) == nil &&
+		msg.GetEpoch().GetConfVer() > 0 && msg.GetEpoch().GetConfVer() < p.region().GetEpoch().GetConfVer() {
+		// From a replica removed from the region that has not applied its
+		// removal: it knows itself from a descriptor older than ours, so
+		// our configuration includes its addition and, since, its removal.
+		// Tell it. (An uninitialized sender, conf_ver 0, is a peer being
+		// added: never told.)
+		r := p.region()
+		s.cfg.Transport.Send([]*clusterpb.RaftMessage{{RegionId: p.regionID, FromPeer: &clusterpb.Peer{Id: p.peerID, NodeId: s.cfg.NodeID},
+			ToPeer: msg.GetFromPeer(), Epoch: r.GetEpoch(), StartKey: r.GetStartKey(), EndKey: r.GetEndKey(), ClusterId: s.cfg.ClusterID, IsTombstone: true}})
+		return
+	}
 	p.learnPeer(msg.GetFromPeer())
 	if msg.GetHibernate() {
 		p.onHibernate(msg)
@@ -613,6 +646,24 @@ func (s *Store) maybeCreatePeer(msg *clusterpb.RaftMessage) *peer {
 		return nil
 	}
 	return p
+}
+
+// onTombstone removes replica p when a member of its region with a newer
+// configuration says p is no longer in it.
+func (s *Store) onTombstone(p *peer, msg *clusterpb.RaftMessage) {
+	if !p.initialized() || msg.GetEpoch().GetConfVer() <= p.region().GetEpoch().GetConfVer() {
+		return
+	}
+	a := &applier{p: p, b: s.db.NewBatch()}
+	r := proto.Clone(p.region()).(*clusterpb.Region)
+	if err := p.destroy(a, r); err != nil {
+		s.fatal(err)
+		return
+	}
+	p.failAll(ErrUnknownResult)
+	delete(s.peers, p.regionID)
+	delete(s.awake, p.regionID)
+	s.cfg.Logger.Info("raftstore: replica removed (told by a newer member)", "region", p.regionID, "peer", p.peerID)
 }
 
 // keepEarly keeps a message for a region that does not exist here yet, in
@@ -754,6 +805,10 @@ func (s *Store) handleReadies() (more bool, err error) {
 			}
 			if m.GetType() == pb.MessageType_MsgSnap {
 				snaps = append(snaps, readyItem{p: it.p, rd: raft.Ready{Messages: []*pb.Message{m}}})
+				if it.p.snapSent == nil {
+					it.p.snapSent = map[uint64]snapSent{}
+				}
+				it.p.snapSent[m.GetTo()] = snapSent{index: m.GetSnapshot().GetMetadata().GetIndex(), tick: s.ticks}
 			}
 		}
 	}
@@ -833,8 +888,10 @@ func (s *Store) Regions() ([]RegionStatus, error) {
 // Bootstrap creates a replica of region on this store, with the Raft
 // state every replica of a new region starts from (log truncated at index
 // 5, term 5). Call it with the same descriptor on every store holding one
-// of region's peers, before any of them serves; the peers then elect a
-// leader. It fails if the region or an overlapping one already exists here.
+// of region's peers, before any of them serves and before messages for the
+// region can reach this store (one would create an empty replica of it,
+// and Bootstrap then fails); the peers then elect a leader. It fails if the
+// region or an overlapping one already exists here.
 func (s *Store) Bootstrap(region *clusterpb.Region) error {
 	region = proto.Clone(region).(*clusterpb.Region)
 	var me *clusterpb.Peer

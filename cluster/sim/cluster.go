@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,10 @@ import (
 type ClusterOptions struct {
 	// Nodes is how many stores (default 3); their node ids are 1..Nodes.
 	Nodes int
+	// Regions is how many regions to bootstrap (default 1): region i+1
+	// holds [r%06d of i, r%06d of i+1), the first from the start of the
+	// key space, the last to its end.
+	Regions int
 	// RegionNodes is how many of them (the first ones) hold a replica of
 	// the first region (default all); the others start empty, to be
 	// added by membership changes.
@@ -36,8 +41,9 @@ type ClusterOptions struct {
 	Config func(*raftstore.Config)
 }
 
-// Cluster is a set of raft stores on one simulated network, with one region
-// (id 1, the whole key space, peer i on node i) bootstrapped on all of them.
+// Cluster is a set of raft stores on one simulated network, with regions
+// bootstrapped on them (by default one: id 1, the whole key space, peer i
+// on node i).
 type Cluster struct {
 	Net    *Network
 	opts   ClusterOptions
@@ -58,22 +64,47 @@ func NewCluster(o ClusterOptions) (*Cluster, error) {
 	if o.RegionNodes <= 0 || o.RegionNodes > o.Nodes {
 		o.RegionNodes = o.Nodes
 	}
-	region := &clusterpb.Region{Id: 1, Epoch: &clusterpb.RegionEpoch{ConfVer: 1, Version: 1}}
-	for id := uint64(1); id <= uint64(o.RegionNodes); id++ {
-		region.Peers = append(region.Peers, &clusterpb.Peer{Id: id, NodeId: id})
+	if o.Regions <= 0 {
+		o.Regions = 1
 	}
+	var regions []*clusterpb.Region
+	for i := range o.Regions {
+		region := &clusterpb.Region{Id: uint64(i + 1), Epoch: &clusterpb.RegionEpoch{ConfVer: 1, Version: 1}}
+		if i > 0 {
+			region.StartKey = fmt.Appendf(nil, "r%06d", i)
+		}
+		if i < o.Regions-1 {
+			region.EndKey = fmt.Appendf(nil, "r%06d", i+1)
+		}
+		for id := uint64(1); id <= uint64(o.RegionNodes); id++ {
+			peer := id
+			if i > 0 {
+				peer = c.nextID.Add(1)
+			}
+			region.Peers = append(region.Peers, &clusterpb.Peer{Id: peer, NodeId: id})
+		}
+		regions = append(regions, region)
+	}
+	// Every replica is bootstrapped before any node is on the network: a
+	// message from a peer already running would create an empty replica
+	// where the bootstrap is to go.
 	for id := uint64(1); id <= uint64(o.Nodes); id++ {
-		if err := c.Start(id); err != nil {
+		if err := c.start(id, false); err != nil {
 			c.Close()
 			return nil, err
 		}
 		if id > uint64(o.RegionNodes) {
 			continue
 		}
-		if err := c.Store(id).Bootstrap(region); err != nil {
-			c.Close()
-			return nil, err
+		for _, region := range regions {
+			if err := c.Store(id).Bootstrap(region); err != nil {
+				c.Close()
+				return nil, err
+			}
 		}
+	}
+	for id := uint64(1); id <= uint64(o.Nodes); id++ {
+		c.Net.Attach(id, c.Store(id))
 	}
 	return c, nil
 }
@@ -95,7 +126,9 @@ func (c *Cluster) Store(node uint64) *raftstore.Store {
 }
 
 // Start opens node's store from its directory and attaches it.
-func (c *Cluster) Start(node uint64) error {
+func (c *Cluster) Start(node uint64) error { return c.start(node, true) }
+
+func (c *Cluster) start(node uint64, attach bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.stores[node] != nil {
@@ -125,7 +158,9 @@ func (c *Cluster) Start(node uint64) error {
 		return err
 	}
 	c.stores[node] = s
-	c.Net.Attach(node, s)
+	if attach {
+		c.Net.Attach(node, s)
+	}
 	return nil
 }
 
@@ -141,6 +176,30 @@ func (c *Cluster) Stop(node uint64) error {
 		return nil
 	}
 	return s.Close()
+}
+
+// Crash kills node as a power cut would: it is cut off from the network at
+// once, and when it starts again its file system holds only what it had
+// synced (in-memory clusters only; on disk, Crash is Stop).
+func (c *Cluster) Crash(node uint64) error {
+	c.Net.Kill(node)
+	c.mu.Lock()
+	if fs := c.fss[node]; fs != nil && c.opts.Dir == "" {
+		c.fss[node] = crashClone(fs)
+	}
+	c.mu.Unlock()
+	return c.Stop(node)
+}
+
+// crashClone returns what a power cut would leave of an in-memory file
+// system (strata.NewMemFS's CrashClone, reached by reflection: its type is
+// internal to the engine).
+func crashClone(fs strata.FS) strata.FS {
+	m := reflect.ValueOf(fs).MethodByName("CrashClone")
+	if !m.IsValid() {
+		return fs
+	}
+	return m.Call(nil)[0].Interface().(strata.FS)
 }
 
 // Close stops every node and the network.

@@ -12,6 +12,8 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
+	"github.com/strata-db/strata/cluster/clusterpb"
+
 	"github.com/strata-db/strata/cluster/raftstore"
 )
 
@@ -152,8 +154,9 @@ func (r *recorder) check(t *testing.T) {
 	}
 }
 
-// workload runs clients doing random gets, puts and CASes on a few keys
-// until ctx ends, recording into rec.
+// workload runs clients doing random gets (half of them through Scan over
+// the key alone), puts and CASes on a few keys until ctx ends, recording
+// into rec.
 func workload(ctx context.Context, c *Cluster, rec *recorder, clients int, keys int, seed uint64, opTimeout time.Duration) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	for id := range clients {
@@ -169,7 +172,19 @@ func workload(ctx context.Context, c *Cluster, rec *recorder, clients int, keys 
 				call := rec.now()
 				switch rng.IntN(3) {
 				case 0:
-					v, found, err := cl.Get(octx, []byte(key))
+					var v []byte
+					var found bool
+					var err error
+					if n%2 == 0 {
+						v, found, err = cl.Get(octx, []byte(key))
+					} else {
+						// The same read through Scan, over the key alone.
+						var pairs []*clusterpb.KvPair
+						pairs, err = cl.Scan(octx, []byte(key), append([]byte(key), 0), 0)
+						if len(pairs) > 0 {
+							v, found = pairs[0].GetValue(), true
+						}
+					}
 					rec.add(id, kvInput{op: opGet, key: key}, call, kvOutput{value: string(v), found: found}, err)
 				case 1:
 					err := cl.Put(octx, []byte(key), []byte(val))

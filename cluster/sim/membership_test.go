@@ -64,3 +64,47 @@ func TestMembershipUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRemovedReplicaIsTold removes a follower while it is cut off, so it
+// never learns its removal committed; once the network heals, the first
+// message it sends is answered with a tombstone and it deletes its replica.
+func TestRemovedReplicaIsTold(t *testing.T) {
+	c := newCluster(t, ClusterOptions{Nodes: 4, RegionNodes: 3})
+	cl := c.Client()
+	ctx := ctxT(t, 60*time.Second)
+	p4 := &clusterpb.Peer{Id: c.NewID(), NodeId: 4}
+	for _, typ := range []clusterpb.ChangePeer_Type{clusterpb.ChangePeer_ADD_LEARNER, clusterpb.ChangePeer_ADD_VOTER} {
+		if _, err := cl.ChangePeer(ctx, []byte("a"), &clusterpb.ChangePeer{Type: typ, Peer: p4}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cl.Put(ctx, []byte("a"), []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	leader := leaderOf(c, 1)
+	victim := uint64(1)
+	for victim == leader || victim == 4 {
+		victim++
+	}
+	var rest []uint64
+	for _, n := range c.Nodes() {
+		if n != victim {
+			rest = append(rest, n)
+		}
+	}
+	c.Net.Partition([]uint64{victim}, rest)
+	if _, err := cl.ChangePeer(ctx, []byte("a"), &clusterpb.ChangePeer{Type: clusterpb.ChangePeer_REMOVE, Peer: &clusterpb.Peer{Id: victim, NodeId: victim}}); err != nil {
+		t.Fatal(err)
+	}
+	if sts, err := c.Store(victim).Regions(); err != nil || len(sts) != 1 {
+		t.Fatalf("node %d lost its replica while cut off: %v %v", victim, sts, err)
+	}
+	c.Net.Heal()
+	waitFor(t, 20*time.Second, "the removed replica to be told and drop itself", func() bool {
+		sts, err := c.Store(victim).Regions()
+		return err == nil && len(sts) == 0
+	})
+	if v, found, err := cl.Get(ctx, []byte("a")); err != nil || !found || string(v) != "1" {
+		t.Fatalf("get after the removal = %q %v %v", v, found, err)
+	}
+}

@@ -40,11 +40,15 @@ func nemesis(ctx context.Context, t *testing.T, c *Cluster, seed uint64, every t
 					if slices.Contains(down, n) {
 						break
 					}
-					if err := c.Stop(n); err != nil {
-						t.Errorf("nemesis: stopping node %d: %v", n, err)
+					stop, how := c.Stop, "stop"
+					if rng.IntN(2) == 0 {
+						stop, how = c.Crash, "crash (unsynced writes lost)"
+					}
+					if err := stop(n); err != nil {
+						t.Errorf("nemesis: %s node %d: %v", how, n, err)
 					}
 					down = append(down, n)
-					t.Logf("nemesis: stop node %d", n)
+					t.Logf("nemesis: %s node %d", how, n)
 				}
 			case 2: // bring the stopped nodes back
 				for _, n := range down {

@@ -57,7 +57,8 @@ type Network struct {
 	rng      *rand.Rand
 	faults   Faults
 	nodes    map[uint64]Receiver
-	group    map[uint64]int // partition group of a node; nodes talk only within a group
+	group    map[uint64]int  // partition group of a node; nodes talk only within a group
+	dead     map[uint64]bool // killed nodes: nothing leaves or reaches them until Attach
 	q        deliveries
 	seq      uint64
 	wake     chan struct{}
@@ -75,6 +76,7 @@ func NewNetwork(seed uint64, f Faults) *Network {
 		faults: f,
 		nodes:  map[uint64]Receiver{},
 		group:  map[uint64]int{},
+		dead:   map[uint64]bool{},
 		wake:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
@@ -94,6 +96,16 @@ func (n *Network) SetFaults(f Faults) {
 func (n *Network) Attach(node uint64, r Receiver) {
 	n.mu.Lock()
 	n.nodes[node] = r
+	delete(n.dead, node)
+	n.mu.Unlock()
+}
+
+// Kill cuts node off at once, both ways, as a power cut would: what it
+// sends from now on is lost, and so is what is sent to it, until Attach.
+func (n *Network) Kill(node uint64) {
+	n.mu.Lock()
+	n.dead[node] = true
+	delete(n.nodes, node)
 	n.mu.Unlock()
 }
 
@@ -157,7 +169,7 @@ func (e endpoint) Send(msgs []*clusterpb.RaftMessage) {
 			continue
 		}
 		to := m.GetToPeer().GetNodeId()
-		if n.group[e.node] != n.group[to] || n.rng.Float64() < n.faults.Drop {
+		if n.dead[e.node] || n.group[e.node] != n.group[to] || n.rng.Float64() < n.faults.Drop {
 			n.dropped++
 			continue
 		}
