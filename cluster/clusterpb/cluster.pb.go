@@ -2984,6 +2984,104 @@ func (x *StatusResponse) GetClusterId() uint64 {
 	return 0
 }
 
+// TransferLeaderRequest asks the node leading region_id to hand leadership to
+// peer_id (the placement driver's leader balancing).
+type TransferLeaderRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RegionId      uint64                 `protobuf:"varint,1,opt,name=region_id,json=regionId,proto3" json:"region_id,omitempty"`
+	PeerId        uint64                 `protobuf:"varint,2,opt,name=peer_id,json=peerId,proto3" json:"peer_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferLeaderRequest) Reset() {
+	*x = TransferLeaderRequest{}
+	mi := &file_cluster_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferLeaderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferLeaderRequest) ProtoMessage() {}
+
+func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferLeaderRequest.ProtoReflect.Descriptor instead.
+func (*TransferLeaderRequest) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *TransferLeaderRequest) GetRegionId() uint64 {
+	if x != nil {
+		return x.RegionId
+	}
+	return 0
+}
+
+func (x *TransferLeaderRequest) GetPeerId() uint64 {
+	if x != nil {
+		return x.PeerId
+	}
+	return 0
+}
+
+type TransferLeaderResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         string                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferLeaderResponse) Reset() {
+	*x = TransferLeaderResponse{}
+	mi := &file_cluster_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferLeaderResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferLeaderResponse) ProtoMessage() {}
+
+func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferLeaderResponse.ProtoReflect.Descriptor instead.
+func (*TransferLeaderResponse) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *TransferLeaderResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 // RegionHeartbeat is what a region's leader records in the system key space
 // for the scheduler: who leads, and which peers are still catching up.
 type RegionHeartbeat struct {
@@ -2998,7 +3096,7 @@ type RegionHeartbeat struct {
 
 func (x *RegionHeartbeat) Reset() {
 	*x = RegionHeartbeat{}
-	mi := &file_cluster_proto_msgTypes[41]
+	mi := &file_cluster_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3010,7 +3108,7 @@ func (x *RegionHeartbeat) String() string {
 func (*RegionHeartbeat) ProtoMessage() {}
 
 func (x *RegionHeartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[41]
+	mi := &file_cluster_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3023,7 +3121,7 @@ func (x *RegionHeartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegionHeartbeat.ProtoReflect.Descriptor instead.
 func (*RegionHeartbeat) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{41}
+	return file_cluster_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *RegionHeartbeat) GetRegionId() uint64 {
@@ -3067,7 +3165,7 @@ type ChangePeerRequest struct {
 
 func (x *ChangePeerRequest) Reset() {
 	*x = ChangePeerRequest{}
-	mi := &file_cluster_proto_msgTypes[42]
+	mi := &file_cluster_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3079,7 +3177,7 @@ func (x *ChangePeerRequest) String() string {
 func (*ChangePeerRequest) ProtoMessage() {}
 
 func (x *ChangePeerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[42]
+	mi := &file_cluster_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3092,7 +3190,7 @@ func (x *ChangePeerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePeerRequest.ProtoReflect.Descriptor instead.
 func (*ChangePeerRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{42}
+	return file_cluster_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ChangePeerRequest) GetRegionId() uint64 {
@@ -3126,7 +3224,7 @@ type ChangePeerResponse struct {
 
 func (x *ChangePeerResponse) Reset() {
 	*x = ChangePeerResponse{}
-	mi := &file_cluster_proto_msgTypes[43]
+	mi := &file_cluster_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3138,7 +3236,7 @@ func (x *ChangePeerResponse) String() string {
 func (*ChangePeerResponse) ProtoMessage() {}
 
 func (x *ChangePeerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[43]
+	mi := &file_cluster_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3151,7 +3249,7 @@ func (x *ChangePeerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePeerResponse.ProtoReflect.Descriptor instead.
 func (*ChangePeerResponse) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{43}
+	return file_cluster_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ChangePeerResponse) GetError() string {
@@ -3181,7 +3279,7 @@ type SetNodeStateRequest struct {
 
 func (x *SetNodeStateRequest) Reset() {
 	*x = SetNodeStateRequest{}
-	mi := &file_cluster_proto_msgTypes[44]
+	mi := &file_cluster_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3193,7 +3291,7 @@ func (x *SetNodeStateRequest) String() string {
 func (*SetNodeStateRequest) ProtoMessage() {}
 
 func (x *SetNodeStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[44]
+	mi := &file_cluster_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3206,7 +3304,7 @@ func (x *SetNodeStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetNodeStateRequest.ProtoReflect.Descriptor instead.
 func (*SetNodeStateRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{44}
+	return file_cluster_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *SetNodeStateRequest) GetNodeId() uint64 {
@@ -3239,7 +3337,7 @@ type SetNodeStateResponse struct {
 
 func (x *SetNodeStateResponse) Reset() {
 	*x = SetNodeStateResponse{}
-	mi := &file_cluster_proto_msgTypes[45]
+	mi := &file_cluster_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3251,7 +3349,7 @@ func (x *SetNodeStateResponse) String() string {
 func (*SetNodeStateResponse) ProtoMessage() {}
 
 func (x *SetNodeStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[45]
+	mi := &file_cluster_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3264,7 +3362,7 @@ func (x *SetNodeStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetNodeStateResponse.ProtoReflect.Descriptor instead.
 func (*SetNodeStateResponse) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{45}
+	return file_cluster_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *SetNodeStateResponse) GetError() string {
@@ -3486,7 +3584,12 @@ const file_cluster_proto_rawDesc = "" +
 	"\breplicas\x18\x02 \x03(\v2\x1d.strata.cluster.ReplicaStatusR\breplicas\x12*\n" +
 	"\x05nodes\x18\x03 \x03(\v2\x14.strata.cluster.NodeR\x05nodes\x12\x1d\n" +
 	"\n" +
-	"cluster_id\x18\x04 \x01(\x04R\tclusterId\"t\n" +
+	"cluster_id\x18\x04 \x01(\x04R\tclusterId\"M\n" +
+	"\x15TransferLeaderRequest\x12\x1b\n" +
+	"\tregion_id\x18\x01 \x01(\x04R\bregionId\x12\x17\n" +
+	"\apeer_id\x18\x02 \x01(\x04R\x06peerId\".\n" +
+	"\x16TransferLeaderResponse\x12\x14\n" +
+	"\x05error\x18\x01 \x01(\tR\x05error\"t\n" +
 	"\x0fRegionHeartbeat\x12\x1b\n" +
 	"\tregion_id\x18\x01 \x01(\x04R\bregionId\x12\x16\n" +
 	"\x06leader\x18\x02 \x01(\x04R\x06leader\x12\x18\n" +
@@ -3523,13 +3626,14 @@ const file_cluster_proto_rawDesc = "" +
 	"\x05Write\x12\x1c.strata.cluster.WriteRequest\x1a\x1d.strata.cluster.WriteResponse2\xae\x01\n" +
 	"\x02PD\x12P\n" +
 	"\tGetRegion\x12 .strata.cluster.GetRegionRequest\x1a!.strata.cluster.GetRegionResponse\x12V\n" +
-	"\vScanRegions\x12\".strata.cluster.ScanRegionsRequest\x1a#.strata.cluster.ScanRegionsResponse2\xd2\x02\n" +
+	"\vScanRegions\x12\".strata.cluster.ScanRegionsRequest\x1a#.strata.cluster.ScanRegionsResponse2\xb3\x03\n" +
 	"\x05Admin\x12P\n" +
 	"\x05Split\x12\".strata.cluster.SplitRegionRequest\x1a#.strata.cluster.SplitRegionResponse\x12G\n" +
 	"\x06Status\x12\x1d.strata.cluster.StatusRequest\x1a\x1e.strata.cluster.StatusResponse\x12S\n" +
 	"\n" +
 	"ChangePeer\x12!.strata.cluster.ChangePeerRequest\x1a\".strata.cluster.ChangePeerResponse\x12Y\n" +
-	"\fSetNodeState\x12#.strata.cluster.SetNodeStateRequest\x1a$.strata.cluster.SetNodeStateResponseB/Z-github.com/strata-db/strata/cluster/clusterpbb\x06proto3"
+	"\fSetNodeState\x12#.strata.cluster.SetNodeStateRequest\x1a$.strata.cluster.SetNodeStateResponse\x12_\n" +
+	"\x0eTransferLeader\x12%.strata.cluster.TransferLeaderRequest\x1a&.strata.cluster.TransferLeaderResponseB/Z-github.com/strata-db/strata/cluster/clusterpbb\x06proto3"
 
 var (
 	file_cluster_proto_rawDescOnce sync.Once
@@ -3544,61 +3648,63 @@ func file_cluster_proto_rawDescGZIP() []byte {
 }
 
 var file_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_cluster_proto_goTypes = []any{
-	(PeerRole)(0),                // 0: strata.cluster.PeerRole
-	(ReadMode)(0),                // 1: strata.cluster.ReadMode
-	(RegionLocalState_State)(0),  // 2: strata.cluster.RegionLocalState.State
-	(Mutation_Op)(0),             // 3: strata.cluster.Mutation.Op
-	(ChangePeer_Type)(0),         // 4: strata.cluster.ChangePeer.Type
-	(Node_State)(0),              // 5: strata.cluster.Node.State
-	(*Peer)(nil),                 // 6: strata.cluster.Peer
-	(*RegionEpoch)(nil),          // 7: strata.cluster.RegionEpoch
-	(*Region)(nil),               // 8: strata.cluster.Region
-	(*RegionLocalState)(nil),     // 9: strata.cluster.RegionLocalState
-	(*RaftApplyState)(nil),       // 10: strata.cluster.RaftApplyState
-	(*Mutation)(nil),             // 11: strata.cluster.Mutation
-	(*Condition)(nil),            // 12: strata.cluster.Condition
-	(*SplitRequest)(nil),         // 13: strata.cluster.SplitRequest
-	(*CompactLogRequest)(nil),    // 14: strata.cluster.CompactLogRequest
-	(*ChangePeersRequest)(nil),   // 15: strata.cluster.ChangePeersRequest
-	(*ChangePeer)(nil),           // 16: strata.cluster.ChangePeer
-	(*AdminRequest)(nil),         // 17: strata.cluster.AdminRequest
-	(*RaftCommand)(nil),          // 18: strata.cluster.RaftCommand
-	(*RaftMessage)(nil),          // 19: strata.cluster.RaftMessage
-	(*RaftMessageBatch)(nil),     // 20: strata.cluster.RaftMessageBatch
-	(*Done)(nil),                 // 21: strata.cluster.Done
-	(*SnapshotChunk)(nil),        // 22: strata.cluster.SnapshotChunk
-	(*SnapshotMeta)(nil),         // 23: strata.cluster.SnapshotMeta
-	(*SnapshotFile)(nil),         // 24: strata.cluster.SnapshotFile
-	(*RequestContext)(nil),       // 25: strata.cluster.RequestContext
-	(*NotLeader)(nil),            // 26: strata.cluster.NotLeader
-	(*EpochNotMatch)(nil),        // 27: strata.cluster.EpochNotMatch
-	(*KeyNotInRegion)(nil),       // 28: strata.cluster.KeyNotInRegion
-	(*RegionError)(nil),          // 29: strata.cluster.RegionError
-	(*GetRequest)(nil),           // 30: strata.cluster.GetRequest
-	(*GetResponse)(nil),          // 31: strata.cluster.GetResponse
-	(*ScanRequest)(nil),          // 32: strata.cluster.ScanRequest
-	(*KvPair)(nil),               // 33: strata.cluster.KvPair
-	(*ScanResponse)(nil),         // 34: strata.cluster.ScanResponse
-	(*WriteRequest)(nil),         // 35: strata.cluster.WriteRequest
-	(*WriteResponse)(nil),        // 36: strata.cluster.WriteResponse
-	(*Node)(nil),                 // 37: strata.cluster.Node
-	(*GetRegionRequest)(nil),     // 38: strata.cluster.GetRegionRequest
-	(*GetRegionResponse)(nil),    // 39: strata.cluster.GetRegionResponse
-	(*ScanRegionsRequest)(nil),   // 40: strata.cluster.ScanRegionsRequest
-	(*ScanRegionsResponse)(nil),  // 41: strata.cluster.ScanRegionsResponse
-	(*SplitRegionRequest)(nil),   // 42: strata.cluster.SplitRegionRequest
-	(*SplitRegionResponse)(nil),  // 43: strata.cluster.SplitRegionResponse
-	(*StatusRequest)(nil),        // 44: strata.cluster.StatusRequest
-	(*ReplicaStatus)(nil),        // 45: strata.cluster.ReplicaStatus
-	(*StatusResponse)(nil),       // 46: strata.cluster.StatusResponse
-	(*RegionHeartbeat)(nil),      // 47: strata.cluster.RegionHeartbeat
-	(*ChangePeerRequest)(nil),    // 48: strata.cluster.ChangePeerRequest
-	(*ChangePeerResponse)(nil),   // 49: strata.cluster.ChangePeerResponse
-	(*SetNodeStateRequest)(nil),  // 50: strata.cluster.SetNodeStateRequest
-	(*SetNodeStateResponse)(nil), // 51: strata.cluster.SetNodeStateResponse
-	(*raftpb.Message)(nil),       // 52: raftpb.Message
+	(PeerRole)(0),                  // 0: strata.cluster.PeerRole
+	(ReadMode)(0),                  // 1: strata.cluster.ReadMode
+	(RegionLocalState_State)(0),    // 2: strata.cluster.RegionLocalState.State
+	(Mutation_Op)(0),               // 3: strata.cluster.Mutation.Op
+	(ChangePeer_Type)(0),           // 4: strata.cluster.ChangePeer.Type
+	(Node_State)(0),                // 5: strata.cluster.Node.State
+	(*Peer)(nil),                   // 6: strata.cluster.Peer
+	(*RegionEpoch)(nil),            // 7: strata.cluster.RegionEpoch
+	(*Region)(nil),                 // 8: strata.cluster.Region
+	(*RegionLocalState)(nil),       // 9: strata.cluster.RegionLocalState
+	(*RaftApplyState)(nil),         // 10: strata.cluster.RaftApplyState
+	(*Mutation)(nil),               // 11: strata.cluster.Mutation
+	(*Condition)(nil),              // 12: strata.cluster.Condition
+	(*SplitRequest)(nil),           // 13: strata.cluster.SplitRequest
+	(*CompactLogRequest)(nil),      // 14: strata.cluster.CompactLogRequest
+	(*ChangePeersRequest)(nil),     // 15: strata.cluster.ChangePeersRequest
+	(*ChangePeer)(nil),             // 16: strata.cluster.ChangePeer
+	(*AdminRequest)(nil),           // 17: strata.cluster.AdminRequest
+	(*RaftCommand)(nil),            // 18: strata.cluster.RaftCommand
+	(*RaftMessage)(nil),            // 19: strata.cluster.RaftMessage
+	(*RaftMessageBatch)(nil),       // 20: strata.cluster.RaftMessageBatch
+	(*Done)(nil),                   // 21: strata.cluster.Done
+	(*SnapshotChunk)(nil),          // 22: strata.cluster.SnapshotChunk
+	(*SnapshotMeta)(nil),           // 23: strata.cluster.SnapshotMeta
+	(*SnapshotFile)(nil),           // 24: strata.cluster.SnapshotFile
+	(*RequestContext)(nil),         // 25: strata.cluster.RequestContext
+	(*NotLeader)(nil),              // 26: strata.cluster.NotLeader
+	(*EpochNotMatch)(nil),          // 27: strata.cluster.EpochNotMatch
+	(*KeyNotInRegion)(nil),         // 28: strata.cluster.KeyNotInRegion
+	(*RegionError)(nil),            // 29: strata.cluster.RegionError
+	(*GetRequest)(nil),             // 30: strata.cluster.GetRequest
+	(*GetResponse)(nil),            // 31: strata.cluster.GetResponse
+	(*ScanRequest)(nil),            // 32: strata.cluster.ScanRequest
+	(*KvPair)(nil),                 // 33: strata.cluster.KvPair
+	(*ScanResponse)(nil),           // 34: strata.cluster.ScanResponse
+	(*WriteRequest)(nil),           // 35: strata.cluster.WriteRequest
+	(*WriteResponse)(nil),          // 36: strata.cluster.WriteResponse
+	(*Node)(nil),                   // 37: strata.cluster.Node
+	(*GetRegionRequest)(nil),       // 38: strata.cluster.GetRegionRequest
+	(*GetRegionResponse)(nil),      // 39: strata.cluster.GetRegionResponse
+	(*ScanRegionsRequest)(nil),     // 40: strata.cluster.ScanRegionsRequest
+	(*ScanRegionsResponse)(nil),    // 41: strata.cluster.ScanRegionsResponse
+	(*SplitRegionRequest)(nil),     // 42: strata.cluster.SplitRegionRequest
+	(*SplitRegionResponse)(nil),    // 43: strata.cluster.SplitRegionResponse
+	(*StatusRequest)(nil),          // 44: strata.cluster.StatusRequest
+	(*ReplicaStatus)(nil),          // 45: strata.cluster.ReplicaStatus
+	(*StatusResponse)(nil),         // 46: strata.cluster.StatusResponse
+	(*TransferLeaderRequest)(nil),  // 47: strata.cluster.TransferLeaderRequest
+	(*TransferLeaderResponse)(nil), // 48: strata.cluster.TransferLeaderResponse
+	(*RegionHeartbeat)(nil),        // 49: strata.cluster.RegionHeartbeat
+	(*ChangePeerRequest)(nil),      // 50: strata.cluster.ChangePeerRequest
+	(*ChangePeerResponse)(nil),     // 51: strata.cluster.ChangePeerResponse
+	(*SetNodeStateRequest)(nil),    // 52: strata.cluster.SetNodeStateRequest
+	(*SetNodeStateResponse)(nil),   // 53: strata.cluster.SetNodeStateResponse
+	(*raftpb.Message)(nil),         // 54: raftpb.Message
 }
 var file_cluster_proto_depIdxs = []int32{
 	0,  // 0: strata.cluster.Peer.role:type_name -> strata.cluster.PeerRole
@@ -3620,7 +3726,7 @@ var file_cluster_proto_depIdxs = []int32{
 	6,  // 16: strata.cluster.RaftMessage.from_peer:type_name -> strata.cluster.Peer
 	6,  // 17: strata.cluster.RaftMessage.to_peer:type_name -> strata.cluster.Peer
 	7,  // 18: strata.cluster.RaftMessage.epoch:type_name -> strata.cluster.RegionEpoch
-	52, // 19: strata.cluster.RaftMessage.message:type_name -> raftpb.Message
+	54, // 19: strata.cluster.RaftMessage.message:type_name -> raftpb.Message
 	19, // 20: strata.cluster.RaftMessageBatch.msgs:type_name -> strata.cluster.RaftMessage
 	19, // 21: strata.cluster.SnapshotChunk.message:type_name -> strata.cluster.RaftMessage
 	8,  // 22: strata.cluster.SnapshotMeta.region:type_name -> strata.cluster.Region
@@ -3668,21 +3774,23 @@ var file_cluster_proto_depIdxs = []int32{
 	40, // 64: strata.cluster.PD.ScanRegions:input_type -> strata.cluster.ScanRegionsRequest
 	42, // 65: strata.cluster.Admin.Split:input_type -> strata.cluster.SplitRegionRequest
 	44, // 66: strata.cluster.Admin.Status:input_type -> strata.cluster.StatusRequest
-	48, // 67: strata.cluster.Admin.ChangePeer:input_type -> strata.cluster.ChangePeerRequest
-	50, // 68: strata.cluster.Admin.SetNodeState:input_type -> strata.cluster.SetNodeStateRequest
-	21, // 69: strata.cluster.Raft.Send:output_type -> strata.cluster.Done
-	21, // 70: strata.cluster.Raft.Snapshot:output_type -> strata.cluster.Done
-	31, // 71: strata.cluster.KV.Get:output_type -> strata.cluster.GetResponse
-	34, // 72: strata.cluster.KV.Scan:output_type -> strata.cluster.ScanResponse
-	36, // 73: strata.cluster.KV.Write:output_type -> strata.cluster.WriteResponse
-	39, // 74: strata.cluster.PD.GetRegion:output_type -> strata.cluster.GetRegionResponse
-	41, // 75: strata.cluster.PD.ScanRegions:output_type -> strata.cluster.ScanRegionsResponse
-	43, // 76: strata.cluster.Admin.Split:output_type -> strata.cluster.SplitRegionResponse
-	46, // 77: strata.cluster.Admin.Status:output_type -> strata.cluster.StatusResponse
-	49, // 78: strata.cluster.Admin.ChangePeer:output_type -> strata.cluster.ChangePeerResponse
-	51, // 79: strata.cluster.Admin.SetNodeState:output_type -> strata.cluster.SetNodeStateResponse
-	69, // [69:80] is the sub-list for method output_type
-	58, // [58:69] is the sub-list for method input_type
+	50, // 67: strata.cluster.Admin.ChangePeer:input_type -> strata.cluster.ChangePeerRequest
+	52, // 68: strata.cluster.Admin.SetNodeState:input_type -> strata.cluster.SetNodeStateRequest
+	47, // 69: strata.cluster.Admin.TransferLeader:input_type -> strata.cluster.TransferLeaderRequest
+	21, // 70: strata.cluster.Raft.Send:output_type -> strata.cluster.Done
+	21, // 71: strata.cluster.Raft.Snapshot:output_type -> strata.cluster.Done
+	31, // 72: strata.cluster.KV.Get:output_type -> strata.cluster.GetResponse
+	34, // 73: strata.cluster.KV.Scan:output_type -> strata.cluster.ScanResponse
+	36, // 74: strata.cluster.KV.Write:output_type -> strata.cluster.WriteResponse
+	39, // 75: strata.cluster.PD.GetRegion:output_type -> strata.cluster.GetRegionResponse
+	41, // 76: strata.cluster.PD.ScanRegions:output_type -> strata.cluster.ScanRegionsResponse
+	43, // 77: strata.cluster.Admin.Split:output_type -> strata.cluster.SplitRegionResponse
+	46, // 78: strata.cluster.Admin.Status:output_type -> strata.cluster.StatusResponse
+	51, // 79: strata.cluster.Admin.ChangePeer:output_type -> strata.cluster.ChangePeerResponse
+	53, // 80: strata.cluster.Admin.SetNodeState:output_type -> strata.cluster.SetNodeStateResponse
+	48, // 81: strata.cluster.Admin.TransferLeader:output_type -> strata.cluster.TransferLeaderResponse
+	70, // [70:82] is the sub-list for method output_type
+	58, // [58:70] is the sub-list for method input_type
 	58, // [58:58] is the sub-list for extension type_name
 	58, // [58:58] is the sub-list for extension extendee
 	0,  // [0:58] is the sub-list for field type_name
@@ -3704,7 +3812,7 @@ func file_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   46,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

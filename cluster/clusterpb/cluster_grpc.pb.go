@@ -478,10 +478,11 @@ var PD_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	Admin_Split_FullMethodName        = "/strata.cluster.Admin/Split"
-	Admin_Status_FullMethodName       = "/strata.cluster.Admin/Status"
-	Admin_ChangePeer_FullMethodName   = "/strata.cluster.Admin/ChangePeer"
-	Admin_SetNodeState_FullMethodName = "/strata.cluster.Admin/SetNodeState"
+	Admin_Split_FullMethodName          = "/strata.cluster.Admin/Split"
+	Admin_Status_FullMethodName         = "/strata.cluster.Admin/Status"
+	Admin_ChangePeer_FullMethodName     = "/strata.cluster.Admin/ChangePeer"
+	Admin_SetNodeState_FullMethodName   = "/strata.cluster.Admin/SetNodeState"
+	Admin_TransferLeader_FullMethodName = "/strata.cluster.Admin/TransferLeader"
 )
 
 // AdminClient is the client API for Admin service.
@@ -492,6 +493,7 @@ type AdminClient interface {
 	Status(ctx context.Context, in *StatusRequest, opts ...grpc.CallOption) (*StatusResponse, error)
 	ChangePeer(ctx context.Context, in *ChangePeerRequest, opts ...grpc.CallOption) (*ChangePeerResponse, error)
 	SetNodeState(ctx context.Context, in *SetNodeStateRequest, opts ...grpc.CallOption) (*SetNodeStateResponse, error)
+	TransferLeader(ctx context.Context, in *TransferLeaderRequest, opts ...grpc.CallOption) (*TransferLeaderResponse, error)
 }
 
 type adminClient struct {
@@ -542,6 +544,16 @@ func (c *adminClient) SetNodeState(ctx context.Context, in *SetNodeStateRequest,
 	return out, nil
 }
 
+func (c *adminClient) TransferLeader(ctx context.Context, in *TransferLeaderRequest, opts ...grpc.CallOption) (*TransferLeaderResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TransferLeaderResponse)
+	err := c.cc.Invoke(ctx, Admin_TransferLeader_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility.
@@ -550,6 +562,7 @@ type AdminServer interface {
 	Status(context.Context, *StatusRequest) (*StatusResponse, error)
 	ChangePeer(context.Context, *ChangePeerRequest) (*ChangePeerResponse, error)
 	SetNodeState(context.Context, *SetNodeStateRequest) (*SetNodeStateResponse, error)
+	TransferLeader(context.Context, *TransferLeaderRequest) (*TransferLeaderResponse, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -571,6 +584,9 @@ func (UnimplementedAdminServer) ChangePeer(context.Context, *ChangePeerRequest) 
 }
 func (UnimplementedAdminServer) SetNodeState(context.Context, *SetNodeStateRequest) (*SetNodeStateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetNodeState not implemented")
+}
+func (UnimplementedAdminServer) TransferLeader(context.Context, *TransferLeaderRequest) (*TransferLeaderResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method TransferLeader not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 func (UnimplementedAdminServer) testEmbeddedByValue()               {}
@@ -665,6 +681,24 @@ func _Admin_SetNodeState_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_TransferLeader_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TransferLeaderRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).TransferLeader(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_TransferLeader_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).TransferLeader(ctx, req.(*TransferLeaderRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Admin_ServiceDesc is the grpc.ServiceDesc for Admin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -687,6 +721,10 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetNodeState",
 			Handler:    _Admin_SetNodeState_Handler,
+		},
+		{
+			MethodName: "TransferLeader",
+			Handler:    _Admin_TransferLeader_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

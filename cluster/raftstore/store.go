@@ -941,6 +941,36 @@ func (s *Store) Campaign(regionID uint64) error {
 	})
 }
 
+// TransferLeader asks this store's replica of region regionID, which must
+// lead it, to hand leadership to peer peerID (a voter that has caught up:
+// raft sends it the missing entries first, then MsgTimeoutNow). It returns
+// once the transfer has started; the leader changes when the target wins
+// its election (the placement driver's leader balancing).
+func (s *Store) TransferLeader(regionID, peerID uint64) error {
+	return s.call(func() error {
+		p := s.peers[regionID]
+		if p == nil {
+			return fmt.Errorf("raftstore: node %d: region %d not found", s.cfg.NodeID, regionID)
+		}
+		if !p.isLeader() {
+			return &RegionErr{Err: &clusterpb.RegionError{Message: fmt.Sprintf("not the leader of region %d", regionID),
+				NotLeader: &clusterpb.NotLeader{RegionId: regionID}}}
+		}
+		found := false
+		for _, q := range p.region().GetPeers() {
+			if q.GetId() == peerID && q.GetRole() == clusterpb.PeerRole_VOTER {
+				found = true
+			}
+		}
+		if !found {
+			return fmt.Errorf("raftstore: node %d: region %d has no voter %d", s.cfg.NodeID, regionID, peerID)
+		}
+		s.wake(p)
+		p.rn.TransferLeader(peerID)
+		return nil
+	})
+}
+
 func putUint64(b []byte, v uint64) {
 	for i := 7; i >= 0; i-- {
 		b[i] = byte(v)

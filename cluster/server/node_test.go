@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -391,4 +392,66 @@ func TestTLSCluster(t *testing.T) {
 	if _, err := clientWith(&other[0]).Get(ctx, []byte("k")); err == nil {
 		t.Fatal("a client with another CA's certificate was served")
 	}
+}
+
+// TestLeaderBalance splits the user region into several; the split regions'
+// leaders start where their parent's was, and the scheduler spreads them
+// (transfer-leader) until the nodes differ by at most LeaderSpread.
+func TestLeaderBalance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three nodes")
+	}
+	addrs := freeAddrs(t, 3)
+	initial := map[uint64]string{1: addrs[0], 2: addrs[1], 3: addrs[2]}
+	var nodes []*Node
+	for i := 0; i < 3; i++ {
+		nd, err := Start(Config{NodeID: uint64(i + 1), ClusterID: 7, Dir: t.TempDir(), Listen: addrs[i],
+			InitialCluster: initial, TickInterval: 50 * time.Millisecond, HeartbeatInterval: 100 * time.Millisecond,
+			ScheduleInterval: 200 * time.Millisecond, Schedule: pdTestConfig(), Logger: testLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nd.Close()
+		nodes = append(nodes, nd)
+	}
+	cl, err := client.New(client.Options{Addrs: addrs, AttemptTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	retry(t, "first write", func() error { return cl.Put(ctx, []byte("a"), []byte("1")) })
+	for _, k := range []string{"b", "c", "d", "e", "f", "g", "h"} {
+		retry(t, "split at "+k, func() error {
+			for i := range addrs {
+				if err := splitAt(addrs[i], k); err == nil {
+					return nil
+				}
+			}
+			return errors.New("no node split")
+		})
+	}
+	retryFor(t, "leaders balanced", 90*time.Second, func() error {
+		var counts []int
+		total := 0
+		for _, nd := range nodes {
+			st, err := nd.Store().Regions()
+			if err != nil {
+				return err
+			}
+			n := 0
+			for _, s := range st {
+				if s.IsLeader {
+					n++
+				}
+			}
+			counts = append(counts, n)
+			total += n
+		}
+		lo, hi := slices.Min(counts), slices.Max(counts)
+		if total < 9 || hi-lo > pdTestConfig().LeaderSpread {
+			return fmt.Errorf("leaders per node %v", counts)
+		}
+		return nil
+	})
 }

@@ -179,21 +179,42 @@ func (n *Node) execute(ctx context.Context, op pd.Operator, regions []pd.RegionS
 	case pd.RemovePeer:
 		change = &clusterpb.ChangePeer{Type: clusterpb.ChangePeer_REMOVE, Peer: op.Peer}
 	case pd.TransferLeader:
-		return errors.New("leader transfer is not supported by the raft store yet")
+		return n.sendToLeader(ctx, st, func(ac clusterpb.AdminClient) (string, error) {
+			resp, err := ac.TransferLeader(ctx, &clusterpb.TransferLeaderRequest{RegionId: op.RegionID, PeerId: op.Peer.GetId()})
+			return resp.GetError(), err
+		}, func() (string, error) {
+			resp, err := adminService{n: n}.TransferLeader(ctx, &clusterpb.TransferLeaderRequest{RegionId: op.RegionID, PeerId: op.Peer.GetId()})
+			return resp.GetError(), err
+		})
 	}
+	req := &clusterpb.ChangePeerRequest{RegionId: op.RegionID, Epoch: st.Region.GetEpoch(), Change: change}
+	return n.sendToLeader(ctx, st, func(ac clusterpb.AdminClient) (string, error) {
+		resp, err := ac.ChangePeer(ctx, req)
+		return resp.GetError(), err
+	}, func() (string, error) {
+		resp, err := adminService{n: n}.ChangePeer(ctx, req)
+		return resp.GetError(), err
+	})
+}
+
+// sendToLeader runs an administration call on the node leading the region
+// of st: local if that is this node, remote through its Admin service
+// otherwise. Each call returns the answer's error text and the RPC's error.
+func (n *Node) sendToLeader(ctx context.Context, st *pd.RegionState, remote func(clusterpb.AdminClient) (string, error), local func() (string, error)) error {
 	var leaderNode uint64
 	for _, p := range st.Region.GetPeers() {
 		if p.GetId() == st.Leader {
 			leaderNode = p.GetNodeId()
 		}
 	}
-	req := &clusterpb.ChangePeerRequest{RegionId: op.RegionID, Epoch: st.Region.GetEpoch(), Change: change}
-	if leaderNode == n.cfg.NodeID {
-		resp, err := adminService{n: n}.ChangePeer(ctx, req)
-		if err == nil && resp.GetError() != "" {
-			err = errors.New(resp.GetError())
+	answer := func(msg string, err error) error {
+		if err == nil && msg != "" {
+			err = errors.New(msg)
 		}
 		return err
+	}
+	if leaderNode == n.cfg.NodeID {
+		return answer(local())
 	}
 	addr, err := n.resolver.Resolve(leaderNode)
 	if err != nil {
@@ -204,11 +225,14 @@ func (n *Node) execute(ctx context.Context, op pd.Operator, regions []pd.RegionS
 		return err
 	}
 	defer cc.Close()
-	resp, err := clusterpb.NewAdminClient(cc).ChangePeer(ctx, req)
-	if err == nil && resp.GetError() != "" {
-		err = errors.New(resp.GetError())
+	return answer(remote(clusterpb.NewAdminClient(cc)))
+}
+
+func (a adminService) TransferLeader(ctx context.Context, req *clusterpb.TransferLeaderRequest) (*clusterpb.TransferLeaderResponse, error) {
+	if err := a.n.store.TransferLeader(req.GetRegionId(), req.GetPeerId()); err != nil {
+		return &clusterpb.TransferLeaderResponse{Error: err.Error()}, nil
 	}
-	return err
+	return &clusterpb.TransferLeaderResponse{}, nil
 }
 
 // dial connects to another node's services (mutual TLS when configured).
