@@ -3,6 +3,7 @@ module github.com/strata-db/strata
 go 1.26.8
 
 require (
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/cockroachdb/apd/v3 v3.2.3
 	github.com/go-sql-driver/mysql v1.10.2
 	github.com/klauspost/compress v1.20.3

@@ -14,6 +14,7 @@
 //	cluster/sim         a seeded simulated network of raft stores in one process
 //	cluster/transport   gRPC between processes: raft message batches per node
 //	                    pair, snapshots, the client-facing KV service, TLS
+//	cluster/certs       a local CA and node/client certificates for mutual TLS
 //
 // See docs/cluster.md for the architecture, the guarantees and how to run it.
 package cluster

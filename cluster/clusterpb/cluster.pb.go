@@ -534,9 +534,13 @@ func (x *Region) GetPeers() []*Peer {
 // region's data: the region's descriptor and whether the replica is live or
 // has been removed (tombstone: its data is gone, a message for it is ignored).
 type RegionLocalState struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	State         RegionLocalState_State `protobuf:"varint,1,opt,name=state,proto3,enum=strata.cluster.RegionLocalState_State" json:"state,omitempty"`
-	Region        *Region                `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	State  RegionLocalState_State `protobuf:"varint,1,opt,name=state,proto3,enum=strata.cluster.RegionLocalState_State" json:"state,omitempty"`
+	Region *Region                `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
+	// peer_id is this node's peer in the region. An uninitialized replica (one
+	// created by a leader's message, waiting for its first snapshot) has a
+	// descriptor without peers: this says who it is.
+	PeerId        uint64 `protobuf:"varint,3,opt,name=peer_id,json=peerId,proto3" json:"peer_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -583,6 +587,13 @@ func (x *RegionLocalState) GetRegion() *Region {
 		return x.Region
 	}
 	return nil
+}
+
+func (x *RegionLocalState) GetPeerId() uint64 {
+	if x != nil {
+		return x.PeerId
+	}
+	return 0
 }
 
 // RaftApplyState is a replica's applied index and the index/term below which
@@ -1101,12 +1112,15 @@ func (*AdminRequest_ChangePeers) isAdminRequest_Cmd() {}
 // replica checks it again when it applies (a command proposed under an epoch
 // that a split overtook is refused, identically on every replica).
 type RaftCommand struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RegionId      uint64                 `protobuf:"varint,1,opt,name=region_id,json=regionId,proto3" json:"region_id,omitempty"`
-	Epoch         *RegionEpoch           `protobuf:"bytes,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	Conditions    []*Condition           `protobuf:"bytes,3,rep,name=conditions,proto3" json:"conditions,omitempty"`
-	Mutations     []*Mutation            `protobuf:"bytes,4,rep,name=mutations,proto3" json:"mutations,omitempty"`
-	Admin         *AdminRequest          `protobuf:"bytes,5,opt,name=admin,proto3" json:"admin,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	RegionId   uint64                 `protobuf:"varint,1,opt,name=region_id,json=regionId,proto3" json:"region_id,omitempty"`
+	Epoch      *RegionEpoch           `protobuf:"bytes,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Conditions []*Condition           `protobuf:"bytes,3,rep,name=conditions,proto3" json:"conditions,omitempty"`
+	Mutations  []*Mutation            `protobuf:"bytes,4,rep,name=mutations,proto3" json:"mutations,omitempty"`
+	Admin      *AdminRequest          `protobuf:"bytes,5,opt,name=admin,proto3" json:"admin,omitempty"`
+	// proposal_id is chosen at random by the proposing replica to find the
+	// caller waiting for the command when it applies; nothing else reads it.
+	ProposalId    uint64 `protobuf:"varint,6,opt,name=proposal_id,json=proposalId,proto3" json:"proposal_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1176,20 +1190,39 @@ func (x *RaftCommand) GetAdmin() *AdminRequest {
 	return nil
 }
 
+func (x *RaftCommand) GetProposalId() uint64 {
+	if x != nil {
+		return x.ProposalId
+	}
+	return 0
+}
+
 // RaftMessage carries one raftpb.Message for a region. from/to name the
 // replicas; region_start/end_key and epoch let a node create a replica it does
 // not have yet (a peer being added, or the right side of a split that has not
 // applied locally yet).
 type RaftMessage struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RegionId      uint64                 `protobuf:"varint,1,opt,name=region_id,json=regionId,proto3" json:"region_id,omitempty"`
-	FromPeer      *Peer                  `protobuf:"bytes,2,opt,name=from_peer,json=fromPeer,proto3" json:"from_peer,omitempty"`
-	ToPeer        *Peer                  `protobuf:"bytes,3,opt,name=to_peer,json=toPeer,proto3" json:"to_peer,omitempty"`
-	Epoch         *RegionEpoch           `protobuf:"bytes,4,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	StartKey      []byte                 `protobuf:"bytes,5,opt,name=start_key,json=startKey,proto3" json:"start_key,omitempty"`
-	EndKey        []byte                 `protobuf:"bytes,6,opt,name=end_key,json=endKey,proto3" json:"end_key,omitempty"`
-	Message       *raftpb.Message        `protobuf:"bytes,7,opt,name=message,proto3" json:"message,omitempty"`
-	ClusterId     uint64                 `protobuf:"varint,8,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RegionId  uint64                 `protobuf:"varint,1,opt,name=region_id,json=regionId,proto3" json:"region_id,omitempty"`
+	FromPeer  *Peer                  `protobuf:"bytes,2,opt,name=from_peer,json=fromPeer,proto3" json:"from_peer,omitempty"`
+	ToPeer    *Peer                  `protobuf:"bytes,3,opt,name=to_peer,json=toPeer,proto3" json:"to_peer,omitempty"`
+	Epoch     *RegionEpoch           `protobuf:"bytes,4,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	StartKey  []byte                 `protobuf:"bytes,5,opt,name=start_key,json=startKey,proto3" json:"start_key,omitempty"`
+	EndKey    []byte                 `protobuf:"bytes,6,opt,name=end_key,json=endKey,proto3" json:"end_key,omitempty"`
+	Message   *raftpb.Message        `protobuf:"bytes,7,opt,name=message,proto3" json:"message,omitempty"`
+	ClusterId uint64                 `protobuf:"varint,8,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	// hibernate (with message unset) is the leader telling a follower that the
+	// region is quiet: everything up to hibernate_commit in hibernate_term is
+	// committed and replicated everywhere, so the follower may stop ticking
+	// until the next message or request for the region wakes it.
+	Hibernate       bool   `protobuf:"varint,9,opt,name=hibernate,proto3" json:"hibernate,omitempty"`
+	HibernateTerm   uint64 `protobuf:"varint,10,opt,name=hibernate_term,json=hibernateTerm,proto3" json:"hibernate_term,omitempty"`
+	HibernateCommit uint64 `protobuf:"varint,11,opt,name=hibernate_commit,json=hibernateCommit,proto3" json:"hibernate_commit,omitempty"`
+	// is_tombstone (with message unset) answers a message from to_peer, which
+	// is not in the sender's region any more: the sender's epoch (conf_ver)
+	// is newer than the one to_peer sent. A replica that learns so removes
+	// itself (it missed the commit of its own removal).
+	IsTombstone   bool `protobuf:"varint,12,opt,name=is_tombstone,json=isTombstone,proto3" json:"is_tombstone,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1278,6 +1311,34 @@ func (x *RaftMessage) GetClusterId() uint64 {
 		return x.ClusterId
 	}
 	return 0
+}
+
+func (x *RaftMessage) GetHibernate() bool {
+	if x != nil {
+		return x.Hibernate
+	}
+	return false
+}
+
+func (x *RaftMessage) GetHibernateTerm() uint64 {
+	if x != nil {
+		return x.HibernateTerm
+	}
+	return 0
+}
+
+func (x *RaftMessage) GetHibernateCommit() uint64 {
+	if x != nil {
+		return x.HibernateCommit
+	}
+	return 0
+}
+
+func (x *RaftMessage) GetIsTombstone() bool {
+	if x != nil {
+		return x.IsTombstone
+	}
+	return false
 }
 
 // RaftMessageBatch is the unit a node sends to another: every message queued
@@ -1421,9 +1482,13 @@ func (x *SnapshotChunk) GetData() []byte {
 // SnapshotMeta is the data field of a region's raftpb.Snapshot: the region
 // descriptor as of the snapshot index, and the files that carry its data.
 type SnapshotMeta struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Region        *Region                `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
-	Files         []*SnapshotFile        `protobuf:"bytes,2,rep,name=files,proto3" json:"files,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Region *Region                `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	Files  []*SnapshotFile        `protobuf:"bytes,2,rep,name=files,proto3" json:"files,omitempty"` // not used yet: data travels inline in pairs
+	// pairs is the region's user data (keys without the node's data prefix), in
+	// increasing key order, as of the snapshot's index. For now a snapshot
+	// carries its data inline; streaming table files in chunks is for later.
+	Pairs         []*KvPair `protobuf:"bytes,3,rep,name=pairs,proto3" json:"pairs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1468,6 +1533,13 @@ func (x *SnapshotMeta) GetRegion() *Region {
 func (x *SnapshotMeta) GetFiles() []*SnapshotFile {
 	if x != nil {
 		return x.Files
+	}
+	return nil
+}
+
+func (x *SnapshotMeta) GetPairs() []*KvPair {
+	if x != nil {
+		return x.Pairs
 	}
 	return nil
 }
@@ -2600,6 +2672,706 @@ func (x *ScanRegionsResponse) GetRegions() []*GetRegionResponse {
 	return nil
 }
 
+// SplitRegionRequest asks the node to split the region holding split_key at
+// split_key (the node forwards nothing: it must host the region's leader, or
+// the answer's error says who does).
+type SplitRegionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SplitKey      []byte                 `protobuf:"bytes,1,opt,name=split_key,json=splitKey,proto3" json:"split_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SplitRegionRequest) Reset() {
+	*x = SplitRegionRequest{}
+	mi := &file_cluster_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SplitRegionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SplitRegionRequest) ProtoMessage() {}
+
+func (x *SplitRegionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SplitRegionRequest.ProtoReflect.Descriptor instead.
+func (*SplitRegionRequest) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *SplitRegionRequest) GetSplitKey() []byte {
+	if x != nil {
+		return x.SplitKey
+	}
+	return nil
+}
+
+type SplitRegionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         string                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Left          *Region                `protobuf:"bytes,2,opt,name=left,proto3" json:"left,omitempty"`
+	Right         *Region                `protobuf:"bytes,3,opt,name=right,proto3" json:"right,omitempty"`
+	RegionError   *RegionError           `protobuf:"bytes,4,opt,name=region_error,json=regionError,proto3" json:"region_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SplitRegionResponse) Reset() {
+	*x = SplitRegionResponse{}
+	mi := &file_cluster_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SplitRegionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SplitRegionResponse) ProtoMessage() {}
+
+func (x *SplitRegionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SplitRegionResponse.ProtoReflect.Descriptor instead.
+func (*SplitRegionResponse) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *SplitRegionResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *SplitRegionResponse) GetLeft() *Region {
+	if x != nil {
+		return x.Left
+	}
+	return nil
+}
+
+func (x *SplitRegionResponse) GetRight() *Region {
+	if x != nil {
+		return x.Right
+	}
+	return nil
+}
+
+func (x *SplitRegionResponse) GetRegionError() *RegionError {
+	if x != nil {
+		return x.RegionError
+	}
+	return nil
+}
+
+type StatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatusRequest) Reset() {
+	*x = StatusRequest{}
+	mi := &file_cluster_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatusRequest) ProtoMessage() {}
+
+func (x *StatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
+func (*StatusRequest) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{38}
+}
+
+// ReplicaStatus is one replica a node hosts, as its raft state says.
+type ReplicaStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Region        *Region                `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	PeerId        uint64                 `protobuf:"varint,2,opt,name=peer_id,json=peerId,proto3" json:"peer_id,omitempty"`
+	Leader        uint64                 `protobuf:"varint,3,opt,name=leader,proto3" json:"leader,omitempty"` // the leader's peer id, 0 if unknown
+	IsLeader      bool                   `protobuf:"varint,4,opt,name=is_leader,json=isLeader,proto3" json:"is_leader,omitempty"`
+	Term          uint64                 `protobuf:"varint,5,opt,name=term,proto3" json:"term,omitempty"`
+	Applied       uint64                 `protobuf:"varint,6,opt,name=applied,proto3" json:"applied,omitempty"`
+	Hibernating   bool                   `protobuf:"varint,7,opt,name=hibernating,proto3" json:"hibernating,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaStatus) Reset() {
+	*x = ReplicaStatus{}
+	mi := &file_cluster_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaStatus) ProtoMessage() {}
+
+func (x *ReplicaStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaStatus.ProtoReflect.Descriptor instead.
+func (*ReplicaStatus) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ReplicaStatus) GetRegion() *Region {
+	if x != nil {
+		return x.Region
+	}
+	return nil
+}
+
+func (x *ReplicaStatus) GetPeerId() uint64 {
+	if x != nil {
+		return x.PeerId
+	}
+	return 0
+}
+
+func (x *ReplicaStatus) GetLeader() uint64 {
+	if x != nil {
+		return x.Leader
+	}
+	return 0
+}
+
+func (x *ReplicaStatus) GetIsLeader() bool {
+	if x != nil {
+		return x.IsLeader
+	}
+	return false
+}
+
+func (x *ReplicaStatus) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *ReplicaStatus) GetApplied() uint64 {
+	if x != nil {
+		return x.Applied
+	}
+	return 0
+}
+
+func (x *ReplicaStatus) GetHibernating() bool {
+	if x != nil {
+		return x.Hibernating
+	}
+	return false
+}
+
+type StatusResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          *Node                  `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Replicas      []*ReplicaStatus       `protobuf:"bytes,2,rep,name=replicas,proto3" json:"replicas,omitempty"`
+	Nodes         []*Node                `protobuf:"bytes,3,rep,name=nodes,proto3" json:"nodes,omitempty"` // the nodes this node knows, with addresses
+	ClusterId     uint64                 `protobuf:"varint,4,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatusResponse) Reset() {
+	*x = StatusResponse{}
+	mi := &file_cluster_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatusResponse) ProtoMessage() {}
+
+func (x *StatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
+func (*StatusResponse) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *StatusResponse) GetNode() *Node {
+	if x != nil {
+		return x.Node
+	}
+	return nil
+}
+
+func (x *StatusResponse) GetReplicas() []*ReplicaStatus {
+	if x != nil {
+		return x.Replicas
+	}
+	return nil
+}
+
+func (x *StatusResponse) GetNodes() []*Node {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *StatusResponse) GetClusterId() uint64 {
+	if x != nil {
+		return x.ClusterId
+	}
+	return 0
+}
+
+// TransferLeaderRequest asks the node leading region_id to hand leadership to
+// peer_id (the placement driver's leader balancing).
+type TransferLeaderRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RegionId      uint64                 `protobuf:"varint,1,opt,name=region_id,json=regionId,proto3" json:"region_id,omitempty"`
+	PeerId        uint64                 `protobuf:"varint,2,opt,name=peer_id,json=peerId,proto3" json:"peer_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferLeaderRequest) Reset() {
+	*x = TransferLeaderRequest{}
+	mi := &file_cluster_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferLeaderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferLeaderRequest) ProtoMessage() {}
+
+func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferLeaderRequest.ProtoReflect.Descriptor instead.
+func (*TransferLeaderRequest) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *TransferLeaderRequest) GetRegionId() uint64 {
+	if x != nil {
+		return x.RegionId
+	}
+	return 0
+}
+
+func (x *TransferLeaderRequest) GetPeerId() uint64 {
+	if x != nil {
+		return x.PeerId
+	}
+	return 0
+}
+
+type TransferLeaderResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         string                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferLeaderResponse) Reset() {
+	*x = TransferLeaderResponse{}
+	mi := &file_cluster_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferLeaderResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferLeaderResponse) ProtoMessage() {}
+
+func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferLeaderResponse.ProtoReflect.Descriptor instead.
+func (*TransferLeaderResponse) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *TransferLeaderResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// RegionHeartbeat is what a region's leader records in the system key space
+// for the scheduler: who leads, and which peers are still catching up.
+type RegionHeartbeat struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RegionId      uint64                 `protobuf:"varint,1,opt,name=region_id,json=regionId,proto3" json:"region_id,omitempty"`
+	Leader        uint64                 `protobuf:"varint,2,opt,name=leader,proto3" json:"leader,omitempty"`
+	Pending       []uint64               `protobuf:"varint,3,rep,packed,name=pending,proto3" json:"pending,omitempty"`
+	Term          uint64                 `protobuf:"varint,4,opt,name=term,proto3" json:"term,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegionHeartbeat) Reset() {
+	*x = RegionHeartbeat{}
+	mi := &file_cluster_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegionHeartbeat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegionHeartbeat) ProtoMessage() {}
+
+func (x *RegionHeartbeat) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegionHeartbeat.ProtoReflect.Descriptor instead.
+func (*RegionHeartbeat) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *RegionHeartbeat) GetRegionId() uint64 {
+	if x != nil {
+		return x.RegionId
+	}
+	return 0
+}
+
+func (x *RegionHeartbeat) GetLeader() uint64 {
+	if x != nil {
+		return x.Leader
+	}
+	return 0
+}
+
+func (x *RegionHeartbeat) GetPending() []uint64 {
+	if x != nil {
+		return x.Pending
+	}
+	return nil
+}
+
+func (x *RegionHeartbeat) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+// ChangePeerRequest asks the node leading region_id to make one membership
+// change (the placement driver's operators; strata cluster add/remove).
+type ChangePeerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RegionId      uint64                 `protobuf:"varint,1,opt,name=region_id,json=regionId,proto3" json:"region_id,omitempty"`
+	Epoch         *RegionEpoch           `protobuf:"bytes,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Change        *ChangePeer            `protobuf:"bytes,3,opt,name=change,proto3" json:"change,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangePeerRequest) Reset() {
+	*x = ChangePeerRequest{}
+	mi := &file_cluster_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangePeerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangePeerRequest) ProtoMessage() {}
+
+func (x *ChangePeerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangePeerRequest.ProtoReflect.Descriptor instead.
+func (*ChangePeerRequest) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *ChangePeerRequest) GetRegionId() uint64 {
+	if x != nil {
+		return x.RegionId
+	}
+	return 0
+}
+
+func (x *ChangePeerRequest) GetEpoch() *RegionEpoch {
+	if x != nil {
+		return x.Epoch
+	}
+	return nil
+}
+
+func (x *ChangePeerRequest) GetChange() *ChangePeer {
+	if x != nil {
+		return x.Change
+	}
+	return nil
+}
+
+type ChangePeerResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         string                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Region        *Region                `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangePeerResponse) Reset() {
+	*x = ChangePeerResponse{}
+	mi := &file_cluster_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangePeerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangePeerResponse) ProtoMessage() {}
+
+func (x *ChangePeerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangePeerResponse.ProtoReflect.Descriptor instead.
+func (*ChangePeerResponse) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *ChangePeerResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *ChangePeerResponse) GetRegion() *Region {
+	if x != nil {
+		return x.Region
+	}
+	return nil
+}
+
+// SetNodeStateRequest records a node's state in the placement driver (UP to
+// admit a node, REMOVING to have its replicas moved off before it leaves).
+type SetNodeStateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        uint64                 `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	State         Node_State             `protobuf:"varint,2,opt,name=state,proto3,enum=strata.cluster.Node_State" json:"state,omitempty"`
+	Address       string                 `protobuf:"bytes,3,opt,name=address,proto3" json:"address,omitempty"` // for UP: the node's address
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetNodeStateRequest) Reset() {
+	*x = SetNodeStateRequest{}
+	mi := &file_cluster_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetNodeStateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetNodeStateRequest) ProtoMessage() {}
+
+func (x *SetNodeStateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetNodeStateRequest.ProtoReflect.Descriptor instead.
+func (*SetNodeStateRequest) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *SetNodeStateRequest) GetNodeId() uint64 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
+
+func (x *SetNodeStateRequest) GetState() Node_State {
+	if x != nil {
+		return x.State
+	}
+	return Node_UP
+}
+
+func (x *SetNodeStateRequest) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+type SetNodeStateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         string                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetNodeStateResponse) Reset() {
+	*x = SetNodeStateResponse{}
+	mi := &file_cluster_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetNodeStateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetNodeStateResponse) ProtoMessage() {}
+
+func (x *SetNodeStateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetNodeStateResponse.ProtoReflect.Descriptor instead.
+func (*SetNodeStateResponse) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *SetNodeStateResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 var File_cluster_proto protoreflect.FileDescriptor
 
 const file_cluster_proto_rawDesc = "" +
@@ -2617,10 +3389,11 @@ const file_cluster_proto_rawDesc = "" +
 	"\tstart_key\x18\x02 \x01(\fR\bstartKey\x12\x17\n" +
 	"\aend_key\x18\x03 \x01(\fR\x06endKey\x121\n" +
 	"\x05epoch\x18\x04 \x01(\v2\x1b.strata.cluster.RegionEpochR\x05epoch\x12*\n" +
-	"\x05peers\x18\x05 \x03(\v2\x14.strata.cluster.PeerR\x05peers\"\xb2\x01\n" +
+	"\x05peers\x18\x05 \x03(\v2\x14.strata.cluster.PeerR\x05peers\"\xcb\x01\n" +
 	"\x10RegionLocalState\x12<\n" +
 	"\x05state\x18\x01 \x01(\x0e2&.strata.cluster.RegionLocalState.StateR\x05state\x12.\n" +
-	"\x06region\x18\x02 \x01(\v2\x16.strata.cluster.RegionR\x06region\"0\n" +
+	"\x06region\x18\x02 \x01(\v2\x16.strata.cluster.RegionR\x06region\x12\x17\n" +
+	"\apeer_id\x18\x03 \x01(\x04R\x06peerId\"0\n" +
 	"\x05State\x12\n" +
 	"\n" +
 	"\x06NORMAL\x10\x00\x12\f\n" +
@@ -2668,7 +3441,7 @@ const file_cluster_proto_rawDesc = "" +
 	"\vcompact_log\x18\x02 \x01(\v2!.strata.cluster.CompactLogRequestH\x00R\n" +
 	"compactLog\x12G\n" +
 	"\fchange_peers\x18\x03 \x01(\v2\".strata.cluster.ChangePeersRequestH\x00R\vchangePeersB\x05\n" +
-	"\x03cmd\"\x84\x02\n" +
+	"\x03cmd\"\xa5\x02\n" +
 	"\vRaftCommand\x12\x1b\n" +
 	"\tregion_id\x18\x01 \x01(\x04R\bregionId\x121\n" +
 	"\x05epoch\x18\x02 \x01(\v2\x1b.strata.cluster.RegionEpochR\x05epoch\x129\n" +
@@ -2676,7 +3449,9 @@ const file_cluster_proto_rawDesc = "" +
 	"conditions\x18\x03 \x03(\v2\x19.strata.cluster.ConditionR\n" +
 	"conditions\x126\n" +
 	"\tmutations\x18\x04 \x03(\v2\x18.strata.cluster.MutationR\tmutations\x122\n" +
-	"\x05admin\x18\x05 \x01(\v2\x1c.strata.cluster.AdminRequestR\x05admin\"\xbf\x02\n" +
+	"\x05admin\x18\x05 \x01(\v2\x1c.strata.cluster.AdminRequestR\x05admin\x12\x1f\n" +
+	"\vproposal_id\x18\x06 \x01(\x04R\n" +
+	"proposalId\"\xd2\x03\n" +
 	"\vRaftMessage\x12\x1b\n" +
 	"\tregion_id\x18\x01 \x01(\x04R\bregionId\x121\n" +
 	"\tfrom_peer\x18\x02 \x01(\v2\x14.strata.cluster.PeerR\bfromPeer\x12-\n" +
@@ -2686,16 +3461,22 @@ const file_cluster_proto_rawDesc = "" +
 	"\aend_key\x18\x06 \x01(\fR\x06endKey\x12)\n" +
 	"\amessage\x18\a \x01(\v2\x0f.raftpb.MessageR\amessage\x12\x1d\n" +
 	"\n" +
-	"cluster_id\x18\b \x01(\x04R\tclusterId\"C\n" +
+	"cluster_id\x18\b \x01(\x04R\tclusterId\x12\x1c\n" +
+	"\thibernate\x18\t \x01(\bR\thibernate\x12%\n" +
+	"\x0ehibernate_term\x18\n" +
+	" \x01(\x04R\rhibernateTerm\x12)\n" +
+	"\x10hibernate_commit\x18\v \x01(\x04R\x0fhibernateCommit\x12!\n" +
+	"\fis_tombstone\x18\f \x01(\bR\visTombstone\"C\n" +
 	"\x10RaftMessageBatch\x12/\n" +
 	"\x04msgs\x18\x01 \x03(\v2\x1b.strata.cluster.RaftMessageR\x04msgs\"\x06\n" +
 	"\x04Done\"Z\n" +
 	"\rSnapshotChunk\x125\n" +
 	"\amessage\x18\x01 \x01(\v2\x1b.strata.cluster.RaftMessageR\amessage\x12\x12\n" +
-	"\x04data\x18\x02 \x01(\fR\x04data\"r\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\"\xa0\x01\n" +
 	"\fSnapshotMeta\x12.\n" +
 	"\x06region\x18\x01 \x01(\v2\x16.strata.cluster.RegionR\x06region\x122\n" +
-	"\x05files\x18\x02 \x03(\v2\x1c.strata.cluster.SnapshotFileR\x05files\"N\n" +
+	"\x05files\x18\x02 \x03(\v2\x1c.strata.cluster.SnapshotFileR\x05files\x12,\n" +
+	"\x05pairs\x18\x03 \x03(\v2\x16.strata.cluster.KvPairR\x05pairs\"N\n" +
 	"\fSnapshotFile\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x04R\x04size\x12\x16\n" +
@@ -2781,7 +3562,52 @@ const file_cluster_proto_rawDesc = "" +
 	"\x05limit\x18\x03 \x01(\rR\x05limit\"h\n" +
 	"\x13ScanRegionsResponse\x12\x14\n" +
 	"\x05error\x18\x01 \x01(\tR\x05error\x12;\n" +
-	"\aregions\x18\x02 \x03(\v2!.strata.cluster.GetRegionResponseR\aregions*J\n" +
+	"\aregions\x18\x02 \x03(\v2!.strata.cluster.GetRegionResponseR\aregions\"1\n" +
+	"\x12SplitRegionRequest\x12\x1b\n" +
+	"\tsplit_key\x18\x01 \x01(\fR\bsplitKey\"\xc5\x01\n" +
+	"\x13SplitRegionResponse\x12\x14\n" +
+	"\x05error\x18\x01 \x01(\tR\x05error\x12*\n" +
+	"\x04left\x18\x02 \x01(\v2\x16.strata.cluster.RegionR\x04left\x12,\n" +
+	"\x05right\x18\x03 \x01(\v2\x16.strata.cluster.RegionR\x05right\x12>\n" +
+	"\fregion_error\x18\x04 \x01(\v2\x1b.strata.cluster.RegionErrorR\vregionError\"\x0f\n" +
+	"\rStatusRequest\"\xdd\x01\n" +
+	"\rReplicaStatus\x12.\n" +
+	"\x06region\x18\x01 \x01(\v2\x16.strata.cluster.RegionR\x06region\x12\x17\n" +
+	"\apeer_id\x18\x02 \x01(\x04R\x06peerId\x12\x16\n" +
+	"\x06leader\x18\x03 \x01(\x04R\x06leader\x12\x1b\n" +
+	"\tis_leader\x18\x04 \x01(\bR\bisLeader\x12\x12\n" +
+	"\x04term\x18\x05 \x01(\x04R\x04term\x12\x18\n" +
+	"\aapplied\x18\x06 \x01(\x04R\aapplied\x12 \n" +
+	"\vhibernating\x18\a \x01(\bR\vhibernating\"\xc0\x01\n" +
+	"\x0eStatusResponse\x12(\n" +
+	"\x04node\x18\x01 \x01(\v2\x14.strata.cluster.NodeR\x04node\x129\n" +
+	"\breplicas\x18\x02 \x03(\v2\x1d.strata.cluster.ReplicaStatusR\breplicas\x12*\n" +
+	"\x05nodes\x18\x03 \x03(\v2\x14.strata.cluster.NodeR\x05nodes\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\x04 \x01(\x04R\tclusterId\"M\n" +
+	"\x15TransferLeaderRequest\x12\x1b\n" +
+	"\tregion_id\x18\x01 \x01(\x04R\bregionId\x12\x17\n" +
+	"\apeer_id\x18\x02 \x01(\x04R\x06peerId\".\n" +
+	"\x16TransferLeaderResponse\x12\x14\n" +
+	"\x05error\x18\x01 \x01(\tR\x05error\"t\n" +
+	"\x0fRegionHeartbeat\x12\x1b\n" +
+	"\tregion_id\x18\x01 \x01(\x04R\bregionId\x12\x16\n" +
+	"\x06leader\x18\x02 \x01(\x04R\x06leader\x12\x18\n" +
+	"\apending\x18\x03 \x03(\x04R\apending\x12\x12\n" +
+	"\x04term\x18\x04 \x01(\x04R\x04term\"\x97\x01\n" +
+	"\x11ChangePeerRequest\x12\x1b\n" +
+	"\tregion_id\x18\x01 \x01(\x04R\bregionId\x121\n" +
+	"\x05epoch\x18\x02 \x01(\v2\x1b.strata.cluster.RegionEpochR\x05epoch\x122\n" +
+	"\x06change\x18\x03 \x01(\v2\x1a.strata.cluster.ChangePeerR\x06change\"Z\n" +
+	"\x12ChangePeerResponse\x12\x14\n" +
+	"\x05error\x18\x01 \x01(\tR\x05error\x12.\n" +
+	"\x06region\x18\x02 \x01(\v2\x16.strata.cluster.RegionR\x06region\"z\n" +
+	"\x13SetNodeStateRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\x04R\x06nodeId\x120\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x1a.strata.cluster.Node.StateR\x05state\x12\x18\n" +
+	"\aaddress\x18\x03 \x01(\tR\aaddress\",\n" +
+	"\x14SetNodeStateResponse\x12\x14\n" +
+	"\x05error\x18\x01 \x01(\tR\x05error*J\n" +
 	"\bPeerRole\x12\t\n" +
 	"\x05VOTER\x10\x00\x12\v\n" +
 	"\aLEARNER\x10\x01\x12\x12\n" +
@@ -2800,7 +3626,14 @@ const file_cluster_proto_rawDesc = "" +
 	"\x05Write\x12\x1c.strata.cluster.WriteRequest\x1a\x1d.strata.cluster.WriteResponse2\xae\x01\n" +
 	"\x02PD\x12P\n" +
 	"\tGetRegion\x12 .strata.cluster.GetRegionRequest\x1a!.strata.cluster.GetRegionResponse\x12V\n" +
-	"\vScanRegions\x12\".strata.cluster.ScanRegionsRequest\x1a#.strata.cluster.ScanRegionsResponseB/Z-github.com/strata-db/strata/cluster/clusterpbb\x06proto3"
+	"\vScanRegions\x12\".strata.cluster.ScanRegionsRequest\x1a#.strata.cluster.ScanRegionsResponse2\xb3\x03\n" +
+	"\x05Admin\x12P\n" +
+	"\x05Split\x12\".strata.cluster.SplitRegionRequest\x1a#.strata.cluster.SplitRegionResponse\x12G\n" +
+	"\x06Status\x12\x1d.strata.cluster.StatusRequest\x1a\x1e.strata.cluster.StatusResponse\x12S\n" +
+	"\n" +
+	"ChangePeer\x12!.strata.cluster.ChangePeerRequest\x1a\".strata.cluster.ChangePeerResponse\x12Y\n" +
+	"\fSetNodeState\x12#.strata.cluster.SetNodeStateRequest\x1a$.strata.cluster.SetNodeStateResponse\x12_\n" +
+	"\x0eTransferLeader\x12%.strata.cluster.TransferLeaderRequest\x1a&.strata.cluster.TransferLeaderResponseB/Z-github.com/strata-db/strata/cluster/clusterpbb\x06proto3"
 
 var (
 	file_cluster_proto_rawDescOnce sync.Once
@@ -2815,51 +3648,63 @@ func file_cluster_proto_rawDescGZIP() []byte {
 }
 
 var file_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_cluster_proto_goTypes = []any{
-	(PeerRole)(0),               // 0: strata.cluster.PeerRole
-	(ReadMode)(0),               // 1: strata.cluster.ReadMode
-	(RegionLocalState_State)(0), // 2: strata.cluster.RegionLocalState.State
-	(Mutation_Op)(0),            // 3: strata.cluster.Mutation.Op
-	(ChangePeer_Type)(0),        // 4: strata.cluster.ChangePeer.Type
-	(Node_State)(0),             // 5: strata.cluster.Node.State
-	(*Peer)(nil),                // 6: strata.cluster.Peer
-	(*RegionEpoch)(nil),         // 7: strata.cluster.RegionEpoch
-	(*Region)(nil),              // 8: strata.cluster.Region
-	(*RegionLocalState)(nil),    // 9: strata.cluster.RegionLocalState
-	(*RaftApplyState)(nil),      // 10: strata.cluster.RaftApplyState
-	(*Mutation)(nil),            // 11: strata.cluster.Mutation
-	(*Condition)(nil),           // 12: strata.cluster.Condition
-	(*SplitRequest)(nil),        // 13: strata.cluster.SplitRequest
-	(*CompactLogRequest)(nil),   // 14: strata.cluster.CompactLogRequest
-	(*ChangePeersRequest)(nil),  // 15: strata.cluster.ChangePeersRequest
-	(*ChangePeer)(nil),          // 16: strata.cluster.ChangePeer
-	(*AdminRequest)(nil),        // 17: strata.cluster.AdminRequest
-	(*RaftCommand)(nil),         // 18: strata.cluster.RaftCommand
-	(*RaftMessage)(nil),         // 19: strata.cluster.RaftMessage
-	(*RaftMessageBatch)(nil),    // 20: strata.cluster.RaftMessageBatch
-	(*Done)(nil),                // 21: strata.cluster.Done
-	(*SnapshotChunk)(nil),       // 22: strata.cluster.SnapshotChunk
-	(*SnapshotMeta)(nil),        // 23: strata.cluster.SnapshotMeta
-	(*SnapshotFile)(nil),        // 24: strata.cluster.SnapshotFile
-	(*RequestContext)(nil),      // 25: strata.cluster.RequestContext
-	(*NotLeader)(nil),           // 26: strata.cluster.NotLeader
-	(*EpochNotMatch)(nil),       // 27: strata.cluster.EpochNotMatch
-	(*KeyNotInRegion)(nil),      // 28: strata.cluster.KeyNotInRegion
-	(*RegionError)(nil),         // 29: strata.cluster.RegionError
-	(*GetRequest)(nil),          // 30: strata.cluster.GetRequest
-	(*GetResponse)(nil),         // 31: strata.cluster.GetResponse
-	(*ScanRequest)(nil),         // 32: strata.cluster.ScanRequest
-	(*KvPair)(nil),              // 33: strata.cluster.KvPair
-	(*ScanResponse)(nil),        // 34: strata.cluster.ScanResponse
-	(*WriteRequest)(nil),        // 35: strata.cluster.WriteRequest
-	(*WriteResponse)(nil),       // 36: strata.cluster.WriteResponse
-	(*Node)(nil),                // 37: strata.cluster.Node
-	(*GetRegionRequest)(nil),    // 38: strata.cluster.GetRegionRequest
-	(*GetRegionResponse)(nil),   // 39: strata.cluster.GetRegionResponse
-	(*ScanRegionsRequest)(nil),  // 40: strata.cluster.ScanRegionsRequest
-	(*ScanRegionsResponse)(nil), // 41: strata.cluster.ScanRegionsResponse
-	(*raftpb.Message)(nil),      // 42: raftpb.Message
+	(PeerRole)(0),                  // 0: strata.cluster.PeerRole
+	(ReadMode)(0),                  // 1: strata.cluster.ReadMode
+	(RegionLocalState_State)(0),    // 2: strata.cluster.RegionLocalState.State
+	(Mutation_Op)(0),               // 3: strata.cluster.Mutation.Op
+	(ChangePeer_Type)(0),           // 4: strata.cluster.ChangePeer.Type
+	(Node_State)(0),                // 5: strata.cluster.Node.State
+	(*Peer)(nil),                   // 6: strata.cluster.Peer
+	(*RegionEpoch)(nil),            // 7: strata.cluster.RegionEpoch
+	(*Region)(nil),                 // 8: strata.cluster.Region
+	(*RegionLocalState)(nil),       // 9: strata.cluster.RegionLocalState
+	(*RaftApplyState)(nil),         // 10: strata.cluster.RaftApplyState
+	(*Mutation)(nil),               // 11: strata.cluster.Mutation
+	(*Condition)(nil),              // 12: strata.cluster.Condition
+	(*SplitRequest)(nil),           // 13: strata.cluster.SplitRequest
+	(*CompactLogRequest)(nil),      // 14: strata.cluster.CompactLogRequest
+	(*ChangePeersRequest)(nil),     // 15: strata.cluster.ChangePeersRequest
+	(*ChangePeer)(nil),             // 16: strata.cluster.ChangePeer
+	(*AdminRequest)(nil),           // 17: strata.cluster.AdminRequest
+	(*RaftCommand)(nil),            // 18: strata.cluster.RaftCommand
+	(*RaftMessage)(nil),            // 19: strata.cluster.RaftMessage
+	(*RaftMessageBatch)(nil),       // 20: strata.cluster.RaftMessageBatch
+	(*Done)(nil),                   // 21: strata.cluster.Done
+	(*SnapshotChunk)(nil),          // 22: strata.cluster.SnapshotChunk
+	(*SnapshotMeta)(nil),           // 23: strata.cluster.SnapshotMeta
+	(*SnapshotFile)(nil),           // 24: strata.cluster.SnapshotFile
+	(*RequestContext)(nil),         // 25: strata.cluster.RequestContext
+	(*NotLeader)(nil),              // 26: strata.cluster.NotLeader
+	(*EpochNotMatch)(nil),          // 27: strata.cluster.EpochNotMatch
+	(*KeyNotInRegion)(nil),         // 28: strata.cluster.KeyNotInRegion
+	(*RegionError)(nil),            // 29: strata.cluster.RegionError
+	(*GetRequest)(nil),             // 30: strata.cluster.GetRequest
+	(*GetResponse)(nil),            // 31: strata.cluster.GetResponse
+	(*ScanRequest)(nil),            // 32: strata.cluster.ScanRequest
+	(*KvPair)(nil),                 // 33: strata.cluster.KvPair
+	(*ScanResponse)(nil),           // 34: strata.cluster.ScanResponse
+	(*WriteRequest)(nil),           // 35: strata.cluster.WriteRequest
+	(*WriteResponse)(nil),          // 36: strata.cluster.WriteResponse
+	(*Node)(nil),                   // 37: strata.cluster.Node
+	(*GetRegionRequest)(nil),       // 38: strata.cluster.GetRegionRequest
+	(*GetRegionResponse)(nil),      // 39: strata.cluster.GetRegionResponse
+	(*ScanRegionsRequest)(nil),     // 40: strata.cluster.ScanRegionsRequest
+	(*ScanRegionsResponse)(nil),    // 41: strata.cluster.ScanRegionsResponse
+	(*SplitRegionRequest)(nil),     // 42: strata.cluster.SplitRegionRequest
+	(*SplitRegionResponse)(nil),    // 43: strata.cluster.SplitRegionResponse
+	(*StatusRequest)(nil),          // 44: strata.cluster.StatusRequest
+	(*ReplicaStatus)(nil),          // 45: strata.cluster.ReplicaStatus
+	(*StatusResponse)(nil),         // 46: strata.cluster.StatusResponse
+	(*TransferLeaderRequest)(nil),  // 47: strata.cluster.TransferLeaderRequest
+	(*TransferLeaderResponse)(nil), // 48: strata.cluster.TransferLeaderResponse
+	(*RegionHeartbeat)(nil),        // 49: strata.cluster.RegionHeartbeat
+	(*ChangePeerRequest)(nil),      // 50: strata.cluster.ChangePeerRequest
+	(*ChangePeerResponse)(nil),     // 51: strata.cluster.ChangePeerResponse
+	(*SetNodeStateRequest)(nil),    // 52: strata.cluster.SetNodeStateRequest
+	(*SetNodeStateResponse)(nil),   // 53: strata.cluster.SetNodeStateResponse
+	(*raftpb.Message)(nil),         // 54: raftpb.Message
 }
 var file_cluster_proto_depIdxs = []int32{
 	0,  // 0: strata.cluster.Peer.role:type_name -> strata.cluster.PeerRole
@@ -2881,52 +3726,74 @@ var file_cluster_proto_depIdxs = []int32{
 	6,  // 16: strata.cluster.RaftMessage.from_peer:type_name -> strata.cluster.Peer
 	6,  // 17: strata.cluster.RaftMessage.to_peer:type_name -> strata.cluster.Peer
 	7,  // 18: strata.cluster.RaftMessage.epoch:type_name -> strata.cluster.RegionEpoch
-	42, // 19: strata.cluster.RaftMessage.message:type_name -> raftpb.Message
+	54, // 19: strata.cluster.RaftMessage.message:type_name -> raftpb.Message
 	19, // 20: strata.cluster.RaftMessageBatch.msgs:type_name -> strata.cluster.RaftMessage
 	19, // 21: strata.cluster.SnapshotChunk.message:type_name -> strata.cluster.RaftMessage
 	8,  // 22: strata.cluster.SnapshotMeta.region:type_name -> strata.cluster.Region
 	24, // 23: strata.cluster.SnapshotMeta.files:type_name -> strata.cluster.SnapshotFile
-	7,  // 24: strata.cluster.RequestContext.epoch:type_name -> strata.cluster.RegionEpoch
-	6,  // 25: strata.cluster.RequestContext.peer:type_name -> strata.cluster.Peer
-	1,  // 26: strata.cluster.RequestContext.read_mode:type_name -> strata.cluster.ReadMode
-	6,  // 27: strata.cluster.NotLeader.leader:type_name -> strata.cluster.Peer
-	8,  // 28: strata.cluster.EpochNotMatch.regions:type_name -> strata.cluster.Region
-	26, // 29: strata.cluster.RegionError.not_leader:type_name -> strata.cluster.NotLeader
-	27, // 30: strata.cluster.RegionError.epoch_not_match:type_name -> strata.cluster.EpochNotMatch
-	28, // 31: strata.cluster.RegionError.key_not_in_region:type_name -> strata.cluster.KeyNotInRegion
-	25, // 32: strata.cluster.GetRequest.context:type_name -> strata.cluster.RequestContext
-	29, // 33: strata.cluster.GetResponse.region_error:type_name -> strata.cluster.RegionError
-	25, // 34: strata.cluster.ScanRequest.context:type_name -> strata.cluster.RequestContext
-	29, // 35: strata.cluster.ScanResponse.region_error:type_name -> strata.cluster.RegionError
-	33, // 36: strata.cluster.ScanResponse.pairs:type_name -> strata.cluster.KvPair
-	25, // 37: strata.cluster.WriteRequest.context:type_name -> strata.cluster.RequestContext
-	12, // 38: strata.cluster.WriteRequest.conditions:type_name -> strata.cluster.Condition
-	11, // 39: strata.cluster.WriteRequest.mutations:type_name -> strata.cluster.Mutation
-	29, // 40: strata.cluster.WriteResponse.region_error:type_name -> strata.cluster.RegionError
-	5,  // 41: strata.cluster.Node.state:type_name -> strata.cluster.Node.State
-	8,  // 42: strata.cluster.GetRegionResponse.region:type_name -> strata.cluster.Region
-	6,  // 43: strata.cluster.GetRegionResponse.leader:type_name -> strata.cluster.Peer
-	37, // 44: strata.cluster.GetRegionResponse.nodes:type_name -> strata.cluster.Node
-	39, // 45: strata.cluster.ScanRegionsResponse.regions:type_name -> strata.cluster.GetRegionResponse
-	20, // 46: strata.cluster.Raft.Send:input_type -> strata.cluster.RaftMessageBatch
-	22, // 47: strata.cluster.Raft.Snapshot:input_type -> strata.cluster.SnapshotChunk
-	30, // 48: strata.cluster.KV.Get:input_type -> strata.cluster.GetRequest
-	32, // 49: strata.cluster.KV.Scan:input_type -> strata.cluster.ScanRequest
-	35, // 50: strata.cluster.KV.Write:input_type -> strata.cluster.WriteRequest
-	38, // 51: strata.cluster.PD.GetRegion:input_type -> strata.cluster.GetRegionRequest
-	40, // 52: strata.cluster.PD.ScanRegions:input_type -> strata.cluster.ScanRegionsRequest
-	21, // 53: strata.cluster.Raft.Send:output_type -> strata.cluster.Done
-	21, // 54: strata.cluster.Raft.Snapshot:output_type -> strata.cluster.Done
-	31, // 55: strata.cluster.KV.Get:output_type -> strata.cluster.GetResponse
-	34, // 56: strata.cluster.KV.Scan:output_type -> strata.cluster.ScanResponse
-	36, // 57: strata.cluster.KV.Write:output_type -> strata.cluster.WriteResponse
-	39, // 58: strata.cluster.PD.GetRegion:output_type -> strata.cluster.GetRegionResponse
-	41, // 59: strata.cluster.PD.ScanRegions:output_type -> strata.cluster.ScanRegionsResponse
-	53, // [53:60] is the sub-list for method output_type
-	46, // [46:53] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	33, // 24: strata.cluster.SnapshotMeta.pairs:type_name -> strata.cluster.KvPair
+	7,  // 25: strata.cluster.RequestContext.epoch:type_name -> strata.cluster.RegionEpoch
+	6,  // 26: strata.cluster.RequestContext.peer:type_name -> strata.cluster.Peer
+	1,  // 27: strata.cluster.RequestContext.read_mode:type_name -> strata.cluster.ReadMode
+	6,  // 28: strata.cluster.NotLeader.leader:type_name -> strata.cluster.Peer
+	8,  // 29: strata.cluster.EpochNotMatch.regions:type_name -> strata.cluster.Region
+	26, // 30: strata.cluster.RegionError.not_leader:type_name -> strata.cluster.NotLeader
+	27, // 31: strata.cluster.RegionError.epoch_not_match:type_name -> strata.cluster.EpochNotMatch
+	28, // 32: strata.cluster.RegionError.key_not_in_region:type_name -> strata.cluster.KeyNotInRegion
+	25, // 33: strata.cluster.GetRequest.context:type_name -> strata.cluster.RequestContext
+	29, // 34: strata.cluster.GetResponse.region_error:type_name -> strata.cluster.RegionError
+	25, // 35: strata.cluster.ScanRequest.context:type_name -> strata.cluster.RequestContext
+	29, // 36: strata.cluster.ScanResponse.region_error:type_name -> strata.cluster.RegionError
+	33, // 37: strata.cluster.ScanResponse.pairs:type_name -> strata.cluster.KvPair
+	25, // 38: strata.cluster.WriteRequest.context:type_name -> strata.cluster.RequestContext
+	12, // 39: strata.cluster.WriteRequest.conditions:type_name -> strata.cluster.Condition
+	11, // 40: strata.cluster.WriteRequest.mutations:type_name -> strata.cluster.Mutation
+	29, // 41: strata.cluster.WriteResponse.region_error:type_name -> strata.cluster.RegionError
+	5,  // 42: strata.cluster.Node.state:type_name -> strata.cluster.Node.State
+	8,  // 43: strata.cluster.GetRegionResponse.region:type_name -> strata.cluster.Region
+	6,  // 44: strata.cluster.GetRegionResponse.leader:type_name -> strata.cluster.Peer
+	37, // 45: strata.cluster.GetRegionResponse.nodes:type_name -> strata.cluster.Node
+	39, // 46: strata.cluster.ScanRegionsResponse.regions:type_name -> strata.cluster.GetRegionResponse
+	8,  // 47: strata.cluster.SplitRegionResponse.left:type_name -> strata.cluster.Region
+	8,  // 48: strata.cluster.SplitRegionResponse.right:type_name -> strata.cluster.Region
+	29, // 49: strata.cluster.SplitRegionResponse.region_error:type_name -> strata.cluster.RegionError
+	8,  // 50: strata.cluster.ReplicaStatus.region:type_name -> strata.cluster.Region
+	37, // 51: strata.cluster.StatusResponse.node:type_name -> strata.cluster.Node
+	45, // 52: strata.cluster.StatusResponse.replicas:type_name -> strata.cluster.ReplicaStatus
+	37, // 53: strata.cluster.StatusResponse.nodes:type_name -> strata.cluster.Node
+	7,  // 54: strata.cluster.ChangePeerRequest.epoch:type_name -> strata.cluster.RegionEpoch
+	16, // 55: strata.cluster.ChangePeerRequest.change:type_name -> strata.cluster.ChangePeer
+	8,  // 56: strata.cluster.ChangePeerResponse.region:type_name -> strata.cluster.Region
+	5,  // 57: strata.cluster.SetNodeStateRequest.state:type_name -> strata.cluster.Node.State
+	20, // 58: strata.cluster.Raft.Send:input_type -> strata.cluster.RaftMessageBatch
+	22, // 59: strata.cluster.Raft.Snapshot:input_type -> strata.cluster.SnapshotChunk
+	30, // 60: strata.cluster.KV.Get:input_type -> strata.cluster.GetRequest
+	32, // 61: strata.cluster.KV.Scan:input_type -> strata.cluster.ScanRequest
+	35, // 62: strata.cluster.KV.Write:input_type -> strata.cluster.WriteRequest
+	38, // 63: strata.cluster.PD.GetRegion:input_type -> strata.cluster.GetRegionRequest
+	40, // 64: strata.cluster.PD.ScanRegions:input_type -> strata.cluster.ScanRegionsRequest
+	42, // 65: strata.cluster.Admin.Split:input_type -> strata.cluster.SplitRegionRequest
+	44, // 66: strata.cluster.Admin.Status:input_type -> strata.cluster.StatusRequest
+	50, // 67: strata.cluster.Admin.ChangePeer:input_type -> strata.cluster.ChangePeerRequest
+	52, // 68: strata.cluster.Admin.SetNodeState:input_type -> strata.cluster.SetNodeStateRequest
+	47, // 69: strata.cluster.Admin.TransferLeader:input_type -> strata.cluster.TransferLeaderRequest
+	21, // 70: strata.cluster.Raft.Send:output_type -> strata.cluster.Done
+	21, // 71: strata.cluster.Raft.Snapshot:output_type -> strata.cluster.Done
+	31, // 72: strata.cluster.KV.Get:output_type -> strata.cluster.GetResponse
+	34, // 73: strata.cluster.KV.Scan:output_type -> strata.cluster.ScanResponse
+	36, // 74: strata.cluster.KV.Write:output_type -> strata.cluster.WriteResponse
+	39, // 75: strata.cluster.PD.GetRegion:output_type -> strata.cluster.GetRegionResponse
+	41, // 76: strata.cluster.PD.ScanRegions:output_type -> strata.cluster.ScanRegionsResponse
+	43, // 77: strata.cluster.Admin.Split:output_type -> strata.cluster.SplitRegionResponse
+	46, // 78: strata.cluster.Admin.Status:output_type -> strata.cluster.StatusResponse
+	51, // 79: strata.cluster.Admin.ChangePeer:output_type -> strata.cluster.ChangePeerResponse
+	53, // 80: strata.cluster.Admin.SetNodeState:output_type -> strata.cluster.SetNodeStateResponse
+	48, // 81: strata.cluster.Admin.TransferLeader:output_type -> strata.cluster.TransferLeaderResponse
+	70, // [70:82] is the sub-list for method output_type
+	58, // [58:70] is the sub-list for method input_type
+	58, // [58:58] is the sub-list for extension type_name
+	58, // [58:58] is the sub-list for extension extendee
+	0,  // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_cluster_proto_init() }
@@ -2945,9 +3812,9 @@ func file_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   36,
+			NumMessages:   48,
 			NumExtensions: 0,
-			NumServices:   3,
+			NumServices:   4,
 		},
 		GoTypes:           file_cluster_proto_goTypes,
 		DependencyIndexes: file_cluster_proto_depIdxs,

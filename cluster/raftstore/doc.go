@@ -6,9 +6,24 @@
 // persists all their entries and hard states with one synced write, hands the
 // messages to the Transport, applies committed entries, then calls Advance, in
 // the order etcd raft's README requires. Regions with nothing to do cost
-// nothing (no ticks are processed for hibernating regions).
+// nothing: a quiet region hibernates (its leader tells its followers, and
+// none of them ticks until a message or a request wakes it).
+//
+// The node's database holds, per region, the Raft log, hard state and apply
+// state under local keys, and the user data under a data prefix (keys.go
+// has the byte layout). Applied data and the apply state are written in one
+// batch.
+//
+// Requests (Get, Scan, Write) have the shape of cluster.proto's KV service
+// and answer with a RegionError when this replica cannot serve them (see
+// kv.go): writes are proposed by the leader and checked again, epoch and
+// keys, when every replica applies them; linearizable reads use Raft's
+// ReadIndex; stale reads read a replica's applied state. Admin: Split (also
+// automatic by size), log truncation, snapshots built from the region's data
+// and installed by ingesting tables, and membership changes (ChangePeer).
 //
 // The package knows no network: a Transport carries outgoing messages, and
 // whoever receives them calls Store.Step. cluster/sim is a simulated network;
-// cluster/transport is gRPC.
+// cluster/transport is gRPC. docs/cluster.md describes the design, the
+// guarantees and what is not done yet.
 package raftstore

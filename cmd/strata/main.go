@@ -226,6 +226,7 @@ Start with:  strata demo`,
 	root.AddCommand(newCheckpointCmd(e))                                    // checkpoint.go
 	root.AddCommand(newDeleteRangeCmd(e), newMergeCmd(e))                   // merge.go
 	root.AddCommand(newSQLCmd(e))                                           // sql.go
+	root.AddCommand(newServerCmd(e), newClusterCmd(e), newClientCmd(e))     // cluster.go
 	return root
 }
 

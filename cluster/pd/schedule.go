@@ -1,0 +1,316 @@
+package pd
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/strata-db/strata/cluster/clusterpb"
+)
+
+// OpKind is what an Operator does to a region.
+type OpKind int
+
+// The operator kinds. A replica move is three operators over three rounds
+// (add a learner, promote it once it has caught up, remove the old voter): the
+// scheduler keeps no plan between rounds and reads the next step from the
+// regions' state, so a PD leader that changes mid-move simply carries on.
+const (
+	// AddLearner adds Peer (a new peer id on a chosen node) as a learner.
+	AddLearner OpKind = iota
+	// PromoteLearner makes the learner Peer a voter.
+	PromoteLearner
+	// RemovePeer removes Peer from the region.
+	RemovePeer
+	// TransferLeader asks the leader to hand leadership to Peer.
+	TransferLeader
+)
+
+func (k OpKind) String() string {
+	switch k {
+	case AddLearner:
+		return "add-learner"
+	case PromoteLearner:
+		return "promote-learner"
+	case RemovePeer:
+		return "remove-peer"
+	case TransferLeader:
+		return "transfer-leader"
+	}
+	return fmt.Sprintf("OpKind(%d)", int(k))
+}
+
+// Operator is one step the scheduler wants a region's leader to take.
+type Operator struct {
+	RegionID uint64
+	Kind     OpKind
+	Peer     *clusterpb.Peer
+	Reason   string
+}
+
+func (o Operator) String() string {
+	return fmt.Sprintf("region %d: %s peer %d on node %d (%s)", o.RegionID, o.Kind, o.Peer.GetId(), o.Peer.GetNodeId(), o.Reason)
+}
+
+// NodeState is what the placement driver knows of a node: its record and, in
+// memory on the PD leader, when it last reported.
+type NodeState struct {
+	Node *clusterpb.Node
+	// LastHeartbeat is when the PD leader last heard from the node (zero:
+	// never since this PD leader took over).
+	LastHeartbeat time.Time
+}
+
+// RegionState is a region as its leader last reported it.
+type RegionState struct {
+	Region *clusterpb.Region
+	// Leader is the leading peer's id (0: unknown).
+	Leader uint64
+	// Pending are peers known to lag the leader's log (a learner still
+	// catching up, a replica being sent a snapshot): not promoted yet.
+	Pending []uint64
+}
+
+// Config tunes the scheduler.
+type Config struct {
+	// Replicas is the number of voters each region should have (3).
+	Replicas int
+	// DownAfter is how long a node may be silent before its replicas are
+	// rebuilt elsewhere.
+	DownAfter time.Duration
+	// LeaderSpread and RegionSpread are the largest differences between the
+	// busiest and the idlest live node tolerated before balancing.
+	LeaderSpread, RegionSpread int
+	// MaxOperators bounds the operators of one round (0: 16).
+	MaxOperators int
+}
+
+// DefaultConfig is three replicas, nodes down after 30 s, balance beyond a
+// spread of 2 leaders or 4 regions.
+func DefaultConfig() Config {
+	return Config{Replicas: 3, DownAfter: 30 * time.Second, LeaderSpread: 2, RegionSpread: 4, MaxOperators: 16}
+}
+
+// nodeLoad counts a node's replicas and leaders in one round.
+type nodeLoad struct {
+	id              uint64
+	regions, leader int
+}
+
+// Schedule returns the operators that move the cluster toward Replicas
+// healthy voters per region on distinct nodes, no replica on a node that is
+// down or being removed, and leaders and replicas spread evenly. newPeerID
+// allocates peer ids for the replicas it adds. It is a pure function of its
+// inputs, so it can be tested (and replayed) from recorded states.
+func Schedule(now time.Time, nodes []NodeState, regions []RegionState, cfg Config, newPeerID func() uint64) []Operator {
+	if cfg.Replicas <= 0 {
+		cfg.Replicas = 3
+	}
+	if cfg.MaxOperators <= 0 {
+		cfg.MaxOperators = 16
+	}
+	healthy := map[uint64]bool{} // nodes that may hold replicas
+	load := map[uint64]*nodeLoad{}
+	for _, n := range nodes {
+		id := n.Node.GetId()
+		up := n.Node.GetState() == clusterpb.Node_UP && !n.LastHeartbeat.IsZero() &&
+			now.Sub(n.LastHeartbeat) < cfg.DownAfter
+		healthy[id] = up
+		if up {
+			load[id] = &nodeLoad{id: id}
+		}
+	}
+	// down reports whether a node's replicas should be moved off it: down,
+	// being removed, or unknown. A node never heard from since this PD
+	// leader took over is not counted down until DownAfter has passed
+	// since the first heartbeat of any node (the caller passes nodes with
+	// a zero LastHeartbeat only after that).
+	down := func(nodeID uint64) bool { return !healthy[nodeID] }
+	for _, r := range regions {
+		for _, p := range r.Region.GetPeers() {
+			if l := load[p.GetNodeId()]; l != nil {
+				l.regions++
+				if p.GetId() == r.Leader {
+					l.leader++
+				}
+			}
+		}
+	}
+	var ops []Operator
+	add := func(op Operator) bool {
+		ops = append(ops, op)
+		return len(ops) < cfg.MaxOperators
+	}
+	// pick chooses the live node with the fewest replicas that does not
+	// already hold one of region r.
+	pick := func(r *clusterpb.Region) *nodeLoad {
+		var best *nodeLoad
+		for _, l := range sortedLoads(load) {
+			if slices.ContainsFunc(r.GetPeers(), func(p *clusterpb.Peer) bool { return p.GetNodeId() == l.id }) {
+				continue
+			}
+			if best == nil || l.regions < best.regions {
+				best = l
+			}
+		}
+		return best
+	}
+	busy := map[uint64]bool{} // regions given an operator this round
+	for _, rs := range regions {
+		r := rs.Region
+		var healthyVoters, learners, badVoters []*clusterpb.Peer
+		for _, p := range r.GetPeers() {
+			switch {
+			case p.GetRole() == clusterpb.PeerRole_LEARNER:
+				learners = append(learners, p)
+			case down(p.GetNodeId()):
+				badVoters = append(badVoters, p)
+			default:
+				healthyVoters = append(healthyVoters, p)
+			}
+		}
+		pending := func(p *clusterpb.Peer) bool { return slices.Contains(rs.Pending, p.GetId()) }
+		var op *Operator
+		switch {
+		case len(learners) > 0:
+			// A learner was added (to repair or to move a replica): drop it
+			// if its node went down, promote it once it has caught up, or
+			// wait. The surplus voter a move leaves goes in a later round.
+			for _, l := range learners {
+				if down(l.GetNodeId()) {
+					op = &Operator{RegionID: r.GetId(), Kind: RemovePeer, Peer: l, Reason: "learner on a down node"}
+					break
+				}
+				if !pending(l) {
+					op = &Operator{RegionID: r.GetId(), Kind: PromoteLearner, Peer: l, Reason: "caught up"}
+					break
+				}
+			}
+			busy[r.GetId()] = true
+		case len(healthyVoters) < cfg.Replicas:
+			if n := pick(r); n != nil {
+				why := "too few replicas"
+				if len(badVoters) > 0 {
+					why = fmt.Sprintf("replace the replica on node %d", badVoters[0].GetNodeId())
+				}
+				op = &Operator{RegionID: r.GetId(), Kind: AddLearner, Reason: why,
+					Peer: &clusterpb.Peer{Id: newPeerID(), NodeId: n.id, Role: clusterpb.PeerRole_LEARNER}}
+				n.regions++
+			}
+		case len(badVoters) > 0:
+			// Enough healthy voters: the bad ones go (a leader among them
+			// is replaced by an election, never removed while leading).
+			for _, p := range badVoters {
+				if p.GetId() != rs.Leader {
+					op = &Operator{RegionID: r.GetId(), Kind: RemovePeer, Peer: p, Reason: fmt.Sprintf("node %d down or removed", p.GetNodeId())}
+					break
+				}
+			}
+		case len(healthyVoters) > cfg.Replicas:
+			// Surplus voter (the end of a move): remove the one on the most
+			// loaded node, never the leader.
+			var victim *clusterpb.Peer
+			for _, p := range healthyVoters {
+				if p.GetId() == rs.Leader {
+					continue
+				}
+				if victim == nil || load[p.GetNodeId()].regions > load[victim.GetNodeId()].regions {
+					victim = p
+				}
+			}
+			if victim != nil {
+				op = &Operator{RegionID: r.GetId(), Kind: RemovePeer, Peer: victim, Reason: "surplus voter"}
+				load[victim.GetNodeId()].regions--
+			}
+		}
+		if op != nil {
+			busy[r.GetId()] = true
+			if !add(*op) {
+				return ops
+			}
+		}
+	}
+	// Balance leaders, then replicas, among live nodes, one step per round
+	// per imbalance (the next round sees the result).
+	if len(load) >= 2 {
+		loads := sortedLoads(load)
+		most, least := loads[0], loads[0]
+		for _, l := range loads {
+			if l.leader > most.leader {
+				most = l
+			}
+			if l.leader < least.leader {
+				least = l
+			}
+		}
+		if most.leader-least.leader > cfg.LeaderSpread {
+			for _, rs := range regions {
+				if busy[rs.Region.GetId()] {
+					continue
+				}
+				lp := peerByID(rs.Region, rs.Leader)
+				to := peerOnNode(rs.Region, least.id)
+				if lp != nil && lp.GetNodeId() == most.id && to != nil && to.GetRole() == clusterpb.PeerRole_VOTER && !slices.Contains(rs.Pending, to.GetId()) {
+					busy[rs.Region.GetId()] = true
+					if !add(Operator{RegionID: rs.Region.GetId(), Kind: TransferLeader, Peer: to,
+						Reason: fmt.Sprintf("balance leaders: node %d has %d, node %d has %d", most.id, most.leader, least.id, least.leader)}) {
+						return ops
+					}
+					break
+				}
+			}
+		}
+		most, least = loads[0], loads[0]
+		for _, l := range loads {
+			if l.regions > most.regions {
+				most = l
+			}
+			if l.regions < least.regions {
+				least = l
+			}
+		}
+		if most.regions-least.regions > cfg.RegionSpread {
+			for _, rs := range regions {
+				r := rs.Region
+				if busy[r.GetId()] || peerOnNode(r, most.id) == nil || peerOnNode(r, least.id) != nil ||
+					len(r.GetPeers()) != cfg.Replicas {
+					continue
+				}
+				add(Operator{RegionID: r.GetId(), Kind: AddLearner,
+					Peer:   &clusterpb.Peer{Id: newPeerID(), NodeId: least.id, Role: clusterpb.PeerRole_LEARNER},
+					Reason: fmt.Sprintf("balance regions: node %d has %d, node %d has %d", most.id, most.regions, least.id, least.regions)})
+				break
+			}
+		}
+	}
+	return ops
+}
+
+// sortedLoads returns the loads in node id order (deterministic rounds).
+func sortedLoads(m map[uint64]*nodeLoad) []*nodeLoad {
+	out := make([]*nodeLoad, 0, len(m))
+	for _, l := range m {
+		out = append(out, l)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+func peerByID(r *clusterpb.Region, id uint64) *clusterpb.Peer {
+	for _, p := range r.GetPeers() {
+		if p.GetId() == id {
+			return p
+		}
+	}
+	return nil
+}
+
+func peerOnNode(r *clusterpb.Region, node uint64) *clusterpb.Peer {
+	for _, p := range r.GetPeers() {
+		if p.GetNodeId() == node {
+			return p
+		}
+	}
+	return nil
+}

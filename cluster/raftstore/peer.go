@@ -1,0 +1,720 @@
+package raftstore
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/strata-db/strata"
+	"github.com/strata-db/strata/cluster/clusterpb"
+)
+
+// proposal is a command proposed by this replica whose caller waits.
+type proposal struct {
+	term uint64 // the term it was proposed in: its entry has this term
+	ch   chan proposalResult
+}
+
+// proposalResult is what a proposal's caller gets.
+type proposalResult struct {
+	write     *clusterpb.WriteResponse
+	regions   []*clusterpb.Region // a split's left and right regions
+	regionErr *clusterpb.RegionError
+	err       error
+}
+
+// readWaiter is a linearizable read waiting for its read index to be
+// confirmed (index 0) and then applied.
+type readWaiter struct {
+	index   uint64
+	version uint64 // the region's epoch version when the read was accepted
+	ch      chan readResult
+}
+
+type readResult struct {
+	regionErr *clusterpb.RegionError
+	err       error
+}
+
+// peer is one region replica on this store. It is owned by the loop.
+type peer struct {
+	store    *Store
+	regionID uint64
+	peerID   uint64
+	rn       *raft.RawNode
+	ps       *peerStorage
+
+	proposals   map[uint64]*proposal
+	reads       map[uint64]*readWaiter // waiting for a read index, by request id
+	readsApply  []*readWaiter          // read index known, waiting for apply
+	peerCache   map[uint64]*clusterpb.Peer
+	appliedTerm uint64
+
+	asleep    bool
+	idleTicks int
+	active    bool // work happened since the last tick
+	wasLeader bool
+
+	removed bool // removed from its region by a membership change
+	// confBarrier bounds raft's pending configuration index from above: a
+	// membership change may be proposed once it is applied. ccInFlight: a
+	// change was proposed and its entry is not persisted yet.
+	confBarrier         uint64
+	ccInFlight          bool
+	lastCompactProposed uint64
+	snapCache           *pb.Snapshot
+	snapGenerating      bool // a goroutine is building a snapshot
+	// approxBytes counts the bytes written to the region (see
+	// Config.SplitSize); splitChecking: a size check is running.
+	approxBytes   uint64
+	splitChecking bool
+	// snapSent records, per follower, the index of the last snapshot sent
+	// to it and the store tick it left at: log truncation spares the
+	// entries after it for a while, or the follower would need another.
+	snapSent map[uint64]snapSent
+}
+
+func (p *peer) region() *clusterpb.Region { return p.ps.region }
+
+// initialized reports whether the replica has a state (from bootstrap, a
+// split or a snapshot) rather than waiting for its first snapshot.
+func (p *peer) initialized() bool { return p.ps.apply.GetAppliedIndex() > 0 }
+
+func (p *peer) isLeader() bool { return p.rn.BasicStatus().RaftState == raft.StateLeader }
+
+func (p *peer) pending() int { return len(p.proposals) + len(p.reads) + len(p.readsApply) }
+
+// findPeer returns the peer with id, from the region or from the messages
+// seen.
+func (p *peer) findPeer(id uint64) *clusterpb.Peer {
+	if q := p.findPeerInRegion(id); q != nil {
+		return q
+	}
+	return p.peerCache[id]
+}
+
+// findPeerInRegion returns the region's peer with id, or nil.
+func (p *peer) findPeerInRegion(id uint64) *clusterpb.Peer {
+	for _, q := range p.region().GetPeers() {
+		if q.GetId() == id {
+			return q
+		}
+	}
+	return nil
+}
+
+func (p *peer) learnPeer(q *clusterpb.Peer) {
+	if q.GetId() != 0 && q.GetNodeId() != 0 && len(p.peerCache) < 64 {
+		p.peerCache[q.GetId()] = &clusterpb.Peer{Id: q.GetId(), NodeId: q.GetNodeId()}
+	}
+}
+
+// leaderPeer is the leader this replica knows of, or nil.
+func (p *peer) leaderPeer() *clusterpb.Peer {
+	if lead := p.rn.BasicStatus().Lead; lead != 0 {
+		return p.findPeer(lead)
+	}
+	return nil
+}
+
+// envelope wraps a raft message for the transport; nil if its destination
+// is unknown.
+func (p *peer) envelope(m *pb.Message) *clusterpb.RaftMessage {
+	to := p.findPeer(m.GetTo())
+	if to == nil {
+		return nil
+	}
+	s := p.store
+	r := p.region()
+	return &clusterpb.RaftMessage{
+		RegionId:  p.regionID,
+		FromPeer:  &clusterpb.Peer{Id: p.peerID, NodeId: s.cfg.NodeID},
+		ToPeer:    to,
+		Epoch:     r.GetEpoch(),
+		StartKey:  r.GetStartKey(),
+		EndKey:    r.GetEndKey(),
+		Message:   m,
+		ClusterId: s.cfg.ClusterID,
+	}
+}
+
+// tick advances the replica's clock; a leader whose region has been quiet
+// long enough hibernates.
+func (p *peer) tick() {
+	p.store.stats.ticks.Add(1)
+	p.rn.Tick()
+	if p.active {
+		p.active = false
+		p.idleTicks = 0
+		return
+	}
+	p.idleTicks++
+	if h := p.store.cfg.HibernateTicks; h > 0 && p.idleTicks >= h {
+		p.maybeHibernate()
+	}
+}
+
+// maybeHibernate puts a quiet leader's region to sleep: when every replica
+// has every entry and this one has applied them all, and nothing waits, the
+// leader tells the followers and stops ticking. Any message or request for
+// the region wakes it (Store.wake).
+func (p *peer) maybeHibernate() {
+	st := p.rn.BasicStatus()
+	if st.RaftState != raft.StateLeader || p.pending() > 0 || p.rn.HasReady() {
+		return
+	}
+	last := p.ps.lastIndex()
+	if st.HardState.GetCommit() != last || p.ps.apply.GetAppliedIndex() != last {
+		return
+	}
+	caughtUp := true
+	p.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
+		if pr.Match != last {
+			caughtUp = false
+		}
+	})
+	if !caughtUp {
+		return
+	}
+	var out []*clusterpb.RaftMessage
+	r := p.region()
+	for _, q := range r.GetPeers() {
+		if q.GetId() == p.peerID {
+			continue
+		}
+		out = append(out, &clusterpb.RaftMessage{
+			RegionId: p.regionID, FromPeer: &clusterpb.Peer{Id: p.peerID, NodeId: p.store.cfg.NodeID}, ToPeer: q,
+			Epoch: r.GetEpoch(), StartKey: r.GetStartKey(), EndKey: r.GetEndKey(), ClusterId: p.store.cfg.ClusterID,
+			Hibernate: true, HibernateTerm: st.HardState.GetTerm(), HibernateCommit: last,
+		})
+	}
+	p.store.cfg.Transport.Send(out)
+	p.sleep()
+}
+
+func (p *peer) sleep() {
+	p.asleep = true
+	delete(p.store.awake, p.regionID)
+}
+
+// onHibernate puts a follower to sleep when its leader says the region is
+// quiet and this replica agrees.
+func (p *peer) onHibernate(msg *clusterpb.RaftMessage) {
+	st := p.rn.BasicStatus()
+	if st.RaftState != raft.StateFollower || st.Lead != msg.GetFromPeer().GetId() ||
+		st.HardState.GetTerm() != msg.GetHibernateTerm() || st.HardState.GetCommit() != msg.GetHibernateCommit() ||
+		p.ps.lastIndex() != st.HardState.GetCommit() || p.ps.apply.GetAppliedIndex() != st.HardState.GetCommit() ||
+		p.pending() > 0 || p.rn.HasReady() {
+		return
+	}
+	p.sleep()
+}
+
+// handleReady finishes a Ready after it was persisted and its messages
+// sent: apply, read states, Advance.
+func (p *peer) handleReady(rd raft.Ready) error {
+	if rd.SoftState != nil {
+		leader := rd.SoftState.RaftState == raft.StateLeader
+		if leader && !p.wasLeader {
+			p.confBarrier, p.ccInFlight = p.ps.lastIndex(), false
+		}
+		if p.wasLeader && !leader {
+			// Reads not yet confirmed never will be by this replica.
+			for id, w := range p.reads {
+				w.ch <- readResult{regionErr: p.notLeader()}
+				delete(p.reads, id)
+			}
+		}
+		p.wasLeader = leader
+		p.active = true
+	}
+	if len(rd.Entries) > 0 || len(rd.CommittedEntries) > 0 || len(rd.ReadStates) > 0 {
+		p.active = true
+	}
+	if err := p.applyEntries(rd.CommittedEntries); err != nil {
+		return err
+	}
+	if p.removed {
+		return nil // the replica is gone; its RawNode with it
+	}
+	for _, rs := range rd.ReadStates {
+		if len(rs.RequestCtx) != 8 {
+			continue
+		}
+		id := binary.BigEndian.Uint64(rs.RequestCtx)
+		if w := p.reads[id]; w != nil {
+			delete(p.reads, id)
+			w.index = rs.Index
+			p.readsApply = append(p.readsApply, w)
+		}
+	}
+	p.rn.Advance(rd)
+	p.serveReads()
+	if p.isLeader() {
+		p.maybeCompactLog()
+		p.maybeSplit()
+	}
+	return nil
+}
+
+// serveReads releases the reads whose index has been applied.
+func (p *peer) serveReads() {
+	applied := p.ps.apply.GetAppliedIndex()
+	version := p.region().GetEpoch().GetVersion()
+	keep := p.readsApply[:0]
+	for _, w := range p.readsApply {
+		if w.index > applied {
+			keep = append(keep, w)
+			continue
+		}
+		var res readResult
+		if w.version != version {
+			res.regionErr = p.epochNotMatch()
+		}
+		w.ch <- res
+	}
+	clear(p.readsApply[len(keep):])
+	p.readsApply = keep
+}
+
+// failAll answers every waiting request with err.
+func (p *peer) failAll(err error) {
+	for id, pr := range p.proposals {
+		pr.ch <- proposalResult{err: err}
+		delete(p.proposals, id)
+	}
+	for id, w := range p.reads {
+		w.ch <- readResult{err: err}
+		delete(p.reads, id)
+	}
+	for _, w := range p.readsApply {
+		w.ch <- readResult{err: err}
+	}
+	p.readsApply = nil
+}
+
+type snapSent struct{ index, tick uint64 }
+
+// applier gathers the writes of applied entries into batches, each written
+// with the apply state that covers it.
+type applier struct {
+	p *peer
+	b *strata.Batch
+}
+
+// flush writes the batch with the current apply state, without sync: the
+// log is durable, a lost apply is redone at restart.
+func (a *applier) flush() error {
+	p := a.p
+	if err := putProto(a.b, applyStateKey(p.regionID), p.ps.apply); err != nil {
+		return err
+	}
+	if err := p.store.db.Write(a.b, nil); err != nil {
+		return fmt.Errorf("raftstore: node %d: region %d: applying up to index %d: %w", p.store.cfg.NodeID, p.regionID, p.ps.apply.GetAppliedIndex(), err)
+	}
+	a.b.Reset()
+	return nil
+}
+
+type delivery struct {
+	ch  chan proposalResult
+	res proposalResult
+}
+
+// applyEntries applies committed entries in order and answers their
+// proposals once written.
+func (p *peer) applyEntries(es []*pb.Entry) error {
+	if len(es) == 0 {
+		return nil
+	}
+	a := &applier{p: p, b: p.store.db.NewBatch()}
+	var answers []delivery
+	for _, e := range es {
+		if e.GetIndex() <= p.ps.apply.GetAppliedIndex() {
+			continue
+		}
+		if e.GetTerm() > p.appliedTerm {
+			// Entries of older terms that are still pending never committed:
+			// a later term's entry is applied, and terms only grow along
+			// the log. They did not apply and never will.
+			p.appliedTerm = e.GetTerm()
+			for id, pr := range p.proposals {
+				if pr.term < e.GetTerm() {
+					answers = append(answers, delivery{pr.ch, proposalResult{regionErr: &clusterpb.RegionError{
+						Message: "stale command: leadership changed before the command committed; it was not applied", StaleCommand: true}}})
+					delete(p.proposals, id)
+				}
+			}
+		}
+		switch e.GetType() {
+		case pb.EntryType_EntryNormal:
+			if len(e.GetData()) == 0 {
+				break // a new leader's empty entry
+			}
+			cmd := &clusterpb.RaftCommand{}
+			var res proposalResult
+			if err := proto.Unmarshal(e.GetData(), cmd); err != nil {
+				// Every replica decodes the same bytes the same way.
+				p.store.cfg.Logger.Error("raftstore: undecodable command", "region", p.regionID, "index", e.GetIndex(), "err", err)
+				break
+			}
+			var err error
+			res, err = p.execute(a, e, cmd)
+			if err != nil {
+				return err
+			}
+			if pr := p.proposals[cmd.GetProposalId()]; pr != nil && cmd.GetProposalId() != 0 && pr.term == e.GetTerm() {
+				answers = append(answers, delivery{pr.ch, res})
+				delete(p.proposals, cmd.GetProposalId())
+			}
+		case pb.EntryType_EntryConfChange, pb.EntryType_EntryConfChangeV2:
+			res, pid, err := p.applyConfChange(a, e)
+			if err != nil {
+				return err
+			}
+			if pr := p.proposals[pid]; pr != nil && pid != 0 && pr.term == e.GetTerm() {
+				answers = append(answers, delivery{pr.ch, res})
+				delete(p.proposals, pid)
+			}
+		}
+		if p.removed {
+			break
+		}
+		p.ps.apply.AppliedIndex = e.GetIndex()
+	}
+	if p.removed {
+		for _, d := range answers {
+			d.ch <- d.res
+		}
+		p.failAll(ErrUnknownResult)
+		delete(p.store.peers, p.regionID)
+		delete(p.store.awake, p.regionID)
+		return nil
+	}
+	if err := a.flush(); err != nil {
+		return err
+	}
+	for _, d := range answers {
+		d.ch <- d.res
+	}
+	return nil
+}
+
+func (p *peer) notLeader() *clusterpb.RegionError {
+	return &clusterpb.RegionError{Message: fmt.Sprintf("node %d is not the leader of region %d", p.store.cfg.NodeID, p.regionID),
+		NotLeader: &clusterpb.NotLeader{RegionId: p.regionID, Leader: p.leaderPeer()}}
+}
+
+func (p *peer) epochNotMatch() *clusterpb.RegionError {
+	return &clusterpb.RegionError{Message: fmt.Sprintf("region %d's epoch changed", p.regionID),
+		EpochNotMatch: &clusterpb.EpochNotMatch{Regions: []*clusterpb.Region{proto.Clone(p.region()).(*clusterpb.Region)}}}
+}
+
+func keyNotInRegion(key []byte, r *clusterpb.Region) *clusterpb.RegionError {
+	return &clusterpb.RegionError{Message: fmt.Sprintf("key %q is not in region %d", key, r.GetId()),
+		KeyNotInRegion: &clusterpb.KeyNotInRegion{Key: key, RegionId: r.GetId(), StartKey: r.GetStartKey(), EndKey: r.GetEndKey()}}
+}
+
+// inRegion reports whether key is in r.
+func inRegion(key []byte, r *clusterpb.Region) bool {
+	return bytes.Compare(key, r.GetStartKey()) >= 0 && (len(r.GetEndKey()) == 0 || bytes.Compare(key, r.GetEndKey()) < 0)
+}
+
+// checkMutations checks that every key of a write is in r and within the
+// engine's size limits; nil if so.
+func checkMutations(r *clusterpb.Region, conds []*clusterpb.Condition, muts []*clusterpb.Mutation, maxKey, maxValue int) *clusterpb.RegionError {
+	check := func(k []byte) *clusterpb.RegionError {
+		if !inRegion(k, r) {
+			return keyNotInRegion(k, r)
+		}
+		if len(k)+1 > maxKey {
+			return &clusterpb.RegionError{Message: fmt.Sprintf("key of %d bytes is over the limit of %d", len(k), maxKey-1)}
+		}
+		return nil
+	}
+	for _, c := range conds {
+		if e := check(c.GetKey()); e != nil {
+			return e
+		}
+	}
+	for _, m := range muts {
+		if e := check(m.GetKey()); e != nil {
+			return e
+		}
+		switch m.GetOp() {
+		case clusterpb.Mutation_PUT:
+			if len(m.GetValue()) > maxValue {
+				return &clusterpb.RegionError{Message: fmt.Sprintf("value of %d bytes is over the limit of %d", len(m.GetValue()), maxValue)}
+			}
+		case clusterpb.Mutation_DELETE:
+		case clusterpb.Mutation_DELETE_RANGE:
+			// An empty end key means the region's end.
+			end := m.GetEndKey()
+			if len(end) > 0 && len(r.GetEndKey()) != 0 && bytes.Compare(end, r.GetEndKey()) > 0 {
+				return keyNotInRegion(end, r)
+			}
+			if len(end)+1 > maxKey {
+				return &clusterpb.RegionError{Message: fmt.Sprintf("key of %d bytes is over the limit of %d", len(end), maxKey-1)}
+			}
+		default:
+			return &clusterpb.RegionError{Message: fmt.Sprintf("unknown mutation op %d", m.GetOp())}
+		}
+	}
+	return nil
+}
+
+// execute applies one command; the error is a failure to write (fatal).
+func (p *peer) execute(a *applier, e *pb.Entry, cmd *clusterpb.RaftCommand) (proposalResult, error) {
+	r := p.region()
+	if cmd.GetRegionId() != p.regionID {
+		return proposalResult{regionErr: &clusterpb.RegionError{Message: "command for another region", RegionNotFound: true}}, nil
+	}
+	if adm := cmd.GetAdmin(); adm != nil {
+		switch {
+		case adm.GetSplit() != nil:
+			return p.execSplit(a, e, cmd)
+		case adm.GetCompactLog() != nil:
+			return p.execCompactLog(a, e, adm.GetCompactLog())
+		}
+		return proposalResult{regionErr: &clusterpb.RegionError{Message: "admin command not supported"}}, nil
+	}
+	if cmd.GetEpoch().GetVersion() != r.GetEpoch().GetVersion() {
+		return proposalResult{regionErr: p.epochNotMatch()}, nil
+	}
+	o := p.store.dbOpts
+	if rerr := checkMutations(r, cmd.GetConditions(), cmd.GetMutations(), o.MaxKeySize, o.MaxValueSize); rerr != nil {
+		return proposalResult{regionErr: rerr}, nil
+	}
+	if len(cmd.GetConditions()) > 0 {
+		// Conditions read the data as of the previous entry.
+		if a.b.Len() > 0 {
+			if err := a.flush(); err != nil {
+				return proposalResult{}, err
+			}
+		}
+		for i, c := range cmd.GetConditions() {
+			v, err := p.store.db.Get(dataKey(c.GetKey()))
+			exists := true
+			if errors.Is(err, strata.ErrNotFound) {
+				exists, err = false, nil
+			}
+			if err != nil {
+				return proposalResult{}, fmt.Errorf("raftstore: node %d: region %d: reading key %q for a condition: %w", p.store.cfg.NodeID, p.regionID, c.GetKey(), err)
+			}
+			if exists != c.GetExists() || (exists && !bytes.Equal(v, c.GetValue())) {
+				return proposalResult{write: &clusterpb.WriteResponse{FailedCondition: int32(i), CurrentValue: v, CurrentExists: exists}}, nil
+			}
+		}
+	}
+	for _, m := range cmd.GetMutations() {
+		switch m.GetOp() {
+		case clusterpb.Mutation_PUT:
+			a.b.Put(dataKey(m.GetKey()), m.GetValue())
+			p.approxBytes += uint64(len(m.GetKey()) + len(m.GetValue()))
+		case clusterpb.Mutation_DELETE:
+			a.b.Delete(dataKey(m.GetKey()))
+		case clusterpb.Mutation_DELETE_RANGE:
+			end := m.GetEndKey()
+			if len(end) == 0 {
+				end = r.GetEndKey()
+			}
+			a.b.DeleteRange(dataKey(m.GetKey()), dataEnd(end))
+		}
+	}
+	return proposalResult{write: &clusterpb.WriteResponse{Succeeded: true}}, nil
+}
+
+// execSplit applies a split: this region keeps [start, split_key), a new
+// region takes [split_key, end) with the same nodes and the new peer ids,
+// and both get the next epoch version. Every replica does this at the same
+// log index; the right side's replica on this store starts at once (on the
+// leader's store it campaigns at once).
+func (p *peer) execSplit(a *applier, e *pb.Entry, cmd *clusterpb.RaftCommand) (proposalResult, error) {
+	s := p.store
+	r := p.region()
+	req := cmd.GetAdmin().GetSplit()
+	if cmd.GetEpoch().GetVersion() != r.GetEpoch().GetVersion() {
+		return proposalResult{regionErr: p.epochNotMatch()}, nil
+	}
+	key := req.GetSplitKey()
+	if len(key) == 0 || bytes.Compare(key, r.GetStartKey()) <= 0 || (len(r.GetEndKey()) > 0 && bytes.Compare(key, r.GetEndKey()) >= 0) {
+		return proposalResult{regionErr: &clusterpb.RegionError{Message: fmt.Sprintf("split key %q is not inside region %d", key, r.GetId())}}, nil
+	}
+	if req.GetNewRegionId() == 0 || len(req.GetNewPeerIds()) != len(r.GetPeers()) {
+		return proposalResult{regionErr: &clusterpb.RegionError{Message: "split: new region id missing or wrong number of new peer ids"}}, nil
+	}
+	left := proto.Clone(r).(*clusterpb.Region)
+	left.EndKey = bytes.Clone(key)
+	left.Epoch.Version++
+	right := &clusterpb.Region{Id: req.GetNewRegionId(), StartKey: bytes.Clone(key), EndKey: bytes.Clone(r.GetEndKey()),
+		Epoch: &clusterpb.RegionEpoch{ConfVer: r.GetEpoch().GetConfVer(), Version: left.GetEpoch().GetVersion()}}
+	var myNewID uint64
+	for i, q := range r.GetPeers() {
+		np := &clusterpb.Peer{Id: req.GetNewPeerIds()[i], NodeId: q.GetNodeId(), Role: q.GetRole()}
+		right.Peers = append(right.Peers, np)
+		if q.GetId() == p.peerID {
+			myNewID = np.GetId()
+		}
+	}
+	if err := putProto(a.b, regionStateKey(p.regionID), &clusterpb.RegionLocalState{State: clusterpb.RegionLocalState_NORMAL, Region: left, PeerId: p.peerID}); err != nil {
+		return proposalResult{}, err
+	}
+	existing := s.peers[right.GetId()]
+	if existing == nil && myNewID != 0 {
+		if err := writeInitialState(a.b, right); err != nil {
+			return proposalResult{}, err
+		}
+	}
+	p.ps.apply.AppliedIndex = e.GetIndex()
+	if err := a.flush(); err != nil {
+		return proposalResult{}, err
+	}
+	p.ps.region = left
+	p.snapCache = nil
+	p.approxBytes /= 2
+	s.stats.splits.Add(1)
+	if existing == nil && myNewID != 0 {
+		ps, err := loadPeerStorage(s.db, right)
+		if err != nil {
+			return proposalResult{}, err
+		}
+		np, err := s.addPeer(ps, myNewID)
+		if err != nil {
+			return proposalResult{}, err
+		}
+		np.approxBytes = p.approxBytes
+		if p.isLeader() {
+			_ = np.rn.Campaign()
+		}
+		s.replayEarly(right.GetId())
+	}
+	return proposalResult{regions: []*clusterpb.Region{proto.Clone(left).(*clusterpb.Region), proto.Clone(right).(*clusterpb.Region)}}, nil
+}
+
+// execCompactLog truncates the log up to and including the index the
+// leader chose (at most what this replica has applied).
+func (p *peer) execCompactLog(a *applier, e *pb.Entry, req *clusterpb.CompactLogRequest) (proposalResult, error) {
+	idx := req.GetCompactIndex()
+	if idx <= p.ps.truncated() || idx >= e.GetIndex() {
+		return proposalResult{}, nil
+	}
+	term, err := p.ps.Term(idx)
+	if err != nil || term != req.GetCompactTerm() {
+		return proposalResult{}, nil
+	}
+	a.b.DeleteRange(logRangeStart(p.regionID), raftLogKey(p.regionID, idx+1))
+	p.ps.compact(idx, term)
+	p.store.stats.compactions.Add(1)
+	return proposalResult{}, nil
+}
+
+// maybeCompactLog has a leader propose a log truncation once its log holds
+// LogGCThreshold applied entries: up to what every follower has, or, when
+// a follower is more than twice that far behind, up to what is applied
+// (that follower then gets a snapshot); never past a snapshot sent in the
+// last ten election timeouts, which its follower will continue from.
+func (p *peer) maybeCompactLog() {
+	th := p.store.cfg.LogGCThreshold
+	applied := p.ps.apply.GetAppliedIndex()
+	trunc := p.ps.truncated()
+	if applied < trunc+th {
+		return
+	}
+	idx, spare := applied, applied
+	now, window := p.store.ticks, uint64(10*p.store.cfg.ElectionTicks)
+	p.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
+		if id == p.peerID {
+			return
+		}
+		if ss, ok := p.snapSent[id]; ok && now-ss.tick < window && ss.index > pr.Match {
+			spare = min(spare, ss.index) // being caught up by that snapshot
+			return
+		}
+		idx = min(idx, pr.Match)
+	})
+	if idx+2*th < applied {
+		idx = applied
+	}
+	idx = min(idx, spare)
+	if idx <= trunc || idx <= p.lastCompactProposed {
+		return
+	}
+	term, err := p.ps.Term(idx)
+	if err != nil {
+		return
+	}
+	cmd := &clusterpb.RaftCommand{RegionId: p.regionID, Epoch: p.region().GetEpoch(),
+		Admin: &clusterpb.AdminRequest{Cmd: &clusterpb.AdminRequest_CompactLog{CompactLog: &clusterpb.CompactLogRequest{CompactIndex: idx, CompactTerm: term}}}}
+	data, err := proto.Marshal(cmd)
+	if err != nil {
+		return
+	}
+	if p.rn.Propose(data) == nil {
+		p.lastCompactProposed = idx
+	}
+}
+
+// saneMessage refuses (false) or repairs a message from the network that
+// etcd raft, which trusts its peers, would panic on: it is the last guard
+// against a buggy or hostile node. No correct leader sends what it refuses.
+func (p *peer) saneMessage(m *pb.Message) bool {
+	if m.GetTerm() == 0 {
+		return false // only local messages have no term
+	}
+	switch m.GetType() {
+	case pb.MessageType_MsgHeartbeat:
+		// A commit index beyond the log: raft panics. Telling a follower
+		// less is always safe.
+		if last := p.ps.lastIndex(); m.GetCommit() > last {
+			m.Commit = proto.Uint64(last)
+		}
+	case pb.MessageType_MsgApp:
+		prev := m.GetLogTerm()
+		var commit uint64
+		for i, e := range m.GetEntries() {
+			if e.GetTerm() < prev || e.GetTerm() > m.GetTerm() {
+				return false // terms go down along the log, or beyond the sender's
+			}
+			prev = e.GetTerm()
+			if i == 0 {
+				commit = p.rn.BasicStatus().HardState.GetCommit()
+			}
+			if e.GetIndex() <= commit {
+				// Raft panics on a conflict with a committed entry.
+				if t, err := p.ps.Term(e.GetIndex()); err == nil && t != e.GetTerm() {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// pendingLag is how far behind the leader's commit index a peer's log may
+// be and still count as caught up (replication is never instantaneous).
+const pendingLag = 64
+
+// pendingPeers returns, on the leader, the peers being sent a snapshot or
+// whose match index is more than pendingLag below the commit index (nil
+// elsewhere).
+func (p *peer) pendingPeers() []uint64 {
+	if !p.isLeader() {
+		return nil
+	}
+	commit := p.rn.BasicStatus().HardState.GetCommit()
+	var out []uint64
+	p.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
+		if id != p.peerID && (pr.Match+pendingLag < commit || pr.State == tracker.StateSnapshot || pr.Match == 0) {
+			out = append(out, id)
+		}
+	})
+	slices.Sort(out)
+	return out
+}
