@@ -92,6 +92,9 @@ type Session struct {
 	// nextIsolation, set by SET TRANSACTION without a scope, is the
 	// isolation level of the next transaction only.
 	nextIsolation *kv.Isolation
+	// tables are the table names resolved lately (see resolvedTable),
+	// by lower-case database and name.
+	tables map[string]resolvedTable
 }
 
 // NewSession opens a session as user.

@@ -14,6 +14,12 @@ import (
 
 func newSession(t *testing.T) *session.Session {
 	t.Helper()
+	return newEngine(t).NewSession("root")
+}
+
+// newEngine opens an engine over a database in memory.
+func newEngine(t *testing.T) *session.Engine {
+	t.Helper()
 	db, err := strata.Open("db", &strata.Options{FS: strata.NewMemFS()})
 	if err != nil {
 		t.Fatal(err)
@@ -21,7 +27,7 @@ func newSession(t *testing.T) *session.Session {
 	t.Cleanup(func() { db.Close() })
 	e := session.NewEngine(local.New(db))
 	e.SyncCommits = false
-	return e.NewSession("root")
+	return e
 }
 
 func run(t *testing.T, s *session.Session, sql string) [][]string {
@@ -301,4 +307,64 @@ func TestTriggers(t *testing.T) {
 	}
 	run(t, s, "DROP TRIGGER boom; DROP TRIGGER IF EXISTS boom")
 	fails(t, s, "DROP TRIGGER boom", 1360)
+}
+
+// TestInsertDefaults: an INSERT takes a column's default where it gives no
+// value (a column left out, DEFAULT in VALUES, VALUES (), INSERT ...
+// SELECT of fewer columns), and only there (the plan compiles no other
+// column's default).
+func TestInsertDefaults(t *testing.T) {
+	s := newSession(t)
+	run(t, s, "CREATE DATABASE d; USE d")
+	run(t, s, "CREATE TABLE t (id INT PRIMARY KEY AUTO_INCREMENT, a INT DEFAULT 7, b VARCHAR(5) DEFAULT 'x', c INT)")
+	for _, tc := range []struct{ stmt, want string }{
+		{"INSERT INTO t (id) VALUES (1)", "1 7 x NULL"},
+		{"INSERT INTO t VALUES (2, DEFAULT, 'y', 3)", "2 7 y 3"},
+		{"INSERT INTO t (b, id, a) VALUES (DEFAULT, 3, 1 + 1)", "3 2 x NULL"},
+		{"INSERT INTO t VALUES (4, 5, 'z', 6)", "4 5 z 6"},
+		{"INSERT INTO t VALUES ()", "5 7 x NULL"},
+		{"INSERT INTO t (id, c) SELECT 6, 9", "6 7 x 9"},
+		{"INSERT INTO t (id, a) VALUES (7, DEFAULT), (8, 8)", "7 7 x NULL\n8 8 x NULL"},
+	} {
+		run(t, s, tc.stmt)
+		q := "SELECT * FROM t WHERE id >= " + strings.Fields(tc.want)[0] + " ORDER BY id"
+		if got := join(run(t, s, q)); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.stmt, got, tc.want)
+		}
+	}
+}
+
+// TestTableNameCache: a session that resolved a name reads only the
+// table's descriptor the next time; another session's rename, drop, drop
+// of the database or change makes the name mean what it means now.
+func TestTableNameCache(t *testing.T) {
+	e := newEngine(t)
+	a, b := e.NewSession("root"), e.NewSession("root")
+	run(t, a, "CREATE DATABASE d; USE d; CREATE TABLE t (id INT PRIMARY KEY, v INT); INSERT INTO t VALUES (1, 10)")
+	run(t, b, "USE d")
+	for _, step := range []struct{ other, query, want string }{
+		{"", "SELECT * FROM t", "1 10"},
+		{"RENAME TABLE t TO t_old; CREATE TABLE t (id INT PRIMARY KEY, w VARCHAR(5)); INSERT INTO t VALUES (2, 'x')",
+			"SELECT * FROM t", "2 x"},
+		{"", "SELECT * FROM T", "2 x"},
+		{"ALTER TABLE t ADD COLUMN z INT DEFAULT 3", "SELECT * FROM t", "2 x 3"},
+		{"DROP TABLE t; CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (3)", "SELECT * FROM t", "3"},
+		{"RENAME TABLE t TO t2, t_old TO t", "SELECT * FROM t", "1 10"},
+		{"DROP DATABASE d; CREATE DATABASE d; CREATE TABLE d.t (id INT PRIMARY KEY, q INT); INSERT INTO d.t VALUES (4, 4)",
+			"SELECT * FROM t", "4 4"},
+		{"CREATE DATABASE e; CREATE TABLE e.t (id INT PRIMARY KEY); INSERT INTO e.t VALUES (5)", "SELECT * FROM e.t", "5"},
+		{"", "INSERT INTO t VALUES (6, 6)", ""},
+		{"", "SELECT * FROM d.t", "4 4\n6 6"},
+	} {
+		if step.other != "" {
+			run(t, b, step.other)
+		}
+		if got := join(run(t, a, step.query)); got != step.want {
+			t.Fatalf("after %q: %s: got %q, want %q", step.other, step.query, got, step.want)
+		}
+	}
+	run(t, b, "DROP TABLE d.t")
+	fails(t, a, "SELECT * FROM t", 1146)
+	run(t, b, "DROP DATABASE d")
+	fails(t, a, "SELECT * FROM t", 1049)
 }
