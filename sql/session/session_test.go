@@ -368,3 +368,69 @@ func TestTableNameCache(t *testing.T) {
 	run(t, b, "DROP DATABASE d")
 	fails(t, a, "SELECT * FROM t", 1049)
 }
+
+// TestAutoIncrementRanges: sessions inserting concurrently into two tables
+// get distinct, increasing ids; after a restart (a new engine over the
+// same store) the counter goes on past every value handed out, skipping
+// at most the rest of one reservation (aiMaxRange values).
+func TestAutoIncrementRanges(t *testing.T) {
+	db, err := strata.Open("db", &strata.Options{FS: strata.NewMemFS()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	e := session.NewEngine(local.New(db))
+	e.SyncCommits = false
+	run(t, e.NewSession("root"), "CREATE DATABASE d; USE d; CREATE TABLE a (id INT PRIMARY KEY AUTO_INCREMENT, v INT); CREATE TABLE b (id INT PRIMARY KEY AUTO_INCREMENT, v INT)")
+	const sessions, inserts = 4, 300
+	errs := make(chan error, sessions)
+	for g := range sessions {
+		go func() {
+			s := e.NewSession("root")
+			ctx := context.Background()
+			if _, err := s.Exec(ctx, "USE d"); err != nil {
+				errs <- err
+				return
+			}
+			last := map[string]uint64{}
+			for i := range inserts {
+				tbl := []string{"a", "b"}[(g+i)%2]
+				if _, err := s.Exec(ctx, "INSERT INTO "+tbl+" (v) VALUES (1)"); err != nil {
+					errs <- err
+					return
+				}
+				id := s.LastInsertID()
+				if id <= last[tbl] {
+					errs <- fmt.Errorf("session %d: id %d in %s after %d", g, id, tbl, last[tbl])
+					return
+				}
+				last[tbl] = id
+			}
+			errs <- nil
+		}()
+	}
+	for range sessions {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := e.NewSession("root")
+	run(t, s, "USE d")
+	for _, tbl := range []string{"a", "b"} {
+		if got := join(run(t, s, "SELECT COUNT(*), COUNT(DISTINCT id) FROM "+tbl)); got != "600 600" {
+			t.Fatalf("%s: rows and distinct ids %q", tbl, got)
+		}
+	}
+	highest := join(run(t, s, "SELECT MAX(id) FROM a"))
+	// A restart: a new engine over the same store.
+	r := session.NewEngine(local.New(db))
+	r.SyncCommits = false
+	s2 := r.NewSession("root")
+	run(t, s2, "USE d; INSERT INTO a (v) VALUES (2)")
+	var hi, next uint64
+	fmt.Sscan(highest, &hi)
+	next = s2.LastInsertID()
+	if next <= hi || next > hi+1000+1 {
+		t.Fatalf("after a restart: id %d, the highest before %d (want above it, by at most a range of 1000)", next, hi)
+	}
+}
