@@ -258,7 +258,7 @@ func (b *builder) compileOnDup(e ast.Expr, sc *scope, t *catalog.Table) (expr.Ex
 }
 
 // PlanUpdate plans an UPDATE of one table.
-func PlanUpdate(cat Catalog, parseView ViewParser, s *ast.Update, outer ...Column) (*Update, int, error) {
+func PlanUpdate(cat Catalog, parseView ViewParser, parseDefault DefaultParser, s *ast.Update, outer ...Column) (*Update, int, error) {
 	b := &builder{cat: cat, parseView: parseView, root: rootScope(outer)}
 	at, ok := s.Table.(*ast.AliasedTable)
 	if !ok || at.Derived != nil {
@@ -276,7 +276,21 @@ func PlanUpdate(cat Catalog, parseView ViewParser, s *ast.Update, outer ...Colum
 			return nil, 0, errUnknownColumn(a.Column.String(), "field list")
 		}
 		if _, ok := a.Expr.(*ast.Default); ok {
-			u.Set = append(u.Set, Assign{Col: i, Expr: defaultMarker(i)})
+			c := &t.Columns[i]
+			if c.Default == nil || strings.EqualFold(*c.Default, "NULL") {
+				// No default: NULL, or error 1364 for a NOT NULL column.
+				u.Set = append(u.Set, Assign{Col: i, Expr: defaultMarker(i)})
+				continue
+			}
+			d, err := parseDefault(*c.Default)
+			if err != nil {
+				return nil, 0, err
+			}
+			e, err := b.compile(d, &scope{clause: "field list"})
+			if err != nil {
+				return nil, 0, err
+			}
+			u.Set = append(u.Set, Assign{Col: i, Expr: e})
 			continue
 		}
 		e, err := b.compile(a.Expr, sc)

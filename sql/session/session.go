@@ -574,7 +574,7 @@ func (s *Session) write(ctx context.Context, st ast.Stmt, params []types.Value) 
 			}
 		case *ast.Update:
 			pa, err := s.planFor(tx, func(cat *txnCatalog) (any, error) {
-				p, _, err := plan.PlanUpdate(cat, s.parseView, st)
+				p, _, err := plan.PlanUpdate(cat, s.parseView, parseDefault, st)
 				return p, err
 			})
 			if err != nil {

@@ -434,3 +434,25 @@ func TestAutoIncrementRanges(t *testing.T) {
 		t.Fatalf("after a restart: id %d, the highest before %d (want above it, by at most a range of 1000)", next, hi)
 	}
 }
+
+// TestUpdateDefault: UPDATE ... SET col = DEFAULT sets the column's
+// default (it set NULL, and failed with 1048 on a NOT NULL column);
+// without a default, NULL, or 1364 for a NOT NULL column, as MySQL's
+// strict mode.
+func TestUpdateDefault(t *testing.T) {
+	s := newSession(t)
+	run(t, s, "CREATE DATABASE d; USE d")
+	run(t, s, "CREATE TABLE t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 5, n INT DEFAULT 7, s VARCHAR(5) DEFAULT 'ab', z INT, r INT NOT NULL)")
+	run(t, s, "INSERT INTO t VALUES (1, 1, 1, 'x', 1, 1)")
+	for _, tc := range []struct{ set, want string }{
+		{"k = DEFAULT", "1 5 1 x 1 1"},
+		{"n = DEFAULT, s = DEFAULT", "1 5 7 ab 1 1"},
+		{"k = 2, z = DEFAULT", "1 2 7 ab NULL 1"},
+	} {
+		run(t, s, "UPDATE t SET "+tc.set+" WHERE id = 1")
+		if got := join(run(t, s, "SELECT * FROM t")); got != tc.want {
+			t.Errorf("SET %s: got %q, want %q", tc.set, got, tc.want)
+		}
+	}
+	fails(t, s, "UPDATE t SET r = DEFAULT", 1364)
+}
