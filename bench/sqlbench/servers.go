@@ -86,8 +86,8 @@ const MariaDBSettings = "`innodb_flush_log_at_trx_commit=1` (the redo log synced
 	"96 MiB redo log). Own data directory (`mariadb-install-db`), own port and socket; no system service is touched."
 
 // StrataSettings describes the strata server's settings for the docs.
-const StrataSettings = "`strata sql serve --dir DIR --addr 127.0.0.1:PORT`: the default options (commits synced before " +
-	"they are acknowledged, 8 MiB block cache, 4 MiB memtables), serializable transactions; an autocommit statement " +
+const StrataSettings = "`strata sql serve --dir DIR --addr 127.0.0.1:PORT`: the server's default options (commits synced " +
+	"before they are acknowledged, 64 MiB memtables, a 128 MiB block cache), serializable transactions; an autocommit statement " +
 	"that conflicts is retried inside the server, an explicit transaction's conflict is error 1213, which sysbench " +
 	"restarts (its `--mysql-ignore-errors` default, 1213,1020,1205)."
 

@@ -235,7 +235,8 @@ func CreateDatabase(tx kv.Txn, name string, ifNotExists bool) error {
 	return tx.Put(k, b)
 }
 
-// GetDatabase returns a database by name (error 1049 if absent).
+// GetDatabase returns a database by name (error 1049 if absent). The
+// result is shared: do not change it.
 func GetDatabase(tx kv.Txn, name string) (*Database, error) {
 	v, err := tx.Get(key(nsDatabases, strings.ToLower(name)))
 	if errors.Is(err, kv.ErrNotFound) {
@@ -244,11 +245,30 @@ func GetDatabase(tx kv.Txn, name string) (*Database, error) {
 	if err != nil {
 		return nil, err
 	}
-	var d Database
-	if err := json.Unmarshal(v, &d); err != nil {
+	dbCache.Lock()
+	d := dbCache.m[string(v)]
+	dbCache.Unlock()
+	if d != nil {
+		return d, nil
+	}
+	d = new(Database)
+	if err := json.Unmarshal(v, d); err != nil {
 		return nil, fmt.Errorf("catalog: database %s: %w", name, err)
 	}
-	return &d, nil
+	dbCache.Lock()
+	if dbCache.m == nil || len(dbCache.m) >= 1024 {
+		dbCache.m = make(map[string]*Database)
+	}
+	dbCache.m[string(v)] = d
+	dbCache.Unlock()
+	return d, nil
+}
+
+// dbCache holds decoded database descriptors by their encoded bytes, as
+// tableCache does tables' (every statement resolves its database).
+var dbCache struct {
+	sync.Mutex
+	m map[string]*Database // string(encoded) → decoded; cleared past 1024 entries
 }
 
 // Databases lists the databases in name order.

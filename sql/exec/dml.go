@@ -389,7 +389,7 @@ func (x *Exec) Update(p *plan.Update) (matched, changed int64, err error) {
 				if c.Default == nil && !c.Nullable {
 					return matched, changed, types.Errorf(1364, "HY000", "Field '%s' doesn't have a default value", c.Name)
 				}
-				v = types.Null // a DEFAULT with an expression needs the insert plan's defaults
+				v = types.Null // a column with a default has it compiled in the plan
 			} else if v, err = a.Expr.Eval(x.Ctx, upd); err != nil {
 				return matched, changed, err
 			}

@@ -14,6 +14,12 @@ import (
 
 func newSession(t *testing.T) *session.Session {
 	t.Helper()
+	return newEngine(t).NewSession("root")
+}
+
+// newEngine opens an engine over a database in memory.
+func newEngine(t *testing.T) *session.Engine {
+	t.Helper()
 	db, err := strata.Open("db", &strata.Options{FS: strata.NewMemFS()})
 	if err != nil {
 		t.Fatal(err)
@@ -21,7 +27,7 @@ func newSession(t *testing.T) *session.Session {
 	t.Cleanup(func() { db.Close() })
 	e := session.NewEngine(local.New(db))
 	e.SyncCommits = false
-	return e.NewSession("root")
+	return e
 }
 
 func run(t *testing.T, s *session.Session, sql string) [][]string {
@@ -301,4 +307,152 @@ func TestTriggers(t *testing.T) {
 	}
 	run(t, s, "DROP TRIGGER boom; DROP TRIGGER IF EXISTS boom")
 	fails(t, s, "DROP TRIGGER boom", 1360)
+}
+
+// TestInsertDefaults: an INSERT takes a column's default where it gives no
+// value (a column left out, DEFAULT in VALUES, VALUES (), INSERT ...
+// SELECT of fewer columns), and only there (the plan compiles no other
+// column's default).
+func TestInsertDefaults(t *testing.T) {
+	s := newSession(t)
+	run(t, s, "CREATE DATABASE d; USE d")
+	run(t, s, "CREATE TABLE t (id INT PRIMARY KEY AUTO_INCREMENT, a INT DEFAULT 7, b VARCHAR(5) DEFAULT 'x', c INT)")
+	for _, tc := range []struct{ stmt, want string }{
+		{"INSERT INTO t (id) VALUES (1)", "1 7 x NULL"},
+		{"INSERT INTO t VALUES (2, DEFAULT, 'y', 3)", "2 7 y 3"},
+		{"INSERT INTO t (b, id, a) VALUES (DEFAULT, 3, 1 + 1)", "3 2 x NULL"},
+		{"INSERT INTO t VALUES (4, 5, 'z', 6)", "4 5 z 6"},
+		{"INSERT INTO t VALUES ()", "5 7 x NULL"},
+		{"INSERT INTO t (id, c) SELECT 6, 9", "6 7 x 9"},
+		{"INSERT INTO t (id, a) VALUES (7, DEFAULT), (8, 8)", "7 7 x NULL\n8 8 x NULL"},
+	} {
+		run(t, s, tc.stmt)
+		q := "SELECT * FROM t WHERE id >= " + strings.Fields(tc.want)[0] + " ORDER BY id"
+		if got := join(run(t, s, q)); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.stmt, got, tc.want)
+		}
+	}
+}
+
+// TestTableNameCache: a session that resolved a name reads only the
+// table's descriptor the next time; another session's rename, drop, drop
+// of the database or change makes the name mean what it means now.
+func TestTableNameCache(t *testing.T) {
+	e := newEngine(t)
+	a, b := e.NewSession("root"), e.NewSession("root")
+	run(t, a, "CREATE DATABASE d; USE d; CREATE TABLE t (id INT PRIMARY KEY, v INT); INSERT INTO t VALUES (1, 10)")
+	run(t, b, "USE d")
+	for _, step := range []struct{ other, query, want string }{
+		{"", "SELECT * FROM t", "1 10"},
+		{"RENAME TABLE t TO t_old; CREATE TABLE t (id INT PRIMARY KEY, w VARCHAR(5)); INSERT INTO t VALUES (2, 'x')",
+			"SELECT * FROM t", "2 x"},
+		{"", "SELECT * FROM T", "2 x"},
+		{"ALTER TABLE t ADD COLUMN z INT DEFAULT 3", "SELECT * FROM t", "2 x 3"},
+		{"DROP TABLE t; CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (3)", "SELECT * FROM t", "3"},
+		{"RENAME TABLE t TO t2, t_old TO t", "SELECT * FROM t", "1 10"},
+		{"DROP DATABASE d; CREATE DATABASE d; CREATE TABLE d.t (id INT PRIMARY KEY, q INT); INSERT INTO d.t VALUES (4, 4)",
+			"SELECT * FROM t", "4 4"},
+		{"CREATE DATABASE e; CREATE TABLE e.t (id INT PRIMARY KEY); INSERT INTO e.t VALUES (5)", "SELECT * FROM e.t", "5"},
+		{"", "INSERT INTO t VALUES (6, 6)", ""},
+		{"", "SELECT * FROM d.t", "4 4\n6 6"},
+	} {
+		if step.other != "" {
+			run(t, b, step.other)
+		}
+		if got := join(run(t, a, step.query)); got != step.want {
+			t.Fatalf("after %q: %s: got %q, want %q", step.other, step.query, got, step.want)
+		}
+	}
+	run(t, b, "DROP TABLE d.t")
+	fails(t, a, "SELECT * FROM t", 1146)
+	run(t, b, "DROP DATABASE d")
+	fails(t, a, "SELECT * FROM t", 1049)
+}
+
+// TestAutoIncrementRanges: sessions inserting concurrently into two tables
+// get distinct, increasing ids; after a restart (a new engine over the
+// same store) the counter goes on past every value handed out, skipping
+// at most the rest of one reservation (aiMaxRange values).
+func TestAutoIncrementRanges(t *testing.T) {
+	db, err := strata.Open("db", &strata.Options{FS: strata.NewMemFS()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	e := session.NewEngine(local.New(db))
+	e.SyncCommits = false
+	run(t, e.NewSession("root"), "CREATE DATABASE d; USE d; CREATE TABLE a (id INT PRIMARY KEY AUTO_INCREMENT, v INT); CREATE TABLE b (id INT PRIMARY KEY AUTO_INCREMENT, v INT)")
+	const sessions, inserts = 4, 300
+	errs := make(chan error, sessions)
+	for g := range sessions {
+		go func() {
+			s := e.NewSession("root")
+			ctx := context.Background()
+			if _, err := s.Exec(ctx, "USE d"); err != nil {
+				errs <- err
+				return
+			}
+			last := map[string]uint64{}
+			for i := range inserts {
+				tbl := []string{"a", "b"}[(g+i)%2]
+				if _, err := s.Exec(ctx, "INSERT INTO "+tbl+" (v) VALUES (1)"); err != nil {
+					errs <- err
+					return
+				}
+				id := s.LastInsertID()
+				if id <= last[tbl] {
+					errs <- fmt.Errorf("session %d: id %d in %s after %d", g, id, tbl, last[tbl])
+					return
+				}
+				last[tbl] = id
+			}
+			errs <- nil
+		}()
+	}
+	for range sessions {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := e.NewSession("root")
+	run(t, s, "USE d")
+	for _, tbl := range []string{"a", "b"} {
+		if got := join(run(t, s, "SELECT COUNT(*), COUNT(DISTINCT id) FROM "+tbl)); got != "600 600" {
+			t.Fatalf("%s: rows and distinct ids %q", tbl, got)
+		}
+	}
+	highest := join(run(t, s, "SELECT MAX(id) FROM a"))
+	// A restart: a new engine over the same store.
+	r := session.NewEngine(local.New(db))
+	r.SyncCommits = false
+	s2 := r.NewSession("root")
+	run(t, s2, "USE d; INSERT INTO a (v) VALUES (2)")
+	var hi, next uint64
+	fmt.Sscan(highest, &hi)
+	next = s2.LastInsertID()
+	if next <= hi || next > hi+1000+1 {
+		t.Fatalf("after a restart: id %d, the highest before %d (want above it, by at most a range of 1000)", next, hi)
+	}
+}
+
+// TestUpdateDefault: UPDATE ... SET col = DEFAULT sets the column's
+// default (it set NULL, and failed with 1048 on a NOT NULL column);
+// without a default, NULL, or 1364 for a NOT NULL column, as MySQL's
+// strict mode.
+func TestUpdateDefault(t *testing.T) {
+	s := newSession(t)
+	run(t, s, "CREATE DATABASE d; USE d")
+	run(t, s, "CREATE TABLE t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 5, n INT DEFAULT 7, s VARCHAR(5) DEFAULT 'ab', z INT, r INT NOT NULL)")
+	run(t, s, "INSERT INTO t VALUES (1, 1, 1, 'x', 1, 1)")
+	for _, tc := range []struct{ set, want string }{
+		{"k = DEFAULT", "1 5 1 x 1 1"},
+		{"n = DEFAULT, s = DEFAULT", "1 5 7 ab 1 1"},
+		{"k = 2, z = DEFAULT", "1 2 7 ab NULL 1"},
+	} {
+		run(t, s, "UPDATE t SET "+tc.set+" WHERE id = 1")
+		if got := join(run(t, s, "SELECT * FROM t")); got != tc.want {
+			t.Errorf("SET %s: got %q, want %q", tc.set, got, tc.want)
+		}
+	}
+	fails(t, s, "UPDATE t SET r = DEFAULT", 1364)
 }

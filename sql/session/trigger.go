@@ -216,7 +216,7 @@ func (s *Session) runTriggerStmt(tx kv.Txn, t *catalog.Table, st ast.Stmt, row e
 		_, err = x.Insert(p)
 		return err
 	case *ast.Update:
-		p, _, err := plan.PlanUpdate(cat, s.parseView, st, cols...)
+		p, _, err := plan.PlanUpdate(cat, s.parseView, parseDefault, st, cols...)
 		if err != nil {
 			return err
 		}

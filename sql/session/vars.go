@@ -269,7 +269,7 @@ func (s *Session) explain(ctx context.Context, st *ast.Explain, params []types.V
 			p, _, err = plan.Query(cat, s.parseView, q)
 		case *ast.Update:
 			var u *plan.Update
-			u, _, err = plan.PlanUpdate(cat, s.parseView, q)
+			u, _, err = plan.PlanUpdate(cat, s.parseView, parseDefault, q)
 			p = u
 		case *ast.Delete:
 			var d *plan.Delete
