@@ -91,8 +91,12 @@ func reachesKey(cmp func(a, b []byte) int, f *manifest.FileMetadata, ukey []byte
 	return c > 0 || c == 0 && !base.IsRangeDelSentinel(f.Largest)
 }
 
-// rangeDels returns table f's tombstones (nil when it has none).
+// rangeDels returns table f's tombstones (nil when it has none): from its
+// facts once a read has recorded them, without the table cache.
 func (tc *tableCache) rangeDels(f *manifest.FileMetadata) (*rangedel.Set, error) {
+	if facts := f.Facts(); facts != nil {
+		return facts.RangeDels, nil
+	}
 	e, err := tc.acquire(f)
 	if err != nil {
 		return nil, err

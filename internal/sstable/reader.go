@@ -227,6 +227,10 @@ func (r *Reader) readRangeDels(h BlockHandle) (*rangedel.Set, error) {
 // has none). The set stays valid after Close.
 func (r *Reader) RangeDels() *rangedel.Set { return r.rangeDels }
 
+// Empty reports whether the table has no data blocks, so no point entries
+// (it may still hold range tombstones).
+func (r *Reader) Empty() bool { return len(r.idxHandles) == 0 }
+
 // readAt reads len(buf) bytes at off (or slices the mmap).
 func (r *Reader) readAt(buf []byte, off int64) ([]byte, error) {
 	if r.mmap != nil {
