@@ -504,7 +504,17 @@ func (it *blockIter) scanTo(target []byte) bool {
 			it.cacheIdx = -1
 			return false
 		}
-		shared, ks, kEnd, vEnd, ok := it.decodeEntry(next)
+		var shared, ks, kEnd, vEnd int
+		ok := true
+		if d := data; next+3 <= limit && d[next]|d[next+1]|d[next+2] < 128 {
+			// decodeEntry's one-byte lengths, inline
+			shared, ks = int(d[next]), next+3
+			kEnd = ks + int(d[next+1])
+			vEnd = kEnd + int(d[next+2])
+			ok = vEnd <= limit
+		} else {
+			shared, ks, kEnd, vEnd, ok = it.decodeEntry(next)
+		}
 		if !ok {
 			it.keyBuf = buf
 			return it.fail(it.corruption(next, "bad entry in block"))
