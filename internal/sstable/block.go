@@ -569,6 +569,28 @@ func (it *blockIter) scanTo(target []byte) bool {
 	return true
 }
 
+// positionAt moves to the entry at offset off, in restart interval
+// restart, whose key is key (copied): where an earlier SeekGE on the same
+// block landed (see Iter.memo). It reports false, changing nothing, when
+// the entry does not decode there.
+func (it *blockIter) positionAt(off, restart int, key []byte) bool {
+	if it.err != nil || off < 0 || off >= it.restarts || restart < 0 || restart >= it.numRestarts {
+		return false
+	}
+	_, _, ke, ve, ok := it.decodeEntry(off)
+	if !ok {
+		return false
+	}
+	it.keyBuf = append(it.keyBuf[:0], key...)
+	it.key = it.keyBuf
+	it.val = it.data[ke:ve]
+	it.offset, it.next = off, ve
+	it.restartIdx = restart
+	it.cacheIdx = -1
+	it.valid = true
+	return true
+}
+
 // SeekLT moves to the last entry with key < target.
 func (it *blockIter) SeekLT(target []byte) bool {
 	if it.SeekGE(target) {
