@@ -47,14 +47,22 @@ type Iter struct {
 	// count towards the process's resident memory), without the cache.
 	readOnce bool
 	rawBuf   []byte
-	// memo is where the last SeekGE that stopped inside the block it
-	// searched landed. It survives Close, as the pooled iterator goes to
+	// memo is where the last SeekGE of a user key's first key
+	// (memoTrailer) that stopped inside the block it searched landed. It survives Close, as the pooled iterator goes to
 	// the next caller, and a SeekGE of the same key on the same reader
 	// returns to that entry without searching the index and the block
 	// again: every scan that starts at the end of a range deletion seeks
 	// the same key of the same table.
 	memo seekMemo
 }
+
+// memoTrailer is the trailer of the search keys whose seeks the memo
+// records: the first key of a user key (MaxSeq, KindMax), which is what an
+// iterator seeks to skip past a range tombstone. Seeks at a read's
+// sequence (a user's Seek) are not recorded: they rarely repeat, and the
+// two copies would be a cost on every one of them (~7% of a random
+// SeekGE in a table, measured).
+var memoTrailer = base.Trailer(base.MakeSearchKey(nil, nil, base.MaxSeq))
 
 // seekMemo: SeekGE(key) on reader readerID (0: no memo) landed on the
 // entry at offset off (key entryKey, in restart interval restart) of the
@@ -276,7 +284,7 @@ func (it *Iter) SeekGE(key []byte) bool {
 		it.data.valid = false
 		return false
 	}
-	if it.data.SeekGE(key) && it.r.idxRestarts {
+	if it.data.SeekGE(key) && it.r.idxRestarts && base.Trailer(key) == memoTrailer {
 		// Every index entry is a restart point: the index iterator's
 		// restart interval is its entry.
 		m.readerID, m.block, m.off, m.restart = it.r.id, it.index.restartIdx, it.data.offset, it.data.restartIdx
