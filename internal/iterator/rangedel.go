@@ -35,7 +35,11 @@ type tombView struct {
 // newer one), so child j skips the whole fragment with one seek, and a scan
 // over a deleted range costs in the number of tombstones, not of the keys
 // they delete. Within one child entries newer and older than a tombstone
-// mix, and they are stepped over one at a time.
+// mix, and they are stepped over one at a time. The positioning calls use
+// the same guarantee before positioning a child at all: SeekGE and SeekLT
+// cascade (seekPast), First and Last use a Hinted child's bounds
+// (startPast), so a child whose start a newer child's tombstone covers is
+// positioned once, past the fragment.
 func (m *Merging) SetTombstones(ucmp func(a, b []byte) int, readSeq uint64, ts []Tombstones) {
 	m.ucmp, m.readSeq = ucmp, readSeq
 	m.tombs = m.tombs[:0]
