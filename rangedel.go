@@ -2,7 +2,6 @@ package strata
 
 import (
 	"fmt"
-	"sort"
 
 	"github.com/strata-db/strata/internal/base"
 	"github.com/strata-db/strata/internal/manifest"
@@ -43,7 +42,15 @@ func (l *levelTombs) init(d *DB, files []*manifest.FileMetadata) {
 func (l *levelTombs) Span(ukey []byte, readSeq uint64) (uint64, []byte, []byte, error) {
 	cmp := l.d.cmp.Compare
 	files := l.files
-	i := sort.Search(len(files), func(i int) bool { return reachesKey(cmp, files[i], ukey) })
+	i, j := 0, len(files) // the first file that reaches ukey
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if reachesKey(cmp, files[h], ukey) {
+			j = h
+		} else {
+			i = h + 1
+		}
+	}
 	// Between tables (or past the last), the range runs from the previous
 	// table's largest user key: no tombstone of that table covers it (one
 	// that did would end after it, and the table's largest key would be
@@ -91,8 +98,12 @@ func reachesKey(cmp func(a, b []byte) int, f *manifest.FileMetadata, ukey []byte
 	return c > 0 || c == 0 && !base.IsRangeDelSentinel(f.Largest)
 }
 
-// rangeDels returns table f's tombstones (nil when it has none).
+// rangeDels returns table f's tombstones (nil when it has none): from its
+// facts once a read has recorded them, without the table cache.
 func (tc *tableCache) rangeDels(f *manifest.FileMetadata) (*rangedel.Set, error) {
+	if facts := f.Facts(); facts != nil {
+		return facts.RangeDels, nil
+	}
 	e, err := tc.acquire(f)
 	if err != nil {
 		return nil, err

@@ -94,6 +94,9 @@ func (tc *tableCache) acquire(f *manifest.FileMetadata) (*tableEntry, error) {
 		e.release()
 		return nil, err
 	}
+	if f.Facts() == nil {
+		f.SetFacts(&manifest.TableFacts{RangeDels: e.reader.RangeDels(), Empty: e.reader.Empty()})
+	}
 	return e, nil
 }
 
@@ -239,12 +242,10 @@ func (tc *tableCache) newIter(f *manifest.FileMetadata) (base.InternalIterator, 
 		return nil, err
 	}
 	t := tableIterPool.Get().(*tableIter)
-	t.Iter, t.entry = e.reader.NewIter(), e
+	t.Iter, t.entry, t.meta = e.reader.NewIter(), e, f
 	return t, nil
 }
 
-// tableIter is a table's iterator holding the table open. Pooled: it must
-// not be used after Close.
 // newCompactionIter is newIter for a compaction's input: the table read
 // once, in order, with ReadAt and without the block cache (see
 // sstable.Reader.NewCompactionIter).
@@ -254,20 +255,30 @@ func (tc *tableCache) newCompactionIter(f *manifest.FileMetadata) (base.Internal
 		return nil, err
 	}
 	t := tableIterPool.Get().(*tableIter)
-	t.Iter, t.entry = e.reader.NewCompactionIter(), e
+	t.Iter, t.entry, t.meta = e.reader.NewCompactionIter(), e, f
 	return t, nil
 }
 
+// tableIter is a table's iterator holding the table open. Pooled: it must
+// not be used after Close.
 type tableIter struct {
 	*sstable.Iter
 	entry *tableEntry
+	meta  *manifest.FileMetadata // the table's
 }
+
+// FirstHint implements iterator.Hinted: the table's smallest user key
+// (the iterator has no bounds).
+func (t *tableIter) FirstHint() []byte { return t.meta.SmallestUserKey() }
+
+// LastHint implements iterator.Hinted: the table's largest user key.
+func (t *tableIter) LastHint() []byte { return t.meta.LargestUserKey() }
 
 var tableIterPool = sync.Pool{New: func() any { return new(tableIter) }}
 
 func (t *tableIter) Close() error {
 	err := t.Iter.Close()
-	t.Iter = nil
+	t.Iter, t.meta = nil, nil
 	if t.entry != nil {
 		t.entry.release()
 		t.entry = nil

@@ -22,8 +22,10 @@ import (
 //     positioning and end iteration in their direction. Keys outside the
 //     bounds inside an opened table are still returned; the DB iterator
 //     above filters them.
-//   - Tables that turn out empty are skipped. An open or table error ends
-//     iteration for good and is reported by Error.
+//   - Tables that turn out empty are skipped; a table whose facts
+//     (manifest.TableFacts) say it has no point entries is skipped without
+//     being opened. An open or table error ends iteration for good and is
+//     reported by Error.
 type Level struct {
 	cmp   *base.Comparer
 	files []*manifest.FileMetadata
@@ -127,6 +129,11 @@ func (l *Level) load(i int, dir int8) bool {
 		if l.iter != nil && l.index == i {
 			return true
 		}
+		if facts := f.Facts(); facts != nil && facts.Empty {
+			// No point entries (range tombstones only): nothing to open.
+			i += int(dir)
+			continue
+		}
 		l.closeIter()
 		if l.err != nil {
 			return false
@@ -229,14 +236,11 @@ func (l *Level) seekLT(key []byte) bool {
 	return l.skipBackward()
 }
 
-// first is First without the bookkeeping of valid.
-func (l *Level) first() bool {
-	if l.err != nil {
-		return false
-	}
+// firstIndex is the index of the first table whose largest user key is
+// at or after the lower bound (len(files): none).
+func (l *Level) firstIndex() int {
 	lo := 0
 	if l.lower != nil {
-		// First table whose largest user key is >= lower.
 		hi := len(l.files)
 		for lo < hi {
 			mid := int(uint(lo+hi) >> 1)
@@ -247,6 +251,33 @@ func (l *Level) first() bool {
 			}
 		}
 	}
+	return lo
+}
+
+// lastIndex is the index of the last table whose smallest user key is
+// before the upper bound (-1: none).
+func (l *Level) lastIndex() int {
+	hi := len(l.files)
+	if l.upper != nil {
+		lo := 0
+		for lo < hi {
+			mid := int(uint(lo+hi) >> 1)
+			if !l.atOrAboveUpper(l.files[mid]) {
+				lo = mid + 1
+			} else {
+				hi = mid
+			}
+		}
+	}
+	return hi - 1
+}
+
+// first is First without the bookkeeping of valid.
+func (l *Level) first() bool {
+	if l.err != nil {
+		return false
+	}
+	lo := l.firstIndex()
 	if !l.load(lo, dirForward) {
 		return false
 	}
@@ -261,26 +292,33 @@ func (l *Level) last() bool {
 	if l.err != nil {
 		return false
 	}
-	hi := len(l.files)
-	if l.upper != nil {
-		// Count of tables whose smallest user key is < upper.
-		lo := 0
-		for lo < hi {
-			mid := int(uint(lo+hi) >> 1)
-			if !l.atOrAboveUpper(l.files[mid]) {
-				lo = mid + 1
-			} else {
-				hi = mid
-			}
-		}
-	}
-	if !l.load(hi-1, dirReverse) {
+	if !l.load(l.lastIndex(), dirReverse) {
 		return false
 	}
 	if l.iter.Last() {
 		return true
 	}
 	return l.skipBackward()
+}
+
+// FirstHint implements Hinted: the smallest user key of the table First
+// starts from (nil when there is none in bounds).
+func (l *Level) FirstHint() []byte {
+	i := l.firstIndex()
+	if i >= len(l.files) || l.atOrAboveUpper(l.files[i]) {
+		return nil
+	}
+	return l.files[i].SmallestUserKey()
+}
+
+// LastHint implements Hinted: the largest user key of the table Last
+// starts from (nil when there is none in bounds).
+func (l *Level) LastHint() []byte {
+	i := l.lastIndex()
+	if i < 0 || l.belowLower(l.files[i]) {
+		return nil
+	}
+	return l.files[i].LargestUserKey()
 }
 
 // SeekGE moves to the first entry whose internal key is >= key: the table

@@ -17,6 +17,11 @@ type mergeChild struct {
 	// index is the child's position in the constructor's argument list; it
 	// breaks ties between equal keys so the order is total.
 	index int
+	// skip: the positioning call under way left the child unpositioned
+	// because range tombstones of newer children delete everything it
+	// holds in that direction (see seekPast); rebuild leaves it out of the
+	// heap and clears the mark.
+	skip bool
 }
 
 // Merging merges the sorted streams of its children into one sorted stream
@@ -128,6 +133,10 @@ func (m *Merging) rebuild(dir int8) bool {
 	m.heap = m.heap[:0]
 	for i := range m.children {
 		c := &m.children[i]
+		if c.skip {
+			c.skip = false
+			continue
+		}
 		if c.iter.Valid() {
 			c.key = c.iter.Key()
 			m.heap = append(m.heap, c)
@@ -159,6 +168,9 @@ func (m *Merging) SeekGE(key []byte) bool {
 	if m.err != nil {
 		return false
 	}
+	if len(m.tombs) > 0 {
+		return m.seekPast(key, dirForward)
+	}
 	for i := range m.children {
 		m.children[i].iter.SeekGE(key)
 	}
@@ -169,6 +181,9 @@ func (m *Merging) SeekGE(key []byte) bool {
 func (m *Merging) SeekLT(key []byte) bool {
 	if m.err != nil {
 		return false
+	}
+	if len(m.tombs) > 0 {
+		return m.seekPast(key, dirReverse)
 	}
 	for i := range m.children {
 		m.children[i].iter.SeekLT(key)
@@ -182,6 +197,9 @@ func (m *Merging) First() bool {
 		return false
 	}
 	for i := range m.children {
+		if len(m.tombs) > 0 && m.startPast(i, dirForward) {
+			continue
+		}
 		m.children[i].iter.First()
 	}
 	return m.settle(m.rebuild(dirForward))
@@ -193,6 +211,9 @@ func (m *Merging) Last() bool {
 		return false
 	}
 	for i := range m.children {
+		if len(m.tombs) > 0 && m.startPast(i, dirReverse) {
+			continue
+		}
 		m.children[i].iter.Last()
 	}
 	return m.settle(m.rebuild(dirReverse))

@@ -35,7 +35,11 @@ type tombView struct {
 // newer one), so child j skips the whole fragment with one seek, and a scan
 // over a deleted range costs in the number of tombstones, not of the keys
 // they delete. Within one child entries newer and older than a tombstone
-// mix, and they are stepped over one at a time.
+// mix, and they are stepped over one at a time. The positioning calls use
+// the same guarantee before positioning a child at all: SeekGE and SeekLT
+// cascade (seekPast), First and Last use a Hinted child's bounds
+// (startPast), so a child whose start a newer child's tombstone covers is
+// positioned once, past the fragment.
 func (m *Merging) SetTombstones(ucmp func(a, b []byte) int, readSeq uint64, ts []Tombstones) {
 	m.ucmp, m.readSeq = ucmp, readSeq
 	m.tombs = m.tombs[:0]
@@ -170,4 +174,161 @@ func (m *Merging) removeTop() {
 	m.heap[n] = nil
 	m.heap = m.heap[:n]
 	m.down(0)
+}
+
+// Hinted is implemented by children of a Merging iterator that know, without
+// being positioned, where their entries start and end (a level or a table,
+// from the MANIFEST's smallest and largest keys). First and Last use the
+// hints: when range tombstones of newer children delete a child's first
+// (last) entries, the child is positioned past them with one seek, not
+// positioned at them and then moved again.
+type Hinted interface {
+	// FirstHint returns a user key at or before the user key of the entry
+	// First would move to (nil: unknown).
+	FirstHint() []byte
+	// LastHint returns a user key at or after the user key of the entry
+	// Last would move to (nil: unknown).
+	LastHint() []byte
+}
+
+// startPast is First (forward) or Last for child j when range tombstones
+// of the children before it delete the entries at its start (end), as its
+// hints tell: the child seeks straight past them, or is left out of the
+// heap when nothing of it survives in that direction. It reports whether it
+// positioned (or left out) the child; false: the caller positions it as
+// usual. An error from the tombstones is recorded, and the child left out.
+func (m *Merging) startPast(j int, dir int8) bool {
+	if j == 0 {
+		return false
+	}
+	c := &m.children[j]
+	h, ok := c.iter.(Hinted)
+	if !ok {
+		return false
+	}
+	var ukey []byte
+	if dir == dirForward {
+		ukey = h.FirstHint()
+	} else {
+		ukey = h.LastHint()
+	}
+	if ukey == nil {
+		return false
+	}
+	to, moved, open, err := m.pastTombstones(j, ukey, dir)
+	switch {
+	case err != nil:
+		if m.err == nil {
+			m.err = err
+		}
+		c.skip = true
+	case !moved:
+		return false
+	case open:
+		c.skip = true
+	case dir == dirForward:
+		m.seekBuf = base.MakeSearchKey(m.seekBuf[:0], to, base.MaxSeq)
+		c.iter.SeekGE(m.seekBuf)
+	default:
+		m.seekBuf = base.MakeSearchKey(m.seekBuf[:0], to, base.MaxSeq)
+		c.iter.SeekLT(m.seekBuf)
+	}
+	return true
+}
+
+// pastTombstones returns where the entries of child j that survive the
+// tombstones of the children before it start, moving from user key ukey in
+// direction dir: the end (forward) or start of the fragments that cover
+// ukey, followed while another covers where they lead. moved reports that
+// some did; open that one is open on that side, so nothing of child j
+// survives from ukey on. By the layout (see SetTombstones) every entry of
+// child j in a fragment a child before it has a visible tombstone over is
+// older than that tombstone, so none of them needs to be looked at.
+//
+// Moving backward, "covers" means: a fragment [lo, hi) holding the key with
+// lo before it; the keys in [lo, key] are deleted, and the walk goes on
+// below lo.
+func (m *Merging) pastTombstones(j int, ukey []byte, dir int8) (to []byte, moved, open bool, err error) {
+	for {
+		again := false
+		for i := 0; i < j && i < len(m.tombs); i++ {
+			if m.tombs[i].src == nil {
+				continue
+			}
+			t, lo, hi, err := m.covering(i, ukey)
+			if err != nil {
+				return nil, false, false, err
+			}
+			if t == 0 {
+				continue
+			}
+			next := hi
+			if dir == dirReverse {
+				next = lo
+			}
+			if next == nil {
+				return nil, true, true, nil
+			}
+			if dir == dirReverse && m.ucmp(next, ukey) >= 0 {
+				continue // no progress: lo is the key itself
+			}
+			ukey, moved, again = next, true, true
+		}
+		if !again {
+			return ukey, moved, false, nil
+		}
+	}
+}
+
+// seekPast is SeekGE (forward) or SeekLT of key with range tombstones,
+// positioning the children newest first: once a child's tombstones cover
+// the user key the seek is at, the children after it seek past the
+// fragment instead (Pebble's cascading seek), since every entry of theirs
+// in it is older than the tombstone and deleted. A fragment open on that
+// side leaves the children after it out of the heap.
+func (m *Merging) seekPast(key []byte, dir int8) bool {
+	ukey := base.UserKey(key)
+	target := key
+	open := false
+	for j := range m.children {
+		c := &m.children[j]
+		if open {
+			c.skip = true
+			continue
+		}
+		if dir == dirForward {
+			c.iter.SeekGE(target)
+		} else {
+			c.iter.SeekLT(target)
+		}
+		if ukey == nil || j+1 == len(m.children) || j >= len(m.tombs) || m.tombs[j].src == nil {
+			continue
+		}
+		t, lo, hi, err := m.covering(j, ukey)
+		if err != nil {
+			if m.err == nil {
+				m.err = err
+			}
+			open = true // leave the rest out; rebuild reports the error
+			continue
+		}
+		if t == 0 {
+			continue
+		}
+		next := hi
+		if dir == dirReverse {
+			next = lo
+		}
+		switch {
+		case next == nil:
+			open = true
+		case dir == dirReverse && m.ucmp(next, ukey) >= 0:
+			// lo is the key itself: nothing to skip below it.
+		default:
+			ukey = next
+			m.seekBuf = base.MakeSearchKey(m.seekBuf[:0], ukey, base.MaxSeq)
+			target = m.seekBuf
+		}
+	}
+	return m.settle(m.rebuild(dir))
 }

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/rangedel"
 )
 
 // NumLevels is the number of levels in the tree, as in LevelDB.
@@ -28,7 +29,33 @@ type FileMetadata struct {
 	// Compacting is true while a compaction has the file as an input; the
 	// picker skips such files so concurrent compactions do not share inputs.
 	Compacting atomic.Bool
+	// facts caches what the read paths learn of the table's contents the
+	// first time it is opened (see Facts); nil until then.
+	facts atomic.Pointer[TableFacts]
 }
+
+// TableFacts are facts about a table's contents that the read paths need
+// often and that only opening the table tells: the engine records them on
+// the table's FileMetadata when it first opens it (SetFacts), so that a
+// later iterator asks them without a trip through the table cache. They
+// live only in memory; a reopened database learns them again.
+type TableFacts struct {
+	// RangeDels are the table's range tombstones, fragmented (nil: none).
+	// Immutable, and valid after the table's reader is closed.
+	RangeDels *rangedel.Set
+	// Empty: the table has no data blocks, so no point entries (it holds
+	// range tombstones only, as a flush of a memtable holding nothing but
+	// a range deletion writes).
+	Empty bool
+}
+
+// Facts returns the table's facts, or nil when no read has recorded them
+// yet.
+func (f *FileMetadata) Facts() *TableFacts { return f.facts.Load() }
+
+// SetFacts records the table's facts (see TableFacts). Every caller must
+// record the same facts: those of the file f names, which never changes.
+func (f *FileMetadata) SetFacts(t *TableFacts) { f.facts.Store(t) }
 
 // InitAllowedSeeks sets AllowedSeeks as LevelDB does: one seek per 16 KiB of
 // file, at least 100.

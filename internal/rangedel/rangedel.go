@@ -163,13 +163,17 @@ func (s *Set) Span(key []byte, readSeq uint64) (seq uint64, lo, hi []byte) {
 	if s == nil {
 		return 0, nil, nil
 	}
-	// The first fragment whose End is after key.
-	i, _ := slices.BinarySearchFunc(s.frags, key, func(f Fragment, k []byte) int {
-		if s.cmp(f.End, k) <= 0 {
-			return -1
+	// The first fragment whose End is after key (a loop, not
+	// slices.BinarySearchFunc: iterators ask on every positioning call).
+	i, j := 0, len(s.frags)
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if s.cmp(s.frags[h].End, key) <= 0 {
+			i = h + 1
+		} else {
+			j = h
 		}
-		return 1
-	})
+	}
 	if i > 0 {
 		lo = s.frags[i-1].End
 	}

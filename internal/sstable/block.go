@@ -466,11 +466,128 @@ func (it *blockIter) SeekGE(target []byte) bool {
 	if !it.seekToRestart(left) {
 		return false
 	}
-	for it.compare(it.key, target) < 0 {
-		if !it.Next() {
+	if it.compare(it.key, target) >= 0 {
+		return true
+	}
+	return it.scanTo(target)
+}
+
+// scanTo moves forward from the current entry, which is before target, to
+// the first entry >= target: Next in a loop, but with the position and the
+// key kept in locals, so that a step stores nothing into the iterator (whose
+// pointer fields cost a write barrier each while the collector runs) and
+// only the entry it stops at is recorded.
+func (it *blockIter) scanTo(target []byte) bool {
+	data, limit := it.data, it.restarts
+	key, buf := it.key, it.keyBuf
+	inBuf := len(key) > 0 && &key[0] == firstElem(buf) // key is buf's, not the block's
+	p, next := it.offset, it.next
+	var ke, ve int
+	// With the bytewise order, known >= 0 says the current key is before
+	// target because their user keys first differ at byte known (the key's
+	// byte is the smaller). A following key that shares more than known
+	// bytes with it, and whose user key reaches byte known, differs from
+	// target there the same way: it is before target too, without a
+	// comparison. (Any other order, or a key that does not qualify, is
+	// compared in full.)
+	known := -1
+	tu := target
+	if it.bytewise && len(target) >= base.TrailerLen {
+		tu = target[:len(target)-base.TrailerLen]
+	}
+	for {
+		if next >= limit {
+			it.keyBuf = buf
+			it.valid = false
+			it.offset, it.next = limit, limit
+			it.key, it.val = nil, nil
+			it.cacheIdx = -1
 			return false
 		}
+		var shared, ks, kEnd, vEnd int
+		ok := true
+		if d := data; next+3 <= limit && d[next]|d[next+1]|d[next+2] < 128 {
+			// decodeEntry's one-byte lengths, inline
+			shared, ks = int(d[next]), next+3
+			kEnd = ks + int(d[next+1])
+			vEnd = kEnd + int(d[next+2])
+			ok = vEnd <= limit
+		} else {
+			shared, ks, kEnd, vEnd, ok = it.decodeEntry(next)
+		}
+		if !ok {
+			it.keyBuf = buf
+			return it.fail(it.corruption(next, "bad entry in block"))
+		}
+		if shared == 0 {
+			key, inBuf = data[ks:kEnd], false
+		} else {
+			if shared > len(key) {
+				it.keyBuf = buf
+				return it.fail(it.corruption(next, "bad shared key length %d in block", shared))
+			}
+			if !inBuf {
+				buf = append(buf[:0], key[:shared]...)
+			} else {
+				buf = buf[:shared]
+			}
+			buf = append(buf, data[ks:kEnd]...)
+			key, inBuf = buf, true
+		}
+		p, next, ke, ve = next, vEnd, kEnd, vEnd
+		if known >= 0 && shared > known && len(key)-base.TrailerLen > known {
+			continue // before target: see known
+		}
+		if it.compare(key, target) >= 0 {
+			break
+		}
+		known = -1
+		if it.bytewise && len(key) >= base.TrailerLen && len(target) >= base.TrailerLen {
+			ku := key[:len(key)-base.TrailerLen]
+			q := 0
+			for q < len(ku) && q < len(tu) && ku[q] == tu[q] {
+				q++
+			}
+			if q < len(ku) && q < len(tu) {
+				known = q // ku[q] < tu[q], as key < target
+			}
+		}
 	}
+	it.keyBuf = buf
+	it.key = key
+	it.val = data[ke:ve]
+	it.cacheIdx = -1
+	it.offset, it.next = p, next
+	it.valid = true
+	for it.restartIdx+1 < it.numRestarts {
+		r := binary.LittleEndian.Uint32(data[it.restarts+4*(it.restartIdx+1):])
+		if int64(r) > int64(p) {
+			break
+		}
+		it.restartIdx++
+	}
+	return true
+}
+
+// positionAt moves to the entry at offset off, in restart interval
+// restart, whose key is key (copied): where an earlier SeekGE on the same
+// block landed (see Iter.memo). It reports false, changing nothing, when
+// the entry does not decode there.
+func (it *blockIter) positionAt(off, restart int, key []byte) bool {
+	if it.err != nil || off < 0 || off >= it.restarts || restart < 0 || restart >= it.numRestarts {
+		return false
+	}
+	_, _, ke, ve, ok := it.decodeEntry(off)
+	if !ok {
+		return false
+	}
+	it.keyBuf = append(it.keyBuf[:0], key...)
+	it.key = it.keyBuf
+	it.val = it.data[ke:ve]
+	it.offset, it.next = off, ve
+	it.restartIdx = restart
+	it.cacheIdx = -1
+	it.valid = true
 	return true
 }
 

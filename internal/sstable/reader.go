@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/strata-db/strata/internal/base"
@@ -57,9 +58,12 @@ type Reader struct {
 	cmp      *base.Comparer
 	cache    *cache.Cache
 	cacheID  uint64
-	file     string
-	verify   bool
-	closed   bool
+	// id tells this reader apart from every other of the process (an
+	// iterator's seek memo is only good for the reader it was made on).
+	id     uint64
+	file   string
+	verify bool
+	closed bool
 
 	footer           footer
 	index            []byte // index block contents
@@ -90,6 +94,9 @@ type Reader struct {
 	filter    filterReader
 }
 
+// readerIDs numbers readers (Reader.id).
+var readerIDs atomic.Uint64
+
 // MetaEntry is one entry of the metaindex block.
 type MetaEntry struct {
 	Name   string
@@ -105,6 +112,7 @@ var errClosedReader = errors.New("sstable: reader is closed")
 // o.FileName and the offset. NewReader does not take ownership of f.
 func NewReader(f io.ReaderAt, size int64, o ReaderOptions) (*Reader, error) {
 	r := &Reader{
+		id:     readerIDs.Add(1),
 		f:      f,
 		size:   size,
 		mmap:   o.Mmap,
@@ -226,6 +234,10 @@ func (r *Reader) readRangeDels(h BlockHandle) (*rangedel.Set, error) {
 // RangeDels returns the table's range tombstones, fragmented (nil when it
 // has none). The set stays valid after Close.
 func (r *Reader) RangeDels() *rangedel.Set { return r.rangeDels }
+
+// Empty reports whether the table has no data blocks, so no point entries
+// (it may still hold range tombstones).
+func (r *Reader) Empty() bool { return len(r.idxHandles) == 0 }
 
 // readAt reads len(buf) bytes at off (or slices the mmap).
 func (r *Reader) readAt(buf []byte, off int64) ([]byte, error) {

@@ -258,6 +258,7 @@ func runRoundTrip(t *testing.T, cfg roundTripConfig, seed uint64) bool {
 		}
 		return true
 	}
+	var lastSeek []byte
 	for range 400 {
 		var ok bool
 		var op string
@@ -269,6 +270,10 @@ func runRoundTrip(t *testing.T, cfg roundTripConfig, seed uint64) bool {
 			op, ok, pos = "Last", it.Last(), hi-1
 		case r < 4:
 			k := randomKey()
+			if lastSeek != nil && rng.IntN(2) == 0 {
+				k = lastSeek // the same key again: from the iterator's seek memo
+			}
+			lastSeek = k
 			op, ok, pos = fmt.Sprintf("SeekGE(%s)", base.FormatInternalKey(k)), it.SeekGE(k), max(m.seekGE(k), lo)
 		case r < 6:
 			k := randomKey()
@@ -464,6 +469,63 @@ func TestLargeBlocksBypassMapping(t *testing.T) {
 				}
 			} else if err != nil || !bytes.Equal(v, e.v) {
 				t.Fatalf("cache %v: entry %d in block %s: %v (want it read from the file)", withCache, i, h, err)
+			}
+		}
+	}
+}
+
+// TestIterSeekMemo: a pooled iterator remembers where its last SeekGE
+// landed (Iter.memo); the memo must serve only a SeekGE of the same key on
+// the same reader. Iterators over two tables of different contents are
+// opened, sought and closed by turns (so the pool hands the same Iter to
+// both), with the same keys, and checked against each table's model; each
+// landing is followed by Next and Prev.
+func TestIterSeekMemo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 9))
+	var readers []*Reader
+	var models []*model
+	for i := range 2 {
+		m := &model{cmp: base.DefaultComparer, entries: randomEntries(rng, 300+200*i, base.DefaultComparer, 20)}
+		data := writeTable(t, m.entries, WriterOptions{BlockSize: 256, BlockRestartInterval: 1 + 8*i})
+		r, err := NewReader(bytes.NewReader(data), int64(len(data)), ReaderOptions{FileName: fmt.Sprint(i), Cache: cache.New(1 << 20)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		readers, models = append(readers, r), append(models, m)
+	}
+	var keys [][]byte
+	for _, m := range models {
+		for range 20 {
+			e := m.entries[rng.IntN(len(m.entries))].k
+			keys = append(keys, base.MakeSearchKey(nil, base.UserKey(e), base.MaxSeq))
+		}
+	}
+	for round := range 400 {
+		i := round % 2
+		r, m := readers[i], models[i]
+		k := keys[rng.IntN(len(keys))]
+		for range 1 + rng.IntN(2) { // the second seek of the same key hits the memo
+			it := r.NewIter()
+			want := m.seekGE(k)
+			ok := it.SeekGE(k)
+			if ok != (want < len(m.entries)) || ok && !bytes.Equal(it.Key(), m.entries[want].k) {
+				t.Fatalf("round %d: table %d: SeekGE(%s) = %v %s, want entry %d", round, i, base.FormatInternalKey(k), ok, base.FormatInternalKey(it.Key()), want)
+			}
+			if ok && !bytes.Equal(it.Value(), m.entries[want].v) {
+				t.Fatalf("round %d: table %d: SeekGE(%s): wrong value", round, i, base.FormatInternalKey(k))
+			}
+			if ok && rng.IntN(2) == 0 {
+				if it.Next() != (want+1 < len(m.entries)) || want+1 < len(m.entries) && !bytes.Equal(it.Key(), m.entries[want+1].k) {
+					t.Fatalf("round %d: table %d: Next after SeekGE(%s) at %s", round, i, base.FormatInternalKey(k), base.FormatInternalKey(it.Key()))
+				}
+			} else if ok {
+				if it.Prev() != (want > 0) || want > 0 && !bytes.Equal(it.Key(), m.entries[want-1].k) {
+					t.Fatalf("round %d: table %d: Prev after SeekGE(%s) at %s", round, i, base.FormatInternalKey(k), base.FormatInternalKey(it.Key()))
+				}
+			}
+			if err := it.Close(); err != nil {
+				t.Fatal(err)
 			}
 		}
 	}
