@@ -42,7 +42,7 @@
 // height maxHeight, empty key) is never compared and never returned.
 //
 // Tower heights are random, 1..maxHeight (20) with p = 1/e per extra level
-// (as Pebble's arenaskl), which took ~10% less CPU per insert than 1/4 at
+// (as Pebble's arenaskl), which took 10-17% less CPU per insert than 1/4 at
 // 1M entries.
 //
 // The insert's search (findSplice) compares each node once, also where the

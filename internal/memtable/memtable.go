@@ -215,7 +215,8 @@ func (m *MemTable) Comparer() *base.Comparer { return m.cmp }
 
 // heightP is the probability that a tower reaches one level more. Pebble's
 // arenaskl uses 1/e too; against 1/4, a memtable of 1M random 16-byte keys
-// takes ~10% less CPU per insert (BenchmarkAddMergeRandom).
+// takes 10-17% less CPU per insert (BenchmarkAddMergeRandom, 3 alternating
+// runs under load: 2521 -> 2095 cpu-ns/op, medians).
 const heightP = 1 / math.E
 
 // heightThresholds[k-1] is P(h > k) = heightP^k scaled to 2^32: a tower of
