@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
-	"time"
+
+	"github.com/strata-db/strata/internal/testenv"
 )
 
 // ingestKeys builds a database holding the keys "k%010d" numbered [from,
@@ -69,7 +70,7 @@ func BenchmarkScanDeletedRange(b *testing.B) {
 func benchScanFirst(b *testing.B, db *DB, want string) {
 	b.Helper()
 	b.ResetTimer()
-	cpu := startCPU()
+	cpu := testenv.StartCPU()
 	for b.Loop() {
 		it := db.NewIterator(nil)
 		if !it.First() || string(it.Key()) != want {
@@ -77,25 +78,7 @@ func benchScanFirst(b *testing.B, db *DB, want string) {
 		}
 		it.Close()
 	}
-	cpu.report(b)
-}
-
-// cpuMeter reports the process's CPU time per operation ("cpu-ns/op")
-// beside the wall time: on a shared machine, wall time also counts the
-// waits for a core, and CPU time is the steadier figure to compare cases
-// by (it still counts the runtime's background work, the collector's).
-type cpuMeter time.Duration
-
-func startCPU() cpuMeter {
-	d, _ := processCPU()
-	return cpuMeter(d)
-}
-
-func (c cpuMeter) report(b *testing.B) {
-	now, ok := processCPU()
-	if used := now - time.Duration(c); ok && used > 0 && b.N > 0 {
-		b.ReportMetric(float64(used.Nanoseconds())/float64(b.N), "cpu-ns/op")
-	}
+	cpu.Report(b)
 }
 
 // BenchmarkDeleteRangeWrite: deleting a range of 10M keys is one record,
@@ -143,13 +126,13 @@ func BenchmarkGetMerged(b *testing.B) {
 			}
 			for _, key := range []string{"plain05000", "merged"} {
 				b.Run(fmt.Sprintf("successive=%s/%s/%s", succ.name, where, key), func(b *testing.B) {
-					cpu := startCPU()
+					cpu := testenv.StartCPU()
 					for b.Loop() {
 						if _, err := db.Get([]byte(key)); err != nil {
 							b.Fatal(err)
 						}
 					}
-					cpu.report(b)
+					cpu.Report(b)
 				})
 			}
 			db.Close()

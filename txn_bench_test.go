@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/strata-db/strata/internal/testenv"
 )
 
 // BenchmarkTxnVsBatch is issue 25's cost of conflict checking: a
@@ -61,7 +63,7 @@ func benchTxnVsBatch(b *testing.B, writes int, mode string) {
 	b.SetBytes(int64(writes * (16 + benchValueSize)))
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0, cpuOK := processCPU()
+	cpu := testenv.StartCPU()
 	for i := 0; i < b.N; i++ {
 		draw(i)
 		var err error
@@ -78,7 +80,5 @@ func benchTxnVsBatch(b *testing.B, writes int, mode string) {
 			b.Fatal(err)
 		}
 	}
-	if cpu1, ok := processCPU(); ok && cpuOK {
-		b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
-	}
+	cpu.Report(b)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/testenv"
 )
 
 const (
@@ -115,12 +116,14 @@ func BenchmarkGet(b *testing.B) {
 			m, keys := fillBench(b, sz.n)
 			rng := rand.New(rand.NewPCG(3, 4))
 			b.ReportAllocs()
+			cpu := testenv.StartCPU()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				if _, _, ok := m.Get(keys[rng.IntN(len(keys))], base.MaxSeq); !ok {
 					b.Fatal("miss")
 				}
 			}
+			cpu.Report(b)
 		})
 	}
 }
@@ -206,4 +209,45 @@ func BenchmarkIterPrev(b *testing.B) {
 			}
 		})
 	}
+}
+
+// dbbenchKey writes k as db_bench writes keys: zero-padded decimal in
+// len(dst) bytes.
+func dbbenchKey(dst []byte, k uint64) {
+	for i := len(dst) - 1; i >= 0; i-- {
+		dst[i] = byte('0' + k%10)
+		k /= 10
+	}
+}
+
+// BenchmarkAddMergeRandom is db_bench's mergerandom at the memtable: merges
+// of 8-byte operands into 16-byte keys drawn uniformly below 1M (db_bench's
+// zero-padded decimal keys, which share a 10-byte prefix), through AddMerge
+// with the database's default limit of 8, into one memtable that takes
+// 1M entries (all of mergerandom's, with a 64 MiB write buffer); a fresh
+// memtable is started (outside the timer) after every 1M. Run it with
+// -benchtime 1000000x so that each run is one whole fill. It reports
+// cpu-ns/op, the process's CPU time per insert, beside wall time.
+func BenchmarkAddMergeRandom(b *testing.B) {
+	const n = 1 << 20
+	rng := rand.New(rand.NewPCG(5, 6))
+	key := make([]byte, benchKeyLen)
+	value := make([]byte, 8)
+	value[0] = 1
+	m := New(base.DefaultComparer, benchArena)
+	b.ReportAllocs()
+	cpu := testenv.StartCPU()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i > 0 && i%n == 0 {
+			b.StopTimer()
+			m = New(base.DefaultComparer, benchArena)
+			b.StartTimer()
+		}
+		dbbenchKey(key, rng.Uint64N(1_000_000))
+		if err := m.AddMerge(uint64(i)+1, key, value, 8); err != nil && !errors.Is(err, ErrMergeLimit) {
+			b.Fatal(err)
+		}
+	}
+	cpu.Report(b)
 }

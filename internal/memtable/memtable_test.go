@@ -3,6 +3,7 @@ package memtable
 import (
 	"bytes"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -373,4 +374,27 @@ func TestAddMerge(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkStructure(t, m)
+}
+
+// TestRandomHeightDistribution checks randomHeight against P(h > k) =
+// heightP^k over many draws (math/rand/v2's global source: no seed to
+// print; the tolerance is many standard deviations wide).
+func TestRandomHeightDistribution(t *testing.T) {
+	const n = 1 << 20
+	var counts [maxHeight + 1]int
+	for range n {
+		h := randomHeight()
+		if h < 1 || h > maxHeight {
+			t.Fatalf("randomHeight() = %d, want 1..%d", h, maxHeight)
+		}
+		counts[h]++
+	}
+	above := n
+	for k := 1; k <= 5; k++ {
+		above -= counts[k]
+		want := float64(n) * math.Pow(heightP, float64(k))
+		if got := float64(above); math.Abs(got-want) > 0.03*want+50 {
+			t.Errorf("draws with h > %d: %d, want ~%.0f", k, above, want)
+		}
+	}
 }

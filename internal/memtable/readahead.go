@@ -10,7 +10,7 @@ package memtable
 // memory system serves several misses in parallel instead of one.
 //
 // The stretches (segments) are bounded by the nodes taller than raLevel
-// (~16 entries apart with p = 1/4), found by walking level raLevel: a
+// (~20 entries apart with p = 1/e), found by walking level raLevel: a
 // segment runs from one such node (or the first entry) on level 0 up to,
 // not including, the next. raLanes lanes each walk one segment, taking the
 // next unassigned segment when theirs ends; segments sit in a ring of
@@ -25,7 +25,7 @@ package memtable
 // linked during the walk is seen or not, as with a plain Iter.
 
 const (
-	raLevel = 2
+	raLevel = 3
 	raLanes = 8
 	raSlots = 32
 )
@@ -103,7 +103,7 @@ func (r *readahead) assign(i int) bool {
 func (r *readahead) touch(nd uint32) {
 	m := r.m
 	w := nd / 4
-	end := nd + headerBytes + 4*m.words[w+wHeight] + m.words[w+wKeyLen] + m.words[w+wValLen]
+	end := nd + headerBytes + m.words[w+wKeyLen] + m.words[w+wValLen]
 	r.sink += m.buf[end-1]
 }
 

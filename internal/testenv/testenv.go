@@ -1,6 +1,7 @@
 // Package testenv says what the machine offers the tests that need an
 // outside tool: such a test skips where the tool is missing, except in CI
-// (CI=true), where it must run and fails instead.
+// (CI=true), where it must run and fails instead. It also meters the
+// process's CPU time for benchmarks (CPUMeter).
 package testenv
 
 import (
