@@ -112,7 +112,11 @@ func TestDynamicLevelsGrowth(t *testing.T) {
 	s.keySpace = 1 << 20 // keys rarely repeat: the tree only grows
 	prevBase := NumLevels - 1
 	var bases []int
-	for range 800 {
+	steps := 800
+	if testing.Short() {
+		steps = 400
+	}
+	for range steps {
 		if len(s.v.Levels[0]) < 12 {
 			s.flush()
 		}
