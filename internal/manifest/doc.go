@@ -11,7 +11,8 @@
 // (db/version_edit.cc): edits Strata writes decode in C++ LevelDB and vice
 // versa. The picking rules follow db/version_set.cc (PickCompaction,
 // SetupOtherInputs, CompactRange, PickLevelForMemTableOutput) so that a tree
-// evolves as it would under LevelDB.
+// evolves as it would under LevelDB; PickerOptions.DynamicLevelBytes replaces
+// LevelDB's fixed level budgets with RocksDB's dynamic ones (LevelTargets).
 //
 // Invariants of a Version (checked by Builder.Finish and CheckConsistency):
 //   - Level 0 is ordered by file number ascending: the newest file is last.
