@@ -335,10 +335,11 @@ const (
 	// next, the last one holding what it holds. Level 0 compacts into the
 	// base level, the shallowest level that size leaves room for (its
 	// budget BaseLevelSize), and the levels above the base level stay
-	// empty: a small database has its tables in levels 5 and 6, and the
-	// base level moves up one level at a time as it grows. About 90% of the
-	// data sits in the last level (space amplification about 1.11), and
-	// fewer levels rewrite it on its way down. Flushes are placed below
+	// empty: a small database has its tables in level 6 only, or 5 and 6,
+	// and the base level moves up one level at a time as it grows. Once
+	// the last level holds more than BaseLevelSize × LevelSizeMultiplier,
+	// about 90% of the data sits in it (space amplification about 1.11),
+	// and fewer levels rewrite it on its way down. Flushes are placed below
 	// level 0 only in the base level.
 	DynamicLevelSizes
 	// FixedLevelSizes is LevelDB's sizing: level 1 holds BaseLevelSize,
