@@ -21,10 +21,11 @@ import (
 // compactions in the caller's goroutine; manual and automatic compactions
 // exclude each other, while flushes to level 0 run alongside either.
 //
-// A compaction merges its inputs (level L and the overlapping tables of
-// L+1), drops what no reader can see any more, and writes tables to level
-// L+1, cut at the target file size and where the output would overlap too
-// much of level L+2. Dropping rules (LevelDB's DoCompactionWork):
+// A compaction merges its inputs (level L and the overlapping tables of its
+// output level: L+1, or for level 0 the base level, see
+// Options.LevelSizing), drops what no reader can see any more, and writes
+// tables to the output level, cut at the target file size and where the
+// output would overlap too much of the level below it. Dropping rules (LevelDB's DoCompactionWork):
 //   - an entry is shadowed when a newer entry for the same user key exists
 //     at or below the oldest live snapshot: every reader sees the newer one;
 //   - a deletion at or below the oldest snapshot is dropped when no deeper
@@ -77,7 +78,8 @@ func (d *DB) pickerOptions() manifest.PickerOptions {
 	return manifest.PickerOptions{
 		L0CompactionTrigger:             d.opts.L0CompactionTrigger,
 		LevelMultiplier:                 d.opts.LevelSizeMultiplier,
-		BaseLevelBytes:                  10 << 20,
+		BaseLevelBytes:                  uint64(d.opts.BaseLevelSize),
+		DynamicLevelBytes:               d.opts.LevelSizing == DynamicLevelSizes,
 		TargetFileSize:                  uint64(d.opts.TargetFileSize),
 		MaxGrandparentOverlapBytes:      10 * uint64(d.opts.TargetFileSize),
 		ExpandedCompactionByteSizeLimit: 25 * uint64(d.opts.TargetFileSize),
@@ -156,7 +158,7 @@ func (d *DB) runCompaction(ctx context.Context, c *manifest.Compaction, manual b
 	if trivial {
 		f := c.Inputs[0][0]
 		c.AddInputDeletions(edit)
-		edit.NewFiles = []manifest.NewFileEntry{{Level: c.Level + 1, Meta: f}}
+		edit.NewFiles = []manifest.NewFileEntry{{Level: c.OutputLevel(), Meta: f}}
 		if err := d.versions.logAndApply(edit, nil); err != nil {
 			return err
 		}
@@ -179,11 +181,11 @@ func (d *DB) runCompaction(ctx context.Context, c *manifest.Compaction, manual b
 	c.AddInputDeletions(edit)
 	var written uint64
 	for _, o := range outputs {
-		edit.NewFiles = append(edit.NewFiles, manifest.NewFileEntry{Level: c.Level + 1, Meta: o})
+		edit.NewFiles = append(edit.NewFiles, manifest.NewFileEntry{Level: c.OutputLevel(), Meta: o})
 		written += o.Size
 	}
 	ev.setOutput(outputs, readBytes, written)
-	return d.installCompaction(edit, c.Level+1, readBytes, written, start, &guard, ev)
+	return d.installCompaction(edit, c.OutputLevel(), readBytes, written, start, &guard, ev)
 }
 
 // installCompaction makes a compaction's edit durable and installs it,
@@ -243,11 +245,10 @@ func (d *DB) installCompaction(edit *manifest.VersionEdit, level int, read, writ
 // pendingOutputs until the caller releases them).
 func (d *DB) compactionOutputs(ctx context.Context, c *manifest.Compaction, jobID int, nums *[]uint64, guard *filterGuard) (outputs []*manifest.FileMetadata, readBytes uint64, err error) {
 	var iters []base.InternalIterator
-	for which := 0; which < 2; which++ {
+	for which, level := range [2]int{c.Level, c.OutputLevel()} {
 		for _, f := range c.Inputs[which] {
 			readBytes += f.Size
 		}
-		level := c.Level + which
 		its, err := d.levelInputIters(level, c.Inputs[which])
 		if err != nil {
 			closeIters(iters)
@@ -272,10 +273,10 @@ func (d *DB) compactionOutputs(ctx context.Context, c *manifest.Compaction, jobI
 		writerOptions:       d.opts.writerOptions(),
 		what:                fmt.Sprintf("compaction of level %d", c.Level),
 		rangeDels:           rangeDels,
-		isBaseLevelForRange: baseLevelForRange(d.cmp.Compare, c.Version, c.Level+2),
+		isBaseLevelForRange: baseLevelForRange(d.cmp.Compare, c.Version, c.OutputLevel()+1),
 		jobID:               jobID,
 	}
-	d.setFilter(job, guard, newest, c.Level+1)
+	d.setFilter(job, guard, newest, c.OutputLevel())
 	outputs, err = d.runCompactionJob(job, nums)
 	return outputs, readBytes, err
 }

@@ -620,8 +620,8 @@ func (d *DB) compactionBegin(c *manifest.Compaction, trivialMove bool) *compacti
 		return nil
 	}
 	var inputs [manifest.NumLevels][]*manifest.FileMetadata
-	inputs[c.Level], inputs[c.Level+1] = c.Inputs[0], c.Inputs[1]
-	e := d.compactionBeginLevels(compactionReason(c), inputs, c.Level+1)
+	inputs[c.Level], inputs[c.OutputLevel()] = c.Inputs[0], c.Inputs[1]
+	e := d.compactionBeginLevels(compactionReason(c), inputs, c.OutputLevel())
 	if e != nil {
 		e.info.TrivialMove = trivialMove
 		if c.Reason == manifest.ReasonSize {

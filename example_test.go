@@ -323,7 +323,9 @@ func ExampleDB_CompactRangeWithContext() {
 
 // An EventListener sees the engine's background work as it happens. Here
 // a Flush writes the memtable to a table: the flush begins, the table is
-// created, the flush ends; a function may read the database meanwhile.
+// created, the flush ends; a function may read the database meanwhile. The
+// table overlaps nothing, so it goes straight to the base level, which in
+// an empty database is the last one (Options.LevelSizing).
 func ExampleEventListener() {
 	var db *strata.DB
 	listener := &strata.EventListener{
@@ -354,5 +356,5 @@ func ExampleEventListener() {
 	// Output:
 	// flush: 1 memtable, 3 entries (Flush)
 	// table created (flushing)
-	// flushed to level 2: 1 table, error <nil>, 1 flush in Metrics
+	// flushed to level 6: 1 table, error <nil>, 1 flush in Metrics
 }

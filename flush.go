@@ -177,8 +177,8 @@ func (d *DB) replaceWithStandIn(m *memTable, meta *manifest.FileMetadata) {
 }
 
 // pickFlushLevelLocked places a flushed table as LevelDB does: below level
-// 0 (up to level 2) when nothing there overlaps it, which spares a
-// compaction. Only when no compaction runs: one could be writing into that
+// 0 (up to level 2; with DynamicLevelSizes only in the base level) when
+// nothing there overlaps it, which spares a compaction. Only when no compaction runs: one could be writing into that
 // key range of the deeper level. While such a placement is pending,
 // compactions wait (flushPlacing).
 func (d *DB) pickFlushLevelLocked(meta *manifest.FileMetadata) int {

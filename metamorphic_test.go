@@ -58,7 +58,13 @@ func metamorphicConfigs() []optionSet {
 			return &Options{FS: fs, WriteBufferSize: 2 << 10, BlockSize: 64, BlockRestartInterval: 2,
 				TargetFileSize: 4 << 10, L0CompactionTrigger: 2, L0SlowdownTrigger: 3, L0StopTrigger: 6,
 				BloomBitsPerKey: -1, Compression: NoCompression, MaxOpenFiles: 20, BlockCacheSize: -1,
-				LevelSizeMultiplier: 2}
+				LevelSizeMultiplier: 2, BaseLevelSize: 8 << 10}
+		}},
+		{"tiny-fixed-levels", func(fs FS) *Options {
+			return &Options{FS: fs, WriteBufferSize: 2 << 10, BlockSize: 64, BlockRestartInterval: 2,
+				TargetFileSize: 4 << 10, L0CompactionTrigger: 2, L0SlowdownTrigger: 3, L0StopTrigger: 6,
+				BloomBitsPerKey: -1, Compression: NoCompression, MaxOpenFiles: 20, BlockCacheSize: -1,
+				LevelSizeMultiplier: 2, BaseLevelSize: 8 << 10, LevelSizing: FixedLevelSizes}
 		}},
 		{"zstd-bloom3", func(fs FS) *Options {
 			return &Options{FS: fs, WriteBufferSize: 8 << 10, BlockSize: 256, Compression: ZstdCompression,

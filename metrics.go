@@ -37,6 +37,10 @@ type CacheMetrics struct {
 // Open (counters are not persisted: a fresh Open starts them at zero).
 type Metrics struct {
 	Levels [NumLevels]LevelMetrics
+	// BaseLevel is the level level 0 compacts into: 1 with
+	// FixedLevelSizes; with DynamicLevelSizes the shallowest level the
+	// tree's size leaves room for (the levels between 0 and it are empty).
+	BaseLevel int
 	// MemTableBytes is the memory used by the mutable and the immutable
 	// memtables; ImmutableMemTables counts the latter (waiting for a flush
 	// to finish: one whose table is written but not yet recorded in the
@@ -74,6 +78,7 @@ func (d *DB) Metrics() *Metrics {
 	v := rs.version
 	scores := v.ComputeScores(d.pickerOptions())
 	m := &Metrics{
+		BaseLevel:    scores.Targets.BaseLevel,
 		Writes:       d.stats.writes.Load(),
 		WALBytes:     d.stats.walBytes.Load(),
 		WALSyncs:     d.stats.walSyncs.Load(),

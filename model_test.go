@@ -39,7 +39,14 @@ func modelOptionSets() []optionSet {
 		{"tiny", func(fs FS) *Options {
 			return &Options{FS: fs, WriteBufferSize: 2 << 10, BlockSize: 64, BlockRestartInterval: 2,
 				TargetFileSize: 4 << 10, L0CompactionTrigger: 2, L0SlowdownTrigger: 3, L0StopTrigger: 6,
-				BloomBitsPerKey: -1, Compression: NoCompression, MaxOpenFiles: 20, BlockCacheSize: -1}
+				BloomBitsPerKey: -1, Compression: NoCompression, MaxOpenFiles: 20, BlockCacheSize: -1,
+				BaseLevelSize: 8 << 10}
+		}},
+		{"tiny-fixed-levels", func(fs FS) *Options {
+			return &Options{FS: fs, WriteBufferSize: 2 << 10, BlockSize: 64, BlockRestartInterval: 2,
+				TargetFileSize: 4 << 10, L0CompactionTrigger: 2, L0SlowdownTrigger: 3, L0StopTrigger: 6,
+				BloomBitsPerKey: -1, Compression: NoCompression, MaxOpenFiles: 20, BlockCacheSize: -1,
+				BaseLevelSize: 8 << 10, LevelSizing: FixedLevelSizes}
 		}},
 		{"zstd-reverse", func(fs FS) *Options {
 			return &Options{FS: fs, Comparator: reverseComparer, WriteBufferSize: 8 << 10,

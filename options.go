@@ -183,8 +183,23 @@ type Options struct {
 	// table. Default 2 MiB.
 	TargetFileSize int64
 	// LevelSizeMultiplier is the size ratio between adjacent levels.
-	// Level 1 holds 10 MiB. Default 10.
+	// Default 10.
 	LevelSizeMultiplier int
+	// LevelSizing chooses how the byte budgets of levels 1 and up are set:
+	// LevelDB's fixed budgets (FixedLevelSizes) or budgets computed from
+	// the last level up (DynamicLevelSizes). Either way the files on disk
+	// are LevelDB's, and a database may be opened with the other setting,
+	// or by LevelDB. Default: DynamicLevelSizes.
+	LevelSizing LevelSizing
+	// BaseLevelSize is the byte budget of level 1 with FixedLevelSizes
+	// (level l holding BaseLevelSize × LevelSizeMultiplier^(l-1)), and of
+	// the base level, the one level 0 compacts into, with
+	// DynamicLevelSizes. Default: 10 MiB (LevelDB's); with
+	// DynamicLevelSizes, a quarter of what level 0 holds uncompressed at
+	// L0CompactionTrigger (WriteBufferSize × L0CompactionTrigger / 4) if
+	// that is more: 64 MiB with 64 MiB memtables, where it wrote 13% less
+	// than 10 MiB did (docs/performance.md, "Level sizes").
+	BaseLevelSize int64
 	// DisableAutoCompactions stops background compactions; flushes still
 	// happen, and CompactRange still works. Level-0 write stalls are off
 	// too, since nothing would end them.
@@ -295,7 +310,56 @@ func (o *Options) withDefaults() *Options {
 	if c.LevelSizeMultiplier <= 1 {
 		c.LevelSizeMultiplier = 10
 	}
+	if c.LevelSizing == DefaultLevelSizing {
+		c.LevelSizing = DynamicLevelSizes
+	}
+	if c.BaseLevelSize <= 0 {
+		c.BaseLevelSize = 10 << 20
+		if c.LevelSizing == DynamicLevelSizes {
+			c.BaseLevelSize = max(c.BaseLevelSize, int64(c.WriteBufferSize)*int64(c.L0CompactionTrigger)/4)
+		}
+	}
 	return &c
+}
+
+// LevelSizing is how the byte budgets of the levels below level 0 are set
+// (Options.LevelSizing).
+type LevelSizing int
+
+const (
+	// DefaultLevelSizing is DynamicLevelSizes.
+	DefaultLevelSizing LevelSizing = iota
+	// DynamicLevelSizes sizes the levels from the data in the last level up
+	// (RocksDB's level_compaction_dynamic_level_bytes; Pebble always does
+	// it): each level is meant to hold about 1/LevelSizeMultiplier of the
+	// next, the last one holding what it holds. Level 0 compacts into the
+	// base level, the shallowest level that size leaves room for (its
+	// budget BaseLevelSize), and the levels above the base level stay
+	// empty: a small database has its tables in level 6 only, or 5 and 6,
+	// and the base level moves up one level at a time as it grows. Once
+	// the last level holds more than BaseLevelSize × LevelSizeMultiplier,
+	// about 90% of the data sits in it (space amplification about 1.11),
+	// and fewer levels rewrite it on its way down. Flushes are placed below
+	// level 0 only in the base level.
+	DynamicLevelSizes
+	// FixedLevelSizes is LevelDB's sizing: level 1 holds BaseLevelSize,
+	// each next level LevelSizeMultiplier times more, level 0 compacts into
+	// level 1, and a flush may be placed as deep as level 2 when nothing
+	// overlaps it.
+	FixedLevelSizes
+)
+
+// String returns "default", "dynamic" or "fixed".
+func (s LevelSizing) String() string {
+	switch s {
+	case DefaultLevelSizing:
+		return "default"
+	case DynamicLevelSizes:
+		return "dynamic"
+	case FixedLevelSizes:
+		return "fixed"
+	}
+	return fmt.Sprintf("LevelSizing(%d)", int(s))
 }
 
 // WriteOptions control one write. A nil *WriteOptions means no sync, WAL on.

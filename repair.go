@@ -117,7 +117,8 @@ func Repair(dirname string, opts *Options) (*RepairReport, error) {
 		Comparator: o.Comparator, Merger: r.merger, FS: o.FS, Logger: o.Logger, WriteBufferSize: o.WriteBufferSize,
 		BlockSize: o.BlockSize, BlockRestartInterval: o.BlockRestartInterval, BlockCacheSize: o.BlockCacheSize,
 		BloomBitsPerKey: o.BloomBitsPerKey, Compression: o.Compression, TargetFileSize: o.TargetFileSize,
-		LevelSizeMultiplier: o.LevelSizeMultiplier, MaxOpenFiles: o.MaxOpenFiles, ErrorIfNotExists: true,
+		LevelSizeMultiplier: o.LevelSizeMultiplier, LevelSizing: o.LevelSizing, BaseLevelSize: o.BaseLevelSize,
+		MaxOpenFiles: o.MaxOpenFiles, ErrorIfNotExists: true,
 	})
 	if err != nil {
 		return r.report, fmt.Errorf("strata: repair %s: open the rebuilt database: %w", dirname, err)

@@ -34,8 +34,9 @@ func (r CompactionReason) String() string {
 }
 
 // Compaction describes one compaction picked from a Version: merge
-// Inputs[0] (level Level) with Inputs[1] (level Level+1) into new files of
-// level Level+1. Its fields are read-only for the caller; the key slices
+// Inputs[0] (level Level) with Inputs[1] (level OutputLevel(): Level+1, or
+// for level 0 the base level, see LevelTargets) into new files of
+// OutputLevel(). The levels between Level and OutputLevel() are empty. Its fields are read-only for the caller; the key slices
 // alias the files' keys. IsBaseLevelForKey and ShouldStopBefore keep state
 // for one pass over the merged input, so a Compaction is not safe for
 // concurrent use.
@@ -45,13 +46,13 @@ func (r CompactionReason) String() string {
 // the compaction runs (its files must stay live), and after installing (or
 // abandoning) the result call MarkCompacting(false). The edit to install is
 // built with AddInputDeletions, the output files (VersionEdit.AddFile at
-// level Level+1) and the CompactPointer.
+// OutputLevel()) and the CompactPointer.
 type Compaction struct {
-	// Level is the input level; outputs go to Level+1.
+	// Level is the input level; outputs go to OutputLevel().
 	Level int
-	// Inputs[0] are files of Level, Inputs[1] files of Level+1.
+	// Inputs[0] are files of Level, Inputs[1] files of OutputLevel().
 	Inputs [2][]*FileMetadata
-	// Grandparents are the files of Level+2 overlapping the compaction's key
+	// Grandparents are the files of OutputLevel()+1 overlapping the compaction's key
 	// range; ShouldStopBefore cuts output files so that none overlaps too
 	// many of their bytes.
 	Grandparents []*FileMetadata
@@ -67,6 +68,7 @@ type Compaction struct {
 	// Version is the Version the compaction was picked from.
 	Version *Version
 
+	outputLevel           int
 	pointerKey            []byte // largest key of Inputs[0]
 	maxGrandparentOverlap uint64
 
@@ -79,8 +81,9 @@ type Compaction struct {
 	overlappedBytes  uint64
 }
 
-// OutputLevel returns Level+1.
-func (c *Compaction) OutputLevel() int { return c.Level + 1 }
+// OutputLevel returns the level the compaction writes to: Level+1, or for a
+// compaction of level 0 the base level it was picked with.
+func (c *Compaction) OutputLevel() int { return c.outputLevel }
 
 // NumInputFiles returns the number of input files of both levels.
 func (c *Compaction) NumInputFiles() int { return len(c.Inputs[0]) + len(c.Inputs[1]) }
@@ -89,8 +92,8 @@ func (c *Compaction) NumInputFiles() int { return len(c.Inputs[0]) + len(c.Input
 func (c *Compaction) InputBytes() uint64 { return totalSize(c.Inputs[0]) + totalSize(c.Inputs[1]) }
 
 // IsTrivialMove reports whether the compaction can be done by moving its
-// single input file to Level+1 in the MANIFEST, without rewriting it: one
-// input in Level, none in Level+1, and not too many grandparent bytes
+// single input file to OutputLevel() in the MANIFEST, without rewriting it:
+// one input in Level, none in OutputLevel(), and not too many grandparent bytes
 // overlapping (else the moved file would make a later compaction very
 // expensive). Manual compactions are never trivial moves: they are asked
 // for to rewrite data (LevelDB's DBImpl makes the same exception).
@@ -99,7 +102,7 @@ func (c *Compaction) IsTrivialMove() bool {
 		totalSize(c.Grandparents) <= c.maxGrandparentOverlap
 }
 
-// IsBaseLevelForKey reports whether no level below Level+1 can hold an entry
+// IsBaseLevelForKey reports whether no level below OutputLevel() can hold an entry
 // for ukey, so a deletion marker for ukey may be dropped once no snapshot
 // needs it. It advances a cursor per level, so successive calls must pass
 // user keys in non-decreasing order (the order of the compaction's merged
@@ -107,7 +110,7 @@ func (c *Compaction) IsTrivialMove() bool {
 // It does not allocate.
 func (c *Compaction) IsBaseLevelForKey(ukey []byte) bool {
 	cmp := c.Version.ucmp()
-	for level := c.Level + 2; level < NumLevels; level++ {
+	for level := c.outputLevel + 1; level < NumLevels; level++ {
 		files := c.Version.Levels[level]
 		for c.levelPtrs[level] < len(files) {
 			f := files[c.levelPtrs[level]]
@@ -148,10 +151,11 @@ func (c *Compaction) ShouldStopBefore(ikey []byte) bool {
 
 // AddInputDeletions records in edit the deletion of every input file.
 func (c *Compaction) AddInputDeletions(edit *VersionEdit) {
-	for which, files := range c.Inputs {
-		for _, f := range files {
-			edit.DeleteFile(c.Level+which, f.Num)
-		}
+	for _, f := range c.Inputs[0] {
+		edit.DeleteFile(c.Level, f.Num)
+	}
+	for _, f := range c.Inputs[1] {
+		edit.DeleteFile(c.outputLevel, f.Num)
 	}
 }
 
@@ -182,7 +186,7 @@ func (c *Compaction) CompactPointer() CompactPointer {
 //	  range: "a"#12,SET .. "k"#3,SET
 func (c *Compaction) String() string {
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "L%d -> L%d (%s", c.Level, c.Level+1, c.Reason)
+	fmt.Fprintf(&sb, "L%d -> L%d (%s", c.Level, c.outputLevel, c.Reason)
 	if c.Reason == ReasonSize {
 		fmt.Fprintf(&sb, ", score %.2f", c.Score)
 	}
@@ -197,7 +201,7 @@ func (c *Compaction) String() string {
 		sb.WriteByte('\n')
 	}
 	writeNums(fmt.Sprintf("L%d", c.Level), c.Inputs[0])
-	writeNums(fmt.Sprintf("L%d", c.Level+1), c.Inputs[1])
+	writeNums(fmt.Sprintf("L%d", c.outputLevel), c.Inputs[1])
 	writeNums("grandparents", c.Grandparents)
 	fmt.Fprintf(&sb, "  range: %s .. %s\n", base.FormatInternalKey(c.Smallest), base.FormatInternalKey(c.Largest))
 	return sb.String()

@@ -18,10 +18,10 @@ type lsmState struct {
 	nextNum  uint64 // numbers of the output files "install" creates
 }
 
-// TestDataDriven runs the golden files testdata/version and
-// testdata/picker. Commands:
+// TestDataDriven runs the golden files testdata/version, testdata/picker,
+// testdata/concurrent and testdata/dynamic. Commands:
 //
-//	define [trigger=N] [base=SIZE] [target=SIZE] [mult=N]  (input: LSM text)
+//	define [trigger=N] [base=SIZE] [target=SIZE] [mult=N] [dynamic]  (input: LSM text)
 //	apply                      (input: "add L num:size smallest largest" / "del L num")
 //	check                      CheckConsistency
 //	overlaps level=N [begin=U] [end=U]
@@ -32,6 +32,7 @@ type lsmState struct {
 //	seek file=N level=L [times=K]
 //	sample key=IKEY [times=K]  RecordReadSample
 //	scores
+//	targets                    LevelTargets
 //	pick [mark]
 //	manual level=N [begin=U] [end=U] [mark]
 //	release                    MarkCompacting(false) on the last compaction
@@ -43,7 +44,7 @@ type lsmState struct {
 //	install                    run the last compaction: one output file
 //	                           spanning its range (or a trivial move)
 func TestDataDriven(t *testing.T) {
-	for _, name := range []string{"version", "picker", "concurrent"} {
+	for _, name := range []string{"version", "picker", "concurrent", "dynamic"} {
 		t.Run(name, func(t *testing.T) {
 			s := &lsmState{v: NewVersion(nil)}
 			runDataDriven(t, "testdata/"+name, func(t *testing.T, d *ddCase) string {
@@ -73,7 +74,7 @@ func (s *lsmState) run(d *ddCase) (string, error) {
 	}
 	switch d.cmd {
 	case "define":
-		s.opts = PickerOptions{}
+		s.opts = PickerOptions{DynamicLevelBytes: d.has("dynamic")}
 		for _, kv := range []struct {
 			key string
 			dst *uint64
@@ -230,6 +231,19 @@ func (s *lsmState) run(d *ddCase) (string, error) {
 		fmt.Fprintf(&sb, "best: L%d %.3f", sc.BestLevel, sc.BestScore)
 		return sb.String(), nil
 
+	case "targets":
+		t := s.v.LevelTargets(s.opts)
+		var sb strings.Builder
+		fmt.Fprintf(&sb, "base level: L%d\n", t.BaseLevel)
+		for level := 1; level < NumLevels; level++ {
+			if t.MaxBytes[level] == 0 {
+				fmt.Fprintf(&sb, "L%d: %d bytes, no budget\n", level, t.Bytes[level])
+				continue
+			}
+			fmt.Fprintf(&sb, "L%d: %d bytes, budget %.0f\n", level, t.Bytes[level], t.MaxBytes[level])
+		}
+		return sb.String(), nil
+
 	case "pick", "manual":
 		var c *Compaction
 		busy := false
@@ -323,11 +337,11 @@ func (s *lsmState) run(d *ddCase) (string, error) {
 		e := &VersionEdit{}
 		if c.IsTrivialMove() {
 			e.DeleteFile(c.Level, c.Inputs[0][0].Num)
-			e.AddFile(c.Level+1, c.Inputs[0][0])
+			e.AddFile(c.OutputLevel(), c.Inputs[0][0])
 		} else {
 			c.AddInputDeletions(e)
 			s.nextNum++
-			e.AddFile(c.Level+1, &FileMetadata{Num: 100 + s.nextNum, Size: c.InputBytes(), Smallest: c.Smallest, Largest: c.Largest})
+			e.AddFile(c.OutputLevel(), &FileMetadata{Num: 100 + s.nextNum, Size: c.InputBytes(), Smallest: c.Smallest, Largest: c.Largest})
 		}
 		e.CompactPointers = append(e.CompactPointers, c.CompactPointer())
 		b := NewBuilder(nil, s.v)

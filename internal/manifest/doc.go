@@ -11,7 +11,8 @@
 // (db/version_edit.cc): edits Strata writes decode in C++ LevelDB and vice
 // versa. The picking rules follow db/version_set.cc (PickCompaction,
 // SetupOtherInputs, CompactRange, PickLevelForMemTableOutput) so that a tree
-// evolves as it would under LevelDB.
+// evolves as it would under LevelDB; PickerOptions.DynamicLevelBytes replaces
+// LevelDB's fixed level budgets with RocksDB's dynamic ones (LevelTargets).
 //
 // Invariants of a Version (checked by Builder.Finish and CheckConsistency):
 //   - Level 0 is ordered by file number ascending: the newest file is last.
@@ -35,13 +36,24 @@
 // caller still holds the mutex it picked under), and a candidate that would
 // read such a file is skipped. That also keeps output ranges apart, because
 // every compaction the picker returns is "covered": the key range
-// [Smallest, Largest] it will write into level Level+1 is the union of the
-// ranges of its input files, with no gap. Level+1 inputs are all level+1
-// files overlapping the level inputs, so any later candidate whose output
-// range would meet a running compaction's output range must overlap one of
-// that compaction's input files, in level Level (level-0 inputs are expanded
-// to every overlapping level-0 file; in levels 1+ files do not overlap) or in
-// level Level+1 (its level+1 inputs are then Compacting). Manual compactions,
+// [Smallest, Largest] it will write into its output level (Level+1, or the
+// base level for level 0) is the union of the ranges of its input files,
+// with no gap. The output-level inputs are all its files overlapping the
+// level inputs, so any later candidate whose output range would meet a
+// running compaction's output range must overlap one of that compaction's
+// input files, in level Level (level-0 inputs are expanded to every
+// overlapping level-0 file; in levels 1+ files do not overlap) or in the
+// output level (its inputs there are then Compacting).
+//
+// Dynamic level sizes (PickerOptions.DynamicLevelBytes) let level 0 skip
+// the empty levels above the base level. A compaction picked while the base
+// level was deeper may still be writing into level B when the base level
+// has moved to B-1 (or the reverse); that keeps every key's entries newest
+// first, because a level-0 compaction's output holds only keys of its
+// level-0 inputs and of its output-level inputs, and any later level-0
+// compaction's level-0 inputs overlap none of its level-0 inputs: entries
+// from level 0 are newer than any below it, wherever they land. The
+// simulation in sim_test.go checks this under random interleavings. Manual compactions,
 // whose requested range may span gaps between files, are cut at the first gap
 // so they stay covered; the caller simply continues from where the previous
 // piece ended. PickLevelForMemTableOutput gives the same guarantee to

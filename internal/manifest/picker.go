@@ -15,8 +15,16 @@ type PickerOptions struct {
 	// LevelMultiplier is the growth of the byte budget from one level to
 	// the next. Default 10.
 	LevelMultiplier int
-	// BaseLevelBytes is the byte budget of level 1. Default 10 MiB.
+	// BaseLevelBytes is the byte budget of level 1 (with DynamicLevelBytes,
+	// of the base level). Default 10 MiB.
 	BaseLevelBytes uint64
+	// DynamicLevelBytes sizes the levels from the last one up, as RocksDB's
+	// level_compaction_dynamic_level_bytes and Pebble do (see
+	// Version.LevelTargets): level 0 compacts into the base level, the
+	// shallowest level that gets data, and the levels between them stay
+	// empty. Off: LevelDB's fixed budgets, BaseLevelBytes for level 1 and
+	// ×LevelMultiplier for each level below, level 0 compacting into level 1.
+	DynamicLevelBytes bool
 	// TargetFileSize is the size at which compaction output files are cut,
 	// and the per-call input limit of a manual compaction. Default 2 MiB.
 	TargetFileSize uint64
@@ -68,31 +76,119 @@ func (o PickerOptions) MaxBytesForLevel(level int) float64 {
 	return b
 }
 
+// LevelTargets is the shape the picker keeps the tree in: where level 0
+// compacts to and the byte budget of each level.
+type LevelTargets struct {
+	// BaseLevel is the level level 0 compacts into: 1 with LevelDB's fixed
+	// budgets; with DynamicLevelBytes the shallowest level below 0 meant to
+	// hold data (the levels between 0 and it are empty).
+	BaseLevel int
+	// MaxBytes[l] is the byte budget of level l, for the levels from
+	// BaseLevel on; 0 for level 0 (budgeted by file count) and for the
+	// levels above BaseLevel.
+	MaxBytes [NumLevels]float64
+	// Bytes[l] is the total size of level l's files.
+	Bytes [NumLevels]uint64
+}
+
+// LevelTargets returns the base level and the level budgets of v under o.
+//
+// With o.DynamicLevelBytes (RocksDB's level_compaction_dynamic_level_bytes,
+// what Pebble always does) the budgets follow the data instead of growing
+// from level 1 down: the largest level (normally the last) is taken as the
+// last level's size, and each level above it is meant to hold
+// 1/LevelMultiplier of the next. The base level is the shallowest level
+// whose share that way is still above BaseLevelBytes/LevelMultiplier,
+// moved no deeper than the first non-empty level (so no data sits between
+// level 0 and the base level); an empty tree's base level is the last one.
+// The last level's budget is its size, each level above it has
+// 1/LevelMultiplier of the next one's, but never less than BaseLevelBytes
+// (so the base level's budget is BaseLevelBytes, as in RocksDB). As the tree
+// grows the base level moves up one level at a time, and about
+// (multiplier-1)/multiplier of the data sits in the last level (space
+// amplification about 1.11 at the default 10), against as little as half
+// with fixed budgets when the last level is barely begun. (Pebble instead
+// spreads the ratio from BaseLevelBytes to the last level evenly over the
+// levels, which writes a little less and keeps more data above the last
+// level; measured here, docs/performance.md, it missed issue 28's space
+// target.)
+func (v *Version) LevelTargets(o PickerOptions) LevelTargets {
+	o = o.WithDefaults()
+	var t LevelTargets
+	first := 0 // the first non-empty level below 0
+	var largest uint64
+	for level := range NumLevels {
+		t.Bytes[level] = v.LevelBytes(level)
+		if level > 0 && t.Bytes[level] > 0 {
+			if first == 0 {
+				first = level
+			}
+			largest = max(largest, t.Bytes[level])
+		}
+	}
+	if !o.DynamicLevelBytes {
+		t.BaseLevel = 1
+		for level := 1; level < NumLevels; level++ {
+			t.MaxBytes[level] = o.MaxBytesForLevel(level)
+		}
+		return t
+	}
+	mult := float64(o.LevelMultiplier)
+	baseMax := float64(o.BaseLevelBytes)
+	last := NumLevels - 1
+	if first == 0 {
+		t.BaseLevel = last
+		t.MaxBytes[last] = baseMax
+		return t
+	}
+	// The share of the first non-empty level if every level were
+	// 1/mult of the next, the largest one being the last.
+	share := float64(largest)
+	for level := last; level > first; level-- {
+		share /= mult
+	}
+	t.BaseLevel = first
+	for t.BaseLevel > 1 && share > baseMax {
+		t.BaseLevel--
+		share /= mult
+	}
+	size := float64(largest)
+	for level := last; level >= t.BaseLevel; level-- {
+		t.MaxBytes[level] = max(size, baseMax)
+		size /= mult
+	}
+	return t
+}
+
 // Scores rates how urgently each level needs a compaction.
 type Scores struct {
 	// Level[0] is the number of level-0 files over L0CompactionTrigger;
-	// Level[l] for l >= 1 is the level's bytes over MaxBytesForLevel(l). A
-	// level scoring >= 1 is due for a size compaction. The last level's score
-	// is informational: it is never compacted.
+	// Level[l] for l >= 1 is the level's bytes over its budget
+	// (LevelTargets; 0 for a level above the base level). A level scoring
+	// >= 1 is due for a size compaction. The last level's score is
+	// informational: it is never compacted.
 	Level [NumLevels]float64
 	// BestLevel and BestScore are the highest score among levels 0 to
 	// NumLevels-2 and its level (the lowest level on ties), as LevelDB's
 	// VersionSet::Finalize computes them.
 	BestLevel int
 	BestScore float64
+	// Targets are the base level and budgets the scores were computed
+	// from.
+	Targets LevelTargets
 }
 
 // ComputeScores returns the Version's compaction scores under o. It does not
 // allocate; it costs a pass over every file's size.
 func (v *Version) ComputeScores(o PickerOptions) Scores {
 	o = o.WithDefaults()
-	s := Scores{BestLevel: -1, BestScore: -1}
+	s := Scores{BestLevel: -1, BestScore: -1, Targets: v.LevelTargets(o)}
 	for level := range NumLevels {
 		var score float64
 		if level == 0 {
 			score = float64(len(v.Levels[0])) / float64(o.L0CompactionTrigger)
-		} else {
-			score = float64(v.LevelBytes(level)) / o.MaxBytesForLevel(level)
+		} else if budget := s.Targets.MaxBytes[level]; budget > 0 {
+			score = float64(s.Targets.Bytes[level]) / budget
 		}
 		s.Level[level] = score
 		if level < NumLevels-1 && score > s.BestScore {
@@ -100,6 +196,15 @@ func (v *Version) ComputeScores(o PickerOptions) Scores {
 		}
 	}
 	return s
+}
+
+// outputLevel is the level a compaction of level writes to: the base level
+// for level 0, else the next level.
+func (t *LevelTargets) outputLevel(level int) int {
+	if level == 0 {
+		return t.BaseLevel
+	}
+	return level + 1
 }
 
 // PickCompaction returns the compaction to run next on v, or nil when none
@@ -113,10 +218,14 @@ func (v *Version) ComputeScores(o PickerOptions) Scores {
 // Level-0 seeds are expanded to every overlapping level-0 file. Failing a
 // size compaction, v's seek candidate (Version.UpdateStats) is compacted.
 //
+// A compaction of level L writes to level L+1, except that level 0 writes
+// to the base level (LevelTargets: level 1, or with DynamicLevelBytes the
+// shallowest level meant to hold data; the levels in between are empty).
 // The inputs then grow as LevelDB's SetupOtherInputs grows them: the
-// level+1 files overlapping the level inputs; then more level inputs if
-// that adds no level+1 file and stays under ExpandedCompactionByteSizeLimit;
-// files sharing a boundary user key with an input are always pulled in.
+// output level's files overlapping the level inputs; then more level inputs
+// if that adds no output-level file and stays under
+// ExpandedCompactionByteSizeLimit; files sharing a boundary user key with an
+// input are always pulled in.
 //
 // compactPointers (nil: no rotation) is updated at once for the picked
 // level, as LevelDB does, so a compaction that fails is not retried on the
@@ -147,7 +256,7 @@ func PickCompaction(v *Version, o PickerOptions, compactPointers *[NumLevels][]b
 		if compactPointers != nil {
 			ptr = compactPointers[level]
 		}
-		if c := pickSizeCompaction(v, o, level, ptr); c != nil {
+		if c := pickSizeCompaction(v, o, level, scores.Targets.outputLevel(level), ptr); c != nil {
 			c.Score = scores.Level[level]
 			if compactPointers != nil {
 				compactPointers[level] = c.pointerKey
@@ -156,7 +265,7 @@ func PickCompaction(v *Version, o PickerOptions, compactPointers *[NumLevels][]b
 		}
 	}
 	if f, level := v.FileToCompact(); f != nil && level < NumLevels-1 && !f.Compacting.Load() {
-		if c := newCompaction(v, o, level, ReasonSeek, []*FileMetadata{f}); c != nil {
+		if c := newCompaction(v, o, level, scores.Targets.outputLevel(level), ReasonSeek, []*FileMetadata{f}); c != nil {
 			if compactPointers != nil {
 				compactPointers[level] = c.pointerKey
 			}
@@ -166,8 +275,9 @@ func PickCompaction(v *Version, o PickerOptions, compactPointers *[NumLevels][]b
 	return nil
 }
 
-// pickSizeCompaction picks a size compaction of level seeded after ptr.
-func pickSizeCompaction(v *Version, o PickerOptions, level int, ptr []byte) *Compaction {
+// pickSizeCompaction picks a size compaction of level into out seeded after
+// ptr.
+func pickSizeCompaction(v *Version, o PickerOptions, level, out int, ptr []byte) *Compaction {
 	files := v.Levels[level]
 	if len(files) == 0 {
 		return nil
@@ -198,7 +308,7 @@ func pickSizeCompaction(v *Version, o PickerOptions, level int, ptr []byte) *Com
 			continue
 		}
 		seed[0] = f
-		if c := newCompaction(v, o, level, ReasonSize, seed); c != nil {
+		if c := newCompaction(v, o, level, out, ReasonSize, seed); c != nil {
 			return c
 		}
 	}
@@ -219,6 +329,7 @@ func pickSizeCompaction(v *Version, o PickerOptions, level int, ptr []byte) *Com
 // whole range, repeat with begin = c.CompactPointer().Key after installing
 // each result, until (nil, false). The caller records c.CompactPointer() in
 // the edit and in its compact pointers, and marks the inputs Compacting.
+// Level 0 compacts into the base level, as in PickCompaction.
 func PickManual(v *Version, o PickerOptions, level int, begin, end []byte) (c *Compaction, busy bool) {
 	o = o.WithDefaults()
 	if level < 0 || level >= NumLevels-1 {
@@ -248,17 +359,22 @@ func PickManual(v *Version, o PickerOptions, level int, begin, end []byte) (c *C
 	if anyCompacting(inputs) {
 		return nil, true
 	}
-	c = newCompaction(v, o, level, ReasonManual, inputs)
+	out := level + 1
+	if level == 0 {
+		out = v.LevelTargets(o).BaseLevel
+	}
+	c = newCompaction(v, o, level, out, ReasonManual, inputs)
 	if c == nil {
 		return nil, true
 	}
 	return c, false
 }
 
-// newCompaction builds the compaction seeded with inputs (files of level),
-// or returns nil if it would touch a Compacting file. Level-0 inputs are
-// first expanded to every level-0 file overlapping them.
-func newCompaction(v *Version, o PickerOptions, level int, reason CompactionReason, inputs []*FileMetadata) *Compaction {
+// newCompaction builds the compaction of level into level out seeded with
+// inputs (files of level), or returns nil if it would touch a Compacting
+// file. Level-0 inputs are first expanded to every level-0 file overlapping
+// them. The levels between level and out must be empty.
+func newCompaction(v *Version, o PickerOptions, level, out int, reason CompactionReason, inputs []*FileMetadata) *Compaction {
 	cmp := v.ucmp()
 	if level == 0 {
 		smallest, largest := keyRange(cmp, inputs, nil)
@@ -267,7 +383,7 @@ func newCompaction(v *Version, o PickerOptions, level int, reason CompactionReas
 	// setupOtherInputs returns a covered compaction after at most one cut;
 	// the bound only guards against a broken invariant.
 	for range 4 {
-		c := setupOtherInputs(v, o, level, reason, inputs)
+		c := setupOtherInputs(v, o, level, out, reason, inputs)
 		if c == nil {
 			return nil
 		}
@@ -280,24 +396,24 @@ func newCompaction(v *Version, o PickerOptions, level int, reason CompactionReas
 	return nil
 }
 
-// setupOtherInputs completes a compaction from its level inputs (LevelDB's
-// VersionSet::SetupOtherInputs), or returns nil if it would read a
-// Compacting file.
-func setupOtherInputs(v *Version, o PickerOptions, level int, reason CompactionReason, inputs0 []*FileMetadata) *Compaction {
+// setupOtherInputs completes a compaction of level into level out from its
+// level inputs (LevelDB's VersionSet::SetupOtherInputs), or returns nil if
+// it would read a Compacting file.
+func setupOtherInputs(v *Version, o PickerOptions, level, out int, reason CompactionReason, inputs0 []*FileMetadata) *Compaction {
 	cmp := v.ucmp()
 	inputs0 = v.addBoundaryInputs(level, slices.Clip(inputs0))
 	if anyCompacting(inputs0) {
 		return nil
 	}
 	smallest, largest := keyRange(cmp, inputs0, nil)
-	inputs1 := v.Overlaps(level+1, base.UserKey(smallest), base.UserKey(largest))
-	inputs1 = v.addBoundaryInputs(level+1, inputs1)
+	inputs1 := v.Overlaps(out, base.UserKey(smallest), base.UserKey(largest))
+	inputs1 = v.addBoundaryInputs(out, inputs1)
 	if anyCompacting(inputs1) {
 		return nil
 	}
 	allStart, allLimit := keyRange(cmp, inputs0, inputs1)
 
-	// Grow the level inputs if that pulls in no more level+1 files.
+	// Grow the level inputs if that pulls in no more output-level files.
 	if len(inputs1) > 0 {
 		expanded0 := v.Overlaps(level, base.UserKey(allStart), base.UserKey(allLimit))
 		expanded0 = v.addBoundaryInputs(level, expanded0)
@@ -305,8 +421,8 @@ func setupOtherInputs(v *Version, o PickerOptions, level int, reason CompactionR
 			totalSize(inputs1)+totalSize(expanded0) < o.ExpandedCompactionByteSizeLimit &&
 			!anyCompacting(expanded0) {
 			newStart, newLimit := keyRange(cmp, expanded0, nil)
-			expanded1 := v.Overlaps(level+1, base.UserKey(newStart), base.UserKey(newLimit))
-			expanded1 = v.addBoundaryInputs(level+1, expanded1)
+			expanded1 := v.Overlaps(out, base.UserKey(newStart), base.UserKey(newLimit))
+			expanded1 = v.addBoundaryInputs(out, expanded1)
 			if len(expanded1) == len(inputs1) && !anyCompacting(expanded1) {
 				largest = newLimit
 				inputs0, inputs1 = expanded0, expanded1
@@ -316,6 +432,7 @@ func setupOtherInputs(v *Version, o PickerOptions, level int, reason CompactionR
 	}
 	c := &Compaction{
 		Level:                 level,
+		outputLevel:           out,
 		Inputs:                [2][]*FileMetadata{inputs0, inputs1},
 		MaxOutputFileSize:     o.TargetFileSize,
 		Reason:                reason,
@@ -325,8 +442,8 @@ func setupOtherInputs(v *Version, o PickerOptions, level int, reason CompactionR
 		pointerKey:            largest,
 		maxGrandparentOverlap: o.MaxGrandparentOverlapBytes,
 	}
-	if level+2 < NumLevels {
-		c.Grandparents = v.Overlaps(level+2, base.UserKey(allStart), base.UserKey(allLimit))
+	if out+1 < NumLevels {
+		c.Grandparents = v.Overlaps(out+1, base.UserKey(allStart), base.UserKey(allLimit))
 	}
 	return c
 }

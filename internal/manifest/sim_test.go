@@ -18,7 +18,7 @@ type simEntry struct {
 
 const simEntrySize = 100 // bytes a simulated entry counts for
 
-func simUkey(k int) []byte { return fmt.Appendf(nil, "k%05d", k) }
+func simUkey(k int) []byte { return fmt.Appendf(nil, "k%08d", k) }
 
 // lsmSim runs flushes, picked and manual compactions concurrently (in a
 // random interleaving) against the picker and the Builder, with simulated
@@ -36,32 +36,125 @@ type lsmSim struct {
 	contents map[uint64][]simEntry // by file number
 	newest   map[int]uint64        // key -> newest sequence written
 	running  []*Compaction
+	keySpace int // flushes write keys in [0, keySpace+300); 0: 2000
 	nextNum  uint64
 	nextSeq  uint64
 	installs int
 	stats    map[string]int
 }
 
+// TestLSMSimulation runs the simulation with fixed and with dynamic level
+// sizes; after the writes stop, compactions must bring every level within
+// its budget.
 func TestLSMSimulation(t *testing.T) {
-	for range 4 {
-		seed := rand.Uint64()
-		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			s := &lsmSim{
-				t:    t,
-				seed: seed,
-				rng:  rand.New(rand.NewPCG(seed, 1)),
-				opts: PickerOptions{L0CompactionTrigger: 4, LevelMultiplier: 4,
-					BaseLevelBytes: 40 * simEntrySize, TargetFileSize: 10 * simEntrySize},
-				v:        NewVersion(nil),
-				contents: map[uint64][]simEntry{},
-				newest:   map[int]uint64{},
-				stats:    map[string]int{},
+	for _, dynamic := range []bool{false, true} {
+		for range 4 {
+			seed := rand.Uint64()
+			t.Run(fmt.Sprintf("dynamic=%t/%d", dynamic, seed), func(t *testing.T) {
+				s := newLSMSim(t, seed, dynamic)
+				s.run(2500, true)
+				s.run(800, false) // quiet: compactions drain, reads go on
+				s.checkReads(true)
+				s.drain()
+				t.Logf("seed %d: %v, final tree %d files in levels %v", seed, s.stats, s.numFiles(), s.levelCounts())
+			})
+		}
+	}
+}
+
+func newLSMSim(t *testing.T, seed uint64, dynamic bool) *lsmSim {
+	return &lsmSim{
+		t:    t,
+		seed: seed,
+		rng:  rand.New(rand.NewPCG(seed, 1)),
+		opts: PickerOptions{L0CompactionTrigger: 4, LevelMultiplier: 4, DynamicLevelBytes: dynamic,
+			BaseLevelBytes: 40 * simEntrySize, TargetFileSize: 10 * simEntrySize},
+		v:        NewVersion(nil),
+		contents: map[uint64][]simEntry{},
+		newest:   map[int]uint64{},
+		stats:    map[string]int{},
+	}
+}
+
+// drain runs picked compactions one at a time until none is due, and fails
+// if that does not happen within a bound (a level over its budget that no
+// compaction brings down) or leaves a level over its budget.
+func (s *lsmSim) drain() {
+	for i := 0; ; i++ {
+		c := PickCompaction(s.v, s.opts, &s.pointers)
+		if c == nil {
+			break
+		}
+		if i == 10000 {
+			s.fatalf("compactions never stop: %s", c)
+		}
+		s.start(c)
+		s.running = s.running[:len(s.running)-1]
+		s.finish(c)
+	}
+	sc := s.v.ComputeScores(s.opts)
+	for level := 0; level < NumLevels-1; level++ {
+		if sc.Level[level] >= 1 {
+			s.fatalf("L%d over budget (score %.2f) with no compaction due", level, sc.Level[level])
+		}
+	}
+	s.checkReads(true)
+}
+
+// TestDynamicLevelsGrowth fills a simulated tree with fresh keys, flushes and
+// compactions in turn, with dynamic level sizes: the base level starts at
+// the last level and only moves up as the tree grows, the levels above it
+// stay empty, and once compactions settle the last level holds most of the
+// data.
+func TestDynamicLevelsGrowth(t *testing.T) {
+	seed := rand.Uint64()
+	s := newLSMSim(t, seed, true)
+	s.keySpace = 1 << 20 // keys rarely repeat: the tree only grows
+	prevBase := NumLevels - 1
+	var bases []int
+	steps := 800
+	if testing.Short() {
+		steps = 400
+	}
+	for range steps {
+		if len(s.v.Levels[0]) < 12 {
+			s.flush()
+		}
+		for range 2 {
+			if c := PickCompaction(s.v, s.opts, &s.pointers); c != nil {
+				s.start(c)
+				s.running = s.running[:len(s.running)-1]
+				s.finish(c)
 			}
-			s.run(2500, true)
-			s.run(800, false) // quiet: compactions drain, reads go on
-			s.checkReads(true)
-			t.Logf("seed %d: %v, final tree %d files in levels %v", seed, s.stats, s.numFiles(), s.levelCounts())
-		})
+		}
+		tg := s.v.LevelTargets(s.opts)
+		if tg.BaseLevel > prevBase {
+			s.fatalf("base level moved down from L%d to L%d as the tree grew", prevBase, tg.BaseLevel)
+		}
+		if tg.BaseLevel < prevBase {
+			bases = append(bases, tg.BaseLevel)
+		}
+		prevBase = tg.BaseLevel
+		for level := 1; level < tg.BaseLevel; level++ {
+			if len(s.v.Levels[level]) > 0 {
+				s.fatalf("L%d holds files above the base level L%d", level, tg.BaseLevel)
+			}
+		}
+	}
+	s.drain()
+	tg := s.v.LevelTargets(s.opts)
+	var total uint64
+	for _, b := range tg.Bytes {
+		total += b
+	}
+	last := float64(tg.Bytes[NumLevels-1]) / float64(total)
+	t.Logf("seed %d: base level moved up to %v; %d bytes, %.0f%% in the last level; levels %v", seed, bases, total, 100*last, tg.Bytes)
+	if tg.BaseLevel > 4 {
+		s.fatalf("base level L%d after the tree grew to %d bytes", tg.BaseLevel, total)
+	}
+	// With a multiplier of 4 the last level should hold about 3/4.
+	if last < 0.6 {
+		s.fatalf("the last level holds %.0f%% of the data", 100*last)
 	}
 }
 
@@ -139,7 +232,11 @@ func (s *lsmSim) run(steps int, writes bool) {
 // flush writes a new table of fresh entries and places it where
 // PickLevelForMemTableOutput says.
 func (s *lsmSim) flush() {
-	lo := s.rng.IntN(2000)
+	space := s.keySpace
+	if space == 0 {
+		space = 2000
+	}
+	lo := s.rng.IntN(space)
 	n := 1 + s.rng.IntN(20)
 	width := 1 + s.rng.IntN(300)
 	if s.rng.IntN(2) == 0 {
@@ -162,6 +259,9 @@ func (s *lsmSim) flush() {
 	m := s.newFile(entries)
 	first, last := entries[0].key, entries[len(entries)-1].key
 	level := s.v.PickLevelForMemTableOutput(simUkey(first), simUkey(last), 2, s.opts)
+	if s.opts.DynamicLevelBytes && level > 0 && level != s.v.LevelTargets(s.opts).BaseLevel {
+		s.fatalf("flush %s placed in L%d, not the base level", m, level)
+	}
 	if level > 0 {
 		for _, c := range s.running {
 			if c.OutputLevel() == level && rangesMeet(c.Smallest, c.Largest, m.Smallest, m.Largest) {
@@ -221,6 +321,20 @@ func (s *lsmSim) start(c *Compaction) {
 			reach = l
 		}
 	}
+	// The levels a compaction skips hold nothing it could pass over.
+	for level := c.Level + 1; level < c.OutputLevel(); level++ {
+		if s.v.OverlapInLevel(level, base.UserKey(c.Smallest), base.UserKey(c.Largest)) {
+			s.fatalf("compaction skips L%d, which holds files in its range:\n%s", level, c)
+		}
+	}
+	if want := c.Level + 1; c.Level == 0 {
+		want = s.v.LevelTargets(s.opts).BaseLevel
+		if c.OutputLevel() != want {
+			s.fatalf("level-0 compaction into L%d, base level L%d:\n%s", c.OutputLevel(), want, c)
+		}
+	} else if c.OutputLevel() != want {
+		s.fatalf("compaction of L%d into L%d:\n%s", c.Level, c.OutputLevel(), c)
+	}
 	for _, o := range s.running {
 		if o.OutputLevel() == c.OutputLevel() && rangesMeet(o.Smallest, o.Largest, c.Smallest, c.Largest) {
 			s.fatalf("two running compactions write overlapping ranges of L%d:\n%s%s", c.OutputLevel(), o, c)
@@ -238,7 +352,7 @@ func (s *lsmSim) finish(c *Compaction) {
 	if c.IsTrivialMove() {
 		f := c.Inputs[0][0]
 		e.DeleteFile(c.Level, f.Num)
-		e.AddFile(c.Level+1, f)
+		e.AddFile(c.OutputLevel(), f)
 		s.stats["trivial-move"]++
 	} else {
 		byKey := map[int]uint64{}

@@ -236,6 +236,13 @@ func (v *Version) overlapBytes(level int, smallest, largest []byte) uint64 {
 // below maxLevel (LevelDB's kMaxMemCompactLevel is 2). Pushing flushes down
 // saves compactions of data that overlaps nothing.
 //
+// With o.DynamicLevelBytes the only level below 0 a flush may go to is the
+// base level (LevelTargets), whatever maxLevel says: the levels above it
+// are kept empty. The table goes there on the same conditions (nothing
+// overlapping in levels 0 to the base level, at most
+// o.MaxGrandparentOverlapBytes overlapping in the level below it), else to
+// level 0.
+//
 // With compactions running concurrently the result is safe (see the package
 // comment) provided no other flush of an overlapping range is between
 // choosing its level and installing its edit.
@@ -245,6 +252,18 @@ func (v *Version) PickLevelForMemTableOutput(smallest, largest []byte, maxLevel 
 	level := 0
 	if v.OverlapInLevel(0, smallest, largest) {
 		return 0
+	}
+	if o.DynamicLevelBytes {
+		baseLevel := v.LevelTargets(o).BaseLevel
+		for l := 1; l <= baseLevel; l++ {
+			if v.OverlapInLevel(l, smallest, largest) {
+				return 0
+			}
+		}
+		if baseLevel+1 < NumLevels && v.overlapBytes(baseLevel+1, smallest, largest) > o.MaxGrandparentOverlapBytes {
+			return 0
+		}
+		return baseLevel
 	}
 	for level < maxLevel {
 		if v.OverlapInLevel(level+1, smallest, largest) {
