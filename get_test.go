@@ -154,20 +154,23 @@ func TestReadViewBeforeCompaction(t *testing.T) {
 }
 
 // TestSeekCompactionChargesDataReads pins when a point read charges a seek to
-// a table (LevelDB's allowed_seeks): only when it read data blocks of two
-// tables. A table whose filter rules the key out costs no I/O and is not
-// charged, so random reads over a deep tree with bloom filters do not compact
-// the upper levels over and over; without filters, the reads that go through
-// an overlapping upper table wear its budget down (at least 100 seeks) and
-// trigger its compaction.
+// a table (LevelDB's allowed_seeks). A table of level 1 or deeper whose filter
+// rules the key out costs no I/O and is not charged, so random reads over a
+// deep tree with bloom filters do not compact the upper levels over and over;
+// without filters, the reads that go through an overlapping upper table wear
+// its budget down (at least 100 seeks) and trigger its compaction; a level-0
+// table is charged even when its filter answers (every read pays it until it
+// is compacted).
 func TestSeekCompactionChargesDataReads(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		bloomBits  int
+		level0     bool // the odd keys' table stays in level 0
 		compaction bool
 	}{
-		{"with filters", 10, false},
-		{"without filters", -1, true},
+		{"with filters", 10, false, false},
+		{"without filters", -1, false, true},
+		{"level 0, with filters", 10, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db := mustOpen(t, t.TempDir(), &Options{BloomBitsPerKey: tc.bloomBits})
@@ -188,7 +191,14 @@ func TestSeekCompactionChargesDataReads(t *testing.T) {
 			for i := 1; i < 2000; i += 2 {
 				put(i)
 			}
-			if err := db.CompactRangeWith(nil, nil, CompactOptions{TargetLevel: 3}); err != nil {
+			if tc.level0 {
+				if err := db.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				if n := db.Metrics().Levels[0].Files; n != 1 {
+					t.Fatalf("%d level-0 tables, want the flush's one", n)
+				}
+			} else if err := db.CompactRangeWith(nil, nil, CompactOptions{TargetLevel: 3}); err != nil {
 				t.Fatal(err)
 			}
 			moves := func() uint64 { m := db.Metrics(); return m.Compactions + m.TrivialMoves }
