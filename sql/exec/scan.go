@@ -82,6 +82,9 @@ type scanIter struct {
 	si     int
 	it     kv.Iterator
 	prefix int // bytes of the index prefix
+	// filter is the scan's Filter, or its Residual when the spans are
+	// exactly the ranges.
+	filter expr.Expr
 }
 
 // span is a key range [start, end) of a scan. point marks the range of one
@@ -93,7 +96,7 @@ type span struct {
 }
 
 func (x *Exec) openScan(s *plan.Scan) (Iter, error) {
-	spans, err := x.spans(s)
+	spans, exact, err := x.spans(s)
 	if err != nil {
 		return nil, err
 	}
@@ -102,32 +105,42 @@ func (x *Exec) openScan(s *plan.Scan) (Iter, error) {
 			spans[i], spans[j] = spans[j], spans[i]
 		}
 	}
-	return &scanIter{x: x, s: s, spans: spans, prefix: len(s.Table.IndexPrefix(s.Index.ID))}, nil
+	filter := s.Filter
+	if exact && s.HasResidual {
+		filter = s.Residual
+	}
+	return &scanIter{x: x, s: s, spans: spans, prefix: len(s.Table.IndexPrefix(s.Index.ID)), filter: filter}, nil
 }
 
 // spans computes the key ranges of a scan: for each plan range, the keys
 // whose index columns satisfy it — or a superset, when a value does not
-// convert exactly to the column's type (the scan's filter decides).
-func (x *Exec) spans(s *plan.Scan) ([]span, error) {
+// convert exactly to the column's type (the scan's filter decides). exact
+// reports that every value converted exactly and none was NULL (an
+// equality with NULL, unless from IS NULL, holds for no row, yet its span
+// holds the NULL keys): the spans are then exactly the ranges.
+func (x *Exec) spans(s *plan.Scan) (out []span, exact bool, err error) {
 	prefix := s.Table.IndexPrefix(s.Index.ID)
 	if s.Ranges == nil {
-		return []span{{start: prefix, end: keys.PrefixEnd(prefix)}}, nil
+		return []span{{start: prefix, end: keys.PrefixEnd(prefix)}}, false, nil
 	}
-	var out []span
+	exact = true
 	for _, r := range s.Ranges {
 		start := append([]byte(nil), prefix...)
 		empty, whole := false, false
 		for i, e := range r.Eq {
 			v, err := e.Eval(x.Ctx, nil)
 			if err != nil {
-				return nil, err
+				return nil, false, err
+			}
+			if v.IsNull() {
+				exact = false
 			}
 			col := &s.Table.Columns[s.Table.ColumnByID(s.Index.Columns[i])]
-			k, exact, ok := keyValue(v, col.Type)
+			k, exactV, ok := keyValue(v, col.Type)
 			switch {
 			case !ok:
 				whole = true
-			case !exact:
+			case !exactV:
 				empty = true // no value of the column's type equals v
 			}
 			if whole || empty {
@@ -139,7 +152,7 @@ func (x *Exec) spans(s *plan.Scan) ([]span, error) {
 			continue
 		}
 		if whole {
-			return []span{{start: prefix, end: keys.PrefixEnd(prefix)}}, nil
+			return []span{{start: prefix, end: keys.PrefixEnd(prefix)}}, false, nil
 		}
 		end := keys.PrefixEnd(start)
 		if r.Lo != nil || r.Hi != nil {
@@ -149,18 +162,23 @@ func (x *Exec) spans(s *plan.Scan) ([]span, error) {
 			lo, hi := start, end
 			loB, err := x.bound(r.Lo, col.Type)
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			hiB, err := x.bound(r.Hi, col.Type)
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			if loB.null || hiB.null {
 				continue // a comparison with NULL holds for no row
 			}
+			if (r.Lo != nil && (!loB.ok || loB.inexact)) || (r.Hi != nil && (!hiB.ok || hiB.inexact)) {
+				exact = false // a superset
+			}
 			if desc {
+				// Descending: the high bound is the low key. A bound
+				// rounded to the column's type is included (a superset).
 				loB, hiB = hiB, loB
-				loB.incl, hiB.incl = r.HiIncl || hiB.inexact, r.LoIncl || loB.inexact
+				loB.incl, hiB.incl = r.HiIncl || loB.inexact, r.LoIncl || hiB.inexact
 			} else {
 				loB.incl, hiB.incl = r.LoIncl || loB.inexact, r.HiIncl || hiB.inexact
 			}
@@ -193,7 +211,7 @@ func (x *Exec) spans(s *plan.Scan) ([]span, error) {
 		point := s.Index.Primary && len(r.Eq) == len(s.Index.Columns) && r.Lo == nil && r.Hi == nil
 		out = append(out, span{start: start, end: end, point: point})
 	}
-	return mergeSpans(out), nil
+	return mergeSpans(out), exact, nil
 }
 
 func descAt(idx *catalog.Index, i int) bool { return len(idx.Desc) > i && idx.Desc[i] }
@@ -323,7 +341,7 @@ func (s *scanIter) Next() (expr.Row, error) {
 		if row == nil {
 			continue
 		}
-		ok, err := truth(s.x.Ctx, s.s.Filter, row)
+		ok, err := truth(s.x.Ctx, s.filter, row)
 		if err != nil {
 			return nil, err
 		}

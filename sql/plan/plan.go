@@ -77,6 +77,12 @@ type Scan struct {
 	// Filter is applied to each row read (the whole WHERE that concerns
 	// this table: ranges are only a superset of it).
 	Filter expr.Expr
+	// Residual is Filter without the conditions the ranges are exactly
+	// (HasResidual: some are; Residual nil: all are). It replaces Filter
+	// when every value of the ranges is, at run time, a key of its
+	// column's type exactly (package exec decides).
+	Residual    expr.Expr
+	HasResidual bool
 	// Lock reads for update (SELECT ... FOR UPDATE, UPDATE, DELETE).
 	Lock    bool
 	EstRows float64
