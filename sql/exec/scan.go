@@ -85,6 +85,71 @@ type scanIter struct {
 	// filter is the scan's Filter, or its Residual when the spans are
 	// exactly the ranges.
 	filter expr.Expr
+	// slots maps a column id to its position in the row, -1 for a column
+	// the plan does not read (plan.Scan.Needed).
+	slots []int32
+	// rows is memory for the next rows (many rows to an allocation), or,
+	// with plan.Scan.ReuseRow, the one row every Next returns.
+	rows  []types.Value
+	slabN int // rows in the next allocation: 1, doubling up to rowSlab
+	// arena holds the strings of the rows decoded, when every row is
+	// returned (no filter): a string keeps its arena alive, which a filter
+	// that drops most rows would make a waste.
+	arena []byte
+}
+
+// rowSlab is the most rows' values a scan allocates at once.
+const rowSlab = 32
+
+// scanSlots maps t's column ids to row positions, -1 for the columns
+// need (nil: all needed) leaves out.
+func scanSlots(t *catalog.Table, need []bool) []int32 {
+	maxID := uint32(0)
+	for _, c := range t.Columns {
+		maxID = max(maxID, c.ID)
+	}
+	slots := make([]int32, maxID+1)
+	for i := range slots {
+		slots[i] = -1
+	}
+	for i, c := range t.Columns {
+		if need == nil || need[i] {
+			slots[c.ID] = int32(i)
+		}
+	}
+	return slots
+}
+
+// decode decodes a row value into a new row (or, with ReuseRow, the scan's
+// one row), only the columns the plan reads.
+func (s *scanIter) decode(b []byte) (expr.Row, error) {
+	n := len(s.s.Table.Columns)
+	var row expr.Row
+	if s.s.ReuseRow && len(s.rows) == n {
+		row = s.rows
+		clear(row)
+	} else {
+		if len(s.rows) < n {
+			if s.s.ReuseRow {
+				s.rows = make([]types.Value, n)
+			} else {
+				s.slabN = min(max(s.slabN*2, 1), rowSlab)
+				s.rows = make([]types.Value, n*s.slabN)
+			}
+		}
+		row = s.rows[:n:n]
+		if !s.s.ReuseRow {
+			s.rows = s.rows[n:]
+		}
+	}
+	var arena *[]byte
+	if s.filter == nil {
+		arena = &s.arena
+	}
+	if err := rowcodec.DecodeInto(b, s.slots, row, arena); err != nil {
+		return nil, fmt.Errorf("sql: table %s: %w", s.s.Table.Name, err)
+	}
+	return row, nil
 }
 
 // span is a key range [start, end) of a scan. point marks the range of one
@@ -109,7 +174,8 @@ func (x *Exec) openScan(s *plan.Scan) (Iter, error) {
 	if exact && s.HasResidual {
 		filter = s.Residual
 	}
-	return &scanIter{x: x, s: s, spans: spans, prefix: len(s.Table.IndexPrefix(s.Index.ID)), filter: filter}, nil
+	return &scanIter{x: x, s: s, spans: spans, prefix: len(s.Table.IndexPrefix(s.Index.ID)), filter: filter,
+		slots: scanSlots(s.Table, s.Needed)}, nil
 }
 
 // spans computes the key ranges of a scan: for each plan range, the keys
@@ -316,7 +382,7 @@ func (s *scanIter) Next() (expr.Row, error) {
 				if err != nil {
 					return nil, err
 				}
-				if row, err = DecodeRow(s.s.Table, v); err != nil {
+				if row, err = s.decode(v); err != nil {
 					return nil, err
 				}
 			} else {
@@ -360,7 +426,7 @@ func (s *scanIter) Next() (expr.Row, error) {
 func (s *scanIter) row(key, value []byte) (expr.Row, error) {
 	t := s.s.Table
 	if s.s.Index.Primary {
-		return DecodeRow(t, value)
+		return s.decode(value)
 	}
 	// A secondary entry: the primary key suffix is after the index
 	// columns in the key, or in the value (unique, without NULLs).
@@ -382,7 +448,7 @@ func (s *scanIter) row(key, value []byte) (expr.Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	return DecodeRow(t, v)
+	return s.decode(v)
 }
 
 func (s *scanIter) Close() {

@@ -84,9 +84,15 @@ type Scan struct {
 	Residual    expr.Expr
 	HasResidual bool
 	// Lock reads for update (SELECT ... FOR UPDATE, UPDATE, DELETE).
-	Lock    bool
-	EstRows float64
-	cols    []Column
+	Lock bool
+	// Needed marks the columns (by position) that the plan reads of the
+	// scan's rows (nil: all); the others may be left NULL.
+	Needed []bool
+	// ReuseRow: no node above keeps a row once it asked for the next, so
+	// the scan may return the same row memory each time.
+	ReuseRow bool
+	EstRows  float64
+	cols     []Column
 }
 
 // Range is a range of an index: equality on its first len(Eq) columns,
