@@ -529,6 +529,7 @@ func (x *Exec) openSort(n *plan.Sort) (Iter, error) {
 	}
 	topN := n.Limit > 0
 	s.max = topN
+	var slab []types.Value // the rows' keys, rowSlab rows' at a time
 	for seq := 0; ; seq++ {
 		r, err := in.Next()
 		if err != nil {
@@ -537,7 +538,11 @@ func (x *Exec) openSort(n *plan.Sort) (Iter, error) {
 		if r == nil {
 			break
 		}
-		keys := make([]types.Value, len(n.Keys))
+		if len(slab) < len(n.Keys) {
+			slab = make([]types.Value, len(n.Keys)*rowSlab)
+		}
+		keys := slab[:len(n.Keys):len(n.Keys)]
+		slab = slab[len(n.Keys):]
 		for i, k := range n.Keys {
 			if keys[i], err = k.Expr.Eval(x.Ctx, r); err != nil {
 				return nil, err

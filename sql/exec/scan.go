@@ -101,25 +101,6 @@ type scanIter struct {
 // rowSlab is the most rows' values a scan allocates at once.
 const rowSlab = 32
 
-// scanSlots maps t's column ids to row positions, -1 for the columns
-// need (nil: all needed) leaves out.
-func scanSlots(t *catalog.Table, need []bool) []int32 {
-	maxID := uint32(0)
-	for _, c := range t.Columns {
-		maxID = max(maxID, c.ID)
-	}
-	slots := make([]int32, maxID+1)
-	for i := range slots {
-		slots[i] = -1
-	}
-	for i, c := range t.Columns {
-		if need == nil || need[i] {
-			slots[c.ID] = int32(i)
-		}
-	}
-	return slots
-}
-
 // decode decodes a row value into a new row (or, with ReuseRow, the scan's
 // one row), only the columns the plan reads.
 func (s *scanIter) decode(b []byte) (expr.Row, error) {
@@ -170,12 +151,16 @@ func (x *Exec) openScan(s *plan.Scan) (Iter, error) {
 			spans[i], spans[j] = spans[j], spans[i]
 		}
 	}
+	slots := s.Slots
+	if slots == nil {
+		slots = plan.ColumnSlots(s.Table, s.Needed)
+	}
 	filter := s.Filter
 	if exact && s.HasResidual {
 		filter = s.Residual
 	}
 	return &scanIter{x: x, s: s, spans: spans, prefix: len(s.Table.IndexPrefix(s.Index.ID)), filter: filter,
-		slots: scanSlots(s.Table, s.Needed)}, nil
+		slots: slots}, nil
 }
 
 // spans computes the key ranges of a scan: for each plan range, the keys

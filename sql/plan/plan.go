@@ -91,8 +91,11 @@ type Scan struct {
 	// ReuseRow: no node above keeps a row once it asked for the next, so
 	// the scan may return the same row memory each time.
 	ReuseRow bool
-	EstRows  float64
-	cols     []Column
+	// Slots maps a column id to its row position, -1 for a column Needed
+	// leaves out (nil: package exec computes it at each start).
+	Slots   []int32
+	EstRows float64
+	cols    []Column
 }
 
 // Range is a range of an index: equality on its first len(Eq) columns,

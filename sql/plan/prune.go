@@ -1,6 +1,9 @@
 package plan
 
-import "github.com/strata-db/strata/sql/expr"
+import (
+	"github.com/strata-db/strata/sql/catalog"
+	"github.com/strata-db/strata/sql/expr"
+)
 
 // pruneScans marks, below each Project and Aggregate of n's tree, the scan
 // it reads through Filters, Sorts and Limits only: which of the table's
@@ -116,6 +119,26 @@ func markScan(n Node, es []expr.Expr, need0 []bool, reuse bool) {
 	}
 	m.Needed = need
 	m.ReuseRow = reuse && !sorted
+	m.Slots = ColumnSlots(m.Table, need)
+}
+
+// ColumnSlots maps t's column ids to row positions, -1 for the columns
+// need (nil: all needed) leaves out.
+func ColumnSlots(t *catalog.Table, need []bool) []int32 {
+	maxID := uint32(0)
+	for _, c := range t.Columns {
+		maxID = max(maxID, c.ID)
+	}
+	slots := make([]int32, maxID+1)
+	for i := range slots {
+		slots[i] = -1
+	}
+	for i, c := range t.Columns {
+		if need == nil || need[i] {
+			slots[c.ID] = int32(i)
+		}
+	}
+	return slots
 }
 
 // columnsRead marks in need the columns of the row (depth 0) e reads; it
