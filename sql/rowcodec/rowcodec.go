@@ -187,9 +187,9 @@ func AppendColumn(dst []byte, id uint32, v types.Value) []byte {
 // skipped without being decoded (their strings not copied). Slots of
 // columns the value does not hold are left as they were: the caller sets
 // them to NULL (or a column's default) first. With arena non-nil, strings
-// are copied into *arena (appended; a new arena of arenaSize when it is
-// full) rather than allocated one by one: a string then keeps its whole
-// arena alive.
+// are copied into *arena (appended; a new arena, twice the size of the
+// last up to arenaSize, when it is full) rather than allocated one by one:
+// a string then keeps its whole arena alive.
 func DecodeInto(b []byte, slots []int32, row []types.Value, arena *[]byte) error {
 	for len(b) > 0 {
 		h, n := binary.Uvarint(b)
@@ -234,7 +234,9 @@ func DecodeInto(b []byte, slots []int32, row []types.Value, arena *[]byte) error
 			}
 			a := *arena
 			if uint64(cap(a)-len(a)) < l {
-				a = make([]byte, 0, max(arenaSize, int(l)))
+				// The first arena is small (a point lookup's one row),
+				// each next one twice the last, up to arenaSize.
+				a = make([]byte, 0, max(min(max(2*cap(a), arenaMin), arenaSize), int(l)))
 			}
 			start := len(a)
 			a = append(a, b[n:n+int(l)]...)
@@ -256,8 +258,12 @@ func DecodeInto(b []byte, slots []int32, row []types.Value, arena *[]byte) error
 	return nil
 }
 
-// arenaSize is the size of DecodeInto's string arenas.
-const arenaSize = 4096
+// arenaMin and arenaSize are the sizes of DecodeInto's first string arena
+// and of the largest.
+const (
+	arenaMin  = 256
+	arenaSize = 4096
+)
 
 // DecodeRow calls fn for each column of a row value, in the order they
 // were written.
