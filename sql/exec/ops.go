@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"bytes"
 	"container/heap"
 	"math"
 	"sort"
@@ -475,22 +476,75 @@ type sortRow struct {
 	row  expr.Row
 	keys []types.Value
 	seq  int
+	// ck is the collation key of keys[0] when the sort compares the first
+	// key by these (collKeys), nil for NULL.
+	ck []byte
 }
 
 type sorter struct {
 	rows []sortRow
 	desc []bool
 	max  bool // a max-heap (top-N keeps the smallest)
+	// collKeys: every row's first key is a character string or NULL, and
+	// its ck holds the string's collation key, which compares bytewise as
+	// the strings do (types.CompareStrings).
+	collKeys bool
 }
 
 func (s *sorter) less(a, b *sortRow) bool {
-	for i := range a.keys {
+	i := 0
+	if s.collKeys {
+		var c int
+		switch {
+		case a.ck == nil && b.ck == nil:
+		case a.ck == nil:
+			c = -1
+		case b.ck == nil:
+			c = 1
+		default:
+			c = bytes.Compare(a.ck, b.ck)
+		}
+		if c != 0 {
+			return (c < 0) != s.desc[0]
+		}
+		i = 1
+	}
+	for ; i < len(a.keys); i++ {
 		c := compareForSort(a.keys[i], b.keys[i])
 		if c != 0 {
 			return (c < 0) != s.desc[i]
 		}
 	}
 	return a.seq < b.seq
+}
+
+// useCollKeys sets collKeys (and the rows' ck) when every row's first key
+// is a character string or NULL: each string's collation key is built once
+// rather than at each of a sort's comparisons.
+func (s *sorter) useCollKeys() {
+	if len(s.rows) < 8 || len(s.desc) == 0 {
+		return
+	}
+	n := 0
+	for i := range s.rows {
+		switch k := s.rows[i].keys[0]; k.Kind() {
+		case types.KindNull:
+		case types.KindString:
+			n += len(k.Str()) + 8
+		default:
+			return
+		}
+	}
+	buf := make([]byte, 0, n)
+	for i := range s.rows {
+		r := &s.rows[i]
+		if k := r.keys[0]; !k.IsNull() {
+			start := len(buf)
+			buf = types.CollationKey(buf, k.Str())
+			r.ck = buf[start:len(buf):len(buf)]
+		}
+	}
+	s.collKeys = true
 }
 
 // compareForSort orders NULL first, then by SQL comparison.
@@ -561,6 +615,7 @@ func (x *Exec) openSort(n *plan.Sort) (Iter, error) {
 		}
 	}
 	s.max = false
+	s.useCollKeys()
 	sort.Sort(s)
 	rows := make([]expr.Row, len(s.rows))
 	for i := range s.rows {

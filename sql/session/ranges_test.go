@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -102,6 +103,70 @@ func TestRangeScansMatchFullScans(t *testing.T) {
 			if got, want := rows(indexed, params), rows(plain, params); got != want {
 				t.Fatalf("WHERE %s with %v:\nindexed table:\n%s\nwithout indexes:\n%s", c, params, got, want)
 			}
+		}
+	}
+}
+
+// ORDER BY a character string column (which the sort compares by
+// collation keys built once per row) orders as types.CompareStrings does,
+// NULLs first, ties by the next key.
+func TestOrderByStrings(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 2))
+	s := newSession(t)
+	run(t, s, "CREATE DATABASE d; USE d")
+	run(t, s, "CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(20))")
+	words := []string{"a", "A", "b", "B", "ab", "aB", "é", "E", "e", "ß", "ss", "z", "Zz", "", "-1", "10", "9", "über", "uber"}
+	type row struct {
+		id int
+		s  *string
+	}
+	var rows []row
+	var vals []string
+	for id := 1; id <= 200; id++ {
+		r := row{id: id}
+		v := "NULL"
+		if rng.IntN(8) > 0 {
+			w := words[rng.IntN(len(words))] + words[rng.IntN(len(words))]
+			r.s = &w
+			v = "'" + w + "'"
+		}
+		rows = append(rows, r)
+		vals = append(vals, fmt.Sprintf("(%d, %s)", id, v))
+	}
+	run(t, s, "INSERT INTO t VALUES "+strings.Join(vals, ", "))
+	for _, desc := range []bool{false, true} {
+		q := "SELECT id FROM t ORDER BY s, id"
+		if desc {
+			q = "SELECT id FROM t ORDER BY s DESC, id"
+		}
+		want := append([]row(nil), rows...)
+		slices.SortStableFunc(want, func(a, b row) int {
+			c := 0
+			switch {
+			case a.s == nil && b.s == nil:
+			case a.s == nil:
+				c = -1
+			case b.s == nil:
+				c = 1
+			default:
+				c = types.CompareStrings(*a.s, *b.s)
+			}
+			if desc {
+				c = -c
+			}
+			if c != 0 {
+				return c
+			}
+			return a.id - b.id
+		})
+		var wantIDs []string
+		for _, r := range want {
+			wantIDs = append(wantIDs, fmt.Sprint(r.id))
+		}
+		if got := join(run(t, s, q)); got != strings.Join(wantIDs, "\n") {
+			t.Fatalf("%s:\n%s\nwant\n%s", q, strings.ReplaceAll(got, "\n", " "), strings.Join(wantIDs, " "))
 		}
 	}
 }
