@@ -170,3 +170,46 @@ func TestOrderByStrings(t *testing.T) {
 		}
 	}
 }
+
+// A prepared statement's plan, checked once in a transaction, is not read
+// again there; after DDL (which commits the transaction) it is, in the
+// next transaction as outside one.
+func TestPreparedPlanAcrossTransactions(t *testing.T) {
+	s := newSession(t)
+	ctx := context.Background()
+	run(t, s, "CREATE DATABASE d; USE d")
+	run(t, s, "CREATE TABLE t (a INT PRIMARY KEY)")
+	run(t, s, "INSERT INTO t VALUES (1)")
+	ps, err := s.Prepare(ctx, "SELECT * FROM t WHERE a = ?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := func() int {
+		res, err := s.Execute(ctx, ps, []types.Value{types.NewInt(1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(res.Columns)
+	}
+	for i, step := range []struct {
+		sql  string
+		cols int // 0: not executed
+	}{
+		{"BEGIN", 1}, {"", 1},
+		{"ALTER TABLE t ADD COLUMN b INT", 0}, // commits the transaction
+		{"BEGIN", 2},
+		{"ALTER TABLE t ADD COLUMN c INT", 3},
+		{"BEGIN", 3},
+		{"COMMIT", 3},
+	} {
+		if step.sql != "" {
+			run(t, s, step.sql)
+		}
+		if step.cols == 0 {
+			continue
+		}
+		if got := cols(); got != step.cols {
+			t.Fatalf("step %d (after %q): %d columns, want %d", i, step.sql, got, step.cols)
+		}
+	}
+}
