@@ -184,7 +184,7 @@ func (it *joinIter) Close() { it.left.Close() }
 type aggState struct {
 	f        *plan.AggFunc
 	count    int64
-	sumI     int64 // exact while no overflow and every input is an integer
+	sumI     int64 // integers not yet in sumD (kind 1; see flushSum)
 	sumD     *apd.Decimal
 	sumF     float64
 	kind     int // 0 none, 1 integer/decimal, 2 float
@@ -215,7 +215,13 @@ func (s *aggState) add(ctx *expr.Ctx, row expr.Row) error {
 		s.count++
 		return nil
 	}
-	vals := make([]types.Value, len(s.f.Args))
+	var small [4]types.Value
+	vals := small[:0]
+	if len(s.f.Args) <= len(small) {
+		vals = small[:len(s.f.Args)]
+	} else {
+		vals = make([]types.Value, len(s.f.Args))
+	}
 	for i, e := range s.f.Args {
 		v, err := e.Eval(ctx, row)
 		if err != nil {
@@ -242,13 +248,24 @@ func (s *aggState) add(ctx *expr.Ctx, row expr.Row) error {
 	case "sum", "avg":
 		if v.IsNumeric() && v.Kind() != types.KindFloat && s.kind != 2 {
 			s.kind = 1
-			d, _ := types.ToDecimal(v)
-			if s.sumD == nil {
-				s.sumD = new(apd.Decimal)
+			if v.Kind() == types.KindInt {
+				// Integers add up in sumI while it does not overflow
+				// (then sumD takes it over): no decimal per row.
+				x := v.Int()
+				if n := s.sumI + x; (x > 0 && n < s.sumI) || (x < 0 && n > s.sumI) {
+					s.flushSum()
+					s.sumI = x
+				} else {
+					s.sumI = n
+				}
+				break
 			}
+			s.flushSum()
+			d, _ := types.ToDecimal(v)
 			decCtx.Add(s.sumD, s.sumD, d)
 		} else {
 			if s.kind == 1 {
+				s.flushSum()
 				f, _ := s.sumD.Float64()
 				s.sumF = f
 			}
@@ -304,7 +321,21 @@ func (s *aggState) add(ctx *expr.Ctx, row expr.Row) error {
 	return nil
 }
 
+// flushSum adds sumI to sumD (made if nil) and zeroes it.
+func (s *aggState) flushSum() {
+	if s.sumD == nil {
+		s.sumD = new(apd.Decimal)
+	}
+	if s.sumI != 0 {
+		decCtx.Add(s.sumD, s.sumD, apd.New(s.sumI, 0))
+		s.sumI = 0
+	}
+}
+
 func (s *aggState) result() types.Value {
+	if s.kind == 1 {
+		s.flushSum()
+	}
 	switch s.f.Name {
 	case "count":
 		return types.NewInt(s.count)

@@ -213,3 +213,25 @@ func TestPreparedPlanAcrossTransactions(t *testing.T) {
 		}
 	}
 }
+
+// SUM and AVG of integers are exact decimals, past int64's range too, and
+// mixed with decimals and doubles as before.
+func TestSumIntegers(t *testing.T) {
+	s := newSession(t)
+	run(t, s, "CREATE DATABASE d; USE d")
+	run(t, s, "CREATE TABLE t (id INT PRIMARY KEY, b BIGINT, g INT)")
+	run(t, s, "INSERT INTO t VALUES (1, 9223372036854775807, 1), (2, 9223372036854775807, 1), (3, -5, 1), "+
+		"(4, -9223372036854775808, 2), (5, -9223372036854775808, 2), (6, NULL, 3), (7, 0, 4), (8, 3, 5)")
+	for _, tc := range []struct{ q, want string }{
+		{"SELECT SUM(b) FROM t", "-4"},
+		{"SELECT g, SUM(b), AVG(b) FROM t GROUP BY g ORDER BY g",
+			"1 18446744073709551609 6148914691236517203.0000\n2 -18446744073709551616 -9223372036854775808.0000\n3 NULL NULL\n4 0 0.0000\n5 3 3.0000"},
+		{"SELECT SUM(b) FROM t WHERE id BETWEEN 1 AND 3", "18446744073709551609"},
+		{"SELECT SUM(b) FROM t WHERE id > 100", "NULL"},
+		{"SELECT SUM(g), SUM(g + 0.5), SUM(g + 1e0) FROM t", "19 23.0 27"},
+	} {
+		if got := join(run(t, s, tc.q)); got != tc.want {
+			t.Errorf("%s:\n%s\nwant\n%s", tc.q, got, tc.want)
+		}
+	}
+}
