@@ -124,8 +124,8 @@ func (s *scanIter) decode(b []byte) (expr.Row, error) {
 		}
 	}
 	var arena *[]byte
-	if s.filter == nil {
-		arena = &s.arena
+	if s.filter == nil && s.it != nil {
+		arena = &s.arena // many rows to come (not a point lookup's one)
 	}
 	if err := rowcodec.DecodeInto(b, s.slots, row, arena); err != nil {
 		return nil, fmt.Errorf("sql: table %s: %w", s.s.Table.Name, err)
