@@ -12,7 +12,7 @@ import (
 	"github.com/strata-db/strata/sql/types"
 )
 
-func newSession(t *testing.T) *session.Session {
+func newSession(t testing.TB) *session.Session {
 	t.Helper()
 	db, err := strata.Open("db", &strata.Options{FS: strata.NewMemFS()})
 	if err != nil {
