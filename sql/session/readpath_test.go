@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/apd/v3"
-
 	"github.com/strata-db/strata/sql/session"
 	"github.com/strata-db/strata/sql/types"
 )
@@ -58,7 +56,10 @@ func TestRangeScansMatchFullScans(t *testing.T) {
 		case 2:
 			return types.NewString(fmt.Sprintf("%dabc", rng.IntN(300)))
 		case 3:
-			d, _, _ := apd.NewFromString(fmt.Sprintf("%d.5", rng.IntN(300)-10))
+			d, ok := types.ToDecimal(types.NewString(fmt.Sprintf("%d.5", rng.IntN(300)-10)))
+			if !ok {
+				t.Fatal("ToDecimal of a decimal's text failed")
+			}
 			return types.NewDecimal(d)
 		case 4:
 			return types.NewFloat(float64(rng.IntN(300)) - 0.25*float64(rng.IntN(3)))
