@@ -80,11 +80,17 @@ type Record struct {
 	Stats
 	// Load1 is the one-minute load average when the run started (the
 	// machine is shared: a high one says the run was disturbed).
-	Load1   float64 `json:"load1"`
-	Command string  `json:"command,omitempty"`
-	Profile string  `json:"profile,omitempty"`
-	Error   string  `json:"error,omitempty"`
-	Log     string  `json:"log,omitempty"`
+	Load1 float64 `json:"load1"`
+	// ServerCPU is the CPU time (seconds, user and system) the server
+	// process used during the run, CPUPerTxnUs that per transaction in
+	// microseconds: steadier than transactions/s on a loaded machine
+	// (0: not measured).
+	ServerCPU   float64 `json:"server_cpu_s,omitempty"`
+	CPUPerTxnUs float64 `json:"cpu_us_per_txn,omitempty"`
+	Command     string  `json:"command,omitempty"`
+	Profile     string  `json:"profile,omitempty"`
+	Error       string  `json:"error,omitempty"`
+	Log         string  `json:"log,omitempty"`
 }
 
 // Runner runs a plan.
@@ -214,8 +220,8 @@ func (r *Runner) Run(ctx context.Context, h *Header) error {
 						rec.Type = "sql-failure"
 						fmt.Fprintf(r.Log, "rep %d %s %d threads %s: FAILED: %s (log %s)\n", rep, w, th, e.Name, rec.Error, rec.Log)
 					} else {
-						fmt.Fprintf(r.Log, "rep %d %-18s %d threads %-8s %9.1f tps  p95 %7.2f ms  ignored %d  load %.1f\n",
-							rep, w, th, e.Name, rec.TPS, rec.LatP95Ms, rec.Ignored, rec.Load1)
+						fmt.Fprintf(r.Log, "rep %d %-18s %d threads %-8s %9.1f tps  p95 %7.2f ms  server cpu %7.1f µs/txn  ignored %d  load %.1f\n",
+							rep, w, th, e.Name, rec.TPS, rec.LatP95Ms, rec.CPUPerTxnUs, rec.Ignored, rec.Load1)
 					}
 					if err := enc.Encode(rec); err != nil {
 						return err
@@ -262,7 +268,9 @@ func (r *Runner) sysbench(ctx context.Context, s *server, args []string, tag str
 	cmd := exec.CommandContext(cctx, "sysbench", full...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	began := time.Now()
+	cpu0, cpuOK := processCPU(s.cmd.Process.Pid)
 	err := cmd.Run()
+	cpu1, cpuOK1 := processCPU(s.cmd.Process.Pid)
 	_ = os.WriteFile(rec.Log, out.Bytes(), 0o644)
 	if err != nil {
 		rec.Error = fmt.Sprintf("%v: %s", err, lastLines(out.String(), 5))
@@ -278,6 +286,12 @@ func (r *Runner) sysbench(ctx context.Context, s *server, args []string, tag str
 		return rec
 	}
 	rec.Stats = st
+	if cpuOK && cpuOK1 {
+		rec.ServerCPU = cpu1 - cpu0
+		if st.Transactions > 0 {
+			rec.CPUPerTxnUs = rec.ServerCPU * 1e6 / float64(st.Transactions)
+		}
+	}
 	if errs := strings.Count(out.String(), "FATAL"); errs > 0 {
 		rec.Error = lastLines(out.String(), 5)
 	}

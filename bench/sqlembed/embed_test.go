@@ -257,7 +257,8 @@ var ops = []struct {
 // BenchmarkSQLEmbedded runs, per round, each statement on each engine (the
 // engine order alternating between rounds): point select, a 100-row range
 // select, an autocommit insert and an autocommit update by primary key,
-// each through a prepared statement on one connection.
+// each through a prepared statement on one connection. Besides ns/op each
+// reports cpu-ns/op, the process's CPU time per statement.
 func BenchmarkSQLEmbedded(b *testing.B) {
 	fx := open(b)
 	names := strings.Split(*engines, ",")
@@ -274,7 +275,14 @@ func BenchmarkSQLEmbedded(b *testing.B) {
 							}
 							defer st.Close()
 							rng := rand.New(rand.NewPCG(uint64(round), uint64(b.N)))
+							cpu0, ok := processCPU()
 							op.run(b, e, st, rng)
+							if cpu1, ok1 := processCPU(); ok && ok1 {
+								// The process's CPU per statement (the
+								// database's background work included):
+								// steadier than ns/op on a shared machine.
+								b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
+							}
 						})
 					}
 				})

@@ -38,6 +38,7 @@ type Iter struct {
 	scanBuf  []byte
 	aheadLo  uint64
 	aheadHi  uint64
+	aheadN   uint64 // the size of the next request (scanAheadMin, doubling)
 	// dataValue holds the loaded data block when it is cache memory (a
 	// reference released when the iterator moves to another block or
 	// closes).
@@ -77,17 +78,21 @@ type seekMemo struct {
 }
 
 // readAhead asks for the part of the mapping a scan is about to read to be
-// read ahead, when block h is outside what was asked last: the next
-// scanAheadBytes after it going forward, before it going backward.
+// read ahead, when block h is outside what was asked last: the next aheadN
+// bytes after it going forward, before it going backward. aheadN starts at
+// scanAheadMin with each scan (a seek) and doubles with each request up to
+// scanAheadBytes, so a short scan asks for little.
 func (it *Iter) readAhead(h BlockHandle) {
 	end := h.Offset + h.Size + blockTrailerLen
 	if h.Offset >= it.aheadLo && end <= it.aheadHi {
 		return
 	}
+	n := max(it.aheadN, h.Size+blockTrailerLen)
+	it.aheadN = min(it.aheadN*2, scanAheadBytes)
 	if forward := h.Offset >= it.dataOff; forward {
-		it.aheadLo, it.aheadHi = h.Offset, it.r.willNeedFrom(h.Offset, true)
+		it.aheadLo, it.aheadHi = h.Offset, it.r.willNeedFrom(h.Offset, n, true)
 	} else {
-		it.aheadLo, it.aheadHi = it.r.willNeedFrom(end, false), end
+		it.aheadLo, it.aheadHi = it.r.willNeedFrom(end, n, false), end
 	}
 }
 
@@ -111,6 +116,7 @@ func (r *Reader) NewIter() *Iter {
 	it.lowerKey, it.upperKey = nil, nil
 	it.readOnce = false
 	it.aheadLo, it.aheadHi = 0, 0 // what a previous table's scan asked for
+	it.aheadN = scanAheadMin
 	if r.closed {
 		it.err = errClosedReader
 		it.index = blockIter{keyBuf: it.index.keyBuf}
@@ -268,7 +274,7 @@ func (it *Iter) SeekGE(key []byte) bool {
 	if it.lowerKey != nil && base.InternalCompare(it.r.cmp.Compare, key, it.lowerKey) < 0 {
 		key = it.lowerKey
 	}
-	it.seqLoads = 0
+	it.seqLoads, it.aheadN = 0, scanAheadMin
 	if m := &it.memo; m.readerID == it.r.id && bytes.Equal(m.key, key) {
 		if it.index.seekToRestart(m.block) && it.loadBlock() && it.data.positionAt(m.off, m.restart, m.entryKey) {
 			return it.checkUpper(true)
@@ -302,7 +308,7 @@ func (it *Iter) SeekLT(key []byte) bool {
 	if it.upperKey != nil && base.InternalCompare(it.r.cmp.Compare, key, it.upperKey) > 0 {
 		key = it.upperKey
 	}
-	it.seqLoads = 0
+	it.seqLoads, it.aheadN = 0, scanAheadMin
 	if !it.seekIndex(key) {
 		if it.index.err != nil {
 			it.data.valid = false
@@ -325,7 +331,7 @@ func (it *Iter) First() bool {
 	if it.lowerKey != nil {
 		return it.SeekGE(it.lowerKey)
 	}
-	it.seqLoads = 0
+	it.seqLoads, it.aheadN = 0, scanAheadMin
 	if !it.index.First() || !it.loadBlock() {
 		it.data.valid = false
 		return false
@@ -347,7 +353,7 @@ func (it *Iter) Last() bool {
 
 // last moves to the last entry of the table, ignoring the bounds.
 func (it *Iter) last() bool {
-	it.seqLoads = 0
+	it.seqLoads, it.aheadN = 0, scanAheadMin
 	if !it.index.Last() || !it.loadBlock() {
 		it.data.valid = false
 		return false

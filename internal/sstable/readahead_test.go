@@ -3,6 +3,7 @@ package sstable
 import (
 	"bytes"
 	"fmt"
+	"math/bits"
 	"testing"
 	"unsafe"
 
@@ -67,8 +68,13 @@ func TestScanReadsAhead(t *testing.T) {
 				t.Fatalf("forward=%v: block at %d was read without being asked for ahead (asked: %v)", forward, b.Handle.Offset, asked)
 			}
 		}
-		if len(asked) == 0 || len(asked) > len(data)/scanAheadBytes+2 {
+		// The requests grow from scanAheadMin to scanAheadBytes.
+		growing := bits.Len(scanAheadBytes/scanAheadMin) - 1
+		if len(asked) == 0 || len(asked) > len(data)/scanAheadBytes+2+growing {
 			t.Fatalf("forward=%v: %d read-ahead requests for a %d-byte table", forward, len(asked), len(data))
+		}
+		if first := asked[0][1] - asked[0][0]; first > scanAheadMin+4096 {
+			t.Fatalf("forward=%v: the first read-ahead request is %d bytes, want at most about %d", forward, first, scanAheadMin)
 		}
 	}
 }

@@ -239,6 +239,10 @@ type projectIter struct {
 	x     *Exec
 	in    Iter
 	exprs []expr.Expr
+	// rows is memory for the next rows, allocated rowSlab rows at a time
+	// (after the first few: slabN doubles from 1).
+	rows  []types.Value
+	slabN int
 }
 
 func (p *projectIter) Next() (expr.Row, error) {
@@ -246,7 +250,13 @@ func (p *projectIter) Next() (expr.Row, error) {
 	if err != nil || r == nil {
 		return r, err
 	}
-	out := make(expr.Row, len(p.exprs))
+	n := len(p.exprs)
+	if len(p.rows) < n {
+		p.slabN = min(max(p.slabN*2, 1), rowSlab)
+		p.rows = make([]types.Value, n*p.slabN)
+	}
+	out := p.rows[:n:n]
+	p.rows = p.rows[n:]
 	for i, e := range p.exprs {
 		if out[i], err = e.Eval(p.x.Ctx, r); err != nil {
 			return nil, err

@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"bytes"
 	"container/heap"
 	"math"
 	"sort"
@@ -183,7 +184,7 @@ func (it *joinIter) Close() { it.left.Close() }
 type aggState struct {
 	f        *plan.AggFunc
 	count    int64
-	sumI     int64 // exact while no overflow and every input is an integer
+	sumI     int64 // integers not yet in sumD (kind 1; see flushSum)
 	sumD     *apd.Decimal
 	sumF     float64
 	kind     int // 0 none, 1 integer/decimal, 2 float
@@ -214,7 +215,13 @@ func (s *aggState) add(ctx *expr.Ctx, row expr.Row) error {
 		s.count++
 		return nil
 	}
-	vals := make([]types.Value, len(s.f.Args))
+	var small [4]types.Value
+	vals := small[:0]
+	if len(s.f.Args) <= len(small) {
+		vals = small[:len(s.f.Args)]
+	} else {
+		vals = make([]types.Value, len(s.f.Args))
+	}
 	for i, e := range s.f.Args {
 		v, err := e.Eval(ctx, row)
 		if err != nil {
@@ -241,13 +248,24 @@ func (s *aggState) add(ctx *expr.Ctx, row expr.Row) error {
 	case "sum", "avg":
 		if v.IsNumeric() && v.Kind() != types.KindFloat && s.kind != 2 {
 			s.kind = 1
-			d, _ := types.ToDecimal(v)
-			if s.sumD == nil {
-				s.sumD = new(apd.Decimal)
+			if v.Kind() == types.KindInt {
+				// Integers add up in sumI while it does not overflow
+				// (then sumD takes it over): no decimal per row.
+				x := v.Int()
+				if n := s.sumI + x; (x > 0 && n < s.sumI) || (x < 0 && n > s.sumI) {
+					s.flushSum()
+					s.sumI = x
+				} else {
+					s.sumI = n
+				}
+				break
 			}
+			s.flushSum()
+			d, _ := types.ToDecimal(v)
 			decCtx.Add(s.sumD, s.sumD, d)
 		} else {
 			if s.kind == 1 {
+				s.flushSum()
 				f, _ := s.sumD.Float64()
 				s.sumF = f
 			}
@@ -303,7 +321,21 @@ func (s *aggState) add(ctx *expr.Ctx, row expr.Row) error {
 	return nil
 }
 
+// flushSum adds sumI to sumD (made if nil) and zeroes it.
+func (s *aggState) flushSum() {
+	if s.sumD == nil {
+		s.sumD = new(apd.Decimal)
+	}
+	if s.sumI != 0 {
+		decCtx.Add(s.sumD, s.sumD, apd.New(s.sumI, 0))
+		s.sumI = 0
+	}
+}
+
 func (s *aggState) result() types.Value {
+	if s.kind == 1 {
+		s.flushSum()
+	}
 	switch s.f.Name {
 	case "count":
 		return types.NewInt(s.count)
@@ -475,22 +507,75 @@ type sortRow struct {
 	row  expr.Row
 	keys []types.Value
 	seq  int
+	// ck is the collation key of keys[0] when the sort compares the first
+	// key by these (collKeys), nil for NULL.
+	ck []byte
 }
 
 type sorter struct {
 	rows []sortRow
 	desc []bool
 	max  bool // a max-heap (top-N keeps the smallest)
+	// collKeys: every row's first key is a character string or NULL, and
+	// its ck holds the string's collation key, which compares bytewise as
+	// the strings do (types.CompareStrings).
+	collKeys bool
 }
 
 func (s *sorter) less(a, b *sortRow) bool {
-	for i := range a.keys {
+	i := 0
+	if s.collKeys {
+		var c int
+		switch {
+		case a.ck == nil && b.ck == nil:
+		case a.ck == nil:
+			c = -1
+		case b.ck == nil:
+			c = 1
+		default:
+			c = bytes.Compare(a.ck, b.ck)
+		}
+		if c != 0 {
+			return (c < 0) != s.desc[0]
+		}
+		i = 1
+	}
+	for ; i < len(a.keys); i++ {
 		c := compareForSort(a.keys[i], b.keys[i])
 		if c != 0 {
 			return (c < 0) != s.desc[i]
 		}
 	}
 	return a.seq < b.seq
+}
+
+// useCollKeys sets collKeys (and the rows' ck) when every row's first key
+// is a character string or NULL: each string's collation key is built once
+// rather than at each of a sort's comparisons.
+func (s *sorter) useCollKeys() {
+	if len(s.rows) < 8 || len(s.desc) == 0 {
+		return
+	}
+	n := 0
+	for i := range s.rows {
+		switch k := s.rows[i].keys[0]; k.Kind() {
+		case types.KindNull:
+		case types.KindString:
+			n += len(k.Str()) + 8
+		default:
+			return
+		}
+	}
+	buf := make([]byte, 0, n)
+	for i := range s.rows {
+		r := &s.rows[i]
+		if k := r.keys[0]; !k.IsNull() {
+			start := len(buf)
+			buf = types.CollationKey(buf, k.Str())
+			r.ck = buf[start:len(buf):len(buf)]
+		}
+	}
+	s.collKeys = true
 }
 
 // compareForSort orders NULL first, then by SQL comparison.
@@ -529,6 +614,7 @@ func (x *Exec) openSort(n *plan.Sort) (Iter, error) {
 	}
 	topN := n.Limit > 0
 	s.max = topN
+	var slab []types.Value // the rows' keys, rowSlab rows' at a time
 	for seq := 0; ; seq++ {
 		r, err := in.Next()
 		if err != nil {
@@ -537,7 +623,11 @@ func (x *Exec) openSort(n *plan.Sort) (Iter, error) {
 		if r == nil {
 			break
 		}
-		keys := make([]types.Value, len(n.Keys))
+		if len(slab) < len(n.Keys) {
+			slab = make([]types.Value, len(n.Keys)*rowSlab)
+		}
+		keys := slab[:len(n.Keys):len(n.Keys)]
+		slab = slab[len(n.Keys):]
 		for i, k := range n.Keys {
 			if keys[i], err = k.Expr.Eval(x.Ctx, r); err != nil {
 				return nil, err
@@ -556,6 +646,7 @@ func (x *Exec) openSort(n *plan.Sort) (Iter, error) {
 		}
 	}
 	s.max = false
+	s.useCollKeys()
 	sort.Sort(s)
 	rows := make([]expr.Row, len(s.rows))
 	for i := range s.rows {

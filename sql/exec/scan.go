@@ -82,6 +82,55 @@ type scanIter struct {
 	si     int
 	it     kv.Iterator
 	prefix int // bytes of the index prefix
+	// filter is the scan's Filter, or its Residual when the spans are
+	// exactly the ranges.
+	filter expr.Expr
+	// slots maps a column id to its position in the row, -1 for a column
+	// the plan does not read (plan.Scan.Needed).
+	slots []int32
+	// rows is memory for the next rows (many rows to an allocation), or,
+	// with plan.Scan.ReuseRow, the one row every Next returns.
+	rows  []types.Value
+	slabN int // rows in the next allocation: 1, doubling up to rowSlab
+	// arena holds the strings of the rows decoded, when every row is
+	// returned (no filter): a string keeps its arena alive, which a filter
+	// that drops most rows would make a waste.
+	arena []byte
+}
+
+// rowSlab is the most rows' values a scan allocates at once.
+const rowSlab = 32
+
+// decode decodes a row value into a new row (or, with ReuseRow, the scan's
+// one row), only the columns the plan reads.
+func (s *scanIter) decode(b []byte) (expr.Row, error) {
+	n := len(s.s.Table.Columns)
+	var row expr.Row
+	if s.s.ReuseRow && len(s.rows) == n {
+		row = s.rows
+		clear(row)
+	} else {
+		if len(s.rows) < n {
+			if s.s.ReuseRow {
+				s.rows = make([]types.Value, n)
+			} else {
+				s.slabN = min(max(s.slabN*2, 1), rowSlab)
+				s.rows = make([]types.Value, n*s.slabN)
+			}
+		}
+		row = s.rows[:n:n]
+		if !s.s.ReuseRow {
+			s.rows = s.rows[n:]
+		}
+	}
+	var arena *[]byte
+	if s.filter == nil && s.it != nil {
+		arena = &s.arena // many rows to come (not a point lookup's one)
+	}
+	if err := rowcodec.DecodeInto(b, s.slots, row, arena); err != nil {
+		return nil, fmt.Errorf("sql: table %s: %w", s.s.Table.Name, err)
+	}
+	return row, nil
 }
 
 // span is a key range [start, end) of a scan. point marks the range of one
@@ -93,7 +142,7 @@ type span struct {
 }
 
 func (x *Exec) openScan(s *plan.Scan) (Iter, error) {
-	spans, err := x.spans(s)
+	spans, exact, err := x.spans(s)
 	if err != nil {
 		return nil, err
 	}
@@ -102,32 +151,47 @@ func (x *Exec) openScan(s *plan.Scan) (Iter, error) {
 			spans[i], spans[j] = spans[j], spans[i]
 		}
 	}
-	return &scanIter{x: x, s: s, spans: spans, prefix: len(s.Table.IndexPrefix(s.Index.ID))}, nil
+	slots := s.Slots
+	if slots == nil {
+		slots = plan.ColumnSlots(s.Table, s.Needed)
+	}
+	filter := s.Filter
+	if exact && s.HasResidual {
+		filter = s.Residual
+	}
+	return &scanIter{x: x, s: s, spans: spans, prefix: len(s.Table.IndexPrefix(s.Index.ID)), filter: filter,
+		slots: slots}, nil
 }
 
 // spans computes the key ranges of a scan: for each plan range, the keys
 // whose index columns satisfy it — or a superset, when a value does not
-// convert exactly to the column's type (the scan's filter decides).
-func (x *Exec) spans(s *plan.Scan) ([]span, error) {
+// convert exactly to the column's type (the scan's filter decides). exact
+// reports that every value converted exactly and none was NULL (an
+// equality with NULL, unless from IS NULL, holds for no row, yet its span
+// holds the NULL keys): the spans are then exactly the ranges.
+func (x *Exec) spans(s *plan.Scan) (out []span, exact bool, err error) {
 	prefix := s.Table.IndexPrefix(s.Index.ID)
 	if s.Ranges == nil {
-		return []span{{start: prefix, end: keys.PrefixEnd(prefix)}}, nil
+		return []span{{start: prefix, end: keys.PrefixEnd(prefix)}}, false, nil
 	}
-	var out []span
+	exact = true
 	for _, r := range s.Ranges {
 		start := append([]byte(nil), prefix...)
 		empty, whole := false, false
 		for i, e := range r.Eq {
 			v, err := e.Eval(x.Ctx, nil)
 			if err != nil {
-				return nil, err
+				return nil, false, err
+			}
+			if v.IsNull() {
+				exact = false
 			}
 			col := &s.Table.Columns[s.Table.ColumnByID(s.Index.Columns[i])]
-			k, exact, ok := keyValue(v, col.Type)
+			k, exactV, ok := keyValue(v, col.Type)
 			switch {
 			case !ok:
 				whole = true
-			case !exact:
+			case !exactV:
 				empty = true // no value of the column's type equals v
 			}
 			if whole || empty {
@@ -139,7 +203,7 @@ func (x *Exec) spans(s *plan.Scan) ([]span, error) {
 			continue
 		}
 		if whole {
-			return []span{{start: prefix, end: keys.PrefixEnd(prefix)}}, nil
+			return []span{{start: prefix, end: keys.PrefixEnd(prefix)}}, false, nil
 		}
 		end := keys.PrefixEnd(start)
 		if r.Lo != nil || r.Hi != nil {
@@ -149,18 +213,23 @@ func (x *Exec) spans(s *plan.Scan) ([]span, error) {
 			lo, hi := start, end
 			loB, err := x.bound(r.Lo, col.Type)
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			hiB, err := x.bound(r.Hi, col.Type)
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			if loB.null || hiB.null {
 				continue // a comparison with NULL holds for no row
 			}
+			if (r.Lo != nil && (!loB.ok || loB.inexact)) || (r.Hi != nil && (!hiB.ok || hiB.inexact)) {
+				exact = false // a superset
+			}
 			if desc {
+				// Descending: the high bound is the low key. A bound
+				// rounded to the column's type is included (a superset).
 				loB, hiB = hiB, loB
-				loB.incl, hiB.incl = r.HiIncl || hiB.inexact, r.LoIncl || loB.inexact
+				loB.incl, hiB.incl = r.HiIncl || loB.inexact, r.LoIncl || hiB.inexact
 			} else {
 				loB.incl, hiB.incl = r.LoIncl || loB.inexact, r.HiIncl || hiB.inexact
 			}
@@ -193,7 +262,7 @@ func (x *Exec) spans(s *plan.Scan) ([]span, error) {
 		point := s.Index.Primary && len(r.Eq) == len(s.Index.Columns) && r.Lo == nil && r.Hi == nil
 		out = append(out, span{start: start, end: end, point: point})
 	}
-	return mergeSpans(out), nil
+	return mergeSpans(out), exact, nil
 }
 
 func descAt(idx *catalog.Index, i int) bool { return len(idx.Desc) > i && idx.Desc[i] }
@@ -298,7 +367,7 @@ func (s *scanIter) Next() (expr.Row, error) {
 				if err != nil {
 					return nil, err
 				}
-				if row, err = DecodeRow(s.s.Table, v); err != nil {
+				if row, err = s.decode(v); err != nil {
 					return nil, err
 				}
 			} else {
@@ -323,7 +392,7 @@ func (s *scanIter) Next() (expr.Row, error) {
 		if row == nil {
 			continue
 		}
-		ok, err := truth(s.x.Ctx, s.s.Filter, row)
+		ok, err := truth(s.x.Ctx, s.filter, row)
 		if err != nil {
 			return nil, err
 		}
@@ -342,7 +411,7 @@ func (s *scanIter) Next() (expr.Row, error) {
 func (s *scanIter) row(key, value []byte) (expr.Row, error) {
 	t := s.s.Table
 	if s.s.Index.Primary {
-		return DecodeRow(t, value)
+		return s.decode(value)
 	}
 	// A secondary entry: the primary key suffix is after the index
 	// columns in the key, or in the value (unique, without NULLs).
@@ -364,7 +433,7 @@ func (s *scanIter) row(key, value []byte) (expr.Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	return DecodeRow(t, v)
+	return s.decode(v)
 }
 
 func (s *scanIter) Close() {

@@ -47,6 +47,7 @@ func Query(cat Catalog, parseView ViewParser, q ast.Stmt, outer ...Column) (Node
 	if err != nil {
 		return nil, 0, err
 	}
+	pruneScans(n)
 	return n, b.params, nil
 }
 

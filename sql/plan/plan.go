@@ -77,8 +77,23 @@ type Scan struct {
 	// Filter is applied to each row read (the whole WHERE that concerns
 	// this table: ranges are only a superset of it).
 	Filter expr.Expr
+	// Residual is Filter without the conditions the ranges are exactly
+	// (HasResidual: some are; Residual nil: all are). It replaces Filter
+	// when every value of the ranges is, at run time, a key of its
+	// column's type exactly (package exec decides).
+	Residual    expr.Expr
+	HasResidual bool
 	// Lock reads for update (SELECT ... FOR UPDATE, UPDATE, DELETE).
-	Lock    bool
+	Lock bool
+	// Needed marks the columns (by position) that the plan reads of the
+	// scan's rows (nil: all); the others may be left NULL.
+	Needed []bool
+	// ReuseRow: no node above keeps a row once it asked for the next, so
+	// the scan may return the same row memory each time.
+	ReuseRow bool
+	// Slots maps a column id to its row position, -1 for a column Needed
+	// leaves out (nil: package exec computes it at each start).
+	Slots   []int32
 	EstRows float64
 	cols    []Column
 }

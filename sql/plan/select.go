@@ -312,8 +312,8 @@ func (b *builder) leafAccess(l *leaf, conds []ast.Expr, _ []ast.Expr, sc *scope)
 		return &Filter{Input: l.node, Cond: andAll(es)}, nil
 	}
 	s := *l.scan
-	b.chooseAccess(&s, es)
-	s.Filter = andAll(es)
+	covered := b.chooseAccess(&s, es)
+	s.setFilter(es, covered)
 	return &s, nil
 }
 
@@ -329,11 +329,11 @@ func (b *builder) indexLookup(l *leaf, local, join []ast.Expr, sc *scope) (Node,
 		es = append(es, e)
 	}
 	s := *l.scan
-	b.chooseAccess(&s, es)
+	covered := b.chooseAccess(&s, es)
 	if s.Ranges == nil || !rangesUseOuter(s.Ranges) {
 		return nil, false, nil
 	}
-	s.Filter = andAll(es)
+	s.setFilter(es, covered)
 	return &s, true, nil
 }
 
@@ -383,7 +383,26 @@ func localFree(e expr.Expr) bool {
 	return false
 }
 
-// colBounds gathers, per column of a scan, what conditions pin it.
+// setFilter sets the scan's filter to the conjunction of conds, and its
+// residual filter to those not covered (covered[i]) by its key ranges.
+func (s *Scan) setFilter(conds []expr.Expr, covered []bool) {
+	s.Filter = andAll(conds)
+	s.Residual, s.HasResidual = nil, false
+	var rest []expr.Expr
+	for i, c := range conds {
+		if i < len(covered) && covered[i] {
+			s.HasResidual = true
+		} else {
+			rest = append(rest, c)
+		}
+	}
+	if s.HasResidual {
+		s.Residual = andAll(rest)
+	}
+}
+
+// colBounds gathers, per column of a scan, what conditions pin it, and
+// which of the conditions (their positions) gave each.
 type colBounds struct {
 	eq     expr.Expr
 	in     []expr.Expr
@@ -391,18 +410,26 @@ type colBounds struct {
 	lo, hi expr.Expr
 	loIncl bool
 	hiIncl bool
+
+	eqSrc, inSrc, loSrc, hiSrc int
 }
 
 // chooseAccess picks the index and key ranges for s from its conditions.
-func (b *builder) chooseAccess(s *Scan, conds []expr.Expr) {
+// It returns which conditions the ranges are exactly (covered[i]): a
+// comparison, BETWEEN or IN of an integer column of the index, ascending,
+// with a value computed before the scan. A row of the ranges satisfies
+// them, so the scan need not test them again — when the values, at run
+// time, turn out to be keys of the column's type exactly (package exec
+// checks; it tests the whole Filter otherwise).
+func (b *builder) chooseAccess(s *Scan, conds []expr.Expr) (covered []bool) {
 	bounds := map[int]*colBounds{}
 	get := func(i int) *colBounds {
 		if bounds[i] == nil {
-			bounds[i] = &colBounds{}
+			bounds[i] = &colBounds{eqSrc: -1, inSrc: -1, loSrc: -1, hiSrc: -1}
 		}
 		return bounds[i]
 	}
-	for _, c := range conds {
+	for ci, c := range conds {
 		switch c := c.(type) {
 		case *expr.Cmp:
 			col, val, op, ok := colVsValue(c)
@@ -413,15 +440,15 @@ func (b *builder) chooseAccess(s *Scan, conds []expr.Expr) {
 			switch op {
 			case expr.EQ:
 				if cb.eq == nil {
-					cb.eq = val
+					cb.eq, cb.eqSrc = val, ci
 				}
 			case expr.LT, expr.LE:
 				if cb.hi == nil {
-					cb.hi, cb.hiIncl = val, op == expr.LE
+					cb.hi, cb.hiIncl, cb.hiSrc = val, op == expr.LE, ci
 				}
 			case expr.GT, expr.GE:
 				if cb.lo == nil {
-					cb.lo, cb.loIncl = val, op == expr.GE
+					cb.lo, cb.loIncl, cb.loSrc = val, op == expr.GE, ci
 				}
 			}
 		case *expr.In:
@@ -434,7 +461,7 @@ func (b *builder) chooseAccess(s *Scan, conds []expr.Expr) {
 				all = all && localFree(v)
 			}
 			if all && get(x.Index).in == nil {
-				get(x.Index).in = c.List
+				get(x.Index).in, get(x.Index).inSrc = c.List, ci
 			}
 		case *expr.Between:
 			x, ok := c.X.(*expr.Column)
@@ -444,6 +471,7 @@ func (b *builder) chooseAccess(s *Scan, conds []expr.Expr) {
 			cb := get(x.Index)
 			if cb.lo == nil && cb.hi == nil {
 				cb.lo, cb.loIncl, cb.hi, cb.hiIncl = c.Lo, true, c.Hi, true
+				cb.loSrc, cb.hiSrc = ci, ci
 			}
 		case *expr.Is:
 			x, ok := c.X.(*expr.Column)
@@ -453,13 +481,14 @@ func (b *builder) chooseAccess(s *Scan, conds []expr.Expr) {
 		}
 	}
 	if len(bounds) == 0 {
-		return
+		return nil
 	}
 	type choice struct {
 		idx    int
 		ranges []Range
 		score  float64
 		est    float64
+		used   []int // the conditions the ranges are exactly
 	}
 	best := choice{idx: -1}
 	for ii := range s.Table.Indexes {
@@ -467,17 +496,31 @@ func (b *builder) chooseAccess(s *Scan, conds []expr.Expr) {
 		ranges := []Range{{}}
 		eqCols := 0
 		hasRange := false
-		for _, colID := range idx.Columns {
+		var used []int
+		for ci, colID := range idx.Columns {
 			pos := s.Table.ColumnByID(colID)
 			cb := bounds[pos]
 			if cb == nil {
 				break
+			}
+			exactCol := false
+			switch s.Table.Columns[pos].Type.Kind {
+			case types.KindInt, types.KindUint:
+				exactCol = !(len(idx.Desc) > ci && idx.Desc[ci])
+			}
+			use := func(src ...int) {
+				for _, i := range src {
+					if exactCol && i >= 0 {
+						used = append(used, i)
+					}
+				}
 			}
 			switch {
 			case cb.eq != nil:
 				for i := range ranges {
 					ranges[i].Eq = append(ranges[i].Eq, cb.eq)
 				}
+				use(cb.eqSrc)
 				eqCols++
 				continue
 			case cb.isNull:
@@ -495,11 +538,16 @@ func (b *builder) chooseAccess(s *Scan, conds []expr.Expr) {
 					}
 				}
 				ranges = next
+				use(cb.inSrc)
 				eqCols++
 				continue
 			case cb.lo != nil || cb.hi != nil:
 				for i := range ranges {
 					ranges[i].Lo, ranges[i].LoIncl, ranges[i].Hi, ranges[i].HiIncl = cb.lo, cb.loIncl, cb.hi, cb.hiIncl
+				}
+				use(cb.loSrc)
+				if cb.hiSrc != cb.loSrc {
+					use(cb.hiSrc)
 				}
 				hasRange = true
 			}
@@ -529,15 +577,23 @@ func (b *builder) chooseAccess(s *Scan, conds []expr.Expr) {
 			score += 0.5 // no lookup of the row
 		}
 		if best.idx < 0 || score > best.score {
-			best = choice{idx: ii, ranges: ranges, score: score, est: est}
+			best = choice{idx: ii, ranges: ranges, score: score, est: est, used: used}
 		}
 	}
 	if best.idx < 0 {
-		return
+		return nil
 	}
 	s.Index = &s.Table.Indexes[best.idx]
 	s.Ranges = best.ranges
 	s.EstRows = max(best.est, 1)
+	if len(best.used) == 0 {
+		return nil
+	}
+	covered = make([]bool, len(conds))
+	for _, i := range best.used {
+		covered[i] = true
+	}
+	return covered
 }
 
 // colVsValue matches "column op value" (either way round), flipping the

@@ -56,6 +56,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/strata-db/strata/keys"
@@ -181,6 +182,89 @@ func AppendColumn(dst []byte, id uint32, v types.Value) []byte {
 	return dst
 }
 
+// DecodeInto decodes a row value into row: column id's value goes to
+// row[slots[id]]; columns with an id past slots or a negative slot are
+// skipped without being decoded (their strings not copied). Slots of
+// columns the value does not hold are left as they were: the caller sets
+// them to NULL (or a column's default) first. With arena non-nil, strings
+// are copied into *arena (appended; a new arena, twice the size of the
+// last up to arenaSize, when it is full) rather than allocated one by one:
+// a string then keeps its whole arena alive.
+func DecodeInto(b []byte, slots []int32, row []types.Value, arena *[]byte) error {
+	for len(b) > 0 {
+		h, n := binary.Uvarint(b)
+		if n <= 0 {
+			return fmt.Errorf("rowcodec: bad column header at %d", n)
+		}
+		b = b[n:]
+		id, tag := h>>4, h&15
+		slot := int32(-1)
+		if id < uint64(len(slots)) {
+			slot = slots[id]
+		}
+		if slot < 0 {
+			// Skip the payload.
+			switch tag {
+			case tagInt, tagDate, tagDatetime, tagTime, tagUint:
+				_, n := binary.Uvarint(b)
+				if n <= 0 {
+					return fmt.Errorf("rowcodec: bad integer of column %d", id)
+				}
+				b = b[n:]
+			case tagFloat:
+				if len(b) < 8 {
+					return fmt.Errorf("rowcodec: short double of column %d", id)
+				}
+				b = b[8:]
+			case tagDecimal, tagString, tagBytes:
+				l, n := binary.Uvarint(b)
+				if n <= 0 || uint64(len(b)-n) < l {
+					return fmt.Errorf("rowcodec: bad length of column %d", id)
+				}
+				b = b[n+int(l):]
+			default:
+				return fmt.Errorf("rowcodec: unknown tag %d of column %d", tag, id)
+			}
+			continue
+		}
+		if arena != nil && (tag == tagString || tag == tagBytes) {
+			l, n := binary.Uvarint(b)
+			if n <= 0 || uint64(len(b)-n) < l {
+				return fmt.Errorf("rowcodec: bad length of column %d", id)
+			}
+			a := *arena
+			if uint64(cap(a)-len(a)) < l {
+				// The first arena is small (a point lookup's one row),
+				// each next one twice the last, up to arenaSize.
+				a = make([]byte, 0, max(min(max(2*cap(a), arenaMin), arenaSize), int(l)))
+			}
+			start := len(a)
+			a = append(a, b[n:n+int(l)]...)
+			*arena = a
+			str := unsafe.String(unsafe.SliceData(a[start:]), int(l))
+			if tag == tagString {
+				row[slot] = types.NewString(str)
+			} else {
+				row[slot] = types.NewBytesString(str)
+			}
+			b = b[n+int(l):]
+			continue
+		}
+		var err error
+		if b, err = decodeValue(b, uint32(id), tag, &row[slot]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// arenaMin and arenaSize are the sizes of DecodeInto's first string arena
+// and of the largest.
+const (
+	arenaMin  = 256
+	arenaSize = 4096
+)
+
 // DecodeRow calls fn for each column of a row value, in the order they
 // were written.
 func DecodeRow(b []byte, fn func(id uint32, v types.Value)) error {
@@ -192,59 +276,69 @@ func DecodeRow(b []byte, fn func(id uint32, v types.Value)) error {
 		b = b[n:]
 		id, tag := uint32(h>>4), h&15
 		var v types.Value
-		switch tag {
-		case tagInt, tagDate, tagDatetime, tagTime:
-			x, n := binary.Varint(b)
-			if n <= 0 {
-				return fmt.Errorf("rowcodec: bad integer of column %d", id)
-			}
-			b = b[n:]
-			switch tag {
-			case tagInt:
-				v = types.NewInt(x)
-			case tagDate:
-				v = types.FromPacked(types.KindDate, x)
-			case tagDatetime:
-				v = types.FromPacked(types.KindDatetime, x)
-			default:
-				v = types.NewTime(x)
-			}
-		case tagUint:
-			x, n := binary.Uvarint(b)
-			if n <= 0 {
-				return fmt.Errorf("rowcodec: bad integer of column %d", id)
-			}
-			b = b[n:]
-			v = types.NewUint(x)
-		case tagFloat:
-			if len(b) < 8 {
-				return fmt.Errorf("rowcodec: short double of column %d", id)
-			}
-			v = types.NewFloat(math.Float64frombits(binary.LittleEndian.Uint64(b)))
-			b = b[8:]
-		case tagDecimal, tagString, tagBytes:
-			l, n := binary.Uvarint(b)
-			if n <= 0 || uint64(len(b)-n) < l {
-				return fmt.Errorf("rowcodec: bad length of column %d", id)
-			}
-			s := b[n : n+int(l)]
-			b = b[n+int(l):]
-			switch tag {
-			case tagDecimal:
-				d, _, err := apd.NewFromString(string(s))
-				if err != nil {
-					return fmt.Errorf("rowcodec: bad decimal of column %d: %w", id, err)
-				}
-				v = types.NewDecimal(d)
-			case tagString:
-				v = types.NewString(string(s))
-			default:
-				v = types.NewBytes(s)
-			}
-		default:
-			return fmt.Errorf("rowcodec: unknown tag %d of column %d", tag, id)
+		var err error
+		if b, err = decodeValue(b, id, tag, &v); err != nil {
+			return err
 		}
 		fn(id, v)
 	}
 	return nil
+}
+
+// decodeValue decodes the payload of column id (of tag) at the start of b
+// into *v, returning the rest of b.
+func decodeValue(b []byte, id uint32, tag uint64, v *types.Value) ([]byte, error) {
+	switch tag {
+	case tagInt, tagDate, tagDatetime, tagTime:
+		x, n := binary.Varint(b)
+		if n <= 0 {
+			return nil, fmt.Errorf("rowcodec: bad integer of column %d", id)
+		}
+		b = b[n:]
+		switch tag {
+		case tagInt:
+			*v = types.NewInt(x)
+		case tagDate:
+			*v = types.FromPacked(types.KindDate, x)
+		case tagDatetime:
+			*v = types.FromPacked(types.KindDatetime, x)
+		default:
+			*v = types.NewTime(x)
+		}
+	case tagUint:
+		x, n := binary.Uvarint(b)
+		if n <= 0 {
+			return nil, fmt.Errorf("rowcodec: bad integer of column %d", id)
+		}
+		b = b[n:]
+		*v = types.NewUint(x)
+	case tagFloat:
+		if len(b) < 8 {
+			return nil, fmt.Errorf("rowcodec: short double of column %d", id)
+		}
+		*v = types.NewFloat(math.Float64frombits(binary.LittleEndian.Uint64(b)))
+		b = b[8:]
+	case tagDecimal, tagString, tagBytes:
+		l, n := binary.Uvarint(b)
+		if n <= 0 || uint64(len(b)-n) < l {
+			return nil, fmt.Errorf("rowcodec: bad length of column %d", id)
+		}
+		s := b[n : n+int(l)]
+		b = b[n+int(l):]
+		switch tag {
+		case tagDecimal:
+			d, _, err := apd.NewFromString(string(s))
+			if err != nil {
+				return nil, fmt.Errorf("rowcodec: bad decimal of column %d: %w", id, err)
+			}
+			*v = types.NewDecimal(d)
+		case tagString:
+			*v = types.NewString(string(s))
+		default:
+			*v = types.NewBytes(s)
+		}
+	default:
+		return nil, fmt.Errorf("rowcodec: unknown tag %d of column %d", tag, id)
+	}
+	return b, nil
 }

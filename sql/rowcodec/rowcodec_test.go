@@ -78,3 +78,62 @@ func FuzzDecodeRow(f *testing.F) {
 		DecodeRow(b, func(uint32, types.Value) {})
 	})
 }
+
+// DecodeInto decodes the columns slots name into their positions, skips
+// the others (every kind's payload), and with an arena gives the same
+// strings; a truncated value is an error.
+func TestDecodeInto(t *testing.T) {
+	d, _, _ := apd.NewFromString("-12.50")
+	dt, _ := types.ParseDatetime("2024-01-02 03:04:05.25")
+	in := []types.Value{types.NewInt(-3), types.NewUint(1 << 63), types.NewFloat(2.5), types.NewDecimal(d),
+		types.NewString("héllo"), types.NewBytes([]byte{0, 1}), types.NewDate(2020, 2, 29), dt, types.NewTime(-5e6),
+		types.NewString(""), types.Null}
+	var row []byte
+	for i, v := range in {
+		row = AppendColumn(row, uint32(i+1), v)
+	}
+	for _, tc := range []struct {
+		name  string
+		keep  func(id int) bool
+		arena bool
+	}{
+		{"all", func(int) bool { return true }, false},
+		{"all, arena", func(int) bool { return true }, true},
+		{"odd ids", func(id int) bool { return id%2 == 1 }, false},
+		{"even ids, arena", func(id int) bool { return id%2 == 0 }, true},
+		{"none", func(int) bool { return false }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Slots in reverse order, and one short of the last id.
+			slots := make([]int32, len(in))
+			for id := range slots {
+				slots[id] = -1
+				if id > 0 && tc.keep(id) {
+					slots[id] = int32(len(in) - id)
+				}
+			}
+			got := make([]types.Value, len(in)+1)
+			var arena []byte
+			ap := (*[]byte)(nil)
+			if tc.arena {
+				ap = &arena
+			}
+			if err := DecodeInto(row, slots, got, ap); err != nil {
+				t.Fatal(err)
+			}
+			for id := 1; id < len(slots); id++ {
+				if !tc.keep(id) {
+					continue // skipped: its position is another column's
+				}
+				want, g := in[id-1], got[len(in)-id]
+				if g.Kind() != want.Kind() || g.String() != want.String() {
+					t.Errorf("column %d: %v %v, want %v %v", id, g.Kind(), g, want.Kind(), want)
+				}
+			}
+			// The last column written (an empty string) loses its length.
+			if err := DecodeInto(row[:len(row)-1], slots, got, ap); err == nil {
+				t.Error("a truncated row decoded")
+			}
+		})
+	}
+}

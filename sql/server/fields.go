@@ -3,6 +3,7 @@ package server
 import (
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/cockroachdb/apd/v3"
 	"vitess.io/vitess/go/mysql/collations"
@@ -31,21 +32,27 @@ const (
 
 // wireResult turns a session's result set into vitess's: a field per
 // column (its wire type from the column's types.Type, or, for a computed
-// column, inferred from the values) and the rows as text.
+// column, inferred from the values) and the rows as text. The rows share
+// one array of values, and the texts of numbers one buffer; a string's
+// text is the string's own memory (values are immutable, and vitess only
+// reads a result's bytes to write them).
 func wireResult(cols []session.Column, rows [][]types.Value) *sqltypes.Result {
 	fields := make([]*querypb.Field, len(cols))
 	for i, c := range cols {
 		fields[i] = fieldOf(c, rows, i)
 	}
 	out := &sqltypes.Result{Fields: fields, Rows: make([]sqltypes.Row, len(rows))}
+	n := len(cols)
+	vals := make([]sqltypes.Value, len(rows)*n)
+	var buf []byte
 	for r, row := range rows {
-		w := make(sqltypes.Row, len(cols))
+		w := vals[r*n : (r+1)*n : (r+1)*n]
 		for i := range cols {
 			var v types.Value
 			if i < len(row) {
 				v = row[i]
 			}
-			w[i] = wireValue(fields[i].Type, v)
+			w[i], buf = wireValue(fields[i].Type, v, buf)
 		}
 		out.Rows[r] = w
 	}
@@ -64,20 +71,33 @@ func wireFields(cols []session.Column) []*querypb.Field {
 
 // wireValue is v as a vitess value of wire type t. NULL is NULL whatever
 // the type; everything else is its MySQL text (which the binary protocol
-// re-encodes from the type).
-func wireValue(t querypb.Type, v types.Value) sqltypes.Value {
+// re-encodes from the type). An integer's text is appended to buf (the
+// value keeps it: buf only grows), which wireValue returns.
+func wireValue(t querypb.Type, v types.Value, buf []byte) (sqltypes.Value, []byte) {
 	if v.IsNull() {
-		return sqltypes.NULL
+		return sqltypes.NULL, buf
 	}
 	switch v.Kind() {
 	case types.KindString, types.KindBytes:
-		return sqltypes.MakeTrusted(t, []byte(v.Str()))
+		s := v.Str()
+		return sqltypes.MakeTrusted(t, unsafe.Slice(unsafe.StringData(s), len(s))), buf
+	case types.KindInt, types.KindUint:
+		if cap(buf)-len(buf) < 20 {
+			buf = make([]byte, 0, 1024)
+		}
+		start := len(buf)
+		if v.Kind() == types.KindInt {
+			buf = strconv.AppendInt(buf, v.Int(), 10)
+		} else {
+			buf = strconv.AppendUint(buf, v.Uint(), 10)
+		}
+		return sqltypes.MakeTrusted(t, buf[start:len(buf):len(buf)]), buf
 	case types.KindDate:
 		if t == sqltypes.Datetime || t == sqltypes.Timestamp {
 			v = types.AsDatetime(v)
 		}
 	}
-	return sqltypes.MakeTrusted(t, []byte(v.String()))
+	return sqltypes.MakeTrusted(t, []byte(v.String())), buf
 }
 
 // fieldOf is column i's field: from its type when it has one and every

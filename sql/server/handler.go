@@ -3,8 +3,8 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -263,7 +263,7 @@ func (h *handler) ComStmtExecute(c *mysql.Conn, prepare *mysql.PrepareData, call
 		}
 		params := make([]types.Value, prepare.ParamsCount)
 		for i := range params {
-			bv := prepare.BindVars[fmt.Sprintf("v%d", i+1)]
+			bv := prepare.BindVars[bindName(i)]
 			if bv == nil {
 				return nil, types.Errorf(1210, "HY000", "Incorrect arguments to mysqld_stmt_execute")
 			}
@@ -281,6 +281,22 @@ func (h *handler) ComStmtExecute(c *mysql.Conn, prepare *mysql.PrepareData, call
 		return err
 	}
 	return callback(qr)
+}
+
+// bindNames are vitess's names of a statement's first parameters.
+var bindNames = func() (n [64]string) {
+	for i := range n {
+		n[i] = "v" + strconv.Itoa(i+1)
+	}
+	return n
+}()
+
+// bindName is vitess's name of parameter i (from 0): v1, v2, ...
+func bindName(i int) string {
+	if i < len(bindNames) {
+		return bindNames[i]
+	}
+	return "v" + strconv.Itoa(i+1)
 }
 
 // WarningCount implements mysql.Handler.

@@ -115,6 +115,9 @@ type Session struct {
 	// tables are the table names resolved lately (see resolvedTable),
 	// by lower-case database and name.
 	tables map[string]resolvedTable
+	// txnSeq numbers the session's explicit transactions (from 1): a
+	// prepared statement's plan checked in one holds for the rest of it.
+	txnSeq uint64
 }
 
 // NewSession opens a session as user.
@@ -220,6 +223,11 @@ type cachedPlan struct {
 	deps []tableDep
 	plan any
 	used map[uint32]bool // information_schema's tables it reads
+	// checkedIn is the explicit transaction (Session.txnSeq, 0 none) in
+	// which deps were last read and found the same: its snapshot reads
+	// them the same until it ends (DDL commits it first), and the reads
+	// are in its read set already.
+	checkedIn uint64
 }
 
 // tableDep is a table a plan was built on: its descriptor's key and value.
@@ -250,18 +258,26 @@ func (s *Session) planForQuery(tx kv.Txn, build func(cat *txnCatalog) (any, erro
 
 func (s *Session) plan(tx kv.Txn, virtual bool, build func(cat *txnCatalog) (any, error)) (any, *txnCatalog, error) {
 	ps := s.prepared
+	inTxn := s.txn != nil && tx == s.txn
 	if ps != nil && ps.cache != nil && ps.cache.db == s.db {
 		cat := s.catalog(tx)
 		cat.virtual = virtual
-		valid := true
-		for _, d := range ps.cache.deps {
-			v, err := tx.Get(d.key)
-			if err != nil || !bytes.Equal(v, d.desc) {
-				valid = false
-				break
+		valid := inTxn && ps.cache.checkedIn == s.txnSeq
+		if !valid {
+			valid = true
+			for _, d := range ps.cache.deps {
+				v, err := tx.Get(d.key)
+				if err != nil || !bytes.Equal(v, d.desc) {
+					valid = false
+					break
+				}
 			}
 		}
 		if valid {
+			ps.cache.checkedIn = 0
+			if inTxn {
+				ps.cache.checkedIn = s.txnSeq
+			}
 			cat.used = ps.cache.used
 			return ps.cache.plan, cat, nil
 		}
@@ -274,6 +290,9 @@ func (s *Session) plan(tx kv.Txn, virtual bool, build func(cat *txnCatalog) (any
 		return p, cat, err
 	}
 	ps.cache = &cachedPlan{db: s.db, deps: cat.deps, plan: p, used: cat.used}
+	if inTxn {
+		ps.cache.checkedIn = s.txnSeq
+	}
 	return p, cat, nil
 }
 
@@ -394,6 +413,7 @@ func (s *Session) begin(ctx context.Context, readOnly bool) (*Result, error) {
 		return nil, err
 	}
 	s.txn, s.txnReadOnly, s.savepoints = tx, readOnly, nil
+	s.txnSeq++
 	return &Result{}, nil
 }
 

@@ -12,13 +12,13 @@ import (
 	"github.com/strata-db/strata/sql/types"
 )
 
-func newSession(t *testing.T) *session.Session {
+func newSession(t testing.TB) *session.Session {
 	t.Helper()
 	return newEngine(t).NewSession("root")
 }
 
 // newEngine opens an engine over a database in memory.
-func newEngine(t *testing.T) *session.Engine {
+func newEngine(t testing.TB) *session.Engine {
 	t.Helper()
 	db, err := strata.Open("db", &strata.Options{FS: strata.NewMemFS()})
 	if err != nil {

@@ -71,6 +71,9 @@ func NewString(s string) Value { return Value{kind: KindString, str: s} }
 // NewBytes returns a binary string value.
 func NewBytes(b []byte) Value { return Value{kind: KindBytes, str: string(b)} }
 
+// NewBytesString returns a binary string value of s's bytes.
+func NewBytesString(s string) Value { return Value{kind: KindBytes, str: s} }
+
 // NewBool returns 1 or 0, MySQL's booleans.
 func NewBool(b bool) Value {
 	if b {

@@ -1,0 +1,205 @@
+package plan
+
+import (
+	"github.com/strata-db/strata/sql/catalog"
+	"github.com/strata-db/strata/sql/expr"
+)
+
+// pruneScans marks, below each Project and Aggregate of n's tree, the scan
+// it reads through Filters, Sorts and Limits only: which of the table's
+// columns those nodes' expressions read (Scan.Needed: the others need not
+// be decoded), and whether the scan may reuse its row's memory from one row
+// to the next (Scan.ReuseRow: nothing between keeps a row). It leaves a scan
+// as it was when it cannot tell: an expression it does not know, a
+// subquery (whose outer references read the row), a scan that locks its
+// rows (the lock needs the primary key).
+func pruneScans(n Node) {
+	switch n := n.(type) {
+	case *Project:
+		if !pruneAggregate(n) {
+			markScan(n.Input, n.Exprs, nil, true)
+		}
+	case *Aggregate:
+		if !n.Any {
+			markScan(n.Input, aggExprs(n), nil, false)
+		}
+	}
+	for _, c := range n.Children() {
+		pruneScans(c)
+	}
+}
+
+// aggExprs are the expressions an Aggregate evaluates on its input rows.
+func aggExprs(a *Aggregate) []expr.Expr {
+	es := append([]expr.Expr(nil), a.GroupBy...)
+	for _, f := range a.Aggs {
+		es = append(es, f.Args...)
+		for _, k := range f.OrderBy {
+			es = append(es, k.Expr)
+		}
+	}
+	return es
+}
+
+// pruneAggregate handles a Project over an Aggregate (through Filters,
+// Sorts and Limits: HAVING, ORDER BY, LIMIT): the Aggregate's input rows
+// are read by its own expressions and, through its Any columns (output
+// columns after the aggregates, one per input column), by the
+// expressions above that read those. The scan below does not reuse its
+// rows (each group keeps its first). It reports false if n is not over an
+// Aggregate that way.
+func pruneAggregate(p *Project) bool {
+	n, es, _ := below(p.Input, append([]expr.Expr(nil), p.Exprs...))
+	a, ok := n.(*Aggregate)
+	if !ok {
+		return false
+	}
+	if !a.Any {
+		return true // pruneScans marks it
+	}
+	k := len(a.GroupBy) + len(a.Aggs)
+	in := a.Input.Columns()
+	out := make([]bool, k+len(in))
+	for _, e := range es {
+		if !columnsRead(e, out) {
+			return true // leave the scan whole
+		}
+	}
+	markScan(a.Input, aggExprs(a), out[k:], false)
+	return true
+}
+
+// below follows n down through Filters, Sorts and Limits, gathering their
+// expressions into es, to the first other node; sorted reports a Sort on
+// the way (it keeps rows).
+func below(n Node, es []expr.Expr) (_ Node, _ []expr.Expr, sorted bool) {
+	for {
+		switch m := n.(type) {
+		case *Filter:
+			es = append(es, m.Cond)
+			n = m.Input
+		case *Sort:
+			for _, k := range m.Keys {
+				es = append(es, k.Expr)
+			}
+			sorted = true
+			n = m.Input
+		case *Limit:
+			n = m.Input
+		default:
+			return n, es, sorted
+		}
+	}
+}
+
+// markScan follows n down through Filters, Sorts and Limits (below) to a
+// Scan, and marks the columns es and the expressions on the way read there
+// (and those need0 marks already). reuse is whether the consumer keeps no
+// row (nor does a Sort on the way).
+func markScan(n Node, es []expr.Expr, need0 []bool, reuse bool) {
+	n, es, sorted := below(n, es)
+	m, ok := n.(*Scan)
+	if !ok || m.Lock {
+		return
+	}
+	if m.Filter != nil {
+		es = append(es, m.Filter)
+	}
+	need := make([]bool, len(m.Table.Columns))
+	if need0 != nil {
+		if len(need0) != len(need) {
+			return
+		}
+		copy(need, need0)
+	}
+	for _, e := range es {
+		if !columnsRead(e, need) {
+			return
+		}
+	}
+	m.Needed = need
+	m.ReuseRow = reuse && !sorted
+	m.Slots = ColumnSlots(m.Table, need)
+}
+
+// ColumnSlots maps t's column ids to row positions, -1 for the columns
+// need (nil: all needed) leaves out.
+func ColumnSlots(t *catalog.Table, need []bool) []int32 {
+	maxID := uint32(0)
+	for _, c := range t.Columns {
+		maxID = max(maxID, c.ID)
+	}
+	slots := make([]int32, maxID+1)
+	for i := range slots {
+		slots[i] = -1
+	}
+	for i, c := range t.Columns {
+		if need == nil || need[i] {
+			slots[c.ID] = int32(i)
+		}
+	}
+	return slots
+}
+
+// columnsRead marks in need the columns of the row (depth 0) e reads; it
+// reports false if it cannot tell.
+func columnsRead(e expr.Expr, need []bool) bool {
+	all := func(es ...expr.Expr) bool {
+		for _, x := range es {
+			if x != nil && !columnsRead(x, need) {
+				return false
+			}
+		}
+		return true
+	}
+	switch e := e.(type) {
+	case nil:
+		return true
+	case *expr.Const, *expr.Param, *expr.Variable:
+		return true
+	case *expr.Column:
+		if e.Depth > 0 {
+			return true
+		}
+		if e.Index < 0 || e.Index >= len(need) {
+			return false
+		}
+		need[e.Index] = true
+		return true
+	case *expr.Arith:
+		return all(e.X, e.Y)
+	case *expr.Neg:
+		return all(e.X)
+	case *expr.Cmp:
+		return all(e.X, e.Y)
+	case *expr.And:
+		return all(e.X, e.Y)
+	case *expr.Or:
+		return all(e.X, e.Y)
+	case *expr.Xor:
+		return all(e.X, e.Y)
+	case *expr.Not:
+		return all(e.X)
+	case *expr.Is:
+		return all(e.X)
+	case *expr.In:
+		return all(e.X) && all(e.List...)
+	case *expr.Between:
+		return all(e.X, e.Lo, e.Hi)
+	case *expr.Like:
+		return all(e.X, e.Pattern, e.Escape)
+	case *expr.Regexp:
+		return all(e.X, e.Pattern)
+	case *expr.Cast:
+		return all(e.X)
+	case *expr.Bit:
+		return all(e.X, e.Y)
+	case *expr.DateAdd:
+		return all(e.X, e.N)
+	case *expr.Case:
+		return all(e.Operand, e.Else) && all(e.Whens...) && all(e.Thens...)
+	case *expr.Func:
+		return all(e.Args...)
+	}
+	return false
+}
