@@ -35,7 +35,7 @@ type fakeCluster struct {
 	// (and count down): a region map that lags a split.
 	staleAnswers atomic.Int64
 	staleRegion  *clusterpb.Region
-	writes     atomic.Int64
+	writes       atomic.Int64
 }
 
 type fakeNode struct {
