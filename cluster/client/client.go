@@ -203,7 +203,15 @@ func (c *Client) locateRemote(ctx context.Context, key []byte, prev bool) (*regi
 			}
 		}
 		c.mu.Unlock()
-		return c.cache.insert(resp.GetRegion(), resp.GetLeader()), nil
+		info := c.cache.insert(resp.GetRegion(), resp.GetLeader())
+		// The cache keeps a newer descriptor of the same region over an
+		// older answer (the region map lags a split until the leaders
+		// report): that newer one may not hold key; ask again later.
+		if (!prev && !info.contains(key)) || (prev && !info.containsPrev(key)) {
+			return nil, fmt.Errorf("the region map has no region for %q yet (region %d is [%q, %q) at version %d)",
+				key, info.region.GetId(), info.region.GetStartKey(), info.region.GetEndKey(), info.region.GetEpoch().GetVersion())
+		}
+		return info, nil
 	}
 	return nil, fmt.Errorf("%w: locating the region of %q: %w", ErrNoNodes, key, errors.Join(errs...))
 }

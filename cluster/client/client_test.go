@@ -31,7 +31,11 @@ type fakeCluster struct {
 	// writeDelay, when set, makes writes sleep before applying (to time
 	// them out); writes counts every Write RPC that reached a node.
 	writeDelay atomic.Int64 // nanoseconds
-	writes     atomic.Int64
+	// staleAnswers, while positive, makes GetRegion answer staleRegion
+	// (and count down): a region map that lags a split.
+	staleAnswers atomic.Int64
+	staleRegion  *clusterpb.Region
+	writes       atomic.Int64
 }
 
 type fakeNode struct {
@@ -233,6 +237,13 @@ func (nd *fakeNode) Write(ctx context.Context, req *clusterpb.WriteRequest) (*cl
 func (nd *fakeNode) GetRegion(_ context.Context, req *clusterpb.GetRegionRequest) (*clusterpb.GetRegionResponse, error) {
 	nd.c.mu.Lock()
 	defer nd.c.mu.Unlock()
+	if nd.c.staleAnswers.Add(-1) >= 0 && nd.c.staleRegion != nil {
+		resp := &clusterpb.GetRegionResponse{Region: nd.c.staleRegion}
+		for _, n := range nd.c.nodes {
+			resp.Nodes = append(resp.Nodes, &clusterpb.Node{Id: n.id, Address: n.addr})
+		}
+		return resp, nil
+	}
 	for _, r := range nd.c.regions {
 		info := &regionInfo{region: r}
 		if (!req.GetPrev() && info.contains(req.GetKey())) || (req.GetPrev() && info.containsPrev(req.GetKey())) {
@@ -471,5 +482,38 @@ func TestRegionCache(t *testing.T) {
 	c.invalidate(3)
 	if r := c.find([]byte("g")); r != nil {
 		t.Fatalf("find g after invalidate: %v", r)
+	}
+}
+
+// TestClientStaleMapAnswer: after a split the region map may still answer
+// with the old, larger descriptor of a region the client already knows in
+// its newer, smaller form; the client must not route a key by the newer
+// descriptor that does not hold it (a one-key write then looked like a
+// cross-region batch), but ask again until the map catches up.
+func TestClientStaleMapAnswer(t *testing.T) {
+	c := newFakeCluster(t, 3)
+	cl := newTestClient(t, c, time.Second)
+	ctx := context.Background()
+	if err := cl.Put(ctx, []byte("a"), []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	// The client learns region 1's new shape [, m) from the split...
+	c.split("m")
+	if err := cl.Put(ctx, []byte("b"), []byte("2")); err != nil {
+		t.Fatal(err)
+	}
+	// ...while the map still answers with the old descriptor for a while.
+	c.mu.Lock()
+	stale := proto.Clone(c.regions[0]).(*clusterpb.Region)
+	stale.EndKey, stale.Epoch.Version = nil, 1
+	c.staleAnswers.Store(3)
+	c.staleRegion = stale
+	c.mu.Unlock()
+	cl.cache.invalidate(2)
+	if err := cl.Put(ctx, []byte("x"), []byte("3")); err != nil {
+		t.Fatalf("put after a stale map answer: %v", err)
+	}
+	if v, err := cl.Get(ctx, []byte("x")); err != nil || string(v) != "3" {
+		t.Fatalf("get: %q %v", v, err)
 	}
 }

@@ -396,3 +396,26 @@ func TestWrongNodeRefused(t *testing.T) {
 	res.Set(2, srv2.Addr())
 	resendUntil(t, tr, "a message at node 2", func() bool { return right.count() > 0 }, func() *clusterpb.RaftMessage { return appMsg(1, 2, 0, 1) })
 }
+
+// TestControlMessagesDelivered: the raft store's messages without a raft
+// message (a hibernation notice, a tombstone answer) cross the transport;
+// one with neither a raft message nor a control flag is dropped.
+func TestControlMessagesDelivered(t *testing.T) {
+	rec := &recorder{}
+	srv := startServer(t, ServerConfig{ClusterID: 1, Raft: rec})
+	tr := newTransport(t, Config{ClusterID: 1, Resolver: NewMapResolver(map[uint64]string{2: srv.Addr()})})
+	peer := func(id, node uint64) *clusterpb.Peer { return &clusterpb.Peer{Id: id, NodeId: node} }
+	tr.Send([]*clusterpb.RaftMessage{
+		{RegionId: 4, FromPeer: peer(1, 1), ToPeer: peer(2, 2)}, // malformed: dropped
+		{RegionId: 4, FromPeer: peer(1, 1), ToPeer: peer(2, 2), Hibernate: true, HibernateTerm: 3, HibernateCommit: 9},
+		{RegionId: 5, FromPeer: peer(1, 1), ToPeer: peer(2, 2), IsTombstone: true},
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for rec.count() < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	got := rec.snapshot()
+	if len(got) != 2 || !got[0].GetHibernate() || got[0].GetHibernateCommit() != 9 || !got[1].GetIsTombstone() {
+		t.Fatalf("delivered %v, want the hibernation notice and the tombstone answer", got)
+	}
+}

@@ -350,7 +350,7 @@ func (s *Server) checkRaftMessage(m *clusterpb.RaftMessage) error {
 	if m.GetClusterId() != s.cfg.ClusterID {
 		return s.refuse(codes.PermissionDenied, "raft message of cluster %d refused: this node belongs to cluster %d", m.GetClusterId(), s.cfg.ClusterID)
 	}
-	if m.Message == nil || m.FromPeer == nil || m.ToPeer == nil {
+	if (m.Message == nil && !controlMessage(m)) || m.FromPeer == nil || m.ToPeer == nil {
 		return s.refuse(codes.InvalidArgument, "malformed raft message for region %d: missing message, from_peer or to_peer", m.RegionId)
 	}
 	if s.cfg.NodeID != 0 && m.ToPeer.NodeId != s.cfg.NodeID {

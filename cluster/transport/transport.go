@@ -239,7 +239,7 @@ func (t *Transport) Stats() Stats {
 // no destination is dropped.
 func (t *Transport) Send(msgs []*clusterpb.RaftMessage) {
 	for _, m := range msgs {
-		if m == nil || m.ToPeer == nil || m.Message == nil {
+		if m == nil || m.ToPeer == nil || (m.Message == nil && !controlMessage(m)) {
 			t.stats.dropped.Add(1)
 			continue
 		}
@@ -337,7 +337,7 @@ type queued struct {
 // snapshot's data, keys, plus a fixed allowance per entry and message).
 func msgSize(m *clusterpb.RaftMessage) int {
 	n := 64 + len(m.StartKey) + len(m.EndKey) + len(m.Message.GetSnapshot().GetData())
-	for _, e := range m.Message.Entries {
+	for _, e := range m.Message.GetEntries() {
 		n += 24 + len(e.GetData())
 	}
 	return n
@@ -692,4 +692,11 @@ func (p *peer) streamSnapshot(m *clusterpb.RaftMessage) error {
 	}
 	_, err = stream.CloseAndRecv()
 	return err
+}
+
+// controlMessage reports whether m is one of the raft store's messages that
+// carry no raft message: a leader telling a follower its region hibernates,
+// or a tombstone answer telling a removed replica so.
+func controlMessage(m *clusterpb.RaftMessage) bool {
+	return m.GetHibernate() || m.GetIsTombstone()
 }
