@@ -32,9 +32,9 @@ func idleCPU(ctx context.Context, c *Cluster, secs float64) (*Idle, error) {
 	return id, nil
 }
 
-// replicaCounts asks every node for its replicas: how many, and how many
-// hibernate.
-func replicaCounts(ctx context.Context, admins []clusterpb.AdminClient) (replicas, hibernating int) {
+// replicaCounts asks every node for its replicas: how many, how many
+// hibernate, and how many of the awake ones lead their region.
+func replicaCounts(ctx context.Context, admins []clusterpb.AdminClient) (replicas, hibernating, awakeLeaders int) {
 	for _, ad := range admins {
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		st, err := ad.Status(rctx, &clusterpb.StatusRequest{})
@@ -46,10 +46,12 @@ func replicaCounts(ctx context.Context, admins []clusterpb.AdminClient) (replica
 			replicas++
 			if r.GetHibernating() {
 				hibernating++
+			} else if r.GetIsLeader() {
+				awakeLeaders++
 			}
 		}
 	}
-	return replicas, hibernating
+	return replicas, hibernating, awakeLeaders
 }
 
 // runIdle measures the idle CPU of a three-member etcd, of a fresh
@@ -95,7 +97,7 @@ func runIdle(ctx context.Context, o Options, enc *json.Encoder, logf func(string
 	if err != nil {
 		return err
 	}
-	id.Replicas, id.Hibernating = replicaCounts(ctx, admins)
+	id.Replicas, id.Hibernating, id.AwakeLeaders = replicaCounts(ctx, admins)
 	id.Regions = id.Replicas / 3
 	if err := emit(id); err != nil {
 		return err
@@ -135,7 +137,7 @@ func runIdle(ctx context.Context, o Options, enc *json.Encoder, logf func(string
 	if err != nil {
 		return err
 	}
-	id.Replicas, id.Hibernating = replicaCounts(ctx, admins)
+	id.Replicas, id.Hibernating, id.AwakeLeaders = replicaCounts(ctx, admins)
 	id.Regions = id.Replicas / 3
 	id.SetupSeconds = setup
 	return emit(id)
@@ -146,7 +148,7 @@ func runIdle(ctx context.Context, o Options, enc *json.Encoder, logf func(string
 func settle(ctx context.Context, admins []clusterpb.AdminClient, limit time.Duration) {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		r, h := replicaCounts(ctx, admins)
+		r, h, _ := replicaCounts(ctx, admins)
 		if r > 0 && h*100 >= r*99 {
 			break
 		}

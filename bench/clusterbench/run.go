@@ -109,6 +109,8 @@ type Idle struct {
 	// end, of Replicas.
 	Hibernating int `json:"hibernating"`
 	Replicas    int `json:"replicas"`
+	// AwakeLeaders is how many of the awake replicas lead their region.
+	AwakeLeaders int `json:"awake_leaders"`
 	// SetupSeconds is how long the splits took.
 	SetupSeconds   float64 `json:"setup_seconds"`
 	MachinePercent float64 `json:"machine_percent"` // every processor's busy time, % of one core

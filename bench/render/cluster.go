@@ -113,7 +113,8 @@ func renderCluster(d *ClusterData, notes, source, notesSource string) string {
 	p("(Debian's etcd-server) on this one machine, loopback only, driven by the same closed-loop Go load generator\n")
 	p("(`bench/clusterbench`): each of N clients sends one request at a time for %g s after %g s of warm-up, over a key space of\n", pl.Seconds, pl.Warmup)
 	p("%s keys preloaded with %d-byte values (keys `key00000000`…); puts overwrite random keys, gets read random keys (linearizable:\n", commas(pl.Keys), pl.ValueSize)
-	p("Strata by ReadIndex at the region's leader, etcd by its default linearizable read), ranges read %d keys from a random key.\n", pl.RangeSize)
+	p("Strata by ReadIndex at the region's leader, etcd by its default linearizable read), ranges read the %d keys [key i, key i+%d)\n", pl.RangeSize, pl.RangeSize)
+	p("from a random i (a bounded range: etcd 3.4 counts the whole rest of an unbounded range even with a limit).\n")
 	p("Both clusters run during the whole run; they take turns on every cell, the first rotating. Each cell is the **median of %d\n", pl.Reps)
 	p("repetitions**. Run `%s`, started %s.\n\n", h.Command, h.Started.Format("2006-01-02 15:04 MST"))
 	m := h.Machine
@@ -225,7 +226,8 @@ func renderCluster(d *ClusterData, notes, source, notesSource string) string {
 			regions, hib := "—", "—"
 			if id.System == "strata" {
 				regions = commas(id.Regions)
-				hib = fmt.Sprintf("%s of %s", commas(id.Hibernating), commas(id.Replicas))
+				hib = fmt.Sprintf("%s of %s (awake: %s leaders, %s followers)", commas(id.Hibernating), commas(id.Replicas),
+					commas(id.AwakeLeaders), commas(id.Replicas-id.Hibernating-id.AwakeLeaders))
 			}
 			label := id.System
 			if id.SetupSeconds > 0 {
