@@ -24,6 +24,10 @@ import (
 const (
 	defaultClusterResults = "results/cluster.jsonl"
 	defaultClusterNotes   = "results/cluster-notes.md"
+	// defaultClusterCatchup holds catch-up runs made on their own
+	// (go run . cluster --reps 0 --idle-regions 0 --out ...): their
+	// catch-up records are shown beside the main file's.
+	defaultClusterCatchup = "results/cluster-catchup.jsonl"
 )
 
 type clusterOptions struct {
@@ -192,6 +196,20 @@ func spliceClusterDocs(docs, in string, required bool) error {
 	d, err := render.LoadCluster(f)
 	if err != nil {
 		return fmt.Errorf("%s: %w", in, err)
+	}
+	if in != defaultClusterCatchup {
+		if cf, err := os.Open(defaultClusterCatchup); err == nil {
+			defer cf.Close()
+			extra, err := render.LoadCluster(cf)
+			if err != nil {
+				return fmt.Errorf("%s: %w", defaultClusterCatchup, err)
+			}
+			for _, r := range extra.Records {
+				if r.Type == "cluster-catchup" {
+					d.Records = append(d.Records, r)
+				}
+			}
+		}
 	}
 	notes, _ := os.ReadFile(defaultClusterNotes)
 	if err := render.SpliceCluster(docs, d, string(notes), in, defaultClusterNotes); err != nil {

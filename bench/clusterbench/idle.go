@@ -193,7 +193,8 @@ func runCatchup(ctx context.Context, o Options, enc *json.Encoder, logf func(str
 	lctx, cancel := context.WithTimeout(ctx, o.CatchupMax)
 	written, err := Preload(lctx, t.kv, keys, p.CatchupValueSize, 32, true)
 	cancel()
-	cu := &Catchup{LoadedBytes: int64(written) * int64(p.CatchupValueSize+11), LoadSeconds: time.Since(start).Seconds(), DownAfter: 30}
+	cu := &Catchup{LoadedBytes: int64(written) * int64(p.CatchupValueSize+11), LoadSeconds: time.Since(start).Seconds(), DownAfter: 30,
+		ValueSize: p.CatchupValueSize}
 	if err != nil && !(errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil && written > 0) {
 		return fmt.Errorf("loading: %w", err)
 	}
@@ -251,7 +252,11 @@ func runCatchup(ctx context.Context, o Options, enc *json.Encoder, logf func(str
 	}
 	if !cu.Done {
 		cu.Seconds = time.Since(kill).Seconds()
-		cu.Note += fmt.Sprintf("not done within %v", o.CatchupMax)
+		if ctx.Err() != nil {
+			cu.Note += fmt.Sprintf("interrupted %.0f s after the kill", cu.Seconds)
+		} else {
+			cu.Note += fmt.Sprintf("not done within %v", o.CatchupMax)
+		}
 	}
 	cu.NewNodeBytes = dirSize(filepath.Join(t.c.Dir, "node4"))
 	logf("catch-up: done=%v in %.0fs after the kill; node 4 holds %.0f MiB", cu.Done, cu.Seconds, float64(cu.NewNodeBytes)/(1<<20))

@@ -120,6 +120,7 @@ type Idle struct {
 type Catchup struct {
 	LoadedBytes  int64          `json:"loaded_bytes"` // user keys+values written
 	LoadSeconds  float64        `json:"load_seconds"`
+	ValueSize    int            `json:"value_size"`
 	Regions      int            `json:"regions"`
 	DownAfter    float64        `json:"down_after_seconds"` // the scheduler's DownAfter (included in Seconds)
 	Seconds      float64        `json:"seconds"`            // from the kill to every region voting on the new node

@@ -200,14 +200,14 @@ func renderCluster(d *ClusterData, notes, source, notesSource string) string {
 	}
 
 	var idles []*clusterbench.Idle
-	var catchup *clusterbench.Catchup
+	var catchups []*clusterbench.Catchup
 	var failures []string
 	for _, r := range d.Records {
 		switch r.Type {
 		case "cluster-idle":
 			idles = append(idles, r.Idle)
 		case "cluster-catchup":
-			catchup = r.Catchup
+			catchups = append(catchups, r.Catchup)
 		case "cluster-failure":
 			failures = append(failures, fmt.Sprintf("- rep %d, %s, %s × %d: %s", r.Rep, r.System, r.Workload, r.Clients, r.Error))
 		}
@@ -237,13 +237,19 @@ func renderCluster(d *ClusterData, notes, source, notesSource string) string {
 		}
 		p("\n")
 	}
-	if catchup != nil {
-		c := catchup
+	if len(catchups) > 0 {
 		p("### Catch-up of a new node\n\n")
-		p("A fresh three-node cluster split into %d regions is loaded with %s MiB (%d-byte values, in %.0f s); a fourth node joins\n",
-			pl.Regions, commas(int(c.LoadedBytes>>20)), pl.CatchupValueSize, c.LoadSeconds)
-		p("(`strata server --join`), and once it is registered node 3 is killed (SIGKILL). The placement driver calls node 3 down\n")
-		p("after its DownAfter (%.0f s, included below) and rebuilds its replicas on node 4 (learner, snapshot, promotion).\n\n", c.DownAfter)
+		p("A fresh three-node cluster, its user key space split into regions, is loaded with random (incompressible) values; a\n")
+		p("fourth node joins (`strata server --join`), and once it is registered node 3 is killed (SIGKILL). The placement driver\n")
+		p("calls node 3 down after its DownAfter (30 s, included below) and rebuilds its replicas on node 4 (learner, snapshot,\n")
+		p("promotion). The time is from the kill until every region has a voter on node 4 and no replica on node 3.\n\n")
+	}
+	for _, c := range catchups {
+		vs := c.ValueSize
+		if vs == 0 { // written before the field existed
+			vs = pl.CatchupValueSize
+		}
+		p("**%s MiB in %d regions** (%s B values, loaded in %.0f s): ", commas(int(c.LoadedBytes>>20)), c.Regions, commas(vs), c.LoadSeconds)
 		if c.Done {
 			p("**%.0f s** from the kill until every one of the %d regions had a voter on node 4 and no replica on node 3 (%.0f s after\n", c.Seconds, c.Regions, c.Seconds-c.DownAfter)
 			p("DownAfter); node 4's directory then held %s MiB.", commas(int(c.NewNodeBytes>>20)))
@@ -251,7 +257,7 @@ func renderCluster(d *ClusterData, notes, source, notesSource string) string {
 				p(" Note: %s", c.Note)
 			}
 		} else {
-			p("**Not done**: %s (%d regions; node 4's directory held %s MiB at the end).", c.Note, c.Regions, commas(int(c.NewNodeBytes>>20)))
+			p("**not done**: %s (%d regions; node 4's directory held %s MiB at the end).", c.Note, c.Regions, commas(int(c.NewNodeBytes>>20)))
 		}
 		if c.LoadedBytes < 1<<30 {
 			p(" The data was %s MiB, less than the issue's 1 GiB.", commas(int(c.LoadedBytes>>20)))
