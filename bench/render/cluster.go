@@ -249,7 +249,7 @@ func renderCluster(d *ClusterData, notes, source, notesSource string) string {
 		if vs == 0 { // written before the field existed
 			vs = pl.CatchupValueSize
 		}
-		p("**%s MiB in %d regions** (%s B values, loaded in %.0f s): ", commas(int(c.LoadedBytes>>20)), c.Regions, commas(vs), c.LoadSeconds)
+		p("**%s MiB in %d regions** (the meta region included; %s B values, loaded in %.0f s): ", commas(int((c.LoadedBytes+1<<19)>>20)), c.Regions, commas(vs), c.LoadSeconds)
 		if c.Done {
 			p("**%.0f s** from the kill until every one of the %d regions had a voter on node 4 and no replica on node 3 (%.0f s after\n", c.Seconds, c.Regions, c.Seconds-c.DownAfter)
 			p("DownAfter); node 4's directory then held %s MiB.", commas(int(c.NewNodeBytes>>20)))
@@ -259,7 +259,7 @@ func renderCluster(d *ClusterData, notes, source, notesSource string) string {
 		} else {
 			p("**not done**: %s (%d regions; node 4's directory held %s MiB at the end).", c.Note, c.Regions, commas(int(c.NewNodeBytes>>20)))
 		}
-		if c.LoadedBytes < 1<<30 {
+		if c.LoadedBytes < 1<<30-1<<20 {
 			p(" The data was %s MiB, less than the issue's 1 GiB.", commas(int(c.LoadedBytes>>20)))
 		}
 		p("\n\n")
