@@ -92,7 +92,7 @@ func runIdle(ctx context.Context, o Options, enc *json.Encoder, logf func(string
 	}
 	defer done()
 	// Before the splits: the bootstrap regions.
-	settle(ctx, admins, time.Minute)
+	settle(ctx, admins, time.Minute, logf)
 	id, err := idleCPU(ctx, t.c, p.IdleSeconds)
 	if err != nil {
 		return err
@@ -132,7 +132,7 @@ func runIdle(ctx context.Context, o Options, enc *json.Encoder, logf func(string
 	}
 	setup := time.Since(start).Seconds()
 	logf("strata: %d splits in %.1fs; waiting for the regions to go quiet", n, setup)
-	settle(ctx, admins, 90*time.Second)
+	settle(ctx, admins, 90*time.Second, logf)
 	id, err = idleCPU(ctx, t.c, p.IdleSeconds)
 	if err != nil {
 		return err
@@ -145,10 +145,11 @@ func runIdle(ctx context.Context, o Options, enc *json.Encoder, logf func(string
 
 // settle waits until at least 99% of the replicas hibernate (or limit),
 // then 5 s more.
-func settle(ctx context.Context, admins []clusterpb.AdminClient, limit time.Duration) {
+func settle(ctx context.Context, admins []clusterpb.AdminClient, limit time.Duration, logf func(string, ...any)) {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		r, h, _ := replicaCounts(ctx, admins)
+		r, h, l := replicaCounts(ctx, admins)
+		logf("settling: %d of %d replicas hibernating, %d leaders awake", h, r, l)
 		if r > 0 && h*100 >= r*99 {
 			break
 		}
