@@ -44,7 +44,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newRunCmd(false), newRunCmd(true), newRenderCmd(), newScaleCmd(), newSQLCmd(), newWorkerCmd(), newCLIFlowCmd())
-	root.AddCommand(newTxnCmd())
+	root.AddCommand(newTxnCmd(), newClusterCmd())
 	return root
 }
 
@@ -293,6 +293,9 @@ func renderDocs(in, docs, scale, merge, gobench string) error {
 	}
 	// The Transactions section comes from a run of its own (go run . txn).
 	if err := spliceTxnDocs(docs, defaultTxnResults, false); err != nil {
+		return err
+	}
+	if err := spliceClusterDocs(docs, defaultClusterResults, false); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "wrote %s\n", filepath.Join(docs, "benchmarks.md"))

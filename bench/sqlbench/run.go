@@ -364,7 +364,7 @@ func NewEngines(ctx context.Context, names []string, repo, work string, extra ma
 				}
 				built = bin
 			}
-			e := &Engine{Name: n, Kind: "strata", Binary: built, Version: "(git " + gitCommit(repo) + ")", Settings: StrataSettings}
+			e := &Engine{Name: n, Kind: "strata", Binary: built, Version: "(git " + GitCommit(repo) + ")", Settings: StrataSettings}
 			if n == "strata-rr" {
 				e.Extra = []string{"--transaction-isolation=REPEATABLE-READ"}
 				e.Settings = StrataRRSettings

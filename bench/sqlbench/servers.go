@@ -245,9 +245,9 @@ func (s *server) stop() error {
 	}
 }
 
-// gitCommit is the repository's HEAD (short), with "+dirty" when the work
+// GitCommit is the repository's HEAD (short), with "+dirty" when the work
 // tree has changes.
-func gitCommit(repo string) string {
+func GitCommit(repo string) string {
 	out, err := exec.Command("git", "-C", repo, "rev-parse", "--short", "HEAD").Output()
 	if err != nil {
 		return "unknown"

@@ -86,7 +86,7 @@ func splitAddrs(s string) []string {
 
 func newServerCmd(e *env) *cobra.Command {
 	var id, clusterID uint64
-	var dir, listen, advertise, initial, join, metrics string
+	var dir, listen, advertise, initial, join, metrics, cpuProfile string
 	var insecureListen, verbose bool
 	var tick time.Duration
 	var tls clusterTLS
@@ -116,6 +116,11 @@ plaintext and refuses to listen on a non-loopback address unless --insecure.`,
 			if tls.name == "" {
 				tls.name = fmt.Sprintf("node%d", id)
 			}
+			stopProfile, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer stopProfile()
 			level := slog.LevelInfo
 			if verbose {
 				level = slog.LevelDebug
@@ -148,6 +153,7 @@ plaintext and refuses to listen on a non-loopback address unless --insecure.`,
 	c.Flags().StringVar(&metrics, "metrics", "", "HTTP address for /metrics (Prometheus text format)")
 	c.Flags().BoolVar(&insecureListen, "insecure", false, "allow plaintext on a non-loopback address")
 	c.Flags().BoolVar(&verbose, "verbose", false, "log debug messages")
+	c.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the server's run to this file when it stops on SIGINT/SIGTERM (go tool pprof)")
 	c.Flags().DurationVar(&tick, "raft-tick", 100*time.Millisecond, "Raft's tick; elections time out after 10 ticks, leaders heartbeat every 2 (every node of a cluster should have the same)")
 	tls.add(c, "")
 	return c
