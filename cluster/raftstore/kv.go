@@ -179,7 +179,11 @@ func (s *Store) Get(ctx context.Context, req *clusterpb.GetRequest) (*clusterpb.
 	if rerr != nil {
 		return &clusterpb.GetResponse{RegionError: rerr}, nil
 	}
+	if !s.beginRead() {
+		return nil, ErrStoreClosed
+	}
 	v, err := s.db.Get(dataKey(req.GetKey()))
+	s.endRead()
 	if errors.Is(err, strata.ErrNotFound) {
 		return &clusterpb.GetResponse{}, nil
 	}
@@ -212,6 +216,10 @@ func (s *Store) Scan(ctx context.Context, req *clusterpb.ScanRequest) (*clusterp
 	if len(end) == 0 {
 		end = region.GetEndKey()
 	}
+	if !s.beginRead() {
+		return nil, ErrStoreClosed
+	}
+	defer s.endRead()
 	it := s.db.NewIterator(&strata.IterOptions{LowerBound: dataKey(req.GetStartKey()), UpperBound: dataEnd(end), Context: ctx})
 	resp := &clusterpb.ScanResponse{}
 	first, next := it.First, it.Next
