@@ -557,3 +557,12 @@ func dialAdmin(addr string) (adminConn, error) {
 func splitRequest(key string) *clusterpb.SplitRegionRequest {
 	return &clusterpb.SplitRegionRequest{SplitKey: []byte(key)}
 }
+
+// TestMain removes the strata binary the multi-process tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildOnce.path != "" {
+		os.RemoveAll(filepath.Dir(buildOnce.path))
+	}
+	os.Exit(code)
+}
