@@ -35,6 +35,10 @@ type Exec struct {
 	// the event has none), returning the new row as BEFORE triggers left
 	// it. Nil: the table's triggers are not run (none may exist).
 	Fire func(t *catalog.Table, timing, event string, old, new expr.Row) (expr.Row, error)
+	// RowsHint is about how many rows a sort of the statement will hold
+	// (0: unknown), the room it makes first: a prepared statement's
+	// session gives the count of its last result.
+	RowsHint int
 }
 
 // fire runs triggers if t has some for the event.
@@ -104,6 +108,29 @@ func (x *Exec) All(n plan.Node) (rows []expr.Row, err error) {
 		return nil, err
 	}
 	defer it.Close()
+	for {
+		r, err := it.Next()
+		if err != nil {
+			return nil, err
+		}
+		if r == nil {
+			return rows, nil
+		}
+		rows = append(rows, r)
+	}
+}
+
+// AllValues runs n to the end like All, appending its rows to dst as value
+// slices (a session's result): a caller that knows about how many rows
+// to expect gives dst that capacity, and no slice of rows is copied.
+func (x *Exec) AllValues(n plan.Node, dst [][]types.Value) (rows [][]types.Value, err error) {
+	defer recoverTo(&err)
+	it, err := x.Open(n)
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	rows = dst
 	for {
 		r, err := it.Next()
 		if err != nil {

@@ -183,7 +183,14 @@ type Stmt struct {
 	// Columns are the result columns, when the statement is a query
 	// (planned once at prepare time: nil if that failed).
 	Columns []Column
+	// lastRows is how many rows the query returned last time: the next
+	// result's first capacity (at most maxRowsHint).
+	lastRows int
 }
+
+// maxRowsHint bounds the rows a prepared query's result is first made
+// room for.
+const maxRowsHint = 4096
 
 // Prepare parses one statement for repeated execution.
 func (s *Session) Prepare(ctx context.Context, sql string) (*Stmt, error) {
@@ -546,15 +553,21 @@ func (s *Session) query(ctx context.Context, st ast.Stmt, params []types.Value) 
 		}
 		p := pa.(plan.Node)
 		x := exec.New(cat.txn(), s.ctx(params))
-		rows, err := x.All(p)
+		var dst [][]types.Value
+		if ps := s.prepared; ps != nil && ps.lastRows > 0 {
+			// A prepared statement's results are sized by its last one
+			// (oltp_read_only's ranges: 100 rows each time).
+			x.RowsHint = min(ps.lastRows, maxRowsHint)
+			dst = make([][]types.Value, 0, x.RowsHint)
+		}
+		rows, err := x.AllValues(p, dst)
 		if err != nil {
 			return err
 		}
-		res = &Result{Columns: columnsOf(p.Columns())}
-		res.Rows = make([][]types.Value, len(rows))
-		for i, r := range rows {
-			res.Rows[i] = r
+		if ps := s.prepared; ps != nil {
+			ps.lastRows = len(rows)
 		}
+		res = &Result{Columns: columnsOf(p.Columns()), Rows: rows}
 		s.foundRows = uint64(len(rows))
 		s.rowCount = -1
 		return nil
