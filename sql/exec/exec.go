@@ -8,6 +8,7 @@ package exec
 import (
 	"fmt"
 	"runtime/debug"
+	"unsafe"
 
 	"github.com/strata-db/strata/sql/catalog"
 	"github.com/strata-db/strata/sql/expr"
@@ -193,7 +194,7 @@ func (x *Exec) open(n plan.Node) (Iter, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &distinctIter{in: in, width: n.Width, seen: map[string]bool{}}, nil
+		return &distinctIter{in: in, width: n.Width, seen: make(map[string]bool, x.RowsHint)}, nil
 	case *plan.Union:
 		return x.openUnion(n)
 	}
@@ -299,6 +300,10 @@ type distinctIter struct {
 	width int
 	seen  map[string]bool
 	buf   []byte
+	// keys holds the bytes of seen's keys, appended (a new one, twice
+	// the size, when full; the bytes are never changed): a key costs no
+	// allocation of its own.
+	keys []byte
 }
 
 func (d *distinctIter) Next() (expr.Row, error) {
@@ -316,10 +321,23 @@ func (d *distinctIter) Next() (expr.Row, error) {
 			d.buf = types.Key(d.buf, v)
 		}
 		if !d.seen[string(d.buf)] {
-			d.seen[string(d.buf)] = true
+			d.seen[d.keep(d.buf)] = true
 			return r, nil
 		}
 	}
+}
+
+// keep returns k's bytes as a string in d.keys.
+func (d *distinctIter) keep(k []byte) string {
+	if len(k) == 0 {
+		return ""
+	}
+	if cap(d.keys)-len(d.keys) < len(k) {
+		d.keys = make([]byte, 0, max(2*cap(d.keys), 1024, len(k)))
+	}
+	start := len(d.keys)
+	d.keys = append(d.keys, k...)
+	return unsafe.String(&d.keys[start], len(k))
 }
 
 func (d *distinctIter) Close() { d.in.Close() }
