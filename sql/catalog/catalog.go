@@ -356,6 +356,10 @@ func GetTable(tx kv.Txn, db *Database, name string) (*Table, error) {
 // every change to the table, a rename and a drop included.
 func TableKey(id uint32) []byte { return key(nsTables, id) }
 
+// TableKeysPrefix is the prefix of every table descriptor's key
+// (TableKey).
+func TableKeysPrefix() []byte { return key(nsTables) }
+
 // GetTableByID returns a table's descriptor by id.
 func GetTableByID(tx kv.Txn, id uint32) (*Table, error) {
 	v, err := tx.Get(key(nsTables, id))

@@ -8,6 +8,7 @@ package exec
 import (
 	"fmt"
 	"runtime/debug"
+	"unsafe"
 
 	"github.com/strata-db/strata/sql/catalog"
 	"github.com/strata-db/strata/sql/expr"
@@ -35,6 +36,10 @@ type Exec struct {
 	// the event has none), returning the new row as BEFORE triggers left
 	// it. Nil: the table's triggers are not run (none may exist).
 	Fire func(t *catalog.Table, timing, event string, old, new expr.Row) (expr.Row, error)
+	// RowsHint is about how many rows a sort of the statement will hold
+	// (0: unknown), the room it makes first: a prepared statement's
+	// session gives the count of its last result.
+	RowsHint int
 }
 
 // fire runs triggers if t has some for the event.
@@ -116,6 +121,29 @@ func (x *Exec) All(n plan.Node) (rows []expr.Row, err error) {
 	}
 }
 
+// AllValues runs n to the end like All, appending its rows to dst as value
+// slices (a session's result): a caller that knows about how many rows
+// to expect gives dst that capacity, and no slice of rows is copied.
+func (x *Exec) AllValues(n plan.Node, dst [][]types.Value) (rows [][]types.Value, err error) {
+	defer recoverTo(&err)
+	it, err := x.Open(n)
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	rows = dst
+	for {
+		r, err := it.Next()
+		if err != nil {
+			return nil, err
+		}
+		if r == nil {
+			return rows, nil
+		}
+		rows = append(rows, r)
+	}
+}
+
 // recoverTo turns a panic in the executor into an error: no input may take
 // the server down.
 func recoverTo(err *error) {
@@ -166,7 +194,7 @@ func (x *Exec) open(n plan.Node) (Iter, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &distinctIter{in: in, width: n.Width, seen: map[string]bool{}}, nil
+		return &distinctIter{in: in, width: n.Width, seen: make(map[string]bool, x.RowsHint)}, nil
 	case *plan.Union:
 		return x.openUnion(n)
 	}
@@ -272,6 +300,10 @@ type distinctIter struct {
 	width int
 	seen  map[string]bool
 	buf   []byte
+	// keys holds the bytes of seen's keys, appended (a new one, twice
+	// the size, when full; the bytes are never changed): a key costs no
+	// allocation of its own.
+	keys []byte
 }
 
 func (d *distinctIter) Next() (expr.Row, error) {
@@ -289,10 +321,23 @@ func (d *distinctIter) Next() (expr.Row, error) {
 			d.buf = types.Key(d.buf, v)
 		}
 		if !d.seen[string(d.buf)] {
-			d.seen[string(d.buf)] = true
+			d.seen[d.keep(d.buf)] = true
 			return r, nil
 		}
 	}
+}
+
+// keep returns k's bytes as a string in d.keys.
+func (d *distinctIter) keep(k []byte) string {
+	if len(k) == 0 {
+		return ""
+	}
+	if cap(d.keys)-len(d.keys) < len(k) {
+		d.keys = make([]byte, 0, max(2*cap(d.keys), 1024, len(k)))
+	}
+	start := len(d.keys)
+	d.keys = append(d.keys, k...)
+	return unsafe.String(&d.keys[start], len(k))
 }
 
 func (d *distinctIter) Close() { d.in.Close() }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"container/heap"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -453,7 +454,12 @@ func (x *Exec) openAggregate(a *plan.Aggregate) (Iter, error) {
 		}
 		g := groups[string(buf)]
 		if g == nil {
-			g = &group{keys: keys, first: r}
+			g = &group{keys: keys}
+			if a.Any {
+				// A copy: the scan below may reuse its row's memory
+				// (plan.Scan.ReuseRow).
+				g.first = slices.Clone(r)
+			}
 			for _, f := range a.Aggs {
 				g.aggs = append(g.aggs, newAggState(f))
 			}
@@ -467,7 +473,10 @@ func (x *Exec) openAggregate(a *plan.Aggregate) (Iter, error) {
 		}
 	}
 	if len(a.GroupBy) == 0 && len(order) == 0 {
-		g := &group{first: make(expr.Row, len(a.Input.Columns()))}
+		g := &group{}
+		if a.Any {
+			g.first = make(expr.Row, len(a.Input.Columns()))
+		}
 		for _, f := range a.Aggs {
 			g.aggs = append(g.aggs, newAggState(f))
 		}
@@ -614,6 +623,9 @@ func (x *Exec) openSort(n *plan.Sort) (Iter, error) {
 	}
 	topN := n.Limit > 0
 	s.max = topN
+	if x.RowsHint > 0 && !topN {
+		s.rows = make([]sortRow, 0, x.RowsHint)
+	}
 	var slab []types.Value // the rows' keys, rowSlab rows' at a time
 	for seq := 0; ; seq++ {
 		r, err := in.Next()
@@ -648,12 +660,24 @@ func (x *Exec) openSort(n *plan.Sort) (Iter, error) {
 	s.max = false
 	s.useCollKeys()
 	sort.Sort(s)
-	rows := make([]expr.Row, len(s.rows))
-	for i := range s.rows {
-		rows[i] = s.rows[i].row
-	}
-	return &sliceIter{rows: rows}, nil
+	return &sortedIter{rows: s.rows}, nil
 }
+
+// sortedIter returns a sort's rows in order.
+type sortedIter struct {
+	rows []sortRow
+	i    int
+}
+
+func (s *sortedIter) Next() (expr.Row, error) {
+	if s.i >= len(s.rows) {
+		return nil, nil
+	}
+	s.i++
+	return s.rows[s.i-1].row, nil
+}
+
+func (s *sortedIter) Close() {}
 
 // ---- EXPLAIN ANALYZE ----
 

@@ -8,6 +8,7 @@ package kv
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 )
 
 // ErrNotFound is returned by Get for an absent key.
@@ -78,4 +79,51 @@ type Iterator interface {
 	// Err is the error that stopped the iterator, if any.
 	Err() error
 	Close() error
+}
+
+// Watcher is an optional capability of a Store: it counts the commits that
+// write keys under a prefix, so that a reader can tell that nothing under
+// it changed between two snapshots without reading it (the SQL layer's
+// plan cache, for the table descriptors a read-only statement's plan
+// depends on). A store implements it only if every write to its data goes
+// through its transactions in this process.
+type Watcher interface {
+	// Watch returns the watch of prefix (the same one for the same
+	// prefix, over every Store of the same data).
+	Watch(prefix []byte) *Watch
+}
+
+// Watch counts the commits of transactions that wrote keys under a prefix.
+// The store calls BeginCommit before such a commit and EndCommit after it
+// (whether it failed or not). So, for a reader:
+//
+//   - if Epoch was e before snapshot A was taken, and Stable reports
+//     (e, true) after snapshot B was taken, no commit writing under the
+//     prefix is visible in B and not in A: one that committed after A
+//     and before B either ended before Stable looked (the epoch moved past
+//     e) or was still under way (not stable).
+type Watch struct {
+	inFlight atomic.Int64
+	epoch    atomic.Uint64
+}
+
+// Epoch is the number of such commits that have ended.
+func (w *Watch) Epoch() uint64 { return w.epoch.Load() }
+
+// Stable returns Epoch, and false if such a commit is under way.
+func (w *Watch) Stable() (uint64, bool) {
+	if w.inFlight.Load() != 0 {
+		return 0, false
+	}
+	return w.epoch.Load(), true
+}
+
+// BeginCommit is called by the store before committing a transaction that
+// wrote under the prefix.
+func (w *Watch) BeginCommit() { w.inFlight.Add(1) }
+
+// EndCommit is called by the store after that commit returned.
+func (w *Watch) EndCommit() {
+	w.epoch.Add(1)
+	w.inFlight.Add(-1)
 }

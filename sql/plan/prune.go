@@ -21,7 +21,7 @@ func pruneScans(n Node) {
 		}
 	case *Aggregate:
 		if !n.Any {
-			markScan(n.Input, aggExprs(n), nil, false)
+			markScan(n.Input, aggExprs(n), nil, true)
 		}
 	}
 	for _, c := range n.Children() {
@@ -45,9 +45,9 @@ func aggExprs(a *Aggregate) []expr.Expr {
 // Sorts and Limits: HAVING, ORDER BY, LIMIT): the Aggregate's input rows
 // are read by its own expressions and, through its Any columns (output
 // columns after the aggregates, one per input column), by the
-// expressions above that read those. The scan below does not reuse its
-// rows (each group keeps its first). It reports false if n is not over an
-// Aggregate that way.
+// expressions above that read those. The scan below may reuse its rows
+// (an Aggregate keeps only values and a copy of each group's first row).
+// It reports false if n is not over an Aggregate that way.
 func pruneAggregate(p *Project) bool {
 	n, es, _ := below(p.Input, append([]expr.Expr(nil), p.Exprs...))
 	a, ok := n.(*Aggregate)
@@ -65,7 +65,7 @@ func pruneAggregate(p *Project) bool {
 			return true // leave the scan whole
 		}
 	}
-	markScan(a.Input, aggExprs(a), out[k:], false)
+	markScan(a.Input, aggExprs(a), out[k:], true)
 	return true
 }
 

@@ -169,6 +169,14 @@ func (h *handler) ComQueryMulti(c *mysql.Conn, sql string, callback func(qr sqlt
 		if err := callback(sqltypes.QueryResponse{QueryResult: qr}, more, true); err != nil {
 			return err
 		}
+		if more {
+			// The client gets each result when it is ready, not at the
+			// end of the last statement (the server has no flush timer:
+			// see noFlushTimer).
+			if err := c.FlushWriteBuffer(); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

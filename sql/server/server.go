@@ -35,6 +35,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"vitess.io/vitess/go/mysql"
 	vtlog "vitess.io/vitess/go/vt/log"
@@ -63,6 +64,19 @@ func setVitessLog(w io.Writer) {
 	}
 	vtlog.SwapLogger(slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn})))
 }
+
+// noFlushTimer is the delay after which vitess flushes a response still
+// being written. vitess restarts a timer of that delay at every packet it
+// buffers and stops it when the command's response is complete; with its
+// default, 100 ms, each restart put the timer first in the runtime's timer
+// heap, which wakes the network poller or another thread (an eventfd write
+// or a futex wake per statement: 12% of the server's CPU on sysbench
+// oltp_point_select with one client, 7% on oltp_read_only). Every handler
+// here writes a result whole, vitess flushes at the end of each command,
+// and the handler flushes between the statements of a multi-statement, so
+// the timer has nothing to do: a year keeps it from firing and, behind any
+// other timer, from waking anything.
+const noFlushTimer = 365 * 24 * time.Hour
 
 // Config configures a server.
 type Config struct {
@@ -133,6 +147,7 @@ func Listen(eng *session.Engine, cfg Config) (*Server, error) {
 		Handler:            s.handler,
 		ConnReadBufferSize: 16 << 10,
 		MultiQuery:         true,
+		FlushDelay:         noFlushTimer,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sql server: %w", err)

@@ -39,6 +39,11 @@ type Engine struct {
 	// (Serializable unless set; mysqld's --transaction-isolation).
 	Isolation kv.Isolation
 	globals   sync.Map // global system variables set at run time
+	// descs counts the commits that change table descriptors, when the
+	// store offers it (kv.Watcher): a read-only statement's cached plan
+	// then holds without reading its tables' descriptors (see
+	// Session.plan).
+	descs *kv.Watch
 }
 
 // aiRange is a table's reserved AUTO_INCREMENT values, [next, limit)
@@ -65,7 +70,11 @@ const (
 
 // NewEngine returns an engine over store.
 func NewEngine(store kv.Store) *Engine {
-	return &Engine{Store: store, autoinc: map[uint32]*aiRange{}, SyncCommits: true}
+	e := &Engine{Store: store, autoinc: map[uint32]*aiRange{}, SyncCommits: true}
+	if w, ok := store.(kv.Watcher); ok {
+		e.descs = w.Watch(catalog.TableKeysPrefix())
+	}
+	return e
 }
 
 // Column describes a result column.
@@ -118,6 +127,21 @@ type Session struct {
 	// txnSeq numbers the session's explicit transactions (from 1): a
 	// prepared statement's plan checked in one holds for the rest of it.
 	txnSeq uint64
+	// read describes the read-only transaction of the statement running
+	// outside an explicit one (see withRead), for the plan cache.
+	read readSnapshot
+}
+
+// readSnapshot is what Engine.descs said around the start of a read-only
+// statement's transaction: its epoch before the snapshot was taken
+// (before), and after it (after, when stable). A cached plan whose table
+// descriptors were read in a snapshot taken after the epoch was e holds,
+// unread, in a later snapshot after which the epoch is stably e (see
+// kv.Watch).
+type readSnapshot struct {
+	tx            kv.Txn // the read-only transaction (nil: none)
+	stable        bool
+	before, after uint64
 }
 
 // NewSession opens a session as user.
@@ -183,7 +207,14 @@ type Stmt struct {
 	// Columns are the result columns, when the statement is a query
 	// (planned once at prepare time: nil if that failed).
 	Columns []Column
+	// lastRows is how many rows the query returned last time: the next
+	// result's first capacity (at most maxRowsHint).
+	lastRows int
 }
+
+// maxRowsHint bounds the rows a prepared query's result is first made
+// room for.
+const maxRowsHint = 4096
 
 // Prepare parses one statement for repeated execution.
 func (s *Session) Prepare(ctx context.Context, sql string) (*Stmt, error) {
@@ -228,6 +259,13 @@ type cachedPlan struct {
 	// them the same until it ends (DDL commits it first), and the reads
 	// are in its read set already.
 	checkedIn uint64
+	// epoch, when hasEpoch, is Engine.descs's epoch before a snapshot in
+	// which deps were read (see readSnapshot): a read-only statement
+	// whose snapshot is stably at it uses the plan without reading them.
+	// (A statement that writes reads them: the reads put them in its read
+	// set, so that a concurrent change to a table conflicts with it.)
+	epoch    uint64
+	hasEpoch bool
 }
 
 // tableDep is a table a plan was built on: its descriptor's key and value.
@@ -263,7 +301,10 @@ func (s *Session) plan(tx kv.Txn, virtual bool, build func(cat *txnCatalog) (any
 		cat := s.catalog(tx)
 		cat.virtual = virtual
 		valid := inTxn && ps.cache.checkedIn == s.txnSeq
-		if !valid {
+		ro := s.read.tx != nil && tx == s.read.tx // withRead's read-only one
+		if !valid && ro && s.read.stable && ps.cache.hasEpoch && ps.cache.epoch == s.read.after {
+			valid = true // no table descriptor changed since they were read
+		} else if !valid {
 			valid = true
 			for _, d := range ps.cache.deps {
 				v, err := tx.Get(d.key)
@@ -271,6 +312,9 @@ func (s *Session) plan(tx kv.Txn, virtual bool, build func(cat *txnCatalog) (any
 					valid = false
 					break
 				}
+			}
+			if valid && ro {
+				ps.cache.epoch, ps.cache.hasEpoch = s.read.before, true
 			}
 		}
 		if valid {
@@ -292,6 +336,9 @@ func (s *Session) plan(tx kv.Txn, virtual bool, build func(cat *txnCatalog) (any
 	ps.cache = &cachedPlan{db: s.db, deps: cat.deps, plan: p, used: cat.used}
 	if inTxn {
 		ps.cache.checkedIn = s.txnSeq
+	}
+	if s.read.tx != nil && tx == s.read.tx {
+		ps.cache.epoch, ps.cache.hasEpoch = s.read.before, true
 	}
 	return p, cat, nil
 }
@@ -470,11 +517,21 @@ func (s *Session) withRead(ctx context.Context, fn func(tx kv.Txn) error) error 
 	if s.txn != nil {
 		return fn(s.txn)
 	}
+	var rs readSnapshot
+	if s.e.descs != nil {
+		rs.before = s.e.descs.Epoch()
+	}
 	tx, err := s.e.Store.Begin(ctx, kv.TxnOptions{ReadOnly: true})
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	if s.e.descs != nil {
+		rs.tx = tx
+		rs.after, rs.stable = s.e.descs.Stable()
+	}
+	s.read = rs
+	defer func() { s.read = readSnapshot{} }()
 	return fn(tx)
 }
 
@@ -546,15 +603,21 @@ func (s *Session) query(ctx context.Context, st ast.Stmt, params []types.Value) 
 		}
 		p := pa.(plan.Node)
 		x := exec.New(cat.txn(), s.ctx(params))
-		rows, err := x.All(p)
+		var dst [][]types.Value
+		if ps := s.prepared; ps != nil && ps.lastRows > 0 {
+			// A prepared statement's results are sized by its last one
+			// (oltp_read_only's ranges: 100 rows each time).
+			x.RowsHint = min(ps.lastRows, maxRowsHint)
+			dst = make([][]types.Value, 0, x.RowsHint)
+		}
+		rows, err := x.AllValues(p, dst)
 		if err != nil {
 			return err
 		}
-		res = &Result{Columns: columnsOf(p.Columns())}
-		res.Rows = make([][]types.Value, len(rows))
-		for i, r := range rows {
-			res.Rows[i] = r
+		if ps := s.prepared; ps != nil {
+			ps.lastRows = len(rows)
 		}
+		res = &Result{Columns: columnsOf(p.Columns()), Rows: rows}
 		s.foundRows = uint64(len(rows))
 		s.rowCount = -1
 		return nil

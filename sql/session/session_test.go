@@ -221,16 +221,8 @@ func TestPreparedPlanCache(t *testing.T) {
 	one := []types.Value{types.NewInt(1)}
 	want := func(step string, want string) {
 		t.Helper()
-		r, err := s.Execute(ctx, ps, one)
-		if err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-		var got []string
-		for _, v := range r.Rows[0] {
-			got = append(got, v.String())
-		}
-		if strings.Join(got, " ") != want {
-			t.Fatalf("%s: got %q, want %q", step, strings.Join(got, " "), want)
+		if got := firstRow(t, s, ps, one); got != want {
+			t.Fatalf("%s: got %q, want %q", step, got, want)
 		}
 	}
 	run(t, s, "RENAME TABLE t TO t_old; CREATE TABLE t (id INT PRIMARY KEY, v INT, x INT, y INT); INSERT INTO t VALUES (1, 99, 5, 6)")
@@ -455,4 +447,63 @@ func TestUpdateDefault(t *testing.T) {
 		}
 	}
 	fails(t, s, "UPDATE t SET r = DEFAULT", 1364)
+}
+
+// firstRow executes ps and returns its first row's values, space-separated.
+func firstRow(t *testing.T, s *session.Session, ps *session.Stmt, params []types.Value) string {
+	t.Helper()
+	r, err := s.Execute(context.Background(), ps, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Rows) == 0 {
+		t.Fatal("no row")
+	}
+	var got []string
+	for _, v := range r.Rows[0] {
+		got = append(got, v.String())
+	}
+	return strings.Join(got, " ")
+}
+
+// TestPreparedPlanCacheAcrossEngines: a read-only statement's cached plan
+// is used without reading its tables' descriptors while no commit changed
+// one (kv.Watch); a change made through another engine over the same
+// database (another local.Store) must still be seen.
+func TestPreparedPlanCacheAcrossEngines(t *testing.T) {
+	db, err := strata.Open("db", &strata.Options{FS: strata.NewMemFS()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ea, eb := session.NewEngine(local.New(db)), session.NewEngine(local.New(db))
+	ea.SyncCommits, eb.SyncCommits = false, false
+	a, b := ea.NewSession("root"), eb.NewSession("root")
+	ctx := context.Background()
+	run(t, a, "CREATE DATABASE d; USE d; CREATE TABLE t (id INT PRIMARY KEY, v INT); INSERT INTO t VALUES (1, 10)")
+	run(t, b, "USE d")
+	ps, err := a.Prepare(ctx, "SELECT * FROM t WHERE id = ?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := []types.Value{types.NewInt(1)}
+	want := func(step, want string) {
+		t.Helper()
+		for range 3 { // planned or checked, then cached
+			if got := firstRow(t, a, ps, one); got != want {
+				t.Fatalf("%s: got %q, want %q", step, got, want)
+			}
+		}
+	}
+	want("first", "1 10")
+	run(t, b, "ALTER TABLE t ADD COLUMN w INT DEFAULT 7")
+	want("after ALTER through the other engine", "1 10 7")
+	run(t, b, "DROP TABLE t; CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(5)); INSERT INTO t VALUES (1, 'new')")
+	want("after DROP and CREATE through the other engine", "1 new")
+	run(t, b, "UPDATE t SET name = 'upd'") // rows only: the plan holds
+	want("after an UPDATE", "1 upd")
+	run(t, b, "DROP DATABASE d")
+	if _, err := a.Execute(ctx, ps, one); err == nil {
+		t.Fatal("a dropped table's plan ran")
+	}
 }

@@ -3,6 +3,7 @@ package types
 import (
 	"bytes"
 	"math"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -182,7 +183,23 @@ func CompareStrings(a, b string) int {
 // collation's order. Letters are folded to upper case and Latin letters
 // lose their accents; bytes that are not UTF-8 keep their value.
 func CollationKey(dst []byte, s string) []byte {
-	for i := 0; i < len(s); {
+	// ASCII first, a byte at a time into room made once (sorting by
+	// sysbench's CHAR(120) column spent 5% of oltp_read_only here).
+	n := len(dst)
+	dst = slices.Grow(dst, len(s))[:n+len(s)]
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			break
+		}
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		dst[n+i] = c
+	}
+	dst = dst[:n+i]
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if 'a' <= c && c <= 'z' {

@@ -245,3 +245,21 @@ func TestCompareStringsMatchesKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestCollationKey checks keys of ASCII, mixed and invalid UTF-8 strings,
+// appended after a prefix already in dst.
+func TestCollationKey(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"", ""},
+		{"abc-XYZ 09", "ABC-XYZ 09"},
+		{"caf\u00e9s", "CAFES"},
+		{"\u00e9t\u00e9", "ETE"},
+		{"stra\u00dfe", "STRASSE"},
+		{"ab\xffcd", "AB\xffCD"},
+		{"\u0436a", "\u0416A"},
+	} {
+		if got := string(CollationKey([]byte("p:"), c.in)); got != "p:"+c.want {
+			t.Errorf("CollationKey(%q) = %q, want %q", c.in, got, "p:"+c.want)
+		}
+	}
+}
