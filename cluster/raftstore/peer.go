@@ -41,6 +41,7 @@ type readWaiter struct {
 type readResult struct {
 	regionErr *clusterpb.RegionError
 	err       error
+	pin       *readPin // the state to read, when the read is confirmed
 }
 
 // peer is one region replica on this store. It is owned by the loop.
@@ -277,6 +278,8 @@ func (p *peer) serveReads() {
 		var res readResult
 		if w.version != version {
 			res.regionErr = p.epochNotMatch()
+		} else {
+			res.pin = p.store.pin() // the applied state, before the loop goes on
 		}
 		w.ch <- res
 	}

@@ -157,12 +157,10 @@ type Store struct {
 	done  chan struct{}
 	once  sync.Once
 	err   atomic.Pointer[error] // the fatal error that stopped the loop
-	bg    sync.WaitGroup        // goroutines reading the database (snapshots, split checks)
-	// readMu is held shared by requests reading the database in their own
-	// goroutines (Get, Scan) and exclusively by Close before it closes the
-	// database; readClosed, under it, refuses reads after that.
-	readMu     sync.RWMutex
-	readClosed bool
+	// bg counts what reads the database outside the loop: goroutines
+	// (snapshots, split checks) and the pins of confirmed reads (Get, Scan);
+	// Close waits for them before it closes the database.
+	bg sync.WaitGroup
 
 	stats struct {
 		snapGen, snapApplied, splits, compactions, rounds, ticks, autoSplits atomic.Uint64
@@ -331,24 +329,8 @@ func (s *Store) Close() error {
 	s.once.Do(func() { close(s.stop) })
 	<-s.done
 	s.bg.Wait()
-	s.readMu.Lock()
-	s.readClosed = true
-	s.readMu.Unlock()
 	return s.db.Close()
 }
-
-// beginRead lets a request read the database until endRead, unless the
-// store is closing (false: answer ErrStoreClosed).
-func (s *Store) beginRead() bool {
-	s.readMu.RLock()
-	if s.readClosed {
-		s.readMu.RUnlock()
-		return false
-	}
-	return true
-}
-
-func (s *Store) endRead() { s.readMu.RUnlock() }
 
 // Err returns the error that stopped the store's loop, if any: a failed
 // write to its database (the store must then be closed and reopened).
