@@ -69,6 +69,7 @@ type peer struct {
 	// change was proposed and its entry is not persisted yet.
 	confBarrier         uint64
 	ccInFlight          bool
+	jointTicks          int // ticks led in a joint configuration (see tickJoint)
 	lastCompactProposed uint64
 	snapCache           *pb.Snapshot
 	snapGenerating      bool // a goroutine is building a snapshot
@@ -151,6 +152,7 @@ func (p *peer) envelope(m *pb.Message) *clusterpb.RaftMessage {
 func (p *peer) tick() {
 	p.store.stats.ticks.Add(1)
 	p.rn.Tick()
+	p.tickJoint()
 	if p.active {
 		p.active = false
 		p.idleTicks = 0
@@ -168,7 +170,7 @@ func (p *peer) tick() {
 // the region wakes it (Store.wake).
 func (p *peer) maybeHibernate() {
 	st := p.rn.BasicStatus()
-	if st.RaftState != raft.StateLeader || p.pending() > 0 || p.rn.HasReady() {
+	if st.RaftState != raft.StateLeader || p.pending() > 0 || p.rn.HasReady() || isJoint(p.region()) {
 		return
 	}
 	last := p.ps.lastIndex()
@@ -549,6 +551,9 @@ func (p *peer) execSplit(a *applier, e *pb.Entry, cmd *clusterpb.RaftCommand) (p
 	key := req.GetSplitKey()
 	if len(key) == 0 || bytes.Compare(key, r.GetStartKey()) <= 0 || (len(r.GetEndKey()) > 0 && bytes.Compare(key, r.GetEndKey()) >= 0) {
 		return proposalResult{regionErr: &clusterpb.RegionError{Message: fmt.Sprintf("split key %q is not inside region %d", key, r.GetId())}}, nil
+	}
+	if isJoint(r) {
+		return proposalResult{regionErr: &clusterpb.RegionError{Message: fmt.Sprintf("split of region %d refused: a membership change (joint configuration) is under way, retry", r.GetId()), ServerBusy: true}}, nil
 	}
 	if req.GetNewRegionId() == 0 || len(req.GetNewPeerIds()) != len(r.GetPeers()) {
 		return proposalResult{regionErr: &clusterpb.RegionError{Message: "split: new region id missing or wrong number of new peer ids"}}, nil

@@ -961,7 +961,7 @@ func (s *Store) TransferLeader(regionID, peerID uint64) error {
 		}
 		found := false
 		for _, q := range p.region().GetPeers() {
-			if q.GetId() == peerID && q.GetRole() == clusterpb.PeerRole_VOTER {
+			if q.GetId() == peerID && incomingVoter(q.GetRole()) {
 				found = true
 			}
 		}

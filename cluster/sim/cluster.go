@@ -467,8 +467,16 @@ func (c *Cluster) NewID() uint64 { return c.nextID.Add(1) }
 // ChangePeer applies one membership change to the region holding key
 // through its leader, retrying while the leader is unknown or busy.
 func (cl *Client) ChangePeer(ctx context.Context, key []byte, change *clusterpb.ChangePeer) (region *clusterpb.Region, err error) {
+	return cl.ChangePeers(ctx, key, change)
+}
+
+// ChangePeers applies membership changes at once (several: through a joint
+// configuration) to the region holding key through its leader, retrying
+// while the leader is unknown or busy. It returns once they applied (a
+// joint configuration is left afterwards, by itself).
+func (cl *Client) ChangePeers(ctx context.Context, key []byte, changes ...*clusterpb.ChangePeer) (region *clusterpb.Region, err error) {
 	err = cl.do(ctx, key, clusterpb.ReadMode_LINEARIZABLE, func(s *raftstore.Store, rc *clusterpb.RequestContext, r *clusterpb.Region) (*clusterpb.RegionError, error) {
-		region, err = s.ChangePeer(ctx, r.GetId(), r.GetEpoch(), change)
+		region, err = s.ChangePeers(ctx, r.GetId(), r.GetEpoch(), changes)
 		var re *raftstore.RegionErr
 		if errors.As(err, &re) {
 			return re.Err, nil
