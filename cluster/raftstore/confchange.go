@@ -321,6 +321,7 @@ func (p *peer) applyConfChange(a *applier, e *pb.Entry) (proposalResult, uint64,
 			return proposalResult{}, 0, nil // nothing to leave: raft would panic
 		}
 		p.rn.ApplyConfChange(cc)
+		p.dropLease()
 		nr := leftJoint(r)
 		err := p.setRegion(a, e, nr)
 		return proposalResult{}, 0, err
@@ -352,6 +353,7 @@ func (p *peer) applyConfChange(a *applier, e *pb.Entry) (proposalResult, uint64,
 		return res, cmd.GetProposalId(), nil
 	}
 	p.rn.ApplyConfChange(cc)
+	p.dropLease() // the quorums changed
 	nr := changedRegion(r, changes)
 	if err := p.setRegion(a, e, nr); err != nil {
 		return proposalResult{}, 0, err
@@ -399,6 +401,7 @@ func (p *peer) leaveLeadership() {
 		}
 	})
 	if best != 0 {
+		p.dropLease()
 		p.rn.TransferLeader(best)
 	}
 }

@@ -3,7 +3,6 @@ package raftstore
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -32,8 +31,9 @@ import (
 // ErrUnknownResult: the write may or may not have applied.
 //
 // Reads: LINEARIZABLE (the default) is served by the leader through Raft's
-// ReadIndex once the read index is applied here; LEASE is served the same
-// way (lease reads are not implemented); STALE is served by any replica
+// ReadIndex once the read index is applied here; LEASE, with
+// Config.LeaseReads, by a leader holding a lease without a ReadIndex round
+// (lease.go), otherwise as LINEARIZABLE; STALE is served by any replica
 // from what it has applied, possibly behind.
 
 // RegionErr is the error of Split for a RegionError answer.
@@ -148,9 +148,11 @@ func (s *Store) read(ctx context.Context, rc *clusterpb.RequestContext, check fu
 			ch <- readResult{pin: s.pin()}
 			return
 		}
-		id := s.newProposalID()
-		p.reads[id] = &readWaiter{version: p.region().GetEpoch().GetVersion(), ch: ch}
-		p.rn.ReadIndex(binary.BigEndian.AppendUint64(nil, id))
+		w := &readWaiter{version: p.region().GetEpoch().GetVersion(), ch: ch}
+		if rc.GetReadMode() == clusterpb.ReadMode_LEASE && s.cfg.LeaseReads && p.leaseRead(w) {
+			return
+		}
+		p.readIndex(w)
 	})
 	if errors.Is(err, errBusy) {
 		return nil, nil, busy(), nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -34,8 +35,12 @@ type proposalResult struct {
 // confirmed (index 0) and then applied.
 type readWaiter struct {
 	index   uint64
-	version uint64 // the region's epoch version when the read was accepted
-	ch      chan readResult
+	version uint64          // the region's epoch version when the read was accepted
+	ch      chan readResult // nil for a lease renewal
+	// When the ReadIndex was asked for, in which term and lease
+	// generation: its confirmation renews the lease from then.
+	issued         time.Time
+	term, leaseGen uint64
 }
 
 type readResult struct {
@@ -62,6 +67,17 @@ type peer struct {
 	idleTicks int
 	active    bool // work happened since the last tick
 	wasLeader bool
+
+	// The leader's lease (lease.go): until leaseUntil, in term leaseTerm;
+	// leaseGen grows whenever a lease must end (a transfer, a membership
+	// change), so that confirmations asked for before do not renew it.
+	// renewID is the lease renewal in flight, noVoteTicks the ticks this
+	// replica still ignores vote requests after a restart.
+	leaseUntil  time.Time
+	leaseTerm   uint64
+	leaseGen    uint64
+	renewID     uint64
+	noVoteTicks int
 
 	removed bool // removed from its region by a membership change
 	// confBarrier bounds raft's pending configuration index from above: a
@@ -151,6 +167,9 @@ func (p *peer) envelope(m *pb.Message) *clusterpb.RaftMessage {
 // long enough hibernates.
 func (p *peer) tick() {
 	p.store.stats.ticks.Add(1)
+	if p.noVoteTicks > 0 {
+		p.noVoteTicks--
+	}
 	p.rn.Tick()
 	p.tickJoint()
 	if p.active {
@@ -231,9 +250,12 @@ func (p *peer) handleReady(rd raft.Ready) error {
 		if p.wasLeader && !leader {
 			// Reads not yet confirmed never will be by this replica.
 			for id, w := range p.reads {
-				w.ch <- readResult{regionErr: p.notLeader()}
+				if w.ch != nil {
+					w.ch <- readResult{regionErr: p.notLeader()}
+				}
 				delete(p.reads, id)
 			}
+			p.dropLease()
 		}
 		p.wasLeader = leader
 		p.active = true
@@ -254,6 +276,10 @@ func (p *peer) handleReady(rd raft.Ready) error {
 		id := binary.BigEndian.Uint64(rs.RequestCtx)
 		if w := p.reads[id]; w != nil {
 			delete(p.reads, id)
+			p.confirmLease(w)
+			if w.ch == nil {
+				continue // a lease renewal
+			}
 			w.index = rs.Index
 			p.readsApply = append(p.readsApply, w)
 		}
@@ -296,7 +322,9 @@ func (p *peer) failAll(err error) {
 		delete(p.proposals, id)
 	}
 	for id, w := range p.reads {
-		w.ch <- readResult{err: err}
+		if w.ch != nil {
+			w.ch <- readResult{err: err}
+		}
 		delete(p.reads, id)
 	}
 	for _, w := range p.readsApply {

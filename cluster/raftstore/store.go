@@ -84,6 +84,17 @@ type Config struct {
 	// peers a split creates. Default: random 63-bit ids (collisions
 	// improbable, not impossible: a cluster should pass its allocator).
 	AllocID func() (uint64, error)
+	// LeaseReads lets a leader serve reads of mode LEASE without a
+	// ReadIndex round while it holds a lease (see lease.go); without it
+	// they are served as LINEARIZABLE. Every store of a cluster should
+	// agree. Lease reads are linearizable only if no node's clock runs
+	// faster than another's by more than LeaseClockDrift over a lease.
+	LeaseReads bool
+	// LeaseClockDrift bounds how much the clocks of two nodes may drift
+	// apart over one lease (default: one TickInterval). The lease lasts
+	// (ElectionTicks-1)*TickInterval - LeaseClockDrift from the moment a
+	// quorum round was sent; it must be positive.
+	LeaseClockDrift time.Duration
 	// Logger receives the store's messages (default: discarded).
 	Logger *slog.Logger
 }
@@ -115,6 +126,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.LeaseClockDrift <= 0 {
+		c.LeaseClockDrift = c.TickInterval
 	}
 	return c
 }
@@ -193,6 +207,9 @@ func Open(cfg Config) (*Store, error) {
 	}
 	if cfg.Transport == nil {
 		return nil, errors.New("raftstore: Config.Transport must be set")
+	}
+	if cfg.LeaseReads && cfg.leaseDuration() <= 0 {
+		return nil, fmt.Errorf("raftstore: lease reads: the lease, (ElectionTicks-1)*TickInterval - LeaseClockDrift = %v, must be positive", cfg.leaseDuration())
 	}
 	opts := &strata.Options{}
 	if cfg.DBOptions != nil {
@@ -315,9 +332,13 @@ func (s *Store) load() error {
 		if id == 0 {
 			return fmt.Errorf("raftstore: node %d: region %d has no peer on this node", s.cfg.NodeID, st.GetRegion().GetId())
 		}
-		if _, err := s.addPeer(ps, id); err != nil {
+		p, err := s.addPeer(ps, id)
+		if err != nil {
 			return err
 		}
+		// It may have acknowledged a leader's lease before the restart
+		// and forgotten it: it votes for no one for an election timeout.
+		p.noVoteTicks = s.cfg.ElectionTicks
 	}
 	return nil
 }
@@ -589,9 +610,15 @@ func (s *Store) handleMessage(msg *clusterpb.RaftMessage) {
 	if m.GetType() == pb.MessageType_MsgSnap && !s.snapshotFits(p, m.GetSnapshot()) {
 		return
 	}
+	if p.noVoteTicks > 0 && (m.GetType() == pb.MessageType_MsgVote || m.GetType() == pb.MessageType_MsgPreVote) {
+		return // lost, as far as raft knows (see lease.go)
+	}
 	s.wake(p)
 	if err := p.rn.Step(m); err != nil {
 		s.cfg.Logger.Debug("raftstore: step", "region", p.regionID, "err", err)
+	}
+	if m.GetType() == pb.MessageType_MsgTransferLeader {
+		p.dropLease() // a transfer bypasses the followers' leases
 	}
 }
 
@@ -969,6 +996,7 @@ func (s *Store) TransferLeader(regionID, peerID uint64) error {
 			return fmt.Errorf("raftstore: node %d: region %d has no voter %d", s.cfg.NodeID, regionID, peerID)
 		}
 		s.wake(p)
+		p.dropLease() // the target will campaign without waiting for our lease
 		p.rn.TransferLeader(peerID)
 		return nil
 	})
