@@ -580,7 +580,17 @@ func (s *Store) handleMessage(msg *clusterpb.RaftMessage) {
 		}
 	}
 	if msg.GetToPeer().GetId() != p.peerID {
-		return // for a replica of this region that is gone or not yet here
+		if !p.initialized() || msg.GetMessage() == nil || msg.GetEpoch().GetConfVer() <= p.region().GetEpoch().GetConfVer() {
+			return // for a replica of this region that is gone or not yet here
+		}
+		// A member of a newer configuration addresses another peer on this
+		// node: a configuration holds at most one peer per node, so ours
+		// was removed (and the node given a new peer) without learning it.
+		// Drop ours; the new one starts from this message.
+		s.onTombstone(p, msg)
+		if p = s.maybeCreatePeer(msg); p == nil {
+			return
+		}
 	}
 	if msg.GetIsTombstone() {
 		s.onTombstone(p, msg)

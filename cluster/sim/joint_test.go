@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -240,4 +241,159 @@ func peerOnNode(r *clusterpb.Region, node uint64) *clusterpb.Peer {
 		}
 	}
 	return nil
+}
+
+// TestJointChangesUnderNemesis moves region 1's replicas around five nodes
+// with joint changes (a learner on a node without a replica, caught up,
+// then promoted while a random voter, possibly the leader, is removed, in
+// one change) while the nemesis partitions, restarts and degrades the
+// network and clients run; porcupine checks the history, and the region
+// must end with three voters, not joint, on live nodes.
+func TestJointChangesUnderNemesis(t *testing.T) {
+	run := 4 * time.Second
+	if !testing.Short() {
+		run = 20 * time.Second
+	}
+	c := newCluster(t, ClusterOptions{Nodes: 5, RegionNodes: 3})
+	seed := c.opts.Seed
+	rng := rand.New(rand.NewPCG(seed, 11))
+	rec := newRecorder()
+	ctx, cancel := context.WithTimeout(context.Background(), run)
+	defer cancel()
+	wg := workload(ctx, c, rec, 4, 4, seed, time.Second)
+	nem := nemesis(ctx, t, c, seed, 300*time.Millisecond)
+	cl := c.Client()
+	moves := 0
+	var learnerSince time.Time
+	for ctx.Err() == nil {
+		cur := c.Regions()[0].Region
+		if isJointRegion(cur) {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		var voters []*clusterpb.Peer
+		var learner *clusterpb.Peer
+		for _, p := range cur.GetPeers() {
+			if p.GetRole() == clusterpb.PeerRole_LEARNER {
+				learner = p
+			} else {
+				voters = append(voters, p)
+			}
+		}
+		octx, ocancel := context.WithTimeout(ctx, 2*time.Second)
+		var err error
+		switch {
+		case learner == nil:
+			var free []uint64
+			for n := uint64(1); n <= 5; n++ {
+				if peerOnNode(cur, n) == nil {
+					free = append(free, n)
+				}
+			}
+			learner = &clusterpb.Peer{Id: c.NewID(), NodeId: free[rng.IntN(len(free))]}
+			_, err = cl.ChangePeer(octx, []byte("a"), &clusterpb.ChangePeer{Type: clusterpb.ChangePeer_ADD_LEARNER, Peer: learner})
+			t.Logf("add learner %d on node %d: %v", learner.GetId(), learner.GetNodeId(), err)
+			learnerSince = time.Now()
+		case peerOnNode(regionOn(c, learner.GetNodeId()), learner.GetNodeId()).GetId() == learner.GetId():
+			// Caught up (initialized): promote it, remove a voter.
+			victim := voters[rng.IntN(len(voters))]
+			var r *clusterpb.Region
+			r, err = cl.ChangePeers(octx, []byte("a"),
+				&clusterpb.ChangePeer{Type: clusterpb.ChangePeer_ADD_VOTER, Peer: learner},
+				&clusterpb.ChangePeer{Type: clusterpb.ChangePeer_REMOVE, Peer: victim})
+			t.Logf("promote %d on node %d, remove %d on node %d: %s %v", learner.GetId(), learner.GetNodeId(), victim.GetId(), victim.GetNodeId(), rolesText(r), err)
+			if err == nil {
+				moves++
+			}
+		case time.Since(learnerSince) > time.Second:
+			_, err = cl.ChangePeer(octx, []byte("a"), &clusterpb.ChangePeer{Type: clusterpb.ChangePeer_REMOVE, Peer: learner})
+			t.Logf("remove learner %d on node %d, not caught up: %v", learner.GetId(), learner.GetNodeId(), err)
+		default:
+			time.Sleep(20 * time.Millisecond)
+		}
+		ocancel()
+		if err != nil {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	<-nem
+	wg.Wait()
+	defer func() {
+		if t.Failed() {
+			for _, n := range c.Nodes() {
+				if s := c.Store(n); s != nil {
+					sts, _ := s.Regions()
+					for _, st := range sts {
+						t.Logf("node %d: region %d %s epoch %v leader %d term %d applied %d", n, st.Region.GetId(), rolesText(st.Region), st.Region.GetEpoch(), st.Leader, st.Term, st.Applied)
+					}
+				}
+			}
+		}
+	}()
+	waitFor(t, 60*time.Second, "the region to settle: three voters, not joint", func() bool {
+		r := c.Regions()[0].Region
+		voters := 0
+		for _, p := range r.GetPeers() {
+			if p.GetRole() == clusterpb.PeerRole_VOTER {
+				voters++
+			}
+		}
+		return !isJointRegion(r) && voters == 3
+	})
+	finalReads(t, c, rec, 4)
+	rec.check(t)
+	t.Logf("%d joint moves", moves)
+}
+
+// TestReAddedWhileCutOff cuts node 3 off, then changes the region so much
+// that nobody its replica knows of is left (peers 1 and 2 removed and
+// re-added on their nodes with new ids, 3 removed) and gives node 3 a new
+// peer. Once healed, the old replica's messages reach no one, but the
+// first message to the new peer tells node 3 its old replica is gone (a
+// configuration holds one peer per node): the new peer replaces it and
+// catches up.
+func TestReAddedWhileCutOff(t *testing.T) {
+	c := newCluster(t, ClusterOptions{Nodes: 5, RegionNodes: 3})
+	cl := c.Client()
+	ctx := ctxT(t, 60*time.Second)
+	change := func(typ clusterpb.ChangePeer_Type, p *clusterpb.Peer) {
+		t.Helper()
+		if _, err := cl.ChangePeer(ctx, []byte("a"), &clusterpb.ChangePeer{Type: typ, Peer: p}); err != nil {
+			t.Fatalf("%v %v: %v", typ, p, err)
+		}
+	}
+	add := func(node uint64) *clusterpb.Peer {
+		p := &clusterpb.Peer{Id: c.NewID(), NodeId: node}
+		change(clusterpb.ChangePeer_ADD_LEARNER, p)
+		change(clusterpb.ChangePeer_ADD_VOTER, p)
+		return p
+	}
+	if err := cl.Put(ctx, []byte("a"), []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	c.Net.Partition([]uint64{3}, []uint64{1, 2, 4, 5})
+	add(4)
+	add(5)
+	for n := uint64(1); n <= 3; n++ {
+		change(clusterpb.ChangePeer_REMOVE, &clusterpb.Peer{Id: n, NodeId: n})
+	}
+	add(1)
+	add(2)
+	fresh := &clusterpb.Peer{Id: c.NewID(), NodeId: 3}
+	change(clusterpb.ChangePeer_ADD_LEARNER, fresh)
+	if err := cl.Put(ctx, []byte("a"), []byte("2")); err != nil {
+		t.Fatal(err)
+	}
+	if r := regionOn(c, 3); peerOnNode(r, 3).GetId() != 3 {
+		t.Fatalf("node 3 changed while cut off: %s", rolesText(r))
+	}
+	c.Net.Heal()
+	waitFor(t, 20*time.Second, "the new peer to replace the old replica", func() bool {
+		return peerOnNode(regionOn(c, 3), 3).GetId() == fresh.GetId()
+	})
+	s := c.Store(3)
+	waitFor(t, 20*time.Second, "the new peer to catch up", func() bool {
+		g, err := s.Get(ctx, &clusterpb.GetRequest{Context: &clusterpb.RequestContext{RegionId: 1, Epoch: regionOn(c, 3).GetEpoch(), ReadMode: clusterpb.ReadMode_STALE}, Key: []byte("a")})
+		return err == nil && string(g.GetValue()) == "2"
+	})
 }
