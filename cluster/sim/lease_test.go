@@ -25,16 +25,7 @@ func TestLeaseReadsUnderNemesis(t *testing.T) {
 	if !testing.Short() {
 		run = 20 * time.Second
 	}
-	c := newCluster(t, ClusterOptions{Nodes: 3, Config: leaseConfig, ReadMode: clusterpb.ReadMode_LEASE})
-	seed := c.opts.Seed
-	rec := newRecorder()
-	ctx, cancel := context.WithTimeout(context.Background(), run)
-	defer cancel()
-	wg := workload(ctx, c, rec, 6, 4, seed, time.Second)
-	<-nemesis(ctx, t, c, seed, 250*time.Millisecond)
-	wg.Wait()
-	finalReads(t, c, rec, 4)
-	rec.check(t)
+	historyUnderNemesis(t, newCluster(t, ClusterOptions{Nodes: 3, Config: leaseConfig, ReadMode: clusterpb.ReadMode_LEASE}), run)
 }
 
 // TestLeaseOldLeaderStops cuts a leader holding a lease off from its
@@ -155,18 +146,7 @@ func BenchmarkReadModes(b *testing.B) {
 				if _, _, err := c.Client().Get(ctx, []byte("warm")); err != nil {
 					b.Fatal(err)
 				}
-				b.SetParallelism(clients)
-				b.ResetTimer()
-				defer reportCPU(b)()
-				b.RunParallel(func(pb *testing.PB) {
-					cl := c.Client()
-					for pb.Next() {
-						if _, _, err := cl.Get(context.Background(), []byte("warm")); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
+				benchGets(b, c, clients)
 			})
 		}
 	}
