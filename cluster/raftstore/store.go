@@ -620,10 +620,10 @@ func (s *Store) handleMessage(msg *clusterpb.RaftMessage) {
 	if m.GetType() == pb.MessageType_MsgSnap && !s.snapshotFits(p, m.GetSnapshot()) {
 		return
 	}
+	s.wake(p) // (a vote request ignored below still wakes it: it must tick)
 	if p.noVoteTicks > 0 && (m.GetType() == pb.MessageType_MsgVote || m.GetType() == pb.MessageType_MsgPreVote) {
 		return // lost, as far as raft knows (see lease.go)
 	}
-	s.wake(p)
 	if err := p.rn.Step(m); err != nil {
 		s.cfg.Logger.Debug("raftstore: step", "region", p.regionID, "err", err)
 	}
