@@ -40,7 +40,8 @@ const (
 	PeerRole_VOTER          PeerRole = 0
 	PeerRole_LEARNER        PeerRole = 1 // receives the log, does not vote (a replica being added)
 	PeerRole_INCOMING_VOTER PeerRole = 2 // voter in the incoming configuration of a joint change
-	PeerRole_DEMOTING_VOTER PeerRole = 3 // voter in the outgoing configuration only
+	PeerRole_DEMOTING_VOTER PeerRole = 3 // voter in the outgoing configuration only, a learner after it
+	PeerRole_REMOVING_VOTER PeerRole = 4 // voter in the outgoing configuration only, removed after it
 )
 
 // Enum value maps for PeerRole.
@@ -50,12 +51,14 @@ var (
 		1: "LEARNER",
 		2: "INCOMING_VOTER",
 		3: "DEMOTING_VOTER",
+		4: "REMOVING_VOTER",
 	}
 	PeerRole_value = map[string]int32{
 		"VOTER":          0,
 		"LEARNER":        1,
 		"INCOMING_VOTER": 2,
 		"DEMOTING_VOTER": 3,
+		"REMOVING_VOTER": 4,
 	}
 )
 
@@ -3152,13 +3155,16 @@ func (x *RegionHeartbeat) GetTerm() uint64 {
 	return 0
 }
 
-// ChangePeerRequest asks the node leading region_id to make one membership
-// change (the placement driver's operators; strata cluster add/remove).
+// ChangePeerRequest asks the node leading region_id to make a membership
+// change (the placement driver's operators; strata cluster change-peers):
+// change alone, or the several changes, applied at once through a joint
+// configuration (see docs/cluster.md, "Membership changes").
 type ChangePeerRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	RegionId      uint64                 `protobuf:"varint,1,opt,name=region_id,json=regionId,proto3" json:"region_id,omitempty"`
 	Epoch         *RegionEpoch           `protobuf:"bytes,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	Change        *ChangePeer            `protobuf:"bytes,3,opt,name=change,proto3" json:"change,omitempty"`
+	Changes       []*ChangePeer          `protobuf:"bytes,4,rep,name=changes,proto3" json:"changes,omitempty"` // if not empty: these, and change is ignored
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3210,6 +3216,13 @@ func (x *ChangePeerRequest) GetEpoch() *RegionEpoch {
 func (x *ChangePeerRequest) GetChange() *ChangePeer {
 	if x != nil {
 		return x.Change
+	}
+	return nil
+}
+
+func (x *ChangePeerRequest) GetChanges() []*ChangePeer {
+	if x != nil {
+		return x.Changes
 	}
 	return nil
 }
@@ -3594,11 +3607,12 @@ const file_cluster_proto_rawDesc = "" +
 	"\tregion_id\x18\x01 \x01(\x04R\bregionId\x12\x16\n" +
 	"\x06leader\x18\x02 \x01(\x04R\x06leader\x12\x18\n" +
 	"\apending\x18\x03 \x03(\x04R\apending\x12\x12\n" +
-	"\x04term\x18\x04 \x01(\x04R\x04term\"\x97\x01\n" +
+	"\x04term\x18\x04 \x01(\x04R\x04term\"\xcd\x01\n" +
 	"\x11ChangePeerRequest\x12\x1b\n" +
 	"\tregion_id\x18\x01 \x01(\x04R\bregionId\x121\n" +
 	"\x05epoch\x18\x02 \x01(\v2\x1b.strata.cluster.RegionEpochR\x05epoch\x122\n" +
-	"\x06change\x18\x03 \x01(\v2\x1a.strata.cluster.ChangePeerR\x06change\"Z\n" +
+	"\x06change\x18\x03 \x01(\v2\x1a.strata.cluster.ChangePeerR\x06change\x124\n" +
+	"\achanges\x18\x04 \x03(\v2\x1a.strata.cluster.ChangePeerR\achanges\"Z\n" +
 	"\x12ChangePeerResponse\x12\x14\n" +
 	"\x05error\x18\x01 \x01(\tR\x05error\x12.\n" +
 	"\x06region\x18\x02 \x01(\v2\x16.strata.cluster.RegionR\x06region\"z\n" +
@@ -3607,12 +3621,13 @@ const file_cluster_proto_rawDesc = "" +
 	"\x05state\x18\x02 \x01(\x0e2\x1a.strata.cluster.Node.StateR\x05state\x12\x18\n" +
 	"\aaddress\x18\x03 \x01(\tR\aaddress\",\n" +
 	"\x14SetNodeStateResponse\x12\x14\n" +
-	"\x05error\x18\x01 \x01(\tR\x05error*J\n" +
+	"\x05error\x18\x01 \x01(\tR\x05error*^\n" +
 	"\bPeerRole\x12\t\n" +
 	"\x05VOTER\x10\x00\x12\v\n" +
 	"\aLEARNER\x10\x01\x12\x12\n" +
 	"\x0eINCOMING_VOTER\x10\x02\x12\x12\n" +
-	"\x0eDEMOTING_VOTER\x10\x03*2\n" +
+	"\x0eDEMOTING_VOTER\x10\x03\x12\x12\n" +
+	"\x0eREMOVING_VOTER\x10\x04*2\n" +
 	"\bReadMode\x12\x10\n" +
 	"\fLINEARIZABLE\x10\x00\x12\t\n" +
 	"\x05LEASE\x10\x01\x12\t\n" +
@@ -3763,37 +3778,38 @@ var file_cluster_proto_depIdxs = []int32{
 	37, // 53: strata.cluster.StatusResponse.nodes:type_name -> strata.cluster.Node
 	7,  // 54: strata.cluster.ChangePeerRequest.epoch:type_name -> strata.cluster.RegionEpoch
 	16, // 55: strata.cluster.ChangePeerRequest.change:type_name -> strata.cluster.ChangePeer
-	8,  // 56: strata.cluster.ChangePeerResponse.region:type_name -> strata.cluster.Region
-	5,  // 57: strata.cluster.SetNodeStateRequest.state:type_name -> strata.cluster.Node.State
-	20, // 58: strata.cluster.Raft.Send:input_type -> strata.cluster.RaftMessageBatch
-	22, // 59: strata.cluster.Raft.Snapshot:input_type -> strata.cluster.SnapshotChunk
-	30, // 60: strata.cluster.KV.Get:input_type -> strata.cluster.GetRequest
-	32, // 61: strata.cluster.KV.Scan:input_type -> strata.cluster.ScanRequest
-	35, // 62: strata.cluster.KV.Write:input_type -> strata.cluster.WriteRequest
-	38, // 63: strata.cluster.PD.GetRegion:input_type -> strata.cluster.GetRegionRequest
-	40, // 64: strata.cluster.PD.ScanRegions:input_type -> strata.cluster.ScanRegionsRequest
-	42, // 65: strata.cluster.Admin.Split:input_type -> strata.cluster.SplitRegionRequest
-	44, // 66: strata.cluster.Admin.Status:input_type -> strata.cluster.StatusRequest
-	50, // 67: strata.cluster.Admin.ChangePeer:input_type -> strata.cluster.ChangePeerRequest
-	52, // 68: strata.cluster.Admin.SetNodeState:input_type -> strata.cluster.SetNodeStateRequest
-	47, // 69: strata.cluster.Admin.TransferLeader:input_type -> strata.cluster.TransferLeaderRequest
-	21, // 70: strata.cluster.Raft.Send:output_type -> strata.cluster.Done
-	21, // 71: strata.cluster.Raft.Snapshot:output_type -> strata.cluster.Done
-	31, // 72: strata.cluster.KV.Get:output_type -> strata.cluster.GetResponse
-	34, // 73: strata.cluster.KV.Scan:output_type -> strata.cluster.ScanResponse
-	36, // 74: strata.cluster.KV.Write:output_type -> strata.cluster.WriteResponse
-	39, // 75: strata.cluster.PD.GetRegion:output_type -> strata.cluster.GetRegionResponse
-	41, // 76: strata.cluster.PD.ScanRegions:output_type -> strata.cluster.ScanRegionsResponse
-	43, // 77: strata.cluster.Admin.Split:output_type -> strata.cluster.SplitRegionResponse
-	46, // 78: strata.cluster.Admin.Status:output_type -> strata.cluster.StatusResponse
-	51, // 79: strata.cluster.Admin.ChangePeer:output_type -> strata.cluster.ChangePeerResponse
-	53, // 80: strata.cluster.Admin.SetNodeState:output_type -> strata.cluster.SetNodeStateResponse
-	48, // 81: strata.cluster.Admin.TransferLeader:output_type -> strata.cluster.TransferLeaderResponse
-	70, // [70:82] is the sub-list for method output_type
-	58, // [58:70] is the sub-list for method input_type
-	58, // [58:58] is the sub-list for extension type_name
-	58, // [58:58] is the sub-list for extension extendee
-	0,  // [0:58] is the sub-list for field type_name
+	16, // 56: strata.cluster.ChangePeerRequest.changes:type_name -> strata.cluster.ChangePeer
+	8,  // 57: strata.cluster.ChangePeerResponse.region:type_name -> strata.cluster.Region
+	5,  // 58: strata.cluster.SetNodeStateRequest.state:type_name -> strata.cluster.Node.State
+	20, // 59: strata.cluster.Raft.Send:input_type -> strata.cluster.RaftMessageBatch
+	22, // 60: strata.cluster.Raft.Snapshot:input_type -> strata.cluster.SnapshotChunk
+	30, // 61: strata.cluster.KV.Get:input_type -> strata.cluster.GetRequest
+	32, // 62: strata.cluster.KV.Scan:input_type -> strata.cluster.ScanRequest
+	35, // 63: strata.cluster.KV.Write:input_type -> strata.cluster.WriteRequest
+	38, // 64: strata.cluster.PD.GetRegion:input_type -> strata.cluster.GetRegionRequest
+	40, // 65: strata.cluster.PD.ScanRegions:input_type -> strata.cluster.ScanRegionsRequest
+	42, // 66: strata.cluster.Admin.Split:input_type -> strata.cluster.SplitRegionRequest
+	44, // 67: strata.cluster.Admin.Status:input_type -> strata.cluster.StatusRequest
+	50, // 68: strata.cluster.Admin.ChangePeer:input_type -> strata.cluster.ChangePeerRequest
+	52, // 69: strata.cluster.Admin.SetNodeState:input_type -> strata.cluster.SetNodeStateRequest
+	47, // 70: strata.cluster.Admin.TransferLeader:input_type -> strata.cluster.TransferLeaderRequest
+	21, // 71: strata.cluster.Raft.Send:output_type -> strata.cluster.Done
+	21, // 72: strata.cluster.Raft.Snapshot:output_type -> strata.cluster.Done
+	31, // 73: strata.cluster.KV.Get:output_type -> strata.cluster.GetResponse
+	34, // 74: strata.cluster.KV.Scan:output_type -> strata.cluster.ScanResponse
+	36, // 75: strata.cluster.KV.Write:output_type -> strata.cluster.WriteResponse
+	39, // 76: strata.cluster.PD.GetRegion:output_type -> strata.cluster.GetRegionResponse
+	41, // 77: strata.cluster.PD.ScanRegions:output_type -> strata.cluster.ScanRegionsResponse
+	43, // 78: strata.cluster.Admin.Split:output_type -> strata.cluster.SplitRegionResponse
+	46, // 79: strata.cluster.Admin.Status:output_type -> strata.cluster.StatusResponse
+	51, // 80: strata.cluster.Admin.ChangePeer:output_type -> strata.cluster.ChangePeerResponse
+	53, // 81: strata.cluster.Admin.SetNodeState:output_type -> strata.cluster.SetNodeStateResponse
+	48, // 82: strata.cluster.Admin.TransferLeader:output_type -> strata.cluster.TransferLeaderResponse
+	71, // [71:83] is the sub-list for method output_type
+	59, // [59:71] is the sub-list for method input_type
+	59, // [59:59] is the sub-list for extension type_name
+	59, // [59:59] is the sub-list for extension extendee
+	0,  // [0:59] is the sub-list for field type_name
 }
 
 func init() { file_cluster_proto_init() }

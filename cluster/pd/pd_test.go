@@ -279,6 +279,13 @@ func rs(id uint64, leader uint64, peers ...string) RegionState {
 	return st
 }
 
+// jointRS marks st's peer out as REMOVING_VOTER and in as INCOMING_VOTER.
+func jointRS(st RegionState, out, in uint64) RegionState {
+	peerByID(st.Region, out).Role = clusterpb.PeerRole_REMOVING_VOTER
+	peerByID(st.Region, in).Role = clusterpb.PeerRole_INCOMING_VOTER
+	return st
+}
+
 func TestSchedule(t *testing.T) {
 	now := time.Unix(1000, 0)
 	cfg := DefaultConfig()
@@ -304,8 +311,14 @@ func TestSchedule(t *testing.T) {
 			[]RegionState{rs(1, 11, "11@1", "12@2", "13@3")}, "region 1: add-learner peer 1000 on node 4 (replace the replica on node 3)"},
 		{"pending learner waits", down(nodesUp(now, 1, 2, 3, 4), 3),
 			[]RegionState{rs(1, 11, "11@1", "12@2", "13@3", "P14@4")}, ""},
-		{"caught-up learner promoted", down(nodesUp(now, 1, 2, 3, 4), 3),
-			[]RegionState{rs(1, 11, "11@1", "12@2", "13@3", "L14@4")}, "region 1: promote-learner peer 14 on node 4 (caught up)"},
+		{"caught-up learner replaces the dead voter", down(nodesUp(now, 1, 2, 3, 4), 3),
+			[]RegionState{rs(1, 11, "11@1", "12@2", "13@3", "L14@4")}, "region 1: replace-voter peer 14 on node 4 for peer 13 on node 3 (caught up; node 3 down or removed)"},
+		{"caught-up learner replaces a surplus voter", nodesUp(now, 1, 2, 3, 4),
+			[]RegionState{rs(1, 11, "11@1", "12@2", "13@3", "L14@4")}, "region 1: replace-voter peer 14 on node 4 for peer 12 on node 2 (caught up; surplus voter)"},
+		{"caught-up learner promoted alone when the dead voter leads", down(nodesUp(now, 1, 2, 3, 4), 3),
+			[]RegionState{rs(1, 13, "11@1", "12@2", "13@3", "L14@4")}, "region 1: promote-learner peer 14 on node 4 (caught up)"},
+		{"joint region waits", down(nodesUp(now, 1, 2, 3, 4), 3),
+			[]RegionState{jointRS(rs(1, 11, "11@1", "12@2", "13@3", "14@4"), 13, 14)}, ""},
 		{"dead voter removed once replaced", down(nodesUp(now, 1, 2, 3, 4), 3),
 			[]RegionState{rs(1, 11, "11@1", "12@2", "13@3", "14@4")}, "region 1: remove-peer peer 13 on node 3 (node 3 down or removed)"},
 		{"learner on a dead node dropped", down(nodesUp(now, 1, 2, 3, 4), 4),
@@ -389,6 +402,12 @@ func TestScheduleConverges(t *testing.T) {
 					st.Pending = append(st.Pending, op.Peer.Id)
 				case PromoteLearner:
 					peerByID(st.Region, op.Peer.Id).Role = clusterpb.PeerRole_VOTER
+				case ReplaceVoter:
+					if op.Remove.Id == st.Leader || peerByID(st.Region, op.Peer.Id).Role != clusterpb.PeerRole_LEARNER {
+						t.Fatalf("seed %d: region %d: %v replaces the leader or promotes a voter", seed, op.RegionID, op)
+					}
+					peerByID(st.Region, op.Peer.Id).Role = clusterpb.PeerRole_VOTER
+					st.Region.Peers = slicesDelete(st.Region.Peers, op.Remove.Id)
 				case RemovePeer:
 					if op.Peer.Id == st.Leader {
 						t.Fatalf("seed %d: removed region %d's leader", seed, op.RegionID)

@@ -12,10 +12,12 @@ import (
 // OpKind is what an Operator does to a region.
 type OpKind int
 
-// The operator kinds. A replica move is three operators over three rounds
-// (add a learner, promote it once it has caught up, remove the old voter): the
-// scheduler keeps no plan between rounds and reads the next step from the
-// regions' state, so a PD leader that changes mid-move simply carries on.
+// The operator kinds. A replica move is two operators over two rounds (add a
+// learner; once it has caught up, ReplaceVoter: promote it and remove the old
+// voter in one joint change, so the region never has four voters, nor two
+// when the old one is dead): the scheduler keeps no plan between rounds and
+// reads the next step from the regions' state, so a PD leader that changes
+// mid-move simply carries on.
 const (
 	// AddLearner adds Peer (a new peer id on a chosen node) as a learner.
 	AddLearner OpKind = iota
@@ -25,6 +27,9 @@ const (
 	RemovePeer
 	// TransferLeader asks the leader to hand leadership to Peer.
 	TransferLeader
+	// ReplaceVoter promotes the learner Peer and removes the voter Remove
+	// in one membership change (a joint configuration).
+	ReplaceVoter
 )
 
 func (k OpKind) String() string {
@@ -37,6 +42,8 @@ func (k OpKind) String() string {
 		return "remove-peer"
 	case TransferLeader:
 		return "transfer-leader"
+	case ReplaceVoter:
+		return "replace-voter"
 	}
 	return fmt.Sprintf("OpKind(%d)", int(k))
 }
@@ -46,10 +53,16 @@ type Operator struct {
 	RegionID uint64
 	Kind     OpKind
 	Peer     *clusterpb.Peer
-	Reason   string
+	// Remove is the voter a ReplaceVoter removes.
+	Remove *clusterpb.Peer
+	Reason string
 }
 
 func (o Operator) String() string {
+	if o.Remove != nil {
+		return fmt.Sprintf("region %d: %s peer %d on node %d for peer %d on node %d (%s)", o.RegionID, o.Kind, o.Peer.GetId(), o.Peer.GetNodeId(),
+			o.Remove.GetId(), o.Remove.GetNodeId(), o.Reason)
+	}
 	return fmt.Sprintf("region %d: %s peer %d on node %d (%s)", o.RegionID, o.Kind, o.Peer.GetId(), o.Peer.GetNodeId(), o.Reason)
 }
 
@@ -159,6 +172,12 @@ func Schedule(now time.Time, nodes []NodeState, regions []RegionState, cfg Confi
 	busy := map[uint64]bool{} // regions given an operator this round
 	for _, rs := range regions {
 		r := rs.Region
+		if slices.ContainsFunc(r.GetPeers(), func(p *clusterpb.Peer) bool {
+			return p.GetRole() != clusterpb.PeerRole_VOTER && p.GetRole() != clusterpb.PeerRole_LEARNER
+		}) {
+			busy[r.GetId()] = true // a joint configuration, left by itself
+			continue
+		}
 		var healthyVoters, learners, badVoters []*clusterpb.Peer
 		for _, p := range r.GetPeers() {
 			switch {
@@ -175,8 +194,11 @@ func Schedule(now time.Time, nodes []NodeState, regions []RegionState, cfg Confi
 		switch {
 		case len(learners) > 0:
 			// A learner was added (to repair or to move a replica): drop it
-			// if its node went down, promote it once it has caught up, or
-			// wait. The surplus voter a move leaves goes in a later round.
+			// if its node went down, or wait until it has caught up; then
+			// promote it and, in the same joint change, remove the voter it
+			// replaces (a dead one, or the surplus of a move; never the
+			// leader: then it is only promoted, and the surplus voter goes
+			// in a later round).
 			for _, l := range learners {
 				if down(l.GetNodeId()) {
 					op = &Operator{RegionID: r.GetId(), Kind: RemovePeer, Peer: l, Reason: "learner on a down node"}
@@ -184,6 +206,27 @@ func Schedule(now time.Time, nodes []NodeState, regions []RegionState, cfg Confi
 				}
 				if !pending(l) {
 					op = &Operator{RegionID: r.GetId(), Kind: PromoteLearner, Peer: l, Reason: "caught up"}
+					var victim *clusterpb.Peer
+					for _, p := range badVoters {
+						if p.GetId() != rs.Leader && victim == nil {
+							victim = p
+							op.Reason = fmt.Sprintf("caught up; node %d down or removed", p.GetNodeId())
+						}
+					}
+					if victim == nil && len(badVoters) == 0 && len(healthyVoters) >= cfg.Replicas {
+						for _, p := range healthyVoters {
+							if p.GetId() != rs.Leader && (victim == nil || load[p.GetNodeId()].regions > load[victim.GetNodeId()].regions) {
+								victim = p
+							}
+						}
+						if victim != nil {
+							op.Reason = "caught up; surplus voter"
+							load[victim.GetNodeId()].regions--
+						}
+					}
+					if victim != nil {
+						op.Kind, op.Remove = ReplaceVoter, victim
+					}
 					break
 				}
 			}

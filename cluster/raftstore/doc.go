@@ -18,9 +18,12 @@
 // and answer with a RegionError when this replica cannot serve them (see
 // kv.go): writes are proposed by the leader and checked again, epoch and
 // keys, when every replica applies them; linearizable reads use Raft's
-// ReadIndex; stale reads read a replica's applied state. Admin: Split (also
-// automatic by size), log truncation, snapshots built from the region's data
-// and installed by ingesting tables, and membership changes (ChangePeer).
+// ReadIndex, lease reads the leader's lease (lease.go); stale reads read a
+// replica's applied state; every read goes to a database snapshot taken when
+// the loop confirms it. Admin: Split (also automatic by size), log
+// truncation, snapshots built from the region's data and installed by
+// ingesting tables, and membership changes (ChangePeers; several at once
+// through a joint configuration, confchange.go).
 //
 // The package knows no network: a Transport carries outgoing messages, and
 // whoever receives them calls Store.Step. cluster/sim is a simulated network;

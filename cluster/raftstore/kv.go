@@ -3,7 +3,6 @@ package raftstore
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -32,8 +31,9 @@ import (
 // ErrUnknownResult: the write may or may not have applied.
 //
 // Reads: LINEARIZABLE (the default) is served by the leader through Raft's
-// ReadIndex once the read index is applied here; LEASE is served the same
-// way (lease reads are not implemented); STALE is served by any replica
+// ReadIndex once the read index is applied here; LEASE, with
+// Config.LeaseReads, by a leader holding a lease without a ReadIndex round
+// (lease.go), otherwise as LINEARIZABLE; STALE is served by any replica
 // from what it has applied, possibly behind.
 
 // RegionErr is the error of Split for a RegionError answer.
@@ -123,8 +123,14 @@ func (p *peer) propose(cmd *clusterpb.RaftCommand, ch chan proposalResult) {
 }
 
 // read waits until the replica may serve a read of rc's region that check
-// accepts, then returns the region as of then (nil with a RegionError).
-func (s *Store) read(ctx context.Context, rc *clusterpb.RequestContext, check func(*clusterpb.Region) *clusterpb.RegionError) (*clusterpb.Region, *clusterpb.RegionError, error) {
+// accepts, then returns the region as of then and a pin of the database
+// taken by the loop at that moment (nil with a RegionError). The caller
+// reads from the pin, never from the live database: after the loop
+// confirmed the read it may apply a split, the removal of this replica (its
+// data range-deleted) or a snapshot before the caller gets to read, and the
+// pin keeps the state the read was confirmed against. The caller must
+// release the pin.
+func (s *Store) read(ctx context.Context, rc *clusterpb.RequestContext, check func(*clusterpb.Region) *clusterpb.RegionError) (*clusterpb.Region, *readPin, *clusterpb.RegionError, error) {
 	ch := make(chan readResult, 1)
 	var region *clusterpb.Region
 	stale := rc.GetReadMode() == clusterpb.ReadMode_STALE
@@ -139,35 +145,85 @@ func (s *Store) read(ctx context.Context, rc *clusterpb.RequestContext, check fu
 		}
 		region = proto.Clone(p.region()).(*clusterpb.Region)
 		if stale {
-			ch <- readResult{}
+			ch <- readResult{pin: s.pin()}
 			return
 		}
-		id := s.newProposalID()
-		p.reads[id] = &readWaiter{version: p.region().GetEpoch().GetVersion(), ch: ch}
-		p.rn.ReadIndex(binary.BigEndian.AppendUint64(nil, id))
+		w := &readWaiter{version: p.region().GetEpoch().GetVersion(), ch: ch}
+		if rc.GetReadMode() == clusterpb.ReadMode_LEASE && s.cfg.LeaseReads && p.leaseRead(w) {
+			return
+		}
+		p.readIndex(w)
 	})
 	if errors.Is(err, errBusy) {
-		return nil, busy(), nil
+		return nil, nil, busy(), nil
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	select {
 	case r := <-ch:
-		if r.err != nil {
-			return nil, nil, r.err
+		if r.err != nil || r.regionErr != nil {
+			r.pin.release()
+			return nil, nil, r.regionErr, r.err
 		}
-		return region, r.regionErr, nil
+		if testHookReadConfirmed != nil {
+			testHookReadConfirmed()
+		}
+		return region, r.pin, nil, nil
 	case <-ctx.Done():
-		return nil, nil, context.Cause(ctx)
+		go s.dropRead(ch)
+		return nil, nil, nil, context.Cause(ctx)
 	case <-s.done:
-		return nil, nil, ErrStoreClosed
+		go s.dropRead(ch)
+		return nil, nil, nil, ErrStoreClosed
+	}
+}
+
+// testHookReadConfirmed, if set (tests), runs after the loop confirmed a
+// read and before the caller reads.
+var testHookReadConfirmed func()
+
+// readPin is a database snapshot the loop took for a confirmed read; it
+// keeps the database open (Close waits) until released.
+type readPin struct {
+	snap *strata.Snapshot
+	s    *Store
+}
+
+// pin takes a database snapshot for a read (loop goroutine). Store.Close
+// waits until it is released.
+func (s *Store) pin() *readPin {
+	s.bg.Add(1)
+	return &readPin{snap: s.db.NewSnapshot(), s: s}
+}
+
+// release closes the pin; a nil pin is a no-op.
+func (r *readPin) release() {
+	if r == nil {
+		return
+	}
+	r.snap.Close()
+	r.s.bg.Done()
+}
+
+// dropRead releases the pin of a read whose caller gave up: the loop may
+// still answer it (ch is buffered), or has answered it before it stopped.
+func (s *Store) dropRead(ch chan readResult) {
+	select {
+	case r := <-ch:
+		r.pin.release()
+	case <-s.done:
+		select {
+		case r := <-ch:
+			r.pin.release()
+		default:
+		}
 	}
 }
 
 // Get reads one key.
 func (s *Store) Get(ctx context.Context, req *clusterpb.GetRequest) (*clusterpb.GetResponse, error) {
-	_, rerr, err := s.read(ctx, req.GetContext(), func(r *clusterpb.Region) *clusterpb.RegionError {
+	_, pin, rerr, err := s.read(ctx, req.GetContext(), func(r *clusterpb.Region) *clusterpb.RegionError {
 		if !inRegion(req.GetKey(), r) {
 			return keyNotInRegion(req.GetKey(), r)
 		}
@@ -179,11 +235,8 @@ func (s *Store) Get(ctx context.Context, req *clusterpb.GetRequest) (*clusterpb.
 	if rerr != nil {
 		return &clusterpb.GetResponse{RegionError: rerr}, nil
 	}
-	if !s.beginRead() {
-		return nil, ErrStoreClosed
-	}
-	v, err := s.db.Get(dataKey(req.GetKey()))
-	s.endRead()
+	v, err := pin.snap.Get(dataKey(req.GetKey()))
+	pin.release()
 	if errors.Is(err, strata.ErrNotFound) {
 		return &clusterpb.GetResponse{}, nil
 	}
@@ -197,7 +250,7 @@ func (s *Store) Get(ctx context.Context, req *clusterpb.GetRequest) (*clusterpb.
 // region's end), at most limit pairs (0: all), backwards if reverse. The
 // range must lie inside the region.
 func (s *Store) Scan(ctx context.Context, req *clusterpb.ScanRequest) (*clusterpb.ScanResponse, error) {
-	region, rerr, err := s.read(ctx, req.GetContext(), func(r *clusterpb.Region) *clusterpb.RegionError {
+	region, pin, rerr, err := s.read(ctx, req.GetContext(), func(r *clusterpb.Region) *clusterpb.RegionError {
 		if !inRegion(req.GetStartKey(), r) {
 			return keyNotInRegion(req.GetStartKey(), r)
 		}
@@ -216,11 +269,8 @@ func (s *Store) Scan(ctx context.Context, req *clusterpb.ScanRequest) (*clusterp
 	if len(end) == 0 {
 		end = region.GetEndKey()
 	}
-	if !s.beginRead() {
-		return nil, ErrStoreClosed
-	}
-	defer s.endRead()
-	it := s.db.NewIterator(&strata.IterOptions{LowerBound: dataKey(req.GetStartKey()), UpperBound: dataEnd(end), Context: ctx})
+	defer pin.release()
+	it := pin.snap.NewIterator(&strata.IterOptions{LowerBound: dataKey(req.GetStartKey()), UpperBound: dataEnd(end), Context: ctx})
 	resp := &clusterpb.ScanResponse{}
 	first, next := it.First, it.Next
 	if req.GetReverse() {

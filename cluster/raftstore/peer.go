@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -34,13 +35,18 @@ type proposalResult struct {
 // confirmed (index 0) and then applied.
 type readWaiter struct {
 	index   uint64
-	version uint64 // the region's epoch version when the read was accepted
-	ch      chan readResult
+	version uint64          // the region's epoch version when the read was accepted
+	ch      chan readResult // nil for a lease renewal
+	// When the ReadIndex was asked for, in which term and lease
+	// generation: its confirmation renews the lease from then.
+	issued         time.Time
+	term, leaseGen uint64
 }
 
 type readResult struct {
 	regionErr *clusterpb.RegionError
 	err       error
+	pin       *readPin // the state to read, when the read is confirmed
 }
 
 // peer is one region replica on this store. It is owned by the loop.
@@ -62,12 +68,24 @@ type peer struct {
 	active    bool // work happened since the last tick
 	wasLeader bool
 
+	// The leader's lease (lease.go): until leaseUntil, in term leaseTerm;
+	// leaseGen grows whenever a lease must end (a transfer, a membership
+	// change), so that confirmations asked for before do not renew it.
+	// renewID is the lease renewal in flight, noVoteTicks the ticks this
+	// replica still ignores vote requests after a restart.
+	leaseUntil  time.Time
+	leaseTerm   uint64
+	leaseGen    uint64
+	renewID     uint64
+	noVoteTicks int
+
 	removed bool // removed from its region by a membership change
 	// confBarrier bounds raft's pending configuration index from above: a
 	// membership change may be proposed once it is applied. ccInFlight: a
 	// change was proposed and its entry is not persisted yet.
 	confBarrier         uint64
 	ccInFlight          bool
+	jointTicks          int // ticks led in a joint configuration (see tickJoint)
 	lastCompactProposed uint64
 	snapCache           *pb.Snapshot
 	snapGenerating      bool // a goroutine is building a snapshot
@@ -149,7 +167,11 @@ func (p *peer) envelope(m *pb.Message) *clusterpb.RaftMessage {
 // long enough hibernates.
 func (p *peer) tick() {
 	p.store.stats.ticks.Add(1)
+	if p.noVoteTicks > 0 {
+		p.noVoteTicks--
+	}
 	p.rn.Tick()
+	p.tickJoint()
 	if p.active {
 		p.active = false
 		p.idleTicks = 0
@@ -167,7 +189,7 @@ func (p *peer) tick() {
 // the region wakes it (Store.wake).
 func (p *peer) maybeHibernate() {
 	st := p.rn.BasicStatus()
-	if st.RaftState != raft.StateLeader || p.pending() > 0 || p.rn.HasReady() {
+	if st.RaftState != raft.StateLeader || p.pending() > 0 || p.rn.HasReady() || isJoint(p.region()) {
 		return
 	}
 	last := p.ps.lastIndex()
@@ -228,9 +250,12 @@ func (p *peer) handleReady(rd raft.Ready) error {
 		if p.wasLeader && !leader {
 			// Reads not yet confirmed never will be by this replica.
 			for id, w := range p.reads {
-				w.ch <- readResult{regionErr: p.notLeader()}
+				if w.ch != nil {
+					w.ch <- readResult{regionErr: p.notLeader()}
+				}
 				delete(p.reads, id)
 			}
+			p.dropLease()
 		}
 		p.wasLeader = leader
 		p.active = true
@@ -251,6 +276,10 @@ func (p *peer) handleReady(rd raft.Ready) error {
 		id := binary.BigEndian.Uint64(rs.RequestCtx)
 		if w := p.reads[id]; w != nil {
 			delete(p.reads, id)
+			p.confirmLease(w)
+			if w.ch == nil {
+				continue // a lease renewal
+			}
 			w.index = rs.Index
 			p.readsApply = append(p.readsApply, w)
 		}
@@ -277,6 +306,8 @@ func (p *peer) serveReads() {
 		var res readResult
 		if w.version != version {
 			res.regionErr = p.epochNotMatch()
+		} else {
+			res.pin = p.store.pin() // the applied state, before the loop goes on
 		}
 		w.ch <- res
 	}
@@ -291,7 +322,9 @@ func (p *peer) failAll(err error) {
 		delete(p.proposals, id)
 	}
 	for id, w := range p.reads {
-		w.ch <- readResult{err: err}
+		if w.ch != nil {
+			w.ch <- readResult{err: err}
+		}
 		delete(p.reads, id)
 	}
 	for _, w := range p.readsApply {
@@ -546,6 +579,9 @@ func (p *peer) execSplit(a *applier, e *pb.Entry, cmd *clusterpb.RaftCommand) (p
 	key := req.GetSplitKey()
 	if len(key) == 0 || bytes.Compare(key, r.GetStartKey()) <= 0 || (len(r.GetEndKey()) > 0 && bytes.Compare(key, r.GetEndKey()) >= 0) {
 		return proposalResult{regionErr: &clusterpb.RegionError{Message: fmt.Sprintf("split key %q is not inside region %d", key, r.GetId())}}, nil
+	}
+	if isJoint(r) {
+		return proposalResult{regionErr: &clusterpb.RegionError{Message: fmt.Sprintf("split of region %d refused: a membership change (joint configuration) is under way, retry", r.GetId()), ServerBusy: true}}, nil
 	}
 	if req.GetNewRegionId() == 0 || len(req.GetNewPeerIds()) != len(r.GetPeers()) {
 		return proposalResult{regionErr: &clusterpb.RegionError{Message: "split: new region id missing or wrong number of new peer ids"}}, nil

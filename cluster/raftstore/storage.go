@@ -41,9 +41,12 @@ type peerStorage struct {
 
 var _ raft.Storage = (*peerStorage)(nil)
 
-// confState is the Raft configuration of region.
+// confState is the Raft configuration of region (a joint one while some
+// peer is INCOMING_VOTER, DEMOTING_VOTER or REMOVING_VOTER: see
+// confchange.go; ours are always left automatically).
 func confState(region *clusterpb.Region) *pb.ConfState {
 	cs := &pb.ConfState{}
+	joint := isJoint(region)
 	for _, p := range region.GetPeers() {
 		switch p.GetRole() {
 		case clusterpb.PeerRole_LEARNER:
@@ -53,9 +56,17 @@ func confState(region *clusterpb.Region) *pb.ConfState {
 		case clusterpb.PeerRole_DEMOTING_VOTER:
 			cs.VotersOutgoing = append(cs.VotersOutgoing, p.GetId())
 			cs.LearnersNext = append(cs.LearnersNext, p.GetId())
+		case clusterpb.PeerRole_REMOVING_VOTER:
+			cs.VotersOutgoing = append(cs.VotersOutgoing, p.GetId())
 		default:
 			cs.Voters = append(cs.Voters, p.GetId())
+			if joint {
+				cs.VotersOutgoing = append(cs.VotersOutgoing, p.GetId())
+			}
 		}
+	}
+	if joint {
+		cs.AutoLeave = proto.Bool(true)
 	}
 	return cs
 }

@@ -84,6 +84,17 @@ type Config struct {
 	// peers a split creates. Default: random 63-bit ids (collisions
 	// improbable, not impossible: a cluster should pass its allocator).
 	AllocID func() (uint64, error)
+	// LeaseReads lets a leader serve reads of mode LEASE without a
+	// ReadIndex round while it holds a lease (see lease.go); without it
+	// they are served as LINEARIZABLE. Every store of a cluster should
+	// agree. Lease reads are linearizable only if no node's clock runs
+	// faster than another's by more than LeaseClockDrift over a lease.
+	LeaseReads bool
+	// LeaseClockDrift bounds how much the clocks of two nodes may drift
+	// apart over one lease (default: one TickInterval). The lease lasts
+	// (ElectionTicks-1)*TickInterval - LeaseClockDrift from the moment a
+	// quorum round was sent; it must be positive.
+	LeaseClockDrift time.Duration
 	// Logger receives the store's messages (default: discarded).
 	Logger *slog.Logger
 }
@@ -115,6 +126,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.LeaseClockDrift <= 0 {
+		c.LeaseClockDrift = c.TickInterval
 	}
 	return c
 }
@@ -157,12 +171,10 @@ type Store struct {
 	done  chan struct{}
 	once  sync.Once
 	err   atomic.Pointer[error] // the fatal error that stopped the loop
-	bg    sync.WaitGroup        // goroutines reading the database (snapshots, split checks)
-	// readMu is held shared by requests reading the database in their own
-	// goroutines (Get, Scan) and exclusively by Close before it closes the
-	// database; readClosed, under it, refuses reads after that.
-	readMu     sync.RWMutex
-	readClosed bool
+	// bg counts what reads the database outside the loop: goroutines
+	// (snapshots, split checks) and the pins of confirmed reads (Get, Scan);
+	// Close waits for them before it closes the database.
+	bg sync.WaitGroup
 
 	stats struct {
 		snapGen, snapApplied, splits, compactions, rounds, ticks, autoSplits atomic.Uint64
@@ -195,6 +207,9 @@ func Open(cfg Config) (*Store, error) {
 	}
 	if cfg.Transport == nil {
 		return nil, errors.New("raftstore: Config.Transport must be set")
+	}
+	if cfg.LeaseReads && cfg.leaseDuration() <= 0 {
+		return nil, fmt.Errorf("raftstore: lease reads: the lease, (ElectionTicks-1)*TickInterval - LeaseClockDrift = %v, must be positive", cfg.leaseDuration())
 	}
 	opts := &strata.Options{}
 	if cfg.DBOptions != nil {
@@ -317,9 +332,13 @@ func (s *Store) load() error {
 		if id == 0 {
 			return fmt.Errorf("raftstore: node %d: region %d has no peer on this node", s.cfg.NodeID, st.GetRegion().GetId())
 		}
-		if _, err := s.addPeer(ps, id); err != nil {
+		p, err := s.addPeer(ps, id)
+		if err != nil {
 			return err
 		}
+		// It may have acknowledged a leader's lease before the restart
+		// and forgotten it: it votes for no one for an election timeout.
+		p.noVoteTicks = s.cfg.ElectionTicks
 	}
 	return nil
 }
@@ -331,24 +350,8 @@ func (s *Store) Close() error {
 	s.once.Do(func() { close(s.stop) })
 	<-s.done
 	s.bg.Wait()
-	s.readMu.Lock()
-	s.readClosed = true
-	s.readMu.Unlock()
 	return s.db.Close()
 }
-
-// beginRead lets a request read the database until endRead, unless the
-// store is closing (false: answer ErrStoreClosed).
-func (s *Store) beginRead() bool {
-	s.readMu.RLock()
-	if s.readClosed {
-		s.readMu.RUnlock()
-		return false
-	}
-	return true
-}
-
-func (s *Store) endRead() { s.readMu.RUnlock() }
 
 // Err returns the error that stopped the store's loop, if any: a failed
 // write to its database (the store must then be closed and reopened).
@@ -577,7 +580,17 @@ func (s *Store) handleMessage(msg *clusterpb.RaftMessage) {
 		}
 	}
 	if msg.GetToPeer().GetId() != p.peerID {
-		return // for a replica of this region that is gone or not yet here
+		if !p.initialized() || msg.GetMessage() == nil || msg.GetEpoch().GetConfVer() <= p.region().GetEpoch().GetConfVer() {
+			return // for a replica of this region that is gone or not yet here
+		}
+		// A member of a newer configuration addresses another peer on this
+		// node: a configuration holds at most one peer per node, so ours
+		// was removed (and the node given a new peer) without learning it.
+		// Drop ours; the new one starts from this message.
+		s.onTombstone(p, msg)
+		if p = s.maybeCreatePeer(msg); p == nil {
+			return
+		}
 	}
 	if msg.GetIsTombstone() {
 		s.onTombstone(p, msg)
@@ -607,9 +620,15 @@ func (s *Store) handleMessage(msg *clusterpb.RaftMessage) {
 	if m.GetType() == pb.MessageType_MsgSnap && !s.snapshotFits(p, m.GetSnapshot()) {
 		return
 	}
-	s.wake(p)
+	s.wake(p) // (a vote request ignored below still wakes it: it must tick)
+	if p.noVoteTicks > 0 && (m.GetType() == pb.MessageType_MsgVote || m.GetType() == pb.MessageType_MsgPreVote) {
+		return // lost, as far as raft knows (see lease.go)
+	}
 	if err := p.rn.Step(m); err != nil {
 		s.cfg.Logger.Debug("raftstore: step", "region", p.regionID, "err", err)
+	}
+	if m.GetType() == pb.MessageType_MsgTransferLeader {
+		p.dropLease() // a transfer bypasses the followers' leases
 	}
 }
 
@@ -979,7 +998,7 @@ func (s *Store) TransferLeader(regionID, peerID uint64) error {
 		}
 		found := false
 		for _, q := range p.region().GetPeers() {
-			if q.GetId() == peerID && q.GetRole() == clusterpb.PeerRole_VOTER {
+			if q.GetId() == peerID && incomingVoter(q.GetRole()) {
 				found = true
 			}
 		}
@@ -987,6 +1006,7 @@ func (s *Store) TransferLeader(regionID, peerID uint64) error {
 			return fmt.Errorf("raftstore: node %d: region %d has no voter %d", s.cfg.NodeID, regionID, peerID)
 		}
 		s.wake(p)
+		p.dropLease() // the target will campaign without waiting for our lease
 		p.rn.TransferLeader(peerID)
 		return nil
 	})

@@ -78,6 +78,10 @@ type Config struct {
 	// election timeout in ticks (default 10).
 	TickInterval  time.Duration
 	ElectionTicks int
+	// LeaseReads and LeaseClockDrift: see raftstore.Config (reads of mode
+	// LEASE served under the leader's lease; every node should agree).
+	LeaseReads      bool
+	LeaseClockDrift time.Duration
 	// HeartbeatInterval is how often the node reports its regions and
 	// itself to the placement driver (default 1 s).
 	HeartbeatInterval time.Duration
@@ -151,6 +155,7 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.store, err = raftstore.Open(raftstore.Config{NodeID: cfg.NodeID, ClusterID: cfg.ClusterID, Dir: cfg.Dir,
 		Transport: n.tr, TickInterval: cfg.TickInterval, ElectionTicks: cfg.ElectionTicks,
+		LeaseReads: cfg.LeaseReads, LeaseClockDrift: cfg.LeaseClockDrift,
 		AllocID: n.allocID, Logger: log})
 	if err != nil {
 		n.tr.Close()

@@ -169,6 +169,7 @@ func (n *Node) execute(ctx context.Context, op pd.Operator, regions []pd.RegionS
 		return errors.New("the region's leader is unknown")
 	}
 	var change *clusterpb.ChangePeer
+	var changes []*clusterpb.ChangePeer
 	switch op.Kind {
 	case pd.AddLearner:
 		change = &clusterpb.ChangePeer{Type: clusterpb.ChangePeer_ADD_LEARNER, Peer: op.Peer}
@@ -178,6 +179,11 @@ func (n *Node) execute(ctx context.Context, op pd.Operator, regions []pd.RegionS
 		change = &clusterpb.ChangePeer{Type: clusterpb.ChangePeer_ADD_VOTER, Peer: p}
 	case pd.RemovePeer:
 		change = &clusterpb.ChangePeer{Type: clusterpb.ChangePeer_REMOVE, Peer: op.Peer}
+	case pd.ReplaceVoter:
+		// One joint change: never four voters, nor two with a dead one.
+		p := proto.Clone(op.Peer).(*clusterpb.Peer)
+		p.Role = clusterpb.PeerRole_VOTER
+		changes = []*clusterpb.ChangePeer{{Type: clusterpb.ChangePeer_ADD_VOTER, Peer: p}, {Type: clusterpb.ChangePeer_REMOVE, Peer: op.Remove}}
 	case pd.TransferLeader:
 		return n.sendToLeader(ctx, st, func(ac clusterpb.AdminClient) (string, error) {
 			resp, err := ac.TransferLeader(ctx, &clusterpb.TransferLeaderRequest{RegionId: op.RegionID, PeerId: op.Peer.GetId()})
@@ -187,7 +193,7 @@ func (n *Node) execute(ctx context.Context, op pd.Operator, regions []pd.RegionS
 			return resp.GetError(), err
 		})
 	}
-	req := &clusterpb.ChangePeerRequest{RegionId: op.RegionID, Epoch: st.Region.GetEpoch(), Change: change}
+	req := &clusterpb.ChangePeerRequest{RegionId: op.RegionID, Epoch: st.Region.GetEpoch(), Change: change, Changes: changes}
 	return n.sendToLeader(ctx, st, func(ac clusterpb.AdminClient) (string, error) {
 		resp, err := ac.ChangePeer(ctx, req)
 		return resp.GetError(), err
@@ -248,7 +254,11 @@ func (n *Node) dial(addr string) (*grpc.ClientConn, error) {
 }
 
 func (a adminService) ChangePeer(ctx context.Context, req *clusterpb.ChangePeerRequest) (*clusterpb.ChangePeerResponse, error) {
-	r, err := a.n.store.ChangePeer(ctx, req.GetRegionId(), req.GetEpoch(), req.GetChange())
+	changes := req.GetChanges()
+	if len(changes) == 0 {
+		changes = []*clusterpb.ChangePeer{req.GetChange()}
+	}
+	r, err := a.n.store.ChangePeers(ctx, req.GetRegionId(), req.GetEpoch(), changes)
 	if err != nil {
 		return &clusterpb.ChangePeerResponse{Error: err.Error()}, nil
 	}

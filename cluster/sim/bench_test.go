@@ -68,19 +68,24 @@ func BenchmarkPut(b *testing.B) {
 func BenchmarkGet(b *testing.B) {
 	for _, clients := range []int{1, 16, 64} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
-			c := benchCluster(b)
-			b.SetParallelism(clients)
-			b.ResetTimer()
-			defer reportCPU(b)()
-			b.RunParallel(func(pb *testing.PB) {
-				cl := c.Client()
-				for pb.Next() {
-					if _, _, err := cl.Get(context.Background(), []byte("warm")); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
+			benchGets(b, benchCluster(b), clients)
 		})
 	}
+}
+
+// benchGets measures gets of one key by concurrent clients (in c's read
+// mode).
+func benchGets(b *testing.B, c *Cluster, clients int) {
+	b.SetParallelism(clients)
+	b.ResetTimer()
+	defer reportCPU(b)()
+	b.RunParallel(func(pb *testing.PB) {
+		cl := c.Client()
+		for pb.Next() {
+			if _, _, err := cl.Get(context.Background(), []byte("warm")); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }

@@ -39,6 +39,9 @@ type ClusterOptions struct {
 	// Config, if set, adjusts each store's configuration (NodeID, Dir,
 	// DBOptions.FS, Transport and AllocID are set already).
 	Config func(*raftstore.Config)
+	// ReadMode is how the clients' gets and scans read (default
+	// LINEARIZABLE).
+	ReadMode clusterpb.ReadMode
 }
 
 // Cluster is a set of raft stores on one simulated network, with regions
@@ -365,9 +368,9 @@ func (cl *Client) do(ctx context.Context, key []byte, mode clusterpb.ReadMode, f
 	}
 }
 
-// Get reads key linearizably.
+// Get reads key in the cluster's ReadMode (default: linearizably).
 func (cl *Client) Get(ctx context.Context, key []byte) (value []byte, found bool, err error) {
-	err = cl.do(ctx, key, clusterpb.ReadMode_LINEARIZABLE, func(s *raftstore.Store, rc *clusterpb.RequestContext, r *clusterpb.Region) (*clusterpb.RegionError, error) {
+	err = cl.do(ctx, key, cl.c.opts.ReadMode, func(s *raftstore.Store, rc *clusterpb.RequestContext, r *clusterpb.Region) (*clusterpb.RegionError, error) {
 		resp, err := s.Get(ctx, &clusterpb.GetRequest{Context: rc, Key: key})
 		if err != nil {
 			return nil, err
@@ -417,7 +420,7 @@ func (cl *Client) Scan(ctx context.Context, start, end []byte, limit int) ([]*cl
 	var out []*clusterpb.KvPair
 	for {
 		var regionEnd []byte
-		err := cl.do(ctx, start, clusterpb.ReadMode_LINEARIZABLE, func(s *raftstore.Store, rc *clusterpb.RequestContext, r *clusterpb.Region) (*clusterpb.RegionError, error) {
+		err := cl.do(ctx, start, cl.c.opts.ReadMode, func(s *raftstore.Store, rc *clusterpb.RequestContext, r *clusterpb.Region) (*clusterpb.RegionError, error) {
 			e := end
 			if len(r.GetEndKey()) > 0 && (len(e) == 0 || bytes.Compare(e, r.GetEndKey()) > 0) {
 				e = r.GetEndKey()
@@ -467,8 +470,16 @@ func (c *Cluster) NewID() uint64 { return c.nextID.Add(1) }
 // ChangePeer applies one membership change to the region holding key
 // through its leader, retrying while the leader is unknown or busy.
 func (cl *Client) ChangePeer(ctx context.Context, key []byte, change *clusterpb.ChangePeer) (region *clusterpb.Region, err error) {
+	return cl.ChangePeers(ctx, key, change)
+}
+
+// ChangePeers applies membership changes at once (several: through a joint
+// configuration) to the region holding key through its leader, retrying
+// while the leader is unknown or busy. It returns once they applied (a
+// joint configuration is left afterwards, by itself).
+func (cl *Client) ChangePeers(ctx context.Context, key []byte, changes ...*clusterpb.ChangePeer) (region *clusterpb.Region, err error) {
 	err = cl.do(ctx, key, clusterpb.ReadMode_LINEARIZABLE, func(s *raftstore.Store, rc *clusterpb.RequestContext, r *clusterpb.Region) (*clusterpb.RegionError, error) {
-		region, err = s.ChangePeer(ctx, r.GetId(), r.GetEpoch(), change)
+		region, err = s.ChangePeers(ctx, r.GetId(), r.GetEpoch(), changes)
 		var re *raftstore.RegionErr
 		if errors.As(err, &re) {
 			return re.Err, nil

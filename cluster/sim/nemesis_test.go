@@ -100,16 +100,22 @@ func TestLinearizableUnderNemesis(t *testing.T) {
 			if onDisk {
 				o.Dir = t.TempDir()
 			}
-			c := newCluster(t, o)
-			seed := c.opts.Seed
-			rec := newRecorder()
-			ctx, cancel := context.WithTimeout(context.Background(), run)
-			defer cancel()
-			wg := workload(ctx, c, rec, 6, 4, seed, time.Second)
-			<-nemesis(ctx, t, c, seed, 250*time.Millisecond)
-			wg.Wait()
-			finalReads(t, c, rec, 4)
-			rec.check(t)
+			historyUnderNemesis(t, newCluster(t, o), run)
 		})
 	}
+}
+
+// historyUnderNemesis runs 6 clients on 4 keys against c for run while the
+// nemesis acts every 250ms, then checks the history (final reads included).
+func historyUnderNemesis(t *testing.T, c *Cluster, run time.Duration) {
+	t.Helper()
+	seed := c.opts.Seed
+	rec := newRecorder()
+	ctx, cancel := context.WithTimeout(context.Background(), run)
+	defer cancel()
+	wg := workload(ctx, c, rec, 6, 4, seed, time.Second)
+	<-nemesis(ctx, t, c, seed, 250*time.Millisecond)
+	wg.Wait()
+	finalReads(t, c, rec, 4)
+	rec.check(t)
 }

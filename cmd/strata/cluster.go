@@ -87,8 +87,8 @@ func splitAddrs(s string) []string {
 func newServerCmd(e *env) *cobra.Command {
 	var id, clusterID uint64
 	var dir, listen, advertise, initial, join, metrics, cpuProfile string
-	var insecureListen, verbose bool
-	var tick time.Duration
+	var insecureListen, verbose, leaseReads bool
+	var tick, leaseDrift time.Duration
 	var tls clusterTLS
 	c := &cobra.Command{
 		Use:   "server --id N --dir DIR --listen ADDR (--initial-cluster 1=ADDR,2=ADDR,3=ADDR | --join ADDRS)",
@@ -128,6 +128,7 @@ plaintext and refuses to listen on a non-loopback address unless --insecure.`,
 			n, err := server.Start(server.Config{NodeID: id, ClusterID: clusterID, Dir: dir, Listen: listen,
 				Advertise: advertise, InitialCluster: ic, Join: splitAddrs(join), TLS: tls.files(),
 				Insecure: insecureListen, MetricsListen: metrics, TickInterval: tick,
+				LeaseReads: leaseReads, LeaseClockDrift: leaseDrift,
 				Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))})
 			if err != nil {
 				return err
@@ -155,6 +156,8 @@ plaintext and refuses to listen on a non-loopback address unless --insecure.`,
 	c.Flags().BoolVar(&verbose, "verbose", false, "log debug messages")
 	c.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the server's run to this file when it stops on SIGINT/SIGTERM (go tool pprof)")
 	c.Flags().DurationVar(&tick, "raft-tick", 100*time.Millisecond, "Raft's tick; elections time out after 10 ticks, leaders heartbeat every 2 (every node of a cluster should have the same)")
+	c.Flags().BoolVar(&leaseReads, "lease-reads", false, "serve reads of mode lease under the leader's lease, without a quorum round (linearizable only while clocks drift apart by less than --lease-max-drift per lease; every node should agree; see docs/cluster.md)")
+	c.Flags().DurationVar(&leaseDrift, "lease-max-drift", 0, "the clock drift lease reads tolerate over one lease (default one --raft-tick); the lease lasts 9 ticks minus it")
 	tls.add(c, "")
 	return c
 }
@@ -180,7 +183,7 @@ func newClusterCmd(e *env) *cobra.Command {
 func newClusterUpCmd(e *env) *cobra.Command {
 	var nodes, basePort int
 	var dir string
-	var tls bool
+	var tls, leaseReads bool
 	c := &cobra.Command{
 		Use:   "up --nodes 3 --dir DIR [--base-port 20160] [--tls]",
 		Short: "Start a local cluster on 127.0.0.1 in this process (Ctrl-C stops it cleanly)",
@@ -228,7 +231,7 @@ then need --tls-dir DIR/certs --tls-name client.`,
 				}
 			}()
 			for i := 1; i <= nodes; i++ {
-				cfg := server.Config{NodeID: uint64(i), ClusterID: 1, Dir: filepath.Join(dir, fmt.Sprintf("node%d", i)),
+				cfg := server.Config{NodeID: uint64(i), ClusterID: 1, Dir: filepath.Join(dir, fmt.Sprintf("node%d", i)), LeaseReads: leaseReads,
 					Listen: ic[uint64(i)], InitialCluster: ic,
 					Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 				if tls {
@@ -256,6 +259,7 @@ then need --tls-dir DIR/certs --tls-name client.`,
 	c.MarkFlagRequired("dir")
 	c.Flags().IntVar(&basePort, "base-port", 20160, "the first node's port")
 	c.Flags().BoolVar(&tls, "tls", false, "mutual TLS with certificates made in DIR/certs")
+	c.Flags().BoolVar(&leaseReads, "lease-reads", false, "serve reads of mode lease under the leaders' leases (see strata server --help)")
 	return c
 }
 
@@ -264,6 +268,7 @@ type clusterFlags struct {
 	addrs   string
 	timeout time.Duration
 	tls     clusterTLS
+	mode    clusterpb.ReadMode // the client's reads
 }
 
 func (f *clusterFlags) add(c *cobra.Command) {
@@ -277,7 +282,7 @@ func (f *clusterFlags) client() (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return client.New(client.Options{Addrs: splitAddrs(f.addrs), DialOptions: dial})
+	return client.New(client.Options{Addrs: splitAddrs(f.addrs), DialOptions: dial, ReadMode: f.mode})
 }
 
 // admins returns an Admin client per address.
@@ -490,6 +495,7 @@ func newClientCmd(e *env) *cobra.Command {
 	var f clusterFlags
 	var limit int
 	var reverse, hex bool
+	var readMode string
 	c := &cobra.Command{
 		Use:   "client [--cluster ADDRS] get KEY | put KEY VALUE | delete KEY | scan [START [END]] | cas KEY OLD NEW",
 		Short: "Read and write a cluster's keys",
@@ -518,6 +524,11 @@ Keys from 0xFF up belong to the cluster and are refused.`,
 				}
 				keys = append(keys, k)
 			}
+			m, ok := clusterpb.ReadMode_value[strings.ToUpper(readMode)]
+			if !ok {
+				return usageError{fmt.Errorf("--read-mode %q: want linearizable, lease or stale", readMode)}
+			}
+			f.mode = clusterpb.ReadMode(m)
 			cl, err := f.client()
 			if err != nil {
 				return err
@@ -581,6 +592,7 @@ Keys from 0xFF up belong to the cluster and are refused.`,
 	c.Flags().IntVar(&limit, "limit", 0, "scan: at most this many pairs (0: all)")
 	c.Flags().BoolVar(&reverse, "reverse", false, "scan: from the end backward")
 	c.Flags().BoolVar(&hex, "hex", false, "keys and values are hex, in and out")
+	c.Flags().StringVar(&readMode, "read-mode", "linearizable", "get and scan: linearizable (ReadIndex), lease (the leader's lease where the servers have --lease-reads) or stale (any replica)")
 	return c
 }
 
