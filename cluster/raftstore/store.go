@@ -765,6 +765,43 @@ func (s *Store) addPeer(ps *peerStorage, peerID uint64) (*peer, error) {
 type readyItem struct {
 	p  *peer
 	rd raft.Ready
+	// splitSend: the messages that may go before the round's write were
+	// sent, late holds the others; otherwise all of rd's wait for it.
+	splitSend bool
+	late      []*pb.Message
+}
+
+// early reports whether some of the Ready's messages may be sent before
+// the round's write: only when the Ready neither changes the term nor
+// casts a vote (hs is the hard state persisted so far), and has no
+// snapshot to install, so nothing sent depends on unpersisted state.
+func (it *readyItem) early(hs *pb.HardState) bool {
+	if it.rd.Snapshot != nil && !raft.IsEmptySnap(it.rd.Snapshot) {
+		return false
+	}
+	if h := it.rd.HardState; h != nil && (h.GetTerm() != hs.GetTerm() || h.GetVote() != hs.GetVote()) {
+		return false
+	}
+	return len(it.rd.Messages) > 0
+}
+
+// sendsEarly reports whether m may leave before the round's write persists
+// the Ready it came in. etcd raft's README allows a leader to write its log
+// in parallel with replicating it (the Raft thesis, section 10.2.1): its
+// appends (MsgApp), heartbeats and their answers carry no promise about
+// this node's disk. What does promise must wait, as raft's own
+// AsyncStorageWrites mode keeps them back: the acknowledgement of an
+// append (MsgAppResp) and a vote (MsgVoteResp, MsgPreVoteResp). A leader's
+// entries then commit once a majority has them on disk, with or without
+// its own copy, and it applies them only after its own write (the apply
+// follows the write in the round). Snapshots wait too (they are rare and
+// reported sent after the Send).
+func sendsEarly(m *pb.Message) bool {
+	switch m.GetType() {
+	case pb.MessageType_MsgAppResp, pb.MessageType_MsgVoteResp, pb.MessageType_MsgPreVoteResp, pb.MessageType_MsgSnap:
+		return false
+	}
+	return true
 }
 
 // handleReadies runs one round: collect the Ready of every awake region,
@@ -802,9 +839,32 @@ func (s *Store) handleReadies() (more bool, err error) {
 			}
 		}
 		sync = sync || rd.MustSync
-		items = append(items, readyItem{p, rd})
+		items = append(items, readyItem{p: p, rd: rd})
 	}
 	s.stats.rounds.Add(1)
+	// What may leave before the write: a leader's appends overlap its own
+	// synced write with its followers' (see sendsEarly).
+	var early []*clusterpb.RaftMessage
+	for i := range items {
+		it := &items[i]
+		if !it.early(it.p.ps.hard) {
+			continue
+		}
+		var late []*pb.Message
+		for _, m := range it.rd.Messages {
+			if sendsEarly(m) {
+				if rm := it.p.envelope(m); rm != nil {
+					early = append(early, rm)
+				}
+				continue
+			}
+			late = append(late, m)
+		}
+		it.splitSend, it.late = true, late
+	}
+	if len(early) > 0 {
+		s.cfg.Transport.Send(early)
+	}
 	if b.Len() > 0 {
 		if err := s.db.Write(b, &strata.WriteOptions{Sync: sync}); err != nil {
 			return false, fmt.Errorf("raftstore: node %d: persisting raft state: %w", s.cfg.NodeID, err)
@@ -820,7 +880,11 @@ func (s *Store) handleReadies() (more bool, err error) {
 		if it.rd.HardState != nil && !raft.IsEmptyHardState(it.rd.HardState) {
 			it.p.ps.hard = it.rd.HardState
 		}
-		for _, m := range it.rd.Messages {
+		msgs := it.rd.Messages
+		if it.splitSend {
+			msgs = it.late
+		}
+		for _, m := range msgs {
 			if rm := it.p.envelope(m); rm != nil {
 				out = append(out, rm)
 			}
