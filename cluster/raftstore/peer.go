@@ -52,6 +52,7 @@ type peer struct {
 	ps       *peerStorage
 
 	proposals   map[uint64]*proposal
+	gathered    []pendingProposal      // proposed at the next round (propose.go)
 	reads       map[uint64]*readWaiter // waiting for a read index, by request id
 	readsApply  []*readWaiter          // read index known, waiting for apply
 	peerCache   map[uint64]*clusterpb.Peer
@@ -89,7 +90,9 @@ func (p *peer) initialized() bool { return p.ps.apply.GetAppliedIndex() > 0 }
 
 func (p *peer) isLeader() bool { return p.rn.BasicStatus().RaftState == raft.StateLeader }
 
-func (p *peer) pending() int { return len(p.proposals) + len(p.reads) + len(p.readsApply) }
+func (p *peer) pending() int {
+	return len(p.proposals) + len(p.gathered) + len(p.reads) + len(p.readsApply)
+}
 
 // findPeer returns the peer with id, from the region or from the messages
 // seen.
@@ -286,6 +289,7 @@ func (p *peer) serveReads() {
 
 // failAll answers every waiting request with err.
 func (p *peer) failAll(err error) {
+	p.failGathered(err)
 	for id, pr := range p.proposals {
 		pr.ch <- proposalResult{err: err}
 		delete(p.proposals, id)

@@ -137,7 +137,8 @@ type Stats struct {
 	Splits             uint64 // splits applied by this store's replicas
 	LogCompactions     uint64 // log truncations applied
 	AutoSplits         uint64 // splits this store's leaders proposed by size
-	ReadyRounds        uint64 // rounds of Ready handling (one synced write each)
+	ReadyRounds        uint64 // rounds of Ready handling (at most one synced write each)
+	SyncedWrites       uint64 // rounds whose Raft state was written with sync (the costly part of a round)
 	Ticks              uint64 // region ticks processed (hibernating regions cost none)
 }
 
@@ -165,7 +166,7 @@ type Store struct {
 	readClosed bool
 
 	stats struct {
-		snapGen, snapApplied, splits, compactions, rounds, ticks, autoSplits atomic.Uint64
+		snapGen, snapApplied, splits, compactions, rounds, syncs, ticks, autoSplits atomic.Uint64
 	}
 
 	// Owned by the loop goroutine.
@@ -183,6 +184,9 @@ type Store struct {
 	// its peer id: messages to that peer or an older one are ignored.
 	tombstones map[uint64]uint64
 	snapSeq    uint64
+	// proposing are the regions with commands gathered for the next round
+	// (propose.go).
+	proposing []*peer
 }
 
 // Open opens (or creates) the store in cfg.Dir and starts its loop. The
@@ -368,6 +372,7 @@ func (s *Store) Stats() Stats {
 		LogCompactions:     s.stats.compactions.Load(),
 		AutoSplits:         s.stats.autoSplits.Load(),
 		ReadyRounds:        s.stats.rounds.Load(),
+		SyncedWrites:       s.stats.syncs.Load(),
 		Ticks:              s.stats.ticks.Load(),
 	}
 }
@@ -522,6 +527,7 @@ func (s *Store) run() {
 				break drain
 			}
 		}
+		s.flushProposals()
 		var err error
 		more, err = s.handleReadies()
 		if err != nil {
@@ -866,6 +872,9 @@ func (s *Store) handleReadies() (more bool, err error) {
 		s.cfg.Transport.Send(early)
 	}
 	if b.Len() > 0 {
+		if sync {
+			s.stats.syncs.Add(1)
+		}
 		if err := s.db.Write(b, &strata.WriteOptions{Sync: sync}); err != nil {
 			return false, fmt.Errorf("raftstore: node %d: persisting raft state: %w", s.cfg.NodeID, err)
 		}
