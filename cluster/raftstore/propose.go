@@ -98,3 +98,37 @@ func (p *peer) failGathered(err error) {
 	}
 	p.gathered = nil
 }
+
+// dropSubsumedAppends removes from a Ready's messages each empty append
+// (MsgApp without entries: raft's notice of a new commit index) that a
+// later append of the same Ready to the same follower makes redundant: same
+// term, same previous index and term, entries, a commit index at least as
+// high. Under load a round often has both: the acknowledgements stepped
+// while the loop drained its queue advance the commit (raft announces it
+// at once), then the batched proposals go out to the same followers. The
+// follower learns everything from the later one and answers once instead
+// of twice. Raft tolerates lost messages; these are not even lost, only
+// merged into the message after them. msgs is filtered in place.
+func dropSubsumedAppends(msgs []*pb.Message) []*pb.Message {
+	out := msgs[:0]
+	for i, m := range msgs {
+		if m.GetType() == pb.MessageType_MsgApp && len(m.GetEntries()) == 0 && subsumed(m, msgs[i+1:]) {
+			continue
+		}
+		out = append(out, m)
+	}
+	clear(msgs[len(out):])
+	return out
+}
+
+// subsumed reports whether one of later carries what the empty append m
+// does, and more.
+func subsumed(m *pb.Message, later []*pb.Message) bool {
+	for _, n := range later {
+		if n.GetType() == pb.MessageType_MsgApp && n.GetTo() == m.GetTo() && n.GetTerm() == m.GetTerm() &&
+			n.GetIndex() == m.GetIndex() && n.GetLogTerm() == m.GetLogTerm() && n.GetCommit() >= m.GetCommit() && len(n.GetEntries()) > 0 {
+			return true
+		}
+	}
+	return false
+}
