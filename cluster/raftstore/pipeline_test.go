@@ -92,7 +92,7 @@ func TestLeaderSendsBeforeItsWrite(t *testing.T) {
 	var stores []*Store
 	for id := uint64(1); id <= 3; id++ {
 		s, err := Open(Config{NodeID: id, Dir: "/s", DBOptions: &strata.Options{FS: strata.NewMemFS()},
-			Transport: sender{c, id}, TickInterval: 5 * time.Millisecond})
+			Transport: sender{c, id}, TickInterval: 20 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,16 +121,17 @@ func TestLeaderSendsBeforeItsWrite(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
 				key := fmt.Appendf(nil, "k%d-%d", w, i)
-				for {
-					resp, err := stores[0].Write(ctx, &clusterpb.WriteRequest{Context: &clusterpb.RequestContext{RegionId: 1, Epoch: region.GetEpoch()},
+				for try := 0; ; try++ {
+					// Whichever store leads (an election may move it).
+					resp, err := stores[try%len(stores)].Write(ctx, &clusterpb.WriteRequest{Context: &clusterpb.RequestContext{RegionId: 1, Epoch: region.GetEpoch()},
 						Mutations: []*clusterpb.Mutation{{Op: clusterpb.Mutation_PUT, Key: key, Value: key}}})
 					if err != nil {
 						errs <- err
 						return
 					}
 					if re := resp.GetRegionError(); re != nil {
-						if re.GetNotLeader() != nil || re.GetServerBusy() {
-							time.Sleep(10 * time.Millisecond) // the election is not over yet
+						if re.GetNotLeader() != nil || re.GetServerBusy() || re.GetStaleCommand() {
+							time.Sleep(5 * time.Millisecond) // not the leader, or an election is going on
 							continue
 						}
 						errs <- fmt.Errorf("write %s: %v", key, re)
@@ -149,9 +150,16 @@ func TestLeaderSendsBeforeItsWrite(t *testing.T) {
 	for w := range writers {
 		for i := 0; i < each; i++ {
 			key := fmt.Appendf(nil, "k%d-%d", w, i)
-			resp, err := stores[0].Get(ctx, &clusterpb.GetRequest{Context: &clusterpb.RequestContext{RegionId: 1, Epoch: region.GetEpoch()}, Key: key})
-			if err != nil || resp.GetRegionError() != nil || string(resp.GetValue()) != string(key) {
-				t.Fatalf("get %s: %v %v %q", key, err, resp.GetRegionError(), resp.GetValue())
+			for try := 0; ; try++ {
+				resp, err := stores[try%len(stores)].Get(ctx, &clusterpb.GetRequest{Context: &clusterpb.RequestContext{RegionId: 1, Epoch: region.GetEpoch()}, Key: key})
+				if err == nil && resp.GetRegionError().GetNotLeader() != nil {
+					time.Sleep(5 * time.Millisecond)
+					continue
+				}
+				if err != nil || resp.GetRegionError() != nil || string(resp.GetValue()) != string(key) {
+					t.Fatalf("get %s: %v %v %q", key, err, resp.GetRegionError(), resp.GetValue())
+				}
+				break
 			}
 		}
 	}
