@@ -916,10 +916,23 @@ func (s *Store) handleReadies() (more bool, err error) {
 	for _, sn := range snaps {
 		sn.p.rn.ReportSnapshot(sn.rd.Messages[0].GetTo(), raft.SnapshotFinish)
 	}
+	// Every region applies into one batch, written once (unsynced: the log
+	// is durable), before any proposal is answered, any read served or
+	// Advance called (a snapshot built after Advance reads the database as
+	// the applied state).
+	a := &applier{b: s.db.NewBatch()}
 	for _, it := range items {
-		if err := it.p.handleReady(it.rd); err != nil {
+		if err := it.p.applyReady(a, it.rd); err != nil {
 			return false, err
 		}
+	}
+	if a.p != nil {
+		if err := a.write(); err != nil {
+			return false, err
+		}
+	}
+	for _, it := range items {
+		it.p.finishReady(it.rd)
 	}
 	for _, it := range items {
 		if it.p.rn.HasReady() {
