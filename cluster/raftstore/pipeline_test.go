@@ -84,7 +84,8 @@ func (s sender) Send(msgs []*clusterpb.RaftMessage) {
 // transport before its own synced write of the same entries (so the
 // followers' writes overlap its own), while every acknowledgement and vote
 // leaves only after what it promises is written; writes through the
-// pipeline all succeed and read back.
+// pipeline all succeed and read back, and every replica ends up applying
+// everything (without raft's commit notices, from heartbeats).
 func TestLeaderSendsBeforeItsWrite(t *testing.T) {
 	c := &checkingTransport{t: t, stores: map[uint64]*Store{}}
 	region := &clusterpb.Region{Id: 1, Epoch: &clusterpb.RegionEpoch{ConfVer: 1, Version: 1},
@@ -162,6 +163,25 @@ func TestLeaderSendsBeforeItsWrite(t *testing.T) {
 				break
 			}
 		}
+	}
+	// Without commit notices (dropCommitNotices), the followers learn the
+	// last commit index from heartbeats: every replica applies everything.
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		var applied []uint64
+		for _, s := range stores {
+			st, err := s.Regions()
+			if err != nil || len(st) != 1 {
+				t.Fatalf("regions: %v %v", st, err)
+			}
+			applied = append(applied, st[0].Applied)
+		}
+		if applied[0] == applied[1] && applied[1] == applied[2] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replicas' applied indexes stay apart: %v", applied)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -1,7 +1,9 @@
 package raftstore
 
 import (
+	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/strata-db/strata/cluster/clusterpb"
@@ -131,4 +133,47 @@ func subsumed(m *pb.Message, later []*pb.Message) bool {
 		}
 	}
 	return false
+}
+
+// dropCommitNotices removes from a leader's Ready the empty appends that
+// only announce a new commit index to a follower in the replicating state
+// (not a probe: raft has sent it everything up to the message's previous
+// index): raft sends one at every advance of the commit index,
+// and the follower answers it, which at low concurrency is four of a
+// write's eight messages and a round on each follower. The follower
+// learns the commit index from the next append or heartbeat instead (raft
+// puts it in both; a heartbeat leaves every HeartbeatTicks), so it applies
+// later, which only a stale read on a follower can see. Notices are kept
+// when the Ready commits a configuration change (the followers apply it at
+// once, as raft expects: a leader that removes itself stops sending
+// heartbeats). msgs is filtered in place.
+func (p *peer) dropCommitNotices(rd *raft.Ready) {
+	if len(rd.Messages) == 0 || !p.isLeader() {
+		return
+	}
+	for _, e := range rd.CommittedEntries {
+		if e.GetType() != pb.EntryType_EntryNormal {
+			return
+		}
+	}
+	out := rd.Messages[:0]
+	for _, m := range rd.Messages {
+		if m.GetType() == pb.MessageType_MsgApp && len(m.GetEntries()) == 0 && p.replicating(m.GetTo(), m.GetIndex()) {
+			continue
+		}
+		out = append(out, m)
+	}
+	clear(rd.Messages[len(out):])
+	rd.Messages = out
+}
+
+// replicating reports whether follower id is in the replicating state with
+// everything up to index sent to it.
+func (p *peer) replicating(id, index uint64) (ok bool) {
+	p.rn.WithProgress(func(pid uint64, _ raft.ProgressType, pr tracker.Progress) {
+		if pid == id && pr.State == tracker.StateReplicate && pr.Next == index+1 {
+			ok = true
+		}
+	})
+	return ok
 }

@@ -831,6 +831,7 @@ func (s *Store) handleReadies() (more bool, err error) {
 		p := s.awake[id]
 		rd := p.rn.Ready()
 		rd.Messages = dropSubsumedAppends(rd.Messages)
+		p.dropCommitNotices(&rd)
 		if rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot) {
 			// Ingested (durably) before the entries that follow it.
 			if err := p.applySnapshot(rd.Snapshot); err != nil {
