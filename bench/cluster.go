@@ -43,6 +43,7 @@ type clusterOptions struct {
 	renderOnly bool
 	docs       string
 	catchupMiB int64
+	baseBin    string
 }
 
 // newClusterCmd returns "cluster": issue 26's cluster benchmark against
@@ -84,7 +85,8 @@ none on node 3). Results go to --out as JSON lines; the Cluster section of
 	f.BoolVar(&o.quick, "quick", false, "1 repetition of 3 s, 1,000 keys, 100 idle regions for 10 s, 64 MiB catch-up; results/cluster-quick.jsonl")
 	f.StringVar(&o.workloads, "workloads", "put,get,range", "workloads: put (100 B values), get (linearizable), range (--range-size keys)")
 	f.StringVar(&o.clients, "clients", "1,16,64", "concurrent clients, comma-separated")
-	f.StringVar(&o.systems, "systems", "strata,etcd", "systems, in order: strata, etcd")
+	f.StringVar(&o.systems, "systems", "strata,etcd", "systems, in order: strata, etcd, strata-base (--strata-base)")
+	f.StringVar(&o.baseBin, "strata-base", "", "a strata command built from another commit, run as the system strata-base (add it to --systems) to compare two versions interleaved")
 	f.IntVar(&p.Reps, "reps", 3, "repetitions (0: no loads, only the idle cost and catch-up)")
 	f.Float64Var(&p.Seconds, "seconds", 10, "measured seconds of each load")
 	f.Float64Var(&p.Warmup, "warmup", 2, "unmeasured seconds before each load")
@@ -138,6 +140,9 @@ func runClusterBench(cmd *cobra.Command, o *clusterOptions) error {
 		p.Clients = append(p.Clients, n)
 	}
 	p.CatchupBytes = o.catchupMiB << 20
+	if strings.Contains(o.systems, "strata-base") && o.baseBin == "" {
+		return errors.New("--systems strata-base needs --strata-base BIN")
+	}
 	etcd, err := exec.LookPath("etcd")
 	if err != nil && strings.Contains(o.systems, "etcd") {
 		return errors.New("no etcd: apt-get install -y etcd-server (Debian's etcd 3.4)")
@@ -161,7 +166,7 @@ func runClusterBench(cmd *cobra.Command, o *clusterOptions) error {
 	defer out.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	err = clusterbench.Execute(ctx, clusterbench.Options{Plan: *p, StrataBin: bin, EtcdBin: etcd, Work: o.work,
+	err = clusterbench.Execute(ctx, clusterbench.Options{Plan: *p, StrataBin: bin, BaseBin: o.baseBin, EtcdBin: etcd, Work: o.work,
 		Profiles: o.profiles, Command: "go run . " + strings.Join(os.Args[1:], " "), Commit: sqlbench.GitCommit(repo),
 		Out: out, Log: cmd.ErrOrStderr(), CatchupMax: o.catchupMax})
 	if err != nil {

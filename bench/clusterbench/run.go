@@ -141,8 +141,12 @@ type CatchupPoint struct {
 
 // Options configure a run.
 type Options struct {
-	Plan       Plan
-	StrataBin  string // the strata command, built from this repository
+	Plan      Plan
+	StrataBin string // the strata command, built from this repository
+	// BaseBin, for the system "strata-base", is another strata command
+	// (an older commit's, built by the caller) run the same way, to
+	// compare two versions interleaved on one loaded machine.
+	BaseBin    string
 	EtcdBin    string // etcd 3.4
 	Work       string // data directories and logs
 	Profiles   bool   // Strata servers write CPU profiles to Work/profiles
@@ -165,6 +169,8 @@ func Execute(ctx context.Context, o Options) error {
 			h.Systems = append(h.Systems, System{Name: "strata", Version: o.Commit, Notes: []string{
 				"three `strata server` processes (default settings: 100 ms Raft tick, synced Raft log writes), plaintext gRPC on loopback",
 				fmt.Sprintf("user key space split into %d regions before the loads; client: cluster/client (one Client shared by the goroutines; requests go to the region's leader; gets linearizable by ReadIndex)", p.Regions)}})
+		case "strata-base":
+			h.Systems = append(h.Systems, System{Name: s, Version: o.BaseBin, Notes: []string{"the strata command " + o.BaseBin + ", run as strata is"}})
 		case "etcd":
 			out, _ := exec.Command(o.EtcdBin, "--version").Output()
 			v, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimSpace(string(out)), "etcd Version: "), "\n")
@@ -230,6 +236,17 @@ func startSystem(ctx context.Context, o Options, name, dir, profileDir string) (
 	switch name {
 	case "strata":
 		if c, err = StartStrata(o.StrataBin, dir, 3, profileDir); err != nil {
+			return nil, err
+		}
+		kv, err = NewStrataKV(c.Addrs())
+	case "strata-base":
+		if profileDir != "" {
+			profileDir = filepath.Join(profileDir, "base")
+			if err := os.MkdirAll(profileDir, 0o755); err != nil {
+				return nil, err
+			}
+		}
+		if c, err = StartStrata(o.BaseBin, dir, 3, profileDir); err != nil {
 			return nil, err
 		}
 		kv, err = NewStrataKV(c.Addrs())
@@ -395,8 +412,8 @@ func runLoads(ctx context.Context, o Options, enc *json.Encoder, logf func(strin
 			return fmt.Errorf("starting %s: %w", s, err)
 		}
 		targets[s] = t
-		if s == "strata" {
-			logf("strata: splitting the key space into %d regions", p.Regions)
+		if strings.HasPrefix(s, "strata") {
+			logf("%s: splitting the key space into %d regions", s, p.Regions)
 			if err := splitEvenly(ctx, t.c.Addrs(), p.Regions, p.Keys); err != nil {
 				return err
 			}

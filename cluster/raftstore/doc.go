@@ -2,10 +2,13 @@
 //
 // A Store owns one Strata database and hosts any number of region replicas
 // (peers), each driven by its own raft.RawNode. One goroutine runs the Ready
-// loop for every region: it collects the Ready of each region that has work,
-// persists all their entries and hard states with one synced write, hands the
-// messages to the Transport, applies committed entries, then calls Advance, in
-// the order etcd raft's README requires. Regions with nothing to do cost
+// loop for every region: it proposes the commands its requests gathered, one
+// proposal message per region (propose.go), collects the Ready of each region
+// that has work, hands a leader's appends to the Transport, persists all the
+// entries and hard states with one synced write, hands the other messages
+// (acknowledgements, votes) to the Transport, applies committed entries, then
+// calls Advance, in the order etcd raft's README requires (a leader may write
+// its log in parallel with replicating it). Regions with nothing to do cost
 // nothing: a quiet region hibernates (its leader tells its followers, and
 // none of them ticks until a message or a request wakes it).
 //

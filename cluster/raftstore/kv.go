@@ -105,23 +105,6 @@ func (s *Store) Write(ctx context.Context, req *clusterpb.WriteRequest) (*cluste
 	}
 }
 
-// propose proposes cmd and registers its caller (loop goroutine).
-func (p *peer) propose(cmd *clusterpb.RaftCommand, ch chan proposalResult) {
-	cmd.ProposalId = p.store.newProposalID()
-	data, err := proto.Marshal(cmd)
-	if err != nil {
-		ch <- proposalResult{regionErr: &clusterpb.RegionError{Message: err.Error()}}
-		return
-	}
-	if err := p.rn.Propose(data); err != nil {
-		// Dropped by raft (not leader any more, or too much uncommitted):
-		// not in the log.
-		ch <- proposalResult{regionErr: p.notLeader()}
-		return
-	}
-	p.proposals[cmd.ProposalId] = &proposal{term: p.rn.BasicStatus().HardState.GetTerm(), ch: ch}
-}
-
 // read waits until the replica may serve a read of rc's region that check
 // accepts, then returns the region as of then and a pin of the database
 // taken by the loop at that moment (nil with a RegionError). The caller

@@ -58,6 +58,7 @@ type peer struct {
 	ps       *peerStorage
 
 	proposals   map[uint64]*proposal
+	gathered    []pendingProposal      // proposed at the next round (propose.go)
 	reads       map[uint64]*readWaiter // waiting for a read index, by request id
 	readsApply  []*readWaiter          // read index known, waiting for apply
 	peerCache   map[uint64]*clusterpb.Peer
@@ -107,7 +108,9 @@ func (p *peer) initialized() bool { return p.ps.apply.GetAppliedIndex() > 0 }
 
 func (p *peer) isLeader() bool { return p.rn.BasicStatus().RaftState == raft.StateLeader }
 
-func (p *peer) pending() int { return len(p.proposals) + len(p.reads) + len(p.readsApply) }
+func (p *peer) pending() int {
+	return len(p.proposals) + len(p.gathered) + len(p.reads) + len(p.readsApply)
+}
 
 // findPeer returns the peer with id, from the region or from the messages
 // seen.
@@ -239,9 +242,11 @@ func (p *peer) onHibernate(msg *clusterpb.RaftMessage) {
 	p.sleep()
 }
 
-// handleReady finishes a Ready after it was persisted and its messages
-// sent: apply, read states, Advance.
-func (p *peer) handleReady(rd raft.Ready) error {
+// applyReady starts finishing a Ready after it was persisted and its
+// messages sent: it applies the committed entries into a, the round's
+// applier, whose batch the round writes once for all its regions
+// (Store.handleReadies) before finishReady.
+func (p *peer) applyReady(a *applier, rd raft.Ready) error {
 	if rd.SoftState != nil {
 		leader := rd.SoftState.RaftState == raft.StateLeader
 		if leader && !p.wasLeader {
@@ -263,11 +268,15 @@ func (p *peer) handleReady(rd raft.Ready) error {
 	if len(rd.Entries) > 0 || len(rd.CommittedEntries) > 0 || len(rd.ReadStates) > 0 {
 		p.active = true
 	}
-	if err := p.applyEntries(rd.CommittedEntries); err != nil {
-		return err
-	}
+	a.p = p
+	return p.applyEntries(a, rd.CommittedEntries)
+}
+
+// finishReady finishes a Ready once the round's applied writes are
+// written: read states, Advance, the reads now applied.
+func (p *peer) finishReady(rd raft.Ready) {
 	if p.removed {
-		return nil // the replica is gone; its RawNode with it
+		return // the replica is gone; its RawNode with it
 	}
 	for _, rs := range rd.ReadStates {
 		if len(rs.RequestCtx) != 8 {
@@ -290,7 +299,6 @@ func (p *peer) handleReady(rd raft.Ready) error {
 		p.maybeCompactLog()
 		p.maybeSplit()
 	}
-	return nil
 }
 
 // serveReads releases the reads whose index has been applied.
@@ -317,6 +325,7 @@ func (p *peer) serveReads() {
 
 // failAll answers every waiting request with err.
 func (p *peer) failAll(err error) {
+	p.failGathered(err)
 	for id, pr := range p.proposals {
 		pr.ch <- proposalResult{err: err}
 		delete(p.proposals, id)
@@ -336,23 +345,43 @@ func (p *peer) failAll(err error) {
 type snapSent struct{ index, tick uint64 }
 
 // applier gathers the writes of applied entries into batches, each written
-// with the apply state that covers it.
+// with the apply states that cover it. A round's regions share one (see
+// Store.handleReadies): each region's writes are followed in the batch by
+// its apply state (applyEntries ends with it, flush adds it), so whenever
+// the batch is written, every region in it has its data and its apply
+// state together.
 type applier struct {
-	p *peer
+	p *peer // the region applying now
 	b *strata.Batch
+	// answers wait for the batch to be written.
+	answers []delivery
 }
 
-// flush writes the batch with the current apply state, without sync: the
-// log is durable, a lost apply is redone at restart.
+// flush writes the batch with the current region's apply state, without
+// sync: the log is durable, a lost apply is redone at restart.
 func (a *applier) flush() error {
 	p := a.p
 	if err := putProto(a.b, applyStateKey(p.regionID), p.ps.apply); err != nil {
 		return err
 	}
-	if err := p.store.db.Write(a.b, nil); err != nil {
-		return fmt.Errorf("raftstore: node %d: region %d: applying up to index %d: %w", p.store.cfg.NodeID, p.regionID, p.ps.apply.GetAppliedIndex(), err)
+	return a.write()
+}
+
+// write writes the batch, if not empty, and answers the proposals it
+// applied.
+func (a *applier) write() error {
+	if a.b.Len() > 0 {
+		s := a.p.store
+		if err := s.db.Write(a.b, nil); err != nil {
+			return fmt.Errorf("raftstore: node %d: applying committed entries (region %d up to index %d): %w", s.cfg.NodeID, a.p.regionID, a.p.ps.apply.GetAppliedIndex(), err)
+		}
+		a.b.Reset()
 	}
-	a.b.Reset()
+	for _, d := range a.answers {
+		d.ch <- d.res
+	}
+	clear(a.answers)
+	a.answers = a.answers[:0]
 	return nil
 }
 
@@ -361,13 +390,13 @@ type delivery struct {
 	res proposalResult
 }
 
-// applyEntries applies committed entries in order and answers their
-// proposals once written.
-func (p *peer) applyEntries(es []*pb.Entry) error {
+// applyEntries applies committed entries in order into a (ending with the
+// region's apply state); their proposals are answered once a's batch is
+// written.
+func (p *peer) applyEntries(a *applier, es []*pb.Entry) error {
 	if len(es) == 0 {
 		return nil
 	}
-	a := &applier{p: p, b: p.store.db.NewBatch()}
 	var answers []delivery
 	for _, e := range es {
 		if e.GetIndex() <= p.ps.apply.GetAppliedIndex() {
@@ -431,13 +460,8 @@ func (p *peer) applyEntries(es []*pb.Entry) error {
 		delete(p.store.awake, p.regionID)
 		return nil
 	}
-	if err := a.flush(); err != nil {
-		return err
-	}
-	for _, d := range answers {
-		d.ch <- d.res
-	}
-	return nil
+	a.answers = append(a.answers, answers...)
+	return putProto(a.b, applyStateKey(p.regionID), p.ps.apply)
 }
 
 func (p *peer) notLeader() *clusterpb.RegionError {

@@ -169,7 +169,13 @@ func (ps *peerStorage) commitAppend(es []*pb.Entry) {
 		return
 	}
 	keep := es[0].GetIndex() - ps.truncated() - 1
-	ps.entries = append(ps.entries[:keep:keep], es...)
+	// In place: no slice of the cache leaves peerStorage (Entries copies),
+	// so appending costs the new entries, not the whole cached log.
+	old := ps.entries
+	ps.entries = append(ps.entries[:keep], es...)
+	if n := len(ps.entries); n < len(old) {
+		clear(old[n:]) // an overwritten longer tail: let its entries go
+	}
 }
 
 // setHardState adds hs to batch.

@@ -151,7 +151,8 @@ type Stats struct {
 	Splits             uint64 // splits applied by this store's replicas
 	LogCompactions     uint64 // log truncations applied
 	AutoSplits         uint64 // splits this store's leaders proposed by size
-	ReadyRounds        uint64 // rounds of Ready handling (one synced write each)
+	ReadyRounds        uint64 // rounds of Ready handling (at most one synced write each)
+	SyncedWrites       uint64 // rounds whose Raft state was written with sync (the costly part of a round)
 	Ticks              uint64 // region ticks processed (hibernating regions cost none)
 }
 
@@ -177,7 +178,7 @@ type Store struct {
 	bg sync.WaitGroup
 
 	stats struct {
-		snapGen, snapApplied, splits, compactions, rounds, ticks, autoSplits atomic.Uint64
+		snapGen, snapApplied, splits, compactions, rounds, syncs, ticks, autoSplits atomic.Uint64
 	}
 
 	// Owned by the loop goroutine.
@@ -195,6 +196,9 @@ type Store struct {
 	// its peer id: messages to that peer or an older one are ignored.
 	tombstones map[uint64]uint64
 	snapSeq    uint64
+	// proposing are the regions with commands gathered for the next round
+	// (propose.go).
+	proposing []*peer
 }
 
 // Open opens (or creates) the store in cfg.Dir and starts its loop. The
@@ -371,6 +375,7 @@ func (s *Store) Stats() Stats {
 		LogCompactions:     s.stats.compactions.Load(),
 		AutoSplits:         s.stats.autoSplits.Load(),
 		ReadyRounds:        s.stats.rounds.Load(),
+		SyncedWrites:       s.stats.syncs.Load(),
 		Ticks:              s.stats.ticks.Load(),
 	}
 }
@@ -525,6 +530,7 @@ func (s *Store) run() {
 				break drain
 			}
 		}
+		s.flushProposals()
 		var err error
 		more, err = s.handleReadies()
 		if err != nil {
@@ -784,6 +790,43 @@ func (s *Store) addPeer(ps *peerStorage, peerID uint64) (*peer, error) {
 type readyItem struct {
 	p  *peer
 	rd raft.Ready
+	// splitSend: the messages that may go before the round's write were
+	// sent, late holds the others; otherwise all of rd's wait for it.
+	splitSend bool
+	late      []*pb.Message
+}
+
+// early reports whether some of the Ready's messages may be sent before
+// the round's write: only when the Ready neither changes the term nor
+// casts a vote (hs is the hard state persisted so far), and has no
+// snapshot to install, so nothing sent depends on unpersisted state.
+func (it *readyItem) early(hs *pb.HardState) bool {
+	if it.rd.Snapshot != nil && !raft.IsEmptySnap(it.rd.Snapshot) {
+		return false
+	}
+	if h := it.rd.HardState; h != nil && (h.GetTerm() != hs.GetTerm() || h.GetVote() != hs.GetVote()) {
+		return false
+	}
+	return len(it.rd.Messages) > 0
+}
+
+// sendsEarly reports whether m may leave before the round's write persists
+// the Ready it came in. etcd raft's README allows a leader to write its log
+// in parallel with replicating it (the Raft thesis, section 10.2.1): its
+// appends (MsgApp), heartbeats and their answers carry no promise about
+// this node's disk. What does promise must wait, as raft's own
+// AsyncStorageWrites mode keeps them back: the acknowledgement of an
+// append (MsgAppResp) and a vote (MsgVoteResp, MsgPreVoteResp). A leader's
+// entries then commit once a majority has them on disk, with or without
+// its own copy, and it applies them only after its own write (the apply
+// follows the write in the round). Snapshots wait too (they are rare and
+// reported sent after the Send).
+func sendsEarly(m *pb.Message) bool {
+	switch m.GetType() {
+	case pb.MessageType_MsgAppResp, pb.MessageType_MsgVoteResp, pb.MessageType_MsgPreVoteResp, pb.MessageType_MsgSnap:
+		return false
+	}
+	return true
 }
 
 // handleReadies runs one round: collect the Ready of every awake region,
@@ -806,6 +849,8 @@ func (s *Store) handleReadies() (more bool, err error) {
 	for _, id := range ids {
 		p := s.awake[id]
 		rd := p.rn.Ready()
+		rd.Messages = dropSubsumedAppends(rd.Messages)
+		p.dropCommitNotices(&rd)
 		if rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot) {
 			// Ingested (durably) before the entries that follow it.
 			if err := p.applySnapshot(rd.Snapshot); err != nil {
@@ -821,10 +866,36 @@ func (s *Store) handleReadies() (more bool, err error) {
 			}
 		}
 		sync = sync || rd.MustSync
-		items = append(items, readyItem{p, rd})
+		items = append(items, readyItem{p: p, rd: rd})
 	}
 	s.stats.rounds.Add(1)
+	// What may leave before the write: a leader's appends overlap its own
+	// synced write with its followers' (see sendsEarly).
+	var early []*clusterpb.RaftMessage
+	for i := range items {
+		it := &items[i]
+		if !it.early(it.p.ps.hard) {
+			continue
+		}
+		var late []*pb.Message
+		for _, m := range it.rd.Messages {
+			if sendsEarly(m) {
+				if rm := it.p.envelope(m); rm != nil {
+					early = append(early, rm)
+				}
+				continue
+			}
+			late = append(late, m)
+		}
+		it.splitSend, it.late = true, late
+	}
+	if len(early) > 0 {
+		s.cfg.Transport.Send(early)
+	}
 	if b.Len() > 0 {
+		if sync {
+			s.stats.syncs.Add(1)
+		}
 		if err := s.db.Write(b, &strata.WriteOptions{Sync: sync}); err != nil {
 			return false, fmt.Errorf("raftstore: node %d: persisting raft state: %w", s.cfg.NodeID, err)
 		}
@@ -839,7 +910,11 @@ func (s *Store) handleReadies() (more bool, err error) {
 		if it.rd.HardState != nil && !raft.IsEmptyHardState(it.rd.HardState) {
 			it.p.ps.hard = it.rd.HardState
 		}
-		for _, m := range it.rd.Messages {
+		msgs := it.rd.Messages
+		if it.splitSend {
+			msgs = it.late
+		}
+		for _, m := range msgs {
 			if rm := it.p.envelope(m); rm != nil {
 				out = append(out, rm)
 			}
@@ -861,10 +936,23 @@ func (s *Store) handleReadies() (more bool, err error) {
 	for _, sn := range snaps {
 		sn.p.rn.ReportSnapshot(sn.rd.Messages[0].GetTo(), raft.SnapshotFinish)
 	}
+	// Every region applies into one batch, written once (unsynced: the log
+	// is durable), before any proposal is answered, any read served or
+	// Advance called (a snapshot built after Advance reads the database as
+	// the applied state).
+	a := &applier{b: s.db.NewBatch()}
 	for _, it := range items {
-		if err := it.p.handleReady(it.rd); err != nil {
+		if err := it.p.applyReady(a, it.rd); err != nil {
 			return false, err
 		}
+	}
+	if a.p != nil {
+		if err := a.write(); err != nil {
+			return false, err
+		}
+	}
+	for _, it := range items {
+		it.p.finishReady(it.rd)
 	}
 	for _, it := range items {
 		if it.p.rn.HasReady() {

@@ -592,7 +592,8 @@ func (n *Node) writeMetrics(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %s\n", name, help, name, kind, name, strconv.FormatUint(v, 10))
 	}
 	st := n.store.Stats()
-	metric("strata_raft_ready_rounds_total", "counter", "Rounds of Ready handling (one synced write each).", st.ReadyRounds)
+	metric("strata_raft_ready_rounds_total", "counter", "Rounds of Ready handling (at most one synced write each).", st.ReadyRounds)
+	metric("strata_raft_synced_writes_total", "counter", "Rounds whose Raft state was written with sync.", st.SyncedWrites)
 	metric("strata_raft_ticks_total", "counter", "Region ticks processed (hibernating regions cost none).", st.Ticks)
 	metric("strata_raft_snapshots_generated_total", "counter", "Region snapshots built for lagging replicas.", st.SnapshotsGenerated)
 	metric("strata_raft_snapshots_applied_total", "counter", "Region snapshots ingested.", st.SnapshotsApplied)

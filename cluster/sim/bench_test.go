@@ -20,10 +20,35 @@ func reportCPU(b *testing.B) func() {
 	}
 }
 
+// reportSyncs adds syncs/op (the synced Raft writes of all nodes per
+// operation: each an fsync on a disk, the costliest step of a round) and
+// msgs/op (Raft messages sent between nodes).
+func reportSyncs(b *testing.B, c *Cluster) func() {
+	count := func() (n uint64) {
+		for _, id := range c.Nodes() {
+			if s := c.Store(id); s != nil {
+				n += s.Stats().SyncedWrites
+			}
+		}
+		return n
+	}
+	start := count()
+	sent, _ := c.Net.Stats()
+	return func() {
+		b.ReportMetric(float64(count()-start)/float64(b.N), "syncs/op")
+		now, _ := c.Net.Stats()
+		b.ReportMetric(float64(now-sent)/float64(b.N), "msgs/op")
+	}
+}
+
 // benchCluster is a three-node cluster on in-memory file systems, no
 // faults, the default 100ms tick.
-func benchCluster(b *testing.B) *Cluster {
-	c, err := NewCluster(ClusterOptions{Seed: 1})
+func benchCluster(b *testing.B) *Cluster { return benchClusterIn(b, "") }
+
+// benchClusterIn is benchCluster with the stores on disk under dir (real
+// fsyncs) if dir is set.
+func benchClusterIn(b *testing.B, dir string) *Cluster {
+	c, err := NewCluster(ClusterOptions{Seed: 1, Dir: dir})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -40,15 +65,27 @@ func benchCluster(b *testing.B) *Cluster {
 // (b.SetParallelism scales them: -cpu 1,4,16 with GOMAXPROCS fixed gives
 // 1x, 4x, 16x the procs), each a Raft round trip through the simulated
 // network and a synced write on every node.
-func BenchmarkPut(b *testing.B) {
+func BenchmarkPut(b *testing.B) { benchPut(b, false) }
+
+// BenchmarkPutOnDisk is BenchmarkPut with the stores on disk (under the
+// test's temporary directory): every synced Raft write is a real fsync,
+// as in a deployment, without gRPC.
+func BenchmarkPutOnDisk(b *testing.B) { benchPut(b, true) }
+
+func benchPut(b *testing.B, disk bool) {
 	for _, clients := range []int{1, 16, 64} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
-			c := benchCluster(b)
+			dir := ""
+			if disk {
+				dir = b.TempDir()
+			}
+			c := benchClusterIn(b, dir)
 			value := make([]byte, 100)
 			var n atomic.Int64
 			b.SetParallelism(clients)
 			b.ResetTimer()
 			defer reportCPU(b)()
+			defer reportSyncs(b, c)()
 			b.RunParallel(func(pb *testing.PB) {
 				cl := c.Client()
 				for pb.Next() {
