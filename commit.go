@@ -445,6 +445,7 @@ func (d *DB) syncWAL(log *walFile) error {
 	log.unsynced = false
 	log.mu.Lock()
 	log.headerSynced = true
+	log.headerDurable.Store(true)
 	log.mu.Unlock()
 	d.stats.walSyncs.Add(1)
 	return nil
@@ -547,7 +548,7 @@ func (d *DB) makeRoomForWriteLocked(forceReason string, need int) error {
 				continue
 			}
 			d.bgCond.Wait()
-		case !force && d.mem.ApproximateMemoryUsage() < uint64(d.mem.size) &&
+		case !force && (d.mem.ApproximateMemoryUsage() < uint64(d.mem.size) || d.rampWaitsForHeaderLocked()) &&
 			memHasRoom(d.mem, need):
 			return done(nil)
 		case force && d.mem.Empty():
@@ -598,6 +599,18 @@ func (d *DB) overMemTableBudgetLocked(need int) bool {
 		total += m.memoryUsage() // 0 for a stand-in (see memTable)
 	}
 	return total > uint64(d.opts.MaxMemTableBytes)
+}
+
+// rampWaitsForHeaderLocked reports whether a small memtable of the ramp
+// (Options.InitialMemTableSize) that has reached its size should take more
+// writes rather than be frozen now: its log's header record is not yet
+// durable, and a rotation would sync it on the write path (see
+// rotateMemtableLocked), which on ext4 takes tens of milliseconds, while
+// the flush loop syncs it in the background (flushOne). The memtable grows
+// into its arena's slack meanwhile (memHasRoom still decides), as LevelDB's
+// memtables overrun their write buffer by a commit group.
+func (d *DB) rampWaitsForHeaderLocked() bool {
+	return d.mem.size < d.opts.WriteBufferSize && d.log != nil && d.log.hasRecords && !d.log.headerDurable.Load()
 }
 
 // queuedFullLocked reports whether the frozen memtables fill the queue

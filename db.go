@@ -304,6 +304,10 @@ type walFile struct {
 	closed bool // under mu
 	// headerSynced: the header record is durable (see createWALLocked).
 	headerSynced bool
+	// headerDurable is headerSynced, readable without mu: a write that
+	// finds it false does not rotate a small memtable of the ramp yet
+	// (makeRoomForWriteLocked).
+	headerDurable atomic.Bool
 }
 
 // readState is what a read needs: the memtables and the version, taken as
