@@ -445,6 +445,7 @@ func (d *DB) syncWAL(log *walFile) error {
 	log.unsynced = false
 	log.mu.Lock()
 	log.headerSynced = true
+	log.headerDurable.Store(true)
 	log.mu.Unlock()
 	d.stats.walSyncs.Add(1)
 	return nil
@@ -532,6 +533,7 @@ func (d *DB) makeRoomForWriteLocked(forceReason string, need int) error {
 				budgetStalled = true
 				d.stats.stalls.Add(1)
 			}
+			d.flushQueued = true // small memtables too (flushSetLocked)
 			d.scheduleFlush()
 			gen := d.assistGen.Load()
 			if a := d.assisting.Load(); a != nil {
@@ -546,12 +548,12 @@ func (d *DB) makeRoomForWriteLocked(forceReason string, need int) error {
 				continue
 			}
 			d.bgCond.Wait()
-		case !force && d.mem.ApproximateMemoryUsage() < uint64(d.opts.WriteBufferSize) &&
+		case !force && (d.mem.ApproximateMemoryUsage() < uint64(d.mem.size) || d.rampWaitsForHeaderLocked()) &&
 			memHasRoom(d.mem, need):
 			return done(nil)
 		case force && d.mem.Empty():
 			return done(nil)
-		case len(d.imms) >= d.opts.MaxWriteBufferNumber-1:
+		case d.queuedFullLocked():
 			if stall.beginLocked(d, stallMemTableCount) {
 				continue
 			}
@@ -599,6 +601,44 @@ func (d *DB) overMemTableBudgetLocked(need int) bool {
 	return total > uint64(d.opts.MaxMemTableBytes)
 }
 
+// rampWaitsForHeaderLocked reports whether a small memtable of the ramp
+// (Options.InitialMemTableSize) that has reached its size should take more
+// writes rather than be frozen now: its log's header record is not yet
+// durable, and a rotation would sync it on the write path (see
+// rotateMemtableLocked), which on ext4 takes tens of milliseconds, while
+// the flush loop syncs it in the background (flushOne). The memtable grows
+// into its arena's slack meanwhile (memHasRoom still decides), as LevelDB's
+// memtables overrun their write buffer by a commit group.
+func (d *DB) rampWaitsForHeaderLocked() bool {
+	return d.mem.size < d.opts.WriteBufferSize && d.log != nil && d.log.hasRecords && !d.log.headerDurable.Load()
+}
+
+// queuedFullLocked reports whether the frozen memtables fill the queue
+// MaxWriteBufferNumber allows, so that a write must wait for a flush
+// rather than freeze another memtable. Memtables count by their sizes: the
+// queue is full once they hold (MaxWriteBufferNumber − 1.5) ×
+// WriteBufferSize, which for memtables of WriteBufferSize is LevelDB's
+// count (MaxWriteBufferNumber − 1 of them), and which the small memtables
+// of the ramp (Options.InitialMemTableSize) reach only once they are due
+// for their flush (half a WriteBufferSize together): a write never waits
+// for a flush that is not due.
+func (d *DB) queuedFullLocked() bool {
+	queued := 0
+	for _, m := range d.imms {
+		queued += m.size
+	}
+	return queued >= d.opts.WriteBufferSize*(d.opts.MaxWriteBufferNumber-1)-d.opts.WriteBufferSize/2
+}
+
+// newMemTableLocked returns the memtable that follows a rotation, for log
+// logNum: of the next size of the ramp (Options.InitialMemTableSize), and
+// room for a batch of need bytes.
+func (d *DB) newMemTableLocked(logNum uint64, need int) *memTable {
+	size := d.nextMemSize
+	d.nextMemSize = min(2*size, d.opts.WriteBufferSize)
+	return d.opts.newMemTableSized(logNum, need, size)
+}
+
 // rotateMemtableLocked freezes the memtable, starts a new WAL and a new
 // memtable, and schedules a flush. The previous WAL joins d.retired, open
 // and not synced: a Sync write syncs it first (syncWAL), so a durable
@@ -625,7 +665,7 @@ func (d *DB) rotateMemtableLocked(need int, reason string) error {
 	d.log = l
 	d.mem.flushReason = reason
 	d.imms = append(d.imms, d.mem)
-	d.mem = d.opts.newMemTable(l.num, need)
+	d.mem = d.newMemTableLocked(l.num, need)
 	d.updateReadStateLocked()
 	d.scheduleFlush()
 	if old != nil {

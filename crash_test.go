@@ -34,7 +34,7 @@ func TestCrashRecovery(t *testing.T) {
 }
 
 func crashOptions(fs FS) *Options {
-	return &Options{FS: fs, WriteBufferSize: 8 << 10, BlockSize: 256, TargetFileSize: 8 << 10,
+	return &Options{FS: fs, WriteBufferSize: 8 << 10, InitialMemTableSize: 512, BlockSize: 256, TargetFileSize: 8 << 10,
 		L0CompactionTrigger: 2, LevelSizeMultiplier: 2, Merger: modelMerger}
 }
 

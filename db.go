@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -116,6 +117,14 @@ type DB struct {
 
 	mem  *memTable   // the mutable memtable
 	imms []*memTable // frozen memtables, oldest first, waiting to be flushed
+	// nextMemSize is the size of the next memtable a rotation makes (mu):
+	// InitialMemTableSize after Open, doubled at each rotation up to
+	// WriteBufferSize.
+	nextMemSize int
+	// flushQueued asks the flush loop to flush every frozen memtable,
+	// however little the small ones hold together (see flushSetLocked):
+	// set by a write over MaxMemTableBytes and by WaitForCompactions (mu).
+	flushQueued bool
 
 	// The WAL being written to (nil when read-only).
 	log *walFile
@@ -201,7 +210,8 @@ type DB struct {
 //
 // A memtable whose table a flush has written, but not yet made durable and
 // recorded in the MANIFEST, is replaced in DB.imms by a stand-in: a
-// memTable with a nil MemTable whose table field names that table. Reads
+// memTable with a nil MemTable whose table field names that table (one
+// stand-in for all the memtables a flush wrote together). Reads
 // then find its entries in the table, and the memtable's arena is released
 // once older read states let go of it, so writers waiting for memtable
 // room (MaxMemTableBytes) go on while the flush syncs the table and writes
@@ -212,12 +222,17 @@ type memTable struct {
 	*memtable.MemTable
 	logNum uint64 // the log file that holds this memtable's writes
 	refs   atomic.Int32
+	// size is how many bytes of writes the memtable takes before it is
+	// frozen (WriteBufferSize, or less early after Open: see
+	// Options.InitialMemTableSize); in a stand-in, the sum of its
+	// memtables'.
+	size int
 
 	// table is set only in a stand-in (MemTable nil): the written table.
 	table *manifest.FileMetadata
-	// of is the memtable a stand-in replaced, for identity only (Flush
-	// waits for it): its MemTable may be released.
-	of *memTable
+	// of are the memtables a stand-in replaced, for identity only (Flush
+	// waits for them): their MemTables may be released.
+	of []*memTable
 	// db is set in a stand-in: its last unref unpins the table.
 	db *DB
 	// flushReason is why the memtable was frozen (FlushInfo.Reason).
@@ -260,7 +275,9 @@ func (m *memTable) memoryUsage() uint64 {
 }
 
 // is reports whether m is target or the stand-in that replaced it.
-func (m *memTable) is(target *memTable) bool { return m == target || m.of == target }
+func (m *memTable) is(target *memTable) bool {
+	return m == target || slices.Contains(m.of, target)
+}
 
 // walFile is an open write-ahead log: the one being written (DB.log) or a
 // retired one (DB.retired).
@@ -287,6 +304,10 @@ type walFile struct {
 	closed bool // under mu
 	// headerSynced: the header record is durable (see createWALLocked).
 	headerSynced bool
+	// headerDurable is headerSynced, readable without mu: a write that
+	// finds it false does not rotate a small memtable of the ramp yet
+	// (makeRoomForWriteLocked).
+	headerDurable atomic.Bool
 }
 
 // readState is what a read needs: the memtables and the version, taken as

@@ -132,7 +132,8 @@ type FlushInfo struct {
 	// WriteBufferSize, or a write did not fit), or the call that forced it:
 	// "Flush", "CompactRange", "Checkpoint", "Ingest".
 	Reason string
-	// Input is the number of memtables flushed (1); InputBytes their
+	// Input is the number of memtables flushed (more than 1 for the small
+	// memtables after Open: Options.InitialMemTableSize); InputBytes their
 	// memory, InputEntries their entries (range tombstones not counted).
 	Input        int
 	InputBytes   uint64
@@ -548,14 +549,18 @@ type flushEvent struct {
 	held  bool // holdCleanupLocked was taken
 }
 
-// flushBegin reports the beginning of a flush of m, for reason.
-func (d *DB) flushBegin(m *memTable) *flushEvent {
+// flushBegin reports the beginning of a flush of ms, for the reason the
+// newest of them was frozen.
+func (d *DB) flushBegin(ms []*memTable) *flushEvent {
 	s := d.events
 	if !s.on {
 		return nil
 	}
-	e := &flushEvent{start: time.Now(), info: FlushInfo{JobID: s.newJob(), Reason: m.flushReason, Input: 1,
-		InputBytes: m.ApproximateMemoryUsage(), InputEntries: m.Len()}}
+	e := &flushEvent{start: time.Now(), info: FlushInfo{JobID: s.newJob(), Reason: ms[len(ms)-1].flushReason, Input: len(ms)}}
+	for _, m := range ms {
+		e.info.InputBytes += m.ApproximateMemoryUsage()
+		e.info.InputEntries += m.Len()
+	}
 	emit(s, evFlushBegin, slog.LevelInfo, e.info.JobID, e.info, s.user.FlushBegin)
 	return e
 }

@@ -759,7 +759,7 @@ func faultBytesWritten(t *testing.T) (total int64, atBatch map[int]int64) {
 // goroutines racing the workload.
 func faultAutoOptions(fs FS) *Options {
 	return &Options{FS: fs, Logger: slog.New(slog.DiscardHandler), WriteBufferSize: 2 << 10,
-		BlockSize: 128, TargetFileSize: 2 << 10, L0CompactionTrigger: 2, LevelSizeMultiplier: 2,
+		InitialMemTableSize: 256, BlockSize: 128, TargetFileSize: 2 << 10, L0CompactionTrigger: 2, LevelSizeMultiplier: 2,
 		BlockCacheSize: 16 << 10, MaxOpenFiles: 20, Merger: modelMerger}
 }
 

@@ -3,16 +3,21 @@ package strata
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/iterator"
 	"github.com/strata-db/strata/internal/manifest"
 	"github.com/strata-db/strata/internal/rangedel"
 )
 
 // Flushes: a background goroutine writes frozen memtables, oldest first, to
 // level-0 tables (or deeper, see pickFlushLevelLocked), then records the
-// table and the new oldest needed WAL in one version edit. Writes wait for
-// it only when MaxWriteBufferNumber memtables are full, or when the
+// table and the new oldest needed WAL in one version edit. The small
+// memtables of the ramp after Open (Options.InitialMemTableSize) wait until
+// they are worth a flush and are then written together, into one table
+// (flushSetLocked). Writes wait for a flush only when the frozen memtables
+// fill MaxWriteBufferNumber's queue (queuedFullLocked), or when the
 // memtables reach MaxMemTableBytes: then only until the table is written,
 // not until it is synced and recorded (see memTable's stand-in).
 
@@ -29,7 +34,44 @@ func (d *DB) flushLoop() {
 	}
 }
 
-// flushOne flushes the oldest frozen memtable; it reports whether it did.
+// flushSetLocked returns how many of the oldest frozen memtables the next
+// flush writes together, 0 when none is due. The frozen memtables are due
+// once one of them holds WriteBufferSize, or was frozen by a call that
+// forces a flush (Flush, CompactRange, ...), or flushQueued is set, or the
+// small ones of the ramp (Options.InitialMemTableSize) hold half a
+// WriteBufferSize together, as Pebble's flushes of its growing memtables
+// wait. A flush then takes the oldest memtables up to WriteBufferSize
+// together (at least one), so that memtables of WriteBufferSize are
+// flushed one by one as before the ramp.
+func (d *DB) flushSetLocked() int {
+	wbs := d.opts.WriteBufferSize
+	due := d.flushQueued
+	queued := 0
+	for _, m := range d.imms {
+		queued += m.size
+		if m.size >= wbs || m.flushReason != flushReasonFull {
+			due = true
+		}
+	}
+	if len(d.imms) == 0 || !due && queued < wbs/2 {
+		return 0
+	}
+	n, sum := 0, 0
+	for _, m := range d.imms {
+		if n > 0 && sum+m.size > wbs {
+			break
+		}
+		sum += m.size
+		n++
+	}
+	return n
+}
+
+// flushOne flushes the oldest frozen memtables that are due
+// (flushSetLocked) into one table; it reports whether it did. When none is
+// due it makes the headers of the logs rotated since the last flush durable
+// instead, which a flush would have done (see createWALLocked), so that the
+// rotations that freeze the small memtables do not wait for those fsyncs.
 //
 // It runs in two steps. Once the table is written (to the page cache, not
 // yet synced), a stand-in that reads the table replaces the memtable in
@@ -47,25 +89,35 @@ func (d *DB) flushOne() bool {
 		d.mu.Unlock()
 		return false
 	}
-	m := d.imms[0]
-	if m.table != nil {
+	if m := d.imms[0]; m.table != nil {
 		// Only a failed flush leaves a stand-in behind, and it sets bgErr.
 		notify := d.setBGErrLocked("flush", fmt.Errorf("strata: internal error: flush found table %s not installed", tableName(m.table.Num)))
 		d.mu.Unlock()
 		notify()
 		return false
 	}
+	n := d.flushSetLocked()
+	if n == 0 {
+		d.mu.Unlock()
+		if err := d.syncLogHeaders(); err != nil {
+			// The next rotation syncs it again, and fails the write then.
+			d.logger.Warn("cannot sync WAL headers", "err", err)
+		}
+		return false
+	}
+	ms := slices.Clone(d.imms[:n])
 	num := d.newOutputNumLocked()
 	d.flushing = true
 	d.mu.Unlock()
 
-	ev := d.flushBegin(m)
+	ev := d.flushBegin(ms)
 	helped := d.flushAssist.Helped()
-	tw, meta, err := d.writeFlushTable(num, m.NewScanIter(), m.RangeDels(), m.Len(), int64(m.ApproximateMemoryUsage()))
+	it, rangeDels, entries, dataBytes := d.flushInput(ms)
+	tw, meta, err := d.writeFlushTable(num, it, rangeDels, entries, dataBytes)
 	standIn := err == nil && meta != nil
 	if standIn {
-		d.replaceWithStandIn(m, meta)
-		m = nil // the DB's reference is dropped: m's arena may be reused
+		d.replaceWithStandIn(ms, meta)
+		ms = nil // the DB's references are dropped: their arenas may be reused
 		if d.testHookStandIn != nil {
 			d.testHookStandIn()
 		}
@@ -89,9 +141,15 @@ func (d *DB) flushOne() bool {
 	if err == nil && meta != nil {
 		level = d.pickFlushLevelLocked(meta)
 	}
+	// The flushed memtables are the first n of d.imms, or the stand-in
+	// that replaced them.
+	out := n
+	if standIn {
+		out = 1
+	}
 	nextLog := d.mem.logNum
-	if len(d.imms) > 1 {
-		nextLog = d.imms[1].logNum
+	if len(d.imms) > out {
+		nextLog = d.imms[out].logNum
 	}
 	if err == nil {
 		ev.holdLocked(d) // the logs the install makes obsolete stay until FlushEnd
@@ -104,10 +162,13 @@ func (d *DB) flushOne() bool {
 		if meta != nil {
 			edit.NewFiles = []manifest.NewFileEntry{{Level: level, Meta: meta}}
 		}
-		var flushed *memTable // what leaves d.imms: the stand-in, or m
+		var flushed []*memTable // what leaves d.imms: the stand-in, or ms
 		err = d.versions.logAndApply(edit, func() {
-			flushed = d.imms[0]
-			d.imms = d.imms[1:]
+			flushed = d.imms[:out:out]
+			d.imms = d.imms[out:]
+			if len(d.imms) == 0 {
+				d.flushQueued = false
+			}
 			if meta != nil {
 				d.stats.levels[level].recordWrite(meta.Size)
 				d.stats.flushes.Add(1)
@@ -118,7 +179,9 @@ func (d *DB) flushOne() bool {
 			if meta != nil {
 				d.logger.Debug("flush: blocks compressed by writers", "table", tableName(meta.Num), "blocks", helped)
 			}
-			flushed.unref() // the DB's reference: it left d.imms
+			for _, m := range flushed {
+				m.unref() // the DB's reference: it left d.imms
+			}
 		}
 	}
 
@@ -134,7 +197,7 @@ func (d *DB) flushOne() bool {
 	case err == nil:
 		d.transientFailures = 0
 	case !standIn:
-		// Nothing was installed: the memtable is still first in d.imms.
+		// Nothing was installed: the memtables are still first in d.imms.
 		notify = d.backgroundFailedLocked("flush", err, d.scheduleFlush)
 	default:
 		// The stand-in is in place: the flush cannot be taken up again.
@@ -153,11 +216,15 @@ func (d *DB) flushOne() bool {
 	return err == nil
 }
 
-// replaceWithStandIn puts a stand-in reading table meta in place of m, the
-// oldest memtable, in d.imms and the read state, and drops the DB's
-// reference to m (see memTable). Writers waiting for memtable room are woken.
-func (d *DB) replaceWithStandIn(m *memTable, meta *manifest.FileMetadata) {
-	s := &memTable{logNum: m.logNum, table: meta, of: m, db: d}
+// replaceWithStandIn puts a stand-in reading table meta in place of ms, the
+// oldest memtables, in d.imms and the read state, and drops the DB's
+// references to ms (see memTable). Writers waiting for memtable room are
+// woken.
+func (d *DB) replaceWithStandIn(ms []*memTable, meta *manifest.FileMetadata) {
+	s := &memTable{logNum: ms[len(ms)-1].logNum, table: meta, of: ms, db: d}
+	for _, m := range ms {
+		s.size += m.size
+	}
 	s.refs.Store(1)
 	// Pinned until the stand-in's last reference goes: a reader holding a
 	// read state from before the table's install may read it after a
@@ -169,11 +236,13 @@ func (d *DB) replaceWithStandIn(m *memTable, meta *manifest.FileMetadata) {
 	d.standInTables[meta.Num] = struct{}{}
 	d.standInMu.Unlock()
 	d.mu.Lock()
-	d.imms[0] = s
+	d.imms = append([]*memTable{s}, d.imms[len(ms):]...)
 	d.updateReadStateLocked()
 	d.bgCond.Broadcast()
 	d.mu.Unlock()
-	m.unref()
+	for _, m := range ms {
+		m.unref()
+	}
 }
 
 // pickFlushLevelLocked places a flushed table as LevelDB does: below level
@@ -205,9 +274,28 @@ func (d *DB) newOutputNumLocked() uint64 {
 	return num
 }
 
-// writeFlushTable writes the entries of it (a memtable's, of which there
-// are entries taking at most dataBytes) and the range tombstones of
-// rangeDels to table num, completed but not yet
+// flushInput returns what a flush of the memtables ms writes: their
+// entries, merged in order, their range tombstones, how many entries, and
+// at most how many bytes they take.
+func (d *DB) flushInput(ms []*memTable) (it base.InternalIterator, rangeDels *rangedel.Set, entries int, dataBytes int64) {
+	for _, m := range ms {
+		entries += m.Len()
+		dataBytes += int64(m.ApproximateMemoryUsage())
+	}
+	if len(ms) == 1 {
+		return ms[0].NewScanIter(), ms[0].RangeDels(), entries, dataBytes
+	}
+	iters := make([]base.InternalIterator, len(ms))
+	sets := make([]*rangedel.Set, len(ms))
+	for i, m := range ms {
+		iters[i], sets[i] = m.NewScanIter(), m.RangeDels()
+	}
+	return iterator.NewMerging(d.internalCompare, iters...), rangedel.Union(d.cmp.Compare, sets...), entries, dataBytes
+}
+
+// writeFlushTable writes the entries of it (memtables', of which there
+// are entries taking at most dataBytes: see flushInput) and the range
+// tombstones of rangeDels to table num, completed but not yet
 // synced (tableFile.sync does that). While it runs, writes stalled for
 // memtable room help compress the table's blocks (see sstable.Assist). An
 // empty memtable leaves no table, and nils are returned.

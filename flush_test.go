@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -233,4 +235,137 @@ func TestStandInOutlivesInstall(t *testing.T) {
 		t.Fatalf("table %d was not deleted once unused", num)
 	}
 	checkModel(t, db, model, "after the compaction")
+}
+
+// TestMemTableRamp pins the memtable ramp (Options.InitialMemTableSize):
+// the memtables after Open double from the initial size up to
+// WriteBufferSize; the small ones are flushed only once they hold half a
+// WriteBufferSize together, then together, into one table; Flush and
+// WaitForCompactions flush them whatever they hold; every write is found,
+// before and after a reopen, which starts the ramp again.
+func TestMemTableRamp(t *testing.T) {
+	const wbs, initial = 64 << 10, 4 << 10
+	var mu sync.Mutex
+	var inputs []int // FlushInfo.Input of each flush, in order
+	fs := vfs.NewMem()
+	opts := &Options{FS: fs, WriteBufferSize: wbs, InitialMemTableSize: initial,
+		EventListener: &EventListener{FlushBegin: func(i FlushInfo) {
+			mu.Lock()
+			inputs = append(inputs, i.Input)
+			mu.Unlock()
+		}}}
+	flushes := func() []int {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(inputs)
+	}
+	db := mustOpen(t, "db", opts)
+	model := map[string]string{}
+	var sizes []int // the sizes of the mutable memtables, in order
+	var last *memTable
+	put := func(i int) {
+		t.Helper()
+		k, v := fmt.Sprintf("k%06d", i*7919%100000), fmt.Sprintf("v%d-%s", i, bytes.Repeat([]byte("x"), 90))
+		if err := db.Put([]byte(k), []byte(v), nil); err != nil {
+			t.Fatal(err)
+		}
+		model[k] = v
+		db.mu.Lock()
+		if db.mem != last {
+			last = db.mem
+			sizes = append(sizes, last.size)
+		}
+		db.mu.Unlock()
+	}
+	i := 0
+	// Up to the fourth rotation the frozen memtables hold 4+8+16 KiB < 32.
+	for ; len(sizes) < 4; i++ {
+		put(i)
+	}
+	if err := db.WaitForCompactions(); err != nil {
+		t.Fatal(err)
+	}
+	// WaitForCompactions flushed the three small ones together.
+	if got := flushes(); !slices.Equal(got, []int{3}) {
+		t.Fatalf("flushes after WaitForCompactions: memtables per flush %v, want [3]", got)
+	}
+	for ; len(sizes) < 9; i++ {
+		put(i)
+	}
+	if want := []int{4 << 10, 8 << 10, 16 << 10, 32 << 10, 64 << 10, 64 << 10, 64 << 10, 64 << 10, 64 << 10}; !slices.Equal(sizes, want) {
+		t.Fatalf("memtable sizes %v, want %v", sizes, want)
+	}
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// The 32 KiB memtable was due on its own (half a WriteBufferSize); the
+	// full ones went one by one.
+	if got := flushes(); !slices.Equal(got, []int{3, 1, 1, 1, 1, 1, 1}) {
+		t.Fatalf("memtables per flush %v, want [3 1 1 1 1 1 1]", got)
+	}
+	checkRampModel(t, db, model, "before reopen")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// After a reopen: the ramp again; small memtables wait, then go
+	// together; a Flush takes what is queued.
+	inputs, sizes = nil, nil
+	db = mustOpen(t, "db", opts)
+	defer db.Close()
+	for ; len(sizes) < 4; i++ {
+		put(i)
+	}
+	if got := flushes(); len(got) != 0 {
+		t.Fatalf("small memtables flushed before they were due: memtables per flush %v", got)
+	}
+	for ; len(sizes) < 5; i++ {
+		put(i)
+	}
+	if err := db.WaitForCompactions(); err != nil {
+		t.Fatal(err)
+	}
+	if got := flushes(); !slices.Equal(got, []int{4}) {
+		// 4+8+16+32 KiB, due at the fourth rotation.
+		t.Fatalf("memtables per flush after reopen %v, want [4]", got)
+	}
+	checkRampModel(t, db, model, "ramp after reopen")
+	for ; len(sizes) < 6; i++ {
+		put(i)
+	}
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	db.mu.Lock()
+	imms := len(db.imms)
+	db.mu.Unlock()
+	if imms != 0 {
+		t.Fatalf("%d memtables left after Flush", imms)
+	}
+	checkRampModel(t, db, model, "after Flush")
+}
+
+// checkRampModel compares Gets and a forward scan with model.
+func checkRampModel(t *testing.T, db *DB, model map[string]string, where string) {
+	t.Helper()
+	for k, want := range model {
+		v, err := db.Get([]byte(k))
+		if err != nil || string(v) != want {
+			t.Fatalf("%s: Get(%s) = %q, %v; want %q", where, k, v, err, want)
+		}
+	}
+	it := db.NewIterator(nil)
+	n := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		if want, ok := model[string(it.Key())]; !ok || want != string(it.Value()) {
+			t.Fatalf("%s: scan found %s = %q; want %q (present: %v)", where, it.Key(), it.Value(), want, ok)
+		}
+		n++
+	}
+	if err := it.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(model) {
+		t.Fatalf("%s: scan found %d keys, want %d", where, n, len(model))
+	}
 }

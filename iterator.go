@@ -202,6 +202,18 @@ func (d *DB) newIterator(o *IterOptions, ix *memtable.MemTable, ixSeq uint64) *I
 			it.upper != nil && ucmp(f.SmallestUserKey(), it.upper) >= 0 {
 			continue
 		}
+		if facts := f.Facts(); facts != nil && facts.Empty {
+			// Range tombstones only (a flush of a memtable that held
+			// nothing else): no table iterator to open, but its
+			// tombstones hide the older children's entries.
+			children = append(children, noPoints{})
+			var ts iterator.Tombstones
+			if facts.RangeDels != nil {
+				ts = (*setView)(facts.RangeDels)
+			}
+			tombs = append(tombs, ts)
+			continue
+		}
 		t, err := d.tables.newIter(f)
 		if err != nil {
 			for _, c := range children {
@@ -228,7 +240,7 @@ func (d *DB) newIterator(o *IterOptions, ix *memtable.MemTable, ixSeq uint64) *I
 		li.SetBounds(it.lower, it.upper)
 		children = append(children, li)
 		var ts iterator.Tombstones
-		if tablesMayHaveTombs {
+		if tablesMayHaveTombs && rs.version.LevelMayHaveRangeDels(level) {
 			lt := &ia.levelTombs[level]
 			lt.init(d, rs.version.Levels[level])
 			ts = lt

@@ -67,7 +67,7 @@ func metamorphicConfigs() []optionSet {
 				LevelSizeMultiplier: 2, BaseLevelSize: 8 << 10, LevelSizing: FixedLevelSizes}
 		}},
 		{"zstd-bloom3", func(fs FS) *Options {
-			return &Options{FS: fs, WriteBufferSize: 8 << 10, BlockSize: 256, Compression: ZstdCompression,
+			return &Options{FS: fs, WriteBufferSize: 8 << 10, InitialMemTableSize: 512, BlockSize: 256, Compression: ZstdCompression,
 				BloomBitsPerKey: 3, TargetFileSize: 16 << 10, BlockCacheSize: 16 << 10}
 		}},
 		{"no-shortening-comparator", func(fs FS) *Options {
@@ -76,10 +76,11 @@ func metamorphicConfigs() []optionSet {
 		}},
 		{"no-auto-compaction", func(fs FS) *Options {
 			return &Options{FS: fs, WriteBufferSize: 4 << 10, DisableAutoCompactions: true,
-				BlockSize: 512, BloomBitsPerKey: 20, BlockCacheSize: -1, MaxWriteBufferNumber: 4}
+				BlockSize: 512, BloomBitsPerKey: 20, BlockCacheSize: -1, MaxWriteBufferNumber: 4,
+				InitialMemTableSize: 256}
 		}},
 		{"big-blocks", func(fs FS) *Options {
-			return &Options{FS: fs, WriteBufferSize: 64 << 10, BlockSize: 64 << 10, BlockRestartInterval: 64,
+			return &Options{FS: fs, WriteBufferSize: 64 << 10, InitialMemTableSize: 4 << 10, BlockSize: 64 << 10, BlockRestartInterval: 64,
 				TargetFileSize: 256 << 10, Compression: SnappyCompression}
 		}},
 	}

@@ -50,13 +50,14 @@ func modelOptionSets() []optionSet {
 		}},
 		{"zstd-reverse", func(fs FS) *Options {
 			return &Options{FS: fs, Comparator: reverseComparer, WriteBufferSize: 8 << 10,
-				BlockSize: 256, Compression: ZstdCompression, TargetFileSize: 16 << 10,
+				InitialMemTableSize: 512, BlockSize: 256, Compression: ZstdCompression, TargetFileSize: 16 << 10,
 				LevelSizeMultiplier: 2, BlockCacheSize: 32 << 10}
 		}},
 		{"slab-cache", func(fs FS) *Options {
 			// A cache large enough to manage its own block memory (the
 			// slab allocator; freed blocks are poisoned in tests).
-			return &Options{FS: fs, WriteBufferSize: 16 << 10, BlockSize: 512, BlockCacheSize: 32 << 20}
+			return &Options{FS: fs, WriteBufferSize: 16 << 10, InitialMemTableSize: 1 << 10, BlockSize: 512,
+				BlockCacheSize: 32 << 20}
 		}},
 		{"no-auto-compaction", func(fs FS) *Options {
 			return &Options{FS: fs, WriteBufferSize: 4 << 10, DisableAutoCompactions: true,

@@ -450,8 +450,9 @@ func (d *DB) recoverLogsAndStart() error {
 	if d.events.on {
 		d.walCreated(job, logNum)
 	}
-	d.mem = d.opts.newMemTable(logNum, 0)
 	d.mu.Lock()
+	d.nextMemSize = d.opts.InitialMemTableSize
+	d.mem = d.newMemTableLocked(logNum, 0)
 	d.updateReadStateLocked()
 	d.mu.Unlock()
 	edit.HasLogNumber, edit.LogNumber = true, logNum

@@ -24,6 +24,28 @@ func (v *setView) Span(ukey []byte, readSeq uint64) (uint64, []byte, []byte, err
 	return q, lo, hi, nil
 }
 
+// SpanGap implements iterator.GapTombstones.
+func (v *setView) SpanGap(ukey []byte, readSeq uint64) (uint64, []byte, []byte, []byte, bool, error) {
+	q, lo, hi, gapEnd, gap := (*rangedel.Set)(v).SpanGap(ukey, readSeq)
+	return q, lo, hi, gapEnd, gap, nil
+}
+
+// noPoints is the iterator of a table that holds range tombstones only
+// (manifest.TableFacts.Empty): never positioned.
+type noPoints struct{}
+
+func (noPoints) SeekGE([]byte) bool { return false }
+func (noPoints) SeekLT([]byte) bool { return false }
+func (noPoints) First() bool        { return false }
+func (noPoints) Last() bool         { return false }
+func (noPoints) Next() bool         { return false }
+func (noPoints) Prev() bool         { return false }
+func (noPoints) Valid() bool        { return false }
+func (noPoints) Key() []byte        { return nil }
+func (noPoints) Value() []byte      { return nil }
+func (noPoints) Error() error       { return nil }
+func (noPoints) Close() error       { return nil }
+
 // levelTombs is the tombstones of a sorted level (1 and deeper) as an
 // iterator.Tombstones: those of the table whose range holds the key. It
 // keeps the last table's set, so a walk opens each table's once.
@@ -40,6 +62,14 @@ func (l *levelTombs) init(d *DB, files []*manifest.FileMetadata) {
 
 // Span implements iterator.Tombstones.
 func (l *levelTombs) Span(ukey []byte, readSeq uint64) (uint64, []byte, []byte, error) {
+	q, lo, hi, _, _, err := l.SpanGap(ukey, readSeq)
+	return q, lo, hi, err
+}
+
+// SpanGap implements iterator.GapTombstones: after a fragment of a table,
+// the stretch its table's tombstones leave uncovered, up to the next
+// table's start at most.
+func (l *levelTombs) SpanGap(ukey []byte, readSeq uint64) (seq uint64, lo, hi, gapEnd []byte, gap bool, err error) {
 	cmp := l.d.cmp.Compare
 	files := l.files
 	i, j := 0, len(files) // the first file that reaches ukey
@@ -61,12 +91,12 @@ func (l *levelTombs) Span(ukey []byte, readSeq uint64) (uint64, []byte, []byte, 
 		prevEnd = files[i-1].LargestUserKey()
 	}
 	if i == len(files) {
-		return 0, prevEnd, nil, nil
+		return 0, prevEnd, nil, nil, false, nil
 	}
 	f := files[i]
-	lo := f.SmallestUserKey()
+	lo = f.SmallestUserKey()
 	if cmp(ukey, lo) < 0 {
-		return 0, prevEnd, lo, nil
+		return 0, prevEnd, lo, nil, false, nil
 	}
 	var next []byte // where the next table starts: no tombstone of this level before it
 	if i+1 < len(files) {
@@ -75,19 +105,27 @@ func (l *levelTombs) Span(ukey []byte, readSeq uint64) (uint64, []byte, []byte, 
 	if l.cur != i {
 		set, err := l.d.tables.rangeDels(f)
 		if err != nil {
-			return 0, nil, nil, err
+			return 0, nil, nil, nil, false, err
 		}
 		l.cur, l.set = i, set
 	}
-	q, slo, shi := l.set.Span(ukey, readSeq)
+	q, slo, shi, sgEnd, sgap := l.set.SpanGap(ukey, readSeq)
 	if slo != nil && cmp(slo, lo) > 0 {
 		lo = slo
 	}
-	hi := shi
+	hi = shi
 	if hi == nil || next != nil && cmp(hi, next) > 0 {
 		hi = next
 	}
-	return q, lo, hi, nil
+	if sgap && shi != nil && (next == nil || cmp(shi, next) < 0) {
+		// After the fragment: uncovered up to the table's next fragment,
+		// and past the table's end up to the next table.
+		gap, gapEnd = true, sgEnd
+		if next != nil && (gapEnd == nil || cmp(gapEnd, next) > 0) {
+			gapEnd = next
+		}
+	}
+	return q, lo, hi, gapEnd, gap, nil
 }
 
 // reachesKey reports whether table f's range reaches ukey: its largest key

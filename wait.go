@@ -52,6 +52,9 @@ func (d *DB) WaitForCompactionsContext(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
+		if len(d.imms) > 0 {
+			d.flushQueued = true // the small memtables of the ramp too
+		}
 		d.scheduleFlush()
 		d.scheduleCompaction()
 		d.bgCond.Wait()

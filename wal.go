@@ -67,6 +67,7 @@ func (d *DB) createWALLocked(num uint64, syncNow bool) (*walFile, error) {
 	if err == nil && syncNow {
 		if err = app.Sync(); err == nil {
 			l.unsynced, l.headerSynced = false, true
+			l.headerDurable.Store(true)
 		}
 	}
 	if err != nil {
@@ -90,6 +91,7 @@ func (l *walFile) syncHeader() error {
 		return fmt.Errorf("strata: sync header of WAL %s: %w", base.MakeFilename(base.FileTypeLog, l.num), err)
 	}
 	l.headerSynced = true
+	l.headerDurable.Store(true)
 	return nil
 }
 
@@ -122,6 +124,7 @@ func (l *walFile) syncRetired() error {
 		return fmt.Errorf("strata: sync WAL %s: %w", base.MakeFilename(base.FileTypeLog, l.num), err)
 	}
 	l.unsynced, l.headerSynced = false, true
+	l.headerDurable.Store(true)
 	return nil
 }
 

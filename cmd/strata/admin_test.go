@@ -560,10 +560,13 @@ func TestWarnsWhenRecoveryLeavesWritesOut(t *testing.T) {
 		fmt.Fprintf(&in, "k%05d\tv\n", i)
 	}
 	mustStrata(t, in.String(), "load", "--db", dir, "--batches", "-")
+	// The load's writes are in one log, or (Options.InitialMemTableSize:
+	// the small first memtables) several; damage the oldest, in the middle.
 	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
-	if len(logs) != 1 {
-		t.Fatalf("logs: %v", logs)
+	if len(logs) == 0 {
+		t.Fatalf("no log in %s", dir)
 	}
+	slices.Sort(logs)
 	fi, _ := os.Stat(logs[0])
 	flipByte(t, logs[0], fi.Size()/2)
 	r := runStrata(t, "", "scan", "--db", dir, "--count")

@@ -14,13 +14,29 @@ type Tombstones interface {
 	Span(ukey []byte, readSeq uint64) (seq uint64, lo, hi []byte, err error)
 }
 
+// GapTombstones is implemented by Tombstones that can also say, with an
+// answer, how far the stretch that no tombstone covers after its range
+// reaches, as rangedel.Set.SpanGap does: SpanGap returns Span's answer and,
+// when gap, that none of the child's tombstones covers [hi, gapEnd) (nil
+// gapEnd: open). A walk forward past a covering fragment (First, SeekGE
+// across a deleted range) then asks once, not again at the fragment's end.
+type GapTombstones interface {
+	Tombstones
+	SpanGap(ukey []byte, readSeq uint64) (seq uint64, lo, hi, gapEnd []byte, gap bool, err error)
+}
+
 // tombView is a child's Tombstones with the last answer cached: a forward
-// or backward walk asks again only once it leaves the cached range.
+// or backward walk asks again only once it leaves the cached range (or,
+// with a GapTombstones, the uncovered stretch after it).
 type tombView struct {
 	src    Tombstones
+	gapSrc GapTombstones // src, when it is one
 	cached bool
 	seq    uint64
 	lo, hi []byte
+	// gap: no tombstone covers [hi, gapEnd) (gapEnd nil: open).
+	gap    bool
+	gapEnd []byte
 }
 
 // SetTombstones makes m hide the entries that range tombstones delete for a
@@ -53,7 +69,8 @@ func (m *Merging) SetTombstones(ucmp func(a, b []byte) int, readSeq uint64, ts [
 		return
 	}
 	for _, t := range ts {
-		m.tombs = append(m.tombs, tombView{src: t})
+		g, _ := t.(GapTombstones)
+		m.tombs = append(m.tombs, tombView{src: t, gapSrc: g})
 	}
 }
 
@@ -78,15 +95,28 @@ func (m *Merging) readSeqOf(i int) uint64 {
 // covering asks child i's tombstones about ukey, through its cache.
 func (m *Merging) covering(i int, ukey []byte) (seq uint64, lo, hi []byte, err error) {
 	v := &m.tombs[i]
-	if v.cached && (v.lo == nil || m.ucmp(v.lo, ukey) <= 0) && (v.hi == nil || m.ucmp(ukey, v.hi) < 0) {
-		return v.seq, v.lo, v.hi, nil
+	if v.cached {
+		if (v.lo == nil || m.ucmp(v.lo, ukey) <= 0) && (v.hi == nil || m.ucmp(ukey, v.hi) < 0) {
+			return v.seq, v.lo, v.hi, nil
+		}
+		if v.gap && m.ucmp(v.hi, ukey) <= 0 && (v.gapEnd == nil || m.ucmp(ukey, v.gapEnd) < 0) {
+			// In the uncovered stretch after the cached range.
+			v.seq, v.lo, v.hi, v.gap = 0, v.hi, v.gapEnd, false
+			return 0, v.lo, v.hi, nil
+		}
 	}
-	seq, lo, hi, err = v.src.Span(ukey, m.readSeqOf(i))
+	var gapEnd []byte
+	gap := false
+	if v.gapSrc != nil {
+		seq, lo, hi, gapEnd, gap, err = v.gapSrc.SpanGap(ukey, m.readSeqOf(i))
+	} else {
+		seq, lo, hi, err = v.src.Span(ukey, m.readSeqOf(i))
+	}
 	if err != nil {
 		v.cached = false
 		return 0, nil, nil, err
 	}
-	v.cached, v.seq, v.lo, v.hi = true, seq, lo, hi
+	v.cached, v.seq, v.lo, v.hi, v.gap, v.gapEnd = true, seq, lo, hi, gap && hi != nil, gapEnd
 	return seq, lo, hi, nil
 }
 

@@ -24,6 +24,40 @@ type Version struct {
 	// seek is the seek-compaction candidate, set at most once (by the first
 	// reader whose UpdateStats call exhausts a file's AllowedSeeks).
 	seek atomic.Pointer[seekCandidate]
+	// tombsKnown[l] is how many of level l's first files are known to
+	// hold no range tombstones (their TableFacts say so); tombsFound[l]
+	// that one of its files holds some. See LevelMayHaveRangeDels.
+	tombsKnown [NumLevels]atomic.Int32
+	tombsFound [NumLevels]atomic.Bool
+}
+
+// LevelMayHaveRangeDels reports whether a table of level (1 or deeper, or
+// 0) may hold range tombstones: false once every table's facts are
+// recorded (FileMetadata.Facts) and none has any. What it learns is kept,
+// so that a reader asking on every iterator looks at each table's facts
+// about once per Version.
+func (v *Version) LevelMayHaveRangeDels(level int) bool {
+	if v.tombsFound[level].Load() {
+		return true
+	}
+	files := v.Levels[level]
+	i := int(v.tombsKnown[level].Load())
+	if i >= len(files) {
+		return false
+	}
+	for ; i < len(files); i++ {
+		facts := files[i].Facts()
+		if facts == nil {
+			break // not known yet: a later read may know
+		}
+		if facts.RangeDels != nil {
+			v.tombsFound[level].Store(true)
+			return true
+		}
+	}
+	// Concurrent callers store what each has seen, every value true.
+	v.tombsKnown[level].Store(int32(i))
+	return i < len(files)
 }
 
 type seekCandidate struct {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/rangedel"
 )
 
 func TestVersionRefs(t *testing.T) {
@@ -341,5 +342,46 @@ func BenchmarkRecordReadSample(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		v.RecordReadSample(k)
+	}
+}
+
+// TestLevelMayHaveRangeDels: a level may hold range tombstones until every
+// table's facts are known and none has any; a table with some says so for
+// good.
+func TestLevelMayHaveRangeDels(t *testing.T) {
+	v := NewVersion(nil)
+	files := []*FileMetadata{{Num: 1}, {Num: 2}, {Num: 3}}
+	v.Levels[1] = files
+	if v.LevelMayHaveRangeDels(2) {
+		t.Fatal("an empty level may have range tombstones")
+	}
+	steps := []struct {
+		set  int // file whose facts are recorded before asking
+		tomb bool
+		want bool
+	}{
+		{-1, false, true}, // nothing known
+		{0, false, true},  // file 2 and 3 unknown
+		{2, false, true},  // file 2 unknown
+		{1, false, false}, // all known, none with tombstones
+	}
+	for i, s := range steps {
+		if s.set >= 0 {
+			files[s.set].SetFacts(&TableFacts{})
+		}
+		if got := v.LevelMayHaveRangeDels(1); got != s.want {
+			t.Fatalf("step %d: LevelMayHaveRangeDels = %v, want %v", i, got, s.want)
+		}
+	}
+	w := NewVersion(nil)
+	other := []*FileMetadata{{Num: 4}, {Num: 5}}
+	other[0].SetFacts(&TableFacts{})
+	other[1].SetFacts(&TableFacts{RangeDels: rangedel.NewSet(base.DefaultComparer.Compare,
+		[]rangedel.Tombstone{{Start: []byte("a"), End: []byte("b"), Seq: 1}})})
+	w.Levels[3] = other
+	for range 2 {
+		if !w.LevelMayHaveRangeDels(3) {
+			t.Fatal("a level with a table holding a tombstone may have none")
+		}
 	}
 }

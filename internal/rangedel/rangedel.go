@@ -160,8 +160,18 @@ func (s *Set) Covering(key []byte, readSeq uint64) (uint64, *Fragment) {
 // nil lo or hi is open. Iterators use it to ask once per range, not once
 // per key.
 func (s *Set) Span(key []byte, readSeq uint64) (seq uint64, lo, hi []byte) {
+	seq, lo, hi, _, _ = s.SpanGap(key, readSeq)
+	return seq, lo, hi
+}
+
+// SpanGap is Span that also tells, when key is in a fragment, where the
+// stretch that no tombstone covers after the fragment ends: gap reports
+// that [hi, gapEnd) is covered by none (gapEnd nil: open), so that a
+// forward walk past a deleted range needs no second question. gap is false
+// when the next fragment starts at hi, and for a key between fragments.
+func (s *Set) SpanGap(key []byte, readSeq uint64) (seq uint64, lo, hi, gapEnd []byte, gap bool) {
 	if s == nil {
-		return 0, nil, nil
+		return 0, nil, nil, nil, false
 	}
 	// The first fragment whose End is after key (a loop, not
 	// slices.BinarySearchFunc: iterators ask on every positioning call).
@@ -178,18 +188,23 @@ func (s *Set) Span(key []byte, readSeq uint64) (seq uint64, lo, hi []byte) {
 		lo = s.frags[i-1].End
 	}
 	if i == len(s.frags) {
-		return 0, lo, nil
+		return 0, lo, nil, nil, false
 	}
 	f := &s.frags[i]
 	if s.cmp(f.Start, key) > 0 {
-		return 0, lo, f.Start // in the gap before f
+		return 0, lo, f.Start, nil, false // in the gap before f
+	}
+	gap = true // up to the next fragment, or open
+	if i+1 < len(s.frags) {
+		gapEnd = s.frags[i+1].Start
+		gap = s.cmp(f.End, gapEnd) < 0
 	}
 	for _, q := range f.Seqs { // newest first
 		if q <= readSeq {
-			return q, f.Start, f.End
+			return q, f.Start, f.End, gapEnd, gap
 		}
 	}
-	return 0, f.Start, f.End
+	return 0, f.Start, f.End, gapEnd, gap
 }
 
 // Union returns the set of the tombstones of every set given (nil ones are

@@ -115,11 +115,18 @@ func TestSetAgainstModel(t *testing.T) {
 				if sq != want || slo != nil && bytes.Compare(slo, k) > 0 || shi != nil && bytes.Compare(k, shi) >= 0 {
 					t.Fatalf("Span(%s, %d) = %d [%q, %q), want %d around the key; tombstones %v", k, readSeq, sq, slo, shi, want, tombs)
 				}
+				gq, glo, ghi, gapEnd, gap := s.SpanGap(k, readSeq)
+				if gq != sq || !bytes.Equal(glo, slo) || !bytes.Equal(ghi, shi) || gap && shi == nil {
+					t.Fatalf("SpanGap(%s, %d) = %d [%q, %q) gap %v, Span %d [%q, %q); tombstones %v", k, readSeq, gq, glo, ghi, gap, sq, slo, shi, tombs)
+				}
 				for c2 := byte('a' - 1); c2 <= 'm'+1; c2++ {
 					k2 := []byte{c2}
 					if (slo == nil || bytes.Compare(slo, k2) <= 0) && (shi == nil || bytes.Compare(k2, shi) < 0) &&
 						model(tombs, k2, readSeq) != want {
 						t.Fatalf("Span(%s, %d) = %d [%q, %q), but %s reads %d; tombstones %v", k, readSeq, sq, slo, shi, k2, model(tombs, k2, readSeq), tombs)
+					}
+					if gap && bytes.Compare(shi, k2) <= 0 && (gapEnd == nil || bytes.Compare(k2, gapEnd) < 0) && model(tombs, k2, 20) != 0 {
+						t.Fatalf("SpanGap(%s, %d): [%q, %q) uncovered, but %s reads %d; tombstones %v", k, readSeq, shi, gapEnd, k2, model(tombs, k2, 20), tombs)
 					}
 				}
 				in := (lo == nil || bytes.Compare(lo, k) <= 0) && bytes.Compare(k, hi) < 0
