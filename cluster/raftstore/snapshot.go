@@ -487,22 +487,22 @@ var errSnapshotNotTaken = errors.New("raftstore: snapshot not taken (stale, supe
 // or that the database refuses, is refused with an error (logged and
 // counted); the region stays as it was.
 func (s *Store) ReceiveSnapshot(ctx context.Context, msg *clusterpb.RaftMessage, data io.Reader) error {
-	if err := s.checkMessage(msg); err != nil {
-		return err
-	}
-	if t := msg.GetMessage().GetType(); t != pb.MessageType_MsgSnap {
-		return fmt.Errorf("raftstore: node %d: region %d: a %v on the snapshot stream refused", s.cfg.NodeID, msg.GetRegionId(), t)
-	}
 	snap := msg.GetMessage().GetSnapshot()
-	meta, err := decodeSnapshotMeta(snap)
-	if err != nil {
-		return err
-	}
 	refuse := func(err error) error {
 		s.stats.snapRefused.Add(1)
 		err = fmt.Errorf("raftstore: node %d: region %d: snapshot at index %d refused: %w", s.cfg.NodeID, msg.GetRegionId(), snap.GetMetadata().GetIndex(), err)
 		s.cfg.Logger.Error("raftstore: snapshot refused", "region", msg.GetRegionId(), "err", err)
 		return err
+	}
+	if err := s.checkMessage(msg); err != nil {
+		return refuse(err)
+	}
+	if t := msg.GetMessage().GetType(); t != pb.MessageType_MsgSnap {
+		return refuse(fmt.Errorf("a %v on the snapshot stream", t))
+	}
+	meta, err := decodeSnapshotMeta(snap)
+	if err != nil {
+		return refuse(err)
 	}
 	if _, err := snapshotBytes(meta, s.cfg.MaxSnapshotBytes); err != nil {
 		return refuse(err)
