@@ -80,6 +80,10 @@ type Config struct {
 	// election timeout in ticks (default 10).
 	TickInterval  time.Duration
 	ElectionTicks int
+	// LogGCThreshold and SnapshotTableSize tune the raft store's log
+	// truncation and snapshots (raftstore.Config; 0: its defaults).
+	LogGCThreshold    uint64
+	SnapshotTableSize uint64
 	// HeartbeatInterval is how often the node reports its regions and
 	// itself to the placement driver (default 1 s).
 	HeartbeatInterval time.Duration
@@ -158,6 +162,7 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.store, err = raftstore.Open(raftstore.Config{NodeID: cfg.NodeID, ClusterID: cfg.ClusterID, Dir: cfg.Dir,
 		Transport: n.tr, TickInterval: cfg.TickInterval, ElectionTicks: cfg.ElectionTicks,
+		LogGCThreshold: cfg.LogGCThreshold, SnapshotTableSize: cfg.SnapshotTableSize,
 		AllocID: n.allocID, Logger: log})
 	if err != nil {
 		n.tr.Close()
