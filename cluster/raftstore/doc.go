@@ -19,11 +19,15 @@
 // kv.go): writes are proposed by the leader and checked again, epoch and
 // keys, when every replica applies them; linearizable reads use Raft's
 // ReadIndex; stale reads read a replica's applied state. Admin: Split (also
-// automatic by size), log truncation, snapshots built from the region's data
-// and installed by ingesting tables, and membership changes (ChangePeer).
+// automatic by size), log truncation, snapshots (table files built from the
+// region's data outside the loop, streamed beside the raft message, checked
+// on arrival and installed by ingesting them: snapshot.go), and membership
+// changes (ChangePeer).
 //
 // The package knows no network: a Transport carries outgoing messages, and
-// whoever receives them calls Store.Step. cluster/sim is a simulated network;
+// whoever receives them calls Store.Step; a snapshot's files go from the
+// sender's OpenSnapshot to the receiver's ReceiveSnapshot, and the transport
+// reports outcomes with ReportSnapshot and ReportUnreachable. cluster/sim is a simulated network;
 // cluster/transport is gRPC. docs/cluster.md describes the design, the
 // guarantees and what is not done yet.
 package raftstore
