@@ -747,12 +747,18 @@ func (s *Store) refuseSnapshot(p *peer, err error) error {
 
 // ReportSnapshot tells region regionID's raft how sending a snapshot to
 // its peer peerID ended (a transport's report: finished only once the
-// receiver acknowledged it). It does not block.
+// receiver acknowledged it, that is installed it). It does not block. A
+// finished snapshot restarts the window in which log truncation spares the
+// entries after it (a large snapshot can take a while to arrive).
 func (s *Store) ReportSnapshot(regionID, peerID uint64, status raft.SnapshotStatus) {
 	op := func() {
 		if p := s.peers[regionID]; p != nil {
 			s.wake(p)
 			p.rn.ReportSnapshot(peerID, status)
+			if ss, ok := p.snapSent[peerID]; ok && status == raft.SnapshotFinish {
+				ss.tick = s.ticks
+				p.snapSent[peerID] = ss
+			}
 		}
 	}
 	if s.submit(op) == errBusy {
