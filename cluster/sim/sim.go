@@ -214,7 +214,9 @@ func (e endpoint) Send(msgs []*clusterpb.RaftMessage) {
 			continue
 		}
 		copies := 1
-		if n.rng.Float64() < n.faults.Duplicate {
+		snap := m.GetMessage().GetType() == pb.MessageType_MsgSnap
+		// A snapshot is not duplicated: it is reported once.
+		if n.rng.Float64() < n.faults.Duplicate && !snap {
 			copies = 2
 		}
 		for range copies {
@@ -223,12 +225,6 @@ func (e endpoint) Send(msgs []*clusterpb.RaftMessage) {
 				d = time.Duration(n.rng.Int64N(int64(n.faults.MaxDelay) + 1))
 			}
 			n.seq++
-			snap := m.GetMessage().GetType() == pb.MessageType_MsgSnap
-			if snap && copies == 2 {
-				// A snapshot is reported once: a duplicate would be a
-				// second report for one message.
-				continue
-			}
 			heap.Push(&n.q, delivery{at: now.Add(d), seq: n.seq, from: e.node, to: to, data: data, snap: snap})
 		}
 	}
