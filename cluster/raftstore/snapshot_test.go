@@ -29,7 +29,7 @@ type testTable struct {
 // makeSnapshot writes tables into fs and returns the MsgSnap of region r
 // at index/term from peer 20 (node 2) to peer 10 (node 1), with the
 // tables' bytes as they are streamed.
-func makeSnapshot(t *testing.T, fs strata.FS, r *clusterpb.Region, index, term uint64, tables []testTable) (*clusterpb.RaftMessage, []byte) {
+func makeSnapshot(t testing.TB, fs strata.FS, r *clusterpb.Region, index, term uint64, tables []testTable) (*clusterpb.RaftMessage, []byte) {
 	t.Helper()
 	meta := &clusterpb.SnapshotMeta{Region: r}
 	var stream []byte
@@ -79,7 +79,7 @@ func makeSnapshot(t *testing.T, fs strata.FS, r *clusterpb.Region, index, term u
 }
 
 // openTestStore opens a store (node 1) on fs, hosting no region yet.
-func openTestStore(t *testing.T, fs strata.FS, cfg func(*Config)) *Store {
+func openTestStore(t testing.TB, fs strata.FS, cfg func(*Config)) *Store {
 	t.Helper()
 	c := Config{NodeID: 1, Dir: "/s", DBOptions: &strata.Options{FS: fs}, Transport: nopTransport{}, TickInterval: 5 * time.Millisecond}
 	if cfg != nil {
@@ -238,7 +238,7 @@ func editMeta(t *testing.T, msg *clusterpb.RaftMessage, fn func(*clusterpb.Snaps
 }
 
 // stagingFiles lists Dir/snap.
-func stagingFiles(t *testing.T, s *Store) []string {
+func stagingFiles(t testing.TB, s *Store) []string {
 	t.Helper()
 	names, err := s.fs.List(s.snapDir)
 	if err != nil {
