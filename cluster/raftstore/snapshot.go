@@ -218,7 +218,7 @@ func (p *peer) generateSnapshot() (*pb.Snapshot, error) {
 // at applied, as the snapshot's tables (layout above) and returns it,
 // registered for OpenSnapshot.
 func (s *Store) buildSnapshot(dbSnap *strata.Snapshot, r *clusterpb.Region, applied, term uint64) (*genSnap, error) {
-	g := &genSnap{id: s.snapSeqA.Add(1), regionID: r.GetId()}
+	g := &genSnap{id: s.fileSeq.Add(1), regionID: r.GetId()}
 	fail := func(err error) (*genSnap, error) {
 		for _, path := range g.paths {
 			s.fs.Remove(path)
@@ -548,7 +548,7 @@ func (s *Store) ReceiveSnapshot(ctx context.Context, msg *clusterpb.RaftMessage,
 // each one's size and CRC and that data ends with the last. It returns the
 // paths written (also on error, for removal).
 func (s *Store) receiveFiles(ctx context.Context, meta *clusterpb.SnapshotMeta, data io.Reader) ([]string, error) {
-	seq := s.snapSeqA.Add(1)
+	seq := s.fileSeq.Add(1)
 	buf := make([]byte, 256<<10)
 	h := crc32.New(crcTable)
 	var paths []string

@@ -184,11 +184,11 @@ type Store struct {
 		snapGen, snapApplied, splits, compactions, rounds, ticks, autoSplits atomic.Uint64
 		snapRefused                                                          atomic.Uint64
 	}
-	// snapSeqA numbers the snapshot files built and received (in Dir/snap);
+	// fileSeq numbers the snapshot files built and received (in Dir/snap);
 	// gens, under genMu, are the generated snapshots streams may open.
-	snapSeqA atomic.Uint64
-	genMu    sync.Mutex
-	gens     map[uint64]*genSnap
+	fileSeq atomic.Uint64
+	genMu   sync.Mutex
+	gens    map[uint64]*genSnap
 
 	// Owned by the loop goroutine.
 	peers      map[uint64]*peer
