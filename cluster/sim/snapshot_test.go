@@ -5,12 +5,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/strata-db/strata"
 	"github.com/strata-db/strata/cluster/clusterpb"
 	"github.com/strata-db/strata/cluster/raftstore"
 )
@@ -96,9 +98,12 @@ func checkValues(t *testing.T, c *Cluster, node uint64, prefix string, n, size, 
 func stagingFiles(t *testing.T, c *Cluster, node uint64) []string {
 	t.Helper()
 	c.mu.Lock()
-	fs := c.fss[node]
+	fs, dir := c.fss[node], fmt.Sprintf("/node%d/snap", node)
+	if c.opts.Dir != "" {
+		fs, dir = strata.OSFS(), filepath.Join(c.opts.Dir, fmt.Sprintf("node%d", node), "snap")
+	}
 	c.mu.Unlock()
-	names, err := fs.List(fmt.Sprintf("/node%d/snap", node))
+	names, err := fs.List(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,20 +114,34 @@ func stagingFiles(t *testing.T, c *Cluster, node uint64) []string {
 // the gRPC transport's 16 MiB message limit (which an inline snapshot could
 // not cross) catches up by a snapshot of many table files, and holds every
 // write; the receiver's staging directory is empty afterwards.
+//
+// In long mode the region grows to 128 MiB, on disk, and the test logs how
+// long node 3 takes to catch up.
 func TestLargeSnapshotCatchUp(t *testing.T) {
 	const size = 64 << 10
-	n := 300 // 300 × 64 KiB = 18.75 MiB
-	c := snapshotCluster(t, 2<<20)
+	n, tableSize, dir := 300, uint64(2<<20), "" // 300 × 64 KiB = 18.75 MiB, ~10 tables
+	if !testing.Short() {
+		n, tableSize, dir = 2048, 32<<20, t.TempDir() // 128 MiB, 4 tables
+	}
+	c := newCluster(t, ClusterOptions{Dir: dir, Config: func(cfg *raftstore.Config) {
+		fastConfig(cfg)
+		cfg.LogGCThreshold = 50
+		cfg.SnapshotTableSize = tableSize
+	}})
 	cl := c.Client()
 	putValues(t, cl, "pre", 10, 100)
 	if err := c.Stop(3); err != nil {
 		t.Fatal(err)
 	}
+	start := time.Now()
 	putValues(t, cl, "k", n, size)
+	t.Logf("wrote %d MiB in %v", n*size>>20, time.Since(start).Round(time.Millisecond))
+	start = time.Now()
 	if err := c.Start(3); err != nil {
 		t.Fatal(err)
 	}
-	waitCaughtUp(t, c, 3, 60*time.Second)
+	waitCaughtUp(t, c, 3, 5*time.Minute)
+	t.Logf("node 3 caught up in %v", time.Since(start).Round(time.Millisecond))
 	if got := c.Store(3).Stats().SnapshotsApplied; got == 0 {
 		t.Fatal("node 3 caught up without a snapshot")
 	}
@@ -135,8 +154,8 @@ func TestLargeSnapshotCatchUp(t *testing.T) {
 		}
 	}
 	t.Logf("node 3: %+v; the leader's snapshot has %d tables", c.Store(3).Stats(), tables)
-	if tables < 8 {
-		t.Fatalf("the leader's cached snapshot has %d tables, want about 10 of 2 MiB", tables)
+	if want := n * size / int(tableSize); tables < want {
+		t.Fatalf("the leader's cached snapshot has %d tables, want about %d", tables, want)
 	}
 	if names := stagingFiles(t, c, 3); len(names) > 0 {
 		t.Fatalf("node 3's staging files left: %v", names)
