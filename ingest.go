@@ -123,16 +123,21 @@ func (d *DB) IngestContext(ctx context.Context, paths []string, o *IngestOptions
 // key range (nil for an empty table), or context.Cause(ctx) once ctx is
 // done.
 func (d *DB) inspectExternalTable(ctx context.Context, path string) (*externalTable, error) {
-	fi, err := d.fs.Stat(path)
+	return inspectTable(ctx, d.fs, d.cmp, path)
+}
+
+// inspectTable is DB.inspectExternalTable on a file system and comparator.
+func inspectTable(ctx context.Context, fs FS, cmp *base.Comparer, path string) (*externalTable, error) {
+	fi, err := fs.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("strata: ingest: %w", err)
 	}
-	f, err := d.fs.Open(path)
+	f, err := fs.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("strata: ingest: %w", err)
 	}
 	defer f.Close()
-	r, err := sstable.NewReader(f, fi.Size(), sstable.ReaderOptions{Comparer: d.cmp, FileName: path, VerifyChecksums: true})
+	r, err := sstable.NewReader(f, fi.Size(), sstable.ReaderOptions{Comparer: cmp, FileName: path, VerifyChecksums: true})
 	if err != nil {
 		return nil, fmt.Errorf("strata: ingest: %w", err)
 	}
@@ -172,10 +177,10 @@ func (d *DB) inspectExternalTable(ctx context.Context, path string) (*externalTa
 		first, last := frags[0], frags[len(frags)-1]
 		lo := base.AppendInternalKey(nil, first.Start, first.Seqs[0], base.KindRangeDelete)
 		hi := base.AppendInternalKey(nil, last.End, base.MaxSeq, base.KindRangeDelete)
-		if e.smallest == nil || base.InternalCompare(d.cmp.Compare, lo, e.smallest) < 0 {
+		if e.smallest == nil || base.InternalCompare(cmp.Compare, lo, e.smallest) < 0 {
 			e.smallest = lo
 		}
-		if e.largest == nil || base.InternalCompare(d.cmp.Compare, hi, e.largest) > 0 {
+		if e.largest == nil || base.InternalCompare(cmp.Compare, hi, e.largest) > 0 {
 			e.largest = hi
 		}
 		for _, f := range frags {

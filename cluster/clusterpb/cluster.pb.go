@@ -1427,9 +1427,19 @@ func (*Done) Descriptor() ([]byte, []int) {
 	return file_cluster_proto_rawDescGZIP(), []int{15}
 }
 
-// SnapshotChunk is one piece of a region snapshot streamed to a node. The first
-// chunk carries the message (a raftpb.Message of type MsgSnap, whose snapshot
-// data is a SnapshotMeta); data chunks follow.
+// SnapshotChunk is one piece of a region snapshot streamed to a node
+// (Raft/Snapshot). The first chunk carries the message (a raftpb.Message of
+// type MsgSnap, whose snapshot data is a SnapshotMeta) and may carry data;
+// the chunks after it carry data only. The data of all the chunks, in order,
+// is the snapshot's files one after the other, in SnapshotMeta.files order,
+// with no framing: each file's size delimits it.
+//
+//	chunk 0:  message = MsgSnap { snapshot.data = SnapshotMeta{region, files} }
+//	chunk i:  data = the next bytes of file 0 | file 1 | ... | file n-1
+//
+// The receiver acknowledges with Done once the snapshot is installed; it
+// refuses a stream shorter or longer than the files' sizes add up to, or a
+// file whose CRC-32C differs.
 type SnapshotChunk struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Message       *RaftMessage           `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
@@ -1483,14 +1493,15 @@ func (x *SnapshotChunk) GetData() []byte {
 }
 
 // SnapshotMeta is the data field of a region's raftpb.Snapshot: the region
-// descriptor as of the snapshot index, and the files that carry its data.
+// descriptor as of the snapshot index, and the table files that carry its
+// data (cluster/raftstore/snapshot.go has their layout: tables in key order
+// with range tombstones that cover the region's range).
 type SnapshotMeta struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Region *Region                `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
-	Files  []*SnapshotFile        `protobuf:"bytes,2,rep,name=files,proto3" json:"files,omitempty"` // not used yet: data travels inline in pairs
-	// pairs is the region's user data (keys without the node's data prefix), in
-	// increasing key order, as of the snapshot's index. For now a snapshot
-	// carries its data inline; streaming table files in chunks is for later.
+	Files  []*SnapshotFile        `protobuf:"bytes,2,rep,name=files,proto3" json:"files,omitempty"` // 1 to 4096 files, each non-empty
+	// pairs is no longer used (snapshots once carried the region's data
+	// inline): a snapshot with pairs is refused.
 	Pairs         []*KvPair `protobuf:"bytes,3,rep,name=pairs,proto3" json:"pairs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1547,7 +1558,9 @@ func (x *SnapshotMeta) GetPairs() []*KvPair {
 	return nil
 }
 
-// SnapshotFile names one table file of a snapshot, with its size and CRC-32C.
+// SnapshotFile names one table file of a snapshot, with its size in bytes
+// and its CRC-32C (Castagnoli) over those bytes. The name is the sender's
+// (at most 256 bytes); the receiver stores the file under a name of its own.
 type SnapshotFile struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`

@@ -24,12 +24,16 @@
 // ReadIndex, lease reads the leader's lease (lease.go); stale reads read a
 // replica's applied state; every read goes to a database snapshot taken when
 // the loop confirms it. Admin: Split (also automatic by size), log
-// truncation, snapshots built from the region's data and installed by
-// ingesting tables, and membership changes (ChangePeers; several at once
-// through a joint configuration, confchange.go).
+// truncation, snapshots (table files built from the region's data outside
+// the loop, streamed beside the raft message, checked on arrival and
+// installed by ingesting them: snapshot.go), and membership changes
+// (ChangePeers; several at once through a joint configuration,
+// confchange.go).
 //
 // The package knows no network: a Transport carries outgoing messages, and
-// whoever receives them calls Store.Step. cluster/sim is a simulated network;
+// whoever receives them calls Store.Step; a snapshot's files go from the
+// sender's OpenSnapshot to the receiver's ReceiveSnapshot, and the transport
+// reports outcomes with ReportSnapshot and ReportUnreachable. cluster/sim is a simulated network;
 // cluster/transport is gRPC. docs/cluster.md describes the design, the
 // guarantees and what is not done yet.
 package raftstore

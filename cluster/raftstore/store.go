@@ -27,11 +27,14 @@ import (
 // not modified after Send returns; a transport may keep them (to encode
 // them later) but must not modify them.
 //
-// A snapshot travels as a message too (raft type MsgSnap, its data inline:
-// see snapshot.go), possibly large. The store reports a snapshot delivered
-// as soon as it is handed to Send; if it is lost, the leader notices the
-// follower is still behind and sends another, so a transport may drop one
-// like any other message.
+// A snapshot is a message too (raft type MsgSnap) that carries only the
+// snapshot's metadata; its table files travel beside it (see snapshot.go): a
+// transport reads them with the sender's OpenSnapshot and hands them to the
+// receiver's ReceiveSnapshot, never to Step. It must report how every
+// MsgSnap given to Send ended with the sender's ReportSnapshot (finished once
+// the receiver acknowledged it, failed otherwise, dropped included): raft
+// sends the peer nothing more until then. It may report peers it cannot
+// reach with ReportUnreachable.
 type Transport interface {
 	Send(msgs []*clusterpb.RaftMessage)
 }
@@ -80,6 +83,12 @@ type Config struct {
 	// past SplitSize a goroutine measures the region and splits it at the
 	// key that halves it. Default 0: splits only on demand.
 	SplitSize uint64
+	// SnapshotTableSize is the size, in bytes of keys and values, at which
+	// a region snapshot being built starts a new table file (default 32 MiB).
+	SnapshotTableSize uint64
+	// MaxSnapshotBytes bounds the files of a snapshot this store receives:
+	// a larger one is refused before any of it is read (default 64 GiB).
+	MaxSnapshotBytes uint64
 	// AllocID returns a new id, unique in the cluster, for the regions and
 	// peers a split creates. Default: random 63-bit ids (collisions
 	// improbable, not impossible: a cluster should pass its allocator).
@@ -121,6 +130,12 @@ func (c Config) withDefaults() Config {
 	if c.LogGCThreshold == 0 {
 		c.LogGCThreshold = 1024
 	}
+	if c.SnapshotTableSize == 0 {
+		c.SnapshotTableSize = 32 << 20
+	}
+	if c.MaxSnapshotBytes == 0 {
+		c.MaxSnapshotBytes = 64 << 30
+	}
 	if c.AllocID == nil {
 		c.AllocID = func() (uint64, error) { return rand.Uint64()>>1 | 1<<40, nil }
 	}
@@ -148,6 +163,7 @@ var (
 type Stats struct {
 	SnapshotsGenerated uint64 // region snapshots built for a lagging replica
 	SnapshotsApplied   uint64 // region snapshots ingested by this store
+	SnapshotsRefused   uint64 // region snapshots received and refused (bad files, ingest failed)
 	Splits             uint64 // splits applied by this store's replicas
 	LogCompactions     uint64 // log truncations applied
 	AutoSplits         uint64 // splits this store's leaders proposed by size
@@ -179,7 +195,13 @@ type Store struct {
 
 	stats struct {
 		snapGen, snapApplied, splits, compactions, rounds, syncs, ticks, autoSplits atomic.Uint64
+		snapRefused                                                                 atomic.Uint64
 	}
+	// fileSeq numbers the snapshot files built and received (in Dir/snap);
+	// gens, under genMu, are the generated snapshots streams may open.
+	fileSeq atomic.Uint64
+	genMu   sync.Mutex
+	gens    map[uint64]*genSnap
 
 	// Owned by the loop goroutine.
 	peers      map[uint64]*peer
@@ -199,6 +221,10 @@ type Store struct {
 	// proposing are the regions with commands gathered for the next round
 	// (propose.go).
 	proposing []*peer
+	// regionGen is each region's current generated snapshot; received,
+	// the received snapshots stepped into raft, waiting for its Ready.
+	regionGen map[uint64]*genSnap
+	received  map[uint64]*recvSnap
 }
 
 // Open opens (or creates) the store in cfg.Dir and starts its loop. The
@@ -242,19 +268,16 @@ func Open(cfg Config) (*Store, error) {
 		awake:      map[uint64]*peer{},
 		early:      map[uint64][]*clusterpb.RaftMessage{},
 		tombstones: map[uint64]uint64{},
+		gens:       map[uint64]*genSnap{},
+		regionGen:  map[uint64]*genSnap{},
+		received:   map[uint64]*recvSnap{},
 		rng:        rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 	}
 	s.raftLogger = &raftLogger{l: cfg.Logger.With("node", cfg.NodeID)}
 	if err := opts.FS.MkdirAll(s.snapDir, 0o755); err != nil {
 		return nil, fmt.Errorf("raftstore: node %d: creating %s: %w", cfg.NodeID, s.snapDir, err)
 	}
-	// Tables of a snapshot a crash interrupted: an installed snapshot's
-	// tables were moved into the database, what is left is garbage.
-	if names, err := opts.FS.List(s.snapDir); err == nil {
-		for _, name := range names {
-			opts.FS.Remove(opts.FS.PathJoin(s.snapDir, name))
-		}
-	}
+	s.cleanSnapDir()
 	db, err := strata.Open(opts.FS.PathJoin(cfg.Dir, "db"), opts)
 	if err != nil {
 		return nil, fmt.Errorf("raftstore: node %d: opening its database: %w", cfg.NodeID, err)
@@ -371,6 +394,7 @@ func (s *Store) Stats() Stats {
 	return Stats{
 		SnapshotsGenerated: s.stats.snapGen.Load(),
 		SnapshotsApplied:   s.stats.snapApplied.Load(),
+		SnapshotsRefused:   s.stats.snapRefused.Load(),
 		Splits:             s.stats.splits.Load(),
 		LogCompactions:     s.stats.compactions.Load(),
 		AutoSplits:         s.stats.autoSplits.Load(),
@@ -437,6 +461,9 @@ func (s *Store) call(fn func() error) error {
 func (s *Store) Step(msg *clusterpb.RaftMessage) error {
 	if err := s.checkMessage(msg); err != nil {
 		return err
+	}
+	if msg.GetMessage().GetType() == pb.MessageType_MsgSnap {
+		return fmt.Errorf("raftstore: node %d: region %d: a snapshot must come with its files (ReceiveSnapshot), not through Step", s.cfg.NodeID, msg.GetRegionId())
 	}
 	select {
 	case <-s.stop:
@@ -561,6 +588,7 @@ func (s *Store) tick() {
 	s.ticks++
 	if s.ticks%uint64(4*s.cfg.ElectionTicks) == 0 {
 		clear(s.early)
+		s.sweepGens()
 	}
 	for _, p := range s.awake {
 		p.tick()
@@ -623,8 +651,8 @@ func (s *Store) handleMessage(msg *clusterpb.RaftMessage) {
 	if !p.saneMessage(m) {
 		return
 	}
-	if m.GetType() == pb.MessageType_MsgSnap && !s.snapshotFits(p, m.GetSnapshot()) {
-		return
+	if m.GetType() == pb.MessageType_MsgSnap && (s.received[p.regionID] == nil || !s.snapshotFits(p, m.GetSnapshot())) {
+		return // a snapshot comes with its files (ReceiveSnapshot)
 	}
 	s.wake(p) // (a vote request ignored below still wakes it: it must tick)
 	if p.noVoteTicks > 0 && (m.GetType() == pb.MessageType_MsgVote || m.GetType() == pb.MessageType_MsgPreVote) {
@@ -833,6 +861,7 @@ func sendsEarly(m *pb.Message) bool {
 // persist all their entries and hard states with one synced write, send the
 // messages, apply, Advance. more reports whether some region has more work.
 func (s *Store) handleReadies() (more bool, err error) {
+	defer s.dropUnclaimed()
 	var items []readyItem
 	ids := make([]uint64, 0, len(s.awake))
 	for id, p := range s.awake {
@@ -852,9 +881,13 @@ func (s *Store) handleReadies() (more bool, err error) {
 		rd.Messages = dropSubsumedAppends(rd.Messages)
 		p.dropCommitNotices(&rd)
 		if rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot) {
-			// Ingested (durably) before the entries that follow it.
+			// Ingested (durably) before the entries that follow it. A
+			// snapshot that cannot be installed drops the whole Ready.
 			if err := p.applySnapshot(rd.Snapshot); err != nil {
-				return false, err
+				if err := s.refuseSnapshot(p, err); err != nil {
+					return false, err
+				}
+				continue
 			}
 		}
 		if err := p.ps.append(b, rd.Entries); err != nil {
@@ -901,7 +934,6 @@ func (s *Store) handleReadies() (more bool, err error) {
 		}
 	}
 	var out []*clusterpb.RaftMessage
-	var snaps []readyItem
 	for _, it := range items {
 		it.p.ps.commitAppend(it.rd.Entries)
 		if it.p.ccInFlight && len(it.rd.Entries) > 0 {
@@ -919,7 +951,6 @@ func (s *Store) handleReadies() (more bool, err error) {
 				out = append(out, rm)
 			}
 			if m.GetType() == pb.MessageType_MsgSnap {
-				snaps = append(snaps, readyItem{p: it.p, rd: raft.Ready{Messages: []*pb.Message{m}}})
 				if it.p.snapSent == nil {
 					it.p.snapSent = map[uint64]snapSent{}
 				}
@@ -928,13 +959,8 @@ func (s *Store) handleReadies() (more bool, err error) {
 		}
 	}
 	if len(out) > 0 {
+		// The transport reports how each snapshot ends (ReportSnapshot).
 		s.cfg.Transport.Send(out)
-	}
-	// A snapshot is reported sent as soon as it is handed over: if it is
-	// lost, the follower stays behind, the leader probes it and sends
-	// another.
-	for _, sn := range snaps {
-		sn.p.rn.ReportSnapshot(sn.rd.Messages[0].GetTo(), raft.SnapshotFinish)
 	}
 	// Every region applies into one batch, written once (unsynced: the log
 	// is durable), before any proposal is answered, any read served or

@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -34,6 +35,7 @@ import (
 	"github.com/strata-db/strata/cluster/pd"
 	"github.com/strata-db/strata/cluster/raftstore"
 	"github.com/strata-db/strata/cluster/transport"
+	"go.etcd.io/raft/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/protobuf/proto"
@@ -82,6 +84,10 @@ type Config struct {
 	// LEASE served under the leader's lease; every node should agree).
 	LeaseReads      bool
 	LeaseClockDrift time.Duration
+	// LogGCThreshold and SnapshotTableSize tune the raft store's log
+	// truncation and snapshots (raftstore.Config; 0: its defaults).
+	LogGCThreshold    uint64
+	SnapshotTableSize uint64
 	// HeartbeatInterval is how often the node reports its regions and
 	// itself to the placement driver (default 1 s).
 	HeartbeatInterval time.Duration
@@ -148,21 +154,28 @@ func Start(cfg Config) (*Node, error) {
 		reported: map[uint64]*clusterpb.Region{}, beats: map[uint64]*clusterpb.RegionHeartbeat{}}
 	n.resolver = transport.NewMapResolver(cfg.InitialCluster)
 	var err error
+	// The transport streams snapshots' files from the store and reports to
+	// it how each snapshot ended and which peers it could not reach; the
+	// store, opened after it, is reached through storeRef.
+	ref := &storeRef{}
 	n.tr, err = transport.New(transport.Config{ClusterID: cfg.ClusterID, NodeID: cfg.NodeID,
-		Resolver: n.resolver, TLS: cfg.TLS, Logger: log})
+		Resolver: n.resolver, TLS: cfg.TLS, Logger: log,
+		Snapshots: ref, SnapshotStatus: ref.reportSnapshot, Unreachable: ref.reportUnreachable})
 	if err != nil {
 		return nil, err
 	}
 	n.store, err = raftstore.Open(raftstore.Config{NodeID: cfg.NodeID, ClusterID: cfg.ClusterID, Dir: cfg.Dir,
 		Transport: n.tr, TickInterval: cfg.TickInterval, ElectionTicks: cfg.ElectionTicks,
 		LeaseReads: cfg.LeaseReads, LeaseClockDrift: cfg.LeaseClockDrift,
+		LogGCThreshold: cfg.LogGCThreshold, SnapshotTableSize: cfg.SnapshotTableSize,
 		AllocID: n.allocID, Logger: log})
 	if err != nil {
 		n.tr.Close()
 		return nil, err
 	}
+	ref.s.Store(n.store)
 	n.srv, err = transport.NewServer(transport.ServerConfig{ClusterID: cfg.ClusterID, NodeID: cfg.NodeID, Listen: cfg.Listen,
-		TLS: cfg.TLS, Insecure: cfg.Insecure, Raft: n.store, KV: n.store, PD: n, Admin: adminService{n: n}, Logger: log})
+		TLS: cfg.TLS, Insecure: cfg.Insecure, Raft: n.store, KV: n.store, Snapshots: n.store, PD: n, Admin: adminService{n: n}, Logger: log})
 	if err != nil {
 		n.closeStore()
 		return nil, err
@@ -205,6 +218,33 @@ func Start(cfg Config) (*Node, error) {
 	go n.heartbeatLoop()
 	go n.scheduleLoop()
 	return n, nil
+}
+
+// storeRef gives the transport the node's store once it is open: the
+// snapshots it streams (transport.SnapshotSource) and the reports it makes.
+type storeRef struct {
+	s atomic.Pointer[raftstore.Store]
+}
+
+// OpenSnapshot implements transport.SnapshotSource.
+func (r *storeRef) OpenSnapshot(msg *clusterpb.RaftMessage) (io.ReadCloser, error) {
+	s := r.s.Load()
+	if s == nil {
+		return nil, errors.New("server: the store is not open yet")
+	}
+	return s.OpenSnapshot(msg)
+}
+
+func (r *storeRef) reportSnapshot(regionID, peerID uint64, status raft.SnapshotStatus) {
+	if s := r.s.Load(); s != nil {
+		s.ReportSnapshot(regionID, peerID, status)
+	}
+}
+
+func (r *storeRef) reportUnreachable(regionID, peerID uint64) {
+	if s := r.s.Load(); s != nil {
+		s.ReportUnreachable(regionID, peerID)
+	}
 }
 
 // Addr returns the address the node serves gRPC on.
@@ -597,6 +637,7 @@ func (n *Node) writeMetrics(w http.ResponseWriter, _ *http.Request) {
 	metric("strata_raft_ticks_total", "counter", "Region ticks processed (hibernating regions cost none).", st.Ticks)
 	metric("strata_raft_snapshots_generated_total", "counter", "Region snapshots built for lagging replicas.", st.SnapshotsGenerated)
 	metric("strata_raft_snapshots_applied_total", "counter", "Region snapshots ingested.", st.SnapshotsApplied)
+	metric("strata_raft_snapshots_refused_total", "counter", "Region snapshots received and refused (bad files, ingest failed).", st.SnapshotsRefused)
 	metric("strata_raft_splits_total", "counter", "Region splits applied.", st.Splits)
 	metric("strata_raft_log_compactions_total", "counter", "Raft log truncations applied.", st.LogCompactions)
 	metric("strata_pd_lookups_total", "counter", "Region lookups answered.", n.pdLookups.Load())

@@ -48,11 +48,18 @@ type testCluster struct {
 	addrs   []string
 	initial map[uint64]string
 	nodes   []*Node
+	cfg     func(*Config) // adjusts every node's configuration
 }
 
 func startCluster(t *testing.T, n int) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, addrs: freeAddrs(t, n), initial: map[uint64]string{}}
+	return startClusterWith(t, n, nil)
+}
+
+// startClusterWith starts n nodes whose configuration cfg adjusts.
+func startClusterWith(t *testing.T, n int, cfg func(*Config)) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, addrs: freeAddrs(t, n), initial: map[uint64]string{}, cfg: cfg}
 	for i := 0; i < n; i++ {
 		c.dirs = append(c.dirs, t.TempDir())
 		c.initial[uint64(i+1)] = c.addrs[i]
@@ -73,9 +80,13 @@ func startCluster(t *testing.T, n int) *testCluster {
 
 func (c *testCluster) start(i int) {
 	c.t.Helper()
-	nd, err := Start(Config{NodeID: uint64(i + 1), ClusterID: 7, Dir: c.dirs[i], Listen: c.addrs[i],
+	cfg := Config{NodeID: uint64(i + 1), ClusterID: 7, Dir: c.dirs[i], Listen: c.addrs[i],
 		InitialCluster: c.initial, TickInterval: 50 * time.Millisecond, HeartbeatInterval: 100 * time.Millisecond,
-		MetricsListen: "127.0.0.1:0"})
+		MetricsListen: "127.0.0.1:0"}
+	if c.cfg != nil {
+		c.cfg(&cfg)
+	}
+	nd, err := Start(cfg)
 	if err != nil {
 		c.t.Fatalf("starting node %d: %v", i+1, err)
 	}

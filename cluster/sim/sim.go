@@ -2,13 +2,18 @@ package sim
 
 import (
 	"container/heap"
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"strconv"
 	"sync"
 	"time"
 
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/strata-db/strata/cluster/clusterpb"
@@ -46,6 +51,21 @@ type Receiver interface {
 	Step(*clusterpb.RaftMessage) error
 }
 
+// SnapshotPeer is what a node must also be for region snapshots to travel
+// (raftstore.Store): a snapshot message's files are read with the sender's
+// OpenSnapshot and handed to the receiver's ReceiveSnapshot, as the gRPC
+// transport does, and the outcome goes back to the sender's ReportSnapshot.
+type SnapshotPeer interface {
+	OpenSnapshot(msg *clusterpb.RaftMessage) (io.ReadCloser, error)
+	ReceiveSnapshot(ctx context.Context, msg *clusterpb.RaftMessage, data io.Reader) error
+	ReportSnapshot(regionID, peerID uint64, status raft.SnapshotStatus)
+}
+
+// SnapshotFilter, if set on a Network, sees the bytes of every snapshot
+// on their way from node from to node to, and may change them (tests
+// corrupt snapshots with it).
+type SnapshotFilter func(from, to uint64, data io.Reader) io.Reader
+
 // Network is a simulated network between nodes of one process. Messages are
 // copied through their wire encoding, so nodes share nothing. Decisions
 // (drop, duplicate, delay) come from one random source seeded by the seed,
@@ -57,6 +77,11 @@ type Network struct {
 	rng      *rand.Rand
 	faults   Faults
 	nodes    map[uint64]Receiver
+	senders  map[uint64]Receiver // every node attached once, for snapshot reports
+	filter   SnapshotFilter
+	snaps    sync.WaitGroup // snapshots being delivered
+	ctx      context.Context
+	cancel   context.CancelFunc
 	group    map[uint64]int  // partition group of a node; nodes talk only within a group
 	dead     map[uint64]bool // killed nodes: nothing leaves or reaches them until Attach
 	q        deliveries
@@ -72,17 +97,26 @@ type Network struct {
 // NewNetwork starts a network whose faults are drawn from seed.
 func NewNetwork(seed uint64, f Faults) *Network {
 	n := &Network{
-		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		faults: f,
-		nodes:  map[uint64]Receiver{},
-		group:  map[uint64]int{},
-		dead:   map[uint64]bool{},
-		wake:   make(chan struct{}, 1),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
+		rng:     rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		faults:  f,
+		nodes:   map[uint64]Receiver{},
+		senders: map[uint64]Receiver{},
+		group:   map[uint64]int{},
+		dead:    map[uint64]bool{},
+		wake:    make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
 	}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
 	go n.run()
 	return n
+}
+
+// SetSnapshotFilter sets (nil: removes) the filter snapshots go through.
+func (n *Network) SetSnapshotFilter(f SnapshotFilter) {
+	n.mu.Lock()
+	n.filter = f
+	n.mu.Unlock()
 }
 
 // SetFaults changes the faults from now on.
@@ -96,6 +130,7 @@ func (n *Network) SetFaults(f Faults) {
 func (n *Network) Attach(node uint64, r Receiver) {
 	n.mu.Lock()
 	n.nodes[node] = r
+	n.senders[node] = r
 	delete(n.dead, node)
 	n.mu.Unlock()
 }
@@ -145,6 +180,8 @@ func (n *Network) Stats() (sent, dropped uint64) {
 func (n *Network) Close() {
 	n.closeOne.Do(func() { close(n.stop) })
 	<-n.done
+	n.cancel()
+	n.snaps.Wait()
 }
 
 // Endpoint is the raftstore.Transport of node.
@@ -171,10 +208,15 @@ func (e endpoint) Send(msgs []*clusterpb.RaftMessage) {
 		to := m.GetToPeer().GetNodeId()
 		if n.dead[e.node] || n.group[e.node] != n.group[to] || n.rng.Float64() < n.faults.Drop {
 			n.dropped++
+			if m.GetMessage().GetType() == pb.MessageType_MsgSnap {
+				n.reportSnapshot(e.node, m, raft.SnapshotFailure)
+			}
 			continue
 		}
 		copies := 1
-		if n.rng.Float64() < n.faults.Duplicate {
+		snap := m.GetMessage().GetType() == pb.MessageType_MsgSnap
+		// A snapshot is not duplicated: it is reported once.
+		if n.rng.Float64() < n.faults.Duplicate && !snap {
 			copies = 2
 		}
 		for range copies {
@@ -183,7 +225,7 @@ func (e endpoint) Send(msgs []*clusterpb.RaftMessage) {
 				d = time.Duration(n.rng.Int64N(int64(n.faults.MaxDelay) + 1))
 			}
 			n.seq++
-			heap.Push(&n.q, delivery{at: now.Add(d), seq: n.seq, from: e.node, to: to, data: data})
+			heap.Push(&n.q, delivery{at: now.Add(d), seq: n.seq, from: e.node, to: to, data: data, snap: snap})
 		}
 	}
 	select {
@@ -217,15 +259,20 @@ func (n *Network) run() {
 			r := n.nodes[d.to]
 			if r == nil || n.group[d.from] != n.group[d.to] {
 				n.dropped++
+				if d.snap {
+					n.reportSnapshot(d.from, decode(d.data), raft.SnapshotFailure)
+				}
 				continue
 			}
 			ts = append(ts, target{r, d})
 		}
 		n.mu.Unlock()
 		for _, t := range ts {
-			m := &clusterpb.RaftMessage{}
-			if err := proto.Unmarshal(t.d.data, m); err != nil {
-				panic(fmt.Sprintf("sim: decoding a message it encoded: %v", err))
+			m := decode(t.d.data)
+			if t.d.snap {
+				n.snaps.Add(1)
+				go n.deliverSnapshot(t.d.from, t.r, m)
+				continue
 			}
 			_ = t.r.Step(m)
 		}
@@ -253,6 +300,57 @@ type delivery struct {
 	seq      uint64
 	from, to uint64
 	data     []byte
+	snap     bool // a MsgSnap: its files go with it (deliverSnapshot)
+}
+
+// decode decodes a message the network encoded.
+func decode(data []byte) *clusterpb.RaftMessage {
+	m := &clusterpb.RaftMessage{}
+	if err := proto.Unmarshal(data, m); err != nil {
+		panic(fmt.Sprintf("sim: decoding a message it encoded: %v", err))
+	}
+	return m
+}
+
+// reportSnapshot tells node from how sending the snapshot m ended. Called
+// with n.mu held; it does not block (ReportSnapshot does not).
+func (n *Network) reportSnapshot(from uint64, m *clusterpb.RaftMessage, st raft.SnapshotStatus) {
+	if sp, ok := n.senders[from].(SnapshotPeer); ok {
+		sp.ReportSnapshot(m.GetRegionId(), m.GetToPeer().GetId(), st)
+	}
+}
+
+// deliverSnapshot streams the snapshot m from node from to r and reports
+// the outcome to the sender, as the gRPC transport does.
+func (n *Network) deliverSnapshot(from uint64, r Receiver, m *clusterpb.RaftMessage) {
+	defer n.snaps.Done()
+	n.mu.Lock()
+	src, _ := n.senders[from].(SnapshotPeer)
+	filter := n.filter
+	n.mu.Unlock()
+	dst, _ := r.(SnapshotPeer)
+	err := func() error {
+		if src == nil || dst == nil {
+			return errors.New("sim: a node cannot send or receive snapshots")
+		}
+		rc, err := src.OpenSnapshot(m)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		var data io.Reader = rc
+		if filter != nil {
+			data = filter(from, m.GetToPeer().GetNodeId(), data)
+		}
+		return dst.ReceiveSnapshot(n.ctx, m, data)
+	}()
+	st := raft.SnapshotFinish
+	if err != nil {
+		st = raft.SnapshotFailure
+	}
+	n.mu.Lock()
+	n.reportSnapshot(from, m, st)
+	n.mu.Unlock()
 }
 
 type deliveries []delivery
