@@ -330,15 +330,17 @@ func (s *Store) setRegionGen(regionID uint64, gen *genSnap) {
 	s.regionGen[regionID] = gen
 }
 
-// dropGen forgets a generated snapshot: its files are removed now, or
-// when the last stream reading them ends.
-func (s *Store) dropGen(g *genSnap) {
-	if g == nil {
-		return
-	}
+// releaseGen marks g dropped (drop) and/or gives back one stream's
+// reference (unref); the files go once g is dropped and unreferenced.
+func (s *Store) releaseGen(g *genSnap, drop, unref bool) {
 	s.genMu.Lock()
-	g.dropped = true
-	remove := g.refs == 0
+	if drop {
+		g.dropped = true
+	}
+	if unref {
+		g.refs--
+	}
+	remove := g.refs == 0 && g.dropped
 	if remove {
 		delete(s.gens, g.id)
 	}
@@ -348,6 +350,15 @@ func (s *Store) dropGen(g *genSnap) {
 			s.fs.Remove(path)
 		}
 	}
+}
+
+// dropGen forgets a generated snapshot: its files are removed now, or
+// when the last stream reading them ends.
+func (s *Store) dropGen(g *genSnap) {
+	if g == nil {
+		return
+	}
+	s.releaseGen(g, true, false)
 }
 
 // sweepGens drops the generated snapshots their region no longer caches
@@ -443,19 +454,7 @@ func (r *genReader) Close() error {
 	if r.f != nil {
 		r.f.Close()
 	}
-	s, g := r.s, r.g
-	s.genMu.Lock()
-	g.refs--
-	remove := g.refs == 0 && g.dropped
-	if remove {
-		delete(s.gens, g.id)
-	}
-	s.genMu.Unlock()
-	if remove {
-		for _, path := range g.paths {
-			s.fs.Remove(path)
-		}
-	}
+	r.s.releaseGen(r.g, false, true)
 	return nil
 }
 
