@@ -137,8 +137,12 @@ func subsumed(m *pb.Message, later []*pb.Message) bool {
 
 // dropCommitNotices removes from a leader's Ready the empty appends that
 // only announce a new commit index to a follower in the replicating state
-// (not a probe: raft has sent it everything up to the message's previous
-// index): raft sends one at every advance of the commit index,
+// that has acknowledged every entry up to the message's previous index. An
+// empty append to a follower that has not (raft's Next is optimistic: a
+// follower that restarted, or missed appends while it was cut off, is still
+// "replicating" with everything sent) is raft's probe, answered by the
+// rejection that sends the follower back to what it has, or to a snapshot:
+// dropping it would leave that follower behind for good. Raft sends one at every advance of the commit index,
 // and the follower answers it, which at low concurrency is four of a
 // write's eight messages and a round on each follower. The follower
 // learns the commit index from the next append or heartbeat instead (raft
@@ -167,11 +171,11 @@ func (p *peer) dropCommitNotices(rd *raft.Ready) {
 	rd.Messages = out
 }
 
-// replicating reports whether follower id is in the replicating state with
-// everything up to index sent to it.
+// replicating reports whether follower id is in the replicating state and
+// has acknowledged every entry up to index, all that was sent to it.
 func (p *peer) replicating(id, index uint64) (ok bool) {
 	p.rn.WithProgress(func(pid uint64, _ raft.ProgressType, pr tracker.Progress) {
-		if pid == id && pr.State == tracker.StateReplicate && pr.Next == index+1 {
+		if pid == id && pr.State == tracker.StateReplicate && pr.Match == index && pr.Next == index+1 {
 			ok = true
 		}
 	})

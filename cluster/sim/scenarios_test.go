@@ -376,3 +376,37 @@ func TestPowerCut(t *testing.T) {
 		t.Fatal("no write was acknowledged")
 	}
 }
+
+// TestFollowerBehindAfterPartition: a follower cut off (its messages lost,
+// nothing reported unreachable) while a few writes commit stays, for its
+// leader, "replicating" with every entry sent. After the partition heals
+// and nothing more is written, raft's only way to find it behind is the
+// empty append it sends on the follower's heartbeat response, which the
+// follower rejects; that append looks like a commit notice, and the loop
+// once dropped it (dropCommitNotices), leaving the follower behind for good.
+func TestFollowerBehindAfterPartition(t *testing.T) {
+	c := newCluster(t, ClusterOptions{})
+	cl := c.Client()
+	putValues(t, cl, "pre", 4, 10)
+	leader := leaderOf(c, 1)
+	var cut uint64
+	var rest []uint64
+	for _, n := range c.Nodes() {
+		if n != leader && cut == 0 {
+			cut = n
+			continue
+		}
+		rest = append(rest, n)
+	}
+	c.Net.Partition(rest, []uint64{cut})
+	for i := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err := cl.Put(ctx, fmt.Appendf(nil, "cut%d", i), []byte("v"))
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Net.Heal()
+	waitCaughtUp(t, c, cut, 30*time.Second)
+}

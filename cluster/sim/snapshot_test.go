@@ -71,6 +71,21 @@ func waitCaughtUp(t *testing.T, c *Cluster, node uint64, d time.Duration) {
 		t.Fatal(err)
 	}
 	target := sts[0].Applied
+	defer func() {
+		if t.Failed() {
+			for id := uint64(1); id <= 3; id++ {
+				if st := c.Store(id); st != nil {
+					sts, err := st.Regions()
+					for _, r := range sts {
+						t.Logf("node %d: leader %d isLeader %v term %d applied %d truncated %d hib %v init %v pending %v; stats %+v", id, r.Leader, r.IsLeader, r.Term, r.Applied, r.Truncated, r.Hibernating, r.Initialized, r.Pending, st.Stats())
+					}
+					if err != nil {
+						t.Logf("node %d: %v", id, err)
+					}
+				}
+			}
+		}
+	}()
 	waitFor(t, d, fmt.Sprintf("node %d to apply index %d", node, target), func() bool {
 		sts, err := c.Store(node).Regions()
 		return err == nil && len(sts) == 1 && sts[0].Applied >= target
