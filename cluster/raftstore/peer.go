@@ -778,3 +778,21 @@ func (p *peer) pendingPeers() []uint64 {
 	slices.Sort(out)
 	return out
 }
+
+// downPeers returns, on the leader, the peers it has not heard from within
+// an election timeout (raft's Progress.RecentActive, which CheckQuorum
+// clears every election timeout; nil elsewhere). A hibernating leader does
+// not tick, so its answer is as of when it went to sleep.
+func (p *peer) downPeers() []uint64 {
+	if !p.isLeader() {
+		return nil
+	}
+	var out []uint64
+	p.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
+		if id != p.peerID && !pr.RecentActive {
+			out = append(out, id)
+		}
+	})
+	slices.Sort(out)
+	return out
+}

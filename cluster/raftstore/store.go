@@ -1012,6 +1012,9 @@ type RegionStatus struct {
 	// index (a new learner still being caught up, a replica being sent a
 	// snapshot): the scheduler promotes a learner only once it is not.
 	Pending []uint64
+	// Down, on the leader, are the peers it has not heard from within an
+	// election timeout: the scheduler removes such a voter first.
+	Down []uint64
 }
 
 // Regions returns the status of every replica the store hosts, by region id.
@@ -1031,6 +1034,7 @@ func (s *Store) Regions() ([]RegionStatus, error) {
 				Hibernating: p.asleep,
 				Initialized: p.initialized(),
 				Pending:     p.pendingPeers(),
+				Down:        p.downPeers(),
 			})
 		}
 		return nil
