@@ -3100,9 +3100,9 @@ func (x *TransferLeaderResponse) GetError() string {
 
 // RegionHeartbeat is what a region's leader records in the system key space
 // for the scheduler: who leads, which peers are still catching up (pending)
-// and which it has not heard from within an election timeout (down: raft's
-// Progress.RecentActive is false; the scheduler removes such a voter first
-// when a region has one voter too many).
+// and which it has not heard from for two election timeouts (down: raft's
+// Progress.RecentActive stayed false; the scheduler removes such a voter
+// first when a region has one voter too many).
 type RegionHeartbeat struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	RegionId      uint64                 `protobuf:"varint,1,opt,name=region_id,json=regionId,proto3" json:"region_id,omitempty"`

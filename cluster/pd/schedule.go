@@ -90,8 +90,8 @@ type RegionState struct {
 	// Pending are peers known to lag the leader's log (a learner still
 	// catching up, a replica being sent a snapshot): not promoted yet.
 	Pending []uint64
-	// Down are peers the leader has not heard from within an election
-	// timeout (raft's Progress.RecentActive): removed first when the
+	// Down are peers the leader has not heard from for two election
+	// timeouts (raft's Progress.RecentActive): removed first when the
 	// region has a voter too many.
 	Down []uint64
 }

@@ -1012,8 +1012,8 @@ type RegionStatus struct {
 	// index (a new learner still being caught up, a replica being sent a
 	// snapshot): the scheduler promotes a learner only once it is not.
 	Pending []uint64
-	// Down, on the leader, are the peers it has not heard from within an
-	// election timeout: the scheduler removes such a voter first.
+	// Down, on the leader, are the peers raft has not had recently active
+	// for two election timeouts: the scheduler removes such a voter first.
 	Down []uint64
 }
 
