@@ -319,6 +319,10 @@ func TestSchedule(t *testing.T) {
 		st.Down, st.Pending = down, append(st.Pending, pending...)
 		return st
 	}
+	unknownSilence := func(st RegionState) RegionState {
+		st.SilenceUnknown = true
+		return st
+	}
 	cases := []struct {
 		name    string
 		nodes   []NodeState
@@ -348,6 +352,15 @@ func TestSchedule(t *testing.T) {
 		{"surplus: the voter the leader does not hear goes first", nodesUp(now, 1, 2, 3, 4),
 			[]RegionState{reported(rs(1, 11, "11@1", "12@2", "13@3", "14@4"), []uint64{13}, nil)},
 			"region 1: remove-peer peer 13 on node 3 (peer 13 on node 3 not heard from by its leader)"},
+		{"surplus: a leader just elected or woken cannot vouch", nodesUp(now, 1, 2, 3, 4),
+			[]RegionState{unknownSilence(rs(1, 11, "11@1", "12@2", "13@3", "L14@4"))}, ""},
+		{"surplus: a dead voter goes even when the leader cannot vouch", down(nodesUp(now, 1, 2, 3, 4), 3),
+			[]RegionState{unknownSilence(rs(1, 11, "11@1", "12@2", "13@3", "L14@4"))},
+			"region 1: replace-voter peer 14 on node 4 for peer 13 on node 3 (caught up; node 3 down or removed)"},
+		{"no leadership to a silent voter", nodesUp(now, 1, 2, 3),
+			[]RegionState{reported(rs(1, 11, "11@1", "12@2", "13@3"), []uint64{12}, nil), rs(2, 21, "21@1", "22@2", "23@3"),
+				rs(3, 31, "31@1", "32@2", "33@3"), rs(4, 41, "41@1", "42@2", "43@3")},
+			"region 2: transfer-leader peer 22 on node 2 (balance leaders: node 1 has 4, node 2 has 0)"},
 		{"surplus: the dead leader's stale report is ignored", down(nodesUp(now, 1, 2, 3, 4), 3),
 			[]RegionState{reported(rs(1, 13, "11@1", "12@2", "13@3", "L14@4"), []uint64{12}, nil)},
 			"region 1: promote-learner peer 14 on node 4 (caught up)"},

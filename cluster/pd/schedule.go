@@ -94,6 +94,10 @@ type RegionState struct {
 	// timeouts (raft's Progress.RecentActive): removed first when the
 	// region has a voter too many.
 	Down []uint64
+	// SilenceUnknown: the leader was elected or woken too recently to know
+	// which peers are silent (Down and Pending are incomplete): no voter
+	// but one on a down node is removed.
+	SilenceUnknown bool
 }
 
 // Config tunes the scheduler.
@@ -200,9 +204,10 @@ func Schedule(now time.Time, nodes []NodeState, regions []RegionState, cfg Confi
 				return p, fmt.Sprintf("node %d down or removed", p.GetNodeId())
 			}
 		}
-		if len(bad) > 0 {
+		if len(bad) > 0 || rs.SilenceUnknown {
 			// Only the leader is bad: it is replaced by an election,
-			// not removed, and its reports are stale.
+			// not removed, and its reports are stale. Or the leader
+			// cannot tell yet which of its peers are silent.
 			return nil, ""
 		}
 		for _, list := range []struct {
@@ -341,7 +346,8 @@ func Schedule(now time.Time, nodes []NodeState, regions []RegionState, cfg Confi
 				}
 				lp := peerByID(rs.Region, rs.Leader)
 				to := peerOnNode(rs.Region, least.id)
-				if lp != nil && lp.GetNodeId() == most.id && to != nil && to.GetRole() == clusterpb.PeerRole_VOTER && !slices.Contains(rs.Pending, to.GetId()) {
+				if lp != nil && lp.GetNodeId() == most.id && to != nil && to.GetRole() == clusterpb.PeerRole_VOTER &&
+					!slices.Contains(rs.Pending, to.GetId()) && !slices.Contains(rs.Down, to.GetId()) {
 					busy[rs.Region.GetId()] = true
 					if !add(Operator{RegionID: rs.Region.GetId(), Kind: TransferLeader, Peer: to,
 						Reason: fmt.Sprintf("balance leaders: node %d has %d, node %d has %d", most.id, most.leader, least.id, least.leader)}) {

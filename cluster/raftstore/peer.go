@@ -84,6 +84,7 @@ type peer struct {
 	// silentTicks counts, on the leader, the ticks since each peer was
 	// last seen recently active (see downPeers).
 	silentTicks map[uint64]int
+	awakeTicks  int // ticks led since elected or woken
 	// confBarrier bounds raft's pending configuration index from above: a
 	// membership change may be proposed once it is applied. ccInFlight: a
 	// change was proposed and its entry is not persisted yet.
@@ -790,9 +791,10 @@ func (p *peer) pendingPeers() []uint64 {
 // inactive until its next answer.
 func (p *peer) countSilence() {
 	if !p.isLeader() {
-		p.silentTicks = nil
+		p.silentTicks, p.awakeTicks = nil, 0
 		return
 	}
+	p.awakeTicks++
 	if p.silentTicks == nil {
 		p.silentTicks = map[uint64]int{}
 	}

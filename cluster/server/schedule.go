@@ -127,7 +127,7 @@ func (n *Node) scheduleRound(ctx context.Context, seen map[uint64]beatSeen) erro
 	for _, r := range regions {
 		st := pd.RegionState{Region: r}
 		if hb := hbs[r.GetId()]; hb != nil {
-			st.Leader, st.Pending, st.Down = hb.GetLeader(), hb.GetPending(), hb.GetDown()
+			st.Leader, st.Pending, st.Down, st.SilenceUnknown = hb.GetLeader(), hb.GetPending(), hb.GetDown(), hb.GetSilenceUnknown()
 		}
 		rstates = append(rstates, st)
 		for _, p := range r.GetPeers() {
