@@ -194,7 +194,8 @@ func Schedule(now time.Time, nodes []NodeState, regions []RegionState, cfg Confi
 	// one its leader has not heard from lately, then one that lags its
 	// leader; only if the leader vouches for every other voter (none
 	// reported down or lagging, none on an unsure node) the one on the
-	// most loaded node. Removing a healthy voter while another is dead
+	// most loaded node. Nothing but a voter on a down node while the
+	// leader's silence is unknown (just elected or woken). Removing a healthy voter while another is dead
 	// would leave the region one failure from unavailability, and a new PD
 	// leader that still counts a dead node up would move replicas back and
 	// forth.
@@ -273,9 +274,10 @@ func Schedule(now time.Time, nodes []NodeState, regions []RegionState, cfg Confi
 					}
 					victim, why := surplus(rs, badVoters, healthyVoters)
 					if victim == nil && len(badVoters) == 0 {
-						// The leader does not say which voter to
-						// replace and a voter's node is unsure: wait
-						// rather than promote to four voters.
+						// The leader cannot tell yet, or does not
+						// say, which voter to replace while a
+						// voter's node is unsure: wait rather than
+						// promote to four voters.
 						op = nil
 						break
 					}
