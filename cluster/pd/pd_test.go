@@ -361,6 +361,11 @@ func TestSchedule(t *testing.T) {
 			[]RegionState{reported(rs(1, 11, "11@1", "12@2", "13@3"), []uint64{12}, nil), rs(2, 21, "21@1", "22@2", "23@3"),
 				rs(3, 31, "31@1", "32@2", "33@3"), rs(4, 41, "41@1", "42@2", "43@3")},
 			"region 2: transfer-leader peer 22 on node 2 (balance leaders: node 1 has 4, node 2 has 0)"},
+		{"balance regions: leadership off the busiest node first", nodesUp(now, 1, 2, 3, 4),
+			[]RegionState{rs(1, 11, "11@1", "12@2", "13@3"), rs(2, 21, "21@1", "22@2", "23@3"),
+				rs(3, 31, "31@1", "32@2", "33@3"), rs(4, 41, "41@1", "42@2", "43@3"), rs(5, 51, "51@1", "52@2", "53@3")},
+			"region 1: transfer-leader peer 12 on node 2 (balance leaders: node 1 has 5, node 2 has 0); " +
+				"region 2: transfer-leader peer 22 on node 2 (balance regions: node 1 has 5 and leads the regions to move)"},
 		{"surplus: the dead leader's stale report is ignored", down(nodesUp(now, 1, 2, 3, 4), 3),
 			[]RegionState{reported(rs(1, 13, "11@1", "12@2", "13@3", "L14@4"), []uint64{12}, nil)},
 			"region 1: promote-learner peer 14 on node 4 (caught up)"},

@@ -369,16 +369,41 @@ func Schedule(now time.Time, nodes []NodeState, regions []RegionState, cfg Confi
 			}
 		}
 		if most.regions-least.regions > cfg.RegionSpread {
-			for _, rs := range regions {
+			// Move a replica off the busiest node from a region it does
+			// not lead: its replica there is the one the replacement
+			// removes (a leader never is: another replica would go and
+			// a later round would move one back). If it leads every
+			// such region, hand one's leadership to another voter first.
+			var led *RegionState
+			moved := false
+			for i, rs := range regions {
 				r := rs.Region
-				if busy[r.GetId()] || peerOnNode(r, most.id) == nil || peerOnNode(r, least.id) != nil ||
+				mp := peerOnNode(r, most.id)
+				if busy[r.GetId()] || mp == nil || peerOnNode(r, least.id) != nil ||
 					len(r.GetPeers()) != cfg.Replicas {
+					continue
+				}
+				if mp.GetId() == rs.Leader {
+					if led == nil {
+						led = &regions[i]
+					}
 					continue
 				}
 				add(Operator{RegionID: r.GetId(), Kind: AddLearner,
 					Peer:   &clusterpb.Peer{Id: newPeerID(), NodeId: least.id, Role: clusterpb.PeerRole_LEARNER},
 					Reason: fmt.Sprintf("balance regions: node %d has %d, node %d has %d", most.id, most.regions, least.id, least.regions)})
+				moved = true
 				break
+			}
+			if !moved && led != nil {
+				for _, p := range led.Region.GetPeers() {
+					if p.GetNodeId() != most.id && load[p.GetNodeId()] != nil && p.GetRole() == clusterpb.PeerRole_VOTER &&
+						!slices.Contains(led.Pending, p.GetId()) && !slices.Contains(led.Down, p.GetId()) {
+						add(Operator{RegionID: led.Region.GetId(), Kind: TransferLeader, Peer: p,
+							Reason: fmt.Sprintf("balance regions: node %d has %d and leads the regions to move", most.id, most.regions)})
+						break
+					}
+				}
 			}
 		}
 	}
