@@ -3099,15 +3099,22 @@ func (x *TransferLeaderResponse) GetError() string {
 }
 
 // RegionHeartbeat is what a region's leader records in the system key space
-// for the scheduler: who leads, and which peers are still catching up.
+// for the scheduler: who leads, which peers are still catching up (pending)
+// and which it has not heard from for two election timeouts (down: raft's
+// Progress.RecentActive stayed false; the scheduler removes such a voter
+// first when a region has one voter too many).
 type RegionHeartbeat struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RegionId      uint64                 `protobuf:"varint,1,opt,name=region_id,json=regionId,proto3" json:"region_id,omitempty"`
-	Leader        uint64                 `protobuf:"varint,2,opt,name=leader,proto3" json:"leader,omitempty"`
-	Pending       []uint64               `protobuf:"varint,3,rep,packed,name=pending,proto3" json:"pending,omitempty"`
-	Term          uint64                 `protobuf:"varint,4,opt,name=term,proto3" json:"term,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	RegionId uint64                 `protobuf:"varint,1,opt,name=region_id,json=regionId,proto3" json:"region_id,omitempty"`
+	Leader   uint64                 `protobuf:"varint,2,opt,name=leader,proto3" json:"leader,omitempty"`
+	Pending  []uint64               `protobuf:"varint,3,rep,packed,name=pending,proto3" json:"pending,omitempty"`
+	Term     uint64                 `protobuf:"varint,4,opt,name=term,proto3" json:"term,omitempty"`
+	Down     []uint64               `protobuf:"varint,5,rep,packed,name=down,proto3" json:"down,omitempty"`
+	// silence_unknown: the leader was elected or woken less than three
+	// election timeouts ago, so down and pending are not complete yet.
+	SilenceUnknown bool `protobuf:"varint,6,opt,name=silence_unknown,json=silenceUnknown,proto3" json:"silence_unknown,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *RegionHeartbeat) Reset() {
@@ -3166,6 +3173,20 @@ func (x *RegionHeartbeat) GetTerm() uint64 {
 		return x.Term
 	}
 	return 0
+}
+
+func (x *RegionHeartbeat) GetDown() []uint64 {
+	if x != nil {
+		return x.Down
+	}
+	return nil
+}
+
+func (x *RegionHeartbeat) GetSilenceUnknown() bool {
+	if x != nil {
+		return x.SilenceUnknown
+	}
+	return false
 }
 
 // ChangePeerRequest asks the node leading region_id to make a membership
@@ -3615,12 +3636,14 @@ const file_cluster_proto_rawDesc = "" +
 	"\tregion_id\x18\x01 \x01(\x04R\bregionId\x12\x17\n" +
 	"\apeer_id\x18\x02 \x01(\x04R\x06peerId\".\n" +
 	"\x16TransferLeaderResponse\x12\x14\n" +
-	"\x05error\x18\x01 \x01(\tR\x05error\"t\n" +
+	"\x05error\x18\x01 \x01(\tR\x05error\"\xb1\x01\n" +
 	"\x0fRegionHeartbeat\x12\x1b\n" +
 	"\tregion_id\x18\x01 \x01(\x04R\bregionId\x12\x16\n" +
 	"\x06leader\x18\x02 \x01(\x04R\x06leader\x12\x18\n" +
 	"\apending\x18\x03 \x03(\x04R\apending\x12\x12\n" +
-	"\x04term\x18\x04 \x01(\x04R\x04term\"\xcd\x01\n" +
+	"\x04term\x18\x04 \x01(\x04R\x04term\x12\x12\n" +
+	"\x04down\x18\x05 \x03(\x04R\x04down\x12'\n" +
+	"\x0fsilence_unknown\x18\x06 \x01(\bR\x0esilenceUnknown\"\xcd\x01\n" +
 	"\x11ChangePeerRequest\x12\x1b\n" +
 	"\tregion_id\x18\x01 \x01(\x04R\bregionId\x121\n" +
 	"\x05epoch\x18\x02 \x01(\v2\x1b.strata.cluster.RegionEpochR\x05epoch\x122\n" +

@@ -33,7 +33,7 @@ import (
 //	0xFF 0x01 'n' <node id: 8 bytes, big-endian> → Node
 //	0xFF 0x01 'i'                          → next unallocated id: 8 bytes, big-endian
 //	0xFF 0x01 'h' <node id: 8 bytes>       → the node's heartbeat counter: 8 bytes, big-endian
-//	0xFF 0x01 'l' <region id: 8 bytes>     → RegionHeartbeat (leader, lagging peers)
+//	0xFF 0x01 'l' <region id: 8 bytes>     → RegionHeartbeat (leader, lagging and silent peers)
 //
 // The region entries are ordered by start key, so the region holding k is
 // the last entry at or below 0xFF 0x01 'r' k.
@@ -366,7 +366,8 @@ func (m *Meta) Heartbeats(ctx context.Context) (map[uint64]uint64, error) {
 	return out, nil
 }
 
-// PutRegionHeartbeat records who leads a region and which of its peers lag.
+// PutRegionHeartbeat records who leads a region, which of its peers lag and
+// which its leader has not heard from.
 func (m *Meta) PutRegionHeartbeat(ctx context.Context, hb *clusterpb.RegionHeartbeat) error {
 	v, err := proto.Marshal(hb)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -297,12 +298,77 @@ func TestSchedule(t *testing.T) {
 		}
 		return ns
 	}
+	// fresh: the nodes as a PD leader that took over a second ago sees
+	// them (their heartbeats not moved since: unsure).
+	fresh := func(ns []NodeState) []NodeState {
+		for i := range ns {
+			ns[i].Watched = now.Add(-time.Second)
+			ns[i].LastHeartbeat = ns[i].Watched
+		}
+		return ns
+	}
+	beat := func(ns []NodeState, ids ...uint64) []NodeState {
+		for i := range ns {
+			if slices.Contains(ids, ns[i].Node.Id) {
+				ns[i].LastHeartbeat = now
+			}
+		}
+		return ns
+	}
+	reported := func(st RegionState, down, pending []uint64) RegionState {
+		st.Down, st.Pending = down, append(st.Pending, pending...)
+		return st
+	}
+	unknownSilence := func(st RegionState) RegionState {
+		st.SilenceUnknown = true
+		return st
+	}
 	cases := []struct {
 		name    string
 		nodes   []NodeState
 		regions []RegionState
 		want    string
 	}{
+		// A new PD leader counts a dead node up for DownAfter: the
+		// voter to replace comes from the leader's report, never a
+		// healthy one by load.
+		{"new PD: the voter the leader does not hear is replaced", fresh(nodesUp(now, 1, 2, 3, 4)),
+			[]RegionState{reported(rs(1, 11, "11@1", "12@2", "13@3", "L14@4"), []uint64{13}, nil)},
+			"region 1: replace-voter peer 14 on node 4 for peer 13 on node 3 (caught up; peer 13 on node 3 not heard from by its leader)"},
+		{"new PD: a lagging voter is replaced", fresh(nodesUp(now, 1, 2, 3, 4)),
+			[]RegionState{reported(rs(1, 11, "11@1", "12@2", "13@3", "L14@4"), nil, []uint64{13})},
+			"region 1: replace-voter peer 14 on node 4 for peer 13 on node 3 (caught up; peer 13 on node 3 lagging its leader)"},
+		{"new PD: no report, no replacement", fresh(nodesUp(now, 1, 2, 3, 4)),
+			[]RegionState{rs(1, 11, "11@1", "12@2", "13@3", "L14@4")}, ""},
+		{"new PD: no report, no surplus removal", fresh(nodesUp(now, 1, 2, 3, 4)),
+			[]RegionState{rs(1, 11, "11@1", "12@2", "13@3", "14@4")}, ""},
+		{"new PD: heard nodes are sure", beat(fresh(nodesUp(now, 1, 2, 3, 4)), 1, 2, 3, 4),
+			[]RegionState{rs(1, 11, "11@1", "12@2", "13@3", "14@4")}, "region 1: remove-peer peer 12 on node 2 (surplus voter)"},
+		{"new PD: an unsure node gets no replica", beat(fresh(nodesUp(now, 1, 2, 3)), 1, 3),
+			[]RegionState{rs(1, 11, "11@1")}, "region 1: add-learner peer 1000 on node 3 (too few replicas)"},
+		{"new PD: no balancing", fresh(nodesUp(now, 1, 2, 3)),
+			[]RegionState{rs(1, 11, "11@1", "12@2", "13@3"), rs(2, 21, "21@1", "22@2", "23@3"),
+				rs(3, 31, "31@1", "32@2", "33@3"), rs(4, 41, "41@1", "42@2", "43@3")}, ""},
+		{"surplus: the voter the leader does not hear goes first", nodesUp(now, 1, 2, 3, 4),
+			[]RegionState{reported(rs(1, 11, "11@1", "12@2", "13@3", "14@4"), []uint64{13}, nil)},
+			"region 1: remove-peer peer 13 on node 3 (peer 13 on node 3 not heard from by its leader)"},
+		{"surplus: a leader just elected or woken cannot vouch", nodesUp(now, 1, 2, 3, 4),
+			[]RegionState{unknownSilence(rs(1, 11, "11@1", "12@2", "13@3", "L14@4"))}, ""},
+		{"surplus: a dead voter goes even when the leader cannot vouch", down(nodesUp(now, 1, 2, 3, 4), 3),
+			[]RegionState{unknownSilence(rs(1, 11, "11@1", "12@2", "13@3", "L14@4"))},
+			"region 1: replace-voter peer 14 on node 4 for peer 13 on node 3 (caught up; node 3 down or removed)"},
+		{"no leadership to a silent voter", nodesUp(now, 1, 2, 3),
+			[]RegionState{reported(rs(1, 11, "11@1", "12@2", "13@3"), []uint64{12}, nil), rs(2, 21, "21@1", "22@2", "23@3"),
+				rs(3, 31, "31@1", "32@2", "33@3"), rs(4, 41, "41@1", "42@2", "43@3")},
+			"region 2: transfer-leader peer 22 on node 2 (balance leaders: node 1 has 4, node 2 has 0)"},
+		{"balance regions: leadership off the busiest node first", nodesUp(now, 1, 2, 3, 4),
+			[]RegionState{rs(1, 11, "11@1", "12@2", "13@3"), rs(2, 21, "21@1", "22@2", "23@3"),
+				rs(3, 31, "31@1", "32@2", "33@3"), rs(4, 41, "41@1", "42@2", "43@3"), rs(5, 51, "51@1", "52@2", "53@3")},
+			"region 1: transfer-leader peer 12 on node 2 (balance leaders: node 1 has 5, node 2 has 0); " +
+				"region 2: transfer-leader peer 22 on node 2 (balance regions: node 1 has 5 and leads the regions to move)"},
+		{"surplus: the dead leader's stale report is ignored", down(nodesUp(now, 1, 2, 3, 4), 3),
+			[]RegionState{reported(rs(1, 13, "11@1", "12@2", "13@3", "L14@4"), []uint64{12}, nil)},
+			"region 1: promote-learner peer 14 on node 4 (caught up)"},
 		{"healthy", nodesUp(now, 1, 2, 3),
 			[]RegionState{rs(1, 11, "11@1", "12@2", "13@3")}, ""},
 		{"under-replicated", nodesUp(now, 1, 2, 3),

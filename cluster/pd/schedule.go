@@ -73,6 +73,13 @@ type NodeState struct {
 	// LastHeartbeat is when the PD leader last heard from the node (zero:
 	// never since this PD leader took over).
 	LastHeartbeat time.Time
+	// Watched is when this PD leader started watching the node (zero: long
+	// ago). A node whose heartbeat has not moved since (LastHeartbeat not
+	// after Watched) and that has been watched for less than DownAfter is
+	// unsure: it may have died just before this PD leader took over. Its
+	// replicas are not moved, it receives none, and no region with a voter
+	// on it loses a voter unless its leader says which one lags.
+	Watched time.Time
 }
 
 // RegionState is a region as its leader last reported it.
@@ -83,6 +90,14 @@ type RegionState struct {
 	// Pending are peers known to lag the leader's log (a learner still
 	// catching up, a replica being sent a snapshot): not promoted yet.
 	Pending []uint64
+	// Down are peers the leader has not heard from for two election
+	// timeouts (raft's Progress.RecentActive): removed first when the
+	// region has a voter too many.
+	Down []uint64
+	// SilenceUnknown: the leader was elected or woken too recently to know
+	// which peers are silent (Down and Pending are incomplete): no voter
+	// but one on a down node is removed.
+	SilenceUnknown bool
 }
 
 // Config tunes the scheduler.
@@ -124,12 +139,17 @@ func Schedule(now time.Time, nodes []NodeState, regions []RegionState, cfg Confi
 		cfg.MaxOperators = 16
 	}
 	healthy := map[uint64]bool{} // nodes that may hold replicas
+	unsure := map[uint64]bool{}  // nodes not watched long enough to know
 	load := map[uint64]*nodeLoad{}
 	for _, n := range nodes {
 		id := n.Node.GetId()
 		up := n.Node.GetState() == clusterpb.Node_UP && !n.LastHeartbeat.IsZero() &&
 			now.Sub(n.LastHeartbeat) < cfg.DownAfter
 		healthy[id] = up
+		if up && !n.LastHeartbeat.After(n.Watched) && now.Sub(n.Watched) < cfg.DownAfter {
+			unsure[id] = true
+			continue
+		}
 		if up {
 			load[id] = &nodeLoad{id: id}
 		}
@@ -169,6 +189,49 @@ func Schedule(now time.Time, nodes []NodeState, regions []RegionState, cfg Confi
 		}
 		return best
 	}
+	// surplus chooses the voter to remove from a region with one voter
+	// more than wanted, never the leader: first one on a down node, then
+	// one its leader has not heard from lately, then one that lags its
+	// leader; only if the leader vouches for every other voter (none
+	// reported down or lagging, none on an unsure node) the one on the
+	// most loaded node. Nothing but a voter on a down node while the
+	// leader's silence is unknown (just elected or woken). Removing a healthy voter while another is dead
+	// would leave the region one failure from unavailability, and a new PD
+	// leader that still counts a dead node up would move replicas back and
+	// forth.
+	surplus := func(rs RegionState, bad, good []*clusterpb.Peer) (*clusterpb.Peer, string) {
+		for _, p := range bad {
+			if p.GetId() != rs.Leader {
+				return p, fmt.Sprintf("node %d down or removed", p.GetNodeId())
+			}
+		}
+		if len(bad) > 0 || rs.SilenceUnknown {
+			// Only the leader is bad: it is replaced by an election,
+			// not removed, and its reports are stale. Or the leader
+			// cannot tell yet which of its peers are silent.
+			return nil, ""
+		}
+		for _, list := range []struct {
+			ids []uint64
+			why string
+		}{{rs.Down, "not heard from by its leader"}, {rs.Pending, "lagging its leader"}} {
+			for _, p := range good {
+				if p.GetId() != rs.Leader && slices.Contains(list.ids, p.GetId()) {
+					return p, fmt.Sprintf("peer %d on node %d %s", p.GetId(), p.GetNodeId(), list.why)
+				}
+			}
+		}
+		if slices.ContainsFunc(good, func(p *clusterpb.Peer) bool { return unsure[p.GetNodeId()] }) {
+			return nil, ""
+		}
+		var victim *clusterpb.Peer
+		for _, p := range good {
+			if p.GetId() != rs.Leader && (victim == nil || load[p.GetNodeId()].regions > load[victim.GetNodeId()].regions) {
+				victim = p
+			}
+		}
+		return victim, "surplus voter"
+	}
 	busy := map[uint64]bool{} // regions given an operator this round
 	for _, rs := range regions {
 		r := rs.Region
@@ -206,26 +269,23 @@ func Schedule(now time.Time, nodes []NodeState, regions []RegionState, cfg Confi
 				}
 				if !pending(l) {
 					op = &Operator{RegionID: r.GetId(), Kind: PromoteLearner, Peer: l, Reason: "caught up"}
-					var victim *clusterpb.Peer
-					for _, p := range badVoters {
-						if p.GetId() != rs.Leader && victim == nil {
-							victim = p
-							op.Reason = fmt.Sprintf("caught up; node %d down or removed", p.GetNodeId())
-						}
+					if len(badVoters) == 0 && len(healthyVoters) < cfg.Replicas {
+						break // the learner makes up the number
 					}
-					if victim == nil && len(badVoters) == 0 && len(healthyVoters) >= cfg.Replicas {
-						for _, p := range healthyVoters {
-							if p.GetId() != rs.Leader && (victim == nil || load[p.GetNodeId()].regions > load[victim.GetNodeId()].regions) {
-								victim = p
-							}
-						}
-						if victim != nil {
-							op.Reason = "caught up; surplus voter"
-							load[victim.GetNodeId()].regions--
-						}
+					victim, why := surplus(rs, badVoters, healthyVoters)
+					if victim == nil && len(badVoters) == 0 {
+						// The leader cannot tell yet, or does not
+						// say, which voter to replace while a
+						// voter's node is unsure: wait rather than
+						// promote to four voters.
+						op = nil
+						break
 					}
 					if victim != nil {
-						op.Kind, op.Remove = ReplaceVoter, victim
+						op.Kind, op.Remove, op.Reason = ReplaceVoter, victim, "caught up; "+why
+						if l := load[victim.GetNodeId()]; l != nil {
+							l.regions--
+						}
 					}
 					break
 				}
@@ -251,20 +311,13 @@ func Schedule(now time.Time, nodes []NodeState, regions []RegionState, cfg Confi
 				}
 			}
 		case len(healthyVoters) > cfg.Replicas:
-			// Surplus voter (the end of a move): remove the one on the most
-			// loaded node, never the leader.
-			var victim *clusterpb.Peer
-			for _, p := range healthyVoters {
-				if p.GetId() == rs.Leader {
-					continue
+			// Surplus voter (the end of a move, or a promotion without
+			// removal when the replaced voter led).
+			if victim, why := surplus(rs, nil, healthyVoters); victim != nil {
+				op = &Operator{RegionID: r.GetId(), Kind: RemovePeer, Peer: victim, Reason: why}
+				if l := load[victim.GetNodeId()]; l != nil {
+					l.regions--
 				}
-				if victim == nil || load[p.GetNodeId()].regions > load[victim.GetNodeId()].regions {
-					victim = p
-				}
-			}
-			if victim != nil {
-				op = &Operator{RegionID: r.GetId(), Kind: RemovePeer, Peer: victim, Reason: "surplus voter"}
-				load[victim.GetNodeId()].regions--
 			}
 		}
 		if op != nil {
@@ -275,8 +328,9 @@ func Schedule(now time.Time, nodes []NodeState, regions []RegionState, cfg Confi
 		}
 	}
 	// Balance leaders, then replicas, among live nodes, one step per round
-	// per imbalance (the next round sees the result).
-	if len(load) >= 2 {
+	// per imbalance (the next round sees the result); not while a node is
+	// unsure (a new PD leader's first DownAfter): its load is not counted.
+	if len(load) >= 2 && len(unsure) == 0 {
 		loads := sortedLoads(load)
 		most, least := loads[0], loads[0]
 		for _, l := range loads {
@@ -294,7 +348,8 @@ func Schedule(now time.Time, nodes []NodeState, regions []RegionState, cfg Confi
 				}
 				lp := peerByID(rs.Region, rs.Leader)
 				to := peerOnNode(rs.Region, least.id)
-				if lp != nil && lp.GetNodeId() == most.id && to != nil && to.GetRole() == clusterpb.PeerRole_VOTER && !slices.Contains(rs.Pending, to.GetId()) {
+				if lp != nil && lp.GetNodeId() == most.id && to != nil && to.GetRole() == clusterpb.PeerRole_VOTER &&
+					!slices.Contains(rs.Pending, to.GetId()) && !slices.Contains(rs.Down, to.GetId()) {
 					busy[rs.Region.GetId()] = true
 					if !add(Operator{RegionID: rs.Region.GetId(), Kind: TransferLeader, Peer: to,
 						Reason: fmt.Sprintf("balance leaders: node %d has %d, node %d has %d", most.id, most.leader, least.id, least.leader)}) {
@@ -314,16 +369,41 @@ func Schedule(now time.Time, nodes []NodeState, regions []RegionState, cfg Confi
 			}
 		}
 		if most.regions-least.regions > cfg.RegionSpread {
-			for _, rs := range regions {
+			// Move a replica off the busiest node from a region it does
+			// not lead: its replica there is the one the replacement
+			// removes (a leader never is: another replica would go and
+			// a later round would move one back). If it leads every
+			// such region, hand one's leadership to another voter first.
+			var led *RegionState
+			moved := false
+			for i, rs := range regions {
 				r := rs.Region
-				if busy[r.GetId()] || peerOnNode(r, most.id) == nil || peerOnNode(r, least.id) != nil ||
+				mp := peerOnNode(r, most.id)
+				if busy[r.GetId()] || mp == nil || peerOnNode(r, least.id) != nil ||
 					len(r.GetPeers()) != cfg.Replicas {
+					continue
+				}
+				if mp.GetId() == rs.Leader {
+					if led == nil {
+						led = &regions[i]
+					}
 					continue
 				}
 				add(Operator{RegionID: r.GetId(), Kind: AddLearner,
 					Peer:   &clusterpb.Peer{Id: newPeerID(), NodeId: least.id, Role: clusterpb.PeerRole_LEARNER},
 					Reason: fmt.Sprintf("balance regions: node %d has %d, node %d has %d", most.id, most.regions, least.id, least.regions)})
+				moved = true
 				break
+			}
+			if !moved && led != nil {
+				for _, p := range led.Region.GetPeers() {
+					if p.GetNodeId() != most.id && load[p.GetNodeId()] != nil && p.GetRole() == clusterpb.PeerRole_VOTER &&
+						!slices.Contains(led.Pending, p.GetId()) && !slices.Contains(led.Down, p.GetId()) {
+						add(Operator{RegionID: led.Region.GetId(), Kind: TransferLeader, Peer: p,
+							Reason: fmt.Sprintf("balance regions: node %d has %d and leads the regions to move", most.id, most.regions)})
+						break
+					}
+				}
 			}
 		}
 	}

@@ -81,6 +81,10 @@ type peer struct {
 	noVoteTicks int
 
 	removed bool // removed from its region by a membership change
+	// silentTicks counts, on the leader, the ticks since each peer was
+	// last seen recently active (see downPeers).
+	silentTicks map[uint64]int
+	awakeTicks  int // ticks led since elected or woken
 	// confBarrier bounds raft's pending configuration index from above: a
 	// membership change may be proposed once it is applied. ccInFlight: a
 	// change was proposed and its entry is not persisted yet.
@@ -173,6 +177,7 @@ func (p *peer) tick() {
 	if p.noVoteTicks > 0 {
 		p.noVoteTicks--
 	}
+	p.countSilence()
 	p.rn.Tick()
 	p.tickJoint()
 	if p.active {
@@ -775,6 +780,47 @@ func (p *peer) pendingPeers() []uint64 {
 			out = append(out, id)
 		}
 	})
+	slices.Sort(out)
+	return out
+}
+
+// countSilence, on the leader before each tick, counts for each peer the
+// ticks since raft last had it recently active. Raft's Progress.RecentActive
+// alone would not do: CheckQuorum clears it for every peer each election
+// timeout, and a new leader starts with it clear, so a live peer reads
+// inactive until its next answer.
+func (p *peer) countSilence() {
+	if !p.isLeader() {
+		p.silentTicks, p.awakeTicks = nil, 0
+		return
+	}
+	p.awakeTicks++
+	if p.silentTicks == nil {
+		p.silentTicks = map[uint64]int{}
+	}
+	p.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
+		if id == p.peerID || pr.RecentActive {
+			p.silentTicks[id] = 0
+		} else {
+			p.silentTicks[id]++
+		}
+	})
+}
+
+// downPeers returns, on the leader, the peers raft has not had recently
+// active for two election timeouts of its ticks (nil elsewhere). A
+// hibernating leader does not tick, so its answer is as of when it went to
+// sleep.
+func (p *peer) downPeers() []uint64 {
+	if !p.isLeader() {
+		return nil
+	}
+	var out []uint64
+	for id, n := range p.silentTicks {
+		if n >= 2*p.store.cfg.ElectionTicks && p.findPeerInRegion(id) != nil {
+			out = append(out, id)
+		}
+	}
 	slices.Sort(out)
 	return out
 }

@@ -599,6 +599,8 @@ func (s *Store) wake(p *peer) {
 	if p.asleep {
 		p.asleep = false
 		p.idleTicks = 0
+		// What the leader knew of its peers is as old as its sleep.
+		p.silentTicks, p.awakeTicks = nil, 0
 	}
 	s.awake[p.regionID] = p
 }
@@ -1012,6 +1014,14 @@ type RegionStatus struct {
 	// index (a new learner still being caught up, a replica being sent a
 	// snapshot): the scheduler promotes a learner only once it is not.
 	Pending []uint64
+	// Down, on the leader, are the peers raft has not had recently active
+	// for two election timeouts: the scheduler removes such a voter first.
+	Down []uint64
+	// SilenceUnknown, on the leader, says it has not led awake long
+	// enough (three election timeouts since it was elected or woken) to
+	// know which peers are silent: Down and Pending do not vouch for the
+	// others yet.
+	SilenceUnknown bool
 }
 
 // Regions returns the status of every replica the store hosts, by region id.
@@ -1031,6 +1041,9 @@ func (s *Store) Regions() ([]RegionStatus, error) {
 				Hibernating: p.asleep,
 				Initialized: p.initialized(),
 				Pending:     p.pendingPeers(),
+				Down:        p.downPeers(),
+				// Elected or woken less than three election timeouts ago.
+				SilenceUnknown: p.isLeader() && p.awakeTicks < 3*p.store.cfg.ElectionTicks,
 			})
 		}
 		return nil

@@ -498,7 +498,8 @@ func (n *Node) reportRegions(ctx context.Context) error {
 		}
 		// Who leads and which peers lag: for the scheduler, and for the
 		// lookups this node answers.
-		hb := &clusterpb.RegionHeartbeat{RegionId: id, Leader: s.PeerID, Term: s.Term, Pending: s.Pending}
+		hb := &clusterpb.RegionHeartbeat{RegionId: id, Leader: s.PeerID, Term: s.Term, Pending: s.Pending, Down: s.Down,
+			SilenceUnknown: s.SilenceUnknown}
 		n.mu.Lock()
 		same := proto.Equal(n.beats[id], hb)
 		n.mu.Unlock()

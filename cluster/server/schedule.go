@@ -10,7 +10,9 @@ import (
 	"github.com/strata-db/strata/cluster/pd"
 	"github.com/strata-db/strata/cluster/transport"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -45,18 +47,23 @@ func (n *Node) leadsMeta() bool {
 	return false
 }
 
-// beatSeen is the last heartbeat counter the scheduler saw from a node and
-// when (on this node's clock) it last changed.
+// beatSeen is the last heartbeat counter the scheduler saw from a node,
+// when (on this node's clock) it last changed, and when this scheduler
+// first saw the node.
 type beatSeen struct {
 	counter uint64
 	at      time.Time
+	watched time.Time
 }
 
 // scheduleLoop runs the placement driver's scheduler while this node leads
 // the meta region: every ScheduleInterval it reads the nodes, their
 // heartbeats and the regions, and executes the operators pd.Schedule
 // returns. A new scheduler (after a leadership change) counts every node up
-// for DownAfter before it can call one down.
+// for DownAfter before it can call one down; until a node's counter moves it
+// is unsure (pd.NodeState.Watched): nothing is placed on it, and a region
+// with a voter on it loses a voter only when its leader names the one it
+// does not hear from or that lags.
 func (n *Node) scheduleLoop() {
 	defer n.wg.Done()
 	t := time.NewTicker(n.cfg.ScheduleInterval)
@@ -98,11 +105,14 @@ func (n *Node) scheduleRound(ctx context.Context, seen map[uint64]beatSeen) erro
 	for _, nd := range nodes {
 		c := beats[nd.GetId()]
 		s, ok := seen[nd.GetId()]
-		if !ok || s.counter != c {
-			s = beatSeen{counter: c, at: now}
+		if !ok {
+			s = beatSeen{counter: c, at: now, watched: now}
+			seen[nd.GetId()] = s
+		} else if s.counter != c {
+			s.counter, s.at = c, now
 			seen[nd.GetId()] = s
 		}
-		states = append(states, pd.NodeState{Node: nd, LastHeartbeat: s.at})
+		states = append(states, pd.NodeState{Node: nd, LastHeartbeat: s.at, Watched: s.watched})
 	}
 	regions, err := n.meta.ScanRegions(ctx, nil, nil, 0)
 	if err != nil {
@@ -117,7 +127,7 @@ func (n *Node) scheduleRound(ctx context.Context, seen map[uint64]beatSeen) erro
 	for _, r := range regions {
 		st := pd.RegionState{Region: r}
 		if hb := hbs[r.GetId()]; hb != nil {
-			st.Leader, st.Pending = hb.GetLeader(), hb.GetPending()
+			st.Leader, st.Pending, st.Down, st.SilenceUnknown = hb.GetLeader(), hb.GetPending(), hb.GetDown(), hb.GetSilenceUnknown()
 		}
 		rstates = append(rstates, st)
 		for _, p := range r.GetPeers() {
@@ -146,9 +156,17 @@ func (n *Node) scheduleRound(ctx context.Context, seen map[uint64]beatSeen) erro
 	}
 	next := first
 	ops := pd.Schedule(now, states, rstates, n.cfg.Schedule, func() uint64 { next++; return next - 1 })
+	// Nodes silent for DownAfter: an operator for a region they lead goes
+	// to the other replicas at once.
+	silent := map[uint64]bool{}
+	for _, s := range states {
+		if now.Sub(s.LastHeartbeat) >= n.cfg.Schedule.DownAfter {
+			silent[s.Node.GetId()] = true
+		}
+	}
 	var errs []error
 	for _, op := range ops {
-		if err := n.execute(ctx, op, rstates); err != nil {
+		if err := n.execute(ctx, op, rstates, silent); err != nil {
 			errs = append(errs, fmt.Errorf("%v: %w", op, err))
 			continue
 		}
@@ -157,8 +175,9 @@ func (n *Node) scheduleRound(ctx context.Context, seen map[uint64]beatSeen) erro
 	return errors.Join(errs...)
 }
 
-// execute sends op to the node leading its region.
-func (n *Node) execute(ctx context.Context, op pd.Operator, regions []pd.RegionState) error {
+// execute sends op to the node leading its region (see sendToLeader for a
+// leader that cannot be reached).
+func (n *Node) execute(ctx context.Context, op pd.Operator, regions []pd.RegionState, silent map[uint64]bool) error {
 	var st *pd.RegionState
 	for i := range regions {
 		if regions[i].Region.GetId() == op.RegionID {
@@ -185,7 +204,7 @@ func (n *Node) execute(ctx context.Context, op pd.Operator, regions []pd.RegionS
 		p.Role = clusterpb.PeerRole_VOTER
 		changes = []*clusterpb.ChangePeer{{Type: clusterpb.ChangePeer_ADD_VOTER, Peer: p}, {Type: clusterpb.ChangePeer_REMOVE, Peer: op.Remove}}
 	case pd.TransferLeader:
-		return n.sendToLeader(ctx, st, func(ac clusterpb.AdminClient) (string, error) {
+		return n.sendToLeader(ctx, st, silent, func(ac clusterpb.AdminClient) (string, error) {
 			resp, err := ac.TransferLeader(ctx, &clusterpb.TransferLeaderRequest{RegionId: op.RegionID, PeerId: op.Peer.GetId()})
 			return resp.GetError(), err
 		}, func() (string, error) {
@@ -194,7 +213,7 @@ func (n *Node) execute(ctx context.Context, op pd.Operator, regions []pd.RegionS
 		})
 	}
 	req := &clusterpb.ChangePeerRequest{RegionId: op.RegionID, Epoch: st.Region.GetEpoch(), Change: change, Changes: changes}
-	return n.sendToLeader(ctx, st, func(ac clusterpb.AdminClient) (string, error) {
+	return n.sendToLeader(ctx, st, silent, func(ac clusterpb.AdminClient) (string, error) {
 		resp, err := ac.ChangePeer(ctx, req)
 		return resp.GetError(), err
 	}, func() (string, error) {
@@ -206,23 +225,69 @@ func (n *Node) execute(ctx context.Context, op pd.Operator, regions []pd.RegionS
 // sendToLeader runs an administration call on the node leading the region
 // of st: local if that is this node, remote through its Admin service
 // otherwise. Each call returns the answer's error text and the RPC's error.
-func (n *Node) sendToLeader(ctx context.Context, st *pd.RegionState, remote func(clusterpb.AdminClient) (string, error), local func() (string, error)) error {
+//
+// If the leader's node is silent (in silent) or cannot be reached, the call
+// goes to the region's other replicas in turn: one that leads now does it;
+// the others refuse (not leader), but the request wakes a hibernating
+// replica, which campaigns after an election timeout, so a sleeping region
+// whose leader died gets a new one; that leader's heartbeat then updates
+// the region's leader for the next round.
+func (n *Node) sendToLeader(ctx context.Context, st *pd.RegionState, silent map[uint64]bool, remote func(clusterpb.AdminClient) (string, error), local func() (string, error)) error {
 	var leaderNode uint64
 	for _, p := range st.Region.GetPeers() {
 		if p.GetId() == st.Leader {
 			leaderNode = p.GetNodeId()
 		}
 	}
+	err := errNodeUnreachable
+	if !silent[leaderNode] {
+		err = n.callNode(leaderNode, remote, local)
+		if !unreachable(err) {
+			return err
+		}
+	}
+	errs := []error{fmt.Errorf("leader on node %d: %w", leaderNode, err)}
+	for _, p := range st.Region.GetPeers() {
+		if nd := p.GetNodeId(); nd != leaderNode && !silent[nd] && p.GetRole() != clusterpb.PeerRole_LEARNER {
+			err := n.callNode(nd, remote, local)
+			if err == nil {
+				return nil
+			}
+			errs = append(errs, fmt.Errorf("node %d: %w", nd, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// errNodeUnreachable stands for a call not made to a silent node.
+var errNodeUnreachable = errors.New("node silent for DownAfter")
+
+// unreachable reports whether err says the node could not be reached (so
+// another replica may be asked).
+func unreachable(err error) bool {
+	if errors.Is(err, errNodeUnreachable) {
+		return true
+	}
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded:
+		return true
+	}
+	return false
+}
+
+// callNode runs an administration call on node: local if that is this
+// node, remote through its Admin service otherwise.
+func (n *Node) callNode(node uint64, remote func(clusterpb.AdminClient) (string, error), local func() (string, error)) error {
 	answer := func(msg string, err error) error {
 		if err == nil && msg != "" {
 			err = errors.New(msg)
 		}
 		return err
 	}
-	if leaderNode == n.cfg.NodeID {
+	if node == n.cfg.NodeID {
 		return answer(local())
 	}
-	addr, err := n.resolver.Resolve(leaderNode)
+	addr, err := n.resolver.Resolve(node)
 	if err != nil {
 		return err
 	}
