@@ -75,6 +75,21 @@ func TestRegionErrors(t *testing.T) {
 	if err != nil || get.GetRegionError().GetNotLeader() == nil {
 		t.Errorf("linearizable get on a follower: %v %v", get, err)
 	}
+	// A follower applies the split when it learns the commit index (the
+	// next append or heartbeat: commit notices to caught-up followers are
+	// not sent); until then a stale read with the new epoch is refused.
+	waitFor(t, 10*time.Second, "the follower to apply the split", func() bool {
+		sts, err := c.Store(follower).Regions()
+		if err != nil {
+			return false
+		}
+		for _, st := range sts {
+			if st.Region.GetId() == left.GetId() && st.Region.GetEpoch().GetVersion() == left.GetEpoch().GetVersion() {
+				return true
+			}
+		}
+		return false
+	})
 	stale, err := c.Store(follower).Get(ctx, &clusterpb.GetRequest{Context: &clusterpb.RequestContext{RegionId: left.GetId(), Epoch: left.GetEpoch(), ReadMode: clusterpb.ReadMode_STALE}, Key: []byte("a")})
 	if err != nil || stale.GetRegionError() != nil {
 		t.Errorf("stale get on a follower: %v %v", stale, err)
