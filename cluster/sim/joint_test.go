@@ -371,6 +371,17 @@ func TestReAddedWhileCutOff(t *testing.T) {
 	if err := cl.Put(ctx, []byte("a"), []byte("1")); err != nil {
 		t.Fatal(err)
 	}
+	// Node 3 must not lead when it is cut off: the changes below would
+	// wait on it (their outcome unknown) instead of going to nodes 1-2.
+	if leaderOf(c, 1) == 3 {
+		if err := c.Store(3).TransferLeader(1, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 20*time.Second, "a leader other than node 3", func() bool {
+		l := leaderOf(c, 1)
+		return l != 0 && l != 3
+	})
 	c.Net.Partition([]uint64{3}, []uint64{1, 2, 4, 5})
 	add(4)
 	add(5)
