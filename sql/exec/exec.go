@@ -40,6 +40,12 @@ type Exec struct {
 	// (0: unknown), the room it makes first: a prepared statement's
 	// session gives the count of its last result.
 	RowsHint int
+	// StringsHint is about how many bytes the strings a statement's scans
+	// return will take (0: unknown): the first string arena a scan makes
+	// is that large (a prepared statement's session gives what
+	// StringBytes was last time). StringBytes counts the bytes of the
+	// strings the scans copied into arenas.
+	StringsHint, StringBytes int
 }
 
 // fire runs triggers if t has some for the event.
@@ -131,6 +137,10 @@ func (x *Exec) AllValues(n plan.Node, dst [][]types.Value) (rows [][]types.Value
 		return nil, err
 	}
 	defer it.Close()
+	if p, ok := it.(*projectIter); ok && x.RowsHint > 0 {
+		// The result's rows: as many as the hint, in one allocation.
+		p.slabRows = min(x.RowsHint, maxProjectSlab)
+	}
 	rows = dst
 	for {
 		r, err := it.Next()
@@ -271,7 +281,13 @@ type projectIter struct {
 	// (after the first few: slabN doubles from 1).
 	rows  []types.Value
 	slabN int
+	// slabRows, when set, is the size of the first slab, in rows (the
+	// statement's expected result: Exec.RowsHint).
+	slabRows int
 }
+
+// maxProjectSlab is the most rows a result's first slab is made for.
+const maxProjectSlab = 1024
 
 func (p *projectIter) Next() (expr.Row, error) {
 	r, err := p.in.Next()
@@ -280,8 +296,13 @@ func (p *projectIter) Next() (expr.Row, error) {
 	}
 	n := len(p.exprs)
 	if len(p.rows) < n {
-		p.slabN = min(max(p.slabN*2, 1), rowSlab)
-		p.rows = make([]types.Value, n*p.slabN)
+		if p.slabRows > 0 {
+			p.rows = make([]types.Value, n*p.slabRows)
+			p.slabRows = 0
+		} else {
+			p.slabN = min(max(p.slabN*2, 1), rowSlab)
+			p.rows = make([]types.Value, n*p.slabN)
+		}
 	}
 	out := p.rows[:n:n]
 	p.rows = p.rows[n:]

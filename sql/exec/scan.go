@@ -2,6 +2,7 @@ package exec
 
 import (
 	"fmt"
+	"unsafe"
 
 	"github.com/strata-db/strata/keys"
 	"github.com/strata-db/strata/sql/catalog"
@@ -108,7 +109,18 @@ func (s *scanIter) decode(b []byte) (expr.Row, error) {
 	var row expr.Row
 	if s.s.ReuseRow && len(s.rows) == n {
 		row = s.rows
-		clear(row)
+		if need := s.s.Needed; need != nil {
+			// Only the columns decoded into are ever set: clearing
+			// them alone spares the bulk write barrier of clearing the
+			// whole row while the collector marks.
+			for i, nd := range need {
+				if nd {
+					row[i] = types.Value{}
+				}
+			}
+		} else {
+			clear(row)
+		}
 	} else {
 		if len(s.rows) < n {
 			if s.s.ReuseRow {
@@ -123,11 +135,26 @@ func (s *scanIter) decode(b []byte) (expr.Row, error) {
 			s.rows = s.rows[n:]
 		}
 	}
-	var arena *[]byte
 	if s.filter == nil && s.it != nil {
-		arena = &s.arena // many rows to come (not a point lookup's one)
+		// Many rows to come (not a point lookup's one): their strings go
+		// into the arena, the first one as large as the statement's
+		// strings took last time (Exec.StringsHint).
+		if cap(s.arena) == 0 && s.x.StringsHint > 0 {
+			s.arena = make([]byte, 0, s.x.StringsHint)
+			s.x.StringsHint = 0
+		}
+		base, n0 := unsafe.SliceData(s.arena), len(s.arena)
+		if err := rowcodec.DecodeInto(b, s.slots, row, &s.arena); err != nil {
+			return nil, fmt.Errorf("sql: table %s: %w", s.s.Table.Name, err)
+		}
+		if unsafe.SliceData(s.arena) == base {
+			s.x.StringBytes += len(s.arena) - n0
+		} else {
+			s.x.StringBytes += len(s.arena) // a new arena (what went into the old one is not counted)
+		}
+		return row, nil
 	}
-	if err := rowcodec.DecodeInto(b, s.slots, row, arena); err != nil {
+	if err := rowcodec.DecodeInto(b, s.slots, row, nil); err != nil {
 		return nil, fmt.Errorf("sql: table %s: %w", s.s.Table.Name, err)
 	}
 	return row, nil

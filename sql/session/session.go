@@ -210,11 +210,17 @@ type Stmt struct {
 	// lastRows is how many rows the query returned last time: the next
 	// result's first capacity (at most maxRowsHint).
 	lastRows int
+	// lastStrings is how many bytes of strings its scans decoded last
+	// time: their first string arena's size (at most maxStringsHint).
+	lastStrings int
 }
 
 // maxRowsHint bounds the rows a prepared query's result is first made
-// room for.
-const maxRowsHint = 4096
+// room for; maxStringsHint the bytes of its first string arena.
+const (
+	maxRowsHint    = 4096
+	maxStringsHint = 1 << 20
+)
 
 // Prepare parses one statement for repeated execution.
 func (s *Session) Prepare(ctx context.Context, sql string) (*Stmt, error) {
@@ -609,13 +615,14 @@ func (s *Session) query(ctx context.Context, st ast.Stmt, params []types.Value) 
 			// (oltp_read_only's ranges: 100 rows each time).
 			x.RowsHint = min(ps.lastRows, maxRowsHint)
 			dst = make([][]types.Value, 0, x.RowsHint)
+			x.StringsHint = min(ps.lastStrings, maxStringsHint)
 		}
 		rows, err := x.AllValues(p, dst)
 		if err != nil {
 			return err
 		}
 		if ps := s.prepared; ps != nil {
-			ps.lastRows = len(rows)
+			ps.lastRows, ps.lastStrings = len(rows), x.StringBytes
 		}
 		res = &Result{Columns: columnsOf(p.Columns()), Rows: rows}
 		s.foundRows = uint64(len(rows))
