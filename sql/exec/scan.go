@@ -89,6 +89,11 @@ type scanIter struct {
 	// slots maps a column id to its position in the row, -1 for a column
 	// the plan does not read (plan.Scan.Needed).
 	slots []int32
+	// need are the positions slots names; needMask has bit p set for
+	// each of them below 64, and wide is whether some are not.
+	need     []int32
+	needMask uint64
+	wide     bool
 	// rows is memory for the next rows (many rows to an allocation), or,
 	// with plan.Scan.ReuseRow, the one row every Next returns.
 	rows  []types.Value
@@ -107,19 +112,17 @@ const rowSlab = 32
 func (s *scanIter) decode(b []byte) (expr.Row, error) {
 	n := len(s.s.Table.Columns)
 	var row expr.Row
+	reused := false
 	if s.s.ReuseRow && len(s.rows) == n {
-		row = s.rows
-		if need := s.s.Needed; need != nil {
-			// Only the columns decoded into are ever set: clearing
-			// them alone spares the bulk write barrier of clearing the
-			// whole row while the collector marks.
-			for i, nd := range need {
-				if nd {
-					row[i] = types.Value{}
+		row, reused = s.rows, true
+		if s.wide {
+			// Positions past 64 are not in DecodeInto's set: clear
+			// them first.
+			for _, p := range s.need {
+				if p >= 64 {
+					row[p] = types.Value{}
 				}
 			}
-		} else {
-			clear(row)
 		}
 	} else {
 		if len(s.rows) < n {
@@ -135,6 +138,8 @@ func (s *scanIter) decode(b []byte) (expr.Row, error) {
 			s.rows = s.rows[n:]
 		}
 	}
+	var set uint64
+	var err error
 	if s.filter == nil && s.it != nil {
 		// Many rows to come (not a point lookup's one): their strings go
 		// into the arena, the first one as large as the statement's
@@ -144,18 +149,28 @@ func (s *scanIter) decode(b []byte) (expr.Row, error) {
 			s.x.StringsHint = 0
 		}
 		base, n0 := unsafe.SliceData(s.arena), len(s.arena)
-		if err := rowcodec.DecodeInto(b, s.slots, row, &s.arena); err != nil {
-			return nil, fmt.Errorf("sql: table %s: %w", s.s.Table.Name, err)
-		}
+		set, err = rowcodec.DecodeInto(b, s.slots, row, &s.arena)
 		if unsafe.SliceData(s.arena) == base {
 			s.x.StringBytes += len(s.arena) - n0
 		} else {
 			s.x.StringBytes += len(s.arena) // a new arena (what went into the old one is not counted)
 		}
-		return row, nil
+	} else {
+		set, err = rowcodec.DecodeInto(b, s.slots, row, nil)
 	}
-	if err := rowcodec.DecodeInto(b, s.slots, row, nil); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("sql: table %s: %w", s.s.Table.Name, err)
+	}
+	if miss := s.needMask &^ set; reused && miss != 0 {
+		// A column the value does not hold (added after the row was
+		// written): NULL, not the last row's value. Clearing only these
+		// spares a reused row the write barriers of clearing it whole
+		// while the collector marks.
+		for _, p := range s.need {
+			if p < 64 && miss&(1<<p) != 0 {
+				row[p] = types.Value{}
+			}
+		}
 	}
 	return row, nil
 }
@@ -178,16 +193,30 @@ func (x *Exec) openScan(s *plan.Scan) (Iter, error) {
 			spans[i], spans[j] = spans[j], spans[i]
 		}
 	}
-	slots := s.Slots
+	slots, filter := s.Slots, s.Filter
+	if exact && s.HasResidual {
+		filter = s.Residual
+		if s.ResidualSlots != nil {
+			slots = s.ResidualSlots // without the columns only the ranges' conditions read
+		}
+	}
 	if slots == nil {
 		slots = plan.ColumnSlots(s.Table, s.Needed)
 	}
-	filter := s.Filter
-	if exact && s.HasResidual {
-		filter = s.Residual
+	it := &scanIter{x: x, s: s, spans: spans, prefix: len(s.Table.IndexPrefix(s.Index.ID)), filter: filter,
+		slots: slots}
+	for _, p := range slots {
+		switch {
+		case p < 0:
+			continue
+		case p < 64:
+			it.needMask |= 1 << p
+		default:
+			it.wide = true
+		}
+		it.need = append(it.need, p)
 	}
-	return &scanIter{x: x, s: s, spans: spans, prefix: len(s.Table.IndexPrefix(s.Index.ID)), filter: filter,
-		slots: slots}, nil
+	return it, nil
 }
 
 // spans computes the key ranges of a scan: for each plan range, the keys

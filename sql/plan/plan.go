@@ -93,9 +93,13 @@ type Scan struct {
 	ReuseRow bool
 	// Slots maps a column id to its row position, -1 for a column Needed
 	// leaves out (nil: package exec computes it at each start).
-	Slots   []int32
-	EstRows float64
-	cols    []Column
+	Slots []int32
+	// ResidualSlots, when set, are Slots for when Residual replaces
+	// Filter: without the columns only the conditions the ranges stand
+	// for read.
+	ResidualSlots []int32
+	EstRows       float64
+	cols          []Column
 }
 
 // Range is a range of an index: equality on its first len(Eq) columns,

@@ -102,24 +102,41 @@ func markScan(n Node, es []expr.Expr, need0 []bool, reuse bool) {
 	if !ok || m.Lock {
 		return
 	}
-	if m.Filter != nil {
-		es = append(es, m.Filter)
+	if need0 != nil && len(need0) != len(m.Table.Columns) {
+		return
 	}
-	need := make([]bool, len(m.Table.Columns))
-	if need0 != nil {
-		if len(need0) != len(need) {
+	need, ok := columnsNeeded(m, es, m.Filter, need0)
+	if !ok {
+		return
+	}
+	if m.HasResidual {
+		// The columns read when the ranges are exactly the conditions
+		// they stand for (at run time) and Residual replaces Filter.
+		needR, ok := columnsNeeded(m, es, m.Residual, need0)
+		if !ok {
 			return
 		}
-		copy(need, need0)
-	}
-	for _, e := range es {
-		if !columnsRead(e, need) {
-			return
-		}
+		m.ResidualSlots = ColumnSlots(m.Table, needR)
 	}
 	m.Needed = need
 	m.ReuseRow = reuse && !sorted
 	m.Slots = ColumnSlots(m.Table, need)
+}
+
+// columnsNeeded marks the columns of m's rows that es, filter (nil: none)
+// and need0 (nil: none) read; false if it cannot tell.
+func columnsNeeded(m *Scan, es []expr.Expr, filter expr.Expr, need0 []bool) ([]bool, bool) {
+	need := make([]bool, len(m.Table.Columns))
+	copy(need, need0)
+	for _, e := range es {
+		if !columnsRead(e, need) {
+			return nil, false
+		}
+	}
+	if filter != nil && !columnsRead(filter, need) {
+		return nil, false
+	}
+	return need, true
 }
 
 // ColumnSlots maps t's column ids to row positions, -1 for the columns

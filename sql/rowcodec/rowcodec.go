@@ -186,15 +186,16 @@ func AppendColumn(dst []byte, id uint32, v types.Value) []byte {
 // row[slots[id]]; columns with an id past slots or a negative slot are
 // skipped without being decoded (their strings not copied). Slots of
 // columns the value does not hold are left as they were: the caller sets
-// them to NULL (or a column's default) first. With arena non-nil, strings
-// are copied into *arena (appended; a new arena, twice the size of the
-// last up to arenaSize, when it is full) rather than allocated one by one:
-// a string then keeps its whole arena alive.
-func DecodeInto(b []byte, slots []int32, row []types.Value, arena *[]byte) error {
+// them to NULL (or a column's default), before or after, from set: bit i
+// of set is 1 if position i (i < 64) was decoded into. With arena non-nil,
+// strings are copied into *arena (appended; a new arena, twice the size of
+// the last up to arenaSize, when it is full) rather than allocated one by
+// one: a string then keeps its whole arena alive.
+func DecodeInto(b []byte, slots []int32, row []types.Value, arena *[]byte) (set uint64, err error) {
 	for len(b) > 0 {
 		h, n := binary.Uvarint(b)
 		if n <= 0 {
-			return fmt.Errorf("rowcodec: bad column header at %d", n)
+			return 0, fmt.Errorf("rowcodec: bad column header at %d", n)
 		}
 		b = b[n:]
 		id, tag := h>>4, h&15
@@ -208,29 +209,32 @@ func DecodeInto(b []byte, slots []int32, row []types.Value, arena *[]byte) error
 			case tagInt, tagDate, tagDatetime, tagTime, tagUint:
 				_, n := binary.Uvarint(b)
 				if n <= 0 {
-					return fmt.Errorf("rowcodec: bad integer of column %d", id)
+					return 0, fmt.Errorf("rowcodec: bad integer of column %d", id)
 				}
 				b = b[n:]
 			case tagFloat:
 				if len(b) < 8 {
-					return fmt.Errorf("rowcodec: short double of column %d", id)
+					return 0, fmt.Errorf("rowcodec: short double of column %d", id)
 				}
 				b = b[8:]
 			case tagDecimal, tagString, tagBytes:
 				l, n := binary.Uvarint(b)
 				if n <= 0 || uint64(len(b)-n) < l {
-					return fmt.Errorf("rowcodec: bad length of column %d", id)
+					return 0, fmt.Errorf("rowcodec: bad length of column %d", id)
 				}
 				b = b[n+int(l):]
 			default:
-				return fmt.Errorf("rowcodec: unknown tag %d of column %d", tag, id)
+				return 0, fmt.Errorf("rowcodec: unknown tag %d of column %d", tag, id)
 			}
 			continue
+		}
+		if slot < 64 {
+			set |= 1 << slot
 		}
 		if arena != nil && (tag == tagString || tag == tagBytes) {
 			l, n := binary.Uvarint(b)
 			if n <= 0 || uint64(len(b)-n) < l {
-				return fmt.Errorf("rowcodec: bad length of column %d", id)
+				return 0, fmt.Errorf("rowcodec: bad length of column %d", id)
 			}
 			a := *arena
 			if uint64(cap(a)-len(a)) < l {
@@ -250,12 +254,11 @@ func DecodeInto(b []byte, slots []int32, row []types.Value, arena *[]byte) error
 			b = b[n+int(l):]
 			continue
 		}
-		var err error
 		if b, err = decodeValue(b, uint32(id), tag, &row[slot]); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	return set, nil
 }
 
 // arenaMin and arenaSize are the sizes of DecodeInto's first string arena

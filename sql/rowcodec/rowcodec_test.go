@@ -118,8 +118,18 @@ func TestDecodeInto(t *testing.T) {
 			if tc.arena {
 				ap = &arena
 			}
-			if err := DecodeInto(row, slots, got, ap); err != nil {
+			set, err := DecodeInto(row, slots, got, ap)
+			if err != nil {
 				t.Fatal(err)
+			}
+			var wantSet uint64
+			for id := 1; id < len(slots); id++ {
+				if tc.keep(id) {
+					wantSet |= 1 << slots[id]
+				}
+			}
+			if set != wantSet {
+				t.Errorf("set %b, want %b", set, wantSet)
 			}
 			for id := 1; id < len(slots); id++ {
 				if !tc.keep(id) {
@@ -131,7 +141,7 @@ func TestDecodeInto(t *testing.T) {
 				}
 			}
 			// The last column written (an empty string) loses its length.
-			if err := DecodeInto(row[:len(row)-1], slots, got, ap); err == nil {
+			if _, err := DecodeInto(row[:len(row)-1], slots, got, ap); err == nil {
 				t.Error("a truncated row decoded")
 			}
 		})
