@@ -2,6 +2,7 @@ package exec
 
 import (
 	"fmt"
+	"math/bits"
 	"unsafe"
 
 	"github.com/strata-db/strata/keys"
@@ -89,9 +90,8 @@ type scanIter struct {
 	// slots maps a column id to its position in the row, -1 for a column
 	// the plan does not read (plan.Scan.Needed).
 	slots []int32
-	// need are the positions slots names; needMask has bit p set for
-	// each of them below 64, and wide is whether some are not.
-	need     []int32
+	// needMask has bit p set for each position p below 64 that slots
+	// names, and wide is whether it names some past 63.
 	needMask uint64
 	wide     bool
 	// rows is memory for the next rows (many rows to an allocation), or,
@@ -118,7 +118,7 @@ func (s *scanIter) decode(b []byte) (expr.Row, error) {
 		if s.wide {
 			// Positions past 64 are not in DecodeInto's set: clear
 			// them first.
-			for _, p := range s.need {
+			for _, p := range s.slots {
 				if p >= 64 {
 					row[p] = types.Value{}
 				}
@@ -166,10 +166,8 @@ func (s *scanIter) decode(b []byte) (expr.Row, error) {
 		// written): NULL, not the last row's value. Clearing only these
 		// spares a reused row the write barriers of clearing it whole
 		// while the collector marks.
-		for _, p := range s.need {
-			if p < 64 && miss&(1<<p) != 0 {
-				row[p] = types.Value{}
-			}
+		for ; miss != 0; miss &= miss - 1 {
+			row[bits.TrailingZeros64(miss)] = types.Value{}
 		}
 	}
 	return row, nil
@@ -208,13 +206,11 @@ func (x *Exec) openScan(s *plan.Scan) (Iter, error) {
 	for _, p := range slots {
 		switch {
 		case p < 0:
-			continue
 		case p < 64:
 			it.needMask |= 1 << p
 		default:
 			it.wide = true
 		}
-		it.need = append(it.need, p)
 	}
 	return it, nil
 }
