@@ -40,12 +40,15 @@ type Exec struct {
 	// (0: unknown), the room it makes first: a prepared statement's
 	// session gives the count of its last result.
 	RowsHint int
-	// StringsHint is about how many bytes the strings a statement's scans
-	// return will take (0: unknown): the first string arena a scan makes
-	// is that large (a prepared statement's session gives what
-	// StringBytes was last time). StringBytes counts the bytes of the
-	// strings the scans copied into arenas.
+	// StringsHint is about how many bytes the strings of the statement's
+	// first scan that copies strings into an arena will take (0:
+	// unknown): its first arena is that large (a prepared statement's
+	// session gives what StringBytes was last time). StringBytes counts
+	// the bytes of the strings that scan copied. Only the first: the
+	// inner side of a join may be scanned again for every outer row, each
+	// time a scan of its own.
 	StringsHint, StringBytes int
+	arenaScan                *scanIter // the scan StringsHint and StringBytes are about
 }
 
 // fire runs triggers if t has some for the event.

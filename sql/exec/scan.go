@@ -142,18 +142,23 @@ func (s *scanIter) decode(b []byte) (expr.Row, error) {
 	var err error
 	if s.filter == nil && s.it != nil {
 		// Many rows to come (not a point lookup's one): their strings go
-		// into the arena, the first one as large as the statement's
-		// strings took last time (Exec.StringsHint).
-		if cap(s.arena) == 0 && s.x.StringsHint > 0 {
-			s.arena = make([]byte, 0, s.x.StringsHint)
-			s.x.StringsHint = 0
+		// into the arena. The statement's first such scan makes its
+		// first arena as large as its strings took last time
+		// (Exec.StringsHint), and counts them for the next time.
+		if s.x.arenaScan == nil {
+			s.x.arenaScan = s
+			if s.x.StringsHint > 0 && cap(s.arena) == 0 {
+				s.arena = make([]byte, 0, s.x.StringsHint)
+			}
 		}
 		base, n0 := unsafe.SliceData(s.arena), len(s.arena)
 		set, err = rowcodec.DecodeInto(b, s.slots, row, &s.arena)
-		if unsafe.SliceData(s.arena) == base {
-			s.x.StringBytes += len(s.arena) - n0
-		} else {
-			s.x.StringBytes += len(s.arena) // a new arena (what went into the old one is not counted)
+		if s.x.arenaScan == s {
+			if unsafe.SliceData(s.arena) == base {
+				s.x.StringBytes += len(s.arena) - n0
+			} else {
+				s.x.StringBytes += len(s.arena) // a new arena (what went into the old one is not counted)
+			}
 		}
 	} else {
 		set, err = rowcodec.DecodeInto(b, s.slots, row, nil)
