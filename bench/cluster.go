@@ -101,7 +101,7 @@ none on node 3). Results go to --out as JSON lines; the Cluster section of
 	f.DurationVar(&o.catchupMax, "catchup-timeout", 20*time.Minute, "limit of the catch-up's load and of the catch-up itself")
 	f.StringVar(&o.out, "out", "", "results file (default "+defaultClusterResults+", or results/cluster-quick.jsonl with --quick)")
 	f.StringVar(&o.work, "work", filepath.Join(os.TempDir(), "strata-cluster-work"), "directory for the servers' data and logs (a real disk)")
-	f.BoolVar(&o.profiles, "profiles", false, "the load phase's Strata servers write CPU profiles (--work/profiles/nodeN.cpu.prof)")
+	f.BoolVar(&o.profiles, "profiles", false, "the Strata servers write CPU profiles of their whole run (--work/profiles/nodeN.cpu.prof, strata-base's under base/), the load generator one of the loads (client.cpu.prof)")
 	f.BoolVar(&o.renderOnly, "render-only", false, "do not run: render the section from --out")
 	f.StringVar(&o.docs, "docs", "../docs", "directory of benchmarks.md")
 	cmd.PreRun = func(cmd *cobra.Command, args []string) {

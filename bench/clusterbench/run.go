@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -149,7 +150,7 @@ type Options struct {
 	BaseBin    string
 	EtcdBin    string // etcd 3.4
 	Work       string // data directories and logs
-	Profiles   bool   // Strata servers write CPU profiles to Work/profiles
+	Profiles   bool   // Strata servers write CPU profiles to Work/profiles, the load generator client.cpu.prof
 	Command    string
 	Commit     string
 	Out        io.Writer
@@ -424,6 +425,22 @@ func runLoads(ctx context.Context, o Options, enc *json.Encoder, logf func(strin
 			return fmt.Errorf("%s: %w", s, err)
 		}
 		logf("%s: preloaded in %.1fs", s, time.Since(start).Seconds())
+	}
+	if profileDir != "" {
+		// The load generator's own profile (the client libraries' CPU),
+		// over the loads only: run one system for a clean one.
+		f, err := os.Create(filepath.Join(profileDir, "client.cpu.prof"))
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
 	}
 	var allPIDs []int
 	for _, t := range targets {
