@@ -1,0 +1,275 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/strata-db/strata/cluster/clusterpb"
+)
+
+// The KV service's BatchCommands stream (TiKV's BatchCommands): one
+// long-lived stream per client connection carries that client's requests in
+// batches (BatchRequest, each item with its own id, region, epoch and
+// timeout) and their answers (BatchResponse), each answered as soon as it is
+// done, out of order, the answers that pile up meanwhile sent in one
+// message. Against one unary RPC per request it saves, per request, an
+// HTTP/2 stream (headers both ways, its frames, a flush each way), a
+// server goroutine's stream bookkeeping and a context per RPC. The message
+// layouts are in cluster.proto beside the messages.
+//
+// Bounds: a stream has at most MaxStreamRequests requests being served and
+// MaxMessageSize bytes of their encoded requests held at once; while it
+// is full the server stops reading the stream, and HTTP/2 flow control
+// holds the client back (its window fills). Answers wait to be sent in a
+// queue of at most MaxStreamRequests items (each slot is released only
+// once its answer is sent), so a client that does not read its answers
+// stops the server from reading its requests. Every request also takes a
+// slot of MaxInflightRequests (shared with the unary RPCs); without one it
+// is answered "server busy" (ResourceExhausted) at once, as a unary call is.
+
+// maxBatchTimeout bounds a batched request's timeout (and is the timeout
+// of one that names none).
+const maxBatchTimeout = time.Minute
+
+// maxResponsesPerMessage bounds the answers gathered into one BatchResponse.
+const maxResponsesPerMessage = 256
+
+// streamLimit bounds one stream's requests in flight, by count and by
+// encoded bytes. Only the stream's receive loop acquires, so one wake-up
+// channel is enough.
+type streamLimit struct {
+	maxItems int
+	maxBytes int
+
+	mu    sync.Mutex
+	items int
+	bytes int
+	wake  chan struct{} // a release happened (buffered 1)
+}
+
+func newStreamLimit(maxItems, maxBytes int) *streamLimit {
+	return &streamLimit{maxItems: maxItems, maxBytes: maxBytes, wake: make(chan struct{}, 1)}
+}
+
+// acquire waits until a request of n bytes fits (one always fits when none
+// is in flight) or ctx ends.
+func (l *streamLimit) acquire(ctx context.Context, n int) error {
+	for {
+		l.mu.Lock()
+		if l.items == 0 || (l.items < l.maxItems && l.bytes+n <= l.maxBytes) {
+			l.items++
+			l.bytes += n
+			l.mu.Unlock()
+			return nil
+		}
+		l.mu.Unlock()
+		select {
+		case <-l.wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// release returns a request's slot and bytes.
+func (l *streamLimit) release(n int) {
+	l.mu.Lock()
+	l.items--
+	l.bytes -= n
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// inFlight returns the requests in flight (for tests).
+func (l *streamLimit) inFlight() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.items
+}
+
+// answered is one answer waiting to be sent, with the size its request
+// holds of the stream's limit.
+type answered struct {
+	item *clusterpb.BatchResponseItem
+	size int
+}
+
+// BatchCommands serves one client connection's stream of batched requests.
+func (k kvService) BatchCommands(stream clusterpb.KV_BatchCommandsServer) error {
+	s := k.s
+	if s.cfg.KV == nil {
+		return errNoKV
+	}
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	// The first message says the stream is served (a server without
+	// BatchCommands answers Unimplemented instead).
+	if err := stream.Send(&clusterpb.BatchResponse{}); err != nil {
+		return err
+	}
+	lim := newStreamLimit(s.cfg.MaxStreamRequests, s.cfg.MaxMessageSize)
+	s.stats.batchStreams.Add(1)
+	defer s.stats.batchStreams.Add(-1)
+	b := &batchServer{s: s, lim: lim, out: make(chan answered, s.cfg.MaxStreamRequests)}
+	senderDone := make(chan error, 1)
+	go func() { senderDone <- b.sendAnswers(stream, cancel) }()
+	var recvErr error
+recv:
+	for {
+		req, err := stream.Recv()
+		if err != nil {
+			recvErr = err
+			break
+		}
+		s.stats.kvBatches.Add(1)
+		for _, it := range req.GetRequests() {
+			n := proto.Size(it)
+			if err := lim.acquire(ctx, n); err != nil {
+				recvErr = err
+				break recv
+			}
+			b.wg.Add(1)
+			go b.serve(ctx, it, n)
+		}
+	}
+	// The client closed its side (io.EOF) or the stream failed: answer
+	// what is in flight (a broken stream's answers are dropped, their
+	// contexts cancelled), then end the stream.
+	if !errors.Is(recvErr, io.EOF) {
+		cancel()
+	}
+	b.wg.Wait()
+	close(b.out)
+	if err := <-senderDone; err != nil {
+		return err
+	}
+	if !errors.Is(recvErr, io.EOF) {
+		return recvErr
+	}
+	return nil
+}
+
+// batchServer is one BatchCommands stream's state.
+type batchServer struct {
+	s   *Server
+	lim *streamLimit
+	out chan answered // never blocks: at most MaxStreamRequests in flight
+	wg  sync.WaitGroup
+}
+
+// serve answers one request of a batch and queues its answer.
+func (b *batchServer) serve(ctx context.Context, it *clusterpb.BatchRequestItem, size int) {
+	defer b.wg.Done()
+	b.out <- answered{b.s.serveItem(ctx, it), size}
+}
+
+// serveItem checks and serves one batched request, as the unary methods
+// do, and returns its answer.
+func (s *Server) serveItem(ctx context.Context, it *clusterpb.BatchRequestItem) *clusterpb.BatchResponseItem {
+	resp := &clusterpb.BatchResponseItem{Id: it.GetId()}
+	fail := func(err error) *clusterpb.BatchResponseItem {
+		st := status.Convert(err)
+		resp.ErrorCode, resp.Error = uint32(st.Code()), st.Message()
+		return resp
+	}
+	select {
+	case s.reqSem <- struct{}{}:
+		defer func() { <-s.reqSem }()
+	default:
+		s.stats.busy.Add(1)
+		return fail(status.Errorf(codes.ResourceExhausted, "server busy: %d requests in flight", cap(s.reqSem)))
+	}
+	timeout := maxBatchTimeout
+	if t := time.Duration(min(it.GetTimeoutMicros(), uint64(maxBatchTimeout/time.Microsecond))) * time.Microsecond; t > 0 {
+		timeout = t
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	switch cmd := it.GetCmd().(type) {
+	case *clusterpb.BatchRequestItem_Get:
+		if err := s.checkGet(cmd.Get); err != nil {
+			return fail(err)
+		}
+		s.stats.kvRequests.Add(1)
+		r, err := s.cfg.KV.Get(ctx, cmd.Get)
+		r, err = respond(r, err, "get")
+		if err != nil {
+			return fail(err)
+		}
+		resp.Resp = &clusterpb.BatchResponseItem_Get{Get: r}
+	case *clusterpb.BatchRequestItem_Scan:
+		if err := s.checkScan(cmd.Scan); err != nil {
+			return fail(err)
+		}
+		s.stats.kvRequests.Add(1)
+		r, err := s.cfg.KV.Scan(ctx, cmd.Scan)
+		r, err = respond(r, err, "scan")
+		if err != nil {
+			return fail(err)
+		}
+		resp.Resp = &clusterpb.BatchResponseItem_Scan{Scan: r}
+	case *clusterpb.BatchRequestItem_Write:
+		if err := s.checkWrite(cmd.Write); err != nil {
+			return fail(err)
+		}
+		s.stats.kvRequests.Add(1)
+		r, err := s.cfg.KV.Write(ctx, cmd.Write)
+		r, err = respond(r, err, "write")
+		if err != nil {
+			return fail(err)
+		}
+		resp.Resp = &clusterpb.BatchResponseItem_Write{Write: r}
+	default:
+		s.stats.kvRefused.Add(1)
+		return fail(status.Error(codes.InvalidArgument, "batch: a request with no get, scan or write"))
+	}
+	return resp
+}
+
+// sendAnswers sends the answers as they come, every answer queued
+// meanwhile in the same message, until out is closed. After a failed send
+// it cancels the stream's requests and only releases their slots.
+func (b *batchServer) sendAnswers(stream clusterpb.KV_BatchCommandsServer, cancel context.CancelFunc) error {
+	var sendErr error
+	msg := &clusterpb.BatchResponse{}
+	for a := range b.out {
+		msg.Responses = append(msg.Responses[:0], a.item)
+		sizes := a.size
+	gather:
+		for len(msg.Responses) < maxResponsesPerMessage {
+			select {
+			case more, ok := <-b.out:
+				if !ok {
+					break gather
+				}
+				msg.Responses = append(msg.Responses, more.item)
+				sizes += more.size
+			default:
+				break gather
+			}
+		}
+		if sendErr == nil {
+			if err := stream.Send(msg); err != nil {
+				sendErr = fmt.Errorf("transport: batch stream: sending answers: %w", err)
+				cancel()
+			}
+		}
+		// One release for the whole message: the limit only counts.
+		for range len(msg.Responses) - 1 {
+			b.lim.release(0)
+		}
+		b.lim.release(sizes)
+	}
+	return sendErr
+}
