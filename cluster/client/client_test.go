@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sort"
 	"sync"
@@ -14,7 +15,9 @@ import (
 
 	"github.com/strata-db/strata/cluster/clusterpb"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -36,6 +39,9 @@ type fakeCluster struct {
 	staleAnswers atomic.Int64
 	staleRegion  *clusterpb.Region
 	writes       atomic.Int64
+	// unaryOnly makes the nodes refuse BatchCommands (Unimplemented), as
+	// a node of an older version does: the client uses the unary RPCs.
+	unaryOnly atomic.Bool
 }
 
 type fakeNode struct {
@@ -75,6 +81,66 @@ func newFakeCluster(t *testing.T, n int, splits ...string) *fakeCluster {
 		}
 	})
 	return c
+}
+
+// BatchCommands serves the batch stream the simple way: a goroutine per
+// request, answers sent by one goroutine as they come.
+func (nd *fakeNode) BatchCommands(st grpc.BidiStreamingServer[clusterpb.BatchRequest, clusterpb.BatchResponse]) error {
+	if nd.c.unaryOnly.Load() {
+		return status.Error(codes.Unimplemented, "no batch stream here")
+	}
+	if err := st.Send(&clusterpb.BatchResponse{}); err != nil {
+		return err
+	}
+	answers := make(chan *clusterpb.BatchResponseItem)
+	var wg sync.WaitGroup
+	sent := make(chan error, 1)
+	go func() {
+		var err error
+		for a := range answers {
+			if err == nil {
+				err = st.Send(&clusterpb.BatchResponse{Responses: []*clusterpb.BatchResponseItem{a}})
+			}
+		}
+		sent <- err
+	}()
+	var err error
+	for {
+		var req *clusterpb.BatchRequest
+		if req, err = st.Recv(); err != nil {
+			break
+		}
+		for _, it := range req.GetRequests() {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				out := &clusterpb.BatchResponseItem{Id: it.GetId()}
+				switch {
+				case it.GetGet() != nil:
+					r, _ := nd.Get(st.Context(), it.GetGet())
+					out.Resp = &clusterpb.BatchResponseItem_Get{Get: r}
+				case it.GetScan() != nil:
+					r, _ := nd.Scan(st.Context(), it.GetScan())
+					out.Resp = &clusterpb.BatchResponseItem_Scan{Scan: r}
+				case it.GetWrite() != nil:
+					r, _ := nd.Write(st.Context(), it.GetWrite())
+					out.Resp = &clusterpb.BatchResponseItem_Write{Write: r}
+				default:
+					out.ErrorCode, out.Error = uint32(codes.InvalidArgument), "empty"
+				}
+				answers <- out
+			}()
+		}
+	}
+	wg.Wait()
+	close(answers)
+	if serr := <-sent; serr != nil {
+		return serr
+	}
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
 }
 
 func (c *fakeCluster) startNode(t *testing.T, id uint64, addr string) {

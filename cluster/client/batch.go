@@ -1,0 +1,379 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/strata-db/strata/cluster/clusterpb"
+)
+
+// A connection's requests go on one KV.BatchCommands stream (TiKV's
+// BatchCommands; the message layouts are in cluster.proto): callers queue
+// their requests, one goroutine sends what is queued in one BatchRequest
+// (at once when a single request waits: no timer, what piles up during a
+// send goes in the next one), another receives the answers and hands each
+// to its caller by id. A server that does not serve the stream (an older
+// node: Unimplemented) is spoken to with the unary RPCs.
+//
+// Outcomes when a stream breaks: a request not yet handed to the stream is
+// answered errNotSent (it was not sent: the caller may retry it, a write
+// included); one sent and unanswered gets the stream's error, which for a
+// write means its outcome is unknown (the caller returns ErrUnknownResult).
+
+// errNotSent marks a request that was never sent (the stream broke or the
+// caller gave up first): retrying it is safe.
+var errNotSent = errors.New("request not sent")
+
+// maxStreamInflight bounds one stream's requests queued or awaiting their
+// answer; more callers wait (within their contexts).
+const maxStreamInflight = 4096
+
+// maxRequestsPerMessage bounds the requests gathered into one BatchRequest.
+const maxRequestsPerMessage = 256
+
+// batchConn is the KV service of one connection: a BatchCommands stream,
+// opened on first use and reopened after it breaks, or the unary RPCs for a
+// server without it. It implements clusterpb.KVClient.
+type batchConn struct {
+	cc    *grpc.ClientConn
+	unary clusterpb.KVClient
+
+	mu     sync.Mutex // held while a stream opens
+	cur    *batchStream
+	noStrm bool // the server does not serve BatchCommands
+	closed bool
+}
+
+func newBatchConn(cc *grpc.ClientConn) *batchConn {
+	return &batchConn{cc: cc, unary: clusterpb.NewKVClient(cc)}
+}
+
+// close ends the stream (its unanswered requests fail) and refuses more.
+func (b *batchConn) close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	if b.cur != nil {
+		b.cur.fail(ErrClosed)
+	}
+}
+
+// stream returns the open stream, opening one if there is none (nil and
+// no error: use the unary RPCs). An error means nothing was sent.
+func (b *batchConn) stream(ctx context.Context) (*batchStream, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, fmt.Errorf("%w: %w", errNotSent, ErrClosed)
+	}
+	if b.noStrm {
+		return nil, nil
+	}
+	if b.cur != nil && !b.cur.broken() {
+		return b.cur, nil
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	st, err := b.unary.BatchCommands(sctx)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("%w: opening a batch stream: %w", errNotSent, err)
+	}
+	// The server's first message (empty) says it serves the stream.
+	t := time.AfterFunc(time.Until(deadlineOr(ctx, 3*time.Second)), cancel)
+	_, err = st.Recv()
+	stopped := t.Stop()
+	if status.Code(err) == codes.Unimplemented {
+		cancel()
+		b.noStrm = true
+		return nil, nil
+	}
+	if err != nil || !stopped {
+		cancel()
+		if err == nil {
+			err = context.DeadlineExceeded
+		}
+		return nil, fmt.Errorf("%w: opening a batch stream: %w", errNotSent, err)
+	}
+	bs := &batchStream{st: st, cancel: cancel, queue: make(chan *call, maxStreamInflight),
+		slots: make(chan struct{}, maxStreamInflight), pending: map[uint64]*call{}, done: make(chan struct{})}
+	go bs.sendLoop()
+	go bs.recvLoop()
+	b.cur = bs
+	return bs, nil
+}
+
+// deadlineOr returns ctx's deadline, or d from now if it has none.
+func deadlineOr(ctx context.Context, d time.Duration) time.Time {
+	if dl, ok := ctx.Deadline(); ok {
+		return dl
+	}
+	return time.Now().Add(d)
+}
+
+// do sends one request on the stream (or unary) and returns its answer.
+func (b *batchConn) do(ctx context.Context, item *clusterpb.BatchRequestItem) (*clusterpb.BatchResponseItem, error) {
+	bs, err := b.stream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if bs == nil {
+		return b.doUnary(ctx, item)
+	}
+	return bs.do(ctx, item)
+}
+
+// doUnary sends one request as a unary RPC.
+func (b *batchConn) doUnary(ctx context.Context, item *clusterpb.BatchRequestItem) (*clusterpb.BatchResponseItem, error) {
+	out := &clusterpb.BatchResponseItem{Id: item.GetId()}
+	switch cmd := item.GetCmd().(type) {
+	case *clusterpb.BatchRequestItem_Get:
+		r, err := b.unary.Get(ctx, cmd.Get)
+		if err != nil {
+			return nil, err
+		}
+		out.Resp = &clusterpb.BatchResponseItem_Get{Get: r}
+	case *clusterpb.BatchRequestItem_Scan:
+		r, err := b.unary.Scan(ctx, cmd.Scan)
+		if err != nil {
+			return nil, err
+		}
+		out.Resp = &clusterpb.BatchResponseItem_Scan{Scan: r}
+	case *clusterpb.BatchRequestItem_Write:
+		r, err := b.unary.Write(ctx, cmd.Write)
+		if err != nil {
+			return nil, err
+		}
+		out.Resp = &clusterpb.BatchResponseItem_Write{Write: r}
+	default:
+		return nil, fmt.Errorf("%w: empty request", errNotSent)
+	}
+	return out, nil
+}
+
+// Get implements clusterpb.KVClient over the stream.
+func (b *batchConn) Get(ctx context.Context, req *clusterpb.GetRequest, _ ...grpc.CallOption) (*clusterpb.GetResponse, error) {
+	r, err := b.do(ctx, &clusterpb.BatchRequestItem{Cmd: &clusterpb.BatchRequestItem_Get{Get: req}})
+	if err != nil {
+		return nil, err
+	}
+	if r.GetGet() == nil {
+		return nil, status.Error(codes.Internal, "batch stream: a get answered without a get response")
+	}
+	return r.GetGet(), nil
+}
+
+// Scan implements clusterpb.KVClient over the stream.
+func (b *batchConn) Scan(ctx context.Context, req *clusterpb.ScanRequest, _ ...grpc.CallOption) (*clusterpb.ScanResponse, error) {
+	r, err := b.do(ctx, &clusterpb.BatchRequestItem{Cmd: &clusterpb.BatchRequestItem_Scan{Scan: req}})
+	if err != nil {
+		return nil, err
+	}
+	if r.GetScan() == nil {
+		return nil, status.Error(codes.Internal, "batch stream: a scan answered without a scan response")
+	}
+	return r.GetScan(), nil
+}
+
+// Write implements clusterpb.KVClient over the stream.
+func (b *batchConn) Write(ctx context.Context, req *clusterpb.WriteRequest, _ ...grpc.CallOption) (*clusterpb.WriteResponse, error) {
+	r, err := b.do(ctx, &clusterpb.BatchRequestItem{Cmd: &clusterpb.BatchRequestItem_Write{Write: req}})
+	if err != nil {
+		return nil, err
+	}
+	if r.GetWrite() == nil {
+		return nil, status.Error(codes.Internal, "batch stream: a write answered without a write response")
+	}
+	return r.GetWrite(), nil
+}
+
+// BatchCommands opens a raw stream (clusterpb.KVClient).
+func (b *batchConn) BatchCommands(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[clusterpb.BatchRequest, clusterpb.BatchResponse], error) {
+	return b.unary.BatchCommands(ctx, opts...)
+}
+
+// Call states: queued (waiting for the sender), sent (handed to the
+// stream), abandoned (its caller gave up before it was sent: never sent).
+const (
+	callQueued int32 = iota
+	callSent
+	callAbandoned
+)
+
+// call is one request on a stream.
+type call struct {
+	item     *clusterpb.BatchRequestItem
+	deadline time.Time
+	state    atomic.Int32
+	answer   chan callResult // exactly one answer once sent (buffered)
+}
+
+type callResult struct {
+	item *clusterpb.BatchResponseItem
+	err  error
+}
+
+// batchStream is one open BatchCommands stream.
+type batchStream struct {
+	st     grpc.BidiStreamingClient[clusterpb.BatchRequest, clusterpb.BatchResponse]
+	cancel context.CancelFunc
+	queue  chan *call    // to the sender; never full (slots bound it)
+	slots  chan struct{} // one per call queued or awaiting its answer
+	nextID atomic.Uint64
+
+	mu      sync.Mutex
+	pending map[uint64]*call // sent, unanswered
+	err     error            // why the stream broke; set once
+	done    chan struct{}    // closed when it broke
+}
+
+// broken says whether the stream has failed.
+func (bs *batchStream) broken() bool {
+	select {
+	case <-bs.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// do sends item and waits for its answer, ctx's end or the stream's.
+func (bs *batchStream) do(ctx context.Context, item *clusterpb.BatchRequestItem) (*clusterpb.BatchResponseItem, error) {
+	select {
+	case bs.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: %w", errNotSent, ctx.Err())
+	case <-bs.done:
+		return nil, fmt.Errorf("%w: %w", errNotSent, bs.err)
+	}
+	defer func() { <-bs.slots }()
+	item.Id = bs.nextID.Add(1)
+	c := &call{item: item, deadline: deadlineOr(ctx, time.Minute), answer: make(chan callResult, 1)}
+	bs.queue <- c // never blocks: a slot is held
+	var r callResult
+	select {
+	case r = <-c.answer:
+	case <-ctx.Done():
+		if c.state.CompareAndSwap(callQueued, callAbandoned) {
+			return nil, fmt.Errorf("%w: %w", errNotSent, ctx.Err())
+		}
+		bs.mu.Lock()
+		delete(bs.pending, item.Id)
+		bs.mu.Unlock()
+		return nil, ctx.Err() // sent: the outcome is unknown
+	case <-bs.done:
+		if c.state.CompareAndSwap(callQueued, callAbandoned) {
+			return nil, fmt.Errorf("%w: %w", errNotSent, bs.err)
+		}
+		r = <-c.answer // sent (or being sent): fail or the sender answers it
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if code := codes.Code(r.item.GetErrorCode()); code != codes.OK {
+		return nil, status.Error(code, r.item.GetError())
+	}
+	return r.item, nil
+}
+
+// fail breaks the stream: every sent, unanswered call gets err (its
+// outcome unknown); queued ones are answered errNotSent by their callers.
+func (bs *batchStream) fail(err error) {
+	bs.mu.Lock()
+	if bs.err != nil {
+		bs.mu.Unlock()
+		return
+	}
+	bs.err = err
+	pending := bs.pending
+	bs.pending = nil
+	close(bs.done)
+	bs.mu.Unlock()
+	bs.cancel()
+	for _, c := range pending {
+		c.answer <- callResult{err: fmt.Errorf("batch stream broke with the request in flight: %w", err)}
+	}
+}
+
+// sendLoop sends the queued calls, all those queued by the time it gets to
+// them in one message, until the stream breaks.
+func (bs *batchStream) sendLoop() {
+	var batch []*call
+	for {
+		batch = batch[:0]
+		select {
+		case c := <-bs.queue:
+			batch = append(batch, c)
+		case <-bs.done:
+			return
+		}
+	gather:
+		for len(batch) < maxRequestsPerMessage {
+			select {
+			case c := <-bs.queue:
+				batch = append(batch, c)
+			default:
+				break gather
+			}
+		}
+		msg := &clusterpb.BatchRequest{Requests: make([]*clusterpb.BatchRequestItem, 0, len(batch))}
+		now := time.Now()
+		bs.mu.Lock()
+		if bs.err != nil {
+			bs.mu.Unlock()
+			for _, c := range batch {
+				if c.state.CompareAndSwap(callQueued, callAbandoned) {
+					c.answer <- callResult{err: fmt.Errorf("%w: %w", errNotSent, bs.err)}
+				}
+			}
+			return
+		}
+		for _, c := range batch {
+			if !c.state.CompareAndSwap(callQueued, callSent) {
+				continue // its caller gave up
+			}
+			left := c.deadline.Sub(now)
+			if left <= 0 {
+				left = time.Microsecond
+			}
+			c.item.TimeoutMicros = uint64(left / time.Microsecond)
+			bs.pending[c.item.Id] = c
+			msg.Requests = append(msg.Requests, c.item)
+		}
+		bs.mu.Unlock()
+		if len(msg.Requests) == 0 {
+			continue
+		}
+		if err := bs.st.Send(msg); err != nil {
+			bs.fail(fmt.Errorf("sending: %w", err))
+			return
+		}
+	}
+}
+
+// recvLoop hands each answer to its call until the stream breaks.
+func (bs *batchStream) recvLoop() {
+	for {
+		msg, err := bs.st.Recv()
+		if err != nil {
+			bs.fail(fmt.Errorf("receiving: %w", err))
+			return
+		}
+		for _, it := range msg.GetResponses() {
+			bs.mu.Lock()
+			c := bs.pending[it.GetId()]
+			delete(bs.pending, it.GetId())
+			bs.mu.Unlock()
+			if c != nil {
+				c.answer <- callResult{item: it}
+			}
+		}
+	}
+}

@@ -1,0 +1,167 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/strata-db/strata/cluster/clusterpb"
+)
+
+// batchConnOf returns the client's batch connection to addr.
+func batchConnOf(cl *Client, addr string) *batchConn {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	return cl.kvs[addr]
+}
+
+func TestClientUsesBatchStream(t *testing.T) {
+	for _, unary := range []bool{false, true} {
+		t.Run(fmt.Sprintf("unaryOnly=%v", unary), func(t *testing.T) {
+			c := newFakeCluster(t, 3, "m")
+			c.unaryOnly.Store(unary)
+			cl := newTestClient(t, c, time.Second)
+			ctx := context.Background()
+			var wg sync.WaitGroup
+			for i := range 32 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					k := []byte(fmt.Sprintf("%c%02d", 'a'+i%26, i))
+					if err := cl.Put(ctx, k, k); err != nil {
+						t.Errorf("put %s: %v", k, err)
+						return
+					}
+					if v, err := cl.Get(ctx, k); err != nil || string(v) != string(k) {
+						t.Errorf("get %s: %q %v", k, v, err)
+					}
+				}()
+			}
+			wg.Wait()
+			kvs, err := cl.Scan(ctx, nil, nil, ScanOptions{})
+			if err != nil || len(kvs) != 32 {
+				t.Fatalf("scan: %d pairs, %v", len(kvs), err)
+			}
+			bc := batchConnOf(cl, c.nodes[0].addr)
+			bc.mu.Lock()
+			gotStream, gotUnary := bc.cur != nil, bc.noStrm
+			bc.mu.Unlock()
+			if gotStream == unary || gotUnary != unary {
+				t.Fatalf("stream open %v, unary fallback %v; want the stream only if the node serves it", gotStream, gotUnary)
+			}
+		})
+	}
+}
+
+// TestBatchStreamBreaksWithWritesInFlight: a node dies with sent writes
+// waiting on it: each returns ErrUnknownResult (never a silent retry), and
+// a write sent afterwards goes to the new leader.
+func TestBatchStreamBreaksWithWritesInFlight(t *testing.T) {
+	c := newFakeCluster(t, 3)
+	cl := newTestClient(t, c, 5*time.Second)
+	ctx := context.Background()
+	if err := cl.Put(ctx, []byte("warm"), []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	c.writeDelay.Store(int64(time.Second))
+	before := c.writes.Load()
+	const n = 16
+	errs := make(chan error, n)
+	for i := range n {
+		go func() { errs <- cl.Put(ctx, []byte(fmt.Sprintf("k%02d", i)), []byte("v")) }()
+	}
+	for c.writes.Load()-before < n { // every write reached the node
+		time.Sleep(time.Millisecond)
+	}
+	c.nodes[0].srv.Stop()
+	for range n {
+		if err := <-errs; !errors.Is(err, ErrUnknownResult) {
+			t.Errorf("a write in flight when its stream broke: %v, want ErrUnknownResult", err)
+		}
+	}
+	if got := c.writes.Load() - before; got != n {
+		t.Fatalf("%d writes reached nodes, want %d (none retried)", got, n)
+	}
+	c.writeDelay.Store(0)
+	c.mu.Lock()
+	c.leaders[1] = 2
+	c.mu.Unlock()
+	if err := cl.Put(ctx, []byte("after"), []byte("1")); err != nil {
+		t.Fatalf("write after the break: %v", err)
+	}
+}
+
+// fakeBidi is a BatchCommands client stream whose Send blocks until gate
+// closes and then fails, and whose Recv fails when recvFail closes.
+type fakeBidi struct {
+	grpc.ClientStream
+	gate     chan struct{}
+	recvFail chan struct{}
+	mu       sync.Mutex
+	sent     []*clusterpb.BatchRequest
+	sending  chan struct{} // closed at the first Send
+	once     sync.Once
+}
+
+func (f *fakeBidi) Send(m *clusterpb.BatchRequest) error {
+	f.mu.Lock()
+	f.sent = append(f.sent, m)
+	f.mu.Unlock()
+	f.once.Do(func() { close(f.sending) })
+	<-f.gate
+	return errors.New("connection reset")
+}
+
+func (f *fakeBidi) Recv() (*clusterpb.BatchResponse, error) {
+	<-f.recvFail
+	return nil, errors.New("connection reset")
+}
+
+func (f *fakeBidi) Header() (metadata.MD, error) { return nil, nil }
+func (f *fakeBidi) CloseSend() error             { return nil }
+
+// TestBatchStreamOutcomesOnBreak: when a stream breaks, a request being
+// sent gets the stream's error (its outcome unknown), requests still queued
+// behind it errNotSent (safe to retry).
+func TestBatchStreamOutcomesOnBreak(t *testing.T) {
+	f := &fakeBidi{gate: make(chan struct{}), recvFail: make(chan struct{}), sending: make(chan struct{})}
+	bs := &batchStream{st: f, cancel: func() {}, queue: make(chan *call, 16), slots: make(chan struct{}, 16),
+		pending: map[uint64]*call{}, done: make(chan struct{})}
+	go bs.sendLoop()
+	go bs.recvLoop()
+	write := func() *clusterpb.BatchRequestItem {
+		return &clusterpb.BatchRequestItem{Cmd: &clusterpb.BatchRequestItem_Write{Write: &clusterpb.WriteRequest{}}}
+	}
+	first := make(chan error, 1)
+	go func() { _, err := bs.do(context.Background(), write()); first <- err }()
+	<-f.sending // the first request is in Send
+	const queued = 5
+	rest := make(chan error, queued)
+	for range queued {
+		go func() { _, err := bs.do(context.Background(), write()); rest <- err }()
+	}
+	for len(bs.queue) < queued { // wait until they are queued behind it
+		time.Sleep(time.Millisecond)
+	}
+	close(f.recvFail) // the stream breaks
+	close(f.gate)
+	if err := <-first; err == nil || errors.Is(err, errNotSent) {
+		t.Fatalf("the request being sent: %v, want an error that is not errNotSent (outcome unknown)", err)
+	}
+	for range queued {
+		if err := <-rest; !errors.Is(err, errNotSent) {
+			t.Fatalf("a request queued behind the break: %v, want errNotSent", err)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.sent) != 1 || len(f.sent[0].Requests) != 1 {
+		t.Fatalf("sent %v, want one message with the first request", f.sent)
+	}
+}
