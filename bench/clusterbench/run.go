@@ -147,7 +147,10 @@ type Options struct {
 	// BaseBin, for the system "strata-base", is another strata command
 	// (an older commit's, built by the caller) run the same way, to
 	// compare two versions interleaved on one loaded machine.
-	BaseBin    string
+	BaseBin string
+	// StrataArgs are extra arguments of the system strata's servers (the
+	// loads only).
+	StrataArgs []string
 	EtcdBin    string // etcd 3.4
 	Work       string // data directories and logs
 	Profiles   bool   // Strata servers write CPU profiles to Work/profiles, the load generator client.cpu.prof
@@ -236,7 +239,7 @@ func startSystem(ctx context.Context, o Options, name, dir, profileDir string) (
 	var kv KV
 	switch name {
 	case "strata":
-		if c, err = StartStrata(o.StrataBin, dir, 3, profileDir); err != nil {
+		if c, err = StartStrata(o.StrataBin, dir, 3, profileDir, o.StrataArgs...); err != nil {
 			return nil, err
 		}
 		kv, err = NewStrataKV(c.Addrs())
