@@ -260,6 +260,7 @@ func (b *batchServer) sendAnswers(stream clusterpb.KV_BatchCommandsServer, cance
 			}
 		}
 		if sendErr == nil {
+			b.s.stats.kvAnswers.Add(1)
 			if err := stream.Send(msg); err != nil {
 				sendErr = fmt.Errorf("transport: batch stream: sending answers: %w", err)
 				cancel()

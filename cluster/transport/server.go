@@ -199,6 +199,9 @@ type ServerStats struct {
 	RaftStreams int64  // Raft streams open now
 	KVBatches   uint64 // BatchRequest messages received on BatchCommands streams
 	KVStreams   int64  // BatchCommands streams open now
+	// KVAnswerMessages counts BatchResponse messages sent (answers
+	// gathered per message: the batched part of KVRequests over it).
+	KVAnswerMessages uint64
 }
 
 // Server serves the Raft, KV and PD services of one node over gRPC.
@@ -212,8 +215,8 @@ type Server struct {
 	snapSem chan struct{}
 	reqSem  chan struct{} // KV and PD requests in flight
 	stats   struct {
-		batches, messages, stepErrors, snapshots, refused, kvRefused, kvRequests, busy, kvBatches atomic.Uint64
-		streams, batchStreams                                                                     atomic.Int64
+		batches, messages, stepErrors, snapshots, refused, kvRefused, kvRequests, busy, kvBatches, kvAnswers atomic.Uint64
+		streams, batchStreams                                                                                atomic.Int64
 	}
 }
 
@@ -321,6 +324,8 @@ func (s *Server) Stats() ServerStats {
 		RaftStreams: s.stats.streams.Load(),
 		KVBatches:   s.stats.kvBatches.Load(),
 		KVStreams:   s.stats.batchStreams.Load(),
+
+		KVAnswerMessages: s.stats.kvAnswers.Load(),
 	}
 }
 
