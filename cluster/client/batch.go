@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -314,12 +315,22 @@ func (bs *batchStream) sendLoop() {
 		case <-bs.done:
 			return
 		}
+		yielded := false
 	gather:
 		for len(batch) < maxRequestsPerMessage {
 			select {
 			case c := <-bs.queue:
 				batch = append(batch, c)
 			default:
+				// Callers an answer message just woke queue their next
+				// requests one by one: when other requests are in flight,
+				// let those already running queue theirs (once; no timer:
+				// a lone request goes at once).
+				if !yielded && len(bs.slots) > len(batch) {
+					yielded = true
+					runtime.Gosched()
+					continue
+				}
 				break gather
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 	"time"
 
@@ -246,6 +247,7 @@ func (b *batchServer) sendAnswers(stream clusterpb.KV_BatchCommandsServer, cance
 	for a := range b.out {
 		msg.Responses = append(msg.Responses[:0], a.item)
 		sizes := a.size
+		yielded := false
 	gather:
 		for len(msg.Responses) < maxResponsesPerMessage {
 			select {
@@ -256,6 +258,15 @@ func (b *batchServer) sendAnswers(stream clusterpb.KV_BatchCommandsServer, cance
 				msg.Responses = append(msg.Responses, more.item)
 				sizes += more.size
 			default:
+				// The store answers a round's requests together, waking
+				// their goroutines one by one: when more requests are in
+				// flight, let those already woken queue their answers
+				// (once; no timer) before sending.
+				if !yielded && b.lim.inFlight() > len(msg.Responses) {
+					yielded = true
+					runtime.Gosched()
+					continue
+				}
 				break gather
 			}
 		}
