@@ -122,9 +122,18 @@ func (k kvService) BatchCommands(stream clusterpb.KV_BatchCommandsServer) error 
 	lim := newStreamLimit(s.cfg.MaxStreamRequests, s.cfg.MaxMessageSize)
 	s.stats.batchStreams.Add(1)
 	defer s.stats.batchStreams.Add(-1)
-	b := &batchServer{s: s, lim: lim, out: make(chan answered, s.cfg.MaxStreamRequests)}
+	b := &batchServer{s: s, lim: lim, out: make(chan answered, s.cfg.MaxStreamRequests),
+		work: make(chan job), quit: make(chan struct{}), cancels: map[uint64]context.CancelFunc{}}
+	defer close(b.quit) // idle workers exit
 	senderDone := make(chan error, 1)
-	go func() { senderDone <- b.sendAnswers(stream, cancel) }()
+	go func() {
+		err := b.sendAnswers(stream)
+		if err != nil {
+			b.cancelAll()
+			cancel()
+		}
+		senderDone <- err
+	}()
 	var recvErr error
 recv:
 	for {
@@ -140,15 +149,14 @@ recv:
 				recvErr = err
 				break recv
 			}
-			b.wg.Add(1)
-			go b.serve(ctx, it, n)
+			b.dispatch(job{it, n})
 		}
 	}
 	// The client closed its side (io.EOF) or the stream failed: answer
-	// what is in flight (a broken stream's answers are dropped, their
-	// contexts cancelled), then end the stream.
+	// what is in flight (a broken stream's requests are cancelled and
+	// their answers dropped), then end the stream.
 	if !errors.Is(recvErr, io.EOF) {
-		cancel()
+		b.cancelAll()
 	}
 	b.wg.Wait()
 	close(b.out)
@@ -163,20 +171,92 @@ recv:
 
 // batchServer is one BatchCommands stream's state.
 type batchServer struct {
-	s   *Server
-	lim *streamLimit
-	out chan answered // never blocks: at most MaxStreamRequests in flight
-	wg  sync.WaitGroup
+	s    *Server
+	lim  *streamLimit
+	out  chan answered // never blocks: at most MaxStreamRequests in flight
+	wg   sync.WaitGroup
+	work chan job      // to an idle worker (unbuffered)
+	quit chan struct{} // closed when the stream ends: idle workers exit
+
+	// Each request's context has its own deadline and no parent (a child
+	// of the stream's context would cost a registration in the parent's
+	// map of children, keyed by interface, per request); the stream's end
+	// cancels them through cancels instead.
+	mu      sync.Mutex
+	seq     uint64
+	cancels map[uint64]context.CancelFunc
+	broken  bool
+}
+
+// job is one request to serve and the bytes it holds of the limit.
+type job struct {
+	it   *clusterpb.BatchRequestItem
+	size int
+}
+
+// dispatch hands j to an idle worker, or to a new one. Workers live as
+// long as the stream (at most as many as requests were ever in flight at
+// once, which MaxStreamRequests bounds), so their stacks are grown once
+// rather than per request.
+func (b *batchServer) dispatch(j job) {
+	b.wg.Add(1)
+	select {
+	case b.work <- j:
+	default:
+		go b.worker(j)
+	}
+}
+
+// worker serves j, then whatever it is handed next, until the stream ends.
+func (b *batchServer) worker(j job) {
+	for {
+		b.serve(j)
+		select {
+		case j = <-b.work:
+		case <-b.quit:
+			return
+		}
+	}
 }
 
 // serve answers one request of a batch and queues its answer.
-func (b *batchServer) serve(ctx context.Context, it *clusterpb.BatchRequestItem, size int) {
+func (b *batchServer) serve(j job) {
 	defer b.wg.Done()
-	b.out <- answered{b.s.serveItem(ctx, it), size}
+	timeout := maxBatchTimeout
+	if t := time.Duration(min(j.it.GetTimeoutMicros(), uint64(maxBatchTimeout/time.Microsecond))) * time.Microsecond; t > 0 {
+		timeout = t
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	b.mu.Lock()
+	b.seq++
+	id := b.seq
+	if b.broken {
+		cancel()
+	} else {
+		b.cancels[id] = cancel
+	}
+	b.mu.Unlock()
+	a := answered{b.s.serveItem(ctx, j.it), j.size}
+	b.mu.Lock()
+	delete(b.cancels, id)
+	b.mu.Unlock()
+	cancel()
+	b.out <- a
+}
+
+// cancelAll cancels the requests being served and those to come.
+func (b *batchServer) cancelAll() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.broken = true
+	for id, c := range b.cancels {
+		c()
+		delete(b.cancels, id)
+	}
 }
 
 // serveItem checks and serves one batched request, as the unary methods
-// do, and returns its answer.
+// do (ctx carries its deadline), and returns its answer.
 func (s *Server) serveItem(ctx context.Context, it *clusterpb.BatchRequestItem) *clusterpb.BatchResponseItem {
 	resp := &clusterpb.BatchResponseItem{Id: it.GetId()}
 	fail := func(err error) *clusterpb.BatchResponseItem {
@@ -191,12 +271,6 @@ func (s *Server) serveItem(ctx context.Context, it *clusterpb.BatchRequestItem) 
 		s.stats.busy.Add(1)
 		return fail(status.Errorf(codes.ResourceExhausted, "server busy: %d requests in flight", cap(s.reqSem)))
 	}
-	timeout := maxBatchTimeout
-	if t := time.Duration(min(it.GetTimeoutMicros(), uint64(maxBatchTimeout/time.Microsecond))) * time.Microsecond; t > 0 {
-		timeout = t
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	switch cmd := it.GetCmd().(type) {
 	case *clusterpb.BatchRequestItem_Get:
 		if err := s.checkGet(cmd.Get); err != nil {
@@ -240,8 +314,8 @@ func (s *Server) serveItem(ctx context.Context, it *clusterpb.BatchRequestItem) 
 
 // sendAnswers sends the answers as they come, every answer queued
 // meanwhile in the same message, until out is closed. After a failed send
-// it cancels the stream's requests and only releases their slots.
-func (b *batchServer) sendAnswers(stream clusterpb.KV_BatchCommandsServer, cancel context.CancelFunc) error {
+// it only releases their slots (the caller cancels the requests).
+func (b *batchServer) sendAnswers(stream clusterpb.KV_BatchCommandsServer) error {
 	var sendErr error
 	msg := &clusterpb.BatchResponse{}
 	for a := range b.out {
@@ -274,7 +348,7 @@ func (b *batchServer) sendAnswers(stream clusterpb.KV_BatchCommandsServer, cance
 			b.s.stats.kvAnswers.Add(1)
 			if err := stream.Send(msg); err != nil {
 				sendErr = fmt.Errorf("transport: batch stream: sending answers: %w", err)
-				cancel()
+				b.cancelAll()
 			}
 		}
 		// One release for the whole message: the limit only counts.
