@@ -47,10 +47,12 @@ type batchConn struct {
 	cc    *grpc.ClientConn
 	unary clusterpb.KVClient
 
-	mu     sync.Mutex // held while a stream opens
-	cur    *batchStream
-	noStrm bool // the server does not serve BatchCommands
-	closed bool
+	mu      sync.Mutex
+	cur     *batchStream
+	opening chan struct{} // closed when the open under way ends (nil: none)
+	openErr error         // that open's error, for the callers that waited on it
+	noStrm  bool          // the server does not serve BatchCommands
+	closed  bool
 }
 
 func newBatchConn(cc *grpc.ClientConn) *batchConn {
@@ -68,24 +70,73 @@ func (b *batchConn) close() {
 }
 
 // stream returns the open stream, opening one if there is none (nil and
-// no error: use the unary RPCs). An error means nothing was sent.
+// no error: use the unary RPCs). One caller opens; the others wait for it
+// (within their contexts) and share its outcome, so a node that does not
+// answer costs each caller one wait, not one per caller before it. An
+// error means nothing was sent.
 func (b *batchConn) stream(ctx context.Context) (*batchStream, error) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
+	switch {
+	case b.closed:
+		b.mu.Unlock()
 		return nil, fmt.Errorf("%w: %w", errNotSent, ErrClosed)
-	}
-	if b.noStrm {
+	case b.noStrm:
+		b.mu.Unlock()
 		return nil, nil
+	case b.cur != nil && !b.cur.broken():
+		bs := b.cur
+		b.mu.Unlock()
+		return bs, nil
+	case b.opening != nil:
+		ch := b.opening
+		b.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: waiting for a batch stream: %w", errNotSent, ctx.Err())
+		}
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		switch {
+		case b.noStrm:
+			return nil, nil
+		case b.cur != nil && !b.cur.broken():
+			return b.cur, nil
+		case b.openErr != nil:
+			return nil, b.openErr
+		}
+		return nil, fmt.Errorf("%w: the batch stream broke as it opened", errNotSent)
 	}
-	if b.cur != nil && !b.cur.broken() {
-		return b.cur, nil
+	ch := make(chan struct{})
+	b.opening = ch
+	b.mu.Unlock()
+	bs, noStrm, err := b.open(ctx)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.opening, b.openErr = nil, err
+	close(ch)
+	if noStrm {
+		b.noStrm = true
 	}
+	if bs != nil {
+		if b.closed {
+			bs.fail(ErrClosed)
+			return nil, fmt.Errorf("%w: %w", errNotSent, ErrClosed)
+		}
+		b.cur = bs
+	}
+	return bs, err
+}
+
+// open opens a stream and waits (within ctx, at most 3 s without a
+// deadline) for the server's first message. noStrm reports a server
+// without BatchCommands.
+func (b *batchConn) open(ctx context.Context) (bs *batchStream, noStrm bool, err error) {
 	sctx, cancel := context.WithCancel(context.Background())
 	st, err := b.unary.BatchCommands(sctx)
 	if err != nil {
 		cancel()
-		return nil, fmt.Errorf("%w: opening a batch stream: %w", errNotSent, err)
+		return nil, false, fmt.Errorf("%w: opening a batch stream: %w", errNotSent, err)
 	}
 	// The server's first message (empty) says it serves the stream.
 	t := time.AfterFunc(time.Until(deadlineOr(ctx, 3*time.Second)), cancel)
@@ -93,22 +144,20 @@ func (b *batchConn) stream(ctx context.Context) (*batchStream, error) {
 	stopped := t.Stop()
 	if status.Code(err) == codes.Unimplemented {
 		cancel()
-		b.noStrm = true
-		return nil, nil
+		return nil, true, nil
 	}
 	if err != nil || !stopped {
 		cancel()
 		if err == nil {
 			err = context.DeadlineExceeded
 		}
-		return nil, fmt.Errorf("%w: opening a batch stream: %w", errNotSent, err)
+		return nil, false, fmt.Errorf("%w: opening a batch stream: %w", errNotSent, err)
 	}
-	bs := &batchStream{st: st, cancel: cancel, queue: make(chan *call, maxStreamInflight),
+	bs = &batchStream{st: st, cancel: cancel, queue: make(chan *call, maxStreamInflight),
 		slots: make(chan struct{}, maxStreamInflight), pending: map[uint64]*call{}, done: make(chan struct{})}
 	go bs.sendLoop()
 	go bs.recvLoop()
-	b.cur = bs
-	return bs, nil
+	return bs, false, nil
 }
 
 // deadlineOr returns ctx's deadline, or d from now if it has none.

@@ -165,3 +165,38 @@ func TestBatchStreamOutcomesOnBreak(t *testing.T) {
 		t.Fatalf("sent %v, want one message with the first request", f.sent)
 	}
 }
+
+// TestBatchStreamOpenShared: callers of a connection whose node accepts
+// the stream but never answers share one attempt to open it, and each
+// gets "not sent" (their requests are safe to retry elsewhere).
+func TestBatchStreamOpenShared(t *testing.T) {
+	c := newFakeCluster(t, 1)
+	c.holdStreams.Store(true)
+	cl := newTestClient(t, c, time.Second)
+	cc, err := cl.conn(c.nodes[0].addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ready(context.Background(), cc) {
+		t.Fatal("connection not ready")
+	}
+	bc := batchConnOf(cl, c.nodes[0].addr)
+	const callers = 16
+	errs := make(chan error, callers)
+	for range callers {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			_, err := bc.Write(ctx, &clusterpb.WriteRequest{})
+			errs <- err
+		}()
+	}
+	for range callers {
+		if err := <-errs; !errors.Is(err, errNotSent) {
+			t.Fatalf("a write on a stream that never opened: %v, want errNotSent", err)
+		}
+	}
+	if n := c.streamOpens.Load(); n >= callers/2 {
+		t.Fatalf("%d streams opened for %d callers, want them to share the attempt", n, callers)
+	}
+}

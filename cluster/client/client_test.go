@@ -42,6 +42,12 @@ type fakeCluster struct {
 	// unaryOnly makes the nodes refuse BatchCommands (Unimplemented), as
 	// a node of an older version does: the client uses the unary RPCs.
 	unaryOnly atomic.Bool
+	// streamOpens counts BatchCommands streams opened; while holdStreams
+	// is set, a new stream waits for the test's end before its first
+	// message (a node that accepts but does not answer).
+	streamOpens atomic.Int64
+	holdStreams atomic.Bool
+	released    chan struct{}
 }
 
 type fakeNode struct {
@@ -57,7 +63,7 @@ type fakeNode struct {
 // region with a replica on every node and node 1 leading.
 func newFakeCluster(t *testing.T, n int, splits ...string) *fakeCluster {
 	t.Helper()
-	c := &fakeCluster{data: map[string][]byte{}, leaders: map[uint64]uint64{}}
+	c := &fakeCluster{data: map[string][]byte{}, leaders: map[uint64]uint64{}, released: make(chan struct{})}
 	bounds := append([]string{""}, splits...)
 	for i, start := range bounds {
 		end := ""
@@ -76,6 +82,7 @@ func newFakeCluster(t *testing.T, n int, splits ...string) *fakeCluster {
 		c.startNode(t, uint64(i), "127.0.0.1:0")
 	}
 	t.Cleanup(func() {
+		close(c.released)
 		for _, nd := range c.nodes {
 			nd.srv.Stop()
 		}
@@ -88,6 +95,14 @@ func newFakeCluster(t *testing.T, n int, splits ...string) *fakeCluster {
 func (nd *fakeNode) BatchCommands(st grpc.BidiStreamingServer[clusterpb.BatchRequest, clusterpb.BatchResponse]) error {
 	if nd.c.unaryOnly.Load() {
 		return status.Error(codes.Unimplemented, "no batch stream here")
+	}
+	nd.c.streamOpens.Add(1)
+	if nd.c.holdStreams.Load() {
+		select {
+		case <-nd.c.released:
+		case <-st.Context().Done():
+		}
+		return st.Context().Err()
 	}
 	if err := st.Send(&clusterpb.BatchResponse{}); err != nil {
 		return err
