@@ -11,7 +11,12 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/encoding"
+	_ "google.golang.org/grpc/encoding/proto" // the codec batchCodec wraps
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/strata-db/strata/cluster/clusterpb"
 )
@@ -32,6 +37,9 @@ import (
 // errNotSent marks a request that was never sent (the stream broke or the
 // caller gave up first): retrying it is safe.
 var errNotSent = errors.New("request not sent")
+
+// protoCodec is the name of gRPC's protobuf codec.
+const protoCodec = "proto"
 
 // maxStreamInflight bounds one stream's requests queued or awaiting their
 // answer; more callers wait (within their contexts).
@@ -133,7 +141,7 @@ func (b *batchConn) stream(ctx context.Context) (*batchStream, error) {
 // without BatchCommands.
 func (b *batchConn) open(ctx context.Context) (bs *batchStream, noStrm bool, err error) {
 	sctx, cancel := context.WithCancel(context.Background())
-	st, err := b.unary.BatchCommands(sctx)
+	st, err := b.unary.BatchCommands(sctx, grpc.ForceCodecV2(batchCodec{encoding.GetCodecV2(protoCodec)}))
 	if err != nil {
 		cancel()
 		return nil, false, fmt.Errorf("%w: opening a batch stream: %w", errNotSent, err)
@@ -257,12 +265,14 @@ const (
 	callAbandoned
 )
 
-// call is one request on a stream.
+// call is one request on a stream: its BatchRequestItem encoded by its
+// caller (so that nothing reads the caller's keys and values once it has
+// returned: a caller that gives up may reuse them at once).
 type call struct {
-	item     *clusterpb.BatchRequestItem
-	deadline time.Time
-	state    atomic.Int32
-	answer   chan callResult // exactly one answer once sent (buffered)
+	id     uint64
+	enc    []byte
+	state  atomic.Int32
+	answer chan callResult // exactly one answer once sent (buffered)
 }
 
 type callResult struct {
@@ -305,7 +315,12 @@ func (bs *batchStream) do(ctx context.Context, item *clusterpb.BatchRequestItem)
 	}
 	defer func() { <-bs.slots }()
 	item.Id = bs.nextID.Add(1)
-	c := &call{item: item, deadline: deadlineOr(ctx, time.Minute), answer: make(chan callResult, 1)}
+	item.TimeoutMicros = uint64(max(time.Until(deadlineOr(ctx, time.Minute)), time.Microsecond) / time.Microsecond)
+	enc, err := proto.Marshal(item)
+	if err != nil {
+		return nil, fmt.Errorf("%w: encoding the request: %w", errNotSent, err)
+	}
+	c := &call{id: item.Id, enc: enc, answer: make(chan callResult, 1)}
 	bs.queue <- c // never blocks: a slot is held
 	var r callResult
 	select {
@@ -315,7 +330,7 @@ func (bs *batchStream) do(ctx context.Context, item *clusterpb.BatchRequestItem)
 			return nil, fmt.Errorf("%w: %w", errNotSent, ctx.Err())
 		}
 		bs.mu.Lock()
-		delete(bs.pending, item.Id)
+		delete(bs.pending, c.id)
 		bs.mu.Unlock()
 		return nil, ctx.Err() // sent: the outcome is unknown
 	case <-bs.done:
@@ -383,8 +398,13 @@ func (bs *batchStream) sendLoop() {
 				break gather
 			}
 		}
-		msg := &clusterpb.BatchRequest{Requests: make([]*clusterpb.BatchRequestItem, 0, len(batch))}
-		now := time.Now()
+		// The BatchRequest's encoding is its items' encodings, each as
+		// field 1, length-delimited (see cluster.proto).
+		size := 0
+		for _, c := range batch {
+			size += 1 + protowire.SizeVarint(uint64(len(c.enc))) + len(c.enc)
+		}
+		msg := make(preEncoded, 0, size)
 		bs.mu.Lock()
 		if bs.err != nil {
 			bs.mu.Unlock()
@@ -399,23 +419,36 @@ func (bs *batchStream) sendLoop() {
 			if !c.state.CompareAndSwap(callQueued, callSent) {
 				continue // its caller gave up
 			}
-			left := c.deadline.Sub(now)
-			if left <= 0 {
-				left = time.Microsecond
-			}
-			c.item.TimeoutMicros = uint64(left / time.Microsecond)
-			bs.pending[c.item.Id] = c
-			msg.Requests = append(msg.Requests, c.item)
+			bs.pending[c.id] = c
+			msg = protowire.AppendTag(msg, 1, protowire.BytesType)
+			msg = protowire.AppendBytes(msg, c.enc)
 		}
 		bs.mu.Unlock()
-		if len(msg.Requests) == 0 {
+		if len(msg) == 0 {
 			continue
 		}
-		if err := bs.st.Send(msg); err != nil {
+		if err := bs.st.SendMsg(&msg); err != nil {
 			bs.fail(fmt.Errorf("sending: %w", err))
 			return
 		}
 	}
+}
+
+// preEncoded is a message already in its wire form, which batchCodec
+// passes through (the stream's requests are encoded by their callers).
+type preEncoded []byte
+
+// batchCodec is the BatchCommands stream's codec on the client: gRPC's
+// protobuf codec, except that a *preEncoded is sent as is. Its name is
+// "proto", so the server decodes with its protobuf codec as usual.
+type batchCodec struct{ encoding.CodecV2 }
+
+// Marshal passes a *preEncoded through and encodes anything else.
+func (c batchCodec) Marshal(v any) (mem.BufferSlice, error) {
+	if b, ok := v.(*preEncoded); ok {
+		return mem.BufferSlice{mem.SliceBuffer(*b)}, nil
+	}
+	return c.CodecV2.Marshal(v)
 }
 
 // recvLoop hands each answer to its call until the stream breaks.

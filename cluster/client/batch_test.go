@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/strata-db/strata/cluster/clusterpb"
 )
@@ -107,12 +110,32 @@ type fakeBidi struct {
 	sent     []*clusterpb.BatchRequest
 	sending  chan struct{} // closed at the first Send
 	once     sync.Once
+	// late makes SendMsg read the message only once gate closes (as a
+	// transport may, after its caller has returned), and succeed.
+	late bool
 }
 
-func (f *fakeBidi) Send(m *clusterpb.BatchRequest) error {
+func (f *fakeBidi) Send(m *clusterpb.BatchRequest) error { return f.SendMsg(m) }
+
+func (f *fakeBidi) SendMsg(m any) error {
+	if f.late {
+		f.once.Do(func() { close(f.sending) })
+		<-f.gate
+	}
+	enc, err := batchCodec{encoding.GetCodecV2(protoCodec)}.Marshal(m)
+	if err != nil {
+		return err
+	}
+	req := &clusterpb.BatchRequest{}
+	if err := proto.Unmarshal(enc.Materialize(), req); err != nil {
+		return err
+	}
 	f.mu.Lock()
-	f.sent = append(f.sent, m)
+	f.sent = append(f.sent, req)
 	f.mu.Unlock()
+	if f.late {
+		return nil
+	}
 	f.once.Do(func() { close(f.sending) })
 	<-f.gate
 	return errors.New("connection reset")
@@ -198,5 +221,47 @@ func TestBatchStreamOpenShared(t *testing.T) {
 	}
 	if n := c.streamOpens.Load(); n >= callers/2 {
 		t.Fatalf("%d streams opened for %d callers, want them to share the attempt", n, callers)
+	}
+}
+
+// TestBatchStreamCallerBuffersReleased: a caller that gives up on a sent
+// write may reuse its value at once; what goes on the wire is what it
+// asked for (the request is encoded before the caller can return).
+func TestBatchStreamCallerBuffersReleased(t *testing.T) {
+	f := &fakeBidi{gate: make(chan struct{}), recvFail: make(chan struct{}), sending: make(chan struct{}), late: true}
+	defer close(f.recvFail)
+	bs := &batchStream{st: f, cancel: func() {}, queue: make(chan *call, 4), slots: make(chan struct{}, 4),
+		pending: map[uint64]*call{}, done: make(chan struct{})}
+	go bs.sendLoop()
+	go bs.recvLoop()
+	value := []byte("first")
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := bs.do(ctx, &clusterpb.BatchRequestItem{Cmd: &clusterpb.BatchRequestItem_Write{Write: &clusterpb.WriteRequest{
+			Mutations: []*clusterpb.Mutation{{Key: []byte("k"), Value: value}}}}})
+		errc <- err
+	}()
+	<-f.sending // handed to the stream
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) || errors.Is(err, errNotSent) {
+		t.Fatalf("a sent write given up: %v, want the context's error (outcome unknown)", err)
+	}
+	copy(value, "XXXXX") // the caller reuses its buffer
+	close(f.gate)
+	waitSent := func() []*clusterpb.BatchRequest {
+		for {
+			f.mu.Lock()
+			sent := slices.Clone(f.sent)
+			f.mu.Unlock()
+			if len(sent) > 0 {
+				return sent
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	sent := waitSent()
+	if got := sent[0].GetRequests()[0].GetWrite().GetMutations()[0].GetValue(); string(got) != "first" {
+		t.Fatalf("the wire carried %q, want %q", got, "first")
 	}
 }
