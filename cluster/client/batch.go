@@ -48,6 +48,20 @@ const maxStreamInflight = 4096
 // maxRequestsPerMessage bounds the requests gathered into one BatchRequest.
 const maxRequestsPerMessage = 256
 
+// maxMessageBytes bounds the encoded requests gathered into one
+// BatchRequest (a node refuses a message over its MaxMessageSize, 16 MiB
+// by default, and that would break the stream under every request in
+// it); a request larger than this goes alone as a unary RPC, which fails
+// on its own if the node refuses it.
+const maxMessageBytes = 1 << 20
+
+// errLargeRequest sends a request over maxMessageBytes as a unary RPC.
+var errLargeRequest = fmt.Errorf("%w: a request too large for the batch stream", errNotSent)
+
+// maxAnswerBytes bounds a BatchResponse the client accepts: a node sends
+// at most its MaxMessageSize (16 MiB by default) in one.
+const maxAnswerBytes = 64 << 20
+
 // batchConn is the KV service of one connection: a BatchCommands stream,
 // opened on first use and reopened after it breaks, or the unary RPCs for a
 // server without it. It implements clusterpb.KVClient.
@@ -141,7 +155,8 @@ func (b *batchConn) stream(ctx context.Context) (*batchStream, error) {
 // without BatchCommands.
 func (b *batchConn) open(ctx context.Context) (bs *batchStream, noStrm bool, err error) {
 	sctx, cancel := context.WithCancel(context.Background())
-	st, err := b.unary.BatchCommands(sctx, grpc.ForceCodecV2(batchCodec{encoding.GetCodecV2(protoCodec)}))
+	st, err := b.unary.BatchCommands(sctx, grpc.ForceCodecV2(batchCodec{encoding.GetCodecV2(protoCodec)}),
+		grpc.MaxCallRecvMsgSize(maxAnswerBytes))
 	if err != nil {
 		cancel()
 		return nil, false, fmt.Errorf("%w: opening a batch stream: %w", errNotSent, err)
@@ -185,7 +200,11 @@ func (b *batchConn) do(ctx context.Context, item *clusterpb.BatchRequestItem) (*
 	if bs == nil {
 		return b.doUnary(ctx, item)
 	}
-	return bs.do(ctx, item)
+	r, err := bs.do(ctx, item)
+	if errors.Is(err, errLargeRequest) {
+		return b.doUnary(ctx, item)
+	}
+	return r, err
 }
 
 // doUnary sends one request as a unary RPC.
@@ -320,6 +339,9 @@ func (bs *batchStream) do(ctx context.Context, item *clusterpb.BatchRequestItem)
 	if err != nil {
 		return nil, fmt.Errorf("%w: encoding the request: %w", errNotSent, err)
 	}
+	if len(enc) > maxMessageBytes {
+		return nil, errLargeRequest
+	}
 	c := &call{id: item.Id, enc: enc, answer: make(chan callResult, 1)}
 	bs.queue <- c // never blocks: a slot is held
 	var r callResult
@@ -371,20 +393,30 @@ func (bs *batchStream) fail(err error) {
 // them in one message, until the stream breaks.
 func (bs *batchStream) sendLoop() {
 	var batch []*call
+	var carry *call // the call that did not fit the previous message
 	for {
 		batch = batch[:0]
-		select {
-		case c := <-bs.queue:
-			batch = append(batch, c)
-		case <-bs.done:
-			return
+		bytes := 0
+		if carry != nil {
+			batch, bytes, carry = append(batch, carry), len(carry.enc), nil
+		} else {
+			select {
+			case c := <-bs.queue:
+				batch, bytes = append(batch, c), len(c.enc)
+			case <-bs.done:
+				return
+			}
 		}
 		yielded := false
 	gather:
 		for len(batch) < maxRequestsPerMessage {
 			select {
 			case c := <-bs.queue:
-				batch = append(batch, c)
+				if bytes+len(c.enc) > maxMessageBytes {
+					carry = c
+					break gather
+				}
+				batch, bytes = append(batch, c), bytes+len(c.enc)
 			default:
 				// Callers an answer message just woke queue their next
 				// requests one by one: when other requests are in flight,

@@ -265,3 +265,29 @@ func TestBatchStreamCallerBuffersReleased(t *testing.T) {
 		t.Fatalf("the wire carried %q, want %q", got, "first")
 	}
 }
+
+// TestLargeRequestGoesUnary: a request too large for the batch stream's
+// messages goes as a unary RPC (a node refusing an oversized stream
+// message would break the stream under every request in it).
+func TestLargeRequestGoesUnary(t *testing.T) {
+	c := newFakeCluster(t, 1)
+	cl := newTestClient(t, c, 5*time.Second)
+	ctx := context.Background()
+	if err := cl.Put(ctx, []byte("small"), []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	before := c.streamItems.Load()
+	if before == 0 {
+		t.Fatal("the small put did not go on the stream")
+	}
+	big := make([]byte, 2*maxMessageBytes)
+	if err := cl.Put(ctx, []byte("big"), big); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.streamItems.Load() - before; n != 0 {
+		t.Fatalf("%d large requests went on the stream, want 0 (unary)", n)
+	}
+	if v, err := cl.Get(ctx, []byte("big")); err != nil || len(v) != len(big) {
+		t.Fatalf("get big: %d bytes, %v", len(v), err)
+	}
+}

@@ -46,6 +46,7 @@ type fakeCluster struct {
 	// is set, a new stream waits for the test's end before its first
 	// message (a node that accepts but does not answer).
 	streamOpens atomic.Int64
+	streamItems atomic.Int64 // requests received on batch streams
 	holdStreams atomic.Bool
 	released    chan struct{}
 }
@@ -126,6 +127,7 @@ func (nd *fakeNode) BatchCommands(st grpc.BidiStreamingServer[clusterpb.BatchReq
 			break
 		}
 		for _, it := range req.GetRequests() {
+			nd.c.streamItems.Add(1)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()

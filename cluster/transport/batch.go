@@ -312,14 +312,44 @@ func (s *Server) serveItem(ctx context.Context, it *clusterpb.BatchRequestItem) 
 	return resp
 }
 
+// maxAnswerMessageBytes bounds the encoded answers gathered into one
+// BatchResponse (the first one always goes, up to MaxMessageSize).
+const maxAnswerMessageBytes = 1 << 20
+
+// fitAnswer returns a's answer and its encoded size, or, for an answer
+// over MaxMessageSize (which the stream could not carry, breaking it under
+// every request in flight), a ResourceExhausted error in its place: one
+// request fails, as a unary call's would.
+func (b *batchServer) fitAnswer(a *clusterpb.BatchResponseItem) (*clusterpb.BatchResponseItem, int) {
+	n := proto.Size(a)
+	if n <= b.s.cfg.MaxMessageSize-64 {
+		return a, n
+	}
+	a = &clusterpb.BatchResponseItem{Id: a.GetId(), ErrorCode: uint32(codes.ResourceExhausted),
+		Error: fmt.Sprintf("an answer of %d bytes is over the message limit of %d bytes", n, b.s.cfg.MaxMessageSize)}
+	return a, proto.Size(a)
+}
+
 // sendAnswers sends the answers as they come, every answer queued
-// meanwhile in the same message, until out is closed. After a failed send
-// it only releases their slots (the caller cancels the requests).
+// meanwhile in the same message (up to maxAnswerMessageBytes), until out
+// is closed. After a failed send it only releases their slots (and
+// cancels the requests).
 func (b *batchServer) sendAnswers(stream clusterpb.KV_BatchCommandsServer) error {
 	var sendErr error
 	msg := &clusterpb.BatchResponse{}
-	for a := range b.out {
-		msg.Responses = append(msg.Responses[:0], a.item)
+	var carry *answered // the answer that did not fit the previous message
+	for {
+		var a answered
+		if carry != nil {
+			a, carry = *carry, nil
+		} else {
+			var ok bool
+			if a, ok = <-b.out; !ok {
+				return sendErr
+			}
+		}
+		item, bytes := b.fitAnswer(a.item)
+		msg.Responses = append(msg.Responses[:0], item)
 		sizes := a.size
 		yielded := false
 	gather:
@@ -329,7 +359,14 @@ func (b *batchServer) sendAnswers(stream clusterpb.KV_BatchCommandsServer) error
 				if !ok {
 					break gather
 				}
-				msg.Responses = append(msg.Responses, more.item)
+				item, n := b.fitAnswer(more.item)
+				if bytes+n > maxAnswerMessageBytes {
+					more.item = item
+					carry = &more
+					break gather
+				}
+				msg.Responses = append(msg.Responses, item)
+				bytes += n
 				sizes += more.size
 			default:
 				// The store answers a round's requests together, waking
@@ -357,5 +394,4 @@ func (b *batchServer) sendAnswers(stream clusterpb.KV_BatchCommandsServer) error
 		}
 		b.lim.release(sizes)
 	}
-	return sendErr
 }
