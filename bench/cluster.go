@@ -44,6 +44,7 @@ type clusterOptions struct {
 	docs       string
 	catchupMiB int64
 	baseBin    string
+	strataArgs string
 }
 
 // newClusterCmd returns "cluster": issue 26's cluster benchmark against
@@ -86,6 +87,7 @@ none on node 3). Results go to --out as JSON lines; the Cluster section of
 	f.StringVar(&o.workloads, "workloads", "put,get,range", "workloads: put (100 B values), get (linearizable), range (--range-size keys)")
 	f.StringVar(&o.clients, "clients", "1,16,64", "concurrent clients, comma-separated")
 	f.StringVar(&o.systems, "systems", "strata,etcd", "systems, in order: strata, etcd, strata-base (--strata-base)")
+	f.StringVar(&o.strataArgs, "strata-args", "", "extra arguments of the system strata's servers (space-separated, e.g. \"--gogc 100\"), to compare settings against strata-base")
 	f.StringVar(&o.baseBin, "strata-base", "", "a strata command built from another commit, run as the system strata-base (add it to --systems) to compare two versions interleaved")
 	f.IntVar(&p.Reps, "reps", 3, "repetitions (0: no loads, only the idle cost and catch-up)")
 	f.Float64Var(&p.Seconds, "seconds", 10, "measured seconds of each load")
@@ -101,7 +103,7 @@ none on node 3). Results go to --out as JSON lines; the Cluster section of
 	f.DurationVar(&o.catchupMax, "catchup-timeout", 20*time.Minute, "limit of the catch-up's load and of the catch-up itself")
 	f.StringVar(&o.out, "out", "", "results file (default "+defaultClusterResults+", or results/cluster-quick.jsonl with --quick)")
 	f.StringVar(&o.work, "work", filepath.Join(os.TempDir(), "strata-cluster-work"), "directory for the servers' data and logs (a real disk)")
-	f.BoolVar(&o.profiles, "profiles", false, "the load phase's Strata servers write CPU profiles (--work/profiles/nodeN.cpu.prof)")
+	f.BoolVar(&o.profiles, "profiles", false, "the Strata servers write CPU profiles of their whole run (--work/profiles/nodeN.cpu.prof, strata-base's under base/), the load generator one of the loads (client.cpu.prof)")
 	f.BoolVar(&o.renderOnly, "render-only", false, "do not run: render the section from --out")
 	f.StringVar(&o.docs, "docs", "../docs", "directory of benchmarks.md")
 	cmd.PreRun = func(cmd *cobra.Command, args []string) {
@@ -166,7 +168,7 @@ func runClusterBench(cmd *cobra.Command, o *clusterOptions) error {
 	defer out.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	err = clusterbench.Execute(ctx, clusterbench.Options{Plan: *p, StrataBin: bin, BaseBin: o.baseBin, EtcdBin: etcd, Work: o.work,
+	err = clusterbench.Execute(ctx, clusterbench.Options{Plan: *p, StrataBin: bin, BaseBin: o.baseBin, StrataArgs: strings.Fields(o.strataArgs), EtcdBin: etcd, Work: o.work,
 		Profiles: o.profiles, Command: "go run . " + strings.Join(os.Args[1:], " "), Commit: sqlbench.GitCommit(repo),
 		Out: out, Log: cmd.ErrOrStderr(), CatchupMax: o.catchupMax})
 	if err != nil {

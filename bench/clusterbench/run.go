@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -146,10 +147,13 @@ type Options struct {
 	// BaseBin, for the system "strata-base", is another strata command
 	// (an older commit's, built by the caller) run the same way, to
 	// compare two versions interleaved on one loaded machine.
-	BaseBin    string
+	BaseBin string
+	// StrataArgs are extra arguments of the system strata's servers (the
+	// loads only).
+	StrataArgs []string
 	EtcdBin    string // etcd 3.4
 	Work       string // data directories and logs
-	Profiles   bool   // Strata servers write CPU profiles to Work/profiles
+	Profiles   bool   // Strata servers write CPU profiles to Work/profiles, the load generator client.cpu.prof
 	Command    string
 	Commit     string
 	Out        io.Writer
@@ -235,7 +239,7 @@ func startSystem(ctx context.Context, o Options, name, dir, profileDir string) (
 	var kv KV
 	switch name {
 	case "strata":
-		if c, err = StartStrata(o.StrataBin, dir, 3, profileDir); err != nil {
+		if c, err = StartStrata(o.StrataBin, dir, 3, profileDir, o.StrataArgs...); err != nil {
 			return nil, err
 		}
 		kv, err = NewStrataKV(c.Addrs())
@@ -424,6 +428,22 @@ func runLoads(ctx context.Context, o Options, enc *json.Encoder, logf func(strin
 			return fmt.Errorf("%s: %w", s, err)
 		}
 		logf("%s: preloaded in %.1fs", s, time.Since(start).Seconds())
+	}
+	if profileDir != "" {
+		// The load generator's own profile (the client libraries' CPU),
+		// over the loads only: run one system for a clean one.
+		f, err := os.Create(filepath.Join(profileDir, "client.cpu.prof"))
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
 	}
 	var allPIDs []int
 	for _, t := range targets {

@@ -72,6 +72,7 @@ type Client struct {
 	mu     sync.Mutex
 	closed bool
 	conns  map[string]*grpc.ClientConn // by address
+	kvs    map[string]*batchConn       // by address: the KV service (batch stream)
 	nodes  map[uint64]string           // node id → address
 }
 
@@ -87,7 +88,7 @@ func New(opts Options) (*Client, error) {
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = 40
 	}
-	return &Client{opts: opts, conns: map[string]*grpc.ClientConn{}, nodes: map[uint64]string{}}, nil
+	return &Client{opts: opts, conns: map[string]*grpc.ClientConn{}, kvs: map[string]*batchConn{}, nodes: map[uint64]string{}}, nil
 }
 
 // Close closes the client's connections.
@@ -98,6 +99,9 @@ func (c *Client) Close() error {
 		return nil
 	}
 	c.closed = true
+	for _, kv := range c.kvs {
+		kv.close()
+	}
 	var first error
 	for _, cc := range c.conns {
 		if err := cc.Close(); err != nil && first == nil {
@@ -124,7 +128,18 @@ func (c *Client) conn(addr string) (*grpc.ClientConn, error) {
 		return nil, fmt.Errorf("cluster: connecting to %s: %w", addr, err)
 	}
 	c.conns[addr] = cc
+	c.kvs[addr] = newBatchConn(cc)
 	return cc, nil
+}
+
+// kv returns the KV service of the connection to addr (made by conn).
+func (c *Client) kv(addr string) clusterpb.KVClient {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if kv := c.kvs[addr]; kv != nil {
+		return kv
+	}
+	return nil
 }
 
 // ready waits (within ctx) until cc is connected. A write is sent only on a
@@ -297,10 +312,23 @@ func (c *Client) do(ctx context.Context, op string, key []byte, prev, write bool
 		}
 		rc := &clusterpb.RequestContext{RegionId: info.region.GetId(), Epoch: info.region.GetEpoch(),
 			Peer: peer, ReadMode: c.opts.ReadMode}
-		rerr, err := fn(actx, clusterpb.NewKVClient(cc), info, rc)
+		kv := c.kv(addr)
+		if kv == nil { // closed meanwhile
+			cancel()
+			return fmt.Errorf("cluster: %s %q: %w", op, key, ErrClosed)
+		}
+		rerr, err := fn(actx, kv, info, rc)
 		cancel()
 		if errors.Is(err, errCross) {
 			return err // refused before sending
+		}
+		if errors.Is(err, errNotSent) {
+			// Never sent (the node's stream broke or could not open, or
+			// the attempt's time ran out first): safe to retry, a write
+			// included.
+			c.cache.setLeader(info.region.GetId(), nil)
+			last = fmt.Errorf("node %d at %s: %w", peer.GetNodeId(), addr, err)
+			continue
 		}
 		if err != nil {
 			if write {

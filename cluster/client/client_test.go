@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sort"
 	"sync"
@@ -14,7 +15,9 @@ import (
 
 	"github.com/strata-db/strata/cluster/clusterpb"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -36,6 +39,16 @@ type fakeCluster struct {
 	staleAnswers atomic.Int64
 	staleRegion  *clusterpb.Region
 	writes       atomic.Int64
+	// unaryOnly makes the nodes refuse BatchCommands (Unimplemented), as
+	// a node of an older version does: the client uses the unary RPCs.
+	unaryOnly atomic.Bool
+	// streamOpens counts BatchCommands streams opened; while holdStreams
+	// is set, a new stream waits for the test's end before its first
+	// message (a node that accepts but does not answer).
+	streamOpens atomic.Int64
+	streamItems atomic.Int64 // requests received on batch streams
+	holdStreams atomic.Bool
+	released    chan struct{}
 }
 
 type fakeNode struct {
@@ -51,7 +64,7 @@ type fakeNode struct {
 // region with a replica on every node and node 1 leading.
 func newFakeCluster(t *testing.T, n int, splits ...string) *fakeCluster {
 	t.Helper()
-	c := &fakeCluster{data: map[string][]byte{}, leaders: map[uint64]uint64{}}
+	c := &fakeCluster{data: map[string][]byte{}, leaders: map[uint64]uint64{}, released: make(chan struct{})}
 	bounds := append([]string{""}, splits...)
 	for i, start := range bounds {
 		end := ""
@@ -70,11 +83,81 @@ func newFakeCluster(t *testing.T, n int, splits ...string) *fakeCluster {
 		c.startNode(t, uint64(i), "127.0.0.1:0")
 	}
 	t.Cleanup(func() {
+		close(c.released)
 		for _, nd := range c.nodes {
 			nd.srv.Stop()
 		}
 	})
 	return c
+}
+
+// BatchCommands serves the batch stream the simple way: a goroutine per
+// request, answers sent by one goroutine as they come.
+func (nd *fakeNode) BatchCommands(st grpc.BidiStreamingServer[clusterpb.BatchRequest, clusterpb.BatchResponse]) error {
+	if nd.c.unaryOnly.Load() {
+		return status.Error(codes.Unimplemented, "no batch stream here")
+	}
+	nd.c.streamOpens.Add(1)
+	if nd.c.holdStreams.Load() {
+		select {
+		case <-nd.c.released:
+		case <-st.Context().Done():
+		}
+		return st.Context().Err()
+	}
+	if err := st.Send(&clusterpb.BatchResponse{}); err != nil {
+		return err
+	}
+	answers := make(chan *clusterpb.BatchResponseItem)
+	var wg sync.WaitGroup
+	sent := make(chan error, 1)
+	go func() {
+		var err error
+		for a := range answers {
+			if err == nil {
+				err = st.Send(&clusterpb.BatchResponse{Responses: []*clusterpb.BatchResponseItem{a}})
+			}
+		}
+		sent <- err
+	}()
+	var err error
+	for {
+		var req *clusterpb.BatchRequest
+		if req, err = st.Recv(); err != nil {
+			break
+		}
+		for _, it := range req.GetRequests() {
+			nd.c.streamItems.Add(1)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				out := &clusterpb.BatchResponseItem{Id: it.GetId()}
+				switch {
+				case it.GetGet() != nil:
+					r, _ := nd.Get(st.Context(), it.GetGet())
+					out.Resp = &clusterpb.BatchResponseItem_Get{Get: r}
+				case it.GetScan() != nil:
+					r, _ := nd.Scan(st.Context(), it.GetScan())
+					out.Resp = &clusterpb.BatchResponseItem_Scan{Scan: r}
+				case it.GetWrite() != nil:
+					r, _ := nd.Write(st.Context(), it.GetWrite())
+					out.Resp = &clusterpb.BatchResponseItem_Write{Write: r}
+				default:
+					out.ErrorCode, out.Error = uint32(codes.InvalidArgument), "empty"
+				}
+				answers <- out
+			}()
+		}
+	}
+	wg.Wait()
+	close(answers)
+	if serr := <-sent; serr != nil {
+		return serr
+	}
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
 }
 
 func (c *fakeCluster) startNode(t *testing.T, id uint64, addr string) {

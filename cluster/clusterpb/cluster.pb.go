@@ -2453,6 +2453,361 @@ func (x *Node) GetState() Node_State {
 	return Node_UP
 }
 
+// BatchRequest is one message a client sends on a BatchCommands stream: the
+// requests its concurrent callers made since its previous message (TiKV's
+// BatchCommands). Each item is answered on its own, in any order, by a
+// BatchResponseItem with the same id.
+//
+// Encoding (protobuf, field: wire type):
+//
+//	BatchRequest      1: repeated BatchRequestItem (length-delimited)
+//	BatchRequestItem  1 id: varint; 2 timeout_micros: varint;
+//	                  3 get | 4 scan | 5 write: length-delimited (one of)
+type BatchRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Requests      []*BatchRequestItem    `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchRequest) Reset() {
+	*x = BatchRequest{}
+	mi := &file_cluster_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchRequest) ProtoMessage() {}
+
+func (x *BatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchRequest.ProtoReflect.Descriptor instead.
+func (*BatchRequest) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *BatchRequest) GetRequests() []*BatchRequestItem {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+// BatchRequestItem is one request of a batch. id is the client's, unique
+// among the stream's unanswered requests; timeout_micros is how long the
+// server may work on it (relative, so clocks need not agree; 0 or more than
+// the server's limit: the server's limit). Exactly one of get, scan and
+// write is set; an item with none is answered with error_code
+// InvalidArgument.
+type BatchRequestItem struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	TimeoutMicros uint64                 `protobuf:"varint,2,opt,name=timeout_micros,json=timeoutMicros,proto3" json:"timeout_micros,omitempty"`
+	// Types that are valid to be assigned to Cmd:
+	//
+	//	*BatchRequestItem_Get
+	//	*BatchRequestItem_Scan
+	//	*BatchRequestItem_Write
+	Cmd           isBatchRequestItem_Cmd `protobuf_oneof:"cmd"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchRequestItem) Reset() {
+	*x = BatchRequestItem{}
+	mi := &file_cluster_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchRequestItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchRequestItem) ProtoMessage() {}
+
+func (x *BatchRequestItem) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchRequestItem.ProtoReflect.Descriptor instead.
+func (*BatchRequestItem) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *BatchRequestItem) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *BatchRequestItem) GetTimeoutMicros() uint64 {
+	if x != nil {
+		return x.TimeoutMicros
+	}
+	return 0
+}
+
+func (x *BatchRequestItem) GetCmd() isBatchRequestItem_Cmd {
+	if x != nil {
+		return x.Cmd
+	}
+	return nil
+}
+
+func (x *BatchRequestItem) GetGet() *GetRequest {
+	if x != nil {
+		if x, ok := x.Cmd.(*BatchRequestItem_Get); ok {
+			return x.Get
+		}
+	}
+	return nil
+}
+
+func (x *BatchRequestItem) GetScan() *ScanRequest {
+	if x != nil {
+		if x, ok := x.Cmd.(*BatchRequestItem_Scan); ok {
+			return x.Scan
+		}
+	}
+	return nil
+}
+
+func (x *BatchRequestItem) GetWrite() *WriteRequest {
+	if x != nil {
+		if x, ok := x.Cmd.(*BatchRequestItem_Write); ok {
+			return x.Write
+		}
+	}
+	return nil
+}
+
+type isBatchRequestItem_Cmd interface {
+	isBatchRequestItem_Cmd()
+}
+
+type BatchRequestItem_Get struct {
+	Get *GetRequest `protobuf:"bytes,3,opt,name=get,proto3,oneof"`
+}
+
+type BatchRequestItem_Scan struct {
+	Scan *ScanRequest `protobuf:"bytes,4,opt,name=scan,proto3,oneof"`
+}
+
+type BatchRequestItem_Write struct {
+	Write *WriteRequest `protobuf:"bytes,5,opt,name=write,proto3,oneof"`
+}
+
+func (*BatchRequestItem_Get) isBatchRequestItem_Cmd() {}
+
+func (*BatchRequestItem_Scan) isBatchRequestItem_Cmd() {}
+
+func (*BatchRequestItem_Write) isBatchRequestItem_Cmd() {}
+
+// BatchResponse is one message a server sends on a BatchCommands stream:
+// the answers that were ready since its previous message. The first message
+// of every stream is empty (no items): it tells the client the server
+// serves the stream.
+//
+// Encoding:
+//
+//	BatchResponse      1: repeated BatchResponseItem (length-delimited)
+//	BatchResponseItem  1 id: varint; 2 error_code: varint; 3 error: bytes;
+//	                   4 get | 5 scan | 6 write: length-delimited (one of)
+type BatchResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Responses     []*BatchResponseItem   `protobuf:"bytes,1,rep,name=responses,proto3" json:"responses,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchResponse) Reset() {
+	*x = BatchResponse{}
+	mi := &file_cluster_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchResponse) ProtoMessage() {}
+
+func (x *BatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchResponse.ProtoReflect.Descriptor instead.
+func (*BatchResponse) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *BatchResponse) GetResponses() []*BatchResponseItem {
+	if x != nil {
+		return x.Responses
+	}
+	return nil
+}
+
+// BatchResponseItem answers the request with the same id. error_code is the
+// gRPC status code a unary call would have failed with (0: none, and one of
+// get, scan, write is the answer), error its message. A write answered with
+// an error (Unknown, DeadlineExceeded, Canceled) may have applied, as for a
+// unary call; a region-level refusal is a response with region_error set.
+type BatchResponseItem struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Id        uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	ErrorCode uint32                 `protobuf:"varint,2,opt,name=error_code,json=errorCode,proto3" json:"error_code,omitempty"`
+	Error     string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	// Types that are valid to be assigned to Resp:
+	//
+	//	*BatchResponseItem_Get
+	//	*BatchResponseItem_Scan
+	//	*BatchResponseItem_Write
+	Resp          isBatchResponseItem_Resp `protobuf_oneof:"resp"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchResponseItem) Reset() {
+	*x = BatchResponseItem{}
+	mi := &file_cluster_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchResponseItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchResponseItem) ProtoMessage() {}
+
+func (x *BatchResponseItem) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchResponseItem.ProtoReflect.Descriptor instead.
+func (*BatchResponseItem) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *BatchResponseItem) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *BatchResponseItem) GetErrorCode() uint32 {
+	if x != nil {
+		return x.ErrorCode
+	}
+	return 0
+}
+
+func (x *BatchResponseItem) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *BatchResponseItem) GetResp() isBatchResponseItem_Resp {
+	if x != nil {
+		return x.Resp
+	}
+	return nil
+}
+
+func (x *BatchResponseItem) GetGet() *GetResponse {
+	if x != nil {
+		if x, ok := x.Resp.(*BatchResponseItem_Get); ok {
+			return x.Get
+		}
+	}
+	return nil
+}
+
+func (x *BatchResponseItem) GetScan() *ScanResponse {
+	if x != nil {
+		if x, ok := x.Resp.(*BatchResponseItem_Scan); ok {
+			return x.Scan
+		}
+	}
+	return nil
+}
+
+func (x *BatchResponseItem) GetWrite() *WriteResponse {
+	if x != nil {
+		if x, ok := x.Resp.(*BatchResponseItem_Write); ok {
+			return x.Write
+		}
+	}
+	return nil
+}
+
+type isBatchResponseItem_Resp interface {
+	isBatchResponseItem_Resp()
+}
+
+type BatchResponseItem_Get struct {
+	Get *GetResponse `protobuf:"bytes,4,opt,name=get,proto3,oneof"`
+}
+
+type BatchResponseItem_Scan struct {
+	Scan *ScanResponse `protobuf:"bytes,5,opt,name=scan,proto3,oneof"`
+}
+
+type BatchResponseItem_Write struct {
+	Write *WriteResponse `protobuf:"bytes,6,opt,name=write,proto3,oneof"`
+}
+
+func (*BatchResponseItem_Get) isBatchResponseItem_Resp() {}
+
+func (*BatchResponseItem_Scan) isBatchResponseItem_Resp() {}
+
+func (*BatchResponseItem_Write) isBatchResponseItem_Resp() {}
+
 // GetRegionRequest asks which region holds key (or, with prev, the region
 // that ends at key: for reverse scans).
 type GetRegionRequest struct {
@@ -2465,7 +2820,7 @@ type GetRegionRequest struct {
 
 func (x *GetRegionRequest) Reset() {
 	*x = GetRegionRequest{}
-	mi := &file_cluster_proto_msgTypes[32]
+	mi := &file_cluster_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2477,7 +2832,7 @@ func (x *GetRegionRequest) String() string {
 func (*GetRegionRequest) ProtoMessage() {}
 
 func (x *GetRegionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[32]
+	mi := &file_cluster_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2490,7 +2845,7 @@ func (x *GetRegionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegionRequest.ProtoReflect.Descriptor instead.
 func (*GetRegionRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{32}
+	return file_cluster_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetRegionRequest) GetKey() []byte {
@@ -2519,7 +2874,7 @@ type GetRegionResponse struct {
 
 func (x *GetRegionResponse) Reset() {
 	*x = GetRegionResponse{}
-	mi := &file_cluster_proto_msgTypes[33]
+	mi := &file_cluster_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2531,7 +2886,7 @@ func (x *GetRegionResponse) String() string {
 func (*GetRegionResponse) ProtoMessage() {}
 
 func (x *GetRegionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[33]
+	mi := &file_cluster_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2544,7 +2899,7 @@ func (x *GetRegionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegionResponse.ProtoReflect.Descriptor instead.
 func (*GetRegionResponse) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{33}
+	return file_cluster_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetRegionResponse) GetError() string {
@@ -2587,7 +2942,7 @@ type ScanRegionsRequest struct {
 
 func (x *ScanRegionsRequest) Reset() {
 	*x = ScanRegionsRequest{}
-	mi := &file_cluster_proto_msgTypes[34]
+	mi := &file_cluster_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2599,7 +2954,7 @@ func (x *ScanRegionsRequest) String() string {
 func (*ScanRegionsRequest) ProtoMessage() {}
 
 func (x *ScanRegionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[34]
+	mi := &file_cluster_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2612,7 +2967,7 @@ func (x *ScanRegionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanRegionsRequest.ProtoReflect.Descriptor instead.
 func (*ScanRegionsRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{34}
+	return file_cluster_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ScanRegionsRequest) GetStartKey() []byte {
@@ -2646,7 +3001,7 @@ type ScanRegionsResponse struct {
 
 func (x *ScanRegionsResponse) Reset() {
 	*x = ScanRegionsResponse{}
-	mi := &file_cluster_proto_msgTypes[35]
+	mi := &file_cluster_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2658,7 +3013,7 @@ func (x *ScanRegionsResponse) String() string {
 func (*ScanRegionsResponse) ProtoMessage() {}
 
 func (x *ScanRegionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[35]
+	mi := &file_cluster_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2671,7 +3026,7 @@ func (x *ScanRegionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanRegionsResponse.ProtoReflect.Descriptor instead.
 func (*ScanRegionsResponse) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{35}
+	return file_cluster_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ScanRegionsResponse) GetError() string {
@@ -2700,7 +3055,7 @@ type SplitRegionRequest struct {
 
 func (x *SplitRegionRequest) Reset() {
 	*x = SplitRegionRequest{}
-	mi := &file_cluster_proto_msgTypes[36]
+	mi := &file_cluster_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2712,7 +3067,7 @@ func (x *SplitRegionRequest) String() string {
 func (*SplitRegionRequest) ProtoMessage() {}
 
 func (x *SplitRegionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[36]
+	mi := &file_cluster_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2725,7 +3080,7 @@ func (x *SplitRegionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SplitRegionRequest.ProtoReflect.Descriptor instead.
 func (*SplitRegionRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{36}
+	return file_cluster_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SplitRegionRequest) GetSplitKey() []byte {
@@ -2747,7 +3102,7 @@ type SplitRegionResponse struct {
 
 func (x *SplitRegionResponse) Reset() {
 	*x = SplitRegionResponse{}
-	mi := &file_cluster_proto_msgTypes[37]
+	mi := &file_cluster_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2759,7 +3114,7 @@ func (x *SplitRegionResponse) String() string {
 func (*SplitRegionResponse) ProtoMessage() {}
 
 func (x *SplitRegionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[37]
+	mi := &file_cluster_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2772,7 +3127,7 @@ func (x *SplitRegionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SplitRegionResponse.ProtoReflect.Descriptor instead.
 func (*SplitRegionResponse) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{37}
+	return file_cluster_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SplitRegionResponse) GetError() string {
@@ -2811,7 +3166,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_cluster_proto_msgTypes[38]
+	mi := &file_cluster_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2823,7 +3178,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[38]
+	mi := &file_cluster_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2836,7 +3191,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{38}
+	return file_cluster_proto_rawDescGZIP(), []int{42}
 }
 
 // ReplicaStatus is one replica a node hosts, as its raft state says.
@@ -2855,7 +3210,7 @@ type ReplicaStatus struct {
 
 func (x *ReplicaStatus) Reset() {
 	*x = ReplicaStatus{}
-	mi := &file_cluster_proto_msgTypes[39]
+	mi := &file_cluster_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2867,7 +3222,7 @@ func (x *ReplicaStatus) String() string {
 func (*ReplicaStatus) ProtoMessage() {}
 
 func (x *ReplicaStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[39]
+	mi := &file_cluster_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2880,7 +3235,7 @@ func (x *ReplicaStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaStatus.ProtoReflect.Descriptor instead.
 func (*ReplicaStatus) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{39}
+	return file_cluster_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ReplicaStatus) GetRegion() *Region {
@@ -2944,7 +3299,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_cluster_proto_msgTypes[40]
+	mi := &file_cluster_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2956,7 +3311,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[40]
+	mi := &file_cluster_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2969,7 +3324,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{40}
+	return file_cluster_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *StatusResponse) GetNode() *Node {
@@ -3012,7 +3367,7 @@ type TransferLeaderRequest struct {
 
 func (x *TransferLeaderRequest) Reset() {
 	*x = TransferLeaderRequest{}
-	mi := &file_cluster_proto_msgTypes[41]
+	mi := &file_cluster_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3024,7 +3379,7 @@ func (x *TransferLeaderRequest) String() string {
 func (*TransferLeaderRequest) ProtoMessage() {}
 
 func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[41]
+	mi := &file_cluster_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3037,7 +3392,7 @@ func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeaderRequest.ProtoReflect.Descriptor instead.
 func (*TransferLeaderRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{41}
+	return file_cluster_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *TransferLeaderRequest) GetRegionId() uint64 {
@@ -3063,7 +3418,7 @@ type TransferLeaderResponse struct {
 
 func (x *TransferLeaderResponse) Reset() {
 	*x = TransferLeaderResponse{}
-	mi := &file_cluster_proto_msgTypes[42]
+	mi := &file_cluster_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3075,7 +3430,7 @@ func (x *TransferLeaderResponse) String() string {
 func (*TransferLeaderResponse) ProtoMessage() {}
 
 func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[42]
+	mi := &file_cluster_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3088,7 +3443,7 @@ func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeaderResponse.ProtoReflect.Descriptor instead.
 func (*TransferLeaderResponse) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{42}
+	return file_cluster_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *TransferLeaderResponse) GetError() string {
@@ -3119,7 +3474,7 @@ type RegionHeartbeat struct {
 
 func (x *RegionHeartbeat) Reset() {
 	*x = RegionHeartbeat{}
-	mi := &file_cluster_proto_msgTypes[43]
+	mi := &file_cluster_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3131,7 +3486,7 @@ func (x *RegionHeartbeat) String() string {
 func (*RegionHeartbeat) ProtoMessage() {}
 
 func (x *RegionHeartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[43]
+	mi := &file_cluster_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3144,7 +3499,7 @@ func (x *RegionHeartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegionHeartbeat.ProtoReflect.Descriptor instead.
 func (*RegionHeartbeat) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{43}
+	return file_cluster_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *RegionHeartbeat) GetRegionId() uint64 {
@@ -3205,7 +3560,7 @@ type ChangePeerRequest struct {
 
 func (x *ChangePeerRequest) Reset() {
 	*x = ChangePeerRequest{}
-	mi := &file_cluster_proto_msgTypes[44]
+	mi := &file_cluster_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3217,7 +3572,7 @@ func (x *ChangePeerRequest) String() string {
 func (*ChangePeerRequest) ProtoMessage() {}
 
 func (x *ChangePeerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[44]
+	mi := &file_cluster_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3230,7 +3585,7 @@ func (x *ChangePeerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePeerRequest.ProtoReflect.Descriptor instead.
 func (*ChangePeerRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{44}
+	return file_cluster_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ChangePeerRequest) GetRegionId() uint64 {
@@ -3271,7 +3626,7 @@ type ChangePeerResponse struct {
 
 func (x *ChangePeerResponse) Reset() {
 	*x = ChangePeerResponse{}
-	mi := &file_cluster_proto_msgTypes[45]
+	mi := &file_cluster_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3283,7 +3638,7 @@ func (x *ChangePeerResponse) String() string {
 func (*ChangePeerResponse) ProtoMessage() {}
 
 func (x *ChangePeerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[45]
+	mi := &file_cluster_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3296,7 +3651,7 @@ func (x *ChangePeerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePeerResponse.ProtoReflect.Descriptor instead.
 func (*ChangePeerResponse) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{45}
+	return file_cluster_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ChangePeerResponse) GetError() string {
@@ -3326,7 +3681,7 @@ type SetNodeStateRequest struct {
 
 func (x *SetNodeStateRequest) Reset() {
 	*x = SetNodeStateRequest{}
-	mi := &file_cluster_proto_msgTypes[46]
+	mi := &file_cluster_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3338,7 +3693,7 @@ func (x *SetNodeStateRequest) String() string {
 func (*SetNodeStateRequest) ProtoMessage() {}
 
 func (x *SetNodeStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[46]
+	mi := &file_cluster_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3351,7 +3706,7 @@ func (x *SetNodeStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetNodeStateRequest.ProtoReflect.Descriptor instead.
 func (*SetNodeStateRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{46}
+	return file_cluster_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *SetNodeStateRequest) GetNodeId() uint64 {
@@ -3384,7 +3739,7 @@ type SetNodeStateResponse struct {
 
 func (x *SetNodeStateResponse) Reset() {
 	*x = SetNodeStateResponse{}
-	mi := &file_cluster_proto_msgTypes[47]
+	mi := &file_cluster_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3396,7 +3751,7 @@ func (x *SetNodeStateResponse) String() string {
 func (*SetNodeStateResponse) ProtoMessage() {}
 
 func (x *SetNodeStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[47]
+	mi := &file_cluster_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3409,7 +3764,7 @@ func (x *SetNodeStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetNodeStateResponse.ProtoReflect.Descriptor instead.
 func (*SetNodeStateResponse) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{47}
+	return file_cluster_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *SetNodeStateResponse) GetError() string {
@@ -3594,7 +3949,27 @@ const file_cluster_proto_rawDesc = "" +
 	"\x02UP\x10\x00\x12\b\n" +
 	"\x04DOWN\x10\x01\x12\f\n" +
 	"\bREMOVING\x10\x02\x12\v\n" +
-	"\aREMOVED\x10\x03\"8\n" +
+	"\aREMOVED\x10\x03\"L\n" +
+	"\fBatchRequest\x12<\n" +
+	"\brequests\x18\x01 \x03(\v2 .strata.cluster.BatchRequestItemR\brequests\"\xe9\x01\n" +
+	"\x10BatchRequestItem\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12%\n" +
+	"\x0etimeout_micros\x18\x02 \x01(\x04R\rtimeoutMicros\x12.\n" +
+	"\x03get\x18\x03 \x01(\v2\x1a.strata.cluster.GetRequestH\x00R\x03get\x121\n" +
+	"\x04scan\x18\x04 \x01(\v2\x1b.strata.cluster.ScanRequestH\x00R\x04scan\x124\n" +
+	"\x05write\x18\x05 \x01(\v2\x1c.strata.cluster.WriteRequestH\x00R\x05writeB\x05\n" +
+	"\x03cmd\"P\n" +
+	"\rBatchResponse\x12?\n" +
+	"\tresponses\x18\x01 \x03(\v2!.strata.cluster.BatchResponseItemR\tresponses\"\xfc\x01\n" +
+	"\x11BatchResponseItem\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1d\n" +
+	"\n" +
+	"error_code\x18\x02 \x01(\rR\terrorCode\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\x12/\n" +
+	"\x03get\x18\x04 \x01(\v2\x1b.strata.cluster.GetResponseH\x00R\x03get\x122\n" +
+	"\x04scan\x18\x05 \x01(\v2\x1c.strata.cluster.ScanResponseH\x00R\x04scan\x125\n" +
+	"\x05write\x18\x06 \x01(\v2\x1d.strata.cluster.WriteResponseH\x00R\x05writeB\x06\n" +
+	"\x04resp\"8\n" +
 	"\x10GetRegionRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x12\n" +
 	"\x04prev\x18\x02 \x01(\bR\x04prev\"\xb3\x01\n" +
@@ -3670,11 +4045,12 @@ const file_cluster_proto_rawDesc = "" +
 	"\x05STALE\x10\x022\x8b\x01\n" +
 	"\x04Raft\x12@\n" +
 	"\x04Send\x12 .strata.cluster.RaftMessageBatch\x1a\x14.strata.cluster.Done(\x01\x12A\n" +
-	"\bSnapshot\x12\x1d.strata.cluster.SnapshotChunk\x1a\x14.strata.cluster.Done(\x012\xcd\x01\n" +
+	"\bSnapshot\x12\x1d.strata.cluster.SnapshotChunk\x1a\x14.strata.cluster.Done(\x012\x9f\x02\n" +
 	"\x02KV\x12>\n" +
 	"\x03Get\x12\x1a.strata.cluster.GetRequest\x1a\x1b.strata.cluster.GetResponse\x12A\n" +
 	"\x04Scan\x12\x1b.strata.cluster.ScanRequest\x1a\x1c.strata.cluster.ScanResponse\x12D\n" +
-	"\x05Write\x12\x1c.strata.cluster.WriteRequest\x1a\x1d.strata.cluster.WriteResponse2\xae\x01\n" +
+	"\x05Write\x12\x1c.strata.cluster.WriteRequest\x1a\x1d.strata.cluster.WriteResponse\x12P\n" +
+	"\rBatchCommands\x12\x1c.strata.cluster.BatchRequest\x1a\x1d.strata.cluster.BatchResponse(\x010\x012\xae\x01\n" +
 	"\x02PD\x12P\n" +
 	"\tGetRegion\x12 .strata.cluster.GetRegionRequest\x1a!.strata.cluster.GetRegionResponse\x12V\n" +
 	"\vScanRegions\x12\".strata.cluster.ScanRegionsRequest\x1a#.strata.cluster.ScanRegionsResponse2\xb3\x03\n" +
@@ -3699,7 +4075,7 @@ func file_cluster_proto_rawDescGZIP() []byte {
 }
 
 var file_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
 var file_cluster_proto_goTypes = []any{
 	(PeerRole)(0),                  // 0: strata.cluster.PeerRole
 	(ReadMode)(0),                  // 1: strata.cluster.ReadMode
@@ -3739,23 +4115,27 @@ var file_cluster_proto_goTypes = []any{
 	(*WriteRequest)(nil),           // 35: strata.cluster.WriteRequest
 	(*WriteResponse)(nil),          // 36: strata.cluster.WriteResponse
 	(*Node)(nil),                   // 37: strata.cluster.Node
-	(*GetRegionRequest)(nil),       // 38: strata.cluster.GetRegionRequest
-	(*GetRegionResponse)(nil),      // 39: strata.cluster.GetRegionResponse
-	(*ScanRegionsRequest)(nil),     // 40: strata.cluster.ScanRegionsRequest
-	(*ScanRegionsResponse)(nil),    // 41: strata.cluster.ScanRegionsResponse
-	(*SplitRegionRequest)(nil),     // 42: strata.cluster.SplitRegionRequest
-	(*SplitRegionResponse)(nil),    // 43: strata.cluster.SplitRegionResponse
-	(*StatusRequest)(nil),          // 44: strata.cluster.StatusRequest
-	(*ReplicaStatus)(nil),          // 45: strata.cluster.ReplicaStatus
-	(*StatusResponse)(nil),         // 46: strata.cluster.StatusResponse
-	(*TransferLeaderRequest)(nil),  // 47: strata.cluster.TransferLeaderRequest
-	(*TransferLeaderResponse)(nil), // 48: strata.cluster.TransferLeaderResponse
-	(*RegionHeartbeat)(nil),        // 49: strata.cluster.RegionHeartbeat
-	(*ChangePeerRequest)(nil),      // 50: strata.cluster.ChangePeerRequest
-	(*ChangePeerResponse)(nil),     // 51: strata.cluster.ChangePeerResponse
-	(*SetNodeStateRequest)(nil),    // 52: strata.cluster.SetNodeStateRequest
-	(*SetNodeStateResponse)(nil),   // 53: strata.cluster.SetNodeStateResponse
-	(*raftpb.Message)(nil),         // 54: raftpb.Message
+	(*BatchRequest)(nil),           // 38: strata.cluster.BatchRequest
+	(*BatchRequestItem)(nil),       // 39: strata.cluster.BatchRequestItem
+	(*BatchResponse)(nil),          // 40: strata.cluster.BatchResponse
+	(*BatchResponseItem)(nil),      // 41: strata.cluster.BatchResponseItem
+	(*GetRegionRequest)(nil),       // 42: strata.cluster.GetRegionRequest
+	(*GetRegionResponse)(nil),      // 43: strata.cluster.GetRegionResponse
+	(*ScanRegionsRequest)(nil),     // 44: strata.cluster.ScanRegionsRequest
+	(*ScanRegionsResponse)(nil),    // 45: strata.cluster.ScanRegionsResponse
+	(*SplitRegionRequest)(nil),     // 46: strata.cluster.SplitRegionRequest
+	(*SplitRegionResponse)(nil),    // 47: strata.cluster.SplitRegionResponse
+	(*StatusRequest)(nil),          // 48: strata.cluster.StatusRequest
+	(*ReplicaStatus)(nil),          // 49: strata.cluster.ReplicaStatus
+	(*StatusResponse)(nil),         // 50: strata.cluster.StatusResponse
+	(*TransferLeaderRequest)(nil),  // 51: strata.cluster.TransferLeaderRequest
+	(*TransferLeaderResponse)(nil), // 52: strata.cluster.TransferLeaderResponse
+	(*RegionHeartbeat)(nil),        // 53: strata.cluster.RegionHeartbeat
+	(*ChangePeerRequest)(nil),      // 54: strata.cluster.ChangePeerRequest
+	(*ChangePeerResponse)(nil),     // 55: strata.cluster.ChangePeerResponse
+	(*SetNodeStateRequest)(nil),    // 56: strata.cluster.SetNodeStateRequest
+	(*SetNodeStateResponse)(nil),   // 57: strata.cluster.SetNodeStateResponse
+	(*raftpb.Message)(nil),         // 58: raftpb.Message
 }
 var file_cluster_proto_depIdxs = []int32{
 	0,  // 0: strata.cluster.Peer.role:type_name -> strata.cluster.PeerRole
@@ -3777,7 +4157,7 @@ var file_cluster_proto_depIdxs = []int32{
 	6,  // 16: strata.cluster.RaftMessage.from_peer:type_name -> strata.cluster.Peer
 	6,  // 17: strata.cluster.RaftMessage.to_peer:type_name -> strata.cluster.Peer
 	7,  // 18: strata.cluster.RaftMessage.epoch:type_name -> strata.cluster.RegionEpoch
-	54, // 19: strata.cluster.RaftMessage.message:type_name -> raftpb.Message
+	58, // 19: strata.cluster.RaftMessage.message:type_name -> raftpb.Message
 	19, // 20: strata.cluster.RaftMessageBatch.msgs:type_name -> strata.cluster.RaftMessage
 	19, // 21: strata.cluster.SnapshotChunk.message:type_name -> strata.cluster.RaftMessage
 	8,  // 22: strata.cluster.SnapshotMeta.region:type_name -> strata.cluster.Region
@@ -3801,51 +4181,61 @@ var file_cluster_proto_depIdxs = []int32{
 	11, // 40: strata.cluster.WriteRequest.mutations:type_name -> strata.cluster.Mutation
 	29, // 41: strata.cluster.WriteResponse.region_error:type_name -> strata.cluster.RegionError
 	5,  // 42: strata.cluster.Node.state:type_name -> strata.cluster.Node.State
-	8,  // 43: strata.cluster.GetRegionResponse.region:type_name -> strata.cluster.Region
-	6,  // 44: strata.cluster.GetRegionResponse.leader:type_name -> strata.cluster.Peer
-	37, // 45: strata.cluster.GetRegionResponse.nodes:type_name -> strata.cluster.Node
-	39, // 46: strata.cluster.ScanRegionsResponse.regions:type_name -> strata.cluster.GetRegionResponse
-	8,  // 47: strata.cluster.SplitRegionResponse.left:type_name -> strata.cluster.Region
-	8,  // 48: strata.cluster.SplitRegionResponse.right:type_name -> strata.cluster.Region
-	29, // 49: strata.cluster.SplitRegionResponse.region_error:type_name -> strata.cluster.RegionError
-	8,  // 50: strata.cluster.ReplicaStatus.region:type_name -> strata.cluster.Region
-	37, // 51: strata.cluster.StatusResponse.node:type_name -> strata.cluster.Node
-	45, // 52: strata.cluster.StatusResponse.replicas:type_name -> strata.cluster.ReplicaStatus
-	37, // 53: strata.cluster.StatusResponse.nodes:type_name -> strata.cluster.Node
-	7,  // 54: strata.cluster.ChangePeerRequest.epoch:type_name -> strata.cluster.RegionEpoch
-	16, // 55: strata.cluster.ChangePeerRequest.change:type_name -> strata.cluster.ChangePeer
-	16, // 56: strata.cluster.ChangePeerRequest.changes:type_name -> strata.cluster.ChangePeer
-	8,  // 57: strata.cluster.ChangePeerResponse.region:type_name -> strata.cluster.Region
-	5,  // 58: strata.cluster.SetNodeStateRequest.state:type_name -> strata.cluster.Node.State
-	20, // 59: strata.cluster.Raft.Send:input_type -> strata.cluster.RaftMessageBatch
-	22, // 60: strata.cluster.Raft.Snapshot:input_type -> strata.cluster.SnapshotChunk
-	30, // 61: strata.cluster.KV.Get:input_type -> strata.cluster.GetRequest
-	32, // 62: strata.cluster.KV.Scan:input_type -> strata.cluster.ScanRequest
-	35, // 63: strata.cluster.KV.Write:input_type -> strata.cluster.WriteRequest
-	38, // 64: strata.cluster.PD.GetRegion:input_type -> strata.cluster.GetRegionRequest
-	40, // 65: strata.cluster.PD.ScanRegions:input_type -> strata.cluster.ScanRegionsRequest
-	42, // 66: strata.cluster.Admin.Split:input_type -> strata.cluster.SplitRegionRequest
-	44, // 67: strata.cluster.Admin.Status:input_type -> strata.cluster.StatusRequest
-	50, // 68: strata.cluster.Admin.ChangePeer:input_type -> strata.cluster.ChangePeerRequest
-	52, // 69: strata.cluster.Admin.SetNodeState:input_type -> strata.cluster.SetNodeStateRequest
-	47, // 70: strata.cluster.Admin.TransferLeader:input_type -> strata.cluster.TransferLeaderRequest
-	21, // 71: strata.cluster.Raft.Send:output_type -> strata.cluster.Done
-	21, // 72: strata.cluster.Raft.Snapshot:output_type -> strata.cluster.Done
-	31, // 73: strata.cluster.KV.Get:output_type -> strata.cluster.GetResponse
-	34, // 74: strata.cluster.KV.Scan:output_type -> strata.cluster.ScanResponse
-	36, // 75: strata.cluster.KV.Write:output_type -> strata.cluster.WriteResponse
-	39, // 76: strata.cluster.PD.GetRegion:output_type -> strata.cluster.GetRegionResponse
-	41, // 77: strata.cluster.PD.ScanRegions:output_type -> strata.cluster.ScanRegionsResponse
-	43, // 78: strata.cluster.Admin.Split:output_type -> strata.cluster.SplitRegionResponse
-	46, // 79: strata.cluster.Admin.Status:output_type -> strata.cluster.StatusResponse
-	51, // 80: strata.cluster.Admin.ChangePeer:output_type -> strata.cluster.ChangePeerResponse
-	53, // 81: strata.cluster.Admin.SetNodeState:output_type -> strata.cluster.SetNodeStateResponse
-	48, // 82: strata.cluster.Admin.TransferLeader:output_type -> strata.cluster.TransferLeaderResponse
-	71, // [71:83] is the sub-list for method output_type
-	59, // [59:71] is the sub-list for method input_type
-	59, // [59:59] is the sub-list for extension type_name
-	59, // [59:59] is the sub-list for extension extendee
-	0,  // [0:59] is the sub-list for field type_name
+	39, // 43: strata.cluster.BatchRequest.requests:type_name -> strata.cluster.BatchRequestItem
+	30, // 44: strata.cluster.BatchRequestItem.get:type_name -> strata.cluster.GetRequest
+	32, // 45: strata.cluster.BatchRequestItem.scan:type_name -> strata.cluster.ScanRequest
+	35, // 46: strata.cluster.BatchRequestItem.write:type_name -> strata.cluster.WriteRequest
+	41, // 47: strata.cluster.BatchResponse.responses:type_name -> strata.cluster.BatchResponseItem
+	31, // 48: strata.cluster.BatchResponseItem.get:type_name -> strata.cluster.GetResponse
+	34, // 49: strata.cluster.BatchResponseItem.scan:type_name -> strata.cluster.ScanResponse
+	36, // 50: strata.cluster.BatchResponseItem.write:type_name -> strata.cluster.WriteResponse
+	8,  // 51: strata.cluster.GetRegionResponse.region:type_name -> strata.cluster.Region
+	6,  // 52: strata.cluster.GetRegionResponse.leader:type_name -> strata.cluster.Peer
+	37, // 53: strata.cluster.GetRegionResponse.nodes:type_name -> strata.cluster.Node
+	43, // 54: strata.cluster.ScanRegionsResponse.regions:type_name -> strata.cluster.GetRegionResponse
+	8,  // 55: strata.cluster.SplitRegionResponse.left:type_name -> strata.cluster.Region
+	8,  // 56: strata.cluster.SplitRegionResponse.right:type_name -> strata.cluster.Region
+	29, // 57: strata.cluster.SplitRegionResponse.region_error:type_name -> strata.cluster.RegionError
+	8,  // 58: strata.cluster.ReplicaStatus.region:type_name -> strata.cluster.Region
+	37, // 59: strata.cluster.StatusResponse.node:type_name -> strata.cluster.Node
+	49, // 60: strata.cluster.StatusResponse.replicas:type_name -> strata.cluster.ReplicaStatus
+	37, // 61: strata.cluster.StatusResponse.nodes:type_name -> strata.cluster.Node
+	7,  // 62: strata.cluster.ChangePeerRequest.epoch:type_name -> strata.cluster.RegionEpoch
+	16, // 63: strata.cluster.ChangePeerRequest.change:type_name -> strata.cluster.ChangePeer
+	16, // 64: strata.cluster.ChangePeerRequest.changes:type_name -> strata.cluster.ChangePeer
+	8,  // 65: strata.cluster.ChangePeerResponse.region:type_name -> strata.cluster.Region
+	5,  // 66: strata.cluster.SetNodeStateRequest.state:type_name -> strata.cluster.Node.State
+	20, // 67: strata.cluster.Raft.Send:input_type -> strata.cluster.RaftMessageBatch
+	22, // 68: strata.cluster.Raft.Snapshot:input_type -> strata.cluster.SnapshotChunk
+	30, // 69: strata.cluster.KV.Get:input_type -> strata.cluster.GetRequest
+	32, // 70: strata.cluster.KV.Scan:input_type -> strata.cluster.ScanRequest
+	35, // 71: strata.cluster.KV.Write:input_type -> strata.cluster.WriteRequest
+	38, // 72: strata.cluster.KV.BatchCommands:input_type -> strata.cluster.BatchRequest
+	42, // 73: strata.cluster.PD.GetRegion:input_type -> strata.cluster.GetRegionRequest
+	44, // 74: strata.cluster.PD.ScanRegions:input_type -> strata.cluster.ScanRegionsRequest
+	46, // 75: strata.cluster.Admin.Split:input_type -> strata.cluster.SplitRegionRequest
+	48, // 76: strata.cluster.Admin.Status:input_type -> strata.cluster.StatusRequest
+	54, // 77: strata.cluster.Admin.ChangePeer:input_type -> strata.cluster.ChangePeerRequest
+	56, // 78: strata.cluster.Admin.SetNodeState:input_type -> strata.cluster.SetNodeStateRequest
+	51, // 79: strata.cluster.Admin.TransferLeader:input_type -> strata.cluster.TransferLeaderRequest
+	21, // 80: strata.cluster.Raft.Send:output_type -> strata.cluster.Done
+	21, // 81: strata.cluster.Raft.Snapshot:output_type -> strata.cluster.Done
+	31, // 82: strata.cluster.KV.Get:output_type -> strata.cluster.GetResponse
+	34, // 83: strata.cluster.KV.Scan:output_type -> strata.cluster.ScanResponse
+	36, // 84: strata.cluster.KV.Write:output_type -> strata.cluster.WriteResponse
+	40, // 85: strata.cluster.KV.BatchCommands:output_type -> strata.cluster.BatchResponse
+	43, // 86: strata.cluster.PD.GetRegion:output_type -> strata.cluster.GetRegionResponse
+	45, // 87: strata.cluster.PD.ScanRegions:output_type -> strata.cluster.ScanRegionsResponse
+	47, // 88: strata.cluster.Admin.Split:output_type -> strata.cluster.SplitRegionResponse
+	50, // 89: strata.cluster.Admin.Status:output_type -> strata.cluster.StatusResponse
+	55, // 90: strata.cluster.Admin.ChangePeer:output_type -> strata.cluster.ChangePeerResponse
+	57, // 91: strata.cluster.Admin.SetNodeState:output_type -> strata.cluster.SetNodeStateResponse
+	52, // 92: strata.cluster.Admin.TransferLeader:output_type -> strata.cluster.TransferLeaderResponse
+	80, // [80:93] is the sub-list for method output_type
+	67, // [67:80] is the sub-list for method input_type
+	67, // [67:67] is the sub-list for extension type_name
+	67, // [67:67] is the sub-list for extension extendee
+	0,  // [0:67] is the sub-list for field type_name
 }
 
 func init() { file_cluster_proto_init() }
@@ -3858,13 +4248,23 @@ func file_cluster_proto_init() {
 		(*AdminRequest_CompactLog)(nil),
 		(*AdminRequest_ChangePeers)(nil),
 	}
+	file_cluster_proto_msgTypes[33].OneofWrappers = []any{
+		(*BatchRequestItem_Get)(nil),
+		(*BatchRequestItem_Scan)(nil),
+		(*BatchRequestItem_Write)(nil),
+	}
+	file_cluster_proto_msgTypes[35].OneofWrappers = []any{
+		(*BatchResponseItem_Get)(nil),
+		(*BatchResponseItem_Scan)(nil),
+		(*BatchResponseItem_Write)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   48,
+			NumMessages:   52,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

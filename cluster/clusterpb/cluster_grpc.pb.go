@@ -160,9 +160,10 @@ var Raft_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	KV_Get_FullMethodName   = "/strata.cluster.KV/Get"
-	KV_Scan_FullMethodName  = "/strata.cluster.KV/Scan"
-	KV_Write_FullMethodName = "/strata.cluster.KV/Write"
+	KV_Get_FullMethodName           = "/strata.cluster.KV/Get"
+	KV_Scan_FullMethodName          = "/strata.cluster.KV/Scan"
+	KV_Write_FullMethodName         = "/strata.cluster.KV/Write"
+	KV_BatchCommands_FullMethodName = "/strata.cluster.KV/BatchCommands"
 )
 
 // KVClient is the client API for KV service.
@@ -172,6 +173,13 @@ type KVClient interface {
 	Get(ctx context.Context, in *GetRequest, opts ...grpc.CallOption) (*GetResponse, error)
 	Scan(ctx context.Context, in *ScanRequest, opts ...grpc.CallOption) (*ScanResponse, error)
 	Write(ctx context.Context, in *WriteRequest, opts ...grpc.CallOption) (*WriteResponse, error)
+	// BatchCommands is a long-lived stream per client connection: the client
+	// sends batches of requests, the server answers each request as soon as
+	// it is done (out of order), several answers per message when they pile
+	// up. A server serves at most a bounded number of a stream's requests at
+	// once and stops reading the stream meanwhile (HTTP/2 flow control then
+	// holds the client back).
+	BatchCommands(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[BatchRequest, BatchResponse], error)
 }
 
 type kVClient struct {
@@ -212,6 +220,19 @@ func (c *kVClient) Write(ctx context.Context, in *WriteRequest, opts ...grpc.Cal
 	return out, nil
 }
 
+func (c *kVClient) BatchCommands(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[BatchRequest, BatchResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &KV_ServiceDesc.Streams[0], KV_BatchCommands_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[BatchRequest, BatchResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type KV_BatchCommandsClient = grpc.BidiStreamingClient[BatchRequest, BatchResponse]
+
 // KVServer is the server API for KV service.
 // All implementations must embed UnimplementedKVServer
 // for forward compatibility.
@@ -219,6 +240,13 @@ type KVServer interface {
 	Get(context.Context, *GetRequest) (*GetResponse, error)
 	Scan(context.Context, *ScanRequest) (*ScanResponse, error)
 	Write(context.Context, *WriteRequest) (*WriteResponse, error)
+	// BatchCommands is a long-lived stream per client connection: the client
+	// sends batches of requests, the server answers each request as soon as
+	// it is done (out of order), several answers per message when they pile
+	// up. A server serves at most a bounded number of a stream's requests at
+	// once and stops reading the stream meanwhile (HTTP/2 flow control then
+	// holds the client back).
+	BatchCommands(grpc.BidiStreamingServer[BatchRequest, BatchResponse]) error
 	mustEmbedUnimplementedKVServer()
 }
 
@@ -237,6 +265,9 @@ func (UnimplementedKVServer) Scan(context.Context, *ScanRequest) (*ScanResponse,
 }
 func (UnimplementedKVServer) Write(context.Context, *WriteRequest) (*WriteResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Write not implemented")
+}
+func (UnimplementedKVServer) BatchCommands(grpc.BidiStreamingServer[BatchRequest, BatchResponse]) error {
+	return status.Error(codes.Unimplemented, "method BatchCommands not implemented")
 }
 func (UnimplementedKVServer) mustEmbedUnimplementedKVServer() {}
 func (UnimplementedKVServer) testEmbeddedByValue()            {}
@@ -313,6 +344,13 @@ func _KV_Write_Handler(srv interface{}, ctx context.Context, dec func(interface{
 	return interceptor(ctx, in, info, handler)
 }
 
+func _KV_BatchCommands_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(KVServer).BatchCommands(&grpc.GenericServerStream[BatchRequest, BatchResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type KV_BatchCommandsServer = grpc.BidiStreamingServer[BatchRequest, BatchResponse]
+
 // KV_ServiceDesc is the grpc.ServiceDesc for KV service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -333,7 +371,14 @@ var KV_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _KV_Write_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "BatchCommands",
+			Handler:       _KV_BatchCommands_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "cluster.proto",
 }
 

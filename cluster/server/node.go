@@ -280,6 +280,8 @@ func (n *Node) Close() error {
 	var err error
 	if n.srv != nil {
 		err = n.srv.Close(time.Second)
+		st := n.srv.Stats()
+		n.log.Info("client requests served", "kv_requests", st.KVRequests, "batch_messages", st.KVBatches, "answer_messages", st.KVAnswerMessages)
 	}
 	if cerr := n.closeStore(); err == nil {
 		err = cerr
@@ -641,6 +643,12 @@ func (n *Node) writeMetrics(w http.ResponseWriter, _ *http.Request) {
 	metric("strata_raft_snapshots_refused_total", "counter", "Region snapshots received and refused (bad files, ingest failed).", st.SnapshotsRefused)
 	metric("strata_raft_splits_total", "counter", "Region splits applied.", st.Splits)
 	metric("strata_raft_log_compactions_total", "counter", "Raft log truncations applied.", st.LogCompactions)
+	if n.srv != nil {
+		ts := n.srv.Stats()
+		metric("strata_kv_requests_total", "counter", "Client requests (get, scan, write) passed to the store, unary or batched.", ts.KVRequests)
+		metric("strata_kv_batch_messages_total", "counter", "BatchRequest messages received on BatchCommands streams.", ts.KVBatches)
+		metric("strata_kv_answer_messages_total", "counter", "BatchResponse messages sent on BatchCommands streams.", ts.KVAnswerMessages)
+	}
 	metric("strata_pd_lookups_total", "counter", "Region lookups answered.", n.pdLookups.Load())
 	metric("strata_pd_lookup_errors_total", "counter", "Region lookups that failed.", n.pdErrors.Load())
 	if regions, err := n.store.Regions(); err == nil {

@@ -14,11 +14,15 @@
 //	strata.cluster.Raft/Send      client stream of RaftMessageBatch → Done
 //	strata.cluster.Raft/Snapshot  client stream of SnapshotChunk → Done
 //	strata.cluster.KV/Get|Scan|Write           unary
+//	strata.cluster.KV/BatchCommands            bidirectional stream of
+//	                                           BatchRequest → BatchResponse
 //	strata.cluster.PD/GetRegion|ScanRegions    unary
 //
 // A node's Transport keeps one Raft/Send stream open to each peer node it
 // talks to; each RaftMessageBatch is every message queued for that node
-// since the previous send. A snapshot (a MsgSnap) goes on its own
+// since the previous send. A client keeps one KV/BatchCommands stream per
+// connection and sends its concurrent callers' requests on it in batches;
+// the server answers each as soon as it is done (batch.go). A snapshot (a MsgSnap) goes on its own
 // Raft/Snapshot stream: a first chunk with the message, then the snapshot's
 // bytes in chunks of at most Config.SnapshotChunkSize.
 //

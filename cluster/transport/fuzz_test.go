@@ -6,9 +6,11 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 
 	"go.etcd.io/raft/v3/raftpb"
@@ -35,7 +37,7 @@ func fuzzServer() *Server {
 	cfg := ServerConfig{ClusterID: 7, NodeID: 2, Raft: checkingRaft{}, Snapshots: checkingSnaps{}, KV: checkingKV{}, PD: fakePD{},
 		MaxKeySize: 64, MaxValueSize: 256}
 	cfg.withDefaults()
-	return &Server{cfg: cfg, snapSem: make(chan struct{}, 1)}
+	return &Server{cfg: cfg, snapSem: make(chan struct{}, 1), reqSem: make(chan struct{}, cfg.MaxInflightRequests)}
 }
 
 type checkingRaft struct{}
@@ -213,12 +215,84 @@ func FuzzKVRequest(f *testing.F) {
 	})
 }
 
+// batchFuzzStream is a fuzzStream for KV/BatchCommands that counts the
+// requests it handed the server and keeps the answers it was sent.
+type batchFuzzStream struct {
+	fuzzStream
+	mu      sync.Mutex
+	asked   map[uint64]int // request id → requests with it decoded
+	answers map[uint64]int // request id → answers
+}
+
+func (s *batchFuzzStream) RecvMsg(m any) error {
+	if err := s.fuzzStream.RecvMsg(m); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, it := range m.(*clusterpb.BatchRequest).GetRequests() {
+		s.asked[it.GetId()]++
+	}
+	return nil
+}
+
+func (s *batchFuzzStream) SendMsg(m any) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range m.(*clusterpb.BatchResponse).GetResponses() {
+		s.answers[a.GetId()]++
+		if (a.GetErrorCode() == 0) == (a.GetResp() == nil) {
+			panic(fmt.Sprintf("an answer with neither or both of an error and a response: %v", a))
+		}
+	}
+	return nil
+}
+
+// batchSeeds are inputs of FuzzBatchStream: the stream's frames, each a
+// BatchRequest.
+func batchSeeds() [][]byte {
+	get := &clusterpb.BatchRequestItem{Id: 1, Cmd: &clusterpb.BatchRequestItem_Get{Get: &clusterpb.GetRequest{Key: []byte("k")}}}
+	scan := &clusterpb.BatchRequestItem{Id: 2, TimeoutMicros: 1000, Cmd: &clusterpb.BatchRequestItem_Scan{Scan: &clusterpb.ScanRequest{StartKey: []byte("a")}}}
+	write := &clusterpb.BatchRequestItem{Id: 3, Cmd: &clusterpb.BatchRequestItem_Write{Write: &clusterpb.WriteRequest{
+		Mutations: []*clusterpb.Mutation{{Key: []byte("k"), Value: []byte("v")}}}}}
+	huge := &clusterpb.BatchRequestItem{Id: 4, Cmd: &clusterpb.BatchRequestItem_Get{Get: &clusterpb.GetRequest{Key: make([]byte, 100)}}}
+	empty := &clusterpb.BatchRequestItem{Id: 5}
+	batch := func(its ...*clusterpb.BatchRequestItem) []byte {
+		return mustMarshal(&clusterpb.BatchRequest{Requests: its})
+	}
+	return [][]byte{
+		frames(batch(get, scan, write)),
+		frames(batch(get), batch(write, write), batch(huge, empty)),
+		frames(batch(scan), []byte{0x0a, 0x05, 0x08}), // then a truncated item
+	}
+}
+
+// FuzzBatchStream feeds the KV/BatchCommands handler arbitrary streams of
+// BatchRequests: no panic, and every request decoded is answered exactly
+// once (by its id), with an error or a response.
+func FuzzBatchStream(f *testing.F) {
+	for _, s := range batchSeeds() {
+		f.Add(s)
+	}
+	srv := fuzzServer()
+	kv := kvService{s: srv}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		st := &batchFuzzStream{fuzzStream: fuzzStream{data: data}, asked: map[uint64]int{}, answers: map[uint64]int{}}
+		clusterpb.KV_ServiceDesc.Streams[0].Handler(kv, st) // an error is a refusal: fine
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if !maps.Equal(st.asked, st.answers) {
+			t.Fatalf("requests by id %v, answers by id %v", st.asked, st.answers)
+		}
+	})
+}
+
 // TestWriteFuzzSeeds rewrites the seed corpus under testdata/fuzz from
 // raftSeeds and kvSeeds when STRATA_WRITE_FUZZ_SEEDS=1, and otherwise checks
 // that the files there match them (so the corpus stays what the code says).
 func TestWriteFuzzSeeds(t *testing.T) {
 	write := os.Getenv("STRATA_WRITE_FUZZ_SEEDS") == "1"
-	for name, seeds := range map[string][][]byte{"FuzzRaftStream": raftSeeds(), "FuzzKVRequest": kvSeeds()} {
+	for name, seeds := range map[string][][]byte{"FuzzRaftStream": raftSeeds(), "FuzzKVRequest": kvSeeds(), "FuzzBatchStream": batchSeeds()} {
 		dir := filepath.Join("testdata", "fuzz", name)
 		for i, s := range seeds {
 			path := filepath.Join(dir, fmt.Sprintf("seed-%02d", i))

@@ -131,6 +131,11 @@ type ServerConfig struct {
 	// ResourceExhausted ("server busy"), so that a flood costs no memory
 	// beyond the bound. Default 4096.
 	MaxInflightRequests int
+	// MaxStreamRequests bounds the requests of one BatchCommands stream
+	// served at once (and their encoded bytes, by MaxMessageSize); past it
+	// the server stops reading the stream until answers are sent. Default
+	// 1024.
+	MaxStreamRequests int
 	// MaxConnections bounds the open connections; the next ones wait in the
 	// listen backlog. Default 1024. With MaxConcurrentStreams and
 	// MaxMessageSize it bounds the memory requests in flight can hold.
@@ -162,6 +167,9 @@ func (c *ServerConfig) withDefaults() {
 	if c.MaxInflightRequests <= 0 {
 		c.MaxInflightRequests = 4096
 	}
+	if c.MaxStreamRequests <= 0 {
+		c.MaxStreamRequests = 1024
+	}
 	if c.MaxConnections <= 0 {
 		c.MaxConnections = 1024
 	}
@@ -189,6 +197,11 @@ type ServerStats struct {
 	Connections uint64 // connections accepted
 	OpenConns   int64  // connections open now
 	RaftStreams int64  // Raft streams open now
+	KVBatches   uint64 // BatchRequest messages received on BatchCommands streams
+	KVStreams   int64  // BatchCommands streams open now
+	// KVAnswerMessages counts BatchResponse messages sent (answers
+	// gathered per message: the batched part of KVRequests over it).
+	KVAnswerMessages uint64
 }
 
 // Server serves the Raft, KV and PD services of one node over gRPC.
@@ -202,8 +215,8 @@ type Server struct {
 	snapSem chan struct{}
 	reqSem  chan struct{} // KV and PD requests in flight
 	stats   struct {
-		batches, messages, stepErrors, snapshots, refused, kvRefused, kvRequests, busy atomic.Uint64
-		streams                                                                        atomic.Int64
+		batches, messages, stepErrors, snapshots, refused, kvRefused, kvRequests, busy, kvBatches, kvAnswers atomic.Uint64
+		streams, batchStreams                                                                                atomic.Int64
 	}
 }
 
@@ -309,6 +322,10 @@ func (s *Server) Stats() ServerStats {
 		Connections: s.lis.accepted.Load(),
 		OpenConns:   s.lis.open.Load(),
 		RaftStreams: s.stats.streams.Load(),
+		KVBatches:   s.stats.kvBatches.Load(),
+		KVStreams:   s.stats.batchStreams.Load(),
+
+		KVAnswerMessages: s.stats.kvAnswers.Load(),
 	}
 }
 
