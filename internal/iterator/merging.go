@@ -22,6 +22,12 @@ type mergeChild struct {
 	// holds in that direction (see seekPast); rebuild leaves it out of the
 	// heap and clears the mark.
 	skip bool
+	// pastAll: moving forward, no tombstone of an earlier child covers a
+	// key at or after the child's position (startPast found the stretch
+	// after the fragments it skipped open-ended and uncovered), so
+	// skipDeleted asks only the child's own tombstones until the next
+	// positioning call, which clears the mark.
+	pastAll bool
 }
 
 // Merging merges the sorted streams of its children into one sorted stream
@@ -277,6 +283,7 @@ func (m *Merging) switchToForward() bool {
 	key := cur.key // cur does not move until the others are placed
 	for i := range m.children {
 		c := &m.children[i]
+		c.pastAll = false
 		if c == cur {
 			continue
 		}
@@ -297,6 +304,7 @@ func (m *Merging) switchToReverse() bool {
 	key := cur.key
 	for i := range m.children {
 		c := &m.children[i]
+		c.pastAll = false
 		if c == cur {
 			continue
 		}
