@@ -94,8 +94,7 @@ func (m *Merging) Init(cmp func(a, b []byte) int, iters ...base.InternalIterator
 		m.children[i] = mergeChild{iter: it, index: i}
 	}
 	m.heap = m.heap[:0]
-	clear(m.tombs)
-	m.tombs = m.tombs[:0]
+	m.clearTombs()
 	m.capFrom, m.capSeq = len(iters), base.MaxSeq
 }
 

@@ -61,12 +61,9 @@ type tombView struct {
 // positioned once, past the fragment.
 func (m *Merging) SetTombstones(ucmp func(a, b []byte) int, readSeq uint64, ts []Tombstones) {
 	m.ucmp, m.readSeq = ucmp, readSeq
-	// Every view within m.tombs's capacity is zero here: Init (and this)
-	// clear the ones in use before shortening the slice, and views past
-	// the length were cleared when it last shrank (or never used). So
-	// only the sources need writing; the caches start empty.
-	clear(m.tombs)
-	m.tombs = m.tombs[:0]
+	// Every view within m.tombs's capacity is zero after clearTombs (see
+	// there), so only the sources need writing; the caches start empty.
+	m.clearTombs()
 	first := -1
 	for i, t := range ts {
 		if t != nil {
@@ -86,6 +83,19 @@ func (m *Merging) SetTombstones(ucmp func(a, b []byte) int, readSeq uint64, ts [
 			m.tombs[i].src = t
 		}
 	}
+}
+
+// clearTombs empties m.tombs, leaving every view within its capacity zero
+// (and holding no references): only views with a source are ever written
+// (covering is asked only of those), so only those are cleared; views past
+// the length were cleared when it last shrank, or never used.
+func (m *Merging) clearTombs() {
+	for i := range m.tombs {
+		if m.tombs[i].src != nil {
+			m.tombs[i] = tombView{}
+		}
+	}
+	m.tombs = m.tombs[:0]
 }
 
 // SetSeqCap hides the entries with a sequence above seq of the children
@@ -255,15 +265,20 @@ func (m *Merging) startPast(j int, dir int8) bool {
 	if j == 0 {
 		return false
 	}
-	h, ok := c.iter.(Hinted)
-	if !ok {
-		return false
-	}
 	var ukey []byte
-	if dir == dirForward {
-		ukey = h.FirstHint()
-	} else {
-		ukey = h.LastHint()
+	// A Level first: a comparison of types, not a look-up of Hinted's
+	// method table.
+	switch h := c.iter.(type) {
+	case *Level:
+		ukey = h.hint(dir)
+	case Hinted:
+		if dir == dirForward {
+			ukey = h.FirstHint()
+		} else {
+			ukey = h.LastHint()
+		}
+	default:
+		return false
 	}
 	if ukey == nil {
 		return false
