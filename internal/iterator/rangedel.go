@@ -35,8 +35,8 @@ type tombView struct {
 	gapSrc   GapTombstones
 	gapKnown bool
 	cached   bool
-	seq    uint64
-	lo, hi []byte
+	seq      uint64
+	lo, hi   []byte
 	// gap: no tombstone covers [hi, gapEnd) (gapEnd nil: open).
 	gap    bool
 	gapEnd []byte
