@@ -12,31 +12,23 @@ type Tombstones interface {
 	// stays the same, as rangedel.Set.Span does. The bounds must stay
 	// valid and unchanged while the Merging iterator is in use.
 	Span(ukey []byte, readSeq uint64) (seq uint64, lo, hi []byte, err error)
-}
-
-// GapTombstones is implemented by Tombstones that can also say, with an
-// answer, how far the stretch that no tombstone covers after its range
-// reaches, as rangedel.Set.SpanGap does: SpanGap returns Span's answer and,
-// when gap, that none of the child's tombstones covers [hi, gapEnd) (nil
-// gapEnd: open). A walk forward past a covering fragment (First, SeekGE
-// across a deleted range) then asks once, not again at the fragment's end.
-type GapTombstones interface {
-	Tombstones
+	// SpanGap returns Span's answer and also, when gap, that none of the
+	// child's tombstones covers [hi, gapEnd) (nil gapEnd: open), as
+	// rangedel.Set.SpanGap does: a walk forward past a covering fragment
+	// (First, SeekGE across a deleted range) then asks once, not again at
+	// the fragment's end. A source that cannot tell returns gap false.
+	// The Merging iterator asks only SpanGap.
 	SpanGap(ukey []byte, readSeq uint64) (seq uint64, lo, hi, gapEnd []byte, gap bool, err error)
 }
 
 // tombView is a child's Tombstones with the last answer cached: a forward
-// or backward walk asks again only once it leaves the cached range (or,
-// with a GapTombstones, the uncovered stretch after it).
+// or backward walk asks again only once it leaves the cached range (or the
+// uncovered stretch after it).
 type tombView struct {
-	src Tombstones
-	// gapSrc is src when it is a GapTombstones, found out on the first
-	// question (gapKnown), not by SetTombstones: most iterators never ask.
-	gapSrc   GapTombstones
-	gapKnown bool
-	cached   bool
-	seq      uint64
-	lo, hi   []byte
+	src    Tombstones
+	cached bool
+	seq    uint64
+	lo, hi []byte
 	// gap: no tombstone covers [hi, gapEnd) (gapEnd nil: open).
 	gap    bool
 	gapEnd []byte
@@ -129,17 +121,7 @@ func (m *Merging) covering(i int, ukey []byte) (seq uint64, lo, hi []byte, err e
 			return 0, v.lo, v.hi, nil
 		}
 	}
-	var gapEnd []byte
-	gap := false
-	if !v.gapKnown {
-		v.gapSrc, _ = v.src.(GapTombstones)
-		v.gapKnown = true
-	}
-	if v.gapSrc != nil {
-		seq, lo, hi, gapEnd, gap, err = v.gapSrc.SpanGap(ukey, m.readSeqOf(i))
-	} else {
-		seq, lo, hi, err = v.src.Span(ukey, m.readSeqOf(i))
-	}
+	seq, lo, hi, gapEnd, gap, err := v.src.SpanGap(ukey, m.readSeqOf(i))
 	if err != nil {
 		v.cached = false
 		return 0, nil, nil, err

@@ -38,6 +38,13 @@ func (f *fakeTombs) Span(ukey []byte, readSeq uint64) (uint64, []byte, []byte, e
 	return 0, lo, nil, nil
 }
 
+// SpanGap is Span, without telling the stretch after the range (gap false):
+// the Merging iterator then asks again at the range's end.
+func (f *fakeTombs) SpanGap(ukey []byte, readSeq uint64) (uint64, []byte, []byte, []byte, bool, error) {
+	q, lo, hi, err := f.Span(ukey, readSeq)
+	return q, lo, hi, nil, false, err
+}
+
 // covers returns the sequence of the fragment holding ukey visible at
 // readSeq (0: none).
 func (f *fakeTombs) covers(ukey []byte, readSeq uint64) uint64 {
