@@ -67,14 +67,14 @@ func BenchmarkScanDeletedRange(b *testing.B) {
 	}
 }
 
-// BenchmarkScanDeletedRangeInterleaved measures BenchmarkScanDeletedRange's
+// BenchmarkDeletedRangeScanByTurns measures BenchmarkScanDeletedRange's
 // three 1M-key cases in one process, by turns: rounds of 20,000 scans of
 // each case in rotating order, the process's CPU time per scan taken per
 // round. The ratios deleted/empty (medians over the rounds, reported as
 // mem/empty and flushed/empty, with their lowest and highest) then compare
 // scans made under the same load, which separate runs on a shared machine
 // do not. b.N counts rounds.
-func BenchmarkScanDeletedRangeInterleaved(b *testing.B) {
+func BenchmarkDeletedRangeScanByTurns(b *testing.B) {
 	const n, chunk = 1_000_000, 20_000
 	want := fmt.Sprintf("k%010d", n)
 	var dbs [3]*DB // memtable, flushed, empty
