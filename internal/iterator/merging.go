@@ -23,10 +23,10 @@ type mergeChild struct {
 	// heap and clears the mark.
 	skip bool
 	// pastAll: moving forward, no tombstone of an earlier child covers a
-	// key at or after the child's position (startPast found the stretch
-	// after the fragments it skipped open-ended and uncovered), so
-	// skipDeleted asks only the child's own tombstones until the next
-	// positioning call, which clears the mark.
+	// key at or after the child's position (startPast found every earlier
+	// child's tombstones answering "none" up to the open end from where it
+	// started the child), so skipDeleted asks only the child's own
+	// tombstones until the next positioning call, which clears the mark.
 	pastAll bool
 }
 
