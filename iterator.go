@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math/bits"
 	"sync"
 
 	"github.com/strata-db/strata/internal/base"
@@ -69,6 +70,9 @@ type iterAlloc struct {
 	// iterator.Merging.SetTombstones).
 	tombs      []iterator.Tombstones
 	levelTombs [manifest.NumLevels]levelTombs
+	// usedLevels has bit l set when levels[l] (and levelTombs[l]) were set
+	// up by this use: Close clears only those, the others being zero.
+	usedLevels uint16
 	l0         []*manifest.FileMetadata // NewIterator's scratch
 	lowerBuf   []byte
 	upperBuf   []byte
@@ -235,6 +239,7 @@ func (d *DB) newIterator(o *IterOptions, ix *memtable.MemTable, ixSeq uint64) *I
 		if len(rs.version.Levels[level]) == 0 {
 			continue
 		}
+		ia.usedLevels |= 1 << level
 		li := &ia.levels[level]
 		li.Init(d.cmp, rs.version.Levels[level], d.openTableIter)
 		li.SetBounds(it.lower, it.upper)
@@ -497,16 +502,18 @@ func (it *Iterator) Close() error {
 		ia.children = ia.children[:0]
 		clear(ia.tombs)
 		ia.tombs = ia.tombs[:0]
-		ia.levelTombs = [manifest.NumLevels]levelTombs{}
 		clear(ia.mems)
 		ia.batchIter = memtable.Iter{}
 		ia.db, ia.version = nil, nil
 		ia.merging.Init(nil)
 		ia.dbIter.Init(nil, nil, 0, nil, nil)
 		ia.dbIter.Merge = nil
-		for i := range ia.levels {
-			ia.levels[i] = iterator.Level{}
+		for used := ia.usedLevels; used != 0; used &= used - 1 {
+			l := bits.TrailingZeros16(used)
+			ia.levels[l] = iterator.Level{}
+			ia.levelTombs[l] = levelTombs{}
 		}
+		ia.usedLevels = 0
 		iterAllocPool.Put(ia)
 		it.alloc = nil
 	}

@@ -24,7 +24,7 @@ func (v *setView) Span(ukey []byte, readSeq uint64) (uint64, []byte, []byte, err
 	return q, lo, hi, nil
 }
 
-// SpanGap implements iterator.GapTombstones.
+// SpanGap implements iterator.Tombstones.
 func (v *setView) SpanGap(ukey []byte, readSeq uint64) (uint64, []byte, []byte, []byte, bool, error) {
 	q, lo, hi, gapEnd, gap := (*rangedel.Set)(v).SpanGap(ukey, readSeq)
 	return q, lo, hi, gapEnd, gap, nil
@@ -66,7 +66,7 @@ func (l *levelTombs) Span(ukey []byte, readSeq uint64) (uint64, []byte, []byte, 
 	return q, lo, hi, err
 }
 
-// SpanGap implements iterator.GapTombstones: after a fragment of a table,
+// SpanGap implements iterator.Tombstones: after a fragment of a table,
 // the stretch its table's tombstones leave uncovered, up to the next
 // table's start at most.
 func (l *levelTombs) SpanGap(ukey []byte, readSeq uint64) (seq uint64, lo, hi, gapEnd []byte, gap bool, err error) {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/strata-db/strata/internal/testenv"
@@ -63,6 +64,73 @@ func BenchmarkScanDeletedRange(b *testing.B) {
 			defer db.Close()
 			benchScanFirst(b, db, fmt.Sprintf("k%010d", n))
 		})
+	}
+}
+
+// BenchmarkDeletedRangeScanByTurns measures BenchmarkScanDeletedRange's
+// three 1M-key cases in one process, by turns: rounds of 20,000 scans of
+// each case in rotating order, the process's CPU time per scan taken per
+// round. The ratios deleted/empty (medians over the rounds, reported as
+// mem/empty and flushed/empty, with their lowest and highest) then compare
+// scans made under the same load, which separate runs on a shared machine
+// do not. b.N counts rounds.
+func BenchmarkDeletedRangeScanByTurns(b *testing.B) {
+	const n, chunk = 1_000_000, 20_000
+	want := fmt.Sprintf("k%010d", n)
+	var dbs [3]*DB // memtable, flushed, empty
+	for i, where := range []string{"memtable", "flushed"} {
+		dbs[i] = ingestKeys(b, 0, n+1)
+		if err := dbs[i].DeleteRange([]byte("k"), []byte(want), nil); err != nil {
+			b.Fatal(err)
+		}
+		if where == "flushed" {
+			dbs[i].Flush()
+		}
+	}
+	dbs[2] = ingestKeys(b, n, n+1)
+	for _, db := range dbs {
+		defer db.Close()
+	}
+	var per [3][]float64 // CPU ns per scan, per round
+	scan := func(db *DB) float64 {
+		start, _ := testenv.ProcessCPU()
+		for range chunk {
+			it := db.NewIterator(nil)
+			if !it.First() || string(it.Key()) != want {
+				b.Fatalf("First at %q (%v), want %q", it.Key(), it.Err(), want)
+			}
+			it.Close()
+		}
+		end, _ := testenv.ProcessCPU()
+		return float64(end-start) / chunk
+	}
+	for _, db := range dbs {
+		scan(db) // warm up
+	}
+	b.ResetTimer()
+	for r := 0; b.Loop(); r++ {
+		for k := range 3 {
+			c := (r + k) % 3
+			per[c] = append(per[c], scan(dbs[c]))
+		}
+	}
+	b.StopTimer()
+	if len(per[2]) == 0 || per[2][0] == 0 {
+		return // no CPU time on this platform
+	}
+	for i, name := range []string{"mem/empty", "flushed/empty"} {
+		ratios := make([]float64, len(per[2]))
+		for r := range ratios {
+			ratios[r] = per[i][r] / per[2][r]
+		}
+		slices.Sort(ratios)
+		b.ReportMetric(ratios[len(ratios)/2], name)
+		b.ReportMetric(ratios[0], name+"-min")
+		b.ReportMetric(ratios[len(ratios)-1], name+"-max")
+	}
+	for i, name := range []string{"mem", "flushed", "empty"} {
+		slices.Sort(per[i])
+		b.ReportMetric(per[i][len(per[i])/2], name+"-cpu-ns/op")
 	}
 }
 

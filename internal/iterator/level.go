@@ -321,6 +321,14 @@ func (l *Level) LastHint() []byte {
 	return l.files[i].LargestUserKey()
 }
 
+// hint is FirstHint (dirForward) or LastHint.
+func (l *Level) hint(dir int8) []byte {
+	if dir == dirForward {
+		return l.FirstHint()
+	}
+	return l.LastHint()
+}
+
 // SeekGE moves to the first entry whose internal key is >= key: the table
 // is the first whose Largest is >= key.
 func (l *Level) SeekGE(key []byte) bool { l.valid = l.seekGE(key); return l.valid }

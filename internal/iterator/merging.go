@@ -22,6 +22,12 @@ type mergeChild struct {
 	// holds in that direction (see seekPast); rebuild leaves it out of the
 	// heap and clears the mark.
 	skip bool
+	// pastAll: moving forward, no tombstone of an earlier child covers a
+	// key at or after the child's position (startPast found every earlier
+	// child's tombstones answering "none" up to the open end from where it
+	// started the child), so skipDeleted asks only the child's own
+	// tombstones until the next positioning call, which clears the mark.
+	pastAll bool
 }
 
 // Merging merges the sorted streams of its children into one sorted stream
@@ -88,8 +94,7 @@ func (m *Merging) Init(cmp func(a, b []byte) int, iters ...base.InternalIterator
 		m.children[i] = mergeChild{iter: it, index: i}
 	}
 	m.heap = m.heap[:0]
-	clear(m.tombs)
-	m.tombs = m.tombs[:0]
+	m.clearTombs()
 	m.capFrom, m.capSeq = len(iters), base.MaxSeq
 }
 
@@ -277,6 +282,7 @@ func (m *Merging) switchToForward() bool {
 	key := cur.key // cur does not move until the others are placed
 	for i := range m.children {
 		c := &m.children[i]
+		c.pastAll = false
 		if c == cur {
 			continue
 		}
@@ -297,6 +303,7 @@ func (m *Merging) switchToReverse() bool {
 	key := cur.key
 	for i := range m.children {
 		c := &m.children[i]
+		c.pastAll = false
 		if c == cur {
 			continue
 		}

@@ -12,25 +12,20 @@ type Tombstones interface {
 	// stays the same, as rangedel.Set.Span does. The bounds must stay
 	// valid and unchanged while the Merging iterator is in use.
 	Span(ukey []byte, readSeq uint64) (seq uint64, lo, hi []byte, err error)
-}
-
-// GapTombstones is implemented by Tombstones that can also say, with an
-// answer, how far the stretch that no tombstone covers after its range
-// reaches, as rangedel.Set.SpanGap does: SpanGap returns Span's answer and,
-// when gap, that none of the child's tombstones covers [hi, gapEnd) (nil
-// gapEnd: open). A walk forward past a covering fragment (First, SeekGE
-// across a deleted range) then asks once, not again at the fragment's end.
-type GapTombstones interface {
-	Tombstones
+	// SpanGap returns Span's answer and also, when gap, that none of the
+	// child's tombstones covers [hi, gapEnd) (nil gapEnd: open), as
+	// rangedel.Set.SpanGap does: a walk forward past a covering fragment
+	// (First, SeekGE across a deleted range) then asks once, not again at
+	// the fragment's end. A source that cannot tell returns gap false.
+	// The Merging iterator asks only SpanGap.
 	SpanGap(ukey []byte, readSeq uint64) (seq uint64, lo, hi, gapEnd []byte, gap bool, err error)
 }
 
 // tombView is a child's Tombstones with the last answer cached: a forward
-// or backward walk asks again only once it leaves the cached range (or,
-// with a GapTombstones, the uncovered stretch after it).
+// or backward walk asks again only once it leaves the cached range (or the
+// uncovered stretch after it).
 type tombView struct {
 	src    Tombstones
-	gapSrc GapTombstones // src, when it is one
 	cached bool
 	seq    uint64
 	lo, hi []byte
@@ -58,20 +53,41 @@ type tombView struct {
 // positioned once, past the fragment.
 func (m *Merging) SetTombstones(ucmp func(a, b []byte) int, readSeq uint64, ts []Tombstones) {
 	m.ucmp, m.readSeq = ucmp, readSeq
-	m.tombs = m.tombs[:0]
-	any := false
-	for _, t := range ts {
+	// Every view within m.tombs's capacity is zero after clearTombs (see
+	// there), so only the sources need writing; the caches start empty.
+	m.clearTombs()
+	first := -1
+	for i, t := range ts {
 		if t != nil {
-			any = true
+			first = i
+			break
 		}
 	}
-	if !any {
+	if first < 0 {
 		return
 	}
-	for _, t := range ts {
-		g, _ := t.(GapTombstones)
-		m.tombs = append(m.tombs, tombView{src: t, gapSrc: g})
+	if cap(m.tombs) < len(ts) {
+		m.tombs = make([]tombView, len(ts))
 	}
+	m.tombs = m.tombs[:len(ts)]
+	for i := first; i < len(ts); i++ {
+		if t := ts[i]; t != nil {
+			m.tombs[i].src = t
+		}
+	}
+}
+
+// clearTombs empties m.tombs, leaving every view within its capacity zero
+// (and holding no references): only views with a source are ever written
+// (covering is asked only of those), so only those are cleared; views past
+// the length were cleared when it last shrank, or never used.
+func (m *Merging) clearTombs() {
+	for i := range m.tombs {
+		if m.tombs[i].src != nil {
+			m.tombs[i] = tombView{}
+		}
+	}
+	m.tombs = m.tombs[:0]
 }
 
 // SetSeqCap hides the entries with a sequence above seq of the children
@@ -105,13 +121,7 @@ func (m *Merging) covering(i int, ukey []byte) (seq uint64, lo, hi []byte, err e
 			return 0, v.lo, v.hi, nil
 		}
 	}
-	var gapEnd []byte
-	gap := false
-	if v.gapSrc != nil {
-		seq, lo, hi, gapEnd, gap, err = v.gapSrc.SpanGap(ukey, m.readSeqOf(i))
-	} else {
-		seq, lo, hi, err = v.src.Span(ukey, m.readSeqOf(i))
-	}
+	seq, lo, hi, gapEnd, gap, err := v.src.SpanGap(ukey, m.readSeqOf(i))
 	if err != nil {
 		v.cached = false
 		return 0, nil, nil, err
@@ -145,7 +155,11 @@ func (m *Merging) skipDeleted() bool {
 		} else if seq > m.readSeq {
 			return true // invisible anyway; no visible tombstone is newer
 		}
-		for i := 0; act == 0 && i <= top.index && i < len(m.tombs); i++ {
+		from := 0
+		if top.pastAll && m.dir == dirForward {
+			from = top.index // the earlier children's cover nothing from here on
+		}
+		for i := from; act == 0 && i <= top.index && i < len(m.tombs); i++ {
 			if m.tombs[i].src == nil {
 				continue
 			}
@@ -228,24 +242,33 @@ type Hinted interface {
 // positioned (or left out) the child; false: the caller positions it as
 // usual. An error from the tombstones is recorded, and the child left out.
 func (m *Merging) startPast(j int, dir int8) bool {
+	c := &m.children[j]
+	c.pastAll = false
 	if j == 0 {
 		return false
 	}
-	c := &m.children[j]
-	h, ok := c.iter.(Hinted)
-	if !ok {
-		return false
-	}
 	var ukey []byte
-	if dir == dirForward {
-		ukey = h.FirstHint()
-	} else {
-		ukey = h.LastHint()
+	// A Level first: a comparison of types, not a look-up of Hinted's
+	// method table.
+	switch h := c.iter.(type) {
+	case *Level:
+		ukey = h.hint(dir)
+	case Hinted:
+		if dir == dirForward {
+			ukey = h.FirstHint()
+		} else {
+			ukey = h.LastHint()
+		}
+	default:
+		return false
 	}
 	if ukey == nil {
 		return false
 	}
 	to, moved, open, err := m.pastTombstones(j, ukey, dir)
+	if err == nil && !open && dir == dirForward {
+		c.pastAll = m.clearOnward(j)
+	}
 	switch {
 	case err != nil:
 		if m.err == nil {
@@ -266,6 +289,19 @@ func (m *Merging) startPast(j int, dir int8) bool {
 	return true
 }
 
+// clearOnward reports, after pastTombstones(j, …) moved forward to a key
+// (every view before j then holds an answer for that key), whether no
+// tombstone of the children before j covers that key or any after it: each
+// view's answer is "not covered", open-ended.
+func (m *Merging) clearOnward(j int) bool {
+	for i := 0; i < j && i < len(m.tombs); i++ {
+		if v := &m.tombs[i]; v.src != nil && (!v.cached || v.seq != 0 || v.hi != nil) {
+			return false
+		}
+	}
+	return true
+}
+
 // pastTombstones returns where the entries of child j that survive the
 // tombstones of the children before it start, moving from user key ukey in
 // direction dir: the end (forward) or start of the fragments that cover
@@ -279,10 +315,14 @@ func (m *Merging) startPast(j int, dir int8) bool {
 // lo before it; the keys in [lo, key] are deleted, and the walk goes on
 // below lo.
 func (m *Merging) pastTombstones(j int, ukey []byte, dir int8) (to []byte, moved, open bool, err error) {
+	// skip is a child whose tombstones are known not to cover ukey: moving
+	// forward, it moved ukey to the end of its fragment, where its view
+	// knows the uncovered stretch begins (the next pass need not ask it).
+	skip := -1
 	for {
 		again := false
 		for i := 0; i < j && i < len(m.tombs); i++ {
-			if m.tombs[i].src == nil {
+			if m.tombs[i].src == nil || i == skip {
 				continue
 			}
 			t, lo, hi, err := m.covering(i, ukey)
@@ -303,6 +343,14 @@ func (m *Merging) pastTombstones(j int, ukey []byte, dir int8) (to []byte, moved
 				continue // no progress: lo is the key itself
 			}
 			ukey, moved, again = next, true, true
+			skip = -1
+			if v := &m.tombs[i]; dir == dirForward && v.gap {
+				// ukey is v.hi, where the stretch no tombstone of
+				// child i covers starts: enter it now, as covering
+				// would on the next pass.
+				v.seq, v.lo, v.hi, v.gap = 0, v.hi, v.gapEnd, false
+				skip = i
+			}
 		}
 		if !again {
 			return ukey, moved, false, nil
@@ -322,6 +370,7 @@ func (m *Merging) seekPast(key []byte, dir int8) bool {
 	open := false
 	for j := range m.children {
 		c := &m.children[j]
+		c.pastAll = false
 		if open {
 			c.skip = true
 			continue

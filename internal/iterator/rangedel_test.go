@@ -38,6 +38,13 @@ func (f *fakeTombs) Span(ukey []byte, readSeq uint64) (uint64, []byte, []byte, e
 	return 0, lo, nil, nil
 }
 
+// SpanGap is Span, without telling the stretch after the range (gap false):
+// the Merging iterator then asks again at the range's end.
+func (f *fakeTombs) SpanGap(ukey []byte, readSeq uint64) (uint64, []byte, []byte, []byte, bool, error) {
+	q, lo, hi, err := f.Span(ukey, readSeq)
+	return q, lo, hi, nil, false, err
+}
+
 // covers returns the sequence of the fragment holding ukey visible at
 // readSeq (0: none).
 func (f *fakeTombs) covers(ukey []byte, readSeq uint64) uint64 {
@@ -226,5 +233,42 @@ func TestMergingTombstonesRandomized(t *testing.T) {
 		d := NewDBIter(base.DefaultComparer, m, snap, lower, upper)
 		seekKey := func() []byte { return []byte(ukey() + "~"[:rng.IntN(2)]) }
 		runModel(t, seed, rng, d, visibleModel(live, snap, lower, upper), 60, seekKey)
+	}
+}
+
+// TestMergingPastAllKeepsOwnTombstones: a child that First positioned past
+// a newer child's open-ended tombstones (mergeChild.pastAll) skips only the
+// newer children's questions: its own tombstones still delete its older
+// entries on Next, and after a turn to Prev every child is checked again.
+func TestMergingPastAllKeepsOwnTombstones(t *testing.T) {
+	older := []KV{set("c", 110, "c"), set("d", 120, "d"), set("e", 130, "e"), set("g", 140, "g")}
+	newer := NewSliceIter(icmp, nil)
+	h := &hintedIter{SliceIter: NewSliceIter(icmp, older), first: []byte("c"), last: []byte("g")}
+	m := NewMerging(icmp, newer, h)
+	m.SetTombstones(bytes.Compare, 1000, []Tombstones{
+		&fakeTombs{[]frag{{"b", "d", 250}}}, // the newer child's: c is gone
+		&fakeTombs{[]frag{{"e", "f", 135}}}, // the older child's own: e#130 is gone
+	})
+	if !m.First() || string(base.UserKey(m.Key())) != "d" {
+		t.Fatalf("First at %q, want d", m.Key())
+	}
+	if !m.children[1].pastAll {
+		t.Errorf("the older child is not marked past the newer child's tombstones")
+	}
+	var keys []string
+	for ok := true; ok; ok = m.Next() {
+		keys = append(keys, string(base.UserKey(m.Key())))
+	}
+	if got := fmt.Sprint(keys); got != "[d g]" {
+		t.Errorf("forward %s, want [d g]", got)
+	}
+	if !m.SeekGE(base.MakeSearchKey(nil, []byte("g"), base.MaxSeq)) || !m.Prev() || string(base.UserKey(m.Key())) != "d" {
+		t.Errorf("Prev from g at %q, want d", m.Key())
+	}
+	if m.children[1].pastAll {
+		t.Errorf("the mark survived a seek and a turn")
+	}
+	if err := m.Error(); err != nil {
+		t.Fatal(err)
 	}
 }
