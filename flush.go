@@ -275,22 +275,103 @@ func (d *DB) newOutputNumLocked() uint64 {
 }
 
 // flushInput returns what a flush of the memtables ms writes: their
-// entries, merged in order, their range tombstones, how many entries, and
-// at most how many bytes they take.
+// entries, merged in order, without those their range tombstones hide from
+// every reader (coveredDropper), their range tombstones, how many entries
+// (at most), and at most how many bytes they take.
 func (d *DB) flushInput(ms []*memTable) (it base.InternalIterator, rangeDels *rangedel.Set, entries int, dataBytes int64) {
 	for _, m := range ms {
 		entries += m.Len()
 		dataBytes += int64(m.ApproximateMemoryUsage())
 	}
 	if len(ms) == 1 {
-		return ms[0].NewScanIter(), ms[0].RangeDels(), entries, dataBytes
+		it, rangeDels = ms[0].NewScanIter(), ms[0].RangeDels()
+	} else {
+		iters := make([]base.InternalIterator, len(ms))
+		sets := make([]*rangedel.Set, len(ms))
+		for i, m := range ms {
+			iters[i], sets[i] = m.NewScanIter(), m.RangeDels()
+		}
+		it, rangeDels = iterator.NewMerging(d.internalCompare, iters...), rangedel.Union(d.cmp.Compare, sets...)
 	}
-	iters := make([]base.InternalIterator, len(ms))
-	sets := make([]*rangedel.Set, len(ms))
-	for i, m := range ms {
-		iters[i], sets[i] = m.NewScanIter(), m.RangeDels()
+	if len(rangeDels.Fragments()) > 0 {
+		it = &coveredDropper{InternalIterator: it, dels: rangeDels, below: d.smallestSnapshot(), cmp: d.cmp.Compare}
 	}
-	return iterator.NewMerging(d.internalCompare, iters...), rangedel.Union(d.cmp.Compare, sets...), entries, dataBytes
+	return it, rangeDels, entries, dataBytes
+}
+
+// coveredDropper passes on the entries of a flush's input except those its
+// range tombstones hide from every reader: an entry is dropped when a
+// tombstone covering its key has a sequence above the entry's and at or
+// below below, the oldest sequence any reader may read at
+// (smallestSnapshot, taken before the flush writes its table). So entries
+// deleted by a range deletion in the memtables they were written to (a Raft
+// log's truncated entries, a table dropped soon after it was filled) never
+// reach a table, to be compacted away later; the tombstones themselves are
+// written as before, since deeper levels may hold keys they delete.
+//
+// Why no reader misses a dropped entry: a read takes its read state before
+// its sequence (acquireReadView), so a read that finds the flushed table
+// (or its stand-in) in its read state reads at a sequence taken after
+// below was, at or above it, and sees the tombstone; a read that started
+// earlier keeps the memtables it took; a snapshot older than below is
+// below's bound itself. This is compaction's rule (runCompactionJob) with
+// the tombstones of the same memtables.
+type coveredDropper struct {
+	base.InternalIterator
+	dels  *rangedel.Set
+	below uint64
+	cmp   func(a, b []byte) int
+	// The answer of dels for the keys of [lo, hi) (nil: open), once
+	// cached: tombstones at or below below cover them at seq (0: none).
+	seq    uint64
+	lo, hi []byte
+	cached bool
+}
+
+// covered reports whether the current entry is hidden from every reader.
+func (c *coveredDropper) covered() bool {
+	ukey, seq, _, ok := base.ParseInternalKey(c.Key())
+	if !ok {
+		return false // passed on: the table writer reports it
+	}
+	if !c.cached || c.lo != nil && c.cmp(ukey, c.lo) < 0 || c.hi != nil && c.cmp(ukey, c.hi) >= 0 {
+		c.seq, c.lo, c.hi = c.dels.Span(ukey, c.below)
+		c.cached = true
+	}
+	return c.seq > seq
+}
+
+// settle steps past covered entries with step, from where ok says the
+// iterator is.
+func (c *coveredDropper) settle(ok bool, step func() bool) bool {
+	for ok && c.covered() {
+		ok = step()
+	}
+	return ok
+}
+
+func (c *coveredDropper) First() bool {
+	return c.settle(c.InternalIterator.First(), c.InternalIterator.Next)
+}
+
+func (c *coveredDropper) Next() bool {
+	return c.settle(c.InternalIterator.Next(), c.InternalIterator.Next)
+}
+
+func (c *coveredDropper) SeekGE(key []byte) bool {
+	return c.settle(c.InternalIterator.SeekGE(key), c.InternalIterator.Next)
+}
+
+func (c *coveredDropper) Last() bool {
+	return c.settle(c.InternalIterator.Last(), c.InternalIterator.Prev)
+}
+
+func (c *coveredDropper) Prev() bool {
+	return c.settle(c.InternalIterator.Prev(), c.InternalIterator.Prev)
+}
+
+func (c *coveredDropper) SeekLT(key []byte) bool {
+	return c.settle(c.InternalIterator.SeekLT(key), c.InternalIterator.Prev)
 }
 
 // writeFlushTable writes the entries of it (memtables', of which there

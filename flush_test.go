@@ -369,3 +369,74 @@ func checkRampModel(t *testing.T, db *DB, model map[string]string, where string)
 		t.Fatalf("%s: scan found %d keys, want %d", where, n, len(model))
 	}
 }
+
+// TestFlushDropsRangeDeleted: a flush does not write the entries a range
+// deletion in the same memtables hides from every reader, and keeps those a
+// snapshot can still read.
+func TestFlushDropsRangeDeleted(t *testing.T) {
+	key := func(i int) []byte { return fmt.Appendf(nil, "k%03d", i) }
+	for _, withSnap := range []bool{false, true} {
+		t.Run(fmt.Sprintf("snapshot=%v", withSnap), func(t *testing.T) {
+			db, err := Open("db", &Options{FS: NewMemFS(), DisableAutoCompactions: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			for i := range 100 {
+				db.Put(key(i), []byte("v"), nil)
+			}
+			var snap *Snapshot
+			if withSnap {
+				snap = db.NewSnapshot()
+				defer snap.Close()
+			}
+			if err := db.DeleteRange(key(10), key(90), nil); err != nil {
+				t.Fatal(err)
+			}
+			db.Put(key(50), []byte("new"), nil) // above the tombstone: kept
+			if err := db.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			// The points the tables hold.
+			rs, _ := db.acquireReadView(seqLatest)
+			points := 0
+			for _, files := range rs.version.Levels {
+				for _, f := range files {
+					it, err := db.tables.newIter(f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for ok := it.First(); ok; ok = it.Next() {
+						points++
+					}
+					if err := it.Close(); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			rs.unref()
+			want := 21 // k000-k009, k090-k099, the new k050
+			if withSnap {
+				want = 101
+			}
+			if points != want {
+				t.Fatalf("the flushed tables hold %d points, want %d", points, want)
+			}
+			got := scanKeys(t, db, nil, false)
+			if len(got) != 21 || got[10] != "k050" {
+				t.Fatalf("scan after the flush: %q", got)
+			}
+			if withSnap {
+				it := db.NewIterator(&IterOptions{Snapshot: snap})
+				n := 0
+				for ok := it.First(); ok; ok = it.Next() {
+					n++
+				}
+				it.Close()
+				if n != 100 {
+					t.Fatalf("the snapshot sees %d keys after the flush, want 100", n)
+				}
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package strata
 import (
 	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -206,4 +207,47 @@ func BenchmarkGetMerged(b *testing.B) {
 			db.Close()
 		}
 	}
+}
+
+// BenchmarkRaftLogPattern: a Raft log's life in the engine: entries of
+// 100 random bytes appended under increasing keys, and every 1,000 entries the
+// prefix applied long enough ago range-deleted (a log truncation). The
+// table bytes flushed and compacted per entry show what the truncated
+// entries cost after their deletion (a flush drops the entries a
+// tombstone in the same memtables covers: coveredDropper).
+func BenchmarkRaftLogPattern(b *testing.B) {
+	db, err := Open(b.TempDir(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	key := func(i int) []byte { return fmt.Appendf(nil, "log/%016d", i) }
+	value := make([]byte, 100)
+	rng := rand.New(rand.NewPCG(1, 2))
+	cpu := testenv.StartCPU()
+	i := 0
+	for b.Loop() {
+		for j := 0; j+8 <= len(value); j += 8 {
+			binary.LittleEndian.PutUint64(value[j:], rng.Uint64()) // incompressible, as entries mostly are
+		}
+		if err := db.Put(key(i), value, nil); err != nil {
+			b.Fatal(err)
+		}
+		if i++; i%1000 == 0 && i > 2000 {
+			if err := db.DeleteRange(key(0), key(i-2000), nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := db.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	cpu.Report(b)
+	m := db.Metrics()
+	var compacted uint64
+	for _, l := range m.Levels {
+		compacted += l.WriteBytes
+	}
+	b.ReportMetric(float64(m.FlushBytes)/float64(b.N), "flush-B/op")
+	b.ReportMetric(float64(compacted)/float64(b.N), "table-B/op")
 }
