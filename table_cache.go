@@ -35,6 +35,13 @@ type tableCache struct {
 	// closed: close was called; acquire fails, so that no table is
 	// opened that nobody would close (a read on a closed DB).
 	closed bool
+
+	// memLimit is the memory the process may use, page cache included
+	// (vfs.MemoryLimit at open; 0: unknown), and unmapped says tables are
+	// now opened without a memory mapping: the database's tables together
+	// are larger than half of it (see setTableBytes).
+	memLimit int64
+	unmapped atomic.Bool
 }
 
 type tableEntry struct {
@@ -54,6 +61,29 @@ func newTableCache(dir string, fs vfs.FS, cmp *base.Comparer, c *cache.Cache, ca
 		m: map[uint64]*tableEntry{}}
 	tc.lru.next, tc.lru.prev = &tc.lru, &tc.lru
 	return tc
+}
+
+// setTableBytes tells the cache how large the database's tables are
+// together (the current version's), which decides how tables opened from
+// now on are read.
+//
+// While they fit in half the memory the process may use, a table is
+// memory-mapped: a block read costs no system call and no copy, and the
+// index and filter blocks are read in place. Past that the tables cannot
+// all stay in the page cache, and a mapping costs more than it saves: a
+// read that misses the page cache faults in one page at a time (the
+// mapping is advised for random access), so a block that straddles a page
+// boundary, about half of 4 KiB blocks compressed to 2 KiB, costs two
+// disk reads one after the other; the index and filter blocks live in the
+// page cache too and are evicted with the data, so a lookup may fault on
+// them as well; and the kernel must unmap each page it reclaims. An
+// unmapped table is read with pread, exactly the block (one disk read),
+// and its index and filter blocks are copied to the heap when it is
+// opened, where they stay while it is open (as RocksDB's pinned index and
+// filter blocks). Issue 28's 20M-key run in a 768 MiB memory cgroup: see
+// docs/performance.md.
+func (tc *tableCache) setTableBytes(n uint64) {
+	tc.unmapped.Store(tc.memLimit > 0 && n > uint64(tc.memLimit)/2)
 }
 
 func tableName(num uint64) string { return base.MakeFilename(base.FileTypeTable, num) }
@@ -115,9 +145,12 @@ func (tc *tableCache) load(e *tableEntry) {
 		return
 	}
 	opts := sstable.ReaderOptions{Comparer: tc.cmp, Cache: tc.cache, FileName: path, VerifyChecksums: tc.verify}
-	// Map the table when the file system allows (the OS on Linux): block
-	// reads then cost no system call and no copy, as in C++ LevelDB.
-	if data, unmap, err := vfs.MmapFile(f); err == nil {
+	// Map the table when the file system allows (the OS on Linux) and the
+	// tables fit in memory: block reads then cost no system call and no
+	// copy, as in C++ LevelDB (see setTableBytes).
+	if tc.unmapped.Load() {
+		// Read with pread: nothing to map.
+	} else if data, unmap, err := vfs.MmapFile(f); err == nil {
 		if uint64(len(data)) >= e.size {
 			opts.Mmap, opts.WillNeed, e.unmap = data[:e.size], vfs.WillNeed, unmap
 		} else {
