@@ -100,7 +100,7 @@ func Open(dirname string, opts *Options) (db *DB, err error) {
 		tableCapacity = math.MaxInt32
 	}
 	d.tables = newTableCache(dirname, d.fs, d.cmp, d.blockCache, tableCapacity)
-	d.tables.memLimit = vfs.MemoryLimit()
+	d.tables.memLimit = memoryLimit()
 	d.icmp = d.internalCompare
 	if d.cmp == DefaultComparer {
 		d.icmp = base.InternalCompareBytewise

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"sync"
 	"sync/atomic"
 
@@ -86,6 +87,9 @@ func (tc *tableCache) setTableBytes(n uint64) {
 	tc.unmapped.Store(tc.memLimit > 0 && n > uint64(tc.memLimit)/2)
 }
 
+// memoryLimit is vfs.MemoryLimit; tests replace it.
+var memoryLimit = vfs.MemoryLimit
+
 func tableName(num uint64) string { return base.MakeFilename(base.FileTypeTable, num) }
 
 // acquire returns the open reader of table f with a reference the caller
@@ -150,6 +154,9 @@ func (tc *tableCache) load(e *tableEntry) {
 	// copy, as in C++ LevelDB (see setTableBytes).
 	if tc.unmapped.Load() {
 		// Read with pread: nothing to map.
+		if os.Getenv("STRATA_FADV_RANDOM") != "" {
+			vfs.AdviseRandom(f)
+		}
 	} else if data, unmap, err := vfs.MmapFile(f); err == nil {
 		if uint64(len(data)) >= e.size {
 			opts.Mmap, opts.WillNeed, e.unmap = data[:e.size], vfs.WillNeed, unmap
