@@ -356,6 +356,7 @@ func (d *DB) loadReadState() *readState {
 // memtables and version. d.mu must be held.
 func (d *DB) updateReadStateLocked() {
 	rs := &readState{db: d, mem: d.mem, version: d.versions.current}
+	d.tables.setTableBytes(rs.version.TotalBytes())
 	rs.refs.Store(1)
 	rs.version.Ref()
 	rs.mem.ref()

@@ -100,6 +100,7 @@ func Open(dirname string, opts *Options) (db *DB, err error) {
 		tableCapacity = math.MaxInt32
 	}
 	d.tables = newTableCache(dirname, d.fs, d.cmp, d.blockCache, tableCapacity)
+	d.tables.memLimit = memoryLimit()
 	d.icmp = d.internalCompare
 	if d.cmp == DefaultComparer {
 		d.icmp = base.InternalCompareBytewise
@@ -125,6 +126,9 @@ func Open(dirname string, opts *Options) (db *DB, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// Before any table is opened: the recovered tables' size decides how
+	// they are read (tableCache.setTableBytes).
+	d.tables.setTableBytes(d.versions.current.TotalBytes())
 	if err := d.checkMerger(); err != nil {
 		return nil, err
 	}

@@ -14,21 +14,36 @@ import (
 // to read to be read ahead (ReaderOptions.WillNeed), forward and backward:
 // every data block a scan reads past the scan threshold lies in a range
 // asked for before it was read, and every range lies inside the mapping.
+// A scan of an unmapped table asks the same of the file
+// (ReaderOptions.FileWillNeed).
 func TestScanReadsAhead(t *testing.T) {
 	var entries []kv
 	for i := range 20000 {
 		entries = append(entries, kv{base.AppendInternalKey(nil, fmt.Appendf(nil, "k%06d", i), 1, base.KindSet), bytes.Repeat([]byte("v"), 100)})
 	}
 	data := writeTable(t, entries, WriterOptions{Compression: NoCompression})
-	var asked [][2]int
-	willNeed := func(b []byte) {
-		start := int(uintptr(unsafe.Pointer(unsafe.SliceData(b))) - uintptr(unsafe.Pointer(unsafe.SliceData(data))))
-		if start < 0 || start+len(b) > len(data) {
-			t.Fatalf("WillNeed outside the mapping: [%d, %d) of %d", start, start+len(b), len(data))
-		}
-		asked = append(asked, [2]int{start, start + len(b)})
+	for _, mapped := range []bool{true, false} {
+		t.Run(fmt.Sprintf("mapped=%v", mapped), func(t *testing.T) {
+			testScanReadsAhead(t, data, len(entries), mapped)
+		})
 	}
-	r, err := NewReader(bytes.NewReader(data), int64(len(data)), ReaderOptions{Mmap: data, WillNeed: willNeed})
+}
+
+func testScanReadsAhead(t *testing.T, data []byte, entries int, mapped bool) {
+	var asked [][2]int
+	ask := func(start, n int) {
+		if start < 0 || start+n > len(data) {
+			t.Fatalf("read-ahead outside the table: [%d, %d) of %d", start, start+n, len(data))
+		}
+		asked = append(asked, [2]int{start, start + n})
+	}
+	o := ReaderOptions{FileWillNeed: func(off, n int64) { ask(int(off), int(n)) }}
+	if mapped {
+		o = ReaderOptions{Mmap: data, WillNeed: func(b []byte) {
+			ask(int(uintptr(unsafe.Pointer(unsafe.SliceData(b)))-uintptr(unsafe.Pointer(unsafe.SliceData(data)))), len(b))
+		}}
+	}
+	r, err := NewReader(bytes.NewReader(data), int64(len(data)), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +73,7 @@ func TestScanReadsAhead(t *testing.T) {
 				n++
 			}
 		}
-		if err := it.Close(); err != nil || n != len(entries) {
+		if err := it.Close(); err != nil || n != entries {
 			t.Fatalf("forward=%v: %d entries, %v", forward, n, err)
 		}
 		// The first blocks of a scan are read before it counts as one.

@@ -44,6 +44,11 @@ type ReaderOptions struct {
 	// about to read, so that its pages are read ahead (vfs.WillNeed): a
 	// mapping advised for random access faults page by page.
 	WillNeed func(b []byte)
+	// FileWillNeed, if set without Mmap, is called with a part of the file
+	// (offset, length) a scan is about to read, so that it is read ahead
+	// (vfs.WillNeedFile): a file advised for random access
+	// (vfs.AdviseRandom) gets no readahead from the kernel.
+	FileWillNeed func(off, n int64)
 }
 
 // Reader reads one table. It keeps the index and filter blocks in memory and
@@ -53,11 +58,14 @@ type Reader struct {
 	f    io.ReaderAt
 	size int64
 	mmap []byte
-	// willNeed is ReaderOptions.WillNeed (nil without a mapping).
-	willNeed func(b []byte)
-	cmp      *base.Comparer
-	cache    *cache.Cache
-	cacheID  uint64
+	// willNeed is ReaderOptions.WillNeed with a mapping; without one it is
+	// a no-op when fileWillNeed is set. Non-nil: scans ask for the part of
+	// the table they are about to read (willNeedFrom).
+	willNeed     func(b []byte)
+	fileWillNeed func(off, n int64)
+	cmp          *base.Comparer
+	cache        *cache.Cache
+	cacheID      uint64
 	// id tells this reader apart from every other of the process (an
 	// iterator's seek memo is only good for the reader it was made on).
 	id     uint64
@@ -123,6 +131,8 @@ func NewReader(f io.ReaderAt, size int64, o ReaderOptions) (*Reader, error) {
 	}
 	if o.Mmap != nil {
 		r.willNeed = o.WillNeed
+	} else if o.FileWillNeed != nil {
+		r.fileWillNeed, r.willNeed = o.FileWillNeed, func([]byte) {}
 	}
 	if r.cmp == nil {
 		r.cmp = base.DefaultComparer
@@ -512,15 +522,23 @@ const (
 // fault on it page by page; reading it with ReadAt instead (the kernel's own
 // readahead) costs a system call and a copy per block, a third of the speed
 // of a scan whose tables are in memory.
+//
+// Without a mapping (ReaderOptions.FileWillNeed) the same part of the file
+// is asked for.
 func (r *Reader) willNeedFrom(off, n uint64, forward bool) uint64 {
-	size := uint64(len(r.mmap))
+	size := uint64(r.size)
+	start, end := off-min(off, n), off
 	if forward {
-		end := min(off+n, size)
-		r.willNeed(r.mmap[off:end])
+		start, end = off, min(off+n, size)
+	}
+	if r.mmap != nil {
+		r.willNeed(r.mmap[start:end])
+	} else {
+		r.fileWillNeed(int64(start), int64(end-start))
+	}
+	if forward {
 		return end
 	}
-	start := off - min(off, n)
-	r.willNeed(r.mmap[start:off])
 	return start
 }
 
