@@ -482,25 +482,20 @@ func (r *Reader) decompressErr(h BlockHandle, err error) error {
 	return err
 }
 
-// dataBlockNoFill returns the data block at h from the cache if it is
-// there, else reads it without adding it to the cache, decompressing into
-// *buf (which it grows and keeps for the next call). Long scans use it: they
-// would otherwise evict the working set of point reads for blocks read
-// once, and allocate a fresh block each time.
-//
-// A cache hit returns the cache's Value, which the caller must Release.
-func (r *Reader) dataBlockNoFill(h BlockHandle, buf *[]byte) ([]byte, *cache.Value, error) {
-	if v := r.cache.Get(r.cacheID, h.Offset); v != nil {
-		return v.Buf(), v, nil
-	}
+// readBlockNoFill reads the data block at h, which the cache lacks,
+// without adding it to the cache, decompressing into *buf (which it grows
+// and keeps for the next call). Long scans use it (after a cache look-up):
+// they would otherwise evict the working set of point reads for blocks
+// read once, and allocate a fresh block each time.
+func (r *Reader) readBlockNoFill(h BlockHandle, buf *[]byte) ([]byte, error) {
 	b, c, _, err := r.readBlockInto(*buf, h, r.verify)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if c != NoCompression {
 		*buf = b
 	}
-	return b, nil, nil
+	return b, nil
 }
 
 // scanAheadBytes is the most of a mapped table a scan asks the kernel to
