@@ -29,11 +29,12 @@ type Iter struct {
 	lowerKey, upperKey []byte
 	lowerBuf, upperBuf []byte
 	// seqLoads counts data blocks loaded in a row by stepping (Next or Prev
-	// across a block boundary), reset by a seek. From scanThreshold on the
-	// iterator is scanning: blocks the cache lacks are read into scanBuf
-	// and not cached (scan resistance, and no allocation per block); from
-	// a mapped table, with the part ahead of the scan read ahead first
-	// (aheadLo, aheadHi: what was last asked for; see readAhead).
+	// across a block boundary), reset by a seek. From readAheadAfter on,
+	// the part of the table ahead of a block the cache lacks is read ahead
+	// first (aheadLo, aheadHi: what was last asked for; see readAhead);
+	// from scanThreshold on the iterator is scanning: blocks the cache
+	// lacks are read into scanBuf and not cached (scan resistance, and no
+	// allocation per block).
 	seqLoads int
 	scanBuf  []byte
 	aheadLo  uint64
@@ -104,7 +105,15 @@ func (it *Iter) readAhead(h BlockHandle) {
 // every such query read its third block on from the table again (a copy or
 // a decompression, and a checksum each time) and asked the kernel to read
 // ahead: about a tenth of the CPU of a 100-row range select.
-const scanThreshold = 16
+//
+// readAheadAfter is how many blocks in a row it steps through before it
+// asks the kernel to read ahead of the blocks the cache lacks (readAhead):
+// a scan of data larger than memory gets its disk reads batched from its
+// third block on, cached or not.
+const (
+	scanThreshold  = 16
+	readAheadAfter = 2
+)
 
 var _ base.InternalIterator = (*Iter)(nil)
 
@@ -196,20 +205,20 @@ func (it *Iter) loadBlock() bool {
 	var v *cache.Value
 	if it.readOnce {
 		b, err = it.r.readBlockOnce(h, &it.rawBuf, &it.scanBuf)
-	} else if it.seqLoads >= scanThreshold {
-		if v = it.r.cache.Get(it.r.cacheID, h.Offset); v != nil {
-			b = v.Buf()
-		} else {
-			// Read ahead only for blocks the cache lacks: asking the
-			// kernel costs in proportion to the range even when every
-			// page is resident.
-			if it.r.willNeed != nil {
-				it.readAhead(h)
-			}
-			b, err = it.r.readBlockNoFill(h, &it.scanBuf)
-		}
+	} else if v = it.r.cache.Get(it.r.cacheID, h.Offset); v != nil {
+		b = v.Buf()
 	} else {
-		b, v, err = it.r.dataBlock(h)
+		// Read ahead only for blocks the cache lacks: asking the kernel
+		// costs in proportion to the range even when every page is
+		// resident.
+		if it.seqLoads >= readAheadAfter && it.r.willNeed != nil {
+			it.readAhead(h)
+		}
+		if it.seqLoads >= scanThreshold {
+			b, err = it.r.readBlockNoFill(h, &it.scanBuf)
+		} else {
+			b, v, err = it.r.loadDataBlock(h)
+		}
 	}
 	// The previous block's memory goes back now: its keys and values were
 	// only valid until this move.

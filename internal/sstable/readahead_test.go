@@ -77,7 +77,7 @@ func testScanReadsAhead(t *testing.T, data []byte, entries int, mapped bool) {
 			t.Fatalf("forward=%v: %d entries, %v", forward, n, err)
 		}
 		// The first blocks of a scan are read before it counts as one.
-		blocks := l.DataBlocks[scanThreshold+1 : len(l.DataBlocks)-scanThreshold-1]
+		blocks := l.DataBlocks[readAheadAfter+1 : len(l.DataBlocks)-readAheadAfter-1]
 		for _, b := range blocks {
 			if !covered(b.Handle) {
 				t.Fatalf("forward=%v: block at %d was read without being asked for ahead (asked: %v)", forward, b.Handle.Offset, asked)

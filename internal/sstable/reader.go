@@ -317,6 +317,12 @@ func (r *Reader) dataBlock(h BlockHandle) (contents []byte, v *cache.Value, err 
 	if v := r.cache.Get(r.cacheID, h.Offset); v != nil {
 		return v.Buf(), v, nil
 	}
+	return r.loadDataBlock(h)
+}
+
+// loadDataBlock is dataBlock for a block the cache lacks: it reads it and
+// adds it to the cache.
+func (r *Reader) loadDataBlock(h BlockHandle) (contents []byte, v *cache.Value, err error) {
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
 	payload, c, mapped, err := r.rawBlock(h, r.verify, &sc.buf)
