@@ -318,7 +318,7 @@ type EmbeddedResult struct {
 	engine, op  string
 }
 
-var reEmbedded = regexp.MustCompile(`^BenchmarkSQLEmbedded/round=(\d+)/op=([^/]+)/engine=([^\s/]+?)(-\d+)?\s+(\d+)\s+([\d.]+) ns/op(?:\s+([\d.]+) B/op\s+([\d.]+) allocs/op)?`)
+var reEmbedded = regexp.MustCompile(`^BenchmarkSQLEmbedded/round=(\d+)/op=([^/]+)/engine=([^\s/]+?)(-\d+)?\s+(\d+)\s+([\d.]+) ns/op(?:\s+[\d.]+ cpu-ns/op)?(?:\s+([\d.]+) B/op\s+([\d.]+) allocs/op)?`)
 
 // LoadEmbedded reads the embedded benchmarks' output (go test -bench
 // BenchmarkSQLEmbedded, with the runner's "# command:" and "# started:"
