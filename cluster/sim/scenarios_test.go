@@ -11,9 +11,16 @@ import (
 	"github.com/strata-db/strata/cluster/raftstore"
 )
 
-// putMany writes n keys prefix%06d with writers clients, failing the test
-// on any error.
+// putMany writes n keys prefix%06d (values "value-%d") with writers
+// clients, failing the test on any error.
 func putMany(t *testing.T, cl *Client, prefix string, n, writers int) {
+	t.Helper()
+	putKeys(t, cl, prefix, n, writers, 10*time.Second, func(i int) []byte { return fmt.Appendf(nil, "value-%d", i) })
+}
+
+// putKeys writes n keys prefix%06d, key i with val(i), from writers
+// goroutines, each put within timeout, failing the test on any error.
+func putKeys(t *testing.T, cl *Client, prefix string, n, writers int, timeout time.Duration, val func(i int) []byte) {
 	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, writers)
@@ -22,8 +29,8 @@ func putMany(t *testing.T, cl *Client, prefix string, n, writers int) {
 		go func() {
 			defer wg.Done()
 			for i := w; i < n; i += writers {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				err := cl.Put(ctx, fmt.Appendf(nil, "%s%06d", prefix, i), fmt.Appendf(nil, "value-%d", i))
+				ctx, cancel := context.WithTimeout(context.Background(), timeout)
+				err := cl.Put(ctx, fmt.Appendf(nil, "%s%06d", prefix, i), val(i))
 				cancel()
 				if err != nil {
 					errs <- fmt.Errorf("put %d: %w", i, err)

@@ -7,7 +7,6 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,28 +31,7 @@ func snapshotCluster(t *testing.T, tableSize uint64) *Cluster {
 // index in the first bytes) from 4 writers.
 func putValues(t *testing.T, cl *Client, prefix string, n, size int) {
 	t.Helper()
-	var wg sync.WaitGroup
-	errs := make(chan error, 4)
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n; i += 4 {
-				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-				err := cl.Put(ctx, fmt.Appendf(nil, "%s%06d", prefix, i), value(i, size))
-				cancel()
-				if err != nil {
-					errs <- fmt.Errorf("put %d: %w", i, err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	putKeys(t, cl, prefix, n, 4, 20*time.Second, func(i int) []byte { return value(i, size) })
 }
 
 func value(i, size int) []byte {
