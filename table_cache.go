@@ -215,22 +215,37 @@ func (tc *tableCache) removeLocked(e *tableEntry) {
 func (tc *tableCache) evict(num uint64) {
 	tc.mu.Lock()
 	e := tc.m[num]
+	evict := e != nil && e.reader != nil && tc.cache != nil
+	if evict {
+		// Evicted once, here, whether or not the release closes it (an
+		// open iterator may still hold it).
+		e.reader.DeferEviction()
+	}
 	if e != nil {
 		tc.removeLocked(e)
 	}
 	tc.mu.Unlock()
-	if e != nil && e.reader != nil && tc.cache != nil {
+	if evict {
 		tc.cache.EvictID(e.reader.CacheID())
 	}
 }
 
+// close drops every open table; their cached blocks go in one pass over the
+// block cache, not one pass per table.
 func (tc *tableCache) close() {
 	tc.mu.Lock()
 	tc.closed = true
+	var ids []uint64
 	for tc.lru.next != &tc.lru {
-		tc.removeLocked(tc.lru.next)
+		e := tc.lru.next
+		if e.reader != nil && tc.cache != nil {
+			e.reader.DeferEviction()
+			ids = append(ids, e.reader.CacheID())
+		}
+		tc.removeLocked(e)
 	}
 	tc.mu.Unlock()
+	tc.cache.EvictIDs(ids)
 }
 
 // tableHit is what a point read finds in one table.

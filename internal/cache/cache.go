@@ -38,6 +38,7 @@ package cache
 import (
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -233,6 +234,33 @@ func (c *Cache) EvictID(id uint64) {
 		for fi := range s.frames {
 			if f := &s.frames[fi]; f.value != nil && f.id == id {
 				slot, _ := s.find(id, f.off, hash(id, f.off))
+				s.remove(slot, fi)
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// EvictIDs drops every entry of every id in ids, in one pass over the
+// frames of each shard (EvictID once per id would scan them once per id:
+// closing a database of 628 tables took ~70 ms that way with a 128 MiB
+// cache). ids may be in any order and is sorted in place.
+func (c *Cache) EvictIDs(ids []uint64) {
+	if c == nil || c.capacity == 0 || len(ids) == 0 {
+		return
+	}
+	slices.Sort(ids)
+	lo, hi := ids[0], ids[len(ids)-1]
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		for fi := range s.frames {
+			f := &s.frames[fi]
+			if f.value == nil || f.id < lo || f.id > hi {
+				continue
+			}
+			if _, ok := slices.BinarySearch(ids, f.id); ok {
+				slot, _ := s.find(f.id, f.off, hash(f.id, f.off))
 				s.remove(slot, fi)
 			}
 		}

@@ -532,3 +532,41 @@ func TestPopulateStopsAtLastSlot(t *testing.T) {
 		}
 	}
 }
+
+// TestEvictIDs checks that EvictIDs drops exactly the entries of the ids it
+// is given, in any order, and keeps the invariants.
+func TestEvictIDs(t *testing.T) {
+	c := New(64 << 20)
+	v := &Value{buf: make([]byte, 512)}
+	v.refs.Store(1)
+	var ids []uint64
+	for range 40 {
+		ids = append(ids, c.NewID())
+	}
+	for _, id := range ids {
+		for off := range uint64(50) {
+			c.Set(id, off*4096, v)
+		}
+	}
+	drop := []uint64{ids[30], ids[3], ids[17], ids[39], ids[0]}
+	dropped := map[uint64]bool{}
+	for _, id := range drop {
+		dropped[id] = true
+	}
+	c.EvictIDs(drop)
+	checkInvariants(t, c)
+	for _, id := range ids {
+		for off := range uint64(50) {
+			got := c.Get(id, off*4096)
+			if (got != nil) == dropped[id] {
+				t.Fatalf("id %d off %d: cached %v after EvictIDs, want %v", id, off*4096, got != nil, !dropped[id])
+			}
+			if got != nil {
+				got.Release()
+			}
+		}
+	}
+	c.EvictIDs(nil)
+	var nilCache *Cache
+	nilCache.EvictIDs(ids)
+}

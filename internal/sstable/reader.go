@@ -72,6 +72,8 @@ type Reader struct {
 	file   string
 	verify bool
 	closed bool
+	// deferEvict: Close leaves the blocks cached (DeferEviction).
+	deferEvict atomic.Bool
 
 	footer           footer
 	index            []byte // index block contents
@@ -848,14 +850,22 @@ func (r *Reader) ApproximateOffset(ikey []byte) uint64 {
 // without a cache).
 func (r *Reader) CacheID() uint64 { return r.cacheID }
 
-// Close drops the Reader's blocks from the cache. It does not close the
-// underlying file. Iterators must be closed first.
+// DeferEviction makes Close leave the Reader's blocks in the cache: the
+// caller drops them itself, for many readers in one pass (Cache.EvictIDs
+// with their CacheIDs). Safe to call while iterators are open.
+func (r *Reader) DeferEviction() { r.deferEvict.Store(true) }
+
+// Close drops the Reader's blocks from the cache (unless DeferEviction was
+// called). It does not close the underlying file. Iterators must be closed
+// first.
 func (r *Reader) Close() error {
 	if r.closed {
 		return nil
 	}
 	r.closed = true
-	r.cache.EvictID(r.cacheID)
+	if !r.deferEvict.Load() {
+		r.cache.EvictID(r.cacheID)
+	}
 	r.index = nil
 	r.filter = filterReader{}
 	r.hasFilter = false
