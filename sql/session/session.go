@@ -130,6 +130,11 @@ type Session struct {
 	// read describes the read-only transaction of the statement running
 	// outside an explicit one (see withRead), for the plan cache.
 	read readSnapshot
+	// shapes are the prepared statements of the shapes of statements
+	// sent as text (see execShape), by shape; shapeBuf is the buffer a
+	// shape is built in.
+	shapes   map[string]*Stmt
+	shapeBuf []byte
 }
 
 // readSnapshot is what Engine.descs said around the start of a read-only
@@ -180,6 +185,12 @@ func (s *Session) Close() {
 // Exec runs the statements of sql (separated by ';') and returns their
 // results; it stops at the first failure, returning the results so far.
 func (s *Session) Exec(ctx context.Context, sql string) ([]*Result, error) {
+	if r, ok, err := s.execShape(ctx, sql); ok {
+		if err != nil {
+			return nil, err
+		}
+		return []*Result{r}, nil
+	}
 	stmts, err := parser.Parse(sql)
 	if err != nil {
 		return nil, err
