@@ -137,14 +137,17 @@ type Session struct {
 	shapeBuf []byte
 }
 
-// readSnapshot is what Engine.descs said around the start of a read-only
-// statement's transaction: its epoch before the snapshot was taken
-// (before), and after it (after, when stable). A cached plan whose table
-// descriptors were read in a snapshot taken after the epoch was e holds,
-// unread, in a later snapshot after which the epoch is stably e (see
-// kv.Watch).
+// readSnapshot is what Engine.descs said around the start of the
+// transaction of a statement outside an explicit one: its epoch before
+// the snapshot was taken (before), and after it (after, when stable). A
+// cached plan whose table descriptors were read in a snapshot taken after
+// the epoch was e holds, unread, in a later snapshot after which the
+// epoch is stably e (see kv.Watch). A statement that writes (write) then
+// marks them read (kv.Txn.MarkRead), so that a concurrent change to one
+// of its tables still conflicts with it.
 type readSnapshot struct {
-	tx            kv.Txn // the read-only transaction (nil: none)
+	tx            kv.Txn // the statement's transaction (nil: none)
+	write         bool   // tx is withWrite's, not withRead's read-only one
 	stable        bool
 	before, after uint64
 }
@@ -279,8 +282,9 @@ type cachedPlan struct {
 	// epoch, when hasEpoch, is Engine.descs's epoch before a snapshot in
 	// which deps were read (see readSnapshot): a read-only statement
 	// whose snapshot is stably at it uses the plan without reading them.
-	// (A statement that writes reads them: the reads put them in its read
-	// set, so that a concurrent change to a table conflicts with it.)
+	// (A statement that writes marks them read, kv.Txn.MarkRead: they
+	// are then in its read set, so that a concurrent change to a table
+	// conflicts with it.)
 	epoch    uint64
 	hasEpoch bool
 }
@@ -318,9 +322,16 @@ func (s *Session) plan(tx kv.Txn, virtual bool, build func(cat *txnCatalog) (any
 		cat := s.catalog(tx)
 		cat.virtual = virtual
 		valid := inTxn && ps.cache.checkedIn == s.txnSeq
-		ro := s.read.tx != nil && tx == s.read.tx // withRead's read-only one
-		if !valid && ro && s.read.stable && ps.cache.hasEpoch && ps.cache.epoch == s.read.after {
+		snap := s.read.tx != nil && tx == s.read.tx // withRead's or withWrite's own
+		if !valid && snap && s.read.stable && ps.cache.hasEpoch && ps.cache.epoch == s.read.after {
 			valid = true // no table descriptor changed since they were read
+			if s.read.write {
+				for _, d := range ps.cache.deps {
+					if err := tx.MarkRead(d.key); err != nil {
+						return nil, nil, err
+					}
+				}
+			}
 		} else if !valid {
 			valid = true
 			for _, d := range ps.cache.deps {
@@ -330,7 +341,7 @@ func (s *Session) plan(tx kv.Txn, virtual bool, build func(cat *txnCatalog) (any
 					break
 				}
 			}
-			if valid && ro {
+			if valid && snap {
 				ps.cache.epoch, ps.cache.hasEpoch = s.read.before, true
 			}
 		}
@@ -547,8 +558,8 @@ func (s *Session) withRead(ctx context.Context, fn func(tx kv.Txn) error) error 
 		rs.tx = tx
 		rs.after, rs.stable = s.e.descs.Stable()
 	}
+	defer func(saved readSnapshot) { s.read = saved }(s.read)
 	s.read = rs
-	defer func() { s.read = readSnapshot{} }()
 	return fn(tx)
 }
 
@@ -571,11 +582,21 @@ func (s *Session) withWrite(ctx context.Context, fn func(tx kv.Txn) error) error
 		return nil
 	}
 	iso := s.takeIsolation()
+	defer func(saved readSnapshot) { s.read = saved }(s.read)
 	for attempt := 0; ; attempt++ {
+		var rs readSnapshot
+		if s.e.descs != nil {
+			rs.before = s.e.descs.Epoch()
+		}
 		tx, err := s.e.Store.Begin(ctx, kv.TxnOptions{Isolation: iso, Sync: s.e.SyncCommits})
 		if err != nil {
 			return err
 		}
+		if s.e.descs != nil {
+			rs.tx, rs.write = tx, true
+			rs.after, rs.stable = s.e.descs.Stable()
+		}
+		s.read = rs
 		if err := fn(tx); err != nil {
 			tx.Rollback()
 			if s.e.Store.IsRetryable(err) && attempt < 100 {

@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -8,6 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strata-db/strata"
+	"github.com/strata-db/strata/sql/catalog"
+	"github.com/strata-db/strata/sql/kv"
+	"github.com/strata-db/strata/sql/kv/local"
 	"github.com/strata-db/strata/sql/session"
 )
 
@@ -141,4 +146,76 @@ func TestValuesShapeAcrossDatabases(t *testing.T) {
 	if got := join(run(t, s, "SELECT * FROM a.t UNION ALL SELECT * FROM b.t")); got != "three 3\ntwo 2" {
 		t.Fatalf("rows: %q", got)
 	}
+}
+
+// hookStore counts the transactions' reads of table descriptors, and runs
+// beforeCommit (once) before a write transaction commits.
+type hookStore struct {
+	*local.Store
+	descGets     int
+	beforeCommit func()
+}
+
+func (h *hookStore) Begin(ctx context.Context, o kv.TxnOptions) (kv.Txn, error) {
+	tx, err := h.Store.Begin(ctx, o)
+	return &hookTxn{Txn: tx, h: h}, err
+}
+
+type hookTxn struct {
+	kv.Txn
+	h *hookStore
+}
+
+func (t *hookTxn) Get(key []byte) ([]byte, error) {
+	if bytes.HasPrefix(key, catalog.TableKeysPrefix()) {
+		t.h.descGets++
+	}
+	return t.Txn.Get(key)
+}
+
+func (t *hookTxn) Commit() error {
+	if f := t.h.beforeCommit; f != nil {
+		t.h.beforeCommit = nil
+		f()
+	}
+	return t.Txn.Commit()
+}
+
+// TestWritePlanSkipsDescriptors: a cached plan of a write whose table
+// descriptors a Watch shows unchanged runs without reading them, marking
+// them read instead, so that a change to the table committed while the
+// statement runs still fails its commit: the statement is then retried
+// with a new plan (here: the row gets its entry in an index added
+// meanwhile).
+func TestWritePlanSkipsDescriptors(t *testing.T) {
+	db, err := strata.Open("db", &strata.Options{FS: strata.NewMemFS()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	h := &hookStore{Store: local.New(db)}
+	e := session.NewEngine(h)
+	e.SyncCommits = false
+	s, other := e.NewSession("root"), e.NewSession("root")
+	run(t, s, "CREATE DATABASE d; USE d; CREATE TABLE t (id INT PRIMARY KEY, v INT); INSERT INTO t VALUES (1, 5), (2, 7)")
+	run(t, other, "USE d")
+	run(t, s, "INSERT INTO t VALUES (3, 8)") // plans the shape
+	run(t, s, "INSERT INTO t VALUES (4, 9)") // a plan checked by reading its table's descriptor
+	h.descGets = 0
+	run(t, s, "INSERT INTO t VALUES (5, 10)")
+	if h.descGets != 0 {
+		t.Fatalf("a cached plan read %d table descriptors", h.descGets)
+	}
+	h.beforeCommit = func() { run(t, other, "ALTER TABLE t ADD UNIQUE INDEX uk (v)") }
+	run(t, s, "INSERT INTO t VALUES (6, 11)")
+	if h.beforeCommit != nil {
+		t.Fatal("the hook did not run")
+	}
+	if got := join(run(t, s, "CHECK TABLE t")); got != "t check status OK" {
+		t.Fatalf("CHECK TABLE: %s", got)
+	}
+	if got := join(run(t, s, "SELECT id FROM t WHERE v = 11")); got != "6" {
+		t.Fatalf("the row inserted while the index was added: %q", got)
+	}
+	fails(t, s, "INSERT INTO t VALUES (7, 11)", 1062)
 }
