@@ -38,55 +38,70 @@ const maxShapeLiterals = 4096
 // value to take out. The shape parses, with ParsePrepared, to sql's tree
 // with parameters in the values' places.
 func AppendValuesShape(dst []byte, sql string) (shape []byte, lits []ast.Literal, ok bool) {
-	if strings.IndexByte(sql, ';') >= 0 || strings.Contains(sql, "/*") {
+	if strings.IndexByte(sql, ';') >= 0 || strings.Contains(sql, "/*") || !hasInsertHead(sql) {
 		return dst, nil, false
 	}
-	if !hasInsertHead(sql) {
-		return dst, nil, false
-	}
-	toks := lex(vt, sql).toks
-	if len(toks) == 0 || (toks[0].typ != sqlparser.INSERT && toks[0].typ != sqlparser.REPLACE) {
-		return dst, nil, false
-	}
-	values := -1
-	for i, t := range toks {
-		switch t.typ {
-		case sqlparser.LEX_ERROR, sqlparser.COMMENT, sqlparser.VALUE_ARG, sqlparser.LIST_ARG, sqlparser.OFFSET_ARG,
-			sqlparser.SELECT, sqlparser.TABLE, sqlparser.WITH:
-			return dst, nil, false
-		case sqlparser.VALUES, sqlparser.VALUE:
-			if values < 0 && t.depth == 0 {
-				values = i
-			}
-		}
-	}
-	if values < 0 {
-		return dst, nil, false
+	// One pass of vitess's tokenizer, keeping the last three tokens: a
+	// value is taken out once the token after it is known.
+	type tok struct {
+		typ, depth int
+		val        string
+		start, end int
 	}
 	from := len(dst)
-	last := 0 // the end of the text appended so far
-	for i := values + 1; i < len(toks); i++ {
-		t := toks[i]
-		if t.depth == 0 && t.typ != '(' && t.typ != ')' && t.typ != ',' && t.typ != sqlparser.ROW {
-			break // the rows end (ON DUPLICATE KEY UPDATE, AS alias)
+	fail := func() ([]byte, []ast.Literal, bool) { return dst[:from], nil, false }
+	tz := vt.NewStringTokenizer(sql)
+	var prev, cur tok
+	depth, n := 0, 0
+	// rows: 0 before VALUES, 1 in its rows, 2 after them.
+	rows := 0
+	last := 0 // the end of the text appended to dst so far
+	for {
+		before := tz.Pos
+		typ, val := tz.Scan()
+		if typ == 0 {
+			break
 		}
-		if t.depth != 1 || i+1 >= len(toks) || !isShapeLiteral(t.typ) {
-			continue
+		end := min(tz.Pos, len(sql))
+		t := tok{typ: typ, depth: depth, val: val, end: end}
+		switch typ {
+		case '(':
+			depth++
+		case ')':
+			depth--
+			t.depth = depth
+		case sqlparser.LEX_ERROR, sqlparser.COMMENT, sqlparser.VALUE_ARG, sqlparser.LIST_ARG, sqlparser.OFFSET_ARG,
+			sqlparser.SELECT, sqlparser.TABLE, sqlparser.WITH:
+			return fail()
 		}
-		prev, next := toks[i-1], toks[i+1]
-		if !((prev.typ == '(' && prev.depth == 0) || (prev.typ == ',' && prev.depth == 1)) ||
-			!((next.typ == ')' && next.depth == 0) || (next.typ == ',' && next.depth == 1)) {
-			continue
+		if n == 0 && typ != sqlparser.INSERT && typ != sqlparser.REPLACE {
+			return fail()
 		}
-		if len(lits) == maxShapeLiterals {
-			return dst[:from], nil, false
+		n++
+		if isShapeLiteral(typ) {
+			t.start = tokenStart(sql, before, end)
 		}
-		lits = append(lits, ast.Literal{Kind: shapeLiteralKind(t.typ), Text: t.val})
-		dst = append(append(dst, sql[last:t.start]...), '?')
-		last = t.end
+		// cur, between prev and t, is a row's element on its own?
+		if rows == 1 && cur.depth == 1 && isShapeLiteral(cur.typ) &&
+			((prev.typ == '(' && prev.depth == 0) || (prev.typ == ',' && prev.depth == 1)) &&
+			((t.typ == ')' && t.depth == 0) || (t.typ == ',' && t.depth == 1)) {
+			if len(lits) == maxShapeLiterals {
+				return fail()
+			}
+			lits = append(lits, ast.Literal{Kind: shapeLiteralKind(cur.typ), Text: cur.val})
+			dst = append(append(dst, sql[last:cur.start]...), '?')
+			last = cur.end
+		}
+		switch {
+		case rows == 0 && (typ == sqlparser.VALUES || typ == sqlparser.VALUE) && t.depth == 0:
+			rows = 1
+		case rows == 1 && t.depth == 0 && typ != '(' && typ != ')' && typ != ',' && typ != sqlparser.ROW:
+			rows = 2 // the rows end (ON DUPLICATE KEY UPDATE, AS alias)
+		}
+		prev, cur = cur, t
 	}
 	if len(lits) == 0 {
-		return dst[:from], nil, false
+		return fail()
 	}
 	return append(dst, sql[last:]...), lits, true
 }
