@@ -127,9 +127,10 @@ type Session struct {
 	// txnSeq numbers the session's explicit transactions (from 1): a
 	// prepared statement's plan checked in one holds for the rest of it.
 	txnSeq uint64
-	// read describes the read-only transaction of the statement running
-	// outside an explicit one (see withRead), for the plan cache.
-	read readSnapshot
+	// read describes the transaction of the statement running outside an
+	// explicit one (see withRead, withWrite), txnSnap the explicit one's
+	// (see begin), for the plan cache.
+	read, txnSnap readSnapshot
 	// shapes are the prepared statements of the shapes of statements
 	// sent as text (see execShape), by shape; shapeBuf is the buffer a
 	// shape is built in.
@@ -318,14 +319,18 @@ func (s *Session) planForQuery(tx kv.Txn, build func(cat *txnCatalog) (any, erro
 func (s *Session) plan(tx kv.Txn, virtual bool, build func(cat *txnCatalog) (any, error)) (any, *txnCatalog, error) {
 	ps := s.prepared
 	inTxn := s.txn != nil && tx == s.txn
+	rs := s.read // withRead's or withWrite's own transaction
+	if inTxn {
+		rs = s.txnSnap
+	}
+	snap := rs.tx != nil && tx == rs.tx // the descriptors' epochs around tx's snapshot are known
 	if ps != nil && ps.cache != nil && ps.cache.db == s.db {
 		cat := s.catalog(tx)
 		cat.virtual = virtual
 		valid := inTxn && ps.cache.checkedIn == s.txnSeq
-		snap := s.read.tx != nil && tx == s.read.tx // withRead's or withWrite's own
-		if !valid && snap && s.read.stable && ps.cache.hasEpoch && ps.cache.epoch == s.read.after {
+		if !valid && snap && rs.stable && ps.cache.hasEpoch && ps.cache.epoch == rs.after {
 			valid = true // no table descriptor changed since they were read
-			if s.read.write {
+			if rs.write {
 				for _, d := range ps.cache.deps {
 					if err := tx.MarkRead(d.key); err != nil {
 						return nil, nil, err
@@ -342,7 +347,7 @@ func (s *Session) plan(tx kv.Txn, virtual bool, build func(cat *txnCatalog) (any
 				}
 			}
 			if valid && snap {
-				ps.cache.epoch, ps.cache.hasEpoch = s.read.before, true
+				ps.cache.epoch, ps.cache.hasEpoch = rs.before, true
 			}
 		}
 		if valid {
@@ -365,8 +370,8 @@ func (s *Session) plan(tx kv.Txn, virtual bool, build func(cat *txnCatalog) (any
 	if inTxn {
 		ps.cache.checkedIn = s.txnSeq
 	}
-	if s.read.tx != nil && tx == s.read.tx {
-		ps.cache.epoch, ps.cache.hasEpoch = s.read.before, true
+	if snap {
+		ps.cache.epoch, ps.cache.hasEpoch = rs.before, true
 	}
 	return p, cat, nil
 }
@@ -483,10 +488,19 @@ func nowValue() types.Value {
 // ---- transactions ----
 
 func (s *Session) begin(ctx context.Context, readOnly bool) (*Result, error) {
+	var rs readSnapshot
+	if s.e.descs != nil {
+		rs.before = s.e.descs.Epoch()
+	}
 	tx, err := s.e.Store.Begin(ctx, kv.TxnOptions{ReadOnly: readOnly, Isolation: s.takeIsolation(), Sync: s.e.SyncCommits})
 	if err != nil {
 		return nil, err
 	}
+	if s.e.descs != nil {
+		rs.tx, rs.write = tx, !readOnly
+		rs.after, rs.stable = s.e.descs.Stable()
+	}
+	s.txnSnap = rs
 	s.txn, s.txnReadOnly, s.savepoints = tx, readOnly, nil
 	s.txnSeq++
 	return &Result{}, nil

@@ -218,4 +218,20 @@ func TestWritePlanSkipsDescriptors(t *testing.T) {
 		t.Fatalf("the row inserted while the index was added: %q", got)
 	}
 	fails(t, s, "INSERT INTO t VALUES (7, 11)", 1062)
+	// In an explicit transaction: its snapshot's epochs stand for the
+	// descriptors too, and a change committed before its COMMIT fails it.
+	h.descGets = 0
+	run(t, s, "BEGIN")
+	run(t, s, "INSERT INTO t VALUES (8, 12)")
+	run(t, s, "COMMIT")
+	if h.descGets != 0 {
+		t.Fatalf("a cached plan in an explicit transaction read %d table descriptors", h.descGets)
+	}
+	run(t, s, "BEGIN")
+	run(t, s, "INSERT INTO t VALUES (9, 13)")
+	run(t, other, "ALTER TABLE t DROP INDEX uk")
+	fails(t, s, "COMMIT", 1213)
+	if got := join(run(t, s, "SELECT COUNT(*) FROM t WHERE id = 9")); got != "0" {
+		t.Fatalf("the failed transaction's row: %q", got)
+	}
 }
