@@ -138,17 +138,17 @@ type Session struct {
 	shapeBuf []byte
 }
 
-// readSnapshot is what Engine.descs said around the start of the
-// transaction of a statement outside an explicit one: its epoch before
-// the snapshot was taken (before), and after it (after, when stable). A
-// cached plan whose table descriptors were read in a snapshot taken after
-// the epoch was e holds, unread, in a later snapshot after which the
-// epoch is stably e (see kv.Watch). A statement that writes (write) then
-// marks them read (kv.Txn.MarkRead), so that a concurrent change to one
-// of its tables still conflicts with it.
+// readSnapshot is what Engine.descs said around the start of a
+// transaction (a statement's, outside an explicit one; an explicit one's,
+// at BEGIN): its epoch before the snapshot was taken (before), and after
+// it (after, when stable). A cached plan whose table descriptors were read
+// in a snapshot taken after the epoch was e holds, unread, in a later
+// snapshot after which the epoch is stably e (see kv.Watch). A transaction
+// that may write (write) then marks them read (kv.Txn.MarkRead), so that
+// a concurrent change to one of its tables still conflicts with it.
 type readSnapshot struct {
-	tx            kv.Txn // the statement's transaction (nil: none)
-	write         bool   // tx is withWrite's, not withRead's read-only one
+	tx            kv.Txn // the transaction (nil: none)
+	write         bool   // tx may write (it is not read-only)
 	stable        bool
 	before, after uint64
 }
