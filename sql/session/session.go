@@ -132,10 +132,11 @@ type Session struct {
 	// (see begin), for the plan cache.
 	read, txnSnap readSnapshot
 	// shapes are the prepared statements of the shapes of statements
-	// sent as text (see execShape), by shape; shapeBuf is the buffer a
-	// shape is built in.
-	shapes   map[string]*Stmt
-	shapeBuf []byte
+	// sent as text (see execShape), by shape, shapesBytes the length of
+	// their texts; shapeBuf is the buffer a shape is built in.
+	shapes      map[string]*Stmt
+	shapesBytes int
+	shapeBuf    []byte
 }
 
 // readSnapshot is what Engine.descs said around the start of a

@@ -16,9 +16,11 @@ import (
 // table descriptors, read in the statement's transaction). sysbench's
 // oltp_insert sends one such shape per table, each time with new values.
 const (
-	// maxShapes bounds the shapes a session keeps (all are dropped when
-	// a new one would pass it).
-	maxShapes = 64
+	// maxShapes and maxShapesBytes bound the shapes a session keeps, in
+	// number and in bytes of text (all are dropped when a new one would
+	// pass either).
+	maxShapes      = 64
+	maxShapesBytes = 256 << 10
 	// maxShapeBytes bounds the statements whose shape is looked for (a
 	// longer one is parsed as it is).
 	maxShapeBytes = 16 << 10
@@ -51,10 +53,11 @@ func (s *Session) execShape(ctx context.Context, sql string) (res *Result, ok bo
 			return nil, false, nil
 		}
 		ps = &Stmt{SQL: shape, AST: st, Params: n}
-		if s.shapes == nil || len(s.shapes) >= maxShapes {
-			s.shapes = make(map[string]*Stmt)
+		if s.shapes == nil || len(s.shapes) >= maxShapes || s.shapesBytes+len(shape) > maxShapesBytes {
+			s.shapes, s.shapesBytes = make(map[string]*Stmt), 0
 		}
 		s.shapes[shape] = ps
+		s.shapesBytes += len(shape)
 	}
 	res, err = s.Execute(ctx, ps, params)
 	return res, true, err
