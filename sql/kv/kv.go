@@ -59,6 +59,13 @@ type Txn interface {
 	// Lock marks key as written by the transaction without changing it,
 	// so that concurrent readers of key conflict (SELECT ... FOR UPDATE).
 	Lock(key []byte) error
+	// MarkRead records key as read by the transaction at its snapshot,
+	// as Get does, without reading it: for a caller that knows key's
+	// value there (the plan cache, whose table descriptors a Watch shows
+	// unchanged). A commit that writes key after the snapshot then fails
+	// the transaction as it would after a Get (a no-op where Get records
+	// nothing: read-only transactions, snapshot isolation).
+	MarkRead(key []byte) error
 	// SetSavePoint and RollbackToSavePoint undo the writes since the
 	// latest save point (a failed statement inside a transaction).
 	SetSavePoint()

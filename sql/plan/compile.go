@@ -357,6 +357,11 @@ func (b *builder) subquery(q ast.Stmt, sc *scope) (Node, bool, error) {
 	return n, corr, err
 }
 
+// LiteralValue is the value of a literal, as a statement's constant has
+// it (the session binds the values it takes out of a statement's shape
+// with it: see parser.AppendValuesShape).
+func LiteralValue(l *ast.Literal) (types.Value, error) { return literal(l) }
+
 // literal converts a literal to a value.
 func literal(l *ast.Literal) (types.Value, error) {
 	switch l.Kind {

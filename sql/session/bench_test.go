@@ -68,3 +68,38 @@ func BenchmarkReadPath(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkInsertText runs sysbench oltp_insert's statement, sent as text
+// with new values each time (id 0: AUTO_INCREMENT), into a table like
+// sysbench's: "shaped" as a client sends it (the plan cache of its shape
+// runs it), "parsed" with a comment in front (parsed and planned each
+// time, as every such statement was before the shapes).
+func BenchmarkInsertText(b *testing.B) {
+	s := benchSession(b)
+	ctx := context.Background()
+	if _, err := s.Exec(ctx, "CREATE TABLE sbins (id INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY, k INTEGER NOT NULL DEFAULT 0, "+
+		"c CHAR(120) NOT NULL DEFAULT '', pad CHAR(60) NOT NULL DEFAULT '', KEY k_1 (k))"); err != nil {
+		b.Fatal(err)
+	}
+	stmts := make([]string, 1024)
+	for i := range stmts {
+		stmts[i] = fmt.Sprintf("INSERT INTO sbins (id, k, c, pad) VALUES (0, %d, '%s', '%s')", i*7919%100000,
+			strings.Repeat(fmt.Sprintf("%011d-", i*104729), 10)[:119], strings.Repeat(fmt.Sprintf("%011d-", i*7), 5)[:59])
+	}
+	for _, mode := range []struct{ name, prefix string }{{"shaped", ""}, {"parsed", "/* parsed */ "}} {
+		b.Run(mode.name, func(b *testing.B) {
+			texts := make([]string, len(stmts))
+			for i, st := range stmts {
+				texts[i] = mode.prefix + st
+			}
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.Exec(ctx, texts[i%len(texts)]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}

@@ -127,19 +127,29 @@ type Session struct {
 	// txnSeq numbers the session's explicit transactions (from 1): a
 	// prepared statement's plan checked in one holds for the rest of it.
 	txnSeq uint64
-	// read describes the read-only transaction of the statement running
-	// outside an explicit one (see withRead), for the plan cache.
-	read readSnapshot
+	// read describes the transaction of the statement running outside an
+	// explicit one (see withRead, withWrite), txnSnap the explicit one's
+	// (see begin), for the plan cache.
+	read, txnSnap readSnapshot
+	// shapes are the prepared statements of the shapes of statements
+	// sent as text (see execShape), by shape, shapesBytes the length of
+	// their texts; shapeBuf is the buffer a shape is built in.
+	shapes      map[string]*Stmt
+	shapesBytes int
+	shapeBuf    []byte
 }
 
-// readSnapshot is what Engine.descs said around the start of a read-only
-// statement's transaction: its epoch before the snapshot was taken
-// (before), and after it (after, when stable). A cached plan whose table
-// descriptors were read in a snapshot taken after the epoch was e holds,
-// unread, in a later snapshot after which the epoch is stably e (see
-// kv.Watch).
+// readSnapshot is what Engine.descs said around the start of a
+// transaction (a statement's, outside an explicit one; an explicit one's,
+// at BEGIN): its epoch before the snapshot was taken (before), and after
+// it (after, when stable). A cached plan whose table descriptors were read
+// in a snapshot taken after the epoch was e holds, unread, in a later
+// snapshot after which the epoch is stably e (see kv.Watch). A transaction
+// that may write (write) then marks them read (kv.Txn.MarkRead), so that
+// a concurrent change to one of its tables still conflicts with it.
 type readSnapshot struct {
-	tx            kv.Txn // the read-only transaction (nil: none)
+	tx            kv.Txn // the transaction (nil: none)
+	write         bool   // tx may write (it is not read-only)
 	stable        bool
 	before, after uint64
 }
@@ -180,6 +190,12 @@ func (s *Session) Close() {
 // Exec runs the statements of sql (separated by ';') and returns their
 // results; it stops at the first failure, returning the results so far.
 func (s *Session) Exec(ctx context.Context, sql string) ([]*Result, error) {
+	if r, ok, err := s.execShape(ctx, sql); ok {
+		if err != nil {
+			return nil, err
+		}
+		return []*Result{r}, nil
+	}
 	stmts, err := parser.Parse(sql)
 	if err != nil {
 		return nil, err
@@ -268,8 +284,9 @@ type cachedPlan struct {
 	// epoch, when hasEpoch, is Engine.descs's epoch before a snapshot in
 	// which deps were read (see readSnapshot): a read-only statement
 	// whose snapshot is stably at it uses the plan without reading them.
-	// (A statement that writes reads them: the reads put them in its read
-	// set, so that a concurrent change to a table conflicts with it.)
+	// (A statement that writes marks them read, kv.Txn.MarkRead: they
+	// are then in its read set, so that a concurrent change to a table
+	// conflicts with it.)
 	epoch    uint64
 	hasEpoch bool
 }
@@ -303,13 +320,24 @@ func (s *Session) planForQuery(tx kv.Txn, build func(cat *txnCatalog) (any, erro
 func (s *Session) plan(tx kv.Txn, virtual bool, build func(cat *txnCatalog) (any, error)) (any, *txnCatalog, error) {
 	ps := s.prepared
 	inTxn := s.txn != nil && tx == s.txn
+	rs := s.read // withRead's or withWrite's own transaction
+	if inTxn {
+		rs = s.txnSnap
+	}
+	snap := rs.tx != nil && tx == rs.tx // the descriptors' epochs around tx's snapshot are known
 	if ps != nil && ps.cache != nil && ps.cache.db == s.db {
 		cat := s.catalog(tx)
 		cat.virtual = virtual
 		valid := inTxn && ps.cache.checkedIn == s.txnSeq
-		ro := s.read.tx != nil && tx == s.read.tx // withRead's read-only one
-		if !valid && ro && s.read.stable && ps.cache.hasEpoch && ps.cache.epoch == s.read.after {
+		if !valid && snap && rs.stable && ps.cache.hasEpoch && ps.cache.epoch == rs.after {
 			valid = true // no table descriptor changed since they were read
+			if rs.write {
+				for _, d := range ps.cache.deps {
+					if err := tx.MarkRead(d.key); err != nil {
+						return nil, nil, err
+					}
+				}
+			}
 		} else if !valid {
 			valid = true
 			for _, d := range ps.cache.deps {
@@ -319,8 +347,8 @@ func (s *Session) plan(tx kv.Txn, virtual bool, build func(cat *txnCatalog) (any
 					break
 				}
 			}
-			if valid && ro {
-				ps.cache.epoch, ps.cache.hasEpoch = s.read.before, true
+			if valid && snap {
+				ps.cache.epoch, ps.cache.hasEpoch = rs.before, true
 			}
 		}
 		if valid {
@@ -343,8 +371,8 @@ func (s *Session) plan(tx kv.Txn, virtual bool, build func(cat *txnCatalog) (any
 	if inTxn {
 		ps.cache.checkedIn = s.txnSeq
 	}
-	if s.read.tx != nil && tx == s.read.tx {
-		ps.cache.epoch, ps.cache.hasEpoch = s.read.before, true
+	if snap {
+		ps.cache.epoch, ps.cache.hasEpoch = rs.before, true
 	}
 	return p, cat, nil
 }
@@ -461,10 +489,19 @@ func nowValue() types.Value {
 // ---- transactions ----
 
 func (s *Session) begin(ctx context.Context, readOnly bool) (*Result, error) {
+	var rs readSnapshot
+	if s.e.descs != nil {
+		rs.before = s.e.descs.Epoch()
+	}
 	tx, err := s.e.Store.Begin(ctx, kv.TxnOptions{ReadOnly: readOnly, Isolation: s.takeIsolation(), Sync: s.e.SyncCommits})
 	if err != nil {
 		return nil, err
 	}
+	if s.e.descs != nil {
+		rs.tx, rs.write = tx, !readOnly
+		rs.after, rs.stable = s.e.descs.Stable()
+	}
+	s.txnSnap = rs
 	s.txn, s.txnReadOnly, s.savepoints = tx, readOnly, nil
 	s.txnSeq++
 	return &Result{}, nil
@@ -536,8 +573,8 @@ func (s *Session) withRead(ctx context.Context, fn func(tx kv.Txn) error) error 
 		rs.tx = tx
 		rs.after, rs.stable = s.e.descs.Stable()
 	}
+	defer func(saved readSnapshot) { s.read = saved }(s.read)
 	s.read = rs
-	defer func() { s.read = readSnapshot{} }()
 	return fn(tx)
 }
 
@@ -560,11 +597,21 @@ func (s *Session) withWrite(ctx context.Context, fn func(tx kv.Txn) error) error
 		return nil
 	}
 	iso := s.takeIsolation()
+	defer func(saved readSnapshot) { s.read = saved }(s.read)
 	for attempt := 0; ; attempt++ {
+		var rs readSnapshot
+		if s.e.descs != nil {
+			rs.before = s.e.descs.Epoch()
+		}
 		tx, err := s.e.Store.Begin(ctx, kv.TxnOptions{Isolation: iso, Sync: s.e.SyncCommits})
 		if err != nil {
 			return err
 		}
+		if s.e.descs != nil {
+			rs.tx, rs.write = tx, true
+			rs.after, rs.stable = s.e.descs.Stable()
+		}
+		s.read = rs
 		if err := fn(tx); err != nil {
 			tx.Rollback()
 			if s.e.Store.IsRetryable(err) && attempt < 100 {

@@ -178,6 +178,11 @@ func (t *txn) Lock(key []byte) error {
 	}
 	return t.tx.AddWriteConflictRange(key, nil)
 }
+func (t *txn) MarkRead(key []byte) error {
+	end := append(key[:len(key):len(key)], 0) // the key right after key
+	return t.tx.AddReadConflictRange(key, end)
+}
+
 func (t *txn) SetSavePoint()              { t.tx.SetSavePoint() }
 func (t *txn) RollbackToSavePoint() error { return t.tx.RollbackToSavePoint() }
 func (t *txn) Commit() error {

@@ -63,3 +63,55 @@ func TestWatch(t *testing.T) {
 		t.Error("a rolled-back transaction moved the epoch")
 	}
 }
+
+// TestMarkRead: a key marked read conflicts, as a key read with Get does,
+// with a commit that writes it after the transaction's snapshot, and with
+// nothing else (not the keys beside it); under snapshot isolation, and in
+// a read-only transaction, it records nothing.
+func TestMarkRead(t *testing.T) {
+	db, err := strata.Open("db", &strata.Options{FS: strata.NewMemFS()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := New(db)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name     string
+		opts     kv.TxnOptions
+		written  string
+		conflict bool
+	}{
+		{"the key", kv.TxnOptions{}, "k", true},
+		{"the key after it", kv.TxnOptions{}, "k\x00", false},
+		{"a key before it", kv.TxnOptions{}, "j\xff", false},
+		{"the key, snapshot isolation", kv.TxnOptions{Isolation: kv.SnapshotIsolation}, "k", false},
+	} {
+		tx, err := s.Begin(ctx, c.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.MarkRead([]byte("k")); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if err := tx.Put([]byte("other"), []byte("1")); err != nil {
+			t.Fatal(err)
+		}
+		w, _ := s.Begin(ctx, kv.TxnOptions{})
+		w.Put([]byte(c.written), []byte("2"))
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		err = tx.Commit()
+		if got := err != nil && s.IsRetryable(err); got != c.conflict || (err != nil && !got) {
+			t.Errorf("%s: commit: %v, want a conflict: %v", c.name, err, c.conflict)
+		}
+	}
+	ro, _ := s.Begin(ctx, kv.TxnOptions{ReadOnly: true})
+	if err := ro.MarkRead([]byte("k")); err != nil {
+		t.Errorf("read-only: %v", err)
+	}
+	if err := ro.Commit(); err != nil {
+		t.Errorf("read-only commit: %v", err)
+	}
+}
