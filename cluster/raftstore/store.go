@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -557,24 +558,38 @@ func (s *Store) run() {
 			s.startWrite(w)
 		case <-ready:
 		}
-	drain:
-		for range 1024 {
-			select {
-			case m := <-s.msgs:
-				s.handleMessage(m)
-			case op := <-s.inbox:
-				op()
-			case w := <-s.writes:
-				s.startWrite(w)
-			default:
-				break drain
-			}
-		}
+		// Drain, yield once, drain again: the goroutines this one readied
+		// (the transport's senders, the streams' answer senders) and those
+		// the network readied (requests, messages) run first on this
+		// thread and queue what they hold, which then joins this round
+		// rather than waking the loop for the next one (no timer: one
+		// Gosched). Measured interleaved at 64 clients (bench cluster, put,
+		// 3 runs each way, two runs with the roles swapped): the servers'
+		// CPU per put 152 against 178 µs and 166 against 187 µs.
+		s.drain()
+		runtime.Gosched()
+		s.drain()
 		s.flushProposals()
 		var err error
 		more, err = s.handleReadies()
 		if err != nil {
 			s.fatal(err)
+			return
+		}
+	}
+}
+
+// drain handles what is queued for the loop (at most 1024 items).
+func (s *Store) drain() {
+	for range 1024 {
+		select {
+		case m := <-s.msgs:
+			s.handleMessage(m)
+		case op := <-s.inbox:
+			op()
+		case w := <-s.writes:
+			s.startWrite(w)
+		default:
 			return
 		}
 	}
