@@ -122,7 +122,12 @@ func (c *Client) conn(addr string) (*grpc.ClientConn, error) {
 	if cc := c.conns[addr]; cc != nil {
 		return cc, nil
 	}
-	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, c.opts.DialOptions...)
+	// Fixed flow-control windows, as the nodes use between themselves: with
+	// gRPC's default, the connection estimates its bandwidth-delay product
+	// with a ping (and the node's answer) per round trip of data, a write
+	// and a read more on each side for every batch of answers.
+	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithInitialWindowSize(1 << 20), grpc.WithInitialConnWindowSize(4 << 20)}, c.opts.DialOptions...)
 	cc, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: connecting to %s: %w", addr, err)

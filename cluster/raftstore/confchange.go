@@ -113,7 +113,7 @@ func (s *Store) ChangePeers(ctx context.Context, regionID uint64, epoch *cluster
 			ch <- proposalResult{regionErr: p.notLeader()}
 			return
 		}
-		p.proposals[cmd.ProposalId] = &proposal{term: p.rn.BasicStatus().HardState.GetTerm(), ch: ch}
+		p.proposals[cmd.ProposalId] = &proposal{term: p.rn.BasicStatus().HardState.GetTerm(), ch: replier{ch: ch}}
 		p.ccInFlight = true
 	}); err != nil {
 		if errors.Is(err, errBusy) {
@@ -446,6 +446,7 @@ func (p *peer) destroy(a *applier, region *clusterpb.Region) error {
 		return fmt.Errorf("raftstore: node %d: region %d: removing the replica: %w", s.cfg.NodeID, p.regionID, err)
 	}
 	b.Reset()
+	a.sync = false // the round's Raft state, earlier in b, is synced too
 	p.removed = true
 	s.tombstones[p.regionID] = p.peerID
 	return nil

@@ -4,11 +4,13 @@
 // (peers), each driven by its own raft.RawNode. One goroutine runs the Ready
 // loop for every region: it proposes the commands its requests gathered, one
 // proposal message per region (propose.go), collects the Ready of each region
-// that has work, hands a leader's appends to the Transport, persists all the
-// entries and hard states with one synced write, hands the other messages
-// (acknowledgements, votes) to the Transport, applies committed entries, then
-// calls Advance, in the order etcd raft's README requires (a leader may write
-// its log in parallel with replicating it). Regions with nothing to do cost
+// that has work, hands a leader's appends to the Transport, applies the
+// committed entries into the batch holding all the entries and hard states
+// and writes it with one synced write, answers the proposals, hands the
+// other messages (acknowledgements, votes) to the Transport, then calls
+// Advance, in the order etcd raft's README requires (a leader may write its
+// log in parallel with replicating it; committed entries may be applied
+// once persisted, here in the same atomic write). Regions with nothing to do cost
 // nothing: a quiet region hibernates (its leader tells its followers, and
 // none of them ticks until a message or a request wakes it).
 //

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -70,19 +71,7 @@ func (s *Store) checkRequest(rc *clusterpb.RequestContext, needLeader bool) (*pe
 // conditions hold when the command applies.
 func (s *Store) Write(ctx context.Context, req *clusterpb.WriteRequest) (*clusterpb.WriteResponse, error) {
 	ch := make(chan proposalResult, 1)
-	err := s.submit(func() {
-		p, rerr := s.checkRequest(req.GetContext(), true)
-		if rerr == nil {
-			rerr = checkMutations(p.region(), req.GetConditions(), req.GetMutations(), s.dbOpts.MaxKeySize, s.dbOpts.MaxValueSize)
-		}
-		if rerr != nil {
-			ch <- proposalResult{regionErr: rerr}
-			return
-		}
-		cmd := &clusterpb.RaftCommand{RegionId: p.regionID, Epoch: proto.Clone(p.region().GetEpoch()).(*clusterpb.RegionEpoch),
-			Conditions: req.GetConditions(), Mutations: req.GetMutations()}
-		p.propose(cmd, ch)
-	})
+	err := s.submit(func() { s.proposeWrite(req, replier{ch: ch}) })
 	if errors.Is(err, errBusy) {
 		return &clusterpb.WriteResponse{RegionError: busy()}, nil
 	}
@@ -91,18 +80,74 @@ func (s *Store) Write(ctx context.Context, req *clusterpb.WriteRequest) (*cluste
 	}
 	select {
 	case r := <-ch:
-		if r.err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrUnknownResult, r.err)
-		}
-		if r.regionErr != nil {
-			return &clusterpb.WriteResponse{RegionError: r.regionErr}, nil
-		}
-		return r.write, nil
+		return writeAnswer(r)
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%w: %w", ErrUnknownResult, context.Cause(ctx))
 	case <-s.done:
 		return nil, fmt.Errorf("%w: %w", ErrUnknownResult, ErrStoreClosed)
 	}
+}
+
+// asyncWrite is a write queued by WriteAsync for the loop.
+type asyncWrite struct {
+	req      *clusterpb.WriteRequest
+	deadline time.Time
+	done     func(*clusterpb.WriteResponse, error)
+}
+
+// WriteAsync is Write for a caller that cannot spare a goroutine per
+// request (the transport's batch stream): instead of returning, it calls
+// done exactly once with what Write would return, from the store's loop
+// goroutine (or from WriteAsync itself when the write is refused at once),
+// and done must not block. timeout plays the context's part: once it has
+// passed, a write still waiting is answered with an error wrapping
+// ErrUnknownResult (within a Raft tick: the loop looks at every tick).
+func (s *Store) WriteAsync(req *clusterpb.WriteRequest, timeout time.Duration, done func(*clusterpb.WriteResponse, error)) {
+	w := asyncWrite{req: req, deadline: time.Now().Add(timeout), done: done}
+	s.writesMu.RLock()
+	if s.writesClosed {
+		s.writesMu.RUnlock()
+		done(nil, ErrStoreClosed) // not proposed
+		return
+	}
+	select {
+	case s.writes <- w:
+		s.writesMu.RUnlock()
+	default:
+		s.writesMu.RUnlock()
+		done(&clusterpb.WriteResponse{RegionError: busy()}, nil)
+	}
+}
+
+// startWrite proposes a write queued by WriteAsync (loop goroutine).
+func (s *Store) startWrite(w asyncWrite) {
+	s.proposeWrite(w.req, replier{deadline: w.deadline, fn: func(r proposalResult) { w.done(writeAnswer(r)) }})
+}
+
+// proposeWrite checks req and proposes it, or answers r (loop goroutine).
+func (s *Store) proposeWrite(req *clusterpb.WriteRequest, r replier) {
+	p, rerr := s.checkRequest(req.GetContext(), true)
+	if rerr == nil {
+		rerr = checkMutations(p.region(), req.GetConditions(), req.GetMutations(), s.dbOpts.MaxKeySize, s.dbOpts.MaxValueSize)
+	}
+	if rerr != nil {
+		r.send(proposalResult{regionErr: rerr})
+		return
+	}
+	cmd := &clusterpb.RaftCommand{RegionId: p.regionID, Epoch: proto.Clone(p.region().GetEpoch()).(*clusterpb.RegionEpoch),
+		Conditions: req.GetConditions(), Mutations: req.GetMutations()}
+	p.propose(cmd, r)
+}
+
+// writeAnswer is what Write returns for a proposal's result.
+func writeAnswer(r proposalResult) (*clusterpb.WriteResponse, error) {
+	if r.err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnknownResult, r.err)
+	}
+	if r.regionErr != nil {
+		return &clusterpb.WriteResponse{RegionError: r.regionErr}, nil
+	}
+	return r.write, nil
 }
 
 // read waits until the replica may serve a read of rc's region that check
@@ -314,7 +359,7 @@ func (s *Store) Split(ctx context.Context, regionID uint64, epoch *clusterpb.Reg
 			ch <- proposalResult{regionErr: rerr}
 			return
 		}
-		p.propose(&clusterpb.RaftCommand{RegionId: regionID, Epoch: epoch, Admin: &clusterpb.AdminRequest{Cmd: &clusterpb.AdminRequest_Split{Split: req}}}, ch)
+		p.propose(&clusterpb.RaftCommand{RegionId: regionID, Epoch: epoch, Admin: &clusterpb.AdminRequest{Cmd: &clusterpb.AdminRequest_Split{Split: req}}}, replier{ch: ch})
 	}); err != nil {
 		if errors.Is(err, errBusy) {
 			return nil, nil, &RegionErr{busy()}

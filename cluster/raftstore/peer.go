@@ -20,7 +20,7 @@ import (
 // proposal is a command proposed by this replica whose caller waits.
 type proposal struct {
 	term uint64 // the term it was proposed in: its entry has this term
-	ch   chan proposalResult
+	ch   replier
 }
 
 // proposalResult is what a proposal's caller gets.
@@ -332,7 +332,7 @@ func (p *peer) serveReads() {
 func (p *peer) failAll(err error) {
 	p.failGathered(err)
 	for id, pr := range p.proposals {
-		pr.ch <- proposalResult{err: err}
+		pr.ch.send(proposalResult{err: err})
 		delete(p.proposals, id)
 	}
 	for id, w := range p.reads {
@@ -351,19 +351,25 @@ type snapSent struct{ index, tick uint64 }
 
 // applier gathers the writes of applied entries into batches, each written
 // with the apply states that cover it. A round's regions share one (see
-// Store.handleReadies): each region's writes are followed in the batch by
-// its apply state (applyEntries ends with it, flush adds it), so whenever
-// the batch is written, every region in it has its data and its apply
-// state together.
+// Store.handleReadies), whose batch starts with the round's Raft state
+// (log entries, hard states): each region's writes are followed in the
+// batch by its apply state (applyEntries ends with it, flush adds it), so
+// whenever the batch is written, every region in it has its data and its
+// apply state together.
 type applier struct {
-	p *peer // the region applying now
+	s *Store
+	p *peer // the region applying now (nil before the first)
 	b *strata.Batch
+	// sync: the batch holds Raft state that must be synced before the
+	// round's messages leave; the first write syncs it (then it is clear).
+	sync bool
 	// answers wait for the batch to be written.
 	answers []delivery
 }
 
-// flush writes the batch with the current region's apply state, without
-// sync: the log is durable, a lost apply is redone at restart.
+// flush writes the batch with the current region's apply state (synced
+// only if it still carries the round's Raft state: a lost apply is redone
+// at restart from the durable log).
 func (a *applier) flush() error {
 	p := a.p
 	if err := putProto(a.b, applyStateKey(p.regionID), p.ps.apply); err != nil {
@@ -376,14 +382,21 @@ func (a *applier) flush() error {
 // applied.
 func (a *applier) write() error {
 	if a.b.Len() > 0 {
-		s := a.p.store
-		if err := s.db.Write(a.b, nil); err != nil {
-			return fmt.Errorf("raftstore: node %d: applying committed entries (region %d up to index %d): %w", s.cfg.NodeID, a.p.regionID, a.p.ps.apply.GetAppliedIndex(), err)
+		s := a.s
+		if a.sync {
+			s.stats.syncs.Add(1)
+		}
+		if err := s.db.Write(a.b, &strata.WriteOptions{Sync: a.sync}); err != nil {
+			if a.p == nil {
+				return fmt.Errorf("raftstore: node %d: persisting raft state: %w", s.cfg.NodeID, err)
+			}
+			return fmt.Errorf("raftstore: node %d: persisting raft state and applying committed entries (region %d up to index %d): %w", s.cfg.NodeID, a.p.regionID, a.p.ps.apply.GetAppliedIndex(), err)
 		}
 		a.b.Reset()
+		a.sync = false
 	}
 	for _, d := range a.answers {
-		d.ch <- d.res
+		d.ch.send(d.res)
 	}
 	clear(a.answers)
 	a.answers = a.answers[:0]
@@ -391,7 +404,7 @@ func (a *applier) write() error {
 }
 
 type delivery struct {
-	ch  chan proposalResult
+	ch  replier
 	res proposalResult
 }
 
@@ -458,7 +471,7 @@ func (p *peer) applyEntries(a *applier, es []*pb.Entry) error {
 	}
 	if p.removed {
 		for _, d := range answers {
-			d.ch <- d.res
+			d.ch.send(d.res)
 		}
 		p.failAll(ErrUnknownResult)
 		delete(p.store.peers, p.regionID)

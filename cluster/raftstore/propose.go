@@ -1,6 +1,9 @@
 package raftstore
 
 import (
+	"context"
+	"time"
+
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"go.etcd.io/raft/v3/tracker"
@@ -25,21 +28,54 @@ import (
 // failing the others). A single larger command goes alone.
 const maxProposalBatch = 1 << 20
 
+// replier answers one proposal's caller, once, without blocking the loop:
+// through a channel with room for the answer (a caller waiting in Write,
+// Split or ChangePeers, whose context bounds its wait) or through a
+// callback (WriteAsync), whose deadline the loop enforces (expireProposals).
+type replier struct {
+	ch chan proposalResult
+	fn func(proposalResult)
+	// deadline, for a callback: past it the loop answers ErrUnknownResult
+	// (the write may still apply) and forgets the proposal. Zero: none.
+	deadline time.Time
+}
+
+// send delivers res.
+func (r replier) send(res proposalResult) {
+	if r.fn != nil {
+		r.fn(res)
+		return
+	}
+	r.ch <- res
+}
+
+// expireProposals answers, with ErrUnknownResult, the callback proposals
+// whose deadline passed (a waiting caller's context does the same for it).
+// They may still apply; they are no longer answered.
+func (p *peer) expireProposals(now time.Time) {
+	for id, pr := range p.proposals {
+		if d := pr.ch.deadline; !d.IsZero() && now.After(d) {
+			delete(p.proposals, id)
+			pr.ch.send(proposalResult{err: context.DeadlineExceeded})
+		}
+	}
+}
+
 // pendingProposal is a command gathered for the next MsgProp.
 type pendingProposal struct {
 	id   uint64
 	data []byte
-	ch   chan proposalResult
+	ch   replier
 }
 
 // propose gathers cmd for the region's next proposal message and
 // registers its caller (loop goroutine). The command is proposed before
 // the loop's next round (flushProposals).
-func (p *peer) propose(cmd *clusterpb.RaftCommand, ch chan proposalResult) {
+func (p *peer) propose(cmd *clusterpb.RaftCommand, ch replier) {
 	cmd.ProposalId = p.store.newProposalID()
 	data, err := proto.Marshal(cmd)
 	if err != nil {
-		ch <- proposalResult{regionErr: &clusterpb.RegionError{Message: err.Error()}}
+		ch.send(proposalResult{regionErr: &clusterpb.RegionError{Message: err.Error()}})
 		return
 	}
 	if len(p.gathered) == 0 {
@@ -83,7 +119,7 @@ func (p *peer) proposeBatch(batch []pendingProposal) {
 		// Dropped by raft (not leader any more, or too much uncommitted):
 		// not in the log.
 		for _, pp := range batch {
-			pp.ch <- proposalResult{regionErr: p.notLeader()}
+			pp.ch.send(proposalResult{regionErr: p.notLeader()})
 		}
 		return
 	}
@@ -96,7 +132,7 @@ func (p *peer) proposeBatch(batch []pendingProposal) {
 // failGathered answers the commands gathered but not proposed.
 func (p *peer) failGathered(err error) {
 	for _, pp := range p.gathered {
-		pp.ch <- proposalResult{err: err}
+		pp.ch.send(proposalResult{err: err})
 	}
 	p.gathered = nil
 }

@@ -717,7 +717,7 @@ func (p *peer) ingestSnapshot(r *clusterpb.Region, idx, term uint64, paths []str
 	s.stats.snapApplied.Add(1)
 	// A proposal of this replica may or may not be inside the snapshot.
 	for id, pr := range p.proposals {
-		pr.ch <- proposalResult{err: ErrUnknownResult}
+		pr.ch.send(proposalResult{err: ErrUnknownResult})
 		delete(p.proposals, id)
 	}
 	return nil

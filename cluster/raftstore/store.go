@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -188,6 +189,14 @@ type Store struct {
 	done  chan struct{}
 	once  sync.Once
 	err   atomic.Pointer[error] // the fatal error that stopped the loop
+
+	// writes are WriteAsync's requests. writesClosed (under writesMu) is
+	// set when the loop has stopped: later ones are refused, and the ones
+	// queued before are answered by shutdown.
+	writes       chan asyncWrite
+	writesMu     sync.RWMutex
+	writesClosed bool
+
 	// bg counts what reads the database outside the loop: goroutines
 	// (snapshots, split checks) and the pins of confirmed reads (Get, Scan);
 	// Close waits for them before it closes the database.
@@ -262,6 +271,7 @@ func Open(cfg Config) (*Store, error) {
 		snapDir:    opts.FS.PathJoin(cfg.Dir, "snap"),
 		inbox:      make(chan func(), cfg.InboxSize),
 		msgs:       make(chan *clusterpb.RaftMessage, cfg.InboxSize),
+		writes:     make(chan asyncWrite, cfg.InboxSize),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 		peers:      map[uint64]*peer{},
@@ -544,19 +554,21 @@ func (s *Store) run() {
 			s.handleMessage(m)
 		case op := <-s.inbox:
 			op()
+		case w := <-s.writes:
+			s.startWrite(w)
 		case <-ready:
 		}
-	drain:
-		for range 1024 {
-			select {
-			case m := <-s.msgs:
-				s.handleMessage(m)
-			case op := <-s.inbox:
-				op()
-			default:
-				break drain
-			}
-		}
+		// Drain, yield once, drain again: the goroutines this one readied
+		// (the transport's senders, the streams' answer senders) and those
+		// the network readied (requests, messages) run first on this
+		// thread and queue what they hold, which then joins this round
+		// rather than waking the loop for the next one (no timer: one
+		// Gosched). Measured interleaved at 64 clients (bench cluster, put,
+		// 3 runs each way, two runs with the roles swapped): the servers'
+		// CPU per put 152 against 178 µs and 166 against 187 µs.
+		s.drain()
+		runtime.Gosched()
+		s.drain()
 		s.flushProposals()
 		var err error
 		more, err = s.handleReadies()
@@ -567,10 +579,40 @@ func (s *Store) run() {
 	}
 }
 
+// drain handles what is queued for the loop (at most 1024 items).
+func (s *Store) drain() {
+	for range 1024 {
+		select {
+		case m := <-s.msgs:
+			s.handleMessage(m)
+		case op := <-s.inbox:
+			op()
+		case w := <-s.writes:
+			s.startWrite(w)
+		default:
+			return
+		}
+	}
+}
+
 // shutdown answers every waiting request.
 func (s *Store) shutdown() {
 	for _, p := range s.peers {
 		p.failAll(ErrStoreClosed)
+	}
+	// WriteAsync's callers have no s.done to watch: refuse the next ones
+	// and answer the queued ones (never proposed).
+	s.writesMu.Lock()
+	s.writesClosed = true
+	s.writesMu.Unlock()
+	for {
+		select {
+		case w := <-s.writes:
+			w.done(nil, ErrStoreClosed)
+			continue
+		default:
+		}
+		break
 	}
 	// Requests queued but never run.
 	for {
@@ -590,8 +632,10 @@ func (s *Store) tick() {
 		clear(s.early)
 		s.sweepGens()
 	}
+	now := time.Now()
 	for _, p := range s.awake {
 		p.tick()
+		p.expireProposals(now)
 	}
 }
 
@@ -730,7 +774,7 @@ func (s *Store) onTombstone(p *peer, msg *clusterpb.RaftMessage) {
 	if !p.initialized() || msg.GetEpoch().GetConfVer() <= p.region().GetEpoch().GetConfVer() {
 		return
 	}
-	a := &applier{p: p, b: s.db.NewBatch()}
+	a := &applier{s: s, p: p, b: s.db.NewBatch()}
 	r := proto.Clone(p.region()).(*clusterpb.Region)
 	if err := p.destroy(a, r); err != nil {
 		s.fatal(err)
@@ -860,8 +904,9 @@ func sendsEarly(m *pb.Message) bool {
 }
 
 // handleReadies runs one round: collect the Ready of every awake region,
-// persist all their entries and hard states with one synced write, send the
-// messages, apply, Advance. more reports whether some region has more work.
+// send what may leave early, apply, persist all their entries, hard states
+// and applied writes with one synced write, send the other messages,
+// Advance. more reports whether some region has more work.
 func (s *Store) handleReadies() (more bool, err error) {
 	defer s.dropUnclaimed()
 	var items []readyItem
@@ -927,15 +972,8 @@ func (s *Store) handleReadies() (more bool, err error) {
 	if len(early) > 0 {
 		s.cfg.Transport.Send(early)
 	}
-	if b.Len() > 0 {
-		if sync {
-			s.stats.syncs.Add(1)
-		}
-		if err := s.db.Write(b, &strata.WriteOptions{Sync: sync}); err != nil {
-			return false, fmt.Errorf("raftstore: node %d: persisting raft state: %w", s.cfg.NodeID, err)
-		}
-	}
-	var out []*clusterpb.RaftMessage
+	// The cache and the hard state as of this round (if the write below
+	// fails, the loop stops: nothing reads them again).
 	for _, it := range items {
 		it.p.ps.commitAppend(it.rd.Entries)
 		if it.p.ccInFlight && len(it.rd.Entries) > 0 {
@@ -944,6 +982,27 @@ func (s *Store) handleReadies() (more bool, err error) {
 		if it.rd.HardState != nil && !raft.IsEmptyHardState(it.rd.HardState) {
 			it.p.ps.hard = it.rd.HardState
 		}
+	}
+	// Every region applies its committed entries into the same batch,
+	// after the Raft state: the round makes one write (synced if a Ready
+	// requires it), before any proposal is answered, any message that
+	// promises durability sent, any read served or Advance called (a
+	// snapshot built after Advance reads the database as the applied
+	// state). Applying before the entries are written is what raft allows
+	// without AsyncStorageWrites (a committed entry may be applied once it
+	// is persisted in the same Ready's handling): the batch is atomic, so
+	// an entry and what its application wrote become durable together.
+	a := &applier{s: s, b: b, sync: sync}
+	for _, it := range items {
+		if err := it.p.applyReady(a, it.rd); err != nil {
+			return false, err
+		}
+	}
+	if err := a.write(); err != nil {
+		return false, err
+	}
+	var out []*clusterpb.RaftMessage
+	for _, it := range items {
 		msgs := it.rd.Messages
 		if it.splitSend {
 			msgs = it.late
@@ -963,21 +1022,6 @@ func (s *Store) handleReadies() (more bool, err error) {
 	if len(out) > 0 {
 		// The transport reports how each snapshot ends (ReportSnapshot).
 		s.cfg.Transport.Send(out)
-	}
-	// Every region applies into one batch, written once (unsynced: the log
-	// is durable), before any proposal is answered, any read served or
-	// Advance called (a snapshot built after Advance reads the database as
-	// the applied state).
-	a := &applier{b: s.db.NewBatch()}
-	for _, it := range items {
-		if err := it.p.applyReady(a, it.rd); err != nil {
-			return false, err
-		}
-	}
-	if a.p != nil {
-		if err := a.write(); err != nil {
-			return false, err
-		}
 	}
 	for _, it := range items {
 		it.p.finishReady(it.rd)

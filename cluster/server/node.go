@@ -281,7 +281,9 @@ func (n *Node) Close() error {
 	if n.srv != nil {
 		err = n.srv.Close(time.Second)
 		st := n.srv.Stats()
-		n.log.Info("client requests served", "kv_requests", st.KVRequests, "batch_messages", st.KVBatches, "answer_messages", st.KVAnswerMessages)
+		rs, ts := n.store.Stats(), n.tr.Stats()
+		n.log.Info("client requests served", "kv_requests", st.KVRequests, "batch_messages", st.KVBatches, "answer_messages", st.KVAnswerMessages,
+			"raft_rounds", rs.ReadyRounds, "synced_writes", rs.SyncedWrites, "raft_messages_sent", ts.Messages, "raft_batches_sent", ts.Batches)
 	}
 	if cerr := n.closeStore(); err == nil {
 		err = cerr

@@ -274,6 +274,9 @@ type Client struct {
 	c  *Cluster
 	mu sync.Mutex
 	rs []RegionInfo
+	// writes counts the writes: every other one goes through the store's
+	// WriteAsync (the gRPC batch stream's path), the others through Write.
+	writes atomic.Uint64
 }
 
 // Client returns a new client of the cluster.
@@ -385,8 +388,16 @@ func (cl *Client) Get(ctx context.Context, key []byte) (value []byte, found bool
 // routed by key).
 func (cl *Client) Write(ctx context.Context, key []byte, conds []*clusterpb.Condition, muts []*clusterpb.Mutation) (*clusterpb.WriteResponse, error) {
 	var out *clusterpb.WriteResponse
+	async := cl.writes.Add(1)%2 == 0
 	err := cl.do(ctx, key, clusterpb.ReadMode_LINEARIZABLE, func(s *raftstore.Store, rc *clusterpb.RequestContext, r *clusterpb.Region) (*clusterpb.RegionError, error) {
-		resp, err := s.Write(ctx, &clusterpb.WriteRequest{Context: rc, Conditions: conds, Mutations: muts})
+		req := &clusterpb.WriteRequest{Context: rc, Conditions: conds, Mutations: muts}
+		write := s.Write
+		if async {
+			write = func(ctx context.Context, req *clusterpb.WriteRequest) (*clusterpb.WriteResponse, error) {
+				return writeAsync(ctx, s, req)
+			}
+		}
+		resp, err := write(ctx, req)
 		if err != nil {
 			return nil, err
 		}
@@ -394,6 +405,27 @@ func (cl *Client) Write(ctx context.Context, key []byte, conds []*clusterpb.Cond
 		return resp.GetRegionError(), nil
 	})
 	return out, err
+}
+
+// writeAsync is s.Write through s.WriteAsync: the context's deadline is
+// its timeout, and a context that ends first leaves the outcome unknown.
+func writeAsync(ctx context.Context, s *raftstore.Store, req *clusterpb.WriteRequest) (*clusterpb.WriteResponse, error) {
+	timeout := time.Minute
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	type answer struct {
+		resp *clusterpb.WriteResponse
+		err  error
+	}
+	ch := make(chan answer, 1)
+	s.WriteAsync(req, timeout, func(resp *clusterpb.WriteResponse, err error) { ch <- answer{resp, err} })
+	select {
+	case a := <-ch:
+		return a.resp, a.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: %w", raftstore.ErrUnknownResult, context.Cause(ctx))
+	}
 }
 
 // Put writes key.

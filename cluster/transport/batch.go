@@ -36,6 +36,17 @@ import (
 // slot of MaxInflightRequests (shared with the unary RPCs); without one it
 // is answered "server busy" (ResourceExhausted) at once, as a unary call is.
 
+// AsyncWriter is implemented by a KVHandler that can answer a write
+// without a goroutine waiting for it (the raft store's WriteAsync): it
+// calls done exactly once, from any goroutine, without blocking in it, and
+// answers a write still waiting after timeout with an error (its outcome
+// unknown). A batch stream hands such a handler its writes directly (no
+// worker, no context per request), and the answer goes from the handler's
+// goroutine straight to the stream's sender.
+type AsyncWriter interface {
+	WriteAsync(req *clusterpb.WriteRequest, timeout time.Duration, done func(*clusterpb.WriteResponse, error))
+}
+
 // maxBatchTimeout bounds a batched request's timeout (and is the timeout
 // of one that names none).
 const maxBatchTimeout = time.Minute
@@ -124,6 +135,7 @@ func (k kvService) BatchCommands(stream clusterpb.KV_BatchCommandsServer) error 
 	defer s.stats.batchStreams.Add(-1)
 	b := &batchServer{s: s, lim: lim, out: make(chan answered, s.cfg.MaxStreamRequests),
 		work: make(chan job), quit: make(chan struct{}), cancels: map[uint64]context.CancelFunc{}}
+	aw, _ := s.cfg.KV.(AsyncWriter)
 	defer close(b.quit) // idle workers exit
 	senderDone := make(chan error, 1)
 	go func() {
@@ -149,17 +161,27 @@ recv:
 				recvErr = err
 				break recv
 			}
+			if aw != nil && it.GetWrite() != nil {
+				b.writeAsync(aw, job{it, n})
+				continue
+			}
 			b.dispatch(job{it, n})
 		}
 	}
 	// The client closed its side (io.EOF) or the stream failed: answer
 	// what is in flight (a broken stream's requests are cancelled and
-	// their answers dropped), then end the stream.
+	// their answers dropped; its asynchronous writes are not waited for,
+	// their answers go nowhere), then end the stream.
 	if !errors.Is(recvErr, io.EOF) {
 		b.cancelAll()
+	} else {
+		b.async.Wait()
 	}
 	b.wg.Wait()
+	b.outMu.Lock()
+	b.outClosed = true
 	close(b.out)
+	b.outMu.Unlock()
 	if err := <-senderDone; err != nil {
 		return err
 	}
@@ -186,6 +208,12 @@ type batchServer struct {
 	seq     uint64
 	cancels map[uint64]context.CancelFunc
 	broken  bool
+
+	// async counts the writes handed to an AsyncWriter and not answered
+	// yet; their answers are queued under outMu, unless out is closed.
+	async     sync.WaitGroup
+	outMu     sync.Mutex
+	outClosed bool
 }
 
 // job is one request to serve and the bytes it holds of the limit.
@@ -219,14 +247,63 @@ func (b *batchServer) worker(j job) {
 	}
 }
 
+// itemTimeout is a batched request's timeout: its own, at most (and by
+// default) maxBatchTimeout.
+func itemTimeout(it *clusterpb.BatchRequestItem) time.Duration {
+	if t := time.Duration(min(it.GetTimeoutMicros(), uint64(maxBatchTimeout/time.Microsecond))) * time.Microsecond; t > 0 {
+		return t
+	}
+	return maxBatchTimeout
+}
+
+// writeAsync hands a write to aw; its answer is queued by the callback.
+// It takes a slot of MaxInflightRequests as serveItem does, and refuses the
+// write at once without one.
+func (b *batchServer) writeAsync(aw AsyncWriter, j job) {
+	s := b.s
+	resp := &clusterpb.BatchResponseItem{Id: j.it.GetId()}
+	select {
+	case s.reqSem <- struct{}{}:
+	default:
+		s.stats.busy.Add(1)
+		b.out <- answered{failItem(resp, status.Errorf(codes.ResourceExhausted, "server busy: %d requests in flight", cap(s.reqSem))), j.size}
+		return
+	}
+	w := j.it.GetWrite()
+	if err := s.checkWrite(w); err != nil {
+		<-s.reqSem
+		b.out <- answered{failItem(resp, err), j.size}
+		return
+	}
+	s.stats.kvRequests.Add(1)
+	b.async.Add(1)
+	aw.WriteAsync(w, itemTimeout(j.it), func(r *clusterpb.WriteResponse, err error) {
+		<-s.reqSem
+		if r, err = respond(r, err, "write"); err != nil {
+			failItem(resp, err)
+		} else {
+			resp.Resp = &clusterpb.BatchResponseItem_Write{Write: r}
+		}
+		b.outMu.Lock()
+		if !b.outClosed {
+			b.out <- answered{resp, j.size} // never blocks: see out
+		}
+		b.outMu.Unlock()
+		b.async.Done()
+	})
+}
+
+// failItem sets resp's error from err (a status, or Unknown) and returns it.
+func failItem(resp *clusterpb.BatchResponseItem, err error) *clusterpb.BatchResponseItem {
+	st := status.Convert(err)
+	resp.ErrorCode, resp.Error = uint32(st.Code()), st.Message()
+	return resp
+}
+
 // serve answers one request of a batch and queues its answer.
 func (b *batchServer) serve(j job) {
 	defer b.wg.Done()
-	timeout := maxBatchTimeout
-	if t := time.Duration(min(j.it.GetTimeoutMicros(), uint64(maxBatchTimeout/time.Microsecond))) * time.Microsecond; t > 0 {
-		timeout = t
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), itemTimeout(j.it))
 	b.mu.Lock()
 	b.seq++
 	id := b.seq
@@ -259,11 +336,7 @@ func (b *batchServer) cancelAll() {
 // do (ctx carries its deadline), and returns its answer.
 func (s *Server) serveItem(ctx context.Context, it *clusterpb.BatchRequestItem) *clusterpb.BatchResponseItem {
 	resp := &clusterpb.BatchResponseItem{Id: it.GetId()}
-	fail := func(err error) *clusterpb.BatchResponseItem {
-		st := status.Convert(err)
-		resp.ErrorCode, resp.Error = uint32(st.Code()), st.Message()
-		return resp
-	}
+	fail := func(err error) *clusterpb.BatchResponseItem { return failItem(resp, err) }
 	select {
 	case s.reqSem <- struct{}{}:
 		defer func() { <-s.reqSem }()

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -25,6 +26,14 @@ type streamGatedKV struct {
 }
 
 func (g *streamGatedKV) Write(ctx context.Context, req *clusterpb.WriteRequest) (*clusterpb.WriteResponse, error) {
+	g.hold()
+	defer g.cur.Add(-1)
+	<-g.gate
+	return g.fakeKV.Write(ctx, req)
+}
+
+// hold counts one more write held.
+func (g *streamGatedKV) hold() {
 	n := g.cur.Add(1)
 	for {
 		m := g.max.Load()
@@ -32,19 +41,40 @@ func (g *streamGatedKV) Write(ctx context.Context, req *clusterpb.WriteRequest) 
 			break
 		}
 	}
-	defer g.cur.Add(-1)
-	<-g.gate
-	return g.fakeKV.Write(ctx, req)
+}
+
+// asyncGatedKV is streamGatedKV answering its writes through AsyncWriter:
+// each is answered, from another goroutine, once gate closes.
+type asyncGatedKV struct{ *streamGatedKV }
+
+func (g asyncGatedKV) WriteAsync(req *clusterpb.WriteRequest, timeout time.Duration, done func(*clusterpb.WriteResponse, error)) {
+	g.hold()
+	go func() {
+		<-g.gate
+		done(&clusterpb.WriteResponse{Succeeded: true}, nil)
+		g.cur.Add(-1)
+	}()
 }
 
 // TestBatchStreamFloodIsBounded: a client floods one stream with requests
 // the node is slow to serve: the server serves at most MaxStreamRequests of
 // them at once (it stops reading the stream meanwhile), and once the node
-// catches up every request is answered exactly once.
+// catches up every request is answered exactly once. Served by workers
+// (Write) and handed to an AsyncWriter.
 func TestBatchStreamFloodIsBounded(t *testing.T) {
+	t.Run("workers", func(t *testing.T) {
+		kv := &streamGatedKV{gate: make(chan struct{})}
+		floodBounded(t, kv, kv)
+	})
+	t.Run("async", func(t *testing.T) {
+		kv := &streamGatedKV{gate: make(chan struct{})}
+		floodBounded(t, kv, asyncGatedKV{kv})
+	})
+}
+
+func floodBounded(t *testing.T, kv *streamGatedKV, handler KVHandler) {
 	const limit, total = 8, 400
-	kv := &streamGatedKV{gate: make(chan struct{})}
-	s := startServer(t, ServerConfig{KV: kv, MaxStreamRequests: limit})
+	s := startServer(t, ServerConfig{KV: handler, MaxStreamRequests: limit})
 	cc, err := grpc.NewClient(s.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -182,5 +212,79 @@ func TestBatchStreamLargeAnswers(t *testing.T) {
 		case len(a.GetGet().GetValue()) != n:
 			t.Errorf("request %d: %d bytes, want %d (%v)", id, len(a.GetGet().GetValue()), n, a.GetError())
 		}
+	}
+}
+
+// TestBatchStreamBrokenAsync: a client whose stream breaks while the
+// AsyncWriter holds its writes: the stream ends without waiting for them,
+// their answers, when they come, go nowhere (no send on the closed queue),
+// their MaxInflightRequests slots are given back, and the server serves a
+// new stream.
+func TestBatchStreamBrokenAsync(t *testing.T) {
+	kv := &streamGatedKV{gate: make(chan struct{})}
+	s := startServer(t, ServerConfig{KV: asyncGatedKV{kv}, MaxInflightRequests: 8})
+	cc, err := grpc.NewClient(s.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := clusterpb.NewKVClient(cc).BatchCommands(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	b := &clusterpb.BatchRequest{}
+	for id := range uint64(5) {
+		b.Requests = append(b.Requests, &clusterpb.BatchRequestItem{Id: id + 1, Cmd: &clusterpb.BatchRequestItem_Write{
+			Write: &clusterpb.WriteRequest{Mutations: []*clusterpb.Mutation{{Key: []byte("k"), Value: []byte("v")}}}}})
+	}
+	if err := st.Send(b); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the writes to be held", func() bool { return kv.cur.Load() == 5 })
+	cancel()
+	waitFor(t, "the broken stream to end on the server", func() bool { return s.Stats().KVStreams == 0 })
+	close(kv.gate) // the held writes are answered now
+	waitFor(t, "the held writes' answers", func() bool { return kv.cur.Load() == 0 })
+	// All 8 slots are free again: 8 writes on a new stream are served.
+	st, err = clusterpb.NewKVClient(cc).BatchCommands(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	b = &clusterpb.BatchRequest{}
+	for id := range uint64(8) {
+		b.Requests = append(b.Requests, &clusterpb.BatchRequestItem{Id: id + 1, Cmd: &clusterpb.BatchRequestItem_Write{
+			Write: &clusterpb.WriteRequest{Mutations: []*clusterpb.Mutation{{Key: []byte("k"), Value: []byte("v")}}}}})
+	}
+	if err := st.Send(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	answered := 0
+	for {
+		msg, err := st.Recv()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Fatal(err)
+			}
+			break
+		}
+		for _, a := range msg.GetResponses() {
+			if !a.GetWrite().GetSucceeded() {
+				t.Errorf("answer %v", a)
+			}
+			answered++
+		}
+	}
+	if answered != 8 {
+		t.Fatalf("%d of 8 answered", answered)
 	}
 }

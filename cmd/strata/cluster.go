@@ -91,6 +91,7 @@ func newServerCmd(e *env) *cobra.Command {
 	var insecureListen, verbose, leaseReads bool
 	var tick, leaseDrift time.Duration
 	var gcPercent int
+	gcFloorMiB := defaultGCFloorMiB
 	var tls clusterTLS
 	c := &cobra.Command{
 		Use:   "server --id N --dir DIR --listen ADDR (--initial-cluster 1=ADDR,2=ADDR,3=ADDR | --join ADDRS)",
@@ -122,6 +123,10 @@ plaintext and refuses to listen on a non-loopback address unless --insecure.`,
 			if cmd.Flags().Changed("gogc") || os.Getenv("GOGC") == "" {
 				debug.SetGCPercent(gcPercent)
 			}
+			if gcFloorMiB < 0 {
+				return usageError{fmt.Errorf("--gc-floor-mib %d: want at least 0", gcFloorMiB)}
+			}
+			setGCFloor(gcFloorMiB)
 			stopProfile, err := startCPUProfile(cpuProfile)
 			if err != nil {
 				return err
@@ -161,6 +166,7 @@ plaintext and refuses to listen on a non-loopback address unless --insecure.`,
 	c.Flags().BoolVar(&insecureListen, "insecure", false, "allow plaintext on a non-loopback address")
 	c.Flags().BoolVar(&verbose, "verbose", false, "log debug messages")
 	c.Flags().IntVar(&gcPercent, "gogc", 100, "the Go collector's GOGC percentage (the GOGC environment variable wins over the default; -1: no collection); 200 halved the collector's share of a put's CPU in profiles, but its effect on the CPU per put was within this machine's noise, so the default is Go's")
+	c.Flags().IntVar(&gcFloorMiB, "gc-floor-mib", defaultGCFloorMiB, "MiB the Go heap may grow beyond what is live before the collector runs (0: Go's default); a node's live heap is a few MiB (its memtables and block cache are outside it), so without a floor the collector runs every few MiB allocated")
 	c.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the server's run to this file when it stops on SIGINT/SIGTERM (go tool pprof)")
 	c.Flags().DurationVar(&tick, "raft-tick", 100*time.Millisecond, "Raft's tick; elections time out after 10 ticks, leaders heartbeat every 2 (every node of a cluster should have the same)")
 	c.Flags().BoolVar(&leaseReads, "lease-reads", false, "serve reads of mode lease under the leader's lease, without a quorum round (linearizable only while clocks drift apart by less than --lease-max-drift per lease; every node should agree; see docs/cluster.md)")
