@@ -123,7 +123,8 @@ type DB struct {
 	nextMemSize int
 	// flushQueued asks the flush loop to flush every frozen memtable,
 	// however little the small ones hold together (see flushSetLocked):
-	// set by a write over MaxMemTableBytes and by WaitForCompactions (mu).
+	// set by a write over MaxMemTableBytes, by Flush and by
+	// WaitForCompactions (mu).
 	flushQueued bool
 
 	// The WAL being written to (nil when read-only).
