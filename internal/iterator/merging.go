@@ -57,11 +57,14 @@ type Merging struct {
 	dir      int8
 	err      error
 
-	// Range tombstones (SetTombstones): tombs is empty when there are none.
-	tombs   []tombView
-	ucmp    func(a, b []byte) int
-	readSeq uint64
-	seekBuf []byte
+	// Range tombstones (SetTombstones): tombs is empty when there are none;
+	// firstTomb is the first child with tombstones (meaningful only when
+	// tombs is not empty).
+	tombs     []tombView
+	firstTomb int
+	ucmp      func(a, b []byte) int
+	readSeq   uint64
+	seekBuf   []byte
 	// capFrom and capSeq: see SetSeqCap (capFrom >= len(children): none).
 	capFrom int
 	capSeq  uint64
@@ -201,11 +204,12 @@ func (m *Merging) First() bool {
 	if m.err != nil {
 		return false
 	}
-	for i := range m.children {
-		if len(m.tombs) > 0 && m.startPast(i, dirForward) {
-			continue
+	if len(m.tombs) > 0 {
+		m.startAll(dirForward)
+	} else {
+		for i := range m.children {
+			m.children[i].iter.First()
 		}
-		m.children[i].iter.First()
 	}
 	return m.settle(m.rebuild(dirForward))
 }
@@ -215,11 +219,12 @@ func (m *Merging) Last() bool {
 	if m.err != nil {
 		return false
 	}
-	for i := range m.children {
-		if len(m.tombs) > 0 && m.startPast(i, dirReverse) {
-			continue
+	if len(m.tombs) > 0 {
+		m.startAll(dirReverse)
+	} else {
+		for i := range m.children {
+			m.children[i].iter.Last()
 		}
-		m.children[i].iter.Last()
 	}
 	return m.settle(m.rebuild(dirReverse))
 }

@@ -70,6 +70,7 @@ func (m *Merging) SetTombstones(ucmp func(a, b []byte) int, readSeq uint64, ts [
 		m.tombs = make([]tombView, len(ts))
 	}
 	m.tombs = m.tombs[:len(ts)]
+	m.firstTomb = first
 	for i := first; i < len(ts); i++ {
 		if t := ts[i]; t != nil {
 			m.tombs[i].src = t
@@ -235,6 +236,27 @@ type Hinted interface {
 	LastHint() []byte
 }
 
+// startAll is First (forward) or Last with range tombstones: each child is
+// positioned at its start, or past what the tombstones of the children
+// before it delete there (startPast). The children up to the first with
+// tombstones have none before them: they start as usual, and moving
+// forward nothing before them covers a key (pastAll).
+func (m *Merging) startAll(dir int8) {
+	for j := range m.children {
+		c := &m.children[j]
+		if j <= m.firstTomb {
+			c.pastAll = dir == dirForward
+		} else if m.startPast(j, dir) {
+			continue
+		}
+		if dir == dirForward {
+			c.iter.First()
+		} else {
+			c.iter.Last()
+		}
+	}
+}
+
 // startPast is First (forward) or Last for child j when range tombstones
 // of the children before it delete the entries at its start (end), as its
 // hints tell: the child seeks straight past them, or is left out of the
@@ -244,9 +266,6 @@ type Hinted interface {
 func (m *Merging) startPast(j int, dir int8) bool {
 	c := &m.children[j]
 	c.pastAll = false
-	if j == 0 {
-		return false
-	}
 	var ukey []byte
 	// A Level first: a comparison of types, not a look-up of Hinted's
 	// method table.
