@@ -68,6 +68,9 @@ type Merging struct {
 	// capFrom and capSeq: see SetSeqCap (capFrom >= len(children): none).
 	capFrom int
 	capSeq  uint64
+	// starts[j] remembers startPast's last answer for child j; kept
+	// across Init and Close (see startMemo).
+	starts []startMemo
 }
 
 // NewMerging returns an iterator over the merged contents of iters, ordered

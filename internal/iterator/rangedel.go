@@ -1,6 +1,11 @@
 package iterator
 
-import "github.com/strata-db/strata/internal/base"
+import (
+	"bytes"
+
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/rangedel"
+)
 
 // Tombstones gives the range tombstones of one child of a Merging iterator
 // (a memtable's, a table's, or a level's) so that the Merging iterator can
@@ -19,6 +24,24 @@ type Tombstones interface {
 	// the fragment's end. A source that cannot tell returns gap false.
 	// The Merging iterator asks only SpanGap.
 	SpanGap(ukey []byte, readSeq uint64) (seq uint64, lo, hi, gapEnd []byte, gap bool, err error)
+}
+
+// SetView is a fragmented set of range tombstones (a memtable's, a
+// table's) as Tombstones. The Merging iterator asks a SetView's set
+// directly, not through the interface, and, since a set never changes,
+// may remember what a walk over SetViews found (see startMemo).
+type SetView rangedel.Set
+
+// Span implements Tombstones.
+func (v *SetView) Span(ukey []byte, readSeq uint64) (uint64, []byte, []byte, error) {
+	q, lo, hi := (*rangedel.Set)(v).Span(ukey, readSeq)
+	return q, lo, hi, nil
+}
+
+// SpanGap implements Tombstones.
+func (v *SetView) SpanGap(ukey []byte, readSeq uint64) (uint64, []byte, []byte, []byte, bool, error) {
+	q, lo, hi, gapEnd, gap := (*rangedel.Set)(v).SpanGap(ukey, readSeq)
+	return q, lo, hi, gapEnd, gap, nil
 }
 
 // tombView is a child's Tombstones with the last answer cached: a forward
@@ -122,8 +145,11 @@ func (m *Merging) covering(i int, ukey []byte) (seq uint64, lo, hi []byte, err e
 			return 0, v.lo, v.hi, nil
 		}
 	}
-	seq, lo, hi, gapEnd, gap, err := v.src.SpanGap(ukey, m.readSeqOf(i))
-	if err != nil {
+	var gapEnd []byte
+	var gap bool
+	if sv, ok := v.src.(*SetView); ok {
+		seq, lo, hi, gapEnd, gap = (*rangedel.Set)(sv).SpanGap(ukey, m.readSeqOf(i))
+	} else if seq, lo, hi, gapEnd, gap, err = v.src.SpanGap(ukey, m.readSeqOf(i)); err != nil {
 		v.cached = false
 		return 0, nil, nil, err
 	}
@@ -145,6 +171,10 @@ func (m *Merging) settle(ok bool) bool {
 func (m *Merging) skipDeleted() bool {
 	for len(m.heap) > 0 {
 		top := m.heap[0]
+		if top.pastAll && m.dir == dirForward && top.index < m.capFrom &&
+			(top.index >= len(m.tombs) || m.tombs[top.index].src == nil) {
+			return true // no tombstone covers anything of the child from here on
+		}
 		if len(top.key) < 8 {
 			return true // malformed: the DB iterator reports it
 		}
@@ -284,9 +314,19 @@ func (m *Merging) startPast(j int, dir int8) bool {
 	if ukey == nil {
 		return false
 	}
-	to, moved, open, err := m.pastTombstones(j, ukey, dir)
-	if err == nil && !open && dir == dirForward {
-		c.pastAll = m.clearOnward(j)
+	var to []byte
+	var moved, open bool
+	var err error
+	if sm := m.startMemoFor(j, ukey, dir); sm != nil {
+		to, moved, open, c.pastAll = sm.to, sm.moved, sm.open, sm.pastAll
+	} else {
+		to, moved, open, err = m.pastTombstones(j, ukey, dir)
+		if err == nil && !open && dir == dirForward {
+			c.pastAll = m.clearOnward(j)
+		}
+		if err == nil {
+			m.rememberStart(j, ukey, dir, to, moved, open, c.pastAll)
+		}
 	}
 	switch {
 	case err != nil:
@@ -306,6 +346,93 @@ func (m *Merging) startPast(j int, dir int8) bool {
 		c.iter.SeekLT(m.seekBuf)
 	}
 	return true
+}
+
+// startMemo is what startPast last found for one child: moving in
+// direction dir from the child's hint, past the tombstones of the sources
+// srcs (the children's before it, nil where a child has none), it goes to
+// `to` (when moved), or nothing of the child survives (open); pastAll is
+// the child's mark (see mergeChild). Kept only when every source is a
+// SetView (a set, which never changes) whose tombstones the reader all
+// sees (its sequence at or above maxSeq, their largest), so that the
+// answer depends on nothing but the sets and the hint: the next iterator
+// from the same pool that starts the same child over the same sets (a
+// queue's consumers, every scan from the start of a range a prefix of
+// which was deleted) takes it without asking the sets. It survives Init
+// and Close, holding its sets (and so `to`, a bound of one of them).
+type startMemo struct {
+	valid   bool
+	dir     int8
+	hint    []byte
+	srcs    []Tombstones
+	maxSeq  uint64
+	to      []byte
+	moved   bool
+	open    bool
+	pastAll bool
+}
+
+// startMemoFor returns child j's startMemo when it answers the question
+// of starting it from hint ukey in direction dir, or nil.
+func (m *Merging) startMemoFor(j int, ukey []byte, dir int8) *startMemo {
+	if j >= len(m.starts) {
+		return nil
+	}
+	sm := &m.starts[j]
+	if !sm.valid || sm.dir != dir || len(sm.srcs) != j || m.readSeqOf(j-1) < sm.maxSeq {
+		return nil
+	}
+	for i, src := range sm.srcs {
+		var cur Tombstones
+		if i < len(m.tombs) {
+			cur = m.tombs[i].src
+		}
+		if cur != src {
+			return nil
+		}
+	}
+	if !bytes.Equal(sm.hint, ukey) {
+		return nil
+	}
+	return sm
+}
+
+// rememberStart records startPast's answer for child j (see startMemo),
+// when its sources allow.
+func (m *Merging) rememberStart(j int, ukey []byte, dir int8, to []byte, moved, open, pastAll bool) {
+	var maxSeq uint64
+	for i := 0; i < j && i < len(m.tombs); i++ {
+		src := m.tombs[i].src
+		if src == nil {
+			continue
+		}
+		sv, ok := src.(*SetView)
+		if !ok {
+			return
+		}
+		maxSeq = max(maxSeq, (*rangedel.Set)(sv).MaxSeq())
+	}
+	if m.readSeqOf(j-1) < maxSeq {
+		return // some tombstones are invisible to this reader
+	}
+	for len(m.starts) <= j {
+		m.starts = append(m.starts, startMemo{})
+	}
+	sm := &m.starts[j]
+	sm.valid, sm.dir, sm.maxSeq = true, dir, maxSeq
+	sm.hint = append(sm.hint[:0], ukey...)
+	sm.srcs = sm.srcs[:0]
+	for i := 0; i < j; i++ {
+		var src Tombstones
+		if i < len(m.tombs) {
+			src = m.tombs[i].src
+		}
+		sm.srcs = append(sm.srcs, src)
+	}
+	if !moved {
+		to = nil
+	}
+	sm.to, sm.moved, sm.open, sm.pastAll = to, moved, open, pastAll
 }
 
 // clearOnward reports, after pastTombstones(j, …) moved forward to a key
