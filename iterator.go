@@ -223,9 +223,10 @@ func (d *DB) initIterator(it *Iterator, o *IterOptions, ix *memtable.MemTable, i
 		}
 		if facts := f.Facts(); facts != nil && facts.Empty {
 			// Range tombstones only (a flush of a memtable that held
-			// nothing else): no table iterator to open, but its
-			// tombstones hide the older children's entries.
-			children = append(children, noPoints{})
+			// nothing else): no table iterator to open (a nil child,
+			// see iterator.NewMerging), but its tombstones hide the
+			// older children's entries.
+			children = append(children, nil)
 			var ts iterator.Tombstones
 			if facts.RangeDels != nil {
 				ts = (*setView)(facts.RangeDels)
@@ -236,7 +237,9 @@ func (d *DB) initIterator(it *Iterator, o *IterOptions, ix *memtable.MemTable, i
 		t, err := d.tables.newIter(f)
 		if err != nil {
 			for _, c := range children {
-				c.Close()
+				if c != nil {
+					c.Close()
+				}
 			}
 			ia.children = children[:0]
 			clear(tombs)

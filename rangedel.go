@@ -19,21 +19,6 @@ import (
 // setView is a fragmented set of tombstones as an iterator.Tombstones.
 type setView = iterator.SetView
 
-// noPoints is the iterator of a table that holds range tombstones only
-// (manifest.TableFacts.Empty): never positioned.
-type noPoints struct{}
-
-func (noPoints) SeekGE([]byte) bool { return false }
-func (noPoints) SeekLT([]byte) bool { return false }
-func (noPoints) First() bool        { return false }
-func (noPoints) Last() bool         { return false }
-func (noPoints) Next() bool         { return false }
-func (noPoints) Prev() bool         { return false }
-func (noPoints) Valid() bool        { return false }
-func (noPoints) Key() []byte        { return nil }
-func (noPoints) Value() []byte      { return nil }
-func (noPoints) Error() error       { return nil }
-func (noPoints) Close() error       { return nil }
 
 // levelTombs is the tombstones of a sorted level (1 and deeper) as an
 // iterator.Tombstones: those of the table whose range holds the key. It

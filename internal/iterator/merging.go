@@ -76,7 +76,9 @@ type Merging struct {
 // NewMerging returns an iterator over the merged contents of iters, ordered
 // by cmp, which must be the internal-key order the children are sorted by.
 // It is unpositioned: call a positioning method first. The Merging iterator
-// owns the children: Close closes them.
+// owns the children: Close closes them. A nil child has no entries (a
+// table of range tombstones only, whose tombstones SetTombstones still
+// gives): it costs no call.
 func NewMerging(cmp func(a, b []byte) int, iters ...base.InternalIterator) *Merging {
 	m := &Merging{}
 	m.Init(cmp, iters...)
@@ -148,6 +150,9 @@ func (m *Merging) rebuild(dir int8) bool {
 			c.skip = false
 			continue
 		}
+		if c.iter == nil {
+			continue
+		}
 		if c.iter.Valid() {
 			c.key = c.iter.Key()
 			m.heap = append(m.heap, c)
@@ -183,7 +188,9 @@ func (m *Merging) SeekGE(key []byte) bool {
 		return m.seekPast(key, dirForward)
 	}
 	for i := range m.children {
-		m.children[i].iter.SeekGE(key)
+		if it := m.children[i].iter; it != nil {
+			it.SeekGE(key)
+		}
 	}
 	return m.settle(m.rebuild(dirForward))
 }
@@ -197,7 +204,9 @@ func (m *Merging) SeekLT(key []byte) bool {
 		return m.seekPast(key, dirReverse)
 	}
 	for i := range m.children {
-		m.children[i].iter.SeekLT(key)
+		if it := m.children[i].iter; it != nil {
+			it.SeekLT(key)
+		}
 	}
 	return m.settle(m.rebuild(dirReverse))
 }
@@ -211,7 +220,9 @@ func (m *Merging) First() bool {
 		m.startAll(dirForward)
 	} else {
 		for i := range m.children {
-			m.children[i].iter.First()
+			if it := m.children[i].iter; it != nil {
+				it.First()
+			}
 		}
 	}
 	return m.settle(m.rebuild(dirForward))
@@ -226,7 +237,9 @@ func (m *Merging) Last() bool {
 		m.startAll(dirReverse)
 	} else {
 		for i := range m.children {
-			m.children[i].iter.Last()
+			if it := m.children[i].iter; it != nil {
+				it.Last()
+			}
 		}
 	}
 	return m.settle(m.rebuild(dirReverse))
@@ -291,7 +304,7 @@ func (m *Merging) switchToForward() bool {
 	for i := range m.children {
 		c := &m.children[i]
 		c.pastAll = false
-		if c == cur {
+		if c == cur || c.iter == nil {
 			continue
 		}
 		ok := c.iter.SeekGE(key)
@@ -312,7 +325,7 @@ func (m *Merging) switchToReverse() bool {
 	for i := range m.children {
 		c := &m.children[i]
 		c.pastAll = false
-		if c == cur {
+		if c == cur || c.iter == nil {
 			continue
 		}
 		c.iter.SeekLT(key)

@@ -279,6 +279,9 @@ func (m *Merging) startAll(dir int8) {
 		} else if m.startPast(j, dir) {
 			continue
 		}
+		if c.iter == nil {
+			continue
+		}
 		if dir == dirForward {
 			c.iter.First()
 		} else {
@@ -521,9 +524,11 @@ func (m *Merging) seekPast(key []byte, dir int8) bool {
 			c.skip = true
 			continue
 		}
-		if dir == dirForward {
+		switch {
+		case c.iter == nil:
+		case dir == dirForward:
 			c.iter.SeekGE(target)
-		} else {
+		default:
 			c.iter.SeekLT(target)
 		}
 		if ukey == nil || j+1 == len(m.children) || j >= len(m.tombs) || m.tombs[j].src == nil {
