@@ -341,12 +341,15 @@ func (m *Merging) startPast(j int, dir int8) bool {
 		return false
 	case open:
 		c.skip = true
-	case dir == dirForward:
-		m.seekBuf = base.MakeSearchKey(m.seekBuf[:0], to, base.MaxSeq)
-		c.iter.SeekGE(m.seekBuf)
 	default:
 		m.seekBuf = base.MakeSearchKey(m.seekBuf[:0], to, base.MaxSeq)
-		c.iter.SeekLT(m.seekBuf)
+		if l, ok := c.iter.(*Level); ok {
+			l.seekPastHint(m.seekBuf, dir) // to is past the hint: see there
+		} else if dir == dirForward {
+			c.iter.SeekGE(m.seekBuf)
+		} else {
+			c.iter.SeekLT(m.seekBuf)
+		}
 	}
 	return true
 }
@@ -367,7 +370,7 @@ type startMemo struct {
 	valid   bool
 	dir     int8
 	hint    []byte
-	srcs    []Tombstones
+	srcs    []*SetView
 	maxSeq  uint64
 	to      []byte
 	moved   bool
@@ -390,7 +393,11 @@ func (m *Merging) startMemoFor(j int, ukey []byte, dir int8) *startMemo {
 		if i < len(m.tombs) {
 			cur = m.tombs[i].src
 		}
-		if cur != src {
+		if cur == nil {
+			if src != nil {
+				return nil
+			}
+		} else if sv, ok := cur.(*SetView); !ok || sv != src {
 			return nil
 		}
 	}
@@ -426,11 +433,11 @@ func (m *Merging) rememberStart(j int, ukey []byte, dir int8, to []byte, moved, 
 	sm.hint = append(sm.hint[:0], ukey...)
 	sm.srcs = sm.srcs[:0]
 	for i := 0; i < j; i++ {
-		var src Tombstones
-		if i < len(m.tombs) {
-			src = m.tombs[i].src
+		var sv *SetView
+		if i < len(m.tombs) && m.tombs[i].src != nil {
+			sv = m.tombs[i].src.(*SetView) // checked above
 		}
-		sm.srcs = append(sm.srcs, src)
+		sm.srcs = append(sm.srcs, sv)
 	}
 	if !moved {
 		to = nil
