@@ -317,18 +317,22 @@ func (m *Merging) startPast(j int, dir int8) bool {
 	if ukey == nil {
 		return false
 	}
-	var to []byte
+	var to, seekKey []byte
 	var moved, open bool
 	var err error
 	if sm := m.startMemoFor(j, ukey, dir); sm != nil {
-		to, moved, open, c.pastAll = sm.to, sm.moved, sm.open, sm.pastAll
+		seekKey, moved, open, c.pastAll = sm.seekKey, sm.moved, sm.open, sm.pastAll
 	} else {
 		to, moved, open, err = m.pastTombstones(j, ukey, dir)
 		if err == nil && !open && dir == dirForward {
 			c.pastAll = m.clearOnward(j)
 		}
+		if moved && !open {
+			m.seekBuf = base.MakeSearchKey(m.seekBuf[:0], to, base.MaxSeq)
+			seekKey = m.seekBuf
+		}
 		if err == nil {
-			m.rememberStart(j, ukey, dir, to, moved, open, c.pastAll)
+			m.rememberStart(j, ukey, dir, seekKey, moved, open, c.pastAll)
 		}
 	}
 	switch {
@@ -342,13 +346,13 @@ func (m *Merging) startPast(j int, dir int8) bool {
 	case open:
 		c.skip = true
 	default:
-		m.seekBuf = base.MakeSearchKey(m.seekBuf[:0], to, base.MaxSeq)
+		// seekKey is to's first key (MaxSeq).
 		if l, ok := c.iter.(*Level); ok {
-			l.seekPastHint(m.seekBuf, dir) // to is past the hint: see there
+			l.seekPastHint(seekKey, dir) // to is past the hint: see there
 		} else if dir == dirForward {
-			c.iter.SeekGE(m.seekBuf)
+			c.iter.SeekGE(seekKey)
 		} else {
-			c.iter.SeekLT(m.seekBuf)
+			c.iter.SeekLT(seekKey)
 		}
 	}
 	return true
@@ -356,8 +360,9 @@ func (m *Merging) startPast(j int, dir int8) bool {
 
 // startMemo is what startPast last found for one child: moving in
 // direction dir from the child's hint, past the tombstones of the sources
-// srcs (the children's before it, nil where a child has none), it goes to
-// `to` (when moved), or nothing of the child survives (open); pastAll is
+// srcs (the children's before it, nil where a child has none), it seeks
+// seekKey, a user key's first key (when moved, and not open), or nothing
+// of the child survives (open); pastAll is
 // the child's mark (see mergeChild). Kept only when every source is a
 // SetView (a set, which never changes) whose tombstones the reader all
 // sees (its sequence at or above maxSeq, their largest), so that the
@@ -365,14 +370,14 @@ func (m *Merging) startPast(j int, dir int8) bool {
 // from the same pool that starts the same child over the same sets (a
 // queue's consumers, every scan from the start of a range a prefix of
 // which was deleted) takes it without asking the sets. It survives Init
-// and Close, holding its sets (and so `to`, a bound of one of them).
+// and Close, holding its sets.
 type startMemo struct {
 	valid   bool
 	dir     int8
 	hint    []byte
 	srcs    []*SetView
 	maxSeq  uint64
-	to      []byte
+	seekKey []byte
 	moved   bool
 	open    bool
 	pastAll bool
@@ -408,8 +413,8 @@ func (m *Merging) startMemoFor(j int, ukey []byte, dir int8) *startMemo {
 }
 
 // rememberStart records startPast's answer for child j (see startMemo),
-// when its sources allow.
-func (m *Merging) rememberStart(j int, ukey []byte, dir int8, to []byte, moved, open, pastAll bool) {
+// when its sources allow. seekKey is copied.
+func (m *Merging) rememberStart(j int, ukey []byte, dir int8, seekKey []byte, moved, open, pastAll bool) {
 	var maxSeq uint64
 	for i := 0; i < j && i < len(m.tombs); i++ {
 		src := m.tombs[i].src
@@ -439,10 +444,8 @@ func (m *Merging) rememberStart(j int, ukey []byte, dir int8, to []byte, moved, 
 		}
 		sm.srcs = append(sm.srcs, sv)
 	}
-	if !moved {
-		to = nil
-	}
-	sm.to, sm.moved, sm.open, sm.pastAll = to, moved, open, pastAll
+	sm.seekKey = append(sm.seekKey[:0], seekKey...)
+	sm.moved, sm.open, sm.pastAll = moved, open, pastAll
 }
 
 // clearOnward reports, after pastTombstones(j, …) moved forward to a key
