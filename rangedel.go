@@ -19,7 +19,6 @@ import (
 // setView is a fragmented set of tombstones as an iterator.Tombstones.
 type setView = iterator.SetView
 
-
 // levelTombs is the tombstones of a sorted level (1 and deeper) as an
 // iterator.Tombstones: those of the table whose range holds the key. It
 // keeps the last table's set, so a walk opens each table's once.
