@@ -237,6 +237,7 @@ func (d *DB) replaceWithStandIn(ms []*memTable, meta *manifest.FileMetadata) {
 	d.standInMu.Unlock()
 	d.mu.Lock()
 	d.imms = append([]*memTable{s}, d.imms[len(ms):]...)
+	d.budgetWaivedFor = nil // MaxMemTableBytes holds again for the next flush
 	d.updateReadStateLocked()
 	d.bgCond.Broadcast()
 	d.mu.Unlock()
