@@ -2,6 +2,7 @@ package strata
 
 import (
 	"errors"
+	"github.com/strata-db/strata/internal/testenv"
 	"math/rand/v2"
 	"os"
 	"sync"
@@ -184,6 +185,8 @@ func BenchmarkReadRandom(b *testing.B) {
 	var kb [32]byte
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := testenv.StartCPU()
+	defer cpu.Report(b)
 	for i := 0; i < b.N; i++ {
 		if _, err := db.Get(benchKey(kb[:], 2*rng.IntN(readDBKeys))); err != nil {
 			b.Fatal(err)
@@ -231,6 +234,8 @@ func BenchmarkReadSeq(b *testing.B) {
 	defer it.Close()
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := testenv.StartCPU()
+	defer cpu.Report(b)
 	ok := it.First()
 	for i := 0; i < b.N; i++ {
 		if !ok {
@@ -247,6 +252,8 @@ func BenchmarkReadReverse(b *testing.B) {
 	defer it.Close()
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := testenv.StartCPU()
+	defer cpu.Report(b)
 	ok := it.Last()
 	for i := 0; i < b.N; i++ {
 		if !ok {
@@ -265,6 +272,8 @@ func BenchmarkSeekRandom(b *testing.B) {
 	var kb [32]byte
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := testenv.StartCPU()
+	defer cpu.Report(b)
 	for i := 0; i < b.N; i++ {
 		ok := it.Seek(benchKey(kb[:], rng.IntN(2*readDBKeys)))
 		for j := 0; ok && j < 10; j++ {
@@ -290,6 +299,8 @@ func BenchmarkSeekRandomNewIterator(b *testing.B) {
 	var kb [32]byte
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := testenv.StartCPU()
+	defer cpu.Report(b)
 	for i := 0; i < b.N; i++ {
 		it := db.NewIterator(nil)
 		ok := it.Seek(benchKey(kb[:], rng.IntN(2*readDBKeys)))

@@ -492,7 +492,8 @@ func (d *DB) setBGErrLocked(op string, err error) (notify func()) {
 // bytes, stalling as LevelDB does: a 1 ms delay per write once level 0 has
 // L0SlowdownTrigger files, a wait when the memtables are all full or level
 // 0 reaches L0StopTrigger; and a wait when the memtables would pass
-// MaxMemTableBytes while a flush is pending. A forceReason (FlushInfo's
+// MaxMemTableBytes while a flush is pending, for at most MaxMemTableWait
+// (then the write goes on past the bound). A forceReason (FlushInfo's
 // Reason) rotates a non-empty memtable regardless. A stall is reported by
 // WriteStallBegin and WriteStallEnd, and a new WAL by WALCreated. d.mu is
 // held (and released while waiting, and while events are delivered).
@@ -500,10 +501,17 @@ func (d *DB) makeRoomForWriteLocked(forceReason string, need int) error {
 	force := forceReason != ""
 	allowDelay := !force
 	budgetStalled := false
+	// budgetDeadline ends this write's wait at MaxMemTableBytes
+	// (MaxMemTableWait); budgetTimer wakes it then.
+	var budgetDeadline time.Time
+	var budgetTimer *time.Timer
 	var stall writeStall
 	// done ends the stall, if any (not deferred: a panicking listener
 	// must not have it unlock d.mu, which is then not held).
 	done := func(err error) error {
+		if budgetTimer != nil {
+			budgetTimer.Stop()
+		}
 		stall.endLocked(d)
 		return err
 	}
@@ -532,7 +540,17 @@ func (d *DB) makeRoomForWriteLocked(forceReason string, need int) error {
 			if !budgetStalled {
 				budgetStalled = true
 				d.stats.stalls.Add(1)
+				if wait := d.opts.MaxMemTableWait; wait > 0 {
+					budgetDeadline = time.Now().Add(wait)
+					budgetTimer = time.AfterFunc(wait, d.wakeBudgetWaiters)
+				}
+			} else if !budgetDeadline.IsZero() && !time.Now().Before(budgetDeadline) {
+				// Go on past the bound, and so do later writes until
+				// this flush is done; the other rules still hold.
+				d.budgetWaivedFor = d.imms[0]
+				continue
 			}
+			inTime := func() bool { return budgetDeadline.IsZero() || time.Now().Before(budgetDeadline) }
 			d.flushQueued = true // small memtables too (flushSetLocked)
 			d.scheduleFlush()
 			gen := d.assistGen.Load()
@@ -543,7 +561,7 @@ func (d *DB) makeRoomForWriteLocked(forceReason string, need int) error {
 				// (MaxWriteBufferNumber > 2) the next one starts at once,
 				// and its end may not be what the write waits for.
 				d.mu.Unlock()
-				a.HelpWhile(func() bool { return d.assisting.Load() == a && d.assistGen.Load() == gen })
+				a.HelpWhile(func() bool { return d.assisting.Load() == a && d.assistGen.Load() == gen && inTime() })
 				d.mu.Lock()
 				continue
 			}
@@ -586,12 +604,24 @@ func (d *DB) makeRoomForWriteLocked(forceReason string, need int) error {
 	}
 }
 
+// wakeBudgetWaiters wakes the writes waiting at MaxMemTableBytes (on
+// bgCond, or compressing a flush's blocks) so that one whose
+// MaxMemTableWait is over goes on.
+func (d *DB) wakeBudgetWaiters() {
+	d.mu.Lock()
+	d.bgCond.Broadcast()
+	d.mu.Unlock()
+	if a := d.assisting.Load(); a != nil {
+		a.Wake()
+	}
+}
+
 // overMemTableBudgetLocked reports whether need more bytes would take the
 // memtables past MaxMemTableBytes while a flush is pending (see
 // Options.MaxMemTableBytes). A write that finds no memtable waiting for a
 // flush never waits here: it rotates (or stalls) by the other rules.
 func (d *DB) overMemTableBudgetLocked(need int) bool {
-	if len(d.imms) == 0 || d.opts.MaxMemTableBytes < 0 {
+	if len(d.imms) == 0 || d.opts.MaxMemTableBytes < 0 || d.budgetWaivedFor == d.imms[0] {
 		return false
 	}
 	total := d.mem.ApproximateMemoryUsage() + uint64(need)

@@ -117,13 +117,18 @@ type DB struct {
 
 	mem  *memTable   // the mutable memtable
 	imms []*memTable // frozen memtables, oldest first, waiting to be flushed
+	// budgetWaivedFor is the frozen memtable whose pending flush a write
+	// waited MaxMemTableWait for at MaxMemTableBytes: until that flush is
+	// done, writes go on past the bound (see makeRoomForWriteLocked).
+	budgetWaivedFor *memTable
 	// nextMemSize is the size of the next memtable a rotation makes (mu):
 	// InitialMemTableSize after Open, doubled at each rotation up to
 	// WriteBufferSize.
 	nextMemSize int
 	// flushQueued asks the flush loop to flush every frozen memtable,
 	// however little the small ones hold together (see flushSetLocked):
-	// set by a write over MaxMemTableBytes and by WaitForCompactions (mu).
+	// set by a write over MaxMemTableBytes, by Flush and by
+	// WaitForCompactions (mu).
 	flushQueued bool
 
 	// The WAL being written to (nil when read-only).

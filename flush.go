@@ -237,6 +237,7 @@ func (d *DB) replaceWithStandIn(ms []*memTable, meta *manifest.FileMetadata) {
 	d.standInMu.Unlock()
 	d.mu.Lock()
 	d.imms = append([]*memTable{s}, d.imms[len(ms):]...)
+	d.budgetWaivedFor = nil // MaxMemTableBytes holds again for the next flush
 	d.updateReadStateLocked()
 	d.bgCond.Broadcast()
 	d.mu.Unlock()
@@ -433,6 +434,10 @@ func (d *DB) flush(ctx context.Context, reason string) error {
 		return d.bgErr
 	}
 	target := d.imms[len(d.imms)-1]
+	// Every frozen memtable, however little the small ones of the ramp
+	// hold together: with nothing to rotate (an empty memtable), target
+	// may be one that flushSetLocked alone would leave waiting.
+	d.flushQueued = true
 	d.scheduleFlush()
 	stop := d.wakeOnDone(ctx)
 	defer stop()

@@ -100,33 +100,48 @@ var iterAllocPool = sync.Pool{New: func() any {
 
 // NewIterator returns an iterator over the database (or over o.Snapshot).
 // It starts unpositioned: call First, Last, Seek or SeekLT.
+//
+// NewIterator is small enough to inline, and initIterator keeps no
+// reference to the handle: a caller that keeps its iterator local (it :=
+// db.NewIterator(nil); …; it.Close()) gets the handle on its stack, and
+// an iterator then allocates nothing (its internals are pooled).
 func (d *DB) NewIterator(o *IterOptions) *Iterator {
-	return d.newIterator(o, nil, 0)
+	it := new(Iterator)
+	d.initIterator(it, o, nil, 0)
+	return it
 }
 
 // newIterator is NewIterator through an indexed batch's memtable ix, read
 // at ixSeq, laid over the database (nil ix: none).
 func (d *DB) newIterator(o *IterOptions, ix *memtable.MemTable, ixSeq uint64) *Iterator {
+	it := new(Iterator)
+	d.initIterator(it, o, ix, ixSeq)
+	return it
+}
+
+// initIterator sets up the zero handle it as newIterator's iterator. It
+// must not keep it anywhere (see NewIterator).
+func (d *DB) initIterator(it *Iterator, o *IterOptions, ix *memtable.MemTable, ixSeq uint64) {
 	var opts IterOptions
 	if o != nil {
 		opts = *o
 	}
-	it := &Iterator{db: d, ctx: opts.Context}
+	it.db, it.ctx = d, opts.Context
 	seq := seqLatest
 	if opts.Snapshot != nil {
 		if opts.Snapshot.closed {
 			it.err = errSnapshotClosed
-			return it
+			return
 		}
 		seq = opts.Snapshot.seq
 	}
 	if d.isClosed() {
 		it.err = ErrClosed
-		return it
+		return
 	}
 	if len(opts.Prefix) > 0 && d.cmp.Name != DefaultComparer.Name {
 		it.err = fmt.Errorf("strata: IterOptions.Prefix needs the bytewise comparator, not %s", d.cmp.Name)
-		return it
+		return
 	}
 	ia := iterAllocPool.Get().(*iterAlloc)
 	it.alloc = ia
@@ -208,9 +223,10 @@ func (d *DB) newIterator(o *IterOptions, ix *memtable.MemTable, ixSeq uint64) *I
 		}
 		if facts := f.Facts(); facts != nil && facts.Empty {
 			// Range tombstones only (a flush of a memtable that held
-			// nothing else): no table iterator to open, but its
-			// tombstones hide the older children's entries.
-			children = append(children, noPoints{})
+			// nothing else): no table iterator to open (a nil child,
+			// see iterator.NewMerging), but its tombstones hide the
+			// older children's entries.
+			children = append(children, nil)
 			var ts iterator.Tombstones
 			if facts.RangeDels != nil {
 				ts = (*setView)(facts.RangeDels)
@@ -221,12 +237,14 @@ func (d *DB) newIterator(o *IterOptions, ix *memtable.MemTable, ixSeq uint64) *I
 		t, err := d.tables.newIter(f)
 		if err != nil {
 			for _, c := range children {
-				c.Close()
+				if c != nil {
+					c.Close()
+				}
 			}
 			ia.children = children[:0]
 			clear(tombs)
 			it.err = err
-			return it
+			return
 		}
 		children = append(children, t)
 		var ts iterator.Tombstones
@@ -269,7 +287,6 @@ func (d *DB) newIterator(o *IterOptions, ix *memtable.MemTable, ixSeq uint64) *I
 	it.it = &ia.dbIter
 	it.usable = true
 	it.holes = d.holes.Load()
-	return it
 }
 
 // nonNil returns b emptied, with storage so appending nothing stays non-nil.

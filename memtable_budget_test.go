@@ -34,16 +34,16 @@ func (h *holdTablesFS) Create(name string) (vfs.File, error) {
 }
 
 // heldFlushFill opens a database on a holdTablesFS with 256 KiB write
-// buffers and the given MaxMemTableBytes, and starts writing n keys
+// buffers and the given MaxMemTableBytes and MaxMemTableWait, and starts writing n keys
 // (key(i), 100-byte values) in a goroutine whose result arrives on done.
 // It returns once the first flush is held and a write has stalled behind
 // it (by whichever rule). release lets the flush go; cleanup releases it
 // before closing the database, which waits for the flush.
-func heldFlushFill(t *testing.T, limit, n int) (db *DB, fs *holdTablesFS, release func(), done <-chan error) {
+func heldFlushFill(t *testing.T, limit int, wait time.Duration, n int) (db *DB, fs *holdTablesFS, release func(), done <-chan error) {
 	t.Helper()
 	fs = &holdTablesFS{FS: vfs.Default, held: make(chan struct{}), release: make(chan struct{})}
 	db, err := Open(filepath.Join(t.TempDir(), "db"), &Options{FS: fs,
-		WriteBufferSize: 256 << 10, MaxMemTableBytes: limit})
+		WriteBufferSize: 256 << 10, MaxMemTableBytes: limit, MaxMemTableWait: wait})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func budgetKey(i int) []byte { return fmt.Appendf(nil, "key%08d", i) }
 // a flush that then fails returns the flush's error instead of waiting on.
 func TestMaxMemTableBytesFlushFails(t *testing.T) {
 	const wbs = 256 << 10
-	_, fs, release, done := heldFlushFill(t, wbs+32<<10, 6000)
+	_, fs, release, done := heldFlushFill(t, wbs+32<<10, -1, 6000)
 	fs.fail = true
 	release()
 	select {
@@ -95,19 +95,42 @@ func TestMaxMemTableBytesFlushFails(t *testing.T) {
 // memtables would pass MaxMemTableBytes, then wait (a stall) rather than
 // fill the next memtable to WriteBufferSize, and that they complete, every
 // one readable, once the flush is let go. With the bound off (negative),
-// the same writes fill the next memtable past it while the flush is held.
+// the same writes fill the next memtable past it while the flush is held;
+// so do they once a write has waited MaxMemTableWait at the bound.
 func TestMaxMemTableBytes(t *testing.T) {
 	const wbs, overlap = 256 << 10, 32 << 10
-	for _, bounded := range []bool{true, false} {
-		t.Run(fmt.Sprint("bounded=", bounded), func(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		bounded bool
+		wait    time.Duration
+	}{{"bounded", true, -1}, {"unbounded", false, -1}, {"waited", true, time.Millisecond}} {
+		t.Run(c.name, func(t *testing.T) {
+			bounded := c.bounded && c.wait < 0
 			limit := wbs + overlap
-			if !bounded {
+			if !c.bounded {
 				limit = -1
 			}
 			const n = 6000 // ~800 KiB of memtable: three write buffers' worth
 			// Returns once a write stalls: on the bound, or (unbounded) on
 			// the second memtable filling up.
-			db, _, release, done := heldFlushFill(t, limit, n)
+			db, _, release, done := heldFlushFill(t, limit, c.wait, n)
+			if c.wait > 0 {
+				// The write waits out MaxMemTableWait, then fills the
+				// next memtable while the flush is still held.
+				deadline := time.Now().Add(10 * time.Second)
+				for {
+					db.mu.Lock()
+					mem := db.mem.ApproximateMemoryUsage()
+					db.mu.Unlock()
+					if mem >= wbs {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("the next memtable holds %d bytes 10 s after the stall: the write still waits at the bound", mem)
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
 			db.mu.Lock()
 			total := db.mem.ApproximateMemoryUsage()
 			for _, m := range db.imms {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/strata-db/strata/internal/base"
 	"github.com/strata-db/strata/internal/memtable"
@@ -143,6 +144,18 @@ type Options struct {
 	// 72-82k at 119-127 MB without the bound). A negative value turns the
 	// bound off: for bulk writes of large values where memory is plentiful.
 	MaxMemTableBytes int
+	// MaxMemTableWait bounds how long a write waits at MaxMemTableBytes for
+	// the pending flush: past it the write goes on into the rest of the
+	// memtable, and writes wait only when MaxWriteBufferNumber full
+	// memtables are waiting (as LevelDB's, RocksDB's and Pebble's do). The
+	// bound saves memory when flushes are quick; when they are slow (a
+	// loaded machine: 0.5-3 s for a 64 MiB flush, measured), waiting out
+	// every flush stopped the writer for most of each (a 10M-key overwrite
+	// stalled 21 times, 25 s in all, up to 3 s each; docs/performance.md,
+	// "Write stalls"). Default 250 ms, longer than a 64 MiB flush on two
+	// quiet cores (110-230 ms); a negative value waits as long as the flush
+	// takes.
+	MaxMemTableWait time.Duration
 	// MaxOpenFiles bounds the number of open table files. Default 1000,
 	// and never more than the process's file-descriptor limit
 	// (RLIMIT_NOFILE) allows, less a margin for logs and the caller's own
@@ -184,7 +197,11 @@ type Options struct {
 	BytesPerSync int
 
 	// L0CompactionTrigger is the number of level-0 files that starts a
-	// compaction. Default 4.
+	// compaction. With DynamicLevelSizes level 0 is also compacted once
+	// its tables hold more than BaseLevelSize (RocksDB's size score for
+	// level 0; manifest.LevelTargets.L0TargetBytes): with large memtables
+	// that is at two tables, so a settled database keeps at most about
+	// one memtable's table in level 0. Default 4.
 	L0CompactionTrigger int
 	// L0SlowdownTrigger is the number of level-0 files at which each write
 	// is delayed by 1 ms. Default 8.
@@ -271,6 +288,9 @@ func (o *Options) withDefaults() *Options {
 		if overlap < c.WriteBufferSize {
 			c.MaxMemTableBytes = c.WriteBufferSize*(c.MaxWriteBufferNumber-1) + overlap
 		}
+	}
+	if c.MaxMemTableWait == 0 {
+		c.MaxMemTableWait = 250 * time.Millisecond
 	}
 	if c.MaxOpenFiles <= 0 {
 		c.MaxOpenFiles = 1000

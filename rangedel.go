@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/iterator"
 	"github.com/strata-db/strata/internal/manifest"
 	"github.com/strata-db/strata/internal/rangedel"
 )
@@ -16,35 +17,7 @@ import (
 // iterator.Merging.SetTombstones).
 
 // setView is a fragmented set of tombstones as an iterator.Tombstones.
-type setView rangedel.Set
-
-// Span implements iterator.Tombstones.
-func (v *setView) Span(ukey []byte, readSeq uint64) (uint64, []byte, []byte, error) {
-	q, lo, hi := (*rangedel.Set)(v).Span(ukey, readSeq)
-	return q, lo, hi, nil
-}
-
-// SpanGap implements iterator.Tombstones.
-func (v *setView) SpanGap(ukey []byte, readSeq uint64) (uint64, []byte, []byte, []byte, bool, error) {
-	q, lo, hi, gapEnd, gap := (*rangedel.Set)(v).SpanGap(ukey, readSeq)
-	return q, lo, hi, gapEnd, gap, nil
-}
-
-// noPoints is the iterator of a table that holds range tombstones only
-// (manifest.TableFacts.Empty): never positioned.
-type noPoints struct{}
-
-func (noPoints) SeekGE([]byte) bool { return false }
-func (noPoints) SeekLT([]byte) bool { return false }
-func (noPoints) First() bool        { return false }
-func (noPoints) Last() bool         { return false }
-func (noPoints) Next() bool         { return false }
-func (noPoints) Prev() bool         { return false }
-func (noPoints) Valid() bool        { return false }
-func (noPoints) Key() []byte        { return nil }
-func (noPoints) Value() []byte      { return nil }
-func (noPoints) Error() error       { return nil }
-func (noPoints) Close() error       { return nil }
+type setView = iterator.SetView
 
 // levelTombs is the tombstones of a sorted level (1 and deeper) as an
 // iterator.Tombstones: those of the table whose range holds the key. It

@@ -308,7 +308,7 @@ func TestScaleQuick(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"## 4. At scale", "### 4.2 5,000 entries in a 128 MiB memory cgroup", "write amplification ≤ Pebble's",
+	for _, want := range []string{"## 4. At scale", "### 4.2 5,000 entries in a 128 MiB memory cgroup", "write amplification (net) ≤ Pebble's",
 		"| readwhilewriting (the reader) |", "benchmarks/scale-5k-128MiB-series.png"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("benchmarks.md lacks %q", want)

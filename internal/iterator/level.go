@@ -40,6 +40,8 @@ type Level struct {
 	// an entry (so no error is set). It saves Key, Value, Valid and Next a
 	// call through the interface on every step.
 	valid bool
+	// hintIdx is the table the last hint came from (see seekPastHint).
+	hintIdx int
 }
 
 // NewLevel returns an unpositioned iterator over the tables of a level.
@@ -191,11 +193,15 @@ func (l *Level) skipBackward() bool {
 }
 
 // seekGE is SeekGE without the bookkeeping of valid.
-func (l *Level) seekGE(key []byte) bool {
+func (l *Level) seekGE(key []byte) bool { return l.seekGEFrom(0, key) }
+
+// seekGEFrom is seekGE for a key no table before files[from] can hold an
+// entry at or after (in bounds).
+func (l *Level) seekGEFrom(from int, key []byte) bool {
 	if l.err != nil {
 		return false
 	}
-	lo, hi := 0, len(l.files)
+	lo, hi := from, len(l.files)
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
 		if l.icmp(l.files[mid].Largest, key) < 0 {
@@ -214,11 +220,15 @@ func (l *Level) seekGE(key []byte) bool {
 }
 
 // seekLT is SeekLT without the bookkeeping of valid.
-func (l *Level) seekLT(key []byte) bool {
+func (l *Level) seekLT(key []byte) bool { return l.seekLTTo(len(l.files), key) }
+
+// seekLTTo is seekLT for a key no table from files[to] on can hold an
+// entry before (in bounds).
+func (l *Level) seekLTTo(to int, key []byte) bool {
 	if l.err != nil {
 		return false
 	}
-	lo, hi := 0, len(l.files)
+	lo, hi := 0, to
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
 		if l.icmp(l.files[mid].Smallest, key) < 0 {
@@ -303,30 +313,43 @@ func (l *Level) last() bool {
 
 // FirstHint implements Hinted: the smallest user key of the table First
 // starts from (nil when there is none in bounds).
-func (l *Level) FirstHint() []byte {
-	i := l.firstIndex()
-	if i >= len(l.files) || l.atOrAboveUpper(l.files[i]) {
-		return nil
-	}
-	return l.files[i].SmallestUserKey()
-}
+func (l *Level) FirstHint() []byte { return l.hint(dirForward) }
 
 // LastHint implements Hinted: the largest user key of the table Last
 // starts from (nil when there is none in bounds).
-func (l *Level) LastHint() []byte {
+func (l *Level) LastHint() []byte { return l.hint(dirReverse) }
+
+// hint is FirstHint (dirForward) or LastHint, remembering the table it
+// names for seekPastHint.
+func (l *Level) hint(dir int8) []byte {
+	if dir == dirForward {
+		i := l.firstIndex()
+		if i >= len(l.files) || l.atOrAboveUpper(l.files[i]) {
+			return nil
+		}
+		l.hintIdx = i
+		return l.files[i].SmallestUserKey()
+	}
 	i := l.lastIndex()
 	if i < 0 || l.belowLower(l.files[i]) {
 		return nil
 	}
+	l.hintIdx = i
 	return l.files[i].LargestUserKey()
 }
 
-// hint is FirstHint (dirForward) or LastHint.
-func (l *Level) hint(dir int8) []byte {
+// seekPastHint is SeekGE (dirForward) or SeekLT of key, the first key of
+// a user key strictly after (before) the one hint(dir) returned last: the
+// tables before (after) the one the hint came from lie outside the
+// bounds or hold nothing from there on, so the search starts at that
+// table.
+func (l *Level) seekPastHint(key []byte, dir int8) bool {
 	if dir == dirForward {
-		return l.FirstHint()
+		l.valid = l.seekGEFrom(l.hintIdx, key)
+	} else {
+		l.valid = l.seekLTTo(l.hintIdx+1, key)
 	}
-	return l.LastHint()
+	return l.valid
 }
 
 // SeekGE moves to the first entry whose internal key is >= key: the table

@@ -57,20 +57,28 @@ type Merging struct {
 	dir      int8
 	err      error
 
-	// Range tombstones (SetTombstones): tombs is empty when there are none.
-	tombs   []tombView
-	ucmp    func(a, b []byte) int
-	readSeq uint64
-	seekBuf []byte
+	// Range tombstones (SetTombstones): tombs is empty when there are none;
+	// firstTomb is the first child with tombstones (meaningful only when
+	// tombs is not empty).
+	tombs     []tombView
+	firstTomb int
+	ucmp      func(a, b []byte) int
+	readSeq   uint64
+	seekBuf   []byte
 	// capFrom and capSeq: see SetSeqCap (capFrom >= len(children): none).
 	capFrom int
 	capSeq  uint64
+	// starts[j] remembers startPast's last answer for child j; kept
+	// across Init and Close (see startMemo).
+	starts []startMemo
 }
 
 // NewMerging returns an iterator over the merged contents of iters, ordered
 // by cmp, which must be the internal-key order the children are sorted by.
 // It is unpositioned: call a positioning method first. The Merging iterator
-// owns the children: Close closes them.
+// owns the children: Close closes them. A nil child has no entries (a
+// table of range tombstones only, whose tombstones SetTombstones still
+// gives): it costs no call.
 func NewMerging(cmp func(a, b []byte) int, iters ...base.InternalIterator) *Merging {
 	m := &Merging{}
 	m.Init(cmp, iters...)
@@ -142,6 +150,9 @@ func (m *Merging) rebuild(dir int8) bool {
 			c.skip = false
 			continue
 		}
+		if c.iter == nil {
+			continue
+		}
 		if c.iter.Valid() {
 			c.key = c.iter.Key()
 			m.heap = append(m.heap, c)
@@ -177,7 +188,9 @@ func (m *Merging) SeekGE(key []byte) bool {
 		return m.seekPast(key, dirForward)
 	}
 	for i := range m.children {
-		m.children[i].iter.SeekGE(key)
+		if it := m.children[i].iter; it != nil {
+			it.SeekGE(key)
+		}
 	}
 	return m.settle(m.rebuild(dirForward))
 }
@@ -191,7 +204,9 @@ func (m *Merging) SeekLT(key []byte) bool {
 		return m.seekPast(key, dirReverse)
 	}
 	for i := range m.children {
-		m.children[i].iter.SeekLT(key)
+		if it := m.children[i].iter; it != nil {
+			it.SeekLT(key)
+		}
 	}
 	return m.settle(m.rebuild(dirReverse))
 }
@@ -201,11 +216,14 @@ func (m *Merging) First() bool {
 	if m.err != nil {
 		return false
 	}
-	for i := range m.children {
-		if len(m.tombs) > 0 && m.startPast(i, dirForward) {
-			continue
+	if len(m.tombs) > 0 {
+		m.startAll(dirForward)
+	} else {
+		for i := range m.children {
+			if it := m.children[i].iter; it != nil {
+				it.First()
+			}
 		}
-		m.children[i].iter.First()
 	}
 	return m.settle(m.rebuild(dirForward))
 }
@@ -215,11 +233,14 @@ func (m *Merging) Last() bool {
 	if m.err != nil {
 		return false
 	}
-	for i := range m.children {
-		if len(m.tombs) > 0 && m.startPast(i, dirReverse) {
-			continue
+	if len(m.tombs) > 0 {
+		m.startAll(dirReverse)
+	} else {
+		for i := range m.children {
+			if it := m.children[i].iter; it != nil {
+				it.Last()
+			}
 		}
-		m.children[i].iter.Last()
 	}
 	return m.settle(m.rebuild(dirReverse))
 }
@@ -283,7 +304,7 @@ func (m *Merging) switchToForward() bool {
 	for i := range m.children {
 		c := &m.children[i]
 		c.pastAll = false
-		if c == cur {
+		if c == cur || c.iter == nil {
 			continue
 		}
 		ok := c.iter.SeekGE(key)
@@ -304,7 +325,7 @@ func (m *Merging) switchToReverse() bool {
 	for i := range m.children {
 		c := &m.children[i]
 		c.pastAll = false
-		if c == cur {
+		if c == cur || c.iter == nil {
 			continue
 		}
 		c.iter.SeekLT(key)

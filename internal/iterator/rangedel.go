@@ -1,6 +1,11 @@
 package iterator
 
-import "github.com/strata-db/strata/internal/base"
+import (
+	"bytes"
+
+	"github.com/strata-db/strata/internal/base"
+	"github.com/strata-db/strata/internal/rangedel"
+)
 
 // Tombstones gives the range tombstones of one child of a Merging iterator
 // (a memtable's, a table's, or a level's) so that the Merging iterator can
@@ -19,6 +24,24 @@ type Tombstones interface {
 	// the fragment's end. A source that cannot tell returns gap false.
 	// The Merging iterator asks only SpanGap.
 	SpanGap(ukey []byte, readSeq uint64) (seq uint64, lo, hi, gapEnd []byte, gap bool, err error)
+}
+
+// SetView is a fragmented set of range tombstones (a memtable's, a
+// table's) as Tombstones. The Merging iterator asks a SetView's set
+// directly, not through the interface, and, since a set never changes,
+// may remember what a walk over SetViews found (see startMemo).
+type SetView rangedel.Set
+
+// Span implements Tombstones.
+func (v *SetView) Span(ukey []byte, readSeq uint64) (uint64, []byte, []byte, error) {
+	q, lo, hi := (*rangedel.Set)(v).Span(ukey, readSeq)
+	return q, lo, hi, nil
+}
+
+// SpanGap implements Tombstones.
+func (v *SetView) SpanGap(ukey []byte, readSeq uint64) (uint64, []byte, []byte, []byte, bool, error) {
+	q, lo, hi, gapEnd, gap := (*rangedel.Set)(v).SpanGap(ukey, readSeq)
+	return q, lo, hi, gapEnd, gap, nil
 }
 
 // tombView is a child's Tombstones with the last answer cached: a forward
@@ -70,6 +93,7 @@ func (m *Merging) SetTombstones(ucmp func(a, b []byte) int, readSeq uint64, ts [
 		m.tombs = make([]tombView, len(ts))
 	}
 	m.tombs = m.tombs[:len(ts)]
+	m.firstTomb = first
 	for i := first; i < len(ts); i++ {
 		if t := ts[i]; t != nil {
 			m.tombs[i].src = t
@@ -121,8 +145,11 @@ func (m *Merging) covering(i int, ukey []byte) (seq uint64, lo, hi []byte, err e
 			return 0, v.lo, v.hi, nil
 		}
 	}
-	seq, lo, hi, gapEnd, gap, err := v.src.SpanGap(ukey, m.readSeqOf(i))
-	if err != nil {
+	var gapEnd []byte
+	var gap bool
+	if sv, ok := v.src.(*SetView); ok {
+		seq, lo, hi, gapEnd, gap = (*rangedel.Set)(sv).SpanGap(ukey, m.readSeqOf(i))
+	} else if seq, lo, hi, gapEnd, gap, err = v.src.SpanGap(ukey, m.readSeqOf(i)); err != nil {
 		v.cached = false
 		return 0, nil, nil, err
 	}
@@ -144,6 +171,10 @@ func (m *Merging) settle(ok bool) bool {
 func (m *Merging) skipDeleted() bool {
 	for len(m.heap) > 0 {
 		top := m.heap[0]
+		if top.pastAll && m.dir == dirForward && top.index < m.capFrom &&
+			(top.index >= len(m.tombs) || m.tombs[top.index].src == nil) {
+			return true // no tombstone covers anything of the child from here on
+		}
 		if len(top.key) < 8 {
 			return true // malformed: the DB iterator reports it
 		}
@@ -235,6 +266,30 @@ type Hinted interface {
 	LastHint() []byte
 }
 
+// startAll is First (forward) or Last with range tombstones: each child is
+// positioned at its start, or past what the tombstones of the children
+// before it delete there (startPast). The children up to the first with
+// tombstones have none before them: they start as usual, and moving
+// forward nothing before them covers a key (pastAll).
+func (m *Merging) startAll(dir int8) {
+	for j := range m.children {
+		c := &m.children[j]
+		if j <= m.firstTomb {
+			c.pastAll = dir == dirForward
+		} else if m.startPast(j, dir) {
+			continue
+		}
+		if c.iter == nil {
+			continue
+		}
+		if dir == dirForward {
+			c.iter.First()
+		} else {
+			c.iter.Last()
+		}
+	}
+}
+
 // startPast is First (forward) or Last for child j when range tombstones
 // of the children before it delete the entries at its start (end), as its
 // hints tell: the child seeks straight past them, or is left out of the
@@ -244,9 +299,6 @@ type Hinted interface {
 func (m *Merging) startPast(j int, dir int8) bool {
 	c := &m.children[j]
 	c.pastAll = false
-	if j == 0 {
-		return false
-	}
 	var ukey []byte
 	// A Level first: a comparison of types, not a look-up of Hinted's
 	// method table.
@@ -265,9 +317,23 @@ func (m *Merging) startPast(j int, dir int8) bool {
 	if ukey == nil {
 		return false
 	}
-	to, moved, open, err := m.pastTombstones(j, ukey, dir)
-	if err == nil && !open && dir == dirForward {
-		c.pastAll = m.clearOnward(j)
+	var to, seekKey []byte
+	var moved, open bool
+	var err error
+	if sm := m.startMemoFor(j, ukey, dir); sm != nil {
+		seekKey, moved, open, c.pastAll = sm.seekKey, sm.moved, sm.open, sm.pastAll
+	} else {
+		to, moved, open, err = m.pastTombstones(j, ukey, dir)
+		if err == nil && !open && dir == dirForward {
+			c.pastAll = m.clearOnward(j)
+		}
+		if moved && !open {
+			m.seekBuf = base.MakeSearchKey(m.seekBuf[:0], to, base.MaxSeq)
+			seekKey = m.seekBuf
+		}
+		if err == nil {
+			m.rememberStart(j, ukey, dir, seekKey, moved, open, c.pastAll)
+		}
 	}
 	switch {
 	case err != nil:
@@ -279,14 +345,107 @@ func (m *Merging) startPast(j int, dir int8) bool {
 		return false
 	case open:
 		c.skip = true
-	case dir == dirForward:
-		m.seekBuf = base.MakeSearchKey(m.seekBuf[:0], to, base.MaxSeq)
-		c.iter.SeekGE(m.seekBuf)
 	default:
-		m.seekBuf = base.MakeSearchKey(m.seekBuf[:0], to, base.MaxSeq)
-		c.iter.SeekLT(m.seekBuf)
+		// seekKey is to's first key (MaxSeq).
+		if l, ok := c.iter.(*Level); ok {
+			l.seekPastHint(seekKey, dir) // to is past the hint: see there
+		} else if dir == dirForward {
+			c.iter.SeekGE(seekKey)
+		} else {
+			c.iter.SeekLT(seekKey)
+		}
 	}
 	return true
+}
+
+// startMemo is what startPast last found for one child: moving in
+// direction dir from the child's hint, past the tombstones of the sources
+// srcs (the children's before it, nil where a child has none), it seeks
+// seekKey, a user key's first key (when moved, and not open), or nothing
+// of the child survives (open); pastAll is
+// the child's mark (see mergeChild). Kept only when every source is a
+// SetView (a set, which never changes) whose tombstones the reader all
+// sees (its sequence at or above maxSeq, their largest), so that the
+// answer depends on nothing but the sets and the hint: the next iterator
+// from the same pool that starts the same child over the same sets (a
+// queue's consumers, every scan from the start of a range a prefix of
+// which was deleted) takes it without asking the sets. It survives Init
+// and Close, holding its sets.
+type startMemo struct {
+	valid   bool
+	dir     int8
+	hint    []byte
+	srcs    []*SetView
+	maxSeq  uint64
+	seekKey []byte
+	moved   bool
+	open    bool
+	pastAll bool
+}
+
+// startMemoFor returns child j's startMemo when it answers the question
+// of starting it from hint ukey in direction dir, or nil.
+func (m *Merging) startMemoFor(j int, ukey []byte, dir int8) *startMemo {
+	if j >= len(m.starts) {
+		return nil
+	}
+	sm := &m.starts[j]
+	if !sm.valid || sm.dir != dir || len(sm.srcs) != j || m.readSeqOf(j-1) < sm.maxSeq {
+		return nil
+	}
+	for i, src := range sm.srcs {
+		var cur Tombstones
+		if i < len(m.tombs) {
+			cur = m.tombs[i].src
+		}
+		if cur == nil {
+			if src != nil {
+				return nil
+			}
+		} else if sv, ok := cur.(*SetView); !ok || sv != src {
+			return nil
+		}
+	}
+	if !bytes.Equal(sm.hint, ukey) {
+		return nil
+	}
+	return sm
+}
+
+// rememberStart records startPast's answer for child j (see startMemo),
+// when its sources allow. seekKey is copied.
+func (m *Merging) rememberStart(j int, ukey []byte, dir int8, seekKey []byte, moved, open, pastAll bool) {
+	var maxSeq uint64
+	for i := 0; i < j && i < len(m.tombs); i++ {
+		src := m.tombs[i].src
+		if src == nil {
+			continue
+		}
+		sv, ok := src.(*SetView)
+		if !ok {
+			return
+		}
+		maxSeq = max(maxSeq, (*rangedel.Set)(sv).MaxSeq())
+	}
+	if m.readSeqOf(j-1) < maxSeq {
+		return // some tombstones are invisible to this reader
+	}
+	for len(m.starts) <= j {
+		m.starts = append(m.starts, startMemo{})
+	}
+	sm := &m.starts[j]
+	sm.valid, sm.dir, sm.maxSeq = true, dir, maxSeq
+	sm.hint = append(sm.hint[:0], ukey...)
+	sm.srcs = sm.srcs[:0]
+	for i := 0; i < j; i++ {
+		var sv *SetView
+		if i < len(m.tombs) && m.tombs[i].src != nil {
+			sv = m.tombs[i].src.(*SetView) // checked above
+		}
+		sm.srcs = append(sm.srcs, sv)
+	}
+	sm.seekKey = append(sm.seekKey[:0], seekKey...)
+	sm.moved, sm.open, sm.pastAll = moved, open, pastAll
 }
 
 // clearOnward reports, after pastTombstones(j, …) moved forward to a key
@@ -375,9 +534,11 @@ func (m *Merging) seekPast(key []byte, dir int8) bool {
 			c.skip = true
 			continue
 		}
-		if dir == dirForward {
+		switch {
+		case c.iter == nil:
+		case dir == dirForward:
 			c.iter.SeekGE(target)
-		} else {
+		default:
 			c.iter.SeekLT(target)
 		}
 		if ukey == nil || j+1 == len(m.children) || j >= len(m.tombs) || m.tombs[j].src == nil {

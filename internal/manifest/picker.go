@@ -162,8 +162,9 @@ func (v *Version) LevelTargets(o PickerOptions) LevelTargets {
 
 // Scores rates how urgently each level needs a compaction.
 type Scores struct {
-	// Level[0] is the number of level-0 files over L0CompactionTrigger;
-	// Level[l] for l >= 1 is the level's bytes over its budget
+	// Level[0] is the number of level-0 files over L0CompactionTrigger
+	// (with DynamicLevelBytes, or level 0's bytes over L0TargetBytes if
+	// that is more); Level[l] for l >= 1 is the level's bytes over its budget
 	// (LevelTargets; 0 for a level above the base level). A level scoring
 	// >= 1 is due for a size compaction. The last level's score is
 	// informational: it is never compacted.
@@ -187,6 +188,9 @@ func (v *Version) ComputeScores(o PickerOptions) Scores {
 		var score float64
 		if level == 0 {
 			score = float64(len(v.Levels[0])) / float64(o.L0CompactionTrigger)
+			if o.DynamicLevelBytes {
+				score = max(score, float64(s.Targets.Bytes[0])/s.Targets.L0TargetBytes(o))
+			}
 		} else if budget := s.Targets.MaxBytes[level]; budget > 0 {
 			score = float64(s.Targets.Bytes[level]) / budget
 		}
@@ -196,6 +200,22 @@ func (v *Version) ComputeScores(o PickerOptions) Scores {
 		}
 	}
 	return s
+}
+
+// L0TargetBytes is the size at which level 0 is due for a compaction
+// whatever its file count, with DynamicLevelBytes (RocksDB's size score for
+// level 0): BaseLevelBytes, or the base level's budget / LevelMultiplier
+// when that is more, so that a compaction of level 0 never writes less than
+// 1/LevelMultiplier of the base level's budget. With memtables of
+// BaseLevelBytes (Strata's default BaseLevelSize for large memtables) and
+// tables about half their memtable's size, this compacts level 0 at two
+// files, as Pebble does (its level-0 score is twice the sublevels over
+// L0CompactionThreshold): what a settled tree keeps in level 0 is then at
+// most about one memtable's table, not L0CompactionTrigger-1 of them
+// (measured in docs/performance.md, "Level sizes"). o should have its
+// defaults applied.
+func (t *LevelTargets) L0TargetBytes(o PickerOptions) float64 {
+	return max(float64(o.BaseLevelBytes), t.MaxBytes[t.BaseLevel]/float64(o.LevelMultiplier))
 }
 
 // outputLevel is the level a compaction of level writes to: the base level

@@ -82,6 +82,8 @@ func Fragmentize(cmp func(a, b []byte) int, ts []Tombstone) []Fragment {
 type Set struct {
 	cmp   func(a, b []byte) int
 	frags []Fragment
+	// maxSeq is the largest sequence of the set's tombstones.
+	maxSeq uint64
 }
 
 // NewSet fragments ts into a Set (nil when ts deletes nothing).
@@ -90,7 +92,21 @@ func NewSet(cmp func(a, b []byte) int, ts []Tombstone) *Set {
 	if len(frags) == 0 {
 		return nil
 	}
-	return &Set{cmp: cmp, frags: frags}
+	s := &Set{cmp: cmp, frags: frags}
+	for _, f := range frags {
+		s.maxSeq = max(s.maxSeq, f.Seqs[0]) // newest first
+	}
+	return s
+}
+
+// MaxSeq returns the largest sequence number of the set's tombstones (0
+// for a nil or empty set): a reader at that sequence or above sees every
+// one of them, so its answers do not depend on its sequence.
+func (s *Set) MaxSeq() uint64 {
+	if s == nil {
+		return 0
+	}
+	return s.maxSeq
 }
 
 // Fragments returns the set's fragments, sorted (see Fragmentize). The

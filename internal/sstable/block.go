@@ -315,6 +315,22 @@ func (it *blockIter) seekToRestart(i int) bool {
 	return true
 }
 
+// setEntry positions the iterator at the entry of restart point i that
+// starts at e[0], whose key, stored whole, is data[e[1]:e[2]] and whose
+// value runs to e[3]: where an earlier positioning on the same block
+// found it (see Iter.memo). It reports false, changing nothing, when
+// those offsets do not fit the block.
+func (it *blockIter) setEntry(i int, e [4]int) bool {
+	if it.err != nil || i < 0 || i >= it.numRestarts || e[0] < 0 || e[0] >= e[1] || e[1] > e[2] || e[2] > e[3] || e[3] > it.restarts {
+		return false
+	}
+	it.key, it.val = it.data[e[1]:e[2]], it.data[e[2]:e[3]]
+	it.offset, it.next, it.restartIdx = e[0], e[3], i
+	it.cacheIdx = -1
+	it.valid = true
+	return true
+}
+
 // keyAtRestart returns the key stored whole at restart point i.
 func (it *blockIter) keyAtRestart(i int) ([]byte, bool) {
 	p := it.restartPoint(i)
@@ -570,15 +586,12 @@ func (it *blockIter) scanTo(target []byte) bool {
 }
 
 // positionAt moves to the entry at offset off, in restart interval
-// restart, whose key is key (copied): where an earlier SeekGE on the same
-// block landed (see Iter.memo). It reports false, changing nothing, when
-// the entry does not decode there.
-func (it *blockIter) positionAt(off, restart int, key []byte) bool {
-	if it.err != nil || off < 0 || off >= it.restarts || restart < 0 || restart >= it.numRestarts {
-		return false
-	}
-	_, _, ke, ve, ok := it.decodeEntry(off)
-	if !ok {
+// restart, whose key is key (copied) and whose value is data[ke:ve]: where
+// an earlier SeekGE on the same block landed, as it decoded it (see
+// Iter.memo). It reports false, changing nothing, when those offsets do
+// not fit the block.
+func (it *blockIter) positionAt(off, restart int, key []byte, ke, ve int) bool {
+	if it.err != nil || off < 0 || off >= ke || ke > ve || ve > it.restarts || restart < 0 || restart >= it.numRestarts {
 		return false
 	}
 	it.keyBuf = append(it.keyBuf[:0], key...)

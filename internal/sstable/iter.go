@@ -68,7 +68,11 @@ var memoTrailer = base.Trailer(base.MakeSearchKey(nil, nil, base.MaxSeq))
 
 // seekMemo: SeekGE(key) on reader readerID (0: no memo) landed on the
 // entry at offset off (key entryKey, in restart interval restart) of the
-// block of index entry block.
+// block of index entry block. The rest is what decoding found there,
+// kept so that a return decodes nothing: the index entry (its key
+// idx[1]:idx[2], its value, the block's handle h, up to idx[3]; it starts
+// at idx[0]) and the end of the data entry's key and value (keyEnd,
+// valEnd).
 type seekMemo struct {
 	readerID uint64
 	key      []byte
@@ -76,6 +80,10 @@ type seekMemo struct {
 	off      int
 	restart  int
 	entryKey []byte
+	idx      [4]int
+	h        BlockHandle
+	keyEnd   int
+	valEnd   int
 }
 
 // readAhead asks for the part of the mapping a scan is about to read to be
@@ -196,6 +204,13 @@ func (it *Iter) loadBlock() bool {
 		it.data.valid = false
 		return false
 	}
+	return it.loadBlockAt(h)
+}
+
+// loadBlockAt is loadBlock for the block of handle h, which the index
+// iterator's entry holds.
+func (it *Iter) loadBlockAt(h BlockHandle) bool {
+	var err error
 	if it.dataLoaded && h.Offset == it.dataOff {
 		// Same block: keep the position, which lets SeekGE narrow its
 		// search; every caller repositions the data iterator next.
@@ -298,7 +313,8 @@ func (it *Iter) SeekGE(key []byte) bool {
 	}
 	it.seqLoads, it.aheadN = 0, scanAheadMin
 	if m := &it.memo; m.readerID == it.r.id && bytes.Equal(m.key, key) {
-		if it.index.seekToRestart(m.block) && it.loadBlock() && it.data.positionAt(m.off, m.restart, m.entryKey) {
+		if it.index.setEntry(m.block, m.idx) && it.loadBlockAt(m.h) &&
+			it.data.positionAt(m.off, m.restart, m.entryKey, m.keyEnd, m.valEnd) {
 			return it.checkUpper(true)
 		}
 		if !it.ok() {
@@ -314,10 +330,18 @@ func (it *Iter) SeekGE(key []byte) bool {
 	}
 	if it.data.SeekGE(key) && it.r.idxRestarts && base.Trailer(key) == memoTrailer {
 		// Every index entry is a restart point: the index iterator's
-		// restart interval is its entry.
-		m.readerID, m.block, m.off, m.restart = it.r.id, it.index.restartIdx, it.data.offset, it.data.restartIdx
-		m.key = append(m.key[:0], key...)
-		m.entryKey = append(m.entryKey[:0], it.data.key...)
+		// restart interval is its entry, and its key is stored whole
+		// (it.index.key lies in the block, before the value).
+		h, err := it.r.decodeIndexValue(&it.index)
+		if err == nil {
+			x := &it.index
+			m.readerID, m.block, m.off, m.restart = it.r.id, x.restartIdx, it.data.offset, it.data.restartIdx
+			m.idx = [4]int{x.offset, x.next - len(x.val) - len(x.key), x.next - len(x.val), x.next}
+			m.h = h
+			m.keyEnd, m.valEnd = it.data.next-len(it.data.val), it.data.next
+			m.key = append(m.key[:0], key...)
+			m.entryKey = append(m.entryKey[:0], it.data.key...)
+		}
 	}
 	return it.checkUpper(it.skipForward())
 }
