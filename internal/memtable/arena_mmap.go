@@ -63,8 +63,8 @@ const hugePage = 2 << 20
 // mapping placed anywhere: with the 1.1 MiB of slack an arena has past its
 // write buffer left to base pages (see allocArena), a full 64 MiB memtable
 // is resident for 64 MiB, and the next one, which the database bounds to
-// 2 MiB while a flush runs (its MaxMemTableBytes), for 2 MiB, where
-// unaligned it held up to 4.
+// 2 MiB while a flush runs (its MaxMemTableBytes, for at most
+// MaxMemTableWait), for 2 MiB, where unaligned it held up to 4.
 func mapAligned(size int) (mapping, aligned []byte, err error) {
 	mapping, err = syscall.Mmap(-1, 0, size+hugePage, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
 	if err != nil {
