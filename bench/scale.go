@@ -51,8 +51,8 @@ runs in a memory control group whose limit charges its page cache too (cgroup v1
 and the page cache is dropped before the fill and every read phase. Needs root.
 
 Sets: "nolimit" (--memory-num entries, default 10M, 64 MiB block cache, no limit: the
-continuity set) and "limited" (--num entries, default 20M, in a --mem group, default
-768MiB, with a --cache block cache, default min(128 MiB, mem/4)).`,
+continuity set) and "limited" (--num entries, default 50M (issue 28: 5.8 GB of user data), in a --mem group,
+default 1GiB, with a --cache block cache, default min(128 MiB, mem/4)).`,
 		Example: `  go run . scale                                   # both sets, 1 repetition: hours
   go run . scale --sets limited --num 10000000 --mem 256MiB --append
   go run . scale --quick --render                  # tiny sizes, a minute`,
@@ -64,9 +64,9 @@ continuity set) and "limited" (--num entries, default 20M, in a --mem group, def
 	f.IntVar(&o.reps, "reps", 1, "repetitions")
 	f.StringVar(&o.sets, "sets", strings.Join(suite.ScaleSets, ","), "sets to run: nolimit, limited")
 	f.StringVar(&o.engines, "engines", "strata,pebble,goleveldb,badger,rocksdb,leveldb", "engines to run, in order")
-	f.IntVar(&o.num, "num", 0, "entries of the limited set (default 20000000; 20000 with --quick)")
+	f.IntVar(&o.num, "num", 0, "entries of the limited set (default 50000000; 20000 with --quick)")
 	f.IntVar(&o.memoryNum, "memory-num", 0, "entries of the nolimit set (default 10000000; 20000 with --quick)")
-	f.StringVar(&o.mem, "mem", "", "memory limit of the limited set, page cache included (default 768MiB; 128MiB with --quick)")
+	f.StringVar(&o.mem, "mem", "", "memory limit of the limited set, page cache included (default 1GiB; 128MiB with --quick)")
 	f.StringVar(&o.cache, "cache", "", "block cache of the limited set (default min(128MiB, mem/4))")
 	f.IntVar(&o.readSeconds, "read-seconds", suite.ScaleReadSeconds, "duration of each readrandom and seekrandom phase")
 	f.IntVar(&o.rwwSeconds, "rww-seconds", suite.ScaleRWWSeconds, "duration of readwhilewriting")

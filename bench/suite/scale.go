@@ -29,7 +29,7 @@ import (
 
 // ScaleSet is one data size and memory setting.
 type ScaleSet struct {
-	// ID names the set in results and docs ("10M-nolimit", "20M-768MiB").
+	// ID names the set in results and docs ("10M-nolimit", "50M-1GiB").
 	ID        string `json:"id"`
 	Num       int    `json:"num"`
 	MemLimit  int64  `json:"mem_limit_bytes"` // 0: no control group
@@ -91,8 +91,8 @@ var ScaleSets = []string{"nolimit", "limited"}
 // Defaults of the scale plan.
 const (
 	ScaleMemoryNum   = 10000000
-	ScaleNum         = 20000000
-	ScaleMemLimit    = 768 << 20
+	ScaleNum         = 50000000
+	ScaleMemLimit    = 1 << 30
 	ScaleReadSeconds = 30
 	ScaleRWWSeconds  = 60
 	ScaleRWWRate     = 20000 // writes per second
