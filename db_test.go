@@ -474,6 +474,24 @@ func TestMaxOpenFilesCappedByRlimit(t *testing.T) {
 	}
 }
 
+// TestMaxOpenFilesDefault: the default is a quarter of the descriptor
+// limit, never below LevelDB's 1000 and never past what the limit leaves.
+func TestMaxOpenFilesDefault(t *testing.T) {
+	for _, c := range []struct{ limit, want int }{{0, 1000}, {1024, 1000}, {4000, 1000}, {20000, 5000}, {1 << 20, 1 << 18}} {
+		if got := defaultMaxOpenFiles(c.limit); got != c.want {
+			t.Errorf("defaultMaxOpenFiles(%d) = %d, want %d", c.limit, got, c.want)
+		}
+	}
+	limit := vfs.OpenFileLimit()
+	o := (&Options{}).withDefaults()
+	if limit > 0 && o.MaxOpenFiles > limit-fileLimitMargin && o.MaxOpenFiles != 20 {
+		t.Fatalf("default MaxOpenFiles %d with RLIMIT_NOFILE %d", o.MaxOpenFiles, limit)
+	}
+	if limit >= 4*1000+fileLimitMargin && o.MaxOpenFiles != limit/4 {
+		t.Errorf("default MaxOpenFiles %d with RLIMIT_NOFILE %d, want %d", o.MaxOpenFiles, limit, limit/4)
+	}
+}
+
 // TestOpenCreatesOnlyTheLastComponent: Open creates a missing database
 // directory as mkdir does, and refuses (naming it) a missing parent rather
 // than creating a tree of directories for a mistyped path.

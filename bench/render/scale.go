@@ -66,33 +66,74 @@ func LoadScale(r io.Reader) (*ScaleData, error) {
 	return d, nil
 }
 
-// scaleSet is one set's records, from the run that has them last.
+// scaleSet is one set's records. Each engine's come from the last run
+// that has records of that engine in the set, so a later `--append` run of
+// some engines replaces theirs and keeps the others' (the docs list every
+// run a set draws on, and which engines it gave).
 type scaleSet struct {
 	set     suite.ScaleSet
-	run     *ScaleRun
+	run     *ScaleRun            // the last run the set draws on (its plan's phases and repetitions)
+	runs    []*ScaleRun          // every run the set draws on, in file order
+	from    map[string]*ScaleRun // engine → the run its records come from
 	engines []string
 	recs    map[[2]string][]suite.ScaleRecord // (phase, engine) → one per repetition
 	fails   []suite.ScaleRecord
+}
+
+// sameSet reports whether two runs' sets of one ID measured the same thing
+// (an ID names the entries and the memory limit; the block cache and the
+// phases' durations must match too for their engines to share a table).
+func sameSet(a, b suite.ScaleSet, pa, pb suite.ScalePlan) bool {
+	return a.Num == b.Num && a.MemLimit == b.MemLimit && a.CacheSize == b.CacheSize &&
+		pa.ReadSeconds == pb.ReadSeconds && pa.RWWSeconds == pb.RWWSeconds && pa.Mode == pb.Mode
 }
 
 func (d *ScaleData) sets() []*scaleSet {
 	var order []string
 	byID := map[string]*scaleSet{}
 	for _, run := range d.Runs {
-		has := map[string]bool{}
+		has := map[[2]string]bool{} // (set, engine)
 		for _, r := range run.Records {
-			has[r.Set] = true
+			has[[2]string{r.Set, r.Engine}] = true
 		}
 		for _, s := range run.Header.Plan.Sets {
-			if !has[s.ID] {
+			var engines []string
+			for _, e := range run.Header.Engines {
+				if has[[2]string{s.ID, e.Name}] {
+					engines = append(engines, e.Name)
+				}
+			}
+			if len(engines) == 0 {
 				continue
 			}
-			if byID[s.ID] == nil {
-				order = append(order, s.ID)
+			ss := byID[s.ID]
+			if ss == nil || !sameSet(ss.set, s, ss.run.Header.Plan, run.Header.Plan) {
+				// A new set, or one measured differently: this run's figures
+				// replace the earlier run's whole.
+				if ss == nil {
+					order = append(order, s.ID)
+				}
+				ss = &scaleSet{set: s, from: map[string]*ScaleRun{}, recs: map[[2]string][]suite.ScaleRecord{}}
+				byID[s.ID] = ss
 			}
-			ss := &scaleSet{set: s, run: run, recs: map[[2]string][]suite.ScaleRecord{}}
-			for _, e := range run.Header.Engines {
-				ss.engines = append(ss.engines, e.Name)
+			ss.run = run
+			for _, e := range engines {
+				if ss.from[e] == nil {
+					ss.engines = append(ss.engines, e)
+				}
+				ss.from[e] = run
+				for k := range ss.recs {
+					if k[1] == e {
+						delete(ss.recs, k)
+					}
+				}
+				kept := ss.fails[:0]
+				for _, f := range ss.fails {
+					if f.Engine != e {
+						kept = append(kept, f)
+					}
+				}
+				ss.fails = kept
 			}
 			for _, r := range run.Records {
 				if r.Set != s.ID {
@@ -105,12 +146,22 @@ func (d *ScaleData) sets() []*scaleSet {
 				k := [2]string{r.Phase, r.Engine}
 				ss.recs[k] = append(ss.recs[k], r)
 			}
-			byID[s.ID] = ss
 		}
 	}
 	var out []*scaleSet
 	for _, id := range order {
-		out = append(out, byID[id])
+		ss := byID[id]
+		for _, run := range d.Runs {
+			for _, e := range ss.engines {
+				if ss.from[e] == run {
+					ss.runs = append(ss.runs, run)
+					break
+				}
+			}
+		}
+		// Strata first, then the peers in the order their runs listed them.
+		sort.SliceStable(ss.engines, func(i, j int) bool { return ss.engines[i] == "strata" && ss.engines[j] != "strata" })
+		out = append(out, ss)
 	}
 	return out
 }
@@ -282,9 +333,20 @@ func writeScale(p func(string, ...any), sd *ScaleData, chartDir, source string) 
 	p("(see [bench/README.md](../bench/README.md#at-scale)); the runs on this page:\n\n")
 	for _, run := range sd.Runs {
 		var ids []string
+		var gave []string // engines this run gives figures for, across its sets
+		seen := map[string]bool{}
 		for _, s := range sets {
-			if s.run == run {
-				ids = append(ids, s.set.ID)
+			for _, e := range s.engines {
+				if s.from[e] != run {
+					continue
+				}
+				if len(ids) == 0 || ids[len(ids)-1] != s.set.ID {
+					ids = append(ids, s.set.ID)
+				}
+				if !seen[e] {
+					seen[e] = true
+					gave = append(gave, e)
+				}
 			}
 		}
 		if len(ids) == 0 {
@@ -300,8 +362,8 @@ func writeScale(p func(string, ...any), sd *ScaleData, chartDir, source string) 
 				strata = "; Strata " + e.Version
 			}
 		}
-		p("- `%s` (sets %s): started %s%s, %d repetition(s)%s.\n", run.Header.Command, strings.Join(ids, ", "),
-			run.Header.Started.Format("2006-01-02 15:04 MST"), took, run.Header.Plan.Reps, strata)
+		p("- `%s` (sets %s; figures of %s): started %s%s, %d repetition(s)%s.\n", run.Header.Command, strings.Join(ids, ", "),
+			strings.Join(gave, ", "), run.Header.Started.Format("2006-01-02 15:04 MST"), took, run.Header.Plan.Reps, strata)
 	}
 	p("\n")
 	m, d := h.Machine, h.Disk
@@ -364,20 +426,39 @@ func writeScale(p func(string, ...any), sd *ScaleData, chartDir, source string) 
 	p("flush or a compaction), estimated as bucket count × bucket midpoint. *Other CPU*: CPU time the rest of the machine\n")
 	p("used during a step (`/proc/stat` less the step's own): another job disturbing the step.\n\n")
 	p("Engines (versions and every setting difference: [Engines and settings](#engines-and-settings)):")
-	for _, e := range h.Engines {
-		p(" %s %s;", e.Name, e.Version)
+	shownEngine := map[string]bool{}
+	for _, s := range sets {
+		for _, e := range s.engines {
+			if shownEngine[e] {
+				continue
+			}
+			shownEngine[e] = true
+			for _, he := range s.from[e].Header.Engines {
+				if he.Name == e {
+					p(" %s %s;", he.Name, he.Version)
+				}
+			}
+		}
 	}
 	p(" RocksDB is Debian's `db_bench` built with assertions on (it prints \"Assertions are enabled\"), which understates\n")
 	p("it; its other options are db_bench 7.8.3's defaults (2 background jobs, `max_open_files` -1: every table's index\n")
 	p("and filter held in memory outside the block cache).\n\n")
-	if len(h.Skipped) > 0 {
+	skipped := map[string]string{}
+	for _, run := range sd.Runs {
+		for n, why := range run.Header.Skipped {
+			if !shownEngine[n] {
+				skipped[n] = why
+			}
+		}
+	}
+	if len(skipped) > 0 {
 		var names []string
-		for n := range h.Skipped {
+		for n := range skipped {
 			names = append(names, n)
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			p("Not run: %s (%s).\n", n, h.Skipped[n])
+			p("Not run: %s (%s).\n", n, skipped[n])
 		}
 		p("\n")
 	}
@@ -403,6 +484,10 @@ func writeScaleSet(p func(string, ...any), s *scaleSet, n int, chartDir string) 
 	p("### 4.%d %s\n\n", n, s.title())
 	user := float64(s.set.Num) * 116
 	p("Set `%s`: %s of user data (%s × 116 B); %d repetition(s), medians.\n\n", id, fmtBytes(user), commas(s.set.Num), s.run.Header.Plan.Reps)
+	if len(s.runs) > 1 {
+		p("This set's figures come from %d runs (listed above): engines of different runs ran at different times, not\n", len(s.runs))
+		p("by turns, so compare their throughput and latency with that in mind (bytes depend on timing much less).\n\n")
+	}
 	engines := s.engines
 	p("Operations per second, and the ratio to Strata:\n\n")
 	p("| phase |%s\n|---|%s\n", headerCells(engines), strings.Repeat("---|", len(engines)))

@@ -59,3 +59,66 @@ func TestScaleWriteAmpNet(t *testing.T) {
 		t.Errorf("targets lack %q:\n%s", want, b.String())
 	}
 }
+
+// TestScaleSetsMergeRuns: a set's engines each come from the last run that
+// has them in that set, so an `--append` run of other engines adds columns
+// and a rerun of one engine replaces only its figures (failures included);
+// a run that measured the set differently (another block cache) replaces
+// the set whole.
+func TestScaleSetsMergeRuns(t *testing.T) {
+	set := suite.ScaleSet{ID: "1k-64MiB", Num: 1000, MemLimit: 64 << 20, CacheSize: 16 << 20}
+	newRun := func(s suite.ScaleSet, engines ...string) *ScaleRun {
+		run := &ScaleRun{Header: suite.ScaleHeader{Type: "scale-run",
+			Plan: suite.ScalePlan{Reps: 1, ReadSeconds: 30, RWWSeconds: 60, Sets: []suite.ScaleSet{s}}}}
+		for _, e := range engines {
+			run.Header.Engines = append(run.Header.Engines, &suite.Engine{Name: e})
+		}
+		return run
+	}
+	add := func(run *ScaleRun, e string, ops float64) {
+		run.Records = append(run.Records, suite.ScaleRecord{Type: "result", Set: run.Header.Plan.Sets[0].ID, Phase: "fill",
+			Engine: e, Rep: 1, Num: 1000, Result: dbbench.Result{Name: "filluniquerandom", OpsPerSec: ops}, Step: &suite.StepStats{}})
+	}
+	a := newRun(set, "strata", "pebble")
+	add(a, "strata", 1)
+	add(a, "pebble", 2)
+	a.Records = append(a.Records, suite.ScaleRecord{Type: "failure", Set: set.ID, Phase: "readrandom-1", Engine: "pebble", Rep: 1, Error: "old"})
+	b := newRun(set, "leveldb", "pebble") // adds leveldb, replaces pebble
+	add(b, "leveldb", 3)
+	add(b, "pebble", 4)
+	s := (&ScaleData{Runs: []*ScaleRun{a, b}}).sets()
+	if len(s) != 1 {
+		t.Fatalf("%d sets, want 1", len(s))
+	}
+	if got, want := strings.Join(s[0].engines, ","), "strata,pebble,leveldb"; got != want {
+		t.Errorf("engines %s, want %s", got, want)
+	}
+	for e, want := range map[string]float64{"strata": 1, "pebble": 4, "leveldb": 3} {
+		if got := s[0].ops("fill", e); got != want {
+			t.Errorf("%s fill %v ops/s, want %v", e, got, want)
+		}
+	}
+	if len(s[0].fails) != 0 {
+		t.Errorf("pebble's failure of the replaced run kept: %+v", s[0].fails)
+	}
+	if len(s[0].runs) != 2 || s[0].from["strata"] != a || s[0].from["pebble"] != b {
+		t.Errorf("runs %d, strata from the first %v, pebble from the second %v", len(s[0].runs), s[0].from["strata"] == a, s[0].from["pebble"] == b)
+	}
+	var out strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&out, format, args...) }
+	if err := writeScale(p, &ScaleData{Runs: []*ScaleRun{a, b}}, t.TempDir(), "results/scale.jsonl"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "come from 2 runs") {
+		t.Errorf("the section does not say the set draws on 2 runs:\n%s", out.String())
+	}
+
+	other := set
+	other.CacheSize = 32 << 20
+	c := newRun(other, "leveldb")
+	add(c, "leveldb", 5)
+	s = (&ScaleData{Runs: []*ScaleRun{a, b, c}}).sets()
+	if got := strings.Join(s[0].engines, ","); got != "leveldb" || s[0].ops("fill", "leveldb") != 5 {
+		t.Errorf("a set measured with another cache kept the earlier runs' engines: %s", got)
+	}
+}
