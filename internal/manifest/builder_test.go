@@ -333,8 +333,8 @@ func TestBuilderInitAllowedSeeks(t *testing.T) {
 	if _, err := b.Finish(); err != nil {
 		t.Fatal(err)
 	}
-	if got := m.AllowedSeeks.Load(); got != 102400 {
-		t.Fatalf("AllowedSeeks %d, want 102400 (100 MiB / 1 KiB)", got)
+	if got := m.AllowedSeeks.Load(); got != 6400 {
+		t.Fatalf("AllowedSeeks %d, want 6400 (100 MiB / 16 KiB)", got)
 	}
 }
 

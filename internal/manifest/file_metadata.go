@@ -57,21 +57,10 @@ func (f *FileMetadata) Facts() *TableFacts { return f.facts.Load() }
 // record the same facts: those of the file f names, which never changes.
 func (f *FileMetadata) SetFacts(t *TableFacts) { f.facts.Store(t) }
 
-// InitAllowedSeeks sets AllowedSeeks: one seek per KiB of file, at least
-// 100 (LevelDB's floor).
-//
-// LevelDB allows one seek per 16 KiB, from a disk of its day: a seek cost
-// 10 ms, about what compacting 40 KB costs when compacting 1 MB moves 25 MB
-// at 100 MB/s. On this project's machines a random 4 KiB read costs 70-100
-// µs (a virtio disk: fio psync, one job, 14-15k reads/s) while a compaction
-// moves about 200 MB/s (the scale run's full compaction: 3.5 GB read and
-// written in 37 s), so one read costs about what compacting 0.6-0.8 KB
-// does: one seek per KiB. With LevelDB's figure, issue 28's cold random
-// reads of a 50M-key tree (2 MiB tables, 1% filter false positives)
-// compacted every level-4 table into level 5 within each 30 s read phase,
-// 254-365 MiB written while reading.
+// InitAllowedSeeks sets AllowedSeeks as LevelDB does: one seek per 16 KiB of
+// file, at least 100.
 func (f *FileMetadata) InitAllowedSeeks() {
-	n := int64(f.Size / 1024)
+	n := int64(f.Size / 16384)
 	if n < 100 {
 		n = 100
 	}
