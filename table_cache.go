@@ -52,6 +52,9 @@ type tableEntry struct {
 	reader *sstable.Reader
 	file   vfs.File
 	unmap  func() error
+	// mapped is the table's mapping while it is open (nil: read with
+	// pread), for setTableBytes to advise it for random access.
+	mapped atomic.Pointer[[]byte]
 	// random: file is advised for random reads (vfs.AdviseRandom), and
 	// path is its name, for a compaction's handle of its own.
 	random     bool
@@ -86,8 +89,30 @@ func newTableCache(dir string, fs vfs.FS, cmp *base.Comparer, c *cache.Cache, ca
 // it is open (as RocksDB's pinned index and filter blocks). That run:
 // 5,498 -> 8,120 reads/s, 59 -> 47 µs of CPU per read (medians; see
 // docs/performance.md).
+//
+// A mapped table is left to the kernel's read-around: a fault that misses
+// the page cache reads the window around it (read_ahead_kb), so the
+// tables of a database that fits in memory come into the page cache in
+// large reads, as C++ LevelDB's do (issue 28's 10M-key set without a
+// memory limit, cold: LevelDB read 210k keys/s in its first 30 s, Strata
+// 127k with its mappings advised random). When the tables outgrow half the
+// memory, the tables still mapped are advised for random access (a fault
+// then reads its page only), as the next ones are read with pread.
 func (tc *tableCache) setTableBytes(n uint64) {
-	tc.unmapped.Store(tc.memLimit > 0 && n > uint64(tc.memLimit)/2)
+	unmapped := tc.memLimit > 0 && n > uint64(tc.memLimit)/2
+	if tc.unmapped.Swap(unmapped) || !unmapped {
+		return
+	}
+	// Entries stay in tc.m, holding the cache's reference, while tc.mu is
+	// held: their mappings are not unmapped meanwhile. A table mapped after
+	// the Swap advises itself (load).
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	for _, e := range tc.m {
+		if p := e.mapped.Load(); p != nil {
+			vfs.AdviseRandomMapping(*p)
+		}
+	}
 }
 
 // memoryLimit is vfs.MemoryLimit; tests replace it.
@@ -165,9 +190,14 @@ func (tc *tableCache) load(e *tableEntry) {
 		vfs.AdviseRandom(f)
 		opts.FileWillNeed = func(off, n int64) { vfs.WillNeedFile(f, off, n) }
 		e.path, e.random = path, true
-	} else if data, unmap, err := vfs.MmapFile(f); err == nil {
+	} else if data, unmap, err := vfs.MmapFile(f, false); err == nil {
 		if uint64(len(data)) >= e.size {
 			opts.Mmap, opts.WillNeed, e.unmap = data[:e.size], vfs.WillNeed, unmap
+			e.mapped.Store(&data)
+			if tc.unmapped.Load() {
+				// The tables outgrew the memory since the check above.
+				vfs.AdviseRandomMapping(data)
+			}
 		} else {
 			unmap()
 		}
@@ -175,6 +205,7 @@ func (tc *tableCache) load(e *tableEntry) {
 	r, err := sstable.NewReader(f, int64(e.size), opts)
 	if err != nil {
 		if e.unmap != nil {
+			e.mapped.Store(nil)
 			e.unmap()
 		}
 		f.Close()
@@ -188,6 +219,7 @@ func (e *tableEntry) release() {
 	if e.refs.Add(-1) == 0 && e.reader != nil {
 		e.reader.Close()
 		if e.unmap != nil {
+			e.mapped.Store(nil)
 			e.unmap()
 		}
 		e.file.Close()

@@ -11,8 +11,9 @@ import (
 	"unsafe"
 )
 
-// mmapFile maps all of f read-only and shared, advised for random access.
-func mmapFile(f *os.File) ([]byte, func() error, error) {
+// mmapFile maps all of f read-only and shared, advised for random access
+// if random.
+func mmapFile(f *os.File, random bool) ([]byte, func() error, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, nil, err
@@ -33,16 +34,11 @@ func mmapFile(f *os.File) ([]byte, func() error, error) {
 	if err != nil {
 		return nil, nil, &os.PathError{Op: "mmap", Path: f.Name(), Err: err}
 	}
-	// Point reads touch a block here and there: a fault that misses the
-	// page cache must read that page, not the kernel's read-around window
-	// (read_ahead_kb: 8 MiB on some disks, a whole 2 MiB table), which out
-	// of memory made each read cost 1-1.5 MB of disk reads and evict what
-	// the next read needed (370 reads/s against 5,700 with this advice, 10M
-	// entries in 256 MiB). Sequential readers ask for what they will read
-	// (WillNeed).
-	if err := syscall.Madvise(data, syscall.MADV_RANDOM); err != nil {
-		syscall.Munmap(data)
-		return nil, nil, &os.PathError{Op: "madvise", Path: f.Name(), Err: err}
+	if random {
+		if err := syscall.Madvise(data, syscall.MADV_RANDOM); err != nil {
+			syscall.Munmap(data)
+			return nil, nil, &os.PathError{Op: "madvise", Path: f.Name(), Err: err}
+		}
 	}
 	var once sync.Once
 	var unmapErr error
@@ -67,4 +63,12 @@ func willNeed(b []byte) error {
 	pad := int(uintptr(unsafe.Pointer(&b[0])) % uintptr(syscall.Getpagesize()))
 	page := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(&b[0]), -pad)), len(b)+pad)
 	return syscall.Madvise(page, syscall.MADV_WILLNEED)
+}
+
+// adviseRandom advises b, a whole mapping, for random access.
+func adviseRandom(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	return syscall.Madvise(b, syscall.MADV_RANDOM)
 }

@@ -12,9 +12,10 @@ import (
 	"unsafe"
 )
 
-// TestMmapAdvice: table mappings are advised for random access (a fault
-// reads its page, not the kernel's read-around window: out of memory that
-// window cost each point read 1-1.5 MB of disk reads), and WillNeed accepts
+// TestMmapAdvice: a mapping made with random (or advised so later) is
+// advised for random access (a fault reads its page, not the kernel's
+// read-around window: out of memory that window cost each point read
+// 1-1.5 MB of disk reads), one made without it is not, and WillNeed accepts
 // any part of a mapping, however aligned (madvise itself refuses an
 // unaligned start: every scan's read-ahead failed that way at first).
 func TestMmapAdvice(t *testing.T) {
@@ -27,28 +28,46 @@ func TestMmapAdvice(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	data, unmap, err := MmapFile(f)
+	vmFlags := func(data []byte) string {
+		t.Helper()
+		smaps, err := os.ReadFile("/proc/self/smaps")
+		if err != nil {
+			t.Skipf("no /proc/self/smaps: %v", err)
+		}
+		start := fmt.Sprintf("%x-", uintptr(unsafe.Pointer(&data[0])))
+		found := false
+		for _, line := range strings.Split(string(smaps), "\n") {
+			if strings.HasPrefix(line, start) {
+				found = true
+			}
+			if found && strings.HasPrefix(line, "VmFlags:") {
+				return line
+			}
+		}
+		t.Fatalf("mapping at %s not in /proc/self/smaps", start)
+		return ""
+	}
+	// Without random: the kernel's read-around, until advised otherwise.
+	plain, unmapPlain, err := MmapFile(f, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unmapPlain()
+	if flags := vmFlags(plain); strings.Contains(flags, " rr") {
+		t.Fatalf("a mapping made without random is advised for random access: %q", flags)
+	}
+	if err := AdviseRandomMapping(plain); err != nil {
+		t.Fatal(err)
+	}
+	if flags := vmFlags(plain); !strings.Contains(flags, " rr") {
+		t.Fatalf("AdviseRandomMapping left %q", flags)
+	}
+	data, unmap, err := MmapFile(f, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unmap()
-	smaps, err := os.ReadFile("/proc/self/smaps")
-	if err != nil {
-		t.Skipf("no /proc/self/smaps: %v", err)
-	}
-	start := fmt.Sprintf("%x-", uintptr(unsafe.Pointer(&data[0])))
-	var flags string
-	found := false
-	for _, line := range strings.Split(string(smaps), "\n") {
-		if strings.HasPrefix(line, start) {
-			found = true
-		}
-		if found && strings.HasPrefix(line, "VmFlags:") {
-			flags = line
-			break
-		}
-	}
-	if !strings.Contains(flags, " rr") {
+	if flags := vmFlags(data); !strings.Contains(flags, " rr") {
 		t.Fatalf("the mapping is not advised for random access: %q", flags)
 	}
 	for _, r := range [][2]int{{0, 10}, {1, 5000}, {4097, 8192}, {len(data) - 3, len(data)}} {
