@@ -102,14 +102,6 @@ type Reader struct {
 	// from the range-deletion block; their keys are copies.
 	rangeDels *rangedel.Set
 	filter    filterReader
-	// filterMem holds the filter block of a table read without a mapping,
-	// in memory the block cache's allocator manages (outside the Go heap,
-	// not charged to the cache), so that the filters of every open table
-	// (about 44 KB per 2 MiB table with 10 bits per key: 80 MB at 50M
-	// keys) do not raise the collector's goal, which is twice the live
-	// heap. Close releases it. Nil when the filter is in the heap (no
-	// cache, or larger than a slab) or aliases the table's mapping.
-	filterMem *cache.Value
 }
 
 // readerIDs numbers readers (Reader.id).
@@ -139,12 +131,6 @@ func NewReader(f io.ReaderAt, size int64, o ReaderOptions) (*Reader, error) {
 		file:   o.FileName,
 		verify: o.VerifyChecksums,
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			r.releaseFilterMem()
-		}
-	}()
 	if o.Mmap != nil {
 		r.willNeed = o.WillNeed
 	} else if o.FileWillNeed != nil {
@@ -187,7 +173,6 @@ func NewReader(f io.ReaderAt, size int64, o ReaderOptions) (*Reader, error) {
 
 	if o.IgnoreMeta {
 		r.cacheID = r.cache.NewID()
-		ok = true
 		return r, nil
 	}
 
@@ -216,15 +201,9 @@ func NewReader(f io.ReaderAt, size int64, o ReaderOptions) (*Reader, error) {
 		if string(it.key) != filterMetaKey {
 			continue // e.g. goleveldb's "filter.leveldb.BuiltinBloomFilter"
 		}
-		fdata, _, fromMmap, err := r.readBlock(h, true)
+		fdata, _, _, err := r.readBlock(h, true)
 		if err != nil {
 			return nil, err
-		}
-		r.releaseFilterMem() // a second filter entry replaces the first
-		if !fromMmap && r.cache != nil {
-			v := r.cache.Alloc(len(fdata))
-			copy(v.Buf(), fdata)
-			r.filterMem, fdata = v, v.Buf()
 		}
 		if r.filter, err = initFilterReader(fdata, r.file, h.Offset); err != nil {
 			return nil, err
@@ -236,7 +215,6 @@ func NewReader(f io.ReaderAt, size int64, o ReaderOptions) (*Reader, error) {
 		return nil, it.err
 	}
 	r.cacheID = r.cache.NewID()
-	ok = true
 	return r, nil
 }
 
@@ -891,15 +869,5 @@ func (r *Reader) Close() error {
 	r.index = nil
 	r.filter = filterReader{}
 	r.hasFilter = false
-	r.releaseFilterMem()
 	return nil
-}
-
-// releaseFilterMem releases filterMem (the filter must no longer be read).
-func (r *Reader) releaseFilterMem() {
-	if r.filterMem != nil {
-		r.filter = filterReader{}
-		r.filterMem.Release()
-		r.filterMem = nil
-	}
 }
