@@ -4,10 +4,10 @@ package strata
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
-	"unsafe"
+
+	"github.com/strata-db/strata/internal/vfs"
 )
 
 // TestMappedTablesAdvisedRandomWhenOutgrown: while the tables fit in half
@@ -69,24 +69,12 @@ func TestMappedTablesAdvisedRandomWhenOutgrown(t *testing.T) {
 	}())
 }
 
-// vmFlagsOf returns the VmFlags line of /proc/self/smaps for the mapping
-// that starts at b.
+// vmFlagsOf returns the VmFlags line of the mapping that starts at b.
 func vmFlagsOf(t *testing.T, b []byte) string {
 	t.Helper()
-	smaps, err := os.ReadFile("/proc/self/smaps")
+	f, err := vfs.MappingVmFlags(b)
 	if err != nil {
-		t.Skipf("no /proc/self/smaps: %v", err)
+		t.Fatal(err)
 	}
-	start := fmt.Sprintf("%x-", uintptr(unsafe.Pointer(&b[0])))
-	found := false
-	for _, line := range strings.Split(string(smaps), "\n") {
-		if strings.HasPrefix(line, start) {
-			found = true
-		}
-		if found && strings.HasPrefix(line, "VmFlags:") {
-			return line
-		}
-	}
-	t.Fatalf("no mapping at %s in /proc/self/smaps", start)
-	return ""
+	return f
 }

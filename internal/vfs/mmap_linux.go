@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -71,4 +72,28 @@ func adviseRandom(b []byte) error {
 		return nil
 	}
 	return syscall.Madvise(b, syscall.MADV_RANDOM)
+}
+
+// MappingVmFlags returns the "VmFlags:" line /proc/self/smaps shows for the
+// mapping that starts at b[0] (" rr" in it: advised for random access). For
+// tests and diagnostics.
+func MappingVmFlags(b []byte) (string, error) {
+	if len(b) == 0 {
+		return "", fmt.Errorf("vfs: MappingVmFlags of an empty slice")
+	}
+	smaps, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		return "", err
+	}
+	start := fmt.Sprintf("%x-", uintptr(unsafe.Pointer(&b[0])))
+	found := false
+	for _, line := range strings.Split(string(smaps), "\n") {
+		if strings.HasPrefix(line, start) {
+			found = true
+		}
+		if found && strings.HasPrefix(line, "VmFlags:") {
+			return line, nil
+		}
+	}
+	return "", fmt.Errorf("vfs: no mapping at %s in /proc/self/smaps", start)
 }
