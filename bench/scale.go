@@ -71,7 +71,7 @@ default 1GiB, with a --cache block cache, default min(128 MiB, mem/4)).`,
 	f.IntVar(&o.readSeconds, "read-seconds", suite.ScaleReadSeconds, "duration of each readrandom and seekrandom phase")
 	f.IntVar(&o.rwwSeconds, "rww-seconds", suite.ScaleRWWSeconds, "duration of readwhilewriting")
 	f.StringVar(&o.out, "out", "", "results file (default results/scale.jsonl, or results/scale-quick.jsonl with --quick)")
-	f.BoolVar(&o.appendOut, "append", false, "add this run to --out instead of replacing it (the docs take each set from the last run that has it)")
+	f.BoolVar(&o.appendOut, "append", false, "add this run to --out instead of replacing it (the docs take each engine of a set from the last run that has that engine in it)")
 	f.StringVar(&o.work, "work", filepath.Join(os.TempDir(), "strata-scale-work"), "directory for databases and logs (a real disk; every engine's database of a set at once)")
 	f.DurationVar(&o.timeout, "timeout", 3*time.Hour, "limit for one step (process)")
 	f.BoolVar(&o.require, "require-all", os.Getenv("CI") == "true", "fail when RocksDB's db_bench or C++ LevelDB is not installed (default true when CI=true)")
