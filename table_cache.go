@@ -190,7 +190,7 @@ func (tc *tableCache) load(e *tableEntry) {
 		vfs.AdviseRandom(f)
 		opts.FileWillNeed = func(off, n int64) { vfs.WillNeedFile(f, off, n) }
 		e.path, e.random = path, true
-	} else if data, unmap, err := vfs.MmapFile(f, false); err == nil {
+	} else if data, unmap, err := vfs.MmapFile(f); err == nil {
 		if uint64(len(data)) >= e.size {
 			opts.Mmap, opts.WillNeed, e.unmap = data[:e.size], vfs.WillNeed, unmap
 			e.mapped.Store(&data)

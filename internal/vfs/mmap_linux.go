@@ -12,9 +12,8 @@ import (
 	"unsafe"
 )
 
-// mmapFile maps all of f read-only and shared, advised for random access
-// if random.
-func mmapFile(f *os.File, random bool) ([]byte, func() error, error) {
+// mmapFile maps all of f read-only and shared, with no advice.
+func mmapFile(f *os.File) ([]byte, func() error, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, nil, err
@@ -34,12 +33,6 @@ func mmapFile(f *os.File, random bool) ([]byte, func() error, error) {
 	})
 	if err != nil {
 		return nil, nil, &os.PathError{Op: "mmap", Path: f.Name(), Err: err}
-	}
-	if random {
-		if err := syscall.Madvise(data, syscall.MADV_RANDOM); err != nil {
-			syscall.Munmap(data)
-			return nil, nil, &os.PathError{Op: "madvise", Path: f.Name(), Err: err}
-		}
 	}
 	var once sync.Once
 	var unmapErr error

@@ -10,10 +10,10 @@ import (
 	"testing"
 )
 
-// TestMmapAdvice: a mapping made with random (or advised so later) is
+// TestMmapAdvice: a mapping advised with AdviseRandomMapping is
 // advised for random access (a fault reads its page, not the kernel's
 // read-around window: out of memory that window cost each point read
-// 1-1.5 MB of disk reads), one made without it is not, and WillNeed accepts
+// 1-1.5 MB of disk reads), a new one is not, and WillNeed accepts
 // any part of a mapping, however aligned (madvise itself refuses an
 // unaligned start: every scan's read-ahead failed that way at first).
 func TestMmapAdvice(t *testing.T) {
@@ -34,14 +34,14 @@ func TestMmapAdvice(t *testing.T) {
 		}
 		return f
 	}
-	// Without random: the kernel's read-around, until advised otherwise.
-	plain, unmapPlain, err := MmapFile(f, false)
+	// No advice: the kernel's read-around, until advised otherwise.
+	plain, unmapPlain, err := MmapFile(f)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unmapPlain()
 	if flags := vmFlags(plain); strings.Contains(flags, " rr") {
-		t.Fatalf("a mapping made without random is advised for random access: %q", flags)
+		t.Fatalf("a new mapping is advised for random access: %q", flags)
 	}
 	if err := AdviseRandomMapping(plain); err != nil {
 		t.Fatal(err)
@@ -49,16 +49,8 @@ func TestMmapAdvice(t *testing.T) {
 	if flags := vmFlags(plain); !strings.Contains(flags, " rr") {
 		t.Fatalf("AdviseRandomMapping left %q", flags)
 	}
-	data, unmap, err := MmapFile(f, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unmap()
-	if flags := vmFlags(data); !strings.Contains(flags, " rr") {
-		t.Fatalf("the mapping is not advised for random access: %q", flags)
-	}
-	for _, r := range [][2]int{{0, 10}, {1, 5000}, {4097, 8192}, {len(data) - 3, len(data)}} {
-		if err := willNeed(data[r[0]:r[1]]); err != nil {
+	for _, r := range [][2]int{{0, 10}, {1, 5000}, {4097, 8192}, {len(plain) - 3, len(plain)}} {
+		if err := willNeed(plain[r[0]:r[1]]); err != nil {
 			t.Fatalf("willNeed(data[%d:%d]): %v", r[0], r[1], err)
 		}
 	}

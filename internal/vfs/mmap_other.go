@@ -5,7 +5,7 @@ package vfs
 import "os"
 
 // mmapFile is not implemented off Linux; callers fall back to ReadAt.
-func mmapFile(*os.File, bool) ([]byte, func() error, error) {
+func mmapFile(*os.File) ([]byte, func() error, error) {
 	return nil, nil, ErrMmapUnsupported
 }
 

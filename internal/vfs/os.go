@@ -194,30 +194,30 @@ var ErrMmapUnsupported = errors.New("mmap unsupported")
 // writes while it is mapped (a finished table), and returns its bytes and a
 // function that unmaps them. The bytes are read-only: writing to them
 // faults. They must not be used after unmap is called; unmap is idempotent.
-// With random, the mapping is advised for random access (MADV_RANDOM): a
-// fault reads the page it needs, not the kernel's read-around window
-// (read_ahead_kb: 8 MiB on some disks, a whole 2 MiB table), so sequential
-// readers should ask for what they will read with WillNeed (or use ReadAt).
-// Without it a fault that misses the page cache reads the window around it:
-// what a file that will be read whole anyway wants, and what point reads of
-// files larger than memory do not (out of memory, read-around made each
+// The mapping has no advice: a fault that misses the page cache reads the
+// kernel's read-around window (read_ahead_kb: 8 MiB on some disks, a whole
+// 2 MiB table), which a file that will be read whole anyway wants. Point
+// reads of files larger than memory do not (there, read-around made each
 // read cost 1-1.5 MB of disk reads and evict what the next read needed: 370
-// reads/s against 5,700 with the advice, 10M entries in 256 MiB).
+// reads/s against 5,700 with the advice, 10M entries in 256 MiB): advise
+// such a mapping with AdviseRandomMapping, after which sequential readers
+// should ask for what they will read with WillNeed (or use ReadAt).
 //
 // It works for files of Default on Linux. For anything else (MemFS,
 // errorfs-wrapped files, other platforms) it returns an error matching
 // ErrMmapUnsupported, and the caller should read with ReadAt instead. An
 // empty file yields an empty slice and a no-op unmap.
-func MmapFile(f File, random bool) (data []byte, unmap func() error, err error) {
+func MmapFile(f File) (data []byte, unmap func() error, err error) {
 	osf, ok := f.(*os.File)
 	if !ok {
 		return nil, nil, ErrMmapUnsupported
 	}
-	return mmapFile(osf, random)
+	return mmapFile(osf)
 }
 
 // AdviseRandomMapping advises data, a whole mapping MmapFile returned (and
-// not yet unmapped), for random access, as MmapFile's random does.
+// not yet unmapped), for random access (MADV_RANDOM): a fault then reads
+// only the page it needs.
 func AdviseRandomMapping(data []byte) error { return adviseRandom(data) }
 
 // WillNeed asks the system to read ahead the pages of b, a part of a

@@ -184,7 +184,7 @@ func TestMmapFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	data, unmap, err := MmapFile(f, true)
+	data, unmap, err := MmapFile(f)
 	if runtime.GOOS != "linux" {
 		if !errors.Is(err, ErrMmapUnsupported) {
 			t.Fatalf("MmapFile off Linux: %v", err)
@@ -208,12 +208,12 @@ func TestMmapFile(t *testing.T) {
 	os.WriteFile(empty, nil, 0o644)
 	ef, _ := Default.Open(empty)
 	defer ef.Close()
-	if data, unmap, err := MmapFile(ef, true); err != nil || len(data) != 0 || unmap() != nil {
+	if data, unmap, err := MmapFile(ef); err != nil || len(data) != 0 || unmap() != nil {
 		t.Errorf("empty file: %v, %v", data, err)
 	}
 
 	mf, _ := NewMem().Create("/f")
-	if _, _, err := MmapFile(mf, true); !errors.Is(err, ErrMmapUnsupported) {
+	if _, _, err := MmapFile(mf); !errors.Is(err, ErrMmapUnsupported) {
 		t.Errorf("MmapFile(MemFS file) = %v, want ErrMmapUnsupported", err)
 	}
 }
@@ -242,7 +242,7 @@ func BenchmarkOSMmapRead(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer f.Close()
-	data, unmap, err := MmapFile(f, true)
+	data, unmap, err := MmapFile(f)
 	if err != nil {
 		b.Skip(err)
 	}

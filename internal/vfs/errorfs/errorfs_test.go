@@ -422,7 +422,7 @@ func TestMmapRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if _, _, err := vfs.MmapFile(f, true); !errors.Is(err, vfs.ErrMmapUnsupported) {
+	if _, _, err := vfs.MmapFile(f); !errors.Is(err, vfs.ErrMmapUnsupported) {
 		t.Errorf("MmapFile of a wrapped file: %v", err)
 	}
 }
