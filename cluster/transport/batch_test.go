@@ -51,8 +51,10 @@ func (g asyncGatedKV) WriteAsync(req *clusterpb.WriteRequest, timeout time.Durat
 	g.hold()
 	go func() {
 		<-g.gate
-		done(&clusterpb.WriteResponse{Succeeded: true}, nil)
+		// Released before done: done frees the stream's slot, and the
+		// next request may be held before this goroutine runs again.
 		g.cur.Add(-1)
+		done(&clusterpb.WriteResponse{Succeeded: true}, nil)
 	}()
 }
 
