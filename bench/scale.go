@@ -33,6 +33,7 @@ type scaleOptions struct {
 	timeout     time.Duration
 	require     bool
 	profiles    bool
+	keep        bool
 	render      bool
 	docs        string
 }
@@ -75,6 +76,7 @@ default 1GiB, with a --cache block cache, default min(128 MiB, mem/4)).`,
 	f.StringVar(&o.work, "work", filepath.Join(os.TempDir(), "strata-scale-work"), "directory for databases and logs (a real disk; every engine's database of a set at once)")
 	f.DurationVar(&o.timeout, "timeout", 3*time.Hour, "limit for one step (process)")
 	f.BoolVar(&o.require, "require-all", os.Getenv("CI") == "true", "fail when RocksDB's db_bench or C++ LevelDB is not installed (default true when CI=true)")
+	f.BoolVar(&o.keep, "keep", false, "leave the last repetition's databases in WORK/db (the next run removes them)")
 	f.BoolVar(&o.profiles, "profiles", false, "the Go engines' steps write CPU profiles beside their logs (WORK/logs/*.cpu.prof)")
 	f.BoolVar(&o.render, "render", true, "render ../docs/benchmarks.md afterwards from results/full.jsonl and --out (default false with --quick)")
 	f.StringVar(&o.docs, "docs", "../docs", "directory for benchmarks.md and its charts")
@@ -208,7 +210,7 @@ func runScale(cmd *cobra.Command, o *scaleOptions) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	r := &suite.ScaleRunner{Plan: plan, Engines: engines, WorkDir: o.work, Timeout: o.timeout, Out: out,
-		Log: cmd.ErrOrStderr(), Launcher: launcher, Profiles: o.profiles}
+		Log: cmd.ErrOrStderr(), Launcher: launcher, Profiles: o.profiles, Keep: o.keep}
 	if err := r.Run(ctx); err != nil {
 		return err
 	}

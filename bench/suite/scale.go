@@ -387,7 +387,10 @@ type ScaleRunner struct {
 	Launcher string        // required: it joins the cgroup and reads /proc/PID/io
 	// Profiles makes the Go engines' steps write CPU profiles beside their logs.
 	Profiles bool
-	groups   int
+	// Keep leaves the last repetition's databases in WorkDir/db (each
+	// repetition starts from empty ones): for reading them again by hand.
+	Keep   bool
+	groups int
 }
 
 // Run runs every set.
@@ -443,8 +446,10 @@ func (r *ScaleRunner) Run(ctx context.Context) error {
 					}
 				}
 			}
-			for _, d := range dirs {
-				os.RemoveAll(d)
+			if !r.Keep || rep < r.Plan.Reps {
+				for _, d := range dirs {
+					os.RemoveAll(d)
+				}
 			}
 		}
 	}
