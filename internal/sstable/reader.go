@@ -102,6 +102,10 @@ type Reader struct {
 	// from the range-deletion block; their keys are copies.
 	rangeDels *rangedel.Set
 	filter    filterReader
+	// meta is the memory outside the Go heap holding the index, the flat
+	// index and the filter (moveMetaOffHeap), unmapped by Close; nil: they
+	// are in the heap (or the table's mapping).
+	meta []byte
 }
 
 // readerIDs numbers readers (Reader.id).
@@ -172,6 +176,7 @@ func NewReader(f io.ReaderAt, size int64, o ReaderOptions) (*Reader, error) {
 	}
 
 	if o.IgnoreMeta {
+		r.moveMetaOffHeap()
 		r.cacheID = r.cache.NewID()
 		return r, nil
 	}
@@ -214,6 +219,7 @@ func NewReader(f io.ReaderAt, size int64, o ReaderOptions) (*Reader, error) {
 	if it.err != nil {
 		return nil, it.err
 	}
+	r.moveMetaOffHeap()
 	r.cacheID = r.cache.NewID()
 	return r, nil
 }
@@ -867,7 +873,12 @@ func (r *Reader) Close() error {
 		r.cache.EvictID(r.cacheID)
 	}
 	r.index = nil
+	r.idxKeys, r.idxHandles, r.idxPrefix, r.idxCommon = nil, nil, nil, nil
 	r.filter = filterReader{}
 	r.hasFilter = false
+	if r.meta != nil {
+		freeMetaMem(r.meta)
+		r.meta = nil
+	}
 	return nil
 }
