@@ -43,17 +43,17 @@ func TestIndexPrefixSearch(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if r.idxPrefix == nil || len(r.idxKeys) < 10 {
-					t.Fatalf("block size %d: prefix array %v over %d index entries", bs, r.idxPrefix != nil, len(r.idxKeys))
+				if r.idxPrefix == nil || r.idxLen() < 10 {
+					t.Fatalf("block size %d: prefix array %v over %d index entries", bs, r.idxPrefix != nil, r.idxLen())
 				}
 				if (name == "decimal" || name == "long-shared") && len(r.idxCommon) < 10 {
 					t.Fatalf("block size %d: common prefix %q: the array would not be exercised", bs, r.idxCommon)
 				}
 				ref := func(ikey []byte) int {
-					lo, hi := 0, len(r.idxKeys)
+					lo, hi := 0, r.idxLen()
 					for lo < hi {
 						m := (lo + hi) / 2
-						if base.InternalCompare(bytes.Compare, r.idxKeys[m], ikey) < 0 {
+						if base.InternalCompare(bytes.Compare, r.idxKey(m), ikey) < 0 {
 							lo = m + 1
 						} else {
 							hi = m
@@ -67,7 +67,7 @@ func TestIndexPrefixSearch(t *testing.T) {
 					case 0:
 						u = gen(rng)
 					case 1: // an index key's user key, cut or extended
-						k := r.idxKeys[rng.IntN(len(r.idxKeys))]
+						k := r.idxKey(rng.IntN(r.idxLen()))
 						u = bytes.Clone(k[:len(k)-base.TrailerLen])
 						if rng.IntN(2) == 0 && len(u) > 0 {
 							u = u[:rng.IntN(len(u))]

@@ -294,7 +294,7 @@ func (it *Iter) seekIndex(key []byte) bool {
 		return it.index.SeekGE(key)
 	}
 	i := it.r.searchIndex(key)
-	if i == len(it.r.idxKeys) {
+	if i == it.r.idxLen() {
 		it.index.valid = false
 		return false
 	}

@@ -19,48 +19,43 @@ var minOffHeapMeta = func() int {
 
 // moveMetaOffHeap moves what NewReader built in the Go heap for the life of
 // the Reader — the index block (unless it lies in the table's mapping),
-// the flat index (idxHandles, idxPrefix, idxKeys and the copies of its
-// prefix-compressed keys) and the filter block (unless mapped) — into one
-// block of memory outside the heap (allocMetaMem), which Close unmaps.
+// the flat index (idxPrefix, idxHandles, idxPos, idxOffs, and idxBuf when
+// it is a copy) and the filter block (unless mapped) — into one block of
+// memory outside the heap (allocMetaMem), which Close unmaps.
 //
 // Issue 28: a database larger than memory keeps thousands of tables open,
-// and their index and filter, ~57 KB per 2 MiB table (100 MB at 50M keys),
+// and their index and filter (~90 KB per 2 MiB table, 170 MB at 50M keys)
 // were live heap that the collector's goal (GOGC=100) doubled, taking
 // memory from the page cache that the reads miss. The heap copies become
 // garbage here, once per table opened.
 //
-// Layout (offsets from the start, 8-byte aligned where the type needs it):
+// Layout (offsets from the start; the 8-byte arrays first, for alignment):
 //
-//	idxHandles  len(idxKeys) × 16 bytes (BlockHandle)
 //	idxPrefix   len(idxPrefix) × 8 bytes
-//	idxKeys     len(idxKeys) × a slice header, each slicing the index
-//	            block or the key copies below
+//	idxHandles  len(idxHandles) × 16 bytes (usually none)
+//	idxPos      len(idxPos) × 4 bytes
+//	idxOffs     len(idxOffs) × 4 bytes
 //	index       the index block's contents, when not in the mapping
-//	key copies  the index keys that do not lie in the index block
+//	idxBuf      the copy of the index keys, when idxBuf is not the index
 //	filter      the filter block, when not in the mapping
 //
-// Nothing in the block points into the Go heap, which the collector does
-// not see here: every key slices the block itself or the table's mapping.
+// The block holds no pointers: the collector need not see it.
 func (r *Reader) moveMetaOffHeap() {
-	n := len(r.idxKeys)
 	moveIndex := !aliases(r.index, r.mmap)
+	ownBuf := !aliases(r.idxBuf, r.index) // a copy of the keys, not the block
 	moveFilter := r.hasFilter && !aliases(r.filter.data, r.mmap)
-	copied := 0
-	for _, k := range r.idxKeys {
-		if !aliases(k, r.index) {
-			copied += len(k)
-		}
-	}
-	handlesOff := 0
-	prefixOff := handlesOff + n*int(unsafe.Sizeof(BlockHandle{}))
-	keysOff := prefixOff + len(r.idxPrefix)*8
-	indexOff := keysOff + n*int(unsafe.Sizeof([]byte(nil)))
-	size := indexOff
+	handlesOff := len(r.idxPrefix) * 8
+	posOff := handlesOff + len(r.idxHandles)*int(unsafe.Sizeof(BlockHandle{}))
+	offsOff := posOff + len(r.idxPos)*4
+	size := offsOff + len(r.idxOffs)*4
+	indexOff := size
 	if moveIndex {
 		size += len(r.index)
 	}
-	copiesOff := size
-	size += copied
+	bufOff := size
+	if ownBuf {
+		size += len(r.idxBuf)
+	}
 	filterOff := size
 	if moveFilter {
 		size += len(r.filter.data)
@@ -73,41 +68,34 @@ func (r *Reader) moveMetaOffHeap() {
 		return
 	}
 	base := unsafe.Pointer(unsafe.SliceData(mem))
-
-	handles := unsafe.Slice((*BlockHandle)(unsafe.Add(base, handlesOff)), n)
-	copy(handles, r.idxHandles)
-	var prefix []uint64
-	if len(r.idxPrefix) > 0 {
-		prefix = unsafe.Slice((*uint64)(unsafe.Add(base, prefixOff)), len(r.idxPrefix))
-		copy(prefix, r.idxPrefix)
-	}
+	prefix := moveSlice(base, 0, r.idxPrefix)
+	handles := moveSlice(base, handlesOff, r.idxHandles)
+	pos := moveSlice(base, posOff, r.idxPos)
+	offs := moveSlice(base, offsOff, r.idxOffs)
 	index := r.index
 	if moveIndex {
-		index = mem[indexOff : indexOff+len(r.index) : indexOff+len(r.index)]
-		copy(index, r.index)
+		index = moveSlice(base, indexOff, r.index)
 	}
-	keys := unsafe.Slice((*[]byte)(unsafe.Add(base, keysOff)), n)
-	next := copiesOff
-	for i, k := range r.idxKeys {
-		switch {
-		case len(k) == 0:
-			keys[i] = nil
-		case aliases(k, r.index):
-			off := int(uintptr(unsafe.Pointer(unsafe.SliceData(k))) - uintptr(unsafe.Pointer(unsafe.SliceData(r.index))))
-			keys[i] = index[off : off+len(k) : off+len(k)]
-		default:
-			keys[i] = mem[next : next+len(k) : next+len(k)]
-			copy(keys[i], k)
-			next += len(k)
-		}
+	buf := index
+	if ownBuf {
+		buf = moveSlice(base, bufOff, r.idxBuf)
 	}
 	if moveFilter {
-		data := mem[filterOff : filterOff+len(r.filter.data) : filterOff+len(r.filter.data)]
-		copy(data, r.filter.data)
-		r.filter.data = data
+		r.filter.data = moveSlice(base, filterOff, r.filter.data)
 	}
+	r.index, r.idxBuf, r.idxPos, r.idxOffs, r.idxHandles, r.idxPrefix, r.meta = index, buf, pos, offs, handles, prefix, mem
 	if r.idxCommon != nil {
-		r.idxCommon = keys[0][:r.idxSkip:r.idxSkip]
+		r.idxCommon = r.idxKey(0)[:r.idxSkip:r.idxSkip]
 	}
-	r.index, r.idxHandles, r.idxPrefix, r.idxKeys, r.meta = index, handles, prefix, keys, mem
+}
+
+// moveSlice copies s to base+off and returns the copy (nil for a nil s).
+// T holds no pointers.
+func moveSlice[T any](base unsafe.Pointer, off int, s []T) []T {
+	if s == nil {
+		return nil
+	}
+	d := unsafe.Slice((*T)(unsafe.Add(base, off)), len(s))
+	copy(d, s)
+	return d[:len(s):len(s)]
 }

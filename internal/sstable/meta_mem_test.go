@@ -77,14 +77,14 @@ func TestMetaOffHeap(t *testing.T) {
 				if c.indexRestart > 1 && off.idxRestarts {
 					t.Fatal("the index is not prefix-compressed: the key copies are not exercised")
 				}
-				if !slices.Equal(off.idxHandles, heap.idxHandles) || !slices.Equal(off.idxPrefix, heap.idxPrefix) ||
+				if !slices.Equal(off.idxPos, heap.idxPos) || !slices.Equal(off.idxOffs, heap.idxOffs) || !slices.Equal(off.idxHandles, heap.idxHandles) || !slices.Equal(off.idxPrefix, heap.idxPrefix) ||
 					!bytes.Equal(off.idxCommon, heap.idxCommon) || !bytes.Equal(off.index, heap.index) ||
-					!bytes.Equal(off.filter.data, heap.filter.data) {
+					!bytes.Equal(off.filter.data, heap.filter.data) || !bytes.Equal(off.idxBuf, heap.idxBuf) {
 					t.Fatal("moved metadata differs")
 				}
-				for i := range heap.idxKeys {
-					if !bytes.Equal(off.idxKeys[i], heap.idxKeys[i]) {
-						t.Fatalf("index key %d: %q, want %q", i, off.idxKeys[i], heap.idxKeys[i])
+				for i := range heap.idxLen() {
+					if !bytes.Equal(off.idxKey(i), heap.idxKey(i)) || off.idxHandle(i) != heap.idxHandle(i) {
+						t.Fatalf("index entry %d: %q %v, want %q %v", i, off.idxKey(i), off.idxHandle(i), heap.idxKey(i), heap.idxHandle(i))
 					}
 				}
 				if got, want := readAll(t, off), readAll(t, heap); len(got) != len(want) || len(got) != len(entries) {
@@ -121,10 +121,74 @@ func TestMetaOffHeap(t *testing.T) {
 				if err := off.Close(); err != nil {
 					t.Fatal(err)
 				}
-				if off.meta != nil || off.idxKeys != nil || off.index != nil {
+				if off.meta != nil || off.idxPos != nil || off.idxBuf != nil || off.index != nil {
 					t.Fatal("Close kept the metadata")
 				}
 			})
 		}
+	}
+}
+
+// TestPaddedDataBlocks: a table whose data blocks do not lie end to end
+// (RocksDB's block_align pads them; here 3 bytes after each) keeps its
+// handles whole (idxHandles) and reads as the table without padding.
+// (Check refuses such a table: it holds them to LevelDB's layout.)
+func TestPaddedDataBlocks(t *testing.T) {
+	var entries []kv
+	for i := range 5000 {
+		entries = append(entries, kv{base.AppendInternalKey(nil, fmt.Appendf(nil, "key%08d", i), 1, base.KindSet), fmt.Appendf(nil, "value-%d", i)})
+	}
+	data := writeTable(t, entries, WriterOptions{Compression: SnappyCompression})
+	plain := openBytes(t, data, ReaderOptions{FileName: "plain.ldb"})
+	defer plain.Close()
+	if plain.idxOffs == nil || plain.idxHandles != nil {
+		t.Fatal("a table written end to end has no block offsets array")
+	}
+
+	// Rewrite it: each data block and its trailer followed by 3 bytes of
+	// padding, an empty metaindex, an index with the new handles.
+	var out []byte
+	iw := blockWriter{restartInterval: 1}
+	iw.reset()
+	for i := range plain.idxLen() {
+		h := plain.idxHandle(i)
+		nh := BlockHandle{uint64(len(out)), h.Size}
+		out = append(out, data[h.Offset:h.Offset+h.Size+blockTrailerLen]...)
+		out = append(out, 0, 0, 0)
+		iw.add(plain.idxKey(i), appendBlockHandle(nil, nh))
+	}
+	mw := blockWriter{restartInterval: 1}
+	mw.reset()
+	var f footer
+	contents := mw.finish()
+	f.metaindex = BlockHandle{uint64(len(out)), uint64(len(contents))}
+	out = appendBlockTrailer(append(out, contents...), contents, NoCompression)
+	contents = iw.finish()
+	f.index = BlockHandle{uint64(len(out)), uint64(len(contents))}
+	out = appendBlockTrailer(append(out, contents...), contents, NoCompression)
+	out = f.encode(out)
+
+	for _, mode := range []string{"readat", "mmap"} {
+		o := ReaderOptions{FileName: "padded.ldb", VerifyChecksums: true}
+		if mode == "mmap" {
+			o.Mmap = out
+		}
+		r := openBytes(t, out, o)
+		if r.idxOffs != nil || len(r.idxHandles) != plain.idxLen() {
+			t.Fatalf("%s: padded blocks: offsets array %v, %d handles", mode, r.idxOffs != nil, len(r.idxHandles))
+		}
+		if got := readAll(t, r); len(got) != len(entries) {
+			t.Fatalf("%s: %d entries, want %d", mode, len(got), len(entries))
+		}
+		for i, e := range entries {
+			if i%7 != 0 {
+				continue
+			}
+			k, v, err := r.Get(e.k)
+			if err != nil || !bytes.Equal(k, e.k) || !bytes.Equal(v, e.v) {
+				t.Fatalf("%s: Get(%q) = %q, %q, %v", mode, e.k, k, v, err)
+			}
+		}
+		r.Close()
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -79,16 +80,25 @@ type Reader struct {
 	index            []byte // index block contents
 	indexCompression Compression
 	// The index decoded once, for binary search without varint decoding:
-	// idxKeys[i] (slices of index, or of a copy when the block prefix
-	// compresses its keys) separates data block idxHandles[i]. When every
-	// index entry is a restart point (LevelDB writes them so), entry i is
-	// restart i, and an index iterator can be positioned by seekToRestart.
-	idxKeys     [][]byte
+	// entry i's key is idxBuf[idxPos[2i]:idxPos[2i+1]] (idxKey). idxBuf is
+	// the index block itself when every entry is a restart point (LevelDB
+	// writes them so: each key is stored whole); otherwise a copy of the
+	// keys. Then, with idxRestarts, an index iterator can also be
+	// positioned by seekToRestart. The data blocks lie end to end in every
+	// table LevelDB's format writes, so their handles are idxOffs: block i
+	// is [idxOffs[i], idxOffs[i+1]-blockTrailerLen) (idxHandle); a table
+	// whose blocks do not (or past 4 GiB) has idxHandles instead. 12 bytes
+	// per entry, read densely by a point read: slices and decoded handles
+	// (40 bytes per entry, 42 KB per 2 MiB table, 79 MB at 50M keys) kept
+	// memory from the page cache.
+	idxBuf      []byte
+	idxPos      []uint32
+	idxOffs     []uint32
 	idxHandles  []BlockHandle
 	idxRestarts bool
 	// With the bytewise comparer, a dense search array over the index
 	// entries but the last (see buildIndexPrefixes): idxPrefix[i] is bytes
-	// idxSkip..idxSkip+8 of idxKeys[i]'s user key (zero-padded,
+	// idxSkip..idxSkip+8 of idxKey(i)'s user key (zero-padded,
 	// big-endian), where idxCommon (idxSkip bytes) is the user-key prefix
 	// those entries share. Nil for other comparers.
 	idxPrefix       []uint64
@@ -255,7 +265,7 @@ func (r *Reader) RangeDels() *rangedel.Set { return r.rangeDels }
 
 // Empty reports whether the table has no data blocks, so no point entries
 // (it may still hold range tombstones).
-func (r *Reader) Empty() bool { return len(r.idxHandles) == 0 }
+func (r *Reader) Empty() bool { return r.idxLen() == 0 }
 
 // readAt reads len(buf) bytes at off (or slices the mmap).
 func (r *Reader) readAt(buf []byte, off int64) ([]byte, error) {
@@ -554,47 +564,99 @@ func (r *Reader) willNeedFrom(off, n uint64, forward bool) uint64 {
 // buildFlatIndex decodes every index entry (it is an iterator over the
 // index block).
 func (r *Reader) buildFlatIndex(it *blockIter) error {
-	n := 0
-	var arena []byte
 	// Index blocks have a restart point per entry (LevelDB's writers all
 	// use interval 1), so this sizes the arrays exactly: growing them by
 	// append made 2-3 times their size in garbage per table opened.
-	r.idxKeys = make([][]byte, 0, it.numRestarts)
-	r.idxHandles = make([]BlockHandle, 0, it.numRestarts)
+	pos := make([]uint32, 0, 2*it.numRestarts)
+	offs := make([]uint32, 0, it.numRestarts+1)
+	var handles []BlockHandle // when the blocks do not lie end to end
+	var copied []byte         // the keys, when some key is not whole in the block
+	n := 0
 	for ok := it.First(); ok; ok = it.Next() {
 		h, err := r.decodeIndexValue(it)
 		if err != nil {
 			return err
 		}
-		k := it.key
-		if !aliases(k, r.index) {
-			// A prefix-compressed key lives in the iterator's buffer.
-			start := len(arena)
-			arena = append(arena, k...)
-			k = arena[start:len(arena):len(arena)]
+		if handles == nil {
+			end := h.Offset + h.Size + blockTrailerLen
+			if n == 0 && h.Offset <= math.MaxUint32 {
+				offs = append(offs, uint32(h.Offset))
+			}
+			if len(offs) == n+1 && uint64(offs[n]) == h.Offset && end <= math.MaxUint32 && end > h.Offset {
+				offs = append(offs, uint32(end))
+			} else {
+				handles = make([]BlockHandle, n, it.numRestarts)
+				for i := range handles {
+					handles[i] = BlockHandle{uint64(offs[i]), uint64(offs[i+1]-offs[i]) - blockTrailerLen}
+				}
+				offs = nil
+			}
 		}
-		r.idxKeys = append(r.idxKeys, k)
-		r.idxHandles = append(r.idxHandles, h)
+		if handles != nil {
+			handles = append(handles, h)
+		}
+		if copied == nil && !aliases(it.key, r.index) {
+			// A prefix-compressed key lives in the iterator's buffer:
+			// copy every key so far, and the rest as they come.
+			copied = make([]byte, 0, len(r.index))
+			for i := 0; i < n; i++ {
+				start := len(copied)
+				copied = append(copied, r.index[pos[2*i]:pos[2*i+1]]...)
+				pos[2*i], pos[2*i+1] = uint32(start), uint32(len(copied))
+			}
+		}
+		var start, end uint64
+		if copied != nil {
+			start = uint64(len(copied))
+			copied = append(copied, it.key...)
+			end = uint64(len(copied))
+		} else {
+			start = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(it.key))) - uintptr(unsafe.Pointer(unsafe.SliceData(r.index))))
+			end = start + uint64(len(it.key))
+		}
+		if end > math.MaxUint32 {
+			return base.CorruptionErrorf(r.file, int64(r.footer.index.Offset), "index keys of more than %d bytes", uint32(math.MaxUint32))
+		}
+		pos = append(pos, uint32(start), uint32(end))
 		n++
 	}
 	if it.err != nil {
 		return it.err
 	}
-	if len(arena) > 0 {
-		// The arena may have moved while growing: re-slice its keys.
-		off := 0
-		for i, k := range r.idxKeys {
-			if !aliases(k, r.index) {
-				r.idxKeys[i] = arena[off : off+len(k) : off+len(k)]
-				off += len(k)
-			}
-		}
+	r.idxBuf, r.idxPos, r.idxOffs, r.idxHandles = r.index, pos, offs, handles
+	if copied != nil {
+		r.idxBuf = copied
 	}
 	r.idxRestarts = n == it.numRestarts
 	if r.cmp == base.DefaultComparer {
 		r.buildIndexPrefixes()
 	}
 	return nil
+}
+
+// idxLen returns the number of index entries (data blocks).
+func (r *Reader) idxLen() int { return len(r.idxPos) / 2 }
+
+// idxKey returns index entry i's key.
+func (r *Reader) idxKey(i int) []byte {
+	return r.idxBuf[r.idxPos[2*i]:r.idxPos[2*i+1]]
+}
+
+// idxBlockOffset returns the offset of the data block index entry i
+// separates (what a filter probe needs).
+func (r *Reader) idxBlockOffset(i int) uint64 {
+	if r.idxOffs != nil {
+		return uint64(r.idxOffs[i])
+	}
+	return r.idxHandles[i].Offset
+}
+
+// idxHandle returns the handle of the data block index entry i separates.
+func (r *Reader) idxHandle(i int) BlockHandle {
+	if r.idxOffs != nil {
+		return BlockHandle{uint64(r.idxOffs[i]), uint64(r.idxOffs[i+1]-r.idxOffs[i]) - blockTrailerLen}
+	}
+	return r.idxHandles[i]
 }
 
 // buildIndexPrefixes fills idxCommon, idxSkip and idxPrefix, for every
@@ -609,11 +671,11 @@ func (r *Reader) buildFlatIndex(it *blockIter) error {
 // most often one, instead of comparing whole keys reached through a
 // pointer at every step.
 func (r *Reader) buildIndexPrefixes() {
-	n := len(r.idxKeys) - 1
+	n := r.idxLen() - 1
 	if n < 1 {
 		return
 	}
-	first, last := r.idxKeys[0], r.idxKeys[n-1]
+	first, last := r.idxKey(0), r.idxKey(n-1)
 	if len(first) < base.TrailerLen || len(last) < base.TrailerLen {
 		return // corrupt keys: the plain search reports nothing wrong either
 	}
@@ -623,7 +685,8 @@ func (r *Reader) buildIndexPrefixes() {
 		skip++
 	}
 	prefix := make([]uint64, n)
-	for i, k := range r.idxKeys[:n] {
+	for i := range n {
+		k := r.idxKey(i)
 		if len(k) < base.TrailerLen {
 			return
 		}
@@ -656,9 +719,9 @@ func aliases(b, buf []byte) bool {
 }
 
 // searchIndex returns the first index entry whose key is >= ikey (the data
-// block that holds ikey, if any), or len(r.idxKeys).
+// block that holds ikey, if any), or idxLen().
 func (r *Reader) searchIndex(ikey []byte) int {
-	lo, hi := 0, len(r.idxKeys)
+	lo, hi := 0, r.idxLen()
 	if r.idxPrefix != nil && len(ikey) >= base.TrailerLen {
 		// Narrow [lo, hi) with the numbers of the entries before the last:
 		// entries before the target's number sort before ikey, entries
@@ -693,14 +756,14 @@ func (r *Reader) searchIndex(ikey []byte) int {
 				hi++
 			}
 			if hi == len(p) || p[hi] == t {
-				hi = len(r.idxKeys)
+				hi = r.idxLen()
 			}
 		}
 	}
 	if r.cmp == base.DefaultComparer {
 		for lo < hi {
 			m := int(uint(lo+hi) >> 1)
-			if base.InternalCompareBytewise(r.idxKeys[m], ikey) < 0 {
+			if base.InternalCompareBytewise(r.idxKey(m), ikey) < 0 {
 				lo = m + 1
 			} else {
 				hi = m
@@ -710,7 +773,7 @@ func (r *Reader) searchIndex(ikey []byte) int {
 	}
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if base.InternalCompare(r.cmp.Compare, r.idxKeys[m], ikey) < 0 {
+		if base.InternalCompare(r.cmp.Compare, r.idxKey(m), ikey) < 0 {
 			lo = m + 1
 		} else {
 			hi = m
@@ -779,16 +842,16 @@ func (r *Reader) get(dst, ikey []byte, into bool, read *bool) (key, value []byte
 		return nil, nil, nil, fmt.Errorf("sstable: invalid internal key %q", bytes.Clone(ikey))
 	}
 	i := r.searchIndex(ikey)
-	if i == len(r.idxKeys) {
+	if i == r.idxLen() {
 		return nil, nil, nil, nil
 	}
-	h := r.idxHandles[i]
+	ukey := ikey[:len(ikey)-base.TrailerLen]
+	if r.hasFilter && !r.filter.mayContain(r.idxBlockOffset(i), bloomHash(ukey)) {
+		return nil, nil, nil, nil
+	}
+	h := r.idxHandle(i)
 	st := getStatePool.Get().(*getState)
 	defer putGetState(st)
-	ukey := ikey[:len(ikey)-base.TrailerLen]
-	if r.hasFilter && !r.filter.mayContain(h.Offset, bloomHash(ukey)) {
-		return nil, nil, nil, nil
-	}
 	if read != nil {
 		*read = true
 	}
@@ -873,7 +936,7 @@ func (r *Reader) Close() error {
 		r.cache.EvictID(r.cacheID)
 	}
 	r.index = nil
-	r.idxKeys, r.idxHandles, r.idxPrefix, r.idxCommon = nil, nil, nil, nil
+	r.idxBuf, r.idxPos, r.idxOffs, r.idxHandles, r.idxPrefix, r.idxCommon = nil, nil, nil, nil, nil, nil
 	r.filter = filterReader{}
 	r.hasFilter = false
 	if r.meta != nil {
