@@ -569,6 +569,16 @@ func runFaultPass(t *testing.T, pass faultPass, stats *faultStats) {
 				break
 			}
 			did = append(did, n)
+			if !deterministic && len(did) == maxFaultAttempts && i >= len(probe)-3 && slices.Max(did) <= i {
+				// The probe's run did a background operation or two more
+				// than any of these (76 where they did 73-75, once in CI):
+				// operation i, one of its last, happens in no run. The
+				// operations before it, those of the runs' own ends
+				// included, were failed at their own indices.
+				t.Logf("[fail op %d: %s] skipped: %d runs did only %v operations of the kinds counted (the probe %d)",
+					i, probe[i], len(did), did, len(probe))
+				break
+			}
 			if deterministic || len(did) == maxFaultAttempts {
 				t.Fatalf("[fail op %d: %s] the fault never fired: %d runs did only %v operations of the kinds counted (the probe %d)",
 					i, probe[i], len(did), did, len(probe))
