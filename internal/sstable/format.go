@@ -80,32 +80,15 @@ func appendBlockHandle(dst []byte, h BlockHandle) []byte {
 // decodeBlockHandle decodes a handle from the start of b and returns it with
 // the number of bytes read (n <= 0 if b does not start with a valid handle).
 func decodeBlockHandle(b []byte) (h BlockHandle, n int) {
-	off, n1 := uvarint(b)
+	off, n1 := binary.Uvarint(b)
 	if n1 <= 0 {
 		return BlockHandle{}, 0
 	}
-	size, n2 := uvarint(b[n1:])
+	size, n2 := binary.Uvarint(b[n1:])
 	if n2 <= 0 {
 		return BlockHandle{}, 0
 	}
 	return BlockHandle{off, size}, n1 + n2
-}
-
-// uvarint is binary.Uvarint with the one- to three-byte varints of block
-// offsets and sizes in tables of a few MiB decoded without a loop.
-func uvarint(b []byte) (uint64, int) {
-	if len(b) >= 3 {
-		if b[0] < 0x80 {
-			return uint64(b[0]), 1
-		}
-		if b[1] < 0x80 {
-			return uint64(b[0]&0x7f) | uint64(b[1])<<7, 2
-		}
-		if b[2] < 0x80 {
-			return uint64(b[0]&0x7f) | uint64(b[1]&0x7f)<<7 | uint64(b[2])<<14, 3
-		}
-	}
-	return binary.Uvarint(b)
 }
 
 // footer is the fixed-size tail of a table.
