@@ -119,7 +119,7 @@ func (d *DB) getFromStandIn(dst []byte, f *manifest.FileMetadata, key []byte, se
 // error.
 func (d *DB) getFromTable(dst []byte, f *manifest.FileMetadata, search, ukey []byte, readSeq uint64, scratch *getScratch, tomb *uint64) (value []byte, done bool, err error) {
 	h, err := d.tables.get(dst, f, search, ukey, readSeq, scratch)
-	scratch.read = h.read
+	scratch.read, scratch.filtered = h.read, h.filtered
 	if err != nil {
 		return nil, true, err
 	}
@@ -193,6 +193,8 @@ type getScratch struct {
 	search []byte // the internal search key
 	key    []byte // the key a table returns
 	read   bool   // the last table lookup read a data block
+	// filtered: the last table looked up has a filter
+	filtered bool
 }
 
 var getScratchPool = sync.Pool{New: func() any { return &getScratch{} }}
@@ -200,12 +202,22 @@ var getScratchPool = sync.Pool{New: func() any { return &getScratch{} }}
 // getFromVersion searches the tables of v: level 0 newest first, then one
 // candidate table per deeper level. A read that looks into more than one
 // table charges a seek to the first of them (LevelDB's seek compaction). A
-// table of level 1 or deeper counts as looked into only if the read searched
-// one of its data blocks: unlike LevelDB, one whose filter rules the key out
-// is not charged. That lookup cost no I/O, and charging it made random reads
-// over a deep tree compact the upper levels over and over (1.3 GB written
-// during 30 s of reads in issue 28's 20M-key run), while compacting such a
-// table down spares later reads nothing (the level below is searched anyway).
+// table of level 1 or deeper counts as looked into only if it has no filter
+// and the read searched one of its data blocks: unlike LevelDB, a table
+// with a filter is not charged, whether the filter ruled the key out (no
+// I/O) or passed it in vain (a false positive, 1% at 10 bits per key).
+// Compacting such a table down spares later reads nothing (the level below
+// is searched anyway, through a filter with the same false-positive rate),
+// and charging it made random reads over a deep tree compact the upper
+// levels while they ran: 1.3 GB written during 30 s of reads at 20M keys
+// for filter-negative lookups, and at 50M keys in a 1 GiB cgroup still
+// 681 MiB for false positives (a fifth of the step's disk reads went to
+// those compactions; RocksDB, which has no seek compaction, wrote nothing).
+// The trade, measured on one 50M tree read four times each way (phases in
+// the scale harness's order, medians of the per-round ratios): readrandom
+// +15% with 1 thread and -6% with 2, readwhilewriting +9% with its P99
+// -28%, seekrandom -8% and -15% with 1 and 2 threads (the charged
+// compactions had drained the base level, whose blocks every seek reads).
 // Level-0 tables are charged as LevelDB charges them: every read pays their
 // index and filter until they are compacted (the table a reopened database
 // recovers from its log overlaps every key; charging it moves it down soon,
@@ -220,21 +232,21 @@ func (d *DB) getFromVersion(dst []byte, v *manifest.Version, ukey []byte, seq, t
 	ucmp := d.cmp.Compare
 
 	var firstFile *manifest.FileMetadata
-	firstLevel := -1
+	firstLevel, firstFiltered := -1, false
 	read := 0 // tables whose data blocks the read looked at
 	check := func(f *manifest.FileMetadata, level int) (value []byte, done bool, err error) {
-		scratch.read = false
+		scratch.read, scratch.filtered = false, false
 		value, done, err = d.getFromTable(dst, f, search, ukey, seq, scratch, &tomb)
 		if scratch.read || level == 0 {
 			read++
 			if read == 1 {
-				firstFile, firstLevel = f, level
+				firstFile, firstLevel, firstFiltered = f, level, scratch.filtered
 			}
 		}
 		return value, done, err
 	}
 	defer func() {
-		if read > 1 && firstFile != nil && v.UpdateStats(firstFile, firstLevel) {
+		if read > 1 && firstFile != nil && (firstLevel == 0 || !firstFiltered) && v.UpdateStats(firstFile, firstLevel) {
 			d.scheduleCompaction()
 		}
 	}()

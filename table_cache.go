@@ -289,9 +289,10 @@ type tableHit struct {
 	// tomb is the newest sequence (at or below the read's) of the table's
 	// range tombstones covering the key, or 0.
 	tomb uint64
-	// read says the lookup read a data block (the filter did not rule the
-	// key out): what a seek charge counts.
-	read bool
+	// read says the lookup read a data block (the filter, if any, did not
+	// rule the key out), and filtered that the table has a filter: what a
+	// seek charge looks at (getFromVersion).
+	read, filtered bool
 }
 
 // get looks up the newest entry for ukey at or below readSeq (search is
@@ -307,7 +308,7 @@ func (tc *tableCache) get(dst []byte, f *manifest.FileMetadata, search, ukey []b
 		h.tomb, _ = rd.Covering(ukey, readSeq)
 	}
 	k, v, cv, read, err := e.reader.GetIntoRead(scratch.key[:0], search)
-	h.read = read
+	h.read, h.filtered = read, e.reader.HasFilter()
 	defer cv.Release() // after v is copied
 	if k != nil {
 		scratch.key = k[:0]

@@ -263,6 +263,10 @@ func (r *Reader) readRangeDels(h BlockHandle) (*rangedel.Set, error) {
 // has none). The set stays valid after Close.
 func (r *Reader) RangeDels() *rangedel.Set { return r.rangeDels }
 
+// HasFilter reports whether the table has a bloom filter that point reads
+// consult before reading a data block.
+func (r *Reader) HasFilter() bool { return r.hasFilter }
+
 // Empty reports whether the table has no data blocks, so no point entries
 // (it may still hold range tombstones).
 func (r *Reader) Empty() bool { return r.idxLen() == 0 }
