@@ -137,8 +137,10 @@ func (r *Reader) describeBlock(bi *blockIter, h BlockHandle, c Compression, cont
 }
 
 // Check reads every block of the table, verifying every checksum whatever
-// the options, and checks the structure: data blocks are contiguous from
-// offset 0 and followed by the meta blocks; every key is a valid internal
+// the options, and checks the structure: data blocks lie in order without
+// overlapping (gaps are allowed: the format locates every block by its
+// handle, and RocksDB's block_align pads blocks to a boundary) and before
+// the meta blocks; every key is a valid internal
 // key; keys are strictly increasing across the table; each index key is >=
 // the last key of its block and < the first key of the next; the filter's
 // framing is sound and it matches every key of its block; the
@@ -168,8 +170,8 @@ func (r *Reader) Check() error {
 		if err != nil {
 			return err
 		}
-		if h.Offset != next {
-			return base.CorruptionErrorf(r.file, indexOff, "data block %d at offset %d, expected %d", nBlocks, h.Offset, next)
+		if h.Offset < next {
+			return base.CorruptionErrorf(r.file, indexOff, "data block %d at offset %d overlaps the block before it, which ends at %d", nBlocks, h.Offset, next)
 		}
 		next = h.Offset + h.Size + blockTrailerLen
 		contents, _, _, err := r.readBlock(h, true)

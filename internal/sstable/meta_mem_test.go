@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/strata-db/strata/internal/base"
@@ -131,8 +132,9 @@ func TestMetaOffHeap(t *testing.T) {
 
 // TestPaddedDataBlocks: a table whose data blocks do not lie end to end
 // (RocksDB's block_align pads them; here 3 bytes after each) keeps its
-// handles whole (idxHandles) and reads as the table without padding.
-// (Check refuses such a table: it holds them to LevelDB's layout.)
+// handles whole (idxHandles), reads as the table without padding and
+// passes Check; an index whose second entry points into the first block
+// fails Check as overlapping.
 func TestPaddedDataBlocks(t *testing.T) {
 	var entries []kv
 	for i := range 5000 {
@@ -146,27 +148,42 @@ func TestPaddedDataBlocks(t *testing.T) {
 	}
 
 	// Rewrite it: each data block and its trailer followed by 3 bytes of
-	// padding, an empty metaindex, an index with the new handles.
-	var out []byte
-	iw := blockWriter{restartInterval: 1}
-	iw.reset()
-	for i := range plain.idxLen() {
-		h := plain.idxHandle(i)
-		nh := BlockHandle{uint64(len(out)), h.Size}
-		out = append(out, data[h.Offset:h.Offset+h.Size+blockTrailerLen]...)
-		out = append(out, 0, 0, 0)
-		iw.add(plain.idxKey(i), appendBlockHandle(nil, nh))
+	// padding, an empty metaindex, an index with the new handles (with
+	// overlap, the second entry pointing at the first block).
+	rewrite := func(overlap bool) []byte {
+		var out []byte
+		iw := blockWriter{restartInterval: 1}
+		iw.reset()
+		var first BlockHandle
+		for i := range plain.idxLen() {
+			h := plain.idxHandle(i)
+			nh := BlockHandle{uint64(len(out)), h.Size}
+			out = append(out, data[h.Offset:h.Offset+h.Size+blockTrailerLen]...)
+			out = append(out, 0, 0, 0)
+			if i == 0 {
+				first = nh
+			} else if i == 1 && overlap {
+				nh = first
+			}
+			iw.add(plain.idxKey(i), appendBlockHandle(nil, nh))
+		}
+		mw := blockWriter{restartInterval: 1}
+		mw.reset()
+		var f footer
+		contents := mw.finish()
+		f.metaindex = BlockHandle{uint64(len(out)), uint64(len(contents))}
+		out = appendBlockTrailer(append(out, contents...), contents, NoCompression)
+		contents = iw.finish()
+		f.index = BlockHandle{uint64(len(out)), uint64(len(contents))}
+		out = appendBlockTrailer(append(out, contents...), contents, NoCompression)
+		return f.encode(out)
 	}
-	mw := blockWriter{restartInterval: 1}
-	mw.reset()
-	var f footer
-	contents := mw.finish()
-	f.metaindex = BlockHandle{uint64(len(out)), uint64(len(contents))}
-	out = appendBlockTrailer(append(out, contents...), contents, NoCompression)
-	contents = iw.finish()
-	f.index = BlockHandle{uint64(len(out)), uint64(len(contents))}
-	out = appendBlockTrailer(append(out, contents...), contents, NoCompression)
-	out = f.encode(out)
+	out := rewrite(false)
+	bad := openBytes(t, rewrite(true), ReaderOptions{FileName: "overlap.ldb"})
+	if err := bad.Check(); err == nil || !strings.Contains(err.Error(), "data block 1 at offset 0 overlaps") {
+		t.Fatalf("Check of overlapping blocks: %v", err)
+	}
+	bad.Close()
 
 	for _, mode := range []string{"readat", "mmap"} {
 		o := ReaderOptions{FileName: "padded.ldb", VerifyChecksums: true}
@@ -179,6 +196,9 @@ func TestPaddedDataBlocks(t *testing.T) {
 		}
 		if got := readAll(t, r); len(got) != len(entries) {
 			t.Fatalf("%s: %d entries, want %d", mode, len(got), len(entries))
+		}
+		if err := r.Check(); err != nil {
+			t.Fatalf("%s: Check of padded blocks: %v", mode, err)
 		}
 		for i, e := range entries {
 			if i%7 != 0 {
