@@ -128,9 +128,9 @@ type cacheJSON struct {
 func newStatsCmd(e *env) *cobra.Command {
 	var dir string
 	var asJSON, events bool
-	var eventsLimit int
+	var eventsLimit, writeBuffer int
 	c := &cobra.Command{
-		Use:   "stats --db DIR [--json] [--events [--events-limit N]]",
+		Use:   "stats --db DIR [--json] [--events [--events-limit N]] [--write-buffer-size BYTES]",
 		Short: "The tree's shape per level, memtable, cache, read and write amplification",
 		Long: `Print the tree's shape per level (tables, bytes, compaction score), the
 memtable (the live logs' writes), the block cache, the read amplification (how
@@ -138,6 +138,14 @@ many sorted runs a point read may consult) and the write amplification since
 the current MANIFEST was started (at the last open that wrote): table bytes
 written by flushes and compactions per byte flushed. The database is opened
 read-only, so it may be in use by another process.
+
+A level's score is its size over its budget (level 0: its table count over
+the compaction trigger, or its bytes over its target); a compaction is due at
+1. The budgets follow the write buffer size (the base level's budget and level
+0's target are at least the write buffer), which a database does not record:
+the scores are computed for the default options unless --write-buffer-size
+gives the one the database was written with (db_bench's runs in bench/ use
+67108864).
 
 With --events, also the most recent events: flushes and compactions (with
 their inputs, outputs, bytes and time), write stalls, tables and logs created
@@ -148,7 +156,10 @@ String()); this command only reads, so it causes none. A database opened by a
 program with its own Options.Logger keeps its events in that logger instead.`,
 		Args: args(0, 0, "no arguments"),
 		RunE: func(_ *cobra.Command, _ []string) (err error) {
-			db, err := e.openRead(dir)
+			if writeBuffer < 0 {
+				return usageError{fmt.Errorf("--write-buffer-size %d: must be 0 (the default) or more", writeBuffer)}
+			}
+			db, err := e.openReadWith(dir, func(o *strata.Options) { o.WriteBufferSize = writeBuffer })
 			if err != nil {
 				return err
 			}
@@ -198,6 +209,7 @@ program with its own Options.Logger keeps its events in that logger instead.`,
 	addDBFlag(c, &dir)
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	c.Flags().BoolVar(&events, "events", false, "also show the most recent events recorded in the database's LOG")
+	c.Flags().IntVar(&writeBuffer, "write-buffer-size", 0, "compute the levels' scores for this write buffer size in bytes (0: the default), the one the database was written with")
 	c.Flags().IntVar(&eventsLimit, "events-limit", 20, "with --events, how many events at most (0: all that LOG and LOG.old hold)")
 	return c
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image/png"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -581,5 +582,61 @@ func TestWarnsWhenRecoveryLeavesWritesOut(t *testing.T) {
 	// missing, and warns of nothing.
 	if r := runStrata(t, "", "get", "--db", dir, "x"); r.code != 0 || r.stderr != "" {
 		t.Fatalf("get after recovery:\n%s", r)
+	}
+}
+
+// TestStatsWriteBufferSize: stats computes the levels' scores for the write
+// buffer the database was written with when told it (--write-buffer-size).
+// One flushed table of ~2.3 MiB is the tree's only level, whose budget is
+// the base level's: 10 MiB with the default options, 64 MiB with a 64 MiB
+// buffer, so its score falls 6.4-fold. A negative size is refused.
+func TestStatsWriteBufferSize(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	db, err := strata.Open(dir, &strata.Options{Compression: strata.NoCompression})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	value := make([]byte, 100)
+	for i := range 20000 {
+		for j := range value {
+			value[j] = byte(rng.Uint32())
+		}
+		if err := db.Put(fmt.Appendf(nil, "key%08d", i), value, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	score := func(args ...string) float64 {
+		t.Helper()
+		var s statsJSON
+		if err := json.Unmarshal([]byte(mustStrata(t, "", append([]string{"stats", "--db", dir, "--json"}, args...)...)), &s); err != nil {
+			t.Fatal(err)
+		}
+		var levels []levelJSON
+		for _, l := range s.Levels {
+			if l.Files > 0 {
+				levels = append(levels, l)
+			}
+		}
+		if len(levels) != 1 || levels[0].Files != 1 {
+			t.Fatalf("want one table in one level: %+v", s.Levels)
+		}
+		return levels[0].Score
+	}
+	def, big := score(), score("--write-buffer-size", "67108864")
+	if def < 0.15 || def > 0.35 {
+		t.Errorf("default options: the level scores %.3f, want its ~2.3 MiB over 10 MiB", def)
+	}
+	if r := def / big; r < 6.3 || r > 6.5 {
+		t.Errorf("--write-buffer-size 64 MiB: the level scores %.4f, %.2f times less than by default (%.3f); want 6.4", big, r, def)
+	}
+	if r := runStrata(t, "", "stats", "--db", dir, "--write-buffer-size", "-1"); r.code == 0 || !strings.Contains(r.stderr, "must be 0") {
+		t.Errorf("--write-buffer-size -1: exit %d, stderr %q", r.code, r.stderr)
 	}
 }

@@ -67,11 +67,21 @@ func optKey(c *cobra.Command, flag, s string, hex bool) ([]byte, error) {
 // merged key with an error naming the operator (see recordedMerger), so
 // that everything else reads.
 func (e *env) openRead(dir string) (*strata.DB, error) {
+	return e.openReadWith(dir, nil)
+}
+
+// openReadWith is openRead with o's fields set by set (nil: none) before
+// the open.
+func (e *env) openReadWith(dir string, set func(o *strata.Options)) (*strata.DB, error) {
 	m, name := recordedMerger(dir)
 	if m == nil && name != "" {
 		m = unknownMerger(name)
 	}
-	db, err := strata.Open(dir, &strata.Options{ReadOnly: true, ErrorIfNotExists: true, Merger: m})
+	o := &strata.Options{ReadOnly: true, ErrorIfNotExists: true, Merger: m}
+	if set != nil {
+		set(o)
+	}
+	db, err := strata.Open(dir, o)
 	if err == nil {
 		e.warnRecovery(dir, db)
 	}
