@@ -87,6 +87,9 @@ func (p *peer) leaseRead(w *readWaiter) bool {
 		}
 		return false
 	}
+	if t, err := p.ps.Term(st.HardState.GetCommit()); err != nil || t != st.HardState.GetTerm() {
+		return false // no entry of this term committed yet: see readFloor
+	}
 	w.index = st.HardState.GetCommit()
 	p.readsApply = append(p.readsApply, w)
 	p.serveReads()

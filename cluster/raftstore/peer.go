@@ -294,7 +294,7 @@ func (p *peer) finishReady(rd raft.Ready) {
 			if w.ch == nil {
 				continue // a lease renewal
 			}
-			w.index = rs.Index
+			w.index = p.readFloor(rs.Index, w.term)
 			p.readsApply = append(p.readsApply, w)
 		}
 	}
@@ -304,6 +304,24 @@ func (p *peer) finishReady(rd raft.Ready) {
 		p.maybeCompactLog()
 		p.maybeSplit()
 	}
+}
+
+// readFloor is the index a read confirmed by raft at index (the commit
+// index when it was asked for, in term) must wait to be applied. It is index
+// once the leader has committed an entry of its own term: every entry
+// committed before is then at or below it. Before that, the commit index a
+// leader knows may lag what is committed: etcd raft answers a single voter's
+// ReadIndex at once with it, and a restarted single voter's commit index is
+// its durable hard state's, older than the durable log whose every entry it
+// alone committed (the write whose commit it had not yet recorded was
+// acknowledged: a read at index would miss it). The read then waits for the
+// log as it stands, which holds the leader's first entry of its term: once
+// that is applied, so is everything committed before the read began.
+func (p *peer) readFloor(index, term uint64) uint64 {
+	if t, err := p.ps.Term(index); err == nil && t == term {
+		return index
+	}
+	return max(index, p.ps.lastIndex())
 }
 
 // serveReads releases the reads whose index has been applied.
