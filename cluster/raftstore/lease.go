@@ -87,7 +87,7 @@ func (p *peer) leaseRead(w *readWaiter) bool {
 		}
 		return false
 	}
-	if t, err := p.ps.Term(st.HardState.GetCommit()); err != nil || t != st.HardState.GetTerm() {
+	if !p.ofTerm(st.HardState.GetCommit(), st.HardState.GetTerm()) {
 		return false // no entry of this term committed yet: see readFloor
 	}
 	w.index = st.HardState.GetCommit()

@@ -318,10 +318,17 @@ func (p *peer) finishReady(rd raft.Ready) {
 // log as it stands, which holds the leader's first entry of its term: once
 // that is applied, so is everything committed before the read began.
 func (p *peer) readFloor(index, term uint64) uint64 {
-	if t, err := p.ps.Term(index); err == nil && t == term {
+	if p.ofTerm(index, term) {
 		return index
 	}
 	return max(index, p.ps.lastIndex())
+}
+
+// ofTerm reports whether the log's entry at index is of term (false if the
+// log no longer or not yet holds it).
+func (p *peer) ofTerm(index, term uint64) bool {
+	t, err := p.ps.Term(index)
+	return err == nil && t == term
 }
 
 // serveReads releases the reads whose index has been applied.
