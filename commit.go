@@ -239,8 +239,14 @@ func (d *DB) runWriter(w *writer) error {
 			if timed {
 				began = time.Now()
 			}
-			if count > 0 {
+			switch {
+			case count > 0:
 				err = d.applyGroup(group, seq, log, mem)
+			case timed:
+				// Only empty batches, synced: no record to write, but
+				// the earlier writes must become durable (Write's
+				// contract; a cluster node's syncer relies on it).
+				err = d.syncWAL(log)
 			}
 			d.mu.Lock()
 			if timed {
@@ -433,11 +439,11 @@ func (d *DB) syncWAL(log *walFile) error {
 			return err
 		}
 	}
-	if !log.dirSynced {
+	if !log.dirSynced.Load() {
 		if err := vfs.SyncDir(d.fs, d.dirname); err != nil {
 			return fmt.Errorf("strata: %w", err)
 		}
-		log.dirSynced = true
+		log.dirSynced.Store(true)
 	}
 	if err := log.file.Sync(); err != nil {
 		return fmt.Errorf("strata: sync WAL %s: %w", base.MakeFilename(base.FileTypeLog, log.num), err)

@@ -287,10 +287,12 @@ func (m *memTable) is(target *memTable) bool {
 // walFile is an open write-ahead log: the one being written (DB.log) or a
 // retired one (DB.retired).
 type walFile struct {
-	num       uint64
-	file      vfs.Appender // memory-mapped where the FS allows (vfs.NewAppender)
-	w         *record.Writer
-	dirSynced bool // the directory entry of this log is durable
+	num  uint64
+	file vfs.Appender // memory-mapped where the FS allows (vfs.NewAppender)
+	w    *record.Writer
+	// dirSynced: the directory entry of this log is durable (set by the
+	// commit leader or SyncWAL).
+	dirSynced atomic.Bool
 	// unsynced: records were written since the last sync. Written by the
 	// commit leader while the log is current; once retired, read and
 	// cleared under mu.
@@ -485,6 +487,10 @@ func (d *DB) Close() error {
 		}
 	}
 	if d.log != nil {
+		// Under the log's mu: a SyncWAL running now finishes first, or
+		// finds the log closed.
+		d.log.mu.Lock()
+		d.log.closed = true
 		if d.log.unsynced {
 			// Not required for the durability contract, but a clean
 			// shutdown should leave nothing to chance.
@@ -495,6 +501,7 @@ func (d *DB) Close() error {
 		if err := d.log.file.Close(); err != nil {
 			errs = append(errs, err)
 		}
+		d.log.mu.Unlock()
 		d.log = nil
 	}
 	if err := d.versions.close(); err != nil {

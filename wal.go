@@ -232,3 +232,76 @@ func (c *walChain) walGap(prevPath, path string) (bool, error) {
 		"file", prevPath, "reached-seq", c.prev.logged, "next-log", path, "next-log-says-reached", h-1)
 	return true, nil
 }
+
+// SyncWAL makes every write that returned before it was called durable, as
+// a synced Write would, without holding up the writes meanwhile (RocksDB's
+// DB::SyncWAL). A synced Write syncs at the head of the write queue, so
+// every write behind it waits for the fsync; SyncWAL syncs the logs beside
+// the queue, and writes go on into the same log while it does (they may or
+// may not be covered). A program that writes unsynced and calls SyncWAL
+// from another goroutine before it relies on the writes (a replication
+// loop that acknowledges what is durable, say) keeps writing during every
+// fsync, and one SyncWAL covers all the writes made before it.
+//
+// The logs rotated out and not yet synced are synced first, oldest first,
+// then the current one (recovery keeps only a prefix of the writes: see
+// the header record above). A failed sync stops writes (as a failed synced
+// Write does: the log's state on disk is unknown) and is returned. A
+// database without a log (read-only, or written only with DisableWAL)
+// has nothing to sync: nil.
+func (d *DB) SyncWAL() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return ErrClosed
+	}
+	if d.bgErr != nil {
+		err := d.bgErr
+		d.mu.Unlock()
+		return err
+	}
+	logs := append(slices.Clone(d.retired), d.log)
+	d.mu.Unlock()
+	var err error
+	for _, l := range logs {
+		if l == nil {
+			continue
+		}
+		if err = l.syncBeside(d); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		d.stats.walSyncs.Add(1)
+		return nil
+	}
+	d.mu.Lock()
+	notify := d.setBGErrLocked("sync WAL", err)
+	d.mu.Unlock()
+	notify()
+	return err
+}
+
+// syncBeside syncs l's file while the commit leader may append to it (it
+// syncs the file under the Appender, as syncHeader does). A log closed
+// meanwhile needs nothing: a retired log is closed once its memtable's
+// table is durable, and the current one only by Close.
+func (l *walFile) syncBeside(d *DB) error {
+	if !l.dirSynced.Load() {
+		if err := vfs.SyncDir(d.fs, d.dirname); err != nil {
+			return fmt.Errorf("strata: %w", err)
+		}
+		l.dirSynced.Store(true)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	if err := l.raw.Sync(); err != nil {
+		return fmt.Errorf("strata: sync WAL %s: %w", base.MakeFilename(base.FileTypeLog, l.num), err)
+	}
+	l.headerSynced = true
+	l.headerDurable.Store(true)
+	return nil
+}
