@@ -6,11 +6,13 @@
 // proposal message per region (propose.go), collects the Ready of each region
 // that has work, hands a leader's appends to the Transport, applies the
 // committed entries into the batch holding all the entries and hard states
-// and writes it with one synced write, answers the proposals, hands the
-// other messages (acknowledgements, votes) to the Transport, then calls
-// Advance, in the order etcd raft's README requires (a leader may write its
-// log in parallel with replicating it; committed entries may be applied
-// once persisted, here in the same atomic write). Regions with nothing to do cost
+// and writes it with one write, answers the proposals, hands the other
+// messages (acknowledgements, votes) to the Transport once the write is
+// durable, then calls Advance, in the order etcd raft's README requires (a
+// leader may write its log in parallel with replicating it; committed
+// entries may be applied once persisted, here in the same atomic write).
+// The write's fsync is the syncer goroutine's, while the loop goes on
+// (syncer.go: what must wait for it waits). Regions with nothing to do cost
 // nothing: a quiet region hibernates (its leader tells its followers, and
 // none of them ticks until a message or a request wakes it).
 //

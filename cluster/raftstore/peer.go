@@ -63,6 +63,9 @@ type peer struct {
 	readsApply  []*readWaiter          // read index known, waiting for apply
 	peerCache   map[uint64]*clusterpb.Peer
 	appliedTerm uint64
+	// appendSeqs are the rounds written for the syncer, not known durable
+	// yet, that appended entries (syncer.go), oldest first.
+	appendSeqs []appendSeq
 
 	asleep    bool
 	idleTicks int

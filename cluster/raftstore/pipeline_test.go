@@ -80,13 +80,11 @@ func (s sender) Send(msgs []*clusterpb.RaftMessage) {
 	}
 }
 
-// TestLeaderSendsBeforeItsWrite: a leader hands its appends to the
-// transport before its own synced write of the same entries (so the
-// followers' writes overlap its own), while every acknowledgement and vote
-// leaves only after what it promises is written; writes through the
-// pipeline all succeed and read back, and every replica ends up applying
-// everything (without raft's commit notices, from heartbeats).
-func TestLeaderSendsBeforeItsWrite(t *testing.T) {
+// openThree opens three in-memory stores joined by a checkingTransport,
+// with region 1 on all three, and has node 1 campaign. The stores close
+// when the test ends.
+func openThree(t *testing.T) (*checkingTransport, []*Store, *clusterpb.Region) {
+	t.Helper()
 	c := &checkingTransport{t: t, stores: map[uint64]*Store{}}
 	region := &clusterpb.Region{Id: 1, Epoch: &clusterpb.RegionEpoch{ConfVer: 1, Version: 1},
 		Peers: []*clusterpb.Peer{{Id: 11, NodeId: 1}, {Id: 12, NodeId: 2}, {Id: 13, NodeId: 3}}}
@@ -97,7 +95,7 @@ func TestLeaderSendsBeforeItsWrite(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer s.Close()
+		t.Cleanup(func() { s.Close() })
 		if err := s.Bootstrap(region); err != nil {
 			t.Fatal(err)
 		}
@@ -111,6 +109,17 @@ func TestLeaderSendsBeforeItsWrite(t *testing.T) {
 	if err := stores[0].Campaign(1); err != nil {
 		t.Fatal(err)
 	}
+	return c, stores, region
+}
+
+// TestLeaderSendsBeforeItsWrite: a leader hands its appends to the
+// transport before its own synced write of the same entries (so the
+// followers' writes overlap its own), while every acknowledgement and vote
+// leaves only after what it promises is written; writes through the
+// pipeline all succeed and read back, and every replica ends up applying
+// everything (without raft's commit notices, from heartbeats).
+func TestLeaderSendsBeforeItsWrite(t *testing.T) {
+	c, stores, region := openThree(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup

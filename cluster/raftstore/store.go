@@ -234,6 +234,17 @@ type Store struct {
 	// the received snapshots stepped into raft, waiting for its Ready.
 	regionGen map[uint64]*genSnap
 	received  map[uint64]*recvSnap
+
+	// Pipelined syncs (syncer.go). writeSeq counts the rounds written
+	// unsynced for the syncer, syncedSeq those known durable (loop).
+	// syncWant (loop) and syncDone (syncer) carry them across; syncWake
+	// wakes the syncer, syncNote the loop.
+	writeSeq, syncedSeq uint64
+	pendingSends        []pendingSend
+	heldAcks            []heldAck
+	syncWant, syncDone  atomic.Uint64
+	syncErr             atomic.Pointer[error]
+	syncWake, syncNote  chan struct{}
 }
 
 // Open opens (or creates) the store in cfg.Dir and starts its loop. The
@@ -281,6 +292,8 @@ func Open(cfg Config) (*Store, error) {
 		gens:       map[uint64]*genSnap{},
 		regionGen:  map[uint64]*genSnap{},
 		received:   map[uint64]*recvSnap{},
+		syncWake:   make(chan struct{}, 1),
+		syncNote:   make(chan struct{}, 1),
 		rng:        rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 	}
 	s.raftLogger = &raftLogger{l: cfg.Logger.With("node", cfg.NodeID)}
@@ -297,6 +310,7 @@ func Open(cfg Config) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	s.startSyncer()
 	go s.run()
 	return s, nil
 }
@@ -535,6 +549,7 @@ func (s *Store) checkMessage(msg *clusterpb.RaftMessage) error {
 // run is the loop goroutine.
 func (s *Store) run() {
 	defer close(s.done)
+	defer close(s.syncWake) // the syncer stops (Close waits for it)
 	defer s.shutdown()
 	ticker := time.NewTicker(s.cfg.TickInterval)
 	defer ticker.Stop()
@@ -556,8 +571,14 @@ func (s *Store) run() {
 			op()
 		case w := <-s.writes:
 			s.startWrite(w)
+		case <-s.syncNote:
 		case <-ready:
 		}
+		if err := s.synced(); err != nil {
+			s.fatal(err)
+			return
+		}
+		s.releaseSynced()
 		// Drain, yield once, drain again: the goroutines this one readied
 		// (the transport's senders, the streams' answer senders) and those
 		// the network readied (requests, messages) run first on this
@@ -703,6 +724,9 @@ func (s *Store) handleMessage(msg *clusterpb.RaftMessage) {
 	s.wake(p) // (a vote request ignored below still wakes it: it must tick)
 	if p.noVoteTicks > 0 && (m.GetType() == pb.MessageType_MsgVote || m.GetType() == pb.MessageType_MsgPreVote) {
 		return // lost, as far as raft knows (see lease.go)
+	}
+	if s.holdAck(p, m) {
+		return
 	}
 	if err := p.rn.Step(m); err != nil {
 		s.cfg.Logger.Debug("raftstore: step", "region", p.regionID, "err", err)
@@ -921,13 +945,27 @@ func (s *Store) handleReadies() (more bool, err error) {
 	}
 	slices.Sort(ids)
 	b := s.db.NewBatch()
-	sync := false
+	// sync: some Ready must be durable before its messages leave;
+	// inLoop: the round's write is synced here rather than by the syncer
+	// (see syncer.go).
+	sync, inLoop := false, false
 	for _, id := range ids {
 		p := s.awake[id]
 		rd := p.rn.Ready()
 		rd.Messages = dropSubsumedAppends(rd.Messages)
 		p.dropCommitNotices(&rd)
+		if h := rd.HardState; h != nil && (h.GetTerm() != p.ps.hard.GetTerm() || h.GetVote() != p.ps.hard.GetVote()) {
+			inLoop = true
+		}
+		if p.soleVoter() {
+			inLoop = true
+		}
 		if rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot) {
+			inLoop = true
+			// The writes before the snapshot's files are durable first.
+			if err := s.syncNow(); err != nil {
+				return false, err
+			}
 			// Ingested (durably) before the entries that follow it. A
 			// snapshot that cannot be installed drops the whole Ready.
 			if err := p.applySnapshot(rd.Snapshot); err != nil {
@@ -992,7 +1030,8 @@ func (s *Store) handleReadies() (more bool, err error) {
 	// without AsyncStorageWrites (a committed entry may be applied once it
 	// is persisted in the same Ready's handling): the batch is atomic, so
 	// an entry and what its application wrote become durable together.
-	a := &applier{s: s, b: b, sync: sync}
+	async := sync && !inLoop
+	a := &applier{s: s, b: b, sync: sync && !async}
 	for _, it := range items {
 		if err := it.p.applyReady(a, it.rd); err != nil {
 			return false, err
@@ -1000,6 +1039,19 @@ func (s *Store) handleReadies() (more bool, err error) {
 	}
 	if err := a.write(); err != nil {
 		return false, err
+	}
+	switch {
+	case async:
+		s.writeSeq++
+		s.askSync()
+		for _, it := range items {
+			if len(it.rd.Entries) > 0 {
+				it.p.unsyncedBelow(0, s.syncedSeq) // forgets the durable ones
+				it.p.appendSeqs = append(it.p.appendSeqs, appendSeq{first: it.rd.Entries[0].GetIndex(), seq: s.writeSeq})
+			}
+		}
+	case sync:
+		s.syncedSeq = s.writeSeq // the synced write covers every one before
 	}
 	var out []*clusterpb.RaftMessage
 	for _, it := range items {
@@ -1021,7 +1073,13 @@ func (s *Store) handleReadies() (more bool, err error) {
 	}
 	if len(out) > 0 {
 		// The transport reports how each snapshot ends (ReportSnapshot).
-		s.cfg.Transport.Send(out)
+		// Messages wait for the sync of the writes before them, if pending.
+		if s.syncedSeq < s.writeSeq {
+			s.pendingSends = append(s.pendingSends, pendingSend{seq: s.writeSeq, msgs: out})
+		} else {
+			s.sendSynced() // earlier rounds' messages first
+			s.cfg.Transport.Send(out)
+		}
 	}
 	for _, it := range items {
 		it.p.finishReady(it.rd)
