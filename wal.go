@@ -301,6 +301,9 @@ func (l *walFile) syncBeside(d *DB) error {
 	if err := l.raw.Sync(); err != nil {
 		return fmt.Errorf("strata: sync WAL %s: %w", base.MakeFilename(base.FileTypeLog, l.num), err)
 	}
+	if n, ok := l.file.(vfs.SyncNoter); ok {
+		n.NoteSync()
+	}
 	l.headerSynced = true
 	l.headerDurable.Store(true)
 	return nil

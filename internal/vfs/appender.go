@@ -19,6 +19,14 @@ type Retirer interface {
 	Retire() error
 }
 
+// SyncNoter is implemented by an Appender that writes differently once its
+// file is synced (the mapped appender turns to pwrite: see
+// mmapAppender.synced). NoteSync tells it of a sync made beside it, on the
+// file under it (DB.SyncWAL's); it may be called from any goroutine.
+type SyncNoter interface {
+	NoteSync()
+}
+
 // NewAppender returns an Appender for f, a file just created for writing.
 // When f is an operating-system file on Linux it is a memory-mapped
 // appender (see mmapAppender): each Write is a copy into a shared mapping

@@ -106,7 +106,10 @@ func TestAppenderMixedSizes(t *testing.T) {
 				}
 				want = append(want, p...)
 				if i%50 == 0 {
-					if err := a.Sync(); err != nil {
+					// The file under the appender, as syncHeader does: the
+					// appender's own Sync turns it to pwrite for good
+					// (TestAppenderAfterSync).
+					if err := f.Sync(); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -146,6 +149,80 @@ func TestAppenderMixedSizes(t *testing.T) {
 					i++
 				}
 				t.Fatalf("file holds %d bytes, want %d; first difference at %d", len(got), len(want), i)
+			}
+		})
+	}
+}
+
+// TestAppenderAfterSync: once its file is synced (its own Sync, or a sync
+// beside it that NoteSync reports) the mapped appender writes everything
+// with pwrite, across chunk boundaries, and the file holds exactly the
+// bytes written, before Close and after.
+func TestAppenderAfterSync(t *testing.T) {
+	for _, how := range []string{"Sync", "NoteSync"} {
+		t.Run(how, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "log")
+			f, err := Default.Create(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := NewAppender(f)
+			ma, ok := a.(*mmapAppender)
+			if !ok {
+				t.Skip("no mapped appender on this system")
+			}
+			var want []byte
+			write := func(p []byte) {
+				t.Helper()
+				if n, err := a.Write(p); err != nil || n != len(p) {
+					t.Fatalf("write of %d bytes at %d: %d, %v", len(p), len(want), n, err)
+				}
+				want = append(want, p...)
+			}
+			for i := 0; i < 100; i++ {
+				write(appenderPayload(i))
+			}
+			if !ma.mapped() {
+				t.Fatal("small writes before a sync are not mapped")
+			}
+			if how == "Sync" {
+				if err := a.Sync(); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				if err := f.Sync(); err != nil {
+					t.Fatal(err)
+				}
+				a.(SyncNoter).NoteSync()
+			}
+			mapped := ma.mapping
+			for i := 0; len(want) < 3*appendChunk; i++ {
+				p := appenderPayload(i)
+				if i%7 == 0 {
+					p = bytes.Repeat(p, directWriteMin/len(p)+1) // a large one now and then
+				}
+				write(p)
+				if i%40 == 0 {
+					if err := a.Sync(); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if len(ma.mapping) != len(mapped) || (len(mapped) > 0 && &ma.mapping[0] != &mapped[0]) {
+				t.Fatal("writes after a sync remapped the file")
+			}
+			live, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(live, want) || len(bytes.Trim(live[len(want):], "\x00")) != 0 {
+				t.Fatalf("before Close the file does not hold the %d bytes written (then zeros)", len(want))
+			}
+			if err := a.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("file holds %d bytes (%v), want the %d written", len(got), err, len(want))
 			}
 		})
 	}
