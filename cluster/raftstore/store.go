@@ -1046,7 +1046,7 @@ func (s *Store) handleReadies() (more bool, err error) {
 		s.askSync()
 		for _, it := range items {
 			if len(it.rd.Entries) > 0 {
-				it.p.unsyncedBelow(0, s.syncedSeq) // forgets the durable ones
+				it.p.forgetSynced(s.syncedSeq)
 				it.p.appendSeqs = append(it.p.appendSeqs, appendSeq{first: it.rd.Entries[0].GetIndex(), seq: s.writeSeq})
 			}
 		}

@@ -5,7 +5,6 @@ import (
 
 	pb "go.etcd.io/raft/v3/raftpb"
 
-	"github.com/strata-db/strata"
 	"github.com/strata-db/strata/cluster/clusterpb"
 )
 
@@ -132,7 +131,7 @@ func (s *Store) syncNow() error {
 	if s.syncedSeq == s.writeSeq {
 		return nil
 	}
-	if err := s.db.Write(nil, &strata.WriteOptions{Sync: true}); err != nil {
+	if err := s.db.SyncWAL(); err != nil {
 		return fmt.Errorf("raftstore: node %d: syncing the database: %w", s.cfg.NodeID, err)
 	}
 	s.stats.syncs.Add(1)
@@ -158,9 +157,8 @@ func (s *Store) holdAck(p *peer, m *pb.Message) bool {
 	return true
 }
 
-// unsyncedBelow returns the last round not yet durable (after synced)
-// that wrote entries at or below index to p's log, or synced if none did.
-func (p *peer) unsyncedBelow(index, synced uint64) uint64 {
+// forgetSynced drops the rounds up to synced from p.appendSeqs.
+func (p *peer) forgetSynced(synced uint64) {
 	k := 0
 	for k < len(p.appendSeqs) && p.appendSeqs[k].seq <= synced {
 		k++
@@ -168,6 +166,12 @@ func (p *peer) unsyncedBelow(index, synced uint64) uint64 {
 	if k > 0 {
 		p.appendSeqs = append(p.appendSeqs[:0], p.appendSeqs[k:]...)
 	}
+}
+
+// unsyncedBelow returns the last round not yet durable (after synced)
+// that wrote entries at or below index to p's log, or synced if none did.
+func (p *peer) unsyncedBelow(index, synced uint64) uint64 {
+	p.forgetSynced(synced)
 	need := synced
 	for _, a := range p.appendSeqs {
 		if a.first <= index {

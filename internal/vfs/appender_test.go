@@ -129,28 +129,35 @@ func TestAppenderMixedSizes(t *testing.T) {
 			if !ma.mapped() {
 				t.Fatal("small writes did not return to the mapping within two chunks")
 			}
-			live, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.HasPrefix(live, want) || len(bytes.Trim(live[len(want):], "\x00")) != 0 {
-				t.Fatalf("before Close the file does not hold the %d bytes written (then zeros)", len(want))
-			}
-			if err := a.Close(); err != nil {
-				t.Fatal(err)
-			}
-			got, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, want) {
-				i := 0
-				for i < min(len(got), len(want)) && got[i] == want[i] {
-					i++
-				}
-				t.Fatalf("file holds %d bytes, want %d; first difference at %d", len(got), len(want), i)
-			}
+			checkAppended(t, path, a, want)
 		})
+	}
+}
+
+// checkAppended checks that the file at path holds want (then zeros at
+// most) while a is open, closes a, and checks it holds exactly want.
+func checkAppended(t *testing.T, path string, a Appender, want []byte) {
+	t.Helper()
+	live, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(live, want) || len(bytes.Trim(live[len(want):], "\x00")) != 0 {
+		t.Fatalf("before Close the file does not hold the %d bytes written (then zeros)", len(want))
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		i := 0
+		for i < min(len(got), len(want)) && got[i] == want[i] {
+			i++
+		}
+		t.Fatalf("file holds %d bytes, want %d; first difference at %d", len(got), len(want), i)
 	}
 }
 
@@ -211,19 +218,7 @@ func TestAppenderAfterSync(t *testing.T) {
 			if len(ma.mapping) != len(mapped) || (len(mapped) > 0 && &ma.mapping[0] != &mapped[0]) {
 				t.Fatal("writes after a sync remapped the file")
 			}
-			live, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.HasPrefix(live, want) || len(bytes.Trim(live[len(want):], "\x00")) != 0 {
-				t.Fatalf("before Close the file does not hold the %d bytes written (then zeros)", len(want))
-			}
-			if err := a.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, want) {
-				t.Fatalf("file holds %d bytes (%v), want the %d written", len(got), err, len(want))
-			}
+			checkAppended(t, path, a, want)
 		})
 	}
 }
