@@ -72,6 +72,120 @@ type mmapAppender struct {
 	// goroutine takes those faults ahead of the writer.
 	next    chan preparedChunk
 	nextOff int64
+
+	// Zeros ahead (see zeroAhead): zeroEnd is where the blocks written
+	// ahead of the writer end; while a zeroer runs, zeroing is closed once
+	// it has written [zeroFrom, zeroTo). zeroStopped: a zeroer failed, no
+	// more are started.
+	zeroEnd          int64
+	zeroFrom, zeroTo int64
+	zeroing          chan struct{}
+	zeroStopped      atomic.Bool
+}
+
+// Zeros ahead of a synced log.
+//
+// A log that is synced (a synced write's, or a cluster node's every round)
+// is synced again and again, after a few hundred bytes each time. Its
+// blocks were reserved by fallocate, as unwritten extents: the first
+// writeback of each block converts its extent to written, a change of the
+// file's metadata, so the fsync that writes it back also commits the file
+// system's journal (on ext4, jbd2's thread writes the journal and the
+// caller waits for it). Most of these fsyncs carry a new block. A block
+// that was written before, with zeros, is only overwritten: its fsync
+// writes the data and flushes the device, with no journal commit. So once
+// a log has been synced, a goroutine (the zeroer) writes zeros ahead of
+// the writer, zeroChunk bytes at a time when fewer than zeroLowWater are
+// left, through a descriptor of its own, and syncs them (fdatasync), off
+// the writer's path: one journal commit per chunk instead of one per
+// fsync. Measured with sysbench oltp_insert against strata sql serve
+// (docs/sql.md): transactions/s +10-22% with one thread and +10-14% with
+// eight.
+//
+// Safety: the zeroer writes only at or beyond the block after the end of
+// the written bytes when it starts, and a write that would reach the range
+// it is writing waits for it first, so zeros never overwrite data. Its own
+// descriptor matters: Linux reports a writeback error to each open file
+// description that has not yet seen it, so the zeroer's fdatasync cannot
+// take an error of the log's pages from the writer's next Sync, which
+// still reports it. Close and Retire wait for the zeros to be written
+// before truncating the file to the bytes written. After a crash the file
+// may end in zeros, as it may anyway (fallocate): the log format skips them.
+const (
+	zeroChunk    = 1 << 20
+	zeroLowWater = 512 << 10
+)
+
+// zeroBuf is the zeros a zeroer writes, zeroWrite bytes per call.
+var zeroBuf = make([]byte, zeroWrite)
+
+const zeroWrite = 64 << 10
+
+// zeroAhead is called before a write of n bytes once the log is synced:
+// it waits for a running zeroer if the write would reach its range, and
+// starts one when fewer than zeroLowWater initialized bytes lie ahead.
+func (a *mmapAppender) zeroAhead(n int) {
+	end := a.size + int64(n)
+	if a.zeroing != nil {
+		done := false
+		select {
+		case <-a.zeroing:
+			done = true
+		default:
+			if end > a.zeroFrom {
+				<-a.zeroing // the write would reach the zeros being written
+				done = true
+			}
+		}
+		if !done {
+			return
+		}
+		a.zeroing = nil
+		if a.zeroStopped.Load() {
+			return
+		}
+		a.zeroEnd = a.zeroTo
+	}
+	if a.zeroStopped.Load() || a.zeroEnd-end >= zeroLowWater {
+		return
+	}
+	const block = 4 << 10
+	from := max(a.zeroEnd, (end+block-1)/block*block)
+	a.zeroFrom, a.zeroTo = from, from+zeroChunk
+	a.zeroing = make(chan struct{})
+	go a.zero(a.f.Name(), a.zeroFrom, a.zeroTo, a.zeroing)
+}
+
+// zero writes zeros over [from, to) of the file at path through a
+// descriptor of its own, closes done, and then syncs them (fdatasync). A
+// failure stops zeroing for good (zeros ahead only save time).
+func (a *mmapAppender) zero(path string, from, to int64, done chan struct{}) {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	for off := from; err == nil && off < to; off += zeroWrite {
+		_, err = f.WriteAt(zeroBuf[:min(zeroWrite, to-off)], off)
+	}
+	if err != nil {
+		a.zeroStopped.Store(true)
+	}
+	close(done)
+	if f == nil {
+		return
+	}
+	if err == nil {
+		err = withFd(f, syscall.Fdatasync)
+		if err != nil {
+			a.zeroStopped.Store(true)
+		}
+	}
+	f.Close()
+}
+
+// waitZeros waits for a running zeroer to finish writing.
+func (a *mmapAppender) waitZeros() {
+	if a.zeroing != nil {
+		<-a.zeroing
+		a.zeroing = nil
+	}
 }
 
 // directWriteMin is the write size from which the appender uses pwrite
@@ -222,6 +336,9 @@ func (a *mmapAppender) Write(p []byte) (int, error) {
 			}
 		}
 		if len(p) >= directWriteMin || synced || !a.mapped() {
+			if synced {
+				a.zeroAhead(len(p))
+			}
 			m, err := a.f.WriteAt(p, a.size)
 			a.size += int64(m)
 			n += m
@@ -283,8 +400,10 @@ func (a *mmapAppender) Close() error {
 	return err
 }
 
-// release unmaps the chunks and truncates the file to the bytes written.
+// release unmaps the chunks and truncates the file to the bytes written
+// (after the zeros being written ahead, if any).
 func (a *mmapAppender) release() error {
+	a.waitZeros()
 	var errs []error
 	if a.next != nil {
 		// Wait for the chunk being prepared and drop it.

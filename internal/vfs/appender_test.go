@@ -168,16 +168,7 @@ func checkAppended(t *testing.T, path string, a Appender, want []byte) {
 func TestAppenderAfterSync(t *testing.T) {
 	for _, how := range []string{"Sync", "NoteSync"} {
 		t.Run(how, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "log")
-			f, err := Default.Create(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			a := NewAppender(f)
-			ma, ok := a.(*mmapAppender)
-			if !ok {
-				t.Skip("no mapped appender on this system")
-			}
+			path, f, a, ma := newMappedAppender(t)
 			var want []byte
 			write := func(p []byte) {
 				t.Helper()
@@ -263,4 +254,63 @@ func TestAppenderRetire(t *testing.T) {
 	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("file holds %d bytes (%v), want the %d written", len(got), err, len(want))
 	}
+}
+
+// TestAppenderZerosAhead: once its log is synced, the mapped appender has
+// zeros written ahead of the writer (zeroAhead), and they never overwrite
+// data: a writer that syncs often and one that writes large records fast
+// enough to catch up with the zeroer both leave the file holding exactly
+// the bytes written (zeros beyond them before Close).
+func TestAppenderZerosAhead(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		size      int // bytes per write
+		syncEvery int
+		total     int
+	}{
+		{"small synced writes", 300, 8, 3 * zeroChunk},
+		{"fast large writes", 200 << 10, 4, 8 * zeroChunk},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path, _, a, ma := newMappedAppender(t)
+			var want []byte
+			for i := 0; len(want) < tc.total; i++ {
+				p := bytes.Repeat(appenderPayload(i), tc.size/len(appenderPayload(i))+1)[:tc.size]
+				if n, err := a.Write(p); err != nil || n != len(p) {
+					t.Fatalf("write of %d bytes at %d: %d, %v", len(p), len(want), n, err)
+				}
+				want = append(want, p...)
+				if i%tc.syncEvery == 0 {
+					if err := a.Sync(); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			ma.waitZeros()
+			if ma.zeroStopped.Load() {
+				t.Fatal("the zeroer failed")
+			}
+			if end := max(ma.zeroEnd, ma.zeroTo); end < int64(len(want)) {
+				t.Fatalf("zeros ahead reached %d, the writer %d", end, len(want))
+			}
+			checkAppended(t, path, a, want)
+		})
+	}
+}
+
+// newMappedAppender creates a file in a temporary directory and its
+// appender, which must be the mapped one (the test is skipped otherwise).
+func newMappedAppender(t *testing.T) (string, File, Appender, *mmapAppender) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "log")
+	f, err := Default.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewAppender(f)
+	ma, ok := a.(*mmapAppender)
+	if !ok {
+		t.Skip("no mapped appender on this system")
+	}
+	return path, f, a, ma
 }
