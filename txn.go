@@ -33,9 +33,11 @@ import (
 // Invariants:
 //   - Writes are recorded in the conflict set only while a read-write
 //     transaction is open (txnState.active > 0). When the first one opens,
-//     history restarts with the floor at the last sequence handed out, and
-//     the transaction's read version waits until that sequence is visible
-//     (a group in flight was not recorded).
+//     history restarts with the floor at the last sequence handed out. A
+//     commit group in flight whose writes were not recorded (no open
+//     transaction needed them) is recorded by a transaction that begins
+//     meanwhile, which then reads below it (recordInFlightLocked) rather
+//     than waiting for it to become visible.
 //   - Every write, transactional or not (Put, Write, ingestion), is
 //     recorded while transactions are open, so a plain Put conflicts with a
 //     transaction that read the key.
@@ -251,6 +253,21 @@ type txnState struct {
 	active     int // open read-write transactions
 	seqWaiters int // BeginTxn calls waiting for visibleSeq to reach the floor
 	locks      lockTable
+	// unrecorded is the commit group in flight (resolved, not yet
+	// visible) whose writes the conflict set does not hold, because no
+	// open transaction could check against them: the set's floor is past
+	// the group. A transaction that begins meanwhile records them itself
+	// (recordInFlightLocked) instead of waiting for the group. Nil when no
+	// such group is in flight.
+	unrecorded *unrecordedGroup
+}
+
+// unrecordedGroup is a commit group in flight whose writes are not in the
+// conflict set: its writers (numbered, refused ones marked skip) and the
+// sequence before its first (the visible sequence while it is in flight).
+type unrecordedGroup struct {
+	writers []*writer
+	start   uint64
 }
 
 // BeginTxn starts a transaction (see Txn): its read version is the latest
@@ -315,6 +332,9 @@ func (d *DB) beginTxn(ctx context.Context, o *TxnOptions, reuse *Txn) (*Txn, err
 		}
 		t.active++
 		tx.active = true
+		if d.visibleSeq.Load() < t.set.floor {
+			d.recordInFlightLocked()
+		}
 		for d.visibleSeq.Load() < t.set.floor {
 			if d.closed || d.bgErr != nil {
 				err := d.bgErr
@@ -1028,6 +1048,7 @@ func (d *DB) resolveGroupLocked(group []*writer) (count uint32, span uint64) {
 			seq += uint64(g.batch.count)
 			count += g.batch.count
 		}
+		t.unrecorded = &unrecordedGroup{writers: group, start: d.lastSeq}
 		return count, uint64(count)
 	}
 	set := t.set
@@ -1069,10 +1090,48 @@ func (d *DB) resolveGroupLocked(group []*writer) (count uint32, span uint64) {
 	}
 	if unresolved <= 0 {
 		set.reset(seq - 1 + extra) // the group's last sequence, the extra one included
+		t.unrecorded = &unrecordedGroup{writers: group, start: d.lastSeq}
 	} else if set.bytes > d.opts.TxnConflictWindow {
 		d.trimConflictWindowLocked()
 	}
 	return count, uint64(count) + extra
+}
+
+// recordInFlightLocked records the writes of the commit group in flight
+// that the conflict set does not hold (txnState.unrecorded) and lowers the
+// set's floor to the sequence before the group, so that a transaction
+// beginning now reads at the visible sequence, below the group, without
+// waiting for the group's fsync: its commit is checked against the group's
+// writes like any other. Lowering the floor is sound because the set holds
+// nothing else: it was emptied when the group was resolved (no open
+// transaction needed the history), only one group is in flight at a time,
+// and the transactions open now began at or after the group's start.
+// Called by BeginTxn while the visible sequence is below the floor.
+func (d *DB) recordInFlightLocked() {
+	t := &d.txns
+	u := t.unrecorded
+	if u == nil || d.visibleSeq.Load() != u.start {
+		return
+	}
+	set := t.set
+	set.reset(0) // empty already, unless a reset since added nothing
+	for _, g := range u.writers {
+		if g.skip {
+			continue
+		}
+		var explicit []keyRange
+		if g.txn != nil {
+			explicit = g.txn.writes
+		}
+		var grew int64
+		eachWrite(g.batch.data, explicit, func(r keyRange) bool {
+			grew += set.record(r, g.seq)
+			return true
+		})
+		set.log = append(set.log, windowEntry{version: g.seq, bytes: grew})
+	}
+	set.floor = u.start
+	t.unrecorded = nil
 }
 
 // writtenSince returns a write conflict if key was written after version

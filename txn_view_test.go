@@ -3,7 +3,12 @@ package strata
 import (
 	"context"
 	"errors"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/strata-db/strata/internal/vfs"
 )
 
 // TestTxnLazyIndex: a transaction's writes are indexed only when a read
@@ -156,5 +161,120 @@ func TestTxnRecordOnlyWhenNeeded(t *testing.T) {
 	tx.Put([]byte("j"), []byte("x"))
 	if err := tx.Commit(); !errors.Is(err, ErrConflict) {
 		t.Fatalf("commit after k changed: %v", err)
+	}
+}
+
+// holdSyncFS holds the WAL's next fsync, once armed, until released: a
+// commit group stays in flight (resolved, not yet visible) while the test
+// acts.
+type holdSyncFS struct {
+	vfs.FS
+	armed   atomic.Bool
+	entered chan struct{} // a held sync has begun
+	release chan struct{} // closed: held syncs go on
+}
+
+func newHoldSyncFS() *holdSyncFS {
+	return &holdSyncFS{FS: vfs.NewMem(), entered: make(chan struct{}, 1), release: make(chan struct{})}
+}
+
+func (fs *holdSyncFS) Create(name string) (vfs.File, error) {
+	f, err := fs.FS.Create(name)
+	if err != nil || !strings.HasSuffix(name, ".log") {
+		return f, err
+	}
+	return &holdSyncFile{File: f, fs: fs}, nil
+}
+
+type holdSyncFile struct {
+	vfs.File
+	fs *holdSyncFS
+}
+
+func (f *holdSyncFile) Sync() error {
+	if f.fs.armed.CompareAndSwap(true, false) {
+		f.fs.entered <- struct{}{}
+		<-f.fs.release
+	}
+	return f.File.Sync()
+}
+
+// TestTxnBeginsWhileGroupInFlight: a transaction that begins while a
+// synced commit group is in flight, its writes not recorded in the
+// conflict set (no open transaction needed them), does not wait for the
+// group's fsync: it records the group's writes itself and reads below the
+// group, and its commit is checked against them like any other write — a
+// read of a key the group writes conflicts, others do not. Both for a
+// group whose transaction was the only one open and for a group of plain
+// writes made while none was.
+func TestTxnBeginsWhileGroupInFlight(t *testing.T) {
+	for _, plain := range []bool{false, true} {
+		name := "transaction"
+		if plain {
+			name = "plain write"
+		}
+		t.Run(name, func(t *testing.T) {
+			fs := newHoldSyncFS()
+			d := openTxnDB(t, &Options{FS: fs})
+			fs.armed.Store(true)
+			done := make(chan error, 1)
+			go func() {
+				if plain {
+					done <- d.Put([]byte("k"), []byte("1"), &WriteOptions{Sync: true})
+					return
+				}
+				done <- d.UpdateWith(context.Background(), &TxnOptions{Sync: true}, func(tx *Txn) error {
+					return tx.Put([]byte("k"), []byte("1"))
+				})
+			}()
+			<-fs.entered // the group is in flight, held in its fsync
+			type begun struct {
+				tx  *Txn
+				err error
+			}
+			ch := make(chan begun, 2)
+			for range 2 {
+				go func() {
+					tx, err := d.BeginTxn(context.Background(), nil)
+					ch <- begun{tx, err}
+				}()
+			}
+			var txs []*Txn
+			for range 2 {
+				select {
+				case b := <-ch:
+					if b.err != nil {
+						t.Fatal(b.err)
+					}
+					txs = append(txs, b.tx)
+				case <-time.After(10 * time.Second):
+					close(fs.release)
+					t.Fatal("BeginTxn waited for the commit group in flight")
+				}
+			}
+			reader, other := txs[0], txs[1]
+			// Neither sees the group's write: it is not visible yet.
+			if _, err := reader.Get([]byte("k")); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("Get k during the group's fsync: %v", err)
+			}
+			if _, err := other.Get([]byte("j")); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("Get j: %v", err)
+			}
+			reader.Put([]byte("r"), []byte("x"))
+			other.Put([]byte("o"), []byte("x"))
+			close(fs.release)
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if err := reader.Commit(); !errors.Is(err, ErrConflict) {
+				t.Fatalf("commit of a transaction that read k below the group that wrote it: %v", err)
+			}
+			if err := other.Commit(); err != nil {
+				t.Fatalf("commit of a transaction that read only j: %v", err)
+			}
+			if v, err := d.Get([]byte("k")); err != nil || string(v) != "1" {
+				t.Fatalf("k after the group = %q, %v", v, err)
+			}
+		})
 	}
 }
