@@ -249,7 +249,7 @@ func (d *DB) runWriter(w *writer) error {
 				err = d.syncWAL(log)
 			}
 			d.mu.Lock()
-			d.txns.unrecorded = nil // the group is done (visible, or failed)
+			d.txns.unrecorded = unrecordedGroup{} // the group is done (visible, or failed)
 			if timed {
 				g := &d.syncGather
 				g.prevSize, g.lastSize, g.lastDur = g.lastSize, len(group), time.Since(began)

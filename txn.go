@@ -257,9 +257,10 @@ type txnState struct {
 	// visible) whose writes the conflict set does not hold, because no
 	// open transaction could check against them: the set's floor is past
 	// the group. A transaction that begins meanwhile records them itself
-	// (recordInFlightLocked) instead of waiting for the group. Nil when no
-	// such group is in flight.
-	unrecorded *unrecordedGroup
+	// (recordInFlightLocked) instead of waiting for the group. Empty when no
+	// such group is in flight (writers nil). Held by value: a plain write
+	// sets it with no allocation.
+	unrecorded unrecordedGroup
 }
 
 // unrecordedGroup is a commit group in flight whose writes are not in the
@@ -1048,7 +1049,7 @@ func (d *DB) resolveGroupLocked(group []*writer) (count uint32, span uint64) {
 			seq += uint64(g.batch.count)
 			count += g.batch.count
 		}
-		t.unrecorded = &unrecordedGroup{writers: group, start: d.lastSeq}
+		t.unrecorded = unrecordedGroup{writers: group, start: d.lastSeq}
 		return count, uint64(count)
 	}
 	set := t.set
@@ -1090,7 +1091,7 @@ func (d *DB) resolveGroupLocked(group []*writer) (count uint32, span uint64) {
 	}
 	if unresolved <= 0 {
 		set.reset(seq - 1 + extra) // the group's last sequence, the extra one included
-		t.unrecorded = &unrecordedGroup{writers: group, start: d.lastSeq}
+		t.unrecorded = unrecordedGroup{writers: group, start: d.lastSeq}
 	} else if set.bytes > d.opts.TxnConflictWindow {
 		d.trimConflictWindowLocked()
 	}
@@ -1110,7 +1111,7 @@ func (d *DB) resolveGroupLocked(group []*writer) (count uint32, span uint64) {
 func (d *DB) recordInFlightLocked() {
 	t := &d.txns
 	u := t.unrecorded
-	if u == nil || d.visibleSeq.Load() != u.start {
+	if u.writers == nil || d.visibleSeq.Load() != u.start {
 		return
 	}
 	set := t.set
@@ -1131,7 +1132,7 @@ func (d *DB) recordInFlightLocked() {
 		set.log = append(set.log, windowEntry{version: g.seq, bytes: grew})
 	}
 	set.floor = u.start
-	t.unrecorded = nil
+	t.unrecorded = unrecordedGroup{}
 }
 
 // writtenSince returns a write conflict if key was written after version
