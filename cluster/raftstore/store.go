@@ -960,6 +960,9 @@ func (s *Store) handleReadies() (more bool, err error) {
 		if p.soleVoter() {
 			inLoop = true
 		}
+		if appliesConfChange(rd.CommittedEntries) {
+			inLoop, sync = true, true // see syncer.go
+		}
 		if rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot) {
 			inLoop = true
 			// The writes before the snapshot's files are durable first.
@@ -1090,6 +1093,16 @@ func (s *Store) handleReadies() (more bool, err error) {
 		}
 	}
 	return more, nil
+}
+
+// appliesConfChange reports whether es holds a configuration change.
+func appliesConfChange(es []*pb.Entry) bool {
+	for _, e := range es {
+		if t := e.GetType(); t == pb.EntryType_EntryConfChange || t == pb.EntryType_EntryConfChangeV2 {
+			return true
+		}
+	}
+	return false
 }
 
 // newProposalID returns a random non-zero id.
