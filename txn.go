@@ -1057,10 +1057,11 @@ func (d *DB) resolveGroupLocked(group []*writer) (count uint32, span uint64) {
 	// unresolved counts the open transactions whose commit is not resolved
 	// yet (this group's later ones included): only they can check against
 	// a write. Once none is left, the rest of the group is not recorded and
-	// the history is dropped, its floor raised past the group, so that a
-	// transaction that begins before the group is visible waits for it
-	// (BeginTxn) rather than reading under writes the set does not hold.
-	// A lone transaction thus records nothing.
+	// the history is dropped, its floor raised past the group, and the
+	// group kept as unrecorded: a transaction that begins before the group
+	// is visible records it then (recordInFlightLocked) rather than read
+	// under writes the set does not hold. A lone transaction thus records
+	// nothing.
 	unresolved := t.active
 	for _, g := range group {
 		g.seq = seq
@@ -1075,16 +1076,7 @@ func (d *DB) resolveGroupLocked(group []*writer) (count uint32, span uint64) {
 			}
 		}
 		if unresolved > 0 {
-			var grew int64
-			var explicit []keyRange
-			if g.txn != nil {
-				explicit = g.txn.writes
-			}
-			eachWrite(g.batch.data, explicit, func(r keyRange) bool {
-				grew += set.record(r, seq)
-				return true
-			})
-			set.log = append(set.log, windowEntry{version: seq, bytes: grew})
+			set.recordWriter(g)
 		}
 		seq += uint64(g.batch.count)
 		count += g.batch.count
@@ -1115,24 +1107,30 @@ func (d *DB) recordInFlightLocked() {
 		return
 	}
 	set := t.set
-	set.reset(0) // empty already, unless a reset since added nothing
+	set.reset(0) // emptied when the group was resolved (or by BeginTxn since): nothing is lost
 	for _, g := range u.writers {
-		if g.skip {
-			continue
+		if !g.skip {
+			set.recordWriter(g)
 		}
-		var explicit []keyRange
-		if g.txn != nil {
-			explicit = g.txn.writes
-		}
-		var grew int64
-		eachWrite(g.batch.data, explicit, func(r keyRange) bool {
-			grew += set.record(r, g.seq)
-			return true
-		})
-		set.log = append(set.log, windowEntry{version: g.seq, bytes: grew})
 	}
 	set.floor = u.start
 	t.unrecorded = unrecordedGroup{}
+}
+
+// recordWriter records the writes of g, a writer its group numbered
+// (g.seq), at g.seq: its batch's operations and, for a transaction, its
+// explicit write conflict ranges.
+func (s *conflictSet) recordWriter(g *writer) {
+	var explicit []keyRange
+	if g.txn != nil {
+		explicit = g.txn.writes
+	}
+	var grew int64
+	eachWrite(g.batch.data, explicit, func(r keyRange) bool {
+		grew += s.record(r, g.seq)
+		return true
+	})
+	s.log = append(s.log, windowEntry{version: g.seq, bytes: grew})
 }
 
 // writtenSince returns a write conflict if key was written after version

@@ -98,9 +98,9 @@ type mmapAppender struct {
 // the writer, zeroChunk bytes at a time when fewer than zeroLowWater are
 // left, through a descriptor of its own, and syncs them (fdatasync), off
 // the writer's path: one journal commit per chunk instead of one per
-// fsync. Measured with sysbench oltp_insert against strata sql serve
-// (docs/sql.md): transactions/s +10-22% with one thread and +10-14% with
-// eight.
+// fsync. Measured with sysbench oltp_insert against strata sql serve:
+// transactions/s +51% with one thread and +19% with eight (medians of 3,
+// docs/performance.md).
 //
 // Safety: the zeroer writes only at or beyond the block after the end of
 // the written bytes when it starts, and a write that would reach the range
@@ -127,24 +127,18 @@ const zeroWrite = 64 << 10
 func (a *mmapAppender) zeroAhead(n int) {
 	end := a.size + int64(n)
 	if a.zeroing != nil {
-		done := false
 		select {
 		case <-a.zeroing:
-			done = true
 		default:
-			if end > a.zeroFrom {
-				<-a.zeroing // the write would reach the zeros being written
-				done = true
+			if end <= a.zeroFrom {
+				return // the zeroer is still writing, ahead of this write
 			}
-		}
-		if !done {
-			return
+			<-a.zeroing // the write would reach the zeros being written
 		}
 		a.zeroing = nil
-		if a.zeroStopped.Load() {
-			return
+		if !a.zeroStopped.Load() {
+			a.zeroEnd = a.zeroTo
 		}
-		a.zeroEnd = a.zeroTo
 	}
 	if a.zeroStopped.Load() || a.zeroEnd-end >= zeroLowWater {
 		return
