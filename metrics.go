@@ -64,9 +64,14 @@ type Metrics struct {
 	LastSequence uint64
 	// TxnCommits counts transactions committed with writes, TxnConflicts
 	// commits refused with ErrConflict, TxnRetries the times DB.Update ran
-	// a transaction again after a retryable error. TxnConflictBytes is the
-	// conflict window's size (see Options.TxnConflictWindow).
+	// a transaction again after a retryable error. TxnRefreshes counts the
+	// Txn.Refresh calls that moved a read version up, TxnRefreshConflicts
+	// those that found a conflict (the transaction's commit would have
+	// failed; not counted in TxnConflicts unless it then commits).
+	// TxnConflictBytes is the conflict window's size (see
+	// Options.TxnConflictWindow).
 	TxnCommits, TxnConflicts, TxnRetries uint64
+	TxnRefreshes, TxnRefreshConflicts    uint64
 	TxnConflictBytes                     int64
 }
 
@@ -78,20 +83,22 @@ func (d *DB) Metrics() *Metrics {
 	v := rs.version
 	scores := v.ComputeScores(d.pickerOptions())
 	m := &Metrics{
-		BaseLevel:    scores.Targets.BaseLevel,
-		Writes:       d.stats.writes.Load(),
-		WALBytes:     d.stats.walBytes.Load(),
-		WALSyncs:     d.stats.walSyncs.Load(),
-		Flushes:      d.stats.flushes.Load(),
-		FlushBytes:   d.stats.flushBytes.Load(),
-		Compactions:  d.stats.compactions.Load(),
-		TrivialMoves: d.stats.trivialMoves.Load(),
-		Slowdowns:    d.stats.slowdowns.Load(),
-		Stalls:       d.stats.stalls.Load(),
-		LastSequence: d.visibleSeq.Load(),
-		TxnCommits:   d.stats.txnCommits.Load(),
-		TxnConflicts: d.stats.txnConflicts.Load(),
-		TxnRetries:   d.stats.txnRetried.Load(),
+		BaseLevel:           scores.Targets.BaseLevel,
+		Writes:              d.stats.writes.Load(),
+		WALBytes:            d.stats.walBytes.Load(),
+		WALSyncs:            d.stats.walSyncs.Load(),
+		Flushes:             d.stats.flushes.Load(),
+		FlushBytes:          d.stats.flushBytes.Load(),
+		Compactions:         d.stats.compactions.Load(),
+		TrivialMoves:        d.stats.trivialMoves.Load(),
+		Slowdowns:           d.stats.slowdowns.Load(),
+		Stalls:              d.stats.stalls.Load(),
+		LastSequence:        d.visibleSeq.Load(),
+		TxnCommits:          d.stats.txnCommits.Load(),
+		TxnConflicts:        d.stats.txnConflicts.Load(),
+		TxnRetries:          d.stats.txnRetried.Load(),
+		TxnRefreshes:        d.stats.txnRefreshes.Load(),
+		TxnRefreshConflicts: d.stats.txnRefreshConflicts.Load(),
 	}
 	m.MemTableBytes = rs.mem.ApproximateMemoryUsage()
 	for _, im := range rs.imms {

@@ -8,19 +8,21 @@ import (
 // dbStats holds the counters behind the strata.stats property. The atomics
 // are updated without locks; levels is guarded by DB.mu.
 type dbStats struct {
-	writes       atomic.Uint64 // operations committed
-	walBytes     atomic.Uint64
-	walSyncs     atomic.Uint64
-	slowdowns    atomic.Uint64 // writes delayed 1 ms by level-0 slowdown
-	stalls       atomic.Uint64 // times a writer waited for a flush or compaction
-	flushes      atomic.Uint64
-	flushBytes   atomic.Uint64 // bytes of tables written by flushes
-	compactions  atomic.Uint64
-	trivialMoves atomic.Uint64
-	txnCommits   atomic.Uint64 // read-write transactions committed with writes
-	txnConflicts atomic.Uint64 // commits refused with ErrConflict
-	txnRetried   atomic.Uint64 // transactions DB.Update ran again
-	levels       [7]levelStats
+	writes              atomic.Uint64 // operations committed
+	walBytes            atomic.Uint64
+	walSyncs            atomic.Uint64
+	slowdowns           atomic.Uint64 // writes delayed 1 ms by level-0 slowdown
+	stalls              atomic.Uint64 // times a writer waited for a flush or compaction
+	flushes             atomic.Uint64
+	flushBytes          atomic.Uint64 // bytes of tables written by flushes
+	compactions         atomic.Uint64
+	trivialMoves        atomic.Uint64
+	txnCommits          atomic.Uint64 // read-write transactions committed with writes
+	txnConflicts        atomic.Uint64 // commits refused with ErrConflict
+	txnRetried          atomic.Uint64 // transactions DB.Update ran again
+	txnRefreshes        atomic.Uint64 // Txn.Refresh calls that moved the read version
+	txnRefreshConflicts atomic.Uint64 // Txn.Refresh calls that found a conflict
+	levels              [7]levelStats
 }
 
 // levelStats is the compaction work that produced a level's tables.

@@ -674,6 +674,83 @@ func (tx *Txn) NewIterator(o *IterOptions) *Iterator {
 	return it
 }
 
+// Refresh moves a serializable transaction's read version up to the latest
+// committed state, if nothing it has read was written since it read it
+// (CockroachDB's read refresh, in FoundationDB's model): its earlier reads
+// are then the same at the new version, so the transaction reads on from
+// there and its commit checks those reads only against the writes after
+// it. A transaction that reads, then reads again later (a SQL session's
+// statements, each a network round trip apart), so stays serializable at
+// its commit version while each read is exposed to conflicts only from the
+// last refresh before it, not from the transaction's beginning.
+//
+// If something it read was written since, Refresh returns that conflict
+// (a *ConflictError, retryable; ErrTxnTooOld if the history is gone): the
+// commit would fail the same way, and the caller can stop early. The
+// transaction stays open and unchanged (Rollback it, or run on to the
+// failing Commit).
+//
+// Refresh does nothing (and returns nil) for a read-only transaction or
+// one under snapshot isolation (they read one snapshot throughout and
+// track no reads), and while an iterator made by NewIterator is open (it
+// reads at the old version, and the span it covers is recorded when it
+// closes). Its cost grows with the reads recorded so far (one search of
+// the conflict set per read range): a long transaction that refreshes
+// before each of many reads pays for all its reads each time.
+func (tx *Txn) Refresh() error {
+	if err := tx.checkOpen(); err != nil {
+		return err
+	}
+	if !tx.tracksReads() {
+		return nil
+	}
+	for _, it := range tx.iters {
+		if it != nil && it.track != nil {
+			return nil
+		}
+	}
+	d := tx.db
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return ErrClosed
+	}
+	for d.filterInstalling {
+		d.bgCond.Wait() // as addSnapshotLocked: no snapshot slips into a filtered compaction's install
+	}
+	v := d.visibleSeq.Load()
+	if v <= tx.readVersion {
+		return nil
+	}
+	// Every write at or below v was resolved, and, tx being open, recorded
+	// in the set (unless forgotten below the floor, which check reports).
+	set := d.txns.set
+	tc := txnCommit{readVersion: tx.readVersion, reads: tx.reads}
+	if err := set.check(&tc, nil); err != nil {
+		d.stats.txnRefreshConflicts.Add(1)
+		return err
+	}
+	for i := range tx.reads {
+		tx.reads[i].version = max(tx.reads[i].version, v)
+	}
+	// Move the snapshot (batchIndex reads tx.snap's sequence at each read).
+	s := tx.snap
+	d.snapshots.remove(s)
+	d.leaks.remove("snapshot", s.leakID)
+	*s = Snapshot{db: d, seq: v}
+	d.snapshots.pushBack(s)
+	d.snapshotEpoch++
+	s.leakID = d.leaks.add("snapshot", d.opts.DebugLeaks)
+	tx.readVersion = v
+	d.stats.txnRefreshes.Add(1)
+	return nil
+}
+
+// ReadRanges returns the number of read conflict ranges the transaction
+// has recorded (an open iterator's span is recorded when it closes): what
+// a Refresh would check.
+func (tx *Txn) ReadRanges() int { return len(tx.reads) }
+
 // Put sets key to value in the transaction. Under Pessimistic it takes the
 // key's lock first.
 func (tx *Txn) Put(key, value []byte) error {

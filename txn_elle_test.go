@@ -519,6 +519,9 @@ type elleConfig struct {
 	// or "mixed" (either, and plain DB.Merge writes beside transactions).
 	appends string
 	window  int64 // Options.TxnConflictWindow (0: default)
+	// refresh calls Txn.Refresh before half the operations (a no-op under
+	// snapshot isolation, so only serializable configurations set it).
+	refresh bool
 }
 
 // Pessimistic with SnapshotIsolation reads one snapshot: GetForUpdate of a
@@ -528,6 +531,9 @@ var elleConfigs = []elleConfig{
 	{name: "serializable_merge", appends: "merge"},
 	{name: "serializable_mixed", appends: "mixed"},
 	{name: "serializable_small_window", appends: "mixed", window: 1 << 10},
+	{name: "serializable_refresh", appends: "mixed", refresh: true},
+	{name: "serializable_refresh_small_window", appends: "mixed", window: 1 << 10, refresh: true},
+	{name: "pessimistic_refresh", appends: "mixed", refresh: true, opts: TxnOptions{Pessimistic: true, DeadlockDetect: true, LockTimeout: 10 * time.Second}},
 	{name: "pessimistic", appends: "mixed", opts: TxnOptions{Pessimistic: true, DeadlockDetect: true, LockTimeout: 10 * time.Second}},
 	{name: "snapshot_rmw", appends: "rmw", opts: TxnOptions{Isolation: SnapshotIsolation}},
 	{name: "snapshot_merge", appends: "merge", opts: TxnOptions{Isolation: SnapshotIsolation}},
@@ -745,6 +751,11 @@ func elleTxnRun(d *DB, c elleConfig, rng *rand.Rand, x *elleTxn, pick func() int
 		for _, p := range plans {
 			if rng.IntN(3) == 0 {
 				runtime.Gosched() // let others in between
+			}
+			if c.refresh && rng.IntN(2) == 0 {
+				if err := tx.Refresh(); err != nil {
+					return err
+				}
 			}
 			switch p.kind {
 			case 'r':

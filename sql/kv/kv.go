@@ -66,6 +66,16 @@ type Txn interface {
 	// the transaction as it would after a Get (a no-op where Get records
 	// nothing: read-only transactions, snapshot isolation).
 	MarkRead(key []byte) error
+	// Refresh moves the transaction's snapshot up to the latest committed
+	// state if nothing it has read was written since (its reads so far
+	// are then the same there), so that its later reads see newer data and
+	// its earlier ones are exposed to conflicts only from now on; it
+	// reports whether the snapshot moved. It fails with a retryable error
+	// if something the transaction read was written since: its commit
+	// would fail the same way. A store may decline (false, nil), always or
+	// when checking the reads would cost more than it saves; a caller must
+	// then assume the old snapshot.
+	Refresh() (bool, error)
 	// SetSavePoint and RollbackToSavePoint undo the writes since the
 	// latest save point (a failed statement inside a transaction).
 	SetSavePoint()

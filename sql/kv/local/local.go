@@ -114,6 +114,8 @@ type txn struct {
 	// touched[i] marks a write under watched[i].
 	watched []watched
 	touched []bool
+	// refreshedAt is the number of read ranges at the last Refresh.
+	refreshedAt int
 }
 
 // wroteKey marks the watches whose prefix key starts with.
@@ -181,6 +183,27 @@ func (t *txn) Lock(key []byte) error {
 func (t *txn) MarkRead(key []byte) error {
 	end := append(key[:len(key):len(key)], 0) // the key right after key
 	return t.tx.AddReadConflictRange(key, end)
+}
+
+// refreshFreeReads is the read set small enough to check at every Refresh.
+const refreshFreeReads = 256
+
+// Refresh refreshes the transaction (strata.Txn.Refresh) when that is
+// cheap: while it has few reads, or once it has recorded since its last
+// refresh at least as many reads as it had then. A refresh checks every
+// read, so this bounds the checking to a constant per read recorded,
+// however many statements a long transaction runs.
+func (t *txn) Refresh() (bool, error) {
+	n := t.tx.ReadRanges()
+	if n > refreshFreeReads && n-t.refreshedAt < t.refreshedAt {
+		return false, nil
+	}
+	v := t.tx.ReadVersion()
+	if err := t.tx.Refresh(); err != nil {
+		return false, err
+	}
+	t.refreshedAt = n
+	return t.tx.ReadVersion() != v, nil
 }
 
 func (t *txn) SetSavePoint()              { t.tx.SetSavePoint() }
