@@ -507,3 +507,46 @@ func TestPreparedPlanCacheAcrossEngines(t *testing.T) {
 		t.Fatal("a dropped table's plan ran")
 	}
 }
+
+// TestTransactionRefresh: an explicit serializable transaction moves its
+// snapshot up before each statement while nothing it read has changed
+// (kv.Txn.Refresh), so a later statement sees a row another session
+// committed meanwhile, and a commit that changed what it read ends it with
+// 1213 at its next statement, not only at COMMIT. Under REPEATABLE READ
+// (snapshot isolation) it keeps one snapshot.
+func TestTransactionRefresh(t *testing.T) {
+	e := newEngine(t)
+	a, b := e.NewSession("root"), e.NewSession("root")
+	run(t, a, "CREATE DATABASE d; USE d; CREATE TABLE t (id INT PRIMARY KEY, v INT); INSERT INTO t VALUES (1, 10), (2, 20)")
+	run(t, b, "USE d")
+
+	run(t, a, "BEGIN")
+	if got := join(run(t, a, "SELECT v FROM t WHERE id = 1")); got != "10" {
+		t.Fatalf("first read: %q", got)
+	}
+	run(t, b, "INSERT INTO t VALUES (3, 30)") // not read by a
+	if got := join(run(t, a, "SELECT v FROM t WHERE id = 3")); got != "30" {
+		t.Fatalf("after another session's insert, the refreshed transaction reads %q, want 30", got)
+	}
+	run(t, a, "UPDATE t SET v = 11 WHERE id = 1")
+	run(t, a, "COMMIT")
+
+	run(t, a, "BEGIN")
+	run(t, a, "SELECT v FROM t WHERE id = 2")
+	run(t, b, "UPDATE t SET v = 21 WHERE id = 2") // read by a
+	fails(t, a, "SELECT v FROM t WHERE id = 1", 1213)
+	if a.InTransaction() {
+		t.Fatal("the transaction is still open after its 1213")
+	}
+	if got := join(run(t, a, "SELECT v FROM t WHERE id = 2")); got != "21" {
+		t.Fatalf("after the 1213: %q", got)
+	}
+
+	run(t, a, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; BEGIN")
+	run(t, a, "SELECT v FROM t WHERE id = 1")
+	run(t, b, "INSERT INTO t VALUES (4, 40)")
+	if got := join(run(t, a, "SELECT COUNT(*) FROM t WHERE id = 4")); got != "0" {
+		t.Fatalf("repeatable read saw a row committed after its snapshot: %q", got)
+	}
+	run(t, a, "COMMIT")
+}
