@@ -140,9 +140,12 @@ func Listen(eng *session.Engine, cfg Config) (*Server, error) {
 	setVitessLog(cfg.Log)
 	s := &Server{eng: eng, log: cfg.Log, done: make(chan struct{})}
 	s.handler = newHandler(eng, env, s.logf)
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("sql server: %w", err)
+	}
 	s.listener, err = mysql.NewListenerWithConfig(mysql.ListenerConfig{
-		Protocol:           "tcp",
-		Address:            cfg.Addr,
+		Listener:           hybridListener{ln},
 		AuthServer:         auth,
 		Handler:            s.handler,
 		ConnReadBufferSize: 16 << 10,

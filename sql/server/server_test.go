@@ -27,6 +27,20 @@ func startServer(t testing.TB) (string, *session.Engine) {
 
 func startServerWith(t testing.TB, cfg server.Config) (string, *session.Engine) {
 	t.Helper()
+	srv, eng, db := listenServer(t, cfg)
+	go srv.Serve()
+	t.Cleanup(func() {
+		srv.Close()
+		srv.Wait()
+		db.Close()
+	})
+	return srv.Addr().String(), eng
+}
+
+// listenServer makes a server of a new in-memory database, not yet
+// serving; the caller closes both.
+func listenServer(t testing.TB, cfg server.Config) (*server.Server, *session.Engine, *strata.DB) {
+	t.Helper()
 	db, err := strata.Open("db", &strata.Options{FS: strata.NewMemFS()})
 	if err != nil {
 		t.Fatal(err)
@@ -40,13 +54,7 @@ func startServerWith(t testing.TB, cfg server.Config) (string, *session.Engine) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve()
-	t.Cleanup(func() {
-		srv.Close()
-		srv.Wait()
-		db.Close()
-	})
-	return srv.Addr().String(), eng
+	return srv, eng, db
 }
 
 // openDB opens a go-sql-driver connection pool to addr as root.
