@@ -106,9 +106,28 @@ func benchDB(versions int) (*DBIter, [][]byte) {
 }
 
 func BenchmarkDBNext(b *testing.B) {
-	for _, v := range []int{1, 4} {
+	for _, v := range []int{1, 4, 16, 64} {
 		b.Run(fmt.Sprintf("versions=%d", v), func(b *testing.B) {
 			d, _ := benchDB(v)
+			d.First()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if !d.Next() {
+					d.First()
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDBNextOneChild is BenchmarkDBNext with every version of a key in
+// one child, as repeated updates of a key leave them in a memtable.
+func BenchmarkDBNextOneChild(b *testing.B) {
+	for _, v := range []int{1, 4, 16, 64} {
+		b.Run(fmt.Sprintf("versions=%d", v), func(b *testing.B) {
+			its, _ := benchChildren(1, v)
+			d := NewDBIter(base.DefaultComparer, NewMerging(icmp, its...), base.MaxSeq, nil, nil)
 			d.First()
 			b.ReportAllocs()
 			b.ResetTimer()

@@ -276,10 +276,25 @@ func (d *DBIter) sample(k []byte) {
 	d.bytesUntilSample -= int64(n)
 }
 
+// maxSequentialSkips is how many hidden entries of one user key the DB
+// iterator steps over before it asks the merged iterator to skip past the
+// rest of them (RocksDB's max_sequential_skip_in_iterations, whose seek
+// this is cheaper than: see Merging.NextSkipping). A key updated many times
+// since the last flush has that many versions in the memtable.
+const maxSequentialSkips = 4
+
+// skipper is an internal iterator that can skip a run of entries faster
+// than Next steps through them (Merging.NextSkipping): it moves forward at
+// least one entry, and may skip any entries below target.
+type skipper interface {
+	NextSkipping(target []byte) bool
+}
+
 // findNextUserEntry moves forward from iter's (valid) position to the newest
 // visible entry of the first user key that has a live value. When skipping
 // is true, entries whose user key is <= savedKey are hidden.
 func (d *DBIter) findNextUserEntry(skipping bool) bool {
+	hidden := 0 // entries of savedKey stepped over in a row
 	for {
 		ukey, seq, kind, ok := d.parse()
 		if !ok {
@@ -288,12 +303,26 @@ func (d *DBIter) findNextUserEntry(skipping bool) bool {
 		if d.upper != nil && d.ucmp.Compare(ukey, d.upper) >= 0 {
 			return d.stop()
 		}
-		if seq <= d.seq {
+		if skipping && d.ucmp.Compare(ukey, d.savedKey) <= 0 {
+			// An older (or invisible) entry of savedKey: hidden.
+			if hidden++; hidden >= maxSequentialSkips {
+				if sk, ok := d.iter.(skipper); ok {
+					// Past every entry of savedKey (sequence 0 sorts last).
+					hidden = 0
+					d.seekKey = base.MakeSearchKey(d.seekKey[:0], d.savedKey, 0)
+					if !sk.NextSkipping(d.seekKey) {
+						return d.stop()
+					}
+					continue
+				}
+			}
+		} else if seq <= d.seq {
 			if kind == base.KindDelete {
 				// Hide this key's older entries too.
 				d.savedKey = append(d.savedKey[:0], ukey...)
 				skipping = true
-			} else if !skipping || d.ucmp.Compare(ukey, d.savedKey) > 0 {
+				hidden = 0
+			} else {
 				if kind == base.KindMerge {
 					return d.mergeForward(ukey)
 				}

@@ -203,6 +203,9 @@ func TestDBRandomized(t *testing.T) {
 	for _, seed := range seeds(600) {
 		rng := rand.New(rand.NewPCG(seed, 42))
 		nkeys := 1 + rng.IntN(30)
+		if rng.IntN(3) == 0 {
+			nkeys = 1 + rng.IntN(3) // many versions of each key: the seek past them (maxSequentialSkips)
+		}
 		n := rng.IntN(150)
 		kvs := randomEntries(rng, n, nkeys)
 		snap := uint64(rng.IntN(4*n + 8))

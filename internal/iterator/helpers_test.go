@@ -96,7 +96,18 @@ func (v *invalidating) Last() bool           { return v.update(v.InternalIterato
 func (v *invalidating) Next() bool           { return v.update(v.InternalIterator.Next()) }
 func (v *invalidating) Prev() bool           { return v.update(v.InternalIterator.Prev()) }
 func (v *invalidating) Key() []byte          { return v.key }
-func (v *invalidating) Value() []byte        { return v.value }
+
+// NextSkipping passes a skip on to a child that can (a Merging iterator),
+// so that the DB iterator's seek past a key's versions is tested through
+// the wrapper.
+func (v *invalidating) NextSkipping(target []byte) bool {
+	if sk, ok := v.InternalIterator.(skipper); ok {
+		return v.update(sk.NextSkipping(target))
+	}
+	return v.Next()
+}
+
+func (v *invalidating) Value() []byte { return v.value }
 
 // op is one step of a randomized operation sequence.
 type op struct {

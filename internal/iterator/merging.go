@@ -263,6 +263,42 @@ func (m *Merging) Next() bool {
 	return m.settle(m.popTop())
 }
 
+// NextSkipping is Next that may also skip entries below target (an
+// internal key above the current one): the child at the current entry
+// moves on past its entries below target without the heap — stepping, and
+// seeking once the run proves long (childStepsBeforeSeek) — so a run of
+// entries in it below target, such as the older versions of one user key
+// piled up in a memtable by repeated updates, costs a comparison per entry
+// or one seek rather than a heap update per entry.
+// The other children keep their positions, so m may still land on an
+// entry below target from one of them. Moving backward it is Next.
+func (m *Merging) NextSkipping(target []byte) bool {
+	if len(m.heap) == 0 || m.dir != dirForward {
+		return m.Next()
+	}
+	top := m.heap[0]
+	ok := top.iter.Next()
+	for steps := 1; ok && m.cmp(top.iter.Key(), target) < 0; steps++ {
+		if steps == childStepsBeforeSeek {
+			ok = top.iter.SeekGE(target)
+			break
+		}
+		ok = top.iter.Next()
+	}
+	if ok {
+		top.key = top.iter.Key()
+		m.down(0)
+		return m.settle(true)
+	}
+	return m.settle(m.popTop())
+}
+
+// childStepsBeforeSeek is how many entries below its target NextSkipping
+// steps a child over before it seeks: a step that stays in one child
+// costs a comparison, not the heap's, so short runs are stepped and only
+// long ones sought.
+const childStepsBeforeSeek = 32
+
 // Prev moves to the previous entry. It returns false, doing nothing, when m
 // is not positioned.
 func (m *Merging) Prev() bool {

@@ -157,9 +157,12 @@ func TestMergingSkipsCoveredStart(t *testing.T) {
 // reuses them), so that what it remembers from one round (startMemo)
 // meets the next round's snapshot and bounds. Failures print the seed.
 func TestMergingTombstonesRandomized(t *testing.T) {
-	letters := "abcdefghijklmnop"
 	for _, seed := range seeds(300) {
 		rng := rand.New(rand.NewPCG(seed, 23))
+		letters, entries := "abcdefghijklmnop", 12
+		if rng.IntN(3) == 0 {
+			letters, entries = "abc", 60 // many versions of each key (maxSequentialSkips)
+		}
 		ukey := func() string { return string(letters[rng.IntN(len(letters))]) }
 		n := 1 + rng.IntN(5)
 		var all []KV
@@ -170,7 +173,7 @@ func TestMergingTombstonesRandomized(t *testing.T) {
 			lo := uint64(100 * (n - i)) // child i's sequences: [lo, lo+100)
 			var kvs []KV
 			seen := map[string]bool{}
-			for range rng.IntN(12) {
+			for range rng.IntN(entries) {
 				k, seq := ukey(), lo+uint64(rng.IntN(100))
 				if seen[fmt.Sprint(k, seq)] {
 					continue
