@@ -364,9 +364,9 @@ func NewEngines(ctx context.Context, names []string, repo, work string, extra ma
 				}
 				built = bin
 			}
-			e := &Engine{Name: n, Kind: "strata", Binary: built, Version: "(git " + GitCommit(repo) + ")", Settings: StrataSettings}
+			e := &Engine{Name: n, Kind: "strata", Binary: built, Version: "(git " + GitCommit(repo) + ")", Settings: StrataSettings, Extra: strataArgs()}
 			if n == "strata-rr" {
-				e.Extra = []string{"--transaction-isolation=REPEATABLE-READ"}
+				e.Extra = append(e.Extra, "--transaction-isolation=REPEATABLE-READ")
 				e.Settings = StrataRRSettings
 			}
 			out = append(out, e)
@@ -377,7 +377,7 @@ func NewEngines(ctx context.Context, names []string, repo, work string, extra ma
 			}
 			out = append(out, &Engine{Name: n, Kind: "mariadb", Binary: srv})
 		case extra[n] != "":
-			out = append(out, &Engine{Name: n, Kind: "strata", Binary: extra[n], Version: "(" + extra[n] + ")", Settings: StrataSettings})
+			out = append(out, &Engine{Name: n, Kind: "strata", Binary: extra[n], Version: "(" + extra[n] + ")", Settings: StrataSettings, Extra: strataArgs()})
 		default:
 			return nil, fmt.Errorf("unknown engine %q (strata, strata-rr, mariadb, or one named with --strata-bin NAME=PATH)", n)
 		}

@@ -85,9 +85,15 @@ const MariaDBSettings = "`innodb_flush_log_at_trx_commit=1` (the redo log synced
 	"`max_connections=500`; everything else MariaDB's default (doublewrite on, `innodb_flush_method=O_DIRECT`, " +
 	"96 MiB redo log). Own data directory (`mariadb-install-db`), own port and socket; no system service is touched."
 
+// strataArgs are the flags every Strata server gets beyond its address
+// and directory: a block cache of MariaDB's buffer pool's size
+// (mariaDBArgs), so that both engines hold the data set in the same memory.
+func strataArgs() []string { return []string{"--cache-mib", "1024"} }
+
 // StrataSettings describes the strata server's settings for the docs.
-const StrataSettings = "`strata sql serve --dir DIR --addr 127.0.0.1:PORT`: the server's default options (commits synced " +
-	"before they are acknowledged, 64 MiB memtables, a 128 MiB block cache), serializable transactions; an autocommit statement " +
+const StrataSettings = "`strata sql serve --dir DIR --addr 127.0.0.1:PORT --cache-mib 1024`: a 1 GiB block cache, as MariaDB's " +
+	"buffer pool (the whole data set fits in both), otherwise the server's default options (commits synced " +
+	"before they are acknowledged, 64 MiB memtables), serializable transactions; an autocommit statement " +
 	"that conflicts is retried inside the server, an explicit transaction's conflict is error 1213, which sysbench " +
 	"restarts (its `--mysql-ignore-errors` default, 1213,1020,1205)."
 
