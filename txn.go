@@ -1161,7 +1161,7 @@ func (d *DB) resolveGroupLocked(group []*writer) (count uint32, span uint64) {
 	if unresolved <= 0 {
 		set.reset(seq - 1 + extra) // the group's last sequence, the extra one included
 		t.unrecorded = unrecordedGroup{writers: group, start: d.lastSeq}
-	} else if set.bytes > d.opts.TxnConflictWindow {
+	} else if set.bytes > set.trimAt || set.bytes > d.opts.TxnConflictWindow {
 		d.trimConflictWindowLocked()
 	}
 	return count, uint64(count) + extra
@@ -1234,17 +1234,21 @@ func (d *DB) recordWriteLocked(r keyRange, seq uint64) {
 }
 
 // trimConflictWindowLocked forgets history: first what is older than every
-// open snapshot (no transaction can need it), then, if the set is still
-// over half its window, the oldest commits, raising the floor past them.
+// open snapshot (no transaction can need it); then, if the set is over its
+// window and still over half of it, the oldest commits, raising the floor
+// past them (their transactions' successors get ErrTxnTooOld). Called when
+// the set passes its trimAt (the first step only, in effect) or its window.
 func (d *DB) trimConflictWindowLocked() {
 	set := d.txns.set
+	over := set.bytes > d.opts.TxnConflictWindow
 	if s := d.snapshots.oldest(); s != nil {
 		set.raiseFloor(s.seq)
 	} else {
 		set.raiseFloor(d.lastSeq)
 	}
+	defer func() { set.trimAt = max(2*set.bytes, conflictTrimMin) }()
 	target := d.opts.TxnConflictWindow / 2
-	if set.bytes <= target {
+	if !over || set.bytes <= target {
 		return
 	}
 	excess := set.bytes - target

@@ -2,6 +2,7 @@ package strata
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -81,4 +82,63 @@ func benchTxnVsBatch(b *testing.B, writes int, mode string) {
 		}
 	}
 	cpu.Report(b)
+}
+
+// BenchmarkTxnOverlapping commits short serializable transactions that
+// overlap, as a server's connections' do: one goroutine keeps `open`
+// transactions in flight, each reading one key and writing three (16-byte
+// keys drawn uniformly from 1M, 100-byte values), beginning a new one and
+// committing the oldest at every step. Some transaction is always open, so
+// every commit is checked against, and recorded in, the conflict set; how
+// large that set is allowed to grow (the history older than every open
+// transaction is kept until it is trimmed) decides what each costs.
+//
+//	go test -run XXX -bench TxnOverlapping -benchtime 200000x -count 6 .
+func BenchmarkTxnOverlapping(b *testing.B) {
+	for _, open := range []int{2, 8} {
+		b.Run(fmt.Sprintf("open=%d", open), func(b *testing.B) {
+			db := openBenchDB(b, b.TempDir())
+			defer db.Close()
+			rng := rand.New(rand.NewPCG(11, uint64(open)))
+			var key []byte
+			ring := make([]*Txn, open)
+			b.SetBytes(3 * (16 + benchValueSize))
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := testenv.StartCPU()
+			conflicts := 0
+			for i := 0; i < b.N+open; i++ {
+				slot := i % open
+				if tx := ring[slot]; tx != nil {
+					if err := tx.Commit(); err != nil {
+						if !IsRetryable(err) {
+							b.Fatal(err)
+						}
+						conflicts++
+					}
+					ring[slot] = nil
+				}
+				if i >= b.N {
+					continue
+				}
+				tx, err := db.BeginTxn(context.Background(), nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				key = benchKey(key, rng.IntN(1_000_000))
+				if _, err := tx.Get(key); err != nil && !errors.Is(err, ErrNotFound) {
+					b.Fatal(err)
+				}
+				for j := 0; j < 3; j++ {
+					key = benchKey(key, rng.IntN(1_000_000))
+					if err := tx.Put(key, benchValue(j)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				ring[slot] = tx
+			}
+			cpu.Report(b)
+			b.ReportMetric(float64(conflicts)/float64(b.N), "conflicts/op")
+		})
+	}
 }

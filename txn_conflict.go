@@ -154,7 +154,20 @@ type conflictSet struct {
 	// log lists what each recorded commit added, oldest first, so that
 	// the window can forget the oldest writes (raising floor).
 	log []windowEntry
+	// trimAt is the size (bytes) past which the commit path forgets the
+	// history older than every open snapshot (DB.trimConflictWindowLocked):
+	// twice what the set kept after the last trim, at least
+	// conflictTrimMin. So the set stays near what open transactions need
+	// (a treap of a few thousand boundaries under a server's stream of
+	// short transactions, instead of growing to TxnConflictWindow between
+	// trims), and each rebuild, linear in the set, is paid for by as many
+	// bytes recorded since.
+	trimAt int64
 }
+
+// conflictTrimMin is the smallest trimAt: below it the set is not trimmed
+// before it reaches the window.
+const conflictTrimMin = 256 << 10
 
 type windowEntry struct {
 	version uint64
@@ -162,7 +175,7 @@ type windowEntry struct {
 }
 
 func newConflictSet(cmp *base.Comparer) *conflictSet {
-	return &conflictSet{cmp: cmp, rng: rand.NewPCG(0x5eed, 0xc0ff1c7)}
+	return &conflictSet{cmp: cmp, rng: rand.NewPCG(0x5eed, 0xc0ff1c7), trimAt: conflictTrimMin}
 }
 
 // split cuts t into the nodes below k and those at or above it.

@@ -3,6 +3,8 @@ package strata
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -276,5 +278,73 @@ func TestTxnBeginsWhileGroupInFlight(t *testing.T) {
 				t.Fatalf("k after the group = %q, %v", v, err)
 			}
 		})
+	}
+}
+
+// TestTxnConflictSetTrimmed: under a stream of overlapping short
+// transactions the conflict set forgets what is older than every open
+// transaction as it grows (conflictSet.trimAt), staying near what they
+// need instead of growing to the window; and a transaction left open
+// across those trims still conflicts with a write made after it began.
+func TestTxnConflictSetTrimmed(t *testing.T) {
+	d := openTxnDB(t, nil)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(5, 6))
+	setBytes := func() int64 {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.txns.set.bytes
+	}
+	// run commits n transactions, 4 open at a time, each writing three
+	// random keys; it returns the largest size the set reached.
+	run := func(n int) (largest int64) {
+		t.Helper()
+		ring := make([]*Txn, 4)
+		for i := 0; i < n+len(ring); i++ {
+			slot := i % len(ring)
+			if tx := ring[slot]; tx != nil {
+				if err := tx.Commit(); err != nil && !IsRetryable(err) {
+					t.Fatal(err)
+				}
+				ring[slot] = nil
+				largest = max(largest, setBytes())
+			}
+			if i >= n {
+				continue
+			}
+			tx, err := d.BeginTxn(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for j := 0; j < 3; j++ {
+				if err := tx.Put(fmt.Appendf(nil, "key%07d", rng.IntN(1_000_000)), []byte("v")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ring[slot] = tx
+		}
+		return largest
+	}
+	// 20,000 commits record about 60,000 keys (~5 MB of boundaries).
+	if largest := run(20_000); largest > 4*conflictTrimMin {
+		t.Fatalf("the conflict set reached %d bytes under short transactions (trimmed past %d)", largest, conflictTrimMin)
+	}
+
+	long, err := d.BeginTxn(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := long.Get([]byte("hot")); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("get hot: %v", err)
+	}
+	if err := d.Update(ctx, func(tx *Txn) error { return tx.Put([]byte("hot"), []byte("1")) }); err != nil {
+		t.Fatal(err)
+	}
+	run(20_000) // trims again, but not past the long transaction
+	if err := long.Put([]byte("out"), []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := long.Commit(); !errors.Is(err, ErrConflict) {
+		t.Fatalf("a transaction open across trims committed over a write it missed: %v", err)
 	}
 }
