@@ -1246,21 +1246,19 @@ func (d *DB) trimConflictWindowLocked() {
 	} else {
 		set.raiseFloor(d.lastSeq)
 	}
-	defer func() { set.trimAt = max(2*set.bytes, conflictTrimMin) }()
-	target := d.opts.TxnConflictWindow / 2
-	if !over || set.bytes <= target {
-		return
-	}
-	excess := set.bytes - target
-	floor := set.floor
-	for _, e := range set.log {
-		if excess <= 0 {
-			break
+	if target := d.opts.TxnConflictWindow / 2; over && set.bytes > target {
+		excess := set.bytes - target
+		floor := set.floor
+		for _, e := range set.log {
+			if excess <= 0 {
+				break
+			}
+			excess -= e.bytes
+			floor = e.version
 		}
-		excess -= e.bytes
-		floor = e.version
+		set.raiseFloor(floor)
 	}
-	set.raiseFloor(floor)
+	set.trimAt = max(2*set.bytes, conflictTrimMin)
 }
 
 // check refuses tc, whose batch is data, if something it read (or, under

@@ -343,6 +343,7 @@ func (s *conflictSet) drop(t *cnode) {
 func (s *conflictSet) reset(floor uint64) {
 	s.root, s.nodes, s.bytes, s.log = nil, 0, 0, nil
 	s.floor = max(s.floor, floor)
+	s.trimAt = conflictTrimMin
 }
 
 // raiseFloor forgets every write at or below floor: such intervals read as
