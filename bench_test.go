@@ -2,6 +2,7 @@ package strata
 
 import (
 	"errors"
+	"fmt"
 	"github.com/strata-db/strata/internal/testenv"
 	"math/rand/v2"
 	"os"
@@ -351,6 +352,55 @@ func BenchmarkFlush(b *testing.B) {
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/entry")
+		})
+	}
+}
+
+// BenchmarkScanUpdatedKeys is a short range scan (a seek and 100 Nexts, as
+// the range selects of sysbench's oltp_read_write) over keys updated many
+// times since the last flush: 20,000 keys in a table, then versions-1
+// rounds of updates of every key, in random order, in the memtable. One op
+// is one scan; with many versions the walk over each key's older entries
+// in the memtable is what it costs.
+func BenchmarkScanUpdatedKeys(b *testing.B) {
+	for _, versions := range []int{1, 4, 16} {
+		b.Run(fmt.Sprintf("versions=%d", versions), func(b *testing.B) {
+			const keys = 20000
+			db, err := Open(b.TempDir(), &Options{BlockCacheSize: 64 << 20, WriteBufferSize: 256 << 20, InitialMemTableSize: -1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			var kb [32]byte
+			for i := range keys {
+				if err := db.Put(benchKey(kb[:], i), benchValue(i), nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := db.Flush(); err != nil {
+				b.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(11, 12))
+			for v := 1; v < versions; v++ {
+				for _, i := range rng.Perm(keys) {
+					if err := db.Put(benchKey(kb[:], i), benchValue(i+v), nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				it := db.NewIterator(nil)
+				ok := it.Seek(benchKey(kb[:], rng.IntN(keys-100)))
+				for j := 0; ok && j < 100; j++ {
+					ok = it.Next()
+				}
+				if !ok {
+					b.Fatal("scan ended early")
+				}
+				it.Close()
+			}
 		})
 	}
 }

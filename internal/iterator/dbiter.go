@@ -502,7 +502,16 @@ func (d *DBIter) Next() bool {
 		}
 	} else {
 		d.savedKey = append(d.savedKey[:0], base.UserKey(d.iter.Key())...)
-		if !d.iter.Next() {
+		var ok bool
+		if m, isMerging := d.iter.(*Merging); isMerging && m.topSkips() {
+			// The entry is a memtable's: its older versions there are
+			// hidden, and its version link jumps over them.
+			d.seekKey = base.MakeSearchKey(d.seekKey[:0], d.savedKey, 0)
+			ok = m.NextSkipping(d.seekKey)
+		} else {
+			ok = d.iter.Next()
+		}
+		if !ok {
 			return d.stop()
 		}
 	}

@@ -14,6 +14,9 @@ type mergeChild struct {
 	// key caches iter.Key() while the child is in the heap, so heap
 	// comparisons do not make interface calls.
 	key []byte
+	// skipper is iter when it can skip a run of entries itself (a
+	// memtable's version links); nil otherwise.
+	skipper skipper
 	// index is the child's position in the constructor's argument list; it
 	// breaks ties between equal keys so the order is total.
 	index int
@@ -100,6 +103,9 @@ func (m *Merging) Init(cmp func(a, b []byte) int, iters ...base.InternalIterator
 	m.children = m.children[:len(iters)]
 	for i, it := range iters {
 		m.children[i] = mergeChild{iter: it, index: i}
+		if sk, ok := it.(skipper); ok {
+			m.children[i].skipper = sk
+		}
 	}
 	m.heap = m.heap[:0]
 	m.clearTombs()
@@ -270,6 +276,8 @@ func (m *Merging) Next() bool {
 // entries in it below target, such as the older versions of one user key
 // piled up in a memtable by repeated updates, costs a comparison per entry
 // or one seek rather than a heap update per entry.
+// A child that can skip such a run itself (a memtable iterator, whose
+// version links jump over a key's older versions) is asked to.
 // The other children keep their positions, so m may still land on an
 // entry below target from one of them. Moving backward it is Next.
 func (m *Merging) NextSkipping(target []byte) bool {
@@ -277,13 +285,18 @@ func (m *Merging) NextSkipping(target []byte) bool {
 		return m.Next()
 	}
 	top := m.heap[0]
-	ok := top.iter.Next()
-	for steps := 1; ok && m.cmp(top.iter.Key(), target) < 0; steps++ {
-		if steps == childStepsBeforeSeek {
-			ok = top.iter.SeekGE(target)
-			break
-		}
+	var ok bool
+	if top.skipper != nil {
+		ok = top.skipper.NextSkipping(target)
+	} else {
 		ok = top.iter.Next()
+		for steps := 1; ok && m.cmp(top.iter.Key(), target) < 0; steps++ {
+			if steps == childStepsBeforeSeek {
+				ok = top.iter.SeekGE(target)
+				break
+			}
+			ok = top.iter.Next()
+		}
 	}
 	if ok {
 		top.key = top.iter.Key()
@@ -291,6 +304,13 @@ func (m *Merging) NextSkipping(target []byte) bool {
 		return m.settle(true)
 	}
 	return m.settle(m.popTop())
+}
+
+// topSkips reports whether moving forward the current entry comes from a
+// child that skips runs of entries itself (NextSkipping), so that asking it
+// to costs no more than Next.
+func (m *Merging) topSkips() bool {
+	return len(m.heap) > 0 && m.dir == dirForward && m.heap[0].skipper != nil
 }
 
 // childStepsBeforeSeek is how many entries below its target NextSkipping

@@ -52,6 +52,7 @@ func runConcurrent(t *testing.T, cmp *base.Comparer, seed uint64) {
 		}
 	}
 
+	userKeys := md.userKeys() // before the readers: it sorts the model
 	m := New(cmp, 8<<20)
 	var progress [writers]atomic.Int64 // ops[w][:progress[w]] are acknowledged
 	var writersDone atomic.Bool
@@ -128,6 +129,31 @@ func runConcurrent(t *testing.T, cmp *base.Comparer, seed uint64) {
 					}
 					prevKey = append(prevKey[:0], it.Key()...)
 					ok = it.Prev()
+				}
+				// A scan of user keys (NextSkipping past each key's
+				// versions, through their version links) visits user keys
+				// in strictly increasing order; at the end, every one.
+				prevKey = prevKey[:0]
+				ok = it.SeekGE(base.AppendInternalKey(nil, fmt.Appendf(nil, "k%03d", rng.IntN(500)), base.MaxSeq, base.KindMax))
+				if done {
+					ok = it.First()
+				}
+				var users int
+				for n := 0; ok && n < window; n++ {
+					uk := base.UserKey(it.Key())
+					if len(prevKey) > 0 && cmp.Compare(prevKey, uk) >= 0 {
+						errc <- fmt.Errorf("reader %d: NextSkipping from user key %q to %s", r, prevKey, base.FormatInternalKey(it.Key()))
+						return
+					}
+					prevKey = append(prevKey[:0], uk...)
+					users++
+					ok = it.NextSkipping(base.MakeSearchKey(nil, uk, 0))
+				}
+				if done {
+					if want := userKeys; users != want {
+						errc <- fmt.Errorf("reader %d: a scan by user key saw %d user keys, want %d", r, users, want)
+						return
+					}
 				}
 				key := base.AppendInternalKey(nil, fmt.Appendf(nil, "k%03d", rng.IntN(500)), rng.Uint64N(writers*perWriter), base.KindSet)
 				ok = it.SeekGE(key)

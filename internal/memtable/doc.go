@@ -25,9 +25,11 @@
 //	| 4              | 4       | valLen: value length                     |
 //	| 8              | 4       | height h: tower height, 1..maxHeight     |
 //	| 12             | 4       | prev: level-0 predecessor hint (atomic)  |
-//	| 16             | keyLen  | internal key: user key, fixed64 LE       |
+//	| 16             | 4       | skip: version link, an older entry of    |
+//	|                |         | the same user key, or 0 (see below)      |
+//	| 20             | keyLen  | internal key: user key, fixed64 LE       |
 //	|                |         | seq<<8|kind                              |
-//	| 16+keyLen      | valLen  | value                                    |
+//	| 20+keyLen      | valLen  | value                                    |
 //	| ...            | 0..3    | padding to a multiple of 4               |
 //	+----------------+---------+------------------------------------------+
 //
@@ -37,7 +39,7 @@
 // fixed offset, not past a tower of the node's own height), so the loads of
 // a node go out together: one cache miss's latency, not two in a row, where
 // header and key straddle a cache line. For short keys the level-0 link,
-// the header and the key of a node of height 1 lie within 36 bytes. The
+// the header and the key of a node of height 1 lie within 40 bytes. The
 // head node (offset 4+4*maxHeight, after the nil word and its full tower;
 // height maxHeight, empty key) is never compared and never returned.
 //
@@ -66,9 +68,27 @@
 //   - Two entries never share (user key, sequence): Add detects that at
 //     level 0, where such entries would be neighbours, and the CAS that
 //     links the node re-validates the neighbours it checked.
+//   - A node's skip word is 0 or names a node after it on level 0 with an
+//     equal user key; it is written before the node is linked and never
+//     changes.
 //   - A node's prev word always names a node that precedes it in order (or
 //     the head), never the node itself or a later one. It is exact whenever
 //     no Add is in flight; while inserts race it may lag behind.
+//
+// # Version links
+//
+// A key updated many times holds a run of entries on level 0, newest first,
+// and a scan that wants only its newest visible version would step through
+// every one of them, each a cache miss. A node's skip word names an older
+// entry of its user key: when a node is linked right before an entry of the
+// same user key, its skip is that entry's skip, or the entry itself when
+// that is 0; otherwise 0. Every entry between a node and its skip sorts
+// between two internal keys of one user key, so it has that user key too,
+// and it stays so as entries are added; Iter.NextSkipping jumps along the
+// link, so the run costs two nodes, not one per version. The link names the
+// oldest entry of the run that existed when the node was linked; an older
+// one linked later (sequence numbers of a group commit are inserted in any
+// order) is stepped over as before.
 //
 // # Prev
 //

@@ -137,6 +137,43 @@ func (it *Iter) Next() bool {
 	return it.setNode(it.m.next(it.nd, 0))
 }
 
+// NextSkipping moves forward at least one entry, like Next, and may skip
+// entries that sort below target (an internal key): where the current
+// entry's version link (see the package doc) names an older entry of its
+// user key below target, it jumps there first, so the older versions of a
+// key updated many times cost one step rather than one per version. It then
+// steps on past entries below target, and seeks to target once that run
+// proves long. A target shorter than an internal key makes it Next.
+func (it *Iter) NextSkipping(target []byte) bool {
+	if it.nd == 0 {
+		return false
+	}
+	if it.raOn || len(target) < base.TrailerLen {
+		return it.Next()
+	}
+	m := it.m
+	n := len(target) - base.TrailerLen
+	ukey, trailer := target[:n], binary.LittleEndian.Uint64(target[n:])
+	nd := it.nd
+	if s := m.skip(nd); s != 0 && m.compare(ukey, trailer, s) > 0 {
+		nd = s
+	}
+	nd = m.next(nd, 0)
+	for steps := 1; nd != 0 && m.compare(ukey, trailer, nd) > 0; steps++ {
+		if steps == stepsBeforeSeek {
+			nd, _ = m.findGE(ukey, trailer)
+			break
+		}
+		nd = m.next(nd, 0)
+	}
+	return it.setNode(nd)
+}
+
+// stepsBeforeSeek is how many entries below its target NextSkipping steps
+// over before it searches for the target instead (a step is one node, a
+// search about e·ln(n) of them).
+const stepsBeforeSeek = 32
+
 // Prev moves to the preceding entry. Called when not valid, it stays
 // invalid.
 func (it *Iter) Prev() bool {

@@ -41,7 +41,8 @@ const (
 	wValLen     = 1
 	wHeight     = 2
 	wPrev       = 3
-	headerBytes = 16
+	wSkip       = 4
+	headerBytes = 20
 
 	// headOff is the head node's offset, after the nil word at 0 and the
 	// head's full tower; offset 0 is the nil node.
@@ -284,6 +285,26 @@ func (m *MemTable) prev(nd uint32) uint32 {
 	return atomic.LoadUint32(&m.words[nd/4+wPrev])
 }
 
+// skip returns nd's version link: an older entry of nd's user key with
+// only entries of that user key between them, or 0 (see the package doc).
+func (m *MemTable) skip(nd uint32) uint32 {
+	return m.words[nd/4+wSkip]
+}
+
+// versionLink is the skip word of a node linked just before next, whose
+// comparison against the node's key is nc: next itself or the entry next
+// links to when next holds the same user key (nc == -1: the new key sorts
+// first, its user key equal), else 0.
+func (m *MemTable) versionLink(next uint32, nc int) uint32 {
+	if nc != -1 {
+		return 0
+	}
+	if s := m.skip(next); s != 0 {
+		return s
+	}
+	return next
+}
+
 // key returns the internal key of nd (never the head). Its address does
 // not depend on anything loaded from the node, so the loads of the key and
 // of its length go out together (one cache miss, not two in a row, when
@@ -489,6 +510,7 @@ func (m *MemTable) add(seq uint64, kind base.Kind, ukey, value []byte, limit int
 		}
 		m.setNext(nd, 0, next)
 		atomic.StoreUint32(&m.words[w+wPrev], prev)
+		m.words[w+wSkip] = m.versionLink(next, nc)
 		if m.casNext(prev, 0, next, nd) {
 			break
 		}

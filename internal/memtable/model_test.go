@@ -54,6 +54,19 @@ func (md *model) sort() []entry {
 	return md.entries
 }
 
+// userKeys returns how many distinct user keys the entries hold.
+func (md *model) userKeys() int {
+	n := 0
+	var last []byte
+	for i, e := range md.sort() {
+		if uk := base.UserKey(e.ikey); i == 0 || md.cmp.Compare(uk, last) != 0 {
+			n++
+			last = uk
+		}
+	}
+	return n
+}
+
 // get is Get's specification: the newest entry for ukey with seq <= seq.
 func (md *model) get(ukey []byte, seq uint64) (value []byte, kind base.Kind, ok bool) {
 	var best uint64
@@ -130,6 +143,7 @@ func checkStructure(t *testing.T, m *MemTable) {
 	for nd := m.next(headOff, 0); nd != 0; nd = m.next(nd, 0) {
 		onLevel[nd] = true
 	}
+	onLevel0 := onLevel
 	if len(onLevel) != m.Len() {
 		t.Fatalf("level 0 has %d nodes, Len %d", len(onLevel), m.Len())
 	}
@@ -147,6 +161,13 @@ func checkStructure(t *testing.T, m *MemTable) {
 			if prev != headOff && icmp(m.key(prev), m.key(nd)) >= 0 {
 				t.Fatalf("level %d out of order: %s then %s", l,
 					base.FormatInternalKey(m.key(prev)), base.FormatInternalKey(m.key(nd)))
+			}
+			if s := m.skip(nd); l == 0 && s != 0 {
+				// The version link names a later node of the same user key.
+				if !onLevel0[s] || icmp(m.key(nd), m.key(s)) >= 0 ||
+					m.cmp.Compare(base.UserKey(m.key(nd)), base.UserKey(m.key(s))) != 0 {
+					t.Fatalf("node %s: version link to %d, not a later entry of its user key", base.FormatInternalKey(m.key(nd)), s)
+				}
 			}
 			if l == 0 && m.prev(nd) != prev {
 				t.Fatalf("node %s: prev hint %d, want %d", base.FormatInternalKey(m.key(nd)), m.prev(nd), prev)
@@ -240,9 +261,18 @@ func runModel(t *testing.T, cmp *base.Comparer, seed uint64, n int) {
 				checkIterAt(t, md, it, valid, idx, fmt.Sprintf("SeekLT(%s)", base.FormatInternalKey(key)))
 			}
 			for step := 0; step < 10 && it.Valid(); step++ {
-				if rng.IntN(2) == 0 {
+				if r := rng.IntN(5); r < 2 {
 					idx, valid = idx+1, it.Next()
 					checkIterAt(t, md, it, valid, idx, "Next")
+				} else if r == 2 {
+					// NextSkipping lands on the successor or, when that
+					// is below target, on the first entry >= target.
+					target := randSearchKey(rng, maxSeq)
+					if rng.IntN(2) == 0 {
+						target = base.MakeSearchKey(nil, base.UserKey(it.Key()), 0)
+					}
+					idx, valid = max(idx+1, md.seekGE(target)), it.NextSkipping(target)
+					checkIterAt(t, md, it, valid, idx, fmt.Sprintf("NextSkipping(%s)", base.FormatInternalKey(target)))
 				} else {
 					idx, valid = idx-1, it.Prev()
 					checkIterAt(t, md, it, valid, idx, "Prev")
@@ -288,6 +318,23 @@ func TestManySeqsOneKey(t *testing.T) {
 		}
 		checkAgainstModel(t, m, md)
 		checkStructure(t, m)
+		// Inserted oldest first, every entry of k but the oldest links to
+		// the oldest, and NextSkipping past k from any of them is one jump.
+		it := m.NewIter()
+		it.Last()
+		oldest := it.nd
+		for ok := it.First(); ok && it.nd != oldest; ok = it.Next() {
+			if s := m.skip(it.nd); s != oldest {
+				t.Fatalf("%s: %s links to %d, want the oldest entry %d", cmp.Name, base.FormatInternalKey(it.Key()), s, oldest)
+			}
+		}
+		if m.skip(oldest) != 0 {
+			t.Fatalf("%s: the oldest entry links to %d", cmp.Name, m.skip(oldest))
+		}
+		it.First()
+		if it.NextSkipping(base.MakeSearchKey(nil, []byte("k"), 0)) {
+			t.Fatalf("%s: NextSkipping past k found %s", cmp.Name, base.FormatInternalKey(it.Key()))
+		}
 	}
 }
 
