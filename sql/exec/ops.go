@@ -22,6 +22,14 @@ func (x *Exec) openJoin(j *plan.Join) (Iter, error) {
 	if err != nil {
 		return nil, err
 	}
+	if j.Method == "merge" {
+		right, err := x.Open(j.Right)
+		if err != nil {
+			left.Close()
+			return nil, err
+		}
+		return &mergeJoinIter{x: x, j: j, left: left, right: right}, nil
+	}
 	it := &joinIter{x: x, j: j, left: left, nr: len(j.Right.Columns())}
 	if !j.Correlated {
 		// The right side once: materialized (and hashed).
@@ -157,9 +165,7 @@ func (it *joinIter) Next() (expr.Row, error) {
 		for it.ci < len(it.cands) {
 			r := it.cands[it.ci]
 			it.ci++
-			row := make(expr.Row, 0, len(it.cur)+len(r))
-			row = append(append(row, it.cur...), r...)
-			ok, err := truth(it.x.Ctx, it.j.On, row)
+			row, ok, err := joined(it.x, it.j, it.cur, r)
 			if err != nil {
 				return nil, err
 			}
@@ -179,6 +185,150 @@ func (it *joinIter) Next() (expr.Row, error) {
 }
 
 func (it *joinIter) Close() { it.left.Close() }
+
+// joined is the row of left row l joined with right row r, and whether
+// the join's On condition holds for it.
+func joined(x *Exec, j *plan.Join, l, r expr.Row) (expr.Row, bool, error) {
+	row := make(expr.Row, 0, len(l)+len(r))
+	row = append(append(row, l...), r...)
+	ok, err := truth(x.Ctx, j.On, row)
+	return row, ok, err
+}
+
+// mergeJoinIter is an inner merge join (plan.Join method "merge"): both
+// inputs arrive ordered by their keys (ascending, NULLs first), so it
+// walks them together, holding only the right rows of the current key.
+type mergeJoinIter struct {
+	x           *Exec
+	j           *plan.Join
+	left, right Iter
+	// The current left row and the right rows of its key (group, whose key
+	// is groupKey), the next of which is group[gi].
+	cur      expr.Row
+	group    []expr.Row
+	groupKey []types.Value
+	gi       int
+	// The first right row past the group (nil: not read yet, or rightDone)
+	// and its key.
+	next      expr.Row
+	nextKey   []types.Value
+	rightDone bool
+}
+
+// keys evaluates es on r; ok is false when a key is NULL (it matches
+// nothing).
+func (it *mergeJoinIter) keys(es []expr.Expr, r expr.Row, dst []types.Value) (_ []types.Value, ok bool, err error) {
+	dst = dst[:0]
+	for _, e := range es {
+		v, err := e.Eval(it.x.Ctx, r)
+		if err != nil {
+			return nil, false, err
+		}
+		if v.IsNull() {
+			return dst, false, nil
+		}
+		dst = append(dst, v)
+	}
+	return dst, true, nil
+}
+
+// compareKeys orders two key tuples (no NULLs).
+func compareKeys(a, b []types.Value) int {
+	for i := range a {
+		if c, _ := types.Compare(a[i], b[i]); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// readRight reads the next right row with a key into next (rightDone at
+// the end).
+func (it *mergeJoinIter) readRight() error {
+	for {
+		r, err := it.right.Next()
+		if err != nil {
+			return err
+		}
+		if r == nil {
+			it.next, it.rightDone = nil, true
+			return nil
+		}
+		k, ok, err := it.keys(it.j.RightKeys, r, it.nextKey)
+		if err != nil {
+			return err
+		}
+		if ok {
+			it.next, it.nextKey = r, k
+			return nil
+		}
+	}
+}
+
+// seekGroup makes group the right rows whose key equals lk (none if no
+// right row has it), reading past the smaller keys.
+func (it *mergeJoinIter) seekGroup(lk []types.Value) error {
+	if it.group != nil && compareKeys(it.groupKey, lk) == 0 {
+		return nil // a run of left rows with one key
+	}
+	it.group, it.groupKey = it.group[:0], append(it.groupKey[:0], lk...)
+	for {
+		if it.next == nil && !it.rightDone {
+			if err := it.readRight(); err != nil {
+				return err
+			}
+		}
+		if it.rightDone {
+			return nil
+		}
+		c := compareKeys(it.nextKey, lk)
+		if c > 0 {
+			return nil
+		}
+		if c == 0 {
+			it.group = append(it.group, slices.Clone(it.next))
+		}
+		it.next = nil
+	}
+}
+
+func (it *mergeJoinIter) Next() (expr.Row, error) {
+	var lk []types.Value
+	for {
+		for it.cur != nil && it.gi < len(it.group) {
+			r := it.group[it.gi]
+			it.gi++
+			row, ok, err := joined(it.x, it.j, it.cur, r)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				return row, nil
+			}
+		}
+		l, err := it.left.Next()
+		if err != nil || l == nil {
+			return nil, err
+		}
+		var ok bool
+		if lk, ok, err = it.keys(it.j.LeftKeys, l, lk); err != nil {
+			return nil, err
+		}
+		it.cur, it.gi = nil, 0
+		if !ok {
+			continue
+		}
+		if err := it.seekGroup(lk); err != nil {
+			return nil, err
+		}
+		it.cur = l
+	}
+}
+
+func (it *mergeJoinIter) Close() {
+	it.left.Close()
+	it.right.Close()
+}
 
 // ---- aggregation ----
 
@@ -430,6 +580,9 @@ func (x *Exec) openAggregate(a *plan.Aggregate) (Iter, error) {
 	if err != nil {
 		return nil, err
 	}
+	if a.Streaming {
+		return &streamAggIter{x: x, a: a, in: in}, nil
+	}
 	defer in.Close()
 	groups := map[string]*group{}
 	var order []*group
@@ -454,15 +607,7 @@ func (x *Exec) openAggregate(a *plan.Aggregate) (Iter, error) {
 		}
 		g := groups[string(buf)]
 		if g == nil {
-			g = &group{keys: keys}
-			if a.Any {
-				// A copy: the scan below may reuse its row's memory
-				// (plan.Scan.ReuseRow).
-				g.first = slices.Clone(r)
-			}
-			for _, f := range a.Aggs {
-				g.aggs = append(g.aggs, newAggState(f))
-			}
+			g = newGroup(a, keys, r)
 			groups[string(buf)] = g
 			order = append(order, g)
 		}
@@ -484,16 +629,96 @@ func (x *Exec) openAggregate(a *plan.Aggregate) (Iter, error) {
 	}
 	rows := make([]expr.Row, 0, len(order))
 	for _, g := range order {
-		row := make(expr.Row, 0, len(a.Cols))
-		row = append(row, g.keys...)
-		for _, s := range g.aggs {
-			row = append(row, s.result())
-		}
-		row = append(row, g.first...)
-		rows = append(rows, row)
+		rows = append(rows, groupRow(a, g))
 	}
 	return &sliceIter{rows: rows}, nil
 }
+
+// newGroup starts a group of a with its first row r.
+func newGroup(a *plan.Aggregate, keys []types.Value, r expr.Row) *group {
+	g := &group{keys: keys}
+	if a.Any {
+		// A copy: the scan below may reuse its row's memory
+		// (plan.Scan.ReuseRow).
+		g.first = slices.Clone(r)
+	}
+	for _, f := range a.Aggs {
+		g.aggs = append(g.aggs, newAggState(f))
+	}
+	return g
+}
+
+// groupRow is a finished group's output row.
+func groupRow(a *plan.Aggregate, g *group) expr.Row {
+	row := make(expr.Row, 0, len(a.Cols))
+	row = append(row, g.keys...)
+	for _, s := range g.aggs {
+		row = append(row, s.result())
+	}
+	return append(row, g.first...)
+}
+
+// streamAggIter is a streaming aggregation (plan.Aggregate.Streaming): its
+// input brings each group's rows together, so it keeps one group at a
+// time and gives it out when the next begins — in the order of the
+// groups' first rows, as the hashing aggregation does — without holding
+// every group, and a LIMIT above stops it early.
+type streamAggIter struct {
+	x      *Exec
+	a      *plan.Aggregate
+	in     Iter
+	cur    *group
+	curKey []byte
+	buf    []byte
+	done   bool
+}
+
+func (s *streamAggIter) Next() (expr.Row, error) {
+	for !s.done {
+		r, err := s.in.Next()
+		if err != nil {
+			return nil, err
+		}
+		if r == nil {
+			s.done = true
+			break
+		}
+		s.buf = s.buf[:0]
+		keys := make([]types.Value, len(s.a.GroupBy))
+		for i, g := range s.a.GroupBy {
+			v, err := g.Eval(s.x.Ctx, r)
+			if err != nil {
+				return nil, err
+			}
+			keys[i] = v
+			s.buf = types.Key(s.buf, v)
+		}
+		var out expr.Row
+		if s.cur == nil || string(s.buf) != string(s.curKey) {
+			if s.cur != nil {
+				out = groupRow(s.a, s.cur)
+			}
+			s.cur = newGroup(s.a, keys, r)
+			s.curKey = append(s.curKey[:0], s.buf...)
+		}
+		for _, st := range s.cur.aggs {
+			if err := st.add(s.x.Ctx, r); err != nil {
+				return nil, err
+			}
+		}
+		if out != nil {
+			return out, nil
+		}
+	}
+	if s.cur != nil {
+		g := s.cur
+		s.cur = nil
+		return groupRow(s.a, g), nil
+	}
+	return nil, nil
+}
+
+func (s *streamAggIter) Close() { s.in.Close() }
 
 type sliceIter struct {
 	rows []expr.Row

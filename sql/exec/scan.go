@@ -110,34 +110,7 @@ const rowSlab = 32
 // decode decodes a row value into a new row (or, with ReuseRow, the scan's
 // one row), only the columns the plan reads.
 func (s *scanIter) decode(b []byte) (expr.Row, error) {
-	n := len(s.s.Table.Columns)
-	var row expr.Row
-	reused := false
-	if s.s.ReuseRow && len(s.rows) == n {
-		row, reused = s.rows, true
-		if s.wide {
-			// Positions past 64 are not in DecodeInto's set: clear
-			// them first.
-			for _, p := range s.slots {
-				if p >= 64 {
-					row[p] = types.Value{}
-				}
-			}
-		}
-	} else {
-		if len(s.rows) < n {
-			if s.s.ReuseRow {
-				s.rows = make([]types.Value, n)
-			} else {
-				s.slabN = min(max(s.slabN*2, 1), rowSlab)
-				s.rows = make([]types.Value, n*s.slabN)
-			}
-		}
-		row = s.rows[:n:n]
-		if !s.s.ReuseRow {
-			s.rows = s.rows[n:]
-		}
-	}
+	row, reused := s.rowMem()
 	var set uint64
 	var err error
 	if s.filter == nil && s.it != nil {
@@ -176,6 +149,119 @@ func (s *scanIter) decode(b []byte) (expr.Row, error) {
 		}
 	}
 	return row, nil
+}
+
+// rowMem returns the memory of the next row: the scan's one row with
+// ReuseRow (reused true; positions past 64 cleared, which DecodeInto's
+// set does not track), else a row of the current slab.
+func (s *scanIter) rowMem() (row expr.Row, reused bool) {
+	n := len(s.s.Table.Columns)
+	if s.s.ReuseRow && len(s.rows) == n {
+		row = s.rows
+		if s.wide {
+			for _, p := range s.slots {
+				if p >= 64 {
+					row[p] = types.Value{}
+				}
+			}
+		}
+		return row, true
+	}
+	if len(s.rows) < n {
+		if s.s.ReuseRow {
+			s.rows = make([]types.Value, n)
+		} else {
+			s.slabN = min(max(s.slabN*2, 1), rowSlab)
+			s.rows = make([]types.Value, n*s.slabN)
+		}
+	}
+	row = s.rows[:n:n]
+	if !s.s.ReuseRow {
+		s.rows = s.rows[n:]
+	}
+	return row, false
+}
+
+// coverRow builds the row of a covering scan (plan.Scan.Covering) from a
+// secondary index entry: the index's columns from the key, then the
+// primary key's from the rest of the key or, for a unique entry, from the
+// value. ok is false when an element does not decode to a value of its
+// column's type (a row written under another definition): the caller
+// then reads the row itself.
+func (s *scanIter) coverRow(key, value []byte) (row expr.Row, ok bool) {
+	t := s.s.Table
+	row, _ = s.rowMem()
+	d := keys.NewDecoder(key[s.prefix:])
+	if !s.coverElems(d, s.s.Index, row) {
+		return nil, false
+	}
+	if !d.More() {
+		d = keys.NewDecoder(value)
+	}
+	if !s.coverElems(d, t.Primary(), row) || d.More() {
+		return nil, false
+	}
+	return row, true
+}
+
+// coverElems decodes the elements of idx's columns from d into row, at the
+// positions the scan reads (a descending element is skipped:
+// plan.Coverable made sure an ascending one of the column is read too).
+func (s *scanIter) coverElems(d *keys.Decoder, idx *catalog.Index, row expr.Row) bool {
+	t := s.s.Table
+	for i, id := range idx.Columns {
+		p := int32(-1)
+		if int(id) < len(s.slots) {
+			p = s.slots[id]
+		}
+		if p < 0 || descAt(idx, i) {
+			if d.Skip() != nil {
+				return false
+			}
+			continue
+		}
+		e, err := d.Next()
+		if err != nil {
+			return false
+		}
+		v, ok := keyElemValue(e, t.Columns[p].Type.Kind)
+		if !ok {
+			return false
+		}
+		row[p] = v
+	}
+	return true
+}
+
+// keyElemValue is the value of kind k that rowcodec.AppendKey encoded as
+// the element e (as keys.Decoder gives it back); ok false if e is not
+// what AppendKey writes for that kind.
+func keyElemValue(e any, k types.Kind) (types.Value, bool) {
+	if e == nil {
+		return types.Null, true
+	}
+	switch x := e.(type) {
+	case int64:
+		switch k {
+		case types.KindInt:
+			return types.NewInt(x), true
+		case types.KindUint:
+			if x >= 0 {
+				return types.NewUint(uint64(x)), true
+			}
+		case types.KindDate, types.KindDatetime, types.KindTime:
+			return types.FromPacked(k, x), true
+		}
+	case uint64:
+		if k == types.KindUint {
+			return types.NewUint(x), true
+		}
+	case []byte:
+		if k == types.KindBytes {
+			return types.NewBytes(x), true
+		}
+	}
+	return types.Value{}, false
 }
 
 // span is a key range [start, end) of a scan. point marks the range of one
@@ -469,6 +555,11 @@ func (s *scanIter) row(key, value []byte) (expr.Row, error) {
 	t := s.s.Table
 	if s.s.Index.Primary {
 		return s.decode(value)
+	}
+	if s.s.Covering {
+		if row, ok := s.coverRow(key, value); ok {
+			return row, nil
+		}
 	}
 	// A secondary entry: the primary key suffix is after the index
 	// columns in the key, or in the value (unique, without NULLs).

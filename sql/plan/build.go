@@ -48,6 +48,7 @@ func Query(cat Catalog, parseView ViewParser, q ast.Stmt, outer ...Column) (Node
 		return nil, 0, err
 	}
 	pruneScans(n)
+	markStreaming(n)
 	return n, b.params, nil
 }
 

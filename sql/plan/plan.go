@@ -71,9 +71,12 @@ type Scan struct {
 	// computed when the scan starts (its expressions may be parameters
 	// or outer columns).
 	Ranges []Range
-	// Covering: the index holds every column the query needs (only for
-	// secondary indexes over non-string columns): no lookup of the row.
-	Reverse bool
+	// Covering: a secondary index whose entries hold every column the
+	// plan reads of the rows (Needed), each in a key encoding that gives
+	// its value back exactly (see Coverable): the scan builds its rows
+	// from the index entries, without looking the rows up.
+	Covering bool
+	Reverse  bool
 	// Filter is applied to each row read (the whole WHERE that concerns
 	// this table: ranges are only a superset of it).
 	Filter expr.Expr
@@ -138,6 +141,9 @@ func (s *Scan) Explain() string {
 	idx := "PRIMARY"
 	if !s.Index.Primary {
 		idx = s.Index.Name
+	}
+	if s.Covering {
+		method = "covering " + method
 	}
 	out := fmt.Sprintf("%s of %s using %s", method, name, idx)
 	if s.Ranges != nil {

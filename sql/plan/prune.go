@@ -3,6 +3,7 @@ package plan
 import (
 	"github.com/strata-db/strata/sql/catalog"
 	"github.com/strata-db/strata/sql/expr"
+	"github.com/strata-db/strata/sql/types"
 )
 
 // pruneScans marks, below each Project and Aggregate of n's tree, the scan
@@ -121,6 +122,41 @@ func markScan(n Node, es []expr.Expr, need0 []bool, reuse bool) {
 	m.Needed = need
 	m.ReuseRow = reuse && !sorted
 	m.Slots = ColumnSlots(m.Table, need)
+	m.Covering = Coverable(m.Table, m.Index, need)
+}
+
+// Coverable reports whether idx, a secondary index of t, holds in its
+// entries every column need marks (the index's columns, then the primary
+// key's), each in a key encoding that decodes to the column's value
+// exactly: integers, temporal values and byte strings, ascending. Strings
+// are keyed by their collation's sort key and floats with -0 as 0, so a
+// column of either is read from the row.
+func Coverable(t *catalog.Table, idx *catalog.Index, need []bool) bool {
+	if idx == nil || idx.Primary || len(need) != len(t.Columns) {
+		return false
+	}
+	keyed := map[uint32]bool{}
+	for _, ix := range []*catalog.Index{idx, t.Primary()} {
+		for i, id := range ix.Columns {
+			if !(len(ix.Desc) > i && ix.Desc[i]) {
+				keyed[id] = true
+			}
+		}
+	}
+	for p, c := range t.Columns {
+		if !need[p] {
+			continue
+		}
+		if !keyed[c.ID] {
+			return false
+		}
+		switch c.Type.Kind {
+		case types.KindInt, types.KindUint, types.KindBytes, types.KindDate, types.KindDatetime, types.KindTime:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // columnsNeeded marks the columns of m's rows that es, filter (nil: none)

@@ -215,13 +215,29 @@ func (b *builder) planJoins(items []ast.TableExpr, conds []ast.Expr, outer *scop
 			continue
 		}
 		prevCols := n.Columns()
+		var joinE []ast.Expr
+		for _, c := range join {
+			joinE = append(joinE, c.e)
+		}
+		// A merge join: the first two tables, both scanned in the order
+		// of the join's keys (see mergeJoin).
+		if i == 1 && l.scan != nil && len(join) > 0 {
+			node, err := b.mergeJoin(n, l, localE, joinE, outer, clause)
+			if err != nil {
+				return nil, err
+			}
+			if node != nil {
+				for _, c := range join {
+					c.done = true
+				}
+				n = node
+				joined = joined.or(bit)
+				continue
+			}
+		}
 		// An index lookup: the leaf is a table whose index the join's
 		// equalities (with the left row as outer) can seek.
 		if l.scan != nil && len(join) > 0 {
-			var joinE []ast.Expr
-			for _, c := range join {
-				joinE = append(joinE, c.e)
-			}
 			corrScope := &scope{cols: l.cols, outer: &scope{cols: prevCols, outer: outer}, clause: clause}
 			node, used, err := b.indexLookup(l, localE, joinE, corrScope)
 			if err != nil {
