@@ -67,6 +67,45 @@ func TestStreamingAggregate(t *testing.T) {
 			t.Fatalf("%s\n got %q\nwant %q", c.stream, got, want)
 		}
 	}
+	// Random shapes: whatever the plan, the groups equal the hashed ones.
+	ops := []string{">", "<", ">=", "<=", "="}
+	aggs := []string{"COUNT(*)", "SUM(v)", "MIN(id)", "MAX(v)", "AVG(v)", "COUNT(DISTINCT d)"}
+	streamed := 0
+	for i := 0; i < 60; i++ {
+		agg := aggs[rng.IntN(len(aggs))] + ", " + aggs[rng.IntN(len(aggs))]
+		var q, h string
+		switch rng.IntN(3) {
+		case 0:
+			w := fmt.Sprintf("a %s %d", ops[rng.IntN(len(ops))], rng.IntN(30))
+			q = fmt.Sprintf("SELECT a, %s FROM t WHERE %s GROUP BY a", agg, w)
+			h = fmt.Sprintf("SELECT a+0, %s FROM t WHERE %s GROUP BY a+0", agg, w)
+		case 1:
+			w := fmt.Sprintf("u %s %d", ops[rng.IntN(len(ops))], rng.IntN(5))
+			if rng.IntN(2) == 0 {
+				w += fmt.Sprintf(" AND d %s %d", ops[rng.IntN(len(ops))], rng.IntN(8))
+			}
+			g, gh := "u, d", "u+0, d+0"
+			if rng.IntN(2) == 0 {
+				g, gh = "d, u", "d+0, u+0"
+			}
+			q = fmt.Sprintf("SELECT %s, %s FROM t WHERE %s GROUP BY %s", g, agg, w, g)
+			h = fmt.Sprintf("SELECT %s, %s FROM t WHERE %s GROUP BY %s", gh, agg, w, gh)
+		default:
+			w := fmt.Sprintf("u = %d", rng.IntN(5))
+			q = fmt.Sprintf("SELECT d, %s FROM t WHERE %s GROUP BY d", agg, w)
+			h = fmt.Sprintf("SELECT d+0, %s FROM t WHERE %s GROUP BY d+0", agg, w)
+		}
+		if got, want := rowStrings(run(t, s, q)), rowStrings(run(t, s, h)); !slices.Equal(got, want) {
+			t.Fatalf("%s\n got %q\nwant %q (%s)", q, got, want, h)
+		}
+		if strings.Contains(join(run(t, s, "EXPLAIN "+q)), "streaming") {
+			streamed++
+		}
+	}
+	if streamed < 3 {
+		t.Fatalf("only %d of the 60 random groupings streamed", streamed)
+	}
+	t.Logf("%d of the 60 random groupings streamed", streamed)
 	// A LIMIT above takes the first groups, in the index's order.
 	got := join(run(t, s, "SELECT a, COUNT(*) FROM t WHERE a > 3 GROUP BY a LIMIT 2"))
 	want := join(run(t, s, "SELECT a, COUNT(*) FROM t WHERE a > 3 GROUP BY a+0 ORDER BY a LIMIT 2"))
