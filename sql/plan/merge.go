@@ -14,8 +14,10 @@ import (
 // once, where an index lookup seeks the right table once per left row and
 // a hash join holds the whole right side. It is chosen for the first join
 // of a FROM list when both sides are tables scanned that way, the left
-// side is expected to give at least mergeMinLeft rows and the right side
-// at most mergeMaxRatio times as many (a seek costs several rows' scan).
+// side is expected to give at least mergeMinLeft rows (and has no
+// condition beyond its ranges, which the estimate would not count) and
+// the right side at most mergeMaxRatio times as many (a seek costs
+// several rows' scan).
 const (
 	mergeMinLeft  = 64
 	mergeMaxRatio = 4
@@ -27,6 +29,12 @@ const (
 func (b *builder) mergeJoin(left Node, l *leaf, local, join []ast.Expr, outer *scope, clause string) (Node, error) {
 	ls, ok := left.(*Scan)
 	if !ok || ls.EstRows < mergeMinLeft || len(ls.Ranges) > 1 || ls.Reverse {
+		return nil, nil
+	}
+	if ls.Filter != nil && !(ls.HasResidual && ls.Residual == nil) {
+		// A condition the ranges do not stand for may keep few of the
+		// rows EstRows counts: a lookup for each of those may beat
+		// reading the whole right side.
 		return nil, nil
 	}
 	right, err := b.leafAccess(l, local, nil, &scope{cols: l.cols, outer: outer, clause: clause})
