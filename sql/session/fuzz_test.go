@@ -27,6 +27,9 @@ func FuzzExec(f *testing.F) {
 		"ALTER TABLE t ADD INDEX (c); SELECT * FROM t WHERE c > 1",
 		"WITH w AS (SELECT a FROM t) SELECT * FROM w UNION ALL SELECT x FROM u",
 		"SELECT a FROM t INTERSECT SELECT x FROM u EXCEPT SELECT 2",
+		"SELECT t1.a, t2.b FROM t t1 JOIN t t2 ON t1.a = t2.a AND t1.c < t2.c",
+		"CREATE INDEX ix ON u (x); SELECT x, COUNT(*) FROM u WHERE x > 0 GROUP BY x",
+		"SELECT a, COUNT(*), MAX(b) FROM t WHERE a >= 2 GROUP BY a LIMIT 1",
 	} {
 		f.Add(s)
 	}
