@@ -27,7 +27,11 @@ var errCatchUpRace = errors.New("strata: the writer changed the database during 
 // handle sees every write the writer has made durable in its logs and
 // tables (including unsynced writes already handed to the operating
 // system). Iterators and snapshots taken before keep their view. It fails
-// on a handle that is not read-only.
+// on a handle that is not read-only. When the writer edits its MANIFEST
+// (a flush, a compaction) while CatchUp reads, CatchUp reads again; after
+// 20 such attempts in a row it gives up with an error saying the writer
+// changed the database during CatchUp, and the handle keeps its previous
+// view (a later CatchUp may succeed).
 func (d *DB) CatchUp() error {
 	if !d.opts.ReadOnly {
 		return errors.New("strata: CatchUp is for read-only handles (Options.ReadOnly)")

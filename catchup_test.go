@@ -1,6 +1,7 @@
 package strata
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -133,10 +134,15 @@ func TestCatchUpShowsAPrefix(t *testing.T) {
 		}
 		done <- nil
 	}()
-	catchUps := 0
+	catchUps, raced := 0, 0
 	check := func() {
 		catchUps++
-		if err := r.CatchUp(); err != nil {
+		if err := r.CatchUp(); errors.Is(err, errCatchUpRace) {
+			// The writer edited its MANIFEST during each of CatchUp's
+			// attempts (a flush every 16 KiB, on a loaded machine): the
+			// handle keeps its previous view, which is checked too.
+			raced++
+		} else if err != nil {
 			t.Fatal(err)
 		}
 		v, err := r.Get([]byte("counter"))
@@ -168,7 +174,10 @@ func TestCatchUpShowsAPrefix(t *testing.T) {
 				t.Fatal(err)
 			}
 			check()
-			t.Logf("%d catch-ups", catchUps)
+			t.Logf("%d catch-ups, %d gave up racing the writer", catchUps, raced)
+			if raced > catchUps/2 {
+				t.Fatalf("%d of %d catch-ups gave up racing the writer", raced, catchUps)
+			}
 			return
 		default:
 			check()
