@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,15 +26,35 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 )
 
-// freeAddrs returns n loopback addresses with free ports.
+// freeAddrs returns n loopback addresses with free ports, below the
+// kernel's ephemeral range (ip_local_port_range) when it leaves room: tests
+// restart a node on its address, and while the node is down a port in the
+// ephemeral range may be handed to any outgoing connection on the machine
+// (CI tests packages in parallel: "bind: address already in use").
 func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
+	const lowest = 10000
+	ephemeral := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if v, err := strconv.Atoi(f[0]); err == nil {
+				ephemeral = v
+			}
+		}
+	}
 	var out []string
 	var ls []net.Listener
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for tries := 0; len(out) < n; tries++ {
+		addr := "127.0.0.1:0"
+		if ephemeral-lowest >= 1000 && tries < 1000 {
+			addr = fmt.Sprintf("127.0.0.1:%d", lowest+rand.IntN(ephemeral-lowest))
+		}
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			t.Fatal(err)
+			if addr == "127.0.0.1:0" {
+				t.Fatal(err)
+			}
+			continue // taken: draw another
 		}
 		ls = append(ls, l)
 		out = append(out, l.Addr().String())
