@@ -47,13 +47,9 @@ func (b *builder) mergeJoin(left Node, l *leaf, local, join []ast.Expr, outer *s
 	}
 	jn := &Join{Kind: Inner, Left: left, Right: right}
 	sc := &scope{cols: jn.Columns(), outer: outer, clause: clause}
-	var es []expr.Expr
-	for _, c := range join {
-		e, err := b.compile(c, sc)
-		if err != nil {
-			return nil, err
-		}
-		es = append(es, e)
+	es, err := b.compileAll(join, sc)
+	if err != nil {
+		return nil, err
 	}
 	nl := len(left.Columns())
 	b.hashKeys(jn, andAll(es), nl)

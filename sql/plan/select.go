@@ -310,9 +310,8 @@ func (b *builder) planJoins(items []ast.TableExpr, conds []ast.Expr, outer *scop
 	return n, nil
 }
 
-// leafAccess places a leaf's own conditions: on a table, as key ranges and
-// the scan's filter; on anything else, as a filter above it.
-func (b *builder) leafAccess(l *leaf, conds []ast.Expr, _ []ast.Expr, sc *scope) (Node, error) {
+// compileAll compiles conds in scope sc.
+func (b *builder) compileAll(conds []ast.Expr, sc *scope) ([]expr.Expr, error) {
 	var es []expr.Expr
 	for _, c := range conds {
 		e, err := b.compile(c, sc)
@@ -320,6 +319,16 @@ func (b *builder) leafAccess(l *leaf, conds []ast.Expr, _ []ast.Expr, sc *scope)
 			return nil, err
 		}
 		es = append(es, e)
+	}
+	return es, nil
+}
+
+// leafAccess places a leaf's own conditions: on a table, as key ranges and
+// the scan's filter; on anything else, as a filter above it.
+func (b *builder) leafAccess(l *leaf, conds []ast.Expr, _ []ast.Expr, sc *scope) (Node, error) {
+	es, err := b.compileAll(conds, sc)
+	if err != nil {
+		return nil, err
 	}
 	if l.scan == nil {
 		if len(es) == 0 {
@@ -336,13 +345,9 @@ func (b *builder) leafAccess(l *leaf, conds []ast.Expr, _ []ast.Expr, sc *scope)
 // indexLookup plans the leaf as a scan run for each left row, if the
 // join's equalities seek one of its indexes; nil if none does.
 func (b *builder) indexLookup(l *leaf, local, join []ast.Expr, sc *scope) (Node, bool, error) {
-	var es []expr.Expr
-	for _, c := range append(append([]ast.Expr(nil), local...), join...) {
-		e, err := b.compile(c, sc)
-		if err != nil {
-			return nil, false, err
-		}
-		es = append(es, e)
+	es, err := b.compileAll(append(append([]ast.Expr(nil), local...), join...), sc)
+	if err != nil {
+		return nil, false, err
 	}
 	s := *l.scan
 	covered := b.chooseAccess(&s, es)
